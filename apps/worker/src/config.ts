@@ -1,0 +1,51 @@
+/** Worker configuration from the environment, parsed once at boot. */
+import { hostname } from "node:os";
+import { HostId } from "@netforge/core";
+import { z } from "zod";
+
+const Env = z.object({
+  /** Redis shared by the cluster; unix:///path/redis.sock also works (reaches Redis from inside a netns). */
+  REDIS_URL: z.string().min(1),
+  /** Key and queue prefix, so installations / test runs can share one Redis. */
+  NETFORGE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default("netforge"),
+  /** This hypervisor's id in the cluster. */
+  HOST_ID: HostId.optional(),
+  /** libvirt connection of this host. */
+  LIBVIRT_URI: z.string().default("qemu:///system"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Jobs run at once on this host (always one at a time per network). */
+  NETFORGE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  /** Drift repair / index rebuild period. */
+  NETFORGE_RECONCILE_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** Period of the heartbeat with inventory, and of the live stats refresh. */
+  NETFORGE_HEARTBEAT_MS: z.coerce.number().int().min(200).default(5_000),
+  /** Where libvirt's dnsmasq keeps lease files. */
+  NETFORGE_LEASES_DIR: z.string().default("/var/lib/libvirt/dnsmasq"),
+});
+
+export type WorkerConfig = {
+  redisUrl: string;
+  prefix: string;
+  hostId: string;
+  libvirtUri: string;
+  logLevel: string;
+  concurrency: number;
+  reconcileMs: number;
+  heartbeatMs: number;
+  leasesDir: string;
+};
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const e = Env.parse(env);
+  return {
+    redisUrl: e.REDIS_URL,
+    prefix: e.NETFORGE_PREFIX,
+    hostId: e.HOST_ID ?? hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 63),
+    libvirtUri: e.LIBVIRT_URI,
+    logLevel: e.LOG_LEVEL,
+    concurrency: e.NETFORGE_WORKER_CONCURRENCY,
+    reconcileMs: e.NETFORGE_RECONCILE_MS,
+    heartbeatMs: e.NETFORGE_HEARTBEAT_MS,
+    leasesDir: e.NETFORGE_LEASES_DIR,
+  };
+}

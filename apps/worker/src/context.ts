@@ -1,0 +1,28 @@
+/** What handlers and drivers get: the host's tools (long-lived) plus the job's reporter and revert stack. */
+import type { Keys, Redis } from "@netforge/core";
+import type { Logger } from "pino";
+import type { CommandRunner } from "./host/command-runner";
+import type { NetworkCatalog } from "./host/network-catalog";
+import type { Virsh } from "./host/virsh";
+import type { JobReporter } from "./job-reporter";
+import type { Revert } from "./revert";
+
+/** Per-worker tools, shared by all jobs of this host. */
+export interface HostContext {
+  hostId: string;
+  runner: CommandRunner;
+  virsh: Virsh;
+  catalog: NetworkCatalog;
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  /** Where libvirt's dnsmasq keeps lease status files. */
+  leasesDir: string;
+}
+
+/** Per-job context. */
+export interface JobContext extends HostContext {
+  report: JobReporter;
+  revert: Revert;
+  logger: Logger;
+}

@@ -1,0 +1,36 @@
+/** Pieces shared by the lifecycle handlers. */
+import { AppError, putNetwork, type NetworkRecord } from "@netforge/core";
+import type { HostContext, JobContext } from "../context";
+import { bridgeAttachments } from "../host/attachments";
+import type { CatalogEntry } from "../host/network-catalog";
+import { recordFromCatalog } from "../network-record";
+
+/** The netforge network `name` on this host, freshly listed; NOT_FOUND when libvirt does not have it. */
+export async function loadManaged(ctx: HostContext, name: string): Promise<CatalogEntry> {
+  const entry = (await ctx.catalog.list()).find((c) => c.name === name);
+  if (!entry || !entry.def.managed) {
+    throw new AppError("NOT_FOUND", `network '${name}' does not exist on host ${ctx.hostId}`, { name, host: ctx.hostId });
+  }
+  return entry;
+}
+
+/** Refuse with NETWORK_IN_USE while anything is plugged into the network's bridge. */
+export async function assertNothingAttached(ctx: JobContext, entry: CatalogEntry, action: string): Promise<void> {
+  if (!entry.active || !entry.def.bridge) return;
+  const attached = await bridgeAttachments(ctx.runner, ctx.virsh, entry.def.bridge);
+  if (attached.length > 0) {
+    const names = attached.map((a) => (a.kind === "domain" ? `VM '${a.name}'` : `device ${a.name}`)).join(", ");
+    throw new AppError("NETWORK_IN_USE", `cannot ${action} network '${entry.name}': ${names} attached`, {
+      name: entry.name,
+      attached,
+    });
+  }
+}
+
+/** Re-read the network from libvirt and store its index record; returns the record. */
+export async function publishRecord(ctx: HostContext, name: string): Promise<NetworkRecord> {
+  const entry = await loadManaged(ctx, name);
+  const rec = recordFromCatalog(entry, ctx.hostId, new Date().toISOString());
+  await putNetwork(ctx.redis, ctx.keys, rec);
+  return rec;
+}

@@ -1,0 +1,79 @@
+/**
+ * create-network: check the host, define, start, set autostart, verify DHCP.
+ * Every host change registers its undo, so a failure at any step leaves the
+ * host as it was.
+ */
+import { AppError, type CreateNetworkPayload, type NetworkRecord, parseNetworkXml, putNetwork } from "@netforge/core";
+import type { JobContext } from "../context";
+import type { HostSnapshot } from "../drivers/driver";
+import { driverFor } from "../drivers/registry";
+import { readLinks, readRoutes } from "../host/ip";
+import { recordFromCatalog } from "../network-record";
+
+export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): Promise<NetworkRecord> {
+  const driver = driverFor(p.type);
+  const { virsh, catalog, report, revert } = ctx;
+
+  const spec = await report.step("checking host", async () => {
+    const [entries, links, routes] = await Promise.all([catalog.list(), readLinks(ctx.runner), readRoutes(ctx.runner)]);
+    const existing = entries.find((c) => c.name === p.name);
+    if (existing) {
+      if (existing.def.uuid !== p.uuid) {
+        throw new AppError("NAME_TAKEN", `a libvirt network named '${p.name}' already exists on host ${ctx.hostId}`, {
+          name: p.name,
+          host: ctx.hostId,
+        });
+      }
+      // Same uuid: left behind by an interrupted earlier attempt of this very job. Start clean.
+      if (existing.active) await virsh.destroy(p.name);
+      await virsh.undefine(p.name);
+      catalog.forget(p.name);
+    }
+    const snapshot: HostSnapshot = { links, routes, catalog: entries.filter((c) => c.name !== p.name) };
+    return driver.prepare(ctx, p, snapshot);
+  });
+
+  const xml = driver.render(spec);
+  await report.step("defining network", async () => {
+    await virsh.define(xml);
+    catalog.remember(parseNetworkXml(xml));
+    revert.add(
+      "undefine network",
+      async () => {
+        const info = await virsh.info(p.name);
+        if (info?.active) await virsh.destroy(p.name);
+        if (info) await virsh.undefine(p.name);
+        catalog.forget(p.name);
+      },
+      "defining network",
+    );
+  });
+
+  if (p.start) {
+    await report.step("starting network", async () => {
+      await virsh.start(p.name);
+      revert.add("stop network", () => virsh.destroy(p.name), "starting network");
+    });
+  } else {
+    report.skip("starting network");
+  }
+
+  await report.step("setting autostart", () => virsh.setAutostart(p.name, p.autostart));
+
+  if (p.start && spec.dhcp.enabled) {
+    await report.step("verifying DHCP", () =>
+      driver.verifyStarted(ctx, { name: p.name, bridge: spec.bridge, dhcpEnabled: spec.dhcp.enabled }),
+    );
+  } else {
+    report.skip("verifying DHCP");
+  }
+
+  const now = new Date().toISOString();
+  const rec = recordFromCatalog(
+    { name: p.name, active: p.start, autostart: p.autostart, persistent: true, def: parseNetworkXml(xml) },
+    ctx.hostId,
+    now,
+  );
+  await putNetwork(ctx.redis, ctx.keys, rec);
+  return rec;
+}

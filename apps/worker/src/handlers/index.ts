@@ -1,0 +1,16 @@
+/** Exactly one handler per job action; the mapped type makes a missing or mistyped handler a compile error. */
+import type { JobAction, JobPayloads } from "@netforge/core";
+import type { JobContext } from "../context";
+import { createNetwork } from "./create-network";
+import { deleteNetwork } from "./delete-network";
+import { startNetwork } from "./start-network";
+import { stopNetwork } from "./stop-network";
+
+export type HandlerMap = { [A in JobAction]: (ctx: JobContext, payload: JobPayloads[A]) => Promise<unknown> };
+
+export const HANDLERS: HandlerMap = {
+  "create-network": createNetwork,
+  "delete-network": deleteNetwork,
+  "start-network": startNetwork,
+  "stop-network": stopNetwork,
+};

@@ -1,0 +1,26 @@
+/** start-network: start an inactive network and prove DHCP answers; stopped again if that proof fails. */
+import { AppError, type NetworkRecord, type NetworkRefPayload } from "@netforge/core";
+import type { JobContext } from "../context";
+import { driverFor } from "../drivers/registry";
+import { loadManaged, publishRecord } from "./common";
+
+export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
+  const { virsh, report, revert } = ctx;
+  const entry = await loadManaged(ctx, p.name);
+  if (entry.active) {
+    throw new AppError("INVALID_STATE", `network '${p.name}' is already active`, { name: p.name, state: "active" });
+  }
+  const driver = driverFor(entry.def.type ?? "nat");
+  await report.step("starting network", async () => {
+    await virsh.start(p.name);
+    revert.add("stop network", () => virsh.destroy(p.name), "starting network");
+  });
+  if (entry.def.dhcp) {
+    await report.step("verifying DHCP", () =>
+      driver.verifyStarted(ctx, { name: p.name, bridge: entry.def.bridge, dhcpEnabled: true }),
+    );
+  } else {
+    report.skip("verifying DHCP");
+  }
+  return publishRecord(ctx, p.name);
+}

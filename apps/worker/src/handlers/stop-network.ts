@@ -1,0 +1,21 @@
+/** stop-network: refuse while anything is attached, then stop (definition kept, so start restores it). */
+import { AppError, type NetworkRecord, type NetworkRefPayload } from "@netforge/core";
+import type { JobContext } from "../context";
+import { assertNothingAttached, loadManaged, publishRecord } from "./common";
+
+export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
+  const { virsh, report, revert } = ctx;
+  const entry = await report.step("checking attachments", async () => {
+    const e = await loadManaged(ctx, p.name);
+    if (!e.active) {
+      throw new AppError("INVALID_STATE", `network '${p.name}' is not active`, { name: p.name, state: "inactive" });
+    }
+    await assertNothingAttached(ctx, e, "stop");
+    return e;
+  });
+  await report.step("stopping network", async () => {
+    await virsh.destroy(entry.name);
+    revert.add("restart network", () => virsh.start(entry.name), "stopping network");
+  });
+  return publishRecord(ctx, p.name);
+}

@@ -1,0 +1,84 @@
+/**
+ * The only way the worker runs host commands: an executable and an argument
+ * array, never a shell. ExecaRunner runs them; RecordingRunner answers from a
+ * script and records the calls, for unit tests of command sequences.
+ */
+import { AppError } from "@netforge/core";
+import { execa } from "execa";
+
+/** What a finished command produced. */
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface RunOptions {
+  /** Text fed to stdin. */
+  input?: string;
+  timeoutMs?: number;
+  /** Return a non-zero exit instead of throwing HOST_COMMAND_FAILED. */
+  allowFailure?: boolean;
+}
+
+/** Runs host commands. */
+export interface CommandRunner {
+  run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult>;
+}
+
+const MAX_STDERR = 4000;
+
+/** The error every failed host command becomes (transient unless a caller knows better). */
+export function commandFailed(cmd: string, args: readonly string[], r: CommandResult): AppError {
+  const stderr = r.stderr.trim().slice(0, MAX_STDERR);
+  const firstLine = stderr.split("\n").find((l) => l.trim().length > 0) ?? `exit code ${r.exitCode}`;
+  return new AppError("HOST_COMMAND_FAILED", `${cmd} ${args[0] ?? ""} failed: ${firstLine}`, {
+    command: [cmd, ...args],
+    exitCode: r.exitCode,
+    stderr,
+  });
+}
+
+/** Runs commands with execa (no shell), in the C locale so output parsing is stable. */
+export class ExecaRunner implements CommandRunner {
+  constructor(private readonly defaultTimeoutMs = 60_000) {}
+
+  async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const r = await execa(cmd, args, {
+      reject: false,
+      input: opts.input,
+      timeout: opts.timeoutMs ?? this.defaultTimeoutMs,
+      env: { LC_ALL: "C" },
+      stripFinalNewline: false,
+    });
+    const res: CommandResult = {
+      stdout: String(r.stdout ?? ""),
+      stderr: String(r.stderr ?? ""),
+      exitCode: r.exitCode ?? (r.timedOut ? 124 : 1),
+    };
+    if (r.timedOut) res.stderr = `timed out after ${opts.timeoutMs ?? this.defaultTimeoutMs} ms\n${res.stderr}`;
+    if (res.exitCode !== 0 && !opts.allowFailure) throw commandFailed(cmd, args, res);
+    return res;
+  }
+}
+
+/** A scripted answer: a predicate on the argv and the result to give. */
+export interface ScriptedAnswer {
+  match: (argv: string[]) => boolean;
+  result: Partial<CommandResult>;
+}
+
+/** Test double: records every call and answers from a script (default: success, empty output). */
+export class RecordingRunner implements CommandRunner {
+  readonly calls: string[][] = [];
+  constructor(private readonly script: ScriptedAnswer[] = []) {}
+
+  async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const argv = [cmd, ...args];
+    this.calls.push(argv);
+    const hit = this.script.find((s) => s.match(argv));
+    const res: CommandResult = { stdout: "", stderr: "", exitCode: 0, ...(hit?.result ?? {}) };
+    if (res.exitCode !== 0 && !opts.allowFailure) throw commandFailed(cmd, args, res);
+    return res;
+  }
+}

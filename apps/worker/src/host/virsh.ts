@@ -1,0 +1,174 @@
+/**
+ * libvirt through virsh. Failures are classified from virsh's messages into
+ * the error model (a missing network is NOT_FOUND, a duplicate name
+ * NAME_TAKEN, an address collision CIDR_CONFLICT); anything else stays a
+ * retryable HOST_COMMAND_FAILED.
+ */
+import { randomBytes } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AppError } from "@netforge/core";
+import { type CommandResult, type CommandRunner, commandFailed } from "./command-runner";
+
+/** One row of `virsh net-list --all`. */
+export interface LibvirtNetworkState {
+  name: string;
+  active: boolean;
+  autostart: boolean;
+  persistent: boolean;
+}
+
+/** One interface of a domain, from `virsh domiflist`. */
+export interface DomainInterface {
+  domain: string;
+  ifname: string;
+  source: string;
+  mac: string;
+}
+
+/** Turn a failed virsh result into the right AppError. */
+export function classifyVirshError(args: readonly string[], r: CommandResult): AppError {
+  const base = commandFailed("virsh", args, r);
+  const msg = r.stderr;
+  if (/Network not found|no network with matching name/i.test(msg)) {
+    return new AppError("NOT_FOUND", "network not found on its host", base.details, { retryable: false });
+  }
+  if (/already exists/i.test(msg)) {
+    return new AppError("NAME_TAKEN", base.message, base.details, { retryable: false });
+  }
+  if (/already in use by interface|is already in use/i.test(msg)) {
+    return new AppError("CIDR_CONFLICT", base.message, base.details, { retryable: false });
+  }
+  if (/network is already active|is not active|network is not running/i.test(msg)) {
+    return new AppError("INVALID_STATE", base.message, base.details, { retryable: false });
+  }
+  return base;
+}
+
+/** A virsh client bound to one libvirt URI. */
+export class Virsh {
+  constructor(
+    private readonly runner: CommandRunner,
+    readonly uri: string,
+  ) {}
+
+  /** Run one virsh command; throw a classified error on failure. */
+  async run(args: readonly string[], opts: { allowFailure?: boolean } = {}): Promise<CommandResult> {
+    const full = ["-c", this.uri, "-q", ...args];
+    const r = await this.runner.run("virsh", full, { allowFailure: true });
+    if (r.exitCode !== 0 && !opts.allowFailure) throw classifyVirshError(args, r);
+    return r;
+  }
+
+  /** All networks with their state. */
+  async listNetworks(): Promise<LibvirtNetworkState[]> {
+    const r = await this.run(["net-list", "--all"]);
+    return parseNetList(r.stdout);
+  }
+
+  /** Definitions of many networks in one virsh process (`a; b; c` is virsh's own command separator). */
+  async dumpXmlMany(names: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < names.length; i += 50) {
+      const chunk = names.slice(i, i + 50);
+      // Names come from libvirt itself; reject anything that could break virsh's tokenizer.
+      const safe = chunk.filter((n) => /^[A-Za-z0-9_.-]+$/.test(n));
+      if (safe.length === 0) continue;
+      const r = await this.run([safe.map((n) => `net-dumpxml ${n}`).join(" ; ")], { allowFailure: true });
+      for (const doc of r.stdout.split(/(?<=<\/network>)/)) {
+        const m = /<name>([^<]+)<\/name>/.exec(doc);
+        if (m?.[1] && doc.includes("</network>")) out.set(m[1], doc.trim());
+      }
+    }
+    return out;
+  }
+
+  async dumpXml(name: string): Promise<string> {
+    return (await this.run(["net-dumpxml", name])).stdout;
+  }
+
+  /** Define (or redefine) a persistent network from XML. */
+  async define(xml: string): Promise<void> {
+    // virsh reads definitions from a file; a private temp file avoids any quoting of the XML.
+    const file = join(tmpdir(), `netforge-${process.pid}-${randomBytes(6).toString("hex")}.xml`);
+    await writeFile(file, xml, { mode: 0o600 });
+    try {
+      await this.run(["net-define", file]);
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  async start(name: string): Promise<void> {
+    await this.run(["net-start", name]);
+  }
+
+  async destroy(name: string): Promise<void> {
+    await this.run(["net-destroy", name]);
+  }
+
+  async undefine(name: string): Promise<void> {
+    await this.run(["net-undefine", name]);
+  }
+
+  async setAutostart(name: string, on: boolean): Promise<void> {
+    await this.run(on ? ["net-autostart", name] : ["net-autostart", name, "--disable"]);
+  }
+
+  /** State of one network, or null when libvirt does not know it. */
+  async info(name: string): Promise<LibvirtNetworkState | null> {
+    const r = await this.run(["net-info", name], { allowFailure: true });
+    if (r.exitCode !== 0) {
+      if (/not found|no network with matching name/i.test(r.stderr)) return null;
+      throw classifyVirshError(["net-info", name], r);
+    }
+    const f: Record<string, string> = {};
+    for (const line of r.stdout.split("\n")) {
+      const m = /^([^:]+):\s*(.*)$/.exec(line.trim());
+      if (m?.[1]) f[m[1].trim().toLowerCase()] = (m[2] ?? "").trim();
+    }
+    return { name, active: f.active === "yes", autostart: f.autostart === "yes", persistent: f.persistent === "yes" };
+  }
+
+  /** Interfaces of every running domain (for naming what is attached to a bridge). */
+  async runningDomainInterfaces(): Promise<DomainInterface[]> {
+    const names = (await this.run(["list", "--name"])).stdout
+      .split("\n")
+      .map((s) => s.trim())
+      .filter((s) => /^[A-Za-z0-9_.+-]+$/.test(s));
+    const out: DomainInterface[] = [];
+    for (const domain of names) {
+      const r = await this.run(["domiflist", domain], { allowFailure: true });
+      if (r.exitCode !== 0) continue; // the domain stopped meanwhile
+      for (const line of r.stdout.split("\n")) {
+        const cols = line.trim().split(/\s+/);
+        if (cols.length >= 5 && cols[0] && cols[0] !== "-") {
+          out.push({ domain, ifname: cols[0], source: cols[2] ?? "", mac: (cols[4] ?? "").toLowerCase() });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** libvirt daemon version ("9.0.0"), or null. */
+  async daemonVersion(): Promise<string | null> {
+    const r = await this.run(["version", "--daemon"], { allowFailure: true });
+    const m = /Running against daemon:\s*(\S+)/.exec(r.stdout) ?? /daemon:\s*(\S+)/i.exec(r.stdout);
+    return m?.[1] ?? null;
+  }
+}
+
+/** Parse `virsh -q net-list --all` (name, state, autostart, persistent; names may contain spaces). */
+export function parseNetList(stdout: string): LibvirtNetworkState[] {
+  const out: LibvirtNetworkState[] = [];
+  for (const line of stdout.split("\n")) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 4 || cols[0] === "") continue;
+    const persistent = cols.pop();
+    const autostart = cols.pop();
+    const state = cols.pop();
+    out.push({ name: cols.join(" "), active: state === "active", autostart: autostart === "yes", persistent: persistent === "yes" });
+  }
+  return out;
+}

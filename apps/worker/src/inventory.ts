@@ -1,0 +1,34 @@
+/**
+ * The host's inventory and heartbeat: hostname, libvirt version, interfaces,
+ * the subnets its interfaces, routes and foreign libvirt networks occupy (for
+ * the API's synchronous CIDR check), and how many netforge networks it runs.
+ */
+import { hostname } from "node:os";
+import { type HostRecord, putHost, setOccupiedSubnets } from "@netforge/core";
+import type { HostContext } from "./context";
+import { occupiedSubnets } from "./host/host-checks";
+import { readLinks, readRoutes } from "./host/ip";
+
+/** Read the host and publish its record. */
+export async function publishInventory(ctx: HostContext, startedAt: string, libvirtVersion: string | null): Promise<HostRecord> {
+  const [links, routes, catalog] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner), ctx.catalog.list()]);
+  const managed = catalog.filter((c) => c.def.managed);
+  // Our own networks are claimed by name in the index; only foreign things go to "occupied".
+  const occupied = occupiedSubnets(links, routes, catalog).filter(
+    (o) => !(o.network && managed.some((m) => m.name === o.network)),
+  );
+  const rec: HostRecord = {
+    id: ctx.hostId,
+    hostname: hostname(),
+    libvirtVersion,
+    interfaces: links.map((l) => ({ name: l.name, kind: l.kind, mac: l.mac, state: l.state, master: l.master, addresses: l.addresses })),
+    occupied: occupied.map((o) => ({ cidr: o.cidr, owner: o.owner })),
+    networks: managed.length,
+    sriovPfs: [],
+    startedAt,
+    lastSeenAt: new Date().toISOString(),
+  };
+  await setOccupiedSubnets(ctx.redis, ctx.keys, ctx.hostId, rec.occupied);
+  await putHost(ctx.redis, ctx.keys, rec);
+  return rec;
+}

@@ -1,0 +1,116 @@
+/**
+ * Keeps a job's record in step with the worker: state, attempts, the step
+ * list with timings, result and error. Each change is one atomic record +
+ * event write (core's commitJobEvent), which is what pollers and SSE see.
+ */
+import {
+  type AppError,
+  commitJobEvent,
+  type JobRecord,
+  type Keys,
+  percentOf,
+  type Redis,
+} from "@netforge/core";
+
+export class JobReporter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    readonly record: JobRecord,
+  ) {}
+
+  private now(): string {
+    return new Date().toISOString();
+  }
+
+  private async commit(type: "progress" | "succeeded" | "failed"): Promise<void> {
+    this.record.progress.percent = type === "succeeded" ? 100 : percentOf(this.record.progress.steps);
+    await commitJobEvent(this.redis, this.keys, this.record, type);
+  }
+
+  /** The job (or a retry of it) starts running. */
+  async started(attempt: number): Promise<void> {
+    this.record.state = "running";
+    this.record.attempts = attempt;
+    this.record.startedAt ??= this.now();
+    for (const s of this.record.progress.steps) {
+      s.state = "pending";
+      s.startedAt = null;
+      s.finishedAt = null;
+    }
+    this.record.progress.step = null;
+    await this.commit("progress");
+  }
+
+  /** Run `fn` as the named step: running, then succeeded (or failed, rethrowing). */
+  async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const s = this.findStep(name);
+    s.state = "running";
+    s.startedAt = this.now();
+    this.record.progress.step = name;
+    await this.commit("progress");
+    try {
+      const out = await fn();
+      s.state = "succeeded";
+      s.finishedAt = this.now();
+      return out;
+    } catch (err) {
+      s.state = "failed";
+      s.finishedAt = this.now();
+      throw err;
+    }
+  }
+
+  /** Mark a step as not needed for this job (e.g. DHCP verification with DHCP off). */
+  skip(name: string): void {
+    const s = this.findStep(name);
+    s.state = "skipped";
+    s.finishedAt = this.now();
+  }
+
+  /** Mark steps whose changes were rolled back. */
+  markUndone(names: Iterable<string>): void {
+    for (const n of names) {
+      const s = this.record.progress.steps.find((x) => x.name === n);
+      if (s && s.state === "succeeded") s.state = "undone";
+    }
+  }
+
+  warn(message: string): void {
+    this.record.warnings.push(message);
+  }
+
+  async succeeded(result: unknown): Promise<void> {
+    this.record.state = "succeeded";
+    this.record.result = result ?? null;
+    this.record.error = null;
+    this.record.progress.step = null;
+    this.record.finishedAt = this.now();
+    await this.commit("succeeded");
+  }
+
+  /** Final failure. */
+  async failed(err: AppError): Promise<void> {
+    this.record.state = "failed";
+    this.record.error = { code: err.code, message: err.message, details: err.details };
+    this.record.finishedAt = this.now();
+    await this.commit("failed");
+  }
+
+  /** A transient failure that BullMQ will retry: back to queued, with the reason as the current step. */
+  async retrying(err: AppError, delayMs: number): Promise<void> {
+    this.record.state = "queued";
+    this.record.progress.step = `retrying in ${Math.round(delayMs / 1000)} s after: ${err.message}`;
+    this.record.error = { code: err.code, message: err.message, details: err.details };
+    await this.commit("progress");
+  }
+
+  private findStep(name: string) {
+    let s = this.record.progress.steps.find((x) => x.name === name);
+    if (!s) {
+      s = { name, state: "pending", startedAt: null, finishedAt: null };
+      this.record.progress.steps.push(s);
+    }
+    return s;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Index rebuild and drift repair: libvirt on the host is the truth. At start
+ * and periodically the worker re-reads every libvirt network, writes the
+ * records of netforge's networks (and their name/subnet claims) to the index,
+ * and removes index entries of this host that libvirt no longer has. Entries
+ * whose network lock is held (a job is running on them) are left alone.
+ */
+import {
+  getNetworks,
+  type NetworkRecord,
+  putNetwork,
+  putNetworkStats,
+  releaseNetworkClaim,
+  removeNetwork,
+  syncHostClaims,
+  tryLock,
+} from "@netforge/core";
+import type { HostContext } from "./context";
+import { readLinks } from "./host/ip";
+import { readLeases } from "./host/leases";
+import type { CatalogEntry } from "./host/network-catalog";
+import { recordFromCatalog } from "./network-record";
+
+/** Records differ in anything but updatedAt. */
+function sameRecord(a: NetworkRecord, b: NetworkRecord): boolean {
+  return JSON.stringify({ ...a, updatedAt: "" }) === JSON.stringify({ ...b, updatedAt: "" });
+}
+
+export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {}): Promise<{ present: number; removed: string[] }> {
+  const catalog = (await ctx.catalog.list({ reread: opts.reread ?? true })).filter((c) => c.def.managed);
+  const now = new Date().toISOString();
+  const names = catalog.map((c) => c.name);
+  const existing = new Map((await getNetworks(ctx.redis, ctx.keys, names)).map((r) => [r.name, r]));
+  for (const entry of catalog) {
+    const prev = existing.get(entry.name);
+    const rec = recordFromCatalog(entry, ctx.hostId, now);
+    if (prev) rec.updatedAt = prev.updatedAt;
+    if (!prev || !sameRecord(prev, rec)) {
+      if (prev) rec.updatedAt = now;
+      await putNetwork(ctx.redis, ctx.keys, rec);
+    }
+  }
+  await syncHostClaims(
+    ctx.redis,
+    ctx.keys,
+    ctx.hostId,
+    catalog.map((c) => ({ name: c.name, cidr: c.def.cidr })),
+  );
+
+  // Index entries of this host that libvirt does not have any more.
+  const removed: string[] = [];
+  const present = new Set(names);
+  const allNames = await ctx.redis.zrange(ctx.keys.networks, 0, -1);
+  const mine = (await getNetworks(ctx.redis, ctx.keys, allNames)).filter((r) => r.host === ctx.hostId && !present.has(r.name));
+  for (const r of mine) {
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(r.name), 10_000);
+    if (!lock) continue;
+    try {
+      // Re-check under the lock: a job may have created it since our listing.
+      if ((await ctx.virsh.info(r.name)) !== null) continue;
+      await removeNetwork(ctx.redis, ctx.keys, r.name);
+      await releaseNetworkClaim(ctx.redis, ctx.keys, r.name, ctx.hostId);
+      removed.push(r.name);
+    } finally {
+      await lock.release();
+    }
+  }
+  return { present: catalog.length, removed };
+}
+
+/**
+ * Live numbers for describe-network: connected VMs = ports on the bridge,
+ * allocated IPs = unexpired DHCP leases. One `ip` call for all networks.
+ */
+export async function refreshStats(ctx: HostContext, catalog?: CatalogEntry[]): Promise<void> {
+  const entries = (catalog ?? (await ctx.catalog.list())).filter((c) => c.def.managed);
+  if (entries.length === 0) return;
+  const links = await readLinks(ctx.runner);
+  const observedAt = new Date().toISOString();
+  for (const e of entries) {
+    const bridge = e.def.bridge;
+    const ports = bridge && e.active ? links.filter((l) => l.master === bridge).length : 0;
+    const leases = bridge && e.active ? await readLeases(bridge, ctx.leasesDir) : [];
+    await putNetworkStats(ctx.redis, ctx.keys, e.name, { connectedVms: ports, allocatedIps: leases.length, observedAt });
+  }
+}

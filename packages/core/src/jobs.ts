@@ -1,0 +1,42 @@
+/**
+ * The job catalog: for each job action, its payload type, the steps it
+ * reports (so progress percent is meaningful from the first event) and its
+ * retry policy. The API builds payloads from this; the worker has exactly one
+ * handler per entry (the HandlerMap type forces it).
+ */
+import type { JobAction } from "./schemas/job";
+import type { NetworkSpec } from "./schemas/network";
+
+/** Payload of create-network: the resolved spec (bridge chosen on the host) plus whether to start it. */
+export type CreateNetworkPayload = Omit<NetworkSpec, "bridge"> & { start: boolean };
+/** Payload of the actions that only name a network. */
+export interface NetworkRefPayload {
+  name: string;
+}
+
+/** Payload type of each job action. */
+export interface JobPayloads {
+  "create-network": CreateNetworkPayload;
+  "delete-network": NetworkRefPayload;
+  "start-network": NetworkRefPayload;
+  "stop-network": NetworkRefPayload;
+}
+
+/** Steps each action reports, in order. */
+export const JOB_STEPS: Record<JobAction, string[]> = {
+  "create-network": ["checking host", "defining network", "starting network", "setting autostart", "verifying DHCP"],
+  "delete-network": ["checking attachments", "stopping network", "removing definition"],
+  "start-network": ["starting network", "verifying DHCP"],
+  "stop-network": ["checking attachments", "stopping network"],
+};
+
+/** Retry policy for transient failures (BullMQ attempts + exponential backoff). */
+export const JOB_ATTEMPTS = 3;
+export const JOB_BACKOFF_MS = 1000;
+
+/** The data carried by a BullMQ job: our job id and the typed payload. */
+export interface QueuedJobData<A extends JobAction = JobAction> {
+  jobId: string;
+  action: A;
+  payload: JobPayloads[A];
+}

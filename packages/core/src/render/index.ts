@@ -1,0 +1,3 @@
+export * from "./bridge-name";
+export * from "./network-xml";
+export * from "./xml-escape";

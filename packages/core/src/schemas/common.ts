@@ -1,0 +1,66 @@
+/** Field-level schemas shared by every action: names, addresses, subnets, MACs. */
+import { z } from "zod";
+import { parseCidr, parseIPv4 } from "../net/ipv4";
+
+/** Smallest and largest accepted prefix lengths for a managed subnet. */
+export const MIN_PREFIX = 8;
+export const MAX_PREFIX = 30;
+
+/** A network name: 1-32 of a-z 0-9 '-', starting with a letter (it becomes a libvirt name and part of a bridge name). */
+export const NetworkName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, "must be 1-32 characters of a-z, 0-9 and '-', starting with a letter")
+  .describe("Network name, unique in the cluster");
+
+/** A host id: what a worker registers as HOST_ID (hostname-like). */
+export const HostId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 characters of letters, digits, '.', '_' and '-'")
+  .describe("Hypervisor id (a worker's HOST_ID)");
+
+/** A strict IPv4 dotted quad. */
+export const IPv4 = z
+  .string()
+  .max(15, "must be an IPv4 address like 192.168.100.1")
+  .refine((s) => parseIPv4(s) !== null, "must be an IPv4 address like 192.168.100.1")
+  .describe("IPv4 address");
+
+/** An IPv4 subnet in CIDR notation with host bits zero and prefix 8-30. */
+export const CidrString = z
+  .string()
+  .max(18, "must be an IPv4 subnet like 192.168.100.0/24")
+  .superRefine((s, ctx) => {
+    const r = parseCidr(s);
+    if (!r.ok) {
+      if (r.reason === "host-bits") {
+        ctx.addIssue({
+          code: "custom",
+          message: `host bits must be zero: did you mean ${r.hint}?`,
+          params: { hint: r.hint },
+        });
+      } else {
+        ctx.addIssue({ code: "custom", message: "must be an IPv4 subnet like 192.168.100.0/24" });
+      }
+      return;
+    }
+    if (r.cidr.prefix < MIN_PREFIX || r.cidr.prefix > MAX_PREFIX) {
+      ctx.addIssue({ code: "custom", message: `prefix length must be ${MIN_PREFIX}-${MAX_PREFIX}` });
+    }
+  })
+  .describe("IPv4 subnet, CIDR notation, host bits zero, prefix 8-30");
+
+/** A MAC address; any case accepted, normalised to lower case. */
+export const MacAddress = z
+  .string()
+  .regex(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/, "must be a MAC address like 52:54:00:12:34:56")
+  .transform((s) => s.toLowerCase());
+
+/** Free text shown to operators; no control characters (it is stored in libvirt XML metadata). */
+export const Description = z
+  .string()
+  .max(256)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters");
+
+/** Page size for list actions. */
+export const Limit = z.number().int().min(1).max(1000);

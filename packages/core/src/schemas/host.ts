@@ -1,0 +1,46 @@
+/** Host registry records: what each worker publishes about its hypervisor. */
+import { z } from "zod";
+
+export const InterfaceInfo = z.object({
+  name: z.string(),
+  kind: z.string().nullable(),
+  mac: z.string().nullable(),
+  state: z.string(),
+  master: z.string().nullable(),
+  addresses: z.array(z.string()),
+});
+export type InterfaceInfo = z.infer<typeof InterfaceInfo>;
+
+/** A subnet in use on a host that no netforge network may overlap. */
+export const OccupiedSubnet = z.object({
+  cidr: z.string(),
+  /** What holds it: "interface eth0", "route", "libvirt network default". */
+  owner: z.string(),
+});
+export type OccupiedSubnet = z.infer<typeof OccupiedSubnet>;
+
+/** What a worker stores under host:<id>. */
+export const HostRecord = z.object({
+  id: z.string(),
+  hostname: z.string(),
+  libvirtVersion: z.string().nullable(),
+  interfaces: z.array(InterfaceInfo),
+  occupied: z.array(OccupiedSubnet),
+  networks: z.number().int(),
+  sriovPfs: z.array(z.object({ pf: z.string(), vfsTotal: z.number(), vfsConfigured: z.number() })),
+  startedAt: z.string(),
+  lastSeenAt: z.string(),
+});
+export type HostRecord = z.infer<typeof HostRecord>;
+
+export const HostView = HostRecord.omit({ occupied: true, startedAt: true }).extend({
+  status: z.enum(["online", "offline"]),
+});
+export type HostView = z.infer<typeof HostView>;
+
+/** A host is offline when its heartbeat is older than this. */
+export const HOST_OFFLINE_AFTER_MS = 15_000;
+/** How often a worker refreshes its host record. */
+export const HOST_HEARTBEAT_MS = 5_000;
+
+export const ListHostsBody = z.strictObject({});

@@ -1,0 +1,67 @@
+/**
+ * Every Redis key netforge uses, in one place. All keys start with the
+ * installation prefix (NETFORGE_PREFIX) so several installations or test runs
+ * share one Redis without seeing each other.
+ */
+export interface Keys {
+  prefix: string;
+  /** BullMQ's own prefix (its keys are `<bull>:<queue>:…`). */
+  bull: string;
+  /** JSON network record. */
+  network(name: string): string;
+  /** ZSET of all network names (score 0: lexical order for cursors). */
+  networks: string;
+  /** JSON live stats of a network, refreshed by its worker. */
+  networkStats(name: string): string;
+  /** HASH name -> host: every network name claimed in the cluster (pending or existing). */
+  claimedNames: string;
+  /** HASH name -> "first-last-cidr": subnets claimed on a host. */
+  claimedSubnets(host: string): string;
+  /** HASH owner -> "first-last-cidr": subnets held by host interfaces, routes and foreign libvirt networks. */
+  occupiedSubnets(host: string): string;
+  /** SET of host ids ever registered. */
+  hosts: string;
+  /** JSON host record. */
+  host(id: string): string;
+  /** JSON job record. */
+  job(id: string): string;
+  /** STREAM of a job's events (ids are the SSE event ids). */
+  jobEvents(id: string): string;
+  /** ZSET job id -> createdAt ms. */
+  jobs: string;
+  /** ZSET of a network's job ids -> createdAt ms. */
+  networkJobs(name: string): string;
+  /** Pub/sub channel carrying every job event. */
+  eventsChannel: string;
+  /** Idempotency record. */
+  idempotency(key: string): string;
+  /** Per-network lock held by the worker running a job on it. */
+  networkLock(name: string): string;
+  /** BullMQ queue name of a host. */
+  hostQueue(host: string): string;
+}
+
+/** Build the key set for a prefix (e.g. "netforge"). */
+export function makeKeys(prefix: string): Keys {
+  const p = prefix;
+  return {
+    prefix: p,
+    bull: `${p}:bull`,
+    network: (n) => `${p}:net:${n}`,
+    networks: `${p}:nets`,
+    networkStats: (n) => `${p}:netstats:${n}`,
+    claimedNames: `${p}:claim:names`,
+    claimedSubnets: (h) => `${p}:claim:subnets:${h}`,
+    occupiedSubnets: (h) => `${p}:host:${h}:occupied`,
+    hosts: `${p}:hosts`,
+    host: (id) => `${p}:host:${id}`,
+    job: (id) => `${p}:job:${id}`,
+    jobEvents: (id) => `${p}:jobev:${id}`,
+    jobs: `${p}:jobs`,
+    networkJobs: (n) => `${p}:jobs:net:${n}`,
+    eventsChannel: `${p}:events`,
+    idempotency: (k) => `${p}:idem:${k}`,
+    networkLock: (n) => `${p}:lock:net:${n}`,
+    hostQueue: (h) => `host-${h}`,
+  };
+}

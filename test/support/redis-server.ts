@@ -1,0 +1,56 @@
+/**
+ * A private redis-server for tests (and the one-command start): listens only
+ * on a unix socket in its own directory, so it never collides with a Redis
+ * already on 6379 and is reachable from inside sandbox network namespaces.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { Redis } from "ioredis";
+
+export interface RedisServer {
+  url: string;
+  socket: string;
+  dir: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Start redis-server (AOF off, no RDB) and wait until it answers PING. */
+export async function startRedisServer(dir?: string): Promise<RedisServer> {
+  const d = dir ?? (await mkdtemp(join(tmpdir(), "netforge-redis-")));
+  const socket = join(d, "redis.sock");
+  const proc: ResultPromise = execa(
+    "redis-server",
+    ["--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", d, "--maxmemory-policy", "noeviction"],
+    { stdio: "ignore", reject: false, cleanup: true },
+  );
+  const pid = proc.pid;
+  if (pid === undefined) throw new Error("redis-server did not start");
+  const url = `unix://${socket}`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const c = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      await c.connect();
+      await c.ping();
+      c.disconnect();
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error("redis-server did not answer within 10 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    url,
+    socket,
+    dir: d,
+    pid,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc;
+      if (!dir) await rm(d, { recursive: true, force: true });
+    },
+  };
+}

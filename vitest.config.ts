@@ -1,0 +1,29 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: fast pure-logic unit tests next to the sources, and the
+// cross-app suites in test/ that use a real Redis and real sandbox hosts.
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/support/global-setup.ts"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "system",
+          include: ["test/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // Sandbox hosts are heavy (libvirtd each); two cores: keep files sequential.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
