@@ -4,7 +4,6 @@ import { defineConfig } from "vitest/config";
 // cross-app suites in test/ that use a real Redis and real sandbox hosts.
 export default defineConfig({
   test: {
-    globalSetup: ["./test/support/global-setup.ts"],
     projects: [
       {
         extends: true,
@@ -17,6 +16,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "system",
+          globalSetup: ["./test/support/global-setup.ts"],
           include: ["test/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 180_000,

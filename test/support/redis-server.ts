@@ -33,6 +33,7 @@ export async function startRedisServer(dir?: string): Promise<RedisServer> {
   for (;;) {
     try {
       const c = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on("error", () => undefined);
       await c.connect();
       await c.ping();
       c.disconnect();
