@@ -3,7 +3,7 @@
  * prefix on it. Its URL reaches tests as NETFORGE_TEST_REDIS_URL.
  */
 import type { TestProject } from "vitest/node";
-import { startRedisServer } from "./redis-server";
+import { startRedisServer } from "@netforge/devstack";
 
 export default async function setup(_project: TestProject) {
   const server = await startRedisServer();

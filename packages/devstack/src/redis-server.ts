@@ -23,7 +23,22 @@ export async function startRedisServer(dir?: string): Promise<RedisServer> {
   const socket = join(d, "redis.sock");
   const proc: ResultPromise = execa(
     "redis-server",
-    ["--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", d, "--maxmemory-policy", "noeviction"],
+    [
+      "--port",
+      "0",
+      "--unixsocket",
+      socket,
+      "--unixsocketperm",
+      "700",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      d,
+      "--maxmemory-policy",
+      "noeviction",
+    ],
     { stdio: "ignore", reject: false, cleanup: true },
   );
   const pid = proc.pid;

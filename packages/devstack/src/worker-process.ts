@@ -1,0 +1,84 @@
+/**
+ * Runs a worker as its own process, the way an operator runs one per
+ * hypervisor. For a sandbox host the process is started inside the host's
+ * namespaces (`nsenter -t <libvirtd pid> -m -n`), so it sees that host
+ * exactly as a worker on a real hypervisor sees its own: qemu:///system,
+ * its interfaces, its firewall. It reaches Redis through a unix socket.
+ */
+import { createWriteStream } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa, type ResultPromise } from "execa";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+export interface WorkerProcessOptions {
+  hostId: string;
+  redisUrl: string;
+  prefix: string;
+  /** Command prefix entering the host (a sandbox host's nsenterPrefix); [] runs on this machine. */
+  enter?: string[];
+  logFile?: string;
+  env?: Record<string, string>;
+}
+
+export interface WorkerProcess {
+  pid: number;
+  hostId: string;
+  /** SIGTERM (graceful), SIGKILL after a grace period. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL now: a crash, for reliability tests. */
+  kill(): Promise<void>;
+  readonly exited: boolean;
+}
+
+export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
+  const enter = opts.enter ?? [];
+  const argv = [...enter, process.execPath, "--import", "tsx", join(ROOT, "apps/worker/src/index.ts")];
+  const [cmd, ...args] = argv as [string, ...string[]];
+  const proc: ResultPromise = execa(cmd, args, {
+    cwd: ROOT,
+    reject: false,
+    cleanup: true,
+    stdin: "ignore",
+    stdout: opts.logFile ? "pipe" : "ignore",
+    stderr: opts.logFile ? "pipe" : "inherit",
+    env: {
+      REDIS_URL: opts.redisUrl,
+      NETFORGE_PREFIX: opts.prefix,
+      HOST_ID: opts.hostId,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+      ...opts.env,
+    },
+  });
+  if (opts.logFile) {
+    const out = createWriteStream(opts.logFile, { flags: "a" });
+    proc.stdout?.pipe(out);
+    proc.stderr?.pipe(out);
+  }
+  let exited = false;
+  const done = proc.then(() => {
+    exited = true;
+  });
+  if (proc.pid === undefined) throw new Error("worker process did not start");
+  const pid = proc.pid;
+  return {
+    pid,
+    hostId: opts.hostId,
+    get exited() {
+      return exited;
+    },
+    async stop(graceMs = 5000) {
+      if (exited) return;
+      proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), graceMs);
+      await done;
+      clearTimeout(t);
+    },
+    async kill() {
+      if (exited) return;
+      proc.kill("SIGKILL");
+      await done;
+    },
+  };
+}

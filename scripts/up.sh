@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The one-command start: installs what is missing, then runs the whole system
+# (a local Redis, the API, one worker, and a sandbox hypervisor in network
+# namespaces unless a real libvirt host is configured). Ctrl-C stops and
+# removes all of it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec npx tsx scripts/dev.ts "$@"

@@ -1,0 +1,148 @@
+/**
+ * A whole netforge for system tests: the run's private Redis (unique prefix),
+ * N sandbox hypervisors each with its own worker process inside it, and the
+ * API served in-process on a random loopback port. `stop()` removes all of it.
+ */
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { createApp } from "@netforge/api";
+import { connectRedis, getHost, hostStatus, makeKeys, type Keys, type Redis } from "@netforge/core";
+import { spawnWorker, type WorkerProcess } from "@netforge/devstack";
+import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
+import pino from "pino";
+import { testRedisUrl, uniquePrefix } from "./redis";
+
+export const TOKENS = { admin: "admin-token", operator: "op-token", viewer: "viewer-token" } as const;
+
+export interface Cluster {
+  prefix: string;
+  keys: Keys;
+  redis: Redis;
+  redisUrl: string;
+  hosts: Map<string, SandboxHost>;
+  workers: Map<string, WorkerProcess>;
+  baseUrl: string;
+  /** POST /api/<action> as the operator (or another token). */
+  call(
+    action: string,
+    body: unknown,
+    opts?: { token?: string; wait?: number; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  get(path: string, opts?: { token?: string }): Promise<{ status: number; body: any }>;
+  /** Start (or restart) the worker of a host and wait until it is online. */
+  startWorker(hostId: string): Promise<WorkerProcess>;
+  stop(): Promise<void>;
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function startCluster(opts: { hosts: { id: string; uplinkCidr?: string }[]; label?: string }): Promise<Cluster> {
+  const prefix = uniquePrefix(opts.label ?? "sys");
+  const keys = makeKeys(prefix);
+  const redisUrl = testRedisUrl();
+  const redis = connectRedis(redisUrl);
+  const hosts = new Map<string, SandboxHost>();
+  const workers = new Map<string, WorkerProcess>();
+  const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+  const tokens = new Map([
+    [TOKENS.admin, "admin" as const],
+    [TOKENS.operator, "operator" as const],
+    [TOKENS.viewer, "viewer" as const],
+  ]);
+  const { app, close: closeApp } = createApp({ redis, keys, logger, tokens, config: { rateLimitPerSecond: 0 } });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  const cluster: Cluster = {
+    prefix,
+    keys,
+    redis,
+    redisUrl,
+    hosts,
+    workers,
+    baseUrl,
+    async call(action, body, o = {}) {
+      const headers: Record<string, string> = {
+        "content-type": "application/json",
+        authorization: `Bearer ${o.token ?? TOKENS.operator}`,
+        ...o.headers,
+      };
+      if (o.wait !== undefined) headers.prefer = `wait=${o.wait}`;
+      const res = await fetch(`${baseUrl}/api/${action}`, { method: "POST", headers, body: JSON.stringify(body) });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+    },
+    async get(path, o = {}) {
+      const res = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${o.token ?? TOKENS.operator}` } });
+      const text = await res.text();
+      return { status: res.status, body: text.startsWith("{") ? JSON.parse(text) : text };
+    },
+    async startWorker(hostId) {
+      const h = hosts.get(hostId);
+      if (!h) throw new Error(`no sandbox host ${hostId}`);
+      await workers.get(hostId)?.stop();
+      const w = spawnWorker({
+        hostId,
+        redisUrl,
+        prefix,
+        enter: h.nsenterPrefix,
+        logFile: `${h.dir}/worker.log`,
+        env: { NETFORGE_HEARTBEAT_MS: "1000", NETFORGE_RECONCILE_MS: "5000", LOG_LEVEL: "debug" },
+      });
+      workers.set(hostId, w);
+      const startedAfter = Date.now();
+      await waitFor(
+        `worker ${hostId} online`,
+        async () => {
+          if (w.exited) throw new Error(`worker ${hostId} exited; see ${h.dir}/worker.log`);
+          const rec = await getHost(redis, keys, hostId);
+          return rec && Date.parse(rec.startedAt) >= startedAfter - 1000 && hostStatus(rec) === "online";
+        },
+        30_000,
+      );
+      return w;
+    },
+    async stop() {
+      for (const w of workers.values()) await w.stop().catch(() => undefined);
+      await closeApp();
+      await new Promise<void>((r) => server.close(() => r()));
+      for (const h of hosts.values()) await destroySandboxHost(h).catch((e) => console.error("sandbox cleanup failed", e));
+      let cursor = "0";
+      do {
+        const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+        cursor = next;
+        if (batch.length > 0) await redis.del(...batch);
+      } while (cursor !== "0");
+      redis.disconnect();
+    },
+  };
+
+  try {
+    for (const h of opts.hosts) {
+      const id = `${h.id}${prefix.slice(-4)}`.slice(0, 12);
+      const sh = await createSandboxHost({ id, ...(h.uplinkCidr ? { uplinkCidr: h.uplinkCidr } : {}) });
+      hosts.set(h.id, sh);
+    }
+    for (const id of hosts.keys()) await cluster.startWorker(id);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}
