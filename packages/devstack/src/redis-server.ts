@@ -17,8 +17,13 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Start redis-server (AOF off, no RDB) and wait until it answers PING. */
-export async function startRedisServer(dir?: string): Promise<RedisServer> {
+/**
+ * Start redis-server and wait until it answers PING. Without `dir` it runs in
+ * a fresh temp dir that is removed on stop, keeping nothing on disk (tests);
+ * with `appendonly` it keeps an AOF in `dir` (the one-command start).
+ */
+export async function startRedisServer(opts: { dir?: string; appendonly?: boolean } = {}): Promise<RedisServer> {
+  const dir = opts.dir;
   const d = dir ?? (await mkdtemp(join(tmpdir(), "netforge-redis-")));
   const socket = join(d, "redis.sock");
   const proc: ResultPromise = execa(
@@ -33,7 +38,7 @@ export async function startRedisServer(dir?: string): Promise<RedisServer> {
       "--save",
       "",
       "--appendonly",
-      "no",
+      opts.appendonly ? "yes" : "no",
       "--dir",
       d,
       "--maxmemory-policy",
