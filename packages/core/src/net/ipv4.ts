@@ -44,9 +44,7 @@ export function prefixToNetmask(prefix: number): string {
 }
 
 /** Result of parsing "a.b.c.d/len": the CIDR, or why it is not one (with a hint). */
-export type CidrParse =
-  | { ok: true; cidr: Cidr }
-  | { ok: false; reason: "syntax" | "prefix" | "host-bits"; hint?: string };
+export type CidrParse = { ok: true; cidr: Cidr } | { ok: false; reason: "syntax" | "prefix" | "host-bits"; hint?: string };
 
 /** Parse a CIDR; host bits must be zero (the hint names the intended network). */
 export function parseCidr(s: string): CidrParse {

@@ -79,7 +79,8 @@ const parser = new XMLParser({
 });
 
 type Node = Record<string, unknown>;
-const str = (v: unknown): string | null => (typeof v === "string" ? v : v && typeof v === "object" && "#text" in v ? String((v as Node)["#text"]) : null);
+const str = (v: unknown): string | null =>
+  typeof v === "string" ? v : v && typeof v === "object" && "#text" in v ? String((v as Node)["#text"]) : null;
 
 /** Parse `virsh net-dumpxml` output. */
 export function parseNetworkXml(xml: string): ParsedNetwork {

@@ -7,16 +7,7 @@
  */
 import { z } from "zod";
 import { AppError } from "../errors";
-import {
-  type Cidr,
-  cidrContains,
-  defaultDhcpRange,
-  formatCidr,
-  formatIPv4,
-  parseCidrOrThrow,
-  parseIPv4,
-  usableRange,
-} from "../net/ipv4";
+import { type Cidr, cidrContains, defaultDhcpRange, formatCidr, formatIPv4, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
 import { CidrString, Description, HostId, IPv4, Limit, NetworkName } from "./common";
 
 /** The network types of the module. */
@@ -64,8 +55,14 @@ export const CreateNetworkBody = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("bridge"),
     ...common,
-    interface: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be an interface name").optional(),
-    bridge: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be a bridge name").optional(),
+    interface: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be an interface name")
+      .optional(),
+    bridge: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be a bridge name")
+      .optional(),
   }),
   z.strictObject({
     type: z.literal("sriov"),
@@ -139,8 +136,7 @@ export function resolveCreate(body: CreateNetworkBody): ResolvedCreate {
   if (body.gateway !== undefined) {
     gateway = parseIPv4(body.gateway) as number;
     if (!cidrContains(cidr, gateway)) issues.push({ path: "gateway", message: `must be inside ${formatCidr(cidr)}` });
-    else if (!inUsable(gateway))
-      issues.push({ path: "gateway", message: "must not be the network or broadcast address" });
+    else if (!inUsable(gateway)) issues.push({ path: "gateway", message: "must not be the network or broadcast address" });
   }
 
   let dhcp: DhcpConfig = { enabled: false, start: null, end: null, leaseTime: null };
@@ -164,10 +160,8 @@ export function checkDhcpRange(cidr: Cidr, gateway: number, start: number, end: 
   const issues: FieldIssue[] = [];
   const usable = usableRange(cidr);
   const where = formatCidr(cidr);
-  if (start < usable.first || start > usable.last)
-    issues.push({ path: `${prefix}start`, message: `must be a usable address of ${where}` });
-  if (end < usable.first || end > usable.last)
-    issues.push({ path: `${prefix}end`, message: `must be a usable address of ${where}` });
+  if (start < usable.first || start > usable.last) issues.push({ path: `${prefix}start`, message: `must be a usable address of ${where}` });
+  if (end < usable.first || end > usable.last) issues.push({ path: `${prefix}end`, message: `must be a usable address of ${where}` });
   if (start > end) issues.push({ path: `${prefix}end`, message: "must not be below start" });
   else if (gateway >= start && gateway <= end)
     issues.push({ path: `${prefix}start`, message: `range must not include the gateway ${formatIPv4(gateway)}` });
@@ -192,7 +186,13 @@ export type NetworkState = z.infer<typeof NetworkState>;
 export const ListNetworksBody = z.strictObject({
   type: NetworkType.optional(),
   state: NetworkState.optional(),
-  name: z.string().max(64).optional().describe("case-insensitive substring of the name"),
+  // Only characters a name can contain: anything else could never match, so it is refused rather than ignored.
+  name: z
+    .string()
+    .max(64)
+    .regex(/^[A-Za-z0-9-]*$/, "must be part of a network name (letters, digits, '-')")
+    .optional()
+    .describe("case-insensitive substring of the name"),
   host: HostId.optional(),
   limit: Limit.optional(),
   cursor: z.string().max(128).optional(),

@@ -175,10 +175,10 @@ export function percentOf(steps: JobStep[]): number {
   return Math.round((done / steps.length) * 100);
 }
 
-/** Newest-first job ids, optionally of one network. */
-export async function listJobIds(redis: Redis, keys: Keys, network: string | undefined, count: number): Promise<string[]> {
+/** Newest-first job ids, optionally of one network; `offset` skips that many of the newest (paging). */
+export async function listJobIds(redis: Redis, keys: Keys, network: string | undefined, count: number, offset = 0): Promise<string[]> {
   const key = network ? keys.networkJobs(network) : keys.jobs;
-  return redis.zrevrange(key, 0, count - 1);
+  return redis.zrevrange(key, offset, offset + count - 1);
 }
 
 export type { ErrorBody, JobProgress };

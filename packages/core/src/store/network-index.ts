@@ -21,12 +21,7 @@ export async function putNetwork(redis: Redis, keys: Keys, rec: NetworkRecord): 
 
 /** Remove a network from the index (record, listing and stats). */
 export async function removeNetwork(redis: Redis, keys: Keys, name: string): Promise<void> {
-  await redis
-    .multi()
-    .del(keys.network(name))
-    .zrem(keys.networks, name)
-    .del(keys.networkStats(name))
-    .exec();
+  await redis.multi().del(keys.network(name)).zrem(keys.networks, name).del(keys.networkStats(name)).exec();
 }
 
 /** One network record, or null. */

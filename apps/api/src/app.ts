@@ -1,0 +1,123 @@
+/**
+ * createApp: the whole HTTP API as a Hono app over injected dependencies, so
+ * tests run it in-process against a real Redis. Middleware order matters:
+ * request id (everything after can log and answer with it) -> request log
+ * -> auth + rate limit (/api/*) -> body limit -> routes; one onError.
+ */
+import { ACTIONS, type ActionName, AppError } from "@netforge/core";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { bearerAuth } from "./auth";
+import { type ApiConfig, type AppDeps, type AppEnv, DEFAULT_API_CONFIG, type Services } from "./context";
+import { errorResponse, handleError } from "./http-errors";
+import { HostQueues } from "./host-queues";
+import { JobEventBus } from "./job-event-bus";
+import { ApiMetrics } from "./metrics";
+import { TokenBucketRateLimiter } from "./rate-limiter";
+import { acceptOrGenerateRequestId } from "./request-id";
+import { registeredActions } from "./routes/action-route";
+import { hostRoutes } from "./routes/hosts";
+import { jobRoutes } from "./routes/jobs";
+import { networkRoutes } from "./routes/networks";
+import { opsRoutes } from "./routes/ops";
+import { SseStreams } from "./sse";
+
+export type { ApiConfig, AppDeps } from "./context";
+export { DEFAULT_API_CONFIG } from "./context";
+
+/** A running API: the Hono app and how to stop what it started. */
+export interface NetforgeApi {
+  app: Hono<AppEnv>;
+  /** Ends SSE streams and waits, closes queues and the event subscriber. Does not close `deps.redis`. */
+  close(): Promise<void>;
+  /** Exposed for leak checks in tests. */
+  bus: JobEventBus;
+  metrics: ApiMetrics;
+}
+
+export function createApp(deps: AppDeps): NetforgeApi {
+  const config: ApiConfig = { ...DEFAULT_API_CONFIG, ...deps.config };
+  const shutdown = new AbortController();
+  const metrics = new ApiMetrics();
+  const bus = new JobEventBus(deps.redis, deps.keys.eventsChannel, deps.logger);
+  const services: Services = {
+    redis: deps.redis,
+    keys: deps.keys,
+    logger: deps.logger,
+    config,
+    bus,
+    queues: new HostQueues(deps.redis, deps.keys, deps.logger),
+    metrics,
+    sse: new SseStreams(metrics, config.sseHeartbeatMs, deps.logger),
+    shutdown: shutdown.signal,
+  };
+  const limiter = new TokenBucketRateLimiter(config.rateLimitPerSecond);
+
+  const app = new Hono<AppEnv>();
+
+  app.use("*", async (c, next) => {
+    const requestId = acceptOrGenerateRequestId(c.req.header("X-Request-Id"));
+    const log = deps.logger.child({ requestId });
+    c.set("requestId", requestId);
+    c.set("log", log);
+    c.header("X-Request-Id", requestId);
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const status = c.res.status;
+      metrics.observeHttp(status);
+      // The path only: query strings may carry access_token.
+      const line = { method: c.req.method, path: c.req.path, status, ms: Math.round((performance.now() - started) * 10) / 10 };
+      // Unexpected errors are logged with their stack by onError; here one line per request.
+      if (status >= 500) log.warn(line, "request");
+      else log.info(line, "request");
+    }
+  });
+
+  app.use("/api/*", bearerAuth(deps.tokens, limiter));
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: config.bodyLimitBytes,
+      onError: () => {
+        throw new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${config.bodyLimitBytes} bytes`, {
+          limitBytes: config.bodyLimitBytes,
+        });
+      },
+    }),
+  );
+
+  const subApps = [networkRoutes(services), jobRoutes(services), hostRoutes(services), opsRoutes(services)];
+  const routed = new Set<ActionName>();
+  for (const sub of subApps) {
+    for (const a of registeredActions.get(sub) ?? []) routed.add(a);
+    app.route("/", sub);
+  }
+  const missing = (Object.keys(ACTIONS) as ActionName[]).filter((a) => !routed.has(a));
+  if (missing.length > 0) throw new Error(`actions without a route: ${missing.join(", ")}`);
+
+  app.notFound((c) => {
+    const what = c.req.path.startsWith("/api/") ? `unknown action or resource ${c.req.method} ${c.req.path}` : `not found: ${c.req.path}`;
+    return errorResponse(c, new AppError("NOT_FOUND", what, {}));
+  });
+  app.onError(handleError);
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    bus,
+    metrics,
+    close() {
+      closing ??= (async () => {
+        shutdown.abort();
+        services.sse.closeAll();
+        // Streams unwind asynchronously; give them a moment so their cleanup runs before the bus goes.
+        const deadline = Date.now() + 2_000;
+        while (services.sse.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        await Promise.allSettled([services.queues.close(), bus.close()]);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/** What createApp is given, and the services its routes share. */
+import type { Keys, Redis, Role } from "@netforge/core";
+import type { Logger } from "pino";
+import type { HostQueues } from "./host-queues";
+import type { JobEventBus } from "./job-event-bus";
+import type { ApiMetrics } from "./metrics";
+import type { SseStreams } from "./sse";
+
+/** Tunables of one API instance. */
+export interface ApiConfig {
+  /** Largest accepted request body. */
+  bodyLimitBytes: number;
+  /** Requests per second per token; 0 = no limit. */
+  rateLimitPerSecond: number;
+  /** Interval of SSE heartbeat comments (also how often a job stream re-reads missed events). */
+  sseHeartbeatMs: number;
+  /** Upper bound of `Prefer: wait`. */
+  maxWaitSeconds: number;
+}
+
+export const DEFAULT_API_CONFIG: ApiConfig = {
+  bodyLimitBytes: 64 * 1024,
+  rateLimitPerSecond: 100,
+  sseHeartbeatMs: 15_000,
+  maxWaitSeconds: 60,
+};
+
+/** Dependencies of createApp. */
+export interface AppDeps {
+  /** Shared client for commands (not used for SUBSCRIBE: the event bus duplicates it). */
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  /** token -> role */
+  tokens: Map<string, Role>;
+  config?: Partial<ApiConfig>;
+}
+
+/** Everything a route needs, built once per app. */
+export interface Services {
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  config: ApiConfig;
+  bus: JobEventBus;
+  queues: HostQueues;
+  metrics: ApiMetrics;
+  sse: SseStreams;
+  /** Aborted by close(): ends pending `Prefer: wait` holds. */
+  shutdown: AbortSignal;
+}
+
+/** Per-request variables set by the middleware. */
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    /** Set by bearer auth on /api/*. */
+    token: string;
+    role: Role;
+  };
+};

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { parseApiEnv } from "./env";
+
+describe("parseApiEnv", () => {
+  it("applies defaults", () => {
+    expect(parseApiEnv({ REDIS_URL: "redis://127.0.0.1:6379/0" })).toEqual({
+      REDIS_URL: "redis://127.0.0.1:6379/0",
+      NETFORGE_PREFIX: "netforge",
+      PORT: 8080,
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+      NETFORGE_RATE_LIMIT: 100,
+    });
+  });
+  it("reads every variable, empty ones count as unset", () => {
+    const e = parseApiEnv({
+      REDIS_URL: "unix:///run/r.sock",
+      NETFORGE_PREFIX: "{nf}",
+      PORT: "0",
+      HOST: "0.0.0.0",
+      NETFORGE_TOKENS: "a:admin",
+      LOG_LEVEL: "debug",
+      NETFORGE_RATE_LIMIT: "",
+    });
+    expect(e).toMatchObject({ PORT: 0, HOST: "0.0.0.0", NETFORGE_PREFIX: "{nf}", NETFORGE_TOKENS: "a:admin", NETFORGE_RATE_LIMIT: 100 });
+  });
+  it("names every bad variable", () => {
+    expect(() => parseApiEnv({ PORT: "http", LOG_LEVEL: "loud", NETFORGE_PREFIX: "a b" })).toThrow(
+      /REDIS_URL[\s\S]*NETFORGE_PREFIX[\s\S]*PORT[\s\S]*LOG_LEVEL/,
+    );
+    expect(() => parseApiEnv({})).toThrow(/REDIS_URL: is required/);
+    expect(() => parseApiEnv({ REDIS_URL: "http://x" })).toThrow(/REDIS_URL: must start with/);
+  });
+});

@@ -1,0 +1,39 @@
+/** The API's configuration, read once from the environment and checked with zod. */
+import { z } from "zod";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const ApiEnv = z.object({
+  // Redis holding the queues, jobs and cluster index: redis://host:port/db, rediss://..., or unix:///path/redis.sock
+  REDIS_URL: z
+    .string({ error: "is required (e.g. redis://127.0.0.1:6379/0)" })
+    .refine((s) => /^(redis|rediss|unix):\/\//.test(s), "must start with redis://, rediss:// or unix://"),
+  // Key and queue prefix, so several installations (or test runs) can share one Redis; braces allow a Redis Cluster hash tag
+  NETFORGE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._{}-]{1,64}$/, "must be 1-64 characters of letters, digits, '.', '_', '-', '{', '}'")
+    .default("netforge"),
+  // TCP port to listen on (0 = any free port)
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  // Address to listen on; the default keeps the API on loopback until an operator opens it up
+  HOST: z.string().min(1).default("127.0.0.1"),
+  // "token:role,token:role" or the path of a file of such entries; unset = one random admin token for this run
+  NETFORGE_TOKENS: z.string().optional(),
+  // pino log level
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  // Requests per second allowed per token (0 = no limit)
+  NETFORGE_RATE_LIMIT: z.coerce.number().int().min(0).default(100),
+});
+export type ApiEnv = z.infer<typeof ApiEnv>;
+
+/** Parse the environment; empty variables count as unset. Throws one Error naming every bad variable. */
+export function parseApiEnv(env: Record<string, string | undefined>): ApiEnv {
+  const present: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== "") present[k] = v.trim();
+  const r = ApiEnv.safeParse(present);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join(".") || "env"}: ${i.message}`);
+    throw new Error(`invalid environment:\n${lines.join("\n")}`);
+  }
+  return r.data;
+}

@@ -1,0 +1,49 @@
+/** One BullMQ queue per host ("host-<id>"), created on first use and kept for the life of the app. */
+import { type JobAction, JOB_ATTEMPTS, JOB_BACKOFF_MS, type Keys, type QueuedJobData, type Redis } from "@netforge/core";
+import { Queue } from "bullmq";
+import type { Logger } from "pino";
+
+/** Finished BullMQ entries are trimmed by age; our own job records carry the history. */
+const REMOVE_ON_COMPLETE = { age: 86_400 };
+const REMOVE_ON_FAIL = { age: 604_800 };
+
+export class HostQueues {
+  private readonly queues = new Map<string, Queue<QueuedJobData, unknown, JobAction>>();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly keys: Keys,
+    private readonly logger: Logger,
+  ) {}
+
+  private queueFor(host: string): Queue<QueuedJobData, unknown, JobAction> {
+    let q = this.queues.get(host);
+    if (!q) {
+      q = new Queue<QueuedJobData, unknown, JobAction>(this.keys.hostQueue(host), {
+        connection: this.connection,
+        prefix: this.keys.bull,
+      });
+      q.on("error", (err) => this.logger.warn({ err: err.message, host }, "queue error"));
+      this.queues.set(host, q);
+    }
+    return q;
+  }
+
+  /** Put a job on its host's queue; the BullMQ job id is our job id (a repeat add is a no-op). */
+  async enqueue(host: string, data: QueuedJobData): Promise<void> {
+    await this.queueFor(host).add(data.action, data, {
+      jobId: data.jobId,
+      attempts: JOB_ATTEMPTS,
+      backoff: { type: "exponential", delay: JOB_BACKOFF_MS },
+      removeOnComplete: REMOVE_ON_COMPLETE,
+      removeOnFail: REMOVE_ON_FAIL,
+    });
+  }
+
+  /** Close every queue (the shared connection stays open: it is the caller's). */
+  async close(): Promise<void> {
+    const all = [...this.queues.values()];
+    this.queues.clear();
+    await Promise.allSettled(all.map((q) => q.close()));
+  }
+}

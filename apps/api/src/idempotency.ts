@@ -1,0 +1,99 @@
+/**
+ * Idempotency-Key support for job actions. The key record is taken with
+ * SET NX before anything else happens (claims, job record, queue), so of two
+ * concurrent requests with one key exactly one does the work; the other
+ * answers with that job. Records are scoped per token: two clients using the
+ * same key string never see each other's jobs.
+ */
+import { createHash } from "node:crypto";
+import { AppError, type Keys, type Redis, validationError } from "@netforge/core";
+
+/** How long a key is remembered (the contract's 24 h). */
+export const IDEMPOTENCY_TTL_SECONDS = 86_400;
+
+const PRINTABLE_1_TO_200 = /^[\x20-\x7e]{1,200}$/;
+
+/** The Idempotency-Key header value, null when absent; VALIDATION_FAILED when it is not 1-200 printable characters. */
+export function parseIdempotencyKey(header: string | undefined | null): string | null {
+  if (header === undefined || header === null) return null;
+  if (!PRINTABLE_1_TO_200.test(header)) {
+    throw validationError([{ path: "header.Idempotency-Key", message: "must be 1-200 printable ASCII characters" }]) as AppError;
+  }
+  return header;
+}
+
+/**
+ * JSON with object keys sorted at every level, so bodies that differ only in
+ * key order or whitespace hash alike. Written as text (never rebuilt as an
+ * object) so a "__proto__" key stays data.
+ */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  const entries = Object.keys(v)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`);
+  return `{${entries.join(",")}}`;
+}
+
+function sha256(s: string): string {
+  return createHash("sha256").update(s).digest("hex");
+}
+
+/** Fingerprint of a request: the action and its canonical body. */
+export function requestFingerprint(action: string, body: unknown): string {
+  return sha256(`${action}\n${canonicalJson(body)}`);
+}
+
+/** Redis key of a (token, Idempotency-Key) pair; hashed so neither appears in Redis. */
+export function idempotencyRedisKey(keys: Keys, token: string, key: string): string {
+  return keys.idempotency(sha256(`${token}:${key}`));
+}
+
+interface StoredIdempotency {
+  hash: string;
+  jobId: string;
+}
+
+/** Result of taking a key: ours (go ahead with `jobId`) or a repeat of an earlier request for `jobId`. */
+export type IdempotencyClaim = { kind: "new" } | { kind: "repeat"; jobId: string };
+
+/**
+ * Take the key for a request that will create job `jobId`. A repeat with
+ * the same fingerprint gets the original job id; a different fingerprint is
+ * IDEMPOTENCY_MISMATCH.
+ */
+export async function claimIdempotencyKey(redis: Redis, redisKey: string, hash: string, jobId: string): Promise<IdempotencyClaim> {
+  const value: StoredIdempotency = { hash, jobId };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const ok = await redis.set(redisKey, JSON.stringify(value), "EX", IDEMPOTENCY_TTL_SECONDS, "NX");
+    if (ok === "OK") return { kind: "new" };
+    const raw = await redis.get(redisKey);
+    // Released (the first request failed) between our SET and GET: try to take it again.
+    if (raw === null) continue;
+    const prev = JSON.parse(raw) as StoredIdempotency;
+    if (prev.hash !== hash) {
+      throw new AppError("IDEMPOTENCY_MISMATCH", "this Idempotency-Key was already used with a different request body", {
+        originalJobId: prev.jobId,
+      });
+    }
+    return { kind: "repeat", jobId: prev.jobId };
+  }
+  throw new AppError("INTERNAL", "could not take the idempotency key");
+}
+
+const RELEASE_LUA = `
+local raw = redis.call('GET', KEYS[1])
+if raw and cjson.decode(raw).jobId == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** Forget the key (only if it still belongs to `jobId`): the request failed before its job existed. */
+export async function releaseIdempotencyKey(redis: Redis, redisKey: string, jobId: string): Promise<void> {
+  await redis.eval(RELEASE_LUA, 1, redisKey, jobId);
+}
+
+/** Whether the key is still held for `jobId` (false once the first request gave up). */
+export async function idempotencyHeldFor(redis: Redis, redisKey: string, jobId: string): Promise<boolean> {
+  const raw = await redis.get(redisKey);
+  return raw !== null && (JSON.parse(raw) as StoredIdempotency).jobId === jobId;
+}

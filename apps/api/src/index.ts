@@ -1,0 +1,106 @@
+/**
+ * Boot: environment -> logger -> tokens -> Redis -> createApp -> listen, and
+ * a graceful shutdown on SIGTERM/SIGINT (stop accepting, end SSE streams,
+ * close queues and Redis). `npm run api` runs this file.
+ */
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import { serve } from "@hono/node-server";
+import { connectRedis, makeKeys, type Role } from "@netforge/core";
+import { pino } from "pino";
+import { createApp } from "./app";
+import { parseApiEnv } from "./env";
+import { loadTokens } from "./tokens";
+
+// Importing this module does not start anything (see isMain below): tests, benches and tools build the app with createApp.
+export { type ApiConfig, type AppDeps, createApp, DEFAULT_API_CONFIG, type NetforgeApi } from "./app";
+
+/** How long shutdown waits for open connections before cutting them. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** A listening API process. */
+export interface StartedApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Start the API from an environment (process.env by default). */
+export async function startApi(env: Record<string, string | undefined> = process.env): Promise<StartedApi> {
+  const cfg = parseApiEnv(env);
+  const logger = pino({ level: cfg.LOG_LEVEL, base: { service: "netforge-api" } });
+
+  let tokens: Map<string, Role>;
+  if (cfg.NETFORGE_TOKENS !== undefined) {
+    tokens = loadTokens(cfg.NETFORGE_TOKENS);
+    if (tokens.size === 0) throw new Error("NETFORGE_TOKENS lists no token");
+  } else {
+    // A usable API out of the box: one admin token for this run only, shown once on the terminal (never logged).
+    const token = randomBytes(24).toString("base64url");
+    tokens = new Map([[token, "admin"]]);
+    process.stderr.write(`netforge api: NETFORGE_TOKENS is not set; admin token for this run: ${token}\n`);
+  }
+
+  const redis = connectRedis(cfg.REDIS_URL);
+  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const api = createApp({
+    redis,
+    keys: makeKeys(cfg.NETFORGE_PREFIX),
+    logger,
+    tokens,
+    config: { rateLimitPerSecond: cfg.NETFORGE_RATE_LIMIT },
+  });
+
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: api.app.fetch, port: cfg.PORT, hostname: cfg.HOST }, () => resolve(s));
+    s.once("error", reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  logger.info({ url, prefix: cfg.NETFORGE_PREFIX, tokens: tokens.size }, "netforge api listening");
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      logger.info("shutting down");
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await api.close();
+      // Streams are over; idle keep-alive sockets would otherwise hold close() until they time out.
+      if ("closeIdleConnections" in server) server.closeIdleConnections();
+      const force = setTimeout(() => {
+        if ("closeAllConnections" in server) server.closeAllConnections();
+      }, SHUTDOWN_GRACE_MS);
+      force.unref();
+      await closed;
+      clearTimeout(force);
+      await redis.quit().catch(() => redis.disconnect());
+      logger.info("stopped");
+    })();
+    return closing;
+  };
+  return { url, close };
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  startApi()
+    .then((api) => {
+      const stop = (signal: string) => {
+        process.stderr.write(`netforge api: ${signal}, stopping\n`);
+        api.close().then(
+          () => process.exit(0),
+          (err) => {
+            process.stderr.write(`netforge api: shutdown failed: ${(err as Error).message}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.once("SIGINT", () => stop("SIGINT"));
+    })
+    .catch((err: unknown) => {
+      process.stderr.write(`netforge api: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
+}

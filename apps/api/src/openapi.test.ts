@@ -1,0 +1,24 @@
+import { ACTIONS } from "@netforge/core";
+import { describe, expect, it } from "vitest";
+import { buildOpenApiDocument } from "./openapi";
+
+describe("buildOpenApiDocument", () => {
+  const doc = buildOpenApiDocument() as { openapi: string; paths: Record<string, Record<string, any>> };
+  it("has a path per action, with the body schema from the table", () => {
+    expect(doc.openapi).toBe("3.1.0");
+    for (const name of Object.keys(ACTIONS)) {
+      const op = doc.paths[`/api/${name}`]?.post;
+      expect(op?.operationId).toBe(name);
+      expect(op.requestBody.content["application/json"].schema).toBeTypeOf("object");
+    }
+    const create = doc.paths["/api/create-network"]?.post;
+    expect(JSON.stringify(create.requestBody.content["application/json"].schema)).toContain('"const":"nat"');
+    expect(create.responses["202"]).toBeDefined();
+    expect(doc.paths["/api/list-networks"]?.post.responses["200"].content["application/json"].schema.properties.networks).toBeDefined();
+  });
+  it("documents the job and event routes", () => {
+    expect(doc.paths["/api/jobs/{id}"]?.get).toBeDefined();
+    expect(doc.paths["/api/jobs/{id}/events"]?.get).toBeDefined();
+    expect(doc.paths["/api/events"]?.get).toBeDefined();
+  });
+});

@@ -1,0 +1,159 @@
+/** The OpenAPI 3.1 document, generated from the ACTIONS table and the core zod schemas (never written by hand). */
+import { ACTIONS, type ActionName, HostView, JobView, NetworkSummary, NetworkView } from "@netforge/core";
+import { z } from "zod";
+
+type JsonSchema = Record<string, unknown>;
+
+function schemaOf(s: z.ZodType, io: "input" | "output"): JsonSchema {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as JsonSchema;
+  return rest;
+}
+
+const ErrorSchema: JsonSchema = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message", "details", "requestId"],
+      properties: {
+        code: { type: "string", description: "stable machine code (VALIDATION_FAILED, NAME_TAKEN, ...)" },
+        message: { type: "string" },
+        details: { type: "object", description: "for VALIDATION_FAILED: { issues: [{ path, message }] }" },
+        requestId: { type: "string" },
+      },
+    },
+  },
+};
+
+/** Responses of each synchronous action. */
+const QUERY_RESPONSES: Record<string, z.ZodType> = {
+  "list-networks": z.object({ networks: z.array(NetworkSummary), nextCursor: z.string().nullable() }),
+  "describe-network": z.object({ network: NetworkView }),
+  "list-jobs": z.object({ jobs: z.array(JobView) }),
+  "list-hosts": z.object({ hosts: z.array(HostView) }),
+};
+
+const errorRef = (description: string) => ({
+  description,
+  content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+});
+const jobRef = (description: string) => ({
+  description,
+  content: { "application/json": { schema: { $ref: "#/components/schemas/JobResponse" } } },
+});
+const COMMON_ERRORS = {
+  "400": errorRef("VALIDATION_FAILED"),
+  "401": errorRef("UNAUTHORIZED"),
+  "403": errorRef("FORBIDDEN"),
+  "413": errorRef("PAYLOAD_TOO_LARGE"),
+  "429": errorRef("RATE_LIMITED (see Retry-After)"),
+};
+
+function actionOperation(name: ActionName): JsonSchema {
+  const def = ACTIONS[name];
+  const op: JsonSchema = {
+    operationId: name,
+    summary: def.summary,
+    description: `Requires role '${def.role}'.`,
+    tags: [def.kind === "job" ? "jobs (asynchronous)" : "queries"],
+    requestBody: { required: false, content: { "application/json": { schema: schemaOf(def.body, "input") } } },
+  };
+  if (def.kind === "job") {
+    op.parameters = [
+      { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", minLength: 1, maxLength: 200 } },
+      { name: "Prefer", in: "header", required: false, schema: { type: "string", example: "wait=30" } },
+    ];
+    op.responses = {
+      "202": { ...jobRef("queued; Location: /api/jobs/<id>"), headers: { Location: { schema: { type: "string" } } } },
+      "200": jobRef("finished within Prefer: wait (succeeded)"),
+      ...COMMON_ERRORS,
+      "404": errorRef("NOT_FOUND"),
+      "409": errorRef("NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH, or a failed job's code"),
+      "422": errorRef("UNSUPPORTED_FOR_TYPE"),
+      "503": errorRef("NO_HOST, HOST_UNAVAILABLE"),
+    };
+  } else {
+    const res = QUERY_RESPONSES[name];
+    op.responses = {
+      "200": { description: "OK", content: { "application/json": { schema: res ? schemaOf(res, "output") : {} } } },
+      ...COMMON_ERRORS,
+      "404": errorRef("NOT_FOUND"),
+    };
+  }
+  return { post: op };
+}
+
+const sseResponse = {
+  description: "text/event-stream; events: snapshot (job streams only), progress, succeeded, failed; data = the job",
+  content: { "text/event-stream": { schema: { type: "string" } } },
+};
+
+/** Build the document. */
+export function buildOpenApiDocument(): JsonSchema {
+  const paths: Record<string, JsonSchema> = {};
+  for (const name of Object.keys(ACTIONS) as ActionName[]) paths[`/api/${name}`] = actionOperation(name);
+  const jobIdParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
+  const tokenParam = {
+    name: "access_token",
+    in: "query",
+    required: false,
+    description: "the bearer token, for EventSource clients that cannot send headers",
+    schema: { type: "string" },
+  };
+  paths["/api/jobs/{id}"] = {
+    get: {
+      operationId: "get-job",
+      summary: "One job",
+      tags: ["jobs (asynchronous)"],
+      parameters: [jobIdParam],
+      responses: { "200": jobRef("the job"), "404": errorRef("NOT_FOUND") },
+    },
+  };
+  paths["/api/jobs/{id}/events"] = {
+    get: {
+      operationId: "job-events",
+      summary: "Server-Sent Events of one job: snapshot, progress..., one terminal event, then the stream closes",
+      tags: ["jobs (asynchronous)"],
+      parameters: [jobIdParam, tokenParam, { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string" } }],
+      responses: { "200": sseResponse, "404": errorRef("NOT_FOUND") },
+    },
+  };
+  paths["/api/events"] = {
+    get: {
+      operationId: "all-events",
+      summary: "Server-Sent Events of every job (optionally one network's), for dashboards",
+      tags: ["jobs (asynchronous)"],
+      parameters: [{ name: "network", in: "query", required: false, schema: { type: "string" } }, tokenParam],
+      responses: { "200": sseResponse },
+    },
+  };
+  for (const [path, summary] of [
+    ["/healthz", "The process is up"],
+    ["/readyz", "Redis answers and at least one worker is online (else 503)"],
+    ["/metrics", "Prometheus metrics"],
+  ] as const) {
+    paths[path] = {
+      get: { operationId: path.slice(1), summary, tags: ["operations"], security: [], responses: { "200": { description: "OK" } } },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "netforge API",
+      version: "1",
+      description: "Network control plane for KVM/libvirt hosts. Every operation is POST /api/<action> with a JSON body.",
+    },
+    servers: [{ url: "/" }],
+    security: [{ bearer: [] }],
+    paths,
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: {
+        Error: ErrorSchema,
+        Job: schemaOf(JobView, "output"),
+        JobResponse: { type: "object", required: ["job"], properties: { job: { $ref: "#/components/schemas/Job" } } },
+      },
+    },
+  };
+}

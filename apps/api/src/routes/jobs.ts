@@ -1,0 +1,181 @@
+/** Jobs: status, listing, and the Server-Sent Events streams of one job and of all jobs. */
+import {
+  AppError,
+  compareStreamIds,
+  getJob,
+  getJobs,
+  isTerminal,
+  type JobEvent,
+  JobId,
+  type JobRecord,
+  type JobView,
+  listJobIds,
+  NetworkName,
+  readJobEventsAfter,
+  readJobSnapshot,
+  toJobView,
+  validationError,
+} from "@netforge/core";
+import { Hono } from "hono";
+import { requireRole } from "../auth";
+import type { AppEnv, Services } from "../context";
+import { Inbox, STOPPED, TIMED_OUT } from "../inbox";
+import type { SseChannel } from "../sse";
+import { actionRoute } from "./action-route";
+
+const DEFAULT_JOB_LIMIT = 50;
+const SCAN_CHUNK = 200;
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+
+function jobNotFound(id: string): AppError {
+  return new AppError("NOT_FOUND", `job '${id}' does not exist (or has expired)`, { id });
+}
+
+/** The resume point of a reconnecting client, or null for a fresh subscription. */
+function resumeFrom(header: string | undefined, query: string | undefined): string | null {
+  const v = header ?? query;
+  if (v === undefined || v === "") return null;
+  if (!STREAM_ID.test(v)) {
+    throw validationError([{ path: "header.Last-Event-ID", message: "must be an event id received from this stream" }]);
+  }
+  return v;
+}
+
+/**
+ * Stream one job's events in order, exactly once each, ending after the
+ * terminal one. `lastSent` is the newest id the client has; anything not
+ * newer is a duplicate (the bus and catch-up reads overlap on purpose).
+ */
+async function pumpJobEvents(s: Services, ch: SseChannel, inbox: Inbox<JobEvent>, job: JobRecord, lastSent: string): Promise<void> {
+  let last = lastSent;
+  /** Send if new; true when that was the terminal event. */
+  const forward = async (ev: JobEvent): Promise<boolean> => {
+    if (compareStreamIds(ev.id, last) <= 0) return false;
+    await ch.send(ev.type, ev.id, ev.job);
+    last = ev.id;
+    return ev.type !== "progress";
+  };
+  for (;;) {
+    const next = await inbox.take(ch.signal, s.config.sseHeartbeatMs);
+    if (next === STOPPED) return;
+    if (next === TIMED_OUT) {
+      // Pub/sub is fire-and-forget (e.g. lost across a Redis reconnect): the stream is the record, re-read it.
+      for (const ev of await readJobEventsAfter(s.redis, s.keys, job, last)) if (await forward(ev)) return;
+      continue;
+    }
+    if (await forward(next)) return;
+  }
+}
+
+async function listJobs(s: Services, q: { network?: string; state?: string; host?: string; limit?: number }): Promise<JobView[]> {
+  const limit = q.limit ?? DEFAULT_JOB_LIMIT;
+  const out: JobView[] = [];
+  for (let offset = 0; out.length < limit; offset += SCAN_CHUNK) {
+    const ids = await listJobIds(s.redis, s.keys, q.network, SCAN_CHUNK, offset);
+    if (ids.length === 0) break;
+    for (const r of await getJobs(s.redis, s.keys, ids)) {
+      if (q.state !== undefined && r.state !== q.state) continue;
+      if (q.host !== undefined && r.host !== q.host) continue;
+      out.push(toJobView(r));
+      if (out.length === limit) break;
+    }
+  }
+  return out;
+}
+
+export function jobRoutes(s: Services): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  actionRoute(app, "list-jobs", async (c, body) => c.json({ jobs: await listJobs(s, body) }));
+
+  app.get("/api/jobs/:id", requireRole("viewer", "read jobs"), async (c) => {
+    const id = c.req.param("id");
+    const rec = JobId.safeParse(id).success ? await getJob(s.redis, s.keys, id) : null;
+    if (!rec) throw jobNotFound(id);
+    return c.json({ job: toJobView(rec) });
+  });
+
+  app.get("/api/jobs/:id/events", requireRole("viewer", "read jobs"), async (c) => {
+    const id = c.req.param("id");
+    if (!JobId.safeParse(id).success) throw jobNotFound(id);
+    const resumeAfter = resumeFrom(c.req.header("Last-Event-ID"), c.req.query("lastEventId"));
+    const inbox = new Inbox<JobEvent>();
+    // Listen before reading, so an event published right after the read is not lost.
+    const off = s.bus.onJob(id, (ev) => inbox.push(ev));
+    let handedOver = false;
+    try {
+      await s.bus.ready();
+      if (resumeAfter === null) {
+        const snap = await readJobSnapshot(s.redis, s.keys, id);
+        if (!snap) throw jobNotFound(id);
+        handedOver = true;
+        return s.sse.respond(
+          c,
+          async (ch) => {
+            await ch.send("snapshot", snap.lastEventId, toJobView(snap.job));
+            if (isTerminal(snap.job.state)) {
+              const terminal = snap.lastEvent?.type === snap.job.state ? snap.lastEvent : null;
+              await ch.send(snap.job.state, terminal?.id ?? snap.lastEventId, terminal?.job ?? toJobView(snap.job));
+              return;
+            }
+            await pumpJobEvents(s, ch, inbox, snap.job, snap.lastEventId);
+          },
+          off,
+        );
+      }
+      const job = await getJob(s.redis, s.keys, id);
+      if (!job) throw jobNotFound(id);
+      const missed = await readJobEventsAfter(s.redis, s.keys, job, resumeAfter);
+      handedOver = true;
+      return s.sse.respond(
+        c,
+        async (ch) => {
+          let last = resumeAfter;
+          for (const ev of missed) {
+            await ch.send(ev.type, ev.id, ev.job);
+            last = ev.id;
+            if (ev.type !== "progress") return;
+          }
+          // Terminal before our read and nothing missed: the client already has the end.
+          if (isTerminal(job.state)) return;
+          await pumpJobEvents(s, ch, inbox, job, last);
+        },
+        off,
+      );
+    } finally {
+      if (!handedOver) off();
+    }
+  });
+
+  app.get("/api/events", requireRole("viewer", "read job events"), async (c) => {
+    const network = c.req.query("network");
+    if (network !== undefined && !NetworkName.safeParse(network).success) {
+      throw validationError([{ path: "query.network", message: "must be a network name" }]);
+    }
+    const inbox = new Inbox<JobEvent>();
+    const off = s.bus.onAny((ev) => {
+      if (network === undefined || ev.network === network) inbox.push(ev);
+    });
+    let handedOver = false;
+    try {
+      await s.bus.ready();
+      handedOver = true;
+      return s.sse.respond(
+        c,
+        async (ch) => {
+          for (;;) {
+            const next = await inbox.take(ch.signal, 3_600_000);
+            if (next === STOPPED) return;
+            if (next === TIMED_OUT) continue;
+            await ch.send(next.type, next.id, next.job);
+          }
+        },
+        off,
+      );
+    } finally {
+      if (!handedOver) off();
+    }
+  });
+
+  return app;
+}

@@ -1,0 +1,67 @@
+/** The network actions: the job actions of the ACTIONS table (queued) and the network queries (answered from the index). */
+import {
+  AppError,
+  getNetworks,
+  getNetworkView,
+  JOB_ACTIONS,
+  type JobAction,
+  listNetworkNamesAfter,
+  type NetworkRecord,
+  type NetworkSummary,
+} from "@netforge/core";
+import { Hono } from "hono";
+import type { AppEnv, Services } from "../context";
+import { decodeNameCursor, encodeNameCursor } from "../cursor";
+import { submitJob } from "../job-submission";
+import { type ActionBody, actionRoute } from "./action-route";
+
+const DEFAULT_LIST_LIMIT = 100;
+const SCAN_CHUNK = 500;
+
+function summary(n: NetworkRecord): NetworkSummary {
+  return { name: n.name, uuid: n.uuid, type: n.type, host: n.host, cidr: n.cidr, state: n.state, autostart: n.autostart };
+}
+
+/** One page of list-networks: filters applied while walking names in order, so cursors stay stable. */
+async function listNetworksPage(s: Services, q: ActionBody<"list-networks">) {
+  const limit = q.limit ?? DEFAULT_LIST_LIMIT;
+  const after = q.cursor !== undefined ? decodeNameCursor(q.cursor) : null;
+  const needle = q.name?.toLowerCase();
+  const names = await listNetworkNamesAfter(s.redis, s.keys, after);
+  const rows: NetworkRecord[] = [];
+  // One extra match tells whether there is a next page.
+  for (let i = 0; i < names.length && rows.length <= limit; i += SCAN_CHUNK) {
+    for (const n of await getNetworks(s.redis, s.keys, names.slice(i, i + SCAN_CHUNK))) {
+      if (q.type !== undefined && n.type !== q.type) continue;
+      if (q.state !== undefined && n.state !== q.state) continue;
+      if (q.host !== undefined && n.host !== q.host) continue;
+      if (needle !== undefined && !n.name.toLowerCase().includes(needle)) continue;
+      rows.push(n);
+      if (rows.length > limit) break;
+    }
+  }
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { networks: page.map(summary), nextCursor: rows.length > limit && last ? encodeNameCursor(last.name) : null };
+}
+
+/** A job action: checks, then queue (see job-submission). */
+function registerJobAction<A extends JobAction>(app: Hono<AppEnv>, s: Services, action: A): void {
+  actionRoute(app, action, (c, body, raw) => submitJob(s, c, action, body, raw));
+}
+
+export function networkRoutes(s: Services): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  for (const action of JOB_ACTIONS) registerJobAction(app, s, action);
+
+  actionRoute(app, "list-networks", async (c, body) => c.json(await listNetworksPage(s, body)));
+
+  actionRoute(app, "describe-network", async (c, body) => {
+    const network = await getNetworkView(s.redis, s.keys, body.name);
+    if (!network) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
+    return c.json({ network });
+  });
+
+  return app;
+}

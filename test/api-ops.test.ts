@@ -1,0 +1,68 @@
+/** Operational endpoints: health, readiness, OpenAPI, docs, metrics. */
+import { ACTIONS } from "@netforge/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ApiHarness, natBody, startApiHarness } from "./support/api-harness";
+
+let h: ApiHarness;
+beforeAll(async () => {
+  h = await startApiHarness("api-ops");
+});
+afterAll(() => h.close());
+
+describe("ops endpoints", () => {
+  it("/healthz answers without a token", async () => {
+    const r = await h.get("/healthz", { role: null });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ status: "ok" });
+    expect(r.headers.get("x-request-id")).toMatch(/^req_/);
+  });
+
+  it("/readyz: 503 without an online host, 200 with one", async () => {
+    const none = await h.get("/readyz", { role: null });
+    expect(none.status).toBe(503);
+    expect(none.body).toEqual({ status: "unready", checks: { redis: "ok", onlineHosts: 0 } });
+    await h.addHost("stale", { online: false });
+    expect((await h.get("/readyz", { role: null })).status).toBe(503);
+    await h.addHost("h1");
+    const ok = await h.get("/readyz", { role: null });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ status: "ready", checks: { redis: "ok", onlineHosts: 1 } });
+  });
+
+  it("/openapi.json has every action path and the job routes", async () => {
+    const r = await h.get("/openapi.json", { role: null });
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toBe("3.1.0");
+    for (const name of Object.keys(ACTIONS)) expect(r.body.paths[`/api/${name}`]?.post, name).toBeDefined();
+    expect(r.body.paths["/api/jobs/{id}"]).toBeDefined();
+    expect(r.body.paths["/api/jobs/{id}/events"]).toBeDefined();
+    expect(r.body.paths["/api/events"]).toBeDefined();
+  });
+
+  it("every action of the table is routed (none answers 404)", async () => {
+    for (const name of Object.keys(ACTIONS)) {
+      const r = await h.call(name, { "not-a-field": 1 });
+      expect(r.status, name).toBe(400);
+    }
+  });
+
+  it("/docs serves the interactive reference pointing at /openapi.json", async () => {
+    const r = await h.get("/docs", { role: null });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toContain("text/html");
+    expect(String(r.body)).toContain("/openapi.json");
+  });
+
+  it("/metrics: request counts by status class, SSE gauge, jobs enqueued", async () => {
+    await h.call("create-network", natBody("m1", "10.1.0.0/24"));
+    await h.call("describe-network", { name: "missing" });
+    const res = await h.api.app.request("/metrics");
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    expect(text).toMatch(/^netforge_http_requests_total\{class="2xx"\} \d+$/m);
+    expect(text).toMatch(/^netforge_http_requests_total\{class="4xx"\} \d+$/m);
+    expect(text).toMatch(/^netforge_http_requests_total\{class="5xx"\} \d+$/m); // the 503s of /readyz
+    expect(text).toContain('netforge_jobs_enqueued_total{action="create-network"} 1');
+    expect(text).toMatch(/^# TYPE netforge_sse_streams gauge\nnetforge_sse_streams 0$/m);
+  });
+});
