@@ -100,7 +100,9 @@ async function main() {
     const base = `http://${host}:${port}`;
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const ready = await fetch(`${base}/readyz`).then((r) => r.ok).catch(() => false);
+      const ready = await fetch(`${base}/readyz`)
+        .then((r) => r.ok)
+        .catch(() => false);
       if (ready) break;
       if (Date.now() > deadline) throw new Error(`API not ready at ${base}/readyz within 30 s`);
       await new Promise((r) => setTimeout(r, 250));

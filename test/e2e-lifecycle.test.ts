@@ -6,6 +6,7 @@
 import { createNamespaceVm, type NamespaceVm, type SandboxHost, startLibvirtDomain, stopLibvirtDomain } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "./support/cluster";
+import { sourceSeenOutside } from "./support/traffic";
 
 let c: Cluster;
 let h: SandboxHost;
@@ -49,13 +50,25 @@ describe("NAT network", () => {
   it("is created end to end: job succeeds, bridge carries the gateway, DHCP answers", async () => {
     const res = await c.call(
       "create-network",
-      { name, type: "nat", cidr: "10.70.0.0/24", dhcp: { start: "10.70.0.100", end: "10.70.0.150", leaseTime: 600 }, description: "e2e nat" },
+      {
+        name,
+        type: "nat",
+        cidr: "10.70.0.0/24",
+        dhcp: { start: "10.70.0.100", end: "10.70.0.150", leaseTime: 600 },
+        description: "e2e nat",
+      },
       { wait: 30 },
     );
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.job.state).toBe("succeeded");
     expect(res.body.job.progress.percent).toBe(100);
-    expect(res.body.job.progress.steps.map((s: { state: string }) => s.state)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded", "succeeded"]);
+    expect(res.body.job.progress.steps.map((s: { state: string }) => s.state)).toEqual([
+      "succeeded",
+      "succeeded",
+      "succeeded",
+      "succeeded",
+      "succeeded",
+    ]);
     bridge = res.body.job.result.bridge.name;
     expect(bridge).toBe("nf-web");
     expect(await bridgeAddresses(bridge)).toEqual(["10.70.0.1/24"]);
@@ -92,8 +105,7 @@ describe("NAT network", () => {
     expect(lease.router).toBe("10.70.0.1");
     expect(lease.leaseSeconds).toBe(600);
     // The outside sees the connection coming from the host's uplink address (masquerade), not the VM's.
-    const peer = await reachOutside(vm);
-    expect(peer).toBe(h.hostAddress);
+    expect(await sourceSeenOutside(h, vm)).toBe(h.hostAddress);
     // Stats catch up within a few seconds.
     const stats = await waitForStats(name, (s) => s.connectedVms === 1 && s.allocatedIps >= 1);
     expect(stats.connectedVms).toBe(1);
@@ -168,6 +180,7 @@ describe("isolated network", () => {
     expect(ping.exitCode).toBe(0);
     const out = await a.exec(["busybox", "ping", "-c", "1", "-W", "2", h.outsideAddress], { reject: false });
     expect(out.exitCode).not.toBe(0);
+    expect(await sourceSeenOutside(h, a, 4000)).toBeNull();
     for (const vm of [a, b]) await vm.destroy();
     const del = await c.call("delete-network", { name: "iso" }, { wait: 30 });
     expect(del.status, JSON.stringify(del.body)).toBe(200);
@@ -205,11 +218,17 @@ describe("failure undo", () => {
   });
 
   it("a start that fails on the host leaves the network stopped as before", async () => {
-    const r = await c.call("create-network", { name: "later", type: "nat", cidr: "10.73.0.0/24", start: false, autostart: false }, { wait: 30 });
+    const r = await c.call(
+      "create-network",
+      { name: "later", type: "nat", cidr: "10.73.0.0/24", start: false, autostart: false },
+      { wait: 30 },
+    );
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.job.result.state).toBe("inactive");
-    // Something else on the host now uses the subnet: libvirt refuses to start (a real collision).
-    await h.exec(["ip", "addr", "add", "10.73.0.9/24", "dev", "lo"]);
+    // Something else on the host now uses the subnet (a NIC with an address in it): a real collision.
+    await h.exec(["ip", "link", "add", "squatter0", "type", "veth", "peer", "name", "squatter1"]);
+    await h.exec(["ip", "addr", "add", "10.73.0.9/24", "dev", "squatter0"]);
+    await h.exec(["ip", "link", "set", "squatter0", "up"]);
     try {
       const s = await c.call("start-network", { name: "later" }, { wait: 30 });
       expect(s.status, JSON.stringify(s.body)).toBe(409);
@@ -217,7 +236,7 @@ describe("failure undo", () => {
       expect(s.body.job.attempts).toBe(1); // conflicts are not retried
       expect((await h.virsh(["net-info", "later"])).stdout).toMatch(/Active:\s+no/);
     } finally {
-      await h.exec(["ip", "addr", "del", "10.73.0.9/24", "dev", "lo"]);
+      await h.exec(["ip", "link", "del", "squatter0"]);
     }
     expect((await c.call("delete-network", { name: "later" }, { wait: 30 })).status).toBe(200);
   });
@@ -231,18 +250,4 @@ async function waitForStats(name: string, ok: (s: { connectedVms: number; alloca
     if (ok(s) || Date.now() > deadline) return s;
     await new Promise((r) => setTimeout(r, 300));
   }
-}
-
-/** Connect from the VM to a listener in the outside namespace; return the source address the outside saw. */
-async function reachOutside(vm: NamespaceVm): Promise<string> {
-  // The listener prints its peer: busybox nc -l with -e runs a tiny script that echoes nothing; we read conntrack instead.
-  const server = h.execOutside(["busybox", "nc", "-l", "-p", "9000", "-w", "5"], { timeoutMs: 8000, reject: false });
-  await new Promise((r) => setTimeout(r, 300));
-  const client = await vm.exec(["sh", "-c", "echo hello | busybox nc -w 2 \"$0\" 9000", h.outsideAddress], { reject: false });
-  expect(client.exitCode).toBe(0);
-  const got = await server;
-  expect(got.stdout).toContain("hello");
-  const ct = await h.execOutside(["ss", "-H", "-t", "-n", "state", "time-wait"], { reject: false });
-  const m = /\s(\d+\.\d+\.\d+\.\d+):\d+\s*$/m.exec(ct.stdout);
-  return m?.[1] ?? "";
 }

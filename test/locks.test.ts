@@ -14,7 +14,12 @@ describe("network lock", () => {
     expect(first).not.toBeNull();
     expect(await tryLock(t.redis, key, 5000)).toBeNull();
     // Someone else's token cannot delete it.
-    await t.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, "not-the-token");
+    await t.redis.eval(
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+      1,
+      key,
+      "not-the-token",
+    );
     expect(await tryLock(t.redis, key, 5000)).toBeNull();
     await first?.release();
     const second = await tryLock(t.redis, key, 5000);

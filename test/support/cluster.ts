@@ -3,7 +3,10 @@
  * N sandbox hypervisors each with its own worker process inside it, and the
  * API served in-process on a random loopback port. `stop()` removes all of it.
  */
+import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { createApp } from "@netforge/api";
 import { connectRedis, getHost, hostStatus, makeKeys, type Keys, type Redis } from "@netforge/core";
@@ -11,6 +14,13 @@ import { spawnWorker, type WorkerProcess } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
 import pino from "pino";
 import { testRedisUrl, uniquePrefix } from "./redis";
+
+const LOG_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", ".netforge", "test-logs");
+mkdirSync(LOG_DIR, { recursive: true });
+/** Where a test worker's log goes (kept after the run for diagnosis; .netforge/ is git-ignored). */
+export function workerLog(prefix: string, hostId: string): string {
+  return join(LOG_DIR, `${prefix}-${hostId}.log`);
+}
 
 export const TOKENS = { admin: "admin-token", operator: "op-token", viewer: "viewer-token" } as const;
 
@@ -102,7 +112,7 @@ export async function startCluster(opts: { hosts: { id: string; uplinkCidr?: str
         redisUrl,
         prefix,
         enter: h.nsenterPrefix,
-        logFile: `${h.dir}/worker.log`,
+        logFile: workerLog(prefix, hostId),
         env: { NETFORGE_HEARTBEAT_MS: "1000", NETFORGE_RECONCILE_MS: "5000", LOG_LEVEL: "debug" },
       });
       workers.set(hostId, w);
@@ -110,7 +120,7 @@ export async function startCluster(opts: { hosts: { id: string; uplinkCidr?: str
       await waitFor(
         `worker ${hostId} online`,
         async () => {
-          if (w.exited) throw new Error(`worker ${hostId} exited; see ${h.dir}/worker.log`);
+          if (w.exited) throw new Error(`worker ${hostId} exited; see ${workerLog(prefix, hostId)}`);
           const rec = await getHost(redis, keys, hostId);
           return rec && Date.parse(rec.startedAt) >= startedAfter - 1000 && hostStatus(rec) === "online";
         },

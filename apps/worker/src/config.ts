@@ -7,7 +7,10 @@ const Env = z.object({
   /** Redis shared by the cluster; unix:///path/redis.sock also works (reaches Redis from inside a netns). */
   REDIS_URL: z.string().min(1),
   /** Key and queue prefix, so installations / test runs can share one Redis. */
-  NETFORGE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default("netforge"),
+  NETFORGE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default("netforge"),
   /** This hypervisor's id in the cluster. */
   HOST_ID: HostId.optional(),
   /** libvirt connection of this host. */
@@ -40,7 +43,11 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   return {
     redisUrl: e.REDIS_URL,
     prefix: e.NETFORGE_PREFIX,
-    hostId: e.HOST_ID ?? hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 63),
+    hostId:
+      e.HOST_ID ??
+      hostname()
+        .replace(/[^A-Za-z0-9._-]/g, "-")
+        .slice(0, 63),
     libvirtUri: e.LIBVIRT_URI,
     logLevel: e.LOG_LEVEL,
     concurrency: e.NETFORGE_WORKER_CONCURRENCY,

@@ -14,9 +14,7 @@ export async function publishInventory(ctx: HostContext, startedAt: string, libv
   const [links, routes, catalog] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner), ctx.catalog.list()]);
   const managed = catalog.filter((c) => c.def.managed);
   // Our own networks are claimed by name in the index; only foreign things go to "occupied".
-  const occupied = occupiedSubnets(links, routes, catalog).filter(
-    (o) => !(o.network && managed.some((m) => m.name === o.network)),
-  );
+  const occupied = occupiedSubnets(links, routes, catalog).filter((o) => !(o.network && managed.some((m) => m.name === o.network)));
   const rec: HostRecord = {
     id: ctx.hostId,
     hostname: hostname(),

@@ -3,14 +3,7 @@
  * list with timings, result and error. Each change is one atomic record +
  * event write (core's commitJobEvent), which is what pollers and SSE see.
  */
-import {
-  type AppError,
-  commitJobEvent,
-  type JobRecord,
-  type Keys,
-  percentOf,
-  type Redis,
-} from "@netforge/core";
+import { type AppError, commitJobEvent, type JobRecord, type Keys, percentOf, type Redis } from "@netforge/core";
 
 export class JobReporter {
   constructor(

@@ -7,10 +7,15 @@
  */
 import { createWriteStream } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { execa, type ResultPromise } from "execa";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+/** tsx's ESM loader as a file URL. */
+export const TSX_LOADER = pathToFileURL(
+  join(dirname(createRequire(import.meta.url).resolve("tsx/package.json")), "dist", "loader.mjs"),
+).href;
 
 export interface WorkerProcessOptions {
   hostId: string;
@@ -34,7 +39,8 @@ export interface WorkerProcess {
 
 export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
   const enter = opts.enter ?? [];
-  const argv = [...enter, process.execPath, "--import", "tsx", join(ROOT, "apps/worker/src/index.ts")];
+  // Absolute loader URL: nsenter starts the process in "/", where a bare "tsx" would not resolve.
+  const argv = [...enter, process.execPath, "--import", TSX_LOADER, join(ROOT, "apps/worker/src/index.ts")];
   const [cmd, ...args] = argv as [string, ...string[]];
   const proc: ResultPromise = execa(cmd, args, {
     cwd: ROOT,

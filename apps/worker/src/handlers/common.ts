@@ -8,7 +8,7 @@ import { recordFromCatalog } from "../network-record";
 /** The netforge network `name` on this host, freshly listed; NOT_FOUND when libvirt does not have it. */
 export async function loadManaged(ctx: HostContext, name: string): Promise<CatalogEntry> {
   const entry = (await ctx.catalog.list()).find((c) => c.name === name);
-  if (!entry || !entry.def.managed) {
+  if (!entry?.def.managed) {
     throw new AppError("NOT_FOUND", `network '${name}' does not exist on host ${ctx.hostId}`, { name, host: ctx.hostId });
   }
   return entry;

@@ -2,6 +2,8 @@
 import { AppError, type NetworkRecord, type NetworkRefPayload } from "@netforge/core";
 import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
+import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
+import { readLinks, readRoutes } from "../host/ip";
 import { loadManaged, publishRecord } from "./common";
 
 export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
@@ -12,13 +14,16 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
   }
   const driver = driverFor(entry.def.type ?? "nat");
   await report.step("starting network", async () => {
+    // Something may have taken the subnet while the network was down: say so clearly instead of libvirt's message.
+    if (entry.def.cidr) {
+      const [links, routes, catalog] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner), ctx.catalog.list()]);
+      assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name));
+    }
     await virsh.start(p.name);
     revert.add("stop network", () => virsh.destroy(p.name), "starting network");
   });
   if (entry.def.dhcp) {
-    await report.step("verifying DHCP", () =>
-      driver.verifyStarted(ctx, { name: p.name, bridge: entry.def.bridge, dhcpEnabled: true }),
-    );
+    await report.step("verifying DHCP", () => driver.verifyStarted(ctx, { name: p.name, bridge: entry.def.bridge, dhcpEnabled: true }));
   } else {
     report.skip("verifying DHCP");
   }

@@ -4,7 +4,9 @@ import { classifyVirshError, parseNetList } from "./virsh";
 
 describe("parseNetList", () => {
   it("reads name, state, autostart, persistent (names with spaces too)", () => {
-    const out = parseNetList(" default   inactive   no          yes\n web       active     yes         yes\n my net    active     no          no\n\n");
+    const out = parseNetList(
+      " default   inactive   no          yes\n web       active     yes         yes\n my net    active     no          no\n\n",
+    );
     expect(out).toEqual([
       { name: "default", active: false, autostart: false, persistent: true },
       { name: "web", active: true, autostart: true, persistent: true },
@@ -16,17 +18,45 @@ describe("parseNetList", () => {
 describe("ip -j parsing", () => {
   const json = JSON.stringify([
     { ifname: "lo", link_type: "loopback", operstate: "UNKNOWN", addr_info: [{ family: "inet", local: "127.0.0.1", prefixlen: 8 }] },
-    { ifname: "uplink0", address: "aa:bb:cc:dd:ee:ff", operstate: "UP", linkinfo: { info_kind: "veth" }, addr_info: [{ family: "inet", local: "198.51.100.2", prefixlen: 24 }, { family: "inet6", local: "fe80::1", prefixlen: 64 }] },
-    { ifname: "nf-web", operstate: "UP", linkinfo: { info_kind: "bridge" }, addr_info: [{ family: "inet", local: "10.9.0.1", prefixlen: 24 }] },
+    {
+      ifname: "uplink0",
+      address: "aa:bb:cc:dd:ee:ff",
+      operstate: "UP",
+      linkinfo: { info_kind: "veth" },
+      addr_info: [
+        { family: "inet", local: "198.51.100.2", prefixlen: 24 },
+        { family: "inet6", local: "fe80::1", prefixlen: 64 },
+      ],
+    },
+    {
+      ifname: "nf-web",
+      operstate: "UP",
+      linkinfo: { info_kind: "bridge" },
+      addr_info: [{ family: "inet", local: "10.9.0.1", prefixlen: 24 }],
+    },
     { ifname: "vnet0", master: "nf-web", operstate: "UP", linkinfo: { info_kind: "tun" } },
   ]);
   it("keeps IPv4 addresses, kind and master", () => {
     const links = parseIpAddrJson(json);
-    expect(links[1]).toEqual({ name: "uplink0", kind: "veth", mac: "aa:bb:cc:dd:ee:ff", state: "up", master: null, addresses: ["198.51.100.2/24"] });
+    expect(links[1]).toEqual({
+      name: "uplink0",
+      kind: "veth",
+      mac: "aa:bb:cc:dd:ee:ff",
+      state: "up",
+      master: null,
+      addresses: ["198.51.100.2/24"],
+    });
     expect(links[3]?.master).toBe("nf-web");
   });
   it("occupied subnets: interface subnets and routes, minus network bridges", () => {
-    const occ = occupiedByLinksAndRoutes(parseIpAddrJson(json), [{ dst: "203.0.113.0/24", dev: "uplink0" }, { dst: "10.9.0.0/24", dev: "nf-web" }], new Set(["nf-web"]));
+    const occ = occupiedByLinksAndRoutes(
+      parseIpAddrJson(json),
+      [
+        { dst: "203.0.113.0/24", dev: "uplink0" },
+        { dst: "10.9.0.0/24", dev: "nf-web" },
+      ],
+      new Set(["nf-web"]),
+    );
     expect(occ).toEqual([
       { owner: "interface lo", cidr: "127.0.0.0/8" },
       { owner: "interface uplink0", cidr: "198.51.100.0/24" },
@@ -39,8 +69,12 @@ describe("classifyVirshError", () => {
   const r = (stderr: string) => ({ stdout: "", stderr, exitCode: 1 });
   it("maps libvirt's messages to the error model", () => {
     expect(classifyVirshError(["net-info", "x"], r("error: Network not found: no network with matching name 'x'")).code).toBe("NOT_FOUND");
-    expect(classifyVirshError(["net-define"], r("error: operation failed: network 'web' already exists with uuid 1")).code).toBe("NAME_TAKEN");
-    expect(classifyVirshError(["net-start"], r("error: internal error: Network is already in use by interface eth0")).code).toBe("CIDR_CONFLICT");
+    expect(classifyVirshError(["net-define"], r("error: operation failed: network 'web' already exists with uuid 1")).code).toBe(
+      "NAME_TAKEN",
+    );
+    expect(classifyVirshError(["net-start"], r("error: internal error: Network is already in use by interface eth0")).code).toBe(
+      "CIDR_CONFLICT",
+    );
     const other = classifyVirshError(["net-start", "web"], r("error: Failed to connect socket"));
     expect(other.code).toBe("HOST_COMMAND_FAILED");
     expect(other.retryable).toBe(true);

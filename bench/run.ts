@@ -1,0 +1,224 @@
+/**
+ * netforge benchmark (npm run bench). Everything runs on this machine in one
+ * run, so ratios compare like with like on a noisy box:
+ *  1. create-network end to end (POST with Prefer: wait until the job
+ *     succeeded, which includes "DHCP answers") beside raw `virsh net-define`
+ *     + `net-start` + `net-autostart` of the same XML in the same sandbox host,
+ *     followed by the same DHCP check; interleaved, N rounds each.
+ *  2. create-network submissions accepted per second (queue only: a host
+ *     with no worker consuming), 32 concurrent clients.
+ *  3. list-networks over 1,000 networks: median latency, beside the raw
+ *     Redis reads it is built on.
+ * Prints a table. BENCH_ROUNDS (default 20) sets N.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import { createApp } from "@netforge/api";
+import { connectRedis, makeKeys, type NetworkRecord, putHost, putNetwork, renderNetworkXml } from "@netforge/core";
+import { spawnWorker, startRedisServer } from "@netforge/devstack";
+import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
+import pino from "pino";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+const TOKEN = "bench-token";
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const p95 = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.95) - 1)] as number;
+};
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+async function dhcpListening(h: SandboxHost, bridge: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await h.exec(["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"], { reject: false });
+    if (r.stdout.includes(`%${bridge}:67`)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no DHCP on ${bridge}`);
+}
+
+async function main() {
+  const redisServer = await startRedisServer();
+  const prefix = `bench-${randomBytes(3).toString("hex")}`;
+  const keys = makeKeys(prefix);
+  const redis = connectRedis(redisServer.url);
+  const { app, close } = createApp({
+    redis,
+    keys,
+    logger: pino({ level: "silent" }),
+    tokens: new Map([[TOKEN, "admin" as const]]),
+    config: { rateLimitPerSecond: 0 },
+  });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const post = async (action: string, body: unknown, headers: Record<string, string> = {}) => {
+    const r = await fetch(`${base}/api/${action}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: r.status, body: (await r.json()) as any };
+  };
+
+  process.stderr.write("bench: creating sandbox host...\n");
+  const h = await createSandboxHost({ id: `bn${randomBytes(2).toString("hex")}` });
+  const worker = spawnWorker({ hostId: "bench1", redisUrl: redisServer.url, prefix, enter: h.nsenterPrefix, env: { LOG_LEVEL: "warn" } });
+  const rows: string[][] = [];
+  try {
+    for (let i = 0; i < 300; i++) {
+      const ok = await fetch(`${base}/readyz`).then((r) => r.ok);
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    // 1. create end to end vs raw libvirt, interleaved.
+    const raw: number[] = [];
+    const nf: number[] = [];
+    for (let i = 0; i < ROUNDS + 2; i++) {
+      const warm = i < 2; // first rounds warm up caches/JIT on both sides
+      // raw
+      const name = `raw${i}`;
+      const xml = renderNetworkXml({
+        name,
+        type: "nat",
+        uuid: randomUUID(),
+        host: "bench1",
+        description: "",
+        cidr: `10.${100 + (i % 50)}.${i}.0/24`,
+        gateway: `10.${100 + (i % 50)}.${i}.1`,
+        dhcp: { enabled: true, start: `10.${100 + (i % 50)}.${i}.128`, end: `10.${100 + (i % 50)}.${i}.254`, leaseTime: 3600 },
+        autostart: true,
+        bridge: `nf-${name}`,
+        createdAt: new Date().toISOString(),
+      });
+      const file = join(h.dir, `${name}.xml`);
+      await writeFile(file, xml);
+      let t0 = performance.now();
+      const r = await h.virsh([`net-define ${file} ; net-start ${name} ; net-autostart ${name}`]);
+      if (r.exitCode !== 0) throw new Error(r.stderr);
+      await dhcpListening(h, `nf-${name}`);
+      if (!warm) raw.push(performance.now() - t0);
+      await h.virsh([`net-destroy ${name} ; net-undefine ${name}`]);
+
+      // netforge
+      const nname = `nf${i}`;
+      t0 = performance.now();
+      const c = await post("create-network", { name: nname, type: "nat", cidr: `10.${200 + (i % 50)}.${i}.0/24` }, { prefer: "wait=30" });
+      if (c.status !== 200) throw new Error(`create failed: ${JSON.stringify(c.body)}`);
+      if (!warm) nf.push(performance.now() - t0);
+      const d = await post("delete-network", { name: nname }, { prefer: "wait=30" });
+      if (d.status !== 200) throw new Error(`delete failed: ${JSON.stringify(d.body)}`);
+    }
+    rows.push([
+      "create-network e2e (netforge, Prefer: wait)",
+      `${nf.length}`,
+      ms(median(nf)),
+      ms(p95(nf)),
+      `${(median(nf) / median(raw)).toFixed(2)}x raw`,
+    ]);
+    rows.push(["raw virsh define+start+autostart + DHCP check", `${raw.length}`, ms(median(raw)), ms(p95(raw)), "1.00x"]);
+
+    // 2. submissions accepted per second, queue only (a registered host without a worker).
+    const now = new Date().toISOString();
+    await putHost(redis, keys, {
+      id: "queue-only",
+      hostname: "queue-only",
+      libvirtVersion: null,
+      interfaces: [],
+      occupied: [],
+      networks: 0,
+      sriovPfs: [],
+      startedAt: now,
+      lastSeenAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    const total = 2000;
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < total) {
+          const i = next++;
+          const r = await post("create-network", {
+            name: `q${i}`,
+            type: "nat",
+            host: "queue-only",
+            cidr: `172.${16 + Math.floor(i / 256)}.${i % 256}.0/24`,
+          });
+          if (r.status !== 202) throw new Error(`submit ${i}: ${r.status} ${JSON.stringify(r.body)}`);
+        }
+      }),
+    );
+    const secs = (performance.now() - t0) / 1000;
+    rows.push(["create-network submissions accepted (queue only, 32 clients)", `${total}`, `${(total / secs).toFixed(0)}/s`, "", ""]);
+
+    // 3. list-networks over 1,000 networks.
+    const recs: NetworkRecord[] = Array.from({ length: 1000 }, (_, i) => ({
+      name: `l${String(i).padStart(4, "0")}`,
+      uuid: randomUUID(),
+      type: "nat",
+      host: "queue-only",
+      description: "",
+      cidr: `10.${Math.floor(i / 256)}.${i % 256}.0/24`,
+      gateway: `10.${Math.floor(i / 256)}.${i % 256}.1`,
+      dhcp: { enabled: true, start: null, end: null, leaseTime: 3600 },
+      state: "active",
+      autostart: true,
+      bridge: { name: `nf-l${i}`, interface: null },
+      sriov: null,
+      firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
+      portForwards: [],
+      createdAt: now,
+      updatedAt: now,
+    }));
+    for (const r of recs) await putNetwork(redis, keys, r);
+    const lat: number[] = [];
+    const rawLat: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      let t = performance.now();
+      const r = await post("list-networks", { limit: 1000 });
+      if (r.status !== 200 || r.body.networks.length < 1000) throw new Error("list-networks returned too few");
+      if (i >= 10) lat.push(performance.now() - t);
+      t = performance.now();
+      const names = await redis.zrange(keys.networks, 0, -1);
+      await redis.mget(names.map((n) => keys.network(n)));
+      if (i >= 10) rawLat.push(performance.now() - t);
+    }
+    rows.push([
+      "list-networks over 1,000 networks (limit 1000)",
+      `${lat.length}`,
+      ms(median(lat)),
+      ms(p95(lat)),
+      `${(median(lat) / median(rawLat)).toFixed(2)}x raw`,
+    ]);
+    rows.push(["raw Redis ZRANGE + MGET of 1,000 records", `${rawLat.length}`, ms(median(rawLat)), ms(p95(rawLat)), "1.00x"]);
+  } finally {
+    await worker.stop();
+    await close();
+    server.close();
+    await destroySandboxHost(h);
+    redis.disconnect();
+    await redisServer.stop();
+  }
+
+  const header = ["measure", "n", "median", "p95", "ratio"];
+  const widths = header.map((hd, i) => Math.max(hd.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] as number)).join(" | ")} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+/** Real traffic helpers: a web server in a host's outside namespace that answers with the client address it sees. */
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { NamespaceVm, SandboxHost } from "@netforge/sandbox";
+
+const started = new WeakSet<SandboxHost>();
+
+/** Start (once per host) busybox httpd on outsideAddress:8080 with /cgi-bin/ip printing REMOTE_ADDR. */
+export async function startOutsideEcho(h: SandboxHost): Promise<string> {
+  const url = `http://${h.outsideAddress}:8080/cgi-bin/ip`;
+  if (started.has(h)) return url;
+  const www = join(h.dir, "www-outside");
+  await mkdir(join(www, "cgi-bin"), { recursive: true });
+  await writeFile(join(www, "cgi-bin", "ip"), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s\\n" "$REMOTE_ADDR"\n');
+  await chmod(join(www, "cgi-bin", "ip"), 0o755);
+  await h.execOutside(["busybox", "httpd", "-p", `${h.outsideAddress}:8080`, "-h", www]); // daemonizes; killed with the sandbox
+  started.add(h);
+  return url;
+}
+
+/** From a VM, ask the outside which source address it saw; null when unreachable. */
+export async function sourceSeenOutside(h: SandboxHost, vm: NamespaceVm, timeoutMs = 5000): Promise<string | null> {
+  const url = await startOutsideEcho(h);
+  // No `wget -T`: Debian's busybox-static wget crashes with it; the exec timeout bounds the call instead.
+  const r = await vm.exec(["busybox", "wget", "-q", "-O", "-", url], { reject: false, timeoutMs });
+  return r.exitCode === 0 ? r.stdout.trim() : null;
+}
