@@ -49,6 +49,7 @@ export function makeProcessor(host: HostContext) {
       const result = await handler({ ...host, logger, report, revert }, payload);
       revert.success();
       await report.succeeded(result);
+      host.hostChanged();
       logger.info("job succeeded");
       return result;
     } catch (thrown) {

@@ -23,6 +23,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const redis = connectRedis(cfg.redisUrl);
   const keys = makeKeys(cfg.prefix);
   const virsh = new Virsh(runner, cfg.libvirtUri);
+  const startedAt = new Date().toISOString();
   const host: HostContext = {
     hostId: cfg.hostId,
     runner,
@@ -32,8 +33,19 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     keys,
     logger,
     leasesDir: cfg.leasesDir,
+    hostChanged: () => scheduleInventory(),
   };
-  const startedAt = new Date().toISOString();
+  // Coalesces bursts of jobs into one inventory refresh shortly after they finish.
+  let inventoryTimer: NodeJS.Timeout | null = null;
+  const scheduleInventory = () => {
+    if (inventoryTimer) return;
+    inventoryTimer = setTimeout(() => {
+      inventoryTimer = null;
+      Promise.all([publishInventory(host, startedAt, libvirtVersion), refreshStats(host)]).catch((err) =>
+        logger.warn({ err }, "inventory refresh failed"),
+      );
+    }, 200);
+  };
   const libvirtVersion = await virsh.daemonVersion();
   if (!libvirtVersion) logger.warn({ uri: cfg.libvirtUri }, "libvirt daemon did not answer; jobs will fail until it does");
 
@@ -79,6 +91,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     host,
     async close() {
       stopping = true;
+      if (inventoryTimer) clearTimeout(inventoryTimer);
       stopHeartbeat();
       stopReconcile();
       await worker.close();

@@ -47,7 +47,7 @@ export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
     reject: false,
     cleanup: true,
     stdin: "ignore",
-    stdout: opts.logFile ? "pipe" : "ignore",
+    stdout: opts.logFile ? "pipe" : "inherit",
     stderr: opts.logFile ? "pipe" : "inherit",
     env: {
       REDIS_URL: opts.redisUrl,
