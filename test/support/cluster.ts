@@ -39,8 +39,11 @@ export interface Cluster {
     opts?: { token?: string; wait?: number; headers?: Record<string, string> },
   ): Promise<{ status: number; body: any; headers: Headers }>;
   get(path: string, opts?: { token?: string }): Promise<{ status: number; body: any }>;
-  /** Start (or restart) the worker of a host and wait until it is online. */
-  startWorker(hostId: string): Promise<WorkerProcess>;
+  /**
+   * Start (or restart) the worker of a host and wait until it is online.
+   * `env` adds to (and overrides) the cluster's worker environment for this start only.
+   */
+  startWorker(hostId: string, opts?: { env?: Record<string, string> }): Promise<WorkerProcess>;
   stop(): Promise<void>;
 }
 
@@ -59,7 +62,12 @@ export async function waitFor<T>(
   }
 }
 
-export async function startCluster(opts: { hosts: { id: string; uplinkCidr?: string }[]; label?: string }): Promise<Cluster> {
+export async function startCluster(opts: {
+  hosts: { id: string; uplinkCidr?: string }[];
+  label?: string;
+  /** Extra environment for every worker of this cluster (e.g. NETFORGE_STALLED_MS). */
+  workerEnv?: Record<string, string>;
+}): Promise<Cluster> {
   const prefix = uniquePrefix(opts.label ?? "sys");
   const keys = makeKeys(prefix);
   const redisUrl = testRedisUrl();
@@ -103,7 +111,7 @@ export async function startCluster(opts: { hosts: { id: string; uplinkCidr?: str
       const text = await res.text();
       return { status: res.status, body: text.startsWith("{") ? JSON.parse(text) : text };
     },
-    async startWorker(hostId) {
+    async startWorker(hostId, o = {}) {
       const h = hosts.get(hostId);
       if (!h) throw new Error(`no sandbox host ${hostId}`);
       await workers.get(hostId)?.stop();
@@ -113,7 +121,7 @@ export async function startCluster(opts: { hosts: { id: string; uplinkCidr?: str
         prefix,
         enter: h.nsenterPrefix,
         logFile: workerLog(prefix, hostId),
-        env: { NETFORGE_HEARTBEAT_MS: "1000", NETFORGE_RECONCILE_MS: "5000", LOG_LEVEL: "debug" },
+        env: { NETFORGE_HEARTBEAT_MS: "1000", NETFORGE_RECONCILE_MS: "5000", LOG_LEVEL: "debug", ...opts.workerEnv, ...o.env },
       });
       workers.set(hostId, w);
       const startedAfter = Date.now();
