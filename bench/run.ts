@@ -84,6 +84,9 @@ async function main() {
     // 1. create end to end vs raw libvirt, interleaved.
     const raw: number[] = [];
     const nf: number[] = [];
+    // Where netforge's time goes: per step (from the job's own step timings), queueing before the first step, and the rest.
+    const stepTimes = new Map<string, number[]>();
+    const pushStep = (k: string, v: number) => stepTimes.set(k, [...(stepTimes.get(k) ?? []), v]);
     for (let i = 0; i < ROUNDS + 2; i++) {
       const warm = i < 2; // first rounds warm up caches/JIT on both sides
       // raw
@@ -115,7 +118,15 @@ async function main() {
       t0 = performance.now();
       const c = await post("create-network", { name: nname, type: "nat", cidr: `10.${200 + (i % 50)}.${i}.0/24` }, { prefer: "wait=30" });
       if (c.status !== 200) throw new Error(`create failed: ${JSON.stringify(c.body)}`);
-      if (!warm) nf.push(performance.now() - t0);
+      if (!warm) {
+        const total = performance.now() - t0;
+        nf.push(total);
+        const job = c.body.job;
+        pushStep("queued -> first step", Date.parse(job.progress.steps[0].startedAt) - Date.parse(job.createdAt));
+        for (const st of job.progress.steps) {
+          if (st.startedAt && st.finishedAt) pushStep(`step: ${st.name}`, Date.parse(st.finishedAt) - Date.parse(st.startedAt));
+        }
+      }
       const d = await post("delete-network", { name: nname }, { prefer: "wait=30" });
       if (d.status !== 200) throw new Error(`delete failed: ${JSON.stringify(d.body)}`);
     }
@@ -127,6 +138,7 @@ async function main() {
       `${(median(nf) / median(raw)).toFixed(2)}x raw`,
     ]);
     rows.push(["raw virsh define+start+autostart + DHCP check", `${raw.length}`, ms(median(raw)), ms(p95(raw)), "1.00x"]);
+    for (const [k, v] of stepTimes) rows.push([`  netforge ${k}`, `${v.length}`, ms(median(v)), ms(p95(v)), ""]);
 
     // 2. submissions accepted per second, queue only (a registered host without a worker).
     const now = new Date().toISOString();

@@ -24,6 +24,15 @@ const Env = z.object({
   NETFORGE_HEARTBEAT_MS: z.coerce.number().int().min(200).default(5_000),
   /** Where libvirt's dnsmasq keeps lease files. */
   NETFORGE_LEASES_DIR: z.string().default("/var/lib/libvirt/dnsmasq"),
+  /**
+   * How soon the job of a crashed worker is taken up again. BullMQ's stalled-job
+   * check runs this often and a running job's BullMQ lock lasts twice this (renewed
+   * every half), so after a kill -9 the job is back in the queue within ~2-3x this,
+   * and the restarted (or another) worker resumes it. Default 30 s (lock 60 s). Lower
+   * it only for tests: an event loop blocked longer than the lock makes healthy jobs
+   * look stalled and run twice.
+   */
+  NETFORGE_STALLED_MS: z.coerce.number().int().min(1000).default(30_000),
 });
 
 export type WorkerConfig = {
@@ -36,6 +45,7 @@ export type WorkerConfig = {
   reconcileMs: number;
   heartbeatMs: number;
   leasesDir: string;
+  stalledMs: number;
 };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -54,5 +64,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     reconcileMs: e.NETFORGE_RECONCILE_MS,
     heartbeatMs: e.NETFORGE_HEARTBEAT_MS,
     leasesDir: e.NETFORGE_LEASES_DIR,
+    stalledMs: e.NETFORGE_STALLED_MS,
   };
 }

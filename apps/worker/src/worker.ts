@@ -35,14 +35,27 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     leasesDir: cfg.leasesDir,
     hostChanged: () => scheduleInventory(),
   };
+  let stopping = false;
+  // Host-record writes in flight (heartbeat, post-job refresh): close() lets them land before it marks the host
+  // offline, and none start once stopping; otherwise a late heartbeat showed a cleanly stopped host online again
+  // for HOST_OFFLINE_AFTER_MS.
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    const done = () => inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  };
   // Coalesces bursts of jobs into one inventory refresh shortly after they finish.
   let inventoryTimer: NodeJS.Timeout | null = null;
   const scheduleInventory = () => {
-    if (inventoryTimer) return;
+    if (inventoryTimer || stopping) return;
     inventoryTimer = setTimeout(() => {
       inventoryTimer = null;
-      Promise.all([publishInventory(host, startedAt, libvirtVersion), refreshStats(host)]).catch((err) =>
-        logger.warn({ err }, "inventory refresh failed"),
+      void track(
+        Promise.all([publishInventory(host, startedAt, libvirtVersion), refreshStats(host)]).catch((err) =>
+          logger.warn({ err }, "inventory refresh failed"),
+        ),
       );
     }, 200);
   };
@@ -58,20 +71,20 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     connection: connectRedis(cfg.redisUrl),
     prefix: keys.bull,
     concurrency: cfg.concurrency,
-    // Lock renewals of BullMQ itself; our per-network lock is separate.
-    lockDuration: 60_000,
-    stalledInterval: 30_000,
+    // Lock renewals of BullMQ itself; our per-network lock is separate. A dead worker's job is moved back
+    // to wait once its lock (2x stalledMs) has expired, by the next stalled check (every stalledMs).
+    lockDuration: cfg.stalledMs * 2,
+    stalledInterval: cfg.stalledMs,
     maxStalledCount: 2,
   });
   worker.on("error", (err) => logger.error({ err }, "worker error"));
 
-  let stopping = false;
   const loop = (ms: number, what: string, fn: () => Promise<unknown>) => {
     let timer: NodeJS.Timeout;
     const tick = async () => {
       if (stopping) return;
       try {
-        await fn();
+        await track(fn());
       } catch (err) {
         logger.warn({ err, what }, "periodic task failed");
       }
@@ -95,6 +108,8 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       stopHeartbeat();
       stopReconcile();
       await worker.close();
+      virsh.close();
+      await Promise.allSettled([...inFlight]);
       await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);
       redis.disconnect();
     },

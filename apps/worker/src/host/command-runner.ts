@@ -21,9 +21,20 @@ export interface RunOptions {
   allowFailure?: boolean;
 }
 
+/** A long-running process we talk to over its stdin/stdout/stderr (e.g. an interactive virsh). */
+export interface InteractiveProcess {
+  write(text: string): void;
+  onStdout(fn: (chunk: string) => void): void;
+  onStderr(fn: (chunk: string) => void): void;
+  onExit(fn: () => void): void;
+  kill(): void;
+}
+
 /** Runs host commands. */
 export interface CommandRunner {
   run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult>;
+  /** Start a long-running command (argv, no shell); optional: runners without it make callers fall back to run(). */
+  spawnInteractive?(cmd: string, args: readonly string[]): InteractiveProcess;
 }
 
 const MAX_STDERR = 4000;
@@ -59,6 +70,27 @@ export class ExecaRunner implements CommandRunner {
     if (r.timedOut) res.stderr = `timed out after ${opts.timeoutMs ?? this.defaultTimeoutMs} ms\n${res.stderr}`;
     if (res.exitCode !== 0 && !opts.allowFailure) throw commandFailed(cmd, args, res);
     return res;
+  }
+
+  spawnInteractive(cmd: string, args: readonly string[]): InteractiveProcess {
+    const child = execa(cmd, args, { reject: false, buffer: false, env: { LC_ALL: "C" }, stdin: "pipe", cleanup: true });
+    child.stdout?.setEncoding("utf8");
+    child.stderr?.setEncoding("utf8");
+    // Swallow EPIPE when the process died under us; the exit handler reports it.
+    child.stdin?.on("error", () => undefined);
+    return {
+      write: (text) => {
+        child.stdin?.write(text);
+      },
+      onStdout: (fn) => child.stdout?.on("data", fn),
+      onStderr: (fn) => child.stderr?.on("data", fn),
+      onExit: (fn) => {
+        void child.then(fn, fn);
+      },
+      kill: () => {
+        child.kill("SIGKILL");
+      },
+    };
   }
 }
 

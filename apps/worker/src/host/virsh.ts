@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppError } from "@netforge/core";
 import { type CommandResult, type CommandRunner, commandFailed } from "./command-runner";
+import { sessionSafe, VirshSession } from "./virsh-session";
 
 /** One row of `virsh net-list --all`. */
 export interface LibvirtNetworkState {
@@ -46,8 +47,17 @@ export function classifyVirshError(args: readonly string[], r: CommandResult): A
   return base;
 }
 
-/** A virsh client bound to one libvirt URI. */
+/** How many persistent virsh sessions a worker keeps (jobs on different networks run in parallel). */
+const SESSION_POOL = 4;
+
+/**
+ * A virsh client bound to one libvirt URI. Commands go to a small pool of
+ * persistent virsh sessions (no process start and connect per command) when
+ * their arguments are plain words, otherwise to a one-shot process.
+ */
 export class Virsh {
+  private readonly sessions: VirshSession[] = [];
+
   constructor(
     private readonly runner: CommandRunner,
     readonly uri: string,
@@ -55,10 +65,35 @@ export class Virsh {
 
   /** Run one virsh command; throw a classified error on failure. */
   async run(args: readonly string[], opts: { allowFailure?: boolean } = {}): Promise<CommandResult> {
-    const full = ["-c", this.uri, "-q", ...args];
-    const r = await this.runner.run("virsh", full, { allowFailure: true });
+    const r = (await this.viaSession(args)) ?? (await this.runner.run("virsh", ["-c", this.uri, "-q", ...args], { allowFailure: true }));
     if (r.exitCode !== 0 && !opts.allowFailure) throw classifyVirshError(args, r);
     return r;
+  }
+
+  /** Close the persistent sessions (worker shutdown). */
+  close(): void {
+    for (const s of this.sessions.splice(0)) s.close();
+  }
+
+  /** Run through the least busy session; null when sessions cannot be used for this command. */
+  private async viaSession(args: readonly string[]): Promise<CommandResult | null> {
+    const runner = this.runner;
+    if (!runner.spawnInteractive || !sessionSafe(args)) return null;
+    for (let i = this.sessions.length - 1; i >= 0; i--) if (!this.sessions[i]?.alive) this.sessions.splice(i, 1);
+    let session = this.sessions.reduce<VirshSession | null>((best, s) => (!best || s.load < best.load ? s : best), null);
+    if (!session || (session.load > 0 && this.sessions.length < SESSION_POOL)) {
+      session = new VirshSession(runner as CommandRunner & Required<Pick<CommandRunner, "spawnInteractive">>, this.uri);
+      this.sessions.push(session);
+    }
+    try {
+      return await session.run(args);
+    } catch (err) {
+      // The session died (timeout, killed). The command may or may not have run, so it is not re-run
+      // here: the job fails this attempt (retryable) and its undo/retry logic looks at the real state.
+      throw new AppError("HOST_COMMAND_FAILED", `virsh ${args[0]} failed: ${err instanceof Error ? err.message : err}`, {
+        command: ["virsh", ...args],
+      });
+    }
   }
 
   /** All networks with their state. */
