@@ -30,10 +30,16 @@ export const HostRecord = z.object({
   sriovPfs: z.array(z.object({ pf: z.string(), vfsTotal: z.number(), vfsConfigured: z.number() })),
   startedAt: z.string(),
   lastSeenAt: z.string(),
+  /**
+   * Set when the worker shut down cleanly: the host is offline from then on
+   * without waiting for the heartbeat timeout, and lastSeenAt keeps the real
+   * moment it was last seen. The next worker start writes a record without it.
+   */
+  stoppedAt: z.string().nullable().optional(),
 });
 export type HostRecord = z.infer<typeof HostRecord>;
 
-export const HostView = HostRecord.omit({ occupied: true, startedAt: true }).extend({
+export const HostView = HostRecord.omit({ occupied: true, startedAt: true, stoppedAt: true }).extend({
   status: z.enum(["online", "offline"]),
 });
 export type HostView = z.infer<typeof HostView>;

@@ -4,42 +4,82 @@
  * accepted. A claim lives as long as the network (or its pending create job);
  * the worker releases it when the create job fails or the network is deleted.
  */
+import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { AppError } from "../errors";
 import { type Cidr, formatCidr, parseCidrOrThrow } from "../net/ipv4";
 import type { Keys } from "./keys";
 
 /* One script does check-and-set so no other client can slip in between.
- * Subnets are stored as "first-last-cidr" (uint32 bounds fit Lua's doubles). */
+ * Claimed subnets of a host never overlap each other (this script is the only
+ * way in), so sorted by first address they are also sorted by last address:
+ * the only claimed subnet that can overlap [f, l] is the one with the greatest
+ * first address <= l. That makes the check O(log n) instead of a scan.
+ * Index members whose hash entry is gone or different are stale (the hash is
+ * the record) and are dropped on the way. Occupied subnets (host interfaces
+ * and routes, few and possibly nested) are scanned. Bounds are uint32s, exact
+ * in Lua's doubles. */
 const CLAIM_LUA = `
-local names, subnets, occupied = KEYS[1], KEYS[2], KEYS[3]
+local names, subnets, index, occupied = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local name, host, first, last, cidr = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local owner = redis.call('HGET', names, name)
 if owner then return {'NAME_TAKEN', owner} end
 if first ~= '' then
   local f, l = tonumber(first), tonumber(last)
-  for _, key in ipairs({subnets, occupied}) do
-    local all = redis.call('HGETALL', key)
-    for i = 1, #all, 2 do
-      local s, e, c = string.match(all[i+1], '^(%d+)-(%d+)-(.*)$')
-      if s and tonumber(s) <= l and f <= tonumber(e) then
-        return {'CIDR_CONFLICT', key == subnets and 'network' or 'host', all[i], c}
-      end
+  while true do
+    local prev = redis.call('ZREVRANGEBYSCORE', index, l, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if not prev[1] then break end
+    local n, e, c = string.match(prev[1], '^(.-)|(%d+)|(.*)$')
+    if n and redis.call('HGET', subnets, n) == prev[2] .. '-' .. e .. '-' .. c then
+      if tonumber(e) >= f then return {'CIDR_CONFLICT', 'network', n, c} end
+      break
     end
+    redis.call('ZREM', index, prev[1])
+  end
+  local all = redis.call('HGETALL', occupied)
+  for i = 1, #all, 2 do
+    local s, e, c = string.match(all[i+1], '^(%d+)-(%d+)-(.*)$')
+    if s and tonumber(s) <= l and f <= tonumber(e) then return {'CIDR_CONFLICT', 'host', all[i], c} end
   end
   redis.call('HSET', subnets, name, first .. '-' .. last .. '-' .. cidr)
+  redis.call('ZADD', index, first, name .. '|' .. last .. '|' .. cidr)
 end
 redis.call('HSET', names, name, host)
 return {'OK'}
 `;
 
-const RELEASE_LUA = `
+/* Drop a name's subnet from the hash and the index (value "first-last-cidr"). */
+const DROP_SUBNET_LUA = `
+local function drop(subnets, index, name)
+  local v = redis.call('HGET', subnets, name)
+  if v then
+    local f, l, c = string.match(v, '^(%d+)-(%d+)-(.*)$')
+    if f then redis.call('ZREM', index, name .. '|' .. l .. '|' .. c) end
+    redis.call('HDEL', subnets, name)
+  end
+end
+`;
+
+const RELEASE_LUA = `${DROP_SUBNET_LUA}
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[2], ARGV[1])
+  drop(KEYS[2], KEYS[3], ARGV[1])
   return 1
 end
 return 0
+`;
+
+/* Re-assert one present network's claim (reconcile). */
+const ASSERT_LUA = `${DROP_SUBNET_LUA}
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] ~= '' then
+  if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[3] .. '-' .. ARGV[4] .. '-' .. ARGV[5] then
+    drop(KEYS[2], KEYS[3], ARGV[1])
+    redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. '-' .. ARGV[4] .. '-' .. ARGV[5])
+    redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+  end
+end
+return 1
 `;
 
 /** What to claim: a name on a host, with its subnet for routed networks. */
@@ -65,11 +105,13 @@ export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest):
     last = String(c.last);
     cidrText = formatCidr(c);
   }
-  const res = (await redis.eval(
+  const res = (await evalScript(
+    redis,
     CLAIM_LUA,
-    3,
+    4,
     keys.claimedNames,
     keys.claimedSubnets(req.host),
+    keys.claimedSubnetIndex(req.host),
     keys.occupiedSubnets(req.host),
     req.name,
     req.host,
@@ -95,7 +137,16 @@ export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest):
 
 /** Release a claim if it is still held for that host. Returns whether something was released. */
 export async function releaseNetworkClaim(redis: Redis, keys: Keys, name: string, host: string): Promise<boolean> {
-  const n = await redis.eval(RELEASE_LUA, 2, keys.claimedNames, keys.claimedSubnets(host), name, host);
+  const n = await evalScript(
+    redis,
+    RELEASE_LUA,
+    3,
+    keys.claimedNames,
+    keys.claimedSubnets(host),
+    keys.claimedSubnetIndex(host),
+    name,
+    host,
+  );
   return n === 1;
 }
 
@@ -125,11 +176,38 @@ export async function syncHostClaims(
   host: string,
   present: { name: string; cidr: string | null }[],
 ): Promise<void> {
-  if (present.length === 0) return;
-  const multi = redis.multi();
   for (const p of present) {
-    multi.hset(keys.claimedNames, p.name, host);
-    if (p.cidr) multi.hset(keys.claimedSubnets(host), p.name, encodeSubnet(parseCidrOrThrow(p.cidr)));
+    const c = p.cidr ? parseCidrOrThrow(p.cidr) : null;
+    await evalScript(
+      redis,
+      ASSERT_LUA,
+      3,
+      keys.claimedNames,
+      keys.claimedSubnets(host),
+      keys.claimedSubnetIndex(host),
+      p.name,
+      host,
+      c ? String(c.network) : "",
+      c ? String(c.last) : "",
+      c ? formatCidr(c) : "",
+    );
   }
-  await multi.exec();
+}
+
+const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
+const SHAS = new Map<string, string>();
+
+/** EVALSHA with the script's hash (no script text on the wire), loading it on NOSCRIPT. */
+async function evalScript(redis: Redis, script: string, numKeys: number, ...args: string[]): Promise<unknown> {
+  let sha = SHAS.get(script);
+  if (!sha) {
+    sha = sha1(script);
+    SHAS.set(script, sha);
+  }
+  try {
+    return await redis.evalsha(sha, numKeys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.includes("NOSCRIPT")) throw err;
+    return redis.eval(script, numKeys, ...args);
+  }
 }

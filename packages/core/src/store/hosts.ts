@@ -22,21 +22,29 @@ export async function listHosts(redis: Redis, keys: Keys): Promise<HostRecord[]>
   return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as HostRecord);
 }
 
-/** Online when the last heartbeat is recent enough. */
+/** Online when the last heartbeat is recent enough and the worker has not shut down. */
 export function hostStatus(rec: HostRecord, now = Date.now()): "online" | "offline" {
+  if (rec.stoppedAt) return "offline";
   return now - Date.parse(rec.lastSeenAt) <= HOST_OFFLINE_AFTER_MS ? "online" : "offline";
 }
 
 /** Public view of a host record. */
 export function toHostView(rec: HostRecord, now = Date.now()): HostView {
-  const { occupied: _o, startedAt: _s, ...rest } = rec;
+  const { occupied: _o, startedAt: _s, stoppedAt: _x, ...rest } = rec;
   return { ...rest, status: hostStatus(rec, now) };
 }
 
-/** Mark a host offline at once (a worker shutting down cleanly). */
+/**
+ * Mark a host offline at once (a worker shutting down cleanly). An explicit
+ * stoppedAt rather than a backdated lastSeenAt: clients (list-hosts, the
+ * HOST_UNAVAILABLE message) keep seeing when the host was really last seen,
+ * instead of 1970-01-01.
+ */
 export async function markHostOffline(redis: Redis, keys: Keys, id: string): Promise<void> {
   const rec = await getHost(redis, keys, id);
   if (!rec) return;
-  rec.lastSeenAt = new Date(0).toISOString();
+  const now = new Date().toISOString();
+  rec.lastSeenAt = now;
+  rec.stoppedAt = now;
   await redis.set(keys.host(id), JSON.stringify(rec));
 }

@@ -17,6 +17,8 @@ export interface Keys {
   claimedNames: string;
   /** HASH name -> "first-last-cidr": subnets claimed on a host. */
   claimedSubnets(host: string): string;
+  /** ZSET of the same subnets, score = first address, member "name|last|cidr": O(log n) overlap checks. */
+  claimedSubnetIndex(host: string): string;
   /** HASH owner -> "first-last-cidr": subnets held by host interfaces, routes and foreign libvirt networks. */
   occupiedSubnets(host: string): string;
   /** SET of host ids ever registered. */
@@ -52,6 +54,7 @@ export function makeKeys(prefix: string): Keys {
     networkStats: (n) => `${p}:netstats:${n}`,
     claimedNames: `${p}:claim:names`,
     claimedSubnets: (h) => `${p}:claim:subnets:${h}`,
+    claimedSubnetIndex: (h) => `${p}:claim:subnet-index:${h}`,
     occupiedSubnets: (h) => `${p}:host:${h}:occupied`,
     hosts: `${p}:hosts`,
     host: (id) => `${p}:host:${id}`,
