@@ -16,7 +16,9 @@ if [ -f "$results" ]; then
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     // A suite that failed outside any test (e.g. in beforeAll) counts as one failure.
     const brokenSuites = r.testResults.filter(t => t.status === "failed" && !t.assertionResults.some(a => a.status === "failed")).length;
-    const failed = r.numFailedTests + brokenSuites;
+    // Processes or namespaces a run left behind (written by the global teardown) count as one failure.
+    const leftovers = require("fs").existsSync(".netforge/leftovers.json") ? 1 : 0;
+    const failed = r.numFailedTests + brokenSuites + leftovers;
     console.log(`${r.numPassedTests} passed, ${failed} failed`);
   ' "$results"
 else

@@ -140,7 +140,9 @@ export async function startCluster(opts: {
       for (const w of workers.values()) await w.stop().catch(() => undefined);
       await closeApp();
       await new Promise<void>((r) => server.close(() => r()));
-      for (const h of hosts.values()) await destroySandboxHost(h).catch((e) => console.error("sandbox cleanup failed", e));
+      // destroySandboxHost verifies that nothing of the host remains; a failure here fails the suite.
+      const cleanupErrors: unknown[] = [];
+      for (const h of hosts.values()) await destroySandboxHost(h).catch((e: unknown) => cleanupErrors.push(e));
       let cursor = "0";
       do {
         const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
@@ -148,6 +150,7 @@ export async function startCluster(opts: {
         if (batch.length > 0) await redis.del(...batch);
       } while (cursor !== "0");
       redis.disconnect();
+      if (cleanupErrors.length > 0) throw new AggregateError(cleanupErrors, "sandbox cleanup failed");
     },
   };
 
