@@ -115,6 +115,8 @@ export async function startCluster(opts: {
       const h = hosts.get(hostId);
       if (!h) throw new Error(`no sandbox host ${hostId}`);
       await workers.get(hostId)?.stop();
+      // The record the previous worker left (a killed one leaves it looking online for a while): not the new one's.
+      const previousStart = (await getHost(redis, keys, hostId))?.startedAt ?? null;
       const w = spawnWorker({
         hostId,
         redisUrl,
@@ -130,7 +132,7 @@ export async function startCluster(opts: {
         async () => {
           if (w.exited) throw new Error(`worker ${hostId} exited; see ${workerLog(prefix, hostId)}`);
           const rec = await getHost(redis, keys, hostId);
-          return rec && Date.parse(rec.startedAt) >= startedAfter - 1000 && hostStatus(rec) === "online";
+          return rec && rec.startedAt !== previousStart && Date.parse(rec.startedAt) >= startedAfter - 1000 && hostStatus(rec) === "online";
         },
         30_000,
       );

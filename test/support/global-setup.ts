@@ -22,7 +22,10 @@ function watchedProcesses(): Map<number, string> {
     if (!/^\d+$/.test(d)) continue;
     try {
       const comm = readFileSync(`/proc/${d}/comm`, "utf8").trim();
-      if (WATCHED.has(comm) || comm.startsWith("qemu-system")) out.set(Number(d), comm);
+      if (!WATCHED.has(comm) && !comm.startsWith("qemu-system")) continue;
+      // A zombie is already dead, merely not yet reaped by init (on some machines slowly): not a leftover.
+      const state = readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]?.[0];
+      if (state !== "Z") out.set(Number(d), comm);
     } catch {
       // gone meanwhile
     }

@@ -6,13 +6,15 @@
  * wait (delayed) instead of holding a worker slot.
  */
 import {
-  type AppError,
+  AppError,
   getJob,
+  getNetwork,
   isTerminal,
   type JobAction,
   JOB_BACKOFF_MS,
   type QueuedJobData,
   releaseNetworkClaim,
+  removeNetwork,
   toAppError,
   tryLock,
 } from "@netforge/core";
@@ -79,8 +81,41 @@ export function makeProcessor(host: HostContext) {
   };
 }
 
+/**
+ * A job BullMQ failed without our processor finishing it (it stalled more
+ * often than allowed: its workers kept dying). Its record would otherwise say
+ * "running" forever; fail it like any final failure, under the network lock.
+ */
+export async function failAbandonedJob(host: HostContext, job: Job<QueuedJobData>, reason: string): Promise<void> {
+  if (!(await job.isFailed())) return; // a failed attempt that BullMQ will retry
+  const record = await getJob(host.redis, host.keys, job.data.jobId);
+  if (!record || isTerminal(record.state)) return; // our processor already recorded the outcome
+  const lock = await tryLock(host.redis, host.keys.networkLock(record.network), LOCK_TTL_MS);
+  try {
+    const err = new AppError("INTERNAL", `the job was abandoned: ${reason}`, { attempts: job.attemptsMade });
+    await finalFailure(host, job.data.action, record.network, new JobReporter(host.redis, host.keys, record), err);
+    host.logger.error({ jobId: record.id, reason }, "abandoned job marked failed");
+  } finally {
+    await lock?.release();
+  }
+}
+
 async function finalFailure(host: HostContext, action: string, network: string, report: JobReporter, err: AppError) {
-  // A failed create gives its name and subnet back so a corrected request can be accepted.
-  if (action === "create-network") await releaseNetworkClaim(host.redis, host.keys, network, host.hostId);
+  if (action === "create-network") {
+    // The create job itself writes the index record only on success, but a reconcile may have indexed the
+    // half-made network meanwhile (the start-up reconcile after a crash mid-create, or a periodic one while
+    // it was defined). Libvirt no longer has it (undone), so drop that record now, under the network lock,
+    // instead of leaving a ghost network in list/describe until the next reconcile.
+    try {
+      if ((await host.virsh.info(network)) === null) {
+        const rec = await getNetwork(host.redis, host.keys, network);
+        if (rec?.host === host.hostId) await removeNetwork(host.redis, host.keys, network);
+      }
+    } catch (e) {
+      host.logger.warn({ err: e, network }, "could not check for a stale index record; the next reconcile removes it");
+    }
+    // A failed create gives its name and subnet back so a corrected request can be accepted.
+    await releaseNetworkClaim(host.redis, host.keys, network, host.hostId);
+  }
   await report.failed(err);
 }

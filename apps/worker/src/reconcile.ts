@@ -35,9 +35,19 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
     const prev = existing.get(entry.name);
     const rec = recordFromCatalog(entry, ctx.hostId, now);
     if (prev) rec.updatedAt = prev.updatedAt;
-    if (!prev || !sameRecord(prev, rec)) {
-      if (prev) rec.updatedAt = now;
-      await putNetwork(ctx.redis, ctx.keys, rec);
+    if (prev && sameRecord(prev, rec)) continue;
+    // Only write under the network's lock, from a state read under it: a job running on the network (a create
+    // about to fail and undo, a stop in progress) owns its record, and our listing may predate its changes.
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+    if (!lock) continue;
+    try {
+      const state = await ctx.virsh.info(entry.name);
+      if (!state) continue;
+      const fresh = recordFromCatalog({ ...entry, ...state }, ctx.hostId, now);
+      if (prev && sameRecord(prev, fresh)) continue;
+      await putNetwork(ctx.redis, ctx.keys, fresh);
+    } finally {
+      await lock.release();
     }
   }
   await syncHostClaims(

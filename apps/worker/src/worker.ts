@@ -11,7 +11,7 @@ import { ExecaRunner, type CommandRunner } from "./host/command-runner";
 import { NetworkCatalog } from "./host/network-catalog";
 import { Virsh } from "./host/virsh";
 import { publishInventory } from "./inventory";
-import { makeProcessor } from "./processor";
+import { failAbandonedJob, makeProcessor } from "./processor";
 import { reconcile, refreshStats } from "./reconcile";
 
 export interface RunningWorker {
@@ -78,6 +78,9 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     maxStalledCount: 2,
   });
   worker.on("error", (err) => logger.error({ err }, "worker error"));
+  worker.on("failed", (job, err) => {
+    if (job) void track(failAbandonedJob(host, job, err.message)).catch((e) => logger.warn({ err: e }, "could not record abandoned job"));
+  });
 
   const loop = (ms: number, what: string, fn: () => Promise<unknown>) => {
     let timer: NodeJS.Timeout;

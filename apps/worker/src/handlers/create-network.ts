@@ -15,7 +15,9 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   const { virsh, catalog, report, revert } = ctx;
 
   const spec = await report.step("checking host", async () => {
-    const [entries, links, routes] = await Promise.all([catalog.list(), readLinks(ctx.runner), readRoutes(ctx.runner)]);
+    const [entries, firstLinks, firstRoutes] = await Promise.all([catalog.list(), readLinks(ctx.runner), readRoutes(ctx.runner)]);
+    let links = firstLinks;
+    let routes = firstRoutes;
     const existing = entries.find((c) => c.name === p.name);
     if (existing) {
       if (existing.def.uuid !== p.uuid) {
@@ -28,6 +30,10 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
       if (existing.active) await virsh.destroy(p.name);
       await virsh.undefine(p.name);
       catalog.forget(p.name);
+      // Read the host again: the links and routes read above still show the leftover's bridge and its
+      // subnet, which (no longer in the catalog) would look foreign and fail this retry with a
+      // CIDR_CONFLICT against its own earlier attempt (seen after a worker was killed mid-create).
+      [links, routes] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner)]);
     }
     const snapshot: HostSnapshot = { links, routes, catalog: entries.filter((c) => c.name !== p.name) };
     return driver.prepare(ctx, p, snapshot);
