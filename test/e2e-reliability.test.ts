@@ -9,6 +9,7 @@ import type { SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, TOKENS, waitFor } from "./support/cluster";
 import { openSse, type SseMessage } from "./support/sse-client";
+import { scanKeys } from "./support/redis";
 
 const HOST = "rel";
 const CREATE_STEPS = ["checking host", "defining network", "starting network", "setting autostart", "verifying DHCP"];
@@ -286,12 +287,7 @@ describe("the index is rebuilt from the host", () => {
     // What losing Redis loses (never FLUSHALL: the Redis is shared): the whole index of networks, claims and hosts.
     const lost: string[] = [];
     for (const pattern of ["net:*", "netstats:*", "nets", "claim:*", "host:*", "hosts"]) {
-      let cursor = "0";
-      do {
-        const [next, batch] = await c.redis.scan(cursor, "MATCH", `${c.prefix}:${pattern}`, "COUNT", 1000);
-        cursor = next;
-        lost.push(...batch);
-      } while (cursor !== "0");
+      lost.push(...(await scanKeys(c.redis, `${c.prefix}:${pattern}`)));
     }
     expect(lost).toEqual(expect.arrayContaining([c.keys.network("keep"), c.keys.network("keep2"), c.keys.claimedNames]));
     await c.redis.del(...lost);

@@ -21,7 +21,7 @@ import {
 } from "@netforge/core";
 import { type ApiConfig, createApp, type NetforgeApi } from "@netforge/api";
 import { pino } from "pino";
-import { testRedis } from "./redis";
+import { scanKeys, testRedis } from "./redis";
 
 export const TOKENS = { admin: "adm-token-0123456789", operator: "op-token-0123456789", viewer: "view-token-0123456789" } as const;
 
@@ -160,16 +160,7 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
       change?.(r);
       await commitJobEvent(t.redis, t.keys, r, type);
     },
-    async keysMatching(glob) {
-      const out: string[] = [];
-      let cursor = "0";
-      do {
-        const [next, batch] = await t.redis.scan(cursor, "MATCH", `${t.prefix}:${glob}`, "COUNT", 1000);
-        cursor = next;
-        out.push(...batch);
-      } while (cursor !== "0");
-      return out;
-    },
+    keysMatching: (glob) => scanKeys(t.redis, `${t.prefix}:${glob}`),
     async listen() {
       server ??= await new Promise<ReturnType<typeof serve>>((resolve) => {
         const s = serve({ fetch: api.app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));

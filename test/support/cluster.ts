@@ -13,7 +13,7 @@ import { connectRedis, getHost, hostStatus, makeKeys, type Keys, type Redis } fr
 import { spawnWorker, type WorkerProcess } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
 import pino from "pino";
-import { testRedisUrl, uniquePrefix } from "./redis";
+import { deleteKeysUnder, testRedisUrl, uniquePrefix } from "./redis";
 
 const LOG_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", ".netforge", "test-logs");
 mkdirSync(LOG_DIR, { recursive: true });
@@ -145,12 +145,7 @@ export async function startCluster(opts: {
       // destroySandboxHost verifies that nothing of the host remains; a failure here fails the suite.
       const cleanupErrors: unknown[] = [];
       for (const h of hosts.values()) await destroySandboxHost(h).catch((e: unknown) => cleanupErrors.push(e));
-      let cursor = "0";
-      do {
-        const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-        cursor = next;
-        if (batch.length > 0) await redis.del(...batch);
-      } while (cursor !== "0");
+      await deleteKeysUnder(redis, prefix);
       redis.disconnect();
       if (cleanupErrors.length > 0) throw new AggregateError(cleanupErrors, "sandbox cleanup failed");
     },

@@ -25,13 +25,26 @@ export function testRedis(label?: string): { redis: Redis; keys: Keys; prefix: s
     prefix,
     url,
     async cleanup() {
-      let cursor = "0";
-      do {
-        const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-        cursor = next;
-        if (batch.length > 0) await redis.del(...batch);
-      } while (cursor !== "0");
+      await deleteKeysUnder(redis, prefix);
       redis.disconnect();
     },
   };
+}
+
+/** Every key matching a glob (SCAN, never KEYS: the Redis may be shared). */
+export async function scanKeys(redis: Redis, glob: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, batch] = await redis.scan(cursor, "MATCH", glob, "COUNT", 1000);
+    cursor = next;
+    out.push(...batch);
+  } while (cursor !== "0");
+  return out;
+}
+
+/** Delete only the keys under one prefix (never FLUSHALL/FLUSHDB a Redis we may share). */
+export async function deleteKeysUnder(redis: Redis, prefix: string): Promise<void> {
+  const keys = await scanKeys(redis, `${prefix}:*`);
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
 }
