@@ -105,7 +105,7 @@ export function udhcpcScriptPath(host: { dir: string }): string {
   return join(host.dir, "udhcpc.script");
 }
 
-function hostFromState(s: SandboxHostState): SandboxHost {
+export function hostFromState(s: SandboxHostState): SandboxHost {
   const nsenterPrefix = ["nsenter", "-t", String(s.libvirtdPid), "-m", "-n", "--"];
   const exec = (argv: string[], opts?: ExecOptions) => {
     if (argv.length === 0) throw new Error("empty argv");
@@ -130,7 +130,7 @@ function hostFromState(s: SandboxHostState): SandboxHost {
   };
 }
 
-async function writeState(s: SandboxHostState): Promise<void> {
+export async function writeState(s: SandboxHostState): Promise<void> {
   const p = join(s.dir, STATE_FILE);
   await writeFile(`${p}.tmp`, `${JSON.stringify(s, null, 2)}\n`);
   await rename(`${p}.tmp`, p);
