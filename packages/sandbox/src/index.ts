@@ -60,6 +60,22 @@
  * A libvirt domain is `<domain type='qemu'>`, 64 MiB, no disk or kernel (boots nothing) with one virtio NIC
  * `<interface type='network'>`; while running it holds tap `ifname` (vnetN) on the network's bridge.
  * Names are validated ([a-z0-9-]; networks also [_.]; MACs unicast) before going into XML or argv.
+ *
+ * ## Booted VMs
+ * ```ts
+ * ensureVmImage({ refresh?, cacheDir? }?): Promise<{ kernel, initrd, kernelVersion, modules }>
+ * startBootedDomain(host, { name, network, mac?, memoryMiB? = 128, image? }): Promise<{ name, mac, ifname, consoleLog }>
+ * waitForConsole(vm, /regex/, timeoutMs?): Promise<RegExpExecArray>   // stop with stopLibvirtDomain
+ * ```
+ * A libvirt domain that really boots: `<domain type='qemu'>`, direct kernel boot of Debian's
+ * `linux-image-cloud-amd64` kernel (`apt-get download` + `dpkg-deb -x` on first use, ~4 s; then cached under
+ * /tmp/netforge-sandbox/.cache/vm-image/<kernel version>/) and an initramfs (newc cpio written in TS) of
+ * busybox-static, the virtio modules (order from their modinfo) and an init that brings eth0 up and runs
+ * `udhcpc -x hostname:<name>` (name from the kernel command line `nfname=`). The serial console goes to
+ * `consoleLog` (`<dir>/domains/<name>.console.log`, lines "netforge-vm: ..." incl. each lease). The lease shows
+ * in `virsh net-dhcp-leases` with MAC, IP and hostname (~9 s from start here). memoryMiB >= 80 (at 64 this
+ * kernel resets while decompressing; `on_reboot` is destroy, so such a guest ends shut off rather than looping).
+ * No apt/network for the kernel → VmImageUnavailableError.
  */
 export { type ExecOptions, type ExecResult, SandboxExecError } from "./exec.js";
 export {
@@ -80,3 +96,23 @@ export {
 } from "./host.js";
 export { type DhcpLease, type NamespaceVm, type NamespaceVmOptions, createNamespaceVm } from "./vm.js";
 export { type LibvirtDomainInfo, type LibvirtDomainOptions, domainXml, startLibvirtDomain, stopLibvirtDomain } from "./domain.js";
+export {
+  type CpioEntry,
+  type VmImage,
+  type VmImageOptions,
+  VM_IMAGE_CACHE_DIR,
+  VM_KERNEL_METAPACKAGE,
+  VM_MODULE_ROOTS,
+  VmImageUnavailableError,
+  ensureVmImage,
+  modinfo,
+  newcArchive,
+} from "./vm-image.js";
+export {
+  type BootedDomainInfo,
+  type BootedDomainOptions,
+  MIN_MEMORY_MIB,
+  bootedDomainXml,
+  startBootedDomain,
+  waitForConsole,
+} from "./booted-domain.js";
