@@ -4,9 +4,8 @@
  * the first job after the restart at worst needs one retry of a transient
  * failure, never a worker restart.
  */
-import { createNamespaceVm, type SandboxHost } from "@netforge/sandbox";
+import { createNamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { restartLibvirtd } from "../packages/sandbox/src/libvirtd-restart";
 import { type Cluster, startCluster } from "./support/cluster";
 
 let c: Cluster;

@@ -59,6 +59,9 @@
  * `vm.detach()` (deletes the bridge port), `vm.destroy()` (kills its processes, deletes the netns; idempotent).
  * A libvirt domain is `<domain type='qemu'>`, 64 MiB, no disk or kernel (boots nothing) with one virtio NIC
  * `<interface type='network'>`; while running it holds tap `ifname` (vnetN) on the network's bridge.
+ * `restartLibvirtd(host)` restarts a host's daemon in place (as `systemctl restart libvirtd` would) and returns the
+ * host object for the new daemon (its pid and nsenterPrefix change).
+ *
  * Names are validated ([a-z0-9-]; networks also [_.]; MACs unicast) before going into XML or argv.
  *
  * ## Booted VMs
@@ -116,3 +119,4 @@ export {
   startBootedDomain,
   waitForConsole,
 } from "./booted-domain.js";
+export { restartLibvirtd } from "./libvirtd-restart.js";
