@@ -129,6 +129,13 @@ function makeVm(host: SandboxHost, v: { name: string; netns: string; mac: string
       await killNamespaceProcesses([v.netns]);
       await deleteNetns(v.netns);
       await removeVmMarker(host, v.name);
+      // The kernel tears a deleted namespace's veth down asynchronously; until then its peer is still a port
+      // of the bridge. Wait for it to go, so "VM gone" really means "nothing attached" to callers.
+      for (let i = 0; i < 200 && netnsExists(host.netns); i++) {
+        const r = await run("ip", ["-n", host.netns, "link", "show", "dev", v.hostIfname], { reject: false });
+        if (r.exitCode !== 0) break;
+        await new Promise((res) => setTimeout(res, 25));
+      }
     },
   };
 }
