@@ -1,7 +1,7 @@
 /**
  * The only way the worker runs host commands: an executable and an argument
- * array, never a shell. ExecaRunner runs them; RecordingRunner answers from a
- * script and records the calls, for unit tests of command sequences.
+ * array, never a shell. ExecaRunner runs them; tests substitute a recording
+ * fake host (test/worker-commands.test.ts) to check exact command sequences.
  */
 import { AppError } from "@netforge/core";
 import { execa } from "execa";
@@ -91,26 +91,5 @@ export class ExecaRunner implements CommandRunner {
         child.kill("SIGKILL");
       },
     };
-  }
-}
-
-/** A scripted answer: a predicate on the argv and the result to give. */
-export interface ScriptedAnswer {
-  match: (argv: string[]) => boolean;
-  result: Partial<CommandResult>;
-}
-
-/** Test double: records every call and answers from a script (default: success, empty output). */
-export class RecordingRunner implements CommandRunner {
-  readonly calls: string[][] = [];
-  constructor(private readonly script: ScriptedAnswer[] = []) {}
-
-  async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
-    const argv = [cmd, ...args];
-    this.calls.push(argv);
-    const hit = this.script.find((s) => s.match(argv));
-    const res: CommandResult = { stdout: "", stderr: "", exitCode: 0, ...(hit?.result ?? {}) };
-    if (res.exitCode !== 0 && !opts.allowFailure) throw commandFailed(cmd, args, res);
-    return res;
   }
 }
