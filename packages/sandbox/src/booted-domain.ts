@@ -1,6 +1,6 @@
-import { readFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { readFile, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { LibvirtDomainInfo } from "./domain.js";
+import { defineAndStartDomain, type LibvirtDomainInfo } from "./domain.js";
 import type { SandboxHost } from "./host.js";
 import { sleep } from "./ns.js";
 import { NAME_RE, NETWORK_RE, assertMac, assertMatch } from "./validate.js";
@@ -94,25 +94,8 @@ export async function startBootedDomain(host: SandboxHost, opts: BootedDomainOpt
   const image = opts.image ?? (await ensureVmImage());
   const xml = bootedDomainXml({ ...opts, kernel: image.kernel, initrd: image.initrd, consoleLog });
   await mkdir(dir, { recursive: true });
-  const existing = await host.virsh(["domstate", opts.name], { reject: false });
-  if (existing.exitCode === 0) throw new Error(`domain ${opts.name} already exists on sandbox host ${host.id}`);
-  const file = join(dir, `${opts.name}.xml`);
-  await writeFile(file, xml);
-  await rm(consoleLog, { force: true });
-  await host.virsh(["define", file]);
-  const started = await host.virsh(["start", opts.name], { reject: false, timeoutMs: 60_000 });
-  if (started.exitCode !== 0) {
-    await host.virsh(["undefine", opts.name], { reject: false });
-    throw new Error(`could not start domain ${opts.name}: ${started.stderr.trim()}`);
-  }
-  const ifl = await host.virsh(["domiflist", opts.name]);
-  // " Interface   Type      Source   Model    MAC"
-  const row = ifl.stdout
-    .split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    .find((cols) => cols.length >= 5 && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(cols[cols.length - 1]!));
-  if (!row) throw new Error(`could not read the interface of domain ${opts.name}: ${ifl.stdout}`);
-  return { name: opts.name, ifname: row[0]!, mac: row[row.length - 1]!.toLowerCase(), consoleLog };
+  const info = await defineAndStartDomain(host, opts.name, xml, () => rm(consoleLog, { force: true }));
+  return { ...info, consoleLog };
 }
 
 /** Poll the domain's console log until `pattern` matches; resolves with the match. Throws (with the log's tail) on timeout. */

@@ -52,27 +52,42 @@ export function domainXml(opts: LibvirtDomainOptions): string {
  * network's bridge. Resolves with its MAC and tap name.
  */
 export async function startLibvirtDomain(host: SandboxHost, opts: LibvirtDomainOptions): Promise<LibvirtDomainInfo> {
-  const xml = domainXml(opts);
+  return defineAndStartDomain(host, opts.name, domainXml(opts));
+}
+
+/**
+ * Define a domain from XML (written to `<host dir>/domains/<name>.xml`), start it (undefined again if it does not
+ * start), and read its NIC's tap name and MAC. Shared by every kind of test domain.
+ */
+export async function defineAndStartDomain(
+  host: SandboxHost,
+  name: string,
+  xml: string,
+  /** Runs once the name is known to be free, before the definition (e.g. clearing a console log of an older domain). */
+  beforeDefine?: () => Promise<void>,
+): Promise<LibvirtDomainInfo> {
+  assertMatch("domain name", name, NAME_RE);
   const dir = join(host.dir, "domains");
   await mkdir(dir, { recursive: true });
-  const file = join(dir, `${opts.name}.xml`);
+  const existing = await host.virsh(["domstate", name], { reject: false });
+  if (existing.exitCode === 0) throw new Error(`domain ${name} already exists on sandbox host ${host.id}`);
+  await beforeDefine?.();
+  const file = join(dir, `${name}.xml`);
   await writeFile(file, xml);
-  const existing = await host.virsh(["domstate", opts.name], { reject: false });
-  if (existing.exitCode === 0) throw new Error(`domain ${opts.name} already exists on sandbox host ${host.id}`);
   await host.virsh(["define", file]);
-  const started = await host.virsh(["start", opts.name], { reject: false, timeoutMs: 60_000 });
+  const started = await host.virsh(["start", name], { reject: false, timeoutMs: 60_000 });
   if (started.exitCode !== 0) {
-    await host.virsh(["undefine", opts.name], { reject: false });
-    throw new Error(`could not start domain ${opts.name}: ${started.stderr.trim()}`);
+    await host.virsh(["undefine", name], { reject: false });
+    throw new Error(`could not start domain ${name}: ${started.stderr.trim()}`);
   }
-  const ifl = await host.virsh(["domiflist", opts.name]);
+  const ifl = await host.virsh(["domiflist", name]);
   // " Interface   Type      Source   Model    MAC"
   const row = ifl.stdout
     .split("\n")
     .map((l) => l.trim().split(/\s+/))
     .find((cols) => cols.length >= 5 && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(cols[cols.length - 1]!));
-  if (!row) throw new Error(`could not read the interface of domain ${opts.name}: ${ifl.stdout}`);
-  return { name: opts.name, ifname: row[0]!, mac: row[row.length - 1]!.toLowerCase() };
+  if (!row) throw new Error(`could not read the interface of domain ${name}: ${ifl.stdout}`);
+  return { name, ifname: row[0]!, mac: row[row.length - 1]!.toLowerCase() };
 }
 
 /** `virsh destroy` + `undefine`; idempotent (a missing domain is fine). */
