@@ -3,6 +3,7 @@
  * real libvirtd/dnsmasq/iptables in a network namespace, proven with real
  * traffic from namespace VMs and with a real (empty) libvirt domain.
  */
+import { parseIPv4 } from "@netforge/core";
 import { createNamespaceVm, type NamespaceVm, type SandboxHost, startLibvirtDomain, stopLibvirtDomain } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "./support/cluster";
@@ -21,7 +22,8 @@ afterAll(async () => {
   await c?.stop();
 });
 
-const ipToInt = (ip: string) => ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
+/** Compare addresses as numbers (core's parser; null for a non-address fails the comparison). */
+const ipToInt = (ip: string) => parseIPv4(ip) ?? Number.NaN;
 async function bridgeAddresses(bridge: string): Promise<string[] | null> {
   const r = await h.exec(["ip", "-j", "addr", "show", "dev", bridge], { reject: false });
   if (r.exitCode !== 0) return null;

@@ -1,3 +1,4 @@
+import { parseIPv4 } from "@netforge/core";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -33,7 +34,8 @@ const NET_XML = `<network>
 </network>
 `;
 
-const ipInt = (ip: string) => ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
+/** Compare addresses as numbers (core's parser; null for a non-address fails the comparison). */
+const ipInt = (ip: string) => parseIPv4(ip) ?? Number.NaN;
 
 async function netnsList(): Promise<string[]> {
   return (await execa("ip", ["netns", "list"])).stdout

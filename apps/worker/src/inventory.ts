@@ -7,11 +7,26 @@ import { hostname } from "node:os";
 import { type HostRecord, putHost, setOccupiedSubnets } from "@netforge/core";
 import type { HostContext } from "./context";
 import { occupiedSubnets } from "./host/host-checks";
+import type { HostSnapshot } from "./drivers/driver";
 import { readLinks, readRoutes } from "./host/ip";
+import { refreshStats } from "./reconcile";
 
-/** Read the host and publish its record. */
-export async function publishInventory(ctx: HostContext, startedAt: string, libvirtVersion: string | null): Promise<HostRecord> {
+/** One read of the host (links, routes, libvirt networks) serving the inventory and the live stats. */
+export async function refreshHost(ctx: HostContext, startedAt: string, libvirtVersion: string | null): Promise<HostRecord> {
   const [links, routes, catalog] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner), ctx.catalog.list()]);
+  const snapshot: HostSnapshot = { links, routes, catalog };
+  const rec = await publishInventory(ctx, startedAt, libvirtVersion, snapshot);
+  await refreshStats(ctx, snapshot);
+  return rec;
+}
+
+/** Publish the host's record from a read of the host. */
+export async function publishInventory(
+  ctx: HostContext,
+  startedAt: string,
+  libvirtVersion: string | null,
+  { links, routes, catalog }: HostSnapshot,
+): Promise<HostRecord> {
   const managed = catalog.filter((c) => c.def.managed);
   // Our own networks are claimed by name in the index; only foreign things go to "occupied".
   const occupied = occupiedSubnets(links, routes, catalog).filter((o) => !(o.network && managed.some((m) => m.name === o.network)));

@@ -16,9 +16,8 @@ import {
   tryLock,
 } from "@netforge/core";
 import type { HostContext } from "./context";
-import { readLinks } from "./host/ip";
 import { readLeases } from "./host/leases";
-import type { CatalogEntry } from "./host/network-catalog";
+import type { HostSnapshot } from "./drivers/driver";
 import { recordFromCatalog } from "./network-record";
 
 /** Records differ in anything but updatedAt. */
@@ -80,12 +79,10 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
 
 /**
  * Live numbers for describe-network: connected VMs = ports on the bridge,
- * allocated IPs = unexpired DHCP leases. One `ip` call for all networks.
+ * allocated IPs = unexpired DHCP leases, from a read of the host shared with the inventory.
  */
-export async function refreshStats(ctx: HostContext, catalog?: CatalogEntry[]): Promise<void> {
-  const entries = (catalog ?? (await ctx.catalog.list())).filter((c) => c.def.managed);
-  if (entries.length === 0) return;
-  const links = await readLinks(ctx.runner);
+export async function refreshStats(ctx: HostContext, { catalog, links }: Pick<HostSnapshot, "catalog" | "links">): Promise<void> {
+  const entries = catalog.filter((c) => c.def.managed);
   const observedAt = new Date().toISOString();
   for (const e of entries) {
     const bridge = e.def.bridge;

@@ -10,9 +10,9 @@ import type { HostContext } from "./context";
 import { ExecaRunner, type CommandRunner } from "./host/command-runner";
 import { NetworkCatalog } from "./host/network-catalog";
 import { Virsh } from "./host/virsh";
-import { publishInventory } from "./inventory";
+import { refreshHost } from "./inventory";
 import { failAbandonedJob, makeProcessor } from "./processor";
-import { reconcile, refreshStats } from "./reconcile";
+import { reconcile } from "./reconcile";
 
 export interface RunningWorker {
   host: HostContext;
@@ -52,11 +52,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     if (inventoryTimer || stopping) return;
     inventoryTimer = setTimeout(() => {
       inventoryTimer = null;
-      void track(
-        Promise.all([publishInventory(host, startedAt, libvirtVersion), refreshStats(host)]).catch((err) =>
-          logger.warn({ err }, "inventory refresh failed"),
-        ),
-      );
+      void track(refreshHost(host, startedAt, libvirtVersion).catch((err) => logger.warn({ err }, "inventory refresh failed")));
     }, 200);
   };
   const libvirtVersion = await virsh.daemonVersion();
@@ -64,7 +60,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
 
   // Rebuild this host's part of the index before taking jobs: the index may be empty (new Redis) or stale.
   const rec = await reconcile(host);
-  await publishInventory(host, startedAt, libvirtVersion);
+  await refreshHost(host, startedAt, libvirtVersion);
   logger.info({ host: cfg.hostId, networks: rec.present, removed: rec.removed }, "index reconciled");
 
   const worker = new Worker<QueuedJobData>(keys.hostQueue(cfg.hostId), makeProcessor(host), {
@@ -96,10 +92,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     timer = setTimeout(tick, ms);
     return () => clearTimeout(timer);
   };
-  const stopHeartbeat = loop(cfg.heartbeatMs, "heartbeat", async () => {
-    await publishInventory(host, startedAt, libvirtVersion);
-    await refreshStats(host);
-  });
+  const stopHeartbeat = loop(cfg.heartbeatMs, "heartbeat", () => refreshHost(host, startedAt, libvirtVersion));
   const stopReconcile = loop(cfg.reconcileMs, "reconcile", () => reconcile(host));
   logger.info({ host: cfg.hostId, queue: keys.hostQueue(cfg.hostId), libvirtVersion }, "worker ready");
 

@@ -5,9 +5,9 @@ import { bridgeAttachments } from "../host/attachments";
 import type { CatalogEntry } from "../host/network-catalog";
 import { recordFromCatalog } from "../network-record";
 
-/** The netforge network `name` on this host, freshly listed; NOT_FOUND when libvirt does not have it. */
-export async function loadManaged(ctx: HostContext, name: string): Promise<CatalogEntry> {
-  const entry = (await ctx.catalog.list()).find((c) => c.name === name);
+/** The netforge network `name` on this host (from `catalog`, or freshly listed); NOT_FOUND when libvirt does not have it. */
+export async function loadManaged(ctx: HostContext, name: string, catalog?: CatalogEntry[]): Promise<CatalogEntry> {
+  const entry = (catalog ?? (await ctx.catalog.list())).find((c) => c.name === name);
   if (!entry?.def.managed) {
     throw new AppError("NOT_FOUND", `network '${name}' does not exist on host ${ctx.hostId}`, { name, host: ctx.hostId });
   }
@@ -27,10 +27,9 @@ export async function assertNothingAttached(ctx: JobContext, entry: CatalogEntry
   }
 }
 
-/** Re-read the network from libvirt and store its index record; returns the record. */
-export async function publishRecord(ctx: HostContext, name: string): Promise<NetworkRecord> {
-  const entry = await loadManaged(ctx, name);
-  const rec = recordFromCatalog(entry, ctx.hostId, new Date().toISOString());
+/** Store the index record of a network whose state a job just changed (libvirt confirmed it; no re-read needed). */
+export async function publishRecord(ctx: HostContext, entry: CatalogEntry, active: boolean): Promise<NetworkRecord> {
+  const rec = recordFromCatalog({ ...entry, active }, ctx.hostId, new Date().toISOString());
   await putNetwork(ctx.redis, ctx.keys, rec);
   return rec;
 }

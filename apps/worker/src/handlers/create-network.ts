@@ -40,9 +40,10 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   });
 
   const xml = driver.render(spec);
+  const def = parseNetworkXml(xml);
   await report.step("defining network", async () => {
     await virsh.define(xml);
-    catalog.remember(parseNetworkXml(xml));
+    catalog.remember(def);
     revert.add(
       "undefine network",
       async () => {
@@ -75,11 +76,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   }
 
   const now = new Date().toISOString();
-  const rec = recordFromCatalog(
-    { name: p.name, active: p.start, autostart: p.autostart, persistent: true, def: parseNetworkXml(xml) },
-    ctx.hostId,
-    now,
-  );
+  const rec = recordFromCatalog({ name: p.name, active: p.start, autostart: p.autostart, persistent: true, def }, ctx.hostId, now);
   await putNetwork(ctx.redis, ctx.keys, rec);
   return rec;
 }

@@ -8,17 +8,16 @@ import { loadManaged, publishRecord } from "./common";
 
 export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
   const { virsh, report, revert } = ctx;
-  const entry = await loadManaged(ctx, p.name);
+  // One read of the host serves the state check and the overlap check.
+  const [catalog, links, routes] = await Promise.all([ctx.catalog.list(), readLinks(ctx.runner), readRoutes(ctx.runner)]);
+  const entry = await loadManaged(ctx, p.name, catalog);
   if (entry.active) {
     throw new AppError("INVALID_STATE", `network '${p.name}' is already active`, { name: p.name, state: "active" });
   }
   const driver = driverFor(entry.def.type ?? "nat");
   await report.step("starting network", async () => {
     // Something may have taken the subnet while the network was down: say so clearly instead of libvirt's message.
-    if (entry.def.cidr) {
-      const [links, routes, catalog] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner), ctx.catalog.list()]);
-      assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name));
-    }
+    if (entry.def.cidr) assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name));
     await virsh.start(p.name);
     revert.add("stop network", () => virsh.destroy(p.name), "starting network");
   });
@@ -27,5 +26,5 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
   } else {
     report.skip("verifying DHCP");
   }
-  return publishRecord(ctx, p.name);
+  return publishRecord(ctx, entry, true);
 }

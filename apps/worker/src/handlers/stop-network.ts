@@ -17,5 +17,5 @@ export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promis
     await virsh.destroy(entry.name);
     revert.add("restart network", () => virsh.start(entry.name), "stopping network");
   });
-  return publishRecord(ctx, p.name);
+  return publishRecord(ctx, entry, false);
 }

@@ -6,7 +6,7 @@
  * already restrict them: the renderer does not trust its callers.
  */
 import { XMLParser } from "fast-xml-parser";
-import { parseIPv4, parseCidrOrThrow, prefixToMask } from "../net/ipv4";
+import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
 import type { NetworkSpec, NetworkType } from "../schemas/network";
 import { xmlEscape as e } from "./xml-escape";
 
@@ -103,10 +103,7 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
       const mask = parseIPv4(v4["@netmask"]);
       prefix = mask === null ? null : 32 - Math.log2(2 ** 32 - mask);
     }
-    if (addr !== null && prefix !== null && Number.isInteger(prefix)) {
-      const network = (addr & prefixToMask(prefix)) >>> 0;
-      cidr = `${[network >>> 24, (network >>> 16) & 255, (network >>> 8) & 255, network & 255].join(".")}/${prefix}`;
-    }
+    if (addr !== null && prefix !== null && Number.isInteger(prefix)) cidr = formatCidr(cidrOf(addr, prefix));
     const range = ((v4.dhcp as Node | undefined)?.range as Node[] | undefined)?.[0];
     if (range) {
       const lease = range.lease as Node | undefined;
