@@ -31,6 +31,7 @@ async function main() {
   };
   process.on("SIGINT", () => void stop(0));
   process.on("SIGTERM", () => void stop(0));
+  process.on("SIGHUP", () => void stop(0));
 
   try {
     const prefix = process.env.NETFORGE_PREFIX ?? "netforge";
@@ -39,7 +40,7 @@ async function main() {
     if (!redisUrl) {
       const dir = join(STATE, "redis");
       mkdirSync(dir, { recursive: true });
-      const server: RedisServer = await startRedisServer({ dir, appendonly: true });
+      const server: RedisServer = await startRedisServer({ dir, appendonly: true, detached: true });
       cleanups.push(() => server.stop());
       redisUrl = server.url;
       log(`Redis started (${redisUrl}, data in ${dir})`);
@@ -75,6 +76,7 @@ async function main() {
       prefix,
       enter,
       env: hostId ? {} : { HOST_ID: "" },
+      detached: true,
     });
     cleanups.push(() => worker.stop());
 
@@ -84,6 +86,9 @@ async function main() {
       cwd: ROOT,
       stdio: "inherit",
       reject: false,
+      // Children get their own process groups: Ctrl-C reaches only this script, which stops them in order
+      // (API, worker, sandbox, then Redis) instead of Redis vanishing under a worker that is still closing.
+      detached: true,
       env: { REDIS_URL: redisUrl, NETFORGE_PREFIX: prefix, PORT: port, HOST: host, NETFORGE_TOKENS: tokens },
     });
     cleanups.push(async () => {

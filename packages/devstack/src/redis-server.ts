@@ -22,7 +22,14 @@ export interface RedisServer {
  * a fresh temp dir that is removed on stop, keeping nothing on disk (tests);
  * with `appendonly` it keeps an AOF in `dir` (the one-command start).
  */
-export async function startRedisServer(opts: { dir?: string; appendonly?: boolean } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  opts: {
+    dir?: string;
+    appendonly?: boolean;
+    /** Own process group: a terminal's Ctrl-C does not reach it, so the caller decides when it stops (after its clients). */
+    detached?: boolean;
+  } = {},
+): Promise<RedisServer> {
   const dir = opts.dir;
   const d = dir ?? (await mkdtemp(join(tmpdir(), "netforge-redis-")));
   const socket = join(d, "redis.sock");
@@ -44,7 +51,7 @@ export async function startRedisServer(opts: { dir?: string; appendonly?: boolea
       "--maxmemory-policy",
       "noeviction",
     ],
-    { stdio: "ignore", reject: false, cleanup: true },
+    { stdio: "ignore", reject: false, cleanup: true, detached: opts.detached ?? false },
   );
   const pid = proc.pid;
   if (pid === undefined) throw new Error("redis-server did not start");

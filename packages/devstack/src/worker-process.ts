@@ -25,6 +25,8 @@ export interface WorkerProcessOptions {
   enter?: string[];
   logFile?: string;
   env?: Record<string, string>;
+  /** Own process group: a terminal's Ctrl-C does not reach it, so the caller stops it in order (before Redis). */
+  detached?: boolean;
 }
 
 export interface WorkerProcess {
@@ -46,6 +48,7 @@ export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
     cwd: ROOT,
     reject: false,
     cleanup: true,
+    detached: opts.detached ?? false,
     stdin: "ignore",
     stdout: opts.logFile ? "pipe" : "inherit",
     stderr: opts.logFile ? "pipe" : "inherit",
