@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { Redis } from "ioredis";
+import { recordProcess } from "@netforge/sandbox";
 
 export interface RedisServer {
   url: string;
@@ -55,6 +56,7 @@ export async function startRedisServer(
   );
   const pid = proc.pid;
   if (pid === undefined) throw new Error("redis-server did not start");
+  recordProcess(pid);
   const url = `unix://${socket}`;
   const deadline = Date.now() + 10_000;
   for (;;) {

@@ -4,6 +4,7 @@ import { basename, join, resolve } from "node:path";
 import { execa } from "execa";
 import { type ExecOptions, type ExecResult, run } from "./exec.js";
 import { deleteNetns, killNamespaceProcesses, listNetns, netnsExists, pidAlive, pidComm, sleep } from "./ns.js";
+import { recordNamespace } from "./run-registry.js";
 import { HOST_ID_RE, assertMatch, uplinkAddresses } from "./validate.js";
 
 /** Root of the default state dirs (`<root>/<id>`) and of the shared QEMU capabilities cache. */
@@ -262,7 +263,9 @@ export async function createSandboxHost(opts: SandboxHostOptions): Promise<Sandb
 
     // Namespaces and the uplink. Everything is created inside the new namespaces (never in the machine's own).
     await run("ip", ["netns", "add", netns]);
+    recordNamespace(netns);
     await run("ip", ["netns", "add", outsideNetns]);
+    recordNamespace(outsideNetns);
     await run("ip", ["-n", netns, "link", "set", "lo", "up"]);
     await run("ip", ["-n", outsideNetns, "link", "set", "lo", "up"]);
     await run("ip", [

@@ -120,3 +120,4 @@ export {
   waitForConsole,
 } from "./booted-domain.js";
 export { restartLibvirtd } from "./libvirtd-restart.js";
+export { RUN_DIR_ENV, processStartTime, recordNamespace, recordProcess } from "./run-registry.js";

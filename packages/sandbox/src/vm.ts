@@ -1,6 +1,7 @@
 import { type ExecOptions, type ExecResult, run } from "./exec.js";
 import { type SandboxHost, execInNetns, removeVmMarker, udhcpcScriptPath, vmNetnsPrefix, writeVmMarker } from "./host.js";
 import { deleteNetns, killNamespaceProcesses, netnsExists } from "./ns.js";
+import { recordNamespace } from "./run-registry.js";
 import { IFNAME_RE, NAME_RE, assertMac, assertMatch, macFromSeed, maskToPrefix, shortHash } from "./validate.js";
 
 export interface DhcpLease {
@@ -62,6 +63,7 @@ export async function createNamespaceVm(host: SandboxHost, opts: NamespaceVmOpti
   const vm = makeVm(host, { name, netns, mac, hostIfname, bridge });
   try {
     await run("ip", ["netns", "add", netns]);
+    recordNamespace(netns);
     await run("ip", ["-n", netns, "link", "set", "lo", "up"]);
     await run("ip", ["-n", host.netns, "link", "add", hostIfname, "type", "veth", "peer", "name", "eth0", "address", mac, "netns", netns]);
     await run("ip", ["-n", host.netns, "link", "set", hostIfname, "master", bridge]);
