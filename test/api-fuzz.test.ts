@@ -135,8 +135,21 @@ function cases(s: Shape): { label: string; body?: Body; raw?: string; status: 40
       out.push({ label: `${f}=${JSON.stringify(v)}`, body: withValue(s.base, f, v), status: 400 });
   }
   for (const f of s.freeText ?? []) {
-    // Control characters are refused even in free text (it ends up in libvirt XML metadata).
-    for (const v of ["a\nb", "x\u0000y", "\u001b[31m"])
+    // Control characters are refused even in free text (it ends up in libvirt XML metadata), and so are
+    // what XML 1.0 cannot carry and what makes text look other than it is (bidi controls, zero-width).
+    for (const v of [
+      "a\nb",
+      "x\u0000y",
+      "\u001b[31m",
+      "\uFFFE",
+      "a\uFFFF",
+      "\uD800",
+      "\u202Etxt",
+      "\u2067x",
+      "a\u200Db",
+      "\uFEFF",
+      "\u009B",
+    ])
       out.push({ label: `${f}=${JSON.stringify(v)}`, body: withValue(s.base, f, v), status: 400 });
   }
   return out;

@@ -80,4 +80,49 @@ describe("classifyVirshError", () => {
     expect(other.retryable).toBe(true);
     expect(other.details.stderr).toContain("Failed to connect socket");
   });
+
+  // Real stderr of `LC_ALL=C virsh net-define` (libvirt 9.0) for definitions libvirt itself refuses.
+  it.each([
+    [
+      "a character XML 1.0 cannot carry (libxml2)",
+      "error: Failed to define network from /tmp/nf-web.xml\nerror: (network_definition):7: Char 0xFFFF out of allowed range\n      <nf:description>a\uFFFFb</nf:description>\n---------------------^\n",
+      "(network_definition):7: Char 0xFFFF out of allowed range",
+    ],
+    [
+      "malformed XML (libxml2)",
+      "error: Failed to define network from /tmp/nf-web.xml\nerror: (network_definition):1: Opening and ending tag mismatch: ip line 1 and network\n",
+      "(network_definition):1: Opening and ending tag mismatch: ip line 1 and network",
+    ],
+    [
+      "RNG validation",
+      "error: Failed to define network from /tmp/nf-web.xml\nerror: XML document failed to validate against schema: Unable to validate doc against /usr/share/libvirt/schemas/network.rng\nElement network has extra content: bogus\n",
+      "XML document failed to validate against schema: Unable to validate doc against /usr/share/libvirt/schemas/network.rng",
+    ],
+    [
+      "libvirt's own config check",
+      "error: Failed to define network from /tmp/nf-web.xml\nerror: unsupported configuration: Invalid IPv4 prefix '99' in network 'x'\n",
+      "unsupported configuration: Invalid IPv4 prefix '99' in network 'x'",
+    ],
+    [
+      "a malformed element",
+      "error: Failed to define network from /tmp/nf-web.xml\nerror: internal error: malformed uuid element\n",
+      "internal error: malformed uuid element",
+    ],
+  ])("libvirt refusing our XML (%s) is a permanent failure that names the reason", (_what, stderr, reason) => {
+    const e = classifyVirshError(["net-define", "/tmp/nf-web.xml"], r(stderr));
+    expect(e.code).toBe("HOST_COMMAND_FAILED");
+    expect(e.retryable).toBe(false);
+    expect(e.message).toBe(`libvirt refused the network definition: ${reason}`);
+    expect(e.details).toMatchObject({ permanent: true, stderr: stderr.trim() });
+  });
+
+  it("keeps other net-define failures and the same words from other commands retryable", () => {
+    const socket = classifyVirshError(
+      ["net-define", "/tmp/x.xml"],
+      r("error: failed to connect to the hypervisor\nerror: Failed to connect socket"),
+    );
+    expect(socket.retryable).toBe(true);
+    const start = classifyVirshError(["net-start", "web"], r("error: Failed to start network web\nerror: unsupported configuration: x"));
+    expect(start.retryable).toBe(true);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * libvirt through virsh. Failures are classified from virsh's messages into
  * the error model (a missing network is NOT_FOUND, a duplicate name
- * NAME_TAKEN, an address collision CIDR_CONFLICT); anything else stays a
+ * NAME_TAKEN, an address collision CIDR_CONFLICT, libvirt refusing the XML
+ * we rendered a permanent HOST_COMMAND_FAILED); anything else stays a
  * retryable HOST_COMMAND_FAILED.
  */
 import { randomBytes } from "node:crypto";
@@ -28,6 +29,18 @@ export interface DomainInterface {
   mac: string;
 }
 
+/**
+ * What libvirt says when it refuses a network definition itself (not the host's
+ * state): libxml2's parse errors ("(network_definition):3: Char 0xFFFF out of
+ * allowed range"), RNG validation, and libvirt's own config checks. The same XML
+ * is refused again on every retry, so these are permanent.
+ */
+const DEFINITION_REJECTED =
+  /\(network_definition\):\d+:|XML document failed to validate|XML error:|unsupported configuration:|internal error: malformed/i;
+
+/** Commands that hand libvirt an XML document we rendered. */
+const XML_COMMANDS: ReadonlySet<string> = new Set(["net-define", "net-create"]);
+
 /** Turn a failed virsh result into the right AppError. */
 export function classifyVirshError(args: readonly string[], r: CommandResult): AppError {
   const base = commandFailed("virsh", args, r);
@@ -43,6 +56,16 @@ export function classifyVirshError(args: readonly string[], r: CommandResult): A
   }
   if (/network is already active|is not active|network is not running/i.test(msg)) {
     return new AppError("INVALID_STATE", base.message, base.details, { retryable: false });
+  }
+  if (XML_COMMANDS.has(args[0] ?? "") && DEFINITION_REJECTED.test(msg)) {
+    // virsh's first line only names the file ("Failed to define network from /tmp/…"); the reason is the matching line.
+    const reason = msg.split("\n").find((l) => DEFINITION_REJECTED.test(l)) ?? "";
+    return new AppError(
+      "HOST_COMMAND_FAILED",
+      `libvirt refused the network definition: ${reason.replace(/^error:\s*/, "").trim()}`,
+      { ...base.details, permanent: true },
+      { retryable: false },
+    );
   }
   return base;
 }

@@ -1,1 +1,2 @@
 export * from "./ipv4";
+export * from "./reserved";

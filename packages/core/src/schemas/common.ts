@@ -1,6 +1,8 @@
 /** Field-level schemas shared by every action: names, addresses, subnets, MACs. */
 import { z } from "zod";
 import { parseCidr, parseIPv4 } from "../net/ipv4";
+import { reservedRangeMessage } from "../net/reserved";
+import { operatorText } from "./text";
 
 /** Smallest and largest accepted prefix lengths for a managed subnet. */
 export const MIN_PREFIX = 8;
@@ -45,9 +47,12 @@ export const CidrString = z
     }
     if (r.cidr.prefix < MIN_PREFIX || r.cidr.prefix > MAX_PREFIX) {
       ctx.addIssue({ code: "custom", message: `prefix length must be ${MIN_PREFIX}-${MAX_PREFIX}` });
+      return;
     }
+    const reserved = reservedRangeMessage(r.cidr);
+    if (reserved) ctx.addIssue({ code: "custom", message: `must not use a reserved range: ${reserved}` });
   })
-  .describe("IPv4 subnet, CIDR notation, host bits zero, prefix 8-30");
+  .describe("IPv4 subnet, CIDR notation, host bits zero, prefix 8-30, outside the reserved ranges");
 
 /** A MAC address; any case accepted, normalised to lower case. */
 export const MacAddress = z
@@ -55,12 +60,8 @@ export const MacAddress = z
   .regex(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/, "must be a MAC address like 52:54:00:12:34:56")
   .transform((s) => s.toLowerCase());
 
-/** Free text shown to operators; no control characters (it is stored in libvirt XML metadata). */
-export const Description = z
-  .string()
-  .max(256)
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters");
+/** Free text shown to operators; stored in libvirt XML metadata, so it follows the text rules of ./text. */
+export const Description = operatorText(256).describe("Free text shown to operators (one line, at most 256 characters)");
 
 /** Page size for list actions. */
 export const Limit = z.number().int().min(1).max(1000);
