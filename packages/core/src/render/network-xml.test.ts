@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { NetworkSpec } from "../schemas/network";
 import { bridgeNameFor } from "./bridge-name";
-import { parseNetworkXml, renderNetworkXml } from "./network-xml";
+import { NETFORGE_XMLNS, parseNetworkXml, renderNetworkXml } from "./network-xml";
 
 // Golden files: the exact XML for representative specs. Regenerate with UPDATE_GOLDEN=1 after an intended change.
 const golden = (name: string, actual: string) => {
@@ -105,5 +105,105 @@ describe("bridgeNameFor", () => {
   });
   it("is within 15 characters for every 32-character name", () => {
     for (let i = 0; i < 200; i++) expect(bridgeNameFor(`n${String(i).padStart(31, "x")}`).length).toBeLessThanOrEqual(15);
+  });
+});
+
+describe("renderNetworkXml, branch by branch", () => {
+  it("writes no <dhcp> when DHCP is disabled, even if a range is still stored", () => {
+    const xml = renderNetworkXml({ ...base, dhcp: { enabled: false, start: "192.168.100.128", end: "192.168.100.254", leaseTime: 3600 } });
+    expect(xml).not.toContain("<dhcp>");
+    expect(xml).toContain("  <ip address='192.168.100.1' prefix='24'/>\n");
+    expect(parseNetworkXml(xml).dhcp).toBeNull();
+  });
+  it("writes no <dhcp> for an enabled pool missing an end", () => {
+    expect(renderNetworkXml({ ...base, dhcp: { enabled: true, start: "192.168.100.128", end: null, leaseTime: 3600 } })).not.toContain(
+      "<dhcp>",
+    );
+    expect(renderNetworkXml({ ...base, dhcp: { enabled: true, start: null, end: "192.168.100.254", leaseTime: 3600 } })).not.toContain(
+      "<dhcp>",
+    );
+  });
+  it("writes the lease in seconds, 3600 when none is stored", () => {
+    expect(renderNetworkXml({ ...base, dhcp: { ...base.dhcp, leaseTime: 120 } })).toContain("<lease expiry='120' unit='seconds'/>");
+    expect(renderNetworkXml({ ...base, dhcp: { ...base.dhcp, leaseTime: null } })).toContain("<lease expiry='3600' unit='seconds'/>");
+  });
+  it("an isolated network has no <forward>", () => {
+    const xml = renderNetworkXml({ ...base, type: "isolated" });
+    expect(xml).not.toContain("<forward");
+    expect(parseNetworkXml(xml)).toMatchObject({ type: "isolated", forwardMode: null });
+  });
+  it.each([
+    ["cidr", { cidr: null }],
+    ["gateway", { gateway: null }],
+    ["bridge", { bridge: null }],
+  ])("refuses a spec without %s", (_f, patch) => {
+    expect(() => renderNetworkXml({ ...base, ...patch })).toThrow("renderNetworkXml: cidr, gateway and bridge are required");
+  });
+  it("names the type it does not render", () => {
+    expect(() => renderNetworkXml({ ...base, type: "bridge" })).toThrow("renderNetworkXml: type bridge is not rendered by this renderer");
+  });
+  it("refuses text XML cannot carry instead of handing it to libvirt", () => {
+    expect(() => renderNetworkXml({ ...base, description: "a\uFFFFb" })).toThrow("text contains U+FFFF, which XML 1.0 cannot represent");
+  });
+  it("puts netforge's fields in its own namespace", () => {
+    expect(renderNetworkXml(base)).toContain(`<nf:network xmlns:nf="${NETFORGE_XMLNS}">`);
+    expect(NETFORGE_XMLNS).toBe("https://netforge.dev/xmlns/network/1");
+  });
+});
+
+describe("parseNetworkXml, what libvirt may write", () => {
+  const withLease = (lease: string) =>
+    `<network><name>n</name><uuid>u</uuid><bridge name='br9'/><ip address='10.9.0.1' prefix='24'><dhcp><range start='10.9.0.10' end='10.9.0.20'>${lease}</range></dhcp></ip></network>`;
+  it("reads a lease in minutes (libvirt's default unit), hours and seconds", () => {
+    expect(parseNetworkXml(withLease("<lease expiry='30' unit='minutes'/>")).dhcp?.leaseTime).toBe(1800);
+    expect(parseNetworkXml(withLease("<lease expiry='30'/>")).dhcp?.leaseTime).toBe(1800);
+    expect(parseNetworkXml(withLease("<lease expiry='2' unit='hours'/>")).dhcp?.leaseTime).toBe(7200);
+    expect(parseNetworkXml(withLease("<lease expiry='90' unit='seconds'/>")).dhcp?.leaseTime).toBe(90);
+  });
+  it("a range without a lease has no lease time", () => {
+    expect(parseNetworkXml(withLease("")).dhcp).toEqual({ start: "10.9.0.10", end: "10.9.0.20", leaseTime: null });
+    expect(parseNetworkXml(withLease("<lease unit='hours'/>")).dhcp?.leaseTime).toBeNull();
+  });
+  it("takes the first IPv4 <ip>, skipping IPv6, and reads a netmask", () => {
+    const p = parseNetworkXml(
+      "<network><name>n</name><ip family='ipv6' address='fd00::1' prefix='64'/><ip family='ipv4' address='172.16.5.1' netmask='255.255.0.0'/></network>",
+    );
+    expect(p).toMatchObject({ cidr: "172.16.0.0/16", gateway: "172.16.5.1", dhcp: null, bridge: null, forwardMode: null });
+  });
+  it("leaves the subnet unknown for a netmask that is not one", () => {
+    const p = parseNetworkXml("<network><name>n</name><ip address='10.0.0.1' netmask='255.0.255.0'/></network>");
+    expect(p.cidr).toBeNull();
+    expect(p.gateway).toBe("10.0.0.1");
+    expect(parseNetworkXml("<network><name>n</name><ip address='10.0.0.1' netmask='nope'/></network>").cidr).toBeNull();
+    expect(parseNetworkXml("<network><name>n</name><ip address='10.0.0.1'/></network>").cidr).toBeNull();
+    expect(parseNetworkXml("<network><name>n</name><ip prefix='24'/></network>")).toMatchObject({ cidr: null, gateway: null });
+  });
+  it("a <forward> without a mode is nat (libvirt's default); another mode is kept", () => {
+    expect(parseNetworkXml("<network><name>n</name><forward/></network>").forwardMode).toBe("nat");
+    expect(parseNetworkXml("<network><name>n</name><forward mode='route'/></network>").forwardMode).toBe("route");
+  });
+  it("a network without our metadata is foreign: no type, description or creation time", () => {
+    expect(parseNetworkXml("<network><name>n</name><uuid>u-1</uuid></network>")).toEqual({
+      name: "n",
+      uuid: "u-1",
+      managed: false,
+      type: null,
+      description: "",
+      createdAt: null,
+      forwardMode: null,
+      bridge: null,
+      cidr: null,
+      gateway: null,
+      dhcp: null,
+    });
+    expect(parseNetworkXml("<other/>")).toMatchObject({ name: "", uuid: "", managed: false });
+  });
+  it("reads an empty description and text with attributes", () => {
+    const xml = renderNetworkXml({ ...base, description: "" });
+    expect(parseNetworkXml(xml)).toMatchObject({ managed: true, description: "", type: "nat" });
+    const p = parseNetworkXml(
+      `<network><name lang='x'>n</name><metadata><nf:network xmlns:nf='${NETFORGE_XMLNS}'><nf:type>isolated</nf:type></nf:network></metadata></network>`,
+    );
+    expect(p).toMatchObject({ name: "n", managed: true, type: "isolated", description: "", createdAt: null });
   });
 });

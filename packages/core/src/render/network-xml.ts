@@ -123,7 +123,8 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     type,
     description: meta ? (str(meta.description) ?? "") : "",
     createdAt: meta ? str(meta.createdAt) : null,
-    forwardMode: forward ? (str(forward["@mode"]) ?? "nat") : null,
+    // A bare <forward/> parses as "": it is still a forward element (libvirt defaults its mode to nat).
+    forwardMode: forward !== undefined ? (str(forward["@mode"]) ?? "nat") : null,
     bridge: bridge ? str(bridge["@name"]) : null,
     cidr,
     gateway,

@@ -171,8 +171,8 @@ export function checkDhcpRange(cidr: Cidr, gateway: number, start: number, end: 
 /** Build the VALIDATION_FAILED error for a list of field issues. */
 export function validationError(issues: FieldIssue[]): AppError {
   const first = issues[0];
-  const summary = first ? `${first.path || "body"}: ${first.message}` : "invalid request";
-  return new AppError("VALIDATION_FAILED", `invalid request: ${summary}`, { issues });
+  const message = first ? `invalid request: ${first.path || "body"}: ${first.message}` : "invalid request";
+  return new AppError("VALIDATION_FAILED", message, { issues });
 }
 
 /** Body of the actions that only name a network. */
