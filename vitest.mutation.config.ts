@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import LoadFailureAsFailedTest from "./scripts/mutation/load-failure-reporter";
 
 // The test run Stryker mutates against (npm run mutate): core's unit tests only.
 // No projects and no global setup, so a mutation run never starts Redis or a
@@ -6,5 +7,6 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["packages/core/src/**/*.test.ts"],
+    reporters: ["default", new LoadFailureAsFailedTest()],
   },
 });

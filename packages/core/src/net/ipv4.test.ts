@@ -191,3 +191,11 @@ describe("usable range and the default pool, beyond a /24", () => {
     expect(range("10.1.0.0/16", "10.1.0.1")).toEqual(["10.1.128.0", "10.1.255.254"]);
   });
 });
+
+describe("non-strings", () => {
+  it("a value that only stringifies to a CIDR or an address is refused", () => {
+    const sneaky = { toString: () => "10.0.0.0/8" } as unknown as string;
+    expect(parseCidr(sneaky)).toEqual({ ok: false, reason: "syntax" });
+    expect(parseIPv4({ toString: () => "10.0.0.1" } as unknown as string)).toBeNull();
+  });
+});

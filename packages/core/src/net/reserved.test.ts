@@ -42,7 +42,9 @@ describe("reserved ranges", () => {
     expect(reservedRangeMessage(parseCidrOrThrow("255.255.255.0/24"))).toMatch(
       /^255\.255\.255\.0\/24 overlaps 240\.0\.0\.0\/4 \(reserved\): .*broadcast/,
     );
-    expect(reservedRangeMessage(parseCidrOrThrow("0.0.0.0/8"))).toMatch(/overlaps 0\.0\.0\.0\/8 \(this network\)/);
+    expect(reservedRangeMessage(parseCidrOrThrow("0.0.0.0/8"))).toBe(
+      "0.0.0.0/8 overlaps 0.0.0.0/8 (this network): addresses of 'this host on this network' (RFC 791/1122); not valid as a destination",
+    );
     expect(reservedRangeMessage(parseCidrOrThrow("127.0.0.0/8"))).toMatch(/overlaps 127\.0\.0\.0\/8 \(loopback\): .*loopback/);
     expect(reservedRangeMessage(parseCidrOrThrow("169.254.0.0/16"))).toMatch(/overlaps 169\.254\.0\.0\/16 \(link-local\): .*link-local/);
     expect(reservedRangeMessage(parseCidrOrThrow("10.0.0.0/8"))).toBeNull();

@@ -207,3 +207,37 @@ describe("parseNetworkXml, what libvirt may write", () => {
     expect(p).toMatchObject({ name: "n", managed: true, type: "isolated", description: "", createdAt: null });
   });
 });
+
+describe("bridgeNameFor, exactly", () => {
+  it("hashes the plain name first, then the name with a salt", () => {
+    expect(bridgeNameFor("production-frontend-a")).toBe("nf-produc-c763f");
+    expect(bridgeNameFor("production-frontend-a", new Set(["nf-produc-c763f"]))).toBe("nf-produc-2bed3");
+  });
+  it("drops every trailing '-' of the head, and only those", () => {
+    expect(bridgeNameFor("abcd--------xyzw")).toBe("nf-abcd-0cf7a");
+    expect(bridgeNameFor("ab-cd-ef-gh-ijklmnopq")).toBe("nf-ab-cd-b0541");
+  });
+  it("gives up after 1000 candidates, naming the network", () => {
+    const taken = new Set<string>();
+    for (let i = 0; i < 1000; i++) taken.add(bridgeNameFor("production-frontend-a", taken));
+    expect(taken.size).toBe(1000);
+    expect(() => bridgeNameFor("production-frontend-a", taken)).toThrow("no free bridge name for production-frontend-a");
+  });
+});
+
+describe("parseNetworkXml, values kept as written", () => {
+  it("keeps a description's spaces and digit-only names as text", () => {
+    const p = parseNetworkXml(renderNetworkXml({ ...base, name: "0123", bridge: "0123", uuid: "0042", description: "  padded  text " }));
+    expect(p).toMatchObject({ name: "0123", bridge: "0123", uuid: "0042", description: "  padded  text " });
+  });
+  it("a prefix wins over a netmask when libvirt writes both", () => {
+    expect(parseNetworkXml("<network><ip address='10.0.0.1' prefix='24' netmask='255.255.0.0'/></network>").cidr).toBe("10.0.0.0/24");
+  });
+  it("reads the address and prefix as text, lease numbers too", () => {
+    const p = parseNetworkXml(
+      "<network><ip address='10.0.0.1' prefix='08'><dhcp><range start='10.0.0.010' end='10.0.0.20'><lease expiry='010' unit='seconds'/></range></dhcp></ip></network>",
+    );
+    expect(p.dhcp).toEqual({ start: "10.0.0.010", end: "10.0.0.20", leaseTime: 10 });
+    expect(p.cidr).toBe("10.0.0.0/8");
+  });
+});

@@ -74,7 +74,8 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   parseAttributeValue: false,
-  trimValues: true,
+  // Text as written: a description may begin or end with spaces (whitespace between elements is never read).
+  trimValues: false,
   isArray: (name) => name === "ip" || name === "range" || name === "host",
 });
 

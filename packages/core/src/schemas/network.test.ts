@@ -147,6 +147,17 @@ describe("resolveCreate, fully", () => {
     expect(issues({ dhcp: { start: "10.0.0.10", end: "10.0.0.255" } })).toEqual([
       { path: "dhcp.end", message: "must be a usable address of 10.0.0.0/24" },
     ]);
+    expect(issues({ dhcp: { start: "10.0.0.255", end: "10.0.0.255" } })).toEqual([
+      { path: "dhcp.start", message: "must be a usable address of 10.0.0.0/24" },
+      { path: "dhcp.end", message: "must be a usable address of 10.0.0.0/24" },
+    ]);
+    expect(issues({ gateway: "10.0.0.254", dhcp: { start: "10.0.0.0", end: "10.0.0.0" } })).toEqual([
+      { path: "dhcp.start", message: "must be a usable address of 10.0.0.0/24" },
+      { path: "dhcp.end", message: "must be a usable address of 10.0.0.0/24" },
+    ]);
+    expect(
+      resolveCreate(parse({ name: "web", type: "nat", cidr: "10.0.0.0/24", dhcp: { start: "10.0.0.254", end: "10.0.0.254" } })).dhcp.start,
+    ).toBe("10.0.0.254");
     expect(issues({ dhcp: { start: "10.0.0.21", end: "10.0.0.20" } })).toEqual([{ path: "dhcp.end", message: "must not be below start" }]);
     expect(issues({ gateway: "10.0.0.20", dhcp: { start: "10.0.0.10", end: "10.0.0.20" } })).toEqual([
       { path: "dhcp.start", message: "range must not include the gateway 10.0.0.20" },

@@ -85,5 +85,6 @@ describe("operatorText", () => {
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]?.message).toBe("must not contain U+2066 (a bidirectional override or isolate) at position 3");
     expect(r.error?.issues).toHaveLength(1);
+    expect(r.error?.issues[0]).toMatchObject({ code: "custom", params: { char: "U+2066", position: 3 } });
   });
 });
