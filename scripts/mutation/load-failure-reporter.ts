@@ -26,15 +26,23 @@ export default class LoadFailureAsFailedTest implements Reporter {
     for (const file of this.vitest?.state.getFiles() ?? []) {
       if (file.result?.state !== "fail" || file.tasks.length > 0) continue;
       const errors = file.result.errors ?? [{ message: "test file failed to load", name: "Error" }];
-      // Only the fields Stryker's runner reads (type, name, file, suite, mode, result); vitest itself is done with the run.
+      // A complete test task (vitest's reporters iterate annotations and artifacts of every test), with no context:
+      // nothing runs it.
+      const name = "test file failed to load";
       const test = {
         type: "test",
         id: `${file.id}_load`,
-        name: "test file failed to load",
+        name,
+        fullName: `${file.name} > ${name}`,
+        fullTestName: name,
         mode: "run",
         file,
         suite: file,
         meta: {},
+        timeout: 0,
+        annotations: [],
+        artifacts: [],
+        tags: [],
         result: { state: "fail", errors, duration: 0 },
       } as unknown as RawTest;
       file.tasks.push(test);
