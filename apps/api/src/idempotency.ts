@@ -45,9 +45,14 @@ export function requestFingerprint(action: string, body: unknown): string {
   return sha256(`${action}\n${canonicalJson(body)}`);
 }
 
-/** Redis key of a (token, Idempotency-Key) pair; hashed so neither appears in Redis. */
+/**
+ * Redis key of a (token, Idempotency-Key) pair; hashed so neither appears in
+ * Redis. The token is hashed on its own first: a fixed-length prefix makes the
+ * pair unambiguous (with `token:key`, token "x" + key "y:k1" and token "x:y" +
+ * key "k1" were the same scope, so one token could replay another's job).
+ */
 export function idempotencyRedisKey(keys: Keys, token: string, key: string): string {
-  return keys.idempotency(sha256(`${token}:${key}`));
+  return keys.idempotency(sha256(`${sha256(token)}\n${key}`));
 }
 
 interface StoredIdempotency {
