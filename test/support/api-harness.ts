@@ -66,12 +66,7 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
     redis: t.redis,
     keys: t.keys,
     logger: pino({ level: process.env.LOG_LEVEL ?? "silent" }),
-    tokens: new Map([
-      [TOKENS.admin, "admin"],
-      [TOKENS.operator, "operator"],
-      [TOKENS.viewer, "viewer"],
-      ...(opts.tokens ?? []),
-    ]),
+    tokens: new Map([[TOKENS.admin, "admin"], [TOKENS.operator, "operator"], [TOKENS.viewer, "viewer"], ...(opts.tokens ?? [])]),
     config: { rateLimitPerSecond: 0, ...config },
   });
   await api.bus.ready();

@@ -52,6 +52,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     shutdown: shutdown.signal,
   };
   const limiter = new TokenBucketRateLimiter(config.rateLimitPerSecond);
+  const authFailures = new TokenBucketRateLimiter(config.authFailuresPerMinute / 60, config.authFailuresPerMinute);
 
   const app = new Hono<AppEnv>();
 
@@ -75,7 +76,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     }
   });
 
-  app.use("/api/*", bearerAuth(deps.tokens, limiter));
+  app.use("/api/*", bearerAuth(deps.tokens, limiter, authFailures));
   app.use(
     "/api/*",
     bodyLimit({

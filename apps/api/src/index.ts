@@ -48,7 +48,13 @@ export async function startApi(env: Record<string, string | undefined> = process
     keys: makeKeys(cfg.NETFORGE_PREFIX),
     logger,
     tokens,
-    config: { rateLimitPerSecond: cfg.NETFORGE_RATE_LIMIT },
+    config: {
+      rateLimitPerSecond: cfg.NETFORGE_RATE_LIMIT,
+      authFailuresPerMinute: cfg.NETFORGE_AUTH_FAILURES_PER_MINUTE,
+      sseMaxPerToken: cfg.NETFORGE_SSE_MAX_PER_TOKEN,
+      sseMaxTotal: cfg.NETFORGE_SSE_MAX_TOTAL,
+      redisTimeoutMs: cfg.NETFORGE_REDIS_TIMEOUT_MS,
+    },
   });
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
