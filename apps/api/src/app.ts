@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     bus,
     queues: new HostQueues(deps.redis, deps.keys, deps.logger),
     metrics,
-    sse: new SseStreams(metrics, config.sseHeartbeatMs, deps.logger),
+    sse: new SseStreams(metrics, config.sseHeartbeatMs, deps.logger, { maxPerToken: config.sseMaxPerToken, maxTotal: config.sseMaxTotal }),
     shutdown: shutdown.signal,
   };
   const limiter = new TokenBucketRateLimiter(config.rateLimitPerSecond);
