@@ -69,7 +69,7 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
     tokens: new Map([[TOKENS.admin, "admin"], [TOKENS.operator, "operator"], [TOKENS.viewer, "viewer"], ...(opts.tokens ?? [])]),
     config: { rateLimitPerSecond: 0, ...config },
   });
-  await api.bus.ready();
+  await api.ready();
   let server: ReturnType<typeof serve> | null = null;
 
   const auth = (role: keyof typeof TOKENS | null | undefined): Record<string, string> =>

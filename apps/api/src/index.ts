@@ -41,8 +41,8 @@ export async function startApi(env: Record<string, string | undefined> = process
     process.stderr.write(`netforge api: NETFORGE_TOKENS is not set; admin token for this run: ${token}\n`);
   }
 
-  const redis = connectRedis(cfg.REDIS_URL);
-  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  // Only a template: createApp makes the request client and the event subscriber from it (lazy: never connects itself).
+  const redis = connectRedis(cfg.REDIS_URL, { lazyConnect: true });
   const api = createApp({
     redis,
     keys: makeKeys(cfg.NETFORGE_PREFIX),
@@ -80,7 +80,7 @@ export async function startApi(env: Record<string, string | undefined> = process
       force.unref();
       await closed;
       clearTimeout(force);
-      await redis.quit().catch(() => redis.disconnect());
+      redis.disconnect();
       logger.info("stopped");
     })();
     return closing;

@@ -105,7 +105,7 @@ export function jobRoutes(s: Services): Hono<AppEnv> {
     const off = s.bus.onJob(id, (ev) => inbox.push(ev));
     let handedOver = false;
     try {
-      await s.bus.ready();
+      await s.bus.readyWithin(s.config.redisTimeoutMs);
       if (resumeAfter === null) {
         const snap = await readJobSnapshot(s.redis, s.keys, id);
         if (!snap) throw jobNotFound(id);
@@ -165,7 +165,7 @@ export function jobRoutes(s: Services): Hono<AppEnv> {
     });
     let handedOver = false;
     try {
-      await s.bus.ready();
+      await s.bus.readyWithin(s.config.redisTimeoutMs);
       handedOver = true;
       return s.sse.respond(
         c,
