@@ -44,8 +44,8 @@ export function createApp(deps: AppDeps): NetforgeApi {
   // Request work gets its own client that fails fast (bounded commands, no offline queue); the event subscriber
   // is background work and waits out an outage. `deps.redis` only lends its connection settings.
   const redis = requestRedisClient(deps.redis, config.redisTimeoutMs);
-  watchRedisOutage(redis, deps.logger, "api requests");
   const bus = new JobEventBus(deps.redis, deps.keys.eventsChannel, deps.logger);
+  watchRedisOutage([redis, bus.connection], deps.logger, "api");
   const services: Services = {
     redis,
     keys: deps.keys,

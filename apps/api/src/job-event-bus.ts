@@ -5,7 +5,7 @@
  * `ready` resolves only once SUBSCRIBE is acknowledged, so nothing published
  * after a listener's read can be missed.
  */
-import { AppError, type JobEvent, type Redis, watchRedisOutage } from "@netforge/core";
+import { AppError, type JobEvent, type Redis } from "@netforge/core";
 import type { Logger } from "pino";
 
 export type JobEventListener = (ev: JobEvent) => void;
@@ -22,15 +22,19 @@ export class JobEventBus {
     private readonly channel: string,
     private readonly logger: Logger,
   ) {
+    // It reconnects and re-subscribes by itself; its outages are logged by the app's outage watch.
     this.subscriber = redis.duplicate();
-    // It reconnects and re-subscribes by itself; an outage is logged once, not per attempt.
-    watchRedisOutage(this.subscriber, this.logger, "api event subscriber");
     this.subscriber.on("message", (ch: string, message: string) => {
       if (ch === this.channel) this.dispatch(message);
     });
     this.subscribed = this.subscriber.subscribe(this.channel).then(() => undefined);
     // Callers await `ready()`; this only keeps an early failure from being an unhandled rejection.
     this.subscribed.catch(() => {});
+  }
+
+  /** The subscriber connection (for the outage watch). */
+  get connection(): Redis {
+    return this.subscriber;
   }
 
   /** Resolves once the Redis subscription is active. */

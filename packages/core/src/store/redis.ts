@@ -99,33 +99,38 @@ export interface OutageLogger {
 }
 
 /**
- * Log a client's outage once when it starts and once when it ends, instead
- * of once per reconnect attempt; ioredis keeps retrying in the background.
- * Returns whether the client is in an outage right now.
+ * Log an outage of Redis once when it starts and once when it ends, instead
+ * of once per reconnect attempt (ioredis keeps retrying in the background).
+ * Several clients of one process share the watch: the outage starts when the
+ * first of them loses its connection and ends when all are ready again.
  */
-export function watchRedisOutage(client: Redis, logger: OutageLogger, what: string): { readonly down: boolean } {
+export function watchRedisOutage(clients: Redis[], logger: OutageLogger, what: string): { readonly down: boolean } {
+  const lostClients = new Set<Redis>();
   let downSince: number | null = null;
-  const state = {
-    get down() {
-      return downSince !== null;
-    },
-  };
-  const lost = (reason: string) => {
+  const lost = (client: Redis, reason: string) => {
+    lostClients.add(client);
     if (downSince !== null) return;
     downSince = Date.now();
     logger.warn({ redis: what, reason }, "redis unavailable; retrying in the background (logged once until it is back)");
   };
-  // Connection errors arrive while (re)connecting; "reconnecting" follows every unplanned close (never quit()).
-  client.on("error", (err: Error) => {
-    if (client.status !== "ready") lost(err.message);
-  });
-  client.on("reconnecting", () => lost("connection lost"));
-  client.on("ready", () => {
-    if (downSince === null) return;
-    logger.info({ redis: what, downMs: Date.now() - downSince }, "redis is back");
-    downSince = null;
-  });
-  return state;
+  for (const client of clients) {
+    // Connection errors arrive while (re)connecting; "reconnecting" follows every unplanned close (never quit()).
+    client.on("error", (err: Error) => {
+      if (client.status !== "ready") lost(client, err.message);
+    });
+    client.on("reconnecting", () => lost(client, "connection lost"));
+    client.on("ready", () => {
+      lostClients.delete(client);
+      if (downSince === null || lostClients.size > 0) return;
+      logger.info({ redis: what, downMs: Date.now() - downSince }, "redis is back");
+      downSince = null;
+    });
+  }
+  return {
+    get down() {
+      return downSince !== null;
+    },
+  };
 }
 
 export type { Redis };
