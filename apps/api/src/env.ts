@@ -24,7 +24,7 @@ const ApiEnv = z.object({
   // Requests per second allowed per token (0 = no limit)
   NETFORGE_RATE_LIMIT: z.coerce.number().int().min(0).default(100),
   // Failed authentications allowed per client address and minute, also the burst (0 = no limit)
-  NETFORGE_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(30),
+  NETFORGE_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).default(30),
   // Open Server-Sent Events streams allowed per token, and in total
   NETFORGE_SSE_MAX_PER_TOKEN: z.coerce.number().int().min(1).default(100),
   NETFORGE_SSE_MAX_TOTAL: z.coerce.number().int().min(1).default(10_000),

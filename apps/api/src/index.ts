@@ -50,7 +50,7 @@ export async function startApi(env: Record<string, string | undefined> = process
     tokens,
     config: {
       rateLimitPerSecond: cfg.NETFORGE_RATE_LIMIT,
-      authFailuresPerMinute: cfg.NETFORGE_AUTH_FAILURES_PER_MINUTE,
+      authFailuresPerMinute: cfg.NETFORGE_AUTH_FAIL_LIMIT,
       sseMaxPerToken: cfg.NETFORGE_SSE_MAX_PER_TOKEN,
       sseMaxTotal: cfg.NETFORGE_SSE_MAX_TOTAL,
       redisTimeoutMs: cfg.NETFORGE_REDIS_TIMEOUT_MS,
