@@ -12,7 +12,9 @@
  * add that follows in the same transaction sees "a job with this id exists"
  * and adds nothing (BullMQ's documented duplicate-id behaviour). The last
  * script removes the tombstone again. So claim, record and queue entry
- * appear together, or none of them does.
+ * appear together, or none of them does. (The job writes name keys the
+ * script computes rather than declares: fine on one Redis, and on a Redis
+ * Cluster when the prefix is a hash tag, as BullMQ's own scripts require.)
  */
 import type { ChainableCommander } from "ioredis";
 import type { AppError } from "../errors";
