@@ -92,10 +92,12 @@ export async function submitJob<A extends JobAction>(
       record = await commitJob(s, c, action, jobId, prepared, deadlineMs);
     });
   } catch (err) {
-    if (idemRedisKey) {
-      const key = idemRedisKey;
-      // During an outage this fails too; the key is then taken over once its deadline has passed.
-      await releaseIdempotencyKey(s.redis, key, jobId).catch((e: unknown) => {
+    // A refused request forgets its key at once. After an outage error the key stays: the commit may have been
+    // applied just before the connection broke, and then a repeat must replay that job; if it was not, the key is
+    // taken over once its deadline has passed.
+    const outage = isRedisUnavailableError(err) || (err instanceof AppError && err.code === "UNAVAILABLE");
+    if (idemRedisKey && !outage) {
+      await releaseIdempotencyKey(s.redis, idemRedisKey, jobId).catch((e: unknown) => {
         if (!isRedisUnavailableError(e)) c.get("log").error({ err: e }, "could not release an idempotency key");
       });
     }
