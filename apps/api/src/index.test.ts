@@ -5,6 +5,7 @@ describe("startApi", () => {
   it("refuses to start with a short token, naming the entry and never the token", async () => {
     const err = await startApi({
       REDIS_URL: "redis://127.0.0.1:1/0",
+      PORT: "0",
       NETFORGE_TOKENS: "good-token-0123456789:admin,tooshort-secret:viewer",
       LOG_LEVEL: "silent",
     }).then(
