@@ -23,7 +23,7 @@ import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netfor
 import pino from "pino";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
-const TOKEN = "bench-token";
+const TOKEN = "bench-token-0123456789";
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

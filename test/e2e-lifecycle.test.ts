@@ -6,7 +6,7 @@
 import { parseIPv4 } from "@netforge/core";
 import { createNamespaceVm, type NamespaceVm, type SandboxHost, startLibvirtDomain, stopLibvirtDomain } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "./support/cluster";
+import { type Cluster, startCluster, TOKENS } from "./support/cluster";
 import { sourceSeenOutside } from "./support/traffic";
 
 let c: Cluster;
@@ -81,7 +81,7 @@ describe("NAT network", () => {
   });
 
   it("is described and listed from the index", async () => {
-    const d = await c.call("describe-network", { name }, { token: "viewer-token" });
+    const d = await c.call("describe-network", { name }, { token: TOKENS.viewer });
     expect(d.status).toBe(200);
     expect(d.body.network).toMatchObject({
       name,

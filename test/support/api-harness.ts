@@ -16,12 +16,21 @@ import {
   type JobRecord,
   type NetworkRecord,
   percentOf,
+  type Role,
   putHost,
   putNetwork,
 } from "@netforge/core";
 import { type ApiConfig, createApp, type NetforgeApi } from "@netforge/api";
 import { pino } from "pino";
 import { scanKeys, testRedis } from "./redis";
+
+/** Harness options beyond the app config. */
+export interface HarnessOptions {
+  /** Use this Redis (e.g. a private one a test stops or pauses) instead of the run's shared one. */
+  redisUrl?: string;
+  /** Extra tokens besides TOKENS. */
+  tokens?: [string, Role][];
+}
 
 export const TOKENS = { admin: "adm-token-0123456789", operator: "op-token-0123456789", viewer: "view-token-0123456789" } as const;
 
@@ -51,20 +60,16 @@ export interface ApiHarness extends ReturnType<typeof testRedis> {
   close(): Promise<void>;
 }
 
-export async function startApiHarness(label: string, config: Partial<ApiConfig> = {}): Promise<ApiHarness> {
-  const t = testRedis(label);
+export async function startApiHarness(label: string, config: Partial<ApiConfig> = {}, opts: HarnessOptions = {}): Promise<ApiHarness> {
+  const t = testRedis(label, opts.redisUrl);
   const api = createApp({
     redis: t.redis,
     keys: t.keys,
     logger: pino({ level: process.env.LOG_LEVEL ?? "silent" }),
-    tokens: new Map([
-      [TOKENS.admin, "admin"],
-      [TOKENS.operator, "operator"],
-      [TOKENS.viewer, "viewer"],
-    ]),
+    tokens: new Map([[TOKENS.admin, "admin"], [TOKENS.operator, "operator"], [TOKENS.viewer, "viewer"], ...(opts.tokens ?? [])]),
     config: { rateLimitPerSecond: 0, ...config },
   });
-  await api.bus.ready();
+  await api.ready();
   let server: ReturnType<typeof serve> | null = null;
 
   const auth = (role: keyof typeof TOKENS | null | undefined): Record<string, string> =>

@@ -22,7 +22,7 @@ export function workerLog(prefix: string, hostId: string): string {
   return join(LOG_DIR, `${prefix}-${hostId}.log`);
 }
 
-export const TOKENS = { admin: "admin-token", operator: "op-token", viewer: "viewer-token" } as const;
+export const TOKENS = { admin: "admin-token-0123456789", operator: "op-token-0123456789", viewer: "viewer-token-0123456789" } as const;
 
 export interface Cluster {
   prefix: string;

@@ -15,8 +15,11 @@ export function uniquePrefix(label = "t"): string {
 }
 
 /** A client plus keys under a fresh prefix; `cleanup` deletes only keys under that prefix. */
-export function testRedis(label?: string): { redis: Redis; keys: Keys; prefix: string; url: string; cleanup(): Promise<void> } {
-  const url = testRedisUrl();
+export function testRedis(
+  label?: string,
+  redisUrl?: string,
+): { redis: Redis; keys: Keys; prefix: string; url: string; cleanup(): Promise<void> } {
+  const url = redisUrl ?? testRedisUrl();
   const prefix = uniquePrefix(label);
   const redis = connectRedis(url);
   return {

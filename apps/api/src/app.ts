@@ -4,7 +4,7 @@
  * request id (everything after can log and answer with it) -> request log
  * -> auth + rate limit (/api/*) -> body limit -> routes; one onError.
  */
-import { ACTIONS, type ActionName, AppError } from "@netforge/core";
+import { ACTIONS, type ActionName, AppError, requestRedisClient, watchRedisOutage } from "@netforge/core";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { bearerAuth } from "./auth";
@@ -28,8 +28,10 @@ export { DEFAULT_API_CONFIG } from "./context";
 /** A running API: the Hono app and how to stop what it started. */
 export interface NetforgeApi {
   app: Hono<AppEnv>;
-  /** Ends SSE streams and waits, closes queues and the event subscriber. Does not close `deps.redis`. */
+  /** Ends SSE streams and waits, closes queues, the request client and the event subscriber. Does not close `deps.redis`. */
   close(): Promise<void>;
+  /** Resolves once the request client is connected and the event subscription is active (tests; the API answers before). */
+  ready(): Promise<void>;
   /** Exposed for leak checks in tests. */
   bus: JobEventBus;
   metrics: ApiMetrics;
@@ -39,19 +41,24 @@ export function createApp(deps: AppDeps): NetforgeApi {
   const config: ApiConfig = { ...DEFAULT_API_CONFIG, ...deps.config };
   const shutdown = new AbortController();
   const metrics = new ApiMetrics();
+  // Request work gets its own client that fails fast (bounded commands, no offline queue); the event subscriber
+  // is background work and waits out an outage. `deps.redis` only lends its connection settings.
+  const redis = requestRedisClient(deps.redis, config.redisTimeoutMs);
   const bus = new JobEventBus(deps.redis, deps.keys.eventsChannel, deps.logger);
+  watchRedisOutage([redis, bus.connection], deps.logger, "api");
   const services: Services = {
-    redis: deps.redis,
+    redis,
     keys: deps.keys,
     logger: deps.logger,
     config,
     bus,
-    queues: new HostQueues(deps.redis, deps.keys, deps.logger),
+    queues: new HostQueues(redis, deps.keys, deps.logger, config.redisTimeoutMs),
     metrics,
-    sse: new SseStreams(metrics, config.sseHeartbeatMs, deps.logger),
+    sse: new SseStreams(metrics, config.sseHeartbeatMs, deps.logger, { maxPerToken: config.sseMaxPerToken, maxTotal: config.sseMaxTotal }),
     shutdown: shutdown.signal,
   };
   const limiter = new TokenBucketRateLimiter(config.rateLimitPerSecond);
+  const authFailures = new TokenBucketRateLimiter(config.authFailuresPerMinute / 60, config.authFailuresPerMinute);
 
   const app = new Hono<AppEnv>();
 
@@ -75,7 +82,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     }
   });
 
-  app.use("/api/*", bearerAuth(deps.tokens, limiter));
+  app.use("/api/*", bearerAuth(deps.tokens, limiter, authFailures));
   app.use(
     "/api/*",
     bodyLimit({
@@ -104,10 +111,19 @@ export function createApp(deps: AppDeps): NetforgeApi {
   app.onError(handleError);
 
   let closing: Promise<void> | null = null;
+  const connected = new Promise<void>((resolve, reject) => {
+    if (redis.status === "ready") return resolve();
+    redis.once("ready", () => resolve());
+    redis.once("end", () => reject(new Error("the Redis client was closed")));
+  });
+  connected.catch(() => undefined);
   return {
     app,
     bus,
     metrics,
+    async ready() {
+      await Promise.all([connected, bus.ready()]);
+    },
     close() {
       closing ??= (async () => {
         shutdown.abort();
@@ -116,6 +132,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
         const deadline = Date.now() + 2_000;
         while (services.sse.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         await Promise.allSettled([services.queues.close(), bus.close()]);
+        await redis.quit().catch(() => redis.disconnect());
       })();
       return closing;
     },

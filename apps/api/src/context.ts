@@ -16,6 +16,17 @@ export interface ApiConfig {
   sseHeartbeatMs: number;
   /** Upper bound of `Prefer: wait`. */
   maxWaitSeconds: number;
+  /** Failed authentications allowed per client address and minute (also the burst); 0 = no limit. */
+  authFailuresPerMinute: number;
+  /** Open SSE streams allowed per token. */
+  sseMaxPerToken: number;
+  /** Open SSE streams allowed in total (this API process). */
+  sseMaxTotal: number;
+  /**
+   * Bound of every Redis command of request work, and the time a job
+   * submission has to take effect (its deadline, checked by Redis itself).
+   */
+  redisTimeoutMs: number;
 }
 
 export const DEFAULT_API_CONFIG: ApiConfig = {
@@ -23,6 +34,10 @@ export const DEFAULT_API_CONFIG: ApiConfig = {
   rateLimitPerSecond: 100,
   sseHeartbeatMs: 15_000,
   maxWaitSeconds: 60,
+  authFailuresPerMinute: 30,
+  sseMaxPerToken: 100,
+  sseMaxTotal: 10_000,
+  redisTimeoutMs: 1_000,
 };
 
 /** Dependencies of createApp. */

@@ -10,6 +10,10 @@ describe("parseApiEnv", () => {
       HOST: "127.0.0.1",
       LOG_LEVEL: "info",
       NETFORGE_RATE_LIMIT: 100,
+      NETFORGE_AUTH_FAIL_LIMIT: 30,
+      NETFORGE_SSE_MAX_PER_TOKEN: 100,
+      NETFORGE_SSE_MAX_TOTAL: 10_000,
+      NETFORGE_REDIS_TIMEOUT_MS: 1_000,
     });
   });
   it("reads every variable, empty ones count as unset", () => {

@@ -23,6 +23,13 @@ const ApiEnv = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   // Requests per second allowed per token (0 = no limit)
   NETFORGE_RATE_LIMIT: z.coerce.number().int().min(0).default(100),
+  // Failed authentications allowed per client address and minute, also the burst (0 = no limit)
+  NETFORGE_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).default(30),
+  // Open Server-Sent Events streams allowed per token, and in total
+  NETFORGE_SSE_MAX_PER_TOKEN: z.coerce.number().int().min(1).default(100),
+  NETFORGE_SSE_MAX_TOTAL: z.coerce.number().int().min(1).default(10_000),
+  // Bound of each Redis command of a request, and the time a job submission has to take effect
+  NETFORGE_REDIS_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(1_000),
 });
 export type ApiEnv = z.infer<typeof ApiEnv>;
 

@@ -1,43 +1,122 @@
-/** One BullMQ queue per host ("host-<id>"), created on first use and kept for the life of the app. */
-import { type JobAction, JOB_ATTEMPTS, JOB_BACKOFF_MS, type Keys, type QueuedJobData, type Redis } from "@netforge/core";
-import { Queue } from "bullmq";
+/**
+ * One BullMQ queue per host ("host-<id>"), created on first use and kept
+ * for the life of the app, and the deadline-guarded commit that makes a job
+ * submission take effect: claim, job record and queue entry in one MULTI
+ * (see core's store/submission.ts).
+ */
+import {
+  AppError,
+  type CommitOutcome,
+  commitOutcome,
+  type JobAction,
+  JOB_ATTEMPTS,
+  JOB_BACKOFF_MS,
+  type Keys,
+  type QueuedJobData,
+  queueCommit,
+  queueTombstoneDrop,
+  type Redis,
+  type SubmissionCommit,
+  isRedisUnavailableError,
+} from "@netforge/core";
+import { Job, type JobsOptions, Queue } from "bullmq";
+import type { ChainableCommander } from "ioredis";
 import type { Logger } from "pino";
 
 /** Finished BullMQ entries are trimmed by age; our own job records carry the history. */
 const REMOVE_ON_COMPLETE = { age: 86_400 };
 const REMOVE_ON_FAIL = { age: 604_800 };
 
+type HostQueue = Queue<QueuedJobData, unknown, JobAction>;
+
+/** The result of a commit: the commit script's outcome, and whether BullMQ's add after it failed. */
+export interface CommitResult {
+  outcome: CommitOutcome;
+  /** Set when the record was committed but the add in the same transaction failed (it then holds its error). */
+  addError: Error | null;
+}
+
 export class HostQueues {
-  private readonly queues = new Map<string, Queue<QueuedJobData, unknown, JobAction>>();
+  private readonly queues = new Map<string, HostQueue>();
 
   constructor(
     private readonly connection: Redis,
     private readonly keys: Keys,
     private readonly logger: Logger,
+    /** Bound of waiting for a queue's connection (the request timeout). */
+    private readonly timeoutMs: number,
   ) {}
 
-  private queueFor(host: string): Queue<QueuedJobData, unknown, JobAction> {
+  private queueFor(host: string): HostQueue {
     let q = this.queues.get(host);
     if (!q) {
       q = new Queue<QueuedJobData, unknown, JobAction>(this.keys.hostQueue(host), {
         connection: this.connection,
         prefix: this.keys.bull,
       });
-      q.on("error", (err) => this.logger.warn({ err: err.message, host }, "queue error"));
+      // Outages are logged once by the connection's outage watch, not once per failed command.
+      q.on("error", (err) => {
+        if (!isRedisUnavailableError(err)) this.logger.warn({ err: err.message, host }, "queue error");
+      });
       this.queues.set(host, q);
     }
     return q;
   }
 
-  /** Put a job on its host's queue; the BullMQ job id is our job id (a repeat add is a no-op). */
-  async enqueue(host: string, data: QueuedJobData): Promise<void> {
-    await this.queueFor(host).add(data.action, data, {
-      jobId: data.jobId,
+  /** Job options: the BullMQ job id is our job id. */
+  private jobOptions(jobId: string): JobsOptions {
+    return {
+      jobId,
       attempts: JOB_ATTEMPTS,
       backoff: { type: "exponential", delay: JOB_BACKOFF_MS },
       removeOnComplete: REMOVE_ON_COMPLETE,
       removeOnFail: REMOVE_ON_FAIL,
+    };
+  }
+
+  /** The queue's client once it is initialised (BullMQ's scripts loaded), bounded: it waits for a connection otherwise. */
+  private async clientOf(host: string, q: HostQueue): Promise<Awaited<HostQueue["client"]>> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("Command timed out")), this.timeoutMs);
     });
+    try {
+      return await Promise.race([q.client, timeout]);
+    } catch (err) {
+      // A queue whose initialisation failed stays failed: drop it, the next request builds a new one.
+      q.client.catch(() => {
+        if (this.queues.get(host) === q) {
+          this.queues.delete(host);
+          void q.close().catch(() => undefined);
+        }
+      });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Commit a submission on `host`: one MULTI of the guarded commit script,
+   * BullMQ's add of `data`, and the tombstone drop. Throws when Redis does
+   * not answer (timeout, connection lost); otherwise reports what happened.
+   */
+  async commit(host: string, data: QueuedJobData, commit: Omit<SubmissionCommit, "bullJobKey">): Promise<CommitResult> {
+    const q = this.queueFor(host);
+    const client = await this.clientOf(host, q);
+    const bullJobKey = q.toKey(data.jobId);
+    // BullMQ's transaction wraps an ioredis MULTI: our scripts go on it as plain EVALs.
+    const multi = client.multi() as unknown as ChainableCommander & Parameters<Job["addJob"]>[0];
+    queueCommit(multi, this.keys, { ...commit, bullJobKey });
+    await new Job(q, data.action, data, this.jobOptions(data.jobId), data.jobId).addJob(multi);
+    queueTombstoneDrop(multi, bullJobKey);
+    const res = await multi.exec();
+    if (res === null) throw new AppError("INTERNAL", "the submission transaction was discarded");
+    const [commitErr, commitRes] = res[0] ?? [new Error("no commit result"), null];
+    if (commitErr) throw commitErr;
+    const outcome = commitOutcome(commitRes, commit.claim);
+    const addErr = res[1]?.[0] ?? null;
+    return { outcome, addError: outcome.kind === "applied" ? addErr : null };
   }
 
   /** Close every queue (the shared connection stays open: it is the caller's). */

@@ -18,6 +18,20 @@ describe("classifyError", () => {
   it("maps HTTP 413 to PAYLOAD_TOO_LARGE", () => {
     expect(classifyError(new HTTPException(413)).error.code).toBe("PAYLOAD_TOO_LARGE");
   });
+  it("maps Redis being unreachable, paused or loading to UNAVAILABLE (expected, not a bug)", () => {
+    for (const msg of [
+      "Command timed out",
+      "Stream isn't writeable and enableOfflineQueue options is false",
+      "Connection is closed.",
+      "connect ECONNREFUSED 127.0.0.1:6379",
+      "LOADING Redis is loading the dataset in memory",
+    ]) {
+      const r = classifyError(new Error(msg));
+      expect(r).toMatchObject({ unexpected: false, error: { code: "UNAVAILABLE" } });
+      expect(r.error.status).toBe(503);
+    }
+    expect(classifyError(new Error("ERR wrong number of arguments")).error.code).toBe("INTERNAL");
+  });
   it("anything else is an unexpected INTERNAL error", () => {
     const r = classifyError(new TypeError("boom at /secret/path"));
     expect(r.unexpected).toBe(true);

@@ -4,7 +4,7 @@
  * not an AppError (or a parse failure) is an INTERNAL error: logged with its
  * stack, answered with a generic message.
  */
-import { AppError, ERROR_STATUS, type ErrorBody, validationError, zodIssues } from "@netforge/core";
+import { AppError, ERROR_STATUS, type ErrorBody, isRedisUnavailableError, validationError, zodIssues } from "@netforge/core";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -15,6 +15,13 @@ import type { AppEnv } from "./context";
 export function classifyError(err: unknown): { error: AppError; unexpected: boolean } {
   if (err instanceof AppError) return { error: err, unexpected: err.code === "INTERNAL" };
   if (err instanceof z.ZodError) return { error: validationError(zodIssues(err)), unexpected: false };
+  // Reads, and writes that reached Redis not at all: the request had no effect.
+  if (isRedisUnavailableError(err)) {
+    return {
+      error: new AppError("UNAVAILABLE", "the store (Redis) cannot be reached; retry later", {}, { cause: err }),
+      unexpected: false,
+    };
+  }
   if (err instanceof HTTPException) {
     if (err.status === 413) return { error: new AppError("PAYLOAD_TOO_LARGE", "request body is too large"), unexpected: false };
     if (err.status === 401) return { error: new AppError("UNAUTHORIZED", "authentication required"), unexpected: false };
@@ -23,6 +30,9 @@ export function classifyError(err: unknown): { error: AppError; unexpected: bool
   }
   return { error: new AppError("INTERNAL", "internal server error", {}, { cause: err }), unexpected: true };
 }
+
+/** What a client is told to wait after a 503 UNAVAILABLE (ioredis reconnects within about 2 s). */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
 
 /** Headers some codes carry by contract. */
 function errorHeaders(e: AppError): Record<string, string> {
@@ -33,6 +43,7 @@ function errorHeaders(e: AppError): Record<string, string> {
   if (e.code === "RATE_LIMITED" && typeof e.details.retryAfterSeconds === "number") {
     return { "Retry-After": String(e.details.retryAfterSeconds) };
   }
+  if (e.code === "UNAVAILABLE") return { "Retry-After": String(UNAVAILABLE_RETRY_AFTER_SECONDS) };
   return {};
 }
 

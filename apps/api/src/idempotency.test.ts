@@ -22,6 +22,11 @@ describe("idempotency helpers", () => {
     expect(a).toMatch(/^p:idem:[0-9a-f]{64}$/);
     expect(a).not.toBe(idempotencyRedisKey(keys, "tokB", "k1"));
   });
+  it("scopes are unambiguous when tokens and keys contain ':'", () => {
+    const keys = makeKeys("p");
+    expect(idempotencyRedisKey(keys, "x", "y:k1")).not.toBe(idempotencyRedisKey(keys, "x:y", "k1"));
+    expect(idempotencyRedisKey(keys, "x:", "k")).not.toBe(idempotencyRedisKey(keys, "x", ":k"));
+  });
   it("accepts 1-200 printable characters", () => {
     expect(parseIdempotencyKey(undefined)).toBeNull();
     expect(parseIdempotencyKey("abc 123 !~")).toBe("abc 123 !~");

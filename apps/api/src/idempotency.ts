@@ -45,41 +45,78 @@ export function requestFingerprint(action: string, body: unknown): string {
   return sha256(`${action}\n${canonicalJson(body)}`);
 }
 
-/** Redis key of a (token, Idempotency-Key) pair; hashed so neither appears in Redis. */
+/**
+ * Redis key of a (token, Idempotency-Key) pair; hashed so neither appears in
+ * Redis. The token is hashed on its own first: a fixed-length prefix makes the
+ * pair unambiguous (with `token:key`, token "x" + key "y:k1" and token "x:y" +
+ * key "k1" were the same scope, so one token could replay another's job).
+ */
 export function idempotencyRedisKey(keys: Keys, token: string, key: string): string {
-  return keys.idempotency(sha256(`${token}:${key}`));
+  return keys.idempotency(sha256(`${sha256(token)}\n${key}`));
 }
 
 interface StoredIdempotency {
   hash: string;
   jobId: string;
+  /** Redis time (ms) after which the request that took the key can no longer create its job. */
+  deadline?: number;
 }
 
 /** Result of taking a key: ours (go ahead with `jobId`) or a repeat of an earlier request for `jobId`. */
 export type IdempotencyClaim = { kind: "new" } | { kind: "repeat"; jobId: string };
 
+/* Take the key unless it is held. A key whose request's deadline has passed
+ * (Redis's clock) without its job record appearing can never get that job:
+ * the request failed (e.g. answered 503 during an outage), so it is taken
+ * over. Refused after our own deadline, like every write of a submission.
+ * KEYS[1] key; ARGV: value, ttl, our deadline, job key prefix. */
+const TAKE_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now > tonumber(ARGV[3]) then return {'EXPIRED'} end
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local ok, prev = pcall(cjson.decode, raw)
+  local stale = ok and type(prev) == 'table' and type(prev.deadline) == 'number' and now > prev.deadline
+    and redis.call('EXISTS', ARGV[4] .. tostring(prev.jobId)) == 0
+  if not stale then return {'HELD', raw} end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return {'OK'}`;
+
 /**
- * Take the key for a request that will create job `jobId`. A repeat with
- * the same fingerprint gets the original job id; a different fingerprint is
- * IDEMPOTENCY_MISMATCH.
+ * Take the key for a request that will create job `jobId` by `deadlineMs`
+ * (Redis time). A repeat with the same fingerprint gets the original job id;
+ * a different fingerprint is IDEMPOTENCY_MISMATCH. Past the deadline (the
+ * command reached Redis late): UNAVAILABLE, nothing written.
  */
-export async function claimIdempotencyKey(redis: Redis, redisKey: string, hash: string, jobId: string): Promise<IdempotencyClaim> {
-  const value: StoredIdempotency = { hash, jobId };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const ok = await redis.set(redisKey, JSON.stringify(value), "EX", IDEMPOTENCY_TTL_SECONDS, "NX");
-    if (ok === "OK") return { kind: "new" };
-    const raw = await redis.get(redisKey);
-    // Released (the first request failed) between our SET and GET: try to take it again.
-    if (raw === null) continue;
-    const prev = JSON.parse(raw) as StoredIdempotency;
-    if (prev.hash !== hash) {
-      throw new AppError("IDEMPOTENCY_MISMATCH", "this Idempotency-Key was already used with a different request body", {
-        originalJobId: prev.jobId,
-      });
-    }
-    return { kind: "repeat", jobId: prev.jobId };
+export async function claimIdempotencyKey(
+  redis: Redis,
+  keys: Keys,
+  redisKey: string,
+  hash: string,
+  jobId: string,
+  deadlineMs: number,
+): Promise<IdempotencyClaim> {
+  const value: StoredIdempotency = { hash, jobId, deadline: deadlineMs };
+  const res = (await redis.eval(
+    TAKE_LUA,
+    1,
+    redisKey,
+    JSON.stringify(value),
+    IDEMPOTENCY_TTL_SECONDS,
+    deadlineMs,
+    keys.job(""),
+  )) as string[];
+  if (res[0] === "OK") return { kind: "new" };
+  if (res[0] === "EXPIRED") throw new AppError("UNAVAILABLE", "the store (Redis) answered too late; the request was not applied", {});
+  const prev = JSON.parse(res[1] as string) as StoredIdempotency;
+  if (prev.hash !== hash) {
+    throw new AppError("IDEMPOTENCY_MISMATCH", "this Idempotency-Key was already used with a different request body", {
+      originalJobId: prev.jobId,
+    });
   }
-  throw new AppError("INTERNAL", "could not take the idempotency key");
+  return { kind: "repeat", jobId: prev.jobId };
 }
 
 const RELEASE_LUA = `
@@ -90,10 +127,4 @@ return 0`;
 /** Forget the key (only if it still belongs to `jobId`): the request failed before its job existed. */
 export async function releaseIdempotencyKey(redis: Redis, redisKey: string, jobId: string): Promise<void> {
   await redis.eval(RELEASE_LUA, 1, redisKey, jobId);
-}
-
-/** Whether the key is still held for `jobId` (false once the first request gave up). */
-export async function idempotencyHeldFor(redis: Redis, redisKey: string, jobId: string): Promise<boolean> {
-  const raw = await redis.get(redisKey);
-  return raw !== null && (JSON.parse(raw) as StoredIdempotency).jobId === jobId;
 }

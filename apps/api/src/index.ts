@@ -41,14 +41,20 @@ export async function startApi(env: Record<string, string | undefined> = process
     process.stderr.write(`netforge api: NETFORGE_TOKENS is not set; admin token for this run: ${token}\n`);
   }
 
-  const redis = connectRedis(cfg.REDIS_URL);
-  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  // Only a template: createApp makes the request client and the event subscriber from it (lazy: never connects itself).
+  const redis = connectRedis(cfg.REDIS_URL, { lazyConnect: true });
   const api = createApp({
     redis,
     keys: makeKeys(cfg.NETFORGE_PREFIX),
     logger,
     tokens,
-    config: { rateLimitPerSecond: cfg.NETFORGE_RATE_LIMIT },
+    config: {
+      rateLimitPerSecond: cfg.NETFORGE_RATE_LIMIT,
+      authFailuresPerMinute: cfg.NETFORGE_AUTH_FAIL_LIMIT,
+      sseMaxPerToken: cfg.NETFORGE_SSE_MAX_PER_TOKEN,
+      sseMaxTotal: cfg.NETFORGE_SSE_MAX_TOTAL,
+      redisTimeoutMs: cfg.NETFORGE_REDIS_TIMEOUT_MS,
+    },
   });
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -74,7 +80,7 @@ export async function startApi(env: Record<string, string | undefined> = process
       force.unref();
       await closed;
       clearTimeout(force);
-      await redis.quit().catch(() => redis.disconnect());
+      redis.disconnect();
       logger.info("stopped");
     })();
     return closing;

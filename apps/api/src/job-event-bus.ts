@@ -5,7 +5,7 @@
  * `ready` resolves only once SUBSCRIBE is acknowledged, so nothing published
  * after a listener's read can be missed.
  */
-import type { JobEvent, Redis } from "@netforge/core";
+import { AppError, type JobEvent, type Redis } from "@netforge/core";
 import type { Logger } from "pino";
 
 export type JobEventListener = (ev: JobEvent) => void;
@@ -22,8 +22,8 @@ export class JobEventBus {
     private readonly channel: string,
     private readonly logger: Logger,
   ) {
+    // It reconnects and re-subscribes by itself; its outages are logged by the app's outage watch.
     this.subscriber = redis.duplicate();
-    this.subscriber.on("error", (err) => this.logger.warn({ err: err.message }, "event bus subscriber error"));
     this.subscriber.on("message", (ch: string, message: string) => {
       if (ch === this.channel) this.dispatch(message);
     });
@@ -32,9 +32,30 @@ export class JobEventBus {
     this.subscribed.catch(() => {});
   }
 
+  /** The subscriber connection (for the outage watch). */
+  get connection(): Redis {
+    return this.subscriber;
+  }
+
   /** Resolves once the Redis subscription is active. */
   ready(): Promise<void> {
     return this.subscribed;
+  }
+
+  /** Like ready(), but UNAVAILABLE after `ms` (the subscriber waits for Redis; a request must not). */
+  async readyWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new AppError("UNAVAILABLE", "the store (Redis) cannot be reached: no event subscription; retry later", {})),
+        ms,
+      );
+    });
+    try {
+      await Promise.race([this.subscribed, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Listen to one job's events; returns the unsubscribe function. */

@@ -1,15 +1,17 @@
 /**
  * The synchronous checks of each job action, answered from the cluster
  * index before anything is queued (the worker re-checks on the host). Each
- * returns the job's network, host and payload; create-network also holds a
- * name/subnet claim that the caller must release if it cannot queue the job.
- * The mapped type forces one preparer per job action of the catalog.
+ * resolves the job's network, host and payload and hands them to `commit`
+ * (the caller's deadline-guarded commit: record, queue entry and, for
+ * create-network, the name/subnet claim in one transaction); create-network
+ * commits once per candidate host until one takes it. The mapped type forces
+ * one preparer per job action of the catalog.
  */
 import { randomUUID } from "node:crypto";
 import {
   type ACTIONS,
   AppError,
-  claimNetwork,
+  type ClaimRequest,
   type CreateNetworkPayload,
   getHost,
   getNetwork,
@@ -34,11 +36,14 @@ export interface PreparedJob<A extends JobAction> {
   network: string;
   host: string;
   payload: JobPayloads[A];
-  /** A name/subnet claim was taken for (network, host). */
-  claimed: boolean;
+  /** The name/subnet claim to take with the job (create-network), or null. */
+  claim: ClaimRequest | null;
 }
 
-type Preparer<A extends JobAction> = (redis: Redis, keys: Keys, body: JobBody<A>) => Promise<PreparedJob<A>>;
+/** Make a prepared job take effect; throws the claim's NAME_TAKEN/CIDR_CONFLICT when it is refused. */
+export type CommitPrepared<A extends JobAction> = (job: PreparedJob<A>) => Promise<void>;
+
+type Preparer<A extends JobAction> = (redis: Redis, keys: Keys, body: JobBody<A>, commit: CommitPrepared<A>) => Promise<void>;
 
 /** Explicit host: must exist and be online. */
 async function requireOnlineHost(redis: Redis, keys: Keys, id: string, what: string): Promise<HostRecord> {
@@ -54,15 +59,21 @@ async function requireOnlineHost(redis: Redis, keys: Keys, id: string, what: str
 }
 
 /**
- * Choose the host of a new network and claim its name and subnet there.
- * Without an explicit host, online hosts are tried from the emptiest; a
- * name clash ends the search at once (names are cluster-wide), a subnet
- * clash moves on to the next host.
+ * Choose the host of a new network and claim its name and subnet there
+ * (`claimOn` commits the job with the claim on that host). Without an
+ * explicit host, online hosts are tried from the emptiest; a name clash ends
+ * the search at once (names are cluster-wide), a subnet clash moves on to
+ * the next host.
  */
-export async function placeAndClaim(redis: Redis, keys: Keys, spec: ResolvedCreate): Promise<string> {
+export async function placeAndClaim(
+  redis: Redis,
+  keys: Keys,
+  spec: ResolvedCreate,
+  claimOn: (host: string) => Promise<void>,
+): Promise<string> {
   if (spec.requestedHost !== null) {
     await requireOnlineHost(redis, keys, spec.requestedHost, "choose another host or retry when it is back");
-    await claimNetwork(redis, keys, { name: spec.name, host: spec.requestedHost, cidr: spec.cidr });
+    await claimOn(spec.requestedHost);
     return spec.requestedHost;
   }
   const now = Date.now();
@@ -73,7 +84,7 @@ export async function placeAndClaim(redis: Redis, keys: Keys, spec: ResolvedCrea
   let firstConflict: AppError | null = null;
   for (const h of candidates) {
     try {
-      await claimNetwork(redis, keys, { name: spec.name, host: h.id, cidr: spec.cidr });
+      await claimOn(h.id);
       return h.id;
     } catch (err) {
       if (err instanceof AppError && err.code === "CIDR_CONFLICT") {
@@ -86,7 +97,7 @@ export async function placeAndClaim(redis: Redis, keys: Keys, spec: ResolvedCrea
   throw firstConflict as AppError;
 }
 
-async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-network">): Promise<PreparedJob<"create-network">> {
+async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-network">, commit: CommitPrepared<"create-network">) {
   const spec = resolveCreate(body);
   if (!IMPLEMENTED_TYPES.has(spec.type)) {
     throw new AppError(
@@ -95,20 +106,17 @@ async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-net
       { type: spec.type, supported: [...IMPLEMENTED_TYPES] },
     );
   }
-  const host = await placeAndClaim(redis, keys, spec);
   const { requestedHost: _requested, ...resolved } = spec;
-  const payload: CreateNetworkPayload = {
-    ...resolved,
-    uuid: randomUUID(),
-    host,
-    createdAt: new Date().toISOString(),
-  };
-  return { network: spec.name, host, payload, claimed: true };
+  const uuid = randomUUID();
+  await placeAndClaim(redis, keys, spec, async (host) => {
+    const payload: CreateNetworkPayload = { ...resolved, uuid, host, createdAt: new Date().toISOString() };
+    await commit({ network: spec.name, host, payload, claim: { name: spec.name, host, cidr: spec.cidr } });
+  });
 }
 
 /** delete/start/stop: the network must be indexed, its host online, and (for start/stop) in the other state. */
 function prepareExisting<A extends "delete-network" | "start-network" | "stop-network">(action: A): Preparer<A> {
-  return async (redis, keys, body) => {
+  return async (redis, keys, body, commit) => {
     const net = await getNetwork(redis, keys, body.name);
     if (!net) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
     await requireOnlineHost(redis, keys, net.host, `network '${net.name}' cannot be changed until it is back`).catch((err: unknown) => {
@@ -126,7 +134,7 @@ function prepareExisting<A extends "delete-network" | "start-network" | "stop-ne
     if (action === "stop-network" && net.state === "inactive") {
       throw new AppError("INVALID_STATE", `network '${net.name}' is already inactive`, { name: net.name, state: net.state });
     }
-    return { network: net.name, host: net.host, payload: { name: net.name } as JobPayloads[A], claimed: false };
+    await commit({ network: net.name, host: net.host, payload: { name: net.name } as JobPayloads[A], claim: null });
   };
 }
 

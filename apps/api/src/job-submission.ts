@@ -1,8 +1,17 @@
 /**
- * The life of a mutating request: idempotency key, synchronous checks (and
- * the claim), job record, queue, answer. Every step that can fail after an
- * earlier one took something gives it back (claim, idempotency key), so a
- * refused request leaves no trace in Redis.
+ * The life of a mutating request: deadline, idempotency key, synchronous
+ * checks, then one commit (claim, job record and queue entry together, see
+ * core's store/submission.ts), answer.
+ *
+ * Redis outages: every command is bounded (the request client's timeout) and
+ * the submission has a deadline on Redis's own clock, read with TIME at the
+ * start: `deadline = TIME + timeout - margin`. Every write of the submission
+ * is a script that checks TIME against it, so a command that reaches Redis
+ * late (buffered by CLIENT PAUSE, a stalled server) changes nothing. A 503
+ * after a timeout is sent no earlier than `timeout` after TIME answered, so
+ * by then Redis's clock is past the deadline (assumption: Redis's clock does
+ * not step back by more than the margin) and the request can no longer take
+ * effect. A request refused before its commit forgets its idempotency key.
  */
 import {
   AppError,
@@ -10,6 +19,7 @@ import {
   ERROR_STATUS,
   getJob,
   isErrorCode,
+  isRedisUnavailableError,
   isTerminal,
   type JobAction,
   type JobRecord,
@@ -17,26 +27,26 @@ import {
   JOB_STEPS,
   newJobId,
   newJobRecord,
+  redisTimeMs,
   releaseNetworkClaim,
-  saveNewJob,
   toJobView,
 } from "@netforge/core";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv, Services } from "./context";
-import {
-  claimIdempotencyKey,
-  idempotencyHeldFor,
-  idempotencyRedisKey,
-  parseIdempotencyKey,
-  releaseIdempotencyKey,
-  requestFingerprint,
-} from "./idempotency";
-import { JOB_PREPARERS, type JobBody } from "./job-preparers";
+import { claimIdempotencyKey, idempotencyRedisKey, parseIdempotencyKey, releaseIdempotencyKey, requestFingerprint } from "./idempotency";
+import { JOB_PREPARERS, type JobBody, type PreparedJob } from "./job-preparers";
 import { parsePreferWait } from "./prefer-header";
 
 /** How long a repeat waits for a concurrent first request (same key) to create its job. */
 const REPEAT_WAIT_MS = 5_000;
+/** Kept off the submission's deadline: Redis clock steps and rounding up to this much cannot let a late write through. */
+const DEADLINE_MARGIN_MS = 50;
+
+/** Latest Redis time (ms) at which this submission's writes may still take effect. */
+async function submissionDeadline(s: Services): Promise<number> {
+  return (await redisTimeMs(s.redis)) + s.config.redisTimeoutMs - DEADLINE_MARGIN_MS;
+}
 
 /** Submit a job action whose body is already parsed; `raw` is the body as sent (for the idempotency fingerprint). */
 export async function submitJob<A extends JobAction>(
@@ -49,87 +59,123 @@ export async function submitJob<A extends JobAction>(
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const jobId = newJobId();
+  let deadlineMs = await submissionDeadline(s);
 
   let idemRedisKey: string | null = null;
   if (idemKey !== null) {
     idemRedisKey = idempotencyRedisKey(s.keys, c.get("token"), idemKey);
     const fingerprint = requestFingerprint(action, raw);
-    // A repeat whose first request gave up before creating its job takes the key over and does the work itself.
-    for (let attempt = 0; ; attempt++) {
-      const claim = await claimIdempotencyKey(s.redis, idemRedisKey, fingerprint, jobId);
+    const waitUntil = Date.now() + REPEAT_WAIT_MS;
+    // A repeat waits for the first request's job; if that request failed (key released, or its deadline passed
+    // without a job), the key is taken over and this request does the work itself.
+    for (;;) {
+      const claim = await claimIdempotencyKey(s.redis, s.keys, idemRedisKey, fingerprint, jobId, deadlineMs);
       if (claim.kind === "new") break;
-      const original = await awaitOriginalJob(s, idemRedisKey, claim.jobId);
+      const original = await getJob(s.redis, s.keys, claim.jobId);
       if (original !== null) {
         c.header("Idempotent-Replayed", "true");
         return answerJob(s, c, original, waitSeconds);
       }
-      if (attempt >= 10) throw new AppError("INVALID_STATE", "requests with this Idempotency-Key keep failing; retry later", {});
+      if (Date.now() > waitUntil || s.shutdown.aborted) {
+        throw new AppError("INVALID_STATE", "a request with this Idempotency-Key is still being processed; retry later", {
+          retryable: true,
+        });
+      }
+      await new Promise((r) => setTimeout(r, 25));
+      deadlineMs = await submissionDeadline(s);
     }
   }
 
   let record: JobRecord | null = null;
-  let claimedOn: { network: string; host: string } | null = null;
-  let saved = false;
   try {
-    const prepared = await JOB_PREPARERS[action](s.redis, s.keys, body);
-    if (prepared.claimed) claimedOn = { network: prepared.network, host: prepared.host };
-    record = newJobRecord({
-      id: jobId,
-      action,
-      network: prepared.network,
-      host: prepared.host,
-      payload: prepared.payload,
-      steps: JOB_STEPS[action],
-      requestId: c.get("requestId"),
+    await JOB_PREPARERS[action](s.redis, s.keys, body, async (prepared) => {
+      record = await commitJob(s, c, action, jobId, prepared, deadlineMs);
     });
-    await saveNewJob(s.redis, s.keys, record);
-    saved = true;
-    await s.queues.enqueue(prepared.host, { jobId, action, payload: prepared.payload });
   } catch (err) {
-    await undo(s, c, { claimedOn, idemRedisKey, jobId, savedRecord: saved ? record : null });
-    throw err;
-  }
-  s.metrics.jobEnqueued(action);
-  c.get("log").info({ jobId, action, network: record.network, host: record.host }, "job queued");
-  return answerJob(s, c, record, waitSeconds);
-}
-
-/** Give back what a failed submission took. Failures here are logged, never thrown over the original error. */
-async function undo(
-  s: Services,
-  c: Context<AppEnv>,
-  what: { claimedOn: { network: string; host: string } | null; idemRedisKey: string | null; jobId: string; savedRecord: JobRecord | null },
-): Promise<void> {
-  const log = c.get("log");
-  const steps: Promise<unknown>[] = [];
-  if (what.claimedOn) steps.push(releaseNetworkClaim(s.redis, s.keys, what.claimedOn.network, what.claimedOn.host));
-  if (what.idemRedisKey) steps.push(releaseIdempotencyKey(s.redis, what.idemRedisKey, what.jobId));
-  if (what.savedRecord) {
-    // The record exists but nothing will run it: end it, so watchers are not left waiting.
-    const r = what.savedRecord;
-    r.state = "failed";
-    r.finishedAt = new Date().toISOString();
-    r.error = { code: "INTERNAL", message: "the job could not be queued", details: {} };
-    steps.push(commitJobEvent(s.redis, s.keys, r, "failed"));
-  }
-  for (const res of await Promise.allSettled(steps)) {
-    if (res.status === "rejected") log.error({ err: res.reason }, "could not undo a failed submission");
-  }
-}
-
-/** The job of the first request with this idempotency key once it exists; null when that request failed without one. */
-async function awaitOriginalJob(s: Services, idemRedisKey: string, jobId: string): Promise<JobRecord | null> {
-  const deadline = Date.now() + REPEAT_WAIT_MS;
-  for (;;) {
-    const rec = await getJob(s.redis, s.keys, jobId);
-    if (rec) return rec;
-    if (!(await idempotencyHeldFor(s.redis, idemRedisKey, jobId))) return null;
-    if (Date.now() > deadline || s.shutdown.aborted) {
-      throw new AppError("INVALID_STATE", "a request with this Idempotency-Key is still being processed; retry later", {
-        retryable: true,
+    // A refused request forgets its key at once. After an outage error the key stays: the commit may have been
+    // applied just before the connection broke, and then a repeat must replay that job; if it was not, the key is
+    // taken over once its deadline has passed.
+    const outage = isRedisUnavailableError(err) || (err instanceof AppError && err.code === "UNAVAILABLE");
+    if (idemRedisKey && !outage) {
+      await releaseIdempotencyKey(s.redis, idemRedisKey, jobId).catch((e: unknown) => {
+        if (!isRedisUnavailableError(e)) c.get("log").error({ err: e }, "could not release an idempotency key");
       });
     }
-    await new Promise((r) => setTimeout(r, 25));
+    throw err;
+  }
+  if (record === null) throw new AppError("INTERNAL", "the job was not committed");
+  const committed: JobRecord = record;
+  s.metrics.jobEnqueued(action);
+  c.get("log").info({ jobId, action, network: committed.network, host: committed.host }, "job queued");
+  return answerJob(s, c, committed, waitSeconds);
+}
+
+/**
+ * Commit one prepared job: record, queue entry and claim together, or
+ * nothing. Throws the claim's refusal, or UNAVAILABLE when Redis did not take
+ * it in time: with `details.jobId` when the transaction was in flight, since
+ * only then could it have been applied (before the deadline, never after).
+ */
+async function commitJob<A extends JobAction>(
+  s: Services,
+  c: Context<AppEnv>,
+  action: A,
+  jobId: string,
+  prepared: PreparedJob<A>,
+  deadlineMs: number,
+): Promise<JobRecord> {
+  const record = newJobRecord({
+    id: jobId,
+    action,
+    network: prepared.network,
+    host: prepared.host,
+    payload: prepared.payload,
+    steps: JOB_STEPS[action],
+    requestId: c.get("requestId"),
+  });
+  const data = { jobId, action, payload: prepared.payload };
+  const result = await s.queues.commit(prepared.host, data, { deadlineMs, record, claim: prepared.claim }).catch((err: unknown) => {
+    if (!isRedisUnavailableError(err)) throw err;
+    throw new AppError(
+      "UNAVAILABLE",
+      `the store (Redis) did not answer in time; the request takes effect only if Redis applied it before the deadline: GET /api/jobs/${jobId} tells (404: it did not)`,
+      { jobId },
+      { cause: err },
+    );
+  });
+  switch (result.outcome.kind) {
+    case "expired":
+      throw new AppError("UNAVAILABLE", "the store (Redis) answered too late; the request was not applied", {});
+    case "refused":
+      throw result.outcome.error;
+    case "applied":
+      break;
+  }
+  if (result.addError) {
+    await failUnqueuedJob(s, c, record, prepared);
+    throw new AppError("INTERNAL", "the job could not be queued", {}, { cause: result.addError });
+  }
+  return record;
+}
+
+/**
+ * The record and claim were committed but BullMQ's add in the same
+ * transaction failed (Redis answered, so this can be undone): end the job, so
+ * watchers are not left waiting, and give the claim back.
+ */
+async function failUnqueuedJob<A extends JobAction>(
+  s: Services,
+  c: Context<AppEnv>,
+  r: JobRecord,
+  prepared: PreparedJob<A>,
+): Promise<void> {
+  r.state = "failed";
+  r.finishedAt = new Date().toISOString();
+  r.error = { code: "INTERNAL", message: "the job could not be queued", details: {} };
+  const steps: Promise<unknown>[] = [commitJobEvent(s.redis, s.keys, r, "failed")];
+  if (prepared.claim) steps.push(releaseNetworkClaim(s.redis, s.keys, prepared.claim.name, prepared.claim.host));
+  for (const res of await Promise.allSettled(steps)) {
+    if (res.status === "rejected") c.get("log").error({ err: res.reason }, "could not undo a failed submission");
   }
 }
 
@@ -179,7 +225,7 @@ export async function waitForTerminal(s: Services, c: Context<AppEnv>, jobId: st
   const signals = [c.req.raw.signal, s.shutdown];
   for (const sig of signals) sig.addEventListener("abort", stop, { once: true });
   try {
-    await s.bus.ready();
+    await s.bus.readyWithin(s.config.redisTimeoutMs);
     const now = await getJob(s.redis, s.keys, jobId);
     if (now && isTerminal(now.state)) return toJobView(now);
     return await done;

@@ -5,6 +5,10 @@ export class ApiMetrics {
   private readonly httpByClass = new Map<string, number>();
   private readonly enqueuedByAction = new Map<string, number>();
   private sse = 0;
+  private readonly sseRefusedByScope = new Map<string, number>([
+    ["token", 0],
+    ["total", 0],
+  ]);
 
   /** Count one answered HTTP request by its status class ("2xx"...). */
   observeHttp(status: number): void {
@@ -25,6 +29,11 @@ export class ApiMetrics {
     this.sse -= 1;
   }
 
+  /** Count one stream refused by a cap ("token" or "total"). */
+  sseRefused(scope: "token" | "total"): void {
+    this.sseRefusedByScope.set(scope, (this.sseRefusedByScope.get(scope) ?? 0) + 1);
+  }
+
   /** Open SSE streams right now. */
   get sseStreams(): number {
     return this.sse;
@@ -42,6 +51,9 @@ export class ApiMetrics {
     out.push("# HELP netforge_sse_streams Open Server-Sent Events streams.");
     out.push("# TYPE netforge_sse_streams gauge");
     out.push(`netforge_sse_streams ${this.sse}`);
+    out.push("# HELP netforge_sse_refused_total Event streams refused by the per-token or total cap.");
+    out.push("# TYPE netforge_sse_refused_total counter");
+    for (const [scope, n] of [...this.sseRefusedByScope].sort()) out.push(`netforge_sse_refused_total{scope="${scope}"} ${n}`);
     for (const [name, g] of Object.entries(gauges)) {
       out.push(`# HELP ${name} ${g.help}`);
       out.push(`# TYPE ${name} gauge`);

@@ -48,6 +48,7 @@ const COMMON_ERRORS = {
   "403": errorRef("FORBIDDEN"),
   "413": errorRef("PAYLOAD_TOO_LARGE"),
   "429": errorRef("RATE_LIMITED (see Retry-After)"),
+  "503": errorRef("UNAVAILABLE (Redis cannot be reached; the request had no effect)"),
 };
 
 function actionOperation(name: ActionName): JsonSchema {
@@ -71,7 +72,7 @@ function actionOperation(name: ActionName): JsonSchema {
       "404": errorRef("NOT_FOUND"),
       "409": errorRef("NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH, or a failed job's code"),
       "422": errorRef("UNSUPPORTED_FOR_TYPE"),
-      "503": errorRef("NO_HOST, HOST_UNAVAILABLE"),
+      "503": errorRef("NO_HOST, HOST_UNAVAILABLE, UNAVAILABLE"),
     };
   } else {
     const res = QUERY_RESPONSES[name];

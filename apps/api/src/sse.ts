@@ -1,8 +1,10 @@
 /**
  * Server-Sent Events plumbing shared by the job and dashboard streams: the
- * open-stream registry (gauge, close on shutdown), heartbeats, and one
- * cleanup path whichever way a stream ends (done, client gone, shutdown).
+ * open-stream registry (caps per token and in total, gauges, close on
+ * shutdown), heartbeats, and one cleanup path whichever way a stream ends
+ * (done, client gone, shutdown).
  */
+import { AppError } from "@netforge/core";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { Logger } from "pino";
@@ -15,21 +17,80 @@ export interface SseChannel {
   signal: AbortSignal;
 }
 
+/** A reserved place for one stream; released exactly once (when the stream ends, or when it never starts). */
+export interface SseSlot {
+  release(): void;
+}
+
+/** How long a refused client is told to wait: streams are long-lived, so a slot frees at no predictable time. */
+export const SSE_RETRY_AFTER_SECONDS = 5;
+
+export interface SseLimits {
+  maxPerToken: number;
+  maxTotal: number;
+}
+
 export class SseStreams {
   private readonly open = new Set<AbortController>();
+  /** Reserved slots (open streams and streams being set up), per token and in total. */
+  private readonly perToken = new Map<string, number>();
+  private reserved = 0;
   private closed = false;
 
   constructor(
     private readonly metrics: ApiMetrics,
     private readonly heartbeatMs: number,
     private readonly logger: Logger,
+    private readonly limits: SseLimits = { maxPerToken: Number.POSITIVE_INFINITY, maxTotal: Number.POSITIVE_INFINITY },
   ) {}
 
   /**
-   * Answer `c` with an event stream driven by `body`. `cleanup` runs exactly
-   * once when the stream ends for any reason (it unregisters bus listeners).
+   * Take a stream slot for `token`, or refuse with RATE_LIMITED when the
+   * token or the process has as many streams open as allowed. Taken before
+   * any work for the stream, and handed to `respond`, which frees it when
+   * the stream ends; a caller that fails before `respond` releases it.
    */
-  respond(c: Context<AppEnv>, body: (ch: SseChannel) => Promise<void>, cleanup: () => void): Response {
+  reserve(token: string): SseSlot {
+    const mine = this.perToken.get(token) ?? 0;
+    const scope = mine >= this.limits.maxPerToken ? "token" : this.reserved >= this.limits.maxTotal ? "total" : null;
+    if (scope !== null) {
+      this.metrics.sseRefused(scope);
+      const limit = scope === "token" ? this.limits.maxPerToken : this.limits.maxTotal;
+      const what = scope === "token" ? "for this token" : "on this server";
+      throw new AppError("RATE_LIMITED", `too many open event streams ${what} (limit ${limit}); close one or retry later`, {
+        scope,
+        limit,
+        retryAfterSeconds: SSE_RETRY_AFTER_SECONDS,
+      });
+    }
+    this.perToken.set(token, mine + 1);
+    this.reserved += 1;
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.reserved -= 1;
+        const n = (this.perToken.get(token) ?? 1) - 1;
+        if (n <= 0) this.perToken.delete(token);
+        else this.perToken.set(token, n);
+      },
+    };
+  }
+
+  /** The most streams any one token holds right now (the per-token gauge: tokens themselves are never exposed). */
+  maxPerTokenInUse(): number {
+    let max = 0;
+    for (const n of this.perToken.values()) max = Math.max(max, n);
+    return max;
+  }
+
+  /**
+   * Answer `c` with an event stream driven by `body`. `cleanup` runs exactly
+   * once when the stream ends for any reason (it unregisters bus listeners),
+   * and `slot` is released then.
+   */
+  respond(c: Context<AppEnv>, slot: SseSlot, body: (ch: SseChannel) => Promise<void>, cleanup: () => void): Response {
     // Proxies (nginx) would otherwise buffer the stream.
     c.header("X-Accel-Buffering", "no");
     return streamSSE(c, async (stream) => {
@@ -61,6 +122,7 @@ export class SseStreams {
         clientSignal.removeEventListener("abort", abort);
         this.open.delete(stop);
         this.metrics.sseClosed();
+        slot.release();
         cleanup();
       }
     });

@@ -1,27 +1,48 @@
 import { describe, expect, it } from "vitest";
-import { loadTokens, looksLikeTokenFilePath, parseTokenList } from "./tokens";
+import { loadTokens, looksLikeTokenFilePath, MIN_TOKEN_LENGTH, parseTokenList } from "./tokens";
+
+// Tokens of the fixtures: 16+ characters, as the parser requires.
+const A = "a1-token-0123456789";
+const B = "b2-token-0123456789";
+const C = "c3-token-0123456789";
+const D = "d:4-token-0123456789";
 
 describe("parseTokenList", () => {
   it("parses comma lists, lines, comments and tokens containing ':'", () => {
-    const m = parseTokenList("a1:admin, b2:operator\n# comment\n\nc3:viewer,d:4:Viewer  # trailing comment\n");
+    const m = parseTokenList(`${A}:admin, ${B}:operator\n# comment\n\n${C}:viewer,${D}:Viewer  # trailing comment\n`);
     expect([...m]).toEqual([
-      ["a1", "admin"],
-      ["b2", "operator"],
-      ["c3", "viewer"],
-      ["d:4", "viewer"],
+      [A, "admin"],
+      [B, "operator"],
+      [C, "viewer"],
+      [D, "viewer"],
     ]);
   });
   it.each([
     ["nocolon", /expected "token:role"/],
     [":admin", /expected "token:role"/],
-    ["tok:root", /unknown role 'root'/],
-    ["to k:admin", /printable ASCII/],
-    ["t:admin,t:viewer", /two roles/],
+    [`${A}:root`, /unknown role 'root'/],
+    ["to k-0123456789abcdef:admin", /printable ASCII/],
+    [`${A}:admin,${A}:viewer`, /two roles/],
   ])("rejects %j", (text, err) => {
     expect(() => parseTokenList(text)).toThrow(err);
   });
   it("never puts the token in an error message", () => {
-    expect(() => parseTokenList("s3cr3t-value:superuser")).toThrow(/^(?!.*s3cr3t).*$/s);
+    expect(() => parseTokenList("s3cr3t-value-0123456789:superuser")).toThrow(/^(?!.*s3cr3t).*$/s);
+  });
+  it(`refuses a token shorter than ${MIN_TOKEN_LENGTH} characters, naming the line and entry but not the token`, () => {
+    const text = `${A}:admin\n${B}:viewer, short-s3cret:operator\n`;
+    let message = "";
+    try {
+      parseTokenList(text, "/etc/netforge/tokens");
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(
+      "/etc/netforge/tokens line 2, entry 2: the token is shorter than 16 characters (generate one with: openssl rand -base64 24)",
+    );
+    expect(message).not.toContain("short-s3cret");
+    expect(() => parseTokenList(`${"x".repeat(15)}:admin`)).toThrow(/NETFORGE_TOKENS line 1, entry 1: the token is shorter/);
+    expect(parseTokenList(`${"x".repeat(16)}:admin`).size).toBe(1);
   });
 });
 
@@ -33,9 +54,9 @@ describe("loadTokens", () => {
     expect(looksLikeTokenFilePath("abc:admin")).toBe(false);
   });
   it("reads a file of entries", () => {
-    const m = loadTokens("/x/tokens", (p) => (p === "/x/tokens" ? "a:admin\nb:viewer,c:operator\n" : ""));
+    const m = loadTokens("/x/tokens", (p) => (p === "/x/tokens" ? `${A}:admin\n${B}:viewer,${C}:operator\n` : ""));
     expect(m.size).toBe(3);
-    expect(m.get("c")).toBe("operator");
+    expect(m.get(C)).toBe("operator");
   });
   it("explains an unreadable file", () => {
     expect(() =>

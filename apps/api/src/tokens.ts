@@ -9,6 +9,9 @@ import { ROLES, type Role } from "@netforge/core";
 // Printable ASCII without space and comma: what fits a Bearer header and our list syntax.
 const TOKEN_CHARS = /^[\x21-\x2b\x2d-\x7e]+$/;
 
+/** Shortest accepted token: shorter ones are guessable even with the failed-authentication limit. */
+export const MIN_TOKEN_LENGTH = 16;
+
 function isRole(s: string): s is Role {
   return (ROLES as readonly string[]).includes(s);
 }
@@ -20,10 +23,10 @@ export function parseTokenList(text: string, source = "NETFORGE_TOKENS"): Map<st
   lines.forEach((rawLine, lineIndex) => {
     const line = rawLine.replace(/(^|\s)#.*$/, "").trim();
     if (line === "") return;
-    for (const rawEntry of line.split(",")) {
+    line.split(",").forEach((rawEntry, entryIndex) => {
       const entry = rawEntry.trim();
-      if (entry === "") continue;
-      const where = `${source} line ${lineIndex + 1}`;
+      if (entry === "") return;
+      const where = `${source} line ${lineIndex + 1}, entry ${entryIndex + 1}`;
       // The role is after the last ':' so a token may itself contain ':'.
       const sep = entry.lastIndexOf(":");
       if (sep <= 0) throw new Error(`${where}: expected "token:role" (roles: ${ROLES.join(", ")})`);
@@ -33,11 +36,14 @@ export function parseTokenList(text: string, source = "NETFORGE_TOKENS"): Map<st
         .trim()
         .toLowerCase();
       if (!TOKEN_CHARS.test(token)) throw new Error(`${where}: a token must be printable ASCII without spaces or commas`);
+      if (token.length < MIN_TOKEN_LENGTH) {
+        throw new Error(`${where}: the token is shorter than ${MIN_TOKEN_LENGTH} characters (generate one with: openssl rand -base64 24)`);
+      }
       if (!isRole(role)) throw new Error(`${where}: unknown role '${role}' (roles: ${ROLES.join(", ")})`);
       const prev = tokens.get(token);
       if (prev !== undefined && prev !== role) throw new Error(`${where}: the same token is listed with two roles`);
       tokens.set(token, role);
-    }
+    });
   });
   return tokens;
 }

@@ -2,7 +2,7 @@
  * A host's worker: consumes its host's queue, and keeps the cluster informed
  * about the host (heartbeat + inventory, index reconcile, live stats).
  */
-import { connectRedis, makeKeys, markHostOffline, type QueuedJobData } from "@netforge/core";
+import { connectRedis, isRedisUnavailableError, makeKeys, markHostOffline, type QueuedJobData, watchRedisOutage } from "@netforge/core";
 import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { WorkerConfig } from "./config";
@@ -63,8 +63,11 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   await refreshHost(host, startedAt, libvirtVersion);
   logger.info({ host: cfg.hostId, networks: rec.present, removed: rec.removed }, "index reconciled");
 
+  const bullConnection = connectRedis(cfg.redisUrl);
+  // Both connections retry forever in the background; an outage is logged once when it starts and once when it ends.
+  const outage = watchRedisOutage([redis, bullConnection], logger, `worker ${cfg.hostId}`);
   const worker = new Worker<QueuedJobData>(keys.hostQueue(cfg.hostId), makeProcessor(host), {
-    connection: connectRedis(cfg.redisUrl),
+    connection: bullConnection,
     prefix: keys.bull,
     concurrency: cfg.concurrency,
     // Lock renewals of BullMQ itself; our per-network lock is separate. A dead worker's job is moved back
@@ -73,7 +76,11 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     stalledInterval: cfg.stalledMs,
     maxStalledCount: 2,
   });
-  worker.on("error", (err) => logger.error({ err }, "worker error"));
+  worker.on("error", (err) => {
+    // Connection failures of BullMQ's connections (one per reconnect attempt) are the outage already logged.
+    if (isRedisUnavailableError(err)) return;
+    logger.error({ err }, "worker error");
+  });
   worker.on("failed", (job, err) => {
     if (job) void track(failAbandonedJob(host, job, err.message)).catch((e) => logger.warn({ err: e }, "could not record abandoned job"));
   });
@@ -85,7 +92,8 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       try {
         await track(fn());
       } catch (err) {
-        logger.warn({ err, what }, "periodic task failed");
+        if (outage.down && isRedisUnavailableError(err)) logger.debug({ err, what }, "periodic task failed (redis unavailable)");
+        else logger.warn({ err, what }, "periodic task failed");
       }
       if (!stopping) timer = setTimeout(tick, ms);
     };
@@ -108,6 +116,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       await Promise.allSettled([...inFlight]);
       await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);
       redis.disconnect();
+      bullConnection.disconnect();
     },
   };
 }

@@ -16,5 +16,6 @@ export * from "./store/keys";
 export * from "./store/locks";
 export * from "./store/network-index";
 export * from "./store/redis";
+export * from "./store/submission";
 export * from "./validation";
 export * from "./jobs";

@@ -99,18 +99,20 @@ export function jobRoutes(s: Services): Hono<AppEnv> {
     const id = c.req.param("id");
     if (!JobId.safeParse(id).success) throw jobNotFound(id);
     const resumeAfter = resumeFrom(c.req.header("Last-Event-ID"), c.req.query("lastEventId"));
+    const slot = s.sse.reserve(c.get("token"));
     const inbox = new Inbox<JobEvent>();
     // Listen before reading, so an event published right after the read is not lost.
     const off = s.bus.onJob(id, (ev) => inbox.push(ev));
     let handedOver = false;
     try {
-      await s.bus.ready();
+      await s.bus.readyWithin(s.config.redisTimeoutMs);
       if (resumeAfter === null) {
         const snap = await readJobSnapshot(s.redis, s.keys, id);
         if (!snap) throw jobNotFound(id);
         handedOver = true;
         return s.sse.respond(
           c,
+          slot,
           async (ch) => {
             await ch.send("snapshot", snap.lastEventId, toJobView(snap.job));
             if (isTerminal(snap.job.state)) {
@@ -129,6 +131,7 @@ export function jobRoutes(s: Services): Hono<AppEnv> {
       handedOver = true;
       return s.sse.respond(
         c,
+        slot,
         async (ch) => {
           let last = resumeAfter;
           for (const ev of missed) {
@@ -143,7 +146,10 @@ export function jobRoutes(s: Services): Hono<AppEnv> {
         off,
       );
     } finally {
-      if (!handedOver) off();
+      if (!handedOver) {
+        off();
+        slot.release();
+      }
     }
   });
 
@@ -152,16 +158,18 @@ export function jobRoutes(s: Services): Hono<AppEnv> {
     if (network !== undefined && !NetworkName.safeParse(network).success) {
       throw validationError([{ path: "query.network", message: "must be a network name" }]);
     }
+    const slot = s.sse.reserve(c.get("token"));
     const inbox = new Inbox<JobEvent>();
     const off = s.bus.onAny((ev) => {
       if (network === undefined || ev.network === network) inbox.push(ev);
     });
     let handedOver = false;
     try {
-      await s.bus.ready();
+      await s.bus.readyWithin(s.config.redisTimeoutMs);
       handedOver = true;
       return s.sse.respond(
         c,
+        slot,
         async (ch) => {
           for (;;) {
             const next = await inbox.take(ch.signal, 3_600_000);
@@ -173,7 +181,10 @@ export function jobRoutes(s: Services): Hono<AppEnv> {
         off,
       );
     } finally {
-      if (!handedOver) off();
+      if (!handedOver) {
+        off();
+        slot.release();
+      }
     }
   });
 

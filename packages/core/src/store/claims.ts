@@ -19,7 +19,7 @@ import type { Keys } from "./keys";
  * the record) and are dropped on the way. Occupied subnets (host interfaces
  * and routes, few and possibly nested) are scanned. Bounds are uint32s, exact
  * in Lua's doubles. */
-const CLAIM_LUA = `
+export const CLAIM_LUA = `
 local names, subnets, index, occupied = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local name, host, first, last, cidr = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local owner = redis.call('HGET', names, name)
@@ -94,8 +94,8 @@ export function encodeSubnet(c: Cidr): string {
   return `${c.network}-${c.last}-${formatCidr(c)}`;
 }
 
-/** Claim a name (and subnet) atomically; throws NAME_TAKEN or CIDR_CONFLICT naming what is in the way. */
-export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest): Promise<void> {
+/** KEYS and ARGV of CLAIM_LUA for a request (also used where the claim runs inside a larger script). */
+export function claimScriptArgs(keys: Keys, req: ClaimRequest): { keys: string[]; argv: string[] } {
   let first = "";
   let last = "";
   let cidrText = "";
@@ -105,30 +105,32 @@ export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest):
     last = String(c.last);
     cidrText = formatCidr(c);
   }
-  const res = (await evalScript(
-    redis,
-    CLAIM_LUA,
-    4,
-    keys.claimedNames,
-    keys.claimedSubnets(req.host),
-    keys.claimedSubnetIndex(req.host),
-    keys.occupiedSubnets(req.host),
-    req.name,
-    req.host,
-    first,
-    last,
-    cidrText,
-  )) as string[];
-  if (res[0] === "OK") return;
+  return {
+    keys: [keys.claimedNames, keys.claimedSubnets(req.host), keys.claimedSubnetIndex(req.host), keys.occupiedSubnets(req.host)],
+    argv: [req.name, req.host, first, last, cidrText],
+  };
+}
+
+/** Claim a name (and subnet) atomically; throws NAME_TAKEN or CIDR_CONFLICT naming what is in the way. */
+export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest): Promise<void> {
+  const a = claimScriptArgs(keys, req);
+  const res = (await evalScript(redis, CLAIM_LUA, a.keys.length, ...a.keys, ...a.argv)) as string[];
+  const refused = claimRefusal(req, res);
+  if (refused) throw refused;
+}
+
+/** The error of a CLAIM_LUA answer, or null for OK. */
+export function claimRefusal(req: ClaimRequest, res: string[]): AppError | null {
+  if (res[0] === "OK") return null;
   if (res[0] === "NAME_TAKEN") {
-    throw new AppError("NAME_TAKEN", `network name '${req.name}' is already used (on host ${res[1]})`, {
+    return new AppError("NAME_TAKEN", `network name '${req.name}' is already used (on host ${res[1]})`, {
       name: req.name,
       host: res[1],
     });
   }
   const [, kind, owner, other] = res;
   const what = kind === "network" ? `network '${owner}' (${other})` : `${owner} (${other})`;
-  throw new AppError("CIDR_CONFLICT", `${req.cidr} overlaps ${what} on host ${req.host}`, {
+  return new AppError("CIDR_CONFLICT", `${req.cidr} overlaps ${what} on host ${req.host}`, {
     cidr: req.cidr,
     host: req.host,
     conflictsWith: kind === "network" ? { network: owner, cidr: other } : { owner, cidr: other },

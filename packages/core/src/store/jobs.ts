@@ -78,16 +78,26 @@ export function newJobRecord(args: {
   };
 }
 
-/** Store a new job record and index it (newest-first listing, per network). */
-export async function saveNewJob(redis: Redis, keys: Keys, r: JobRecord): Promise<void> {
+/**
+ * The writes that store a new job record and index it (newest-first listing,
+ * per network), as commands: run in a MULTI by saveNewJob, or inside the
+ * deadline-guarded submission script (store/submission.ts).
+ */
+export function newJobWrites(keys: Keys, r: JobRecord): [string, ...string[]][] {
   const score = Date.parse(r.createdAt);
-  await redis
-    .multi()
-    .set(keys.job(r.id), JSON.stringify(r))
-    .zadd(keys.jobs, score, r.id)
-    .zadd(keys.networkJobs(r.network), score, r.id)
-    .zremrangebyscore(keys.jobs, "-inf", score - JOB_RETENTION_SECONDS * 1000)
-    .exec();
+  return [
+    ["SET", keys.job(r.id), JSON.stringify(r)],
+    ["ZADD", keys.jobs, String(score), r.id],
+    ["ZADD", keys.networkJobs(r.network), String(score), r.id],
+    ["ZREMRANGEBYSCORE", keys.jobs, "-inf", String(score - JOB_RETENTION_SECONDS * 1000)],
+  ];
+}
+
+/** Store a new job record and index it. */
+export async function saveNewJob(redis: Redis, keys: Keys, r: JobRecord): Promise<void> {
+  const multi = redis.multi();
+  for (const [cmd, ...args] of newJobWrites(keys, r)) multi.call(cmd, ...args);
+  await multi.exec();
 }
 
 /** Read a job record, or null. */

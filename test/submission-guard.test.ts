@@ -1,0 +1,113 @@
+/**
+ * The deadline-guarded commit of a job submission and its idempotency key,
+ * against the run's Redis: claim, job record and queue entry appear together
+ * or not at all, a commit reaching Redis after its deadline changes nothing
+ * (no tombstone left either), and an idempotency key whose request missed
+ * its deadline without a job is taken over by the next request.
+ */
+import { newJobId, newJobRecord, redisTimeMs, saveNewJob } from "@netforge/core";
+import { pino } from "pino";
+import { afterAll, describe, expect, it } from "vitest";
+import { HostQueues } from "../apps/api/src/host-queues";
+import { claimIdempotencyKey } from "../apps/api/src/idempotency";
+import { scanKeys, testRedis } from "./support/redis";
+
+const t = testRedis("subguard");
+const queues = new HostQueues(t.redis, t.keys, pino({ level: "silent" }), 2_000);
+afterAll(async () => {
+  await queues.close();
+  await t.cleanup();
+});
+
+function submission(name: string, cidr: string) {
+  const jobId = newJobId();
+  const payload = { name, cidr };
+  const record = newJobRecord({ id: jobId, action: "create-network", network: name, host: "h1", payload, steps: ["a"] });
+  return {
+    jobId,
+    record,
+    data: { jobId, action: "create-network" as const, payload: payload as never },
+    claim: { name, host: "h1", cidr },
+  };
+}
+async function state(name: string, jobId: string) {
+  return {
+    claim: await t.redis.hget(t.keys.claimedNames, name),
+    record: await t.redis.exists(t.keys.job(jobId)),
+    queued: (await t.redis.lrange(`${t.keys.bull}:host-h1:wait`, 0, -1)).includes(jobId),
+    bullJob: await t.redis.exists(`${t.keys.bull}:host-h1:${jobId}`),
+  };
+}
+
+describe("guarded commit", () => {
+  it("applies claim, record and queue entry together before the deadline", async () => {
+    const s = submission("guard-ok", "10.81.0.0/24");
+    const deadlineMs = (await redisTimeMs(t.redis)) + 1_000;
+    const r = await queues.commit("h1", s.data, { deadlineMs, record: s.record, claim: s.claim });
+    expect(r).toEqual({ outcome: { kind: "applied" }, addError: null });
+    expect(await state("guard-ok", s.jobId)).toEqual({ claim: "h1", record: 1, queued: true, bullJob: 1 });
+  });
+
+  it("after the deadline changes nothing: no claim, no record, nothing queued, no tombstone left", async () => {
+    const s = submission("guard-late", "10.82.0.0/24");
+    const deadlineMs = (await redisTimeMs(t.redis)) - 1;
+    const r = await queues.commit("h1", s.data, { deadlineMs, record: s.record, claim: s.claim });
+    expect(r.outcome.kind).toBe("expired");
+    expect(await state("guard-late", s.jobId)).toEqual({ claim: null, record: 0, queued: false, bullJob: 0 });
+    expect(await t.redis.hget(t.keys.claimedSubnets("h1"), "guard-late")).toBeNull();
+  });
+
+  it("a refused claim queues nothing either, and the job id stays free for a later add", async () => {
+    const first = submission("guard-taken", "10.83.0.0/24");
+    const deadlineMs = (await redisTimeMs(t.redis)) + 1_000;
+    await queues.commit("h1", first.data, { deadlineMs, record: first.record, claim: first.claim });
+    const clash = submission("guard-taken", "10.84.0.0/24");
+    const r = await queues.commit("h1", clash.data, { deadlineMs, record: clash.record, claim: clash.claim });
+    expect(r.outcome).toMatchObject({ kind: "refused", error: { code: "NAME_TAKEN" } });
+    expect(await state("guard-taken", clash.jobId)).toEqual({ claim: "h1", record: 0, queued: false, bullJob: 0 });
+    const overlap = submission("guard-other", "10.83.0.128/25");
+    const r2 = await queues.commit("h1", overlap.data, { deadlineMs, record: overlap.record, claim: overlap.claim });
+    expect(r2.outcome).toMatchObject({ kind: "refused", error: { code: "CIDR_CONFLICT" } });
+    expect(await state("guard-other", overlap.jobId)).toEqual({ claim: null, record: 0, queued: false, bullJob: 0 });
+    expect(await scanKeys(t.redis, `${t.keys.bull}:host-h1:${overlap.jobId}*`)).toEqual([]);
+  });
+});
+
+describe("idempotency key with a deadline", () => {
+  const key = () => t.keys.idempotency(`test-${newJobId()}`);
+
+  it("is refused after the caller's own deadline", async () => {
+    const k = key();
+    const past = (await redisTimeMs(t.redis)) - 1;
+    await expect(claimIdempotencyKey(t.redis, t.keys, k, "fp", newJobId(), past)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(await t.redis.exists(k)).toBe(0);
+  });
+
+  it("a repeat waits for the first request's job; once that request's deadline passed without a job, the key is taken over", async () => {
+    const k = key();
+    const a = newJobId();
+    const b = newJobId();
+    const now = await redisTimeMs(t.redis);
+    expect(await claimIdempotencyKey(t.redis, t.keys, k, "fp", a, now + 300)).toEqual({ kind: "new" });
+    expect(await claimIdempotencyKey(t.redis, t.keys, k, "fp", b, now + 5_000)).toEqual({ kind: "repeat", jobId: a });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await claimIdempotencyKey(t.redis, t.keys, k, "fp", b, (await redisTimeMs(t.redis)) + 1_000)).toEqual({ kind: "new" });
+    expect(JSON.parse((await t.redis.get(k)) as string)).toMatchObject({ jobId: b });
+  });
+
+  it("a key whose job exists stays a repeat after the deadline", async () => {
+    const k = key();
+    const a = newJobId();
+    const now = await redisTimeMs(t.redis);
+    expect(await claimIdempotencyKey(t.redis, t.keys, k, "fp", a, now + 100)).toEqual({ kind: "new" });
+    await saveNewJob(t.redis, t.keys, newJobRecord({ id: a, action: "delete-network", network: "n", host: "h1", payload: {}, steps: [] }));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await claimIdempotencyKey(t.redis, t.keys, k, "fp", newJobId(), (await redisTimeMs(t.redis)) + 1_000)).toEqual({
+      kind: "repeat",
+      jobId: a,
+    });
+    await expect(claimIdempotencyKey(t.redis, t.keys, k, "other", newJobId(), (await redisTimeMs(t.redis)) + 1_000)).rejects.toMatchObject({
+      code: "IDEMPOTENCY_MISMATCH",
+    });
+  });
+});
