@@ -20,6 +20,7 @@ import {
   type JobPayloads,
   type Keys,
   listHosts,
+  placeAndClaimNetwork,
   type Redis,
   type ResolvedCreate,
   resolveCreate,
@@ -55,9 +56,10 @@ async function requireOnlineHost(redis: Redis, keys: Keys, id: string, what: str
 
 /**
  * Choose the host of a new network and claim its name and subnet there.
- * Without an explicit host, online hosts are tried from the emptiest; a
- * name clash ends the search at once (names are cluster-wide), a subnet
- * clash moves on to the next host.
+ * Without an explicit host, every online host is a candidate and the claim
+ * script picks the one with the fewest claimed names at that instant (so
+ * concurrent creates see each other) whose subnets do not clash; a name clash
+ * ends the search at once (names are cluster-wide).
  */
 export async function placeAndClaim(redis: Redis, keys: Keys, spec: ResolvedCreate): Promise<string> {
   if (spec.requestedHost !== null) {
@@ -66,24 +68,9 @@ export async function placeAndClaim(redis: Redis, keys: Keys, spec: ResolvedCrea
     return spec.requestedHost;
   }
   const now = Date.now();
-  const candidates = (await listHosts(redis, keys))
-    .filter((h) => hostStatus(h, now) === "online")
-    .sort((a, b) => a.networks - b.networks || a.id.localeCompare(b.id));
+  const candidates = (await listHosts(redis, keys)).filter((h) => hostStatus(h, now) === "online").map((h) => h.id);
   if (candidates.length === 0) throw new AppError("NO_HOST", "no online host can take the network", {});
-  let firstConflict: AppError | null = null;
-  for (const h of candidates) {
-    try {
-      await claimNetwork(redis, keys, { name: spec.name, host: h.id, cidr: spec.cidr });
-      return h.id;
-    } catch (err) {
-      if (err instanceof AppError && err.code === "CIDR_CONFLICT") {
-        firstConflict ??= err;
-        continue;
-      }
-      throw err;
-    }
-  }
-  throw firstConflict as AppError;
+  return placeAndClaimNetwork(redis, keys, { name: spec.name, cidr: spec.cidr }, candidates);
 }
 
 async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-network">): Promise<PreparedJob<"create-network">> {
