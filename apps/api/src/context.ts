@@ -16,6 +16,12 @@ export interface ApiConfig {
   sseHeartbeatMs: number;
   /** Upper bound of `Prefer: wait`. */
   maxWaitSeconds: number;
+  /** How often the claim sweeper runs (0: never; release-network-claim still works). */
+  claimSweepIntervalMs: number;
+  /** Claims younger than this are never released (a create may be between claim and job); far above any request's life. */
+  claimGraceMs: number;
+  /** For the sweeper, a network's host still holds its claim while last seen within this long. */
+  claimOfflineHostGraceMs: number;
 }
 
 export const DEFAULT_API_CONFIG: ApiConfig = {
@@ -23,6 +29,9 @@ export const DEFAULT_API_CONFIG: ApiConfig = {
   rateLimitPerSecond: 100,
   sseHeartbeatMs: 15_000,
   maxWaitSeconds: 60,
+  claimSweepIntervalMs: 60_000,
+  claimGraceMs: 300_000,
+  claimOfflineHostGraceMs: 86_400_000,
 };
 
 /** Dependencies of createApp. */

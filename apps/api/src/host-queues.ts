@@ -1,11 +1,11 @@
 /** One BullMQ queue per host ("host-<id>"), created on first use and kept for the life of the app. */
-import { type JobAction, JOB_ATTEMPTS, JOB_BACKOFF_MS, type Keys, type QueuedJobData, type Redis } from "@netforge/core";
+import { type JobAction, JOB_ATTEMPTS, JOB_BACKOFF_MS, jobRetention, type Keys, type QueuedJobData, type Redis } from "@netforge/core";
 import { Queue } from "bullmq";
 import type { Logger } from "pino";
 
-/** Finished BullMQ entries are trimmed by age; our own job records carry the history. */
-const REMOVE_ON_COMPLETE = { age: 86_400 };
-const REMOVE_ON_FAIL = { age: 604_800 };
+/** Finished BullMQ entries are trimmed by age (never kept longer than our own job records, which carry the history). */
+const removeOnComplete = () => ({ age: Math.min(86_400, jobRetention().finishedSeconds) });
+const removeOnFail = () => ({ age: Math.min(604_800, jobRetention().finishedSeconds) });
 
 export class HostQueues {
   private readonly queues = new Map<string, Queue<QueuedJobData, unknown, JobAction>>();
@@ -35,8 +35,8 @@ export class HostQueues {
       jobId: data.jobId,
       attempts: JOB_ATTEMPTS,
       backoff: { type: "exponential", delay: JOB_BACKOFF_MS },
-      removeOnComplete: REMOVE_ON_COMPLETE,
-      removeOnFail: REMOVE_ON_FAIL,
+      removeOnComplete: removeOnComplete(),
+      removeOnFail: removeOnFail(),
     });
   }
 

@@ -16,3 +16,4 @@ export * from "./store/network-index";
 export * from "./store/redis";
 export * from "./validation";
 export * from "./jobs";
+export * from "./store/claim-release";

@@ -35,6 +35,8 @@ export interface Keys {
   jobEvents(id: string): string;
   /** ZSET job id -> createdAt ms. */
   jobs: string;
+  /** ZSET "<job id>|<network>" -> ms when the job's record expires: which index entries to drop, in order. */
+  jobExpiry: string;
   /** ZSET of a network's job ids -> createdAt ms. */
   networkJobs(name: string): string;
   /** Pub/sub channel carrying every job event. */
@@ -67,6 +69,7 @@ export function makeKeys(prefix: string): Keys {
     job: (id) => `${p}:job:${id}`,
     jobEvents: (id) => `${p}:jobev:${id}`,
     jobs: `${p}:jobs`,
+    jobExpiry: `${p}:jobs:expiry`,
     networkJobs: (n) => `${p}:jobs:net:${n}`,
     eventsChannel: `${p}:events`,
     idempotency: (k) => `${p}:idem:${k}`,
