@@ -9,6 +9,8 @@ import {
   jobRetention,
   NETWORK_JOB_LIST_MAX,
   newJobRecord,
+  putNetworkStats,
+  removeNetwork,
   saveNewJob,
   UNFINISHED_JOB_RETENTION_SECONDS,
 } from "@netforge/core";
@@ -99,6 +101,16 @@ describe("job retention", () => {
     expect(await h.redis.zscore(h.keys.jobs, old)).toBeNull();
     expect(await h.redis.zscore(h.keys.networkJobs("quiet-net"), old)).toBeNull();
     expect(await h.redis.zscore(h.keys.jobExpiry, `${old}|quiet-net`)).toBeNull();
+  });
+
+  it("a heartbeat's stats for a network deleted since its snapshot are not written back (no key left behind)", async () => {
+    await h.addNetwork({ name: "gone-net", host: "rt1" });
+    const stats = { connectedVms: 0, allocatedIps: 0, observedAt: new Date().toISOString() };
+    await putNetworkStats(h.redis, h.keys, "gone-net", stats);
+    expect(await h.redis.ttl(h.keys.networkStats("gone-net"))).toBeGreaterThan(0);
+    await removeNetwork(h.redis, h.keys, "gone-net");
+    await putNetworkStats(h.redis, h.keys, "gone-net", stats);
+    expect(await h.redis.exists(h.keys.networkStats("gone-net"))).toBe(0);
   });
 
   it("retention comes from the environment and a bad value is refused naming the variable", () => {

@@ -6,6 +6,12 @@ import type { Logger } from "pino";
 /** Finished BullMQ entries are trimmed by age (never kept longer than our own job records, which carry the history). */
 const removeOnComplete = () => ({ age: Math.min(86_400, jobRetention().finishedSeconds) });
 const removeOnFail = () => ({ age: Math.min(604_800, jobRetention().finishedSeconds) });
+/**
+ * BullMQ's per-queue event stream (read by QueueEvents, which netforge does
+ * not use: job events have their own streams) would otherwise hold 10,000
+ * entries, a few MB per host. Trimmed approximately, so it stays near this.
+ */
+const QUEUE_EVENTS_MAX_LEN = 200;
 
 export class HostQueues {
   private readonly queues = new Map<string, Queue<QueuedJobData, unknown, JobAction>>();
@@ -22,6 +28,7 @@ export class HostQueues {
       q = new Queue<QueuedJobData, unknown, JobAction>(this.keys.hostQueue(host), {
         connection: this.connection,
         prefix: this.keys.bull,
+        streams: { events: { maxLen: QUEUE_EVENTS_MAX_LEN } },
       });
       q.on("error", (err) => this.logger.warn({ err: err.message, host }, "queue error"));
       this.queues.set(host, q);
