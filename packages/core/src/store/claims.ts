@@ -6,11 +6,11 @@
  * the create job fails or the network is deleted, and the API's sweeper when
  * nothing holds it any more (see releaseUnheldClaim).
  */
-import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { AppError } from "../errors";
 import { type Cidr, formatCidr, parseCidrOrThrow } from "../net/ipv4";
 import type { Keys } from "./keys";
+import { evalScript } from "./scripts";
 
 /* One script places and claims, so no other client can slip in between and
  * concurrent creates see each other's claims. KEYS: names, since, then 4 per
@@ -363,23 +363,5 @@ export async function syncHostClaims(
       c ? formatCidr(c) : "",
       keys.claimedHostNames(""),
     );
-  }
-}
-
-const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
-const SHAS = new Map<string, string>();
-
-/** EVALSHA with the script's hash (no script text on the wire), loading it on NOSCRIPT. */
-async function evalScript(redis: Redis, script: string, numKeys: number, ...args: string[]): Promise<unknown> {
-  let sha = SHAS.get(script);
-  if (!sha) {
-    sha = sha1(script);
-    SHAS.set(script, sha);
-  }
-  try {
-    return await redis.evalsha(sha, numKeys, ...args);
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.includes("NOSCRIPT")) throw err;
-    return redis.eval(script, numKeys, ...args);
   }
 }

@@ -10,6 +10,7 @@ import type { Redis } from "ioredis";
 import type { ErrorBody } from "../errors";
 import type { JobAction, JobProgress, JobState, JobStep, JobView } from "../schemas/job";
 import type { Keys } from "./keys";
+import { evalScript } from "./scripts";
 
 /** How long finished jobs (and their events) are kept by default. */
 export const JOB_RETENTION_SECONDS = 7 * 24 * 3600;
@@ -52,14 +53,44 @@ export function jobRetention(env: Record<string, string | undefined> = process.e
   return value;
 }
 
+/* Drop jobs whose record has expired from the global and their network's
+ * index, oldest expiry first, up to a batch. A job still alive (a writer's
+ * clock behind Redis's) is due again when Redis expires it. */
+const DROP_EXPIRED_FN = `
+local function dropExpired(expiry, all, now, netPrefix, jobPrefix, batch)
+  local due = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, batch)
+  for _, m in ipairs(due) do
+    local id, net = string.match(m, '^([^|]+)|(.*)$')
+    local pttl = id and redis.call('PTTL', jobPrefix .. id) or -2
+    if pttl > 0 then
+      redis.call('ZADD', expiry, now + pttl, m)
+    else
+      if pttl == -2 and id then
+        redis.call('ZREM', all, id)
+        redis.call('ZREM', netPrefix .. net, id)
+      end
+      redis.call('ZREM', expiry, m)
+    end
+  end
+  return #due
+end
+`;
+
+/* KEYS: expiry, jobs; ARGV: now ms, network list key prefix, job key prefix, batch. */
+const DROP_EXPIRED_LUA = `${DROP_EXPIRED_FN}
+return dropExpired(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]))
+`;
+
 /* A new job: its record (expiring as an unfinished job), its entries in the
  * global and the network's index and in the expiry index, the network's list
  * trimmed to its newest entries and given an expiry no shorter than its
- * newest job's life. KEYS: job, jobs, network jobs, expiry; ARGV: record,
- * score ms, id, unfinished ttl s, list max, longest life s, expiry member,
- * expiry ms, and a cut below which no global entry can be alive (entries
- * that predate the expiry index). */
-const SAVE_NEW_JOB_LUA = `
+ * newest job's life; global entries older than any job can live are cut
+ * (entries that predate the expiry index), and a batch of expired jobs is
+ * dropped from the indexes. KEYS: job, jobs, network jobs, expiry; ARGV:
+ * record, score ms, id, unfinished ttl s, list max, longest life s, expiry
+ * member, expiry ms, cut ms, now ms, network list key prefix, job key prefix,
+ * batch. */
+const SAVE_NEW_JOB_LUA = `${DROP_EXPIRED_FN}
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
@@ -67,29 +98,8 @@ redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[9])
+dropExpired(KEYS[4], KEYS[2], tonumber(ARGV[10]), ARGV[11], ARGV[12], tonumber(ARGV[13]))
 return 1
-`;
-
-/* Drop jobs whose record has expired from the global and their network's
- * index, oldest expiry first, up to a batch. KEYS: expiry, jobs; ARGV: now ms,
- * network list key prefix, job key prefix, batch. */
-const DROP_EXPIRED_LUA = `
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
-for _, m in ipairs(due) do
-  local id, net = string.match(m, '^([^|]+)|(.*)$')
-  local pttl = id and redis.call('PTTL', ARGV[3] .. id) or -2
-  if pttl > 0 then
-    -- still alive (a writer's clock behind Redis's): due again when Redis expires it
-    redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + pttl, m)
-  else
-    if pttl == -2 and id then
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('ZREM', ARGV[2] .. net, id)
-    end
-    redis.call('ZREM', KEYS[1], m)
-  end
-end
-return #due
 `;
 
 /** The expiry-index member of a job. */
@@ -102,7 +112,8 @@ const expiryMember = (r: { id: string; network: string }) => `${r.id}|${r.networ
  * entries were due.
  */
 export async function dropExpiredJobEntries(redis: Redis, keys: Keys, now = Date.now()): Promise<number> {
-  return (await redis.eval(
+  return (await evalScript(
+    redis,
     DROP_EXPIRED_LUA,
     2,
     keys.jobExpiry,
@@ -182,7 +193,8 @@ export function newJobRecord(args: {
 export async function saveNewJob(redis: Redis, keys: Keys, r: JobRecord): Promise<void> {
   const ret = jobRetention();
   const now = Date.now();
-  await redis.eval(
+  await evalScript(
+    redis,
     SAVE_NEW_JOB_LUA,
     4,
     keys.job(r.id),
@@ -198,8 +210,11 @@ export async function saveNewJob(redis: Redis, keys: Keys, r: JobRecord): Promis
     expiryMember(r),
     String(now + ret.unfinishedSeconds * 1000),
     String(now - (ret.unfinishedSeconds + ret.finishedSeconds) * 1000),
+    String(now),
+    keys.networkJobs(""),
+    keys.job(""),
+    String(INDEX_CLEAN_BATCH),
   );
-  await dropExpiredJobEntries(redis, keys, now);
 }
 
 /** Read a job record, or null. */

@@ -7,6 +7,7 @@
 import type { Redis } from "ioredis";
 import type { NetworkStats, NetworkView } from "../schemas/network";
 import type { Keys } from "./keys";
+import { evalScript } from "./scripts";
 
 /** A network as stored in the index: the describe view without live stats. */
 export type NetworkRecord = Omit<NetworkView, "stats">;
@@ -71,5 +72,5 @@ return 0
  * so a dead worker's numbers do not linger as fresh.
  */
 export async function putNetworkStats(redis: Redis, keys: Keys, name: string, stats: NetworkStats): Promise<void> {
-  await redis.eval(PUT_STATS_LUA, 2, keys.network(name), keys.networkStats(name), JSON.stringify(stats), "300");
+  await evalScript(redis, PUT_STATS_LUA, 2, keys.network(name), keys.networkStats(name), JSON.stringify(stats), "300");
 }
