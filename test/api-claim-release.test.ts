@@ -4,7 +4,7 @@
  * are not: a network on an online host, a queued or running job, or a claim
  * young enough to belong to a create being submitted. Real Redis, real API.
  */
-import { claimNetwork } from "@netforge/core";
+import { claimNetwork, getClaim, releaseUnheldClaim } from "@netforge/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, expectError, natBody, startApiHarness } from "./support/api-harness";
 
@@ -99,6 +99,23 @@ describe("claims nothing holds", () => {
     const r = await release("stranded");
     expect(r.status).toBe(200);
     expect(await claimed("stranded")).toBe(false);
+  });
+
+  it("a create that finishes between the check and the release (its record appears) keeps its claim", async () => {
+    await claimNetwork(h.redis, h.keys, { name: "just-made", host: "cr1", cidr: "10.66.0.0/24" });
+    await age("just-made");
+    const seen = await getClaim(h.redis, h.keys, "just-made");
+    if (!seen) throw new Error("claim missing");
+    // The check saw no record; meanwhile the job wrote the network and ended.
+    await h.addNetwork({ name: "just-made-other", host: "cr1" }); // unrelated record: no effect
+    await h.redis.set(h.keys.network("just-made"), JSON.stringify({ name: "just-made", host: "cr1" }));
+    expect(await releaseUnheldClaim(h.redis, h.keys, seen, 0, false)).toEqual({ kind: "changed" });
+    expect(await claimed("just-made")).toBe(true);
+    // A claim re-taken since it was read is not released either.
+    await h.redis.del(h.keys.network("just-made"));
+    await h.redis.hset(h.keys.claimedSince, "just-made", String(Date.now() - 500_000));
+    expect(await releaseUnheldClaim(h.redis, h.keys, seen, 0, false)).toEqual({ kind: "changed" });
+    expect(await claimed("just-made")).toBe(true);
   });
 
   it("NOT_FOUND without a claim; admin role only; the name is validated", async () => {

@@ -3,9 +3,10 @@
  * claim and enqueue, or by a host that never came back. A claim is held by a
  * network of that name on an online host, by a queued or running job of the
  * network, or by its youth (a create in flight writes its job within the grace
- * period). The network check reads the index; the job and age checks run in
- * the same script as the release (releaseUnheldClaim), so a job written after
- * the read is still seen.
+ * period). The network's host is judged here; the job and age checks, and
+ * "the record is still there / still absent", run in the same script as the
+ * release (releaseUnheldClaim), so a job or record written after the read is
+ * still seen.
  */
 import type { Redis } from "ioredis";
 import { HOST_OFFLINE_AFTER_MS } from "../schemas/host";
@@ -53,7 +54,7 @@ export async function releaseClaimIfUnheld(
         (rules.offlineHostGraceMs > 0 && now - Date.parse(host.lastSeenAt) <= Math.max(HOST_OFFLINE_AFTER_MS, rules.offlineHostGraceMs)));
     if (host && holds) return { kind: "network", claim, host: net.host, lastSeenAt: host.lastSeenAt };
   }
-  const hold = await releaseUnheldClaim(redis, keys, claim, rules.graceMs);
+  const hold = await releaseUnheldClaim(redis, keys, claim, rules.graceMs, net !== null);
   if (hold === null) return { kind: "released", claim };
   if (hold.kind === "fresh") return { kind: "fresh", claim, ageMs: hold.ageMs };
   if (hold.kind === "live-job") return { kind: "live-job", claim, jobId: hold.jobId, state: hold.state };

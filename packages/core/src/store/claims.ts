@@ -106,14 +106,18 @@ return 0
 /* Release a claim only if nothing holds it, checked in the same script:
  * the claim is still the one the caller inspected (same host, same taken-at),
  * it is older than the grace period (a create in flight writes its job within
- * it), and none of the network's newest jobs is queued or running.
- * KEYS: names, subnets, index, host names, since, the network's job list;
- * ARGV: name, host, taken-at as read ('' when none), job key prefix, grace ms. */
+ * it), none of the network's newest jobs is queued or running, and whether the
+ * network's index record exists is still what the caller saw (a create that
+ * finished in between wrote it before ending its job).
+ * KEYS: names, subnets, index, host names, since, the network's job list, the
+ * network's record; ARGV: name, host, taken-at as read ('' when none), job key
+ * prefix, grace ms, '1'/'0' whether the caller saw the record. */
 const RELEASE_UNHELD_LUA = `${DROP_SUBNET_LUA}
 local name, host, seen, jobPrefix, grace = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 if redis.call('HGET', KEYS[1], name) ~= host then return {'CHANGED'} end
 local since = redis.call('HGET', KEYS[5], name) or ''
 if since ~= seen then return {'CHANGED'} end
+if tostring(redis.call('EXISTS', KEYS[7])) ~= ARGV[6] then return {'CHANGED'} end
 if since ~= '' then
   local t = redis.call('TIME')
   local age = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(since)
@@ -284,27 +288,35 @@ export async function* scanClaims(redis: Redis, keys: Keys): AsyncGenerator<{ na
 export type ClaimHold = { kind: "changed" } | { kind: "fresh"; ageMs: number } | { kind: "live-job"; jobId: string; state: string };
 
 /**
- * Release `claim` unless, atomically re-checked: it changed since it was read,
- * it is younger than `graceMs`, or one of the network's newest jobs is queued
- * or running. The caller has already ruled out a network on an online host
- * (that record is written only by a job, which this script sees).
+ * Release `claim` unless, atomically re-checked: it changed since it was read
+ * (or the network's record appeared or went), it is younger than `graceMs`,
+ * or one of the network's newest jobs is queued or running. The caller has
+ * already ruled out a network on an online host.
  */
-export async function releaseUnheldClaim(redis: Redis, keys: Keys, claim: ClaimInfo, graceMs: number): Promise<ClaimHold | null> {
+export async function releaseUnheldClaim(
+  redis: Redis,
+  keys: Keys,
+  claim: ClaimInfo,
+  graceMs: number,
+  networkSeen: boolean,
+): Promise<ClaimHold | null> {
   const res = (await evalScript(
     redis,
     RELEASE_UNHELD_LUA,
-    6,
+    7,
     keys.claimedNames,
     keys.claimedSubnets(claim.host),
     keys.claimedSubnetIndex(claim.host),
     keys.claimedHostNames(claim.host),
     keys.claimedSince,
     keys.networkJobs(claim.name),
+    keys.network(claim.name),
     claim.name,
     claim.host,
     claim.takenAt === null ? "" : String(claim.takenAt),
     keys.job(""),
     String(Math.max(0, Math.floor(graceMs))),
+    networkSeen ? "1" : "0",
   )) as string[];
   switch (res[0]) {
     case "RELEASED":
