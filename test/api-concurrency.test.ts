@@ -35,17 +35,19 @@ describe("simultaneous creates", () => {
     for (const r of replies.filter((r) => r.status !== 202)) expectError(r, 409, "CIDR_CONFLICT");
   });
 
-  it("places on the emptiest online host, and moves on when the subnet is taken there", async () => {
+  it("places on the online host with the fewest claims, and moves on when the subnet is taken there", async () => {
+    // h1 holds the claims of the two tests above; h2 none (its heartbeat's 5 networks do not count, claims do).
+    expect(await h.redis.scard(h.keys.claimedHostNames("h1"))).toBe(2);
     const a = await h.call("create-network", natBody("place-a", "10.210.0.0/24"));
-    expect(a.body.job.host).toBe("h1");
-    // Same subnet: taken on h1, free on h2.
+    expect(a.body.job.host).toBe("h2");
+    // Same subnet: taken on h2 (still the emptier), free on h1.
     const b = await h.call("create-network", natBody("place-b", "10.210.0.0/24"));
     expect(b.status).toBe(202);
-    expect(b.body.job.host).toBe("h2");
-    // Taken on both: the first conflict (h1's) is reported.
+    expect(b.body.job.host).toBe("h1");
+    // Taken on both: the conflict on the emptiest candidate (h2) is reported.
     const c = await h.call("create-network", natBody("place-c", "10.210.0.0/25"));
     const e = expectError(c, 409, "CIDR_CONFLICT");
-    expect(e.details).toMatchObject({ host: "h1", conflictsWith: { network: "place-a" } });
+    expect(e.details).toMatchObject({ host: "h2", conflictsWith: { network: "place-a" } });
   });
 
   it("a failed job's released claim frees the name (and subnet) for a new create", async () => {

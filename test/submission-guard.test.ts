@@ -27,7 +27,7 @@ function submission(name: string, cidr: string) {
     jobId,
     record,
     data: { jobId, action: "create-network" as const, payload: payload as never },
-    claim: { name, host: "h1", cidr },
+    claim: { name, cidr, candidates: ["h1"], target: "h1" as string | null },
   };
 }
 async function state(name: string, jobId: string) {
@@ -70,6 +70,18 @@ describe("guarded commit", () => {
     expect(r2.outcome).toMatchObject({ kind: "refused", error: { code: "CIDR_CONFLICT" } });
     expect(await state("guard-other", overlap.jobId)).toEqual({ claim: null, record: 0, queued: false, bullJob: 0 });
     expect(await scanKeys(t.redis, `${t.keys.bull}:host-h1:${overlap.jobId}*`)).toEqual([]);
+  });
+
+  it("a claim that places the network on another host than the queue's applies nothing and names that host", async () => {
+    const deadlineMs = (await redisTimeMs(t.redis)) + 1_000;
+    // h1 already carries a claim (guard-ok above, or this one), h9 none: h9 is the better place.
+    const loaded = submission("guard-load", "10.85.0.0/24");
+    await queues.commit("h1", loaded.data, { deadlineMs, record: loaded.record, claim: loaded.claim });
+    const s = submission("guard-place", "10.86.0.0/24");
+    const r = await queues.commit("h1", s.data, { deadlineMs, record: s.record, claim: { ...s.claim, candidates: ["h1", "h9"] } });
+    expect(r.outcome).toEqual({ kind: "place", host: "h9" });
+    expect(await state("guard-place", s.jobId)).toEqual({ claim: null, record: 0, queued: false, bullJob: 0 });
+    expect(await t.redis.sismember(t.keys.claimedHostNames("h9"), "guard-place")).toBe(0);
   });
 });
 

@@ -8,6 +8,7 @@ import { ACTIONS, type ActionName, AppError, requestRedisClient, watchRedisOutag
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { bearerAuth } from "./auth";
+import { ClaimSweeper } from "./claim-sweeper";
 import { type ApiConfig, type AppDeps, type AppEnv, DEFAULT_API_CONFIG, type Services } from "./context";
 import { errorResponse, handleError } from "./http-errors";
 import { HostQueues } from "./host-queues";
@@ -16,6 +17,7 @@ import { ApiMetrics } from "./metrics";
 import { TokenBucketRateLimiter } from "./rate-limiter";
 import { acceptOrGenerateRequestId } from "./request-id";
 import { registeredActions } from "./routes/action-route";
+import { adminRoutes } from "./routes/admin";
 import { hostRoutes } from "./routes/hosts";
 import { jobRoutes } from "./routes/jobs";
 import { networkRoutes } from "./routes/networks";
@@ -34,6 +36,8 @@ export interface NetforgeApi {
   ready(): Promise<void>;
   /** Exposed for leak checks in tests. */
   bus: JobEventBus;
+  /** One pass of the claim sweeper now (it also runs every claimSweepIntervalMs); the names released. */
+  sweepClaims(): Promise<string[]>;
   metrics: ApiMetrics;
 }
 
@@ -95,7 +99,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     }),
   );
 
-  const subApps = [networkRoutes(services), jobRoutes(services), hostRoutes(services), opsRoutes(services)];
+  const subApps = [networkRoutes(services), jobRoutes(services), hostRoutes(services), adminRoutes(services), opsRoutes(services)];
   const routed = new Set<ActionName>();
   for (const sub of subApps) {
     for (const a of registeredActions.get(sub) ?? []) routed.add(a);
@@ -109,6 +113,9 @@ export function createApp(deps: AppDeps): NetforgeApi {
     return errorResponse(c, new AppError("NOT_FOUND", what, {}));
   });
   app.onError(handleError);
+
+  const sweeper = new ClaimSweeper(deps.redis, deps.keys, config, deps.logger);
+  sweeper.start();
 
   let closing: Promise<void> | null = null;
   const connected = new Promise<void>((resolve, reject) => {
@@ -124,9 +131,11 @@ export function createApp(deps: AppDeps): NetforgeApi {
     async ready() {
       await Promise.all([connected, bus.ready()]);
     },
+    sweepClaims: () => sweeper.sweep(),
     close() {
       closing ??= (async () => {
         shutdown.abort();
+        await sweeper.stop();
         services.sse.closeAll();
         // Streams unwind asynchronously; give them a moment so their cleanup runs before the bus goes.
         const deadline = Date.now() + 2_000;

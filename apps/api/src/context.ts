@@ -27,6 +27,12 @@ export interface ApiConfig {
    * submission has to take effect (its deadline, checked by Redis itself).
    */
   redisTimeoutMs: number;
+  /** How often the claim sweeper runs (0: never; release-network-claim still works). */
+  claimSweepIntervalMs: number;
+  /** Claims younger than this are never released (a create may be between claim and job); far above any request's life. */
+  claimGraceMs: number;
+  /** For the sweeper, a network's host still holds its claim while last seen within this long. */
+  claimOfflineHostGraceMs: number;
 }
 
 export const DEFAULT_API_CONFIG: ApiConfig = {
@@ -38,6 +44,9 @@ export const DEFAULT_API_CONFIG: ApiConfig = {
   sseMaxPerToken: 100,
   sseMaxTotal: 10_000,
   redisTimeoutMs: 1_000,
+  claimSweepIntervalMs: 60_000,
+  claimGraceMs: 300_000,
+  claimOfflineHostGraceMs: 86_400_000,
 };
 
 /** Dependencies of createApp. */

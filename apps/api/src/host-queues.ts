@@ -11,6 +11,7 @@ import {
   type JobAction,
   JOB_ATTEMPTS,
   JOB_BACKOFF_MS,
+  jobRetention,
   type Keys,
   type QueuedJobData,
   queueCommit,
@@ -23,9 +24,15 @@ import { Job, type JobsOptions, Queue } from "bullmq";
 import type { ChainableCommander } from "ioredis";
 import type { Logger } from "pino";
 
-/** Finished BullMQ entries are trimmed by age; our own job records carry the history. */
-const REMOVE_ON_COMPLETE = { age: 86_400 };
-const REMOVE_ON_FAIL = { age: 604_800 };
+/** Finished BullMQ entries are trimmed by age (never kept longer than our own job records, which carry the history). */
+const removeOnComplete = () => ({ age: Math.min(86_400, jobRetention().finishedSeconds) });
+const removeOnFail = () => ({ age: Math.min(604_800, jobRetention().finishedSeconds) });
+/**
+ * BullMQ's per-queue event stream (read by QueueEvents, which netforge does
+ * not use: job events have their own streams) would otherwise hold 10,000
+ * entries, a few MB per host. Trimmed approximately, so it stays near this.
+ */
+const QUEUE_EVENTS_MAX_LEN = 200;
 
 type HostQueue = Queue<QueuedJobData, unknown, JobAction>;
 
@@ -53,6 +60,7 @@ export class HostQueues {
       q = new Queue<QueuedJobData, unknown, JobAction>(this.keys.hostQueue(host), {
         connection: this.connection,
         prefix: this.keys.bull,
+        streams: { events: { maxLen: QUEUE_EVENTS_MAX_LEN } },
       });
       // Outages are logged once by the connection's outage watch, not once per failed command.
       q.on("error", (err) => {
@@ -69,8 +77,8 @@ export class HostQueues {
       jobId,
       attempts: JOB_ATTEMPTS,
       backoff: { type: "exponential", delay: JOB_BACKOFF_MS },
-      removeOnComplete: REMOVE_ON_COMPLETE,
-      removeOnFail: REMOVE_ON_FAIL,
+      removeOnComplete: removeOnComplete(),
+      removeOnFail: removeOnFail(),
     };
   }
 

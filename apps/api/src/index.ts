@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
-import { connectRedis, makeKeys, type Role } from "@netforge/core";
+import { connectRedis, jobRetention, makeKeys, type Role } from "@netforge/core";
 import { pino } from "pino";
 import { createApp } from "./app";
 import { parseApiEnv } from "./env";
@@ -28,6 +28,7 @@ export interface StartedApi {
 /** Start the API from an environment (process.env by default). */
 export async function startApi(env: Record<string, string | undefined> = process.env): Promise<StartedApi> {
   const cfg = parseApiEnv(env);
+  jobRetention(env); // fail at start on a bad retention, not on the first job
   const logger = pino({ level: cfg.LOG_LEVEL, base: { service: "netforge-api" } });
 
   let tokens: Map<string, Role>;

@@ -11,7 +11,6 @@ import { randomUUID } from "node:crypto";
 import {
   type ACTIONS,
   AppError,
-  type ClaimRequest,
   type CreateNetworkPayload,
   getHost,
   getNetwork,
@@ -22,6 +21,7 @@ import {
   type JobPayloads,
   type Keys,
   listHosts,
+  type PlacementRequest,
   type Redis,
   type ResolvedCreate,
   resolveCreate,
@@ -36,11 +36,15 @@ export interface PreparedJob<A extends JobAction> {
   network: string;
   host: string;
   payload: JobPayloads[A];
-  /** The name/subnet claim to take with the job (create-network), or null. */
-  claim: ClaimRequest | null;
+  /** The name/subnet claim to take with the job (create-network; its target is `host`), or null. */
+  claim: PlacementRequest | null;
 }
 
-/** Make a prepared job take effect; throws the claim's NAME_TAKEN/CIDR_CONFLICT when it is refused. */
+/**
+ * Make a prepared job take effect; throws the claim's NAME_TAKEN/CIDR_CONFLICT
+ * when it is refused, and PlacedElsewhere when the claim found another host
+ * the better place (nothing was applied).
+ */
 export type CommitPrepared<A extends JobAction> = (job: PreparedJob<A>) => Promise<void>;
 
 type Preparer<A extends JobAction> = (redis: Redis, keys: Keys, body: JobBody<A>, commit: CommitPrepared<A>) => Promise<void>;
@@ -58,43 +62,56 @@ async function requireOnlineHost(redis: Redis, keys: Keys, id: string, what: str
   return host;
 }
 
+/** The claim chose another host than the one the commit would have queued on: nothing was applied. */
+export class PlacedElsewhere extends Error {
+  constructor(readonly host: string) {
+    super(`placed on host ${host}`);
+  }
+}
+
+/** Commits tried before placement gives up (each try is answered with the then best host; contention only). */
+const PLACEMENT_ROUNDS = 16;
+
 /**
  * Choose the host of a new network and claim its name and subnet there
  * (`claimOn` commits the job with the claim on that host). Without an
- * explicit host, online hosts are tried from the emptiest; a name clash ends
- * the search at once (names are cluster-wide), a subnet clash moves on to
- * the next host.
+ * explicit host, every online host is a candidate and the claim script, run
+ * inside the commit, picks the one with the fewest claimed names at that
+ * instant (networks plus creates in flight, so concurrent creates see each
+ * other) whose subnets do not clash; names clash cluster-wide. The job's
+ * queue is per host, so the commit names a target host: when the script's
+ * choice differs, nothing is applied and the commit is tried again on the
+ * host it named.
  */
 export async function placeAndClaim(
   redis: Redis,
   keys: Keys,
   spec: ResolvedCreate,
-  claimOn: (host: string) => Promise<void>,
+  claimOn: (claim: PlacementRequest) => Promise<void>,
 ): Promise<string> {
+  const claim = { name: spec.name, cidr: spec.cidr };
   if (spec.requestedHost !== null) {
     await requireOnlineHost(redis, keys, spec.requestedHost, "choose another host or retry when it is back");
-    await claimOn(spec.requestedHost);
+    await claimOn({ ...claim, candidates: [spec.requestedHost], target: spec.requestedHost });
     return spec.requestedHost;
   }
   const now = Date.now();
   const candidates = (await listHosts(redis, keys))
     .filter((h) => hostStatus(h, now) === "online")
-    .sort((a, b) => a.networks - b.networks || a.id.localeCompare(b.id));
+    .sort((a, b) => a.networks - b.networks || a.id.localeCompare(b.id))
+    .map((h) => h.id);
   if (candidates.length === 0) throw new AppError("NO_HOST", "no online host can take the network", {});
-  let firstConflict: AppError | null = null;
-  for (const h of candidates) {
+  let target = candidates[0] as string;
+  for (let round = 0; round < PLACEMENT_ROUNDS; round++) {
     try {
-      await claimOn(h.id);
-      return h.id;
+      await claimOn({ ...claim, candidates, target });
+      return target;
     } catch (err) {
-      if (err instanceof AppError && err.code === "CIDR_CONFLICT") {
-        firstConflict ??= err;
-        continue;
-      }
-      throw err;
+      if (!(err instanceof PlacedElsewhere)) throw err;
+      target = err.host;
     }
   }
-  throw firstConflict as AppError;
+  throw new AppError("INVALID_STATE", "placement did not settle under concurrent creates; retry", { retryable: true });
 }
 
 async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-network">, commit: CommitPrepared<"create-network">) {
@@ -108,9 +125,10 @@ async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-net
   }
   const { requestedHost: _requested, ...resolved } = spec;
   const uuid = randomUUID();
-  await placeAndClaim(redis, keys, spec, async (host) => {
+  await placeAndClaim(redis, keys, spec, async (claim) => {
+    const host = claim.target as string;
     const payload: CreateNetworkPayload = { ...resolved, uuid, host, createdAt: new Date().toISOString() };
-    await commit({ network: spec.name, host, payload, claim: { name: spec.name, host, cidr: spec.cidr } });
+    await commit({ network: spec.name, host, payload, claim });
   });
 }
 

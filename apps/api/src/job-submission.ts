@@ -35,7 +35,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv, Services } from "./context";
 import { claimIdempotencyKey, idempotencyRedisKey, parseIdempotencyKey, releaseIdempotencyKey, requestFingerprint } from "./idempotency";
-import { JOB_PREPARERS, type JobBody, type PreparedJob } from "./job-preparers";
+import { JOB_PREPARERS, type JobBody, PlacedElsewhere, type PreparedJob } from "./job-preparers";
 import { parsePreferWait } from "./prefer-header";
 
 /** How long a repeat waits for a concurrent first request (same key) to create its job. */
@@ -146,6 +146,8 @@ async function commitJob<A extends JobAction>(
   switch (result.outcome.kind) {
     case "expired":
       throw new AppError("UNAVAILABLE", "the store (Redis) answered too late; the request was not applied", {});
+    case "place":
+      throw new PlacedElsewhere(result.outcome.host);
     case "refused":
       throw result.outcome.error;
     case "applied":
@@ -173,7 +175,7 @@ async function failUnqueuedJob<A extends JobAction>(
   r.finishedAt = new Date().toISOString();
   r.error = { code: "INTERNAL", message: "the job could not be queued", details: {} };
   const steps: Promise<unknown>[] = [commitJobEvent(s.redis, s.keys, r, "failed")];
-  if (prepared.claim) steps.push(releaseNetworkClaim(s.redis, s.keys, prepared.claim.name, prepared.claim.host));
+  if (prepared.claim) steps.push(releaseNetworkClaim(s.redis, s.keys, prepared.claim.name, prepared.host));
   for (const res of await Promise.allSettled(steps)) {
     if (res.status === "rejected") c.get("log").error({ err: res.reason }, "could not undo a failed submission");
   }

@@ -16,6 +16,13 @@ describe("buildOpenApiDocument", () => {
     expect(create.responses["202"]).toBeDefined();
     expect(doc.paths["/api/list-networks"]?.post.responses["200"].content["application/json"].schema.properties.networks).toBeDefined();
   });
+  it("documents release-network-claim as admin-only with its 200, 404 and 409", () => {
+    const op = doc.paths["/api/release-network-claim"]?.post;
+    expect(op.description).toContain("'admin'");
+    expect(op.responses["200"].content["application/json"].schema.properties.released).toBeDefined();
+    expect(op.responses["409"].description).toContain("INVALID_STATE");
+    expect(op.responses["404"]).toBeDefined();
+  });
   it("documents the job and event routes", () => {
     expect(doc.paths["/api/jobs/{id}"]?.get).toBeDefined();
     expect(doc.paths["/api/jobs/{id}/events"]?.get).toBeDefined();

@@ -32,6 +32,16 @@ const QUERY_RESPONSES: Record<string, z.ZodType> = {
   "describe-network": z.object({ network: NetworkView }),
   "list-jobs": z.object({ jobs: z.array(JobView) }),
   "list-hosts": z.object({ hosts: z.array(HostView) }),
+  "release-network-claim": z.object({ released: z.object({ name: z.string(), host: z.string() }) }),
+};
+
+/** Errors of a synchronous action beyond the common ones. */
+const QUERY_ERRORS: Record<string, Record<string, string>> = {
+  "release-network-claim": {
+    "404": "NOT_FOUND (no claim on that name)",
+    "409":
+      "INVALID_STATE: a network on an online host, a queued/running job, or a create still being submitted holds the claim (details.heldBy)",
+  },
 };
 
 const errorRef = (description: string) => ({
@@ -81,6 +91,7 @@ function actionOperation(name: ActionName): JsonSchema {
       ...COMMON_ERRORS,
       "404": errorRef("NOT_FOUND"),
     };
+    for (const [status, what] of Object.entries(QUERY_ERRORS[name] ?? {})) (op.responses as JsonSchema)[status] = errorRef(what);
   }
   return { post: op };
 }

@@ -77,6 +77,12 @@ export const ACTIONS = {
   },
   "list-jobs": { kind: "query", body: ListJobsBody, role: "viewer", summary: "Recent jobs, newest first" },
   "list-hosts": { kind: "query", body: ListHostsBody, role: "viewer", summary: "Registered hypervisors and their inventory" },
+  "release-network-claim": {
+    kind: "query",
+    body: NetworkRef,
+    role: "admin",
+    summary: "Free a name/subnet claim that has neither a network on an online host nor a live job (else INVALID_STATE naming the holder)",
+  },
 } as const satisfies Record<string, ActionDef>;
 
 export type ActionName = keyof typeof ACTIONS;

@@ -19,3 +19,4 @@ export * from "./store/redis";
 export * from "./store/submission";
 export * from "./validation";
 export * from "./jobs";
+export * from "./store/claim-release";

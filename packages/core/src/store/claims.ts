@@ -1,16 +1,28 @@
 /**
  * Cluster-wide reservations of network names and per-host subnets, taken
  * atomically at the API's door so two concurrent create calls cannot both be
- * accepted. A claim lives as long as the network (or its pending create job);
- * the worker releases it when the create job fails or the network is deleted.
+ * accepted, and the per-host count placement balances on. A claim lives as
+ * long as the network (or its pending create job); the worker releases it when
+ * the create job fails or the network is deleted, and the API's sweeper when
+ * nothing holds it any more (see releaseUnheldClaim).
  */
-import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { AppError } from "../errors";
 import { type Cidr, formatCidr, parseCidrOrThrow } from "../net/ipv4";
 import type { Keys } from "./keys";
+import { evalScript } from "./scripts";
 
-/* One script does check-and-set so no other client can slip in between.
+/* One script places and claims, so no other client can slip in between and
+ * concurrent creates see each other's claims. KEYS: names, since, then 4 per
+ * candidate host (claimed subnets, their index, occupied subnets, claimed
+ * names of the host); ARGV: name, first, last, cidr, target, then the
+ * candidate ids. Candidates are tried from the fewest claimed names (SCARD:
+ * networks plus creates in flight, at this instant), ties in the order given;
+ * the first whose subnets do not clash wins. A name clash ends it at once
+ * (names are cluster-wide); when every candidate clashes, the first clash is
+ * reported. With a target (the host whose queue the caller's transaction
+ * enqueues on), a winner other than the target claims nothing and answers
+ * {'PLACE', winner}: the caller commits again on that host.
  * Claimed subnets of a host never overlap each other (this script is the only
  * way in), so sorted by first address they are also sorted by last address:
  * the only claimed subnet that can overlap [f, l] is the one with the greatest
@@ -20,32 +32,56 @@ import type { Keys } from "./keys";
  * and routes, few and possibly nested) are scanned. Bounds are uint32s, exact
  * in Lua's doubles. */
 export const CLAIM_LUA = `
-local names, subnets, index, occupied = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local name, host, first, last, cidr = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local names, since = KEYS[1], KEYS[2]
+local name, first, last, cidr, target = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local owner = redis.call('HGET', names, name)
 if owner then return {'NAME_TAKEN', owner} end
-if first ~= '' then
-  local f, l = tonumber(first), tonumber(last)
+local cands = {}
+for i = 6, #ARGV do
+  local k = 3 + (i - 6) * 4
+  cands[#cands + 1] = {host = ARGV[i], order = i, subnets = KEYS[k], index = KEYS[k + 1], occupied = KEYS[k + 2],
+    members = KEYS[k + 3], load = redis.call('SCARD', KEYS[k + 3])}
+end
+table.sort(cands, function(a, b) if a.load ~= b.load then return a.load < b.load end return a.order < b.order end)
+local function clash(c, f, l)
   while true do
-    local prev = redis.call('ZREVRANGEBYSCORE', index, l, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    local prev = redis.call('ZREVRANGEBYSCORE', c.index, l, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
     if not prev[1] then break end
-    local n, e, c = string.match(prev[1], '^(.-)|(%d+)|(.*)$')
-    if n and redis.call('HGET', subnets, n) == prev[2] .. '-' .. e .. '-' .. c then
-      if tonumber(e) >= f then return {'CIDR_CONFLICT', 'network', n, c} end
+    local n, e, pc = string.match(prev[1], '^(.-)|(%d+)|(.*)$')
+    if n and redis.call('HGET', c.subnets, n) == prev[2] .. '-' .. e .. '-' .. pc then
+      if tonumber(e) >= f then return {'CIDR_CONFLICT', c.host, 'network', n, pc} end
       break
     end
-    redis.call('ZREM', index, prev[1])
+    redis.call('ZREM', c.index, prev[1])
   end
-  local all = redis.call('HGETALL', occupied)
+  local all = redis.call('HGETALL', c.occupied)
   for i = 1, #all, 2 do
-    local s, e, c = string.match(all[i+1], '^(%d+)-(%d+)-(.*)$')
-    if s and tonumber(s) <= l and f <= tonumber(e) then return {'CIDR_CONFLICT', 'host', all[i], c} end
+    local s, e, oc = string.match(all[i+1], '^(%d+)-(%d+)-(.*)$')
+    if s and tonumber(s) <= l and f <= tonumber(e) then return {'CIDR_CONFLICT', c.host, 'host', all[i], oc} end
   end
-  redis.call('HSET', subnets, name, first .. '-' .. last .. '-' .. cidr)
-  redis.call('ZADD', index, first, name .. '|' .. last .. '|' .. cidr)
+  return nil
 end
-redis.call('HSET', names, name, host)
-return {'OK'}
+local firstClash = nil
+for _, c in ipairs(cands) do
+  local bad = nil
+  if first ~= '' then bad = clash(c, tonumber(first), tonumber(last)) end
+  if bad then
+    firstClash = firstClash or bad
+  elseif target ~= '' and c.host ~= target then
+    return {'PLACE', c.host}
+  else
+    if first ~= '' then
+      redis.call('HSET', c.subnets, name, first .. '-' .. last .. '-' .. cidr)
+      redis.call('ZADD', c.index, first, name .. '|' .. last .. '|' .. cidr)
+    end
+    local t = redis.call('TIME')
+    redis.call('HSET', names, name, c.host)
+    redis.call('SADD', c.members, name)
+    redis.call('HSET', since, name, tostring(t[1] * 1000 + math.floor(t[2] / 1000)))
+    return {'OK', c.host}
+  end
+end
+return firstClash
 `;
 
 /* Drop a name's subnet from the hash and the index (value "first-last-cidr"). */
@@ -60,18 +96,66 @@ local function drop(subnets, index, name)
 end
 `;
 
+/* KEYS: names, subnets, index, host names, since; ARGV: name, host. */
 const RELEASE_LUA = `${DROP_SUBNET_LUA}
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
   drop(KEYS[2], KEYS[3], ARGV[1])
+  redis.call('SREM', KEYS[4], ARGV[1])
+  redis.call('HDEL', KEYS[5], ARGV[1])
   return 1
 end
 return 0
 `;
 
-/* Re-assert one present network's claim (reconcile). */
+/* Release a claim only if nothing holds it, checked in the same script:
+ * the claim is still the one the caller inspected (same host, same taken-at),
+ * it is older than the grace period (a create in flight writes its job within
+ * it), none of the network's newest jobs is queued or running, and whether the
+ * network's index record exists is still what the caller saw (a create that
+ * finished in between wrote it before ending its job).
+ * KEYS: names, subnets, index, host names, since, the network's job list, the
+ * network's record; ARGV: name, host, taken-at as read ('' when none), job key
+ * prefix, grace ms, '1'/'0' whether the caller saw the record. */
+const RELEASE_UNHELD_LUA = `${DROP_SUBNET_LUA}
+local name, host, seen, jobPrefix, grace = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+if redis.call('HGET', KEYS[1], name) ~= host then return {'CHANGED'} end
+local since = redis.call('HGET', KEYS[5], name) or ''
+if since ~= seen then return {'CHANGED'} end
+if tostring(redis.call('EXISTS', KEYS[7])) ~= ARGV[6] then return {'CHANGED'} end
+if since ~= '' then
+  local t = redis.call('TIME')
+  local age = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(since)
+  if age < grace then return {'FRESH', tostring(age)} end
+end
+local ids = redis.call('ZREVRANGE', KEYS[6], 0, 20 - 1)
+for _, id in ipairs(ids) do
+  local raw = redis.call('GET', jobPrefix .. id)
+  if raw then
+    local ok, job = pcall(cjson.decode, raw)
+    local state = ok and type(job) == 'table' and job.state or nil
+    if state == 'queued' or state == 'running' then return {'LIVE_JOB', id, state} end
+  end
+end
+redis.call('HDEL', KEYS[1], name)
+drop(KEYS[2], KEYS[3], name)
+redis.call('SREM', KEYS[4], name)
+redis.call('HDEL', KEYS[5], name)
+return {'RELEASED'}
+`;
+
+/* Re-assert one present network's claim (reconcile). KEYS: names, subnets,
+ * index, host names, since; ARGV: name, host, first, last, cidr, key prefix of
+ * host name sets (a claim moved from another host leaves that host's set). */
 const ASSERT_LUA = `${DROP_SUBNET_LUA}
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+if prev and prev ~= ARGV[2] then redis.call('SREM', ARGV[6] .. prev, ARGV[1]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[1])
+if redis.call('HEXISTS', KEYS[5], ARGV[1]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('HSET', KEYS[5], ARGV[1], tostring(t[1] * 1000 + math.floor(t[2] / 1000)))
+end
 if ARGV[3] ~= '' then
   if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[3] .. '-' .. ARGV[4] .. '-' .. ARGV[5] then
     drop(KEYS[2], KEYS[3], ARGV[1])
@@ -81,6 +165,9 @@ if ARGV[3] ~= '' then
 end
 return 1
 `;
+
+/** How many of a network's newest jobs the release check reads for a live one (jobs on a network run one at a time). */
+export const LIVE_JOB_SCAN = 20;
 
 /** What to claim: a name on a host, with its subnet for routed networks. */
 export interface ClaimRequest {
@@ -94,8 +181,19 @@ export function encodeSubnet(c: Cidr): string {
   return `${c.network}-${c.last}-${formatCidr(c)}`;
 }
 
-/** KEYS and ARGV of CLAIM_LUA for a request (also used where the claim runs inside a larger script). */
-export function claimScriptArgs(keys: Keys, req: ClaimRequest): { keys: string[]; argv: string[] } {
+/** A placement claim: the name (and subnet) on the least-loaded fitting candidate. */
+export interface PlacementRequest {
+  name: string;
+  cidr: string | null;
+  /** Online hosts that may take it (one for an explicit host). */
+  candidates: string[];
+  /** Claim only if the winner is this host (else the answer names the winner); null: claim on the winner. */
+  target: string | null;
+}
+
+/** KEYS and ARGV of CLAIM_LUA (also used where the claim runs inside the submission's commit script). */
+export function claimScriptArgs(keys: Keys, req: PlacementRequest): { keys: string[]; argv: string[] } {
+  if (req.candidates.length === 0) throw new Error("a claim needs at least one candidate host");
   let first = "";
   let last = "";
   let cidrText = "";
@@ -105,36 +203,69 @@ export function claimScriptArgs(keys: Keys, req: ClaimRequest): { keys: string[]
     last = String(c.last);
     cidrText = formatCidr(c);
   }
+  const hostKeys = req.candidates.flatMap((h) => [
+    keys.claimedSubnets(h),
+    keys.claimedSubnetIndex(h),
+    keys.occupiedSubnets(h),
+    keys.claimedHostNames(h),
+  ]);
   return {
-    keys: [keys.claimedNames, keys.claimedSubnets(req.host), keys.claimedSubnetIndex(req.host), keys.occupiedSubnets(req.host)],
-    argv: [req.name, req.host, first, last, cidrText],
+    keys: [keys.claimedNames, keys.claimedSince, ...hostKeys],
+    argv: [req.name, first, last, cidrText, req.target ?? "", ...req.candidates],
   };
 }
 
-/** Claim a name (and subnet) atomically; throws NAME_TAKEN or CIDR_CONFLICT naming what is in the way. */
-export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest): Promise<void> {
-  const a = claimScriptArgs(keys, req);
-  const res = (await evalScript(redis, CLAIM_LUA, a.keys.length, ...a.keys, ...a.argv)) as string[];
-  const refused = claimRefusal(req, res);
-  if (refused) throw refused;
+/** What a CLAIM_LUA answer means: claimed (on which host), placed elsewhere (no claim taken), or refused. */
+export type ClaimAnswer = { kind: "claimed"; host: string } | { kind: "place"; host: string } | { kind: "refused"; error: AppError };
+
+/** Read a CLAIM_LUA answer. */
+export function readClaimAnswer(req: { name: string; cidr: string | null }, res: string[]): ClaimAnswer {
+  if (res[0] === "OK") return { kind: "claimed", host: res[1] as string };
+  if (res[0] === "PLACE") return { kind: "place", host: res[1] as string };
+  if (res[0] === "NAME_TAKEN") {
+    return {
+      kind: "refused",
+      error: new AppError("NAME_TAKEN", `network name '${req.name}' is already used (on host ${res[1]})`, {
+        name: req.name,
+        host: res[1],
+      }),
+    };
+  }
+  if (res[0] !== "CIDR_CONFLICT") throw new Error(`unexpected claim answer ${JSON.stringify(res)}`);
+  const [, host, kind, owner, other] = res;
+  const what = kind === "network" ? `network '${owner}' (${other})` : `${owner} (${other})`;
+  return {
+    kind: "refused",
+    error: new AppError("CIDR_CONFLICT", `${req.cidr} overlaps ${what} on host ${host}`, {
+      cidr: req.cidr,
+      host,
+      conflictsWith: kind === "network" ? { network: owner, cidr: other } : { owner, cidr: other },
+    }),
+  };
 }
 
-/** The error of a CLAIM_LUA answer, or null for OK. */
-export function claimRefusal(req: ClaimRequest, res: string[]): AppError | null {
-  if (res[0] === "OK") return null;
-  if (res[0] === "NAME_TAKEN") {
-    return new AppError("NAME_TAKEN", `network name '${req.name}' is already used (on host ${res[1]})`, {
-      name: req.name,
-      host: res[1],
-    });
-  }
-  const [, kind, owner, other] = res;
-  const what = kind === "network" ? `network '${owner}' (${other})` : `${owner} (${other})`;
-  return new AppError("CIDR_CONFLICT", `${req.cidr} overlaps ${what} on host ${req.host}`, {
-    cidr: req.cidr,
-    host: req.host,
-    conflictsWith: kind === "network" ? { network: owner, cidr: other } : { owner, cidr: other },
-  });
+/**
+ * Place a network on the least-loaded of `candidates` (fewest claimed names
+ * at this instant: networks plus creates in flight) whose subnets do not
+ * clash, and claim it there, in one script. Returns the chosen host; throws
+ * NAME_TAKEN, or the first candidate's CIDR_CONFLICT when none fits. (Job
+ * submissions claim inside their commit instead: store/submission.ts.)
+ */
+export async function placeAndClaimNetwork(
+  redis: Redis,
+  keys: Keys,
+  req: { name: string; cidr: string | null },
+  candidates: string[],
+): Promise<string> {
+  const a = claimScriptArgs(keys, { ...req, candidates, target: null });
+  const answer = readClaimAnswer(req, (await evalScript(redis, CLAIM_LUA, a.keys.length, ...a.keys, ...a.argv)) as string[]);
+  if (answer.kind === "refused") throw answer.error;
+  return answer.host;
+}
+
+/** Claim a name (and subnet) on the given host atomically; throws NAME_TAKEN or CIDR_CONFLICT naming what is in the way. */
+export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest): Promise<void> {
+  await placeAndClaimNetwork(redis, keys, { name: req.name, cidr: req.cidr }, [req.host]);
 }
 
 /** Release a claim if it is still held for that host. Returns whether something was released. */
@@ -142,14 +273,91 @@ export async function releaseNetworkClaim(redis: Redis, keys: Keys, name: string
   const n = await evalScript(
     redis,
     RELEASE_LUA,
-    3,
+    5,
     keys.claimedNames,
     keys.claimedSubnets(host),
     keys.claimedSubnetIndex(host),
+    keys.claimedHostNames(host),
+    keys.claimedSince,
     name,
     host,
   );
   return n === 1;
+}
+
+/** A claim as stored: the host it is on and when it was taken (null for claims older than the timestamp). */
+export interface ClaimInfo {
+  name: string;
+  host: string;
+  takenAt: number | null;
+}
+
+/** One claim, or null when the name is not claimed. */
+export async function getClaim(redis: Redis, keys: Keys, name: string): Promise<ClaimInfo | null> {
+  const [host, since] = await redis
+    .multi()
+    .hget(keys.claimedNames, name)
+    .hget(keys.claimedSince, name)
+    .exec()
+    .then((r) => [r?.[0]?.[1] as string | null, r?.[1]?.[1] as string | null]);
+  if (!host) return null;
+  return { name, host, takenAt: since ? Number(since) : null };
+}
+
+/** Every claim, in batches (HSCAN: never one huge reply). */
+export async function* scanClaims(redis: Redis, keys: Keys): AsyncGenerator<{ name: string; host: string }> {
+  let cursor = "0";
+  do {
+    const [next, flat] = await redis.hscan(keys.claimedNames, cursor, "COUNT", 500);
+    cursor = next;
+    for (let i = 0; i + 1 < flat.length; i += 2) yield { name: flat[i] as string, host: flat[i + 1] as string };
+  } while (cursor !== "0");
+}
+
+/** Why a claim was not released by releaseUnheldClaim. */
+export type ClaimHold = { kind: "changed" } | { kind: "fresh"; ageMs: number } | { kind: "live-job"; jobId: string; state: string };
+
+/**
+ * Release `claim` unless, atomically re-checked: it changed since it was read
+ * (or the network's record appeared or went), it is younger than `graceMs`,
+ * or one of the network's newest jobs is queued or running. The caller has
+ * already ruled out a network on an online host.
+ */
+export async function releaseUnheldClaim(
+  redis: Redis,
+  keys: Keys,
+  claim: ClaimInfo,
+  graceMs: number,
+  networkSeen: boolean,
+): Promise<ClaimHold | null> {
+  const res = (await evalScript(
+    redis,
+    RELEASE_UNHELD_LUA,
+    7,
+    keys.claimedNames,
+    keys.claimedSubnets(claim.host),
+    keys.claimedSubnetIndex(claim.host),
+    keys.claimedHostNames(claim.host),
+    keys.claimedSince,
+    keys.networkJobs(claim.name),
+    keys.network(claim.name),
+    claim.name,
+    claim.host,
+    claim.takenAt === null ? "" : String(claim.takenAt),
+    keys.job(""),
+    String(Math.max(0, Math.floor(graceMs))),
+    networkSeen ? "1" : "0",
+  )) as string[];
+  switch (res[0]) {
+    case "RELEASED":
+      return null;
+    case "FRESH":
+      return { kind: "fresh", ageMs: Number(res[1]) };
+    case "LIVE_JOB":
+      return { kind: "live-job", jobId: res[1] as string, state: res[2] as string };
+    default:
+      return { kind: "changed" };
+  }
 }
 
 /** Replace the subnets a host's interfaces, routes and foreign libvirt networks occupy (from its inventory). */
@@ -170,7 +378,8 @@ export async function setOccupiedSubnets(
 /**
  * Re-assert the claims of networks a host really has (reconcile, e.g. after
  * Redis lost its data). Claims are only added here: a claim without a network
- * may belong to a create job still in flight, and is released by that job.
+ * may belong to a create job still in flight; claims that nothing holds any
+ * more are released by the API's claim sweeper (releaseUnheldClaim).
  */
 export async function syncHostClaims(
   redis: Redis,
@@ -183,33 +392,18 @@ export async function syncHostClaims(
     await evalScript(
       redis,
       ASSERT_LUA,
-      3,
+      5,
       keys.claimedNames,
       keys.claimedSubnets(host),
       keys.claimedSubnetIndex(host),
+      keys.claimedHostNames(host),
+      keys.claimedSince,
       p.name,
       host,
       c ? String(c.network) : "",
       c ? String(c.last) : "",
       c ? formatCidr(c) : "",
+      keys.claimedHostNames(""),
     );
-  }
-}
-
-const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
-const SHAS = new Map<string, string>();
-
-/** EVALSHA with the script's hash (no script text on the wire), loading it on NOSCRIPT. */
-async function evalScript(redis: Redis, script: string, numKeys: number, ...args: string[]): Promise<unknown> {
-  let sha = SHAS.get(script);
-  if (!sha) {
-    sha = sha1(script);
-    SHAS.set(script, sha);
-  }
-  try {
-    return await redis.evalsha(sha, numKeys, ...args);
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.includes("NOSCRIPT")) throw err;
-    return redis.eval(script, numKeys, ...args);
   }
 }

@@ -10,9 +10,120 @@ import type { Redis } from "ioredis";
 import type { ErrorBody } from "../errors";
 import type { JobAction, JobProgress, JobState, JobStep, JobView } from "../schemas/job";
 import type { Keys } from "./keys";
+import { evalScript } from "./scripts";
 
-/** How long finished jobs (and their events) are kept. */
+/** How long finished jobs (and their events) are kept by default. */
 export const JOB_RETENTION_SECONDS = 7 * 24 * 3600;
+/** How long an unfinished job (and its events) is kept after its last change, by default. */
+export const UNFINISHED_JOB_RETENTION_SECONDS = 30 * 24 * 3600;
+/** A network's job list keeps its newest this many jobs (older ones stay readable by id until they expire). */
+export const NETWORK_JOB_LIST_MAX = 100;
+/** Expired jobs dropped from the indexes per call of the cleaner (bounded work per write). */
+const INDEX_CLEAN_BATCH = 100;
+
+/** Retention of job records and their event streams, in seconds. */
+export interface JobRetention {
+  finishedSeconds: number;
+  unfinishedSeconds: number;
+}
+
+let cachedRetention: { raw: string; value: JobRetention } | null = null;
+
+/**
+ * Job retention from the environment (NETFORGE_JOB_RETENTION_SECONDS for
+ * finished jobs, NETFORGE_UNFINISHED_JOB_RETENTION_SECONDS for unfinished
+ * ones), read by the API and the worker alike; throws naming the variable
+ * when a value is not a positive whole number.
+ */
+export function jobRetention(env: Record<string, string | undefined> = process.env): JobRetention {
+  const f = env.NETFORGE_JOB_RETENTION_SECONDS?.trim() ?? "";
+  const u = env.NETFORGE_UNFINISHED_JOB_RETENTION_SECONDS?.trim() ?? "";
+  const raw = `${f}|${u}`;
+  if (cachedRetention?.raw === raw) return cachedRetention.value;
+  const parse = (name: string, v: string, dflt: number) => {
+    if (v === "") return dflt;
+    if (!/^[1-9][0-9]{0,9}$/.test(v)) throw new Error(`${name} must be a whole number of seconds (at least 1)`);
+    return Number(v);
+  };
+  const value = {
+    finishedSeconds: parse("NETFORGE_JOB_RETENTION_SECONDS", f, JOB_RETENTION_SECONDS),
+    unfinishedSeconds: parse("NETFORGE_UNFINISHED_JOB_RETENTION_SECONDS", u, UNFINISHED_JOB_RETENTION_SECONDS),
+  };
+  cachedRetention = { raw, value };
+  return value;
+}
+
+/* Drop jobs whose record has expired from the global and their network's
+ * index, oldest expiry first, up to a batch. A job still alive (a writer's
+ * clock behind Redis's) is due again when Redis expires it. */
+const DROP_EXPIRED_FN = `
+local function dropExpired(expiry, all, now, netPrefix, jobPrefix, batch)
+  local due = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, batch)
+  for _, m in ipairs(due) do
+    local id, net = string.match(m, '^([^|]+)|(.*)$')
+    local pttl = id and redis.call('PTTL', jobPrefix .. id) or -2
+    if pttl > 0 then
+      redis.call('ZADD', expiry, now + pttl, m)
+    else
+      if pttl == -2 and id then
+        redis.call('ZREM', all, id)
+        redis.call('ZREM', netPrefix .. net, id)
+      end
+      redis.call('ZREM', expiry, m)
+    end
+  end
+  return #due
+end
+`;
+
+/* KEYS: expiry, jobs; ARGV: now ms, network list key prefix, job key prefix, batch. */
+const DROP_EXPIRED_LUA = `${DROP_EXPIRED_FN}
+return dropExpired(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]))
+`;
+
+/* A new job: its record (expiring as an unfinished job), its entries in the
+ * global and the network's index and in the expiry index, the network's list
+ * trimmed to its newest entries and given an expiry no shorter than its
+ * newest job's life; global entries older than any job can live are cut
+ * (entries that predate the expiry index), and a batch of expired jobs is
+ * dropped from the indexes. KEYS: job, jobs, network jobs, expiry; ARGV:
+ * record, score ms, id, unfinished ttl s, list max, longest life s, expiry
+ * member, expiry ms, cut ms, now ms, network list key prefix, job key prefix,
+ * batch. */
+export const SAVE_NEW_JOB_LUA = `${DROP_EXPIRED_FN}
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[9])
+dropExpired(KEYS[4], KEYS[2], tonumber(ARGV[10]), ARGV[11], ARGV[12], tonumber(ARGV[13]))
+return 1
+`;
+
+/** The expiry-index member of a job. */
+const expiryMember = (r: { id: string; network: string }) => `${r.id}|${r.network}`;
+
+/**
+ * Drop index entries of expired jobs (the global list and each network's),
+ * a bounded batch per call: run on every new job and by the API's sweeper,
+ * so listings never point at records that are gone. Returns how many expiry
+ * entries were due.
+ */
+export async function dropExpiredJobEntries(redis: Redis, keys: Keys, now = Date.now()): Promise<number> {
+  return (await evalScript(
+    redis,
+    DROP_EXPIRED_LUA,
+    2,
+    keys.jobExpiry,
+    keys.jobs,
+    String(now),
+    keys.networkJobs(""),
+    keys.job(""),
+    String(INDEX_CLEAN_BATCH),
+  )) as number;
+}
 
 /** The stored job: the public view without links, plus the payload the worker needs. */
 export interface JobRecord extends Omit<JobView, "links"> {
@@ -79,25 +190,35 @@ export function newJobRecord(args: {
 }
 
 /**
- * The writes that store a new job record and index it (newest-first listing,
- * per network), as commands: run in a MULTI by saveNewJob, or inside the
- * deadline-guarded submission script (store/submission.ts).
+ * KEYS and ARGV of SAVE_NEW_JOB_LUA for a new record: run by saveNewJob, or
+ * inside the deadline-guarded submission script (store/submission.ts).
  */
-export function newJobWrites(keys: Keys, r: JobRecord): [string, ...string[]][] {
-  const score = Date.parse(r.createdAt);
-  return [
-    ["SET", keys.job(r.id), JSON.stringify(r)],
-    ["ZADD", keys.jobs, String(score), r.id],
-    ["ZADD", keys.networkJobs(r.network), String(score), r.id],
-    ["ZREMRANGEBYSCORE", keys.jobs, "-inf", String(score - JOB_RETENTION_SECONDS * 1000)],
-  ];
+export function saveNewJobScriptArgs(keys: Keys, r: JobRecord, now = Date.now()): { keys: string[]; argv: string[] } {
+  const ret = jobRetention();
+  return {
+    keys: [keys.job(r.id), keys.jobs, keys.networkJobs(r.network), keys.jobExpiry],
+    argv: [
+      JSON.stringify(r),
+      String(Date.parse(r.createdAt)),
+      r.id,
+      String(ret.unfinishedSeconds),
+      String(NETWORK_JOB_LIST_MAX),
+      String(ret.unfinishedSeconds + ret.finishedSeconds),
+      expiryMember(r),
+      String(now + ret.unfinishedSeconds * 1000),
+      String(now - (ret.unfinishedSeconds + ret.finishedSeconds) * 1000),
+      String(now),
+      keys.networkJobs(""),
+      keys.job(""),
+      String(INDEX_CLEAN_BATCH),
+    ],
+  };
 }
 
-/** Store a new job record and index it. */
+/** Store a new job record and index it (newest-first listing, per network), trimming and cleaning both indexes. */
 export async function saveNewJob(redis: Redis, keys: Keys, r: JobRecord): Promise<void> {
-  const multi = redis.multi();
-  for (const [cmd, ...args] of newJobWrites(keys, r)) multi.call(cmd, ...args);
-  await multi.exec();
+  const a = saveNewJobScriptArgs(keys, r);
+  await evalScript(redis, SAVE_NEW_JOB_LUA, a.keys.length, ...a.keys, ...a.argv);
 }
 
 /** Read a job record, or null. */
@@ -115,17 +236,21 @@ export async function getJobs(redis: Redis, keys: Keys, ids: string[]): Promise<
 
 /**
  * Write a changed record and its event atomically, then return the event.
- * Terminal events also start the retention clock of the record and stream.
+ * Every write sets the retention of the record and stream: the unfinished
+ * bound again on progress, the finished one on a terminal event. The
+ * network's job list is kept alive as long as the longest a job can live.
  */
 export async function commitJobEvent(redis: Redis, keys: Keys, r: JobRecord, type: JobEventType): Promise<JobEvent> {
   const view = toJobView(r);
+  const ret = jobRetention();
+  const ttl = type === "progress" ? ret.unfinishedSeconds : ret.finishedSeconds;
   const multi = redis
     .multi()
-    .set(keys.job(r.id), JSON.stringify(r))
-    .xadd(keys.jobEvents(r.id), "*", "type", type, "job", JSON.stringify(view));
-  if (type !== "progress") {
-    multi.expire(keys.job(r.id), JOB_RETENTION_SECONDS).expire(keys.jobEvents(r.id), JOB_RETENTION_SECONDS);
-  }
+    .set(keys.job(r.id), JSON.stringify(r), "EX", ttl)
+    .xadd(keys.jobEvents(r.id), "*", "type", type, "job", JSON.stringify(view))
+    .expire(keys.jobEvents(r.id), ttl)
+    .expire(keys.networkJobs(r.network), ret.unfinishedSeconds + ret.finishedSeconds)
+    .zadd(keys.jobExpiry, Date.now() + ttl * 1000, expiryMember(r));
   const res = await multi.exec();
   const id = res?.[1]?.[1] as string;
   const ev: JobEvent = { id, jobId: r.id, network: r.network, type, job: view };

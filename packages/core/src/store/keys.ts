@@ -19,6 +19,10 @@ export interface Keys {
   claimedSubnets(host: string): string;
   /** ZSET of the same subnets, score = first address, member "name|last|cidr": O(log n) overlap checks. */
   claimedSubnetIndex(host: string): string;
+  /** SET of the names claimed on a host: its load for placement (SCARD), kept by the claim scripts. */
+  claimedHostNames(host: string): string;
+  /** HASH name -> ms when the claim was taken (TIME of Redis): fresh claims may belong to a create in flight. */
+  claimedSince: string;
   /** HASH owner -> "first-last-cidr": subnets held by host interfaces, routes and foreign libvirt networks. */
   occupiedSubnets(host: string): string;
   /** SET of host ids ever registered. */
@@ -31,6 +35,8 @@ export interface Keys {
   jobEvents(id: string): string;
   /** ZSET job id -> createdAt ms. */
   jobs: string;
+  /** ZSET "<job id>|<network>" -> ms when the job's record expires: which index entries to drop, in order. */
+  jobExpiry: string;
   /** ZSET of a network's job ids -> createdAt ms. */
   networkJobs(name: string): string;
   /** Pub/sub channel carrying every job event. */
@@ -55,12 +61,15 @@ export function makeKeys(prefix: string): Keys {
     claimedNames: `${p}:claim:names`,
     claimedSubnets: (h) => `${p}:claim:subnets:${h}`,
     claimedSubnetIndex: (h) => `${p}:claim:subnet-index:${h}`,
+    claimedHostNames: (h) => `${p}:claim:host-names:${h}`,
+    claimedSince: `${p}:claim:since`,
     occupiedSubnets: (h) => `${p}:host:${h}:occupied`,
     hosts: `${p}:hosts`,
     host: (id) => `${p}:host:${id}`,
     job: (id) => `${p}:job:${id}`,
     jobEvents: (id) => `${p}:jobev:${id}`,
     jobs: `${p}:jobs`,
+    jobExpiry: `${p}:jobs:expiry`,
     networkJobs: (n) => `${p}:jobs:net:${n}`,
     eventsChannel: `${p}:events`,
     idempotency: (k) => `${p}:idem:${k}`,

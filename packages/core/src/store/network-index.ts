@@ -7,6 +7,7 @@
 import type { Redis } from "ioredis";
 import type { NetworkStats, NetworkView } from "../schemas/network";
 import type { Keys } from "./keys";
+import { evalScript } from "./scripts";
 
 /** A network as stored in the index: the describe view without live stats. */
 export type NetworkRecord = Omit<NetworkView, "stats">;
@@ -60,7 +61,16 @@ export async function listNetworkNamesAfter(redis: Redis, keys: Keys, cursor: st
   return redis.zrangebylex(keys.networks, cursor ? `(${cursor}` : "-", "+");
 }
 
-/** Store live stats of a network (expire so a dead worker's numbers do not linger as fresh). */
+/* Stats only for an indexed network: a heartbeat's snapshot may predate a delete, and must not leave stats behind it. */
+const PUT_STATS_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) return 1 end
+return 0
+`;
+
+/**
+ * Store live stats of a network if it is (still) in the index; they expire
+ * so a dead worker's numbers do not linger as fresh.
+ */
 export async function putNetworkStats(redis: Redis, keys: Keys, name: string, stats: NetworkStats): Promise<void> {
-  await redis.set(keys.networkStats(name), JSON.stringify(stats), "EX", 300);
+  await evalScript(redis, PUT_STATS_LUA, 2, keys.network(name), keys.networkStats(name), JSON.stringify(stats), "300");
 }

@@ -6,9 +6,11 @@
  * deadline has passed (Redis's TIME, inside the script), and do nothing.
  *
  * The commit is one MULTI: [commit script] [BullMQ add] [tombstone drop].
- * The commit script takes the name/subnet claim (CLAIM_LUA, verbatim) and
- * writes the job record, or, when it refuses (deadline passed, claim
- * refused), leaves a tombstone hash at the BullMQ job key so that the BullMQ
+ * The commit script takes the name/subnet claim (CLAIM_LUA, verbatim, which
+ * also places: it claims only when the queue's host is the least-loaded one
+ * that fits, else it names the host to commit on instead) and writes the job
+ * record (SAVE_NEW_JOB_LUA, verbatim), or, when it refuses (deadline passed,
+ * claim refused or placed elsewhere), leaves a tombstone hash at the BullMQ job key so that the BullMQ
  * add that follows in the same transaction sees "a job with this id exists"
  * and adds nothing (BullMQ's documented duplicate-id behaviour). The last
  * script removes the tombstone again. So claim, record and queue entry
@@ -18,20 +20,24 @@
  */
 import type { ChainableCommander } from "ioredis";
 import type { AppError } from "../errors";
-import { CLAIM_LUA, type ClaimRequest, claimRefusal, claimScriptArgs } from "./claims";
-import { type JobRecord, newJobWrites } from "./jobs";
+import { CLAIM_LUA, type PlacementRequest, claimScriptArgs, readClaimAnswer } from "./claims";
+import { type JobRecord, SAVE_NEW_JOB_LUA, saveNewJobScriptArgs } from "./jobs";
 import type { Keys } from "./keys";
 
 /** Field marking a tombstone (a real BullMQ job hash never has it). */
 const TOMBSTONE_FIELD = "netforge-tombstone";
 
-/* KEYS[1] = the BullMQ job key of this submission (tombstone), KEYS[2..] = claim keys.
- * ARGV[1] = deadline (ms, Redis clock), ARGV[2] = number of claim keys,
- * ARGV[3] = number of claim args, ARGV[4..] = claim args, then the JSON list of writes.
- * The claim script is wrapped as a function whose parameters shadow KEYS/ARGV. */
+/* KEYS[1] = the BullMQ job key of this submission (tombstone), then the
+ * claim's keys, then the record's keys. ARGV[1] = deadline (ms, Redis clock),
+ * then for the claim and for the record each: number of keys, number of
+ * args, the args. The claim and save scripts are wrapped as functions whose
+ * parameters shadow KEYS/ARGV. */
 const COMMIT_LUA = `
 local function claim(KEYS, ARGV)
 ${CLAIM_LUA}
+end
+local function save(KEYS, ARGV)
+${SAVE_NEW_JOB_LUA}
 end
 local tomb = KEYS[1]
 local function refuse(res)
@@ -44,15 +50,22 @@ end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now > tonumber(ARGV[1]) then return refuse({'EXPIRED', tostring(now)}) end
-local nk, na = tonumber(ARGV[2]), tonumber(ARGV[3])
-if nk > 0 then
-  local ck, ca = {}, {}
-  for i = 1, nk do ck[i] = KEYS[1 + i] end
-  for i = 1, na do ca[i] = ARGV[3 + i] end
+local ki, ai = 2, 2
+local function part()
+  local nk, na = tonumber(ARGV[ai]), tonumber(ARGV[ai + 1])
+  local k, a = {}, {}
+  for i = 1, nk do k[i] = KEYS[ki + i - 1] end
+  for i = 1, na do a[i] = ARGV[ai + 1 + i] end
+  ki, ai = ki + nk, ai + 2 + na
+  return k, a
+end
+local ck, ca = part()
+local sk, sa = part()
+if #ck > 0 then
   local res = claim(ck, ca)
   if res[1] ~= 'OK' then return refuse(res) end
 end
-for _, w in ipairs(cjson.decode(ARGV[4 + na])) do redis.call(unpack(w)) end
+save(sk, sa)
 return {'OK'}
 `;
 
@@ -66,8 +79,8 @@ export interface SubmissionCommit {
   /** Latest Redis time (ms) at which the commit may still take effect. */
   deadlineMs: number;
   record: JobRecord;
-  /** The name/subnet claim a create takes with its record; null for other actions. */
-  claim: ClaimRequest | null;
+  /** The name/subnet claim a create takes with its record (its target: the queue's host); null for other actions. */
+  claim: PlacementRequest | null;
   /** The BullMQ job key the add that follows in the same MULTI will use. */
   bullJobKey: string;
 }
@@ -78,7 +91,8 @@ export interface SubmissionCommit {
  */
 export function queueCommit(multi: ChainableCommander, keys: Keys, c: SubmissionCommit): void {
   const claim = c.claim ? claimScriptArgs(keys, c.claim) : { keys: [], argv: [] };
-  const scriptKeys = [c.bullJobKey, ...claim.keys];
+  const save = saveNewJobScriptArgs(keys, c.record);
+  const scriptKeys = [c.bullJobKey, ...claim.keys, ...save.keys];
   multi.eval(
     COMMIT_LUA,
     scriptKeys.length,
@@ -87,7 +101,9 @@ export function queueCommit(multi: ChainableCommander, keys: Keys, c: Submission
     String(claim.keys.length),
     String(claim.argv.length),
     ...claim.argv,
-    JSON.stringify(newJobWrites(keys, c.record)),
+    String(save.keys.length),
+    String(save.argv.length),
+    ...save.argv,
   );
 }
 
@@ -96,16 +112,24 @@ export function queueTombstoneDrop(multi: ChainableCommander, bullJobKey: string
   multi.eval(DROP_TOMBSTONE_LUA, 1, bullJobKey);
 }
 
-/** The outcome of a commit script: applied, refused by the deadline, or refused by the claim (its error). */
-export type CommitOutcome = { kind: "applied" } | { kind: "expired"; redisNowMs: number } | { kind: "refused"; error: AppError };
+/**
+ * The outcome of a commit script: applied, refused by the deadline, placed on
+ * another host by the claim (nothing applied: commit again there), or refused
+ * by the claim (its error).
+ */
+export type CommitOutcome =
+  | { kind: "applied" }
+  | { kind: "expired"; redisNowMs: number }
+  | { kind: "place"; host: string }
+  | { kind: "refused"; error: AppError };
 
 /** Read the commit script's answer. */
-export function commitOutcome(res: unknown, claim: ClaimRequest | null): CommitOutcome {
+export function commitOutcome(res: unknown, claim: PlacementRequest | null): CommitOutcome {
   const r = res as string[];
   if (r[0] === "OK") return { kind: "applied" };
   if (r[0] === "EXPIRED") return { kind: "expired", redisNowMs: Number(r[1]) };
   if (claim === null) throw new Error(`unexpected commit answer ${JSON.stringify(res)}`);
-  const error = claimRefusal(claim, r);
-  if (!error) throw new Error(`unexpected commit answer ${JSON.stringify(res)}`);
-  return { kind: "refused", error };
+  const answer = readClaimAnswer(claim, r);
+  if (answer.kind === "claimed") throw new Error(`unexpected commit answer ${JSON.stringify(res)}`);
+  return answer;
 }
