@@ -26,16 +26,21 @@ import { Revert } from "./revert";
 
 /** How long a job waits before trying a busy network's lock again. */
 const LOCK_RETRY_MS = 150;
-const LOCK_TTL_MS = 30_000;
 
-export function makeProcessor(host: HostContext) {
+/** Options of the job processor (from the worker's configuration). */
+export interface ProcessorOptions {
+  /** TTL of the per-network lock (NETFORGE_LOCK_TTL_MS). */
+  lockTtlMs: number;
+}
+
+export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
   return async function process(job: Job<QueuedJobData>, token?: string): Promise<unknown> {
     const { jobId, action, payload } = job.data;
     const record = await getJob(host.redis, host.keys, jobId);
     if (!record) throw new UnrecoverableError(`job record ${jobId} is missing`);
     if (isTerminal(record.state)) return record.result; // delivered again after finishing: nothing to do
 
-    const lock = await tryLock(host.redis, host.keys.networkLock(record.network), LOCK_TTL_MS);
+    const lock = await tryLock(host.redis, host.keys.networkLock(record.network), opts.lockTtlMs);
     if (!lock) {
       await job.moveToDelayed(Date.now() + LOCK_RETRY_MS + Math.floor(Math.random() * 100), token);
       throw new DelayedError();
@@ -86,11 +91,16 @@ export function makeProcessor(host: HostContext) {
  * often than allowed: its workers kept dying). Its record would otherwise say
  * "running" forever; fail it like any final failure, under the network lock.
  */
-export async function failAbandonedJob(host: HostContext, job: Job<QueuedJobData>, reason: string): Promise<void> {
+export async function failAbandonedJob(
+  host: HostContext,
+  job: Job<QueuedJobData>,
+  reason: string,
+  opts: ProcessorOptions,
+): Promise<void> {
   if (!(await job.isFailed())) return; // a failed attempt that BullMQ will retry
   const record = await getJob(host.redis, host.keys, job.data.jobId);
   if (!record || isTerminal(record.state)) return; // our processor already recorded the outcome
-  const lock = await tryLock(host.redis, host.keys.networkLock(record.network), LOCK_TTL_MS);
+  const lock = await tryLock(host.redis, host.keys.networkLock(record.network), opts.lockTtlMs);
   try {
     const err = new AppError("INTERNAL", `the job was abandoned: ${reason}`, { attempts: job.attemptsMade });
     await finalFailure(host, job.data.action, record.network, new JobReporter(host.redis, host.keys, record), err);

@@ -63,7 +63,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   await refreshHost(host, startedAt, libvirtVersion);
   logger.info({ host: cfg.hostId, networks: rec.present, removed: rec.removed }, "index reconciled");
 
-  const worker = new Worker<QueuedJobData>(keys.hostQueue(cfg.hostId), makeProcessor(host), {
+  const worker = new Worker<QueuedJobData>(keys.hostQueue(cfg.hostId), makeProcessor(host, { lockTtlMs: cfg.lockTtlMs }), {
     connection: connectRedis(cfg.redisUrl),
     prefix: keys.bull,
     concurrency: cfg.concurrency,
@@ -75,7 +75,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   });
   worker.on("error", (err) => logger.error({ err }, "worker error"));
   worker.on("failed", (job, err) => {
-    if (job) void track(failAbandonedJob(host, job, err.message)).catch((e) => logger.warn({ err: e }, "could not record abandoned job"));
+    if (job) void track(failAbandonedJob(host, job, err.message, { lockTtlMs: cfg.lockTtlMs })).catch((e) => logger.warn({ err: e }, "could not record abandoned job"));
   });
 
   const loop = (ms: number, what: string, fn: () => Promise<unknown>) => {
