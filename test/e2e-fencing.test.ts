@@ -135,4 +135,36 @@ describe("fencing: a job that lost its network lock", () => {
     expect((await h.virsh(["net-info", name])).stdout).toMatch(/Active:\s+yes/);
     expect((await c.call("delete-network", { name }, { wait: 30 })).status).toBe(200);
   });
+
+  it("a lock that vanished mid-create is taken back, and the undo runs under it before the retry", { timeout: 90_000 }, async () => {
+    const name = "fence2";
+    const lockKey = c.keys.networkLock(name);
+    const seen: JobView[] = [];
+    const sub = c.redis.duplicate();
+    await sub.subscribe(c.keys.eventsChannel);
+    sub.on("message", (_ch, raw) => {
+      const ev = JSON.parse(raw) as { network: string; job: JobView };
+      if (ev.network === name) seen.push(ev.job);
+    });
+    try {
+      // The key is lost (as after a Redis failover) while the network is up and DHCP is being verified.
+      const id = await createAndActAt(name, "10.62.0.0/24", "setting autostart", async () => {
+        await second.del(lockKey);
+      });
+      const end = await finished(id);
+      expect(end.state, JSON.stringify(end.error)).toBe("succeeded");
+      expect(end.attempts).toBe(2);
+      // Between the attempts the record said why, and showed the first attempt's changes undone.
+      const between = seen.find((j) => j.state === "queued" && j.error !== null);
+      expect(between?.error?.message).toContain("lost the network lock");
+      expect(stepStates(between as JobView)).toMatchObject({ "defining network": "undone", "starting network": "undone" });
+      const log = await readFile(workerLog(c.prefix, HOST), "utf8");
+      expect(log).toContain("lost the network lock; took it back to undo this attempt");
+      expect((await h.virsh(["net-info", name])).stdout).toMatch(/Active:\s+yes/);
+      expect(await c.redis.get(lockKey)).toBeNull();
+    } finally {
+      sub.disconnect();
+    }
+    expect((await c.call("delete-network", { name }, { wait: 30 })).status).toBe(200);
+  });
 });

@@ -129,7 +129,13 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
  * write it) — the next run, under the lock, records the outcome itself.
  * If BullMQ's own job lock is gone too, another run of this job has it.
  */
-async function runAgainLater(job: Job<QueuedJobData>, token: string | undefined, attempt: number, maxAttempts: number, err: AppError): Promise<never> {
+async function runAgainLater(
+  job: Job<QueuedJobData>,
+  token: string | undefined,
+  attempt: number,
+  maxAttempts: number,
+  err: AppError,
+): Promise<never> {
   if (attempt < maxAttempts) throw err;
   await job.moveToDelayed(Date.now() + JOB_BACKOFF_MS, token);
   throw new DelayedError();

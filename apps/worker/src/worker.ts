@@ -75,7 +75,10 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   });
   worker.on("error", (err) => logger.error({ err }, "worker error"));
   worker.on("failed", (job, err) => {
-    if (job) void track(failAbandonedJob(host, job, err.message, { lockTtlMs: cfg.lockTtlMs, stopping: () => stopping })).catch((e) => logger.warn({ err: e }, "could not record abandoned job"));
+    if (job)
+      void track(failAbandonedJob(host, job, err.message, { lockTtlMs: cfg.lockTtlMs, stopping: () => stopping })).catch((e) =>
+        logger.warn({ err: e }, "could not record abandoned job"),
+      );
   });
 
   const loop = (ms: number, what: string, fn: () => Promise<unknown>) => {
