@@ -41,6 +41,8 @@ const Env = z.object({
    * Redis hiccup into a lost lock and a retried job).
    */
   NETFORGE_LOCK_TTL_MS: z.coerce.number().int().min(500).default(30_000),
+  /** Time one virsh command may run, counted from its own start (a timeout fails that command only). */
+  NETFORGE_VIRSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
 });
 
 export type WorkerConfig = {
@@ -55,6 +57,7 @@ export type WorkerConfig = {
   leasesDir: string;
   stalledMs: number;
   lockTtlMs: number;
+  virshTimeoutMs: number;
 };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -75,5 +78,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     leasesDir: e.NETFORGE_LEASES_DIR,
     stalledMs: e.NETFORGE_STALLED_MS,
     lockTtlMs: e.NETFORGE_LOCK_TTL_MS,
+    virshTimeoutMs: e.NETFORGE_VIRSH_TIMEOUT_MS,
   };
 }

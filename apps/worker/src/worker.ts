@@ -22,7 +22,7 @@ export interface RunningWorker {
 export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: CommandRunner = new ExecaRunner()): Promise<RunningWorker> {
   const redis = connectRedis(cfg.redisUrl);
   const keys = makeKeys(cfg.prefix);
-  const virsh = new Virsh(runner, cfg.libvirtUri);
+  const virsh = new Virsh(runner, cfg.libvirtUri, { commandTimeoutMs: cfg.virshTimeoutMs });
   const startedAt = new Date().toISOString();
   const host: HostContext = {
     hostId: cfg.hostId,
