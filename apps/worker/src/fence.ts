@@ -27,9 +27,13 @@ export function isLockLost(err: unknown): boolean {
   return err instanceof AppError && err.details.lockLost === true;
 }
 
-/** A fence over one held lock: one compare-and-renew round trip to Redis per check. */
+/**
+ * A fence over one held lock: the renewal flag, then one compare-and-renew
+ * round trip to Redis, then the flag again: after an answer that took a whole TTL
+ * to come back, we cannot tell how much of the renewed TTL is left.
+ */
 export function fenceFor(lock: HeldLock, network: string): Fence {
   return async (before) => {
-    if (!(await lock.confirm())) throw lockLostError(network, before);
+    if (!lock.valid || !(await lock.confirm()) || !lock.valid) throw lockLostError(network, before);
   };
 }
