@@ -147,7 +147,7 @@ async function runAgainLater(
  * "running" forever; fail it like any final failure, but only under the
  * network lock. The lock is usually still held by the dead worker's last run
  * of this job (it expires within the TTL) or by another job of the network,
- * so it is tried again every third of a TTL for up to ABANDONED_WAIT_TTLS
+ * so it is tried again every second (TTL/3 if shorter) for up to ABANDONED_WAIT_TTLS
  * TTLs. If it is still busy then (or the worker stops), the record is left
  * as it is (see docs/decisions.md, "Fencing and command timeouts").
  */
@@ -181,7 +181,8 @@ export async function failAbandonedJob(
       );
       return;
     }
-    await new Promise((r) => setTimeout(r, Math.max(100, Math.floor(opts.lockTtlMs / 3))));
+    // Short sleeps, so a stopping worker is not held up by this wait.
+    await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(100, Math.floor(opts.lockTtlMs / 3)))));
   }
 }
 
