@@ -60,6 +60,8 @@ it("logs a Redis outage once when it starts and once when it ends, and heartbeat
       reconcileMs: 1_000,
       heartbeatMs: 200,
       leasesDir: "/nonexistent",
+      lockTtlMs: 30_000,
+      virshTimeoutMs: 60_000,
       stalledMs: 1_000,
     },
     pino({ level: "info" }, sink),

@@ -33,6 +33,16 @@ const Env = z.object({
    * look stalled and run twice.
    */
   NETFORGE_STALLED_MS: z.coerce.number().int().min(1000).default(30_000),
+  /**
+   * TTL of a job's per-network lock in Redis, renewed every third of it while the
+   * job runs. A worker whose renewals stop (dead, or Redis stalled) loses the lock
+   * after this long and the next job may proceed; the loser stops before its next
+   * host step. Default 30 s. Lower it only for tests (a short TTL turns a brief
+   * Redis hiccup into a lost lock and a retried job).
+   */
+  NETFORGE_LOCK_TTL_MS: z.coerce.number().int().min(500).default(30_000),
+  /** Time one virsh command may run, counted from its own start (a timeout fails that command only). */
+  NETFORGE_VIRSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
 });
 
 export type WorkerConfig = {
@@ -46,6 +56,8 @@ export type WorkerConfig = {
   heartbeatMs: number;
   leasesDir: string;
   stalledMs: number;
+  lockTtlMs: number;
+  virshTimeoutMs: number;
 };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -66,5 +78,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     heartbeatMs: e.NETFORGE_HEARTBEAT_MS,
     leasesDir: e.NETFORGE_LEASES_DIR,
     stalledMs: e.NETFORGE_STALLED_MS,
+    lockTtlMs: e.NETFORGE_LOCK_TTL_MS,
+    virshTimeoutMs: e.NETFORGE_VIRSH_TIMEOUT_MS,
   };
 }

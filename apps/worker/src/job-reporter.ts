@@ -4,12 +4,18 @@
  * event write (core's commitJobEvent), which is what pollers and SSE see.
  */
 import { type AppError, commitJobEvent, type JobRecord, type Keys, percentOf, type Redis } from "@netforge/core";
+import type { Fence } from "./fence";
 
 export class JobReporter {
+  /**
+   * @param fence checked right before every step (the job's network lock,
+   *   see fence.ts); without one (tests of handlers alone) steps just run.
+   */
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     readonly record: JobRecord,
+    public fence: Fence | null = null,
   ) {}
 
   private now(): string {
@@ -35,13 +41,29 @@ export class JobReporter {
     await this.commit("progress");
   }
 
-  /** Run `fn` as the named step: running, then succeeded (or failed, rethrowing). */
+  /**
+   * Run `fn` as the named step: running, then succeeded (or failed,
+   * rethrowing). This is the one way host steps run: the fence is checked
+   * before the step is shown running and again right before `fn`, so a job
+   * that lost its lock neither claims the step nor runs it (the step stays
+   * pending and the fence's lost-lock error is thrown).
+   */
   async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const s = this.findStep(name);
+    await this.fence?.(`step '${name}'`);
+    const previous = this.record.progress.step;
     s.state = "running";
     s.startedAt = this.now();
     this.record.progress.step = name;
     await this.commit("progress");
+    try {
+      await this.fence?.(`step '${name}'`);
+    } catch (err) {
+      s.state = "pending";
+      s.startedAt = null;
+      this.record.progress.step = previous;
+      throw err;
+    }
     try {
       const out = await fn();
       s.state = "succeeded";
@@ -74,6 +96,7 @@ export class JobReporter {
   }
 
   async succeeded(result: unknown): Promise<void> {
+    await this.fence?.("recording success");
     this.record.state = "succeeded";
     this.record.result = result ?? null;
     this.record.error = null;
@@ -82,8 +105,9 @@ export class JobReporter {
     await this.commit("succeeded");
   }
 
-  /** Final failure. */
+  /** Final failure. Like success and retry, written only after the fence confirmed the lock. */
   async failed(err: AppError): Promise<void> {
+    await this.fence?.("recording failure");
     this.record.state = "failed";
     this.record.error = { code: err.code, message: err.message, details: err.details };
     this.record.finishedAt = this.now();
@@ -92,6 +116,7 @@ export class JobReporter {
 
   /** A transient failure that BullMQ will retry: back to queued, with the reason as the current step. */
   async retrying(err: AppError, delayMs: number): Promise<void> {
+    await this.fence?.("recording the retry");
     this.record.state = "queued";
     this.record.progress.step = `retrying in ${Math.round(delayMs / 1000)} s after: ${err.message}`;
     this.record.error = { code: err.code, message: err.message, details: err.details };

@@ -4,6 +4,11 @@
  * and validation failures end the job at once; transient host failures are
  * retried with backoff by BullMQ. A busy network lock puts the job back to
  * wait (delayed) instead of holding a worker slot.
+ *
+ * Fencing (see fence.ts): every step, undo and outcome write is preceded by a
+ * check against Redis that this run still holds the network lock. A run that
+ * lost it stops; it undoes and records only under a lock it took back, and
+ * otherwise leaves host and record to the holder and runs again later.
  */
 import {
   AppError,
@@ -17,90 +22,173 @@ import {
   removeNetwork,
   toAppError,
   tryLock,
+  type HeldLock,
 } from "@netforge/core";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import type { HostContext } from "./context";
+import { fenceFor, isLockLost, LOCK_LOST, lockLostError } from "./fence";
 import { HANDLERS } from "./handlers/index";
 import { JobReporter } from "./job-reporter";
 import { Revert } from "./revert";
 
 /** How long a job waits before trying a busy network's lock again. */
 const LOCK_RETRY_MS = 150;
-const LOCK_TTL_MS = 30_000;
+/** How many lock TTLs failAbandonedJob waits for a busy network lock before leaving the record as it is. */
+const ABANDONED_WAIT_TTLS = 4;
 
-export function makeProcessor(host: HostContext) {
+/** Options of the job processor (from the worker's configuration). */
+export interface ProcessorOptions {
+  /** TTL of the per-network lock (NETFORGE_LOCK_TTL_MS). */
+  lockTtlMs: number;
+}
+
+export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
   return async function process(job: Job<QueuedJobData>, token?: string): Promise<unknown> {
     const { jobId, action, payload } = job.data;
     const record = await getJob(host.redis, host.keys, jobId);
     if (!record) throw new UnrecoverableError(`job record ${jobId} is missing`);
     if (isTerminal(record.state)) return record.result; // delivered again after finishing: nothing to do
 
-    const lock = await tryLock(host.redis, host.keys.networkLock(record.network), LOCK_TTL_MS);
+    const lock = await tryLock(host.redis, host.keys.networkLock(record.network), opts.lockTtlMs);
     if (!lock) {
       await job.moveToDelayed(Date.now() + LOCK_RETRY_MS + Math.floor(Math.random() * 100), token);
       throw new DelayedError();
     }
     const logger = host.logger.child({ jobId, action, network: record.network, requestId: record.requestId });
-    const report = new JobReporter(host.redis, host.keys, record);
+    const lockKey = host.keys.networkLock(record.network);
+    /** The lock this run holds now: the one taken above, or the one taken back after losing it. */
+    let held: HeldLock | null = lock;
+    const report = new JobReporter(host.redis, host.keys, record, fenceFor(lock, record.network));
     const revert = new Revert();
     const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
     try {
       await report.started(attempt);
       logger.info({ attempt }, "job started");
       const handler = HANDLERS[action as JobAction] as (ctx: unknown, p: unknown) => Promise<unknown>;
       const result = await handler({ ...host, logger, report, revert }, payload);
+      await report.succeeded(result); // fenced: only under the lock
       revert.success();
-      await report.succeeded(result);
       host.hostChanged();
       logger.info("job succeeded");
       return result;
     } catch (thrown) {
-      const err = toAppError(thrown);
+      let err = toAppError(thrown);
+      if (isLockLost(err) || !(await lock.confirm())) {
+        // Whatever failed, it failed while the lock was (or became) someone else's: the host may have been
+        // changed by the lock's next holder, so the finding means nothing; stop as a lost lock.
+        if (!isLockLost(err)) err = lockLostError(record.network, "handling its failure");
+        await lock.release().catch(() => undefined); // deletes nothing unless the key still had our token
+        held = await tryLock(host.redis, lockKey, opts.lockTtlMs).catch(() => null);
+        if (!held) {
+          // Someone else holds the network now. Touch neither the host (our undo could undo their work) nor
+          // the record (it may be written by another run of this very job): the holder's work stands, and this
+          // job runs again once the lock is free, from whatever state the host is in then.
+          logger.warn({ attempt, err: err.message }, `${LOCK_LOST}: not undoing or recording anything; the job runs again later`);
+          return await runAgainLater(job, token, attempt, maxAttempts, err);
+        }
+        logger.warn({ attempt, err: err.message }, `${LOCK_LOST}; took it back to undo this attempt`);
+        report.fence = fenceFor(held, record.network);
+      }
+      const fence = report.fence;
       const failedStep = record.progress.steps.find((s) => s.state === "failed")?.name;
       if (failedStep && err.details.step === undefined) err.details.step = failedStep;
-      const undo = await revert.run();
+      const undo = await revert.run({ before: (e) => fence?.(`undo '${e.label}'`) ?? Promise.resolve() });
       report.markUndone(undo.undone.map((u) => u.step).filter((s): s is string => s !== null));
       if (undo.failed.length > 0) {
         err.details.undoFailures = undo.failed.map((f) => ({ undo: f.entry.label, error: f.error }));
         logger.error({ undoFailures: err.details.undoFailures }, "undo incomplete");
       }
-      const maxAttempts = job.opts.attempts ?? 1;
       const final = !err.retryable || attempt >= maxAttempts;
-      if (final) {
-        await finalFailure(host, action, record.network, report, err);
-        logger.warn({ code: err.code, err: err.message, details: err.details }, "job failed");
-        throw new UnrecoverableError(err.message);
+      try {
+        if (final) {
+          await finalFailure(host, action, record.network, report, err);
+          logger.warn({ code: err.code, err: err.message, details: err.details }, "job failed");
+        } else {
+          const delay = JOB_BACKOFF_MS * 2 ** (attempt - 1);
+          await report.retrying(err, delay);
+          logger.warn({ code: err.code, err: err.message, attempt, delay }, "job failed, will retry");
+        }
+      } catch (recordErr) {
+        if (!isLockLost(recordErr)) throw recordErr;
+        logger.warn({ attempt, err: err.message }, `${LOCK_LOST} before recording the outcome; the job runs again later`);
+        return await runAgainLater(job, token, attempt, maxAttempts, err);
       }
-      const delay = JOB_BACKOFF_MS * 2 ** (attempt - 1);
-      await report.retrying(err, delay);
-      logger.warn({ code: err.code, err: err.message, attempt, delay }, "job failed, will retry");
-      throw err;
+      throw final ? new UnrecoverableError(err.message) : err;
     } finally {
-      await lock.release();
+      await held?.release().catch((e: unknown) => logger.warn({ err: e }, "could not release the network lock; it expires"));
     }
   };
 }
 
 /**
+ * After a lost lock that could not be taken back: hand the job back to BullMQ
+ * without recording anything. Before the last attempt this is an ordinary
+ * retry (backoff); on the last attempt the job is put back to wait instead,
+ * because failing it finally would leave its record unfinished (we may not
+ * write it) — the next run, under the lock, records the outcome itself.
+ * If BullMQ's own job lock is gone too, another run of this job has it.
+ */
+async function runAgainLater(
+  job: Job<QueuedJobData>,
+  token: string | undefined,
+  attempt: number,
+  maxAttempts: number,
+  err: AppError,
+): Promise<never> {
+  if (attempt < maxAttempts) throw err;
+  await job.moveToDelayed(Date.now() + JOB_BACKOFF_MS, token);
+  throw new DelayedError();
+}
+
+/**
  * A job BullMQ failed without our processor finishing it (it stalled more
  * often than allowed: its workers kept dying). Its record would otherwise say
- * "running" forever; fail it like any final failure, under the network lock.
+ * "running" forever; fail it like any final failure, but only under the
+ * network lock. The lock is usually still held by the dead worker's last run
+ * of this job (it expires within the TTL) or by another job of the network,
+ * so it is tried again every second (TTL/3 if shorter) for up to ABANDONED_WAIT_TTLS
+ * TTLs. If it is still busy then (or the worker stops), the record is left
+ * as it is (see docs/decisions.md, "Fencing and command timeouts").
  */
-export async function failAbandonedJob(host: HostContext, job: Job<QueuedJobData>, reason: string): Promise<void> {
+export async function failAbandonedJob(
+  host: HostContext,
+  job: Job<QueuedJobData>,
+  reason: string,
+  opts: ProcessorOptions & { stopping?: () => boolean },
+): Promise<void> {
   if (!(await job.isFailed())) return; // a failed attempt that BullMQ will retry
-  const record = await getJob(host.redis, host.keys, job.data.jobId);
-  if (!record || isTerminal(record.state)) return; // our processor already recorded the outcome
-  const lock = await tryLock(host.redis, host.keys.networkLock(record.network), LOCK_TTL_MS);
-  try {
-    const err = new AppError("INTERNAL", `the job was abandoned: ${reason}`, { attempts: job.attemptsMade });
-    await finalFailure(host, job.data.action, record.network, new JobReporter(host.redis, host.keys, record), err);
-    host.logger.error({ jobId: record.id, reason }, "abandoned job marked failed");
-  } finally {
-    await lock?.release();
+  const deadline = Date.now() + ABANDONED_WAIT_TTLS * opts.lockTtlMs;
+  for (;;) {
+    const record = await getJob(host.redis, host.keys, job.data.jobId);
+    if (!record || isTerminal(record.state)) return; // our processor already recorded the outcome
+    const lock = await tryLock(host.redis, host.keys.networkLock(record.network), opts.lockTtlMs);
+    if (lock) {
+      try {
+        const err = new AppError("INTERNAL", `the job was abandoned: ${reason}`, { attempts: job.attemptsMade });
+        const report = new JobReporter(host.redis, host.keys, record, fenceFor(lock, record.network));
+        await finalFailure(host, job.data.action, record.network, report, err);
+        host.logger.error({ jobId: record.id, reason }, "abandoned job marked failed");
+        return;
+      } finally {
+        await lock.release().catch(() => undefined);
+      }
+    }
+    if (Date.now() > deadline || opts.stopping?.()) {
+      host.logger.warn(
+        { jobId: record.id, network: record.network, reason },
+        "abandoned job not recorded as failed: its network lock stayed busy; the record is left as it is",
+      );
+      return;
+    }
+    // Short sleeps, so a stopping worker is not held up by this wait.
+    await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(100, Math.floor(opts.lockTtlMs / 3)))));
   }
 }
 
 async function finalFailure(host: HostContext, action: string, network: string, report: JobReporter, err: AppError) {
+  // The index changes below are part of the final record: only under the lock, like the record itself.
+  await report.fence?.("recording failure");
   if (action === "create-network") {
     // The create job itself writes the index record only on success, but a reconcile may have indexed the
     // half-made network meanwhile (the start-up reconcile after a crash mid-create, or a periodic one while

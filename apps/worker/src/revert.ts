@@ -25,12 +25,24 @@ export class Revert {
   /**
    * Run every undo, newest first. An undo that fails does not stop the
    * others; failures are returned so the job error can mention them.
+   * `before` runs before each undo; if it throws, no further undo runs.
    */
-  async run(): Promise<{ undone: UndoEntry[]; failed: { entry: UndoEntry; error: string }[] }> {
+  async run(
+    opts: { before?: (e: UndoEntry) => Promise<void> } = {},
+  ): Promise<{ undone: UndoEntry[]; failed: { entry: UndoEntry; error: string }[] }> {
     const undone: UndoEntry[] = [];
     const failed: { entry: UndoEntry; error: string }[] = [];
     while (this.entries.length > 0) {
       const e = this.entries.pop() as UndoEntry;
+      try {
+        // e.g. the network-lock fence: when it throws, this undo and the ones after it are not run.
+        await opts.before?.(e);
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        failed.push({ entry: e, error });
+        for (const rest of this.entries.splice(0).reverse()) failed.push({ entry: rest, error });
+        break;
+      }
       try {
         await e.undo();
         undone.push(e);

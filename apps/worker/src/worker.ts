@@ -22,7 +22,7 @@ export interface RunningWorker {
 export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: CommandRunner = new ExecaRunner()): Promise<RunningWorker> {
   const redis = connectRedis(cfg.redisUrl);
   const keys = makeKeys(cfg.prefix);
-  const virsh = new Virsh(runner, cfg.libvirtUri);
+  const virsh = new Virsh(runner, cfg.libvirtUri, { commandTimeoutMs: cfg.virshTimeoutMs });
   const startedAt = new Date().toISOString();
   const host: HostContext = {
     hostId: cfg.hostId,
@@ -66,7 +66,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const bullConnection = connectRedis(cfg.redisUrl);
   // Both connections retry forever in the background; an outage is logged once when it starts and once when it ends.
   const outage = watchRedisOutage([redis, bullConnection], logger, `worker ${cfg.hostId}`);
-  const worker = new Worker<QueuedJobData>(keys.hostQueue(cfg.hostId), makeProcessor(host), {
+  const worker = new Worker<QueuedJobData>(keys.hostQueue(cfg.hostId), makeProcessor(host, { lockTtlMs: cfg.lockTtlMs }), {
     connection: bullConnection,
     prefix: keys.bull,
     concurrency: cfg.concurrency,
@@ -82,7 +82,10 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     logger.error({ err }, "worker error");
   });
   worker.on("failed", (job, err) => {
-    if (job) void track(failAbandonedJob(host, job, err.message)).catch((e) => logger.warn({ err: e }, "could not record abandoned job"));
+    if (job)
+      void track(failAbandonedJob(host, job, err.message, { lockTtlMs: cfg.lockTtlMs, stopping: () => stopping })).catch((e) =>
+        logger.warn({ err: e }, "could not record abandoned job"),
+      );
   });
 
   const loop = (ms: number, what: string, fn: () => Promise<unknown>) => {

@@ -21,25 +21,40 @@ export function sessionSafe(args: readonly string[]): boolean {
 }
 
 interface Pending {
+  args: readonly string[];
   cmd: string;
   mark: string;
   resolve: (r: CommandResult) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  /** Armed when the command is written to virsh, i.e. when it starts running. */
+  timer: NodeJS.Timeout | null;
 }
 
-/** One interactive virsh process; commands are answered in order. */
+/** Default time one command may run (counted from its own start, not from when it was queued). */
+export const VIRSH_COMMAND_TIMEOUT_MS = 60_000;
+
+/**
+ * One interactive virsh process (replaced when it dies or a command times
+ * out); commands are answered in order. Only one command is written to virsh
+ * at a time: the next is written when the previous one's markers arrived. So
+ * every queued command has certainly not started, its timer starts when it
+ * is written, and when the running command times out (or the process dies)
+ * only that command fails: the process is replaced and the queued commands
+ * run on the new one, which is safe because virsh never saw them.
+ */
 export class VirshSession {
   private proc: InteractiveProcess | null = null;
   private out = "";
   private err = "";
   private queue: Pending[] = [];
-  private dead = false;
+  /** The command written to the current process and not answered yet (always the queue's head). */
+  private running: Pending | null = null;
+  private closed = false;
 
   constructor(
     private readonly runner: CommandRunner & Required<Pick<CommandRunner, "spawnInteractive">>,
     private readonly uri: string,
-    private readonly timeoutMs = 60_000,
+    private readonly timeoutMs = VIRSH_COMMAND_TIMEOUT_MS,
   ) {}
 
   /** Commands waiting or running in this session. */
@@ -48,82 +63,121 @@ export class VirshSession {
   }
 
   get alive(): boolean {
-    return !this.dead;
+    return !this.closed;
   }
 
   /** Run one virsh command (args must be sessionSafe). Resolves with exitCode 1 when virsh reported an error. */
   run(args: readonly string[]): Promise<CommandResult> {
     if (!sessionSafe(args)) return Promise.reject(new Error("argument not safe for a virsh session"));
-    if (this.dead) return Promise.reject(new Error("virsh session is closed"));
-    const proc = this.ensure();
+    if (this.closed) return Promise.reject(new Error("virsh session is closed"));
     const mark = `NFMARK${randomBytes(8).toString("hex")}`;
-    const cmd = args.join(" ");
     return new Promise<CommandResult>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new Error(`virsh ${args[0]} timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
-      this.queue.push({ cmd, mark, resolve, reject, timer });
-      proc.write(`${cmd}\necho ${mark}\necho --err ${mark}\n`);
+      this.queue.push({ args, cmd: args.join(" "), mark, resolve, reject, timer: null });
+      this.pump();
     });
   }
 
   close(): void {
-    this.fail(new Error("virsh session closed"));
+    if (this.closed) return;
+    this.closed = true;
+    this.stopProcess();
+    const err = new Error("virsh session closed");
+    for (const p of this.queue.splice(0)) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(err);
+    }
+  }
+
+  /** Start the head of the queue unless a command is running. */
+  private pump(): void {
+    if (this.closed || this.running) return;
+    const head = this.queue[0];
+    if (!head) return;
+    const proc = this.ensure();
+    this.running = head;
+    head.timer = setTimeout(
+      () => this.abortRunning(head, new Error(`virsh ${head.args[0]} timed out after ${this.timeoutMs} ms`)),
+      this.timeoutMs,
+    );
+    proc.write(`${head.cmd}\necho ${head.mark}\necho --err ${head.mark}\n`);
   }
 
   private ensure(): InteractiveProcess {
     if (this.proc) return this.proc;
     const p = this.runner.spawnInteractive("virsh", ["-q", "-c", this.uri]);
+    // Callbacks of a process we already replaced are ignored: its output and exit belong to nobody now.
     p.onStdout((c) => {
+      if (this.proc !== p) return;
       this.out += c;
       this.drain();
     });
     p.onStderr((c) => {
+      if (this.proc !== p) return;
       this.err += c;
       this.drain();
     });
-    p.onExit(() => this.fail(new Error("virsh session exited")));
+    p.onExit(() => {
+      if (this.proc !== p) return;
+      this.proc = null;
+      const head = this.running;
+      if (head) this.abortRunning(head, new Error("virsh session exited"));
+      else this.pump();
+    });
     this.proc = p;
+    this.out = "";
+    this.err = "";
     return p;
   }
 
+  private stopProcess(): void {
+    const p = this.proc;
+    this.proc = null;
+    p?.kill();
+  }
+
   /**
-   * Answer the oldest command once both of its markers arrived. Interactive
+   * The running command failed (timed out, or virsh died under it): fail it
+   * alone, replace the process (its output stream is out of step now), and go
+   * on with the queued commands, which virsh never saw.
+   */
+  private abortRunning(p: Pending, err: Error): void {
+    if (this.running !== p) return;
+    this.running = null;
+    if (p.timer) clearTimeout(p.timer);
+    this.queue.shift();
+    this.stopProcess();
+    p.reject(err);
+    this.pump();
+  }
+
+  /**
+   * Answer the running command once both of its markers arrived. Interactive
    * virsh writes "virsh # <input line>\n" before each command's output, and
    * `echo` output without a newline, so stdout for one command looks like
    * `virsh # <cmd>\n<output>virsh # echo <mark>\n<mark>`; stderr ends with
    * `error: <mark>\n` (echo --err prefixes "error: ").
    */
   private drain(): void {
-    for (;;) {
-      const head = this.queue[0];
-      if (!head) return;
-      const outMarker = `virsh # echo ${head.mark}\n${head.mark}`;
-      const outEnd = this.out.indexOf(outMarker);
-      const errMarker = `error: ${head.mark}\n`;
-      const errEnd = this.err.indexOf(errMarker);
-      if (outEnd < 0 || errEnd < 0) return;
-      const region = this.out.slice(0, outEnd);
-      this.out = this.out.slice(outEnd + outMarker.length);
-      const stderr = this.err.slice(0, errEnd);
-      this.err = this.err.slice(errEnd + errMarker.length);
-      this.queue.shift();
-      clearTimeout(head.timer);
-      // Drop what precedes this command's echoed input line (the previous command's "echo --err" echo).
-      const echoed = `virsh # ${head.cmd}\n`;
-      const at = region.indexOf(echoed);
-      const stdout = at >= 0 ? region.slice(at + echoed.length) : region;
-      const failed = /(^|\n)error: /.test(stderr);
-      head.resolve({ stdout, stderr, exitCode: failed ? 1 : 0 });
-    }
-  }
-
-  private fail(err: Error): void {
-    if (this.dead) return;
-    this.dead = true;
-    this.proc?.kill();
-    this.proc = null;
-    for (const p of this.queue.splice(0)) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
+    const head = this.running;
+    if (!head) return;
+    const outMarker = `virsh # echo ${head.mark}\n${head.mark}`;
+    const outEnd = this.out.indexOf(outMarker);
+    const errMarker = `error: ${head.mark}\n`;
+    const errEnd = this.err.indexOf(errMarker);
+    if (outEnd < 0 || errEnd < 0) return;
+    const region = this.out.slice(0, outEnd);
+    this.out = this.out.slice(outEnd + outMarker.length);
+    const stderr = this.err.slice(0, errEnd);
+    this.err = this.err.slice(errEnd + errMarker.length);
+    this.queue.shift();
+    this.running = null;
+    if (head.timer) clearTimeout(head.timer);
+    // Drop what precedes this command's echoed input line (the previous command's "echo --err" echo).
+    const echoed = `virsh # ${head.cmd}\n`;
+    const at = region.indexOf(echoed);
+    const stdout = at >= 0 ? region.slice(at + echoed.length) : region;
+    const failed = /(^|\n)error: /.test(stderr);
+    head.resolve({ stdout, stderr, exitCode: failed ? 1 : 0 });
+    this.pump();
   }
 }

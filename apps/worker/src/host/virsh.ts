@@ -73,6 +73,13 @@ export function classifyVirshError(args: readonly string[], r: CommandResult): A
 /** How many persistent virsh sessions a worker keeps (jobs on different networks run in parallel). */
 const SESSION_POOL = 4;
 
+export interface VirshOptions {
+  /** Most persistent sessions kept (default 4). */
+  sessions?: number;
+  /** Time one command may run, from its own start (default 60 s; NETFORGE_VIRSH_TIMEOUT_MS). */
+  commandTimeoutMs?: number;
+}
+
 /**
  * A virsh client bound to one libvirt URI. Commands go to a small pool of
  * persistent virsh sessions (no process start and connect per command) when
@@ -84,6 +91,7 @@ export class Virsh {
   constructor(
     private readonly runner: CommandRunner,
     readonly uri: string,
+    private readonly opts: VirshOptions = {},
   ) {}
 
   /** Run one virsh command; throw a classified error on failure. */
@@ -103,16 +111,23 @@ export class Virsh {
     const runner = this.runner;
     if (!runner.spawnInteractive || !sessionSafe(args)) return null;
     for (let i = this.sessions.length - 1; i >= 0; i--) if (!this.sessions[i]?.alive) this.sessions.splice(i, 1);
+    // An idle session if there is one, else a new one while the pool has room, else the least busy: a command
+    // queued behind another waits without its clock running (timeouts count from a command's own start).
     let session = this.sessions.reduce<VirshSession | null>((best, s) => (!best || s.load < best.load ? s : best), null);
-    if (!session || (session.load > 0 && this.sessions.length < SESSION_POOL)) {
-      session = new VirshSession(runner as CommandRunner & Required<Pick<CommandRunner, "spawnInteractive">>, this.uri);
+    if (!session || (session.load > 0 && this.sessions.length < (this.opts.sessions ?? SESSION_POOL))) {
+      session = new VirshSession(
+        runner as CommandRunner & Required<Pick<CommandRunner, "spawnInteractive">>,
+        this.uri,
+        this.opts.commandTimeoutMs,
+      );
       this.sessions.push(session);
     }
     try {
       return await session.run(args);
     } catch (err) {
-      // The session died (timeout, killed). The command may or may not have run, so it is not re-run
+      // This command timed out or its virsh died under it. It may or may not have run, so it is not re-run
       // here: the job fails this attempt (retryable) and its undo/retry logic looks at the real state.
+      // Commands queued behind it are unaffected (the session runs them on a fresh virsh).
       throw new AppError("HOST_COMMAND_FAILED", `virsh ${args[0]} failed: ${err instanceof Error ? err.message : err}`, {
         command: ["virsh", ...args],
       });

@@ -2,10 +2,16 @@
  * A per-network lock in Redis: SET NX PX with a random token, renewed while
  * held, released only by its owner (compare-and-delete). If the holder dies,
  * the lock expires after its TTL and the next job proceeds.
+ *
+ * Being granted a lock once says nothing about holding it later (Redis
+ * stalled past the TTL, the key lost, someone else took it after expiry), so
+ * the holder asks `confirm()` right before each thing that must only be done
+ * under the lock. Once lost, a lock stays lost: a new `tryLock` is a new lock.
  */
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 
+/** Extend the TTL only when the key still holds our token (1), else 0: gone or someone else's. */
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -15,38 +21,71 @@ export interface HeldLock {
   token: string;
   /** Stop renewing and delete the lock if still ours. */
   release(): Promise<void>;
-  /** True until renewal failed (someone else's lock now, or Redis lost it). */
+  /**
+   * False once the lock is known lost: a renewal found the key gone or
+   * another token, or no renewal has succeeded for a whole TTL (Redis
+   * stalled or unreachable: it may have expired). True does not prove the
+   * lock is held right now; `confirm()` asks Redis.
+   */
   readonly valid: boolean;
+  /**
+   * Ask Redis now whether the key still holds our token, extending the TTL
+   * when it does (compare-and-renew in one script). False when lost, or when
+   * Redis could not answer (not provably held). Marks the lock lost on false.
+   */
+  confirm(): Promise<boolean>;
 }
 
 /** Try to take the lock once; null when someone else holds it. */
 export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promise<HeldLock | null> {
   const token = randomBytes(12).toString("hex");
+  const sentAt = Date.now();
   const ok = await redis.set(key, token, "PX", ttlMs, "NX");
   if (ok !== "OK") return null;
-  let valid = true;
+  let lost = false;
+  // When the key expires at the latest if no renewal lands: counted from when a successful SET/renewal
+  // was SENT (Redis may have applied it any time after), so it never over-estimates.
+  let expiresBy = sentAt + ttlMs;
+  const markLost = () => {
+    lost = true;
+    clearInterval(timer);
+  };
+  const renew = async (): Promise<boolean> => {
+    if (lost) return false;
+    const at = Date.now();
+    const n = await redis.eval(RENEW_LUA, 1, key, token, String(ttlMs));
+    if (n !== 1) {
+      markLost();
+      return false;
+    }
+    if (!lost) expiresBy = Math.max(expiresBy, at + ttlMs);
+    return !lost;
+  };
   const timer = setInterval(
     () => {
-      redis
-        .eval(RENEW_LUA, 1, key, token, String(ttlMs))
-        .then((n) => {
-          if (n !== 1) valid = false;
-        })
-        .catch(() => {
-          valid = false;
-        });
+      // A failed renewal (Redis unreachable) does not prove the lock lost; `expiresBy` running out does.
+      renew().catch(() => undefined);
     },
-    Math.max(1000, Math.floor(ttlMs / 3)),
+    Math.max(100, Math.floor(ttlMs / 3)),
   );
   timer.unref();
   return {
     key,
     token,
     get valid() {
-      return valid;
+      return !lost && Date.now() < expiresBy;
+    },
+    async confirm() {
+      try {
+        return await renew();
+      } catch {
+        // Not provably ours: treat as lost (release() still deletes it if it was ours after all).
+        markLost();
+        return false;
+      }
     },
     async release() {
-      clearInterval(timer);
+      markLost();
       await redis.eval(RELEASE_LUA, 1, key, token);
     },
   };

@@ -1,0 +1,151 @@
+/**
+ * Fencing at the Redis level (the run's real Redis, no host): the step runner
+ * confirms the network lock against Redis before each step, a renewal that
+ * finds the lock gone marks it lost at once, a lock whose renewals stall for
+ * a TTL is no longer trusted, and an abandoned job is recorded as failed only
+ * by whoever holds the network lock.
+ */
+import { getJob, type JobRecord, newJobRecord, type QueuedJobData, saveNewJob, tryLock } from "@netforge/core";
+import type { Job } from "bullmq";
+import pino from "pino";
+import { afterAll, describe, expect, it } from "vitest";
+import type { HostContext } from "../apps/worker/src/context";
+import { fenceFor, LOCK_LOST } from "../apps/worker/src/fence";
+import { JobReporter } from "../apps/worker/src/job-reporter";
+import { failAbandonedJob } from "../apps/worker/src/processor";
+import { testRedis } from "./support/redis";
+
+const t = testRedis("fence");
+afterAll(() => t.cleanup());
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function savedRecord(network: string, action: "create-network" | "stop-network" = "create-network"): Promise<JobRecord> {
+  const record = newJobRecord({ action, network, host: "h1", payload: {}, steps: ["one", "two", "three"] });
+  await saveNewJob(t.redis, t.keys, record);
+  return record;
+}
+
+describe("the step runner (JobReporter.step) is fenced by the network lock", () => {
+  for (const [how, steal] of [
+    ["taken by another holder", (key: string) => t.redis.set(key, "someone-else", "PX", 60_000)],
+    ["deleted (the key was lost)", (key: string) => t.redis.del(key)],
+  ] as const) {
+    it(`a lock ${how} between two steps: the next step's fn is never called, and the job stops with a lost-lock error`, async () => {
+      const network = `steal-${how.split(" ")[0]}`;
+      const key = t.keys.networkLock(network);
+      // A long TTL: no renewal runs during the test, so only the check against Redis can notice.
+      const lock = await tryLock(t.redis, key, 30_000);
+      expect(lock).not.toBeNull();
+      const record = await savedRecord(network);
+      const report = new JobReporter(t.redis, t.keys, record, fenceFor(lock!, network));
+      const ran: string[] = [];
+      await report.step("one", async () => {
+        ran.push("one");
+      });
+      await steal(key);
+      expect(lock?.valid).toBe(true); // nothing local knows yet
+      const err = await report
+        .step("two", async () => {
+          ran.push("two");
+        })
+        .catch((e: unknown) => e);
+      expect(ran).toEqual(["one"]);
+      expect(err).toMatchObject({ code: "INTERNAL", retryable: true, details: { lockLost: true, network } });
+      expect((err as Error).message).toContain(LOCK_LOST);
+      expect(lock?.valid).toBe(false);
+      // The step never showed as running: the last write of the record still has "one" as the current step.
+      const stored = await getJob(t.redis, t.keys, record.id);
+      expect(stored?.progress.step).toBe("one");
+      expect(stored?.progress.steps.find((s) => s.name === "two")?.state).toBe("pending");
+      // No outcome either: success and failure are fenced too, and nothing is written.
+      await expect(report.succeeded({})).rejects.toMatchObject({ details: { lockLost: true } });
+      expect((await getJob(t.redis, t.keys, record.id))?.state).toBe("queued"); // as the last fenced write left it
+      await lock?.release();
+    });
+  }
+
+  it("a step whose lock is held runs, and the check renews the lock", async () => {
+    const key = t.keys.networkLock("kept");
+    const lock = await tryLock(t.redis, key, 30_000);
+    const report = new JobReporter(t.redis, t.keys, await savedRecord("kept"), fenceFor(lock!, "kept"));
+    await t.redis.pexpire(key, 5_000);
+    expect(await report.step("one", async () => 42)).toBe(42);
+    expect(await t.redis.pttl(key)).toBeGreaterThan(20_000);
+    await lock?.release();
+  });
+});
+
+describe("lock renewal", () => {
+  it("a renewal that finds someone else's token marks the lock lost at once, and stops renewing", async () => {
+    const key = t.keys.networkLock("renew-theft");
+    const lock = await tryLock(t.redis, key, 600); // renewed every 200 ms
+    await t.redis.set(key, "thief", "PX", 60_000);
+    await sleep(450);
+    expect(lock?.valid).toBe(false);
+    expect(await lock?.confirm()).toBe(false);
+    expect(await t.redis.get(key)).toBe("thief");
+    expect(await t.redis.pttl(key)).toBeGreaterThan(50_000); // never renewed (nor shortened) by the loser
+    await lock?.release();
+    expect(await t.redis.get(key)).toBe("thief"); // release deletes only its own token
+  });
+
+  it("a lock none of whose renewals got through for a TTL (Redis paused) is not trusted, and is lost after the pause", async () => {
+    const key = t.keys.networkLock("renew-stall");
+    const lock = await tryLock(t.redis, key, 600);
+    const admin = t.redis.duplicate();
+    try {
+      await admin.call("CLIENT", "PAUSE", "1500", "WRITE");
+      await sleep(900);
+      // Renewals are stuck in Redis: locally the lock may have expired, so it is no longer valid.
+      expect(lock?.valid).toBe(false);
+      // After the pause the key has expired: the check says lost (and a new holder can take it).
+      expect(await lock?.confirm()).toBe(false);
+      const next = await tryLock(t.redis, key, 600);
+      expect(next).not.toBeNull();
+      await next?.release();
+    } finally {
+      await admin.call("CLIENT", "UNPAUSE").catch(() => undefined);
+      admin.disconnect();
+      await lock?.release();
+    }
+  });
+});
+
+describe("abandoned jobs", () => {
+  function host(): HostContext {
+    return { hostId: "h1", redis: t.redis, keys: t.keys, logger: pino({ level: "silent" }) } as unknown as HostContext;
+  }
+  function failedJob(record: JobRecord): Job<QueuedJobData> {
+    return {
+      data: { jobId: record.id, action: record.action, payload: {} },
+      attemptsMade: 3,
+      isFailed: async () => true,
+    } as unknown as Job<QueuedJobData>;
+  }
+
+  it("are recorded as failed only once the network lock is free, by the one who took it", async () => {
+    const record = await savedRecord("aband1", "stop-network");
+    const key = t.keys.networkLock("aband1");
+    await t.redis.set(key, "dead-worker", "PX", 60_000);
+    const done = failAbandonedJob(host(), failedJob(record), "job stalled more than allowable limit", { lockTtlMs: 600 });
+    await sleep(700);
+    expect((await getJob(t.redis, t.keys, record.id))?.state).toBe("queued"); // untouched while someone holds the lock
+    await t.redis.del(key); // the holder's lock expires / is released
+    await done;
+    const after = await getJob(t.redis, t.keys, record.id);
+    expect(after?.state).toBe("failed");
+    expect(after?.error?.message).toContain("abandoned");
+    expect(await t.redis.get(key)).toBeNull(); // and the lock was given back
+  });
+
+  it("are left as they are when the lock stays busy (nothing written without it)", async () => {
+    const record = await savedRecord("aband2", "stop-network");
+    const key = t.keys.networkLock("aband2");
+    await t.redis.set(key, "other-job", "PX", 60_000);
+    const started = Date.now();
+    await failAbandonedJob(host(), failedJob(record), "stalled", { lockTtlMs: 500 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000); // it waited a few TTLs for the lock
+    expect((await getJob(t.redis, t.keys, record.id))?.state).toBe("queued");
+    expect(await t.redis.get(key)).toBe("other-job");
+  });
+});
