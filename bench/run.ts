@@ -17,7 +17,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { createApp } from "@netforge/api";
-import { connectRedis, makeKeys, type NetworkRecord, putHost, putNetwork, renderNetworkXml } from "@netforge/core";
+import { connectRedis, makeKeys, type NetworkRecord, putHost, putNetwork, renderNetworkXml, specFromCreate } from "@netforge/core";
 import { spawnWorker, startRedisServer } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
 import pino from "pino";
@@ -91,19 +91,21 @@ async function main() {
       const warm = i < 2; // first rounds warm up caches/JIT on both sides
       // raw
       const name = `raw${i}`;
-      const xml = renderNetworkXml({
-        name,
-        type: "nat",
-        uuid: randomUUID(),
-        host: "bench1",
-        description: "",
-        cidr: `10.${100 + (i % 50)}.${i}.0/24`,
-        gateway: `10.${100 + (i % 50)}.${i}.1`,
-        dhcp: { enabled: true, start: `10.${100 + (i % 50)}.${i}.128`, end: `10.${100 + (i % 50)}.${i}.254`, leaseTime: 3600 },
-        autostart: true,
-        bridge: `nf-${name}`,
-        createdAt: new Date().toISOString(),
-      });
+      const xml = renderNetworkXml(
+        specFromCreate({
+          name,
+          type: "nat",
+          uuid: randomUUID(),
+          host: "bench1",
+          description: "",
+          cidr: `10.${100 + (i % 50)}.${i}.0/24`,
+          gateway: `10.${100 + (i % 50)}.${i}.1`,
+          dhcp: { enabled: true, start: `10.${100 + (i % 50)}.${i}.128`, end: `10.${100 + (i % 50)}.${i}.254`, leaseTime: 3600 },
+          autostart: true,
+          bridge: `nf-${name}`,
+          createdAt: new Date().toISOString(),
+        }),
+      );
       const file = join(h.dir, `${name}.xml`);
       await writeFile(file, xml);
       let t0 = performance.now();

@@ -23,6 +23,13 @@ import {
   type Redis,
   type ResolvedCreate,
   resolveCreate,
+  type ChangePlan,
+  changeFor,
+  type ConfigureAction,
+  getNetworkIps,
+  getNetworkSpec,
+  type NetworkRecord,
+  planChange,
 } from "@netforge/core";
 import type { z } from "zod";
 
@@ -36,6 +43,8 @@ export interface PreparedJob<A extends JobAction> {
   payload: JobPayloads[A];
   /** A name/subnet claim was taken for (network, host). */
   claimed: boolean;
+  /** For changes of an existing network: the plan checked at the door (from the spec the worker published). */
+  plan?: ChangePlan | null;
 }
 
 type Preparer<A extends JobAction> = (redis: Redis, keys: Keys, body: JobBody<A>) => Promise<PreparedJob<A>>;
@@ -106,20 +115,26 @@ async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-net
   return { network: spec.name, host, payload, claimed: true };
 }
 
+/** An indexed network whose host is online (the first check of every action on an existing network). */
+async function existingNetwork(redis: Redis, keys: Keys, name: string): Promise<NetworkRecord> {
+  const net = await getNetwork(redis, keys, name);
+  if (!net) throw new AppError("NOT_FOUND", `network '${name}' does not exist`, { name });
+  await requireOnlineHost(redis, keys, net.host, `network '${net.name}' cannot be changed until it is back`).catch((err: unknown) => {
+    // The network's host vanished from the registry: for the caller that is "unavailable", not "not found".
+    if (err instanceof AppError && err.code === "NOT_FOUND") {
+      throw new AppError("HOST_UNAVAILABLE", `host '${net.host}' of network '${net.name}' is not registered`, {
+        host: net.host,
+      });
+    }
+    throw err;
+  });
+  return net;
+}
+
 /** delete/start/stop: the network must be indexed, its host online, and (for start/stop) in the other state. */
 function prepareExisting<A extends "delete-network" | "start-network" | "stop-network">(action: A): Preparer<A> {
   return async (redis, keys, body) => {
-    const net = await getNetwork(redis, keys, body.name);
-    if (!net) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
-    await requireOnlineHost(redis, keys, net.host, `network '${net.name}' cannot be changed until it is back`).catch((err: unknown) => {
-      // The network's host vanished from the registry: for the caller that is "unavailable", not "not found".
-      if (err instanceof AppError && err.code === "NOT_FOUND") {
-        throw new AppError("HOST_UNAVAILABLE", `host '${net.host}' of network '${net.name}' is not registered`, {
-          host: net.host,
-        });
-      }
-      throw err;
-    });
+    const net = await existingNetwork(redis, keys, body.name);
     if (action === "start-network" && net.state === "active") {
       throw new AppError("INVALID_STATE", `network '${net.name}' is already active`, { name: net.name, state: net.state });
     }
@@ -130,10 +145,36 @@ function prepareExisting<A extends "delete-network" | "start-network" | "stop-ne
   };
 }
 
+/**
+ * A change of an existing network: checked at the door against the spec and leases its worker published
+ * (the same pure planner the worker runs, which re-checks on the host). The payload is the body without dryRun.
+ */
+function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
+  return async (redis, keys, body) => {
+    const net = await existingNetwork(redis, keys, body.name);
+    const { dryRun: _dryRun, ...payload } = body as JobBody<A> & { dryRun?: boolean };
+    const [spec, ips] = await Promise.all([getNetworkSpec(redis, keys, net.name), getNetworkIps(redis, keys, net.name)]);
+    let plan: ChangePlan | null = null;
+    if (spec) {
+      const leases = (ips?.ips ?? []).filter((r) => r.leaseExpiresAt !== null);
+      plan = planChange(spec, changeFor(action, payload), { active: net.state === "active", leases });
+    } else if (net.type !== "nat" && net.type !== "isolated") {
+      throw new AppError("UNSUPPORTED_FOR_TYPE", `network '${net.name}' is of type ${net.type}: no DHCP to configure`, {
+        name: net.name,
+        type: net.type,
+      });
+    }
+    return { network: net.name, host: net.host, payload: payload as unknown as JobPayloads[A], claimed: false, plan };
+  };
+}
+
 /** One preparer per job action. */
 export const JOB_PREPARERS: { [A in JobAction]: Preparer<A> } = {
   "create-network": prepareCreate,
   "delete-network": prepareExisting("delete-network"),
   "start-network": prepareExisting("start-network"),
   "stop-network": prepareExisting("stop-network"),
+  "configure-network-dhcp": prepareConfigure("configure-network-dhcp"),
+  "assign-static-ip": prepareConfigure("assign-static-ip"),
+  "unassign-static-ip": prepareConfigure("unassign-static-ip"),
 };

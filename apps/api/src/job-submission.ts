@@ -46,6 +46,7 @@ export async function submitJob<A extends JobAction>(
   body: JobBody<A>,
   raw: unknown,
 ): Promise<Response> {
+  if ((body as { dryRun?: unknown }).dryRun === true) return answerDryRun(s, c, action, body);
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const jobId = newJobId();
@@ -92,6 +93,48 @@ export async function submitJob<A extends JobAction>(
   s.metrics.jobEnqueued(action);
   c.get("log").info({ jobId, action, network: record.network, host: record.host }, "job queued");
   return answerJob(s, c, record, waitSeconds);
+}
+
+/**
+ * `"dryRun": true`: the same checks as the real call, then the plan instead of a job. Only actions whose
+ * preparer takes nothing (no claim) can be planned; the plan comes from the same pure planner the worker runs.
+ */
+async function answerDryRun<A extends JobAction>(s: Services, c: Context<AppEnv>, action: A, body: JobBody<A>): Promise<Response> {
+  const prepared = await JOB_PREPARERS[action](s.redis, s.keys, body);
+  if (prepared.claimed) {
+    await releaseNetworkClaim(s.redis, s.keys, prepared.network, prepared.host);
+    throw new AppError("VALIDATION_FAILED", `dryRun is not available for ${action}`, {
+      issues: [{ path: "dryRun", message: "not available" }],
+    });
+  }
+  if (!prepared.plan) {
+    throw new AppError(
+      "INVALID_STATE",
+      `the worker of host ${prepared.host} has not published network '${prepared.network}' yet; retry shortly`,
+      {
+        retryable: true,
+      },
+    );
+  }
+  const p = prepared.plan;
+  return c.json(
+    {
+      plan: {
+        host: prepared.host,
+        steps: p.steps.map((st) => ({
+          name: st.name,
+          command: ["virsh", ...st.virsh],
+          ...(st.xml !== undefined ? { xml: st.xml } : {}),
+          live: st.live,
+        })),
+        libvirtXml: p.libvirtXml,
+        changed: p.changed,
+        notLive: p.notLive,
+        warnings: p.warnings,
+      },
+    },
+    200,
+  );
 }
 
 /** Give back what a failed submission took. Failures here are logged, never thrown over the original error. */

@@ -6,18 +6,21 @@
  * whose network lock is held (a job is running on them) are left alone.
  */
 import {
+  getNetworkSpec,
   getNetworks,
   type NetworkRecord,
   putNetwork,
-  putNetworkStats,
+  putNetworkSpec,
   releaseNetworkClaim,
   removeNetwork,
   syncHostClaims,
   tryLock,
 } from "@netforge/core";
 import type { HostContext } from "./context";
-import { readLeases } from "./host/leases";
 import type { HostSnapshot } from "./drivers/driver";
+import { driverFor } from "./drivers/registry";
+import type { CatalogEntry } from "./host/network-catalog";
+import { publishIpTable } from "./ip-table";
 import { recordFromCatalog } from "./network-record";
 
 /** Records differ in anything but updatedAt. */
@@ -49,6 +52,8 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
       await lock.release();
     }
   }
+  await publishSpecs(ctx, catalog);
+  await reapplyLostState(ctx, catalog);
   await syncHostClaims(
     ctx.redis,
     ctx.keys,
@@ -77,17 +82,56 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
   return { present: catalog.length, removed };
 }
 
+/** Publish each network's spec where the index's copy differs (the API checks and plans changes from it). */
+async function publishSpecs(ctx: HostContext, catalog: CatalogEntry[]): Promise<void> {
+  for (const e of catalog) {
+    const spec = e.def.spec;
+    if (!spec) continue;
+    const prev = await getNetworkSpec(ctx.redis, ctx.keys, e.name);
+    if (prev && JSON.stringify(prev) === JSON.stringify(spec)) continue;
+    await putNetworkSpec(ctx.redis, ctx.keys, spec);
+  }
+}
+
 /**
- * Live numbers for describe-network: connected VMs = ports on the bridge,
- * allocated IPs = unexpired DHCP leases, from a read of the host shared with the inventory.
+ * State netforge keeps that a running network lost (a live `net-update` undone by hand, a dnsmasq config
+ * regenerated from an older definition...): compare each running network's live definition with its spec
+ * and re-apply the difference, under the network's lock, logged and counted.
+ */
+async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Promise<void> {
+  const running = catalog.filter((c) => c.active && c.def.spec);
+  if (running.length === 0) return;
+  const live = await ctx.virsh.dumpXmlMany(running.map((c) => c.name));
+  for (const entry of running) {
+    const xml = live.get(entry.name);
+    if (!xml) continue;
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+    if (!lock) continue; // a job is changing it: the next round looks again
+    try {
+      const done = await driverFor(entry.def.spec?.type ?? "nat").reapply(ctx, entry, xml);
+      if (done.length > 0) {
+        ctx.logger.warn({ network: entry.name, reapplied: done }, "re-applied state the host had lost");
+        await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, done.length);
+      }
+    } catch (err) {
+      ctx.logger.warn({ err, network: entry.name }, "could not re-apply lost state");
+    } finally {
+      await lock.release();
+    }
+  }
+}
+
+/**
+ * Live numbers for describe-network and the IP tables of list-network-ips, from one read of the host shared
+ * with the inventory: connected VMs = ports on the bridge, allocated IPs = unexpired DHCP leases.
  */
 export async function refreshStats(ctx: HostContext, { catalog, links }: Pick<HostSnapshot, "catalog" | "links">): Promise<void> {
   const entries = catalog.filter((c) => c.def.managed);
-  const observedAt = new Date().toISOString();
+  if (entries.length === 0) return;
+  const owners = await ctx.virsh.domainMacOwners();
   for (const e of entries) {
     const bridge = e.def.bridge;
-    const ports = bridge && e.active ? links.filter((l) => l.master === bridge).length : 0;
-    const leases = bridge && e.active ? await readLeases(bridge, ctx.leasesDir) : [];
-    await putNetworkStats(ctx.redis, ctx.keys, e.name, { connectedVms: ports, allocatedIps: leases.length, observedAt });
+    const connectedVms = bridge && e.active ? links.filter((l) => l.master === bridge).length : 0;
+    await publishIpTable(ctx, e, { owners, connectedVms });
   }
 }

@@ -16,3 +16,7 @@ export * from "./store/network-index";
 export * from "./store/redis";
 export * from "./validation";
 export * from "./jobs";
+export * from "./schemas/ipam";
+export * from "./spec/changes";
+export * from "./spec/network-spec";
+export * from "./store/network-ips";

@@ -22,7 +22,8 @@ export class NetworkCatalog {
     const states = await this.virsh.listNetworks();
     const missing = states.filter((s) => opts.reread || !this.defs.has(s.name)).map((s) => s.name);
     if (missing.length > 0) {
-      const xmls = await this.virsh.dumpXmlMany(missing);
+      // The persistent definitions: they carry the spec as last written (a running network's live one may be older).
+      const xmls = await this.virsh.dumpXmlMany(missing, { inactive: true });
       for (const [name, xml] of xmls) this.defs.set(name, parseNetworkXml(xml));
     }
     const names = new Set(states.map((s) => s.name));
