@@ -48,7 +48,11 @@ const ips = async () => (await c.call("list-network-ips", { name: "ipnet" })).bo
 
 describe("static IPs", () => {
   it("assigns live: the VM gets exactly the reserved IP; the IP table shows it static", async () => {
-    const r = await c.call("assign-static-ip", { name: "ipnet", mac: MAC_A.toUpperCase(), ip: "10.78.0.20", hostname: "fixed" }, { wait: 30 });
+    const r = await c.call(
+      "assign-static-ip",
+      { name: "ipnet", mac: MAC_A.toUpperCase(), ip: "10.78.0.20", hostname: "fixed" },
+      { wait: 30 },
+    );
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.job.result.changed).toEqual(["reserved 10.78.0.20 for 52:54:00:7a:00:0a"]);
     expect(r.body.job.result.applied[0].command).toEqual([
@@ -70,7 +74,12 @@ describe("static IPs", () => {
     const a = await vm("a", MAC_A);
     expect((await a.dhcp()).ip).toBe("10.78.0.20");
     const t0 = Date.now();
-    const row = await waitFor("the lease in list-network-ips", async () => (await ips()).find((x) => x.mac === MAC_A && x.leaseExpiresAt), 5000, 50);
+    const row = await waitFor(
+      "the lease in list-network-ips",
+      async () => (await ips()).find((x) => x.mac === MAC_A && x.leaseExpiresAt),
+      5000,
+      50,
+    );
     expect(Date.now() - t0).toBeLessThan(2000);
     // dnsmasq records the reservation's name over the one the client sent.
     expect(row).toMatchObject({ ip: "10.78.0.20", static: true, hostname: "fixed", vmName: null });
@@ -203,7 +212,14 @@ describe("reservations survive restarts and come back when a host lost them", ()
       return Number(/netforge_state_reapplied_total\{host="ipam"\} (\d+)/.exec(text)?.[1] ?? 0);
     };
     const n0 = await metric();
-    const del = await h.virsh(["net-update", "ipnet", "delete", "ip-dhcp-host", `<host mac='${MAC_A}' name='fixed' ip='10.78.0.20'/>`, "--live"]);
+    const del = await h.virsh([
+      "net-update",
+      "ipnet",
+      "delete",
+      "ip-dhcp-host",
+      `<host mac='${MAC_A}' name='fixed' ip='10.78.0.20'/>`,
+      "--live",
+    ]);
     expect(del.exitCode, del.stderr).toBe(0);
     expect(await hasA("live")).toBe(false);
     expect(await hasA("config")).toBe(true);
