@@ -179,6 +179,17 @@ describe("DHCP pool", () => {
     expect(lease.leaseSeconds).toBe(300);
     const net = (await c.call("describe-network", { name: "ipnet" })).body.network;
     expect(net.dhcp).toEqual({ enabled: true, start: "10.78.0.50", end: "10.78.0.60", leaseTime: 300 });
+
+    // The host re-checks what the door cannot see: here the door's copy of the leases is made empty (as if
+    // the lease were newer than the last publish); the worker reads the lease on the host and refuses.
+    await waitFor("d's lease published", async () => (await ips()).some((x) => x.ip === lease.ip), 5000, 50);
+    const state = await hostState();
+    await c.redis.set(c.keys.networkIps("ipnet"), JSON.stringify({ ips: [], observedAt: new Date().toISOString() }));
+    const raced = await c.call("assign-static-ip", { name: "ipnet", mac: "52:54:00:7a:00:0f", ip: lease.ip }, { wait: 30 });
+    expect(raced.status, JSON.stringify(raced.body)).toBe(409);
+    expect(raced.body.error.code).toBe("IP_CONFLICT");
+    expect(raced.body.job.error.details.leasedTo).toBe("52:54:00:7a:00:0e");
+    expect(await hostState()).toEqual(state);
   });
 });
 
@@ -225,5 +236,19 @@ describe("reservations survive restarts and come back when a host lost them", ()
     expect(await hasA("config")).toBe(true);
     await waitFor("the reservation re-applied", () => hasA("live"), 15_000, 200);
     expect(await metric()).toBeGreaterThan(n0);
+  });
+});
+
+describe("a deleted network", () => {
+  it("its leases and reservations never show again, also under a new network of the same name", async () => {
+    for (const v of vms) await v.destroy();
+    const del = await c.call("delete-network", { name: "ipnet" }, { wait: 30 });
+    expect(del.status, JSON.stringify(del.body)).toBe(200);
+    expect(await c.redis.exists(c.keys.networkIps("ipnet"), c.keys.networkSpec("ipnet"))).toBe(0);
+    expect((await c.call("list-network-ips", { name: "ipnet" })).status).toBe(404);
+    const again = await c.call("create-network", { name: "ipnet", type: "nat", cidr: "10.78.0.0/24" }, { wait: 30 });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    await new Promise((r) => setTimeout(r, 2500)); // a few heartbeats: every table is republished
+    expect(await ips()).toEqual([]);
   });
 });

@@ -23,8 +23,9 @@ export async function getNetworkSpec(redis: Redis, keys: Keys, name: string): Pr
   return raw ? (JSON.parse(raw) as NetSpec) : null;
 }
 
+/** Expires like the stats: the worker republishes every heartbeat, so a table left by a dead worker or a race with a delete goes. */
 export async function putNetworkIps(redis: Redis, keys: Keys, name: string, table: PublishedIps): Promise<void> {
-  await redis.set(keys.networkIps(name), JSON.stringify(table));
+  await redis.set(keys.networkIps(name), JSON.stringify(table), "EX", 300);
 }
 
 /** The IP table with leases that expired since it was published dropped (a reservation stays, without lease). */
