@@ -8,6 +8,7 @@
  * host lost them behind netforge's back.
  */
 import { createNamespaceVm, type NamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
+import { parseNetworkXml } from "@netforge/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
 
@@ -236,6 +237,44 @@ describe("reservations survive restarts and come back when a host lost them", ()
     expect(await hasA("config")).toBe(true);
     await waitFor("the reservation re-applied", () => hasA("live"), 15_000, 200);
     expect(await metric()).toBeGreaterThan(n0);
+  });
+});
+
+describe("dry runs of the lifecycle actions", () => {
+  it("answer the plan after the real checks, claim and change nothing; create's XML is what the real call defines", async () => {
+    const claimsBefore = await c.redis.hgetall(c.keys.claimedNames);
+    const netsBefore = (await h.virsh(["net-list", "--all", "--name"])).stdout;
+    const body = { name: "drynet", type: "isolated", cidr: "10.81.0.0/24", description: "planned" };
+    const dry = await c.call("create-network", { ...body, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body.plan.steps.map((st: any) => st.command)).toEqual([
+      ["virsh", "net-define", "<file>"],
+      ["virsh", "net-start", "drynet"],
+      ["virsh", "net-autostart", "drynet"],
+    ]);
+    expect(await c.redis.hgetall(c.keys.claimedNames)).toEqual(claimsBefore);
+    expect((await h.virsh(["net-list", "--all", "--name"])).stdout).toBe(netsBefore);
+    // The same refusals as the real call.
+    expect((await c.call("create-network", { ...body, cidr: "10.78.0.0/25", dryRun: true })).body.error.code).toBe("CIDR_CONFLICT");
+    expect((await c.call("create-network", { ...body, name: "ipnet", dryRun: true })).body.error.code).toBe("NAME_TAKEN");
+    expect((await c.call("create-network", { ...body, dryRun: "yes" })).status).toBe(400);
+
+    const real = await c.call("create-network", body, { wait: 30 });
+    expect(real.status, JSON.stringify(real.body)).toBe(200);
+    const defined = (await h.virsh(["net-dumpxml", "--inactive", "drynet"])).stdout;
+    const norm = (x: string) => parseNetworkXml(x).spec;
+    expect({ ...norm(defined), uuid: "", createdAt: "" }).toEqual({ ...norm(dry.body.plan.libvirtXml), uuid: "", createdAt: "" });
+
+    const stopDry = await c.call("stop-network", { name: "drynet", dryRun: true });
+    expect(stopDry.body.plan.steps).toEqual([{ name: "stop network", command: ["virsh", "net-destroy", "drynet"], live: true }]);
+    const delDry = await c.call("delete-network", { name: "drynet", dryRun: true });
+    expect(delDry.body.plan.steps.map((st: any) => st.command)).toEqual([
+      ["virsh", "net-destroy", "drynet"],
+      ["virsh", "net-undefine", "drynet"],
+    ]);
+    expect((await c.call("start-network", { name: "drynet", dryRun: true })).body.error.code).toBe("INVALID_STATE");
+    expect((await h.virsh(["net-info", "drynet"])).stdout).toMatch(/Active:\s+yes/);
+    expect((await c.call("delete-network", { name: "drynet" }, { wait: 30 })).status).toBe(200);
   });
 });
 

@@ -47,7 +47,13 @@ export interface PreparedJob<A extends JobAction> {
   plan?: ChangePlan | null;
 }
 
-type Preparer<A extends JobAction> = (redis: Redis, keys: Keys, body: JobBody<A>) => Promise<PreparedJob<A>>;
+/** `checkOnly` (dry run): every check, nothing claimed. */
+type Preparer<A extends JobAction> = (
+  redis: Redis,
+  keys: Keys,
+  body: JobBody<A>,
+  opts?: { checkOnly?: boolean },
+) => Promise<PreparedJob<A>>;
 
 /** Explicit host: must exist and be online. */
 async function requireOnlineHost(redis: Redis, keys: Keys, id: string, what: string): Promise<HostRecord> {
@@ -68,10 +74,11 @@ async function requireOnlineHost(redis: Redis, keys: Keys, id: string, what: str
  * name clash ends the search at once (names are cluster-wide), a subnet
  * clash moves on to the next host.
  */
-export async function placeAndClaim(redis: Redis, keys: Keys, spec: ResolvedCreate): Promise<string> {
+export async function placeAndClaim(redis: Redis, keys: Keys, spec: ResolvedCreate, checkOnly = false): Promise<string> {
+  const claim = { checkOnly };
   if (spec.requestedHost !== null) {
     await requireOnlineHost(redis, keys, spec.requestedHost, "choose another host or retry when it is back");
-    await claimNetwork(redis, keys, { name: spec.name, host: spec.requestedHost, cidr: spec.cidr });
+    await claimNetwork(redis, keys, { name: spec.name, host: spec.requestedHost, cidr: spec.cidr }, claim);
     return spec.requestedHost;
   }
   const now = Date.now();
@@ -82,7 +89,7 @@ export async function placeAndClaim(redis: Redis, keys: Keys, spec: ResolvedCrea
   let firstConflict: AppError | null = null;
   for (const h of candidates) {
     try {
-      await claimNetwork(redis, keys, { name: spec.name, host: h.id, cidr: spec.cidr });
+      await claimNetwork(redis, keys, { name: spec.name, host: h.id, cidr: spec.cidr }, claim);
       return h.id;
     } catch (err) {
       if (err instanceof AppError && err.code === "CIDR_CONFLICT") {
@@ -95,7 +102,12 @@ export async function placeAndClaim(redis: Redis, keys: Keys, spec: ResolvedCrea
   throw firstConflict as AppError;
 }
 
-async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-network">): Promise<PreparedJob<"create-network">> {
+async function prepareCreate(
+  redis: Redis,
+  keys: Keys,
+  body: JobBody<"create-network">,
+  opts: { checkOnly?: boolean } = {},
+): Promise<PreparedJob<"create-network">> {
   const spec = resolveCreate(body);
   if (!IMPLEMENTED_TYPES.has(spec.type)) {
     throw new AppError(
@@ -104,7 +116,7 @@ async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-net
       { type: spec.type, supported: [...IMPLEMENTED_TYPES] },
     );
   }
-  const host = await placeAndClaim(redis, keys, spec);
+  const host = await placeAndClaim(redis, keys, spec, opts.checkOnly === true);
   const { requestedHost: _requested, ...resolved } = spec;
   const payload: CreateNetworkPayload = {
     ...resolved,
@@ -112,7 +124,7 @@ async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-net
     host,
     createdAt: new Date().toISOString(),
   };
-  return { network: spec.name, host, payload, claimed: true };
+  return { network: spec.name, host, payload, claimed: opts.checkOnly !== true };
 }
 
 /** An indexed network whose host is online (the first check of every action on an existing network). */

@@ -32,6 +32,7 @@ import {
   releaseIdempotencyKey,
   requestFingerprint,
 } from "./idempotency";
+import { planOf } from "./dry-run";
 import { JOB_PREPARERS, type JobBody } from "./job-preparers";
 import { parsePreferWait } from "./prefer-header";
 
@@ -96,45 +97,12 @@ export async function submitJob<A extends JobAction>(
 }
 
 /**
- * `"dryRun": true`: the same checks as the real call, then the plan instead of a job. Only actions whose
- * preparer takes nothing (no claim) can be planned; the plan comes from the same pure planner the worker runs.
+ * `"dryRun": true`: the same checks as the real call (nothing claimed, queued or changed), then the plan
+ * instead of a job (see dry-run.ts).
  */
 async function answerDryRun<A extends JobAction>(s: Services, c: Context<AppEnv>, action: A, body: JobBody<A>): Promise<Response> {
-  const prepared = await JOB_PREPARERS[action](s.redis, s.keys, body);
-  if (prepared.claimed) {
-    await releaseNetworkClaim(s.redis, s.keys, prepared.network, prepared.host);
-    throw new AppError("VALIDATION_FAILED", `dryRun is not available for ${action}`, {
-      issues: [{ path: "dryRun", message: "not available" }],
-    });
-  }
-  if (!prepared.plan) {
-    throw new AppError(
-      "INVALID_STATE",
-      `the worker of host ${prepared.host} has not published network '${prepared.network}' yet; retry shortly`,
-      {
-        retryable: true,
-      },
-    );
-  }
-  const p = prepared.plan;
-  return c.json(
-    {
-      plan: {
-        host: prepared.host,
-        steps: p.steps.map((st) => ({
-          name: st.name,
-          command: ["virsh", ...st.virsh],
-          ...(st.xml !== undefined ? { xml: st.xml } : {}),
-          live: st.live,
-        })),
-        libvirtXml: p.libvirtXml,
-        changed: p.changed,
-        notLive: p.notLive,
-        warnings: p.warnings,
-      },
-    },
-    200,
-  );
+  const prepared = await JOB_PREPARERS[action](s.redis, s.keys, body, { checkOnly: true });
+  return c.json({ plan: await planOf(s, action, prepared) }, 200);
 }
 
 /** Give back what a failed submission took. Failures here are logged, never thrown over the original error. */

@@ -8,6 +8,7 @@
 import {
   getNetworkSpec,
   getNetworks,
+  parseNetworkXml,
   type NetworkRecord,
   putNetwork,
   putNetworkSpec,
@@ -96,22 +97,29 @@ async function publishSpecs(ctx: HostContext, catalog: CatalogEntry[]): Promise<
 /**
  * State netforge keeps that a running network lost (a live `net-update` undone by hand, a dnsmasq config
  * regenerated from an older definition...): compare each running network's live definition with its spec
- * and re-apply the difference, under the network's lock, logged and counted.
+ * and re-apply the difference, logged and counted. The comparison is pure and lock-free; only a network
+ * that lost something is locked, re-read and repaired, so jobs are not slowed by reconcile rounds.
  */
 async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Promise<void> {
   const running = catalog.filter((c) => c.active && c.def.spec);
   if (running.length === 0) return;
   const live = await ctx.virsh.dumpXmlMany(running.map((c) => c.name));
   for (const entry of running) {
+    const driver = driverFor(entry.def.spec?.type ?? "nat");
     const xml = live.get(entry.name);
-    if (!xml) continue;
+    if (!xml || driver.lostState(entry, xml).length === 0) continue;
     const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
     if (!lock) continue; // a job is changing it: the next round looks again
     try {
-      const done = await driverFor(entry.def.spec?.type ?? "nat").reapply(ctx, entry, xml);
-      if (done.length > 0) {
-        ctx.logger.warn({ network: entry.name, reapplied: done }, "re-applied state the host had lost");
-        await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, done.length);
+      // Re-read under the lock: the spec and the live state a job may have changed since the listing.
+      const state = await ctx.virsh.info(entry.name);
+      if (!state?.active) continue;
+      const def = parseNetworkXml(await ctx.virsh.dumpXml(entry.name, { inactive: true }));
+      const lost = driver.lostState({ ...entry, def }, await ctx.virsh.dumpXml(entry.name));
+      for (const piece of lost) for (const cmd of piece.commands) await ctx.virsh.run(cmd);
+      if (lost.length > 0) {
+        ctx.logger.warn({ network: entry.name, reapplied: lost.map((l) => l.what) }, "re-applied state the host had lost");
+        await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, lost.length);
       }
     } catch (err) {
       ctx.logger.warn({ err, network: entry.name }, "could not re-apply lost state");

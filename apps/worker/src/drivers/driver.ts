@@ -25,6 +25,12 @@ export interface AppliedChange {
   applied: { name: string; virsh: string[]; xml?: string; live: boolean }[];
 }
 
+/** A piece of state a host lost, and the virsh commands (live only) that re-apply it from the spec. */
+export interface LostState {
+  what: string;
+  commands: string[][];
+}
+
 export interface NetworkDriver {
   readonly type: NetworkType;
   /** Host checks and host-side choices (bridge name); returns the spec to render. */
@@ -39,8 +45,8 @@ export interface NetworkDriver {
   planChange(spec: NetSpec, change: NetworkChange, host: HostObservation, currentXml?: string): ChangePlan;
   /** Apply a plan to the host, registering the undo of each step as it succeeds. */
   applyPlan(ctx: JobContext, plan: ChangePlan): Promise<AppliedChange>;
-  /** Re-apply to a running network what its spec says and libvirt's live definition lacks; returns what was re-applied. */
-  reapply(ctx: HostContext, entry: CatalogEntry, liveXml: string): Promise<string[]>;
+  /** What a running network's spec says and libvirt's live definition lacks, with the commands that put it back (pure). */
+  lostState(entry: CatalogEntry, liveXml: string): LostState[];
   /** The index record of a network of this type. */
   record(entry: CatalogEntry, host: string, updatedAt: string): NetworkRecord;
 }

@@ -19,12 +19,12 @@ import {
   renderNetworkXml,
   specFromCreate,
 } from "@netforge/core";
-import type { HostContext, JobContext } from "../context";
+import type { JobContext } from "../context";
 import { bridgeAttachments } from "../host/attachments";
 import { waitForDhcp } from "../host/dhcp-probe";
 import { assertNoOverlap, freeBridgeName, occupiedSubnets } from "../host/host-checks";
 import { recordFromCatalog } from "../network-record";
-import type { HostSnapshot, NetworkDriver } from "./driver";
+import type { HostSnapshot, LostState, NetworkDriver } from "./driver";
 
 export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
   return {
@@ -67,31 +67,32 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
       }
       return { applied };
     },
-    async reapply(ctx: HostContext, entry, liveXml) {
+    lostState(entry, liveXml) {
       const spec = entry.def.spec;
       if (!spec || !entry.active) return [];
       const live = parseNetworkXml(liveXml);
-      const done: string[] = [];
-      const update = (op: string, section: string, xml: string) => ctx.virsh.run(["net-update", spec.name, op, section, xml, "--live"]);
+      const lost: LostState[] = [];
+      const update = (op: string, section: string, xml: string) => ["net-update", spec.name, op, section, xml, "--live"];
       // DHCP range: the spec's range with its lease time, and nothing else.
       const d = spec.dhcp;
       const want = d.enabled && d.start && d.end ? { start: d.start, end: d.end, leaseTime: d.leaseTime } : null;
       const have = live.dhcp;
       const sameRange = want && have && want.start === have.start && want.end === have.end && want.leaseTime === have.leaseTime;
       if (want && !sameRange) {
-        if (have) await update("delete", "ip-dhcp-range", renderDhcpRange(have.start, have.end, have.leaseTime));
-        await update("add", "ip-dhcp-range", renderDhcpRange(want.start, want.end, want.leaseTime));
-        done.push(`DHCP range ${want.start}-${want.end} lease ${want.leaseTime} s`);
+        const commands = have ? [update("delete", "ip-dhcp-range", renderDhcpRange(have.start, have.end, have.leaseTime))] : [];
+        commands.push(update("add", "ip-dhcp-range", renderDhcpRange(want.start, want.end, want.leaseTime)));
+        lost.push({ what: `DHCP range ${want.start}-${want.end} lease ${want.leaseTime} s`, commands });
       }
       // Reservations: every one of the spec, as the spec has it.
+      const liveHosts = new Map(live.hosts.map((x) => [x.mac, x]));
       for (const r of spec.reservations) {
-        const h = live.hosts.find((x) => x.mac === r.mac);
+        const h = liveHosts.get(r.mac);
         if (h && h.ip === r.ip && h.hostname === r.hostname) continue;
-        if (h) await update("delete", "ip-dhcp-host", renderDhcpHost(h));
-        await update("add", "ip-dhcp-host", renderDhcpHost(r));
-        done.push(`reservation ${r.mac} -> ${r.ip}`);
+        const commands = h ? [update("delete", "ip-dhcp-host", renderDhcpHost(h))] : [];
+        commands.push(update("add", "ip-dhcp-host", renderDhcpHost(r)));
+        lost.push({ what: `reservation ${r.mac} -> ${r.ip}`, commands });
       }
-      return done;
+      return lost;
     },
     record: recordFromCatalog,
   };

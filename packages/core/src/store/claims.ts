@@ -22,6 +22,7 @@ import type { Keys } from "./keys";
 const CLAIM_LUA = `
 local names, subnets, index, occupied = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local name, host, first, last, cidr = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local check_only = ARGV[6] == 'check'
 local owner = redis.call('HGET', names, name)
 if owner then return {'NAME_TAKEN', owner} end
 if first ~= '' then
@@ -41,9 +42,11 @@ if first ~= '' then
     local s, e, c = string.match(all[i+1], '^(%d+)-(%d+)-(.*)$')
     if s and tonumber(s) <= l and f <= tonumber(e) then return {'CIDR_CONFLICT', 'host', all[i], c} end
   end
+  if check_only then return {'OK'} end
   redis.call('HSET', subnets, name, first .. '-' .. last .. '-' .. cidr)
   redis.call('ZADD', index, first, name .. '|' .. last .. '|' .. cidr)
 end
+if check_only then return {'OK'} end
 redis.call('HSET', names, name, host)
 return {'OK'}
 `;
@@ -95,7 +98,7 @@ export function encodeSubnet(c: Cidr): string {
 }
 
 /** Claim a name (and subnet) atomically; throws NAME_TAKEN or CIDR_CONFLICT naming what is in the way. */
-export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest): Promise<void> {
+export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest, opts: { checkOnly?: boolean } = {}): Promise<void> {
   let first = "";
   let last = "";
   let cidrText = "";
@@ -118,6 +121,7 @@ export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest):
     first,
     last,
     cidrText,
+    opts.checkOnly ? "check" : "",
   )) as string[];
   if (res[0] === "OK") return;
   if (res[0] === "NAME_TAKEN") {
