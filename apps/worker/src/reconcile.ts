@@ -83,14 +83,26 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
   return { present: catalog.length, removed };
 }
 
-/** Publish each network's spec where the index's copy differs (the API checks and plans changes from it). */
+/**
+ * Publish each network's spec where the index's copy differs (the API checks and plans changes from it).
+ * Written under the network's lock from a fresh read, like the records: a job changing the spec publishes
+ * its own, and our listing may predate it.
+ */
 async function publishSpecs(ctx: HostContext, catalog: CatalogEntry[]): Promise<void> {
   for (const e of catalog) {
     const spec = e.def.spec;
     if (!spec) continue;
     const prev = await getNetworkSpec(ctx.redis, ctx.keys, e.name);
     if (prev && JSON.stringify(prev) === JSON.stringify(spec)) continue;
-    await putNetworkSpec(ctx.redis, ctx.keys, spec);
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(e.name), 10_000);
+    if (!lock) continue;
+    try {
+      if (!(await ctx.virsh.info(e.name))) continue;
+      const fresh = parseNetworkXml(await ctx.virsh.dumpXml(e.name, { inactive: true })).spec;
+      if (fresh) await putNetworkSpec(ctx.redis, ctx.keys, fresh);
+    } finally {
+      await lock.release();
+    }
   }
 }
 

@@ -26,7 +26,7 @@ export interface ConfigureResult {
 
 export async function configureNetwork(ctx: JobContext, name: string, change: NetworkChange): Promise<ConfigureResult> {
   const { report, virsh } = ctx;
-  const { plan, driver, active } = await report.step("checking change", async () => {
+  const { plan, driver, state } = await report.step("checking change", async () => {
     // A fresh read of the persistent definition: the spec is what libvirt keeps, not a cache.
     const state = await virsh.info(name);
     const xml = state ? await virsh.dumpXml(name, { inactive: true }) : null;
@@ -39,23 +39,20 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     }
     const drv = driverFor(def.spec.type);
     const leases = state.active && def.bridge ? await readLeases(def.bridge, ctx.leasesDir) : [];
-    return { plan: drv.planChange(def.spec, change, { active: state.active, leases }, xml), driver: drv, active: state.active };
+    return { plan: drv.planChange(def.spec, change, { active: state.active, leases }, xml), driver: drv, state };
   });
   for (const w of plan.warnings) report.warn(w);
 
   const applied = await report.step("applying change", () => driver.applyPlan(ctx, plan));
 
-  // Publish under the job's lock: index record, spec (the API's door checks) and the IP table.
-  const entry = {
-    name,
-    active,
-    autostart: (await virsh.info(name))?.autostart ?? false,
-    persistent: true,
-    def: parseNetworkXml(plan.libvirtXml),
-  };
-  await putNetwork(ctx.redis, ctx.keys, driver.record(entry, ctx.hostId, new Date().toISOString()));
-  await putNetworkSpec(ctx.redis, ctx.keys, plan.spec);
-  await publishIpTable(ctx, entry).catch((err) => ctx.logger.warn({ err }, "could not publish the IP table"));
+  // Publish under the job's lock: index record and spec (the API's door checks). The IP table follows just
+  // after, off the job's path (it reads leases, links and domains; nothing in the result depends on it).
+  if (plan.steps.length > 0) {
+    const entry = { ...state, def: ctx.catalog.peek(name) ?? parseNetworkXml(plan.libvirtXml) };
+    await putNetwork(ctx.redis, ctx.keys, driver.record(entry, ctx.hostId, new Date().toISOString()));
+    await putNetworkSpec(ctx.redis, ctx.keys, plan.spec);
+    void publishIpTable(ctx, entry).catch((err) => ctx.logger.warn({ err }, "could not publish the IP table"));
+  }
   return {
     name,
     changed: plan.changed,

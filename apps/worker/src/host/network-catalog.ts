@@ -39,6 +39,11 @@ export class NetworkCatalog {
     this.defs.set(def.name, def);
   }
 
+  /** The cached definition of a network, if any (no host read). */
+  peek(name: string): ParsedNetwork | undefined {
+    return this.defs.get(name);
+  }
+
   forget(name: string): void {
     this.defs.delete(name);
   }

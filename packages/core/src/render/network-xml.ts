@@ -115,15 +115,6 @@ const parser = new XMLParser({
   isArray: (name) => name === "ip" || name === "range" || name === "host" || name === "reservation",
 });
 
-/** The same without trimming: free text (the description) keeps its leading and trailing spaces. */
-const textParser = new XMLParser({
-  ignoreAttributes: true,
-  removeNSPrefix: true,
-  parseTagValue: false,
-  trimValues: false,
-  isArray: () => false,
-});
-
 type Node = Record<string, unknown>;
 const str = (v: unknown): string | null =>
   typeof v === "string" ? v : v && typeof v === "object" && "#text" in v ? String((v as Node)["#text"]) : null;
@@ -190,12 +181,25 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
   return parsed;
 }
 
-/** The metadata's description exactly as written (the main parse trims text). */
+/**
+ * The metadata's description exactly as written: the parser trims text, and free text keeps its leading and
+ * trailing spaces. Read from the raw XML (one element of our namespace, any prefix libvirt gives it).
+ */
 function description(xml: string): string {
-  const doc = textParser.parse(xml) as Node;
-  const meta = (((doc.network as Node | undefined)?.metadata as Node | undefined)?.network ?? null) as Node | null;
-  const d = meta?.description;
-  return typeof d === "string" ? d : "";
+  const meta = /<metadata>([\s\S]*)<\/metadata>/.exec(xml)?.[1] ?? "";
+  const m = /<(?:([A-Za-z0-9_]+):)?description(?:\s[^>]*)?(?:\/>|>([^<]*)<\/(?:[A-Za-z0-9_]+:)?description>)/.exec(meta);
+  return m?.[2] !== undefined ? xmlUnescape(m[2]) : "";
+}
+
+function xmlUnescape(s: string): string {
+  return s.replace(/&(lt|gt|amp|apos|quot|#\d+|#x[0-9A-Fa-f]+);/g, (_, ent: string) => {
+    if (ent === "lt") return "<";
+    if (ent === "gt") return ">";
+    if (ent === "amp") return "&";
+    if (ent === "apos") return "'";
+    if (ent === "quot") return '"';
+    return String.fromCodePoint(ent[1] === "x" ? Number.parseInt(ent.slice(2), 16) : Number(ent.slice(1)));
+  });
 }
 
 /**
