@@ -39,7 +39,11 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     }
     const drv = driverFor(def.spec.type);
     const leases = state.active && def.bridge ? await readLeases(def.bridge, ctx.leasesDir) : [];
-    return { plan: drv.planChange(def.spec, change, { active: state.active, leases }, xml), driver: drv, state };
+    return {
+      plan: drv.planChange(def.spec, change, { active: state.active, leases, native: { hosts: def.hosts, range: def.dhcp } }, xml),
+      driver: drv,
+      state,
+    };
   });
   for (const w of plan.warnings) report.warn(w);
 

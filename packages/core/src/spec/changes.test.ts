@@ -103,3 +103,47 @@ describe("planChange: unassign-static-ip and dhcp", () => {
     );
   });
 });
+
+describe("planChange against libvirt's own elements (a retry after a worker died half-way)", () => {
+  const native = (
+    hosts = spec.reservations,
+    range: { start: string; end: string; leaseTime: number | null } | null = { start: "10.1.0.100", end: "10.1.0.200", leaseTime: 3600 },
+  ) => ({
+    hosts,
+    range,
+  });
+  it("a host entry already added: only the spec is written", () => {
+    const added = { mac: "52:54:00:00:00:02", ip: "10.1.0.11", hostname: null };
+    const p = planChange(
+      spec,
+      { kind: "assign-static-ip", mac: added.mac, ip: added.ip },
+      { ...up, native: native([...spec.reservations, added]) },
+    );
+    expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
+    expect(p.spec.reservations).toContainEqual(added);
+  });
+  it("the old range already deleted: only the add and the spec write", () => {
+    const p = planChange(
+      spec,
+      { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 300 },
+      { ...up, native: native(spec.reservations, null) },
+    );
+    expect(p.steps.map((s) => s.virsh.slice(0, 3).join(" "))).toEqual(["net-update web add", "net-define <file>"]);
+  });
+  it("the new range already in place: only the spec write", () => {
+    const p = planChange(
+      spec,
+      { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 300 },
+      { ...up, native: native(spec.reservations, { start: "10.1.0.20", end: "10.1.0.40", leaseTime: 300 }) },
+    );
+    expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
+  });
+  it("an unassign whose host entry is already gone: only the spec write", () => {
+    const p = planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:01" }, { ...up, native: native([]) });
+    expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
+  });
+  it("in the normal case the plan is the same with or without them (what the door plans is what the worker runs)", () => {
+    const change = { kind: "assign-static-ip" as const, mac: "52:54:00:00:00:02", ip: "10.1.0.11" };
+    expect(planChange(spec, change, { ...up, native: native() }).steps).toEqual(planChange(spec, change, up).steps);
+  });
+});

@@ -8,7 +8,7 @@
  */
 import { AppError } from "../errors";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
-import { renderDhcpHost, renderDhcpRange, renderNetworkXml } from "../render/network-xml";
+import { type NativeRange, renderDhcpHost, renderDhcpRange, renderNetworkXml } from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
 import type { NetSpec, Reservation } from "./network-spec";
 
@@ -24,6 +24,13 @@ export interface HostObservation {
   active: boolean;
   /** Unexpired DHCP leases of the network. */
   leases: { ip: string; mac: string }[];
+  /**
+   * libvirt's own DHCP elements of the persistent definition, when the caller read them (the worker does; the
+   * API's door does not). Normally they are what the spec renders; after a worker died half-way through a
+   * change they may already carry part of it, and the plan then skips or adjusts what is already in place,
+   * so a retried job converges instead of failing on "already exists".
+   */
+  native?: { hosts: Reservation[]; range: NativeRange | null };
 }
 
 /** One host command of a plan: `virsh <args>`, or redefining the network with `xml`. */
@@ -63,7 +70,7 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
   const flags = host.active ? ["--live", "--config"] : ["--config"];
   const update = (op: "add" | "delete", section: string, xml: string): string[] => ["net-update", spec.name, op, section, xml, ...flags];
   const steps: PlanStep[] = [];
-  for (const op of next.ops) {
+  for (const op of againstNative(next.ops, host.native)) {
     if (op.kind === "add-host") {
       const x = renderDhcpHost(op.r);
       steps.push({
@@ -98,7 +105,7 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
       });
     }
   }
-  if (steps.length > 0) {
+  if (next.ops.length > 0) {
     // The spec (metadata) is written with the whole persistent definition: libvirt 9.0 has no net-metadata.
     steps.push({
       name: "write spec",
@@ -110,6 +117,33 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
   }
   const notLive = host.active ? [] : ["network is not running: the change takes effect when it starts"];
   return { spec: next.spec, steps, warnings: next.warnings, notLive, changed: next.changed, libvirtXml };
+}
+
+/** The ops adjusted to what libvirt's definition already has (see HostObservation.native). */
+function againstNative(ops: Op[], native: HostObservation["native"]): Op[] {
+  if (!native) return ops;
+  const out: Op[] = [];
+  const target = ops.find((o): o is Extract<Op, { kind: "add-range" }> => o.kind === "add-range");
+  const have = native.range;
+  const rangeInPlace = target && have && have.start === target.start && have.end === target.end && have.leaseTime === target.leaseTime;
+  for (const op of ops) {
+    if (op.kind === "add-host") {
+      const h = native.hosts.find((x) => x.mac === op.r.mac);
+      if (h && h.ip === op.r.ip && h.hostname === op.r.hostname) continue;
+      if (h) out.push({ kind: "delete-host", r: h });
+      out.push(op);
+    } else if (op.kind === "delete-host") {
+      const h = native.hosts.find((x) => x.mac === op.r.mac);
+      if (h) out.push({ kind: "delete-host", r: h });
+    } else if (op.kind === "delete-range") {
+      if (have && !rangeInPlace) out.push({ kind: "delete-range", start: have.start, end: have.end, leaseTime: have.leaseTime });
+    } else if (!rangeInPlace) {
+      if (have && !ops.some((o) => o.kind === "delete-range"))
+        out.push({ kind: "delete-range", start: have.start, end: have.end, leaseTime: have.leaseTime });
+      out.push(op);
+    }
+  }
+  return out;
 }
 
 type Op =
