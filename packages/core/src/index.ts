@@ -20,3 +20,7 @@ export * from "./store/submission";
 export * from "./validation";
 export * from "./jobs";
 export * from "./store/claim-release";
+export * from "./schemas/ipam";
+export * from "./spec/changes";
+export * from "./spec/network-spec";
+export * from "./store/network-ips";

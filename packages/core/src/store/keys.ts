@@ -47,6 +47,12 @@ export interface Keys {
   networkLock(name: string): string;
   /** BullMQ queue name of a host. */
   hostQueue(host: string): string;
+  /** JSON spec of a network as its worker last read it from libvirt (IP management door checks, dry runs). */
+  networkSpec(name: string): string;
+  /** JSON leases + reservations of a network, published by its worker when leases change (list-network-ips). */
+  networkIps(name: string): string;
+  /** HASH host -> how many pieces of lost state its worker re-applied (shown in /metrics). */
+  reappliedCounter: string;
 }
 
 /** Build the key set for a prefix (e.g. "netforge"). */
@@ -75,5 +81,8 @@ export function makeKeys(prefix: string): Keys {
     idempotency: (k) => `${p}:idem:${k}`,
     networkLock: (n) => `${p}:lock:net:${n}`,
     hostQueue: (h) => `host-${h}`,
+    networkSpec: (n) => `${p}:netspec:${n}`,
+    networkIps: (n) => `${p}:netips:${n}`,
+    reappliedCounter: `${p}:metrics:reapplied`,
   };
 }

@@ -20,9 +20,15 @@ export async function putNetwork(redis: Redis, keys: Keys, rec: NetworkRecord): 
   await redis.multi().set(keys.network(rec.name), JSON.stringify(rec)).zadd(keys.networks, 0, rec.name).exec();
 }
 
-/** Remove a network from the index (record, listing and stats). */
+/** Remove a network from the index (record, listing, stats, spec and published IPs). */
 export async function removeNetwork(redis: Redis, keys: Keys, name: string): Promise<void> {
-  await redis.multi().del(keys.network(name)).zrem(keys.networks, name).del(keys.networkStats(name)).exec();
+  await redis
+    .multi()
+    .del(keys.network(name))
+    .zrem(keys.networks, name)
+    .del(keys.networkStats(name))
+    .del(keys.networkSpec(name), keys.networkIps(name))
+    .exec();
 }
 
 /** One network record, or null. */
