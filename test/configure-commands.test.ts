@@ -8,6 +8,8 @@ import { type NetSpec, newJobRecord, renderNetworkXml, saveNewJob } from "@netfo
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import type { JobContext } from "../apps/worker/src/context";
+import { HostFirewall } from "../apps/worker/src/firewall/host-firewall";
+import { NftBackend } from "../apps/worker/src/firewall/nftables";
 import { configureNetwork } from "../apps/worker/src/handlers/configure-network";
 import type { CommandResult, CommandRunner, RunOptions } from "../apps/worker/src/host/command-runner";
 import { commandFailed } from "../apps/worker/src/host/command-runner";
@@ -37,7 +39,11 @@ class FakeHost implements CommandRunner {
   calls: string[][] = [];
   xml = renderNetworkXml(spec);
   failAddRange = false;
+  failDefine = false;
+  /** What each `nft -f -` was fed. */
+  nftInputs: string[] = [];
   async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    if (cmd === "nft" && args[0] === "-f") this.nftInputs.push(opts.input ?? "");
     const a = cmd === "virsh" ? args.slice(3) : [cmd, ...args]; // virsh -c uri -q <verb> ...
     this.calls.push(a.map((x) => (x.startsWith("/") && x.endsWith(".xml") ? "<tmp.xml>" : x)));
     const ok = (stdout = ""): CommandResult => ({ stdout, stderr: "", exitCode: 0 });
@@ -49,6 +55,7 @@ class FakeHost implements CommandRunner {
       this.failAddRange = false; // once: the undo's add of the old range succeeds
       r = { stdout: "", stderr: "error: injected failure", exitCode: 1 };
     } else if (a[0] === "net-update") r = ok();
+    else if (a[0] === "net-define" && this.failDefine) r = { stdout: "", stderr: "error: injected failure", exitCode: 1 };
     else if (a[0] === "net-define") {
       this.xml = await (await import("node:fs/promises")).readFile(a[1] as string, "utf8");
       r = ok();
@@ -73,6 +80,7 @@ async function jobContext(host: FakeHost): Promise<JobContext> {
     runner: host,
     virsh,
     catalog: new NetworkCatalog(virsh),
+    firewall: new HostFirewall(new NftBackend(host), pino({ level: "silent" })),
     redis: t.redis,
     keys: t.keys,
     logger: pino({ level: "silent" }),
@@ -128,5 +136,65 @@ describe("configure-network-dhcp host commands", () => {
       ["net-update", "web", "add", "ip-dhcp-range", OLD, "--live", "--config"],
     ]);
     expect(host.xml).toBe(before);
+  });
+});
+
+const FIREWALL = {
+  defaultInbound: "drop" as const,
+  defaultOutbound: "accept" as const,
+  rules: [
+    {
+      direction: "inbound" as const,
+      protocol: "tcp" as const,
+      source: "10.0.0.0/8",
+      destination: null,
+      ports: "22",
+      action: "accept" as const,
+      comment: null,
+    },
+  ],
+};
+
+describe("configure-network-firewall host commands", () => {
+  it("one nft transaction carrying the whole table, then the spec with the rules is written", async () => {
+    const host = new FakeHost();
+    const res = await configureNetwork(await jobContext(host), "web", { kind: "firewall", firewall: FIREWALL });
+    expect(host.calls.filter((c) => c[0] === "nft" || c[0] === "net-define" || c[0] === "net-update")).toEqual([
+      ["nft", "-j", "list", "chains"], // host firewall policies that would override ours: warnings
+      ["nft", "-f", "-"],
+      ["net-define", "<tmp.xml>"],
+    ]);
+    const text = host.nftInputs[0] ?? "";
+    expect(text.startsWith("table inet netforge {}\ndelete table inet netforge\ntable inet netforge {")).toBe(true);
+    expect(text).toContain("ip saddr 10.0.0.0/8 tcp dport 22 accept");
+    expect(host.xml).toContain("<nf:firewall defaultInbound='drop' defaultOutbound='accept'>");
+    expect(res.applied.map((s) => s.command)).toEqual([
+      ["nft", "-f", "-"],
+      ["virsh", "net-define", "<file>"],
+    ]);
+    expect(res.applied[0]?.nft).toContain("chain web-in-rules");
+  });
+
+  it("when writing the spec fails, the table is put back as it was (a second transaction)", async () => {
+    const host = new FakeHost();
+    host.failDefine = true;
+    const ctx = await jobContext(host);
+    await expect(configureNetwork(ctx, "web", { kind: "firewall", firewall: FIREWALL })).rejects.toMatchObject({
+      code: "HOST_COMMAND_FAILED",
+    });
+    const undo = await ctx.revert.run();
+    expect(undo.failed).toEqual([]);
+    expect(undo.undone.map((u) => u.label)).toEqual(["restore firewall of web"]);
+    expect(host.nftInputs).toHaveLength(2);
+    expect(host.nftInputs[1]).not.toContain("10.0.0.0/8");
+    expect(ctx.firewall.get("web")).toBeNull();
+  });
+
+  it("repeating the same rule set changes nothing", async () => {
+    const host = new FakeHost();
+    host.xml = renderNetworkXml({ ...spec, firewall: FIREWALL });
+    const res = await configureNetwork(await jobContext(host), "web", { kind: "firewall", firewall: FIREWALL });
+    expect(res.changed).toEqual([]);
+    expect(host.nftInputs).toEqual([]);
   });
 });

@@ -9,6 +9,8 @@ import { type CreateNetworkPayload, newJobRecord, saveNewJob } from "@netforge/c
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import type { JobContext } from "../apps/worker/src/context";
+import { HostFirewall } from "../apps/worker/src/firewall/host-firewall";
+import { NftBackend } from "../apps/worker/src/firewall/nftables";
 import { createNetwork } from "../apps/worker/src/handlers/create-network";
 import { type CommandResult, commandFailed, type CommandRunner, type RunOptions } from "../apps/worker/src/host/command-runner";
 import { NetworkCatalog } from "../apps/worker/src/host/network-catalog";
@@ -45,6 +47,7 @@ class FakeHost implements CommandRunner {
     if (cmd === "ip" && args.includes("route")) return ok("[]");
     if (cmd === "ss")
       return ok([...this.active].map((n) => `UNCONN 0 0 0.0.0.0%nf-${n}:67 0.0.0.0:* users:(("dnsmasq",pid=9,fd=3))`).join("\n"));
+    if (cmd === "nft") return ok(args[0] === "-j" ? '{"nftables":[]}' : "");
     if (cmd !== "virsh") throw new Error(`unexpected command ${cmd}`);
     const [, , , verb, name] = args; // -c uri -q <verb> <arg>
     if (verb === this.failOn) return { stdout: "", stderr: `error: injected failure of ${verb}`, exitCode: 1 };
@@ -93,6 +96,7 @@ async function jobContext(host: FakeHost): Promise<JobContext> {
     runner: host,
     virsh,
     catalog: new NetworkCatalog(virsh),
+    firewall: new HostFirewall(new NftBackend(host), pino({ level: "silent" })),
     redis: t.redis,
     keys: t.keys,
     logger: pino({ level: "silent" }),
@@ -124,7 +128,7 @@ const READ_HOST = [
 ];
 
 describe("create-network host commands", () => {
-  it("define, start, autostart, then the DHCP probe — nothing else", async () => {
+  it("define, start, netforge's nft table, autostart, then the DHCP probe — nothing else", async () => {
     const host = new FakeHost();
     const ctx = await jobContext(host);
     const rec = await createNetwork(ctx, payload);
@@ -133,10 +137,15 @@ describe("create-network host commands", () => {
     expect(host.calls.slice(3)).toEqual([
       [...V, "net-define", "<tmp.xml>"],
       [...V, "net-start", "web"],
+      ["nft", "-f", "-"],
+      ["nft", "-j", "list", "chains"],
       [...V, "net-autostart", "web"],
       ["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"],
     ]);
-    expect(host.defined.get("web")).toContain("<forward mode='nat'/>");
+    // libvirt writes no rules of its own (forward mode 'open'); the type lives in the metadata and our table.
+    expect(host.defined.get("web")).toContain("<forward mode='open'/>");
+    expect(host.defined.get("web")).toContain("<nf:type>nat</nf:type>");
+    expect(ctx.firewall.get("web")).toMatchObject({ type: "nat", bridge: "nf-web", ownsTypeRules: true });
   });
 
   it("a failing step runs the undos newest first and leaves nothing defined", async () => {
@@ -146,16 +155,20 @@ describe("create-network host commands", () => {
     await expect(createNetwork(ctx, payload)).rejects.toMatchObject({ code: "HOST_COMMAND_FAILED" });
     const undo = await ctx.revert.run();
     expect(undo.failed).toEqual([]);
-    expect(undo.undone.map((u) => u.label)).toEqual(["stop network", "undefine network"]);
+    expect(undo.undone.map((u) => u.label)).toEqual(["restore firewall of web", "stop network", "undefine network"]);
     expect(host.calls.slice(3)).toEqual([
       [...V, "net-define", "<tmp.xml>"],
       [...V, "net-start", "web"],
+      ["nft", "-f", "-"],
+      ["nft", "-j", "list", "chains"],
       [...V, "net-autostart", "web"],
+      ["nft", "-f", "-"],
       [...V, "net-destroy", "web"],
       [...V, "net-info", "web"],
       [...V, "net-undefine", "web"],
     ]);
     expect(host.defined.size).toBe(0);
     expect(host.active.size).toBe(0);
+    expect(ctx.firewall.get("web")).toBeNull();
   });
 });

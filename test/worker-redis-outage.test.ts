@@ -58,6 +58,7 @@ it("logs a Redis outage once when it starts and once when it ends, and heartbeat
       logLevel: "info",
       concurrency: 1,
       reconcileMs: 1_000,
+      firewallCheckMs: 3_000,
       heartbeatMs: 200,
       leasesDir: "/nonexistent",
       lockTtlMs: 30_000,

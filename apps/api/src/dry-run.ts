@@ -27,6 +27,7 @@ export interface PlanStepView {
   name: string;
   command: string[];
   xml?: string;
+  nft?: string;
   live: boolean;
 }
 
@@ -34,6 +35,8 @@ export interface DryRunPlan {
   host: string;
   steps: PlanStepView[];
   libvirtXml?: string;
+  /** This network's nft chains after the change (firewall changes). */
+  nft?: string;
   changed?: string[];
   notLive?: string[];
   warnings: string[];
@@ -48,11 +51,13 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
       host,
       steps: p.steps.map((st) => ({
         name: st.name,
-        command: ["virsh", ...st.virsh],
+        command: st.nft !== undefined ? ["nft", "-f", "-"] : ["virsh", ...st.virsh],
         ...(st.xml !== undefined ? { xml: st.xml } : {}),
+        ...(st.nft !== undefined ? { nft: st.nft } : {}),
         live: st.live,
       })),
       libvirtXml: p.libvirtXml,
+      ...(p.nft !== undefined ? { nft: p.nft } : {}),
       changed: p.changed,
       notLive: p.notLive,
       warnings: p.warnings,

@@ -217,10 +217,14 @@ function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
       const leases = (ips?.ips ?? []).filter((r) => r.leaseExpiresAt !== null);
       plan = planChange(spec, changeFor(action, payload), { active: net.state === "active", leases });
     } else if (net.type !== "nat" && net.type !== "isolated") {
-      throw new AppError("UNSUPPORTED_FOR_TYPE", `network '${net.name}' is of type ${net.type}: no DHCP to configure`, {
-        name: net.name,
-        type: net.type,
-      });
+      throw new AppError(
+        "UNSUPPORTED_FOR_TYPE",
+        `network '${net.name}' is of type ${net.type}: ${action === "configure-network-firewall" ? "netforge manages no firewall for it" : "no DHCP to configure"}`,
+        {
+          name: net.name,
+          type: net.type,
+        },
+      );
     }
     await commit({ network: net.name, host: net.host, payload: payload as unknown as JobPayloads[A], claim: null, plan });
   };
@@ -235,4 +239,5 @@ export const JOB_PREPARERS: { [A in JobAction]: Preparer<A> } = {
   "configure-network-dhcp": prepareConfigure("configure-network-dhcp"),
   "assign-static-ip": prepareConfigure("assign-static-ip"),
   "unassign-static-ip": prepareConfigure("unassign-static-ip"),
+  "configure-network-firewall": prepareConfigure("configure-network-firewall"),
 };

@@ -20,6 +20,8 @@ const Env = z.object({
   NETFORGE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   /** Drift repair / index rebuild period. */
   NETFORGE_RECONCILE_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** How often the worker checks that netforge's nft table is still what it applied (repair within 10 s). */
+  NETFORGE_FIREWALL_CHECK_MS: z.coerce.number().int().min(200).default(3000),
   /** Period of the heartbeat with inventory, and of the live stats refresh. */
   NETFORGE_HEARTBEAT_MS: z.coerce.number().int().min(200).default(5_000),
   /** Where libvirt's dnsmasq keeps lease files. */
@@ -53,6 +55,7 @@ export type WorkerConfig = {
   logLevel: string;
   concurrency: number;
   reconcileMs: number;
+  firewallCheckMs: number;
   heartbeatMs: number;
   leasesDir: string;
   stalledMs: number;
@@ -75,6 +78,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     logLevel: e.LOG_LEVEL,
     concurrency: e.NETFORGE_WORKER_CONCURRENCY,
     reconcileMs: e.NETFORGE_RECONCILE_MS,
+    firewallCheckMs: e.NETFORGE_FIREWALL_CHECK_MS,
     heartbeatMs: e.NETFORGE_HEARTBEAT_MS,
     leasesDir: e.NETFORGE_LEASES_DIR,
     stalledMs: e.NETFORGE_STALLED_MS,

@@ -1,6 +1,7 @@
 /** What handlers and drivers get: the host's tools (long-lived) plus the job's reporter and revert stack. */
 import type { Keys, Redis } from "@netforge/core";
 import type { Logger } from "pino";
+import type { HostFirewall } from "./firewall/host-firewall";
 import type { CommandRunner } from "./host/command-runner";
 import type { NetworkCatalog } from "./host/network-catalog";
 import type { Virsh } from "./host/virsh";
@@ -16,6 +17,8 @@ export interface HostContext {
   redis: Redis;
   keys: Keys;
   logger: Logger;
+  /** netforge's nft table of this host (every running nat/isolated network's rules). */
+  firewall: HostFirewall;
   /** Where libvirt's dnsmasq keeps lease status files. */
   leasesDir: string;
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */

@@ -38,6 +38,7 @@ export async function publishInventory(
     occupied: occupied.map((o) => ({ cidr: o.cidr, owner: o.owner })),
     networks: managed.length,
     sriovPfs: [],
+    firewallWarnings: await ctx.firewall.backend.overridingPolicies().catch(() => []),
     startedAt,
     lastSeenAt: new Date().toISOString(),
   };

@@ -60,6 +60,7 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
     let held: HeldLock | null = lock;
     const report = new JobReporter(host.redis, host.keys, record, fenceFor(lock, record.network));
     const revert = new Revert();
+    const unpinFirewall = host.firewall.pin(record.network);
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
     try {
@@ -116,6 +117,7 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
       }
       throw final ? new UnrecoverableError(err.message) : err;
     } finally {
+      unpinFirewall();
       await held?.release().catch((e: unknown) => logger.warn({ err: e }, "could not release the network lock; it expires"));
     }
   };

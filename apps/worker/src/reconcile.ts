@@ -6,6 +6,7 @@
  * whose network lock is held (a job is running on them) are left alone.
  */
 import {
+  firewallNetworkOf,
   getNetworkSpec,
   getNetworks,
   parseNetworkXml,
@@ -54,7 +55,8 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
     }
   }
   await publishSpecs(ctx, catalog);
-  await reapplyLostState(ctx, catalog);
+  const live = await reapplyLostState(ctx, catalog);
+  await syncFirewall(ctx, catalog, live);
   await syncHostClaims(
     ctx.redis,
     ctx.keys,
@@ -112,9 +114,9 @@ async function publishSpecs(ctx: HostContext, catalog: CatalogEntry[]): Promise<
  * and re-apply the difference, logged and counted. The comparison is pure and lock-free; only a network
  * that lost something is locked, re-read and repaired, so jobs are not slowed by reconcile rounds.
  */
-async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Promise<void> {
+async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Promise<Map<string, string>> {
   const running = catalog.filter((c) => c.active && c.def.spec);
-  if (running.length === 0) return;
+  if (running.length === 0) return new Map();
   const live = await ctx.virsh.dumpXmlMany(running.map((c) => c.name));
   for (const entry of running) {
     const driver = driverFor(entry.def.spec?.type ?? "nat");
@@ -139,6 +141,35 @@ async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Prom
       await lock.release();
     }
   }
+  return live;
+}
+
+/**
+ * netforge's nft table from libvirt's truth: the part of every running netforge network, from its spec.
+ * A network still running as defined before netforge owned its rules (live <forward mode='nat'/>) keeps
+ * libvirt's masquerade until its next start (ownsTypeRules false). Applied when it differs from what this
+ * worker applied last (a worker restart, a network started behind our back) or when the table drifted.
+ */
+export async function syncFirewall(ctx: HostContext, catalog: CatalogEntry[], live: Map<string, string>): Promise<void> {
+  const nets = catalog.flatMap((c) => {
+    const spec = c.def.spec;
+    if (!c.active || !spec) return [];
+    const xml = live.get(c.name);
+    const mode = xml ? parseNetworkXml(xml).forwardMode : c.def.forwardMode;
+    return [firewallNetworkOf(spec, mode === "open")];
+  });
+  const outcome = await ctx.firewall.sync(nets);
+  if (outcome === "restored") await countRestore(ctx, "reconcile");
+}
+
+/** The fast drift check (every few seconds): the table is what we applied, else put it back. */
+export async function repairFirewallDrift(ctx: HostContext): Promise<void> {
+  if (await ctx.firewall.repairDrift()) await countRestore(ctx, "drift check");
+}
+
+async function countRestore(ctx: HostContext, by: string): Promise<void> {
+  ctx.logger.warn({ by }, "netforge's nft table was changed or removed on the host: restored");
+  await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, 1);
 }
 
 /**

@@ -7,13 +7,15 @@ import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { WorkerConfig } from "./config";
 import type { HostContext } from "./context";
+import { HostFirewall } from "./firewall/host-firewall";
+import { NftBackend } from "./firewall/nftables";
 import { ExecaRunner, type CommandRunner } from "./host/command-runner";
 import { NetworkCatalog } from "./host/network-catalog";
 import { Virsh } from "./host/virsh";
 import { refreshHost } from "./inventory";
 import { LeaseWatcher } from "./lease-watcher";
 import { failAbandonedJob, makeProcessor } from "./processor";
-import { reconcile } from "./reconcile";
+import { reconcile, repairFirewallDrift } from "./reconcile";
 
 export interface RunningWorker {
   host: HostContext;
@@ -30,6 +32,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     runner,
     virsh,
     catalog: new NetworkCatalog(virsh),
+    firewall: new HostFirewall(new NftBackend(runner), logger),
     redis,
     keys,
     logger,
@@ -113,6 +116,8 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     return refreshHost(host, startedAt, libvirtVersion);
   });
   const stopReconcile = loop(cfg.reconcileMs, "reconcile", () => reconcile(host));
+  // Someone flushing netforge's table (or a firewall tool replacing the ruleset) is repaired within seconds.
+  const stopFirewallCheck = loop(cfg.firewallCheckMs, "firewall check", () => repairFirewallDrift(host));
   logger.info({ host: cfg.hostId, queue: keys.hostQueue(cfg.hostId), libvirtVersion }, "worker ready");
 
   return {
@@ -122,6 +127,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       if (inventoryTimer) clearTimeout(inventoryTimer);
       stopHeartbeat();
       stopReconcile();
+      stopFirewallCheck();
       leaseWatcher.close();
       await worker.close();
       virsh.close();

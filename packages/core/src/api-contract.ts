@@ -6,6 +6,7 @@
 import type { z } from "zod";
 import { ListHostsBody } from "./schemas/host";
 import { type JobAction, ListJobsBody } from "./schemas/job";
+import { ConfigureFirewallBody } from "./schemas/firewall";
 import { AssignStaticIpBody, ConfigureDhcpBody, ListNetworkIpsBody, UnassignStaticIpBody } from "./schemas/ipam";
 import { CreateNetworkBody, ListNetworksBody, NetworkRef } from "./schemas/network";
 
@@ -110,6 +111,13 @@ export const ACTIONS = {
     body: ListNetworkIpsBody,
     role: "viewer",
     summary: "Active leases and reservations of a network, with the VM owning each MAC",
+  },
+  "configure-network-firewall": {
+    kind: "job",
+    action: "configure-network-firewall",
+    body: ConfigureFirewallBody,
+    role: "operator",
+    summary: "Replace a network's firewall rule set and defaults, atomically (one nft transaction)",
   },
 } as const satisfies Record<string, ActionDef>;
 

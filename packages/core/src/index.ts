@@ -24,3 +24,5 @@ export * from "./schemas/ipam";
 export * from "./spec/changes";
 export * from "./spec/network-spec";
 export * from "./store/network-ips";
+export * from "./spec/firewall";
+export * from "./schemas/firewall";

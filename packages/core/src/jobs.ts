@@ -35,6 +35,14 @@ export interface UnassignStaticIpPayload {
   mac: string;
 }
 
+/** Payload of configure-network-firewall: the whole rule set (the body without dryRun, defaults filled). */
+export interface ConfigureFirewallPayload {
+  name: string;
+  defaultInbound: "accept" | "drop" | "reject";
+  defaultOutbound: "accept" | "drop" | "reject";
+  rules: Record<string, unknown>[];
+}
+
 /** Payload type of each job action. */
 export interface JobPayloads {
   "create-network": CreateNetworkPayload;
@@ -44,6 +52,7 @@ export interface JobPayloads {
   "configure-network-dhcp": ConfigureDhcpPayload;
   "assign-static-ip": AssignStaticIpPayload;
   "unassign-static-ip": UnassignStaticIpPayload;
+  "configure-network-firewall": ConfigureFirewallPayload;
 }
 
 /** Steps of every configure job: load the spec and check the change, then apply the planned host steps. */
@@ -58,6 +67,7 @@ export const JOB_STEPS: Record<JobAction, string[]> = {
   "configure-network-dhcp": CONFIGURE_STEPS,
   "assign-static-ip": CONFIGURE_STEPS,
   "unassign-static-ip": CONFIGURE_STEPS,
+  "configure-network-firewall": CONFIGURE_STEPS,
 };
 
 /** Retry policy for transient failures (BullMQ attempts + exponential backoff). */

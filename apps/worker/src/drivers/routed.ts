@@ -12,6 +12,7 @@
  */
 import {
   type CreateNetworkPayload,
+  firewallNetworkOf,
   parseNetworkXml,
   planChange,
   renderDhcpHost,
@@ -24,7 +25,7 @@ import { bridgeAttachments } from "../host/attachments";
 import { waitForDhcp } from "../host/dhcp-probe";
 import { assertNoOverlap, freeBridgeName, occupiedSubnets } from "../host/host-checks";
 import { recordFromCatalog } from "../network-record";
-import type { HostSnapshot, LostState, NetworkDriver } from "./driver";
+import type { AppliedChange, HostSnapshot, LostState, NetworkDriver } from "./driver";
 
 export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
   return {
@@ -46,9 +47,15 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
     },
     planChange,
     async applyPlan(ctx, plan) {
-      const applied: { name: string; virsh: string[]; xml?: string; live: boolean }[] = [];
+      const applied: AppliedChange["applied"] = [];
       for (const step of plan.steps) {
-        if (step.xml !== undefined) {
+        if (step.nft !== undefined) {
+          // The whole host table in one transaction, with this network's part from the plan's spec.
+          const name = plan.spec.name;
+          const before = ctx.firewall.get(name);
+          await ctx.firewall.set(name, firewallNetworkOf(plan.spec, before?.ownsTypeRules ?? true));
+          ctx.revert.add(`restore firewall of ${name}`, async () => void (await ctx.firewall.set(name, before)));
+        } else if (step.xml !== undefined) {
           await ctx.virsh.define(step.xml);
           ctx.catalog.remember(parseNetworkXml(step.xml));
           const undo = step.undo?.xml;
@@ -63,7 +70,13 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
           const undo = step.undo;
           if (undo) ctx.revert.add(`undo: ${step.name}`, async () => void (await ctx.virsh.run(undo.virsh)));
         }
-        applied.push({ name: step.name, virsh: step.virsh, ...(step.xml !== undefined ? { xml: step.xml } : {}), live: step.live });
+        applied.push({
+          name: step.name,
+          virsh: step.virsh,
+          ...(step.xml !== undefined ? { xml: step.xml } : {}),
+          ...(step.nft !== undefined ? { nft: step.nft } : {}),
+          live: step.live,
+        });
       }
       return { applied };
     },

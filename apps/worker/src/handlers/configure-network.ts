@@ -11,6 +11,7 @@ import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { readLeases } from "../host/leases";
 import { publishIpTable } from "../ip-table";
+import { warnOverridingPolicies } from "./firewall-steps";
 
 /** What a configure job answers. */
 export interface ConfigureResult {
@@ -18,7 +19,7 @@ export interface ConfigureResult {
   /** Human summary of what changed; empty when the change was already in place. */
   changed: string[];
   /** The host commands run, in order (the plan's texts). */
-  applied: { name: string; command: string[]; xml?: string; live: boolean }[];
+  applied: { name: string; command: string[]; xml?: string; nft?: string; live: boolean }[];
   /** What the running network only gets at its next start. */
   notLive: string[];
   warnings: string[];
@@ -35,7 +36,10 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
       throw new AppError("NOT_FOUND", `network '${name}' does not exist on host ${ctx.hostId}`, { name, host: ctx.hostId });
     }
     if (!def.spec) {
-      throw new AppError("UNSUPPORTED_FOR_TYPE", `network '${name}' (type ${def.type}) has no DHCP to configure`, { name, type: def.type });
+      throw new AppError("UNSUPPORTED_FOR_TYPE", `network '${name}' (type ${def.type}) cannot be configured by this action`, {
+        name,
+        type: def.type,
+      });
     }
     const drv = driverFor(def.spec.type);
     const leases = state.active && def.bridge ? await readLeases(def.bridge, ctx.leasesDir) : [];
@@ -46,6 +50,8 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     };
   });
   for (const w of plan.warnings) report.warn(w);
+  const warnings = [...plan.warnings];
+  if (plan.nft !== undefined) warnings.push(...(await warnOverridingPolicies(ctx)));
 
   const applied = await report.step("applying change", () => driver.applyPlan(ctx, plan));
 
@@ -62,11 +68,12 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     changed: plan.changed,
     applied: applied.applied.map((a) => ({
       name: a.name,
-      command: ["virsh", ...a.virsh],
+      command: a.nft !== undefined ? ["nft", "-f", "-"] : ["virsh", ...a.virsh],
       ...(a.xml !== undefined ? { xml: a.xml } : {}),
+      ...(a.nft !== undefined ? { nft: a.nft } : {}),
       live: a.live,
     })),
     notLive: plan.notLive,
-    warnings: plan.warnings,
+    warnings,
   };
 }

@@ -8,6 +8,7 @@ import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
 import { driverFor } from "../drivers/registry";
 import { readLinks, readRoutes } from "../host/ip";
+import { applyFirewall } from "./firewall-steps";
 
 export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): Promise<NetworkRecord> {
   const driver = driverFor(p.type);
@@ -59,6 +60,8 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
     await report.step("starting network", async () => {
       await virsh.start(p.name);
       revert.add("stop network", () => virsh.destroy(p.name), "starting network");
+      // The type's NAT/isolation and the (empty) rule set: netforge's table, applied with the network.
+      await applyFirewall(ctx, spec);
     });
   } else {
     report.skip("starting network");

@@ -2,6 +2,7 @@
 import { type NetworkRefPayload, releaseNetworkClaim, removeNetwork } from "@netforge/core";
 import type { JobContext } from "../context";
 import { assertNothingAttached, loadManaged } from "./common";
+import { removeFirewall } from "./firewall-steps";
 
 export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<{ name: string; deleted: true }> {
   const { virsh, report, revert } = ctx;
@@ -15,6 +16,7 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
     await report.step("stopping network", async () => {
       await virsh.destroy(p.name);
       revert.add("restart network", () => virsh.start(p.name), "stopping network");
+      await removeFirewall(ctx, p.name);
     });
   } else {
     report.skip("stopping network");

@@ -5,6 +5,7 @@ import { driverFor } from "../drivers/registry";
 import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
 import { readLinks, readRoutes } from "../host/ip";
 import { loadManaged, publishRecord } from "./common";
+import { applyFirewall, migrateDefinition } from "./firewall-steps";
 
 export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
   const { virsh, report, revert } = ctx;
@@ -18,8 +19,13 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
   await report.step("starting network", async () => {
     // Something may have taken the subnet while the network was down: say so clearly instead of libvirt's message.
     if (entry.def.cidr) assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name));
+    const spec = entry.def.spec;
+    // A network defined before netforge owned its rules (<forward mode='nat'/>, or none for isolated) is
+    // redefined from its spec (mode 'open') while it is down, so libvirt adds no rules of its own from now on.
+    if (spec && entry.def.forwardMode !== "open") await migrateDefinition(ctx, entry);
     await virsh.start(p.name);
     revert.add("stop network", () => virsh.destroy(p.name), "starting network");
+    if (spec) await applyFirewall(ctx, spec);
   });
   if (entry.def.dhcp) {
     await report.step("verifying DHCP", () => driver.verifyStarted(ctx, { name: p.name, bridge: entry.def.bridge, dhcpEnabled: true }));

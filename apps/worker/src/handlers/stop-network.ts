@@ -2,6 +2,7 @@
 import { AppError, type NetworkRecord, type NetworkRefPayload } from "@netforge/core";
 import type { JobContext } from "../context";
 import { assertNothingAttached, loadManaged, publishRecord } from "./common";
+import { removeFirewall } from "./firewall-steps";
 
 export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
   const { virsh, report, revert } = ctx;
@@ -16,6 +17,8 @@ export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promis
   await report.step("stopping network", async () => {
     await virsh.destroy(entry.name);
     revert.add("restart network", () => virsh.start(entry.name), "stopping network");
+    // Rules and forwards leave the kernel; they stay in the spec, so the next start restores them.
+    await removeFirewall(ctx, entry.name);
   });
   return publishRecord(ctx, entry, false);
 }

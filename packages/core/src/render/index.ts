@@ -1,3 +1,4 @@
 export * from "./bridge-name";
 export * from "./network-xml";
 export * from "./xml-escape";
+export * from "./nft";

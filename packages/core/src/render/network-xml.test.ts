@@ -64,10 +64,10 @@ describe("renderNetworkXml", () => {
     expect(xml).not.toContain("<range");
   });
   it("escapes markup in every text it writes", () => {
-    const xml = renderNetworkXml({ ...base, description: "</nf:description><forward mode='open'/>&$(id)" });
-    expect(xml).not.toContain("<forward mode='open'/>");
-    expect(xml).toContain("&lt;/nf:description&gt;&lt;forward mode=&apos;open&apos;/&gt;&amp;$(id)");
-    expect(parseNetworkXml(xml).description).toBe("</nf:description><forward mode='open'/>&$(id)");
+    const xml = renderNetworkXml({ ...base, description: "</nf:description><forward mode='route'/>&$(id)" });
+    expect(xml).not.toContain("<forward mode='route'/>");
+    expect(xml).toContain("&lt;/nf:description&gt;&lt;forward mode=&apos;route&apos;/&gt;&amp;$(id)");
+    expect(parseNetworkXml(xml).description).toBe("</nf:description><forward mode='route'/>&$(id)");
   });
   it("refuses types it does not render", () => {
     expect(() => renderNetworkXml({ ...base, type: "sriov" } as unknown as NetSpec)).toThrow();
@@ -84,7 +84,7 @@ describe("parseNetworkXml", () => {
       type: "nat",
       description: "frontend VMs",
       createdAt: base.createdAt,
-      forwardMode: "nat",
+      forwardMode: "open",
       bridge: "nf-web",
       cidr: "192.168.100.0/24",
       gateway: "192.168.100.1",
@@ -162,10 +162,47 @@ describe("renderNetworkXml, branch by branch", () => {
     expect(renderNetworkXml({ ...base, dhcp: { ...base.dhcp, leaseTime: 120 } })).toContain("<lease expiry='120' unit='seconds'/>");
     expect(renderNetworkXml({ ...base, dhcp: { ...base.dhcp, leaseTime: null } })).toContain("<lease expiry='3600' unit='seconds'/>");
   });
-  it("an isolated network has no <forward>", () => {
-    const xml = renderNetworkXml({ ...base, type: "isolated" });
-    expect(xml).not.toContain("<forward");
-    expect(parseNetworkXml(xml)).toMatchObject({ type: "isolated", forwardMode: null });
+  it("nat and isolated are both forward mode 'open' (libvirt writes no rules); the type is in the metadata", () => {
+    for (const type of ["nat", "isolated"] as const) {
+      const xml = renderNetworkXml({ ...base, type });
+      expect(xml).toContain("<forward mode='open'/>");
+      expect(parseNetworkXml(xml)).toMatchObject({ type, forwardMode: "open", spec: { type } });
+    }
+  });
+  it("keeps the firewall and port forwards in the metadata, and reads them back", () => {
+    const spec: NetSpec = {
+      ...base,
+      firewall: {
+        defaultInbound: "drop",
+        defaultOutbound: "reject",
+        rules: [
+          {
+            direction: "inbound",
+            protocol: "tcp",
+            source: "10.0.0.0/8",
+            destination: null,
+            ports: "22",
+            action: "accept",
+            comment: "ssh & co",
+          },
+          {
+            direction: "outbound",
+            protocol: "any",
+            source: null,
+            destination: "192.0.2.0/24",
+            ports: null,
+            action: "reject",
+            comment: null,
+          },
+        ],
+      },
+      portForwards: [{ protocol: "udp", hostPort: 5353, vmIp: "192.168.100.10", vmPort: 53 }],
+    };
+    const xml = renderNetworkXml(spec);
+    expect(xml).toContain("comment='ssh &amp; co'");
+    expect(parseNetworkXml(xml).spec).toEqual(spec);
+    // A spec without them reads back without them (older networks: open firewall, no forwards).
+    expect(parseNetworkXml(renderNetworkXml(base)).spec).toEqual(base);
   });
   it("names the type it does not render", () => {
     expect(() => renderNetworkXml({ ...base, type: "bridge" } as unknown as NetSpec)).toThrow(

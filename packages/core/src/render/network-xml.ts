@@ -11,6 +11,7 @@
 import { XMLParser } from "fast-xml-parser";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
 import type { NetworkType } from "../schemas/network";
+import type { FirewallAction, FirewallRule, FirewallSpec, PortForwardSpec } from "../spec/firewall";
 import type { NetSpec, Reservation } from "../spec/network-spec";
 import { xmlEscape as e } from "./xml-escape";
 
@@ -55,12 +56,27 @@ export function renderNetworkXml(spec: NetSpec): string {
   for (const r of spec.reservations) {
     lines.push(`      <nf:reservation mac='${e(r.mac)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
   }
+  if (spec.firewall) {
+    const f = spec.firewall;
+    lines.push(`      <nf:firewall defaultInbound='${e(f.defaultInbound)}' defaultOutbound='${e(f.defaultOutbound)}'>`);
+    for (const r of f.rules) {
+      const opt = (k: string, v: string | null) => (v !== null ? ` ${k}='${e(v)}'` : "");
+      lines.push(
+        `        <nf:rule direction='${e(r.direction)}' protocol='${e(r.protocol)}'${opt("source", r.source)}${opt("destination", r.destination)}${opt("ports", r.ports)} action='${e(r.action)}'${opt("comment", r.comment)}/>`,
+      );
+    }
+    lines.push("      </nf:firewall>");
+  }
+  for (const f of spec.portForwards ?? []) {
+    lines.push(
+      `      <nf:portForward protocol='${e(f.protocol)}' hostPort='${Number(f.hostPort)}' vmIp='${e(f.vmIp)}' vmPort='${Number(f.vmPort)}'/>`,
+    );
+  }
   lines.push("    </nf:network>");
   lines.push("  </metadata>");
-  if (spec.type === "nat") {
-    // Masquerade from the default port range; libvirt writes the iptables rules.
-    lines.push("  <forward mode='nat'/>");
-  }
+  // Both types: libvirt brings up the bridge, its address and dnsmasq and writes no firewall rule; the type's
+  // masquerade and forward policy are netforge's own nft table (render/nft.ts), the type stays in the metadata.
+  lines.push("  <forward mode='open'/>");
   lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
   const hasRange = d.enabled && d.start && d.end;
   if (hasRange || spec.reservations.length > 0) {
@@ -113,7 +129,8 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   // Values are trimmed; the description, whose spaces are its own, is read from the raw XML instead.
   trimValues: true,
-  isArray: (name) => name === "ip" || name === "range" || name === "host" || name === "reservation",
+  isArray: (name) =>
+    name === "ip" || name === "range" || name === "host" || name === "reservation" || name === "rule" || name === "portForward",
 });
 
 type Node = Record<string, unknown>;
@@ -237,7 +254,7 @@ function specFromMetadata(meta: Node, p: ParsedNetwork): NetSpec | null {
           return mac && ip ? [{ mac, ip, hostname: attr(r, "hostname") }] : [];
         })
       : p.hosts.map((h) => ({ ...h }));
-  return {
+  const spec: NetSpec = {
     type,
     name: p.name,
     uuid: p.uuid,
@@ -249,4 +266,34 @@ function specFromMetadata(meta: Node, p: ParsedNetwork): NetSpec | null {
     dhcp,
     reservations,
   };
+  const firewall = firewallFromMetadata(meta.firewall);
+  if (firewall) spec.firewall = firewall;
+  const forwards = ((meta.portForward as Node[] | undefined) ?? []).flatMap((f): PortForwardSpec[] => {
+    const protocol = attr(f, "protocol");
+    const vmIp = attr(f, "vmIp");
+    if ((protocol !== "tcp" && protocol !== "udp") || !vmIp) return [];
+    return [{ protocol, hostPort: Number(attr(f, "hostPort")), vmIp, vmPort: Number(attr(f, "vmPort")) }];
+  });
+  if (forwards.length > 0) spec.portForwards = forwards;
+  return spec;
+}
+
+const ACTIONS: readonly string[] = ["accept", "drop", "reject"];
+const verdictOf = (v: string | null): FirewallAction => (v !== null && ACTIONS.includes(v) ? (v as FirewallAction) : "accept");
+
+function firewallFromMetadata(n: unknown): FirewallSpec | null {
+  if (!n || typeof n !== "object") return n === "" ? { defaultInbound: "accept", defaultOutbound: "accept", rules: [] } : null;
+  const node = n as Node;
+  const rules = ((node.rule as Node[] | undefined) ?? []).map(
+    (r): FirewallRule => ({
+      direction: attr(r, "direction") === "outbound" ? "outbound" : "inbound",
+      protocol: (attr(r, "protocol") ?? "any") as FirewallRule["protocol"],
+      source: attr(r, "source"),
+      destination: attr(r, "destination"),
+      ports: attr(r, "ports"),
+      action: verdictOf(attr(r, "action")),
+      comment: attr(r, "comment"),
+    }),
+  );
+  return { defaultInbound: verdictOf(attr(node, "defaultInbound")), defaultOutbound: verdictOf(attr(node, "defaultOutbound")), rules };
 }

@@ -30,6 +30,8 @@ export const HostRecord = z.object({
   sriovPfs: z.array(z.object({ pf: z.string(), vfsTotal: z.number(), vfsConfigured: z.number() })),
   startedAt: z.string(),
   lastSeenAt: z.string(),
+  /** Host firewall settings that win over netforge's rules (another table's drop policy...); absent from older workers. */
+  firewallWarnings: z.array(z.string()).optional(),
   /**
    * Set when the worker shut down cleanly: the host is offline from then on
    * without waiting for the heartbeat timeout, and lastSeenAt keeps the real

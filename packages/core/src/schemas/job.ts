@@ -11,6 +11,7 @@ export const JOB_ACTIONS = [
   "configure-network-dhcp",
   "assign-static-ip",
   "unassign-static-ip",
+  "configure-network-firewall",
 ] as const;
 export const JobAction = z.enum(JOB_ACTIONS);
 export type JobAction = z.infer<typeof JobAction>;

@@ -72,6 +72,7 @@ describe("job records", () => {
       "configure-network-dhcp",
       "assign-static-ip",
       "unassign-static-ip",
+      "configure-network-firewall",
     ]);
     expect(JOB_STATES).toEqual(["queued", "running", "succeeded", "failed"]);
     expect(StepState.options).toEqual(["pending", "running", "succeeded", "failed", "undone", "skipped"]);

@@ -10,13 +10,16 @@ import { AppError } from "../errors";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
 import { type NativeRange, renderDhcpHost, renderDhcpRange, renderNetworkXml } from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
+import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
+import { type FirewallSpec, firewallOf } from "./firewall";
 import type { NetSpec, Reservation } from "./network-spec";
 
 /** A change of a network's configuration (one per configure action). */
 export type NetworkChange =
   | { kind: "dhcp"; start: string; end: string; leaseTime?: number | undefined }
   | { kind: "assign-static-ip"; mac: string; ip: string; hostname?: string | null | undefined; force?: boolean | undefined }
-  | { kind: "unassign-static-ip"; mac: string };
+  | { kind: "unassign-static-ip"; mac: string }
+  | { kind: "firewall"; firewall: FirewallSpec };
 
 /** What the host reports that a change must respect. */
 export interface HostObservation {
@@ -41,6 +44,11 @@ export interface PlanStep {
   virsh: string[];
   /** The XML written by a define step. */
   xml?: string;
+  /**
+   * An nft step: this network's chains as the new spec renders them. The worker applies them inside the
+   * host's whole netforge table, in one `nft -f` transaction (render/nft.ts renderHostTable).
+   */
+  nft?: string;
   /** How the step is taken back if a later one fails (same shape). */
   undo: { virsh: string[]; xml?: string } | null;
   /** Whether it changes the running network (false: persistent definition only, effective at next start). */
@@ -58,6 +66,21 @@ export interface ChangePlan {
   changed: string[];
   /** The full definition written back (the new spec rendered). */
   libvirtXml: string;
+  /** The network's nft chains after the change, when the change touches the firewall. */
+  nft?: string;
+}
+
+/** The firewall part of the host table for a spec (what a dry run shows and the worker applies). */
+export function firewallNetworkOf(spec: NetSpec, ownsTypeRules = true): FirewallNetwork {
+  return {
+    name: spec.name,
+    type: spec.type,
+    bridge: spec.bridge,
+    cidr: spec.cidr,
+    firewall: firewallOf(spec),
+    portForwards: spec.type === "nat" ? (spec.portForwards ?? []) : [],
+    ownsTypeRules,
+  };
 }
 
 const ipNum = (s: string) => parseIPv4(s) as number;
@@ -70,7 +93,14 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
   const flags = host.active ? ["--live", "--config"] : ["--config"];
   const update = (op: "add" | "delete", section: string, xml: string): string[] => ["net-update", spec.name, op, section, xml, ...flags];
   const steps: PlanStep[] = [];
+  let nft: string | undefined;
+  if (next.ops.some((o) => o.kind === "firewall")) {
+    nft = renderNetworkChains(firewallNetworkOf(next.spec));
+    // A stopped network has no rules in the kernel: its spec carries them to its next start.
+    if (host.active) steps.push({ name: "apply firewall (one nft transaction)", virsh: [], nft, undo: null, live: true });
+  }
   for (const op of againstNative(next.ops, host.native)) {
+    if (op.kind === "firewall") continue;
     if (op.kind === "add-host") {
       const x = renderDhcpHost(op.r);
       steps.push({
@@ -116,7 +146,15 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
     });
   }
   const notLive = host.active ? [] : ["network is not running: the change takes effect when it starts"];
-  return { spec: next.spec, steps, warnings: next.warnings, notLive, changed: next.changed, libvirtXml };
+  return {
+    spec: next.spec,
+    steps,
+    warnings: next.warnings,
+    notLive,
+    changed: next.changed,
+    libvirtXml,
+    ...(nft !== undefined ? { nft } : {}),
+  };
 }
 
 /** The ops adjusted to what libvirt's definition already has (see HostObservation.native). */
@@ -127,7 +165,9 @@ function againstNative(ops: Op[], native: HostObservation["native"]): Op[] {
   const have = native.range;
   const rangeInPlace = target && have && have.start === target.start && have.end === target.end && have.leaseTime === target.leaseTime;
   for (const op of ops) {
-    if (op.kind === "add-host") {
+    if (op.kind === "firewall") {
+      out.push(op);
+    } else if (op.kind === "add-host") {
       const h = native.hosts.find((x) => x.mac === op.r.mac);
       if (h && h.ip === op.r.ip && h.hostname === op.r.hostname) continue;
       if (h) out.push({ kind: "delete-host", r: h });
@@ -150,7 +190,8 @@ type Op =
   | { kind: "add-host"; r: Reservation }
   | { kind: "delete-host"; r: Reservation }
   | { kind: "delete-range"; start: string; end: string; leaseTime: number | null }
-  | { kind: "add-range"; start: string; end: string; leaseTime: number };
+  | { kind: "add-range"; start: string; end: string; leaseTime: number }
+  | { kind: "firewall" };
 
 function applyChange(
   spec: NetSpec,
@@ -228,6 +269,20 @@ function applyChange(
         changed: [`released ${r.ip} of ${mac}`],
       };
     }
+    case "firewall": {
+      const before = JSON.stringify(firewallOf(spec));
+      if (before === JSON.stringify(change.firewall) && spec.firewall) return { spec, ops: [], warnings: [], changed: [] };
+      const f = change.firewall;
+      const inbound = f.rules.filter((r) => r.direction === "inbound").length;
+      return {
+        spec: { ...spec, firewall: f },
+        ops: [{ kind: "firewall" }],
+        warnings: [],
+        changed: [
+          `firewall: ${f.rules.length} rules (${inbound} inbound, ${f.rules.length - inbound} outbound), defaults inbound ${f.defaultInbound}, outbound ${f.defaultOutbound}`,
+        ],
+      };
+    }
     case "dhcp": {
       const start = ipNum(change.start);
       const end = ipNum(change.end);
@@ -266,8 +321,13 @@ function applyChange(
 }
 
 /** The configure actions and their payloads, as one change each (the API's door check and the worker use the same). */
-export type ConfigureAction = "configure-network-dhcp" | "assign-static-ip" | "unassign-static-ip";
-export const CONFIGURE_ACTIONS: readonly ConfigureAction[] = ["configure-network-dhcp", "assign-static-ip", "unassign-static-ip"];
+export type ConfigureAction = "configure-network-dhcp" | "assign-static-ip" | "unassign-static-ip" | "configure-network-firewall";
+export const CONFIGURE_ACTIONS: readonly ConfigureAction[] = [
+  "configure-network-dhcp",
+  "assign-static-ip",
+  "unassign-static-ip",
+  "configure-network-firewall",
+];
 
 export function changeFor(action: ConfigureAction, p: Record<string, unknown>): NetworkChange {
   const s = (k: string) => p[k] as string;
@@ -284,5 +344,26 @@ export function changeFor(action: ConfigureAction, p: Record<string, unknown>): 
       };
     case "unassign-static-ip":
       return { kind: "unassign-static-ip", mac: s("mac") };
+    case "configure-network-firewall":
+      return { kind: "firewall", firewall: firewallFromBody(p) };
   }
+}
+
+/** The stored firewall of a configure-network-firewall body (absent optional fields become null; defaults accept). */
+export function firewallFromBody(p: Record<string, unknown>): FirewallSpec {
+  const rules = (p.rules as Record<string, unknown>[] | undefined) ?? [];
+  const v = (x: unknown) => (typeof x === "string" ? x : null);
+  return {
+    defaultInbound: (p.defaultInbound as FirewallSpec["defaultInbound"] | undefined) ?? "accept",
+    defaultOutbound: (p.defaultOutbound as FirewallSpec["defaultOutbound"] | undefined) ?? "accept",
+    rules: rules.map((r) => ({
+      direction: r.direction as "inbound" | "outbound",
+      protocol: r.protocol as FirewallSpec["rules"][number]["protocol"],
+      source: v(r.source),
+      destination: v(r.destination),
+      ports: v(r.ports),
+      action: r.action as FirewallSpec["defaultInbound"],
+      comment: v(r.comment),
+    })),
+  };
 }

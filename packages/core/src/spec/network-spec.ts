@@ -7,6 +7,7 @@
  * not part of it.
  */
 import type { DhcpConfig, NetworkSpec } from "../schemas/network";
+import type { FirewallSpec, PortForwardSpec } from "./firewall";
 
 /** A DHCP reservation (MAC -> IP), as stored and as libvirt's <host> element carries it. */
 export interface Reservation {
@@ -27,6 +28,10 @@ export interface RoutedNetSpec {
   gateway: string;
   dhcp: DhcpConfig;
   reservations: Reservation[];
+  /** The user's firewall (absent: never configured, everything the type allows passes). */
+  firewall?: FirewallSpec;
+  /** Port forwards (nat only; absent: none). */
+  portForwards?: PortForwardSpec[];
 }
 
 /** The spec of any network type netforge runs (a union: later types add members). */

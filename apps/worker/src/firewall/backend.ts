@@ -1,0 +1,18 @@
+/**
+ * The firewall interface the worker talks to. One implementation today
+ * (nftables.ts); the rest of the worker only knows "replace netforge's
+ * rules with these networks' rules", "are they still in place", and "what
+ * on this host would override them".
+ */
+import type { FirewallNetwork } from "@netforge/core";
+
+export interface FirewallBackend {
+  /** Replace all of netforge's rules on the host with those of `networks`, atomically. Returns the text applied. */
+  replace(networks: readonly FirewallNetwork[]): Promise<string>;
+  /** Whether the rules applied last are still on the host unchanged (false: someone flushed or edited them). */
+  inPlace(): Promise<boolean>;
+  /** Host firewall settings that win over netforge's accepts (another table's drop policy...), as warnings. */
+  overridingPolicies(): Promise<string[]>;
+  /** Remove netforge's rules entirely (nothing left when no network runs). */
+  clear(): Promise<void>;
+}

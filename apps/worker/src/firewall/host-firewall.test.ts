@@ -1,0 +1,80 @@
+import type { FirewallNetwork } from "@netforge/core";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import type { FirewallBackend } from "./backend";
+import { HostFirewall } from "./host-firewall";
+
+/** A backend recording what it was asked to apply; `table` plays the kernel's copy. */
+class FakeBackend implements FirewallBackend {
+  applies: string[][] = [];
+  table: string[] | null = null;
+  fail = false;
+  async replace(nets: readonly FirewallNetwork[]) {
+    await new Promise((r) => setTimeout(r, 5)); // long enough for a second caller to try to interleave
+    if (this.fail) throw new Error("nft failed");
+    this.table = nets.map((n) => n.name).sort();
+    this.applies.push(this.table);
+    return "";
+  }
+  async inPlace() {
+    return this.table !== null && JSON.stringify(this.table) === JSON.stringify(this.applies.at(-1));
+  }
+  async overridingPolicies() {
+    return [];
+  }
+  async clear() {
+    this.table = null;
+  }
+}
+const net = (name: string): FirewallNetwork => ({
+  name,
+  type: "nat",
+  bridge: `nf-${name}`,
+  cidr: "10.0.0.0/24",
+  firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
+  portForwards: [],
+  ownsTypeRules: true,
+});
+const make = () => {
+  const b = new FakeBackend();
+  return { b, fw: new HostFirewall(b, pino({ level: "silent" })) };
+};
+
+describe("HostFirewall", () => {
+  it("every apply carries every network's part; concurrent jobs never interleave", async () => {
+    const { b, fw } = make();
+    await Promise.all([fw.set("a", net("a")), fw.set("b", net("b")), fw.set("c", net("c"))]);
+    expect(b.applies).toEqual([["a"], ["a", "b"], ["a", "b", "c"]]);
+    await fw.set("b", null);
+    expect(b.table).toEqual(["a", "c"]);
+  });
+  it("a failed apply keeps the previous part", async () => {
+    const { b, fw } = make();
+    await fw.set("a", net("a"));
+    b.fail = true;
+    await expect(fw.set("a", null)).rejects.toThrow("nft failed");
+    expect(fw.get("a")).not.toBeNull();
+  });
+  it("sync applies only when the desired state or the host's table changed; a flushed table is restored", async () => {
+    const { b, fw } = make();
+    expect(await fw.sync([net("a")])).toBe("applied");
+    expect(await fw.sync([net("a")])).toBe("unchanged");
+    b.table = null; // someone ran `nft delete table inet netforge`
+    expect(await fw.sync([net("a")])).toBe("restored");
+    b.table = [];
+    expect(await fw.repairDrift()).toBe(true);
+    expect(b.table).toEqual(["a"]);
+    expect(await fw.repairDrift()).toBe(false);
+  });
+  it("sync leaves the part of a network a job is changing (pinned) as the job set it", async () => {
+    const { fw } = make();
+    const unpin = fw.pin("a");
+    await fw.set("a", { ...net("a"), cidr: "10.9.0.0/24" });
+    await fw.sync([net("a"), net("b")]); // reconcile's read of libvirt predates the job's change
+    expect(fw.get("a")?.cidr).toBe("10.9.0.0/24");
+    expect(fw.get("b")).not.toBeNull();
+    unpin();
+    await fw.sync([net("b")]);
+    expect(fw.get("a")).toBeNull();
+  });
+});

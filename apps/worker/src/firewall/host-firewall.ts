@@ -1,0 +1,108 @@
+/**
+ * The desired firewall of this host: the nft part of every running
+ * nat/isolated network, kept in memory and applied whole through the
+ * backend. Jobs change one network's part (with the undo of that change
+ * registered by the caller); reconcile sets all of them from libvirt's
+ * definitions and repairs drift. Applies are serialised: two jobs on two
+ * networks never interleave their transactions, and each transaction carries
+ * every network's current rules.
+ */
+import type { FirewallNetwork } from "@netforge/core";
+import type { Logger } from "pino";
+import type { FirewallBackend } from "./backend";
+
+export class HostFirewall {
+  private readonly desired = new Map<string, FirewallNetwork>();
+  /** JSON of what the last successful apply carried; null: nothing applied by this process yet. */
+  private appliedKey: string | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Networks a job is changing: reconcile keeps their current part (its libvirt read may predate the job's). */
+  private readonly pinned = new Map<string, number>();
+
+  constructor(
+    readonly backend: FirewallBackend,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Keep reconcile off a network's part while a job runs on it; returns the release. */
+  pin(name: string): () => void {
+    this.pinned.set(name, (this.pinned.get(name) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.pinned.get(name) ?? 1) - 1;
+      if (n <= 0) this.pinned.delete(name);
+      else this.pinned.set(name, n);
+    };
+  }
+
+  /** The network's current part, if it has one. */
+  get(name: string): FirewallNetwork | null {
+    return this.desired.get(name) ?? null;
+  }
+
+  /** Set (or with null, remove) one network's part and apply the host's table; on failure the previous part stays. */
+  async set(name: string, net: FirewallNetwork | null): Promise<string> {
+    return this.serial(async () => {
+      const before = this.desired.get(name) ?? null;
+      if (net) this.desired.set(name, net);
+      else this.desired.delete(name);
+      try {
+        return await this.applyNow();
+      } catch (err) {
+        if (before) this.desired.set(name, before);
+        else this.desired.delete(name);
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Replace the whole desired state (reconcile, from libvirt) and apply it when it differs from what was
+   * applied or when the host's table drifted. Returns what was repaired, for logs and metrics.
+   */
+  async sync(nets: FirewallNetwork[]): Promise<"unchanged" | "applied" | "restored"> {
+    return this.serial(async () => {
+      for (const name of [...this.desired.keys()]) if (!this.pinned.has(name)) this.desired.delete(name);
+      for (const n of nets) if (!this.pinned.has(n.name)) this.desired.set(n.name, n);
+      const key = this.key();
+      if (key !== this.appliedKey) {
+        await this.applyNow();
+        return "applied";
+      }
+      if (!(await this.backend.inPlace())) {
+        await this.applyNow();
+        return "restored";
+      }
+      return "unchanged";
+    });
+  }
+
+  /** Re-apply when the host's table is not what we applied (someone flushed it). */
+  async repairDrift(): Promise<boolean> {
+    return this.serial(async () => {
+      if (this.appliedKey === null || (await this.backend.inPlace())) return false;
+      await this.applyNow();
+      return true;
+    });
+  }
+
+  private key(): string {
+    return JSON.stringify([...this.desired.values()].sort((a, b) => a.name.localeCompare(b.name)));
+  }
+
+  private async applyNow(): Promise<string> {
+    const nets = [...this.desired.values()];
+    const text = await this.backend.replace(nets);
+    this.appliedKey = this.key();
+    this.logger.debug({ networks: nets.length }, "firewall table applied");
+    return text;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+}

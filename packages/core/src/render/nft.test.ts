@@ -1,0 +1,143 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { FirewallSpec } from "../spec/firewall";
+import { type FirewallNetwork, renderHostTable, renderNetworkChains } from "./nft";
+
+// Golden files: the exact nft transaction for representative hosts (the libvirt way of testing firewall
+// rules). Regenerate with UPDATE_GOLDEN=1 after an intended change; each was loaded by `nft -c -f` in a
+// scratch network namespace when written.
+const golden = (name: string, actual: string) => {
+  const file = join(__dirname, "__golden__", name);
+  if (process.env.UPDATE_GOLDEN) writeFileSync(file, actual);
+  expect(actual).toBe(readFileSync(file, "utf8"));
+};
+
+const rules: FirewallSpec = {
+  defaultInbound: "drop",
+  defaultOutbound: "accept",
+  rules: [
+    {
+      direction: "inbound",
+      protocol: "tcp",
+      source: "10.0.0.0/8",
+      destination: null,
+      ports: "22",
+      action: "accept",
+      comment: "ssh from office",
+    },
+    {
+      direction: "inbound",
+      protocol: "tcp",
+      source: "192.0.2.0/24",
+      destination: null,
+      ports: "8000-8100",
+      action: "reject",
+      comment: null,
+    },
+    { direction: "inbound", protocol: "icmp", source: null, destination: null, ports: null, action: "accept", comment: null },
+    { direction: "outbound", protocol: "udp", source: null, destination: "0.0.0.0/0", ports: "5000-5100", action: "reject", comment: null },
+    { direction: "outbound", protocol: "any", source: null, destination: "198.51.100.0/24", ports: null, action: "drop", comment: null },
+  ],
+};
+const web: FirewallNetwork = {
+  name: "web",
+  type: "nat",
+  bridge: "nf-web",
+  cidr: "10.70.0.0/24",
+  firewall: rules,
+  portForwards: [
+    { protocol: "tcp", hostPort: 8080, vmIp: "10.70.0.10", vmPort: 80 },
+    { protocol: "tcp", hostPort: 2222, vmIp: "10.70.0.10", vmPort: 22 },
+    { protocol: "udp", hostPort: 5353, vmIp: "10.70.0.11", vmPort: 53 },
+  ],
+  ownsTypeRules: true,
+};
+const iso: FirewallNetwork = {
+  name: "iso",
+  type: "isolated",
+  bridge: "nf-iso",
+  cidr: "10.71.0.0/24",
+  firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
+  portForwards: [],
+  ownsTypeRules: true,
+};
+
+describe("renderHostTable", () => {
+  it("a host with a nat network (rules, forwards) and an isolated one", () => golden("host-nat-isolated.nft", renderHostTable([web, iso])));
+  it("a host with no running network: an empty table (its maps and hooks only)", () => golden("host-empty.nft", renderHostTable([])));
+  it("a nat network still on libvirt's own rules gets no masquerade from us", () => {
+    const text = renderHostTable([{ ...web, ownsTypeRules: false }]);
+    expect(text).not.toContain("masquerade");
+    expect(text).toContain("chain web-in-rules");
+  });
+  it("is one transaction: create-if-missing, delete, create whole", () => {
+    expect(renderHostTable([iso]).split("\n").slice(0, 3)).toEqual([
+      "table inet netforge {}",
+      "delete table inet netforge",
+      "table inet netforge {",
+    ]);
+  });
+  it("is the same text whatever the order networks come in", () => {
+    expect(renderHostTable([iso, web])).toBe(renderHostTable([web, iso]));
+  });
+  it("forwards of an isolated network are never rendered", () => {
+    const text = renderHostTable([{ ...iso, portForwards: [{ protocol: "tcp", hostPort: 1, vmIp: "10.71.0.5", vmPort: 1 }] }]);
+    expect(text).not.toContain("10.71.0.5");
+  });
+});
+
+describe("renderNetworkChains: rule by rule", () => {
+  const one = (r: Partial<FirewallSpec["rules"][number]>, d: Partial<FirewallSpec> = {}) =>
+    renderNetworkChains({
+      ...iso,
+      type: "nat",
+      firewall: {
+        defaultInbound: "accept",
+        defaultOutbound: "accept",
+        ...d,
+        rules: [
+          { direction: "inbound", protocol: "any", source: null, destination: null, ports: null, action: "accept", comment: null, ...r },
+        ],
+      },
+    });
+  it("first match wins: rules keep their order, then the default for the direction", () => {
+    const text = renderHostTable([web]);
+    const i = text.indexOf("ip saddr 10.0.0.0/8 tcp dport 22 accept");
+    const j = text.indexOf("ip saddr 192.0.2.0/24 tcp dport 8000-8100 reject with tcp reset");
+    const k = text.indexOf("meta l4proto icmp accept");
+    expect(i).toBeGreaterThan(0);
+    expect(j).toBeGreaterThan(i);
+    expect(k).toBeGreaterThan(j);
+    expect(text.slice(k).split("\n")[1]?.trim()).toBe("drop");
+  });
+  it("reject: a TCP reset for tcp rules, ICMP unreachable otherwise", () => {
+    expect(one({ protocol: "tcp", action: "reject" })).toContain("meta l4proto tcp reject with tcp reset");
+    expect(one({ protocol: "udp", ports: "53", action: "reject" })).toContain("udp dport 53 reject\n");
+  });
+  it("an accepted outbound rule returns (VM-to-VM traffic still meets the target's inbound rules)", () => {
+    expect(one({ direction: "outbound", destination: "10.0.0.0/8" })).toContain("ip daddr 10.0.0.0/8 return");
+  });
+  it("a default of reject or drop ends the chain", () => {
+    const text = one({ direction: "outbound", action: "accept" }, { defaultInbound: "reject", defaultOutbound: "drop" });
+    expect(text).toContain("chain iso-in-rules {\n\t\treject\n\t}");
+    expect(text).toMatch(/return\n\t\tdrop\n\t\}/);
+  });
+  it("is stateful: replies of allowed connections pass before any rule", () => {
+    const text = one({ action: "drop" });
+    expect(text.indexOf("ct state established,related accept")).toBeLessThan(text.indexOf("drop"));
+  });
+  it("refuses what validation should have stopped (the renderer does not trust callers)", () => {
+    expect(() => one({ source: "10.0.0.1/8" })).toThrow(/CIDR/);
+    expect(() => one({ source: '1.2.3.4/32" ; flush ruleset' })).toThrow(/CIDR/);
+    expect(() => one({ protocol: "tcp", ports: "70000" })).toThrow(/port/);
+    expect(() => one({ protocol: "tcp", ports: "90-80" })).toThrow(/ports/);
+    expect(() => one({ protocol: "icmp", ports: "22" })).toThrow(/icmp/);
+    expect(() => one({ comment: 'x" accept' })).toThrow(/comment/);
+    expect(() => renderNetworkChains({ ...iso, bridge: 'br" ; x' })).toThrow(/bridge/);
+    expect(() => renderNetworkChains({ ...iso, name: "Bad Name" })).toThrow(/network name/);
+    expect(() => renderHostTable([{ ...web, portForwards: [{ protocol: "tcp", hostPort: 0, vmIp: "10.70.0.9", vmPort: 1 }] }])).toThrow(
+      /port/,
+    );
+  });
+});

@@ -1,0 +1,203 @@
+/**
+ * Pure renderer of netforge's own nftables table of a host (`table inet
+ * netforge`). One table carries, for every running nat/isolated network of
+ * the host: masquerade (nat), the type's forward policy (nothing reaches a
+ * VM from outside its bridge except replies and port forwards; an isolated
+ * network's VMs reach nothing beyond their bridge), DHCP/DNS to the host,
+ * the user's ordered rules with a default per direction, and the port
+ * forwards (one map per protocol, so a host with 1,000 forwards has the same
+ * rules as one with one).
+ *
+ * The text is a whole transaction for `nft -f`: create the table if missing,
+ * delete it, create it again with its full content. nft applies a file
+ * atomically, so packets see either the old table or the new one, never half.
+ *
+ * Everything written here comes from validated fields, and is checked again:
+ * the renderer does not trust its callers.
+ */
+import { parseCidr, parseIPv4 } from "../net/ipv4";
+import type { FirewallAction, FirewallRule, FirewallSpec, PortForwardSpec } from "../spec/firewall";
+
+export const NFT_FAMILY = "inet";
+export const NFT_TABLE = "netforge";
+
+/** One network as its firewall part of the table needs it. */
+export interface FirewallNetwork {
+  name: string;
+  type: "nat" | "isolated";
+  bridge: string;
+  cidr: string;
+  firewall: FirewallSpec;
+  portForwards: PortForwardSpec[];
+  /**
+   * Whether netforge carries the type's masquerade (libvirt forward mode 'open'). False for networks still
+   * running as defined before netforge owned its rules (<forward mode='nat'/>): libvirt's iptables rules
+   * masquerade them until their next start, and rendering ours too would only double the work.
+   */
+  ownsTypeRules: boolean;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const COMMENT = /^[A-Za-z0-9 _.,:;/()+@#=-]{0,64}$/;
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`nft renderer: refusing ${what}`);
+}
+const cidr = (s: string): string => {
+  const r = parseCidr(s);
+  check(r.ok, `CIDR ${JSON.stringify(s)}`);
+  return s;
+};
+const ip = (s: string): string => {
+  check(parseIPv4(s) !== null, `address ${JSON.stringify(s)}`);
+  return s;
+};
+const port = (n: number): number => {
+  check(Number.isInteger(n) && n >= 1 && n <= 65535, `port ${n}`);
+  return n;
+};
+function ports(s: string): string {
+  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(s);
+  check(m !== null, `ports ${JSON.stringify(s)}`);
+  const lo = port(Number(m?.[1]));
+  const hi = m?.[2] !== undefined ? port(Number(m[2])) : lo;
+  check(lo <= hi, `ports ${s}`);
+  return lo === hi ? String(lo) : `${lo}-${hi}`;
+}
+
+/** Chain names of a network (network names are a-z0-9-, so these never meet the fixed chains). */
+export const chainNames = (name: string) => ({ in: `${name}-in`, inRules: `${name}-in-rules`, out: `${name}-out` });
+
+/** The match part of a user rule. */
+function ruleMatch(r: FirewallRule): string {
+  const parts: string[] = [];
+  if (r.source !== null) parts.push(`ip saddr ${cidr(r.source)}`);
+  if (r.destination !== null) parts.push(`ip daddr ${cidr(r.destination)}`);
+  if (r.protocol === "tcp" || r.protocol === "udp") {
+    parts.push(r.ports !== null ? `${r.protocol} dport ${ports(r.ports)}` : `meta l4proto ${r.protocol}`);
+  } else if (r.protocol === "icmp") {
+    check(r.ports === null, "ports on an icmp rule");
+    parts.push("meta l4proto icmp");
+  } else {
+    check(r.protocol === "any" && r.ports === null, `protocol ${String(r.protocol)}`);
+  }
+  return parts.join(" ");
+}
+
+/** A verdict; `accept` of an outbound rule is `return` (an intra-bridge packet still meets the inbound rules of its target). */
+function verdict(a: FirewallAction, tcp: boolean, acceptAs: "accept" | "return"): string {
+  if (a === "accept") return acceptAs;
+  if (a === "drop") return "drop";
+  check(a === "reject", `action ${String(a)}`);
+  // TCP gets a reset (connect() fails at once); everything else an ICMP port unreachable.
+  return tcp ? "reject with tcp reset" : "reject";
+}
+
+function ruleLine(r: FirewallRule, acceptAs: "accept" | "return"): string {
+  const match = ruleMatch(r);
+  let comment = "";
+  if (r.comment !== null && r.comment !== "") {
+    check(COMMENT.test(r.comment), "comment");
+    comment = ` comment "${r.comment}"`;
+  }
+  const v = verdict(r.action, r.protocol === "tcp", acceptAs);
+  return `${match ? `${match} ` : ""}${v}${comment}`;
+}
+
+function checkNetwork(n: FirewallNetwork): void {
+  check(NAME.test(n.name), `network name ${JSON.stringify(n.name)}`);
+  check(IFNAME.test(n.bridge), `bridge ${JSON.stringify(n.bridge)}`);
+  check(n.type === "nat" || n.type === "isolated", `type ${String(n.type)}`);
+  cidr(n.cidr);
+}
+
+/** The chains of one network (what a dry run of a firewall change shows), without the table around them. */
+export function renderNetworkChains(n: FirewallNetwork): string {
+  checkNetwork(n);
+  const c = chainNames(n.name);
+  const br = `"${n.bridge}"`;
+  const fw = n.firewall;
+  const out: string[] = [];
+  const chain = (name: string, lines: string[]) => {
+    out.push(`\tchain ${name} {`);
+    for (const l of lines) out.push(`\t\t${l}`);
+    out.push("\t}");
+  };
+  // Traffic to the VMs: replies of allowed connections; then, from the bridge itself (VM to VM) or through a
+  // port forward, the user's inbound rules; nothing else reaches a VM (nat and isolated alike).
+  chain(c.in, ["ct state established,related accept", `iifname ${br} goto ${c.inRules}`, `ct status dnat goto ${c.inRules}`, "reject"]);
+  const inbound = fw.rules.filter((r) => r.direction === "inbound").map((r) => ruleLine(r, "accept"));
+  chain(c.inRules, [...inbound, verdict(fw.defaultInbound, false, "accept")]);
+  // Traffic from the VMs. An isolated network's VMs reach nothing beyond their bridge; a nat network's reach
+  // out only from their subnet (no spoofed sources), as libvirt's own rules had it.
+  const outLines: string[] = [];
+  if (n.type === "isolated") outLines.push(`oifname != ${br} reject`);
+  else outLines.push(`oifname != ${br} ip saddr != ${cidr(n.cidr)} reject`);
+  outLines.push("ct state established,related return");
+  for (const r of fw.rules.filter((x) => x.direction === "outbound")) outLines.push(ruleLine(r, "return"));
+  outLines.push(verdict(fw.defaultOutbound, false, "return"));
+  chain(c.out, outLines);
+  return `${out.join("\n")}\n`;
+}
+
+/** The whole transaction that replaces netforge's table of a host with the one for `networks`. */
+export function renderHostTable(networks: readonly FirewallNetwork[]): string {
+  const nets = [...networks].sort((a, b) => a.name.localeCompare(b.name));
+  for (const n of nets) checkNetwork(n);
+  const L: string[] = [];
+  const t = `${NFT_FAMILY} ${NFT_TABLE}`;
+  L.push(`table ${t} {}`, `delete table ${t}`, `table ${t} {`);
+  // Port forwards: host port -> VM address . port, one map per protocol (applying one more forward costs
+  // the same with 1 or 1,000 of them).
+  for (const proto of ["tcp", "udp"] as const) {
+    const els = nets
+      .filter((n) => n.type === "nat")
+      .flatMap((n) => n.portForwards.filter((f) => f.protocol === proto))
+      .sort((a, b) => a.hostPort - b.hostPort)
+      .map((f) => `${port(f.hostPort)} : ${ip(f.vmIp)} . ${port(f.vmPort)}`);
+    L.push(`\tmap fwd-${proto} {`, "\t\ttype inet_service : ipv4_addr . inet_service");
+    if (els.length > 0) L.push(`\t\telements = { ${els.join(", ")} }`);
+    L.push("\t}");
+  }
+  // DNAT of forwarded ports arriving at any host address, from outside (prerouting) and from the host itself (output).
+  // (nft names the dstnat priority only for prerouting; -100 is the same number for output.)
+  for (const [chain, hook] of [
+    ["prerouting", "prerouting"],
+    ["output-nat", "output"],
+  ] as const) {
+    L.push(`\tchain ${chain} {`, `\t\ttype nat hook ${hook} priority -100; policy accept;`);
+    for (const proto of ["tcp", "udp"]) {
+      L.push(`\t\tfib daddr type local meta nfproto ipv4 dnat ip addr . port to ${proto} dport map @fwd-${proto}`);
+    }
+    L.push("\t}");
+  }
+  // Masquerade of nat networks (libvirt's exceptions kept: multicast and broadcast leave unchanged).
+  L.push("\tchain postrouting {", "\t\ttype nat hook postrouting priority srcnat; policy accept;");
+  for (const n of nets) {
+    if (n.type !== "nat" || !n.ownsTypeRules) continue;
+    const s = cidr(n.cidr);
+    L.push(`\t\tip saddr ${s} ip daddr 224.0.0.0/24 return`);
+    L.push(`\t\tip saddr ${s} ip daddr 255.255.255.255 return`);
+    L.push(`\t\tip saddr ${s} ip daddr != ${s} meta l4proto { tcp, udp } masquerade to :1024-65535`);
+    L.push(`\t\tip saddr ${s} ip daddr != ${s} masquerade`);
+  }
+  L.push("\t}");
+  // DHCP and DNS from the VMs to the host's dnsmasq.
+  L.push("\tchain input {", "\t\ttype filter hook input priority filter; policy accept;");
+  for (const n of nets) {
+    L.push(`\t\tiifname "${n.bridge}" meta l4proto udp udp dport { 53, 67 } accept`);
+    L.push(`\t\tiifname "${n.bridge}" tcp dport 53 accept`);
+  }
+  L.push("\t}");
+  L.push("\tchain forward {", "\t\ttype filter hook forward priority filter; policy accept;");
+  for (const n of nets) {
+    const c = chainNames(n.name);
+    L.push(`\t\tiifname "${n.bridge}" jump ${c.out}`);
+    L.push(`\t\toifname "${n.bridge}" jump ${c.in}`);
+  }
+  L.push("\t}");
+  for (const n of nets) L.push(renderNetworkChains(n).trimEnd());
+  L.push("}");
+  return `${L.join("\n")}\n`;
+}

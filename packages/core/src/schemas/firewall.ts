@@ -1,0 +1,77 @@
+/** Bodies of configure-network-firewall and configure-network-port-forward. */
+import { z } from "zod";
+import { parseCidr } from "../net/ipv4";
+import { IPv4, NetworkName } from "./common";
+
+const DryRun = z.boolean().optional().describe("Validate and plan only: nothing is queued or changed");
+const Verdict = z.enum(["accept", "drop", "reject"]);
+
+/** A source/destination: CIDR with host bits zero, prefix 0-32 (0.0.0.0/0 = anywhere). */
+export const RuleCidr = z
+  .string()
+  .max(18)
+  .superRefine((s, ctx) => {
+    const r = parseCidr(s);
+    if (r.ok) return;
+    if (r.reason === "host-bits") ctx.addIssue({ code: "custom", message: `host bits must be zero: did you mean ${r.hint}?` });
+    else ctx.addIssue({ code: "custom", message: "must be an IPv4 CIDR like 10.0.0.0/8 (a single address: /32)" });
+  })
+  .describe("IPv4 CIDR (host bits zero, prefix 0-32)");
+
+/** "22" or "8000-8100": 1-65535, low <= high. */
+export const PortSpec = z
+  .string()
+  .max(11)
+  .superRefine((s, ctx) => {
+    const m = /^([1-9]\d{0,4})(?:-([1-9]\d{0,4}))?$/.exec(s);
+    const lo = m ? Number(m[1]) : Number.NaN;
+    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+    if (!m || lo > 65535 || hi > 65535) ctx.addIssue({ code: "custom", message: 'must be a port "22" or a range "8000-8100" (1-65535)' });
+    else if (lo > hi) ctx.addIssue({ code: "custom", message: "range start must not be above its end" });
+  })
+  .describe('Destination port "22" or range "8000-8100"');
+
+/** A rule comment: plain text that is safe inside an nft comment string. */
+const RuleComment = z
+  .string()
+  .max(64)
+  .regex(/^[A-Za-z0-9 _.,:;/()+@#=-]*$/, "must be at most 64 letters, digits, spaces and _.,:;/()+@#=-")
+  .describe("Free text shown with the rule");
+
+export const FirewallRuleBody = z
+  .strictObject({
+    direction: z.enum(["inbound", "outbound"]),
+    protocol: z.enum(["tcp", "udp", "icmp", "any"]),
+    source: RuleCidr.optional(),
+    destination: RuleCidr.optional(),
+    ports: PortSpec.optional(),
+    action: Verdict,
+    comment: RuleComment.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.ports !== undefined && r.protocol !== "tcp" && r.protocol !== "udp") {
+      ctx.addIssue({ code: "custom", path: ["ports"], message: "ports need protocol tcp or udp" });
+    }
+  });
+export type FirewallRuleBody = z.infer<typeof FirewallRuleBody>;
+
+export const ConfigureFirewallBody = z.strictObject({
+  name: NetworkName,
+  defaultInbound: Verdict.default("accept").describe("Verdict for inbound traffic no rule matched"),
+  defaultOutbound: Verdict.default("accept").describe("Verdict for outbound traffic no rule matched"),
+  rules: z.array(FirewallRuleBody).max(1000).default([]).describe("Ordered: first match wins"),
+  dryRun: DryRun,
+});
+export type ConfigureFirewallBody = z.infer<typeof ConfigureFirewallBody>;
+
+const Port = z.number().int().min(1).max(65535);
+export const ConfigurePortForwardBody = z.strictObject({
+  name: NetworkName,
+  action: z.enum(["add", "remove"]).default("add"),
+  protocol: z.enum(["tcp", "udp"]),
+  hostPort: Port,
+  vmIp: IPv4.optional().describe("Required for add"),
+  vmPort: Port.optional().describe("Required for add; defaults to hostPort"),
+  dryRun: DryRun,
+});
+export type ConfigurePortForwardBody = z.infer<typeof ConfigurePortForwardBody>;

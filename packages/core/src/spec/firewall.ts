@@ -1,0 +1,45 @@
+/**
+ * A network's firewall as netforge keeps it (in the spec, so in libvirt's
+ * metadata): an ordered rule list with a default per direction, and the
+ * port forwards of a NAT network. Every value here was validated by the
+ * schemas (schemas/firewall.ts) before it got into a spec; the nft renderer
+ * still only writes fields it re-checks.
+ */
+
+export type FirewallAction = "accept" | "drop" | "reject";
+export type FirewallProtocol = "tcp" | "udp" | "icmp" | "any";
+
+/** One rule. Inbound: traffic to the network's VMs (from anywhere, other VMs of the network included); outbound: from them. */
+export interface FirewallRule {
+  direction: "inbound" | "outbound";
+  protocol: FirewallProtocol;
+  /** CIDR, or null for any. */
+  source: string | null;
+  destination: string | null;
+  /** Destination port or range ("22", "8000-8100"), tcp/udp only; null for any. */
+  ports: string | null;
+  action: FirewallAction;
+  comment: string | null;
+}
+
+export interface FirewallSpec {
+  defaultInbound: FirewallAction;
+  defaultOutbound: FirewallAction;
+  rules: FirewallRule[];
+}
+
+/** A DNAT from every host address on hostPort to vmIp:vmPort (NAT networks). */
+export interface PortForwardSpec {
+  protocol: "tcp" | "udp";
+  hostPort: number;
+  vmIp: string;
+  vmPort: number;
+}
+
+/** What a network without a configured firewall gets: everything its type allows passes. */
+export const OPEN_FIREWALL: FirewallSpec = { defaultInbound: "accept", defaultOutbound: "accept", rules: [] };
+
+/** The firewall of a spec (specs written before the firewall existed have none: open). */
+export function firewallOf(spec: { firewall?: FirewallSpec | undefined }): FirewallSpec {
+  return spec.firewall ?? OPEN_FIREWALL;
+}
