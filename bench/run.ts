@@ -11,7 +11,9 @@
  *     Redis reads it is built on.
  *  4./5. IP management (bench/ipam.ts): assign-static-ip beside raw
  *     `virsh net-update`, at 1 and 1,000 reservations; list-network-ips over 1,000 entries.
- * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only.
+ *  6./7./8. The firewall (bench/firewall.ts): create/delete beside a raw libvirt NAT network, one more
+ *     port forward at 1, 100 and 1,000 forwards, replacing a 100-rule firewall.
+ * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only, BENCH_ONLY=firewall 6.-8.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
@@ -23,6 +25,7 @@ import { connectRedis, makeKeys, type NetworkRecord, putHost, putNetwork, render
 import { spawnWorker, startRedisServer } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
 import pino from "pino";
+import { benchFirewall } from "./firewall";
 import { benchIpam } from "./ipam";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
@@ -90,6 +93,10 @@ async function main() {
       await new Promise((r) => setTimeout(r, 100));
     }
 
+    if (process.env.BENCH_ONLY === "firewall") {
+      rows.push(...(await benchFirewall(h, post, redis, keys, ROUNDS)));
+      return printTable(rows);
+    }
     if (process.env.BENCH_ONLY === "ipam") {
       rows.push(...(await benchIpam(h, post, redis, keys, ROUNDS)));
       return printTable(rows);
@@ -118,7 +125,7 @@ async function main() {
           bridge: `nf-${name}`,
           createdAt: new Date().toISOString(),
         }),
-      );
+      ).replace("<forward mode='open'/>", "<forward mode='nat'/>"); // a libvirt NAT network, libvirt's own rules
       const file = join(h.dir, `${name}.xml`);
       await writeFile(file, xml);
       let t0 = performance.now();
@@ -157,6 +164,8 @@ async function main() {
 
     // 4./5. IP management on the same host and worker.
     rows.push(...(await benchIpam(h, post, redis, keys, ROUNDS)));
+    // 6.-8. The firewall on the same host and worker.
+    rows.push(...(await benchFirewall(h, post, redis, keys, ROUNDS)));
 
     // 2. submissions accepted per second, queue only (a registered host without a worker).
     const now = new Date().toISOString();

@@ -1,10 +1,12 @@
 /**
- * configure-network-firewall at the API's door (no host): roles, the rule
- * schema's refusals (each a 400 naming the field), types without a
- * netforge firewall, and the dry run that shows the exact nft chains and
- * queues nothing.
+ * configure-network-firewall and configure-network-port-forward at the API's
+ * door (no host): roles, the schemas' refusals (each a 400 naming the
+ * field), types without a netforge firewall, dry runs that show the exact
+ * nft chains and queue nothing, and host ports claimed atomically
+ * (PORT_CONFLICT for a port another network forwards, a port a host process
+ * listens on, and the loser of two concurrent requests).
  */
-import { putNetworkSpec, type NetSpec } from "@netforge/core";
+import { getHost, putHost, putNetworkSpec, type NetSpec } from "@netforge/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, startApiHarness } from "./support/api-harness";
 
@@ -98,5 +100,92 @@ describe("configure-network-firewall at the door", () => {
     const r = await h.call("configure-network-firewall", { name: "pf", rules: [] });
     expect(r.status, JSON.stringify(r.body)).toBe(422);
     expect(r.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
+  });
+});
+
+describe("configure-network-port-forward at the door", () => {
+  beforeAll(async () => {
+    // Two nat networks on h1 and an isolated one; the host's inventory says sshd listens on tcp 22.
+    await h.addNetwork({ name: "fw2", host: "h1", cidr: "10.6.0.0/24", gateway: "10.6.0.1", state: "active" });
+    await putNetworkSpec(h.redis, h.keys, { ...spec, name: "fw2", bridge: "nf-fw2", cidr: "10.6.0.0/24", gateway: "10.6.0.1" });
+    await h.addNetwork({ name: "iso", host: "h1", cidr: "10.7.0.0/24", gateway: "10.7.0.1", state: "active", type: "isolated" });
+    const host = await getHost(h.redis, h.keys, "h1");
+    await putHost(h.redis, h.keys, { ...(host as NonNullable<typeof host>), listeningPorts: { tcp: [22, 8443], udp: [53] } });
+  });
+  const fwd = (b: Record<string, unknown>) => h.call("configure-network-port-forward", { name: "fw", protocol: "tcp", ...b });
+
+  it("refuses a vmIp outside the subnet, a bad port, a missing vmIp, and non-nat networks", async () => {
+    const before = await queued();
+    for (const [b, status, code] of [
+      [{ hostPort: 2222, vmIp: "10.9.0.5", vmPort: 22 }, 400, "VALIDATION_FAILED"],
+      [{ hostPort: 2222, vmIp: "10.5.0.1", vmPort: 22 }, 400, "VALIDATION_FAILED"], // the gateway
+      [{ hostPort: 70000, vmIp: "10.5.0.5" }, 400, "VALIDATION_FAILED"],
+      [{ hostPort: 2222 }, 400, "VALIDATION_FAILED"],
+      [{ hostPort: 2222, vmIp: "10.5.0.5", protocol: "sctp" }, 400, "VALIDATION_FAILED"],
+      [{ action: "remove", hostPort: 2999 }, 404, "NOT_FOUND"],
+    ] as const) {
+      const r = await fwd(b);
+      expect(r.status, `${JSON.stringify(b)}: ${JSON.stringify(r.body)}`).toBe(status);
+      expect(r.body.error.code).toBe(code);
+    }
+    const iso = await h.call("configure-network-port-forward", { name: "iso", protocol: "tcp", hostPort: 2222, vmIp: "10.7.0.5" });
+    expect(iso.status).toBe(422);
+    expect(iso.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
+    expect(await queued()).toBe(before);
+  });
+
+  it("PORT_CONFLICT for a port a host process listens on (per protocol)", async () => {
+    const r = await fwd({ hostPort: 22, vmIp: "10.5.0.5" });
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe("PORT_CONFLICT");
+    expect(r.body.error.details.heldBy).toEqual({ process: true });
+    // udp 22 is free: ports are per protocol.
+    expect((await fwd({ protocol: "udp", hostPort: 22, vmIp: "10.5.0.5", dryRun: true })).status).toBe(200);
+  });
+
+  it("two concurrent requests for one host port from two networks: exactly one wins, the other gets PORT_CONFLICT", async () => {
+    const [a, b] = await Promise.all([
+      h.call("configure-network-port-forward", { name: "fw", protocol: "tcp", hostPort: 3000, vmIp: "10.5.0.5" }),
+      h.call("configure-network-port-forward", { name: "fw2", protocol: "tcp", hostPort: 3000, vmIp: "10.6.0.5" }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([202, 409]);
+    const loser = a.status === 409 ? a : b;
+    expect(loser.body.error.code).toBe("PORT_CONFLICT");
+    const winner = a.status === 202 ? "fw" : "fw2";
+    expect(loser.body.error.details.heldBy).toEqual({ network: winner });
+    expect(await h.redis.hget(h.keys.portClaims("h1"), "tcp/3000")).toBe(winner);
+    // Later requests from the other network, real or dry run, are refused too; the same network may re-target.
+    const other = winner === "fw" ? "fw2" : "fw";
+    const again = await h.call("configure-network-port-forward", {
+      name: other,
+      protocol: "tcp",
+      hostPort: 3000,
+      vmIp: `10.${other === "fw" ? 5 : 6}.0.7`,
+      dryRun: true,
+    });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe("PORT_CONFLICT");
+  });
+
+  it("dry run of an add: the nft chains and the spec write; nothing claimed or queued", async () => {
+    const before = await queued();
+    const r = await fwd({ protocol: "udp", hostPort: 5353, vmIp: "10.5.0.9", vmPort: 53, dryRun: true });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.plan.libvirtXml).toContain("<nf:portForward protocol='udp' hostPort='5353' vmIp='10.5.0.9' vmPort='53'/>");
+    expect(r.body.plan.steps.map((s: { command: string[] }) => s.command[0])).toEqual(["nft", "virsh"]);
+    expect(await h.redis.hget(h.keys.portClaims("h1"), "udp/5353")).toBeNull();
+    expect(await queued()).toBe(before);
+  });
+
+  it("dry run of a remove: the conntrack flush of that forward's connections is part of the plan", async () => {
+    await putNetworkSpec(h.redis, h.keys, { ...spec, portForwards: [{ protocol: "tcp", hostPort: 2222, vmIp: "10.5.0.10", vmPort: 22 }] });
+    const r = await fwd({ action: "remove", hostPort: 2222, dryRun: true });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.plan.steps.map((s: { command: string[] }) => s.command)).toEqual([
+      ["nft", "-f", "-"],
+      ["conntrack", "-D", "-p", "tcp", "--orig-port-dst", "2222", "--reply-src", "10.5.0.10", "--reply-port-src", "22"],
+      ["virsh", "net-define", "<file>"],
+    ]);
+    await putNetworkSpec(h.redis, h.keys, spec);
   });
 });

@@ -5,10 +5,16 @@
  * once) and a third dropped (times out), ICMP rules, an outbound reject to
  * one port while another works, defaults, stateful replies, no packet lost
  * while the rule set is replaced, and repair of a table flushed by hand.
+ * Then port forwards: TCP and UDP services in a VM reached through host
+ * ports from the outside namespace and from the host itself, an open
+ * forwarded connection cut on remove, PORT_CONFLICT for a port a host
+ * process listens on; forwards and rules surviving a libvirtd restart, a
+ * worker restart and a network stop/start; delete leaves nothing.
  */
 import { mkdir, writeFile } from "node:fs/promises";
+import { getHost } from "@netforge/core";
 import { join } from "node:path";
-import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
+import { createNamespaceVm, type NamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
 import { sourceSeenOutside } from "./support/traffic";
@@ -40,11 +46,51 @@ beforeAll(async () => {
   await writeFile(join(www, "index.html"), "hello\n");
   await srv.exec(["busybox", "httpd", "-p", "0.0.0.0:8080", "-h", www]);
   for (const port of [8081, 8082]) await h.execOutside(["busybox", "httpd", "-p", `${h.outsideAddress}:${port}`, "-h", www]);
+  // TCP and UDP echo services in the VM (port 7000), and the client used from the outside and the host.
+  await writeFile(join(www, "svc.py"), SERVICE);
+  await writeFile(join(www, "client.py"), CLIENT);
+  await srv.exec(["sh", "-c", `python3 ${join(www, "svc.py")} 7000 >/dev/null 2>&1 &`]);
 }, 120_000);
 afterAll(async () => {
   for (const vm of vms) await vm.destroy().catch(() => undefined);
   await c?.stop();
 });
+
+const SERVICE = `import socket, sys, threading
+port = int(sys.argv[1])
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("0.0.0.0", port)); t.listen(16)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", port))
+def serve(c, a):
+    c.sendall(("tcp hello " + a[0] + "\\n").encode())
+    while True:
+        d = c.recv(1024)
+        if not d: break
+        c.sendall(d)
+def accept():
+    while True:
+        c, a = t.accept(); threading.Thread(target=serve, args=(c, a), daemon=True).start()
+threading.Thread(target=accept, daemon=True).start()
+while True:
+    d, a = u.recvfrom(1024); u.sendto(b"udp " + d, a)
+`;
+const CLIENT = `import socket, sys, time
+mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if mode == "tcp":
+    s = socket.create_connection((host, port), timeout=2); print(s.recv(1024).decode().strip())
+elif mode == "udp":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.sendto(b"ping", (host, port)); print(s.recv(1024).decode())
+else:
+    s = socket.create_connection((host, port), timeout=2); s.recv(1024); s.settimeout(2)
+    end = time.time() + float(sys.argv[4])
+    try:
+        while time.time() < end:
+            s.sendall(b"x"); d = s.recv(16)
+            if not d: raise ConnectionError("closed")
+            time.sleep(0.2)
+        print("alive")
+    except OSError:
+        print("cut")
+`;
 
 /** GET a URL from a VM: ok, or how it failed and how fast (a drop runs into the timeout, a reject does not). */
 async function get(vm: NamespaceVm, url: string, timeoutMs = 3000): Promise<{ ok: boolean; ms: number; out: string }> {
@@ -160,20 +206,119 @@ describe("configure-network-firewall with real traffic", () => {
     expect(String(metrics.body)).toMatch(/netforge_state_reapplied_total\{host="fw"\} [1-9]/);
     expect(await ping(a, ip.srv as string)).toBe(true);
   });
+});
 
+/** The client script from the outside namespace (where = "outside") or the host namespace itself. */
+async function client(where: "outside" | "host", args: string[], timeoutMs = 5000): Promise<string> {
+  const argv = ["python3", join(h.dir, "www-fw", "client.py"), ...args];
+  const r =
+    where === "outside" ? await h.execOutside(argv, { reject: false, timeoutMs }) : await h.exec(argv, { reject: false, timeoutMs });
+  return r.exitCode === 0 ? r.stdout.trim() : `failed: ${r.stderr.trim().split("\n").at(-1) ?? r.exitCode}`;
+}
+async function forward(body: Record<string, unknown>) {
+  return c.call("configure-network-port-forward", { name: NET, ...body }, { wait: 30 });
+}
+
+describe("configure-network-port-forward with real traffic", () => {
+  it("TCP and UDP services in a VM answer on forwarded host ports, from outside and from the host itself", async () => {
+    await firewall({ rules: [] });
+    for (const [protocol, hostPort] of [
+      ["tcp", 2222],
+      ["udp", 5353],
+    ] as const) {
+      const r = await forward({ protocol, hostPort, vmIp: ip.srv, vmPort: 7000 });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+    // From outside: the VM sees the outside's own address (DNAT only, no masquerade on the way in).
+    expect(await client("outside", ["tcp", h.hostAddress, "2222"])).toBe(`tcp hello ${h.outsideAddress}`);
+    expect(await client("outside", ["udp", h.hostAddress, "5353"])).toBe("udp ping");
+    // From the host itself (hairpin through the output hook).
+    expect(await client("host", ["tcp", h.hostAddress, "2222"])).toMatch(/^tcp hello /);
+    expect(await client("host", ["udp", h.hostAddress, "5353"])).toBe("udp ping");
+    const d = await c.call("describe-network", { name: NET });
+    expect(d.body.network.portForwards).toEqual(expect.arrayContaining([{ protocol: "tcp", hostPort: 2222, vmIp: ip.srv, vmPort: 7000 }]));
+  });
+
+  it("inbound rules apply to forwarded traffic too (a reject from the outside's address)", async () => {
+    await firewall({
+      rules: [{ direction: "inbound", protocol: "tcp", source: `${h.outsideAddress}/32`, ports: "7000", action: "reject" }],
+    });
+    expect(await client("outside", ["tcp", h.hostAddress, "2222"])).toMatch(/^failed/);
+    await firewall({ rules: [] });
+    expect(await client("outside", ["tcp", h.hostAddress, "2222"])).toBe(`tcp hello ${h.outsideAddress}`);
+  });
+
+  it("remove cuts an open forwarded connection and leaves no rule; the port is free again", async () => {
+    const holding = client("outside", ["hold", h.hostAddress, "2222", "12"], 20_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const t0 = Date.now();
+    const r = await forward({ action: "remove", protocol: "tcp", hostPort: 2222 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.job.result.applied.map((s: { command: string[] }) => s.command[0])).toEqual(["nft", "conntrack", "virsh"]);
+    expect(await holding).toBe("cut");
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(await client("outside", ["tcp", h.hostAddress, "2222"])).toMatch(/^failed/);
+    expect(await tableText()).not.toMatch(/2222 :/);
+    expect(await c.redis.hget(c.keys.portClaims("fw"), "tcp/2222")).toBeNull();
+    expect((await forward({ protocol: "tcp", hostPort: 2222, vmIp: ip.srv, vmPort: 7000 })).status).toBe(200);
+  });
+
+  it("PORT_CONFLICT for a port a process in the host namespace listens on", async () => {
+    await h.exec([
+      "sh",
+      "-c",
+      "python3 -c 'import socket,time; s=socket.socket(); s.bind((\"0.0.0.0\", 7777)); s.listen(); time.sleep(600)' >/dev/null 2>&1 &",
+    ]);
+    await waitFor(
+      "inventory shows tcp 7777",
+      async () => (await getHost(c.redis, c.keys, "fw"))?.listeningPorts?.tcp.includes(7777),
+      15_000,
+      300,
+    );
+    const r = await forward({ protocol: "tcp", hostPort: 7777, vmIp: ip.srv, vmPort: 7000 });
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body.error.code).toBe("PORT_CONFLICT");
+  });
+
+  it("forwards and rules survive a libvirtd restart", async () => {
+    await firewall({ rules: [{ direction: "inbound", protocol: "icmp", source: `${ip.b}/32`, action: "reject" }] });
+    h = await restartLibvirtd(h);
+    c.hosts.set("fw", h);
+    expect(await client("outside", ["tcp", h.hostAddress, "2222"])).toBe(`tcp hello ${h.outsideAddress}`);
+    expect(await client("outside", ["udp", h.hostAddress, "5353"])).toBe("udp ping");
+    expect(await ping(b, ip.srv as string)).toBe(false);
+    expect(await ping(a, ip.srv as string)).toBe(true);
+  });
+
+  it("forwards and rules are applied again by a restarted worker (table removed while it was down)", async () => {
+    await c.workers.get("fw")?.stop();
+    await h.exec(["nft", "delete", "table", "inet", "netforge"]);
+    expect(await client("outside", ["tcp", h.hostAddress, "2222"], 3000)).toMatch(/^failed/);
+    await c.startWorker("fw");
+    expect(await client("outside", ["tcp", h.hostAddress, "2222"])).toBe(`tcp hello ${h.outsideAddress}`);
+    expect(await ping(b, ip.srv as string)).toBe(false);
+  });
+});
+
+describe("network lifecycle", () => {
   it("stop removes the network's rules from the kernel; start brings them back from the spec", async () => {
     for (const vm of vms) await vm.detach();
     expect((await c.call("stop-network", { name: NET }, { wait: 30 })).status).toBe(200);
     expect(await tableText()).not.toContain("fwn-in");
+    expect(await tableText()).not.toContain("2222 :");
     expect((await c.call("start-network", { name: NET }, { wait: 30 })).status).toBe(200);
     const text = await tableText();
     expect(text).toContain("chain fwn-in-rules");
-    expect(text).toMatch(/meta l4proto icmp accept\n\t\tdrop/);
+    expect(text).toContain(`ip saddr ${ip.b} meta l4proto icmp reject`);
+    expect(text).toContain(`2222 : ${ip.srv} . 7000`);
+    expect(text).toContain(`5353 : ${ip.srv} . 7000`);
   });
 
   it("delete removes every rule of the network", async () => {
     expect((await c.call("delete-network", { name: NET }, { wait: 30 })).status).toBe(200);
     expect(await tableText()).not.toContain("fwn");
     expect(await tableText()).not.toContain("10.76.0.0");
+    expect(await tableText()).not.toContain("2222 :");
+    expect(await c.redis.hgetall(c.keys.portClaims("fw"))).toEqual({});
   });
 });

@@ -51,7 +51,7 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
       host,
       steps: p.steps.map((st) => ({
         name: st.name,
-        command: st.nft !== undefined ? ["nft", "-f", "-"] : ["virsh", ...st.virsh],
+        command: st.command ?? (st.nft !== undefined ? ["nft", "-f", "-"] : ["virsh", ...st.virsh]),
         ...(st.xml !== undefined ? { xml: st.xml } : {}),
         ...(st.nft !== undefined ? { nft: st.nft } : {}),
         live: st.live,

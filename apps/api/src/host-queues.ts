@@ -122,7 +122,7 @@ export class HostQueues {
     if (res === null) throw new AppError("INTERNAL", "the submission transaction was discarded");
     const [commitErr, commitRes] = res[0] ?? [new Error("no commit result"), null];
     if (commitErr) throw commitErr;
-    const outcome = commitOutcome(commitRes, commit.claim);
+    const outcome = commitOutcome(commitRes, commit.claim, commit.portClaim ?? null);
     const addErr = res[1]?.[0] ?? null;
     return { outcome, addError: outcome.kind === "applied" ? addErr : null };
   }

@@ -33,6 +33,8 @@ import {
   type NetworkRecord,
   placeAndClaimNetwork,
   planChange,
+  checkPortClaim,
+  type PortClaim,
 } from "@netforge/core";
 import type { z } from "zod";
 
@@ -48,6 +50,8 @@ export interface PreparedJob<A extends JobAction> {
   claim: PlacementRequest | null;
   /** For changes of an existing network: the plan checked at the door (from the spec the worker published). */
   plan?: ChangePlan | null;
+  /** The host port a port forward add claims in the same commit (PORT_CONFLICT when another network holds it). */
+  portClaim?: PortClaim | null;
 }
 
 /**
@@ -240,4 +244,47 @@ export const JOB_PREPARERS: { [A in JobAction]: Preparer<A> } = {
   "assign-static-ip": prepareConfigure("assign-static-ip"),
   "unassign-static-ip": prepareConfigure("unassign-static-ip"),
   "configure-network-firewall": prepareConfigure("configure-network-firewall"),
+  "configure-network-port-forward": preparePortForward,
 };
+
+/**
+ * A port forward: nat networks only, vmIp inside the subnet (the planner's checks, from the published spec),
+ * the host port not one a host process listens on (the worker's inventory publishes them), and claimed for
+ * this network in the submission's commit, so of two concurrent requests for one port exactly one wins.
+ */
+async function preparePortForward(
+  redis: Redis,
+  keys: Keys,
+  body: JobBody<"configure-network-port-forward">,
+  commit: CommitPrepared<"configure-network-port-forward">,
+  opts: { checkOnly?: boolean } = {},
+): Promise<void> {
+  const net = await existingNetwork(redis, keys, body.name);
+  if (net.type !== "nat") {
+    throw new AppError("UNSUPPORTED_FOR_TYPE", `port forwards need a nat network; '${net.name}' is ${net.type}`, {
+      name: net.name,
+      type: net.type,
+    });
+  }
+  const { dryRun: _dryRun, ...rest } = body;
+  const payload: JobPayloads["configure-network-port-forward"] = { ...rest, action: body.action ?? "add" };
+  const spec = await getNetworkSpec(redis, keys, net.name);
+  const plan = spec
+    ? planChange(spec, changeFor("configure-network-port-forward", { ...payload }), { active: net.state === "active", leases: [] })
+    : null;
+  let portClaim: PortClaim | null = null;
+  if (payload.action === "add") {
+    const listening = (await getHost(redis, keys, net.host))?.listeningPorts?.[payload.protocol] ?? [];
+    if (listening.includes(payload.hostPort)) {
+      throw new AppError("PORT_CONFLICT", `a process on host ${net.host} listens on ${payload.protocol} port ${payload.hostPort}`, {
+        host: net.host,
+        protocol: payload.protocol,
+        hostPort: payload.hostPort,
+        heldBy: { process: true },
+      });
+    }
+    portClaim = { host: net.host, protocol: payload.protocol, hostPort: payload.hostPort, network: net.name };
+    if (opts.checkOnly) await checkPortClaim(redis, keys, portClaim);
+  }
+  await commit({ network: net.name, host: net.host, payload, claim: null, plan, portClaim });
+}

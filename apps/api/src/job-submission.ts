@@ -28,7 +28,9 @@ import {
   newJobId,
   newJobRecord,
   redisTimeMs,
+  portField,
   releaseNetworkClaim,
+  releasePortClaims,
   toJobView,
 } from "@netforge/core";
 import type { Context } from "hono";
@@ -155,15 +157,17 @@ async function commitJob<A extends JobAction>(
     requestId: c.get("requestId"),
   });
   const data = { jobId, action, payload: prepared.payload };
-  const result = await s.queues.commit(prepared.host, data, { deadlineMs, record, claim: prepared.claim }).catch((err: unknown) => {
-    if (!isRedisUnavailableError(err)) throw err;
-    throw new AppError(
-      "UNAVAILABLE",
-      `the store (Redis) did not answer in time; the request takes effect only if Redis applied it before the deadline: GET /api/jobs/${jobId} tells (404: it did not)`,
-      { jobId },
-      { cause: err },
-    );
-  });
+  const result = await s.queues
+    .commit(prepared.host, data, { deadlineMs, record, claim: prepared.claim, portClaim: prepared.portClaim ?? null })
+    .catch((err: unknown) => {
+      if (!isRedisUnavailableError(err)) throw err;
+      throw new AppError(
+        "UNAVAILABLE",
+        `the store (Redis) did not answer in time; the request takes effect only if Redis applied it before the deadline: GET /api/jobs/${jobId} tells (404: it did not)`,
+        { jobId },
+        { cause: err },
+      );
+    });
   switch (result.outcome.kind) {
     case "expired":
       throw new AppError("UNAVAILABLE", "the store (Redis) answered too late; the request was not applied", {});
@@ -197,6 +201,8 @@ async function failUnqueuedJob<A extends JobAction>(
   r.error = { code: "INTERNAL", message: "the job could not be queued", details: {} };
   const steps: Promise<unknown>[] = [commitJobEvent(s.redis, s.keys, r, "failed")];
   if (prepared.claim) steps.push(releaseNetworkClaim(s.redis, s.keys, prepared.claim.name, prepared.host));
+  const pc = prepared.portClaim;
+  if (pc) steps.push(releasePortClaims(s.redis, s.keys, pc.host, pc.network, [portField(pc.protocol, pc.hostPort)]));
   for (const res of await Promise.allSettled(steps)) {
     if (res.status === "rejected") c.get("log").error({ err: res.reason }, "could not undo a failed submission");
   }

@@ -9,6 +9,7 @@ import type { HostContext } from "./context";
 import { occupiedSubnets } from "./host/host-checks";
 import type { HostSnapshot } from "./drivers/driver";
 import { readLinks, readRoutes } from "./host/ip";
+import { listeningPorts } from "./host/listening";
 import { refreshStats } from "./reconcile";
 
 /** One read of the host (links, routes, libvirt networks) serving the inventory and the live stats. */
@@ -38,7 +39,8 @@ export async function publishInventory(
     occupied: occupied.map((o) => ({ cidr: o.cidr, owner: o.owner })),
     networks: managed.length,
     sriovPfs: [],
-    firewallWarnings: await ctx.firewall.backend.overridingPolicies().catch(() => []),
+    firewallWarnings: await ctx.firewall.overridingPolicies(0).catch(() => []),
+    listeningPorts: await listeningPorts(ctx.runner).catch(() => ({ tcp: [], udp: [] })),
     startedAt,
     lastSeenAt: new Date().toISOString(),
   };

@@ -1,9 +1,20 @@
 /** Building the index record of a network from what libvirt reports about it. */
-import type { NetworkRecord, NetworkType } from "@netforge/core";
+import type { FirewallRule, NetworkRecord, NetworkType } from "@netforge/core";
 import type { CatalogEntry } from "./host/network-catalog";
 
 /** Firewall defaults of a network without rules. */
 const OPEN_FIREWALL = { defaultInbound: "accept", defaultOutbound: "accept", rules: [] } as const;
+
+/** A rule as the API shows it: the fields the caller set (absent ones left out, as in the request). */
+function ruleView(r: FirewallRule): Record<string, unknown> {
+  const out: Record<string, unknown> = { direction: r.direction, protocol: r.protocol };
+  if (r.source !== null) out.source = r.source;
+  if (r.destination !== null) out.destination = r.destination;
+  if (r.ports !== null) out.ports = r.ports;
+  out.action = r.action;
+  if (r.comment !== null) out.comment = r.comment;
+  return out;
+}
 
 /** The index record for a netforge-managed libvirt network. */
 export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: string): NetworkRecord {
@@ -27,8 +38,11 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     autostart: entry.autostart,
     bridge: { name: d.bridge, interface: null },
     sriov: null,
-    firewall: { ...OPEN_FIREWALL, rules: [] },
-    portForwards: [],
+    // What the spec keeps (an older spec without them: open, no forwards).
+    firewall: d.spec?.firewall
+      ? { ...d.spec.firewall, rules: d.spec.firewall.rules.map((r) => ruleView(r)) }
+      : { ...OPEN_FIREWALL, rules: [] },
+    portForwards: d.spec?.type === "nat" ? (d.spec.portForwards ?? []).map((f) => ({ ...f })) : [],
     createdAt: d.createdAt ?? updatedAt,
     updatedAt,
   };

@@ -27,6 +27,7 @@ import {
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import type { HostContext } from "./context";
 import { fenceFor, isLockLost, LOCK_LOST, lockLostError } from "./fence";
+import { releaseUnforwardedPorts } from "./handlers/port-claims";
 import { HANDLERS } from "./handlers/index";
 import { JobReporter } from "./job-reporter";
 import { Revert } from "./revert";
@@ -206,6 +207,12 @@ async function finalFailure(host: HostContext, action: string, network: string, 
     }
     // A failed create gives its name and subnet back so a corrected request can be accepted.
     await releaseNetworkClaim(host.redis, host.keys, network, host.hostId);
+  }
+  if (action === "configure-network-port-forward") {
+    // A forward that was not added gives its host port back (ports the network's spec forwards stay claimed).
+    await releaseUnforwardedPorts(host, network).catch((e: unknown) =>
+      host.logger.warn({ err: e, network }, "could not release the port claim of a failed forward"),
+    );
   }
   await report.failed(err);
 }

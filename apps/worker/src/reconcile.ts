@@ -22,6 +22,7 @@ import type { HostContext } from "./context";
 import type { HostSnapshot } from "./drivers/driver";
 import { driverFor } from "./drivers/registry";
 import type { CatalogEntry } from "./host/network-catalog";
+import { assertForwardedPorts } from "./handlers/port-claims";
 import { publishIpTable } from "./ip-table";
 import { recordFromCatalog } from "./network-record";
 
@@ -57,6 +58,7 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
   await publishSpecs(ctx, catalog);
   const live = await reapplyLostState(ctx, catalog);
   await syncFirewall(ctx, catalog, live);
+  await assertForwardedPorts(ctx, catalog);
   await syncHostClaims(
     ctx.redis,
     ctx.keys,

@@ -6,7 +6,7 @@
 import type { z } from "zod";
 import { ListHostsBody } from "./schemas/host";
 import { type JobAction, ListJobsBody } from "./schemas/job";
-import { ConfigureFirewallBody } from "./schemas/firewall";
+import { ConfigureFirewallBody, ConfigurePortForwardBody } from "./schemas/firewall";
 import { AssignStaticIpBody, ConfigureDhcpBody, ListNetworkIpsBody, UnassignStaticIpBody } from "./schemas/ipam";
 import { CreateNetworkBody, ListNetworksBody, NetworkRef } from "./schemas/network";
 
@@ -118,6 +118,13 @@ export const ACTIONS = {
     body: ConfigureFirewallBody,
     role: "operator",
     summary: "Replace a network's firewall rule set and defaults, atomically (one nft transaction)",
+  },
+  "configure-network-port-forward": {
+    kind: "job",
+    action: "configure-network-port-forward",
+    body: ConfigurePortForwardBody,
+    role: "operator",
+    summary: "Add or remove a DNAT from a host port to a VM (nat networks; host ports claimed per host and protocol)",
   },
 } as const satisfies Record<string, ActionDef>;
 

@@ -26,3 +26,4 @@ export * from "./spec/network-spec";
 export * from "./store/network-ips";
 export * from "./spec/firewall";
 export * from "./schemas/firewall";
+export * from "./store/port-claims";

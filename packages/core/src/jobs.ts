@@ -43,6 +43,16 @@ export interface ConfigureFirewallPayload {
   rules: Record<string, unknown>[];
 }
 
+/** Payload of configure-network-port-forward (the body without dryRun). */
+export interface ConfigurePortForwardPayload {
+  name: string;
+  action: "add" | "remove";
+  protocol: "tcp" | "udp";
+  hostPort: number;
+  vmIp?: string;
+  vmPort?: number;
+}
+
 /** Payload type of each job action. */
 export interface JobPayloads {
   "create-network": CreateNetworkPayload;
@@ -53,6 +63,7 @@ export interface JobPayloads {
   "assign-static-ip": AssignStaticIpPayload;
   "unassign-static-ip": UnassignStaticIpPayload;
   "configure-network-firewall": ConfigureFirewallPayload;
+  "configure-network-port-forward": ConfigurePortForwardPayload;
 }
 
 /** Steps of every configure job: load the spec and check the change, then apply the planned host steps. */
@@ -68,6 +79,7 @@ export const JOB_STEPS: Record<JobAction, string[]> = {
   "assign-static-ip": CONFIGURE_STEPS,
   "unassign-static-ip": CONFIGURE_STEPS,
   "configure-network-firewall": CONFIGURE_STEPS,
+  "configure-network-port-forward": CONFIGURE_STEPS,
 };
 
 /** Retry policy for transient failures (BullMQ attempts + exponential backoff). */

@@ -22,7 +22,7 @@ export interface HostSnapshot {
 /** What applying a plan did. */
 export interface AppliedChange {
   /** The texts run, in order (equal to the plan's). */
-  applied: { name: string; virsh: string[]; xml?: string; nft?: string; live: boolean }[];
+  applied: { name: string; virsh: string[]; xml?: string; nft?: string; command?: string[]; live: boolean }[];
 }
 
 /** A piece of state a host lost, and the virsh commands (live only) that re-apply it from the spec. */

@@ -49,7 +49,11 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
     async applyPlan(ctx, plan) {
       const applied: AppliedChange["applied"] = [];
       for (const step of plan.steps) {
-        if (step.nft !== undefined) {
+        if (step.command !== undefined) {
+          // conntrack -D exits 1 when there was nothing to delete: that is success here.
+          const [cmd, ...args] = step.command;
+          if (cmd) await ctx.runner.run(cmd, args, { allowFailure: true });
+        } else if (step.nft !== undefined) {
           // The whole host table in one transaction, with this network's part from the plan's spec.
           const name = plan.spec.name;
           const before = ctx.firewall.get(name);
@@ -75,6 +79,7 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
           virsh: step.virsh,
           ...(step.xml !== undefined ? { xml: step.xml } : {}),
           ...(step.nft !== undefined ? { nft: step.nft } : {}),
+          ...(step.command !== undefined ? { command: step.command } : {}),
           live: step.live,
         });
       }

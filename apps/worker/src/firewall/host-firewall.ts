@@ -24,6 +24,19 @@ export class HostFirewall {
     private readonly logger: Logger,
   ) {}
 
+  private policies: { at: number; warnings: string[] } | null = null;
+
+  /**
+   * Host firewall settings that override ours (see FirewallBackend.overridingPolicies). Read at most every
+   * `maxAgeMs` (the heartbeat refreshes it), so jobs do not pay an extra `nft` run for it.
+   */
+  async overridingPolicies(maxAgeMs = 30_000): Promise<string[]> {
+    if (this.policies && Date.now() - this.policies.at < maxAgeMs) return this.policies.warnings;
+    const warnings = await this.backend.overridingPolicies();
+    this.policies = { at: Date.now(), warnings };
+    return warnings;
+  }
+
   /** Keep reconcile off a network's part while a job runs on it; returns the release. */
   pin(name: string): () => void {
     this.pinned.set(name, (this.pinned.get(name) ?? 0) + 1);

@@ -68,7 +68,7 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     changed: plan.changed,
     applied: applied.applied.map((a) => ({
       name: a.name,
-      command: a.nft !== undefined ? ["nft", "-f", "-"] : ["virsh", ...a.virsh],
+      command: a.command ?? (a.nft !== undefined ? ["nft", "-f", "-"] : ["virsh", ...a.virsh]),
       ...(a.xml !== undefined ? { xml: a.xml } : {}),
       ...(a.nft !== undefined ? { nft: a.nft } : {}),
       live: a.live,

@@ -1,5 +1,5 @@
 /** delete-network: refuse while anything is attached, stop, undefine, drop from the index and release the claim. */
-import { type NetworkRefPayload, releaseNetworkClaim, removeNetwork } from "@netforge/core";
+import { type NetworkRefPayload, releaseNetworkClaim, releasePortClaims, removeNetwork } from "@netforge/core";
 import type { JobContext } from "../context";
 import { assertNothingAttached, loadManaged } from "./common";
 import { removeFirewall } from "./firewall-steps";
@@ -38,5 +38,6 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
 
   await removeNetwork(ctx.redis, ctx.keys, p.name);
   await releaseNetworkClaim(ctx.redis, ctx.keys, p.name, ctx.hostId);
+  await releasePortClaims(ctx.redis, ctx.keys, ctx.hostId, p.name);
   return { name: p.name, deleted: true };
 }

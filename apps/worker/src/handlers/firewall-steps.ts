@@ -25,7 +25,7 @@ export async function removeFirewall(ctx: JobContext, name: string): Promise<voi
 
 /** Host firewall settings that win over netforge's accepts, as job warnings. */
 export async function warnOverridingPolicies(ctx: JobContext): Promise<string[]> {
-  const found = await ctx.firewall.backend.overridingPolicies().catch(() => []);
+  const found = await ctx.firewall.overridingPolicies().catch(() => []);
   for (const w of found) ctx.report.warn(w);
   return found;
 }

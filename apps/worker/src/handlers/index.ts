@@ -3,7 +3,7 @@ import type { JobAction, JobPayloads } from "@netforge/core";
 import type { JobContext } from "../context";
 import { createNetwork } from "./create-network";
 import { deleteNetwork } from "./delete-network";
-import { configureFirewall } from "./firewall";
+import { configureFirewall, configurePortForward } from "./firewall";
 import { assignStaticIp, configureDhcp, unassignStaticIp } from "./ipam";
 import { startNetwork } from "./start-network";
 import { stopNetwork } from "./stop-network";
@@ -19,4 +19,5 @@ export const HANDLERS: HandlerMap = {
   "assign-static-ip": assignStaticIp,
   "unassign-static-ip": unassignStaticIp,
   "configure-network-firewall": configureFirewall,
+  "configure-network-port-forward": configurePortForward,
 };

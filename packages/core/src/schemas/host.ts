@@ -32,6 +32,8 @@ export const HostRecord = z.object({
   lastSeenAt: z.string(),
   /** Host firewall settings that win over netforge's rules (another table's drop policy...); absent from older workers. */
   firewallWarnings: z.array(z.string()).optional(),
+  /** Ports host processes listen on (any address), per protocol: not available to port forwards. */
+  listeningPorts: z.object({ tcp: z.array(z.number().int()), udp: z.array(z.number().int()) }).optional(),
   /**
    * Set when the worker shut down cleanly: the host is offline from then on
    * without waiting for the heartbeat timeout, and lastSeenAt keeps the real

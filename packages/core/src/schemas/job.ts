@@ -12,6 +12,7 @@ export const JOB_ACTIONS = [
   "assign-static-ip",
   "unassign-static-ip",
   "configure-network-firewall",
+  "configure-network-port-forward",
 ] as const;
 export const JobAction = z.enum(JOB_ACTIONS);
 export type JobAction = z.infer<typeof JobAction>;

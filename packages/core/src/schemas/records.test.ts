@@ -73,6 +73,7 @@ describe("job records", () => {
       "assign-static-ip",
       "unassign-static-ip",
       "configure-network-firewall",
+      "configure-network-port-forward",
     ]);
     expect(JOB_STATES).toEqual(["queued", "running", "succeeded", "failed"]);
     expect(StepState.options).toEqual(["pending", "running", "succeeded", "failed", "undone", "skipped"]);

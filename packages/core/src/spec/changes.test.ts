@@ -147,3 +147,75 @@ describe("planChange against libvirt's own elements (a retry after a worker died
     expect(planChange(spec, change, { ...up, native: native() }).steps).toEqual(planChange(spec, change, up).steps);
   });
 });
+
+describe("planChange: firewall", () => {
+  const fw = {
+    defaultInbound: "drop" as const,
+    defaultOutbound: "accept" as const,
+    rules: [
+      {
+        direction: "inbound" as const,
+        protocol: "tcp" as const,
+        source: null,
+        destination: null,
+        ports: "22",
+        action: "accept" as const,
+        comment: null,
+      },
+    ],
+  };
+  it("running network: one nft step (this network's chains), then the spec write carrying the rules", () => {
+    const p = planChange(spec, { kind: "firewall", firewall: fw }, up);
+    expect(p.steps.map((s) => s.name)).toEqual(["apply firewall (one nft transaction)", "write spec"]);
+    expect(p.steps[0]?.nft).toBe(p.nft);
+    expect(p.nft).toContain("chain web-in-rules {\n\t\ttcp dport 22 accept\n\t\tdrop\n\t}");
+    expect(parseNetworkXml(p.libvirtXml).spec?.firewall).toEqual(fw);
+  });
+  it("stopped network: only the spec (rules reach the kernel at its next start)", () => {
+    const p = planChange(spec, { kind: "firewall", firewall: fw }, { active: false, leases: [] });
+    expect(p.steps.map((s) => s.name)).toEqual(["write spec"]);
+    expect(p.notLive.length).toBe(1);
+  });
+  it("the same rule set again: nothing to do", () => {
+    expect(planChange({ ...spec, firewall: fw }, { kind: "firewall", firewall: fw }, up).steps).toEqual([]);
+  });
+});
+
+describe("planChange: port-forward", () => {
+  const add = (b: Partial<{ hostPort: number; vmIp: string; vmPort: number; protocol: "tcp" | "udp" }>, s: NetSpec = spec) =>
+    planChange(s, { kind: "port-forward", op: "add", protocol: "tcp", hostPort: 2222, vmIp: "10.1.0.10", vmPort: 22, ...b }, up);
+  it("add: the forward in the spec and the table's map", () => {
+    const p = add({});
+    expect(p.spec.portForwards).toEqual([{ protocol: "tcp", hostPort: 2222, vmIp: "10.1.0.10", vmPort: 22 }]);
+    expect(p.steps.map((s) => s.name)).toEqual(["apply firewall (one nft transaction)", "write spec"]);
+    expect(p.changed).toEqual(["added forward tcp 2222 -> 10.1.0.10:22"]);
+  });
+  it("vmIp outside the subnet, the gateway, the broadcast: VALIDATION_FAILED; vmPort defaults to hostPort", () => {
+    expect(code(() => add({ vmIp: "10.2.0.10" }))).toBe("VALIDATION_FAILED");
+    expect(code(() => add({ vmIp: "10.1.0.1" }))).toBe("VALIDATION_FAILED");
+    expect(code(() => add({ vmIp: "10.1.0.255" }))).toBe("VALIDATION_FAILED");
+    const p = planChange(spec, { kind: "port-forward", op: "add", protocol: "udp", hostPort: 53, vmIp: "10.1.0.10" }, up);
+    expect(p.spec.portForwards?.[0]?.vmPort).toBe(53);
+  });
+  it("isolated networks have no forwards: UNSUPPORTED_FOR_TYPE", () => {
+    expect(code(() => add({}, { ...spec, type: "isolated" }))).toBe("UNSUPPORTED_FOR_TYPE");
+  });
+  it("remove: the conntrack flush of its connections follows the nft step; unknown forward NOT_FOUND", () => {
+    const s = add({}).spec;
+    const p = planChange(s, { kind: "port-forward", op: "remove", protocol: "tcp", hostPort: 2222 }, up);
+    expect(p.spec.portForwards).toEqual([]);
+    expect(p.steps.map((x) => x.command ?? x.name)).toEqual([
+      "apply firewall (one nft transaction)",
+      ["conntrack", "-D", "-p", "tcp", "--orig-port-dst", "2222", "--reply-src", "10.1.0.10", "--reply-port-src", "22"],
+      "write spec",
+    ]);
+    expect(code(() => planChange(s, { kind: "port-forward", op: "remove", protocol: "udp", hostPort: 2222 }, up))).toBe("NOT_FOUND");
+  });
+  it("re-targeting a forward flushes the old target's connections; the same forward again changes nothing", () => {
+    const s = add({}).spec;
+    expect(add({}, s).steps).toEqual([]);
+    const p = add({ vmIp: "10.1.0.11" }, s);
+    expect(p.spec.portForwards).toEqual([{ protocol: "tcp", hostPort: 2222, vmIp: "10.1.0.11", vmPort: 22 }]);
+    expect(p.steps.some((x) => x.command?.includes("10.1.0.10"))).toBe(true);
+  });
+});

@@ -11,7 +11,7 @@ import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } fr
 import { type NativeRange, renderDhcpHost, renderDhcpRange, renderNetworkXml } from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
-import { type FirewallSpec, firewallOf } from "./firewall";
+import { type FirewallSpec, firewallOf, type PortForwardSpec } from "./firewall";
 import type { NetSpec, Reservation } from "./network-spec";
 
 /** A change of a network's configuration (one per configure action). */
@@ -19,7 +19,15 @@ export type NetworkChange =
   | { kind: "dhcp"; start: string; end: string; leaseTime?: number | undefined }
   | { kind: "assign-static-ip"; mac: string; ip: string; hostname?: string | null | undefined; force?: boolean | undefined }
   | { kind: "unassign-static-ip"; mac: string }
-  | { kind: "firewall"; firewall: FirewallSpec };
+  | { kind: "firewall"; firewall: FirewallSpec }
+  | {
+      kind: "port-forward";
+      op: "add" | "remove";
+      protocol: "tcp" | "udp";
+      hostPort: number;
+      vmIp?: string | undefined;
+      vmPort?: number | undefined;
+    };
 
 /** What the host reports that a change must respect. */
 export interface HostObservation {
@@ -49,6 +57,8 @@ export interface PlanStep {
    * host's whole netforge table, in one `nft -f` transaction (render/nft.ts renderHostTable).
    */
   nft?: string;
+  /** A host command other than virsh (argv), e.g. conntrack ending a removed forward's connections. */
+  command?: string[];
   /** How the step is taken back if a later one fails (same shape). */
   undo: { virsh: string[]; xml?: string } | null;
   /** Whether it changes the running network (false: persistent definition only, effective at next start). */
@@ -98,6 +108,28 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
     nft = renderNetworkChains(firewallNetworkOf(next.spec));
     // A stopped network has no rules in the kernel: its spec carries them to its next start.
     if (host.active) steps.push({ name: "apply firewall (one nft transaction)", virsh: [], nft, undo: null, live: true });
+  }
+  // Connections a removed (or re-targeted) forward carried end with it: their conntrack entries go, so the
+  // next packet meets the new table instead of the old translation.
+  for (const f of host.active ? (next.flush ?? []) : []) {
+    steps.push({
+      name: `end connections of ${f.protocol} ${f.hostPort} -> ${f.vmIp}:${f.vmPort}`,
+      virsh: [],
+      command: [
+        "conntrack",
+        "-D",
+        "-p",
+        f.protocol,
+        "--orig-port-dst",
+        String(f.hostPort),
+        "--reply-src",
+        f.vmIp,
+        "--reply-port-src",
+        String(f.vmPort),
+      ],
+      undo: null,
+      live: true,
+    });
   }
   for (const op of againstNative(next.ops, host.native)) {
     if (op.kind === "firewall") continue;
@@ -197,7 +229,7 @@ function applyChange(
   spec: NetSpec,
   change: NetworkChange,
   host: HostObservation,
-): { spec: NetSpec; ops: Op[]; warnings: string[]; changed: string[] } {
+): { spec: NetSpec; ops: Op[]; warnings: string[]; changed: string[]; flush?: PortForwardSpec[] } {
   const cidr = parseCidrOrThrow(spec.cidr);
   const gateway = ipNum(spec.gateway);
   const where = formatCidr(cidr);
@@ -269,6 +301,54 @@ function applyChange(
         changed: [`released ${r.ip} of ${mac}`],
       };
     }
+    case "port-forward": {
+      if (spec.type !== "nat") {
+        throw new AppError("UNSUPPORTED_FOR_TYPE", `port forwards need a nat network; '${spec.name}' is ${spec.type}`, {
+          name: spec.name,
+          type: spec.type,
+        });
+      }
+      const forwards = spec.portForwards ?? [];
+      const same = (f: PortForwardSpec) => f.protocol === change.protocol && f.hostPort === change.hostPort;
+      const old = forwards.find(same);
+      const label = (f: PortForwardSpec) => `${f.protocol} ${f.hostPort} -> ${f.vmIp}:${f.vmPort}`;
+      if (change.op === "remove") {
+        if (!old) {
+          throw new AppError("NOT_FOUND", `network '${spec.name}' forwards no ${change.protocol} port ${change.hostPort}`, {
+            name: spec.name,
+            protocol: change.protocol,
+            hostPort: change.hostPort,
+          });
+        }
+        return {
+          spec: { ...spec, portForwards: forwards.filter((f) => f !== old) },
+          ops: [{ kind: "firewall" }],
+          warnings: [],
+          changed: [`removed forward ${label(old)}`],
+          flush: [old],
+        };
+      }
+      if (change.vmIp === undefined) throw validationError([{ path: "vmIp", message: "is required to add a forward" }]);
+      const vm = ipNum(change.vmIp);
+      const usable = usableRange(cidr);
+      if (!cidrContains(cidr, vm) || vm < usable.first || vm > usable.last || vm === gateway) {
+        throw validationError([{ path: "vmIp", message: `must be a VM address inside ${where} (not the gateway)` }]);
+      }
+      const f: PortForwardSpec = {
+        protocol: change.protocol,
+        hostPort: change.hostPort,
+        vmIp: change.vmIp,
+        vmPort: change.vmPort ?? change.hostPort,
+      };
+      if (old && old.vmIp === f.vmIp && old.vmPort === f.vmPort) return { spec, ops: [], warnings: [], changed: [] };
+      return {
+        spec: { ...spec, portForwards: [...forwards.filter((x) => x !== old), f] },
+        ops: [{ kind: "firewall" }],
+        warnings: [],
+        changed: [old ? `forward ${label(old)} now -> ${f.vmIp}:${f.vmPort}` : `added forward ${label(f)}`],
+        ...(old ? { flush: [old] } : {}),
+      };
+    }
     case "firewall": {
       const before = JSON.stringify(firewallOf(spec));
       if (before === JSON.stringify(change.firewall) && spec.firewall) return { spec, ops: [], warnings: [], changed: [] };
@@ -321,12 +401,18 @@ function applyChange(
 }
 
 /** The configure actions and their payloads, as one change each (the API's door check and the worker use the same). */
-export type ConfigureAction = "configure-network-dhcp" | "assign-static-ip" | "unassign-static-ip" | "configure-network-firewall";
+export type ConfigureAction =
+  | "configure-network-dhcp"
+  | "assign-static-ip"
+  | "unassign-static-ip"
+  | "configure-network-firewall"
+  | "configure-network-port-forward";
 export const CONFIGURE_ACTIONS: readonly ConfigureAction[] = [
   "configure-network-dhcp",
   "assign-static-ip",
   "unassign-static-ip",
   "configure-network-firewall",
+  "configure-network-port-forward",
 ];
 
 export function changeFor(action: ConfigureAction, p: Record<string, unknown>): NetworkChange {
@@ -346,6 +432,15 @@ export function changeFor(action: ConfigureAction, p: Record<string, unknown>): 
       return { kind: "unassign-static-ip", mac: s("mac") };
     case "configure-network-firewall":
       return { kind: "firewall", firewall: firewallFromBody(p) };
+    case "configure-network-port-forward":
+      return {
+        kind: "port-forward",
+        op: p.action === "remove" ? "remove" : "add",
+        protocol: p.protocol as "tcp" | "udp",
+        hostPort: p.hostPort as number,
+        vmIp: p.vmIp as string | undefined,
+        vmPort: p.vmPort as number | undefined,
+      };
   }
 }
 

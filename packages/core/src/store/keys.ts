@@ -53,6 +53,8 @@ export interface Keys {
   networkIps(name: string): string;
   /** HASH host -> how many pieces of lost state its worker re-applied (shown in /metrics). */
   reappliedCounter: string;
+  /** HASH "<protocol>/<port>" -> network forwarding that host port (per host; claimed at the door). */
+  portClaims(host: string): string;
 }
 
 /** Build the key set for a prefix (e.g. "netforge"). */
@@ -84,5 +86,6 @@ export function makeKeys(prefix: string): Keys {
     networkSpec: (n) => `${p}:netspec:${n}`,
     networkIps: (n) => `${p}:netips:${n}`,
     reappliedCounter: `${p}:metrics:reapplied`,
+    portClaims: (h) => `${p}:claims:ports:${h}`,
   };
 }

@@ -22,6 +22,7 @@ import type { ChainableCommander } from "ioredis";
 import type { AppError } from "../errors";
 import { CLAIM_LUA, type PlacementRequest, claimScriptArgs, readClaimAnswer } from "./claims";
 import { type JobRecord, SAVE_NEW_JOB_LUA, saveNewJobScriptArgs } from "./jobs";
+import { PORT_CLAIM_LUA, type PortClaim, portClaimScriptArgs, portConflict } from "./port-claims";
 import type { Keys } from "./keys";
 
 /** Field marking a tombstone (a real BullMQ job hash never has it). */
@@ -38,6 +39,9 @@ ${CLAIM_LUA}
 end
 local function save(KEYS, ARGV)
 ${SAVE_NEW_JOB_LUA}
+end
+local function portclaim(KEYS, ARGV)
+${PORT_CLAIM_LUA}
 end
 local tomb = KEYS[1]
 local function refuse(res)
@@ -61,6 +65,11 @@ local function part()
 end
 local ck, ca = part()
 local sk, sa = part()
+local pk, pa = part()
+if #pk > 0 then
+  local res = portclaim(pk, pa)
+  if res[1] ~= 'OK' then return refuse(res) end
+end
 if #ck > 0 then
   local res = claim(ck, ca)
   if res[1] ~= 'OK' then return refuse(res) end
@@ -81,6 +90,8 @@ export interface SubmissionCommit {
   record: JobRecord;
   /** The name/subnet claim a create takes with its record (its target: the queue's host); null for other actions. */
   claim: PlacementRequest | null;
+  /** The host port a port forward claims with its record (configure-network-port-forward add); null or absent otherwise. */
+  portClaim?: PortClaim | null;
   /** The BullMQ job key the add that follows in the same MULTI will use. */
   bullJobKey: string;
 }
@@ -92,7 +103,8 @@ export interface SubmissionCommit {
 export function queueCommit(multi: ChainableCommander, keys: Keys, c: SubmissionCommit): void {
   const claim = c.claim ? claimScriptArgs(keys, c.claim) : { keys: [], argv: [] };
   const save = saveNewJobScriptArgs(keys, c.record);
-  const scriptKeys = [c.bullJobKey, ...claim.keys, ...save.keys];
+  const port = c.portClaim ? portClaimScriptArgs(keys, c.portClaim) : { keys: [], argv: [] };
+  const scriptKeys = [c.bullJobKey, ...claim.keys, ...save.keys, ...port.keys];
   multi.eval(
     COMMIT_LUA,
     scriptKeys.length,
@@ -104,6 +116,9 @@ export function queueCommit(multi: ChainableCommander, keys: Keys, c: Submission
     String(save.keys.length),
     String(save.argv.length),
     ...save.argv,
+    String(port.keys.length),
+    String(port.argv.length),
+    ...port.argv,
   );
 }
 
@@ -124,10 +139,11 @@ export type CommitOutcome =
   | { kind: "refused"; error: AppError };
 
 /** Read the commit script's answer. */
-export function commitOutcome(res: unknown, claim: PlacementRequest | null): CommitOutcome {
+export function commitOutcome(res: unknown, claim: PlacementRequest | null, portClaim: PortClaim | null = null): CommitOutcome {
   const r = res as string[];
   if (r[0] === "OK") return { kind: "applied" };
   if (r[0] === "EXPIRED") return { kind: "expired", redisNowMs: Number(r[1]) };
+  if (r[0] === "PORT_CONFLICT" && portClaim) return { kind: "refused", error: portConflict(portClaim, String(r[1])) };
   if (claim === null) throw new Error(`unexpected commit answer ${JSON.stringify(res)}`);
   const answer = readClaimAnswer(claim, r);
   if (answer.kind === "claimed") throw new Error(`unexpected commit answer ${JSON.stringify(res)}`);
