@@ -1,5 +1,7 @@
+import type { FirewallNetwork } from "@netforge/core";
 import { describe, expect, it } from "vitest";
-import { overridingFromChains } from "./nftables";
+import type { CommandResult, CommandRunner, RunOptions } from "../host/command-runner";
+import { NftBackend, overridingFromChains } from "./nftables";
 
 // `nft -j list chains` of a host where iptables (through iptables-nft) set FORWARD to DROP, a firewall
 // tool's inet table drops input, libvirt's own chains are regular, and our table is there too.
@@ -25,5 +27,42 @@ describe("overridingFromChains", () => {
   it("a host with accept policies only (the sandbox's, libvirt's) has nothing to say", () => {
     expect(overridingFromChains(listing.replaceAll('"drop"', '"accept"'))).toEqual([]);
     expect(overridingFromChains("not json")).toEqual([]);
+  });
+});
+
+describe("NftBackend.replace", () => {
+  const net = (forwards: number[]): FirewallNetwork => ({
+    name: "web",
+    type: "nat",
+    bridge: "nf-web",
+    cidr: "10.70.0.0/24",
+    firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
+    portForwards: forwards.map((p) => ({ protocol: "tcp", hostPort: p, vmIp: "10.70.0.10", vmPort: 80 })),
+    ownsTypeRules: true,
+  });
+  class Runner implements CommandRunner {
+    inputs: string[] = [];
+    failNext = false;
+    async run(_cmd: string, _args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+      this.inputs.push(opts.input ?? "");
+      if (this.failNext) {
+        this.failNext = false;
+        return { stdout: "", stderr: "Error: No such file or directory", exitCode: 1 };
+      }
+      return { stdout: "", stderr: "", exitCode: 0 };
+    }
+  }
+  it("the whole table first; then a forwards-only change is one element update; a failed update falls back to the whole table", async () => {
+    const r = new Runner();
+    const b = new NftBackend(r);
+    await b.replace([net([8080])]);
+    expect(r.inputs[0]).toMatch(/^table inet netforge \{\}\ndelete table inet netforge\n/);
+    await b.replace([net([8080, 9000])]);
+    expect(r.inputs[1]).toBe("add element inet netforge fwd-tcp { 9000 : 10.70.0.10 . 80 }\n");
+    r.failNext = true; // someone deleted the table: the element update fails
+    await b.replace([net([9000])]);
+    expect(r.inputs[2]).toBe("delete element inet netforge fwd-tcp { 8080 }\n");
+    expect(r.inputs[3]).toMatch(/^table inet netforge \{\}\ndelete table inet netforge\n/);
+    expect(r.inputs[3]).toContain("elements = { 9000 : 10.70.0.10 . 80 }");
   });
 });

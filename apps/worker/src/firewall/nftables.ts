@@ -4,7 +4,7 @@
  * swaps old for new atomically. Drift is seen by comparing `nft list table`
  * with the listing taken after our last apply.
  */
-import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderHostTable } from "@netforge/core";
+import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderForwardDelta, renderHostTable } from "@netforge/core";
 import type { CommandRunner } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
 
@@ -24,9 +24,25 @@ export class NftBackend implements FirewallBackend {
 
   constructor(private readonly runner: CommandRunner) {}
 
+  /** What the last successful apply carried (for forward-only deltas). */
+  private last: readonly FirewallNetwork[] | null = null;
+
   async replace(networks: readonly FirewallNetwork[]): Promise<string> {
+    // Only forwards changed since our last apply: change the map's elements (one small transaction).
+    const delta = this.last ? renderForwardDelta(this.last, networks) : null;
+    if (delta !== null) {
+      const ok =
+        delta === "" || (await this.runner.run("nft", ["-f", "-"], { input: delta, timeoutMs: 30_000, allowFailure: true })).exitCode === 0;
+      if (ok) {
+        this.last = networks;
+        this.baseline = null;
+        return delta;
+      }
+      // The table is not what we left (flushed by hand?): replace it whole below.
+    }
     const text = renderHostTable(networks);
     await this.runner.run("nft", ["-f", "-"], { input: text, timeoutMs: 30_000 });
+    this.last = networks;
     this.baseline = null;
     this.applied = true;
     return text;
@@ -36,6 +52,7 @@ export class NftBackend implements FirewallBackend {
     await this.runner.run("nft", ["-f", "-"], { input: `table ${NFT_FAMILY} ${NFT_TABLE} {}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n` });
     this.baseline = null;
     this.applied = false;
+    this.last = null;
   }
 
   async inPlace(): Promise<boolean> {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { FirewallSpec } from "../spec/firewall";
-import { type FirewallNetwork, renderHostTable, renderNetworkChains } from "./nft";
+import { type FirewallNetwork, renderForwardDelta, renderHostTable, renderNetworkChains } from "./nft";
 
 // Golden files: the exact nft transaction for representative hosts (the libvirt way of testing firewall
 // rules). Regenerate with UPDATE_GOLDEN=1 after an intended change; each was loaded by `nft -c -f` in a
@@ -139,5 +139,30 @@ describe("renderNetworkChains: rule by rule", () => {
     expect(() => renderHostTable([{ ...web, portForwards: [{ protocol: "tcp", hostPort: 0, vmIp: "10.70.0.9", vmPort: 1 }] }])).toThrow(
       /port/,
     );
+  });
+});
+
+describe("renderForwardDelta: forwards-only changes as map element updates", () => {
+  const f = (hostPort: number, vmIp = "10.70.0.10", vmPort = 80, protocol: "tcp" | "udp" = "tcp") => ({ protocol, hostPort, vmIp, vmPort });
+  it("an added, a removed and a re-targeted forward: delete before add, one transaction", () => {
+    const before = [{ ...web, portForwards: [f(8080), f(2222), f(5353, "10.70.0.11", 53, "udp")] }, iso];
+    const after = [{ ...web, portForwards: [f(8080, "10.70.0.12"), f(5353, "10.70.0.11", 53, "udp"), f(9000)] }, iso];
+    expect(renderForwardDelta(before, after)).toBe(
+      [
+        "delete element inet netforge fwd-tcp { 2222 }",
+        "delete element inet netforge fwd-tcp { 8080 }",
+        "add element inet netforge fwd-tcp { 8080 : 10.70.0.12 . 80 }",
+        "add element inet netforge fwd-tcp { 9000 : 10.70.0.10 . 80 }",
+        "",
+      ].join("\n"),
+    );
+  });
+  it("nothing changed: empty; anything but forwards changed: null (the whole table is replaced)", () => {
+    expect(renderForwardDelta([web, iso], [iso, web])).toBe("");
+    expect(renderForwardDelta([web], [{ ...web, firewall: { ...web.firewall, defaultInbound: "accept" } }])).toBeNull();
+    expect(renderForwardDelta([web], [web, iso])).toBeNull();
+  });
+  it("checks what it writes like the full renderer", () => {
+    expect(() => renderForwardDelta([web], [{ ...web, portForwards: [f(1, "10.70.0.300")] }])).toThrow(/address/);
   });
 });
