@@ -7,8 +7,11 @@
 import type { FirewallNetwork } from "@netforge/core";
 
 export interface FirewallBackend {
-  /** Replace all of netforge's rules on the host with those of `networks`, atomically. Returns the text applied. */
-  replace(networks: readonly FirewallNetwork[]): Promise<string>;
+  /**
+   * Replace all of netforge's rules on the host with those of `networks`, atomically. Returns the text applied.
+   * `whole`: rewrite everything even if the backend believes only part changed (repairing drift).
+   */
+  replace(networks: readonly FirewallNetwork[], opts?: { whole?: boolean }): Promise<string>;
   /** Whether the rules applied last are still on the host unchanged (false: someone flushed or edited them). */
   inPlace(): Promise<boolean>;
   /** Host firewall settings that win over netforge's accepts (another table's drop policy...), as warnings. */

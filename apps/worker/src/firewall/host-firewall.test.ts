@@ -9,7 +9,9 @@ class FakeBackend implements FirewallBackend {
   applies: string[][] = [];
   table: string[] | null = null;
   fail = false;
-  async replace(nets: readonly FirewallNetwork[]) {
+  wholes = 0;
+  async replace(nets: readonly FirewallNetwork[], opts: { whole?: boolean } = {}) {
+    if (opts.whole) this.wholes++;
     await new Promise((r) => setTimeout(r, 5)); // long enough for a second caller to try to interleave
     if (this.fail) throw new Error("nft failed");
     this.table = nets.map((n) => n.name).sort();
@@ -64,6 +66,7 @@ describe("HostFirewall", () => {
     b.table = [];
     expect(await fw.repairDrift()).toBe(true);
     expect(b.table).toEqual(["a"]);
+    expect(b.wholes).toBe(2); // repairs rewrite the whole table, never a delta
     expect(await fw.repairDrift()).toBe(false);
   });
   it("sync leaves the part of a network a job is changing (pinned) as the job set it", async () => {

@@ -85,7 +85,7 @@ export class HostFirewall {
         return "applied";
       }
       if (!(await this.backend.inPlace())) {
-        await this.applyNow();
+        await this.applyNow({ whole: true });
         return "restored";
       }
       return "unchanged";
@@ -96,7 +96,7 @@ export class HostFirewall {
   async repairDrift(): Promise<boolean> {
     return this.serial(async () => {
       if (this.appliedKey === null || (await this.backend.inPlace())) return false;
-      await this.applyNow();
+      await this.applyNow({ whole: true });
       return true;
     });
   }
@@ -105,9 +105,9 @@ export class HostFirewall {
     return JSON.stringify([...this.desired.values()].sort((a, b) => a.name.localeCompare(b.name)));
   }
 
-  private async applyNow(): Promise<string> {
+  private async applyNow(opts: { whole?: boolean } = {}): Promise<string> {
     const nets = [...this.desired.values()];
-    const text = await this.backend.replace(nets);
+    const text = await this.backend.replace(nets, opts);
     this.appliedKey = this.key();
     this.logger.debug({ networks: nets.length }, "firewall table applied");
     return text;

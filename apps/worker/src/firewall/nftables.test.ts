@@ -64,5 +64,10 @@ describe("NftBackend.replace", () => {
     expect(r.inputs[2]).toBe("delete element inet netforge fwd-tcp { 8080 }\n");
     expect(r.inputs[3]).toMatch(/^table inet netforge \{\}\ndelete table inet netforge\n/);
     expect(r.inputs[3]).toContain("elements = { 9000 : 10.70.0.10 . 80 }");
+    // Repairing drift rewrites the whole table even when nothing changed since the last apply.
+    await b.replace([net([9000])]);
+    expect(r.inputs).toHaveLength(4); // nothing changed: nothing run
+    await b.replace([net([9000])], { whole: true });
+    expect(r.inputs[4]).toMatch(/^table inet netforge \{\}\ndelete table inet netforge\n/);
   });
 });

@@ -27,9 +27,9 @@ export class NftBackend implements FirewallBackend {
   /** What the last successful apply carried (for forward-only deltas). */
   private last: readonly FirewallNetwork[] | null = null;
 
-  async replace(networks: readonly FirewallNetwork[]): Promise<string> {
+  async replace(networks: readonly FirewallNetwork[], opts: { whole?: boolean } = {}): Promise<string> {
     // Only forwards changed since our last apply: change the map's elements (one small transaction).
-    const delta = this.last ? renderForwardDelta(this.last, networks) : null;
+    const delta = this.last && !opts.whole ? renderForwardDelta(this.last, networks) : null;
     if (delta !== null) {
       const ok =
         delta === "" || (await this.runner.run("nft", ["-f", "-"], { input: delta, timeoutMs: 30_000, allowFailure: true })).exitCode === 0;
