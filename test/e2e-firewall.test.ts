@@ -29,7 +29,8 @@ let b: NamespaceVm;
 const ip: Record<string, string> = {};
 
 beforeAll(async () => {
-  c = await startCluster({ hosts: [{ id: "fw" }], label: "fw" });
+  // A short reconcile, so the legacy-network test sees the worker pick up a definition changed behind its back.
+  c = await startCluster({ hosts: [{ id: "fw" }], label: "fw", workerEnv: { NETFORGE_RECONCILE_MS: "2000" } });
   h = c.hosts.get("fw") as SandboxHost;
   const r = await c.call("create-network", { name: NET, type: "nat", cidr: "10.76.0.0/24" }, { wait: 30 });
   if (r.status !== 200) throw new Error(JSON.stringify(r.body));
@@ -320,5 +321,58 @@ describe("network lifecycle", () => {
     expect(await tableText()).not.toContain("10.76.0.0");
     expect(await tableText()).not.toContain("2222 :");
     expect(await c.redis.hgetall(c.keys.portClaims("fw"))).toEqual({});
+  });
+});
+
+describe("a network defined the old way (libvirt <forward mode='nat'/>, libvirt's own iptables rules)", () => {
+  const OLD = "oldnat";
+  const iptablesMentions = async (bridge: string) =>
+    (await h.exec(["iptables-save"], { reject: false })).stdout.split("\n").filter((l) => l.includes(bridge)).length;
+
+  it("keeps working on libvirt's rules while it runs, and moves to netforge's table at its next start", async () => {
+    const r = await c.call("create-network", { name: OLD, type: "nat", cidr: "10.77.0.0/24" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const bridge = r.body.job.result.bridge.name as string;
+    // Make it what an older netforge defined: same metadata, libvirt NAT, running with libvirt's rules.
+    const xml = (await h.virsh(["net-dumpxml", "--inactive", OLD])).stdout.replace(
+      /<forward mode=["']open["']\s*\/>/,
+      "<forward mode='nat'/>",
+    );
+    expect(xml).toContain("<forward mode='nat'/>");
+    const file = join(h.dir, "oldnat.xml");
+    await writeFile(file, xml);
+    await h.virsh(["net-define", file]);
+    await h.virsh(["net-destroy", OLD]);
+    await h.virsh(["net-start", OLD]);
+    expect(await iptablesMentions(bridge)).toBeGreaterThan(0);
+    // The worker's reconcile sees the live forward mode: our chains for it, but libvirt keeps the masquerade.
+    await waitFor(
+      "reconciled",
+      async () => {
+        const t = await tableText();
+        return t.includes(`chain ${OLD}-in`) && !t.includes("10.77.0.0/24 ip daddr != 10.77.0.0/24 masquerade");
+      },
+      15_000,
+      200,
+    );
+    const vm1 = await createNamespaceVm(h, { name: "old1", bridge });
+    vms.push(vm1);
+    await vm1.dhcp();
+    expect(await sourceSeenOutside(h, vm1)).toBe(h.hostAddress);
+    await vm1.destroy();
+
+    // stop + start through the API: redefined from its spec (mode 'open'), libvirt adds no rules, ours NAT it.
+    expect((await c.call("stop-network", { name: OLD }, { wait: 30 })).status).toBe(200);
+    const st = await c.call("start-network", { name: OLD }, { wait: 30 });
+    expect(st.status, JSON.stringify(st.body)).toBe(200);
+    expect((await h.virsh(["net-dumpxml", "--inactive", OLD])).stdout).toMatch(/<forward mode=["']open["']/);
+    expect(await iptablesMentions(bridge)).toBe(0);
+    expect(await tableText()).toContain("ip saddr 10.77.0.0/24 ip daddr != 10.77.0.0/24 masquerade");
+    const vm2 = await createNamespaceVm(h, { name: "old2", bridge });
+    vms.push(vm2);
+    await vm2.dhcp();
+    expect(await sourceSeenOutside(h, vm2)).toBe(h.hostAddress);
+    await vm2.destroy();
+    expect((await c.call("delete-network", { name: OLD }, { wait: 30 })).status).toBe(200);
   });
 });
