@@ -21,6 +21,8 @@ import { sourceSeenOutside } from "./support/traffic";
 
 let c: Cluster;
 let h: SandboxHost;
+/** The host object the outside echo server was started for (a libvirtd restart gives `h` a new object). */
+let h0: SandboxHost;
 const vms: NamespaceVm[] = [];
 const NET = "fwn";
 let srv: NamespaceVm;
@@ -32,6 +34,7 @@ beforeAll(async () => {
   // A short reconcile, so the legacy-network test sees the worker pick up a definition changed behind its back.
   c = await startCluster({ hosts: [{ id: "fw" }], label: "fw", workerEnv: { NETFORGE_RECONCILE_MS: "2000" } });
   h = c.hosts.get("fw") as SandboxHost;
+  h0 = h;
   const r = await c.call("create-network", { name: NET, type: "nat", cidr: "10.76.0.0/24" }, { wait: 30 });
   if (r.status !== 200) throw new Error(JSON.stringify(r.body));
   const bridge = r.body.job.result.bridge.name as string;
@@ -358,7 +361,7 @@ describe("a network defined the old way (libvirt <forward mode='nat'/>, libvirt'
     const vm1 = await createNamespaceVm(h, { name: "old1", bridge });
     vms.push(vm1);
     await vm1.dhcp();
-    expect(await sourceSeenOutside(h, vm1)).toBe(h.hostAddress);
+    expect(await sourceSeenOutside(h0, vm1)).toBe(h.hostAddress);
     await vm1.destroy();
 
     // stop + start through the API: redefined from its spec (mode 'open'), libvirt adds no rules, ours NAT it.
@@ -371,7 +374,7 @@ describe("a network defined the old way (libvirt <forward mode='nat'/>, libvirt'
     const vm2 = await createNamespaceVm(h, { name: "old2", bridge });
     vms.push(vm2);
     await vm2.dhcp();
-    expect(await sourceSeenOutside(h, vm2)).toBe(h.hostAddress);
+    expect(await sourceSeenOutside(h0, vm2)).toBe(h.hostAddress);
     await vm2.destroy();
     expect((await c.call("delete-network", { name: OLD }, { wait: 30 })).status).toBe(200);
   });

@@ -32,6 +32,7 @@ function sameRecord(a: NetworkRecord, b: NetworkRecord): boolean {
 }
 
 export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {}): Promise<{ present: number; removed: string[] }> {
+  const firewallMark = ctx.firewall.mark(); // before reading libvirt: what jobs set after this is newer than our read
   const catalog = (await ctx.catalog.list({ reread: opts.reread ?? true })).filter((c) => c.def.managed);
   const now = new Date().toISOString();
   const names = catalog.map((c) => c.name);
@@ -57,7 +58,7 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
   }
   await publishSpecs(ctx, catalog);
   const live = await reapplyLostState(ctx, catalog);
-  await syncFirewall(ctx, catalog, live);
+  await syncFirewall(ctx, catalog, live, firewallMark);
   await assertForwardedPorts(ctx, catalog);
   await syncHostClaims(
     ctx.redis,
@@ -152,7 +153,7 @@ async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Prom
  * libvirt's masquerade until its next start (ownsTypeRules false). Applied when it differs from what this
  * worker applied last (a worker restart, a network started behind our back) or when the table drifted.
  */
-export async function syncFirewall(ctx: HostContext, catalog: CatalogEntry[], live: Map<string, string>): Promise<void> {
+export async function syncFirewall(ctx: HostContext, catalog: CatalogEntry[], live: Map<string, string>, readMark: number): Promise<void> {
   const nets = catalog.flatMap((c) => {
     const spec = c.def.spec;
     if (!c.active || !spec) return [];
@@ -160,7 +161,7 @@ export async function syncFirewall(ctx: HostContext, catalog: CatalogEntry[], li
     const mode = xml ? parseNetworkXml(xml).forwardMode : c.def.forwardMode;
     return [firewallNetworkOf(spec, mode === "open")];
   });
-  const outcome = await ctx.firewall.sync(nets);
+  const outcome = await ctx.firewall.sync(nets, readMark);
   if (outcome === "restored") await countRestore(ctx, "reconcile");
 }
 

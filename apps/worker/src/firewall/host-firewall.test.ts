@@ -81,3 +81,19 @@ describe("HostFirewall", () => {
     expect(fw.get("a")).toBeNull();
   });
 });
+
+describe("HostFirewall.sync after a job", () => {
+  it("a read of libvirt taken before a job changed a network does not bring its old part back", async () => {
+    const fw = new HostFirewall(new FakeBackend(), pino({ level: "silent" }));
+    await fw.sync([net("a"), net("b")]);
+    const mark = fw.mark(); // reconcile starts reading libvirt: a and b run
+    const unpin = fw.pin("a");
+    await fw.set("a", null); // a delete job on a finishes meanwhile
+    unpin();
+    await fw.sync([net("a"), net("b")], mark); // the stale read still lists a
+    expect(fw.get("a")).toBeNull();
+    await fw.sync([net("b")], fw.mark()); // the next round reads the truth
+    expect(fw.get("a")).toBeNull();
+    expect(fw.get("b")).not.toBeNull();
+  });
+});

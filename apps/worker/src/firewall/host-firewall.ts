@@ -18,6 +18,9 @@ export class HostFirewall {
   private queue: Promise<unknown> = Promise.resolve();
   /** Networks a job is changing: reconcile keeps their current part (its libvirt read may predate the job's). */
   private readonly pinned = new Map<string, number>();
+  /** A counter, and when (in its ticks) each network's part was last set by a job. */
+  private clock = 0;
+  private readonly touched = new Map<string, number>();
 
   constructor(
     readonly backend: FirewallBackend,
@@ -55,9 +58,15 @@ export class HostFirewall {
     return this.desired.get(name) ?? null;
   }
 
+  /** A mark to take before reading libvirt for sync(): parts jobs set after it are newer than that read. */
+  mark(): number {
+    return ++this.clock;
+  }
+
   /** Set (or with null, remove) one network's part and apply the host's table; on failure the previous part stays. */
   async set(name: string, net: FirewallNetwork | null): Promise<string> {
     return this.serial(async () => {
+      this.touched.set(name, ++this.clock);
       const before = this.desired.get(name) ?? null;
       if (net) this.desired.set(name, net);
       else this.desired.delete(name);
@@ -75,10 +84,13 @@ export class HostFirewall {
    * Replace the whole desired state (reconcile, from libvirt) and apply it when it differs from what was
    * applied or when the host's table drifted. Returns what was repaired, for logs and metrics.
    */
-  async sync(nets: FirewallNetwork[]): Promise<"unchanged" | "applied" | "restored"> {
+  async sync(nets: FirewallNetwork[], readMark = Number.POSITIVE_INFINITY): Promise<"unchanged" | "applied" | "restored"> {
     return this.serial(async () => {
-      for (const name of [...this.desired.keys()]) if (!this.pinned.has(name)) this.desired.delete(name);
-      for (const n of nets) if (!this.pinned.has(n.name)) this.desired.set(n.name, n);
+      // A network a job is on, or one a job changed after `readMark` (the caller's read of libvirt began), keeps
+      // the part the job gave it: the read may predate the job (a delete would otherwise come back).
+      const mine = (name: string) => this.pinned.has(name) || (this.touched.get(name) ?? 0) > readMark;
+      for (const name of [...this.desired.keys()]) if (!mine(name)) this.desired.delete(name);
+      for (const n of nets) if (!mine(n.name)) this.desired.set(n.name, n);
       const key = this.key();
       if (key !== this.appliedKey) {
         await this.applyNow();
