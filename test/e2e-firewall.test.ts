@@ -379,3 +379,41 @@ describe("a network defined the old way (libvirt <forward mode='nat'/>, libvirt'
     expect((await c.call("delete-network", { name: OLD }, { wait: 30 })).status).toBe(200);
   });
 });
+
+describe("a host firewall whose drop policy wins over netforge's accepts", () => {
+  it("is reported in list-hosts and in the warnings of a firewall job", async () => {
+    const r = await c.call("create-network", { name: "polnet", type: "isolated", cidr: "10.78.0.0/24" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    await h.exec(["iptables", "-P", "FORWARD", "DROP"]);
+    try {
+      const warned = await waitFor(
+        "list-hosts warns",
+        async () => {
+          const l = await c.call("list-hosts", {});
+          const host = l.body.hosts.find((x: { id: string }) => x.id === "fw");
+          return (host?.firewallWarnings ?? []).find((w: string) => w.includes("'FORWARD'")) as string | undefined;
+        },
+        15_000,
+        300,
+      );
+      expect(warned).toMatch(/table ip filter \(hook forward\) has policy drop/);
+      const job = await c.call("configure-network-firewall", { name: "polnet", defaultInbound: "drop" }, { wait: 30 });
+      expect(job.status, JSON.stringify(job.body)).toBe(200);
+      expect(job.body.job.result.warnings.join(" ")).toContain("'FORWARD'");
+    } finally {
+      await h.exec(["iptables", "-P", "FORWARD", "ACCEPT"]);
+    }
+    const l = await waitFor(
+      "warning gone",
+      async () => {
+        const hosts = (await c.call("list-hosts", {})).body.hosts;
+        const host = hosts.find((x: { id: string }) => x.id === "fw");
+        return host && (host.firewallWarnings ?? []).length === 0 ? host : null;
+      },
+      15_000,
+      300,
+    );
+    expect(l.firewallWarnings).toEqual([]);
+    expect((await c.call("delete-network", { name: "polnet" }, { wait: 30 })).status).toBe(200);
+  });
+});
