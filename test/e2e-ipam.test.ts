@@ -250,8 +250,10 @@ describe("dry runs of the lifecycle actions", () => {
     expect(dry.body.plan.steps.map((st: any) => st.command)).toEqual([
       ["virsh", "net-define", "<file>"],
       ["virsh", "net-start", "drynet"],
+      ["nft", "-f", "-"],
       ["virsh", "net-autostart", "drynet"],
     ]);
+    expect(dry.body.plan.nft).toContain('chain drynet-out {\n\t\toifname != "nf-drynet" reject');
     expect(await c.redis.hgetall(c.keys.claimedNames)).toEqual(claimsBefore);
     expect((await h.virsh(["net-list", "--all", "--name"])).stdout).toBe(netsBefore);
     // The same refusals as the real call.
@@ -266,10 +268,14 @@ describe("dry runs of the lifecycle actions", () => {
     expect({ ...norm(defined), uuid: "", createdAt: "" }).toEqual({ ...norm(dry.body.plan.libvirtXml), uuid: "", createdAt: "" });
 
     const stopDry = await c.call("stop-network", { name: "drynet", dryRun: true });
-    expect(stopDry.body.plan.steps).toEqual([{ name: "stop network", command: ["virsh", "net-destroy", "drynet"], live: true }]);
+    expect(stopDry.body.plan.steps).toEqual([
+      { name: "stop network", command: ["virsh", "net-destroy", "drynet"], live: true },
+      { name: "remove firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true },
+    ]);
     const delDry = await c.call("delete-network", { name: "drynet", dryRun: true });
     expect(delDry.body.plan.steps.map((st: any) => st.command)).toEqual([
       ["virsh", "net-destroy", "drynet"],
+      ["nft", "-f", "-"],
       ["virsh", "net-undefine", "drynet"],
     ]);
     expect((await c.call("start-network", { name: "drynet", dryRun: true })).body.error.code).toBe("INVALID_STATE");

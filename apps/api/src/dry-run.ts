@@ -16,6 +16,8 @@ import {
   getNetworkView,
   type JobAction,
   listAllNetworks,
+  firewallNetworkOf,
+  renderNetworkChains,
   renderNetworkXml,
   specFromCreate,
 } from "@netforge/core";
@@ -68,18 +70,31 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
       const payload = prepared.payload as PreparedJob<"create-network">["payload"];
       const taken = new Set<string>((await getHost(s.redis, s.keys, host))?.interfaces.map((i) => i.name) ?? []);
       for (const n of await listAllNetworks(s.redis, s.keys)) if (n.host === host && n.bridge.name) taken.add(n.bridge.name);
-      const xml = renderNetworkXml(specFromCreate({ ...payload, bridge: bridgeNameFor(name, taken) }));
+      const spec = specFromCreate({ ...payload, bridge: bridgeNameFor(name, taken) });
+      const xml = renderNetworkXml(spec);
+      // The network's part of the host's nft table (its NAT/isolation, an open rule set), applied after the start.
+      const nft = renderNetworkChains(firewallNetworkOf(spec));
       const steps: PlanStepView[] = [{ name: "define network", command: ["virsh", "net-define", "<file>"], xml, live: false }];
-      if (payload.start) steps.push({ name: "start network", command: ["virsh", "net-start", name], live: true });
+      if (payload.start) {
+        steps.push({ name: "start network", command: ["virsh", "net-start", name], live: true });
+        steps.push({ name: "apply firewall (one nft transaction)", command: ["nft", "-f", "-"], nft, live: true });
+      }
       steps.push({
         name: "set autostart",
         command: payload.autostart ? ["virsh", "net-autostart", name] : ["virsh", "net-autostart", name, "--disable"],
         live: false,
       });
-      return { host, steps, libvirtXml: xml, warnings: [] };
+      return { host, steps, libvirtXml: xml, nft, warnings: [] };
     }
     case "start-network":
-      return { host, steps: [{ name: "start network", command: ["virsh", "net-start", name], live: true }], warnings: [] };
+      return {
+        host,
+        steps: [
+          { name: "start network", command: ["virsh", "net-start", name], live: true },
+          { name: "apply firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true },
+        ],
+        warnings: [],
+      };
     case "stop-network":
     case "delete-network": {
       const net = await getNetworkView(s.redis, s.keys, name);
@@ -95,7 +110,10 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
         );
       }
       const steps: PlanStepView[] = [];
-      if (net?.state === "active") steps.push({ name: "stop network", command: ["virsh", "net-destroy", name], live: true });
+      if (net?.state === "active") {
+        steps.push({ name: "stop network", command: ["virsh", "net-destroy", name], live: true });
+        steps.push({ name: "remove firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true });
+      }
       if (action === "delete-network") steps.push({ name: "remove definition", command: ["virsh", "net-undefine", name], live: false });
       return { host, steps, warnings: [] };
     }
