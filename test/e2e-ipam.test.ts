@@ -236,6 +236,8 @@ describe("reservations survive restarts and come back when a host lost them", ()
     expect(await hasA("live")).toBe(false);
     expect(await hasA("config")).toBe(true);
     await waitFor("the reservation re-applied", () => hasA("live"), 15_000, 200);
+    // The worker counts right after the virsh command that made it live: give that write a moment.
+    await waitFor("the re-apply counted", async () => (await metric()) > n0, 5_000, 100);
     expect(await metric()).toBeGreaterThan(n0);
   });
 });
