@@ -46,11 +46,21 @@ describe("ops endpoints", () => {
     }
   });
 
-  it("/docs serves the interactive reference pointing at /openapi.json", async () => {
+  it("/docs serves the interactive reference from this process only, pointing at /openapi.json", async () => {
     const r = await h.get("/docs", { role: null });
     expect(r.status).toBe(200);
     expect(r.headers.get("content-type")).toContain("text/html");
-    expect(String(r.body)).toContain("/openapi.json");
+    // Nothing from another origin: every script and stylesheet is a path on this server, and the CSP says so.
+    expect(String(r.body)).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(r.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const init = await h.api.app.request("/docs/init.js");
+    expect(await init.text()).toContain('url: "/openapi.json"');
+    for (const asset of ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"]) {
+      const a = await h.api.app.request(asset);
+      expect(a.status, asset).toBe(200);
+      expect((await a.arrayBuffer()).byteLength, asset).toBeGreaterThan(10_000);
+    }
+    expect((await h.api.app.request("/docs/..%2Fpackage.json")).status).toBe(404);
   });
 
   it("/metrics: request counts by status class, SSE gauge, jobs enqueued", async () => {

@@ -18,6 +18,7 @@ import { TokenBucketRateLimiter } from "./rate-limiter";
 import { acceptOrGenerateRequestId } from "./request-id";
 import { registeredActions } from "./routes/action-route";
 import { adminRoutes } from "./routes/admin";
+import { docsRoutes } from "./routes/docs";
 import { hostRoutes } from "./routes/hosts";
 import { jobRoutes } from "./routes/jobs";
 import { networkRoutes } from "./routes/networks";
@@ -99,7 +100,14 @@ export function createApp(deps: AppDeps): NetforgeApi {
     }),
   );
 
-  const subApps = [networkRoutes(services), jobRoutes(services), hostRoutes(services), adminRoutes(services), opsRoutes(services)];
+  const subApps = [
+    networkRoutes(services),
+    jobRoutes(services),
+    hostRoutes(services),
+    adminRoutes(services),
+    opsRoutes(services),
+    docsRoutes(),
+  ];
   const routed = new Set<ActionName>();
   for (const sub of subApps) {
     for (const a of registeredActions.get(sub) ?? []) routed.add(a);

@@ -1,6 +1,5 @@
-/** Operational endpoints (no token): liveness, readiness, OpenAPI, docs, metrics. */
+/** Operational endpoints (no token): liveness, readiness, OpenAPI, metrics. */
 import { hostStatus, listHosts } from "@netforge/core";
-import { swaggerUI } from "@hono/swagger-ui";
 import { Hono } from "hono";
 import type { AppEnv, Services } from "../context";
 import { buildOpenApiDocument } from "../openapi";
@@ -40,8 +39,6 @@ export function opsRoutes(s: Services): Hono<AppEnv> {
     openapi ??= buildOpenApiDocument();
     return c.json(openapi);
   });
-
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "netforge API" }));
 
   app.get("/metrics", (c) => {
     const text = s.metrics.render({
