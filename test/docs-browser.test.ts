@@ -84,9 +84,9 @@ describe("/docs in headless Chromium", () => {
     await op.locator("button.execute").click();
     const status = op.locator(".live-responses-table .response .response-col_status").first();
     await status.waitFor({ timeout: 15_000 });
-    expect((await status.innerText()).trim()).toBe("200");
-    const body = await op.locator(".live-responses-table .response-col_description pre").first().innerText();
-    expect(JSON.parse(body).networks.map((n: { name: string }) => n.name)).toEqual(["docs-net"]);
+    expect((await status.textContent())?.trim()).toBe("200");
+    const body = await op.locator(".live-responses-table .response-col_description pre").first().textContent();
+    expect(JSON.parse(body ?? "").networks.map((n: { name: string }) => n.name)).toEqual(["docs-net"]);
     await page.screenshot({ path: join(SHOT_DIR, "docs-try-it.png"), fullPage: false });
 
     expect(foreign, "requests to other origins").toEqual([]);

@@ -72,8 +72,20 @@ function actionOperation(name: ActionName): JsonSchema {
   };
   if (def.kind === "job") {
     op.parameters = [
-      { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", minLength: 1, maxLength: 200 } },
-      { name: "Prefer", in: "header", required: false, schema: { type: "string", example: "wait=30" } },
+      {
+        name: "Idempotency-Key",
+        in: "header",
+        required: false,
+        description: "a retried request with the same key and body returns the first one's job instead of queueing another",
+        schema: { type: "string", minLength: 1, maxLength: 200 },
+      },
+      {
+        name: "Prefer",
+        in: "header",
+        required: false,
+        description: "wait=<seconds>: hold the answer until the job ends (at most 60 s); 200 with the finished job, else 202",
+        schema: { type: "string", example: "wait=30" },
+      },
     ];
     op.responses = {
       "202": { ...jobRef("queued; Location: /api/jobs/<id>"), headers: { Location: { schema: { type: "string" } } } },
@@ -105,7 +117,7 @@ const sseResponse = {
 export function buildOpenApiDocument(): JsonSchema {
   const paths: Record<string, JsonSchema> = {};
   for (const name of Object.keys(ACTIONS) as ActionName[]) paths[`/api/${name}`] = actionOperation(name);
-  const jobIdParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
+  const jobIdParam = { name: "id", in: "path", required: true, description: "job id (j_...)", schema: { type: "string" } };
   const tokenParam = {
     name: "access_token",
     in: "query",
@@ -117,6 +129,7 @@ export function buildOpenApiDocument(): JsonSchema {
     get: {
       operationId: "get-job",
       summary: "One job",
+      description: "The job's state, steps, result or error. Requires role 'viewer'.",
       tags: ["jobs (asynchronous)"],
       parameters: [jobIdParam],
       responses: { "200": jobRef("the job"), "404": errorRef("NOT_FOUND") },
@@ -125,28 +138,51 @@ export function buildOpenApiDocument(): JsonSchema {
   paths["/api/jobs/{id}/events"] = {
     get: {
       operationId: "job-events",
-      summary: "Server-Sent Events of one job: snapshot, progress..., one terminal event, then the stream closes",
+      summary: "Server-Sent Events of one job",
+      description:
+        "snapshot, progress..., one terminal event (succeeded or failed), then the stream closes. Reconnect with Last-Event-ID to get what was missed. Requires role 'viewer'.",
       tags: ["jobs (asynchronous)"],
-      parameters: [jobIdParam, tokenParam, { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string" } }],
+      parameters: [
+        jobIdParam,
+        tokenParam,
+        {
+          name: "Last-Event-ID",
+          in: "header",
+          required: false,
+          description: "resume after this event id (the id of the last event received)",
+          schema: { type: "string" },
+        },
+      ],
       responses: { "200": sseResponse, "404": errorRef("NOT_FOUND") },
     },
   };
   paths["/api/events"] = {
     get: {
       operationId: "all-events",
-      summary: "Server-Sent Events of every job (optionally one network's), for dashboards",
+      summary: "Server-Sent Events of every job",
+      description: "Every job event (optionally one network's), for dashboards. Requires role 'viewer'.",
       tags: ["jobs (asynchronous)"],
-      parameters: [{ name: "network", in: "query", required: false, schema: { type: "string" } }, tokenParam],
+      parameters: [
+        { name: "network", in: "query", required: false, description: "only this network's jobs", schema: { type: "string" } },
+        tokenParam,
+      ],
       responses: { "200": sseResponse },
     },
   };
-  for (const [path, summary] of [
-    ["/healthz", "The process is up"],
-    ["/readyz", "Redis answers and at least one worker is online (else 503)"],
-    ["/metrics", "Prometheus metrics"],
+  for (const [path, summary, description] of [
+    ["/healthz", "Liveness", "The process is up (no token)."],
+    ["/readyz", "Readiness", "Redis answers and at least one worker is online, else 503 (no token)."],
+    ["/metrics", "Prometheus metrics", "Prometheus text exposition format (no token)."],
   ] as const) {
     paths[path] = {
-      get: { operationId: path.slice(1), summary, tags: ["operations"], security: [], responses: { "200": { description: "OK" } } },
+      get: {
+        operationId: path.slice(1),
+        summary,
+        description,
+        tags: ["operations"],
+        security: [],
+        responses: { "200": { description: "OK" }, ...(path === "/readyz" ? { "503": { description: "not ready" } } : {}) },
+      },
     };
   }
   return {
@@ -154,8 +190,14 @@ export function buildOpenApiDocument(): JsonSchema {
     info: {
       title: "netforge API",
       version: "1",
-      description: "Network control plane for KVM/libvirt hosts. Every operation is POST /api/<action> with a JSON body.",
+      description: "Network control plane for KVM/libvirt hosts. Every operation is `POST /api/<action>` with a JSON body.",
+      contact: { name: "netforge maintainers (see the repository README)" },
     },
+    tags: [
+      { name: "jobs (asynchronous)", description: "Changes run as jobs on the network's host: 202 + a job to poll or watch (SSE)" },
+      { name: "operations", description: "Health, readiness and metrics (no token)" },
+      { name: "queries", description: "Answered at once from the cluster index" },
+    ],
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
     paths,
