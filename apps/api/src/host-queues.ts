@@ -71,6 +71,13 @@ export class HostQueues {
     return q;
   }
 
+  /** Jobs in a host's queue by state (/metrics: queue depth). */
+  async counts(host: string): Promise<Record<string, number>> {
+    const q = this.queueFor(host);
+    await this.clientOf(host, q);
+    return q.getJobCounts("waiting", "active", "delayed", "prioritized");
+  }
+
   /** Job options: the BullMQ job id is our job id. */
   private jobOptions(jobId: string): JobsOptions {
     return {

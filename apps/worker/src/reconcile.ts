@@ -6,6 +6,7 @@
  * whose network lock is held (a job is running on them) are left alone.
  */
 import {
+  countWorkerEvent,
   getNetworks,
   type NetworkRecord,
   putNetwork,
@@ -30,6 +31,8 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
   const now = new Date().toISOString();
   const names = catalog.map((c) => c.name);
   const existing = new Map((await getNetworks(ctx.redis, ctx.keys, names)).map((r) => [r.name, r]));
+  /** Index entries rewritten or removed because they differed from libvirt (the drift-repair counter of /metrics). */
+  let repaired = 0;
   for (const entry of catalog) {
     const prev = existing.get(entry.name);
     const rec = recordFromCatalog(entry, ctx.hostId, now);
@@ -45,6 +48,7 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
       const fresh = recordFromCatalog({ ...entry, ...state }, ctx.hostId, now);
       if (prev && sameRecord(prev, fresh)) continue;
       await putNetwork(ctx.redis, ctx.keys, fresh);
+      repaired += 1;
     } finally {
       await lock.release();
     }
@@ -70,10 +74,12 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
       await removeNetwork(ctx.redis, ctx.keys, r.name);
       await releaseNetworkClaim(ctx.redis, ctx.keys, r.name, ctx.hostId);
       removed.push(r.name);
+      repaired += 1;
     } finally {
       await lock.release();
     }
   }
+  if (repaired > 0) await countWorkerEvent(ctx.redis, ctx.keys, ctx.hostId, "drift_repairs", repaired).catch(() => undefined);
   return { present: catalog.length, removed };
 }
 

@@ -17,6 +17,7 @@ export * from "./store/locks";
 export * from "./store/network-index";
 export * from "./store/redis";
 export * from "./store/submission";
+export * from "./store/worker-counters";
 export * from "./validation";
 export * from "./jobs";
 export * from "./store/claim-release";

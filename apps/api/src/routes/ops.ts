@@ -40,15 +40,9 @@ export function opsRoutes(s: Services): Hono<AppEnv> {
     return c.json(openapi);
   });
 
-  app.get("/metrics", (c) => {
-    const text = s.metrics.render({
-      netforge_event_bus_listeners: { help: "Local listeners on the job event bus.", value: s.bus.listenerCount() },
-      netforge_sse_streams_max_per_token: {
-        help: `The most event streams one token holds open (cap ${s.config.sseMaxPerToken}; total cap ${s.config.sseMaxTotal}).`,
-        value: s.sse.maxPerTokenInUse(),
-      },
-    });
-    return c.text(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+  app.get("/metrics", async (c) => {
+    const text = await s.metrics.render();
+    return c.text(text, 200, { "Content-Type": s.metrics.contentType });
   });
 
   return app;

@@ -47,6 +47,8 @@ export interface Keys {
   networkLock(name: string): string;
   /** BullMQ queue name of a host. */
   hostQueue(host: string): string;
+  /** HASH counter -> count: what the host's worker counted (lock waits, drift repairs...), for /metrics. */
+  workerCounters(host: string): string;
 }
 
 /** Build the key set for a prefix (e.g. "netforge"). */
@@ -75,5 +77,6 @@ export function makeKeys(prefix: string): Keys {
     idempotency: (k) => `${p}:idem:${k}`,
     networkLock: (n) => `${p}:lock:net:${n}`,
     hostQueue: (h) => `host-${h}`,
+    workerCounters: (h) => `${p}:host:${h}:counters`,
   };
 }
