@@ -34,6 +34,7 @@ import { hostRoutes } from "./routes/hosts";
 import { jobRoutes } from "./routes/jobs";
 import { networkRoutes } from "./routes/networks";
 import { opsRoutes } from "./routes/ops";
+import { queueDashboardRoutes } from "./routes/queue-dashboard";
 import { SseStreams } from "./sse";
 
 export type { ApiConfig, AppDeps } from "./context";
@@ -143,6 +144,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     adminRoutes(services),
     opsRoutes(services),
     docsRoutes(),
+    queueDashboardRoutes(services, deps.tokens, authFailures),
   ];
   const routed = new Set<ActionName>();
   for (const sub of subApps) {
