@@ -4,12 +4,13 @@
  * the job's steps and its result, and each class of error its exit code.
  * Run under the e2e lock (it creates a sandbox host).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster, TOKENS } from "./support/cluster";
+import { type Cluster, startCluster, TOKENS, workerLog } from "./support/cluster";
+import { duplicateKeys } from "./support/json-keys";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const HOST = "cli";
@@ -196,5 +197,25 @@ describe("netforge CLI in a terminal", () => {
     const shown = await run(`npx netforge job show ${id}`);
     expect(shown.screen).toMatch(/state:\s+succeeded/);
     expect(shown.screen).toMatch(/defining network\s+succeeded/);
+  });
+
+  it("worker logs: one JSON object per line without duplicated keys, job lines carrying the API request id", async () => {
+    const r = await c.call(
+      "create-network",
+      { name: "logged", type: "isolated", cidr: "10.68.0.0/24" },
+      { wait: 30, headers: { "x-request-id": "req-log-check-1" } },
+    );
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const lines = readFileSync(workerLog(c.prefix, HOST), "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "");
+    expect(lines.length).toBeGreaterThan(5);
+    for (const line of lines) {
+      expect(() => JSON.parse(line), line).not.toThrow();
+      expect(duplicateKeys(line), line).toEqual([]);
+    }
+    const jobLines = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.jobId === r.body.job.id);
+    expect(jobLines.length).toBeGreaterThan(0);
+    for (const o of jobLines) expect(o.requestId).toBe("req-log-check-1");
   });
 });

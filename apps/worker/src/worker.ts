@@ -61,7 +61,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   // Rebuild this host's part of the index before taking jobs: the index may be empty (new Redis) or stale.
   const rec = await reconcile(host);
   await refreshHost(host, startedAt, libvirtVersion);
-  logger.info({ host: cfg.hostId, networks: rec.present, removed: rec.removed }, "index reconciled");
+  logger.info({ networks: rec.present, removed: rec.removed }, "index reconciled");
 
   const bullConnection = connectRedis(cfg.redisUrl);
   // Both connections retry forever in the background; an outage is logged once when it starts and once when it ends.
@@ -105,7 +105,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   };
   const stopHeartbeat = loop(cfg.heartbeatMs, "heartbeat", () => refreshHost(host, startedAt, libvirtVersion));
   const stopReconcile = loop(cfg.reconcileMs, "reconcile", () => reconcile(host));
-  logger.info({ host: cfg.hostId, queue: keys.hostQueue(cfg.hostId), libvirtVersion }, "worker ready");
+  logger.info({ queue: keys.hostQueue(cfg.hostId), libvirtVersion }, "worker ready");
 
   return {
     host,
