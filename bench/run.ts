@@ -9,7 +9,9 @@
  *     with no worker consuming), 32 concurrent clients.
  *  3. list-networks over 1,000 networks: median latency, beside the raw
  *     Redis reads it is built on.
- * Prints a table. BENCH_ROUNDS (default 20) sets N.
+ *  4./5. IP management (bench/ipam.ts): assign-static-ip beside raw
+ *     `virsh net-update`, at 1 and 1,000 reservations; list-network-ips over 1,000 entries.
+ * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
@@ -17,10 +19,11 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { createApp } from "@netforge/api";
-import { connectRedis, makeKeys, type NetworkRecord, putHost, putNetwork, renderNetworkXml } from "@netforge/core";
+import { connectRedis, makeKeys, type NetworkRecord, putHost, putNetwork, renderNetworkXml, specFromCreate } from "@netforge/core";
 import { spawnWorker, startRedisServer } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
 import pino from "pino";
+import { benchIpam } from "./ipam";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const TOKEN = "bench-token-0123456789";
@@ -72,7 +75,13 @@ async function main() {
 
   process.stderr.write("bench: creating sandbox host...\n");
   const h = await createSandboxHost({ id: `bn${randomBytes(2).toString("hex")}` });
-  const worker = spawnWorker({ hostId: "bench1", redisUrl: redisServer.url, prefix, enter: h.nsenterPrefix, env: { LOG_LEVEL: "warn" } });
+  const worker = spawnWorker({
+    hostId: "bench1",
+    redisUrl: redisServer.url,
+    prefix,
+    enter: h.nsenterPrefix,
+    env: { LOG_LEVEL: "warn", NETFORGE_RECONCILE_MS: "2000" },
+  });
   const rows: string[][] = [];
   try {
     for (let i = 0; i < 300; i++) {
@@ -81,6 +90,10 @@ async function main() {
       await new Promise((r) => setTimeout(r, 100));
     }
 
+    if (process.env.BENCH_ONLY === "ipam") {
+      rows.push(...(await benchIpam(h, post, redis, keys, ROUNDS)));
+      return printTable(rows);
+    }
     // 1. create end to end vs raw libvirt, interleaved.
     const raw: number[] = [];
     const nf: number[] = [];
@@ -91,19 +104,21 @@ async function main() {
       const warm = i < 2; // first rounds warm up caches/JIT on both sides
       // raw
       const name = `raw${i}`;
-      const xml = renderNetworkXml({
-        name,
-        type: "nat",
-        uuid: randomUUID(),
-        host: "bench1",
-        description: "",
-        cidr: `10.${100 + (i % 50)}.${i}.0/24`,
-        gateway: `10.${100 + (i % 50)}.${i}.1`,
-        dhcp: { enabled: true, start: `10.${100 + (i % 50)}.${i}.128`, end: `10.${100 + (i % 50)}.${i}.254`, leaseTime: 3600 },
-        autostart: true,
-        bridge: `nf-${name}`,
-        createdAt: new Date().toISOString(),
-      });
+      const xml = renderNetworkXml(
+        specFromCreate({
+          name,
+          type: "nat",
+          uuid: randomUUID(),
+          host: "bench1",
+          description: "",
+          cidr: `10.${100 + (i % 50)}.${i}.0/24`,
+          gateway: `10.${100 + (i % 50)}.${i}.1`,
+          dhcp: { enabled: true, start: `10.${100 + (i % 50)}.${i}.128`, end: `10.${100 + (i % 50)}.${i}.254`, leaseTime: 3600 },
+          autostart: true,
+          bridge: `nf-${name}`,
+          createdAt: new Date().toISOString(),
+        }),
+      );
       const file = join(h.dir, `${name}.xml`);
       await writeFile(file, xml);
       let t0 = performance.now();
@@ -139,6 +154,9 @@ async function main() {
     ]);
     rows.push(["raw virsh define+start+autostart + DHCP check", `${raw.length}`, ms(median(raw)), ms(p95(raw)), "1.00x"]);
     for (const [k, v] of stepTimes) rows.push([`  netforge ${k}`, `${v.length}`, ms(median(v)), ms(p95(v)), ""]);
+
+    // 4./5. IP management on the same host and worker.
+    rows.push(...(await benchIpam(h, post, redis, keys, ROUNDS)));
 
     // 2. submissions accepted per second, queue only (a registered host without a worker).
     const now = new Date().toISOString();
@@ -222,6 +240,10 @@ async function main() {
     await redisServer.stop();
   }
 
+  printTable(rows);
+}
+
+function printTable(rows: string[][]): void {
   const header = ["measure", "n", "median", "p95", "ratio"];
   const widths = header.map((hd, i) => Math.max(hd.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] as number)).join(" | ")} |`;

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildOpenApiDocument } from "@netforge/api/openapi";
-import { ACTIONS, type ActionName } from "@netforge/core";
+import { ACTIONS, type ActionName, type NetSpec, putNetworkIps, putNetworkSpec } from "@netforge/core";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,6 +35,24 @@ const VALID_BODIES: Partial<Record<string, unknown>> = {
   "list-jobs": {},
   "list-hosts": {},
   "release-network-claim": { name: "orphan" },
+  "configure-network-dhcp": { name: "ipnet", start: "10.83.0.120", end: "10.83.0.220", leaseTime: 7200 },
+  "assign-static-ip": { name: "ipnet", mac: "52:54:00:00:00:02", ip: "10.83.0.11" },
+  "unassign-static-ip": { name: "ipnet", mac: "52:54:00:00:00:01" },
+  "list-network-ips": { name: "ipnet" },
+};
+
+/** The spec and IP table a worker would have published for "ipnet" (IP management answers from them). */
+const IPNET: NetSpec = {
+  type: "nat",
+  name: "ipnet",
+  uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329d",
+  description: "",
+  createdAt: "2026-11-28T00:00:00.000Z",
+  bridge: "nf-ipnet",
+  cidr: "10.83.0.0/24",
+  gateway: "10.83.0.1",
+  dhcp: { enabled: true, start: "10.83.0.100", end: "10.83.0.200", leaseTime: 3600 },
+  reservations: [{ mac: "52:54:00:00:00:01", ip: "10.83.0.10", hostname: null }],
 };
 
 interface Recorded {
@@ -55,6 +73,12 @@ beforeAll(async () => {
   await h.addNetwork({ name: "present", host: "h1", cidr: "10.78.0.0/24" });
   await h.addNetwork({ name: "stopped", host: "h1", cidr: "10.81.0.0/24", state: "inactive" });
   await h.addNetwork({ name: "waited", host: "h1", cidr: "10.82.0.0/24", state: "inactive" });
+  await h.addNetwork({ name: "ipnet", host: "h1", cidr: IPNET.cidr, gateway: IPNET.gateway, state: "active" });
+  await putNetworkSpec(h.redis, h.keys, IPNET);
+  await putNetworkIps(h.redis, h.keys, "ipnet", {
+    observedAt: new Date().toISOString(),
+    ips: [{ ip: "10.83.0.10", mac: "52:54:00:00:00:01", vmName: null, hostname: null, static: true, leaseExpiresAt: null }],
+  });
   // A claim with no network behind it on an online host and no job: what release-network-claim frees.
   await h.addNetwork({ name: "orphan", host: "gone-host", cidr: "10.79.0.0/24" });
 });
@@ -85,9 +109,15 @@ function record(operation: string, method: string, path: string, kase: string, s
 describe("real responses conform to /openapi.json", () => {
   for (const name of Object.keys(ACTIONS) as ActionName[]) {
     const path = `/api/${name}`;
-    it(`${name}: success, validation error, no token, missing network`, async () => {
+    it(`${name}: success (and dry run), validation error, no token, missing network`, async () => {
       const problems: string[] = [];
       const valid = VALID_BODIES[name];
+      if (valid !== undefined && ACTIONS[name].kind === "job") {
+        // A dry run first (it changes nothing): 200 with the plan.
+        const plan = await h.call(name, { ...(valid as object), dryRun: true }, { role: "admin" });
+        expect(plan.status, JSON.stringify(plan.body)).toBe(200);
+        problems.push(...record(name, "post", path, "dry run", plan.status, plan.body));
+      }
       if (valid !== undefined) {
         const r = await h.call(name, valid, { role: "admin" });
         expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
@@ -99,9 +129,9 @@ describe("real responses conform to /openapi.json", () => {
       const anon = await h.call(name, {}, { role: null });
       expect(anon.status).toBe(401);
       problems.push(...record(name, "post", path, "no token", anon.status, anon.body));
-      const refs = (ACTIONS[name].body as { shape?: Record<string, unknown> }).shape;
-      if (refs && "name" in refs && name !== "create-network" && name !== "list-networks") {
-        const missing = await h.call(name, { name: "no-such-net" }, { role: "admin" });
+      // The success body naming a network that does not exist.
+      if (valid !== undefined && typeof (valid as { name?: unknown }).name === "string" && name !== "create-network") {
+        const missing = await h.call(name, { ...(valid as object), name: "no-such-net" }, { role: "admin" });
         expect(missing.status).toBe(404);
         problems.push(...record(name, "post", path, "missing network", missing.status, missing.body));
       }

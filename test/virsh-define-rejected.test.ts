@@ -54,14 +54,13 @@ describe("virsh net-define refusing our XML", () => {
         name: "good",
         type: "nat",
         uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c",
-        host: "h1",
         description: "frontend VMs — 東京 😀",
         cidr: "10.77.0.0/24",
         gateway: "10.77.0.1",
         dhcp: { enabled: true, start: "10.77.0.128", end: "10.77.0.254", leaseTime: 3600 },
-        autostart: true,
         bridge: "nf-good",
         createdAt: "2026-11-28T00:00:00.000Z",
+        reservations: [],
       }),
     );
   });

@@ -71,6 +71,11 @@ describe("virsh sessions", () => {
     expect(sessionSafe(["net-info", "a b"])).toBe(false);
     expect(sessionSafe(["net-info", "'x'"])).toBe(false);
     expect(sessionSafe(["net-define", "/tmp/x.xml"])).toBe(true);
+    // netforge's own net-update elements go through (double-quoted); anything that could end the quote does not.
+    expect(sessionSafe(["net-update", "n", "add", "ip-dhcp-host", "<host mac='52:54:00:00:00:01' name='a' ip='10.0.0.5'/>"])).toBe(true);
+    expect(sessionSafe(["net-update", "n", "add", "ip-dhcp-host", '<host name="a" ip="10.0.0.5"/>'])).toBe(false);
+    expect(sessionSafe(["net-update", "n", "add", "ip-dhcp-host", "<host name='a;b'/>"])).toBe(false);
+    expect(sessionSafe(["net-update", "n", "add", "ip-dhcp-host", "<host name='a\\'/>"])).toBe(false);
     runner.oneShots = [];
     const r = await virsh.run(["net-info", "x; net-destroy y"], { allowFailure: true });
     expect(r.exitCode).not.toBe(0);

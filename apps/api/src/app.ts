@@ -94,6 +94,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
       hosts: hosts.map((h) => ({ id: h.id, status: hostStatus(h, now) })),
       queues,
       workerCounters: await readWorkerCounters(redis, deps.keys, ids),
+      reapplied: new Map(Object.entries(await redis.hgetall(deps.keys.reappliedCounter)).map(([host, n]) => [host, Number(n)])),
     };
   });
   const limiter = new TokenBucketRateLimiter(config.rateLimitPerSecond);

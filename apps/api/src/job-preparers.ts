@@ -25,6 +25,14 @@ import {
   type Redis,
   type ResolvedCreate,
   resolveCreate,
+  type ChangePlan,
+  changeFor,
+  type ConfigureAction,
+  getNetworkIps,
+  getNetworkSpec,
+  type NetworkRecord,
+  placeAndClaimNetwork,
+  planChange,
 } from "@netforge/core";
 import type { z } from "zod";
 
@@ -38,6 +46,8 @@ export interface PreparedJob<A extends JobAction> {
   payload: JobPayloads[A];
   /** The name/subnet claim to take with the job (create-network; its target is `host`), or null. */
   claim: PlacementRequest | null;
+  /** For changes of an existing network: the plan checked at the door (from the spec the worker published). */
+  plan?: ChangePlan | null;
 }
 
 /**
@@ -47,7 +57,18 @@ export interface PreparedJob<A extends JobAction> {
  */
 export type CommitPrepared<A extends JobAction> = (job: PreparedJob<A>) => Promise<void>;
 
-type Preparer<A extends JobAction> = (redis: Redis, keys: Keys, body: JobBody<A>, commit: CommitPrepared<A>) => Promise<void>;
+/**
+ * Runs the checks of an action and hands the prepared job to `commit`.
+ * `checkOnly` (dry run): every check, nothing claimed; `commit` then only
+ * receives the job (the caller's commit writes nothing).
+ */
+type Preparer<A extends JobAction> = (
+  redis: Redis,
+  keys: Keys,
+  body: JobBody<A>,
+  commit: CommitPrepared<A>,
+  opts?: { checkOnly?: boolean },
+) => Promise<void>;
 
 /** Explicit host: must exist and be online. */
 async function requireOnlineHost(redis: Redis, keys: Keys, id: string, what: string): Promise<HostRecord> {
@@ -88,11 +109,13 @@ export async function placeAndClaim(
   keys: Keys,
   spec: ResolvedCreate,
   claimOn: (claim: PlacementRequest) => Promise<void>,
+  checkOnly = false,
 ): Promise<string> {
   const claim = { name: spec.name, cidr: spec.cidr };
   if (spec.requestedHost !== null) {
     await requireOnlineHost(redis, keys, spec.requestedHost, "choose another host or retry when it is back");
-    await claimOn({ ...claim, candidates: [spec.requestedHost], target: spec.requestedHost });
+    if (checkOnly) await placeAndClaimNetwork(redis, keys, claim, [spec.requestedHost], { checkOnly });
+    await claimOn({ ...claim, candidates: [spec.requestedHost], target: spec.requestedHost, checkOnly });
     return spec.requestedHost;
   }
   const now = Date.now();
@@ -101,6 +124,12 @@ export async function placeAndClaim(
     .sort((a, b) => a.networks - b.networks || a.id.localeCompare(b.id))
     .map((h) => h.id);
   if (candidates.length === 0) throw new AppError("NO_HOST", "no online host can take the network", {});
+  if (checkOnly) {
+    // Where the claim would go now, nothing written.
+    const host = await placeAndClaimNetwork(redis, keys, claim, candidates, { checkOnly });
+    await claimOn({ ...claim, candidates: [host], target: host, checkOnly });
+    return host;
+  }
   let target = candidates[0] as string;
   for (let round = 0; round < PLACEMENT_ROUNDS; round++) {
     try {
@@ -114,7 +143,13 @@ export async function placeAndClaim(
   throw new AppError("INVALID_STATE", "placement did not settle under concurrent creates; retry", { retryable: true });
 }
 
-async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-network">, commit: CommitPrepared<"create-network">) {
+async function prepareCreate(
+  redis: Redis,
+  keys: Keys,
+  body: JobBody<"create-network">,
+  commit: CommitPrepared<"create-network">,
+  opts: { checkOnly?: boolean } = {},
+) {
   const spec = resolveCreate(body);
   if (!IMPLEMENTED_TYPES.has(spec.type)) {
     throw new AppError(
@@ -125,27 +160,39 @@ async function prepareCreate(redis: Redis, keys: Keys, body: JobBody<"create-net
   }
   const { requestedHost: _requested, ...resolved } = spec;
   const uuid = randomUUID();
-  await placeAndClaim(redis, keys, spec, async (claim) => {
-    const host = claim.target as string;
-    const payload: CreateNetworkPayload = { ...resolved, uuid, host, createdAt: new Date().toISOString() };
-    await commit({ network: spec.name, host, payload, claim });
+  await placeAndClaim(
+    redis,
+    keys,
+    spec,
+    async (claim) => {
+      const host = claim.target as string;
+      const payload: CreateNetworkPayload = { ...resolved, uuid, host, createdAt: new Date().toISOString() };
+      await commit({ network: spec.name, host, payload, claim });
+    },
+    opts.checkOnly === true,
+  );
+}
+
+/** An indexed network whose host is online (the first check of every action on an existing network). */
+async function existingNetwork(redis: Redis, keys: Keys, name: string): Promise<NetworkRecord> {
+  const net = await getNetwork(redis, keys, name);
+  if (!net) throw new AppError("NOT_FOUND", `network '${name}' does not exist`, { name });
+  await requireOnlineHost(redis, keys, net.host, `network '${net.name}' cannot be changed until it is back`).catch((err: unknown) => {
+    // The network's host vanished from the registry: for the caller that is "unavailable", not "not found".
+    if (err instanceof AppError && err.code === "NOT_FOUND") {
+      throw new AppError("HOST_UNAVAILABLE", `host '${net.host}' of network '${net.name}' is not registered`, {
+        host: net.host,
+      });
+    }
+    throw err;
   });
+  return net;
 }
 
 /** delete/start/stop: the network must be indexed, its host online, and (for start/stop) in the other state. */
 function prepareExisting<A extends "delete-network" | "start-network" | "stop-network">(action: A): Preparer<A> {
   return async (redis, keys, body, commit) => {
-    const net = await getNetwork(redis, keys, body.name);
-    if (!net) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
-    await requireOnlineHost(redis, keys, net.host, `network '${net.name}' cannot be changed until it is back`).catch((err: unknown) => {
-      // The network's host vanished from the registry: for the caller that is "unavailable", not "not found".
-      if (err instanceof AppError && err.code === "NOT_FOUND") {
-        throw new AppError("HOST_UNAVAILABLE", `host '${net.host}' of network '${net.name}' is not registered`, {
-          host: net.host,
-        });
-      }
-      throw err;
-    });
+    const net = await existingNetwork(redis, keys, body.name);
     if (action === "start-network" && net.state === "active") {
       throw new AppError("INVALID_STATE", `network '${net.name}' is already active`, { name: net.name, state: net.state });
     }
@@ -156,10 +203,36 @@ function prepareExisting<A extends "delete-network" | "start-network" | "stop-ne
   };
 }
 
+/**
+ * A change of an existing network: checked at the door against the spec and leases its worker published
+ * (the same pure planner the worker runs, which re-checks on the host). The payload is the body without dryRun.
+ */
+function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
+  return async (redis, keys, body, commit) => {
+    const net = await existingNetwork(redis, keys, body.name);
+    const { dryRun: _dryRun, ...payload } = body as JobBody<A> & { dryRun?: boolean };
+    const [spec, ips] = await Promise.all([getNetworkSpec(redis, keys, net.name), getNetworkIps(redis, keys, net.name)]);
+    let plan: ChangePlan | null = null;
+    if (spec) {
+      const leases = (ips?.ips ?? []).filter((r) => r.leaseExpiresAt !== null);
+      plan = planChange(spec, changeFor(action, payload), { active: net.state === "active", leases });
+    } else if (net.type !== "nat" && net.type !== "isolated") {
+      throw new AppError("UNSUPPORTED_FOR_TYPE", `network '${net.name}' is of type ${net.type}: no DHCP to configure`, {
+        name: net.name,
+        type: net.type,
+      });
+    }
+    await commit({ network: net.name, host: net.host, payload: payload as unknown as JobPayloads[A], claim: null, plan });
+  };
+}
+
 /** One preparer per job action. */
 export const JOB_PREPARERS: { [A in JobAction]: Preparer<A> } = {
   "create-network": prepareCreate,
   "delete-network": prepareExisting("delete-network"),
   "start-network": prepareExisting("start-network"),
   "stop-network": prepareExisting("stop-network"),
+  "configure-network-dhcp": prepareConfigure("configure-network-dhcp"),
+  "assign-static-ip": prepareConfigure("assign-static-ip"),
+  "unassign-static-ip": prepareConfigure("unassign-static-ip"),
 };

@@ -35,6 +35,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv, Services } from "./context";
 import { claimIdempotencyKey, idempotencyRedisKey, parseIdempotencyKey, releaseIdempotencyKey, requestFingerprint } from "./idempotency";
+import { planOf } from "./dry-run";
 import { JOB_PREPARERS, type JobBody, PlacedElsewhere, type PreparedJob } from "./job-preparers";
 import { parsePreferWait } from "./prefer-header";
 
@@ -56,6 +57,7 @@ export async function submitJob<A extends JobAction>(
   body: JobBody<A>,
   raw: unknown,
 ): Promise<Response> {
+  if ((body as { dryRun?: unknown }).dryRun === true) return answerDryRun(s, c, action, body);
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const jobId = newJobId();
@@ -108,6 +110,25 @@ export async function submitJob<A extends JobAction>(
   s.metrics.jobEnqueued(action);
   c.get("log").info({ jobId, action, network: committed.network, host: committed.host }, "job queued");
   return answerJob(s, c, committed, waitSeconds);
+}
+
+/**
+ * `"dryRun": true`: the same checks as the real call (nothing claimed, queued or changed), then the plan
+ * instead of a job (see dry-run.ts).
+ */
+async function answerDryRun<A extends JobAction>(s: Services, c: Context<AppEnv>, action: A, body: JobBody<A>): Promise<Response> {
+  let prepared: PreparedJob<A> | null = null;
+  await JOB_PREPARERS[action](
+    s.redis,
+    s.keys,
+    body,
+    async (p) => {
+      prepared = p;
+    },
+    { checkOnly: true },
+  );
+  if (prepared === null) throw new AppError("INTERNAL", "the dry run prepared no job");
+  return c.json({ plan: await planOf(s, action, prepared) }, 200);
 }
 
 /**

@@ -16,6 +16,8 @@ export interface ClusterSnapshot {
   queues: Map<string, Record<string, number>>;
   /** host -> worker counter -> count. */
   workerCounters: Map<string, Record<string, number>>;
+  /** host -> pieces of lost network state its worker re-applied. */
+  reapplied: Map<string, number>;
 }
 
 /** Worker counters and the metric each becomes (per host). */
@@ -127,6 +129,17 @@ export class ApiMetrics {
         const snap = await read();
         this.reset();
         for (const [host, counts] of snap?.queues ?? []) for (const [state, n] of Object.entries(counts)) this.set({ host, state }, n);
+      },
+    });
+    new Counter({
+      name: "netforge_state_reapplied_total",
+      help: "Pieces of network state a host had lost, re-applied by its worker.",
+      labelNames: ["host"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const [host, n] of snap?.reapplied ?? []) this.inc({ host }, n);
       },
     });
     for (const [key, m] of Object.entries(WORKER_COUNTER_METRICS)) {

@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 document, generated from the ACTIONS table and the core zod schemas (never written by hand). */
-import { ACTIONS, type ActionName, HostView, JobView, NetworkSummary, NetworkView } from "@netforge/core";
+import { ACTIONS, type ActionName, HostView, JobView, NetworkIp, NetworkSummary, NetworkView } from "@netforge/core";
 import { z } from "zod";
 
 type JsonSchema = Record<string, unknown>;
@@ -26,6 +26,41 @@ const ErrorSchema: JsonSchema = {
   },
 };
 
+/** The answer of a job action called with `"dryRun": true` (see dry-run.ts). */
+const PlanResponseSchema: JsonSchema = {
+  type: "object",
+  required: ["plan"],
+  additionalProperties: false,
+  properties: {
+    plan: {
+      type: "object",
+      required: ["host", "steps", "warnings"],
+      additionalProperties: false,
+      properties: {
+        host: { type: "string" },
+        steps: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["name", "command", "live"],
+            additionalProperties: false,
+            properties: {
+              name: { type: "string" },
+              command: { type: "array", items: { type: "string" } },
+              xml: { type: "string", description: "the XML the command is given" },
+              live: { type: "boolean", description: "takes effect on the running network at once" },
+            },
+          },
+        },
+        libvirtXml: { type: "string" },
+        changed: { type: "array", items: { type: "string" } },
+        notLive: { type: "array", items: { type: "string" } },
+        warnings: { type: "array", items: { type: "string" } },
+      },
+    },
+  },
+};
+
 /** Responses of each synchronous action. */
 const QUERY_RESPONSES: Record<string, z.ZodType> = {
   "list-networks": z.object({ networks: z.array(NetworkSummary), nextCursor: z.string().nullable() }),
@@ -33,6 +68,7 @@ const QUERY_RESPONSES: Record<string, z.ZodType> = {
   "list-jobs": z.object({ jobs: z.array(JobView) }),
   "list-hosts": z.object({ hosts: z.array(HostView) }),
   "release-network-claim": z.object({ released: z.object({ name: z.string(), host: z.string() }) }),
+  "list-network-ips": z.object({ ips: z.array(NetworkIp), observedAt: z.string().nullable() }),
 };
 
 /** Errors of a synchronous action beyond the common ones. */
@@ -43,6 +79,16 @@ const QUERY_ERRORS: Record<string, Record<string, string>> = {
       "INVALID_STATE: a network on an online host, a queued/running job, or a create still being submitted holds the claim (details.heldBy)",
   },
 };
+
+/** Every job action takes `dryRun` (handled by the action route, outside the actions' own schemas). */
+function withDryRun(schema: JsonSchema): JsonSchema {
+  const props = (schema.properties ?? {}) as Record<string, unknown>;
+  if ("dryRun" in props) return schema;
+  return {
+    ...schema,
+    properties: { ...props, dryRun: { type: "boolean", description: "Validate and plan only: nothing is queued or changed" } },
+  };
+}
 
 const errorRef = (description: string) => ({
   description,
@@ -71,6 +117,7 @@ function actionOperation(name: ActionName): JsonSchema {
     requestBody: { required: false, content: { "application/json": { schema: schemaOf(def.body, "input") } } },
   };
   if (def.kind === "job") {
+    op.requestBody = { required: false, content: { "application/json": { schema: withDryRun(schemaOf(def.body, "input")) } } };
     op.parameters = [
       {
         name: "Idempotency-Key",
@@ -89,7 +136,14 @@ function actionOperation(name: ActionName): JsonSchema {
     ];
     op.responses = {
       "202": { ...jobRef("queued; Location: /api/jobs/<id>"), headers: { Location: { schema: { type: "string" } } } },
-      "200": jobRef("finished within Prefer: wait (succeeded)"),
+      "200": {
+        description: "finished within Prefer: wait (succeeded): { job }; with dryRun: { plan }",
+        content: {
+          "application/json": {
+            schema: { oneOf: [{ $ref: "#/components/schemas/JobResponse" }, { $ref: "#/components/schemas/PlanResponse" }] },
+          },
+        },
+      },
       ...COMMON_ERRORS,
       "404": errorRef("NOT_FOUND"),
       "409": errorRef("NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH, or a failed job's code"),
@@ -207,6 +261,7 @@ export function buildOpenApiDocument(): JsonSchema {
         Error: ErrorSchema,
         Job: schemaOf(JobView, "output"),
         JobResponse: { type: "object", required: ["job"], properties: { job: { $ref: "#/components/schemas/Job" } } },
+        PlanResponse: PlanResponseSchema,
       },
     },
   };

@@ -8,7 +8,7 @@ const OPEN_FIREWALL = { defaultInbound: "accept", defaultOutbound: "accept", rul
 /** The index record for a netforge-managed libvirt network. */
 export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: string): NetworkRecord {
   const d = entry.def;
-  const type: NetworkType = d.type ?? (d.forwardMode === "nat" ? "nat" : "isolated");
+  const type: NetworkType = d.spec?.type ?? d.type ?? (d.forwardMode === "nat" ? "nat" : "isolated");
   return {
     name: entry.name,
     uuid: d.uuid,
@@ -17,9 +17,12 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     description: d.description,
     cidr: d.cidr,
     gateway: d.gateway,
-    dhcp: d.dhcp
-      ? { enabled: true, start: d.dhcp.start, end: d.dhcp.end, leaseTime: d.dhcp.leaseTime }
-      : { enabled: false, start: null, end: null, leaseTime: null },
+    // The spec's DHCP settings (what netforge applied); libvirt's own elements for networks without one.
+    dhcp: d.spec
+      ? { ...d.spec.dhcp }
+      : d.dhcp
+        ? { enabled: true, start: d.dhcp.start, end: d.dhcp.end, leaseTime: d.dhcp.leaseTime }
+        : { enabled: false, start: null, end: null, leaseTime: null },
     state: entry.active ? "active" : "inactive",
     autostart: entry.autostart,
     bridge: { name: d.bridge, interface: null },

@@ -7,18 +7,22 @@
  */
 import {
   countWorkerEvent,
+  getNetworkSpec,
   getNetworks,
+  parseNetworkXml,
   type NetworkRecord,
   putNetwork,
-  putNetworkStats,
+  putNetworkSpec,
   releaseNetworkClaim,
   removeNetwork,
   syncHostClaims,
   tryLock,
 } from "@netforge/core";
 import type { HostContext } from "./context";
-import { readLeases } from "./host/leases";
 import type { HostSnapshot } from "./drivers/driver";
+import { driverFor } from "./drivers/registry";
+import type { CatalogEntry } from "./host/network-catalog";
+import { publishIpTable } from "./ip-table";
 import { recordFromCatalog } from "./network-record";
 
 /** Records differ in anything but updatedAt. */
@@ -53,6 +57,8 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
       await lock.release();
     }
   }
+  await publishSpecs(ctx, catalog);
+  await reapplyLostState(ctx, catalog);
   await syncHostClaims(
     ctx.redis,
     ctx.keys,
@@ -84,16 +90,74 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
 }
 
 /**
- * Live numbers for describe-network: connected VMs = ports on the bridge,
- * allocated IPs = unexpired DHCP leases, from a read of the host shared with the inventory.
+ * Publish each network's spec where the index's copy differs (the API checks and plans changes from it).
+ * Written under the network's lock from a fresh read, like the records: a job changing the spec publishes
+ * its own, and our listing may predate it.
+ */
+async function publishSpecs(ctx: HostContext, catalog: CatalogEntry[]): Promise<void> {
+  for (const e of catalog) {
+    const spec = e.def.spec;
+    if (!spec) continue;
+    const prev = await getNetworkSpec(ctx.redis, ctx.keys, e.name);
+    if (prev && JSON.stringify(prev) === JSON.stringify(spec)) continue;
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(e.name), 10_000);
+    if (!lock) continue;
+    try {
+      if (!(await ctx.virsh.info(e.name))) continue;
+      const fresh = parseNetworkXml(await ctx.virsh.dumpXml(e.name, { inactive: true })).spec;
+      if (fresh) await putNetworkSpec(ctx.redis, ctx.keys, fresh);
+    } finally {
+      await lock.release();
+    }
+  }
+}
+
+/**
+ * State netforge keeps that a running network lost (a live `net-update` undone by hand, a dnsmasq config
+ * regenerated from an older definition...): compare each running network's live definition with its spec
+ * and re-apply the difference, logged and counted. The comparison is pure and lock-free; only a network
+ * that lost something is locked, re-read and repaired, so jobs are not slowed by reconcile rounds.
+ */
+async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Promise<void> {
+  const running = catalog.filter((c) => c.active && c.def.spec);
+  if (running.length === 0) return;
+  const live = await ctx.virsh.dumpXmlMany(running.map((c) => c.name));
+  for (const entry of running) {
+    const driver = driverFor(entry.def.spec?.type ?? "nat");
+    const xml = live.get(entry.name);
+    if (!xml || driver.lostState(entry, xml).length === 0) continue;
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+    if (!lock) continue; // a job is changing it: the next round looks again
+    try {
+      // Re-read under the lock: the spec and the live state a job may have changed since the listing.
+      const state = await ctx.virsh.info(entry.name);
+      if (!state?.active) continue;
+      const def = parseNetworkXml(await ctx.virsh.dumpXml(entry.name, { inactive: true }));
+      const lost = driver.lostState({ ...entry, def }, await ctx.virsh.dumpXml(entry.name));
+      for (const piece of lost) for (const cmd of piece.commands) await ctx.virsh.run(cmd);
+      if (lost.length > 0) {
+        ctx.logger.warn({ network: entry.name, reapplied: lost.map((l) => l.what) }, "re-applied state the host had lost");
+        await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, lost.length);
+      }
+    } catch (err) {
+      ctx.logger.warn({ err, network: entry.name }, "could not re-apply lost state");
+    } finally {
+      await lock.release();
+    }
+  }
+}
+
+/**
+ * Live numbers for describe-network and the IP tables of list-network-ips, from one read of the host shared
+ * with the inventory: connected VMs = ports on the bridge, allocated IPs = unexpired DHCP leases.
  */
 export async function refreshStats(ctx: HostContext, { catalog, links }: Pick<HostSnapshot, "catalog" | "links">): Promise<void> {
   const entries = catalog.filter((c) => c.def.managed);
-  const observedAt = new Date().toISOString();
+  if (entries.length === 0) return;
+  const owners = await ctx.virsh.domainMacOwners();
   for (const e of entries) {
     const bridge = e.def.bridge;
-    const ports = bridge && e.active ? links.filter((l) => l.master === bridge).length : 0;
-    const leases = bridge && e.active ? await readLeases(bridge, ctx.leasesDir) : [];
-    await putNetworkStats(ctx.redis, ctx.keys, e.name, { connectedVms: ports, allocatedIps: leases.length, observedAt });
+    const connectedVms = bridge && e.active ? links.filter((l) => l.master === bridge).length : 0;
+    await publishIpTable(ctx, e, { owners, connectedVms });
   }
 }

@@ -11,6 +11,7 @@ import { ExecaRunner, type CommandRunner } from "./host/command-runner";
 import { NetworkCatalog } from "./host/network-catalog";
 import { Virsh } from "./host/virsh";
 import { refreshHost } from "./inventory";
+import { LeaseWatcher } from "./lease-watcher";
 import { failAbandonedJob, makeProcessor } from "./processor";
 import { reconcile } from "./reconcile";
 
@@ -103,7 +104,14 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     timer = setTimeout(tick, ms);
     return () => clearTimeout(timer);
   };
-  const stopHeartbeat = loop(cfg.heartbeatMs, "heartbeat", () => refreshHost(host, startedAt, libvirtVersion));
+  // IP tables are published when leases change (inotify); the heartbeat re-arms the watch if the directory
+  // appeared only later, and its stats refresh also republishes every table (expired leases drop out).
+  const leaseWatcher = new LeaseWatcher(host);
+  leaseWatcher.ensure();
+  const stopHeartbeat = loop(cfg.heartbeatMs, "heartbeat", () => {
+    leaseWatcher.ensure();
+    return refreshHost(host, startedAt, libvirtVersion);
+  });
   const stopReconcile = loop(cfg.reconcileMs, "reconcile", () => reconcile(host));
   logger.info({ queue: keys.hostQueue(cfg.hostId), libvirtVersion }, "worker ready");
 
@@ -114,6 +122,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       if (inventoryTimer) clearTimeout(inventoryTimer);
       stopHeartbeat();
       stopReconcile();
+      leaseWatcher.close();
       await worker.close();
       virsh.close();
       await Promise.allSettled([...inFlight]);

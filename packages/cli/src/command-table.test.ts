@@ -50,3 +50,15 @@ describe("exit codes", () => {
     expect(exitCodeForApiError(500, "INTERNAL")).toBe(1);
   });
 });
+
+describe("rendering", () => {
+  it("shows a dry run's plan with its steps as a table", async () => {
+    const { renderAnswer } = await import("./render");
+    const text = renderAnswer({
+      plan: { host: "h1", steps: [{ name: "define network", command: ["virsh", "net-define", "<file>"], live: false }], warnings: [] },
+    });
+    expect(text).toMatch(/^host:\s+h1$/m);
+    expect(text).toMatch(/NAME\s+COMMAND\s+LIVE/);
+    expect(text).toMatch(/define network\s+virsh, net-define, <file>\s+false/);
+  });
+});

@@ -198,6 +198,11 @@ function addActionCommand(io: Io, root: Command, name: string, def: ActionDef, s
       return;
     }
     const res = await client.action(name, body, { idempotent: true });
+    if (!res.body?.job) {
+      // A dry run answers its plan, not a job.
+      io.out(json ? JSON.stringify(res.body, null, 2) : renderAnswer(res.body));
+      return;
+    }
     const job = res.body.job as JobViewLike;
     if (opts.wait === false) {
       if (json) io.out(JSON.stringify(res.body, null, 2));

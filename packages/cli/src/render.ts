@@ -96,6 +96,17 @@ export function renderAnswer(body: unknown): string {
     return out.join("\n");
   }
   const objects = Object.values(o).filter((v) => v !== null && typeof v === "object" && !Array.isArray(v));
-  if (objects.length === 1 && Object.keys(o).length === 1) return keyValues(objects[0] as Record<string, unknown>);
-  return keyValues(o);
+  if (objects.length === 1 && Object.keys(o).length === 1) return describeObject(objects[0] as Record<string, unknown>);
+  return describeObject(o);
+}
+
+const isRowList = (v: unknown): v is Record<string, unknown>[] =>
+  Array.isArray(v) && v.length > 0 && v.every((r) => r !== null && typeof r === "object" && !Array.isArray(r));
+
+/** "key: value" lines, then each list of objects in it (a plan's steps, a result's applied commands) as a table. */
+export function describeObject(o: Record<string, unknown>): string {
+  const scalars = Object.fromEntries(Object.entries(o).filter(([, v]) => !isRowList(v)));
+  const out = Object.keys(scalars).length > 0 ? [keyValues(scalars)] : [];
+  for (const [k, v] of Object.entries(o)) if (isRowList(v)) out.push(`${k}:\n${table(v, k)}`);
+  return out.join("\n\n");
 }

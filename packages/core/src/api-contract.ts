@@ -6,6 +6,7 @@
 import type { z } from "zod";
 import { ListHostsBody } from "./schemas/host";
 import { type JobAction, ListJobsBody } from "./schemas/job";
+import { AssignStaticIpBody, ConfigureDhcpBody, ListNetworkIpsBody, UnassignStaticIpBody } from "./schemas/ipam";
 import { CreateNetworkBody, ListNetworksBody, NetworkRef } from "./schemas/network";
 
 /** Roles, weakest first; each includes the ones before it. */
@@ -82,6 +83,33 @@ export const ACTIONS = {
     body: NetworkRef,
     role: "admin",
     summary: "Free a name/subnet claim that has neither a network on an online host nor a live job (else INVALID_STATE naming the holder)",
+  },
+  "configure-network-dhcp": {
+    kind: "job",
+    action: "configure-network-dhcp",
+    body: ConfigureDhcpBody,
+    role: "operator",
+    summary: "Change the DHCP range and lease time of a running network (VMs stay attached)",
+  },
+  "assign-static-ip": {
+    kind: "job",
+    action: "assign-static-ip",
+    body: AssignStaticIpBody,
+    role: "operator",
+    summary: "Reserve an IP for a MAC (live and persistent)",
+  },
+  "unassign-static-ip": {
+    kind: "job",
+    action: "unassign-static-ip",
+    body: UnassignStaticIpBody,
+    role: "operator",
+    summary: "Remove a MAC's reservation (live and persistent)",
+  },
+  "list-network-ips": {
+    kind: "query",
+    body: ListNetworkIpsBody,
+    role: "viewer",
+    summary: "Active leases and reservations of a network, with the VM owning each MAC",
   },
 } as const satisfies Record<string, ActionDef>;
 

@@ -21,3 +21,7 @@ export * from "./store/worker-counters";
 export * from "./validation";
 export * from "./jobs";
 export * from "./store/claim-release";
+export * from "./schemas/ipam";
+export * from "./spec/changes";
+export * from "./spec/network-spec";
+export * from "./store/network-ips";

@@ -14,13 +14,40 @@ export interface NetworkRefPayload {
   name: string;
 }
 
+/** Payload of configure-network-dhcp. */
+export interface ConfigureDhcpPayload {
+  name: string;
+  start: string;
+  end: string;
+  leaseTime?: number;
+}
+/** Payload of assign-static-ip (MAC lower case). */
+export interface AssignStaticIpPayload {
+  name: string;
+  mac: string;
+  ip: string;
+  hostname?: string;
+  force?: boolean;
+}
+/** Payload of unassign-static-ip (MAC lower case). */
+export interface UnassignStaticIpPayload {
+  name: string;
+  mac: string;
+}
+
 /** Payload type of each job action. */
 export interface JobPayloads {
   "create-network": CreateNetworkPayload;
   "delete-network": NetworkRefPayload;
   "start-network": NetworkRefPayload;
   "stop-network": NetworkRefPayload;
+  "configure-network-dhcp": ConfigureDhcpPayload;
+  "assign-static-ip": AssignStaticIpPayload;
+  "unassign-static-ip": UnassignStaticIpPayload;
 }
+
+/** Steps of every configure job: load the spec and check the change, then apply the planned host steps. */
+export const CONFIGURE_STEPS = ["checking change", "applying change"];
 
 /** Steps each action reports, in order. */
 export const JOB_STEPS: Record<JobAction, string[]> = {
@@ -28,6 +55,9 @@ export const JOB_STEPS: Record<JobAction, string[]> = {
   "delete-network": ["checking attachments", "stopping network", "removing definition"],
   "start-network": ["starting network", "verifying DHCP"],
   "stop-network": ["checking attachments", "stopping network"],
+  "configure-network-dhcp": CONFIGURE_STEPS,
+  "assign-static-ip": CONFIGURE_STEPS,
+  "unassign-static-ip": CONFIGURE_STEPS,
 };
 
 /** Retry policy for transient failures (BullMQ attempts + exponential backoff). */

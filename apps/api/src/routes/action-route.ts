@@ -1,5 +1,5 @@
 /** Registers `POST /api/<action>` from the ACTIONS table: role check, JSON body, schema parse. */
-import { ACTIONS, type ActionName, parseOrThrow } from "@netforge/core";
+import { ACTIONS, type ActionName, parseOrThrow, validationError } from "@netforge/core";
 import type { Context, Hono } from "hono";
 import type { z } from "zod";
 import { requireRole } from "../auth";
@@ -23,7 +23,17 @@ export function actionRoute<N extends ActionName>(app: Hono<AppEnv>, name: N, ha
   const def = ACTIONS[name];
   app.post(`/api/${name}`, requireRole(def.role, name), async (c) => {
     const raw = await readJsonObject(c);
-    const body = parseOrThrow(def.body, raw) as ActionBody<N>;
+    // Every mutating action takes "dryRun" (API.md); it is not part of the action's own schema.
+    let dryRun: boolean | undefined;
+    let input: Record<string, unknown> = raw;
+    if (def.kind === "job" && "dryRun" in raw) {
+      const { dryRun: d, ...rest } = raw;
+      if (typeof d !== "boolean") throw validationError([{ path: "dryRun", message: "must be true or false" }]);
+      dryRun = d;
+      input = rest;
+    }
+    const parsed = parseOrThrow(def.body, input) as ActionBody<N>;
+    const body = (dryRun === undefined ? parsed : { ...parsed, dryRun }) as ActionBody<N>;
     return handler(c, body, raw);
   });
   const set = registeredActions.get(app) ?? new Set<ActionName>();

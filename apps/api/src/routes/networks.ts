@@ -1,6 +1,7 @@
 /** The network actions: the job actions of the ACTIONS table (queued) and the network queries (answered from the index). */
 import {
   AppError,
+  getNetworkIps,
   getNetworks,
   getNetworkView,
   JOB_ACTIONS,
@@ -61,6 +62,14 @@ export function networkRoutes(s: Services): Hono<AppEnv> {
     const network = await getNetworkView(s.redis, s.keys, body.name);
     if (!network) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
     return c.json({ network });
+  });
+
+  actionRoute(app, "list-network-ips", async (c, body) => {
+    const net = await getNetworkView(s.redis, s.keys, body.name);
+    if (!net) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
+    // Published by the network's worker when its leases change; none yet: no leases seen, reservations come with the first publish.
+    const table = await getNetworkIps(s.redis, s.keys, body.name);
+    return c.json({ ips: table?.ips ?? [], observedAt: table?.observedAt ?? null });
   });
 
   return app;

@@ -1,11 +1,14 @@
 /**
- * One driver per network type (the Incus shape): what differs between types
- * is how the libvirt definition is rendered, which host checks come before
- * defining it, and how a started network proves it works. The lifecycle
- * (define/start/stop/undefine with undo) is shared by the handlers.
+ * One driver per network type (the Incus shape). A driver owns its type's
+ * whole lifecycle: host checks and choices before defining it (prepare),
+ * the libvirt definition (render, from the spec), proof that a started
+ * network serves, what is attached to it, how a change is planned and
+ * applied to a running network, and the index record. Handlers stay thin
+ * and never ask for a type: a new type is a new driver file.
  */
-import type { CreateNetworkPayload, NetworkSpec, NetworkType } from "@netforge/core";
-import type { JobContext } from "../context";
+import type { ChangePlan, CreateNetworkPayload, HostObservation, NetSpec, NetworkChange, NetworkRecord, NetworkType } from "@netforge/core";
+import type { HostContext, JobContext } from "../context";
+import type { Attachment } from "../host/attachments";
 import type { HostLink, HostRoute } from "../host/ip";
 import type { CatalogEntry } from "../host/network-catalog";
 
@@ -16,12 +19,34 @@ export interface HostSnapshot {
   catalog: CatalogEntry[];
 }
 
+/** What applying a plan did. */
+export interface AppliedChange {
+  /** The texts run, in order (equal to the plan's). */
+  applied: { name: string; virsh: string[]; xml?: string; live: boolean }[];
+}
+
+/** A piece of state a host lost, and the virsh commands (live only) that re-apply it from the spec. */
+export interface LostState {
+  what: string;
+  commands: string[][];
+}
+
 export interface NetworkDriver {
   readonly type: NetworkType;
   /** Host checks and host-side choices (bridge name); returns the spec to render. */
-  prepare(ctx: JobContext, payload: CreateNetworkPayload, host: HostSnapshot): NetworkSpec;
-  /** The libvirt network XML. */
-  render(spec: NetworkSpec): string;
+  prepare(ctx: JobContext, payload: CreateNetworkPayload, host: HostSnapshot): NetSpec;
+  /** The libvirt network XML of a spec. */
+  render(spec: NetSpec): string;
   /** After the network started: prove it serves (e.g. DHCP answers). */
   verifyStarted(ctx: JobContext, spec: { name: string; bridge: string | null; dhcpEnabled: boolean }): Promise<void>;
+  /** What is plugged into the network now. */
+  attachments(ctx: HostContext, entry: CatalogEntry): Promise<Attachment[]>;
+  /** Validate a change against the spec and the host and plan it (pure; also what a dry run shows). */
+  planChange(spec: NetSpec, change: NetworkChange, host: HostObservation, currentXml?: string): ChangePlan;
+  /** Apply a plan to the host, registering the undo of each step as it succeeds. */
+  applyPlan(ctx: JobContext, plan: ChangePlan): Promise<AppliedChange>;
+  /** What a running network's spec says and libvirt's live definition lacks, with the commands that put it back (pure). */
+  lostState(entry: CatalogEntry, liveXml: string): LostState[];
+  /** The index record of a network of this type. */
+  record(entry: CatalogEntry, host: string, updatedAt: string): NetworkRecord;
 }

@@ -3,26 +3,97 @@
  * by libvirt carrying the gateway address, dnsmasq for DHCP/DNS. They differ
  * only in libvirt's <forward mode='nat'/> (and the firewall rules libvirt
  * derives from it), which the renderer handles from the spec's type.
+ *
+ * Changes to a running network go through `virsh net-update --live --config`
+ * (DHCP hosts and ranges: libvirt rewrites dnsmasq's files and signals or
+ * restarts dnsmasq only; the bridge and its ports are never touched), then
+ * the whole persistent definition is redefined to carry the new spec in its
+ * metadata (libvirt 9.0 has no net-metadata command).
  */
-import { renderNetworkXml, type CreateNetworkPayload, type NetworkSpec } from "@netforge/core";
+import {
+  type CreateNetworkPayload,
+  parseNetworkXml,
+  planChange,
+  renderDhcpHost,
+  renderDhcpRange,
+  renderNetworkXml,
+  specFromCreate,
+} from "@netforge/core";
 import type { JobContext } from "../context";
+import { bridgeAttachments } from "../host/attachments";
 import { waitForDhcp } from "../host/dhcp-probe";
 import { assertNoOverlap, freeBridgeName, occupiedSubnets } from "../host/host-checks";
-import type { HostSnapshot, NetworkDriver } from "./driver";
+import { recordFromCatalog } from "../network-record";
+import type { HostSnapshot, LostState, NetworkDriver } from "./driver";
 
 export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
   return {
     type,
-    prepare(ctx: JobContext, p: CreateNetworkPayload, host: HostSnapshot): NetworkSpec {
+    prepare(ctx: JobContext, p: CreateNetworkPayload, host: HostSnapshot) {
       if (!p.cidr) throw new Error(`${type} network without cidr`);
       assertNoOverlap(p.cidr, ctx.hostId, occupiedSubnets(host.links, host.routes, host.catalog, p.name));
       const bridge = freeBridgeName(host.links, p.name, host.catalog);
       const { start: _start, ...spec } = p;
-      return { ...spec, bridge };
+      return specFromCreate({ ...spec, bridge });
     },
     render: renderNetworkXml,
     async verifyStarted(ctx, s) {
       if (s.dhcpEnabled && s.bridge) await waitForDhcp(ctx.runner, s.bridge);
     },
+    async attachments(ctx, entry) {
+      if (!entry.active || !entry.def.bridge) return [];
+      return bridgeAttachments(ctx.runner, ctx.virsh, entry.def.bridge);
+    },
+    planChange,
+    async applyPlan(ctx, plan) {
+      const applied: { name: string; virsh: string[]; xml?: string; live: boolean }[] = [];
+      for (const step of plan.steps) {
+        if (step.xml !== undefined) {
+          await ctx.virsh.define(step.xml);
+          ctx.catalog.remember(parseNetworkXml(step.xml));
+          const undo = step.undo?.xml;
+          if (undo !== undefined) {
+            ctx.revert.add(`restore definition of ${plan.spec.name}`, async () => {
+              await ctx.virsh.define(undo);
+              ctx.catalog.remember(parseNetworkXml(undo));
+            });
+          }
+        } else {
+          await ctx.virsh.run(step.virsh);
+          const undo = step.undo;
+          if (undo) ctx.revert.add(`undo: ${step.name}`, async () => void (await ctx.virsh.run(undo.virsh)));
+        }
+        applied.push({ name: step.name, virsh: step.virsh, ...(step.xml !== undefined ? { xml: step.xml } : {}), live: step.live });
+      }
+      return { applied };
+    },
+    lostState(entry, liveXml) {
+      const spec = entry.def.spec;
+      if (!spec || !entry.active) return [];
+      const live = parseNetworkXml(liveXml);
+      const lost: LostState[] = [];
+      const update = (op: string, section: string, xml: string) => ["net-update", spec.name, op, section, xml, "--live"];
+      // DHCP range: the spec's range with its lease time, and nothing else.
+      const d = spec.dhcp;
+      const want = d.enabled && d.start && d.end ? { start: d.start, end: d.end, leaseTime: d.leaseTime } : null;
+      const have = live.dhcp;
+      const sameRange = want && have && want.start === have.start && want.end === have.end && want.leaseTime === have.leaseTime;
+      if (want && !sameRange) {
+        const commands = have ? [update("delete", "ip-dhcp-range", renderDhcpRange(have.start, have.end, have.leaseTime))] : [];
+        commands.push(update("add", "ip-dhcp-range", renderDhcpRange(want.start, want.end, want.leaseTime)));
+        lost.push({ what: `DHCP range ${want.start}-${want.end} lease ${want.leaseTime} s`, commands });
+      }
+      // Reservations: every one of the spec, as the spec has it.
+      const liveHosts = new Map(live.hosts.map((x) => [x.mac, x]));
+      for (const r of spec.reservations) {
+        const h = liveHosts.get(r.mac);
+        if (h && h.ip === r.ip && h.hostname === r.hostname) continue;
+        const commands = h ? [update("delete", "ip-dhcp-host", renderDhcpHost(h))] : [];
+        commands.push(update("add", "ip-dhcp-host", renderDhcpHost(r)));
+        lost.push({ what: `reservation ${r.mac} -> ${r.ip}`, commands });
+      }
+      return lost;
+    },
+    record: recordFromCatalog,
   };
 }

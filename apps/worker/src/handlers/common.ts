@@ -1,9 +1,8 @@
 /** Pieces shared by the lifecycle handlers. */
 import { AppError, putNetwork, type NetworkRecord } from "@netforge/core";
 import type { HostContext, JobContext } from "../context";
-import { bridgeAttachments } from "../host/attachments";
+import { driverFor } from "../drivers/registry";
 import type { CatalogEntry } from "../host/network-catalog";
-import { recordFromCatalog } from "../network-record";
 
 /** The netforge network `name` on this host (from `catalog`, or freshly listed); NOT_FOUND when libvirt does not have it. */
 export async function loadManaged(ctx: HostContext, name: string, catalog?: CatalogEntry[]): Promise<CatalogEntry> {
@@ -16,8 +15,8 @@ export async function loadManaged(ctx: HostContext, name: string, catalog?: Cata
 
 /** Refuse with NETWORK_IN_USE while anything is plugged into the network's bridge. */
 export async function assertNothingAttached(ctx: JobContext, entry: CatalogEntry, action: string): Promise<void> {
-  if (!entry.active || !entry.def.bridge) return;
-  const attached = await bridgeAttachments(ctx.runner, ctx.virsh, entry.def.bridge);
+  if (!entry.active) return;
+  const attached = await driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat").attachments(ctx, entry);
   if (attached.length > 0) {
     const names = attached.map((a) => (a.kind === "domain" ? `VM '${a.name}'` : `device ${a.name}`)).join(", ");
     throw new AppError("NETWORK_IN_USE", `cannot ${action} network '${entry.name}': ${names} attached`, {
@@ -29,7 +28,7 @@ export async function assertNothingAttached(ctx: JobContext, entry: CatalogEntry
 
 /** Store the index record of a network whose state a job just changed (libvirt confirmed it; no re-read needed). */
 export async function publishRecord(ctx: HostContext, entry: CatalogEntry, active: boolean): Promise<NetworkRecord> {
-  const rec = recordFromCatalog({ ...entry, active }, ctx.hostId, new Date().toISOString());
+  const rec = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat").record({ ...entry, active }, ctx.hostId, new Date().toISOString());
   await putNetwork(ctx.redis, ctx.keys, rec);
   return rec;
 }

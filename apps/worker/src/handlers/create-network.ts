@@ -3,12 +3,11 @@
  * Every host change registers its undo, so a failure at any step leaves the
  * host as it was.
  */
-import { AppError, type CreateNetworkPayload, type NetworkRecord, parseNetworkXml, putNetwork } from "@netforge/core";
+import { AppError, type CreateNetworkPayload, type NetworkRecord, parseNetworkXml, putNetwork, putNetworkSpec } from "@netforge/core";
 import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
 import { driverFor } from "../drivers/registry";
 import { readLinks, readRoutes } from "../host/ip";
-import { recordFromCatalog } from "../network-record";
 
 export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): Promise<NetworkRecord> {
   const driver = driverFor(p.type);
@@ -76,7 +75,8 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   }
 
   const now = new Date().toISOString();
-  const rec = recordFromCatalog({ name: p.name, active: p.start, autostart: p.autostart, persistent: true, def }, ctx.hostId, now);
+  const rec = driver.record({ name: p.name, active: p.start, autostart: p.autostart, persistent: true, def }, ctx.hostId, now);
   await putNetwork(ctx.redis, ctx.keys, rec);
+  await putNetworkSpec(ctx.redis, ctx.keys, spec);
   return rec;
 }

@@ -3,6 +3,7 @@ import type { JobAction, JobPayloads } from "@netforge/core";
 import type { JobContext } from "../context";
 import { createNetwork } from "./create-network";
 import { deleteNetwork } from "./delete-network";
+import { assignStaticIp, configureDhcp, unassignStaticIp } from "./ipam";
 import { startNetwork } from "./start-network";
 import { stopNetwork } from "./stop-network";
 
@@ -13,4 +14,7 @@ export const HANDLERS: HandlerMap = {
   "delete-network": deleteNetwork,
   "start-network": startNetwork,
   "stop-network": stopNetwork,
+  "configure-network-dhcp": configureDhcp,
+  "assign-static-ip": assignStaticIp,
+  "unassign-static-ip": unassignStaticIp,
 };

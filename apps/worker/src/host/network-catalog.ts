@@ -22,7 +22,8 @@ export class NetworkCatalog {
     const states = await this.virsh.listNetworks();
     const missing = states.filter((s) => opts.reread || !this.defs.has(s.name)).map((s) => s.name);
     if (missing.length > 0) {
-      const xmls = await this.virsh.dumpXmlMany(missing);
+      // The persistent definitions: they carry the spec as last written (a running network's live one may be older).
+      const xmls = await this.virsh.dumpXmlMany(missing, { inactive: true });
       for (const [name, xml] of xmls) this.defs.set(name, parseNetworkXml(xml));
     }
     const names = new Set(states.map((s) => s.name));
@@ -36,6 +37,11 @@ export class NetworkCatalog {
   /** Remember a definition we just wrote (saves a dumpxml). */
   remember(def: ParsedNetwork): void {
     this.defs.set(def.name, def);
+  }
+
+  /** The cached definition of a network, if any (no host read). */
+  peek(name: string): ParsedNetwork | undefined {
+    return this.defs.get(name);
   }
 
   forget(name: string): void {

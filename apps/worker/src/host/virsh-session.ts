@@ -15,9 +15,20 @@ import type { CommandResult, CommandRunner, InteractiveProcess } from "./command
 /** Arguments that mean the same to virsh's shell tokenizer as to execve. */
 const SAFE_ARG = /^[A-Za-z0-9_./:=,+@-]+$/;
 
-/** True when every argument can be written to a virsh shell verbatim. */
+/**
+ * One XML element of the alphabet netforge renders for `net-update` (<host .../>, <range ...>...</range>):
+ * no double quote, backslash, `;`, `#` or newline, so inside double quotes virsh's tokenizer takes it literally.
+ */
+const XML_ARG = /^<[A-Za-z0-9 ='./:_<>-]+>$/;
+
+/** True when every argument can be written to a virsh shell (verbatim, or an XML element in double quotes). */
 export function sessionSafe(args: readonly string[]): boolean {
-  return args.length > 0 && args.every((a) => SAFE_ARG.test(a));
+  return args.length > 0 && args.every((a) => SAFE_ARG.test(a) || XML_ARG.test(a));
+}
+
+/** The command line for virsh's shell: safe words verbatim, XML elements in double quotes. */
+function shellLine(args: readonly string[]): string {
+  return args.map((a) => (SAFE_ARG.test(a) ? a : `"${a}"`)).join(" ");
 }
 
 interface Pending {
@@ -72,7 +83,7 @@ export class VirshSession {
     if (this.closed) return Promise.reject(new Error("virsh session is closed"));
     const mark = `NFMARK${randomBytes(8).toString("hex")}`;
     return new Promise<CommandResult>((resolve, reject) => {
-      this.queue.push({ args, cmd: args.join(" "), mark, resolve, reject, timer: null });
+      this.queue.push({ args, cmd: shellLine(args), mark, resolve, reject, timer: null });
       this.pump();
     });
   }

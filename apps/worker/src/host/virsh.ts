@@ -141,14 +141,15 @@ export class Virsh {
   }
 
   /** Definitions of many networks in one virsh process (`a; b; c` is virsh's own command separator). */
-  async dumpXmlMany(names: readonly string[]): Promise<Map<string, string>> {
+  async dumpXmlMany(names: readonly string[], opts: { inactive?: boolean } = {}): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (let i = 0; i < names.length; i += 50) {
       const chunk = names.slice(i, i + 50);
       // Names come from libvirt itself; reject anything that could break virsh's tokenizer.
       const safe = chunk.filter((n) => /^[A-Za-z0-9_.-]+$/.test(n));
       if (safe.length === 0) continue;
-      const r = await this.run([safe.map((n) => `net-dumpxml ${n}`).join(" ; ")], { allowFailure: true });
+      const flag = opts.inactive ? "--inactive " : "";
+      const r = await this.run([safe.map((n) => `net-dumpxml ${flag}${n}`).join(" ; ")], { allowFailure: true });
       for (const doc of r.stdout.split(/(?<=<\/network>)/)) {
         const m = /<name>([^<]+)<\/name>/.exec(doc);
         if (m?.[1] && doc.includes("</network>")) out.set(m[1], doc.trim());
@@ -157,8 +158,9 @@ export class Virsh {
     return out;
   }
 
-  async dumpXml(name: string): Promise<string> {
-    return (await this.run(["net-dumpxml", name])).stdout;
+  /** A network's definition: the running one, or with `inactive` the persistent one (where netforge's spec is written). */
+  async dumpXml(name: string, opts: { inactive?: boolean } = {}): Promise<string> {
+    return (await this.run(opts.inactive ? ["net-dumpxml", "--inactive", name] : ["net-dumpxml", name])).stdout;
   }
 
   /** Define (or redefine) a persistent network from XML. */
@@ -222,6 +224,24 @@ export class Virsh {
       }
     }
     return out;
+  }
+
+  /** MAC -> name of the libvirt domain (running or not) whose interface has it. */
+  async domainMacOwners(): Promise<Map<string, string>> {
+    const names = (await this.run(["list", "--all", "--name"])).stdout
+      .split("\n")
+      .map((s) => s.trim())
+      .filter((s) => /^[A-Za-z0-9_.+-]+$/.test(s));
+    const owners = new Map<string, string>();
+    for (const domain of names) {
+      const r = await this.run(["domiflist", domain], { allowFailure: true });
+      if (r.exitCode !== 0) continue; // undefined meanwhile
+      for (const line of r.stdout.split("\n")) {
+        const mac = /([0-9a-f]{2}(?::[0-9a-f]{2}){5})\s*$/i.exec(line.trim())?.[1];
+        if (mac) owners.set(mac.toLowerCase(), domain);
+      }
+    }
+    return owners;
   }
 
   /** libvirt daemon version ("9.0.0"), or null. */

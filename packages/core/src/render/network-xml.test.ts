@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { NetworkSpec } from "../schemas/network";
+import { type NetSpec, specFromCreate } from "../spec/network-spec";
 import { bridgeNameFor } from "./bridge-name";
 import { NETFORGE_XMLNS, parseNetworkXml, renderNetworkXml } from "./network-xml";
 
@@ -12,7 +13,7 @@ const golden = (name: string, actual: string) => {
   expect(actual).toBe(readFileSync(file, "utf8"));
 };
 
-const base: NetworkSpec = {
+const created: NetworkSpec = {
   name: "web",
   type: "nat",
   uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c",
@@ -25,6 +26,7 @@ const base: NetworkSpec = {
   bridge: "nf-web",
   createdAt: "2026-11-28T00:00:00.000Z",
 };
+const base: NetSpec = specFromCreate(created);
 
 describe("renderNetworkXml", () => {
   it("nat with DHCP", () => golden("nat-dhcp.xml", renderNetworkXml(base)));
@@ -41,6 +43,26 @@ describe("renderNetworkXml", () => {
         dhcp: { enabled: false, start: null, end: null, leaseTime: null },
       }),
     ));
+  it("nat with DHCP and reservations", () =>
+    golden(
+      "nat-reservations.xml",
+      renderNetworkXml({
+        ...base,
+        reservations: [
+          { mac: "52:54:00:00:00:01", ip: "192.168.100.10", hostname: "db1" },
+          { mac: "52:54:00:00:00:02", ip: "192.168.100.11", hostname: null },
+        ],
+      }),
+    ));
+  it("reservations without a dynamic range still reach dnsmasq", () => {
+    const xml = renderNetworkXml({
+      ...base,
+      dhcp: { enabled: false, start: null, end: null, leaseTime: null },
+      reservations: [{ mac: "52:54:00:00:00:01", ip: "192.168.100.10", hostname: null }],
+    });
+    expect(xml).toContain("<host mac='52:54:00:00:00:01' ip='192.168.100.10'/>");
+    expect(xml).not.toContain("<range");
+  });
   it("escapes markup in every text it writes", () => {
     const xml = renderNetworkXml({ ...base, description: "</nf:description><forward mode='open'/>&$(id)" });
     expect(xml).not.toContain("<forward mode='open'/>");
@@ -48,7 +70,7 @@ describe("renderNetworkXml", () => {
     expect(parseNetworkXml(xml).description).toBe("</nf:description><forward mode='open'/>&$(id)");
   });
   it("refuses types it does not render", () => {
-    expect(() => renderNetworkXml({ ...base, type: "sriov" })).toThrow();
+    expect(() => renderNetworkXml({ ...base, type: "sriov" } as unknown as NetSpec)).toThrow();
   });
 });
 
@@ -67,6 +89,19 @@ describe("parseNetworkXml", () => {
       cidr: "192.168.100.0/24",
       gateway: "192.168.100.1",
       dhcp: { start: "192.168.100.128", end: "192.168.100.254", leaseTime: 3600 },
+      hosts: [],
+      spec: base,
+    });
+  });
+  it("completes the spec of a network made before the spec was kept whole (legacy metadata)", () => {
+    const legacy = readFileSync(join(__dirname, "__golden__", "nat-dhcp.xml"), "utf8")
+      .replace(/\s*<nf:(cidr|gateway|bridge)>[^<]*<\/nf:\1>/g, "")
+      .replace(/\s*<nf:dhcp [^>]*\/>/, "")
+      .replace("</dhcp>", "  <host mac='52:54:00:00:00:09' name='old' ip='192.168.100.9'/>\n    </dhcp>");
+    expect(legacy).not.toContain("nf:cidr");
+    expect(parseNetworkXml(legacy).spec).toEqual({
+      ...base,
+      reservations: [{ mac: "52:54:00:00:00:09", ip: "192.168.100.9", hostname: "old" }],
     });
   });
   it("reads libvirt's own rendering of a foreign network (netmask, lease in minutes, no metadata)", () => {
@@ -132,15 +167,10 @@ describe("renderNetworkXml, branch by branch", () => {
     expect(xml).not.toContain("<forward");
     expect(parseNetworkXml(xml)).toMatchObject({ type: "isolated", forwardMode: null });
   });
-  it.each([
-    ["cidr", { cidr: null }],
-    ["gateway", { gateway: null }],
-    ["bridge", { bridge: null }],
-  ])("refuses a spec without %s", (_f, patch) => {
-    expect(() => renderNetworkXml({ ...base, ...patch })).toThrow("renderNetworkXml: cidr, gateway and bridge are required");
-  });
   it("names the type it does not render", () => {
-    expect(() => renderNetworkXml({ ...base, type: "bridge" })).toThrow("renderNetworkXml: type bridge is not rendered by this renderer");
+    expect(() => renderNetworkXml({ ...base, type: "bridge" } as unknown as NetSpec)).toThrow(
+      "renderNetworkXml: type bridge is not rendered by this renderer",
+    );
   });
   it("refuses text XML cannot carry instead of handing it to libvirt", () => {
     expect(() => renderNetworkXml({ ...base, description: "a\uFFFFb" })).toThrow("text contains U+FFFF, which XML 1.0 cannot represent");
@@ -195,6 +225,8 @@ describe("parseNetworkXml, what libvirt may write", () => {
       cidr: null,
       gateway: null,
       dhcp: null,
+      hosts: [],
+      spec: null,
     });
     expect(parseNetworkXml("<other/>")).toMatchObject({ name: "", uuid: "", managed: false });
   });

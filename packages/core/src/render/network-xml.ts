@@ -1,25 +1,40 @@
 /**
- * Pure renderer and parser of libvirt network XML. netforge's own fields live
- * in the network's <metadata> under the NETFORGE_XMLNS namespace, so a host's
- * libvirt describes each network completely and the cluster index can be
- * rebuilt from hosts alone. All values are escaped even though the schemas
+ * Pure renderer and parser of libvirt network XML. The whole netforge spec
+ * of a network (type, description, subnet, DHCP, reservations...) lives in
+ * the network's <metadata> under the NETFORGE_XMLNS namespace; libvirt's own
+ * elements (<forward>, <bridge>, <ip>, <dhcp>) are rendered from it. So a
+ * host's libvirt describes each network completely, `parseSpec(render(s))`
+ * gives `s` back, and the libvirt elements can be compared with the spec to
+ * find state a host lost. All values are escaped even though the schemas
  * already restrict them: the renderer does not trust its callers.
  */
 import { XMLParser } from "fast-xml-parser";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
-import type { NetworkSpec, NetworkType } from "../schemas/network";
+import type { NetworkType } from "../schemas/network";
+import type { NetSpec, Reservation } from "../spec/network-spec";
 import { xmlEscape as e } from "./xml-escape";
 
 /** Namespace of netforge's metadata element. */
 export const NETFORGE_XMLNS = "https://netforge.dev/xmlns/network/1";
 
-/** Render the libvirt <network> definition of a nat or isolated network. */
-export function renderNetworkXml(spec: NetworkSpec): string {
+/** libvirt's <host> element of a reservation (also the text of `virsh net-update ... ip-dhcp-host`). */
+export function renderDhcpHost(r: Reservation): string {
+  return `<host mac='${e(r.mac)}'${r.hostname !== null ? ` name='${e(r.hostname)}'` : ""} ip='${e(r.ip)}'/>`;
+}
+
+/** libvirt's <range> element of a DHCP pool (also the text of `virsh net-update ... ip-dhcp-range`). */
+export function renderDhcpRange(start: string, end: string, leaseTime: number | null): string {
+  if (leaseTime === null) return `<range start='${e(start)}' end='${e(end)}'/>`;
+  return `<range start='${e(start)}' end='${e(end)}'><lease expiry='${Number(leaseTime)}' unit='seconds'/></range>`;
+}
+
+/** Render the libvirt <network> definition of a spec. */
+export function renderNetworkXml(spec: NetSpec): string {
   if (spec.type !== "nat" && spec.type !== "isolated") {
-    throw new Error(`renderNetworkXml: type ${spec.type} is not rendered by this renderer`);
+    throw new Error(`renderNetworkXml: type ${(spec as { type: string }).type} is not rendered by this renderer`);
   }
-  if (!spec.cidr || !spec.gateway || !spec.bridge) throw new Error("renderNetworkXml: cidr, gateway and bridge are required");
   const prefix = parseCidrOrThrow(spec.cidr).prefix;
+  const d = spec.dhcp;
   const lines: string[] = [];
   lines.push("<network>");
   lines.push(`  <name>${e(spec.name)}</name>`);
@@ -29,6 +44,17 @@ export function renderNetworkXml(spec: NetworkSpec): string {
   lines.push(`      <nf:type>${e(spec.type)}</nf:type>`);
   lines.push(`      <nf:description>${e(spec.description)}</nf:description>`);
   lines.push(`      <nf:createdAt>${e(spec.createdAt)}</nf:createdAt>`);
+  lines.push(`      <nf:cidr>${e(spec.cidr)}</nf:cidr>`);
+  lines.push(`      <nf:gateway>${e(spec.gateway)}</nf:gateway>`);
+  lines.push(`      <nf:bridge>${e(spec.bridge)}</nf:bridge>`);
+  if (d.enabled && d.start && d.end) {
+    lines.push(`      <nf:dhcp enabled='yes' start='${e(d.start)}' end='${e(d.end)}' leaseTime='${Number(d.leaseTime ?? 3600)}'/>`);
+  } else {
+    lines.push("      <nf:dhcp enabled='no'/>");
+  }
+  for (const r of spec.reservations) {
+    lines.push(`      <nf:reservation mac='${e(r.mac)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
+  }
   lines.push("    </nf:network>");
   lines.push("  </metadata>");
   if (spec.type === "nat") {
@@ -36,12 +62,12 @@ export function renderNetworkXml(spec: NetworkSpec): string {
     lines.push("  <forward mode='nat'/>");
   }
   lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
-  if (spec.dhcp.enabled && spec.dhcp.start && spec.dhcp.end) {
+  const hasRange = d.enabled && d.start && d.end;
+  if (hasRange || spec.reservations.length > 0) {
     lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'>`);
     lines.push("    <dhcp>");
-    lines.push(`      <range start='${e(spec.dhcp.start)}' end='${e(spec.dhcp.end)}'>`);
-    lines.push(`        <lease expiry='${Number(spec.dhcp.leaseTime ?? 3600)}' unit='seconds'/>`);
-    lines.push("      </range>");
+    if (hasRange) lines.push(`      ${renderDhcpRange(d.start as string, d.end as string, d.leaseTime ?? 3600)}`);
+    for (const r of spec.reservations) lines.push(`      ${renderDhcpHost(r)}`);
     lines.push("    </dhcp>");
     lines.push("  </ip>");
   } else {
@@ -49,6 +75,13 @@ export function renderNetworkXml(spec: NetworkSpec): string {
   }
   lines.push("</network>");
   return `${lines.join("\n")}\n`;
+}
+
+/** A DHCP range as libvirt's own elements carry it. */
+export interface NativeRange {
+  start: string;
+  end: string;
+  leaseTime: number | null;
 }
 
 /** What netforge reads back from a libvirt network definition. */
@@ -65,7 +98,11 @@ export interface ParsedNetwork {
   /** First IPv4 <ip> element, as CIDR of its subnet, with the gateway address. */
   cidr: string | null;
   gateway: string | null;
-  dhcp: { start: string; end: string; leaseTime: number | null } | null;
+  dhcp: NativeRange | null;
+  /** libvirt's own <dhcp><host> entries of the first IPv4 <ip> (what dnsmasq is told). */
+  hosts: Reservation[];
+  /** The netforge spec from the metadata (legacy metadata is completed from libvirt's elements); null when not netforge's. */
+  spec: NetSpec | null;
 }
 
 const parser = new XMLParser({
@@ -74,14 +111,15 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   parseAttributeValue: false,
-  // Text as written: a description may begin or end with spaces (whitespace between elements is never read).
-  trimValues: false,
-  isArray: (name) => name === "ip" || name === "range" || name === "host",
+  // Values are trimmed; the description, whose spaces are its own, is read from the raw XML instead.
+  trimValues: true,
+  isArray: (name) => name === "ip" || name === "range" || name === "host" || name === "reservation",
 });
 
 type Node = Record<string, unknown>;
 const str = (v: unknown): string | null =>
   typeof v === "string" ? v : v && typeof v === "object" && "#text" in v ? String((v as Node)["#text"]) : null;
+const attr = (n: Node, name: string): string | null => (typeof n[`@${name}`] === "string" ? (n[`@${name}`] as string) : null);
 
 /** Parse `virsh net-dumpxml` output. */
 export function parseNetworkXml(xml: string): ParsedNetwork {
@@ -90,10 +128,11 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
   const meta = ((net.metadata as Node | undefined)?.network ?? null) as Node | null;
   const type = meta ? (str(meta.type) as NetworkType | null) : null;
   const forward = net.forward as Node | undefined;
-  const bridge = net.bridge as Node | undefined;
+  const bridgeNode = net.bridge as Node | undefined;
   let cidr: string | null = null;
   let gateway: string | null = null;
-  let dhcp: ParsedNetwork["dhcp"] = null;
+  let dhcp: NativeRange | null = null;
+  let hosts: Reservation[] = [];
   const ips = (net.ip as Node[] | undefined) ?? [];
   const v4 = ips.find((ip) => (ip["@family"] ?? "ipv4") === "ipv4");
   if (v4) {
@@ -105,7 +144,8 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
       prefix = mask === null ? null : 32 - Math.log2(2 ** 32 - mask);
     }
     if (addr !== null && prefix !== null && Number.isInteger(prefix)) cidr = formatCidr(cidrOf(addr, prefix));
-    const range = ((v4.dhcp as Node | undefined)?.range as Node[] | undefined)?.[0];
+    const dhcpNode = v4.dhcp as Node | undefined;
+    const range = (dhcpNode?.range as Node[] | undefined)?.[0];
     if (range) {
       const lease = range.lease as Node | undefined;
       let leaseTime: number | null = null;
@@ -116,19 +156,97 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
       }
       dhcp = { start: String(range["@start"]), end: String(range["@end"]), leaseTime };
     }
+    hosts = ((dhcpNode?.host as Node[] | undefined) ?? []).flatMap((h) => {
+      const mac = attr(h, "mac");
+      const ip = attr(h, "ip");
+      return mac && ip ? [{ mac: mac.toLowerCase(), ip, hostname: attr(h, "name") }] : [];
+    });
   }
-  return {
+  const bridge = bridgeNode ? str(bridgeNode["@name"]) : null;
+  const parsed: ParsedNetwork = {
     name: str(net.name) ?? "",
     uuid: str(net.uuid) ?? "",
     managed: meta !== null,
     type,
-    description: meta ? (str(meta.description) ?? "") : "",
+    description: meta ? description(xml) : "",
     createdAt: meta ? str(meta.createdAt) : null,
     // A bare <forward/> parses as "": it is still a forward element (libvirt defaults its mode to nat).
     forwardMode: forward !== undefined ? (str(forward["@mode"]) ?? "nat") : null,
-    bridge: bridge ? str(bridge["@name"]) : null,
+    bridge,
     cidr,
     gateway,
     dhcp,
+    hosts,
+    spec: null,
+  };
+  if (meta) parsed.spec = specFromMetadata(meta, parsed);
+  return parsed;
+}
+
+/**
+ * The metadata's description exactly as written: the parser trims text, and free text keeps its leading and
+ * trailing spaces. Read from the raw XML (one element of our namespace, any prefix libvirt gives it).
+ */
+function description(xml: string): string {
+  const meta = /<metadata>([\s\S]*)<\/metadata>/.exec(xml)?.[1] ?? "";
+  const m = /<(?:([A-Za-z0-9_]+):)?description(?:\s[^>]*)?(?:\/>|>([^<]*)<\/(?:[A-Za-z0-9_]+:)?description>)/.exec(meta);
+  return m?.[2] !== undefined ? xmlUnescape(m[2]) : "";
+}
+
+function xmlUnescape(s: string): string {
+  return s.replace(/&(lt|gt|amp|apos|quot|#\d+|#x[0-9A-Fa-f]+);/g, (_, ent: string) => {
+    if (ent === "lt") return "<";
+    if (ent === "gt") return ">";
+    if (ent === "amp") return "&";
+    if (ent === "apos") return "'";
+    if (ent === "quot") return '"';
+    return String.fromCodePoint(ent[1] === "x" ? Number.parseInt(ent.slice(2), 16) : Number(ent.slice(1)));
+  });
+}
+
+/**
+ * The spec kept in the metadata. Networks made before the spec was kept whole
+ * (type, description and createdAt only) are completed from libvirt's own
+ * elements, so they can be changed like any other.
+ */
+function specFromMetadata(meta: Node, p: ParsedNetwork): NetSpec | null {
+  const type = p.type ?? (p.forwardMode === "nat" ? "nat" : "isolated");
+  if (type !== "nat" && type !== "isolated") return null;
+  const cidr = str(meta.cidr) ?? p.cidr;
+  const gateway = str(meta.gateway) ?? p.gateway;
+  const bridge = str(meta.bridge) ?? p.bridge;
+  if (!cidr || !gateway || !bridge) return null;
+  const d = meta.dhcp as Node | undefined;
+  let dhcp: NetSpec["dhcp"];
+  if (d && typeof d === "object") {
+    dhcp =
+      attr(d, "enabled") === "yes"
+        ? { enabled: true, start: attr(d, "start"), end: attr(d, "end"), leaseTime: Number(attr(d, "leaseTime") ?? 3600) }
+        : { enabled: false, start: null, end: null, leaseTime: null };
+  } else {
+    dhcp = p.dhcp
+      ? { enabled: true, start: p.dhcp.start, end: p.dhcp.end, leaseTime: p.dhcp.leaseTime }
+      : { enabled: false, start: null, end: null, leaseTime: null };
+  }
+  const stored = meta.reservation as Node[] | undefined;
+  const reservations: Reservation[] =
+    stored !== undefined || d !== undefined
+      ? (stored ?? []).flatMap((r) => {
+          const mac = attr(r, "mac");
+          const ip = attr(r, "ip");
+          return mac && ip ? [{ mac, ip, hostname: attr(r, "hostname") }] : [];
+        })
+      : p.hosts.map((h) => ({ ...h }));
+  return {
+    type,
+    name: p.name,
+    uuid: p.uuid,
+    description: p.description,
+    createdAt: p.createdAt ?? "",
+    bridge,
+    cidr,
+    gateway,
+    dhcp,
+    reservations,
   };
 }

@@ -3,7 +3,15 @@ import { z } from "zod";
 import { HostId, Limit, NetworkName } from "./common";
 
 /** Actions that run as jobs on a host's worker. */
-export const JOB_ACTIONS = ["create-network", "delete-network", "start-network", "stop-network"] as const;
+export const JOB_ACTIONS = [
+  "create-network",
+  "delete-network",
+  "start-network",
+  "stop-network",
+  "configure-network-dhcp",
+  "assign-static-ip",
+  "unassign-static-ip",
+] as const;
 export const JobAction = z.enum(JOB_ACTIONS);
 export type JobAction = z.infer<typeof JobAction>;
 

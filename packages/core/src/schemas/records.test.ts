@@ -64,7 +64,15 @@ describe("job records", () => {
     expect(JobView.safeParse({ ...view, progress: { ...view.progress, percent: -1 } }).success).toBe(false);
   });
   it("names the actions, states and step states", () => {
-    expect(JOB_ACTIONS).toEqual(["create-network", "delete-network", "start-network", "stop-network"]);
+    expect(JOB_ACTIONS).toEqual([
+      "create-network",
+      "delete-network",
+      "start-network",
+      "stop-network",
+      "configure-network-dhcp",
+      "assign-static-ip",
+      "unassign-static-ip",
+    ]);
     expect(JOB_STATES).toEqual(["queued", "running", "succeeded", "failed"]);
     expect(StepState.options).toEqual(["pending", "running", "succeeded", "failed", "undone", "skipped"]);
   });

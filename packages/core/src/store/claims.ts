@@ -15,7 +15,8 @@ import { evalScript } from "./scripts";
 /* One script places and claims, so no other client can slip in between and
  * concurrent creates see each other's claims. KEYS: names, since, then 4 per
  * candidate host (claimed subnets, their index, occupied subnets, claimed
- * names of the host); ARGV: name, first, last, cidr, target, then the
+ * names of the host); ARGV: name, first, last, cidr, target, mode ('check':
+ * only answer where it would be claimed, writing nothing), then the
  * candidate ids. Candidates are tried from the fewest claimed names (SCARD:
  * networks plus creates in flight, at this instant), ties in the order given;
  * the first whose subnets do not clash wins. A name clash ends it at once
@@ -34,11 +35,12 @@ import { evalScript } from "./scripts";
 export const CLAIM_LUA = `
 local names, since = KEYS[1], KEYS[2]
 local name, first, last, cidr, target = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local check_only = ARGV[6] == 'check'
 local owner = redis.call('HGET', names, name)
 if owner then return {'NAME_TAKEN', owner} end
 local cands = {}
-for i = 6, #ARGV do
-  local k = 3 + (i - 6) * 4
+for i = 7, #ARGV do
+  local k = 3 + (i - 7) * 4
   cands[#cands + 1] = {host = ARGV[i], order = i, subnets = KEYS[k], index = KEYS[k + 1], occupied = KEYS[k + 2],
     members = KEYS[k + 3], load = redis.call('SCARD', KEYS[k + 3])}
 end
@@ -69,6 +71,8 @@ for _, c in ipairs(cands) do
     firstClash = firstClash or bad
   elseif target ~= '' and c.host ~= target then
     return {'PLACE', c.host}
+  elseif check_only then
+    return {'OK', c.host}
   else
     if first ~= '' then
       redis.call('HSET', c.subnets, name, first .. '-' .. last .. '-' .. cidr)
@@ -189,6 +193,8 @@ export interface PlacementRequest {
   candidates: string[];
   /** Claim only if the winner is this host (else the answer names the winner); null: claim on the winner. */
   target: string | null;
+  /** Only check: answer as the claim would, writing nothing (dry runs). */
+  checkOnly?: boolean;
 }
 
 /** KEYS and ARGV of CLAIM_LUA (also used where the claim runs inside the submission's commit script). */
@@ -211,7 +217,7 @@ export function claimScriptArgs(keys: Keys, req: PlacementRequest): { keys: stri
   ]);
   return {
     keys: [keys.claimedNames, keys.claimedSince, ...hostKeys],
-    argv: [req.name, first, last, cidrText, req.target ?? "", ...req.candidates],
+    argv: [req.name, first, last, cidrText, req.target ?? "", req.checkOnly ? "check" : "", ...req.candidates],
   };
 }
 
@@ -256,16 +262,21 @@ export async function placeAndClaimNetwork(
   keys: Keys,
   req: { name: string; cidr: string | null },
   candidates: string[],
+  opts: { checkOnly?: boolean } = {},
 ): Promise<string> {
-  const a = claimScriptArgs(keys, { ...req, candidates, target: null });
+  const a = claimScriptArgs(keys, { ...req, candidates, target: null, checkOnly: opts.checkOnly ?? false });
   const answer = readClaimAnswer(req, (await evalScript(redis, CLAIM_LUA, a.keys.length, ...a.keys, ...a.argv)) as string[]);
   if (answer.kind === "refused") throw answer.error;
   return answer.host;
 }
 
-/** Claim a name (and subnet) on the given host atomically; throws NAME_TAKEN or CIDR_CONFLICT naming what is in the way. */
-export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest): Promise<void> {
-  await placeAndClaimNetwork(redis, keys, { name: req.name, cidr: req.cidr }, [req.host]);
+/**
+ * Claim a name (and subnet) on the given host atomically; throws NAME_TAKEN
+ * or CIDR_CONFLICT naming what is in the way. `checkOnly`: the same answer,
+ * nothing claimed (dry runs).
+ */
+export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest, opts: { checkOnly?: boolean } = {}): Promise<void> {
+  await placeAndClaimNetwork(redis, keys, { name: req.name, cidr: req.cidr }, [req.host], opts);
 }
 
 /** Release a claim if it is still held for that host. Returns whether something was released. */

@@ -49,6 +49,12 @@ export interface Keys {
   hostQueue(host: string): string;
   /** HASH counter -> count: what the host's worker counted (lock waits, drift repairs...), for /metrics. */
   workerCounters(host: string): string;
+  /** JSON spec of a network as its worker last read it from libvirt (IP management door checks, dry runs). */
+  networkSpec(name: string): string;
+  /** JSON leases + reservations of a network, published by its worker when leases change (list-network-ips). */
+  networkIps(name: string): string;
+  /** HASH host -> how many pieces of lost state its worker re-applied (shown in /metrics). */
+  reappliedCounter: string;
 }
 
 /** Build the key set for a prefix (e.g. "netforge"). */
@@ -78,5 +84,8 @@ export function makeKeys(prefix: string): Keys {
     networkLock: (n) => `${p}:lock:net:${n}`,
     hostQueue: (h) => `host-${h}`,
     workerCounters: (h) => `${p}:host:${h}:counters`,
+    networkSpec: (n) => `${p}:netspec:${n}`,
+    networkIps: (n) => `${p}:netips:${n}`,
+    reappliedCounter: `${p}:metrics:reapplied`,
   };
 }

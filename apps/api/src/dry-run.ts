@@ -1,0 +1,104 @@
+/**
+ * Dry runs: the plan of a mutating action after the same checks as the real
+ * call, with nothing claimed, queued or changed. Changes of an existing
+ * network are planned by core's planChange from the spec and leases the
+ * network's worker published, the same pure function the worker executes,
+ * so the plan's commands and XML are the ones the real call applies. Create
+ * plans the definition the worker would write; its bridge name comes from the
+ * host's last inventory, and the real call gets a fresh uuid and createdAt.
+ * Delete and stop answer NETWORK_IN_USE when the network's live stats show
+ * something attached (the real call's worker checks the bridge itself).
+ */
+import {
+  AppError,
+  bridgeNameFor,
+  getHost,
+  getNetworkView,
+  type JobAction,
+  listAllNetworks,
+  renderNetworkXml,
+  specFromCreate,
+} from "@netforge/core";
+import type { Services } from "./context";
+import type { PreparedJob } from "./job-preparers";
+
+/** One host command of a plan, shaped like a configure job's `result.applied` entries. */
+export interface PlanStepView {
+  name: string;
+  command: string[];
+  xml?: string;
+  live: boolean;
+}
+
+export interface DryRunPlan {
+  host: string;
+  steps: PlanStepView[];
+  libvirtXml?: string;
+  changed?: string[];
+  notLive?: string[];
+  warnings: string[];
+}
+
+export async function planOf<A extends JobAction>(s: Services, action: A, prepared: PreparedJob<A>): Promise<DryRunPlan> {
+  const host = prepared.host;
+  const name = prepared.network;
+  if (prepared.plan) {
+    const p = prepared.plan;
+    return {
+      host,
+      steps: p.steps.map((st) => ({
+        name: st.name,
+        command: ["virsh", ...st.virsh],
+        ...(st.xml !== undefined ? { xml: st.xml } : {}),
+        live: st.live,
+      })),
+      libvirtXml: p.libvirtXml,
+      changed: p.changed,
+      notLive: p.notLive,
+      warnings: p.warnings,
+    };
+  }
+  switch (action) {
+    case "create-network": {
+      const payload = prepared.payload as PreparedJob<"create-network">["payload"];
+      const taken = new Set<string>((await getHost(s.redis, s.keys, host))?.interfaces.map((i) => i.name) ?? []);
+      for (const n of await listAllNetworks(s.redis, s.keys)) if (n.host === host && n.bridge.name) taken.add(n.bridge.name);
+      const xml = renderNetworkXml(specFromCreate({ ...payload, bridge: bridgeNameFor(name, taken) }));
+      const steps: PlanStepView[] = [{ name: "define network", command: ["virsh", "net-define", "<file>"], xml, live: false }];
+      if (payload.start) steps.push({ name: "start network", command: ["virsh", "net-start", name], live: true });
+      steps.push({
+        name: "set autostart",
+        command: payload.autostart ? ["virsh", "net-autostart", name] : ["virsh", "net-autostart", name, "--disable"],
+        live: false,
+      });
+      return { host, steps, libvirtXml: xml, warnings: [] };
+    }
+    case "start-network":
+      return { host, steps: [{ name: "start network", command: ["virsh", "net-start", name], live: true }], warnings: [] };
+    case "stop-network":
+    case "delete-network": {
+      const net = await getNetworkView(s.redis, s.keys, name);
+      const attached = net?.state === "active" ? net.stats.connectedVms : 0;
+      if (attached > 0) {
+        throw new AppError(
+          "NETWORK_IN_USE",
+          `cannot ${action === "stop-network" ? "stop" : "delete"} network '${name}': ${attached} attached`,
+          {
+            name,
+            connectedVms: attached,
+          },
+        );
+      }
+      const steps: PlanStepView[] = [];
+      if (net?.state === "active") steps.push({ name: "stop network", command: ["virsh", "net-destroy", name], live: true });
+      if (action === "delete-network") steps.push({ name: "remove definition", command: ["virsh", "net-undefine", name], live: false });
+      return { host, steps, warnings: [] };
+    }
+    default:
+      // A change of a network whose spec its worker has not published yet (it does at start and on every reconcile).
+      throw new AppError("INVALID_STATE", `the worker of host ${host} has not published network '${name}' yet; retry shortly`, {
+        name,
+        retryable: true,
+      });
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The one path for every change of an existing network: load its spec from
+ * libvirt, validate the change against it and the host (leases), compute the
+ * next spec, apply the difference step by step with the undo of each step
+ * registered, write the spec back (the last step of every plan), and publish
+ * what changed. The result says what changed, the exact commands applied,
+ * and what could not be applied live.
+ */
+import { AppError, type NetworkChange, parseNetworkXml, putNetwork, putNetworkSpec } from "@netforge/core";
+import type { JobContext } from "../context";
+import { driverFor } from "../drivers/registry";
+import { readLeases } from "../host/leases";
+import { publishIpTable } from "../ip-table";
+
+/** What a configure job answers. */
+export interface ConfigureResult {
+  name: string;
+  /** Human summary of what changed; empty when the change was already in place. */
+  changed: string[];
+  /** The host commands run, in order (the plan's texts). */
+  applied: { name: string; command: string[]; xml?: string; live: boolean }[];
+  /** What the running network only gets at its next start. */
+  notLive: string[];
+  warnings: string[];
+}
+
+export async function configureNetwork(ctx: JobContext, name: string, change: NetworkChange): Promise<ConfigureResult> {
+  const { report, virsh } = ctx;
+  const { plan, driver, state } = await report.step("checking change", async () => {
+    // A fresh read of the persistent definition: the spec is what libvirt keeps, not a cache.
+    const state = await virsh.info(name);
+    const xml = state ? await virsh.dumpXml(name, { inactive: true }) : null;
+    const def = xml ? parseNetworkXml(xml) : null;
+    if (!state || !xml || !def?.managed) {
+      throw new AppError("NOT_FOUND", `network '${name}' does not exist on host ${ctx.hostId}`, { name, host: ctx.hostId });
+    }
+    if (!def.spec) {
+      throw new AppError("UNSUPPORTED_FOR_TYPE", `network '${name}' (type ${def.type}) has no DHCP to configure`, { name, type: def.type });
+    }
+    const drv = driverFor(def.spec.type);
+    const leases = state.active && def.bridge ? await readLeases(def.bridge, ctx.leasesDir) : [];
+    return {
+      plan: drv.planChange(def.spec, change, { active: state.active, leases, native: { hosts: def.hosts, range: def.dhcp } }, xml),
+      driver: drv,
+      state,
+    };
+  });
+  for (const w of plan.warnings) report.warn(w);
+
+  const applied = await report.step("applying change", () => driver.applyPlan(ctx, plan));
+
+  // Publish under the job's lock: index record and spec (the API's door checks). The IP table follows just
+  // after, off the job's path (it reads leases, links and domains; nothing in the result depends on it).
+  if (plan.steps.length > 0) {
+    const entry = { ...state, def: ctx.catalog.peek(name) ?? parseNetworkXml(plan.libvirtXml) };
+    await putNetwork(ctx.redis, ctx.keys, driver.record(entry, ctx.hostId, new Date().toISOString()));
+    await putNetworkSpec(ctx.redis, ctx.keys, plan.spec);
+    void publishIpTable(ctx, entry).catch((err) => ctx.logger.warn({ err }, "could not publish the IP table"));
+  }
+  return {
+    name,
+    changed: plan.changed,
+    applied: applied.applied.map((a) => ({
+      name: a.name,
+      command: ["virsh", ...a.virsh],
+      ...(a.xml !== undefined ? { xml: a.xml } : {}),
+      live: a.live,
+    })),
+    notLive: plan.notLive,
+    warnings: plan.warnings,
+  };
+}

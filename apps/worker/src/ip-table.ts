@@ -1,0 +1,61 @@
+/**
+ * The IP table of a network (list-network-ips): active leases merged with
+ * the spec's reservations, each MAC named by the libvirt domain that owns it.
+ * Published to Redis by the worker whenever the network's leases change, and
+ * after every change of its reservations; `allocatedIps` of the stats is the
+ * count of leased rows of the same table, so both always agree.
+ */
+import { type NetSpec, type NetworkIp, putNetworkIps, putNetworkStats } from "@netforge/core";
+import type { HostContext } from "./context";
+import { readLinks } from "./host/ip";
+import { type LeaseEntry, readLeases } from "./host/leases";
+import type { CatalogEntry } from "./host/network-catalog";
+
+/** Merge leases and reservations (pure). Rows ordered by IP. */
+export function mergeIpTable(spec: Pick<NetSpec, "reservations">, leases: LeaseEntry[], owners: Map<string, string>): NetworkIp[] {
+  const rows = new Map<string, NetworkIp>();
+  for (const l of leases) {
+    const reserved = spec.reservations.some((r) => r.mac === l.mac && r.ip === l.ip);
+    rows.set(`${l.ip}|${l.mac}`, {
+      ip: l.ip,
+      mac: l.mac,
+      vmName: owners.get(l.mac) ?? null,
+      hostname: l.hostname,
+      static: reserved,
+      leaseExpiresAt: new Date(l.expiresAt).toISOString(),
+    });
+  }
+  for (const r of spec.reservations) {
+    if (rows.has(`${r.ip}|${r.mac}`)) continue;
+    rows.set(`${r.ip}|${r.mac}`, {
+      ip: r.ip,
+      mac: r.mac,
+      vmName: owners.get(r.mac) ?? null,
+      hostname: r.hostname,
+      static: true,
+      leaseExpiresAt: null,
+    });
+  }
+  const key = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+  return [...rows.values()].sort((a, b) => key(a.ip) - key(b.ip) || a.mac.localeCompare(b.mac));
+}
+
+/** Read leases and domain MACs and publish the IP table (and allocatedIps) of one network. */
+export async function publishIpTable(
+  ctx: HostContext,
+  entry: CatalogEntry,
+  opts: { owners?: Map<string, string>; connectedVms?: number } = {},
+): Promise<NetworkIp[]> {
+  const spec = entry.def.spec;
+  if (!spec) return [];
+  const bridge = entry.def.bridge;
+  const leases = bridge && entry.active ? await readLeases(bridge, ctx.leasesDir) : [];
+  const owners = opts.owners ?? (await ctx.virsh.domainMacOwners());
+  const ips = mergeIpTable(spec, leases, owners);
+  const observedAt = new Date().toISOString();
+  await putNetworkIps(ctx.redis, ctx.keys, entry.name, { ips, observedAt });
+  const connectedVms =
+    opts.connectedVms ?? (bridge && entry.active ? (await readLinks(ctx.runner)).filter((l) => l.master === bridge).length : 0);
+  await putNetworkStats(ctx.redis, ctx.keys, entry.name, { connectedVms, allocatedIps: leases.length, observedAt });
+  return ips;
+}

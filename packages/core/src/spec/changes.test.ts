@@ -1,0 +1,149 @@
+import { describe, expect, it } from "vitest";
+import type { AppError } from "../errors";
+import { parseNetworkXml } from "../render/network-xml";
+import { planChange } from "./changes";
+import type { NetSpec } from "./network-spec";
+
+const spec: NetSpec = {
+  type: "nat",
+  name: "web",
+  uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c",
+  description: "",
+  createdAt: "2026-11-28T00:00:00.000Z",
+  bridge: "nf-web",
+  cidr: "10.1.0.0/24",
+  gateway: "10.1.0.1",
+  dhcp: { enabled: true, start: "10.1.0.100", end: "10.1.0.200", leaseTime: 3600 },
+  reservations: [{ mac: "52:54:00:00:00:01", ip: "10.1.0.10", hostname: "db" }],
+};
+const up = { active: true, leases: [{ ip: "10.1.0.150", mac: "52:54:00:00:00:99" }] };
+const code = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (e) {
+    return (e as AppError).code;
+  }
+  return "none";
+};
+
+describe("planChange: assign-static-ip", () => {
+  const assign = (ip: string, mac = "52:54:00:00:00:02", force = false) =>
+    planChange(spec, { kind: "assign-static-ip", mac, ip, hostname: null, force }, up);
+  it("plans a live+config host add, then the spec write, each with its undo", () => {
+    const p = assign("10.1.0.11");
+    expect(p.steps.map((s) => s.virsh)).toEqual([
+      ["net-update", "web", "add", "ip-dhcp-host", "<host mac='52:54:00:00:00:02' ip='10.1.0.11'/>", "--live", "--config"],
+      ["net-define", "<file>"],
+    ]);
+    expect(p.steps[0]?.undo?.virsh).toEqual([
+      "net-update",
+      "web",
+      "delete",
+      "ip-dhcp-host",
+      "<host mac='52:54:00:00:00:02' ip='10.1.0.11'/>",
+      "--live",
+      "--config",
+    ]);
+    expect(parseNetworkXml(p.steps[1]?.xml ?? "").spec?.reservations).toHaveLength(2);
+    expect(p.warnings).toEqual([]);
+  });
+  it("refuses outside the subnet (400), network/gateway/broadcast and reserved IP or MAC (IP_CONFLICT)", () => {
+    expect(code(() => assign("10.2.0.5"))).toBe("VALIDATION_FAILED");
+    for (const ip of ["10.1.0.0", "10.1.0.1", "10.1.0.255", "10.1.0.10"]) expect(code(() => assign(ip))).toBe("IP_CONFLICT");
+    expect(code(() => assign("10.1.0.12", "52:54:00:00:00:01"))).toBe("IP_CONFLICT");
+  });
+  it("refuses an IP leased to another MAC unless forced; warns inside the range", () => {
+    expect(code(() => assign("10.1.0.150"))).toBe("IP_CONFLICT");
+    const forced = assign("10.1.0.150", "52:54:00:00:00:02", true);
+    expect(forced.warnings.join(" ")).toMatch(/inside the dynamic range/);
+    expect(forced.warnings.join(" ")).toMatch(/leased to 52:54:00:00:00:99/);
+  });
+  it("repeating the same reservation plans nothing", () => {
+    expect(planChange(spec, { kind: "assign-static-ip", mac: "52:54:00:00:00:01", ip: "10.1.0.10", hostname: "db" }, up).steps).toEqual([]);
+  });
+  it("on a stopped network changes the persistent definition only and says so", () => {
+    const p = planChange(spec, { kind: "assign-static-ip", mac: "52:54:00:00:00:02", ip: "10.1.0.11" }, { active: false, leases: [] });
+    expect(p.steps[0]?.virsh.at(-1)).toBe("--config");
+    expect(p.notLive).toHaveLength(1);
+  });
+});
+
+describe("planChange: unassign-static-ip and dhcp", () => {
+  it("unassign deletes the exact host element; unknown MAC is NOT_FOUND", () => {
+    const p = planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:01" }, up);
+    expect(p.steps[0]?.virsh).toEqual([
+      "net-update",
+      "web",
+      "delete",
+      "ip-dhcp-host",
+      "<host mac='52:54:00:00:00:01' name='db' ip='10.1.0.10'/>",
+      "--live",
+      "--config",
+    ]);
+    expect(p.spec.reservations).toEqual([]);
+    expect(code(() => planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:07" }, up))).toBe("NOT_FOUND");
+  });
+  it("moves the range: delete old, add new with its lease time, live", () => {
+    const p = planChange(spec, { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 300 }, up);
+    expect(p.steps.map((s) => (s.xml === undefined ? s.virsh.slice(2, 5) : s.virsh))).toEqual([
+      ["delete", "ip-dhcp-range", "<range start='10.1.0.100' end='10.1.0.200'><lease expiry='3600' unit='seconds'/></range>"],
+      ["add", "ip-dhcp-range", "<range start='10.1.0.20' end='10.1.0.40'><lease expiry='300' unit='seconds'/></range>"],
+      ["net-define", "<file>"],
+    ]);
+    expect(p.changed).toEqual(["range 10.1.0.100-10.1.0.200 -> 10.1.0.20-10.1.0.40", "lease time 3600 s -> 300 s"]);
+  });
+  it("validates the range (gateway, order, subnet) and reservations inside it leased to others", () => {
+    expect(code(() => planChange(spec, { kind: "dhcp", start: "10.1.0.1", end: "10.1.0.40" }, up))).toBe("VALIDATION_FAILED");
+    expect(code(() => planChange(spec, { kind: "dhcp", start: "10.1.0.50", end: "10.1.0.40" }, up))).toBe("VALIDATION_FAILED");
+    expect(code(() => planChange(spec, { kind: "dhcp", start: "10.1.0.50", end: "10.1.1.40" }, up))).toBe("VALIDATION_FAILED");
+    const taken = { active: true, leases: [{ ip: "10.1.0.10", mac: "52:54:00:00:00:77" }] };
+    expect(code(() => planChange(spec, { kind: "dhcp", start: "10.1.0.5", end: "10.1.0.40" }, taken))).toBe("IP_CONFLICT");
+    expect(planChange(spec, { kind: "dhcp", start: "10.1.0.5", end: "10.1.0.40" }, up).warnings.join()).toMatch(
+      /only 52:54:00:00:00:01 gets it/,
+    );
+  });
+});
+
+describe("planChange against libvirt's own elements (a retry after a worker died half-way)", () => {
+  const native = (
+    hosts = spec.reservations,
+    range: { start: string; end: string; leaseTime: number | null } | null = { start: "10.1.0.100", end: "10.1.0.200", leaseTime: 3600 },
+  ) => ({
+    hosts,
+    range,
+  });
+  it("a host entry already added: only the spec is written", () => {
+    const added = { mac: "52:54:00:00:00:02", ip: "10.1.0.11", hostname: null };
+    const p = planChange(
+      spec,
+      { kind: "assign-static-ip", mac: added.mac, ip: added.ip },
+      { ...up, native: native([...spec.reservations, added]) },
+    );
+    expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
+    expect(p.spec.reservations).toContainEqual(added);
+  });
+  it("the old range already deleted: only the add and the spec write", () => {
+    const p = planChange(
+      spec,
+      { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 300 },
+      { ...up, native: native(spec.reservations, null) },
+    );
+    expect(p.steps.map((s) => s.virsh.slice(0, 3).join(" "))).toEqual(["net-update web add", "net-define <file>"]);
+  });
+  it("the new range already in place: only the spec write", () => {
+    const p = planChange(
+      spec,
+      { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 300 },
+      { ...up, native: native(spec.reservations, { start: "10.1.0.20", end: "10.1.0.40", leaseTime: 300 }) },
+    );
+    expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
+  });
+  it("an unassign whose host entry is already gone: only the spec write", () => {
+    const p = planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:01" }, { ...up, native: native([]) });
+    expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
+  });
+  it("in the normal case the plan is the same with or without them (what the door plans is what the worker runs)", () => {
+    const change = { kind: "assign-static-ip" as const, mac: "52:54:00:00:00:02", ip: "10.1.0.11" };
+    expect(planChange(spec, change, { ...up, native: native() }).steps).toEqual(planChange(spec, change, up).steps);
+  });
+});

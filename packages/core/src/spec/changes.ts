@@ -1,0 +1,288 @@
+/**
+ * Changes to a running network, as pure functions: validate a change against
+ * the spec (and what the host reports: its leases), compute the next spec,
+ * and plan the host commands that take libvirt from one to the other, each
+ * with its undo. The worker executes exactly these steps; a dry run returns
+ * them. Because both come from here, a plan's texts are what the real call
+ * applies.
+ */
+import { AppError } from "../errors";
+import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
+import { type NativeRange, renderDhcpHost, renderDhcpRange, renderNetworkXml } from "../render/network-xml";
+import { checkDhcpRange, validationError } from "../schemas/network";
+import type { NetSpec, Reservation } from "./network-spec";
+
+/** A change of a network's configuration (one per configure action). */
+export type NetworkChange =
+  | { kind: "dhcp"; start: string; end: string; leaseTime?: number | undefined }
+  | { kind: "assign-static-ip"; mac: string; ip: string; hostname?: string | null | undefined; force?: boolean | undefined }
+  | { kind: "unassign-static-ip"; mac: string };
+
+/** What the host reports that a change must respect. */
+export interface HostObservation {
+  /** libvirt has the network running (live updates apply; otherwise only the persistent definition changes). */
+  active: boolean;
+  /** Unexpired DHCP leases of the network. */
+  leases: { ip: string; mac: string }[];
+  /**
+   * libvirt's own DHCP elements of the persistent definition, when the caller read them (the worker does; the
+   * API's door does not). Normally they are what the spec renders; after a worker died half-way through a
+   * change they may already carry part of it, and the plan then skips or adjusts what is already in place,
+   * so a retried job converges instead of failing on "already exists".
+   */
+  native?: { hosts: Reservation[]; range: NativeRange | null };
+}
+
+/** One host command of a plan: `virsh <args>`, or redefining the network with `xml`. */
+export interface PlanStep {
+  /** What it does, for people ("add DHCP host 52:54:00:.. -> 10.0.0.5"). */
+  name: string;
+  /** virsh arguments (without connection options). For a define step: ["net-define", "<file>"] with `xml`. */
+  virsh: string[];
+  /** The XML written by a define step. */
+  xml?: string;
+  /** How the step is taken back if a later one fails (same shape). */
+  undo: { virsh: string[]; xml?: string } | null;
+  /** Whether it changes the running network (false: persistent definition only, effective at next start). */
+  live: boolean;
+}
+
+export interface ChangePlan {
+  spec: NetSpec;
+  /** Empty when the change is already in place. */
+  steps: PlanStep[];
+  warnings: string[];
+  /** Parts of the change that the running network only gets at its next start. */
+  notLive: string[];
+  /** Human summary of what changes. */
+  changed: string[];
+  /** The full definition written back (the new spec rendered). */
+  libvirtXml: string;
+}
+
+const ipNum = (s: string) => parseIPv4(s) as number;
+
+/** Validate `change` against `spec` and the host, and plan it. Throws the error the real call gets. */
+export function planChange(spec: NetSpec, change: NetworkChange, host: HostObservation, previousXml?: string): ChangePlan {
+  const next = applyChange(spec, change, host);
+  const oldXml = previousXml ?? renderNetworkXml(spec);
+  const libvirtXml = renderNetworkXml(next.spec);
+  const flags = host.active ? ["--live", "--config"] : ["--config"];
+  const update = (op: "add" | "delete", section: string, xml: string): string[] => ["net-update", spec.name, op, section, xml, ...flags];
+  const steps: PlanStep[] = [];
+  for (const op of againstNative(next.ops, host.native)) {
+    if (op.kind === "add-host") {
+      const x = renderDhcpHost(op.r);
+      steps.push({
+        name: `add DHCP host ${op.r.mac} -> ${op.r.ip}`,
+        virsh: update("add", "ip-dhcp-host", x),
+        undo: { virsh: update("delete", "ip-dhcp-host", x) },
+        live: host.active,
+      });
+    } else if (op.kind === "delete-host") {
+      const x = renderDhcpHost(op.r);
+      steps.push({
+        name: `delete DHCP host ${op.r.mac} -> ${op.r.ip}`,
+        virsh: update("delete", "ip-dhcp-host", x),
+        undo: { virsh: update("add", "ip-dhcp-host", x) },
+        live: host.active,
+      });
+    } else if (op.kind === "delete-range") {
+      const x = renderDhcpRange(op.start, op.end, op.leaseTime);
+      steps.push({
+        name: `delete DHCP range ${op.start}-${op.end}`,
+        virsh: update("delete", "ip-dhcp-range", x),
+        undo: { virsh: update("add", "ip-dhcp-range", x) },
+        live: host.active,
+      });
+    } else {
+      const x = renderDhcpRange(op.start, op.end, op.leaseTime);
+      steps.push({
+        name: `add DHCP range ${op.start}-${op.end} lease ${op.leaseTime} s`,
+        virsh: update("add", "ip-dhcp-range", x),
+        undo: { virsh: update("delete", "ip-dhcp-range", x) },
+        live: host.active,
+      });
+    }
+  }
+  if (next.ops.length > 0) {
+    // The spec (metadata) is written with the whole persistent definition: libvirt 9.0 has no net-metadata.
+    steps.push({
+      name: "write spec",
+      virsh: ["net-define", "<file>"],
+      xml: libvirtXml,
+      undo: { virsh: ["net-define", "<file>"], xml: oldXml },
+      live: false,
+    });
+  }
+  const notLive = host.active ? [] : ["network is not running: the change takes effect when it starts"];
+  return { spec: next.spec, steps, warnings: next.warnings, notLive, changed: next.changed, libvirtXml };
+}
+
+/** The ops adjusted to what libvirt's definition already has (see HostObservation.native). */
+function againstNative(ops: Op[], native: HostObservation["native"]): Op[] {
+  if (!native) return ops;
+  const out: Op[] = [];
+  const target = ops.find((o): o is Extract<Op, { kind: "add-range" }> => o.kind === "add-range");
+  const have = native.range;
+  const rangeInPlace = target && have && have.start === target.start && have.end === target.end && have.leaseTime === target.leaseTime;
+  for (const op of ops) {
+    if (op.kind === "add-host") {
+      const h = native.hosts.find((x) => x.mac === op.r.mac);
+      if (h && h.ip === op.r.ip && h.hostname === op.r.hostname) continue;
+      if (h) out.push({ kind: "delete-host", r: h });
+      out.push(op);
+    } else if (op.kind === "delete-host") {
+      const h = native.hosts.find((x) => x.mac === op.r.mac);
+      if (h) out.push({ kind: "delete-host", r: h });
+    } else if (op.kind === "delete-range") {
+      if (have && !rangeInPlace) out.push({ kind: "delete-range", start: have.start, end: have.end, leaseTime: have.leaseTime });
+    } else if (!rangeInPlace) {
+      if (have && !ops.some((o) => o.kind === "delete-range"))
+        out.push({ kind: "delete-range", start: have.start, end: have.end, leaseTime: have.leaseTime });
+      out.push(op);
+    }
+  }
+  return out;
+}
+
+type Op =
+  | { kind: "add-host"; r: Reservation }
+  | { kind: "delete-host"; r: Reservation }
+  | { kind: "delete-range"; start: string; end: string; leaseTime: number | null }
+  | { kind: "add-range"; start: string; end: string; leaseTime: number };
+
+function applyChange(
+  spec: NetSpec,
+  change: NetworkChange,
+  host: HostObservation,
+): { spec: NetSpec; ops: Op[]; warnings: string[]; changed: string[] } {
+  const cidr = parseCidrOrThrow(spec.cidr);
+  const gateway = ipNum(spec.gateway);
+  const where = formatCidr(cidr);
+  const leaseOf = (ip: string) => host.leases.find((l) => l.ip === ip);
+  switch (change.kind) {
+    case "assign-static-ip": {
+      const mac = change.mac.toLowerCase();
+      const ip = ipNum(change.ip);
+      const hostname = change.hostname ?? null;
+      if (!cidrContains(cidr, ip)) throw validationError([{ path: "ip", message: `must be inside ${where}` }]);
+      const usable = usableRange(cidr);
+      const special =
+        ip === gateway ? "the gateway" : ip < usable.first ? "the network address" : ip > usable.last ? "the broadcast address" : null;
+      if (special)
+        throw new AppError("IP_CONFLICT", `${change.ip} is ${special} of network '${spec.name}'`, {
+          name: spec.name,
+          ip: change.ip,
+          reason: special,
+        });
+      const same = spec.reservations.find((r) => r.mac === mac && r.ip === change.ip && r.hostname === hostname);
+      if (same) return { spec, ops: [], warnings: [], changed: [] }; // repeating an assignment changes nothing
+      const byIp = spec.reservations.find((r) => r.ip === change.ip);
+      if (byIp)
+        throw new AppError("IP_CONFLICT", `${change.ip} is already reserved for ${byIp.mac} on network '${spec.name}'`, {
+          name: spec.name,
+          ip: change.ip,
+          reservedFor: byIp.mac,
+        });
+      const byMac = spec.reservations.find((r) => r.mac === mac);
+      if (byMac)
+        throw new AppError("IP_CONFLICT", `${mac} already has reservation ${byMac.ip} on network '${spec.name}'; unassign it first`, {
+          name: spec.name,
+          mac,
+          reservedIp: byMac.ip,
+        });
+      const lease = leaseOf(change.ip);
+      if (lease && lease.mac !== mac && !change.force) {
+        throw new AppError("IP_CONFLICT", `${change.ip} is currently leased to ${lease.mac}; pass "force": true to reserve it anyway`, {
+          name: spec.name,
+          ip: change.ip,
+          leasedTo: lease.mac,
+        });
+      }
+      const warnings: string[] = [];
+      const d = spec.dhcp;
+      if (d.enabled && d.start && d.end && ip >= ipNum(d.start) && ip <= ipNum(d.end)) {
+        warnings.push(
+          `${change.ip} is inside the dynamic range ${d.start}-${d.end}: dnsmasq keeps it for ${mac}, the pool has one address less`,
+        );
+      }
+      if (lease && lease.mac !== mac)
+        warnings.push(`${change.ip} is leased to ${lease.mac} until its lease ends; that client gets another address when it renews`);
+      const r: Reservation = { mac, ip: change.ip, hostname };
+      return {
+        spec: { ...spec, reservations: [...spec.reservations, r] },
+        ops: [{ kind: "add-host", r }],
+        warnings,
+        changed: [`reserved ${change.ip} for ${mac}`],
+      };
+    }
+    case "unassign-static-ip": {
+      const mac = change.mac.toLowerCase();
+      const r = spec.reservations.find((x) => x.mac === mac);
+      if (!r) throw new AppError("NOT_FOUND", `${mac} has no reservation on network '${spec.name}'`, { name: spec.name, mac });
+      return {
+        spec: { ...spec, reservations: spec.reservations.filter((x) => x !== r) },
+        ops: [{ kind: "delete-host", r }],
+        warnings: [],
+        changed: [`released ${r.ip} of ${mac}`],
+      };
+    }
+    case "dhcp": {
+      const start = ipNum(change.start);
+      const end = ipNum(change.end);
+      const issues = checkDhcpRange(cidr, gateway, start, end);
+      if (issues.length > 0) throw validationError(issues);
+      const warnings: string[] = [];
+      for (const r of spec.reservations) {
+        const ip = ipNum(r.ip);
+        if (ip < start || ip > end) continue;
+        const lease = leaseOf(r.ip);
+        if (lease && lease.mac !== r.mac) {
+          throw new AppError("IP_CONFLICT", `reserved ${r.ip} (for ${r.mac}) would be inside the range but is leased to ${lease.mac}`, {
+            name: spec.name,
+            ip: r.ip,
+            reservedFor: r.mac,
+            leasedTo: lease.mac,
+          });
+        }
+        warnings.push(`reserved ${r.ip} (for ${r.mac}) is inside the range: only ${r.mac} gets it`);
+      }
+      const old = spec.dhcp;
+      const leaseTime = change.leaseTime ?? old.leaseTime ?? 3600;
+      if (old.enabled && old.start === change.start && old.end === change.end && old.leaseTime === leaseTime) {
+        return { spec, ops: [], warnings, changed: [] };
+      }
+      const ops: Op[] = [];
+      if (old.enabled && old.start && old.end) ops.push({ kind: "delete-range", start: old.start, end: old.end, leaseTime: old.leaseTime });
+      ops.push({ kind: "add-range", start: change.start, end: change.end, leaseTime });
+      const changed: string[] = [];
+      if (old.start !== change.start || old.end !== change.end)
+        changed.push(`range ${old.start ?? "none"}-${old.end ?? "none"} -> ${change.start}-${change.end}`);
+      if (old.leaseTime !== leaseTime) changed.push(`lease time ${old.leaseTime ?? "none"} s -> ${leaseTime} s`);
+      return { spec: { ...spec, dhcp: { enabled: true, start: change.start, end: change.end, leaseTime } }, ops, warnings, changed };
+    }
+  }
+}
+
+/** The configure actions and their payloads, as one change each (the API's door check and the worker use the same). */
+export type ConfigureAction = "configure-network-dhcp" | "assign-static-ip" | "unassign-static-ip";
+export const CONFIGURE_ACTIONS: readonly ConfigureAction[] = ["configure-network-dhcp", "assign-static-ip", "unassign-static-ip"];
+
+export function changeFor(action: ConfigureAction, p: Record<string, unknown>): NetworkChange {
+  const s = (k: string) => p[k] as string;
+  switch (action) {
+    case "configure-network-dhcp":
+      return { kind: "dhcp", start: s("start"), end: s("end"), leaseTime: p.leaseTime as number | undefined };
+    case "assign-static-ip":
+      return {
+        kind: "assign-static-ip",
+        mac: s("mac"),
+        ip: s("ip"),
+        hostname: (p.hostname as string | undefined) ?? null,
+        force: p.force === true,
+      };
+    case "unassign-static-ip":
+      return { kind: "unassign-static-ip", mac: s("mac") };
+  }
+}

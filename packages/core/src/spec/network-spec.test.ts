@@ -1,0 +1,76 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { cidrOf, formatCidr, formatIPv4, usableRange } from "../net/ipv4";
+import { parseNetworkXml, renderNetworkXml } from "../render/network-xml";
+import type { NetSpec } from "./network-spec";
+
+/** Any spec the API can produce: names, texts with markup and quotes, any subnet, DHCP on or off, reservations. */
+const specArb: fc.Arbitrary<NetSpec> = fc
+  .record({
+    type: fc.constantFrom("nat" as const, "isolated" as const),
+    name: fc.stringMatching(/^[a-z][a-z0-9-]{0,31}$/),
+    uuid: fc.uuid(),
+    // Free text: no control characters (the schema refuses them), everything else including <>&'" and spaces.
+    description: fc.string({ maxLength: 64, unit: fc.constantFrom("a", "Z", " ", "<", ">", "&", "'", '"', "é", "/", "=", ";", "\u2603") }),
+    createdAt: fc.date({ min: new Date(2020, 0, 1), max: new Date(2040, 0, 1), noInvalidDate: true }).map((d) => d.toISOString()),
+    bridge: fc.stringMatching(/^nf-[a-z0-9-]{1,12}$/),
+    addr: fc.integer({ min: 0x0a000000, max: 0xdfffffff }),
+    prefix: fc.integer({ min: 8, max: 30 }),
+    dhcpOn: fc.boolean(),
+    leaseTime: fc.integer({ min: 120, max: 31_536_000 }),
+    picks: fc.array(fc.tuple(fc.nat(), fc.nat(), fc.option(fc.stringMatching(/^[a-z][a-z0-9-]{0,20}[a-z0-9]$/), { nil: null })), {
+      maxLength: 5,
+    }),
+  })
+  .map((r) => {
+    const cidr = cidrOf(r.addr, r.prefix);
+    const u = usableRange(cidr);
+    const span = u.last - u.first + 1;
+    const at = (n: number) => formatIPv4(u.first + (n % span));
+    const a = r.picks[0]?.[0] ?? 0;
+    const b = r.picks[0]?.[1] ?? 0;
+    const [lo, hi] = [Math.min(a % span, b % span), Math.max(a % span, b % span)];
+    const reservations = r.picks.map(([i, j, hostname], k) => ({
+      mac: `52:54:00:${(j % 256).toString(16).padStart(2, "0")}:00:${k.toString(16).padStart(2, "0")}`,
+      ip: at(i),
+      hostname,
+    }));
+    return {
+      type: r.type,
+      name: r.name,
+      uuid: r.uuid,
+      description: r.description,
+      createdAt: r.createdAt,
+      bridge: r.bridge,
+      cidr: formatCidr(cidr),
+      gateway: formatIPv4(u.first),
+      dhcp: r.dhcpOn
+        ? { enabled: true, start: formatIPv4(u.first + lo), end: formatIPv4(u.first + hi), leaseTime: r.leaseTime }
+        : { enabled: false, start: null, end: null, leaseTime: null },
+      reservations,
+    };
+  });
+
+describe("the network spec in libvirt's metadata", () => {
+  it("round-trips: parse(render(spec)) == spec", () => {
+    fc.assert(
+      fc.property(specArb, (spec) => {
+        expect(parseNetworkXml(renderNetworkXml(spec)).spec).toEqual(spec);
+      }),
+      { numRuns: 500 },
+    );
+  });
+  it("libvirt's own elements say what the spec says (range, lease, hosts)", () => {
+    fc.assert(
+      fc.property(specArb, (spec) => {
+        const p = parseNetworkXml(renderNetworkXml(spec));
+        expect(p.cidr).toBe(spec.cidr);
+        expect(p.gateway).toBe(spec.gateway);
+        expect(p.bridge).toBe(spec.bridge);
+        expect(p.dhcp).toEqual(spec.dhcp.enabled ? { start: spec.dhcp.start, end: spec.dhcp.end, leaseTime: spec.dhcp.leaseTime } : null);
+        expect(p.hosts).toEqual(spec.reservations);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -1,0 +1,46 @@
+/**
+ * What a network's worker publishes for IP management: the network's spec as
+ * libvirt keeps it (so the API can check and plan changes at its door) and
+ * its IP table (leases merged with reservations) whenever leases change.
+ */
+import type { Redis } from "ioredis";
+import type { NetworkIp } from "../schemas/ipam";
+import type { NetSpec } from "../spec/network-spec";
+import type { Keys } from "./keys";
+import { setWhileIndexed } from "./network-index";
+
+/** The published IP table of a network. */
+export interface PublishedIps {
+  ips: NetworkIp[];
+  observedAt: string;
+}
+
+export async function putNetworkSpec(redis: Redis, keys: Keys, spec: NetSpec): Promise<void> {
+  await redis.set(keys.networkSpec(spec.name), JSON.stringify(spec));
+}
+
+export async function getNetworkSpec(redis: Redis, keys: Keys, name: string): Promise<NetSpec | null> {
+  const raw = await redis.get(keys.networkSpec(name));
+  return raw ? (JSON.parse(raw) as NetSpec) : null;
+}
+
+/**
+ * Written like the stats: only while the network is indexed (a lease change
+ * seen just before a delete never brings a deleted network's table back),
+ * and expiring (the worker republishes every heartbeat).
+ */
+export async function putNetworkIps(redis: Redis, keys: Keys, name: string, table: PublishedIps): Promise<void> {
+  await setWhileIndexed(redis, keys, name, keys.networkIps(name), JSON.stringify(table), 300);
+}
+
+/** The IP table with leases that expired since it was published dropped (a reservation stays, without lease). */
+export async function getNetworkIps(redis: Redis, keys: Keys, name: string, now = Date.now()): Promise<PublishedIps | null> {
+  const raw = await redis.get(keys.networkIps(name));
+  if (!raw) return null;
+  const table = JSON.parse(raw) as PublishedIps;
+  const ips = table.ips.flatMap((r) => {
+    if (r.leaseExpiresAt === null || Date.parse(r.leaseExpiresAt) > now) return [r];
+    return r.static ? [{ ...r, leaseExpiresAt: null, vmName: r.vmName }] : [];
+  });
+  return { ips, observedAt: table.observedAt };
+}

@@ -1,0 +1,132 @@
+/**
+ * The exact host commands of a configure job, and of its undo when a step
+ * fails half-way (the range was deleted, adding the new one fails): the old
+ * range is put back and the spec is never rewritten. A recording fake host
+ * answers virsh like libvirt; the job record lives in the real test Redis.
+ */
+import { type NetSpec, newJobRecord, renderNetworkXml, saveNewJob } from "@netforge/core";
+import pino from "pino";
+import { afterAll, describe, expect, it } from "vitest";
+import type { JobContext } from "../apps/worker/src/context";
+import { configureNetwork } from "../apps/worker/src/handlers/configure-network";
+import type { CommandResult, CommandRunner, RunOptions } from "../apps/worker/src/host/command-runner";
+import { commandFailed } from "../apps/worker/src/host/command-runner";
+import { NetworkCatalog } from "../apps/worker/src/host/network-catalog";
+import { Virsh } from "../apps/worker/src/host/virsh";
+import { JobReporter } from "../apps/worker/src/job-reporter";
+import { Revert } from "../apps/worker/src/revert";
+import { testRedis } from "./support/redis";
+
+const t = testRedis("cfg");
+afterAll(() => t.cleanup());
+
+const spec: NetSpec = {
+  type: "nat",
+  name: "web",
+  uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c",
+  description: "",
+  createdAt: "2026-11-28T00:00:00.000Z",
+  bridge: "nf-web",
+  cidr: "10.70.0.0/24",
+  gateway: "10.70.0.1",
+  dhcp: { enabled: true, start: "10.70.0.100", end: "10.70.0.150", leaseTime: 600 },
+  reservations: [],
+};
+
+class FakeHost implements CommandRunner {
+  calls: string[][] = [];
+  xml = renderNetworkXml(spec);
+  failAddRange = false;
+  async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const a = cmd === "virsh" ? args.slice(3) : [cmd, ...args]; // virsh -c uri -q <verb> ...
+    this.calls.push(a.map((x) => (x.startsWith("/") && x.endsWith(".xml") ? "<tmp.xml>" : x)));
+    const ok = (stdout = ""): CommandResult => ({ stdout, stderr: "", exitCode: 0 });
+    let r: CommandResult;
+    if (cmd !== "virsh") r = ok("[]");
+    else if (a[0] === "net-info") r = ok("Name: web\nActive: yes\nPersistent: yes\nAutostart: yes\n");
+    else if (a[0] === "net-dumpxml") r = ok(this.xml);
+    else if (a[0] === "net-update" && this.failAddRange && a[2] === "add" && a[3] === "ip-dhcp-range") {
+      this.failAddRange = false; // once: the undo's add of the old range succeeds
+      r = { stdout: "", stderr: "error: injected failure", exitCode: 1 };
+    } else if (a[0] === "net-update") r = ok();
+    else if (a[0] === "net-define") {
+      this.xml = await (await import("node:fs/promises")).readFile(a[1] as string, "utf8");
+      r = ok();
+    } else r = ok();
+    if (r.exitCode !== 0 && !opts.allowFailure) throw commandFailed(cmd, args, r);
+    return r;
+  }
+}
+
+async function jobContext(host: FakeHost): Promise<JobContext> {
+  const record = newJobRecord({
+    action: "configure-network-dhcp",
+    network: "web",
+    host: "h1",
+    payload: {},
+    steps: ["checking change", "applying change"],
+  });
+  await saveNewJob(t.redis, t.keys, record);
+  const virsh = new Virsh(host, "qemu:///system");
+  return {
+    hostId: "h1",
+    runner: host,
+    virsh,
+    catalog: new NetworkCatalog(virsh),
+    redis: t.redis,
+    keys: t.keys,
+    logger: pino({ level: "silent" }),
+    leasesDir: "/nonexistent",
+    hostChanged: () => undefined,
+    report: new JobReporter(t.redis, t.keys, record),
+    revert: new Revert(),
+  };
+}
+
+const OLD = "<range start='10.70.0.100' end='10.70.0.150'><lease expiry='600' unit='seconds'/></range>";
+const NEW = "<range start='10.70.0.20' end='10.70.0.40'><lease expiry='300' unit='seconds'/></range>";
+
+describe("configure-network-dhcp host commands", () => {
+  it("reads the persistent definition, deletes the old range, adds the new one, writes the spec", async () => {
+    const host = new FakeHost();
+    const res = await configureNetwork(await jobContext(host), "web", {
+      kind: "dhcp",
+      start: "10.70.0.20",
+      end: "10.70.0.40",
+      leaseTime: 300,
+    });
+    expect(host.calls.filter((c) => c[0] !== "net-info" && c[0] !== "list" && c[0] !== "ip")).toEqual([
+      ["net-dumpxml", "--inactive", "web"],
+      ["net-update", "web", "delete", "ip-dhcp-range", OLD, "--live", "--config"],
+      ["net-update", "web", "add", "ip-dhcp-range", NEW, "--live", "--config"],
+      ["net-define", "<tmp.xml>"],
+    ]);
+    expect(host.xml).toContain("<nf:dhcp enabled='yes' start='10.70.0.20' end='10.70.0.40' leaseTime='300'/>");
+    expect(res.applied.map((s) => s.command.slice(1, 4))).toEqual([
+      ["net-update", "web", "delete"],
+      ["net-update", "web", "add"],
+      ["net-define", "<file>"],
+    ]);
+  });
+
+  it("a failing step puts the old range back and never rewrites the spec", async () => {
+    const host = new FakeHost();
+    host.failAddRange = true;
+    const before = host.xml;
+    const ctx = await jobContext(host);
+    await expect(
+      configureNetwork(ctx, "web", { kind: "dhcp", start: "10.70.0.20", end: "10.70.0.40", leaseTime: 300 }),
+    ).rejects.toMatchObject({
+      code: "HOST_COMMAND_FAILED",
+    });
+    const undo = await ctx.revert.run();
+    expect(undo.failed).toEqual([]);
+    expect(undo.undone.map((u) => u.label)).toEqual(["undo: delete DHCP range 10.70.0.100-10.70.0.150"]);
+    expect(host.calls.filter((c) => c[0] === "net-update" || c[0] === "net-define")).toEqual([
+      ["net-update", "web", "delete", "ip-dhcp-range", OLD, "--live", "--config"],
+      ["net-update", "web", "add", "ip-dhcp-range", NEW, "--live", "--config"],
+      ["net-update", "web", "add", "ip-dhcp-range", OLD, "--live", "--config"],
+    ]);
+    expect(host.xml).toBe(before);
+  });
+});
