@@ -92,4 +92,23 @@ describe("/docs in headless Chromium", () => {
     expect(foreign, "requests to other origins").toEqual([]);
     expect(pageErrors).toEqual([]);
   });
+
+  it("the queue dashboard renders every host's queue for an admin, from the API's origin only", async () => {
+    const page = await browser.newPage();
+    const foreign: string[] = [];
+    const pageErrors: string[] = [];
+    page.on("request", (r) => {
+      if (!r.url().startsWith(base) && !r.url().startsWith("data:")) foreign.push(r.url());
+    });
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    await page.goto(`${base}/admin/queues?access_token=${TOKENS.admin}`);
+    // Logged in by cookie, the token is gone from the address.
+    expect(page.url()).toBe(`${base}/admin/queues`);
+    await page.getByText("host-h1").first().waitFor({ timeout: 30_000 });
+    await page.waitForLoadState("networkidle", { timeout: 10_000 }).catch(() => undefined);
+    await page.screenshot({ path: join(SHOT_DIR, "queues.png"), fullPage: false });
+    // The page links Google fonts upstream; the API removes those links.
+    expect(foreign).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
 });

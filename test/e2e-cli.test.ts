@@ -31,6 +31,8 @@ async function screen(): Promise<string> {
 /** Type `command` into the terminal and wait for it to end; the screen and its exit code. */
 async function run(command: string, opts: { timeoutMs?: number; whileRunning?: (screen: string) => Promise<boolean> } = {}) {
   await tmux("send-keys", "-t", "cli", "clear", "Enter");
+  // The shell clears when it gets to it: wait until the previous command's EXIT= is gone from the screen.
+  for (let i = 0; i < 100 && /^EXIT=\d+$/m.test(await screen()); i++) await new Promise((r) => setTimeout(r, 50));
   await tmux("clear-history", "-t", "cli");
   await tmux("send-keys", "-t", "cli", "-l", `${command}; echo "EXIT=$?"`);
   await tmux("send-keys", "-t", "cli", "Enter");
@@ -103,6 +105,28 @@ describe("netforge CLI in a terminal", () => {
 
     const hosts = await run("npx netforge host list");
     expect(hosts.screen).toMatch(/cli\s+online/);
+
+    // IP management, from the same action table: a dry run shows the plan, the real call its steps and result.
+    const plan = await run("npx netforge network ip assign web --mac 52:54:00:aa:bb:cc --ip 10.61.0.10 --hostname vm1 --dry-run");
+    expect(plan.code, plan.screen).toBe(0);
+    expect(plan.screen).toMatch(/^host:\s+cli$/m);
+    expect(plan.screen).toMatch(/NAME\s+COMMAND\s+LIVE/);
+    const assigned = await run("npx netforge network ip assign web --mac 52:54:00:aa:bb:cc --ip 10.61.0.10 --hostname vm1");
+    expect(assigned.code, assigned.screen).toBe(0);
+    expect(assigned.screen).toContain("✔ assign-static-ip web succeeded on host cli");
+    let ips = await run("npx netforge network ips web");
+    for (let i = 0; i < 20 && !/10\.61\.0\.10\s+52:54:00:aa:bb:cc/.test(ips.screen); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      ips = await run("npx netforge network ips web");
+    }
+    expect(ips.code).toBe(0);
+    expect(ips.screen).toMatch(/IP\s+MAC/);
+    expect(ips.screen).toMatch(/10\.61\.0\.10\s+52:54:00:aa:bb:cc/);
+    const taken = await run("npx netforge network ip assign web --mac 52:54:00:aa:bb:dd --ip 10.61.0.10");
+    expect(taken.code, taken.screen).toBe(3);
+    expect(taken.screen).toContain("IP_CONFLICT");
+    const unassigned = await run("npx netforge network ip unassign web --mac 52:54:00:aa:bb:cc");
+    expect(unassigned.code, unassigned.screen).toBe(0);
 
     const deleted = await run("npx netforge network delete web");
     expect(deleted.code, deleted.screen).toBe(0);

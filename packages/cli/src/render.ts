@@ -24,6 +24,12 @@ export function cell(v: unknown): string {
   return String(v);
 }
 
+/** A table cell on one line and of bounded width (the full value is in --json). */
+export function short(text: string, max = 60): string {
+  const one = text.replace(/\s*\n\s*/g, " ");
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
 /** `rows` as a borderless table with upper-case headers. */
 export function table(rows: Record<string, unknown>[], kind: string): string {
   if (rows.length === 0) return `(no ${kind})`;
@@ -54,7 +60,7 @@ export function table(rows: Record<string, unknown>[], kind: string): string {
       middle: "",
     },
   });
-  for (const r of rows) t.push(columns.map((c) => cell(r[c])));
+  for (const r of rows) t.push(columns.map((c) => short(cell(r[c]))));
   return t
     .toString()
     .split("\n")
@@ -77,7 +83,14 @@ export function flatten(o: Record<string, unknown>, prefix = ""): [string, unkno
 export function keyValues(o: Record<string, unknown>): string {
   const pairs = flatten(o);
   const width = Math.max(...pairs.map(([k]) => k.length));
-  return pairs.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${cell(v)}`).join("\n");
+  return pairs
+    .map(([k, v]) => {
+      const text = cell(v);
+      // Multi-line values (libvirt XML of a plan) start on their own line, indented.
+      if (text.includes("\n")) return `${k}:\n${text.replace(/^/gm, "    ")}`;
+      return `${`${k}:`.padEnd(width + 2)}${text}`;
+    })
+    .join("\n");
 }
 
 /** Render any answer of a query action. */
