@@ -62,3 +62,14 @@ describe("rendering", () => {
     expect(text).toMatch(/define network\s+virsh, net-define, <file>\s+false/);
   });
 });
+
+describe("rendering answers", () => {
+  it("a list answer is a table, an object with a list inside stays an object", async () => {
+    const { renderAnswer } = await import("./render");
+    expect(renderAnswer({ networks: [{ name: "web", type: "nat" }], nextCursor: null })).toMatch(/NAME\s+TYPE\nweb\s+nat/);
+    const one = renderAnswer({ network: { name: "web", dhcp: { enabled: true }, portForwards: [] } });
+    expect(one).toMatch(/^name:\s+web$/m);
+    expect(one).toMatch(/^dhcp\.enabled:\s+true$/m);
+    expect(one).not.toContain("(no portForwards)");
+  });
+});

@@ -99,7 +99,9 @@ export function renderAnswer(body: unknown): string {
   const o = body as Record<string, unknown>;
   const lists = Object.entries(o).filter(([, v]) => Array.isArray(v));
   const out: string[] = [];
-  if (lists.length === 1) {
+  // A list answer ({ networks: [...], nextCursor }): one list beside scalars only; anything else is one object.
+  const othersScalar = Object.entries(o).every(([, v]) => Array.isArray(v) || isScalar(v));
+  if (lists.length === 1 && othersScalar) {
     const [kind, rows] = lists[0] as [string, unknown[]];
     out.push(
       rows.every((r) => r !== null && typeof r === "object") ? table(rows as Record<string, unknown>[], kind) : rows.map(cell).join("\n"),
