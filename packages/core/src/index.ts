@@ -23,4 +23,5 @@ export * from "./store/claim-release";
 export * from "./schemas/ipam";
 export * from "./spec/changes";
 export * from "./spec/network-spec";
+export * from "./spec/bridge-choice";
 export * from "./store/network-ips";

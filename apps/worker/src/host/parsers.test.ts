@@ -45,6 +45,9 @@ describe("ip -j parsing", () => {
       state: "up",
       master: null,
       addresses: ["198.51.100.2/24"],
+      addresses6: [],
+      mtu: null,
+      adminUp: false,
     });
     expect(links[3]?.master).toBe("nf-web");
   });

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { cidrOf, formatCidr, formatIPv4, usableRange } from "../net/ipv4";
 import { parseNetworkXml, renderNetworkXml } from "../render/network-xml";
-import type { NetSpec } from "./network-spec";
+import type { RoutedNetSpec as NetSpec } from "./network-spec";
 
 /** Any spec the API can produce: names, texts with markup and quotes, any subnet, DHCP on or off, reservations. */
 const specArb: fc.Arbitrary<NetSpec> = fc
