@@ -13,6 +13,8 @@ import {
   type CreateNetworkPayload,
   chooseBridge,
   renderNetworkXml,
+  planVfWrites,
+  type SriovNetSpec,
   type HostRecord,
   type L2Request,
   type LinkFacts,
@@ -82,7 +84,37 @@ export function l2CreatePlan(
   networks: NetworkRecord[],
 ): { xml: string; steps: { name: string; command: string[]; live: boolean }[] } | null {
   const req = payload.l2;
-  if (!req || req.kind === "sriov") return null;
+  if (!req) return null;
+  if (req.kind === "sriov") {
+    const spec: SriovNetSpec = {
+      type: "sriov",
+      name: payload.name,
+      uuid: payload.uuid,
+      description: payload.description,
+      createdAt: payload.createdAt,
+      pf: req.pf,
+      vfs: req.vfs,
+      vlan: req.vlan,
+    };
+    const pf = host.sriovPfs.find((p) => p.pf === req.pf);
+    if (!pf) {
+      throw new AppError(
+        "SRIOV_UNAVAILABLE",
+        `SR-IOV PF ${req.pf} on host ${host.id} is unavailable: its inventory lists no SR-IOV PF of that name`,
+        {
+          pf: req.pf,
+          host: host.id,
+        },
+      );
+    }
+    const writes = planVfWrites({ pf: pf.pf, totalVfs: pf.vfsTotal, numVfs: pf.vfsConfigured, vfsInUse: pf.vfsInUse ?? 0 }, req.vfs);
+    const steps = writes.map((n) => ({
+      name: `set ${n} VFs on ${req.pf}`,
+      command: ["write", `/sys/class/net/${req.pf}/device/sriov_numvfs`, String(n)],
+      live: true,
+    }));
+    return { xml: renderNetworkXml(spec), steps };
+  }
   const choice = bridgeChoiceFromInventory(req, host, networks, payload.name);
   const spec: BridgeNetSpec = {
     type: "bridge",

@@ -24,4 +24,5 @@ export * from "./schemas/ipam";
 export * from "./spec/changes";
 export * from "./spec/network-spec";
 export * from "./spec/bridge-choice";
+export * from "./spec/sriov-vfs";
 export * from "./store/network-ips";

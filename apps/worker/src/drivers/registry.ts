@@ -4,11 +4,13 @@ import type { NetworkDriver } from "./driver";
 import { bridgeDriver } from "./bridge";
 import { isolatedDriver } from "./isolated";
 import { natDriver } from "./nat";
+import { sriovDriver } from "./sriov";
 
 const DRIVERS: Partial<Record<NetworkType, NetworkDriver>> = {
   nat: natDriver,
   isolated: isolatedDriver,
   bridge: bridgeDriver,
+  sriov: sriovDriver,
 };
 
 /** The driver of a type, or UNSUPPORTED_FOR_TYPE. */

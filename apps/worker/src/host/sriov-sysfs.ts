@@ -8,7 +8,9 @@
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { AppError } from "@netforge/core";
+import type { PfState } from "@netforge/core";
+
+export { planVfWrites } from "@netforge/core";
 
 /** Drivers a VF is bound to while a guest owns it. */
 const PASSTHROUGH_DRIVERS: ReadonlySet<string> = new Set(["vfio-pci", "pci-stub"]);
@@ -20,7 +22,7 @@ export interface VfInfo {
   inUse: boolean;
 }
 
-export interface PfInfo {
+export interface PfInfo extends PfState {
   pf: string;
   /** sriov_totalvfs: the most VFs the device supports. */
   totalVfs: number;
@@ -85,40 +87,6 @@ export function listPfs(root: string): PfInfo[] {
     if ("pf" in info) out.push(info);
   }
   return out;
-}
-
-/**
- * The sriov_numvfs writes that take the PF from its count to `want` (null: keep what it has), or the error
- * why not: the kernel changes a non-zero count only through 0, which would pull VFs from guests using them.
- */
-export function planVfWrites(info: PfInfo, want: number | null): number[] {
-  if (want === null) {
-    if (info.numVfs === 0) {
-      throw new AppError("SRIOV_UNAVAILABLE", `SR-IOV PF ${info.pf} has no VFs configured (sriov_numvfs is 0); give "vfs" to create them`, {
-        pf: info.pf,
-        vfsTotal: info.totalVfs,
-        vfsConfigured: 0,
-      });
-    }
-    return [];
-  }
-  if (want > info.totalVfs) {
-    throw new AppError("SRIOV_UNAVAILABLE", `SR-IOV PF ${info.pf} supports at most ${info.totalVfs} VFs, ${want} asked`, {
-      pf: info.pf,
-      vfsTotal: info.totalVfs,
-      vfs: want,
-    });
-  }
-  if (info.numVfs === want) return [];
-  if (info.numVfs === 0) return [want];
-  if (info.vfsInUse > 0) {
-    throw new AppError(
-      "INVALID_STATE",
-      `cannot change the VFs of ${info.pf} from ${info.numVfs} to ${want}: ${info.vfsInUse} VF(s) in use by guests (the kernel only changes the count through 0)`,
-      { pf: info.pf, vfsConfigured: info.numVfs, vfs: want, vfsInUse: info.vfsInUse },
-    );
-  }
-  return [0, want];
 }
 
 /** Write sriov_numvfs (the kernel creates or removes the VFs). */

@@ -16,7 +16,7 @@ export const NetworkType = z.enum(NETWORK_TYPES);
 export type NetworkType = z.infer<typeof NetworkType>;
 
 /** Network types this version can run (the others are rejected with UNSUPPORTED_FOR_TYPE). */
-export const IMPLEMENTED_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>(["nat", "isolated", "bridge"]);
+export const IMPLEMENTED_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>(["nat", "isolated", "bridge", "sriov"]);
 
 export const MIN_LEASE_SECONDS = 120;
 export const MAX_LEASE_SECONDS = 31_536_000;
