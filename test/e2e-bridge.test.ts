@@ -137,6 +137,8 @@ describe("a bridge network on an unconfigured NIC", () => {
     const seen = await h.execOutside(["busybox", "wget", "-q", "-O", "-", `http://${lease.ip}:8080/cgi-bin/ip`], { timeoutMs: 10_000 });
     // busybox httpd listens on IPv6 too and shows an IPv4 client as [::ffff:a.b.c.d].
     expect(seen.stdout.trim().replace(/^\[::ffff:(.*)\]$/, "$1")).toBe("192.0.2.1");
+    // describe counts the VM, not the NIC.
+    await waitFor("connectedVms 1", async () => (await c.call("describe-network", { name: "lan" })).body.network.stats.connectedVms === 1);
   });
 
   it("DHCP and static-IP actions are refused: the LAN's DHCP server owns addressing", async () => {
@@ -174,6 +176,34 @@ describe("a bridge network on an unconfigured NIC", () => {
       expect(r.body.job.error.message).not.toContain("lan0");
     }
     await stopLibvirtDomain(h, "bvm");
+  });
+
+  it("a start after the host lost the bridge (as after a reboot) recreates it with the NIC", async () => {
+    expect((await c.call("stop-network", { name: "lan" }, { wait: 30 })).status).toBe(200);
+    await h.exec(["ip", "link", "del", "nf-lan"]);
+    expect((await linkState("lan0")).master).toBeUndefined();
+    const r = await c.call("start-network", { name: "lan" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect((await linkState("lan0")).master).toBe("nf-lan");
+    expect((await h.virsh(["net-info", "lan"])).stdout).toMatch(/Active:\s+yes/);
+  });
+
+  it("a dry run of delete shows the NIC given back and the bridge removed", async () => {
+    await waitFor("lan0 in nf-lan in the inventory", async () => {
+      const hosts = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return hosts.body.hosts[0].interfaces.some(
+        (i: { name: string; master: string | null }) => i.name === "lan0" && i.master === "nf-lan",
+      );
+    });
+    const r = await c.call("delete-network", { name: "lan", dryRun: true });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.plan.steps.map((s: { command: string[] }) => s.command.join(" "))).toEqual([
+      "virsh net-destroy lan",
+      "virsh net-undefine lan",
+      "ip link set dev lan0 nomaster",
+      "ip link del nf-lan",
+    ]);
+    expect((await linkState("lan0")).master).toBe("nf-lan");
   });
 
   it("delete gives the NIC back exactly as it was and removes the bridge", async () => {

@@ -13,6 +13,7 @@ import {
   AppError,
   bridgeNameFor,
   getHost,
+  getNetworkSpec,
   getNetworkView,
   type JobAction,
   listAllNetworks,
@@ -20,7 +21,7 @@ import {
   specFromCreate,
 } from "@netforge/core";
 import type { Services } from "./context";
-import { l2CreatePlan } from "./l2-door";
+import { l2CreatePlan, l2DeleteSteps } from "./l2-door";
 import type { PreparedJob } from "./job-preparers";
 
 /** One host command of a plan, shaped like a configure job's `result.applied` entries. */
@@ -101,7 +102,12 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
       }
       const steps: PlanStepView[] = [];
       if (net?.state === "active") steps.push({ name: "stop network", command: ["virsh", "net-destroy", name], live: true });
-      if (action === "delete-network") steps.push({ name: "remove definition", command: ["virsh", "net-undefine", name], live: false });
+      if (action === "delete-network") {
+        steps.push({ name: "remove definition", command: ["virsh", "net-undefine", name], live: false });
+        // What the type gives back on the host (a created bridge's NIC), from the published spec and inventory.
+        const [spec, hostRec] = await Promise.all([getNetworkSpec(s.redis, s.keys, name), getHost(s.redis, s.keys, host)]);
+        if (spec && hostRec) steps.push(...l2DeleteSteps(spec, hostRec));
+      }
       return { host, steps, warnings: [] };
     }
     default:

@@ -10,6 +10,8 @@ import {
   type BridgeNetSpec,
   type BridgeUser,
   bridgeSetUpSteps,
+  bridgeTearDownSteps,
+  type NetSpec,
   type CreateNetworkPayload,
   chooseBridge,
   renderNetworkXml,
@@ -131,4 +133,14 @@ export function l2CreatePlan(
     nicUp: nic?.up ?? nic?.state === "up",
   }).map((st) => ({ name: st.name, command: ["ip", ...st.ip], live: true }));
   return { xml: renderNetworkXml(spec), steps };
+}
+
+/** The host steps a delete runs after removing the definition (a created bridge's NIC given back), from the inventory. */
+export function l2DeleteSteps(spec: NetSpec, host: HostRecord): { name: string; command: string[]; live: boolean }[] {
+  if (spec.type !== "bridge") return [];
+  const nic = host.interfaces.find((i) => i.name === spec.interface);
+  return bridgeTearDownSteps(spec, {
+    bridgeExists: host.interfaces.some((i) => i.name === spec.bridge),
+    nic: nic ? { master: nic.master, mtu: nic.mtu ?? null, up: nic.up ?? nic.state === "up" } : null,
+  }).map((st) => ({ name: st.name, command: ["ip", ...st.ip], live: true }));
 }

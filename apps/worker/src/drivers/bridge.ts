@@ -13,6 +13,7 @@ import {
   type BridgeNetSpec,
   type BridgeUser,
   bridgeSetUpSteps,
+  bridgeTearDownSteps,
   chooseBridge,
   type NetSpec,
   planChange,
@@ -103,9 +104,7 @@ export const bridgeDriver: NetworkDriver = {
   async tearDownHost(ctx, s) {
     const spec = asBridge(s);
     if (!spec?.created) return; // a host bridge is never touched
-    await restoreNic(ctx, spec);
-    const links = await readLinks(ctx.runner);
-    if (links.some((l) => l.name === spec.bridge)) await ip(ctx, ["link", "del", spec.bridge]);
+    await giveBack(ctx, spec, true);
   },
   attachments: attachmentsOf,
   connectedVms(_ctx, entry, links: HostLink[]) {
@@ -126,15 +125,19 @@ export const bridgeDriver: NetworkDriver = {
   },
 };
 
-/** Give the NIC back as the spec recorded it: out of the bridge, its MTU, its link state. */
-async function restoreNic(ctx: JobContext, spec: BridgeNetSpec): Promise<void> {
-  const nicName = spec.interface;
-  const was = spec.created?.nic;
-  if (!nicName || !was) return;
-  const nic = (await readLinks(ctx.runner)).find((l) => l.name === nicName);
-  if (!nic) return; // gone meanwhile (unplugged): nothing to give back
-  if (nic.master === spec.bridge) await ip(ctx, ["link", "set", "dev", nicName, "nomaster"]);
-  if (was.master !== null) await ip(ctx, ["link", "set", "dev", nicName, "master", was.master]);
-  if (nic.mtu !== was.mtu) await ip(ctx, ["link", "set", "dev", nicName, "mtu", String(was.mtu)]);
-  if ((nic.adminUp ?? false) !== was.up) await ip(ctx, ["link", "set", "dev", nicName, was.up ? "up" : "down"]);
+/** Give the NIC back as the spec recorded it (out of the bridge, its MTU, its link state); with `removeBridge`, delete the bridge too. */
+async function giveBack(ctx: JobContext, spec: BridgeNetSpec, removeBridge: boolean): Promise<void> {
+  const links = await readLinks(ctx.runner);
+  const nic = links.find((l) => l.name === spec.interface);
+  const steps = bridgeTearDownSteps(
+    spec,
+    {
+      bridgeExists: links.some((l) => l.name === spec.bridge),
+      nic: nic ? { master: nic.master, mtu: nic.mtu ?? null, up: nic.adminUp ?? false } : null,
+    },
+    { removeBridge },
+  );
+  for (const step of steps) await ip(ctx, step.ip);
 }
+
+const restoreNic = (ctx: JobContext, spec: BridgeNetSpec) => giveBack(ctx, spec, false);

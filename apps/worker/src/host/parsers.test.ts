@@ -128,4 +128,18 @@ describe("classifyVirshError", () => {
     const start = classifyVirshError(["net-start", "web"], r("error: Failed to start network web\nerror: unsupported configuration: x"));
     expect(start.retryable).toBe(true);
   });
+
+  it("libvirt finding no usable VFs on a PF at start is SRIOV_UNAVAILABLE, not retried, with libvirt's reason", () => {
+    const e = classifyVirshError(
+      ["net-start", "fast"],
+      r("error: Failed to start network fast\nerror: internal error: No usable Vf's present on SRIOV PF sr0"),
+    );
+    expect(e.code).toBe("SRIOV_UNAVAILABLE");
+    expect(e.retryable).toBe(false);
+    expect(e.message).toBe("libvirt could not start the SR-IOV pool: internal error: No usable Vf's present on SRIOV PF sr0");
+    // The same words from another command stay what they were.
+    expect(classifyVirshError(["net-define", "/tmp/x.xml"], r("error: No usable Vf's present on SRIOV PF sr0")).code).toBe(
+      "HOST_COMMAND_FAILED",
+    );
+  });
 });

@@ -139,3 +139,38 @@ export function bridgeSetUpSteps(
   if (!have.nicUp) steps.push({ name: `bring ${nic} up`, ip: ["link", "set", "dev", nic, "up"], undo: null });
   return steps;
 }
+
+/**
+ * The `ip` commands that give a created bridge's NIC back as the spec recorded it (out of the bridge, its
+ * former master, MTU and up/down state, each only when it differs now) and remove the bridge. Nothing for
+ * a host bridge. The worker runs them on delete; a dry run shows them.
+ */
+export function bridgeTearDownSteps(
+  spec: Pick<BridgeNetSpec, "bridge" | "interface" | "created">,
+  now: { bridgeExists: boolean; nic: { master: string | null; mtu: number | null; up: boolean } | null },
+  opts: { removeBridge?: boolean } = {},
+): BridgeStep[] {
+  const was = spec.created?.nic;
+  if (!was || spec.interface === null) return [];
+  const nic = spec.interface;
+  const steps: BridgeStep[] = [];
+  if (now.nic) {
+    if (now.nic.master === spec.bridge) steps.push({ name: `release ${nic}`, ip: ["link", "set", "dev", nic, "nomaster"], undo: null });
+    if (was.master !== null && now.nic.master !== was.master) {
+      steps.push({ name: `give ${nic} back to ${was.master}`, ip: ["link", "set", "dev", nic, "master", was.master], undo: null });
+    }
+    if (now.nic.mtu !== was.mtu)
+      steps.push({ name: `restore MTU ${was.mtu} of ${nic}`, ip: ["link", "set", "dev", nic, "mtu", String(was.mtu)], undo: null });
+    if (now.nic.up !== was.up) {
+      steps.push({
+        name: `set ${nic} ${was.up ? "up" : "down"} as it was`,
+        ip: ["link", "set", "dev", nic, was.up ? "up" : "down"],
+        undo: null,
+      });
+    }
+  }
+  if ((opts.removeBridge ?? true) && now.bridgeExists) {
+    steps.push({ name: `remove bridge ${spec.bridge}`, ip: ["link", "del", spec.bridge], undo: null });
+  }
+  return steps;
+}
