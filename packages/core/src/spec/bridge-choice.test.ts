@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type BridgeUser, chooseBridge, type LinkFacts } from "./bridge-choice";
+import { type BridgeUser, bridgeSetUpSteps, bridgeTearDownSteps, chooseBridge, type LinkFacts } from "./bridge-choice";
 import type { NetSpec } from "./network-spec";
 
 const link = (name: string, o: Partial<LinkFacts> = {}): LinkFacts => ({
@@ -76,5 +76,38 @@ describe("chooseBridge: which bridge a bridge network uses, and every refusal", 
     const r = chooseBridge({ kind: "interface", interface: "eth1" }, "lan", "h1", [...links, link("nf-lan", { kind: "dummy" })], []);
     expect(r.bridge).not.toBe("nf-lan");
     expect(r.bridge).toMatch(/^nf-lan-[0-9a-f]{5}$/);
+  });
+});
+
+describe("bridge set-up and give-back steps", () => {
+  const created = { bridge: "nf-lan", interface: "eth1", created: { nic: { up: false, mtu: 9000, master: null } } };
+  it("set-up: bridge, enslave, up; only what is missing", () => {
+    expect(bridgeSetUpSteps(created, { bridgeExists: false, nicMaster: null, nicUp: false }).map((s) => s.ip.join(" "))).toEqual([
+      "link add name nf-lan type bridge stp_state 0 forward_delay 0",
+      "link set dev eth1 master nf-lan",
+      "link set dev nf-lan up",
+      "link set dev eth1 up",
+    ]);
+    expect(bridgeSetUpSteps(created, { bridgeExists: true, nicMaster: "nf-lan", nicUp: true }).map((s) => s.ip.join(" "))).toEqual([
+      "link set dev nf-lan up",
+    ]);
+    expect(
+      bridgeSetUpSteps({ bridge: "br0", interface: null, created: null }, { bridgeExists: true, nicMaster: null, nicUp: true }),
+    ).toEqual([]);
+  });
+  it("give-back: out of the bridge, MTU and down as recorded, bridge removed; nothing for a host bridge", () => {
+    expect(
+      bridgeTearDownSteps(created, { bridgeExists: true, nic: { master: "nf-lan", mtu: 1500, up: true } }).map((s) => s.ip.join(" ")),
+    ).toEqual(["link set dev eth1 nomaster", "link set dev eth1 mtu 9000", "link set dev eth1 down", "link del nf-lan"]);
+    expect(bridgeTearDownSteps(created, { bridgeExists: false, nic: { master: null, mtu: 9000, up: false } })).toEqual([]);
+    // A NIC unplugged meanwhile: only the bridge goes.
+    expect(bridgeTearDownSteps(created, { bridgeExists: true, nic: null }).map((s) => s.ip.join(" "))).toEqual(["link del nf-lan"]);
+    const withMaster = { ...created, created: { nic: { up: true, mtu: 1500, master: "vrf-blue" } } };
+    expect(
+      bridgeTearDownSteps(withMaster, { bridgeExists: true, nic: { master: "nf-lan", mtu: 1500, up: true } }, { removeBridge: false }).map(
+        (s) => s.ip.join(" "),
+      ),
+    ).toEqual(["link set dev eth1 nomaster", "link set dev eth1 master vrf-blue"]);
+    expect(bridgeTearDownSteps({ bridge: "br0", interface: "eth4", created: null }, { bridgeExists: true, nic: null })).toEqual([]);
   });
 });
