@@ -109,7 +109,8 @@ export const sriovDriver: NetworkDriver = {
     const rec = recordFromCatalog(entry, host, updatedAt);
     const spec = asSriov(entry.def.spec);
     if (!spec) return { ...rec, type: "sriov" };
-    // The pool as the host has it now (the record is rebuilt every reconcile round).
+    // The pool as the host has it now (the record is rebuilt every reconcile round). record() gets no context:
+    // the root is read from the environment the worker's config also reads (NETFORGE_SYSFS_ROOT).
     const info = readPf(process.env.NETFORGE_SYSFS_ROOT ?? "/sys", spec.pf);
     const vfsTotal = "numVfs" in info ? info.numVfs : 0;
     const vfsInUse = "vfsInUse" in info ? info.vfsInUse : 0;
