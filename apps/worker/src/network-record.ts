@@ -1,5 +1,5 @@
 /** Building the index record of a network from what libvirt reports about it. */
-import type { NetworkRecord, NetworkType } from "@netforge/core";
+import { isRouted, type NetworkRecord, type NetworkType } from "@netforge/core";
 import type { CatalogEntry } from "./host/network-catalog";
 
 /** Firewall defaults of a network without rules. */
@@ -19,7 +19,9 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     gateway: d.gateway,
     // The spec's DHCP settings (what netforge applied); libvirt's own elements for networks without one.
     dhcp: d.spec
-      ? { ...d.spec.dhcp }
+      ? isRouted(d.spec)
+        ? { ...d.spec.dhcp }
+        : { enabled: false, start: null, end: null, leaseTime: null }
       : d.dhcp
         ? { enabled: true, start: d.dhcp.start, end: d.dhcp.end, leaseTime: d.dhcp.leaseTime }
         : { enabled: false, start: null, end: null, leaseTime: null },

@@ -23,7 +23,6 @@ import type { HostSnapshot } from "./drivers/driver";
 import { driverFor } from "./drivers/registry";
 import type { CatalogEntry } from "./host/network-catalog";
 import { publishIpTable } from "./ip-table";
-import { recordFromCatalog } from "./network-record";
 
 /** Records differ in anything but updatedAt. */
 function sameRecord(a: NetworkRecord, b: NetworkRecord): boolean {
@@ -39,7 +38,7 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
   let repaired = 0;
   for (const entry of catalog) {
     const prev = existing.get(entry.name);
-    const rec = recordFromCatalog(entry, ctx.hostId, now);
+    const rec = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat").record(entry, ctx.hostId, now);
     if (prev) rec.updatedAt = prev.updatedAt;
     if (prev && sameRecord(prev, rec)) continue;
     // Only write under the network's lock, from a state read under it: a job running on the network (a create
@@ -49,7 +48,7 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
     try {
       const state = await ctx.virsh.info(entry.name);
       if (!state) continue;
-      const fresh = recordFromCatalog({ ...entry, ...state }, ctx.hostId, now);
+      const fresh = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat").record({ ...entry, ...state }, ctx.hostId, now);
       if (prev && sameRecord(prev, fresh)) continue;
       await putNetwork(ctx.redis, ctx.keys, fresh);
       repaired += 1;
@@ -156,8 +155,7 @@ export async function refreshStats(ctx: HostContext, { catalog, links }: Pick<Ho
   if (entries.length === 0) return;
   const owners = await ctx.virsh.domainMacOwners();
   for (const e of entries) {
-    const bridge = e.def.bridge;
-    const connectedVms = bridge && e.active ? links.filter((l) => l.master === bridge).length : 0;
+    const connectedVms = e.active ? driverFor(e.def.spec?.type ?? e.def.type ?? "nat").connectedVms(ctx, e, links) : 0;
     await publishIpTable(ctx, e, { owners, connectedVms });
   }
 }

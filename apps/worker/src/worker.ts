@@ -34,6 +34,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     keys,
     logger,
     leasesDir: cfg.leasesDir,
+    sysfsRoot: cfg.sysfsRoot,
     hostChanged: () => scheduleInventory(),
   };
   let stopping = false;

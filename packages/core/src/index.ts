@@ -24,4 +24,6 @@ export * from "./store/claim-release";
 export * from "./schemas/ipam";
 export * from "./spec/changes";
 export * from "./spec/network-spec";
+export * from "./spec/bridge-choice";
+export * from "./spec/sriov-vfs";
 export * from "./store/network-ips";

@@ -12,6 +12,7 @@
  */
 import {
   type CreateNetworkPayload,
+  isRouted,
   parseNetworkXml,
   planChange,
   renderDhcpHost,
@@ -37,9 +38,12 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
       return specFromCreate({ ...spec, bridge });
     },
     render: renderNetworkXml,
+    servesDhcp: (s) => isRouted(s) && s.dhcp.enabled,
     async verifyStarted(ctx, s) {
-      if (s.dhcpEnabled && s.bridge) await waitForDhcp(ctx.runner, s.bridge);
+      if (isRouted(s) && s.dhcp.enabled) await waitForDhcp(ctx.runner, s.bridge);
     },
+    connectedVms: (_ctx, entry, links) =>
+      entry.def.bridge && entry.active ? links.filter((l) => l.master === entry.def.bridge).length : 0,
     async attachments(ctx, entry) {
       if (!entry.active || !entry.def.bridge) return [];
       return bridgeAttachments(ctx.runner, ctx.virsh, entry.def.bridge);
@@ -69,7 +73,7 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
     },
     lostState(entry, liveXml) {
       const spec = entry.def.spec;
-      if (!spec || !entry.active) return [];
+      if (!spec || !isRouted(spec) || !entry.active) return [];
       const live = parseNetworkXml(liveXml);
       const lost: LostState[] = [];
       const update = (op: string, section: string, xml: string) => ["net-update", spec.name, op, section, xml, "--live"];

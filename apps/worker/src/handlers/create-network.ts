@@ -41,6 +41,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   const xml = driver.render(spec);
   const def = parseNetworkXml(xml);
   await report.step("defining network", async () => {
+    await driver.setUpHost?.(ctx, spec);
     await virsh.define(xml);
     catalog.remember(def);
     revert.add(
@@ -66,10 +67,8 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   await report.step("setting autostart", () => virsh.setAutostart(p.name, p.autostart));
 
-  if (p.start && spec.dhcp.enabled) {
-    await report.step("verifying DHCP", () =>
-      driver.verifyStarted(ctx, { name: p.name, bridge: spec.bridge, dhcpEnabled: spec.dhcp.enabled }),
-    );
+  if (p.start && driver.servesDhcp(spec)) {
+    await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));
   } else {
     report.skip("verifying DHCP");
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors";
 import { parseNetworkXml } from "../render/network-xml";
 import { planChange } from "./changes";
-import type { NetSpec } from "./network-spec";
+import type { RoutedNetSpec as NetSpec } from "./network-spec";
 
 const spec: NetSpec = {
   type: "nat",
@@ -44,7 +44,7 @@ describe("planChange: assign-static-ip", () => {
       "--live",
       "--config",
     ]);
-    expect(parseNetworkXml(p.steps[1]?.xml ?? "").spec?.reservations).toHaveLength(2);
+    expect((parseNetworkXml(p.steps[1]?.xml ?? "").spec as NetSpec | null)?.reservations).toHaveLength(2);
     expect(p.warnings).toEqual([]);
   });
   it("refuses outside the subnet (400), network/gateway/broadcast and reserved IP or MAC (IP_CONFLICT)", () => {
@@ -80,7 +80,7 @@ describe("planChange: unassign-static-ip and dhcp", () => {
       "--live",
       "--config",
     ]);
-    expect(p.spec.reservations).toEqual([]);
+    expect((p.spec as NetSpec).reservations).toEqual([]);
     expect(code(() => planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:07" }, up))).toBe("NOT_FOUND");
   });
   it("moves the range: delete old, add new with its lease time, live", () => {
@@ -120,7 +120,7 @@ describe("planChange against libvirt's own elements (a retry after a worker died
       { ...up, native: native([...spec.reservations, added]) },
     );
     expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
-    expect(p.spec.reservations).toContainEqual(added);
+    expect((p.spec as NetSpec).reservations).toContainEqual(added);
   });
   it("the old range already deleted: only the add and the spec write", () => {
     const p = planChange(

@@ -10,7 +10,7 @@ import { AppError } from "../errors";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
 import { type NativeRange, renderDhcpHost, renderDhcpRange, renderNetworkXml } from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
-import type { NetSpec, Reservation } from "./network-spec";
+import { isRouted, NO_ADDRESSING, type NetSpec, type Reservation, type RoutedNetSpec } from "./network-spec";
 
 /** A change of a network's configuration (one per configure action). */
 export type NetworkChange =
@@ -64,6 +64,7 @@ const ipNum = (s: string) => parseIPv4(s) as number;
 
 /** Validate `change` against `spec` and the host, and plan it. Throws the error the real call gets. */
 export function planChange(spec: NetSpec, change: NetworkChange, host: HostObservation, previousXml?: string): ChangePlan {
+  if (!isRouted(spec)) throw unsupportedChange(spec, change);
   const next = applyChange(spec, change, host);
   const oldXml = previousXml ?? renderNetworkXml(spec);
   const libvirtXml = renderNetworkXml(next.spec);
@@ -152,11 +153,21 @@ type Op =
   | { kind: "delete-range"; start: string; end: string; leaseTime: number | null }
   | { kind: "add-range"; start: string; end: string; leaseTime: number };
 
+/** A DHCP/static-IP change of a type whose addressing netforge does not own: UNSUPPORTED_FOR_TYPE saying who does. */
+export function unsupportedChange(spec: NetSpec, change: NetworkChange): AppError {
+  const why = NO_ADDRESSING[spec.type] ?? `network type ${spec.type} has no netforge-managed addressing`;
+  const what = change.kind === "dhcp" ? "DHCP settings" : "static IPs";
+  return new AppError("UNSUPPORTED_FOR_TYPE", `network '${spec.name}' is of type ${spec.type}: no ${what} here; ${why}`, {
+    name: spec.name,
+    type: spec.type,
+  });
+}
+
 function applyChange(
-  spec: NetSpec,
+  spec: RoutedNetSpec,
   change: NetworkChange,
   host: HostObservation,
-): { spec: NetSpec; ops: Op[]; warnings: string[]; changed: string[] } {
+): { spec: RoutedNetSpec; ops: Op[]; warnings: string[]; changed: string[] } {
   const cidr = parseCidrOrThrow(spec.cidr);
   const gateway = ipNum(spec.gateway);
   const where = formatCidr(cidr);
