@@ -11,7 +11,7 @@
 import { writeFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { getNetworkSpec, type Keys, type NetSpec, parseNetworkXml, type Redis, renderNetworkXml } from "@netforge/core";
+import { getNetworkSpec, type Keys, parseNetworkXml, type Redis, type RoutedNetSpec, renderNetworkXml } from "@netforge/core";
 import { createNamespaceVm, type SandboxHost } from "@netforge/sandbox";
 
 type Post = (action: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>;
@@ -63,7 +63,7 @@ export async function benchFirewall(h: SandboxHost, post: Post, redis: Redis, ke
   for (let i = 0; i < rounds + 2; i++) {
     const warm = i < 2;
     const name = `fr${i}`;
-    const spec: NetSpec = {
+    const spec: RoutedNetSpec = {
       type: "nat",
       name,
       uuid: randomUUID(),
@@ -144,14 +144,18 @@ export async function benchFirewall(h: SandboxHost, post: Post, redis: Redis, ke
   const perLevel = new Map<number, number[]>();
   for (const n of [1, 100, 1000]) {
     // n forwards at once: the spec redefined (the worker's reconcile applies the table, every 2 s here).
-    const spec = parseNetworkXml((await h.virsh(["net-dumpxml", "--inactive", "fwd"])).stdout).spec as NetSpec;
+    const spec = parseNetworkXml((await h.virsh(["net-dumpxml", "--inactive", "fwd"])).stdout).spec as RoutedNetSpec;
     const forwards = Array.from({ length: n }, (_, k) => ({ protocol: "tcp" as const, hostPort: 20000 + k, vmIp, vmPort: 7000 }));
     const file = join(h.dir, "fwd.xml");
     await writeFile(file, renderNetworkXml({ ...spec, portForwards: forwards }));
     await h.virsh(["net-define", file]);
     for (let i = 0; i < 300; i++) {
       const table = (await h.exec(["nft", "list", "map", "inet", "netforge", "fwd-tcp"], { reject: false })).stdout;
-      if ((await getNetworkSpec(redis, keys, "fwd"))?.portForwards?.length === n && table.includes(`${20000 + n - 1} :`)) break;
+      if (
+        ((await getNetworkSpec(redis, keys, "fwd")) as RoutedNetSpec | null)?.portForwards?.length === n &&
+        table.includes(`${20000 + n - 1} :`)
+      )
+        break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const lat: number[] = [];

@@ -8,7 +8,15 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { getNetworkSpec, type Keys, type NetSpec, parseNetworkXml, type Redis, renderDhcpHost, renderNetworkXml } from "@netforge/core";
+import {
+  getNetworkSpec,
+  type Keys,
+  type RoutedNetSpec as NetSpec,
+  parseNetworkXml,
+  type Redis,
+  renderDhcpHost,
+  renderNetworkXml,
+} from "@netforge/core";
 import type { SandboxHost } from "@netforge/sandbox";
 
 type Post = (action: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>;
@@ -51,7 +59,7 @@ async function networkWithReservations(
   await h.virsh(["net-start", name]);
   // The worker publishes the spec on its next reconcile (the bench worker runs it every 2 s).
   for (let i = 0; i < 300; i++) {
-    if ((await getNetworkSpec(redis, keys, name))?.reservations.length === n) return;
+    if (((await getNetworkSpec(redis, keys, name)) as NetSpec | null)?.reservations.length === n) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`spec of ${name} with ${n} reservations was not published`);

@@ -46,22 +46,32 @@ describe("ops endpoints", () => {
     }
   });
 
-  it("/docs serves the interactive reference pointing at /openapi.json", async () => {
+  it("/docs serves the interactive reference from this process only, pointing at /openapi.json", async () => {
     const r = await h.get("/docs", { role: null });
     expect(r.status).toBe(200);
     expect(r.headers.get("content-type")).toContain("text/html");
-    expect(String(r.body)).toContain("/openapi.json");
+    // Nothing from another origin: every script and stylesheet is a path on this server, and the CSP says so.
+    expect(String(r.body)).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(r.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const init = await h.api.app.request("/docs/init.js");
+    expect(await init.text()).toContain('url: "/openapi.json"');
+    for (const asset of ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"]) {
+      const a = await h.api.app.request(asset);
+      expect(a.status, asset).toBe(200);
+      expect((await a.arrayBuffer()).byteLength, asset).toBeGreaterThan(10_000);
+    }
+    expect((await h.api.app.request("/docs/..%2Fpackage.json")).status).toBe(404);
   });
 
-  it("/metrics: request counts by status class, SSE gauge, jobs enqueued", async () => {
+  it("/metrics: request counts by route and status, SSE gauge, jobs enqueued", async () => {
     await h.call("create-network", natBody("m1", "10.1.0.0/24"));
     await h.call("describe-network", { name: "missing" });
     const res = await h.api.app.request("/metrics");
     expect(res.headers.get("content-type")).toContain("text/plain");
     const text = await res.text();
-    expect(text).toMatch(/^netforge_http_requests_total\{class="2xx"\} \d+$/m);
-    expect(text).toMatch(/^netforge_http_requests_total\{class="4xx"\} \d+$/m);
-    expect(text).toMatch(/^netforge_http_requests_total\{class="5xx"\} \d+$/m); // the 503s of /readyz
+    expect(text).toMatch(/^netforge_http_requests_total\{method="POST",route="\/api\/create-network",status="202"\} \d+$/m);
+    expect(text).toMatch(/^netforge_http_requests_total\{method="POST",route="\/api\/describe-network",status="404"\} \d+$/m);
+    expect(text).toMatch(/^netforge_http_requests_total\{method="GET",route="\/readyz",status="503"\} \d+$/m);
     expect(text).toContain('netforge_jobs_enqueued_total{action="create-network"} 1');
     expect(text).toMatch(/^# TYPE netforge_sse_streams gauge\nnetforge_sse_streams 0$/m);
   });

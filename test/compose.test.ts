@@ -3,7 +3,7 @@
  * no Docker engine on CI machines to run `docker compose config`), plus the
  * properties the deployment relies on.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +37,8 @@ describe("docker-compose.yml", () => {
     modernise(schema);
     const ajv = new Ajv({ strict: false, allErrors: true, logger: false });
     (addFormatsModule as unknown as (a: Ajv) => void)(ajv);
+    // Compose durations are Go durations ("5s", "1m30s"), not the ISO 8601 ones ajv-formats knows as "duration".
+    ajv.addFormat("duration", /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/);
     const validate = ajv.compile(schema);
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
   });
@@ -48,5 +50,69 @@ describe("docker-compose.yml", () => {
     expect(doc.services.worker.privileged).toBe(true);
     expect(doc.services.worker.volumes).toContain("/var/run/libvirt:/var/run/libvirt");
     expect(Object.keys(doc.services)).toEqual(["redis", "api", "worker"]);
+  });
+
+  it("runs compiled JavaScript, starts the API after Redis is healthy, and checks /healthz and /readyz", () => {
+    expect(doc.services.api.command).toEqual(["node", "apps/api/dist/index.js"]);
+    expect(doc.services.worker.command).toEqual(["node", "apps/worker/dist/index.js"]);
+    expect(doc.services.api.depends_on).toEqual({ redis: { condition: "service_healthy" } });
+    expect(doc.services.redis.healthcheck.test).toEqual(["CMD", "redis-cli", "ping"]);
+    const apiCheck = doc.services.api.healthcheck.test.join(" ");
+    expect(apiCheck).toContain("/healthz");
+    expect(apiCheck).toContain("/readyz");
+    // The API keeps the image's unprivileged user; only the worker (host network, libvirt, firewall) is root.
+    expect(doc.services.api.user).toBeUndefined();
+    expect(doc.services.worker.user).toBe("root");
+  });
+});
+
+/** The Dockerfile as instructions (continuation lines joined), for the checks below (no Docker engine here). */
+function dockerfile(): { op: string; args: string }[] {
+  const text = readFileSync(join(ROOT, "Dockerfile"), "utf8").replace(/\\\n/g, " ");
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => {
+      const [op = "", ...rest] = l.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(" ") };
+    });
+}
+
+describe("Dockerfile", () => {
+  const ins = dockerfile();
+  const stages = ins.filter((i) => i.op === "FROM").map((i) => /\bAS\s+(\S+)/i.exec(i.args)?.[1]);
+
+  it("is multi-stage and copies only from stages it defines", () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const i of ins.filter((x) => x.op === "COPY" && x.args.startsWith("--from="))) {
+      expect(stages, i.args).toContain(/--from=(\S+)/.exec(i.args)?.[1]);
+    }
+  });
+
+  it("copies every workspace's package.json before npm ci (else npm ci fails on the lockfile)", () => {
+    const root = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { workspaces: string[] };
+    const copied = ins.filter((i) => i.op === "COPY" && !i.args.startsWith("--from=")).map((i) => i.args);
+    const npmCi = ins.findIndex((i) => i.op === "RUN" && i.args.includes("npm ci"));
+    const before = ins
+      .slice(0, npmCi)
+      .filter((i) => i.op === "COPY")
+      .map((i) => i.args.split(" ")[0]);
+    const workspaces = root.workspaces.flatMap((w) =>
+      w.endsWith("/*") ? readdirSync(join(ROOT, w.slice(0, -2))).map((d) => `${w.slice(0, -2)}/${d}`) : [w],
+    );
+    for (const w of workspaces.filter((d) => existsSync(join(ROOT, d, "package.json")))) expect(before, w).toContain(`${w}/package.json`);
+    expect(copied.length).toBeGreaterThan(0);
+  });
+
+  it("builds, and runs the compiled API as a non-root user without the TypeScript loader", () => {
+    const last = ins.slice(ins.map((i) => i.op).lastIndexOf("FROM"));
+    expect(ins.some((i) => i.op === "RUN" && i.args.includes("npm run build"))).toBe(true);
+    const user = last.filter((i) => i.op === "USER").at(-1)?.args;
+    expect(user).toBeDefined();
+    expect(["root", "0"]).not.toContain(user);
+    const cmd = last.filter((i) => i.op === "CMD").at(-1)?.args ?? "";
+    expect(JSON.parse(cmd)).toEqual(["node", "apps/api/dist/index.js"]);
+    expect(ins.map((i) => i.args).join(" ")).not.toMatch(/\btsx\b/);
   });
 });

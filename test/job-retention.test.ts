@@ -9,6 +9,7 @@ import {
   jobRetention,
   NETWORK_JOB_LIST_MAX,
   newJobRecord,
+  putNetworkIps,
   putNetworkStats,
   removeNetwork,
   saveNewJob,
@@ -111,6 +112,16 @@ describe("job retention", () => {
     await removeNetwork(h.redis, h.keys, "gone-net");
     await putNetworkStats(h.redis, h.keys, "gone-net", stats);
     expect(await h.redis.exists(h.keys.networkStats("gone-net"))).toBe(0);
+  });
+
+  it("an IP table read before a network's delete and written after it is not written back (its leases never show again)", async () => {
+    await h.addNetwork({ name: "gone-ips", host: "rt1" });
+    const table = { ips: [], observedAt: new Date().toISOString() };
+    await putNetworkIps(h.redis, h.keys, "gone-ips", table);
+    expect(await h.redis.ttl(h.keys.networkIps("gone-ips"))).toBeGreaterThan(0);
+    await removeNetwork(h.redis, h.keys, "gone-ips");
+    await putNetworkIps(h.redis, h.keys, "gone-ips", table);
+    expect(await h.redis.exists(h.keys.networkIps("gone-ips"))).toBe(0);
   });
 
   it("retention comes from the environment and a bad value is refused naming the variable", () => {

@@ -4,8 +4,19 @@
  * request id (everything after can log and answer with it) -> request log
  * -> auth + rate limit (/api/*) -> body limit -> routes; one onError.
  */
-import { ACTIONS, type ActionName, AppError, requestRedisClient, watchRedisOutage } from "@netforge/core";
+import {
+  ACTIONS,
+  type ActionName,
+  AppError,
+  hostStatus,
+  isTerminal,
+  listHosts,
+  readWorkerCounters,
+  requestRedisClient,
+  watchRedisOutage,
+} from "@netforge/core";
 import { Hono } from "hono";
+import { routePath } from "hono/route";
 import { bodyLimit } from "hono/body-limit";
 import { bearerAuth } from "./auth";
 import { ClaimSweeper } from "./claim-sweeper";
@@ -18,10 +29,12 @@ import { TokenBucketRateLimiter } from "./rate-limiter";
 import { acceptOrGenerateRequestId } from "./request-id";
 import { registeredActions } from "./routes/action-route";
 import { adminRoutes } from "./routes/admin";
+import { docsRoutes } from "./routes/docs";
 import { hostRoutes } from "./routes/hosts";
 import { jobRoutes } from "./routes/jobs";
 import { networkRoutes } from "./routes/networks";
 import { opsRoutes } from "./routes/ops";
+import { queueDashboardRoutes } from "./routes/queue-dashboard";
 import { SseStreams } from "./sse";
 
 export type { ApiConfig, AppDeps } from "./context";
@@ -61,6 +74,29 @@ export function createApp(deps: AppDeps): NetforgeApi {
     sse: new SseStreams(metrics, config.sseHeartbeatMs, deps.logger, { maxPerToken: config.sseMaxPerToken, maxTotal: config.sseMaxTotal }),
     shutdown: shutdown.signal,
   };
+  // Jobs end on the workers; their terminal events pass this bus, which is where the API counts them.
+  bus.observe((ev) => {
+    if (ev.type !== "progress" && isTerminal(ev.job.state)) metrics.jobFinished(ev.job);
+  });
+  metrics.addGauge("netforge_event_bus_listeners", "Local listeners on the job event bus.", () => bus.listenerCount());
+  metrics.addGauge(
+    "netforge_sse_streams_max_per_token",
+    `The most event streams one token holds open (cap ${config.sseMaxPerToken}; total cap ${config.sseMaxTotal}).`,
+    () => services.sse.maxPerTokenInUse(),
+  );
+  metrics.setSnapshotSource(async () => {
+    const now = Date.now();
+    const hosts = await listHosts(redis, deps.keys);
+    const ids = hosts.map((h) => h.id);
+    const queues = new Map<string, Record<string, number>>();
+    for (const id of ids) queues.set(id, await services.queues.counts(id));
+    return {
+      hosts: hosts.map((h) => ({ id: h.id, status: hostStatus(h, now) })),
+      queues,
+      workerCounters: await readWorkerCounters(redis, deps.keys, ids),
+      reapplied: new Map(Object.entries(await redis.hgetall(deps.keys.reappliedCounter)).map(([host, n]) => [host, Number(n)])),
+    };
+  });
   const limiter = new TokenBucketRateLimiter(config.rateLimitPerSecond);
   const authFailures = new TokenBucketRateLimiter(config.authFailuresPerMinute / 60, config.authFailuresPerMinute);
 
@@ -77,7 +113,10 @@ export function createApp(deps: AppDeps): NetforgeApi {
       await next();
     } finally {
       const status = c.res.status;
-      metrics.observeHttp(status);
+      // The route pattern (/api/jobs/:id), not the path; requests no route matched share one label.
+      const pattern = routePath(c, -1);
+      const route = pattern === "" || pattern === "*" || pattern.endsWith("/*") ? "unmatched" : pattern;
+      metrics.observeHttp(c.req.method, route, status, (performance.now() - started) / 1000);
       // The path only: query strings may carry access_token.
       const line = { method: c.req.method, path: c.req.path, status, ms: Math.round((performance.now() - started) * 10) / 10 };
       // Unexpected errors are logged with their stack by onError; here one line per request.
@@ -99,7 +138,15 @@ export function createApp(deps: AppDeps): NetforgeApi {
     }),
   );
 
-  const subApps = [networkRoutes(services), jobRoutes(services), hostRoutes(services), adminRoutes(services), opsRoutes(services)];
+  const subApps = [
+    networkRoutes(services),
+    jobRoutes(services),
+    hostRoutes(services),
+    adminRoutes(services),
+    opsRoutes(services),
+    docsRoutes(),
+    queueDashboardRoutes(services, deps.tokens, authFailures),
+  ];
   const routed = new Set<ActionName>();
   for (const sub of subApps) {
     for (const a of registeredActions.get(sub) ?? []) routed.add(a);

@@ -13,6 +13,7 @@ import {
   AppError,
   bridgeNameFor,
   getHost,
+  getNetworkSpec,
   getNetworkView,
   type JobAction,
   listAllNetworks,
@@ -22,6 +23,7 @@ import {
   specFromCreate,
 } from "@netforge/core";
 import type { Services } from "./context";
+import { l2CreatePlan, l2DeleteSteps } from "./l2-door";
 import type { PreparedJob } from "./job-preparers";
 
 /** One host command of a plan, shaped like a configure job's `result.applied` entries. */
@@ -68,16 +70,26 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
   switch (action) {
     case "create-network": {
       const payload = prepared.payload as PreparedJob<"create-network">["payload"];
-      const taken = new Set<string>((await getHost(s.redis, s.keys, host))?.interfaces.map((i) => i.name) ?? []);
-      for (const n of await listAllNetworks(s.redis, s.keys)) if (n.host === host && n.bridge.name) taken.add(n.bridge.name);
-      const spec = specFromCreate({ ...payload, bridge: bridgeNameFor(name, taken) });
-      const xml = renderNetworkXml(spec);
-      // The network's part of the host's nft table (its NAT/isolation, an open rule set), applied after the start.
-      const nft = renderNetworkChains(firewallNetworkOf(spec));
-      const steps: PlanStepView[] = [{ name: "define network", command: ["virsh", "net-define", "<file>"], xml, live: false }];
+      const hostRec = await getHost(s.redis, s.keys, host);
+      const networks = await listAllNetworks(s.redis, s.keys);
+      const pre = payload.l2 && hostRec ? l2CreatePlan(payload, hostRec, networks) : null;
+      let xml: string;
+      let nft: string | undefined;
+      if (pre) {
+        xml = pre.xml;
+      } else {
+        const taken = new Set<string>(hostRec?.interfaces.map((i) => i.name) ?? []);
+        for (const n of networks) if (n.host === host && n.bridge.name) taken.add(n.bridge.name);
+        const spec = specFromCreate({ ...payload, bridge: bridgeNameFor(name, taken) });
+        xml = renderNetworkXml(spec);
+        // The network's part of the host's nft table (its NAT/isolation, an open rule set), applied after the start.
+        nft = renderNetworkChains(firewallNetworkOf(spec));
+      }
+      const steps: PlanStepView[] = [...(pre?.steps ?? [])];
+      steps.push({ name: "define network", command: ["virsh", "net-define", "<file>"], xml, live: false });
       if (payload.start) {
         steps.push({ name: "start network", command: ["virsh", "net-start", name], live: true });
-        steps.push({ name: "apply firewall (one nft transaction)", command: ["nft", "-f", "-"], nft, live: true });
+        if (nft !== undefined) steps.push({ name: "apply firewall (one nft transaction)", command: ["nft", "-f", "-"], nft, live: true });
       }
       steps.push({
         name: "set autostart",
@@ -112,9 +124,16 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
       const steps: PlanStepView[] = [];
       if (net?.state === "active") {
         steps.push({ name: "stop network", command: ["virsh", "net-destroy", name], live: true });
-        steps.push({ name: "remove firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true });
+        if (net.type === "nat" || net.type === "isolated") {
+          steps.push({ name: "remove firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true });
+        }
       }
-      if (action === "delete-network") steps.push({ name: "remove definition", command: ["virsh", "net-undefine", name], live: false });
+      if (action === "delete-network") {
+        steps.push({ name: "remove definition", command: ["virsh", "net-undefine", name], live: false });
+        // What the type gives back on the host (a created bridge's NIC), from the published spec and inventory.
+        const [spec, hostRec] = await Promise.all([getNetworkSpec(s.redis, s.keys, name), getHost(s.redis, s.keys, host)]);
+        if (spec && hostRec) steps.push(...l2DeleteSteps(spec, hostRec));
+      }
       return { host, steps, warnings: [] };
     }
     default:

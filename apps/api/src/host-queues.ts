@@ -34,7 +34,7 @@ const removeOnFail = () => ({ age: Math.min(604_800, jobRetention().finishedSeco
  */
 const QUEUE_EVENTS_MAX_LEN = 200;
 
-type HostQueue = Queue<QueuedJobData, unknown, JobAction>;
+export type HostQueue = Queue<QueuedJobData, unknown, JobAction>;
 
 /** The result of a commit: the commit script's outcome, and whether BullMQ's add after it failed. */
 export interface CommitResult {
@@ -69,6 +69,18 @@ export class HostQueues {
       this.queues.set(host, q);
     }
     return q;
+  }
+
+  /** The BullMQ queue of a host (the queue dashboard shows it). */
+  queue(host: string): HostQueue {
+    return this.queueFor(host);
+  }
+
+  /** Jobs in a host's queue by state (/metrics: queue depth). */
+  async counts(host: string): Promise<Record<string, number>> {
+    const q = this.queueFor(host);
+    await this.clientOf(host, q);
+    return q.getJobCounts("waiting", "active", "delayed", "prioritized");
   }
 
   /** Job options: the BullMQ job id is our job id. */

@@ -14,6 +14,8 @@ export class JobEventBus {
   private readonly subscriber: Redis;
   private readonly byJob = new Map<string, Set<JobEventListener>>();
   private readonly everyJob = new Set<JobEventListener>();
+  /** Sees every event like an onAny listener but is not one (metrics): not counted by listenerCount. */
+  private observer: JobEventListener | null = null;
   private readonly subscribed: Promise<void>;
   private closed = false;
 
@@ -82,6 +84,11 @@ export class JobEventBus {
     };
   }
 
+  /** Set the one observer of every event (the metrics); it is not a listener, so leak checks do not count it. */
+  observe(fn: JobEventListener): void {
+    this.observer = fn;
+  }
+
   /** Registered listeners (leak checks and the metrics gauge). */
   listenerCount(): number {
     let n = this.everyJob.size;
@@ -108,7 +115,7 @@ export class JobEventBus {
       this.logger.warn("event bus: ignoring a message that is not JSON");
       return;
     }
-    const targets = [...(this.byJob.get(ev.jobId) ?? []), ...this.everyJob];
+    const targets = [...(this.byJob.get(ev.jobId) ?? []), ...this.everyJob, ...(this.observer ? [this.observer] : [])];
     for (const fn of targets) {
       try {
         fn(ev);

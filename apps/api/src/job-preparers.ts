@@ -35,7 +35,10 @@ import {
   planChange,
   checkPortClaim,
   type PortClaim,
+  listAllNetworks,
+  validationError,
 } from "@netforge/core";
+import { l2Refusal, l2What } from "./l2-door";
 import type { z } from "zod";
 
 /** The parsed body of a job action. */
@@ -116,18 +119,33 @@ export async function placeAndClaim(
   checkOnly = false,
 ): Promise<string> {
   const claim = { name: spec.name, cidr: spec.cidr };
+  // bridge/sriov: only hosts whose inventory has the NIC/bridge/PF (and where it is free) can take it.
+  const l2 = spec.l2;
+  const networks = l2 ? await listAllNetworks(redis, keys) : [];
+  const refusal = (h: HostRecord) => (l2 ? l2Refusal(l2, h, networks, spec.name) : null);
   if (spec.requestedHost !== null) {
-    await requireOnlineHost(redis, keys, spec.requestedHost, "choose another host or retry when it is back");
+    const host = await requireOnlineHost(redis, keys, spec.requestedHost, "choose another host or retry when it is back");
+    const why = refusal(host);
+    if (why) throw why;
     if (checkOnly) await placeAndClaimNetwork(redis, keys, claim, [spec.requestedHost], { checkOnly });
     await claimOn({ ...claim, candidates: [spec.requestedHost], target: spec.requestedHost, checkOnly });
     return spec.requestedHost;
   }
   const now = Date.now();
-  const candidates = (await listHosts(redis, keys))
+  const online = (await listHosts(redis, keys))
     .filter((h) => hostStatus(h, now) === "online")
-    .sort((a, b) => a.networks - b.networks || a.id.localeCompare(b.id))
-    .map((h) => h.id);
-  if (candidates.length === 0) throw new AppError("NO_HOST", "no online host can take the network", {});
+    .sort((a, b) => a.networks - b.networks || a.id.localeCompare(b.id));
+  if (online.length === 0) throw new AppError("NO_HOST", "no online host can take the network", {});
+  const refusals = online.map((h) => refusal(h));
+  const candidates = online.filter((_h, i) => refusals[i] === null).map((h) => h.id);
+  if (candidates.length === 0 && l2) {
+    // A host that has the device but cannot use it says why; otherwise no online host has it.
+    const specific = refusals.find((r) => r?.code === "INVALID_STATE");
+    if (specific) throw specific;
+    if (online.length === 1 && refusals[0]) throw refusals[0];
+    if (l2.kind === "sriov") throw new AppError("SRIOV_UNAVAILABLE", `no online host has SR-IOV PF ${l2.pf}`, { pf: l2.pf });
+    throw validationError([{ path: l2.kind, message: `no online host has ${l2What(l2)}` }]);
+  }
   if (checkOnly) {
     // Where the claim would go now, nothing written.
     const host = await placeAndClaimNetwork(redis, keys, claim, candidates, { checkOnly });

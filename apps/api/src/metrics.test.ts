@@ -1,22 +1,51 @@
 import { describe, expect, it } from "vitest";
 import { ApiMetrics } from "./metrics";
 
+type Json = { name: string; values: { labels: Record<string, string>; value: number; metricName?: string }[] };
+
+async function byName(m: ApiMetrics): Promise<Map<string, Json>> {
+  return new Map(((await m.registry.getMetricsAsJSON()) as unknown as Json[]).map((x) => [x.name, x]));
+}
+
 describe("ApiMetrics", () => {
-  it("renders Prometheus text", () => {
+  it("counts HTTP requests by method, route and status, and jobs by action and outcome with durations", async () => {
     const m = new ApiMetrics();
-    m.observeHttp(200);
-    m.observeHttp(202);
-    m.observeHttp(404);
+    m.observeHttp("POST", "/api/create-network", 202, 0.01);
+    m.observeHttp("POST", "/api/create-network", 202, 0.02);
+    m.observeHttp("GET", "/api/jobs/:id", 404, 0.001);
     m.jobEnqueued("create-network");
+    m.jobFinished({
+      action: "create-network",
+      state: "failed",
+      createdAt: "2026-01-01T00:00:00.000Z",
+      finishedAt: "2026-01-01T00:00:03.000Z",
+      attempts: 3,
+    });
     m.sseOpened();
     m.sseOpened();
     m.sseClosed();
-    const text = m.render({ netforge_x: { help: "x", value: 7 } });
-    expect(text).toContain('netforge_http_requests_total{class="2xx"} 2');
-    expect(text).toContain('netforge_http_requests_total{class="4xx"} 1');
-    expect(text).toContain('netforge_jobs_enqueued_total{action="create-network"} 1');
-    expect(text).toContain("# TYPE netforge_sse_streams gauge\nnetforge_sse_streams 1");
-    expect(text).toContain("netforge_x 7");
-    expect(text.endsWith("\n")).toBe(true);
+    const j = await byName(m);
+    const http = j.get("netforge_http_requests_total")?.values ?? [];
+    expect(http).toContainEqual({ labels: { method: "POST", route: "/api/create-network", status: "202" }, value: 2 });
+    expect(http).toContainEqual({ labels: { method: "GET", route: "/api/jobs/:id", status: "404" }, value: 1 });
+    expect(j.get("netforge_jobs_finished_total")?.values).toContainEqual({
+      labels: { action: "create-network", outcome: "failed" },
+      value: 1,
+    });
+    const sum = j.get("netforge_job_duration_seconds")?.values.find((v) => v.metricName === "netforge_job_duration_seconds_sum");
+    expect(sum?.value).toBe(3);
+    expect(j.get("netforge_job_retries_total")?.values).toContainEqual({ labels: { action: "create-network" }, value: 2 });
+    expect(j.get("netforge_sse_streams")?.values[0]?.value).toBe(1);
+    expect(j.has("process_cpu_user_seconds_total")).toBe(true);
+  });
+
+  it("leaves the cluster metrics out of a scrape whose snapshot fails, and says so", async () => {
+    const m = new ApiMetrics();
+    m.setSnapshotSource(async () => {
+      throw new Error("Redis is down");
+    });
+    const j = await byName(m);
+    expect(j.get("netforge_cluster_scrape_ok")?.values[0]?.value).toBe(0);
+    expect(j.get("netforge_hosts")?.values).toEqual([]);
   });
 });

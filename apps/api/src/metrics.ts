@@ -1,24 +1,199 @@
-/** In-process Prometheus metrics of one API instance, rendered as text exposition format 0.0.4. */
+/**
+ * /metrics from prom-client, one registry per API instance (tests build
+ * several apps in one process). What the API sees itself (HTTP requests,
+ * jobs submitted and finished as their events pass the event bus, SSE
+ * streams) is counted as it happens; what lives in Redis (hosts, queue
+ * depths, the workers' counters) is read at scrape time, bounded, and left
+ * out of that scrape if Redis does not answer.
+ */
+import type { JobView } from "@netforge/core";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
-/** Counters and gauges the API maintains. */
+/** What the scrape-time collectors read; set by the app once its services exist. */
+export interface ClusterSnapshot {
+  hosts: { id: string; status: "online" | "offline" }[];
+  /** host -> BullMQ state -> jobs. */
+  queues: Map<string, Record<string, number>>;
+  /** host -> worker counter -> count. */
+  workerCounters: Map<string, Record<string, number>>;
+  /** host -> pieces of lost network state its worker re-applied. */
+  reapplied: Map<string, number>;
+}
+
+/** Worker counters and the metric each becomes (per host). */
+const WORKER_COUNTER_METRICS: Record<string, { name: string; help: string }> = {
+  lock_waits: { name: "netforge_lock_waits_total", help: "Jobs that found their network's lock busy and were put back to wait, per host." },
+  drift_repairs: {
+    name: "netforge_drift_repairs_total",
+    help: "Index entries the worker rewrote or removed because they differed from libvirt (drift repairs), per host.",
+  },
+};
+
+const JOB_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 export class ApiMetrics {
-  private readonly httpByClass = new Map<string, number>();
-  private readonly enqueuedByAction = new Map<string, number>();
+  readonly registry = new Registry();
   private sse = 0;
-  private readonly sseRefusedByScope = new Map<string, number>([
-    ["token", 0],
-    ["total", 0],
-  ]);
+  private snapshot: () => Promise<ClusterSnapshot | null> = async () => null;
+  private readonly http = new Counter({
+    name: "netforge_http_requests_total",
+    help: "HTTP requests answered, by method, route pattern and status.",
+    labelNames: ["method", "route", "status"],
+    registers: [this.registry],
+  });
+  private readonly httpDuration = new Histogram({
+    name: "netforge_http_request_duration_seconds",
+    help: "Time to answer an HTTP request (for SSE: until the stream opened), by method and route pattern.",
+    labelNames: ["method", "route"],
+    buckets: HTTP_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly enqueued = new Counter({
+    name: "netforge_jobs_enqueued_total",
+    help: "Jobs put on a host queue, by action.",
+    labelNames: ["action"],
+    registers: [this.registry],
+  });
+  private readonly finished = new Counter({
+    name: "netforge_jobs_finished_total",
+    help: "Jobs that ended, by action and outcome (succeeded, failed).",
+    labelNames: ["action", "outcome"],
+    registers: [this.registry],
+  });
+  private readonly jobDuration = new Histogram({
+    name: "netforge_job_duration_seconds",
+    help: "From a job's submission to its end, by action and outcome.",
+    labelNames: ["action", "outcome"],
+    buckets: JOB_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly retries = new Counter({
+    name: "netforge_job_retries_total",
+    help: "Extra attempts jobs needed (attempts - 1 of each ended job), by action.",
+    labelNames: ["action"],
+    registers: [this.registry],
+  });
+  private readonly sseRefusedCounter = new Counter({
+    name: "netforge_sse_refused_total",
+    help: "Event streams refused by the per-token or total cap.",
+    labelNames: ["scope"],
+    registers: [this.registry],
+  });
 
-  /** Count one answered HTTP request by its status class ("2xx"...). */
-  observeHttp(status: number): void {
-    const cls = `${Math.floor(status / 100)}xx`;
-    this.httpByClass.set(cls, (this.httpByClass.get(cls) ?? 0) + 1);
+  constructor() {
+    const self = this;
+    new Gauge({
+      name: "netforge_sse_streams",
+      help: "Open Server-Sent Events streams.",
+      registers: [this.registry],
+      collect() {
+        this.set(self.sse);
+      },
+    });
+    for (const scope of ["token", "total"]) this.sseRefusedCounter.inc({ scope }, 0);
+    // One snapshot per scrape, shared by the collectors below (the first of them reads it).
+    let pending: Promise<ClusterSnapshot | null> | null = null;
+    const read = () => {
+      pending ??= this.snapshot()
+        .catch(() => null)
+        .finally(() => setTimeout(() => (pending = null), 0));
+      return pending;
+    };
+    new Gauge({
+      name: "netforge_cluster_scrape_ok",
+      help: "1 when this scrape read the cluster state from Redis (hosts, queues, worker counters), 0 when Redis did not answer.",
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()) ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "netforge_hosts",
+      help: "Registered hypervisors by status (online: heartbeat within the timeout).",
+      labelNames: ["status"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        if (!snap) return;
+        for (const status of ["online", "offline"] as const) this.set({ status }, snap.hosts.filter((h) => h.status === status).length);
+      },
+    });
+    new Gauge({
+      name: "netforge_queue_jobs",
+      help: "Jobs in each host's queue by BullMQ state (waiting, active, delayed...): the queue depth.",
+      labelNames: ["host", "state"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const [host, counts] of snap?.queues ?? []) for (const [state, n] of Object.entries(counts)) this.set({ host, state }, n);
+      },
+    });
+    new Counter({
+      name: "netforge_state_reapplied_total",
+      help: "Pieces of network state a host had lost, re-applied by its worker.",
+      labelNames: ["host"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const [host, n] of snap?.reapplied ?? []) this.inc({ host }, n);
+      },
+    });
+    for (const [key, m] of Object.entries(WORKER_COUNTER_METRICS)) {
+      new Counter({
+        name: m.name,
+        help: m.help,
+        labelNames: ["host"],
+        registers: [this.registry],
+        async collect() {
+          const snap = await read();
+          this.reset();
+          for (const [host, counters] of snap?.workerCounters ?? []) this.inc({ host }, counters[key] ?? 0);
+        },
+      });
+    }
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A gauge read from `value` at each scrape. */
+  addGauge(name: string, help: string, value: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(value());
+      },
+    });
+  }
+
+  /** Where scrape-time cluster state comes from (createApp sets it). */
+  setSnapshotSource(fn: () => Promise<ClusterSnapshot | null>): void {
+    this.snapshot = fn;
+  }
+
+  /** Count one answered HTTP request; `route` is the matched pattern (never the raw path: ids would explode the series). */
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    this.http.inc({ method, route, status: String(status) });
+    this.httpDuration.observe({ method, route }, seconds);
   }
 
   /** Count one job put on a queue. */
   jobEnqueued(action: string): void {
-    this.enqueuedByAction.set(action, (this.enqueuedByAction.get(action) ?? 0) + 1);
+    this.enqueued.inc({ action });
+  }
+
+  /** A job's terminal event passed the event bus. */
+  jobFinished(job: Pick<JobView, "action" | "state" | "createdAt" | "finishedAt" | "attempts">): void {
+    const outcome = job.state;
+    this.finished.inc({ action: job.action, outcome });
+    const end = job.finishedAt ? Date.parse(job.finishedAt) : Date.now();
+    const seconds = Math.max(0, (end - Date.parse(job.createdAt)) / 1000);
+    if (Number.isFinite(seconds)) this.jobDuration.observe({ action: job.action, outcome }, seconds);
+    if (job.attempts > 1) this.retries.inc({ action: job.action }, job.attempts - 1);
   }
 
   sseOpened(): void {
@@ -31,7 +206,7 @@ export class ApiMetrics {
 
   /** Count one stream refused by a cap ("token" or "total"). */
   sseRefused(scope: "token" | "total"): void {
-    this.sseRefusedByScope.set(scope, (this.sseRefusedByScope.get(scope) ?? 0) + 1);
+    this.sseRefusedCounter.inc({ scope });
   }
 
   /** Open SSE streams right now. */
@@ -39,26 +214,12 @@ export class ApiMetrics {
     return this.sse;
   }
 
-  /** Prometheus text; `gauges` adds point-in-time values computed by the caller. */
-  render(gauges: Record<string, { help: string; value: number }> = {}): string {
-    const out: string[] = [];
-    out.push("# HELP netforge_http_requests_total HTTP requests answered, by status class.");
-    out.push("# TYPE netforge_http_requests_total counter");
-    for (const [cls, n] of [...this.httpByClass].sort()) out.push(`netforge_http_requests_total{class="${cls}"} ${n}`);
-    out.push("# HELP netforge_jobs_enqueued_total Jobs put on a host queue, by action.");
-    out.push("# TYPE netforge_jobs_enqueued_total counter");
-    for (const [action, n] of [...this.enqueuedByAction].sort()) out.push(`netforge_jobs_enqueued_total{action="${action}"} ${n}`);
-    out.push("# HELP netforge_sse_streams Open Server-Sent Events streams.");
-    out.push("# TYPE netforge_sse_streams gauge");
-    out.push(`netforge_sse_streams ${this.sse}`);
-    out.push("# HELP netforge_sse_refused_total Event streams refused by the per-token or total cap.");
-    out.push("# TYPE netforge_sse_refused_total counter");
-    for (const [scope, n] of [...this.sseRefusedByScope].sort()) out.push(`netforge_sse_refused_total{scope="${scope}"} ${n}`);
-    for (const [name, g] of Object.entries(gauges)) {
-      out.push(`# HELP ${name} ${g.help}`);
-      out.push(`# TYPE ${name} gauge`);
-      out.push(`${name} ${g.value}`);
-    }
-    return `${out.join("\n")}\n`;
+  /** The exposition text. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }

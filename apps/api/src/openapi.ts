@@ -26,6 +26,43 @@ const ErrorSchema: JsonSchema = {
   },
 };
 
+/** The answer of a job action called with `"dryRun": true` (see dry-run.ts). */
+const PlanResponseSchema: JsonSchema = {
+  type: "object",
+  required: ["plan"],
+  additionalProperties: false,
+  properties: {
+    plan: {
+      type: "object",
+      required: ["host", "steps", "warnings"],
+      additionalProperties: false,
+      properties: {
+        host: { type: "string" },
+        steps: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["name", "command", "live"],
+            additionalProperties: false,
+            properties: {
+              name: { type: "string" },
+              command: { type: "array", items: { type: "string" } },
+              xml: { type: "string", description: "the XML the command is given" },
+              nft: { type: "string", description: "the nft text of an nft step (this network's chains)" },
+              live: { type: "boolean", description: "takes effect on the running network at once" },
+            },
+          },
+        },
+        libvirtXml: { type: "string" },
+        nft: { type: "string", description: "the network's nft chains after the change (firewall, forwards, create)" },
+        changed: { type: "array", items: { type: "string" } },
+        notLive: { type: "array", items: { type: "string" } },
+        warnings: { type: "array", items: { type: "string" } },
+      },
+    },
+  },
+};
+
 /** Responses of each synchronous action. */
 const QUERY_RESPONSES: Record<string, z.ZodType> = {
   "list-networks": z.object({ networks: z.array(NetworkSummary), nextCursor: z.string().nullable() }),
@@ -84,12 +121,31 @@ function actionOperation(name: ActionName): JsonSchema {
   if (def.kind === "job") {
     op.requestBody = { required: false, content: { "application/json": { schema: withDryRun(schemaOf(def.body, "input")) } } };
     op.parameters = [
-      { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", minLength: 1, maxLength: 200 } },
-      { name: "Prefer", in: "header", required: false, schema: { type: "string", example: "wait=30" } },
+      {
+        name: "Idempotency-Key",
+        in: "header",
+        required: false,
+        description: "a retried request with the same key and body returns the first one's job instead of queueing another",
+        schema: { type: "string", minLength: 1, maxLength: 200 },
+      },
+      {
+        name: "Prefer",
+        in: "header",
+        required: false,
+        description: "wait=<seconds>: hold the answer until the job ends (at most 60 s); 200 with the finished job, else 202",
+        schema: { type: "string", example: "wait=30" },
+      },
     ];
     op.responses = {
       "202": { ...jobRef("queued; Location: /api/jobs/<id>"), headers: { Location: { schema: { type: "string" } } } },
-      "200": jobRef("finished within Prefer: wait (succeeded); with dryRun: { plan: { host, steps, libvirtXml?, warnings } }"),
+      "200": {
+        description: "finished within Prefer: wait (succeeded): { job }; with dryRun: { plan }",
+        content: {
+          "application/json": {
+            schema: { oneOf: [{ $ref: "#/components/schemas/JobResponse" }, { $ref: "#/components/schemas/PlanResponse" }] },
+          },
+        },
+      },
       ...COMMON_ERRORS,
       "404": errorRef("NOT_FOUND"),
       "409": errorRef("NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH, or a failed job's code"),
@@ -117,7 +173,7 @@ const sseResponse = {
 export function buildOpenApiDocument(): JsonSchema {
   const paths: Record<string, JsonSchema> = {};
   for (const name of Object.keys(ACTIONS) as ActionName[]) paths[`/api/${name}`] = actionOperation(name);
-  const jobIdParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
+  const jobIdParam = { name: "id", in: "path", required: true, description: "job id (j_...)", schema: { type: "string" } };
   const tokenParam = {
     name: "access_token",
     in: "query",
@@ -129,6 +185,7 @@ export function buildOpenApiDocument(): JsonSchema {
     get: {
       operationId: "get-job",
       summary: "One job",
+      description: "The job's state, steps, result or error. Requires role 'viewer'.",
       tags: ["jobs (asynchronous)"],
       parameters: [jobIdParam],
       responses: { "200": jobRef("the job"), "404": errorRef("NOT_FOUND") },
@@ -137,28 +194,51 @@ export function buildOpenApiDocument(): JsonSchema {
   paths["/api/jobs/{id}/events"] = {
     get: {
       operationId: "job-events",
-      summary: "Server-Sent Events of one job: snapshot, progress..., one terminal event, then the stream closes",
+      summary: "Server-Sent Events of one job",
+      description:
+        "snapshot, progress..., one terminal event (succeeded or failed), then the stream closes. Reconnect with Last-Event-ID to get what was missed. Requires role 'viewer'.",
       tags: ["jobs (asynchronous)"],
-      parameters: [jobIdParam, tokenParam, { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string" } }],
+      parameters: [
+        jobIdParam,
+        tokenParam,
+        {
+          name: "Last-Event-ID",
+          in: "header",
+          required: false,
+          description: "resume after this event id (the id of the last event received)",
+          schema: { type: "string" },
+        },
+      ],
       responses: { "200": sseResponse, "404": errorRef("NOT_FOUND") },
     },
   };
   paths["/api/events"] = {
     get: {
       operationId: "all-events",
-      summary: "Server-Sent Events of every job (optionally one network's), for dashboards",
+      summary: "Server-Sent Events of every job",
+      description: "Every job event (optionally one network's), for dashboards. Requires role 'viewer'.",
       tags: ["jobs (asynchronous)"],
-      parameters: [{ name: "network", in: "query", required: false, schema: { type: "string" } }, tokenParam],
+      parameters: [
+        { name: "network", in: "query", required: false, description: "only this network's jobs", schema: { type: "string" } },
+        tokenParam,
+      ],
       responses: { "200": sseResponse },
     },
   };
-  for (const [path, summary] of [
-    ["/healthz", "The process is up"],
-    ["/readyz", "Redis answers and at least one worker is online (else 503)"],
-    ["/metrics", "Prometheus metrics"],
+  for (const [path, summary, description] of [
+    ["/healthz", "Liveness", "The process is up (no token)."],
+    ["/readyz", "Readiness", "Redis answers and at least one worker is online, else 503 (no token)."],
+    ["/metrics", "Prometheus metrics", "Prometheus text exposition format (no token)."],
   ] as const) {
     paths[path] = {
-      get: { operationId: path.slice(1), summary, tags: ["operations"], security: [], responses: { "200": { description: "OK" } } },
+      get: {
+        operationId: path.slice(1),
+        summary,
+        description,
+        tags: ["operations"],
+        security: [],
+        responses: { "200": { description: "OK" }, ...(path === "/readyz" ? { "503": { description: "not ready" } } : {}) },
+      },
     };
   }
   return {
@@ -166,8 +246,14 @@ export function buildOpenApiDocument(): JsonSchema {
     info: {
       title: "netforge API",
       version: "1",
-      description: "Network control plane for KVM/libvirt hosts. Every operation is POST /api/<action> with a JSON body.",
+      description: "Network control plane for KVM/libvirt hosts. Every operation is `POST /api/<action>` with a JSON body.",
+      contact: { name: "netforge maintainers (see the repository README)" },
     },
+    tags: [
+      { name: "jobs (asynchronous)", description: "Changes run as jobs on the network's host: 202 + a job to poll or watch (SSE)" },
+      { name: "operations", description: "Health, readiness and metrics (no token)" },
+      { name: "queries", description: "Answered at once from the cluster index" },
+    ],
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
     paths,
@@ -177,6 +263,7 @@ export function buildOpenApiDocument(): JsonSchema {
         Error: ErrorSchema,
         Job: schemaOf(JobView, "output"),
         JobResponse: { type: "object", required: ["job"], properties: { job: { $ref: "#/components/schemas/Job" } } },
+        PlanResponse: PlanResponseSchema,
       },
     },
   };

@@ -45,6 +45,8 @@ const Env = z.object({
   NETFORGE_LOCK_TTL_MS: z.coerce.number().int().min(500).default(30_000),
   /** Time one virsh command may run, counted from its own start (a timeout fails that command only). */
   NETFORGE_VIRSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Root of sysfs read for SR-IOV PFs/VFs and written for VF counts (tests point it at a fake tree). */
+  NETFORGE_SYSFS_ROOT: z.string().min(1).default("/sys"),
 });
 
 export type WorkerConfig = {
@@ -61,6 +63,8 @@ export type WorkerConfig = {
   stalledMs: number;
   lockTtlMs: number;
   virshTimeoutMs: number;
+  /** Optional so configs built by hand (tests) need not name it: /sys. */
+  sysfsRoot?: string;
 };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -84,5 +88,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     stalledMs: e.NETFORGE_STALLED_MS,
     lockTtlMs: e.NETFORGE_LOCK_TTL_MS,
     virshTimeoutMs: e.NETFORGE_VIRSH_TIMEOUT_MS,
+    sysfsRoot: e.NETFORGE_SYSFS_ROOT,
   };
 }

@@ -21,6 +21,8 @@ export interface HostContext {
   firewall: HostFirewall;
   /** Where libvirt's dnsmasq keeps lease status files. */
   leasesDir: string;
+  /** Root of sysfs for SR-IOV reads and writes (NETFORGE_SYSFS_ROOT; default /sys). */
+  sysfsRoot?: string;
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */
   hostChanged(): void;
 }

@@ -10,6 +10,7 @@ import { occupiedSubnets } from "./host/host-checks";
 import type { HostSnapshot } from "./drivers/driver";
 import { readLinks, readRoutes } from "./host/ip";
 import { listeningPorts } from "./host/listening";
+import { listPfs } from "./host/sriov-sysfs";
 import { refreshStats } from "./reconcile";
 
 /** One read of the host (links, routes, libvirt networks) serving the inventory and the live stats. */
@@ -35,10 +36,25 @@ export async function publishInventory(
     id: ctx.hostId,
     hostname: hostname(),
     libvirtVersion,
-    interfaces: links.map((l) => ({ name: l.name, kind: l.kind, mac: l.mac, state: l.state, master: l.master, addresses: l.addresses })),
+    interfaces: links.map((l) => ({
+      name: l.name,
+      kind: l.kind,
+      mac: l.mac,
+      state: l.state,
+      master: l.master,
+      addresses: l.addresses,
+      addresses6: l.addresses6 ?? [],
+      mtu: l.mtu ?? null,
+      up: l.adminUp ?? l.state === "up",
+    })),
     occupied: occupied.map((o) => ({ cidr: o.cidr, owner: o.owner })),
     networks: managed.length,
-    sriovPfs: [],
+    sriovPfs: listPfs(ctx.sysfsRoot ?? "/sys").map((p) => ({
+      pf: p.pf,
+      vfsTotal: p.totalVfs,
+      vfsConfigured: p.numVfs,
+      vfsInUse: p.vfsInUse,
+    })),
     firewallWarnings: await ctx.firewall.overridingPolicies(0).catch(() => []),
     listeningPorts: await listeningPorts(ctx.runner).catch(() => ({ tcp: [], udp: [] })),
     startedAt,

@@ -5,14 +5,14 @@
  * after every change of its reservations; `allocatedIps` of the stats is the
  * count of leased rows of the same table, so both always agree.
  */
-import { type NetSpec, type NetworkIp, putNetworkIps, putNetworkStats } from "@netforge/core";
+import { isRouted, type NetworkIp, type RoutedNetSpec, putNetworkIps, putNetworkStats } from "@netforge/core";
 import type { HostContext } from "./context";
 import { readLinks } from "./host/ip";
 import { type LeaseEntry, readLeases } from "./host/leases";
 import type { CatalogEntry } from "./host/network-catalog";
 
 /** Merge leases and reservations (pure). Rows ordered by IP. */
-export function mergeIpTable(spec: Pick<NetSpec, "reservations">, leases: LeaseEntry[], owners: Map<string, string>): NetworkIp[] {
+export function mergeIpTable(spec: Pick<RoutedNetSpec, "reservations">, leases: LeaseEntry[], owners: Map<string, string>): NetworkIp[] {
   const rows = new Map<string, NetworkIp>();
   for (const l of leases) {
     const reserved = spec.reservations.some((r) => r.mac === l.mac && r.ip === l.ip);
@@ -51,7 +51,7 @@ export async function publishIpTable(
   const bridge = entry.def.bridge;
   const leases = bridge && entry.active ? await readLeases(bridge, ctx.leasesDir) : [];
   const owners = opts.owners ?? (await ctx.virsh.domainMacOwners());
-  const ips = mergeIpTable(spec, leases, owners);
+  const ips = isRouted(spec) ? mergeIpTable(spec, leases, owners) : [];
   const observedAt = new Date().toISOString();
   await putNetworkIps(ctx.redis, ctx.keys, entry.name, { ips, observedAt });
   const connectedVms =

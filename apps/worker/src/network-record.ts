@@ -1,5 +1,5 @@
 /** Building the index record of a network from what libvirt reports about it. */
-import type { FirewallRule, NetworkRecord, NetworkType } from "@netforge/core";
+import { type FirewallRule, isRouted, type NetworkRecord, type NetworkType } from "@netforge/core";
 import type { CatalogEntry } from "./host/network-catalog";
 
 /** Firewall defaults of a network without rules. */
@@ -19,6 +19,7 @@ function ruleView(r: FirewallRule): Record<string, unknown> {
 /** The index record for a netforge-managed libvirt network. */
 export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: string): NetworkRecord {
   const d = entry.def;
+  const routed = d.spec && isRouted(d.spec) ? d.spec : null;
   const type: NetworkType = d.spec?.type ?? d.type ?? (d.forwardMode === "nat" ? "nat" : "isolated");
   return {
     name: entry.name,
@@ -30,7 +31,9 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     gateway: d.gateway,
     // The spec's DHCP settings (what netforge applied); libvirt's own elements for networks without one.
     dhcp: d.spec
-      ? { ...d.spec.dhcp }
+      ? isRouted(d.spec)
+        ? { ...d.spec.dhcp }
+        : { enabled: false, start: null, end: null, leaseTime: null }
       : d.dhcp
         ? { enabled: true, start: d.dhcp.start, end: d.dhcp.end, leaseTime: d.dhcp.leaseTime }
         : { enabled: false, start: null, end: null, leaseTime: null },
@@ -39,10 +42,10 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     bridge: { name: d.bridge, interface: null },
     sriov: null,
     // What the spec keeps (an older spec without them: open, no forwards).
-    firewall: d.spec?.firewall
-      ? { ...d.spec.firewall, rules: d.spec.firewall.rules.map((r) => ruleView(r)) }
+    firewall: routed?.firewall
+      ? { ...routed.firewall, rules: routed.firewall.rules.map((r) => ruleView(r)) }
       : { ...OPEN_FIREWALL, rules: [] },
-    portForwards: d.spec?.type === "nat" ? (d.spec.portForwards ?? []).map((f) => ({ ...f })) : [],
+    portForwards: routed?.type === "nat" ? (routed.portForwards ?? []).map((f) => ({ ...f })) : [],
     createdAt: d.createdAt ?? updatedAt,
     updatedAt,
   };

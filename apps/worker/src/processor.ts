@@ -12,6 +12,7 @@
  */
 import {
   AppError,
+  countWorkerEvent,
   getJob,
   getNetwork,
   isTerminal,
@@ -52,6 +53,8 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
 
     const lock = await tryLock(host.redis, host.keys.networkLock(record.network), opts.lockTtlMs);
     if (!lock) {
+      // Counted for /metrics; a lost increment must not fail the job.
+      await countWorkerEvent(host.redis, host.keys, host.hostId, "lock_waits").catch(() => undefined);
       await job.moveToDelayed(Date.now() + LOCK_RETRY_MS + Math.floor(Math.random() * 100), token);
       throw new DelayedError();
     }

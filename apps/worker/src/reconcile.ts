@@ -7,6 +7,8 @@
  */
 import {
   firewallNetworkOf,
+  isRouted,
+  countWorkerEvent,
   getNetworkSpec,
   getNetworks,
   parseNetworkXml,
@@ -24,7 +26,6 @@ import { driverFor } from "./drivers/registry";
 import type { CatalogEntry } from "./host/network-catalog";
 import { assertForwardedPorts } from "./handlers/port-claims";
 import { publishIpTable } from "./ip-table";
-import { recordFromCatalog } from "./network-record";
 
 /** Records differ in anything but updatedAt. */
 function sameRecord(a: NetworkRecord, b: NetworkRecord): boolean {
@@ -37,9 +38,11 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
   const now = new Date().toISOString();
   const names = catalog.map((c) => c.name);
   const existing = new Map((await getNetworks(ctx.redis, ctx.keys, names)).map((r) => [r.name, r]));
+  /** Index entries rewritten or removed because they differed from libvirt (the drift-repair counter of /metrics). */
+  let repaired = 0;
   for (const entry of catalog) {
     const prev = existing.get(entry.name);
-    const rec = recordFromCatalog(entry, ctx.hostId, now);
+    const rec = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat").record(entry, ctx.hostId, now);
     if (prev) rec.updatedAt = prev.updatedAt;
     if (prev && sameRecord(prev, rec)) continue;
     // Only write under the network's lock, from a state read under it: a job running on the network (a create
@@ -49,9 +52,10 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
     try {
       const state = await ctx.virsh.info(entry.name);
       if (!state) continue;
-      const fresh = recordFromCatalog({ ...entry, ...state }, ctx.hostId, now);
+      const fresh = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat").record({ ...entry, ...state }, ctx.hostId, now);
       if (prev && sameRecord(prev, fresh)) continue;
       await putNetwork(ctx.redis, ctx.keys, fresh);
+      repaired += 1;
     } finally {
       await lock.release();
     }
@@ -81,10 +85,12 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
       await removeNetwork(ctx.redis, ctx.keys, r.name);
       await releaseNetworkClaim(ctx.redis, ctx.keys, r.name, ctx.hostId);
       removed.push(r.name);
+      repaired += 1;
     } finally {
       await lock.release();
     }
   }
+  if (repaired > 0) await countWorkerEvent(ctx.redis, ctx.keys, ctx.hostId, "drift_repairs", repaired).catch(() => undefined);
   return { present: catalog.length, removed };
 }
 
@@ -156,7 +162,7 @@ async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Prom
 export async function syncFirewall(ctx: HostContext, catalog: CatalogEntry[], live: Map<string, string>, readMark: number): Promise<void> {
   const nets = catalog.flatMap((c) => {
     const spec = c.def.spec;
-    if (!c.active || !spec) return [];
+    if (!c.active || !spec || !isRouted(spec)) return [];
     const xml = live.get(c.name);
     const mode = xml ? parseNetworkXml(xml).forwardMode : c.def.forwardMode;
     return [firewallNetworkOf(spec, mode === "open")];
@@ -184,8 +190,7 @@ export async function refreshStats(ctx: HostContext, { catalog, links }: Pick<Ho
   if (entries.length === 0) return;
   const owners = await ctx.virsh.domainMacOwners();
   for (const e of entries) {
-    const bridge = e.def.bridge;
-    const connectedVms = bridge && e.active ? links.filter((l) => l.master === bridge).length : 0;
+    const connectedVms = e.active ? driverFor(e.def.spec?.type ?? e.def.type ?? "nat").connectedVms(ctx, e, links) : 0;
     await publishIpTable(ctx, e, { owners, connectedVms });
   }
 }

@@ -37,6 +37,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     keys,
     logger,
     leasesDir: cfg.leasesDir,
+    sysfsRoot: cfg.sysfsRoot,
     hostChanged: () => scheduleInventory(),
   };
   let stopping = false;
@@ -65,7 +66,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   // Rebuild this host's part of the index before taking jobs: the index may be empty (new Redis) or stale.
   const rec = await reconcile(host);
   await refreshHost(host, startedAt, libvirtVersion);
-  logger.info({ host: cfg.hostId, networks: rec.present, removed: rec.removed }, "index reconciled");
+  logger.info({ networks: rec.present, removed: rec.removed }, "index reconciled");
 
   const bullConnection = connectRedis(cfg.redisUrl);
   // Both connections retry forever in the background; an outage is logged once when it starts and once when it ends.
@@ -118,7 +119,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const stopReconcile = loop(cfg.reconcileMs, "reconcile", () => reconcile(host));
   // Someone flushing netforge's table (or a firewall tool replacing the ruleset) is repaired within seconds.
   const stopFirewallCheck = loop(cfg.firewallCheckMs, "firewall check", () => repairFirewallDrift(host));
-  logger.info({ host: cfg.hostId, queue: keys.hostQueue(cfg.hostId), libvirtVersion }, "worker ready");
+  logger.info({ queue: keys.hostQueue(cfg.hostId), libvirtVersion }, "worker ready");
 
   return {
     host,

@@ -64,6 +64,13 @@
  *
  * Names are validated ([a-z0-9-]; networks also [_.]; MACs unicast) before going into XML or argv.
  *
+ * ## Extra NICs (bridge networks)
+ * ```ts
+ * addLanNic(host, { hostIfname, outsideIfname, outsideCidr, up? = true }): Promise<LanNic>
+ * ```
+ * A veth pair: `hostIfname` in the host with no address (plays a physical NIC), `outsideIfname` in the outside
+ * namespace with `outsideCidr` (plays the LAN: run a DHCP server there). Gone with the namespaces.
+ *
  * ## Booted VMs
  * ```ts
  * ensureVmImage({ refresh?, cacheDir? }?): Promise<{ kernel, initrd, kernelVersion, modules }>
@@ -120,4 +127,5 @@ export {
   waitForConsole,
 } from "./booted-domain.js";
 export { restartLibvirtd } from "./libvirtd-restart.js";
+export { type LanNic, type LanNicOptions, addLanNic } from "./lan-nic.js";
 export { RUN_DIR_ENV, processStartTime, recordNamespace, recordProcess } from "./run-registry.js";

@@ -1,6 +1,5 @@
-/** Operational endpoints (no token): liveness, readiness, OpenAPI, docs, metrics. */
+/** Operational endpoints (no token): liveness, readiness, OpenAPI, metrics. */
 import { hostStatus, listHosts } from "@netforge/core";
-import { swaggerUI } from "@hono/swagger-ui";
 import { Hono } from "hono";
 import type { AppEnv, Services } from "../context";
 import { buildOpenApiDocument } from "../openapi";
@@ -41,22 +40,9 @@ export function opsRoutes(s: Services): Hono<AppEnv> {
     return c.json(openapi);
   });
 
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "netforge API" }));
-
   app.get("/metrics", async (c) => {
-    let text = s.metrics.render({
-      netforge_event_bus_listeners: { help: "Local listeners on the job event bus.", value: s.bus.listenerCount() },
-      netforge_sse_streams_max_per_token: {
-        help: `The most event streams one token holds open (cap ${s.config.sseMaxPerToken}; total cap ${s.config.sseMaxTotal}).`,
-        value: s.sse.maxPerTokenInUse(),
-      },
-    });
-    // Counted by the workers in Redis: state a host had lost and its worker re-applied from the network's spec.
-    const reapplied = await s.redis.hgetall(s.keys.reappliedCounter).catch(() => ({}) as Record<string, string>);
-    text += "# HELP netforge_state_reapplied_total Pieces of network state a host had lost, re-applied by its worker.\n";
-    text += "# TYPE netforge_state_reapplied_total counter\n";
-    for (const [host, n] of Object.entries(reapplied).sort()) text += `netforge_state_reapplied_total{host="${host}"} ${Number(n)}\n`;
-    return c.text(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+    const text = await s.metrics.render();
+    return c.text(text, 200, { "Content-Type": s.metrics.contentType });
   });
 
   return app;

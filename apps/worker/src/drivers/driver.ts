@@ -37,8 +37,20 @@ export interface NetworkDriver {
   prepare(ctx: JobContext, payload: CreateNetworkPayload, host: HostSnapshot): NetSpec;
   /** The libvirt network XML of a spec. */
   render(spec: NetSpec): string;
+  /** Whether a started network of this spec runs a DHCP server that verifyStarted proves. */
+  servesDhcp(spec: NetSpec): boolean;
   /** After the network started: prove it serves (e.g. DHCP answers). */
-  verifyStarted(ctx: JobContext, spec: { name: string; bridge: string | null; dhcpEnabled: boolean }): Promise<void>;
+  verifyStarted(ctx: JobContext, spec: NetSpec): Promise<void>;
+  /**
+   * Host state the network needs besides its libvirt definition (a bridge netforge creates with its NIC,
+   * the PF's VFs): made before the definition is written and before every start; idempotent; registers the
+   * undo of each change it makes. Types that need nothing leave it out.
+   */
+  setUpHost?(ctx: JobContext, spec: NetSpec): Promise<void>;
+  /** After the definition was removed: give back what setUpHost took (e.g. the NIC, exactly as it was). */
+  tearDownHost?(ctx: JobContext, spec: NetSpec): Promise<void>;
+  /** VMs connected now, for describe-network's stats, from one read of the host's links. */
+  connectedVms(ctx: HostContext, entry: CatalogEntry, links: HostLink[]): number;
   /** What is plugged into the network now. */
   attachments(ctx: HostContext, entry: CatalogEntry): Promise<Attachment[]>;
   /** Validate a change against the spec and the host and plan it (pure; also what a dry run shows). */

@@ -1,12 +1,16 @@
 /** Network type -> driver. Types without a driver are refused with UNSUPPORTED_FOR_TYPE. */
 import { AppError, type NetworkType } from "@netforge/core";
 import type { NetworkDriver } from "./driver";
+import { bridgeDriver } from "./bridge";
 import { isolatedDriver } from "./isolated";
 import { natDriver } from "./nat";
+import { sriovDriver } from "./sriov";
 
 const DRIVERS: Partial<Record<NetworkType, NetworkDriver>> = {
   nat: natDriver,
   isolated: isolatedDriver,
+  bridge: bridgeDriver,
+  sriov: sriovDriver,
 };
 
 /** The driver of a type, or UNSUPPORTED_FOR_TYPE. */

@@ -13,6 +13,7 @@
 import {
   type CreateNetworkPayload,
   firewallNetworkOf,
+  isRouted,
   parseNetworkXml,
   planChange,
   renderDhcpHost,
@@ -38,9 +39,12 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
       return specFromCreate({ ...spec, bridge });
     },
     render: renderNetworkXml,
+    servesDhcp: (s) => isRouted(s) && s.dhcp.enabled,
     async verifyStarted(ctx, s) {
-      if (s.dhcpEnabled && s.bridge) await waitForDhcp(ctx.runner, s.bridge);
+      if (isRouted(s) && s.dhcp.enabled) await waitForDhcp(ctx.runner, s.bridge);
     },
+    connectedVms: (_ctx, entry, links) =>
+      entry.def.bridge && entry.active ? links.filter((l) => l.master === entry.def.bridge).length : 0,
     async attachments(ctx, entry) {
       if (!entry.active || !entry.def.bridge) return [];
       return bridgeAttachments(ctx.runner, ctx.virsh, entry.def.bridge);
@@ -57,6 +61,7 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
           // The whole host table in one transaction, with this network's part from the plan's spec.
           const name = plan.spec.name;
           const before = ctx.firewall.get(name);
+          if (!isRouted(plan.spec)) throw new Error(`firewall step for a ${plan.spec.type} network`);
           await ctx.firewall.set(name, firewallNetworkOf(plan.spec, before?.ownsTypeRules ?? true));
           ctx.revert.add(`restore firewall of ${name}`, async () => void (await ctx.firewall.set(name, before)));
         } else if (step.xml !== undefined) {
@@ -87,7 +92,7 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
     },
     lostState(entry, liveXml) {
       const spec = entry.def.spec;
-      if (!spec || !entry.active) return [];
+      if (!spec || !isRouted(spec) || !entry.active) return [];
       const live = parseNetworkXml(liveXml);
       const lost: LostState[] = [];
       const update = (op: string, section: string, xml: string) => ["net-update", spec.name, op, section, xml, "--live"];

@@ -3,7 +3,15 @@
  * Every host change registers its undo, so a failure at any step leaves the
  * host as it was.
  */
-import { AppError, type CreateNetworkPayload, type NetworkRecord, parseNetworkXml, putNetwork, putNetworkSpec } from "@netforge/core";
+import {
+  AppError,
+  type CreateNetworkPayload,
+  isRouted,
+  type NetworkRecord,
+  parseNetworkXml,
+  putNetwork,
+  putNetworkSpec,
+} from "@netforge/core";
 import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
 import { driverFor } from "../drivers/registry";
@@ -42,6 +50,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   const xml = driver.render(spec);
   const def = parseNetworkXml(xml);
   await report.step("defining network", async () => {
+    await driver.setUpHost?.(ctx, spec);
     await virsh.define(xml);
     catalog.remember(def);
     revert.add(
@@ -61,7 +70,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
       await virsh.start(p.name);
       revert.add("stop network", () => virsh.destroy(p.name), "starting network");
       // The type's NAT/isolation and the (empty) rule set: netforge's table, applied with the network.
-      await applyFirewall(ctx, spec);
+      if (isRouted(spec)) await applyFirewall(ctx, spec);
     });
   } else {
     report.skip("starting network");
@@ -69,10 +78,8 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   await report.step("setting autostart", () => virsh.setAutostart(p.name, p.autostart));
 
-  if (p.start && spec.dhcp.enabled) {
-    await report.step("verifying DHCP", () =>
-      driver.verifyStarted(ctx, { name: p.name, bridge: spec.bridge, dhcpEnabled: spec.dhcp.enabled }),
-    );
+  if (p.start && driver.servesDhcp(spec)) {
+    await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));
   } else {
     report.skip("verifying DHCP");
   }

@@ -1,6 +1,7 @@
 /** delete-network: refuse while anything is attached, stop, undefine, drop from the index and release the claim. */
 import { type NetworkRefPayload, releaseNetworkClaim, releasePortClaims, removeNetwork } from "@netforge/core";
 import type { JobContext } from "../context";
+import { driverFor } from "../drivers/registry";
 import { assertNothingAttached, loadManaged } from "./common";
 import { removeFirewall } from "./firewall-steps";
 
@@ -26,6 +27,7 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
     const xml = await virsh.dumpXml(p.name);
     await virsh.undefine(p.name);
     ctx.catalog.forget(p.name);
+    const spec = entry.def.spec;
     revert.add(
       "redefine network",
       async () => {
@@ -34,6 +36,8 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
       },
       "removing definition",
     );
+    // Give back what the type took on the host (the NIC of a bridge netforge created, exactly as it was).
+    if (spec) await driverFor(spec.type).tearDownHost?.(ctx, spec);
   });
 
   await removeNetwork(ctx.redis, ctx.keys, p.name);

@@ -3,12 +3,12 @@
  * netforge's table when it starts and leave it when it stops, each with its
  * undo; host firewall settings that would override them become warnings.
  */
-import { firewallNetworkOf, type NetSpec, parseNetworkXml, renderNetworkXml } from "@netforge/core";
+import { firewallNetworkOf, parseNetworkXml, type RoutedNetSpec, renderNetworkXml } from "@netforge/core";
 import type { JobContext } from "../context";
 import type { CatalogEntry } from "../host/network-catalog";
 
 /** Put the network's rules (from its spec) into the host's table; undone by putting back what was there. */
-export async function applyFirewall(ctx: JobContext, spec: NetSpec): Promise<void> {
+export async function applyFirewall(ctx: JobContext, spec: RoutedNetSpec): Promise<void> {
   const before = ctx.firewall.get(spec.name);
   await ctx.firewall.set(spec.name, firewallNetworkOf(spec));
   ctx.revert.add(`restore firewall of ${spec.name}`, async () => void (await ctx.firewall.set(spec.name, before)));

@@ -1,5 +1,5 @@
 /** start-network: start an inactive network and prove DHCP answers; stopped again if that proof fails. */
-import { AppError, type NetworkRecord, type NetworkRefPayload } from "@netforge/core";
+import { AppError, isRouted, type NetworkRecord, type NetworkRefPayload } from "@netforge/core";
 import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
@@ -15,20 +15,22 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
   if (entry.active) {
     throw new AppError("INVALID_STATE", `network '${p.name}' is already active`, { name: p.name, state: "active" });
   }
-  const driver = driverFor(entry.def.type ?? "nat");
+  const driver = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat");
+  const spec = entry.def.spec;
   await report.step("starting network", async () => {
     // Something may have taken the subnet while the network was down: say so clearly instead of libvirt's message.
     if (entry.def.cidr) assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name));
-    const spec = entry.def.spec;
     // A network defined before netforge owned its rules (<forward mode='nat'/>, or none for isolated) is
     // redefined from its spec (mode 'open') while it is down, so libvirt adds no rules of its own from now on.
-    if (spec && entry.def.forwardMode !== "open") await migrateDefinition(ctx, entry);
+    if (spec && isRouted(spec) && entry.def.forwardMode !== "open") await migrateDefinition(ctx, entry);
+    // What the network needs on the host besides libvirt (a bridge a host reboot removed, the PF's VFs).
+    if (spec) await driver.setUpHost?.(ctx, spec);
     await virsh.start(p.name);
     revert.add("stop network", () => virsh.destroy(p.name), "starting network");
-    if (spec) await applyFirewall(ctx, spec);
+    if (spec && isRouted(spec)) await applyFirewall(ctx, spec);
   });
-  if (entry.def.dhcp) {
-    await report.step("verifying DHCP", () => driver.verifyStarted(ctx, { name: p.name, bridge: entry.def.bridge, dhcpEnabled: true }));
+  if (spec && driver.servesDhcp(spec)) {
+    await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));
   } else {
     report.skip("verifying DHCP");
   }

@@ -11,6 +11,11 @@ export interface HostLink {
   master: string | null;
   /** "a.b.c.d/len" as configured on the link. */
   addresses: string[];
+  /** IPv6 addresses other than link-local ("addr/len"): a NIC with one is configured. */
+  addresses6?: string[];
+  mtu?: number | null;
+  /** Administratively up (IFF_UP in its flags). */
+  adminUp?: boolean;
 }
 
 /** A non-default IPv4 route with a destination subnet. */
@@ -26,7 +31,9 @@ interface IpAddrJson {
   operstate?: string;
   master?: string;
   linkinfo?: { info_kind?: string; info_slave_kind?: string };
-  addr_info?: { family: string; local: string; prefixlen: number }[];
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
+  mtu?: number;
+  flags?: string[];
 }
 
 /** All links with their IPv4 addresses (`ip -d -j addr show`). */
@@ -45,6 +52,12 @@ export function parseIpAddrJson(stdout: string): HostLink[] {
     state: (l.operstate ?? "UNKNOWN").toLowerCase(),
     master: l.master ?? null,
     addresses: (l.addr_info ?? []).filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`),
+    // Link-local (fe80::/10) comes with every IPv6 link by itself: it is not configuration.
+    addresses6: (l.addr_info ?? [])
+      .filter((a) => a.family === "inet6" && a.scope !== "link" && !/^fe[89ab]/i.test(a.local))
+      .map((a) => `${a.local}/${a.prefixlen}`),
+    mtu: l.mtu ?? null,
+    adminUp: (l.flags ?? []).includes("UP"),
   }));
 }
 

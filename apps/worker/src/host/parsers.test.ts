@@ -45,6 +45,9 @@ describe("ip -j parsing", () => {
       state: "up",
       master: null,
       addresses: ["198.51.100.2/24"],
+      addresses6: [],
+      mtu: null,
+      adminUp: false,
     });
     expect(links[3]?.master).toBe("nf-web");
   });
@@ -124,5 +127,19 @@ describe("classifyVirshError", () => {
     expect(socket.retryable).toBe(true);
     const start = classifyVirshError(["net-start", "web"], r("error: Failed to start network web\nerror: unsupported configuration: x"));
     expect(start.retryable).toBe(true);
+  });
+
+  it("libvirt finding no usable VFs on a PF at start is SRIOV_UNAVAILABLE, not retried, with libvirt's reason", () => {
+    const e = classifyVirshError(
+      ["net-start", "fast"],
+      r("error: Failed to start network fast\nerror: internal error: No usable Vf's present on SRIOV PF sr0"),
+    );
+    expect(e.code).toBe("SRIOV_UNAVAILABLE");
+    expect(e.retryable).toBe(false);
+    expect(e.message).toBe("libvirt could not start the SR-IOV pool: internal error: No usable Vf's present on SRIOV PF sr0");
+    // The same words from another command stay what they were.
+    expect(classifyVirshError(["net-define", "/tmp/x.xml"], r("error: No usable Vf's present on SRIOV PF sr0")).code).toBe(
+      "HOST_COMMAND_FAILED",
+    );
   });
 });

@@ -57,6 +57,16 @@ export function classifyVirshError(args: readonly string[], r: CommandResult): A
   if (/network is already active|is not active|network is not running/i.test(msg)) {
     return new AppError("INVALID_STATE", base.message, base.details, { retryable: false });
   }
+  if (/No usable Vf'?s present|not an SR-IOV|SRIOV/i.test(msg) && args[0] === "net-start") {
+    // libvirt could not take VFs from the PF of a hostdev network: the host has no usable SR-IOV there.
+    const reason = msg.split("\n").find((l) => /error:/.test(l) && !/Failed to start/.test(l)) ?? base.message;
+    return new AppError(
+      "SRIOV_UNAVAILABLE",
+      `libvirt could not start the SR-IOV pool: ${reason.replace(/^error:\s*/, "").trim()}`,
+      { ...base.details },
+      { retryable: false },
+    );
+  }
   if (XML_COMMANDS.has(args[0] ?? "") && DEFINITION_REJECTED.test(msg)) {
     // virsh's first line only names the file ("Failed to define network from /tmp/…"); the reason is the matching line.
     const reason = msg.split("\n").find((l) => DEFINITION_REJECTED.test(l)) ?? "";
@@ -220,6 +230,29 @@ export class Virsh {
         const cols = line.trim().split(/\s+/);
         if (cols.length >= 5 && cols[0] && cols[0] !== "-") {
           out.push({ domain, ifname: cols[0], source: cols[2] ?? "", mac: (cols[4] ?? "").toLowerCase() });
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Every interface of running domains with its source (network name for type='network'), including
+   * those without a host device (hostdev/SR-IOV: ifname null). What uses a network without a bridge.
+   */
+  async runningDomainSources(): Promise<{ domain: string; ifname: string | null; source: string; mac: string }[]> {
+    const names = (await this.run(["list", "--name"])).stdout
+      .split("\n")
+      .map((s) => s.trim())
+      .filter((s) => /^[A-Za-z0-9_.+-]+$/.test(s));
+    const out: { domain: string; ifname: string | null; source: string; mac: string }[] = [];
+    for (const domain of names) {
+      const r = await this.run(["domiflist", domain], { allowFailure: true });
+      if (r.exitCode !== 0) continue;
+      for (const line of r.stdout.split("\n")) {
+        const cols = line.trim().split(/\s+/);
+        if (cols.length >= 5 && cols[0] && !/^-+$/.test(cols[0]) && cols[0] !== "Interface") {
+          out.push({ domain, ifname: cols[0] === "-" ? null : cols[0], source: cols[2] ?? "", mac: (cols[4] ?? "").toLowerCase() });
         }
       }
     }

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { NetworkSpec } from "../schemas/network";
-import { type NetSpec, specFromCreate } from "../spec/network-spec";
+import { type BridgeNetSpec, type NetSpec, type SriovNetSpec, specFromCreate } from "../spec/network-spec";
 import { bridgeNameFor } from "./bridge-name";
 import { NETFORGE_XMLNS, parseNetworkXml, renderNetworkXml } from "./network-xml";
 
@@ -70,7 +70,7 @@ describe("renderNetworkXml", () => {
     expect(parseNetworkXml(xml).description).toBe("</nf:description><forward mode='route'/>&$(id)");
   });
   it("refuses types it does not render", () => {
-    expect(() => renderNetworkXml({ ...base, type: "sriov" } as unknown as NetSpec)).toThrow();
+    expect(() => renderNetworkXml({ ...base, type: "vxlan" } as unknown as NetSpec)).toThrow();
   });
 });
 
@@ -205,8 +205,8 @@ describe("renderNetworkXml, branch by branch", () => {
     expect(parseNetworkXml(renderNetworkXml(base)).spec).toEqual(base);
   });
   it("names the type it does not render", () => {
-    expect(() => renderNetworkXml({ ...base, type: "bridge" } as unknown as NetSpec)).toThrow(
-      "renderNetworkXml: type bridge is not rendered by this renderer",
+    expect(() => renderNetworkXml({ ...base, type: "vxlan" } as unknown as NetSpec)).toThrow(
+      "renderNetworkXml: type vxlan is not rendered by this renderer",
     );
   });
   it("refuses text XML cannot carry instead of handing it to libvirt", () => {
@@ -308,5 +308,50 @@ describe("parseNetworkXml, values kept as written", () => {
     );
     expect(p.dhcp).toEqual({ start: "10.0.0.010", end: "10.0.0.20", leaseTime: 10 });
     expect(p.cidr).toBe("10.0.0.0/8");
+  });
+});
+
+describe("bridge and sriov networks", () => {
+  const meta = { name: "lan", uuid: "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d", description: "the LAN", createdAt: "2026-11-29T00:00:00.000Z" };
+  const created: BridgeNetSpec = {
+    type: "bridge",
+    ...meta,
+    bridge: "nf-lan",
+    interface: "eth1",
+    created: { nic: { up: false, mtu: 9000, master: null } },
+  };
+  const existing: BridgeNetSpec = { type: "bridge", ...meta, bridge: "br0", interface: null, created: null };
+  const pool: SriovNetSpec = { type: "sriov", ...meta, name: "fast", pf: "enp3s0f0", vfs: 8, vlan: 100 };
+  it("a bridge netforge created for a NIC, with the NIC's state before", () => golden("bridge-created.xml", renderNetworkXml(created)));
+  it("an existing host bridge", () => golden("bridge-existing.xml", renderNetworkXml(existing)));
+  it("an SR-IOV pool with a VLAN tag", () => golden("sriov-vlan.xml", renderNetworkXml(pool)));
+  it("an SR-IOV pool without VF count or VLAN has no <vlan>", () => {
+    const xml = renderNetworkXml({ ...pool, vfs: null, vlan: null });
+    expect(xml).not.toContain("<vlan>");
+    expect(xml).toContain("<forward mode='hostdev' managed='yes'>\n    <pf dev='enp3s0f0'/>\n  </forward>");
+  });
+  it("round-trips each shape, and libvirt's own elements say the same", () => {
+    for (const s of [
+      created,
+      existing,
+      { ...created, interface: "eth2", created: { nic: { up: true, mtu: 1500, master: "vrf-blue" } } },
+      { ...existing, interface: "eth3" },
+      pool,
+      { ...pool, vfs: null },
+      { ...pool, vlan: null },
+    ] as NetSpec[]) {
+      const p = parseNetworkXml(renderNetworkXml(s));
+      expect(p.spec).toEqual(s);
+      expect(p.type).toBe(s.type);
+      expect(p.cidr).toBeNull();
+      expect(p.dhcp).toBeNull();
+    }
+    expect(parseNetworkXml(renderNetworkXml(created))).toMatchObject({ bridge: "nf-lan", forwardMode: "bridge" });
+    expect(parseNetworkXml(renderNetworkXml(pool))).toMatchObject({ bridge: null, forwardMode: "hostdev" });
+  });
+  it("escapes what it writes for these types too", () => {
+    const xml = renderNetworkXml({ ...pool, pf: "a'b<c" });
+    expect(xml).toContain("<pf dev='a&apos;b&lt;c'/>");
+    expect((parseNetworkXml(xml).spec as SriovNetSpec).pf).toBe("a'b<c");
   });
 });

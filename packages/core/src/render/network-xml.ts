@@ -12,7 +12,7 @@ import { XMLParser } from "fast-xml-parser";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
 import type { NetworkType } from "../schemas/network";
 import type { FirewallAction, FirewallRule, FirewallSpec, PortForwardSpec } from "../spec/firewall";
-import type { NetSpec, Reservation } from "../spec/network-spec";
+import type { BridgeNetSpec, NetSpec, Reservation, RoutedNetSpec, SriovNetSpec } from "../spec/network-spec";
 import { xmlEscape as e } from "./xml-escape";
 
 /** Namespace of netforge's metadata element. */
@@ -29,22 +29,81 @@ export function renderDhcpRange(start: string, end: string, leaseTime: number | 
   return `<range start='${e(start)}' end='${e(end)}'><lease expiry='${Number(leaseTime)}' unit='seconds'/></range>`;
 }
 
-/** Render the libvirt <network> definition of a spec. */
+/** Render the libvirt <network> definition of a spec (one renderer per type). */
 export function renderNetworkXml(spec: NetSpec): string {
-  if (spec.type !== "nat" && spec.type !== "isolated") {
-    throw new Error(`renderNetworkXml: type ${(spec as { type: string }).type} is not rendered by this renderer`);
+  const render = RENDERERS[spec.type] as ((s: NetSpec) => string) | undefined;
+  if (!render) throw new Error(`renderNetworkXml: type ${(spec as { type: string }).type} is not rendered by this renderer`);
+  return render(spec);
+}
+
+const RENDERERS: { [T in NetSpec["type"]]: (s: Extract<NetSpec, { type: T }>) => string } = {
+  nat: renderRouted,
+  isolated: renderRouted,
+  bridge: renderBridge,
+  sriov: renderSriov,
+};
+
+/** <network>, <name>, <uuid> and the opening of our metadata with the fields every type has. */
+function head(spec: NetSpec): string[] {
+  return [
+    "<network>",
+    `  <name>${e(spec.name)}</name>`,
+    `  <uuid>${e(spec.uuid)}</uuid>`,
+    "  <metadata>",
+    `    <nf:network xmlns:nf="${NETFORGE_XMLNS}">`,
+    `      <nf:type>${e(spec.type)}</nf:type>`,
+    `      <nf:description>${e(spec.description)}</nf:description>`,
+    `      <nf:createdAt>${e(spec.createdAt)}</nf:createdAt>`,
+  ];
+}
+const META_END = ["    </nf:network>", "  </metadata>"];
+
+/**
+ * A bridge network: libvirt only plugs VMs into an existing Linux bridge (<forward mode='bridge'/>), no
+ * address, no dnsmasq. The NIC's state before netforge enslaved it is kept for delete to give back.
+ */
+function renderBridge(spec: BridgeNetSpec): string {
+  const lines = head(spec);
+  lines.push(`      <nf:bridge>${e(spec.bridge)}</nf:bridge>`);
+  if (spec.interface !== null) lines.push(`      <nf:interface>${e(spec.interface)}</nf:interface>`);
+  if (spec.created) {
+    const n = spec.created.nic;
+    lines.push(`      <nf:nic up='${n.up ? "yes" : "no"}' mtu='${Number(n.mtu)}'${n.master !== null ? ` master='${e(n.master)}'` : ""}/>`);
   }
+  lines.push(...META_END);
+  lines.push("  <forward mode='bridge'/>");
+  lines.push(`  <bridge name='${e(spec.bridge)}'/>`);
+  lines.push("</network>");
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * An SR-IOV network: libvirt's hostdev pool over the PF's VFs (managed: libvirt detaches a VF from its host
+ * driver when a VM takes it and gives it back after), with the VLAN tag libvirt sets on each VF.
+ */
+function renderSriov(spec: SriovNetSpec): string {
+  const lines = head(spec);
+  const vfs = spec.vfs !== null ? ` vfs='${Number(spec.vfs)}'` : "";
+  const vlan = spec.vlan !== null ? ` vlan='${Number(spec.vlan)}'` : "";
+  lines.push(`      <nf:sriov pf='${e(spec.pf)}'${vfs}${vlan}/>`);
+  lines.push(...META_END);
+  lines.push("  <forward mode='hostdev' managed='yes'>");
+  lines.push(`    <pf dev='${e(spec.pf)}'/>`);
+  lines.push("  </forward>");
+  if (spec.vlan !== null) {
+    lines.push("  <vlan>");
+    lines.push(`    <tag id='${Number(spec.vlan)}'/>`);
+    lines.push("  </vlan>");
+  }
+  lines.push("</network>");
+  return `${lines.join("\n")}\n`;
+}
+
+/** nat and isolated: bridge with the gateway address, dnsmasq from <dhcp>. */
+function renderRouted(spec: RoutedNetSpec): string {
   const prefix = parseCidrOrThrow(spec.cidr).prefix;
   const d = spec.dhcp;
-  const lines: string[] = [];
-  lines.push("<network>");
-  lines.push(`  <name>${e(spec.name)}</name>`);
-  lines.push(`  <uuid>${e(spec.uuid)}</uuid>`);
-  lines.push("  <metadata>");
-  lines.push(`    <nf:network xmlns:nf="${NETFORGE_XMLNS}">`);
-  lines.push(`      <nf:type>${e(spec.type)}</nf:type>`);
-  lines.push(`      <nf:description>${e(spec.description)}</nf:description>`);
-  lines.push(`      <nf:createdAt>${e(spec.createdAt)}</nf:createdAt>`);
+  const lines = head(spec);
   lines.push(`      <nf:cidr>${e(spec.cidr)}</nf:cidr>`);
   lines.push(`      <nf:gateway>${e(spec.gateway)}</nf:gateway>`);
   lines.push(`      <nf:bridge>${e(spec.bridge)}</nf:bridge>`);
@@ -72,8 +131,7 @@ export function renderNetworkXml(spec: NetSpec): string {
       `      <nf:portForward protocol='${e(f.protocol)}' hostPort='${Number(f.hostPort)}' vmIp='${e(f.vmIp)}' vmPort='${Number(f.vmPort)}'/>`,
     );
   }
-  lines.push("    </nf:network>");
-  lines.push("  </metadata>");
+  lines.push(...META_END);
   // Both types: libvirt brings up the bridge, its address and dnsmasq and writes no firewall rule; the type's
   // masquerade and forward policy are netforge's own nft table (render/nft.ts), the type stays in the metadata.
   lines.push("  <forward mode='open'/>");
@@ -228,13 +286,42 @@ function xmlUnescape(s: string): string {
  */
 function specFromMetadata(meta: Node, p: ParsedNetwork): NetSpec | null {
   const type = p.type ?? (p.forwardMode === "nat" ? "nat" : "isolated");
-  if (type !== "nat" && type !== "isolated") return null;
+  if (type === "bridge") return bridgeSpecFromMetadata(meta, p);
+  if (type === "sriov") return sriovSpecFromMetadata(meta, p);
+  return routedSpecFromMetadata(type, meta, p);
+}
+
+const common = (p: ParsedNetwork) => ({ name: p.name, uuid: p.uuid, description: p.description, createdAt: p.createdAt ?? "" });
+
+function bridgeSpecFromMetadata(meta: Node, p: ParsedNetwork): BridgeNetSpec | null {
+  const bridge = str(meta.bridge) ?? p.bridge;
+  if (!bridge) return null;
+  const nic = meta.nic as Node | undefined;
+  const mtu = nic ? Number(attr(nic, "mtu")) : Number.NaN;
+  return {
+    type: "bridge",
+    ...common(p),
+    bridge,
+    interface: str(meta.interface),
+    created: nic && Number.isInteger(mtu) ? { nic: { up: attr(nic, "up") === "yes", mtu, master: attr(nic, "master") || null } } : null,
+  };
+}
+
+function sriovSpecFromMetadata(meta: Node, p: ParsedNetwork): SriovNetSpec | null {
+  const node = meta.sriov as Node | undefined;
+  const pf = node ? attr(node, "pf") : null;
+  if (!node || !pf) return null;
+  const num = (v: string | null) => (v === null ? null : Number(v));
+  return { type: "sriov", ...common(p), pf, vfs: num(attr(node, "vfs")), vlan: num(attr(node, "vlan")) };
+}
+
+function routedSpecFromMetadata(type: "nat" | "isolated", meta: Node, p: ParsedNetwork): RoutedNetSpec | null {
   const cidr = str(meta.cidr) ?? p.cidr;
   const gateway = str(meta.gateway) ?? p.gateway;
   const bridge = str(meta.bridge) ?? p.bridge;
   if (!cidr || !gateway || !bridge) return null;
   const d = meta.dhcp as Node | undefined;
-  let dhcp: NetSpec["dhcp"];
+  let dhcp: RoutedNetSpec["dhcp"];
   if (d && typeof d === "object") {
     dhcp =
       attr(d, "enabled") === "yes"

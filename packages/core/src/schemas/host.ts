@@ -8,6 +8,11 @@ export const InterfaceInfo = z.object({
   state: z.string(),
   master: z.string().nullable(),
   addresses: z.array(z.string()),
+  /** IPv6 addresses other than link-local (a NIC with one is configured: no bridge network is made on it). */
+  addresses6: z.array(z.string()).optional(),
+  /** MTU and administrative state (bridge networks show what a NIC would be given back as). */
+  mtu: z.number().int().nullable().optional(),
+  up: z.boolean().optional(),
 });
 export type InterfaceInfo = z.infer<typeof InterfaceInfo>;
 
@@ -27,7 +32,8 @@ export const HostRecord = z.object({
   interfaces: z.array(InterfaceInfo),
   occupied: z.array(OccupiedSubnet),
   networks: z.number().int(),
-  sriovPfs: z.array(z.object({ pf: z.string(), vfsTotal: z.number(), vfsConfigured: z.number() })),
+  /** SR-IOV physical functions read from sysfs: VFs the PF supports, VFs configured, VFs handed to guests. */
+  sriovPfs: z.array(z.object({ pf: z.string(), vfsTotal: z.number(), vfsConfigured: z.number(), vfsInUse: z.number().optional() })),
   startedAt: z.string(),
   lastSeenAt: z.string(),
   /** Host firewall settings that win over netforge's rules (another table's drop policy...); absent from older workers. */

@@ -107,13 +107,26 @@ describe("resolveCreate, fully", () => {
       cidr: null,
       gateway: null,
       dhcp: noDhcp,
+      l2: { kind: "interface", interface: "eth1" },
     });
     expect(resolveCreate(parse({ name: "fast", type: "sriov", pf: "enp3s0f0" }))).toMatchObject({
       type: "sriov",
       cidr: null,
       gateway: null,
       dhcp: noDhcp,
+      l2: { kind: "sriov", pf: "enp3s0f0", vfs: null, vlan: null },
     });
+    expect(resolveCreate(parse({ name: "fast", type: "sriov", pf: "enp3s0f0", vfs: 4, vlan: 100 })).l2).toEqual({
+      kind: "sriov",
+      pf: "enp3s0f0",
+      vfs: 4,
+      vlan: 100,
+    });
+    expect(resolveCreate(parse({ name: "lan", type: "bridge", bridge: "br0" })).l2).toEqual({ kind: "bridge", bridge: "br0" });
+  });
+  it("a bridge network names exactly one of interface and bridge", () => {
+    expect(() => resolveCreate(parse({ name: "lan", type: "bridge" }))).toThrow(/needs interface \(a NIC\) or bridge/);
+    expect(() => resolveCreate(parse({ name: "lan", type: "bridge", interface: "eth1", bridge: "br0" }))).toThrow(/not both/);
   });
   it("accepts every usable address as an explicit gateway, and moves the default pool off it", () => {
     for (const gw of ["10.0.0.1", "10.0.0.2", "10.0.0.127", "10.0.0.253"]) {
@@ -271,9 +284,9 @@ describe("field shapes", () => {
       "must be an interface name",
     );
   });
-  it("the implemented types are nat and isolated, of the four", () => {
+  it("all four types are implemented", () => {
     expect(NETWORK_TYPES).toEqual(["nat", "bridge", "isolated", "sriov"]);
-    expect([...IMPLEMENTED_TYPES].sort()).toEqual(["isolated", "nat"]);
+    expect([...IMPLEMENTED_TYPES].sort()).toEqual(["bridge", "isolated", "nat", "sriov"]);
     expect([MIN_LEASE_SECONDS, MAX_LEASE_SECONDS, DEFAULT_LEASE_SECONDS]).toEqual([120, 31_536_000, 3600]);
   });
 });

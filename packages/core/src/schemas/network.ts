@@ -16,7 +16,7 @@ export const NetworkType = z.enum(NETWORK_TYPES);
 export type NetworkType = z.infer<typeof NetworkType>;
 
 /** Network types this version can run (the others are rejected with UNSUPPORTED_FOR_TYPE). */
-export const IMPLEMENTED_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>(["nat", "isolated"]);
+export const IMPLEMENTED_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>(["nat", "isolated", "bridge", "sriov"]);
 
 export const MIN_LEASE_SECONDS = 120;
 export const MAX_LEASE_SECONDS = 31_536_000;
@@ -97,7 +97,15 @@ export interface NetworkSpec {
   /** Bridge device name; chosen by the worker (unique on the host, <= 15 chars). */
   bridge: string | null;
   createdAt: string;
+  /** bridge and sriov networks: what they attach to (absent for nat/isolated). */
+  l2?: L2Request;
 }
+
+/** What a bridge or sriov network was asked to attach to (the worker resolves it against the host). */
+export type L2Request =
+  | { kind: "interface"; interface: string }
+  | { kind: "bridge"; bridge: string }
+  | { kind: "sriov"; pf: string; vfs: number | null; vlan: number | null };
 
 /** An issue found by the cross-field checks, shaped like the zod issues of VALIDATION_FAILED. */
 export interface FieldIssue {
@@ -125,7 +133,7 @@ export function resolveCreate(body: CreateNetworkBody): ResolvedCreate {
     requestedHost: body.host ?? null,
   };
   if (body.type !== "nat" && body.type !== "isolated") {
-    return { ...base, cidr: null, gateway: null, dhcp: { enabled: false, start: null, end: null, leaseTime: null } };
+    return { ...base, cidr: null, gateway: null, dhcp: { enabled: false, start: null, end: null, leaseTime: null }, l2: l2Request(body) };
   }
   const issues: FieldIssue[] = [];
   const cidr: Cidr = parseCidrOrThrow(body.cidr);
@@ -153,6 +161,17 @@ export function resolveCreate(body: CreateNetworkBody): ResolvedCreate {
   }
   if (issues.length > 0) throw validationError(issues);
   return { ...base, cidr: formatCidr(cidr), gateway: formatIPv4(gateway), dhcp };
+}
+
+/** A bridge body names exactly one of `interface` and `bridge`; an sriov body its PF. */
+function l2Request(body: Extract<CreateNetworkBody, { type: "bridge" | "sriov" }>): L2Request {
+  if (body.type === "sriov") return { kind: "sriov", pf: body.pf, vfs: body.vfs ?? null, vlan: body.vlan ?? null };
+  if (body.interface !== undefined && body.bridge !== undefined) {
+    throw validationError([{ path: "bridge", message: "give either interface (a NIC) or bridge (an existing host bridge), not both" }]);
+  }
+  if (body.interface !== undefined) return { kind: "interface", interface: body.interface };
+  if (body.bridge !== undefined) return { kind: "bridge", bridge: body.bridge };
+  throw validationError([{ path: "interface", message: "a bridge network needs interface (a NIC) or bridge (an existing host bridge)" }]);
 }
 
 /** Cross-field rules for a DHCP range (also used by configure-network-dhcp). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors";
 import { parseNetworkXml } from "../render/network-xml";
 import { planChange } from "./changes";
-import type { NetSpec } from "./network-spec";
+import type { RoutedNetSpec as NetSpec, RoutedNetSpec } from "./network-spec";
 
 const spec: NetSpec = {
   type: "nat",
@@ -44,7 +44,7 @@ describe("planChange: assign-static-ip", () => {
       "--live",
       "--config",
     ]);
-    expect(parseNetworkXml(p.steps[1]?.xml ?? "").spec?.reservations).toHaveLength(2);
+    expect((parseNetworkXml(p.steps[1]?.xml ?? "").spec as NetSpec | null)?.reservations).toHaveLength(2);
     expect(p.warnings).toEqual([]);
   });
   it("refuses outside the subnet (400), network/gateway/broadcast and reserved IP or MAC (IP_CONFLICT)", () => {
@@ -80,7 +80,7 @@ describe("planChange: unassign-static-ip and dhcp", () => {
       "--live",
       "--config",
     ]);
-    expect(p.spec.reservations).toEqual([]);
+    expect((p.spec as NetSpec).reservations).toEqual([]);
     expect(code(() => planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:07" }, up))).toBe("NOT_FOUND");
   });
   it("moves the range: delete old, add new with its lease time, live", () => {
@@ -120,7 +120,7 @@ describe("planChange against libvirt's own elements (a retry after a worker died
       { ...up, native: native([...spec.reservations, added]) },
     );
     expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
-    expect(p.spec.reservations).toContainEqual(added);
+    expect((p.spec as NetSpec).reservations).toContainEqual(added);
   });
   it("the old range already deleted: only the add and the spec write", () => {
     const p = planChange(
@@ -169,7 +169,7 @@ describe("planChange: firewall", () => {
     expect(p.steps.map((s) => s.name)).toEqual(["apply firewall (one nft transaction)", "write spec"]);
     expect(p.steps[0]?.nft).toBe(p.nft);
     expect(p.nft).toContain("chain web-in-rules {\n\t\ttcp dport 22 accept\n\t\tdrop\n\t}");
-    expect(parseNetworkXml(p.libvirtXml).spec?.firewall).toEqual(fw);
+    expect((parseNetworkXml(p.libvirtXml).spec as RoutedNetSpec | null)?.firewall).toEqual(fw);
   });
   it("stopped network: only the spec (rules reach the kernel at its next start)", () => {
     const p = planChange(spec, { kind: "firewall", firewall: fw }, { active: false, leases: [] });
@@ -186,7 +186,7 @@ describe("planChange: port-forward", () => {
     planChange(s, { kind: "port-forward", op: "add", protocol: "tcp", hostPort: 2222, vmIp: "10.1.0.10", vmPort: 22, ...b }, up);
   it("add: the forward in the spec and the table's map", () => {
     const p = add({});
-    expect(p.spec.portForwards).toEqual([{ protocol: "tcp", hostPort: 2222, vmIp: "10.1.0.10", vmPort: 22 }]);
+    expect((p.spec as RoutedNetSpec).portForwards).toEqual([{ protocol: "tcp", hostPort: 2222, vmIp: "10.1.0.10", vmPort: 22 }]);
     expect(p.steps.map((s) => s.name)).toEqual(["apply firewall (one nft transaction)", "write spec"]);
     expect(p.changed).toEqual(["added forward tcp 2222 -> 10.1.0.10:22"]);
   });
@@ -195,15 +195,15 @@ describe("planChange: port-forward", () => {
     expect(code(() => add({ vmIp: "10.1.0.1" }))).toBe("VALIDATION_FAILED");
     expect(code(() => add({ vmIp: "10.1.0.255" }))).toBe("VALIDATION_FAILED");
     const p = planChange(spec, { kind: "port-forward", op: "add", protocol: "udp", hostPort: 53, vmIp: "10.1.0.10" }, up);
-    expect(p.spec.portForwards?.[0]?.vmPort).toBe(53);
+    expect((p.spec as RoutedNetSpec).portForwards?.[0]?.vmPort).toBe(53);
   });
   it("isolated networks have no forwards: UNSUPPORTED_FOR_TYPE", () => {
     expect(code(() => add({}, { ...spec, type: "isolated" }))).toBe("UNSUPPORTED_FOR_TYPE");
   });
   it("remove: the conntrack flush of its connections follows the nft step; unknown forward NOT_FOUND", () => {
-    const s = add({}).spec;
+    const s = add({}).spec as RoutedNetSpec;
     const p = planChange(s, { kind: "port-forward", op: "remove", protocol: "tcp", hostPort: 2222 }, up);
-    expect(p.spec.portForwards).toEqual([]);
+    expect((p.spec as RoutedNetSpec).portForwards).toEqual([]);
     expect(p.steps.map((x) => x.command ?? x.name)).toEqual([
       "apply firewall (one nft transaction)",
       ["conntrack", "-D", "-p", "tcp", "--orig-port-dst", "2222", "--reply-src", "10.1.0.10", "--reply-port-src", "22"],
@@ -212,10 +212,10 @@ describe("planChange: port-forward", () => {
     expect(code(() => planChange(s, { kind: "port-forward", op: "remove", protocol: "udp", hostPort: 2222 }, up))).toBe("NOT_FOUND");
   });
   it("re-targeting a forward flushes the old target's connections; the same forward again changes nothing", () => {
-    const s = add({}).spec;
+    const s = add({}).spec as RoutedNetSpec;
     expect(add({}, s).steps).toEqual([]);
     const p = add({ vmIp: "10.1.0.11" }, s);
-    expect(p.spec.portForwards).toEqual([{ protocol: "tcp", hostPort: 2222, vmIp: "10.1.0.11", vmPort: 22 }]);
+    expect((p.spec as RoutedNetSpec).portForwards).toEqual([{ protocol: "tcp", hostPort: 2222, vmIp: "10.1.0.11", vmPort: 22 }]);
     expect(p.steps.some((x) => x.command?.includes("10.1.0.10"))).toBe(true);
   });
 });

@@ -12,7 +12,7 @@ import { type NativeRange, renderDhcpHost, renderDhcpRange, renderNetworkXml } f
 import { checkDhcpRange, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
 import { type FirewallSpec, firewallOf, type PortForwardSpec } from "./firewall";
-import type { NetSpec, Reservation } from "./network-spec";
+import { isRouted, NO_ADDRESSING, type NetSpec, type Reservation, type RoutedNetSpec } from "./network-spec";
 
 /** A change of a network's configuration (one per configure action). */
 export type NetworkChange =
@@ -81,7 +81,7 @@ export interface ChangePlan {
 }
 
 /** The firewall part of the host table for a spec (what a dry run shows and the worker applies). */
-export function firewallNetworkOf(spec: NetSpec, ownsTypeRules = true): FirewallNetwork {
+export function firewallNetworkOf(spec: RoutedNetSpec, ownsTypeRules = true): FirewallNetwork {
   return {
     name: spec.name,
     type: spec.type,
@@ -97,6 +97,7 @@ const ipNum = (s: string) => parseIPv4(s) as number;
 
 /** Validate `change` against `spec` and the host, and plan it. Throws the error the real call gets. */
 export function planChange(spec: NetSpec, change: NetworkChange, host: HostObservation, previousXml?: string): ChangePlan {
+  if (!isRouted(spec)) throw unsupportedChange(spec, change);
   const next = applyChange(spec, change, host);
   const oldXml = previousXml ?? renderNetworkXml(spec);
   const libvirtXml = renderNetworkXml(next.spec);
@@ -225,11 +226,21 @@ type Op =
   | { kind: "add-range"; start: string; end: string; leaseTime: number }
   | { kind: "firewall" };
 
+/** A DHCP/static-IP change of a type whose addressing netforge does not own: UNSUPPORTED_FOR_TYPE saying who does. */
+export function unsupportedChange(spec: NetSpec, change: NetworkChange): AppError {
+  const why = NO_ADDRESSING[spec.type] ?? `network type ${spec.type} has no netforge-managed addressing`;
+  const what = change.kind === "dhcp" ? "DHCP settings" : "static IPs";
+  return new AppError("UNSUPPORTED_FOR_TYPE", `network '${spec.name}' is of type ${spec.type}: no ${what} here; ${why}`, {
+    name: spec.name,
+    type: spec.type,
+  });
+}
+
 function applyChange(
-  spec: NetSpec,
+  spec: RoutedNetSpec,
   change: NetworkChange,
   host: HostObservation,
-): { spec: NetSpec; ops: Op[]; warnings: string[]; changed: string[]; flush?: PortForwardSpec[] } {
+): { spec: RoutedNetSpec; ops: Op[]; warnings: string[]; changed: string[]; flush?: PortForwardSpec[] } {
   const cidr = parseCidrOrThrow(spec.cidr);
   const gateway = ipNum(spec.gateway);
   const where = formatCidr(cidr);

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { cidrOf, formatCidr, formatIPv4, usableRange } from "../net/ipv4";
 import { parseNetworkXml, renderNetworkXml } from "../render/network-xml";
-import type { NetSpec } from "./network-spec";
+import type { NetSpec as AnySpec, RoutedNetSpec as NetSpec } from "./network-spec";
 
 /** Any spec the API can produce: names, texts with markup and quotes, any subnet, DHCP on or off, reservations. */
 const specArb: fc.Arbitrary<NetSpec> = fc
@@ -71,6 +71,57 @@ describe("the network spec in libvirt's metadata", () => {
         expect(p.hosts).toEqual(spec.reservations);
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+/** Any bridge or sriov spec: texts with markup, NIC state with or without a former master, VLAN and VF count or not. */
+const text = fc.string({ maxLength: 40, unit: fc.constantFrom("a", " ", "<", "&", "'", '"', "é") });
+const ifname = fc.stringMatching(/^[a-z][a-z0-9._-]{0,14}$/);
+const metaArb = fc.record({
+  name: fc.stringMatching(/^[a-z][a-z0-9-]{0,31}$/),
+  uuid: fc.uuid(),
+  description: text,
+  createdAt: fc.date({ min: new Date(2020, 0, 1), max: new Date(2040, 0, 1), noInvalidDate: true }).map((d) => d.toISOString()),
+});
+const l2SpecArb: fc.Arbitrary<AnySpec> = fc.oneof(
+  fc
+    .record({
+      meta: metaArb,
+      bridge: ifname,
+      interface: fc.option(ifname, { nil: null }),
+      nic: fc.option(fc.record({ up: fc.boolean(), mtu: fc.integer({ min: 68, max: 65535 }), master: fc.option(ifname, { nil: null }) }), {
+        nil: null,
+      }),
+    })
+    .map((r) => ({
+      type: "bridge" as const,
+      ...r.meta,
+      bridge: r.bridge,
+      interface: r.nic ? (r.interface ?? "eth1") : r.interface,
+      created: r.nic ? { nic: r.nic } : null,
+    })),
+  fc
+    .record({
+      meta: metaArb,
+      pf: ifname,
+      vfs: fc.option(fc.integer({ min: 1, max: 256 }), { nil: null }),
+      vlan: fc.option(fc.integer({ min: 1, max: 4094 }), { nil: null }),
+    })
+    .map((r) => ({ type: "sriov" as const, ...r.meta, pf: r.pf, vfs: r.vfs, vlan: r.vlan })),
+);
+
+describe("bridge and sriov specs in libvirt's metadata", () => {
+  it("round-trip: parse(render(spec)) == spec, and libvirt's elements carry no address", () => {
+    fc.assert(
+      fc.property(l2SpecArb, (spec) => {
+        const p = parseNetworkXml(renderNetworkXml(spec));
+        expect(p.spec).toEqual(spec);
+        expect(p.cidr).toBeNull();
+        expect(p.dhcp).toBeNull();
+        expect(p.forwardMode).toBe(spec.type === "bridge" ? "bridge" : "hostdev");
+      }),
+      { numRuns: 300 },
     );
   });
 });

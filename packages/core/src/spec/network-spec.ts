@@ -16,13 +16,17 @@ export interface Reservation {
   hostname: string | null;
 }
 
-/** nat and isolated networks: a libvirt-owned bridge with the gateway address and dnsmasq. */
-export interface RoutedNetSpec {
-  type: "nat" | "isolated";
+/** What every network type's spec has. */
+interface SpecBase {
   name: string;
   uuid: string;
   description: string;
   createdAt: string;
+}
+
+/** nat and isolated networks: a libvirt-owned bridge with the gateway address and dnsmasq. */
+export interface RoutedNetSpec extends SpecBase {
+  type: "nat" | "isolated";
   bridge: string;
   cidr: string;
   gateway: string;
@@ -34,11 +38,59 @@ export interface RoutedNetSpec {
   portForwards?: PortForwardSpec[];
 }
 
-/** The spec of any network type netforge runs (a union: later types add members). */
-export type NetSpec = RoutedNetSpec;
+/** A NIC's own state before netforge enslaved it into a bridge it created: what delete gives back. */
+export interface NicState {
+  /** Administratively up (IFF_UP). */
+  up: boolean;
+  mtu: number;
+  /** Its master device before (never a bridge: a NIC already in a bridge is used through that bridge). */
+  master: string | null;
+}
 
-/** The stored spec of a network just resolved for create-network. */
-export function specFromCreate(s: NetworkSpec): NetSpec {
+/**
+ * bridge networks: VMs are ports of a Linux bridge that carries the physical LAN. libvirt only attaches
+ * them (<forward mode='bridge'/>); the LAN's own DHCP server owns addressing.
+ */
+export interface BridgeNetSpec extends SpecBase {
+  type: "bridge";
+  /** The Linux bridge VMs are plugged into. */
+  bridge: string;
+  /** The NIC the network was asked for ({ interface }); null when made on an existing bridge ({ bridge }). */
+  interface: string | null;
+  /** Set when netforge created `bridge` and enslaved `interface` into it: the NIC's state before, given back on delete. */
+  created: { nic: NicState } | null;
+}
+
+/** sriov networks: a libvirt hostdev pool over a PF's VFs; each VM takes a VF of its own. */
+export interface SriovNetSpec extends SpecBase {
+  type: "sriov";
+  pf: string;
+  /** VFs netforge ensures on the PF; null: use the VFs the PF has. */
+  vfs: number | null;
+  /** 802.1Q tag libvirt sets on every VF of the pool; null: untagged. */
+  vlan: number | null;
+}
+
+/** The spec of any network type netforge runs (a union: each type adds a member). */
+export type NetSpec = RoutedNetSpec | BridgeNetSpec | SriovNetSpec;
+
+/** The types whose spec carries addressing (subnet, gateway, netforge's DHCP). */
+export function isRouted(spec: NetSpec): spec is RoutedNetSpec {
+  return "dhcp" in spec;
+}
+
+/**
+ * Why a type has no netforge-managed addressing, for UNSUPPORTED_FOR_TYPE on DHCP/static-IP/port-forward
+ * actions (one line per type; routed types have none).
+ */
+export const NO_ADDRESSING: Readonly<Partial<Record<NetSpec["type"], string>>> = {
+  bridge:
+    "VMs of a bridge network are on the physical LAN: the LAN's DHCP server owns addressing (configure it there, or address VMs statically)",
+  sriov: "VMs of an SR-IOV network own their VF directly: addressing belongs to the LAN's DHCP server or to the VM",
+};
+
+/** The stored spec of a routed network just resolved for create-network (bridge and sriov specs are built by their drivers from the host). */
+export function specFromCreate(s: NetworkSpec): RoutedNetSpec {
   if (s.type !== "nat" && s.type !== "isolated") throw new Error(`no spec shape for type ${s.type}`);
   if (!s.cidr || !s.gateway || !s.bridge) throw new Error("a routed network needs cidr, gateway and bridge");
   return {

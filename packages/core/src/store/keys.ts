@@ -47,6 +47,8 @@ export interface Keys {
   networkLock(name: string): string;
   /** BullMQ queue name of a host. */
   hostQueue(host: string): string;
+  /** HASH counter -> count: what the host's worker counted (lock waits, drift repairs...), for /metrics. */
+  workerCounters(host: string): string;
   /** JSON spec of a network as its worker last read it from libvirt (IP management door checks, dry runs). */
   networkSpec(name: string): string;
   /** JSON leases + reservations of a network, published by its worker when leases change (list-network-ips). */
@@ -83,6 +85,7 @@ export function makeKeys(prefix: string): Keys {
     idempotency: (k) => `${p}:idem:${k}`,
     networkLock: (n) => `${p}:lock:net:${n}`,
     hostQueue: (h) => `host-${h}`,
+    workerCounters: (h) => `${p}:host:${h}:counters`,
     networkSpec: (n) => `${p}:netspec:${n}`,
     networkIps: (n) => `${p}:netips:${n}`,
     reappliedCounter: `${p}:metrics:reapplied`,

@@ -68,15 +68,33 @@ export async function listNetworkNamesAfter(redis: Redis, keys: Keys, cursor: st
 }
 
 /* Stats only for an indexed network: a heartbeat's snapshot may predate a delete, and must not leave stats behind it. */
-const PUT_STATS_LUA = `
+/* KEYS: the network's record, the key to write; ARGV: value, ttl s. */
+const SET_WHILE_INDEXED_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) return 1 end
 return 0
 `;
+
+/**
+ * Write what a worker observed of a network (stats, IP table) only while the
+ * network is (still) in the index, in one script: an observation read just
+ * before a delete and written just after it must not bring the key back.
+ * It expires, so a dead worker's numbers do not linger as fresh.
+ */
+export async function setWhileIndexed(
+  redis: Redis,
+  keys: Keys,
+  name: string,
+  key: string,
+  value: string,
+  ttlSeconds: number,
+): Promise<boolean> {
+  return (await evalScript(redis, SET_WHILE_INDEXED_LUA, 2, keys.network(name), key, value, String(ttlSeconds))) === 1;
+}
 
 /**
  * Store live stats of a network if it is (still) in the index; they expire
  * so a dead worker's numbers do not linger as fresh.
  */
 export async function putNetworkStats(redis: Redis, keys: Keys, name: string, stats: NetworkStats): Promise<void> {
-  await evalScript(redis, PUT_STATS_LUA, 2, keys.network(name), keys.networkStats(name), JSON.stringify(stats), "300");
+  await setWhileIndexed(redis, keys, name, keys.networkStats(name), JSON.stringify(stats), 300);
 }

@@ -7,6 +7,7 @@ import type { Redis } from "ioredis";
 import type { NetworkIp } from "../schemas/ipam";
 import type { NetSpec } from "../spec/network-spec";
 import type { Keys } from "./keys";
+import { setWhileIndexed } from "./network-index";
 
 /** The published IP table of a network. */
 export interface PublishedIps {
@@ -23,9 +24,13 @@ export async function getNetworkSpec(redis: Redis, keys: Keys, name: string): Pr
   return raw ? (JSON.parse(raw) as NetSpec) : null;
 }
 
-/** Expires like the stats: the worker republishes every heartbeat, so a table left by a dead worker or a race with a delete goes. */
+/**
+ * Written like the stats: only while the network is indexed (a lease change
+ * seen just before a delete never brings a deleted network's table back),
+ * and expiring (the worker republishes every heartbeat).
+ */
 export async function putNetworkIps(redis: Redis, keys: Keys, name: string, table: PublishedIps): Promise<void> {
-  await redis.set(keys.networkIps(name), JSON.stringify(table), "EX", 300);
+  await setWhileIndexed(redis, keys, name, keys.networkIps(name), JSON.stringify(table), 300);
 }
 
 /** The IP table with leases that expired since it was published dropped (a reservation stays, without lease). */

@@ -1,0 +1,93 @@
+/**
+ * /admin/queues: Bull Board showing every host's BullMQ queue, for admins
+ * only. A browser cannot send a bearer header with the dashboard's own
+ * requests, so `GET /admin/queues?access_token=<admin token>` checks the token
+ * and keeps it in an HttpOnly, SameSite=Strict cookie scoped to this path;
+ * `Authorization: Bearer` works too. The board is read-only: retrying or
+ * removing a job behind netforge's back would leave its job record and the
+ * network lock out of step. The page's links to Google's web fonts are
+ * removed and a Content-Security-Policy keeps it on this origin (it falls back
+ * to a local font).
+ */
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { HonoAdapter } from "@bull-board/hono";
+import { serveStatic } from "@hono/node-server/serve-static";
+import { AppError, listHosts, type Role } from "@netforge/core";
+import { Hono, type MiddlewareHandler } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { clientAddressKey } from "../auth";
+import type { AppEnv, Services } from "../context";
+import type { TokenBucketRateLimiter } from "../rate-limiter";
+
+export const DASHBOARD_PATH = "/admin/queues";
+const COOKIE = "netforge_dashboard";
+const CSP =
+  "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+
+function dashboardAuth(tokens: Map<string, Role>, authFailures: TokenBucketRateLimiter): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const address = clientAddressKey(c);
+    const blocked = authFailures.check(address);
+    if (!blocked.allowed) {
+      throw new AppError("RATE_LIMITED", `too many failed authentications from this address: retry in ${blocked.retryAfterSeconds} s`, {
+        retryAfterSeconds: blocked.retryAfterSeconds,
+        reason: "auth_failures",
+      });
+    }
+    const login = c.req.query("access_token");
+    const header = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("Authorization") ?? "")?.[1];
+    const token = login ?? header ?? getCookie(c, COOKIE);
+    const role = token === undefined ? undefined : tokens.get(token);
+    if (token === undefined || role === undefined) {
+      authFailures.take(address);
+      throw new AppError("UNAUTHORIZED", `the queue dashboard needs an admin token: open ${DASHBOARD_PATH}?access_token=<token>`, {
+        reason: token === undefined ? "missing_token" : "invalid_token",
+      });
+    }
+    if (role !== "admin")
+      throw new AppError("FORBIDDEN", `role '${role}' may not open the queue dashboard (needs 'admin')`, { role, required: "admin" });
+    if (login !== undefined) {
+      // Keep the token out of the address bar and history: cookie, then the same page without the query.
+      setCookie(c, COOKIE, login, {
+        path: DASHBOARD_PATH,
+        httpOnly: true,
+        sameSite: "Strict",
+        secure: new URL(c.req.url).protocol === "https:",
+      });
+      return c.redirect(DASHBOARD_PATH, 303);
+    }
+    await next();
+    if (c.res.headers.get("content-type")?.startsWith("text/html")) {
+      // The page links Google's web fonts: dropped, so the dashboard loads nothing from the internet (system font).
+      const html = (await c.res.text()).replace(/<link[^>]*(fonts\.googleapis\.com|fonts\.gstatic\.com)[^>]*>\s*/g, "");
+      c.res = new Response(html, { status: c.res.status, headers: c.res.headers });
+    }
+    c.res.headers.set("Content-Security-Policy", CSP);
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+  };
+}
+
+export function queueDashboardRoutes(s: Services, tokens: Map<string, Role>, authFailures: TokenBucketRateLimiter): Hono<AppEnv> {
+  const serverAdapter = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);
+  const board = createBullBoard({
+    queues: [],
+    serverAdapter,
+    options: { uiConfig: { boardTitle: "netforge queues" } },
+  });
+  const shown = new Set<string>();
+  /** Hosts register at any time: add the queue of each new one before answering. */
+  const syncQueues: MiddlewareHandler<AppEnv> = async (_c, next) => {
+    for (const h of await listHosts(s.redis, s.keys)) {
+      if (shown.has(h.id)) continue;
+      board.addQueue(new BullMQAdapter(s.queues.queue(h.id), { readOnlyMode: true, description: `jobs of host ${h.id}` }));
+      shown.add(h.id);
+    }
+    await next();
+  };
+  const app = new Hono<AppEnv>();
+  app.use(DASHBOARD_PATH, dashboardAuth(tokens, authFailures), syncQueues);
+  app.use(`${DASHBOARD_PATH}/*`, dashboardAuth(tokens, authFailures), syncQueues);
+  app.route(DASHBOARD_PATH, serverAdapter.registerPlugin() as unknown as Hono<AppEnv>);
+  return app;
+}

@@ -1,0 +1,75 @@
+import { ACTIONS } from "@netforge/core";
+import { describe, expect, it } from "vitest";
+import { cliPathOf } from "./command-table";
+import { exitCodeForApiError } from "./exit-codes";
+import { buildProgram } from "./program";
+
+describe("commands from the action table", () => {
+  it("names the actions of the issue as it asks", () => {
+    expect(cliPathOf("create-network")).toEqual(["network", "create"]);
+    expect(cliPathOf("assign-static-ip")).toEqual(["network", "ip", "assign"]);
+    expect(cliPathOf("list-network-ips")).toEqual(["network", "ips"]);
+    expect(cliPathOf("list-hosts")).toEqual(["host", "list"]);
+  });
+
+  it("derives a command for an action it does not know yet", () => {
+    expect(cliPathOf("set-network-firewall")).toEqual(["network", "set-firewall"]);
+    expect(cliPathOf("drain-host")).toEqual(["host", "drain"]);
+    expect(cliPathOf("frobnicate")).toEqual(["action", "frobnicate"]);
+  });
+
+  it("every action of the table has a command, and no two share one", () => {
+    const io = { out: () => {}, err: () => {}, env: {}, cwd: "/", readStdin: () => "" };
+    const program = buildProgram(io, () => {});
+    const seen = new Set<string>();
+    for (const name of Object.keys(ACTIONS)) {
+      const words = cliPathOf(name);
+      const key = words.join(" ");
+      expect(seen.has(key), key).toBe(false);
+      seen.add(key);
+      let cmd = program;
+      for (const w of words) {
+        const next = cmd.commands.find((c) => c.name() === w);
+        expect(next, `${name}: netforge ${key}`).toBeDefined();
+        cmd = next as typeof cmd;
+      }
+    }
+  });
+});
+
+describe("exit codes", () => {
+  it("distinguish validation, conflict, not found, auth and availability", () => {
+    expect(exitCodeForApiError(400, "VALIDATION_FAILED")).toBe(2);
+    expect(exitCodeForApiError(422, "UNSUPPORTED_FOR_TYPE")).toBe(2);
+    expect(exitCodeForApiError(409, "NAME_TAKEN")).toBe(3);
+    expect(exitCodeForApiError(404, "NOT_FOUND")).toBe(4);
+    expect(exitCodeForApiError(401, "UNAUTHORIZED")).toBe(6);
+    expect(exitCodeForApiError(403, "FORBIDDEN")).toBe(6);
+    expect(exitCodeForApiError(503, "NO_HOST")).toBe(7);
+    expect(exitCodeForApiError(429, "RATE_LIMITED")).toBe(7);
+    expect(exitCodeForApiError(500, "INTERNAL")).toBe(1);
+  });
+});
+
+describe("rendering", () => {
+  it("shows a dry run's plan with its steps as a table", async () => {
+    const { renderAnswer } = await import("./render");
+    const text = renderAnswer({
+      plan: { host: "h1", steps: [{ name: "define network", command: ["virsh", "net-define", "<file>"], live: false }], warnings: [] },
+    });
+    expect(text).toMatch(/^host:\s+h1$/m);
+    expect(text).toMatch(/NAME\s+COMMAND\s+LIVE/);
+    expect(text).toMatch(/define network\s+virsh, net-define, <file>\s+false/);
+  });
+});
+
+describe("rendering answers", () => {
+  it("a list answer is a table, an object with a list inside stays an object", async () => {
+    const { renderAnswer } = await import("./render");
+    expect(renderAnswer({ networks: [{ name: "web", type: "nat" }], nextCursor: null })).toMatch(/NAME\s+TYPE\nweb\s+nat/);
+    const one = renderAnswer({ network: { name: "web", dhcp: { enabled: true }, portForwards: [] } });
+    expect(one).toMatch(/^name:\s+web$/m);
+    expect(one).toMatch(/^dhcp\.enabled:\s+true$/m);
+    expect(one).not.toContain("(no portForwards)");
+  });
+});

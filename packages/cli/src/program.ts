@@ -1,0 +1,291 @@
+/**
+ * The `netforge` command tree, built from the API's action table: every
+ * action is a command (see command-table.ts), its request fields are flags
+ * (see body-flags.ts), job actions follow their job live.
+ */
+import { readFileSync } from "node:fs";
+import { ACTIONS, type ActionDef } from "@netforge/core";
+import { Command, CommanderError, Option } from "commander";
+import { z } from "zod";
+import { flagsOf, type FlagSpec, positionalOf, buildBody } from "./body-flags";
+import { ApiClient } from "./client";
+import { cliPathOf } from "./command-table";
+import { describeConfig, resolveConfig } from "./config";
+import { CliError, EXIT, EXIT_CODE_HELP } from "./exit-codes";
+import { followWithProgress } from "./job-progress";
+import type { JobViewLike } from "./job-stream";
+import { keyValues, renderAnswer, table } from "./render";
+
+/** Where a command writes, and what it reads: the process by default, swapped in tests. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  readStdin(): string;
+}
+
+export const processIo: Io = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+  env: process.env,
+  cwd: process.cwd(),
+  readStdin: () => readFileSync(0, "utf8"),
+};
+
+const HELP_AFTER = `
+Configuration (first found wins):
+  API URL   --url, NETFORGE_URL, "url" in the config file, else http://127.0.0.1:8080
+  token     --token, NETFORGE_TOKEN, "token" in the config file, else the first
+            token of ./.netforge/tokens (written by scripts/up.sh)
+  config    --config <file>, NETFORGE_CONFIG, else ~/.config/netforge/config.json
+            (JSON: {"url": "...", "token": "..."}). The token is never printed.
+
+Mutations (network create|delete|start|stop...) follow their job live and end
+with its result; --no-wait prints the job id instead. Ctrl-C while following
+detaches (the job goes on): netforge job watch <job id> follows it again.
+
+${EXIT_CODE_HELP}
+
+Examples:
+  netforge network create web --type nat --cidr 192.168.100.0/24 --dhcp-lease-time 3600
+  netforge network list --type nat
+  netforge network describe web
+  netforge network delete web
+  netforge job watch <job id>`;
+
+function readBodyFile(io: Io, path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = path === "-" ? io.readStdin() : readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CliError(`--file ${path}: ${(err as Error).message}`, EXIT.VALIDATION);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`--file ${path}: not valid JSON: ${(err as Error).message}`, EXIT.VALIDATION);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new CliError(`--file ${path}: must hold a JSON object (the request body)`, EXIT.VALIDATION);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function clientFor(io: Io, cmd: Command): { client: ApiClient; json: boolean } {
+  const g = cmd.optsWithGlobals() as { url?: string; token?: string; config?: string; json?: boolean };
+  const config = resolveConfig({ flags: { url: g.url, token: g.token, config: g.config }, env: io.env, cwd: io.cwd });
+  return { client: new ApiClient(config), json: g.json === true };
+}
+
+/** Follow a job to its end and report it; the exit code. */
+export async function followAndReport(io: Io, client: ApiClient, job: JobViewLike, json: boolean): Promise<number> {
+  const outcome = await followWithProgress(client, job, { quiet: json });
+  const j = outcome.job;
+  if (outcome.kind === "detached") {
+    io.err(`detached: job ${j.id} continues on host ${j.host}; follow it again with: netforge job watch ${j.id}`);
+    return EXIT.DETACHED;
+  }
+  if (json) io.out(JSON.stringify({ job: j }, null, 2));
+  if (j.state === "succeeded") {
+    if (!json) {
+      io.out(`✔ ${j.action} ${j.network} succeeded on host ${j.host}`);
+      for (const w of j.warnings) io.out(`  warning: ${w}`);
+      if (j.result !== null && j.result !== undefined && typeof j.result === "object" && Object.keys(j.result).length > 0) {
+        io.out(renderAnswer(j.result));
+      }
+    }
+    return EXIT.OK;
+  }
+  if (!json) {
+    const e = j.error ?? { code: "FAILED", message: "the job failed", details: {} };
+    io.err(`✖ ${j.action} ${j.network} failed on host ${j.host}: ${e.code}: ${e.message}`);
+    if (Object.keys(e.details).length > 0) io.err(indent(keyValues(e.details)));
+    const undone = j.progress.steps.filter((s) => s.state === "undone").map((s) => s.name);
+    if (undone.length > 0) io.err(`  undone: ${undone.join(", ")}`);
+  }
+  return EXIT.JOB_FAILED;
+}
+
+const indent = (s: string) =>
+  s
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+
+/** The message of a failed command, with the API's details (validation issues one per line). */
+export function describeError(err: CliError): string {
+  const lines = [`error: ${err.message}`];
+  const api = err.apiError;
+  if (api) {
+    const issues = (api.details as { issues?: { path: string; message: string }[] }).issues;
+    if (Array.isArray(issues)) for (const i of issues) lines.push(`  - ${i.path || "(body)"}: ${i.message}`);
+    const rest = Object.fromEntries(Object.entries(api.details).filter(([k]) => k !== "issues"));
+    if (Object.keys(rest).length > 0) lines.push(indent(keyValues(rest)));
+    if (api.requestId) lines.push(`  (request id ${api.requestId})`);
+  }
+  return lines.join("\n");
+}
+
+function addBodyOption(cmd: Command, spec: FlagSpec): void {
+  const desc = spec.description ?? spec.path.join(".");
+  switch (spec.kind) {
+    case "boolean":
+      cmd.option(`--${spec.flag}`, desc);
+      cmd.option(`--no-${spec.flag}`, `not ${spec.path.join(".")}`);
+      return;
+    case "false":
+      cmd.option(`--no-${spec.flag}`, desc);
+      return;
+    case "list":
+      cmd.option(`--${spec.flag} <values>`, `${desc} (comma-separated or repeated)`, (v: string, prev: string[] = []) => [...prev, v]);
+      return;
+    case "json":
+      cmd.option(`--${spec.flag} <json>`, `${desc} (JSON)`);
+      return;
+    default: {
+      const o = new Option(`--${spec.flag} <${spec.kind === "string" ? "value" : spec.kind}>`, desc);
+      if (spec.choices) o.choices(spec.choices);
+      cmd.addOption(o);
+    }
+  }
+}
+
+/** The command at `words` under `root`, creating the groups on the way. */
+function commandAt(root: Command, words: string[]): Command {
+  let parent = root;
+  for (const w of words.slice(0, -1)) {
+    let next = parent.commands.find((c) => c.name() === w);
+    if (!next) {
+      next = parent.command(w).description(`${w} commands`);
+      configure(next);
+    }
+    parent = next;
+  }
+  const leaf = parent.command(words[words.length - 1] as string);
+  configure(leaf);
+  return leaf;
+}
+
+function configure(cmd: Command): void {
+  cmd.exitOverride();
+  cmd.showHelpAfterError("(add --help for usage)");
+}
+
+function addActionCommand(io: Io, root: Command, name: string, def: ActionDef, setExit: (code: number) => void): void {
+  const schema = z.toJSONSchema(def.body, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const positional = positionalOf(schema);
+  const specs = flagsOf(schema, positional ? [positional] : []);
+  const cmd = commandAt(root, cliPathOf(name)).description(`${def.summary} (API action ${name}, role ${def.role})`);
+  if (positional) cmd.argument(`[${positional}]`, `the ${positional === "name" ? "network name" : positional} (or in --file)`);
+  for (const spec of specs) addBodyOption(cmd, spec);
+  cmd.option("--file <path>", "the whole request body as a JSON file ('-': stdin); flags override its fields");
+  if (def.kind === "job") cmd.option("--no-wait", "print the job id and return at once instead of following the job");
+  cmd.action(async (...args: unknown[]) => {
+    const c = args[args.length - 1] as Command;
+    const opts = c.opts() as Record<string, unknown>;
+    const posValue = positional ? (args[0] as string | undefined) : undefined;
+    const base = typeof opts.file === "string" ? readBodyFile(io, opts.file) : {};
+    if (positional && posValue === undefined && base[positional] === undefined) {
+      throw new CliError(`missing the ${positional} (netforge ${cliPathOf(name).join(" ")} <${positional}> ...)`, EXIT.VALIDATION);
+    }
+    const body = buildBody(specs, opts, base, positional && posValue !== undefined ? { key: positional, value: posValue } : null);
+    const { client, json } = clientFor(io, c);
+    if (def.kind === "query") {
+      const res = await client.action(name, body);
+      io.out(json ? JSON.stringify(res.body, null, 2) : renderAnswer(res.body));
+      return;
+    }
+    const res = await client.action(name, body, { idempotent: true });
+    if (!res.body?.job) {
+      // A dry run answers its plan, not a job.
+      io.out(json ? JSON.stringify(res.body, null, 2) : renderAnswer(res.body));
+      return;
+    }
+    const job = res.body.job as JobViewLike;
+    if (opts.wait === false) {
+      if (json) io.out(JSON.stringify(res.body, null, 2));
+      else io.out(`job ${job.id} queued: ${job.action} ${job.network} on host ${job.host}\nfollow it with: netforge job watch ${job.id}`);
+      return;
+    }
+    setExit(await followAndReport(io, client, job, json));
+  });
+}
+
+/** Build the whole program; `setExit` receives the exit code of a command that ends with other than success-by-default. */
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command("netforge")
+    .description("Command-line client of the netforge API: networks on KVM hypervisors, their jobs and hosts.")
+    .option("--url <url>", "API base URL (env NETFORGE_URL)")
+    .option("--token <token>", "bearer token (env NETFORGE_TOKEN; prefer the environment: flags show in ps)")
+    .option("--config <file>", "config file (env NETFORGE_CONFIG; default ~/.config/netforge/config.json)")
+    .option("--json", "machine-readable JSON output")
+    .addHelpText("after", HELP_AFTER)
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, "")), writeErr: (s) => io.err(s.replace(/\n$/, "")) });
+  configure(program);
+
+  for (const [name, def] of Object.entries(ACTIONS) as [string, ActionDef][]) addActionCommand(io, program, name, def, setExit);
+
+  const job = program.commands.find((c) => c.name() === "job") ?? commandAt(program, ["job", "x"]).parent!;
+  configure(
+    job
+      .command("show")
+      .description("One job: state, steps, result or error")
+      .argument("<id>", "job id (j_...)")
+      .action(async (id: string, _o: unknown, c: Command) => {
+        const { client, json } = clientFor(io, c);
+        const j = (await client.getJob(id)) as JobViewLike & Record<string, unknown>;
+        if (json) return io.out(JSON.stringify({ job: j }, null, 2));
+        const { progress, ...rest } = j;
+        io.out(keyValues(rest));
+        if (progress.steps.length > 0) io.out(`\n${table(progress.steps as unknown as Record<string, unknown>[], "steps")}`);
+      }),
+  );
+  configure(
+    job
+      .command("watch")
+      .description("Follow a job live until it ends (exit code as for the mutation that started it)")
+      .argument("<id>", "job id (j_...)")
+      .action(async (id: string, _o: unknown, c: Command) => {
+        const { client, json } = clientFor(io, c);
+        const j = (await client.getJob(id)) as JobViewLike;
+        setExit(await followAndReport(io, client, j, json));
+      }),
+  );
+  configure(
+    program
+      .command("config")
+      .description("Show the API URL and where the token comes from (never the token itself)")
+      .action((_o: unknown, c: Command) => {
+        const g = c.optsWithGlobals() as { url?: string; token?: string; config?: string };
+        const cfg = resolveConfig({ flags: { url: g.url, token: g.token, config: g.config }, env: io.env, cwd: io.cwd });
+        io.out(keyValues(describeConfig(cfg)));
+      }),
+  );
+  return program;
+}
+
+/** Run `argv` (without node and script); the exit code. */
+export async function runCli(argv: string[], io: Io = processIo): Promise<number> {
+  let code: number = EXIT.OK;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.help" || err.code === "commander.version") return EXIT.OK;
+      // Commander printed the message already; a command group run without a subcommand lands here too.
+      return err.exitCode === 0 ? EXIT.OK : EXIT.VALIDATION;
+    }
+    if (err instanceof CliError) {
+      io.err(describeError(err));
+      return err.exitCode;
+    }
+    io.err(`error: ${(err as Error).stack ?? String(err)}`);
+    return EXIT.UNEXPECTED;
+  }
+}

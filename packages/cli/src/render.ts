@@ -1,0 +1,127 @@
+/**
+ * Readable output of API answers, generic over the action table: a list
+ * answer ({ <things>: [...] }) becomes a table, a single object
+ * ({ network: {...} }) a list of "key: value" lines with nested fields dotted.
+ */
+import Table from "cli-table3";
+
+/** Columns shown first for known row kinds; other scalar fields follow (within the column budget). */
+const PREFERRED_COLUMNS: Record<string, string[]> = {
+  networks: ["name", "type", "state", "cidr", "host", "autostart"],
+  hosts: ["id", "status", "hostname", "networks", "libvirtVersion", "lastSeenAt"],
+  jobs: ["id", "action", "network", "host", "state", "createdAt", "finishedAt"],
+};
+const MAX_COLUMNS = 8;
+
+function isScalar(v: unknown): boolean {
+  return v === null || ["string", "number", "boolean"].includes(typeof v);
+}
+
+export function cell(v: unknown): string {
+  if (v === null || v === undefined) return "-";
+  if (Array.isArray(v)) return v.every(isScalar) ? v.map(cell).join(", ") || "-" : `${v.length} item(s)`;
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+
+/** A table cell on one line and of bounded width (the full value is in --json). */
+export function short(text: string, max = 60): string {
+  const one = text.replace(/\s*\n\s*/g, " ");
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+/** `rows` as a borderless table with upper-case headers. */
+export function table(rows: Record<string, unknown>[], kind: string): string {
+  if (rows.length === 0) return `(no ${kind})`;
+  const first = rows[0] as Record<string, unknown>;
+  const scalarKeys = Object.keys(first).filter(
+    (k) => isScalar(first[k]) || (Array.isArray(first[k]) && (first[k] as unknown[]).every(isScalar)),
+  );
+  const preferred = (PREFERRED_COLUMNS[kind] ?? []).filter((k) => k in first);
+  const columns = [...preferred, ...scalarKeys.filter((k) => !preferred.includes(k))].slice(0, MAX_COLUMNS);
+  const t = new Table({
+    head: columns.map((c) => c.replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase()),
+    style: { head: [], border: [], "padding-left": 0, "padding-right": 2 },
+    chars: {
+      top: "",
+      "top-mid": "",
+      "top-left": "",
+      "top-right": "",
+      bottom: "",
+      "bottom-mid": "",
+      "bottom-left": "",
+      "bottom-right": "",
+      left: "",
+      "left-mid": "",
+      mid: "",
+      "mid-mid": "",
+      right: "",
+      "right-mid": "",
+      middle: "",
+    },
+  });
+  for (const r of rows) t.push(columns.map((c) => short(cell(r[c]))));
+  return t
+    .toString()
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .join("\n");
+}
+
+/** Flatten nested objects to dotted keys. */
+export function flatten(o: Record<string, unknown>, prefix = ""): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (const [k, v] of Object.entries(o)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length > 0)
+      out.push(...flatten(v as Record<string, unknown>, key));
+    else out.push([key, v]);
+  }
+  return out;
+}
+
+export function keyValues(o: Record<string, unknown>): string {
+  const pairs = flatten(o);
+  const width = Math.max(...pairs.map(([k]) => k.length));
+  return pairs
+    .map(([k, v]) => {
+      const text = cell(v);
+      // Multi-line values (libvirt XML of a plan) start on their own line, indented.
+      if (text.includes("\n")) return `${k}:\n${text.replace(/^/gm, "    ")}`;
+      return `${`${k}:`.padEnd(width + 2)}${text}`;
+    })
+    .join("\n");
+}
+
+/** Render any answer of a query action. */
+export function renderAnswer(body: unknown): string {
+  if (body === null || typeof body !== "object") return String(body);
+  const o = body as Record<string, unknown>;
+  const lists = Object.entries(o).filter(([, v]) => Array.isArray(v));
+  const out: string[] = [];
+  // A list answer ({ networks: [...], nextCursor }): one list beside scalars only; anything else is one object.
+  const othersScalar = Object.entries(o).every(([, v]) => Array.isArray(v) || isScalar(v));
+  if (lists.length === 1 && othersScalar) {
+    const [kind, rows] = lists[0] as [string, unknown[]];
+    out.push(
+      rows.every((r) => r !== null && typeof r === "object") ? table(rows as Record<string, unknown>[], kind) : rows.map(cell).join("\n"),
+    );
+    const rest = Object.fromEntries(Object.entries(o).filter(([k, v]) => k !== kind && v !== null && v !== undefined));
+    if ("nextCursor" in rest) out.push(`(more: repeat with --cursor ${cell(rest.nextCursor)})`);
+    return out.join("\n");
+  }
+  const objects = Object.values(o).filter((v) => v !== null && typeof v === "object" && !Array.isArray(v));
+  if (objects.length === 1 && Object.keys(o).length === 1) return describeObject(objects[0] as Record<string, unknown>);
+  return describeObject(o);
+}
+
+const isRowList = (v: unknown): v is Record<string, unknown>[] =>
+  Array.isArray(v) && v.length > 0 && v.every((r) => r !== null && typeof r === "object" && !Array.isArray(r));
+
+/** "key: value" lines, then each list of objects in it (a plan's steps, a result's applied commands) as a table. */
+export function describeObject(o: Record<string, unknown>): string {
+  const scalars = Object.fromEntries(Object.entries(o).filter(([, v]) => !isRowList(v)));
+  const out = Object.keys(scalars).length > 0 ? [keyValues(scalars)] : [];
+  for (const [k, v] of Object.entries(o)) if (isRowList(v)) out.push(`${k}:\n${table(v, k)}`);
+  return out.join("\n\n");
+}

@@ -1,0 +1,48 @@
+/**
+ * `npm run build`: the API, the worker and the CLI as compiled JavaScript
+ * (esbuild bundles of each entry point, ESM for Node 20). The workspace
+ * packages (@netforge/*, TypeScript sources) are bundled in; every npm
+ * dependency stays external and is loaded from node_modules, so the output is
+ * small and a dependency's files (swagger-ui-dist, Bull Board's UI) are found
+ * where the package put them. Production runs these files with plain `node`,
+ * without the TypeScript loader.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Every npm dependency named by a workspace package (not the workspace packages themselves). */
+function externalDependencies(): string[] {
+  const out = new Set<string>();
+  for (const pkg of ["apps/api", "apps/worker", "packages/core", "packages/cli", "packages/devstack", "packages/sandbox"]) {
+    const json = JSON.parse(readFileSync(join(ROOT, pkg, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    for (const name of Object.keys(json.dependencies ?? {})) if (!name.startsWith("@netforge/")) out.add(name);
+  }
+  return [...out];
+}
+
+const TARGETS = [
+  { entry: "apps/api/src/index.ts", out: "apps/api/dist/index.js" },
+  { entry: "apps/worker/src/index.ts", out: "apps/worker/dist/index.js" },
+  { entry: "packages/cli/src/main.ts", out: "packages/cli/dist/main.js" },
+];
+
+const external = externalDependencies();
+for (const t of TARGETS) {
+  await build({
+    entryPoints: [join(ROOT, t.entry)],
+    outfile: join(ROOT, t.out),
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    sourcemap: true,
+    // Each dependency and its subpaths (prom-client, @bull-board/api/bullMQAdapter...).
+    external: external.flatMap((name) => [name, `${name}/*`]),
+    logLevel: "warning",
+  });
+  process.stdout.write(`build: ${t.out}\n`);
+}

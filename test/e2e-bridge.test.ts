@@ -1,0 +1,294 @@
+/**
+ * Bridge networks end to end on a sandbox host. An unconfigured veth end in
+ * the host plays the physical NIC; its peer sits in the host's outside
+ * namespace, which is the LAN and runs that LAN's DHCP server (dnsmasq,
+ * started here with an argument array, bound to that veth only). Proves: a VM
+ * on the network takes its lease from the LAN's server and the LAN reaches it
+ * directly (no NAT: the VM sees the LAN client's own address); delete gives
+ * the NIC back exactly as it was; a NIC carrying an address is refused and
+ * keeps it; a host bridge is used and left untouched; a real libvirt domain
+ * blocks stop and delete; DHCP/static-IP actions are refused for the type.
+ */
+import { readFile } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { addLanNic, createNamespaceVm, type NamespaceVm, type SandboxHost, startLibvirtDomain, stopLibvirtDomain } from "@netforge/sandbox";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, startCluster, waitFor } from "./support/cluster";
+
+let c: Cluster;
+let h: SandboxHost;
+const vms: NamespaceVm[] = [];
+const domains: string[] = [];
+let dnsmasqPidFile = "";
+
+/** `ip -d -j link show dev X` in the host, without what changes by itself (counters, a bridge's running timers). */
+async function linkState(dev: string): Promise<Record<string, unknown>> {
+  const [l] = JSON.parse((await h.exec(["ip", "-d", "-j", "link", "show", "dev", dev])).stdout) as Record<string, unknown>[];
+  if (!l) throw new Error(`no ${dev}`);
+  const { stats64: _s, stats: _t, ...rest } = l;
+  const info = (rest.linkinfo as { info_data?: Record<string, unknown> } | undefined)?.info_data;
+  if (info) for (const k of Object.keys(info)) if (k.endsWith("_timer")) delete info[k];
+  return rest;
+}
+
+beforeAll(async () => {
+  c = await startCluster({ hosts: [{ id: "l2br" }], label: "l2br" });
+  h = c.hosts.get("l2br") as SandboxHost;
+  await addLanNic(h, { hostIfname: "lan0", outsideIfname: "lan0-peer", outsideCidr: "192.0.2.1/24" });
+  // The LAN's own DHCP server, in the LAN (outside) namespace, on that veth only; DNS off.
+  dnsmasqPidFile = join(h.dir, "lan-dnsmasq.pid");
+  await h.execOutside([
+    "dnsmasq",
+    "--conf-file=/dev/null",
+    "--no-resolv",
+    "--no-hosts",
+    "--port=0",
+    "--user=root",
+    "--interface=lan0-peer",
+    "--bind-interfaces",
+    "--except-interface=lo",
+    "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,10m",
+    "--dhcp-authoritative",
+    `--dhcp-leasefile=${join(h.dir, "lan.leases")}`,
+    `--pid-file=${dnsmasqPidFile}`,
+  ]);
+  // The inventory shows the NIC before the API places anything on it.
+  await waitFor("lan0 in the inventory", async () => {
+    const r = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+    return r.body.hosts?.[0]?.interfaces?.some((i: { name: string }) => i.name === "lan0");
+  });
+});
+afterAll(async () => {
+  for (const vm of vms) await vm.destroy().catch(() => undefined);
+  for (const d of domains) await stopLibvirtDomain(h, d).catch(() => undefined);
+  const pid = Number((await readFile(dnsmasqPidFile, "utf8").catch(() => "")).trim());
+  if (pid > 0) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {}
+  }
+  await c?.stop();
+});
+
+describe("a bridge network on an unconfigured NIC", () => {
+  let before: Record<string, unknown>;
+  let vm: NamespaceVm;
+  it("a dry run plans the bridge, the NIC's enslavement and the definition, and changes nothing", async () => {
+    const was = await linkState("lan0");
+    const r = await c.call("create-network", { name: "lan", type: "bridge", interface: "lan0", dryRun: true });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.plan.host).toBe("l2br");
+    expect(r.body.plan.steps.map((s: { command: string[] }) => s.command.join(" "))).toEqual([
+      "ip link add name nf-lan type bridge stp_state 0 forward_delay 0",
+      "ip link set dev lan0 master nf-lan",
+      "ip link set dev nf-lan up",
+      "virsh net-define <file>",
+      "virsh net-start lan",
+      "virsh net-autostart lan",
+    ]);
+    expect(r.body.plan.libvirtXml).toContain("<forward mode='bridge'/>");
+    expect(r.body.plan.libvirtXml).toContain("<nf:nic up='yes' mtu='1500'/>");
+    expect(await linkState("lan0")).toEqual(was);
+    expect((await h.exec(["ip", "link", "show", "dev", "nf-lan"], { reject: false })).exitCode).not.toBe(0);
+  });
+
+  it("creates nf-<name> with the NIC enslaved; describe shows bridge.interface, no subnet or DHCP", async () => {
+    before = await linkState("lan0");
+    const r = await c.call("create-network", { name: "lan", type: "bridge", interface: "lan0" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const d = await c.call("describe-network", { name: "lan" });
+    expect(d.body.network).toMatchObject({
+      type: "bridge",
+      host: "l2br",
+      state: "active",
+      cidr: null,
+      gateway: null,
+      dhcp: { enabled: false },
+      bridge: { name: "nf-lan", interface: "lan0" },
+      sriov: null,
+    });
+    expect((await linkState("lan0")).master).toBe("nf-lan");
+    const xml = (await h.virsh(["net-dumpxml", "lan"])).stdout;
+    expect(xml).toContain("<forward mode='bridge'/>");
+    expect(xml).toContain("<bridge name='nf-lan'/>");
+    // The NIC's state before, kept in the spec for delete.
+    expect(xml).toMatch(/<nf:nic up=["']yes["'] mtu=["']1500["']\/>/);
+  });
+
+  it("a VM on it gets its lease from the LAN's DHCP server, and the LAN reaches it directly", async () => {
+    vm = await createNamespaceVm(h, { name: "b1", bridge: "nf-lan" });
+    vms.push(vm);
+    const lease = await vm.dhcp({ timeoutMs: 15_000 });
+    expect(lease.serverId).toBe("192.0.2.1");
+    const last = Number(lease.ip.split(".")[3]);
+    expect(lease.ip.startsWith("192.0.2.")).toBe(true);
+    expect(last).toBeGreaterThanOrEqual(100);
+    expect(last).toBeLessThanOrEqual(150);
+    // The LAN's lease file has it: the LAN's server, not libvirt's, handed it out.
+    expect(await readFile(join(h.dir, "lan.leases"), "utf8")).toContain(lease.ip);
+
+    // A web server in the VM answering with the client address it sees; the LAN calls it.
+    const www = join(h.dir, "www-b1");
+    await mkdir(join(www, "cgi-bin"), { recursive: true });
+    await writeFile(join(www, "cgi-bin", "ip"), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s\\n" "$REMOTE_ADDR"\n');
+    await chmod(join(www, "cgi-bin", "ip"), 0o755);
+    await vm.exec(["busybox", "httpd", "-p", "8080", "-h", www]);
+    const seen = await h.execOutside(["busybox", "wget", "-q", "-O", "-", `http://${lease.ip}:8080/cgi-bin/ip`], { timeoutMs: 10_000 });
+    // busybox httpd listens on IPv6 too and shows an IPv4 client as [::ffff:a.b.c.d].
+    expect(seen.stdout.trim().replace(/^\[::ffff:(.*)\]$/, "$1")).toBe("192.0.2.1");
+    // describe counts the VM, not the NIC.
+    await waitFor("connectedVms 1", async () => (await c.call("describe-network", { name: "lan" })).body.network.stats.connectedVms === 1);
+  });
+
+  it("DHCP and static-IP actions are refused: the LAN's DHCP server owns addressing", async () => {
+    for (const [action, body] of [
+      ["assign-static-ip", { name: "lan", mac: "52:54:00:00:00:01", ip: "192.0.2.10" }],
+      ["configure-network-dhcp", { name: "lan", start: "192.0.2.10", end: "192.0.2.20" }],
+    ] as const) {
+      const r = await c.call(action, body);
+      expect(r.status, JSON.stringify(r.body)).toBe(422);
+      expect(r.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
+      expect(r.body.error.message).toContain("the LAN's DHCP server owns addressing");
+    }
+  });
+
+  it("a second network on the same NIC is refused at the door", async () => {
+    const r = await c.call("create-network", { name: "lan-again", type: "bridge", interface: "lan0" });
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body.error.message).toContain("interface lan0 on host l2br is already used by network 'lan'");
+  });
+
+  it("a real libvirt domain on it blocks stop and delete; the namespace VM (a device) too", async () => {
+    const byDevice = await c.call("stop-network", { name: "lan" }, { wait: 30 });
+    expect(byDevice.status, JSON.stringify(byDevice.body)).toBe(409);
+    expect(byDevice.body.job.error.message).toContain(`device ${vm.hostIfname}`);
+    await vm.detach();
+    const dom = await startLibvirtDomain(h, { name: "bvm", network: "lan" });
+    domains.push("bvm");
+    expect((await linkState(dom.ifname)).master).toBe("nf-lan");
+    for (const action of ["stop-network", "delete-network"]) {
+      const r = await c.call(action, { name: "lan" }, { wait: 30 });
+      expect(r.status, JSON.stringify(r.body)).toBe(409);
+      expect(r.body.job.error.code).toBe("NETWORK_IN_USE");
+      expect(r.body.job.error.message).toContain("VM 'bvm'");
+      // The NIC itself is never counted as attached.
+      expect(r.body.job.error.message).not.toContain("lan0");
+    }
+    await stopLibvirtDomain(h, "bvm");
+  });
+
+  it("a start after the host lost the bridge (as after a reboot) recreates it with the NIC", async () => {
+    expect((await c.call("stop-network", { name: "lan" }, { wait: 30 })).status).toBe(200);
+    await h.exec(["ip", "link", "del", "nf-lan"]);
+    expect((await linkState("lan0")).master).toBeUndefined();
+    const r = await c.call("start-network", { name: "lan" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect((await linkState("lan0")).master).toBe("nf-lan");
+    expect((await h.virsh(["net-info", "lan"])).stdout).toMatch(/Active:\s+yes/);
+  });
+
+  it("a dry run of delete shows the NIC given back and the bridge removed", async () => {
+    await waitFor("lan0 in nf-lan in the inventory", async () => {
+      const hosts = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return hosts.body.hosts[0].interfaces.some(
+        (i: { name: string; master: string | null }) => i.name === "lan0" && i.master === "nf-lan",
+      );
+    });
+    const r = await c.call("delete-network", { name: "lan", dryRun: true });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.plan.steps.map((s: { command: string[] }) => s.command.join(" "))).toEqual([
+      "virsh net-destroy lan",
+      "virsh net-undefine lan",
+      "ip link set dev lan0 nomaster",
+      "ip link del nf-lan",
+    ]);
+    expect((await linkState("lan0")).master).toBe("nf-lan");
+  });
+
+  it("delete gives the NIC back exactly as it was and removes the bridge", async () => {
+    const r = await c.call("delete-network", { name: "lan" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(await linkState("lan0")).toEqual(before);
+    expect((await h.exec(["ip", "link", "show", "dev", "nf-lan"], { reject: false })).exitCode).not.toBe(0);
+  });
+
+  it("a NIC that was down with another MTU comes back down with that MTU", async () => {
+    await h.exec(["ip", "link", "set", "dev", "lan0", "down"]);
+    await h.exec(["ip", "link", "set", "dev", "lan0", "mtu", "1400"]);
+    const was = await linkState("lan0");
+    const r = await c.call("create-network", { name: "lan2", type: "bridge", interface: "lan0", host: "l2br" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(await linkState("lan0")).toMatchObject({ master: "nf-lan2" });
+    expect((await c.call("delete-network", { name: "lan2" }, { wait: 30 })).status).toBe(200);
+    expect(await linkState("lan0")).toEqual(was);
+    await h.exec(["ip", "link", "set", "dev", "lan0", "mtu", "1500"]);
+    await h.exec(["ip", "link", "set", "dev", "lan0", "up"]);
+  });
+});
+
+describe("refusals and a host's own bridge", () => {
+  it("a NIC carrying an address is refused, saying why, and keeps its address", async () => {
+    await addLanNic(h, { hostIfname: "lan1", outsideIfname: "lan1-peer", outsideCidr: "203.0.113.1/24" });
+    await h.exec(["ip", "addr", "add", "203.0.113.2/24", "dev", "lan1"]);
+    await waitFor("lan1's address in the inventory", async () => {
+      const r = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return r.body.hosts[0].interfaces.some((i: { name: string; addresses: string[] }) => i.name === "lan1" && i.addresses.length > 0);
+    });
+    const r = await c.call("create-network", { name: "cut", type: "bridge", interface: "lan1" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body.error.message).toContain(
+      "lan1 on host l2br carries 203.0.113.2/24: moving a configured NIC into a bridge would cut the host off",
+    );
+    const addr = JSON.parse((await h.exec(["ip", "-j", "-4", "addr", "show", "dev", "lan1"])).stdout) as {
+      addr_info: { local: string }[];
+    }[];
+    expect(addr[0]?.addr_info.map((a) => a.local)).toEqual(["203.0.113.2"]);
+    expect((await h.virsh(["net-list", "--all", "--name"])).stdout).not.toContain("cut");
+  });
+
+  it("the worker refuses it too when the door could not tell (address added after the inventory)", async () => {
+    await h.exec(["ip", "addr", "del", "203.0.113.2/24", "dev", "lan1"]);
+    await waitFor("lan1 without address in the inventory", async () => {
+      const r = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return r.body.hosts[0].interfaces.some((i: { name: string; addresses: string[] }) => i.name === "lan1" && i.addresses.length === 0);
+    });
+    await h.exec(["ip", "addr", "add", "203.0.113.3/24", "dev", "lan1"]);
+    const r = await c.call("create-network", { name: "cut2", type: "bridge", interface: "lan1", host: "l2br" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body.job?.error?.code ?? r.body.error?.code).toBe("INVALID_STATE");
+    expect(JSON.stringify(r.body)).toContain("moving a configured NIC into a bridge would cut the host off");
+    expect((await h.exec(["ip", "-j", "link", "show", "dev", "lan1"])).stdout).not.toContain('"master"');
+  });
+
+  it("missing NIC: clear 400 at the door, naming it", async () => {
+    const r = await c.call("create-network", { name: "ghost", type: "bridge", interface: "eth9" });
+    expect(r.status, JSON.stringify(r.body)).toBe(400);
+    // With one online host its own answer names it; with several, "no online host has interface eth9".
+    expect(r.body.error.message).toContain("host l2br has no interface eth9");
+    const r2 = await c.call("create-network", { name: "ghost", type: "bridge", interface: "eth9", host: "l2br" });
+    expect(r2.status).toBe(400);
+    expect(r2.body.error.message).toContain("host l2br has no interface eth9");
+  });
+
+  it("an existing host bridge is used and left untouched by delete", async () => {
+    await h.exec(["ip", "link", "add", "name", "br-ext", "address", "02:00:00:0b:0e:01", "type", "bridge"]);
+    await h.exec(["ip", "link", "set", "dev", "br-ext", "up"]);
+    await waitFor("br-ext in the inventory", async () => {
+      const r = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return r.body.hosts[0].interfaces.some((i: { name: string }) => i.name === "br-ext");
+    });
+    // A port of the host's own (not a libvirt domain of the network): it must not block delete, nor be touched.
+    const vm = await createNamespaceVm(h, { name: "e1", bridge: "br-ext" });
+    vms.push(vm);
+    const before = await linkState("br-ext");
+    const r = await c.call("create-network", { name: "ext", type: "bridge", bridge: "br-ext" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect((await c.call("describe-network", { name: "ext" })).body.network.bridge).toEqual({ name: "br-ext", interface: null });
+    const d = await c.call("delete-network", { name: "ext" }, { wait: 30 });
+    expect(d.status, JSON.stringify(d.body)).toBe(200);
+    expect(await linkState("br-ext")).toEqual(before);
+    expect((await h.exec(["ip", "-j", "link", "show", "dev", vm.hostIfname])).stdout).toContain('"master":"br-ext"');
+    await vm.detach();
+  });
+});
