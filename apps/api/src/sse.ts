@@ -25,6 +25,9 @@ export interface SseSlot {
 /** How long a refused client is told to wait: streams are long-lived, so a slot frees at no predictable time. */
 export const SSE_RETRY_AFTER_SECONDS = 5;
 
+/** The last thing a stream ended by shutdown carries: a comment, and a short reconnection delay for EventSource. */
+export const SHUTDOWN_COMMENT = ": server shutting down; reconnect with Last-Event-ID\nretry: 1000\n\n";
+
 export interface SseLimits {
   maxPerToken: number;
   maxTotal: number;
@@ -115,6 +118,11 @@ export class SseStreams {
             await stream.writeSSE({ event, id, data: JSON.stringify(data) });
           },
         });
+        if (this.closed && !clientSignal.aborted) {
+          // Shutdown, not the end of the job: tell the client to come back (to another API, or this one
+          // restarted) and resume from its Last-Event-ID; nothing of the job's history is lost.
+          await stream.write(SHUTDOWN_COMMENT);
+        }
       } catch (err) {
         (c.get("log") ?? this.logger).error({ err }, "SSE stream failed");
       } finally {

@@ -43,6 +43,18 @@ const Env = z.object({
   NETFORGE_LOCK_TTL_MS: z.coerce.number().int().min(500).default(30_000),
   /** Time one virsh command may run, counted from its own start (a timeout fails that command only). */
   NETFORGE_VIRSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  /**
+   * SIGTERM: how long running jobs may keep going to finish (no new job is taken
+   * meanwhile). After it, each running job stops before its next host step, undoes
+   * what it did and goes back to the queue (no attempt used). Default 30 s.
+   */
+  NETFORGE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /**
+   * After the grace, how long a job caught in one host command may take to reach
+   * its next step before the worker exits anyway (the job is then resumed by
+   * BullMQ's stalled check on the next start, like after a crash). Default 15 s.
+   */
+  NETFORGE_SHUTDOWN_ABORT_MS: z.coerce.number().int().min(0).default(15_000),
 });
 
 export type WorkerConfig = {
@@ -58,6 +70,8 @@ export type WorkerConfig = {
   stalledMs: number;
   lockTtlMs: number;
   virshTimeoutMs: number;
+  shutdownGraceMs: number;
+  shutdownAbortMs: number;
 };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -80,5 +94,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     stalledMs: e.NETFORGE_STALLED_MS,
     lockTtlMs: e.NETFORGE_LOCK_TTL_MS,
     virshTimeoutMs: e.NETFORGE_VIRSH_TIMEOUT_MS,
+    shutdownGraceMs: e.NETFORGE_SHUTDOWN_GRACE_MS,
+    shutdownAbortMs: e.NETFORGE_SHUTDOWN_ABORT_MS,
   };
 }

@@ -18,6 +18,13 @@ export class JobReporter {
     public fence: Fence | null = null,
   ) {}
 
+  /**
+   * Asked before every step: an error here stops the job before that step (the
+   * worker is shutting down and its grace is over). Undo and outcome writes are
+   * not interrupted.
+   */
+  interrupt: () => AppError | null = () => null;
+
   private now(): string {
     return new Date().toISOString();
   }
@@ -50,6 +57,8 @@ export class JobReporter {
    */
   async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const s = this.findStep(name);
+    const stop = this.interrupt();
+    if (stop) throw stop;
     await this.fence?.(`step '${name}'`);
     const previous = this.record.progress.step;
     s.state = "running";
@@ -120,6 +129,18 @@ export class JobReporter {
     this.record.state = "queued";
     this.record.progress.step = `retrying in ${Math.round(delayMs / 1000)} s after: ${err.message}`;
     this.record.error = { code: err.code, message: err.message, details: err.details };
+    await this.commit("progress");
+  }
+
+  /**
+   * The worker stopped this attempt before it finished (shutdown): its changes
+   * were undone and the job goes back to the queue as it was, no attempt used.
+   */
+  async requeued(reason: string): Promise<void> {
+    await this.fence?.("recording the requeue");
+    this.record.state = "queued";
+    this.record.attempts = Math.max(0, this.record.attempts - 1);
+    this.record.progress.step = `requeued: ${reason}`;
     await this.commit("progress");
   }
 
