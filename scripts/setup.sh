@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-PKGS=(redis-server libvirt-daemon-system libvirt-clients dnsmasq-base nftables iptables iproute2
+PKGS=(redis-server redis-sentinel libvirt-daemon-system libvirt-clients dnsmasq-base nftables iptables iproute2
       busybox-static qemu-system-x86 conntrack util-linux procps)
 missing=()
 for p in "${PKGS[@]}"; do

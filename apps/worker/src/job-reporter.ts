@@ -3,8 +3,11 @@
  * list with timings, result and error. Each change is one atomic record +
  * event write (core's commitJobEvent), which is what pollers and SSE see.
  */
-import { type AppError, commitJobEvent, type JobRecord, type Keys, percentOf, type Redis } from "@netforge/core";
+import { type AppError, commitJobEvent, type JobRecord, type Keys, percentOf, type Redis, confirmedOnReplica } from "@netforge/core";
 import type { Fence } from "./fence";
+
+/** How long an outcome write waits for a replica's confirmation (Sentinel only) before going on regardless. */
+const REPLICA_WAIT_MS = 2_000;
 
 export class JobReporter {
   /**
@@ -32,6 +35,8 @@ export class JobReporter {
   private async commit(type: "progress" | "succeeded" | "failed"): Promise<void> {
     this.record.progress.percent = type === "succeeded" ? 100 : percentOf(this.record.progress.steps);
     await commitJobEvent(this.redis, this.keys, this.record, type);
+    // An outcome must survive a failover (Sentinel): lost, the job would look unfinished and run again.
+    if (type !== "progress") await confirmedOnReplica(this.redis, REPLICA_WAIT_MS).catch(() => false);
   }
 
   /** The job (or a retry of it) starts running. */
