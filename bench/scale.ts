@@ -149,6 +149,7 @@ export async function benchScale(): Promise<string[][]> {
   // The API's own pid (sh exec'd node).
   const apiPid = api.pid as number;
   try {
+    if (process.env.BENCH_SCALE_PARTS === "sse") return [...(await benchSse(base, apiPid, redis, keys))];
     const healthz = await load({ LOAD_URL: `${base}/healthz`, LOAD_MODE: "get", LOAD_CONNECTIONS: "64" });
     const submit = await load({ LOAD_URL: `${base}/api/create-network`, LOAD_MODE: "submit", LOAD_CONNECTIONS: "64" });
     const accepted = submit.statusCodes["202"]?.count ?? 0;
@@ -275,6 +276,7 @@ async function benchSse(
     await commitJobEvent(redis, keys, rec, "succeeded");
   }
   await subs;
+  process.stderr.write(`bench scale: subscribers: ${subsOut.trim().split("\n").pop()}\n`);
   const result = JSON.parse(subsOut.trim().split("\n").pop() as string) as {
     streams: number;
     complete: number;

@@ -98,7 +98,12 @@ it("SIGTERM: in-flight requests finish, SSE ends with a reconnect comment, exit 
     headers: { ...headers, prefer: "wait=30" },
     body: createBody("shut-b", 2),
   });
-  await new Promise((r) => setTimeout(r, 500));
+  // In flight for sure: its job is committed (the name is claimed) and it now waits for the job.
+  for (let i = 0; !(await t.redis.hget(t.keys.claimedNames, "shut-b")); i++) {
+    if (i > 200) throw new Error("the waiting request never committed");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await new Promise((r) => setTimeout(r, 100));
   const signalledAt = Date.now();
   first.proc.kill("SIGTERM");
 
