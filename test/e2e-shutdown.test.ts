@@ -41,15 +41,20 @@ async function submit(name: string, cidr: string): Promise<string> {
 async function libvirtHas(name: string): Promise<boolean> {
   return (await h.virsh(["net-list", "--all", "--name"])).stdout.split("\n").some((l) => l.trim() === name);
 }
-/** SIGTERM the worker the moment the job of `network` reports `step` running; resolves when the process has exited. */
+/**
+ * SIGTERM the worker the moment the job of `network` reports `step` running, but only once `submitFn` has
+ * returned (the host goes offline at the signal, so later submissions would be refused with NO_HOST).
+ * Resolves when the process has exited, with the time from the signal to the exit.
+ */
 async function sigtermAt(network: string, step: string, submitFn: () => Promise<unknown>): Promise<number> {
   const sub = c.redis.duplicate();
   let stopped: Promise<void> | null = null;
+  let armed = false;
   let signalledAt = 0;
   await sub.subscribe(c.keys.eventsChannel);
   sub.on("message", (_ch, raw) => {
     const ev = JSON.parse(raw) as { network: string; type: string; job: JobView };
-    if (stopped || ev.network !== network) return;
+    if (!armed || stopped || ev.network !== network) return;
     if (ev.type === "progress" && ev.job.progress.step === step) {
       signalledAt = Date.now();
       stopped = c.workers.get(HOST)?.stop(60_000) ?? null; // SIGTERM; SIGKILL only after 60 s
@@ -57,6 +62,7 @@ async function sigtermAt(network: string, step: string, submitFn: () => Promise<
   });
   try {
     await submitFn();
+    armed = true;
     await waitFor(`the SIGTERM at "${step}"`, async () => stopped !== null, 30_000, 5);
     await stopped;
     expect(c.workers.get(HOST)?.exited).toBe(true);
@@ -86,7 +92,8 @@ describe("worker SIGTERM", () => {
   }, async () => {
     let a = "";
     let b = "";
-    await sigtermAt("drain-a", "defining network", async () => {
+    // The last and longest step, so that drain-b is surely submitted before it.
+    await sigtermAt("drain-a", "verifying DHCP", async () => {
       a = await submit("drain-a", "10.81.1.0/24");
       b = await submit("drain-b", "10.81.2.0/24"); // concurrency 1: waits behind drain-a
     });
