@@ -11,9 +11,12 @@
  *     Redis reads it is built on.
  *  4./5. IP management (bench/ipam.ts): assign-static-ip beside raw
  *     `virsh net-update`, at 1 and 1,000 reservations; list-network-ips over 1,000 entries.
- *  6./7./8. The firewall (bench/firewall.ts): create/delete beside a raw libvirt NAT network, one more
+ *  6. control-plane scale (bench/scale.ts): submissions/s, read latencies and
+ *     10,000 SSE streams, with the API and autocannon in their own processes.
+ *  7./8./9. The firewall (bench/firewall.ts): create/delete beside a raw libvirt NAT network, one more
  *     port forward at 1, 100 and 1,000 forwards, replacing a 100-rule firewall.
- * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only, BENCH_ONLY=firewall 6.-8.
+ * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only, BENCH_ONLY=scale 6. only,
+ * BENCH_ONLY=firewall 7.-9. only.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
@@ -27,6 +30,7 @@ import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netfor
 import pino from "pino";
 import { benchFirewall } from "./firewall";
 import { benchIpam } from "./ipam";
+import { benchScale } from "./scale";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const TOKEN = "bench-token-0123456789";
@@ -52,6 +56,7 @@ async function dhcpListening(h: SandboxHost, bridge: string): Promise<void> {
 }
 
 async function main() {
+  if (process.env.BENCH_ONLY === "scale") return printTable(await benchScale());
   const redisServer = await startRedisServer();
   const prefix = `bench-${randomBytes(3).toString("hex")}`;
   const keys = makeKeys(prefix);
@@ -250,6 +255,8 @@ async function main() {
   }
 
   printTable(rows);
+  // The control-plane scale table (API and load generator in their own processes): bench/scale.ts.
+  if (!process.env.BENCH_ONLY) printTable(await benchScale());
 }
 
 function printTable(rows: string[][]): void {

@@ -49,7 +49,30 @@ describe("docker-compose.yml", () => {
     expect(doc.services.worker.network_mode).toBe("host");
     expect(doc.services.worker.privileged).toBe(true);
     expect(doc.services.worker.volumes).toContain("/var/run/libvirt:/var/run/libvirt");
-    expect(Object.keys(doc.services)).toEqual(["redis", "api", "worker"]);
+    const always = Object.entries(doc.services as Record<string, { profiles?: string[] }>).filter(([, v]) => !v.profiles);
+    expect(always.map(([k]) => k)).toEqual(["redis", "api", "worker"]);
+  });
+
+  it("offers the HA layout as profile 'ha': primary + 2 replicas, 3 sentinels (quorum 2), an API on a redis-sentinel:// URL", () => {
+    const services = doc.services as Record<string, { profiles?: string[]; command: string[]; environment?: Record<string, string> }>;
+    const ha = Object.entries(services).filter(([, v]) => v.profiles?.includes("ha"));
+    expect(ha.map(([k]) => k).sort()).toEqual([
+      "api-ha",
+      "redis-ha-1",
+      "redis-ha-2",
+      "redis-ha-3",
+      "sentinel-1",
+      "sentinel-2",
+      "sentinel-3",
+    ]);
+    for (const r of ["redis-ha-2", "redis-ha-3"]) expect(services[r]?.command.join(" ")).toMatch(/--replicaof \S+ 6380/);
+    for (const r of ["redis-ha-1", "redis-ha-2", "redis-ha-3"])
+      expect(services[r]?.command.join(" ")).toContain("--maxmemory-policy noeviction");
+    const sentinelPorts = ["sentinel-1", "sentinel-2", "sentinel-3"].map((s) => services[s]?.environment?.SENTINEL_PORT);
+    expect(new Set(sentinelPorts).size).toBe(3);
+    expect(services["sentinel-1"]?.command.join(" ")).toContain("sentinel monitor netforge");
+    expect(services["sentinel-1"]?.command.join(" ")).toMatch(/6380 2\\n/);
+    expect(services["api-ha"]?.environment?.REDIS_URL).toMatch(/^redis-sentinel:\/\/.+:26380,.+:26381,.+:26382\/netforge/);
   });
 
   it("runs compiled JavaScript, starts the API after Redis is healthy, and checks /healthz and /readyz", () => {

@@ -63,6 +63,8 @@ it("logs a Redis outage once when it starts and once when it ends, and heartbeat
       leasesDir: "/nonexistent",
       lockTtlMs: 30_000,
       virshTimeoutMs: 60_000,
+      shutdownGraceMs: 1_000,
+      shutdownAbortMs: 1_000,
       stalledMs: 1_000,
     },
     pino({ level: "info" }, sink),

@@ -60,7 +60,8 @@ export async function openSse(url: string, headers: Record<string, string> = {})
               else if (line.startsWith("id: ")) id = line.slice(4);
               else if (line.startsWith("data: ")) data.push(line.slice(6));
             }
-            if (isEvent) deliver({ event, id, data: data.join("\n") });
+            // As EventSource does: a block without data (e.g. only "retry:") dispatches nothing.
+            if (isEvent && data.length > 0) deliver({ event, id, data: data.join("\n") });
             idx = buf.indexOf("\n\n");
           }
         }

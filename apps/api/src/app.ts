@@ -43,8 +43,12 @@ export { DEFAULT_API_CONFIG } from "./context";
 /** A running API: the Hono app and how to stop what it started. */
 export interface NetforgeApi {
   app: Hono<AppEnv>;
-  /** Ends SSE streams and waits, closes queues, the request client and the event subscriber. Does not close `deps.redis`. */
-  close(): Promise<void>;
+  /**
+   * Refuses new requests (503), ends SSE streams with a reconnect comment, waits for requests in flight
+   * (up to inFlightGraceMs, default 10 s), then closes queues, the request client and the event subscriber.
+   * Does not close `deps.redis`.
+   */
+  close(opts?: { inFlightGraceMs?: number }): Promise<void>;
   /** Resolves once the request client is connected and the event subscription is active (tests; the API answers before). */
   ready(): Promise<void>;
   /** Exposed for leak checks in tests. */
@@ -101,6 +105,8 @@ export function createApp(deps: AppDeps): NetforgeApi {
   const authFailures = new TokenBucketRateLimiter(config.authFailuresPerMinute / 60, config.authFailuresPerMinute);
 
   const app = new Hono<AppEnv>();
+  /** Requests being handled (an SSE stream counts until its response started; the stream itself is SseStreams'). */
+  let inFlight = 0;
 
   app.use("*", async (c, next) => {
     const requestId = acceptOrGenerateRequestId(c.req.header("X-Request-Id"));
@@ -109,9 +115,11 @@ export function createApp(deps: AppDeps): NetforgeApi {
     c.set("log", log);
     c.header("X-Request-Id", requestId);
     const started = performance.now();
+    inFlight += 1;
     try {
       await next();
     } finally {
+      inFlight -= 1;
       const status = c.res.status;
       // The route pattern (/api/jobs/:id), not the path; requests no route matched share one label.
       const pattern = routePath(c, -1);
@@ -125,6 +133,13 @@ export function createApp(deps: AppDeps): NetforgeApi {
     }
   });
 
+  // Shutting down: requests that reach us on a kept-alive connection after the listener closed are refused fast
+  // (nothing of them is applied) and the connection is closed, so the client retries elsewhere / after restart.
+  app.use("*", async (c, next) => {
+    if (!shutdown.signal.aborted) return next();
+    c.header("Connection", "close");
+    throw new AppError("UNAVAILABLE", "the API is shutting down; retry", { shuttingDown: true });
+  });
   app.use("/api/*", bearerAuth(deps.tokens, limiter, authFailures));
   app.use(
     "/api/*",
@@ -179,11 +194,15 @@ export function createApp(deps: AppDeps): NetforgeApi {
       await Promise.all([connected, bus.ready()]);
     },
     sweepClaims: () => sweeper.sweep(),
-    close() {
+    close(opts: { inFlightGraceMs?: number } = {}) {
       closing ??= (async () => {
         shutdown.abort();
         await sweeper.stop();
         services.sse.closeAll();
+        // Requests already past the door finish with Redis still open: one cut off after its commit would answer
+        // 503 for something that took effect. New ones are refused by the middleware above.
+        const requestsDeadline = Date.now() + (opts.inFlightGraceMs ?? 10_000);
+        while (inFlight > 0 && Date.now() < requestsDeadline) await new Promise((r) => setTimeout(r, 10));
         // Streams unwind asynchronously; give them a moment so their cleanup runs before the bus goes.
         const deadline = Date.now() + 2_000;
         while (services.sse.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

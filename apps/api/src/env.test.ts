@@ -35,4 +35,8 @@ describe("parseApiEnv", () => {
     expect(() => parseApiEnv({})).toThrow(/REDIS_URL: is required/);
     expect(() => parseApiEnv({ REDIS_URL: "http://x" })).toThrow(/REDIS_URL: must start with/);
   });
+  it("accepts a Sentinel REDIS_URL", () => {
+    const url = "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/netforge?db=0";
+    expect(parseApiEnv({ REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
 });

@@ -4,10 +4,11 @@ import { z } from "zod";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 const ApiEnv = z.object({
-  // Redis holding the queues, jobs and cluster index: redis://host:port/db, rediss://..., or unix:///path/redis.sock
+  // Redis holding the queues, jobs and cluster index: redis://host:port/db, rediss://..., unix:///path/redis.sock,
+  // or a Sentinel-managed one: redis-sentinel://host:26379,host:26379/<master name>?db=N
   REDIS_URL: z
     .string({ error: "is required (e.g. redis://127.0.0.1:6379/0)" })
-    .refine((s) => /^(redis|rediss|unix):\/\//.test(s), "must start with redis://, rediss:// or unix://"),
+    .refine((s) => /^(redis|rediss|unix|redis-sentinel):\/\//.test(s), "must start with redis://, rediss://, unix:// or redis-sentinel://"),
   // Key and queue prefix, so several installations (or test runs) can share one Redis; braces allow a Redis Cluster hash tag
   NETFORGE_PREFIX: z
     .string()

@@ -28,6 +28,8 @@ import {
   newJobId,
   newJobRecord,
   redisTimeMs,
+  confirmedOnReplica,
+  connectionEpoch,
   portField,
   releaseNetworkClaim,
   releasePortClaims,
@@ -63,6 +65,8 @@ export async function submitJob<A extends JobAction>(
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const jobId = newJobId();
+  // The connection the deadline's clock belongs to (see commitJob).
+  let epoch = connectionEpoch(s.redis);
   let deadlineMs = await submissionDeadline(s);
 
   let idemRedisKey: string | null = null;
@@ -86,6 +90,7 @@ export async function submitJob<A extends JobAction>(
         });
       }
       await new Promise((r) => setTimeout(r, 25));
+      epoch = connectionEpoch(s.redis);
       deadlineMs = await submissionDeadline(s);
     }
   }
@@ -93,7 +98,7 @@ export async function submitJob<A extends JobAction>(
   let record: JobRecord | null = null;
   try {
     await JOB_PREPARERS[action](s.redis, s.keys, body, async (prepared) => {
-      record = await commitJob(s, c, action, jobId, prepared, deadlineMs);
+      record = await commitJob(s, c, action, jobId, prepared, deadlineMs, epoch);
     });
   } catch (err) {
     // A refused request forgets its key at once. After an outage error the key stays: the commit may have been
@@ -146,7 +151,14 @@ async function commitJob<A extends JobAction>(
   jobId: string,
   prepared: PreparedJob<A>,
   deadlineMs: number,
+  epoch: number,
 ): Promise<JobRecord> {
+  // The deadline is on the clock of the server TIME was read from. After a reconnect (a Sentinel failover) the
+  // commit would run on another server, whose clock may lag: then the deadline could let it apply after we
+  // answered 503. Not sent at all instead (nothing applied, a plain 503).
+  if (connectionEpoch(s.redis) !== epoch) {
+    throw new AppError("UNAVAILABLE", "the store (Redis) reconnected during the request (failover?); the request was not applied", {});
+  }
   const record = newJobRecord({
     id: jobId,
     action,
@@ -181,6 +193,16 @@ async function commitJob<A extends JobAction>(
   if (result.addError) {
     await failUnqueuedJob(s, c, record, prepared);
     throw new AppError("INTERNAL", "the job could not be queued", {}, { cause: result.addError });
+  }
+  // On a replicated Redis (Sentinel), 202 only once a replica holds the job too: a failover right after must not
+  // lose an accepted job. Unconfirmed, the outcome is unknown (the primary may keep it or die with it): answered
+  // like any commit in flight during an outage, with the job id to look up.
+  if (!(await confirmedOnReplica(s.redis, Math.floor(s.config.redisTimeoutMs / 2)).catch(() => false))) {
+    throw new AppError(
+      "UNAVAILABLE",
+      `the store (Redis) did not confirm the job on a replica in time (failover?); it takes effect only if it survived: GET /api/jobs/${jobId} tells (404: it did not)`,
+      { jobId },
+    );
   }
   return record;
 }

@@ -47,6 +47,18 @@ const Env = z.object({
   NETFORGE_VIRSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   /** Root of sysfs read for SR-IOV PFs/VFs and written for VF counts (tests point it at a fake tree). */
   NETFORGE_SYSFS_ROOT: z.string().min(1).default("/sys"),
+  /**
+   * SIGTERM: how long running jobs may keep going to finish (no new job is taken
+   * meanwhile). After it, each running job stops before its next host step, undoes
+   * what it did and goes back to the queue (no attempt used). Default 30 s.
+   */
+  NETFORGE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /**
+   * After the grace, how long a job caught in one host command may take to reach
+   * its next step before the worker exits anyway (the job is then resumed by
+   * BullMQ's stalled check on the next start, like after a crash). Default 15 s.
+   */
+  NETFORGE_SHUTDOWN_ABORT_MS: z.coerce.number().int().min(0).default(15_000),
 });
 
 export type WorkerConfig = {
@@ -65,6 +77,8 @@ export type WorkerConfig = {
   virshTimeoutMs: number;
   /** Optional so configs built by hand (tests) need not name it: /sys. */
   sysfsRoot?: string;
+  shutdownGraceMs: number;
+  shutdownAbortMs: number;
 };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -89,5 +103,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     lockTtlMs: e.NETFORGE_LOCK_TTL_MS,
     virshTimeoutMs: e.NETFORGE_VIRSH_TIMEOUT_MS,
     sysfsRoot: e.NETFORGE_SYSFS_ROOT,
+    shutdownGraceMs: e.NETFORGE_SHUTDOWN_GRACE_MS,
+    shutdownAbortMs: e.NETFORGE_SHUTDOWN_ABORT_MS,
   };
 }

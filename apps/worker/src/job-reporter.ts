@@ -3,8 +3,11 @@
  * list with timings, result and error. Each change is one atomic record +
  * event write (core's commitJobEvent), which is what pollers and SSE see.
  */
-import { type AppError, commitJobEvent, type JobRecord, type Keys, percentOf, type Redis } from "@netforge/core";
+import { type AppError, commitJobEvent, type JobRecord, type Keys, percentOf, type Redis, confirmedOnReplica } from "@netforge/core";
 import type { Fence } from "./fence";
+
+/** How long an outcome write waits for a replica's confirmation (Sentinel only) before going on regardless. */
+const REPLICA_WAIT_MS = 2_000;
 
 export class JobReporter {
   /**
@@ -18,6 +21,13 @@ export class JobReporter {
     public fence: Fence | null = null,
   ) {}
 
+  /**
+   * Asked before every step: an error here stops the job before that step (the
+   * worker is shutting down and its grace is over). Undo and outcome writes are
+   * not interrupted.
+   */
+  interrupt: () => AppError | null = () => null;
+
   private now(): string {
     return new Date().toISOString();
   }
@@ -25,6 +35,8 @@ export class JobReporter {
   private async commit(type: "progress" | "succeeded" | "failed"): Promise<void> {
     this.record.progress.percent = type === "succeeded" ? 100 : percentOf(this.record.progress.steps);
     await commitJobEvent(this.redis, this.keys, this.record, type);
+    // An outcome must survive a failover (Sentinel): lost, the job would look unfinished and run again.
+    if (type !== "progress") await confirmedOnReplica(this.redis, REPLICA_WAIT_MS).catch(() => false);
   }
 
   /** The job (or a retry of it) starts running. */
@@ -50,6 +62,8 @@ export class JobReporter {
    */
   async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const s = this.findStep(name);
+    const stop = this.interrupt();
+    if (stop) throw stop;
     await this.fence?.(`step '${name}'`);
     const previous = this.record.progress.step;
     s.state = "running";
@@ -120,6 +134,18 @@ export class JobReporter {
     this.record.state = "queued";
     this.record.progress.step = `retrying in ${Math.round(delayMs / 1000)} s after: ${err.message}`;
     this.record.error = { code: err.code, message: err.message, details: err.details };
+    await this.commit("progress");
+  }
+
+  /**
+   * The worker stopped this attempt before it finished (shutdown): its changes
+   * were undone and the job goes back to the queue as it was, no attempt used.
+   */
+  async requeued(reason: string): Promise<void> {
+    await this.fence?.("recording the requeue");
+    this.record.state = "queued";
+    this.record.attempts = Math.max(0, this.record.attempts - 1);
+    this.record.progress.step = `requeued: ${reason}`;
     await this.commit("progress");
   }
 

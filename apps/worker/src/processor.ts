@@ -42,6 +42,30 @@ const ABANDONED_WAIT_TTLS = 4;
 export interface ProcessorOptions {
   /** TTL of the per-network lock (NETFORGE_LOCK_TTL_MS). */
   lockTtlMs: number;
+  /**
+   * True once the worker is stopping and its grace for running jobs is over:
+   * a running job then stops before its next host step, undoes its changes
+   * and goes back to the queue (see stoppedError).
+   */
+  interrupted?: () => boolean;
+}
+
+/** Words of the error (and the requeued step) of a job stopped by its worker's shutdown. */
+export const WORKER_STOPPING = "the worker stopped before this job finished";
+
+function stoppedError(hostId: string): AppError {
+  return new AppError(
+    "INTERNAL",
+    `${WORKER_STOPPING} (host ${hostId}); its changes were undone and it runs again`,
+    {
+      workerStopping: true,
+    },
+    { retryable: true },
+  );
+}
+
+function isWorkerStopping(err: AppError): boolean {
+  return err.details.workerStopping === true;
 }
 
 export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
@@ -63,6 +87,7 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
     /** The lock this run holds now: the one taken above, or the one taken back after losing it. */
     let held: HeldLock | null = lock;
     const report = new JobReporter(host.redis, host.keys, record, fenceFor(lock, record.network));
+    report.interrupt = () => (opts.interrupted?.() ? stoppedError(host.hostId) : null);
     const revert = new Revert();
     const unpinFirewall = host.firewall.pin(record.network);
     const attempt = job.attemptsMade + 1;
@@ -104,8 +129,17 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
         err.details.undoFailures = undo.failed.map((f) => ({ undo: f.entry.label, error: f.error }));
         logger.error({ undoFailures: err.details.undoFailures }, "undo incomplete");
       }
-      const final = !err.retryable || attempt >= maxAttempts;
+      const stopped = isWorkerStopping(err) && undo.failed.length === 0;
+      const final = !stopped && (!err.retryable || attempt >= maxAttempts);
       try {
+        if (stopped) {
+          // Shutdown, host back as before this attempt: back to the queue as it was (DelayedError uses no
+          // attempt); the next start of this host's worker runs it from the beginning.
+          await report.requeued(`${WORKER_STOPPING} (host ${host.hostId})`);
+          logger.warn({ attempt }, "job stopped by shutdown, changes undone, requeued");
+          await job.moveToDelayed(Date.now() + 1000, token);
+          throw new DelayedError();
+        }
         if (final) {
           await finalFailure(host, action, record.network, report, err);
           logger.warn({ code: err.code, err: err.message, details: err.details }, "job failed");

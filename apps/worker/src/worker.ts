@@ -41,6 +41,8 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     hostChanged: () => scheduleInventory(),
   };
   let stopping = false;
+  /** Set when the shutdown grace is over: running jobs stop before their next step (see ProcessorOptions). */
+  let interrupting = false;
   // Host-record writes in flight (heartbeat, post-job refresh): close() lets them land before it marks the host
   // offline, and none start once stopping; otherwise a late heartbeat showed a cleanly stopped host online again
   // for HOST_OFFLINE_AFTER_MS.
@@ -71,16 +73,20 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const bullConnection = connectRedis(cfg.redisUrl);
   // Both connections retry forever in the background; an outage is logged once when it starts and once when it ends.
   const outage = watchRedisOutage([redis, bullConnection], logger, `worker ${cfg.hostId}`);
-  const worker = new Worker<QueuedJobData>(keys.hostQueue(cfg.hostId), makeProcessor(host, { lockTtlMs: cfg.lockTtlMs }), {
-    connection: bullConnection,
-    prefix: keys.bull,
-    concurrency: cfg.concurrency,
-    // Lock renewals of BullMQ itself; our per-network lock is separate. A dead worker's job is moved back
-    // to wait once its lock (2x stalledMs) has expired, by the next stalled check (every stalledMs).
-    lockDuration: cfg.stalledMs * 2,
-    stalledInterval: cfg.stalledMs,
-    maxStalledCount: 2,
-  });
+  const worker = new Worker<QueuedJobData>(
+    keys.hostQueue(cfg.hostId),
+    makeProcessor(host, { lockTtlMs: cfg.lockTtlMs, interrupted: () => interrupting }),
+    {
+      connection: bullConnection,
+      prefix: keys.bull,
+      concurrency: cfg.concurrency,
+      // Lock renewals of BullMQ itself; our per-network lock is separate. A dead worker's job is moved back
+      // to wait once its lock (2x stalledMs) has expired, by the next stalled check (every stalledMs).
+      lockDuration: cfg.stalledMs * 2,
+      stalledInterval: cfg.stalledMs,
+      maxStalledCount: 2,
+    },
+  );
   worker.on("error", (err) => {
     // Connection failures of BullMQ's connections (one per reconnect attempt) are the outage already logged.
     if (isRedisUnavailableError(err)) return;
@@ -130,7 +136,32 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       stopReconcile();
       stopFirewallCheck();
       leaseWatcher.close();
-      await worker.close();
+      // Going offline first: placement stops choosing this host while its running jobs finish.
+      await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);
+      // BullMQ's close takes no new job and resolves once the running ones are done.
+      const drained = worker.close();
+      logger.info({ graceMs: cfg.shutdownGraceMs }, "stopping: no new jobs, waiting for running ones");
+      let graceTimer: NodeJS.Timeout | undefined;
+      let abortTimer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        drained.then(() => "drained" as const),
+        new Promise<"forced">((resolve) => {
+          graceTimer = setTimeout(() => {
+            // Grace over: each running job stops before its next step, undoes and requeues itself.
+            interrupting = true;
+            logger.warn({ abortMs: cfg.shutdownAbortMs }, "shutdown grace over: running jobs stop at their next step and requeue");
+            abortTimer = setTimeout(() => resolve("forced"), cfg.shutdownAbortMs);
+          }, cfg.shutdownGraceMs);
+        }),
+      ]);
+      clearTimeout(graceTimer);
+      clearTimeout(abortTimer);
+      if (outcome === "forced") {
+        // A job caught in one host command past grace + abort: exit anyway. Its BullMQ lock and network lock
+        // expire; BullMQ's stalled check hands it to this host's next worker, which resumes it (start-up reconcile).
+        logger.error({}, "jobs still running after the shutdown grace and abort time; leaving them to the stalled check");
+        void worker.close(true).catch(() => undefined);
+      }
       virsh.close();
       await Promise.allSettled([...inFlight]);
       await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);

@@ -12,6 +12,7 @@ import { Redis, type RedisOptions } from "ioredis";
  * across network namespaces, which a TCP loopback address does not).
  */
 export function redisOptionsFromUrl(url: string): RedisOptions {
+  if (url.startsWith("redis-sentinel://")) return sentinelOptionsFromUrl(url);
   if (url.startsWith("unix://")) {
     const u = new URL(url);
     const db = Number(u.searchParams.get("db") ?? "0");
@@ -27,6 +28,87 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
   if (u.username) opts.username = decodeURIComponent(u.username);
   if (u.protocol === "rediss:") opts.tls = {};
   return opts;
+}
+
+/**
+ * A Sentinel-managed Redis (high availability):
+ * `redis-sentinel://[:password@]host1:26379,host2:26379,host3:26379/<master name>[?db=N&sentinelPassword=…&tls=1]`.
+ * Clients ask the sentinels for the current primary, connect to it, and on a
+ * failover (the connection drops, a READONLY answer from a demoted primary, or
+ * sentinel's +switch-master) connect to the new one. The password is the
+ * data nodes' password; sentinels have their own (sentinelPassword).
+ */
+function sentinelOptionsFromUrl(url: string): RedisOptions {
+  const m = /^redis-sentinel:\/\/(?:([^@/]*)@)?([^/?]+)\/([^/?]+)(?:\?(.*))?$/.exec(url);
+  if (!m) throw new Error("REDIS_URL: expected redis-sentinel://[:password@]host:port[,host:port…]/<master name>[?db=N]");
+  const [, auth, hostList, name, query] = m;
+  const sentinels = (hostList as string).split(",").map((hp) => {
+    const i = hp.lastIndexOf(":");
+    const host = i > 0 ? hp.slice(0, i).replace(/^\[|\]$/g, "") : hp;
+    const port = i > 0 ? Number(hp.slice(i + 1)) : 26379;
+    if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`REDIS_URL: bad sentinel address '${hp}'`);
+    return { host, port };
+  });
+  const q = new URLSearchParams(query ?? "");
+  const opts: RedisOptions = {
+    sentinels,
+    name: decodeURIComponent(name as string),
+    db: Number(q.get("db") ?? "0"),
+    // A demoted primary answers writes with READONLY: reconnect (through the sentinels) without re-sending the
+    // command, so a write is never applied twice or after its caller gave up.
+    reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 1 : false),
+    // Not ioredis's failoverDetector: its disconnect on +switch-master can land while a reconnect is asking the
+    // sentinels, and that connect then fails with "Connection is closed" and ends the client for good (seen in
+    // test/redis-ha.test.ts). A dead primary drops our connections anyway, and a demoted one answers READONLY.
+  };
+  if (auth) {
+    const [user, pass] = auth.includes(":") ? auth.split(":", 2) : ["", auth];
+    if (user) opts.username = decodeURIComponent(user);
+    if (pass) opts.password = decodeURIComponent(pass);
+  }
+  const sentinelPassword = q.get("sentinelPassword");
+  if (sentinelPassword) opts.sentinelPassword = sentinelPassword;
+  if (q.get("tls") === "1") {
+    opts.tls = {};
+    opts.enableTLSForSentinelMode = true;
+  }
+  return opts;
+}
+
+/** True for a client of a Sentinel-managed (replicated) Redis. */
+export function isReplicatedRedis(redis: Redis): boolean {
+  return (redis.options.sentinels?.length ?? 0) > 0;
+}
+
+/**
+ * On a replicated Redis, wait (up to `timeoutMs`) until at least one replica
+ * has every write this connection made so far: a write acknowledged to a
+ * client must survive a failover (replication is asynchronous; a primary that
+ * dies right after answering would otherwise take it along). True when a
+ * replica confirmed, or when the primary has no replica connected at all (then
+ * no failover can happen and the write lives or dies with the one node, as on
+ * a single Redis); false when replicas are connected but none confirmed in time.
+ */
+export async function confirmedOnReplica(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (!isReplicatedRedis(redis)) return true;
+  // WAIT blocks the whole connection (every request sharing it) until it returns: never WAIT for a replica that
+  // is not there (after a failover the new primary has none until the old one comes back as its replica).
+  if ((await connectedReplicas(redis)) === 0) return true;
+  if (Number(await redis.call("WAIT", "1", String(Math.max(1, Math.floor(timeoutMs))))) >= 1) return true;
+  replicaCounts.delete(redis);
+  return (await connectedReplicas(redis)) === 0;
+}
+
+/** Replicas connected to the primary, per client, re-read at most every REPLICA_COUNT_TTL_MS. */
+const replicaCounts = new WeakMap<Redis, { n: number; at: number }>();
+const REPLICA_COUNT_TTL_MS = 500;
+async function connectedReplicas(redis: Redis): Promise<number> {
+  const cached = replicaCounts.get(redis);
+  if (cached && Date.now() - cached.at < REPLICA_COUNT_TTL_MS) return cached.n;
+  const role = (await redis.call("ROLE")) as [string, number, unknown[]];
+  const n = role[0] === "master" && Array.isArray(role[2]) ? role[2].length : 0;
+  replicaCounts.set(redis, { n, at: Date.now() });
+  return n;
 }
 
 /**
@@ -58,7 +140,19 @@ export function requestRedisClient(base: Redis, timeoutMs: number): Redis {
   client.once("ready", () => {
     client.options.enableOfflineQueue = false;
   });
+  client.on("ready", () => epochs.set(client, connectionEpoch(client) + 1));
   return client;
+}
+
+const epochs = new WeakMap<Redis, number>();
+/**
+ * How many times a request client has (re)connected. A deadline read with TIME
+ * is on one server's clock; after a reconnect (a Sentinel failover) the next
+ * command may run on another server, whose clock the deadline does not belong
+ * to: callers compare epochs and refuse instead of committing across servers.
+ */
+export function connectionEpoch(redis: Redis): number {
+  return epochs.get(redis) ?? 0;
 }
 
 /** Messages of ioredis (and Redis) errors that mean "the store cannot be reached right now", not a bug. */
@@ -77,6 +171,10 @@ const UNAVAILABLE_MESSAGES = [
   "MASTERDOWN ",
   "TRYAGAIN ",
   "CLUSTERDOWN ",
+  "READONLY ",
+  "NOREPLICAS ",
+  "All sentinels are unreachable",
+  "Failed to connect to",
 ];
 
 /** True when `err` says Redis is unreachable, paused, loading or busy (answered as 503 UNAVAILABLE). */
