@@ -10,6 +10,8 @@ describe("commands from the action table", () => {
     expect(cliPathOf("assign-static-ip")).toEqual(["network", "ip", "assign"]);
     expect(cliPathOf("list-network-ips")).toEqual(["network", "ips"]);
     expect(cliPathOf("list-hosts")).toEqual(["host", "list"]);
+    expect(cliPathOf("configure-network-firewall")).toEqual(["network", "firewall"]);
+    expect(cliPathOf("configure-network-port-forward")).toEqual(["network", "forward"]);
   });
 
   it("derives a command for an action it does not know yet", () => {

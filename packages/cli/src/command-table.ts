@@ -16,6 +16,8 @@ export const CLI_PATHS: Record<string, string[]> = {
   "assign-static-ip": ["network", "ip", "assign"],
   "unassign-static-ip": ["network", "ip", "unassign"],
   "list-network-ips": ["network", "ips"],
+  "configure-network-firewall": ["network", "firewall"],
+  "configure-network-port-forward": ["network", "forward"],
   "list-jobs": ["job", "list"],
   "list-hosts": ["host", "list"],
 };
