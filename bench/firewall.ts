@@ -13,29 +13,11 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { getNetworkSpec, type Keys, parseNetworkXml, type Redis, type RoutedNetSpec, renderNetworkXml } from "@netforge/core";
 import { createNamespaceVm, type SandboxHost } from "@netforge/sandbox";
+import { dhcpListening, median, ms, p95 } from "./stats";
 
 type Post = (action: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-const p95 = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.95) - 1)] as number;
-};
-const ms = (n: number) => `${n.toFixed(1)} ms`;
 const WAIT = { prefer: "wait=30" };
-
-async function dhcpListening(h: SandboxHost, bridge: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await h.exec(["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"], { reject: false });
-    if (r.stdout.includes(`%${bridge}:67`)) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`no DHCP on ${bridge}`);
-}
 
 /** Where a job's time went: queueing before its first step, each step (from the job's own timings). */
 const stepTimes = new Map<string, number[]>();

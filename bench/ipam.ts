@@ -18,19 +18,10 @@ import {
   renderNetworkXml,
 } from "@netforge/core";
 import type { SandboxHost } from "@netforge/sandbox";
+import { median, ms, p95 } from "./stats";
 
 type Post = (action: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-const p95 = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.95) - 1)] as number;
-};
-const ms = (n: number) => `${n.toFixed(1)} ms`;
 const mac = (i: number) =>
   `52:54:00:${((i >> 16) & 255).toString(16).padStart(2, "0")}:${((i >> 8) & 255).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`;
 const ipOf = (second: number, i: number) => `10.${second}.${10 + Math.floor(i / 250)}.${1 + (i % 250)}`;

@@ -26,34 +26,15 @@ import { serve } from "@hono/node-server";
 import { createApp } from "@netforge/api";
 import { connectRedis, makeKeys, type NetworkRecord, putHost, putNetwork, renderNetworkXml, specFromCreate } from "@netforge/core";
 import { spawnWorker, startRedisServer } from "@netforge/devstack";
-import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
+import { createSandboxHost, destroySandboxHost } from "@netforge/sandbox";
 import pino from "pino";
 import { benchFirewall } from "./firewall";
 import { benchIpam } from "./ipam";
 import { benchScale } from "./scale";
+import { dhcpListening, median, ms, p95 } from "./stats";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const TOKEN = "bench-token-0123456789";
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-const p95 = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.95) - 1)] as number;
-};
-const ms = (n: number) => `${n.toFixed(1)} ms`;
-
-async function dhcpListening(h: SandboxHost, bridge: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await h.exec(["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"], { reject: false });
-    if (r.stdout.includes(`%${bridge}:67`)) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`no DHCP on ${bridge}`);
-}
 
 async function main() {
   if (process.env.BENCH_ONLY === "scale") return printTable(await benchScale());
