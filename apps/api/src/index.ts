@@ -19,6 +19,9 @@ export { type ApiConfig, type AppDeps, createApp, DEFAULT_API_CONFIG, type Netfo
 /** How long shutdown waits for open connections before cutting them. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/** How long start-up waits for Redis before listening anyway. */
+const STARTUP_REDIS_WAIT_MS = 10_000;
+
 /** A listening API process. */
 export interface StartedApi {
   url: string;
@@ -57,6 +60,15 @@ export async function startApi(env: Record<string, string | undefined> = process
       redisTimeoutMs: cfg.NETFORGE_REDIS_TIMEOUT_MS,
     },
   });
+
+  // Listen once Redis answers (bounded): requests fail fast without it (503), so the first callers of a freshly
+  // started API would otherwise get 503s for a moment. A Redis that stays away does not keep the API from
+  // starting: /readyz and every request say so.
+  const connected = await Promise.race([
+    api.ready().then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), STARTUP_REDIS_WAIT_MS).unref()),
+  ]).catch(() => false);
+  if (!connected) logger.warn({ waitedMs: STARTUP_REDIS_WAIT_MS }, "Redis does not answer yet; listening anyway (requests get 503 until it does)");
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: api.app.fetch, port: cfg.PORT, hostname: cfg.HOST }, () => resolve(s));

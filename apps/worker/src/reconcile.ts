@@ -38,6 +38,15 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
   const now = new Date().toISOString();
   const names = catalog.map((c) => c.name);
   const existing = new Map((await getNetworks(ctx.redis, ctx.keys, names)).map((r) => [r.name, r]));
+  // Claims (names, subnets, forwarded ports) first: a network that shows up in the index again must already be
+  // claimed, or a create of its name or an overlapping subnet slips in between (seen under load).
+  await syncHostClaims(
+    ctx.redis,
+    ctx.keys,
+    ctx.hostId,
+    catalog.map((c) => ({ name: c.name, cidr: c.def.cidr })),
+  );
+  await assertForwardedPorts(ctx, catalog);
   /** Index entries rewritten or removed because they differed from libvirt (the drift-repair counter of /metrics). */
   let repaired = 0;
   for (const entry of catalog) {
@@ -63,13 +72,6 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
   await publishSpecs(ctx, catalog);
   const live = await reapplyLostState(ctx, catalog);
   await syncFirewall(ctx, catalog, live, firewallMark);
-  await assertForwardedPorts(ctx, catalog);
-  await syncHostClaims(
-    ctx.redis,
-    ctx.keys,
-    ctx.hostId,
-    catalog.map((c) => ({ name: c.name, cidr: c.def.cidr })),
-  );
 
   // Index entries of this host that libvirt does not have any more.
   const removed: string[] = [];
