@@ -68,7 +68,8 @@ export async function startApi(env: Record<string, string | undefined> = process
     api.ready().then(() => true),
     new Promise<false>((r) => setTimeout(() => r(false), STARTUP_REDIS_WAIT_MS).unref()),
   ]).catch(() => false);
-  if (!connected) logger.warn({ waitedMs: STARTUP_REDIS_WAIT_MS }, "Redis does not answer yet; listening anyway (requests get 503 until it does)");
+  if (!connected)
+    logger.warn({ waitedMs: STARTUP_REDIS_WAIT_MS }, "Redis does not answer yet; listening anyway (requests get 503 until it does)");
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: api.app.fetch, port: cfg.PORT, hostname: cfg.HOST }, () => resolve(s));
