@@ -16,7 +16,6 @@ import {
   bridgeTearDownSteps,
   chooseBridge,
   type NetSpec,
-  planChange,
   renderNetworkXml,
 } from "@netforge/core";
 import type { HostContext, JobContext } from "../context";
@@ -25,6 +24,7 @@ import { type HostLink, readLinks } from "../host/ip";
 import type { CatalogEntry } from "../host/network-catalog";
 import { recordFromCatalog } from "../network-record";
 import type { NetworkDriver } from "./driver";
+import { noAddressingChanges } from "./no-addressing";
 
 const asBridge = (spec: NetSpec | null | undefined): BridgeNetSpec | null => (spec?.type === "bridge" ? spec : null);
 
@@ -113,11 +113,7 @@ export const bridgeDriver: NetworkDriver = {
     // Without a domain listing here: on the host's bridge only libvirt's taps (tun devices) count.
     return links.filter((l) => l.master === spec.bridge && l.name !== spec.interface && (spec.created || l.kind === "tun")).length;
   },
-  planChange,
-  async applyPlan() {
-    return { applied: [] };
-  },
-  lostState: () => [],
+  ...noAddressingChanges,
   record(entry, host, updatedAt) {
     const rec = recordFromCatalog(entry, host, updatedAt);
     const spec = asBridge(entry.def.spec);

@@ -9,12 +9,13 @@
  * restored if the job fails. A host without SR-IOV on that PF fails the job
  * with SRIOV_UNAVAILABLE before anything is written.
  */
-import { AppError, type NetSpec, planChange, renderNetworkXml, type SriovNetSpec } from "@netforge/core";
+import { AppError, type NetSpec, renderNetworkXml, type SriovNetSpec } from "@netforge/core";
 import type { HostContext, JobContext } from "../context";
 import type { Attachment } from "../host/attachments";
 import { type PfInfo, planVfWrites, readPf, writeNumVfs } from "../host/sriov-sysfs";
 import { recordFromCatalog } from "../network-record";
 import type { NetworkDriver } from "./driver";
+import { noAddressingChanges } from "./no-addressing";
 
 const asSriov = (spec: NetSpec | null | undefined): SriovNetSpec | null => (spec?.type === "sriov" ? spec : null);
 const rootOf = (ctx: HostContext) => ctx.sysfsRoot ?? "/sys";
@@ -100,11 +101,7 @@ export const sriovDriver: NetworkDriver = {
     const info = readPf(rootOf(ctx), spec.pf);
     return "vfsInUse" in info ? info.vfsInUse : 0;
   },
-  planChange,
-  async applyPlan() {
-    return { applied: [] };
-  },
-  lostState: () => [],
+  ...noAddressingChanges,
   record(entry, host, updatedAt) {
     const rec = recordFromCatalog(entry, host, updatedAt);
     const spec = asSriov(entry.def.spec);
