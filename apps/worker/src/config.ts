@@ -22,6 +22,14 @@ const Env = z.object({
   NETFORGE_RECONCILE_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often the worker checks that netforge's nft table is still what it applied (repair within 10 s). */
   NETFORGE_FIREWALL_CHECK_MS: z.coerce.number().int().min(200).default(3000),
+  /**
+   * The boot-time copy of the firewall (deploy/netforge-firewall.service loads it before libvirtd), rewritten
+   * atomically after every apply. Default /var/lib/netforge/<HOST_ID>/firewall.nft; "off" writes none.
+   */
+  NETFORGE_FIREWALL_BOOT_FILE: z
+    .string()
+    .refine((v) => v === "off" || /^\/[^\0]*[^/]$/.test(v), "must be an absolute file path or 'off'")
+    .optional(),
   /** Period of the heartbeat with inventory, and of the live stats refresh. */
   NETFORGE_HEARTBEAT_MS: z.coerce.number().int().min(200).default(5_000),
   /** Where libvirt's dnsmasq keeps lease files. */
@@ -70,6 +78,8 @@ export type WorkerConfig = {
   concurrency: number;
   reconcileMs: number;
   firewallCheckMs: number;
+  /** Boot-time copy of the firewall; absent (hand-built configs, "off"): none is written. */
+  firewallBootFile?: string;
   heartbeatMs: number;
   leasesDir: string;
   stalledMs: number;
@@ -84,19 +94,22 @@ export type WorkerConfig = {
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const e = Env.parse(env);
   jobRetention(env); // fail at start on a bad retention, not on the first job
+  const hostId =
+    e.HOST_ID ??
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, "-")
+      .slice(0, 63);
+  const bootFile = e.NETFORGE_FIREWALL_BOOT_FILE ?? `/var/lib/netforge/${hostId}/firewall.nft`;
   return {
     redisUrl: e.REDIS_URL,
     prefix: e.NETFORGE_PREFIX,
-    hostId:
-      e.HOST_ID ??
-      hostname()
-        .replace(/[^A-Za-z0-9._-]/g, "-")
-        .slice(0, 63),
+    hostId,
     libvirtUri: e.LIBVIRT_URI,
     logLevel: e.LOG_LEVEL,
     concurrency: e.NETFORGE_WORKER_CONCURRENCY,
     reconcileMs: e.NETFORGE_RECONCILE_MS,
     firewallCheckMs: e.NETFORGE_FIREWALL_CHECK_MS,
+    ...(bootFile === "off" ? {} : { firewallBootFile: bootFile }),
     heartbeatMs: e.NETFORGE_HEARTBEAT_MS,
     leasesDir: e.NETFORGE_LEASES_DIR,
     stalledMs: e.NETFORGE_STALLED_MS,

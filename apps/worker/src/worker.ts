@@ -7,6 +7,7 @@ import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { WorkerConfig } from "./config";
 import type { HostContext } from "./context";
+import { BootCopy } from "./firewall/boot-copy";
 import { HostFirewall } from "./firewall/host-firewall";
 import { NftBackend } from "./firewall/nftables";
 import { ExecaRunner, type CommandRunner } from "./host/command-runner";
@@ -32,7 +33,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     runner,
     virsh,
     catalog: new NetworkCatalog(virsh),
-    firewall: new HostFirewall(new NftBackend(runner), logger),
+    firewall: new HostFirewall(new NftBackend(runner, cfg.firewallBootFile ? new BootCopy(cfg.firewallBootFile, logger) : null), logger),
     redis,
     keys,
     logger,

@@ -246,7 +246,7 @@ export async function createSandboxHost(opts: SandboxHostOptions): Promise<Sandb
 
   let anchor: ReturnType<typeof execa> | undefined;
   try {
-    for (const d of ["run", "lib", "etc", "log", "cache", "vms"]) await mkdir(join(dir, d), { recursive: true });
+    for (const d of ["run", "lib", "etc", "log", "cache", "vms", "netforge"]) await mkdir(join(dir, d), { recursive: true });
     await writeState(state);
     await run("cp", ["-a", "/etc/libvirt/.", join(dir, "etc")]);
     await appendFile(join(dir, "etc", "qemu.conf"), '\n# netforge sandbox\nuser = "root"\ngroup = "root"\nstdio_handler = "file"\n');
@@ -258,7 +258,7 @@ export async function createSandboxHost(opts: SandboxHostOptions): Promise<Sandb
     await chmod(udhcpcScriptPath(state), 0o755);
     await seedCapsCache(dir);
     // Mount points for the bind mounts (empty directories on the machine; libvirt packages create most of them).
-    for (const d of ["/run/libvirt", "/var/lib/libvirt", "/etc/libvirt", "/var/log/libvirt", "/var/cache/libvirt"])
+    for (const d of ["/run/libvirt", "/var/lib/libvirt", "/etc/libvirt", "/var/log/libvirt", "/var/cache/libvirt", "/var/lib/netforge"])
       await mkdir(d, { recursive: true });
 
     // Namespaces and the uplink. Everything is created inside the new namespaces (never in the machine's own).
@@ -309,6 +309,8 @@ export async function createSandboxHost(opts: SandboxHostOptions): Promise<Sandb
       ["etc", "/etc/libvirt"],
       ["log", "/var/log/libvirt"],
       ["cache", "/var/cache/libvirt"],
+      // netforge's own state on the hypervisor (the worker's boot copy of its firewall, /var/lib/netforge/<host>/).
+      ["netforge", "/var/lib/netforge"],
     ];
     const ownMnt = readlinkSync("/proc/self/ns/mnt");
     for (const [src, dst] of binds) {

@@ -22,7 +22,7 @@
  * - network namespace `nfh-<id>` running its own `libvirtd -d --pid-file <dir>/libvirtd.pid`, in a private
  *   mount namespace where `<dir>/{run,lib,etc,log,cache}` are bind-mounted on /run/libvirt, /var/lib/libvirt,
  *   /etc/libvirt (a copy of the machine's, with `user/group = "root"`, `stdio_handler = "file"`, and the
- *   `default` network removed unless `keepDefaultNetwork`), /var/log/libvirt, /var/cache/libvirt.
+ *   `default` network removed unless `keepDefaultNetwork`), /var/log/libvirt, /var/cache/libvirt, and `<dir>/netforge` on /var/lib/netforge.
  *   That mount namespace also has the netns's own sysfs on /sys (so /sys/class/net lists the host's
  *   interfaces, and no cgroup hierarchy is visible: libvirt creates no cgroups on the real machine).
  * - namespace `nfo-<id>`, "the outside world": veth `uplink0` (host, `hostAddress`, default .2 of
@@ -61,6 +61,10 @@
  * `<interface type='network'>`; while running it holds tap `ifname` (vnetN) on the network's bridge.
  * `restartLibvirtd(host)` restarts a host's daemon in place (as `systemctl restart libvirtd` would) and returns the
  * host object for the new daemon (its pid and nsenterPrefix change).
+ * `rebootSandboxHost(host, { boot? })` power-cycles a host's networking (every process ends; interfaces but the
+ * uplink, the nft ruleset, iptables-legacy, conntrack, ip_forward and /run/libvirt are lost; disk stays), runs
+ * the `boot` argv lists inside it (the units ordered before libvirtd), then starts libvirtd, which autostarts
+ * its networks; returns `{ host, boot: [{argv, exitCode, stderr}] }`.
  *
  * Names are validated ([a-z0-9-]; networks also [_.]; MACs unicast) before going into XML or argv.
  *
@@ -127,5 +131,6 @@ export {
   waitForConsole,
 } from "./booted-domain.js";
 export { restartLibvirtd } from "./libvirtd-restart.js";
+export { rebootSandboxHost, type RebootOptions, type RebootResult } from "./reboot.js";
 export { type LanNic, type LanNicOptions, addLanNic } from "./lan-nic.js";
 export { RUN_DIR_ENV, processStartTime, recordNamespace, recordProcess } from "./run-registry.js";

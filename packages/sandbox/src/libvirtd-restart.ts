@@ -8,9 +8,9 @@
  */
 import { readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
+import { execa, type ResultPromise } from "execa";
 import { run } from "./exec.js";
-import { hostFromState, readState, type SandboxHost, writeState } from "./host.js";
+import { hostFromState, readState, type SandboxHost, type SandboxHostState, writeState } from "./host.js";
 import { pidAlive, sleep } from "./ns.js";
 
 /** Restart libvirtd of a sandbox host; returns the host object for the new daemon (its pid and nsenter prefix change). */
@@ -18,36 +18,77 @@ export async function restartLibvirtd(host: SandboxHost, opts: { readyTimeoutMs?
   const state = readState(host.dir);
   if (!state) throw new Error(`no state for sandbox host ${host.id}`);
   const oldPid = state.libvirtdPid;
-  const holder = execa("nsenter", ["-t", String(oldPid), "-m", "-n", "--", "sleep", "infinity"], { stdio: "ignore", reject: false });
+  const holder = await holdNamespaces(oldPid);
   try {
-    if (!holder.pid) throw new Error("could not start the namespace holder");
-    // Wait until the holder is really inside (its mount namespace is libvirtd's).
-    const want = readlinkNs(oldPid);
-    for (let i = 0; i < 200 && readlinkNs(holder.pid) !== want; i++) await sleep(10);
-    process.kill(oldPid, "SIGTERM");
-    for (let i = 0; i < 500 && pidAlive(oldPid); i++) await sleep(20);
-    if (pidAlive(oldPid)) throw new Error(`libvirtd ${oldPid} did not exit`);
-    const pidFile = join(host.dir, "libvirtd.pid");
-    await run("nsenter", ["-t", String(holder.pid), "-m", "-n", "--", "libvirtd", "-d", "--pid-file", pidFile], { timeoutMs: 60_000 });
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
-    for (;;) {
-      const pid = Number.parseInt(readFileSync(pidFile, "utf8").trim() || "0", 10);
-      if (pid > 0 && pid !== oldPid) {
-        const r = await run("virsh", ["-c", state.libvirtUri, "version"], { reject: false, timeoutMs: 10_000 });
-        if (r.exitCode === 0) {
-          state.libvirtdPid = pid;
-          break;
-        }
-      }
-      if (Date.now() > deadline) throw new Error("restarted libvirtd did not become ready");
-      await sleep(50);
-    }
-    await writeState(state);
-    return hostFromState(state);
+    await stopPid(oldPid);
+    return await startLibvirtd(holder.pid, state, opts.readyTimeoutMs);
   } finally {
-    holder.kill("SIGKILL");
-    await holder;
+    await holder.release();
   }
+}
+
+/** A process holding the namespaces of another one (so they outlive it); `release()` ends it. */
+export interface NamespaceHolder {
+  pid: number;
+  release(): Promise<void>;
+}
+
+/** A `sleep` in the mount and network namespaces of `pid`, so they outlive it; resolved once it is inside. */
+export async function holdNamespaces(pid: number): Promise<NamespaceHolder> {
+  const proc: ResultPromise = execa("nsenter", ["-t", String(pid), "-m", "-n", "--", "sleep", "infinity"], {
+    stdio: "ignore",
+    reject: false,
+  });
+  const release = async () => {
+    proc.kill("SIGKILL");
+    await proc;
+  };
+  const hp = proc.pid;
+  if (!hp) {
+    await release();
+    throw new Error("could not start the namespace holder");
+  }
+  const want = readlinkNs(pid);
+  for (let i = 0; i < 200 && readlinkNs(hp) !== want; i++) await sleep(10);
+  return { pid: hp, release };
+}
+
+/** SIGTERM, then wait (10 s) for the process to be gone. */
+export async function stopPid(pid: number): Promise<void> {
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 500 && pidAlive(pid); i++) await sleep(20);
+  if (pidAlive(pid)) throw new Error(`process ${pid} did not exit`);
+}
+
+/** Start libvirtd in the namespaces held by `holderPid`, wait until it answers, and record its pid. */
+export async function startLibvirtd(holderPid: number, state: SandboxHostState, readyTimeoutMs = 60_000): Promise<SandboxHost> {
+  const oldPid = state.libvirtdPid;
+  const pidFile = join(state.dir, "libvirtd.pid");
+  await run("nsenter", ["-t", String(holderPid), "-m", "-n", "--", "libvirtd", "-d", "--pid-file", pidFile], { timeoutMs: 60_000 });
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    let pid = 0;
+    try {
+      pid = Number.parseInt(readFileSync(pidFile, "utf8").trim() || "0", 10);
+    } catch {
+      /* not written yet (a reboot removed the old one) */
+    }
+    if (pid > 0 && pid !== oldPid) {
+      const r = await run("virsh", ["-c", state.libvirtUri, "version"], { reject: false, timeoutMs: 10_000 });
+      if (r.exitCode === 0) {
+        state.libvirtdPid = pid;
+        break;
+      }
+    }
+    if (Date.now() > deadline) throw new Error("restarted libvirtd did not become ready");
+    await sleep(50);
+  }
+  await writeState(state);
+  return hostFromState(state);
 }
 
 function readlinkNs(pid: number): string | null {

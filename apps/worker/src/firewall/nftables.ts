@@ -4,9 +4,10 @@
  * swaps old for new atomically. Drift is seen by comparing `nft list table`
  * with the listing taken after our last apply.
  */
-import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderForwardDelta, renderHostTable } from "@netforge/core";
+import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderBootCopy, renderForwardDelta, renderHostTable } from "@netforge/core";
 import type { CommandRunner } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
+import type { BootCopy } from "./boot-copy";
 
 interface NftChain {
   family: string;
@@ -22,7 +23,11 @@ export class NftBackend implements FirewallBackend {
   /** Whether our last apply put a table there at all. */
   private applied = false;
 
-  constructor(private readonly runner: CommandRunner) {}
+  /** `bootCopy`: where the table is kept for the next boot (written after every successful apply). */
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly bootCopy: BootCopy | null = null,
+  ) {}
 
   /** What the last successful apply carried (for forward-only deltas). */
   private last: readonly FirewallNetwork[] | null = null;
@@ -36,6 +41,7 @@ export class NftBackend implements FirewallBackend {
       if (ok) {
         this.last = networks;
         this.baseline = null;
+        await this.bootCopy?.write(renderBootCopy(networks));
         return delta;
       }
       // The table is not what we left (flushed by hand?): replace it whole below.
@@ -45,6 +51,7 @@ export class NftBackend implements FirewallBackend {
     this.last = networks;
     this.baseline = null;
     this.applied = true;
+    await this.bootCopy?.write(renderBootCopy(networks));
     return text;
   }
 
@@ -53,6 +60,7 @@ export class NftBackend implements FirewallBackend {
     this.baseline = null;
     this.applied = false;
     this.last = null;
+    await this.bootCopy?.write(renderBootCopy([]));
   }
 
   async inPlace(): Promise<boolean> {
@@ -68,8 +76,9 @@ export class NftBackend implements FirewallBackend {
 
   async overridingPolicies(): Promise<string[]> {
     const r = await this.runner.run("nft", ["-j", "list", "chains"], { allowFailure: true, timeoutMs: 10_000 });
-    if (r.exitCode !== 0) return [];
-    return overridingFromChains(r.stdout);
+    const boot = this.bootCopy?.warnings() ?? [];
+    if (r.exitCode !== 0) return boot;
+    return [...overridingFromChains(r.stdout), ...boot];
   }
 }
 

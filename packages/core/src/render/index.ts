@@ -2,3 +2,4 @@ export * from "./bridge-name";
 export * from "./network-xml";
 export * from "./xml-escape";
 export * from "./nft";
+export * from "./nft-boot";

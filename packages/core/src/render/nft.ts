@@ -141,8 +141,12 @@ export function renderNetworkChains(n: FirewallNetwork): string {
   return `${out.join("\n")}\n`;
 }
 
-/** The whole transaction that replaces netforge's table of a host with the one for `networks`. */
-export function renderHostTable(networks: readonly FirewallNetwork[]): string {
+/**
+ * The whole transaction that replaces netforge's table of a host with the one for `networks`.
+ * `bootGuard` (the boot-time copy, see nft-boot.ts): forwarding between any other netforge bridge (`nf-*`)
+ * and the rest of the host is dropped, so a network libvirt autostarts before the worker runs is never open.
+ */
+export function renderHostTable(networks: readonly FirewallNetwork[], opts: { bootGuard?: boolean } = {}): string {
   const nets = [...networks].sort((a, b) => a.name.localeCompare(b.name));
   for (const n of nets) checkNetwork(n);
   const L: string[] = [];
@@ -196,10 +200,31 @@ export function renderHostTable(networks: readonly FirewallNetwork[]): string {
     L.push(`\t\tiifname "${n.bridge}" jump ${c.out}`);
     L.push(`\t\toifname "${n.bridge}" jump ${c.in}`);
   }
+  if (opts.bootGuard) L.push(...bootGuardLines(nets.map((n) => n.bridge)));
   L.push("\t}");
   for (const n of nets) L.push(renderNetworkChains(n).trimEnd());
   L.push("}");
   return `${L.join("\n")}\n`;
+}
+
+/** Bridge-name prefix of every network netforge creates (render/bridge-name.ts). */
+export const NETFORGE_BRIDGE_GLOB = "nf-*";
+
+/**
+ * The fail-closed rules of a boot-time table: routed traffic between a netforge bridge whose rules are not in
+ * the table and a non-netforge interface is dropped. Traffic with a netforge bridge on both sides is left
+ * alone: a bridged frame (br_netfilter) has the bridge as input and output, and a bridge network's VMs must
+ * keep talking on their LAN.
+ */
+function bootGuardLines(ruled: readonly string[]): string[] {
+  for (const b of ruled) check(IFNAME.test(b), `bridge ${JSON.stringify(b)}`);
+  const g = `"${NETFORGE_BRIDGE_GLOB}"`;
+  const set = [...new Set(ruled)].sort().map((b) => `"${b}"`);
+  const except = (dir: "iifname" | "oifname") => (set.length > 0 ? ` ${dir} != { ${set.join(", ")} }` : "");
+  return [
+    `\t\tiifname ${g} oifname != ${g}${except("iifname")} counter drop comment "netforge boot guard"`,
+    `\t\toifname ${g} iifname != ${g}${except("oifname")} counter drop comment "netforge boot guard"`,
+  ];
 }
 
 /**
