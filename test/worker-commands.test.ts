@@ -138,7 +138,7 @@ describe("create-network host commands", () => {
       [...V, "net-define", "<tmp.xml>"],
       [...V, "net-start", "web"],
       ["nft", "-f", "-"],
-      ["nft", "-j", "list", "chains"],
+      ["nft", "-j", "list", "ruleset"],
       [...V, "net-autostart", "web"],
       ["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"],
     ]);
@@ -160,7 +160,7 @@ describe("create-network host commands", () => {
       [...V, "net-define", "<tmp.xml>"],
       [...V, "net-start", "web"],
       ["nft", "-f", "-"],
-      ["nft", "-j", "list", "chains"],
+      ["nft", "-j", "list", "ruleset"],
       [...V, "net-autostart", "web"],
       ["nft", "-f", "-"],
       [...V, "net-destroy", "web"],

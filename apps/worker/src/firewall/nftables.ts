@@ -4,10 +4,12 @@
  * swaps old for new atomically. Drift is seen by comparing `nft list table`
  * with the listing taken after our last apply.
  */
+import { readFile } from "node:fs/promises";
 import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderBootCopy, renderForwardDelta, renderHostTable } from "@netforge/core";
 import type { CommandRunner } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
 import type { BootCopy } from "./boot-copy";
+import { dropPolicies, droppingRules, type ProbeNetwork, rulesFromIptablesSave, rulesFromNftJson } from "./foreign-rules";
 
 interface NftChain {
   family: string;
@@ -27,6 +29,8 @@ export class NftBackend implements FirewallBackend {
   constructor(
     private readonly runner: CommandRunner,
     private readonly bootCopy: BootCopy | null = null,
+    /** Lists the host's iptables-legacy tables (per network namespace: the reading process's). */
+    private readonly legacyTablesFile = "/proc/net/ip_tables_names",
   ) {}
 
   /** What the last successful apply carried (for forward-only deltas). */
@@ -74,15 +78,38 @@ export class NftBackend implements FirewallBackend {
     return r.stdout === this.baseline;
   }
 
+  /**
+   * Host firewall settings that win over our accepts: drop policies of other tables' base chains, and drop/reject
+   * rules of other tables (nft, and iptables-legacy when the host has legacy tables) that hit the traffic of the
+   * networks of our last apply (foreign-rules.ts). Plus a boot copy that could not be written.
+   */
   async overridingPolicies(): Promise<string[]> {
-    const r = await this.runner.run("nft", ["-j", "list", "chains"], { allowFailure: true, timeoutMs: 10_000 });
-    const boot = this.bootCopy?.warnings() ?? [];
-    if (r.exitCode !== 0) return boot;
-    return [...overridingFromChains(r.stdout), ...boot];
+    const nets: ProbeNetwork[] = (this.last ?? []).map((n) => ({ name: n.name, type: n.type, bridge: n.bridge, cidr: n.cidr }));
+    const out: string[] = [];
+    const r = await this.runner.run("nft", ["-j", "list", "ruleset"], { allowFailure: true, timeoutMs: 10_000 });
+    if (r.exitCode === 0) out.push(...overridingFromChains(r.stdout), ...droppingRules(rulesFromNftJson(r.stdout), nets));
+    out.push(...(await this.legacyRules(nets)));
+    out.push(...(this.bootCopy?.warnings() ?? []));
+    return out;
+  }
+
+  /** iptables-legacy keeps its rules outside nftables: read them only when this host has a legacy filter table. */
+  private async legacyRules(nets: ProbeNetwork[]): Promise<string[]> {
+    let names: string;
+    try {
+      names = await readFile(this.legacyTablesFile, "utf8");
+    } catch {
+      return [];
+    }
+    if (!names.split("\n").includes("filter")) return [];
+    const r = await this.runner.run("iptables-legacy-save", ["-t", "filter"], { allowFailure: true, timeoutMs: 10_000 });
+    if (r.exitCode !== 0) return [];
+    const tables = rulesFromIptablesSave(r.stdout);
+    return [...dropPolicies(tables), ...droppingRules(tables, nets)];
   }
 }
 
-/** Base chains of other tables whose drop policy wins over our accepts (pure; `nft -j list chains` output). */
+/** Base chains of other tables whose drop policy wins over our accepts (pure; `nft -j list ruleset` or `list chains` output). */
 export function overridingFromChains(json: string): string[] {
   let doc: { nftables?: { chain?: NftChain }[] };
   try {
