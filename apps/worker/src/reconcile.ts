@@ -24,6 +24,7 @@ import type { HostContext } from "./context";
 import type { HostSnapshot } from "./drivers/driver";
 import { driverFor } from "./drivers/registry";
 import type { CatalogEntry } from "./host/network-catalog";
+import { ensureLegacyAccept, needsLegacyAccept } from "./firewall/legacy-nat";
 import { assertForwardedPorts } from "./handlers/port-claims";
 import { publishIpTable } from "./ip-table";
 
@@ -171,6 +172,16 @@ export async function syncFirewall(ctx: HostContext, catalog: CatalogEntry[], li
   });
   const outcome = await ctx.firewall.sync(nets, readMark);
   if (outcome === "restored") await countRestore(ctx, "reconcile");
+  // Networks still on libvirt's NAT rules keep their forwards past libvirt's reject (legacy-nat.ts): a libvirtd
+  // restart may have put its jumps above our accept.
+  for (const n of nets) {
+    if (!needsLegacyAccept(n)) continue;
+    const ran = await ensureLegacyAccept(ctx.runner, n).catch((err: unknown) => {
+      ctx.logger.warn({ err, network: n.name }, "could not place the iptables accept of a legacy NAT network's forwards");
+      return null;
+    });
+    if (ran) await countRestore(ctx, `reconcile (iptables accept of ${n.name})`);
+  }
 }
 
 /** The fast drift check (every few seconds): the table is what we applied, else put it back. */

@@ -23,6 +23,8 @@ export interface HostSnapshot {
 export interface AppliedChange {
   /** The texts run, in order (equal to the plan's). */
   applied: { name: string; virsh: string[]; xml?: string; nft?: string; command?: string[]; live: boolean }[];
+  /** What the job should say about how the change was applied (e.g. a network still on libvirt's NAT rules). */
+  warnings?: string[];
 }
 
 /** A piece of state a host lost, and the virsh commands (live only) that re-apply it from the spec. */

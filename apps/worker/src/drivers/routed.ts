@@ -22,6 +22,7 @@ import {
   specFromCreate,
 } from "@netforge/core";
 import type { JobContext } from "../context";
+import { ensureLegacyAccept, legacyAcceptWarning, needsLegacyAccept, removeLegacyAccept } from "../firewall/legacy-nat";
 import { bridgeAttachments } from "../host/attachments";
 import { waitForDhcp } from "../host/dhcp-probe";
 import { assertNoOverlap, freeBridgeName, occupiedSubnets } from "../host/host-checks";
@@ -52,7 +53,9 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
     planChange,
     async applyPlan(ctx, plan) {
       const applied: AppliedChange["applied"] = [];
+      const warnings: string[] = [];
       for (const step of plan.steps) {
+        let after: AppliedChange["applied"][number] | null = null;
         if (step.command !== undefined) {
           // conntrack -D exits 1 when there was nothing to delete: that is success here.
           const [cmd, ...args] = step.command;
@@ -62,8 +65,20 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
           const name = plan.spec.name;
           const before = ctx.firewall.get(name);
           if (!isRouted(plan.spec)) throw new Error(`firewall step for a ${plan.spec.type} network`);
-          await ctx.firewall.set(name, firewallNetworkOf(plan.spec, before?.ownsTypeRules ?? true));
+          const now = firewallNetworkOf(plan.spec, before?.ownsTypeRules ?? true);
+          await ctx.firewall.set(name, now);
           ctx.revert.add(`restore firewall of ${name}`, async () => void (await ctx.firewall.set(name, before)));
+          // Still on libvirt's NAT rules: its reject would stop the forwards (legacy-nat.ts).
+          if (needsLegacyAccept(now)) {
+            const ran = await ensureLegacyAccept(ctx.runner, now);
+            if (ran) {
+              ctx.revert.add(`remove the iptables accept of ${name}`, () => removeLegacyAccept(ctx.runner, now));
+              after = { name: "accepting forwarded traffic past libvirt's reject", virsh: [], command: ran, live: true };
+            }
+            warnings.push(legacyAcceptWarning(now));
+          } else if (!now.ownsTypeRules) {
+            await removeLegacyAccept(ctx.runner, now);
+          }
         } else if (step.xml !== undefined) {
           await ctx.virsh.define(step.xml);
           ctx.catalog.remember(parseNetworkXml(step.xml));
@@ -87,8 +102,9 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
           ...(step.command !== undefined ? { command: step.command } : {}),
           live: step.live,
         });
+        if (after) applied.push(after);
       }
-      return { applied };
+      return { applied, warnings };
     },
     lostState(entry, liveXml) {
       const spec = entry.def.spec;

@@ -71,6 +71,8 @@ export interface ProbeNetwork {
   type: "nat" | "isolated";
   bridge: string;
   cidr: string;
+  /** Still on libvirt's own NAT rules (legacy-nat.ts): libvirt's chains (LIBVIRT_*) are its firewall, not a foreign one. */
+  libvirtNat?: boolean;
 }
 
 type Iface = { bridge: string } | "other" | "none";
@@ -78,6 +80,7 @@ type Iface = { bridge: string } | "other" | "none";
 type Side = { in: string } | { not: string } | null;
 interface Probe {
   net: string;
+  libvirtNat: boolean;
   what: string;
   iif: Iface;
   oif: Iface;
@@ -92,6 +95,7 @@ function probesFor(hook: string, nets: readonly ProbeNetwork[]): Probe[] {
     if (hook === "forward" && n.type === "nat") {
       out.push({
         net: n.name,
+        libvirtNat: n.libvirtNat === true,
         what: "traffic from its VMs",
         iif: { bridge: n.bridge },
         oif: "other",
@@ -101,6 +105,7 @@ function probesFor(hook: string, nets: readonly ProbeNetwork[]): Probe[] {
       });
       out.push({
         net: n.name,
+        libvirtNat: n.libvirtNat === true,
         what: "traffic to its VMs (port forwards, replies)",
         iif: "other",
         oif: { bridge: n.bridge },
@@ -111,6 +116,7 @@ function probesFor(hook: string, nets: readonly ProbeNetwork[]): Probe[] {
     } else if (hook === "input") {
       out.push({
         net: n.name,
+        libvirtNat: n.libvirtNat === true,
         what: "DHCP/DNS from its VMs to the host",
         iif: { bridge: n.bridge },
         oif: "none",
@@ -248,8 +254,11 @@ export function droppingRules(tables: readonly FwTable[], nets: readonly ProbeNe
       if (open.length === 0) continue;
       const accepted = new Set<Probe>();
       const walk = (chain: FwChain, context: FwRule[], path: string[]) => {
+        const libvirts = chain.name.startsWith("LIBVIRT_");
         for (const r of chain.rules) {
-          const hit = open.filter((p) => !accepted.has(p) && context.every((c) => admits(c, p)) && admits(r, p));
+          const hit = open.filter(
+            (p) => !(libvirts && p.libvirtNat) && !accepted.has(p) && context.every((c) => admits(c, p)) && admits(r, p),
+          );
           if (hit.length === 0) continue;
           const v = r.verdict;
           if (v === "drop" || v === "reject") {

@@ -84,7 +84,13 @@ export class NftBackend implements FirewallBackend {
    * networks of our last apply (foreign-rules.ts). Plus a boot copy that could not be written.
    */
   async overridingPolicies(): Promise<string[]> {
-    const nets: ProbeNetwork[] = (this.last ?? []).map((n) => ({ name: n.name, type: n.type, bridge: n.bridge, cidr: n.cidr }));
+    const nets: ProbeNetwork[] = (this.last ?? []).map((n) => ({
+      name: n.name,
+      type: n.type,
+      bridge: n.bridge,
+      cidr: n.cidr,
+      libvirtNat: !n.ownsTypeRules,
+    }));
     const out: string[] = [];
     const r = await this.runner.run("nft", ["-j", "list", "ruleset"], { allowFailure: true, timeoutMs: 10_000 });
     if (r.exitCode === 0) out.push(...overridingFromChains(r.stdout), ...droppingRules(rulesFromNftJson(r.stdout), nets));

@@ -54,6 +54,10 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
   if (plan.nft !== undefined) warnings.push(...(await warnOverridingPolicies(ctx)));
 
   const applied = await report.step("applying change", () => driver.applyPlan(ctx, plan));
+  for (const w of applied.warnings ?? []) {
+    report.warn(w);
+    warnings.push(w);
+  }
 
   // Publish under the job's lock: index record and spec (the API's door checks). The IP table follows just
   // after, off the job's path (it reads leases, links and domains; nothing in the result depends on it).

@@ -5,6 +5,7 @@
  */
 import { firewallNetworkOf, parseNetworkXml, type RoutedNetSpec, renderNetworkXml } from "@netforge/core";
 import type { JobContext } from "../context";
+import { ensureLegacyAccept, needsLegacyAccept, removeLegacyAccept } from "../firewall/legacy-nat";
 import type { CatalogEntry } from "../host/network-catalog";
 
 /** Put the network's rules (from its spec) into the host's table; undone by putting back what was there. */
@@ -21,6 +22,11 @@ export async function removeFirewall(ctx: JobContext, name: string): Promise<voi
   if (!before) return;
   await ctx.firewall.set(name, null);
   ctx.revert.add(`restore firewall of ${name}`, async () => void (await ctx.firewall.set(name, before)));
+  // A network on libvirt's NAT rules may have had an iptables accept for its forwards (legacy-nat.ts).
+  if (needsLegacyAccept(before)) {
+    await removeLegacyAccept(ctx.runner, before);
+    ctx.revert.add(`restore the iptables accept of ${name}`, async () => void (await ensureLegacyAccept(ctx.runner, before)));
+  }
 }
 
 /** Host firewall settings that win over netforge's accepts, as job warnings. */
