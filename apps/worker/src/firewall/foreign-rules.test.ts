@@ -80,6 +80,18 @@ describe("drop/reject rules of other tables (nft -j list ruleset)", () => {
 });
 
 describe("ruleFromNftExpr", () => {
+  it("a named set is unknown, so the rule is assumed to match", () => {
+    const r = ruleFromNftExpr([
+      { match: { op: "==", left: { meta: { key: "oifname" } }, right: "@blocked_ifs" } },
+      { match: { op: "==", left: { payload: { protocol: "ip", field: "daddr" } }, right: "@blocked_nets" } },
+      { drop: null },
+    ]);
+    expect(r.oif).toBeUndefined();
+    expect(r.daddr?.cidrs).toBeNull();
+    const table = { label: "table inet t", chains: new Map([["f", { name: "f", hook: "forward", rules: [r] }]]) };
+    expect(droppingRules([table], nets)).toHaveLength(1);
+  });
+
   it("reads interface sets, negations, ranges and verdicts", () => {
     const r = ruleFromNftExpr([
       { match: { op: "!=", left: { meta: { key: "iifname" } }, right: { set: ["eth0", "eth1"] } } },

@@ -302,7 +302,7 @@ function addrList(right: Json): string[] | null {
   };
   const items = isObj(right) && Array.isArray(right.set) ? right.set : [right];
   const out = items.map(one);
-  return out.every((x): x is string => x !== null) ? out : null;
+  return out.every((x): x is string => x !== null && !x.startsWith("@")) ? out : null;
 }
 function portList(right: Json): [number, number][] | null {
   const one = (v: Json): [number, number] | null => {
@@ -341,7 +341,8 @@ export function ruleFromNftExpr(expr: Json[]): FwRule {
       const ct = isObj(left) && isObj(left.ct) ? left.ct.key : null;
       if (meta === "iifname" || meta === "oifname" || meta === "iif" || meta === "oif") {
         const names = stringList(right);
-        if (names) r[meta.startsWith("i") ? "iif" : "oif"] = { neg, names };
+        // A named set (`@ifs`) is not listed with the rule: unknown, so assumed to match.
+        if (names && !names.some((n) => n.startsWith("@"))) r[meta.startsWith("i") ? "iif" : "oif"] = { neg, names };
         else r.other.push(`${meta} (...)`);
       } else if (payload && payload.protocol === "ip" && (payload.field === "saddr" || payload.field === "daddr")) {
         r[payload.field] = { neg, cidrs: addrList(right) };
