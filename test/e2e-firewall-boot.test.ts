@@ -15,9 +15,8 @@
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createNamespaceVm, type NamespaceVm, rebootSandboxHost, type SandboxHost } from "@netforge/sandbox";
+import { createNamespaceVm, type NamespaceVm, netforgeFirewallBoot, rebootSandboxHost, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEPLOY_DIR, unitExecStart } from "./support/boot-unit";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
 import { sourceSeenOutside } from "./support/traffic";
 
@@ -118,10 +117,8 @@ async function reboot(withUnit = true): Promise<{ argv: string[]; exitCode: numb
   await c.workers.get(HOST)?.stop();
   for (const v of vms.values()) await v.destroy();
   vms.clear();
-  const boot = unitExecStart("netforge-firewall.service", {
-    hostname: HOST,
-    installed: { "/usr/local/lib/netforge/netforge-failclosed.nft": join(DEPLOY_DIR, "netforge-failclosed.nft") },
-  });
+  // What systemd would run before libvirtd: deploy/netforge-firewall.service's ExecStart lines.
+  const boot = netforgeFirewallBoot(HOST);
   const r = await rebootSandboxHost(h, { boot: withUnit ? boot : [] });
   h = r.host;
   c.hosts.set(HOST, h);

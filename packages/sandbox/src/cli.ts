@@ -5,20 +5,33 @@
  *   npx tsx packages/sandbox/src/cli.ts down --id h1 [--dir <state dir>] | --all   [--fast: skip virsh destroy/net-destroy, just kill]
  *   npx tsx packages/sandbox/src/cli.ts list
  *   npx tsx packages/sandbox/src/cli.ts exec --id h1 [--outside] [--dir <state dir>] -- <argv...>
+ *   npx tsx packages/sandbox/src/cli.ts reboot --id h1 [--dir <state dir>] [--host-id ID] [--no-firewall-unit]
  *
  * `up` prints JSON: id, dir, netns, outsideNetns, libvirtUri, libvirtdPid, nsenterPrefix, hostAddress, outsideAddress, uplinkInterface.
  * `down --all` destroys every host with a state dir under /tmp/netforge-sandbox and any orphan nfh-/nfo-/nfv- namespaces.
  * `exec` runs the command inside the host (libvirtd's mount + network namespaces), or with --outside in the
  * outside namespace, with the terminal attached; exits with the command's exit code.
+ * `reboot` power-cycles the host's networking (stop its worker first) and boots it: deploy/netforge-firewall.service's
+ * commands (boot file of worker HOST_ID `--host-id`, default the sandbox id), then libvirtd; prints each boot
+ * command's exit code.
  */
 import { execa } from "execa";
-import { createSandboxHost, destroyAllSandboxHosts, destroySandboxHost, listSandboxHosts, loadSandboxHost } from "./index.js";
+import {
+  createSandboxHost,
+  destroyAllSandboxHosts,
+  destroySandboxHost,
+  listSandboxHosts,
+  loadSandboxHost,
+  netforgeFirewallBoot,
+  rebootSandboxHost,
+} from "./index.js";
 
 const USAGE = `usage:
   cli.ts up   [--id h1] [--uplink 198.51.100.0/24] [--dir DIR] [--keep-default-network]
   cli.ts down --id h1 [--dir DIR] | --all   [--fast]
   cli.ts list
-  cli.ts exec --id h1 [--outside] [--dir DIR] -- <argv...>`;
+  cli.ts exec --id h1 [--outside] [--dir DIR] -- <argv...>
+  cli.ts reboot --id h1 [--dir DIR] [--host-id ID] [--no-firewall-unit]`;
 
 interface Parsed {
   flags: Map<string, string | true>;
@@ -107,6 +120,17 @@ async function main(argv: string[]): Promise<number> {
       const full = [...prefix, ...p.rest];
       const r = await execa(full[0]!, full.slice(1), { stdio: "inherit", reject: false });
       return typeof r.exitCode === "number" ? r.exitCode : 1;
+    }
+    case "reboot": {
+      const p = parse(args, ["id", "dir", "host-id"]);
+      const id = str(p, "id");
+      if (!id) throw new Error(`reboot needs --id\n${USAGE}`);
+      const h = await loadSandboxHost(id, str(p, "dir"));
+      if (!h) throw new Error(`no sandbox host ${id}`);
+      const boot = p.flags.has("no-firewall-unit") ? [] : netforgeFirewallBoot(str(p, "host-id") ?? id);
+      const r = await rebootSandboxHost(h, { boot });
+      process.stdout.write(`${JSON.stringify({ id, libvirtdPid: r.host.libvirtdPid, boot: r.boot }, null, 2)}\n`);
+      return r.boot.every((b) => b.exitCode === 0) ? 0 : 1;
     }
     case undefined:
     case "help":

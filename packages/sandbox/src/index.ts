@@ -64,7 +64,9 @@
  * `rebootSandboxHost(host, { boot? })` power-cycles a host's networking (every process ends; interfaces but the
  * uplink, the nft ruleset, iptables-legacy, conntrack, ip_forward and /run/libvirt are lost; disk stays), runs
  * the `boot` argv lists inside it (the units ordered before libvirtd), then starts libvirtd, which autostarts
- * its networks; returns `{ host, boot: [{argv, exitCode, stderr}] }`.
+ * its networks; returns `{ host, boot: [{argv, exitCode, stderr}] }`. `netforgeFirewallBoot(hostId)` gives the
+ * boot commands of deploy/netforge-firewall.service (ExecStart lines, `%H` = hostId, installed paths mapped to
+ * the repository's files); `unitExecStart(unitText, { hostname, installed? })` does that for any unit.
  *
  * Names are validated ([a-z0-9-]; networks also [_.]; MACs unicast) before going into XML or argv.
  *
@@ -132,5 +134,6 @@ export {
 } from "./booted-domain.js";
 export { restartLibvirtd } from "./libvirtd-restart.js";
 export { rebootSandboxHost, type RebootOptions, type RebootResult } from "./reboot.js";
+export { DEPLOY_DIR, netforgeFirewallBoot, unitExecStart } from "./boot-units.js";
 export { type LanNic, type LanNicOptions, addLanNic } from "./lan-nic.js";
 export { RUN_DIR_ENV, processStartTime, recordNamespace, recordProcess } from "./run-registry.js";
