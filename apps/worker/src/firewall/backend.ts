@@ -14,7 +14,10 @@ export interface FirewallBackend {
   replace(networks: readonly FirewallNetwork[], opts?: { whole?: boolean }): Promise<string>;
   /** Whether the rules applied last are still on the host unchanged (false: someone flushed or edited them). */
   inPlace(): Promise<boolean>;
-  /** Host firewall settings that win over netforge's accepts (another table's drop policy...), as warnings. */
+  /**
+   * Host firewall settings that win over netforge's accepts, as warnings: other tables' drop policies and the
+   * drop/reject rules of other firewalls that hit netforge's traffic (foreign-rules.ts).
+   */
   overridingPolicies(): Promise<string[]>;
   /** Remove netforge's rules entirely (nothing left when no network runs). */
   clear(): Promise<void>;
