@@ -8,6 +8,7 @@
  * /var/lib/netforge). Then the host "boots": the `boot` commands run in order
  * (what systemd runs before libvirtd, e.g. netforge-firewall.service's
  * ExecStart lines), then libvirtd starts and autostarts its networks.
+ * Extra "physical" NICs made with addLanNic are interfaces too: they are gone after a reboot (add them again).
  */
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
