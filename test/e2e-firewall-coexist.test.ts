@@ -10,7 +10,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
+import { createNamespaceVm, type NamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
 
@@ -176,6 +176,21 @@ describe("a port forward on a network defined the old way (libvirt <forward mode
     expect(await fromOutside(2225)).toBe("failed");
     await waitFor("accept restored", async () => (await iptablesForward()).includes("port forwards of cold"), 15_000, 200);
     expect(await fromOutside(2225)).toBe(`tcp hello ${h.outsideAddress}`);
+  });
+
+  it("a libvirtd restart (libvirt reloads its rules): the forward works again within a reconcile", async () => {
+    h = await restartLibvirtd(h);
+    c.hosts.set(HOST, h);
+    await waitFor(
+      "forward answers after the restart",
+      async () => (await fromOutside(2225)) === `tcp hello ${h.outsideAddress}`,
+      15_000,
+      500,
+    );
+    const rules = (await iptablesForward()).split("\n").filter((l) => l.startsWith("-A FORWARD"));
+    const ours = rules.findIndex((l) => l.includes("port forwards of cold"));
+    expect(ours).toBeGreaterThanOrEqual(0);
+    expect(rules.slice(0, ours).some((l) => / -j LIBVIRT_/.test(l))).toBe(false);
   });
 
   it("stop removes it; start moves the network to mode 'open' and the forward works from netforge's table alone", async () => {
