@@ -127,10 +127,13 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   });
   // Rounds work from the event-kept catalog; every resyncMs one re-reads every definition (what emits no event).
   let lastFullRead = Date.now();
-  const stopReconcile = loop(cfg.reconcileMs, "reconcile", () => {
+  const stopReconcile = loop(cfg.reconcileMs, "reconcile", async () => {
     const reread = Date.now() - lastFullRead >= (cfg.resyncMs ?? 300_000);
     if (reread) lastFullRead = Date.now();
-    return reconcile(host, { reread });
+    const t0 = performance.now();
+    const r = await reconcile(host, { reread });
+    // What a round costs at this host's size (bench/host-size.ts reads these lines).
+    logger.debug({ ms: Math.round((performance.now() - t0) * 10) / 10, reread, networks: r.present }, "reconcile round");
   });
   // Someone flushing netforge's table (or a firewall tool replacing the ruleset) is repaired within seconds.
   const stopFirewallCheck = loop(cfg.firewallCheckMs, "firewall check", () => repairFirewallDrift(host));
