@@ -56,6 +56,8 @@ export interface CatalogStats {
 export class NetworkCatalog {
   private readonly states = new Map<string, LibvirtNetworkState>();
   private readonly defs = new Map<string, ParsedNetwork>();
+  /** The XML each cached definition was parsed from: a re-read that returns the same text is not parsed again. */
+  private readonly xmls = new Map<string, string>();
   /** Bumped on every change applied to a name: a read that started before a newer change is not applied. */
   private readonly versions = new Map<string, number>();
   /** Names waiting for an event re-read (an event for a name already waiting adds nothing). */
@@ -127,6 +129,7 @@ export class NetworkCatalog {
   /** Remember a definition we just wrote (saves a dumpxml). */
   remember(def: ParsedNetwork): void {
     this.defs.set(def.name, def);
+    this.xmls.delete(def.name);
     if (!this.states.has(def.name)) this.states.set(def.name, { name: def.name, active: false, autostart: false, persistent: true });
     this.bump(def.name);
   }
@@ -139,7 +142,20 @@ export class NetworkCatalog {
   forget(name: string): void {
     this.states.delete(name);
     this.defs.delete(name);
+    this.xmls.delete(name);
     this.bump(name);
+  }
+
+  /** The parsed definition of `xml` (the cached one when libvirt returned the same text as last time). */
+  private parse(name: string, xml: string): ParsedNetwork {
+    const cached = this.defs.get(name);
+    if (cached && this.xmls.get(name) === xml) return cached;
+    return parseNetworkXml(xml);
+  }
+
+  private setDef(name: string, def: ParsedNetwork, xml: string): void {
+    this.defs.set(name, def);
+    this.xmls.set(name, xml);
   }
 
   private entries(): CatalogEntry[] {
@@ -198,7 +214,7 @@ export class NetworkCatalog {
         seen.add(s.name);
         if (!unchanged(s.name)) continue;
         const xml = xmls.get(s.name);
-        if (xml !== undefined) this.defs.set(s.name, parseNetworkXml(xml));
+        if (xml !== undefined) this.setDef(s.name, this.parse(s.name, xml), xml);
         if (!this.defs.has(s.name)) continue; // undefined between the list and the dump
         this.states.set(s.name, s);
       }
@@ -206,6 +222,7 @@ export class NetworkCatalog {
         if (!seen.has(name) && unchanged(name)) {
           this.states.delete(name);
           this.defs.delete(name);
+          this.xmls.delete(name);
         }
       }
     };
@@ -238,9 +255,11 @@ export class NetworkCatalog {
     try {
       const state = await this.virsh.info(name);
       let def = state ? this.defs.get(name) : undefined;
+      let xml: string | undefined;
       if (state && (redump || !def)) {
         try {
-          def = parseNetworkXml(await this.virsh.dumpXml(name, { inactive: true }));
+          xml = await this.virsh.dumpXml(name, { inactive: true });
+          def = this.parse(name, xml);
         } catch (err) {
           if ((err as { code?: string }).code !== "NOT_FOUND") throw err;
           def = undefined; // removed between the two reads: its Undefined event follows
@@ -253,10 +272,11 @@ export class NetworkCatalog {
       }
       if (state && def) {
         this.states.set(name, state);
-        this.defs.set(name, def);
+        if (xml !== undefined) this.setDef(name, def, xml);
       } else if (!state) {
         this.states.delete(name);
         this.defs.delete(name);
+        this.xmls.delete(name);
       }
       this.bump(name);
     } catch (err) {
