@@ -105,6 +105,7 @@ export async function benchHostSize(post: Post, redisUrl: string, prefix: string
   const nf = new Map<string, number[]>();
   const raw = new Map<string, number[]>();
   const rec = new Map<string, number[]>();
+  const steps = new Map<string, number[]>();
   const push = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
   let seeded = 0;
   let running: Started | null = null;
@@ -143,6 +144,11 @@ export async function benchHostSize(post: Post, redisUrl: string, prefix: string
         const call = async (action: string, body: unknown) => {
           const res = await post(action, body, WAIT);
           if (res.status !== 200) throw new Error(`${action} ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+          // Where the time went, from the job's own step timings (what grows with the host's size).
+          if (!warm)
+            for (const st of res.body.job?.progress?.steps ?? [])
+              if (st.startedAt && st.finishedAt)
+                push(steps, `${action}|${st.name}@${size}`, Date.parse(st.finishedAt) - Date.parse(st.startedAt));
         };
         const n: Record<Op, number> = {
           create: await timed(() => call("create-network", { name, type: "nat", host: HOST, cidr: `10.79.${i}.0/24` })),
@@ -195,6 +201,16 @@ export async function benchHostSize(post: Post, redisUrl: string, prefix: string
         `${adjusted.toFixed(2)}x (target <= 1.2x; plain ${plain.toFixed(2)}x)`,
       ]);
     }
+  }
+  // Step medians per action at each size: "checking host" is what used to list the whole host.
+  const stepNames = [...new Set([...steps.keys()].map((k) => k.slice(0, k.lastIndexOf("@"))))];
+  for (const k of stepNames) {
+    const [action, step] = k.split("|");
+    const at = SIZES.map((size) => {
+      const a = steps.get(`${k}@${size}`);
+      return a ? `${median(a).toFixed(0)}` : "-";
+    });
+    rows.push([`  step ${action}: ${step} (ms at ${SIZES.join(" / ")})`, "", at.join(" / "), "", ""]);
   }
   for (const kind of ["event", "full"]) {
     for (const size of SIZES) {
