@@ -90,12 +90,17 @@ async function startWorker(h: SandboxHost, redisUrl: string, prefix: string, env
 }
 
 /** The worker's "reconcile round" log lines: duration and whether it re-read every definition. */
-async function reconcileRounds(log: string): Promise<{ ms: number; reread: boolean }[]> {
-  const out: { ms: number; reread: boolean }[] = [];
+interface Round {
+  ms: number;
+  reread: boolean;
+  phases: Record<string, number>;
+}
+async function reconcileRounds(log: string): Promise<Round[]> {
+  const out: Round[] = [];
   for (const line of (await readFile(log, "utf8")).split("\n")) {
     if (!line.includes('"msg":"reconcile round"')) continue;
-    const j = JSON.parse(line) as { ms: number; reread: boolean };
-    out.push({ ms: j.ms, reread: j.reread });
+    const j = JSON.parse(line) as Round;
+    out.push({ ms: j.ms, reread: j.reread, phases: j.phases ?? {} });
   }
   return out;
 }
@@ -106,6 +111,7 @@ export async function benchHostSize(post: Post, redisUrl: string, prefix: string
   const raw = new Map<string, number[]>();
   const rec = new Map<string, number[]>();
   const steps = new Map<string, number[]>();
+  const recPhases = new Map<string, number[]>();
   const push = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
   let seeded = 0;
   let running: Started | null = null;
@@ -168,7 +174,11 @@ export async function benchHostSize(post: Post, redisUrl: string, prefix: string
       for (let i = 0; i < 300; i++) {
         const rounds = await reconcileRounds(running.log);
         if (rounds.filter((x) => x.reread).length >= 3 && rounds.filter((x) => !x.reread).length >= 3) {
-          for (const x of rounds) push(rec, `${x.reread ? "full" : "event"}@${size}`, x.ms);
+          for (const x of rounds) {
+            const kind = x.reread ? "full" : "event";
+            push(rec, `${kind}@${size}`, x.ms);
+            for (const [ph, v] of Object.entries(x.phases)) push(recPhases, `${kind}|${ph}@${size}`, v);
+          }
           break;
         }
         await new Promise((res) => setTimeout(res, 200));
@@ -222,6 +232,16 @@ export async function benchHostSize(post: Post, redisUrl: string, prefix: string
         a.length ? ms(p95(a)) : "-",
         size > 0 && a.length ? `${(median(a) / med(rec, `${kind}@0`)).toFixed(2)}x vs 0` : "",
       ]);
+    }
+    const phaseNames = [
+      ...new Set([...recPhases.keys()].filter((k) => k.startsWith(`${kind}|`)).map((k) => k.slice(kind.length + 1, k.lastIndexOf("@")))),
+    ];
+    for (const ph of phaseNames) {
+      const at = SIZES.map((size) => {
+        const a = recPhases.get(`${kind}|${ph}@${size}`);
+        return a ? median(a).toFixed(1) : "-";
+      });
+      rows.push([`  phase ${ph} (ms at ${SIZES.join(" / ")})`, "", at.join(" / "), "", ""]);
     }
   }
   return rows;

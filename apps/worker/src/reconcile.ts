@@ -31,9 +31,23 @@ function sameRecord(a: NetworkRecord, b: NetworkRecord): boolean {
   return JSON.stringify({ ...a, updatedAt: "" }) === JSON.stringify({ ...b, updatedAt: "" });
 }
 
-export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {}): Promise<{ present: number; removed: string[] }> {
+/** Where a round's time went, per phase (ms): what grows with the host's size (logged by the worker's loop). */
+export type ReconcilePhases = Record<"catalog" | "records" | "specs" | "lostState" | "firewall" | "removed", number>;
+
+export async function reconcile(
+  ctx: HostContext,
+  opts: { reread?: boolean } = {},
+): Promise<{ present: number; removed: string[]; phases: ReconcilePhases }> {
+  const phases: ReconcilePhases = { catalog: 0, records: 0, specs: 0, lostState: 0, firewall: 0, removed: 0 };
+  let mark = performance.now();
+  const lap = (phase: keyof ReconcilePhases) => {
+    const t = performance.now();
+    phases[phase] = Math.round((t - mark) * 10) / 10;
+    mark = t;
+  };
   const firewallMark = ctx.firewall.mark(); // before reading libvirt: what jobs set after this is newer than our read
   const catalog = (await ctx.catalog.list({ reread: opts.reread ?? true })).filter((c) => c.def.managed);
+  lap("catalog");
   const now = new Date().toISOString();
   const names = catalog.map((c) => c.name);
   const existing = new Map((await getNetworks(ctx.redis, ctx.keys, names)).map((r) => [r.name, r]));
@@ -68,9 +82,13 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
       await lock.release();
     }
   }
+  lap("records");
   await publishSpecs(ctx, catalog);
+  lap("specs");
   const live = await reapplyLostState(ctx, catalog);
+  lap("lostState");
   await syncFirewall(ctx, catalog, live, firewallMark);
+  lap("firewall");
 
   // Index entries of this host that libvirt does not have any more.
   const removed: string[] = [];
@@ -92,7 +110,8 @@ export async function reconcile(ctx: HostContext, opts: { reread?: boolean } = {
     }
   }
   if (repaired > 0) await countWorkerEvent(ctx.redis, ctx.keys, ctx.hostId, "drift_repairs", repaired).catch(() => undefined);
-  return { present: catalog.length, removed };
+  lap("removed");
+  return { present: catalog.length, removed, phases };
 }
 
 /**

@@ -133,7 +133,8 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     const t0 = performance.now();
     const r = await reconcile(host, { reread });
     // What a round costs at this host's size (bench/host-size.ts reads these lines).
-    logger.debug({ ms: Math.round((performance.now() - t0) * 10) / 10, reread, networks: r.present }, "reconcile round");
+    const ms = Math.round((performance.now() - t0) * 10) / 10;
+    logger.debug({ ms, reread, networks: r.present, phases: r.phases }, "reconcile round");
   });
   // Someone flushing netforge's table (or a firewall tool replacing the ruleset) is repaired within seconds.
   const stopFirewallCheck = loop(cfg.firewallCheckMs, "firewall check", () => repairFirewallDrift(host));
