@@ -40,6 +40,22 @@ function withFdLimit(argv: string[]): [string, string[]] {
   return ["sh", ["-c", 'ulimit -n "$(ulimit -Hn)" && exec "$@"', "sh", ...argv]];
 }
 
+/** CPU time (user + system) of a process so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Redis's per-command call counts (INFO commandstats), to count round trips and script calls per submission. */
+async function commandCalls(redis: ReturnType<typeof connectRedis>): Promise<Map<string, { calls: number; usec: number }>> {
+  const info = await redis.info("commandstats");
+  const out = new Map<string, { calls: number; usec: number }>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    out.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  }
+  return out;
+}
+
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return Number(m?.[1] ?? 0);
@@ -174,7 +190,11 @@ export async function benchScale(): Promise<string[][]> {
   try {
     if (process.env.BENCH_SCALE_PARTS === "sse") return [...(await benchSse(base, apiPid, redis, keys))];
     const healthz = await load({ LOAD_URL: `${base}/healthz`, LOAD_MODE: "get", LOAD_CONNECTIONS: "64" });
+    const cmdBefore = await commandCalls(redis);
+    const cpuBefore = { api: cpuMs(apiPid), redis: cpuMs(redisServer.pid) };
     const submit = await load({ LOAD_URL: `${base}/api/create-network`, LOAD_MODE: "submit", LOAD_CONNECTIONS: "64" });
+    const cpuAfter = { api: cpuMs(apiPid), redis: cpuMs(redisServer.pid) };
+    const cmdAfter = await commandCalls(redis);
     const accepted = submit.statusCodes["202"]?.count ?? 0;
     rows.push(["GET /healthz (baseline), 64 conn", `${healthz.total}`, `${healthz.rps.toFixed(0)} req/s`, `p50 ${healthz.p50} ms`, ""]);
     rows.push([
@@ -183,6 +203,22 @@ export async function benchScale(): Promise<string[][]> {
       `${(accepted / SECONDS).toFixed(0)} /s`,
       `p50 ${submit.p50} ms, non-202 ${submit.total - accepted}`,
       `${((accepted / SECONDS / healthz.rps) * 100).toFixed(0)}% of healthz`,
+    ]);
+    // Where a submission's cost lands: CPU ms of each process per accepted submission, Redis commands per submission.
+    const per = (x: number) => (accepted > 0 ? x / accepted : Number.NaN);
+    const cmds = [...cmdAfter]
+      .map(([name, v]) => ({ name, calls: v.calls - (cmdBefore.get(name)?.calls ?? 0), usec: v.usec - (cmdBefore.get(name)?.usec ?? 0) }))
+      .filter((c) => c.calls > 0 && c.name !== "info")
+      .sort((a, b) => b.usec - a.usec);
+    rows.push([
+      "per accepted submission: CPU of API / Redis; Redis commands (calls, in-Redis us)",
+      `${accepted}`,
+      `API ${per(cpuAfter.api - cpuBefore.api).toFixed(3)} ms, Redis ${per(cpuAfter.redis - cpuBefore.redis).toFixed(3)} ms`,
+      `${per(cmds.reduce((a, c) => a + c.calls, 0)).toFixed(1)} commands`,
+      cmds
+        .slice(0, 6)
+        .map((c) => `${c.name} ${per(c.calls).toFixed(1)}x ${per(c.usec).toFixed(0)} us`)
+        .join(", "),
     ]);
 
     // BENCH_SCALE_PARTS=submit: submissions only (e.g. for a CPU profile of just that path).
