@@ -40,10 +40,29 @@ function withFdLimit(argv: string[]): [string, string[]] {
   return ["sh", ["-c", 'ulimit -n "$(ulimit -Hn)" && exec "$@"', "sh", ...argv]];
 }
 
-/** CPU time (user + system) of a process so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+/** A process and its children (the API's cluster processes, BENCH_API_PROCESSES > 1). */
+function processTree(pid: number): number[] {
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // gone
+  }
+  return [pid, ...kids.flatMap(processTree)];
+}
+
+/** CPU time (user + system) of a process and its children so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
 function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // exited in between
+    }
+  }
+  return total;
 }
 
 /** Redis's per-command call counts (INFO commandstats), to count round trips and script calls per submission. */
@@ -56,9 +75,14 @@ async function commandCalls(redis: ReturnType<typeof connectRedis>): Promise<Map
   return out;
 }
 
+/** Resident memory of a process and its children (KB). */
 function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0);
+  let total = 0;
+  for (const p of processTree(pid)) {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+    total += Number(m?.[1] ?? 0);
+  }
+  return total;
 }
 
 interface Load {
@@ -145,6 +169,7 @@ export async function benchScale(): Promise<string[][]> {
       NETFORGE_SSE_MAX_PER_TOKEN: String(SSE_STREAMS + 100),
       NETFORGE_SSE_MAX_TOTAL: String(SSE_STREAMS + 100),
       LOG_LEVEL: process.env.BENCH_API_LOG_LEVEL ?? "info",
+      NETFORGE_API_PROCESSES: process.env.BENCH_API_PROCESSES ?? "1",
     },
   });
   let out = "";
@@ -189,14 +214,22 @@ export async function benchScale(): Promise<string[][]> {
   const apiPid = api.pid as number;
   try {
     if (process.env.BENCH_SCALE_PARTS === "sse") return [...(await benchSse(base, apiPid, redis, keys))];
+    const hzCpu0 = cpuMs(apiPid);
     const healthz = await load({ LOAD_URL: `${base}/healthz`, LOAD_MODE: "get", LOAD_CONNECTIONS: "64" });
+    const hzCpuPerReq = (cpuMs(apiPid) - hzCpu0) / Math.max(1, healthz.total);
     const cmdBefore = await commandCalls(redis);
     const cpuBefore = { api: cpuMs(apiPid), redis: cpuMs(redisServer.pid) };
     const submit = await load({ LOAD_URL: `${base}/api/create-network`, LOAD_MODE: "submit", LOAD_CONNECTIONS: "64" });
     const cpuAfter = { api: cpuMs(apiPid), redis: cpuMs(redisServer.pid) };
     const cmdAfter = await commandCalls(redis);
     const accepted = submit.statusCodes["202"]?.count ?? 0;
-    rows.push(["GET /healthz (baseline), 64 conn", `${healthz.total}`, `${healthz.rps.toFixed(0)} req/s`, `p50 ${healthz.p50} ms`, ""]);
+    rows.push([
+      `GET /healthz (baseline), 64 conn, ${process.env.BENCH_API_PROCESSES ?? "1"} API process(es)`,
+      `${healthz.total}`,
+      `${healthz.rps.toFixed(0)} req/s`,
+      `p50 ${healthz.p50} ms`,
+      `API CPU ${hzCpuPerReq.toFixed(3)} ms/request`,
+    ]);
     rows.push([
       "create-network accepted/s, 64 conn (target >= 5,000)",
       `${submit.total}`,
