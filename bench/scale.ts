@@ -254,39 +254,45 @@ export async function benchScale(): Promise<string[][]> {
         .join(", "),
     ]);
 
-    // BENCH_SCALE_PARTS=submit: submissions only (e.g. for a CPU profile of just that path).
+    // BENCH_SCALE_PARTS=submit: submissions only (e.g. for a CPU profile of just that path); =reads: no SSE part.
     if (process.env.BENCH_SCALE_PARTS === "submit") return rows;
     // A job to read: one of the submitted ones.
     const jobId = await firstJobId(base);
-    const hz1 = await load({ LOAD_URL: `${base}/healthz`, LOAD_MODE: "latency-get" });
-    const list = await load({
-      LOAD_URL: `${base}/api/list-networks`,
-      LOAD_MODE: "latency-post",
-      LOAD_REQUESTS: "300",
-      LOAD_BODY: JSON.stringify({ host: "bench-r", limit: 1000 }),
-    });
-    const describe = await load({
-      LOAD_URL: `${base}/api/describe-network`,
-      LOAD_MODE: "latency-post",
-      LOAD_BODY: JSON.stringify({ name: "r0500" }),
-    });
-    const job = await load({ LOAD_URL: `${base}/api/jobs/${jobId}`, LOAD_MODE: "latency-get" });
     const f = (x: number) => x.toFixed(2);
-    rows.push(["GET /healthz (baseline), 1 conn", `${hz1.total}`, `${f(hz1.p50)} ms`, `p99 ${f(hz1.p99)} ms`, ""]);
-    for (const [what, r, target, path] of [
-      ["list-networks, 1,000 networks (target < 5 ms)", list, 5, "/api/list-networks"],
-      ["describe-network (target < 1 ms)", describe, 1, "/api/describe-network"],
-      ["GET /api/jobs/<id> (target < 1 ms)", job, 1, "/api/jobs/<id>"],
-    ] as const) {
-      const inServer = serverMedian(path);
-      rows.push([
-        what,
-        `${r.total}`,
-        `${f(r.p50)} ms (in server ${inServer} ms)`,
-        `p99 ${f(r.p99)} ms, non-2xx ${r.non2xx}`,
-        `${(r.p50 / hz1.p50).toFixed(1)}x healthz (in server ${serverMedian("/healthz")} ms); client ${r.p50 < target ? "met" : "missed"}, server ${inServer < target ? "met" : "missed"}`,
-      ]);
+    // Each read with both clients (see bench/loadgen.ts): fetch (undici) and node:http, the floor of each from /healthz.
+    for (const client of ["fetch", "http"] as const) {
+      const hz1 = await load({ LOAD_URL: `${base}/healthz`, LOAD_MODE: "latency-get", LOAD_CLIENT: client });
+      const list = await load({
+        LOAD_URL: `${base}/api/list-networks`,
+        LOAD_MODE: "latency-post",
+        LOAD_REQUESTS: "300",
+        LOAD_BODY: JSON.stringify({ host: "bench-r", limit: 1000 }),
+        LOAD_CLIENT: client,
+      });
+      const describe = await load({
+        LOAD_URL: `${base}/api/describe-network`,
+        LOAD_MODE: "latency-post",
+        LOAD_BODY: JSON.stringify({ name: "r0500" }),
+        LOAD_CLIENT: client,
+      });
+      const job = await load({ LOAD_URL: `${base}/api/jobs/${jobId}`, LOAD_MODE: "latency-get", LOAD_CLIENT: client });
+      rows.push([`GET /healthz (baseline), 1 conn, client ${client}`, `${hz1.total}`, `${f(hz1.p50)} ms`, `p99 ${f(hz1.p99)} ms`, ""]);
+      for (const [what, r, target, path] of [
+        ["list-networks, 1,000 networks (target < 5 ms)", list, 5, "/api/list-networks"],
+        ["describe-network (target < 1 ms)", describe, 1, "/api/describe-network"],
+        ["GET /api/jobs/<id> (target < 1 ms)", job, 1, "/api/jobs/<id>"],
+      ] as const) {
+        const inServer = serverMedian(path);
+        rows.push([
+          `${what}, client ${client}`,
+          `${r.total}`,
+          `${f(r.p50)} ms (in server ${inServer} ms)`,
+          `p99 ${f(r.p99)} ms, non-2xx ${r.non2xx}`,
+          `${(r.p50 / hz1.p50).toFixed(1)}x healthz (in server ${serverMedian("/healthz")} ms); client ${r.p50 < target ? "met" : "missed"}, server ${inServer < target ? "met" : "missed"}`,
+        ]);
+      }
     }
+    if (process.env.BENCH_SCALE_PARTS === "reads") return rows;
 
     rows.push(
       ...(await benchSse(base, apiPid, redis, keys).catch((err: unknown) => [["SSE", "", "failed", String(err).slice(0, 200), ""]])),
