@@ -110,42 +110,21 @@ export async function getNetworks(redis: Redis, keys: Keys, names: string[]): Pr
   return out;
 }
 
-/* Up to ARGV[2] names after ARGV[1] (a ZRANGEBYLEX min) with their summary entries, in one round trip.
- * KEYS: the name index, the summaries hash. Answer: name, entry (false when none), name, entry, ... */
-const LIST_SUMMARIES_LUA = `
-local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for i = 1, #names, 500 do
-  local j = math.min(i + 499, #names)
-  local vals = redis.call('HMGET', KEYS[2], unpack(names, i, j))
-  for k = i, j do
-    out[#out + 1] = names[k]
-    out[#out + 1] = vals[k - i + 1]
-  end
-end
-return out
-`;
-
 /**
  * Up to `count` list-networks entries of the networks after `cursor`
  * (exclusive), in name order. A network without a stored summary (a record
  * written before summaries existed) is answered from its record.
  */
 export async function listSummaryEntriesAfter(redis: Redis, keys: Keys, cursor: string | null, count: number): Promise<SummaryEntry[]> {
-  const flat = (await evalScript(
-    redis,
-    LIST_SUMMARIES_LUA,
-    2,
-    keys.networks,
-    keys.networkSummaries,
-    cursor ? `(${cursor}` : "-",
-    String(count),
-  )) as (string | null)[];
+  // Two commands (names, then their entries): measured faster than one script that builds the 2,000-element reply.
+  const names = await redis.zrangebylex(keys.networks, cursor ? `(${cursor}` : "-", "+", "LIMIT", 0, count);
+  if (names.length === 0) return [];
+  const raws = await redis.hmget(keys.networkSummaries, ...names);
   const out: (SummaryEntry | null)[] = [];
   const missing: string[] = [];
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i] as string;
-    const raw = flat[i + 1];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    const raw = raws[i];
     const e = raw ? decodeSummaryEntry(name, raw) : null;
     if (!e) missing.push(name);
     out.push(e);
@@ -154,7 +133,7 @@ export async function listSummaryEntriesAfter(redis: Redis, keys: Keys, cursor: 
     const recs = new Map((await getNetworks(redis, keys, missing)).map((r) => [r.name, r]));
     for (let i = 0; i < out.length; i++) {
       if (out[i]) continue;
-      const rec = recs.get(flat[i * 2] as string);
+      const rec = recs.get(names[i] as string);
       out[i] = rec ? (decodeSummaryEntry(rec.name, encodeSummaryEntry(networkSummary(rec))) as SummaryEntry) : null;
     }
   }
