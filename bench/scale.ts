@@ -13,7 +13,7 @@
  * The file-descriptor limit of both processes is raised to the hard limit.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -156,7 +156,18 @@ export async function benchScale(): Promise<string[][]> {
 
   // BENCH_API_PROF=<dir>: the API writes a V8 CPU profile there on exit (docs/benchmarks.md reads one).
   const prof = process.env.BENCH_API_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_API_PROF] : [];
-  const [cmd, args] = withFdLimit([process.execPath, ...prof, "--import", TSX_LOADER, join(ROOT, "apps/api/src/index.ts")]);
+  // The GC probe (bench/api-gc-probe.ts): SIGUSR2 -> full GC -> memory figures in a file, for the SSE part.
+  const gcProbeOut = join(redisServer.dir, "api-memory.json");
+  const [cmd, args] = withFdLimit([
+    process.execPath,
+    ...prof,
+    "--expose-gc",
+    "--import",
+    TSX_LOADER,
+    "--import",
+    join(ROOT, "bench/api-gc-probe.ts"),
+    join(ROOT, "apps/api/src/index.ts"),
+  ]);
   const api = execa(cmd, args, {
     reject: false,
     env: {
@@ -170,6 +181,7 @@ export async function benchScale(): Promise<string[][]> {
       NETFORGE_SSE_MAX_TOTAL: String(SSE_STREAMS + 100),
       LOG_LEVEL: process.env.BENCH_API_LOG_LEVEL ?? "info",
       NETFORGE_API_PROCESSES: process.env.BENCH_API_PROCESSES ?? "1",
+      BENCH_GC_PROBE_OUT: gcProbeOut,
     },
   });
   let out = "";
@@ -213,7 +225,7 @@ export async function benchScale(): Promise<string[][]> {
   // The API's own pid (sh exec'd node).
   const apiPid = api.pid as number;
   try {
-    if (process.env.BENCH_SCALE_PARTS === "sse") return [...(await benchSse(base, apiPid, redis, keys))];
+    if (process.env.BENCH_SCALE_PARTS === "sse") return [...(await benchSse(base, apiPid, redis, keys, gcProbeOut))];
     const hzCpu0 = cpuMs(apiPid);
     const healthz = await load({ LOAD_URL: `${base}/healthz`, LOAD_MODE: "get", LOAD_CONNECTIONS: "64" });
     const hzCpuPerReq = (cpuMs(apiPid) - hzCpu0) / Math.max(1, healthz.total);
@@ -295,7 +307,9 @@ export async function benchScale(): Promise<string[][]> {
     if (process.env.BENCH_SCALE_PARTS === "reads") return rows;
 
     rows.push(
-      ...(await benchSse(base, apiPid, redis, keys).catch((err: unknown) => [["SSE", "", "failed", String(err).slice(0, 200), ""]])),
+      ...(await benchSse(base, apiPid, redis, keys, gcProbeOut).catch((err: unknown) => [
+        ["SSE", "", "failed", String(err).slice(0, 200), ""],
+      ])),
     );
   } finally {
     clearInterval(beating);
@@ -325,7 +339,17 @@ async function benchSse(
   apiPid: number,
   redis: ReturnType<typeof connectRedis>,
   keys: ReturnType<typeof makeKeys>,
+  gcProbeOut: string,
 ): Promise<string[][]> {
+  /** RSS (KB) of the API after a full GC in it (the probe answers SIGUSR2), and its V8 heap in use. */
+  const afterGc = async (): Promise<{ rssKb: number; heapUsedKb: number }> => {
+    rmSync(gcProbeOut, { force: true });
+    process.kill(apiPid, "SIGUSR2");
+    for (let i = 0; i < 100 && !existsSync(gcProbeOut); i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
+    const m = JSON.parse(readFileSync(gcProbeOut, "utf8")) as { rss: number; heapUsed: number };
+    return { rssKb: m.rss / 1024, heapUsedKb: m.heapUsed / 1024 };
+  };
   const jobs = Math.max(1, Math.floor(SSE_STREAMS / 100));
   const ids: string[] = [];
   for (let i = 0; i < jobs; i++) {
@@ -338,9 +362,9 @@ async function benchSse(
     if (!b.job) throw new Error(`SSE job not created: ${r.status} ${JSON.stringify(b)}`);
     ids.push(b.job.id);
   }
-  if (global.gc) global.gc();
   await new Promise((r) => setTimeout(r, 1000));
   const before = rssKb(apiPid);
+  const beforeGc = await afterGc();
   const [cmd, args] = withFdLimit([process.execPath, "--import", TSX_LOADER, join(ROOT, "bench/sse-subscribers.ts")]);
   const subs = execa(cmd, args, {
     env: { SSE_BASE: base, SSE_TOKEN: TOKEN, SSE_JOBS: ids.join(","), SSE_STREAMS: String(SSE_STREAMS) },
@@ -362,6 +386,7 @@ async function benchSse(
   });
   await new Promise((r) => setTimeout(r, 2000));
   const during = rssKb(apiPid);
+  const duringGc = await afterGc();
   // Every job: two progress events and the terminal one, written the way the worker writes them.
   for (const id of ids) {
     const rec = await getJob(redis, keys, id);
@@ -384,13 +409,22 @@ async function benchSse(
     retries: number;
   };
   const extraMb = (during - before) / 1024;
+  const extraGcMb = (duringGc.rssKb - beforeGc.rssKb) / 1024;
+  const heapKbPerStream = (duringGc.heapUsedKb - beforeGc.heapUsedKb) / result.streams;
   return [
     [
-      `SSE ${result.streams} subscribers, ${jobs} jobs (target <= 250 MB extra, all events)`,
+      `SSE ${result.streams} subscribers, ${jobs} jobs (target <= 250 MB extra, all events), RSS as is`,
       `${result.streams}`,
       `+${extraMb.toFixed(0)} MB`,
       `${((during - before) / result.streams).toFixed(1)} KB/stream`,
       `${result.complete}/${result.streams} got all ${result.events} events, delivered in ${result.ms} ms; ${result.retries} opens retried (503/reset)`,
+    ],
+    [
+      "  same streams, RSS after a full GC in the API (before and during)",
+      `${result.streams}`,
+      `+${extraGcMb.toFixed(0)} MB`,
+      `${((duringGc.rssKb - beforeGc.rssKb) / result.streams).toFixed(1)} KB/stream`,
+      `V8 heap in use +${((duringGc.heapUsedKb - beforeGc.heapUsedKb) / 1024).toFixed(0)} MB (${heapKbPerStream.toFixed(1)} KB/stream)`,
     ],
   ];
 }

@@ -268,7 +268,12 @@ export function parseStreamEntries(r: JobRecord | { id: string; network: string 
 }
 
 /** Events of a job after `afterId` (exclusive), oldest first. */
-export async function readJobEventsAfter(redis: Redis, keys: Keys, job: JobRecord, afterId: string): Promise<JobEvent[]> {
+export async function readJobEventsAfter(
+  redis: Redis,
+  keys: Keys,
+  job: JobRecord | { id: string; network: string },
+  afterId: string,
+): Promise<JobEvent[]> {
   const entries = (await redis.xrange(keys.jobEvents(job.id), `(${afterId}`, "+")) as [string, string[]][];
   return parseStreamEntries(job, entries);
 }
