@@ -8,6 +8,7 @@
  * the product: the API itself never forces a collection.
  */
 import { writeFileSync } from "node:fs";
+import { writeHeapSnapshot } from "node:v8";
 
 const out = process.env.BENCH_GC_PROBE_OUT;
 if (out) {
@@ -15,6 +16,9 @@ if (out) {
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     gc?.();
-    writeFileSync(out, JSON.stringify({ gc: gc !== undefined, ...process.memoryUsage() }));
+    const memory = process.memoryUsage();
+    // BENCH_HEAP_SNAPSHOT=<dir>: also a heap snapshot (what each stream keeps; bench/heap-top.ts summarises it).
+    if (process.env.BENCH_HEAP_SNAPSHOT) writeHeapSnapshot(`${process.env.BENCH_HEAP_SNAPSHOT}/api-${Date.now()}.heapsnapshot`);
+    writeFileSync(out, JSON.stringify({ gc: gc !== undefined, ...memory }));
   });
 }

@@ -345,7 +345,7 @@ async function benchSse(
   const afterGc = async (): Promise<{ rssKb: number; heapUsedKb: number }> => {
     rmSync(gcProbeOut, { force: true });
     process.kill(apiPid, "SIGUSR2");
-    for (let i = 0; i < 100 && !existsSync(gcProbeOut); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 1200 && !existsSync(gcProbeOut); i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 100));
     const m = JSON.parse(readFileSync(gcProbeOut, "utf8")) as { rss: number; heapUsed: number };
     return { rssKb: m.rss / 1024, heapUsedKb: m.heapUsed / 1024 };

@@ -34,7 +34,10 @@ export function bodyLimit(maxSize: number): MiddlewareHandler {
   const viaHono = honoBodyLimit({ maxSize, onError: tooLarge });
   return async (c, next) => {
     const incoming = nodeIncoming(c);
-    const n = incoming ? declaredLength(incoming) : null;
+    if (!incoming || incoming.headers["transfer-encoding"] !== undefined) return viaHono(c, next);
+    // Neither Content-Length nor Transfer-Encoding: no body at all (a GET). Hono's middleware would build the full
+    // web Request just to see that, and an SSE stream would keep it for its whole life.
+    const n = incoming.headers["content-length"] === undefined ? 0 : declaredLength(incoming);
     if (n === null) return viaHono(c, next);
     if (n > maxSize) tooLarge();
     await next();
