@@ -82,8 +82,11 @@ if (mode === "latency-get" || mode === "latency-post") {
 }
 
 const r = await autocannon(opts);
+const usage = process.resourceUsage();
 process.stdout.write(
   `${JSON.stringify({
+    // This process's own CPU (ms): the load generator's share of the machine.
+    cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
     rps: r.requests.average,
     total: r.requests.total,
     p50: r.latency.p50,

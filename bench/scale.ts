@@ -86,6 +86,7 @@ function rssKb(pid: number): number {
 }
 
 interface Load {
+  cpuMs?: number;
   rps: number;
   total: number;
   p50: number;
@@ -258,7 +259,7 @@ export async function benchScale(): Promise<string[][]> {
     rows.push([
       "per accepted submission: CPU of API / Redis; Redis commands (calls, in-Redis us)",
       `${accepted}`,
-      `API ${per(cpuAfter.api - cpuBefore.api).toFixed(3)} ms, Redis ${per(cpuAfter.redis - cpuBefore.redis).toFixed(3)} ms`,
+      `API ${per(cpuAfter.api - cpuBefore.api).toFixed(3)} ms, Redis ${per(cpuAfter.redis - cpuBefore.redis).toFixed(3)} ms, load generator ${per(submit.cpuMs ?? Number.NaN).toFixed(3)} ms`,
       `${per(cmds.reduce((a, c) => a + c.calls, 0)).toFixed(1)} commands`,
       cmds
         .slice(0, 6)
