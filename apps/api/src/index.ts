@@ -35,7 +35,9 @@ export async function startApi(env: Record<string, string | undefined> = process
   jobRetention(env); // fail at start on a bad retention, not on the first job
   // Asynchronous stdout: lines written while a write is in flight go out together (one syscall per batch instead of
   // one per line under load; alone, a line is written at once). pino flushes what is pending on exit.
-  const logger = pino({ level: cfg.LOG_LEVEL, base: { service: "netforge-api" } }, destination({ dest: 1, sync: false }));
+  // Under NETFORGE_API_PROCESSES > 1 each line also names its process.
+  const base = cluster.isWorker ? { service: "netforge-api", pid: process.pid } : { service: "netforge-api" };
+  const logger = pino({ level: cfg.LOG_LEVEL, base }, destination({ dest: 1, sync: false }));
 
   let tokens: Map<string, Role>;
   if (cfg.NETFORGE_TOKENS !== undefined) {
