@@ -138,7 +138,16 @@ export class HostQueues {
       const res = await this.commitOnce(q, client, data, commit);
       const [commitErr, commitRes] = res[1] ?? [new Error("no commit result"), null];
       const addErr = res[2]?.[0] ?? null;
-      if (isNoScriptError(commitErr) || isNoScriptError(addErr)) await this.loadScripts();
+      if (isNoScriptError(commitErr) || isNoScriptError(addErr)) {
+        try {
+          await this.loadScripts();
+        } catch (err) {
+          // Commit not applied: the load's error is the answer. Commit applied but not queued: that outcome must
+          // still reach the caller (it fails the job and releases the claim); the next NOSCRIPT loads again.
+          if (commitErr) throw err;
+          this.logger.warn({ err: (err as Error).message }, "could not load the submission scripts");
+        }
+      }
       if (commitErr && isNoScriptError(commitErr) && attempt === 0) {
         // Same server only: the deadline is on its clock (a reconnect may have reached another one).
         if (connectionEpoch(this.connection) !== epoch) {
