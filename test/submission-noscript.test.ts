@@ -6,7 +6,17 @@
  * BullMQ's add from queueing a job whose claim and record were never written.
  * Uses its own redis-server: SCRIPT FLUSH empties the whole server's script cache.
  */
-import { type Redis, connectRedis, makeKeys, newJobId, newJobRecord, queueCommit, queueTombstoneDrop, redisTimeMs } from "@netforge/core";
+import {
+  connectRedis,
+  loadSubmissionScripts,
+  makeKeys,
+  newJobId,
+  newJobRecord,
+  queueCommit,
+  queueTombstoneDrop,
+  type Redis,
+  redisTimeMs,
+} from "@netforge/core";
 import { type RedisServer, startRedisServer } from "@netforge/devstack";
 import { Job } from "bullmq";
 import type { ChainableCommander } from "ioredis";
@@ -108,6 +118,23 @@ describe("commit script missing from Redis (NOSCRIPT inside the MULTI)", () => {
     const r = await queues.commit("h1", s.data, { deadlineMs, record: s.record, claim: s.claim });
     expect(r.outcome).toMatchObject({ kind: "refused", error: { code: "NAME_TAKEN" } });
     expect(await state("ns-warm", s.jobId)).toEqual({ ...NOTHING, claim: "h1" });
+  });
+
+  it("only the commit script present (never after a flush: it is loaded with BullMQ's add): the add's NOSCRIPT is reported, then loaded", async () => {
+    await redis.script("FLUSH");
+    await loadSubmissionScripts(redis, []);
+    const s = submission("ns-unqueued", "10.96.0.0/24");
+    const deadlineMs = (await redisTimeMs(redis)) + 2_000;
+    const r = await queues.commit("h1", s.data, { deadlineMs, record: s.record, claim: s.claim });
+    // Applied without its queue entry: the caller (job-submission) fails the job and releases the claim.
+    expect(r.outcome.kind).toBe("applied");
+    expect(r.addError?.message).toMatch(/^NOSCRIPT/);
+    expect(await state("ns-unqueued", s.jobId)).toEqual({ ...NOTHING, claim: "h1", record: 1 });
+    // The scripts were loaded on the way: the next submission is whole.
+    const next = submission("ns-after-unqueued", "10.97.0.0/24");
+    const r2 = await queues.commit("h1", next.data, { deadlineMs, record: next.record, claim: next.claim });
+    expect(r2).toEqual({ outcome: { kind: "applied" }, addError: null });
+    expect(await state("ns-after-unqueued", next.jobId)).toEqual(APPLIED);
   });
 
   it("a commit past its deadline after a flush changes nothing", async () => {
