@@ -20,8 +20,8 @@
  * field goes is deleted) and leaves a real job alone (it has no such field).
  * So claim, record and queue entry appear together, or none of them does.
  *
- * The commit script is sent as EVALSHA (the text is ~4 KB; sending it with
- * every submission was a fifth of the API's CPU). Inside a MULTI a NOSCRIPT
+ * The commit script is sent as EVALSHA (its text is ~4 KB, which EVAL wrote
+ * to the socket and Redis hashed with every submission). Inside a MULTI a NOSCRIPT
  * (SCRIPT FLUSH, a restarted or failed-over Redis) does not stop the commands
  * after it; the guard is the tombstone: it is written by a plain command
  * before the script and removed only by the script, so a commit script that
