@@ -13,7 +13,7 @@
  * The file-descriptor limit of both processes is raised to the hard limit.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -40,12 +40,53 @@ function withFdLimit(argv: string[]): [string, string[]] {
   return ["sh", ["-c", 'ulimit -n "$(ulimit -Hn)" && exec "$@"', "sh", ...argv]];
 }
 
+/** A process and its children (the API's cluster processes, BENCH_API_PROCESSES > 1). */
+function processTree(pid: number): number[] {
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // gone
+  }
+  return [pid, ...kids.flatMap(processTree)];
+}
+
+/** CPU time (user + system) of a process and its children so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // exited in between
+    }
+  }
+  return total;
+}
+
+/** Redis's per-command call counts (INFO commandstats), to count round trips and script calls per submission. */
+async function commandCalls(redis: ReturnType<typeof connectRedis>): Promise<Map<string, { calls: number; usec: number }>> {
+  const info = await redis.info("commandstats");
+  const out = new Map<string, { calls: number; usec: number }>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    out.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  }
+  return out;
+}
+
+/** Resident memory of a process and its children (KB). */
 function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0);
+  let total = 0;
+  for (const p of processTree(pid)) {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+    total += Number(m?.[1] ?? 0);
+  }
+  return total;
 }
 
 interface Load {
+  cpuMs?: number;
   rps: number;
   total: number;
   p50: number;
@@ -116,7 +157,18 @@ export async function benchScale(): Promise<string[][]> {
 
   // BENCH_API_PROF=<dir>: the API writes a V8 CPU profile there on exit (docs/benchmarks.md reads one).
   const prof = process.env.BENCH_API_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_API_PROF] : [];
-  const [cmd, args] = withFdLimit([process.execPath, ...prof, "--import", TSX_LOADER, join(ROOT, "apps/api/src/index.ts")]);
+  // The GC probe (bench/api-gc-probe.ts): SIGUSR2 -> full GC -> memory figures in a file, for the SSE part.
+  const gcProbeOut = join(redisServer.dir, "api-memory.json");
+  const [cmd, args] = withFdLimit([
+    process.execPath,
+    ...prof,
+    "--expose-gc",
+    "--import",
+    TSX_LOADER,
+    "--import",
+    join(ROOT, "bench/api-gc-probe.ts"),
+    join(ROOT, "apps/api/src/index.ts"),
+  ]);
   const api = execa(cmd, args, {
     reject: false,
     env: {
@@ -129,6 +181,8 @@ export async function benchScale(): Promise<string[][]> {
       NETFORGE_SSE_MAX_PER_TOKEN: String(SSE_STREAMS + 100),
       NETFORGE_SSE_MAX_TOTAL: String(SSE_STREAMS + 100),
       LOG_LEVEL: process.env.BENCH_API_LOG_LEVEL ?? "info",
+      NETFORGE_API_PROCESSES: process.env.BENCH_API_PROCESSES ?? "1",
+      BENCH_GC_PROBE_OUT: gcProbeOut,
     },
   });
   let out = "";
@@ -172,11 +226,23 @@ export async function benchScale(): Promise<string[][]> {
   // The API's own pid (sh exec'd node).
   const apiPid = api.pid as number;
   try {
-    if (process.env.BENCH_SCALE_PARTS === "sse") return [...(await benchSse(base, apiPid, redis, keys))];
+    if (process.env.BENCH_SCALE_PARTS === "sse") return [...(await benchSse(base, apiPid, redis, keys, gcProbeOut))];
+    const hzCpu0 = cpuMs(apiPid);
     const healthz = await load({ LOAD_URL: `${base}/healthz`, LOAD_MODE: "get", LOAD_CONNECTIONS: "64" });
+    const hzCpuPerReq = (cpuMs(apiPid) - hzCpu0) / Math.max(1, healthz.total);
+    const cmdBefore = await commandCalls(redis);
+    const cpuBefore = { api: cpuMs(apiPid), redis: cpuMs(redisServer.pid) };
     const submit = await load({ LOAD_URL: `${base}/api/create-network`, LOAD_MODE: "submit", LOAD_CONNECTIONS: "64" });
+    const cpuAfter = { api: cpuMs(apiPid), redis: cpuMs(redisServer.pid) };
+    const cmdAfter = await commandCalls(redis);
     const accepted = submit.statusCodes["202"]?.count ?? 0;
-    rows.push(["GET /healthz (baseline), 64 conn", `${healthz.total}`, `${healthz.rps.toFixed(0)} req/s`, `p50 ${healthz.p50} ms`, ""]);
+    rows.push([
+      `GET /healthz (baseline), 64 conn, ${process.env.BENCH_API_PROCESSES ?? "1"} API process(es)`,
+      `${healthz.total}`,
+      `${healthz.rps.toFixed(0)} req/s`,
+      `p50 ${healthz.p50} ms`,
+      `API CPU ${hzCpuPerReq.toFixed(3)} ms/request`,
+    ]);
     rows.push([
       "create-network accepted/s, 64 conn (target >= 5,000)",
       `${submit.total}`,
@@ -184,43 +250,67 @@ export async function benchScale(): Promise<string[][]> {
       `p50 ${submit.p50} ms, non-202 ${submit.total - accepted}`,
       `${((accepted / SECONDS / healthz.rps) * 100).toFixed(0)}% of healthz`,
     ]);
+    // Where a submission's cost lands: CPU ms of each process per accepted submission, Redis commands per submission.
+    const per = (x: number) => (accepted > 0 ? x / accepted : Number.NaN);
+    const cmds = [...cmdAfter]
+      .map(([name, v]) => ({ name, calls: v.calls - (cmdBefore.get(name)?.calls ?? 0), usec: v.usec - (cmdBefore.get(name)?.usec ?? 0) }))
+      .filter((c) => c.calls > 0 && c.name !== "info")
+      .sort((a, b) => b.usec - a.usec);
+    rows.push([
+      "per accepted submission: CPU of API / Redis; Redis commands (calls, in-Redis us)",
+      `${accepted}`,
+      `API ${per(cpuAfter.api - cpuBefore.api).toFixed(3)} ms, Redis ${per(cpuAfter.redis - cpuBefore.redis).toFixed(3)} ms, load generator ${per(submit.cpuMs ?? Number.NaN).toFixed(3)} ms`,
+      `${per(cmds.reduce((a, c) => a + c.calls, 0)).toFixed(1)} commands`,
+      cmds
+        .slice(0, 6)
+        .map((c) => `${c.name} ${per(c.calls).toFixed(1)}x ${per(c.usec).toFixed(0)} us`)
+        .join(", "),
+    ]);
 
-    // BENCH_SCALE_PARTS=submit: submissions only (e.g. for a CPU profile of just that path).
+    // BENCH_SCALE_PARTS=submit: submissions only (e.g. for a CPU profile of just that path); =reads: no SSE part.
     if (process.env.BENCH_SCALE_PARTS === "submit") return rows;
     // A job to read: one of the submitted ones.
     const jobId = await firstJobId(base);
-    const hz1 = await load({ LOAD_URL: `${base}/healthz`, LOAD_MODE: "latency-get" });
-    const list = await load({
-      LOAD_URL: `${base}/api/list-networks`,
-      LOAD_MODE: "latency-post",
-      LOAD_REQUESTS: "300",
-      LOAD_BODY: JSON.stringify({ host: "bench-r", limit: 1000 }),
-    });
-    const describe = await load({
-      LOAD_URL: `${base}/api/describe-network`,
-      LOAD_MODE: "latency-post",
-      LOAD_BODY: JSON.stringify({ name: "r0500" }),
-    });
-    const job = await load({ LOAD_URL: `${base}/api/jobs/${jobId}`, LOAD_MODE: "latency-get" });
     const f = (x: number) => x.toFixed(2);
-    rows.push(["GET /healthz (baseline), 1 conn", `${hz1.total}`, `${f(hz1.p50)} ms`, `p99 ${f(hz1.p99)} ms`, ""]);
-    for (const [what, r, target, path] of [
-      ["list-networks, 1,000 networks (target < 5 ms)", list, 5, "/api/list-networks"],
-      ["describe-network (target < 1 ms)", describe, 1, "/api/describe-network"],
-      ["GET /api/jobs/<id> (target < 1 ms)", job, 1, "/api/jobs/<id>"],
-    ] as const) {
-      const inServer = serverMedian(path);
-      rows.push([
-        what,
-        `${r.total}`,
-        `${f(r.p50)} ms (in server ${inServer} ms)`,
-        `p99 ${f(r.p99)} ms, non-2xx ${r.non2xx}`,
-        `${(r.p50 / hz1.p50).toFixed(1)}x healthz (in server ${serverMedian("/healthz")} ms); client ${r.p50 < target ? "met" : "missed"}, server ${inServer < target ? "met" : "missed"}`,
-      ]);
+    // Each read with both clients (see bench/loadgen.ts): fetch (undici) and node:http, the floor of each from /healthz.
+    for (const client of ["fetch", "http"] as const) {
+      const hz1 = await load({ LOAD_URL: `${base}/healthz`, LOAD_MODE: "latency-get", LOAD_CLIENT: client });
+      const list = await load({
+        LOAD_URL: `${base}/api/list-networks`,
+        LOAD_MODE: "latency-post",
+        LOAD_REQUESTS: "300",
+        LOAD_BODY: JSON.stringify({ host: "bench-r", limit: 1000 }),
+        LOAD_CLIENT: client,
+      });
+      const describe = await load({
+        LOAD_URL: `${base}/api/describe-network`,
+        LOAD_MODE: "latency-post",
+        LOAD_BODY: JSON.stringify({ name: "r0500" }),
+        LOAD_CLIENT: client,
+      });
+      const job = await load({ LOAD_URL: `${base}/api/jobs/${jobId}`, LOAD_MODE: "latency-get", LOAD_CLIENT: client });
+      rows.push([`GET /healthz (baseline), 1 conn, client ${client}`, `${hz1.total}`, `${f(hz1.p50)} ms`, `p99 ${f(hz1.p99)} ms`, ""]);
+      for (const [what, r, target, path] of [
+        ["list-networks, 1,000 networks (target < 5 ms)", list, 5, "/api/list-networks"],
+        ["describe-network (target < 1 ms)", describe, 1, "/api/describe-network"],
+        ["GET /api/jobs/<id> (target < 1 ms)", job, 1, "/api/jobs/<id>"],
+      ] as const) {
+        const inServer = serverMedian(path);
+        rows.push([
+          `${what}, client ${client}`,
+          `${r.total}`,
+          `${f(r.p50)} ms (in server ${inServer} ms)`,
+          `p99 ${f(r.p99)} ms, non-2xx ${r.non2xx}`,
+          `${(r.p50 / hz1.p50).toFixed(1)}x healthz (in server ${serverMedian("/healthz")} ms); client ${r.p50 < target ? "met" : "missed"}, server ${inServer < target ? "met" : "missed"}`,
+        ]);
+      }
     }
+    if (process.env.BENCH_SCALE_PARTS === "reads") return rows;
 
     rows.push(
-      ...(await benchSse(base, apiPid, redis, keys).catch((err: unknown) => [["SSE", "", "failed", String(err).slice(0, 200), ""]])),
+      ...(await benchSse(base, apiPid, redis, keys, gcProbeOut).catch((err: unknown) => [
+        ["SSE", "", "failed", String(err).slice(0, 200), ""],
+      ])),
     );
   } finally {
     clearInterval(beating);
@@ -250,7 +340,17 @@ async function benchSse(
   apiPid: number,
   redis: ReturnType<typeof connectRedis>,
   keys: ReturnType<typeof makeKeys>,
+  gcProbeOut: string,
 ): Promise<string[][]> {
+  /** RSS (KB) of the API after a full GC in it (the probe answers SIGUSR2), and its V8 heap in use. */
+  const afterGc = async (): Promise<{ rssKb: number; heapUsedKb: number }> => {
+    rmSync(gcProbeOut, { force: true });
+    process.kill(apiPid, "SIGUSR2");
+    for (let i = 0; i < 1200 && !existsSync(gcProbeOut); i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
+    const m = JSON.parse(readFileSync(gcProbeOut, "utf8")) as { rss: number; heapUsed: number };
+    return { rssKb: m.rss / 1024, heapUsedKb: m.heapUsed / 1024 };
+  };
   const jobs = Math.max(1, Math.floor(SSE_STREAMS / 100));
   const ids: string[] = [];
   for (let i = 0; i < jobs; i++) {
@@ -263,9 +363,9 @@ async function benchSse(
     if (!b.job) throw new Error(`SSE job not created: ${r.status} ${JSON.stringify(b)}`);
     ids.push(b.job.id);
   }
-  if (global.gc) global.gc();
   await new Promise((r) => setTimeout(r, 1000));
   const before = rssKb(apiPid);
+  const beforeGc = await afterGc();
   const [cmd, args] = withFdLimit([process.execPath, "--import", TSX_LOADER, join(ROOT, "bench/sse-subscribers.ts")]);
   const subs = execa(cmd, args, {
     env: { SSE_BASE: base, SSE_TOKEN: TOKEN, SSE_JOBS: ids.join(","), SSE_STREAMS: String(SSE_STREAMS) },
@@ -287,6 +387,7 @@ async function benchSse(
   });
   await new Promise((r) => setTimeout(r, 2000));
   const during = rssKb(apiPid);
+  const duringGc = await afterGc();
   // Every job: two progress events and the terminal one, written the way the worker writes them.
   for (const id of ids) {
     const rec = await getJob(redis, keys, id);
@@ -309,13 +410,22 @@ async function benchSse(
     retries: number;
   };
   const extraMb = (during - before) / 1024;
+  const extraGcMb = (duringGc.rssKb - beforeGc.rssKb) / 1024;
+  const heapKbPerStream = (duringGc.heapUsedKb - beforeGc.heapUsedKb) / result.streams;
   return [
     [
-      `SSE ${result.streams} subscribers, ${jobs} jobs (target <= 250 MB extra, all events)`,
+      `SSE ${result.streams} subscribers, ${jobs} jobs (target <= 250 MB extra, all events), RSS as is`,
       `${result.streams}`,
       `+${extraMb.toFixed(0)} MB`,
       `${((during - before) / result.streams).toFixed(1)} KB/stream`,
       `${result.complete}/${result.streams} got all ${result.events} events, delivered in ${result.ms} ms; ${result.retries} opens retried (503/reset)`,
+    ],
+    [
+      "  same streams, RSS after a full GC in the API (before and during)",
+      `${result.streams}`,
+      `+${extraGcMb.toFixed(0)} MB`,
+      `${((duringGc.rssKb - beforeGc.rssKb) / result.streams).toFixed(1)} KB/stream`,
+      `V8 heap in use +${((duringGc.heapUsedKb - beforeGc.heapUsedKb) / 1024).toFixed(0)} MB (${heapKbPerStream.toFixed(1)} KB/stream)`,
     ],
   ];
 }

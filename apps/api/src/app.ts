@@ -17,12 +17,12 @@ import {
 } from "@netforge/core";
 import { Hono } from "hono";
 import { routePath } from "hono/route";
-import { bodyLimit } from "hono/body-limit";
 import { bearerAuth } from "./auth";
 import { ClaimSweeper } from "./claim-sweeper";
 import { type ApiConfig, type AppDeps, type AppEnv, DEFAULT_API_CONFIG, type Services } from "./context";
 import { errorResponse, handleError } from "./http-errors";
 import { HostQueues } from "./host-queues";
+import { bodyLimit } from "./json-body";
 import { JobEventBus } from "./job-event-bus";
 import { ApiMetrics } from "./metrics";
 import { TokenBucketRateLimiter } from "./rate-limiter";
@@ -141,17 +141,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     throw new AppError("UNAVAILABLE", "the API is shutting down; retry", { shuttingDown: true });
   });
   app.use("/api/*", bearerAuth(deps.tokens, limiter, authFailures));
-  app.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: config.bodyLimitBytes,
-      onError: () => {
-        throw new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${config.bodyLimitBytes} bytes`, {
-          limitBytes: config.bodyLimitBytes,
-        });
-      },
-    }),
-  );
+  app.use("/api/*", bodyLimit(config.bodyLimitBytes));
 
   const subApps = [
     networkRoutes(services),

@@ -13,6 +13,7 @@ describe("parseApiEnv", () => {
       NETFORGE_AUTH_FAIL_LIMIT: 30,
       NETFORGE_SSE_MAX_PER_TOKEN: 100,
       NETFORGE_SSE_MAX_TOTAL: 10_000,
+      NETFORGE_API_PROCESSES: 1,
       NETFORGE_REDIS_TIMEOUT_MS: 1_000,
     });
   });
@@ -34,6 +35,7 @@ describe("parseApiEnv", () => {
     );
     expect(() => parseApiEnv({})).toThrow(/REDIS_URL: is required/);
     expect(() => parseApiEnv({ REDIS_URL: "http://x" })).toThrow(/REDIS_URL: must start with/);
+    expect(() => parseApiEnv({ REDIS_URL: "redis://x", NETFORGE_API_PROCESSES: "0" })).toThrow(/NETFORGE_API_PROCESSES/);
   });
   it("accepts a Sentinel REDIS_URL", () => {
     const url = "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/netforge?db=0";

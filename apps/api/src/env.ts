@@ -29,6 +29,8 @@ const ApiEnv = z.object({
   // Open Server-Sent Events streams allowed per token, and in total
   NETFORGE_SSE_MAX_PER_TOKEN: z.coerce.number().int().min(1).default(100),
   NETFORGE_SSE_MAX_TOTAL: z.coerce.number().int().min(1).default(10_000),
+  // API processes sharing the port (node:cluster; 1 = no cluster). Rate limits, SSE caps and /metrics are per process.
+  NETFORGE_API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   // Bound of each Redis command of a request, and the time a job submission has to take effect
   NETFORGE_REDIS_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(1_000),
 });

@@ -18,7 +18,10 @@ import {
   queueTombstoneDrop,
   type Redis,
   type SubmissionCommit,
+  connectionEpoch,
+  isNoScriptError,
   isRedisUnavailableError,
+  loadSubmissionScripts,
 } from "@netforge/core";
 import { Job, type JobsOptions, Queue } from "bullmq";
 import type { ChainableCommander } from "ioredis";
@@ -45,6 +48,8 @@ export interface CommitResult {
 
 export class HostQueues {
   private readonly queues = new Map<string, HostQueue>();
+  /** A script load in flight: concurrent submissions that met NOSCRIPT together wait for one load. */
+  private loading: Promise<void> | null = null;
 
   constructor(
     private readonly connection: Redis,
@@ -117,26 +122,80 @@ export class HostQueues {
   }
 
   /**
-   * Commit a submission on `host`: one MULTI of the guarded commit script,
-   * BullMQ's add of `data`, and the tombstone drop. Throws when Redis does
-   * not answer (timeout, connection lost); otherwise reports what happened.
+   * Commit a submission on `host`: one MULTI of the tombstone, the guarded
+   * commit script, BullMQ's add of `data`, and the tombstone drop. Throws when
+   * Redis does not answer (timeout, connection lost); otherwise reports what
+   * happened. A commit script Redis did not hold (NOSCRIPT: nothing was
+   * applied, see core's store/submission.ts) is loaded and the commit sent
+   * once more, on the same connection and with the same deadline.
    */
   async commit(host: string, data: QueuedJobData, commit: Omit<SubmissionCommit, "bullJobKey">): Promise<CommitResult> {
     const q = this.queueFor(host);
     const client = await this.clientOf(host, q);
+    // The queue's client is this.connection behind BullMQ's adapter: its epoch and defined scripts are that client's.
+    const epoch = connectionEpoch(this.connection);
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.commitOnce(q, client, data, commit);
+      const [commitErr, commitRes] = res[1] ?? [new Error("no commit result"), null];
+      const addErr = res[2]?.[0] ?? null;
+      if (isNoScriptError(commitErr) || isNoScriptError(addErr)) {
+        try {
+          await this.loadScripts();
+        } catch (err) {
+          // Commit not applied: the load's error is the answer. Commit applied but not queued: that outcome must
+          // still reach the caller (it fails the job and releases the claim); the next NOSCRIPT loads again.
+          if (commitErr) throw err;
+          this.logger.warn({ err: (err as Error).message }, "could not load the submission scripts");
+        }
+      }
+      if (commitErr && isNoScriptError(commitErr) && attempt === 0) {
+        // Same server only: the deadline is on its clock (a reconnect may have reached another one).
+        if (connectionEpoch(this.connection) !== epoch) {
+          throw new AppError(
+            "UNAVAILABLE",
+            "the store (Redis) reconnected during the request (failover?); the request was not applied",
+            {},
+          );
+        }
+        continue;
+      }
+      if (commitErr) throw commitErr;
+      const outcome = commitOutcome(commitRes, commit.claim, commit.portClaim ?? null);
+      return { outcome, addError: outcome.kind === "applied" ? addErr : null };
+    }
+  }
+
+  private async commitOnce(
+    q: HostQueue,
+    client: Awaited<HostQueue["client"]>,
+    data: QueuedJobData,
+    commit: Omit<SubmissionCommit, "bullJobKey">,
+  ): Promise<[Error | null, unknown][]> {
     const bullJobKey = q.toKey(data.jobId);
-    // BullMQ's transaction wraps an ioredis MULTI: our scripts go on it as plain EVALs.
+    // BullMQ's transaction wraps an ioredis MULTI: our commands go on it as plain commands and EVALSHAs.
     const multi = client.multi() as unknown as ChainableCommander & Parameters<Job["addJob"]>[0];
     queueCommit(multi, this.keys, { ...commit, bullJobKey });
     await new Job(q, data.action, data, this.jobOptions(data.jobId), data.jobId).addJob(multi);
     queueTombstoneDrop(multi, bullJobKey);
     const res = await multi.exec();
     if (res === null) throw new AppError("INTERNAL", "the submission transaction was discarded");
-    const [commitErr, commitRes] = res[0] ?? [new Error("no commit result"), null];
-    if (commitErr) throw commitErr;
-    const outcome = commitOutcome(commitRes, commit.claim, commit.portClaim ?? null);
-    const addErr = res[1]?.[0] ?? null;
-    return { outcome, addError: outcome.kind === "applied" ? addErr : null };
+    return res;
+  }
+
+  /** Load the commit script with BullMQ's add scripts (they must come and go together: core's store/submission.ts). */
+  private loadScripts(): Promise<void> {
+    this.loading ??= this.loadScriptsNow().finally(() => {
+      this.loading = null;
+    });
+    return this.loading;
+  }
+
+  private async loadScriptsNow(): Promise<void> {
+    const defined = (this.connection as unknown as { scriptsSet: Record<string, { lua: string }> }).scriptsSet;
+    const adds = Object.entries(defined)
+      .filter(([name]) => name.startsWith("add"))
+      .map(([, script]) => script.lua);
+    await loadSubmissionScripts(this.connection, adds);
   }
 
   /** Close every queue (the shared connection stays open: it is the caller's). */

@@ -3,12 +3,13 @@
  * a graceful shutdown on SIGTERM/SIGINT (stop accepting, end SSE streams,
  * close queues and Redis). `npm run api` runs this file.
  */
+import cluster from "node:cluster";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
 import { connectRedis, jobRetention, makeKeys, type Role } from "@netforge/core";
-import { pino } from "pino";
+import { destination, pino } from "pino";
 import { createApp } from "./app";
 import { parseApiEnv } from "./env";
 import { loadTokens } from "./tokens";
@@ -32,7 +33,11 @@ export interface StartedApi {
 export async function startApi(env: Record<string, string | undefined> = process.env): Promise<StartedApi> {
   const cfg = parseApiEnv(env);
   jobRetention(env); // fail at start on a bad retention, not on the first job
-  const logger = pino({ level: cfg.LOG_LEVEL, base: { service: "netforge-api" } });
+  // Asynchronous stdout: lines written while a write is in flight go out together (one syscall per batch instead of
+  // one per line under load; alone, a line is written at once). pino flushes what is pending on exit.
+  // Under NETFORGE_API_PROCESSES > 1 each line also names its process.
+  const base = cluster.isWorker ? { service: "netforge-api", pid: process.pid } : { service: "netforge-api" };
+  const logger = pino({ level: cfg.LOG_LEVEL, base }, destination({ dest: 1, sync: false }));
 
   let tokens: Map<string, Role>;
   if (cfg.NETFORGE_TOKENS !== undefined) {
@@ -102,8 +107,40 @@ export async function startApi(env: Record<string, string | undefined> = process
   return { url, close };
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (isMain) {
+/**
+ * NETFORGE_API_PROCESSES > 1: a primary that only forks that many API
+ * processes (node:cluster; they share the listening port, the primary hands
+ * out connections round robin) and relays SIGTERM/SIGINT to them. The
+ * submission path keeps no state outside Redis, so any process can take any
+ * request; what is per process (token buckets, SSE caps, /metrics, the event
+ * bus subscription) is documented in docs/decisions.md. A process that dies
+ * is replaced (not during shutdown). Node 20 has no SO_REUSEPORT listen option.
+ */
+function runPrimary(processes: number): void {
+  let stopping = false;
+  const fork = () => cluster.fork(process.env);
+  for (let i = 0; i < processes; i++) fork();
+  cluster.on("exit", (w, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    process.stderr.write(`netforge api: process ${w.process.pid} exited (${signal ?? code}); starting another\n`);
+    setTimeout(fork, 1_000).unref();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`netforge api: ${signal}, stopping ${processes} processes\n`);
+    const workers = Object.values(cluster.workers ?? {});
+    if (workers.length === 0) process.exit(0);
+    for (const w of workers) w?.process.kill("SIGTERM");
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
+
+function runProcess(): void {
   startApi()
     .then((api) => {
       const stop = (signal: string) => {
@@ -123,4 +160,16 @@ if (isMain) {
       process.stderr.write(`netforge api: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
     });
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  let processes = 1;
+  try {
+    processes = parseApiEnv(process.env).NETFORGE_API_PROCESSES;
+  } catch {
+    // startApi reports the bad environment
+  }
+  if (cluster.isPrimary && processes > 1) runPrimary(processes);
+  else runProcess();
 }

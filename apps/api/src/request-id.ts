@@ -1,10 +1,10 @@
 /** Request ids: a caller's X-Request-Id is kept when it is safe to echo and log, otherwise we mint one. */
-import { randomBytes } from "node:crypto";
+import { randomBase64Url } from "@netforge/core";
 
 const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The caller's id when it is harmless (no header injection, bounded), else a fresh "req_..." id. */
 export function acceptOrGenerateRequestId(header: string | undefined | null): string {
   if (header && ACCEPTABLE_REQUEST_ID.test(header)) return header;
-  return `req_${randomBytes(12).toString("base64url")}`;
+  return `req_${randomBase64Url(12)}`;
 }

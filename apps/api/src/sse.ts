@@ -198,6 +198,9 @@ export class SseStreams {
         });
       }
     };
+    // The stream keeps its request id, not the request's context (headers, request objects, its child logger)
+    // for its whole life.
+    const requestId: string | undefined = c.get("requestId");
     void (async () => {
       try {
         await write(": connected\n\n");
@@ -210,7 +213,7 @@ export class SseStreams {
         });
         if (this.closed && !clientGone) await write(SHUTDOWN_COMMENT);
       } catch (err) {
-        (c.get("log") ?? this.logger).error({ err }, "SSE stream failed");
+        (requestId ? this.logger.child({ requestId }) : this.logger).error({ err }, "SSE stream failed");
       } finally {
         res.off("close", gone);
         if (!res.writableEnded) res.end();

@@ -30,3 +30,4 @@ export * from "./store/network-ips";
 export * from "./spec/firewall";
 export * from "./schemas/firewall";
 export * from "./store/port-claims";
+export * from "./random-id";

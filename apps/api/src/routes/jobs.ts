@@ -46,7 +46,13 @@ function resumeFrom(header: string | undefined, query: string | undefined): stri
  * terminal one. `lastSent` is the newest id the client has; anything not
  * newer is a duplicate (the bus and catch-up reads overlap on purpose).
  */
-async function pumpJobEvents(s: Services, ch: SseChannel, inbox: Inbox<JobEvent>, job: JobRecord, lastSent: string): Promise<void> {
+async function pumpJobEvents(
+  s: Services,
+  ch: SseChannel,
+  inbox: Inbox<JobEvent>,
+  job: { id: string; network: string },
+  lastSent: string,
+): Promise<void> {
   let last = lastSent;
   /** Send if new; true when that was the terminal event. */
   const forward = async (ev: JobEvent): Promise<boolean> => {
@@ -65,6 +71,54 @@ async function pumpJobEvents(s: Services, ch: SseChannel, inbox: Inbox<JobEvent>
     }
     if (await forward(next)) return;
   }
+}
+
+/** Stream body of a new subscriber: the snapshot, then live events (the snapshot is not kept once sent). */
+function snapshotThenEvents(
+  s: Services,
+  inbox: Inbox<JobEvent>,
+  snapshot: NonNullable<Awaited<ReturnType<typeof readJobSnapshot>>>,
+): (ch: SseChannel) => Promise<void> {
+  let pending: typeof snapshot | null = snapshot;
+  return async (ch) => {
+    const snap = pending as typeof snapshot;
+    pending = null;
+    const ref = { id: snap.job.id, network: snap.job.network };
+    const lastEventId = snap.lastEventId;
+    await ch.send("snapshot", lastEventId, toJobView(snap.job));
+    if (isTerminal(snap.job.state)) {
+      const terminal = snap.lastEvent?.type === snap.job.state ? snap.lastEvent : null;
+      await ch.send(snap.job.state, terminal?.id ?? lastEventId, terminal?.job ?? toJobView(snap.job));
+      return;
+    }
+    await pumpJobEvents(s, ch, inbox, ref, lastEventId);
+  };
+}
+
+/** Stream body of a resuming subscriber (Last-Event-ID): the events it missed, then live ones. */
+function missedThenEvents(
+  s: Services,
+  inbox: Inbox<JobEvent>,
+  job: JobRecord,
+  missedEvents: JobEvent[],
+  resumeAfter: string,
+): (ch: SseChannel) => Promise<void> {
+  const ref = { id: job.id, network: job.network };
+  const terminal = isTerminal(job.state);
+  let pending: JobEvent[] | null = missedEvents;
+  return async (ch) => {
+    const missed = pending as JobEvent[];
+    pending = null;
+    let last = resumeAfter;
+    for (const ev of missed) {
+      await ch.send(ev.type, ev.id, ev.job);
+      last = ev.id;
+      if (ev.type !== "progress") return;
+    }
+    // Terminal before our read and nothing missed: the client already has the end.
+    if (terminal) return;
+    await pumpJobEvents(s, ch, inbox, ref, last);
+  };
 }
 
 async function listJobs(s: Services, q: { network?: string; state?: string; host?: string; limit?: number }): Promise<JobView[]> {
@@ -106,45 +160,19 @@ export function jobRoutes(s: Services): Hono<AppEnv> {
     let handedOver = false;
     try {
       await s.bus.readyWithin(s.config.redisTimeoutMs);
+      // A stream lives for as long as its job runs (10,000 at once on one API): it keeps only the job's id and
+      // network; the snapshot or the missed events are dropped once sent.
       if (resumeAfter === null) {
         const snap = await readJobSnapshot(s.redis, s.keys, id);
         if (!snap) throw jobNotFound(id);
         handedOver = true;
-        return s.sse.respond(
-          c,
-          slot,
-          async (ch) => {
-            await ch.send("snapshot", snap.lastEventId, toJobView(snap.job));
-            if (isTerminal(snap.job.state)) {
-              const terminal = snap.lastEvent?.type === snap.job.state ? snap.lastEvent : null;
-              await ch.send(snap.job.state, terminal?.id ?? snap.lastEventId, terminal?.job ?? toJobView(snap.job));
-              return;
-            }
-            await pumpJobEvents(s, ch, inbox, snap.job, snap.lastEventId);
-          },
-          off,
-        );
+        return s.sse.respond(c, slot, snapshotThenEvents(s, inbox, snap), off);
       }
       const job = await getJob(s.redis, s.keys, id);
       if (!job) throw jobNotFound(id);
       const missed = await readJobEventsAfter(s.redis, s.keys, job, resumeAfter);
       handedOver = true;
-      return s.sse.respond(
-        c,
-        slot,
-        async (ch) => {
-          let last = resumeAfter;
-          for (const ev of missed) {
-            await ch.send(ev.type, ev.id, ev.job);
-            last = ev.id;
-            if (ev.type !== "progress") return;
-          }
-          // Terminal before our read and nothing missed: the client already has the end.
-          if (isTerminal(job.state)) return;
-          await pumpJobEvents(s, ch, inbox, job, last);
-        },
-        off,
-      );
+      return s.sse.respond(c, slot, missedThenEvents(s, inbox, job, missed, resumeAfter), off);
     } finally {
       if (!handedOver) {
         off();

@@ -2,13 +2,11 @@
 import {
   AppError,
   getNetworkIps,
-  getNetworks,
+  listSummaryEntriesAfter,
   getNetworkView,
   JOB_ACTIONS,
   type JobAction,
-  listNetworkNamesAfter,
-  type NetworkRecord,
-  type NetworkSummary,
+  type SummaryEntry,
 } from "@netforge/core";
 import { Hono } from "hono";
 import type { AppEnv, Services } from "../context";
@@ -17,22 +15,21 @@ import { submitJob } from "../job-submission";
 import { type ActionBody, actionRoute } from "./action-route";
 
 const DEFAULT_LIST_LIMIT = 100;
-const SCAN_CHUNK = 500;
+const SCAN_CHUNK = 1000;
 
-function summary(n: NetworkRecord): NetworkSummary {
-  return { name: n.name, uuid: n.uuid, type: n.type, host: n.host, cidr: n.cidr, state: n.state, autostart: n.autostart };
-}
-
-/** One page of list-networks: filters applied while walking names in order, so cursors stay stable. */
-async function listNetworksPage(s: Services, q: ActionBody<"list-networks">) {
+/**
+ * One page of list-networks: filters applied while walking names in order, so cursors stay stable. Answered
+ * from the summaries kept beside the records, as JSON text joined (nothing parsed or serialised per network).
+ */
+async function listNetworksPage(s: Services, q: ActionBody<"list-networks">): Promise<string> {
   const limit = q.limit ?? DEFAULT_LIST_LIMIT;
-  const after = q.cursor !== undefined ? decodeNameCursor(q.cursor) : null;
+  let after = q.cursor !== undefined ? decodeNameCursor(q.cursor) : null;
   const needle = q.name?.toLowerCase();
-  const names = await listNetworkNamesAfter(s.redis, s.keys, after);
-  const rows: NetworkRecord[] = [];
+  const rows: SummaryEntry[] = [];
   // One extra match tells whether there is a next page.
-  for (let i = 0; i < names.length && rows.length <= limit; i += SCAN_CHUNK) {
-    for (const n of await getNetworks(s.redis, s.keys, names.slice(i, i + SCAN_CHUNK))) {
+  while (rows.length <= limit) {
+    const chunk = await listSummaryEntriesAfter(s.redis, s.keys, after, SCAN_CHUNK);
+    for (const n of chunk) {
       if (q.type !== undefined && n.type !== q.type) continue;
       if (q.state !== undefined && n.state !== q.state) continue;
       if (q.host !== undefined && n.host !== q.host) continue;
@@ -40,10 +37,13 @@ async function listNetworksPage(s: Services, q: ActionBody<"list-networks">) {
       rows.push(n);
       if (rows.length > limit) break;
     }
+    if (chunk.length < SCAN_CHUNK) break;
+    after = (chunk[chunk.length - 1] as SummaryEntry).name;
   }
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
-  return { networks: page.map(summary), nextCursor: rows.length > limit && last ? encodeNameCursor(last.name) : null };
+  const nextCursor = rows.length > limit && last ? encodeNameCursor(last.name) : null;
+  return `{"networks":[${page.map((r) => r.json).join(",")}],"nextCursor":${JSON.stringify(nextCursor)}}`;
 }
 
 /** A job action: checks, then queue (see job-submission). */
@@ -56,7 +56,9 @@ export function networkRoutes(s: Services): Hono<AppEnv> {
 
   for (const action of JOB_ACTIONS) registerJobAction(app, s, action);
 
-  actionRoute(app, "list-networks", async (c, body) => c.json(await listNetworksPage(s, body)));
+  actionRoute(app, "list-networks", async (c, body) =>
+    c.body(await listNetworksPage(s, body), 200, { "Content-Type": "application/json" }),
+  );
 
   actionRoute(app, "describe-network", async (c, body) => {
     const network = await getNetworkView(s.redis, s.keys, body.name);

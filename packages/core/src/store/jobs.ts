@@ -5,7 +5,7 @@
  * published on one channel for live subscribers. All three writes happen in
  * one MULTI so a reader never sees a record newer than its stream.
  */
-import { randomBytes } from "node:crypto";
+import { randomBase64Url } from "../random-id";
 import type { Redis } from "ioredis";
 import type { ErrorBody } from "../errors";
 import type { JobAction, JobProgress, JobState, JobStep, JobView } from "../schemas/job";
@@ -147,7 +147,7 @@ export interface JobEvent {
 
 /** A new job id: "j_" + 20 url-safe random characters. */
 export function newJobId(): string {
-  return `j_${randomBytes(15).toString("base64url")}`;
+  return `j_${randomBase64Url(15)}`;
 }
 
 /** Public view of a record (links added, internals dropped). */
@@ -268,7 +268,12 @@ export function parseStreamEntries(r: JobRecord | { id: string; network: string 
 }
 
 /** Events of a job after `afterId` (exclusive), oldest first. */
-export async function readJobEventsAfter(redis: Redis, keys: Keys, job: JobRecord, afterId: string): Promise<JobEvent[]> {
+export async function readJobEventsAfter(
+  redis: Redis,
+  keys: Keys,
+  job: JobRecord | { id: string; network: string },
+  afterId: string,
+): Promise<JobEvent[]> {
   const entries = (await redis.xrange(keys.jobEvents(job.id), `(${afterId}`, "+")) as [string, string[]][];
   return parseStreamEntries(job, entries);
 }

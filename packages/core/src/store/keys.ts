@@ -11,6 +11,8 @@ export interface Keys {
   network(name: string): string;
   /** ZSET of all network names (score 0: lexical order for cursors). */
   networks: string;
+  /** HASH name -> the network's list-networks summary, pre-serialised (written with the record). */
+  networkSummaries: string;
   /** JSON live stats of a network, refreshed by its worker. */
   networkStats(name: string): string;
   /** HASH name -> host: every network name claimed in the cluster (pending or existing). */
@@ -67,6 +69,7 @@ export function makeKeys(prefix: string): Keys {
     bull: `${p}:bull`,
     network: (n) => `${p}:net:${n}`,
     networks: `${p}:nets`,
+    networkSummaries: `${p}:nets:summary`,
     networkStats: (n) => `${p}:netstats:${n}`,
     claimedNames: `${p}:claim:names`,
     claimedSubnets: (h) => `${p}:claim:subnets:${h}`,

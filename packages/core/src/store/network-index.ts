@@ -5,7 +5,7 @@
  * hosts' truth: a worker rebuilds its part at start and periodically.
  */
 import type { Redis } from "ioredis";
-import type { NetworkStats, NetworkView } from "../schemas/network";
+import type { NetworkStats, NetworkSummary, NetworkView } from "../schemas/network";
 import type { Keys } from "./keys";
 import { evalScript } from "./scripts";
 
@@ -15,9 +15,56 @@ export type NetworkRecord = Omit<NetworkView, "stats">;
 /** Stats shown before a worker has observed the network. */
 export const EMPTY_STATS: NetworkStats = { connectedVms: 0, allocatedIps: 0, observedAt: null };
 
-/** Insert or replace a network record. */
+/** What list-networks shows of a network (this key order is the answer's). */
+export function networkSummary(n: NetworkRecord): NetworkSummary {
+  return { name: n.name, uuid: n.uuid, type: n.type, host: n.host, cidr: n.cidr, state: n.state, autostart: n.autostart };
+}
+
+/**
+ * A summary as kept beside its record: "type SOH state SOH host(JSON) SOH
+ * summary(JSON)", so list-networks filters without parsing and answers by
+ * joining the JSON parts (JSON escapes SOH, so it cannot occur inside a part).
+ */
+export function encodeSummaryEntry(s: NetworkSummary): string {
+  return `${s.type}\u0001${s.state}\u0001${JSON.stringify(s.host)}\u0001${JSON.stringify(s)}`;
+}
+
+/** A network's list-networks entry: the fields it is filtered on, and its summary as JSON text. */
+export interface SummaryEntry {
+  name: string;
+  type: string;
+  state: string;
+  host: string;
+  json: string;
+}
+
+function decodeSummaryEntry(name: string, raw: string): SummaryEntry | null {
+  const a = raw.indexOf("\u0001");
+  const b = raw.indexOf("\u0001", a + 1);
+  const c = raw.indexOf("\u0001", b + 1);
+  if (a < 0 || b < 0 || c < 0) return null;
+  return {
+    name,
+    type: raw.slice(0, a),
+    state: raw.slice(a + 1, b),
+    host: JSON.parse(raw.slice(b + 1, c)) as string,
+    json: raw.slice(c + 1),
+  };
+}
+
+/**
+ * Insert or replace a network record, with its list-networks summary kept
+ * pre-serialised beside it (same MULTI): listing 1,000 networks then reads
+ * ~200 bytes per network instead of the whole record (~500 bytes) and neither
+ * parses nor serialises them.
+ */
 export async function putNetwork(redis: Redis, keys: Keys, rec: NetworkRecord): Promise<void> {
-  await redis.multi().set(keys.network(rec.name), JSON.stringify(rec)).zadd(keys.networks, 0, rec.name).exec();
+  await redis
+    .multi()
+    .set(keys.network(rec.name), JSON.stringify(rec))
+    .zadd(keys.networks, 0, rec.name)
+    .hset(keys.networkSummaries, rec.name, encodeSummaryEntry(networkSummary(rec)))
+    .exec();
 }
 
 /** Remove a network from the index (record, listing, stats, spec and published IPs). */
@@ -26,6 +73,7 @@ export async function removeNetwork(redis: Redis, keys: Keys, name: string): Pro
     .multi()
     .del(keys.network(name))
     .zrem(keys.networks, name)
+    .hdel(keys.networkSummaries, name)
     .del(keys.networkStats(name))
     .del(keys.networkSpec(name), keys.networkIps(name))
     .exec();
@@ -60,6 +108,41 @@ export async function getNetworks(redis: Redis, keys: Keys, names: string[]): Pr
     for (const r of raws) if (r) out.push(JSON.parse(r) as NetworkRecord);
   }
   return out;
+}
+
+/**
+ * Up to `count` list-networks entries of the networks after `cursor`
+ * (exclusive), in name order. A network without a stored summary (a record
+ * written before summaries existed) is answered from its record.
+ */
+export async function listSummaryEntriesAfter(redis: Redis, keys: Keys, cursor: string | null, count: number): Promise<SummaryEntry[]> {
+  // Two commands (names, then their entries): measured faster than one script that builds the 2,000-element reply.
+  const names = await redis.zrangebylex(keys.networks, cursor ? `(${cursor}` : "-", "+", "LIMIT", 0, count);
+  if (names.length === 0) return [];
+  const raws = await redis.hmget(keys.networkSummaries, ...names);
+  const out: (SummaryEntry | null)[] = [];
+  const missing: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    const raw = raws[i];
+    const e = raw ? decodeSummaryEntry(name, raw) : null;
+    if (!e) missing.push(name);
+    out.push(e);
+  }
+  if (missing.length > 0) {
+    const recs = new Map((await getNetworks(redis, keys, missing)).map((r) => [r.name, r]));
+    for (let i = 0; i < out.length; i++) {
+      if (out[i]) continue;
+      const rec = recs.get(names[i] as string);
+      out[i] = rec ? (decodeSummaryEntry(rec.name, encodeSummaryEntry(networkSummary(rec))) as SummaryEntry) : null;
+    }
+  }
+  return out.filter((e): e is SummaryEntry => e !== null);
+}
+
+/** Summaries of the networks after `cursor` (exclusive), up to `count`, parsed. */
+export async function getNetworkSummariesAfter(redis: Redis, keys: Keys, cursor: string | null, count: number): Promise<NetworkSummary[]> {
+  return (await listSummaryEntriesAfter(redis, keys, cursor, count)).map((e) => JSON.parse(e.json) as NetworkSummary);
 }
 
 /** Names of networks after `cursor` (exclusive), lexical order. */

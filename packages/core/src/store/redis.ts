@@ -131,6 +131,8 @@ export function connectRedis(url: string, extra: RedisOptions = {}): Redis {
  */
 export function requestRedisClient(base: Redis, timeoutMs: number): Redis {
   const client = base.duplicate({
+    // Commands of concurrent requests issued in one tick go out in one write (one syscall, one read on Redis's side).
+    enableAutoPipelining: true,
     commandTimeout: timeoutMs,
     enableOfflineQueue: true,
     maxRetriesPerRequest: 0,

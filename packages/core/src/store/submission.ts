@@ -5,20 +5,39 @@
  * in Redis (CLIENT PAUSE, a stalled server): they run later, see that the
  * deadline has passed (Redis's TIME, inside the script), and do nothing.
  *
- * The commit is one MULTI: [commit script] [BullMQ add] [tombstone drop].
- * The commit script takes the name/subnet claim (CLAIM_LUA, verbatim, which
- * also places: it claims only when the queue's host is the least-loaded one
- * that fits, else it names the host to commit on instead) and writes the job
- * record (SAVE_NEW_JOB_LUA, verbatim), or, when it refuses (deadline passed,
- * claim refused or placed elsewhere), leaves a tombstone hash at the BullMQ job key so that the BullMQ
- * add that follows in the same transaction sees "a job with this id exists"
- * and adds nothing (BullMQ's documented duplicate-id behaviour). The last
- * script removes the tombstone again. So claim, record and queue entry
- * appear together, or none of them does. (The job writes name keys the
- * script computes rather than declares: fine on one Redis, and on a Redis
- * Cluster when the prefix is a hash tag, as BullMQ's own scripts require.)
+ * The commit is one MULTI: [tombstone] [commit script] [BullMQ add]
+ * [tombstone drop]. The tombstone is a hash written by a plain HSET at the
+ * BullMQ job key of this submission, so the BullMQ add that follows in the
+ * same transaction sees "a job with this id exists" and adds nothing
+ * (BullMQ's documented duplicate-id behaviour), unless the commit script
+ * removed it. The commit script takes the name/subnet claim (CLAIM_LUA,
+ * verbatim, which also places: it claims only when the queue's host is the
+ * least-loaded one that fits, else it names the host to commit on instead)
+ * and writes the job record (SAVE_NEW_JOB_LUA, verbatim), and only then
+ * deletes the tombstone. When it refuses (deadline passed, claim refused or
+ * placed elsewhere) the tombstone stays. The last command, a plain HDEL of
+ * the tombstone's field, removes a tombstone that stayed (a hash whose last
+ * field goes is deleted) and leaves a real job alone (it has no such field).
+ * So claim, record and queue entry appear together, or none of them does.
+ *
+ * The commit script is sent as EVALSHA (its text is ~4 KB, which EVAL wrote
+ * to the socket and Redis hashed with every submission). Inside a MULTI a NOSCRIPT
+ * (SCRIPT FLUSH, a restarted or failed-over Redis) does not stop the commands
+ * after it; the guard is the tombstone: it is written by a plain command
+ * before the script and removed only by the script, so a commit script that
+ * did not run leaves the add a no-op (fail closed: nothing applied). The
+ * caller then loads the scripts (loadSubmissionScripts) and commits again.
+ * The scripts are loaded together, in one MULTI, with BullMQ's add scripts:
+ * a SCRIPT FLUSH removes all of them, so "the commit script is present"
+ * implies "the add script is present" and a commit that ran is never
+ * followed by an add that NOSCRIPTs (which would leave a record without a
+ * queue entry; the caller still handles that case by failing the job).
+ * (The job writes name keys the script computes rather than declares: fine
+ * on one Redis, and on a Redis Cluster when the prefix is a hash tag, as
+ * BullMQ's own scripts require.)
  */
-import type { ChainableCommander } from "ioredis";
+import { createHash } from "node:crypto";
+import type { ChainableCommander, Redis } from "ioredis";
 import type { AppError } from "../errors";
 import { CLAIM_LUA, type PlacementRequest, claimScriptArgs, readClaimAnswer } from "./claims";
 import { type JobRecord, SAVE_NEW_JOB_LUA, saveNewJobScriptArgs } from "./jobs";
@@ -44,11 +63,8 @@ local function portclaim(KEYS, ARGV)
 ${PORT_CLAIM_LUA}
 end
 local tomb = KEYS[1]
+-- Refusing leaves the tombstone the transaction wrote before this script: the add after it adds nothing.
 local function refuse(res)
-  if redis.call('EXISTS', tomb) == 0 then
-    redis.call('HSET', tomb, '${TOMBSTONE_FIELD}', '1')
-    redis.call('PEXPIRE', tomb, 60000)
-  end
   return res
 end
 local t = redis.call('TIME')
@@ -75,13 +91,29 @@ if #ck > 0 then
   if res[1] ~= 'OK' then return refuse(res) end
 end
 save(sk, sa)
+if redis.call('HGET', tomb, '${TOMBSTONE_FIELD}') then redis.call('DEL', tomb) end
 return {'OK'}
 `;
 
-const DROP_TOMBSTONE_LUA = `
-if redis.call('HGET', KEYS[1], '${TOMBSTONE_FIELD}') then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
+const COMMIT_SHA = createHash("sha1").update(COMMIT_LUA).digest("hex");
+
+/** True for the error of an EVALSHA whose script Redis does not hold. */
+export function isNoScriptError(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith("NOSCRIPT");
+}
+
+/**
+ * Load the commit script, together with `alongside` (BullMQ's add scripts),
+ * in one MULTI: atomic, so no SCRIPT FLUSH can fall between them (see the
+ * file comment for why they must come and go together).
+ */
+export async function loadSubmissionScripts(redis: Redis, alongside: string[]): Promise<void> {
+  const multi = redis.multi();
+  for (const lua of alongside) multi.script("LOAD", lua);
+  multi.script("LOAD", COMMIT_LUA);
+  const res = await multi.exec();
+  for (const [err] of res ?? []) if (err) throw err;
+}
 
 /** What one commit attempt applies. */
 export interface SubmissionCommit {
@@ -97,16 +129,19 @@ export interface SubmissionCommit {
 }
 
 /**
- * Queue the commit script on `multi` (EVAL with the script text: inside a
- * transaction a NOSCRIPT error would not stop the commands after it).
+ * Queue the tombstone and the commit script on `multi` (EVALSHA: a NOSCRIPT
+ * leaves the tombstone, so the add after it adds nothing). The commit
+ * script's answer is the second result of the transaction.
  */
 export function queueCommit(multi: ChainableCommander, keys: Keys, c: SubmissionCommit): void {
   const claim = c.claim ? claimScriptArgs(keys, c.claim) : { keys: [], argv: [] };
   const save = saveNewJobScriptArgs(keys, c.record);
   const port = c.portClaim ? portClaimScriptArgs(keys, c.portClaim) : { keys: [], argv: [] };
   const scriptKeys = [c.bullJobKey, ...claim.keys, ...save.keys, ...port.keys];
-  multi.eval(
-    COMMIT_LUA,
+  // The object form: the multi may be BullMQ's adapter, whose hset takes { field: value } (so does ioredis's).
+  multi.hset(c.bullJobKey, { [TOMBSTONE_FIELD]: "1" });
+  multi.evalsha(
+    COMMIT_SHA,
     scriptKeys.length,
     ...scriptKeys,
     String(c.deadlineMs),
@@ -122,9 +157,12 @@ export function queueCommit(multi: ChainableCommander, keys: Keys, c: Submission
   );
 }
 
-/** Queue the removal of a tombstone the commit script may have left (a real job at that key stays). */
+/**
+ * Queue the removal of a tombstone the commit script left (a plain HDEL: a
+ * hash whose last field goes is deleted; a real job has no such field).
+ */
 export function queueTombstoneDrop(multi: ChainableCommander, bullJobKey: string): void {
-  multi.eval(DROP_TOMBSTONE_LUA, 1, bullJobKey);
+  multi.hdel(bullJobKey, TOMBSTONE_FIELD);
 }
 
 /**
