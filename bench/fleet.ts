@@ -60,6 +60,8 @@ interface Stack {
   prefix: string;
   base: string;
   apiPid: number;
+  /** create-network requests' in-server ms (API request log), appended as they come. */
+  serverMs: number[];
   stop(): Promise<void>;
 }
 
@@ -84,8 +86,19 @@ async function startStack(): Promise<Stack> {
   });
   // Read (and drop) the API's log, or a full pipe would stall it; the first lines carry its URL.
   let head = "";
+  // In-server time of each create-network (the request log's "ms"): the API's share of a submission.
+  const serverMs: number[] = [];
+  let partial = "";
   api.stdout?.on("data", (d: Buffer) => {
-    if (head.length < 20_000) head += d.toString();
+    const text = d.toString();
+    if (head.length < 20_000) head += text;
+    const lines = (partial + text).split("\n");
+    partial = lines.pop() ?? "";
+    for (const l of lines) {
+      if (!l.includes('"path":"/api/create-network"')) continue;
+      const m = /"ms":([0-9.]+)/.exec(l);
+      if (m?.[1]) serverMs.push(Number(m[1]));
+    }
   });
   const base = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`API did not start: ${head.slice(0, 500)}`)), 30_000);
@@ -105,6 +118,7 @@ async function startStack(): Promise<Stack> {
     prefix,
     base,
     apiPid: api.pid as number,
+    serverMs,
     async stop() {
       api.kill("SIGTERM");
       await api;
@@ -186,6 +200,12 @@ interface Level {
   hosts: number;
   perSec: number[];
   latencies: number[];
+  /** Submission to the job's start (lock taken, first step), per job. */
+  waits: number[];
+  /** How long the load driver took to have every create accepted, per round. */
+  submitMs: number[];
+  /** In-server ms of the measured create-network requests. */
+  serverMs: number[];
   failed: number;
   rejected: number;
   wallS: number;
@@ -205,6 +225,9 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
     hosts: n,
     perSec: [],
     latencies: [],
+    waits: [],
+    submitMs: [],
+    serverMs: [],
     failed: 0,
     rejected: 0,
     wallS: 0,
@@ -215,7 +238,9 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
   };
   try {
     for (let i = 0; i < n; i += PER_PROC) {
-      const p = execa(process.execPath, ["--import", TSX_LOADER, join(ROOT, "bench/fleet-hosts.ts")], {
+      // BENCH_FLEET_PROF=<dir>: each simulated-hosts process writes a V8 CPU profile there on exit.
+      const prof = process.env.BENCH_FLEET_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_FLEET_PROF] : [];
+      const p = execa(process.execPath, [...prof, "--import", TSX_LOADER, join(ROOT, "bench/fleet-hosts.ts")], {
         reject: false,
         cleanup: true,
         stdout: "pipe",
@@ -248,6 +273,19 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
       ),
     );
     await new Promise((r) => setTimeout(r, 1000)); // every queue consumer running
+    // Warm-up, not measured: one create per host. The API creates each host's BullMQ queue on its first
+    // submission (a connection and its scripts) and V8 compiles the hot paths; steady state is what is measured.
+    {
+      const warm = await execa(process.execPath, ["--import", TSX_LOADER, join(ROOT, "bench/fleet-load.ts")], {
+        env: { LOAD_BASE: s.base, LOAD_TOKEN: TOKEN, FLEET_HOSTS: hostIds.join(","), FLEET_PER_HOST: "1", FLEET_ROUND: "9" },
+      });
+      const ids = (JSON.parse(warm.stdout.trim().split("\n").pop() as string) as { ids: string[] }).ids;
+      const jobs = await waitForJobs(s.redis, s.keys, ids, 120_000);
+      await deleteAll(
+        s,
+        jobs.filter((j) => j.state === "succeeded").map((j) => j.network),
+      );
+    }
     for (let round = 0; round < SIM_ROUNDS; round++) {
       process.stderr.write(`bench fleet: ${n} simulated host(s), round ${round + 1}/${SIM_ROUNDS}...\n`);
       const pids = procs.map((p) => p.pid as number);
@@ -255,6 +293,7 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
       const a0 = cpuSeconds(s.apiPid);
       const w0 = pids.reduce((x, pid) => x + cpuSeconds(pid), 0);
       const t0 = performance.now();
+      const logged = s.serverMs.length;
       const load = await execa(process.execPath, ["--import", TSX_LOADER, join(ROOT, "bench/fleet-load.ts")], {
         env: {
           LOAD_BASE: s.base,
@@ -269,7 +308,10 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
         errors: number;
         firstErrors: string[];
         cpuMs: number;
+        submitMs: number;
       };
+      lvl.submitMs.push(out.submitMs);
+      lvl.serverMs.push(...s.serverMs.slice(logged));
       if (out.errors) process.stderr.write(`bench fleet: ${out.errors} submissions rejected: ${out.firstErrors.join("; ")}\n`);
       lvl.rejected += out.errors;
       // Done when every accepted create is in the index (a cheap ZCARD, not a read of every job), then the records.
@@ -289,6 +331,7 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
       lvl.failed += jobs.length - ok.length;
       lvl.perSec.push(throughput(jobs).perSec);
       lvl.latencies.push(...jobLatencies(ok));
+      lvl.waits.push(...ok.map((j) => Date.parse(j.startedAt ?? j.createdAt) - Date.parse(j.createdAt)));
       if (round === 0) lvl.simJobs = ok;
       await deleteAll(
         s,
@@ -341,6 +384,13 @@ export async function benchFleet(): Promise<string[][]> {
       `${rate.toFixed(1)} creates/s`,
       `p95 job latency ${ms(p95(l.latencies))}; failed ${l.failed}, rejected ${l.rejected}`,
       `${ratio.toFixed(1)}x 1 host${target}`,
+    ]);
+    rows.push([
+      "  where a job's time goes",
+      "",
+      `all accepted in ${ms(median(l.submitMs))} (in API: med ${ms(median(l.serverMs))}, p95 ${ms(p95(l.serverMs))})`,
+      `queued -> started med ${ms(median(l.waits))}, p95 ${ms(p95(l.waits))}`,
+      `job latency med ${ms(median(l.latencies))}`,
     ]);
     rows.push([
       `  CPU over the ${l.wallS.toFixed(1)} s measured (1 core = 100%)`,
