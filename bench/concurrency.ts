@@ -9,6 +9,7 @@
  * jobs of one network never overlapped, while jobs of different networks did
  * (the most seen running at one instant is printed).
  */
+import { loadavg } from "node:os";
 import { getHost, hostStatus, type JobRecord, type Keys, type Redis } from "@netforge/core";
 import { spawnWorker } from "@netforge/devstack";
 import type { SandboxHost } from "@netforge/sandbox";
@@ -121,7 +122,7 @@ export async function benchConcurrency(
         `${creates.length}`,
         `${tp.perSec.toFixed(2)} creates/s (${tp.seconds.toFixed(1)} s)`,
         `job latency med ${ms(median(lat))}, p95 ${ms(p95(lat))}`,
-        `${(tp.perSec / base).toFixed(2)}x conc 1; most running at once ${overlaps(creates).maxParallel}`,
+        `${(tp.perSec / base).toFixed(2)}x conc 1; most running at once ${overlaps(creates).maxParallel}; load avg ${loadavg()[0]?.toFixed(1)}`,
       ]);
       rows.push([
         `  delete-network x${CREATES} at once, concurrency ${c}`,

@@ -19,9 +19,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connectRedis, type JobRecord, type Keys, makeKeys, type Redis } from "@netforge/core";
+import { connectRedis, getHost, type JobRecord, type Keys, makeKeys, putHost, type Redis } from "@netforge/core";
 import { type RedisServer, startRedisServer, TSX_LOADER } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost } from "@netforge/sandbox";
 import { execa, type ResultPromise } from "execa";
@@ -137,6 +138,36 @@ async function post(base: string, action: string, body: unknown): Promise<{ stat
   return { status: r.status, body: await r.json() };
 }
 
+interface LoadOut {
+  ids: string[];
+  errors: number;
+  firstErrors: string[];
+  cpuMs: number;
+  submitMs: number;
+}
+
+/** The load driver (its own process): perHost creates per host, all at once over 32 connections. */
+async function runLoad(s: Stack, hostIds: string[], perHost: number, round: number): Promise<LoadOut> {
+  const load = await execa(process.execPath, ["--import", TSX_LOADER, join(ROOT, "bench/fleet-load.ts")], {
+    env: {
+      LOAD_BASE: s.base,
+      LOAD_TOKEN: TOKEN,
+      FLEET_HOSTS: hostIds.join(","),
+      FLEET_PER_HOST: String(perHost),
+      FLEET_ROUND: String(round),
+    },
+  });
+  return JSON.parse(load.stdout.trim().split("\n").pop() as string) as LoadOut;
+}
+
+/** Redis's time per command over a window (INFO commandstats: calls and usec per command). */
+async function commandStats(redis: Redis): Promise<Map<string, { calls: number; usec: number }>> {
+  const out = new Map<string, { calls: number; usec: number }>();
+  for (const m of (await redis.info("commandstats")).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
+    out.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  return out;
+}
+
 /** Delete every network (not measured), 32 at a time, and wait for the jobs. */
 async function deleteAll(s: Stack, names: string[]): Promise<void> {
   const ids: string[] = [];
@@ -213,7 +244,13 @@ interface Level {
   cpu: { redis: number; api: number; workers: number; load: number };
   commands: number;
   creates: number;
+  /** The machine's 1-minute load average at the end of each round (other work on the box shows here). */
+  loadAvg: number[];
   simJobs: JobRecord[];
+  /** Redis calls and time per command over the measured windows. */
+  cmdStats: Map<string, { calls: number; usec: number }>;
+  /** The same submissions with no worker consuming (workers stopped, hosts kept online): API + Redis alone. */
+  submitOnly: { perSec: number; serverMs: number[]; apiCpu: number; redisCpu: number; wallS: number } | null;
 }
 
 /** Phase 2, one fleet size: a fresh Redis + API, the simulated hosts, SIM_ROUNDS rounds of PER_HOST creates per host. */
@@ -234,7 +271,10 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
     cpu: { redis: 0, api: 0, workers: 0, load: 0 },
     commands: 0,
     creates: 0,
+    loadAvg: [],
     simJobs: [],
+    cmdStats: new Map(),
+    submitOnly: null,
   };
   try {
     for (let i = 0; i < n; i += PER_PROC) {
@@ -276,11 +316,7 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
     // Warm-up, not measured: one create per host. The API creates each host's BullMQ queue on its first
     // submission (a connection and its scripts) and V8 compiles the hot paths; steady state is what is measured.
     {
-      const warm = await execa(process.execPath, ["--import", TSX_LOADER, join(ROOT, "bench/fleet-load.ts")], {
-        env: { LOAD_BASE: s.base, LOAD_TOKEN: TOKEN, FLEET_HOSTS: hostIds.join(","), FLEET_PER_HOST: "1", FLEET_ROUND: "9" },
-      });
-      const ids = (JSON.parse(warm.stdout.trim().split("\n").pop() as string) as { ids: string[] }).ids;
-      const jobs = await waitForJobs(s.redis, s.keys, ids, 120_000);
+      const jobs = await waitForJobs(s.redis, s.keys, (await runLoad(s, hostIds, 1, 9)).ids, 120_000);
       await deleteAll(
         s,
         jobs.filter((j) => j.state === "succeeded").map((j) => j.network),
@@ -294,22 +330,8 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
       const w0 = pids.reduce((x, pid) => x + cpuSeconds(pid), 0);
       const t0 = performance.now();
       const logged = s.serverMs.length;
-      const load = await execa(process.execPath, ["--import", TSX_LOADER, join(ROOT, "bench/fleet-load.ts")], {
-        env: {
-          LOAD_BASE: s.base,
-          LOAD_TOKEN: TOKEN,
-          FLEET_HOSTS: hostIds.join(","),
-          FLEET_PER_HOST: String(PER_HOST),
-          FLEET_ROUND: String(round),
-        },
-      });
-      const out = JSON.parse(load.stdout.trim().split("\n").pop() as string) as {
-        ids: string[];
-        errors: number;
-        firstErrors: string[];
-        cpuMs: number;
-        submitMs: number;
-      };
+      const c0 = await commandStats(s.redis);
+      const out = await runLoad(s, hostIds, PER_HOST, round);
       lvl.submitMs.push(out.submitMs);
       lvl.serverMs.push(...s.serverMs.slice(logged));
       if (out.errors) process.stderr.write(`bench fleet: ${out.errors} submissions rejected: ${out.firstErrors.join("; ")}\n`);
@@ -325,7 +347,13 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
       lvl.cpu.workers += pids.reduce((x, pid) => x + cpuSeconds(pid), 0) - w0;
       lvl.cpu.load += out.cpuMs / 1000;
       lvl.commands += r1.commands - r0.commands;
+      for (const [cmd, v] of await commandStats(s.redis)) {
+        const before = c0.get(cmd) ?? { calls: 0, usec: 0 };
+        const acc = lvl.cmdStats.get(cmd) ?? { calls: 0, usec: 0 };
+        lvl.cmdStats.set(cmd, { calls: acc.calls + v.calls - before.calls, usec: acc.usec + v.usec - before.usec });
+      }
       lvl.wallS += wall;
+      lvl.loadAvg.push(loadavg()[0] as number);
       lvl.creates += jobs.length;
       const ok = jobs.filter((j) => j.state === "succeeded");
       lvl.failed += jobs.length - ok.length;
@@ -338,6 +366,26 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
         ok.map((j) => j.network),
       );
     }
+    // Baseline in the same stack: the same submissions to the same hosts with no worker running (hosts kept
+    // online by hand). What the API and Redis do alone; the gap to the rounds above is what workers add.
+    for (const p of procs) p.kill("SIGTERM");
+    await Promise.allSettled(procs);
+    for (const id of hostIds) {
+      const rec = await getHost(s.redis, s.keys, id);
+      if (rec) await putHost(s.redis, s.keys, { ...rec, stoppedAt: undefined, lastSeenAt: new Date(Date.now() + 3600_000).toISOString() });
+    }
+    const logged = s.serverMs.length;
+    const a0 = cpuSeconds(s.apiPid);
+    const r0 = await redisUsage(s.redis);
+    const out = await runLoad(s, hostIds, PER_HOST, 5);
+    const wallS = out.submitMs / 1000;
+    lvl.submitOnly = {
+      perSec: out.ids.length / wallS,
+      serverMs: s.serverMs.slice(logged),
+      apiCpu: cpuSeconds(s.apiPid) - a0,
+      redisCpu: (await redisUsage(s.redis)).cpu - r0.cpu,
+      wallS,
+    };
   } finally {
     for (const p of procs) p.kill("SIGTERM");
     await Promise.allSettled(procs);
@@ -385,6 +433,14 @@ export async function benchFleet(): Promise<string[][]> {
       `p95 job latency ${ms(p95(l.latencies))}; failed ${l.failed}, rejected ${l.rejected}`,
       `${ratio.toFixed(1)}x 1 host${target}`,
     ]);
+    if (l.submitOnly)
+      rows.push([
+        `  baseline: the same ${l.hosts * PER_HOST} submissions, no worker consuming`,
+        "",
+        `${l.submitOnly.perSec.toFixed(0)} accepted/s (in API: med ${ms(median(l.submitOnly.serverMs))})`,
+        `API ${pct(l.submitOnly.apiCpu, l.submitOnly.wallS)}, Redis ${pct(l.submitOnly.redisCpu, l.submitOnly.wallS)} CPU`,
+        `fleet rate = ${((rate / l.submitOnly.perSec) * 100).toFixed(0)}% of it`,
+      ]);
     rows.push([
       "  where a job's time goes",
       "",
@@ -393,13 +449,30 @@ export async function benchFleet(): Promise<string[][]> {
       `job latency med ${ms(median(l.latencies))}`,
     ]);
     rows.push([
-      `  CPU over the ${l.wallS.toFixed(1)} s measured (1 core = 100%)`,
+      `  CPU over the ${l.wallS.toFixed(1)} s measured (1 core = 100%; load avg ${median(l.loadAvg).toFixed(1)} on ${cpus().length} cores)`,
       "",
       `Redis ${pct(l.cpu.redis, l.wallS)}, API ${pct(l.cpu.api, l.wallS)}`,
       `sim workers ${pct(l.cpu.workers, l.wallS)}, load driver ${pct(l.cpu.load, l.wallS)}`,
       `per create: Redis ${((l.cpu.redis / l.creates) * 1000).toFixed(2)} ms, ${(l.commands / l.creates).toFixed(0)} cmds; API ${((l.cpu.api / l.creates) * 1000).toFixed(2)} ms; worker ${((l.cpu.workers / l.creates) * 1000).toFixed(2)} ms`,
     ]);
   }
+  // Where Redis spends its time at the largest level (commandstats over the measured windows).
+  const topLevel = levels.at(-1) as Level;
+  const totalUsec = [...topLevel.cmdStats.values()].reduce((a, v) => a + v.usec, 0);
+  const topCmds = [...topLevel.cmdStats.entries()].sort((a, b) => b[1].usec - a[1].usec).slice(0, 6);
+  rows.push([
+    `  Redis time by command at ${topLevel.hosts} hosts`,
+    `${topLevel.creates}`,
+    topCmds
+      .slice(0, 3)
+      .map(([c, v]) => `${c} ${((v.usec / totalUsec) * 100).toFixed(0)}%`)
+      .join(", "),
+    topCmds
+      .slice(3)
+      .map(([c, v]) => `${c} ${((v.usec / totalUsec) * 100).toFixed(0)}%`)
+      .join(", "),
+    `calls per create: ${topCmds.map(([c, v]) => `${c} ${(v.calls / topLevel.creates).toFixed(1)}`).join(", ")}`,
+  ]);
   rows.push([
     "  sim 1 host beside the real host (same 20 creates, concurrency 8)",
     "",
