@@ -47,6 +47,13 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
+/** CPU seconds the whole machine spent busy so far (all cores; /proc/stat, everything but idle and iowait). */
+function machineBusySeconds(): number {
+  const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] as string).trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return (total - (f[3] ?? 0) - (f[4] ?? 0)) / CLK_TCK;
+}
+
 /** Redis's own CPU (INFO cpu, main thread and children) and commands served so far. */
 async function redisUsage(redis: Redis): Promise<{ cpu: number; commands: number }> {
   const info = `${await redis.info("cpu")}\n${await redis.info("stats")}`;
@@ -241,7 +248,7 @@ interface Level {
   rejected: number;
   wallS: number;
   /** CPU seconds over the measured windows. */
-  cpu: { redis: number; api: number; workers: number; load: number };
+  cpu: { redis: number; api: number; workers: number; load: number; machine: number };
   commands: number;
   creates: number;
   /** The machine's 1-minute load average at the end of each round (other work on the box shows here). */
@@ -268,7 +275,7 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
     failed: 0,
     rejected: 0,
     wallS: 0,
-    cpu: { redis: 0, api: 0, workers: 0, load: 0 },
+    cpu: { redis: 0, api: 0, workers: 0, load: 0, machine: 0 },
     commands: 0,
     creates: 0,
     loadAvg: [],
@@ -328,6 +335,7 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
       const r0 = await redisUsage(s.redis);
       const a0 = cpuSeconds(s.apiPid);
       const w0 = pids.reduce((x, pid) => x + cpuSeconds(pid), 0);
+      const m0 = machineBusySeconds();
       const t0 = performance.now();
       const logged = s.serverMs.length;
       const c0 = await commandStats(s.redis);
@@ -346,6 +354,7 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
       lvl.cpu.api += cpuSeconds(s.apiPid) - a0;
       lvl.cpu.workers += pids.reduce((x, pid) => x + cpuSeconds(pid), 0) - w0;
       lvl.cpu.load += out.cpuMs / 1000;
+      lvl.cpu.machine += machineBusySeconds() - m0;
       lvl.commands += r1.commands - r0.commands;
       for (const [cmd, v] of await commandStats(s.redis)) {
         const before = c0.get(cmd) ?? { calls: 0, usec: 0 };
@@ -447,6 +456,14 @@ export async function benchFleet(): Promise<string[][]> {
       `all accepted in ${ms(median(l.submitMs))} (in API: med ${ms(median(l.serverMs))}, p95 ${ms(p95(l.serverMs))})`,
       `queued -> started med ${ms(median(l.waits))}, p95 ${ms(p95(l.waits))}`,
       `job latency med ${ms(median(l.latencies))}`,
+    ]);
+    const ours = l.cpu.redis + l.cpu.api + l.cpu.workers + l.cpu.load;
+    rows.push([
+      "  the machine over the same window",
+      "",
+      `${pct(l.cpu.machine, l.wallS)} busy of ${cpus().length * 100}%`,
+      `this benchmark ${pct(ours, l.wallS)}, other work on the box ${pct(Math.max(0, l.cpu.machine - ours), l.wallS)}`,
+      "",
     ]);
     rows.push([
       `  CPU over the ${l.wallS.toFixed(1)} s measured (1 core = 100%; load avg ${median(l.loadAvg).toFixed(1)} on ${cpus().length} cores)`,
