@@ -34,7 +34,8 @@ import { median, ms, p95 } from "./stats";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TOKEN = "bench-fleet-token-0123456789";
 const PER_HOST = Number(process.env.FLEET_PER_HOST ?? 20);
-const LEVELS = (process.env.BENCH_FLEET_HOSTS ?? "1,10,100").split(",").map(Number);
+/** Fleet sizes; empty (BENCH_FLEET_HOSTS=) runs the real phase only, e.g. to save its samples under the lock. */
+const LEVELS = (process.env.BENCH_FLEET_HOSTS ?? "1,10,100").split(",").filter(Boolean).map(Number);
 const PER_PROC = Number(process.env.BENCH_FLEET_PER_PROC ?? 25);
 const REAL_ROUNDS = Number(process.env.BENCH_FLEET_REAL_ROUNDS ?? 2);
 const SIM_ROUNDS = Number(process.env.BENCH_FLEET_ROUNDS ?? 3);
@@ -429,6 +430,13 @@ export async function benchFleet(): Promise<string[][]> {
   ]);
   const levels: Level[] = [];
   for (const n of LEVELS) levels.push(await simLevel(n, real.samples));
+  if (levels.length === 0) {
+    for (const step of SIMULATED_STEPS) {
+      const r = real.samples[step] ?? [];
+      rows.push([`  step '${step}' (real)`, `${r.length}`, ms(median(r)), `p95 ${ms(p95(r))}`, ""]);
+    }
+    return rows;
+  }
   const base = levels[0] as Level;
   const baseRate = median(base.perSec);
   for (const l of levels) {
