@@ -254,6 +254,7 @@ interface Level {
   creates: number;
   /** The machine's 1-minute load average at the end of each round (other work on the box shows here). */
   loadAvg: number[];
+  /** The succeeded creates of every round (their step timings are compared with the real ones). */
   simJobs: JobRecord[];
   /** Redis calls and time per command over the measured windows. */
   cmdStats: Map<string, { calls: number; usec: number }>;
@@ -370,7 +371,7 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
       lvl.perSec.push(throughput(jobs).perSec);
       lvl.latencies.push(...jobLatencies(ok));
       lvl.waits.push(...ok.map((j) => Date.parse(j.startedAt ?? j.createdAt) - Date.parse(j.createdAt)));
-      if (round === 0) lvl.simJobs = ok;
+      lvl.simJobs.push(...ok);
       await deleteAll(
         s,
         ok.map((j) => j.network),
