@@ -198,7 +198,10 @@ async function deleteAll(s: Stack, names: string[]): Promise<void> {
 async function realPhase(): Promise<{ samples: StepSamples; perSec: number[]; jobs: JobRecord[] }> {
   const s = await startStack();
   process.stderr.write("bench fleet: real phase on a sandbox host...\n");
-  const h = await createSandboxHost({ id: `fl${randomBytes(2).toString("hex")}` });
+  const h = await createSandboxHost({ id: `fl${randomBytes(2).toString("hex")}` }).catch(async (e) => {
+    await s.stop();
+    throw e;
+  });
   const target = { hostId: "real1", redisUrl: s.redisServer.url, prefix: s.prefix };
   const w = await startHostWorker(h, s.redis, s.keys, target, 8).catch(async (e) => {
     await destroySandboxHost(h);
