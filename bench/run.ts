@@ -15,8 +15,10 @@
  *     10,000 SSE streams, with the API and autocannon in their own processes.
  *  7./8./9. The firewall (bench/firewall.ts): create/delete beside a raw libvirt NAT network, one more
  *     port forward at 1, 100 and 1,000 forwards, replacing a 100-rule firewall.
+ * 10. Host size (bench/host-size.ts): create/stop/start/delete and reconcile rounds on a host holding 0,
+ *     100 and 1,000 networks, beside raw virsh at the same sizes; its own sandbox host and worker.
  * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only, BENCH_ONLY=scale 6. only,
- * BENCH_ONLY=firewall 7.-9. only.
+ * BENCH_ONLY=firewall 7.-9. only, BENCH_ONLY=hostsize 10. only (HOSTSIZE_ROUNDS, default 8, rounds per size).
  * Only on request (they restart workers or run a fleet): BENCH_ONLY=concurrency, parallel creates on one host
  * at worker concurrency 1, 4 and 8 (bench/concurrency.ts); BENCH_ONLY=fleet, 1/10/100 simulated hosts against
  * the real API process and Redis (bench/fleet.ts).
@@ -34,11 +36,13 @@ import pino from "pino";
 import { benchConcurrency } from "./concurrency";
 import { benchFirewall } from "./firewall";
 import { benchFleet } from "./fleet";
+import { benchHostSize } from "./host-size";
 import { benchIpam } from "./ipam";
 import { benchScale } from "./scale";
 import { dhcpListening, median, ms, p95 } from "./stats";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+const HOSTSIZE_ROUNDS = Number(process.env.HOSTSIZE_ROUNDS ?? 8);
 const TOKEN = "bench-token-0123456789";
 
 async function main() {
@@ -68,6 +72,17 @@ async function main() {
     return { status: r.status, body: (await r.json()) as any };
   };
 
+  if (process.env.BENCH_ONLY === "hostsize") {
+    try {
+      printTable(await benchHostSize(post, redisServer.url, prefix, HOSTSIZE_ROUNDS));
+    } finally {
+      await close();
+      server.close();
+      redis.disconnect();
+      await redisServer.stop();
+    }
+    return;
+  }
   process.stderr.write("bench: creating sandbox host...\n");
   const h = await createSandboxHost({ id: `bn${randomBytes(2).toString("hex")}` });
   const worker = spawnWorker({
@@ -163,6 +178,8 @@ async function main() {
     rows.push(...(await benchIpam(h, post, redis, keys, ROUNDS)));
     // 6.-8. The firewall on the same host and worker.
     rows.push(...(await benchFirewall(h, post, redis, keys, ROUNDS)));
+    // 10. Host size, on its own sandbox host and worker.
+    rows.push(...(await benchHostSize(post, redisServer.url, prefix, HOSTSIZE_ROUNDS)));
 
     // 2. submissions accepted per second, queue only (a registered host without a worker).
     const now = new Date().toISOString();

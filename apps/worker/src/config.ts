@@ -20,6 +20,11 @@ const Env = z.object({
   NETFORGE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   /** Drift repair / index rebuild period. */
   NETFORGE_RECONCILE_MS: z.coerce.number().int().min(1000).default(30_000),
+  /**
+   * How often a reconcile round re-reads every libvirt definition instead of using the catalog that
+   * libvirt's events keep current: the safety net for what emits no event (a hand `net-update --config`).
+   */
+  NETFORGE_RESYNC_MS: z.coerce.number().int().min(1000).default(300_000),
   /** How often the worker checks that netforge's nft table is still what it applied (repair within 10 s). */
   NETFORGE_FIREWALL_CHECK_MS: z.coerce.number().int().min(200).default(3000),
   /** Period of the heartbeat with inventory, and of the live stats refresh. */
@@ -69,6 +74,8 @@ export type WorkerConfig = {
   logLevel: string;
   concurrency: number;
   reconcileMs: number;
+  /** Optional so configs built by hand (tests) need not name it: 5 min. */
+  resyncMs?: number;
   firewallCheckMs: number;
   heartbeatMs: number;
   leasesDir: string;
@@ -96,6 +103,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     logLevel: e.LOG_LEVEL,
     concurrency: e.NETFORGE_WORKER_CONCURRENCY,
     reconcileMs: e.NETFORGE_RECONCILE_MS,
+    resyncMs: e.NETFORGE_RESYNC_MS,
     firewallCheckMs: e.NETFORGE_FIREWALL_CHECK_MS,
     heartbeatMs: e.NETFORGE_HEARTBEAT_MS,
     leasesDir: e.NETFORGE_LEASES_DIR,

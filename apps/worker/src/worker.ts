@@ -27,11 +27,12 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const keys = makeKeys(cfg.prefix);
   const virsh = new Virsh(runner, cfg.libvirtUri, { commandTimeoutMs: cfg.virshTimeoutMs });
   const startedAt = new Date().toISOString();
+  const catalog = new NetworkCatalog(virsh, { logger });
   const host: HostContext = {
     hostId: cfg.hostId,
     runner,
     virsh,
-    catalog: new NetworkCatalog(virsh),
+    catalog,
     firewall: new HostFirewall(new NftBackend(runner), logger),
     redis,
     keys,
@@ -65,8 +66,10 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const libvirtVersion = await virsh.daemonVersion();
   if (!libvirtVersion) logger.warn({ uri: cfg.libvirtUri }, "libvirt daemon did not answer; jobs will fail until it does");
 
+  // Follow libvirt's events from here on (one full read of the host once the stream is up).
+  await catalog.start(runner);
   // Rebuild this host's part of the index before taking jobs: the index may be empty (new Redis) or stale.
-  const rec = await reconcile(host);
+  const rec = await reconcile(host, { reread: !catalog.stats().live });
   await refreshHost(host, startedAt, libvirtVersion);
   logger.info({ networks: rec.present, removed: rec.removed }, "index reconciled");
 
@@ -122,7 +125,17 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     leaseWatcher.ensure();
     return refreshHost(host, startedAt, libvirtVersion);
   });
-  const stopReconcile = loop(cfg.reconcileMs, "reconcile", () => reconcile(host));
+  // Rounds work from the event-kept catalog; every resyncMs one re-reads every definition (what emits no event).
+  let lastFullRead = Date.now();
+  const stopReconcile = loop(cfg.reconcileMs, "reconcile", async () => {
+    const reread = Date.now() - lastFullRead >= (cfg.resyncMs ?? 300_000);
+    if (reread) lastFullRead = Date.now();
+    const t0 = performance.now();
+    const r = await reconcile(host, { reread });
+    // What a round costs at this host's size (bench/host-size.ts reads these lines).
+    const ms = Math.round((performance.now() - t0) * 10) / 10;
+    logger.debug({ ms, reread, networks: r.present, phases: r.phases }, "reconcile round");
+  });
   // Someone flushing netforge's table (or a firewall tool replacing the ruleset) is repaired within seconds.
   const stopFirewallCheck = loop(cfg.firewallCheckMs, "firewall check", () => repairFirewallDrift(host));
   logger.info({ queue: keys.hostQueue(cfg.hostId), libvirtVersion }, "worker ready");
@@ -162,6 +175,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
         logger.error({}, "jobs still running after the shutdown grace and abort time; leaving them to the stalled check");
         void worker.close(true).catch(() => undefined);
       }
+      catalog.close();
       virsh.close();
       await Promise.allSettled([...inFlight]);
       await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);

@@ -28,7 +28,14 @@ export interface ConfigureResult {
 export async function configureNetwork(ctx: JobContext, name: string, change: NetworkChange): Promise<ConfigureResult> {
   const { report, virsh } = ctx;
   const { plan, driver, state } = await report.step("checking change", async () => {
-    // A fresh read of the persistent definition: the spec is what libvirt keeps, not a cache.
+    // A fresh read of the persistent definition, deliberately NOT the event-kept catalog. Under the network's
+    // lock netforge is the only writer through the API, but not the only writer on the host: a hand
+    // `virsh net-update <net> add ip-dhcp-host ... --config` changes the persistent definition and libvirt
+    // 9.0 emits NO event for it (only define/undefine/start/stop are lifecycle events; checked on a sandbox
+    // host). The plan below is computed from exactly those native elements (`native.hosts`, `native.range`),
+    // so a cached copy could plan an add that collides with, or a delete that misses, a hand edit. These two
+    // reads are one network each (net-info + net-dumpxml, ~2 ms on a session), so the cost does not grow
+    // with the host's size; the catalog is what removed the per-job host-wide listing.
     const state = await virsh.info(name);
     const xml = state ? await virsh.dumpXml(name, { inactive: true }) : null;
     const def = xml ? parseNetworkXml(xml) : null;

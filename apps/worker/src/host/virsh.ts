@@ -80,6 +80,12 @@ export function classifyVirshError(args: readonly string[], r: CommandResult): A
   return base;
 }
 
+/** A change netforge itself made through this client (the catalog applies it at once, before libvirt's event). */
+export type VirshWrite =
+  | { op: "define"; xml: string }
+  | { op: "start" | "destroy" | "undefine"; name: string }
+  | { op: "autostart"; name: string; on: boolean };
+
 /** How many persistent virsh sessions a worker keeps (jobs on different networks run in parallel). */
 const SESSION_POOL = 4;
 
@@ -97,6 +103,7 @@ export interface VirshOptions {
  */
 export class Virsh {
   private readonly sessions: VirshSession[] = [];
+  private readonly writeListeners: ((w: VirshWrite) => void)[] = [];
 
   constructor(
     private readonly runner: CommandRunner,
@@ -109,6 +116,15 @@ export class Virsh {
     const r = (await this.viaSession(args)) ?? (await this.runner.run("virsh", ["-c", this.uri, "-q", ...args], { allowFailure: true }));
     if (r.exitCode !== 0 && !opts.allowFailure) throw classifyVirshError(args, r);
     return r;
+  }
+
+  /** Be told of every successful define/start/destroy/undefine/autostart made through this client. */
+  onWrite(fn: (w: VirshWrite) => void): void {
+    this.writeListeners.push(fn);
+  }
+
+  private wrote(w: VirshWrite): void {
+    for (const fn of this.writeListeners) fn(w);
   }
 
   /** Close the persistent sessions (worker shutdown). */
@@ -180,6 +196,7 @@ export class Virsh {
     await writeFile(file, xml, { mode: 0o600 });
     try {
       await this.run(["net-define", file]);
+      this.wrote({ op: "define", xml });
     } finally {
       await rm(file, { force: true });
     }
@@ -187,18 +204,22 @@ export class Virsh {
 
   async start(name: string): Promise<void> {
     await this.run(["net-start", name]);
+    this.wrote({ op: "start", name });
   }
 
   async destroy(name: string): Promise<void> {
     await this.run(["net-destroy", name]);
+    this.wrote({ op: "destroy", name });
   }
 
   async undefine(name: string): Promise<void> {
     await this.run(["net-undefine", name]);
+    this.wrote({ op: "undefine", name });
   }
 
   async setAutostart(name: string, on: boolean): Promise<void> {
     await this.run(on ? ["net-autostart", name] : ["net-autostart", name, "--disable"]);
+    this.wrote({ op: "autostart", name, on });
   }
 
   /** State of one network, or null when libvirt does not know it. */
