@@ -12,7 +12,13 @@
  *   setting autostart -> `virsh net-autostart`
  *   verifying DHCP    -> `ss ... sport = :67`
  *
- * Everything else answers at once. The worker's own code (processor, locks,
+ * Everything else answers at once. It has no spawnInteractive on purpose: the
+ * worker then runs every virsh command as its own call instead of through
+ * its pool of persistent virsh sessions, and its catalog reads the host per
+ * call instead of following an event stream. The measured step latencies
+ * already contain the real host's queueing in those sessions; sleeping them
+ * inside a simulated session pool counted that queueing twice (tried: the
+ * define/autostart steps came out 2x the measured ones). The worker's own code (processor, locks,
  * job records, drivers, catalog, index writes, heartbeat) runs unchanged, so
  * the control plane sees what a real worker sends it. The job records of the
  * simulated run report the step times back, and the benchmark prints them
