@@ -19,6 +19,9 @@
  *     100 and 1,000 networks, beside raw virsh at the same sizes; its own sandbox host and worker.
  * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only, BENCH_ONLY=scale 6. only,
  * BENCH_ONLY=firewall 7.-9. only, BENCH_ONLY=hostsize 10. only (HOSTSIZE_ROUNDS, default 8, rounds per size).
+ * Only on request (they restart workers or run a fleet): BENCH_ONLY=concurrency, parallel creates on one host
+ * at worker concurrency 1, 4 and 8 (bench/concurrency.ts); BENCH_ONLY=fleet, 1/10/100 simulated hosts against
+ * the real API process and Redis (bench/fleet.ts).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
@@ -30,7 +33,9 @@ import { connectRedis, makeKeys, type NetworkRecord, putHost, putNetwork, render
 import { spawnWorker, startRedisServer } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost } from "@netforge/sandbox";
 import pino from "pino";
+import { benchConcurrency } from "./concurrency";
 import { benchFirewall } from "./firewall";
+import { benchFleet } from "./fleet";
 import { benchHostSize } from "./host-size";
 import { benchIpam } from "./ipam";
 import { benchScale } from "./scale";
@@ -42,6 +47,7 @@ const TOKEN = "bench-token-0123456789";
 
 async function main() {
   if (process.env.BENCH_ONLY === "scale") return printTable(await benchScale());
+  if (process.env.BENCH_ONLY === "fleet") return printTable(await benchFleet());
   const redisServer = await startRedisServer();
   const prefix = `bench-${randomBytes(3).toString("hex")}`;
   const keys = makeKeys(prefix);
@@ -94,6 +100,11 @@ async function main() {
       await new Promise((r) => setTimeout(r, 100));
     }
 
+    if (process.env.BENCH_ONLY === "concurrency") {
+      await worker.stop(); // each level runs its own worker on this host
+      rows.push(...(await benchConcurrency(h, post, redis, keys, { hostId: "bench1", redisUrl: redisServer.url, prefix })).rows);
+      return printTable(rows);
+    }
     if (process.env.BENCH_ONLY === "firewall") {
       rows.push(...(await benchFirewall(h, post, redis, keys, ROUNDS)));
       return printTable(rows);
