@@ -6,7 +6,7 @@
  * same key string never see each other's jobs.
  */
 import { createHash } from "node:crypto";
-import { AppError, type Keys, type Redis, validationError } from "@netforge/core";
+import { AppError, evalScript, type Keys, type Redis, validationError } from "@netforge/core";
 
 /** How long a key is remembered (the contract's 24 h). */
 export const IDEMPOTENCY_TTL_SECONDS = 86_400;
@@ -99,13 +99,14 @@ export async function claimIdempotencyKey(
   deadlineMs: number,
 ): Promise<IdempotencyClaim> {
   const value: StoredIdempotency = { hash, jobId, deadline: deadlineMs };
-  const res = (await redis.eval(
+  const res = (await evalScript(
+    redis,
     TAKE_LUA,
     1,
     redisKey,
     JSON.stringify(value),
-    IDEMPOTENCY_TTL_SECONDS,
-    deadlineMs,
+    String(IDEMPOTENCY_TTL_SECONDS),
+    String(deadlineMs),
     keys.job(""),
   )) as string[];
   if (res[0] === "OK") return { kind: "new" };
@@ -126,5 +127,5 @@ return 0`;
 
 /** Forget the key (only if it still belongs to `jobId`): the request failed before its job existed. */
 export async function releaseIdempotencyKey(redis: Redis, redisKey: string, jobId: string): Promise<void> {
-  await redis.eval(RELEASE_LUA, 1, redisKey, jobId);
+  await evalScript(redis, RELEASE_LUA, 1, redisKey, jobId);
 }

@@ -30,4 +30,5 @@ export * from "./store/network-ips";
 export * from "./spec/firewall";
 export * from "./schemas/firewall";
 export * from "./store/port-claims";
+export { evalScript } from "./store/scripts";
 export * from "./random-id";

@@ -10,6 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
+import { evalScript } from "./scripts";
 
 /** Extend the TTL only when the key still holds our token (1), else 0: gone or someone else's. */
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
@@ -53,7 +54,7 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promis
   const renew = async (): Promise<boolean> => {
     if (lost) return false;
     const at = Date.now();
-    const n = await redis.eval(RENEW_LUA, 1, key, token, String(ttlMs));
+    const n = await evalScript(redis, RENEW_LUA, 1, key, token, String(ttlMs));
     if (n !== 1) {
       markLost();
       return false;
@@ -86,7 +87,7 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promis
     },
     async release() {
       markLost();
-      await redis.eval(RELEASE_LUA, 1, key, token);
+      await evalScript(redis, RELEASE_LUA, 1, key, token);
     },
   };
 }
