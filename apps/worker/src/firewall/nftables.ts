@@ -4,7 +4,7 @@
  * swaps old for new atomically. Drift is seen by comparing `nft list table`
  * with the listing taken after our last apply.
  */
-import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderForwardDelta, renderHostTable } from "@netforge/core";
+import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderHostTable, renderTableDelta } from "@netforge/core";
 import type { CommandRunner } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
 
@@ -24,12 +24,13 @@ export class NftBackend implements FirewallBackend {
 
   constructor(private readonly runner: CommandRunner) {}
 
-  /** What the last successful apply carried (for forward-only deltas). */
+  /** What the last successful apply carried (for deltas). */
   private last: readonly FirewallNetwork[] | null = null;
 
   async replace(networks: readonly FirewallNetwork[], opts: { whole?: boolean } = {}): Promise<string> {
-    // Only forwards changed since our last apply: change the map's elements (one small transaction).
-    const delta = this.last && !opts.whole ? renderForwardDelta(this.last, networks) : null;
+    // Only forwards and rule sets changed since our last apply: change the map's elements and refill the changed
+    // rule chains (one small transaction, see renderTableDelta).
+    const delta = this.last && !opts.whole ? renderTableDelta(this.last, networks) : null;
     if (delta !== null) {
       const ok =
         delta === "" || (await this.runner.run("nft", ["-f", "-"], { input: delta, timeoutMs: 30_000, allowFailure: true })).exitCode === 0;
