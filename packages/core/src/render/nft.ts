@@ -231,10 +231,19 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
   if (b.size !== a.size || b.size !== before.length || a.size !== after.length) return null;
   const t = `${NFT_FAMILY} ${NFT_TABLE}`;
   const chains: string[] = [];
+  // Only networks whose forwards changed take part in the element diff (the others' elements are equal): with
+  // 1,000 forwards on the host, one more is a diff of one network's list, not of every element on the host.
+  const fwdBefore: FirewallNetwork[] = [];
+  const fwdAfter: FirewallNetwork[] = [];
   for (const [name, n] of [...a].sort(([x], [y]) => x.localeCompare(y))) {
     const o = b.get(name);
     if (!o) return null;
+    if (o === n) continue;
     checkNetwork(n);
+    if (o.portForwards !== n.portForwards && JSON.stringify(o.portForwards) !== JSON.stringify(n.portForwards)) {
+      fwdBefore.push(o);
+      fwdAfter.push(n);
+    }
     if (o.type !== n.type || o.bridge !== n.bridge || o.cidr !== n.cidr || o.ownsTypeRules !== n.ownsTypeRules) return null;
     if (JSON.stringify(o.firewall) === JSON.stringify(n.firewall)) continue;
     const c = chainNames(name);
@@ -246,7 +255,7 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
       for (const l of lines) chains.push(`add rule ${t} ${chain} ${l}`);
     }
   }
-  const forwards = forwardLines(before, after);
+  const forwards = forwardLines(fwdBefore, fwdAfter);
   const lines = [...forwards, ...chains];
   return lines.length > 0 ? `${lines.join("\n")}\n` : "";
 }
