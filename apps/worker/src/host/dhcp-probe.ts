@@ -6,10 +6,10 @@
  * First choice, no process started: libvirt's pid file of the network's
  * dnsmasq (/run/libvirt/network/<name>.pid), that process a dnsmasq started
  * with the network's config file, and one of its open sockets a UDP socket
- * on port 67 (/proc/net/udp of the
- * worker's network namespace, matched by inode). Where the pid file cannot be
- * read (another libvirt layout), `ss` shows the socket bound to the bridge
- * (`0.0.0.0%<bridge>:67`) owned by dnsmasq. Starting `ss -p` (it reads every
+ * on port 67 (/proc/net/udp of the worker's network namespace, matched by
+ * inode). When that does not say yes (no pid file: another libvirt layout;
+ * not ready yet), `ss` shows the socket bound to the bridge
+ * (`0.0.0.0%<bridge>:67`) owned by dnsmasq, as before. Starting `ss -p` (it reads every
  * process's fds) was 10-20 ms of each create on a busy 2-core host.
  */
 import { readdir, readFile, readlink } from "node:fs/promises";
@@ -81,8 +81,10 @@ export async function waitForDhcp(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const held = network !== null ? await dnsmasqHoldsDhcp(network, paths) : null;
-    if (held ?? (await dhcpListening(runner, bridge))) return;
+    // The pid-file proof is the fast path; whatever keeps it from saying yes (no pid file, a libvirt that starts
+    // dnsmasq differently, not ready yet) falls back to `ss`, so it can only make the answer faster, not stricter.
+    if (network !== null && (await dnsmasqHoldsDhcp(network, paths)) === true) return;
+    if (await dhcpListening(runner, bridge)) return;
     if (Date.now() > deadline) {
       throw new AppError("HOST_COMMAND_FAILED", `no DHCP server answers on ${bridge} after ${timeoutMs} ms`, { bridge });
     }
