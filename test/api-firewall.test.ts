@@ -171,7 +171,7 @@ describe("configure-network-port-forward at the door", () => {
     const before = await queued();
     const r = await fwd({ protocol: "udp", hostPort: 5353, vmIp: "10.5.0.9", vmPort: 53, dryRun: true });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    expect(r.body.plan.libvirtXml).toContain("<nf:portForward protocol='udp' hostPort='5353' vmIp='10.5.0.9' vmPort='53'/>");
+    expect(r.body.plan.libvirtXml).toContain("<nf:portForwards>udp,5353,10.5.0.9,53</nf:portForwards>");
     expect(r.body.plan.steps.map((s: { command: string[] }) => s.command[0])).toEqual(["nft", "virsh"]);
     expect(await h.redis.hget(h.keys.portClaims("h1"), "udp/5353")).toBeNull();
     expect(await queued()).toBe(before);

@@ -155,15 +155,25 @@ describe("create-network host commands", () => {
     await expect(createNetwork(ctx, payload)).rejects.toMatchObject({ code: "HOST_COMMAND_FAILED" });
     const undo = await ctx.revert.run();
     expect(undo.failed).toEqual([]);
-    expect(undo.undone.map((u) => u.label)).toEqual(["restore firewall of web", "stop network", "undefine network"]);
-    expect(host.calls.slice(3)).toEqual([
+    // The network's start and its table ran at the same time: their undos (newest first) in either order, then the undefine.
+    const labels = undo.undone.map((u) => u.label);
+    expect(labels.slice(0, 2).sort()).toEqual(["restore firewall of web", "stop network"]);
+    expect(labels[2]).toBe("undefine network");
+    expect(host.calls.slice(3, 8)).toEqual([
       [...V, "net-define", "<tmp.xml>"],
       [...V, "net-start", "web"],
       ["nft", "-f", "-"],
       ["nft", "-j", "list", "ruleset"],
       [...V, "net-autostart", "web"],
-      ["nft", "-f", "-"],
-      [...V, "net-destroy", "web"],
+    ]);
+    // The undo: the table restored and the network stopped (in the order their parts finished), then undefined.
+    expect(
+      host.calls
+        .slice(8, 10)
+        .map((c) => c.join(" "))
+        .sort(),
+    ).toEqual(["nft -f -", [...V, "net-destroy", "web"].join(" ")].sort());
+    expect(host.calls.slice(10)).toEqual([
       [...V, "net-info", "web"],
       [...V, "net-undefine", "web"],
     ]);

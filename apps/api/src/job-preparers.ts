@@ -27,6 +27,10 @@ import {
   resolveCreate,
   type ChangePlan,
   changeFor,
+  checkChange,
+  type HostObservation,
+  type NetSpec,
+  type NetworkChange,
   type ConfigureAction,
   getNetworkIps,
   getNetworkSpec,
@@ -230,14 +234,14 @@ function prepareExisting<A extends "delete-network" | "start-network" | "stop-ne
  * (the same pure planner the worker runs, which re-checks on the host). The payload is the body without dryRun.
  */
 function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
-  return async (redis, keys, body, commit) => {
+  return async (redis, keys, body, commit, opts = {}) => {
     const net = await existingNetwork(redis, keys, body.name);
     const { dryRun: _dryRun, ...payload } = body as JobBody<A> & { dryRun?: boolean };
     const [spec, ips] = await Promise.all([getNetworkSpec(redis, keys, net.name), getNetworkIps(redis, keys, net.name)]);
     let plan: ChangePlan | null = null;
     if (spec) {
       const leases = (ips?.ips ?? []).filter((r) => r.leaseExpiresAt !== null);
-      plan = planChange(spec, changeFor(action, payload), { active: net.state === "active", leases });
+      plan = planAtDoor(spec, changeFor(action, payload), { active: net.state === "active", leases }, opts.checkOnly === true);
     } else if (net.type !== "nat" && net.type !== "isolated") {
       throw new AppError(
         "UNSUPPORTED_FOR_TYPE",
@@ -250,6 +254,16 @@ function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
     }
     await commit({ network: net.name, host: net.host, payload: payload as unknown as JobPayloads[A], claim: null, plan });
   };
+}
+
+/**
+ * A change checked at the door: a dry run gets the whole plan (what it answers); a real call only the checks
+ * (same errors), since the worker plans again on the host and nothing here uses the rendered texts.
+ */
+function planAtDoor(spec: NetSpec, change: NetworkChange, host: HostObservation, dryRun: boolean): ChangePlan | null {
+  if (dryRun) return planChange(spec, change, host);
+  checkChange(spec, change, host);
+  return null;
 }
 
 /** One preparer per job action. */
@@ -288,7 +302,12 @@ async function preparePortForward(
   const payload: JobPayloads["configure-network-port-forward"] = { ...rest, action: body.action ?? "add" };
   const spec = await getNetworkSpec(redis, keys, net.name);
   const plan = spec
-    ? planChange(spec, changeFor("configure-network-port-forward", { ...payload }), { active: net.state === "active", leases: [] })
+    ? planAtDoor(
+        spec,
+        changeFor("configure-network-port-forward", { ...payload }),
+        { active: net.state === "active", leases: [] },
+        opts.checkOnly === true,
+      )
     : null;
   let portClaim: PortClaim | null = null;
   if (payload.action === "add") {

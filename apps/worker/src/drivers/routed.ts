@@ -15,6 +15,7 @@ import {
   firewallNetworkOf,
   isRouted,
   parseNetworkXml,
+  type PlanStep,
   planChange,
   renderDhcpHost,
   renderDhcpRange,
@@ -42,7 +43,7 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
     render: renderNetworkXml,
     servesDhcp: (s) => isRouted(s) && s.dhcp.enabled,
     async verifyStarted(ctx, s) {
-      if (isRouted(s) && s.dhcp.enabled) await waitForDhcp(ctx.runner, s.bridge);
+      if (isRouted(s) && s.dhcp.enabled) await waitForDhcp(ctx.runner, s.bridge, 3000, s.name);
     },
     connectedVms: (_ctx, entry, links) =>
       entry.def.bridge && entry.active ? links.filter((l) => l.master === entry.def.bridge).length : 0,
@@ -52,16 +53,16 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
     },
     planChange,
     async applyPlan(ctx, plan) {
-      const applied: AppliedChange["applied"] = [];
       const warnings: string[] = [];
-      for (const step of plan.steps) {
-        let after: AppliedChange["applied"][number] | null = null;
+      // Commands a step ran beyond its own (the iptables accept of a legacy NAT network), listed after it.
+      const extra = new Map<PlanStep, AppliedChange["applied"][number]>();
+      const runStep = async (step: PlanStep): Promise<void> => {
         if (step.command !== undefined) {
           // conntrack -D exits 1 when there was nothing to delete: that is success here.
           const [cmd, ...args] = step.command;
           if (cmd) await ctx.runner.run(cmd, args, { allowFailure: true });
         } else if (step.nft !== undefined) {
-          // The whole host table in one transaction, with this network's part from the plan's spec.
+          // The host table in one transaction, with this network's part from the plan's spec.
           const name = plan.spec.name;
           const before = ctx.firewall.get(name);
           if (!isRouted(plan.spec)) throw new Error(`firewall step for a ${plan.spec.type} network`);
@@ -73,7 +74,7 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
             const ran = await ensureLegacyAccept(ctx.runner, now);
             if (ran) {
               ctx.revert.add(`remove the iptables accept of ${name}`, () => removeLegacyAccept(ctx.runner, now));
-              after = { name: "accepting forwarded traffic past libvirt's reject", virsh: [], command: ran, live: true };
+              extra.set(step, { name: "accepting forwarded traffic past libvirt's reject", virsh: [], command: ran, live: true });
             }
             warnings.push(legacyAcceptWarning(now));
           } else if (!now.ownsTypeRules) {
@@ -94,16 +95,37 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
           const undo = step.undo;
           if (undo) ctx.revert.add(`undo: ${step.name}`, async () => void (await ctx.virsh.run(undo.virsh)));
         }
-        applied.push({
+      };
+      const steps = plan.steps;
+      const last = steps.at(-1);
+      if (last?.xml !== undefined && steps.length > 1 && steps.slice(0, -1).every((s) => s.nft !== undefined || s.command !== undefined)) {
+        // A firewall change: its live part (the nft transaction, then conntrack) and the spec write (net-define)
+        // touch different things, so they run at the same time. Each registers its undo once it succeeded, and
+        // the job fails after both settled: a failure of either undoes the other. (libvirt changes such as
+        // net-update --config stay in order: they write the same persistent definition as net-define.)
+        const settled = await Promise.allSettled([
+          (async () => {
+            for (const step of steps.slice(0, -1)) await runStep(step);
+          })(),
+          runStep(last),
+        ]);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failed) throw failed.reason;
+      } else {
+        for (const step of steps) await runStep(step);
+      }
+      const applied: AppliedChange["applied"] = steps.flatMap((step) => {
+        const own = {
           name: step.name,
           virsh: step.virsh,
           ...(step.xml !== undefined ? { xml: step.xml } : {}),
           ...(step.nft !== undefined ? { nft: step.nft } : {}),
           ...(step.command !== undefined ? { command: step.command } : {}),
           live: step.live,
-        });
-        if (after) applied.push(after);
-      }
+        };
+        const after = extra.get(step);
+        return after ? [own, after] : [own];
+      });
       return { applied, warnings };
     },
     lostState(entry, liveXml) {

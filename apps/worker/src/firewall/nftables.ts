@@ -5,7 +5,7 @@
  * with the listing taken after our last apply.
  */
 import { readFile } from "node:fs/promises";
-import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderBootCopy, renderForwardDelta, renderHostTable } from "@netforge/core";
+import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderBootCopy, renderHostTable, renderTableDelta } from "@netforge/core";
 import type { CommandRunner } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
 import type { BootCopy } from "./boot-copy";
@@ -33,12 +33,13 @@ export class NftBackend implements FirewallBackend {
     private readonly legacyTablesFile = "/proc/net/ip_tables_names",
   ) {}
 
-  /** What the last successful apply carried (for forward-only deltas). */
+  /** What the last successful apply carried (for deltas). */
   private last: readonly FirewallNetwork[] | null = null;
 
   async replace(networks: readonly FirewallNetwork[], opts: { whole?: boolean } = {}): Promise<string> {
-    // Only forwards changed since our last apply: change the map's elements (one small transaction).
-    const delta = this.last && !opts.whole ? renderForwardDelta(this.last, networks) : null;
+    // Only forwards and rule sets changed since our last apply: change the map's elements and refill the changed
+    // rule chains (one small transaction, see renderTableDelta).
+    const delta = this.last && !opts.whole ? renderTableDelta(this.last, networks) : null;
     if (delta !== null) {
       const ok =
         delta === "" || (await this.runner.run("nft", ["-f", "-"], { input: delta, timeoutMs: 30_000, allowFailure: true })).exitCode === 0;

@@ -70,8 +70,10 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
   // after, off the job's path (it reads leases, links and domains; nothing in the result depends on it).
   if (plan.steps.length > 0) {
     const entry = { ...state, def: ctx.catalog.peek(name) ?? parseNetworkXml(plan.libvirtXml) };
-    await putNetwork(ctx.redis, ctx.keys, driver.record(entry, ctx.hostId, new Date().toISOString()));
-    await putNetworkSpec(ctx.redis, ctx.keys, plan.spec);
+    await Promise.all([
+      putNetwork(ctx.redis, ctx.keys, driver.record(entry, ctx.hostId, new Date().toISOString())),
+      putNetworkSpec(ctx.redis, ctx.keys, plan.spec),
+    ]);
     void publishIpTable(ctx, entry).catch((err) => ctx.logger.warn({ err }, "could not publish the IP table"));
   }
   return {

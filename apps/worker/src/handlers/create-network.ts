@@ -67,10 +67,16 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   if (p.start) {
     await report.step("starting network", async () => {
-      await virsh.start(p.name);
-      revert.add("stop network", () => virsh.destroy(p.name), "starting network");
-      // The type's NAT/isolation and the (empty) rule set: netforge's table, applied with the network.
-      if (isRouted(spec)) await applyFirewall(ctx, spec);
+      // The type's NAT/isolation and the (empty) rule set go into netforge's table while libvirt starts the
+      // network: the rules match the bridge by name, so they need not wait for it (the table's nft transaction
+      // took ~10-28 ms of a ~120 ms create when it came after). Each part registers its undo once it is done;
+      // if either fails, the step fails after both settled and the undo takes back whichever succeeded.
+      const settled = await Promise.allSettled([
+        virsh.start(p.name).then(() => revert.add("stop network", () => virsh.destroy(p.name), "starting network")),
+        isRouted(spec) ? applyFirewall(ctx, spec) : Promise.resolve(),
+      ]);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
     });
   } else {
     report.skip("starting network");

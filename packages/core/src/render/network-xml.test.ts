@@ -199,10 +199,102 @@ describe("renderNetworkXml, branch by branch", () => {
       portForwards: [{ protocol: "udp", hostPort: 5353, vmIp: "192.168.100.10", vmPort: 53 }],
     };
     const xml = renderNetworkXml(spec);
-    expect(xml).toContain("comment='ssh &amp; co'");
+    golden("nat-firewall-forwards.xml", xml);
+    expect(xml).toContain("ssh%20%26%20co");
     expect(parseNetworkXml(xml).spec).toEqual(spec);
     // A spec without them reads back without them (older networks: open firewall, no forwards).
     expect(parseNetworkXml(renderNetworkXml(base)).spec).toEqual(base);
+  });
+  it("keeps 1,000 forwards and 100 rules as two text nodes, not 1,100 elements", () => {
+    const spec: NetSpec = {
+      ...base,
+      firewall: {
+        defaultInbound: "accept",
+        defaultOutbound: "accept",
+        rules: Array.from({ length: 100 }, (_, j) => ({
+          direction: j % 2 ? ("inbound" as const) : ("outbound" as const),
+          protocol: "tcp" as const,
+          source: `10.${j}.0.0/16`,
+          destination: null,
+          ports: `${1000 + j}-${2000 + j}`,
+          action: "accept" as const,
+          comment: j % 5 ? null : "",
+        })),
+      },
+      portForwards: Array.from({ length: 1000 }, (_, k) => ({
+        protocol: "tcp" as const,
+        hostPort: 20000 + k,
+        vmIp: "192.168.100.10",
+        vmPort: 80,
+      })),
+    };
+    const xml = renderNetworkXml(spec);
+    expect(xml.split("\n").length).toBeLessThan(30);
+    expect(parseNetworkXml(xml).spec).toEqual(spec);
+  });
+  it("reads rules and forwards in the element form of earlier versions (existing networks keep them)", () => {
+    const xml = readFileSync(join(__dirname, "__golden__", "nat-firewall-forwards-v1.xml"), "utf8");
+    const p = parseNetworkXml(xml);
+    expect(p.spec).toMatchObject({
+      firewall: {
+        defaultInbound: "drop",
+        defaultOutbound: "reject",
+        rules: [
+          {
+            direction: "inbound",
+            protocol: "tcp",
+            source: "10.0.0.0/8",
+            destination: null,
+            ports: "22",
+            action: "accept",
+            comment: "ssh & co",
+          },
+          {
+            direction: "outbound",
+            protocol: "any",
+            source: null,
+            destination: "192.0.2.0/24",
+            ports: null,
+            action: "reject",
+            comment: null,
+          },
+        ],
+      },
+      portForwards: [
+        { protocol: "udp", hostPort: 5353, vmIp: "192.168.100.10", vmPort: 53 },
+        { protocol: "tcp", hostPort: 8080, vmIp: "192.168.100.11", vmPort: 80 },
+      ],
+    });
+    // Written again, it is in the compact form and means the same.
+    expect(parseNetworkXml(renderNetworkXml(p.spec as NetSpec)).spec).toEqual(p.spec);
+    // As libvirt formats it (double quotes, re-indented text).
+    const relaid = renderNetworkXml(p.spec as NetSpec)
+      .replace(/'/g, '"')
+      .replace("<nf:portForwards>", "<nf:portForwards>\n   ")
+      .replace(/ tcp,/, "\n\t tcp,");
+    expect(parseNetworkXml(relaid).spec).toEqual(p.spec);
+  });
+  it("percent-encodes what is not plain in a compact field, and refuses what XML cannot carry", () => {
+    const rule = {
+      direction: "inbound" as const,
+      protocol: "any" as const,
+      source: null,
+      destination: null,
+      ports: null,
+      action: "drop" as const,
+    };
+    for (const comment of ["-", "", "a,b c", "100%", "<x> & 'y' \"z\"", "é\u2603", "--"]) {
+      const spec: NetSpec = { ...base, firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [{ ...rule, comment }] } };
+      const xml = renderNetworkXml(spec);
+      expect(/<nf:rules>([A-Za-z0-9./:_%,-]*)<\/nf:rules>/.test(xml)).toBe(true);
+      expect(parseNetworkXml(xml).spec).toEqual(spec);
+    }
+    expect(() =>
+      renderNetworkXml({
+        ...base,
+        firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [{ ...rule, comment: "a\uD800" }] },
+      }),
+    ).toThrow("XML 1.0 cannot represent");
   });
   it("names the type it does not render", () => {
     expect(() => renderNetworkXml({ ...base, type: "vxlan" } as unknown as NetSpec)).toThrow(

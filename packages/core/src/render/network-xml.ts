@@ -117,20 +117,17 @@ function renderRouted(spec: RoutedNetSpec): string {
   }
   if (spec.firewall) {
     const f = spec.firewall;
-    lines.push(`      <nf:firewall defaultInbound='${e(f.defaultInbound)}' defaultOutbound='${e(f.defaultOutbound)}'>`);
-    for (const r of f.rules) {
-      const opt = (k: string, v: string | null) => (v !== null ? ` ${k}='${e(v)}'` : "");
-      lines.push(
-        `        <nf:rule direction='${e(r.direction)}' protocol='${e(r.protocol)}'${opt("source", r.source)}${opt("destination", r.destination)}${opt("ports", r.ports)} action='${e(r.action)}'${opt("comment", r.comment)}/>`,
-      );
+    const defaults = `defaultInbound='${e(f.defaultInbound)}' defaultOutbound='${e(f.defaultOutbound)}'`;
+    if (f.rules.length === 0) {
+      lines.push(`      <nf:firewall ${defaults}/>`);
+    } else {
+      lines.push(`      <nf:firewall ${defaults}>`);
+      lines.push(`        <nf:rules>${f.rules.map(compactRule).join(" ")}</nf:rules>`);
+      lines.push("      </nf:firewall>");
     }
-    lines.push("      </nf:firewall>");
   }
-  for (const f of spec.portForwards ?? []) {
-    lines.push(
-      `      <nf:portForward protocol='${e(f.protocol)}' hostPort='${Number(f.hostPort)}' vmIp='${e(f.vmIp)}' vmPort='${Number(f.vmPort)}'/>`,
-    );
-  }
+  const forwards = spec.portForwards ?? [];
+  if (forwards.length > 0) lines.push(`      <nf:portForwards>${forwards.map(compactForward).join(" ")}</nf:portForwards>`);
   lines.push(...META_END);
   // Both types: libvirt brings up the bridge, its address and dnsmasq and writes no firewall rule; the type's
   // masquerade and forward policy are netforge's own nft table (render/nft.ts), the type stays in the metadata.
@@ -150,6 +147,45 @@ function renderRouted(spec: RoutedNetSpec): string {
   lines.push("</network>");
   return `${lines.join("\n")}\n`;
 }
+
+/**
+ * Rules and forwards are kept compact: one element holding all of them as text, items separated by a space,
+ * fields by a comma. A network with 1,000 forwards is then one text node to libvirt (which parses, copies and
+ * formats its metadata on every net-define and dumpxml) and to our parser, not 1,000 elements: measured on
+ * libvirt 9.0, net-define of a definition with 1,000 forwards and 100 rules took 9-12 ms as elements and
+ * 3-5 ms compact (the same as without them); parsing it here, 35 ms as elements. Fields are percent-encoded
+ * outside [A-Za-z0-9./:_-] (so the text never needs XML escaping and never contains a separator); a field that
+ * is exactly "-" is null. The element form (<nf:rule>, <nf:portForward>) of earlier versions is still read.
+ */
+const COMPACT_SAFE = /^[A-Za-z0-9./:_-]*$/;
+function field(v: string | number | null): string {
+  if (v === null) return "-";
+  const s = String(v);
+  if (s === "-") return "%2D";
+  if (COMPACT_SAFE.test(s)) return s;
+  e(s); // refuses what XML cannot carry, as for any other text
+  return s.replace(/[^A-Za-z0-9./:_-]/gu, (c) => encodeURIComponent(c).replace(/[!'()*~]/g, pct));
+}
+const pct = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`;
+function unfield(s: string | undefined): string | null {
+  if (s === undefined || s === "-") return null;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
+function compactRule(r: FirewallRule): string {
+  return [r.direction, r.protocol, r.source, r.destination, r.ports, r.action, r.comment].map(field).join(",");
+}
+
+function compactForward(f: PortForwardSpec): string {
+  return [f.protocol, Number(f.hostPort), f.vmIp, Number(f.vmPort)].map(field).join(",");
+}
+
+/** The items of a compact list (any whitespace between them: libvirt may re-indent). */
+const compactItems = (text: string | null): string[][] => (text ?? "").split(/\s+/).flatMap((i) => (i ? [i.split(",")] : []));
 
 /** A DHCP range as libvirt's own elements carry it. */
 export interface NativeRange {
@@ -185,6 +221,9 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   parseAttributeValue: false,
+  // Entities are decoded by str()/attr() below, for the values we read: the parser's own pass over every text
+  // node costs 15 ms on a definition with a long compact list (measured), where ours costs nothing.
+  processEntities: false,
   // Values are trimmed; the description, whose spaces are its own, is read from the raw XML instead.
   trimValues: true,
   isArray: (name) =>
@@ -192,9 +231,10 @@ const parser = new XMLParser({
 });
 
 type Node = Record<string, unknown>;
+const unescaped = (s: string): string => (s.includes("&") ? xmlUnescape(s) : s);
 const str = (v: unknown): string | null =>
-  typeof v === "string" ? v : v && typeof v === "object" && "#text" in v ? String((v as Node)["#text"]) : null;
-const attr = (n: Node, name: string): string | null => (typeof n[`@${name}`] === "string" ? (n[`@${name}`] as string) : null);
+  typeof v === "string" ? unescaped(v) : v && typeof v === "object" && "#text" in v ? unescaped(String((v as Node)["#text"])) : null;
+const attr = (n: Node, name: string): string | null => (typeof n[`@${name}`] === "string" ? unescaped(n[`@${name}`] as string) : null);
 
 /** Parse `virsh net-dumpxml` output. */
 export function parseNetworkXml(xml: string): ParsedNetwork {
@@ -209,13 +249,15 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
   let dhcp: NativeRange | null = null;
   let hosts: Reservation[] = [];
   const ips = (net.ip as Node[] | undefined) ?? [];
-  const v4 = ips.find((ip) => (ip["@family"] ?? "ipv4") === "ipv4");
+  const v4 = ips.find((ip) => (attr(ip, "family") ?? "ipv4") === "ipv4");
   if (v4) {
-    gateway = str(v4["@address"]);
+    gateway = attr(v4, "address");
     const addr = gateway ? parseIPv4(gateway) : null;
-    let prefix: number | null = v4["@prefix"] !== undefined ? Number(v4["@prefix"]) : null;
-    if (prefix === null && typeof v4["@netmask"] === "string") {
-      const mask = parseIPv4(v4["@netmask"]);
+    const prefixAttr = attr(v4, "prefix");
+    const netmask = attr(v4, "netmask");
+    let prefix: number | null = prefixAttr !== null ? Number(prefixAttr) : null;
+    if (prefix === null && netmask !== null) {
+      const mask = parseIPv4(netmask);
       prefix = mask === null ? null : 32 - Math.log2(2 ** 32 - mask);
     }
     if (addr !== null && prefix !== null && Number.isInteger(prefix)) cidr = formatCidr(cidrOf(addr, prefix));
@@ -224,12 +266,12 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     if (range) {
       const lease = range.lease as Node | undefined;
       let leaseTime: number | null = null;
-      if (lease && lease["@expiry"] !== undefined) {
-        const unit = String(lease["@unit"] ?? "minutes");
-        const n = Number(lease["@expiry"]);
+      if (lease && attr(lease, "expiry") !== null) {
+        const unit = attr(lease, "unit") ?? "minutes";
+        const n = Number(attr(lease, "expiry"));
         leaseTime = unit === "seconds" ? n : unit === "hours" ? n * 3600 : n * 60;
       }
-      dhcp = { start: String(range["@start"]), end: String(range["@end"]), leaseTime };
+      dhcp = { start: String(attr(range, "start")), end: String(attr(range, "end")), leaseTime };
     }
     hosts = ((dhcpNode?.host as Node[] | undefined) ?? []).flatMap((h) => {
       const mac = attr(h, "mac");
@@ -237,7 +279,7 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
       return mac && ip ? [{ mac: mac.toLowerCase(), ip, hostname: attr(h, "name") }] : [];
     });
   }
-  const bridge = bridgeNode ? str(bridgeNode["@name"]) : null;
+  const bridge = bridgeNode ? attr(bridgeNode, "name") : null;
   const parsed: ParsedNetwork = {
     name: str(net.name) ?? "",
     uuid: str(net.uuid) ?? "",
@@ -246,7 +288,7 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     description: meta ? description(xml) : "",
     createdAt: meta ? str(meta.createdAt) : null,
     // A bare <forward/> parses as "": it is still a forward element (libvirt defaults its mode to nat).
-    forwardMode: forward !== undefined ? (str(forward["@mode"]) ?? "nat") : null,
+    forwardMode: forward !== undefined ? ((typeof forward === "object" ? attr(forward, "mode") : null) ?? "nat") : null,
     bridge,
     cidr,
     gateway,
@@ -355,14 +397,20 @@ function routedSpecFromMetadata(type: "nat" | "isolated", meta: Node, p: ParsedN
   };
   const firewall = firewallFromMetadata(meta.firewall);
   if (firewall) spec.firewall = firewall;
-  const forwards = ((meta.portForward as Node[] | undefined) ?? []).flatMap((f): PortForwardSpec[] => {
-    const protocol = attr(f, "protocol");
-    const vmIp = attr(f, "vmIp");
-    if ((protocol !== "tcp" && protocol !== "udp") || !vmIp) return [];
-    return [{ protocol, hostPort: Number(attr(f, "hostPort")), vmIp, vmPort: Number(attr(f, "vmPort")) }];
-  });
+  // Element form (written by earlier versions), then the compact list.
+  const forwards = ((meta.portForward as Node[] | undefined) ?? []).flatMap((f) =>
+    forwardOf(attr(f, "protocol"), attr(f, "hostPort"), attr(f, "vmIp"), attr(f, "vmPort")),
+  );
+  for (const [protocol, hostPort, vmIp, vmPort] of compactItems(str(meta.portForwards))) {
+    forwards.push(...forwardOf(unfield(protocol), unfield(hostPort), unfield(vmIp), unfield(vmPort)));
+  }
   if (forwards.length > 0) spec.portForwards = forwards;
   return spec;
+}
+
+function forwardOf(protocol: string | null, hostPort: string | null, vmIp: string | null, vmPort: string | null): PortForwardSpec[] {
+  if ((protocol !== "tcp" && protocol !== "udp") || !vmIp) return [];
+  return [{ protocol, hostPort: Number(hostPort), vmIp, vmPort: Number(vmPort) }];
 }
 
 const ACTIONS: readonly string[] = ["accept", "drop", "reject"];
@@ -371,16 +419,40 @@ const verdictOf = (v: string | null): FirewallAction => (v !== null && ACTIONS.i
 function firewallFromMetadata(n: unknown): FirewallSpec | null {
   if (!n || typeof n !== "object") return n === "" ? { defaultInbound: "accept", defaultOutbound: "accept", rules: [] } : null;
   const node = n as Node;
-  const rules = ((node.rule as Node[] | undefined) ?? []).map(
-    (r): FirewallRule => ({
-      direction: attr(r, "direction") === "outbound" ? "outbound" : "inbound",
-      protocol: (attr(r, "protocol") ?? "any") as FirewallRule["protocol"],
-      source: attr(r, "source"),
-      destination: attr(r, "destination"),
-      ports: attr(r, "ports"),
-      action: verdictOf(attr(r, "action")),
-      comment: attr(r, "comment"),
-    }),
+  const rule = (
+    direction: string | null,
+    protocol: string | null,
+    source: string | null,
+    destination: string | null,
+    ports: string | null,
+    action: string | null,
+    comment: string | null,
+  ): FirewallRule => ({
+    direction: direction === "outbound" ? "outbound" : "inbound",
+    protocol: (protocol ?? "any") as FirewallRule["protocol"],
+    source,
+    destination,
+    ports,
+    action: verdictOf(action),
+    comment,
+  });
+  // Element form (earlier versions), then the compact list.
+  const rules = ((node.rule as Node[] | undefined) ?? []).map((r) =>
+    rule(
+      attr(r, "direction"),
+      attr(r, "protocol"),
+      attr(r, "source"),
+      attr(r, "destination"),
+      attr(r, "ports"),
+      attr(r, "action"),
+      attr(r, "comment"),
+    ),
   );
+  for (const f of compactItems(str(node.rules))) {
+    const [direction, protocol, source, destination, ports, action, comment] = f.map((x) => unfield(x));
+    rules.push(
+      rule(direction ?? null, protocol ?? null, source ?? null, destination ?? null, ports ?? null, action ?? null, comment ?? null),
+    );
+  }
   return { defaultInbound: verdictOf(attr(node, "defaultInbound")), defaultOutbound: verdictOf(attr(node, "defaultOutbound")), rules };
 }

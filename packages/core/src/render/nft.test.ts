@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { FirewallSpec } from "../spec/firewall";
-import { type FirewallNetwork, renderForwardDelta, renderHostTable, renderNetworkChains } from "./nft";
+import { type FirewallNetwork, renderHostTable, renderTableDelta, renderNetworkChains } from "./nft";
 
 // Golden files: the exact nft transaction for representative hosts (the libvirt way of testing firewall
 // rules). Regenerate with UPDATE_GOLDEN=1 after an intended change; each was loaded by `nft -c -f` in a
@@ -142,12 +142,12 @@ describe("renderNetworkChains: rule by rule", () => {
   });
 });
 
-describe("renderForwardDelta: forwards-only changes as map element updates", () => {
+describe("renderTableDelta: forwards as map element updates, rule sets as their chains refilled", () => {
   const f = (hostPort: number, vmIp = "10.70.0.10", vmPort = 80, protocol: "tcp" | "udp" = "tcp") => ({ protocol, hostPort, vmIp, vmPort });
   it("an added, a removed and a re-targeted forward: delete before add, one transaction", () => {
     const before = [{ ...web, portForwards: [f(8080), f(2222), f(5353, "10.70.0.11", 53, "udp")] }, iso];
     const after = [{ ...web, portForwards: [f(8080, "10.70.0.12"), f(5353, "10.70.0.11", 53, "udp"), f(9000)] }, iso];
-    expect(renderForwardDelta(before, after)).toBe(
+    expect(renderTableDelta(before, after)).toBe(
       [
         "delete element inet netforge fwd-tcp { 2222 }",
         "delete element inet netforge fwd-tcp { 8080 }",
@@ -157,12 +157,44 @@ describe("renderForwardDelta: forwards-only changes as map element updates", () 
       ].join("\n"),
     );
   });
-  it("nothing changed: empty; anything but forwards changed: null (the whole table is replaced)", () => {
-    expect(renderForwardDelta([web, iso], [iso, web])).toBe("");
-    expect(renderForwardDelta([web], [{ ...web, firewall: { ...web.firewall, defaultInbound: "accept" } }])).toBeNull();
-    expect(renderForwardDelta([web], [web, iso])).toBeNull();
+  it("nothing changed: empty; networks, bridges, subnets or types changed: null (the whole table is replaced)", () => {
+    expect(renderTableDelta([web, iso], [iso, web])).toBe("");
+    expect(renderTableDelta([web], [web, iso])).toBeNull();
+    expect(renderTableDelta([web, iso], [web])).toBeNull();
+    expect(renderTableDelta([web], [{ ...web, name: "web2" }])).toBeNull();
+    expect(renderTableDelta([web], [{ ...web, bridge: "nf-web2" }])).toBeNull();
+    expect(renderTableDelta([web], [{ ...web, cidr: "10.70.1.0/24" }])).toBeNull();
+    expect(renderTableDelta([iso], [{ ...iso, type: "nat" }])).toBeNull();
+    expect(renderTableDelta([web], [{ ...web, ownsTypeRules: false }])).toBeNull();
+  });
+  it("a new rule set: that network's two rule chains flushed and refilled with the whole table's lines, nothing else", () => {
+    const after = [{ ...web, firewall: { ...rules, defaultInbound: "accept" as const, rules: rules.rules.slice(0, 2) } }, iso];
+    const delta = renderTableDelta([web, iso], after) as string;
+    golden("delta-rules.nft", delta);
+    // Every rule line is one of the whole table's lines for the same state, in the same order.
+    const whole = renderHostTable(after);
+    for (const chain of ["web-in-rules", "web-out"]) {
+      const added = delta
+        .split("\n")
+        .filter((l) => l.startsWith(`add rule inet netforge ${chain} `))
+        .map((l) => l.slice(`add rule inet netforge ${chain} `.length));
+      const inWhole = whole
+        .split(`\tchain ${chain} {\n`)[1]
+        ?.split("\n\t}")[0]
+        ?.split("\n")
+        .map((l) => l.trim());
+      expect(added).toEqual(inWhole);
+    }
+    expect(delta).not.toContain("iso");
+    expect(delta).not.toContain("element");
+  });
+  it("forwards and rules changed together: one transaction with both", () => {
+    const after = [{ ...web, portForwards: [], firewall: { ...rules, rules: [] } }];
+    const delta = renderTableDelta([web], after) as string;
+    expect(delta.split("\n").filter((l) => l.startsWith("delete element"))).toHaveLength(3);
+    expect(delta).toContain("flush chain inet netforge web-in-rules\nadd rule inet netforge web-in-rules drop\n");
   });
   it("checks what it writes like the full renderer", () => {
-    expect(() => renderForwardDelta([web], [{ ...web, portForwards: [f(1, "10.70.0.300")] }])).toThrow(/address/);
+    expect(() => renderTableDelta([web], [{ ...web, portForwards: [f(1, "10.70.0.300")] }])).toThrow(/address/);
   });
 });

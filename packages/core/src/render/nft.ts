@@ -117,7 +117,6 @@ export function renderNetworkChains(n: FirewallNetwork): string {
   checkNetwork(n);
   const c = chainNames(n.name);
   const br = `"${n.bridge}"`;
-  const fw = n.firewall;
   const out: string[] = [];
   const chain = (name: string, lines: string[]) => {
     out.push(`\tchain ${name} {`);
@@ -127,18 +126,32 @@ export function renderNetworkChains(n: FirewallNetwork): string {
   // Traffic to the VMs: replies of allowed connections; then, from the bridge itself (VM to VM) or through a
   // port forward, the user's inbound rules; nothing else reaches a VM (nat and isolated alike).
   chain(c.in, ["ct state established,related accept", `iifname ${br} goto ${c.inRules}`, `ct status dnat goto ${c.inRules}`, "reject"]);
-  const inbound = fw.rules.filter((r) => r.direction === "inbound").map((r) => ruleLine(r, "accept"));
-  chain(c.inRules, [...inbound, verdict(fw.defaultInbound, false, "accept")]);
-  // Traffic from the VMs. An isolated network's VMs reach nothing beyond their bridge; a nat network's reach
-  // out only from their subnet (no spoofed sources), as libvirt's own rules had it.
-  const outLines: string[] = [];
-  if (n.type === "isolated") outLines.push(`oifname != ${br} reject`);
-  else outLines.push(`oifname != ${br} ip saddr != ${cidr(n.cidr)} reject`);
-  outLines.push("ct state established,related return");
-  for (const r of fw.rules.filter((x) => x.direction === "outbound")) outLines.push(ruleLine(r, "return"));
-  outLines.push(verdict(fw.defaultOutbound, false, "return"));
-  chain(c.out, outLines);
+  chain(c.inRules, inRulesLines(n));
+  chain(c.out, outLines(n));
   return `${out.join("\n")}\n`;
+}
+
+/** The user's inbound rules, then the inbound default. */
+function inRulesLines(n: FirewallNetwork): string[] {
+  const fw = n.firewall;
+  const inbound = fw.rules.filter((r) => r.direction === "inbound").map((r) => ruleLine(r, "accept"));
+  return [...inbound, verdict(fw.defaultInbound, false, "accept")];
+}
+
+/**
+ * Traffic from the VMs. An isolated network's VMs reach nothing beyond their bridge; a nat network's reach
+ * out only from their subnet (no spoofed sources), as libvirt's own rules had it. Then the user's outbound
+ * rules and the outbound default.
+ */
+function outLines(n: FirewallNetwork): string[] {
+  const br = `"${n.bridge}"`;
+  const lines: string[] = [];
+  if (n.type === "isolated") lines.push(`oifname != ${br} reject`);
+  else lines.push(`oifname != ${br} ip saddr != ${cidr(n.cidr)} reject`);
+  lines.push("ct state established,related return");
+  for (const r of n.firewall.rules.filter((x) => x.direction === "outbound")) lines.push(ruleLine(r, "return"));
+  lines.push(verdict(n.firewall.defaultOutbound, false, "return"));
+  return lines;
 }
 
 /**
@@ -228,14 +241,52 @@ function bootGuardLines(ruled: readonly string[]): string[] {
 }
 
 /**
- * When two states of the host differ only in port forwards: the map element changes as one small transaction
- * (`delete element` / `add element`), so one more forward costs the same with 1 or 1,000 of them; "" when
- * nothing differs; null when anything else differs (the whole table is replaced).
+ * When two states of the host differ only in port forwards and in networks' rule sets: one small transaction
+ * instead of the whole table. Forwards change as map elements (`delete element` / `add element`), so one
+ * more forward costs the same with 1 or 1,000 of them; a network whose rules or defaults changed gets its two
+ * rule chains flushed and refilled (`flush chain` + `add rule`, the same lines the whole table carries), so a
+ * new rule set does not re-send every other network's chains and the 1,000 map elements. nft applies the file
+ * as one transaction: packets see the old chains or the new ones, never half. "" when nothing differs; null
+ * when anything else differs (networks, bridges, subnets, types: the whole table is replaced).
  */
-export function renderForwardDelta(before: readonly FirewallNetwork[], after: readonly FirewallNetwork[]): string | null {
-  const sorted = (ns: readonly FirewallNetwork[]) => [...ns].sort((a, b) => a.name.localeCompare(b.name));
-  const rest = (ns: readonly FirewallNetwork[]) => JSON.stringify(sorted(ns).map((n) => ({ ...n, portForwards: [] })));
-  if (rest(before) !== rest(after)) return null;
+export function renderTableDelta(before: readonly FirewallNetwork[], after: readonly FirewallNetwork[]): string | null {
+  const byName = (ns: readonly FirewallNetwork[]) => new Map(ns.map((n) => [n.name, n]));
+  const b = byName(before);
+  const a = byName(after);
+  if (b.size !== a.size || b.size !== before.length || a.size !== after.length) return null;
+  const t = `${NFT_FAMILY} ${NFT_TABLE}`;
+  const chains: string[] = [];
+  // Only networks whose forwards changed take part in the element diff (the others' elements are equal): with
+  // 1,000 forwards on the host, one more is a diff of one network's list, not of every element on the host.
+  const fwdBefore: FirewallNetwork[] = [];
+  const fwdAfter: FirewallNetwork[] = [];
+  for (const [name, n] of [...a].sort(([x], [y]) => x.localeCompare(y))) {
+    const o = b.get(name);
+    if (!o) return null;
+    if (o === n) continue;
+    checkNetwork(n);
+    if (o.portForwards !== n.portForwards && JSON.stringify(o.portForwards) !== JSON.stringify(n.portForwards)) {
+      fwdBefore.push(o);
+      fwdAfter.push(n);
+    }
+    if (o.type !== n.type || o.bridge !== n.bridge || o.cidr !== n.cidr || o.ownsTypeRules !== n.ownsTypeRules) return null;
+    if (JSON.stringify(o.firewall) === JSON.stringify(n.firewall)) continue;
+    const c = chainNames(name);
+    for (const [chain, lines] of [
+      [c.inRules, inRulesLines(n)],
+      [c.out, outLines(n)],
+    ] as const) {
+      chains.push(`flush chain ${t} ${chain}`);
+      for (const l of lines) chains.push(`add rule ${t} ${chain} ${l}`);
+    }
+  }
+  const forwards = forwardLines(fwdBefore, fwdAfter);
+  const lines = [...forwards, ...chains];
+  return lines.length > 0 ? `${lines.join("\n")}\n` : "";
+}
+
+/** Map element changes between two states (deletes before adds). */
+function forwardLines(before: readonly FirewallNetwork[], after: readonly FirewallNetwork[]): string[] {
   const elements = (ns: readonly FirewallNetwork[]) => {
     const m = new Map<string, { protocol: string; port: number; value: string }>();
     for (const n of ns) {
@@ -258,5 +309,5 @@ export function renderForwardDelta(before: readonly FirewallNetwork[], after: re
   for (const [k, e] of [...a].sort(([x], [y]) => x.localeCompare(y))) {
     if (b.get(k)?.value !== e.value) lines.push(`add element ${t} fwd-${e.protocol} { ${e.port} : ${e.value} }`);
   }
-  return lines.length > 0 ? `${lines.join("\n")}\n` : "";
+  return lines;
 }

@@ -4,6 +4,8 @@ import { cidrOf, formatCidr, formatIPv4, usableRange } from "../net/ipv4";
 import { parseNetworkXml, renderNetworkXml } from "../render/network-xml";
 import type { NetSpec as AnySpec, RoutedNetSpec as NetSpec } from "./network-spec";
 
+const verdict = fc.constantFrom("accept" as const, "drop" as const, "reject" as const);
+
 /** Any spec the API can produce: names, texts with markup and quotes, any subnet, DHCP on or off, reservations. */
 const specArb: fc.Arbitrary<NetSpec> = fc
   .record({
@@ -21,6 +23,40 @@ const specArb: fc.Arbitrary<NetSpec> = fc
     picks: fc.array(fc.tuple(fc.nat(), fc.nat(), fc.option(fc.stringMatching(/^[a-z][a-z0-9-]{0,20}[a-z0-9]$/), { nil: null })), {
       maxLength: 5,
     }),
+    // Rules and forwards (kept compact in the metadata): any verdicts, optional fields null or set, free-text comments.
+    firewall: fc.option(
+      fc.record({
+        defaultInbound: verdict,
+        defaultOutbound: verdict,
+        rules: fc.array(
+          fc.record({
+            direction: fc.constantFrom("inbound" as const, "outbound" as const),
+            protocol: fc.constantFrom("tcp" as const, "udp" as const, "icmp" as const, "any" as const),
+            source: fc.option(fc.constantFrom("10.0.0.0/8", "192.0.2.0/24", "0.0.0.0/0"), { nil: null }),
+            destination: fc.option(fc.constantFrom("10.1.2.0/24", "198.51.100.7/32"), { nil: null }),
+            ports: fc.option(fc.constantFrom("22", "8000-8100", "1-65535"), { nil: null }),
+            action: verdict,
+            comment: fc.option(
+              fc.string({ maxLength: 20, unit: fc.constantFrom("a", " ", ",", "-", "%", "<", "&", "'", '"', "é", "\u2603", "\t") }),
+              {
+                nil: null,
+              },
+            ),
+          }),
+          { maxLength: 6 },
+        ),
+      }),
+      { nil: null },
+    ),
+    forwards: fc.array(
+      fc.record({
+        protocol: fc.constantFrom("tcp" as const, "udp" as const),
+        hostPort: fc.integer({ min: 1, max: 65535 }),
+        pick: fc.nat(),
+        vmPort: fc.integer({ min: 1, max: 65535 }),
+      }),
+      { maxLength: 6 },
+    ),
   })
   .map((r) => {
     const cidr = cidrOf(r.addr, r.prefix);
@@ -35,7 +71,7 @@ const specArb: fc.Arbitrary<NetSpec> = fc
       ip: at(i),
       hostname,
     }));
-    return {
+    const spec: NetSpec = {
       type: r.type,
       name: r.name,
       uuid: r.uuid,
@@ -49,6 +85,10 @@ const specArb: fc.Arbitrary<NetSpec> = fc
         : { enabled: false, start: null, end: null, leaseTime: null },
       reservations,
     };
+    if (r.firewall) spec.firewall = r.firewall;
+    if (r.forwards.length > 0)
+      spec.portForwards = r.forwards.map((f) => ({ protocol: f.protocol, hostPort: f.hostPort, vmIp: at(f.pick), vmPort: f.vmPort }));
+    return spec;
   });
 
 describe("the network spec in libvirt's metadata", () => {

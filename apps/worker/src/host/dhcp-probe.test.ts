@@ -1,0 +1,67 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DhcpProbePaths, dhcpSocketInodes, dnsmasqHoldsDhcp } from "./dhcp-probe";
+
+// /proc/net/udp as the kernel writes it: 0.0.0.0:67 (inode 41001) and 10.70.0.1:53 (inode 41002).
+const UDP = [
+  "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops",
+  "  101: 00000000:0043 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 41001 2 0000000000000000 0",
+  "  102: 0100460A:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 41002 2 0000000000000000 0",
+].join("\n");
+
+describe("dhcpSocketInodes", () => {
+  it("takes the sockets bound to port 67 only", () => {
+    expect([...dhcpSocketInodes(UDP)]).toEqual(["41001"]);
+    expect(dhcpSocketInodes(UDP.split("\n").slice(0, 1).join("\n")).size).toBe(0);
+  });
+});
+
+describe("dnsmasqHoldsDhcp (a fake /proc and pid dir)", () => {
+  let root = "";
+  let paths: DhcpProbePaths;
+  const proc = (pid: number, comm: string, cmdline: string[], sockets: string[]) =>
+    (async () => {
+      const d = join(root, "proc", String(pid));
+      await mkdir(join(d, "fd"), { recursive: true });
+      await writeFile(join(d, "comm"), `${comm}\n`);
+      await writeFile(join(d, "cmdline"), `${cmdline.join("\0")}\0`);
+      for (const [i, s] of sockets.entries()) await symlink(s, join(d, "fd", String(i + 3)));
+    })();
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), "dhcp-probe-"));
+    paths = { pidDir: join(root, "run"), proc: join(root, "proc") };
+    await mkdir(join(root, "proc", "net"), { recursive: true });
+    await mkdir(paths.pidDir);
+    await writeFile(join(root, "proc", "net", "udp"), UDP);
+    const conf = (n: string) => ["/usr/sbin/dnsmasq", `--conf-file=/var/lib/libvirt/dnsmasq/${n}.conf`, "--leasefile-ro"];
+    await proc(500, "dnsmasq", conf("web"), ["socket:[41002]", "socket:[41001]", "/dev/null"]);
+    await proc(501, "dnsmasq", conf("dns"), ["socket:[41002]"]);
+    await proc(502, "sleep", conf("odd"), ["socket:[41001]"]);
+    await proc(503, "dnsmasq", conf("other"), ["socket:[41001]"]);
+    for (const [n, pid] of [
+      ["web", 500],
+      ["dns", 501],
+      ["odd", 502],
+      ["reused", 503],
+      ["gone", 999],
+    ] as const)
+      await writeFile(join(paths.pidDir, `${n}.pid`), `${pid}\n`);
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  it("true when the network's dnsmasq holds a UDP socket on port 67", async () => {
+    expect(await dnsmasqHoldsDhcp("web", paths)).toBe(true);
+  });
+  it("false when it holds none, is not dnsmasq, is another network's dnsmasq (reused pid), or is gone", async () => {
+    expect(await dnsmasqHoldsDhcp("dns", paths)).toBe(false);
+    expect(await dnsmasqHoldsDhcp("odd", paths)).toBe(false);
+    expect(await dnsmasqHoldsDhcp("reused", paths)).toBe(false);
+    expect(await dnsmasqHoldsDhcp("gone", paths)).toBe(false);
+  });
+  it("null (ask ss instead) without a pid file", async () => {
+    expect(await dnsmasqHoldsDhcp("nopid", paths)).toBeNull();
+    expect(await dnsmasqHoldsDhcp("../x", paths)).toBeNull();
+  });
+});
