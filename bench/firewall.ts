@@ -21,12 +21,16 @@ const WAIT = { prefer: "wait=30" };
 
 /** Where a job's time went: queueing before its first step, each step (from the job's own timings). */
 const stepTimes = new Map<string, number[]>();
-function recordSteps(label: string, job: any): void {
+function recordSteps(label: string, job: any, sentAt?: number): void {
   const push = (k: string, v: number) => stepTimes.set(`${label}: ${k}`, [...(stepTimes.get(`${label}: ${k}`) ?? []), v]);
+  // The API's part before the job exists (auth, validation, claims, commit), and after it ended (the waiting
+  // request learning of it and answering), in wall-clock ms of this machine (one clock: same host).
+  if (sentAt !== undefined) push("request sent -> queued", Date.parse(job.createdAt) - sentAt);
   push("queued -> first step", Date.parse(job.progress.steps[0].startedAt) - Date.parse(job.createdAt));
   for (const st of job.progress.steps)
     if (st.startedAt && st.finishedAt) push(st.name, Date.parse(st.finishedAt) - Date.parse(st.startedAt));
   push("last step -> finished", Date.parse(job.finishedAt) - Date.parse(job.progress.steps.at(-1).finishedAt));
+  if (sentAt !== undefined) push("finished -> answer received", Date.now() - Date.parse(job.finishedAt));
 }
 
 async function timed(fn: () => Promise<void>): Promise<number> {
@@ -144,9 +148,10 @@ export async function benchFirewall(h: SandboxHost, post: Post, redis: Redis, ke
     for (let i = 0; i < rounds + 2; i++) {
       const port = 40000 + i;
       const t = await timed(async () => {
+        const sentAt = Date.now();
         const r = await post("configure-network-port-forward", { name: "fwd", protocol: "tcp", hostPort: port, vmIp, vmPort: 7000 }, WAIT);
         if (r.status !== 200) throw new Error(`forward: ${JSON.stringify(r.body)}`);
-        if (i >= 2) recordSteps(`  forward at ${n}`, r.body.job);
+        if (i >= 2) recordSteps(`  forward at ${n}`, r.body.job, sentAt);
       });
       if (i >= 2) lat.push(t);
       const rm = await post("configure-network-port-forward", { name: "fwd", action: "remove", protocol: "tcp", hostPort: port }, WAIT);
@@ -188,9 +193,10 @@ export async function benchFirewall(h: SandboxHost, post: Post, redis: Redis, ke
   const fw: number[] = [];
   for (let i = 0; i < rounds + 2; i++) {
     const t = await timed(async () => {
+      const sentAt = Date.now();
       const r = await post("configure-network-firewall", { name: "fwd", defaultInbound: "drop", rules: ruleSet(i % 2) }, WAIT);
       if (r.status !== 200) throw new Error(`firewall: ${JSON.stringify(r.body)}`);
-      if (i >= 2) recordSteps("  100-rule firewall", r.body.job);
+      if (i >= 2) recordSteps("  100-rule firewall", r.body.job, sentAt);
     });
     if (i >= 2) fw.push(t);
   }

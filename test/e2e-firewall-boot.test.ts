@@ -137,6 +137,13 @@ async function reboot(withUnit = true): Promise<{ argv: string[]; exitCode: numb
 
 describe("host reboot: the boot copy is loaded before libvirtd", () => {
   it("the worker keeps a complete copy of its table on disk", async () => {
+    // Written just after each apply, off the job's path: wait for the copy of the last one.
+    await waitFor(
+      "boot copy of the last apply",
+      async () => readFileSync(bootFile(), "utf8").includes(`2222 : ${NAT_VM_IP} . 7000`),
+      10_000,
+      100,
+    );
     const text = readFileSync(bootFile(), "utf8");
     expect(text).toContain("ip saddr 10.81.0.0/24 ip daddr != 10.81.0.0/24 masquerade");
     expect(text).toContain(`2222 : ${NAT_VM_IP} . 7000`);

@@ -29,12 +29,13 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const virsh = new Virsh(runner, cfg.libvirtUri, { commandTimeoutMs: cfg.virshTimeoutMs });
   const startedAt = new Date().toISOString();
   const catalog = new NetworkCatalog(virsh, { logger });
+  const bootCopy = cfg.firewallBootFile ? new BootCopy(cfg.firewallBootFile, logger) : null;
   const host: HostContext = {
     hostId: cfg.hostId,
     runner,
     virsh,
     catalog,
-    firewall: new HostFirewall(new NftBackend(runner, cfg.firewallBootFile ? new BootCopy(cfg.firewallBootFile, logger) : null), logger),
+    firewall: new HostFirewall(new NftBackend(runner, bootCopy), logger),
     redis,
     keys,
     logger,
@@ -179,6 +180,8 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       catalog.close();
       virsh.close();
       await Promise.allSettled([...inFlight]);
+      // The boot copy of the last apply is on disk before the process goes (its writes run off the jobs' path).
+      await bootCopy?.settled();
       await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);
       redis.disconnect();
       bullConnection.disconnect();

@@ -83,11 +83,14 @@ describe("NftBackend with a boot copy", () => {
   it("writes the boot copy (live table + guard) after every successful apply, forward-only changes too", async () => {
     const path = join(scratch(), "firewall.nft");
     const r = new Runner();
-    const b = new NftBackend(r, new BootCopy(path, logger));
+    const copy = new BootCopy(path, logger);
+    const b = new NftBackend(r, copy);
     await b.replace([net([8080])]);
+    await copy.settled();
     expect(readFileSync(path, "utf8")).toContain("elements = { 8080 : 10.70.0.10 . 80 }");
     expect(readFileSync(path, "utf8")).toContain("netforge boot guard");
     await b.replace([net([8080, 9000])]); // an element update in the kernel; the copy is still the whole table
+    await copy.settled();
     const text = readFileSync(path, "utf8");
     expect(text).toMatch(/^#!\/usr\/sbin\/nft -f\n(#.*\n)*table inet netforge \{\}\ndelete table inet netforge\n/);
     expect(text).toContain("elements = { 8080 : 10.70.0.10 . 80, 9000 : 10.70.0.10 . 80 }");
@@ -96,21 +99,37 @@ describe("NftBackend with a boot copy", () => {
   it("a failed apply leaves the copy as it was", async () => {
     const path = join(scratch(), "firewall.nft");
     const r = new Runner();
-    const b = new NftBackend(r, new BootCopy(path, logger));
+    const copy = new BootCopy(path, logger);
+    const b = new NftBackend(r, copy);
     await b.replace([net([8080])]);
+    await copy.settled();
     r.fail = true;
     await expect(b.replace([{ ...net([]), cidr: "10.71.0.0/24" }])).rejects.toThrow(/syntax error/);
+    await copy.settled();
     expect(readFileSync(path, "utf8")).toContain("10.70.0.0/24");
     expect(existsSync(`${path}.tmp`)).toBe(false);
   });
 
   it("clear leaves a copy with no network (the guard closes every netforge bridge)", async () => {
     const path = join(scratch(), "firewall.nft");
-    const b = new NftBackend(new Runner(), new BootCopy(path, logger));
+    const copy = new BootCopy(path, logger);
+    const b = new NftBackend(new Runner(), copy);
     await b.replace([net([8080])]);
     await b.clear();
+    await copy.settled();
     const text = readFileSync(path, "utf8");
     expect(text).not.toContain("nf-web");
     expect(text).toContain('iifname "nf-*" oifname != "nf-*" counter drop');
+  });
+
+  it("applies in quick succession: writes coalesce and the copy ends as the last apply", async () => {
+    const path = join(scratch(), "firewall.nft");
+    const copy = new BootCopy(path, logger);
+    const b = new NftBackend(new Runner(), copy);
+    for (let i = 0; i < 20; i++) await b.replace([net([8000 + i])]);
+    await copy.settled();
+    const text = readFileSync(path, "utf8");
+    expect(text).toContain("elements = { 8019 : 10.70.0.10 . 80 }");
+    expect(text).not.toContain("8018 :");
   });
 });

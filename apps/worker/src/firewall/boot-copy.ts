@@ -21,6 +21,38 @@ export class BootCopy {
     private readonly logger: Logger,
   ) {}
 
+  /** The latest table waiting to be written, rendered only when its turn comes (later ones replace it). */
+  private pending: (() => string) | null = null;
+  private writing: Promise<void> | null = null;
+
+  /**
+   * Write the copy after the caller's apply, off its path: a job does not wait for the render and the two
+   * fsyncs (1-30 ms on a shared disk). Writes are serial and coalesce: only the newest table is written. The
+   * copy may lag the live table by one write (milliseconds); a reboot in that window loads the previous
+   * table, and the worker's first apply after the boot puts the current one (from the specs) in place.
+   */
+  schedule(render: () => string): void {
+    this.pending = render;
+    if (!this.writing) this.writing = this.drain();
+  }
+
+  /** Resolves once every scheduled write is on disk (worker shutdown, tests). */
+  async settled(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending) {
+        const render = this.pending;
+        this.pending = null;
+        await this.write(render());
+      }
+    } finally {
+      this.writing = null;
+    }
+  }
+
   async write(text: string): Promise<void> {
     if (text === this.written) return;
     const tmp = `${this.path}.tmp`;

@@ -25,7 +25,7 @@ export class NftBackend implements FirewallBackend {
   /** Whether our last apply put a table there at all. */
   private applied = false;
 
-  /** `bootCopy`: where the table is kept for the next boot (written after every successful apply). */
+  /** `bootCopy`: where the table is kept for the next boot (written after every successful apply, off its path). */
   constructor(
     private readonly runner: CommandRunner,
     private readonly bootCopy: BootCopy | null = null,
@@ -46,7 +46,7 @@ export class NftBackend implements FirewallBackend {
       if (ok) {
         this.last = networks;
         this.baseline = null;
-        await this.bootCopy?.write(renderBootCopy(networks));
+        this.bootCopy?.schedule(() => renderBootCopy(networks));
         return delta;
       }
       // The table is not what we left (flushed by hand?): replace it whole below.
@@ -56,7 +56,7 @@ export class NftBackend implements FirewallBackend {
     this.last = networks;
     this.baseline = null;
     this.applied = true;
-    await this.bootCopy?.write(renderBootCopy(networks));
+    this.bootCopy?.schedule(() => renderBootCopy(networks));
     return text;
   }
 
@@ -65,7 +65,7 @@ export class NftBackend implements FirewallBackend {
     this.baseline = null;
     this.applied = false;
     this.last = null;
-    await this.bootCopy?.write(renderBootCopy([]));
+    this.bootCopy?.schedule(() => renderBootCopy([]));
   }
 
   async inPlace(): Promise<boolean> {
