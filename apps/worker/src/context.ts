@@ -24,7 +24,7 @@ export interface HostContext {
   /** Root of sysfs for SR-IOV reads and writes (NETFORGE_SYSFS_ROOT; default /sys). */
   sysfsRoot?: string;
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */
-  hostChanged(): void;
+  hostChanged(network?: string): void;
 }
 
 /** Per-job context. */

@@ -13,12 +13,23 @@ import { listeningPorts } from "./host/listening";
 import { listPfs } from "./host/sriov-sysfs";
 import { refreshStats } from "./reconcile";
 
-/** One read of the host (links, routes, libvirt networks) serving the inventory and the live stats. */
-export async function refreshHost(ctx: HostContext, startedAt: string, libvirtVersion: string | null): Promise<HostRecord> {
+/**
+ * One read of the host (links, routes, libvirt networks) serving the inventory and the live stats. `only`
+ * (after jobs): the stats and IP tables of those networks only, and other firewalls' rules as last read (at
+ * most 30 s old); every network's are the heartbeat's.
+ */
+export async function refreshHost(
+  ctx: HostContext,
+  startedAt: string,
+  libvirtVersion: string | null,
+  opts: { only?: ReadonlySet<string> } = {},
+): Promise<HostRecord> {
   const [links, routes, catalog] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner), ctx.catalog.list()]);
   const snapshot: HostSnapshot = { links, routes, catalog };
-  const rec = await publishInventory(ctx, startedAt, libvirtVersion, snapshot);
-  await refreshStats(ctx, snapshot);
+  const rec = await publishInventory(ctx, startedAt, libvirtVersion, snapshot, opts.only ? 30_000 : 0);
+  const only = opts.only;
+  if (!only) await refreshStats(ctx, snapshot);
+  else if (only.size > 0) await refreshStats(ctx, { links, catalog: catalog.filter((c) => only.has(c.name)) });
   return rec;
 }
 
@@ -28,6 +39,8 @@ export async function publishInventory(
   startedAt: string,
   libvirtVersion: string | null,
   { links, routes, catalog }: HostSnapshot,
+  /** How old the read of other firewalls' rules may be (0: read now). */
+  firewallWarningsMaxAgeMs = 0,
 ): Promise<HostRecord> {
   const managed = catalog.filter((c) => c.def.managed);
   // Our own networks are claimed by name in the index; only foreign things go to "occupied".
@@ -55,7 +68,7 @@ export async function publishInventory(
       vfsConfigured: p.numVfs,
       vfsInUse: p.vfsInUse,
     })),
-    firewallWarnings: await ctx.firewall.overridingPolicies(0).catch(() => []),
+    firewallWarnings: await ctx.firewall.overridingPolicies(firewallWarningsMaxAgeMs).catch(() => []),
     listeningPorts: await listeningPorts(ctx.runner).catch(() => ({ tcp: [], udp: [] })),
     startedAt,
     lastSeenAt: new Date().toISOString(),

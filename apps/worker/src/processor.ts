@@ -99,7 +99,7 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
       const result = await handler({ ...host, logger, report, revert }, payload);
       await report.succeeded(result); // fenced: only under the lock
       revert.success();
-      host.hostChanged();
+      host.hostChanged(record.network);
       logger.info("job succeeded");
       return result;
     } catch (thrown) {

@@ -41,7 +41,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     logger,
     leasesDir: cfg.leasesDir,
     sysfsRoot: cfg.sysfsRoot,
-    hostChanged: () => scheduleInventory(),
+    hostChanged: (network) => scheduleInventory(network),
   };
   let stopping = false;
   /** Set when the shutdown grace is over: running jobs stop before their next step (see ProcessorOptions). */
@@ -56,14 +56,29 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     p.then(done, done);
     return p;
   };
-  // Coalesces bursts of jobs into one inventory refresh shortly after they finish.
+  // After jobs, the host's record (interfaces, networks, listening ports) is republished once the host is quiet:
+  // 250 ms after the last job of a burst, and at most 2 s after the first, so back-to-back jobs do not each
+  // pay for (and wait behind) a read of the whole host. It is the light refresh: the stats and IP tables of
+  // the networks the jobs changed only (every network's, O(networks) Redis writes, and a fresh read of other
+  // firewalls' rules stay with the heartbeat).
   let inventoryTimer: NodeJS.Timeout | null = null;
-  const scheduleInventory = () => {
-    if (inventoryTimer || stopping) return;
-    inventoryTimer = setTimeout(() => {
-      inventoryTimer = null;
-      void track(refreshHost(host, startedAt, libvirtVersion).catch((err) => logger.warn({ err }, "inventory refresh failed")));
-    }, 200);
+  let inventoryDueBy = 0;
+  let changedNetworks = new Set<string>();
+  const scheduleInventory = (network?: string) => {
+    if (stopping) return;
+    if (network) changedNetworks.add(network);
+    const now = Date.now();
+    if (!inventoryTimer) inventoryDueBy = now + 2_000;
+    else clearTimeout(inventoryTimer);
+    inventoryTimer = setTimeout(
+      () => {
+        inventoryTimer = null;
+        const only = changedNetworks;
+        changedNetworks = new Set();
+        void track(refreshHost(host, startedAt, libvirtVersion, { only }).catch((err) => logger.warn({ err }, "inventory refresh failed")));
+      },
+      Math.max(0, Math.min(250, inventoryDueBy - now)),
+    );
   };
   const libvirtVersion = await virsh.daemonVersion();
   if (!libvirtVersion) logger.warn({ uri: cfg.libvirtUri }, "libvirt daemon did not answer; jobs will fail until it does");
