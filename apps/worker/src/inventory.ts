@@ -28,7 +28,8 @@ export async function refreshHost(
   const snapshot: HostSnapshot = { links, routes, catalog };
   const rec = await publishInventory(ctx, startedAt, libvirtVersion, snapshot, opts.only ? 30_000 : 0);
   const only = opts.only;
-  if (!only) await refreshStats(ctx, snapshot);
+  // Every network's numbers, but an unchanged one is written again only every 30 s (its keys live 300 s).
+  if (!only) await refreshStats(ctx, snapshot, 30_000);
   else if (only.size > 0) await refreshStats(ctx, { links, catalog: catalog.filter((c) => only.has(c.name)) });
   return rec;
 }

@@ -40,11 +40,19 @@ export function mergeIpTable(spec: Pick<RoutedNetSpec, "reservations">, leases: 
   return [...rows.values()].sort((a, b) => key(a.ip) - key(b.ip) || a.mac.localeCompare(b.mac));
 }
 
-/** Read leases and domain MACs and publish the IP table (and allocatedIps) of one network. */
+/** What each network's last publish carried and when, per worker (keyed by its Redis connection and host). */
+const lastPublished = new WeakMap<object, Map<string, { content: string; at: number }>>();
+
+/**
+ * Read leases and domain MACs and publish the IP table (and allocatedIps) of one network. `unchangedForMs`
+ * (the heartbeat's refresh of every network): a table and stats equal to what this worker published less
+ * than that long ago are not written again, so a host's idle networks cost no Redis writes between
+ * refreshes of their expiry (both keys live 300 s); jobs and lease changes always write.
+ */
 export async function publishIpTable(
   ctx: HostContext,
   entry: CatalogEntry,
-  opts: { owners?: Map<string, string>; connectedVms?: number } = {},
+  opts: { owners?: Map<string, string>; connectedVms?: number; unchangedForMs?: number } = {},
 ): Promise<NetworkIp[]> {
   const spec = entry.def.spec;
   if (!spec) return [];
@@ -52,10 +60,18 @@ export async function publishIpTable(
   const leases = bridge && entry.active ? await readLeases(bridge, ctx.leasesDir) : [];
   const owners = opts.owners ?? (await ctx.virsh.domainMacOwners());
   const ips = isRouted(spec) ? mergeIpTable(spec, leases, owners) : [];
-  const observedAt = new Date().toISOString();
-  await putNetworkIps(ctx.redis, ctx.keys, entry.name, { ips, observedAt });
   const connectedVms =
     opts.connectedVms ?? (bridge && entry.active ? (await readLinks(ctx.runner)).filter((l) => l.master === bridge).length : 0);
+  let mine = lastPublished.get(ctx.redis);
+  if (!mine) lastPublished.set(ctx.redis, (mine = new Map()));
+  const key = `${ctx.hostId}\n${entry.name}`;
+  const content = JSON.stringify([ips, connectedVms, leases.length]);
+  const prev = mine.get(key);
+  const now = Date.now();
+  if (opts.unchangedForMs !== undefined && prev?.content === content && now - prev.at < opts.unchangedForMs) return ips;
+  const observedAt = new Date(now).toISOString();
+  await putNetworkIps(ctx.redis, ctx.keys, entry.name, { ips, observedAt });
   await putNetworkStats(ctx.redis, ctx.keys, entry.name, { connectedVms, allocatedIps: leases.length, observedAt });
+  mine.set(key, { content, at: now });
   return ips;
 }

@@ -224,12 +224,17 @@ async function countRestore(ctx: HostContext, by: string): Promise<void> {
  * Live numbers for describe-network and the IP tables of list-network-ips, from one read of the host shared
  * with the inventory: connected VMs = ports on the bridge, allocated IPs = unexpired DHCP leases.
  */
-export async function refreshStats(ctx: HostContext, { catalog, links }: Pick<HostSnapshot, "catalog" | "links">): Promise<void> {
+export async function refreshStats(
+  ctx: HostContext,
+  { catalog, links }: Pick<HostSnapshot, "catalog" | "links">,
+  /** Skip networks whose numbers did not change since a publish this recent (see publishIpTable). */
+  unchangedForMs?: number,
+): Promise<void> {
   const entries = catalog.filter((c) => c.def.managed);
   if (entries.length === 0) return;
   const owners = await ctx.virsh.domainMacOwners();
   for (const e of entries) {
     const connectedVms = e.active ? driverFor(e.def.spec?.type ?? e.def.type ?? "nat").connectedVms(ctx, e, links) : 0;
-    await publishIpTable(ctx, e, { owners, connectedVms });
+    await publishIpTable(ctx, e, { owners, connectedVms, ...(unchangedForMs !== undefined ? { unchangedForMs } : {}) });
   }
 }
