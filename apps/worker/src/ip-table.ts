@@ -62,8 +62,8 @@ export async function publishIpTable(
   const ips = isRouted(spec) ? mergeIpTable(spec, leases, owners) : [];
   const connectedVms =
     opts.connectedVms ?? (bridge && entry.active ? (await readLinks(ctx.runner)).filter((l) => l.master === bridge).length : 0);
-  let mine = lastPublished.get(ctx.redis);
-  if (!mine) lastPublished.set(ctx.redis, (mine = new Map()));
+  const mine = lastPublished.get(ctx.redis) ?? new Map<string, { content: string; at: number }>();
+  lastPublished.set(ctx.redis, mine);
   const key = `${ctx.hostId}\n${entry.name}`;
   const content = JSON.stringify([ips, connectedVms, leases.length]);
   const prev = mine.get(key);
