@@ -81,14 +81,11 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
             await removeLegacyAccept(ctx.runner, now);
           }
         } else if (step.xml !== undefined) {
+          // The catalog learns every define from Virsh itself (no second parse here).
           await ctx.virsh.define(step.xml);
-          ctx.catalog.remember(parseNetworkXml(step.xml));
           const undo = step.undo?.xml;
           if (undo !== undefined) {
-            ctx.revert.add(`restore definition of ${plan.spec.name}`, async () => {
-              await ctx.virsh.define(undo);
-              ctx.catalog.remember(parseNetworkXml(undo));
-            });
+            ctx.revert.add(`restore definition of ${plan.spec.name}`, async () => void (await ctx.virsh.define(undo)));
           }
         } else {
           await ctx.virsh.run(step.virsh);

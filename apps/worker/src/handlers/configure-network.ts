@@ -36,8 +36,17 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     // so a cached copy could plan an add that collides with, or a delete that misses, a hand edit. These two
     // reads are one network each (net-info + net-dumpxml, ~2 ms on a session), so the cost does not grow
     // with the host's size; the catalog is what removed the per-job host-wide listing.
-    const state = await virsh.info(name);
-    const xml = state ? await virsh.dumpXml(name, { inactive: true }) : null;
+    // Both reads go out at once (the sessions run them in parallel); the definition's error only counts for a
+    // network that exists.
+    const [state, dumped] = await Promise.all([
+      virsh.info(name),
+      virsh.dumpXml(name, { inactive: true }).then(
+        (x) => x,
+        (err: unknown) => ({ failed: err }),
+      ),
+    ]);
+    if (state && typeof dumped !== "string") throw dumped.failed;
+    const xml = state && typeof dumped === "string" ? dumped : null;
     const def = xml ? parseNetworkXml(xml) : null;
     if (!state || !xml || !def?.managed) {
       throw new AppError("NOT_FOUND", `network '${name}' does not exist on host ${ctx.hostId}`, { name, host: ctx.hostId });
