@@ -240,22 +240,50 @@ export async function getJobs(redis: Redis, keys: Keys, ids: string[]): Promise<
  * bound again on progress, the finished one on a terminal event. The
  * network's job list is kept alive as long as the longest a job can live.
  */
+/*
+ * One job event in one round trip: the record, the stream entry, their expiries, the expiry index, and the
+ * publish to live subscribers, whose message carries the stream id XADD just chose (so it cannot be sent
+ * in the same MULTI). A script is atomic as the MULTI was: no reader sees a record newer than its stream.
+ * KEYS: job, job events, network's job list, expiry index. ARGV: record JSON, ttl, event type, view JSON,
+ * network list ttl, expiry score, expiry member, the published message after its id (`,"jobId":...}`),
+ * the events channel.
+ */
+const COMMIT_EVENT_LUA = `
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local id = redis.call('XADD', KEYS[2], '*', 'type', ARGV[3], 'job', ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('ZADD', KEYS[4], ARGV[6], ARGV[7])
+redis.call('PUBLISH', ARGV[9], '{"id":' .. cjson.encode(id) .. ARGV[8])
+return id
+`;
+
 export async function commitJobEvent(redis: Redis, keys: Keys, r: JobRecord, type: JobEventType): Promise<JobEvent> {
   const view = toJobView(r);
   const ret = jobRetention();
   const ttl = type === "progress" ? ret.unfinishedSeconds : ret.finishedSeconds;
-  const multi = redis
-    .multi()
-    .set(keys.job(r.id), JSON.stringify(r), "EX", ttl)
-    .xadd(keys.jobEvents(r.id), "*", "type", type, "job", JSON.stringify(view))
-    .expire(keys.jobEvents(r.id), ttl)
-    .expire(keys.networkJobs(r.network), ret.unfinishedSeconds + ret.finishedSeconds)
-    .zadd(keys.jobExpiry, Date.now() + ttl * 1000, expiryMember(r));
-  const res = await multi.exec();
-  const id = res?.[1]?.[1] as string;
-  const ev: JobEvent = { id, jobId: r.id, network: r.network, type, job: view };
-  await redis.publish(keys.eventsChannel, JSON.stringify(ev));
-  return ev;
+  const viewJson = JSON.stringify(view);
+  // The published event, as JSON.stringify would write it, minus its first member (the id Redis picks).
+  const rest = `,"jobId":${JSON.stringify(r.id)},"network":${JSON.stringify(r.network)},"type":${JSON.stringify(type)},"job":${viewJson}}`;
+  const id = (await evalScript(
+    redis,
+    COMMIT_EVENT_LUA,
+    4,
+    keys.job(r.id),
+    keys.jobEvents(r.id),
+    keys.networkJobs(r.network),
+    keys.jobExpiry,
+    JSON.stringify(r),
+    String(ttl),
+    type,
+    viewJson,
+    String(ret.unfinishedSeconds + ret.finishedSeconds),
+    String(Date.now() + ttl * 1000),
+    expiryMember(r),
+    rest,
+    keys.eventsChannel,
+  )) as string;
+  return { id, jobId: r.id, network: r.network, type, job: view };
 }
 
 /** Parse raw XRANGE entries into events. */
