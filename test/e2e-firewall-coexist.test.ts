@@ -203,6 +203,14 @@ describe("a port forward on a network defined the old way (libvirt <forward mode
     expect(await iptablesMentions(BRIDGE)).toBe(0);
     const again = await vmWithService("o1", BRIDGE);
     expect(again.ip).toBe(ip); // same MAC, same lease: the forward's target
+    // The VM was just re-plugged into the restarted bridge (its port learns the VM's MAC with the first frames):
+    // bounded retries, as the restart case above.
+    await waitFor(
+      "forward answers from netforge's table alone",
+      async () => (await fromOutside(2225)) === `tcp hello ${h.outsideAddress}`,
+      10_000,
+      250,
+    );
     expect(await fromOutside(2225)).toBe(`tcp hello ${h.outsideAddress}`);
     for (const vm of vms.splice(0)) await vm.destroy();
     expect((await c.call("delete-network", { name: OLD }, { wait: 30 })).status).toBe(200);
