@@ -5,10 +5,10 @@
  * a TTL is no longer trusted, and an abandoned job is recorded as failed only
  * by whoever holds the network lock.
  */
-import { getJob, type JobRecord, newJobRecord, type QueuedJobData, saveNewJob, tryLock } from "@netforge/core";
+import { commitFencedJobEvent, getJob, type JobRecord, newJobRecord, type QueuedJobData, saveNewJob, tryLock } from "@netforge/core";
 import type { Job } from "bullmq";
 import pino from "pino";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import type { HostContext } from "../apps/worker/src/context";
 import { fenceFor, LOCK_LOST } from "../apps/worker/src/fence";
 import { JobReporter } from "../apps/worker/src/job-reporter";
@@ -149,3 +149,115 @@ describe("abandoned jobs", () => {
     expect(await t.redis.get(key)).toBe("other-job");
   });
 });
+
+describe("one script fences and writes a step's event (commitFencedJobEvent)", () => {
+  /** The job's event stream length, its stored record, and what the lock key holds (value, ms left). */
+  async function state(record: JobRecord, lockKey: string) {
+    return {
+      events: await t.redis.xlen(t.keys.jobEvents(record.id)),
+      stored: await getJob(t.redis, t.keys, record.id),
+      lock: await t.redis.get(lockKey),
+      ttl: await t.redis.pttl(lockKey),
+    };
+  }
+
+  it("writes no event, renews nothing and publishes nothing when the lock holds another token", async () => {
+    const record = await savedRecord("fenced-other");
+    const lockKey = t.keys.networkLock("fenced-other");
+    await t.redis.set(lockKey, "other-token", "PX", 5_000);
+    const sub = t.redis.duplicate();
+    const heard: string[] = [];
+    await sub.subscribe(t.keys.eventsChannel);
+    sub.on("message", (_ch, msg) => heard.push(msg));
+    try {
+      const before = await state(record, lockKey);
+      record.state = "running";
+      record.progress.step = "one";
+      const ev = await commitFencedJobEvent(t.redis, t.keys, record, "progress", { key: lockKey, token: "my-token", ttlMs: 30_000 });
+      expect(ev).toBeNull();
+      await t.redis.ping(); // a message published by the script would have reached the subscriber by now
+      await sleep(50);
+      const after = await state(record, lockKey);
+      expect(after.events).toBe(before.events);
+      expect(after.stored).toEqual(before.stored); // the record as saved: still queued, no current step
+      expect(after.stored?.state).toBe("queued");
+      expect(after.lock).toBe("other-token");
+      expect(after.ttl).toBeLessThanOrEqual(5_000); // not renewed to our TTL
+      expect(heard).toEqual([]);
+      // A lock that is gone is not held either, and is not brought back.
+      await t.redis.del(lockKey);
+      expect(
+        await commitFencedJobEvent(t.redis, t.keys, record, "progress", { key: lockKey, token: "my-token", ttlMs: 30_000 }),
+      ).toBeNull();
+      expect(await t.redis.exists(lockKey)).toBe(0);
+      expect(await t.redis.xlen(t.keys.jobEvents(record.id))).toBe(before.events);
+    } finally {
+      sub.disconnect();
+    }
+  });
+
+  it("renews the lock and writes the event (record, stream entry, publish) when the lock holds this token", async () => {
+    const record = await savedRecord("fenced-mine");
+    const lockKey = t.keys.networkLock("fenced-mine");
+    await t.redis.set(lockKey, "my-token", "PX", 5_000);
+    const sub = t.redis.duplicate();
+    const heard: { id: string; type: string; job: { progress: { step: string } } }[] = [];
+    await sub.subscribe(t.keys.eventsChannel);
+    sub.on("message", (_ch, msg) => heard.push(JSON.parse(msg)));
+    try {
+      const before = await state(record, lockKey);
+      record.state = "running";
+      record.progress.step = "one";
+      const ev = await commitFencedJobEvent(t.redis, t.keys, record, "progress", { key: lockKey, token: "my-token", ttlMs: 30_000 });
+      expect(ev?.id).toMatch(/^\d+-\d+$/);
+      const after = await state(record, lockKey);
+      expect(after.events).toBe(before.events + 1);
+      expect(after.stored?.state).toBe("running");
+      expect(after.stored?.progress.step).toBe("one");
+      expect(after.lock).toBe("my-token");
+      expect(after.ttl).toBeGreaterThan(20_000); // renewed from 5 s to the 30 s asked
+      const [entry] = (await t.redis.xrevrange(t.keys.jobEvents(record.id), "+", "-", "COUNT", 1)) as [string, string[]][];
+      expect(entry?.[0]).toBe(ev?.id);
+      await waitUntil(() => heard.length > 0);
+      expect(heard[0]).toMatchObject({ id: ev?.id, type: "progress", job: { progress: { step: "one" } } });
+    } finally {
+      sub.disconnect();
+    }
+  });
+
+  it("a step costs one Redis command before its host work, and none of it runs once the lock is another's", async () => {
+    const network = "one-trip";
+    const key = t.keys.networkLock(network);
+    const lock = await tryLock(t.redis, key, 30_000);
+    const record = await savedRecord(network);
+    const report = new JobReporter(t.redis, t.keys, record, fenceFor(lock!, network));
+    const sent = vi.spyOn(t.redis, "sendCommand");
+    try {
+      let before = -1;
+      await report.step("one", async () => {
+        before = sent.mock.calls.length;
+      });
+      expect(before).toBe(1);
+      expect((sent.mock.calls[0]?.[0] as { name?: string } | undefined)?.name).toBe("evalsha");
+      await t.redis.set(key, "someone-else", "PX", 60_000);
+      sent.mockClear();
+      const ran: string[] = [];
+      await expect(report.step("two", async () => void ran.push("two"))).rejects.toMatchObject({ details: { lockLost: true } });
+      expect(ran).toEqual([]);
+      expect(sent.mock.calls.length).toBe(1); // the one script said "lost": nothing else was sent
+      expect(record.progress.steps.find((s) => s.name === "two")?.state).toBe("pending");
+      expect(record.progress.step).toBe("one");
+    } finally {
+      sent.mockRestore();
+      await lock?.release();
+    }
+  });
+});
+
+async function waitUntil(cond: () => boolean, ms = 2_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await sleep(10);
+  }
+}

@@ -6,13 +6,25 @@
  * step (JobReporter.step), each undo, and each final write. A job that finds
  * it lost stops with a retryable error; see the processor for what follows.
  */
-import { AppError, type HeldLock } from "@netforge/core";
+import { AppError, type HeldLock, type LockFenceArgs } from "@netforge/core";
 
 /** The words every lost-lock error and log line carries (operators and tests look for them). */
 export const LOCK_LOST = "lost the network lock";
 
-/** Throws a lost-lock error unless the lock is confirmed held; `before` names what was about to happen. */
-export type Fence = (before: string) => Promise<void>;
+/**
+ * Throws a lost-lock error unless the lock is confirmed held; `before` names what was about to happen.
+ * `write` is the same check done by a write's own script, in the write's round trip (see below).
+ */
+export type Fence = ((before: string) => Promise<void>) & {
+  /**
+   * Fence and write in one round trip: `script` renews the lock and writes only while it still holds this
+   * run's token, atomically (e.g. core's commitFencedJobEvent), and answers whether it did. Throws the
+   * lost-lock error when it did not (nothing written). With `thenRecheck` (a host step follows), also when
+   * the answer took so long that the lock may have expired since (the write was made under the lock, but
+   * what follows must not run); without it (an outcome: nothing follows) a write that was made stands.
+   */
+  write(before: string, script: (lock: LockFenceArgs) => Promise<boolean>, opts: { thenRecheck: boolean }): Promise<void>;
+};
 
 export function lockLostError(network: string, before: string): AppError {
   return new AppError(
@@ -30,10 +42,16 @@ export function isLockLost(err: unknown): boolean {
 /**
  * A fence over one held lock: the renewal flag, then one compare-and-renew
  * round trip to Redis, then the flag again: after an answer that took a whole TTL
- * to come back, we cannot tell how much of the renewed TTL is left.
+ * to come back, we cannot tell how much of the renewed TTL is left. Its
+ * `write` does the same with a write's own compare-and-renew script.
  */
 export function fenceFor(lock: HeldLock, network: string): Fence {
-  return async (before) => {
+  const check = async (before: string) => {
     if (!lock.valid || !(await lock.confirm()) || !lock.valid) throw lockLostError(network, before);
   };
+  return Object.assign(check, {
+    async write(before: string, script: (l: LockFenceArgs) => Promise<boolean>, opts: { thenRecheck: boolean }) {
+      if (!lock.valid || !(await lock.renewWith(script)) || (opts.thenRecheck && !lock.valid)) throw lockLostError(network, before);
+    },
+  });
 }

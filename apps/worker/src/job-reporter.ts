@@ -3,7 +3,16 @@
  * list with timings, result and error. Each change is one atomic record +
  * event write (core's commitJobEvent), which is what pollers and SSE see.
  */
-import { type AppError, commitJobEvent, type JobRecord, type Keys, percentOf, type Redis, confirmedOnReplica } from "@netforge/core";
+import {
+  type AppError,
+  commitFencedJobEvent,
+  commitJobEvent,
+  type JobRecord,
+  type Keys,
+  percentOf,
+  type Redis,
+  confirmedOnReplica,
+} from "@netforge/core";
 import type { Fence } from "./fence";
 
 /** How long an outcome write waits for a replica's confirmation (Sentinel only) before going on regardless. */
@@ -32,9 +41,26 @@ export class JobReporter {
     return new Date().toISOString();
   }
 
-  private async commit(type: "progress" | "succeeded" | "failed"): Promise<void> {
+  /**
+   * Write the record and its event. `fenced`: only under the lock (when there is a fence), checked by the
+   * write's own script in the same round trip (see Fence.write); `before` names the write for the lost-lock
+   * error, `thenRecheck` when a host step follows it.
+   */
+  private async commit(
+    type: "progress" | "succeeded" | "failed",
+    fenced: { before: string; thenRecheck: boolean } | null = null,
+  ): Promise<void> {
     this.record.progress.percent = type === "succeeded" ? 100 : percentOf(this.record.progress.steps);
-    await commitJobEvent(this.redis, this.keys, this.record, type);
+    if (fenced && this.fence) {
+      const record = this.record;
+      await this.fence.write(
+        fenced.before,
+        async (lock) => (await commitFencedJobEvent(this.redis, this.keys, record, type, lock)) !== null,
+        { thenRecheck: fenced.thenRecheck },
+      );
+    } else {
+      await commitJobEvent(this.redis, this.keys, this.record, type);
+    }
     // An outcome must survive a failover (Sentinel): lost, the job would look unfinished and run again.
     if (type !== "progress") await confirmedOnReplica(this.redis, REPLICA_WAIT_MS).catch(() => false);
   }
@@ -55,23 +81,23 @@ export class JobReporter {
 
   /**
    * Run `fn` as the named step: running, then succeeded (or failed,
-   * rethrowing). This is the one way host steps run: the fence is checked
-   * before the step is shown running and again right before `fn`, so a job
-   * that lost its lock neither claims the step nor runs it (the step stays
-   * pending and the fence's lost-lock error is thrown).
+   * rethrowing). This is the one way host steps run: the step is shown
+   * running by one script that first checks (and renews) the lock and writes
+   * nothing when it is not held, and the lock's local flag is checked again
+   * on its answer, right before `fn`. So a job that lost its lock neither
+   * claims the step nor runs it (the step stays pending and the fence's
+   * lost-lock error is thrown), at one round trip per step.
    */
   async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const s = this.findStep(name);
     const stop = this.interrupt();
     if (stop) throw stop;
-    await this.fence?.(`step '${name}'`);
     const previous = this.record.progress.step;
     s.state = "running";
     s.startedAt = this.now();
     this.record.progress.step = name;
-    await this.commit("progress");
     try {
-      await this.fence?.(`step '${name}'`);
+      await this.commit("progress", { before: `step '${name}'`, thenRecheck: true });
     } catch (err) {
       s.state = "pending";
       s.startedAt = null;
@@ -110,31 +136,31 @@ export class JobReporter {
   }
 
   async succeeded(result: unknown): Promise<void> {
-    await this.fence?.("recording success");
-    this.record.state = "succeeded";
-    this.record.result = result ?? null;
-    this.record.error = null;
-    this.record.progress.step = null;
-    this.record.finishedAt = this.now();
-    await this.commit("succeeded");
+    await this.outcome("succeeded", "recording success", (r) => {
+      r.state = "succeeded";
+      r.result = result ?? null;
+      r.error = null;
+      r.progress.step = null;
+      r.finishedAt = this.now();
+    });
   }
 
-  /** Final failure. Like success and retry, written only after the fence confirmed the lock. */
+  /** Final failure. Like success and retry, written only while the lock is held (checked by the write itself). */
   async failed(err: AppError): Promise<void> {
-    await this.fence?.("recording failure");
-    this.record.state = "failed";
-    this.record.error = { code: err.code, message: err.message, details: err.details };
-    this.record.finishedAt = this.now();
-    await this.commit("failed");
+    await this.outcome("failed", "recording failure", (r) => {
+      r.state = "failed";
+      r.error = { code: err.code, message: err.message, details: err.details };
+      r.finishedAt = this.now();
+    });
   }
 
   /** A transient failure that BullMQ will retry: back to queued, with the reason as the current step. */
   async retrying(err: AppError, delayMs: number): Promise<void> {
-    await this.fence?.("recording the retry");
-    this.record.state = "queued";
-    this.record.progress.step = `retrying in ${Math.round(delayMs / 1000)} s after: ${err.message}`;
-    this.record.error = { code: err.code, message: err.message, details: err.details };
-    await this.commit("progress");
+    await this.outcome("progress", "recording the retry", (r) => {
+      r.state = "queued";
+      r.progress.step = `retrying in ${Math.round(delayMs / 1000)} s after: ${err.message}`;
+      r.error = { code: err.code, message: err.message, details: err.details };
+    });
   }
 
   /**
@@ -142,11 +168,42 @@ export class JobReporter {
    * were undone and the job goes back to the queue as it was, no attempt used.
    */
   async requeued(reason: string): Promise<void> {
-    await this.fence?.("recording the requeue");
-    this.record.state = "queued";
-    this.record.attempts = Math.max(0, this.record.attempts - 1);
-    this.record.progress.step = `requeued: ${reason}`;
-    await this.commit("progress");
+    await this.outcome("progress", "recording the requeue", (r) => {
+      r.state = "queued";
+      r.attempts = Math.max(0, r.attempts - 1);
+      r.progress.step = `requeued: ${reason}`;
+    });
+  }
+
+  /**
+   * An outcome (or retry/requeue) write: `change` applied to the record, written under the lock (fenced in
+   * the write's own round trip). When the lock turns out lost nothing was written, and the record is put
+   * back as it was, so a later write (the undo's retry record, under a lock taken back) does not carry it.
+   */
+  private async outcome(type: "progress" | "succeeded" | "failed", before: string, change: (r: JobRecord) => void): Promise<void> {
+    const r = this.record;
+    const saved = {
+      state: r.state,
+      result: r.result,
+      error: r.error,
+      finishedAt: r.finishedAt,
+      attempts: r.attempts,
+      step: r.progress.step,
+      percent: r.progress.percent,
+    };
+    change(r);
+    try {
+      await this.commit(type, { before, thenRecheck: false });
+    } catch (err) {
+      r.state = saved.state;
+      r.result = saved.result;
+      r.error = saved.error;
+      r.finishedAt = saved.finishedAt;
+      r.attempts = saved.attempts;
+      r.progress.step = saved.step;
+      r.progress.percent = saved.percent;
+      throw err;
+    }
   }
 
   private findStep(name: string) {

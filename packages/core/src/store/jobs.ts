@@ -10,6 +10,7 @@ import type { Redis } from "ioredis";
 import type { ErrorBody } from "../errors";
 import type { JobAction, JobProgress, JobState, JobStep, JobView } from "../schemas/job";
 import type { Keys } from "./keys";
+import type { LockFenceArgs } from "./locks";
 import { evalScript } from "./scripts";
 
 /** How long finished jobs (and their events) are kept by default. */
@@ -248,7 +249,7 @@ export async function getJobs(redis: Redis, keys: Keys, ids: string[]): Promise<
  * network list ttl, expiry score, expiry member, the published message after its id (`,"jobId":...}`),
  * the events channel.
  */
-const COMMIT_EVENT_LUA = `
+const COMMIT_EVENT_BODY = `
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 local id = redis.call('XADD', KEYS[2], '*', 'type', ARGV[3], 'job', ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
@@ -257,18 +258,31 @@ redis.call('ZADD', KEYS[4], ARGV[6], ARGV[7])
 redis.call('PUBLISH', ARGV[9], '{"id":' .. cjson.encode(id) .. ARGV[8])
 return id
 `;
+const COMMIT_EVENT_LUA = COMMIT_EVENT_BODY;
 
-export async function commitJobEvent(redis: Redis, keys: Keys, r: JobRecord, type: JobEventType): Promise<JobEvent> {
+/*
+ * The same event written only under a lock, fence and write in one round trip: when KEYS[5] (the network
+ * lock) holds ARGV[10] (this run's token), it is renewed to ARGV[11] ms and the event written; otherwise
+ * nothing is written or renewed and the answer is "lost" (never a stream id, which is "<ms>-<seq>").
+ * Atomic, so no other holder can take the lock between the check and the write.
+ */
+export const FENCED_COMMIT_EVENT_LUA = `
+if redis.call('GET', KEYS[5]) ~= ARGV[10] then return 'lost' end
+redis.call('PEXPIRE', KEYS[5], ARGV[11])
+${COMMIT_EVENT_BODY}`;
+
+/** The answer of FENCED_COMMIT_EVENT_LUA when the lock was not held (nothing written). */
+const FENCE_LOST = "lost";
+
+/** KEYS and ARGV of the event scripts for a record's event. */
+function commitEventArgs(keys: Keys, r: JobRecord, type: JobEventType): { args: string[]; view: JobView } {
   const view = toJobView(r);
   const ret = jobRetention();
   const ttl = type === "progress" ? ret.unfinishedSeconds : ret.finishedSeconds;
   const viewJson = JSON.stringify(view);
   // The published event, as JSON.stringify would write it, minus its first member (the id Redis picks).
   const rest = `,"jobId":${JSON.stringify(r.id)},"network":${JSON.stringify(r.network)},"type":${JSON.stringify(type)},"job":${viewJson}}`;
-  const id = (await evalScript(
-    redis,
-    COMMIT_EVENT_LUA,
-    4,
+  const args = [
     keys.job(r.id),
     keys.jobEvents(r.id),
     keys.networkJobs(r.network),
@@ -282,7 +296,44 @@ export async function commitJobEvent(redis: Redis, keys: Keys, r: JobRecord, typ
     expiryMember(r),
     rest,
     keys.eventsChannel,
+  ];
+  return { args, view };
+}
+
+export async function commitJobEvent(redis: Redis, keys: Keys, r: JobRecord, type: JobEventType): Promise<JobEvent> {
+  const { args, view } = commitEventArgs(keys, r, type);
+  const id = (await evalScript(redis, COMMIT_EVENT_LUA, 4, ...args)) as string;
+  return { id, jobId: r.id, network: r.network, type, job: view };
+}
+
+/**
+ * commitJobEvent under a held lock (`lock`: its key, this holder's token, the TTL to renew it to), in one
+ * round trip: renews the lock and writes the event only while the lock holds the token; null when it does
+ * not (nothing written, nothing renewed). Pass it to HeldLock.renewWith so the lock learns what was found.
+ */
+export async function commitFencedJobEvent(
+  redis: Redis,
+  keys: Keys,
+  r: JobRecord,
+  type: JobEventType,
+  lock: LockFenceArgs,
+): Promise<JobEvent | null> {
+  const { args, view } = commitEventArgs(keys, r, type);
+  const [jobKey, eventsKey, listKey, expiryKey, ...argv] = args as [string, string, string, string, ...string[]];
+  const id = (await evalScript(
+    redis,
+    FENCED_COMMIT_EVENT_LUA,
+    5,
+    jobKey,
+    eventsKey,
+    listKey,
+    expiryKey,
+    lock.key,
+    ...argv,
+    lock.token,
+    String(lock.ttlMs),
   )) as string;
+  if (id === FENCE_LOST) return null;
   return { id, jobId: r.id, network: r.network, type, job: view };
 }
 

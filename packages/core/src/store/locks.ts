@@ -16,6 +16,16 @@ import { evalScript } from "./scripts";
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+/**
+ * What a script that renews a lock inside its own work needs: the lock's key (among its KEYS), the token it
+ * must still hold and the TTL to renew it to (see FENCED_COMMIT_EVENT_LUA).
+ */
+export interface LockFenceArgs {
+  key: string;
+  token: string;
+  ttlMs: number;
+}
+
 /** A held lock. */
 export interface HeldLock {
   key: string;
@@ -35,6 +45,15 @@ export interface HeldLock {
    * Redis could not answer (not provably held). Marks the lock lost on false.
    */
   confirm(): Promise<boolean>;
+  /**
+   * `confirm()` done by the caller's own script, together with a write: `script` must, in one atomic
+   * script, renew the key to `ttlMs` and do its write only when the key holds `token`, and resolve true
+   * exactly when it did (false: nothing written). Answers what the script found: false marks the lock
+   * lost; true extends what `valid` counts on, as a renewal does. Not sent at all (false) once the lock is
+   * known lost. A script that throws (Redis unreachable) rethrows: its write may or may not have been
+   * applied, and the lock is left for `confirm()` to settle.
+   */
+  renewWith(script: (lock: LockFenceArgs) => Promise<boolean>): Promise<boolean>;
 }
 
 /** Try to take the lock once; null when someone else holds it. */
@@ -51,17 +70,18 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promis
     lost = true;
     clearInterval(timer);
   };
-  const renew = async (): Promise<boolean> => {
+  const renewWith = async (script: (lock: LockFenceArgs) => Promise<boolean>): Promise<boolean> => {
     if (lost) return false;
     const at = Date.now();
-    const n = await evalScript(redis, RENEW_LUA, 1, key, token, String(ttlMs));
-    if (n !== 1) {
+    if (!(await script({ key, token, ttlMs }))) {
       markLost();
       return false;
     }
     if (!lost) expiresBy = Math.max(expiresBy, at + ttlMs);
-    return !lost;
+    return true;
   };
+  const renew = async (): Promise<boolean> =>
+    (await renewWith(async (l) => (await evalScript(redis, RENEW_LUA, 1, l.key, l.token, String(l.ttlMs))) === 1)) && !lost;
   const timer = setInterval(
     () => {
       // A failed renewal (Redis unreachable) does not prove the lock lost; `expiresBy` running out does.
@@ -85,6 +105,7 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promis
         return false;
       }
     },
+    renewWith,
     async release() {
       markLost();
       await evalScript(redis, RELEASE_LUA, 1, key, token);
