@@ -70,8 +70,7 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
   switch (action) {
     case "create-network": {
       const payload = prepared.payload as PreparedJob<"create-network">["payload"];
-      const hostRec = await getHost(s.redis, s.keys, host);
-      const networks = await listAllNetworks(s.redis, s.keys);
+      const [hostRec, networks] = await Promise.all([getHost(s.redis, s.keys, host), listAllNetworks(s.redis, s.keys)]);
       const pre = payload.l2 && hostRec ? l2CreatePlan(payload, hostRec, networks) : null;
       let xml: string;
       let nft: string | undefined;
@@ -109,7 +108,12 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
       };
     case "stop-network":
     case "delete-network": {
-      const net = await getNetworkView(s.redis, s.keys, name);
+      // Read together (one round trip); the spec and host record are used by a delete only.
+      const [net, spec, hostRec] = await Promise.all([
+        getNetworkView(s.redis, s.keys, name),
+        action === "delete-network" ? getNetworkSpec(s.redis, s.keys, name) : null,
+        action === "delete-network" ? getHost(s.redis, s.keys, host) : null,
+      ]);
       const attached = net?.state === "active" ? net.stats.connectedVms : 0;
       if (attached > 0) {
         throw new AppError(
@@ -131,7 +135,6 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
       if (action === "delete-network") {
         steps.push({ name: "remove definition", command: ["virsh", "net-undefine", name], live: false });
         // What the type gives back on the host (a created bridge's NIC), from the published spec and inventory.
-        const [spec, hostRec] = await Promise.all([getNetworkSpec(s.redis, s.keys, name), getHost(s.redis, s.keys, host)]);
         if (spec && hostRec) steps.push(...l2DeleteSteps(spec, hostRec));
       }
       return { host, steps, warnings: [] };

@@ -13,7 +13,6 @@ import {
   AppError,
   type CreateNetworkPayload,
   getHost,
-  getNetwork,
   type HostRecord,
   hostStatus,
   IMPLEMENTED_TYPES,
@@ -32,11 +31,11 @@ import {
   type NetSpec,
   type NetworkChange,
   type ConfigureAction,
-  getNetworkIps,
-  getNetworkSpec,
+  type NetworkAtDoor,
   type NetworkRecord,
   placeAndClaimNetwork,
   planChange,
+  readNetworkAtDoor,
   checkPortClaim,
   type PortClaim,
   listAllNetworks,
@@ -83,7 +82,11 @@ type Preparer<A extends JobAction> = (
 
 /** Explicit host: must exist and be online. */
 async function requireOnlineHost(redis: Redis, keys: Keys, id: string, what: string): Promise<HostRecord> {
-  const host = await getHost(redis, keys, id);
+  return onlineHost(await getHost(redis, keys, id), id, what);
+}
+
+/** The host record read for `id` (null: not registered), checked to be online. */
+function onlineHost(host: HostRecord | null, id: string, what: string): HostRecord {
   if (!host) throw new AppError("NOT_FOUND", `host '${id}' is not registered`, { host: id });
   if (hostStatus(host) !== "online") {
     throw new AppError("HOST_UNAVAILABLE", `host '${id}' is offline (last seen ${host.lastSeenAt}); ${what}`, {
@@ -199,26 +202,34 @@ async function prepareCreate(
   );
 }
 
-/** An indexed network whose host is online (the first check of every action on an existing network). */
-async function existingNetwork(redis: Redis, keys: Keys, name: string): Promise<NetworkRecord> {
-  const net = await getNetwork(redis, keys, name);
+/**
+ * An indexed network whose host is online (the first check of every action on an existing network), with
+ * what else the action needs of it (its published spec and/or IP table), all read in one round trip
+ * (core's readNetworkAtDoor) and checked in the order they always were: the network, then its host.
+ */
+async function existingNetwork(
+  redis: Redis,
+  keys: Keys,
+  name: string,
+  want: { spec?: boolean; ips?: boolean } = {},
+): Promise<NetworkAtDoor & { net: NetworkRecord; host: HostRecord }> {
+  const read = await readNetworkAtDoor(redis, keys, name, want);
+  const net = read.net;
   if (!net) throw new AppError("NOT_FOUND", `network '${name}' does not exist`, { name });
-  await requireOnlineHost(redis, keys, net.host, `network '${net.name}' cannot be changed until it is back`).catch((err: unknown) => {
-    // The network's host vanished from the registry: for the caller that is "unavailable", not "not found".
-    if (err instanceof AppError && err.code === "NOT_FOUND") {
-      throw new AppError("HOST_UNAVAILABLE", `host '${net.host}' of network '${net.name}' is not registered`, {
-        host: net.host,
-      });
-    }
-    throw err;
-  });
-  return net;
+  // The network's host vanished from the registry: for the caller that is "unavailable", not "not found".
+  if (!read.host) {
+    throw new AppError("HOST_UNAVAILABLE", `host '${net.host}' of network '${net.name}' is not registered`, {
+      host: net.host,
+    });
+  }
+  const host = onlineHost(read.host, net.host, `network '${net.name}' cannot be changed until it is back`);
+  return { ...read, net, host };
 }
 
 /** delete/start/stop: the network must be indexed, its host online, and (for start/stop) in the other state. */
 function prepareExisting<A extends "delete-network" | "start-network" | "stop-network">(action: A): Preparer<A> {
   return async (redis, keys, body, commit) => {
-    const net = await existingNetwork(redis, keys, body.name);
+    const { net } = await existingNetwork(redis, keys, body.name);
     if (action === "start-network" && net.state === "active") {
       throw new AppError("INVALID_STATE", `network '${net.name}' is already active`, { name: net.name, state: net.state });
     }
@@ -235,9 +246,8 @@ function prepareExisting<A extends "delete-network" | "start-network" | "stop-ne
  */
 function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
   return async (redis, keys, body, commit, opts = {}) => {
-    const net = await existingNetwork(redis, keys, body.name);
+    const { net, spec, ips } = await existingNetwork(redis, keys, body.name, { spec: true, ips: true });
     const { dryRun: _dryRun, ...payload } = body as JobBody<A> & { dryRun?: boolean };
-    const [spec, ips] = await Promise.all([getNetworkSpec(redis, keys, net.name), getNetworkIps(redis, keys, net.name)]);
     let plan: ChangePlan | null = null;
     if (spec) {
       const leases = (ips?.ips ?? []).filter((r) => r.leaseExpiresAt !== null);
@@ -291,7 +301,8 @@ async function preparePortForward(
   commit: CommitPrepared<"configure-network-port-forward">,
   opts: { checkOnly?: boolean } = {},
 ): Promise<void> {
-  const net = await existingNetwork(redis, keys, body.name);
+  // The host's record (its listening ports) and the spec come with the network, in the same round trip.
+  const { net, spec, host } = await existingNetwork(redis, keys, body.name, { spec: true });
   if (net.type !== "nat") {
     throw new AppError("UNSUPPORTED_FOR_TYPE", `port forwards need a nat network; '${net.name}' is ${net.type}`, {
       name: net.name,
@@ -300,7 +311,6 @@ async function preparePortForward(
   }
   const { dryRun: _dryRun, ...rest } = body;
   const payload: JobPayloads["configure-network-port-forward"] = { ...rest, action: body.action ?? "add" };
-  const spec = await getNetworkSpec(redis, keys, net.name);
   const plan = spec
     ? planAtDoor(
         spec,
@@ -311,7 +321,7 @@ async function preparePortForward(
     : null;
   let portClaim: PortClaim | null = null;
   if (payload.action === "add") {
-    const listening = (await getHost(redis, keys, net.host))?.listeningPorts?.[payload.protocol] ?? [];
+    const listening = host.listeningPorts?.[payload.protocol] ?? [];
     if (listening.includes(payload.hostPort)) {
       throw new AppError("PORT_CONFLICT", `a process on host ${net.host} listens on ${payload.protocol} port ${payload.hostPort}`, {
         host: net.host,

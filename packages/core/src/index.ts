@@ -27,6 +27,7 @@ export * from "./spec/network-spec";
 export * from "./spec/bridge-choice";
 export * from "./spec/sriov-vfs";
 export * from "./store/network-ips";
+export * from "./store/network-door";
 export * from "./spec/firewall";
 export * from "./schemas/firewall";
 export * from "./store/port-claims";

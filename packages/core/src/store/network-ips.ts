@@ -36,7 +36,11 @@ export async function putNetworkIps(redis: Redis, keys: Keys, name: string, tabl
 /** The IP table with leases that expired since it was published dropped (a reservation stays, without lease). */
 export async function getNetworkIps(redis: Redis, keys: Keys, name: string, now = Date.now()): Promise<PublishedIps | null> {
   const raw = await redis.get(keys.networkIps(name));
-  if (!raw) return null;
+  return raw ? parsePublishedIps(raw, now) : null;
+}
+
+/** A stored IP table as getNetworkIps answers it (leases expired by `now` dropped; a reservation stays, without lease). */
+export function parsePublishedIps(raw: string, now = Date.now()): PublishedIps {
   const table = JSON.parse(raw) as PublishedIps;
   const ips = table.ips.flatMap((r) => {
     if (r.leaseExpiresAt === null || Date.parse(r.leaseExpiresAt) > now) return [r];
