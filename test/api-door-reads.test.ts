@@ -53,7 +53,7 @@ describe("readNetworkAtDoor", () => {
     const all = await readNetworkAtDoor(h.redis, h.keys, "door", { spec: true, ips: true });
     expect(all.net?.name).toBe("door");
     expect(all.host?.id).toBe("h1");
-    expect(all.spec?.cidr).toBe("10.81.0.0/24");
+    expect(all.spec).toMatchObject({ name: "door", cidr: "10.81.0.0/24" });
     expect(all.ips?.ips.map((r) => r.ip)).toEqual(["10.81.0.100"]);
     const bare = await readNetworkAtDoor(h.redis, h.keys, "door");
     expect(bare.host?.id).toBe("h1");
