@@ -3,8 +3,10 @@
  * holds its network's lock. The lock is granted once but can be lost later
  * (Redis stalled past the TTL, the key lost, another job took it after it
  * expired), so the lock is confirmed against Redis right before each host
- * step (JobReporter.step), each undo, and each final write. A job that finds
- * it lost stops with a retryable error; see the processor for what follows.
+ * step (JobReporter.step), each undo, and each final write. For a step and a
+ * final write the check is part of the write's own script (Fence.write: one
+ * round trip, and nothing is written unless the lock is held). A job that
+ * finds it lost stops with a retryable error; see the processor for what follows.
  */
 import { AppError, type HeldLock, type LockFenceArgs } from "@netforge/core";
 

@@ -1,7 +1,9 @@
 /**
  * Keeps a job's record in step with the worker: state, attempts, the step
  * list with timings, result and error. Each change is one atomic record +
- * event write (core's commitJobEvent), which is what pollers and SSE see.
+ * event write (core's commitJobEvent), which is what pollers and SSE see;
+ * a step's start and every outcome are written by commitFencedJobEvent, which
+ * checks and renews the network lock in the same script (see fence.ts).
  */
 import {
   type AppError,
