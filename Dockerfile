@@ -18,7 +18,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund --loglevel=error
 FROM node:20-bookworm-slim AS runtime
 # What the worker runs on its hypervisor (the API needs none of it).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libvirt-clients iproute2 nftables iptables conntrack \
+ && apt-get install -y --no-install-recommends libvirt-clients iproute2 nftables iptables conntrack python3 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production

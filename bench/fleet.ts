@@ -26,6 +26,7 @@ import { connectRedis, getHost, type JobRecord, type Keys, makeKeys, putHost, ty
 import { type RedisServer, startRedisServer, TSX_LOADER } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost } from "@netforge/sandbox";
 import { execa, type ResultPromise } from "execa";
+import { redisCommandStats, startApiProcess } from "./api-process";
 import { startHostWorker } from "./concurrency";
 import { jobLatencies, stepSamples, throughput, waitForJobs } from "./job-timing";
 import { SIMULATED_STEPS, type StepSamples } from "./simulated-host";
@@ -74,63 +75,26 @@ interface Stack {
   stop(): Promise<void>;
 }
 
-/** A private Redis and the real API as its own process (as shipped: LOG_LEVEL info unless BENCH_API_LOG_LEVEL). */
+/** A private Redis and the real API as its own process (bench/api-process.ts). */
 async function startStack(): Promise<Stack> {
   const redisServer = await startRedisServer();
   const prefix = `bfleet-${randomBytes(3).toString("hex")}`;
   const keys = makeKeys(prefix);
   const redis = connectRedis(redisServer.url);
-  const api: ResultPromise = execa(process.execPath, ["--import", TSX_LOADER, join(ROOT, "apps/api/src/index.ts")], {
-    reject: false,
-    cleanup: true,
-    env: {
-      REDIS_URL: redisServer.url,
-      NETFORGE_PREFIX: prefix,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      NETFORGE_TOKENS: `${TOKEN}:admin`,
-      NETFORGE_RATE_LIMIT: "0",
-      LOG_LEVEL: process.env.BENCH_API_LOG_LEVEL ?? "info",
-    },
-  });
-  // Read (and drop) the API's log, or a full pipe would stall it; the first lines carry its URL.
-  let head = "";
-  // In-server time of each create-network (the request log's "ms"): the API's share of a submission.
-  const serverMs: number[] = [];
-  let partial = "";
-  api.stdout?.on("data", (d: Buffer) => {
-    const text = d.toString();
-    if (head.length < 20_000) head += text;
-    const lines = (partial + text).split("\n");
-    partial = lines.pop() ?? "";
-    for (const l of lines) {
-      if (!l.includes('"path":"/api/create-network"')) continue;
-      const m = /"ms":([0-9.]+)/.exec(l);
-      if (m?.[1]) serverMs.push(Number(m[1]));
-    }
-  });
-  const base = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`API did not start: ${head.slice(0, 500)}`)), 30_000);
-    const check = setInterval(() => {
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(head);
-      if (m?.[1]) {
-        clearTimeout(t);
-        clearInterval(check);
-        resolve(m[1]);
-      }
-    }, 50);
-  });
+  const api = await startApiProcess({ redisUrl: redisServer.url, prefix, token: TOKEN });
   return {
     redisServer,
     redis,
     keys,
     prefix,
-    base,
-    apiPid: api.pid as number,
-    serverMs,
+    base: api.base,
+    apiPid: api.pid,
+    // In-server time of each create-network: the API's share of a submission.
+    get serverMs() {
+      return api.serverMs("/api/create-network");
+    },
     async stop() {
-      api.kill("SIGTERM");
-      await api;
+      await api.stop();
       redis.disconnect();
       await redisServer.stop();
     },
@@ -166,14 +130,6 @@ async function runLoad(s: Stack, hostIds: string[], perHost: number, round: numb
     },
   });
   return JSON.parse(load.stdout.trim().split("\n").pop() as string) as LoadOut;
-}
-
-/** Redis's time per command over a window (INFO commandstats: calls and usec per command). */
-async function commandStats(redis: Redis): Promise<Map<string, { calls: number; usec: number }>> {
-  const out = new Map<string, { calls: number; usec: number }>();
-  for (const m of (await redis.info("commandstats")).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
-    out.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
-  return out;
 }
 
 /** Delete every network (not measured), 32 at a time, and wait for the jobs. */
@@ -343,7 +299,7 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
       const m0 = machineBusySeconds();
       const t0 = performance.now();
       const logged = s.serverMs.length;
-      const c0 = await commandStats(s.redis);
+      const c0 = await redisCommandStats(s.redis);
       const out = await runLoad(s, hostIds, PER_HOST, round);
       lvl.submitMs.push(out.submitMs);
       lvl.serverMs.push(...s.serverMs.slice(logged));
@@ -361,7 +317,7 @@ async function simLevel(n: number, samples: StepSamples): Promise<Level> {
       lvl.cpu.load += out.cpuMs / 1000;
       lvl.cpu.machine += machineBusySeconds() - m0;
       lvl.commands += r1.commands - r0.commands;
-      for (const [cmd, v] of await commandStats(s.redis)) {
+      for (const [cmd, v] of await redisCommandStats(s.redis)) {
         const before = c0.get(cmd) ?? { calls: 0, usec: 0 };
         const acc = lvl.cmdStats.get(cmd) ?? { calls: 0, usec: 0 };
         lvl.cmdStats.set(cmd, { calls: acc.calls + v.calls - before.calls, usec: acc.usec + v.usec - before.usec });

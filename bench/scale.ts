@@ -29,6 +29,7 @@ import {
 } from "@netforge/core";
 import { startRedisServer, TSX_LOADER } from "@netforge/devstack";
 import { execa } from "execa";
+import { redisCommandStats, startApiProcess } from "./api-process";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TOKEN = "bench-scale-token-0123456789";
@@ -63,16 +64,6 @@ function cpuMs(pid: number): number {
     }
   }
   return total;
-}
-
-/** Redis's per-command call counts (INFO commandstats), to count round trips and script calls per submission. */
-async function commandCalls(redis: ReturnType<typeof connectRedis>): Promise<Map<string, { calls: number; usec: number }>> {
-  const info = await redis.info("commandstats");
-  const out = new Map<string, { calls: number; usec: number }>();
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
-    out.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
-  }
-  return out;
 }
 
 /** Resident memory of a process and its children (KB). */
@@ -159,82 +150,37 @@ export async function benchScale(): Promise<string[][]> {
   const prof = process.env.BENCH_API_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_API_PROF] : [];
   // The GC probe (bench/api-gc-probe.ts): SIGUSR2 -> full GC -> memory figures in a file, for the SSE part.
   const gcProbeOut = join(redisServer.dir, "api-memory.json");
-  const [cmd, args] = withFdLimit([
-    process.execPath,
-    ...prof,
-    "--expose-gc",
-    "--import",
-    TSX_LOADER,
-    "--import",
-    join(ROOT, "bench/api-gc-probe.ts"),
-    join(ROOT, "apps/api/src/index.ts"),
-  ]);
-  const api = execa(cmd, args, {
-    reject: false,
+  const api = await startApiProcess({
+    redisUrl: redisServer.url,
+    prefix,
+    token: TOKEN,
+    nodeFlags: [...prof, "--expose-gc"],
+    imports: [join(ROOT, "bench/api-gc-probe.ts")],
+    wrap: withFdLimit,
     env: {
-      REDIS_URL: redisServer.url,
-      NETFORGE_PREFIX: prefix,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      NETFORGE_TOKENS: `${TOKEN}:admin`,
-      NETFORGE_RATE_LIMIT: "0",
       NETFORGE_SSE_MAX_PER_TOKEN: String(SSE_STREAMS + 100),
       NETFORGE_SSE_MAX_TOTAL: String(SSE_STREAMS + 100),
-      LOG_LEVEL: process.env.BENCH_API_LOG_LEVEL ?? "info",
       NETFORGE_API_PROCESSES: process.env.BENCH_API_PROCESSES ?? "1",
       BENCH_GC_PROBE_OUT: gcProbeOut,
     },
   });
-  let out = "";
-  // The API's own request log ("ms": time inside the server, from the first middleware to the response) per path:
-  // the server's share of a latency, without the load generator's HTTP client.
-  const serverMs = new Map<string, number[]>();
-  let partial = "";
-  api.stdout?.on("data", (d: Buffer) => {
-    const text = d.toString();
-    if (out.length < 10_000) out += text;
-    const lines = (partial + text).split("\n");
-    partial = lines.pop() ?? "";
-    for (const l of lines) {
-      if (!l.includes('"msg":"request"')) continue;
-      try {
-        const r = JSON.parse(l) as { path: string; ms: number };
-        const path = r.path.startsWith("/api/jobs/") ? "/api/jobs/<id>" : r.path;
-        const xs = serverMs.get(path) ?? [];
-        xs.push(r.ms);
-        serverMs.set(path, xs);
-      } catch {
-        // not a log line
-      }
-    }
-  });
+  const base = api.base;
   const serverMedian = (path: string) => {
-    const xs = [...(serverMs.get(path) ?? [])].sort((a, b) => a - b);
+    const xs = [...api.serverMs(path)].sort((a, b) => a - b);
     return xs.length ? (xs[Math.floor(xs.length / 2)] as number) : Number.NaN;
   };
-  const base = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error("API did not start")), 30_000);
-    const check = setInterval(() => {
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(t);
-        clearInterval(check);
-        resolve(m[1]);
-      }
-    }, 50);
-  });
   // The API's own pid (sh exec'd node).
-  const apiPid = api.pid as number;
+  const apiPid = api.pid;
   try {
     if (process.env.BENCH_SCALE_PARTS === "sse") return [...(await benchSse(base, apiPid, redis, keys, gcProbeOut))];
     const hzCpu0 = cpuMs(apiPid);
     const healthz = await load({ LOAD_URL: `${base}/healthz`, LOAD_MODE: "get", LOAD_CONNECTIONS: "64" });
     const hzCpuPerReq = (cpuMs(apiPid) - hzCpu0) / Math.max(1, healthz.total);
-    const cmdBefore = await commandCalls(redis);
+    const cmdBefore = await redisCommandStats(redis);
     const cpuBefore = { api: cpuMs(apiPid), redis: cpuMs(redisServer.pid) };
     const submit = await load({ LOAD_URL: `${base}/api/create-network`, LOAD_MODE: "submit", LOAD_CONNECTIONS: "64" });
     const cpuAfter = { api: cpuMs(apiPid), redis: cpuMs(redisServer.pid) };
-    const cmdAfter = await commandCalls(redis);
+    const cmdAfter = await redisCommandStats(redis);
     const accepted = submit.statusCodes["202"]?.count ?? 0;
     rows.push([
       `GET /healthz (baseline), 64 conn, ${process.env.BENCH_API_PROCESSES ?? "1"} API process(es)`,
@@ -314,8 +260,7 @@ export async function benchScale(): Promise<string[][]> {
     );
   } finally {
     clearInterval(beating);
-    api.kill("SIGTERM");
-    await api;
+    await api.stop();
     redis.disconnect();
     await redisServer.stop();
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything netforge needs on Debian 12 (as root), idempotently:
-# Debian packages (libvirt, dnsmasq, nftables/iptables, Redis, QEMU, busybox;
+# Debian packages (libvirt, dnsmasq, nftables/iptables, Redis, QEMU, busybox,
+# python3 for the worker's nft session helper;
 # tmux and chromium for the CLI and /docs tests),
 # the directories libvirt expects, and the npm dependencies. Fast when all of
 # it is already there.
@@ -13,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PKGS=(redis-server libvirt-daemon-system libvirt-clients dnsmasq-base nftables iptables iproute2
-      busybox-static qemu-system-x86 conntrack util-linux procps
+      busybox-static qemu-system-x86 conntrack util-linux procps python3 libnftables1
       tmux chromium)
 missing=()
 for p in "${PKGS[@]}"; do

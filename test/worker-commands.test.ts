@@ -128,20 +128,27 @@ const READ_HOST = [
 ];
 
 describe("create-network host commands", () => {
-  it("define, start, netforge's nft table, autostart, then the DHCP probe — nothing else", async () => {
+  it("define; then start, netforge's nft table and autostart at the same time; then the DHCP probe — nothing else", async () => {
     const host = new FakeHost();
     const ctx = await jobContext(host);
     const rec = await createNetwork(ctx, payload);
     expect(rec).toMatchObject({ name: "web", state: "active", bridge: { name: "nf-web" }, cidr: "10.70.0.0/24" });
     expect(host.calls.slice(0, 3).sort()).toEqual([...READ_HOST].sort()); // read in parallel
-    expect(host.calls.slice(3)).toEqual([
-      [...V, "net-define", "<tmp.xml>"],
-      [...V, "net-start", "web"],
-      ["nft", "-f", "-"],
-      ["nft", "-j", "list", "ruleset"],
-      [...V, "net-autostart", "web"],
-      ["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"],
-    ]);
+    expect(host.calls[3]).toEqual([...V, "net-define", "<tmp.xml>"]);
+    const together = host.calls.slice(4, 8).map((c) => c.join(" "));
+    expect(together.sort()).toEqual(
+      [
+        [...V, "net-start", "web"],
+        ["nft", "-f", "-"],
+        ["nft", "-j", "list", "ruleset"],
+        [...V, "net-autostart", "web"],
+      ]
+        .map((c) => c.join(" "))
+        .sort(),
+    );
+    // The policy read follows our table's transaction.
+    expect(together.indexOf("nft -j list ruleset")).toBeGreaterThan(together.indexOf("nft -f -"));
+    expect(host.calls.slice(8)).toEqual([["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"]]);
     // libvirt writes no rules of its own (forward mode 'open'); the type lives in the metadata and our table.
     expect(host.defined.get("web")).toContain("<forward mode='open'/>");
     expect(host.defined.get("web")).toContain("<nf:type>nat</nf:type>");
@@ -159,13 +166,22 @@ describe("create-network host commands", () => {
     const labels = undo.undone.map((u) => u.label);
     expect(labels.slice(0, 2).sort()).toEqual(["restore firewall of web", "stop network"]);
     expect(labels[2]).toBe("undefine network");
-    expect(host.calls.slice(3, 8)).toEqual([
-      [...V, "net-define", "<tmp.xml>"],
-      [...V, "net-start", "web"],
-      ["nft", "-f", "-"],
-      ["nft", "-j", "list", "ruleset"],
-      [...V, "net-autostart", "web"],
-    ]);
+    expect(host.calls[3]).toEqual([...V, "net-define", "<tmp.xml>"]);
+    expect(
+      host.calls
+        .slice(4, 8)
+        .map((c) => c.join(" "))
+        .sort(),
+    ).toEqual(
+      [
+        [...V, "net-start", "web"],
+        ["nft", "-f", "-"],
+        ["nft", "-j", "list", "ruleset"],
+        [...V, "net-autostart", "web"],
+      ]
+        .map((c) => c.join(" "))
+        .sort(),
+    );
     // The undo: the table restored and the network stopped (in the order their parts finished), then undefined.
     expect(
       host.calls

@@ -30,12 +30,14 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const startedAt = new Date().toISOString();
   const catalog = new NetworkCatalog(virsh, { logger });
   const bootCopy = cfg.firewallBootFile ? new BootCopy(cfg.firewallBootFile, logger) : null;
+  const nft = new NftBackend(runner, bootCopy);
+  nft.warm();
   const host: HostContext = {
     hostId: cfg.hostId,
     runner,
     virsh,
     catalog,
-    firewall: new HostFirewall(new NftBackend(runner, bootCopy), logger),
+    firewall: new HostFirewall(nft, logger),
     redis,
     keys,
     logger,
@@ -195,6 +197,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       catalog.close();
       virsh.close();
       await Promise.allSettled([...inFlight]);
+      nft.close();
       // The boot copy of the last apply is on disk before the process goes (its writes run off the jobs' path).
       await bootCopy?.settled();
       await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);

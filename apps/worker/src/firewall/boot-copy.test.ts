@@ -1,10 +1,9 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { FirewallNetwork } from "@netforge/core";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import type { CommandResult, CommandRunner, RunOptions } from "../host/command-runner";
+import { FakeNft, webNetwork } from "./__fixtures__/fake-nft";
 import { BootCopy } from "./boot-copy";
 import { NftBackend } from "./nftables";
 
@@ -22,22 +21,8 @@ afterEach(() => {
 });
 const logger = pino({ level: "silent" });
 
-const net = (forwards: number[]): FirewallNetwork => ({
-  name: "web",
-  type: "nat",
-  bridge: "nf-web",
-  cidr: "10.70.0.0/24",
-  firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
-  portForwards: forwards.map((p) => ({ protocol: "tcp", hostPort: p, vmIp: "10.70.0.10", vmPort: 80 })),
-  ownsTypeRules: true,
-});
-class Runner implements CommandRunner {
-  fail = false;
-  async run(_cmd: string, _args: readonly string[], _opts: RunOptions = {}): Promise<CommandResult> {
-    if (this.fail) throw new Error("nft: syntax error");
-    return { stdout: "", stderr: "", exitCode: 0 };
-  }
-}
+const net = webNetwork;
+const Runner = FakeNft;
 
 describe("BootCopy", () => {
   it("creates its directory and replaces the file whole, leaving no temp file", async () => {

@@ -1,6 +1,5 @@
-import type { FirewallNetwork } from "@netforge/core";
 import { describe, expect, it } from "vitest";
-import type { CommandResult, CommandRunner, RunOptions } from "../host/command-runner";
+import { FakeNft, webNetwork } from "./__fixtures__/fake-nft";
 import { NftBackend, overridingFromChains } from "./nftables";
 
 // `nft -j list chains` of a host where iptables (through iptables-nft) set FORWARD to DROP, a firewall
@@ -31,29 +30,9 @@ describe("overridingFromChains", () => {
 });
 
 describe("NftBackend.replace", () => {
-  const net = (forwards: number[]): FirewallNetwork => ({
-    name: "web",
-    type: "nat",
-    bridge: "nf-web",
-    cidr: "10.70.0.0/24",
-    firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
-    portForwards: forwards.map((p) => ({ protocol: "tcp", hostPort: p, vmIp: "10.70.0.10", vmPort: 80 })),
-    ownsTypeRules: true,
-  });
-  class Runner implements CommandRunner {
-    inputs: string[] = [];
-    failNext = false;
-    async run(_cmd: string, _args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
-      this.inputs.push(opts.input ?? "");
-      if (this.failNext) {
-        this.failNext = false;
-        return { stdout: "", stderr: "Error: No such file or directory", exitCode: 1 };
-      }
-      return { stdout: "", stderr: "", exitCode: 0 };
-    }
-  }
+  const net = webNetwork;
   it("the whole table first; then a forwards-only change is one element update; a failed update falls back to the whole table", async () => {
-    const r = new Runner();
+    const r = new FakeNft();
     const b = new NftBackend(r);
     await b.replace([net([8080])]);
     expect(r.inputs[0]).toMatch(/^table inet netforge \{\}\ndelete table inet netforge\n/);

@@ -6,10 +6,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderBootCopy, renderHostTable, renderTableDelta } from "@netforge/core";
-import type { CommandRunner } from "../host/command-runner";
+import { type CommandRunner, commandFailed } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
 import type { BootCopy } from "./boot-copy";
 import { dropPolicies, droppingRules, type ProbeNetwork, rulesFromIptablesSave, rulesFromNftJson } from "./foreign-rules";
+import { NftSession } from "./nft-session";
 
 interface NftChain {
   family: string;
@@ -31,7 +32,37 @@ export class NftBackend implements FirewallBackend {
     private readonly bootCopy: BootCopy | null = null,
     /** Lists the host's iptables-legacy tables (per network namespace: the reading process's). */
     private readonly legacyTablesFile = "/proc/net/ip_tables_names",
-  ) {}
+  ) {
+    this.session = runner.spawnInteractive
+      ? new NftSession(runner as CommandRunner & Required<Pick<CommandRunner, "spawnInteractive">>)
+      : null;
+  }
+
+  /** Transactions go through one long-lived libnftables context when the runner can keep a process (nft-session.ts). */
+  private readonly session: NftSession | null;
+
+  /** Start the nft session now, so the first change does not pay its start. */
+  warm(): void {
+    this.session?.warm();
+  }
+
+  close(): void {
+    this.session?.close();
+  }
+
+  /**
+   * Run `text` as one nft transaction: through the session when it answers, else as `nft -f -` (also when the
+   * session could not tell whether it committed: every text we apply may be applied twice, see callers).
+   */
+  private async transact(text: string, opts: { allowFailure?: boolean } = {}): Promise<boolean> {
+    const r = this.session ? await this.session.run(text) : null;
+    if (r) {
+      if (r.ok || opts.allowFailure) return r.ok;
+      throw commandFailed("nft", ["-f", "-"], { stdout: "", stderr: r.error, exitCode: 1 });
+    }
+    const p = await this.runner.run("nft", ["-f", "-"], { input: text, timeoutMs: 30_000, allowFailure: opts.allowFailure });
+    return p.exitCode === 0;
+  }
 
   /** What the last successful apply carried (for deltas). */
   private last: readonly FirewallNetwork[] | null = null;
@@ -41,8 +72,9 @@ export class NftBackend implements FirewallBackend {
     // rule chains (one small transaction, see renderTableDelta).
     const delta = this.last && !opts.whole ? renderTableDelta(this.last, networks) : null;
     if (delta !== null) {
-      const ok =
-        delta === "" || (await this.runner.run("nft", ["-f", "-"], { input: delta, timeoutMs: 30_000, allowFailure: true })).exitCode === 0;
+      // A delta applied twice (session lost mid-way, then `nft -f -`) either does the same again (refilling a
+      // chain, adding an element) or fails (deleting an element gone), and then the whole table is replaced below.
+      const ok = delta === "" || (await this.transact(delta, { allowFailure: true }));
       if (ok) {
         this.last = networks;
         this.baseline = null;
@@ -52,7 +84,7 @@ export class NftBackend implements FirewallBackend {
       // The table is not what we left (flushed by hand?): replace it whole below.
     }
     const text = renderHostTable(networks);
-    await this.runner.run("nft", ["-f", "-"], { input: text, timeoutMs: 30_000 });
+    await this.transact(text);
     this.last = networks;
     this.baseline = null;
     this.applied = true;
@@ -61,7 +93,7 @@ export class NftBackend implements FirewallBackend {
   }
 
   async clear(): Promise<void> {
-    await this.runner.run("nft", ["-f", "-"], { input: `table ${NFT_FAMILY} ${NFT_TABLE} {}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n` });
+    await this.transact(`table ${NFT_FAMILY} ${NFT_TABLE} {}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n`);
     this.baseline = null;
     this.applied = false;
     this.last = null;

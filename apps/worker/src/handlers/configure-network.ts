@@ -36,10 +36,18 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     // so a cached copy could plan an add that collides with, or a delete that misses, a hand edit. These two
     // reads are one network each (net-info + net-dumpxml, ~2 ms on a session), so the cost does not grow
     // with the host's size; the catalog is what removed the per-job host-wide listing.
-    // One after the other (not spread over two sessions): right after a libvirtd restart every idle session is stale,
-    // and reads spread over two of them would fail this attempt once per stale session.
-    const state = await virsh.info(name);
-    const xml = state ? await virsh.dumpXml(name, { inactive: true }) : null;
+    // Both reads go out at once (the sessions run them in parallel); the definition's error only counts for a
+    // network that exists. Right after a libvirtd restart this costs no extra failure: the first session that
+    // sees the lost connection retires every session's virsh, and reads that met it are run again (host/virsh.ts).
+    const [state, dumped] = await Promise.all([
+      virsh.info(name),
+      virsh.dumpXml(name, { inactive: true }).then(
+        (x) => x,
+        (err: unknown) => ({ failed: err }),
+      ),
+    ]);
+    if (state && typeof dumped !== "string") throw dumped.failed;
+    const xml = state && typeof dumped === "string" ? dumped : null;
     const def = xml ? parseNetworkXml(xml) : null;
     if (!state || !xml || !def?.managed) {
       throw new AppError("NOT_FOUND", `network '${name}' does not exist on host ${ctx.hostId}`, { name, host: ctx.hostId });

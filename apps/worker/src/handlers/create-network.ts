@@ -65,24 +65,31 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
     );
   });
 
+  // Autostart is a flag on the persistent definition, independent of the running network: when the network
+  // starts, libvirt sets it through another session while it starts the network (it cost 10-28 ms of a
+  // ~70-120 ms create when it came after). Its own step reports its outcome (an error fails the job there).
+  let autostart: Promise<void> | null = null;
   if (p.start) {
     await report.step("starting network", async () => {
       // The type's NAT/isolation and the (empty) rule set go into netforge's table while libvirt starts the
       // network: the rules match the bridge by name, so they need not wait for it (the table's nft transaction
       // took ~10-28 ms of a ~120 ms create when it came after). Each part registers its undo once it is done;
-      // if either fails, the step fails after both settled and the undo takes back whichever succeeded.
+      // if either fails, the step fails after all settled (the autostart too: the undo of the definition must
+      // not race it) and the undo takes back whichever succeeded.
+      autostart = virsh.setAutostart(p.name, p.autostart);
       const settled = await Promise.allSettled([
         virsh.start(p.name).then(() => revert.add("stop network", () => virsh.destroy(p.name), "starting network")),
         isRouted(spec) ? applyFirewall(ctx, spec) : Promise.resolve(),
+        autostart,
       ]);
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      const failed = settled.slice(0, 2).find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
     });
   } else {
     report.skip("starting network");
   }
 
-  await report.step("setting autostart", () => virsh.setAutostart(p.name, p.autostart));
+  await report.step("setting autostart", () => autostart ?? virsh.setAutostart(p.name, p.autostart));
 
   if (p.start && driver.servesDhcp(spec)) {
     await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));

@@ -8,6 +8,14 @@
  * virsh's shell tokenises what we write, so only arguments from a strict
  * alphabet (no spaces, quotes, backslashes, `;` or `#`) ever go through a
  * session; the caller runs anything else as a one-shot process with an argv.
+ *
+ * When libvirtd restarts, every virsh connected to it is stale: virsh prints
+ * "error: Disconnected from <uri> due to end of file" (at once, also while
+ * idle) and reconnects by itself before its next command, printing "error:
+ * Reconnected to the hypervisor" ahead of that command's own output. Sessions
+ * sharing a VirshEpoch (a pool) retire together: the first one that sees its
+ * connection lost ends the epoch, and every session replaces a virsh started
+ * in an earlier epoch before it writes its next command.
  */
 import { randomBytes } from "node:crypto";
 import type { CommandResult, CommandRunner, InteractiveProcess } from "./command-runner";
@@ -29,6 +37,76 @@ export function sessionSafe(args: readonly string[]): boolean {
 /** The command line for virsh's shell: safe words verbatim, XML elements in double quotes. */
 function shellLine(args: readonly string[]): string {
   return args.map((a) => (SAFE_ARG.test(a) ? a : `"${a}"`)).join(" ");
+}
+
+/**
+ * The connection generation shared by a pool of sessions. A virsh process belongs to the epoch in which it
+ * was started; once any of them reports its connection to libvirtd lost, that epoch and every earlier one is
+ * over, and the processes started in them are replaced before they run another command.
+ */
+export class VirshEpoch {
+  private n = 0;
+  /** Epochs that ended (counted for tests and logs). */
+  ended = 0;
+
+  /** The epoch a process started now belongs to. */
+  get current(): number {
+    return this.n;
+  }
+
+  /** A process of epoch `e` lost its connection: that epoch (and all before it) is over. */
+  lost(e: number): void {
+    if (e < this.n) return; // already over
+    this.n = e + 1;
+    this.ended++;
+  }
+}
+
+/** virsh's own notice that its connection to libvirtd closed (end of file, keepalive timeout, …). */
+const DISCONNECTED = /(^|\n)error: Disconnected from \S+ due to /;
+/** virsh reconnected before the command it is about to run (the command runs on the new connection). */
+const RECONNECTED = "error: Reconnected to the hypervisor";
+/** Errors of a command that met a dead connection, or that virsh could not (re)connect for. */
+const CONNECTION_ERROR =
+  /(^|\n)error: (Disconnected from \S+ due to |Failed to reconnect to the hypervisor|failed to connect to the hypervisor|no valid connection)|client socket is closed|End of file while reading data|Cannot (recv|write) data|received hangup/;
+/** Errors that mean virsh did not run the command at all: its connection handler refused before the command. */
+const NOT_RUN = /(^|\n)error: (Failed to reconnect to the hypervisor|failed to connect to the hypervisor|no valid connection)\n/;
+
+/** What a command's stderr says about the libvirt connection it ran on. */
+export type ConnectionOutcome =
+  /** No sign of a connection problem: the stderr is the command's own. */
+  | { kind: "ok"; stderr: string }
+  /** The connection had been lost, virsh reconnected and then ran the command: `stderr` is the command's own. */
+  | { kind: "reconnected"; stderr: string }
+  /** The command met a lost connection: it did not run ("no"), or it may or may not have taken effect ("unknown"). */
+  | { kind: "lost"; ran: "no" | "unknown" };
+
+/** Read a command's stderr (everything virsh wrote to it since the previous command's marker). Pure. */
+export function connectionOutcome(stderr: string): ConnectionOutcome {
+  const at = stderr.lastIndexOf(`${RECONNECTED}\n`);
+  // What precedes the reconnect notice happened before this command ran (virsh reconnects in its connection
+  // handler, right before the command): the "Disconnected" notice of the old connection.
+  const own = at >= 0 ? stderr.slice(at + RECONNECTED.length + 1) : stderr;
+  if (!CONNECTION_ERROR.test(own)) return { kind: at >= 0 ? "reconnected" : "ok", stderr: own };
+  return { kind: "lost", ran: NOT_RUN.test(own) ? "no" : "unknown" };
+}
+
+/** A command that met a lost libvirt connection (see ConnectionOutcome). */
+export class VirshConnectionLost extends Error {
+  constructor(
+    readonly command: string,
+    readonly ran: "no" | "unknown",
+    readonly stderr: string,
+  ) {
+    super(
+      `virsh ${command}: connection to libvirtd lost (${ran === "no" ? "the command did not run" : "the command may or may not have run"}): ${
+        stderr
+          .split("\n")
+          .filter((l) => l && !DISCONNECTED.test(`\n${l}`))
+          .join("; ") || stderr.trim()
+      }`,
+    );
+  }
 }
 
 interface Pending {
@@ -61,11 +139,15 @@ export class VirshSession {
   /** The command written to the current process and not answered yet (always the queue's head). */
   private running: Pending | null = null;
   private closed = false;
+  /** The epoch the current process was started in. */
+  private procEpoch = 0;
 
   constructor(
     private readonly runner: CommandRunner & Required<Pick<CommandRunner, "spawnInteractive">>,
     private readonly uri: string,
     private readonly timeoutMs = VIRSH_COMMAND_TIMEOUT_MS,
+    /** Shared by the sessions of one pool; a session alone has its own. */
+    private readonly epoch = new VirshEpoch(),
   ) {}
 
   /** Commands waiting or running in this session. */
@@ -104,6 +186,8 @@ export class VirshSession {
     if (this.closed || this.running) return;
     const head = this.queue[0];
     if (!head) return;
+    // A virsh of an epoch that ended (some session saw libvirtd go) is stale: replace it before it runs anything.
+    if (this.proc && this.procEpoch < this.epoch.current) this.stopProcess();
     const proc = this.ensure();
     this.running = head;
     head.timer = setTimeout(
@@ -125,16 +209,26 @@ export class VirshSession {
     p.onStderr((c) => {
       if (this.proc !== p) return;
       this.err += c;
+      // virsh says at once when its connection closes, even between commands: the pool's epoch ends now,
+      // so no command is written to a stale virsh of this pool from here on.
+      if (DISCONNECTED.test(this.err)) {
+        this.epoch.lost(this.procEpoch);
+        // Between commands nothing of it is needed any more: the next command starts a fresh virsh.
+        if (!this.running) this.stopProcess();
+      }
       this.drain();
     });
     p.onExit(() => {
       if (this.proc !== p) return;
       this.proc = null;
       const head = this.running;
-      if (head) this.abortRunning(head, new Error("virsh session exited"));
+      // A virsh that could not connect exits before it reads any command (libvirtd is down or restarting).
+      if (head && NOT_RUN.test(this.err)) this.abortRunning(head, new VirshConnectionLost(head.args[0] ?? "", "no", this.err));
+      else if (head) this.abortRunning(head, new Error("virsh session exited"));
       else this.pump();
     });
     this.proc = p;
+    this.procEpoch = this.epoch.current;
     this.out = "";
     this.err = "";
     return p;
@@ -187,8 +281,16 @@ export class VirshSession {
     const echoed = `virsh # ${head.cmd}\n`;
     const at = region.indexOf(echoed);
     const stdout = at >= 0 ? region.slice(at + echoed.length) : region;
-    const failed = /(^|\n)error: /.test(stderr);
-    head.resolve({ stdout, stderr, exitCode: failed ? 1 : 0 });
+    const conn = connectionOutcome(stderr);
+    if (conn.kind !== "ok") this.epoch.lost(this.procEpoch);
+    if (conn.kind === "lost") {
+      // Replaced (the epoch ended anyway); the commands queued behind it run on a fresh virsh.
+      this.stopProcess();
+      head.reject(new VirshConnectionLost(head.args[0] ?? "", conn.ran, stderr));
+    } else {
+      const failed = /(^|\n)error: /.test(conn.stderr);
+      head.resolve({ stdout, stderr: conn.stderr, exitCode: failed ? 1 : 0 });
+    }
     this.pump();
   }
 }

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppError } from "@netforge/core";
 import { type CommandResult, type CommandRunner, commandFailed } from "./command-runner";
-import { sessionSafe, VirshSession } from "./virsh-session";
+import { sessionSafe, VirshConnectionLost, VirshEpoch, VirshSession } from "./virsh-session";
 
 /** One row of `virsh net-list --all`. */
 export interface LibvirtNetworkState {
@@ -86,6 +86,23 @@ export type VirshWrite =
   | { op: "start" | "destroy" | "undefine"; name: string }
   | { op: "autostart"; name: string; on: boolean };
 
+/**
+ * Commands whose second run leaves libvirt as one run would and answers the same: reads, and setting the
+ * autostart flag to a given value (libvirt accepts setting it to what it already is). Only these are run again
+ * when a lost libvirt connection leaves it unknown whether they took effect; a define, start, destroy,
+ * undefine or net-update is not (the job's retry looks at the real state instead).
+ */
+const REPEATABLE: ReadonlySet<string> = new Set([
+  "net-info",
+  "net-dumpxml",
+  "net-list",
+  "net-dhcp-leases",
+  "list",
+  "domiflist",
+  "version",
+  "net-autostart",
+]);
+
 /** How many persistent virsh sessions a worker keeps (jobs on different networks run in parallel). */
 const SESSION_POOL = 4;
 
@@ -103,6 +120,8 @@ export interface VirshOptions {
  */
 export class Virsh {
   private readonly sessions: VirshSession[] = [];
+  /** Shared by the sessions: one of them seeing libvirtd go retires the virsh processes of all of them. */
+  readonly epoch = new VirshEpoch();
   private readonly writeListeners: ((w: VirshWrite) => void)[] = [];
 
   constructor(
@@ -134,8 +153,24 @@ export class Virsh {
 
   /** Run through the least busy session; null when sessions cannot be used for this command. */
   private async viaSession(args: readonly string[]): Promise<CommandResult | null> {
+    if (!this.runner.spawnInteractive || !sessionSafe(args)) return null;
+    try {
+      return await this.onSession(args);
+    } catch (err) {
+      // The connection to libvirtd was lost under this command (libvirtd restarted or is restarting). The epoch
+      // ended, so the next command runs on a virsh started afterwards. Run it once more there if that is safe:
+      // it certainly did not run, or running it twice is harmless.
+      if (!(err instanceof VirshConnectionLost) || !(err.ran === "no" || REPEATABLE.has(args[0] ?? ""))) throw wrapped(args, err);
+      try {
+        return await this.onSession(args);
+      } catch (again) {
+        throw wrapped(args, again);
+      }
+    }
+  }
+
+  private onSession(args: readonly string[]): Promise<CommandResult> {
     const runner = this.runner;
-    if (!runner.spawnInteractive || !sessionSafe(args)) return null;
     for (let i = this.sessions.length - 1; i >= 0; i--) if (!this.sessions[i]?.alive) this.sessions.splice(i, 1);
     // An idle session if there is one, else a new one while the pool has room, else the least busy: a command
     // queued behind another waits without its clock running (timeouts count from a command's own start).
@@ -145,19 +180,11 @@ export class Virsh {
         runner as CommandRunner & Required<Pick<CommandRunner, "spawnInteractive">>,
         this.uri,
         this.opts.commandTimeoutMs,
+        this.epoch,
       );
       this.sessions.push(session);
     }
-    try {
-      return await session.run(args);
-    } catch (err) {
-      // This command timed out or its virsh died under it. It may or may not have run, so it is not re-run
-      // here: the job fails this attempt (retryable) and its undo/retry logic looks at the real state.
-      // Commands queued behind it are unaffected (the session runs them on a fresh virsh).
-      throw new AppError("HOST_COMMAND_FAILED", `virsh ${args[0]} failed: ${err instanceof Error ? err.message : err}`, {
-        command: ["virsh", ...args],
-      });
-    }
+    return session.run(args);
   }
 
   /** All networks with their state. */
@@ -304,6 +331,19 @@ export class Virsh {
     const m = /Running against daemon:\s*(\S+)/.exec(r.stdout) ?? /daemon:\s*(\S+)/i.exec(r.stdout);
     return m?.[1] ?? null;
   }
+}
+
+/**
+ * A session command that failed without an answer from virsh: it timed out, its virsh died under it, or the
+ * connection to libvirtd was lost under it. Unless it was run again above, it may or may not have taken effect,
+ * so the job fails this attempt (retryable) and its undo/retry logic looks at the real state. Commands queued
+ * behind it are unaffected (the session runs them on a fresh virsh).
+ */
+function wrapped(args: readonly string[], err: unknown): AppError {
+  return new AppError("HOST_COMMAND_FAILED", `virsh ${args[0]} failed: ${err instanceof Error ? err.message : err}`, {
+    command: ["virsh", ...args],
+    ...(err instanceof VirshConnectionLost ? { connectionLost: true, ran: err.ran } : {}),
+  });
 }
 
 /** Parse `virsh -q net-list --all` (name, state, autostart, persistent; names may contain spaces). */

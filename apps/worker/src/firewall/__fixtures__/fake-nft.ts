@@ -1,0 +1,36 @@
+/** Test support for the firewall unit tests: one NAT network, and an nft host that records and can fail. */
+import type { FirewallNetwork } from "@netforge/core";
+import { type CommandResult, type CommandRunner, commandFailed, type RunOptions } from "../../host/command-runner";
+
+/** The network "web" (10.70.0.0/24, bridge nf-web) with tcp forwards of these host ports to 10.70.0.10:80. */
+export const webNetwork = (forwards: number[]): FirewallNetwork => ({
+  name: "web",
+  type: "nat",
+  bridge: "nf-web",
+  cidr: "10.70.0.0/24",
+  firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
+  portForwards: forwards.map((p) => ({ protocol: "tcp", hostPort: p, vmIp: "10.70.0.10", vmPort: 80 })),
+  ownsTypeRules: true,
+});
+
+/**
+ * Records every command's stdin; fails every command (`fail`) or the next one (`failNext`) the way the real
+ * runner does: a non-zero exit, thrown as HOST_COMMAND_FAILED unless the caller allows failure. No
+ * spawnInteractive, so the backend runs `nft -f -` processes (no session).
+ */
+export class FakeNft implements CommandRunner {
+  inputs: string[] = [];
+  fail = false;
+  failNext = false;
+  error = "Error: syntax error, unexpected newline";
+
+  async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    this.inputs.push(opts.input ?? "");
+    const failing = this.fail || this.failNext;
+    this.failNext = false;
+    if (!failing) return { stdout: "", stderr: "", exitCode: 0 };
+    const r = { stdout: "", stderr: this.error, exitCode: 1 };
+    if (!opts.allowFailure) throw commandFailed(cmd, args, r);
+    return r;
+  }
+}

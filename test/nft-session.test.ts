@@ -1,0 +1,136 @@
+/**
+ * The nft session (one libnftables context kept open in a helper process)
+ * applies exactly what `nft -f -` applies, reports nft's errors, and when it
+ * cannot run the backend falls back to `nft -f -`. Everything runs in a
+ * network namespace this test creates (`unshare -n` around a sleeping anchor
+ * that the test kills by its pid); nothing of the machine's firewall is
+ * touched.
+ */
+import { type FirewallNetwork, renderHostTable } from "@netforge/core";
+import { execa, type ResultPromise } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NftBackend } from "../apps/worker/src/firewall/nftables";
+import { NftSession } from "../apps/worker/src/firewall/nft-session";
+import { type CommandResult, ExecaRunner, type RunOptions } from "../apps/worker/src/host/command-runner";
+
+let anchor: ResultPromise | null = null;
+let nsPid = 0;
+
+/** Runs everything inside the anchor's network namespace, and counts the `nft -f` processes it starts. */
+class NamespaceRunner extends ExecaRunner {
+  nftProcesses = 0;
+  constructor(private readonly python = "python3") {
+    super();
+  }
+  override run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult> {
+    if (cmd === "nft" && args[0] === "-f") this.nftProcesses++;
+    return super.run("nsenter", ["-t", String(nsPid), "-n", "--", cmd, ...args], opts);
+  }
+  override spawnInteractive(cmd: string, args: readonly string[]) {
+    return super.spawnInteractive("nsenter", ["-t", String(nsPid), "-n", "--", cmd === "python3" ? this.python : cmd, ...args]);
+  }
+}
+
+beforeAll(async () => {
+  anchor = execa("unshare", ["-n", "--", "sleep", "600"], { reject: false });
+  nsPid = anchor.pid as number;
+  // Wait until the anchor runs in its own namespace (its netns link differs from ours).
+  const own = (await execa("readlink", ["/proc/self/ns/net"])).stdout;
+  for (let i = 0; i < 100; i++) {
+    const r = await execa("readlink", [`/proc/${nsPid}/ns/net`], { reject: false });
+    if (r.exitCode === 0 && r.stdout !== own) return;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  throw new Error("namespace anchor did not start");
+});
+afterAll(() => {
+  if (anchor?.pid) process.kill(anchor.pid, "SIGKILL");
+});
+
+const listing = async (r: ExecaRunner) => (await r.run("nft", ["list", "table", "inet", "netforge"], { allowFailure: true })).stdout;
+
+const net = (over: Partial<FirewallNetwork> = {}): FirewallNetwork => ({
+  name: "web",
+  type: "nat",
+  bridge: "nf-web",
+  cidr: "10.70.0.0/24",
+  firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
+  portForwards: [],
+  ownsTypeRules: true,
+  ...over,
+});
+const rulesOf = (k: number) =>
+  Array.from({ length: 100 }, (_, j) => ({
+    direction: j % 2 ? ("inbound" as const) : ("outbound" as const),
+    protocol: "tcp" as const,
+    source: `10.${(j + k) % 250}.0.0/16`,
+    destination: null,
+    ports: `${1000 + j + k}`,
+    action: j % 3 ? ("accept" as const) : ("reject" as const),
+    comment: null,
+  }));
+
+describe("nft session", () => {
+  it("applies whole tables and deltas through one helper, with no nft process, to the same table nft -f gives", async () => {
+    const runner = new NamespaceRunner();
+    const b = new NftBackend(runner);
+    try {
+      const states = [
+        [net({ firewall: { defaultInbound: "drop", defaultOutbound: "accept", rules: rulesOf(0) } })],
+        [net({ firewall: { defaultInbound: "drop", defaultOutbound: "accept", rules: rulesOf(1) } })],
+        [net({ portForwards: [{ protocol: "tcp", hostPort: 2222, vmIp: "10.70.0.5", vmPort: 22 }] })],
+      ];
+      for (const s of states) {
+        await b.replace(s);
+        const viaSession = await listing(runner);
+        // The same state loaded whole by a plain `nft -f -` process, in the same namespace.
+        await runner.run("nft", ["-f", "-"], { input: renderHostTable(s) });
+        expect(viaSession).toBe(await listing(runner));
+        expect(viaSession).toContain("table inet netforge");
+      }
+      // Only the reference loads above were nft processes: every apply went through the session.
+      expect(runner.nftProcesses).toBe(states.length);
+      await b.clear();
+      expect(await listing(runner)).toBe("");
+    } finally {
+      b.close();
+    }
+  });
+
+  it("reports nft's own error for a transaction the kernel refuses, and applies none of it", async () => {
+    const runner = new NamespaceRunner();
+    const s = new NftSession(runner);
+    try {
+      const ok = await s.run("add table inet nfsession-t\nadd chain inet nfsession-t c\n");
+      expect(ok).toEqual({ ok: true, error: "" });
+      const bad = await s.run("add rule inet nfsession-t c accept\nadd rule inet nfsession-t nosuch accept\n");
+      expect(bad?.ok).toBe(false);
+      expect(bad?.error).toMatch(/Error: .*No such file or directory/);
+      // Atomic: the first, valid rule of the refused transaction is not there either.
+      expect((await runner.run("nft", ["list", "chain", "inet", "nfsession-t", "c"])).stdout).not.toContain("accept");
+      expect(await s.run("delete table inet nfsession-t\n")).toEqual({ ok: true, error: "" });
+    } finally {
+      s.close();
+    }
+  });
+
+  it("answers null when its helper cannot run, and the backend then applies with nft -f", async () => {
+    const runner = new NamespaceRunner("/nonexistent/python3");
+    const s = new NftSession(runner, { retryAfterMs: 60_000 });
+    expect(await s.run("add table inet nfsession-x\n")).toBeNull();
+    // Not started again for a while: no second failed start per change.
+    expect(s.usable).toBe(false);
+    s.close();
+
+    const b = new NftBackend(runner);
+    try {
+      await b.replace([net()]);
+      expect(runner.nftProcesses).toBe(1);
+      expect(await listing(runner)).toContain("chain web-in");
+      await b.clear();
+      expect(runner.nftProcesses).toBe(2);
+    } finally {
+      b.close();
+    }
+  });
+});
