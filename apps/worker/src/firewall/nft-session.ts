@@ -33,6 +33,8 @@ lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
 lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
 lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
 lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
+lib.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
 lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
 ctx = lib.nft_ctx_new(0)
 if not ctx or lib.nft_ctx_buffer_output(ctx) != 0 or lib.nft_ctx_buffer_error(ctx) != 0:
@@ -43,6 +45,7 @@ for line in sys.stdin:
     text = json.loads(line)
     rc = lib.nft_run_cmd_from_buffer(ctx, text.encode())
     err = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode("utf-8", "replace")
+    lib.nft_ctx_get_output_buffer(ctx)  # read to rewind it (our transactions print nothing)
     sys.stdout.write(json.dumps({"rc": rc, "err": err}) + "\\n")
     sys.stdout.flush()
 `;
