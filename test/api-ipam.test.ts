@@ -96,7 +96,6 @@ describe("IP management at the door", () => {
       "ip-dhcp-host",
       "<host mac='52:54:00:00:00:02' ip='10.5.0.150'/>",
       "--live",
-      "--config",
     ]);
     expect(r.body.plan.warnings.join(" ")).toMatch(/leased to 52:54:00:00:00:99/);
     expect(await queued()).toBe(before);

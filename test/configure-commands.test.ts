@@ -105,8 +105,8 @@ describe("configure-network-dhcp host commands", () => {
     });
     expect(host.calls.filter((c) => c[0] !== "net-info" && c[0] !== "list" && c[0] !== "ip")).toEqual([
       ["net-dumpxml", "--inactive", "web"],
-      ["net-update", "web", "delete", "ip-dhcp-range", OLD, "--live", "--config"],
-      ["net-update", "web", "add", "ip-dhcp-range", NEW, "--live", "--config"],
+      ["net-update", "web", "delete", "ip-dhcp-range", OLD, "--live"],
+      ["net-update", "web", "add", "ip-dhcp-range", NEW, "--live"],
       ["net-define", "<tmp.xml>"],
     ]);
     expect(host.xml).toContain("<nf:dhcp enabled='yes' start='10.70.0.20' end='10.70.0.40' leaseTime='300'/>");
@@ -131,9 +131,9 @@ describe("configure-network-dhcp host commands", () => {
     expect(undo.failed).toEqual([]);
     expect(undo.undone.map((u) => u.label)).toEqual(["undo: delete DHCP range 10.70.0.100-10.70.0.150"]);
     expect(host.calls.filter((c) => c[0] === "net-update" || c[0] === "net-define")).toEqual([
-      ["net-update", "web", "delete", "ip-dhcp-range", OLD, "--live", "--config"],
-      ["net-update", "web", "add", "ip-dhcp-range", NEW, "--live", "--config"],
-      ["net-update", "web", "add", "ip-dhcp-range", OLD, "--live", "--config"],
+      ["net-update", "web", "delete", "ip-dhcp-range", OLD, "--live"],
+      ["net-update", "web", "add", "ip-dhcp-range", NEW, "--live"],
+      ["net-update", "web", "add", "ip-dhcp-range", OLD, "--live"],
     ]);
     expect(host.xml).toBe(before);
   });

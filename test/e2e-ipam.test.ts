@@ -64,7 +64,6 @@ describe("static IPs", () => {
       "ip-dhcp-host",
       "<host mac='52:54:00:7a:00:0a' name='fixed' ip='10.78.0.20'/>",
       "--live",
-      "--config",
     ]);
     // Live (dnsmasq) and persistent, and in the spec in the metadata.
     expect((await h.virsh(["net-dumpxml", "ipnet"])).stdout).toContain("<host mac='52:54:00:7a:00:0a' name='fixed' ip='10.78.0.20'/>");

@@ -4,11 +4,12 @@
  * only in libvirt's <forward mode='nat'/> (and the firewall rules libvirt
  * derives from it), which the renderer handles from the spec's type.
  *
- * Changes to a running network go through `virsh net-update --live --config`
+ * Changes to a running network go through `virsh net-update --live`
  * (DHCP hosts and ranges: libvirt rewrites dnsmasq's files and signals or
  * restarts dnsmasq only; the bridge and its ports are never touched), then
- * the whole persistent definition is redefined to carry the new spec in its
- * metadata (libvirt 9.0 has no net-metadata command).
+ * the whole persistent definition is redefined, carrying the new DHCP
+ * hosts/ranges and the new spec in its metadata (libvirt 9.0 has no
+ * net-metadata command): one write of the definition, not two.
  */
 import {
   type CreateNetworkPayload,
@@ -98,8 +99,8 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
       if (last?.xml !== undefined && steps.length > 1 && steps.slice(0, -1).every((s) => s.nft !== undefined || s.command !== undefined)) {
         // A firewall change: its live part (the nft transaction, then conntrack) and the spec write (net-define)
         // touch different things, so they run at the same time. Each registers its undo once it succeeded, and
-        // the job fails after both settled: a failure of either undoes the other. (libvirt changes such as
-        // net-update --config stay in order: they write the same persistent definition as net-define.)
+        // the job fails after both settled: a failure of either undoes the other. (libvirt changes stay in
+        // order: net-update --live first, then the definition, so a refused update never rewrites the spec.)
         const settled = await Promise.allSettled([
           (async () => {
             for (const step of steps.slice(0, -1)) await runStep(step);

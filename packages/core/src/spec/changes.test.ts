@@ -29,10 +29,10 @@ const code = (f: () => unknown): string => {
 describe("planChange: assign-static-ip", () => {
   const assign = (ip: string, mac = "52:54:00:00:00:02", force = false) =>
     planChange(spec, { kind: "assign-static-ip", mac, ip, hostname: null, force }, up);
-  it("plans a live+config host add, then the spec write, each with its undo", () => {
+  it("plans a live host add and the spec write (the persistent definition, new host included), each with its undo", () => {
     const p = assign("10.1.0.11");
     expect(p.steps.map((s) => s.virsh)).toEqual([
-      ["net-update", "web", "add", "ip-dhcp-host", "<host mac='52:54:00:00:00:02' ip='10.1.0.11'/>", "--live", "--config"],
+      ["net-update", "web", "add", "ip-dhcp-host", "<host mac='52:54:00:00:00:02' ip='10.1.0.11'/>", "--live"],
       ["net-define", "<file>"],
     ]);
     expect(p.steps[0]?.undo?.virsh).toEqual([
@@ -42,9 +42,11 @@ describe("planChange: assign-static-ip", () => {
       "ip-dhcp-host",
       "<host mac='52:54:00:00:00:02' ip='10.1.0.11'/>",
       "--live",
-      "--config",
     ]);
-    expect((parseNetworkXml(p.steps[1]?.xml ?? "").spec as NetSpec | null)?.reservations).toHaveLength(2);
+    const defined = parseNetworkXml(p.steps[1]?.xml ?? "");
+    expect((defined.spec as NetSpec | null)?.reservations).toHaveLength(2);
+    // The persistent definition itself carries the new host (no net-update --config writes it).
+    expect(p.steps[1]?.xml).toContain("<host mac='52:54:00:00:00:02' ip='10.1.0.11'/>");
     expect(p.warnings).toEqual([]);
   });
   it("refuses outside the subnet (400), network/gateway/broadcast and reserved IP or MAC (IP_CONFLICT)", () => {
@@ -78,7 +80,6 @@ describe("planChange: unassign-static-ip and dhcp", () => {
       "ip-dhcp-host",
       "<host mac='52:54:00:00:00:01' name='db' ip='10.1.0.10'/>",
       "--live",
-      "--config",
     ]);
     expect((p.spec as NetSpec).reservations).toEqual([]);
     expect(code(() => planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:07" }, up))).toBe("NOT_FOUND");
