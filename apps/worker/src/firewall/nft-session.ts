@@ -39,8 +39,6 @@ lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
 ctx = lib.nft_ctx_new(0)
 if not ctx or lib.nft_ctx_buffer_output(ctx) != 0 or lib.nft_ctx_buffer_error(ctx) != 0:
     sys.exit(3)
-sys.stdout.write('{"ready":true}\\n')
-sys.stdout.flush()
 for line in sys.stdin:
     text = json.loads(line)
     rc = lib.nft_run_cmd_from_buffer(ctx, text.encode())
@@ -65,7 +63,6 @@ interface Pending {
 
 export class NftSession {
   private proc: InteractiveProcess | null = null;
-  private ready = false;
   private out = "";
   private queue: Pending[] = [];
   private running: Pending | null = null;
@@ -75,7 +72,7 @@ export class NftSession {
 
   constructor(
     private readonly runner: CommandRunner & Required<Pick<CommandRunner, "spawnInteractive">>,
-    private readonly opts: { timeoutMs?: number; retryAfterMs?: number; python?: string } = {},
+    private readonly opts: { timeoutMs?: number; retryAfterMs?: number } = {},
   ) {}
 
   /** Whether a transaction would go through the helper now (false: the caller should run `nft -f -`). */
@@ -119,7 +116,7 @@ export class NftSession {
 
   private ensure(): InteractiveProcess {
     if (this.proc) return this.proc;
-    const p = this.runner.spawnInteractive(this.opts.python ?? "python3", ["-c", NFT_SESSION_PROGRAM]);
+    const p = this.runner.spawnInteractive("python3", ["-c", NFT_SESSION_PROGRAM]);
     p.onStdout((c) => {
       if (this.proc !== p) return;
       this.out += c;
@@ -132,7 +129,6 @@ export class NftSession {
       this.fail();
     });
     this.proc = p;
-    this.ready = false;
     this.out = "";
     return p;
   }
@@ -143,19 +139,15 @@ export class NftSession {
       if (nl < 0) return;
       const line = this.out.slice(0, nl);
       this.out = this.out.slice(nl + 1);
-      let msg: { ready?: boolean; rc?: number; err?: string };
+      let msg: { rc?: number; err?: string };
       try {
         msg = JSON.parse(line) as typeof msg;
       } catch {
         this.fail();
         return;
       }
-      if (msg.ready) {
-        this.ready = true;
-        continue;
-      }
       const head = this.running;
-      if (!head || !this.ready) {
+      if (!head) {
         this.fail();
         return;
       }
