@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { appendFile, chmod, copyFile, mkdir, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { execa } from "execa";
 import { type ExecOptions, type ExecResult, run } from "./exec.js";
-import { deleteNetns, killNamespaceProcesses, listNetns, netnsExists, pidAlive, pidComm, sleep } from "./ns.js";
+import { deleteNetns, killNamespaceProcesses, listNetns, netnsExists, pidAlive, netnsId, pidComm, pidInNetns, sleep } from "./ns.js";
 import { recordNamespace } from "./run-registry.js";
 import { HOST_ID_RE, assertMatch, uplinkAddresses } from "./validate.js";
 
@@ -146,14 +146,11 @@ export function readState(dir: string): SandboxHostState | null {
   }
 }
 
-function nsInode(path: string): string {
-  return `net:[${statSync(path).ino}]`;
-}
-
 /** Wait until the anchor process has exec'd `sleep` inside its own private mount namespace in `netns`. */
 async function waitForAnchor(pid: number, netns: string, exited: () => boolean): Promise<void> {
   const ownMnt = readlinkSync("/proc/self/ns/mnt");
-  const wantNet = nsInode(`/run/netns/${netns}`);
+  const wantNet = netnsId(netns);
+  if (wantNet === null) throw new Error(`network namespace ${netns} is not there`);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (exited()) throw new Error("mount-namespace anchor exited early (ip netns exec / unshare failed)");
@@ -413,7 +410,7 @@ export async function listSandboxHosts(root = SANDBOX_ROOT): Promise<SandboxHost
       phase: s.phase,
       netnsPresent: netnsExists(s.netns),
       libvirtdPid: s.libvirtdPid,
-      libvirtdAlive: s.libvirtdPid > 0 && pidAlive(s.libvirtdPid) && pidComm(s.libvirtdPid) === "libvirtd",
+      libvirtdAlive: s.libvirtdPid > 0 && pidInNetns(s.libvirtdPid, s.netns) && pidComm(s.libvirtdPid) === "libvirtd",
       libvirtUri: s.libvirtUri,
     });
   }
@@ -488,7 +485,7 @@ export async function destroySandboxHost(hostOrId: SandboxHost | string, baseDir
   const vmNs = await vmNamespacesOf(id, dir);
 
   const libvirtdPid = state?.libvirtdPid ?? 0;
-  if (o.graceful !== false && netnsExists(netns) && libvirtdPid > 0 && pidAlive(libvirtdPid) && pidComm(libvirtdPid) === "libvirtd") {
+  if (o.graceful !== false && libvirtdPid > 0 && pidInNetns(libvirtdPid, netns) && pidComm(libvirtdPid) === "libvirtd") {
     const uri = state?.libvirtUri ?? `qemu:///system?socket=${join(dir, "run", "libvirt-sock")}`;
     await libvirtCleanup(uri).catch(() => undefined);
   }

@@ -11,14 +11,14 @@ import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { run } from "./exec.js";
 import { hostFromState, readState, type SandboxHost, type SandboxHostState, writeState } from "./host.js";
-import { pidAlive, sleep } from "./ns.js";
+import { pidAlive, pidInNetns, sleep } from "./ns.js";
 
 /** Restart libvirtd of a sandbox host; returns the host object for the new daemon (its pid and nsenter prefix change). */
 export async function restartLibvirtd(host: SandboxHost, opts: { readyTimeoutMs?: number } = {}): Promise<SandboxHost> {
   const state = readState(host.dir);
   if (!state) throw new Error(`no state for sandbox host ${host.id}`);
   const oldPid = state.libvirtdPid;
-  const holder = await holdNamespaces(oldPid);
+  const holder = await holdNamespaces(oldPid, state.netns);
   try {
     await stopPid(oldPid);
     return await startLibvirtd(holder.pid, state, opts.readyTimeoutMs);
@@ -33,8 +33,13 @@ export interface NamespaceHolder {
   release(): Promise<void>;
 }
 
-/** A `sleep` in the mount and network namespaces of `pid`, so they outlive it; resolved once it is inside. */
-export async function holdNamespaces(pid: number): Promise<NamespaceHolder> {
+/**
+ * A `sleep` in the mount and network namespaces of `pid`, so they outlive it; resolved once it is inside.
+ * `pid` must still live in the host namespace `netns`: a pid read from a state file may since have been
+ * recycled for another program's process, whose namespaces (the machine's own) are never entered.
+ */
+export async function holdNamespaces(pid: number, netns: string): Promise<NamespaceHolder> {
+  if (!pidInNetns(pid, netns)) throw new Error(`libvirtd (pid ${pid}) is not running in ${netns}`);
   const proc: ResultPromise = execa("nsenter", ["-t", String(pid), "-m", "-n", "--", "sleep", "infinity"], {
     stdio: "ignore",
     reject: false,

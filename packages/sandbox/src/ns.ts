@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { run } from "./exec.js";
 
 /** Directory where iproute2 keeps named network namespaces. */
@@ -16,9 +16,42 @@ export function listNetns(): string[] {
   }
 }
 
-/** Pids of every process whose network namespace is `name` (via `ip netns pids`). */
+/** `net:[<inode>]` of the named namespace (as /proc/<pid>/ns/net reads), or null when it is not there. */
+export function netnsId(name: string): string | null {
+  try {
+    return `net:[${statSync(`${NETNS_RUN_DIR}/${name}`).ino}]`;
+  } catch {
+    return null;
+  }
+}
+
+function pidNetnsId(pid: number | "self"): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True when `pid` is alive and runs in the named namespace: a pid read back from a state file is only
+ * judged or signalled as "ours" when it still lives in the namespace we made (a recycled pid does not).
+ */
+export function pidInNetns(pid: number, name: string): boolean {
+  const want = netnsId(name);
+  return want !== null && pidAlive(pid) && pidNetnsId(pid) === want;
+}
+
+/**
+ * Pids of every process whose network namespace is `name` (via `ip netns pids`). Refuses a name that
+ * points at the machine's own namespace (or this process's): that would list every process on the machine.
+ */
 export async function netnsPids(name: string): Promise<number[]> {
-  if (!netnsExists(name)) return [];
+  const id = netnsId(name);
+  if (id === null) return [];
+  if (id === pidNetnsId(1) || id === pidNetnsId("self")) {
+    throw new Error(`refusing to list processes of ${name}: it is the machine's own network namespace`);
+  }
   const r = await run("ip", ["netns", "pids", name], { reject: false, timeoutMs: 15_000 });
   if (r.exitCode !== 0) return [];
   return r.stdout
@@ -70,15 +103,20 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /**
- * Stop every process in the given network namespaces: SIGTERM, wait up to `termWaitMs`,
- * then SIGKILL; repeat (a dying libvirtd may still spawn helpers) until the namespaces are
- * empty. Only pids listed by `ip netns pids` for these namespaces are signalled.
+ * Stop every process in the given network namespaces (but `keep`, e.g. a process holding them open):
+ * SIGTERM, wait up to `termWaitMs`, then SIGKILL; repeat (a dying libvirtd may still spawn helpers)
+ * until the namespaces are empty. Only pids listed by `ip netns pids` for these namespaces are signalled.
  * Returns every pid that was signalled; throws if something survives.
  */
-export async function killNamespaceProcesses(namespaces: string[], termWaitMs = 2_000): Promise<number[]> {
+export async function killNamespaceProcesses(
+  namespaces: string[],
+  { termWaitMs = 2_000, keep }: { termWaitMs?: number; keep?: number } = {},
+): Promise<number[]> {
+  const inNamespaces = async () =>
+    [...new Set((await Promise.all(namespaces.map(netnsPids))).flat())].filter((p) => p !== keep && pidAlive(p));
   const signalled = new Set<number>();
   for (let round = 0; round < 5; round++) {
-    const pids = [...new Set((await Promise.all(namespaces.map(netnsPids))).flat())].filter(pidAlive);
+    const pids = await inNamespaces();
     if (pids.length === 0) return [...signalled];
     for (const p of pids) {
       signalled.add(p);
@@ -91,7 +129,7 @@ export async function killNamespaceProcesses(namespaces: string[], termWaitMs = 
       if (alive.length > 0) throw new Error(`processes ${alive.join(",")} in ${namespaces.join(",")} survived SIGKILL`);
     }
   }
-  const left = (await Promise.all(namespaces.map(netnsPids))).flat().filter(pidAlive);
+  const left = await inNamespaces();
   if (left.length > 0) throw new Error(`processes keep appearing in ${namespaces.join(",")}: ${left.join(",")}`);
   return [...signalled];
 }

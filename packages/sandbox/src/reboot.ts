@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { run } from "./exec.js";
 import { readState, type SandboxHost } from "./host.js";
 import { holdNamespaces, startLibvirtd } from "./libvirtd-restart.js";
-import { netnsPids, pidAlive, sleep } from "./ns.js";
+import { killNamespaceProcesses } from "./ns.js";
 
 export interface RebootOptions {
   /** Commands run inside the host after the "power cycle" and before libvirtd starts (argv arrays, in order). */
@@ -33,12 +33,12 @@ export interface RebootResult {
 export async function rebootSandboxHost(host: SandboxHost, opts: RebootOptions = {}): Promise<RebootResult> {
   const state = readState(host.dir);
   if (!state) throw new Error(`no state for sandbox host ${host.id}`);
-  const holder = await holdNamespaces(state.libvirtdPid);
+  const holder = await holdNamespaces(state.libvirtdPid, state.netns);
   const hp = holder.pid;
   const inHost = (argv: string[], timeoutMs = 30_000) =>
     run("nsenter", ["-t", String(hp), "-m", "-n", "--", ...argv], { reject: false, timeoutMs });
   try {
-    await killAllBut(state.netns, hp);
+    await killNamespaceProcesses([state.netns], { keep: hp });
 
     // The kernel's network state of the host is lost; the uplink stands for the physical NIC and stays.
     const links = JSON.parse((await inHost(["ip", "-j", "link", "show"])).stdout || "[]") as { ifname: string }[];
@@ -72,28 +72,6 @@ export async function rebootSandboxHost(host: SandboxHost, opts: RebootOptions =
     return { host: fresh, boot };
   } finally {
     await holder.release();
-  }
-}
-
-/** SIGTERM then SIGKILL every process in `netns` except `keep` (the namespace holder). */
-async function killAllBut(netns: string, keep: number): Promise<void> {
-  for (let round = 0; round < 5; round++) {
-    const pids = (await netnsPids(netns)).filter((p) => p !== keep && pidAlive(p));
-    if (pids.length === 0) return;
-    for (const p of pids) signal(p, "SIGTERM");
-    for (let i = 0; i < 100 && pids.some(pidAlive); i++) await sleep(20);
-    for (const p of pids.filter(pidAlive)) signal(p, "SIGKILL");
-    for (let i = 0; i < 100 && pids.some(pidAlive); i++) await sleep(20);
-  }
-  const left = (await netnsPids(netns)).filter((p) => p !== keep && pidAlive(p));
-  if (left.length > 0) throw new Error(`processes ${left.join(",")} in ${netns} survived the reboot`);
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* already gone */
   }
 }
 

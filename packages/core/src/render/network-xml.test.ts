@@ -1,17 +1,14 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { golden } from "./__golden__/golden";
 import type { NetworkSpec } from "../schemas/network";
+import type { FirewallSpec } from "../spec/firewall";
 import { type BridgeNetSpec, type NetSpec, type SriovNetSpec, specFromCreate } from "../spec/network-spec";
 import { bridgeNameFor } from "./bridge-name";
 import { NETFORGE_XMLNS, parseNetworkXml, renderNetworkXml } from "./network-xml";
 
-// Golden files: the exact XML for representative specs. Regenerate with UPDATE_GOLDEN=1 after an intended change.
-const golden = (name: string, actual: string) => {
-  const file = join(__dirname, "__golden__", name);
-  if (process.env.UPDATE_GOLDEN) writeFileSync(file, actual);
-  expect(actual).toBe(readFileSync(file, "utf8"));
-};
+// Golden files: the exact XML for representative specs.
 
 const created: NetworkSpec = {
   name: "web",
@@ -27,6 +24,31 @@ const created: NetworkSpec = {
   createdAt: "2026-11-28T00:00:00.000Z",
 };
 const base: NetSpec = specFromCreate(created);
+/** The firewall of the golden nat-firewall-forwards*.xml files. */
+const sshAndReject: FirewallSpec = {
+  defaultInbound: "drop",
+  defaultOutbound: "reject",
+  rules: [
+    {
+      direction: "inbound",
+      protocol: "tcp",
+      source: "10.0.0.0/8",
+      destination: null,
+      ports: "22",
+      action: "accept",
+      comment: "ssh & co",
+    },
+    {
+      direction: "outbound",
+      protocol: "any",
+      source: null,
+      destination: "192.0.2.0/24",
+      ports: null,
+      action: "reject",
+      comment: null,
+    },
+  ],
+};
 
 describe("renderNetworkXml", () => {
   it("nat with DHCP", () => golden("nat-dhcp.xml", renderNetworkXml(base)));
@@ -172,30 +194,7 @@ describe("renderNetworkXml, branch by branch", () => {
   it("keeps the firewall and port forwards in the metadata, and reads them back", () => {
     const spec: NetSpec = {
       ...base,
-      firewall: {
-        defaultInbound: "drop",
-        defaultOutbound: "reject",
-        rules: [
-          {
-            direction: "inbound",
-            protocol: "tcp",
-            source: "10.0.0.0/8",
-            destination: null,
-            ports: "22",
-            action: "accept",
-            comment: "ssh & co",
-          },
-          {
-            direction: "outbound",
-            protocol: "any",
-            source: null,
-            destination: "192.0.2.0/24",
-            ports: null,
-            action: "reject",
-            comment: null,
-          },
-        ],
-      },
+      firewall: sshAndReject,
       portForwards: [{ protocol: "udp", hostPort: 5353, vmIp: "192.168.100.10", vmPort: 53 }],
     };
     const xml = renderNetworkXml(spec);
@@ -236,30 +235,7 @@ describe("renderNetworkXml, branch by branch", () => {
     const xml = readFileSync(join(__dirname, "__golden__", "nat-firewall-forwards-v1.xml"), "utf8");
     const p = parseNetworkXml(xml);
     expect(p.spec).toMatchObject({
-      firewall: {
-        defaultInbound: "drop",
-        defaultOutbound: "reject",
-        rules: [
-          {
-            direction: "inbound",
-            protocol: "tcp",
-            source: "10.0.0.0/8",
-            destination: null,
-            ports: "22",
-            action: "accept",
-            comment: "ssh & co",
-          },
-          {
-            direction: "outbound",
-            protocol: "any",
-            source: null,
-            destination: "192.0.2.0/24",
-            ports: null,
-            action: "reject",
-            comment: null,
-          },
-        ],
-      },
+      firewall: sshAndReject,
       portForwards: [
         { protocol: "udp", hostPort: 5353, vmIp: "192.168.100.10", vmPort: 53 },
         { protocol: "tcp", hostPort: 8080, vmIp: "192.168.100.11", vmPort: 80 },

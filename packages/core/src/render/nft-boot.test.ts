@@ -1,13 +1,10 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { golden } from "./__golden__/golden";
 import type { FirewallNetwork } from "./nft";
 import { renderBootCopy, renderFailClosedTable } from "./nft-boot";
 
-const golden = (file: string, actual: string) => {
-  if (process.env.UPDATE_GOLDEN) writeFileSync(file, actual);
-  expect(actual).toBe(readFileSync(file, "utf8"));
-};
 const open = { defaultInbound: "accept", defaultOutbound: "accept", rules: [] } as const;
 const nat: FirewallNetwork = {
   name: "web",
@@ -23,7 +20,7 @@ const iso: FirewallNetwork = { ...nat, name: "iso", type: "isolated", bridge: "n
 describe("boot-time firewall", () => {
   it("the boot copy is the live table plus the guard for every other netforge bridge (golden)", () => {
     const text = renderBootCopy([nat, iso]);
-    golden(join(__dirname, "__golden__", "boot-copy.nft"), text);
+    golden("boot-copy.nft", text);
     expect(text).toContain('iifname "nf-*" oifname != "nf-*" iifname != { "nf-iso", "nf-web" } counter drop');
     expect(text).toContain('oifname "nf-*" iifname != "nf-*" oifname != { "nf-iso", "nf-web" } counter drop');
     // The guard comes after the networks' own dispatch, so their accepted traffic never reaches it.

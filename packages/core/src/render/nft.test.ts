@@ -1,17 +1,11 @@
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { golden } from "./__golden__/golden";
 import type { FirewallSpec } from "../spec/firewall";
 import { type FirewallNetwork, renderHostTable, renderTableDelta, renderNetworkChains } from "./nft";
 
 // Golden files: the exact nft transaction for representative hosts (the libvirt way of testing firewall
 // rules). Regenerate with UPDATE_GOLDEN=1 after an intended change; each was loaded by `nft -c -f` in a
 // scratch network namespace when written.
-const golden = (name: string, actual: string) => {
-  const file = join(__dirname, "__golden__", name);
-  if (process.env.UPDATE_GOLDEN) writeFileSync(file, actual);
-  expect(actual).toBe(readFileSync(file, "utf8"));
-};
 
 const rules: FirewallSpec = {
   defaultInbound: "drop",

@@ -249,7 +249,7 @@ export async function getJobs(redis: Redis, keys: Keys, ids: string[]): Promise<
  * network list ttl, expiry score, expiry member, the published message after its id (`,"jobId":...}`),
  * the events channel.
  */
-const COMMIT_EVENT_BODY = `
+const COMMIT_EVENT_LUA = `
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 local id = redis.call('XADD', KEYS[2], '*', 'type', ARGV[3], 'job', ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
@@ -258,7 +258,6 @@ redis.call('ZADD', KEYS[4], ARGV[6], ARGV[7])
 redis.call('PUBLISH', ARGV[9], '{"id":' .. cjson.encode(id) .. ARGV[8])
 return id
 `;
-const COMMIT_EVENT_LUA = COMMIT_EVENT_BODY;
 
 /*
  * The same event written only under a lock, fence and write in one round trip: when KEYS[5] (the network
@@ -269,24 +268,21 @@ const COMMIT_EVENT_LUA = COMMIT_EVENT_BODY;
 export const FENCED_COMMIT_EVENT_LUA = `
 if redis.call('GET', KEYS[5]) ~= ARGV[10] then return 'lost' end
 redis.call('PEXPIRE', KEYS[5], ARGV[11])
-${COMMIT_EVENT_BODY}`;
+${COMMIT_EVENT_LUA}`;
 
 /** The answer of FENCED_COMMIT_EVENT_LUA when the lock was not held (nothing written). */
 const FENCE_LOST = "lost";
 
 /** KEYS and ARGV of the event scripts for a record's event. */
-function commitEventArgs(keys: Keys, r: JobRecord, type: JobEventType): { args: string[]; view: JobView } {
+function commitEventArgs(keys: Keys, r: JobRecord, type: JobEventType): { keys: string[]; argv: string[]; view: JobView } {
   const view = toJobView(r);
   const ret = jobRetention();
   const ttl = type === "progress" ? ret.unfinishedSeconds : ret.finishedSeconds;
   const viewJson = JSON.stringify(view);
   // The published event, as JSON.stringify would write it, minus its first member (the id Redis picks).
   const rest = `,"jobId":${JSON.stringify(r.id)},"network":${JSON.stringify(r.network)},"type":${JSON.stringify(type)},"job":${viewJson}}`;
-  const args = [
-    keys.job(r.id),
-    keys.jobEvents(r.id),
-    keys.networkJobs(r.network),
-    keys.jobExpiry,
+  const scriptKeys = [keys.job(r.id), keys.jobEvents(r.id), keys.networkJobs(r.network), keys.jobExpiry];
+  const argv = [
     JSON.stringify(r),
     String(ttl),
     type,
@@ -297,13 +293,13 @@ function commitEventArgs(keys: Keys, r: JobRecord, type: JobEventType): { args: 
     rest,
     keys.eventsChannel,
   ];
-  return { args, view };
+  return { keys: scriptKeys, argv, view };
 }
 
 export async function commitJobEvent(redis: Redis, keys: Keys, r: JobRecord, type: JobEventType): Promise<JobEvent> {
-  const { args, view } = commitEventArgs(keys, r, type);
-  const id = (await evalScript(redis, COMMIT_EVENT_LUA, 4, ...args)) as string;
-  return { id, jobId: r.id, network: r.network, type, job: view };
+  const e = commitEventArgs(keys, r, type);
+  const id = (await evalScript(redis, COMMIT_EVENT_LUA, e.keys.length, ...e.keys, ...e.argv)) as string;
+  return { id, jobId: r.id, network: r.network, type, job: e.view };
 }
 
 /**
@@ -318,23 +314,19 @@ export async function commitFencedJobEvent(
   type: JobEventType,
   lock: LockFenceArgs,
 ): Promise<JobEvent | null> {
-  const { args, view } = commitEventArgs(keys, r, type);
-  const [jobKey, eventsKey, listKey, expiryKey, ...argv] = args as [string, string, string, string, ...string[]];
+  const e = commitEventArgs(keys, r, type);
+  const fencedKeys = [...e.keys, lock.key];
   const id = (await evalScript(
     redis,
     FENCED_COMMIT_EVENT_LUA,
-    5,
-    jobKey,
-    eventsKey,
-    listKey,
-    expiryKey,
-    lock.key,
-    ...argv,
+    fencedKeys.length,
+    ...fencedKeys,
+    ...e.argv,
     lock.token,
     String(lock.ttlMs),
   )) as string;
   if (id === FENCE_LOST) return null;
-  return { id, jobId: r.id, network: r.network, type, job: view };
+  return { id, jobId: r.id, network: r.network, type, job: e.view };
 }
 
 /** Parse raw XRANGE entries into events. */

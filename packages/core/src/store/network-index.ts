@@ -134,7 +134,7 @@ export async function listSummaryEntriesAfter(redis: Redis, keys: Keys, cursor: 
     for (let i = 0; i < out.length; i++) {
       if (out[i]) continue;
       const rec = recs.get(names[i] as string);
-      out[i] = rec ? (decodeSummaryEntry(rec.name, encodeSummaryEntry(networkSummary(rec))) as SummaryEntry) : null;
+      out[i] = rec ? { name: rec.name, type: rec.type, state: rec.state, host: rec.host, json: JSON.stringify(networkSummary(rec)) } : null;
     }
   }
   return out.filter((e): e is SummaryEntry => e !== null);
@@ -143,11 +143,6 @@ export async function listSummaryEntriesAfter(redis: Redis, keys: Keys, cursor: 
 /** Summaries of the networks after `cursor` (exclusive), up to `count`, parsed. */
 export async function getNetworkSummariesAfter(redis: Redis, keys: Keys, cursor: string | null, count: number): Promise<NetworkSummary[]> {
   return (await listSummaryEntriesAfter(redis, keys, cursor, count)).map((e) => JSON.parse(e.json) as NetworkSummary);
-}
-
-/** Names of networks after `cursor` (exclusive), lexical order. */
-export async function listNetworkNamesAfter(redis: Redis, keys: Keys, cursor: string | null): Promise<string[]> {
-  return redis.zrangebylex(keys.networks, cursor ? `(${cursor}` : "-", "+");
 }
 
 /* Stats only for an indexed network: a heartbeat's snapshot may predate a delete, and must not leave stats behind it. */

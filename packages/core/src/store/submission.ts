@@ -63,13 +63,10 @@ local function portclaim(KEYS, ARGV)
 ${PORT_CLAIM_LUA}
 end
 local tomb = KEYS[1]
--- Refusing leaves the tombstone the transaction wrote before this script: the add after it adds nothing.
-local function refuse(res)
-  return res
-end
+-- A refusal (any early return) leaves the tombstone the transaction wrote before this script: the add after it adds nothing.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if now > tonumber(ARGV[1]) then return refuse({'EXPIRED', tostring(now)}) end
+if now > tonumber(ARGV[1]) then return {'EXPIRED', tostring(now)} end
 local ki, ai = 2, 2
 local function part()
   local nk, na = tonumber(ARGV[ai]), tonumber(ARGV[ai + 1])
@@ -84,11 +81,11 @@ local sk, sa = part()
 local pk, pa = part()
 if #pk > 0 then
   local res = portclaim(pk, pa)
-  if res[1] ~= 'OK' then return refuse(res) end
+  if res[1] ~= 'OK' then return res end
 end
 if #ck > 0 then
   local res = claim(ck, ca)
-  if res[1] ~= 'OK' then return refuse(res) end
+  if res[1] ~= 'OK' then return res end
 end
 save(sk, sa)
 if redis.call('HGET', tomb, '${TOMBSTONE_FIELD}') then redis.call('DEL', tomb) end
