@@ -184,26 +184,14 @@ export class JobReporter {
    */
   private async outcome(type: "progress" | "succeeded" | "failed", before: string, change: (r: JobRecord) => void): Promise<void> {
     const r = this.record;
-    const saved = {
-      state: r.state,
-      result: r.result,
-      error: r.error,
-      finishedAt: r.finishedAt,
-      attempts: r.attempts,
-      step: r.progress.step,
-      percent: r.progress.percent,
-    };
+    const { state, result, error, finishedAt, attempts } = r;
+    const { step, percent } = r.progress;
     change(r);
     try {
       await this.commit(type, { before, thenRecheck: false });
     } catch (err) {
-      r.state = saved.state;
-      r.result = saved.result;
-      r.error = saved.error;
-      r.finishedAt = saved.finishedAt;
-      r.attempts = saved.attempts;
-      r.progress.step = saved.step;
-      r.progress.percent = saved.percent;
+      Object.assign(r, { state, result, error, finishedAt, attempts });
+      Object.assign(r.progress, { step, percent });
       throw err;
     }
   }

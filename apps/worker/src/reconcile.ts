@@ -10,6 +10,7 @@ import {
   isRouted,
   countWorkerEvent,
   getNetworks,
+  getNetworkSpecs,
   parseNetworkXml,
   type NetworkRecord,
   putNetwork,
@@ -123,17 +124,16 @@ export async function reconcile(
 async function publishSpecs(ctx: HostContext, catalog: CatalogEntry[]): Promise<void> {
   const withSpec = catalog.filter((e) => e.def.spec);
   // The index's copies in a few MGETs, not one GET per network (1,000 round trips at 1,000 networks).
-  const published = new Map<string, string | null>();
-  for (let i = 0; i < withSpec.length; i += 500) {
-    const chunk = withSpec.slice(i, i + 500);
-    const raws = await ctx.redis.mget(chunk.map((e) => ctx.keys.networkSpec(e.name)));
-    for (const [j, e] of chunk.entries()) published.set(e.name, raws[j] ?? null);
-  }
+  const published = await getNetworkSpecs(
+    ctx.redis,
+    ctx.keys,
+    withSpec.map((e) => e.name),
+  );
   for (const e of withSpec) {
     const spec = e.def.spec;
     if (!spec) continue;
-    const raw = published.get(e.name);
-    if (raw && JSON.stringify(JSON.parse(raw)) === JSON.stringify(spec)) continue;
+    const prev = published.get(e.name);
+    if (prev && JSON.stringify(prev) === JSON.stringify(spec)) continue;
     const lock = await tryLock(ctx.redis, ctx.keys.networkLock(e.name), 10_000);
     if (!lock) continue;
     try {

@@ -21,8 +21,13 @@ afterEach(() => {
 });
 const logger = pino({ level: "silent" });
 
-const net = webNetwork;
-const Runner = FakeNft;
+/** A backend whose applies write a boot copy to a fresh scratch file. */
+const withBootCopy = () => {
+  const path = join(scratch(), "firewall.nft");
+  const runner = new FakeNft();
+  const copy = new BootCopy(path, logger);
+  return { path, runner, copy, backend: new NftBackend(runner, copy) };
+};
 
 describe("BootCopy", () => {
   it("creates its directory and replaces the file whole, leaving no temp file", async () => {
@@ -66,15 +71,12 @@ describe("BootCopy", () => {
 
 describe("NftBackend with a boot copy", () => {
   it("writes the boot copy (live table + guard) after every successful apply, forward-only changes too", async () => {
-    const path = join(scratch(), "firewall.nft");
-    const r = new Runner();
-    const copy = new BootCopy(path, logger);
-    const b = new NftBackend(r, copy);
-    await b.replace([net([8080])]);
+    const { path, copy, backend: b } = withBootCopy();
+    await b.replace([webNetwork([8080])]);
     await copy.settled();
     expect(readFileSync(path, "utf8")).toContain("elements = { 8080 : 10.70.0.10 . 80 }");
     expect(readFileSync(path, "utf8")).toContain("netforge boot guard");
-    await b.replace([net([8080, 9000])]); // an element update in the kernel; the copy is still the whole table
+    await b.replace([webNetwork([8080, 9000])]); // an element update in the kernel; the copy is still the whole table
     await copy.settled();
     const text = readFileSync(path, "utf8");
     expect(text).toMatch(/^#!\/usr\/sbin\/nft -f\n(#.*\n)*table inet netforge \{\}\ndelete table inet netforge\n/);
@@ -82,24 +84,19 @@ describe("NftBackend with a boot copy", () => {
   });
 
   it("a failed apply leaves the copy as it was", async () => {
-    const path = join(scratch(), "firewall.nft");
-    const r = new Runner();
-    const copy = new BootCopy(path, logger);
-    const b = new NftBackend(r, copy);
-    await b.replace([net([8080])]);
+    const { path, runner: r, copy, backend: b } = withBootCopy();
+    await b.replace([webNetwork([8080])]);
     await copy.settled();
     r.fail = true;
-    await expect(b.replace([{ ...net([]), cidr: "10.71.0.0/24" }])).rejects.toThrow(/syntax error/);
+    await expect(b.replace([{ ...webNetwork([]), cidr: "10.71.0.0/24" }])).rejects.toThrow(/syntax error/);
     await copy.settled();
     expect(readFileSync(path, "utf8")).toContain("10.70.0.0/24");
     expect(existsSync(`${path}.tmp`)).toBe(false);
   });
 
   it("clear leaves a copy with no network (the guard closes every netforge bridge)", async () => {
-    const path = join(scratch(), "firewall.nft");
-    const copy = new BootCopy(path, logger);
-    const b = new NftBackend(new Runner(), copy);
-    await b.replace([net([8080])]);
+    const { path, copy, backend: b } = withBootCopy();
+    await b.replace([webNetwork([8080])]);
     await b.clear();
     await copy.settled();
     const text = readFileSync(path, "utf8");
@@ -108,10 +105,8 @@ describe("NftBackend with a boot copy", () => {
   });
 
   it("applies in quick succession: writes coalesce and the copy ends as the last apply", async () => {
-    const path = join(scratch(), "firewall.nft");
-    const copy = new BootCopy(path, logger);
-    const b = new NftBackend(new Runner(), copy);
-    for (let i = 0; i < 20; i++) await b.replace([net([8000 + i])]);
+    const { path, copy, backend: b } = withBootCopy();
+    for (let i = 0; i < 20; i++) await b.replace([webNetwork([8000 + i])]);
     await copy.settled();
     const text = readFileSync(path, "utf8");
     expect(text).toContain("elements = { 8019 : 10.70.0.10 . 80 }");

@@ -92,10 +92,10 @@ interface Probe {
 function probesFor(hook: string, nets: readonly ProbeNetwork[]): Probe[] {
   const out: Probe[] = [];
   for (const n of nets) {
+    const of = { net: n.name, libvirtNat: n.libvirtNat === true };
     if (hook === "forward" && n.type === "nat") {
       out.push({
-        net: n.name,
-        libvirtNat: n.libvirtNat === true,
+        ...of,
         what: "traffic from its VMs",
         iif: { bridge: n.bridge },
         oif: "other",
@@ -104,8 +104,7 @@ function probesFor(hook: string, nets: readonly ProbeNetwork[]): Probe[] {
         flows: null,
       });
       out.push({
-        net: n.name,
-        libvirtNat: n.libvirtNat === true,
+        ...of,
         what: "traffic to its VMs (port forwards, replies)",
         iif: "other",
         oif: { bridge: n.bridge },
@@ -115,8 +114,7 @@ function probesFor(hook: string, nets: readonly ProbeNetwork[]): Probe[] {
       });
     } else if (hook === "input") {
       out.push({
-        net: n.name,
-        libvirtNat: n.libvirtNat === true,
+        ...of,
         what: "DHCP/DNS from its VMs to the host",
         iif: { bridge: n.bridge },
         oif: "none",
@@ -292,6 +290,9 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
 const isObj = (v: Json | undefined): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** The elements of a match's right-hand side: an anonymous set's, else the value itself. */
+const setItems = (right: Json): Json[] => (isObj(right) && Array.isArray(right.set) ? right.set : [right]);
+
 /** Elements of a match's right-hand side as addresses ("a.b.c.d" or "a.b.c.d/n"); null when one is not one. */
 function addrList(right: Json): string[] | null {
   const one = (v: Json): string | null => {
@@ -300,8 +301,7 @@ function addrList(right: Json): string[] | null {
       return `${v.prefix.addr}/${v.prefix.len}`;
     return null;
   };
-  const items = isObj(right) && Array.isArray(right.set) ? right.set : [right];
-  const out = items.map(one);
+  const out = setItems(right).map(one);
   return out.every((x): x is string => x !== null && !x.startsWith("@")) ? out : null;
 }
 function portList(right: Json): [number, number][] | null {
@@ -311,8 +311,7 @@ function portList(right: Json): [number, number][] | null {
       return [v.range[0], v.range[1]];
     return null;
   };
-  const items = isObj(right) && Array.isArray(right.set) ? right.set : [right];
-  const out = items.map(one);
+  const out = setItems(right).map(one);
   return out.every((x): x is [number, number] => x !== null) ? out : null;
 }
 function stringList(right: Json): string[] | null {

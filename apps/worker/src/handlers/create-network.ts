@@ -51,8 +51,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   const def = parseNetworkXml(xml);
   await report.step("defining network", async () => {
     await driver.setUpHost?.(ctx, spec);
-    await virsh.define(xml);
-    catalog.remember(def);
+    await virsh.define(xml); // the catalog learns every define from Virsh itself
     revert.add(
       "undefine network",
       async () => {

@@ -3,7 +3,7 @@
  * netforge's table when it starts and leave it when it stops, each with its
  * undo; host firewall settings that would override them become warnings.
  */
-import { firewallNetworkOf, parseNetworkXml, type RoutedNetSpec, renderNetworkXml } from "@netforge/core";
+import { firewallNetworkOf, type RoutedNetSpec, renderNetworkXml } from "@netforge/core";
 import type { JobContext } from "../context";
 import { ensureLegacyAccept, needsLegacyAccept, removeLegacyAccept } from "../firewall/legacy-nat";
 import type { CatalogEntry } from "../host/network-catalog";
@@ -42,11 +42,7 @@ export async function migrateDefinition(ctx: JobContext, entry: CatalogEntry): P
   if (!spec) return;
   const old = await ctx.virsh.dumpXml(entry.name, { inactive: true });
   const xml = renderNetworkXml(spec);
-  await ctx.virsh.define(xml);
-  ctx.catalog.remember(parseNetworkXml(xml));
+  await ctx.virsh.define(xml); // the catalog learns every define from Virsh itself
   ctx.logger.info({ network: entry.name }, "definition moved to forward mode 'open': netforge's table carries its NAT/isolation");
-  ctx.revert.add(`restore definition of ${entry.name}`, async () => {
-    await ctx.virsh.define(old);
-    ctx.catalog.remember(parseNetworkXml(old));
-  });
+  ctx.revert.add(`restore definition of ${entry.name}`, async () => void (await ctx.virsh.define(old)));
 }

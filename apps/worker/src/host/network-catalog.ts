@@ -127,7 +127,7 @@ export class NetworkCatalog {
   }
 
   /** Remember a definition we just wrote (saves a dumpxml). */
-  remember(def: ParsedNetwork): void {
+  private remember(def: ParsedNetwork): void {
     this.defs.set(def.name, def);
     this.xmls.delete(def.name);
     if (!this.states.has(def.name)) this.states.set(def.name, { name: def.name, active: false, autostart: false, persistent: true });
@@ -140,10 +140,15 @@ export class NetworkCatalog {
   }
 
   forget(name: string): void {
+    this.drop(name);
+    this.bump(name);
+  }
+
+  /** Remove a network from the cache (without a version bump). */
+  private drop(name: string): void {
     this.states.delete(name);
     this.defs.delete(name);
     this.xmls.delete(name);
-    this.bump(name);
   }
 
   /** The parsed definition of `xml` (the cached one when libvirt returned the same text as last time). */
@@ -219,11 +224,7 @@ export class NetworkCatalog {
         this.states.set(s.name, s);
       }
       for (const name of [...this.states.keys()]) {
-        if (!seen.has(name) && unchanged(name)) {
-          this.states.delete(name);
-          this.defs.delete(name);
-          this.xmls.delete(name);
-        }
+        if (!seen.has(name) && unchanged(name)) this.drop(name);
       }
     };
     // Callers that find a fallback read in flight share it (see list()).
@@ -274,9 +275,7 @@ export class NetworkCatalog {
         this.states.set(name, state);
         if (xml !== undefined) this.setDef(name, def, xml);
       } else if (!state) {
-        this.states.delete(name);
-        this.defs.delete(name);
-        this.xmls.delete(name);
+        this.drop(name);
       }
       this.bump(name);
     } catch (err) {

@@ -180,14 +180,29 @@ describe("one session", () => {
   });
 });
 
+/**
+ * Two sessions of one pool (a shared epoch), each with a virsh that has run a command (pa, pb); closed after
+ * `fn`.
+ */
+async function withPoolOfTwo(
+  fn: (p: { runner: FakeRunner; epoch: VirshEpoch; a: VirshSession; b: VirshSession; pa: FakeVirsh; pb: FakeVirsh }) => Promise<void>,
+): Promise<void> {
+  const runner = new FakeRunner();
+  const epoch = new VirshEpoch();
+  const [a, b] = [new VirshSession(runner, URI, undefined, epoch), new VirshSession(runner, URI, undefined, epoch)];
+  try {
+    await Promise.all([a.run(["net-list", "--all"]), b.run(["net-list", "--all"])]);
+    const [pa, pb] = runner.procs as [FakeVirsh, FakeVirsh];
+    await fn({ runner, epoch, a, b, pa, pb });
+  } finally {
+    a.close();
+    b.close();
+  }
+}
+
 describe("the pool retires every session's virsh when one of them sees libvirtd go", () => {
   it("a session whose own virsh said nothing yet still gets a fresh virsh for its next command", async () => {
-    const runner = new FakeRunner();
-    const epoch = new VirshEpoch();
-    const [a, b] = [new VirshSession(runner, URI, undefined, epoch), new VirshSession(runner, URI, undefined, epoch)];
-    try {
-      await Promise.all([a.run(["net-list", "--all"]), b.run(["net-list", "--all"])]);
-      const [pa, pb] = runner.procs as [FakeVirsh, FakeVirsh];
+    await withPoolOfTwo(async ({ runner, epoch, a, b, pa, pb }) => {
       // libvirtd restarted; only a's virsh has printed its notice so far.
       pa.libvirtdRestarted();
       pb.stale = true;
@@ -204,19 +219,11 @@ describe("the pool retires every session's virsh when one of them sees libvirtd 
       expect(epoch.ended).toBe(1);
       expect(runner.procs.length).toBe(4); // a's fresh one is started by its next command
       expect(runner.live.length).toBe(2);
-    } finally {
-      a.close();
-      b.close();
-    }
+    });
   });
 
   it("a command running when the epoch ends finishes on its virsh; the ones queued behind it run on a fresh one", async () => {
-    const runner = new FakeRunner();
-    const epoch = new VirshEpoch();
-    const [a, b] = [new VirshSession(runner, URI, undefined, epoch), new VirshSession(runner, URI, undefined, epoch)];
-    try {
-      await Promise.all([a.run(["net-list", "--all"]), b.run(["net-list", "--all"])]);
-      const [pa, pb] = runner.procs as [FakeVirsh, FakeVirsh];
+    await withPoolOfTwo(async ({ runner, pa, pb, b }) => {
       pb.hold = true;
       const running = b.run(["net-start", "n"]);
       const queued = b.run(["net-info", "n"]);
@@ -229,10 +236,7 @@ describe("the pool retires every session's virsh when one of them sees libvirtd 
       expect(pb.ran).toEqual(["net-list --all", "net-start n"]);
       expect(pb.killed).toBe(true);
       expect(runner.live.map((p) => p.ran)).toEqual([["net-info n"]]);
-    } finally {
-      a.close();
-      b.close();
-    }
+    });
   });
 });
 
