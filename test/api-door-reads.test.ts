@@ -9,7 +9,7 @@ import { putHost, putNetworkIps, putNetworkSpec, type NetSpec, type Redis, readN
 import type { Command } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { JOB_PREPARERS } from "../apps/api/src/job-preparers";
-import { type ApiHarness, startApiHarness } from "./support/api-harness";
+import { type ApiHarness, hostRecord, startApiHarness } from "./support/api-harness";
 
 let h: ApiHarness;
 
@@ -203,18 +203,7 @@ describe("the door's checks, in their order", () => {
   });
 
   it("a host port a process on the network's host listens on is refused (read with the network)", async () => {
-    await putHost(h.redis, h.keys, {
-      id: "h1",
-      hostname: "h1.example",
-      libvirtVersion: "10.0.0",
-      interfaces: [],
-      occupied: [],
-      networks: 0,
-      sriovPfs: [],
-      startedAt: new Date().toISOString(),
-      lastSeenAt: new Date().toISOString(),
-      listeningPorts: { tcp: [2222], udp: [] },
-    } as never);
+    await putHost(h.redis, h.keys, hostRecord("h1", { listeningPorts: { tcp: [2222], udp: [] } }));
     const r = await h.call("configure-network-port-forward", {
       name: "door",
       protocol: "tcp",

@@ -8,6 +8,7 @@ import { createApp } from "@netforge/api";
 import { getJob, putHost } from "@netforge/core";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
+import { hostRecord } from "./support/api-harness";
 import { duplicateKeys } from "./support/json-keys";
 import { testRedis } from "./support/redis";
 
@@ -40,18 +41,7 @@ afterAll(async () => {
 describe("API logs", () => {
   it("are JSON lines without duplicated keys, and the request id reaches the job", async () => {
     await api.ready();
-    const now = new Date().toISOString();
-    await putHost(t.redis, t.keys, {
-      id: "h1",
-      hostname: "h1.example",
-      libvirtVersion: "10.0.0",
-      interfaces: [],
-      occupied: [],
-      networks: 0,
-      sriovPfs: [],
-      startedAt: now,
-      lastSeenAt: now,
-    });
+    await putHost(t.redis, t.keys, hostRecord("h1"));
     const res = await api.app.request("/api/create-network", {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", "x-request-id": "req-api-log-1" },

@@ -6,48 +6,22 @@
  * with Last-Event-ID, and exits 0. A restarted API resumes the stream from
  * that id with nothing missed.
  */
-import { join } from "node:path";
 import { commitJobEvent, getJob } from "@netforge/core";
-import { TSX_LOADER } from "@netforge/devstack";
-import { execa, type ResultPromise } from "execa";
+import type { ResultPromise } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { type ApiChild, spawnApi } from "./support/api-process";
 import { scanKeys, testRedis } from "./support/redis";
 import { openSse } from "./support/sse-client";
 
-const ROOT = join(import.meta.dirname, "..");
 const TOKEN = "shutdown-admin-token-0123";
 const t = testRedis("apishut");
-const procs: ResultPromise[] = [];
+const apis: ApiChild[] = [];
 
 async function startApiProcess(): Promise<{ url: string; proc: ResultPromise }> {
-  const proc = execa(process.execPath, ["--import", TSX_LOADER, join(ROOT, "apps/api/src/index.ts")], {
-    cwd: ROOT,
-    reject: false,
-    env: {
-      REDIS_URL: t.url,
-      NETFORGE_PREFIX: t.prefix,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      NETFORGE_TOKENS: `${TOKEN}:admin`,
-      NETFORGE_RATE_LIMIT: "0",
-      LOG_LEVEL: "info",
-    },
-  });
-  procs.push(proc);
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = "";
-    const timer = setTimeout(() => reject(new Error(`API did not start: ${buf}`)), 30_000);
-    proc.stdout?.on("data", (d: Buffer) => {
-      buf += d.toString();
-      const m = /"url":"(http:\/\/[^"]+)".*netforge api listening/.exec(buf);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    void proc.then((r) => reject(new Error(`API exited ${r.exitCode}: ${buf}${String(r.stderr)}`)));
-  });
-  return { url, proc };
+  const api = spawnApi({ redisUrl: t.url, prefix: t.prefix, token: TOKEN });
+  apis.push(api);
+  const [url] = await api.listening();
+  return { url: url as string, proc: api.proc };
 }
 
 const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
@@ -75,7 +49,7 @@ beforeAll(async () => {
     .exec();
 });
 afterAll(async () => {
-  for (const p of procs) if (p.exitCode === undefined) p.kill("SIGKILL");
+  for (const a of apis) a.kill();
   await t.cleanup();
 });
 

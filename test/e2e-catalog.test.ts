@@ -6,7 +6,7 @@
  * stream dies) it reconnects, re-lists, and follows events again.
  */
 import { randomUUID } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { renderNetworkXml, specFromCreate } from "@netforge/core";
 import { createSandboxHost, destroySandboxHost, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
@@ -118,7 +118,6 @@ describe("network catalog from libvirt events", () => {
 
   it("netforge's own writes are in the catalog before libvirt's event arrives", async () => {
     const file = await xmlFile("own1", 3);
-    const { readFile } = await import("node:fs/promises");
     await virsh.define(await readFile(file, "utf8"));
     expect(catalog.get("own1")).toMatchObject({ active: false, def: { name: "own1" } });
     await virsh.start("own1");

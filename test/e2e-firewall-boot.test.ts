@@ -13,12 +13,12 @@
  * forwards anything.
  */
 import { readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createNamespaceVm, type NamespaceVm, netforgeFirewallBoot, rebootSandboxHost, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
-import { sourceSeenOutside } from "./support/traffic";
+import { sourceSeenOutside, writeTcpHello } from "./support/traffic";
 
 let c: Cluster;
 let h: SandboxHost;
@@ -30,17 +30,6 @@ const vms = new Map<string, NamespaceVm>();
 const NAT_VM_IP = "10.81.0.50";
 const NAT_VM_MAC = "02:4e:46:0b:00:01";
 
-const SERVICE = `import socket, threading
-t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("0.0.0.0", 7000)); t.listen(16)
-def serve(c, a):
-    c.sendall(("tcp hello " + a[0] + "\\n").encode()); c.close()
-while True:
-    c, a = t.accept(); threading.Thread(target=serve, args=(c, a), daemon=True).start()
-`;
-const CLIENT = `import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2); print(s.recv(1024).decode().strip())
-`;
-
 beforeAll(async () => {
   c = await startCluster({ hosts: [{ id: HOST }], label: HOST });
   h = c.hosts.get(HOST) as SandboxHost;
@@ -48,10 +37,7 @@ beforeAll(async () => {
   // The outside routes the VMs' subnets back to the host: traffic that leaves un-NATed (or an isolated VM's, if it
   // got out) is answered and seen with its own source, so "masqueraded" and "closed" are both told apart from "open".
   await h.execOutside(["ip", "route", "add", "10.80.0.0/12", "via", h.hostAddress]);
-  const dir = join(h.dir, "www-boot");
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "svc.py"), SERVICE);
-  await writeFile(join(dir, "client.py"), CLIENT);
+  await writeTcpHello(join(h.dir, "www-boot"));
   for (const [name, type, cidr] of [
     ["bnat", "nat", "10.81.0.0/24"],
     ["biso", "isolated", "10.82.0.0/24"],

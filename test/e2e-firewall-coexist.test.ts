@@ -8,35 +8,22 @@
  *   netforge's iptables accept libvirt's reject stops it (and reconcile puts the accept back); stop removes
  *   it; start moves the network to mode 'open' and the forward keeps working from netforge's table alone.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createNamespaceVm, type NamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
+import { writeTcpHello } from "./support/traffic";
 
 let c: Cluster;
 let h: SandboxHost;
 const HOST = "fwc";
 const vms: NamespaceVm[] = [];
 
-const SERVICE = `import socket, threading
-t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("0.0.0.0", 7000)); t.listen(16)
-def serve(c, a):
-    c.sendall(("tcp hello " + a[0] + "\\n").encode()); c.close()
-while True:
-    c, a = t.accept(); threading.Thread(target=serve, args=(c, a), daemon=True).start()
-`;
-const CLIENT = `import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2); print(s.recv(1024).decode().strip())
-`;
-
 beforeAll(async () => {
   c = await startCluster({ hosts: [{ id: HOST }], label: HOST, workerEnv: { NETFORGE_RECONCILE_MS: "2000" } });
   h = c.hosts.get(HOST) as SandboxHost;
-  const dir = join(h.dir, "www-co");
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "svc.py"), SERVICE);
-  await writeFile(join(dir, "client.py"), CLIENT);
+  await writeTcpHello(join(h.dir, "www-co"));
 }, 120_000);
 afterAll(async () => {
   for (const vm of vms) await vm.destroy().catch(() => undefined);

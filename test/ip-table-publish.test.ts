@@ -5,7 +5,7 @@
  * refreshes), while a change, and every publish without that option (jobs,
  * lease changes), is written at once. Against a real Redis.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type NetworkRecord, parseNetworkXml, putNetwork, renderNetworkXml, specFromCreate } from "@netforge/core";
@@ -15,7 +15,6 @@ import { publishIpTable } from "../apps/worker/src/ip-table";
 import { testRedis } from "./support/redis";
 
 const t = testRedis("iptable");
-afterAll(() => t.cleanup());
 
 const spec = specFromCreate({
   name: "pub",
@@ -31,7 +30,12 @@ const spec = specFromCreate({
   createdAt: "2026-01-01T00:00:00.000Z",
 });
 const entry = { name: "pub", uuid: "u", active: false, persistent: true, autostart: true, def: parseNetworkXml(renderNetworkXml(spec)) };
-const ctx = { hostId: "h1", redis: t.redis, keys: t.keys, leasesDir: mkdtempSync(join(tmpdir(), "nf-leases-")) } as unknown as HostContext;
+const leasesDir = mkdtempSync(join(tmpdir(), "nf-leases-"));
+const ctx = { hostId: "h1", redis: t.redis, keys: t.keys, leasesDir } as unknown as HostContext;
+afterAll(async () => {
+  await t.cleanup();
+  rmSync(leasesDir, { recursive: true, force: true });
+});
 
 describe("publishing a network's IP table", () => {
   it("skips an unchanged table within the age, writes a changed one and any publish without the age", async () => {

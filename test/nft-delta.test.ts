@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { type FirewallNetwork, renderHostTable, renderTableDelta } from "@netforge/core";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
+import { webNetwork } from "../apps/worker/src/firewall/__fixtures__/fake-nft";
 
 let dir = "";
 afterAll(async () => {
@@ -33,16 +34,7 @@ async function listingAfter(...texts: string[]): Promise<string> {
   return r.stdout;
 }
 
-const net = (over: Partial<FirewallNetwork> = {}): FirewallNetwork => ({
-  name: "web",
-  type: "nat",
-  bridge: "nf-web",
-  cidr: "10.70.0.0/24",
-  firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
-  portForwards: [],
-  ownsTypeRules: true,
-  ...over,
-});
+const net = (over: Partial<FirewallNetwork> = {}): FirewallNetwork => webNetwork([], over);
 const iso = net({ name: "iso", type: "isolated", bridge: "nf-iso", cidr: "10.71.0.0/24" });
 const rulesOf = (k: number) =>
   Array.from({ length: 100 }, (_, j) => ({

@@ -9,6 +9,7 @@
 import { type FirewallNetwork, renderHostTable } from "@netforge/core";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { webNetwork } from "../apps/worker/src/firewall/__fixtures__/fake-nft";
 import { NftBackend } from "../apps/worker/src/firewall/nftables";
 import { NftSession } from "../apps/worker/src/firewall/nft-session";
 import { type CommandResult, ExecaRunner, type RunOptions } from "../apps/worker/src/host/command-runner";
@@ -49,16 +50,7 @@ afterAll(() => {
 
 const listing = async (r: ExecaRunner) => (await r.run("nft", ["list", "table", "inet", "netforge"], { allowFailure: true })).stdout;
 
-const net = (over: Partial<FirewallNetwork> = {}): FirewallNetwork => ({
-  name: "web",
-  type: "nat",
-  bridge: "nf-web",
-  cidr: "10.70.0.0/24",
-  firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
-  portForwards: [],
-  ownsTypeRules: true,
-  ...over,
-});
+const net = (over: Partial<FirewallNetwork> = {}): FirewallNetwork => webNetwork([], over);
 const rulesOf = (k: number) =>
   Array.from({ length: 100 }, (_, j) => ({
     direction: j % 2 ? ("inbound" as const) : ("outbound" as const),

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { HostQueues } from "../apps/api/src/host-queues";
 import { claimIdempotencyKey } from "../apps/api/src/idempotency";
 import { scanKeys, testRedis } from "./support/redis";
+import { submission } from "./support/submission";
 
 const t = testRedis("subguard");
 const queues = new HostQueues(t.redis, t.keys, pino({ level: "silent" }), 2_000);
@@ -19,17 +20,6 @@ afterAll(async () => {
   await t.cleanup();
 });
 
-function submission(name: string, cidr: string) {
-  const jobId = newJobId();
-  const payload = { name, cidr };
-  const record = newJobRecord({ id: jobId, action: "create-network", network: name, host: "h1", payload, steps: ["a"] });
-  return {
-    jobId,
-    record,
-    data: { jobId, action: "create-network" as const, payload: payload as never },
-    claim: { name, cidr, candidates: ["h1"], target: "h1" as string | null },
-  };
-}
 async function state(name: string, jobId: string) {
   return {
     claim: await t.redis.hget(t.keys.claimedNames, name),

@@ -6,17 +6,7 @@
  * BullMQ's add from queueing a job whose claim and record were never written.
  * Uses its own redis-server: SCRIPT FLUSH empties the whole server's script cache.
  */
-import {
-  connectRedis,
-  loadSubmissionScripts,
-  makeKeys,
-  newJobId,
-  newJobRecord,
-  queueCommit,
-  queueTombstoneDrop,
-  type Redis,
-  redisTimeMs,
-} from "@netforge/core";
+import { connectRedis, loadSubmissionScripts, makeKeys, queueCommit, queueTombstoneDrop, type Redis, redisTimeMs } from "@netforge/core";
 import { type RedisServer, startRedisServer } from "@netforge/devstack";
 import { Job } from "bullmq";
 import type { ChainableCommander } from "ioredis";
@@ -25,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostQueues } from "../apps/api/src/host-queues";
 import { type ApiHarness, natBody, startApiHarness } from "./support/api-harness";
 import { scanKeys } from "./support/redis";
+import { submission } from "./support/submission";
 
 let server: RedisServer;
 let redis: Redis;
@@ -40,18 +31,6 @@ afterAll(async () => {
   redis?.disconnect();
   await server?.stop();
 });
-
-function submission(name: string, cidr: string) {
-  const jobId = newJobId();
-  const payload = { name, cidr };
-  const record = newJobRecord({ id: jobId, action: "create-network", network: name, host: "h1", payload, steps: ["a"] });
-  return {
-    jobId,
-    record,
-    data: { jobId, action: "create-network" as const, payload: payload as never },
-    claim: { name, cidr, candidates: ["h1"], target: "h1" as string | null },
-  };
-}
 
 /** Everything a submission writes: all four present, or none. */
 async function state(name: string, jobId: string) {

@@ -127,6 +127,16 @@ const READ_HOST = [
   ["ip", "-j", "-4", "route", "show", "table", "main"],
 ];
 
+/** What create-network runs at the same time after the define (as joined command lines, sorted: their order varies). */
+const STARTED_TOGETHER = [
+  [...V, "net-start", "web"],
+  ["nft", "-f", "-"],
+  ["nft", "-j", "list", "ruleset"],
+  [...V, "net-autostart", "web"],
+]
+  .map((c) => c.join(" "))
+  .sort();
+
 describe("create-network host commands", () => {
   it("define; then start, netforge's nft table and autostart at the same time; then the DHCP probe — nothing else", async () => {
     const host = new FakeHost();
@@ -136,16 +146,7 @@ describe("create-network host commands", () => {
     expect(host.calls.slice(0, 3).sort()).toEqual([...READ_HOST].sort()); // read in parallel
     expect(host.calls[3]).toEqual([...V, "net-define", "<tmp.xml>"]);
     const together = host.calls.slice(4, 8).map((c) => c.join(" "));
-    expect(together.sort()).toEqual(
-      [
-        [...V, "net-start", "web"],
-        ["nft", "-f", "-"],
-        ["nft", "-j", "list", "ruleset"],
-        [...V, "net-autostart", "web"],
-      ]
-        .map((c) => c.join(" "))
-        .sort(),
-    );
+    expect(together.sort()).toEqual(STARTED_TOGETHER);
     // The policy read follows our table's transaction.
     expect(together.indexOf("nft -j list ruleset")).toBeGreaterThan(together.indexOf("nft -f -"));
     expect(host.calls.slice(8)).toEqual([["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"]]);
@@ -172,16 +173,7 @@ describe("create-network host commands", () => {
         .slice(4, 8)
         .map((c) => c.join(" "))
         .sort(),
-    ).toEqual(
-      [
-        [...V, "net-start", "web"],
-        ["nft", "-f", "-"],
-        ["nft", "-j", "list", "ruleset"],
-        [...V, "net-autostart", "web"],
-      ]
-        .map((c) => c.join(" "))
-        .sort(),
-    );
+    ).toEqual(STARTED_TOGETHER);
     // The undo: the table restored and the network stopped (in the order their parts finished), then undefined.
     expect(
       host.calls

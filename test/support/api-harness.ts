@@ -60,6 +60,23 @@ export interface ApiHarness extends ReturnType<typeof testRedis> {
   close(): Promise<void>;
 }
 
+/** A host record that heartbeats now (started a minute ago, no interfaces, no networks), with `extra` over it. */
+export function hostRecord(id: string, extra: Partial<HostRecord> = {}): HostRecord {
+  const now = Date.now();
+  return {
+    id,
+    hostname: `${id}.example`,
+    libvirtVersion: "10.0.0",
+    interfaces: [],
+    occupied: [],
+    networks: 0,
+    sriovPfs: [],
+    startedAt: new Date(now - 60_000).toISOString(),
+    lastSeenAt: new Date(now).toISOString(),
+    ...extra,
+  };
+}
+
 export async function startApiHarness(label: string, config: Partial<ApiConfig> = {}, opts: HarnessOptions = {}): Promise<ApiHarness> {
   const t = testRedis(label, opts.redisUrl);
   const api = createApp({
@@ -99,18 +116,8 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
     },
     async addHost(id, o = {}) {
       const now = Date.now();
-      const rec: HostRecord = {
-        id,
-        hostname: `${id}.example`,
-        libvirtVersion: "10.0.0",
-        interfaces: [],
-        occupied: [],
-        networks: o.networks ?? 0,
-        sriovPfs: [],
-        startedAt: new Date(now - 60_000).toISOString(),
-        lastSeenAt: new Date(o.online === false ? now - 3_600_000 : now).toISOString(),
-      };
-      await putHost(t.redis, t.keys, rec);
+      const lastSeenAt = new Date(o.online === false ? now - 3_600_000 : now).toISOString();
+      await putHost(t.redis, t.keys, hostRecord(id, { networks: o.networks ?? 0, lastSeenAt }));
     },
     async addNetwork(o) {
       const now = new Date().toISOString();

@@ -1,4 +1,7 @@
-/** Real traffic helpers: a web server in a host's outside namespace that answers with the client address it sees. */
+/**
+ * Real traffic helpers: a web server in a host's outside namespace that answers with the client address it sees,
+ * and a TCP service (for a VM) that does the same, with its client.
+ */
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { NamespaceVm, SandboxHost } from "@netforge/sandbox";
@@ -24,4 +27,25 @@ export async function sourceSeenOutside(h: SandboxHost, vm: NamespaceVm, timeout
   // No `wget -T`: Debian's busybox-static wget crashes with it; the exec timeout bounds the call instead.
   const r = await vm.exec(["busybox", "wget", "-q", "-O", "-", url], { reject: false, timeoutMs });
   return r.exitCode === 0 ? r.stdout.trim() : null;
+}
+
+const TCP_HELLO_SERVICE = `import socket, threading
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("0.0.0.0", 7000)); t.listen(16)
+def serve(c, a):
+    c.sendall(("tcp hello " + a[0] + "\\n").encode()); c.close()
+while True:
+    c, a = t.accept(); threading.Thread(target=serve, args=(c, a), daemon=True).start()
+`;
+const TCP_HELLO_CLIENT = `import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2); print(s.recv(1024).decode().strip())
+`;
+
+/**
+ * Write into `dir` svc.py (a TCP service on port 7000 answering "tcp hello <client address>") and client.py
+ * (`python3 client.py <address> <port>` prints the answer).
+ */
+export async function writeTcpHello(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "svc.py"), TCP_HELLO_SERVICE);
+  await writeFile(join(dir, "client.py"), TCP_HELLO_CLIENT);
 }

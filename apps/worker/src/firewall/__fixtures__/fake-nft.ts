@@ -2,8 +2,8 @@
 import type { FirewallNetwork } from "@netforge/core";
 import { type CommandResult, type CommandRunner, commandFailed, type RunOptions } from "../../host/command-runner";
 
-/** The network "web" (10.70.0.0/24, bridge nf-web) with tcp forwards of these host ports to 10.70.0.10:80. */
-export const webNetwork = (forwards: number[]): FirewallNetwork => ({
+/** The network "web" (10.70.0.0/24, bridge nf-web) with tcp forwards of these host ports to 10.70.0.10:80; `over` replaces fields. */
+export const webNetwork = (forwards: number[], over: Partial<FirewallNetwork> = {}): FirewallNetwork => ({
   name: "web",
   type: "nat",
   bridge: "nf-web",
@@ -11,6 +11,7 @@ export const webNetwork = (forwards: number[]): FirewallNetwork => ({
   firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
   portForwards: forwards.map((p) => ({ protocol: "tcp", hostPort: p, vmIp: "10.70.0.10", vmPort: 80 })),
   ownsTypeRules: true,
+  ...over,
 });
 
 /**
