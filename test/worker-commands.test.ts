@@ -146,7 +146,7 @@ describe("create-network host commands", () => {
     expect(host.calls.slice(0, 3).sort()).toEqual([...READ_HOST].sort()); // read in parallel
     expect(host.calls[3]).toEqual([...V, "net-define", "<tmp.xml>"]);
     const together = host.calls.slice(4, 8).map((c) => c.join(" "));
-    expect(together.sort()).toEqual(STARTED_TOGETHER);
+    expect([...together].sort()).toEqual(STARTED_TOGETHER);
     // The policy read follows our table's transaction.
     expect(together.indexOf("nft -j list ruleset")).toBeGreaterThan(together.indexOf("nft -f -"));
     expect(host.calls.slice(8)).toEqual([["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"]]);
