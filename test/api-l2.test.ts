@@ -80,6 +80,8 @@ beforeAll(async () => {
     [],
     5,
   );
+  // f: a NIC still shown in the bridge of a network a delete just removed (no network of the index holds nf-gone).
+  await host("f", [iface("nf-gone", { kind: "bridge" }), iface("lan9", { master: "nf-gone" })], [], 5);
   // e: PFs another tool's libvirt network names, and whose VFs a host kernel driver holds.
   await host(
     "e",
@@ -210,6 +212,14 @@ describe("bridges, NICs and PFs that are not netforge's to take", () => {
     const keep = await h.call("create-network", { name: "pool3", type: "sriov", pf: "enp4s0f1", vfs: 2 });
     expect(keep.status, JSON.stringify(keep.body)).toBe(202);
     expect(keep.body.job.host).toBe("e");
+  });
+});
+
+describe("the inventory just after a delete", () => {
+  it("a NIC still shown in a removed network's nf-* bridge is free at the door (the worker reads the host afresh)", async () => {
+    const r = await h.call("create-network", { name: "again", type: "bridge", interface: "lan9" });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    expect(r.body.job.host).toBe("f");
   });
 });
 

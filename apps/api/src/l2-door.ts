@@ -34,17 +34,26 @@ export function bridgeUsers(host: HostRecord, networks: NetworkRecord[]): Bridge
 
 /** The bridge a bridge network would get on `host`, decided from its inventory (the worker decides again on the host). */
 export function bridgeChoiceFromInventory(req: L2Request, host: HostRecord, networks: NetworkRecord[], name: string) {
-  const links: LinkFacts[] = host.interfaces.map((i) => ({
-    name: i.name,
-    kind: i.kind,
-    state: i.state,
-    master: i.master,
-    addresses: i.addresses,
-    addresses6: i.addresses6 ?? [],
-    ...(i.mtu !== undefined ? { mtu: i.mtu } : {}),
-    ...(i.up !== undefined ? { adminUp: i.up } : {}),
-    link: i.link ?? null,
-  }));
+  // A bridge netforge made (nf-*) that no network of the index holds is one a delete just removed: the
+  // inventory is refreshed right after each job, so it may still show it. The door sees the host as it is
+  // after that delete (the bridge gone, its NIC free); the worker decides from a fresh read of the host.
+  const held = new Set(networks.filter((n) => n.host === host.id && n.bridge.name).map((n) => n.bridge.name as string));
+  const gone = new Set(
+    host.interfaces.filter((i) => i.kind === "bridge" && i.name.startsWith("nf-") && !held.has(i.name)).map((i) => i.name),
+  );
+  const links: LinkFacts[] = host.interfaces
+    .filter((i) => !gone.has(i.name))
+    .map((i) => ({
+      name: i.name,
+      kind: i.kind,
+      state: i.state,
+      master: i.master !== null && gone.has(i.master) ? null : i.master,
+      addresses: i.addresses,
+      addresses6: i.addresses6 ?? [],
+      ...(i.mtu !== undefined ? { mtu: i.mtu } : {}),
+      ...(i.up !== undefined ? { adminUp: i.up } : {}),
+      link: i.link ?? null,
+    }));
   return chooseBridge(req, name, host.id, links, bridgeUsers(host, networks), host.allowedInterfaces ?? []);
 }
 
