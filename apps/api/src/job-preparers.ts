@@ -147,7 +147,7 @@ export async function placeAndClaim(
   const candidates = online.filter((_h, i) => refusals[i] === null).map((h) => h.id);
   if (candidates.length === 0 && l2) {
     // A host that has the device but cannot use it says why; otherwise no online host has it.
-    const specific = refusals.find((r) => r?.code === "INVALID_STATE");
+    const specific = refusals.find((r) => r?.code === "INVALID_STATE" || r?.code === "NOT_ALLOWED");
     if (specific) throw specific;
     if (online.length === 1 && refusals[0]) throw refusals[0];
     if (l2.kind === "sriov") throw new AppError("SRIOV_UNAVAILABLE", `no online host has SR-IOV PF ${l2.pf}`, { pf: l2.pf });

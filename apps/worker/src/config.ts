@@ -61,6 +61,19 @@ const Env = z.object({
   /** Root of sysfs read for SR-IOV PFs/VFs and written for VF counts (tests point it at a fake tree). */
   NETFORGE_SYSFS_ROOT: z.string().min(1).default("/sys"),
   /**
+   * Existing bridges of this host netforge may use for bridge networks (comma or space separated), as they
+   * are: their addresses, ports and MTU are never changed. Any other existing bridge (the host's br0,
+   * docker0, virbr0, lxdbr0...) is refused with NOT_ALLOWED. Default: none.
+   */
+  NETFORGE_ALLOWED_INTERFACES: z
+    .string()
+    .default("")
+    .transform((v) => v.split(/[\s,]+/).filter((x) => x !== ""))
+    .refine(
+      (l) => l.every((x) => /^[A-Za-z0-9_.:@-]{1,15}$/.test(x) && !/^\.+$/.test(x)),
+      "must list interface names (at most 15 characters each)",
+    ),
+  /**
    * SIGTERM: how long running jobs may keep going to finish (no new job is taken
    * meanwhile). After it, each running job stops before its next host step, undoes
    * what it did and goes back to the queue (no attempt used). Default 30 s.
@@ -94,6 +107,8 @@ export type WorkerConfig = {
   virshTimeoutMs: number;
   /** Optional so configs built by hand (tests) need not name it: /sys. */
   sysfsRoot?: string;
+  /** NETFORGE_ALLOWED_INTERFACES; optional so configs built by hand (tests) need not name it: none. */
+  allowedInterfaces?: string[];
   shutdownGraceMs: number;
   shutdownAbortMs: number;
 };
@@ -124,6 +139,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     lockTtlMs: e.NETFORGE_LOCK_TTL_MS,
     virshTimeoutMs: e.NETFORGE_VIRSH_TIMEOUT_MS,
     sysfsRoot: e.NETFORGE_SYSFS_ROOT,
+    allowedInterfaces: e.NETFORGE_ALLOWED_INTERFACES,
     shutdownGraceMs: e.NETFORGE_SHUTDOWN_GRACE_MS,
     shutdownAbortMs: e.NETFORGE_SHUTDOWN_ABORT_MS,
   };

@@ -10,6 +10,7 @@ import { occupiedSubnets } from "./host/host-checks";
 import type { HostSnapshot } from "./drivers/driver";
 import { readLinks, readRoutes } from "./host/ip";
 import { listeningPorts } from "./host/listening";
+import { foreignNetworksOnPf } from "./host/foreign-pf";
 import { listPfs } from "./host/sriov-sysfs";
 import { refreshStats } from "./reconcile";
 
@@ -60,6 +61,7 @@ export async function publishInventory(
       addresses6: l.addresses6 ?? [],
       mtu: l.mtu ?? null,
       up: l.adminUp ?? l.state === "up",
+      link: l.link ?? null,
     })),
     occupied: occupied.map((o) => ({ cidr: o.cidr, owner: o.owner })),
     networks: managed.length,
@@ -68,7 +70,10 @@ export async function publishInventory(
       vfsTotal: p.totalVfs,
       vfsConfigured: p.numVfs,
       vfsInUse: p.vfsInUse,
+      vfsBound: p.vfsBound,
+      foreignNetworks: foreignNetworksOnPf(catalog, (n) => ctx.catalog.xmlOf?.(n), p),
     })),
+    allowedInterfaces: [...(ctx.allowedInterfaces ?? [])],
     firewallWarnings: await ctx.firewall.overridingPolicies(firewallWarningsMaxAgeMs).catch(() => []),
     listeningPorts: await listeningPorts(ctx.runner).catch(() => ({ tcp: [], udp: [] })),
     startedAt,

@@ -26,6 +26,7 @@ export * from "./spec/changes";
 export * from "./spec/network-spec";
 export * from "./spec/bridge-choice";
 export * from "./spec/sriov-vfs";
+export * from "./spec/forward-devices";
 export * from "./store/network-ips";
 export * from "./store/network-door";
 export * from "./spec/firewall";
