@@ -9,7 +9,7 @@ const dir = mkdtempSync(join(tmpdir(), "netforge-cli-"));
 describe("CLI configuration", () => {
   it("flags win over the environment, which wins over the config file", () => {
     const file = join(dir, "c.json");
-    writeFileSync(file, JSON.stringify({ url: "http://file:1", token: "file-token" }));
+    writeFileSync(file, JSON.stringify({ url: "http://file:1", token: "file-token" }), { mode: 0o600 });
     const env = { NETFORGE_URL: "http://env:2", NETFORGE_TOKEN: "env-token", NETFORGE_CONFIG: file };
     expect(resolveConfig({ flags: { url: "http://flag:3/" }, env, cwd: dir, home: dir })).toMatchObject({
       url: "http://flag:3",
