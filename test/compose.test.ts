@@ -99,6 +99,7 @@ describe("docker-compose.yml", () => {
     for (const api of ["api", "api-ha"]) {
       const env = doc.services[api].environment as Record<string, string>;
       // No made-up token: the API itself refuses to start on a non-loopback HOST without NETFORGE_TOKENS.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation, not a template
       expect(env.NETFORGE_TOKENS).toBe("${NETFORGE_TOKENS:-}");
       expect(Object.keys(env)).toEqual(expect.arrayContaining(["NETFORGE_TRUSTED_PROXIES", "NETFORGE_METRICS_TOKEN"]));
     }
@@ -110,6 +111,7 @@ describe("docker-compose.yml", () => {
     const sentinels = ["sentinel-1", "sentinel-2", "sentinel-3"];
     for (const name of [...nodes, ...sentinels]) {
       const svc = services[name];
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation, not a template
       expect(svc?.environment?.REDIS_PASSWORD, name).toBe("${REDIS_PASSWORD:-}");
       const script = (svc?.command ?? []).join(" ");
       if (nodes.includes(name)) {
@@ -139,6 +141,7 @@ describe("docker-compose.yml", () => {
     }
     const url = services["api-ha"]?.environment?.REDIS_URL ?? "";
     expect(url).toMatch(/^redis-sentinel:\/\/:\$\{REDIS_PASSWORD:-\}@/);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation, not a template
     expect(url).toContain("sentinelPassword=${REDIS_PASSWORD:-}");
   });
 });
