@@ -31,6 +31,13 @@ describe("CLI configuration", () => {
     });
   });
 
+  it("skips hashed entries (sha256:<hex>:role) of the local stack's token file", () => {
+    const cwd = mkdtempSync(join(tmpdir(), "netforge-cli-"));
+    mkdirSync(join(cwd, ".netforge"));
+    writeFileSync(join(cwd, ".netforge", "tokens"), `sha256:${"ab".repeat(32)}:admin\ndev-token-abcdefghijkl:operator\n`);
+    expect(resolveConfig({ flags: {}, env: {}, cwd, home: cwd }).token).toBe("dev-token-abcdefghijkl");
+  });
+
   it("a missing explicit config file and a non-http URL are errors", () => {
     expect(() => resolveConfig({ flags: { config: join(dir, "none.json") }, env: {}, cwd: dir, home: dir })).toThrow("does not exist");
     expect(() => resolveConfig({ flags: { url: "ftp://x" }, env: {}, cwd: dir, home: dir })).toThrow("not an http(s) URL");

@@ -83,7 +83,8 @@ function firstTokenOf(path: string): string | null {
         .split(",")[0]
         ?.trim() ?? "";
     const sep = entry.lastIndexOf(":");
-    if (sep > 0) return entry.slice(0, sep);
+    // A hashed entry (sha256:<hex>:role) is no token the CLI could send.
+    if (sep > 0 && !/^sha256:[0-9a-f]{64}$/i.test(entry.slice(0, sep))) return entry.slice(0, sep);
   }
   return null;
 }
