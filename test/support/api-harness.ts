@@ -84,7 +84,8 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
     keys: t.keys,
     logger: pino({ level: process.env.LOG_LEVEL ?? "silent" }),
     tokens: new Map([[TOKENS.admin, "admin"], [TOKENS.operator, "operator"], [TOKENS.viewer, "viewer"], ...(opts.tokens ?? [])]),
-    config: { rateLimitPerSecond: 0, ...config },
+    // Scrapes fresh on every request unless a test asks for the cache: tests read counters right after changing them.
+    config: { rateLimitPerSecond: 0, metricsCacheSeconds: 0, ...config },
   });
   await api.ready();
   let server: ReturnType<typeof serve> | null = null;
