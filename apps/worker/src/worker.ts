@@ -3,6 +3,7 @@
  * about the host (heartbeat + inventory, index reconcile, live stats).
  */
 import { connectRedis, isRedisUnavailableError, makeKeys, markHostOffline, type QueuedJobData, watchRedisOutage } from "@netforge/core";
+import { deniedHostPorts } from "@netforge/core";
 import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { WorkerConfig } from "./config";
@@ -43,6 +44,8 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     logger,
     leasesDir: cfg.leasesDir,
     sysfsRoot: cfg.sysfsRoot,
+    deniedHostPorts: cfg.deniedHostPorts ?? deniedHostPorts(undefined),
+    ...(cfg.ssCommand ? { ssCommand: cfg.ssCommand } : {}),
     hostChanged: (network) => scheduleInventory(network),
   };
   let stopping = false;

@@ -51,6 +51,8 @@ export interface ConfigurePortForwardPayload {
   hostPort: number;
   vmIp?: string;
   vmPort?: number;
+  /** One host address instead of all (absent: all). */
+  hostIp?: string;
 }
 
 /** Payload type of each job action. */
