@@ -195,6 +195,7 @@ describe("hostIp: a forward bound to one host address", () => {
       const wrong = await fwd("pf1", { action: "remove", hostPort: 2700, dryRun: true });
       expect(wrong.status).toBe(404);
       expect(wrong.body.error.code).toBe("NOT_FOUND");
+      expect(wrong.body.error.message).toContain("it forwards it on 198.51.100.3: name that hostIp");
       const r = await fwd("pf1", { action: "remove", hostPort: 2700, hostIp: "198.51.100.3", dryRun: true });
       expect(r.status, JSON.stringify(r.body)).toBe(200);
       expect(r.body.plan.steps.map((s: { command: string[] }) => s.command)).toContainEqual([

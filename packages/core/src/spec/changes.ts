@@ -344,7 +344,11 @@ function applyChange(
       if (change.op === "remove") {
         if (!old) {
           const where = change.hostIp === undefined ? "" : ` on ${change.hostIp}`;
-          throw new AppError("NOT_FOUND", `network '${spec.name}' forwards no ${change.protocol} port ${change.hostPort}${where}`, {
+          // The same port on other addresses: say which, since remove must name the forward's hostIp.
+          const others = forwards.filter((f) => f.protocol === change.protocol && f.hostPort === change.hostPort);
+          const hint =
+            others.length > 0 ? ` (it forwards it on ${others.map((f) => f.hostIp ?? "every address").join(", ")}: name that hostIp)` : "";
+          throw new AppError("NOT_FOUND", `network '${spec.name}' forwards no ${change.protocol} port ${change.hostPort}${where}${hint}`, {
             name: spec.name,
             protocol: change.protocol,
             hostPort: change.hostPort,
