@@ -38,6 +38,7 @@ import {
   readNetworkAtDoor,
   checkPortClaim,
   checkHostPortAllowed,
+  type DeniedHostPorts,
   deniedHostPorts,
   type PortClaim,
   listAllNetworks,
@@ -343,7 +344,9 @@ async function preparePortForward(
       });
     }
     // The host's own services, listening now or not (the worker publishes its list; older workers: the defaults).
-    checkHostPortAllowed(net.host, host.deniedHostPorts ?? deniedHostPorts(undefined), payload.protocol, payload.hostPort);
+    // (The record's ranges are [low, high] pairs; its schema says so with length(2), not as a tuple type.)
+    const denied = (host.deniedHostPorts as DeniedHostPorts | undefined) ?? deniedHostPorts(undefined);
+    checkHostPortAllowed(net.host, denied, payload.protocol, payload.hostPort);
     portClaim = {
       host: net.host,
       protocol: payload.protocol,

@@ -46,8 +46,8 @@ export const HostRecord = z.object({
    */
   deniedHostPorts: z
     .object({
-      tcp: z.array(z.tuple([z.number().int(), z.number().int()])),
-      udp: z.array(z.tuple([z.number().int(), z.number().int()])),
+      tcp: z.array(z.array(z.number().int()).length(2)),
+      udp: z.array(z.array(z.number().int()).length(2)),
     })
     .optional(),
   /**
