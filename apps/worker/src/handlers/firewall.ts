@@ -20,6 +20,7 @@ export const configureFirewall = (ctx: JobContext, p: ConfigureFirewallPayload):
 /** The nft table carries the forward (or no longer does); a removed forward's host port is free again. */
 export async function configurePortForward(ctx: JobContext, p: ConfigurePortForwardPayload): Promise<ConfigureResult> {
   if (p.action === "add") await ctx.report.step("checking host port", () => checkHostPortFree(ctx, p));
+  else ctx.report.skip("checking host port");
   const res = await configureNetwork(ctx, p.name, changeFor("configure-network-port-forward", { ...p }));
   if (p.action === "remove")
     await releasePortClaims(ctx.redis, ctx.keys, ctx.hostId, p.name, [portField(p.protocol, p.hostPort, p.hostIp)]);
