@@ -60,7 +60,7 @@ export interface ApiHarness extends ReturnType<typeof testRedis> {
   close(): Promise<void>;
 }
 
-/** A host record that heartbeats now (started a minute ago, no interfaces, no networks), with `extra` over it. */
+/** A host record that heartbeats now (started a minute ago, no interfaces, networks or listening ports), with `extra` over it. */
 export function hostRecord(id: string, extra: Partial<HostRecord> = {}): HostRecord {
   const now = Date.now();
   return {
@@ -71,6 +71,8 @@ export function hostRecord(id: string, extra: Partial<HostRecord> = {}): HostRec
     occupied: [],
     networks: 0,
     sriovPfs: [],
+    // What a worker publishes: the ports its processes listen on (none here); without them port forwards are refused.
+    listeningPorts: { tcp: [], udp: [] },
     startedAt: new Date(now - 60_000).toISOString(),
     lastSeenAt: new Date(now).toISOString(),
     ...extra,

@@ -37,6 +37,9 @@ import {
   planChange,
   readNetworkAtDoor,
   checkPortClaim,
+  checkHostPortAllowed,
+  type DeniedHostPorts,
+  deniedHostPorts,
   type PortClaim,
   listAllNetworks,
   validationError,
@@ -321,7 +324,17 @@ async function preparePortForward(
     : null;
   let portClaim: PortClaim | null = null;
   if (payload.action === "add") {
-    const listening = host.listeningPorts?.[payload.protocol] ?? [];
+    if (payload.hostIp !== undefined) checkHostIp(host, payload.hostIp);
+    // Fail closed: a host that published no listening ports (its `ss` failed, or a worker from before they
+    // were published) cannot say the port is free. The worker checks again on the host, under the lock.
+    if (!host.listeningPorts) {
+      throw new AppError(
+        "HOST_UNAVAILABLE",
+        `host ${net.host} has not published the ports its processes listen on (its worker could not read them): port forwards are refused until it does; retry later`,
+        { host: net.host, reason: "listening ports unknown" },
+      );
+    }
+    const listening = host.listeningPorts[payload.protocol];
     if (listening.includes(payload.hostPort)) {
       throw new AppError("PORT_CONFLICT", `a process on host ${net.host} listens on ${payload.protocol} port ${payload.hostPort}`, {
         host: net.host,
@@ -330,8 +343,30 @@ async function preparePortForward(
         heldBy: { process: true },
       });
     }
-    portClaim = { host: net.host, protocol: payload.protocol, hostPort: payload.hostPort, network: net.name };
+    // The host's own services, listening now or not (the worker publishes its list; older workers: the defaults).
+    // (The record's ranges are [low, high] pairs; its schema says so with length(2), not as a tuple type.)
+    const denied = (host.deniedHostPorts as DeniedHostPorts | undefined) ?? deniedHostPorts(undefined);
+    checkHostPortAllowed(net.host, denied, payload.protocol, payload.hostPort);
+    portClaim = {
+      host: net.host,
+      protocol: payload.protocol,
+      hostPort: payload.hostPort,
+      network: net.name,
+      ...(payload.hostIp === undefined ? {} : { hostIp: payload.hostIp }),
+    };
     if (opts.checkOnly) await checkPortClaim(redis, keys, portClaim);
   }
   await commit({ network: net.name, host: net.host, payload, claim: null, plan, portClaim });
+}
+
+/** A forward's hostIp must be one of the host's own (non-loopback) IPv4 addresses, as its inventory publishes them. */
+function checkHostIp(host: HostRecord, hostIp: string): void {
+  const own = host.interfaces.flatMap((i) => i.addresses.map((a) => a.split("/")[0] as string)).filter((a) => !a.startsWith("127."));
+  if (own.includes(hostIp)) return;
+  throw validationError([
+    {
+      path: "hostIp",
+      message: `${hostIp} is not an address of host ${host.id} (its addresses: ${own.length > 0 ? own.join(", ") : "none published"})`,
+    },
+  ]);
 }

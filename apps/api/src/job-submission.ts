@@ -227,7 +227,7 @@ async function failUnqueuedJob<A extends JobAction>(
   const steps: Promise<unknown>[] = [commitJobEvent(s.redis, s.keys, r, "failed")];
   if (prepared.claim) steps.push(releaseNetworkClaim(s.redis, s.keys, prepared.claim.name, prepared.host));
   const pc = prepared.portClaim;
-  if (pc) steps.push(releasePortClaims(s.redis, s.keys, pc.host, pc.network, [portField(pc.protocol, pc.hostPort)]));
+  if (pc) steps.push(releasePortClaims(s.redis, s.keys, pc.host, pc.network, [portField(pc.protocol, pc.hostPort, pc.hostIp)]));
   for (const res of await Promise.allSettled(steps)) {
     if (res.status === "rejected") c.get("log").error({ err: res.reason }, "could not undo a failed submission");
   }

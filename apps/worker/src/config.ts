@@ -1,6 +1,6 @@
 /** Worker configuration from the environment, parsed once at boot. */
 import { hostname } from "node:os";
-import { HostId, jobRetention } from "@netforge/core";
+import { type DeniedHostPorts, deniedHostPorts, HostId, jobRetention } from "@netforge/core";
 import { z } from "zod";
 
 const Env = z.object({
@@ -85,6 +85,22 @@ const Env = z.object({
    * BullMQ's stalled check on the next start, like after a crash). Default 15 s.
    */
   NETFORGE_SHUTDOWN_ABORT_MS: z.coerce.number().int().min(0).default(15_000),
+  /**
+   * Host ports no port forward may take, added to the defaults (tcp 22, 5900-5999, 8080, 16509, 16514,
+   * 49152-49215): "[tcp:|udp:]port[-port],..." (a bare entry: both protocols). Published in the inventory.
+   */
+  NETFORGE_DENIED_HOST_PORTS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      try {
+        deniedHostPorts(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
+  /** The `ss` executable the worker reads listening ports with (default "ss" from PATH). */
+  NETFORGE_SS_PATH: z.string().min(1).default("ss"),
 });
 
 export type WorkerConfig = {
@@ -111,6 +127,9 @@ export type WorkerConfig = {
   allowedInterfaces?: string[];
   shutdownGraceMs: number;
   shutdownAbortMs: number;
+  /** Optional so configs built by hand (tests) need not name them: the defaults, and "ss". */
+  deniedHostPorts?: DeniedHostPorts;
+  ssCommand?: string;
 };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -142,5 +161,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     allowedInterfaces: e.NETFORGE_ALLOWED_INTERFACES,
     shutdownGraceMs: e.NETFORGE_SHUTDOWN_GRACE_MS,
     shutdownAbortMs: e.NETFORGE_SHUTDOWN_ABORT_MS,
+    deniedHostPorts: deniedHostPorts(e.NETFORGE_DENIED_HOST_PORTS),
+    ssCommand: e.NETFORGE_SS_PATH,
   };
 }

@@ -75,7 +75,15 @@ export async function publishInventory(
     })),
     allowedInterfaces: [...(ctx.allowedInterfaces ?? [])],
     firewallWarnings: await ctx.firewall.overridingPolicies(firewallWarningsMaxAgeMs).catch(() => []),
-    listeningPorts: await listeningPorts(ctx.runner).catch(() => ({ tcp: [], udp: [] })),
+    // Unknown when `ss` fails: then absent, and the API refuses port forwards on this host (fail closed).
+    ...(await listeningPorts(ctx.runner, ctx.ssCommand).then(
+      (listening) => ({ listeningPorts: listening }),
+      (err: unknown) => {
+        ctx.logger.warn({ err }, "could not read listening ports; port forwards are refused until it works");
+        return {};
+      },
+    )),
+    ...(ctx.deniedHostPorts ? { deniedHostPorts: ctx.deniedHostPorts } : {}),
     startedAt,
     lastSeenAt: new Date().toISOString(),
   };

@@ -30,6 +30,7 @@ export * from "./spec/forward-devices";
 export * from "./store/network-ips";
 export * from "./store/network-door";
 export * from "./spec/firewall";
+export * from "./spec/host-ports";
 export * from "./schemas/firewall";
 export * from "./store/port-claims";
 export { evalScript } from "./store/scripts";

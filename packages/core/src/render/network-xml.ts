@@ -181,7 +181,9 @@ function compactRule(r: FirewallRule): string {
 }
 
 function compactForward(f: PortForwardSpec): string {
-  return [f.protocol, Number(f.hostPort), f.vmIp, Number(f.vmPort)].map(field).join(",");
+  // The host address, when the forward has one, is a fifth field (absent: every host address, as before it existed).
+  const fields = [f.protocol, Number(f.hostPort), f.vmIp, Number(f.vmPort), ...(f.hostIp === undefined ? [] : [f.hostIp])];
+  return fields.map(field).join(",");
 }
 
 /** The items of a compact list (any whitespace between them: libvirt may re-indent). */
@@ -456,16 +458,22 @@ function routedSpecFromMetadata(type: "nat" | "isolated", meta: Node, p: ParsedN
   const forwards = ((meta.portForward as Node[] | undefined) ?? []).flatMap((f) =>
     forwardOf(attr(f, "protocol"), attr(f, "hostPort"), attr(f, "vmIp"), attr(f, "vmPort")),
   );
-  for (const [protocol, hostPort, vmIp, vmPort] of compactItems(str(meta.portForwards))) {
-    forwards.push(...forwardOf(unfield(protocol), unfield(hostPort), unfield(vmIp), unfield(vmPort)));
+  for (const [protocol, hostPort, vmIp, vmPort, hostIp] of compactItems(str(meta.portForwards))) {
+    forwards.push(...forwardOf(unfield(protocol), unfield(hostPort), unfield(vmIp), unfield(vmPort), unfield(hostIp)));
   }
   if (forwards.length > 0) spec.portForwards = forwards;
   return spec;
 }
 
-function forwardOf(protocol: string | null, hostPort: string | null, vmIp: string | null, vmPort: string | null): PortForwardSpec[] {
+function forwardOf(
+  protocol: string | null,
+  hostPort: string | null,
+  vmIp: string | null,
+  vmPort: string | null,
+  hostIp: string | null = null,
+): PortForwardSpec[] {
   if ((protocol !== "tcp" && protocol !== "udp") || !vmIp) return [];
-  return [{ protocol, hostPort: Number(hostPort), vmIp, vmPort: Number(vmPort) }];
+  return [{ protocol, hostPort: Number(hostPort), vmIp, vmPort: Number(vmPort), ...(hostIp ? { hostIp } : {}) }];
 }
 
 const ACTIONS: readonly string[] = ["accept", "drop", "reject"];

@@ -56,6 +56,16 @@ export const HostRecord = z.object({
   /** Ports host processes listen on (any address), per protocol: not available to port forwards. */
   listeningPorts: z.object({ tcp: z.array(z.number().int()), udp: z.array(z.number().int()) }).optional(),
   /**
+   * Host ports no forward may take (NETFORGE_DENIED_HOST_PORTS plus its defaults), per protocol, as inclusive
+   * [low, high] ranges; absent from older workers (the API then applies the defaults).
+   */
+  deniedHostPorts: z
+    .object({
+      tcp: z.array(z.array(z.number().int()).length(2)),
+      udp: z.array(z.array(z.number().int()).length(2)),
+    })
+    .optional(),
+  /**
    * Set when the worker shut down cleanly: the host is offline from then on
    * without waiting for the heartbeat timeout, and lastSeenAt keeps the real
    * moment it was last seen. The next worker start writes a record without it.

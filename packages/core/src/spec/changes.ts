@@ -11,7 +11,7 @@ import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } fr
 import { type NativeRange, renderDhcpHost, renderDhcpRange, renderNetworkXml } from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
-import { type FirewallSpec, firewallOf, type PortForwardSpec } from "./firewall";
+import { type FirewallSpec, firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
 import { isRouted, NO_ADDRESSING, type NetSpec, type Reservation, type RoutedNetSpec } from "./network-spec";
 
 /** A change of a network's configuration (one per configure action). */
@@ -27,6 +27,8 @@ export type NetworkChange =
       hostPort: number;
       vmIp?: string | undefined;
       vmPort?: number | undefined;
+      /** One host address (absent: every host address). */
+      hostIp?: string | undefined;
     };
 
 /** What the host reports that a change must respect. */
@@ -118,13 +120,14 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
   // next packet meets the new table instead of the old translation.
   for (const f of host.active ? (next.flush ?? []) : []) {
     steps.push({
-      name: `end connections of ${f.protocol} ${f.hostPort} -> ${f.vmIp}:${f.vmPort}`,
+      name: `end connections of ${f.protocol} ${forwardHostLabel(f)} -> ${f.vmIp}:${f.vmPort}`,
       virsh: [],
       command: [
         "conntrack",
         "-D",
         "-p",
         f.protocol,
+        ...(f.hostIp === undefined ? [] : ["--orig-dst", f.hostIp]),
         "--orig-port-dst",
         String(f.hostPort),
         "--reply-src",
@@ -334,15 +337,22 @@ function applyChange(
         });
       }
       const forwards = spec.portForwards ?? [];
-      const same = (f: PortForwardSpec) => f.protocol === change.protocol && f.hostPort === change.hostPort;
+      // A forward is named by protocol, host port and host address (absent: every address).
+      const same = (f: PortForwardSpec) => f.protocol === change.protocol && f.hostPort === change.hostPort && f.hostIp === change.hostIp;
       const old = forwards.find(same);
-      const label = (f: PortForwardSpec) => `${f.protocol} ${f.hostPort} -> ${f.vmIp}:${f.vmPort}`;
+      const label = (f: PortForwardSpec) => `${f.protocol} ${forwardHostLabel(f)} -> ${f.vmIp}:${f.vmPort}`;
       if (change.op === "remove") {
         if (!old) {
-          throw new AppError("NOT_FOUND", `network '${spec.name}' forwards no ${change.protocol} port ${change.hostPort}`, {
+          const where = change.hostIp === undefined ? "" : ` on ${change.hostIp}`;
+          // The same port on other addresses: say which, since remove must name the forward's hostIp.
+          const others = forwards.filter((f) => f.protocol === change.protocol && f.hostPort === change.hostPort);
+          const hint =
+            others.length > 0 ? ` (it forwards it on ${others.map((f) => f.hostIp ?? "every address").join(", ")}: name that hostIp)` : "";
+          throw new AppError("NOT_FOUND", `network '${spec.name}' forwards no ${change.protocol} port ${change.hostPort}${where}${hint}`, {
             name: spec.name,
             protocol: change.protocol,
             hostPort: change.hostPort,
+            ...(change.hostIp === undefined ? {} : { hostIp: change.hostIp }),
           });
         }
         return {
@@ -364,7 +374,17 @@ function applyChange(
         hostPort: change.hostPort,
         vmIp: change.vmIp,
         vmPort: change.vmPort ?? change.hostPort,
+        ...(change.hostIp === undefined ? {} : { hostIp: change.hostIp }),
       };
+      // Every address and one address of the same port overlap: the other forward of this network goes first.
+      const overlapping = forwards.find((x) => x !== old && forwardsOverlap(x, f));
+      if (overlapping) {
+        throw new AppError(
+          "PORT_CONFLICT",
+          `network '${spec.name}' already forwards ${label(overlapping)}, which overlaps ${f.protocol} ${forwardHostLabel(f)}; remove it first`,
+          { name: spec.name, protocol: f.protocol, hostPort: f.hostPort, heldBy: { network: spec.name, forward: overlapping } },
+        );
+      }
       if (old && old.vmIp === f.vmIp && old.vmPort === f.vmPort) return { spec, ops: [], warnings: [], changed: [] };
       return {
         spec: { ...spec, portForwards: [...forwards.filter((x) => x !== old), f] },
@@ -465,6 +485,7 @@ export function changeFor(action: ConfigureAction, p: Record<string, unknown>): 
         hostPort: p.hostPort as number,
         vmIp: p.vmIp as string | undefined,
         vmPort: p.vmPort as number | undefined,
+        ...(typeof p.hostIp === "string" ? { hostIp: p.hostIp } : {}),
       };
   }
 }

@@ -178,7 +178,9 @@ export function commitOutcome(res: unknown, claim: PlacementRequest | null, port
   const r = res as string[];
   if (r[0] === "OK") return { kind: "applied" };
   if (r[0] === "EXPIRED") return { kind: "expired", redisNowMs: Number(r[1]) };
-  if (r[0] === "PORT_CONFLICT" && portClaim) return { kind: "refused", error: portConflict(portClaim, String(r[1])) };
+  if (r[0] === "PORT_CONFLICT" && portClaim) {
+    return { kind: "refused", error: portConflict(portClaim, String(r[1]), r[2] === undefined ? undefined : String(r[2])) };
+  }
   if (claim === null) throw new Error(`unexpected commit answer ${JSON.stringify(res)}`);
   const answer = readClaimAnswer(claim, r);
   if (answer.kind === "claimed") throw new Error(`unexpected commit answer ${JSON.stringify(res)}`);
