@@ -42,7 +42,6 @@ import {
   validationError,
   checkHostRules,
   hostRuleCount,
-  hostRulesOf,
   type SizeLimits,
   sizeLimits,
 } from "@netforge/core";
@@ -222,7 +221,7 @@ async function existingNetwork(
   redis: Redis,
   keys: Keys,
   name: string,
-  want: { spec?: boolean; ips?: boolean } = {},
+  want: { spec?: boolean; ips?: boolean; hostRules?: boolean } = {},
 ): Promise<NetworkAtDoor & { net: NetworkRecord; host: HostRecord }> {
   const read = await readNetworkAtDoor(redis, keys, name, want);
   const net = read.net;
@@ -257,7 +256,8 @@ function prepareExisting<A extends "delete-network" | "start-network" | "stop-ne
  */
 function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
   return async (redis, keys, body, commit, opts = {}) => {
-    const { net, spec, ips } = await existingNetwork(redis, keys, body.name, { spec: true, ips: true });
+    const firewall = action === "configure-network-firewall";
+    const { net, spec, ips, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, ips: true, hostRules: firewall });
     const { dryRun: _dryRun, ...payload } = body as JobBody<A> & { dryRun?: boolean };
     let plan: ChangePlan | { spec: NetSpec } | null = null;
     if (spec) {
@@ -268,7 +268,7 @@ function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
         { active: net.state === "active", leases, ...limitsOf(opts) },
         opts.checkOnly === true,
       );
-      if (action === "configure-network-firewall") await checkRulesAtDoor(redis, keys, net, spec, plan, opts);
+      if (firewall) checkRulesAtDoor(net, hostRules, spec, plan, opts);
     } else if (net.type !== "nat" && net.type !== "isolated") {
       throw new AppError(
         "UNSUPPORTED_FOR_TYPE",
@@ -299,23 +299,18 @@ function limitsOf(opts: PrepareOptions): Pick<HostObservation, "limits"> {
 
 /**
  * Rules per host at the door: the network's firewall rules and forwards after the change, plus those of every
- * other network of its host (the counts its workers published with their records, read in one script), must
- * stay within NETFORGE_MAX_RULES_PER_HOST. A change that does not add rules is not checked.
+ * other network of its host (`others`: the counts their workers published with their records, read with the
+ * network), must stay within NETFORGE_MAX_RULES_PER_HOST. A change that does not add rules passes.
  */
-async function checkRulesAtDoor(
-  redis: Redis,
-  keys: Keys,
+function checkRulesAtDoor(
   net: NetworkRecord,
+  others: number | undefined,
   spec: NetSpec,
   next: { spec: NetSpec } | null,
   opts: PrepareOptions,
-): Promise<void> {
+): void {
   if (!next) return;
-  const before = hostRuleCount(spec);
-  const after = hostRuleCount(next.spec);
-  if (after <= before) return;
-  const others = await hostRulesOf(redis, keys, net.host, net.name);
-  checkHostRules((opts.limits ?? sizeLimits()).rulesPerHost, others, before, after, net.host);
+  checkHostRules((opts.limits ?? sizeLimits()).rulesPerHost, others ?? 0, hostRuleCount(spec), hostRuleCount(next.spec), net.host);
 }
 
 /** A dry run's whole plan; null for a real call's checks (nothing downstream uses the rendered texts). */
@@ -349,7 +344,7 @@ async function preparePortForward(
   opts: PrepareOptions = {},
 ): Promise<void> {
   // The host's record (its listening ports) and the spec come with the network, in the same round trip.
-  const { net, spec, host } = await existingNetwork(redis, keys, body.name, { spec: true });
+  const { net, spec, host, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, hostRules: true });
   if (net.type !== "nat") {
     throw new AppError("UNSUPPORTED_FOR_TYPE", `port forwards need a nat network; '${net.name}' is ${net.type}`, {
       name: net.name,
@@ -366,7 +361,7 @@ async function preparePortForward(
         opts.checkOnly === true,
       )
     : null;
-  if (spec) await checkRulesAtDoor(redis, keys, net, spec, plan, opts);
+  if (spec) checkRulesAtDoor(net, hostRules, spec, plan, opts);
   let portClaim: PortClaim | null = null;
   if (payload.action === "add") {
     const listening = host.listeningPorts?.[payload.protocol] ?? [];
