@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 export const XML_DIFF_MAX_LINES = 40;
 
 export interface XmlDigest {
-  /** sha256 (hex) of the XML applied: compare with `virsh net-dumpxml --inactive <name> | sha256sum`. */
+  /** sha256 (hex) of the XML given to net-define (a dry run's libvirtXml hashes alike; libvirt's re-serialised dump does not). */
   xmlSha256: string;
   /** "- old line" / "+ new line" for the lines between the unchanged head and tail, trimmed, capped. */
   xmlDiff: string[];
