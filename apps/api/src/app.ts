@@ -14,6 +14,7 @@ import {
   readWorkerCounters,
   requestRedisClient,
   watchRedisOutage,
+  sizeLimits,
 } from "@netforge/core";
 import { Hono } from "hono";
 import { routePath } from "hono/route";
@@ -78,6 +79,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     queues: new HostQueues(redis, deps.keys, deps.logger, config.redisTimeoutMs),
     metrics,
     sse: new SseStreams(metrics, config.sseHeartbeatMs, deps.logger, { maxPerToken: config.sseMaxPerToken, maxTotal: config.sseMaxTotal }),
+    limits: { ...sizeLimits(), ...config.limits },
     shutdown: shutdown.signal,
   };
   // Jobs end on the workers; their terminal events pass this bus, which is where the API counts them.

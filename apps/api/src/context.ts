@@ -1,5 +1,5 @@
 /** What createApp is given, and the services its routes share. */
-import type { Keys, Redis, Role } from "@netforge/core";
+import type { Keys, Redis, Role, SizeLimits } from "@netforge/core";
 import type { Logger } from "pino";
 import type { HostQueues } from "./host-queues";
 import type { JobEventBus } from "./job-event-bus";
@@ -40,6 +40,8 @@ export interface ApiConfig {
   claimGraceMs: number;
   /** For the sweeper, a network's host still holds its claim while last seen within this long. */
   claimOfflineHostGraceMs: number;
+  /** Size caps (LIMIT_REACHED); absent: from the environment (core's sizeLimits). */
+  limits?: Partial<SizeLimits>;
 }
 
 export const DEFAULT_API_CONFIG: ApiConfig = {
@@ -80,6 +82,8 @@ export interface Services {
   queues: HostQueues;
   metrics: ApiMetrics;
   sse: SseStreams;
+  /** The size caps in force (config.limits over the environment's). */
+  limits: SizeLimits;
   /** Aborted by close(): ends pending `Prefer: wait` holds. */
   shutdown: AbortSignal;
 }

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
 import { isIP } from "node:net";
-import { connectRedis, jobRetention, makeKeys } from "@netforge/core";
+import { connectRedis, jobRetention, makeKeys, sizeLimits } from "@netforge/core";
 import { destination, pino } from "pino";
 import { createApp } from "./app";
 import { parseApiEnv } from "./env";
@@ -56,6 +56,7 @@ export interface StartedApi {
 export async function startApi(env: Record<string, string | undefined> = process.env): Promise<StartedApi> {
   const cfg = parseApiEnv(env);
   jobRetention(env); // fail at start on a bad retention, not on the first job
+  sizeLimits(env); // and on a bad size cap
   // Asynchronous stdout: lines written while a write is in flight go out together (one syscall per batch instead of
   // one per line under load; alone, a line is written at once). pino flushes what is pending on exit.
   // Under NETFORGE_API_PROCESSES > 1 each line also names its process.

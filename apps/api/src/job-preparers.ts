@@ -43,6 +43,10 @@ import {
   type PortClaim,
   listAllNetworks,
   validationError,
+  checkHostRules,
+  hostRuleCount,
+  type SizeLimits,
+  sizeLimits,
 } from "@netforge/core";
 import { l2Refusal, l2What } from "./l2-door";
 import type { z } from "zod";
@@ -80,8 +84,14 @@ type Preparer<A extends JobAction> = (
   keys: Keys,
   body: JobBody<A>,
   commit: CommitPrepared<A>,
-  opts?: { checkOnly?: boolean },
+  opts?: PrepareOptions,
 ) => Promise<void>;
+
+/** How a preparer runs: `checkOnly` for a dry run; `limits`, the size caps in force (absent: the environment's). */
+export interface PrepareOptions {
+  checkOnly?: boolean;
+  limits?: SizeLimits;
+}
 
 /** Explicit host: must exist and be online. */
 async function requireOnlineHost(redis: Redis, keys: Keys, id: string, what: string): Promise<HostRecord> {
@@ -180,7 +190,7 @@ async function prepareCreate(
   keys: Keys,
   body: JobBody<"create-network">,
   commit: CommitPrepared<"create-network">,
-  opts: { checkOnly?: boolean } = {},
+  opts: PrepareOptions = {},
 ) {
   const spec = resolveCreate(body);
   if (!IMPLEMENTED_TYPES.has(spec.type)) {
@@ -214,7 +224,7 @@ async function existingNetwork(
   redis: Redis,
   keys: Keys,
   name: string,
-  want: { spec?: boolean; ips?: boolean } = {},
+  want: { spec?: boolean; ips?: boolean; hostRules?: boolean } = {},
 ): Promise<NetworkAtDoor & { net: NetworkRecord; host: HostRecord }> {
   const read = await readNetworkAtDoor(redis, keys, name, want);
   const net = read.net;
@@ -249,12 +259,19 @@ function prepareExisting<A extends "delete-network" | "start-network" | "stop-ne
  */
 function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
   return async (redis, keys, body, commit, opts = {}) => {
-    const { net, spec, ips } = await existingNetwork(redis, keys, body.name, { spec: true, ips: true });
+    const firewall = action === "configure-network-firewall";
+    const { net, spec, ips, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, ips: true, hostRules: firewall });
     const { dryRun: _dryRun, ...payload } = body as JobBody<A> & { dryRun?: boolean };
-    let plan: ChangePlan | null = null;
+    let plan: ChangePlan | { spec: NetSpec } | null = null;
     if (spec) {
       const leases = (ips?.ips ?? []).filter((r) => r.leaseExpiresAt !== null);
-      plan = planAtDoor(spec, changeFor(action, payload), { active: net.state === "active", leases }, opts.checkOnly === true);
+      plan = planAtDoor(
+        spec,
+        changeFor(action, payload),
+        { active: net.state === "active", leases, ...limitsOf(opts) },
+        opts.checkOnly === true,
+      );
+      if (firewall) checkRulesAtDoor(net, hostRules, spec, plan, opts);
     } else if (net.type !== "nat" && net.type !== "isolated") {
       throw new AppError(
         "UNSUPPORTED_FOR_TYPE",
@@ -265,7 +282,7 @@ function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
         },
       );
     }
-    await commit({ network: net.name, host: net.host, payload: payload as unknown as JobPayloads[A], claim: null, plan });
+    await commit({ network: net.name, host: net.host, payload: payload as unknown as JobPayloads[A], claim: null, plan: fullPlan(plan) });
   };
 }
 
@@ -273,10 +290,35 @@ function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
  * A change checked at the door: a dry run gets the whole plan (what it answers); a real call only the checks
  * (same errors), since the worker plans again on the host and nothing here uses the rendered texts.
  */
-function planAtDoor(spec: NetSpec, change: NetworkChange, host: HostObservation, dryRun: boolean): ChangePlan | null {
+function planAtDoor(spec: NetSpec, change: NetworkChange, host: HostObservation, dryRun: boolean): ChangePlan | { spec: NetSpec } {
   if (dryRun) return planChange(spec, change, host);
-  checkChange(spec, change, host);
-  return null;
+  return { spec: checkChange(spec, change, host) };
+}
+
+/** The per-network caps of a HostObservation, when the caller gave them. */
+function limitsOf(opts: PrepareOptions): Pick<HostObservation, "limits"> {
+  return opts.limits ? { limits: opts.limits } : {};
+}
+
+/**
+ * Rules per host at the door: the network's firewall rules and forwards after the change, plus those of every
+ * other network of its host (`others`: the counts their workers published with their records, read with the
+ * network), must stay within NETFORGE_MAX_RULES_PER_HOST. A change that does not add rules passes.
+ */
+function checkRulesAtDoor(
+  net: NetworkRecord,
+  others: number | undefined,
+  spec: NetSpec,
+  next: { spec: NetSpec } | null,
+  opts: PrepareOptions,
+): void {
+  if (!next) return;
+  checkHostRules((opts.limits ?? sizeLimits()).rulesPerHost, others ?? 0, hostRuleCount(spec), hostRuleCount(next.spec), net.host);
+}
+
+/** A dry run's whole plan; null for a real call's checks (nothing downstream uses the rendered texts). */
+function fullPlan(p: ChangePlan | { spec: NetSpec } | null): ChangePlan | null {
+  return p && "steps" in p ? p : null;
 }
 
 /** One preparer per job action. */
@@ -302,10 +344,10 @@ async function preparePortForward(
   keys: Keys,
   body: JobBody<"configure-network-port-forward">,
   commit: CommitPrepared<"configure-network-port-forward">,
-  opts: { checkOnly?: boolean } = {},
+  opts: PrepareOptions = {},
 ): Promise<void> {
   // The host's record (its listening ports) and the spec come with the network, in the same round trip.
-  const { net, spec, host } = await existingNetwork(redis, keys, body.name, { spec: true });
+  const { net, spec, host, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, hostRules: true });
   if (net.type !== "nat") {
     throw new AppError("UNSUPPORTED_FOR_TYPE", `port forwards need a nat network; '${net.name}' is ${net.type}`, {
       name: net.name,
@@ -318,10 +360,11 @@ async function preparePortForward(
     ? planAtDoor(
         spec,
         changeFor("configure-network-port-forward", { ...payload }),
-        { active: net.state === "active", leases: [] },
+        { active: net.state === "active", leases: [], ...limitsOf(opts) },
         opts.checkOnly === true,
       )
     : null;
+  if (spec) checkRulesAtDoor(net, hostRules, spec, plan, opts);
   let portClaim: PortClaim | null = null;
   if (payload.action === "add") {
     if (payload.hostIp !== undefined) checkHostIp(host, payload.hostIp);
@@ -356,7 +399,7 @@ async function preparePortForward(
     };
     if (opts.checkOnly) await checkPortClaim(redis, keys, portClaim);
   }
-  await commit({ network: net.name, host: net.host, payload, claim: null, plan, portClaim });
+  await commit({ network: net.name, host: net.host, payload, claim: null, plan: fullPlan(plan), portClaim });
 }
 
 /** A forward's hostIp must be one of the host's own (non-loopback) IPv4 addresses, as its inventory publishes them. */

@@ -1,6 +1,6 @@
 /** Worker configuration from the environment, parsed once at boot. */
 import { hostname } from "node:os";
-import { type DeniedHostPorts, deniedHostPorts, HostId, jobRetention } from "@netforge/core";
+import { type DeniedHostPorts, deniedHostPorts, HostId, jobRetention, sizeLimits } from "@netforge/core";
 import { z } from "zod";
 
 const Env = z.object({
@@ -135,6 +135,7 @@ export type WorkerConfig = {
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const e = Env.parse(env);
   jobRetention(env); // fail at start on a bad retention, not on the first job
+  sizeLimits(env); // and on a bad size cap
   const hostId =
     e.HOST_ID ??
     hostname()

@@ -35,3 +35,5 @@ export * from "./schemas/firewall";
 export * from "./store/port-claims";
 export { evalScript } from "./store/scripts";
 export * from "./random-id";
+export * from "./limits";
+export * from "./render/xml-digest";

@@ -7,6 +7,7 @@
  * applies.
  */
 import { AppError } from "../errors";
+import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
 import { type NativeRange, renderDhcpHost, renderDhcpRange, renderNetworkXml } from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
@@ -44,6 +45,8 @@ export interface HostObservation {
    * so a retried job converges instead of failing on "already exists".
    */
   native?: { hosts: Reservation[]; range: NativeRange | null };
+  /** The per-network caps (LIMIT_REACHED); absent: the ones this process's environment sets (sizeLimits). */
+  limits?: Pick<SizeLimits, "forwardsPerNetwork" | "reservationsPerNetwork" | "firewallRulesPerNetwork">;
 }
 
 /** One host command of a plan: `virsh <args>`, or redefining the network with `xml`. */
@@ -202,9 +205,9 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
  * the host, and rendering the definition and chains of a network with 1,000 forwards only to drop them cost the
  * door several ms). Throws exactly what planChange throws for an invalid change.
  */
-export function checkChange(spec: NetSpec, change: NetworkChange, host: HostObservation): void {
+export function checkChange(spec: NetSpec, change: NetworkChange, host: HostObservation): NetSpec {
   if (!isRouted(spec)) throw unsupportedChange(spec, change);
-  applyChange(spec, change, host);
+  return applyChange(spec, change, host).spec;
 }
 
 /** The ops adjusted to what libvirt's definition already has (see HostObservation.native). */
@@ -262,6 +265,7 @@ function applyChange(
   const gateway = ipNum(spec.gateway);
   const where = formatCidr(cidr);
   const leaseOf = (ip: string) => host.leases.find((l) => l.ip === ip);
+  const limits = host.limits ?? sizeLimits();
   switch (change.kind) {
     case "assign-static-ip": {
       const mac = change.mac.toLowerCase();
@@ -293,6 +297,15 @@ function applyChange(
           mac,
           reservedIp: byMac.ip,
         });
+      if (spec.reservations.length >= limits.reservationsPerNetwork) {
+        throw limitReached(
+          "reservationsPerNetwork",
+          limits.reservationsPerNetwork,
+          spec.reservations.length + 1,
+          `network '${spec.name}' has ${spec.reservations.length} static reservations`,
+          { name: spec.name },
+        );
+      }
       const lease = leaseOf(change.ip);
       if (lease && lease.mac !== mac && !change.force) {
         throw new AppError("IP_CONFLICT", `${change.ip} is currently leased to ${lease.mac}; pass "force": true to reserve it anyway`, {
@@ -386,6 +399,15 @@ function applyChange(
         );
       }
       if (old && old.vmIp === f.vmIp && old.vmPort === f.vmPort) return { spec, ops: [], warnings: [], changed: [] };
+      if (!old && forwards.length >= limits.forwardsPerNetwork) {
+        throw limitReached(
+          "forwardsPerNetwork",
+          limits.forwardsPerNetwork,
+          forwards.length + 1,
+          `network '${spec.name}' has ${forwards.length} port forwards`,
+          { name: spec.name },
+        );
+      }
       return {
         spec: { ...spec, portForwards: [...forwards.filter((x) => x !== old), f] },
         ops: [{ kind: "firewall" }],
@@ -398,6 +420,15 @@ function applyChange(
       const before = JSON.stringify(firewallOf(spec));
       if (before === JSON.stringify(change.firewall) && spec.firewall) return { spec, ops: [], warnings: [], changed: [] };
       const f = change.firewall;
+      if (f.rules.length > limits.firewallRulesPerNetwork) {
+        throw limitReached(
+          "firewallRulesPerNetwork",
+          limits.firewallRulesPerNetwork,
+          f.rules.length,
+          `a firewall of network '${spec.name}' with ${f.rules.length} rules`,
+          { name: spec.name },
+        );
+      }
       const inbound = f.rules.filter((r) => r.direction === "inbound").length;
       return {
         spec: { ...spec, firewall: f },
