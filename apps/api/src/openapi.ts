@@ -148,7 +148,9 @@ function actionOperation(name: ActionName): JsonSchema {
       },
       ...COMMON_ERRORS,
       "404": errorRef("NOT_FOUND"),
-      "409": errorRef("NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH, LIMIT_REACHED (details.limit), or a failed job's code"),
+      "409": errorRef(
+        "NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH, LIMIT_REACHED (details.limit), or a failed job's code",
+      ),
       "422": errorRef("UNSUPPORTED_FOR_TYPE"),
       "503": errorRef("NO_HOST, HOST_UNAVAILABLE, UNAVAILABLE"),
     };
