@@ -33,3 +33,4 @@ export * from "./schemas/firewall";
 export * from "./store/port-claims";
 export { evalScript } from "./store/scripts";
 export * from "./random-id";
+export * from "./store/host-lease";
