@@ -12,6 +12,7 @@
  */
 import {
   AppError,
+  checkJobPayload,
   countWorkerEvent,
   getJob,
   getNetwork,
@@ -95,6 +96,18 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
     try {
       await report.started(attempt);
       logger.info({ attempt }, "job started");
+      // Nothing read from Redis is trusted: the payload must pass the schemas the API used, for this job's
+      // action, network and host (VALIDATION_FAILED, final, before any host step).
+      if (record.action !== action) {
+        throw new AppError(
+          "VALIDATION_FAILED",
+          `the queued job's action '${action}' is not its record's '${record.action}'; nothing was changed`,
+          {
+            issues: [{ path: "action", message: `must be '${record.action}'` }],
+          },
+        );
+      }
+      checkJobPayload(action, payload, { network: record.network, host: host.hostId });
       const handler = HANDLERS[action as JobAction] as (ctx: unknown, p: unknown) => Promise<unknown>;
       const result = await handler({ ...host, logger, report, revert }, payload);
       await report.succeeded(result); // fenced: only under the lock

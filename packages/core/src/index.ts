@@ -34,3 +34,4 @@ export * from "./store/port-claims";
 export { evalScript } from "./store/scripts";
 export * from "./random-id";
 export * from "./store/host-lease";
+export * from "./schemas/job-payload";
