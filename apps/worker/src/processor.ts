@@ -93,6 +93,8 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
     const unpinFirewall = host.firewall.pin(record.network);
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
+    // What an earlier delivery of this job id got to (read before this one resets the steps): see JobContext.
+    const earlierSteps = new Set(record.progress.steps.filter((s) => s.state === "running" || s.state === "succeeded").map((s) => s.name));
     try {
       await report.started(attempt);
       logger.info({ attempt }, "job started");
@@ -109,7 +111,7 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
       }
       checkJobPayload(action, payload, { network: record.network, host: host.hostId });
       const handler = HANDLERS[action as JobAction] as (ctx: unknown, p: unknown) => Promise<unknown>;
-      const result = await handler({ ...host, logger, report, revert }, payload);
+      const result = await handler({ ...host, logger, report, revert, earlierSteps }, payload);
       await report.succeeded(result); // fenced: only under the lock
       revert.success();
       host.hostChanged(record.network);
