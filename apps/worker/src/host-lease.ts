@@ -125,8 +125,9 @@ export class HostLeaseKeeper {
     if (this.lost) return;
     const r = await renewHostLease(this.redis, this.keys, this.hostId, this.owner, this.ttlMs);
     if (r.ok) {
+      // Info, not warn: the outage that emptied Redis was logged already (once); this is its expected recovery.
       if (r.retaken)
-        this.logger.warn({ hostId: this.hostId }, "host-id lease was gone (Redis emptied, or paused past its TTL); took it again");
+        this.logger.info({ hostId: this.hostId }, "host-id lease was gone (Redis emptied, or paused past its TTL); took it again");
       return;
     }
     this.lost = true;
