@@ -56,6 +56,12 @@ describe("docker-compose.yml", () => {
     expect(always.map(([k]) => k)).toEqual(["redis", "api", "worker"]);
   });
 
+  it("gives the worker no default HOST_ID: compose refuses to run without one (one worker per host id)", () => {
+    const hostId = doc.services.worker.environment.HOST_ID as string;
+    expect(hostId).toMatch(/^\$\{HOST_ID:\?[^}]+\}$/);
+    expect(JSON.stringify(doc)).not.toContain("hv1");
+  });
+
   it("offers the HA layout as profile 'ha': primary + 2 replicas, 3 sentinels (quorum 2), an API on a redis-sentinel:// URL", () => {
     const services = doc.services as Record<string, { profiles?: string[]; command: string[]; environment?: Record<string, string> }>;
     const ha = Object.entries(services).filter(([, v]) => v.profiles?.includes("ha"));

@@ -11,8 +11,11 @@ const Env = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/)
     .default("netforge"),
-  /** This hypervisor's id in the cluster. */
-  HOST_ID: HostId.optional(),
+  /**
+   * This hypervisor's id in the cluster, owned by one running worker at a time (a lease in Redis; a second
+   * worker with the same id refuses to start). Unset or empty: the machine's hostname.
+   */
+  HOST_ID: z.preprocess((v) => (v === "" ? undefined : v), HostId.optional()),
   /** libvirt connection of this host. */
   LIBVIRT_URI: z.string().default("qemu:///system"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -35,6 +38,11 @@ const Env = z.object({
     .string()
     .refine((v) => v === "off" || /^\/[^\0]*[^/]$/.test(v), "must be an absolute file path or 'off'")
     .optional(),
+  /**
+   * TTL of this worker's lease on its HOST_ID, renewed every heartbeat (at least three times per TTL). A
+   * restart after a crash waits at most this long for the dead worker's lease to expire. Default 15 s.
+   */
+  NETFORGE_HOST_LEASE_MS: z.coerce.number().int().min(1000).default(15_000),
   /** Period of the heartbeat with inventory, and of the live stats refresh. */
   NETFORGE_HEARTBEAT_MS: z.coerce.number().int().min(200).default(5_000),
   /** Where libvirt's dnsmasq keeps lease files. */
@@ -117,6 +125,8 @@ export type WorkerConfig = {
   /** Boot-time copy of the firewall; absent (hand-built configs, "off"): none is written. */
   firewallBootFile?: string;
   heartbeatMs: number;
+  /** TTL of the host-id lease; optional so configs built by hand (tests) need not name it: 15 s. */
+  hostLeaseMs?: number;
   leasesDir: string;
   stalledMs: number;
   lockTtlMs: number;
@@ -154,6 +164,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     firewallCheckMs: e.NETFORGE_FIREWALL_CHECK_MS,
     ...(bootFile === "off" ? {} : { firewallBootFile: bootFile }),
     heartbeatMs: e.NETFORGE_HEARTBEAT_MS,
+    hostLeaseMs: e.NETFORGE_HOST_LEASE_MS,
     leasesDir: e.NETFORGE_LEASES_DIR,
     stalledMs: e.NETFORGE_STALLED_MS,
     lockTtlMs: e.NETFORGE_LOCK_TTL_MS,

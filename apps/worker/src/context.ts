@@ -38,4 +38,10 @@ export interface JobContext extends HostContext {
   report: JobReporter;
   revert: Revert;
   logger: Logger;
+  /**
+   * Steps an earlier delivery of this same job id started or finished (its record said so when this delivery
+   * began): a job redelivered after its host change but before its success record finds the change already
+   * made, and succeeds instead of failing (see the lifecycle handlers). Absent: none.
+   */
+  earlierSteps?: ReadonlySet<string>;
 }

@@ -1,6 +1,7 @@
 /** Worker process entry: env -> logger -> startWorker; graceful shutdown on SIGTERM/SIGINT. */
 import pino from "pino";
 import { loadWorkerConfig } from "./config";
+import { HostIdInUse } from "./host-lease";
 import { startWorker } from "./worker";
 
 const cfg = loadWorkerConfig();
@@ -18,8 +19,15 @@ startWorker(cfg, logger)
     };
     process.on("SIGTERM", () => void shutdown("SIGTERM"));
     process.on("SIGINT", () => void shutdown("SIGINT"));
+    // Another worker took this host id (see host-lease.ts): this one has stopped acting; exit non-zero.
+    void w.leaseLost.then((err) => {
+      logger.fatal({ hostId: cfg.hostId }, err.message);
+      process.exit(1);
+    });
   })
   .catch((err) => {
-    logger.fatal({ err }, "worker failed to start");
+    // A second worker for a host id: one line naming the owner and the lease's time left.
+    if (err instanceof HostIdInUse) logger.fatal({ hostId: cfg.hostId }, `worker refused to start: ${err.message}`);
+    else logger.fatal({ err }, "worker failed to start");
     process.exit(1);
   });

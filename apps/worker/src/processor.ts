@@ -12,6 +12,7 @@
  */
 import {
   AppError,
+  checkJobPayload,
   countWorkerEvent,
   getJob,
   getNetwork,
@@ -92,11 +93,25 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
     const unpinFirewall = host.firewall.pin(record.network);
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
+    // What an earlier delivery of this job id got to (read before this one resets the steps): see JobContext.
+    const earlierSteps = new Set(record.progress.steps.filter((s) => s.state === "running" || s.state === "succeeded").map((s) => s.name));
     try {
       await report.started(attempt);
       logger.info({ attempt }, "job started");
+      // Nothing read from Redis is trusted: the payload must pass the schemas the API used, for this job's
+      // action, network and host (VALIDATION_FAILED, final, before any host step).
+      if (record.action !== action) {
+        throw new AppError(
+          "VALIDATION_FAILED",
+          `the queued job's action '${action}' is not its record's '${record.action}'; nothing was changed`,
+          {
+            issues: [{ path: "action", message: `must be '${record.action}'` }],
+          },
+        );
+      }
+      checkJobPayload(action, payload, { network: record.network, host: host.hostId });
       const handler = HANDLERS[action as JobAction] as (ctx: unknown, p: unknown) => Promise<unknown>;
-      const result = await handler({ ...host, logger, report, revert }, payload);
+      const result = await handler({ ...host, logger, report, revert, earlierSteps }, payload);
       await report.succeeded(result); // fenced: only under the lock
       revert.success();
       host.hostChanged(record.network);

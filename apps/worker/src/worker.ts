@@ -15,6 +15,7 @@ import { ExecaRunner, type CommandRunner } from "./host/command-runner";
 import { NetworkCatalog } from "./host/network-catalog";
 import { Virsh } from "./host/virsh";
 import { refreshHost } from "./inventory";
+import { DEFAULT_HOST_LEASE_MS, type HostIdInUse, HostLeaseKeeper, newLeaseOwner, takeHostLease } from "./host-lease";
 import { LeaseWatcher } from "./lease-watcher";
 import { failAbandonedJob, makeProcessor } from "./processor";
 import { reconcile, repairFirewallDrift } from "./reconcile";
@@ -22,11 +23,41 @@ import { reconcile, repairFirewallDrift } from "./reconcile";
 export interface RunningWorker {
   host: HostContext;
   close(): Promise<void>;
+  /**
+   * Resolves when another worker took this host id's lease while this one ran (it stopped acting: no new job,
+   * no heartbeat or reconcile); the process should then exit non-zero (index.ts does).
+   */
+  leaseLost: Promise<HostIdInUse>;
 }
 
 export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: CommandRunner = new ExecaRunner()): Promise<RunningWorker> {
   const redis = connectRedis(cfg.redisUrl);
   const keys = makeKeys(cfg.prefix);
+  // One running worker per host id: taken before anything of the host is read or published (a second worker
+  // with this HOST_ID refuses here, naming the owner); see host-lease.ts.
+  const leaseOwner = newLeaseOwner();
+  const leaseMs = cfg.hostLeaseMs ?? DEFAULT_HOST_LEASE_MS;
+  try {
+    await takeHostLease(redis, keys, cfg.hostId, leaseOwner, leaseMs, logger);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  let onLeaseLost: (err: HostIdInUse) => void = () => undefined;
+  const leaseLost = new Promise<HostIdInUse>((resolve) => {
+    onLeaseLost = resolve;
+  });
+  let running: RunningWorker | null = null;
+  let lostTo: HostIdInUse | null = null;
+  const stopForLostLease = (w: RunningWorker, err: HostIdInUse) => void w.close().finally(() => onLeaseLost(err));
+  const lease = new HostLeaseKeeper(redis, keys, cfg.hostId, leaseOwner, leaseMs, logger, (err) => {
+    // Another worker owns the host id now: stop acting at once (its host record is not ours to write).
+    lostTo = err;
+    if (running) stopForLostLease(running, err);
+  });
+  // Renewed with the heartbeat (at least three times per TTL), on its own timer so a slow inventory read
+  // cannot delay it.
+  lease.start(Math.max(100, Math.min(cfg.heartbeatMs, Math.floor(leaseMs / 3))));
   const virsh = new Virsh(runner, cfg.libvirtUri, { commandTimeoutMs: cfg.virshTimeoutMs });
   const startedAt = new Date().toISOString();
   const catalog = new NetworkCatalog(virsh, { logger });
@@ -163,8 +194,9 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const stopFirewallCheck = loop(cfg.firewallCheckMs, "firewall check", () => repairFirewallDrift(host));
   logger.info({ queue: keys.hostQueue(cfg.hostId), libvirtVersion }, "worker ready");
 
-  return {
+  const self: RunningWorker = {
     host,
+    leaseLost,
     async close() {
       stopping = true;
       if (inventoryTimer) clearTimeout(inventoryTimer);
@@ -172,8 +204,10 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       stopReconcile();
       stopFirewallCheck();
       leaseWatcher.close();
+      // A worker that lost the host id leaves the host record to the new owner (not marked offline).
+      const owned = () => !lease.isLost;
       // Going offline first: placement stops choosing this host while its running jobs finish.
-      await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);
+      if (owned()) await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);
       // BullMQ's close takes no new job and resolves once the running ones are done.
       const drained = worker.close();
       logger.info({ graceMs: cfg.shutdownGraceMs }, "stopping: no new jobs, waiting for running ones");
@@ -204,9 +238,22 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       nft.close();
       // The boot copy of the last apply is on disk before the process goes (its writes run off the jobs' path).
       await bootCopy?.settled();
-      await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);
+      if (owned()) await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);
+      // Last: the next worker of this host id may start at once, and nothing of ours writes after it does.
+      await lease.release().catch((err: unknown) => logger.warn({ err }, "could not release the host-id lease; it expires"));
       redis.disconnect();
       bullConnection.disconnect();
     },
   };
+  // Closed once: a close for a lost lease and the caller's own close share the one shutdown.
+  const closeOnce = self.close;
+  let closed: Promise<void> | null = null;
+  self.close = () => {
+    closed ??= closeOnce();
+    return closed;
+  };
+  running = self;
+  // Lost while starting up (the keeper found another holder before `running` existed).
+  if (lostTo) stopForLostLease(self, lostTo);
+  return self;
 }

@@ -37,3 +37,5 @@ export { evalScript } from "./store/scripts";
 export * from "./random-id";
 export * from "./limits";
 export * from "./render/xml-digest";
+export * from "./store/host-lease";
+export * from "./schemas/job-payload";

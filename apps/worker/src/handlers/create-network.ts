@@ -7,6 +7,7 @@ import {
   AppError,
   type CreateNetworkPayload,
   isRouted,
+  type NetSpec,
   type NetworkRecord,
   parseNetworkXml,
   putNetwork,
@@ -16,12 +17,16 @@ import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
 import { driverFor } from "../drivers/registry";
 import { readLinks, readRoutes } from "../host/ip";
+import type { CatalogEntry } from "../host/network-catalog";
 import { applyFirewall } from "./firewall-steps";
 
 export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): Promise<NetworkRecord> {
   const driver = driverFor(p.type);
   const { virsh, catalog, report, revert } = ctx;
 
+  // An earlier delivery of this job made the network, and something is plugged into it by now: it is in use,
+  // so it is kept as it is (never destroyed to start clean) and this delivery finishes from there.
+  let adopted: CatalogEntry | null = null;
   const spec = await report.step("checking host", async () => {
     const [entries, firstLinks, firstRoutes] = await Promise.all([catalog.list(), readLinks(ctx.runner), readRoutes(ctx.runner)]);
     let links = firstLinks;
@@ -34,7 +39,18 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
           host: ctx.hostId,
         });
       }
-      // Same uuid: left behind by an interrupted earlier attempt of this very job. Start clean.
+      // Same uuid: left behind by an interrupted earlier attempt of this very job. Start clean, unless anything
+      // is attached to it (attachments are checked before any destroy).
+      const leftSpec = existing.def.spec;
+      const attached = existing.active ? await driver.attachments(ctx, existing) : [];
+      if (attached.length > 0 && leftSpec) {
+        adopted = existing;
+        ctx.logger.warn(
+          { network: p.name, attached: attached.map((a) => a.name) },
+          "an earlier delivery of this job created the network and it is in use: kept, not recreated",
+        );
+        return leftSpec;
+      }
       if (existing.active) await virsh.destroy(p.name);
       await virsh.undefine(p.name);
       catalog.forget(p.name);
@@ -46,6 +62,8 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
     const snapshot: HostSnapshot = { links, routes, catalog: entries.filter((c) => c.name !== p.name) };
     return driver.prepare(ctx, p, snapshot);
   });
+
+  if (adopted) return finishAdopted(ctx, p, adopted, spec);
 
   const xml = driver.render(spec);
   const def = parseNetworkXml(xml);
@@ -98,6 +116,38 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   const now = new Date().toISOString();
   const rec = driver.record({ name: p.name, active: p.start, autostart: p.autostart, persistent: true, def }, ctx.hostId, now);
+  await putNetwork(ctx.redis, ctx.keys, rec);
+  await putNetworkSpec(ctx.redis, ctx.keys, spec);
+  return rec;
+}
+
+/**
+ * Finish a create whose network an earlier delivery of this job made and that is in use (VMs attached): its
+ * definition and running state stay; its rules are put in place again, autostart set, DHCP verified, and the
+ * index record and spec published, as the first delivery would have.
+ */
+async function finishAdopted(ctx: JobContext, p: CreateNetworkPayload, entry: CatalogEntry, spec: NetSpec): Promise<NetworkRecord> {
+  const driver = driverFor(p.type);
+  const { report } = ctx;
+  report.skip("defining network");
+  if (entry.active) {
+    await report.step("starting network", async () => {
+      if (isRouted(spec)) await applyFirewall(ctx, spec);
+    });
+  } else {
+    report.skip("starting network");
+  }
+  await report.step("setting autostart", () => ctx.virsh.setAutostart(p.name, p.autostart));
+  if (entry.active && driver.servesDhcp(spec)) {
+    await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));
+  } else {
+    report.skip("verifying DHCP");
+  }
+  const rec = driver.record(
+    { name: p.name, active: entry.active, autostart: p.autostart, persistent: true, def: entry.def },
+    ctx.hostId,
+    new Date().toISOString(),
+  );
   await putNetwork(ctx.redis, ctx.keys, rec);
   await putNetworkSpec(ctx.redis, ctx.keys, spec);
   return rec;

@@ -1,5 +1,5 @@
 /** delete-network: refuse while anything is attached, stop, undefine, drop from the index and release the claim. */
-import { type NetworkRefPayload, releaseNetworkClaim, releasePortClaims, removeNetwork } from "@netforge/core";
+import { AppError, type NetworkRefPayload, releaseNetworkClaim, releasePortClaims, removeNetwork } from "@netforge/core";
 import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { assertNothingAttached, loadManaged } from "./common";
@@ -8,10 +8,22 @@ import { removeFirewall } from "./firewall-steps";
 export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<{ name: string; deleted: true }> {
   const { virsh, report, revert } = ctx;
   const entry = await report.step("checking attachments", async () => {
-    const e = await loadManaged(ctx, p.name);
-    await assertNothingAttached(ctx, e, "delete");
+    const e = await loadManaged(ctx, p.name).catch((err: unknown) => {
+      // Gone, and an earlier delivery of this very job reached its removal: it did it (crashed before its
+      // success record). Finish the bookkeeping below instead of failing NOT_FOUND.
+      if (err instanceof AppError && err.code === "NOT_FOUND" && ctx.earlierSteps?.has("removing definition")) return null;
+      throw err;
+    });
+    if (e) await assertNothingAttached(ctx, e, "delete");
     return e;
   });
+  if (!entry) {
+    ctx.logger.info({ network: p.name }, "already removed by an earlier delivery of this job: finishing it");
+    report.skip("stopping network");
+    report.skip("removing definition");
+    await removeFirewall(ctx, p.name);
+    return finishDelete(ctx, p.name);
+  }
 
   if (entry.active) {
     await report.step("stopping network", async () => {
@@ -40,8 +52,13 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
     if (spec) await driverFor(spec.type).tearDownHost?.(ctx, spec);
   });
 
-  await removeNetwork(ctx.redis, ctx.keys, p.name);
-  await releaseNetworkClaim(ctx.redis, ctx.keys, p.name, ctx.hostId);
-  await releasePortClaims(ctx.redis, ctx.keys, ctx.hostId, p.name);
-  return { name: p.name, deleted: true };
+  return finishDelete(ctx, p.name);
+}
+
+/** The network is gone from the host: out of the index, its name, subnet and ports released. */
+async function finishDelete(ctx: JobContext, name: string): Promise<{ name: string; deleted: true }> {
+  await removeNetwork(ctx.redis, ctx.keys, name);
+  await releaseNetworkClaim(ctx.redis, ctx.keys, name, ctx.hostId);
+  await releasePortClaims(ctx.redis, ctx.keys, ctx.hostId, name);
+  return { name, deleted: true };
 }

@@ -12,12 +12,20 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
   // One read of the host serves the state check and the overlap check.
   const [catalog, links, routes] = await Promise.all([ctx.catalog.list(), readLinks(ctx.runner), readRoutes(ctx.runner)]);
   const entry = await loadManaged(ctx, p.name, catalog);
-  if (entry.active) {
+  // Active because an earlier delivery of this very job started it (crashed before its success record): the
+  // target state holds; its firewall is put in place again and DHCP verified, as a first delivery would.
+  const startedEarlier = entry.active && ctx.earlierSteps?.has("starting network") === true;
+  if (entry.active && !startedEarlier) {
     throw new AppError("INVALID_STATE", `network '${p.name}' is already active`, { name: p.name, state: "active" });
   }
   const driver = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat");
   const spec = entry.def.spec;
   await report.step("starting network", async () => {
+    if (startedEarlier) {
+      revert.add("stop network", () => virsh.destroy(p.name), "starting network");
+      if (spec && isRouted(spec)) await applyFirewall(ctx, spec);
+      return;
+    }
     // Something may have taken the subnet while the network was down: say so clearly instead of libvirt's message.
     if (entry.def.cidr) assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name));
     // A network defined before netforge owned its rules (<forward mode='nat'/>, or none for isolated) is

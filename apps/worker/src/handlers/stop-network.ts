@@ -8,6 +8,9 @@ export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promis
   const { virsh, report, revert } = ctx;
   const entry = await report.step("checking attachments", async () => {
     const e = await loadManaged(ctx, p.name);
+    // Inactive because an earlier delivery of this very job stopped it (crashed before its success record):
+    // the target state holds; the step below finishes what that delivery may not have (the firewall).
+    if (!e.active && ctx.earlierSteps?.has("stopping network")) return e;
     if (!e.active) {
       throw new AppError("INVALID_STATE", `network '${p.name}' is not active`, { name: p.name, state: "inactive" });
     }
@@ -15,8 +18,10 @@ export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promis
     return e;
   });
   await report.step("stopping network", async () => {
-    await virsh.destroy(entry.name);
-    revert.add("restart network", () => virsh.start(entry.name), "stopping network");
+    if (entry.active) {
+      await virsh.destroy(entry.name);
+      revert.add("restart network", () => virsh.start(entry.name), "stopping network");
+    }
     // Rules and forwards leave the kernel; they stay in the spec, so the next start restores them.
     await removeFirewall(ctx, entry.name);
   });

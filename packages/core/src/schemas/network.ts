@@ -48,6 +48,16 @@ const RoutedNetworkBody = {
   dhcp: DhcpInput.optional(),
 };
 
+/**
+ * A host interface name (NIC, bridge, PF): up to 15 of letters, digits and _.:-, not only dots ("." and ".."
+ * are no device, and would be path components where the worker reads sysfs).
+ */
+const ifName = (message: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,15}$/, message)
+    .refine((s) => !/^\.+$/.test(s), `${message}, not only dots`);
+
 /** Body of create-network, one shape per type. */
 export const CreateNetworkBody = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("nat"), ...RoutedNetworkBody }),
@@ -55,19 +65,13 @@ export const CreateNetworkBody = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("bridge"),
     ...common,
-    interface: z
-      .string()
-      .regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be an interface name")
-      .optional(),
-    bridge: z
-      .string()
-      .regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be a bridge name")
-      .optional(),
+    interface: ifName("must be an interface name").optional(),
+    bridge: ifName("must be a bridge name").optional(),
   }),
   z.strictObject({
     type: z.literal("sriov"),
     ...common,
-    pf: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be an interface name"),
+    pf: ifName("must be an interface name"),
     vfs: z.number().int().min(1).max(256).optional(),
     vlan: z.number().int().min(1).max(4094).optional(),
   }),
