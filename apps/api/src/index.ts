@@ -10,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
 import { connectRedis, jobRetention, makeKeys, type Role } from "@netforge/core";
 import { destination, pino } from "pino";
+import { publishedAddressesFor } from "./api-addresses";
 import { createApp } from "./app";
 import { parseApiEnv } from "./env";
 import { loadTokens } from "./tokens";
@@ -63,6 +64,8 @@ export async function startApi(env: Record<string, string | undefined> = process
       sseMaxPerToken: cfg.NETFORGE_SSE_MAX_PER_TOKEN,
       sseMaxTotal: cfg.NETFORGE_SSE_MAX_TOTAL,
       redisTimeoutMs: cfg.NETFORGE_REDIS_TIMEOUT_MS,
+      ...(cfg.NETFORGE_ALLOWED_CIDRS ? { allowedCidrs: cfg.NETFORGE_ALLOWED_CIDRS } : {}),
+      publishAddresses: publishedAddressesFor(cfg.NETFORGE_API_ADDRESSES, cfg.HOST),
     },
   });
 

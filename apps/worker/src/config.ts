@@ -61,6 +61,15 @@ const Env = z.object({
   /** Root of sysfs read for SR-IOV PFs/VFs and written for VF counts (tests point it at a fake tree). */
   NETFORGE_SYSFS_ROOT: z.string().min(1).default("/sys"),
   /**
+   * The resolv.conf whose IPv4 nameservers this host must keep reaching: a subnet containing one is refused.
+   * A host whose resolver is a local stub (systemd-resolved's 127.0.0.53) names the file listing the upstream
+   * servers (/run/systemd/resolve/resolv.conf).
+   */
+  NETFORGE_RESOLV_CONF: z
+    .string()
+    .regex(/^\/[^\0]*[^/]$/, "must be an absolute file path")
+    .default("/etc/resolv.conf"),
+  /**
    * SIGTERM: how long running jobs may keep going to finish (no new job is taken
    * meanwhile). After it, each running job stops before its next host step, undoes
    * what it did and goes back to the queue (no attempt used). Default 30 s.
@@ -94,6 +103,8 @@ export type WorkerConfig = {
   virshTimeoutMs: number;
   /** Optional so configs built by hand (tests) need not name it: /sys. */
   sysfsRoot?: string;
+  /** Optional so configs built by hand (tests) need not name it: /etc/resolv.conf. */
+  resolvConf?: string;
   shutdownGraceMs: number;
   shutdownAbortMs: number;
 };
@@ -124,6 +135,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     lockTtlMs: e.NETFORGE_LOCK_TTL_MS,
     virshTimeoutMs: e.NETFORGE_VIRSH_TIMEOUT_MS,
     sysfsRoot: e.NETFORGE_SYSFS_ROOT,
+    resolvConf: e.NETFORGE_RESOLV_CONF,
     shutdownGraceMs: e.NETFORGE_SHUTDOWN_GRACE_MS,
     shutdownAbortMs: e.NETFORGE_SHUTDOWN_ABORT_MS,
   };

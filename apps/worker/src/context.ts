@@ -23,6 +23,8 @@ export interface HostContext {
   leasesDir: string;
   /** Root of sysfs for SR-IOV reads and writes (NETFORGE_SYSFS_ROOT; default /sys). */
   sysfsRoot?: string;
+  /** The resolv.conf whose nameservers the host must keep reaching (NETFORGE_RESOLV_CONF; default /etc/resolv.conf). */
+  resolvConf?: string;
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */
   hostChanged(network?: string): void;
 }

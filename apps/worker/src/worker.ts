@@ -43,6 +43,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     logger,
     leasesDir: cfg.leasesDir,
     sysfsRoot: cfg.sysfsRoot,
+    resolvConf: cfg.resolvConf,
     hostChanged: (network) => scheduleInventory(network),
   };
   let stopping = false;
