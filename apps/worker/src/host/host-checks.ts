@@ -29,10 +29,11 @@ export interface Occupied {
 }
 
 /**
- * Everything occupying subnets on the host except the network `except`, then the addresses the host must keep
+ * Everything occupying subnets on the host except the network `except`, and the addresses the host must keep
  * reaching (next hops of `routes`, and `endpoints`: its Redis, the API, its resolvers) as /32 entries, each
- * unless a subnet already listed or a libvirt network's subnet holds it (a subnet containing it overlaps that
- * one anyway; an address reached through one of our own networks is the operator's design).
+ * unless a subnet listed or a libvirt network's subnet holds it (a subnet containing it overlaps that one
+ * anyway; an address reached through one of our own networks is the operator's design). The addresses come
+ * first: a subnet that would cut one off is refused naming it rather than a route it also overlaps.
  */
 export function occupiedSubnets(
   links: HostLink[],
@@ -49,14 +50,15 @@ export function occupiedSubnets(
   }
   const held = [...out.map((o) => o.cidr), ...catalog.flatMap((c) => (c.def.cidr ? [c.def.cidr] : []))].map(parseCidrOrThrow);
   const seen = new Set<string>();
+  const addresses: Occupied[] = [];
   for (const p of [...endpoints, ...nextHopsOf(routes, bridges)]) {
     const ip = parseIPv4(p.ip);
     const owner = protectedOwner(p);
     if (ip === null || seen.has(owner) || held.some((c) => cidrContains(c, ip))) continue;
     seen.add(owner);
-    out.push({ owner, cidr: `${p.ip}/32` });
+    addresses.push({ owner, cidr: `${p.ip}/32` });
   }
-  return out;
+  return [...addresses, ...out];
 }
 
 /** Throw CIDR_CONFLICT when `cidr` overlaps anything occupied (naming what a protected address is). */

@@ -58,11 +58,16 @@ local function clash(c, f, l)
     redis.call('ZREM', c.index, prev[1])
   end
   local all = redis.call('HGETALL', c.occupied)
+  local found = nil
   for i = 1, #all, 2 do
     local s, e, oc = string.match(all[i+1], '^(%d+)-(%d+)-(.*)$')
-    if s and tonumber(s) <= l and f <= tonumber(e) then return {'CIDR_CONFLICT', c.host, 'host', all[i], oc} end
+    if s and tonumber(s) <= l and f <= tonumber(e) then
+      found = found or {'CIDR_CONFLICT', c.host, 'host', all[i], oc}
+      -- An address the host must keep reaching (owner "a.b.c.d, what") is named before anything else it overlaps.
+      if string.match(all[i], '^%d') then return {'CIDR_CONFLICT', c.host, 'host', all[i], oc} end
+    end
   end
-  return nil
+  return found
 end
 local firstClash = nil
 for _, c in ipairs(cands) do
