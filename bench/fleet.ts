@@ -81,7 +81,13 @@ async function startStack(): Promise<Stack> {
   const prefix = `bfleet-${randomBytes(3).toString("hex")}`;
   const keys = makeKeys(prefix);
   const redis = connectRedis(redisServer.url);
-  const api = await startApiProcess({ redisUrl: redisServer.url, prefix, token: TOKEN });
+  // One token submits every host's creates at once: above the default quota of unfinished jobs per token.
+  const api = await startApiProcess({
+    redisUrl: redisServer.url,
+    prefix,
+    token: TOKEN,
+    env: { NETFORGE_MAX_QUEUED_JOBS_PER_TOKEN: "100000000" },
+  });
   return {
     redisServer,
     redis,

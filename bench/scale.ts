@@ -162,6 +162,8 @@ export async function benchScale(): Promise<string[][]> {
       NETFORGE_SSE_MAX_TOTAL: String(SSE_STREAMS + 100),
       NETFORGE_API_PROCESSES: process.env.BENCH_API_PROCESSES ?? "1",
       BENCH_GC_PROBE_OUT: gcProbeOut,
+      // Submissions pile up with no worker consuming: far above the default quota of unfinished jobs per token.
+      NETFORGE_MAX_QUEUED_JOBS_PER_TOKEN: "100000000",
     },
   });
   const base = api.base;

@@ -116,7 +116,7 @@ function fromAddress(base: string, localAddress: string, path: string, token: st
 }
 
 describe("failed authentication limit", () => {
-  it("after the allowed failures an address gets 429 with Retry-After; good tokens from other addresses are unaffected", async () => {
+  it("after the allowed failures an address gets 429 with Retry-After; good tokens (from it and others) are unaffected", async () => {
     const h = await harness("abuse-auth", { authFailuresPerMinute: 10 });
     const base = await h.listen();
     const attacker = "127.0.0.3";
@@ -130,9 +130,11 @@ describe("failed authentication limit", () => {
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
     expect(statuses.slice(10)).toEqual(Array(5).fill(429));
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
-    // Even a good token does not get through from the blocked address (else the limit would not stop guessing)...
-    expect((await fromAddress(base, attacker, "/api/list-networks", TOKENS.viewer)).status).toBe(429);
-    // ...but from any other address it works.
+    // A good token still gets through from the blocked address (issue 15: users sharing a proxy's or NAT's address must
+    // not be locked out by someone else's failures; the tokens' length, not this limit, is what stops guessing)...
+    expect((await fromAddress(base, attacker, "/api/list-networks", TOKENS.viewer)).status).toBe(200);
+    expect((await fromAddress(base, attacker, "/api/list-networks", "wrong-token-again-0123456789")).status).toBe(429);
+    // ...and from any other address it works too.
     expect((await fromAddress(base, "127.0.0.4", "/api/list-networks", TOKENS.viewer)).status).toBe(200);
     expect((await fromAddress(base, "127.0.0.4", "/api/list-networks", "still-wrong-0123456789")).status).toBe(401);
   });

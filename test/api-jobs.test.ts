@@ -289,7 +289,7 @@ describe("queries", () => {
       ]);
       expect(r.body.hosts[0]).not.toHaveProperty("occupied");
       expect(Object.keys(r.body.hosts[0]).sort()).toEqual(
-        ["hostname", "id", "interfaces", "lastSeenAt", "libvirtVersion", "networks", "sriovPfs", "status"].sort(),
+        ["hostname", "id", "interfaces", "lastSeenAt", "libvirtVersion", "listeningPorts", "networks", "sriovPfs", "status"].sort(),
       );
     } finally {
       await q.close();

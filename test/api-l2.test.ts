@@ -2,7 +2,10 @@
  * bridge and sriov networks at the API's door (Redis, no host): placement
  * only on hosts whose inventory has the NIC / bridge / PF, the refusals the
  * inventory and index can tell (missing NIC, NIC with an address, NIC or PF
- * used by another network, no such PF), UNSUPPORTED_FOR_TYPE for DHCP and
+ * used by another network, no such PF, an existing bridge the host does not
+ * list in NETFORGE_ALLOWED_INTERFACES, a NIC whose upper devices carry
+ * addresses, a PF another tool's libvirt network names or whose VFs are bound
+ * to a driver), UNSUPPORTED_FOR_TYPE for DHCP and
  * static IPs saying who owns addressing, and dry-run plans.
  */
 import { type HostRecord, type NetSpec, putHost, putNetworkSpec } from "@netforge/core";
@@ -21,7 +24,13 @@ const iface = (name: string, o: Partial<HostRecord["interfaces"][number]> = {}) 
   up: true,
   ...o,
 });
-async function host(id: string, interfaces: HostRecord["interfaces"], sriovPfs: HostRecord["sriovPfs"] = [], networks = 0) {
+async function host(
+  id: string,
+  interfaces: HostRecord["interfaces"],
+  sriovPfs: HostRecord["sriovPfs"] = [],
+  networks = 0,
+  extra: Partial<HostRecord> = {},
+) {
   const now = Date.now();
   await putHost(h.redis, h.keys, {
     id,
@@ -33,6 +42,7 @@ async function host(id: string, interfaces: HostRecord["interfaces"], sriovPfs: 
     sriovPfs,
     startedAt: new Date(now - 60_000).toISOString(),
     lastSeenAt: new Date(now).toISOString(),
+    ...extra,
   });
 }
 
@@ -49,6 +59,37 @@ beforeAll(async () => {
       iface("br0", { kind: "bridge" }),
     ],
     [],
+    5,
+    // br0 is listed: netforge may use it as it is.
+    { allowedInterfaces: ["br0"] },
+  );
+  // d: the usual layouts that are not netforge's: the host's bridge with its address, docker0 with a veth,
+  // a bond whose VLAN carries the management address, a NIC with an addressed macvlan; nothing listed.
+  await host(
+    "d",
+    [
+      iface("brhost", { kind: "bridge", addresses: ["198.51.100.20/24"] }),
+      iface("eno1", { kind: null, master: "brhost" }),
+      iface("docker0", { kind: "bridge", addresses: ["172.17.0.1/16"] }),
+      iface("vethd0c", { master: "docker0", link: null }),
+      iface("bond0", { kind: "bond" }),
+      iface("bond0.10", { kind: "vlan", link: "bond0", addresses: ["192.0.2.40/24"] }),
+      iface("eno2", { kind: null }),
+      iface("mvl0", { kind: "macvlan", link: "eno2", addresses: ["192.0.2.41/24"] }),
+    ],
+    [],
+    5,
+  );
+  // f: a NIC still shown in the bridge of a network a delete just removed (no network of the index holds nf-gone).
+  await host("f", [iface("nf-gone", { kind: "bridge" }), iface("lan9", { master: "nf-gone" })], [], 5);
+  // e: PFs another tool's libvirt network names, and whose VFs a host kernel driver holds.
+  await host(
+    "e",
+    [iface("enp4s0f0", { kind: null }), iface("enp4s0f1", { kind: null })],
+    [
+      { pf: "enp4s0f0", vfsTotal: 8, vfsConfigured: 0, vfsInUse: 0, vfsBound: [], foreignNetworks: ["ovs-sriov"] },
+      { pf: "enp4s0f1", vfsTotal: 8, vfsConfigured: 2, vfsInUse: 0, vfsBound: [{ index: 1, driver: "iavf" }], foreignNetworks: [] },
+    ],
     5,
   );
   await host("c", [iface("enp3s0f0", { kind: null })], [{ pf: "enp3s0f0", vfsTotal: 8, vfsConfigured: 2, vfsInUse: 1 }], 5);
@@ -119,6 +160,66 @@ describe("refusals the inventory and the index can tell", () => {
     expect(expectError(await h.call("create-network", { name: "dup", type: "sriov", pf: "enp3s0f0" }), 409, "INVALID_STATE").message).toBe(
       "SR-IOV PF enp3s0f0 on host c is already used by network 'used-pf'",
     );
+  });
+});
+
+describe("bridges, NICs and PFs that are not netforge's to take", () => {
+  it("an unlisted bridge carrying the host's address, named or through its port: 422 NOT_ALLOWED naming address, ports, setting", async () => {
+    const e = expectError(await h.call("create-network", { name: "office", type: "bridge", bridge: "brhost" }), 422, "NOT_ALLOWED");
+    expect(e.message).toBe(
+      "bridge brhost on host d is not netforge's (it carries 198.51.100.20/24; its ports are eno1): an existing bridge is used only when listed in NETFORGE_ALLOWED_INTERFACES of host d, and then as it is (netforge never changes its addresses, ports or MTU)",
+    );
+    expect(e.details).toMatchObject({ host: "d", bridge: "brhost", setting: "NETFORGE_ALLOWED_INTERFACES" });
+    const p = expectError(
+      await h.call("create-network", { name: "office", type: "bridge", interface: "eno1", host: "d" }),
+      422,
+      "NOT_ALLOWED",
+    );
+    expect(p.message).toContain("interface eno1 on host d is a port of bridge brhost, which is not netforge's");
+  });
+  it("docker0, named or through one of its veths: NOT_ALLOWED", async () => {
+    expect(
+      expectError(await h.call("create-network", { name: "dock", type: "bridge", bridge: "docker0" }), 422, "NOT_ALLOWED").message,
+    ).toContain("bridge docker0 on host d is not netforge's (it carries 172.17.0.1/16; its ports are vethd0c)");
+    expect(
+      expectError(await h.call("create-network", { name: "dock", type: "bridge", interface: "vethd0c" }), 422, "NOT_ALLOWED").message,
+    ).toContain("interface vethd0c on host d is a port of bridge docker0, which is not netforge's");
+  });
+  it("a bond whose VLAN carries the management address, a NIC with an addressed macvlan: 409 INVALID_STATE naming the upper device", async () => {
+    const b = expectError(await h.call("create-network", { name: "bnd", type: "bridge", interface: "bond0" }), 409, "INVALID_STATE");
+    expect(b.message).toContain("interface bond0 on host d has upper devices carrying addresses (bond0.10 carries 192.0.2.40/24)");
+    const m = expectError(await h.call("create-network", { name: "mv", type: "bridge", interface: "eno2" }), 409, "INVALID_STATE");
+    expect(m.message).toContain("(mvl0 carries 192.0.2.41/24)");
+  });
+  it("a PF another tool's libvirt network names: 422 NOT_ALLOWED; VFs bound to a host driver: a count change is 409", async () => {
+    const f = expectError(await h.call("create-network", { name: "pool2", type: "sriov", pf: "enp4s0f0", vfs: 2 }), 422, "NOT_ALLOWED");
+    expect(f.message).toBe(
+      "SR-IOV PF enp4s0f0 on host e is named by libvirt network 'ovs-sriov', which is not netforge's: its VFs are that network's to hand out",
+    );
+    const dry = expectError(
+      await h.call("create-network", { name: "pool2", type: "sriov", pf: "enp4s0f0", vfs: 2, host: "e", dryRun: true }),
+      422,
+      "NOT_ALLOWED",
+    );
+    expect(dry.message).toContain("'ovs-sriov'");
+    const bound = expectError(
+      await h.call("create-network", { name: "pool3", type: "sriov", pf: "enp4s0f1", vfs: 4 }),
+      409,
+      "INVALID_STATE",
+    );
+    expect(bound.message).toContain("cannot change the VFs of enp4s0f1 from 2 to 4: 1 VF(s) bound to a driver (VF 1 to iavf)");
+    // Keeping the count the PF has changes nothing: accepted.
+    const keep = await h.call("create-network", { name: "pool3", type: "sriov", pf: "enp4s0f1", vfs: 2 });
+    expect(keep.status, JSON.stringify(keep.body)).toBe(202);
+    expect(keep.body.job.host).toBe("e");
+  });
+});
+
+describe("the inventory just after a delete", () => {
+  it("a NIC still shown in a removed network's nf-* bridge is free at the door (the worker reads the host afresh)", async () => {
+    const r = await h.call("create-network", { name: "again", type: "bridge", interface: "lan9" });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    expect(r.body.job.host).toBe("f");
   });
 });
 

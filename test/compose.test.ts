@@ -3,11 +3,14 @@
  * no Docker engine on CI machines to run `docker compose config`), plus the
  * properties the deployment relies on.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import { type AddressInfo, createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
+import { execa } from "execa";
 import addFormatsModule from "ajv-formats";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -87,7 +90,134 @@ describe("docker-compose.yml", () => {
     expect(doc.services.api.user).toBeUndefined();
     expect(doc.services.worker.user).toBe("root");
   });
+
+  it("publishes the plain-HTTP API on loopback only by default (also api-ha on the host's network) and needs tokens", () => {
+    const ports = doc.services.api.ports as string[];
+    expect(ports.length).toBeGreaterThan(0);
+    for (const p of ports) expect(withDefaults(p)).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    expect(withDefaults(doc.services["api-ha"].environment.HOST)).toBe("127.0.0.1");
+    for (const api of ["api", "api-ha"]) {
+      const env = doc.services[api].environment as Record<string, string>;
+      // No made-up token: the API itself refuses to start on a non-loopback HOST without NETFORGE_TOKENS.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation, not a template
+      expect(env.NETFORGE_TOKENS).toBe("${NETFORGE_TOKENS:-}");
+      expect(Object.keys(env)).toEqual(expect.arrayContaining(["NETFORGE_TRUSTED_PROXIES", "NETFORGE_METRICS_TOKEN"]));
+    }
+  });
+
+  it("profile 'ha': Redis nodes and sentinels (host network) refuse to start without REDIS_PASSWORD and require it", async () => {
+    const services = doc.services as Record<string, { command: string[]; environment?: Record<string, string> }>;
+    const nodes = ["redis-ha-1", "redis-ha-2", "redis-ha-3"];
+    const sentinels = ["sentinel-1", "sentinel-2", "sentinel-3"];
+    for (const name of [...nodes, ...sentinels]) {
+      const svc = services[name];
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation, not a template
+      expect(svc?.environment?.REDIS_PASSWORD, name).toBe("${REDIS_PASSWORD:-}");
+      const script = (svc?.command ?? []).join(" ");
+      if (nodes.includes(name)) {
+        expect(script).toContain("requirepass %s");
+        expect(script).toContain("masterauth %s");
+      } else {
+        expect(script).toContain("sentinel auth-pass netforge %s");
+        expect(script).toContain("requirepass %s");
+      }
+      // The password never goes on a command line (ps shows it to every user of the host).
+      expect(script).not.toMatch(/--requirepass|--masterauth/);
+      // The start-up check itself, run by a real shell: only a set, URL-safe password passes.
+      const check = /^(case "\$\$REDIS_PASSWORD" in .*?esac;)/.exec(script)?.[1]?.replaceAll("$$", "$");
+      expect(check, name).toBeDefined();
+      const run = (pw: string | undefined) =>
+        execa("sh", ["-c", `${check} echo passed`], {
+          env: { PATH: process.env.PATH, REDIS_PASSWORD: pw },
+          extendEnv: false,
+          reject: false,
+        });
+      for (const bad of [undefined, "", "has space", "semi;colon", "a$b"]) {
+        const r = await run(bad);
+        expect(r.exitCode, `${name} ${bad}`).toBe(1);
+        expect(r.stderr).toContain("REDIS_PASSWORD must be set");
+      }
+      expect((await run("Good.pass_word-0123~")).stdout).toBe("passed");
+    }
+    const url = services["api-ha"]?.environment?.REDIS_URL ?? "";
+    expect(url).toMatch(/^redis-sentinel:\/\/:\$\{REDIS_PASSWORD:-\}@/);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation, not a template
+    expect(url).toContain("sentinelPassword=${REDIS_PASSWORD:-}");
+  });
 });
+
+describe("profile 'ha' start-up scripts, run with the real redis-server", () => {
+  const doc = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"));
+  /** A service's script as the container's sh runs it, with its fixed paths and ports moved into `dir`/`ports`. */
+  const script = (name: string, dir: string, ports: Record<string, number>) => {
+    let text = (doc.services[name].command as string[]).join(" ").replaceAll("$$", "$");
+    text = text
+      .replaceAll("/tmp/", `${dir}/`)
+      .replace("exec redis-sentinel", "exec redis-server")
+      .replace(/sentinel\.conf$/, "sentinel.conf --sentinel");
+    for (const [from, to] of Object.entries(ports)) text = text.replaceAll(from, String(to));
+    // Loopback and the test's directory only (the real services use the host's network and /data).
+    return text
+      .replace(/> (\S+\/auth\.conf)/, `> $1 && echo 'bind 127.0.0.1' >> $1 && echo 'dir ${dir}' >> $1`)
+      .replace(/(port %s\\n)/, `$1bind 127.0.0.1\\ndir ${dir}\\n`);
+  };
+
+  it("a node answers only with the password; a sentinel needs it too and monitors the node with it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nf-compose-ha-"));
+    const [nodePort, sentinelPort] = await Promise.all([freePort(), freePort()]);
+    const env = {
+      PATH: process.env.PATH,
+      REDIS_PASSWORD: "compose-test-pw.0123",
+      REDIS_HA_IP: "127.0.0.1",
+      SENTINEL_PORT: String(sentinelPort),
+    };
+    // Own process groups in the test's directory: the cleanup stops everything a script started, whatever it ran.
+    const opts = { env, extendEnv: false, reject: false, cwd: dir, detached: true } as const;
+    const node = execa("sh", ["-c", script("redis-ha-1", dir, { "6380": nodePort })], opts);
+    const sentinel = execa("sh", ["-c", script("sentinel-1", dir, { "6380": nodePort })], opts);
+    const cli = (port: number, args: string[], pw?: string) =>
+      execa("redis-cli", ["-p", String(port), ...(pw ? ["-a", pw, "--no-auth-warning"] : []), ...args], { reject: false });
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await cli(sentinelPort, ["ping"], env.REDIS_PASSWORD)).stdout !== "PONG" && Date.now() < deadline) await sleep(100);
+      expect((await cli(nodePort, ["ping"])).stdout).toContain("NOAUTH");
+      expect((await cli(nodePort, ["ping"], env.REDIS_PASSWORD)).stdout).toBe("PONG");
+      expect((await cli(sentinelPort, ["sentinel", "masters"])).stdout).toContain("NOAUTH");
+      let flags = "";
+      while (Date.now() < deadline) {
+        const info = (await cli(sentinelPort, ["sentinel", "master", "netforge"], env.REDIS_PASSWORD)).stdout.split("\n");
+        flags = info[info.indexOf("flags") + 1] ?? "";
+        if (flags === "master") break;
+        await sleep(100);
+      }
+      expect(flags).toBe("master");
+    } finally {
+      for (const p of [node, sentinel]) if (p.pid !== undefined && p.exitCode === null) process.kill(-p.pid, "SIGKILL");
+      await Promise.all([node, sentinel]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A compose value with `${VAR:-default}` replaced by its default (what compose uses when VAR is unset). */
+function withDefaults(v: string): string {
+  return v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1");
+}
 
 /** The Dockerfile as instructions (continuation lines joined), for the checks below (no Docker engine here). */
 function dockerfile(): { op: string; args: string }[] {

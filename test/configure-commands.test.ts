@@ -4,9 +4,9 @@
  * range is put back and the spec is never rewritten. A recording fake host
  * answers virsh like libvirt; the job record lives in the real test Redis.
  */
-import { type NetSpec, newJobRecord, renderNetworkXml, saveNewJob } from "@netforge/core";
+import { type NetSpec, newJobRecord, renderNetworkXml, saveNewJob, sha256Hex } from "@netforge/core";
 import pino from "pino";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { JobContext } from "../apps/worker/src/context";
 import { HostFirewall } from "../apps/worker/src/firewall/host-firewall";
 import { NftBackend } from "../apps/worker/src/firewall/nftables";
@@ -42,6 +42,8 @@ class FakeHost implements CommandRunner {
   failDefine = false;
   /** What each `nft -f -` was fed. */
   nftInputs: string[] = [];
+  /** Other networks of the host (name -> persistent definition), listed with web by `net-list`. */
+  others: Record<string, string> = {};
   async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
     if (cmd === "nft" && args[0] === "-f") this.nftInputs.push(opts.input ?? "");
     const a = cmd === "virsh" ? args.slice(3) : [cmd, ...args]; // virsh -c uri -q <verb> ...
@@ -50,7 +52,12 @@ class FakeHost implements CommandRunner {
     let r: CommandResult;
     if (cmd !== "virsh") r = ok("[]");
     else if (a[0] === "net-info") r = ok("Name: web\nActive: yes\nPersistent: yes\nAutostart: yes\n");
-    else if (a[0] === "net-dumpxml") r = ok(this.xml);
+    else if (a[0] === "net-list") r = ok(["web", ...Object.keys(this.others)].map((n) => ` ${n} active yes yes`).join("\n"));
+    else if (a[0]?.startsWith("net-dumpxml") && a[0].includes(" ")) {
+      // dumpXmlMany: "net-dumpxml --inactive a ; net-dumpxml --inactive b"
+      const names = a[0].split(" ; ").map((c) => c.split(" ").at(-1) as string);
+      r = ok(names.map((n) => (n === "web" ? this.xml : (this.others[n] ?? ""))).join("\n"));
+    } else if (a[0] === "net-dumpxml") r = ok(this.xml);
     else if (a[0] === "net-update" && this.failAddRange && a[2] === "add" && a[3] === "ip-dhcp-range") {
       this.failAddRange = false; // once: the undo's add of the old range succeeds
       r = { stdout: "", stderr: "error: injected failure", exitCode: 1 };
@@ -196,5 +203,62 @@ describe("configure-network-firewall host commands", () => {
     const res = await configureNetwork(await jobContext(host), "web", { kind: "firewall", firewall: FIREWALL });
     expect(res.changed).toEqual([]);
     expect(host.nftInputs).toEqual([]);
+  });
+});
+
+describe("configure results and size caps on the host", () => {
+  afterEach(() => {
+    delete process.env.NETFORGE_MAX_FIREWALL_RULES_PER_NETWORK;
+    delete process.env.NETFORGE_MAX_RULES_PER_HOST;
+  });
+
+  it("the result names the definition written by its sha256 and the lines that changed, never the whole XML", async () => {
+    const host = new FakeHost();
+    const res = await configureNetwork(await jobContext(host), "web", { kind: "firewall", firewall: FIREWALL });
+    const define = res.applied.find((s) => s.command[1] === "net-define");
+    expect(define?.xmlSha256).toBe(sha256Hex(host.xml));
+    expect(define?.xmlDiff?.some((l) => l.startsWith("+ ") && l.includes("<nf:firewall defaultInbound='drop'"))).toBe(true);
+    expect(define?.xmlDiff?.length).toBeLessThan(20);
+    expect(JSON.stringify(res)).not.toContain("<network");
+    expect(define).not.toHaveProperty("xml");
+  });
+
+  it("a firewall over NETFORGE_MAX_FIREWALL_RULES_PER_NETWORK is refused on the host before any host change", async () => {
+    process.env.NETFORGE_MAX_FIREWALL_RULES_PER_NETWORK = "1";
+    const host = new FakeHost();
+    const two = { ...FIREWALL, rules: [FIREWALL.rules[0], { ...FIREWALL.rules[0], ports: "23" }] } as typeof FIREWALL;
+    await expect(configureNetwork(await jobContext(host), "web", { kind: "firewall", firewall: two })).rejects.toMatchObject({
+      code: "LIMIT_REACHED",
+      details: { limit: 1, setting: "NETFORGE_MAX_FIREWALL_RULES_PER_NETWORK", count: 2 },
+    });
+    expect(host.nftInputs).toEqual([]);
+    expect(host.calls.filter((c) => c[0] === "net-define" || c[0] === "net-update")).toEqual([]);
+  });
+
+  it("rules per host are re-counted from the host's own definitions (another network's forwards count), before any host change", async () => {
+    process.env.NETFORGE_MAX_RULES_PER_HOST = "2";
+    const host = new FakeHost();
+    const fwd = (hostPort: number) => ({ protocol: "tcp" as const, hostPort, vmIp: "10.71.0.5", vmPort: 80 });
+    host.others.other = renderNetworkXml({
+      ...spec,
+      name: "other",
+      uuid: "5c0a7a1e-4f53-4fa7-bb32-11f34168329c",
+      bridge: "nf-other",
+      cidr: "10.71.0.0/24",
+      gateway: "10.71.0.1",
+      dhcp: { enabled: true, start: "10.71.0.100", end: "10.71.0.150", leaseTime: 600 },
+      portForwards: [fwd(8001), fwd(8002)],
+    } as NetSpec);
+    await expect(configureNetwork(await jobContext(host), "web", { kind: "firewall", firewall: FIREWALL })).rejects.toMatchObject({
+      code: "LIMIT_REACHED",
+      details: { limit: 2, setting: "NETFORGE_MAX_RULES_PER_HOST", count: 3, host: "h1" },
+    });
+    expect(host.nftInputs).toEqual([]);
+    expect(host.calls.filter((c) => c[0] === "net-define")).toEqual([]);
+    // Within the cap it goes through.
+    process.env.NETFORGE_MAX_RULES_PER_HOST = "3";
+    const ok = new FakeHost();
+    ok.others = host.others;
+    expect((await configureNetwork(await jobContext(ok), "web", { kind: "firewall", firewall: FIREWALL })).changed).toHaveLength(1);
   });
 });

@@ -8,6 +8,12 @@
  * the NIC back exactly as it was; a NIC carrying an address is refused and
  * keeps it; a host bridge is used and left untouched; a real libvirt domain
  * blocks stop and delete; DHCP/static-IP actions are refused for the type.
+ * What is not netforge's to take: a bridge carrying the host's address and
+ * another tool's bridge (named or through its veth) are refused unless the
+ * worker lists them in NETFORGE_ALLOWED_INTERFACES (this cluster lists br-ext
+ * and br0); a NIC whose macvlan carries an address is refused (at the door,
+ * and by the worker when the address came after the inventory); a listed br0
+ * keeps its address, ports and MTU through create and delete.
  */
 import { readFile } from "node:fs/promises";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
@@ -33,7 +39,12 @@ async function linkState(dev: string): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  c = await startCluster({ hosts: [{ id: "l2br" }], label: "l2br" });
+  c = await startCluster({
+    hosts: [{ id: "l2br" }],
+    label: "l2br",
+    // The host's own bridges netforge may use as they are; every other existing bridge is refused.
+    workerEnv: { NETFORGE_ALLOWED_INTERFACES: "br-ext,br0" },
+  });
   h = c.hosts.get("l2br") as SandboxHost;
   await addLanNic(h, { hostIfname: "lan0", outsideIfname: "lan0-peer", outsideCidr: "192.0.2.1/24" });
   // The LAN's own DHCP server, in the LAN (outside) namespace, on that veth only; DNS off.
@@ -290,5 +301,118 @@ describe("refusals and a host's own bridge", () => {
     expect(await linkState("br-ext")).toEqual(before);
     expect((await h.exec(["ip", "-j", "link", "show", "dev", vm.hostIfname])).stdout).toContain('"master":"br-ext"');
     await vm.detach();
+  });
+});
+
+describe("bridges and NICs that are not netforge's to take", () => {
+  const admin = "admin-token-0123456789";
+  const inInventory = (what: string, pred: (i: { name: string; addresses: string[]; master: string | null }) => boolean) =>
+    waitFor(what, async () => {
+      const r = await c.call("list-hosts", {}, { token: admin });
+      return r.body.hosts[0].interfaces.some(pred);
+    });
+  const defined = async () => (await h.virsh(["net-list", "--all", "--name"])).stdout.split("\n").map((l) => l.trim());
+  /** `ip -j -4 addr show dev X`'s addresses. */
+  const addrs = async (dev: string) =>
+    (
+      JSON.parse((await h.exec(["ip", "-j", "-4", "addr", "show", "dev", dev])).stdout) as { addr_info: { local: string }[] }[]
+    )[0]?.addr_info.map((a) => a.local);
+
+  it("an unlisted bridge carrying the host's address (with a port) is 422 NOT_ALLOWED naming address, port and setting; untouched", async () => {
+    await h.exec(["ip", "link", "add", "name", "brhost", "type", "bridge"]);
+    await h.exec(["ip", "addr", "add", "198.18.10.2/24", "dev", "brhost"]);
+    await h.exec(["ip", "link", "add", "hport0", "type", "veth", "peer", "name", "hport0-p"]);
+    await h.exec(["ip", "link", "set", "dev", "hport0", "master", "brhost"]);
+    await h.exec(["ip", "link", "set", "dev", "brhost", "up"]);
+    await inInventory("brhost's port in the inventory", (i) => i.name === "hport0" && i.master === "brhost");
+    const before = await linkState("brhost");
+    for (const body of [
+      { name: "office", type: "bridge", bridge: "brhost" },
+      { name: "office", type: "bridge", interface: "hport0", host: "l2br" },
+    ]) {
+      const r = await c.call("create-network", body, { wait: 30 });
+      expect(r.status, JSON.stringify(r.body)).toBe(422);
+      expect(r.body.error.code).toBe("NOT_ALLOWED");
+      expect(r.body.error.message).toContain("brhost");
+      expect(r.body.error.message).toContain("is not netforge's (it carries 198.18.10.2/24; its ports are hport0)");
+      expect(r.body.error.message).toContain("listed in NETFORGE_ALLOWED_INTERFACES of host l2br");
+    }
+    expect(await defined()).not.toContain("office");
+    expect(await linkState("brhost")).toEqual(before);
+    expect(await addrs("brhost")).toEqual(["198.18.10.2"]);
+  });
+
+  it("another tool's bridge (docker0-like), named or through one of its veths, is NOT_ALLOWED", async () => {
+    await h.exec(["ip", "link", "add", "name", "dock0", "type", "bridge"]);
+    await h.exec(["ip", "addr", "add", "172.17.0.1/16", "dev", "dock0"]);
+    await h.exec(["ip", "link", "add", "vethd0", "type", "veth", "peer", "name", "vethd0-c"]);
+    await h.exec(["ip", "link", "set", "dev", "vethd0", "master", "dock0"]);
+    await h.exec(["ip", "link", "set", "dev", "dock0", "up"]);
+    await inInventory("vethd0 in dock0 in the inventory", (i) => i.name === "vethd0" && i.master === "dock0");
+    const named = await c.call("create-network", { name: "dock", type: "bridge", bridge: "dock0" }, { wait: 30 });
+    expect(named.status, JSON.stringify(named.body)).toBe(422);
+    expect(named.body.error.message).toContain(
+      "bridge dock0 on host l2br is not netforge's (it carries 172.17.0.1/16; its ports are vethd0)",
+    );
+    const viaVeth = await c.call("create-network", { name: "dock", type: "bridge", interface: "vethd0" }, { wait: 30 });
+    expect(viaVeth.status, JSON.stringify(viaVeth.body)).toBe(422);
+    expect(viaVeth.body.error.code).toBe("NOT_ALLOWED");
+    expect(viaVeth.body.error.message).toContain("interface vethd0 on host l2br is a port of bridge dock0, which is not netforge's");
+    expect(await defined()).not.toContain("dock");
+    expect((await linkState("vethd0")).master).toBe("dock0");
+  });
+
+  it("a NIC whose macvlan child carries an address is refused naming it, and keeps both", async () => {
+    await addLanNic(h, { hostIfname: "lan2", outsideIfname: "lan2-peer", outsideCidr: "198.18.20.1/24" });
+    await h.exec(["ip", "link", "add", "link", "lan2", "name", "mv2", "type", "macvlan", "mode", "bridge"]);
+    await h.exec(["ip", "addr", "add", "198.18.20.2/24", "dev", "mv2"]);
+    await h.exec(["ip", "link", "set", "dev", "mv2", "up"]);
+    await inInventory("mv2's address in the inventory", (i) => i.name === "mv2" && i.addresses.length > 0);
+    const r = await c.call("create-network", { name: "mvcut", type: "bridge", interface: "lan2" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body.error.code).toBe("INVALID_STATE");
+    expect(r.body.error.message).toContain(
+      "interface lan2 on host l2br has upper devices carrying addresses (mv2 carries 198.18.20.2/24): moving it into a bridge would cut the host off",
+    );
+    expect((await linkState("lan2")).master).toBeUndefined();
+    expect(await addrs("mv2")).toEqual(["198.18.20.2"]);
+    expect(await defined()).not.toContain("mvcut");
+  });
+
+  it("the worker refuses it too when the macvlan got its address after the inventory", async () => {
+    await h.exec(["ip", "addr", "del", "198.18.20.2/24", "dev", "mv2"]);
+    await inInventory("mv2 without address in the inventory", (i) => i.name === "mv2" && i.addresses.length === 0);
+    await h.exec(["ip", "addr", "add", "198.18.20.3/24", "dev", "mv2"]);
+    const r = await c.call("create-network", { name: "mvcut2", type: "bridge", interface: "lan2", host: "l2br" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body.job.error.code).toBe("INVALID_STATE");
+    expect(r.body.job.error.message).toContain("(mv2 carries 198.18.20.3/24)");
+    expect((await linkState("lan2")).master).toBeUndefined();
+    expect(await addrs("mv2")).toEqual(["198.18.20.3"]);
+    expect(await defined()).not.toContain("mvcut2");
+  });
+
+  it("a listed br0 with the host's address and a port is used, and keeps its address, ports and MTU through create and delete", async () => {
+    await h.exec(["ip", "link", "add", "name", "br0", "mtu", "1400", "type", "bridge"]);
+    await h.exec(["ip", "addr", "add", "198.18.30.2/24", "dev", "br0"]);
+    await h.exec(["ip", "link", "add", "b0port", "mtu", "1400", "type", "veth", "peer", "name", "b0port-p"]);
+    await h.exec(["ip", "link", "set", "dev", "b0port", "master", "br0"]);
+    await h.exec(["ip", "link", "set", "dev", "b0port", "up"]);
+    await h.exec(["ip", "link", "set", "dev", "br0", "up"]);
+    await inInventory("b0port in br0 in the inventory", (i) => i.name === "b0port" && i.master === "br0");
+    const list = await c.call("list-hosts", {}, { token: admin });
+    expect(list.body.hosts[0].allowedInterfaces).toEqual(["br-ext", "br0"]);
+    const before = { br: await linkState("br0"), port: await linkState("b0port"), addrs: await addrs("br0") };
+    const r = await c.call("create-network", { name: "office", type: "bridge", bridge: "br0" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect((await c.call("describe-network", { name: "office" })).body.network.bridge).toEqual({ name: "br0", interface: null });
+    expect((await h.virsh(["net-dumpxml", "office"])).stdout).toContain("<bridge name='br0'/>");
+    expect(await addrs("br0")).toEqual(["198.18.30.2"]);
+    const d = await c.call("delete-network", { name: "office" }, { wait: 30 });
+    expect(d.status, JSON.stringify(d.body)).toBe(200);
+    expect(await linkState("br0")).toEqual(before.br);
+    expect(await linkState("b0port")).toEqual(before.port);
+    expect(await addrs("br0")).toEqual(before.addrs);
+    expect((await linkState("br0")).mtu).toBe(1400);
   });
 });

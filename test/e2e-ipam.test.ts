@@ -8,9 +8,17 @@
  * host lost them behind netforge's back.
  */
 import { createNamespaceVm, type NamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
-import { parseNetworkXml } from "@netforge/core";
+import { parseNetworkXml, sha256Hex } from "@netforge/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
+
+/**
+ * A job result names the definition it wrote by its sha256 (and a diff), not its text: the steps of a dry-run
+ * plan with each XML replaced by its hash are what the real call applied.
+ */
+type Step = { xml?: string; xmlSha256?: string; xmlDiff?: string[] } & Record<string, unknown>;
+const plannedTexts = (steps: Step[]) => steps.map(({ xml, ...st }) => (xml === undefined ? st : { ...st, xmlSha256: sha256Hex(xml) }));
+const appliedTexts = (steps: Step[]) => steps.map(({ xmlDiff: _d, ...st }) => st);
 
 let c: Cluster;
 let h: SandboxHost;
@@ -131,7 +139,9 @@ describe("static IPs", () => {
     expect(await hostState()).toEqual(before);
     const real = await c.call("assign-static-ip", body, { wait: 30 });
     expect(real.status).toBe(200);
-    expect(real.body.job.result.applied).toEqual(dry.body.plan.steps);
+    expect(appliedTexts(real.body.job.result.applied)).toEqual(plannedTexts(dry.body.plan.steps));
+    expect(real.body.job.result.applied.at(-1).xmlDiff.join("\n")).toContain("52:54:00:7a:00:0d");
+    expect(JSON.stringify(real.body.job)).not.toContain("<network");
     const after = (await h.virsh(["net-dumpxml", "--inactive", "ipnet"])).stdout;
     const written = dry.body.plan.steps.at(-1).xml as string;
     expect(written).toBe(dry.body.plan.libvirtXml);
@@ -142,7 +152,7 @@ describe("static IPs", () => {
     expect(undry.status).toBe(200);
     const unreal = await c.call("unassign-static-ip", { name: "ipnet", mac: "52:54:00:7a:00:0d" }, { wait: 30 });
     expect(unreal.status).toBe(200);
-    expect(unreal.body.job.result.applied).toEqual(undry.body.plan.steps);
+    expect(appliedTexts(unreal.body.job.result.applied)).toEqual(plannedTexts(undry.body.plan.steps));
     expect((await h.virsh(["net-dumpxml", "ipnet"])).stdout).not.toContain("52:54:00:7a:00:0d");
     expect((await h.virsh(["net-dumpxml", "--inactive", "ipnet"])).stdout).not.toContain("52:54:00:7a:00:0d");
   });
@@ -168,7 +178,7 @@ describe("DHCP pool", () => {
     expect(await hostState()).toEqual(before);
     const r = await c.call("configure-network-dhcp", body, { wait: 30 });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    expect(r.body.job.result.applied).toEqual(dry.body.plan.steps);
+    expect(appliedTexts(r.body.job.result.applied)).toEqual(plannedTexts(dry.body.plan.steps));
     expect(r.body.job.result.notLive).toEqual([]);
     expect(r.body.job.result.changed).toEqual(["range 10.78.0.100-10.78.0.150 -> 10.78.0.50-10.78.0.60", "lease time 600 s -> 300 s"]);
 

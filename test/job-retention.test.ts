@@ -101,7 +101,7 @@ describe("job retention", () => {
     await h.api.sweepClaims();
     expect(await h.redis.zscore(h.keys.jobs, old)).toBeNull();
     expect(await h.redis.zscore(h.keys.networkJobs("quiet-net"), old)).toBeNull();
-    expect(await h.redis.zscore(h.keys.jobExpiry, `${old}|quiet-net`)).toBeNull();
+    expect(await h.redis.zscore(h.keys.jobExpiry, `${old}|quiet-net|rt1`)).toBeNull();
   });
 
   it("a heartbeat's stats for a network deleted since its snapshot are not written back (no key left behind)", async () => {

@@ -8,7 +8,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type FirewallNetwork, renderHostTable, renderTableDelta } from "@netforge/core";
+import { type FirewallNetwork, type PortForwardSpec, renderHostTable, renderTableDelta } from "@netforge/core";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { webNetwork } from "../apps/worker/src/firewall/__fixtures__/fake-nft";
@@ -46,6 +46,8 @@ const rulesOf = (k: number) =>
     action: (["accept", "drop", "reject"] as const)[j % 3] as "accept" | "drop" | "reject",
     comment: j % 7 ? null : `rule ${j}`,
   }));
+const bound = (addresses: string[]): PortForwardSpec[] =>
+  addresses.map((hostIp) => ({ protocol: "tcp", hostPort: 30000, vmIp: "10.70.0.11", vmPort: 443, hostIp }));
 const fwd = (n: number, vmIp = "10.70.0.10") =>
   Array.from({ length: n }, (_, k) => ({ protocol: k % 2 ? ("udp" as const) : ("tcp" as const), hostPort: 20000 + k, vmIp, vmPort: 80 }));
 
@@ -79,6 +81,16 @@ describe("renderTableDelta against the real nft", () => {
       "rules and forwards together, back to nothing",
       [net({ portForwards: fwd(3), firewall: { defaultInbound: "drop", defaultOutbound: "accept", rules: rulesOf(3) } })],
       [net()],
+    ],
+    [
+      "forwards bound to one host address (hostIp): one more, one re-targeted, one removed, beside every-address ones",
+      [net({ portForwards: [...fwd(4), ...bound(["198.51.100.2", "198.51.100.3"])] }), iso],
+      [
+        net({
+          portForwards: [...fwd(4), { ...(bound(["198.51.100.2"])[0] as PortForwardSpec), vmIp: "10.70.0.12" }, ...bound(["203.0.113.7"])],
+        }),
+        iso,
+      ],
     ],
   ];
   for (const [what, before, after] of cases) {

@@ -60,7 +60,7 @@ export interface ApiHarness extends ReturnType<typeof testRedis> {
   close(): Promise<void>;
 }
 
-/** A host record that heartbeats now (started a minute ago, no interfaces, no networks), with `extra` over it. */
+/** A host record that heartbeats now (started a minute ago, no interfaces, networks or listening ports), with `extra` over it. */
 export function hostRecord(id: string, extra: Partial<HostRecord> = {}): HostRecord {
   const now = Date.now();
   return {
@@ -71,6 +71,8 @@ export function hostRecord(id: string, extra: Partial<HostRecord> = {}): HostRec
     occupied: [],
     networks: 0,
     sriovPfs: [],
+    // What a worker publishes: the ports its processes listen on (none here); without them port forwards are refused.
+    listeningPorts: { tcp: [], udp: [] },
     startedAt: new Date(now - 60_000).toISOString(),
     lastSeenAt: new Date(now).toISOString(),
     ...extra,
@@ -84,7 +86,8 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
     keys: t.keys,
     logger: pino({ level: process.env.LOG_LEVEL ?? "silent" }),
     tokens: new Map([[TOKENS.admin, "admin"], [TOKENS.operator, "operator"], [TOKENS.viewer, "viewer"], ...(opts.tokens ?? [])]),
-    config: { rateLimitPerSecond: 0, ...config },
+    // Scrapes fresh on every request unless a test asks for the cache: tests read counters right after changing them.
+    config: { rateLimitPerSecond: 0, metricsCacheSeconds: 0, ...config },
   });
   await api.ready();
   let server: ReturnType<typeof serve> | null = null;

@@ -82,7 +82,13 @@ export async function startCluster(opts: {
     [TOKENS.operator, "operator" as const],
     [TOKENS.viewer, "viewer" as const],
   ]);
-  const { app, close: closeApp } = createApp({ redis, keys, logger, tokens, config: { rateLimitPerSecond: 0, ...opts.apiConfig } });
+  const { app, close: closeApp } = createApp({
+    redis,
+    keys,
+    logger,
+    tokens,
+    config: { rateLimitPerSecond: 0, metricsCacheSeconds: 0, ...opts.apiConfig },
+  });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
   });

@@ -14,11 +14,12 @@ import {
   readWorkerCounters,
   requestRedisClient,
   watchRedisOutage,
+  sizeLimits,
 } from "@netforge/core";
 import { Hono } from "hono";
 import { routePath } from "hono/route";
 import { ApiAddressPublisher } from "./api-addresses";
-import { bearerAuth } from "./auth";
+import { bearerAuth, peerAddress, resolveClientAddress, TrustedProxies } from "./auth";
 import { ClaimSweeper } from "./claim-sweeper";
 import { type ApiConfig, type AppDeps, type AppEnv, DEFAULT_API_CONFIG, type Services } from "./context";
 import { errorResponse, handleError } from "./http-errors";
@@ -37,8 +38,10 @@ import { networkRoutes } from "./routes/networks";
 import { opsRoutes } from "./routes/ops";
 import { queueDashboardRoutes } from "./routes/queue-dashboard";
 import { SseStreams } from "./sse";
+import { TokenTable } from "./tokens";
 
 export type { ApiConfig, AppDeps } from "./context";
+export { hashToken, TokenTable } from "./tokens";
 export { DEFAULT_API_CONFIG } from "./context";
 
 /** A running API: the Hono app and how to stop what it started. */
@@ -77,6 +80,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     queues: new HostQueues(redis, deps.keys, deps.logger, config.redisTimeoutMs),
     metrics,
     sse: new SseStreams(metrics, config.sseHeartbeatMs, deps.logger, { maxPerToken: config.sseMaxPerToken, maxTotal: config.sseMaxTotal }),
+    limits: { ...sizeLimits(), ...config.limits },
     shutdown: shutdown.signal,
   };
   // Jobs end on the workers; their terminal events pass this bus, which is where the API counts them.
@@ -102,6 +106,8 @@ export function createApp(deps: AppDeps): NetforgeApi {
       reapplied: new Map(Object.entries(await redis.hgetall(deps.keys.reappliedCounter)).map(([host, n]) => [host, Number(n)])),
     };
   });
+  const tokens = TokenTable.of(deps.tokens);
+  const trustedProxies = new TrustedProxies(config.trustedProxies);
   const limiter = new TokenBucketRateLimiter(config.rateLimitPerSecond);
   const authFailures = new TokenBucketRateLimiter(config.authFailuresPerMinute / 60, config.authFailuresPerMinute);
 
@@ -112,6 +118,8 @@ export function createApp(deps: AppDeps): NetforgeApi {
   app.use("*", async (c, next) => {
     const requestId = acceptOrGenerateRequestId(c.req.header("X-Request-Id"));
     const log = deps.logger.child({ requestId });
+    const client = resolveClientAddress(peerAddress(c), c.req.header("X-Forwarded-For"), trustedProxies);
+    c.set("clientAddress", client);
     c.set("requestId", requestId);
     c.set("log", log);
     c.header("X-Request-Id", requestId);
@@ -127,7 +135,13 @@ export function createApp(deps: AppDeps): NetforgeApi {
       const route = pattern === "" || pattern === "*" || pattern.endsWith("/*") ? "unmatched" : pattern;
       metrics.observeHttp(c.req.method, route, status, (performance.now() - started) / 1000);
       // The path only: query strings may carry access_token.
-      const line = { method: c.req.method, path: c.req.path, status, ms: Math.round((performance.now() - started) * 10) / 10 };
+      const line = {
+        method: c.req.method,
+        path: c.req.path,
+        status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(client === undefined ? {} : { client }),
+      };
       // Unexpected errors are logged with their stack by onError; here one line per request.
       if (status >= 500) log.warn(line, "request");
       else log.info(line, "request");
@@ -141,7 +155,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     c.header("Connection", "close");
     throw new AppError("UNAVAILABLE", "the API is shutting down; retry", { shuttingDown: true });
   });
-  app.use("/api/*", bearerAuth(deps.tokens, limiter, authFailures));
+  app.use("/api/*", bearerAuth(tokens, limiter, authFailures));
   app.use("/api/*", bodyLimit(config.bodyLimitBytes));
 
   const subApps = [
@@ -151,7 +165,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     adminRoutes(services),
     opsRoutes(services),
     docsRoutes(),
-    queueDashboardRoutes(services, deps.tokens, authFailures),
+    queueDashboardRoutes(services, tokens, authFailures),
   ];
   const routed = new Set<ActionName>();
   for (const sub of subApps) {

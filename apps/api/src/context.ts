@@ -1,11 +1,12 @@
 /** What createApp is given, and the services its routes share. */
-import { type AllowedPools, defaultAllowedPools, type Keys, type Redis, type Role } from "@netforge/core";
+import { type AllowedPools, defaultAllowedPools, type Keys, type Redis, type Role, type SizeLimits } from "@netforge/core";
 import type { PublishedAddresses } from "./api-addresses";
 import type { Logger } from "pino";
 import type { HostQueues } from "./host-queues";
 import type { JobEventBus } from "./job-event-bus";
 import type { ApiMetrics } from "./metrics";
 import type { SseStreams } from "./sse";
+import type { TokenTable } from "./tokens";
 
 /** Tunables of one API instance. */
 export interface ApiConfig {
@@ -28,6 +29,12 @@ export interface ApiConfig {
    * submission has to take effect (its deadline, checked by Redis itself).
    */
   redisTimeoutMs: number;
+  /** Addresses/CIDRs of reverse proxies whose X-Forwarded-For names the client (NETFORGE_TRUSTED_PROXIES); empty: none. */
+  trustedProxies: string[];
+  /** When set, GET /metrics needs `Authorization: Bearer <it>` (NETFORGE_METRICS_TOKEN). */
+  metricsToken: string | null;
+  /** A scrape within this many seconds of the last one gets the same text (NETFORGE_METRICS_CACHE_SECONDS; 0: none). */
+  metricsCacheSeconds: number;
   /** How often the claim sweeper runs (0: never; release-network-claim still works). */
   claimSweepIntervalMs: number;
   /** Claims younger than this are never released (a create may be between claim and job); far above any request's life. */
@@ -38,6 +45,8 @@ export interface ApiConfig {
   allowedCidrs: AllowedPools;
   /** The addresses this API publishes for workers to protect (none by default: index.ts sets them). */
   publishAddresses: PublishedAddresses;
+  /** Size caps (LIMIT_REACHED); absent: from the environment (core's sizeLimits). */
+  limits?: Partial<SizeLimits>;
 }
 
 export const DEFAULT_API_CONFIG: ApiConfig = {
@@ -49,6 +58,9 @@ export const DEFAULT_API_CONFIG: ApiConfig = {
   sseMaxPerToken: 100,
   sseMaxTotal: 10_000,
   redisTimeoutMs: 1_000,
+  trustedProxies: [],
+  metricsToken: null,
+  metricsCacheSeconds: 2,
   claimSweepIntervalMs: 60_000,
   claimGraceMs: 300_000,
   claimOfflineHostGraceMs: 86_400_000,
@@ -62,8 +74,8 @@ export interface AppDeps {
   redis: Redis;
   keys: Keys;
   logger: Logger;
-  /** token -> role */
-  tokens: Map<string, Role>;
+  /** token (or `sha256:<hex>` of one) -> role, or a TokenTable; the app keeps only the hashes. */
+  tokens: Map<string, Role> | TokenTable;
   config?: Partial<ApiConfig>;
 }
 
@@ -77,6 +89,8 @@ export interface Services {
   queues: HostQueues;
   metrics: ApiMetrics;
   sse: SseStreams;
+  /** The size caps in force (config.limits over the environment's). */
+  limits: SizeLimits;
   /** Aborted by close(): ends pending `Prefer: wait` holds. */
   shutdown: AbortSignal;
 }
@@ -86,7 +100,9 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     log: Logger;
-    /** Set by bearer auth on /api/*. */
+    /** The client's address (the TCP peer, or X-Forwarded-For from a trusted proxy); undefined without a socket. */
+    clientAddress: string | undefined;
+    /** Set by bearer auth on /api/*: the token's id (its hex SHA-256), never the token itself. */
     token: string;
     role: Role;
   };

@@ -15,7 +15,29 @@ describe("parseApiEnv", () => {
       NETFORGE_SSE_MAX_TOTAL: 10_000,
       NETFORGE_API_PROCESSES: 1,
       NETFORGE_REDIS_TIMEOUT_MS: 1_000,
+      NETFORGE_TRUSTED_PROXIES: [],
+      NETFORGE_METRICS_CACHE_SECONDS: 2,
     });
+  });
+  it("reads the trusted proxies, the metrics token and the scrape cache, and names bad ones", () => {
+    const e = parseApiEnv({
+      REDIS_URL: "redis://x",
+      NETFORGE_TRUSTED_PROXIES: "10.0.0.5, 192.168.0.0/16 fd00::/8",
+      NETFORGE_METRICS_TOKEN: "metrics-token-0123456789",
+      NETFORGE_METRICS_CACHE_SECONDS: "0",
+    });
+    expect(e).toMatchObject({
+      NETFORGE_TRUSTED_PROXIES: ["10.0.0.5", "192.168.0.0/16", "fd00::/8"],
+      NETFORGE_METRICS_TOKEN: "metrics-token-0123456789",
+      NETFORGE_METRICS_CACHE_SECONDS: 0,
+    });
+    expect(() => parseApiEnv({ REDIS_URL: "redis://x", NETFORGE_TRUSTED_PROXIES: "10.0.0.0/33" })).toThrow(
+      /NETFORGE_TRUSTED_PROXIES: '10.0.0.0\/33' is not an IPv4\/IPv6 address or CIDR/,
+    );
+    expect(() => parseApiEnv({ REDIS_URL: "redis://x", NETFORGE_TRUSTED_PROXIES: "proxy.example" })).toThrow(/NETFORGE_TRUSTED_PROXIES/);
+    expect(() => parseApiEnv({ REDIS_URL: "redis://x", NETFORGE_METRICS_TOKEN: "short" })).toThrow(
+      /NETFORGE_METRICS_TOKEN: must be at least 16/,
+    );
   });
   it("reads every variable, empty ones count as unset", () => {
     const e = parseApiEnv({

@@ -1,6 +1,8 @@
 /** The API's configuration, read once from the environment and checked with zod. */
 import { type AllowedPools, parseAllowedCidrs } from "@netforge/core";
 import { z } from "zod";
+import { TrustedProxies } from "./auth";
+import { MIN_TOKEN_LENGTH } from "./tokens";
 import { parseApiAddresses } from "./api-addresses";
 
 /** A list setting parsed by `parse` (which throws naming the bad entries), as a zod transform with that message. */
@@ -31,8 +33,29 @@ const ApiEnv = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   // Address to listen on; the default keeps the API on loopback until an operator opens it up
   HOST: z.string().min(1).default("127.0.0.1"),
-  // "token:role,token:role" or the path of a file of such entries; unset = one random admin token for this run
+  // "token:role,token:role" (or "sha256:<hex>:role") or the path of a file of such entries; unset = one random admin
+  // token for this run, only when HOST is a loopback address (the API refuses to start otherwise)
   NETFORGE_TOKENS: z.string().optional(),
+  // Reverse proxies (addresses/CIDRs, comma or space separated) whose X-Forwarded-For names the client; unset = none
+  NETFORGE_TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return TrustedProxies.parse(v).entries as string[];
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message.replace(/^NETFORGE_TRUSTED_PROXIES: /, "") });
+        return z.NEVER;
+      }
+    }),
+  // When set, GET /metrics needs "Authorization: Bearer <it>"; unset = /metrics is open (like /healthz)
+  NETFORGE_METRICS_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces")
+    .min(MIN_TOKEN_LENGTH, `must be at least ${MIN_TOKEN_LENGTH} characters (generate one with: openssl rand -base64 24)`)
+    .optional(),
+  // A /metrics scrape within this many seconds of the last one gets the same text (0 = render every scrape)
+  NETFORGE_METRICS_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(2),
   // pino log level
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   // Requests per second allowed per token (0 = no limit)

@@ -8,12 +8,13 @@ import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { serve } from "@hono/node-server";
-import { connectRedis, jobRetention, makeKeys, type Role } from "@netforge/core";
+import { isIP } from "node:net";
+import { connectRedis, jobRetention, makeKeys, sizeLimits } from "@netforge/core";
 import { destination, pino } from "pino";
 import { publishedAddressesFor } from "./api-addresses";
 import { createApp } from "./app";
 import { parseApiEnv } from "./env";
-import { loadTokens } from "./tokens";
+import { loadTokens, TokenTable } from "./tokens";
 
 // Importing this module does not start anything (see isMain below): tests, benches and tools build the app with createApp.
 export { type ApiConfig, type AppDeps, createApp, DEFAULT_API_CONFIG, type NetforgeApi } from "./app";
@@ -23,6 +24,28 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 /** How long start-up waits for Redis before listening anyway. */
 const STARTUP_REDIS_WAIT_MS = 10_000;
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1 (also IPv4-mapped) and "localhost". */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  if (h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/.exec(h)?.[1];
+  return v4 !== undefined && isIP(v4) === 4 && v4.startsWith("127.");
+}
+
+/**
+ * Without NETFORGE_TOKENS the API makes up an admin token and prints it: fine
+ * on a developer's loopback, not on an address others reach (the token would
+ * sit in container logs, and each API process would make its own).
+ */
+function refuseOpenWithoutTokens(host: string): void {
+  if (isLoopbackHost(host)) return;
+  throw new Error(
+    `NETFORGE_TOKENS is not set and HOST=${host} is not a loopback address: refusing to serve an API others can reach ` +
+      "with a made-up admin token. Set NETFORGE_TOKENS (token:role entries, sha256:<hex>:role, or a file of them; " +
+      "generate a token with: openssl rand -base64 24), or bind HOST=127.0.0.1.",
+  );
+}
 
 /** A listening API process. */
 export interface StartedApi {
@@ -34,20 +57,23 @@ export interface StartedApi {
 export async function startApi(env: Record<string, string | undefined> = process.env): Promise<StartedApi> {
   const cfg = parseApiEnv(env);
   jobRetention(env); // fail at start on a bad retention, not on the first job
+  sizeLimits(env); // and on a bad size cap
   // Asynchronous stdout: lines written while a write is in flight go out together (one syscall per batch instead of
   // one per line under load; alone, a line is written at once). pino flushes what is pending on exit.
   // Under NETFORGE_API_PROCESSES > 1 each line also names its process.
   const base = cluster.isWorker ? { service: "netforge-api", pid: process.pid } : { service: "netforge-api" };
   const logger = pino({ level: cfg.LOG_LEVEL, base }, destination({ dest: 1, sync: false }));
 
-  let tokens: Map<string, Role>;
+  let tokens: TokenTable;
   if (cfg.NETFORGE_TOKENS !== undefined) {
-    tokens = loadTokens(cfg.NETFORGE_TOKENS);
+    // Only the hashes are kept (TokenTable); the parsed plaintext map is dropped here.
+    tokens = new TokenTable(loadTokens(cfg.NETFORGE_TOKENS));
     if (tokens.size === 0) throw new Error("NETFORGE_TOKENS lists no token");
   } else {
-    // A usable API out of the box: one admin token for this run only, shown once on the terminal (never logged).
+    refuseOpenWithoutTokens(cfg.HOST);
+    // A usable API out of the box on loopback: one admin token for this run only, shown once on the terminal (never logged).
     const token = randomBytes(24).toString("base64url");
-    tokens = new Map([[token, "admin"]]);
+    tokens = new TokenTable([[token, "admin"]]);
     process.stderr.write(`netforge api: NETFORGE_TOKENS is not set; admin token for this run: ${token}\n`);
   }
 
@@ -66,6 +92,9 @@ export async function startApi(env: Record<string, string | undefined> = process
       redisTimeoutMs: cfg.NETFORGE_REDIS_TIMEOUT_MS,
       ...(cfg.NETFORGE_ALLOWED_CIDRS ? { allowedCidrs: cfg.NETFORGE_ALLOWED_CIDRS } : {}),
       publishAddresses: publishedAddressesFor(cfg.NETFORGE_API_ADDRESSES, cfg.HOST),
+      trustedProxies: cfg.NETFORGE_TRUSTED_PROXIES ?? [],
+      metricsToken: cfg.NETFORGE_METRICS_TOKEN ?? null,
+      metricsCacheSeconds: cfg.NETFORGE_METRICS_CACHE_SECONDS,
     },
   });
 
@@ -121,7 +150,20 @@ export async function startApi(env: Record<string, string | undefined> = process
  */
 function runPrimary(processes: number): void {
   let stopping = false;
-  const fork = () => cluster.fork(process.env);
+  const env = { ...process.env };
+  if (!env.NETFORGE_TOKENS?.trim()) {
+    // One made-up token for all processes (each would otherwise make its own); on loopback only, as in startApi.
+    try {
+      refuseOpenWithoutTokens(parseApiEnv(env).HOST);
+    } catch (err) {
+      process.stderr.write(`netforge api: cannot start: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    const token = randomBytes(24).toString("base64url");
+    env.NETFORGE_TOKENS = `${token}:admin`;
+    process.stderr.write(`netforge api: NETFORGE_TOKENS is not set; admin token for this run: ${token}\n`);
+  }
+  const fork = () => cluster.fork(env);
   for (let i = 0; i < processes; i++) fork();
   cluster.on("exit", (w, code, signal) => {
     if (stopping) {

@@ -37,9 +37,16 @@ import {
   planChange,
   readNetworkAtDoor,
   checkPortClaim,
+  checkHostPortAllowed,
+  type DeniedHostPorts,
+  deniedHostPorts,
   type PortClaim,
   listAllNetworks,
   validationError,
+  checkHostRules,
+  hostRuleCount,
+  type SizeLimits,
+  sizeLimits,
 } from "@netforge/core";
 import { l2Refusal, l2What } from "./l2-door";
 import type { z } from "zod";
@@ -77,8 +84,14 @@ type Preparer<A extends JobAction> = (
   keys: Keys,
   body: JobBody<A>,
   commit: CommitPrepared<A>,
-  opts?: { checkOnly?: boolean },
+  opts?: PrepareOptions,
 ) => Promise<void>;
+
+/** How a preparer runs: `checkOnly` for a dry run; `limits`, the size caps in force (absent: the environment's). */
+export interface PrepareOptions {
+  checkOnly?: boolean;
+  limits?: SizeLimits;
+}
 
 /** Explicit host: must exist and be online. */
 async function requireOnlineHost(redis: Redis, keys: Keys, id: string, what: string): Promise<HostRecord> {
@@ -147,7 +160,7 @@ export async function placeAndClaim(
   const candidates = online.filter((_h, i) => refusals[i] === null).map((h) => h.id);
   if (candidates.length === 0 && l2) {
     // A host that has the device but cannot use it says why; otherwise no online host has it.
-    const specific = refusals.find((r) => r?.code === "INVALID_STATE");
+    const specific = refusals.find((r) => r?.code === "INVALID_STATE" || r?.code === "NOT_ALLOWED");
     if (specific) throw specific;
     if (online.length === 1 && refusals[0]) throw refusals[0];
     if (l2.kind === "sriov") throw new AppError("SRIOV_UNAVAILABLE", `no online host has SR-IOV PF ${l2.pf}`, { pf: l2.pf });
@@ -177,7 +190,7 @@ async function prepareCreate(
   keys: Keys,
   body: JobBody<"create-network">,
   commit: CommitPrepared<"create-network">,
-  opts: { checkOnly?: boolean } = {},
+  opts: PrepareOptions = {},
 ) {
   const spec = resolveCreate(body);
   if (!IMPLEMENTED_TYPES.has(spec.type)) {
@@ -211,7 +224,7 @@ async function existingNetwork(
   redis: Redis,
   keys: Keys,
   name: string,
-  want: { spec?: boolean; ips?: boolean } = {},
+  want: { spec?: boolean; ips?: boolean; hostRules?: boolean } = {},
 ): Promise<NetworkAtDoor & { net: NetworkRecord; host: HostRecord }> {
   const read = await readNetworkAtDoor(redis, keys, name, want);
   const net = read.net;
@@ -246,12 +259,19 @@ function prepareExisting<A extends "delete-network" | "start-network" | "stop-ne
  */
 function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
   return async (redis, keys, body, commit, opts = {}) => {
-    const { net, spec, ips } = await existingNetwork(redis, keys, body.name, { spec: true, ips: true });
+    const firewall = action === "configure-network-firewall";
+    const { net, spec, ips, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, ips: true, hostRules: firewall });
     const { dryRun: _dryRun, ...payload } = body as JobBody<A> & { dryRun?: boolean };
-    let plan: ChangePlan | null = null;
+    let plan: ChangePlan | { spec: NetSpec } | null = null;
     if (spec) {
       const leases = (ips?.ips ?? []).filter((r) => r.leaseExpiresAt !== null);
-      plan = planAtDoor(spec, changeFor(action, payload), { active: net.state === "active", leases }, opts.checkOnly === true);
+      plan = planAtDoor(
+        spec,
+        changeFor(action, payload),
+        { active: net.state === "active", leases, ...limitsOf(opts) },
+        opts.checkOnly === true,
+      );
+      if (firewall) checkRulesAtDoor(net, hostRules, spec, plan, opts);
     } else if (net.type !== "nat" && net.type !== "isolated") {
       throw new AppError(
         "UNSUPPORTED_FOR_TYPE",
@@ -262,7 +282,7 @@ function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
         },
       );
     }
-    await commit({ network: net.name, host: net.host, payload: payload as unknown as JobPayloads[A], claim: null, plan });
+    await commit({ network: net.name, host: net.host, payload: payload as unknown as JobPayloads[A], claim: null, plan: fullPlan(plan) });
   };
 }
 
@@ -270,10 +290,35 @@ function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
  * A change checked at the door: a dry run gets the whole plan (what it answers); a real call only the checks
  * (same errors), since the worker plans again on the host and nothing here uses the rendered texts.
  */
-function planAtDoor(spec: NetSpec, change: NetworkChange, host: HostObservation, dryRun: boolean): ChangePlan | null {
+function planAtDoor(spec: NetSpec, change: NetworkChange, host: HostObservation, dryRun: boolean): ChangePlan | { spec: NetSpec } {
   if (dryRun) return planChange(spec, change, host);
-  checkChange(spec, change, host);
-  return null;
+  return { spec: checkChange(spec, change, host) };
+}
+
+/** The per-network caps of a HostObservation, when the caller gave them. */
+function limitsOf(opts: PrepareOptions): Pick<HostObservation, "limits"> {
+  return opts.limits ? { limits: opts.limits } : {};
+}
+
+/**
+ * Rules per host at the door: the network's firewall rules and forwards after the change, plus those of every
+ * other network of its host (`others`: the counts their workers published with their records, read with the
+ * network), must stay within NETFORGE_MAX_RULES_PER_HOST. A change that does not add rules passes.
+ */
+function checkRulesAtDoor(
+  net: NetworkRecord,
+  others: number | undefined,
+  spec: NetSpec,
+  next: { spec: NetSpec } | null,
+  opts: PrepareOptions,
+): void {
+  if (!next) return;
+  checkHostRules((opts.limits ?? sizeLimits()).rulesPerHost, others ?? 0, hostRuleCount(spec), hostRuleCount(next.spec), net.host);
+}
+
+/** A dry run's whole plan; null for a real call's checks (nothing downstream uses the rendered texts). */
+function fullPlan(p: ChangePlan | { spec: NetSpec } | null): ChangePlan | null {
+  return p && "steps" in p ? p : null;
 }
 
 /** One preparer per job action. */
@@ -299,10 +344,10 @@ async function preparePortForward(
   keys: Keys,
   body: JobBody<"configure-network-port-forward">,
   commit: CommitPrepared<"configure-network-port-forward">,
-  opts: { checkOnly?: boolean } = {},
+  opts: PrepareOptions = {},
 ): Promise<void> {
   // The host's record (its listening ports) and the spec come with the network, in the same round trip.
-  const { net, spec, host } = await existingNetwork(redis, keys, body.name, { spec: true });
+  const { net, spec, host, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, hostRules: true });
   if (net.type !== "nat") {
     throw new AppError("UNSUPPORTED_FOR_TYPE", `port forwards need a nat network; '${net.name}' is ${net.type}`, {
       name: net.name,
@@ -315,13 +360,24 @@ async function preparePortForward(
     ? planAtDoor(
         spec,
         changeFor("configure-network-port-forward", { ...payload }),
-        { active: net.state === "active", leases: [] },
+        { active: net.state === "active", leases: [], ...limitsOf(opts) },
         opts.checkOnly === true,
       )
     : null;
+  if (spec) checkRulesAtDoor(net, hostRules, spec, plan, opts);
   let portClaim: PortClaim | null = null;
   if (payload.action === "add") {
-    const listening = host.listeningPorts?.[payload.protocol] ?? [];
+    if (payload.hostIp !== undefined) checkHostIp(host, payload.hostIp);
+    // Fail closed: a host that published no listening ports (its `ss` failed, or a worker from before they
+    // were published) cannot say the port is free. The worker checks again on the host, under the lock.
+    if (!host.listeningPorts) {
+      throw new AppError(
+        "HOST_UNAVAILABLE",
+        `host ${net.host} has not published the ports its processes listen on (its worker could not read them): port forwards are refused until it does; retry later`,
+        { host: net.host, reason: "listening ports unknown" },
+      );
+    }
+    const listening = host.listeningPorts[payload.protocol];
     if (listening.includes(payload.hostPort)) {
       throw new AppError("PORT_CONFLICT", `a process on host ${net.host} listens on ${payload.protocol} port ${payload.hostPort}`, {
         host: net.host,
@@ -330,8 +386,30 @@ async function preparePortForward(
         heldBy: { process: true },
       });
     }
-    portClaim = { host: net.host, protocol: payload.protocol, hostPort: payload.hostPort, network: net.name };
+    // The host's own services, listening now or not (the worker publishes its list; older workers: the defaults).
+    // (The record's ranges are [low, high] pairs; its schema says so with length(2), not as a tuple type.)
+    const denied = (host.deniedHostPorts as DeniedHostPorts | undefined) ?? deniedHostPorts(undefined);
+    checkHostPortAllowed(net.host, denied, payload.protocol, payload.hostPort);
+    portClaim = {
+      host: net.host,
+      protocol: payload.protocol,
+      hostPort: payload.hostPort,
+      network: net.name,
+      ...(payload.hostIp === undefined ? {} : { hostIp: payload.hostIp }),
+    };
     if (opts.checkOnly) await checkPortClaim(redis, keys, portClaim);
   }
-  await commit({ network: net.name, host: net.host, payload, claim: null, plan, portClaim });
+  await commit({ network: net.name, host: net.host, payload, claim: null, plan: fullPlan(plan), portClaim });
+}
+
+/** A forward's hostIp must be one of the host's own (non-loopback) IPv4 addresses, as its inventory publishes them. */
+function checkHostIp(host: HostRecord, hostIp: string): void {
+  const own = host.interfaces.flatMap((i) => i.addresses.map((a) => a.split("/")[0] as string)).filter((a) => !a.startsWith("127."));
+  if (own.includes(hostIp)) return;
+  throw validationError([
+    {
+      path: "hostIp",
+      message: `${hostIp} is not an address of host ${host.id} (its addresses: ${own.length > 0 ? own.join(", ") : "none published"})`,
+    },
+  ]);
 }

@@ -13,8 +13,10 @@
  * not step back by more than the margin) and the request can no longer take
  * effect. A request refused before its commit forgets its idempotency key.
  */
+import { createHash } from "node:crypto";
 import {
   AppError,
+  checkTokenQuota,
   commitJobEvent,
   ERROR_STATUS,
   getJob,
@@ -35,6 +37,7 @@ import {
   releasePortClaims,
   toJobView,
   assertAllowedSubnet,
+  type TokenQuota,
 } from "@netforge/core";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -48,6 +51,17 @@ import { parsePreferWait } from "./prefer-header";
 const REPEAT_WAIT_MS = 5_000;
 /** Kept off the submission's deadline: Redis clock steps and rounding up to this much cannot let a late write through. */
 const DEADLINE_MARGIN_MS = 50;
+
+/** What a job records of the token that submitted it: a hash (the token itself is never stored). */
+export function tokenLabel(token: string): string {
+  return createHash("sha256").update(`netforge-job-owner\0${token}`).digest("hex").slice(0, 32);
+}
+
+/** The quota of unfinished jobs of the request's token (NETFORGE_MAX_QUEUED_JOBS_PER_TOKEN). */
+function quotaOf(s: Services, c: Context<AppEnv>): { owner: string; quota: TokenQuota } {
+  const owner = tokenLabel(c.get("token"));
+  return { owner, quota: { key: s.keys.tokenJobs(owner), limit: s.limits.queuedJobsPerToken } };
+}
 
 /** Latest Redis time (ms) at which this submission's writes may still take effect. */
 async function submissionDeadline(s: Services): Promise<number> {
@@ -104,9 +118,15 @@ export async function submitJob<A extends JobAction>(
 
   let record: JobRecord | null = null;
   try {
-    await JOB_PREPARERS[action](s.redis, s.keys, body, async (prepared) => {
-      record = await commitJob(s, c, action, jobId, prepared, await deadline, epoch);
-    });
+    await JOB_PREPARERS[action](
+      s.redis,
+      s.keys,
+      body,
+      async (prepared) => {
+        record = await commitJob(s, c, action, jobId, prepared, await deadline, epoch);
+      },
+      { limits: s.limits },
+    );
   } catch (err) {
     // A refused request forgets its key at once. After an outage error the key stays: the commit may have been
     // applied just before the connection broke, and then a repeat must replay that job; if it was not, the key is
@@ -139,9 +159,10 @@ async function answerDryRun<A extends JobAction>(s: Services, c: Context<AppEnv>
     async (p) => {
       prepared = p;
     },
-    { checkOnly: true },
+    { checkOnly: true, limits: s.limits },
   );
   if (prepared === null) throw new AppError("INTERNAL", "the dry run prepared no job");
+  await checkTokenQuota(s.redis, quotaOf(s, c).quota);
   return c.json({ plan: await planOf(s, action, prepared) }, 200);
 }
 
@@ -166,6 +187,7 @@ async function commitJob<A extends JobAction>(
   if (connectionEpoch(s.redis) !== epoch) {
     throw new AppError("UNAVAILABLE", "the store (Redis) reconnected during the request (failover?); the request was not applied", {});
   }
+  const { owner, quota } = quotaOf(s, c);
   const record = newJobRecord({
     id: jobId,
     action,
@@ -174,10 +196,11 @@ async function commitJob<A extends JobAction>(
     payload: prepared.payload,
     steps: JOB_STEPS[action],
     requestId: c.get("requestId"),
+    owner,
   });
   const data = { jobId, action, payload: prepared.payload };
   const result = await s.queues
-    .commit(prepared.host, data, { deadlineMs, record, claim: prepared.claim, portClaim: prepared.portClaim ?? null })
+    .commit(prepared.host, data, { deadlineMs, record, claim: prepared.claim, portClaim: prepared.portClaim ?? null, quota })
     .catch((err: unknown) => {
       if (!isRedisUnavailableError(err)) throw err;
       throw new AppError(
@@ -231,7 +254,7 @@ async function failUnqueuedJob<A extends JobAction>(
   const steps: Promise<unknown>[] = [commitJobEvent(s.redis, s.keys, r, "failed")];
   if (prepared.claim) steps.push(releaseNetworkClaim(s.redis, s.keys, prepared.claim.name, prepared.host));
   const pc = prepared.portClaim;
-  if (pc) steps.push(releasePortClaims(s.redis, s.keys, pc.host, pc.network, [portField(pc.protocol, pc.hostPort)]));
+  if (pc) steps.push(releasePortClaims(s.redis, s.keys, pc.host, pc.network, [portField(pc.protocol, pc.hostPort, pc.hostIp)]));
   for (const res of await Promise.allSettled(steps)) {
     if (res.status === "rejected") c.get("log").error({ err: res.reason }, "could not undo a failed submission");
   }

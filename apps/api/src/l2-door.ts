@@ -3,7 +3,10 @@
  * inventory and the index: which hosts can take the network at all (those
  * that have the NIC / bridge / PF), and the clear refusals the inventory can
  * already tell (no such NIC, a NIC carrying addresses, a NIC or bridge used
- * by another network). The worker re-checks everything on the host.
+ * by another network, an existing bridge the host does not list in
+ * NETFORGE_ALLOWED_INTERFACES, a NIC whose upper devices carry addresses, a
+ * PF another tool's libvirt network names or whose VFs are bound to drivers).
+ * The worker re-checks everything on the host.
  */
 import {
   AppError,
@@ -16,6 +19,7 @@ import {
   chooseBridge,
   renderNetworkXml,
   planVfWrites,
+  refuseForeignPf,
   type SriovNetSpec,
   type HostRecord,
   type L2Request,
@@ -30,17 +34,27 @@ export function bridgeUsers(host: HostRecord, networks: NetworkRecord[]): Bridge
 
 /** The bridge a bridge network would get on `host`, decided from its inventory (the worker decides again on the host). */
 export function bridgeChoiceFromInventory(req: L2Request, host: HostRecord, networks: NetworkRecord[], name: string) {
-  const links: LinkFacts[] = host.interfaces.map((i) => ({
-    name: i.name,
-    kind: i.kind,
-    state: i.state,
-    master: i.master,
-    addresses: i.addresses,
-    addresses6: i.addresses6 ?? [],
-    ...(i.mtu !== undefined ? { mtu: i.mtu } : {}),
-    ...(i.up !== undefined ? { adminUp: i.up } : {}),
-  }));
-  return chooseBridge(req, name, host.id, links, bridgeUsers(host, networks));
+  // A bridge netforge made (nf-*) that no network of the index holds is one a delete just removed: the
+  // inventory is refreshed right after each job, so it may still show it. The door sees the host as it is
+  // after that delete (the bridge gone, its NIC free); the worker decides from a fresh read of the host.
+  const held = new Set(networks.filter((n) => n.host === host.id && n.bridge.name).map((n) => n.bridge.name as string));
+  const gone = new Set(
+    host.interfaces.filter((i) => i.kind === "bridge" && i.name.startsWith("nf-") && !held.has(i.name)).map((i) => i.name),
+  );
+  const links: LinkFacts[] = host.interfaces
+    .filter((i) => !gone.has(i.name))
+    .map((i) => ({
+      name: i.name,
+      kind: i.kind,
+      state: i.state,
+      master: i.master !== null && gone.has(i.master) ? null : i.master,
+      addresses: i.addresses,
+      addresses6: i.addresses6 ?? [],
+      ...(i.mtu !== undefined ? { mtu: i.mtu } : {}),
+      ...(i.up !== undefined ? { adminUp: i.up } : {}),
+      link: i.link ?? null,
+    }));
+  return chooseBridge(req, name, host.id, links, bridgeUsers(host, networks), host.allowedInterfaces ?? []);
 }
 
 /** Why `host` cannot take a network asking for `req`, or null when it can (as far as its inventory tells). */
@@ -53,6 +67,25 @@ export function l2Refusal(req: L2Request, host: HostRecord, networks: NetworkRec
         host: host.id,
         pf: req.pf,
       });
+    }
+    const pf = host.sriovPfs.find((p) => p.pf === req.pf);
+    try {
+      refuseForeignPf(req.pf, host.id, pf?.foreignNetworks ?? []);
+      // VFs bound to any driver: a count change would remove them (the worker re-reads sysfs before writing).
+      if (pf && req.vfs !== null && (pf.vfsBound ?? []).length > 0) {
+        planVfWrites(
+          { pf: pf.pf, totalVfs: pf.vfsTotal, numVfs: pf.vfsConfigured, vfsInUse: pf.vfsInUse ?? 0, vfsBound: pf.vfsBound },
+          req.vfs,
+        );
+      }
+    } catch (err) {
+      if (err instanceof AppError && (err.code === "NOT_ALLOWED" || err.code === "INVALID_STATE")) {
+        return new AppError(err.code, err.message.includes(host.id) ? err.message : `${err.message} (host ${host.id})`, {
+          ...err.details,
+          host: host.id,
+        });
+      }
+      if (!(err instanceof AppError)) throw err;
     }
     const other = networks.find((n) => n.host === host.id && n.name !== name && n.sriov?.pf === req.pf);
     return other
@@ -109,7 +142,11 @@ export function l2CreatePlan(
         },
       );
     }
-    const writes = planVfWrites({ pf: pf.pf, totalVfs: pf.vfsTotal, numVfs: pf.vfsConfigured, vfsInUse: pf.vfsInUse ?? 0 }, req.vfs);
+    refuseForeignPf(pf.pf, host.id, pf.foreignNetworks ?? []);
+    const writes = planVfWrites(
+      { pf: pf.pf, totalVfs: pf.vfsTotal, numVfs: pf.vfsConfigured, vfsInUse: pf.vfsInUse ?? 0, vfsBound: pf.vfsBound ?? [] },
+      req.vfs,
+    );
     const steps = writes.map((n) => ({
       name: `set ${n} VFs on ${req.pf}`,
       command: ["write", `/sys/class/net/${req.pf}/device/sriov_numvfs`, String(n)],

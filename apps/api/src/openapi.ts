@@ -148,7 +148,7 @@ function actionOperation(name: ActionName): JsonSchema {
       },
       ...COMMON_ERRORS,
       "404": errorRef("NOT_FOUND"),
-      "409": errorRef("NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH, or a failed job's code"),
+      "409": errorRef("NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH, LIMIT_REACHED (details.limit), or a failed job's code"),
       "422": errorRef("UNSUPPORTED_FOR_TYPE"),
       "503": errorRef("NO_HOST, HOST_UNAVAILABLE, UNAVAILABLE"),
     };
@@ -227,8 +227,16 @@ export function buildOpenApiDocument(): JsonSchema {
   };
   for (const [path, summary, description] of [
     ["/healthz", "Liveness", "The process is up (no token)."],
-    ["/readyz", "Readiness", "Redis answers and at least one worker is online, else 503 (no token)."],
-    ["/metrics", "Prometheus metrics", "Prometheus text exposition format (no token)."],
+    [
+      "/readyz",
+      "Readiness",
+      "Redis answers and at least one worker is online, else 503 (no token; a failed check says only `error: store unreachable`, the error is logged).",
+    ],
+    [
+      "/metrics",
+      "Prometheus metrics",
+      "Prometheus text exposition format (no API token; `Authorization: Bearer <NETFORGE_METRICS_TOKEN>` when that is set, else 401). A scrape within NETFORGE_METRICS_CACHE_SECONDS (2) of the last gets the same text.",
+    ],
   ] as const) {
     paths[path] = {
       get: {
@@ -237,7 +245,11 @@ export function buildOpenApiDocument(): JsonSchema {
         description,
         tags: ["operations"],
         security: [],
-        responses: { "200": { description: "OK" }, ...(path === "/readyz" ? { "503": { description: "not ready" } } : {}) },
+        responses: {
+          "200": { description: "OK" },
+          ...(path === "/readyz" ? { "503": { description: "not ready" } } : {}),
+          ...(path === "/metrics" ? { "401": { description: "NETFORGE_METRICS_TOKEN is set and was not presented" } } : {}),
+        },
       },
     };
   }

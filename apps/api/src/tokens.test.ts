@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadTokens, looksLikeTokenFilePath, MIN_TOKEN_LENGTH, parseTokenList } from "./tokens";
+import { hashToken, loadTokens, looksLikeTokenFilePath, MIN_TOKEN_LENGTH, parseTokenList, TokenTable } from "./tokens";
 
 // Tokens of the fixtures: 16+ characters, as the parser requires.
 const A = "a1-token-0123456789";
@@ -64,5 +64,31 @@ describe("loadTokens", () => {
         throw new Error("ENOENT");
       }),
     ).toThrow(/cannot read token file \/nope/);
+  });
+});
+
+describe("hashed entries and TokenTable", () => {
+  const hex = hashToken(A);
+  it("parses sha256:<hex>:role (any case), with no length rule on the hash's token", () => {
+    const m = parseTokenList(`sha256:${hex.toUpperCase()}:operator\n${B}:viewer`);
+    expect([...m]).toEqual([
+      [`sha256:${hex}`, "operator"],
+      [B, "viewer"],
+    ]);
+    // Not 64 hex digits: an ordinary (plaintext) token.
+    expect([...parseTokenList(`sha256:${hex.slice(1)}:viewer`)]).toEqual([[`sha256:${hex.slice(1)}`, "viewer"]]);
+  });
+  it("looks tokens up by hash, plaintext and hashed entries alike; a hash is not a token", () => {
+    const t = new TokenTable(parseTokenList(`sha256:${hex}:operator,${B}:viewer`));
+    expect(t.size).toBe(2);
+    expect(t.lookup(A)).toEqual({ id: hex, role: "operator" });
+    expect(t.lookup(B)).toEqual({ id: hashToken(B), role: "viewer" });
+    expect(t.lookup(`sha256:${hex}`)).toBeUndefined();
+    expect(t.lookup(hex)).toBeUndefined();
+    expect(t.lookup(C)).toBeUndefined();
+  });
+  it("refuses one token listed in plaintext and hashed with two roles", () => {
+    expect(() => new TokenTable(parseTokenList(`sha256:${hex}:operator,${A}:viewer`))).toThrow(/two roles/);
+    expect(new TokenTable(parseTokenList(`sha256:${hex}:viewer,${A}:viewer`)).size).toBe(1);
   });
 });

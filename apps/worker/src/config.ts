@@ -1,6 +1,6 @@
 /** Worker configuration from the environment, parsed once at boot. */
 import { hostname } from "node:os";
-import { HostId, jobRetention } from "@netforge/core";
+import { type DeniedHostPorts, deniedHostPorts, HostId, jobRetention, sizeLimits } from "@netforge/core";
 import { z } from "zod";
 
 const Env = z.object({
@@ -70,6 +70,19 @@ const Env = z.object({
     .regex(/^\/[^\0]*[^/]$/, "must be an absolute file path")
     .default("/etc/resolv.conf"),
   /**
+   * Existing bridges of this host netforge may use for bridge networks (comma or space separated), as they
+   * are: their addresses, ports and MTU are never changed. Any other existing bridge (the host's br0,
+   * docker0, virbr0, lxdbr0...) is refused with NOT_ALLOWED. Default: none.
+   */
+  NETFORGE_ALLOWED_INTERFACES: z
+    .string()
+    .default("")
+    .transform((v) => v.split(/[\s,]+/).filter((x) => x !== ""))
+    .refine(
+      (l) => l.every((x) => /^[A-Za-z0-9_.:@-]{1,15}$/.test(x) && !/^\.+$/.test(x)),
+      "must list interface names (at most 15 characters each)",
+    ),
+  /**
    * SIGTERM: how long running jobs may keep going to finish (no new job is taken
    * meanwhile). After it, each running job stops before its next host step, undoes
    * what it did and goes back to the queue (no attempt used). Default 30 s.
@@ -81,6 +94,22 @@ const Env = z.object({
    * BullMQ's stalled check on the next start, like after a crash). Default 15 s.
    */
   NETFORGE_SHUTDOWN_ABORT_MS: z.coerce.number().int().min(0).default(15_000),
+  /**
+   * Host ports no port forward may take, added to the defaults (tcp 22, 5900-5999, 8080, 16509, 16514,
+   * 49152-49215): "[tcp:|udp:]port[-port],..." (a bare entry: both protocols). Published in the inventory.
+   */
+  NETFORGE_DENIED_HOST_PORTS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      try {
+        deniedHostPorts(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
+  /** The `ss` executable the worker reads listening ports with (default "ss" from PATH). */
+  NETFORGE_SS_PATH: z.string().min(1).default("ss"),
 });
 
 export type WorkerConfig = {
@@ -105,13 +134,19 @@ export type WorkerConfig = {
   sysfsRoot?: string;
   /** Optional so configs built by hand (tests) need not name it: /etc/resolv.conf. */
   resolvConf?: string;
+  /** NETFORGE_ALLOWED_INTERFACES; optional so configs built by hand (tests) need not name it: none. */
+  allowedInterfaces?: string[];
   shutdownGraceMs: number;
   shutdownAbortMs: number;
+  /** Optional so configs built by hand (tests) need not name them: the defaults, and "ss". */
+  deniedHostPorts?: DeniedHostPorts;
+  ssCommand?: string;
 };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const e = Env.parse(env);
   jobRetention(env); // fail at start on a bad retention, not on the first job
+  sizeLimits(env); // and on a bad size cap
   const hostId =
     e.HOST_ID ??
     hostname()
@@ -136,7 +171,10 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     virshTimeoutMs: e.NETFORGE_VIRSH_TIMEOUT_MS,
     sysfsRoot: e.NETFORGE_SYSFS_ROOT,
     resolvConf: e.NETFORGE_RESOLV_CONF,
+    allowedInterfaces: e.NETFORGE_ALLOWED_INTERFACES,
     shutdownGraceMs: e.NETFORGE_SHUTDOWN_GRACE_MS,
     shutdownAbortMs: e.NETFORGE_SHUTDOWN_ABORT_MS,
+    deniedHostPorts: deniedHostPorts(e.NETFORGE_DENIED_HOST_PORTS),
+    ssCommand: e.NETFORGE_SS_PATH,
   };
 }

@@ -1,5 +1,5 @@
 /** What handlers and drivers get: the host's tools (long-lived) plus the job's reporter and revert stack. */
-import type { Keys, Redis } from "@netforge/core";
+import type { DeniedHostPorts, Keys, Redis } from "@netforge/core";
 import type { Logger } from "pino";
 import type { HostFirewall } from "./firewall/host-firewall";
 import type { CommandRunner } from "./host/command-runner";
@@ -25,6 +25,12 @@ export interface HostContext {
   sysfsRoot?: string;
   /** The resolv.conf whose nameservers the host must keep reaching (NETFORGE_RESOLV_CONF; default /etc/resolv.conf). */
   resolvConf?: string;
+  /** NETFORGE_ALLOWED_INTERFACES: existing bridges bridge networks may use, as they are (default none). */
+  allowedInterfaces?: readonly string[];
+  /** Host ports no forward may take (NETFORGE_DENIED_HOST_PORTS plus defaults); absent (hand-built contexts): the defaults. */
+  deniedHostPorts?: DeniedHostPorts;
+  /** The `ss` executable listening ports are read with (NETFORGE_SS_PATH; default "ss"). */
+  ssCommand?: string;
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */
   hostChanged(network?: string): void;
 }

@@ -11,6 +11,7 @@ import type { HostSnapshot } from "./drivers/driver";
 import { readLinks, readRoutes } from "./host/ip";
 import { readProtectedEndpoints } from "./host/protected";
 import { listeningPorts } from "./host/listening";
+import { foreignNetworksOnPf } from "./host/foreign-pf";
 import { listPfs } from "./host/sriov-sysfs";
 import { refreshStats } from "./reconcile";
 
@@ -69,6 +70,7 @@ export async function publishInventory(
       addresses6: l.addresses6 ?? [],
       mtu: l.mtu ?? null,
       up: l.adminUp ?? l.state === "up",
+      link: l.link ?? null,
     })),
     occupied: occupied.map((o) => ({ cidr: o.cidr, owner: o.owner })),
     networks: managed.length,
@@ -77,9 +79,20 @@ export async function publishInventory(
       vfsTotal: p.totalVfs,
       vfsConfigured: p.numVfs,
       vfsInUse: p.vfsInUse,
+      vfsBound: p.vfsBound,
+      foreignNetworks: foreignNetworksOnPf(catalog, (n) => ctx.catalog.xmlOf?.(n), p),
     })),
+    allowedInterfaces: [...(ctx.allowedInterfaces ?? [])],
     firewallWarnings: await ctx.firewall.overridingPolicies(firewallWarningsMaxAgeMs).catch(() => []),
-    listeningPorts: await listeningPorts(ctx.runner).catch(() => ({ tcp: [], udp: [] })),
+    // Unknown when `ss` fails: then absent, and the API refuses port forwards on this host (fail closed).
+    ...(await listeningPorts(ctx.runner, ctx.ssCommand).then(
+      (listening) => ({ listeningPorts: listening }),
+      (err: unknown) => {
+        ctx.logger.warn({ err }, "could not read listening ports; port forwards are refused until it works");
+        return {};
+      },
+    )),
+    ...(ctx.deniedHostPorts ? { deniedHostPorts: ctx.deniedHostPorts } : {}),
     startedAt,
     lastSeenAt: new Date().toISOString(),
   };

@@ -3,6 +3,7 @@
  * about the host (heartbeat + inventory, index reconcile, live stats).
  */
 import { connectRedis, isRedisUnavailableError, makeKeys, markHostOffline, type QueuedJobData, watchRedisOutage } from "@netforge/core";
+import { deniedHostPorts } from "@netforge/core";
 import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { WorkerConfig } from "./config";
@@ -44,6 +45,9 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     leasesDir: cfg.leasesDir,
     sysfsRoot: cfg.sysfsRoot,
     resolvConf: cfg.resolvConf,
+    allowedInterfaces: cfg.allowedInterfaces ?? [],
+    deniedHostPorts: cfg.deniedHostPorts ?? deniedHostPorts(undefined),
+    ...(cfg.ssCommand ? { ssCommand: cfg.ssCommand } : {}),
     hostChanged: (network) => scheduleInventory(network),
   };
   let stopping = false;

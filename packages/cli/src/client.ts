@@ -27,10 +27,31 @@ export async function errorFromResponse(res: Response): Promise<CliError> {
   return new CliError(`${body.code}: ${body.message}`, exitCodeForApiError(res.status, body.code), body);
 }
 
+/** True for a URL host only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackUrlHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return h === "localhost" || h.endsWith(".localhost") || h === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** The warning due before a token goes over plain HTTP to `url`, or null. */
+export function plainHttpWarning(url: string, token: string | null): string | null {
+  if (token === null) return null;
+  const u = new URL(url);
+  if (u.protocol !== "http:" || isLoopbackUrlHost(u.hostname)) return null;
+  return (
+    `netforge: warning: sending the API token over plain HTTP to ${u.host}: anyone on the path can read and reuse it; ` +
+    "use an https:// URL (TLS terminated in front of the API)"
+  );
+}
+
 export class ApiClient {
+  private warned = false;
+
   constructor(
     readonly config: CliConfig,
     private readonly fetchImpl: typeof fetch = fetch,
+    /** Where the plain-HTTP warning goes (once per client): stderr by default. */
+    private readonly warn: (text: string) => void = (t) => process.stderr.write(`${t}\n`),
   ) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -40,6 +61,11 @@ export class ApiClient {
   }
 
   private async request(path: string, init: RequestInit): Promise<Response> {
+    if (!this.warned) {
+      this.warned = true;
+      const warning = plainHttpWarning(this.config.url, this.config.token);
+      if (warning !== null) this.warn(warning);
+    }
     try {
       return await this.fetchImpl(`${this.config.url}${path}`, init);
     } catch (err) {

@@ -9,7 +9,7 @@ const dir = mkdtempSync(join(tmpdir(), "netforge-cli-"));
 describe("CLI configuration", () => {
   it("flags win over the environment, which wins over the config file", () => {
     const file = join(dir, "c.json");
-    writeFileSync(file, JSON.stringify({ url: "http://file:1", token: "file-token" }));
+    writeFileSync(file, JSON.stringify({ url: "http://file:1", token: "file-token" }), { mode: 0o600 });
     const env = { NETFORGE_URL: "http://env:2", NETFORGE_TOKEN: "env-token", NETFORGE_CONFIG: file };
     expect(resolveConfig({ flags: { url: "http://flag:3/" }, env, cwd: dir, home: dir })).toMatchObject({
       url: "http://flag:3",
@@ -29,6 +29,13 @@ describe("CLI configuration", () => {
       url: "http://127.0.0.1:8080",
       token: "dev-token-abcdefghijkl",
     });
+  });
+
+  it("skips hashed entries (sha256:<hex>:role) of the local stack's token file", () => {
+    const cwd = mkdtempSync(join(tmpdir(), "netforge-cli-"));
+    mkdirSync(join(cwd, ".netforge"));
+    writeFileSync(join(cwd, ".netforge", "tokens"), `sha256:${"ab".repeat(32)}:admin\ndev-token-abcdefghijkl:operator\n`);
+    expect(resolveConfig({ flags: {}, env: {}, cwd, home: cwd }).token).toBe("dev-token-abcdefghijkl");
   });
 
   it("a missing explicit config file and a non-http URL are errors", () => {

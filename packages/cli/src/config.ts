@@ -5,7 +5,7 @@
  * development stack, the token file scripts/up.sh writes (.netforge/tokens in
  * the current directory). The token is never printed: `describeConfig` masks it.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { CliError, EXIT } from "./exit-codes";
@@ -31,11 +31,29 @@ interface FileConfig {
   token?: string;
 }
 
+/**
+ * A config file holds a token: refuse one that other users may read (they
+ * would have the token) or write (they could point `url` at themselves), as
+ * ssh does with a private key. POSIX permissions only (not on Windows).
+ */
+function refuseOpenPermissions(path: string, platform: NodeJS.Platform = process.platform): void {
+  if (platform === "win32") return;
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o066) === 0) return;
+  const who = (mode & 0o044) !== 0 ? "readable" : "writable";
+  throw new CliError(
+    `config file ${path} is ${who} by other users (mode ${mode.toString(8).padStart(4, "0")}) and may hold a token: ` +
+      `run 'chmod 600 ${path}' (or chmod go-rw)`,
+    EXIT.AUTH,
+  );
+}
+
 function readConfigFile(path: string, required: boolean): FileConfig | null {
   if (!existsSync(path)) {
     if (required) throw new CliError(`config file ${path} does not exist`, EXIT.VALIDATION);
     return null;
   }
+  refuseOpenPermissions(path);
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, "utf8"));
@@ -65,7 +83,8 @@ function firstTokenOf(path: string): string | null {
         .split(",")[0]
         ?.trim() ?? "";
     const sep = entry.lastIndexOf(":");
-    if (sep > 0) return entry.slice(0, sep);
+    // A hashed entry (sha256:<hex>:role) is no token the CLI could send.
+    if (sep > 0 && !/^sha256:[0-9a-f]{64}$/i.test(entry.slice(0, sep))) return entry.slice(0, sep);
   }
   return null;
 }

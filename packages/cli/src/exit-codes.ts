@@ -15,7 +15,7 @@ export const EXIT = {
   NOT_FOUND: 4,
   /** The job ran on its host and failed (its error is printed). */
   JOB_FAILED: 5,
-  /** The token is missing, unknown or lacks the role (UNAUTHORIZED, FORBIDDEN). */
+  /** The token is missing, unknown or lacks the role (UNAUTHORIZED, FORBIDDEN), or sits in a config file others may read. */
   AUTH: 6,
   /** The API cannot be reached, is unavailable (503: no Redis, no host) or rate-limits (429), or the event stream was lost. */
   CONNECTION: 7,
@@ -31,7 +31,7 @@ export const EXIT_CODE_HELP = `Exit codes:
   3    conflict with the cluster's state (NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH)
   4    not found (NOT_FOUND)
   5    the job failed on its host (its error code, message and details are printed)
-  6    authentication or permission (UNAUTHORIZED, FORBIDDEN)
+  6    authentication or permission (UNAUTHORIZED, FORBIDDEN; a config file other users may read or write)
   7    connection problem: API unreachable, unavailable (503), rate limited (429), or the job's event stream lost
   130  detached with Ctrl-C while following a job (the job continues)`;
 

@@ -76,7 +76,7 @@ function readBodyFile(io: Io, path: string): Record<string, unknown> {
 function clientFor(io: Io, cmd: Command): { client: ApiClient; json: boolean } {
   const g = cmd.optsWithGlobals() as { url?: string; token?: string; config?: string; json?: boolean };
   const config = resolveConfig({ flags: { url: g.url, token: g.token, config: g.config }, env: io.env, cwd: io.cwd });
-  return { client: new ApiClient(config), json: g.json === true };
+  return { client: new ApiClient(config, fetch, io.err), json: g.json === true };
 }
 
 /** Follow a job to its end and report it; the exit code. */

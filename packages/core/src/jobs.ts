@@ -51,6 +51,8 @@ export interface ConfigurePortForwardPayload {
   hostPort: number;
   vmIp?: string;
   vmPort?: number;
+  /** One host address instead of all (absent: all). */
+  hostIp?: string;
 }
 
 /** Payload type of each job action. */
@@ -79,7 +81,8 @@ export const JOB_STEPS: Record<JobAction, string[]> = {
   "assign-static-ip": CONFIGURE_STEPS,
   "unassign-static-ip": CONFIGURE_STEPS,
   "configure-network-firewall": CONFIGURE_STEPS,
-  "configure-network-port-forward": CONFIGURE_STEPS,
+  // An add first reads the host's listening ports again (a remove skips it).
+  "configure-network-port-forward": ["checking host port", ...CONFIGURE_STEPS],
 };
 
 /** Retry policy for transient failures (BullMQ attempts + exponential backoff). */

@@ -9,7 +9,8 @@ import {
   JobId,
   type JobRecord,
   type JobView,
-  listJobIds,
+  listJobIdsBy,
+  type JobState,
   NetworkName,
   readJobEventsAfter,
   readJobSnapshot,
@@ -24,7 +25,6 @@ import type { SseChannel } from "../sse";
 import { actionRoute } from "./action-route";
 
 const DEFAULT_JOB_LIMIT = 50;
-const SCAN_CHUNK = 200;
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 
 function jobNotFound(id: string): AppError {
@@ -121,18 +121,21 @@ function missedThenEvents(
   };
 }
 
-async function listJobs(s: Services, q: { network?: string; state?: string; host?: string; limit?: number }): Promise<JobView[]> {
+/**
+ * list-jobs through the indexes (network, host, state: kept by the scripts that write the records): the ids
+ * come from one read-only script and only the records listed are read, so a filter that matches nothing reads
+ * no record. The records are checked against the filters again (an index entry is written in the same script
+ * as its record, so this only drops an entry whose record changed between the two reads).
+ */
+async function listJobs(s: Services, q: { network?: string; state?: JobState; host?: string; limit?: number }): Promise<JobView[]> {
   const limit = q.limit ?? DEFAULT_JOB_LIMIT;
+  const ids = await listJobIdsBy(s.redis, s.keys, q, limit);
   const out: JobView[] = [];
-  for (let offset = 0; out.length < limit; offset += SCAN_CHUNK) {
-    const ids = await listJobIds(s.redis, s.keys, q.network, SCAN_CHUNK, offset);
-    if (ids.length === 0) break;
-    for (const r of await getJobs(s.redis, s.keys, ids)) {
-      if (q.state !== undefined && r.state !== q.state) continue;
-      if (q.host !== undefined && r.host !== q.host) continue;
-      out.push(toJobView(r));
-      if (out.length === limit) break;
-    }
+  for (const r of await getJobs(s.redis, s.keys, ids)) {
+    if (q.network !== undefined && r.network !== q.network) continue;
+    if (q.state !== undefined && r.state !== q.state) continue;
+    if (q.host !== undefined && r.host !== q.host) continue;
+    out.push(toJobView(r));
   }
   return out;
 }

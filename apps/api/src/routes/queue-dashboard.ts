@@ -13,34 +13,34 @@ import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { HonoAdapter } from "@bull-board/hono";
 import { serveStatic } from "@hono/node-server/serve-static";
-import { AppError, listHosts, type Role } from "@netforge/core";
+import { AppError, listHosts } from "@netforge/core";
 import { Hono, type MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { clientAddressKey } from "../auth";
 import type { AppEnv, Services } from "../context";
 import type { TokenBucketRateLimiter } from "../rate-limiter";
+import type { TokenTable } from "../tokens";
 
 export const DASHBOARD_PATH = "/admin/queues";
 const COOKIE = "netforge_dashboard";
 const CSP =
   "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-ancestors 'none'";
 
-function dashboardAuth(tokens: Map<string, Role>, authFailures: TokenBucketRateLimiter): MiddlewareHandler<AppEnv> {
+function dashboardAuth(tokens: TokenTable, authFailures: TokenBucketRateLimiter): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const address = clientAddressKey(c);
-    const blocked = authFailures.check(address);
-    if (!blocked.allowed) {
-      throw new AppError("RATE_LIMITED", `too many failed authentications from this address: retry in ${blocked.retryAfterSeconds} s`, {
-        retryAfterSeconds: blocked.retryAfterSeconds,
-        reason: "auth_failures",
-      });
-    }
     const login = c.req.query("access_token");
     const header = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("Authorization") ?? "")?.[1];
     const token = login ?? header ?? getCookie(c, COOKIE);
-    const role = token === undefined ? undefined : tokens.get(token);
+    const role = token === undefined ? undefined : tokens.lookup(token)?.role;
     if (token === undefined || role === undefined) {
-      authFailures.take(address);
+      // Only failures count against the address, and a known token always passes (as in bearerAuth).
+      const d = authFailures.take(clientAddressKey(c));
+      if (!d.allowed) {
+        throw new AppError("RATE_LIMITED", `too many failed authentications from this address: retry in ${d.retryAfterSeconds} s`, {
+          retryAfterSeconds: d.retryAfterSeconds,
+          reason: "auth_failures",
+        });
+      }
       throw new AppError("UNAUTHORIZED", `the queue dashboard needs an admin token: open ${DASHBOARD_PATH}?access_token=<token>`, {
         reason: token === undefined ? "missing_token" : "invalid_token",
       });
@@ -68,7 +68,7 @@ function dashboardAuth(tokens: Map<string, Role>, authFailures: TokenBucketRateL
   };
 }
 
-export function queueDashboardRoutes(s: Services, tokens: Map<string, Role>, authFailures: TokenBucketRateLimiter): Hono<AppEnv> {
+export function queueDashboardRoutes(s: Services, tokens: TokenTable, authFailures: TokenBucketRateLimiter): Hono<AppEnv> {
   const serverAdapter = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);
   const board = createBullBoard({
     queues: [],

@@ -64,7 +64,7 @@ export const bridgeDriver: NetworkDriver = {
       bridge: c.def.bridge,
       interface: c.def.spec && "interface" in c.def.spec ? c.def.spec.interface : null,
     }));
-    const choice = chooseBridge(p.l2, p.name, ctx.hostId, host.links, users);
+    const choice = chooseBridge(p.l2, p.name, ctx.hostId, host.links, users, ctx.allowedInterfaces ?? []);
     return { type: "bridge", name: p.name, uuid: p.uuid, description: p.description, createdAt: p.createdAt, ...choice };
   },
   render: renderNetworkXml,

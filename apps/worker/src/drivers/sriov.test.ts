@@ -24,9 +24,19 @@ function pf(name: string, total: number, num: number) {
 const numvfs = (name: string) => readFileSync(join(root, "class", "net", name, "device", "sriov_numvfs"), "utf8");
 
 /** Only what the driver touches: host id, sysfs root, revert stack, and virsh's domain listing. */
-function ctx(domains: { domain: string; ifname: string | null; source: string; mac: string }[] = []) {
+function ctx(
+  domains: { domain: string; ifname: string | null; source: string; mac: string }[] = [],
+  foreign: CatalogEntry[] = [],
+  xmls: Record<string, string> = {},
+) {
   const revert = new Revert();
-  const c = { hostId: "h1", sysfsRoot: root, revert, virsh: { runningDomainSources: async () => domains } };
+  const c = {
+    hostId: "h1",
+    sysfsRoot: root,
+    revert,
+    virsh: { runningDomainSources: async () => domains },
+    catalog: { list: async () => foreign, xmlOf: (n: string) => xmls[n] },
+  };
   return c as unknown as JobContext & { revert: Revert };
 }
 const payload = (vfs: number | null) =>
@@ -66,6 +76,20 @@ describe("sriov driver over a fake sysfs", () => {
     expect(() => sriovDriver.prepare(ctx(), { ...payload(2) }, snapshot([entry({ ...spec, name: "other" })]))).toThrow(
       "SR-IOV PF enp3s0f0 on host h1 is already used by network 'other'",
     );
+  });
+  it("a PF another tool's libvirt network names (its hostdev pool) is NOT_ALLOWED, at prepare and again before writing", async () => {
+    pf("enp3s0f0", 8, 0);
+    const xml = "<network><name>sriov-pool</name><forward mode='hostdev' managed='yes'><pf dev='enp3s0f0'/></forward></network>";
+    const foreign: CatalogEntry = { name: "sriov-pool", active: true, autostart: true, persistent: true, def: parseNetworkXml(xml) };
+    expect(foreign.def.managed).toBe(false);
+    const c = ctx([], [foreign], { "sriov-pool": xml });
+    expect(() => sriovDriver.prepare(c, { ...payload(2) }, snapshot([foreign]))).toThrow(
+      "SR-IOV PF enp3s0f0 on host h1 is named by libvirt network 'sriov-pool', which is not netforge's",
+    );
+    // It appeared after prepare (the job's read): setUpHost re-reads the catalog and writes nothing.
+    const spec = sriovDriver.prepare(ctx(), { ...payload(2) }, snapshot());
+    await expect(sriovDriver.setUpHost?.(c, spec)).rejects.toMatchObject({ code: "NOT_ALLOWED" });
+    expect(numvfs("enp3s0f0")).toBe("0\n");
   });
   it("setUpHost writes the count and the revert writes the original back (through 0)", async () => {
     pf("enp3s0f0", 8, 2);

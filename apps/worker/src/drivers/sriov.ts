@@ -9,9 +9,11 @@
  * restored if the job fails. A host without SR-IOV on that PF fails the job
  * with SRIOV_UNAVAILABLE before anything is written.
  */
-import { AppError, type NetSpec, renderNetworkXml, type SriovNetSpec } from "@netforge/core";
+import { AppError, type NetSpec, refuseForeignPf, renderNetworkXml, type SriovNetSpec } from "@netforge/core";
 import type { HostContext, JobContext } from "../context";
 import type { Attachment } from "../host/attachments";
+import { foreignNetworksOnPf } from "../host/foreign-pf";
+import type { CatalogEntry } from "../host/network-catalog";
 import { type PfInfo, planVfWrites, readPf, writeNumVfs } from "../host/sriov-sysfs";
 import { recordFromCatalog } from "../network-record";
 import type { NetworkDriver } from "./driver";
@@ -33,6 +35,15 @@ function pfOrUnavailable(ctx: HostContext, pf: string): PfInfo {
   return info;
 }
 
+/** Refuse a PF another tool's libvirt network names (its hostdev pool, or its VFs by address). */
+function refuseIfForeign(ctx: HostContext, catalog: readonly CatalogEntry[], info: PfInfo): void {
+  refuseForeignPf(
+    info.pf,
+    ctx.hostId,
+    foreignNetworksOnPf(catalog, (n) => ctx.catalog.xmlOf?.(n), info),
+  );
+}
+
 /** Domains holding a VF of the pool: libvirt's interfaces whose source is this network. */
 async function attachmentsOf(ctx: HostContext, name: string): Promise<Attachment[]> {
   const sources = await ctx.virsh.runningDomainSources();
@@ -46,6 +57,7 @@ export const sriovDriver: NetworkDriver = {
     if (req?.kind !== "sriov")
       throw new AppError("VALIDATION_FAILED", "an sriov network needs pf", { issues: [{ path: "pf", message: "required" }] });
     const info = pfOrUnavailable(ctx, req.pf);
+    refuseIfForeign(ctx, host.catalog, info);
     const other = host.catalog.find((c) => c.name !== p.name && asSriov(c.def.spec)?.pf === req.pf);
     if (other) {
       throw new AppError("INVALID_STATE", `SR-IOV PF ${req.pf} on host ${ctx.hostId} is already used by network '${other.name}'`, {
@@ -75,6 +87,8 @@ export const sriovDriver: NetworkDriver = {
     const info = pfOrUnavailable(ctx, spec.pf);
     const writes = planVfWrites(info, spec.vfs);
     if (writes.length === 0) return;
+    // Re-read under the network lock right before writing: another tool's network may name the PF by now.
+    refuseIfForeign(ctx, await ctx.catalog.list(), info);
     const original = info.numVfs;
     ctx.revert.add(`restore ${original} VFs on ${spec.pf}`, async () => {
       const now = readPf(root, spec.pf);

@@ -6,7 +6,17 @@
  * what changed. The result says what changed, the exact commands applied,
  * and what could not be applied live.
  */
-import { AppError, type NetworkChange, parseNetworkXml, putNetwork, putNetworkSpec } from "@netforge/core";
+import {
+  AppError,
+  checkHostRules,
+  hostRuleCount,
+  type NetworkChange,
+  parseNetworkXml,
+  putNetwork,
+  putNetworkSpec,
+  sizeLimits,
+  xmlDigest,
+} from "@netforge/core";
 import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { readLeases } from "../host/leases";
@@ -18,8 +28,11 @@ export interface ConfigureResult {
   name: string;
   /** Human summary of what changed; empty when the change was already in place. */
   changed: string[];
-  /** The host commands run, in order (the plan's texts). */
-  applied: { name: string; command: string[]; xml?: string; nft?: string; live: boolean }[];
+  /**
+   * The host commands run, in order. A definition written is summarised (the sha256 of the XML applied and
+   * the lines that changed), never carried whole: results live in the record, the event stream and pub/sub.
+   */
+  applied: { name: string; command: string[]; xmlSha256?: string; xmlDiff?: string[]; nft?: string; live: boolean }[];
   /** What the running network only gets at its next start. */
   notLive: string[];
   warnings: string[];
@@ -27,7 +40,7 @@ export interface ConfigureResult {
 
 export async function configureNetwork(ctx: JobContext, name: string, change: NetworkChange): Promise<ConfigureResult> {
   const { report, virsh } = ctx;
-  const { plan, driver, state } = await report.step("checking change", async () => {
+  const { plan, driver, state, previousXml } = await report.step("checking change", async () => {
     // A fresh read of the persistent definition, deliberately NOT the event-kept catalog. Under the network's
     // lock netforge is the only writer through the API, but not the only writer on the host: a hand
     // `virsh net-update <net> add ip-dhcp-host ... --config` changes the persistent definition and libvirt
@@ -60,11 +73,22 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     }
     const drv = driverFor(def.spec.type);
     const leases = state.active && def.bridge ? await readLeases(def.bridge, ctx.leasesDir) : [];
-    return {
-      plan: drv.planChange(def.spec, change, { active: state.active, leases, native: { hosts: def.hosts, range: def.dhcp } }, xml),
-      driver: drv,
-      state,
-    };
+    const limits = sizeLimits();
+    const plan = drv.planChange(
+      def.spec,
+      change,
+      { active: state.active, leases, native: { hosts: def.hosts, range: def.dhcp }, limits },
+      xml,
+    );
+    // Rules per host, re-checked against the host's own definitions (the door counted what workers published).
+    const before = hostRuleCount(def.spec);
+    const after = hostRuleCount(plan.spec);
+    if (after > before) {
+      let others = 0;
+      for (const e of await ctx.catalog.list()) if (e.name !== name && e.def.managed) others += hostRuleCount(e.def.spec);
+      checkHostRules(limits.rulesPerHost, others, before, after, ctx.hostId);
+    }
+    return { plan, driver: drv, state, previousXml: xml };
   });
   for (const w of plan.warnings) report.warn(w);
   const warnings = [...plan.warnings];
@@ -92,7 +116,7 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     applied: applied.applied.map((a) => ({
       name: a.name,
       command: a.command ?? (a.nft !== undefined ? ["nft", "-f", "-"] : ["virsh", ...a.virsh]),
-      ...(a.xml !== undefined ? { xml: a.xml } : {}),
+      ...(a.xml !== undefined ? xmlDigest(previousXml, a.xml) : {}),
       ...(a.nft !== undefined ? { nft: a.nft } : {}),
       live: a.live,
     })),

@@ -1,6 +1,17 @@
 /** configure-network-firewall and configure-network-port-forward: each one change on the configure path. */
-import { type ConfigureFirewallPayload, type ConfigurePortForwardPayload, changeFor, portField, releasePortClaims } from "@netforge/core";
+import {
+  AppError,
+  type ConfigureFirewallPayload,
+  type ConfigurePortForwardPayload,
+  changeFor,
+  checkHostPortAllowed,
+  deniedHostPorts,
+  portField,
+  releasePortClaims,
+} from "@netforge/core";
 import type { JobContext } from "../context";
+import { readLinks } from "../host/ip";
+import { listeningPorts } from "../host/listening";
 import { type ConfigureResult, configureNetwork } from "./configure-network";
 
 export const configureFirewall = (ctx: JobContext, p: ConfigureFirewallPayload): Promise<ConfigureResult> =>
@@ -8,7 +19,46 @@ export const configureFirewall = (ctx: JobContext, p: ConfigureFirewallPayload):
 
 /** The nft table carries the forward (or no longer does); a removed forward's host port is free again. */
 export async function configurePortForward(ctx: JobContext, p: ConfigurePortForwardPayload): Promise<ConfigureResult> {
+  if (p.action === "add") await ctx.report.step("checking host port", () => checkHostPortFree(ctx, p));
+  else ctx.report.skip("checking host port");
   const res = await configureNetwork(ctx, p.name, changeFor("configure-network-port-forward", { ...p }));
-  if (p.action === "remove") await releasePortClaims(ctx.redis, ctx.keys, ctx.hostId, p.name, [portField(p.protocol, p.hostPort)]);
+  if (p.action === "remove")
+    await releasePortClaims(ctx.redis, ctx.keys, ctx.hostId, p.name, [portField(p.protocol, p.hostPort, p.hostIp)]);
   return res;
+}
+
+/**
+ * The host's side of a forward, read now under the network's lock (the door only saw the inventory, which
+ * may be seconds old): the port is not one of the host's own services (deny-list), no process listens on it
+ * (`ss`, failing closed: no answer, no forward), and hostIp is still an address of the host.
+ */
+async function checkHostPortFree(ctx: JobContext, p: ConfigurePortForwardPayload): Promise<void> {
+  checkHostPortAllowed(ctx.hostId, ctx.deniedHostPorts ?? deniedHostPorts(undefined), p.protocol, p.hostPort);
+  let listening: { tcp: number[]; udp: number[] };
+  try {
+    listening = await listeningPorts(ctx.runner, ctx.ssCommand);
+  } catch (err) {
+    const cause = err instanceof AppError ? err : null;
+    throw new AppError(
+      "HOST_COMMAND_FAILED",
+      `could not read the ports host processes listen on (${cause?.message ?? String(err)}): the forward is not applied`,
+      { step: "checking host port", ...(cause?.details ?? {}) },
+    );
+  }
+  if (listening[p.protocol].includes(p.hostPort)) {
+    throw new AppError("PORT_CONFLICT", `a process on host ${ctx.hostId} listens on ${p.protocol} port ${p.hostPort}`, {
+      host: ctx.hostId,
+      protocol: p.protocol,
+      hostPort: p.hostPort,
+      heldBy: { process: true },
+    });
+  }
+  if (p.hostIp !== undefined) {
+    const own = (await readLinks(ctx.runner)).flatMap((l) => l.addresses.map((a) => a.split("/")[0]));
+    if (!own.includes(p.hostIp) || p.hostIp.startsWith("127.")) {
+      throw new AppError("VALIDATION_FAILED", `${p.hostIp} is not an address of host ${ctx.hostId}`, {
+        issues: [{ path: "hostIp", message: `${p.hostIp} is not an address of host ${ctx.hostId}` }],
+      });
+    }
+  }
 }

@@ -4,7 +4,7 @@ import type { HostContext } from "../context";
 import type { CatalogEntry } from "../host/network-catalog";
 
 const fieldsOf = (spec: NetSpec | null | undefined) =>
-  (spec && isRouted(spec) ? (spec.portForwards ?? []) : []).map((f) => portField(f.protocol, f.hostPort));
+  (spec && isRouted(spec) ? (spec.portForwards ?? []) : []).map((f) => portField(f.protocol, f.hostPort, f.hostIp));
 
 /** Release the ports `network` holds that its spec (read now from libvirt) does not forward. Under the network's lock. */
 export async function releaseUnforwardedPorts(ctx: HostContext, network: string): Promise<void> {

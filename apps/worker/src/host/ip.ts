@@ -16,6 +16,8 @@ export interface HostLink {
   mtu?: number | null;
   /** Administratively up (IFF_UP in its flags). */
   adminUp?: boolean;
+  /** The device it sits on (`ip`'s "link": a VLAN's or macvlan's parent, a veth's peer), null for none. */
+  link?: string | null;
 }
 
 /** An IPv4 route of any routing table ("default" routes included: they hold the host's gateways). */
@@ -35,6 +37,7 @@ interface IpAddrJson {
   address?: string;
   operstate?: string;
   master?: string;
+  link?: string | null;
   linkinfo?: { info_kind?: string; info_slave_kind?: string };
   addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
   mtu?: number;
@@ -63,6 +66,7 @@ export function parseIpAddrJson(stdout: string): HostLink[] {
       .map((a) => `${a.local}/${a.prefixlen}`),
     mtu: l.mtu ?? null,
     adminUp: (l.flags ?? []).includes("UP"),
+    link: typeof l.link === "string" ? l.link : null,
   }));
 }
 

@@ -1,4 +1,4 @@
-/** Ports host processes listen on (the API refuses port forwards on them with PORT_CONFLICT). */
+/** Ports host processes listen on (the API and the worker refuse port forwards on them with PORT_CONFLICT). */
 import type { CommandRunner } from "./command-runner";
 
 /** Local ports of `ss -H -l -n` output lines ("UNCONN 0 0 10.0.0.1%br:53 0.0.0.0:*"), sorted, unique. */
@@ -12,10 +12,14 @@ export function parseListeningPorts(stdout: string): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
-export async function listeningPorts(runner: CommandRunner): Promise<{ tcp: number[]; udp: number[] }> {
+/**
+ * The ports host processes listen on, read now with `ss` (`ssCommand`: NETFORGE_SS_PATH). Fails closed: a
+ * failed `ss` throws HOST_COMMAND_FAILED instead of answering "none".
+ */
+export async function listeningPorts(runner: CommandRunner, ssCommand = "ss"): Promise<{ tcp: number[]; udp: number[] }> {
   const [t, u] = await Promise.all([
-    runner.run("ss", ["-H", "-l", "-n", "-t"], { allowFailure: true }),
-    runner.run("ss", ["-H", "-l", "-n", "-u"], { allowFailure: true }),
+    runner.run(ssCommand, ["-H", "-l", "-n", "-t"], { timeoutMs: 10_000 }),
+    runner.run(ssCommand, ["-H", "-l", "-n", "-u"], { timeoutMs: 10_000 }),
   ]);
   return { tcp: parseListeningPorts(t.stdout), udp: parseListeningPorts(u.stdout) };
 }

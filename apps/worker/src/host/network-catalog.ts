@@ -134,6 +134,11 @@ export class NetworkCatalog {
     this.bump(def.name);
   }
 
+  /** The XML a cached definition was read from, if kept (not for definitions netforge just wrote). */
+  xmlOf(name: string): string | undefined {
+    return this.xmls.get(name);
+  }
+
   /** The cached definition of a network, if any (no host read). */
   peek(name: string): ParsedNetwork | undefined {
     return this.defs.get(name);

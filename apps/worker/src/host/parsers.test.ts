@@ -35,6 +35,7 @@ describe("ip -j parsing", () => {
       addr_info: [{ family: "inet", local: "10.9.0.1", prefixlen: 24 }],
     },
     { ifname: "vnet0", master: "nf-web", operstate: "UP", linkinfo: { info_kind: "tun" } },
+    { ifname: "bond0.100", link: "bond0", operstate: "UP", linkinfo: { info_kind: "vlan" } },
   ]);
   it("keeps IPv4 addresses, kind and master", () => {
     const links = parseIpAddrJson(json);
@@ -48,8 +49,11 @@ describe("ip -j parsing", () => {
       addresses6: [],
       mtu: null,
       adminUp: false,
+      link: null,
     });
     expect(links[3]?.master).toBe("nf-web");
+    // A VLAN's parent (its lower device), for the upper-device check of bridge networks.
+    expect(links[4]?.link).toBe("bond0");
   });
   it("occupied subnets: interface subnets and routes, minus network bridges", () => {
     const occ = occupiedByLinksAndRoutes(

@@ -38,20 +38,46 @@ describe("SR-IOV over sysfs", () => {
   });
   it("0 VFs: listed with its capacity; a pool without a count is refused, with a count it writes N once", () => {
     pf("enp3s0f0", 8, []);
-    expect(info("enp3s0f0")).toEqual({ pf: "enp3s0f0", totalVfs: 8, numVfs: 0, vfs: [], vfsInUse: 0 });
+    expect(info("enp3s0f0")).toEqual({ pf: "enp3s0f0", totalVfs: 8, numVfs: 0, vfs: [], vfsInUse: 0, vfsBound: [] });
     expect(() => planVfWrites(info("enp3s0f0"), null)).toThrow(/enp3s0f0 has no VFs configured \(sriov_numvfs is 0\)/);
     expect(planVfWrites(info("enp3s0f0"), 4)).toEqual([4]);
     expect(() => planVfWrites(info("enp3s0f0"), 9)).toThrow("SR-IOV PF enp3s0f0 supports at most 8 VFs, 9 asked");
   });
-  it("VFs configured, none in use: no write when equal, 0 then N to change", () => {
-    pf("enp3s0f0", 8, ["ixgbevf", "ixgbevf", null, "ixgbevf"]);
+  it("VFs configured, none bound to a driver: no write when equal, 0 then N to change", () => {
+    pf("enp3s0f0", 8, [null, null, null, null]);
     const i = info("enp3s0f0");
     expect(i.numVfs).toBe(4);
-    expect(i.vfs.map((v) => v.driver)).toEqual(["ixgbevf", "ixgbevf", null, "ixgbevf"]);
+    expect(i.vfs.map((v) => v.driver)).toEqual([null, null, null, null]);
     expect(i.vfsInUse).toBe(0);
+    expect(i.vfsBound).toEqual([]);
     expect(planVfWrites(i, 4)).toEqual([]);
     expect(planVfWrites(i, null)).toEqual([]);
     expect(planVfWrites(i, 6)).toEqual([0, 6]);
+  });
+  it("VFs bound to a host kernel driver (not a guest's): not in use by guests, but changing the count is refused naming them", () => {
+    pf("enp3s0f0", 8, ["ixgbevf", "ixgbevf", null, "ixgbevf"]);
+    const i = info("enp3s0f0");
+    expect(i.vfsInUse).toBe(0);
+    expect(i.vfsBound).toEqual([
+      { index: 0, driver: "ixgbevf" },
+      { index: 1, driver: "ixgbevf" },
+      { index: 3, driver: "ixgbevf" },
+    ]);
+    expect(planVfWrites(i, 4)).toEqual([]);
+    expect(planVfWrites(i, null)).toEqual([]);
+    expect(() => planVfWrites(i, 6)).toThrow(
+      "cannot change the VFs of enp3s0f0 from 4 to 6: 3 VF(s) bound to a driver (VF 0 to ixgbevf, VF 1 to ixgbevf, VF 3 to ixgbevf)",
+    );
+    expect(() => planVfWrites(i, 0)).toThrow(/3 VF\(s\) bound to a driver/);
+  });
+  it("a VF's PCI address is read from its virtfn link", () => {
+    const dev = join(root, "class", "net", "enp3s0f2", "device");
+    mkdirSync(join(root, "devices", "0000:03:10.1"), { recursive: true });
+    mkdirSync(dev, { recursive: true });
+    writeFileSync(join(dev, "sriov_totalvfs"), "4\n");
+    writeFileSync(join(dev, "sriov_numvfs"), "1\n");
+    symlinkSync(join(root, "devices", "0000:03:10.1"), join(dev, "virtfn0"));
+    expect(info("enp3s0f2").vfs).toEqual([{ index: 0, driver: null, inUse: false, address: "0000:03:10.1" }]);
   });
   it("VFs in use (bound to vfio-pci / pci-stub): counted; changing the count is refused, keeping it is fine", () => {
     pf("enp3s0f1", 8, ["vfio-pci", "ixgbevf", "pci-stub"]);

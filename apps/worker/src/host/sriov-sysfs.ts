@@ -4,7 +4,9 @@
  * `<root>/class/net/<pf>/device/{sriov_totalvfs,sriov_numvfs,virtfn<N>}`.
  * A VF is in use when it is bound to a passthrough driver (vfio-pci, or the
  * legacy pci-stub): libvirt's managed hostdev detaches it there while a guest
- * holds it. Plain file reads and writes (sysfs attributes), no commands.
+ * holds it. A VF bound to any driver (a host kernel driver such as iavf too)
+ * is bound: the VF count is not changed while any is (changing it removes the
+ * VFs). Plain file reads and writes (sysfs attributes), no commands.
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -20,6 +22,8 @@ export interface VfInfo {
   /** Its driver (basename of virtfn<N>/driver), null when unbound. */
   driver: string | null;
   inUse: boolean;
+  /** Its PCI address (basename of the virtfn<N> link: "0000:03:10.1"), null when virtfn<N> is not a link. */
+  address: string | null;
 }
 
 export interface PfInfo extends PfState {
@@ -30,6 +34,7 @@ export interface PfInfo extends PfState {
   numVfs: number;
   vfs: VfInfo[];
   vfsInUse: number;
+  vfsBound: { index: number; driver: string }[];
 }
 
 const deviceDir = (root: string, pf: string) => join(root, "class", "net", pf, "device");
@@ -67,9 +72,16 @@ export function readPf(root: string, pf: string): PfInfo | { unavailable: string
     } catch {
       driver = null;
     }
-    vfs.push({ index: Number(n.slice(6)), driver, inUse: driver !== null && PASSTHROUGH_DRIVERS.has(driver) });
+    let address: string | null = null;
+    try {
+      address = basename(readlinkSync(join(dev, n)));
+    } catch {
+      address = null;
+    }
+    vfs.push({ index: Number(n.slice(6)), driver, inUse: driver !== null && PASSTHROUGH_DRIVERS.has(driver), address });
   }
-  return { pf, totalVfs, numVfs, vfs, vfsInUse: vfs.filter((v) => v.inUse).length };
+  const vfsBound = vfs.flatMap((v) => (v.driver !== null ? [{ index: v.index, driver: v.driver }] : []));
+  return { pf, totalVfs, numVfs, vfs, vfsInUse: vfs.filter((v) => v.inUse).length, vfsBound };
 }
 
 /** Every SR-IOV capable PF under the root (for the host inventory). */

@@ -6,7 +6,7 @@ import type { NetworkSpec } from "../schemas/network";
 import type { FirewallSpec } from "../spec/firewall";
 import { type BridgeNetSpec, type NetSpec, type SriovNetSpec, specFromCreate } from "../spec/network-spec";
 import { bridgeNameFor } from "./bridge-name";
-import { NETFORGE_XMLNS, parseNetworkXml, renderNetworkXml } from "./network-xml";
+import { NETFORGE_XMLNS, parseNetworkXml, renderNetworkXml, splitNetforgeMetadata } from "./network-xml";
 
 // Golden files: the exact XML for representative specs.
 
@@ -342,6 +342,57 @@ describe("parseNetworkXml, what libvirt may write", () => {
       `<network><name lang='x'>n</name><metadata><nf:network xmlns:nf='${NETFORGE_XMLNS}'><nf:type>isolated</nf:type></nf:network></metadata></network>`,
     );
     expect(p).toMatchObject({ name: "n", managed: true, type: "isolated", description: "", createdAt: null });
+  });
+});
+
+describe("whose network it is: our metadata element by its namespace URI, exactly", () => {
+  const foreignMeta = (inner: string) =>
+    `<network><name>app1</name><uuid>u-2</uuid><metadata>${inner}</metadata><forward mode='nat'/><bridge name='app0'/><ip address='10.9.0.1' prefix='24'/></network>`;
+  it("another tool's <app:network> (its own namespace) is not ours, whatever its children say", () => {
+    const p = parseNetworkXml(
+      foreignMeta(
+        `<app:network xmlns:app="https://example.org/app/1"><app:type>nat</app:type><app:description>x</app:description></app:network>`,
+      ),
+    );
+    expect(p).toMatchObject({ managed: false, type: null, spec: null, description: "", createdAt: null, bridge: "app0" });
+  });
+  it("a namespace that only starts like ours, or a prefix declared as ours on a different prefix, is not ours", () => {
+    for (const inner of [
+      `<nf:network xmlns:nf="${NETFORGE_XMLNS}/evil"><nf:type>nat</nf:type></nf:network>`,
+      `<nf:network xmlns:nf="https://netforge.dev/xmlns/network/"><nf:type>nat</nf:type></nf:network>`,
+      `<nf:network xmlns:nx="${NETFORGE_XMLNS}" xmlns:nf="https://example.org/"><nf:type>nat</nf:type></nf:network>`,
+      `<network><type>nat</type></network>`,
+      `<nf:other xmlns:nf="${NETFORGE_XMLNS}"><nf:type>nat</nf:type></nf:other>`,
+      `<app:x xmlns:app="https://example.org/"><nf:network xmlns:nf="${NETFORGE_XMLNS}"><nf:type>nat</nf:type></nf:network></app:x>`,
+      `<!-- <nf:network xmlns:nf="${NETFORGE_XMLNS}"><nf:type>nat</nf:type></nf:network> -->`,
+    ]) {
+      expect(parseNetworkXml(foreignMeta(inner)), inner).toMatchObject({ managed: false, type: null, spec: null });
+    }
+  });
+  it("ours is found beside other tools' elements, with any prefix, single or double quotes, or as the default namespace", () => {
+    for (const inner of [
+      `<app:network xmlns:app="https://example.org/app/1"><app:type>bridge</app:type><app:description>theirs</app:description></app:network><nf:network xmlns:nf="${NETFORGE_XMLNS}"><nf:type>isolated</nf:type><nf:description> mine </nf:description></nf:network>`,
+      `<nf:network xmlns:nf='${NETFORGE_XMLNS}'><nf:type>isolated</nf:type><nf:description> mine </nf:description></nf:network><app:network xmlns:app="https://example.org/app/1"><app:description>theirs</app:description></app:network>`,
+      `<netforge:network xmlns:netforge="${NETFORGE_XMLNS}"><netforge:type>isolated</netforge:type><netforge:description> mine </netforge:description></netforge:network>`,
+      `<network xmlns="${NETFORGE_XMLNS}"><type>isolated</type><description> mine </description></network>`,
+    ]) {
+      expect(parseNetworkXml(foreignMeta(inner)), inner).toMatchObject({ managed: true, type: "isolated", description: " mine " });
+    }
+  });
+  it("a self-closing element of ours is ours (with nothing in it), and no <metadata> is nobody's", () => {
+    expect(splitNetforgeMetadata(`<network><metadata><nf:network xmlns:nf="${NETFORGE_XMLNS}"/></metadata></network>`)).toEqual({
+      own: `<nf:network xmlns:nf="${NETFORGE_XMLNS}"/>`,
+      rest: "<network></network>",
+    });
+    expect(splitNetforgeMetadata("<network><name>n</name></network>")).toEqual({ own: null, rest: "<network><name>n</name></network>" });
+  });
+  it("what we render round-trips, and the definition without metadata is what the main parse reads", () => {
+    const xml = renderNetworkXml(base);
+    const { own, rest } = splitNetforgeMetadata(xml);
+    expect(own?.startsWith(`<nf:network xmlns:nf="${NETFORGE_XMLNS}">`)).toBe(true);
+    expect(own?.endsWith("</nf:network>")).toBe(true);
+    expect(rest).not.toContain("metadata");
+    expect(parseNetworkXml(xml).spec).toEqual(base);
   });
 });
 

@@ -181,7 +181,9 @@ function compactRule(r: FirewallRule): string {
 }
 
 function compactForward(f: PortForwardSpec): string {
-  return [f.protocol, Number(f.hostPort), f.vmIp, Number(f.vmPort)].map(field).join(",");
+  // The host address, when the forward has one, is a fifth field (absent: every host address, as before it existed).
+  const fields = [f.protocol, Number(f.hostPort), f.vmIp, Number(f.vmPort), ...(f.hostIp === undefined ? [] : [f.hostIp])];
+  return fields.map(field).join(",");
 }
 
 /** The items of a compact list (any whitespace between them: libvirt may re-indent). */
@@ -236,11 +238,67 @@ const str = (v: unknown): string | null =>
   typeof v === "string" ? unescaped(v) : v && typeof v === "object" && "#text" in v ? unescaped(String((v as Node)["#text"])) : null;
 const attr = (n: Node, name: string): string | null => (typeof n[`@${name}`] === "string" ? unescaped(n[`@${name}`] as string) : null);
 
+/**
+ * Our metadata element, found by its namespace URI, not by its name: other tools keep their own elements in
+ * <metadata> (libvirt keeps one per namespace), and one of them may well be called `network`
+ * (`<app:network xmlns:app="https://example.org/...">`). The parser drops namespace prefixes, so the element
+ * is picked out of the raw text first: a direct child of <metadata> whose own prefix is declared, on that
+ * element, as exactly NETFORGE_XMLNS (libvirt writes each metadata element with its declaration on it), or
+ * an unprefixed one whose default namespace is. Returns that element's text, and the definition without
+ * <metadata> for the main parse (so no other tool's element is ever read as ours).
+ */
+export function splitNetforgeMetadata(xml: string): { own: string | null; rest: string } {
+  const open = xml.indexOf("<metadata>");
+  const close = xml.indexOf("</metadata>", open);
+  if (open < 0 || close < 0) return { own: null, rest: xml };
+  const inner = xml.slice(open + "<metadata>".length, close);
+  const rest = xml.slice(0, open) + xml.slice(close + "</metadata>".length);
+  return { own: ownMetadataElement(inner), rest };
+}
+
+// Start tag, end tag, or markup to skip (comment, CDATA, processing instruction): attribute values never
+// hold '<' (XML forbids it), so '>' inside them is the only trap, and the quoted alternatives take it.
+const TAG =
+  /<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<\?[\s\S]*?\?>|<(\/?)([A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?)((?:[^>"']|"[^"]*"|'[^']*')*?)(\/?)>/g;
+const NS_DECL = /\sxmlns(?::([A-Za-z_][\w.-]*))?\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+
+function ownMetadataElement(inner: string): string | null {
+  let depth = 0;
+  let start = -1;
+  for (const m of inner.matchAll(TAG)) {
+    const [whole, slash, qname, attrs, selfClose] = m;
+    if (qname === undefined) continue; // comment, CDATA, PI
+    const at = m.index ?? 0;
+    if (slash === "/") {
+      depth--;
+      if (depth === 0 && start >= 0) return inner.slice(start, at + whole.length);
+      continue;
+    }
+    if (depth === 0 && isOurs(qname, attrs ?? "")) {
+      if (selfClose === "/") return whole;
+      start = at;
+    }
+    if (selfClose !== "/") depth++;
+  }
+  return null;
+}
+
+function isOurs(qname: string, attrs: string): boolean {
+  const colon = qname.indexOf(":");
+  const prefix = colon < 0 ? undefined : qname.slice(0, colon);
+  if (qname.slice(colon + 1) !== "network") return false;
+  for (const d of attrs.matchAll(NS_DECL)) {
+    if (d[1] === prefix) return (d[2] ?? d[3]) === NETFORGE_XMLNS;
+  }
+  return false;
+}
+
 /** Parse `virsh net-dumpxml` output. */
 export function parseNetworkXml(xml: string): ParsedNetwork {
-  const doc = parser.parse(xml) as Node;
+  const { own, rest } = splitNetforgeMetadata(xml);
+  const doc = parser.parse(rest) as Node;
   const net = (doc.network ?? {}) as Node;
-  const meta = ((net.metadata as Node | undefined)?.network ?? null) as Node | null;
+  const meta = own === null ? null : (((parser.parse(own) as Node).network ?? null) as Node | null);
   const type = meta ? (str(meta.type) as NetworkType | null) : null;
   const forward = net.forward as Node | undefined;
   const bridgeNode = net.bridge as Node | undefined;
@@ -285,7 +343,7 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     uuid: str(net.uuid) ?? "",
     managed: meta !== null,
     type,
-    description: meta ? description(xml) : "",
+    description: meta && own !== null ? description(own) : "",
     createdAt: meta ? str(meta.createdAt) : null,
     // A bare <forward/> parses as "": it is still a forward element (libvirt defaults its mode to nat).
     forwardMode: forward !== undefined ? ((typeof forward === "object" ? attr(forward, "mode") : null) ?? "nat") : null,
@@ -302,10 +360,9 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
 
 /**
  * The metadata's description exactly as written: the parser trims text, and free text keeps its leading and
- * trailing spaces. Read from the raw XML (one element of our namespace, any prefix libvirt gives it).
+ * trailing spaces. Read from the raw text of our own metadata element (any prefix libvirt gives it).
  */
-function description(xml: string): string {
-  const meta = /<metadata>([\s\S]*)<\/metadata>/.exec(xml)?.[1] ?? "";
+function description(meta: string): string {
   const m = /<(?:([A-Za-z0-9_]+):)?description(?:\s[^>]*)?(?:\/>|>([^<]*)<\/(?:[A-Za-z0-9_]+:)?description>)/.exec(meta);
   return m?.[2] !== undefined ? xmlUnescape(m[2]) : "";
 }
@@ -401,16 +458,22 @@ function routedSpecFromMetadata(type: "nat" | "isolated", meta: Node, p: ParsedN
   const forwards = ((meta.portForward as Node[] | undefined) ?? []).flatMap((f) =>
     forwardOf(attr(f, "protocol"), attr(f, "hostPort"), attr(f, "vmIp"), attr(f, "vmPort")),
   );
-  for (const [protocol, hostPort, vmIp, vmPort] of compactItems(str(meta.portForwards))) {
-    forwards.push(...forwardOf(unfield(protocol), unfield(hostPort), unfield(vmIp), unfield(vmPort)));
+  for (const [protocol, hostPort, vmIp, vmPort, hostIp] of compactItems(str(meta.portForwards))) {
+    forwards.push(...forwardOf(unfield(protocol), unfield(hostPort), unfield(vmIp), unfield(vmPort), unfield(hostIp)));
   }
   if (forwards.length > 0) spec.portForwards = forwards;
   return spec;
 }
 
-function forwardOf(protocol: string | null, hostPort: string | null, vmIp: string | null, vmPort: string | null): PortForwardSpec[] {
+function forwardOf(
+  protocol: string | null,
+  hostPort: string | null,
+  vmIp: string | null,
+  vmPort: string | null,
+  hostIp: string | null = null,
+): PortForwardSpec[] {
   if ((protocol !== "tcp" && protocol !== "udp") || !vmIp) return [];
-  return [{ protocol, hostPort: Number(hostPort), vmIp, vmPort: Number(vmPort) }];
+  return [{ protocol, hostPort: Number(hostPort), vmIp, vmPort: Number(vmPort), ...(hostIp ? { hostIp } : {}) }];
 }
 
 const ACTIONS: readonly string[] = ["accept", "drop", "reject"];

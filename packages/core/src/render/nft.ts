@@ -170,12 +170,27 @@ export function renderHostTable(networks: readonly FirewallNetwork[], opts: { bo
   for (const proto of ["tcp", "udp"] as const) {
     const els = nets
       .filter((n) => n.type === "nat")
-      .flatMap((n) => n.portForwards.filter((f) => f.protocol === proto))
+      .flatMap((n) => n.portForwards.filter((f) => f.protocol === proto && f.hostIp === undefined))
       .sort((a, b) => a.hostPort - b.hostPort)
       .map((f) => `${port(f.hostPort)} : ${ip(f.vmIp)} . ${port(f.vmPort)}`);
     L.push(`\tmap fwd-${proto} {`, "\t\ttype inet_service : ipv4_addr . inet_service");
     if (els.length > 0) L.push(`\t\telements = { ${els.join(", ")} }`);
     L.push("\t}");
+  }
+  // Forwards bound to one host address (hostIp): host address . port -> VM address . port. Their maps and
+  // rules exist only while such a forward does, so a host without any keeps the table it always had.
+  const bound = hasBoundForwards(nets);
+  if (bound) {
+    for (const proto of ["tcp", "udp"] as const) {
+      const els = nets
+        .filter((n) => n.type === "nat")
+        .flatMap((n) => n.portForwards.filter((f) => f.protocol === proto && f.hostIp !== undefined))
+        .sort((a, b) => a.hostPort - b.hostPort || (parseIPv4(a.hostIp as string) ?? 0) - (parseIPv4(b.hostIp as string) ?? 0))
+        .map((f) => `${ip(f.hostIp as string)} . ${port(f.hostPort)} : ${ip(f.vmIp)} . ${port(f.vmPort)}`);
+      L.push(`\tmap fwd-addr-${proto} {`, "\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service");
+      if (els.length > 0) L.push(`\t\telements = { ${els.join(", ")} }`);
+      L.push("\t}");
+    }
   }
   // DNAT of forwarded ports arriving at any host address, from outside (prerouting) and from the host itself (output).
   // (nft names the dstnat priority only for prerouting; -100 is the same number for output.)
@@ -185,6 +200,7 @@ export function renderHostTable(networks: readonly FirewallNetwork[], opts: { bo
   ] as const) {
     L.push(`\tchain ${chain} {`, `\t\ttype nat hook ${hook} priority -100; policy accept;`);
     for (const proto of ["tcp", "udp"]) {
+      if (bound) L.push(`\t\tmeta nfproto ipv4 dnat ip addr . port to ip daddr . ${proto} dport map @fwd-addr-${proto}`);
       L.push(`\t\tfib daddr type local meta nfproto ipv4 dnat ip addr . port to ${proto} dport map @fwd-${proto}`);
     }
     L.push("\t}");
@@ -220,6 +236,10 @@ export function renderHostTable(networks: readonly FirewallNetwork[], opts: { bo
   return `${L.join("\n")}\n`;
 }
 
+/** Whether any nat network forwards a port of one host address only (the table then has the fwd-addr-* maps). */
+const hasBoundForwards = (nets: readonly FirewallNetwork[]): boolean =>
+  nets.some((n) => n.type === "nat" && n.portForwards.some((f) => f.hostIp !== undefined));
+
 /** Bridge-name prefix of every network netforge creates (render/bridge-name.ts). */
 export const NETFORGE_BRIDGE_GLOB = "nf-*";
 
@@ -254,6 +274,8 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
   const b = byName(before);
   const a = byName(after);
   if (b.size !== a.size || b.size !== before.length || a.size !== after.length) return null;
+  // The address-bound forward maps come and go with the first and last such forward: then the whole table.
+  if (hasBoundForwards(before) !== hasBoundForwards(after)) return null;
   const t = `${NFT_FAMILY} ${NFT_TABLE}`;
   const chains: string[] = [];
   // Only networks whose forwards changed take part in the element diff (the others' elements are equal): with
@@ -288,13 +310,19 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
 /** Map element changes between two states (deletes before adds). */
 function forwardLines(before: readonly FirewallNetwork[], after: readonly FirewallNetwork[]): string[] {
   const elements = (ns: readonly FirewallNetwork[]) => {
-    const m = new Map<string, { protocol: string; port: number; value: string }>();
+    const m = new Map<string, { map: string; key: string; value: string }>();
     for (const n of ns) {
       checkNetwork(n);
       if (n.type !== "nat") continue;
       for (const f of n.portForwards) {
         check(f.protocol === "tcp" || f.protocol === "udp", `protocol ${String(f.protocol)}`);
-        m.set(`${f.protocol}/${port(f.hostPort)}`, { protocol: f.protocol, port: f.hostPort, value: `${ip(f.vmIp)} . ${port(f.vmPort)}` });
+        const value = `${ip(f.vmIp)} . ${port(f.vmPort)}`;
+        if (f.hostIp === undefined) {
+          m.set(`${f.protocol}/${port(f.hostPort)}`, { map: `fwd-${f.protocol}`, key: String(f.hostPort), value });
+        } else {
+          const key = `${ip(f.hostIp)} . ${port(f.hostPort)}`;
+          m.set(`${f.protocol}/${key}`, { map: `fwd-addr-${f.protocol}`, key, value });
+        }
       }
     }
     return m;
@@ -304,10 +332,10 @@ function forwardLines(before: readonly FirewallNetwork[], after: readonly Firewa
   const t = `${NFT_FAMILY} ${NFT_TABLE}`;
   const lines: string[] = [];
   for (const [k, e] of [...b].sort(([x], [y]) => x.localeCompare(y))) {
-    if (a.get(k)?.value !== e.value) lines.push(`delete element ${t} fwd-${e.protocol} { ${e.port} }`);
+    if (a.get(k)?.value !== e.value) lines.push(`delete element ${t} ${e.map} { ${e.key} }`);
   }
   for (const [k, e] of [...a].sort(([x], [y]) => x.localeCompare(y))) {
-    if (b.get(k)?.value !== e.value) lines.push(`add element ${t} fwd-${e.protocol} { ${e.port} : ${e.value} }`);
+    if (b.get(k)?.value !== e.value) lines.push(`add element ${t} ${e.map} { ${e.key} : ${e.value} }`);
   }
   return lines;
 }

@@ -72,6 +72,9 @@ export const ConfigurePortForwardBody = z.strictObject({
   hostPort: Port,
   vmIp: IPv4.optional().describe("Required for add"),
   vmPort: Port.optional().describe("Required for add; defaults to hostPort"),
+  hostIp: IPv4.optional().describe(
+    "Only this host address (one of the host's interface addresses) takes hostPort; absent: every host address. Remove names the same hostIp",
+  ),
   dryRun: DryRun,
 });
 export type ConfigurePortForwardBody = z.infer<typeof ConfigurePortForwardBody>;

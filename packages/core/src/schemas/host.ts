@@ -13,6 +13,8 @@ export const InterfaceInfo = z.object({
   /** MTU and administrative state (bridge networks show what a NIC would be given back as). */
   mtu: z.number().int().nullable().optional(),
   up: z.boolean().optional(),
+  /** The device it sits on (a VLAN's or macvlan's parent; a veth's peer), for the upper-device check of bridge networks. */
+  link: z.string().nullable().optional(),
 });
 export type InterfaceInfo = z.infer<typeof InterfaceInfo>;
 
@@ -33,13 +35,36 @@ export const HostRecord = z.object({
   occupied: z.array(OccupiedSubnet),
   networks: z.number().int(),
   /** SR-IOV physical functions read from sysfs: VFs the PF supports, VFs configured, VFs handed to guests. */
-  sriovPfs: z.array(z.object({ pf: z.string(), vfsTotal: z.number(), vfsConfigured: z.number(), vfsInUse: z.number().optional() })),
+  sriovPfs: z.array(
+    z.object({
+      pf: z.string(),
+      vfsTotal: z.number(),
+      vfsConfigured: z.number(),
+      vfsInUse: z.number().optional(),
+      /** VFs bound to any driver (guest passthrough or host kernel driver): the VF count is not changed while any is. */
+      vfsBound: z.array(z.object({ index: z.number().int(), driver: z.string() })).optional(),
+      /** Libvirt networks that are not netforge's and name this PF or its VFs: netforge does not take the PF. */
+      foreignNetworks: z.array(z.string()).optional(),
+    }),
+  ),
+  /** The host's NETFORGE_ALLOWED_INTERFACES: existing bridges netforge may use, as they are. */
+  allowedInterfaces: z.array(z.string()).optional(),
   startedAt: z.string(),
   lastSeenAt: z.string(),
   /** Host firewall settings that win over netforge's rules (another table's drop policy...); absent from older workers. */
   firewallWarnings: z.array(z.string()).optional(),
   /** Ports host processes listen on (any address), per protocol: not available to port forwards. */
   listeningPorts: z.object({ tcp: z.array(z.number().int()), udp: z.array(z.number().int()) }).optional(),
+  /**
+   * Host ports no forward may take (NETFORGE_DENIED_HOST_PORTS plus its defaults), per protocol, as inclusive
+   * [low, high] ranges; absent from older workers (the API then applies the defaults).
+   */
+  deniedHostPorts: z
+    .object({
+      tcp: z.array(z.array(z.number().int()).length(2)),
+      udp: z.array(z.array(z.number().int()).length(2)),
+    })
+    .optional(),
   /**
    * Set when the worker shut down cleanly: the host is offline from then on
    * without waiting for the heartbeat timeout, and lastSeenAt keeps the real

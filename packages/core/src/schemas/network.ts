@@ -230,6 +230,8 @@ export const PortForward = z.object({
   hostPort: z.number().int(),
   vmIp: z.string(),
   vmPort: z.number().int(),
+  /** The one host address the forward is bound to; absent: every host address. */
+  hostIp: z.string().optional(),
 });
 
 /** Live numbers observed on the host. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type BridgeUser, bridgeSetUpSteps, bridgeTearDownSteps, chooseBridge, type LinkFacts } from "./bridge-choice";
+import { addressedUppers, type BridgeUser, bridgeSetUpSteps, bridgeTearDownSteps, chooseBridge, type LinkFacts } from "./bridge-choice";
 import type { NetSpec } from "./network-spec";
 
 const link = (name: string, o: Partial<LinkFacts> = {}): LinkFacts => ({
@@ -29,7 +29,9 @@ const links = [
   link("bond0", { kind: "bond" }),
   link("eth5", { master: "bond0" }),
 ];
-const choose = (req: Parameters<typeof chooseBridge>[0], catalog: BridgeUser[] = []) => chooseBridge(req, "lan", "h1", links, catalog);
+/** br0 listed in the host's NETFORGE_ALLOWED_INTERFACES (the accepted cases of a host bridge). */
+const choose = (req: Parameters<typeof chooseBridge>[0], catalog: BridgeUser[] = []) =>
+  chooseBridge(req, "lan", "h1", links, catalog, ["br0"]);
 
 describe("chooseBridge: which bridge a bridge network uses, and every refusal", () => {
   it("an unconfigured NIC: netforge creates nf-<name> and keeps the NIC's state before (down, MTU 9000)", () => {
@@ -39,10 +41,10 @@ describe("chooseBridge: which bridge a bridge network uses, and every refusal", 
       created: { nic: { up: false, mtu: 9000, master: null } },
     });
   });
-  it("a NIC already in a Linux bridge: that bridge, nothing created", () => {
+  it("a NIC already in a listed Linux bridge: that bridge, nothing created", () => {
     expect(choose({ kind: "interface", interface: "eth4" })).toEqual({ bridge: "br0", interface: "eth4", created: null });
   });
-  it("an existing bridge: used as it is", () => {
+  it("an existing listed bridge: used as it is", () => {
     expect(choose({ kind: "bridge", bridge: "br0" })).toEqual({ bridge: "br0", interface: null, created: null });
   });
   it("refuses a NIC with an IPv4 or a global IPv6 address, saying why", () => {
@@ -76,6 +78,97 @@ describe("chooseBridge: which bridge a bridge network uses, and every refusal", 
     const r = chooseBridge({ kind: "interface", interface: "eth1" }, "lan", "h1", [...links, link("nf-lan", { kind: "dummy" })], []);
     expect(r.bridge).not.toBe("nf-lan");
     expect(r.bridge).toMatch(/^nf-lan-[0-9a-f]{5}$/);
+  });
+});
+
+describe("bridges, NICs that are not netforge's to take", () => {
+  const host = [
+    ...links,
+    link("docker0", { kind: "bridge", addresses: ["172.17.0.1/16"] }),
+    link("veth1a2b", { kind: "veth", master: "docker0", link: "eth7" }),
+    link("eth7", { kind: "veth", link: "veth1a2b" }),
+    link("virbr9", { kind: "bridge" }),
+    link("bond1", { kind: "bond" }),
+    link("bond1.100", { kind: "vlan", link: "bond1", addresses: ["198.51.100.9/24"] }),
+    link("eth8", {}),
+    link("mv0", { kind: "macvlan", link: "eth8", addresses6: ["2001:db8::8/64"] }),
+    link("eth9", {}),
+    link("eth9.5", { kind: "vlan", link: "eth9" }),
+    link("br-mgmt", { kind: "bridge", addresses: ["192.0.2.77/24"] }),
+    link("eth9.5.7", { kind: "vlan", link: "eth9.5", master: "br-mgmt" }),
+    link("eth10", {}),
+    link("eth10.3", { kind: "vlan", link: "eth10" }),
+  ];
+  const pick = (req: Parameters<typeof chooseBridge>[0], allowed: string[] = [], catalog: BridgeUser[] = []) =>
+    chooseBridge(req, "lan", "h1", host, catalog, allowed);
+  const refusal = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return e as { code: string; message: string; details: Record<string, unknown> };
+    }
+    throw new Error("not refused");
+  };
+  it("an unlisted bridge carrying the host's address (br0) is NOT_ALLOWED, naming its address, ports and the setting", () => {
+    const e = refusal(() => pick({ kind: "bridge", bridge: "br0" }));
+    expect(e.code).toBe("NOT_ALLOWED");
+    expect(e.message).toBe(
+      "bridge br0 on host h1 is not netforge's (it carries 198.51.100.2/24; its ports are eth4): an existing bridge is used only when listed in NETFORGE_ALLOWED_INTERFACES of host h1, and then as it is (netforge never changes its addresses, ports or MTU)",
+    );
+    expect(e.details).toMatchObject({
+      bridge: "br0",
+      addresses: ["198.51.100.2/24"],
+      ports: ["eth4"],
+      setting: "NETFORGE_ALLOWED_INTERFACES",
+    });
+    // Reached through its port: the same refusal, naming the port.
+    const viaPort = refusal(() => pick({ kind: "interface", interface: "eth4" }));
+    expect(viaPort.code).toBe("NOT_ALLOWED");
+    expect(viaPort.message).toMatch(
+      /^interface eth4 on host h1 is a port of bridge br0, which is not netforge's \(it carries 198.51.100.2\/24/,
+    );
+  });
+  it("another tool's bridge (docker0), named or through one of its veths, and an empty unlisted bridge are NOT_ALLOWED", () => {
+    expect(refusal(() => pick({ kind: "bridge", bridge: "docker0" })).message).toContain(
+      "bridge docker0 on host h1 is not netforge's (it carries 172.17.0.1/16; its ports are veth1a2b)",
+    );
+    expect(refusal(() => pick({ kind: "interface", interface: "veth1a2b" })).message).toContain(
+      "interface veth1a2b on host h1 is a port of bridge docker0, which is not netforge's",
+    );
+    const empty = refusal(() => pick({ kind: "bridge", bridge: "virbr9" }));
+    expect(empty.code).toBe("NOT_ALLOWED");
+    expect(empty.message).toContain("(it carries no address; it has no ports)");
+  });
+  it("a listed bridge is used as it is; listing does not lift 'used by another network'", () => {
+    expect(pick({ kind: "bridge", bridge: "docker0" }, ["docker0"])).toEqual({ bridge: "docker0", interface: null, created: null });
+    expect(pick({ kind: "interface", interface: "veth1a2b" }, ["docker0"])).toEqual({
+      bridge: "docker0",
+      interface: "veth1a2b",
+      created: null,
+    });
+    const e = refusal(() =>
+      pick({ kind: "bridge", bridge: "docker0" }, ["docker0"], [{ name: "dock", bridge: "docker0", interface: null }]),
+    );
+    expect(e.code).toBe("INVALID_STATE");
+    // Listing the port (not the bridge) does not make the bridge netforge's.
+    expect(refusal(() => pick({ kind: "interface", interface: "veth1a2b" }, ["veth1a2b"])).code).toBe("NOT_ALLOWED");
+  });
+  it("a NIC whose upper devices carry addresses is refused, naming them: a bond's VLAN, a macvlan, a VLAN of a VLAN in an addressed bridge", () => {
+    const bond = refusal(() => pick({ kind: "interface", interface: "bond1" }));
+    expect(bond.code).toBe("INVALID_STATE");
+    expect(bond.message).toContain(
+      "interface bond1 on host h1 has upper devices carrying addresses (bond1.100 carries 198.51.100.9/24): moving it into a bridge would cut the host off from them",
+    );
+    expect(refusal(() => pick({ kind: "interface", interface: "eth8" })).message).toContain("(mv0 carries 2001:db8::8/64)");
+    expect(refusal(() => pick({ kind: "interface", interface: "eth9" })).message).toContain("(br-mgmt carries 192.0.2.77/24)");
+    // Listing the NIC does not lift it: netforge would still enslave it.
+    expect(refusal(() => pick({ kind: "interface", interface: "bond1" }, ["bond1"])).code).toBe("INVALID_STATE");
+  });
+  it("uppers without addresses, and a veth's peer (not an upper device), do not block a NIC", () => {
+    expect(pick({ kind: "interface", interface: "eth10" }).bridge).toBe("nf-lan");
+    expect(pick({ kind: "interface", interface: "eth7" }).bridge).toBe("nf-lan");
+    expect(addressedUppers("eth7", host)).toEqual([]);
+    expect(addressedUppers("eth9", host)).toEqual([{ name: "br-mgmt", addresses: ["192.0.2.77/24"] }]);
   });
 });
 

@@ -4,7 +4,11 @@
  * bridge, used as it is; `{ interface }` names a NIC: its bridge when it is
  * already a port of one, otherwise a bridge netforge creates for it, which
  * needs a NIC carrying no address (enslaving a configured NIC would move its
- * traffic to the bridge and cut the host off from that address).
+ * traffic to the bridge and cut the host off from that address), nor any
+ * upper device of it (VLAN/macvlan children, their masters...) carrying one.
+ * An existing bridge (named, or reached through one of its ports) is not
+ * netforge's: it is used only when the host lists it in its allow-list
+ * (NETFORGE_ALLOWED_INTERFACES), and then as it is (never changed).
  */
 import { AppError } from "../errors";
 import { bridgeNameFor } from "../render/bridge-name";
@@ -21,6 +25,53 @@ export interface LinkFacts {
   addresses6?: string[];
   mtu?: number | null;
   adminUp?: boolean;
+  /** The device it sits on (`ip`'s "link": a VLAN's or macvlan's parent), null for none. */
+  link?: string | null;
+}
+
+/** The setting that lists the existing bridges netforge may use on a host. */
+export const ALLOWED_INTERFACES_SETTING = "NETFORGE_ALLOWED_INTERFACES";
+
+/** Kinds whose "link" is a peer, not a lower device. */
+const PEER_KINDS: ReadonlySet<string> = new Set(["veth", "vxcan", "netkit"]);
+
+/**
+ * The upper devices of `name` that carry addresses: walking up from it through masters (bond, bridge,
+ * team, vrf) and devices stacked on it (VLAN, macvlan, ipvlan children), each with its addresses.
+ */
+export function addressedUppers(name: string, links: LinkFacts[]): { name: string; addresses: string[] }[] {
+  const byName = new Map(links.map((l) => [l.name, l]));
+  const out: { name: string; addresses: string[] }[] = [];
+  const seen = new Set<string>([name]);
+  const queue = [name];
+  while (queue.length > 0) {
+    const cur = queue.shift() as string;
+    const uppers = [
+      byName.get(cur)?.master ?? null,
+      ...links.filter((l) => l.link === cur && !PEER_KINDS.has(l.kind ?? "")).map((l) => l.name),
+    ];
+    for (const u of uppers) {
+      if (u === null || seen.has(u)) continue;
+      seen.add(u);
+      queue.push(u);
+      const l = byName.get(u);
+      const addresses = l ? [...l.addresses, ...(l.addresses6 ?? [])] : [];
+      if (addresses.length > 0) out.push({ name: u, addresses });
+    }
+  }
+  return out;
+}
+
+/** What a bridge that is not netforge's carries (for the refusal): its addresses and its ports. */
+function describeForeignBridge(bridge: string, links: LinkFacts[]): { addresses: string[]; ports: string[]; text: string } {
+  const br = links.find((l) => l.name === bridge);
+  const addresses = br ? [...br.addresses, ...(br.addresses6 ?? [])] : [];
+  const ports = links.filter((l) => l.master === bridge).map((l) => l.name);
+  const parts = [
+    addresses.length > 0 ? `it carries ${addresses.join(", ")}` : "it carries no address",
+    ports.length > 0 ? `its ports are ${ports.join(", ")}` : "it has no ports",
+  ];
+  return { addresses, ports, text: parts.join("; ") };
 }
 
 /** Another network of the host: its bridge device and, for bridge networks, its NIC. */
@@ -46,11 +97,30 @@ export function chooseBridge(
   host: string,
   links: LinkFacts[],
   catalog: BridgeUser[],
+  /** The host's NETFORGE_ALLOWED_INTERFACES: existing bridges netforge may use as they are. */
+  allowed: readonly string[] = [],
 ): Pick<BridgeNetSpec, "bridge" | "interface" | "created"> {
   if (!req || req.kind === "sriov") throw validationError([{ path: "interface", message: "a bridge network needs interface or bridge" }]);
   const byName = new Map(links.map((l) => [l.name, l]));
   const inUse = (what: string, other: string) =>
     new AppError("INVALID_STATE", `${what} on host ${host} is already used by network '${other}'`, { host, usedBy: other });
+  /** An existing bridge that is not listed: another tool's (docker0, virbr0, lxdbr0...) or the host's own (br0). */
+  const notListed = (bridge: string, via: string | null) => {
+    const d = describeForeignBridge(bridge, links);
+    const what = via ? `interface ${via} on host ${host} is a port of bridge ${bridge}, which` : `bridge ${bridge} on host ${host}`;
+    return new AppError(
+      "NOT_ALLOWED",
+      `${what} is not netforge's (${d.text}): an existing bridge is used only when listed in ${ALLOWED_INTERFACES_SETTING} of host ${host}, and then as it is (netforge never changes its addresses, ports or MTU)`,
+      {
+        host,
+        bridge,
+        ...(via ? { interface: via } : {}),
+        addresses: d.addresses,
+        ports: d.ports,
+        setting: ALLOWED_INTERFACES_SETTING,
+      },
+    );
+  };
 
   if (req.kind === "bridge") {
     const br = byName.get(req.bridge);
@@ -61,6 +131,7 @@ export function chooseBridge(
       ]);
     const other = userOf(catalog, name, req.bridge, null);
     if (other) throw inUse(`bridge ${req.bridge}`, other);
+    if (!allowed.includes(req.bridge)) throw notListed(req.bridge, null);
     return { bridge: req.bridge, interface: null, created: null };
   }
 
@@ -86,6 +157,7 @@ export function chooseBridge(
     }
     const onBridge = userOf(catalog, name, nic.master, null);
     if (onBridge) throw inUse(`bridge ${nic.master} (of interface ${nicName})`, onBridge);
+    if (!allowed.includes(nic.master)) throw notListed(nic.master, nicName);
     return { bridge: nic.master, interface: nicName, created: null };
   }
   const addresses = [...nic.addresses, ...(nic.addresses6 ?? [])];
@@ -94,6 +166,15 @@ export function chooseBridge(
       "INVALID_STATE",
       `interface ${nicName} on host ${host} carries ${addresses.join(", ")}: moving a configured NIC into a bridge would cut the host off from that address; remove its addresses first, or create the network on an existing bridge with "bridge"`,
       { host, interface: nicName, addresses },
+    );
+  }
+  const uppers = addressedUppers(nicName, links);
+  if (uppers.length > 0) {
+    const held = uppers.map((u) => `${u.name} carries ${u.addresses.join(", ")}`).join("; ");
+    throw new AppError(
+      "INVALID_STATE",
+      `interface ${nicName} on host ${host} has upper devices carrying addresses (${held}): moving it into a bridge would cut the host off from them; use a NIC without configured upper devices, or an existing bridge listed in ${ALLOWED_INTERFACES_SETTING} with "bridge"`,
+      { host, interface: nicName, uppers },
     );
   }
   const taken = new Set(links.map((l) => l.name));

@@ -7,11 +7,12 @@
  * applies.
  */
 import { AppError } from "../errors";
+import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
 import { type NativeRange, renderDhcpHost, renderDhcpRange, renderNetworkXml } from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
-import { type FirewallSpec, firewallOf, type PortForwardSpec } from "./firewall";
+import { type FirewallSpec, firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
 import { isRouted, NO_ADDRESSING, type NetSpec, type Reservation, type RoutedNetSpec } from "./network-spec";
 
 /** A change of a network's configuration (one per configure action). */
@@ -27,6 +28,8 @@ export type NetworkChange =
       hostPort: number;
       vmIp?: string | undefined;
       vmPort?: number | undefined;
+      /** One host address (absent: every host address). */
+      hostIp?: string | undefined;
     };
 
 /** What the host reports that a change must respect. */
@@ -42,6 +45,8 @@ export interface HostObservation {
    * so a retried job converges instead of failing on "already exists".
    */
   native?: { hosts: Reservation[]; range: NativeRange | null };
+  /** The per-network caps (LIMIT_REACHED); absent: the ones this process's environment sets (sizeLimits). */
+  limits?: Pick<SizeLimits, "forwardsPerNetwork" | "reservationsPerNetwork" | "firewallRulesPerNetwork">;
 }
 
 /** One host command of a plan: `virsh <args>`, or redefining the network with `xml`. */
@@ -118,13 +123,14 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
   // next packet meets the new table instead of the old translation.
   for (const f of host.active ? (next.flush ?? []) : []) {
     steps.push({
-      name: `end connections of ${f.protocol} ${f.hostPort} -> ${f.vmIp}:${f.vmPort}`,
+      name: `end connections of ${f.protocol} ${forwardHostLabel(f)} -> ${f.vmIp}:${f.vmPort}`,
       virsh: [],
       command: [
         "conntrack",
         "-D",
         "-p",
         f.protocol,
+        ...(f.hostIp === undefined ? [] : ["--orig-dst", f.hostIp]),
         "--orig-port-dst",
         String(f.hostPort),
         "--reply-src",
@@ -199,9 +205,9 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
  * the host, and rendering the definition and chains of a network with 1,000 forwards only to drop them cost the
  * door several ms). Throws exactly what planChange throws for an invalid change.
  */
-export function checkChange(spec: NetSpec, change: NetworkChange, host: HostObservation): void {
+export function checkChange(spec: NetSpec, change: NetworkChange, host: HostObservation): NetSpec {
   if (!isRouted(spec)) throw unsupportedChange(spec, change);
-  applyChange(spec, change, host);
+  return applyChange(spec, change, host).spec;
 }
 
 /** The ops adjusted to what libvirt's definition already has (see HostObservation.native). */
@@ -259,6 +265,7 @@ function applyChange(
   const gateway = ipNum(spec.gateway);
   const where = formatCidr(cidr);
   const leaseOf = (ip: string) => host.leases.find((l) => l.ip === ip);
+  const limits = host.limits ?? sizeLimits();
   switch (change.kind) {
     case "assign-static-ip": {
       const mac = change.mac.toLowerCase();
@@ -290,6 +297,15 @@ function applyChange(
           mac,
           reservedIp: byMac.ip,
         });
+      if (spec.reservations.length >= limits.reservationsPerNetwork) {
+        throw limitReached(
+          "reservationsPerNetwork",
+          limits.reservationsPerNetwork,
+          spec.reservations.length + 1,
+          `network '${spec.name}' has ${spec.reservations.length} static reservations`,
+          { name: spec.name },
+        );
+      }
       const lease = leaseOf(change.ip);
       if (lease && lease.mac !== mac && !change.force) {
         throw new AppError("IP_CONFLICT", `${change.ip} is currently leased to ${lease.mac}; pass "force": true to reserve it anyway`, {
@@ -334,15 +350,22 @@ function applyChange(
         });
       }
       const forwards = spec.portForwards ?? [];
-      const same = (f: PortForwardSpec) => f.protocol === change.protocol && f.hostPort === change.hostPort;
+      // A forward is named by protocol, host port and host address (absent: every address).
+      const same = (f: PortForwardSpec) => f.protocol === change.protocol && f.hostPort === change.hostPort && f.hostIp === change.hostIp;
       const old = forwards.find(same);
-      const label = (f: PortForwardSpec) => `${f.protocol} ${f.hostPort} -> ${f.vmIp}:${f.vmPort}`;
+      const label = (f: PortForwardSpec) => `${f.protocol} ${forwardHostLabel(f)} -> ${f.vmIp}:${f.vmPort}`;
       if (change.op === "remove") {
         if (!old) {
-          throw new AppError("NOT_FOUND", `network '${spec.name}' forwards no ${change.protocol} port ${change.hostPort}`, {
+          const where = change.hostIp === undefined ? "" : ` on ${change.hostIp}`;
+          // The same port on other addresses: say which, since remove must name the forward's hostIp.
+          const others = forwards.filter((f) => f.protocol === change.protocol && f.hostPort === change.hostPort);
+          const hint =
+            others.length > 0 ? ` (it forwards it on ${others.map((f) => f.hostIp ?? "every address").join(", ")}: name that hostIp)` : "";
+          throw new AppError("NOT_FOUND", `network '${spec.name}' forwards no ${change.protocol} port ${change.hostPort}${where}${hint}`, {
             name: spec.name,
             protocol: change.protocol,
             hostPort: change.hostPort,
+            ...(change.hostIp === undefined ? {} : { hostIp: change.hostIp }),
           });
         }
         return {
@@ -364,8 +387,27 @@ function applyChange(
         hostPort: change.hostPort,
         vmIp: change.vmIp,
         vmPort: change.vmPort ?? change.hostPort,
+        ...(change.hostIp === undefined ? {} : { hostIp: change.hostIp }),
       };
+      // Every address and one address of the same port overlap: the other forward of this network goes first.
+      const overlapping = forwards.find((x) => x !== old && forwardsOverlap(x, f));
+      if (overlapping) {
+        throw new AppError(
+          "PORT_CONFLICT",
+          `network '${spec.name}' already forwards ${label(overlapping)}, which overlaps ${f.protocol} ${forwardHostLabel(f)}; remove it first`,
+          { name: spec.name, protocol: f.protocol, hostPort: f.hostPort, heldBy: { network: spec.name, forward: overlapping } },
+        );
+      }
       if (old && old.vmIp === f.vmIp && old.vmPort === f.vmPort) return { spec, ops: [], warnings: [], changed: [] };
+      if (!old && forwards.length >= limits.forwardsPerNetwork) {
+        throw limitReached(
+          "forwardsPerNetwork",
+          limits.forwardsPerNetwork,
+          forwards.length + 1,
+          `network '${spec.name}' has ${forwards.length} port forwards`,
+          { name: spec.name },
+        );
+      }
       return {
         spec: { ...spec, portForwards: [...forwards.filter((x) => x !== old), f] },
         ops: [{ kind: "firewall" }],
@@ -378,6 +420,15 @@ function applyChange(
       const before = JSON.stringify(firewallOf(spec));
       if (before === JSON.stringify(change.firewall) && spec.firewall) return { spec, ops: [], warnings: [], changed: [] };
       const f = change.firewall;
+      if (f.rules.length > limits.firewallRulesPerNetwork) {
+        throw limitReached(
+          "firewallRulesPerNetwork",
+          limits.firewallRulesPerNetwork,
+          f.rules.length,
+          `a firewall of network '${spec.name}' with ${f.rules.length} rules`,
+          { name: spec.name },
+        );
+      }
       const inbound = f.rules.filter((r) => r.direction === "inbound").length;
       return {
         spec: { ...spec, firewall: f },
@@ -465,6 +516,7 @@ export function changeFor(action: ConfigureAction, p: Record<string, unknown>): 
         hostPort: p.hostPort as number,
         vmIp: p.vmIp as string | undefined,
         vmPort: p.vmPort as number | undefined,
+        ...(typeof p.hostIp === "string" ? { hostIp: p.hostIp } : {}),
       };
   }
 }

@@ -7,6 +7,22 @@ export interface PfState {
   totalVfs: number;
   numVfs: number;
   vfsInUse: number;
+  /** VFs bound to any driver (a guest's vfio-pci or a host kernel driver such as iavf/ixgbevf/mlx5_core). */
+  vfsBound?: { index: number; driver: string }[];
+}
+
+/**
+ * Refuse a PF that another (non-netforge) libvirt network names (a hostdev pool with <pf dev>, or its
+ * VFs / the PF as forward interfaces): its VFs are that tool's to hand out.
+ */
+export function refuseForeignPf(pf: string, host: string, foreignNetworks: readonly string[]): void {
+  if (foreignNetworks.length === 0) return;
+  const names = foreignNetworks.map((n) => `'${n}'`).join(", ");
+  throw new AppError(
+    "NOT_ALLOWED",
+    `SR-IOV PF ${pf} on host ${host} is named by libvirt network ${names}, which is not netforge's: its VFs are that network's to hand out`,
+    { host, pf, usedBy: [...foreignNetworks] },
+  );
 }
 
 /**
@@ -38,6 +54,15 @@ export function planVfWrites(info: PfState, want: number | null): number[] {
       "INVALID_STATE",
       `cannot change the VFs of ${info.pf} from ${info.numVfs} to ${want}: ${info.vfsInUse} VF(s) in use by guests (the kernel only changes the count through 0)`,
       { pf: info.pf, vfsConfigured: info.numVfs, vfs: want, vfsInUse: info.vfsInUse },
+    );
+  }
+  const bound = info.vfsBound ?? [];
+  if (bound.length > 0) {
+    const held = bound.map((b) => `VF ${b.index} to ${b.driver}`).join(", ");
+    throw new AppError(
+      "INVALID_STATE",
+      `cannot change the VFs of ${info.pf} from ${info.numVfs} to ${want}: ${bound.length} VF(s) bound to a driver (${held}); the kernel only changes the count through 0, which would remove them from whoever uses them. Unbind them first`,
+      { pf: info.pf, vfsConfigured: info.numVfs, vfs: want, vfsBound: bound },
     );
   }
   return [0, want];

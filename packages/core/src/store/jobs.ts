@@ -8,7 +8,7 @@
 import { randomBase64Url } from "../random-id";
 import type { Redis } from "ioredis";
 import type { ErrorBody } from "../errors";
-import type { JobAction, JobProgress, JobState, JobStep, JobView } from "../schemas/job";
+import { JOB_STATES, type JobAction, type JobProgress, type JobState, type JobStep, type JobView } from "../schemas/job";
 import type { Keys } from "./keys";
 import type { LockFenceArgs } from "./locks";
 import { evalScript } from "./scripts";
@@ -54,21 +54,28 @@ export function jobRetention(env: Record<string, string | undefined> = process.e
   return value;
 }
 
-/* Drop jobs whose record has expired from the global and their network's
- * index, oldest expiry first, up to a batch. A job still alive (a writer's
- * clock behind Redis's) is due again when Redis expires it. */
+/* Drop jobs whose record has expired from the global, their network's, their
+ * host's and the state indexes, oldest expiry first, up to a batch. A job
+ * still alive (a writer's clock behind Redis's) is due again when Redis
+ * expires it. Expiry members are "id|network|host" ("id|network" before the
+ * host index existed). */
 const DROP_EXPIRED_FN = `
-local function dropExpired(expiry, all, now, netPrefix, jobPrefix, batch)
+local JOB_STATES = {${JOB_STATES.map((s) => `'${s}'`).join(", ")}}
+local function dropExpired(expiry, all, now, netPrefix, jobPrefix, batch, hostPrefix, statePrefix)
   local due = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, batch)
   for _, m in ipairs(due) do
-    local id, net = string.match(m, '^([^|]+)|(.*)$')
+    local id, rest = string.match(m, '^([^|]+)|(.*)$')
     local pttl = id and redis.call('PTTL', jobPrefix .. id) or -2
     if pttl > 0 then
       redis.call('ZADD', expiry, now + pttl, m)
     else
       if pttl == -2 and id then
+        local net, host = string.match(rest, '^([^|]*)|(.*)$')
+        if not net then net = rest end
         redis.call('ZREM', all, id)
         redis.call('ZREM', netPrefix .. net, id)
+        if host then redis.call('ZREM', hostPrefix .. host, id) end
+        for _, s in ipairs(JOB_STATES) do redis.call('ZREM', statePrefix .. s, id) end
       end
       redis.call('ZREM', expiry, m)
     end
@@ -77,20 +84,22 @@ local function dropExpired(expiry, all, now, netPrefix, jobPrefix, batch)
 end
 `;
 
-/* KEYS: expiry, jobs; ARGV: now ms, network list key prefix, job key prefix, batch. */
+/* KEYS: expiry, jobs; ARGV: now ms, network list key prefix, job key prefix, batch, host list key prefix,
+ * state list key prefix. */
 const DROP_EXPIRED_LUA = `${DROP_EXPIRED_FN}
-return dropExpired(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]))
+return dropExpired(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6])
 `;
 
 /* A new job: its record (expiring as an unfinished job), its entries in the
- * global and the network's index and in the expiry index, the network's list
- * trimmed to its newest entries and given an expiry no shorter than its
- * newest job's life; global entries older than any job can live are cut
- * (entries that predate the expiry index), and a batch of expired jobs is
- * dropped from the indexes. KEYS: job, jobs, network jobs, expiry; ARGV:
- * record, score ms, id, unfinished ttl s, list max, longest life s, expiry
- * member, expiry ms, cut ms, now ms, network list key prefix, job key prefix,
- * batch. */
+ * global, the network's, the host's and its state's index and in the expiry
+ * index, the network's list trimmed to its newest entries and given an
+ * expiry no shorter than its newest job's life; global, host and state
+ * entries older than any job can live are cut (entries that predate the
+ * expiry index), and a batch of expired jobs is dropped from the indexes.
+ * KEYS: job, jobs, network jobs, expiry, host jobs, state jobs; ARGV: record,
+ * score ms, id, unfinished ttl s, list max, longest life s, expiry member,
+ * expiry ms, cut ms, now ms, network list key prefix, job key prefix, batch,
+ * host list key prefix, state list key prefix. */
 export const SAVE_NEW_JOB_LUA = `${DROP_EXPIRED_FN}
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
@@ -98,13 +107,17 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[6], ARGV[2], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[9])
-dropExpired(KEYS[4], KEYS[2], tonumber(ARGV[10]), ARGV[11], ARGV[12], tonumber(ARGV[13]))
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[9])
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. ARGV[9])
+dropExpired(KEYS[4], KEYS[2], tonumber(ARGV[10]), ARGV[11], ARGV[12], tonumber(ARGV[13]), ARGV[14], ARGV[15])
 return 1
 `;
 
 /** The expiry-index member of a job. */
-const expiryMember = (r: { id: string; network: string }) => `${r.id}|${r.network}`;
+const expiryMember = (r: { id: string; network: string; host: string }) => `${r.id}|${r.network}|${r.host}`;
 
 /**
  * Drop index entries of expired jobs (the global list and each network's),
@@ -123,6 +136,8 @@ export async function dropExpiredJobEntries(redis: Redis, keys: Keys, now = Date
     keys.networkJobs(""),
     keys.job(""),
     String(INDEX_CLEAN_BATCH),
+    keys.hostJobs(""),
+    keys.stateJobs(""),
   )) as number;
 }
 
@@ -130,6 +145,8 @@ export async function dropExpiredJobEntries(redis: Redis, keys: Keys, now = Date
 export interface JobRecord extends Omit<JobView, "links"> {
   payload: unknown;
   requestId: string | null;
+  /** A hash of the token that submitted it (never the token): its queued-jobs quota is released when the job ends. */
+  owner?: string | null;
 }
 
 /** Event types carried by job streams (snapshot is synthesised by readers). */
@@ -153,7 +170,7 @@ export function newJobId(): string {
 
 /** Public view of a record (links added, internals dropped). */
 export function toJobView(r: JobRecord): JobView {
-  const { payload: _p, requestId: _r, ...rest } = r;
+  const { payload: _p, requestId: _r, owner: _o, ...rest } = r;
   return { ...rest, links: { self: `/api/jobs/${r.id}`, events: `/api/jobs/${r.id}/events` } };
 }
 
@@ -166,6 +183,7 @@ export function newJobRecord(args: {
   payload: unknown;
   steps: string[];
   requestId?: string | null;
+  owner?: string | null;
 }): JobRecord {
   return {
     id: args.id ?? newJobId(),
@@ -187,6 +205,7 @@ export function newJobRecord(args: {
     finishedAt: null,
     payload: args.payload,
     requestId: args.requestId ?? null,
+    ...(args.owner ? { owner: args.owner } : {}),
   };
 }
 
@@ -197,7 +216,7 @@ export function newJobRecord(args: {
 export function saveNewJobScriptArgs(keys: Keys, r: JobRecord, now = Date.now()): { keys: string[]; argv: string[] } {
   const ret = jobRetention();
   return {
-    keys: [keys.job(r.id), keys.jobs, keys.networkJobs(r.network), keys.jobExpiry],
+    keys: [keys.job(r.id), keys.jobs, keys.networkJobs(r.network), keys.jobExpiry, keys.hostJobs(r.host), keys.stateJobs(r.state)],
     argv: [
       JSON.stringify(r),
       String(Date.parse(r.createdAt)),
@@ -212,6 +231,8 @@ export function saveNewJobScriptArgs(keys: Keys, r: JobRecord, now = Date.now())
       keys.networkJobs(""),
       keys.job(""),
       String(INDEX_CLEAN_BATCH),
+      keys.hostJobs(""),
+      keys.stateJobs(""),
     ],
   };
 }
@@ -247,9 +268,17 @@ export async function getJobs(redis: Redis, keys: Keys, ids: string[]): Promise<
  * in the same MULTI). A script is atomic as the MULTI was: no reader sees a record newer than its stream.
  * KEYS: job, job events, network's job list, expiry index. ARGV: record JSON, ttl, event type, view JSON,
  * network list ttl, expiry score, expiry member, the published message after its id (`,"jobId":...}`),
- * the events channel.
+ * the events channel, [10, 11: the fenced script's], state list key prefix, the job's state, its createdAt
+ * ms, its id, and its owner's quota set ("" for none: released when the state is terminal). The job moves
+ * to its state's index in the same script, so list-jobs by state never disagrees with the record.
  */
 const COMMIT_EVENT_LUA = `
+local JOB_STATES = {${JOB_STATES.map((s) => `'${s}'`).join(", ")}}
+for _, s in ipairs(JOB_STATES) do
+  if s ~= ARGV[13] then redis.call('ZREM', ARGV[12] .. s, ARGV[15]) end
+end
+redis.call('ZADD', ARGV[12] .. ARGV[13], ARGV[14], ARGV[15])
+if ARGV[16] ~= '' and (ARGV[13] == 'succeeded' or ARGV[13] == 'failed') then redis.call('ZREM', ARGV[16], ARGV[15]) end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 local id = redis.call('XADD', KEYS[2], '*', 'type', ARGV[3], 'job', ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
@@ -274,7 +303,11 @@ ${COMMIT_EVENT_LUA}`;
 const FENCE_LOST = "lost";
 
 /** KEYS and ARGV of the event scripts for a record's event. */
-function commitEventArgs(keys: Keys, r: JobRecord, type: JobEventType): { keys: string[]; argv: string[]; view: JobView } {
+function commitEventArgs(
+  keys: Keys,
+  r: JobRecord,
+  type: JobEventType,
+): { keys: string[]; argv: string[]; indexArgv: string[]; view: JobView } {
   const view = toJobView(r);
   const ret = jobRetention();
   const ttl = type === "progress" ? ret.unfinishedSeconds : ret.finishedSeconds;
@@ -293,12 +326,13 @@ function commitEventArgs(keys: Keys, r: JobRecord, type: JobEventType): { keys: 
     rest,
     keys.eventsChannel,
   ];
-  return { keys: scriptKeys, argv, view };
+  const indexArgv = [keys.stateJobs(""), r.state, String(Date.parse(r.createdAt)), r.id, r.owner ? keys.tokenJobs(r.owner) : ""];
+  return { keys: scriptKeys, argv, indexArgv, view };
 }
 
 export async function commitJobEvent(redis: Redis, keys: Keys, r: JobRecord, type: JobEventType): Promise<JobEvent> {
   const e = commitEventArgs(keys, r, type);
-  const id = (await evalScript(redis, COMMIT_EVENT_LUA, e.keys.length, ...e.keys, ...e.argv)) as string;
+  const id = (await evalScript(redis, COMMIT_EVENT_LUA, e.keys.length, ...e.keys, ...e.argv, "", "", ...e.indexArgv)) as string;
   return { id, jobId: r.id, network: r.network, type, job: e.view };
 }
 
@@ -324,6 +358,7 @@ export async function commitFencedJobEvent(
     ...e.argv,
     lock.token,
     String(lock.ttlMs),
+    ...e.indexArgv,
   )) as string;
   if (id === FENCE_LOST) return null;
   return { id, jobId: r.id, network: r.network, type, job: e.view };
@@ -390,6 +425,59 @@ export function percentOf(steps: JobStep[]): number {
 export async function listJobIds(redis: Redis, keys: Keys, network: string | undefined, count: number, offset = 0): Promise<string[]> {
   const key = network ? keys.networkJobs(network) : keys.jobs;
   return redis.zrevrange(key, offset, offset + count - 1);
+}
+
+/*
+ * Newest-first ids of the jobs in every given index (KEYS: one to three of the network's, host's and state's
+ * lists, or the global one), up to ARGV[1]. Read-only: the smallest index is walked newest first, in chunks,
+ * and each id is kept when every other index holds it, so a filter no job matches reads no job (and an empty
+ * index ends it at once).
+ */
+const LIST_JOB_IDS_LUA = `
+local want = tonumber(ARGV[1])
+local drive, size = 1, -1
+for i = 1, #KEYS do
+  local n = redis.call('ZCARD', KEYS[i])
+  if size < 0 or n < size then drive, size = i, n end
+end
+local out = {}
+local offset = 0
+while #out < want and offset < size do
+  local ids = redis.call('ZREVRANGE', KEYS[drive], offset, offset + 199)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    local all = true
+    for i = 1, #KEYS do
+      if i ~= drive and not redis.call('ZSCORE', KEYS[i], id) then all = false break end
+    end
+    if all then
+      out[#out + 1] = id
+      if #out >= want then break end
+    end
+  end
+  offset = offset + 200
+end
+return out
+`;
+
+/** list-jobs filters answered from the indexes. */
+export interface JobFilter {
+  network?: string | undefined;
+  host?: string | undefined;
+  state?: JobState | undefined;
+}
+
+/**
+ * Newest-first ids of the jobs matching every filter, up to `count`, from the network, host and state indexes
+ * (the global one without filters): one read-only script, no job record read.
+ */
+export async function listJobIdsBy(redis: Redis, keys: Keys, f: JobFilter, count: number): Promise<string[]> {
+  const idx: string[] = [];
+  if (f.network !== undefined) idx.push(keys.networkJobs(f.network));
+  if (f.host !== undefined) idx.push(keys.hostJobs(f.host));
+  if (f.state !== undefined) idx.push(keys.stateJobs(f.state));
+  if (idx.length === 0) idx.push(keys.jobs);
+  return (await evalScript(redis, LIST_JOB_IDS_LUA, idx.length, ...idx, String(count))) as string[];
 }
 
 export type { ErrorBody, JobProgress };

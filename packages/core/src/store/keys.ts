@@ -13,6 +13,8 @@ export interface Keys {
   networks: string;
   /** HASH name -> the network's list-networks summary, pre-serialised (written with the record). */
   networkSummaries: string;
+  /** HASH name -> the network's firewall rules plus port forwards (written with the record): rules per host. */
+  networkRuleCounts: string;
   /** JSON live stats of a network, refreshed by its worker. */
   networkStats(name: string): string;
   /** HASH name -> host: every network name claimed in the cluster (pending or existing). */
@@ -44,6 +46,12 @@ export interface Keys {
   jobExpiry: string;
   /** ZSET of a network's job ids -> createdAt ms. */
   networkJobs(name: string): string;
+  /** ZSET of a host's job ids -> createdAt ms (list-jobs by host). */
+  hostJobs(host: string): string;
+  /** ZSET of the ids of jobs in a state -> createdAt ms (list-jobs by state; moved with each event). */
+  stateJobs(state: string): string;
+  /** ZSET of a token's unfinished job ids -> ms when the record expires (the queued-jobs quota); `label` is a hash of the token. */
+  tokenJobs(label: string): string;
   /** Pub/sub channel carrying every job event. */
   eventsChannel: string;
   /** Idempotency record. */
@@ -75,6 +83,7 @@ export function makeKeys(prefix: string): Keys {
     network: (n) => `${p}:net:${n}`,
     networks: `${p}:nets`,
     networkSummaries: `${p}:nets:summary`,
+    networkRuleCounts: `${p}:nets:rules`,
     networkStats: (n) => `${p}:netstats:${n}`,
     claimedNames: `${p}:claim:names`,
     claimedSubnets: (h) => `${p}:claim:subnets:${h}`,
@@ -89,6 +98,9 @@ export function makeKeys(prefix: string): Keys {
     jobs: `${p}:jobs`,
     jobExpiry: `${p}:jobs:expiry`,
     networkJobs: (n) => `${p}:jobs:net:${n}`,
+    hostJobs: (h) => `${p}:jobs:host:${h}`,
+    stateJobs: (s) => `${p}:jobs:state:${s}`,
+    tokenJobs: (l) => `${p}:jobs:token:${l}`,
     eventsChannel: `${p}:events`,
     idempotency: (k) => `${p}:idem:${k}`,
     networkLock: (n) => `${p}:lock:net:${n}`,

@@ -12,7 +12,7 @@ import type { HostRecord } from "../schemas/host";
 import type { NetSpec } from "../spec/network-spec";
 import { getHost } from "./hosts";
 import type { Keys } from "./keys";
-import type { NetworkRecord } from "./network-index";
+import { hostRulesOf, type NetworkRecord } from "./network-index";
 import { type PublishedIps, parsePublishedIps } from "./network-ips";
 import { evalScript } from "./scripts";
 
@@ -36,12 +36,41 @@ if not ok or type(host) ~= 'string' then return {false, false} end
 return {host, redis.call('GET', ARGV[2] .. host)}
 `;
 
+/*
+ * HOST_OF_NETWORK_LUA, plus the firewall rules and port forwards of the host's other networks (the counts their
+ * workers published with their records; the names claimed on the host): the door's check of rules per host in
+ * the same round trip. ARGV adds the claimed-names key prefix and the rule counts hash.
+ */
+export const HOST_AND_RULES_OF_NETWORK_LUA = `
+local function hostOf()
+${HOST_OF_NETWORK_LUA}
+end
+local r = hostOf()
+if not r[1] then return {false, false, 0} end
+local names = redis.call('SMEMBERS', ARGV[3] .. r[1])
+local sum = 0
+for i = 1, #names, 500 do
+  local chunk = {}
+  for j = i, math.min(i + 499, #names) do
+    if names[j] ~= ARGV[1] then chunk[#chunk + 1] = names[j] end
+  end
+  if #chunk > 0 then
+    for _, v in ipairs(redis.call('HMGET', ARGV[4], unpack(chunk))) do
+      if v then sum = sum + tonumber(v) end
+    end
+  end
+end
+return {r[1], r[2], sum}
+`;
+
 /** What readNetworkAtDoor read; `host` is the record of `net.host`. */
 export interface NetworkAtDoor {
   net: NetworkRecord | null;
   host: HostRecord | null;
   spec: NetSpec | null;
   ips: PublishedIps | null;
+  /** Only with `want.hostRules`: firewall rules plus forwards of the other networks of `net.host`. */
+  hostRules?: number;
 }
 
 /**
@@ -55,23 +84,39 @@ export async function readNetworkAtDoor(
   redis: Redis,
   keys: Keys,
   name: string,
-  want: { spec?: boolean; ips?: boolean } = {},
+  want: { spec?: boolean; ips?: boolean; hostRules?: boolean } = {},
   now = Date.now(),
 ): Promise<NetworkAtDoor> {
   const [rawNet, hostOf, rawSpec, rawIps] = await Promise.all([
     redis.get(keys.network(name)),
-    evalScript(redis, HOST_OF_NETWORK_LUA, 1, keys.networkSummaries, name, keys.host("")) as Promise<[string | null, string | null]>,
+    (want.hostRules
+      ? evalScript(
+          redis,
+          HOST_AND_RULES_OF_NETWORK_LUA,
+          1,
+          keys.networkSummaries,
+          name,
+          keys.host(""),
+          keys.claimedHostNames(""),
+          keys.networkRuleCounts,
+        )
+      : evalScript(redis, HOST_OF_NETWORK_LUA, 1, keys.networkSummaries, name, keys.host(""))) as Promise<
+      [string | null, string | null, number?]
+    >,
     want.spec ? redis.get(keys.networkSpec(name)) : null,
     want.ips ? redis.get(keys.networkIps(name)) : null,
   ]);
   if (!rawNet) return { net: null, host: null, spec: null, ips: null };
   const net = JSON.parse(rawNet) as NetworkRecord;
-  const [hostId, rawHost] = hostOf ?? [null, null];
-  const host = hostId === net.host ? (rawHost ? (JSON.parse(rawHost) as HostRecord) : null) : await getHost(redis, keys, net.host);
-  return {
+  const [hostId, rawHost, rules] = hostOf ?? [null, null];
+  const same = hostId === net.host;
+  const host = same ? (rawHost ? (JSON.parse(rawHost) as HostRecord) : null) : await getHost(redis, keys, net.host);
+  const out: NetworkAtDoor = {
     net,
     host,
     spec: rawSpec ? (JSON.parse(rawSpec) as NetSpec) : null,
     ips: rawIps ? parsePublishedIps(rawIps, now) : null,
   };
+  if (want.hostRules) out.hostRules = same ? Number(rules ?? 0) : await hostRulesOf(redis, keys, net.host, name);
+  return out;
 }

@@ -64,6 +64,7 @@ export async function putNetwork(redis: Redis, keys: Keys, rec: NetworkRecord): 
     .set(keys.network(rec.name), JSON.stringify(rec))
     .zadd(keys.networks, 0, rec.name)
     .hset(keys.networkSummaries, rec.name, encodeSummaryEntry(networkSummary(rec)))
+    .hset(keys.networkRuleCounts, rec.name, String(recordRuleCount(rec)))
     .exec();
 }
 
@@ -74,6 +75,7 @@ export async function removeNetwork(redis: Redis, keys: Keys, name: string): Pro
     .del(keys.network(name))
     .zrem(keys.networks, name)
     .hdel(keys.networkSummaries, name)
+    .hdel(keys.networkRuleCounts, name)
     .del(keys.networkStats(name))
     .del(keys.networkSpec(name), keys.networkIps(name))
     .exec();
@@ -175,4 +177,35 @@ export async function setWhileIndexed(
  */
 export async function putNetworkStats(redis: Redis, keys: Keys, name: string, stats: NetworkStats): Promise<void> {
   await setWhileIndexed(redis, keys, name, keys.networkStats(name), JSON.stringify(stats), 300);
+}
+
+/** A record's share of its host's nft rules: firewall rules plus port forwards. */
+export function recordRuleCount(rec: Pick<NetworkRecord, "firewall" | "portForwards">): number {
+  return (rec.firewall?.rules?.length ?? 0) + (rec.portForwards?.length ?? 0);
+}
+
+/* KEYS: the host's claimed names, the rule counts hash; ARGV: a name to leave out. The sum of the counts. */
+const HOST_RULES_LUA = `
+local names = redis.call('SMEMBERS', KEYS[1])
+local sum = 0
+for i = 1, #names, 500 do
+  local chunk = {}
+  for j = i, math.min(i + 499, #names) do
+    if names[j] ~= ARGV[1] then chunk[#chunk + 1] = names[j] end
+  end
+  if #chunk > 0 then
+    for _, v in ipairs(redis.call('HMGET', KEYS[2], unpack(chunk))) do
+      if v then sum = sum + tonumber(v) end
+    end
+  end
+end
+return sum
+`;
+
+/**
+ * Firewall rules plus port forwards of the networks on `host` (the names claimed there), leaving out
+ * `exclude`, as their workers last published them: the door's check of NETFORGE_MAX_RULES_PER_HOST.
+ */
+export async function hostRulesOf(redis: Redis, keys: Keys, host: string, exclude = ""): Promise<number> {
+  return (await evalScript(redis, HOST_RULES_LUA, 2, keys.claimedHostNames(host), keys.networkRuleCounts, exclude)) as number;
 }

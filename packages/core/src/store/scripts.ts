@@ -1,4 +1,4 @@
-/** Running the store's Lua scripts: EVALSHA with the script's hash (no script text on the wire), loading it on NOSCRIPT. */
+/** Running the store's Lua scripts: EVALSHA with the script's hash (no script text on the wire), EVAL on first use and on NOSCRIPT. */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 
@@ -7,8 +7,11 @@ const SHAS = new Map<string, string>();
 export async function evalScript(redis: Redis, script: string, numKeys: number, ...args: string[]): Promise<unknown> {
   let sha = SHAS.get(script);
   if (!sha) {
+    // First use in this process: EVAL, which also makes Redis keep the script (no NOSCRIPT round trip first).
     sha = createHash("sha1").update(script).digest("hex");
+    const out = await redis.eval(script, numKeys, ...args);
     SHAS.set(script, sha);
+    return out;
   }
   try {
     return await redis.evalsha(sha, numKeys, ...args);

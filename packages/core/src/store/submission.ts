@@ -40,7 +40,8 @@ import { createHash } from "node:crypto";
 import type { ChainableCommander, Redis } from "ioredis";
 import type { AppError } from "../errors";
 import { CLAIM_LUA, type PlacementRequest, claimScriptArgs, readClaimAnswer } from "./claims";
-import { type JobRecord, SAVE_NEW_JOB_LUA, saveNewJobScriptArgs } from "./jobs";
+import { type JobRecord, jobRetention, SAVE_NEW_JOB_LUA, saveNewJobScriptArgs } from "./jobs";
+import { limitReached } from "../limits";
 import { PORT_CLAIM_LUA, type PortClaim, portClaimScriptArgs, portConflict } from "./port-claims";
 import type { Keys } from "./keys";
 
@@ -79,6 +80,12 @@ end
 local ck, ca = part()
 local sk, sa = part()
 local pk, pa = part()
+local qk, qa = part()
+if #qk > 0 then
+  redis.call('ZREMRANGEBYSCORE', qk[1], '-inf', now)
+  local n = redis.call('ZCARD', qk[1])
+  if n >= tonumber(qa[1]) then return {'LIMIT_REACHED', qa[1], tostring(n)} end
+end
 if #pk > 0 then
   local res = portclaim(pk, pa)
   if res[1] ~= 'OK' then return res end
@@ -88,6 +95,10 @@ if #ck > 0 then
   if res[1] ~= 'OK' then return res end
 end
 save(sk, sa)
+if #qk > 0 then
+  redis.call('ZADD', qk[1], now + tonumber(qa[3]), qa[2])
+  redis.call('PEXPIRE', qk[1], tonumber(qa[3]))
+end
 if redis.call('HGET', tomb, '${TOMBSTONE_FIELD}') then redis.call('DEL', tomb) end
 return {'OK'}
 `;
@@ -123,6 +134,14 @@ export interface SubmissionCommit {
   portClaim?: PortClaim | null;
   /** The BullMQ job key the add that follows in the same MULTI will use. */
   bullJobKey: string;
+  /** The submitting token's queued-jobs quota (its set and limit); null or absent: none. */
+  quota?: TokenQuota | null;
+}
+
+/** A token's quota of unfinished jobs: `key` is keys.tokenJobs(label). */
+export interface TokenQuota {
+  key: string;
+  limit: number;
 }
 
 /**
@@ -134,7 +153,10 @@ export function queueCommit(multi: ChainableCommander, keys: Keys, c: Submission
   const claim = c.claim ? claimScriptArgs(keys, c.claim) : { keys: [], argv: [] };
   const save = saveNewJobScriptArgs(keys, c.record);
   const port = c.portClaim ? portClaimScriptArgs(keys, c.portClaim) : { keys: [], argv: [] };
-  const scriptKeys = [c.bullJobKey, ...claim.keys, ...save.keys, ...port.keys];
+  const quota = c.quota
+    ? { keys: [c.quota.key], argv: [String(c.quota.limit), c.record.id, String(jobRetention().unfinishedSeconds * 1000)] }
+    : { keys: [], argv: [] };
+  const scriptKeys = [c.bullJobKey, ...claim.keys, ...save.keys, ...port.keys, ...quota.keys];
   // The object form: the multi may be BullMQ's adapter, whose hset takes { field: value } (so does ioredis's).
   multi.hset(c.bullJobKey, { [TOMBSTONE_FIELD]: "1" });
   multi.evalsha(
@@ -151,6 +173,9 @@ export function queueCommit(multi: ChainableCommander, keys: Keys, c: Submission
     String(port.keys.length),
     String(port.argv.length),
     ...port.argv,
+    String(quota.keys.length),
+    String(quota.argv.length),
+    ...quota.argv,
   );
 }
 
@@ -177,10 +202,24 @@ export type CommitOutcome =
 export function commitOutcome(res: unknown, claim: PlacementRequest | null, portClaim: PortClaim | null = null): CommitOutcome {
   const r = res as string[];
   if (r[0] === "OK") return { kind: "applied" };
+  if (r[0] === "LIMIT_REACHED") return { kind: "refused", error: quotaReached(Number(r[1]), Number(r[2]) + 1) };
   if (r[0] === "EXPIRED") return { kind: "expired", redisNowMs: Number(r[1]) };
-  if (r[0] === "PORT_CONFLICT" && portClaim) return { kind: "refused", error: portConflict(portClaim, String(r[1])) };
+  if (r[0] === "PORT_CONFLICT" && portClaim) {
+    return { kind: "refused", error: portConflict(portClaim, String(r[1]), r[2] === undefined ? undefined : String(r[2])) };
+  }
   if (claim === null) throw new Error(`unexpected commit answer ${JSON.stringify(res)}`);
   const answer = readClaimAnswer(claim, r);
   if (answer.kind === "claimed") throw new Error(`unexpected commit answer ${JSON.stringify(res)}`);
   return answer;
+}
+
+/** The refusal of a submission over its token's quota of unfinished jobs. */
+export function quotaReached(limit: number, count: number): AppError {
+  return limitReached("queuedJobsPerToken", limit, count, "this token has too many jobs queued or running; wait for some to finish");
+}
+
+/** The quota check alone, nothing written (a dry run gets the answer the real call would). */
+export async function checkTokenQuota(redis: Redis, quota: TokenQuota): Promise<void> {
+  const n = await redis.zcount(quota.key, `(${Date.now()}`, "+inf");
+  if (n >= quota.limit) throw quotaReached(quota.limit, n + 1);
 }
