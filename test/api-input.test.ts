@@ -4,12 +4,14 @@
  * carry or that would mislead an operator. Each is a 400 VALIDATION_FAILED in the
  * contract's error shape whose message says why, and nothing is claimed or queued.
  */
+import { parseAllowedCidrs } from "@netforge/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, expectError, natBody, startApiHarness } from "./support/api-harness";
 
 let h: ApiHarness;
 beforeAll(async () => {
-  h = await startApiHarness("api-input");
+  // Every range allowed (NETFORGE_ALLOWED_CIDRS=0.0.0.0/0): the reserved ranges are refused by their own rule.
+  h = await startApiHarness("api-input", { allowedCidrs: parseAllowedCidrs("0.0.0.0/0") });
   // A host whose inventory lists no `lo`: 127.0.0.0/8 must be refused by the rules, not by an overlap with the host.
   await h.addHost("h1");
 });

@@ -4,7 +4,7 @@
  * detection (crash and clean stop), the synchronous CIDR/name checks against
  * what the hosts really have, and placement across hosts.
  */
-import { HOST_OFFLINE_AFTER_MS } from "@netforge/core";
+import { HOST_OFFLINE_AFTER_MS, parseAllowedCidrs } from "@netforge/core";
 import type { SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, TOKENS, waitFor } from "./support/cluster";
@@ -27,7 +27,9 @@ let first: string;
 let second: string;
 
 beforeAll(async () => {
-  c = await startCluster({ hosts: IDS.map((id) => ({ id })), label: "hosts" });
+  // The sandbox uplink is 198.51.100.0/24 (TEST-NET-2): listed, so the overlap test below meets the host's interface.
+  const allowedCidrs = parseAllowedCidrs("10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,198.51.100.0/24");
+  c = await startCluster({ hosts: IDS.map((id) => ({ id })), label: "hosts", apiConfig: { allowedCidrs } });
 });
 afterAll(async () => {
   await c?.stop();

@@ -124,7 +124,7 @@ const V = ["virsh", "-c", "qemu:///system", "-q"];
 const READ_HOST = [
   [...V, "net-list", "--all"],
   ["ip", "-d", "-j", "addr", "show"],
-  ["ip", "-j", "-4", "route", "show", "table", "main"],
+  ["ip", "-j", "-4", "route", "show", "table", "all"],
 ];
 
 /** What create-network runs at the same time after the define (as joined command lines, sorted: their order varies). */

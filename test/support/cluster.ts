@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { createApp } from "@netforge/api";
+import { type ApiConfig, createApp } from "@netforge/api";
 import { connectRedis, getHost, hostStatus, makeKeys, type Keys, type Redis } from "@netforge/core";
 import { spawnWorker, type WorkerProcess } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
@@ -67,6 +67,8 @@ export async function startCluster(opts: {
   label?: string;
   /** Extra environment for every worker of this cluster (e.g. NETFORGE_STALLED_MS). */
   workerEnv?: Record<string, string>;
+  /** API settings of this cluster (e.g. allowedCidrs: NETFORGE_ALLOWED_CIDRS). */
+  apiConfig?: Partial<ApiConfig>;
 }): Promise<Cluster> {
   const prefix = uniquePrefix(opts.label ?? "sys");
   const keys = makeKeys(prefix);
@@ -80,7 +82,13 @@ export async function startCluster(opts: {
     [TOKENS.operator, "operator" as const],
     [TOKENS.viewer, "viewer" as const],
   ]);
-  const { app, close: closeApp } = createApp({ redis, keys, logger, tokens, config: { rateLimitPerSecond: 0, metricsCacheSeconds: 0 } });
+  const { app, close: closeApp } = createApp({
+    redis,
+    keys,
+    logger,
+    tokens,
+    config: { rateLimitPerSecond: 0, metricsCacheSeconds: 0, ...opts.apiConfig },
+  });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
   });

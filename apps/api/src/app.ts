@@ -18,6 +18,7 @@ import {
 } from "@netforge/core";
 import { Hono } from "hono";
 import { routePath } from "hono/route";
+import { ApiAddressPublisher } from "./api-addresses";
 import { bearerAuth, peerAddress, resolveClientAddress, TrustedProxies } from "./auth";
 import { ClaimSweeper } from "./claim-sweeper";
 import { type ApiConfig, type AppDeps, type AppEnv, DEFAULT_API_CONFIG, type Services } from "./context";
@@ -190,6 +191,8 @@ export function createApp(deps: AppDeps): NetforgeApi {
     redis.once("end", () => reject(new Error("the Redis client was closed")));
   });
   connected.catch(() => undefined);
+  const addresses = new ApiAddressPublisher(redis, deps.keys, config.publishAddresses, deps.logger);
+  addresses.start(connected);
   return {
     app,
     bus,
@@ -202,6 +205,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
       closing ??= (async () => {
         shutdown.abort();
         await sweeper.stop();
+        addresses.stop();
         services.sse.closeAll();
         // Requests already past the door finish with Redis still open: one cut off after its commit would answer
         // 503 for something that took effect. New ones are refused by the middleware above.

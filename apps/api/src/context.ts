@@ -1,5 +1,6 @@
 /** What createApp is given, and the services its routes share. */
-import type { Keys, Redis, Role, SizeLimits } from "@netforge/core";
+import { type AllowedPools, defaultAllowedPools, type Keys, type Redis, type Role, type SizeLimits } from "@netforge/core";
+import type { PublishedAddresses } from "./api-addresses";
 import type { Logger } from "pino";
 import type { HostQueues } from "./host-queues";
 import type { JobEventBus } from "./job-event-bus";
@@ -40,6 +41,10 @@ export interface ApiConfig {
   claimGraceMs: number;
   /** For the sweeper, a network's host still holds its claim while last seen within this long. */
   claimOfflineHostGraceMs: number;
+  /** Subnet pools a network must lie wholly inside (NETFORGE_ALLOWED_CIDRS; default 10/8, 172.16/12, 192.168/16). */
+  allowedCidrs: AllowedPools;
+  /** The addresses this API publishes for workers to protect (none by default: index.ts sets them). */
+  publishAddresses: PublishedAddresses;
   /** Size caps (LIMIT_REACHED); absent: from the environment (core's sizeLimits). */
   limits?: Partial<SizeLimits>;
 }
@@ -59,6 +64,8 @@ export const DEFAULT_API_CONFIG: ApiConfig = {
   claimSweepIntervalMs: 60_000,
   claimGraceMs: 300_000,
   claimOfflineHostGraceMs: 86_400_000,
+  allowedCidrs: defaultAllowedPools(),
+  publishAddresses: [],
 };
 
 /** Dependencies of createApp. */

@@ -59,6 +59,24 @@ describe("parseApiEnv", () => {
     expect(() => parseApiEnv({ REDIS_URL: "http://x" })).toThrow(/REDIS_URL: must start with/);
     expect(() => parseApiEnv({ REDIS_URL: "redis://x", NETFORGE_API_PROCESSES: "0" })).toThrow(/NETFORGE_API_PROCESSES/);
   });
+  it("NETFORGE_ALLOWED_CIDRS and NETFORGE_API_ADDRESSES: parsed at start, a bad entry stops the API naming the setting", () => {
+    const e = parseApiEnv({
+      REDIS_URL: "redis://x",
+      NETFORGE_ALLOWED_CIDRS: "100.64.0.0/10, 10.0.0.0/8",
+      NETFORGE_API_ADDRESSES: "192.0.2.10",
+    });
+    expect(e.NETFORGE_ALLOWED_CIDRS?.v4.map((c) => c.prefix)).toEqual([10, 8]);
+    expect(e.NETFORGE_API_ADDRESSES).toEqual(["192.0.2.10"]);
+    expect(() => parseApiEnv({ REDIS_URL: "redis://x", NETFORGE_ALLOWED_CIDRS: "10.0.0.0/8,100.64.0.1/10" })).toThrow(
+      /NETFORGE_ALLOWED_CIDRS: '100\.64\.0\.1\/10' has host bits set \(did you mean 100\.64\.0\.0\/10\?\)/,
+    );
+    expect(() => parseApiEnv({ REDIS_URL: "redis://x", NETFORGE_ALLOWED_CIDRS: "private" })).toThrow(
+      /NETFORGE_ALLOWED_CIDRS: 'private' is not a CIDR/,
+    );
+    expect(() => parseApiEnv({ REDIS_URL: "redis://x", NETFORGE_API_ADDRESSES: "api.example" })).toThrow(
+      /NETFORGE_API_ADDRESSES: not IPv4/,
+    );
+  });
   it("accepts a Sentinel REDIS_URL", () => {
     const url = "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/netforge?db=0";
     expect(parseApiEnv({ REDIS_URL: url }).REDIS_URL).toBe(url);

@@ -1,7 +1,20 @@
 /** The API's configuration, read once from the environment and checked with zod. */
+import { type AllowedPools, parseAllowedCidrs } from "@netforge/core";
 import { z } from "zod";
 import { TrustedProxies } from "./auth";
 import { MIN_TOKEN_LENGTH } from "./tokens";
+import { parseApiAddresses } from "./api-addresses";
+
+/** A list setting parsed by `parse` (which throws naming the bad entries), as a zod transform with that message. */
+const listSetting = <T>(parse: (text: string) => T) =>
+  z.string().transform((text, ctx): T => {
+    try {
+      return parse(text);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -56,6 +69,12 @@ const ApiEnv = z.object({
   NETFORGE_API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   // Bound of each Redis command of a request, and the time a job submission has to take effect
   NETFORGE_REDIS_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(1_000),
+  // Subnet pools networks may use, cluster-wide (CIDRs, comma/space separated); unset = 10.0.0.0/8, 172.16.0.0/12,
+  // 192.168.0.0/16. A subnet must lie wholly inside one pool, else 422 NOT_ALLOWED.
+  NETFORGE_ALLOWED_CIDRS: listSetting<AllowedPools>(parseAllowedCidrs).optional(),
+  // IPv4 addresses clients and workers reach this API on, published for workers to protect; unset = HOST when it
+  // is one concrete address, else the address this API's Redis connection leaves from
+  NETFORGE_API_ADDRESSES: listSetting(parseApiAddresses).optional(),
 });
 export type ApiEnv = z.infer<typeof ApiEnv>;
 

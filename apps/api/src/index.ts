@@ -11,6 +11,7 @@ import { serve } from "@hono/node-server";
 import { isIP } from "node:net";
 import { connectRedis, jobRetention, makeKeys, sizeLimits } from "@netforge/core";
 import { destination, pino } from "pino";
+import { publishedAddressesFor } from "./api-addresses";
 import { createApp } from "./app";
 import { parseApiEnv } from "./env";
 import { loadTokens, TokenTable } from "./tokens";
@@ -89,6 +90,8 @@ export async function startApi(env: Record<string, string | undefined> = process
       sseMaxPerToken: cfg.NETFORGE_SSE_MAX_PER_TOKEN,
       sseMaxTotal: cfg.NETFORGE_SSE_MAX_TOTAL,
       redisTimeoutMs: cfg.NETFORGE_REDIS_TIMEOUT_MS,
+      ...(cfg.NETFORGE_ALLOWED_CIDRS ? { allowedCidrs: cfg.NETFORGE_ALLOWED_CIDRS } : {}),
+      publishAddresses: publishedAddressesFor(cfg.NETFORGE_API_ADDRESSES, cfg.HOST),
       trustedProxies: cfg.NETFORGE_TRUSTED_PROXIES ?? [],
       metricsToken: cfg.NETFORGE_METRICS_TOKEN ?? null,
       metricsCacheSeconds: cfg.NETFORGE_METRICS_CACHE_SECONDS,

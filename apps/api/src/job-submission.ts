@@ -36,6 +36,7 @@ import {
   releaseNetworkClaim,
   releasePortClaims,
   toJobView,
+  assertAllowedSubnet,
   type TokenQuota,
 } from "@netforge/core";
 import type { Context } from "hono";
@@ -75,6 +76,9 @@ export async function submitJob<A extends JobAction>(
   body: JobBody<A>,
   raw: unknown,
 ): Promise<Response> {
+  // The operator's subnet pools, before anything is claimed or queued (dry runs get the same answer).
+  const cidr = action === "create-network" ? (body as { cidr?: unknown }).cidr : undefined;
+  if (typeof cidr === "string") assertAllowedSubnet(cidr, s.config.allowedCidrs);
   if ((body as { dryRun?: unknown }).dryRun === true) return answerDryRun(s, c, action, body);
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));

@@ -69,6 +69,15 @@ const Env = z.object({
   /** Root of sysfs read for SR-IOV PFs/VFs and written for VF counts (tests point it at a fake tree). */
   NETFORGE_SYSFS_ROOT: z.string().min(1).default("/sys"),
   /**
+   * The resolv.conf whose IPv4 nameservers this host must keep reaching: a subnet containing one is refused.
+   * A host whose resolver is a local stub (systemd-resolved's 127.0.0.53) names the file listing the upstream
+   * servers (/run/systemd/resolve/resolv.conf).
+   */
+  NETFORGE_RESOLV_CONF: z
+    .string()
+    .regex(/^\/[^\0]*[^/]$/, "must be an absolute file path")
+    .default("/etc/resolv.conf"),
+  /**
    * Existing bridges of this host netforge may use for bridge networks (comma or space separated), as they
    * are: their addresses, ports and MTU are never changed. Any other existing bridge (the host's br0,
    * docker0, virbr0, lxdbr0...) is refused with NOT_ALLOWED. Default: none.
@@ -133,6 +142,8 @@ export type WorkerConfig = {
   virshTimeoutMs: number;
   /** Optional so configs built by hand (tests) need not name it: /sys. */
   sysfsRoot?: string;
+  /** Optional so configs built by hand (tests) need not name it: /etc/resolv.conf. */
+  resolvConf?: string;
   /** NETFORGE_ALLOWED_INTERFACES; optional so configs built by hand (tests) need not name it: none. */
   allowedInterfaces?: string[];
   shutdownGraceMs: number;
@@ -170,6 +181,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     lockTtlMs: e.NETFORGE_LOCK_TTL_MS,
     virshTimeoutMs: e.NETFORGE_VIRSH_TIMEOUT_MS,
     sysfsRoot: e.NETFORGE_SYSFS_ROOT,
+    resolvConf: e.NETFORGE_RESOLV_CONF,
     allowedInterfaces: e.NETFORGE_ALLOWED_INTERFACES,
     shutdownGraceMs: e.NETFORGE_SHUTDOWN_GRACE_MS,
     shutdownAbortMs: e.NETFORGE_SHUTDOWN_ABORT_MS,

@@ -23,6 +23,8 @@ export interface HostContext {
   leasesDir: string;
   /** Root of sysfs for SR-IOV reads and writes (NETFORGE_SYSFS_ROOT; default /sys). */
   sysfsRoot?: string;
+  /** The resolv.conf whose nameservers the host must keep reaching (NETFORGE_RESOLV_CONF; default /etc/resolv.conf). */
+  resolvConf?: string;
   /** NETFORGE_ALLOWED_INTERFACES: existing bridges bridge networks may use, as they are (default none). */
   allowedInterfaces?: readonly string[];
   /** Host ports no forward may take (NETFORGE_DENIED_HOST_PORTS plus defaults); absent (hand-built contexts): the defaults. */

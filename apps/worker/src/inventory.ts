@@ -9,6 +9,7 @@ import type { HostContext } from "./context";
 import { occupiedSubnets } from "./host/host-checks";
 import type { HostSnapshot } from "./drivers/driver";
 import { readLinks, readRoutes } from "./host/ip";
+import { readProtectedEndpoints } from "./host/protected";
 import { listeningPorts } from "./host/listening";
 import { foreignNetworksOnPf } from "./host/foreign-pf";
 import { listPfs } from "./host/sriov-sysfs";
@@ -25,8 +26,13 @@ export async function refreshHost(
   libvirtVersion: string | null,
   opts: { only?: ReadonlySet<string> } = {},
 ): Promise<HostRecord> {
-  const [links, routes, catalog] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner), ctx.catalog.list()]);
-  const snapshot: HostSnapshot = { links, routes, catalog };
+  const [links, routes, catalog, endpoints] = await Promise.all([
+    readLinks(ctx.runner),
+    readRoutes(ctx.runner),
+    ctx.catalog.list(),
+    readProtectedEndpoints(ctx),
+  ]);
+  const snapshot: HostSnapshot = { links, routes, catalog, endpoints };
   const rec = await publishInventory(ctx, startedAt, libvirtVersion, snapshot, opts.only ? 30_000 : 0);
   const only = opts.only;
   // Every network's numbers, but an unchanged one is written again only every 30 s (its keys live 300 s).
@@ -40,13 +46,16 @@ export async function publishInventory(
   ctx: HostContext,
   startedAt: string,
   libvirtVersion: string | null,
-  { links, routes, catalog }: HostSnapshot,
+  { links, routes, catalog, endpoints }: HostSnapshot,
   /** How old the read of other firewalls' rules may be (0: read now). */
   firewallWarningsMaxAgeMs = 0,
 ): Promise<HostRecord> {
   const managed = catalog.filter((c) => c.def.managed);
   // Our own networks are claimed by name in the index; only foreign things go to "occupied".
-  const occupied = occupiedSubnets(links, routes, catalog).filter((o) => !(o.network && managed.some((m) => m.name === o.network)));
+  // The addresses the host must keep reaching go along (as /32), so the door refuses a subnet containing them too.
+  const occupied = occupiedSubnets(links, routes, catalog, undefined, endpoints).filter(
+    (o) => !(o.network && managed.some((m) => m.name === o.network)),
+  );
   const rec: HostRecord = {
     id: ctx.hostId,
     hostname: hostname(),

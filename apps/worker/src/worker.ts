@@ -75,6 +75,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     logger,
     leasesDir: cfg.leasesDir,
     sysfsRoot: cfg.sysfsRoot,
+    resolvConf: cfg.resolvConf,
     allowedInterfaces: cfg.allowedInterfaces ?? [],
     deniedHostPorts: cfg.deniedHostPorts ?? deniedHostPorts(undefined),
     ...(cfg.ssCommand ? { ssCommand: cfg.ssCommand } : {}),

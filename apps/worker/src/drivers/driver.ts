@@ -6,7 +6,16 @@
  * applied to a running network, and the index record. Handlers stay thin
  * and never ask for a type: a new type is a new driver file.
  */
-import type { ChangePlan, CreateNetworkPayload, HostObservation, NetSpec, NetworkChange, NetworkRecord, NetworkType } from "@netforge/core";
+import type {
+  ChangePlan,
+  CreateNetworkPayload,
+  HostObservation,
+  NetSpec,
+  NetworkChange,
+  NetworkRecord,
+  NetworkType,
+  ProtectedAddress,
+} from "@netforge/core";
 import type { HostContext, JobContext } from "../context";
 import type { Attachment } from "../host/attachments";
 import type { HostLink, HostRoute } from "../host/ip";
@@ -17,6 +26,8 @@ export interface HostSnapshot {
   links: HostLink[];
   routes: HostRoute[];
   catalog: CatalogEntry[];
+  /** Addresses the host must keep reaching besides its next hops: its Redis, the API, its resolvers. */
+  endpoints?: ProtectedAddress[];
 }
 
 /** What applying a plan did. */

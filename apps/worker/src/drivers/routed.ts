@@ -36,7 +36,7 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
     type,
     prepare(ctx: JobContext, p: CreateNetworkPayload, host: HostSnapshot) {
       if (!p.cidr) throw new Error(`${type} network without cidr`);
-      assertNoOverlap(p.cidr, ctx.hostId, occupiedSubnets(host.links, host.routes, host.catalog, p.name));
+      assertNoOverlap(p.cidr, ctx.hostId, occupiedSubnets(host.links, host.routes, host.catalog, p.name, host.endpoints));
       const bridge = freeBridgeName(host.links, p.name, host.catalog);
       const { start: _start, ...spec } = p;
       return specFromCreate({ ...spec, bridge });

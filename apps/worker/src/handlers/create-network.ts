@@ -18,6 +18,7 @@ import type { HostSnapshot } from "../drivers/driver";
 import { driverFor } from "../drivers/registry";
 import { readLinks, readRoutes } from "../host/ip";
 import type { CatalogEntry } from "../host/network-catalog";
+import { readProtectedEndpoints } from "../host/protected";
 import { applyFirewall } from "./firewall-steps";
 
 export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): Promise<NetworkRecord> {
@@ -28,7 +29,12 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   // so it is kept as it is (never destroyed to start clean) and this delivery finishes from there.
   let adopted: CatalogEntry | null = null;
   const spec = await report.step("checking host", async () => {
-    const [entries, firstLinks, firstRoutes] = await Promise.all([catalog.list(), readLinks(ctx.runner), readRoutes(ctx.runner)]);
+    const [entries, firstLinks, firstRoutes, endpoints] = await Promise.all([
+      catalog.list(),
+      readLinks(ctx.runner),
+      readRoutes(ctx.runner),
+      readProtectedEndpoints(ctx),
+    ]);
     let links = firstLinks;
     let routes = firstRoutes;
     const existing = entries.find((c) => c.name === p.name);
@@ -59,7 +65,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
       // CIDR_CONFLICT against its own earlier attempt (seen after a worker was killed mid-create).
       [links, routes] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner)]);
     }
-    const snapshot: HostSnapshot = { links, routes, catalog: entries.filter((c) => c.name !== p.name) };
+    const snapshot: HostSnapshot = { links, routes, catalog: entries.filter((c) => c.name !== p.name), endpoints };
     return driver.prepare(ctx, p, snapshot);
   });
 

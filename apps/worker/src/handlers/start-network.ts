@@ -4,13 +4,19 @@ import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
 import { readLinks, readRoutes } from "../host/ip";
+import { readProtectedEndpoints } from "../host/protected";
 import { loadManaged, publishRecord } from "./common";
 import { applyFirewall, migrateDefinition } from "./firewall-steps";
 
 export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
   const { virsh, report, revert } = ctx;
   // One read of the host serves the state check and the overlap check.
-  const [catalog, links, routes] = await Promise.all([ctx.catalog.list(), readLinks(ctx.runner), readRoutes(ctx.runner)]);
+  const [catalog, links, routes, endpoints] = await Promise.all([
+    ctx.catalog.list(),
+    readLinks(ctx.runner),
+    readRoutes(ctx.runner),
+    readProtectedEndpoints(ctx),
+  ]);
   const entry = await loadManaged(ctx, p.name, catalog);
   // Active because an earlier delivery of this very job started it (crashed before its success record): the
   // target state holds; its firewall is put in place again and DHCP verified, as a first delivery would.
@@ -27,7 +33,7 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
       return;
     }
     // Something may have taken the subnet while the network was down: say so clearly instead of libvirt's message.
-    if (entry.def.cidr) assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name));
+    if (entry.def.cidr) assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name, endpoints));
     // A network defined before netforge owned its rules (<forward mode='nat'/>, or none for isolated) is
     // redefined from its spec (mode 'open') while it is down, so libvirt adds no rules of its own from now on.
     if (spec && isRouted(spec) && entry.def.forwardMode !== "open") await migrateDefinition(ctx, entry);

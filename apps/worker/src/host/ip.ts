@@ -20,10 +20,15 @@ export interface HostLink {
   link?: string | null;
 }
 
-/** A non-default IPv4 route with a destination subnet. */
+/** An IPv4 route of any routing table ("default" routes included: they hold the host's gateways). */
 export interface HostRoute {
+  /** "a.b.c.d/len", or "default". */
   dst: string;
   dev: string | null;
+  /** The routing table when not main ("local", "100", ...). */
+  table?: string | null;
+  /** Its next hops (gateway, or each of a multipath route's). */
+  gateways?: string[];
 }
 
 interface IpAddrJson {
@@ -65,13 +70,42 @@ export function parseIpAddrJson(stdout: string): HostLink[] {
   }));
 }
 
-/** Non-default IPv4 routes of the main table. */
+interface IpRouteJson {
+  dst?: string;
+  dev?: string;
+  table?: string;
+  type?: string;
+  gateway?: string;
+  via?: { family?: string; host?: string };
+  nexthops?: { gateway?: string; dev?: string; via?: { family?: string; host?: string } }[];
+}
+
+/**
+ * IPv4 routes of every routing table (`ip -j -4 route show table all`): a subnet routed by a policy-routing
+ * table, and a gateway only a non-main table uses, are the host's as much as those of table main.
+ */
 export async function readRoutes(runner: CommandRunner): Promise<HostRoute[]> {
-  const r = await runner.run("ip", ["-j", "-4", "route", "show", "table", "main"]);
-  const rows = JSON.parse(r.stdout || "[]") as { dst: string; dev?: string }[];
+  const r = await runner.run("ip", ["-j", "-4", "route", "show", "table", "all"]);
+  return parseIpRouteJson(r.stdout);
+}
+
+/** Parse `ip -j -4 route show table all`. Broadcast entries of table local name no subnet of their own. */
+export function parseIpRouteJson(stdout: string): HostRoute[] {
+  const rows = JSON.parse(stdout || "[]") as IpRouteJson[];
+  const hop = (h: { gateway?: string; via?: { family?: string; host?: string } }) =>
+    h.gateway ?? (h.via?.family === "inet" ? h.via.host : undefined);
   return rows
-    .filter((x) => x.dst && x.dst !== "default")
-    .map((x) => ({ dst: x.dst.includes("/") ? x.dst : `${x.dst}/32`, dev: x.dev ?? null }));
+    .filter((x) => x.dst && x.type !== "broadcast")
+    .map((x) => {
+      const dst = x.dst as string;
+      const gateways = [hop(x), ...(x.nexthops ?? []).map(hop)].filter((g): g is string => !!g);
+      return {
+        dst: dst === "default" || dst.includes("/") ? dst : `${dst}/32`,
+        dev: x.dev ?? x.nexthops?.find((h) => h.dev)?.dev ?? null,
+        table: x.table && x.table !== "main" ? x.table : null,
+        gateways,
+      };
+    });
 }
 
 /** Subnet of an "address/len" string. */
@@ -112,7 +146,7 @@ export function occupiedByLinksAndRoutes(
     if (!c) continue;
     const cidr = formatCidr(c);
     if (out.some((o) => o.cidr === cidr)) continue;
-    out.push({ owner: `route via ${r.dev ?? "?"}`, cidr });
+    out.push({ owner: `route via ${r.dev ?? "?"}${r.table ? ` (table ${r.table})` : ""}`, cidr });
   }
   return out;
 }

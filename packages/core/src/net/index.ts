@@ -1,2 +1,4 @@
 export * from "./ipv4";
 export * from "./reserved";
+export * from "./allowed";
+export * from "./protected";

@@ -9,6 +9,7 @@
 import type { Redis } from "ioredis";
 import { AppError } from "../errors";
 import { type Cidr, formatCidr, parseCidrOrThrow } from "../net/ipv4";
+import { hostOverlapMessage } from "../net/protected";
 import type { Keys } from "./keys";
 import { evalScript } from "./scripts";
 
@@ -57,11 +58,16 @@ local function clash(c, f, l)
     redis.call('ZREM', c.index, prev[1])
   end
   local all = redis.call('HGETALL', c.occupied)
+  local found = nil
   for i = 1, #all, 2 do
     local s, e, oc = string.match(all[i+1], '^(%d+)-(%d+)-(.*)$')
-    if s and tonumber(s) <= l and f <= tonumber(e) then return {'CIDR_CONFLICT', c.host, 'host', all[i], oc} end
+    if s and tonumber(s) <= l and f <= tonumber(e) then
+      found = found or {'CIDR_CONFLICT', c.host, 'host', all[i], oc}
+      -- An address the host must keep reaching (owner "a.b.c.d, what") is named before anything else it overlaps.
+      if string.match(all[i], '^%d') then return {'CIDR_CONFLICT', c.host, 'host', all[i], oc} end
+    end
   end
-  return nil
+  return found
 end
 local firstClash = nil
 for _, c in ipairs(cands) do
@@ -238,11 +244,16 @@ export function readClaimAnswer(req: { name: string; cidr: string | null }, res:
     };
   }
   if (res[0] !== "CIDR_CONFLICT") throw new Error(`unexpected claim answer ${JSON.stringify(res)}`);
-  const [, host, kind, owner, other] = res;
-  const what = kind === "network" ? `network '${owner}' (${other})` : `${owner} (${other})`;
+  const [, host, kind, field, other] = res as [string, string, string, string, string];
+  // An occupied entry's field is "owner|cidr" (unique per subnet; older workers wrote the owner alone).
+  const owner = kind === "network" ? field : (field.split("|")[0] as string);
+  const message =
+    kind === "network"
+      ? `${req.cidr} overlaps network '${owner}' (${other}) on host ${host}`
+      : hostOverlapMessage(req.cidr ?? "", owner, other, host);
   return {
     kind: "refused",
-    error: new AppError("CIDR_CONFLICT", `${req.cidr} overlaps ${what} on host ${host}`, {
+    error: new AppError("CIDR_CONFLICT", message, {
       cidr: req.cidr,
       host,
       conflictsWith: kind === "network" ? { network: owner, cidr: other } : { owner, cidr: other },
@@ -381,7 +392,8 @@ export async function setOccupiedSubnets(
   const key = keys.occupiedSubnets(host);
   const multi = redis.multi().del(key);
   const fields: string[] = [];
-  for (const o of occupied) fields.push(o.owner, encodeSubnet(parseCidrOrThrow(o.cidr)));
+  // One field per owner and subnet: an interface with two addresses, or routes through one device, are all kept.
+  for (const o of occupied) fields.push(`${o.owner}|${o.cidr}`, encodeSubnet(parseCidrOrThrow(o.cidr)));
   if (fields.length > 0) multi.hset(key, ...fields);
   await multi.exec();
 }

@@ -27,7 +27,10 @@ export interface Keys {
   claimedHostNames(host: string): string;
   /** HASH name -> ms when the claim was taken (TIME of Redis): fresh claims may belong to a create in flight. */
   claimedSince: string;
-  /** HASH owner -> "first-last-cidr": subnets held by host interfaces, routes and foreign libvirt networks. */
+  /**
+   * HASH "owner|cidr" -> "first-last-cidr": subnets held by host interfaces, routes and foreign libvirt networks,
+   * and (as /32) the addresses the host must keep reaching (its gateways, Redis, resolvers, the API).
+   */
   occupiedSubnets(host: string): string;
   /** SET of host ids ever registered. */
   hosts: string;
@@ -67,6 +70,8 @@ export interface Keys {
   reappliedCounter: string;
   /** HASH "<protocol>/<port>" -> network forwarding that host port (per host; claimed at the door). */
   portClaims(host: string): string;
+  /** ZSET address -> ms until which an API instance said it is reached there (workers protect these addresses). */
+  apiAddresses: string;
 }
 
 /** Build the key set for a prefix (e.g. "netforge"). */
@@ -105,5 +110,6 @@ export function makeKeys(prefix: string): Keys {
     networkIps: (n) => `${p}:netips:${n}`,
     reappliedCounter: `${p}:metrics:reapplied`,
     portClaims: (h) => `${p}:claims:ports:${h}`,
+    apiAddresses: `${p}:api:addresses`,
   };
 }
