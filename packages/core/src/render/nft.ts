@@ -4,12 +4,11 @@
  * the host: masquerade (nat), the type's forward policy (nothing reaches a
  * VM from outside its bridge except replies and port forwards; an isolated
  * network's VMs reach nothing beyond their bridge; a nat network's VMs send
- * no IPv6 beyond it), what its VMs may reach on the host itself (DHCP, DNS, neighbour
- * discovery, ICMP errors, ping of the gateway, the operator's opted-in host
- * ports; nothing else), the user's ordered rules with a default per
- * direction, and the port
- * forwards (one map per protocol, so a host with 1,000 forwards has the same
- * rules as one with one).
+ * no IPv6 beyond it), what its VMs may reach on the host itself (DHCP, DNS,
+ * neighbour discovery, ICMP errors, ping of the gateway, the operator's
+ * opted-in host ports; nothing else), the user's ordered rules with a
+ * default per direction, and the port forwards (one map per protocol, so a
+ * host with 1,000 forwards has the same rules as one with one).
  *
  * The text is a whole transaction for `nft -f`: create the table if missing,
  * delete it, create it again with its full content. nft applies a file
@@ -277,8 +276,8 @@ function bootGuardLines(ruled: readonly string[]): string[] {
  * instead of the whole table. Forwards change as map elements (`delete element` / `add element`), so one
  * more forward costs the same with 1 or 1,000 of them; a network whose rules or defaults changed gets its two
  * rule chains flushed and refilled, and its host chain too when its host services changed (`flush chain` +
- * `add rule`, the same lines the whole table carries), so a new rule set does not re-send every other network's chains and the 1,000 map elements. nft applies the file
- * as one transaction: packets see the old chains or the new ones, never half. "" when nothing differs; null
+ * `add rule`, the same lines the whole table carries), so a new rule set does not re-send every other
+ * network's chains and the 1,000 map elements. nft applies the file as one transaction: packets see the old chains or the new ones, never half. "" when nothing differs; null
  * when anything else differs (networks, bridges, subnets, types: the whole table is replaced).
  */
 export function renderTableDelta(before: readonly FirewallNetwork[], after: readonly FirewallNetwork[]): string | null {
