@@ -43,8 +43,12 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     sriov: null,
     // What the spec keeps (an older spec without them: open, no forwards).
     firewall: routed?.firewall
-      ? { ...routed.firewall, rules: routed.firewall.rules.map((r) => ruleView(r)) }
-      : { ...OPEN_FIREWALL, rules: [] },
+      ? {
+          ...routed.firewall,
+          rules: routed.firewall.rules.map((r) => ruleView(r)),
+          hostServices: (routed.firewall.hostServices ?? []).map((s) => ({ ...s })),
+        }
+      : { ...OPEN_FIREWALL, rules: [], hostServices: [] },
     portForwards: routed?.type === "nat" ? (routed.portForwards ?? []).map((f) => ({ ...f })) : [],
     createdAt: d.createdAt ?? updatedAt,
     updatedAt,

@@ -50,6 +50,16 @@ describe("flags from the request schema", () => {
     expect(optionKey({ path: ["dhcp", "leaseTime"], flag: "dhcp-lease-time", kind: "integer" })).toBe("dhcpLeaseTime");
   });
 
+  it("a list of objects (host services, rules) is one JSON array", () => {
+    const fw = z.toJSONSchema(ACTIONS["configure-network-firewall"].body, { io: "input" }) as Record<string, unknown>;
+    const specs = flagsOf(fw, ["name"]);
+    expect(specs.find((s) => s.flag === "host-services")).toMatchObject({ path: ["hostServices"], kind: "json" });
+    expect(specs.find((s) => s.flag === "rules")).toMatchObject({ kind: "json" });
+    const body = buildBody(specs, { hostServices: '[{"protocol":"tcp","ports":"8443"}]' }, {}, { key: "name", value: "web" });
+    expect(body).toEqual({ name: "web", hostServices: [{ protocol: "tcp", ports: "8443" }] });
+    expect(() => buildBody(specs, { hostServices: "tcp/8443" }, {}, { key: "name", value: "web" })).toThrow(/expected JSON/);
+  });
+
   it("lists take comma-separated or repeated values", () => {
     const schema = { type: "object", properties: { ips: { type: "array", items: { type: "string" } } } };
     const s = flagsOf(schema);

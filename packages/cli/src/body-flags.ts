@@ -41,7 +41,8 @@ function kindOf(s: JsonSchema): FlagKind {
     case "boolean":
       return "boolean";
     case "array":
-      return "list";
+      // A list of objects (firewall rules, host services) is given whole, as a JSON array.
+      return s.items?.type === "object" ? "json" : "list";
     default:
       return "json";
   }

@@ -41,6 +41,8 @@ export interface ConfigureFirewallPayload {
   defaultInbound: "accept" | "drop" | "reject";
   defaultOutbound: "accept" | "drop" | "reject";
   rules: Record<string, unknown>[];
+  /** Host ports opened to the VMs (absent in payloads queued before it existed: none). */
+  hostServices?: { protocol: "tcp" | "udp"; ports: string }[];
 }
 
 /** Payload of configure-network-port-forward (the body without dryRun). */

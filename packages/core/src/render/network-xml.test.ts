@@ -204,6 +204,28 @@ describe("renderNetworkXml, branch by branch", () => {
     // A spec without them reads back without them (older networks: open firewall, no forwards).
     expect(parseNetworkXml(renderNetworkXml(base)).spec).toEqual(base);
   });
+  it("keeps the host services the VMs may reach in the firewall's metadata, with or without rules", () => {
+    const hostServices = [
+      { protocol: "tcp" as const, ports: "8443" },
+      { protocol: "udp" as const, ports: "5000-5100" },
+    ];
+    const withRules: NetSpec = { ...base, firewall: { ...sshAndReject, hostServices } };
+    const xml = renderNetworkXml(withRules);
+    expect(xml).toContain("        <nf:hostServices>tcp,8443 udp,5000-5100</nf:hostServices>\n      </nf:firewall>");
+    expect(parseNetworkXml(xml).spec).toEqual(withRules);
+    const alone: NetSpec = { ...base, firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [], hostServices } };
+    expect(renderNetworkXml(alone)).not.toContain("<nf:rules>");
+    expect(parseNetworkXml(renderNetworkXml(alone)).spec).toEqual(alone);
+    // None opened: the element is not written, and the spec reads back without the field.
+    const none: NetSpec = { ...base, firewall: { ...sshAndReject, hostServices: [] } };
+    expect(renderNetworkXml(none)).not.toContain("hostServices");
+    expect(parseNetworkXml(renderNetworkXml(none)).spec).toEqual({ ...base, firewall: sshAndReject });
+    // Items the parser cannot read as a host service are skipped.
+    const odd = renderNetworkXml(alone).replace("tcp,8443 udp,5000-5100", "icmp,1 tcp udp,- tcp,22");
+    expect((parseNetworkXml(odd).spec as { firewall: { hostServices: unknown } }).firewall.hostServices).toEqual([
+      { protocol: "tcp", ports: "22" },
+    ]);
+  });
   it("keeps 1,000 forwards and 100 rules as two text nodes, not 1,100 elements", () => {
     const spec: NetSpec = {
       ...base,

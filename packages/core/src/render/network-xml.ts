@@ -11,7 +11,7 @@
 import { XMLParser } from "fast-xml-parser";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
 import type { NetworkType } from "../schemas/network";
-import type { FirewallAction, FirewallRule, FirewallSpec, PortForwardSpec } from "../spec/firewall";
+import type { FirewallAction, FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../spec/firewall";
 import type { BridgeNetSpec, NetSpec, Reservation, RoutedNetSpec, SriovNetSpec } from "../spec/network-spec";
 import { xmlEscape as e } from "./xml-escape";
 
@@ -118,11 +118,13 @@ function renderRouted(spec: RoutedNetSpec): string {
   if (spec.firewall) {
     const f = spec.firewall;
     const defaults = `defaultInbound='${e(f.defaultInbound)}' defaultOutbound='${e(f.defaultOutbound)}'`;
-    if (f.rules.length === 0) {
+    const services = f.hostServices ?? [];
+    if (f.rules.length === 0 && services.length === 0) {
       lines.push(`      <nf:firewall ${defaults}/>`);
     } else {
       lines.push(`      <nf:firewall ${defaults}>`);
-      lines.push(`        <nf:rules>${f.rules.map(compactRule).join(" ")}</nf:rules>`);
+      if (f.rules.length > 0) lines.push(`        <nf:rules>${f.rules.map(compactRule).join(" ")}</nf:rules>`);
+      if (services.length > 0) lines.push(`        <nf:hostServices>${services.map(compactService).join(" ")}</nf:hostServices>`);
       lines.push("      </nf:firewall>");
     }
   }
@@ -178,6 +180,10 @@ function unfield(s: string | undefined): string | null {
 
 function compactRule(r: FirewallRule): string {
   return [r.direction, r.protocol, r.source, r.destination, r.ports, r.action, r.comment].map(field).join(",");
+}
+
+function compactService(s: HostService): string {
+  return [s.protocol, s.ports].map(field).join(",");
 }
 
 function compactForward(f: PortForwardSpec): string {
@@ -517,5 +523,16 @@ function firewallFromMetadata(n: unknown): FirewallSpec | null {
       rule(direction ?? null, protocol ?? null, source ?? null, destination ?? null, ports ?? null, action ?? null, comment ?? null),
     );
   }
-  return { defaultInbound: verdictOf(attr(node, "defaultInbound")), defaultOutbound: verdictOf(attr(node, "defaultOutbound")), rules };
+  const spec: FirewallSpec = {
+    defaultInbound: verdictOf(attr(node, "defaultInbound")),
+    defaultOutbound: verdictOf(attr(node, "defaultOutbound")),
+    rules,
+  };
+  const services = compactItems(str(node.hostServices)).flatMap(([protocol, ports]): HostService[] => {
+    const p = unfield(protocol);
+    const range = unfield(ports);
+    return (p === "tcp" || p === "udp") && range ? [{ protocol: p, ports: range }] : [];
+  });
+  if (services.length > 0) spec.hostServices = services;
+  return spec;
 }

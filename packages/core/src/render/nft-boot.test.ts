@@ -25,6 +25,10 @@ describe("boot-time firewall", () => {
     expect(text).toContain('oifname "nf-*" iifname != "nf-*" oifname != { "nf-iso", "nf-web" } counter drop');
     // The guard comes after the networks' own dispatch, so their accepted traffic never reaches it.
     expect(text.indexOf("jump web-in")).toBeLessThan(text.indexOf("netforge boot guard"));
+    // What the VMs reach on the host is closed before the worker runs, as in the live table.
+    expect(text).toContain('\t\tiifname "nf-web" jump web-host\n');
+    expect(text).toContain("\tchain iso-host {\n\t\tct state established,related accept\n");
+    expect(text).toContain('drop comment "netforge: VM to host"');
   });
 
   it("with no network the guard closes every netforge bridge", () => {

@@ -39,7 +39,13 @@ const web: FirewallNetwork = {
   type: "nat",
   bridge: "nf-web",
   cidr: "10.70.0.0/24",
-  firewall: rules,
+  firewall: {
+    ...rules,
+    hostServices: [
+      { protocol: "tcp", ports: "8443" },
+      { protocol: "udp", ports: "5000-5100" },
+    ],
+  },
   portForwards: [
     { protocol: "tcp", hostPort: 8080, vmIp: "10.70.0.10", vmPort: 80 },
     { protocol: "tcp", hostPort: 2222, vmIp: "10.70.0.10", vmPort: 22 },
@@ -136,6 +142,66 @@ describe("renderNetworkChains: rule by rule", () => {
   });
 });
 
+describe("what a network's VMs reach on the host itself (the input hook)", () => {
+  const hostChain = (text: string, name: string) =>
+    text
+      .split(`\tchain ${name}-host {\n`)[1]
+      ?.split("\n\t}")[0]
+      ?.split("\n")
+      .map((l) => l.trim());
+  it("DHCP, DNS, ICMP errors, ping of the gateway, neighbour discovery; nothing else (sshd, the API, libvirtd...)", () => {
+    expect(hostChain(renderHostTable([iso]), "iso")).toEqual([
+      "ct state established,related accept",
+      "meta nfproto ipv4 udp dport { 53, 67 } accept",
+      "meta nfproto ipv4 tcp dport 53 accept",
+      "icmp type { destination-unreachable, time-exceeded, parameter-problem } accept",
+      "icmp type echo-request fib daddr . iif type local accept",
+      "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept",
+      'drop comment "netforge: VM to host"',
+    ]);
+  });
+  it("the opted-in host services open before the drop (IPv4 only), in their order", () => {
+    const lines = hostChain(renderHostTable([web]), "web") ?? [];
+    expect(lines.slice(-3)).toEqual([
+      "meta nfproto ipv4 tcp dport 8443 accept",
+      "meta nfproto ipv4 udp dport 5000-5100 accept",
+      'drop comment "netforge: VM to host"',
+    ]);
+    // The user's rules (traffic to and from the VMs) never open the host: none of them is in its chain.
+    expect(lines.join("\n")).not.toContain("ssh from office");
+  });
+  it("only the networks' own bridges are sent to their host chains: every other interface (the LAN, bridge networks) is untouched", () => {
+    const text = renderHostTable([web, iso]);
+    const input = text
+      .split("\tchain input {\n")[1]
+      ?.split("\n\t}")[0]
+      ?.split("\n")
+      .map((l) => l.trim());
+    expect(input).toEqual([
+      "type filter hook input priority filter; policy accept;",
+      'iifname "nf-iso" jump iso-host',
+      'iifname "nf-web" jump web-host',
+    ]);
+    expect(renderHostTable([])).toContain("\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t}");
+  });
+  it("no IPv6 leaves a nat network (the anti-spoof rule is IPv4 only); an isolated one sends nothing out at all", () => {
+    const out = (n: FirewallNetwork) => renderNetworkChains(n).split(`\tchain ${n.name}-out {\n`)[1]?.split("\n")[1]?.trim();
+    expect(out(web)).toBe('oifname != "nf-web" meta nfproto ipv6 reject');
+    expect(renderNetworkChains(iso)).toContain('chain iso-out {\n\t\toifname != "nf-iso" reject\n\t\tct state');
+  });
+  it("the dry run's chains carry the host chain", () => {
+    expect(renderNetworkChains(web)).toContain("\tchain web-host {\n");
+  });
+  it("refuses host services validation should have stopped", () => {
+    const bad = (s: { protocol: string; ports: string }) =>
+      renderNetworkChains({ ...iso, firewall: { ...iso.firewall, hostServices: [s as { protocol: "tcp"; ports: string }] } });
+    expect(() => bad({ protocol: "tcp", ports: "0" })).toThrow(/port/);
+    expect(() => bad({ protocol: "tcp", ports: "22; flush ruleset" })).toThrow(/ports/);
+    expect(() => bad({ protocol: "tcp", ports: "90-80" })).toThrow(/ports/);
+    expect(() => bad({ protocol: "icmp", ports: "22" })).toThrow(/protocol/);
+  });
+});
+
 describe("renderTableDelta: forwards as map element updates, rule sets as their chains refilled", () => {
   const f = (hostPort: number, vmIp = "10.70.0.10", vmPort = 80, protocol: "tcp" | "udp" = "tcp") => ({ protocol, hostPort, vmIp, vmPort });
   it("an added, a removed and a re-targeted forward: delete before add, one transaction", () => {
@@ -162,7 +228,7 @@ describe("renderTableDelta: forwards as map element updates, rule sets as their 
     expect(renderTableDelta([web], [{ ...web, ownsTypeRules: false }])).toBeNull();
   });
   it("a new rule set: that network's two rule chains flushed and refilled with the whole table's lines, nothing else", () => {
-    const after = [{ ...web, firewall: { ...rules, defaultInbound: "accept" as const, rules: rules.rules.slice(0, 2) } }, iso];
+    const after = [{ ...web, firewall: { ...web.firewall, defaultInbound: "accept" as const, rules: rules.rules.slice(0, 2) } }, iso];
     const delta = renderTableDelta([web, iso], after) as string;
     golden("delta-rules.nft", delta);
     // Every rule line is one of the whole table's lines for the same state, in the same order.
@@ -181,6 +247,28 @@ describe("renderTableDelta: forwards as map element updates, rule sets as their 
     }
     expect(delta).not.toContain("iso");
     expect(delta).not.toContain("element");
+    expect(delta).not.toContain("web-host"); // host services unchanged
+  });
+  it("new host services: the host chain refilled with the whole table's lines", () => {
+    const after = [{ ...web, firewall: { ...web.firewall, hostServices: [{ protocol: "tcp" as const, ports: "9000" }] } }];
+    const delta = renderTableDelta([web], after) as string;
+    const added = delta
+      .split("\n")
+      .filter((l) => l.startsWith("add rule inet netforge web-host "))
+      .map((l) => l.slice("add rule inet netforge web-host ".length));
+    expect(delta).toContain("flush chain inet netforge web-host\n");
+    expect(added.slice(-2)).toEqual(["meta nfproto ipv4 tcp dport 9000 accept", 'drop comment "netforge: VM to host"']);
+    expect(added).toEqual(
+      renderHostTable(after)
+        .split("\tchain web-host {\n")[1]
+        ?.split("\n\t}")[0]
+        ?.split("\n")
+        .map((l) => l.trim()),
+    );
+    // Dropping them all closes the host again.
+    const none = renderTableDelta(after, [{ ...web, firewall: { ...web.firewall, hostServices: [] } }]) as string;
+    expect(none).not.toContain("dport 9000");
+    expect(none).toContain('add rule inet netforge web-host drop comment "netforge: VM to host"');
   });
   it("forwards and rules changed together: one transaction with both", () => {
     const after = [{ ...web, portForwards: [], firewall: { ...rules, rules: [] } }];

@@ -3,10 +3,12 @@
  * netforge`). One table carries, for every running nat/isolated network of
  * the host: masquerade (nat), the type's forward policy (nothing reaches a
  * VM from outside its bridge except replies and port forwards; an isolated
- * network's VMs reach nothing beyond their bridge), DHCP/DNS to the host,
- * the user's ordered rules with a default per direction, and the port
- * forwards (one map per protocol, so a host with 1,000 forwards has the same
- * rules as one with one).
+ * network's VMs reach nothing beyond their bridge; a nat network's VMs send
+ * no IPv6 beyond it), what its VMs may reach on the host itself (DHCP, DNS,
+ * neighbour discovery, ICMP errors, ping of the gateway, the operator's
+ * opted-in host ports; nothing else), the user's ordered rules with a
+ * default per direction, and the port forwards (one map per protocol, so a
+ * host with 1,000 forwards has the same rules as one with one).
  *
  * The text is a whole transaction for `nft -f`: create the table if missing,
  * delete it, create it again with its full content. nft applies a file
@@ -16,7 +18,7 @@
  * the renderer does not trust its callers.
  */
 import { parseCidr, parseIPv4 } from "../net/ipv4";
-import type { FirewallAction, FirewallRule, FirewallSpec, PortForwardSpec } from "../spec/firewall";
+import type { FirewallAction, FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../spec/firewall";
 
 export const NFT_FAMILY = "inet";
 export const NFT_TABLE = "netforge";
@@ -67,7 +69,7 @@ function ports(s: string): string {
 }
 
 /** Chain names of a network (network names are a-z0-9-, so these never meet the fixed chains). */
-export const chainNames = (name: string) => ({ in: `${name}-in`, inRules: `${name}-in-rules`, out: `${name}-out` });
+export const chainNames = (name: string) => ({ in: `${name}-in`, inRules: `${name}-in-rules`, out: `${name}-out`, host: `${name}-host` });
 
 /** The match part of a user rule. */
 function ruleMatch(r: FirewallRule): string {
@@ -128,8 +130,35 @@ export function renderNetworkChains(n: FirewallNetwork): string {
   chain(c.in, ["ct state established,related accept", `iifname ${br} goto ${c.inRules}`, `ct status dnat goto ${c.inRules}`, "reject"]);
   chain(c.inRules, inRulesLines(n));
   chain(c.out, outLines(n));
+  chain(c.host, hostLines(n));
   return `${out.join("\n")}\n`;
 }
+
+/**
+ * What the VMs of a nat/isolated network may reach on the host itself (the input hook, jumped to for packets
+ * from the network's bridge): replies of the host's own connections; DHCP and DNS (IPv4); ICMP errors; ping of
+ * the gateway (an address on this bridge; the host's other addresses do not answer); IPv6 neighbour discovery
+ * and ICMPv6 errors only (no IPv6 service until netforge manages IPv6); the network's opted-in host ports
+ * (`hostServices`); everything else is dropped (sshd, the API, libvirtd... on every host address).
+ */
+function hostLines(n: FirewallNetwork): string[] {
+  const lines = [
+    "ct state established,related accept",
+    "meta nfproto ipv4 udp dport { 53, 67 } accept",
+    "meta nfproto ipv4 tcp dport 53 accept",
+    "icmp type { destination-unreachable, time-exceeded, parameter-problem } accept",
+    "icmp type echo-request fib daddr . iif type local accept",
+    "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept",
+  ];
+  for (const s of hostServicesOf(n.firewall)) {
+    check(s.protocol === "tcp" || s.protocol === "udp", `protocol ${String(s.protocol)}`);
+    lines.push(`meta nfproto ipv4 ${s.protocol} dport ${ports(s.ports)} accept`);
+  }
+  lines.push('drop comment "netforge: VM to host"');
+  return lines;
+}
+
+const hostServicesOf = (f: FirewallSpec): readonly HostService[] => f.hostServices ?? [];
 
 /** The user's inbound rules, then the inbound default. */
 function inRulesLines(n: FirewallNetwork): string[] {
@@ -147,7 +176,11 @@ function outLines(n: FirewallNetwork): string[] {
   const br = `"${n.bridge}"`;
   const lines: string[] = [];
   if (n.type === "isolated") lines.push(`oifname != ${br} reject`);
-  else lines.push(`oifname != ${br} ip saddr != ${cidr(n.cidr)} reject`);
+  else {
+    lines.push(`oifname != ${br} ip saddr != ${cidr(n.cidr)} reject`);
+    // No IPv6 leaves a nat network: netforge routes none yet (the anti-spoof rule above is IPv4 only).
+    lines.push(`oifname != ${br} meta nfproto ipv6 reject`);
+  }
   lines.push("ct state established,related return");
   for (const r of n.firewall.rules.filter((x) => x.direction === "outbound")) lines.push(ruleLine(r, "return"));
   lines.push(verdict(n.firewall.defaultOutbound, false, "return"));
@@ -216,12 +249,10 @@ export function renderHostTable(networks: readonly FirewallNetwork[], opts: { bo
     L.push(`\t\tip saddr ${s} ip daddr != ${s} masquerade`);
   }
   L.push("\t}");
-  // DHCP and DNS from the VMs to the host's dnsmasq.
+  // What the VMs reach on the host itself: each network's host chain (DHCP, DNS, ... then drop). Other
+  // interfaces (the host's LAN, bridge-type networks) are not touched.
   L.push("\tchain input {", "\t\ttype filter hook input priority filter; policy accept;");
-  for (const n of nets) {
-    L.push(`\t\tiifname "${n.bridge}" meta l4proto udp udp dport { 53, 67 } accept`);
-    L.push(`\t\tiifname "${n.bridge}" tcp dport 53 accept`);
-  }
+  for (const n of nets) L.push(`\t\tiifname "${n.bridge}" jump ${chainNames(n.name).host}`);
   L.push("\t}");
   L.push("\tchain forward {", "\t\ttype filter hook forward priority filter; policy accept;");
   for (const n of nets) {
@@ -264,9 +295,9 @@ function bootGuardLines(ruled: readonly string[]): string[] {
  * When two states of the host differ only in port forwards and in networks' rule sets: one small transaction
  * instead of the whole table. Forwards change as map elements (`delete element` / `add element`), so one
  * more forward costs the same with 1 or 1,000 of them; a network whose rules or defaults changed gets its two
- * rule chains flushed and refilled (`flush chain` + `add rule`, the same lines the whole table carries), so a
- * new rule set does not re-send every other network's chains and the 1,000 map elements. nft applies the file
- * as one transaction: packets see the old chains or the new ones, never half. "" when nothing differs; null
+ * rule chains flushed and refilled, and its host chain too when its host services changed (`flush chain` +
+ * `add rule`, the same lines the whole table carries), so a new rule set does not re-send every other
+ * network's chains and the 1,000 map elements. nft applies the file as one transaction: packets see the old chains or the new ones, never half. "" when nothing differs; null
  * when anything else differs (networks, bridges, subnets, types: the whole table is replaced).
  */
 export function renderTableDelta(before: readonly FirewallNetwork[], after: readonly FirewallNetwork[]): string | null {
@@ -294,10 +325,13 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
     if (o.type !== n.type || o.bridge !== n.bridge || o.cidr !== n.cidr || o.ownsTypeRules !== n.ownsTypeRules) return null;
     if (JSON.stringify(o.firewall) === JSON.stringify(n.firewall)) continue;
     const c = chainNames(name);
-    for (const [chain, lines] of [
+    const refill: [string, string[]][] = [
       [c.inRules, inRulesLines(n)],
       [c.out, outLines(n)],
-    ] as const) {
+    ];
+    // The host chain only when the host services changed (rules and defaults are not in it).
+    if (JSON.stringify(hostServicesOf(o.firewall)) !== JSON.stringify(hostServicesOf(n.firewall))) refill.push([c.host, hostLines(n)]);
+    for (const [chain, lines] of refill) {
       chains.push(`flush chain ${t} ${chain}`);
       for (const l of lines) chains.push(`add rule ${t} ${chain} ${l}`);
     }

@@ -55,11 +55,30 @@ export const FirewallRuleBody = z
   });
 export type FirewallRuleBody = z.infer<typeof FirewallRuleBody>;
 
+/** The most host services one network may open (each is one rule in the host's input path). */
+export const MAX_HOST_SERVICES = 32;
+
+/** A host port (or range) the network's VMs may reach on the host itself: an explicit opt-in. */
+export const HostServiceBody = z
+  .strictObject({
+    protocol: z.enum(["tcp", "udp"]),
+    ports: PortSpec,
+  })
+  .describe("A port of the host (any host address) the network's VMs may connect to");
+export type HostServiceBody = z.infer<typeof HostServiceBody>;
+
 export const ConfigureFirewallBody = z.strictObject({
   name: NetworkName,
   defaultInbound: Verdict.default("accept").describe("Verdict for inbound traffic no rule matched"),
   defaultOutbound: Verdict.default("accept").describe("Verdict for outbound traffic no rule matched"),
   rules: z.array(FirewallRuleBody).max(1000).default([]).describe("Ordered: first match wins"),
+  hostServices: z
+    .array(HostServiceBody)
+    .max(MAX_HOST_SERVICES)
+    .default([])
+    .describe(
+      "Host ports the VMs may reach on the host (nat/isolated): everything else on the host is closed to them except DHCP, DNS, neighbour discovery, ICMP errors and ping of the gateway",
+    ),
   dryRun: DryRun,
 });
 export type ConfigureFirewallBody = z.infer<typeof ConfigureFirewallBody>;

@@ -227,6 +227,8 @@ export const FirewallConfig = z.object({
   defaultInbound: z.enum(["accept", "drop", "reject"]),
   defaultOutbound: z.enum(["accept", "drop", "reject"]),
   rules: z.array(z.record(z.string(), z.unknown())),
+  /** Host ports the VMs may reach on the host (absent from records written before it existed: none). */
+  hostServices: z.array(z.object({ protocol: z.enum(["tcp", "udp"]), ports: z.string() })).optional(),
 });
 
 export const PortForward = z.object({

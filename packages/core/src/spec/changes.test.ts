@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors";
 import { parseNetworkXml } from "../render/network-xml";
-import { planChange } from "./changes";
+import { changeFor, planChange } from "./changes";
 import type { RoutedNetSpec as NetSpec, RoutedNetSpec } from "./network-spec";
 
 const spec: NetSpec = {
@@ -179,6 +179,30 @@ describe("planChange: firewall", () => {
   });
   it("the same rule set again: nothing to do", () => {
     expect(planChange({ ...spec, firewall: fw }, { kind: "firewall", firewall: fw }, up).steps).toEqual([]);
+  });
+  it("host services: replaced with the rule set, kept in the definition, opened in the host chain, named in the result", () => {
+    const change = changeFor("configure-network-firewall", {
+      name: "web",
+      defaultInbound: "drop",
+      defaultOutbound: "accept",
+      rules: [{ direction: "inbound", protocol: "tcp", ports: "22", action: "accept" }],
+      hostServices: [{ protocol: "tcp", ports: "8443" }],
+    });
+    const withServices = { ...fw, hostServices: [{ protocol: "tcp" as const, ports: "8443" }] };
+    expect(change).toEqual({ kind: "firewall", firewall: withServices });
+    const p = planChange(spec, change, up);
+    expect(p.nft).toContain("\t\tmeta nfproto ipv4 tcp dport 8443 accept\n\t\tdrop comment");
+    expect((parseNetworkXml(p.libvirtXml).spec as RoutedNetSpec | null)?.firewall).toEqual(withServices);
+    expect(p.changed).toEqual([
+      "firewall: 1 rules (1 inbound, 0 outbound), defaults inbound drop, outbound accept",
+      "host services open to the VMs: tcp 8443",
+    ]);
+    // A body without them closes the host again (the whole firewall is replaced), and an empty list is no field.
+    const closed = changeFor("configure-network-firewall", { ...fw, rules: fw.rules, hostServices: [] });
+    expect(closed).toEqual({ kind: "firewall", firewall: fw });
+    const q = planChange(p.spec, closed, up);
+    expect(q.nft).not.toContain("8443");
+    expect(q.changed[1]).toBe("host services open to the VMs: none");
   });
 });
 

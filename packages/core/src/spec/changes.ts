@@ -430,12 +430,14 @@ function applyChange(
         );
       }
       const inbound = f.rules.filter((r) => r.direction === "inbound").length;
+      const services = (f.hostServices ?? []).map((s) => `${s.protocol} ${s.ports}`);
       return {
         spec: { ...spec, firewall: f },
         ops: [{ kind: "firewall" }],
         warnings: [],
         changed: [
           `firewall: ${f.rules.length} rules (${inbound} inbound, ${f.rules.length - inbound} outbound), defaults inbound ${f.defaultInbound}, outbound ${f.defaultOutbound}`,
+          `host services open to the VMs: ${services.length > 0 ? services.join(", ") : "none"}`,
         ],
       };
     }
@@ -525,6 +527,10 @@ export function changeFor(action: ConfigureAction, p: Record<string, unknown>): 
 export function firewallFromBody(p: Record<string, unknown>): FirewallSpec {
   const rules = (p.rules as Record<string, unknown>[] | undefined) ?? [];
   const v = (x: unknown) => (typeof x === "string" ? x : null);
+  const services = ((p.hostServices as Record<string, unknown>[] | undefined) ?? []).map((s) => ({
+    protocol: s.protocol as "tcp" | "udp",
+    ports: String(s.ports),
+  }));
   return {
     defaultInbound: (p.defaultInbound as FirewallSpec["defaultInbound"] | undefined) ?? "accept",
     defaultOutbound: (p.defaultOutbound as FirewallSpec["defaultOutbound"] | undefined) ?? "accept",
@@ -537,5 +543,7 @@ export function firewallFromBody(p: Record<string, unknown>): FirewallSpec {
       action: r.action as FirewallSpec["defaultInbound"],
       comment: v(r.comment),
     })),
+    // Kept only when some are opened: a spec without host services stays as it was written before they existed.
+    ...(services.length > 0 ? { hostServices: services } : {}),
   };
 }

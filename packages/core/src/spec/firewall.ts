@@ -22,10 +22,22 @@ export interface FirewallRule {
   comment: string | null;
 }
 
+/**
+ * A port of the host itself that the network's VMs may reach (an operator's explicit opt-in: everything else
+ * on the host is closed to them except DHCP, DNS, neighbour discovery and ICMP errors).
+ */
+export interface HostService {
+  protocol: "tcp" | "udp";
+  /** "8443" or "8000-8100". */
+  ports: string;
+}
+
 export interface FirewallSpec {
   defaultInbound: FirewallAction;
   defaultOutbound: FirewallAction;
   rules: FirewallRule[];
+  /** Host ports open to the VMs (absent: none, as in specs written before it existed). */
+  hostServices?: HostService[];
 }
 
 /** A DNAT from every host address (or only `hostIp`) on hostPort to vmIp:vmPort (NAT networks). */
