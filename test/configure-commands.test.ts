@@ -259,6 +259,8 @@ describe("configure results and size caps on the host", () => {
     process.env.NETFORGE_MAX_RULES_PER_HOST = "3";
     const ok = new FakeHost();
     ok.others = host.others;
-    expect((await configureNetwork(await jobContext(ok), "web", { kind: "firewall", firewall: FIREWALL })).changed).toHaveLength(1);
+    const done = await configureNetwork(await jobContext(ok), "web", { kind: "firewall", firewall: FIREWALL });
+    expect(done.changed[0]).toMatch(/^firewall: 1 rules/);
+    expect(ok.nftInputs).toHaveLength(1);
   });
 });
