@@ -24,10 +24,10 @@ export class HostFirewall {
 
   /**
    * Port security's live part per network (render/nft-bridge.ts): the (MAC, IP) pairs of its IP table (leases and
-   * reservations, from publishIpTable) and its bridge's ports (port-watcher.ts). Merged into the network's part at
-   * each apply; a change applies as set elements.
+   * reservations, from publishIpTable; null until the first publish: the spec's reservations) and its bridge's
+   * ports (port-watcher.ts). Merged into the network's part at each apply; a change applies as set elements.
    */
-  private readonly live = new Map<string, { pairs: MacIp[]; ports: string[] }>();
+  private readonly live = new Map<string, { pairs: MacIp[] | null; ports: string[] }>();
 
   constructor(
     readonly backend: FirewallBackend,
@@ -143,10 +143,10 @@ export class HostFirewall {
           ? [...part.pairs]
               .map((p) => ({ mac: p.mac.toLowerCase(), ip: p.ip }))
               .sort((a, b) => `${a.mac} ${a.ip}`.localeCompare(`${b.mac} ${b.ip}`))
-          : (before?.pairs ?? []),
+          : (before?.pairs ?? null),
         ports: part.ports ? [...new Set(part.ports)].sort() : (before?.ports ?? []),
       };
-      if (JSON.stringify(next) === JSON.stringify(before ?? { pairs: [], ports: [] })) return false;
+      if (JSON.stringify(next) === JSON.stringify(before ?? { pairs: null, ports: [] })) return false;
       this.live.set(name, next);
       if (!this.desired.get(name)?.portSecurity || this.appliedKey === null) return false;
       try {
@@ -167,7 +167,8 @@ export class HostFirewall {
       .map((n) => {
         const l = this.live.get(n.name);
         if (!n.portSecurity || !l) return n;
-        return { ...n, portSecurity: { pairs: [...n.portSecurity.pairs, ...l.pairs], ports: l.ports } };
+        // The IP table's pairs (reservations and leases, as last published) replace the spec's reservations.
+        return { ...n, portSecurity: { pairs: l.pairs ?? n.portSecurity.pairs, ports: l.ports } };
       });
   }
 

@@ -84,26 +84,29 @@ export class PortWatcher {
       this.again = true;
       return this.running;
     }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          const nets = this.firewall.portSecured();
-          if (nets.length === 0) continue;
-          const r = await this.runner.run("ip", ["-j", "link", "show"], { allowFailure: true, timeoutMs: 10_000 });
-          if (r.exitCode !== 0) continue;
-          const ports = portsByBridge(r.stdout);
-          for (const n of nets) {
-            await this.firewall
-              .setLive(n.name, { ports: ports.get(n.bridge) ?? [] })
-              .catch((err) => this.logger.warn({ err, network: n.name }, "could not update port security ports"));
-          }
-        } while (this.again && !this.closed);
-      } finally {
-        this.running = null;
+    const p = this.loopOnce();
+    this.running = p;
+    try {
+      await p;
+    } finally {
+      if (this.running === p) this.running = null;
+    }
+  }
+
+  private async loopOnce(): Promise<void> {
+    do {
+      this.again = false;
+      const nets = this.firewall.portSecured();
+      if (nets.length === 0) continue;
+      const r = await this.runner.run("ip", ["-j", "link", "show"], { allowFailure: true, timeoutMs: 10_000 });
+      if (r.exitCode !== 0) continue;
+      const ports = portsByBridge(r.stdout);
+      for (const n of nets) {
+        await this.firewall
+          .setLive(n.name, { ports: ports.get(n.bridge) ?? [] })
+          .catch((err) => this.logger.warn({ err, network: n.name }, "could not update port security ports"));
       }
-    })();
-    return this.running;
+    } while (this.again && !this.closed);
   }
 
   close(): void {
