@@ -157,6 +157,16 @@ describe("port security on a nat network", () => {
   it("a newly leased VM talks right after its lease (to the gateway, a neighbour and the outside)", async () => {
     const d = await vm("d");
     const lease = await d.dhcp();
+    // The ACK itself made the pair (dnsmasq's reply seen leaving the host), before any lease file was read.
+    const acked = await h.exec(["nft", "list", "set", "bridge", "netforge", `${NET}-acked`]);
+    // (nft lists the raw 48 . 32 bit elements as hex without leading zeros.)
+    const num = (hex: string) => `0x${BigInt(`0x${hex}`).toString(16)}`;
+    const ipHex = lease.ip
+      .split(".")
+      .map((o) => Number(o).toString(16).padStart(2, "0"))
+      .join("");
+    const hex = `${num(d.mac.replaceAll(":", ""))} . ${num(ipHex)}`;
+    expect(acked.stdout).toContain(hex);
     expect(await ping(d, GW)).toBe(true);
     expect(await ping(d, ip.a as string)).toBe(true);
     expect(await sourceSeenOutside(h, d)).not.toBeNull();
