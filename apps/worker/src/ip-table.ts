@@ -5,7 +5,7 @@
  * after every change of its reservations; `allocatedIps` of the stats is the
  * count of leased rows of the same table, so both always agree.
  */
-import { isRouted, type NetworkIp, type RoutedNetSpec, putNetworkIps, putNetworkStats } from "@netforge/core";
+import { isRouted, type NetworkIp, parseIPv4, type RoutedNetSpec, putNetworkIps, putNetworkStats } from "@netforge/core";
 import type { HostContext } from "./context";
 import { readLinks } from "./host/ip";
 import { type LeaseEntry, readLeases } from "./host/leases";
@@ -40,6 +40,15 @@ export function mergeIpTable(spec: Pick<RoutedNetSpec, "reservations">, leases: 
   return [...rows.values()].sort((a, b) => key(a.ip) - key(b.ip) || a.mac.localeCompare(b.mac));
 }
 
+/** Give the firewall a network's current pairs (failures are logged: the next publish tries again). */
+async function syncPortSecurityPairs(ctx: HostContext, name: string, ips: NetworkIp[]): Promise<void> {
+  const pairs = ips.filter((r) => parseIPv4(r.ip) !== null).map((r) => ({ mac: r.mac, ip: r.ip }));
+  // (Optional: contexts of unit tests have no firewall.)
+  await ctx.firewall
+    ?.setLive(name, { pairs })
+    .catch((err) => ctx.logger.warn({ err, network: name }, "could not update port security pairs"));
+}
+
 /** What each network's last publish carried and when, per worker (keyed by its Redis connection and host). */
 const lastPublished = new WeakMap<object, Map<string, { content: string; at: number }>>();
 
@@ -60,6 +69,8 @@ export async function publishIpTable(
   const leases = bridge && entry.active ? await readLeases(bridge, ctx.leasesDir) : [];
   const owners = opts.owners ?? (await ctx.virsh.domainMacOwners());
   const ips = isRouted(spec) ? mergeIpTable(spec, leases, owners) : [];
+  // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
+  if (isRouted(spec) && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
   const connectedVms =
     opts.connectedVms ?? (bridge && entry.active ? (await readLinks(ctx.runner)).filter((l) => l.master === bridge).length : 0);
   const mine = lastPublished.get(ctx.redis) ?? new Map<string, { content: string; at: number }>();

@@ -11,6 +11,7 @@ import type { HostContext } from "./context";
 import { BootCopy } from "./firewall/boot-copy";
 import { HostFirewall } from "./firewall/host-firewall";
 import { NftBackend } from "./firewall/nftables";
+import { PortWatcher } from "./firewall/port-watcher";
 import { ExecaRunner, type CommandRunner } from "./host/command-runner";
 import { NetworkCatalog } from "./host/network-catalog";
 import { Virsh } from "./host/virsh";
@@ -121,6 +122,10 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const libvirtVersion = await virsh.daemonVersion();
   if (!libvirtVersion) logger.warn({ uri: cfg.libvirtUri }, "libvirt daemon did not answer; jobs will fail until it does");
 
+  // Port security's port sets follow the bridges' ports (link events), from before the first apply on.
+  const portWatcher = new PortWatcher(runner, host.firewall, logger);
+  host.firewall.onPortSecuredChange = () => portWatcher.schedule();
+  portWatcher.start();
   // Follow libvirt's events from here on (one full read of the host once the stream is up).
   await catalog.start(runner);
   // Rebuild this host's part of the index before taking jobs: the index may be empty (new Redis) or stale.
@@ -178,6 +183,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   leaseWatcher.ensure();
   const stopHeartbeat = loop(cfg.heartbeatMs, "heartbeat", () => {
     leaseWatcher.ensure();
+    portWatcher.schedule();
     return refreshHost(host, startedAt, libvirtVersion);
   });
   // Rounds work from the event-kept catalog; every resyncMs one re-reads every definition (what emits no event).
@@ -205,6 +211,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       stopReconcile();
       stopFirewallCheck();
       leaseWatcher.close();
+      portWatcher.close();
       // A worker that lost the host id leaves the host record to the new owner (not marked offline).
       const owned = () => !lease.isLost;
       // Going offline first: placement stops choosing this host while its running jobs finish.

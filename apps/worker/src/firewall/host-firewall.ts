@@ -7,7 +7,7 @@
  * networks never interleave their transactions, and each transaction carries
  * every network's current rules.
  */
-import type { FirewallNetwork } from "@netforge/core";
+import type { FirewallNetwork, MacIp } from "@netforge/core";
 import type { Logger } from "pino";
 import type { FirewallBackend } from "./backend";
 
@@ -21,6 +21,13 @@ export class HostFirewall {
   /** A counter, and when (in its ticks) each network's part was last set by a job. */
   private clock = 0;
   private readonly touched = new Map<string, number>();
+
+  /**
+   * Port security's live part per network (render/nft-bridge.ts): the (MAC, IP) pairs of its IP table (leases and
+   * reservations, from publishIpTable; null until the first publish: the spec's reservations) and its bridge's
+   * ports (port-watcher.ts). Merged into the network's part at each apply; a change applies as set elements.
+   */
+  private readonly live = new Map<string, { pairs: MacIp[] | null; ports: string[] }>();
 
   constructor(
     readonly backend: FirewallBackend,
@@ -68,13 +75,19 @@ export class HostFirewall {
     return this.serial(async () => {
       this.touched.set(name, ++this.clock);
       const before = this.desired.get(name) ?? null;
+      const liveBefore = this.live.get(name);
       if (net) this.desired.set(name, net);
-      else this.desired.delete(name);
+      else {
+        this.desired.delete(name);
+        // A network recreated under this name must not inherit the old one's leases.
+        this.live.delete(name);
+      }
       try {
         return await this.applyNow();
       } catch (err) {
         if (before) this.desired.set(name, before);
         else this.desired.delete(name);
+        if (liveBefore) this.live.set(name, liveBefore);
         throw err;
       }
     });
@@ -113,14 +126,69 @@ export class HostFirewall {
     });
   }
 
-  private key(): string {
-    return JSON.stringify([...this.desired.values()].sort((a, b) => a.name.localeCompare(b.name)));
+  /** Networks with port security (name and bridge), for the port watcher. */
+  portSecured(): { name: string; bridge: string }[] {
+    return [...this.desired.values()].filter((n) => n.portSecurity).map((n) => ({ name: n.name, bridge: n.bridge }));
   }
 
+  /**
+   * Set a network's live pairs or ports (the other stays) and apply them when the network has port security and
+   * they changed: one transaction of set elements. On failure the previous ones stay.
+   */
+  async setLive(name: string, part: { pairs?: readonly MacIp[]; ports?: readonly string[] }): Promise<boolean> {
+    return this.serial(async () => {
+      const before = this.live.get(name);
+      const next = {
+        pairs: part.pairs
+          ? [...part.pairs]
+              .map((p) => ({ mac: p.mac.toLowerCase(), ip: p.ip }))
+              .sort((a, b) => `${a.mac} ${a.ip}`.localeCompare(`${b.mac} ${b.ip}`))
+          : (before?.pairs ?? null),
+        ports: part.ports ? [...new Set(part.ports)].sort() : (before?.ports ?? []),
+      };
+      if (JSON.stringify(next) === JSON.stringify(before ?? { pairs: null, ports: [] })) return false;
+      this.live.set(name, next);
+      if (!this.desired.get(name)?.portSecurity || this.appliedKey === null) return false;
+      try {
+        await this.applyNow();
+        return true;
+      } catch (err) {
+        if (before) this.live.set(name, before);
+        else this.live.delete(name);
+        throw err;
+      }
+    });
+  }
+
+  /** The networks as applied: each one's part with its live pairs and ports. */
+  private merged(): FirewallNetwork[] {
+    return [...this.desired.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((n) => {
+        const l = this.live.get(n.name);
+        if (!n.portSecurity || !l) return n;
+        // The IP table's pairs (reservations and leases, as last published) replace the spec's reservations.
+        return { ...n, portSecurity: { pairs: l.pairs ?? n.portSecurity.pairs, ports: l.ports } };
+      });
+  }
+
+  private key(): string {
+    return JSON.stringify(this.merged());
+  }
+
+  /** Called when the networks with port security changed (the port watcher then reads their ports). */
+  onPortSecuredChange: (() => void) | null = null;
+  private securedKey = "";
+
   private async applyNow(opts: { whole?: boolean } = {}): Promise<string> {
-    const nets = [...this.desired.values()];
+    const nets = this.merged();
     const text = await this.backend.replace(nets, opts);
     this.appliedKey = this.key();
+    const secured = JSON.stringify(this.portSecured());
+    if (secured !== this.securedKey) {
+      this.securedKey = secured;
+      this.onPortSecuredChange?.();
+    }
     this.logger.debug({ networks: nets.length }, "firewall table applied");
     return text;
   }

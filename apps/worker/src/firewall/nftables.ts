@@ -5,7 +5,18 @@
  * with the listing taken after our last apply.
  */
 import { readFile } from "node:fs/promises";
-import { type FirewallNetwork, NFT_FAMILY, NFT_TABLE, renderBootCopy, renderHostTable, renderTableDelta } from "@netforge/core";
+import {
+  type FirewallNetwork,
+  NFT_BRIDGE_FAMILY,
+  NFT_BRIDGE_TABLE,
+  NFT_FAMILY,
+  NFT_TABLE,
+  renderBootCopy,
+  renderHostTable,
+  renderPortSecurityDelta,
+  renderPortSecurityTable,
+  renderTableDelta,
+} from "@netforge/core";
 import { type CommandRunner, commandFailed } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
 import type { BootCopy } from "./boot-copy";
@@ -70,7 +81,10 @@ export class NftBackend implements FirewallBackend {
   async replace(networks: readonly FirewallNetwork[], opts: { whole?: boolean } = {}): Promise<string> {
     // Only forwards and rule sets changed since our last apply: change the map's elements and refill the changed
     // rule chains (one small transaction, see renderTableDelta).
-    const delta = this.last && !opts.whole ? renderTableDelta(this.last, networks) : null;
+    // Port security (table bridge netforge) changes the same way: set elements, or the whole table with the other.
+    const inetDelta = this.last && !opts.whole ? renderTableDelta(this.last, networks) : null;
+    const bridgeDelta = this.last && inetDelta !== null ? renderPortSecurityDelta(this.last, networks) : null;
+    const delta = inetDelta !== null && bridgeDelta !== null ? inetDelta + bridgeDelta : null;
     if (delta !== null) {
       // A delta applied twice (session lost mid-way, then `nft -f -`) either does the same again (refilling a
       // chain, adding an element) or fails (deleting an element gone), and then the whole table is replaced below.
@@ -83,7 +97,7 @@ export class NftBackend implements FirewallBackend {
       }
       // The table is not what we left (flushed by hand?): replace it whole below.
     }
-    const text = renderHostTable(networks);
+    const text = renderHostTable(networks) + renderPortSecurityTable(networks);
     await this.transact(text);
     this.last = networks;
     this.baseline = null;
@@ -93,7 +107,8 @@ export class NftBackend implements FirewallBackend {
   }
 
   async clear(): Promise<void> {
-    await this.transact(`table ${NFT_FAMILY} ${NFT_TABLE} {}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n`);
+    const b = `${NFT_BRIDGE_FAMILY} ${NFT_BRIDGE_TABLE}`;
+    await this.transact(`table ${NFT_FAMILY} ${NFT_TABLE} {}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\ntable ${b} {}\ndelete table ${b}\n`);
     this.baseline = null;
     this.applied = false;
     this.last = null;
@@ -101,8 +116,15 @@ export class NftBackend implements FirewallBackend {
   }
 
   async inPlace(): Promise<boolean> {
-    const r = await this.runner.run("nft", ["list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 });
-    if (r.exitCode !== 0) return !this.applied;
+    const inet = await this.runner.run("nft", ["list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 });
+    if (inet.exitCode !== 0) return !this.applied;
+    // The port-security table without set contents (-t): ACK-learned pairs come and go by themselves.
+    const bridge = await this.runner.run("nft", ["-t", "list", "table", NFT_BRIDGE_FAMILY, NFT_BRIDGE_TABLE], {
+      allowFailure: true,
+      timeoutMs: 10_000,
+    });
+    if (bridge.exitCode !== 0) return !this.applied;
+    const r = { stdout: inet.stdout + bridge.stdout };
     if (!this.applied) return true;
     if (this.baseline === null) {
       this.baseline = r.stdout;

@@ -3,3 +3,4 @@ export * from "./network-xml";
 export * from "./xml-escape";
 export * from "./nft";
 export * from "./nft-boot";
+export * from "./nft-bridge";

@@ -16,6 +16,7 @@
  * `delete table inet netforge`), so the guard never outlives the worker start.
  */
 import { type FirewallNetwork, renderHostTable } from "./nft";
+import { renderPortSecurityTable } from "./nft-bridge";
 
 const HEADER = [
   "#!/usr/sbin/nft -f",
@@ -25,7 +26,11 @@ const HEADER = [
 
 /** The boot copy of a host whose table carries `networks` (pure; the worker writes it atomically). */
 export function renderBootCopy(networks: readonly FirewallNetwork[]): string {
-  return `${HEADER.join("\n")}\n${renderHostTable(networks, { bootGuard: true })}`;
+  // Port security with the pairs of the last apply but no ports: port names (vnetN) are handed out again after
+  // a reboot, and a stale name could put another bridge's port under this network's checks. The worker's port
+  // watcher fills the port sets when it starts.
+  const bridge = networks.map((n) => (n.portSecurity ? { ...n, portSecurity: { pairs: n.portSecurity.pairs, ports: [] } } : n));
+  return `${HEADER.join("\n")}\n${renderHostTable(networks, { bootGuard: true })}${renderPortSecurityTable(bridge)}`;
 }
 
 /** The fail-closed table (deploy/netforge-failclosed.nft is this text; a unit test keeps them equal). */

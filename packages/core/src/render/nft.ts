@@ -37,6 +37,12 @@ export interface FirewallNetwork {
    * masquerade them until their next start, and rendering ours too would only double the work.
    */
   ownsTypeRules: boolean;
+  /**
+   * Port security of the network's VM ports (render/nft-bridge.ts): the (MAC, IPv4) pairs they may send from
+   * (reservations; the worker adds current leases) and the bridge's ports (the worker's, from link events).
+   * Absent or null: no port security.
+   */
+  portSecurity?: { pairs: readonly { mac: string; ip: string }[]; ports?: readonly string[] } | null;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;

@@ -95,6 +95,7 @@ export function firewallNetworkOf(spec: RoutedNetSpec, ownsTypeRules = true): Fi
     firewall: firewallOf(spec),
     portForwards: spec.type === "nat" ? (spec.portForwards ?? []) : [],
     ownsTypeRules,
+    portSecurity: { pairs: spec.reservations.map((r) => ({ mac: r.mac, ip: r.ip })) },
   };
 }
 

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { golden } from "./__golden__/golden";
+import type { FirewallNetwork } from "./nft";
+import { renderPortSecurityDelta, renderPortSecurityTable } from "./nft-bridge";
+import { renderBootCopy } from "./nft-boot";
+
+const fw = { defaultInbound: "drop", defaultOutbound: "accept", rules: [] } as unknown as FirewallNetwork["firewall"];
+const net = (over: Partial<FirewallNetwork> = {}): FirewallNetwork => ({
+  name: "web",
+  type: "nat",
+  bridge: "nf-web",
+  cidr: "10.70.0.0/24",
+  firewall: fw,
+  portForwards: [],
+  ownsTypeRules: true,
+  portSecurity: { pairs: [{ mac: "52:54:00:AA:00:01", ip: "10.70.0.10" }], ports: ["vnet0", "vnet3"] },
+  ...over,
+});
+
+describe("port security table (table bridge netforge)", () => {
+  it("renders sets, the port dispatch, the DHCP ACK snoop and the port chain of each secured network", () => {
+    const iso = net({ name: "iso", type: "isolated", bridge: "nf-iso", cidr: "10.71.0.0/24", portSecurity: { pairs: [] } });
+    const off = net({ name: "legacy", bridge: "nf-legacy", cidr: "10.72.0.0/24", portSecurity: null });
+    golden("port-security.nft", renderPortSecurityTable([net(), iso, off]));
+  });
+
+  it("a network without port security gets nothing; no network: an empty table with its two hooks", () => {
+    const t = renderPortSecurityTable([net({ portSecurity: null })]);
+    expect(t).not.toContain("web");
+    expect(t).toContain("delete table bridge netforge");
+  });
+
+  it("pairs become raw 48 . 32 bit elements; the same pair twice (another case) once", () => {
+    const t = renderPortSecurityTable([
+      net({
+        portSecurity: {
+          pairs: [
+            { mac: "52:54:00:aa:00:01", ip: "10.70.0.10" },
+            { mac: "52:54:00:AA:00:01", ip: "10.70.0.10" },
+          ],
+        },
+      }),
+    ]);
+    expect(t).toContain("elements = { 0x525400aa0001 . 0x0a46000a }");
+    expect(t).toContain("elements = { 52:54:00:aa:00:01 }");
+  });
+
+  it("refuses what is not a MAC, an IPv4 address or an interface name (the renderer trusts no caller)", () => {
+    for (const portSecurity of [
+      { pairs: [{ mac: "52:54:00:aa:00:01 } drop", ip: "10.70.0.10" }] },
+      { pairs: [{ mac: "52:54:00:aa:00:01", ip: "10.70.0.10; flush ruleset" }] },
+      { pairs: [], ports: ['vnet0" }'] },
+    ]) {
+      expect(() => renderPortSecurityTable([net({ portSecurity })])).toThrow(/refusing/);
+    }
+  });
+
+  it("a lease or a port coming and going is a delta of set elements; anything else replaces the table", () => {
+    const before = [net()];
+    const after = [net({ portSecurity: { pairs: [{ mac: "52:54:00:aa:00:02", ip: "10.70.0.11" }], ports: ["vnet0", "vnet4"] } })];
+    expect(renderPortSecurityDelta(before, after)).toBe(
+      [
+        "delete element bridge netforge web-pairs { 0x525400aa0001 . 0x0a46000a }",
+        "add element bridge netforge web-pairs { 0x525400aa0002 . 0x0a46000b }",
+        "delete element bridge netforge web-macs { 52:54:00:aa:00:01 }",
+        "add element bridge netforge web-macs { 52:54:00:aa:00:02 }",
+        'delete element bridge netforge web-ports { "vnet3" }',
+        'add element bridge netforge web-ports { "vnet4" }',
+        "",
+      ].join("\n"),
+    );
+    expect(renderPortSecurityDelta(before, [net()])).toBe("");
+    expect(renderPortSecurityDelta(before, [net({ portSecurity: null })])).toBeNull();
+    expect(renderPortSecurityDelta(before, [net({ bridge: "nf-other" })])).toBeNull();
+    expect(renderPortSecurityDelta(before, [])).toBeNull();
+  });
+
+  it("the boot copy carries the pairs but no ports (tap names are handed out again after a reboot)", () => {
+    const boot = renderBootCopy([net()]);
+    expect(boot).toContain("0x525400aa0001 . 0x0a46000a");
+    expect(boot).not.toContain("vnet0");
+    expect(boot).toContain("iifname @web-ports jump web-port");
+  });
+});
