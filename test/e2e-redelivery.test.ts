@@ -13,7 +13,7 @@ import { getJob, type JobRecord } from "@netforge/core";
 import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { Job, Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "./support/cluster";
+import { type Cluster, startCluster, waitFor } from "./support/cluster";
 
 let c: Cluster;
 let h: SandboxHost;
@@ -79,6 +79,9 @@ async function redeliver(rec: JobRecord, step: string): Promise<JobRecord> {
   await c.redis.set(c.keys.job(rec.id), JSON.stringify(crashed), "KEEPTTL");
   const job = await Job.fromId(queue, rec.id);
   expect(job).toBeDefined();
+  // The job record says "succeeded" a moment before BullMQ moves the job to its completed set: retry() of a job
+  // not there yet is refused ("not in the completed state"), so wait for BullMQ's own state first.
+  await waitFor("BullMQ marks the job completed", async () => (await job?.isCompleted()) === true, 10_000, 50);
   await job?.retry("completed");
   return finished(rec.id);
 }
