@@ -11,6 +11,7 @@ import type { Redis } from "ioredis";
 import type { HostRecord } from "../schemas/host";
 import type { NetSpec } from "../spec/network-spec";
 import { getHost } from "./hosts";
+import { SUM_RULE_COUNTS_LUA } from "./network-index";
 import type { Keys } from "./keys";
 import { hostRulesOf, type NetworkRecord } from "./network-index";
 import { type PublishedIps, parsePublishedIps } from "./network-ips";
@@ -41,25 +42,13 @@ return {host, redis.call('GET', ARGV[2] .. host)}
  * workers published with their records; the names claimed on the host): the door's check of rules per host in
  * the same round trip. ARGV adds the claimed-names key prefix and the rule counts hash.
  */
-export const HOST_AND_RULES_OF_NETWORK_LUA = `
+export const HOST_AND_RULES_OF_NETWORK_LUA = `${SUM_RULE_COUNTS_LUA}
 local function hostOf()
 ${HOST_OF_NETWORK_LUA}
 end
 local r = hostOf()
 if not r[1] then return {false, false, 0} end
-local names = redis.call('SMEMBERS', ARGV[3] .. r[1])
-local sum = 0
-for i = 1, #names, 500 do
-  local chunk = {}
-  for j = i, math.min(i + 499, #names) do
-    if names[j] ~= ARGV[1] then chunk[#chunk + 1] = names[j] end
-  end
-  if #chunk > 0 then
-    for _, v in ipairs(redis.call('HMGET', ARGV[4], unpack(chunk))) do
-      if v then sum = sum + tonumber(v) end
-    end
-  end
-end
+local sum = sumRuleCounts(redis.call('SMEMBERS', ARGV[3] .. r[1]), ARGV[4], ARGV[1])
 return {r[1], r[2], sum}
 `;
 

@@ -184,22 +184,31 @@ export function recordRuleCount(rec: Pick<NetworkRecord, "firewall" | "portForwa
   return (rec.firewall?.rules?.length ?? 0) + (rec.portForwards?.length ?? 0);
 }
 
-/* KEYS: the host's claimed names, the rule counts hash; ARGV: a name to leave out. The sum of the counts. */
-const HOST_RULES_LUA = `
-local names = redis.call('SMEMBERS', KEYS[1])
-local sum = 0
-for i = 1, #names, 500 do
-  local chunk = {}
-  for j = i, math.min(i + 499, #names) do
-    if names[j] ~= ARGV[1] then chunk[#chunk + 1] = names[j] end
-  end
-  if #chunk > 0 then
-    for _, v in ipairs(redis.call('HMGET', KEYS[2], unpack(chunk))) do
-      if v then sum = sum + tonumber(v) end
+/**
+ * Lua: `sumRuleCounts(names, hash, skip)`, the sum of the rule counts `hash` holds for `names` but `skip`, read
+ * in HMGET chunks of 500 (unpack's argument limit). Shared by the worker-side count and the door's script.
+ */
+export const SUM_RULE_COUNTS_LUA = `
+local function sumRuleCounts(names, hash, skip)
+  local sum = 0
+  for i = 1, #names, 500 do
+    local chunk = {}
+    for j = i, math.min(i + 499, #names) do
+      if names[j] ~= skip then chunk[#chunk + 1] = names[j] end
+    end
+    if #chunk > 0 then
+      for _, v in ipairs(redis.call('HMGET', hash, unpack(chunk))) do
+        if v then sum = sum + tonumber(v) end
+      end
     end
   end
+  return sum
 end
-return sum
+`;
+
+/* KEYS: the host's claimed names, the rule counts hash; ARGV: a name to leave out. The sum of the counts. */
+const HOST_RULES_LUA = `${SUM_RULE_COUNTS_LUA}
+return sumRuleCounts(redis.call('SMEMBERS', KEYS[1]), KEYS[2], ARGV[1])
 `;
 
 /**
