@@ -116,10 +116,12 @@ export class NftBackend implements FirewallBackend {
   }
 
   async inPlace(): Promise<boolean> {
-    const inet = await this.runner.run("nft", ["list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 });
+    // Stateless (-s): counters tick with traffic (port security's drops, the boot guard's); a changed counter is
+    // not a hand-edited table, and treating it as one replaced the whole table, wiping the ACK-learned pairs.
+    const inet = await this.runner.run("nft", ["-s", "list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 });
     if (inet.exitCode !== 0) return !this.applied;
     // The port-security table without set contents (-t): ACK-learned pairs come and go by themselves.
-    const bridge = await this.runner.run("nft", ["-t", "list", "table", NFT_BRIDGE_FAMILY, NFT_BRIDGE_TABLE], {
+    const bridge = await this.runner.run("nft", ["-s", "-t", "list", "table", NFT_BRIDGE_FAMILY, NFT_BRIDGE_TABLE], {
       allowFailure: true,
       timeoutMs: 10_000,
     });
