@@ -10,6 +10,7 @@ import {
   NETWORK_JOB_LIST_MAX,
   newJobRecord,
   putNetworkIps,
+  putNetworkIpsAndStats,
   putNetworkStats,
   removeNetwork,
   saveNewJob,
@@ -122,6 +123,47 @@ describe("job retention", () => {
     await removeNetwork(h.redis, h.keys, "gone-ips");
     await putNetworkIps(h.redis, h.keys, "gone-ips", table);
     expect(await h.redis.exists(h.keys.networkIps("gone-ips"))).toBe(0);
+  });
+
+  it("an IP table and its stats are written together: a reader never sees a table newer than the stats; none after a delete", async () => {
+    await h.addNetwork({ name: "both-net", host: "rt1" });
+    const observation = (n: number) => {
+      const observedAt = new Date().toISOString();
+      const ips = Array.from({ length: n }, (_, i) => ({
+        ip: `10.9.${i >> 8}.${i & 255}`,
+        mac: "52:54:00:00:00:01",
+        vmName: null,
+        hostname: null,
+        static: false,
+        leaseExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      }));
+      return [
+        { ips, observedAt },
+        { connectedVms: n, allocatedIps: n, observedAt },
+      ] as const;
+    };
+    const reader = h.redis.duplicate();
+    let writing = true;
+    const writes = (async () => {
+      for (let n = 1; n <= 300; n++) await putNetworkIpsAndStats(h.redis, h.keys, "both-net", ...observation(n));
+      writing = false;
+    })();
+    let reads = 0;
+    while (writing) {
+      // The order a client reads in: list-network-ips, then describe-network.
+      const table = await reader.get(h.keys.networkIps("both-net"));
+      const stats = await reader.get(h.keys.networkStats("both-net"));
+      if (!table || !stats) continue;
+      reads++;
+      expect(JSON.parse(stats).allocatedIps).toBeGreaterThanOrEqual(JSON.parse(table).ips.length);
+    }
+    await writes;
+    reader.disconnect();
+    expect(reads).toBeGreaterThan(10);
+    await removeNetwork(h.redis, h.keys, "both-net");
+    await h.redis.del(h.keys.networkIps("both-net"), h.keys.networkStats("both-net"));
+    await putNetworkIpsAndStats(h.redis, h.keys, "both-net", ...observation(1));
+    expect(await h.redis.exists(h.keys.networkIps("both-net"), h.keys.networkStats("both-net"))).toBe(0);
   });
 
   it("retention comes from the environment and a bad value is refused naming the variable", () => {

@@ -5,7 +5,7 @@
  * after every change of its reservations; `allocatedIps` of the stats is the
  * count of leased rows of the same table, so both always agree.
  */
-import { isRouted, type NetworkIp, parseIPv4, type RoutedNetSpec, putNetworkIps, putNetworkStats } from "@netforge/core";
+import { isRouted, type NetworkIp, parseIPv4, type RoutedNetSpec, putNetworkIpsAndStats } from "@netforge/core";
 import type { HostContext } from "./context";
 import { readLinks } from "./host/ip";
 import { type LeaseEntry, readLeases } from "./host/leases";
@@ -81,8 +81,13 @@ export async function publishIpTable(
   const now = Date.now();
   if (opts.unchangedForMs !== undefined && prev?.content === content && now - prev.at < opts.unchangedForMs) return ips;
   const observedAt = new Date(now).toISOString();
-  await putNetworkIps(ctx.redis, ctx.keys, entry.name, { ips, observedAt });
-  await putNetworkStats(ctx.redis, ctx.keys, entry.name, { connectedVms, allocatedIps: leases.length, observedAt });
+  await putNetworkIpsAndStats(
+    ctx.redis,
+    ctx.keys,
+    entry.name,
+    { ips, observedAt },
+    { connectedVms, allocatedIps: leases.length, observedAt },
+  );
   mine.set(key, { content, at: now });
   return ips;
 }

@@ -147,11 +147,15 @@ export async function getNetworkSummariesAfter(redis: Redis, keys: Keys, cursor:
   return (await listSummaryEntriesAfter(redis, keys, cursor, count)).map((e) => JSON.parse(e.json) as NetworkSummary);
 }
 
-/* Stats only for an indexed network: a heartbeat's snapshot may predate a delete, and must not leave stats behind it. */
-/* KEYS: the network's record, the key to write; ARGV: value, ttl s. */
+/*
+ * Stats only for an indexed network: a heartbeat's snapshot may predate a delete, and must not leave stats behind it.
+ * KEYS: the network's record, then the keys to write; ARGV: one value per key to write, then the ttl in s. All
+ * keys in one script, so a reader never sees one observation's IP table next to an older one's stats.
+ */
 const SET_WHILE_INDEXED_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) return 1 end
-return 0
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i - 1], 'EX', ARGV[#ARGV]) end
+return 1
 `;
 
 /**
@@ -168,7 +172,19 @@ export async function setWhileIndexed(
   value: string,
   ttlSeconds: number,
 ): Promise<boolean> {
-  return (await evalScript(redis, SET_WHILE_INDEXED_LUA, 2, keys.network(name), key, value, String(ttlSeconds))) === 1;
+  return setAllWhileIndexed(redis, keys, name, [[key, value]], ttlSeconds);
+}
+
+/** setWhileIndexed for several keys at once (all or none). */
+export async function setAllWhileIndexed(
+  redis: Redis,
+  keys: Keys,
+  name: string,
+  entries: readonly (readonly [key: string, value: string])[],
+  ttlSeconds: number,
+): Promise<boolean> {
+  const args = [keys.network(name), ...entries.map(([k]) => k), ...entries.map(([, v]) => v), String(ttlSeconds)];
+  return (await evalScript(redis, SET_WHILE_INDEXED_LUA, entries.length + 1, ...args)) === 1;
 }
 
 /**

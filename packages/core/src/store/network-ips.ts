@@ -7,7 +7,8 @@ import type { Redis } from "ioredis";
 import type { NetworkIp } from "../schemas/ipam";
 import type { NetSpec } from "../spec/network-spec";
 import type { Keys } from "./keys";
-import { setWhileIndexed } from "./network-index";
+import type { NetworkStats } from "../schemas/network";
+import { setAllWhileIndexed, setWhileIndexed } from "./network-index";
 
 /** The published IP table of a network. */
 export interface PublishedIps {
@@ -45,6 +46,24 @@ export async function getNetworkSpecs(redis: Redis, keys: Keys, names: readonly 
  */
 export async function putNetworkIps(redis: Redis, keys: Keys, name: string, table: PublishedIps): Promise<void> {
   await setWhileIndexed(redis, keys, name, keys.networkIps(name), JSON.stringify(table), 300);
+}
+
+/**
+ * The IP table and the stats of one observation, in one script: `allocatedIps` counts the table's leases, and a
+ * reader (list-network-ips, then describe-network) must never see a table newer than the stats.
+ */
+export async function putNetworkIpsAndStats(
+  redis: Redis,
+  keys: Keys,
+  name: string,
+  table: PublishedIps,
+  stats: NetworkStats,
+): Promise<void> {
+  const entries = [
+    [keys.networkIps(name), JSON.stringify(table)],
+    [keys.networkStats(name), JSON.stringify(stats)],
+  ] as const;
+  await setAllWhileIndexed(redis, keys, name, entries, 300);
 }
 
 /** The IP table with leases that expired since it was published dropped (a reservation stays, without lease). */
