@@ -6,7 +6,15 @@
  * BullMQ's add from queueing a job whose claim and record were never written.
  * Uses its own redis-server: SCRIPT FLUSH empties the whole server's script cache.
  */
-import { connectRedis, loadSubmissionScripts, makeKeys, queueCommit, queueTombstoneDrop, type Redis, redisTimeMs } from "@netforge/core";
+import {
+  connectRedis,
+  loadSubmissionScripts,
+  makeKeys,
+  queueCommit,
+  queueTombstoneDrop,
+  type Redis,
+  redisTimeMs,
+} from "@netforge/core/store";
 import { type RedisServer, startRedisServer } from "@netforge/devstack";
 import { Job } from "bullmq";
 import type { ChainableCommander } from "ioredis";

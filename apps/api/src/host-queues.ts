@@ -4,16 +4,12 @@
  * submission take effect: claim, job record and queue entry in one MULTI
  * (see core's store/submission.ts).
  */
+import { AppError, type JobAction, JOB_ATTEMPTS, JOB_BACKOFF_MS, type QueuedJobData } from "@netforge/core/contract";
 import {
-  AppError,
   type CommitOutcome,
   commitOutcome,
-  type JobAction,
-  JOB_ATTEMPTS,
-  JOB_BACKOFF_MS,
   jobRetention,
   type Keys,
-  type QueuedJobData,
   queueCommit,
   queueTombstoneDrop,
   type Redis,
@@ -22,7 +18,7 @@ import {
   isNoScriptError,
   isRedisUnavailableError,
   loadSubmissionScripts,
-} from "@netforge/core";
+} from "@netforge/core/store";
 import { Job, type JobsOptions, Queue } from "bullmq";
 import type { ChainableCommander } from "ioredis";
 import type { Logger } from "pino";
