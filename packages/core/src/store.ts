@@ -22,3 +22,4 @@ export * from "./store/redis";
 export { evalScript } from "./store/scripts";
 export * from "./store/submission";
 export * from "./store/worker-counters";
+export * from "./store/queue";
