@@ -129,6 +129,8 @@ describe("the parts of @netforge/core", () => {
       { path: "model.ts", text: 'export * from "./errors";' },
       { path: "mystery/thing.ts", text: "export const z = 1;" },
       { path: "net/ipv4.ts", text: 'import { q } from "@netforge/core/store";' },
+      { path: "errors.test.ts", text: 'import { r } from "./render/nft";' },
+      { path: "across.test.ts", text: 'import { r } from "./render/nft";\nimport { k } from "./store/keys";' },
     ];
     expect(coreViolations(bad)).toEqual([
       "errors.ts -> render/nft.ts: contract may not import model",
@@ -138,6 +140,7 @@ describe("the parts of @netforge/core", () => {
       "model.ts -> errors.ts: the model entry re-exports only model modules",
       "mystery/thing.ts: its part is not written down in layers.ts",
       "net/ipv4.ts -> @netforge/core/store: core imports itself by relative paths, never a package",
+      "errors.test.ts -> render/nft.ts: contract may not import model",
     ]);
     expect(
       cliViolations([
