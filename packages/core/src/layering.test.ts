@@ -39,7 +39,7 @@ function importsOf(text: string): string[] {
   return ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
 }
 
-/** A relative specifier resolved against the set of paths: "store/jobs.ts" for "../store/jobs" from "spec/x.ts". */
+/** A relative specifier resolved against the set of paths: "store/jobs.ts" for "../store/jobs" from "planner/x.ts". */
 function resolveIn(paths: ReadonlySet<string>, from: string, spec: string): string | undefined {
   const base = join(dirname(from), spec.replace(/\.(js|mjs)$/, "")).replaceAll("\\", "/");
   return [base, `${base}.ts`, `${base}.tsx`, `${base}/index.ts`].find((c) => paths.has(c));
