@@ -8,7 +8,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Redis } from "@netforge/core";
+import type { Redis } from "@netforge/core/store";
 import { TSX_LOADER } from "@netforge/devstack";
 import { execa, type ResultPromise } from "execa";
 

@@ -10,7 +10,7 @@
  * (the most seen running at one instant is printed).
  */
 import { loadavg } from "node:os";
-import { getHost, hostStatus, type JobRecord, type Keys, type Redis } from "@netforge/core";
+import { getHost, hostStatus, type JobRecord, type Keys, type Redis } from "@netforge/core/store";
 import { spawnWorker } from "@netforge/devstack";
 import type { SandboxHost } from "@netforge/sandbox";
 import { jobLatencies, overlaps, stepSamples, throughput, waitForJobs } from "./job-timing";

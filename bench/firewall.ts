@@ -11,7 +11,8 @@
 import { writeFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { getNetworkSpec, type Keys, parseNetworkXml, type Redis, type RoutedNetSpec, renderNetworkXml } from "@netforge/core";
+import { parseNetworkXml, type RoutedNetSpec, renderNetworkXml } from "@netforge/core/model";
+import { getNetworkSpec, type Keys, type Redis } from "@netforge/core/store";
 import { createNamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { dhcpListening, median, ms, p95 } from "./stats";
 

@@ -22,7 +22,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connectRedis, getHost, type JobRecord, type Keys, makeKeys, putHost, type Redis } from "@netforge/core";
+import { connectRedis, getHost, type JobRecord, type Keys, makeKeys, putHost, type Redis } from "@netforge/core/store";
 import { type RedisServer, startRedisServer, TSX_LOADER } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost } from "@netforge/sandbox";
 import { execa, type ResultPromise } from "execa";

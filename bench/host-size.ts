@@ -14,7 +14,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { renderNetworkXml, specFromCreate } from "@netforge/core";
+import { renderNetworkXml, specFromCreate } from "@netforge/core/model";
 import { spawnWorker, type WorkerProcess } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
 import { dhcpListening, median, ms, p95 } from "./stats";

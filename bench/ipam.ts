@@ -8,15 +8,8 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  getNetworkSpec,
-  type Keys,
-  type RoutedNetSpec as NetSpec,
-  parseNetworkXml,
-  type Redis,
-  renderDhcpHost,
-  renderNetworkXml,
-} from "@netforge/core";
+import { type RoutedNetSpec as NetSpec, parseNetworkXml, renderDhcpHost, renderNetworkXml } from "@netforge/core/model";
+import { getNetworkSpec, type Keys, type Redis } from "@netforge/core/store";
 import type { SandboxHost } from "@netforge/sandbox";
 import { median, ms, p95 } from "./stats";
 

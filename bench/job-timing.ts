@@ -4,7 +4,7 @@
  * per-step latency samples, and whether two jobs of one network ever ran at
  * the same time.
  */
-import { getJobs, type JobRecord, type Keys, type Redis } from "@netforge/core";
+import { getJobs, type JobRecord, type Keys, type Redis } from "@netforge/core/store";
 
 const t = (iso: string | null | undefined) => (iso ? Date.parse(iso) : Number.NaN);
 

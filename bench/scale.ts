@@ -16,17 +16,17 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { HostRecord } from "@netforge/core/contract";
 import {
   claimNetwork,
   commitJobEvent,
   connectRedis,
   getJob,
-  type HostRecord,
   makeKeys,
   type NetworkRecord,
   putHost,
   putNetwork,
-} from "@netforge/core";
+} from "@netforge/core/store";
 import { startRedisServer, TSX_LOADER } from "@netforge/devstack";
 import { execa } from "execa";
 import { redisCommandStats, startApiProcess } from "./api-process";

@@ -18,7 +18,7 @@ import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createApp } from "@netforge/api";
-import { connectRedis, makeKeys, type Redis } from "@netforge/core";
+import { connectRedis, makeKeys, type Redis } from "@netforge/core/store";
 import { spawnWorker, startRedisServer } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost } from "@netforge/sandbox";
 import pino from "pino";

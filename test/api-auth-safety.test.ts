@@ -12,7 +12,7 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { connectRedis, makeKeys } from "@netforge/core";
+import { connectRedis, makeKeys } from "@netforge/core/store";
 import { type ApiConfig, createApp } from "@netforge/api";
 import { startRedisServer } from "@netforge/devstack";
 import { pino } from "pino";

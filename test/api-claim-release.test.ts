@@ -4,7 +4,7 @@
  * are not: a network on an online host, a queued or running job, or a claim
  * young enough to belong to a create being submitted. Real Redis, real API.
  */
-import { claimNetwork, getClaim, releaseUnheldClaim } from "@netforge/core";
+import { claimNetwork, getClaim, releaseUnheldClaim } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, expectError, natBody, startApiHarness } from "./support/api-harness";
 

@@ -1,5 +1,5 @@
 /** Concurrency at the door: the atomic claim lets exactly one of many simultaneous creates through. */
-import { releaseNetworkClaim } from "@netforge/core";
+import { releaseNetworkClaim } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, expectError, natBody, startApiHarness } from "./support/api-harness";
 

@@ -5,7 +5,8 @@
  * them in the order it always did: unknown network (404), its host not
  * registered or offline (503), the change itself. Against the run's real Redis.
  */
-import { putHost, putNetworkIps, putNetworkSpec, type NetSpec, type Redis, readNetworkAtDoor } from "@netforge/core";
+import type { NetSpec } from "@netforge/core/model";
+import { putHost, putNetworkIps, putNetworkSpec, type Redis, readNetworkAtDoor } from "@netforge/core/store";
 import type { Command } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { JOB_PREPARERS } from "../apps/api/src/job-preparers";

@@ -1,7 +1,7 @@
 /** Every error code the API itself produces: status, code, and the one error shape with the request id. */
 import { Writable } from "node:stream";
 import { createApp } from "@netforge/api";
-import { setOccupiedSubnets } from "@netforge/core";
+import { setOccupiedSubnets } from "@netforge/core/store";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, expectError, natBody, startApiHarness, TOKENS } from "./support/api-harness";

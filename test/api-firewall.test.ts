@@ -6,7 +6,8 @@
  * (PORT_CONFLICT for a port another network forwards, a port a host process
  * listens on, and the loser of two concurrent requests).
  */
-import { getHost, putHost, putNetworkSpec, type NetSpec } from "@netforge/core";
+import type { NetSpec } from "@netforge/core/model";
+import { getHost, putHost, putNetworkSpec } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, startApiHarness } from "./support/api-harness";
 

@@ -8,7 +8,9 @@
  * networks and inside one; remove names the same hostIp. Nothing refused is
  * queued or claimed.
  */
-import { type HostRecord, type NetSpec, putHost, putNetworkSpec } from "@netforge/core";
+import type { HostRecord } from "@netforge/core/contract";
+import type { NetSpec } from "@netforge/core/model";
+import { putHost, putNetworkSpec } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, hostRecord, startApiHarness } from "./support/api-harness";
 

@@ -4,7 +4,7 @@
  * string field) are refused with 400 (413 over the size limit) in the one
  * error shape, never 500, and leave nothing behind in Redis.
  */
-import { ACTIONS } from "@netforge/core";
+import { ACTIONS } from "@netforge/core/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, expectError, startApiHarness } from "./support/api-harness";
 

@@ -4,7 +4,7 @@
  * carry or that would mislead an operator. Each is a 400 VALIDATION_FAILED in the
  * contract's error shape whose message says why, and nothing is claimed or queued.
  */
-import { parseAllowedCidrs } from "@netforge/core";
+import { parseAllowedCidrs } from "@netforge/core/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, expectError, natBody, startApiHarness } from "./support/api-harness";
 

@@ -3,7 +3,8 @@
  * answered from the spec and IP table a worker published, dry runs that
  * queue nothing, and list-network-ips answered from the published table.
  */
-import { putNetworkIps, putNetworkSpec, type NetSpec } from "@netforge/core";
+import type { NetSpec } from "@netforge/core/model";
+import { putNetworkIps, putNetworkSpec } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, startApiHarness } from "./support/api-harness";
 

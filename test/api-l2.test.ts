@@ -8,7 +8,9 @@
  * to a driver), UNSUPPORTED_FOR_TYPE for DHCP and
  * static IPs saying who owns addressing, and dry-run plans.
  */
-import { type HostRecord, type NetSpec, putHost, putNetworkSpec } from "@netforge/core";
+import type { HostRecord } from "@netforge/core/contract";
+import type { NetSpec } from "@netforge/core/model";
+import { putHost, putNetworkSpec } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, expectError, startApiHarness } from "./support/api-harness";
 

@@ -8,16 +8,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  getNetwork,
-  type NetSpec,
-  type NetworkRecord,
-  newJobRecord,
-  putNetwork,
-  putNetworkSpec,
-  saveNewJob,
-  sizeLimits,
-} from "@netforge/core";
+import { type NetSpec, sizeLimits } from "@netforge/core/model";
+import { getNetwork, type NetworkRecord, newJobRecord, putNetwork, putNetworkSpec, saveNewJob } from "@netforge/core/store";
 import { type RedisServer, startRedisServer } from "@netforge/devstack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, expectError, startApiHarness, TOKENS } from "./support/api-harness";

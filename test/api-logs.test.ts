@@ -5,7 +5,7 @@
  */
 import { Writable } from "node:stream";
 import { createApp } from "@netforge/api";
-import { getJob, putHost } from "@netforge/core";
+import { getJob, putHost } from "@netforge/core/store";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { hostRecord } from "./support/api-harness";

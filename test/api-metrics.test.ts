@@ -5,7 +5,7 @@
  * hosts online/offline, the workers' lock waits and drift repairs, open SSE
  * streams, and process metrics.
  */
-import { countWorkerEvent } from "@netforge/core";
+import { countWorkerEvent } from "@netforge/core/store";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, natBody, startApiHarness, TOKENS } from "./support/api-harness";

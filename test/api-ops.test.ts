@@ -1,5 +1,5 @@
 /** Operational endpoints: health, readiness, OpenAPI, docs, metrics. */
-import { ACTIONS } from "@netforge/core";
+import { ACTIONS } from "@netforge/core/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, natBody, startApiHarness } from "./support/api-harness";
 

@@ -5,7 +5,7 @@
  * claim wins across processes), and SIGTERM to the primary stops both and
  * exits 0.
  */
-import { putHost } from "@netforge/core";
+import { putHost } from "@netforge/core/store";
 import { afterAll, expect, it } from "vitest";
 import { spawnApi } from "./support/api-process";
 import { hostRecord } from "./support/api-harness";

@@ -6,7 +6,7 @@
  * with Last-Event-ID, and exits 0. A restarted API resumes the stream from
  * that id with nothing missed.
  */
-import { commitJobEvent, getJob } from "@netforge/core";
+import { commitJobEvent, getJob } from "@netforge/core/store";
 import type { ResultPromise } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ApiChild, spawnApi } from "./support/api-process";

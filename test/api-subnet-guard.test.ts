@@ -4,7 +4,8 @@
  * must keep reaching (409 CIDR_CONFLICT saying what the subnet would cut off). The API publishes its own
  * addresses for the workers to protect.
  */
-import { parseAllowedCidrs, protectedOwner, readApiAddresses, setOccupiedSubnets } from "@netforge/core";
+import { parseAllowedCidrs, protectedOwner } from "@netforge/core/contract";
+import { readApiAddresses, setOccupiedSubnets } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, expectError, natBody, startApiHarness } from "./support/api-harness";
 

@@ -3,7 +3,7 @@
  * (bench/job-timing.ts) must be able to fail: it is checked here on job
  * records built by hand, including the touching-but-not-overlapping case.
  */
-import type { JobRecord } from "@netforge/core";
+import type { JobRecord } from "@netforge/core/store";
 import { describe, expect, it } from "vitest";
 import { overlaps, stepSamples, throughput } from "../bench/job-timing";
 

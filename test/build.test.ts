@@ -5,6 +5,7 @@
  * compiled CLI talks to it. This is what the image runs.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
@@ -73,5 +74,12 @@ describe("compiled build", () => {
     const hosts = await run(["host", "list"]);
     expect(hosts.exitCode, hosts.stderr).toBe(0);
     expect(hosts.stdout).toContain("(no hosts)");
+  });
+
+  it("the CLI's bundle carries no Redis or BullMQ code (it imports @netforge/core/contract only)", () => {
+    const bundle = readFileSync(join(ROOT, "packages/cli/dist/main.js"), "utf8");
+    expect(bundle).toContain("create-network");
+    expect(bundle).not.toMatch(/from\s*["'](ioredis|bullmq)["']|require\(["'](ioredis|bullmq)["']\)/);
+    expect(bundle).not.toMatch(/redis\.call\(|EVALSHA/);
   });
 });

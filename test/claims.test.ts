@@ -1,5 +1,5 @@
 /** Name and subnet claims on a real Redis: every kind of overlap caught via the sorted index, releases, stale index entries healed. */
-import { claimNetwork, releaseNetworkClaim, setOccupiedSubnets, syncHostClaims } from "@netforge/core";
+import { claimNetwork, releaseNetworkClaim, setOccupiedSubnets, syncHostClaims } from "@netforge/core/store";
 import { afterAll, describe, expect, it } from "vitest";
 import { testRedis } from "./support/redis";
 

@@ -4,7 +4,8 @@
  * range is put back and the spec is never rewritten. A recording fake host
  * answers virsh like libvirt; the job record lives in the real test Redis.
  */
-import { type NetSpec, newJobRecord, renderNetworkXml, saveNewJob, sha256Hex } from "@netforge/core";
+import { type NetSpec, renderNetworkXml, sha256Hex } from "@netforge/core/model";
+import { newJobRecord, saveNewJob } from "@netforge/core/store";
 import pino from "pino";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { JobContext } from "../apps/worker/src/context";

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { renderNetworkXml, specFromCreate } from "@netforge/core";
+import { renderNetworkXml, specFromCreate } from "@netforge/core/model";
 import { createSandboxHost, destroySandboxHost, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

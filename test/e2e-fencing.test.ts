@@ -6,7 +6,7 @@
  * lock vanished runs its undo only under the lock it took back.
  */
 import { readFile } from "node:fs/promises";
-import type { Redis } from "@netforge/core";
+import type { Redis } from "@netforge/core/store";
 import type { SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor, workerLog } from "./support/cluster";

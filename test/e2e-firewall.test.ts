@@ -12,7 +12,8 @@
  * worker restart and a network stop/start; delete leaves nothing.
  */
 import { mkdir, writeFile } from "node:fs/promises";
-import { getHost, parseNetworkXml, type RoutedNetSpec } from "@netforge/core";
+import { parseNetworkXml, type RoutedNetSpec } from "@netforge/core/model";
+import { getHost } from "@netforge/core/store";
 import { join } from "node:path";
 import { createNamespaceVm, type NamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -13,7 +13,8 @@
  */
 import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
-import { getHost, type HostRecord } from "@netforge/core";
+import type { HostRecord } from "@netforge/core/contract";
+import { getHost } from "@netforge/core/store";
 import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";

@@ -4,7 +4,7 @@
  * detection (crash and clean stop), the synchronous CIDR/name checks against
  * what the hosts really have, and placement across hosts.
  */
-import { HOST_OFFLINE_AFTER_MS, parseAllowedCidrs } from "@netforge/core";
+import { HOST_OFFLINE_AFTER_MS, parseAllowedCidrs } from "@netforge/core/contract";
 import type { SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, TOKENS, waitFor } from "./support/cluster";

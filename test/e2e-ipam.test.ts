@@ -8,7 +8,7 @@
  * host lost them behind netforge's back.
  */
 import { createNamespaceVm, type NamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
-import { parseNetworkXml, sha256Hex } from "@netforge/core";
+import { parseNetworkXml, sha256Hex } from "@netforge/core/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
 

@@ -3,7 +3,7 @@
  * real libvirtd/dnsmasq/iptables in a network namespace, proven with real
  * traffic from namespace VMs and with a real (empty) libvirt domain.
  */
-import { parseIPv4 } from "@netforge/core";
+import { parseIPv4 } from "@netforge/core/contract";
 import { createNamespaceVm, type NamespaceVm, type SandboxHost, startLibvirtDomain, stopLibvirtDomain } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, TOKENS } from "./support/cluster";

@@ -9,7 +9,7 @@
  * id instead of failing (delete -> NOT_FOUND, stop/start -> INVALID_STATE), and
  * a create delivered again while a VM is attached must not destroy its network.
  */
-import { getJob, type JobRecord } from "@netforge/core";
+import { getJob, type JobRecord } from "@netforge/core/store";
 import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { Job, Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -6,7 +6,7 @@
  * step, undoes what it did and goes back to the queue with no attempt used,
  * and the next worker of the host runs it from the start.
  */
-import { getHost, hostStatus } from "@netforge/core";
+import { getHost, hostStatus } from "@netforge/core/store";
 import type { SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";

@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type CreateNetworkPayload, getHost, JOB_STEPS, newJobId, newJobRecord, redisTimeMs, resolveCreate } from "@netforge/core";
+import { type CreateNetworkPayload, JOB_STEPS, resolveCreate } from "@netforge/core/contract";
+import { getHost, newJobId, newJobRecord, redisTimeMs } from "@netforge/core/store";
 import type { SandboxHost } from "@netforge/sandbox";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

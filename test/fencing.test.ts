@@ -5,7 +5,8 @@
  * a TTL is no longer trusted, and an abandoned job is recorded as failed only
  * by whoever holds the network lock.
  */
-import { commitFencedJobEvent, getJob, type JobRecord, newJobRecord, type QueuedJobData, saveNewJob, tryLock } from "@netforge/core";
+import type { QueuedJobData } from "@netforge/core/contract";
+import { commitFencedJobEvent, getJob, type JobRecord, newJobRecord, saveNewJob, tryLock } from "@netforge/core/store";
 import type { Job } from "bullmq";
 import pino from "pino";
 import { afterAll, describe, expect, it, vi } from "vitest";

@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { encodeHostLeaseOwner, getHost, hostLeaseKey, readHostLease } from "@netforge/core";
+import { encodeHostLeaseOwner, getHost, hostLeaseKey, readHostLease } from "@netforge/core/store";
 import { spawnWorker, type WorkerProcess } from "@netforge/devstack";
 import { pino } from "pino";
 import { afterAll, afterEach, describe, expect, it } from "vitest";

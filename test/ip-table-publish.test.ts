@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type NetworkRecord, parseNetworkXml, putNetwork, renderNetworkXml, specFromCreate } from "@netforge/core";
+import { parseNetworkXml, renderNetworkXml, specFromCreate } from "@netforge/core/model";
+import { type NetworkRecord, putNetwork } from "@netforge/core/store";
 import { afterAll, describe, expect, it } from "vitest";
 import type { HostContext } from "../apps/worker/src/context";
 import { publishIpTable } from "../apps/worker/src/ip-table";

@@ -15,7 +15,7 @@ import {
   removeNetwork,
   saveNewJob,
   UNFINISHED_JOB_RETENTION_SECONDS,
-} from "@netforge/core";
+} from "@netforge/core/store";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, natBody, startApiHarness } from "./support/api-harness";
 

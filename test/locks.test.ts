@@ -1,5 +1,5 @@
 /** The per-network lock on a real Redis: exclusive, owner-only release, expiry when the holder dies, renewal while held. */
-import { tryLock } from "@netforge/core";
+import { tryLock } from "@netforge/core/store";
 import { afterAll, describe, expect, it } from "vitest";
 import { testRedis } from "./support/redis";
 

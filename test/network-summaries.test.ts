@@ -3,7 +3,7 @@
  * they follow every put and remove, and a record without one (written before
  * summaries existed) is still listed, from the record.
  */
-import { getNetworkSummariesAfter, type NetworkRecord, networkSummary, putNetwork, removeNetwork } from "@netforge/core";
+import { getNetworkSummariesAfter, type NetworkRecord, networkSummary, putNetwork, removeNetwork } from "@netforge/core/store";
 import { afterAll, describe, expect, it } from "vitest";
 import { testRedis } from "./support/redis";
 

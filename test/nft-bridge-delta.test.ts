@@ -7,7 +7,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type FirewallNetwork, renderPortSecurityDelta, renderPortSecurityTable } from "@netforge/core";
+import { type FirewallNetwork, renderPortSecurityDelta, renderPortSecurityTable } from "@netforge/core/model";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { webNetwork } from "../apps/worker/src/firewall/__fixtures__/fake-nft";

@@ -6,7 +6,7 @@
  * Everything runs in a network namespace this test creates (`unshare -n` around a sleeping anchor killed by its
  * pid), with a bridge, a veth port and real ARP frames; nothing of the machine's network is touched.
  */
-import { type FirewallNetwork, renderPortSecurityTable } from "@netforge/core";
+import { type FirewallNetwork, renderPortSecurityTable } from "@netforge/core/model";
 import { execa, type ResultPromise } from "execa";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

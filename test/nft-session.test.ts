@@ -6,7 +6,7 @@
  * that the test kills by its pid); nothing of the machine's firewall is
  * touched.
  */
-import { type FirewallNetwork, renderHostTable } from "@netforge/core";
+import { type FirewallNetwork, renderHostTable } from "@netforge/core/model";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { webNetwork } from "../apps/worker/src/firewall/__fixtures__/fake-nft";

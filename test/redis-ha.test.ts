@@ -11,7 +11,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createApp } from "@netforge/api";
-import { connectRedis, getJob, isTerminal, makeKeys } from "@netforge/core";
+import { connectRedis, getJob, isTerminal, makeKeys } from "@netforge/core/store";
 import { type RedisHa, startRedisHa } from "@netforge/devstack";
 import { pino } from "pino";
 import { afterAll, expect, it } from "vitest";

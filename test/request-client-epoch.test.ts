@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectionEpoch, connectRedis, requestRedisClient } from "@netforge/core";
+import { connectionEpoch, connectRedis, requestRedisClient } from "@netforge/core/store";
 import { type RedisServer, startRedisServer } from "@netforge/devstack";
 import { afterAll, expect, it } from "vitest";
 

@@ -1,4 +1,4 @@
-import { parseIPv4 } from "@netforge/core";
+import { parseIPv4 } from "@netforge/core/contract";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";

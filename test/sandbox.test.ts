@@ -1,4 +1,4 @@
-import { parseIPv4 } from "@netforge/core";
+import { parseIPv4 } from "@netforge/core/contract";
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -5,7 +5,7 @@
  * (no tombstone left either), and an idempotency key whose request missed
  * its deadline without a job is taken over by the next request.
  */
-import { newJobId, newJobRecord, redisTimeMs, saveNewJob } from "@netforge/core";
+import { newJobId, newJobRecord, redisTimeMs, saveNewJob } from "@netforge/core/store";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { HostQueues } from "../apps/api/src/host-queues";

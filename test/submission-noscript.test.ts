@@ -6,10 +6,20 @@
  * BullMQ's add from queueing a job whose claim and record were never written.
  * Uses its own redis-server: SCRIPT FLUSH empties the whole server's script cache.
  */
-import { connectRedis, loadSubmissionScripts, makeKeys, queueCommit, queueTombstoneDrop, type Redis, redisTimeMs } from "@netforge/core";
+import {
+  addJobIn,
+  bullJobKey,
+  connectRedis,
+  definedScripts,
+  loadSubmissionScripts,
+  makeKeys,
+  queueCommit,
+  queueTombstoneDrop,
+  queueTransaction,
+  type Redis,
+  redisTimeMs,
+} from "@netforge/core/store";
 import { type RedisServer, startRedisServer } from "@netforge/devstack";
-import { Job } from "bullmq";
-import type { ChainableCommander } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostQueues } from "../apps/api/src/host-queues";
@@ -55,18 +65,17 @@ describe("commit script missing from Redis (NOSCRIPT inside the MULTI)", () => {
 
     // Our commit script gone, BullMQ's add present: the one order in which an unguarded MULTI would queue a job alone.
     await redis.script("FLUSH");
-    const defined = (redis as unknown as { scriptsSet: Record<string, { lua: string }> }).scriptsSet;
-    const adds = Object.entries(defined).filter(([n]) => n.startsWith("addStandardJob"));
+    const adds = definedScripts(redis, "addStandardJob");
     expect(adds.length).toBeGreaterThan(0);
-    for (const [, s] of adds) await redis.script("LOAD", s.lua);
+    for (const lua of adds) await redis.script("LOAD", lua);
 
     const s = submission("ns-half", "10.91.0.0/24");
     const q = queues.queue("h1");
-    const multi = (await q.client).multi() as unknown as ChainableCommander & Parameters<Job["addJob"]>[0];
-    const bullJobKey = q.toKey(s.jobId);
-    queueCommit(multi, keys, { deadlineMs: (await redisTimeMs(redis)) + 2_000, record: s.record, claim: s.claim, bullJobKey });
-    await new Job(q, s.data.action, s.data, { jobId: s.jobId }, s.jobId).addJob(multi);
-    queueTombstoneDrop(multi, bullJobKey);
+    const multi = queueTransaction(await q.client);
+    const jobKey = bullJobKey(q, s.jobId);
+    queueCommit(multi, keys, { deadlineMs: (await redisTimeMs(redis)) + 2_000, record: s.record, claim: s.claim, bullJobKey: jobKey });
+    await addJobIn(multi, q, s.data, { jobId: s.jobId });
+    queueTombstoneDrop(multi, jobKey);
     const res = (await multi.exec()) as [Error | null, unknown][];
     expect(res[1]?.[0]?.message).toMatch(/^NOSCRIPT/);
     // BullMQ's add ran (no error) and found the tombstone: it added nothing.

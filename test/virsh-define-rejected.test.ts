@@ -6,7 +6,8 @@
  * what would produce it: this is the last line of defence, for a definition
  * that gets past both (an old record, a renderer bug).
  */
-import { AppError, renderNetworkXml } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
+import { renderNetworkXml } from "@netforge/core/model";
 import { afterAll, describe, expect, it } from "vitest";
 import { ExecaRunner } from "../apps/worker/src/host/command-runner";
 import { Virsh } from "../apps/worker/src/host/virsh";

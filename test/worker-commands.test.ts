@@ -5,7 +5,8 @@
  * compared with the expected one. Every command is an argv array; nothing
  * goes through a shell. The job record lives in the real test Redis.
  */
-import { type CreateNetworkPayload, newJobRecord, saveNewJob } from "@netforge/core";
+import type { CreateNetworkPayload } from "@netforge/core/contract";
+import { newJobRecord, saveNewJob } from "@netforge/core/store";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import type { JobContext } from "../apps/worker/src/context";

@@ -5,7 +5,9 @@
  * (HOST_COMMAND_FAILED: fail closed), and a hostIp that is not an address of the host. A recording runner plays
  * the host (the real-traffic versions are in e2e-forward-guards); the job record lives in the real test Redis.
  */
-import { AppError, deniedHostPorts, newJobRecord, saveNewJob } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
+import { deniedHostPorts } from "@netforge/core/model";
+import { newJobRecord, saveNewJob } from "@netforge/core/store";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import type { JobContext } from "../apps/worker/src/context";

@@ -6,7 +6,7 @@
  * "nothing was done to the host" is read from what it was asked to run. The
  * same submission untampered does reach the host (the control case).
  */
-import { getJob, type JobRecord, makeKeys } from "@netforge/core";
+import { getJob, type JobRecord, makeKeys } from "@netforge/core/store";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningWorker, startWorker } from "../apps/worker/src/worker";

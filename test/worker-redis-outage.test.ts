@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { getHost, makeKeys } from "@netforge/core";
+import { getHost, makeKeys } from "@netforge/core/store";
 import { type RedisServer, startRedisServer } from "@netforge/devstack";
 import { Redis } from "ioredis";
 import { pino } from "pino";

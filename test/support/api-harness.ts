@@ -6,20 +6,18 @@
  */
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
+import type { ErrorBody, HostRecord, Role } from "@netforge/core/contract";
 import {
   claimNetwork,
   commitJobEvent,
-  type ErrorBody,
   getJob,
-  type HostRecord,
   type JobEventType,
   type JobRecord,
   type NetworkRecord,
   percentOf,
-  type Role,
   putHost,
   putNetwork,
-} from "@netforge/core";
+} from "@netforge/core/store";
 import { type ApiConfig, createApp, type NetforgeApi } from "@netforge/api";
 import { pino } from "pino";
 import { scanKeys, testRedis } from "./redis";

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { type ApiConfig, createApp } from "@netforge/api";
-import { connectRedis, getHost, hostStatus, makeKeys, type Keys, type Redis } from "@netforge/core";
+import { connectRedis, getHost, hostStatus, makeKeys, type Keys, type Redis } from "@netforge/core/store";
 import { spawnWorker, type WorkerProcess } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
 import pino from "pino";

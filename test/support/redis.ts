@@ -1,6 +1,6 @@
 /** Per-suite access to the test run's private Redis with a unique key prefix. */
 import { randomBytes } from "node:crypto";
-import { connectRedis, makeKeys, type Keys, type Redis } from "@netforge/core";
+import { connectRedis, makeKeys, type Keys, type Redis } from "@netforge/core/store";
 
 /** The run's Redis URL (set by global setup). */
 export function testRedisUrl(): string {

@@ -1,5 +1,5 @@
 /** A create-network submission for host "h1" as HostQueues.commit takes it: job id, record, queue data and claim. */
-import { newJobId, newJobRecord } from "@netforge/core";
+import { newJobId, newJobRecord } from "@netforge/core/store";
 
 export function submission(name: string, cidr: string) {
   const jobId = newJobId();

@@ -7,7 +7,7 @@
  * the address of this machine on the network its workers share.
  */
 import { isIPv4 } from "node:net";
-import { type Keys, publishApiAddresses, type Redis } from "@netforge/core";
+import { type Keys, publishApiAddresses, type Redis } from "@netforge/core/store";
 import type { Logger } from "pino";
 
 /** What an API instance publishes: listed addresses, or the local address of its Redis connection. */

@@ -4,18 +4,9 @@
  * request id (everything after can log and answer with it) -> request log
  * -> auth + rate limit (/api/*) -> body limit -> routes; one onError.
  */
-import {
-  ACTIONS,
-  type ActionName,
-  AppError,
-  hostStatus,
-  isTerminal,
-  listHosts,
-  readWorkerCounters,
-  requestRedisClient,
-  watchRedisOutage,
-  sizeLimits,
-} from "@netforge/core";
+import { ACTIONS, type ActionName, AppError } from "@netforge/core/contract";
+import { sizeLimits } from "@netforge/core/model";
+import { hostStatus, isTerminal, listHosts, readWorkerCounters, requestRedisClient, watchRedisOutage } from "@netforge/core/store";
 import { Hono } from "hono";
 import { routePath } from "hono/route";
 import { ApiAddressPublisher } from "./api-addresses";

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { BlockList, isIP } from "node:net";
-import { AppError, type Role, roleAllows } from "@netforge/core";
+import { AppError, type Role, roleAllows } from "@netforge/core/contract";
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "./context";
 import type { TokenBucketRateLimiter } from "./rate-limiter";

@@ -6,7 +6,7 @@
  * The same pass drops index entries of expired jobs, so listings stay clean
  * even when no new job is written for a while.
  */
-import { dropExpiredJobEntries, type Keys, type Redis, sweepClaims } from "@netforge/core";
+import { dropExpiredJobEntries, type Keys, type Redis, sweepClaims } from "@netforge/core/store";
 import type { Logger } from "pino";
 import type { ApiConfig } from "./context";
 

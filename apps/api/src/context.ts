@@ -1,5 +1,7 @@
 /** What createApp is given, and the services its routes share. */
-import { type AllowedPools, defaultAllowedPools, type Keys, type Redis, type Role, type SizeLimits } from "@netforge/core";
+import { type AllowedPools, defaultAllowedPools, type Role } from "@netforge/core/contract";
+import type { SizeLimits } from "@netforge/core/model";
+import type { Keys, Redis } from "@netforge/core/store";
 import type { PublishedAddresses } from "./api-addresses";
 import type { Logger } from "pino";
 import type { HostQueues } from "./host-queues";

@@ -1,4 +1,4 @@
-import { AppError } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
 import { describe, expect, it } from "vitest";
 import { decodeNameCursor, encodeNameCursor } from "./cursor";
 

@@ -1,5 +1,5 @@
 /** Opaque list cursors: base64url of the last name returned, so clients cannot depend on their content. */
-import { type AppError, validationError } from "@netforge/core";
+import { type AppError, validationError } from "@netforge/core/contract";
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
 

@@ -9,19 +9,9 @@
  * Delete and stop answer NETWORK_IN_USE when the network's live stats show
  * something attached (the real call's worker checks the bridge itself).
  */
-import {
-  AppError,
-  bridgeNameFor,
-  getHost,
-  getNetworkSpec,
-  getNetworkView,
-  type JobAction,
-  listAllNetworks,
-  firewallNetworkOf,
-  renderNetworkChains,
-  renderNetworkXml,
-  specFromCreate,
-} from "@netforge/core";
+import { AppError, type JobAction } from "@netforge/core/contract";
+import { bridgeNameFor, firewallNetworkOf, renderNetworkChains, renderNetworkXml, specFromCreate } from "@netforge/core/model";
+import { getHost, getNetworkSpec, getNetworkView, listAllNetworks } from "@netforge/core/store";
 import type { Services } from "./context";
 import { l2CreatePlan, l2DeleteSteps } from "./l2-door";
 import type { PreparedJob } from "./job-preparers";

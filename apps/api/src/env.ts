@@ -1,5 +1,5 @@
 /** The API's configuration, read once from the environment and checked with zod. */
-import { type AllowedPools, parseAllowedCidrs } from "@netforge/core";
+import { type AllowedPools, parseAllowedCidrs } from "@netforge/core/contract";
 import { z } from "zod";
 import { TrustedProxies } from "./auth";
 import { MIN_TOKEN_LENGTH } from "./tokens";

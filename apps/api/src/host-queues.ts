@@ -4,40 +4,34 @@
  * submission take effect: claim, job record and queue entry in one MULTI
  * (see core's store/submission.ts).
  */
+import { AppError, JOB_ATTEMPTS, JOB_BACKOFF_MS, type QueuedJobData } from "@netforge/core/contract";
 import {
-  AppError,
+  addJobIn,
+  bullJobKey,
   type CommitOutcome,
   commitOutcome,
-  type JobAction,
-  JOB_ATTEMPTS,
-  JOB_BACKOFF_MS,
+  definedScripts,
+  type HostQueue,
   jobRetention,
   type Keys,
-  type QueuedJobData,
+  openHostQueue,
+  type QueueClient,
   queueCommit,
   queueTombstoneDrop,
+  queueTransaction,
   type Redis,
   type SubmissionCommit,
   connectionEpoch,
   isNoScriptError,
   isRedisUnavailableError,
   loadSubmissionScripts,
-} from "@netforge/core";
-import { Job, type JobsOptions, Queue } from "bullmq";
-import type { ChainableCommander } from "ioredis";
+} from "@netforge/core/store";
+import type { JobsOptions } from "bullmq";
 import type { Logger } from "pino";
 
 /** Finished BullMQ entries are trimmed by age (never kept longer than our own job records, which carry the history). */
 const removeOnComplete = () => ({ age: Math.min(86_400, jobRetention().finishedSeconds) });
 const removeOnFail = () => ({ age: Math.min(604_800, jobRetention().finishedSeconds) });
-/**
- * BullMQ's per-queue event stream (read by QueueEvents, which netforge does
- * not use: job events have their own streams) would otherwise hold 10,000
- * entries, a few MB per host. Trimmed approximately, so it stays near this.
- */
-const QUEUE_EVENTS_MAX_LEN = 200;
-
-export type HostQueue = Queue<QueuedJobData, unknown, JobAction>;
 
 /** The result of a commit: the commit script's outcome, and whether BullMQ's add after it failed. */
 export interface CommitResult {
@@ -62,11 +56,7 @@ export class HostQueues {
   private queueFor(host: string): HostQueue {
     let q = this.queues.get(host);
     if (!q) {
-      q = new Queue<QueuedJobData, unknown, JobAction>(this.keys.hostQueue(host), {
-        connection: this.connection,
-        prefix: this.keys.bull,
-        streams: { events: { maxLen: QUEUE_EVENTS_MAX_LEN } },
-      });
+      q = openHostQueue(this.connection, this.keys, host);
       // Outages are logged once by the connection's outage watch, not once per failed command.
       q.on("error", (err) => {
         if (!isRedisUnavailableError(err)) this.logger.warn({ err: err.message, host }, "queue error");
@@ -89,7 +79,7 @@ export class HostQueues {
   }
 
   /** Job options: the BullMQ job id is our job id. */
-  private jobOptions(jobId: string): JobsOptions {
+  private jobOptions(jobId: string): JobsOptions & { jobId: string } {
     return {
       jobId,
       attempts: JOB_ATTEMPTS,
@@ -100,7 +90,7 @@ export class HostQueues {
   }
 
   /** The queue's client once it is initialised (BullMQ's scripts loaded), bounded: it waits for a connection otherwise. */
-  private async clientOf(host: string, q: HostQueue): Promise<Awaited<HostQueue["client"]>> {
+  private async clientOf(host: string, q: HostQueue): Promise<QueueClient> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error("Command timed out")), this.timeoutMs);
@@ -167,16 +157,16 @@ export class HostQueues {
 
   private async commitOnce(
     q: HostQueue,
-    client: Awaited<HostQueue["client"]>,
+    client: QueueClient,
     data: QueuedJobData,
     commit: Omit<SubmissionCommit, "bullJobKey">,
   ): Promise<[Error | null, unknown][]> {
-    const bullJobKey = q.toKey(data.jobId);
+    const jobKey = bullJobKey(q, data.jobId);
     // BullMQ's transaction wraps an ioredis MULTI: our commands go on it as plain commands and EVALSHAs.
-    const multi = client.multi() as unknown as ChainableCommander & Parameters<Job["addJob"]>[0];
-    queueCommit(multi, this.keys, { ...commit, bullJobKey });
-    await new Job(q, data.action, data, this.jobOptions(data.jobId), data.jobId).addJob(multi);
-    queueTombstoneDrop(multi, bullJobKey);
+    const multi = queueTransaction(client);
+    queueCommit(multi, this.keys, { ...commit, bullJobKey: jobKey });
+    await addJobIn(multi, q, data, this.jobOptions(data.jobId));
+    queueTombstoneDrop(multi, jobKey);
     const res = await multi.exec();
     if (res === null) throw new AppError("INTERNAL", "the submission transaction was discarded");
     return res;
@@ -191,11 +181,7 @@ export class HostQueues {
   }
 
   private async loadScriptsNow(): Promise<void> {
-    const defined = (this.connection as unknown as { scriptsSet: Record<string, { lua: string }> }).scriptsSet;
-    const adds = Object.entries(defined)
-      .filter(([name]) => name.startsWith("add"))
-      .map(([, script]) => script.lua);
-    await loadSubmissionScripts(this.connection, adds);
+    await loadSubmissionScripts(this.connection, definedScripts(this.connection, "add"));
   }
 
   /** Close every queue (the shared connection stays open: it is the caller's). */

@@ -1,4 +1,4 @@
-import { AppError } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
 import { HTTPException } from "hono/http-exception";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";

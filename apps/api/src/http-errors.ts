@@ -4,7 +4,8 @@
  * not an AppError (or a parse failure) is an INTERNAL error: logged with its
  * stack, answered with a generic message.
  */
-import { AppError, ERROR_STATUS, type ErrorBody, isRedisUnavailableError, validationError, zodIssues } from "@netforge/core";
+import { AppError, ERROR_STATUS, type ErrorBody, validationError, zodIssues } from "@netforge/core/contract";
+import { isRedisUnavailableError } from "@netforge/core/store";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";

@@ -1,4 +1,5 @@
-import { AppError, makeKeys } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
+import { makeKeys } from "@netforge/core/store";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, idempotencyRedisKey, parseIdempotencyKey, requestFingerprint } from "./idempotency";
 

@@ -6,7 +6,8 @@
  * same key string never see each other's jobs.
  */
 import { createHash } from "node:crypto";
-import { AppError, evalScript, type Keys, type Redis, validationError } from "@netforge/core";
+import { AppError, validationError } from "@netforge/core/contract";
+import { evalScript, type Keys, type Redis } from "@netforge/core/store";
 
 /** How long a key is remembered (the contract's 24 h). */
 export const IDEMPOTENCY_TTL_SECONDS = 86_400;

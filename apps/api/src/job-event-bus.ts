@@ -5,7 +5,8 @@
  * `ready` resolves only once SUBSCRIBE is acknowledged, so nothing published
  * after a listener's read can be missed.
  */
-import { AppError, type JobEvent, type Redis } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
+import type { JobEvent, Redis } from "@netforge/core/store";
 import type { Logger } from "pino";
 
 export type JobEventListener = (ev: JobEvent) => void;

@@ -14,19 +14,14 @@
  * effect. A request refused before its commit forgets its idempotency key.
  */
 import { createHash } from "node:crypto";
+import { AppError, ERROR_STATUS, isErrorCode, type JobAction, type JobView, JOB_STEPS, assertAllowedSubnet } from "@netforge/core/contract";
 import {
-  AppError,
   checkTokenQuota,
   commitJobEvent,
-  ERROR_STATUS,
   getJob,
-  isErrorCode,
   isRedisUnavailableError,
   isTerminal,
-  type JobAction,
   type JobRecord,
-  type JobView,
-  JOB_STEPS,
   newJobId,
   newJobRecord,
   redisTimeMs,
@@ -36,9 +31,8 @@ import {
   releaseNetworkClaim,
   releasePortClaims,
   toJobView,
-  assertAllowedSubnet,
   type TokenQuota,
-} from "@netforge/core";
+} from "@netforge/core/store";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv, Services } from "./context";

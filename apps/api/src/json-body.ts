@@ -9,7 +9,7 @@
  * `app.request`, a body something else already read) takes Hono's path.
  */
 import type { IncomingMessage } from "node:http";
-import { AppError, validationError } from "@netforge/core";
+import { AppError, validationError } from "@netforge/core/contract";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit as honoBodyLimit } from "hono/body-limit";
 

@@ -8,24 +8,21 @@
  * PF another tool's libvirt network names or whose VFs are bound to drivers).
  * The worker re-checks everything on the host.
  */
+import { AppError, type CreateNetworkPayload, type HostRecord, type L2Request } from "@netforge/core/contract";
 import {
-  AppError,
   type BridgeNetSpec,
   type BridgeUser,
   bridgeSetUpSteps,
   bridgeTearDownSteps,
   type NetSpec,
-  type CreateNetworkPayload,
   chooseBridge,
   renderNetworkXml,
   planVfWrites,
   refuseForeignPf,
   type SriovNetSpec,
-  type HostRecord,
-  type L2Request,
   type LinkFacts,
-  type NetworkRecord,
-} from "@netforge/core";
+} from "@netforge/core/model";
+import type { NetworkRecord } from "@netforge/core/store";
 
 /** The host's other networks as the bridge choice sees them (from the index). */
 export function bridgeUsers(host: HostRecord, networks: NetworkRecord[]): BridgeUser[] {

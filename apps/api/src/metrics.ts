@@ -6,7 +6,7 @@
  * depths, the workers' counters) is read at scrape time, bounded, and left
  * out of that scrape if Redis does not answer.
  */
-import type { JobView } from "@netforge/core";
+import type { JobView } from "@netforge/core/contract";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** What the scrape-time collectors read; set by the app once its services exist. */

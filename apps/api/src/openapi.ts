@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 document, generated from the ACTIONS table and the core zod schemas (never written by hand). */
-import { ACTIONS, type ActionName, HostView, JobView, NetworkIp, NetworkSummary, NetworkView } from "@netforge/core";
+import { ACTIONS, type ActionName, HostView, JobView, NetworkIp, NetworkSummary, NetworkView } from "@netforge/core/contract";
 import { z } from "zod";
 
 type JsonSchema = Record<string, unknown>;

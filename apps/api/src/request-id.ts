@@ -1,5 +1,5 @@
 /** Request ids: a caller's X-Request-Id is kept when it is safe to echo and log, otherwise we mint one. */
-import { randomBase64Url } from "@netforge/core";
+import { randomBase64Url } from "@netforge/core/store";
 
 const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 

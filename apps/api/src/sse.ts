@@ -6,7 +6,7 @@
  */
 import { ServerResponse } from "node:http";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { AppError } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { Logger } from "pino";

@@ -8,7 +8,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { ROLES, type Role } from "@netforge/core";
+import { ROLES, type Role } from "@netforge/core/contract";
 
 // Printable ASCII without space and comma: what fits a Bearer header and our list syntax.
 const TOKEN_CHARS = /^[\x21-\x2b\x2d-\x7e]+$/;

@@ -1,6 +1,8 @@
 /** Worker configuration from the environment, parsed once at boot. */
 import { hostname } from "node:os";
-import { type DeniedHostPorts, deniedHostPorts, HostId, jobRetention, sizeLimits } from "@netforge/core";
+import { HostId } from "@netforge/core/contract";
+import { type DeniedHostPorts, deniedHostPorts, sizeLimits } from "@netforge/core/model";
+import { jobRetention } from "@netforge/core/store";
 import { z } from "zod";
 
 const Env = z.object({

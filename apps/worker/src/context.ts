@@ -1,5 +1,6 @@
 /** What handlers and drivers get: the host's tools (long-lived) plus the job's reporter and revert stack. */
-import type { DeniedHostPorts, Keys, Redis } from "@netforge/core";
+import type { DeniedHostPorts } from "@netforge/core/model";
+import type { Keys, Redis } from "@netforge/core/store";
 import type { Logger } from "pino";
 import type { HostFirewall } from "./firewall/host-firewall";
 import type { CommandRunner } from "./host/command-runner";

@@ -8,7 +8,8 @@
  * round trip, and nothing is written unless the lock is held). A job that
  * finds it lost stops with a retryable error; see the processor for what follows.
  */
-import { AppError, type HeldLock, type LockFenceArgs } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
+import type { HeldLock, LockFenceArgs } from "@netforge/core/store";
 
 /** The words every lost-lock error and log line carries (operators and tests look for them). */
 export const LOCK_LOST = "lost the network lock";

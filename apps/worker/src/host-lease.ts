@@ -19,7 +19,7 @@ import {
   type Redis,
   releaseHostLease,
   renewHostLease,
-} from "@netforge/core";
+} from "@netforge/core/store";
 import type { Logger } from "pino";
 
 /** Default TTL of the host-id lease (NETFORGE_HOST_LEASE_MS): the time a host's heartbeat may be late before it is offline. */

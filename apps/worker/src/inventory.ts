@@ -4,7 +4,8 @@
  * the API's synchronous CIDR check), and how many netforge networks it runs.
  */
 import { hostname } from "node:os";
-import { type HostRecord, putHost, setOccupiedSubnets } from "@netforge/core";
+import type { HostRecord } from "@netforge/core/contract";
+import { putHost, setOccupiedSubnets } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import { occupiedSubnets } from "./host/host-checks";
 import type { HostSnapshot } from "./drivers/driver";

@@ -5,7 +5,9 @@
  * after every change of its reservations; `allocatedIps` of the stats is the
  * count of leased rows of the same table, so both always agree.
  */
-import { isRouted, type NetworkIp, parseIPv4, type RoutedNetSpec, putNetworkIpsAndStats } from "@netforge/core";
+import { type NetworkIp, parseIPv4 } from "@netforge/core/contract";
+import { isRouted, type RoutedNetSpec } from "@netforge/core/model";
+import { putNetworkIpsAndStats } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import { readLinks } from "./host/ip";
 import { type LeaseEntry, readLeases } from "./host/leases";

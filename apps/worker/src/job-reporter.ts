@@ -5,8 +5,8 @@
  * a step's start and every outcome are written by commitFencedJobEvent, which
  * checks and renews the network lock in the same script (see fence.ts).
  */
+import type { AppError } from "@netforge/core/contract";
 import {
-  type AppError,
   commitFencedJobEvent,
   commitJobEvent,
   type JobRecord,
@@ -14,7 +14,7 @@ import {
   percentOf,
   type Redis,
   confirmedOnReplica,
-} from "@netforge/core";
+} from "@netforge/core/store";
 import type { Fence } from "./fence";
 
 /** How long an outcome write waits for a replica's confirmation (Sentinel only) before going on regardless. */

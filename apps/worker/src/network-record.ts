@@ -1,5 +1,7 @@
 /** Building the index record of a network from what libvirt reports about it. */
-import { type FirewallRule, isRouted, type NetworkRecord, type NetworkType } from "@netforge/core";
+import type { NetworkType } from "@netforge/core/contract";
+import { type FirewallRule, isRouted } from "@netforge/core/model";
+import type { NetworkRecord } from "@netforge/core/store";
 import type { CatalogEntry } from "./host/network-catalog";
 
 /** Firewall defaults of a network without rules. */

@@ -10,22 +10,17 @@
  * lost it stops; it undoes and records only under a lock it took back, and
  * otherwise leaves host and record to the holder and runs again later.
  */
+import { AppError, checkJobPayload, type JobAction, JOB_BACKOFF_MS, type QueuedJobData, toAppError } from "@netforge/core/contract";
 import {
-  AppError,
-  checkJobPayload,
   countWorkerEvent,
   getJob,
   getNetwork,
   isTerminal,
-  type JobAction,
-  JOB_BACKOFF_MS,
-  type QueuedJobData,
   releaseNetworkClaim,
   removeNetwork,
-  toAppError,
   tryLock,
   type HeldLock,
-} from "@netforge/core";
+} from "@netforge/core/store";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import type { HostContext } from "./context";
 import { fenceFor, isLockLost, LOCK_LOST, lockLostError } from "./fence";

@@ -5,13 +5,11 @@
  * and removes index entries of this host that libvirt no longer has. Entries
  * whose network lock is held (a job is running on them) are left alone.
  */
+import { firewallNetworkOf, isRouted, parseNetworkXml } from "@netforge/core/model";
 import {
-  firewallNetworkOf,
-  isRouted,
   countWorkerEvent,
   getNetworks,
   getNetworkSpecs,
-  parseNetworkXml,
   type NetworkRecord,
   putNetwork,
   putNetworkSpec,
@@ -19,7 +17,7 @@ import {
   removeNetwork,
   syncHostClaims,
   tryLock,
-} from "@netforge/core";
+} from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { HostSnapshot } from "./drivers/driver";
 import { driverFor } from "./drivers/registry";

@@ -2,8 +2,9 @@
  * A host's worker: consumes its host's queue, and keeps the cluster informed
  * about the host (heartbeat + inventory, index reconcile, live stats).
  */
-import { connectRedis, isRedisUnavailableError, makeKeys, markHostOffline, type QueuedJobData, watchRedisOutage } from "@netforge/core";
-import { deniedHostPorts } from "@netforge/core";
+import type { QueuedJobData } from "@netforge/core/contract";
+import { connectRedis, isRedisUnavailableError, makeKeys, markHostOffline, watchRedisOutage } from "@netforge/core/store";
+import { deniedHostPorts } from "@netforge/core/model";
 import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import type { WorkerConfig } from "./config";

@@ -1,4 +1,4 @@
-import { ACTIONS } from "@netforge/core";
+import { ACTIONS } from "@netforge/core/contract";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { buildBody, flagsOf } from "./body-flags";

@@ -4,7 +4,7 @@
  * (see body-flags.ts), job actions follow their job live.
  */
 import { readFileSync } from "node:fs";
-import { ACTIONS, type ActionDef } from "@netforge/core";
+import { ACTIONS, type ActionDef } from "@netforge/core/contract";
 import { Command, CommanderError, Option } from "commander";
 import { z } from "zod";
 import { flagsOf, type FlagSpec, positionalOf, buildBody } from "./body-flags";

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { checkHostRules, hostRuleCount } from "./limits";
 import { XML_DIFF_MAX_LINES, xmlDigest } from "./render/xml-digest";
-import { planChange } from "./spec/changes";
-import type { NetSpec } from "./spec/network-spec";
+import { planChange } from "./planner/changes";
+import type { NetSpec } from "./planner/network-spec";
 
 const spec: NetSpec = {
   type: "nat",

@@ -4,7 +4,7 @@
  * refused with LIMIT_REACHED (409) whose `details` name the limit, its setting and the count it would reach.
  */
 import { AppError } from "./errors";
-import { isRouted, type NetSpec } from "./spec/network-spec";
+import { isRouted, type NetSpec } from "./planner/network-spec";
 
 /** The caps; each has a setting (SIZE_LIMIT_SETTINGS) and a default (DEFAULT_SIZE_LIMITS). */
 export interface SizeLimits {

@@ -1,5 +1,5 @@
 /** Registers `POST /api/<action>` from the ACTIONS table: role check, JSON body, schema parse. */
-import { ACTIONS, type ActionName, parseOrThrow, validationError } from "@netforge/core";
+import { ACTIONS, type ActionName, parseOrThrow, validationError } from "@netforge/core/contract";
 import type { Context, Hono } from "hono";
 import type { z } from "zod";
 import { requireRole } from "../auth";

@@ -1,5 +1,6 @@
 /** Admin actions: release-network-claim (synchronous; what still holds a claim is an INVALID_STATE naming it). */
-import { AppError, releaseClaimIfUnheld } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
+import { releaseClaimIfUnheld } from "@netforge/core/store";
 import { Hono } from "hono";
 import type { AppEnv, Services } from "../context";
 import { actionRoute } from "./action-route";

@@ -1,5 +1,5 @@
 /** The host registry as clients see it. */
-import { listHosts, toHostView } from "@netforge/core";
+import { listHosts, toHostView } from "@netforge/core/store";
 import { Hono } from "hono";
 import type { AppEnv, Services } from "../context";
 import { actionRoute } from "./action-route";

@@ -1,22 +1,17 @@
 /** Jobs: status, listing, and the Server-Sent Events streams of one job and of all jobs. */
+import { AppError, JobId, type JobView, type JobState, NetworkName, validationError } from "@netforge/core/contract";
 import {
-  AppError,
   compareStreamIds,
   getJob,
   getJobs,
   isTerminal,
   type JobEvent,
-  JobId,
   type JobRecord,
-  type JobView,
   listJobIdsBy,
-  type JobState,
-  NetworkName,
   readJobEventsAfter,
   readJobSnapshot,
   toJobView,
-  validationError,
-} from "@netforge/core";
+} from "@netforge/core/store";
 import { Hono } from "hono";
 import { requireRole } from "../auth";
 import type { AppEnv, Services } from "../context";

@@ -1,13 +1,6 @@
 /** The network actions: the job actions of the ACTIONS table (queued) and the network queries (answered from the index). */
-import {
-  AppError,
-  getNetworkIps,
-  listSummaryEntriesAfter,
-  getNetworkView,
-  JOB_ACTIONS,
-  type JobAction,
-  type SummaryEntry,
-} from "@netforge/core";
+import { AppError, JOB_ACTIONS, type JobAction } from "@netforge/core/contract";
+import { getNetworkIps, listSummaryEntriesAfter, getNetworkView, type SummaryEntry } from "@netforge/core/store";
 import { Hono } from "hono";
 import type { AppEnv, Services } from "../context";
 import { decodeNameCursor, encodeNameCursor } from "../cursor";

@@ -5,7 +5,8 @@
  * says only which check failed, the error itself goes to the log.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { AppError, hostStatus, listHosts } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
+import { hostStatus, listHosts } from "@netforge/core/store";
 import { Hono } from "hono";
 import type { AppEnv, Services } from "../context";
 import { buildOpenApiDocument } from "../openapi";

@@ -8,8 +8,8 @@
  * reboot removed it), and on delete the NIC is given back exactly as the spec
  * recorded it (no master, its MTU, up or down) and the bridge removed.
  */
+import { AppError } from "@netforge/core/contract";
 import {
-  AppError,
   type BridgeNetSpec,
   type BridgeUser,
   bridgeSetUpSteps,
@@ -17,7 +17,7 @@ import {
   chooseBridge,
   type NetSpec,
   renderNetworkXml,
-} from "@netforge/core";
+} from "@netforge/core/model";
 import type { HostContext, JobContext } from "../context";
 import type { Attachment } from "../host/attachments";
 import { type HostLink, readLinks } from "../host/ip";

@@ -6,16 +6,9 @@
  * applied to a running network, and the index record. Handlers stay thin
  * and never ask for a type: a new type is a new driver file.
  */
-import type {
-  ChangePlan,
-  CreateNetworkPayload,
-  HostObservation,
-  NetSpec,
-  NetworkChange,
-  NetworkRecord,
-  NetworkType,
-  ProtectedAddress,
-} from "@netforge/core";
+import type { CreateNetworkPayload, NetworkType, ProtectedAddress } from "@netforge/core/contract";
+import type { ChangePlan, HostObservation, NetSpec, NetworkChange } from "@netforge/core/model";
+import type { NetworkRecord } from "@netforge/core/store";
 import type { HostContext, JobContext } from "../context";
 import type { Attachment } from "../host/attachments";
 import type { HostLink, HostRoute } from "../host/ip";

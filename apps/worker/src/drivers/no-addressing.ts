@@ -4,7 +4,7 @@
  * planChange refuses their changes (UNSUPPORTED_FOR_TYPE), so there is
  * nothing to apply and nothing a host can lose.
  */
-import { planChange } from "@netforge/core";
+import { planChange } from "@netforge/core/model";
 import type { NetworkDriver } from "./driver";
 
 export const noAddressingChanges: Pick<NetworkDriver, "planChange" | "applyPlan" | "lostState"> = {

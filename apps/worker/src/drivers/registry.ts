@@ -1,5 +1,5 @@
 /** Network type -> driver. Types without a driver are refused with UNSUPPORTED_FOR_TYPE. */
-import { AppError, type NetworkType } from "@netforge/core";
+import { AppError, type NetworkType } from "@netforge/core/contract";
 import type { NetworkDriver } from "./driver";
 import { bridgeDriver } from "./bridge";
 import { isolatedDriver } from "./isolated";

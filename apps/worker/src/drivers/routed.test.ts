@@ -1,4 +1,4 @@
-import { type NetSpec, parseNetworkXml, renderNetworkXml } from "@netforge/core";
+import { type NetSpec, parseNetworkXml, renderNetworkXml } from "@netforge/core/model";
 import { describe, expect, it } from "vitest";
 import type { CatalogEntry } from "../host/network-catalog";
 import { mergeIpTable } from "../ip-table";

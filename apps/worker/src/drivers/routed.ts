@@ -11,8 +11,8 @@
  * hosts/ranges and the new spec in its metadata (libvirt 9.0 has no
  * net-metadata command): one write of the definition, not two.
  */
+import type { CreateNetworkPayload } from "@netforge/core/contract";
 import {
-  type CreateNetworkPayload,
   firewallNetworkOf,
   isRouted,
   parseNetworkXml,
@@ -22,7 +22,7 @@ import {
   renderDhcpRange,
   renderNetworkXml,
   specFromCreate,
-} from "@netforge/core";
+} from "@netforge/core/model";
 import type { JobContext } from "../context";
 import { ensureLegacyAccept, legacyAcceptWarning, needsLegacyAccept, removeLegacyAccept } from "../firewall/legacy-nat";
 import { bridgeAttachments } from "../host/attachments";

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type NetSpec, parseNetworkXml, renderNetworkXml, type SriovNetSpec } from "@netforge/core";
+import { type NetSpec, parseNetworkXml, renderNetworkXml, type SriovNetSpec } from "@netforge/core/model";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { JobContext } from "../context";
 import type { CatalogEntry } from "../host/network-catalog";

@@ -9,7 +9,8 @@
  * restored if the job fails. A host without SR-IOV on that PF fails the job
  * with SRIOV_UNAVAILABLE before anything is written.
  */
-import { AppError, type NetSpec, refuseForeignPf, renderNetworkXml, type SriovNetSpec } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
+import { type NetSpec, refuseForeignPf, renderNetworkXml, type SriovNetSpec } from "@netforge/core/model";
 import type { HostContext, JobContext } from "../context";
 import type { Attachment } from "../host/attachments";
 import { foreignNetworksOnPf } from "../host/foreign-pf";

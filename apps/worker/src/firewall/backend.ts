@@ -4,7 +4,7 @@
  * rules with these networks' rules", "are they still in place", and "what
  * on this host would override them".
  */
-import type { FirewallNetwork } from "@netforge/core";
+import type { FirewallNetwork } from "@netforge/core/model";
 
 export interface FirewallBackend {
   /**

@@ -22,7 +22,8 @@
  * Input comes from two parsers into one model: `nft -j list ruleset`
  * (rulesFromNftJson) and `iptables-legacy-save -t filter` (rulesFromIptablesSave).
  */
-import { NFT_FAMILY, NFT_TABLE, parseIPv4, prefixToMask } from "@netforge/core";
+import { parseIPv4, prefixToMask } from "@netforge/core/contract";
+import { NFT_FAMILY, NFT_TABLE } from "@netforge/core/model";
 
 export interface NameMatch {
   neg: boolean;

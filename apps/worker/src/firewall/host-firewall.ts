@@ -7,7 +7,7 @@
  * networks never interleave their transactions, and each transaction carries
  * every network's current rules.
  */
-import type { FirewallNetwork, MacIp } from "@netforge/core";
+import type { FirewallNetwork, MacIp } from "@netforge/core/model";
 import type { Logger } from "pino";
 import type { FirewallBackend } from "./backend";
 

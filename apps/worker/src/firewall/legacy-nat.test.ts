@@ -1,4 +1,4 @@
-import type { FirewallNetwork } from "@netforge/core";
+import type { FirewallNetwork } from "@netforge/core/model";
 import { describe, expect, it } from "vitest";
 import type { CommandResult, CommandRunner, RunOptions } from "../host/command-runner";
 import { droppingRules, rulesFromIptablesSave } from "./foreign-rules";

@@ -11,7 +11,7 @@
  * rules to it. The rule goes when the network stops; at its next start the
  * network moves to forward mode 'open' (start-network), where none is needed.
  */
-import type { FirewallNetwork } from "@netforge/core";
+import type { FirewallNetwork } from "@netforge/core/model";
 import type { CommandRunner } from "../host/command-runner";
 
 type Net = Pick<FirewallNetwork, "name" | "bridge" | "cidr">;

@@ -16,7 +16,7 @@ import {
   renderPortSecurityDelta,
   renderPortSecurityTable,
   renderTableDelta,
-} from "@netforge/core";
+} from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
 import type { BootCopy } from "./boot-copy";

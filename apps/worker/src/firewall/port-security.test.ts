@@ -1,4 +1,4 @@
-import type { FirewallNetwork } from "@netforge/core";
+import type { FirewallNetwork } from "@netforge/core/model";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { FirewallBackend } from "./backend";

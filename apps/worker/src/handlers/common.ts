@@ -1,5 +1,6 @@
 /** Pieces shared by the lifecycle handlers. */
-import { AppError, putNetwork, type NetworkRecord } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
+import { putNetwork, type NetworkRecord } from "@netforge/core/store";
 import type { HostContext, JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import type { CatalogEntry } from "../host/network-catalog";

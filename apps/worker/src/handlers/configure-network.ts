@@ -6,17 +6,9 @@
  * what changed. The result says what changed, the exact commands applied,
  * and what could not be applied live.
  */
-import {
-  AppError,
-  checkHostRules,
-  hostRuleCount,
-  type NetworkChange,
-  parseNetworkXml,
-  putNetwork,
-  putNetworkSpec,
-  sizeLimits,
-  xmlDigest,
-} from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
+import { checkHostRules, hostRuleCount, type NetworkChange, parseNetworkXml, sizeLimits, xmlDigest } from "@netforge/core/model";
+import { putNetwork, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { readLeases } from "../host/leases";

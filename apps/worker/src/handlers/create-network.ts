@@ -3,16 +3,9 @@
  * Every host change registers its undo, so a failure at any step leaves the
  * host as it was.
  */
-import {
-  AppError,
-  type CreateNetworkPayload,
-  isRouted,
-  type NetSpec,
-  type NetworkRecord,
-  parseNetworkXml,
-  putNetwork,
-  putNetworkSpec,
-} from "@netforge/core";
+import { AppError, type CreateNetworkPayload } from "@netforge/core/contract";
+import { isRouted, type NetSpec, parseNetworkXml } from "@netforge/core/model";
+import { type NetworkRecord, putNetwork, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
 import { driverFor } from "../drivers/registry";

@@ -1,5 +1,6 @@
 /** delete-network: refuse while anything is attached, stop, undefine, drop from the index and release the claim. */
-import { AppError, type NetworkRefPayload, releaseNetworkClaim, releasePortClaims, removeNetwork } from "@netforge/core";
+import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
+import { releaseNetworkClaim, releasePortClaims, removeNetwork } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { assertNothingAttached, loadManaged } from "./common";

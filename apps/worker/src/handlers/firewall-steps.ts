@@ -3,7 +3,7 @@
  * netforge's table when it starts and leave it when it stops, each with its
  * undo; host firewall settings that would override them become warnings.
  */
-import { firewallNetworkOf, type RoutedNetSpec, renderNetworkXml } from "@netforge/core";
+import { firewallNetworkOf, type RoutedNetSpec, renderNetworkXml } from "@netforge/core/model";
 import type { JobContext } from "../context";
 import { ensureLegacyAccept, needsLegacyAccept, removeLegacyAccept } from "../firewall/legacy-nat";
 import type { CatalogEntry } from "../host/network-catalog";

@@ -1,14 +1,7 @@
 /** configure-network-firewall and configure-network-port-forward: each one change on the configure path. */
-import {
-  AppError,
-  type ConfigureFirewallPayload,
-  type ConfigurePortForwardPayload,
-  changeFor,
-  checkHostPortAllowed,
-  deniedHostPorts,
-  portField,
-  releasePortClaims,
-} from "@netforge/core";
+import { AppError, type ConfigureFirewallPayload, type ConfigurePortForwardPayload } from "@netforge/core/contract";
+import { changeFor, checkHostPortAllowed, deniedHostPorts } from "@netforge/core/model";
+import { portField, releasePortClaims } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { readLinks } from "../host/ip";
 import { listeningPorts } from "../host/listening";

@@ -1,5 +1,5 @@
 /** Exactly one handler per job action; the mapped type makes a missing or mistyped handler a compile error. */
-import type { JobAction, JobPayloads } from "@netforge/core";
+import type { JobAction, JobPayloads } from "@netforge/core/contract";
 import type { JobContext } from "../context";
 import { createNetwork } from "./create-network";
 import { deleteNetwork } from "./delete-network";

@@ -1,5 +1,6 @@
 /** configure-network-dhcp, assign-static-ip, unassign-static-ip: each is one change on the configure path. */
-import { type AssignStaticIpPayload, type ConfigureDhcpPayload, changeFor, type UnassignStaticIpPayload } from "@netforge/core";
+import type { AssignStaticIpPayload, ConfigureDhcpPayload, UnassignStaticIpPayload } from "@netforge/core/contract";
+import { changeFor } from "@netforge/core/model";
 import type { JobContext } from "../context";
 import { type ConfigureResult, configureNetwork } from "./configure-network";
 

@@ -1,5 +1,6 @@
 /** Keeping a host's port claims equal to what its networks' specs forward. */
-import { assertPortClaims, hostPortClaims, isRouted, type NetSpec, parseNetworkXml, portField, releasePortClaims } from "@netforge/core";
+import { isRouted, type NetSpec, parseNetworkXml } from "@netforge/core/model";
+import { assertPortClaims, hostPortClaims, portField, releasePortClaims } from "@netforge/core/store";
 import type { HostContext } from "../context";
 import type { CatalogEntry } from "../host/network-catalog";
 

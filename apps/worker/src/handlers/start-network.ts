@@ -1,5 +1,7 @@
 /** start-network: start an inactive network and prove DHCP answers; stopped again if that proof fails. */
-import { AppError, isRouted, type NetworkRecord, type NetworkRefPayload } from "@netforge/core";
+import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
+import { isRouted } from "@netforge/core/model";
+import type { NetworkRecord } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";

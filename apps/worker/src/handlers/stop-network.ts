@@ -1,5 +1,6 @@
 /** stop-network: refuse while anything is attached, then stop (definition kept, so start restores it). */
-import { AppError, type NetworkRecord, type NetworkRefPayload } from "@netforge/core";
+import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
+import type { NetworkRecord } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { assertNothingAttached, loadManaged, publishRecord } from "./common";
 import { removeFirewall } from "./firewall-steps";

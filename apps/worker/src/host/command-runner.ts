@@ -3,7 +3,7 @@
  * array, never a shell. ExecaRunner runs them; tests substitute a recording
  * fake host (test/worker-commands.test.ts) to check exact command sequences.
  */
-import { AppError } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
 import { execa } from "execa";
 
 /** What a finished command produced. */

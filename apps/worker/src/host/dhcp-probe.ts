@@ -14,7 +14,7 @@
  */
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { AppError } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
 import type { CommandRunner } from "./command-runner";
 
 /** Where libvirt keeps its network daemons' pid files, and the proc filesystem (parameters for tests). */

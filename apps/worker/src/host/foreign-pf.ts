@@ -1,5 +1,5 @@
 /** Libvirt networks of other tools that name an SR-IOV PF or one of its VFs (read from their definitions). */
-import { forwardDevices } from "@netforge/core";
+import { forwardDevices } from "@netforge/core/model";
 import type { CatalogEntry } from "./network-catalog";
 import type { PfInfo } from "./sriov-sysfs";
 

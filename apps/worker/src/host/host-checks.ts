@@ -8,7 +8,6 @@
  */
 import {
   AppError,
-  bridgeNameFor,
   cidrContains,
   cidrsOverlap,
   hostOverlapMessage,
@@ -16,7 +15,8 @@ import {
   parseCidrOrThrow,
   parseIPv4,
   protectedOwner,
-} from "@netforge/core";
+} from "@netforge/core/contract";
+import { bridgeNameFor } from "@netforge/core/model";
 import { type HostLink, type HostRoute, occupiedByLinksAndRoutes } from "./ip";
 import { nextHopsOf } from "./protected";
 import type { CatalogEntry } from "./network-catalog";

@@ -1,5 +1,5 @@
 /** Reading the host's links, addresses and routes with `ip -j` (JSON output, no text scraping). */
-import { type Cidr, cidrOf, formatCidr, parseIPv4 } from "@netforge/core";
+import { type Cidr, cidrOf, formatCidr, parseIPv4 } from "@netforge/core/contract";
 import type { CommandRunner } from "./command-runner";
 
 /** A link with its IPv4 addresses. */

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { renderNetworkXml, specFromCreate } from "@netforge/core";
+import { renderNetworkXml, specFromCreate } from "@netforge/core/model";
 import { describe, expect, it } from "vitest";
 import type { CommandResult, CommandRunner, InteractiveProcess } from "./command-runner";
 import { NetworkCatalog } from "./network-catalog";

@@ -24,7 +24,7 @@
  * - Hand `net-update --config` emits no event in libvirt 9.0; reconcile's
  *   periodic full re-read (`list({ reread: true })`) is the safety net.
  */
-import { type ParsedNetwork, parseNetworkXml } from "@netforge/core";
+import { type ParsedNetwork, parseNetworkXml } from "@netforge/core/model";
 import type { Logger } from "pino";
 import type { CommandRunner, InteractiveProcess } from "./command-runner";
 import { LineSplitter, type NetEvent, parseNetEventLine } from "./net-events";

@@ -9,7 +9,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { isIPv4 } from "node:net";
-import { type ProtectedAddress, type Redis, readApiAddresses } from "@netforge/core";
+import type { ProtectedAddress } from "@netforge/core/contract";
+import { type Redis, readApiAddresses } from "@netforge/core/store";
 import type { HostContext } from "../context";
 import type { HostRoute } from "./ip";
 

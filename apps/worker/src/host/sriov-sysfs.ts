@@ -10,9 +10,9 @@
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { PfState } from "@netforge/core";
+import type { PfState } from "@netforge/core/model";
 
-export { planVfWrites } from "@netforge/core";
+export { planVfWrites } from "@netforge/core/model";
 
 /** Drivers a VF is bound to while a guest owns it. */
 const PASSTHROUGH_DRIVERS: ReadonlySet<string> = new Set(["vfio-pci", "pci-stub"]);

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AppError } from "@netforge/core";
+import { AppError } from "@netforge/core/contract";
 import { type CommandResult, type CommandRunner, commandFailed } from "./command-runner";
 import { sessionSafe, VirshConnectionLost, VirshEpoch, VirshSession } from "./virsh-session";
 

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { golden } from "./__golden__/golden";
 import type { NetworkSpec } from "../schemas/network";
-import type { FirewallSpec } from "../spec/firewall";
-import { type BridgeNetSpec, type NetSpec, type SriovNetSpec, specFromCreate } from "../spec/network-spec";
+import type { FirewallSpec } from "../planner/firewall";
+import { type BridgeNetSpec, type NetSpec, type SriovNetSpec, specFromCreate } from "../planner/network-spec";
 import { bridgeNameFor } from "./bridge-name";
 import { NETFORGE_XMLNS, parseNetworkXml, renderNetworkXml, splitNetforgeMetadata } from "./network-xml";
 

@@ -11,8 +11,8 @@
 import { XMLParser } from "fast-xml-parser";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
 import type { NetworkType } from "../schemas/network";
-import type { FirewallAction, FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../spec/firewall";
-import type { BridgeNetSpec, NetSpec, Reservation, RoutedNetSpec, SriovNetSpec } from "../spec/network-spec";
+import type { FirewallAction, FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../planner/firewall";
+import type { BridgeNetSpec, NetSpec, Reservation, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
 import { xmlEscape as e } from "./xml-escape";
 
 /** Namespace of netforge's metadata element. */

@@ -5,7 +5,7 @@
  * DNAT chains); the whole text was loaded with `nft -f` in a scratch network namespace when written.
  */
 import { describe, expect, it } from "vitest";
-import type { PortForwardSpec } from "../spec/firewall";
+import type { PortForwardSpec } from "../planner/firewall";
 import { golden } from "./__golden__/golden";
 import { type FirewallNetwork, renderHostTable, renderTableDelta } from "./nft";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { golden } from "./__golden__/golden";
-import type { FirewallSpec } from "../spec/firewall";
+import type { FirewallSpec } from "../planner/firewall";
 import { type FirewallNetwork, renderHostTable, renderTableDelta, renderNetworkChains } from "./nft";
 
 // Golden files: the exact nft transaction for representative hosts (the libvirt way of testing firewall

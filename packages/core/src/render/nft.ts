@@ -18,7 +18,7 @@
  * the renderer does not trust its callers.
  */
 import { parseCidr, parseIPv4 } from "../net/ipv4";
-import type { FirewallAction, FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../spec/firewall";
+import type { FirewallAction, FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../planner/firewall";
 
 export const NFT_FAMILY = "inet";
 export const NFT_TABLE = "netforge";

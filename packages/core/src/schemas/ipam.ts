@@ -3,7 +3,7 @@
  * assign-static-ip, unassign-static-ip, list-network-ips) and the
  * list-network-ips answer. Cross-field rules that need the network's spec
  * (inside the subnet, not the gateway, not reserved...) are in
- * spec/changes.ts, shared by the API's door checks and the worker.
+ * planner/changes.ts, shared by the API's door checks and the worker.
  */
 import { z } from "zod";
 import { IPv4, MacAddress, NetworkName } from "./common";

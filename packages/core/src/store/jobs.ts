@@ -7,8 +7,7 @@
  */
 import { randomBase64Url } from "../random-id";
 import type { Redis } from "ioredis";
-import type { ErrorBody } from "../errors";
-import { JOB_STATES, type JobAction, type JobProgress, type JobState, type JobStep, type JobView } from "../schemas/job";
+import { JOB_STATES, type JobAction, type JobState, type JobStep, type JobView } from "../schemas/job";
 import type { Keys } from "./keys";
 import type { LockFenceArgs } from "./locks";
 import { evalScript } from "./scripts";
@@ -479,5 +478,3 @@ export async function listJobIdsBy(redis: Redis, keys: Keys, f: JobFilter, count
   if (idx.length === 0) idx.push(keys.jobs);
   return (await evalScript(redis, LIST_JOB_IDS_LUA, idx.length, ...idx, String(count))) as string[];
 }
-
-export type { ErrorBody, JobProgress };

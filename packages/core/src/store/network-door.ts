@@ -9,7 +9,7 @@
  */
 import type { Redis } from "ioredis";
 import type { HostRecord } from "../schemas/host";
-import type { NetSpec } from "../spec/network-spec";
+import type { NetSpec } from "../planner/network-spec";
 import { getHost } from "./hosts";
 import { SUM_RULE_COUNTS_LUA } from "./network-index";
 import type { Keys } from "./keys";

@@ -5,7 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import type { NetworkIp } from "../schemas/ipam";
-import type { NetSpec } from "../spec/network-spec";
+import type { NetSpec } from "../planner/network-spec";
 import type { Keys } from "./keys";
 import type { NetworkStats } from "../schemas/network";
 import { setAllWhileIndexed, setWhileIndexed } from "./network-index";

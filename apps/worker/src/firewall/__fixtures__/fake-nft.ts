@@ -1,5 +1,5 @@
 /** Test support for the firewall unit tests: one NAT network, and an nft host that records and can fail. */
-import type { FirewallNetwork } from "@netforge/core";
+import type { FirewallNetwork } from "@netforge/core/model";
 import { type CommandResult, type CommandRunner, commandFailed, type RunOptions } from "../../host/command-runner";
 
 /** The network "web" (10.70.0.0/24, bridge nf-web) with tcp forwards of these host ports to 10.70.0.10:80; `over` replaces fields. */

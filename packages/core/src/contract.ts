@@ -1,0 +1,24 @@
+/**
+ * @netforge/core/contract: the client contract. The request and record schemas, the action table, the job
+ * catalog (payloads, step names), errors and the address math the schemas validate with: all that the CLI and an
+ * HTTP client need.
+ *
+ * Part of this entry: schemas/, net/, actions/, errors.ts, api-contract.ts, validation.ts, jobs.ts.
+ * May import: nothing of model or store (layering.test.ts fails on it). The table is in layers.ts.
+ */
+export * from "./api-contract";
+export * from "./errors";
+export * from "./jobs";
+export * from "./net/allowed";
+export * from "./net/ipv4";
+export * from "./net/protected";
+export * from "./net/reserved";
+export * from "./schemas/common";
+export * from "./schemas/firewall";
+export * from "./schemas/host";
+export * from "./schemas/ipam";
+export * from "./schemas/job";
+export * from "./schemas/job-payload";
+export * from "./schemas/network";
+export * from "./schemas/text";
+export * from "./validation";
