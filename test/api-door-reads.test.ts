@@ -8,7 +8,7 @@
 import { putHost, putNetworkIps, putNetworkSpec, type NetSpec, type Redis, readNetworkAtDoor } from "@netforge/core";
 import type { Command } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { JOB_PREPARERS } from "../apps/api/src/job-preparers";
+import { JOB_PREPARERS } from "@netforge/api/testing";
 import { type ApiHarness, hostRecord, startApiHarness } from "./support/api-harness";
 
 let h: ApiHarness;

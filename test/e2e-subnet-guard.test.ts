@@ -12,7 +12,7 @@ import { type CreateNetworkPayload, getHost, JOB_STEPS, newJobId, newJobRecord, 
 import type { SandboxHost } from "@netforge/sandbox";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HostQueues } from "../apps/api/src/host-queues";
+import { HostQueues } from "@netforge/api/testing";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
 
 const ID = "subnet";

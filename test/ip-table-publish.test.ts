@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type NetworkRecord, parseNetworkXml, putNetwork, renderNetworkXml, specFromCreate } from "@netforge/core";
 import { afterAll, describe, expect, it } from "vitest";
-import type { HostContext } from "../apps/worker/src/context";
-import { publishIpTable } from "../apps/worker/src/ip-table";
+import type { HostContext } from "@netforge/worker";
+import { publishIpTable } from "@netforge/worker/testing";
 import { testRedis } from "./support/redis";
 
 const t = testRedis("iptable");
