@@ -9,8 +9,8 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type BuildOptions, build } from "esbuild";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -24,15 +24,16 @@ function externalDependencies(): string[] {
   return [...out];
 }
 
-const TARGETS = [
+export const TARGETS = [
   { entry: "apps/api/src/index.ts", out: "apps/api/dist/index.js" },
   { entry: "apps/worker/src/index.ts", out: "apps/worker/dist/index.js" },
   { entry: "packages/cli/src/main.ts", out: "packages/cli/dist/main.js" },
 ];
 
-const external = externalDependencies();
-for (const t of TARGETS) {
-  await build({
+/** esbuild's options for one target (scripts/shape-counts.ts bundles the CLI with these, in memory). */
+export function buildOptions(t: { entry: string; out: string }): BuildOptions {
+  const external = externalDependencies();
+  return {
     entryPoints: [join(ROOT, t.entry)],
     outfile: join(ROOT, t.out),
     bundle: true,
@@ -43,6 +44,13 @@ for (const t of TARGETS) {
     // Each dependency and its subpaths (prom-client, @bull-board/api/bullMQAdapter...).
     external: external.flatMap((name) => [name, `${name}/*`]),
     logLevel: "warning",
-  });
-  process.stdout.write(`build: ${t.out}\n`);
+  };
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  for (const t of TARGETS) {
+    await build(buildOptions(t));
+    process.stdout.write(`build: ${t.out}\n`);
+  }
 }

@@ -9,7 +9,7 @@ import type { NetSpec } from "@netforge/core/model";
 import { putHost, putNetworkIps, putNetworkSpec, type Redis, readNetworkAtDoor } from "@netforge/core/store";
 import type { Command } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { JOB_PREPARERS } from "../apps/api/src/job-preparers";
+import { JOB_PREPARERS } from "@netforge/api/testing";
 import { type ApiHarness, hostRecord, startApiHarness } from "./support/api-harness";
 
 let h: ApiHarness;

@@ -1,7 +1,7 @@
 /** Job answers, idempotency, Prefer: wait, and the synchronous queries. */
 import { putNetworkStats } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { idempotencyRedisKey } from "../apps/api/src/idempotency";
+import { idempotencyRedisKey } from "@netforge/api/testing";
 import { type ApiHarness, expectError, natBody, startApiHarness, TOKENS } from "./support/api-harness";
 
 let h: ApiHarness;

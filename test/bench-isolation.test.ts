@@ -52,8 +52,12 @@ describe("the fleet simulation cannot leak into the product", () => {
   }
 
   it("the worker process starts startWorker with its default, real runner", () => {
+    // index.ts gives createWorker no options (no runner); createWorker passes on only a runner it was given.
     const index = readFileSync(join(ROOT, "apps/worker/src/index.ts"), "utf8");
-    expect(index).toMatch(/startWorker\(cfg, logger\)/);
+    expect(index).toMatch(/createWorker\(cfg\)/);
+    expect(index.match(/createWorker\(/g)).toHaveLength(1);
+    const lib = readFileSync(join(ROOT, "apps/worker/src/create-worker.ts"), "utf8");
+    expect(lib).toMatch(/startWorker\(config, logger, options\.runner\)/);
     const worker = readFileSync(join(ROOT, "apps/worker/src/worker.ts"), "utf8");
     expect(worker).toMatch(/runner: CommandRunner = new ExecaRunner\(\)/);
   });

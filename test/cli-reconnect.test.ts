@@ -6,8 +6,7 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiClient } from "../packages/cli/src/client";
-import { followJob } from "../packages/cli/src/job-stream";
+import { ApiClient, followJob } from "@netforge/cli";
 
 const job = (state: string, percent: number) => ({
   id: "j_reconnect000001",

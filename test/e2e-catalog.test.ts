@@ -12,9 +12,8 @@ import { renderNetworkXml, specFromCreate } from "@netforge/core/model";
 import { createSandboxHost, destroySandboxHost, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ExecaRunner } from "../apps/worker/src/host/command-runner";
-import { NetworkCatalog } from "../apps/worker/src/host/network-catalog";
-import { Virsh } from "../apps/worker/src/host/virsh";
+import { ExecaRunner } from "@netforge/worker";
+import { NetworkCatalog, Virsh } from "@netforge/worker/testing";
 
 let h: SandboxHost;
 let virsh: Virsh;

@@ -13,7 +13,7 @@ import { getHost, newJobId, newJobRecord, redisTimeMs } from "@netforge/core/sto
 import type { SandboxHost } from "@netforge/sandbox";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HostQueues } from "../apps/api/src/host-queues";
+import { HostQueues } from "@netforge/api/testing";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
 
 const ID = "subnet";

@@ -10,10 +10,8 @@ import { commitFencedJobEvent, getJob, type JobRecord, newJobRecord, saveNewJob,
 import type { Job } from "bullmq";
 import pino from "pino";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import type { HostContext } from "../apps/worker/src/context";
-import { fenceFor, LOCK_LOST } from "../apps/worker/src/fence";
-import { JobReporter } from "../apps/worker/src/job-reporter";
-import { failAbandonedJob } from "../apps/worker/src/processor";
+import type { HostContext } from "@netforge/worker";
+import { failAbandonedJob, fenceFor, JobReporter, LOCK_LOST } from "@netforge/worker/testing";
 import { testRedis } from "./support/redis";
 
 const t = testRedis("fence");

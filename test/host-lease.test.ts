@@ -14,21 +14,19 @@ import { encodeHostLeaseOwner, getHost, hostLeaseKey, readHostLease } from "@net
 import { spawnWorker, type WorkerProcess } from "@netforge/devstack";
 import { pino } from "pino";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import type { WorkerConfig } from "../apps/worker/src/config";
-import { HostIdInUse } from "../apps/worker/src/host-lease";
-import { type RunningWorker, startWorker } from "../apps/worker/src/worker";
+import { createWorker, HostIdInUse, type NetforgeWorker, type WorkerConfig } from "@netforge/worker";
 import { SimulatedHost } from "./support/fake-host";
 import { testRedis } from "./support/redis";
 
 const t = testRedis("lease");
 const LEASE_MS = 3_000;
-const started: RunningWorker[] = [];
+const started: NetforgeWorker[] = [];
 const processes: WorkerProcess[] = [];
 afterEach(async () => {
   // A BullMQ worker closed within moments of its start can leave a "Connection is closed" rejection of its own
   // start-up behind (not the lease's): let it settle first.
   if (started.length > 0) await sleep(500);
-  for (const w of started.splice(0)) await w.close().catch(() => undefined);
+  for (const w of started.splice(0)) await w.stop().catch(() => undefined);
   for (const p of processes.splice(0)) await p.kill();
 });
 afterAll(() => t.cleanup());
@@ -57,7 +55,7 @@ function config(hostId: string): WorkerConfig {
 }
 
 /** An in-process worker on the simulated host, with its log lines. */
-async function start(hostId: string): Promise<{ w: RunningWorker; lines: { level: number; msg: string }[] }> {
+async function start(hostId: string): Promise<{ w: NetforgeWorker; lines: { level: number; msg: string }[] }> {
   const lines: { level: number; msg: string }[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -65,7 +63,8 @@ async function start(hostId: string): Promise<{ w: RunningWorker; lines: { level
       cb();
     },
   });
-  const w = await startWorker(config(hostId), pino({ level: "info" }, sink), new SimulatedHost());
+  const w = createWorker(config(hostId), { logger: pino({ level: "info" }, sink), runner: new SimulatedHost() });
+  await w.start();
   started.push(w);
   return { w, lines };
 }
@@ -126,7 +125,7 @@ describe("host-id lease", () => {
     // The first worker is untouched: still the owner, still online.
     expect((await readHostLease(t.redis, t.keys, "dup"))?.owner?.instanceId).toBe(held?.owner?.instanceId);
     expect((await getHost(t.redis, t.keys, "dup"))?.stoppedAt).toBeUndefined();
-    await first.close();
+    await first.stop();
   });
 
   it("as a process: the second worker exits non-zero with the owner in its log", async () => {
@@ -138,7 +137,7 @@ describe("host-id lease", () => {
     expect(text).toContain("worker refused to start: host id 'dupp' is owned by another running worker");
     expect(text).toContain(`instance ${owner?.instanceId}`);
     expect((await readHostLease(t.redis, t.keys, "dupp"))?.owner?.instanceId).toBe(owner?.instanceId);
-    await first.close();
+    await first.stop();
   });
 
   it("is renewed by the running worker past its TTL, and released on a clean shutdown", async () => {
@@ -148,7 +147,7 @@ describe("host-id lease", () => {
     const later = await readHostLease(t.redis, t.keys, "renew");
     expect(later?.owner?.instanceId).toBe(owner?.instanceId);
     expect(later?.ttlLeftMs).toBeGreaterThan(LEASE_MS / 2);
-    await w.close();
+    await w.stop();
     expect(await readHostLease(t.redis, t.keys, "renew")).toBeNull();
     // The next worker of this host id starts at once.
     const t0 = Date.now();

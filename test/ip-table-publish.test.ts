@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { parseNetworkXml, renderNetworkXml, specFromCreate } from "@netforge/core/model";
 import { type NetworkRecord, putNetwork } from "@netforge/core/store";
 import { afterAll, describe, expect, it } from "vitest";
-import type { HostContext } from "../apps/worker/src/context";
-import { publishIpTable } from "../apps/worker/src/ip-table";
+import type { HostContext } from "@netforge/worker";
+import { publishIpTable } from "@netforge/worker/testing";
 import { testRedis } from "./support/redis";
 
 const t = testRedis("iptable");

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { type FirewallNetwork, type PortForwardSpec, renderHostTable, renderTableDelta } from "@netforge/core/model";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import { webNetwork } from "../apps/worker/src/firewall/__fixtures__/fake-nft";
+import { webNetwork } from "@netforge/worker/testing";
 
 let dir = "";
 afterAll(async () => {

@@ -10,10 +10,8 @@ import { type FirewallNetwork, renderPortSecurityTable } from "@netforge/core/mo
 import { execa, type ResultPromise } from "execa";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { webNetwork } from "../apps/worker/src/firewall/__fixtures__/fake-nft";
-import { HostFirewall } from "../apps/worker/src/firewall/host-firewall";
-import { NftBackend } from "../apps/worker/src/firewall/nftables";
-import { type CommandResult, ExecaRunner, type RunOptions } from "../apps/worker/src/host/command-runner";
+import { type CommandResult, ExecaRunner, type RunOptions } from "@netforge/worker";
+import { HostFirewall, NftBackend, webNetwork } from "@netforge/worker/testing";
 
 let anchor: ResultPromise | null = null;
 let nsPid = 0;

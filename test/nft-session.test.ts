@@ -9,10 +9,8 @@
 import { type FirewallNetwork, renderHostTable } from "@netforge/core/model";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { webNetwork } from "../apps/worker/src/firewall/__fixtures__/fake-nft";
-import { NftBackend } from "../apps/worker/src/firewall/nftables";
-import { NftSession } from "../apps/worker/src/firewall/nft-session";
-import { type CommandResult, ExecaRunner, type RunOptions } from "../apps/worker/src/host/command-runner";
+import { type CommandResult, ExecaRunner, type RunOptions } from "@netforge/worker";
+import { NftBackend, NftSession, webNetwork } from "@netforge/worker/testing";
 
 let anchor: ResultPromise | null = null;
 let nsPid = 0;

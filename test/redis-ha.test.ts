@@ -13,18 +13,18 @@ import { serve } from "@hono/node-server";
 import { createApp } from "@netforge/api";
 import { connectRedis, getJob, isTerminal, makeKeys } from "@netforge/core/store";
 import { type RedisHa, startRedisHa } from "@netforge/devstack";
+import { createWorker, type NetforgeWorker } from "@netforge/worker";
 import { pino } from "pino";
 import { afterAll, expect, it } from "vitest";
-import { type RunningWorker, startWorker } from "../apps/worker/src/worker";
 import { SimulatedHost } from "./support/fake-host";
 
 const TOKEN = "ha-admin-token-0123456789";
 let ha: RedisHa | undefined;
-let worker: RunningWorker | undefined;
+let worker: NetforgeWorker | undefined;
 let closeApi: (() => Promise<void>) | undefined;
 afterAll(async () => {
   await closeApi?.();
-  await worker?.close();
+  await worker?.stop();
   await ha?.stop();
 });
 
@@ -46,7 +46,7 @@ it("primary killed mid-stream: answers stay fast, accepted jobs all finish once,
   const keys = makeKeys(prefix);
   const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const host = new SimulatedHost({ "net-define": 5, "net-start": 20 });
-  worker = await startWorker(
+  worker = createWorker(
     {
       redisUrl: ha.url,
       prefix,
@@ -64,9 +64,9 @@ it("primary killed mid-stream: answers stay fast, accepted jobs all finish once,
       shutdownAbortMs: 1_000,
       stalledMs: 3_000,
     },
-    logger,
-    host,
+    { logger, runner: host },
   );
+  await worker.start();
   const redis = connectRedis(ha.url, { lazyConnect: true });
   const api = createApp({ redis, keys, logger, tokens: new Map([[TOKEN, "admin"]]), config: { rateLimitPerSecond: 0 } });
   await api.ready();

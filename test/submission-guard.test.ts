@@ -8,8 +8,7 @@
 import { newJobId, newJobRecord, redisTimeMs, saveNewJob } from "@netforge/core/store";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { HostQueues } from "../apps/api/src/host-queues";
-import { claimIdempotencyKey } from "../apps/api/src/idempotency";
+import { claimIdempotencyKey, HostQueues } from "@netforge/api/testing";
 import { scanKeys, testRedis } from "./support/redis";
 import { submission } from "./support/submission";
 

@@ -22,7 +22,7 @@ import {
 import { type RedisServer, startRedisServer } from "@netforge/devstack";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HostQueues } from "../apps/api/src/host-queues";
+import { HostQueues } from "@netforge/api/testing";
 import { type ApiHarness, natBody, startApiHarness } from "./support/api-harness";
 import { scanKeys } from "./support/redis";
 import { submission } from "./support/submission";

@@ -9,8 +9,8 @@
 import { AppError } from "@netforge/core/contract";
 import { renderNetworkXml } from "@netforge/core/model";
 import { afterAll, describe, expect, it } from "vitest";
-import { ExecaRunner } from "../apps/worker/src/host/command-runner";
-import { Virsh } from "../apps/worker/src/host/virsh";
+import { ExecaRunner } from "@netforge/worker";
+import { Virsh } from "@netforge/worker/testing";
 
 const virsh = new Virsh(new ExecaRunner(), "test:///default");
 afterAll(() => virsh.close());

@@ -9,8 +9,8 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createSandboxHost, destroySandboxHost, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ExecaRunner, type InteractiveProcess } from "../apps/worker/src/host/command-runner";
-import { Virsh } from "../apps/worker/src/host/virsh";
+import { ExecaRunner, type InteractiveProcess } from "@netforge/worker";
+import { Virsh } from "@netforge/worker/testing";
 
 /** Runs virsh on this machine against the sandbox host's socket; counts the interactive virsh processes. */
 class CountingRunner extends ExecaRunner {

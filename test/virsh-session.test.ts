@@ -8,9 +8,8 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type CommandResult, ExecaRunner, type RunOptions } from "../apps/worker/src/host/command-runner";
-import { Virsh } from "../apps/worker/src/host/virsh";
-import { sessionSafe, VirshSession } from "../apps/worker/src/host/virsh-session";
+import { type CommandResult, ExecaRunner, type RunOptions } from "@netforge/worker";
+import { sessionSafe, Virsh, VirshSession } from "@netforge/worker/testing";
 import { createSandboxHost, destroySandboxHost, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 

@@ -10,15 +10,17 @@ import { deniedHostPorts } from "@netforge/core/model";
 import { newJobRecord, saveNewJob } from "@netforge/core/store";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import type { JobContext } from "../apps/worker/src/context";
-import { HostFirewall } from "../apps/worker/src/firewall/host-firewall";
-import { NftBackend } from "../apps/worker/src/firewall/nftables";
-import { configurePortForward } from "../apps/worker/src/handlers/firewall";
-import { type CommandResult, type CommandRunner, commandFailed, type RunOptions } from "../apps/worker/src/host/command-runner";
-import { NetworkCatalog } from "../apps/worker/src/host/network-catalog";
-import { Virsh } from "../apps/worker/src/host/virsh";
-import { JobReporter } from "../apps/worker/src/job-reporter";
-import { Revert } from "../apps/worker/src/revert";
+import { commandFailed, type CommandResult, type CommandRunner, type RunOptions } from "@netforge/worker";
+import {
+  configurePortForward,
+  HostFirewall,
+  type JobContext,
+  JobReporter,
+  NetworkCatalog,
+  NftBackend,
+  Revert,
+  Virsh,
+} from "@netforge/worker/testing";
 import { testRedis } from "./support/redis";
 
 const t = testRedis("fwd-checks");

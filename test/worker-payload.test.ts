@@ -9,13 +9,13 @@
 import { getJob, type JobRecord, makeKeys } from "@netforge/core/store";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningWorker, startWorker } from "../apps/worker/src/worker";
 import { type ApiHarness, natBody, startApiHarness } from "./support/api-harness";
 import { SimulatedHost } from "./support/fake-host";
+import { createWorker, type NetforgeWorker } from "@netforge/worker";
 
 const HOST = "pv";
 let h: ApiHarness;
-let worker: RunningWorker | null = null;
+let worker: NetforgeWorker | null = null;
 const sim = new SimulatedHost();
 
 beforeAll(async () => {
@@ -23,7 +23,7 @@ beforeAll(async () => {
   await h.addHost(HOST);
 });
 afterAll(async () => {
-  await worker?.close();
+  await worker?.stop();
   await h.close();
 });
 
@@ -40,8 +40,8 @@ async function finished(jobId: string): Promise<JobRecord> {
 }
 
 /** The worker of HOST, in process, on the simulated host. */
-function startSimWorker(): Promise<RunningWorker> {
-  return startWorker(
+async function startSimWorker(): Promise<NetforgeWorker> {
+  const w = createWorker(
     {
       redisUrl: h.url,
       prefix: h.prefix,
@@ -59,9 +59,10 @@ function startSimWorker(): Promise<RunningWorker> {
       shutdownAbortMs: 1_000,
       stalledMs: 5_000,
     },
-    pino({ level: "silent" }),
-    sim,
+    { logger: pino({ level: "silent" }), runner: sim },
   );
+  await w.start();
+  return w;
 }
 
 /** Queue a job through the API; the worker is not running yet, so the job waits in Redis. */
@@ -116,7 +117,7 @@ describe("payloads tampered in Redis", () => {
 
   it("a change of an existing network aimed at another network than its job's is refused", async () => {
     // The worker is stopped while the job is queued and altered (the host record put back online for the API).
-    await worker?.close();
+    await worker?.stop();
     await h.addHost(HOST);
     const del = await queue("stop-network", { name: "ok" });
     await tamper(del, () => ({ name: "victim" }));

@@ -14,8 +14,7 @@ import { type RedisServer, startRedisServer } from "@netforge/devstack";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, expect, it } from "vitest";
-import type { CommandResult, CommandRunner } from "../apps/worker/src/host/command-runner";
-import { type RunningWorker, startWorker } from "../apps/worker/src/worker";
+import { type CommandResult, type CommandRunner, createWorker, type NetforgeWorker } from "@netforge/worker";
 
 /** An empty host: no links, no routes, no libvirt networks. */
 class EmptyHost implements CommandRunner {
@@ -29,9 +28,9 @@ class EmptyHost implements CommandRunner {
 
 let dir: string | undefined;
 let server: RedisServer | undefined;
-let worker: RunningWorker | undefined;
+let worker: NetforgeWorker | undefined;
 afterAll(async () => {
-  await worker?.close();
+  await worker?.stop();
   await server?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -49,7 +48,7 @@ it("logs a Redis outage once when it starts and once when it ends, and heartbeat
     },
   });
   const prefix = `nftest-wo-${process.pid}`;
-  worker = await startWorker(
+  worker = createWorker(
     {
       redisUrl: server.url,
       prefix,
@@ -67,9 +66,9 @@ it("logs a Redis outage once when it starts and once when it ends, and heartbeat
       shutdownAbortMs: 1_000,
       stalledMs: 1_000,
     },
-    pino({ level: "info" }, sink),
-    new EmptyHost(),
+    { logger: pino({ level: "info" }, sink), runner: new EmptyHost() },
   );
+  await worker.start();
   const outageStart = lines.length;
 
   await server.stop();

@@ -6,7 +6,7 @@
  * output (an empty host). Host behaviour itself is tested on sandbox hosts.
  */
 import { readFile } from "node:fs/promises";
-import { type CommandResult, commandFailed, type CommandRunner, type RunOptions } from "../../apps/worker/src/host/command-runner";
+import { commandFailed, type CommandResult, type CommandRunner, type RunOptions } from "@netforge/worker";
 
 export class SimulatedHost implements CommandRunner {
   defined = new Map<string, string>();

@@ -1,26 +1,28 @@
-/** Worker process entry: env -> logger -> startWorker; graceful shutdown on SIGTERM/SIGINT. */
-import pino from "pino";
+/** Worker process entry: env -> createWorker -> start; graceful shutdown on SIGTERM/SIGINT. */
 import { loadWorkerConfig } from "./config";
+import { createWorker } from "./create-worker";
 import { HostIdInUse } from "./host-lease";
-import { startWorker } from "./worker";
 
 const cfg = loadWorkerConfig();
-const logger = pino({ level: cfg.logLevel, base: { app: "worker", host: cfg.hostId } });
+// No runner given: the real one (ExecaRunner).
+const worker = createWorker(cfg);
+const logger = worker.logger;
 
-startWorker(cfg, logger)
-  .then((w) => {
+worker
+  .start()
+  .then(() => {
     let closing = false;
     const shutdown = async (signal: string) => {
       if (closing) return;
       closing = true;
       logger.info({ signal }, "shutting down");
-      await w.close();
+      await worker.stop();
       process.exit(0);
     };
     process.on("SIGTERM", () => void shutdown("SIGTERM"));
     process.on("SIGINT", () => void shutdown("SIGINT"));
     // Another worker took this host id (see host-lease.ts): this one has stopped acting; exit non-zero.
-    void w.leaseLost.then((err) => {
+    void worker.leaseLost.then((err) => {
       logger.fatal({ hostId: cfg.hostId }, err.message);
       process.exit(1);
     });
