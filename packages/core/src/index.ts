@@ -26,6 +26,7 @@ export * from "./store/claim-release";
 export * from "./schemas/ipam";
 export * from "./spec/changes";
 export * from "./spec/network-spec";
+export * from "./drivers/index";
 export * from "./spec/bridge-choice";
 export * from "./spec/sriov-vfs";
 export * from "./spec/forward-devices";

@@ -4,9 +4,11 @@ import { describe, expect, it } from "vitest";
 import { golden } from "./__golden__/golden";
 import type { NetworkSpec } from "../schemas/network";
 import type { FirewallSpec } from "../spec/firewall";
-import { type BridgeNetSpec, type NetSpec, type SriovNetSpec, specFromCreate } from "../spec/network-spec";
+import { renderNetworkXml } from "../drivers/registry";
+import { specFromCreate } from "../drivers/routed";
+import type { BridgeNetSpec, NetSpec, SriovNetSpec } from "../spec/network-spec";
 import { bridgeNameFor } from "./bridge-name";
-import { NETFORGE_XMLNS, parseNetworkXml, renderNetworkXml, splitNetforgeMetadata } from "./network-xml";
+import { NETFORGE_XMLNS, parseNetworkXml, splitNetforgeMetadata } from "./network-xml";
 
 // Golden files: the exact XML for representative specs.
 
