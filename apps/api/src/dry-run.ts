@@ -21,6 +21,7 @@ import {
   renderNetworkChains,
   renderNetworkXml,
   specFromCreate,
+  modelFor,
 } from "@netforge/core";
 import type { Services } from "./context";
 import { l2CreatePlan, l2DeleteSteps } from "./l2-door";
@@ -128,7 +129,7 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
       const steps: PlanStepView[] = [];
       if (net?.state === "active") {
         steps.push({ name: "stop network", command: ["virsh", "net-destroy", name], live: true });
-        if (net.type === "nat" || net.type === "isolated") {
+        if (modelFor(net.type).hostFirewall) {
           steps.push({ name: "remove firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true });
         }
       }

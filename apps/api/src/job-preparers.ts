@@ -45,6 +45,7 @@ import {
   validationError,
   checkHostRules,
   hostRuleCount,
+  modelFor,
   type SizeLimits,
   sizeLimits,
 } from "@netforge/core";
@@ -272,7 +273,7 @@ function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
         opts.checkOnly === true,
       );
       if (firewall) checkRulesAtDoor(net, hostRules, spec, plan, opts);
-    } else if (net.type !== "nat" && net.type !== "isolated") {
+    } else if (modelFor(net.type).noAddressing !== null) {
       throw new AppError(
         "UNSUPPORTED_FOR_TYPE",
         `network '${net.name}' is of type ${net.type}: ${action === "configure-network-firewall" ? "netforge manages no firewall for it" : "no DHCP to configure"}`,
@@ -348,7 +349,7 @@ async function preparePortForward(
 ): Promise<void> {
   // The host's record (its listening ports) and the spec come with the network, in the same round trip.
   const { net, spec, host, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, hostRules: true });
-  if (net.type !== "nat") {
+  if (modelFor(net.type).unsupported.has("port-forward")) {
     throw new AppError("UNSUPPORTED_FOR_TYPE", `port forwards need a nat network; '${net.name}' is ${net.type}`, {
       name: net.name,
       type: net.type,

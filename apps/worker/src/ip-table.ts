@@ -5,7 +5,7 @@
  * after every change of its reservations; `allocatedIps` of the stats is the
  * count of leased rows of the same table, so both always agree.
  */
-import { isRouted, type NetworkIp, parseIPv4, type RoutedNetSpec, putNetworkIps, putNetworkStats } from "@netforge/core";
+import { addressingOf, type NetworkIp, parseIPv4, type RoutedNetSpec, putNetworkIps, putNetworkStats } from "@netforge/core";
 import type { HostContext } from "./context";
 import { readLinks } from "./host/ip";
 import { type LeaseEntry, readLeases } from "./host/leases";
@@ -68,9 +68,11 @@ export async function publishIpTable(
   const bridge = entry.def.bridge;
   const leases = bridge && entry.active ? await readLeases(bridge, ctx.leasesDir) : [];
   const owners = opts.owners ?? (await ctx.virsh.domainMacOwners());
-  const ips = isRouted(spec) ? mergeIpTable(spec, leases, owners) : [];
+  // Only a type whose addressing netforge owns has reservations and leases of its own to list.
+  const addressing = addressingOf(spec);
+  const ips = addressing ? mergeIpTable(addressing, leases, owners) : [];
   // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
-  if (isRouted(spec) && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
+  if (addressing && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
   const connectedVms =
     opts.connectedVms ?? (bridge && entry.active ? (await readLinks(ctx.runner)).filter((l) => l.master === bridge).length : 0);
   const mine = lastPublished.get(ctx.redis) ?? new Map<string, { content: string; at: number }>();

@@ -1,12 +1,13 @@
-/** Network type -> driver. Types without a driver are refused with UNSUPPORTED_FOR_TYPE. */
-import { AppError, type NetworkType } from "@netforge/core";
-import type { NetworkDriver } from "./driver";
+/** Network type -> driver (its host half, with its pure half as `model`): the worker's only map keyed by type. */
+import { AppError, type NetworkType, type SpecOf, type TypedDefinition, typeOf } from "@netforge/core";
 import { bridgeDriver } from "./bridge";
+import type { NetworkDriver } from "./driver";
 import { isolatedDriver } from "./isolated";
 import { natDriver } from "./nat";
 import { sriovDriver } from "./sriov";
 
-const DRIVERS: Partial<Record<NetworkType, NetworkDriver>> = {
+/** Each driver typed to its own spec; held as a driver of NetSpec, and only ever given a spec of its type. */
+const DRIVERS: { [T in NetworkType]: NetworkDriver<SpecOf<T>> } = {
   nat: natDriver,
   isolated: isolatedDriver,
   bridge: bridgeDriver,
@@ -15,7 +16,10 @@ const DRIVERS: Partial<Record<NetworkType, NetworkDriver>> = {
 
 /** The driver of a type, or UNSUPPORTED_FOR_TYPE. */
 export function driverFor(type: NetworkType): NetworkDriver {
-  const d = DRIVERS[type];
+  const d: NetworkDriver | undefined = DRIVERS[type];
   if (!d) throw new AppError("UNSUPPORTED_FOR_TYPE", `network type '${type}' is not supported by this worker`, { type });
   return d;
 }
+
+/** The driver of a network as libvirt defines it (core's typeOf: its spec's type, else its metadata's, else libvirt's forward mode). */
+export const driverOf = (entry: { def: TypedDefinition }): NetworkDriver => driverFor(typeOf(entry.def));

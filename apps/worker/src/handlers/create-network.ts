@@ -6,7 +6,6 @@
 import {
   AppError,
   type CreateNetworkPayload,
-  isRouted,
   type NetSpec,
   type NetworkRecord,
   parseNetworkXml,
@@ -71,7 +70,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   if (adopted) return finishAdopted(ctx, p, adopted, spec);
 
-  const xml = driver.render(spec);
+  const xml = driver.model.render(spec);
   const def = parseNetworkXml(xml);
   await report.step("defining network", async () => {
     await driver.setUpHost?.(ctx, spec);
@@ -102,7 +101,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
       autostart = virsh.setAutostart(p.name, p.autostart);
       const settled = await Promise.allSettled([
         virsh.start(p.name).then(() => revert.add("stop network", () => virsh.destroy(p.name), "starting network")),
-        isRouted(spec) ? applyFirewall(ctx, spec) : Promise.resolve(),
+        applyFirewall(ctx, spec),
         autostart,
       ]);
       const failed = settled.slice(0, 2).find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -114,7 +113,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   await report.step("setting autostart", () => autostart ?? virsh.setAutostart(p.name, p.autostart));
 
-  if (p.start && driver.servesDhcp(spec)) {
+  if (p.start && driver.model.servesDhcp(spec)) {
     await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));
   } else {
     report.skip("verifying DHCP");
@@ -138,13 +137,13 @@ async function finishAdopted(ctx: JobContext, p: CreateNetworkPayload, entry: Ca
   report.skip("defining network");
   if (entry.active) {
     await report.step("starting network", async () => {
-      if (isRouted(spec)) await applyFirewall(ctx, spec);
+      await applyFirewall(ctx, spec);
     });
   } else {
     report.skip("starting network");
   }
   await report.step("setting autostart", () => ctx.virsh.setAutostart(p.name, p.autostart));
-  if (entry.active && driver.servesDhcp(spec)) {
+  if (entry.active && driver.model.servesDhcp(spec)) {
     await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));
   } else {
     report.skip("verifying DHCP");

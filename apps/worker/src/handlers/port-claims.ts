@@ -1,10 +1,18 @@
 /** Keeping a host's port claims equal to what its networks' specs forward. */
-import { assertPortClaims, hostPortClaims, isRouted, type NetSpec, parseNetworkXml, portField, releasePortClaims } from "@netforge/core";
+import {
+  addressingOf,
+  assertPortClaims,
+  hostPortClaims,
+  type NetSpec,
+  parseNetworkXml,
+  portField,
+  releasePortClaims,
+} from "@netforge/core";
 import type { HostContext } from "../context";
 import type { CatalogEntry } from "../host/network-catalog";
 
 const fieldsOf = (spec: NetSpec | null | undefined) =>
-  (spec && isRouted(spec) ? (spec.portForwards ?? []) : []).map((f) => portField(f.protocol, f.hostPort, f.hostIp));
+  (addressingOf(spec)?.portForwards ?? []).map((f) => portField(f.protocol, f.hostPort, f.hostIp));
 
 /** Release the ports `network` holds that its spec (read now from libvirt) does not forward. Under the network's lock. */
 export async function releaseUnforwardedPorts(ctx: HostContext, network: string): Promise<void> {

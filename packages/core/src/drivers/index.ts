@@ -1,4 +1,8 @@
 export * from "./model";
 export * from "./type-of";
 export * from "./registry";
-export { isRouted, specFromCreate, type RoutedType } from "./routed";
+export { isRouted, type RoutedModel, type RoutedType, specFromCreate } from "./routed";
+export { natModel } from "./nat";
+export { isolatedModel } from "./isolated";
+export { bridgeModel } from "./bridge";
+export { sriovModel } from "./sriov";

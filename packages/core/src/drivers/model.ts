@@ -50,6 +50,8 @@ export interface DriverModel<S extends NetSpec = NetSpec> {
   readonly noAddressing: string | null;
   /** The changes the type refuses with UNSUPPORTED_FOR_TYPE (at the API's door and in the planner). */
   readonly unsupported: ReadonlySet<ChangeKind>;
+  /** Whether a running network of the type has a part in netforge's nft table (firewall() is not null). */
+  readonly hostFirewall: boolean;
   /**
    * The network's part of netforge's nft table, or null for a type with no host firewall path.
    * `ownsTypeRules`: see FirewallNetwork (default: the definition netforge renders, forward mode 'open').

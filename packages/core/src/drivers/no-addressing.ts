@@ -25,6 +25,7 @@ export function noAddressingParts<S extends NetSpec>(why: string): Omit<DriverMo
     addressing: () => null,
     noAddressing: why,
     unsupported: new Set(ALL_CHANGES),
+    hostFirewall: false,
     firewall: () => null,
     ownsTypeRules: () => true,
     redefineBeforeStart: () => false,

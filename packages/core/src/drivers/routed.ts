@@ -52,6 +52,7 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
     addressing: (spec) => spec,
     noAddressing: null,
     unsupported,
+    hostFirewall: true,
     firewall,
     // <forward mode='open'/>: libvirt adds no rules of its own (what netforge renders); anything else (nat, or
     // none for isolated) is a definition from before netforge owned the type's rules.
