@@ -21,10 +21,11 @@ import {
   renderNetworkChains,
   renderNetworkXml,
   specFromCreate,
+  l2CreatePlan,
+  l2DeleteSteps,
   modelFor,
 } from "@netforge/core";
 import type { Services } from "./context";
-import { l2CreatePlan, l2DeleteSteps } from "./l2-door";
 import type { PreparedJob } from "./job-preparers";
 
 /** One host command of a plan, shaped like a configure job's `result.applied` entries. */

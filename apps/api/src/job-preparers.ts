@@ -45,11 +45,12 @@ import {
   validationError,
   checkHostRules,
   hostRuleCount,
+  l2Refusal,
+  l2Unavailable,
   modelFor,
   type SizeLimits,
   sizeLimits,
 } from "@netforge/core";
-import { l2Refusal, l2What } from "./l2-door";
 import type { z } from "zod";
 
 /** The parsed body of a job action. */
@@ -164,8 +165,7 @@ export async function placeAndClaim(
     const specific = refusals.find((r) => r?.code === "INVALID_STATE" || r?.code === "NOT_ALLOWED");
     if (specific) throw specific;
     if (online.length === 1 && refusals[0]) throw refusals[0];
-    if (l2.kind === "sriov") throw new AppError("SRIOV_UNAVAILABLE", `no online host has SR-IOV PF ${l2.pf}`, { pf: l2.pf });
-    throw validationError([{ path: l2.kind, message: `no online host has ${l2What(l2)}` }]);
+    throw l2Unavailable(l2);
   }
   if (checkOnly) {
     // Where the claim would go now, nothing written.

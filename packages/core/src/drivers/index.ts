@@ -6,3 +6,5 @@ export { natModel } from "./nat";
 export { isolatedModel } from "./isolated";
 export { bridgeModel } from "./bridge";
 export { sriovModel } from "./sriov";
+export * from "./door";
+export { bridgeChoiceFromInventory, bridgeUsers } from "./bridge";

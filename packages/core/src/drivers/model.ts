@@ -9,6 +9,7 @@ import type { DhcpConfig, NetworkType } from "../schemas/network";
 import type { ChangePlan, HostObservation, NetworkChange } from "../spec/changes";
 import type { FirewallSpec, PortForwardSpec } from "../spec/firewall";
 import type { NetSpec, RoutedNetSpec } from "../spec/network-spec";
+import type { DeviceDoor } from "./door";
 
 /** The spec of one network type (nat: a RoutedNetSpec whose type is nat). */
 export type SpecOf<T extends NetworkType> = NetSpec extends infer S
@@ -70,6 +71,8 @@ export interface DriverModel<S extends NetSpec = NetSpec> {
   view(spec: S): TypeView;
   /** The network's share of its host's nft rules (its firewall rules and port forwards). */
   hostRuleCount(spec: S): number;
+  /** The API door of a type made on a host device (bridge, sriov), from the hosts' inventory; absent for the others. */
+  readonly door?: DeviceDoor<S>;
   /** Validate a change against the spec and the host and plan it (what a dry run shows and the worker applies). */
   planChange(spec: S, change: NetworkChange, host: HostObservation, currentXml?: string): ChangePlan;
   /** The checks of planChange alone (the API's door for a real call): the next spec, or what planChange throws. */

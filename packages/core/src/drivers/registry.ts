@@ -3,11 +3,14 @@
  * any spec (each goes to the spec's own driver). The only map keyed by type outside a driver.
  */
 import { AppError } from "../errors";
+import type { CreateNetworkPayload } from "../jobs";
+import type { HostRecord } from "../schemas/host";
 import type { FirewallNetwork } from "../render/nft";
-import type { NetworkType } from "../schemas/network";
+import type { L2Request, NetworkType } from "../schemas/network";
 import type { ChangePlan, HostObservation, NetworkChange } from "../spec/changes";
 import type { NetSpec, RoutedNetSpec } from "../spec/network-spec";
 import { bridgeModel } from "./bridge";
+import type { DeviceDoor, DoorStep, IndexedNetwork } from "./door";
 import { isolatedModel } from "./isolated";
 import type { DriverModel, SpecOf } from "./model";
 import { natModel } from "./nat";
@@ -81,4 +84,39 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
  */
 export function checkChange(spec: NetSpec, change: NetworkChange, host: HostObservation): NetSpec {
   return modelOf(spec).checkChange(spec, change, host);
+}
+
+/** The device type a create request asks for: a NIC or a host bridge makes a bridge network, a PF an sriov one. */
+const DEVICE_TYPES: { [K in L2Request["kind"]]: NetworkType } = { interface: "bridge", bridge: "bridge", sriov: "sriov" };
+
+/** The door of the type a device request is for. */
+function doorOf(req: L2Request): DeviceDoor<NetSpec> {
+  const door = modelFor(DEVICE_TYPES[req.kind]).door;
+  if (!door) throw new Error(`no door for a ${req.kind} request`);
+  return door;
+}
+
+/** Why `host` cannot take a network asking for device `req`, or null when it can (as far as its inventory tells). */
+export function l2Refusal(req: L2Request, host: HostRecord, networks: readonly IndexedNetwork[], name: string): AppError | null {
+  return doorOf(req).refusal(req, host, networks, name);
+}
+
+/** The refusal when no online host has the device `req` asks for. */
+export function l2Unavailable(req: L2Request): AppError {
+  return doorOf(req).noHostHas(req);
+}
+
+/** The definition and host steps a device create would apply on `host`, from its inventory (a dry run); null without a device request. */
+export function l2CreatePlan(
+  payload: CreateNetworkPayload,
+  host: HostRecord,
+  networks: readonly IndexedNetwork[],
+): { xml: string; steps: DoorStep[] } | null {
+  const req = payload.l2;
+  return req ? doorOf(req).createPlan(payload, req, host, networks) : null;
+}
+
+/** The host steps a delete runs after removing the definition (a created bridge's NIC given back), from the inventory. */
+export function l2DeleteSteps(spec: NetSpec, host: HostRecord): DoorStep[] {
+  return modelOf(spec).door?.deleteSteps(spec, host) ?? [];
 }

@@ -58,7 +58,7 @@ export function renderBridgeXml(spec: BridgeNetSpec): string {
     lines.push(`      <nf:nic up='${n.up ? "yes" : "no"}' mtu='${Number(n.mtu)}'${n.master !== null ? ` master='${e(n.master)}'` : ""}/>`);
   }
   lines.push(...META_END);
-  lines.push("  <forward mode='bridge'/>");
+  lines.push("  <forward mode='bridge'/>"); // not-a-network-type: libvirt's forward mode
   lines.push(`  <bridge name='${e(spec.bridge)}'/>`);
   lines.push("</network>");
   return `${lines.join("\n")}\n`;
@@ -339,6 +339,7 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     description: meta && own !== null ? description(own) : "",
     createdAt: meta ? str(meta.createdAt) : null,
     // A bare <forward/> parses as "": it is still a forward element (libvirt defaults its mode to nat).
+    // not-a-network-type: libvirt's default forward mode (next line)
     forwardMode: forward !== undefined ? ((typeof forward === "object" ? attr(forward, "mode") : null) ?? "nat") : null,
     bridge,
     cidr,
