@@ -10,10 +10,18 @@
  * something attached (the real call's worker checks the bridge itself).
  */
 import { AppError, type JobAction } from "@netforge/core/contract";
-import { bridgeNameFor, firewallNetworkOf, renderNetworkChains, renderNetworkXml, specFromCreate } from "@netforge/core/model";
+import {
+  bridgeNameFor,
+  firewallNetworkOf,
+  renderNetworkChains,
+  renderNetworkXml,
+  specFromCreate,
+  l2CreatePlan,
+  l2DeleteSteps,
+  modelFor,
+} from "@netforge/core/model";
 import { getHost, getNetworkSpec, getNetworkView, listAllNetworks } from "@netforge/core/store";
 import type { Services } from "./context";
-import { l2CreatePlan, l2DeleteSteps } from "./l2-door";
 import type { PreparedJob } from "./job-preparers";
 
 /** One host command of a plan, shaped like a configure job's `result.applied` entries. */
@@ -118,7 +126,7 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
       const steps: PlanStepView[] = [];
       if (net?.state === "active") {
         steps.push({ name: "stop network", command: ["virsh", "net-destroy", name], live: true });
-        if (net.type === "nat" || net.type === "isolated") {
+        if (modelFor(net.type).hostFirewall) {
           steps.push({ name: "remove firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true });
         }
       }

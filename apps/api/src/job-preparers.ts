@@ -34,6 +34,9 @@ import {
   deniedHostPorts,
   checkHostRules,
   hostRuleCount,
+  l2Refusal,
+  l2Unavailable,
+  modelFor,
   type SizeLimits,
   sizeLimits,
 } from "@netforge/core/model";
@@ -52,7 +55,6 @@ import {
   type PortClaim,
   listAllNetworks,
 } from "@netforge/core/store";
-import { l2Refusal, l2What } from "./l2-door";
 import type { z } from "zod";
 
 /** The parsed body of a job action. */
@@ -167,8 +169,7 @@ export async function placeAndClaim(
     const specific = refusals.find((r) => r?.code === "INVALID_STATE" || r?.code === "NOT_ALLOWED");
     if (specific) throw specific;
     if (online.length === 1 && refusals[0]) throw refusals[0];
-    if (l2.kind === "sriov") throw new AppError("SRIOV_UNAVAILABLE", `no online host has SR-IOV PF ${l2.pf}`, { pf: l2.pf });
-    throw validationError([{ path: l2.kind, message: `no online host has ${l2What(l2)}` }]);
+    throw l2Unavailable(l2);
   }
   if (checkOnly) {
     // Where the claim would go now, nothing written.
@@ -276,7 +277,7 @@ function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
         opts.checkOnly === true,
       );
       if (firewall) checkRulesAtDoor(net, hostRules, spec, plan, opts);
-    } else if (net.type !== "nat" && net.type !== "isolated") {
+    } else if (modelFor(net.type).noAddressing !== null) {
       throw new AppError(
         "UNSUPPORTED_FOR_TYPE",
         `network '${net.name}' is of type ${net.type}: ${action === "configure-network-firewall" ? "netforge manages no firewall for it" : "no DHCP to configure"}`,
@@ -352,7 +353,7 @@ async function preparePortForward(
 ): Promise<void> {
   // The host's record (its listening ports) and the spec come with the network, in the same round trip.
   const { net, spec, host, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, hostRules: true });
-  if (net.type !== "nat") {
+  if (modelFor(net.type).unsupported.has("port-forward")) {
     throw new AppError("UNSUPPORTED_FOR_TYPE", `port forwards need a nat network; '${net.name}' is ${net.type}`, {
       name: net.name,
       type: net.type,

@@ -6,7 +6,7 @@
  * count of leased rows of the same table, so both always agree.
  */
 import { type NetworkIp, parseIPv4 } from "@netforge/core/contract";
-import { isRouted, type RoutedNetSpec } from "@netforge/core/model";
+import { type RoutedNetSpec, addressingOf } from "@netforge/core/model";
 import { putNetworkIpsAndStats } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import { readLinks } from "./host/ip";
@@ -70,9 +70,11 @@ export async function publishIpTable(
   const bridge = entry.def.bridge;
   const leases = bridge && entry.active ? await readLeases(bridge, ctx.leasesDir) : [];
   const owners = opts.owners ?? (await ctx.virsh.domainMacOwners());
-  const ips = isRouted(spec) ? mergeIpTable(spec, leases, owners) : [];
+  // Only a type whose addressing netforge owns has reservations and leases of its own to list.
+  const addressing = addressingOf(spec);
+  const ips = addressing ? mergeIpTable(addressing, leases, owners) : [];
   // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
-  if (isRouted(spec) && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
+  if (addressing && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
   const connectedVms =
     opts.connectedVms ?? (bridge && entry.active ? (await readLinks(ctx.runner)).filter((l) => l.master === bridge).length : 0);
   const mine = lastPublished.get(ctx.redis) ?? new Map<string, { content: string; at: number }>();

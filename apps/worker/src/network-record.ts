@@ -1,6 +1,4 @@
-/** Building the index record of a network from what libvirt reports about it. */
-import type { NetworkType } from "@netforge/core/contract";
-import { type FirewallRule, isRouted } from "@netforge/core/model";
+import { type FirewallRule, modelOf, typeOf } from "@netforge/core/model";
 import type { NetworkRecord } from "@netforge/core/store";
 import type { CatalogEntry } from "./host/network-catalog";
 
@@ -21,8 +19,9 @@ function ruleView(r: FirewallRule): Record<string, unknown> {
 /** The index record for a netforge-managed libvirt network. */
 export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: string): NetworkRecord {
   const d = entry.def;
-  const routed = d.spec && isRouted(d.spec) ? d.spec : null;
-  const type: NetworkType = d.spec?.type ?? d.type ?? (d.forwardMode === "nat" ? "nat" : "isolated");
+  // The netforge-owned parts the type shows (DHCP, firewall, forwards), from its driver.
+  const view = d.spec ? modelOf(d.spec).view(d.spec) : null;
+  const type = typeOf(d);
   return {
     name: entry.name,
     uuid: d.uuid,
@@ -32,9 +31,9 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     cidr: d.cidr,
     gateway: d.gateway,
     // The spec's DHCP settings (what netforge applied); libvirt's own elements for networks without one.
-    dhcp: d.spec
-      ? isRouted(d.spec)
-        ? { ...d.spec.dhcp }
+    dhcp: view
+      ? view.dhcp
+        ? { ...view.dhcp }
         : { enabled: false, start: null, end: null, leaseTime: null }
       : d.dhcp
         ? { enabled: true, start: d.dhcp.start, end: d.dhcp.end, leaseTime: d.dhcp.leaseTime }
@@ -44,14 +43,14 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     bridge: { name: d.bridge, interface: null },
     sriov: null,
     // What the spec keeps (an older spec without them: open, no forwards).
-    firewall: routed?.firewall
+    firewall: view?.firewall
       ? {
-          ...routed.firewall,
-          rules: routed.firewall.rules.map((r) => ruleView(r)),
-          hostServices: (routed.firewall.hostServices ?? []).map((s) => ({ ...s })),
+          ...view.firewall,
+          rules: view.firewall.rules.map((r) => ruleView(r)),
+          hostServices: (view.firewall.hostServices ?? []).map((s) => ({ ...s })),
         }
       : { ...OPEN_FIREWALL, rules: [], hostServices: [] },
-    portForwards: routed?.type === "nat" ? (routed.portForwards ?? []).map((f) => ({ ...f })) : [],
+    portForwards: (view?.portForwards ?? []).map((f) => ({ ...f })),
     createdAt: d.createdAt ?? updatedAt,
     updatedAt,
   };

@@ -5,7 +5,7 @@
  * and removes index entries of this host that libvirt no longer has. Entries
  * whose network lock is held (a job is running on them) are left alone.
  */
-import { firewallNetworkOf, isRouted, parseNetworkXml } from "@netforge/core/model";
+import { parseNetworkXml, modelOf } from "@netforge/core/model";
 import {
   countWorkerEvent,
   getNetworks,
@@ -20,7 +20,7 @@ import {
 } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { HostSnapshot } from "./drivers/driver";
-import { driverFor } from "./drivers/registry";
+import { driverOf } from "./drivers/registry";
 import type { CatalogEntry } from "./host/network-catalog";
 import { ensureLegacyAccept, needsLegacyAccept } from "./firewall/legacy-nat";
 import { assertForwardedPorts } from "./handlers/port-claims";
@@ -64,7 +64,7 @@ export async function reconcile(
   let repaired = 0;
   for (const entry of catalog) {
     const prev = existing.get(entry.name);
-    const rec = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat").record(entry, ctx.hostId, now);
+    const rec = driverOf(entry).record(entry, ctx.hostId, now);
     if (prev) rec.updatedAt = prev.updatedAt;
     if (prev && sameRecord(prev, rec)) continue;
     // Only write under the network's lock, from a state read under it: a job running on the network (a create
@@ -74,7 +74,7 @@ export async function reconcile(
     try {
       const state = await ctx.virsh.info(entry.name);
       if (!state) continue;
-      const fresh = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat").record({ ...entry, ...state }, ctx.hostId, now);
+      const fresh = driverOf(entry).record({ ...entry, ...state }, ctx.hostId, now);
       if (prev && sameRecord(prev, fresh)) continue;
       await putNetwork(ctx.redis, ctx.keys, fresh);
       repaired += 1;
@@ -155,7 +155,7 @@ async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Prom
   if (running.length === 0) return new Map();
   const live = await ctx.virsh.dumpXmlMany(running.map((c) => c.name));
   for (const entry of running) {
-    const driver = driverFor(entry.def.spec?.type ?? "nat");
+    const driver = driverOf(entry);
     const xml = live.get(entry.name);
     if (!xml || driver.lostState(entry, xml).length === 0) continue;
     const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
@@ -189,10 +189,13 @@ async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Prom
 export async function syncFirewall(ctx: HostContext, catalog: CatalogEntry[], live: Map<string, string>, readMark: number): Promise<void> {
   const nets = catalog.flatMap((c) => {
     const spec = c.def.spec;
-    if (!c.active || !spec || !isRouted(spec)) return [];
+    if (!c.active || !spec) return [];
+    const model = modelOf(spec);
+    const part = model.firewall(spec);
+    if (!part) return [];
     const xml = live.get(c.name);
     const mode = xml ? parseNetworkXml(xml).forwardMode : c.def.forwardMode;
-    return [firewallNetworkOf(spec, mode === "open")];
+    return [{ ...part, ownsTypeRules: model.ownsTypeRules(mode) }];
   });
   const outcome = await ctx.firewall.sync(nets, readMark);
   if (outcome === "restored") await countRestore(ctx, "reconcile");
@@ -232,7 +235,7 @@ export async function refreshStats(
   if (entries.length === 0) return;
   const owners = await ctx.virsh.domainMacOwners();
   for (const e of entries) {
-    const connectedVms = e.active ? driverFor(e.def.spec?.type ?? e.def.type ?? "nat").connectedVms(ctx, e, links) : 0;
+    const connectedVms = e.active ? driverOf(e).connectedVms(ctx, e, links) : 0;
     await publishIpTable(ctx, e, { owners, connectedVms, ...(unchangedForMs !== undefined ? { unchangedForMs } : {}) });
   }
 }

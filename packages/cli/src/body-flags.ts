@@ -31,7 +31,9 @@ function variantsOf(s: JsonSchema): JsonSchema[] {
 }
 
 function kindOf(s: JsonSchema): FlagKind {
-  switch (s.type) {
+  switch (
+    s.type // not-a-network-type: a JSON Schema type
+  ) {
     case "string":
       return "string";
     case "integer":

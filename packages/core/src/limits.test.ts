@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { checkHostRules, hostRuleCount } from "./limits";
+import { hostRuleCount, planChange } from "./drivers/registry";
+import { checkHostRules } from "./limits";
 import { XML_DIFF_MAX_LINES, xmlDigest } from "./render/xml-digest";
-import { planChange } from "./planner/changes";
 import type { NetSpec } from "./planner/network-spec";
 
 const spec: NetSpec = {

@@ -4,7 +4,6 @@
  * refused with LIMIT_REACHED (409) whose `details` name the limit, its setting and the count it would reach.
  */
 import { AppError } from "./errors";
-import { isRouted, type NetSpec } from "./planner/network-spec";
 
 /** The caps; each has a setting (SIZE_LIMIT_SETTINGS) and a default (DEFAULT_SIZE_LIMITS). */
 export interface SizeLimits {
@@ -75,12 +74,6 @@ export function limitReached(
     count,
     ...extra,
   });
-}
-
-/** A network's share of its host's nft rules: its firewall rules and its port forwards. */
-export function hostRuleCount(spec: NetSpec | null | undefined): number {
-  if (!spec || !isRouted(spec)) return 0;
-  return (spec.firewall?.rules.length ?? 0) + (spec.portForwards?.length ?? 0);
 }
 
 /**

@@ -12,11 +12,11 @@ import { AppError } from "@netforge/core/contract";
 import {
   type BridgeNetSpec,
   type BridgeUser,
+  bridgeModel,
   bridgeSetUpSteps,
   bridgeTearDownSteps,
   chooseBridge,
   type NetSpec,
-  renderNetworkXml,
 } from "@netforge/core/model";
 import type { HostContext, JobContext } from "../context";
 import type { Attachment } from "../host/attachments";
@@ -26,7 +26,7 @@ import { recordFromCatalog } from "../network-record";
 import type { NetworkDriver } from "./driver";
 import { noAddressingChanges } from "./no-addressing";
 
-const asBridge = (spec: NetSpec | null | undefined): BridgeNetSpec | null => (spec?.type === "bridge" ? spec : null);
+const asBridge = (spec: NetSpec | null | undefined): BridgeNetSpec | null => (spec && bridgeModel.is(spec) ? spec : null);
 
 /** Ports that are VMs of this network: every port but the NIC on a bridge netforge made; libvirt's taps of this network on a host bridge. */
 async function attachmentsOf(ctx: HostContext, entry: CatalogEntry): Promise<Attachment[]> {
@@ -55,8 +55,8 @@ async function ip(ctx: JobContext, args: string[]): Promise<void> {
   await ctx.runner.run("ip", args);
 }
 
-export const bridgeDriver: NetworkDriver = {
-  type: "bridge",
+export const bridgeDriver: NetworkDriver<BridgeNetSpec> = {
+  model: bridgeModel,
   prepare(ctx, p, host) {
     // Every other libvirt network (netforge's or not) holds its bridge; bridge networks also their NIC.
     const users: BridgeUser[] = host.catalog.map((c) => ({
@@ -65,14 +65,10 @@ export const bridgeDriver: NetworkDriver = {
       interface: c.def.spec && "interface" in c.def.spec ? c.def.spec.interface : null,
     }));
     const choice = chooseBridge(p.l2, p.name, ctx.hostId, host.links, users, ctx.allowedInterfaces ?? []);
-    return { type: "bridge", name: p.name, uuid: p.uuid, description: p.description, createdAt: p.createdAt, ...choice };
+    return { type: bridgeModel.type, name: p.name, uuid: p.uuid, description: p.description, createdAt: p.createdAt, ...choice };
   },
-  render: renderNetworkXml,
-  servesDhcp: () => false,
   async verifyStarted() {},
-  async setUpHost(ctx, s) {
-    const spec = asBridge(s);
-    if (!spec) return;
+  async setUpHost(ctx, spec) {
     const links = new Map((await readLinks(ctx.runner)).map((l) => [l.name, l]));
     if (!spec.created) {
       // The host's bridge (or the NIC's): it must still be there; it is never changed.
@@ -101,9 +97,8 @@ export const bridgeDriver: NetworkDriver = {
       else if (undo) ctx.revert.add(`undo: ${step.name}`, () => ip(ctx, undo));
     }
   },
-  async tearDownHost(ctx, s) {
-    const spec = asBridge(s);
-    if (!spec?.created) return; // a host bridge is never touched
+  async tearDownHost(ctx, spec) {
+    if (!spec.created) return; // a host bridge is never touched
     await giveBack(ctx, spec, true);
   },
   attachments: attachmentsOf,
@@ -117,7 +112,7 @@ export const bridgeDriver: NetworkDriver = {
   record(entry, host, updatedAt) {
     const rec = recordFromCatalog(entry, host, updatedAt);
     const spec = asBridge(entry.def.spec);
-    return { ...rec, type: "bridge", bridge: { name: spec?.bridge ?? entry.def.bridge, interface: spec?.interface ?? null } };
+    return { ...rec, type: bridgeModel.type, bridge: { name: spec?.bridge ?? entry.def.bridge, interface: spec?.interface ?? null } };
   },
 };
 

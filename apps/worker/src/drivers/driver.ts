@@ -1,13 +1,14 @@
 /**
  * One driver per network type (the Incus shape). A driver owns its type's
- * whole lifecycle: host checks and choices before defining it (prepare),
- * the libvirt definition (render, from the spec), proof that a started
- * network serves, what is attached to it, how a change is planned and
- * applied to a running network, and the index record. Handlers stay thin
- * and never ask for a type: a new type is a new driver file.
+ * whole lifecycle: its pure half in core (packages/core/src/drivers/: the
+ * libvirt definition, its firewall part, the changes it supports and their
+ * plans) and its host half here (host checks and choices before defining it,
+ * host setup, proof that a started network serves, what is attached to it,
+ * applying a plan, the index record). Handlers stay thin and never ask for a
+ * type: a new type is a new driver (one file here, one in core).
  */
-import type { CreateNetworkPayload, NetworkType, ProtectedAddress } from "@netforge/core/contract";
-import type { ChangePlan, HostObservation, NetSpec, NetworkChange } from "@netforge/core/model";
+import type { CreateNetworkPayload, ProtectedAddress } from "@netforge/core/contract";
+import type { ChangePlan, NetSpec, DriverModel } from "@netforge/core/model";
 import type { NetworkRecord } from "@netforge/core/store";
 import type { HostContext, JobContext } from "../context";
 import type { Attachment } from "../host/attachments";
@@ -37,31 +38,32 @@ export interface LostState {
   commands: string[][];
 }
 
-export interface NetworkDriver {
-  readonly type: NetworkType;
+/**
+ * A network type's driver, typed to the type's own spec `S`: its pure half (`model`, in core: render, firewall
+ * part, changes it supports and their plans, door checks) and its host half here (host checks and choices,
+ * host setup/teardown, verification, attachments, applying a plan, the index record). Methods take `S`
+ * (method syntax: the registry holds every driver as a driver of NetSpec and picks it by the spec's type).
+ */
+export interface NetworkDriver<S extends NetSpec = NetSpec> {
+  /** The type's pure half (core's drivers/). */
+  readonly model: DriverModel<S>;
   /** Host checks and host-side choices (bridge name); returns the spec to render. */
-  prepare(ctx: JobContext, payload: CreateNetworkPayload, host: HostSnapshot): NetSpec;
-  /** The libvirt network XML of a spec. */
-  render(spec: NetSpec): string;
-  /** Whether a started network of this spec runs a DHCP server that verifyStarted proves. */
-  servesDhcp(spec: NetSpec): boolean;
-  /** After the network started: prove it serves (e.g. DHCP answers). */
-  verifyStarted(ctx: JobContext, spec: NetSpec): Promise<void>;
+  prepare(ctx: JobContext, payload: CreateNetworkPayload, host: HostSnapshot): S;
+  /** After the network started: prove it serves (e.g. DHCP answers), when the model says it serves DHCP. */
+  verifyStarted(ctx: JobContext, spec: S): Promise<void>;
   /**
    * Host state the network needs besides its libvirt definition (a bridge netforge creates with its NIC,
    * the PF's VFs): made before the definition is written and before every start; idempotent; registers the
    * undo of each change it makes. Types that need nothing leave it out.
    */
-  setUpHost?(ctx: JobContext, spec: NetSpec): Promise<void>;
+  setUpHost?(ctx: JobContext, spec: S): Promise<void>;
   /** After the definition was removed: give back what setUpHost took (e.g. the NIC, exactly as it was). */
-  tearDownHost?(ctx: JobContext, spec: NetSpec): Promise<void>;
+  tearDownHost?(ctx: JobContext, spec: S): Promise<void>;
   /** VMs connected now, for describe-network's stats, from one read of the host's links. */
   connectedVms(ctx: HostContext, entry: CatalogEntry, links: HostLink[]): number;
   /** What is plugged into the network now. */
   attachments(ctx: HostContext, entry: CatalogEntry): Promise<Attachment[]>;
-  /** Validate a change against the spec and the host and plan it (pure; also what a dry run shows). */
-  planChange(spec: NetSpec, change: NetworkChange, host: HostObservation, currentXml?: string): ChangePlan;
-  /** Apply a plan to the host, registering the undo of each step as it succeeds. */
+  /** Apply a plan (the model's planChange) to the host, registering the undo of each step as it succeeds. */
   applyPlan(ctx: JobContext, plan: ChangePlan): Promise<AppliedChange>;
   /** What a running network's spec says and libvirt's live definition lacks, with the commands that put it back (pure). */
   lostState(entry: CatalogEntry, liveXml: string): LostState[];

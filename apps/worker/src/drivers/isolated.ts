@@ -1,4 +1,5 @@
-/** Isolated networks: VMs reach each other and the host's gateway address, nothing beyond (libvirt rejects forwarding). */
+/** isolated networks: the routed host half (routed.ts) over core's isolated driver (no way out of the bridge). */
+import { isolatedModel } from "@netforge/core/model";
 import { routedDriver } from "./routed";
 
-export const isolatedDriver = routedDriver("isolated");
+export const isolatedDriver = routedDriver(isolatedModel);

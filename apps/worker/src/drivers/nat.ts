@@ -1,4 +1,5 @@
-/** NAT networks: VMs reach out through the host (masquerade, rules written by libvirt), nothing reaches in. */
+/** nat networks: the routed host half (routed.ts) over core's nat driver (its masquerade and port forwards). */
+import { natModel } from "@netforge/core/model";
 import { routedDriver } from "./routed";
 
-export const natDriver = routedDriver("nat");
+export const natDriver = routedDriver(natModel);

@@ -13,14 +13,13 @@
  */
 import type { CreateNetworkPayload } from "@netforge/core/contract";
 import {
-  firewallNetworkOf,
-  isRouted,
   parseNetworkXml,
   type PlanStep,
-  planChange,
+  type RoutedModel,
+  type RoutedNetSpec,
+  type RoutedType,
   renderDhcpHost,
   renderDhcpRange,
-  renderNetworkXml,
   specFromCreate,
 } from "@netforge/core/model";
 import type { JobContext } from "../context";
@@ -31,20 +30,21 @@ import { assertNoOverlap, freeBridgeName, occupiedSubnets } from "../host/host-c
 import { recordFromCatalog } from "../network-record";
 import type { AppliedChange, HostSnapshot, LostState, NetworkDriver } from "./driver";
 
-export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
+export function routedDriver<T extends RoutedType>(model: RoutedModel<T>): NetworkDriver<RoutedNetSpec & { type: T }> {
+  const type = model.type;
   return {
-    type,
+    model,
     prepare(ctx: JobContext, p: CreateNetworkPayload, host: HostSnapshot) {
       if (!p.cidr) throw new Error(`${type} network without cidr`);
       assertNoOverlap(p.cidr, ctx.hostId, occupiedSubnets(host.links, host.routes, host.catalog, p.name, host.endpoints));
       const bridge = freeBridgeName(host.links, p.name, host.catalog);
       const { start: _start, ...spec } = p;
-      return specFromCreate({ ...spec, bridge });
+      const made = specFromCreate({ ...spec, bridge });
+      if (!model.is(made)) throw new Error(`a ${made.type} spec for a ${type} network`);
+      return made;
     },
-    render: renderNetworkXml,
-    servesDhcp: (s) => isRouted(s) && s.dhcp.enabled,
     async verifyStarted(ctx, s) {
-      if (isRouted(s) && s.dhcp.enabled) await waitForDhcp(ctx.runner, s.bridge, 3000, s.name);
+      if (s.dhcp.enabled) await waitForDhcp(ctx.runner, s.bridge, 3000, s.name);
     },
     connectedVms: (_ctx, entry, links) =>
       entry.def.bridge && entry.active ? links.filter((l) => l.master === entry.def.bridge).length : 0,
@@ -52,7 +52,6 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
       if (!entry.active || !entry.def.bridge) return [];
       return bridgeAttachments(ctx.runner, ctx.virsh, entry.def.bridge);
     },
-    planChange,
     async applyPlan(ctx, plan) {
       const warnings: string[] = [];
       // Commands a step ran beyond its own (the iptables accept of a legacy NAT network), listed after it.
@@ -66,8 +65,9 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
           // The host table in one transaction, with this network's part from the plan's spec.
           const name = plan.spec.name;
           const before = ctx.firewall.get(name);
-          if (!isRouted(plan.spec)) throw new Error(`firewall step for a ${plan.spec.type} network`);
-          const now = firewallNetworkOf(plan.spec, before?.ownsTypeRules ?? true);
+          if (!model.is(plan.spec)) throw new Error(`firewall step for a ${plan.spec.type} network`);
+          // A running network keeps the rules it runs with (a change does not move it off libvirt's NAT rules).
+          const now = model.firewall(plan.spec, before?.ownsTypeRules ?? true);
           await ctx.firewall.set(name, now);
           ctx.revert.add(`restore firewall of ${name}`, async () => void (await ctx.firewall.set(name, before)));
           // Still on libvirt's NAT rules: its reject would stop the forwards (legacy-nat.ts).
@@ -128,7 +128,7 @@ export function routedDriver(type: "nat" | "isolated"): NetworkDriver {
     },
     lostState(entry, liveXml) {
       const spec = entry.def.spec;
-      if (!spec || !isRouted(spec) || !entry.active) return [];
+      if (!spec || !model.is(spec) || !entry.active) return [];
       const live = parseNetworkXml(liveXml);
       const lost: LostState[] = [];
       const update = (op: string, section: string, xml: string) => ["net-update", spec.name, op, section, xml, "--live"];

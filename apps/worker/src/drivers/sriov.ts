@@ -10,7 +10,7 @@
  * with SRIOV_UNAVAILABLE before anything is written.
  */
 import { AppError } from "@netforge/core/contract";
-import { type NetSpec, refuseForeignPf, renderNetworkXml, type SriovNetSpec } from "@netforge/core/model";
+import { type NetSpec, refuseForeignPf, type SriovNetSpec, sriovModel } from "@netforge/core/model";
 import type { HostContext, JobContext } from "../context";
 import type { Attachment } from "../host/attachments";
 import { foreignNetworksOnPf } from "../host/foreign-pf";
@@ -20,7 +20,7 @@ import { recordFromCatalog } from "../network-record";
 import type { NetworkDriver } from "./driver";
 import { noAddressingChanges } from "./no-addressing";
 
-const asSriov = (spec: NetSpec | null | undefined): SriovNetSpec | null => (spec?.type === "sriov" ? spec : null);
+const asSriov = (spec: NetSpec | null | undefined): SriovNetSpec | null => (spec && sriovModel.is(spec) ? spec : null);
 const rootOf = (ctx: HostContext) => ctx.sysfsRoot ?? "/sys";
 
 /** The PF's SR-IOV state, or SRIOV_UNAVAILABLE naming the PF and the reason. */
@@ -51,8 +51,8 @@ async function attachmentsOf(ctx: HostContext, name: string): Promise<Attachment
   return sources.filter((s) => s.source === name).map((s) => ({ kind: "domain", name: s.domain, interface: s.ifname ?? "VF" }));
 }
 
-export const sriovDriver: NetworkDriver = {
-  type: "sriov",
+export const sriovDriver: NetworkDriver<SriovNetSpec> = {
+  model: sriovModel,
   prepare(ctx, p, host) {
     const req = p.l2;
     if (req?.kind !== "sriov")
@@ -68,7 +68,7 @@ export const sriovDriver: NetworkDriver = {
     }
     planVfWrites(info, req.vfs); // refuses now (nothing written yet) what setUpHost could not do
     return {
-      type: "sriov",
+      type: sriovModel.type,
       name: p.name,
       uuid: p.uuid,
       description: p.description,
@@ -78,12 +78,8 @@ export const sriovDriver: NetworkDriver = {
       vlan: req.vlan,
     };
   },
-  render: renderNetworkXml,
-  servesDhcp: () => false,
   async verifyStarted() {},
-  async setUpHost(ctx: JobContext, s) {
-    const spec = asSriov(s);
-    if (!spec) return;
+  async setUpHost(ctx: JobContext, spec) {
     const root = rootOf(ctx);
     const info = pfOrUnavailable(ctx, spec.pf);
     const writes = planVfWrites(info, spec.vfs);
@@ -120,12 +116,17 @@ export const sriovDriver: NetworkDriver = {
   record(entry, host, updatedAt) {
     const rec = recordFromCatalog(entry, host, updatedAt);
     const spec = asSriov(entry.def.spec);
-    if (!spec) return { ...rec, type: "sriov" };
+    if (!spec) return { ...rec, type: sriovModel.type };
     // The pool as the host has it now (the record is rebuilt every reconcile round). record() gets no context:
     // the root is read from the environment the worker's config also reads (NETFORGE_SYSFS_ROOT).
     const info = readPf(process.env.NETFORGE_SYSFS_ROOT ?? "/sys", spec.pf);
     const vfsTotal = "numVfs" in info ? info.numVfs : 0;
     const vfsInUse = "vfsInUse" in info ? info.vfsInUse : 0;
-    return { ...rec, type: "sriov", bridge: { name: null, interface: null }, sriov: { pf: spec.pf, vfsTotal, vfsInUse, vlan: spec.vlan } };
+    return {
+      ...rec,
+      type: sriovModel.type,
+      bridge: { name: null, interface: null },
+      sriov: { pf: spec.pf, vfsTotal, vfsInUse, vlan: spec.vlan },
+    };
   },
 };

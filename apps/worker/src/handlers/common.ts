@@ -2,7 +2,7 @@
 import { AppError } from "@netforge/core/contract";
 import { putNetwork, type NetworkRecord } from "@netforge/core/store";
 import type { HostContext, JobContext } from "../context";
-import { driverFor } from "../drivers/registry";
+import { driverOf } from "../drivers/registry";
 import type { CatalogEntry } from "../host/network-catalog";
 
 /** The netforge network `name` on this host (from `catalog`, or freshly listed); NOT_FOUND when libvirt does not have it. */
@@ -17,7 +17,7 @@ export async function loadManaged(ctx: HostContext, name: string, catalog?: Cata
 /** Refuse with NETWORK_IN_USE while anything is plugged into the network's bridge. */
 export async function assertNothingAttached(ctx: JobContext, entry: CatalogEntry, action: string): Promise<void> {
   if (!entry.active) return;
-  const attached = await driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat").attachments(ctx, entry);
+  const attached = await driverOf(entry).attachments(ctx, entry);
   if (attached.length > 0) {
     const names = attached.map((a) => (a.kind === "domain" ? `VM '${a.name}'` : `device ${a.name}`)).join(", ");
     throw new AppError("NETWORK_IN_USE", `cannot ${action} network '${entry.name}': ${names} attached`, {
@@ -29,7 +29,7 @@ export async function assertNothingAttached(ctx: JobContext, entry: CatalogEntry
 
 /** Store the index record of a network whose state a job just changed (libvirt confirmed it; no re-read needed). */
 export async function publishRecord(ctx: HostContext, entry: CatalogEntry, active: boolean): Promise<NetworkRecord> {
-  const rec = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat").record({ ...entry, active }, ctx.hostId, new Date().toISOString());
+  const rec = driverOf(entry).record({ ...entry, active }, ctx.hostId, new Date().toISOString());
   await putNetwork(ctx.redis, ctx.keys, rec);
   return rec;
 }

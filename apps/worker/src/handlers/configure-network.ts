@@ -66,7 +66,7 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     const drv = driverFor(def.spec.type);
     const leases = state.active && def.bridge ? await readLeases(def.bridge, ctx.leasesDir) : [];
     const limits = sizeLimits();
-    const plan = drv.planChange(
+    const plan = drv.model.planChange(
       def.spec,
       change,
       { active: state.active, leases, native: { hosts: def.hosts, range: def.dhcp }, limits },

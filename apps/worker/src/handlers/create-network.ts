@@ -4,7 +4,7 @@
  * host as it was.
  */
 import { AppError, type CreateNetworkPayload } from "@netforge/core/contract";
-import { isRouted, type NetSpec, parseNetworkXml } from "@netforge/core/model";
+import { type NetSpec, parseNetworkXml } from "@netforge/core/model";
 import { type NetworkRecord, putNetwork, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
@@ -64,7 +64,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   if (adopted) return finishAdopted(ctx, p, adopted, spec);
 
-  const xml = driver.render(spec);
+  const xml = driver.model.render(spec);
   const def = parseNetworkXml(xml);
   await report.step("defining network", async () => {
     await driver.setUpHost?.(ctx, spec);
@@ -95,7 +95,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
       autostart = virsh.setAutostart(p.name, p.autostart);
       const settled = await Promise.allSettled([
         virsh.start(p.name).then(() => revert.add("stop network", () => virsh.destroy(p.name), "starting network")),
-        isRouted(spec) ? applyFirewall(ctx, spec) : Promise.resolve(),
+        applyFirewall(ctx, spec),
         autostart,
       ]);
       const failed = settled.slice(0, 2).find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -107,7 +107,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   await report.step("setting autostart", () => autostart ?? virsh.setAutostart(p.name, p.autostart));
 
-  if (p.start && driver.servesDhcp(spec)) {
+  if (p.start && driver.model.servesDhcp(spec)) {
     await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));
   } else {
     report.skip("verifying DHCP");
@@ -131,13 +131,13 @@ async function finishAdopted(ctx: JobContext, p: CreateNetworkPayload, entry: Ca
   report.skip("defining network");
   if (entry.active) {
     await report.step("starting network", async () => {
-      if (isRouted(spec)) await applyFirewall(ctx, spec);
+      await applyFirewall(ctx, spec);
     });
   } else {
     report.skip("starting network");
   }
   await report.step("setting autostart", () => ctx.virsh.setAutostart(p.name, p.autostart));
-  if (entry.active && driver.servesDhcp(spec)) {
+  if (entry.active && driver.model.servesDhcp(spec)) {
     await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));
   } else {
     report.skip("verifying DHCP");

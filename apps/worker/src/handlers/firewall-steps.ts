@@ -3,15 +3,20 @@
  * netforge's table when it starts and leave it when it stops, each with its
  * undo; host firewall settings that would override them become warnings.
  */
-import { firewallNetworkOf, type RoutedNetSpec, renderNetworkXml } from "@netforge/core/model";
+import { renderNetworkXml, firewallPartOf, type NetSpec } from "@netforge/core/model";
 import type { JobContext } from "../context";
 import { ensureLegacyAccept, needsLegacyAccept, removeLegacyAccept } from "../firewall/legacy-nat";
 import type { CatalogEntry } from "../host/network-catalog";
 
-/** Put the network's rules (from its spec) into the host's table; undone by putting back what was there. */
-export async function applyFirewall(ctx: JobContext, spec: RoutedNetSpec): Promise<void> {
+/**
+ * Put the network's rules (from its spec) into the host's table; undone by putting back what was there. A type
+ * with no host firewall path (its driver has no firewall part) has nothing to put there.
+ */
+export async function applyFirewall(ctx: JobContext, spec: NetSpec): Promise<void> {
+  const part = firewallPartOf(spec);
+  if (!part) return;
   const before = ctx.firewall.get(spec.name);
-  await ctx.firewall.set(spec.name, firewallNetworkOf(spec));
+  await ctx.firewall.set(spec.name, part);
   ctx.revert.add(`restore firewall of ${spec.name}`, async () => void (await ctx.firewall.set(spec.name, before)));
   await warnOverridingPolicies(ctx);
 }

@@ -1,11 +1,11 @@
 /** Keeping a host's port claims equal to what its networks' specs forward. */
-import { isRouted, type NetSpec, parseNetworkXml } from "@netforge/core/model";
+import { type NetSpec, parseNetworkXml, addressingOf } from "@netforge/core/model";
 import { assertPortClaims, hostPortClaims, portField, releasePortClaims } from "@netforge/core/store";
 import type { HostContext } from "../context";
 import type { CatalogEntry } from "../host/network-catalog";
 
 const fieldsOf = (spec: NetSpec | null | undefined) =>
-  (spec && isRouted(spec) ? (spec.portForwards ?? []) : []).map((f) => portField(f.protocol, f.hostPort, f.hostIp));
+  (addressingOf(spec)?.portForwards ?? []).map((f) => portField(f.protocol, f.hostPort, f.hostIp));
 
 /** Release the ports `network` holds that its spec (read now from libvirt) does not forward. Under the network's lock. */
 export async function releaseUnforwardedPorts(ctx: HostContext, network: string): Promise<void> {

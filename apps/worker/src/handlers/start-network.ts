@@ -1,9 +1,8 @@
 /** start-network: start an inactive network and prove DHCP answers; stopped again if that proof fails. */
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
-import { isRouted } from "@netforge/core/model";
 import type { NetworkRecord } from "@netforge/core/store";
 import type { JobContext } from "../context";
-import { driverFor } from "../drivers/registry";
+import { driverOf } from "../drivers/registry";
 import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
 import { readLinks, readRoutes } from "../host/ip";
 import { readProtectedEndpoints } from "../host/protected";
@@ -26,26 +25,26 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
   if (entry.active && !startedEarlier) {
     throw new AppError("INVALID_STATE", `network '${p.name}' is already active`, { name: p.name, state: "active" });
   }
-  const driver = driverFor(entry.def.spec?.type ?? entry.def.type ?? "nat");
+  const driver = driverOf(entry);
   const spec = entry.def.spec;
   await report.step("starting network", async () => {
     if (startedEarlier) {
       revert.add("stop network", () => virsh.destroy(p.name), "starting network");
-      if (spec && isRouted(spec)) await applyFirewall(ctx, spec);
+      if (spec) await applyFirewall(ctx, spec);
       return;
     }
     // Something may have taken the subnet while the network was down: say so clearly instead of libvirt's message.
     if (entry.def.cidr) assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name, endpoints));
     // A network defined before netforge owned its rules (<forward mode='nat'/>, or none for isolated) is
     // redefined from its spec (mode 'open') while it is down, so libvirt adds no rules of its own from now on.
-    if (spec && isRouted(spec) && entry.def.forwardMode !== "open") await migrateDefinition(ctx, entry);
+    if (spec && driver.model.redefineBeforeStart(entry.def.forwardMode)) await migrateDefinition(ctx, entry);
     // What the network needs on the host besides libvirt (a bridge a host reboot removed, the PF's VFs).
     if (spec) await driver.setUpHost?.(ctx, spec);
     await virsh.start(p.name);
     revert.add("stop network", () => virsh.destroy(p.name), "starting network");
-    if (spec && isRouted(spec)) await applyFirewall(ctx, spec);
+    if (spec) await applyFirewall(ctx, spec);
   });
-  if (spec && driver.servesDhcp(spec)) {
+  if (spec && driver.model.servesDhcp(spec)) {
     await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));
   } else {
     report.skip("verifying DHCP");

@@ -96,7 +96,7 @@ export function listPfs(root: string): PfInfo[] {
   for (const n of names.sort()) {
     if (!existsSync(join(deviceDir(root, n), "sriov_totalvfs"))) continue;
     const info = readPf(root, n);
-    if ("pf" in info) out.push(info);
+    if ("pf" in info) out.push(info); // not-a-network-type: a PF read, not its "unavailable" reason
   }
   return out;
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors";
 import { parseNetworkXml } from "../render/network-xml";
-import { changeFor, planChange } from "./changes";
+import { planChange } from "../drivers/registry";
+import { changeFor } from "./changes";
 import type { RoutedNetSpec as NetSpec, RoutedNetSpec } from "./network-spec";
 
 const spec: NetSpec = {

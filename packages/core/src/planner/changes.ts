@@ -9,11 +9,11 @@
 import { AppError } from "../errors";
 import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
-import { type NativeRange, renderDhcpHost, renderDhcpRange, renderNetworkXml } from "../render/network-xml";
+import { type NativeRange, renderDhcpHost, renderDhcpRange, renderRoutedXml } from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
 import { type FirewallSpec, firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
-import { isRouted, NO_ADDRESSING, type NetSpec, type Reservation, type RoutedNetSpec } from "./network-spec";
+import type { NetSpec, Reservation, RoutedNetSpec } from "./network-spec";
 
 /** A change of a network's configuration (one per configure action). */
 export type NetworkChange =
@@ -85,28 +85,31 @@ export interface ChangePlan {
   nft?: string;
 }
 
-/** The firewall part of the host table for a spec (what a dry run shows and the worker applies). */
-export function firewallNetworkOf(spec: RoutedNetSpec, ownsTypeRules = true): FirewallNetwork {
-  return {
-    name: spec.name,
-    type: spec.type,
-    bridge: spec.bridge,
-    cidr: spec.cidr,
-    firewall: firewallOf(spec),
-    portForwards: spec.type === "nat" ? (spec.portForwards ?? []) : [],
-    ownsTypeRules,
-    portSecurity: { pairs: spec.reservations.map((r) => ({ mac: r.mac, ip: r.ip })) },
-  };
+/**
+ * What the planner needs from the routed type it plans for (its driver passes it, drivers/routed.ts): whether
+ * the type takes port forwards, and its part of the host's nft table.
+ */
+export interface RoutedTypeRules {
+  portForwards: boolean;
+  firewall(spec: RoutedNetSpec): FirewallNetwork;
 }
 
 const ipNum = (s: string) => parseIPv4(s) as number;
 
-/** Validate `change` against `spec` and the host, and plan it. Throws the error the real call gets. */
-export function planChange(spec: NetSpec, change: NetworkChange, host: HostObservation, previousXml?: string): ChangePlan {
-  if (!isRouted(spec)) throw unsupportedChange(spec, change);
-  const next = applyChange(spec, change, host);
-  const oldXml = previousXml ?? renderNetworkXml(spec);
-  const libvirtXml = renderNetworkXml(next.spec);
+/**
+ * Validate `change` against a routed `spec` and the host, and plan it. Throws the error the real call gets.
+ * (Through the type's driver: drivers/registry.ts planChange.)
+ */
+export function planRoutedChange(
+  rules: RoutedTypeRules,
+  spec: RoutedNetSpec,
+  change: NetworkChange,
+  host: HostObservation,
+  previousXml?: string,
+): ChangePlan {
+  const next = applyChange(rules, spec, change, host);
+  const oldXml = previousXml ?? renderRoutedXml(spec);
+  const libvirtXml = renderRoutedXml(next.spec);
   // A running network's change goes to libvirt's live state only: the "write spec" step below defines the whole
   // persistent definition (DHCP hosts and ranges included) anyway, and `--config` here would have libvirt rewrite
   // and fsync that definition a second time (at 1,000 reservations most of a change's cost). A stopped network
@@ -116,7 +119,7 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
   const steps: PlanStep[] = [];
   let nft: string | undefined;
   if (next.ops.some((o) => o.kind === "firewall")) {
-    nft = renderNetworkChains(firewallNetworkOf(next.spec));
+    nft = renderNetworkChains(rules.firewall(next.spec));
     // A stopped network has no rules in the kernel: its spec carries them to its next start.
     if (host.active) steps.push({ name: "apply firewall (one nft transaction)", virsh: [], nft, undo: null, live: true });
   }
@@ -206,9 +209,8 @@ export function planChange(spec: NetSpec, change: NetworkChange, host: HostObser
  * the host, and rendering the definition and chains of a network with 1,000 forwards only to drop them cost the
  * door several ms). Throws exactly what planChange throws for an invalid change.
  */
-export function checkChange(spec: NetSpec, change: NetworkChange, host: HostObservation): NetSpec {
-  if (!isRouted(spec)) throw unsupportedChange(spec, change);
-  return applyChange(spec, change, host).spec;
+export function checkRoutedChange(rules: RoutedTypeRules, spec: RoutedNetSpec, change: NetworkChange, host: HostObservation): NetSpec {
+  return applyChange(rules, spec, change, host).spec;
 }
 
 /** The ops adjusted to what libvirt's definition already has (see HostObservation.native). */
@@ -247,17 +249,8 @@ type Op =
   | { kind: "add-range"; start: string; end: string; leaseTime: number }
   | { kind: "firewall" };
 
-/** A DHCP/static-IP change of a type whose addressing netforge does not own: UNSUPPORTED_FOR_TYPE saying who does. */
-export function unsupportedChange(spec: NetSpec, change: NetworkChange): AppError {
-  const why = NO_ADDRESSING[spec.type] ?? `network type ${spec.type} has no netforge-managed addressing`;
-  const what = change.kind === "dhcp" ? "DHCP settings" : "static IPs";
-  return new AppError("UNSUPPORTED_FOR_TYPE", `network '${spec.name}' is of type ${spec.type}: no ${what} here; ${why}`, {
-    name: spec.name,
-    type: spec.type,
-  });
-}
-
 function applyChange(
+  rules: RoutedTypeRules,
   spec: RoutedNetSpec,
   change: NetworkChange,
   host: HostObservation,
@@ -344,7 +337,7 @@ function applyChange(
       };
     }
     case "port-forward": {
-      if (spec.type !== "nat") {
+      if (!rules.portForwards) {
         throw new AppError("UNSUPPORTED_FOR_TYPE", `port forwards need a nat network; '${spec.name}' is ${spec.type}`, {
           name: spec.name,
           type: spec.type,

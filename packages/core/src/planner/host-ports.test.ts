@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
-import { renderNetworkXml, parseNetworkXml } from "../render/network-xml";
+import { checkChange, planChange, renderNetworkXml } from "../drivers/registry";
+import { parseNetworkXml } from "../render/network-xml";
 import { ConfigurePortForwardBody } from "../schemas/firewall";
-import { changeFor, checkChange, planChange } from "./changes";
+import { changeFor } from "./changes";
 import { checkHostPortAllowed, DEFAULT_DENIED_HOST_PORTS, deniedHostPorts, deniedRange, parseDeniedHostPorts } from "./host-ports";
 import type { NetSpec } from "./network-spec";
 

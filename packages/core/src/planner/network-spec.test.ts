@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { cidrOf, formatCidr, formatIPv4, usableRange } from "../net/ipv4";
-import { parseNetworkXml, renderNetworkXml } from "../render/network-xml";
+import { renderNetworkXml } from "../drivers/registry";
+import { parseNetworkXml } from "../render/network-xml";
 import type { NetSpec as AnySpec, RoutedNetSpec as NetSpec } from "./network-spec";
 
 const verdict = fc.constantFrom("accept" as const, "drop" as const, "reject" as const);

@@ -6,7 +6,7 @@
  * back. Host-side state that libvirt keeps elsewhere (active, autostart) is
  * not part of it.
  */
-import type { DhcpConfig, NetworkSpec } from "../schemas/network";
+import type { DhcpConfig } from "../schemas/network";
 import type { FirewallSpec, PortForwardSpec } from "./firewall";
 
 /** A DHCP reservation (MAC -> IP), as stored and as libvirt's <host> element carries it. */
@@ -73,36 +73,3 @@ export interface SriovNetSpec extends SpecBase {
 
 /** The spec of any network type netforge runs (a union: each type adds a member). */
 export type NetSpec = RoutedNetSpec | BridgeNetSpec | SriovNetSpec;
-
-/** The types whose spec carries addressing (subnet, gateway, netforge's DHCP). */
-export function isRouted(spec: NetSpec): spec is RoutedNetSpec {
-  return "dhcp" in spec;
-}
-
-/**
- * Why a type has no netforge-managed addressing, for UNSUPPORTED_FOR_TYPE on DHCP/static-IP/port-forward
- * actions (one line per type; routed types have none).
- */
-export const NO_ADDRESSING: Readonly<Partial<Record<NetSpec["type"], string>>> = {
-  bridge:
-    "VMs of a bridge network are on the physical LAN: the LAN's DHCP server owns addressing (configure it there, or address VMs statically)",
-  sriov: "VMs of an SR-IOV network own their VF directly: addressing belongs to the LAN's DHCP server or to the VM",
-};
-
-/** The stored spec of a routed network just resolved for create-network (bridge and sriov specs are built by their drivers from the host). */
-export function specFromCreate(s: NetworkSpec): RoutedNetSpec {
-  if (s.type !== "nat" && s.type !== "isolated") throw new Error(`no spec shape for type ${s.type}`);
-  if (!s.cidr || !s.gateway || !s.bridge) throw new Error("a routed network needs cidr, gateway and bridge");
-  return {
-    type: s.type,
-    name: s.name,
-    uuid: s.uuid,
-    description: s.description,
-    createdAt: s.createdAt,
-    bridge: s.bridge,
-    cidr: s.cidr,
-    gateway: s.gateway,
-    dhcp: { ...s.dhcp },
-    reservations: [],
-  };
-}

@@ -4,9 +4,11 @@ import { describe, expect, it } from "vitest";
 import { golden } from "./__golden__/golden";
 import type { NetworkSpec } from "../schemas/network";
 import type { FirewallSpec } from "../planner/firewall";
-import { type BridgeNetSpec, type NetSpec, type SriovNetSpec, specFromCreate } from "../planner/network-spec";
+import type { BridgeNetSpec, NetSpec, SriovNetSpec } from "../planner/network-spec";
 import { bridgeNameFor } from "./bridge-name";
-import { NETFORGE_XMLNS, parseNetworkXml, renderNetworkXml, splitNetforgeMetadata } from "./network-xml";
+import { NETFORGE_XMLNS, parseNetworkXml, splitNetforgeMetadata } from "./network-xml";
+import { renderNetworkXml } from "../drivers/registry";
+import { specFromCreate } from "../drivers/routed";
 
 // Golden files: the exact XML for representative specs.
 

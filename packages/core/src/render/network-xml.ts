@@ -14,6 +14,7 @@ import type { NetworkType } from "../schemas/network";
 import type { FirewallAction, FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../planner/firewall";
 import type { BridgeNetSpec, NetSpec, Reservation, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
 import { xmlEscape as e } from "./xml-escape";
+import { typeOf } from "../drivers/type-of";
 
 /** Namespace of netforge's metadata element. */
 export const NETFORGE_XMLNS = "https://netforge.dev/xmlns/network/1";
@@ -28,20 +29,6 @@ export function renderDhcpRange(start: string, end: string, leaseTime: number | 
   if (leaseTime === null) return `<range start='${e(start)}' end='${e(end)}'/>`;
   return `<range start='${e(start)}' end='${e(end)}'><lease expiry='${Number(leaseTime)}' unit='seconds'/></range>`;
 }
-
-/** Render the libvirt <network> definition of a spec (one renderer per type). */
-export function renderNetworkXml(spec: NetSpec): string {
-  const render = RENDERERS[spec.type] as ((s: NetSpec) => string) | undefined;
-  if (!render) throw new Error(`renderNetworkXml: type ${(spec as { type: string }).type} is not rendered by this renderer`);
-  return render(spec);
-}
-
-const RENDERERS: { [T in NetSpec["type"]]: (s: Extract<NetSpec, { type: T }>) => string } = {
-  nat: renderRouted,
-  isolated: renderRouted,
-  bridge: renderBridge,
-  sriov: renderSriov,
-};
 
 /** <network>, <name>, <uuid> and the opening of our metadata with the fields every type has. */
 function head(spec: NetSpec): string[] {
@@ -62,7 +49,7 @@ const META_END = ["    </nf:network>", "  </metadata>"];
  * A bridge network: libvirt only plugs VMs into an existing Linux bridge (<forward mode='bridge'/>), no
  * address, no dnsmasq. The NIC's state before netforge enslaved it is kept for delete to give back.
  */
-function renderBridge(spec: BridgeNetSpec): string {
+export function renderBridgeXml(spec: BridgeNetSpec): string {
   const lines = head(spec);
   lines.push(`      <nf:bridge>${e(spec.bridge)}</nf:bridge>`);
   if (spec.interface !== null) lines.push(`      <nf:interface>${e(spec.interface)}</nf:interface>`);
@@ -71,7 +58,7 @@ function renderBridge(spec: BridgeNetSpec): string {
     lines.push(`      <nf:nic up='${n.up ? "yes" : "no"}' mtu='${Number(n.mtu)}'${n.master !== null ? ` master='${e(n.master)}'` : ""}/>`);
   }
   lines.push(...META_END);
-  lines.push("  <forward mode='bridge'/>");
+  lines.push("  <forward mode='bridge'/>"); // not-a-network-type: libvirt's forward mode
   lines.push(`  <bridge name='${e(spec.bridge)}'/>`);
   lines.push("</network>");
   return `${lines.join("\n")}\n`;
@@ -81,7 +68,7 @@ function renderBridge(spec: BridgeNetSpec): string {
  * An SR-IOV network: libvirt's hostdev pool over the PF's VFs (managed: libvirt detaches a VF from its host
  * driver when a VM takes it and gives it back after), with the VLAN tag libvirt sets on each VF.
  */
-function renderSriov(spec: SriovNetSpec): string {
+export function renderSriovXml(spec: SriovNetSpec): string {
   const lines = head(spec);
   const vfs = spec.vfs !== null ? ` vfs='${Number(spec.vfs)}'` : "";
   const vlan = spec.vlan !== null ? ` vlan='${Number(spec.vlan)}'` : "";
@@ -100,7 +87,7 @@ function renderSriov(spec: SriovNetSpec): string {
 }
 
 /** nat and isolated: bridge with the gateway address, dnsmasq from <dhcp>. */
-function renderRouted(spec: RoutedNetSpec): string {
+export function renderRoutedXml(spec: RoutedNetSpec): string {
   const prefix = parseCidrOrThrow(spec.cidr).prefix;
   const d = spec.dhcp;
   const lines = head(spec);
@@ -352,6 +339,7 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     description: meta && own !== null ? description(own) : "",
     createdAt: meta ? str(meta.createdAt) : null,
     // A bare <forward/> parses as "": it is still a forward element (libvirt defaults its mode to nat).
+    // not-a-network-type: libvirt's default forward mode (next line)
     forwardMode: forward !== undefined ? ((typeof forward === "object" ? attr(forward, "mode") : null) ?? "nat") : null,
     bridge,
     cidr,
@@ -390,7 +378,7 @@ function xmlUnescape(s: string): string {
  * elements, so they can be changed like any other.
  */
 function specFromMetadata(meta: Node, p: ParsedNetwork): NetSpec | null {
-  const type = p.type ?? (p.forwardMode === "nat" ? "nat" : "isolated");
+  const type = typeOf(p);
   if (type === "bridge") return bridgeSpecFromMetadata(meta, p);
   if (type === "sriov") return sriovSpecFromMetadata(meta, p);
   return routedSpecFromMetadata(type, meta, p);

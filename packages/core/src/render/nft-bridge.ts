@@ -28,7 +28,7 @@
 import { parseCidr, parseIPv4 } from "../net/ipv4";
 import type { FirewallNetwork } from "./nft";
 
-export const NFT_BRIDGE_FAMILY = "bridge";
+export const NFT_BRIDGE_FAMILY = "bridge"; // not-a-network-type: nft's bridge family
 export const NFT_BRIDGE_TABLE = "netforge";
 
 /** A (MAC, IPv4) pair a VM port may send from. */

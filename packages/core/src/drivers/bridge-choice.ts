@@ -13,7 +13,7 @@
 import { AppError } from "../errors";
 import { bridgeNameFor } from "../render/bridge-name";
 import { type L2Request, validationError } from "../schemas/network";
-import type { BridgeNetSpec } from "./network-spec";
+import type { BridgeNetSpec } from "../planner/network-spec";
 
 /** What the choice reads of a host link (the worker's `ip -j` read, or a host's published inventory). */
 export interface LinkFacts {

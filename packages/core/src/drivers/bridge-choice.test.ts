@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { addressedUppers, type BridgeUser, bridgeSetUpSteps, bridgeTearDownSteps, chooseBridge, type LinkFacts } from "./bridge-choice";
-import type { NetSpec } from "./network-spec";
+import type { NetSpec } from "../planner/network-spec";
 
 const link = (name: string, o: Partial<LinkFacts> = {}): LinkFacts => ({
   name,

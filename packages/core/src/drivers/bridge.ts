@@ -1,0 +1,101 @@
+/**
+ * bridge networks: VMs are ports of a Linux bridge that carries the physical LAN (<forward mode='bridge'/>):
+ * no address, no dnsmasq, no NAT; the LAN's DHCP server addresses them. The host half (the bridge netforge
+ * creates for a NIC, and gives back) is apps/worker/src/drivers/bridge.ts.
+ */
+import { AppError } from "../errors";
+import { renderBridgeXml } from "../render/network-xml";
+import type { HostRecord } from "../schemas/host";
+import { type L2Request, validationError } from "../schemas/network";
+import type { BridgeNetSpec } from "../planner/network-spec";
+import { type BridgeUser, bridgeSetUpSteps, bridgeTearDownSteps, chooseBridge, type LinkFacts } from "./bridge-choice";
+import type { DeviceDoor, IndexedNetwork } from "./door";
+import type { DriverModel } from "./model";
+import { noAddressingParts } from "./no-addressing";
+
+/** The host's other networks as the bridge choice sees them (from the index). */
+export function bridgeUsers(host: HostRecord, networks: readonly IndexedNetwork[]): BridgeUser[] {
+  return networks.filter((n) => n.host === host.id).map((n) => ({ name: n.name, bridge: n.bridge.name, interface: n.bridge.interface }));
+}
+
+/** The bridge a bridge network would get on `host`, decided from its inventory (the worker decides again on the host). */
+export function bridgeChoiceFromInventory(req: L2Request, host: HostRecord, networks: readonly IndexedNetwork[], name: string) {
+  // A bridge netforge made (nf-*) that no network of the index holds is one a delete just removed: the
+  // inventory is refreshed right after each job, so it may still show it. The door sees the host as it is
+  // after that delete (the bridge gone, its NIC free); the worker decides from a fresh read of the host.
+  const held = new Set(networks.filter((n) => n.host === host.id && n.bridge.name).map((n) => n.bridge.name as string));
+  const gone = new Set(
+    host.interfaces.filter((i) => i.kind === "bridge" && i.name.startsWith("nf-") && !held.has(i.name)).map((i) => i.name),
+  );
+  const links: LinkFacts[] = host.interfaces
+    .filter((i) => !gone.has(i.name))
+    .map((i) => ({
+      name: i.name,
+      kind: i.kind,
+      state: i.state,
+      master: i.master !== null && gone.has(i.master) ? null : i.master,
+      addresses: i.addresses,
+      addresses6: i.addresses6 ?? [],
+      ...(i.mtu !== undefined ? { mtu: i.mtu } : {}),
+      ...(i.up !== undefined ? { adminUp: i.up } : {}),
+      link: i.link ?? null,
+    }));
+  return chooseBridge(req, name, host.id, links, bridgeUsers(host, networks), host.allowedInterfaces ?? []);
+}
+
+/** What a bridge request asks for, for messages ("interface eth1"). */
+const what = (req: L2Request): string =>
+  req.kind === "bridge" ? `bridge ${req.bridge}` : req.kind === "interface" ? `interface ${req.interface}` : "";
+
+/**
+ * The bridge door: a host can take the network when the bridge choice succeeds on its inventory (the NIC or
+ * bridge exists, is allowed, is not another network's, the NIC carries no addresses).
+ */
+const bridgeDoor: DeviceDoor<BridgeNetSpec> = {
+  refusal(req, host, networks, name) {
+    try {
+      bridgeChoiceFromInventory(req, host, networks, name);
+      return null;
+    } catch (err) {
+      if (err instanceof AppError) return err;
+      throw err;
+    }
+  },
+  noHostHas: (req) => validationError([{ path: req.kind, message: `no online host has ${what(req)}` }]),
+  createPlan(payload, req, host, networks) {
+    const choice = bridgeChoiceFromInventory(req, host, networks, payload.name);
+    const spec: BridgeNetSpec = {
+      type: "bridge",
+      name: payload.name,
+      uuid: payload.uuid,
+      description: payload.description,
+      createdAt: payload.createdAt,
+      ...choice,
+    };
+    const nic = host.interfaces.find((i) => i.name === choice.interface);
+    const steps = bridgeSetUpSteps(spec, {
+      bridgeExists: host.interfaces.some((i) => i.name === spec.bridge),
+      nicMaster: nic?.master ?? null,
+      nicUp: nic?.up ?? nic?.state === "up",
+    }).map((st) => ({ name: st.name, command: ["ip", ...st.ip], live: true }));
+    return { xml: renderBridgeXml(spec), steps };
+  },
+  deleteSteps(spec, host) {
+    const nic = host.interfaces.find((i) => i.name === spec.interface);
+    return bridgeTearDownSteps(spec, {
+      bridgeExists: host.interfaces.some((i) => i.name === spec.bridge),
+      nic: nic ? { master: nic.master, mtu: nic.mtu ?? null, up: nic.up ?? nic.state === "up" } : null,
+    }).map((st) => ({ name: st.name, command: ["ip", ...st.ip], live: true }));
+  },
+};
+
+/** The bridge driver's pure half. */
+export const bridgeModel: DriverModel<BridgeNetSpec> = {
+  type: "bridge",
+  is: (spec): spec is BridgeNetSpec => spec.type === "bridge",
+  render: renderBridgeXml,
+  door: bridgeDoor,
+  ...noAddressingParts<BridgeNetSpec>(
+    "VMs of a bridge network are on the physical LAN: the LAN's DHCP server owns addressing (configure it there, or address VMs statically)",
+  ),
+};

@@ -1,0 +1,10 @@
+export * from "./model";
+export * from "./type-of";
+export * from "./registry";
+export { isRouted, type RoutedModel, type RoutedType, specFromCreate } from "./routed";
+export { natModel } from "./nat";
+export { isolatedModel } from "./isolated";
+export { bridgeModel } from "./bridge";
+export { sriovModel } from "./sriov";
+export * from "./door";
+export { bridgeChoiceFromInventory, bridgeUsers } from "./bridge";

@@ -1,0 +1,42 @@
+/**
+ * The shared part of the types whose addressing netforge does not own (bridge: the LAN's DHCP server; sriov:
+ * VFs on the physical LAN): no DHCP, no firewall path, every change refused with UNSUPPORTED_FOR_TYPE.
+ */
+import { AppError } from "../errors";
+import type { NetworkChange } from "../planner/changes";
+import type { NetSpec } from "../planner/network-spec";
+import type { ChangeKind, DriverModel } from "./model";
+
+/** Every change kind: the ones a type without netforge-managed addressing refuses. */
+const ALL_CHANGES: readonly ChangeKind[] = ["dhcp", "assign-static-ip", "unassign-static-ip", "firewall", "port-forward"];
+
+/** A DHCP/static-IP change of a type whose addressing netforge does not own: UNSUPPORTED_FOR_TYPE saying who does. */
+function unsupportedChange(spec: NetSpec, change: NetworkChange, why: string): AppError {
+  const what = change.kind === "dhcp" ? "DHCP settings" : "static IPs";
+  return new AppError("UNSUPPORTED_FOR_TYPE", `network '${spec.name}' is of type ${spec.type}: no ${what} here; ${why}`, {
+    name: spec.name,
+    type: spec.type,
+  });
+}
+
+/** The members a type without netforge-managed addressing shares; `why` says who owns its addressing. */
+export function noAddressingParts<S extends NetSpec>(why: string): Omit<DriverModel<S>, "type" | "is" | "render"> {
+  return {
+    addressing: () => null,
+    noAddressing: why,
+    unsupported: new Set(ALL_CHANGES),
+    hostFirewall: false,
+    firewall: () => null,
+    ownsTypeRules: () => true,
+    redefineBeforeStart: () => false,
+    servesDhcp: () => false,
+    view: () => ({ dhcp: null, firewall: null, portForwards: [] }),
+    hostRuleCount: () => 0,
+    planChange(spec, change) {
+      throw unsupportedChange(spec, change, why);
+    },
+    checkChange(spec, change) {
+      throw unsupportedChange(spec, change, why);
+    },
+  };
+}

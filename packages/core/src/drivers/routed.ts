@@ -1,0 +1,89 @@
+/**
+ * The shared base of the two routed types (nat.ts, isolated.ts): a libvirt-owned bridge carrying the
+ * gateway address, dnsmasq for DHCP/DNS, netforge's table for NAT or isolation and the user's rules. They
+ * differ in what `RoutedOptions` says: nat masquerades and takes port forwards, isolated rejects what leaves.
+ */
+import type { FirewallNetwork } from "../render/nft";
+import { renderRoutedXml } from "../render/network-xml";
+import type { NetworkSpec } from "../schemas/network";
+import { checkRoutedChange, planRoutedChange, type RoutedTypeRules } from "../planner/changes";
+import { firewallOf } from "../planner/firewall";
+import type { NetSpec, RoutedNetSpec } from "../planner/network-spec";
+import type { ChangeKind, DriverModel } from "./model";
+
+/** The routed types' own spec (nat or isolated). */
+export type RoutedType = RoutedNetSpec["type"];
+
+/** What tells one routed type from the other. */
+interface RoutedOptions {
+  /** It takes port forwards (configure-network-port-forward). */
+  portForwards: boolean;
+}
+
+/** The spec of a routed type: its addressing (subnet, gateway, DHCP) is netforge's. */
+export function isRouted(spec: NetSpec): spec is RoutedNetSpec {
+  return "dhcp" in spec;
+}
+
+/** The driver of a routed type, typed to the spec of that one type: it always has a firewall part. */
+export type RoutedModel<T extends RoutedType> = Omit<DriverModel<RoutedNetSpec & { type: T }>, "firewall"> & {
+  firewall(spec: RoutedNetSpec & { type: T }, ownsTypeRules?: boolean): FirewallNetwork;
+};
+
+/** A routed type's pure half. */
+export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions): RoutedModel<T> {
+  type S = RoutedNetSpec & { type: T };
+  const firewall = (spec: RoutedNetSpec, ownsTypeRules = true): FirewallNetwork => ({
+    name: spec.name,
+    type: spec.type,
+    bridge: spec.bridge,
+    cidr: spec.cidr,
+    firewall: firewallOf(spec),
+    portForwards: opts.portForwards ? (spec.portForwards ?? []) : [],
+    ownsTypeRules,
+    portSecurity: { pairs: spec.reservations.map((r) => ({ mac: r.mac, ip: r.ip })) },
+  });
+  const rules: RoutedTypeRules = { portForwards: opts.portForwards, firewall: (spec) => firewall(spec) };
+  const unsupported = new Set<ChangeKind>(opts.portForwards ? [] : ["port-forward"]);
+  return {
+    type,
+    is: (spec): spec is S => spec.type === type,
+    render: renderRoutedXml,
+    addressing: (spec) => spec,
+    noAddressing: null,
+    unsupported,
+    hostFirewall: true,
+    firewall,
+    // <forward mode='open'/>: libvirt adds no rules of its own (what netforge renders); anything else (nat, or
+    // none for isolated) is a definition from before netforge owned the type's rules.
+    ownsTypeRules: (forwardMode) => forwardMode === "open",
+    redefineBeforeStart: (forwardMode) => forwardMode !== "open",
+    servesDhcp: (spec) => spec.dhcp.enabled,
+    view: (spec) => ({
+      dhcp: spec.dhcp,
+      firewall: spec.firewall ?? null,
+      portForwards: opts.portForwards ? (spec.portForwards ?? []) : [],
+    }),
+    hostRuleCount: (spec) => (spec.firewall?.rules.length ?? 0) + (spec.portForwards?.length ?? 0),
+    planChange: (spec, change, host, currentXml) => planRoutedChange(rules, spec, change, host, currentXml),
+    checkChange: (spec, change, host) => checkRoutedChange(rules, spec, change, host),
+  };
+}
+
+/** The stored spec of a routed network just resolved for create-network (bridge and sriov specs are built by their drivers from the host). */
+export function specFromCreate(s: NetworkSpec): RoutedNetSpec {
+  if (s.type !== "nat" && s.type !== "isolated") throw new Error(`no spec shape for type ${s.type}`);
+  if (!s.cidr || !s.gateway || !s.bridge) throw new Error("a routed network needs cidr, gateway and bridge");
+  return {
+    type: s.type,
+    name: s.name,
+    uuid: s.uuid,
+    description: s.description,
+    createdAt: s.createdAt,
+    bridge: s.bridge,
+    cidr: s.cidr,
+    gateway: s.gateway,
+    dhcp: { ...s.dhcp },
+    reservations: [],
+  };
+}
