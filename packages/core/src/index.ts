@@ -1,5 +1,23 @@
 /** @netforge/core: schemas, errors, pure network math and renderers, and the Redis store shared by api and worker. */
 export * from "./api-contract";
+export { type ChangeInput, changeOf } from "./spec/changes";
+export {
+  CONFIGURE_ACTIONS,
+  type ConfigureAction,
+  DryRunFlag,
+  JOB_DEFINITIONS,
+  JOB_DEFS,
+  type JobActionName,
+  type JobDefinition,
+  jobAction,
+  type PayloadOf,
+  QUERY_DEFINITIONS,
+  type QueryActionName,
+  type QueryDefinition,
+  queryAction,
+  splitDryRun,
+} from "./actions/index";
+export { bodyPayload, type CreateNetworkPayload, parseCreatePayload, type PayloadResult } from "./schemas/payload-parse";
 export * from "./errors";
 export * from "./net/ipv4";
 export * from "./net/reserved";
