@@ -8,7 +8,7 @@
 import { putHost, putNetworkIps, putNetworkSpec, type NetSpec, type Redis, readNetworkAtDoor } from "@netforge/core";
 import type { Command } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { JOB_PREPARERS } from "../apps/api/src/job-preparers";
+import { API_HALVES } from "../apps/api/src/actions/index";
 import { type ApiHarness, hostRecord, startApiHarness } from "./support/api-harness";
 
 let h: ApiHarness;
@@ -147,7 +147,7 @@ describe("the door of a change reads in one round trip", () => {
     it(`${action}: one round trip of reads before the commit`, async () => {
       let before = -1;
       await watchCommands(h.redis, async (rounds) => {
-        const prepare = JOB_PREPARERS[action] as (...a: unknown[]) => Promise<void>;
+        const prepare = API_HALVES[action].prepare as (...a: unknown[]) => Promise<void>;
         await prepare(h.redis, h.keys, body, async () => {
           before = rounds();
         });

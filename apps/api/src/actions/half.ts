@@ -1,0 +1,12 @@
+/** The API's half of a job action: its checks at the door and its dry run's plan (keyed by the action's definition). */
+import type { JobAction } from "@netforge/core";
+import type { Services } from "../context";
+import type { DryRunPlan } from "../dry-run";
+import type { PreparedJob, Preparer } from "../job-preparers";
+
+export interface ApiHalf<A extends JobAction> {
+  /** The synchronous checks, answered from the cluster index; hands the prepared job (its typed payload) to `commit`. */
+  prepare: Preparer<A>;
+  /** What a dry run answers for the prepared job (after the same checks; nothing claimed, queued or changed). */
+  plan: (s: Services, prepared: PreparedJob<A>) => Promise<DryRunPlan>;
+}
