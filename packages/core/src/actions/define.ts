@@ -17,6 +17,8 @@ interface ActionBase<B extends z.ZodType> {
   role: Role;
   /** One line for the OpenAPI document and the CLI's help. */
   summary: string;
+  /** Its command words in the CLI (`netforge network ip assign`). */
+  cli: readonly string[];
 }
 
 /** An action answered synchronously from the cluster index. */

@@ -12,6 +12,7 @@ export const QUERY_DEFINITIONS = {
     body: ListNetworksBody,
     role: "viewer",
     summary: "List networks with filters and cursor paging",
+    cli: ["network", "list"],
     response: z.object({ networks: z.array(NetworkSummary), nextCursor: z.string().nullable() }),
   }),
   "describe-network": queryAction({
@@ -19,6 +20,7 @@ export const QUERY_DEFINITIONS = {
     body: NetworkRef,
     role: "viewer",
     summary: "One network with its configuration and live stats",
+    cli: ["network", "describe"],
     response: z.object({ network: NetworkView }),
   }),
   "list-jobs": queryAction({
@@ -26,6 +28,7 @@ export const QUERY_DEFINITIONS = {
     body: ListJobsBody,
     role: "viewer",
     summary: "Recent jobs, newest first",
+    cli: ["job", "list"],
     response: z.object({ jobs: z.array(JobView) }),
   }),
   "list-hosts": queryAction({
@@ -33,6 +36,7 @@ export const QUERY_DEFINITIONS = {
     body: ListHostsBody,
     role: "viewer",
     summary: "Registered hypervisors and their inventory",
+    cli: ["host", "list"],
     response: z.object({ hosts: z.array(HostView) }),
   }),
   "release-network-claim": queryAction({
@@ -40,6 +44,7 @@ export const QUERY_DEFINITIONS = {
     body: NetworkRef,
     role: "admin",
     summary: "Free a name/subnet claim that has neither a network on an online host nor a live job (else INVALID_STATE naming the holder)",
+    cli: ["network", "release-claim"],
     response: z.object({ released: z.object({ name: z.string(), host: z.string() }) }),
     errors: {
       "404": "NOT_FOUND (no claim on that name)",
@@ -52,6 +57,7 @@ export const QUERY_DEFINITIONS = {
     body: ListNetworkIpsBody,
     role: "viewer",
     summary: "Active leases and reservations of a network, with the VM owning each MAC",
+    cli: ["network", "ips"],
     response: z.object({ ips: z.array(NetworkIp), observedAt: z.string().nullable() }),
   }),
 };
