@@ -1,6 +1,5 @@
 /** @netforge/core: schemas, errors, pure network math and renderers, and the Redis store shared by api and worker. */
 export * from "./api-contract";
-export { type ChangeInput, changeOf } from "./spec/changes";
 export {
   CONFIGURE_ACTIONS,
   type ConfigureAction,
