@@ -36,7 +36,6 @@ import {
   releaseNetworkClaim,
   releasePortClaims,
   toJobView,
-  assertAllowedSubnet,
   type TokenQuota,
 } from "@netforge/core";
 import type { Context } from "hono";
@@ -80,9 +79,8 @@ export async function submitJob<A extends JobAction>(
   raw: unknown,
   dryRun: boolean,
 ): Promise<Response> {
-  // The operator's subnet pools, before anything is claimed or queued (dry runs get the same answer).
-  const cidr = action === "create-network" ? (body as { cidr?: unknown }).cidr : undefined;
-  if (typeof cidr === "string") assertAllowedSubnet(cidr, s.config.allowedCidrs);
+  // The action's checks of the request alone, before anything is claimed or queued (dry runs get the same answer).
+  API_HALVES[action].admit?.(s, body);
   if (dryRun) return answerDryRun(s, c, action, body);
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
