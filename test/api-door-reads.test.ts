@@ -9,8 +9,8 @@ import type { NetSpec } from "@netforge/core/model";
 import { putHost, putNetworkIps, putNetworkSpec, type Redis, readNetworkAtDoor } from "@netforge/core/store";
 import type { Command } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { JOB_PREPARERS } from "@netforge/api/testing";
 import { type ApiHarness, hostRecord, startApiHarness } from "./support/api-harness";
+import { API_HALVES } from "@netforge/api/testing";
 
 let h: ApiHarness;
 
@@ -148,7 +148,7 @@ describe("the door of a change reads in one round trip", () => {
     it(`${action}: one round trip of reads before the commit`, async () => {
       let before = -1;
       await watchCommands(h.redis, async (rounds) => {
-        const prepare = JOB_PREPARERS[action] as (...a: unknown[]) => Promise<void>;
+        const prepare = API_HALVES[action].prepare as (...a: unknown[]) => Promise<void>;
         await prepare(h.redis, h.keys, body, async () => {
           before = rounds();
         });

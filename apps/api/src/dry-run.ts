@@ -44,7 +44,8 @@ export interface DryRunPlan {
   warnings: string[];
 }
 
-export async function planOf<A extends JobAction>(s: Services, action: A, prepared: PreparedJob<A>): Promise<DryRunPlan> {
+/** The dry run of a change of an existing network: the plan checked at the door (core's planChange). */
+export async function planOfChange<A extends JobAction>(_s: Services, prepared: PreparedJob<A>): Promise<DryRunPlan> {
   const host = prepared.host;
   const name = prepared.network;
   if (prepared.plan) {
@@ -65,83 +66,96 @@ export async function planOf<A extends JobAction>(s: Services, action: A, prepar
       warnings: p.warnings,
     };
   }
-  switch (action) {
-    case "create-network": {
-      const payload = prepared.payload as PreparedJob<"create-network">["payload"];
-      const [hostRec, networks] = await Promise.all([getHost(s.redis, s.keys, host), listAllNetworks(s.redis, s.keys)]);
-      const pre = payload.l2 && hostRec ? l2CreatePlan(payload, hostRec, networks) : null;
-      let xml: string;
-      let nft: string | undefined;
-      if (pre) {
-        xml = pre.xml;
-      } else {
-        const taken = new Set<string>(hostRec?.interfaces.map((i) => i.name) ?? []);
-        for (const n of networks) if (n.host === host && n.bridge.name) taken.add(n.bridge.name);
-        const spec = specFromCreate({ ...payload, bridge: bridgeNameFor(name, taken) });
-        xml = renderNetworkXml(spec);
-        // The network's part of the host's nft table (its NAT/isolation, an open rule set), applied after the start.
-        nft = renderNetworkChains(firewallNetworkOf(spec));
-      }
-      const steps: PlanStepView[] = [...(pre?.steps ?? [])];
-      steps.push({ name: "define network", command: ["virsh", "net-define", "<file>"], xml, live: false });
-      if (payload.start) {
-        steps.push({ name: "start network", command: ["virsh", "net-start", name], live: true });
-        if (nft !== undefined) steps.push({ name: "apply firewall (one nft transaction)", command: ["nft", "-f", "-"], nft, live: true });
-      }
-      steps.push({
-        name: "set autostart",
-        command: payload.autostart ? ["virsh", "net-autostart", name] : ["virsh", "net-autostart", name, "--disable"],
-        live: false,
-      });
-      return { host, steps, libvirtXml: xml, nft, warnings: [] };
-    }
-    case "start-network":
-      return {
-        host,
-        steps: [
-          { name: "start network", command: ["virsh", "net-start", name], live: true },
-          { name: "apply firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true },
-        ],
-        warnings: [],
-      };
-    case "stop-network":
-    case "delete-network": {
-      // Read together (one round trip); the spec and host record are used by a delete only.
-      const [net, spec, hostRec] = await Promise.all([
-        getNetworkView(s.redis, s.keys, name),
-        action === "delete-network" ? getNetworkSpec(s.redis, s.keys, name) : null,
-        action === "delete-network" ? getHost(s.redis, s.keys, host) : null,
-      ]);
-      const attached = net?.state === "active" ? net.stats.connectedVms : 0;
-      if (attached > 0) {
-        throw new AppError(
-          "NETWORK_IN_USE",
-          `cannot ${action === "stop-network" ? "stop" : "delete"} network '${name}': ${attached} attached`,
-          {
-            name,
-            connectedVms: attached,
-          },
-        );
-      }
-      const steps: PlanStepView[] = [];
-      if (net?.state === "active") {
-        steps.push({ name: "stop network", command: ["virsh", "net-destroy", name], live: true });
-        if (modelFor(net.type).hostFirewall) {
-          steps.push({ name: "remove firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true });
-        }
-      }
-      if (action === "delete-network") {
-        steps.push({ name: "remove definition", command: ["virsh", "net-undefine", name], live: false });
-        // What the type gives back on the host (a created bridge's NIC), from the published spec and inventory.
-        if (spec && hostRec) steps.push(...l2DeleteSteps(spec, hostRec));
-      }
-      return { host, steps, warnings: [] };
-    }
-    default:
-      // A change of a network whose spec its worker has not published yet (it does at start and on every reconcile).
-      throw new AppError("INVALID_STATE", `the worker of host ${host} has not published network '${name}' yet; retry shortly`, {
-        name,
-        retryable: true,
-      });
+  // A change of a network whose spec its worker has not published yet (it does at start and on every reconcile).
+  throw new AppError("INVALID_STATE", `the worker of host ${host} has not published network '${name}' yet; retry shortly`, {
+    name,
+    retryable: true,
+  });
+}
+
+/** The dry run of create-network: the definition the worker would write, and its firewall. */
+export async function planCreate(s: Services, prepared: PreparedJob<"create-network">): Promise<DryRunPlan> {
+  const host = prepared.host;
+  const name = prepared.network;
+  const payload = prepared.payload;
+  const [hostRec, networks] = await Promise.all([getHost(s.redis, s.keys, host), listAllNetworks(s.redis, s.keys)]);
+  const pre = payload.l2 && hostRec ? l2CreatePlan(payload, hostRec, networks) : null;
+  let xml: string;
+  let nft: string | undefined;
+  if (pre) {
+    xml = pre.xml;
+  } else {
+    const taken = new Set<string>(hostRec?.interfaces.map((i) => i.name) ?? []);
+    for (const n of networks) if (n.host === host && n.bridge.name) taken.add(n.bridge.name);
+    const spec = specFromCreate({ ...payload, bridge: bridgeNameFor(name, taken) });
+    xml = renderNetworkXml(spec);
+    // The network's part of the host's nft table (its NAT/isolation, an open rule set), applied after the start.
+    nft = renderNetworkChains(firewallNetworkOf(spec));
   }
+  const steps: PlanStepView[] = [...(pre?.steps ?? [])];
+  steps.push({ name: "define network", command: ["virsh", "net-define", "<file>"], xml, live: false });
+  if (payload.start) {
+    steps.push({ name: "start network", command: ["virsh", "net-start", name], live: true });
+    if (nft !== undefined) steps.push({ name: "apply firewall (one nft transaction)", command: ["nft", "-f", "-"], nft, live: true });
+  }
+  steps.push({
+    name: "set autostart",
+    command: payload.autostart ? ["virsh", "net-autostart", name] : ["virsh", "net-autostart", name, "--disable"],
+    live: false,
+  });
+  return { host, steps, libvirtXml: xml, nft, warnings: [] };
+}
+
+/** The dry run of start-network. */
+export async function planStart(_s: Services, prepared: PreparedJob<"start-network">): Promise<DryRunPlan> {
+  const host = prepared.host;
+  const name = prepared.network;
+  return {
+    host,
+    steps: [
+      { name: "start network", command: ["virsh", "net-start", name], live: true },
+      { name: "apply firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true },
+    ],
+    warnings: [],
+  };
+}
+
+/** The dry run of stop-network and delete-network: NETWORK_IN_USE while something is attached. */
+export function planStopOrDelete<A extends "stop-network" | "delete-network">(
+  action: A,
+): (s: Services, prepared: PreparedJob<A>) => Promise<DryRunPlan> {
+  return async (s, prepared) => {
+    const host = prepared.host;
+    const name = prepared.network;
+    // Read together (one round trip); the spec and host record are used by a delete only.
+    const [net, spec, hostRec] = await Promise.all([
+      getNetworkView(s.redis, s.keys, name),
+      action === "delete-network" ? getNetworkSpec(s.redis, s.keys, name) : null,
+      action === "delete-network" ? getHost(s.redis, s.keys, host) : null,
+    ]);
+    const attached = net?.state === "active" ? net.stats.connectedVms : 0;
+    if (attached > 0) {
+      throw new AppError(
+        "NETWORK_IN_USE",
+        `cannot ${action === "stop-network" ? "stop" : "delete"} network '${name}': ${attached} attached`,
+        {
+          name,
+          connectedVms: attached,
+        },
+      );
+    }
+    const steps: PlanStepView[] = [];
+    if (net?.state === "active") {
+      steps.push({ name: "stop network", command: ["virsh", "net-destroy", name], live: true });
+      if (modelFor(net.type).hostFirewall) {
+        steps.push({ name: "remove firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true });
+      }
+    }
+    if (action === "delete-network") {
+      steps.push({ name: "remove definition", command: ["virsh", "net-undefine", name], live: false });
+      // What the type gives back on the host (a created bridge's NIC), from the published spec and inventory.
+      if (spec && hostRec) steps.push(...l2DeleteSteps(spec, hostRec));
+    }
+    return { host, steps, warnings: [] };
+  };
 }

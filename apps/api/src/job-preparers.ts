@@ -4,8 +4,8 @@
  * resolves the job's network, host and payload and hands them to `commit`
  * (the caller's deadline-guarded commit: record, queue entry and, for
  * create-network, the name/subnet claim in one transaction); create-network
- * commits once per candidate host until one takes it. The mapped type forces
- * one preparer per job action of the catalog.
+ * commits once per candidate host until one takes it. Each job action's API
+ * half (actions/<action>.ts) picks its preparer from here.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -20,14 +20,14 @@ import {
   resolveCreate,
   validationError,
 } from "@netforge/core/contract";
+import type { ConfigureAction } from "@netforge/core/contract";
 import {
   type ChangePlan,
-  changeFor,
+  changeOf,
   checkChange,
   type HostObservation,
   type NetSpec,
   type NetworkChange,
-  type ConfigureAction,
   planChange,
   checkHostPortAllowed,
   type DeniedHostPorts,
@@ -85,7 +85,7 @@ export type CommitPrepared<A extends JobAction> = (job: PreparedJob<A>) => Promi
  * `checkOnly` (dry run): every check, nothing claimed; `commit` then only
  * receives the job (the caller's commit writes nothing).
  */
-type Preparer<A extends JobAction> = (
+export type Preparer<A extends JobAction> = (
   redis: Redis,
   keys: Keys,
   body: JobBody<A>,
@@ -190,7 +190,7 @@ export async function placeAndClaim(
   throw new AppError("INVALID_STATE", "placement did not settle under concurrent creates; retry", { retryable: true });
 }
 
-async function prepareCreate(
+export async function prepareCreate(
   redis: Redis,
   keys: Keys,
   body: JobBody<"create-network">,
@@ -244,8 +244,14 @@ async function existingNetwork(
   return { ...read, net, host };
 }
 
-/** delete/start/stop: the network must be indexed, its host online, and (for start/stop) in the other state. */
-function prepareExisting<A extends "delete-network" | "start-network" | "stop-network">(action: A): Preparer<A> {
+/**
+ * delete/start/stop: the network must be indexed, its host online, and (for start/stop) in the other state.
+ * `payloadOf`: the action's payload for the network (its API half builds it, typed by its definition).
+ */
+export function prepareExisting<A extends "delete-network" | "start-network" | "stop-network">(
+  action: A,
+  payloadOf: (name: string) => JobPayloads[A],
+): Preparer<A> {
   return async (redis, keys, body, commit) => {
     const { net } = await existingNetwork(redis, keys, body.name);
     if (action === "start-network" && net.state === "active") {
@@ -254,25 +260,30 @@ function prepareExisting<A extends "delete-network" | "start-network" | "stop-ne
     if (action === "stop-network" && net.state === "inactive") {
       throw new AppError("INVALID_STATE", `network '${net.name}' is already inactive`, { name: net.name, state: net.state });
     }
-    await commit({ network: net.name, host: net.host, payload: { name: net.name } as JobPayloads[A], claim: null });
+    await commit({ network: net.name, host: net.host, payload: payloadOf(net.name), claim: null });
   };
 }
 
 /**
  * A change of an existing network: checked at the door against the spec and leases its worker published
- * (the same pure planner the worker runs, which re-checks on the host). The payload is the body without dryRun.
+ * (the same pure planner the worker runs, which re-checks on the host). Its API half says what the parsed
+ * body's payload is (the action route took dryRun off) and the change it asks for (core's changeOf).
  */
-function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
+export function prepareConfigure<A extends ConfigureAction>(
+  action: A,
+  payloadOf: (body: JobBody<A>) => JobPayloads[A],
+  changeOfPayload: (payload: JobPayloads[A]) => NetworkChange,
+): Preparer<A> {
   return async (redis, keys, body, commit, opts = {}) => {
     const firewall = action === "configure-network-firewall";
     const { net, spec, ips, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, ips: true, hostRules: firewall });
-    const { dryRun: _dryRun, ...payload } = body as JobBody<A> & { dryRun?: boolean };
+    const payload = payloadOf(body);
     let plan: ChangePlan | { spec: NetSpec } | null = null;
     if (spec) {
       const leases = (ips?.ips ?? []).filter((r) => r.leaseExpiresAt !== null);
       plan = planAtDoor(
         spec,
-        changeFor(action, payload),
+        changeOfPayload(payload),
         { active: net.state === "active", leases, ...limitsOf(opts) },
         opts.checkOnly === true,
       );
@@ -287,7 +298,7 @@ function prepareConfigure<A extends ConfigureAction>(action: A): Preparer<A> {
         },
       );
     }
-    await commit({ network: net.name, host: net.host, payload: payload as unknown as JobPayloads[A], claim: null, plan: fullPlan(plan) });
+    await commit({ network: net.name, host: net.host, payload, claim: null, plan: fullPlan(plan) });
   };
 }
 
@@ -326,25 +337,12 @@ function fullPlan(p: ChangePlan | { spec: NetSpec } | null): ChangePlan | null {
   return p && "steps" in p ? p : null;
 }
 
-/** One preparer per job action. */
-export const JOB_PREPARERS: { [A in JobAction]: Preparer<A> } = {
-  "create-network": prepareCreate,
-  "delete-network": prepareExisting("delete-network"),
-  "start-network": prepareExisting("start-network"),
-  "stop-network": prepareExisting("stop-network"),
-  "configure-network-dhcp": prepareConfigure("configure-network-dhcp"),
-  "assign-static-ip": prepareConfigure("assign-static-ip"),
-  "unassign-static-ip": prepareConfigure("unassign-static-ip"),
-  "configure-network-firewall": prepareConfigure("configure-network-firewall"),
-  "configure-network-port-forward": preparePortForward,
-};
-
 /**
  * A port forward: nat networks only, vmIp inside the subnet (the planner's checks, from the published spec),
  * the host port not one a host process listens on (the worker's inventory publishes them), and claimed for
  * this network in the submission's commit, so of two concurrent requests for one port exactly one wins.
  */
-async function preparePortForward(
+export async function preparePortForward(
   redis: Redis,
   keys: Keys,
   body: JobBody<"configure-network-port-forward">,
@@ -359,12 +357,12 @@ async function preparePortForward(
       type: net.type,
     });
   }
-  const { dryRun: _dryRun, ...rest } = body;
-  const payload: JobPayloads["configure-network-port-forward"] = { ...rest, action: body.action ?? "add" };
+  // The parsed body (the action route took dryRun off) is the payload; `action` defaults to add.
+  const payload: JobPayloads["configure-network-port-forward"] = { ...body, action: body.action ?? "add" };
   const plan = spec
     ? planAtDoor(
         spec,
-        changeFor("configure-network-port-forward", { ...payload }),
+        changeOf("configure-network-port-forward", payload),
         { active: net.state === "active", leases: [], ...limitsOf(opts) },
         opts.checkOnly === true,
       )

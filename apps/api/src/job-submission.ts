@@ -14,7 +14,7 @@
  * effect. A request refused before its commit forgets its idempotency key.
  */
 import { createHash } from "node:crypto";
-import { AppError, ERROR_STATUS, isErrorCode, type JobAction, type JobView, JOB_STEPS, assertAllowedSubnet } from "@netforge/core/contract";
+import { AppError, ERROR_STATUS, isErrorCode, type JobAction, type JobView, JOB_STEPS } from "@netforge/core/contract";
 import {
   checkTokenQuota,
   commitJobEvent,
@@ -37,8 +37,8 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv, Services } from "./context";
 import { claimIdempotencyKey, idempotencyRedisKey, parseIdempotencyKey, releaseIdempotencyKey, requestFingerprint } from "./idempotency";
-import { planOf } from "./dry-run";
-import { JOB_PREPARERS, type JobBody, PlacedElsewhere, type PreparedJob } from "./job-preparers";
+import { API_HALVES } from "./actions/index";
+import { type JobBody, PlacedElsewhere, type PreparedJob } from "./job-preparers";
 import { parsePreferWait } from "./prefer-header";
 
 /** How long a repeat waits for a concurrent first request (same key) to create its job. */
@@ -62,18 +62,21 @@ async function submissionDeadline(s: Services): Promise<number> {
   return (await redisTimeMs(s.redis)) + s.config.redisTimeoutMs - DEADLINE_MARGIN_MS;
 }
 
-/** Submit a job action whose body is already parsed; `raw` is the body as sent (for the idempotency fingerprint). */
+/**
+ * Submit a job action whose body is already parsed; `raw` is the body as sent (for the idempotency
+ * fingerprint); `dryRun`: the request's flag (the action route read it, see core's splitDryRun).
+ */
 export async function submitJob<A extends JobAction>(
   s: Services,
   c: Context<AppEnv>,
   action: A,
   body: JobBody<A>,
   raw: unknown,
+  dryRun: boolean,
 ): Promise<Response> {
-  // The operator's subnet pools, before anything is claimed or queued (dry runs get the same answer).
-  const cidr = action === "create-network" ? (body as { cidr?: unknown }).cidr : undefined;
-  if (typeof cidr === "string") assertAllowedSubnet(cidr, s.config.allowedCidrs);
-  if ((body as { dryRun?: unknown }).dryRun === true) return answerDryRun(s, c, action, body);
+  // The action's checks of the request alone, before anything is claimed or queued (dry runs get the same answer).
+  API_HALVES[action].admit?.(s, body);
+  if (dryRun) return answerDryRun(s, c, action, body);
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const jobId = newJobId();
@@ -112,7 +115,7 @@ export async function submitJob<A extends JobAction>(
 
   let record: JobRecord | null = null;
   try {
-    await JOB_PREPARERS[action](
+    await API_HALVES[action].prepare(
       s.redis,
       s.keys,
       body,
@@ -146,7 +149,8 @@ export async function submitJob<A extends JobAction>(
  */
 async function answerDryRun<A extends JobAction>(s: Services, c: Context<AppEnv>, action: A, body: JobBody<A>): Promise<Response> {
   let prepared: PreparedJob<A> | null = null;
-  await JOB_PREPARERS[action](
+  const half = API_HALVES[action];
+  await half.prepare(
     s.redis,
     s.keys,
     body,
@@ -157,7 +161,7 @@ async function answerDryRun<A extends JobAction>(s: Services, c: Context<AppEnv>
   );
   if (prepared === null) throw new AppError("INTERNAL", "the dry run prepared no job");
   await checkTokenQuota(s.redis, quotaOf(s, c).quota);
-  return c.json({ plan: await planOf(s, action, prepared) }, 200);
+  return c.json({ plan: await half.plan(s, prepared) }, 200);
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 document, generated from the ACTIONS table and the core zod schemas (never written by hand). */
-import { ACTIONS, type ActionName, HostView, JobView, NetworkIp, NetworkSummary, NetworkView } from "@netforge/core/contract";
+import { ACTIONS, type ActionName, JobView, DryRunFlag } from "@netforge/core/contract";
 import { z } from "zod";
 
 type JsonSchema = Record<string, unknown>;
@@ -63,33 +63,11 @@ const PlanResponseSchema: JsonSchema = {
   },
 };
 
-/** Responses of each synchronous action. */
-const QUERY_RESPONSES: Record<string, z.ZodType> = {
-  "list-networks": z.object({ networks: z.array(NetworkSummary), nextCursor: z.string().nullable() }),
-  "describe-network": z.object({ network: NetworkView }),
-  "list-jobs": z.object({ jobs: z.array(JobView) }),
-  "list-hosts": z.object({ hosts: z.array(HostView) }),
-  "release-network-claim": z.object({ released: z.object({ name: z.string(), host: z.string() }) }),
-  "list-network-ips": z.object({ ips: z.array(NetworkIp), observedAt: z.string().nullable() }),
-};
-
-/** Errors of a synchronous action beyond the common ones. */
-const QUERY_ERRORS: Record<string, Record<string, string>> = {
-  "release-network-claim": {
-    "404": "NOT_FOUND (no claim on that name)",
-    "409":
-      "INVALID_STATE: a network on an online host, a queued/running job, or a create still being submitted holds the claim (details.heldBy)",
-  },
-};
-
-/** Every job action takes `dryRun` (handled by the action route, outside the actions' own schemas). */
+/** Every job action takes `dryRun` beside its body (core's DryRunFlag, read by the action route alone). */
 function withDryRun(schema: JsonSchema): JsonSchema {
   const props = (schema.properties ?? {}) as Record<string, unknown>;
   if ("dryRun" in props) return schema;
-  return {
-    ...schema,
-    properties: { ...props, dryRun: { type: "boolean", description: "Validate and plan only: nothing is queued or changed" } },
-  };
+  return { ...schema, properties: { ...props, dryRun: { type: "boolean", description: DryRunFlag.description } } };
 }
 
 const errorRef = (description: string) => ({
@@ -155,13 +133,12 @@ function actionOperation(name: ActionName): JsonSchema {
       "503": errorRef("NO_HOST, HOST_UNAVAILABLE, UNAVAILABLE"),
     };
   } else {
-    const res = QUERY_RESPONSES[name];
     op.responses = {
-      "200": { description: "OK", content: { "application/json": { schema: res ? schemaOf(res, "output") : {} } } },
+      "200": { description: "OK", content: { "application/json": { schema: schemaOf(def.response, "output") } } },
       ...COMMON_ERRORS,
       "404": errorRef("NOT_FOUND"),
     };
-    for (const [status, what] of Object.entries(QUERY_ERRORS[name] ?? {})) (op.responses as JsonSchema)[status] = errorRef(what);
+    for (const [status, what] of Object.entries(def.errors ?? {})) (op.responses as JsonSchema)[status] = errorRef(what);
   }
   return { post: op };
 }

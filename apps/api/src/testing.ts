@@ -1,8 +1,8 @@
 /**
  * @netforge/api/testing: the API's parts that system tests drive alone against a real Redis (the submission
- * path's queue commit, the idempotency claim, the door's preparers). Not for product code: no shipped entry
+ * path's queue commit, the idempotency claim, the door's halves of each action). Not for product code: no shipped entry
  * point imports it.
  */
 export { HostQueues } from "./host-queues";
 export { claimIdempotencyKey, idempotencyRedisKey } from "./idempotency";
-export { JOB_PREPARERS } from "./job-preparers";
+export { API_HALVES } from "./actions/index";

@@ -10,22 +10,12 @@
  * lost it stops; it undoes and records only under a lock it took back, and
  * otherwise leaves host and record to the holder and runs again later.
  */
-import { AppError, checkJobPayload, type JobAction, JOB_BACKOFF_MS, type QueuedJobData, toAppError } from "@netforge/core/contract";
-import {
-  countWorkerEvent,
-  getJob,
-  getNetwork,
-  isTerminal,
-  releaseNetworkClaim,
-  removeNetwork,
-  tryLock,
-  type HeldLock,
-} from "@netforge/core/store";
+import { AppError, JOB_BACKOFF_MS, type QueuedJobData, toAppError } from "@netforge/core/contract";
+import { countWorkerEvent, getJob, isTerminal, tryLock, type HeldLock } from "@netforge/core/store";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import type { HostContext } from "./context";
 import { fenceFor, isLockLost, LOCK_LOST, lockLostError } from "./fence";
-import { releaseUnforwardedPorts } from "./handlers/port-claims";
-import { HANDLERS } from "./handlers/index";
+import { afterFinalFailure, runJobAction } from "./actions/index";
 import { JobReporter } from "./job-reporter";
 import { Revert } from "./revert";
 
@@ -104,9 +94,8 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
           },
         );
       }
-      checkJobPayload(action, payload, { network: record.network, host: host.hostId });
-      const handler = HANDLERS[action as JobAction] as (ctx: unknown, p: unknown) => Promise<unknown>;
-      const result = await handler({ ...host, logger, report, revert, earlierSteps }, payload);
+      const ctx = { ...host, logger, report, revert, earlierSteps };
+      const result = await runJobAction(action, ctx, payload, { network: record.network, host: host.hostId });
       await report.succeeded(result); // fenced: only under the lock
       revert.success();
       host.hostChanged(record.network);
@@ -239,27 +228,7 @@ export async function failAbandonedJob(
 async function finalFailure(host: HostContext, action: string, network: string, report: JobReporter, err: AppError) {
   // The index changes below are part of the final record: only under the lock, like the record itself.
   await report.fence?.("recording failure");
-  if (action === "create-network") {
-    // The create job itself writes the index record only on success, but a reconcile may have indexed the
-    // half-made network meanwhile (the start-up reconcile after a crash mid-create, or a periodic one while
-    // it was defined). Libvirt no longer has it (undone), so drop that record now, under the network lock,
-    // instead of leaving a ghost network in list/describe until the next reconcile.
-    try {
-      if ((await host.virsh.info(network)) === null) {
-        const rec = await getNetwork(host.redis, host.keys, network);
-        if (rec?.host === host.hostId) await removeNetwork(host.redis, host.keys, network);
-      }
-    } catch (e) {
-      host.logger.warn({ err: e, network }, "could not check for a stale index record; the next reconcile removes it");
-    }
-    // A failed create gives its name and subnet back so a corrected request can be accepted.
-    await releaseNetworkClaim(host.redis, host.keys, network, host.hostId);
-  }
-  if (action === "configure-network-port-forward") {
-    // A forward that was not added gives its host port back (ports the network's spec forwards stay claimed).
-    await releaseUnforwardedPorts(host, network).catch((e: unknown) =>
-      host.logger.warn({ err: e, network }, "could not release the port claim of a failed forward"),
-    );
-  }
+  // What the action took when it was queued (a create's claim, a forward's host port) goes back with it.
+  await afterFinalFailure(host, action, network);
   await report.failed(err);
 }

@@ -1,33 +1,16 @@
 /**
- * Where each API action lives on the command line. Known actions have their
- * words here; any other action of the table gets a command derived from its
- * name (<verb>-<noun>[-<rest>] -> "<noun> <verb>[-<rest>]"), so actions added
- * to the API appear in the CLI without a change here.
+ * Where each API action lives on the command line: the words its definition
+ * gives (core's actions/, `cli`); any other action gets a command derived from
+ * its name (<verb>-<noun>[-<rest>] -> "<noun> <verb>[-<rest>]").
  */
-export const CLI_PATHS: Record<string, string[]> = {
-  "create-network": ["network", "create"],
-  "delete-network": ["network", "delete"],
-  "start-network": ["network", "start"],
-  "stop-network": ["network", "stop"],
-  "list-networks": ["network", "list"],
-  "describe-network": ["network", "describe"],
-  "release-network-claim": ["network", "release-claim"],
-  "configure-network-dhcp": ["network", "dhcp"],
-  "assign-static-ip": ["network", "ip", "assign"],
-  "unassign-static-ip": ["network", "ip", "unassign"],
-  "list-network-ips": ["network", "ips"],
-  "configure-network-firewall": ["network", "firewall"],
-  "configure-network-port-forward": ["network", "forward"],
-  "list-jobs": ["job", "list"],
-  "list-hosts": ["host", "list"],
-};
+import { ACTIONS, type ActionName } from "@netforge/core/contract";
 
+const isAction = (a: string): a is ActionName => Object.hasOwn(ACTIONS, a);
 const NOUNS: Record<string, string> = { network: "network", networks: "network", host: "host", hosts: "host", job: "job", jobs: "job" };
 
 /** The command words of an action. */
 export function cliPathOf(action: string): string[] {
-  const known = CLI_PATHS[action];
-  if (known) return known;
+  if (isAction(action)) return [...ACTIONS[action].cli];
   const words = action.split("-");
   const i = words.findIndex((w) => w in NOUNS);
   if (i < 0) return ["action", action];

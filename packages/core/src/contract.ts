@@ -22,3 +22,20 @@ export * from "./schemas/job-payload";
 export * from "./schemas/network";
 export * from "./schemas/text";
 export * from "./validation";
+export {
+  CONFIGURE_ACTIONS,
+  type ConfigureAction,
+  DryRunFlag,
+  JOB_DEFINITIONS,
+  JOB_DEFS,
+  type JobActionName,
+  type JobDefinition,
+  jobAction,
+  type PayloadOf,
+  QUERY_DEFINITIONS,
+  type QueryActionName,
+  type QueryDefinition,
+  queryAction,
+  splitDryRun,
+} from "./actions/index";
+export { bodyPayload, type CreateNetworkPayload, parseCreatePayload, type PayloadResult } from "./schemas/payload-parse";

@@ -1,20 +1,17 @@
 /** configure-network-firewall and configure-network-port-forward: each one change on the configure path. */
-import { AppError, type ConfigureFirewallPayload, type ConfigurePortForwardPayload } from "@netforge/core/contract";
-import { changeFor, checkHostPortAllowed, deniedHostPorts } from "@netforge/core/model";
+import { AppError, type ConfigurePortForwardPayload } from "@netforge/core/contract";
+import { checkHostPortAllowed, deniedHostPorts, changeOf } from "@netforge/core/model";
 import { portField, releasePortClaims } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { readLinks } from "../host/ip";
 import { listeningPorts } from "../host/listening";
 import { type ConfigureResult, configureNetwork } from "./configure-network";
 
-export const configureFirewall = (ctx: JobContext, p: ConfigureFirewallPayload): Promise<ConfigureResult> =>
-  configureNetwork(ctx, p.name, changeFor("configure-network-firewall", { ...p }));
-
 /** The nft table carries the forward (or no longer does); a removed forward's host port is free again. */
 export async function configurePortForward(ctx: JobContext, p: ConfigurePortForwardPayload): Promise<ConfigureResult> {
   if (p.action === "add") await ctx.report.step("checking host port", () => checkHostPortFree(ctx, p));
   else ctx.report.skip("checking host port");
-  const res = await configureNetwork(ctx, p.name, changeFor("configure-network-port-forward", { ...p }));
+  const res = await configureNetwork(ctx, p.name, changeOf("configure-network-port-forward", p));
   if (p.action === "remove")
     await releasePortClaims(ctx.redis, ctx.keys, ctx.hostId, p.name, [portField(p.protocol, p.hostPort, p.hostIp)]);
   return res;

@@ -32,14 +32,16 @@ const PATTERNS: { what: string; re: RegExp }[] = [
  *   isolated); next: the routed drivers give their firewall part as capabilities (masquerade, isolate) the
  *   renderer reads, golden files unchanged.
  * - render/network-xml.ts: the metadata parser picks the type's spec reader (rendering is the drivers' now).
- * - spec/network-spec.ts: the NetSpec union, one interface per type (each could move to its driver's file).
- * - schemas/job-payload.ts: a create payload back to its body, by type (the contract's).
+ * - planner/network-spec.ts: the NetSpec union, one interface per type (each could move to its driver's file).
+ * - schemas/payload-parse.ts: a create payload back to its body, by type (the contract's).
+ * - api actions/create-network.ts: the subnet pool check applies to the bodies that carry a subnet.
  */
 const REMAINING: Record<string, number> = {
   "packages/core/src/render/network-xml.ts": 6,
   "packages/core/src/render/nft.ts": 10,
   "packages/core/src/render/nft-bridge.ts": 2,
-  "packages/core/src/schemas/job-payload.ts": 4,
+  "packages/core/src/schemas/payload-parse.ts": 4,
+  "apps/api/src/actions/create-network.ts": 1,
   "packages/core/src/planner/network-spec.ts": 4,
   "apps/worker/src/firewall/foreign-rules.ts": 3,
   "apps/worker/src/firewall/legacy-nat.ts": 1,

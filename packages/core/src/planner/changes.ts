@@ -6,6 +6,8 @@
  * them. Because both come from here, a plan's texts are what the real call
  * applies.
  */
+import type { z } from "zod";
+import type { ConfigureAction, JOB_DEFINITIONS } from "../actions/jobs";
 import { AppError } from "../errors";
 import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
@@ -472,21 +474,36 @@ function applyChange(
   }
 }
 
-/** The configure actions and their payloads, as one change each (the API's door check and the worker use the same). */
-export type ConfigureAction =
-  | "configure-network-dhcp"
-  | "assign-static-ip"
-  | "unassign-static-ip"
-  | "configure-network-firewall"
-  | "configure-network-port-forward";
-export const CONFIGURE_ACTIONS: readonly ConfigureAction[] = [
-  "configure-network-dhcp",
-  "assign-static-ip",
-  "unassign-static-ip",
-  "configure-network-firewall",
-  "configure-network-port-forward",
-];
+/** The input of a configure action's change: its body without the network's name (and without dryRun). */
+export type ChangeInput<A extends ConfigureAction> = Omit<z.input<(typeof JOB_DEFINITIONS)[A]["body"]>, "name" | "dryRun">;
 
+/** Each configure action's body (or payload: the same value, parsed) as its one NetworkChange. */
+const CHANGE_OF: { [A in ConfigureAction]: (p: ChangeInput<A>) => NetworkChange } = {
+  "configure-network-dhcp": (p) => ({ kind: "dhcp", start: p.start, end: p.end, leaseTime: p.leaseTime }),
+  "assign-static-ip": (p) => ({ kind: "assign-static-ip", mac: p.mac, ip: p.ip, hostname: p.hostname ?? null, force: p.force === true }),
+  "unassign-static-ip": (p) => ({ kind: "unassign-static-ip", mac: p.mac }),
+  "configure-network-firewall": (p) => ({ kind: "firewall", firewall: firewallOfInput(p) }),
+  "configure-network-port-forward": (p) => ({
+    kind: "port-forward",
+    op: p.action === "remove" ? "remove" : "add",
+    protocol: p.protocol,
+    hostPort: p.hostPort,
+    vmIp: p.vmIp,
+    vmPort: p.vmPort,
+    ...(typeof p.hostIp === "string" ? { hostIp: p.hostIp } : {}),
+  }),
+};
+
+/** The change a configure action's payload (or parsed body) asks for. */
+export function changeOf<A extends ConfigureAction>(action: A, p: ChangeInput<A>): NetworkChange {
+  return CHANGE_OF[action](p);
+}
+
+/**
+ * The change of an untyped body of a configure action, taken field by field as it is (not validated: a
+ * stored firewall's null fields pass). Kept for callers holding untyped bodies (tests); the product's path
+ * is changeOf, typed by the action's definition.
+ */
 export function changeFor(action: ConfigureAction, p: Record<string, unknown>): NetworkChange {
   const s = (k: string) => p[k] as string;
   switch (action) {
@@ -536,6 +553,26 @@ export function firewallFromBody(p: Record<string, unknown>): FirewallSpec {
       ports: v(r.ports),
       action: r.action as FirewallSpec["defaultInbound"],
       comment: v(r.comment),
+    })),
+    // Kept only when some are opened: a spec without host services stays as it was written before they existed.
+    ...(services.length > 0 ? { hostServices: services } : {}),
+  };
+}
+
+/** The stored firewall of a configure-network-firewall body (absent optional fields become null; defaults accept). */
+function firewallOfInput(p: ChangeInput<"configure-network-firewall">): FirewallSpec {
+  const services = (p.hostServices ?? []).map((s) => ({ protocol: s.protocol, ports: String(s.ports) }));
+  return {
+    defaultInbound: p.defaultInbound ?? "accept",
+    defaultOutbound: p.defaultOutbound ?? "accept",
+    rules: (p.rules ?? []).map((r) => ({
+      direction: r.direction,
+      protocol: r.protocol,
+      source: r.source ?? null,
+      destination: r.destination ?? null,
+      ports: r.ports ?? null,
+      action: r.action,
+      comment: r.comment ?? null,
     })),
     // Kept only when some are opened: a spec without host services stays as it was written before they existed.
     ...(services.length > 0 ? { hostServices: services } : {}),

@@ -1,21 +1,12 @@
 /** Job records: what GET /api/jobs/<id> returns and SSE streams carry. */
 import { z } from "zod";
+import { JOB_ACTIONS, type JobActionName } from "../actions/jobs";
 import { HostId, Limit, NetworkName } from "./common";
 
-/** Actions that run as jobs on a host's worker. */
-export const JOB_ACTIONS = [
-  "create-network",
-  "delete-network",
-  "start-network",
-  "stop-network",
-  "configure-network-dhcp",
-  "assign-static-ip",
-  "unassign-static-ip",
-  "configure-network-firewall",
-  "configure-network-port-forward",
-] as const;
+/** Actions that run as jobs on a host's worker (one definition each, actions/jobs.ts). */
+export { JOB_ACTIONS };
 export const JobAction = z.enum(JOB_ACTIONS);
-export type JobAction = z.infer<typeof JobAction>;
+export type JobAction = JobActionName;
 
 export const JOB_STATES = ["queued", "running", "succeeded", "failed"] as const;
 export const JobState = z.enum(JOB_STATES);

@@ -180,7 +180,7 @@ export function newJobRecord(args: {
   network: string;
   host: string;
   payload: unknown;
-  steps: string[];
+  steps: readonly string[];
   requestId?: string | null;
   owner?: string | null;
 }): JobRecord {

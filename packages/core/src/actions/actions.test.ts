@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { AppError } from "../errors";
+import { checkJobPayload } from "../schemas/job-payload";
+import { JobAction } from "../schemas/job";
+import { ACTIONS, CONFIGURE_ACTIONS, JOB_ACTIONS, JOB_DEFINITIONS, JOB_STEPS, QUERY_DEFINITIONS, splitDryRun } from "./index";
+
+describe("action definitions: every list is derived from them", () => {
+  it("ACTIONS holds every job and query definition, each once, as the same object", () => {
+    const names = Object.keys(ACTIONS).sort();
+    expect(names).toEqual([...Object.keys(JOB_DEFINITIONS), ...Object.keys(QUERY_DEFINITIONS)].sort());
+    for (const [name, def] of Object.entries(JOB_DEFINITIONS)) expect(ACTIONS[name as keyof typeof ACTIONS]).toBe(def);
+    for (const [name, def] of Object.entries(QUERY_DEFINITIONS)) expect(ACTIONS[name as keyof typeof ACTIONS]).toBe(def);
+  });
+
+  it("JOB_ACTIONS, the JobAction enum and JOB_STEPS follow the job definitions", () => {
+    expect(JOB_ACTIONS).toEqual(Object.keys(JOB_DEFINITIONS));
+    expect(JobAction.options).toEqual([...JOB_ACTIONS]);
+    for (const a of JOB_ACTIONS) expect(JOB_STEPS[a]).toBe(JOB_DEFINITIONS[a].steps);
+    expect(Object.values(ACTIONS).filter((d) => d.kind === "job")).toHaveLength(JOB_ACTIONS.length);
+  });
+
+  it("the configure actions are the definitions marked configure, each reporting the configure steps last", () => {
+    expect(CONFIGURE_ACTIONS).toEqual(JOB_ACTIONS.filter((a) => JOB_DEFINITIONS[a].configure));
+    expect(CONFIGURE_ACTIONS).toContain("configure-network-firewall");
+    expect(CONFIGURE_ACTIONS).not.toContain("create-network");
+    for (const a of CONFIGURE_ACTIONS) expect(JOB_DEFINITIONS[a].steps.slice(-2)).toEqual(["checking change", "applying change"]);
+  });
+
+  it("every action has distinct CLI words", () => {
+    const words = Object.values(ACTIONS).map((d) => d.cli.join(" "));
+    expect(new Set(words).size).toBe(words.length);
+  });
+});
+
+describe("splitDryRun: the one place dryRun is read", () => {
+  it("takes dryRun off the body", () => {
+    expect(splitDryRun({ name: "a", dryRun: true })).toEqual({ dryRun: true, rest: { name: "a" } });
+    expect(splitDryRun({ name: "a", dryRun: false })).toEqual({ dryRun: false, rest: { name: "a" } });
+  });
+  it("no dryRun: not a dry run, the body untouched", () => {
+    const raw = { name: "a" };
+    expect(splitDryRun(raw)).toEqual({ dryRun: false, rest: raw });
+  });
+  it("refuses anything but a boolean with VALIDATION_FAILED naming dryRun", () => {
+    for (const v of ["true", 1, null, {}]) {
+      let err: unknown;
+      try {
+        splitDryRun({ name: "a", dryRun: v });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).code).toBe("VALIDATION_FAILED");
+      expect((err as AppError).details.issues).toEqual([{ path: "dryRun", message: "must be true or false" }]);
+    }
+  });
+});
+
+describe("a job's payload parses into its definition's payload type", () => {
+  const expect_ = { network: "web", host: "hv1" };
+  it("a firewall payload queued before hostServices existed gets the default, as its body would", () => {
+    const p = checkJobPayload(
+      "configure-network-firewall",
+      { name: "web", defaultInbound: "drop", defaultOutbound: "accept", rules: [] },
+      expect_,
+    );
+    expect(p).toEqual({ name: "web", defaultInbound: "drop", defaultOutbound: "accept", rules: [], hostServices: [] });
+  });
+  it("a payload carrying dryRun is refused (no payload carries it)", () => {
+    expect(() => checkJobPayload("unassign-static-ip", { name: "web", mac: "52:54:00:00:00:01", dryRun: true }, expect_)).toThrow(
+      expect.objectContaining({ code: "VALIDATION_FAILED" }),
+    );
+  });
+});

@@ -1,0 +1,55 @@
+/**
+ * The shape of an action's definition. An action is one definition (actions/jobs.ts, actions/queries.ts):
+ * every list of actions (the routes, the OpenAPI document, the CLI's commands, the job catalog and its
+ * steps, the worker's payload checks) is derived from the definitions, and the API's and the worker's halves
+ * are keyed by them (a missing half is a compile error).
+ *
+ * Part of the client contract: imports only schemas and errors.
+ */
+import { z } from "zod";
+import type { Role } from "../api-contract";
+import type { PayloadResult } from "../schemas/payload-parse";
+
+interface ActionBase<B extends z.ZodType> {
+  /** The request body (a strict object schema; job actions take `dryRun` beside it, see splitDryRun). */
+  body: B;
+  /** The weakest role allowed to call it. */
+  role: Role;
+  /** One line for the OpenAPI document and the CLI's help. */
+  summary: string;
+  /** Its command words in the CLI (`netforge network ip assign`). */
+  cli: readonly string[];
+}
+
+/** An action answered synchronously from the cluster index. */
+export interface QueryDefinition<B extends z.ZodType = z.ZodType> extends ActionBase<B> {
+  kind: "query";
+  /** What it answers (200). */
+  response: z.ZodType;
+  /** Error answers beyond the common ones (status -> what), for the OpenAPI document. */
+  errors?: Record<string, string>;
+}
+
+/** An action queued as a job on the network's host. */
+export interface JobDefinition<B extends z.ZodType = z.ZodType, P = unknown, C extends boolean = boolean> extends ActionBase<B> {
+  kind: "job";
+  /** The steps its job reports, in order (the one list of its step names). */
+  steps: readonly string[];
+  /** A change of an existing network's configuration (planned by core's planChange; the configure path). */
+  configure: C;
+  /** Its payload read back from the queue, parsed into the payload type (the worker trusts nothing in Redis). */
+  payload: (raw: Record<string, unknown>) => PayloadResult<P>;
+}
+
+export type ActionDef = QueryDefinition | JobDefinition;
+
+/** A job definition, its payload type inferred from its payload parser. */
+export const jobAction = <B extends z.ZodType, P, C extends boolean>(d: JobDefinition<B, P, C>): JobDefinition<B, P, C> => d;
+/** A query definition. */
+export const queryAction = <B extends z.ZodType>(d: QueryDefinition<B>): QueryDefinition<B> => d;
+
+/** The payload type of a job definition. */
+export type PayloadOf<D> = D extends JobDefinition<z.ZodType, infer P, boolean> ? P : never;
+
+/** The `dryRun` field every job action takes beside its body (API.md): read in one place, splitDryRun. */
+export const DryRunFlag = z.boolean().optional().describe("Validate and plan only: nothing is queued or changed");

@@ -1,0 +1,51 @@
+/**
+ * Every action of the API, one definition each (jobs.ts, queries.ts). The routes, the OpenAPI document, the
+ * CLI's commands, the job catalog (JOB_ACTIONS, JOB_STEPS, JobPayloads) and the worker's payload checks are
+ * all derived from these definitions; the API's and the worker's halves of each job action are keyed by them.
+ * Adding an action: see docs/actions.md.
+ */
+import { validationError } from "../schemas/network";
+import { type ActionDef, DryRunFlag } from "./define";
+import { JOB_DEFINITIONS } from "./jobs";
+import { QUERY_DEFINITIONS } from "./queries";
+
+export * from "./define";
+export * from "./jobs";
+export * from "./queries";
+
+const J = JOB_DEFINITIONS;
+const Q = QUERY_DEFINITIONS;
+/**
+ * Every action of the API, in the order the OpenAPI document and the CLI's help list them (the mapped type
+ * makes a definition left out of it a compile error).
+ */
+export const ACTIONS = {
+  "create-network": J["create-network"],
+  "delete-network": J["delete-network"],
+  "start-network": J["start-network"],
+  "stop-network": J["stop-network"],
+  "list-networks": Q["list-networks"],
+  "describe-network": Q["describe-network"],
+  "list-jobs": Q["list-jobs"],
+  "list-hosts": Q["list-hosts"],
+  "release-network-claim": Q["release-network-claim"],
+  "configure-network-dhcp": J["configure-network-dhcp"],
+  "assign-static-ip": J["assign-static-ip"],
+  "unassign-static-ip": J["unassign-static-ip"],
+  "list-network-ips": Q["list-network-ips"],
+  "configure-network-firewall": J["configure-network-firewall"],
+  "configure-network-port-forward": J["configure-network-port-forward"],
+} satisfies { [A in keyof typeof J | keyof typeof Q]: ActionDef };
+export type ActionName = keyof typeof ACTIONS;
+
+/**
+ * A job action's request as sent: its `dryRun` flag (validated: a boolean) and the rest, its body. The one
+ * place `dryRun` is read; the body schemas are parsed without it and no payload ever carries it.
+ */
+export function splitDryRun(raw: Record<string, unknown>): { dryRun: boolean; rest: Record<string, unknown> } {
+  if (!("dryRun" in raw)) return { dryRun: false, rest: raw };
+  const { dryRun, ...rest } = raw;
+  const flag = DryRunFlag.safeParse(dryRun);
+  if (!flag.success || flag.data === undefined) throw validationError([{ path: "dryRun", message: "must be true or false" }]);
+  return { dryRun: flag.data, rest };
+}

@@ -1,0 +1,131 @@
+/**
+ * The job actions: one definition each (body, role, summary, job steps, payload). JOB_ACTIONS, the job
+ * catalog's steps and payload types are derived from this table.
+ */
+import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/firewall";
+import { AssignStaticIpBody, ConfigureDhcpBody, UnassignStaticIpBody } from "../schemas/ipam";
+import { CreateNetworkBody, NetworkRef } from "../schemas/network";
+import { bodyPayload, parseCreatePayload } from "../schemas/payload-parse";
+import { type JobDefinition, jobAction, type PayloadOf } from "./define";
+
+/** Steps of every configure job: load the spec and check the change, then apply the planned host steps. */
+export const CONFIGURE_STEPS = ["checking change", "applying change"] as const;
+
+export const JOB_DEFINITIONS = {
+  "create-network": jobAction({
+    kind: "job",
+    body: CreateNetworkBody,
+    role: "operator",
+    summary: "Create (and by default start) a network on a host",
+    cli: ["network", "create"],
+    steps: ["checking host", "defining network", "starting network", "setting autostart", "verifying DHCP"],
+    configure: false,
+    payload: parseCreatePayload,
+  }),
+  "delete-network": jobAction({
+    kind: "job",
+    body: NetworkRef,
+    role: "operator",
+    summary: "Stop and remove a network; refused while anything is attached",
+    cli: ["network", "delete"],
+    steps: ["checking attachments", "stopping network", "removing definition"],
+    configure: false,
+    payload: bodyPayload(NetworkRef),
+  }),
+  "start-network": jobAction({
+    kind: "job",
+    body: NetworkRef,
+    role: "operator",
+    summary: "Start an inactive network",
+    cli: ["network", "start"],
+    steps: ["starting network", "verifying DHCP"],
+    configure: false,
+    payload: bodyPayload(NetworkRef),
+  }),
+  "stop-network": jobAction({
+    kind: "job",
+    body: NetworkRef,
+    role: "operator",
+    summary: "Stop an active network; refused while anything is attached",
+    cli: ["network", "stop"],
+    steps: ["checking attachments", "stopping network"],
+    configure: false,
+    payload: bodyPayload(NetworkRef),
+  }),
+  "configure-network-dhcp": jobAction({
+    kind: "job",
+    body: ConfigureDhcpBody,
+    role: "operator",
+    summary: "Change the DHCP range and lease time of a running network (VMs stay attached)",
+    cli: ["network", "dhcp"],
+    steps: CONFIGURE_STEPS,
+    configure: true,
+    // A change's payload is its body without dryRun (the action route takes dryRun off before parsing).
+    payload: bodyPayload(ConfigureDhcpBody.omit({ dryRun: true })),
+  }),
+  "assign-static-ip": jobAction({
+    kind: "job",
+    body: AssignStaticIpBody,
+    role: "operator",
+    summary: "Reserve an IP for a MAC (live and persistent)",
+    cli: ["network", "ip", "assign"],
+    steps: CONFIGURE_STEPS,
+    configure: true,
+    payload: bodyPayload(AssignStaticIpBody.omit({ dryRun: true })),
+  }),
+  "unassign-static-ip": jobAction({
+    kind: "job",
+    body: UnassignStaticIpBody,
+    role: "operator",
+    summary: "Remove a MAC's reservation (live and persistent)",
+    cli: ["network", "ip", "unassign"],
+    steps: CONFIGURE_STEPS,
+    configure: true,
+    payload: bodyPayload(UnassignStaticIpBody.omit({ dryRun: true })),
+  }),
+  "configure-network-firewall": jobAction({
+    kind: "job",
+    body: ConfigureFirewallBody,
+    role: "operator",
+    summary: "Replace a network's firewall rule set and defaults, atomically (one nft transaction)",
+    cli: ["network", "firewall"],
+    steps: CONFIGURE_STEPS,
+    configure: true,
+    payload: bodyPayload(ConfigureFirewallBody.omit({ dryRun: true })),
+  }),
+  "configure-network-port-forward": jobAction({
+    kind: "job",
+    body: ConfigurePortForwardBody,
+    role: "operator",
+    summary: "Add or remove a DNAT from a host port to a VM (nat networks; host ports claimed per host and protocol)",
+    cli: ["network", "forward"],
+    // An add first reads the host's listening ports again (a remove skips it).
+    steps: ["checking host port", ...CONFIGURE_STEPS],
+    configure: true,
+    payload: bodyPayload(ConfigurePortForwardBody.omit({ dryRun: true })),
+  }),
+};
+
+type JobTable = typeof JOB_DEFINITIONS;
+/** Actions that run as jobs on a host's worker. */
+export type JobActionName = keyof JobTable;
+/** The configure actions: changes of an existing network's configuration, one NetworkChange each. */
+export type ConfigureAction = { [A in JobActionName]: JobTable[A]["configure"] extends true ? A : never }[JobActionName];
+
+/** Payload type of each job action. */
+export type JobPayloads = { [A in JobActionName]: PayloadOf<JobTable[A]> };
+
+/** The job definitions seen per action, so a generic action's payload type follows its definition. */
+export const JOB_DEFS: { [A in JobActionName]: JobDefinition<JobTable[A]["body"], JobPayloads[A], JobTable[A]["configure"]> } =
+  JOB_DEFINITIONS;
+
+const isJobAction = (k: string): k is JobActionName => k in JOB_DEFINITIONS;
+/** Every job action, in the table's order. */
+export const JOB_ACTIONS: readonly JobActionName[] = Object.keys(JOB_DEFINITIONS).filter(isJobAction);
+/** The configure actions, in the table's order. */
+export const CONFIGURE_ACTIONS: readonly ConfigureAction[] = JOB_ACTIONS.filter((a): a is ConfigureAction => JOB_DEFINITIONS[a].configure);
+
+/** Steps each action reports, in order. */
+export const JOB_STEPS: { [A in JobActionName]: readonly string[] } = Object.fromEntries(
+  JOB_ACTIONS.map((a) => [a, JOB_DEFINITIONS[a].steps]),
+) as { [A in JobActionName]: readonly string[] };
