@@ -1,5 +1,5 @@
 /**
- * Input that is refused at the door (docs/decisions.md, "Input that is refused"):
+ * Input that is refused at the door (docs/adr/0013-input-refused-at-the-door.md):
  * subnets in reserved ranges, and free text with characters libvirt's XML cannot
  * carry or that would mislead an operator. Each is a 400 VALIDATION_FAILED in the
  * contract's error shape whose message says why, and nothing is claimed or queued.

@@ -146,7 +146,7 @@ export async function startApi(env: Record<string, string | undefined> = process
  * out connections round robin) and relays SIGTERM/SIGINT to them. The
  * submission path keeps no state outside Redis, so any process can take any
  * request; what is per process (token buckets, SSE caps, /metrics, the event
- * bus subscription) is documented in docs/decisions.md. A process that dies
+ * bus subscription) is documented in docs/adr/0032-api-request-path.md. A process that dies
  * is replaced (not during shutdown). Node 20 has no SO_REUSEPORT listen option.
  */
 function runPrimary(processes: number): void {

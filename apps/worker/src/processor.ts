@@ -188,7 +188,7 @@ async function runAgainLater(
  * of this job (it expires within the TTL) or by another job of the network,
  * so it is tried again every second (TTL/3 if shorter) for up to ABANDONED_WAIT_TTLS
  * TTLs. If it is still busy then (or the worker stops), the record is left
- * as it is (see docs/decisions.md, "Fencing and command timeouts").
+ * as it is (see docs/adr/0008-fencing.md).
  */
 export async function failAbandonedJob(
   host: HostContext,
