@@ -14,6 +14,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { parseNetworkXml, type RoutedNetSpec } from "@netforge/core/model";
 import { getHost } from "@netforge/core/store";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createNamespaceVm, type NamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -86,6 +87,7 @@ elif mode == "udp":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.sendto(b"ping", (host, port)); print(s.recv(1024).decode())
 else:
     s = socket.create_connection((host, port), timeout=2); s.recv(1024); s.settimeout(2)
+    if len(sys.argv) > 5: open(sys.argv[5], "w").close()
     end = time.time() + float(sys.argv[4])
     try:
         while time.time() < end:
@@ -260,8 +262,11 @@ describe("configure-network-port-forward with real traffic", () => {
   });
 
   it("remove cuts an open forwarded connection and leaves no rule; the port is free again", async () => {
-    const holding = client("outside", ["hold", h.hostAddress, "2222", "12"], 20_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    // The holder touches `connected` once its connection is up (a fixed sleep lost the race on a loaded machine:
+    // the forward went before the connection came, and the client saw a refusal instead of a cut).
+    const connected = join(h.dir, `held-${Date.now()}`);
+    const holding = client("outside", ["hold", h.hostAddress, "2222", "12", connected], 20_000);
+    await waitFor("the held connection is up", async () => existsSync(connected), 10_000, 50);
     const t0 = Date.now();
     const r = await forward({ action: "remove", protocol: "tcp", hostPort: 2222 });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
