@@ -11,11 +11,11 @@
  * process listens on; forwards and rules surviving a libvirtd restart, a
  * worker restart and a network stop/start; delete leaves nothing.
  */
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { parseNetworkXml, type RoutedNetSpec } from "@netforge/core/model";
 import { getHost } from "@netforge/core/store";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { createNamespaceVm, type NamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
