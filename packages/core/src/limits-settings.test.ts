@@ -51,6 +51,13 @@ describe("sizeLimits: the caps from the environment", () => {
     expect(sizeLimits({ NETFORGE_MAX_QUEUED_JOBS_PER_TOKEN: "5" })).toBe(a);
     expect(sizeLimits({ NETFORGE_MAX_QUEUED_JOBS_PER_TOKEN: "6" }).queuedJobsPerToken).toBe(6);
     expect(sizeLimits({ NETFORGE_MAX_QUEUED_JOBS_PER_TOKEN: "5" }).queuedJobsPerToken).toBe(5);
+    // Spaces around a value do not make it another setting.
+    expect(sizeLimits({ NETFORGE_MAX_QUEUED_JOBS_PER_TOKEN: " 5 " })).toBe(sizeLimits({ NETFORGE_MAX_QUEUED_JOBS_PER_TOKEN: "5" }));
+  });
+  it("settings that read the same run together are still told apart", () => {
+    const a = sizeLimits({ NETFORGE_MAX_FORWARDS_PER_NETWORK: "1", NETFORGE_MAX_RESERVATIONS_PER_NETWORK: "11" });
+    const b = sizeLimits({ NETFORGE_MAX_FORWARDS_PER_NETWORK: "11", NETFORGE_MAX_RESERVATIONS_PER_NETWORK: "1" });
+    expect([a.forwardsPerNetwork, a.reservationsPerNetwork, b.forwardsPerNetwork, b.reservationsPerNetwork]).toEqual([1, 11, 11, 1]);
   });
 });
 

@@ -266,6 +266,9 @@ describe("planChange: assign-static-ip", () => {
       expect(e.details).toEqual({ name: "web", ip: "10.1.0.10", reservedFor: A });
     }
   });
+  it("an IP reserved for another MAC under the same hostname: still IP_CONFLICT (not taken as the same reservation)", () => {
+    expect(thrown(() => assign("10.1.0.10", { mac: B, hostname: "db" })).details).toEqual({ name: "web", ip: "10.1.0.10", reservedFor: A });
+  });
   it("a MAC that already has another IP: IP_CONFLICT, unassign first", () => {
     const e = thrown(() => assign("10.1.0.12", { mac: A, hostname: "db" }));
     expect(e.code).toBe("IP_CONFLICT");
@@ -313,6 +316,7 @@ describe("planChange: unassign-static-ip", () => {
     const p = planChange(two, { kind: "unassign-static-ip", mac: "52:54:00:00:00:0A" }, up);
     expect(routed(p).reservations).toEqual([{ mac: B, ip: "10.1.0.11", hostname: null }]);
     expect(p.changed).toEqual([`released 10.1.0.10 of ${A}`]);
+    expect(p.warnings).toEqual([]);
   });
   it("a MAC without a reservation: NOT_FOUND naming it", () => {
     const e = thrown(() => planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:0C" }, up));
@@ -341,6 +345,7 @@ describe("planChange: port-forward", () => {
     const p = add(spec, { hostIp: "198.51.100.2" });
     expect(routed(p).portForwards).toEqual([fwd({ hostIp: "198.51.100.2" })]);
     expect(p.changed).toEqual(["added forward tcp 198.51.100.2:2222 -> 10.1.0.10:22"]);
+    expect(p.warnings).toEqual([]);
     expect("hostIp" in (routed(add(spec)).portForwards?.[0] ?? {})).toBe(false);
   });
   it("add without vmIp: VALIDATION_FAILED on vmIp", () => {
@@ -377,6 +382,7 @@ describe("planChange: port-forward", () => {
     const p = add(s, { vmPort: 2022 });
     expect(routed(p).portForwards).toEqual([fwd({ vmPort: 2022 })]);
     expect(p.changed).toEqual(["forward tcp 2222 -> 10.1.0.10:22 now -> 10.1.0.10:2022"]);
+    expect(p.warnings).toEqual([]);
     expect(p.steps.find((x) => x.command)?.command).toEqual([
       "conntrack",
       "-D",
@@ -406,6 +412,7 @@ describe("planChange: port-forward", () => {
     const p = remove(withForwards(one, other), { hostIp: "198.51.100.2" });
     expect(routed(p).portForwards).toEqual([other]);
     expect(p.changed).toEqual(["removed forward tcp 198.51.100.2:2222 -> 10.1.0.10:22"]);
+    expect(p.warnings).toEqual([]);
     expect(p.steps[1]).toEqual({
       name: "end connections of tcp 198.51.100.2:2222 -> 10.1.0.10:22",
       virsh: [],
@@ -444,7 +451,7 @@ describe("planChange: port-forward", () => {
     expect(all.message).toBe("network 'web' forwards no tcp port 2222 on 198.51.100.2 (it forwards it on every address: name that hostIp)");
     const none = thrown(() => remove(withForwards(fwd({ protocol: "udp" }), fwd({ hostPort: 2223 }))));
     expect(none.message).toBe("network 'web' forwards no tcp port 2222");
-    expect(none.details).toEqual({ name: "web", protocol: "tcp", hostPort: 2222 });
+    expect(none.details).toStrictEqual({ name: "web", protocol: "tcp", hostPort: 2222 });
     expect(thrown(() => remove(spec)).code).toBe("NOT_FOUND");
   });
 });
@@ -466,7 +473,11 @@ describe("planChange: firewall", () => {
     expect(routed(p).firewall).toEqual(open);
   });
   it("the same firewall as configured: nothing to do", () => {
-    expect(planChange({ ...spec, firewall: open }, { kind: "firewall", firewall: open }, up).steps).toEqual([]);
+    expect(planChange({ ...spec, firewall: open }, { kind: "firewall", firewall: open }, up)).toMatchObject({
+      steps: [],
+      warnings: [],
+      changed: [],
+    });
   });
   it("the summary counts rules per direction and names the defaults", () => {
     const f: FirewallSpec = {
@@ -474,6 +485,7 @@ describe("planChange: firewall", () => {
       defaultOutbound: "drop",
       rules: [rule("inbound"), rule("outbound"), rule("outbound")],
     };
+    expect(planChange(spec, { kind: "firewall", firewall: f }, up).warnings).toEqual([]);
     expect(planChange(spec, { kind: "firewall", firewall: f }, up).changed).toEqual([
       "firewall: 3 rules (1 inbound, 2 outbound), defaults inbound reject, outbound drop",
       "host services open to the VMs: none",
@@ -599,8 +611,15 @@ describe("planChange against libvirt's own elements, field by field", () => {
       expect(p.steps[0]?.virsh[4]).toBe(`<host mac='${B}' name='${stale.hostname}' ip='${stale.ip}'/>`);
     }
   });
-  it("an unassign deletes the host entry libvirt has for the MAC (its IP, not the spec's)", () => {
-    const p = planChange(spec, { kind: "unassign-static-ip", mac: A }, native([{ mac: A, ip: "10.1.0.77", hostname: null }]));
+  it("an unassign deletes the host entry libvirt has for the MAC (its IP, not the spec's), not another MAC's", () => {
+    const p = planChange(
+      spec,
+      { kind: "unassign-static-ip", mac: A },
+      native([
+        { mac: C, ip: "10.1.0.66", hostname: null },
+        { mac: A, ip: "10.1.0.77", hostname: null },
+      ]),
+    );
     expect(names(p)).toEqual([`delete DHCP host ${A} -> 10.1.0.77`, "write spec"]);
   });
   it("a range move where libvirt has yet another range: that one is deleted, then the new one added", () => {
@@ -686,7 +705,7 @@ describe("the configure actions and their bodies as changes", () => {
   });
   it("port forward: add unless the action says remove; hostIp only when given", () => {
     const body = { name: "web", protocol: "udp", hostPort: 53, vmIp: "10.1.0.5", vmPort: 5353 };
-    expect(changeFor("configure-network-port-forward", body)).toEqual({
+    expect(changeFor("configure-network-port-forward", body)).toStrictEqual({
       kind: "port-forward",
       op: "add",
       protocol: "udp",
