@@ -181,3 +181,13 @@ describe("denied host ports: bounds", () => {
     );
   });
 });
+
+describe("denied host ports: what is not an entry", () => {
+  it("text that is no port, and a range whose start is above its end, are refused naming the entry", () => {
+    for (const bad of ["ssh", "tcp:", "sctp:22", "tcp:20-10"]) {
+      expect(() => parseDeniedHostPorts(bad), bad).toThrow(
+        `NETFORGE_DENIED_HOST_PORTS: '${bad}' is not [tcp:|udp:]port or [tcp:|udp:]low-high (1-65535)`,
+      );
+    }
+  });
+});
