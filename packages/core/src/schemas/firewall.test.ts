@@ -68,6 +68,8 @@ describe("PortSpec: a destination port or range", () => {
   it("refuses a range whose start is above its end, saying so", () => {
     expect(problems(PortSpec.safeParse("81-80"))).toEqual([": range start must not be above its end"]);
     expect(problems(PortSpec.safeParse("65535-1"))).toEqual([": range start must not be above its end"]);
+    // A start above 65535 is an invalid port first, not a reversed range.
+    expect(problems(PortSpec.safeParse("70000-1"))).toEqual([': must be a port "22" or a range "8000-8100" (1-65535)']);
   });
 });
 
