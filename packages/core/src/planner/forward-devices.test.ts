@@ -25,3 +25,22 @@ describe("forwardDevices: what another tool's network forwards over", () => {
     expect(forwardDevices("<network>")).toEqual({ pfs: [], interfaces: [], pciAddresses: [] });
   });
 });
+
+describe("forwardDevices: edges of another tool's definition", () => {
+  const devices = (forward: string) => forwardDevices(`<network><name>x</name><forward mode='hostdev'>${forward}</forward></network>`);
+  it("one <interface> or one <address> alone is still read (not only lists of them)", () => {
+    expect(devices("<interface dev='eth3'/>").interfaces).toEqual(["eth3"]);
+    expect(devices("<address type='pci' domain='0x0000' bus='0x05' slot='0x00' function='0x2'/>").pciAddresses).toEqual(["0000:05:00.2"]);
+  });
+  it("elements without dev, and addresses of other buses, incomplete or negative, are skipped", () => {
+    expect(devices("<pf/><interface/>")).toEqual({ pfs: [], interfaces: [], pciAddresses: [] });
+    expect(
+      devices(
+        "<address type='usb' domain='0' bus='1' slot='2' function='3'/><address type='pci' domain='0' bus='1' slot='2'/><address type='pci' domain='0' bus='-1' slot='2' function='3'/>",
+      ).pciAddresses,
+    ).toEqual([]);
+  });
+  it("an address without a type is PCI; decimal parts are read as decimal, 0x parts as hex", () => {
+    expect(devices("<address domain='0' bus='10' slot='0x1f' function='7'/>").pciAddresses).toEqual(["0000:0a:1f.7"]);
+  });
+});

@@ -150,3 +150,45 @@ describe("hostIp of a port forward", () => {
     ]);
   });
 });
+
+describe("denied host ports: bounds", () => {
+  it("65535 is a port, at either end of a range; 65536 is not", () => {
+    expect(parseDeniedHostPorts("tcp:65535")).toEqual({ tcp: [[65535, 65535]], udp: [] });
+    expect(parseDeniedHostPorts("udp:1-65535")).toEqual({ tcp: [], udp: [[1, 65535]] });
+    for (const bad of ["tcp:65536", "tcp:1-65536"]) expect(() => parseDeniedHostPorts(bad), bad).toThrow(/is not \[tcp:\|udp:\]port/);
+  });
+  it("ranges are sorted by their start before merging (a later, wider range that starts lower wins)", () => {
+    expect(parseDeniedHostPorts("tcp:10-20,tcp:5-30")).toEqual({ tcp: [[5, 30]], udp: [] });
+  });
+  it("a denied range holds its first and last port", () => {
+    const denied = parseDeniedHostPorts("tcp:5900-5999");
+    expect([deniedRange(denied, "tcp", 5900), deniedRange(denied, "tcp", 5999)]).toEqual([
+      [5900, 5999],
+      [5900, 5999],
+    ]);
+    expect([deniedRange(denied, "tcp", 5899), deniedRange(denied, "tcp", 6000), deniedRange(denied, "udp", 5900)]).toEqual([
+      null,
+      null,
+      null,
+    ]);
+  });
+  it("a single denied port is named as that port, a range as low-high", () => {
+    const denied = parseDeniedHostPorts("tcp:22,tcp:5900-5999");
+    expect(() => checkHostPortAllowed("h1", denied, "tcp", 22)).toThrow(
+      expect.objectContaining({ code: "NOT_ALLOWED", details: expect.objectContaining({ deniedRange: "22" }) }),
+    );
+    expect(() => checkHostPortAllowed("h1", denied, "tcp", 5950)).toThrow(
+      expect.objectContaining({ details: expect.objectContaining({ deniedRange: "5900-5999" }) }),
+    );
+  });
+});
+
+describe("denied host ports: what is not an entry", () => {
+  it("text that is no port, and a range whose start is above its end, are refused naming the entry", () => {
+    for (const bad of ["ssh", "tcp:", "sctp:22", "tcp:20-10"]) {
+      expect(() => parseDeniedHostPorts(bad), bad).toThrow(
+        `NETFORGE_DENIED_HOST_PORTS: '${bad}' is not [tcp:|udp:]port or [tcp:|udp:]low-high (1-65535)`,
+      );
+    }
+  });
+});

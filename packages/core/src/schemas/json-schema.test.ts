@@ -10,11 +10,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import * as common from "./common";
+import * as firewall from "./firewall";
 import * as host from "./host";
+import * as ipam from "./ipam";
 import * as job from "./job";
 import * as network from "./network";
 
-const modules = { common, host, job, network };
+const modules = { common, firewall, host, ipam, job, network };
 
 function jsonSchemas(): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { CONFIGURE_STEPS, JOB_STEPS } from "./jobs";
+import { JOB_ACTIONS } from "./schemas/job";
+
+describe("the steps each job reports (its progress from the first event)", () => {
+  it("every job action has its steps", () => {
+    expect(Object.keys(JOB_STEPS).sort()).toEqual([...JOB_ACTIONS].sort());
+  });
+  it("create, delete, start and stop: their host steps in order", () => {
+    expect(JOB_STEPS["create-network"]).toEqual([
+      "checking host",
+      "defining network",
+      "starting network",
+      "setting autostart",
+      "verifying DHCP",
+    ]);
+    expect(JOB_STEPS["delete-network"]).toEqual(["checking attachments", "stopping network", "removing definition"]);
+    expect(JOB_STEPS["start-network"]).toEqual(["starting network", "verifying DHCP"]);
+    expect(JOB_STEPS["stop-network"]).toEqual(["checking attachments", "stopping network"]);
+  });
+  it("configure jobs check the change, then apply it; a port forward first reads the host's ports", () => {
+    expect(CONFIGURE_STEPS).toEqual(["checking change", "applying change"]);
+    for (const a of ["configure-network-dhcp", "assign-static-ip", "unassign-static-ip", "configure-network-firewall"] as const) {
+      expect(JOB_STEPS[a]).toEqual(["checking change", "applying change"]);
+    }
+    expect(JOB_STEPS["configure-network-port-forward"]).toEqual(["checking host port", "checking change", "applying change"]);
+  });
+});
