@@ -14,11 +14,26 @@ import { describe, expect, it } from "vitest";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ENTRIES = ["apps/api/src/index.ts", "apps/worker/src/index.ts", "packages/cli/src/main.ts"];
 
+/** The file a workspace package's specifier ("@netforge/core/model") names, through its package.json exports. */
+function workspaceEntry(spec: string): string {
+  const [scope, name, ...sub] = spec.split("/");
+  for (const dir of ["packages", "apps"]) {
+    const pkgDir = join(ROOT, dir, name as string);
+    if (!existsSync(join(pkgDir, "package.json"))) continue;
+    const pkg = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")) as { name: string; exports?: Record<string, unknown> };
+    if (pkg.name !== `${scope}/${name}`) continue;
+    const target = pkg.exports?.[sub.length ? `./${sub.join("/")}` : "."];
+    if (typeof target === "string") return join(pkgDir, target);
+    throw new Error(`${spec}: ${pkg.name} exports no such entry`);
+  }
+  throw new Error(`${spec}: no workspace package of that name`);
+}
+
 /** Local module files an import specifier resolves to (none for npm packages). */
 function resolveSpec(from: string, spec: string): string | null {
   let base: string;
   if (spec.startsWith(".")) base = resolve(dirname(from), spec);
-  else if (spec.startsWith("@netforge/")) base = join(ROOT, "packages", spec.slice("@netforge/".length), "src", "index.ts");
+  else if (spec.startsWith("@netforge/")) base = workspaceEntry(spec);
   else return null;
   for (const c of [base, base.replace(/\.js$/, ".ts"), `${base}.ts`, join(base, "index.ts")])
     if (existsSync(c) && c.endsWith(".ts")) return c;

@@ -96,4 +96,16 @@ describe("HostFirewall.sync after a job", () => {
     expect(fw.get("a")).toBeNull();
     expect(fw.get("b")).not.toBeNull();
   });
+  it("a read that began while the job ran (after its nft step, before its libvirt write) does not undo it either", async () => {
+    const fw = new HostFirewall(new FakeBackend(), pino({ level: "silent" }));
+    await fw.sync([net("a"), net("b")]);
+    const unpin = fw.pin("a");
+    await fw.set("a", { ...net("a"), cidr: "10.9.0.0/24" }); // the job's nft step (a forward removed, say)
+    const mark = fw.mark(); // reconcile starts reading libvirt: the job has not written its definition yet
+    unpin(); // the job writes libvirt, then finishes
+    await fw.sync([net("a"), net("b")], mark); // the read has a's old definition
+    expect(fw.get("a")?.cidr).toBe("10.9.0.0/24");
+    await fw.sync([{ ...net("a"), cidr: "10.9.0.0/24" }, net("b")], fw.mark()); // the next round reads the truth
+    expect(fw.get("a")?.cidr).toBe("10.9.0.0/24");
+  });
 });

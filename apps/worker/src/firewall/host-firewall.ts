@@ -54,6 +54,9 @@ export class HostFirewall {
     return () => {
       if (done) return;
       done = true;
+      // The job wrote libvirt before it let go: a reconcile read that began while it ran (after its nft step,
+      // before that write) may hold the old definition, so its part counts as set now, newer than that read.
+      this.touched.set(name, ++this.clock);
       const n = (this.pinned.get(name) ?? 1) - 1;
       if (n <= 0) this.pinned.delete(name);
       else this.pinned.set(name, n);
