@@ -67,7 +67,10 @@ describe("reservations and DHCP changes with booted VMs", () => {
         return ips.find((x) => x.mac === FIXED_MAC && x.leaseExpiresAt && x.vmName === "fixed1");
       });
       expect(row).toMatchObject({ ip: "10.79.0.20", static: true, vmName: "fixed1" });
-      const dynRow = (await c.call("list-network-ips", { name: "vmip" })).body.ips.find((x: any) => x.ip === dynIp);
+      // Each lease is published when the worker sees it: fixed1's table may predate dyn1's lease.
+      const dynRow = await waitFor("dyn1 in list-network-ips", async () =>
+        ((await c.call("list-network-ips", { name: "vmip" })).body.ips as any[]).find((x) => x.ip === dynIp && x.vmName === "dyn1"),
+      );
       expect(dynRow).toMatchObject({ vmName: "dyn1", static: false });
       const stats = await waitFor("stats", async () => {
         const s = (await c.call("describe-network", { name: "vmip" })).body.network.stats;
