@@ -7,36 +7,18 @@
  * pid), with a bridge, a veth port and real ARP frames; nothing of the machine's network is touched.
  */
 import { type FirewallNetwork, renderPortSecurityTable } from "@netforge/core/model";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CommandResult, ExecaRunner, type RunOptions } from "@netforge/worker";
+import { NamespaceRunner, startNetnsAnchor } from "./support/netns-runner";
 import { HostFirewall, NftBackend, webNetwork } from "@netforge/worker/testing";
 
-let anchor: ResultPromise | null = null;
-let nsPid = 0;
-
-class NamespaceRunner extends ExecaRunner {
-  override run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult> {
-    return super.run("nsenter", ["-t", String(nsPid), "-n", "--", cmd, ...args], opts);
-  }
-  // The backend keeps an nft session process: it must live in the namespace too.
-  override spawnInteractive(cmd: string, args: readonly string[]) {
-    return super.spawnInteractive("nsenter", ["-t", String(nsPid), "-n", "--", cmd, ...args]);
-  }
-}
-const runner = new NamespaceRunner();
+let ns: { pid: number; stop: () => void } | null = null;
+const runner = new NamespaceRunner(() => ns?.pid ?? 0);
 const inNs = (cmd: string, ...args: string[]) => runner.run(cmd, args);
 
 beforeAll(async () => {
-  anchor = execa("unshare", ["-n", "--", "sleep", "600"], { reject: false });
-  nsPid = anchor.pid as number;
-  const own = (await execa("readlink", ["/proc/self/ns/net"])).stdout;
-  for (let i = 0; i < 100; i++) {
-    const r = await execa("readlink", [`/proc/${nsPid}/ns/net`], { reject: false });
-    if (r.exitCode === 0 && r.stdout !== own) break;
-    await new Promise((res) => setTimeout(res, 20));
-  }
+  ns = await startNetnsAnchor();
   // A bridge with one port (vport); frames sent out of vpeer arrive on it as a VM's would.
   await inNs("ip", "link", "add", "nf-web", "type", "bridge");
   await inNs("ip", "addr", "add", "10.70.0.1/24", "dev", "nf-web");
@@ -45,9 +27,7 @@ beforeAll(async () => {
   for (const l of ["nf-web", "vport", "vpeer"]) await inNs("ip", "link", "set", l, "up");
   await inNs("ip", "addr", "add", "10.70.0.66/24", "dev", "vpeer");
 });
-afterAll(() => {
-  if (anchor?.pid) process.kill(anchor.pid, "SIGKILL");
-});
+afterAll(() => ns?.stop());
 
 const secured = (): FirewallNetwork => webNetwork([], { portSecurity: { pairs: [], ports: ["vport"] } });
 const spoofDrops = async (): Promise<number> => {
@@ -63,7 +43,7 @@ describe("drift detection", () => {
   it("counters that ticked and ACK-learned pairs are not drift; a rule flushed by hand is, and is restored", async () => {
     const backend = new NftBackend(runner);
     // (A namespace of its own: the anchor's is not this process's.)
-    expect((await execa("readlink", [`/proc/${nsPid}/ns/net`])).stdout).not.toBe((await execa("readlink", ["/proc/self/ns/net"])).stdout);
+    expect((await execa("readlink", [`/proc/${ns?.pid}/ns/net`])).stdout).not.toBe((await execa("readlink", ["/proc/self/ns/net"])).stdout);
     const fw = new HostFirewall(backend, pino({ level: "silent" }));
     expect(renderPortSecurityTable([secured()])).toContain("web-ports");
     await fw.sync([secured()]);

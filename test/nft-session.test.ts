@@ -7,44 +7,22 @@
  * touched.
  */
 import { type FirewallNetwork, renderHostTable } from "@netforge/core/model";
-import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CommandResult, ExecaRunner, type RunOptions } from "@netforge/worker";
+import type { ExecaRunner } from "@netforge/worker";
 import { NftBackend, NftSession, webNetwork } from "@netforge/worker/testing";
+import { NamespaceRunner as NsRunner, startNetnsAnchor } from "./support/netns-runner";
 
-let anchor: ResultPromise | null = null;
-let nsPid = 0;
-
-/** Runs everything inside the anchor's network namespace, and counts the `nft -f` processes it starts. */
-class NamespaceRunner extends ExecaRunner {
-  nftProcesses = 0;
-  constructor(private readonly python = "python3") {
-    super();
-  }
-  override run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult> {
-    if (cmd === "nft" && args[0] === "-f") this.nftProcesses++;
-    return super.run("nsenter", ["-t", String(nsPid), "-n", "--", cmd, ...args], opts);
-  }
-  override spawnInteractive(cmd: string, args: readonly string[]) {
-    return super.spawnInteractive("nsenter", ["-t", String(nsPid), "-n", "--", cmd === "python3" ? this.python : cmd, ...args]);
+let ns: { pid: number; stop: () => void } | null = null;
+class NamespaceRunner extends NsRunner {
+  constructor(python?: string) {
+    super(() => ns?.pid ?? 0, python);
   }
 }
 
 beforeAll(async () => {
-  anchor = execa("unshare", ["-n", "--", "sleep", "600"], { reject: false });
-  nsPid = anchor.pid as number;
-  // Wait until the anchor runs in its own namespace (its netns link differs from ours).
-  const own = (await execa("readlink", ["/proc/self/ns/net"])).stdout;
-  for (let i = 0; i < 100; i++) {
-    const r = await execa("readlink", [`/proc/${nsPid}/ns/net`], { reject: false });
-    if (r.exitCode === 0 && r.stdout !== own) return;
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  throw new Error("namespace anchor did not start");
+  ns = await startNetnsAnchor();
 });
-afterAll(() => {
-  if (anchor?.pid) process.kill(anchor.pid, "SIGKILL");
-});
+afterAll(() => ns?.stop());
 
 const listing = async (r: ExecaRunner) => (await r.run("nft", ["list", "table", "inet", "netforge"], { allowFailure: true })).stdout;
 
