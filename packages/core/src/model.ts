@@ -16,3 +16,8 @@ export * from "./planner/network-spec";
 export * from "./drivers/index";
 export * from "./drivers/bridge-choice";
 export * from "./drivers/sriov-vfs";
+export * from "./plan/steps";
+export * from "./plan/facts";
+export * from "./plan/lifecycle";
+export * from "./plan/change-steps";
+export * from "./drivers/host-steps";

@@ -1,21 +1,10 @@
-/**
- * Bridge networks: VMs are ports of a Linux bridge that carries the physical
- * LAN (<forward mode='bridge'/>): no address, no dnsmasq, no NAT; the LAN's
- * DHCP server addresses them and the LAN reaches them directly. The bridge is
- * either the host's own (used as it is, never changed or removed) or one
- * netforge creates for an unconfigured NIC: created with the NIC enslaved
- * before the definition is written (and again before a start, after a host
- * reboot removed it), and on delete the NIC is given back exactly as the spec
- * recorded it (no master, its MTU, up or down) and the bridge removed.
- */
-import { AppError } from "@netforge/core/contract";
 import {
   type BridgeNetSpec,
   type BridgeUser,
   bridgeModel,
-  bridgeSetUpSteps,
   bridgeTearDownSteps,
   chooseBridge,
+  type LinkFact,
   type NetSpec,
 } from "@netforge/core/model";
 import type { HostContext, JobContext } from "../context";
@@ -51,10 +40,6 @@ async function attachmentsOf(ctx: HostContext, entry: CatalogEntry): Promise<Att
   return out;
 }
 
-async function ip(ctx: JobContext, args: string[]): Promise<void> {
-  await ctx.runner.run("ip", args);
-}
-
 export const bridgeDriver: NetworkDriver<BridgeNetSpec> = {
   model: bridgeModel,
   prepare(ctx, p, host) {
@@ -68,39 +53,10 @@ export const bridgeDriver: NetworkDriver<BridgeNetSpec> = {
     return { type: bridgeModel.type, name: p.name, uuid: p.uuid, description: p.description, createdAt: p.createdAt, ...choice };
   },
   async verifyStarted() {},
-  async setUpHost(ctx, spec) {
-    const links = new Map((await readLinks(ctx.runner)).map((l) => [l.name, l]));
-    if (!spec.created) {
-      // The host's bridge (or the NIC's): it must still be there; it is never changed.
-      const br = links.get(spec.bridge);
-      if (br?.kind !== "bridge") {
-        throw new AppError("INVALID_STATE", `bridge ${spec.bridge} of network '${spec.name}' is missing on host ${ctx.hostId}`, {
-          name: spec.name,
-          bridge: spec.bridge,
-        });
-      }
-      return;
-    }
-    const nicName = spec.interface as string;
-    const nic = links.get(nicName);
-    if (!nic) {
-      throw new AppError("INVALID_STATE", `interface ${nicName} of network '${spec.name}' is missing on host ${ctx.hostId}`, {
-        name: spec.name,
-        interface: nicName,
-      });
-    }
-    const steps = bridgeSetUpSteps(spec, { bridgeExists: links.has(spec.bridge), nicMaster: nic.master, nicUp: nic.adminUp ?? false });
-    for (const step of steps) {
-      await ip(ctx, step.ip);
-      const undo = step.undo;
-      if (undo === "restore-nic") ctx.revert.add(`undo: ${step.name}`, () => restoreNic(ctx, spec));
-      else if (undo) ctx.revert.add(`undo: ${step.name}`, () => ip(ctx, undo));
-    }
+  async hostFacts(ctx) {
+    return { links: (await readLinks(ctx.runner)).map(linkFact), pfs: [] };
   },
-  async tearDownHost(ctx, spec) {
-    if (!spec.created) return; // a host bridge is never touched
-    await giveBack(ctx, spec, true);
-  },
+  executeOptions: (ctx, spec) => ({ restoreNic: () => restoreNic(ctx, spec) }),
   attachments: attachmentsOf,
   connectedVms(_ctx, entry, links: HostLink[]) {
     const spec = asBridge(entry.def.spec);
@@ -116,19 +72,29 @@ export const bridgeDriver: NetworkDriver<BridgeNetSpec> = {
   },
 };
 
-/** Give the NIC back as the spec recorded it (out of the bridge, its MTU, its link state); with `removeBridge`, delete the bridge too. */
-async function giveBack(ctx: JobContext, spec: BridgeNetSpec, removeBridge: boolean): Promise<void> {
-  const links = await readLinks(ctx.runner);
-  const nic = links.find((l) => l.name === spec.interface);
+/** A link as plans read it (core's LinkFact). */
+export const linkFact = (l: HostLink): LinkFact => ({
+  name: l.name,
+  master: l.master,
+  mtu: l.mtu ?? null,
+  up: l.adminUp ?? false,
+  kind: l.kind ?? null,
+});
+
+/**
+ * Undo of enslaving a created bridge's NIC: give the NIC back as the spec recorded it (out of the bridge, its
+ * MTU, its link state), from the links as they are when the job reverts; the bridge itself is removed by the
+ * undo of its own creation.
+ */
+async function restoreNic(ctx: JobContext, spec: BridgeNetSpec): Promise<void> {
+  const facts = { links: (await readLinks(ctx.runner)).map(linkFact), pfs: [] };
   const steps = bridgeTearDownSteps(
     spec,
     {
-      bridgeExists: links.some((l) => l.name === spec.bridge),
-      nic: nic ? { master: nic.master, mtu: nic.mtu ?? null, up: nic.adminUp ?? false } : null,
+      bridgeExists: facts.links.some((l) => l.name === spec.bridge),
+      nic: facts.links.find((l) => l.name === spec.interface) ?? null,
     },
-    { removeBridge },
+    { removeBridge: false },
   );
-  for (const step of steps) await ip(ctx, step.ip);
+  for (const step of steps) await ctx.runner.run("ip", step.ip);
 }
-
-const restoreNic = (ctx: JobContext, spec: BridgeNetSpec) => giveBack(ctx, spec, false);

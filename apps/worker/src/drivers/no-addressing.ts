@@ -1,8 +1,6 @@
 import type { NetworkDriver } from "./driver";
 
-export const noAddressingChanges: Pick<NetworkDriver, "applyPlan" | "lostState"> = {
-  async applyPlan() {
-    return { applied: [] };
-  },
+/** Types whose addressing is the LAN's: nothing of theirs is restored from a spec (planChange refuses every change). */
+export const noAddressingChanges: Pick<NetworkDriver, "lostState"> = {
   lostState: () => [],
 };

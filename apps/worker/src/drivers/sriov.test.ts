@@ -1,10 +1,11 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type NetSpec, parseNetworkXml, renderNetworkXml, type SriovNetSpec } from "@netforge/core/model";
+import { type NetSpec, parseNetworkXml, renderNetworkXml, type SriovNetSpec, sriovModel } from "@netforge/core/model";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { JobContext } from "../context";
 import type { CatalogEntry } from "../host/network-catalog";
+import { hostPortOf, runPhase } from "../plan-executor";
 import { Revert } from "../revert";
 import { sriovDriver } from "./sriov";
 
@@ -63,6 +64,12 @@ const entry = (spec: NetSpec, active = true): CatalogEntry => ({
   def: parseNetworkXml(renderNetworkXml(spec)),
 });
 
+/** The host setup a create or start runs: the model's planned steps on the driver's facts, through the executor. */
+async function setUpHost(c: JobContext, spec: SriovNetSpec): Promise<void> {
+  const hostSteps = sriovModel.hostSteps?.setUp(spec, await sriovDriver.hostFacts(c, spec), c.hostId) ?? [];
+  await runPhase(hostPortOf(c), c.revert, { step: "defining network", hostSteps }, sriovDriver.executeOptions?.(c, spec));
+}
+
 describe("sriov driver over a fake sysfs", () => {
   it("no SR-IOV: SRIOV_UNAVAILABLE naming the PF and the reason, before anything", () => {
     expect(() => sriovDriver.prepare(ctx(), { ...payload(2) }, snapshot())).toThrow(
@@ -88,14 +95,14 @@ describe("sriov driver over a fake sysfs", () => {
     );
     // It appeared after prepare (the job's read): setUpHost re-reads the catalog and writes nothing.
     const spec = sriovDriver.prepare(ctx(), { ...payload(2) }, snapshot());
-    await expect(sriovDriver.setUpHost?.(c, spec)).rejects.toMatchObject({ code: "NOT_ALLOWED" });
+    await expect(setUpHost(c, spec)).rejects.toMatchObject({ code: "NOT_ALLOWED" });
     expect(numvfs("enp3s0f0")).toBe("0\n");
   });
   it("setUpHost writes the count and the revert writes the original back (through 0)", async () => {
     pf("enp3s0f0", 8, 2);
     const c = ctx();
     const spec = sriovDriver.prepare(c, { ...payload(4) }, snapshot());
-    await sriovDriver.setUpHost?.(c, spec);
+    await setUpHost(c, spec);
     expect(numvfs("enp3s0f0")).toBe("4\n");
     await c.revert.run();
     expect(numvfs("enp3s0f0")).toBe("2\n");
@@ -103,7 +110,7 @@ describe("sriov driver over a fake sysfs", () => {
   it("setUpHost writes nothing when the count matches (and registers no undo)", async () => {
     pf("enp3s0f0", 8, 4);
     const c = ctx();
-    await sriovDriver.setUpHost?.(c, sriovDriver.prepare(c, { ...payload(4) }, snapshot()));
+    await setUpHost(c, sriovDriver.prepare(c, { ...payload(4) }, snapshot()));
     const r = await c.revert.run();
     expect(r.undone).toEqual([]);
     expect(numvfs("enp3s0f0")).toBe("4\n");

@@ -11,11 +11,11 @@
  */
 import { AppError } from "@netforge/core/contract";
 import { type NetSpec, refuseForeignPf, type SriovNetSpec, sriovModel } from "@netforge/core/model";
-import type { HostContext, JobContext } from "../context";
+import type { HostContext } from "../context";
 import type { Attachment } from "../host/attachments";
 import { foreignNetworksOnPf } from "../host/foreign-pf";
 import type { CatalogEntry } from "../host/network-catalog";
-import { type PfInfo, planVfWrites, readPf, writeNumVfs } from "../host/sriov-sysfs";
+import { type PfInfo, planVfWrites, readPf } from "../host/sriov-sysfs";
 import { recordFromCatalog } from "../network-record";
 import type { NetworkDriver } from "./driver";
 import { noAddressingChanges } from "./no-addressing";
@@ -79,32 +79,17 @@ export const sriovDriver: NetworkDriver<SriovNetSpec> = {
     };
   },
   async verifyStarted() {},
-  async setUpHost(ctx: JobContext, spec) {
-    const root = rootOf(ctx);
+  async hostFacts(ctx, spec) {
     const info = pfOrUnavailable(ctx, spec.pf);
-    const writes = planVfWrites(info, spec.vfs);
-    if (writes.length === 0) return;
-    // Re-read under the network lock right before writing: another tool's network may name the PF by now.
-    refuseIfForeign(ctx, await ctx.catalog.list(), info);
-    const original = info.numVfs;
-    ctx.revert.add(`restore ${original} VFs on ${spec.pf}`, async () => {
-      const now = readPf(root, spec.pf);
-      const current = "numVfs" in now ? now.numVfs : original;
-      if (current === original) return;
-      if (current !== 0 && original !== 0) writeNumVfs(root, spec.pf, 0);
-      writeNumVfs(root, spec.pf, original);
-    });
-    for (const n of writes) {
-      try {
-        writeNumVfs(root, spec.pf, n);
-      } catch (err) {
-        throw new AppError("SRIOV_UNAVAILABLE", `SR-IOV PF ${spec.pf}: writing ${n} to sriov_numvfs failed: ${(err as Error).message}`, {
-          pf: spec.pf,
-          vfs: n,
-        });
-      }
-    }
+    return {
+      links: [],
+      pfs: [{ pf: info.pf, totalVfs: info.totalVfs, numVfs: info.numVfs, vfsInUse: info.vfsInUse, vfsBound: info.vfsBound }],
+    };
   },
+  executeOptions: (ctx) => ({
+    // Re-read under the network lock right before writing: another tool's network may name the PF by now.
+    beforeVfWrite: async (pfName) => refuseIfForeign(ctx, await ctx.catalog.list(), pfOrUnavailable(ctx, pfName)),
+  }),
   attachments: (ctx, entry) => (entry.active ? attachmentsOf(ctx, entry.name) : Promise.resolve([])),
   connectedVms(ctx, entry) {
     const spec = asSriov(entry.def.spec);

@@ -7,12 +7,23 @@
  * and what could not be applied live.
  */
 import { AppError } from "@netforge/core/contract";
-import { checkHostRules, hostRuleCount, type NetworkChange, parseNetworkXml, sizeLimits, xmlDigest } from "@netforge/core/model";
+import {
+  changeHostSteps,
+  checkHostRules,
+  type HostStep,
+  hostRuleCount,
+  type NetworkChange,
+  parseNetworkXml,
+  type StepView,
+  sizeLimits,
+  xmlDigest,
+} from "@netforge/core/model";
 import { putNetwork, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { readLeases } from "../host/leases";
 import { publishIpTable } from "../ip-table";
+import { hostPortOf, runPhase, type StepOutcome } from "../plan-executor";
 import { warnOverridingPolicies } from "./firewall-steps";
 
 /** What a configure job answers. */
@@ -69,7 +80,14 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     const plan = drv.model.planChange(
       def.spec,
       change,
-      { active: state.active, leases, native: { hosts: def.hosts, range: def.dhcp }, limits },
+      {
+        active: state.active,
+        leases,
+        native: { hosts: def.hosts, range: def.dhcp },
+        limits,
+        // A running network keeps the rules it runs with (a change does not move it off libvirt's NAT rules).
+        ownsTypeRules: ctx.firewall.get(name)?.ownsTypeRules ?? true,
+      },
       xml,
     );
     // Rules per host, re-checked against the host's own definitions (the door counted what workers published).
@@ -86,8 +104,8 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
   const warnings = [...plan.warnings];
   if (plan.nft !== undefined) warnings.push(...(await warnOverridingPolicies(ctx)));
 
-  const applied = await report.step("applying change", () => driver.applyPlan(ctx, plan));
-  for (const w of applied.warnings ?? []) {
+  const applied = await report.step("applying change", () => applyChange(ctx, changeHostSteps(plan)));
+  for (const w of applied.warnings) {
     report.warn(w);
     warnings.push(w);
   }
@@ -107,7 +125,7 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     changed: plan.changed,
     applied: applied.applied.map((a) => ({
       name: a.name,
-      command: a.command ?? (a.nft !== undefined ? ["nft", "-f", "-"] : ["virsh", ...a.virsh]),
+      command: a.command,
       ...(a.xml !== undefined ? xmlDigest(previousXml, a.xml) : {}),
       ...(a.nft !== undefined ? { nft: a.nft } : {}),
       live: a.live,
@@ -115,4 +133,32 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     notLive: plan.notLive,
     warnings,
   };
+}
+
+/**
+ * Run a change's host steps exactly as planned. A firewall change's live part (the nft transaction, then
+ * conntrack) and its spec write (net-define) touch different things, so the two run at the same time; each
+ * step registers its undo once it succeeded and the job fails after both settled, so a failure of either
+ * undoes the other. Any other change runs in order (net-update --live first, then the definition, so a
+ * refused update never rewrites the spec). Commands an nft step entailed (legacy-nat.ts) follow it.
+ */
+async function applyChange(ctx: JobContext, steps: HostStep[]): Promise<StepOutcome> {
+  const side = { warnings: [] as string[], extra: [] as StepView[] };
+  const port = hostPortOf(ctx, side);
+  const phase = (hostSteps: HostStep[]) => runPhase(port, ctx.revert, { step: "applying change", hostSteps });
+  const last = steps.at(-1);
+  const liveThenSpec =
+    last?.kind === "xml" && steps.length > 1 && steps.slice(0, -1).every((s) => s.kind === "nft" || s.kind === "command");
+  let applied: StepView[];
+  if (liveThenSpec) {
+    const settled = await Promise.allSettled([phase(steps.slice(0, -1)), phase([last])]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    applied = settled.flatMap((r) => (r.status === "fulfilled" ? r.value.applied : []));
+  } else {
+    applied = (await phase(steps)).applied;
+  }
+  const nftAt = applied.findIndex((a) => a.nft !== undefined);
+  if (side.extra.length > 0) applied.splice(nftAt + 1, 0, ...side.extra.map((e) => ({ ...e, step: "applying change" })));
+  return { applied, warnings: side.warnings };
 }

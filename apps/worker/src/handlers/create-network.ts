@@ -4,7 +4,7 @@
  * host as it was.
  */
 import { AppError, type CreateNetworkPayload } from "@netforge/core/contract";
-import { type NetSpec, parseNetworkXml } from "@netforge/core/model";
+import { type NetSpec, type PlanPhase, firewallStep, parseNetworkXml, planCreate } from "@netforge/core/model";
 import { type NetworkRecord, putNetwork, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
@@ -12,7 +12,8 @@ import { driverFor } from "../drivers/registry";
 import { readLinks, readRoutes } from "../host/ip";
 import type { CatalogEntry } from "../host/network-catalog";
 import { readProtectedEndpoints } from "../host/protected";
-import { applyFirewall } from "./firewall-steps";
+import { hostPortOf, runPhase } from "../plan-executor";
+import { warnOverridingPolicies } from "./firewall-steps";
 
 export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): Promise<NetworkRecord> {
   const driver = driverFor(p.type);
@@ -64,48 +65,37 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   if (adopted) return finishAdopted(ctx, p, adopted, spec);
 
-  const xml = driver.model.render(spec);
-  const def = parseNetworkXml(xml);
-  await report.step("defining network", async () => {
-    await driver.setUpHost?.(ctx, spec);
-    await virsh.define(xml); // the catalog learns every define from Virsh itself
-    revert.add(
-      "undefine network",
-      async () => {
-        const info = await virsh.info(p.name);
-        if (info?.active) await virsh.destroy(p.name);
-        if (info) await virsh.undefine(p.name);
-        catalog.forget(p.name);
-      },
-      "defining network",
-    );
-  });
+  // The plan, from the spec and one read of the host's facts; exactly its host steps run below.
+  const plan = planCreate(spec, { start: p.start, autostart: p.autostart }, await driver.hostFacts(ctx, spec), ctx.hostId);
+  const phase = (step: string): PlanPhase | undefined => plan.phases.find((ph) => ph.step === step);
+  const port = hostPortOf(ctx);
+  const opts = driver.executeOptions?.(ctx, spec) ?? {};
+  const run = (ph: PlanPhase) => runPhase(port, revert, ph, opts);
+  const defining = phase("defining network");
+  if (defining) await report.step("defining network", () => run(defining));
 
   // Autostart is a flag on the persistent definition, independent of the running network: when the network
   // starts, libvirt sets it through another session while it starts the network (it cost 10-28 ms of a
   // ~70-120 ms create when it came after). Its own step reports its outcome (an error fails the job there).
-  let autostart: Promise<void> | null = null;
-  if (p.start) {
+  const autostartPhase = phase("setting autostart");
+  const starting = phase("starting network");
+  let autostart: Promise<unknown> | null = null;
+  if (starting) {
     await report.step("starting network", async () => {
-      // The type's NAT/isolation and the (empty) rule set go into netforge's table while libvirt starts the
-      // network: the rules match the bridge by name, so they need not wait for it (the table's nft transaction
-      // took ~10-28 ms of a ~120 ms create when it came after). Each part registers its undo once it is done;
-      // if either fails, the step fails after all settled (the autostart too: the undo of the definition must
-      // not race it) and the undo takes back whichever succeeded.
-      autostart = virsh.setAutostart(p.name, p.autostart);
-      const settled = await Promise.allSettled([
-        virsh.start(p.name).then(() => revert.add("stop network", () => virsh.destroy(p.name), "starting network")),
-        applyFirewall(ctx, spec),
-        autostart,
-      ]);
-      const failed = settled.slice(0, 2).find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) throw failed.reason;
+      // libvirt's start and the network's part of netforge's table at the same time (the rules match the bridge
+      // by name, so they need not wait for it; the table's transaction took ~10-28 ms of a ~120 ms create when
+      // it came after), with the autostart flag. If a part fails, the step fails after all settled (the
+      // autostart too: the undo of the definition must not race it) and the undo takes back whichever succeeded.
+      autostart = autostartPhase ? run(autostartPhase) : null;
+      const settled = await Promise.allSettled([run(starting), autostart]);
+      if (settled[0].status === "rejected") throw settled[0].reason;
+      if (plan.nft !== undefined) await warnOverridingPolicies(ctx);
     });
   } else {
     report.skip("starting network");
   }
 
-  await report.step("setting autostart", () => autostart ?? virsh.setAutostart(p.name, p.autostart));
+  await report.step("setting autostart", async () => void (await (autostart ?? (autostartPhase ? run(autostartPhase) : null))));
 
   if (p.start && driver.model.servesDhcp(spec)) {
     await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));
@@ -114,6 +104,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   }
 
   const now = new Date().toISOString();
+  const def = parseNetworkXml(plan.libvirtXml ?? driver.model.render(spec));
   const rec = driver.record({ name: p.name, active: p.start, autostart: p.autostart, persistent: true, def }, ctx.hostId, now);
   await putNetwork(ctx.redis, ctx.keys, rec);
   await putNetworkSpec(ctx.redis, ctx.keys, spec);
@@ -130,8 +121,12 @@ async function finishAdopted(ctx: JobContext, p: CreateNetworkPayload, entry: Ca
   const { report } = ctx;
   report.skip("defining network");
   if (entry.active) {
+    // Its part of netforge's table, put in place again as planned for a running network of this spec.
+    const step = firewallStep(spec);
+    const fw = step ? [step] : [];
     await report.step("starting network", async () => {
-      await applyFirewall(ctx, spec);
+      await runPhase(hostPortOf(ctx), ctx.revert, { step: "starting network", hostSteps: fw });
+      if (fw.length > 0) await warnOverridingPolicies(ctx);
     });
   } else {
     report.skip("starting network");

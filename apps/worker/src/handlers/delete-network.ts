@@ -1,13 +1,15 @@
 /** delete-network: refuse while anything is attached, stop, undefine, drop from the index and release the claim. */
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
+import { planDelete, planStop } from "@netforge/core/model";
 import { releaseNetworkClaim, releasePortClaims, removeNetwork } from "@netforge/core/store";
 import type { JobContext } from "../context";
-import { driverFor } from "../drivers/registry";
+import { driverOf } from "../drivers/registry";
 import { assertNothingAttached, loadManaged } from "./common";
-import { removeFirewall } from "./firewall-steps";
+import { hostPortOf, runPhase } from "../plan-executor";
+import { networkFacts } from "./firewall-steps";
 
 export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<{ name: string; deleted: true }> {
-  const { virsh, report, revert } = ctx;
+  const { report, revert } = ctx;
   const entry = await report.step("checking attachments", async () => {
     const e = await loadManaged(ctx, p.name).catch((err: unknown) => {
       // Gone, and an earlier delivery of this very job reached its removal: it did it (crashed before its
@@ -22,35 +24,30 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
     ctx.logger.info({ network: p.name }, "already removed by an earlier delivery of this job: finishing it");
     report.skip("stopping network");
     report.skip("removing definition");
-    await removeFirewall(ctx, p.name);
+    // Its part of the table may still be there (the earlier delivery died before taking it out).
+    const leftover = planStop(p.name, { active: false, firewall: ctx.firewall.get(p.name) });
+    for (const phase of leftover.phases) await runPhase(hostPortOf(ctx), revert, phase);
     return finishDelete(ctx, p.name);
   }
 
-  if (entry.active) {
-    await report.step("stopping network", async () => {
-      await virsh.destroy(p.name);
-      revert.add("restart network", () => virsh.start(p.name), "stopping network");
-      await removeFirewall(ctx, p.name);
-    });
-  } else {
-    report.skip("stopping network");
-  }
-
+  // The plan, from one read: the definition (the undo of its removal) and the host facts of the type's
+  // teardown (a created bridge's NIC, given back exactly as it was).
+  const spec = entry.def.spec;
+  const driver = driverOf(entry);
+  const plan = planDelete(
+    spec,
+    p.name,
+    { ...(await networkFacts(ctx, entry, true)), firewall: ctx.firewall.get(p.name) },
+    spec ? await driver.hostFacts(ctx, spec) : { links: [], pfs: [] },
+  );
+  const phase = (step: string) => plan.phases.find((ph) => ph.step === step);
+  const stopping = phase("stopping network");
+  if (stopping) await report.step("stopping network", () => runPhase(hostPortOf(ctx), revert, stopping));
+  else report.skip("stopping network");
+  const removing = phase("removing definition");
   await report.step("removing definition", async () => {
-    const xml = await virsh.dumpXml(p.name);
-    await virsh.undefine(p.name);
+    if (removing) await runPhase(hostPortOf(ctx), revert, removing);
     ctx.catalog.forget(p.name);
-    const spec = entry.def.spec;
-    revert.add(
-      "redefine network",
-      async () => {
-        await virsh.define(xml);
-        if (entry.autostart) await virsh.setAutostart(p.name, true);
-      },
-      "removing definition",
-    );
-    // Give back what the type took on the host (the NIC of a bridge netforge created, exactly as it was).
-    if (spec) await driverFor(spec.type).tearDownHost?.(ctx, spec);
   });
 
   return finishDelete(ctx, p.name);

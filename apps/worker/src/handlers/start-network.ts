@@ -1,5 +1,6 @@
 /** start-network: start an inactive network and prove DHCP answers; stopped again if that proof fails. */
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
+import { firewallStep, planStart } from "@netforge/core/model";
 import type { NetworkRecord } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { driverOf } from "../drivers/registry";
@@ -7,7 +8,8 @@ import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
 import { readLinks, readRoutes } from "../host/ip";
 import { readProtectedEndpoints } from "../host/protected";
 import { loadManaged, publishRecord } from "./common";
-import { applyFirewall, migrateDefinition } from "./firewall-steps";
+import { hostPortOf, runPhase } from "../plan-executor";
+import { networkFacts, warnOverridingPolicies } from "./firewall-steps";
 
 export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
   const { virsh, report, revert } = ctx;
@@ -30,19 +32,30 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
   await report.step("starting network", async () => {
     if (startedEarlier) {
       revert.add("stop network", () => virsh.destroy(p.name), "starting network");
-      if (spec) await applyFirewall(ctx, spec);
+      const fw = spec ? firewallStep(spec) : null;
+      if (fw) await runPhase(hostPortOf(ctx), revert, { step: "starting network", hostSteps: [fw] });
+      if (fw) await warnOverridingPolicies(ctx);
       return;
     }
     // Something may have taken the subnet while the network was down: say so clearly instead of libvirt's message.
     if (entry.def.cidr) assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name, endpoints));
-    // A network defined before netforge owned its rules (<forward mode='nat'/>, or none for isolated) is
-    // redefined from its spec (mode 'open') while it is down, so libvirt adds no rules of its own from now on.
-    if (spec && driver.model.redefineBeforeStart(entry.def.forwardMode)) await migrateDefinition(ctx, entry);
-    // What the network needs on the host besides libvirt (a bridge a host reboot removed, the PF's VFs).
-    if (spec) await driver.setUpHost?.(ctx, spec);
-    await virsh.start(p.name);
-    revert.add("stop network", () => virsh.destroy(p.name), "starting network");
-    if (spec) await applyFirewall(ctx, spec);
+    if (!spec) {
+      // A definition without netforge's spec (made by hand with netforge's marker): libvirt's start alone.
+      await runPhase(hostPortOf(ctx), revert, {
+        step: "starting network",
+        hostSteps: [{ kind: "virsh", name: "start network", args: ["net-start", p.name], undo: ["net-destroy", p.name], live: true }],
+      });
+      return;
+    }
+    // A definition from before netforge owned its rules (<forward mode='nat'/>, or none for isolated) is
+    // redefined from its spec (mode 'open') while it is down, so libvirt adds no rules of its own from now on;
+    // its current definition is read only then (it is that step's undo).
+    const redefine = driver.model.redefineBeforeStart(entry.def.forwardMode);
+    const plan = planStart(spec, await networkFacts(ctx, entry, redefine), await driver.hostFacts(ctx, spec), ctx.hostId);
+    for (const phase of plan.phases) await runPhase(hostPortOf(ctx), revert, phase, driver.executeOptions?.(ctx, spec));
+    if (redefine)
+      ctx.logger.info({ network: p.name }, "definition moved to forward mode 'open': netforge's table carries its NAT/isolation");
+    if (plan.nft !== undefined) await warnOverridingPolicies(ctx);
   });
   if (spec && driver.model.servesDhcp(spec)) {
     await report.step("verifying DHCP", () => driver.verifyStarted(ctx, spec));

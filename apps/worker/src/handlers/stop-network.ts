@@ -1,12 +1,13 @@
 /** stop-network: refuse while anything is attached, then stop (definition kept, so start restores it). */
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
+import { planStop } from "@netforge/core/model";
 import type { NetworkRecord } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { assertNothingAttached, loadManaged, publishRecord } from "./common";
-import { removeFirewall } from "./firewall-steps";
+import { hostPortOf, runPhase } from "../plan-executor";
 
 export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
-  const { virsh, report, revert } = ctx;
+  const { report, revert } = ctx;
   const entry = await report.step("checking attachments", async () => {
     const e = await loadManaged(ctx, p.name);
     // Inactive because an earlier delivery of this very job stopped it (crashed before its success record):
@@ -19,12 +20,9 @@ export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promis
     return e;
   });
   await report.step("stopping network", async () => {
-    if (entry.active) {
-      await virsh.destroy(entry.name);
-      revert.add("restart network", () => virsh.start(entry.name), "stopping network");
-    }
     // Rules and forwards leave the kernel; they stay in the spec, so the next start restores them.
-    await removeFirewall(ctx, entry.name);
+    const plan = planStop(entry.name, { active: entry.active, firewall: ctx.firewall.get(entry.name) });
+    for (const phase of plan.phases) await runPhase(hostPortOf(ctx), revert, phase);
   });
   return publishRecord(ctx, entry, false);
 }

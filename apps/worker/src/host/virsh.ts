@@ -230,23 +230,34 @@ export class Virsh {
   }
 
   async start(name: string): Promise<void> {
-    await this.run(["net-start", name]);
-    this.wrote({ op: "start", name });
+    await this.runStep(["net-start", name]);
   }
 
   async destroy(name: string): Promise<void> {
-    await this.run(["net-destroy", name]);
-    this.wrote({ op: "destroy", name });
+    await this.runStep(["net-destroy", name]);
   }
 
   async undefine(name: string): Promise<void> {
-    await this.run(["net-undefine", name]);
-    this.wrote({ op: "undefine", name });
+    await this.runStep(["net-undefine", name]);
   }
 
   async setAutostart(name: string, on: boolean): Promise<void> {
-    await this.run(on ? ["net-autostart", name] : ["net-autostart", name, "--disable"]);
-    this.wrote({ op: "autostart", name, on });
+    await this.runStep(on ? ["net-autostart", name] : ["net-autostart", name, "--disable"]);
+  }
+
+  /**
+   * Run a planned virsh command (a plan step); the lifecycle writes among them (start, destroy, undefine,
+   * autostart) are told to the catalog as the methods above tell them.
+   */
+  async runStep(args: readonly string[]): Promise<CommandResult> {
+    const r = await this.run(args);
+    const [cmd, name, flag] = args;
+    if (name === undefined) return r;
+    if (cmd === "net-start") this.wrote({ op: "start", name });
+    else if (cmd === "net-destroy") this.wrote({ op: "destroy", name });
+    else if (cmd === "net-undefine") this.wrote({ op: "undefine", name });
+    else if (cmd === "net-autostart") this.wrote({ op: "autostart", name, on: flag !== "--disable" });
+    return r;
   }
 
   /** State of one network, or null when libvirt does not know it. */

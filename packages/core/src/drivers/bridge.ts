@@ -8,8 +8,9 @@ import { renderBridgeXml } from "../render/network-xml";
 import type { HostRecord } from "../schemas/host";
 import { type L2Request, validationError } from "../schemas/network";
 import type { BridgeNetSpec } from "../planner/network-spec";
-import { type BridgeUser, bridgeSetUpSteps, bridgeTearDownSteps, chooseBridge, type LinkFacts } from "./bridge-choice";
+import { type BridgeUser, chooseBridge, type LinkFacts } from "./bridge-choice";
 import type { DeviceDoor, IndexedNetwork } from "./door";
+import { bridgeHostSteps } from "./host-steps";
 import type { DriverModel } from "./model";
 import { noAddressingParts } from "./no-addressing";
 
@@ -62,9 +63,9 @@ const bridgeDoor: DeviceDoor<BridgeNetSpec> = {
     }
   },
   noHostHas: (req) => validationError([{ path: req.kind, message: `no online host has ${what(req)}` }]),
-  createPlan(payload, req, host, networks) {
+  specFor(payload, req, host, networks) {
     const choice = bridgeChoiceFromInventory(req, host, networks, payload.name);
-    const spec: BridgeNetSpec = {
+    return {
       type: "bridge",
       name: payload.name,
       uuid: payload.uuid,
@@ -72,20 +73,6 @@ const bridgeDoor: DeviceDoor<BridgeNetSpec> = {
       createdAt: payload.createdAt,
       ...choice,
     };
-    const nic = host.interfaces.find((i) => i.name === choice.interface);
-    const steps = bridgeSetUpSteps(spec, {
-      bridgeExists: host.interfaces.some((i) => i.name === spec.bridge),
-      nicMaster: nic?.master ?? null,
-      nicUp: nic?.up ?? nic?.state === "up",
-    }).map((st) => ({ name: st.name, command: ["ip", ...st.ip], live: true }));
-    return { xml: renderBridgeXml(spec), steps };
-  },
-  deleteSteps(spec, host) {
-    const nic = host.interfaces.find((i) => i.name === spec.interface);
-    return bridgeTearDownSteps(spec, {
-      bridgeExists: host.interfaces.some((i) => i.name === spec.bridge),
-      nic: nic ? { master: nic.master, mtu: nic.mtu ?? null, up: nic.up ?? nic.state === "up" } : null,
-    }).map((st) => ({ name: st.name, command: ["ip", ...st.ip], live: true }));
   },
 };
 
@@ -95,6 +82,7 @@ export const bridgeModel: DriverModel<BridgeNetSpec> = {
   is: (spec): spec is BridgeNetSpec => spec.type === "bridge",
   render: renderBridgeXml,
   door: bridgeDoor,
+  hostSteps: bridgeHostSteps,
   ...noAddressingParts<BridgeNetSpec>(
     "VMs of a bridge network are on the physical LAN: the LAN's DHCP server owns addressing (configure it there, or address VMs statically)",
   ),

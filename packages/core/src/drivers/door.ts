@@ -1,7 +1,7 @@
 /**
  * The API door of the types made on a host device (bridge: a NIC or a host bridge; sriov: a PF): which hosts
  * can take the network, from the hosts' published inventory and the index, the clear refusals the inventory
- * already tells, and the host steps a dry run shows. The worker re-checks everything on the host.
+ * already tells, and the spec a dry run plans. The worker re-checks everything on the host.
  */
 import type { AppError } from "../errors";
 import type { CreateNetworkPayload } from "../jobs";
@@ -12,26 +12,15 @@ import type { NetSpec } from "../planner/network-spec";
 /** A network of the index as the door checks see it. */
 export type IndexedNetwork = Pick<NetworkView, "name" | "host" | "bridge" | "sriov">;
 
-/** A host step a dry run shows (argv, or a sysfs write). */
-export interface DoorStep {
-  name: string;
-  command: string[];
-  live: boolean;
-}
-
 /** A device type's door (bridge.ts, sriov.ts). */
 export interface DeviceDoor<S extends NetSpec> {
   /** Why `host` cannot take a network asking for `req`, or null when it can (as far as its inventory tells). */
   refusal(req: L2Request, host: HostRecord, networks: readonly IndexedNetwork[], name: string): AppError | null;
   /** The refusal when no online host has the device at all. */
   noHostHas(req: L2Request): AppError;
-  /** The spec's definition and host steps a create would apply on `host`, from its inventory (a dry run). */
-  createPlan(
-    payload: CreateNetworkPayload,
-    req: L2Request,
-    host: HostRecord,
-    networks: readonly IndexedNetwork[],
-  ): { xml: string; steps: DoorStep[] };
-  /** The host steps a delete runs after removing the definition, from the inventory. */
-  deleteSteps(spec: S, host: HostRecord): DoorStep[];
+  /**
+   * The spec a create would define on `host`, chosen from its inventory (the bridge, the PF), with the
+   * refusals the inventory tells; the dry run plans it (plan/lifecycle.ts) with the inventory as the facts.
+   */
+  specFor(payload: CreateNetworkPayload, req: L2Request, host: HostRecord, networks: readonly IndexedNetwork[]): S;
 }

@@ -10,6 +10,7 @@ import type { ChangePlan, HostObservation, NetworkChange } from "../planner/chan
 import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
 import type { NetSpec, RoutedNetSpec } from "../planner/network-spec";
 import type { DeviceDoor } from "./door";
+import type { HostSteps } from "./host-steps";
 
 /** The spec of one network type (nat: a RoutedNetSpec whose type is nat). */
 export type SpecOf<T extends NetworkType> = NetSpec extends infer S
@@ -71,6 +72,8 @@ export interface DriverModel<S extends NetSpec = NetSpec> {
   view(spec: S): TypeView;
   /** The network's share of its host's nft rules (its firewall rules and port forwards). */
   hostRuleCount(spec: S): number;
+  /** The host setup and teardown of a type made on a host device (plan steps); absent: libvirt does everything. */
+  readonly hostSteps?: HostSteps<S>;
   /** The API door of a type made on a host device (bridge, sriov), from the hosts' inventory; absent for the others. */
   readonly door?: DeviceDoor<S>;
   /** Validate a change against the spec and the host and plan it (what a dry run shows and the worker applies). */

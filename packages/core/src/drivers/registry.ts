@@ -10,7 +10,7 @@ import type { L2Request, NetworkType } from "../schemas/network";
 import type { ChangePlan, HostObservation, NetworkChange } from "../planner/changes";
 import type { NetSpec, RoutedNetSpec } from "../planner/network-spec";
 import { bridgeModel } from "./bridge";
-import type { DeviceDoor, DoorStep, IndexedNetwork } from "./door";
+import type { DeviceDoor, IndexedNetwork } from "./door";
 import { isolatedModel } from "./isolated";
 import type { DriverModel, SpecOf } from "./model";
 import { natModel } from "./nat";
@@ -106,17 +106,8 @@ export function l2Unavailable(req: L2Request): AppError {
   return doorOf(req).noHostHas(req);
 }
 
-/** The definition and host steps a device create would apply on `host`, from its inventory (a dry run); null without a device request. */
-export function l2CreatePlan(
-  payload: CreateNetworkPayload,
-  host: HostRecord,
-  networks: readonly IndexedNetwork[],
-): { xml: string; steps: DoorStep[] } | null {
+/** The spec a device create would define on `host`, chosen from its inventory (a dry run); null without a device request. */
+export function l2SpecFor(payload: CreateNetworkPayload, host: HostRecord, networks: readonly IndexedNetwork[]): NetSpec | null {
   const req = payload.l2;
-  return req ? doorOf(req).createPlan(payload, req, host, networks) : null;
-}
-
-/** The host steps a delete runs after removing the definition (a created bridge's NIC given back), from the inventory. */
-export function l2DeleteSteps(spec: NetSpec, host: HostRecord): DoorStep[] {
-  return modelOf(spec).door?.deleteSteps(spec, host) ?? [];
+  return req ? doorOf(req).specFor(payload, req, host, networks) : null;
 }

@@ -43,7 +43,7 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
     ownsTypeRules,
     portSecurity: { pairs: spec.reservations.map((r) => ({ mac: r.mac, ip: r.ip })) },
   });
-  const rules: RoutedTypeRules = { portForwards: opts.portForwards, firewall: (spec) => firewall(spec) };
+  const rules: RoutedTypeRules = { portForwards: opts.portForwards, firewall: (spec, ownsTypeRules) => firewall(spec, ownsTypeRules) };
   const unsupported = new Set<ChangeKind>(opts.portForwards ? [] : ["port-forward"]);
   return {
     type,

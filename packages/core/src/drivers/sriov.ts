@@ -8,6 +8,7 @@ import { renderSriovXml } from "../render/network-xml";
 import { type L2Request, validationError } from "../schemas/network";
 import type { SriovNetSpec } from "../planner/network-spec";
 import type { DeviceDoor } from "./door";
+import { sriovHostSteps } from "./host-steps";
 import type { DriverModel } from "./model";
 import { noAddressingParts } from "./no-addressing";
 import { planVfWrites, refuseForeignPf } from "./sriov-vfs";
@@ -67,9 +68,11 @@ const sriovDoor: DeviceDoor<SriovNetSpec> = {
     const req = sriovRequest(l2);
     return new AppError("SRIOV_UNAVAILABLE", `no online host has SR-IOV PF ${req.pf}`, { pf: req.pf });
   },
-  createPlan(payload, l2, host) {
+  specFor(payload, l2, host) {
     const req = sriovRequest(l2);
-    const spec: SriovNetSpec = {
+    const pf = host.sriovPfs.find((p) => p.pf === req.pf);
+    if (pf) refuseForeignPf(pf.pf, host.id, pf.foreignNetworks ?? []);
+    return {
       type: "sriov",
       name: payload.name,
       uuid: payload.uuid,
@@ -79,30 +82,7 @@ const sriovDoor: DeviceDoor<SriovNetSpec> = {
       vfs: req.vfs,
       vlan: req.vlan,
     };
-    const pf = host.sriovPfs.find((p) => p.pf === req.pf);
-    if (!pf) {
-      throw new AppError(
-        "SRIOV_UNAVAILABLE",
-        `SR-IOV PF ${req.pf} on host ${host.id} is unavailable: its inventory lists no SR-IOV PF of that name`,
-        {
-          pf: req.pf,
-          host: host.id,
-        },
-      );
-    }
-    refuseForeignPf(pf.pf, host.id, pf.foreignNetworks ?? []);
-    const writes = planVfWrites(
-      { pf: pf.pf, totalVfs: pf.vfsTotal, numVfs: pf.vfsConfigured, vfsInUse: pf.vfsInUse ?? 0, vfsBound: pf.vfsBound ?? [] },
-      req.vfs,
-    );
-    const steps = writes.map((n) => ({
-      name: `set ${n} VFs on ${req.pf}`,
-      command: ["write", `/sys/class/net/${req.pf}/device/sriov_numvfs`, String(n)],
-      live: true,
-    }));
-    return { xml: renderSriovXml(spec), steps };
   },
-  deleteSteps: () => [],
 };
 
 /** The sriov driver's pure half. */
@@ -111,6 +91,7 @@ export const sriovModel: DriverModel<SriovNetSpec> = {
   is: (spec): spec is SriovNetSpec => spec.type === "sriov",
   render: renderSriovXml,
   door: sriovDoor,
+  hostSteps: sriovHostSteps,
   ...noAddressingParts<SriovNetSpec>(
     "VMs of an SR-IOV network own their VF directly: addressing belongs to the LAN's DHCP server or to the VM",
   ),

@@ -3,6 +3,7 @@
  * message and details, the bounds of each range check, each step's exact argv, name, undo and liveness, and the
  * plan against libvirt's own elements field by field. changes.test.ts has the main paths.
  */
+import { renderNetworkChains } from "../render/nft";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import { CONFIGURE_ACTIONS } from "../actions/index";
@@ -201,9 +202,20 @@ describe("planChange: the steps", () => {
     expect(p.steps.map((s) => s.name)).toEqual(["write spec"]);
     expect(p.nft).toContain("chain web-in-rules");
   });
-  it("a running network's firewall step: nft only, no undo, live", () => {
+  it("a running network's firewall step: nft only (with the part it applies, rendered as its text), no undo, live", () => {
     const p = planChange(spec, { kind: "firewall", firewall: { defaultInbound: "drop", defaultOutbound: "accept", rules: [] } }, up);
-    expect(p.steps[0]).toEqual({ name: "apply firewall (one nft transaction)", virsh: [], nft: p.nft, undo: null, live: true });
+    const part = p.steps[0]?.part;
+    expect(p.steps[0]).toEqual({ name: "apply firewall (one nft transaction)", virsh: [], nft: p.nft, part, undo: null, live: true });
+    expect(part && renderNetworkChains(part)).toBe(p.nft);
+    expect(part?.ownsTypeRules).toBe(true);
+  });
+  it("a running network still on libvirt's NAT rules keeps them in the planned part (ownsTypeRules from the host)", () => {
+    const p = planChange(
+      spec,
+      { kind: "firewall", firewall: { defaultInbound: "drop", defaultOutbound: "accept", rules: [] } },
+      { ...up, ownsTypeRules: false },
+    );
+    expect(p.steps[0]?.part?.ownsTypeRules).toBe(false);
   });
   it("warnings and the summary come with the plan", () => {
     const p = planChange(spec, { kind: "assign-static-ip", mac: B, ip: "10.1.0.150" }, up);

@@ -48,6 +48,11 @@ export interface HostObservation {
    */
   native?: { hosts: Reservation[]; range: NativeRange | null };
   /** The per-network caps (LIMIT_REACHED); absent: the ones this process's environment sets (sizeLimits). */
+  /**
+   * Whether the running network's part of the table carries its type's own rules (the worker reads it from the
+   * table; absent: true, a definition netforge renders). A network still on libvirt's NAT rules keeps them.
+   */
+  ownsTypeRules?: boolean;
   limits?: Pick<SizeLimits, "forwardsPerNetwork" | "reservationsPerNetwork" | "firewallRulesPerNetwork">;
 }
 
@@ -64,6 +69,8 @@ export interface PlanStep {
    * host's whole netforge table, in one `nft -f` transaction (render/nft.ts renderHostTable).
    */
   nft?: string;
+  /** The network's part of the table the nft step applies (`nft` is its chains). */
+  part?: FirewallNetwork;
   /** A host command other than virsh (argv), e.g. conntrack ending a removed forward's connections. */
   command?: string[];
   /** How the step is taken back if a later one fails (same shape). */
@@ -93,7 +100,7 @@ export interface ChangePlan {
  */
 export interface RoutedTypeRules {
   portForwards: boolean;
-  firewall(spec: RoutedNetSpec): FirewallNetwork;
+  firewall(spec: RoutedNetSpec, ownsTypeRules?: boolean): FirewallNetwork;
 }
 
 const ipNum = (s: string) => parseIPv4(s) as number;
@@ -121,9 +128,10 @@ export function planRoutedChange(
   const steps: PlanStep[] = [];
   let nft: string | undefined;
   if (next.ops.some((o) => o.kind === "firewall")) {
-    nft = renderNetworkChains(rules.firewall(next.spec));
+    const part = rules.firewall(next.spec, host.ownsTypeRules ?? true);
+    nft = renderNetworkChains(part);
     // A stopped network has no rules in the kernel: its spec carries them to its next start.
-    if (host.active) steps.push({ name: "apply firewall (one nft transaction)", virsh: [], nft, undo: null, live: true });
+    if (host.active) steps.push({ name: "apply firewall (one nft transaction)", virsh: [], nft, part, undo: null, live: true });
   }
   // Connections a removed (or re-targeted) forward carried end with it: their conntrack entries go, so the
   // next packet meets the new table instead of the old translation.

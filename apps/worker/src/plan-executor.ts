@@ -1,0 +1,189 @@
+/**
+ * Runs a plan's host steps (core's plan/steps.ts) exactly as planned, registering the undo of each step once
+ * it succeeded, and reports them as applied. The executor knows the step kinds, never a network type: what a
+ * step runs is decided by the pure planners, so a dry run shows what this runs.
+ *
+ * The host is reached through a narrow port (HostPort) so that a test can record what ran and compare it with
+ * the plan (plan-executor.test.ts); the worker's port (hostPortOf) is its virsh sessions, command runner,
+ * host firewall and sysfs.
+ */
+import { AppError } from "@netforge/core/contract";
+import { type FirewallNetwork, type HostStep, type PlanPhase, type StepView, stepView } from "@netforge/core/model";
+import type { JobContext } from "./context";
+import { ensureLegacyAccept, legacyAcceptWarning, needsLegacyAccept, removeLegacyAccept } from "./firewall/legacy-nat";
+import { readPf, writeNumVfs } from "./host/sriov-sysfs";
+import type { Revert } from "./revert";
+
+/** What the executor may do to the host. */
+export interface HostPort {
+  /** `virsh <args>` (lifecycle writes are told to the catalog). */
+  virsh(args: readonly string[]): Promise<void>;
+  /** `virsh net-define` of `xml`. */
+  define(xml: string): Promise<void>;
+  /** Take a network this job defined away again: stopped when running, undefined when libvirt has it. */
+  undefine(network: string): Promise<void>;
+  /** A host command (argv); a non-zero exit fails unless `allowFailure`. */
+  command(argv: readonly string[], allowFailure: boolean): Promise<void>;
+  /** The network's part of netforge's table now, and setting it (null: none) in one transaction of the host's table. */
+  firewall(network: string): FirewallNetwork | null;
+  setFirewall(network: string, part: FirewallNetwork | null): Promise<void>;
+  /** The VF count of a PF now (null: unreadable), and writing one. */
+  vfs(pf: string): number | null;
+  writeVfs(pf: string, n: number): Promise<void>;
+}
+
+/** What applying steps did beyond them: commands a step entailed, and what the job should say about it. */
+export interface StepOutcome {
+  applied: StepView[];
+  warnings: string[];
+}
+
+export interface ExecuteOptions {
+  /** Give a created bridge's NIC back as it was (the undo "restore-nic"), supplied by the type's host half. */
+  restoreNic?: () => Promise<void>;
+  /** A read-only check right before a VF write (another tool's network may name the PF by now). */
+  beforeVfWrite?: (pf: string) => Promise<void>;
+}
+
+/** Run one host step and register its undo (labelled with the job step it belongs to). */
+async function runStep(
+  port: HostPort,
+  revert: Revert,
+  jobStep: string,
+  s: HostStep,
+  opts: ExecuteOptions,
+  out: StepOutcome,
+): Promise<void> {
+  switch (s.kind) {
+    case "virsh": {
+      await port.virsh(s.args);
+      const undo = s.undo;
+      if (undo === null) break;
+      const label = s.undoName ?? `undo: ${s.name}`;
+      if (Array.isArray(undo)) revert.add(label, () => port.virsh(undo), jobStep);
+      else
+        revert.add(
+          label,
+          async () => {
+            await port.define(undo.define);
+            if (undo.autostart) await port.virsh(["net-autostart", s.args[1] ?? ""]);
+          },
+          jobStep,
+        );
+      break;
+    }
+    case "xml": {
+      await port.define(s.xml);
+      const undo = s.undo;
+      if (undo === null) break;
+      const label = s.undoName ?? `restore definition of ${s.network}`;
+      if ("xml" in undo) revert.add(label, () => port.define(undo.xml), jobStep);
+      else revert.add(label, () => port.undefine(s.network), jobStep);
+      break;
+    }
+    case "nft": {
+      const before = port.firewall(s.network);
+      await port.setFirewall(s.network, s.part);
+      revert.add(`restore firewall of ${s.network}`, () => port.setFirewall(s.network, before), jobStep);
+      break;
+    }
+    case "command": {
+      await port.command(s.argv, s.allowFailure === true);
+      const undo = s.undo;
+      if (undo === "restore-nic") {
+        const restore = opts.restoreNic;
+        if (restore) revert.add(`undo: ${s.name}`, restore, jobStep);
+      } else if (undo) revert.add(`undo: ${s.name}`, () => port.command(undo, false), jobStep);
+      break;
+    }
+    case "sysfs-vfs": {
+      await opts.beforeVfWrite?.(s.pf);
+      revert.add(`restore ${s.original} VFs on ${s.pf}`, () => restoreVfs(port, s.pf, s.original), jobStep);
+      for (const n of s.writes) await port.writeVfs(s.pf, n);
+      break;
+    }
+  }
+  out.applied.push(stepView(jobStep, s));
+}
+
+/** Back to the count the PF had: the kernel changes a non-zero count only through 0. */
+async function restoreVfs(port: HostPort, pf: string, original: number): Promise<void> {
+  const current = port.vfs(pf) ?? original;
+  if (current === original) return;
+  if (current !== 0 && original !== 0) await port.writeVfs(pf, 0);
+  await port.writeVfs(pf, original);
+}
+
+/**
+ * Run a phase's host steps: in order, or (concurrent) all at once, failing after all settled so that the undo
+ * of each one that succeeded is registered before the job reverts.
+ */
+export async function runPhase(port: HostPort, revert: Revert, phase: PlanPhase, opts: ExecuteOptions = {}): Promise<StepOutcome> {
+  const out: StepOutcome = { applied: [], warnings: [] };
+  if (phase.concurrent) {
+    const settled = await Promise.allSettled(phase.hostSteps.map((s) => runStep(port, revert, phase.step, s, opts, out)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    // Reported in the plan's order whatever order they finished in.
+    const order = new Map(phase.hostSteps.map((s, i) => [s.name, i]));
+    out.applied.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
+  } else {
+    for (const s of phase.hostSteps) await runStep(port, revert, phase.step, s, opts, out);
+  }
+  return out;
+}
+
+/**
+ * The worker's port: its virsh sessions (the catalog learns every write from them), its command runner, the
+ * host's table, and sysfs. An nft step on a network still on libvirt's NAT rules also keeps (or drops) the
+ * iptables accept its forwards need past libvirt's reject (legacy-nat.ts), reported after the step.
+ */
+export function hostPortOf(ctx: JobContext, out?: { warnings: string[]; extra: StepView[] }): HostPort {
+  const root = ctx.sysfsRoot ?? "/sys";
+  return {
+    virsh: async (args) => void (await ctx.virsh.runStep(args)),
+    define: (xml) => ctx.virsh.define(xml),
+    undefine: async (network) => {
+      const info = await ctx.virsh.info(network);
+      if (info?.active) await ctx.virsh.destroy(network);
+      if (info) await ctx.virsh.undefine(network);
+      ctx.catalog.forget(network);
+    },
+    command: async ([cmd, ...args], allowFailure) => {
+      if (cmd) await ctx.runner.run(cmd, args, { allowFailure });
+    },
+    firewall: (network) => ctx.firewall.get(network),
+    setFirewall: async (network, part) => {
+      const before = ctx.firewall.get(network);
+      await ctx.firewall.set(network, part);
+      if (part && needsLegacyAccept(part)) {
+        const ran = await ensureLegacyAccept(ctx.runner, part);
+        if (ran) {
+          ctx.revert.add(`remove the iptables accept of ${network}`, () => removeLegacyAccept(ctx.runner, part));
+          out?.extra.push({ step: "", name: "accepting forwarded traffic past libvirt's reject", command: ran, live: true });
+        }
+        out?.warnings.push(legacyAcceptWarning(part));
+      } else if (before && needsLegacyAccept(before)) {
+        await removeLegacyAccept(ctx.runner, before);
+        if (!part)
+          ctx.revert.add(`restore the iptables accept of ${network}`, async () => void (await ensureLegacyAccept(ctx.runner, before)));
+      } else if (part && !part.ownsTypeRules) {
+        await removeLegacyAccept(ctx.runner, part);
+      }
+    },
+    vfs: (pf) => {
+      const now = readPf(root, pf);
+      return "numVfs" in now ? now.numVfs : null;
+    },
+    writeVfs: async (pf, n) => {
+      try {
+        writeNumVfs(root, pf, n);
+      } catch (err) {
+        throw new AppError("SRIOV_UNAVAILABLE", `SR-IOV PF ${pf}: writing ${n} to sriov_numvfs failed: ${(err as Error).message}`, {
+          pf,
+          vfs: n,
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * A change's plan (planner/changes.ts) as host steps: the one mapping from a planned change to what runs and
+ * what the job reports applied, shared by the worker's executor and the API's dry run.
+ */
+import type { ChangePlan, PlanStep } from "../planner/changes";
+import { type HostStep, nftStep } from "./steps";
+
+export function hostStepOf(network: string, s: PlanStep): HostStep {
+  if (s.command !== undefined) {
+    // conntrack -D exits 1 when there was nothing to delete: that is success here.
+    return { kind: "command", name: s.name, argv: s.command, undo: null, allowFailure: true, live: s.live };
+  }
+  if (s.nft !== undefined) {
+    const step = nftStep(s.name, network, s.part ?? null);
+    // The text is the planner's own rendering of the same part (equal by construction; kept as planned).
+    return { ...step, text: s.nft };
+  }
+  if (s.xml !== undefined) {
+    const undo = s.undo?.xml;
+    return { kind: "xml", name: s.name, network, xml: s.xml, undo: undo !== undefined ? { xml: undo } : null, live: false };
+  }
+  return { kind: "virsh", name: s.name, args: s.virsh, undo: s.undo ? s.undo.virsh : null, live: s.live };
+}
+
+/** Every step of a change's plan, in order. */
+export const changeHostSteps = (plan: ChangePlan): HostStep[] => plan.steps.map((s) => hostStepOf(plan.spec.name, s));

@@ -1,0 +1,145 @@
+/**
+ * The plans of the lifecycle jobs (create, start, stop, delete), pure: from the spec, the host facts of one
+ * snapshot (facts.ts) and, for an existing network, what it is now. The worker runs exactly these host
+ * steps (apps/worker/src/plan-executor.ts) around its read-only checks (attachments, overlap, DHCP answers);
+ * the API's dry run returns them with the host's inventory as the facts. Phase names are the job's step
+ * names (actions/jobs.ts), so a preview and the job's progress speak of the same steps.
+ */
+import type { NetSpec } from "../planner/network-spec";
+import { modelOf } from "../drivers/registry";
+import type { HostFacts, NetworkFacts } from "./facts";
+import { type HostStep, type JobPlan, type NftStep, nftStep } from "./steps";
+
+/** The host steps that make what the type needs besides libvirt (nothing for the routed types). */
+function setUpSteps(spec: NetSpec, facts: HostFacts, host: string): HostStep[] {
+  return modelOf(spec).hostSteps?.setUp(spec, facts, host) ?? [];
+}
+
+/** The network's part of netforge's table as a started network of `spec` gets it (null: the type has none). */
+export function firewallStep(spec: NetSpec): NftStep | null {
+  const part = modelOf(spec).firewall(spec);
+  return part ? nftStep("apply firewall (one nft transaction)", spec.name, part) : null;
+}
+
+const startStep = (name: string): HostStep => ({
+  kind: "virsh",
+  name: "start network",
+  args: ["net-start", name],
+  undo: ["net-destroy", name],
+  undoName: "stop network",
+  live: true,
+});
+
+/**
+ * create-network: host setup and the definition ("defining network"); with `start`, libvirt's start and the
+ * network's part of the table at the same time ("starting network"); the autostart flag ("setting autostart",
+ * which the worker begins with the start: it touches only the persistent definition).
+ */
+export function planCreate(spec: NetSpec, opts: { start: boolean; autostart: boolean }, facts: HostFacts, host: string): JobPlan {
+  const xml = modelOf(spec).render(spec);
+  const fw = opts.start ? firewallStep(spec) : null;
+  const phases: JobPlan["phases"] = [
+    {
+      step: "defining network",
+      hostSteps: [
+        ...setUpSteps(spec, facts, host),
+        {
+          kind: "xml",
+          name: "define network",
+          network: spec.name,
+          xml,
+          undo: { undefine: true },
+          undoName: "undefine network",
+          live: false,
+        },
+      ],
+    },
+  ];
+  if (opts.start) {
+    phases.push({
+      step: "starting network",
+      concurrent: true,
+      hostSteps: fw ? [startStep(spec.name), fw] : [startStep(spec.name)],
+    });
+  }
+  phases.push({
+    step: "setting autostart",
+    hostSteps: [
+      {
+        kind: "virsh",
+        name: "set autostart",
+        args: opts.autostart ? ["net-autostart", spec.name] : ["net-autostart", spec.name, "--disable"],
+        undo: null,
+        live: false,
+      },
+    ],
+  });
+  return { phases, libvirtXml: xml, ...(fw ? { nft: fw.text } : {}), warnings: [] };
+}
+
+/**
+ * start-network: a definition from before netforge owned the type's rules is first redefined from the spec
+ * (libvirt adds no rules of its own from then on), the host setup, libvirt's start, then the network's part
+ * of the table.
+ */
+export function planStart(spec: NetSpec, net: NetworkFacts, facts: HostFacts, host: string): JobPlan {
+  const model = modelOf(spec);
+  const steps: HostStep[] = [];
+  if (model.redefineBeforeStart(net.forwardMode)) {
+    steps.push({
+      kind: "xml",
+      name: "move the definition to forward mode 'open'",
+      network: spec.name,
+      xml: model.render(spec),
+      undo: { xml: net.xml },
+      undoName: `restore definition of ${spec.name}`,
+      live: false,
+    });
+  }
+  steps.push(...setUpSteps(spec, facts, host));
+  steps.push(startStep(spec.name));
+  const fw = firewallStep(spec);
+  if (fw) steps.push(fw);
+  return { phases: [{ step: "starting network", hostSteps: steps }], ...(fw ? { nft: fw.text } : {}), warnings: [] };
+}
+
+/** What stopping a running network runs: libvirt's stop, then its part leaves the table (it stays in the spec). */
+function stopSteps(name: string, net: Pick<NetworkFacts, "active" | "firewall">): HostStep[] {
+  const steps: HostStep[] = [];
+  if (net.active)
+    steps.push({
+      kind: "virsh",
+      name: "stop network",
+      args: ["net-destroy", name],
+      undo: ["net-start", name],
+      undoName: "restart network",
+      live: true,
+    });
+  if (net.firewall) steps.push(nftStep("remove firewall (one nft transaction)", name, null));
+  return steps;
+}
+
+/** stop-network. */
+export function planStop(name: string, net: Pick<NetworkFacts, "active" | "firewall">): JobPlan {
+  return { phases: [{ step: "stopping network", hostSteps: stopSteps(name, net) }], warnings: [] };
+}
+
+/** delete-network: stop (when running), remove the definition, then give back what the type took on the host. */
+export function planDelete(spec: NetSpec | null, name: string, net: NetworkFacts, facts: HostFacts): JobPlan {
+  // Undone by defining it again as it is now, with its autostart flag.
+  const removal: HostStep = {
+    kind: "virsh",
+    name: "remove definition",
+    args: ["net-undefine", name],
+    undo: { define: net.xml, autostart: net.autostart },
+    undoName: "redefine network",
+    live: false,
+  };
+  const phases: JobPlan["phases"] = [];
+  if (net.active) phases.push({ step: "stopping network", hostSteps: stopSteps(name, net) });
+  phases.push({
+    step: "removing definition",
+    hostSteps: [removal, ...(spec ? (modelOf(spec).hostSteps?.tearDown(spec, facts) ?? []) : [])],
+  });
+  return { phases, warnings: [] };
+}

@@ -1,0 +1,145 @@
+/**
+ * The plan of a lifecycle job (create, start, stop, delete) as data: a list of the job's steps (their names
+ * are the action definition's, actions/jobs.ts), each holding the host steps it runs. A host step is a tagged
+ * union that carries exactly what will run (virsh arguments, the XML defined, this network's part of the
+ * nft table, an argv, a sysfs write) and how it is taken back. Pure planners (lifecycle.ts) build it from the
+ * spec and one snapshot of host facts; the worker executes exactly these steps (plus read-only checks) and a
+ * dry run returns them, so what an operator previews is what runs.
+ */
+import { createHash } from "node:crypto";
+import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
+
+/** `virsh <args>`; undone by `virsh <undo>`, or by defining `define` again (and its autostart flag). */
+export interface VirshStep {
+  kind: "virsh";
+  name: string;
+  args: string[];
+  undo: string[] | { define: string; autostart: boolean } | null;
+  /** How the job's revert names the undo ("stop network"); default "undo: <name>". */
+  undoName?: string;
+  live: boolean;
+}
+
+/** `virsh net-define` of `xml`; undone by undefining a new network or defining the former definition again. */
+export interface XmlStep {
+  kind: "xml";
+  name: string;
+  network: string;
+  xml: string;
+  undo: { undefine: true } | { xml: string } | null;
+  undoName?: string;
+  live: false;
+}
+
+/**
+ * This network's part of netforge's nft table (null: the network leaves it), applied inside the host's whole
+ * table in one `nft -f` transaction; undone by putting back the part that was there. `text` is the part's
+ * chains as rendered (what the transaction carries for this network).
+ */
+export interface NftStep {
+  kind: "nft";
+  name: string;
+  network: string;
+  part: FirewallNetwork | null;
+  text: string;
+  live: true;
+}
+
+/** A host command other than virsh (argv); `undo` is an argv, or "restore-nic" (a created bridge's NIC given back as it was). */
+export interface CommandStep {
+  kind: "command";
+  name: string;
+  argv: string[];
+  undo: string[] | "restore-nic" | null;
+  /** A non-zero exit is success (e.g. conntrack -D with nothing to delete). */
+  allowFailure?: boolean;
+  live: boolean;
+}
+
+/** Host setup outside commands: the VF count of an SR-IOV PF, written to sysfs in this order; undone by the count it had. */
+export interface SysfsVfsStep {
+  kind: "sysfs-vfs";
+  name: string;
+  pf: string;
+  writes: number[];
+  original: number;
+  live: true;
+}
+
+export type HostStep = VirshStep | XmlStep | NftStep | CommandStep | SysfsVfsStep;
+
+/** One step of the job (its name from the action's definition) with the host steps it runs. */
+export interface PlanPhase {
+  step: string;
+  hostSteps: HostStep[];
+  /** The host steps are independent and run at the same time (each registers its undo once it succeeded). */
+  concurrent?: boolean;
+}
+
+export interface JobPlan {
+  phases: PlanPhase[];
+  /** The definition written (create), for the dry run's libvirtXml. */
+  libvirtXml?: string;
+  /** The network's nft chains after the job, when it has a part in the table. */
+  nft?: string;
+  warnings: string[];
+}
+
+/** A host step as a dry run shows it and a job reports it applied: the job step, what it does, the exact command and texts. */
+export interface StepView {
+  step: string;
+  name: string;
+  command: string[];
+  xml?: string;
+  nft?: string;
+  live: boolean;
+}
+
+/** The command line a host step runs (argv; the XML or nft text goes on stdin or in a file). */
+export function commandOf(s: HostStep): string[] {
+  switch (s.kind) {
+    case "virsh":
+      return ["virsh", ...s.args];
+    case "xml":
+      return ["virsh", "net-define", "<file>"];
+    case "nft":
+      return ["nft", "-f", "-"];
+    case "command":
+      return s.argv;
+    case "sysfs-vfs":
+      return s.writes.map((n) => `echo ${n} > /sys/class/net/${s.pf}/device/sriov_numvfs`);
+  }
+}
+
+export function stepView(step: string, s: HostStep): StepView {
+  return {
+    step,
+    name: s.name,
+    command: commandOf(s),
+    ...(s.kind === "xml" ? { xml: s.xml } : {}),
+    ...(s.kind === "nft" ? { nft: s.text } : {}),
+    live: s.live,
+  };
+}
+
+/** Every host step of a plan in order, as views. */
+export function planViews(plan: JobPlan): StepView[] {
+  return plan.phases.flatMap((p) => p.hostSteps.map((s) => stepView(p.step, s)));
+}
+
+/** An nft step setting `part` (null: removing the network's part). */
+export function nftStep(name: string, network: string, part: FirewallNetwork | null): NftStep {
+  return { kind: "nft", name, network, part, text: part ? renderNetworkChains(part) : "", live: true };
+}
+
+/**
+ * The plan's fingerprint: sha256 over what it runs (job steps, commands, texts), not over undo data or
+ * volatile values. `volatile` are strings replaced by placeholders first (a create's uuid and createdAt, which
+ * a dry run and the real call draw apart), so a client can send the hash of the plan it previewed and the
+ * worker, planning again under the network's lock, refuses to run a different one.
+ */
+export function planHash(plan: JobPlan | StepView[], volatile: readonly string[] = []): string {
+  let text = JSON.stringify(Array.isArray(plan) ? plan : planViews(plan));
+  for (const v of volatile) if (v) text = text.split(v).join("<volatile>");
+  return createHash("sha256").update(text).digest("hex").slice(0, 32);
+}
