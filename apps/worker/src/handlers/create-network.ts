@@ -86,7 +86,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
       // by name, so they need not wait for it; the table's transaction took ~10-28 ms of a ~120 ms create when
       // it came after), with the autostart flag. If a part fails, the step fails after all settled (the
       // autostart too: the undo of the definition must not race it) and the undo takes back whichever succeeded.
-      autostart = autostartPhase ? run(autostartPhase) : null;
+      autostart = autostartPhase?.overlapsPrevious ? run(autostartPhase) : null;
       const settled = await Promise.allSettled([run(starting), autostart]);
       if (settled[0].status === "rejected") throw settled[0].reason;
       if (plan.nft !== undefined) await warnOverridingPolicies(ctx);

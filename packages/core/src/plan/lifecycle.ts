@@ -64,6 +64,7 @@ export function planCreate(spec: NetSpec, opts: { start: boolean; autostart: boo
   }
   phases.push({
     step: "setting autostart",
+    ...(opts.start ? { overlapsPrevious: true } : {}),
     hostSteps: [
       {
         kind: "virsh",

@@ -74,6 +74,11 @@ export interface PlanPhase {
   hostSteps: HostStep[];
   /** The host steps are independent and run at the same time (each registers its undo once it succeeded). */
   concurrent?: boolean;
+  /**
+   * The phase's host steps begin together with the previous phase's (they touch something else: the autostart
+   * flag of the persistent definition while libvirt starts the network); the job still reports it as its own step.
+   */
+  overlapsPrevious?: boolean;
 }
 
 export interface JobPlan {
