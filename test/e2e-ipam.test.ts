@@ -129,6 +129,36 @@ describe("static IPs", () => {
     expect(forced.body.job.warnings.join(" ")).toContain(`leased to ${MAC_B}`);
   });
 
+  it("expectPlan: the previewed plan runs; after a change in between the job fails before any step, nothing changed", async () => {
+    const body = { name: "ipnet", mac: "52:54:00:7a:00:1e", ip: "10.78.0.31", hostname: "previewed" };
+    const dry = await c.call("assign-static-ip", { ...body, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body.plan.planHash).toMatch(/^[0-9a-f]{32}$/);
+    expect(dry.body.plan.steps.every((st: { step: string }) => st.step === "applying change")).toBe(true);
+    // A malformed hash is the caller's mistake: 400, nothing queued.
+    expect((await c.call("assign-static-ip", { ...body, expectPlan: "abc" })).status).toBe(400);
+
+    // Another change lands after the preview: the same request now plans differently (the written definition).
+    const other = await c.call("assign-static-ip", { name: "ipnet", mac: "52:54:00:7a:00:1f", ip: "10.78.0.32" }, { wait: 30 });
+    expect(other.status, JSON.stringify(other.body)).toBe(200);
+    const before = await hostState();
+    const stale = await c.call("assign-static-ip", { ...body, expectPlan: dry.body.plan.planHash }, { wait: 30 });
+    expect(stale.status, JSON.stringify(stale.body)).toBe(409);
+    expect(stale.body.error.code).toBe("INVALID_STATE");
+    expect(stale.body.error.message).toContain("differs from the one previewed");
+    expect(stale.body.error.details.expectPlan).toBe(dry.body.plan.planHash);
+    expect(await hostState()).toEqual(before);
+
+    // Previewed again, the plan runs as previewed.
+    const again = await c.call("assign-static-ip", { ...body, dryRun: true });
+    const real = await c.call("assign-static-ip", { ...body, expectPlan: again.body.plan.planHash }, { wait: 30 });
+    expect(real.status, JSON.stringify(real.body)).toBe(200);
+    expect(appliedTexts(real.body.job.result.applied)).toEqual(plannedTexts(again.body.plan.steps));
+    for (const mac of [body.mac, "52:54:00:7a:00:1f"]) {
+      expect((await c.call("unassign-static-ip", { name: "ipnet", mac }, { wait: 30 })).status).toBe(200);
+    }
+  });
+
   it("dry run answers the exact plan, changes nothing, and the real call applies the same texts", async () => {
     const before = await hostState();
     const body = { name: "ipnet", mac: "52:54:00:7a:00:0d", ip: "10.78.0.30", hostname: "planned" };
@@ -272,17 +302,30 @@ describe("dry runs of the lifecycle actions", () => {
     expect((await c.call("create-network", { ...body, name: "ipnet", dryRun: true })).body.error.code).toBe("NAME_TAKEN");
     expect((await c.call("create-network", { ...body, dryRun: "yes" })).status).toBe(400);
 
-    const real = await c.call("create-network", body, { wait: 30 });
+    // The create runs only as previewed: the worker plans again from the host and compares (uuid and createdAt
+    // left out: the real call draws its own).
+    const real = await c.call("create-network", { ...body, expectPlan: dry.body.plan.planHash }, { wait: 30 });
     expect(real.status, JSON.stringify(real.body)).toBe(200);
     const defined = (await h.virsh(["net-dumpxml", "--inactive", "drynet"])).stdout;
     const norm = (x: string) => parseNetworkXml(x).spec;
     expect({ ...norm(defined), uuid: "", createdAt: "" }).toEqual({ ...norm(dry.body.plan.libvirtXml), uuid: "", createdAt: "" });
 
     const stopDry = await c.call("stop-network", { name: "drynet", dryRun: true });
+    // Each step names the job step it runs in, as the job's progress will.
     expect(stopDry.body.plan.steps).toEqual([
-      { name: "stop network", command: ["virsh", "net-destroy", "drynet"], live: true },
-      { name: "remove firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true },
+      { step: "stopping network", name: "stop network", command: ["virsh", "net-destroy", "drynet"], live: true },
+      { step: "stopping network", name: "remove firewall (one nft transaction)", command: ["nft", "-f", "-"], live: true },
     ]);
+    // The stop runs as previewed; sent again, the network is stopped: refused (409), nothing run.
+    expect((await c.call("stop-network", { name: "drynet", expectPlan: stopDry.body.plan.planHash }, { wait: 30 })).status).toBe(200);
+    const late = await c.call("stop-network", { name: "drynet", expectPlan: stopDry.body.plan.planHash }, { wait: 30 });
+    expect(late.status).toBe(409);
+    const st = await c.call("start-network", { name: "drynet", dryRun: true });
+    expect(st.body.plan.steps.map((x: { step: string; command: string[] }) => [x.step, x.command.join(" ")])).toEqual([
+      ["starting network", "virsh net-start drynet"],
+      ["starting network", "nft -f -"],
+    ]);
+    expect((await c.call("start-network", { name: "drynet", expectPlan: st.body.plan.planHash }, { wait: 30 })).status).toBe(200);
     const delDry = await c.call("delete-network", { name: "drynet", dryRun: true });
     expect(delDry.body.plan.steps.map((st: any) => st.command)).toEqual([
       ["virsh", "net-destroy", "drynet"],

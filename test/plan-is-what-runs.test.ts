@@ -87,7 +87,8 @@ class FakeHost implements CommandRunner {
     if (cmd === "ip" && args[0] === "link") {
       this.changes.push({ command: ["ip", ...args] });
       const [, verb, ...rest] = args;
-      if (verb === "add") this.links.push({ ifname: rest[1] as string, mtu: 1500, flags: [], linkinfo: { info_kind: "bridge" }, addr_info: [] });
+      if (verb === "add")
+        this.links.push({ ifname: rest[1] as string, mtu: 1500, flags: [], linkinfo: { info_kind: "bridge" }, addr_info: [] });
       else if (verb === "del") this.links = this.links.filter((l) => l.ifname !== rest[0]);
       else if (verb === "set") {
         const l = this.link(rest[1] as string);
@@ -103,7 +104,8 @@ class FakeHost implements CommandRunner {
     }
     if (cmd === "ip" && args.includes("addr")) return ok(JSON.stringify(this.links));
     if (cmd === "ip" && args.includes("route")) return ok("[]");
-    if (cmd === "ss") return ok([...this.active].map((n) => `UNCONN 0 0 0.0.0.0%nf-${n}:67 0.0.0.0:* users:(("dnsmasq",pid=9,fd=3))`).join("\n"));
+    if (cmd === "ss")
+      return ok([...this.active].map((n) => `UNCONN 0 0 0.0.0.0%nf-${n}:67 0.0.0.0:* users:(("dnsmasq",pid=9,fd=3))`).join("\n"));
     if (cmd === "nft") {
       if (args[0] === "-f") this.changes.push({ command: ["nft", ...args], input: input ?? "" });
       return ok(args[0] === "-j" ? '{"nftables":[]}' : "");
@@ -143,7 +145,8 @@ class FakeHost implements CommandRunner {
         else this.autostart.add(name as string);
         return ok();
       case "net-info":
-        if (!this.defined.has(name as string)) return { stdout: "", stderr: "error: Network not found: no network with matching name", exitCode: 1 };
+        if (!this.defined.has(name as string))
+          return { stdout: "", stderr: "error: Network not found: no network with matching name", exitCode: 1 };
         return ok(
           `Name: ${name}\nActive: ${this.active.has(name as string) ? "yes" : "no"}\nPersistent: yes\nAutostart: ${this.autostart.has(name as string) ? "yes" : "no"}\n`,
         );
@@ -331,9 +334,12 @@ describe("every lifecycle action of every type runs exactly its plan", () => {
           const from = host.changes.length;
           vfs = numVfs();
           const plan = planDelete(spec, "web", netFacts(host, base, true), factsOf(host));
-          await deleteNetwork(await jobContext(base, "delete-network", ["checking attachments", "stopping network", "removing definition"]), {
-            name: "web",
-          });
+          await deleteNetwork(
+            await jobContext(base, "delete-network", ["checking attachments", "stopping network", "removing definition"]),
+            {
+              name: "web",
+            },
+          );
           expectRanAsPlanned(host, from, plan, vfs);
           // Delete gave back what the type took: no definition, no bridge netforge made, the NIC as it was.
           expect(host.defined.size).toBe(0);

@@ -14,7 +14,15 @@
  * effect. A request refused before its commit forgets its idempotency key.
  */
 import { createHash } from "node:crypto";
-import { AppError, ERROR_STATUS, isErrorCode, type JobAction, type JobView, JOB_STEPS } from "@netforge/core/contract";
+import {
+  AppError,
+  ERROR_STATUS,
+  isErrorCode,
+  type JobAction,
+  type JobRequestOptions,
+  type JobView,
+  JOB_STEPS,
+} from "@netforge/core/contract";
 import {
   checkTokenQuota,
   commitJobEvent,
@@ -64,7 +72,7 @@ async function submissionDeadline(s: Services): Promise<number> {
 
 /**
  * Submit a job action whose body is already parsed; `raw` is the body as sent (for the idempotency
- * fingerprint); `dryRun`: the request's flag (the action route read it, see core's splitDryRun).
+ * fingerprint); `opts`: its dryRun flag and expectPlan (the action route read them, see core's splitDryRun).
  */
 export async function submitJob<A extends JobAction>(
   s: Services,
@@ -72,11 +80,11 @@ export async function submitJob<A extends JobAction>(
   action: A,
   body: JobBody<A>,
   raw: unknown,
-  dryRun: boolean,
+  opts: JobRequestOptions,
 ): Promise<Response> {
   // The action's checks of the request alone, before anything is claimed or queued (dry runs get the same answer).
   API_HALVES[action].admit?.(s, body);
-  if (dryRun) return answerDryRun(s, c, action, body);
+  if (opts.dryRun) return answerDryRun(s, c, action, body);
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const jobId = newJobId();
@@ -120,7 +128,7 @@ export async function submitJob<A extends JobAction>(
       s.keys,
       body,
       async (prepared) => {
-        record = await commitJob(s, c, action, jobId, prepared, await deadline, epoch);
+        record = await commitJob(s, c, action, jobId, prepared, await deadline, epoch, opts.expectPlan);
       },
       { limits: s.limits },
     );
@@ -178,6 +186,7 @@ async function commitJob<A extends JobAction>(
   prepared: PreparedJob<A>,
   deadlineMs: number,
   epoch: number,
+  expectPlan: string | null,
 ): Promise<JobRecord> {
   // The deadline is on the clock of the server TIME was read from. After a reconnect (a Sentinel failover) the
   // commit would run on another server, whose clock may lag: then the deadline could let it apply after we
@@ -196,7 +205,7 @@ async function commitJob<A extends JobAction>(
     requestId: c.get("requestId"),
     owner,
   });
-  const data = { jobId, action, payload: prepared.payload };
+  const data = { jobId, action, payload: prepared.payload, ...(expectPlan !== null ? { expectPlan } : {}) };
   const result = await s.queues
     .commit(prepared.host, data, { deadlineMs, record, claim: prepared.claim, portClaim: prepared.portClaim ?? null, quota })
     .catch((err: unknown) => {

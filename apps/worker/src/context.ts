@@ -47,4 +47,6 @@ export interface JobContext extends HostContext {
    * made, and succeeds instead of failing (see the lifecycle handlers). Absent: none.
    */
   earlierSteps?: ReadonlySet<string>;
+  /** The plan hash the client previewed (the request's expectPlan): a job whose plan differs fails instead of running. */
+  expectPlan?: string;
 }

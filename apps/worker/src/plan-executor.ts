@@ -8,7 +8,7 @@
  * host firewall and sysfs.
  */
 import { AppError } from "@netforge/core/contract";
-import { type FirewallNetwork, type HostStep, type PlanPhase, type StepView, stepView } from "@netforge/core/model";
+import { type FirewallNetwork, type HostStep, type JobPlan, type PlanPhase, planHash, type StepView, stepView } from "@netforge/core/model";
 import type { JobContext } from "./context";
 import { ensureLegacyAccept, legacyAcceptWarning, needsLegacyAccept, removeLegacyAccept } from "./firewall/legacy-nat";
 import { readPf, writeNumVfs } from "./host/sriov-sysfs";
@@ -186,4 +186,27 @@ export function hostPortOf(ctx: JobContext, out?: { warnings: string[]; extra: S
       }
     },
   };
+}
+
+/**
+ * A client that previewed the plan (dry run) and sent its hash as expectPlan gets exactly that plan or none:
+ * the worker planned again under the network's lock from fresh facts, and a different plan (the network or
+ * its host changed since the preview) fails the job before any step runs, without a retry. A redelivered job
+ * whose first delivery already began has passed this check then (its plan now reflects its own progress).
+ * `volatile`: values a dry run draws apart from the real call (a create's uuid and createdAt).
+ */
+export function assertPlanAsPreviewed(
+  ctx: Pick<JobContext, "expectPlan" | "earlierSteps">,
+  plan: JobPlan | StepView[],
+  volatile: readonly string[] = [],
+): void {
+  const expected = ctx.expectPlan;
+  if (!expected || (ctx.earlierSteps?.size ?? 0) > 0) return;
+  const planned = planHash(plan, volatile);
+  if (planned === expected) return;
+  throw new AppError(
+    "INVALID_STATE",
+    `the plan differs from the one previewed (expectPlan ${expected}, now ${planned}): the network or its host changed since the dry run; nothing was changed, preview again`,
+    { expectPlan: expected, planHash: planned, permanent: true },
+  );
 }

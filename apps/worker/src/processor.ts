@@ -94,7 +94,8 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
           },
         );
       }
-      const ctx = { ...host, logger, report, revert, earlierSteps };
+      const expectPlan = job.data.expectPlan;
+      const ctx = { ...host, logger, report, revert, earlierSteps, ...(expectPlan ? { expectPlan } : {}) };
       const result = await runJobAction(action, ctx, payload, { network: record.network, host: host.hostId });
       await report.succeeded(result); // fenced: only under the lock
       revert.success();

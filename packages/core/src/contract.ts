@@ -37,5 +37,6 @@ export {
   type QueryDefinition,
   queryAction,
   splitDryRun,
+  type JobRequestOptions,
 } from "./actions/index";
 export { bodyPayload, type CreateNetworkPayload, parseCreatePayload, type PayloadResult } from "./schemas/payload-parse";

@@ -32,4 +32,6 @@ export interface QueuedJobData<A extends JobAction = JobAction> {
   jobId: string;
   action: A;
   payload: JobPayloads[A];
+  /** The plan hash the client previewed (expectPlan): a different plan fails the job instead of running. */
+  expectPlan?: string;
 }

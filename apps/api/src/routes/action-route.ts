@@ -1,5 +1,5 @@
 /** Registers `POST /api/<action>` from the ACTIONS table: role check, JSON body, schema parse. */
-import { ACTIONS, type ActionName, parseOrThrow, splitDryRun } from "@netforge/core/contract";
+import { ACTIONS, type ActionName, type JobRequestOptions, parseOrThrow, splitDryRun } from "@netforge/core/contract";
 import type { Context, Hono } from "hono";
 import type { z } from "zod";
 import { requireRole } from "../auth";
@@ -14,7 +14,7 @@ export type ActionHandler<N extends ActionName> = (
   c: Context<AppEnv>,
   body: ActionBody<N>,
   raw: Record<string, unknown>,
-  dryRun: boolean,
+  opts: JobRequestOptions,
 ) => Promise<Response>;
 
 /** Actions registered so far, so createApp can prove every ACTIONS entry has a route. */
@@ -24,10 +24,11 @@ export function actionRoute<N extends ActionName>(app: Hono<AppEnv>, name: N, ha
   const def = ACTIONS[name];
   app.post(`/api/${name}`, requireRole(def.role, name), async (c) => {
     const raw = await readJsonObject(c);
-    // Every mutating action takes "dryRun" (API.md) beside its body: taken off here, the one place it is read.
-    const { dryRun, rest } = def.kind === "job" ? splitDryRun(raw) : { dryRun: false, rest: raw };
+    // Every mutating action takes "dryRun" and "expectPlan" (API.md) beside its body: taken off here, the one
+    // place they are read.
+    const { rest, ...opts } = def.kind === "job" ? splitDryRun(raw) : { dryRun: false, expectPlan: null, rest: raw };
     const body = parseOrThrow(def.body, rest) as ActionBody<N>;
-    return handler(c, body, raw, dryRun);
+    return handler(c, body, raw, opts);
   });
   const set = registeredActions.get(app) ?? new Set<ActionName>();
   set.add(name);

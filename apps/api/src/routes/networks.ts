@@ -41,7 +41,7 @@ async function listNetworksPage(s: Services, q: ActionBody<"list-networks">): Pr
 
 /** A job action: checks, then queue (see job-submission). */
 function registerJobAction<A extends JobAction>(app: Hono<AppEnv>, s: Services, action: A): void {
-  actionRoute(app, action, (c, body, raw, dryRun) => submitJob(s, c, action, body, raw, dryRun));
+  actionRoute(app, action, (c, body, raw, opts) => submitJob(s, c, action, body, raw, opts));
 }
 
 export function networkRoutes(s: Services): Hono<AppEnv> {

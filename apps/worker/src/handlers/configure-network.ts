@@ -16,6 +16,7 @@ import {
   parseNetworkXml,
   type StepView,
   sizeLimits,
+  stepView,
   xmlDigest,
 } from "@netforge/core/model";
 import { putNetwork, putNetworkSpec } from "@netforge/core/store";
@@ -23,7 +24,7 @@ import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { readLeases } from "../host/leases";
 import { publishIpTable } from "../ip-table";
-import { hostPortOf, runPhase, type StepOutcome } from "../plan-executor";
+import { assertPlanAsPreviewed, hostPortOf, runPhase, type StepOutcome } from "../plan-executor";
 import { warnOverridingPolicies } from "./firewall-steps";
 
 /** What a configure job answers. */
@@ -35,7 +36,7 @@ export interface ConfigureResult {
    * The host commands run, in order. A definition written is summarised (the sha256 of the XML applied and
    * the lines that changed), never carried whole: results live in the record, the event stream and pub/sub.
    */
-  applied: { name: string; command: string[]; xmlSha256?: string; xmlDiff?: string[]; nft?: string; live: boolean }[];
+  applied: { step: string; name: string; command: string[]; xmlSha256?: string; xmlDiff?: string[]; nft?: string; live: boolean }[];
   /** What the running network only gets at its next start. */
   notLive: string[];
   warnings: string[];
@@ -98,6 +99,10 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
       for (const e of await ctx.catalog.list()) if (e.name !== name && e.def.managed) others += hostRuleCount(e.def.spec);
       checkHostRules(limits.rulesPerHost, others, before, after, ctx.hostId);
     }
+    assertPlanAsPreviewed(
+      ctx,
+      changeHostSteps(plan).map((st) => stepView("applying change", st)),
+    );
     return { plan, driver: drv, state, previousXml: xml };
   });
   for (const w of plan.warnings) report.warn(w);
@@ -124,6 +129,7 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     name,
     changed: plan.changed,
     applied: applied.applied.map((a) => ({
+      step: a.step,
       name: a.name,
       command: a.command,
       ...(a.xml !== undefined ? xmlDigest(previousXml, a.xml) : {}),

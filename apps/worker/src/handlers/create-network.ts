@@ -12,7 +12,7 @@ import { driverFor } from "../drivers/registry";
 import { readLinks, readRoutes } from "../host/ip";
 import type { CatalogEntry } from "../host/network-catalog";
 import { readProtectedEndpoints } from "../host/protected";
-import { hostPortOf, runPhase } from "../plan-executor";
+import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 import { warnOverridingPolicies } from "./firewall-steps";
 
 export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): Promise<NetworkRecord> {
@@ -67,6 +67,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   // The plan, from the spec and one read of the host's facts; exactly its host steps run below.
   const plan = planCreate(spec, { start: p.start, autostart: p.autostart }, await driver.hostFacts(ctx, spec), ctx.hostId);
+  assertPlanAsPreviewed(ctx, plan, [p.uuid, p.createdAt]);
   const phase = (step: string): PlanPhase | undefined => plan.phases.find((ph) => ph.step === step);
   const port = hostPortOf(ctx);
   const opts = driver.executeOptions?.(ctx, spec) ?? {};

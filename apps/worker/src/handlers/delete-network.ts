@@ -5,7 +5,7 @@ import { releaseNetworkClaim, releasePortClaims, removeNetwork } from "@netforge
 import type { JobContext } from "../context";
 import { driverOf } from "../drivers/registry";
 import { assertNothingAttached, loadManaged } from "./common";
-import { hostPortOf, runPhase } from "../plan-executor";
+import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 import { networkFacts } from "./firewall-steps";
 
 export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<{ name: string; deleted: true }> {
@@ -40,6 +40,7 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
     { ...(await networkFacts(ctx, entry, true)), firewall: ctx.firewall.get(p.name) },
     spec ? await driver.hostFacts(ctx, spec) : { links: [], pfs: [] },
   );
+  assertPlanAsPreviewed(ctx, plan);
   const phase = (step: string) => plan.phases.find((ph) => ph.step === step);
   const stopping = phase("stopping network");
   if (stopping) await report.step("stopping network", () => runPhase(hostPortOf(ctx), revert, stopping));

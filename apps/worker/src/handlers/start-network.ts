@@ -8,7 +8,7 @@ import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
 import { readLinks, readRoutes } from "../host/ip";
 import { readProtectedEndpoints } from "../host/protected";
 import { loadManaged, publishRecord } from "./common";
-import { hostPortOf, runPhase } from "../plan-executor";
+import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 import { networkFacts, warnOverridingPolicies } from "./firewall-steps";
 
 export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
@@ -52,6 +52,7 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
     // its current definition is read only then (it is that step's undo).
     const redefine = driver.model.redefineBeforeStart(entry.def.forwardMode);
     const plan = planStart(spec, await networkFacts(ctx, entry, redefine), await driver.hostFacts(ctx, spec), ctx.hostId);
+    assertPlanAsPreviewed(ctx, plan);
     for (const phase of plan.phases) await runPhase(hostPortOf(ctx), revert, phase, driver.executeOptions?.(ctx, spec));
     if (redefine)
       ctx.logger.info({ network: p.name }, "definition moved to forward mode 'open': netforge's table carries its NAT/isolation");

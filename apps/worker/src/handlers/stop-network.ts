@@ -4,7 +4,7 @@ import { planStop } from "@netforge/core/model";
 import type { NetworkRecord } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { assertNothingAttached, loadManaged, publishRecord } from "./common";
-import { hostPortOf, runPhase } from "../plan-executor";
+import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 
 export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
   const { report, revert } = ctx;
@@ -22,6 +22,7 @@ export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promis
   await report.step("stopping network", async () => {
     // Rules and forwards leave the kernel; they stay in the spec, so the next start restores them.
     const plan = planStop(entry.name, { active: entry.active, firewall: ctx.firewall.get(entry.name) });
+    assertPlanAsPreviewed(ctx, plan);
     for (const phase of plan.phases) await runPhase(hostPortOf(ctx), revert, phase);
   });
   return publishRecord(ctx, entry, false);

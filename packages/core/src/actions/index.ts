@@ -38,14 +38,30 @@ export const ACTIONS = {
 } satisfies { [A in keyof typeof J | keyof typeof Q]: ActionDef };
 export type ActionName = keyof typeof ACTIONS;
 
+/** How a job action is to be run, beside its body: previewed (`dryRun`), or only as the plan previewed (`expectPlan`). */
+export interface JobRequestOptions {
+  dryRun: boolean;
+  /** The `planHash` of a dry run: the worker, planning again under the network's lock, runs only that plan. */
+  expectPlan: string | null;
+}
+
+const PLAN_HASH = /^[0-9a-f]{32}$/;
+
 /**
- * A job action's request as sent: its `dryRun` flag (validated: a boolean) and the rest, its body. The one
- * place `dryRun` is read; the body schemas are parsed without it and no payload ever carries it.
+ * A job action's request as sent: its `dryRun` flag (validated: a boolean), its `expectPlan` (a dry run's
+ * `planHash`) and the rest, its body. The one place both are read; the body schemas are parsed without them
+ * and no payload ever carries them.
  */
-export function splitDryRun(raw: Record<string, unknown>): { dryRun: boolean; rest: Record<string, unknown> } {
-  if (!("dryRun" in raw)) return { dryRun: false, rest: raw };
-  const { dryRun, ...rest } = raw;
-  const flag = DryRunFlag.safeParse(dryRun);
-  if (!flag.success || flag.data === undefined) throw validationError([{ path: "dryRun", message: "must be true or false" }]);
-  return { dryRun: flag.data, rest };
+export function splitDryRun(raw: Record<string, unknown>): JobRequestOptions & { rest: Record<string, unknown> } {
+  const { dryRun, expectPlan, ...rest } = raw;
+  let flag = false;
+  if ("dryRun" in raw) {
+    const parsed = DryRunFlag.safeParse(dryRun);
+    if (!parsed.success || parsed.data === undefined) throw validationError([{ path: "dryRun", message: "must be true or false" }]);
+    flag = parsed.data;
+  }
+  if (expectPlan !== undefined && (typeof expectPlan !== "string" || !PLAN_HASH.test(expectPlan))) {
+    throw validationError([{ path: "expectPlan", message: "must be the planHash of a dry run (32 lower-case hex digits)" }]);
+  }
+  return { dryRun: flag, expectPlan: typeof expectPlan === "string" ? expectPlan : null, rest };
 }

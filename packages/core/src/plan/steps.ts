@@ -122,7 +122,8 @@ export function stepView(step: string, s: HostStep): StepView {
     name: s.name,
     command: commandOf(s),
     ...(s.kind === "xml" ? { xml: s.xml } : {}),
-    ...(s.kind === "nft" ? { nft: s.text } : {}),
+    // A removal carries no chains of the network (the table is rendered without it).
+    ...(s.kind === "nft" && s.part ? { nft: s.text } : {}),
     live: s.live,
   };
 }
