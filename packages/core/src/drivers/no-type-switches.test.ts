@@ -21,10 +21,6 @@ const ROOT = join(__dirname, "../../../..");
 
 /**
  * Sites not moved into a driver yet (file -> count of matches). Shrink only. Why each is left:
- * - render/nft.ts, render/nft-bridge.ts, worker firewall/foreign-rules.ts and legacy-nat.ts: the host table's
- *   renderer and its checks switch on FirewallNetwork.type (masquerade and forwards for nat, reject for
- *   isolated); next: the routed drivers give their firewall part as capabilities (masquerade, isolate) the
- *   renderer reads, golden files unchanged.
  * - render/network-xml.ts: the metadata parser picks the type's spec reader (rendering is the drivers' now).
  * - planner/network-spec.ts: the NetSpec union, one interface per type (each could move to its driver's file).
  * - schemas/payload-parse.ts: a create payload back to its body, by type (the contract's).
@@ -32,14 +28,10 @@ const ROOT = join(__dirname, "../../../..");
  */
 const REMAINING: Record<string, number> = {
   "packages/core/src/render/network-xml.ts": 6,
-  "packages/core/src/render/nft.ts": 10,
-  "packages/core/src/render/nft-bridge.ts": 2,
   "packages/core/src/schemas/network.ts": 23,
   "packages/core/src/schemas/payload-parse.ts": 4,
   "apps/api/src/actions/create-network.ts": 1,
   "packages/core/src/planner/network-spec.ts": 4,
-  "apps/worker/src/firewall/foreign-rules.ts": 3,
-  "apps/worker/src/firewall/legacy-nat.ts": 1,
 };
 
 /** The repository-relative paths of the .ts files under `dir` (a PRODUCT_ROOTS entry, with its trailing slash). */

@@ -18,6 +18,8 @@ export type RoutedType = RoutedNetSpec["type"];
 interface RoutedOptions {
   /** It takes port forwards (configure-network-port-forward). */
   portForwards: boolean;
+  /** Its VMs reach beyond their bridge, masqueraded by netforge's table (nat); false: nothing leaves (isolated). */
+  reachOutside: boolean;
 }
 
 /** The spec of a routed type: its addressing (subnet, gateway, DHCP) is netforge's. */
@@ -35,7 +37,10 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
   type S = RoutedNetSpec & { type: T };
   const firewall = (spec: RoutedNetSpec, ownsTypeRules = true): FirewallNetwork => ({
     name: spec.name,
-    type: spec.type,
+    // What the type lets through, as the renderer reads it (render/nft.ts never asks for the type).
+    reachOutside: opts.reachOutside,
+    masquerade: opts.reachOutside,
+    forwardsPorts: opts.portForwards,
     bridge: spec.bridge,
     cidr: spec.cidr,
     firewall: firewallOf(spec),
