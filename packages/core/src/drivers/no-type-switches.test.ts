@@ -22,7 +22,6 @@ const ROOT = join(__dirname, "../../../..");
 /**
  * Sites not moved into a driver yet (file -> count of matches). Shrink only. Why each is left:
  * - render/network-xml.ts: the metadata parser picks the type's spec reader (rendering is the drivers' now).
- * - planner/network-spec.ts: the NetSpec union, one interface per type (each could move to its driver's file).
  * - schemas/payload-parse.ts: a create payload back to its body, by type (the contract's).
  * - api actions/create-network.ts: the subnet pool check applies to the bodies that carry a subnet.
  */
@@ -31,7 +30,6 @@ const REMAINING: Record<string, number> = {
   "packages/core/src/schemas/network.ts": 23,
   "packages/core/src/schemas/payload-parse.ts": 4,
   "apps/api/src/actions/create-network.ts": 1,
-  "packages/core/src/planner/network-spec.ts": 4,
 };
 
 /** The repository-relative paths of the .ts files under `dir` (a PRODUCT_ROOTS entry, with its trailing slash). */

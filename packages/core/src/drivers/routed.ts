@@ -8,8 +8,24 @@ import { renderRoutedXml } from "../render/network-xml";
 import type { NetworkSpec } from "../schemas/network";
 import { checkRoutedChange, planRoutedChange, type RoutedTypeRules } from "../planner/changes";
 import { firewallOf } from "../planner/firewall";
-import type { NetSpec, RoutedNetSpec } from "../planner/network-spec";
+import type { NetSpec, Reservation, SpecBase } from "../planner/network-spec";
+import type { DhcpConfig } from "../schemas/network";
+import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
 import type { ChangeKind, DriverModel } from "./model";
+
+/** nat and isolated networks: a libvirt-owned bridge with the gateway address and dnsmasq. */
+export interface RoutedNetSpec extends SpecBase {
+  type: "nat" | "isolated";
+  bridge: string;
+  cidr: string;
+  gateway: string;
+  dhcp: DhcpConfig;
+  reservations: Reservation[];
+  /** The user's firewall (absent: never configured, everything the type allows passes). */
+  firewall?: FirewallSpec;
+  /** Port forwards (nat only; absent: none). */
+  portForwards?: PortForwardSpec[];
+}
 
 /** The routed types' own spec (nat or isolated). */
 export type RoutedType = RoutedNetSpec["type"];
