@@ -35,7 +35,7 @@ async function listingAfter(...texts: string[]): Promise<string> {
 }
 
 const net = (over: Partial<FirewallNetwork> = {}): FirewallNetwork => webNetwork([], over);
-const iso = net({ name: "iso", type: "isolated", bridge: "nf-iso", cidr: "10.71.0.0/24" });
+const iso = net({ name: "iso", reachOutside: false, masquerade: false, forwardsPorts: false, bridge: "nf-iso", cidr: "10.71.0.0/24" });
 const rulesOf = (k: number) =>
   Array.from({ length: 100 }, (_, j) => ({
     direction: j % 2 ? ("inbound" as const) : ("outbound" as const),

@@ -117,15 +117,15 @@ describe("which files count", () => {
 });
 
 describe("type switches", () => {
-  it("count literals, comparisons, cases, maps by type and feature probes; not comments, other types or a `bridge` field", () => {
+  it("count literals, comparisons, switches, cases, maps by type and feature probes; not comments, other types, a `bridge` field or two values compared", () => {
     expect(typeSwitches(byPath("packages/core/src/render/xml.ts")).map(at)).toEqual([
       "2 map",
       "3 compare",
       "3 compare",
+      "5 switch",
       "6 case",
       "9 probe",
       "10 probe",
-      "11 compare",
       "14 literal",
       "16 map",
     ]);
@@ -134,6 +134,27 @@ describe("type switches", () => {
   it("a map's entries are still looked at", () => {
     const f = file("apps/api/src/x.ts", 'const M = { nat: () => t === "sriov", bridge: 1 };');
     expect(typeSwitches(f).map((x) => x.kind)).toEqual(["map", "compare"]);
+  });
+
+  it("a line marked not-a-network-type (on it or on a comment line above) is not counted", () => {
+    const f = file(
+      "apps/api/src/x.ts",
+      'const FAMILY = "bridge"; // not-a-network-type: nft family',
+      "// not-a-network-type: a PF read",
+      'if ("pf" in info) x();',
+      'if ("pf" in info) y();',
+    );
+    expect(typeSwitches(f).map(at)).toEqual(["4 probe"]);
+  });
+
+  it("the keys of Pick<> and Omit<> name fields, not types", () => {
+    const f = file("apps/api/src/x.ts", 'type P = Omit<NetworkSpec, "bridge"> & Pick<Q, "nat">;', 'type R = Foo<"nat">;');
+    expect(typeSwitches(f).map(at)).toEqual(["2 literal"]);
+  });
+
+  it("the routed guard and the probes of routed fields are probes", () => {
+    const f = file("apps/api/src/x.ts", "if (isRouted(spec)) x();", 'if ("cidr" in body) y();', 'if ("dhcp" in spec) z();');
+    expect(typeSwitches(f).map(at)).toEqual(["1 probe", "2 probe", "3 probe"]);
   });
 
   it("a mapped type over the network types is a map", () => {

@@ -4,9 +4,14 @@
  *
  * What is counted where is written down here, in one place:
  * - product code: the shipped packages' sources (PRODUCT_ROOTS), without tests, fixtures and test-only entries;
- * - a type switch: a network type's name as a string literal, an equality against one or between two type values,
- *   a `case` on one, a map keyed by type (two type names as keys, or Record<NetworkType, ...>), a feature probe standing in
- *   for a type (`spec.pf !== undefined`, `"l2" in x`); outside the drivers and the contract's per-type schemas;
+ * - a type switch: a network type's name as a string literal, an equality against one, a `case` on one, a `switch`
+ *   on a type, a map keyed by type (two type names as keys, or Record<NetworkType, ...>), a feature probe standing in
+ *   for a type (`spec.pf !== undefined`, `"l2" in x`, `"cidr" in body`, `isRouted(spec)`); outside the drivers and
+ *   the contract's per-type schemas. Not counted: an equality of two values neither of which is a type name (a list
+ *   filtered by the type a caller asked for, `n.type !== q.type`): it picks no behaviour by type, it passes a value
+ *   through; a switch always names the type it picks. Nor a line marked `not-a-network-type: <what it is>` (on it,
+ *   or in the `//` comment right above): a literal that is no network type (nft's "bridge" family, a link kind).
+ *   packages/core/src/drivers/no-type-switches.test.ts runs these same functions, so the test and the count agree;
  * - a cast: `as unknown as`, `as any`, `as never`, and `@ts-expect-error` comments;
  * - an action's lists: the top-level statements (declarations, functions) of product code that name the action
  *   (one statement counts once however often it names it), and the files they are in;
@@ -20,6 +25,18 @@ export const TYPE_NAMES: readonly string[] = ["nat", "isolated", "bridge", "srio
 
 /** Fields present for some types only: comparing them with undefined/null (or `in`) stands in for a type check. */
 export const PROBE_FIELDS: readonly string[] = ["pf", "l2"];
+
+/**
+ * Fields whose presence (`"cidr" in body`) tells the routed types' bodies and specs from the others. Compared
+ * with undefined they are an optional field's own check (`body.interface !== undefined`), so only `in` counts.
+ */
+export const IN_PROBE_FIELDS: readonly string[] = [...PROBE_FIELDS, "dhcp", "cidr", "interface"];
+
+/** Functions whose call asks "is this spec of such a type" (the routed types' guard). */
+const PROBE_CALLS: readonly string[] = ["isRouted"];
+
+/** The marker of a line whose type-name-looking literal is something else (see the header). */
+export const NOT_A_TYPE_MARK = "not-a-network-type:";
 
 /** The shipped code: the API, the worker, core and the CLI (devstack and sandbox are test tooling). */
 export const PRODUCT_ROOTS: readonly string[] = ["apps/api/src/", "apps/worker/src/", "packages/core/src/", "packages/cli/src/"];
@@ -116,6 +133,13 @@ function readsType(n: ts.Expression): boolean {
   return false;
 }
 
+/** Whether line `line` (1-based) is marked as naming no network type: on the line, or in the `//` comment right above. */
+function marked(lines: readonly string[], line: number): boolean {
+  if ((lines[line - 1] ?? "").includes(NOT_A_TYPE_MARK)) return true;
+  for (let i = line - 2; i >= 0 && (lines[i] ?? "").trim().startsWith("//"); i--) if (lines[i]?.includes(NOT_A_TYPE_MARK)) return true;
+  return false;
+}
+
 const isNullish = (n: ts.Expression): boolean => n.kind === ts.SyntaxKind.NullKeyword || (ts.isIdentifier(n) && n.text === "undefined");
 const probes = (n: ts.Expression): boolean =>
   (ts.isPropertyAccessExpression(n) && PROBE_FIELDS.includes(n.name.text)) ||
@@ -141,21 +165,30 @@ export function typeSwitches(file: SourceFile): Finding[] {
         out.push(finding(sf, n, "compare"));
         return true;
       }
-      // one type against another (`o.type !== n.type`); `event.type === "progress"` is some other type
-      if (readsType(left) && readsType(right)) {
-        out.push(finding(sf, n, "compare"));
-        return true;
-      }
+      // Two values (`n.type !== q.type`, a list filtered by the type asked for) are not counted: see the header.
       if ((probes(left) && isNullish(right)) || (probes(right) && isNullish(left))) {
         out.push(finding(sf, n, "probe"));
         return true;
       }
     }
+    // Pick<X, "bridge"> / Omit<X, "bridge">: the keys name fields of X (a `bridge` device name), not a type.
+    if (ts.isTypeReferenceNode(n) && ts.isIdentifier(n.typeName) && /^(?:Pick|Omit)$/.test(n.typeName.text) && n.typeArguments?.[1]) {
+      skip.add(n.typeArguments[1]);
+      return false;
+    }
+    if (ts.isSwitchStatement(n) && readsType(n.expression)) {
+      out.push(finding(sf, n.expression, "switch"));
+      return false;
+    }
+    if (ts.isCallExpression(n) && ts.isIdentifier(n.expression) && PROBE_CALLS.includes(n.expression.text)) {
+      out.push(finding(sf, n, "probe"));
+      return true;
+    }
     if (
       ts.isBinaryExpression(n) &&
       n.operatorToken.kind === ts.SyntaxKind.InKeyword &&
       isStringy(n.left) &&
-      PROBE_FIELDS.includes(n.left.text)
+      IN_PROBE_FIELDS.includes(n.left.text)
     ) {
       out.push(finding(sf, n, "probe"));
       return true;
@@ -187,7 +220,8 @@ export function typeSwitches(file: SourceFile): Finding[] {
     }
     return false;
   });
-  return out;
+  const lines = file.text.split("\n");
+  return out.filter((f) => !marked(lines, f.line));
 }
 
 /** `as unknown as`, `as any`, `as never`, `@ts-expect-error`. */

@@ -22,6 +22,8 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
   // The netforge-owned parts the type shows (DHCP, firewall, forwards), from its driver.
   const view = d.spec ? modelOf(d.spec).view(d.spec) : null;
   const type = typeOf(d);
+  // not-a-network-type: the record's `bridge` (its bridge device) and `sriov` (its SR-IOV PF) sections are fields of
+  // every record (NetworkView), named after devices; the record is no map keyed by type.
   return {
     name: entry.name,
     uuid: d.uuid,

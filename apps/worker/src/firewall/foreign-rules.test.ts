@@ -13,8 +13,8 @@ import { droppingRules, dropPolicies, type ProbeNetwork, ruleFromNftExpr, rulesF
 
 const fixture = (f: string) => readFileSync(join(__dirname, "__fixtures__", f), "utf8");
 const nets: ProbeNetwork[] = [
-  { name: "web", type: "nat", bridge: "nf-web", cidr: "10.70.0.0/24" },
-  { name: "iso", type: "isolated", bridge: "nf-iso", cidr: "10.71.0.0/24" },
+  { name: "web", reachOutside: true, bridge: "nf-web", cidr: "10.70.0.0/24" },
+  { name: "iso", reachOutside: false, bridge: "nf-iso", cidr: "10.71.0.0/24" },
 ];
 
 describe("drop/reject rules of other tables (nft -j list ruleset)", () => {
@@ -69,7 +69,7 @@ describe("drop/reject rules of other tables (nft -j list ruleset)", () => {
   });
 
   it("a network outside the rules' ranges is not hit by them", () => {
-    const other = droppingRules(tables, [{ name: "lab", type: "nat", bridge: "nf-lab", cidr: "172.16.5.0/24" }]);
+    const other = droppingRules(tables, [{ name: "lab", reachOutside: true, bridge: "nf-lab", cidr: "172.16.5.0/24" }]);
     // 10.70.0.0/24 is only a destination lab's VMs might try, never lab's own subnet.
     expect(other.filter((x) => x.includes("10.70.0.0/24"))).toEqual([
       expect.stringMatching(/rejects traffic from its VMs of network 'lab'; it wins/),

@@ -69,7 +69,8 @@ export interface FwTable {
 /** What the probes need of a netforge network. */
 export interface ProbeNetwork {
   name: string;
-  type: "nat" | "isolated";
+  /** Its VMs reach beyond their bridge (FirewallNetwork.reachOutside): the forward hook must let them. */
+  reachOutside: boolean;
   bridge: string;
   cidr: string;
   /** Still on libvirt's own NAT rules (legacy-nat.ts): libvirt's chains (LIBVIRT_*) are its firewall, not a foreign one. */
@@ -94,7 +95,7 @@ function probesFor(hook: string, nets: readonly ProbeNetwork[]): Probe[] {
   const out: Probe[] = [];
   for (const n of nets) {
     const of = { net: n.name, libvirtNat: n.libvirtNat === true };
-    if (hook === "forward" && n.type === "nat") {
+    if (hook === "forward" && n.reachOutside) {
       out.push({
         ...of,
         what: "traffic from its VMs",

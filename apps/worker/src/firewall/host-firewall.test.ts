@@ -30,7 +30,9 @@ class FakeBackend implements FirewallBackend {
 }
 const net = (name: string): FirewallNetwork => ({
   name,
-  type: "nat",
+  reachOutside: true,
+  masquerade: true,
+  forwardsPorts: true,
   bridge: `nf-${name}`,
   cidr: "10.0.0.0/24",
   firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },

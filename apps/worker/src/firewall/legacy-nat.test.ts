@@ -6,7 +6,9 @@ import { ensureLegacyAccept, legacyAcceptPosition, legacyAcceptRule, needsLegacy
 
 const old: FirewallNetwork = {
   name: "old",
-  type: "nat",
+  reachOutside: true,
+  masquerade: true,
+  forwardsPorts: true,
   bridge: "nf-old",
   cidr: "10.77.0.0/24",
   firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
@@ -65,9 +67,11 @@ describe("the iptables accept of a network on libvirt's NAT rules", () => {
 
   it("libvirt's own chains are not reported as a foreign firewall for such a network, but are for others", () => {
     const tables = rulesFromIptablesSave(SAVE, "table ip filter");
-    expect(droppingRules(tables, [{ name: "old", type: "nat", bridge: "nf-old", cidr: "10.77.0.0/24", libvirtNat: true }])).toEqual([]);
+    expect(droppingRules(tables, [{ name: "old", reachOutside: true, bridge: "nf-old", cidr: "10.77.0.0/24", libvirtNat: true }])).toEqual(
+      [],
+    );
     // Had netforge's network the same bridge name but its own rules (mode 'open'), libvirt's reject would hit it.
-    const w = droppingRules(tables, [{ name: "old", type: "nat", bridge: "nf-old", cidr: "10.77.0.0/24" }]);
+    const w = droppingRules(tables, [{ name: "old", reachOutside: true, bridge: "nf-old", cidr: "10.77.0.0/24" }]);
     expect(w).toEqual([expect.stringMatching(/"oifname "nf-old" reject" in chain 'LIBVIRT_FWI'.*traffic to its VMs/)]);
   });
 });

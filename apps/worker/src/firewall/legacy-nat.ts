@@ -24,7 +24,8 @@ export function legacyAcceptRule(n: Net): string[] {
 }
 
 /** Whether the network needs the rule: libvirt does its NAT (we do not) and it has forwards. */
-export const needsLegacyAccept = (n: FirewallNetwork): boolean => n.type === "nat" && !n.ownsTypeRules && n.portForwards.length > 0;
+export const needsLegacyAccept = (n: FirewallNetwork): boolean =>
+  n.masquerade && n.forwardsPorts && !n.ownsTypeRules && n.portForwards.length > 0;
 
 /**
  * Where the rule stands in `iptables -S FORWARD` (pure): "ok" when it comes before every jump to libvirt's

@@ -143,7 +143,7 @@ export class NftBackend implements FirewallBackend {
   async overridingPolicies(): Promise<string[]> {
     const nets: ProbeNetwork[] = (this.last ?? []).map((n) => ({
       name: n.name,
-      type: n.type,
+      reachOutside: n.reachOutside,
       bridge: n.bridge,
       cidr: n.cidr,
       libvirtNat: !n.ownsTypeRules,

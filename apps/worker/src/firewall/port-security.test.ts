@@ -24,7 +24,9 @@ class Recorder implements FirewallBackend {
 }
 const net = (name: string, pairs = [{ mac: "52:54:00:00:00:01", ip: "10.0.0.10" }]): FirewallNetwork => ({
   name,
-  type: "nat",
+  reachOutside: true,
+  masquerade: true,
+  forwardsPorts: true,
   bridge: `nf-${name}`,
   cidr: "10.0.0.0/24",
   firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },

@@ -7,12 +7,35 @@ import { AppError } from "../errors";
 import { renderBridgeXml } from "../render/network-xml";
 import type { HostRecord } from "../schemas/host";
 import { type L2Request, validationError } from "../schemas/network";
-import type { BridgeNetSpec } from "../planner/network-spec";
+import type { SpecBase } from "../planner/network-spec";
 import { type BridgeUser, chooseBridge, type LinkFacts } from "./bridge-choice";
 import type { DeviceDoor, IndexedNetwork } from "./door";
 import { bridgeHostSteps } from "./host-steps";
 import type { DriverModel } from "./model";
 import { noAddressingParts } from "./no-addressing";
+
+/** A NIC's own state before netforge enslaved it into a bridge it created: what delete gives back. */
+export interface NicState {
+  /** Administratively up (IFF_UP). */
+  up: boolean;
+  mtu: number;
+  /** Its master device before (never a bridge: a NIC already in a bridge is used through that bridge). */
+  master: string | null;
+}
+
+/**
+ * bridge networks: VMs are ports of a Linux bridge that carries the physical LAN. libvirt only attaches
+ * them (<forward mode='bridge'/>); the LAN's own DHCP server owns addressing.
+ */
+export interface BridgeNetSpec extends SpecBase {
+  type: "bridge";
+  /** The Linux bridge VMs are plugged into. */
+  bridge: string;
+  /** The NIC the network was asked for ({ interface }); null when made on an existing bridge ({ bridge }). */
+  interface: string | null;
+  /** Set when netforge created `bridge` and enslaved `interface` into it: the NIC's state before, given back on delete. */
+  created: { nic: NicState } | null;
+}
 
 /** The host's other networks as the bridge choice sees them (from the index). */
 export function bridgeUsers(host: HostRecord, networks: readonly IndexedNetwork[]): BridgeUser[] {

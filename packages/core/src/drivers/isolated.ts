@@ -5,4 +5,4 @@
 import { type RoutedModel, routedModel } from "./routed";
 
 /** The isolated driver's pure half. */
-export const isolatedModel: RoutedModel<"isolated"> = routedModel("isolated", { portForwards: false });
+export const isolatedModel: RoutedModel<"isolated"> = routedModel("isolated", { portForwards: false, reachOutside: false });

@@ -5,4 +5,4 @@
 import { type RoutedModel, routedModel } from "./routed";
 
 /** The nat driver's pure half. */
-export const natModel: RoutedModel<"nat"> = routedModel("nat", { portForwards: true });
+export const natModel: RoutedModel<"nat"> = routedModel("nat", { portForwards: true, reachOutside: true });

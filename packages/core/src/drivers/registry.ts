@@ -8,7 +8,9 @@ import type { HostRecord } from "../schemas/host";
 import type { FirewallNetwork } from "../render/nft";
 import type { L2Request, NetworkType } from "../schemas/network";
 import type { ChangePlan, HostObservation, NetworkChange } from "../planner/changes";
-import type { NetSpec, RoutedNetSpec } from "../planner/network-spec";
+import type { RoutedNetSpec } from "../planner/network-spec";
+import type { BridgeNetSpec } from "./bridge";
+import type { SriovNetSpec } from "./sriov";
 import { bridgeModel } from "./bridge";
 import type { DeviceDoor, IndexedNetwork } from "./door";
 import { isolatedModel } from "./isolated";
@@ -17,6 +19,9 @@ import { natModel } from "./nat";
 import type { RoutedModel, RoutedType } from "./routed";
 import { sriovModel } from "./sriov";
 import { type TypedDefinition, typeOf } from "./type-of";
+
+/** The spec of any network type netforge runs (a union: each type adds its driver's spec). */
+export type NetSpec = RoutedNetSpec | BridgeNetSpec | SriovNetSpec;
 
 /**
  * Every type's driver. Each is typed to its own spec; held here as a driver of NetSpec (its methods'

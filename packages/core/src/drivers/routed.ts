@@ -8,8 +8,24 @@ import { renderRoutedXml } from "../render/network-xml";
 import type { NetworkSpec } from "../schemas/network";
 import { checkRoutedChange, planRoutedChange, type RoutedTypeRules } from "../planner/changes";
 import { firewallOf } from "../planner/firewall";
-import type { NetSpec, RoutedNetSpec } from "../planner/network-spec";
+import type { NetSpec, Reservation, SpecBase } from "../planner/network-spec";
+import type { DhcpConfig } from "../schemas/network";
+import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
 import type { ChangeKind, DriverModel } from "./model";
+
+/** nat and isolated networks: a libvirt-owned bridge with the gateway address and dnsmasq. */
+export interface RoutedNetSpec extends SpecBase {
+  type: "nat" | "isolated";
+  bridge: string;
+  cidr: string;
+  gateway: string;
+  dhcp: DhcpConfig;
+  reservations: Reservation[];
+  /** The user's firewall (absent: never configured, everything the type allows passes). */
+  firewall?: FirewallSpec;
+  /** Port forwards (nat only; absent: none). */
+  portForwards?: PortForwardSpec[];
+}
 
 /** The routed types' own spec (nat or isolated). */
 export type RoutedType = RoutedNetSpec["type"];
@@ -18,6 +34,8 @@ export type RoutedType = RoutedNetSpec["type"];
 interface RoutedOptions {
   /** It takes port forwards (configure-network-port-forward). */
   portForwards: boolean;
+  /** Its VMs reach beyond their bridge, masqueraded by netforge's table (nat); false: nothing leaves (isolated). */
+  reachOutside: boolean;
 }
 
 /** The spec of a routed type: its addressing (subnet, gateway, DHCP) is netforge's. */
@@ -35,7 +53,10 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
   type S = RoutedNetSpec & { type: T };
   const firewall = (spec: RoutedNetSpec, ownsTypeRules = true): FirewallNetwork => ({
     name: spec.name,
-    type: spec.type,
+    // What the type lets through, as the renderer reads it (render/nft.ts never asks for the type).
+    reachOutside: opts.reachOutside,
+    masquerade: opts.reachOutside,
+    forwardsPorts: opts.portForwards,
     bridge: spec.bridge,
     cidr: spec.cidr,
     firewall: firewallOf(spec),

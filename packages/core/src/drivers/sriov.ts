@@ -6,12 +6,22 @@
 import { AppError } from "../errors";
 import { renderSriovXml } from "../render/network-xml";
 import { type L2Request, validationError } from "../schemas/network";
-import type { SriovNetSpec } from "../planner/network-spec";
+import type { SpecBase } from "../planner/network-spec";
 import type { DeviceDoor } from "./door";
 import { sriovHostSteps } from "./host-steps";
 import type { DriverModel } from "./model";
 import { noAddressingParts } from "./no-addressing";
 import { planVfWrites, refuseForeignPf } from "./sriov-vfs";
+
+/** sriov networks: a libvirt hostdev pool over a PF's VFs; each VM takes a VF of its own. */
+export interface SriovNetSpec extends SpecBase {
+  type: "sriov";
+  pf: string;
+  /** VFs netforge ensures on the PF; null: use the VFs the PF has. */
+  vfs: number | null;
+  /** 802.1Q tag libvirt sets on every VF of the pool; null: untagged. */
+  vlan: number | null;
+}
 
 type SriovRequest = Extract<L2Request, { kind: "sriov" }>;
 

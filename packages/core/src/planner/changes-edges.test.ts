@@ -76,7 +76,9 @@ describe("firewallNetworkOf: the firewall part of the host table", () => {
   it("a nat network: its name, bridge, subnet, firewall, forwards and reserved MAC/IP pairs; owns its type's rules by default", () => {
     expect(firewallNetworkOf({ ...spec, firewall: fw, portForwards: [fwd] })).toEqual({
       name: "web",
-      type: "nat",
+      reachOutside: true,
+      masquerade: true,
+      forwardsPorts: true,
       bridge: "nf-web",
       cidr: "10.1.0.0/24",
       firewall: fw,
@@ -93,6 +95,12 @@ describe("firewallNetworkOf: the firewall part of the host table", () => {
   });
   it("an isolated network forwards nothing, even with forwards in its spec", () => {
     expect(firewallNetworkOf({ ...spec, type: "isolated", portForwards: [fwd] }).portForwards).toEqual([]);
+    // What the renderer reads instead of the type: nothing leaves an isolated network, nothing is masqueraded.
+    expect(firewallNetworkOf({ ...spec, type: "isolated" })).toMatchObject({
+      reachOutside: false,
+      masquerade: false,
+      forwardsPorts: false,
+    });
   });
 });
 

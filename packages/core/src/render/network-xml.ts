@@ -11,10 +11,12 @@
 import { XMLParser } from "fast-xml-parser";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
 import type { NetworkType } from "../schemas/network";
-import type { FirewallAction, FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../planner/firewall";
+import type { FirewallRule, HostService, PortForwardSpec } from "../planner/firewall";
 import type { BridgeNetSpec, NetSpec, Reservation, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
 import { xmlEscape as e } from "./xml-escape";
 import { typeOf } from "../drivers/type-of";
+import { readSpec } from "../drivers/spec-readers";
+import { attr, type MetaNode as Node, str, xmlUnescape } from "./xml-metadata";
 
 /** Namespace of netforge's metadata element. */
 export const NETFORGE_XMLNS = "https://netforge.dev/xmlns/network/1";
@@ -156,15 +158,6 @@ function field(v: string | number | null): string {
   return s.replace(/[^A-Za-z0-9./:_-]/gu, (c) => encodeURIComponent(c).replace(/[!'()*~]/g, pct));
 }
 const pct = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`;
-function unfield(s: string | undefined): string | null {
-  if (s === undefined || s === "-") return null;
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return null;
-  }
-}
-
 function compactRule(r: FirewallRule): string {
   return [r.direction, r.protocol, r.source, r.destination, r.ports, r.action, r.comment].map(field).join(",");
 }
@@ -178,9 +171,6 @@ function compactForward(f: PortForwardSpec): string {
   const fields = [f.protocol, Number(f.hostPort), f.vmIp, Number(f.vmPort), ...(f.hostIp === undefined ? [] : [f.hostIp])];
   return fields.map(field).join(",");
 }
-
-/** The items of a compact list (any whitespace between them: libvirt may re-indent). */
-const compactItems = (text: string | null): string[][] => (text ?? "").split(/\s+/).flatMap((i) => (i ? [i.split(",")] : []));
 
 /** A DHCP range as libvirt's own elements carry it. */
 export interface NativeRange {
@@ -224,12 +214,6 @@ const parser = new XMLParser({
   isArray: (name) =>
     name === "ip" || name === "range" || name === "host" || name === "reservation" || name === "rule" || name === "portForward",
 });
-
-type Node = Record<string, unknown>;
-const unescaped = (s: string): string => (s.includes("&") ? xmlUnescape(s) : s);
-const str = (v: unknown): string | null =>
-  typeof v === "string" ? unescaped(v) : v && typeof v === "object" && "#text" in v ? unescaped(String((v as Node)["#text"])) : null;
-const attr = (n: Node, name: string): string | null => (typeof n[`@${name}`] === "string" ? unescaped(n[`@${name}`] as string) : null);
 
 /**
  * Our metadata element, found by its namespace URI, not by its name: other tools keep their own elements in
@@ -348,7 +332,8 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     hosts,
     spec: null,
   };
-  if (meta) parsed.spec = specFromMetadata(meta, parsed);
+  // The spec reader of the network's type (drivers/spec-readers.ts), for the type its definition says (typeOf).
+  if (meta) parsed.spec = readSpec(typeOf(parsed), meta, parsed);
   return parsed;
 }
 
@@ -359,168 +344,4 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
 function description(meta: string): string {
   const m = /<(?:([A-Za-z0-9_]+):)?description(?:\s[^>]*)?(?:\/>|>([^<]*)<\/(?:[A-Za-z0-9_]+:)?description>)/.exec(meta);
   return m?.[2] !== undefined ? xmlUnescape(m[2]) : "";
-}
-
-function xmlUnescape(s: string): string {
-  return s.replace(/&(lt|gt|amp|apos|quot|#\d+|#x[0-9A-Fa-f]+);/g, (_, ent: string) => {
-    if (ent === "lt") return "<";
-    if (ent === "gt") return ">";
-    if (ent === "amp") return "&";
-    if (ent === "apos") return "'";
-    if (ent === "quot") return '"';
-    return String.fromCodePoint(ent[1] === "x" ? Number.parseInt(ent.slice(2), 16) : Number(ent.slice(1)));
-  });
-}
-
-/**
- * The spec kept in the metadata. Networks made before the spec was kept whole
- * (type, description and createdAt only) are completed from libvirt's own
- * elements, so they can be changed like any other.
- */
-function specFromMetadata(meta: Node, p: ParsedNetwork): NetSpec | null {
-  const type = typeOf(p);
-  if (type === "bridge") return bridgeSpecFromMetadata(meta, p);
-  if (type === "sriov") return sriovSpecFromMetadata(meta, p);
-  return routedSpecFromMetadata(type, meta, p);
-}
-
-const common = (p: ParsedNetwork) => ({ name: p.name, uuid: p.uuid, description: p.description, createdAt: p.createdAt ?? "" });
-
-function bridgeSpecFromMetadata(meta: Node, p: ParsedNetwork): BridgeNetSpec | null {
-  const bridge = str(meta.bridge) ?? p.bridge;
-  if (!bridge) return null;
-  const nic = meta.nic as Node | undefined;
-  const mtu = nic ? Number(attr(nic, "mtu")) : Number.NaN;
-  return {
-    type: "bridge",
-    ...common(p),
-    bridge,
-    interface: str(meta.interface),
-    created: nic && Number.isInteger(mtu) ? { nic: { up: attr(nic, "up") === "yes", mtu, master: attr(nic, "master") || null } } : null,
-  };
-}
-
-function sriovSpecFromMetadata(meta: Node, p: ParsedNetwork): SriovNetSpec | null {
-  const node = meta.sriov as Node | undefined;
-  const pf = node ? attr(node, "pf") : null;
-  if (!node || !pf) return null;
-  const num = (v: string | null) => (v === null ? null : Number(v));
-  return { type: "sriov", ...common(p), pf, vfs: num(attr(node, "vfs")), vlan: num(attr(node, "vlan")) };
-}
-
-function routedSpecFromMetadata(type: "nat" | "isolated", meta: Node, p: ParsedNetwork): RoutedNetSpec | null {
-  const cidr = str(meta.cidr) ?? p.cidr;
-  const gateway = str(meta.gateway) ?? p.gateway;
-  const bridge = str(meta.bridge) ?? p.bridge;
-  if (!cidr || !gateway || !bridge) return null;
-  const d = meta.dhcp as Node | undefined;
-  let dhcp: RoutedNetSpec["dhcp"];
-  if (d && typeof d === "object") {
-    dhcp =
-      attr(d, "enabled") === "yes"
-        ? { enabled: true, start: attr(d, "start"), end: attr(d, "end"), leaseTime: Number(attr(d, "leaseTime") ?? 3600) }
-        : { enabled: false, start: null, end: null, leaseTime: null };
-  } else {
-    dhcp = p.dhcp
-      ? { enabled: true, start: p.dhcp.start, end: p.dhcp.end, leaseTime: p.dhcp.leaseTime }
-      : { enabled: false, start: null, end: null, leaseTime: null };
-  }
-  const stored = meta.reservation as Node[] | undefined;
-  const reservations: Reservation[] =
-    stored !== undefined || d !== undefined
-      ? (stored ?? []).flatMap((r) => {
-          const mac = attr(r, "mac");
-          const ip = attr(r, "ip");
-          return mac && ip ? [{ mac, ip, hostname: attr(r, "hostname") }] : [];
-        })
-      : p.hosts.map((h) => ({ ...h }));
-  const spec: NetSpec = {
-    type,
-    name: p.name,
-    uuid: p.uuid,
-    description: p.description,
-    createdAt: p.createdAt ?? "",
-    bridge,
-    cidr,
-    gateway,
-    dhcp,
-    reservations,
-  };
-  const firewall = firewallFromMetadata(meta.firewall);
-  if (firewall) spec.firewall = firewall;
-  // Element form (written by earlier versions), then the compact list.
-  const forwards = ((meta.portForward as Node[] | undefined) ?? []).flatMap((f) =>
-    forwardOf(attr(f, "protocol"), attr(f, "hostPort"), attr(f, "vmIp"), attr(f, "vmPort")),
-  );
-  for (const [protocol, hostPort, vmIp, vmPort, hostIp] of compactItems(str(meta.portForwards))) {
-    forwards.push(...forwardOf(unfield(protocol), unfield(hostPort), unfield(vmIp), unfield(vmPort), unfield(hostIp)));
-  }
-  if (forwards.length > 0) spec.portForwards = forwards;
-  return spec;
-}
-
-function forwardOf(
-  protocol: string | null,
-  hostPort: string | null,
-  vmIp: string | null,
-  vmPort: string | null,
-  hostIp: string | null = null,
-): PortForwardSpec[] {
-  if ((protocol !== "tcp" && protocol !== "udp") || !vmIp) return [];
-  return [{ protocol, hostPort: Number(hostPort), vmIp, vmPort: Number(vmPort), ...(hostIp ? { hostIp } : {}) }];
-}
-
-const ACTIONS: readonly string[] = ["accept", "drop", "reject"];
-const verdictOf = (v: string | null): FirewallAction => (v !== null && ACTIONS.includes(v) ? (v as FirewallAction) : "accept");
-
-function firewallFromMetadata(n: unknown): FirewallSpec | null {
-  if (!n || typeof n !== "object") return n === "" ? { defaultInbound: "accept", defaultOutbound: "accept", rules: [] } : null;
-  const node = n as Node;
-  const rule = (
-    direction: string | null,
-    protocol: string | null,
-    source: string | null,
-    destination: string | null,
-    ports: string | null,
-    action: string | null,
-    comment: string | null,
-  ): FirewallRule => ({
-    direction: direction === "outbound" ? "outbound" : "inbound",
-    protocol: (protocol ?? "any") as FirewallRule["protocol"],
-    source,
-    destination,
-    ports,
-    action: verdictOf(action),
-    comment,
-  });
-  // Element form (earlier versions), then the compact list.
-  const rules = ((node.rule as Node[] | undefined) ?? []).map((r) =>
-    rule(
-      attr(r, "direction"),
-      attr(r, "protocol"),
-      attr(r, "source"),
-      attr(r, "destination"),
-      attr(r, "ports"),
-      attr(r, "action"),
-      attr(r, "comment"),
-    ),
-  );
-  for (const f of compactItems(str(node.rules))) {
-    const [direction, protocol, source, destination, ports, action, comment] = f.map((x) => unfield(x));
-    rules.push(
-      rule(direction ?? null, protocol ?? null, source ?? null, destination ?? null, ports ?? null, action ?? null, comment ?? null),
-    );
-  }
-  const spec: FirewallSpec = {
-    defaultInbound: verdictOf(attr(node, "defaultInbound")),
-    defaultOutbound: verdictOf(attr(node, "defaultOutbound")),
-    rules,
-  };
-  const services = compactItems(str(node.hostServices)).flatMap(([protocol, ports]): HostService[] => {
-    const p = unfield(protocol);
-    const range = unfield(ports);
-    return (p === "tcp" || p === "udp") && range ? [{ protocol: p, ports: range }] : [];
-  });
-  if (services.length > 0) spec.hostServices = services;
-  return spec;
 }

@@ -8,14 +8,25 @@ import { renderBootCopy, renderFailClosedTable } from "./nft-boot";
 const open = { defaultInbound: "accept", defaultOutbound: "accept", rules: [] } as const;
 const nat: FirewallNetwork = {
   name: "web",
-  type: "nat",
+  reachOutside: true,
+  masquerade: true,
+  forwardsPorts: true,
   bridge: "nf-web",
   cidr: "10.70.0.0/24",
   firewall: { ...open, rules: [] },
   portForwards: [{ protocol: "tcp", hostPort: 2222, vmIp: "10.70.0.10", vmPort: 22 }],
   ownsTypeRules: true,
 };
-const iso: FirewallNetwork = { ...nat, name: "iso", type: "isolated", bridge: "nf-iso", cidr: "10.71.0.0/24", portForwards: [] };
+const iso: FirewallNetwork = {
+  ...nat,
+  name: "iso",
+  reachOutside: false,
+  masquerade: false,
+  forwardsPorts: false,
+  bridge: "nf-iso",
+  cidr: "10.71.0.0/24",
+  portForwards: [],
+};
 
 describe("boot-time firewall", () => {
   it("the boot copy is the live table plus the guard for every other netforge bridge (golden)", () => {

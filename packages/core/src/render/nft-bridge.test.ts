@@ -7,7 +7,9 @@ import { renderBootCopy } from "./nft-boot";
 const fw = { defaultInbound: "drop", defaultOutbound: "accept", rules: [] } as unknown as FirewallNetwork["firewall"];
 const net = (over: Partial<FirewallNetwork> = {}): FirewallNetwork => ({
   name: "web",
-  type: "nat",
+  reachOutside: true,
+  masquerade: true,
+  forwardsPorts: true,
   bridge: "nf-web",
   cidr: "10.70.0.0/24",
   firewall: fw,
@@ -19,7 +21,15 @@ const net = (over: Partial<FirewallNetwork> = {}): FirewallNetwork => ({
 
 describe("port security table (table bridge netforge)", () => {
   it("renders sets, the port dispatch, the DHCP ACK snoop and the port chain of each secured network", () => {
-    const iso = net({ name: "iso", type: "isolated", bridge: "nf-iso", cidr: "10.71.0.0/24", portSecurity: { pairs: [] } });
+    const iso = net({
+      name: "iso",
+      reachOutside: false,
+      masquerade: false,
+      forwardsPorts: false,
+      bridge: "nf-iso",
+      cidr: "10.71.0.0/24",
+      portSecurity: { pairs: [] },
+    });
     const off = net({ name: "legacy", bridge: "nf-legacy", cidr: "10.72.0.0/24", portSecurity: null });
     golden("port-security.nft", renderPortSecurityTable([net(), iso, off]));
   });

@@ -26,7 +26,7 @@
  * ports, kept by the worker from link events (firewall/port-watcher.ts).
  */
 import { parseCidr, parseIPv4 } from "../net/ipv4";
-import type { FirewallNetwork } from "./nft";
+import { checkCapabilities, type FirewallNetwork } from "./nft";
 
 export const NFT_BRIDGE_FAMILY = "bridge"; // not-a-network-type: nft's bridge family
 export const NFT_BRIDGE_TABLE = "netforge";
@@ -88,7 +88,7 @@ function secured(networks: readonly FirewallNetwork[]): { n: FirewallNetwork; x:
   for (const n of [...networks].sort((a, b) => a.name.localeCompare(b.name))) {
     check(NAME.test(n.name), `network name ${JSON.stringify(n.name)}`);
     check(IFNAME.test(n.bridge), `bridge ${JSON.stringify(n.bridge)}`);
-    check(n.type === "nat" || n.type === "isolated", `type ${String(n.type)}`);
+    checkCapabilities(n);
     check(parseCidr(n.cidr).ok, `CIDR ${JSON.stringify(n.cidr)}`);
     const x = portSecurityOf(n);
     if (x) out.push({ n, x });

@@ -11,7 +11,9 @@ import { type FirewallNetwork, renderHostTable, renderTableDelta } from "./nft";
 
 const net = (name: string, n: number, portForwards: PortForwardSpec[]): FirewallNetwork => ({
   name,
-  type: "nat",
+  reachOutside: true,
+  masquerade: true,
+  forwardsPorts: true,
   bridge: `nf-${name}`,
   cidr: `10.${n}.0.0/24`,
   firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },

@@ -5,7 +5,9 @@ import { type FirewallNetwork, renderHostTable, renderNetworkChains } from "./nf
 
 const net: FirewallNetwork = {
   name: "web",
-  type: "nat",
+  reachOutside: true,
+  masquerade: true,
+  forwardsPorts: true,
   bridge: "nf-web",
   cidr: "10.70.0.0/24",
   firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
@@ -69,12 +71,12 @@ describe("each refusal, exactly", () => {
   ])("%j: %s", (r, what) => {
     expect(() => chains(r)).toThrow(refusal(what));
   });
-  it("the network itself: name, bridge, type, subnet", () => {
+  it("the network itself: name, bridge, capabilities, subnet", () => {
     expect(() => renderNetworkChains({ ...net, name: "-web" })).toThrow(refusal('network name "-web"'));
     expect(() => renderNetworkChains({ ...net, name: "w".repeat(33) })).toThrow(/network name/);
     expect(() => renderNetworkChains({ ...net, bridge: "nf-web-too-long-x" })).toThrow(refusal('bridge "nf-web-too-long-x"'));
     expect(() => renderNetworkChains({ ...net, bridge: "" })).toThrow(refusal('bridge ""'));
-    expect(() => renderNetworkChains({ ...net, type: "bridge" as FirewallNetwork["type"] })).toThrow(refusal("type bridge"));
+    expect(() => renderNetworkChains({ ...net, masquerade: JSON.parse('"yes"') as boolean })).toThrow(refusal("masquerade yes"));
     expect(() => renderNetworkChains({ ...net, cidr: "10.70.0.0" })).toThrow(refusal('CIDR "10.70.0.0"'));
     expect(renderNetworkChains({ ...net, name: "w".repeat(32), bridge: "nf_web.1-A" })).toContain(`chain ${"w".repeat(32)}-in {`);
   });

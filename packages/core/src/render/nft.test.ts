@@ -36,7 +36,9 @@ const rules: FirewallSpec = {
 };
 const web: FirewallNetwork = {
   name: "web",
-  type: "nat",
+  reachOutside: true,
+  masquerade: true,
+  forwardsPorts: true,
   bridge: "nf-web",
   cidr: "10.70.0.0/24",
   firewall: {
@@ -55,7 +57,9 @@ const web: FirewallNetwork = {
 };
 const iso: FirewallNetwork = {
   name: "iso",
-  type: "isolated",
+  reachOutside: false,
+  masquerade: false,
+  forwardsPorts: false,
   bridge: "nf-iso",
   cidr: "10.71.0.0/24",
   firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
@@ -91,7 +95,9 @@ describe("renderNetworkChains: rule by rule", () => {
   const one = (r: Partial<FirewallSpec["rules"][number]>, d: Partial<FirewallSpec> = {}) =>
     renderNetworkChains({
       ...iso,
-      type: "nat",
+      reachOutside: true,
+      masquerade: true,
+      forwardsPorts: true,
       firewall: {
         defaultInbound: "accept",
         defaultOutbound: "accept",
@@ -224,7 +230,7 @@ describe("renderTableDelta: forwards as map element updates, rule sets as their 
     expect(renderTableDelta([web], [{ ...web, name: "web2" }])).toBeNull();
     expect(renderTableDelta([web], [{ ...web, bridge: "nf-web2" }])).toBeNull();
     expect(renderTableDelta([web], [{ ...web, cidr: "10.70.1.0/24" }])).toBeNull();
-    expect(renderTableDelta([iso], [{ ...iso, type: "nat" }])).toBeNull();
+    expect(renderTableDelta([iso], [{ ...iso, reachOutside: true, masquerade: true, forwardsPorts: true }])).toBeNull();
     expect(renderTableDelta([web], [{ ...web, ownsTypeRules: false }])).toBeNull();
   });
   it("a new rule set: that network's two rule chains flushed and refilled with the whole table's lines, nothing else", () => {

@@ -1,10 +1,10 @@
 /**
  * Pure renderer of netforge's own nftables table of a host (`table inet
- * netforge`). One table carries, for every running nat/isolated network of
- * the host: masquerade (nat), the type's forward policy (nothing reaches a
- * VM from outside its bridge except replies and port forwards; an isolated
- * network's VMs reach nothing beyond their bridge; a nat network's VMs send
- * no IPv6 beyond it), what its VMs may reach on the host itself (DHCP, DNS,
+ * netforge`). One table carries, for every running network with a host
+ * firewall part (the routed types, nat and isolated): masquerade, the
+ * forward policy (nothing reaches a VM from outside its bridge except
+ * replies and port forwards; VMs that may not reach outside reach nothing
+ * beyond their bridge; those that may send no IPv6 beyond it), what its VMs may reach on the host itself (DHCP, DNS,
  * neighbour discovery, ICMP errors, ping of the gateway, the operator's
  * opted-in host ports; nothing else), the user's ordered rules with a
  * default per direction, and the port forwards (one map per protocol, so a
@@ -26,7 +26,16 @@ export const NFT_TABLE = "netforge";
 /** One network as its firewall part of the table needs it. */
 export interface FirewallNetwork {
   name: string;
-  type: "nat" | "isolated";
+  /*
+   * What the network's type lets through, set by its driver's firewall part (drivers/routed.ts): the renderer
+   * reads these, never the type, so a new type says what it needs here instead of adding a branch below.
+   */
+  /** Its VMs reach beyond their bridge (from their own subnet, IPv4 only); false: whatever leaves is rejected. */
+  reachOutside: boolean;
+  /** netforge masquerades what leaves the subnet (while it owns the type's rules, `ownsTypeRules`). */
+  masquerade: boolean;
+  /** Its port forwards are rendered (the DNAT maps); false: `portForwards` is not read. */
+  forwardsPorts: boolean;
   bridge: string;
   cidr: string;
   firewall: FirewallSpec;
@@ -116,8 +125,14 @@ function ruleLine(r: FirewallRule, acceptAs: "accept" | "return"): string {
 function checkNetwork(n: FirewallNetwork): void {
   check(NAME.test(n.name), `network name ${JSON.stringify(n.name)}`);
   check(IFNAME.test(n.bridge), `bridge ${JSON.stringify(n.bridge)}`);
-  check(n.type === "nat" || n.type === "isolated", `type ${String(n.type)}`);
+  checkCapabilities(n);
   cidr(n.cidr);
+}
+
+/** The capability flags are booleans (the renderer does not trust its callers). */
+export function checkCapabilities(n: Pick<FirewallNetwork, "reachOutside" | "masquerade" | "forwardsPorts">): void {
+  for (const [what, v] of Object.entries({ reachOutside: n.reachOutside, masquerade: n.masquerade, forwardsPorts: n.forwardsPorts }))
+    check(typeof v === "boolean", `${what} ${String(v)}`);
 }
 
 /** The chains of one network (what a dry run of a firewall change shows), without the table around them. */
@@ -141,7 +156,7 @@ export function renderNetworkChains(n: FirewallNetwork): string {
 }
 
 /**
- * What the VMs of a nat/isolated network may reach on the host itself (the input hook, jumped to for packets
+ * What the VMs of a network with a host firewall part may reach on the host itself (the input hook, jumped to for packets
  * from the network's bridge): replies of the host's own connections; DHCP and DNS (IPv4); ICMP errors; ping of
  * the gateway (an address on this bridge; the host's other addresses do not answer); IPv6 neighbour discovery
  * and ICMPv6 errors only (no IPv6 service until netforge manages IPv6); the network's opted-in host ports
@@ -174,17 +189,17 @@ function inRulesLines(n: FirewallNetwork): string[] {
 }
 
 /**
- * Traffic from the VMs. An isolated network's VMs reach nothing beyond their bridge; a nat network's reach
- * out only from their subnet (no spoofed sources), as libvirt's own rules had it. Then the user's outbound
+ * Traffic from the VMs. VMs that may not reach outside (isolated) reach nothing beyond their bridge; the others
+ * (nat) reach out only from their subnet (no spoofed sources), as libvirt's own rules had it. Then the user's outbound
  * rules and the outbound default.
  */
 function outLines(n: FirewallNetwork): string[] {
   const br = `"${n.bridge}"`;
   const lines: string[] = [];
-  if (n.type === "isolated") lines.push(`oifname != ${br} reject`);
+  if (!n.reachOutside) lines.push(`oifname != ${br} reject`);
   else {
     lines.push(`oifname != ${br} ip saddr != ${cidr(n.cidr)} reject`);
-    // No IPv6 leaves a nat network: netforge routes none yet (the anti-spoof rule above is IPv4 only).
+    // No IPv6 leaves the network: netforge routes none yet (the anti-spoof rule above is IPv4 only).
     lines.push(`oifname != ${br} meta nfproto ipv6 reject`);
   }
   lines.push("ct state established,related return");
@@ -208,7 +223,7 @@ export function renderHostTable(networks: readonly FirewallNetwork[], opts: { bo
   // the same with 1 or 1,000 of them).
   for (const proto of ["tcp", "udp"] as const) {
     const els = nets
-      .filter((n) => n.type === "nat")
+      .filter((n) => n.forwardsPorts)
       .flatMap((n) => n.portForwards.filter((f) => f.protocol === proto && f.hostIp === undefined))
       .sort((a, b) => a.hostPort - b.hostPort)
       .map((f) => `${port(f.hostPort)} : ${ip(f.vmIp)} . ${port(f.vmPort)}`);
@@ -222,7 +237,7 @@ export function renderHostTable(networks: readonly FirewallNetwork[], opts: { bo
   if (bound) {
     for (const proto of ["tcp", "udp"] as const) {
       const els = nets
-        .filter((n) => n.type === "nat")
+        .filter((n) => n.forwardsPorts)
         .flatMap((n) => n.portForwards.filter((f) => f.protocol === proto && f.hostIp !== undefined))
         .sort((a, b) => a.hostPort - b.hostPort || (parseIPv4(a.hostIp as string) ?? 0) - (parseIPv4(b.hostIp as string) ?? 0))
         .map((f) => `${ip(f.hostIp as string)} . ${port(f.hostPort)} : ${ip(f.vmIp)} . ${port(f.vmPort)}`);
@@ -244,10 +259,10 @@ export function renderHostTable(networks: readonly FirewallNetwork[], opts: { bo
     }
     L.push("\t}");
   }
-  // Masquerade of nat networks (libvirt's exceptions kept: multicast and broadcast leave unchanged).
+  // Masquerade of the networks that masquerade (nat) (libvirt's exceptions kept: multicast and broadcast leave unchanged).
   L.push("\tchain postrouting {", "\t\ttype nat hook postrouting priority srcnat; policy accept;");
   for (const n of nets) {
-    if (n.type !== "nat" || !n.ownsTypeRules) continue;
+    if (!n.masquerade || !n.ownsTypeRules) continue;
     const s = cidr(n.cidr);
     L.push(`\t\tip saddr ${s} ip daddr 224.0.0.0/24 return`);
     L.push(`\t\tip saddr ${s} ip daddr 255.255.255.255 return`);
@@ -273,9 +288,9 @@ export function renderHostTable(networks: readonly FirewallNetwork[], opts: { bo
   return `${L.join("\n")}\n`;
 }
 
-/** Whether any nat network forwards a port of one host address only (the table then has the fwd-addr-* maps). */
+/** Whether any network forwards a port of one host address only (the table then has the fwd-addr-* maps). */
 const hasBoundForwards = (nets: readonly FirewallNetwork[]): boolean =>
-  nets.some((n) => n.type === "nat" && n.portForwards.some((f) => f.hostIp !== undefined));
+  nets.some((n) => n.forwardsPorts && n.portForwards.some((f) => f.hostIp !== undefined));
 
 /** Bridge-name prefix of every network netforge creates (render/bridge-name.ts). */
 export const NETFORGE_BRIDGE_GLOB = "nf-*";
@@ -304,7 +319,7 @@ function bootGuardLines(ruled: readonly string[]): string[] {
  * rule chains flushed and refilled, and its host chain too when its host services changed (`flush chain` +
  * `add rule`, the same lines the whole table carries), so a new rule set does not re-send every other
  * network's chains and the 1,000 map elements. nft applies the file as one transaction: packets see the old chains or the new ones, never half. "" when nothing differs; null
- * when anything else differs (networks, bridges, subnets, types: the whole table is replaced).
+ * when anything else differs (networks, bridges, subnets, what their types let through: the whole table is replaced).
  */
 export function renderTableDelta(before: readonly FirewallNetwork[], after: readonly FirewallNetwork[]): string | null {
   const byName = (ns: readonly FirewallNetwork[]) => new Map(ns.map((n) => [n.name, n]));
@@ -328,7 +343,9 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
       fwdBefore.push(o);
       fwdAfter.push(n);
     }
-    if (o.type !== n.type || o.bridge !== n.bridge || o.cidr !== n.cidr || o.ownsTypeRules !== n.ownsTypeRules) return null;
+    // What the type lets through changed (another type): the whole table, as for a new bridge or subnet.
+    const sameCaps = o.reachOutside === n.reachOutside && o.masquerade === n.masquerade && o.forwardsPorts === n.forwardsPorts;
+    if (!sameCaps || o.bridge !== n.bridge || o.cidr !== n.cidr || o.ownsTypeRules !== n.ownsTypeRules) return null;
     if (JSON.stringify(o.firewall) === JSON.stringify(n.firewall)) continue;
     const c = chainNames(name);
     const refill: [string, string[]][] = [
@@ -353,7 +370,7 @@ function forwardLines(before: readonly FirewallNetwork[], after: readonly Firewa
     const m = new Map<string, { map: string; key: string; value: string }>();
     for (const n of ns) {
       checkNetwork(n);
-      if (n.type !== "nat") continue;
+      if (!n.forwardsPorts) continue;
       for (const f of n.portForwards) {
         check(f.protocol === "tcp" || f.protocol === "udp", `protocol ${String(f.protocol)}`);
         const value = `${ip(f.vmIp)} . ${port(f.vmPort)}`;

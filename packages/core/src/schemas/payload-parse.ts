@@ -12,6 +12,7 @@ import { z } from "zod";
 import { AppError } from "../errors";
 import { HostId } from "./common";
 import { CreateNetworkBody, type FieldIssue, type NetworkSpec, resolveCreate } from "./network";
+import { typeBodyFields } from "./types/index";
 
 /** Payload of create-network: the resolved spec (bridge chosen on the host) plus whether to start it. */
 export type CreateNetworkPayload = Omit<NetworkSpec, "bridge"> & { start: boolean };
@@ -57,26 +58,10 @@ export function bodyPayload<S extends z.ZodType>(schema: S): (p: Record<string, 
   };
 }
 
-/** The create body a resolved payload stands for (new fields pass through as they are). */
+/** The create body a resolved payload stands for (new fields pass through as they are; the type's own by its schema file). */
 function createBodyOf(p: Record<string, unknown>): Record<string, unknown> {
-  const { uuid: _u, host: _h, createdAt: _c, cidr, gateway, dhcp, l2, ...rest } = p;
-  const body: Record<string, unknown> = { ...rest };
-  if (p.type === "nat" || p.type === "isolated") {
-    body.cidr = cidr;
-    body.gateway = gateway;
-    if (isObject(dhcp)) {
-      body.dhcp = dhcp.enabled === true ? { start: dhcp.start, end: dhcp.end, leaseTime: dhcp.leaseTime } : false;
-    } else body.dhcp = dhcp;
-  } else if (isObject(l2)) {
-    if (l2.kind === "interface") body.interface = l2.interface;
-    else if (l2.kind === "bridge") body.bridge = l2.bridge;
-    else if (l2.kind === "sriov") {
-      body.pf = l2.pf;
-      if (l2.vfs !== null) body.vfs = l2.vfs;
-      if (l2.vlan !== null) body.vlan = l2.vlan;
-    } else body.l2 = l2;
-  } else if (l2 !== undefined) body.l2 = l2;
-  return body;
+  const { uuid: _u, host: _h, createdAt: _c, cidr: _ci, gateway: _g, dhcp: _d, l2: _l, ...rest } = p;
+  return { ...rest, ...typeBodyFields(p, isObject) };
 }
 
 /** A queued create-network payload: exactly what the API resolves for the body it stands for, plus uuid, host, createdAt. */

@@ -5,7 +5,9 @@ import { type CommandResult, type CommandRunner, commandFailed, type RunOptions 
 /** The network "web" (10.70.0.0/24, bridge nf-web) with tcp forwards of these host ports to 10.70.0.10:80; `over` replaces fields. */
 export const webNetwork = (forwards: number[], over: Partial<FirewallNetwork> = {}): FirewallNetwork => ({
   name: "web",
-  type: "nat",
+  reachOutside: true,
+  masquerade: true,
+  forwardsPorts: true,
   bridge: "nf-web",
   cidr: "10.70.0.0/24",
   firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },

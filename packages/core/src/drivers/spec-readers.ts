@@ -1,0 +1,113 @@
+/**
+ * Each type's reader of the spec kept in netforge's <metadata> (render/network-xml.ts's parseNetworkXml calls
+ * `readSpec` with the network's type, typeOf). Networks made before the spec was kept whole (type, description
+ * and createdAt only) are completed from libvirt's own elements, so they can be changed like any other.
+ *
+ * Why here and not in each driver's file: the drivers' files import the renderer (render/network-xml.ts) for
+ * their render(), and the parser imports these readers, so readers in those files would close an import cycle.
+ * This file imports only the metadata helpers (render/xml-metadata.ts) and types.
+ */
+import type { ParsedNetwork } from "../render/network-xml";
+import { attr, compactItems, firewallFromMetadata, forwardOf, type MetaNode as Node, str, unfield } from "../render/xml-metadata";
+import type { NetworkType } from "../schemas/network";
+import type { NetSpec, Reservation } from "../planner/network-spec";
+import type { BridgeNetSpec } from "./bridge";
+import type { RoutedNetSpec, RoutedType } from "./routed";
+import type { SriovNetSpec } from "./sriov";
+
+const common = (p: ParsedNetwork) => ({ name: p.name, uuid: p.uuid, description: p.description, createdAt: p.createdAt ?? "" });
+
+/** A bridge network's spec: its bridge (libvirt's <bridge> for older metadata), its NIC and the NIC's state before. */
+function readBridgeSpec(meta: Node, p: ParsedNetwork): BridgeNetSpec | null {
+  const bridge = str(meta.bridge) ?? p.bridge;
+  if (!bridge) return null;
+  const nic = meta.nic as Node | undefined;
+  const mtu = nic ? Number(attr(nic, "mtu")) : Number.NaN;
+  return {
+    type: "bridge",
+    ...common(p),
+    bridge,
+    interface: str(meta.interface),
+    created: nic && Number.isInteger(mtu) ? { nic: { up: attr(nic, "up") === "yes", mtu, master: attr(nic, "master") || null } } : null,
+  };
+}
+
+/** An sriov network's spec: its PF, VF count and VLAN. */
+function readSriovSpec(meta: Node, p: ParsedNetwork): SriovNetSpec | null {
+  const node = meta.sriov as Node | undefined;
+  const pf = node ? attr(node, "pf") : null;
+  if (!node || !pf) return null;
+  const num = (v: string | null) => (v === null ? null : Number(v));
+  return { type: "sriov", ...common(p), pf, vfs: num(attr(node, "vfs")), vlan: num(attr(node, "vlan")) };
+}
+
+/**
+ * A routed (nat, isolated) network's spec: subnet, gateway, bridge, DHCP and reservations, completed from
+ * libvirt's own elements for metadata older than the whole spec; its firewall and port forwards.
+ */
+function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetwork): RoutedNetSpec | null {
+  const cidr = str(meta.cidr) ?? p.cidr;
+  const gateway = str(meta.gateway) ?? p.gateway;
+  const bridge = str(meta.bridge) ?? p.bridge;
+  if (!cidr || !gateway || !bridge) return null;
+  const d = meta.dhcp as Node | undefined;
+  let dhcp: RoutedNetSpec["dhcp"];
+  if (d && typeof d === "object") {
+    dhcp =
+      attr(d, "enabled") === "yes"
+        ? { enabled: true, start: attr(d, "start"), end: attr(d, "end"), leaseTime: Number(attr(d, "leaseTime") ?? 3600) }
+        : { enabled: false, start: null, end: null, leaseTime: null };
+  } else {
+    dhcp = p.dhcp
+      ? { enabled: true, start: p.dhcp.start, end: p.dhcp.end, leaseTime: p.dhcp.leaseTime }
+      : { enabled: false, start: null, end: null, leaseTime: null };
+  }
+  const stored = meta.reservation as Node[] | undefined;
+  const reservations: Reservation[] =
+    stored !== undefined || d !== undefined
+      ? (stored ?? []).flatMap((r) => {
+          const mac = attr(r, "mac");
+          const ip = attr(r, "ip");
+          return mac && ip ? [{ mac, ip, hostname: attr(r, "hostname") }] : [];
+        })
+      : p.hosts.map((h) => ({ ...h }));
+  const spec: NetSpec = {
+    type,
+    name: p.name,
+    uuid: p.uuid,
+    description: p.description,
+    createdAt: p.createdAt ?? "",
+    bridge,
+    cidr,
+    gateway,
+    dhcp,
+    reservations,
+  };
+  const firewall = firewallFromMetadata(meta.firewall);
+  if (firewall) spec.firewall = firewall;
+  // Element form (written by earlier versions), then the compact list.
+  const forwards = ((meta.portForward as Node[] | undefined) ?? []).flatMap((f) =>
+    forwardOf(attr(f, "protocol"), attr(f, "hostPort"), attr(f, "vmIp"), attr(f, "vmPort")),
+  );
+  for (const [protocol, hostPort, vmIp, vmPort, hostIp] of compactItems(str(meta.portForwards))) {
+    forwards.push(...forwardOf(unfield(protocol), unfield(hostPort), unfield(vmIp), unfield(vmPort), unfield(hostIp)));
+  }
+  if (forwards.length > 0) spec.portForwards = forwards;
+  return spec;
+}
+
+/** The spec reader of each type. */
+const SPEC_READERS: { [T in NetworkType]: (meta: Node, p: ParsedNetwork) => NetSpec | null } = {
+  nat: (meta, p) => readRoutedSpec("nat", meta, p),
+  isolated: (meta, p) => readRoutedSpec("isolated", meta, p),
+  bridge: readBridgeSpec,
+  sriov: readSriovSpec,
+};
+
+/** The spec a network of type `type` keeps in its metadata `meta`; null when it lacks what its type needs. */
+export function readSpec(type: NetworkType, meta: Node, p: ParsedNetwork): NetSpec | null {
+  // The metadata's type is not validated (parseNetworkXml): a type this build does not know (a newer netforge's)
+  // is read as the routed shape with its own type kept, as the parser always did, rather than failing the parse.
+  if (!Object.hasOwn(SPEC_READERS, type)) return readRoutedSpec(type as RoutedType, meta, p);
+  return SPEC_READERS[type](meta, p);
+}

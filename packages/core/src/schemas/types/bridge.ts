@@ -1,0 +1,22 @@
+/** The bridge type's body: a NIC to bridge (`interface`) or an existing host bridge (`bridge`), exactly one. */
+import { z } from "zod";
+import { commonCreateFields, ifName, validationError } from "../network-fields";
+import type { L2Request } from "./l2";
+
+export const BridgeBody = z.strictObject({
+  type: z.literal("bridge"),
+  ...commonCreateFields,
+  interface: ifName("must be an interface name").optional(),
+  bridge: ifName("must be a bridge name").optional(),
+});
+export type BridgeBody = z.infer<typeof BridgeBody>;
+
+/** A bridge body names exactly one of `interface` and `bridge`. */
+export function bridgeRequest(body: BridgeBody): L2Request {
+  if (body.interface !== undefined && body.bridge !== undefined) {
+    throw validationError([{ path: "bridge", message: "give either interface (a NIC) or bridge (an existing host bridge), not both" }]);
+  }
+  if (body.interface !== undefined) return { kind: "interface", interface: body.interface };
+  if (body.bridge !== undefined) return { kind: "bridge", bridge: body.bridge };
+  throw validationError([{ path: "interface", message: "a bridge network needs interface (a NIC) or bridge (an existing host bridge)" }]);
+}

@@ -1,0 +1,69 @@
+/**
+ * The contract's per-type schema files (routed.ts for nat and isolated, bridge.ts, sriov.ts, l2.ts for the
+ * device types' request): the network types, the create body as one schema per type, and the per-type parts of
+ * resolving a body, of reading a queued payload back and of the subnet pool check. The only place in the
+ * contract that names the types (packages/core/src/drivers/no-type-switches.test.ts); a new type adds its file
+ * and its line in each switch below.
+ */
+import { z } from "zod";
+import type { DhcpConfig } from "../network-fields";
+import { BridgeBody, bridgeRequest } from "./bridge";
+import { type L2Request, l2BodyFields } from "./l2";
+import { IsolatedBody, NatBody, resolveRouted, routedBodyFields } from "./routed";
+import { SriovBody, sriovRequest } from "./sriov";
+
+export type { L2Request } from "./l2";
+
+/** The network types of the module. */
+export const NETWORK_TYPES = ["nat", "bridge", "isolated", "sriov"] as const;
+export const NetworkType = z.enum(NETWORK_TYPES);
+export type NetworkType = z.infer<typeof NetworkType>;
+
+/** Network types this version can run (the others are rejected with UNSUPPORTED_FOR_TYPE). */
+export const IMPLEMENTED_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>(["nat", "isolated", "bridge", "sriov"]);
+
+/** Body of create-network, one shape per type. */
+export const CreateNetworkBody = z.discriminatedUnion("type", [NatBody, IsolatedBody, BridgeBody, SriovBody]);
+export type CreateNetworkBody = z.infer<typeof CreateNetworkBody>;
+
+/** The type's part of a resolved create body: its addressing, or (device types) none and what it attaches to. */
+export type TypePart = { cidr: string; gateway: string; dhcp: DhcpConfig } | { cidr: null; gateway: null; dhcp: DhcpConfig; l2: L2Request };
+
+const NO_DHCP = (): DhcpConfig => ({ enabled: false, start: null, end: null, leaseTime: null });
+
+/** Check the type's own fields of a create body and fill their defaults. Throws VALIDATION_FAILED. */
+export function resolveTypePart(body: CreateNetworkBody): TypePart {
+  switch (body.type) {
+    case "nat":
+    case "isolated":
+      return resolveRouted(body);
+    case "bridge":
+      return { cidr: null, gateway: null, dhcp: NO_DHCP(), l2: bridgeRequest(body) };
+    case "sriov":
+      return { cidr: null, gateway: null, dhcp: NO_DHCP(), l2: sriovRequest(body) };
+  }
+}
+
+/**
+ * The type's body fields a queued create payload stands for (payload-parse.ts): a routed payload's addressing,
+ * any other's `l2` request (whatever its type: the body schema refuses what does not fit).
+ */
+export function typeBodyFields(
+  p: { type?: unknown; cidr?: unknown; gateway?: unknown; dhcp?: unknown; l2?: unknown },
+  isObject: (v: unknown) => v is Record<string, unknown>,
+): Record<string, unknown> {
+  if (p.type === "nat" || p.type === "isolated") return routedBodyFields(p.cidr, p.gateway, p.dhcp, isObject);
+  return l2BodyFields(p.l2, isObject);
+}
+
+/** The subnet a create body asks for (what the operator's subnet pools check); null for a type that takes none. */
+export function subnetOfBody(body: CreateNetworkBody): string | null {
+  switch (body.type) {
+    case "nat":
+    case "isolated":
+      return body.cidr;
+    case "bridge":
+    case "sriov":
+      return null;
+  }
+}
