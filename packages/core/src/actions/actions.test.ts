@@ -32,14 +32,30 @@ describe("action definitions: every list is derived from them", () => {
   });
 });
 
-describe("splitDryRun: the one place dryRun is read", () => {
+describe("splitDryRun: the one place dryRun and expectPlan are read", () => {
   it("takes dryRun off the body", () => {
-    expect(splitDryRun({ name: "a", dryRun: true })).toEqual({ dryRun: true, rest: { name: "a" } });
-    expect(splitDryRun({ name: "a", dryRun: false })).toEqual({ dryRun: false, rest: { name: "a" } });
+    expect(splitDryRun({ name: "a", dryRun: true })).toEqual({ dryRun: true, expectPlan: null, rest: { name: "a" } });
+    expect(splitDryRun({ name: "a", dryRun: false })).toEqual({ dryRun: false, expectPlan: null, rest: { name: "a" } });
   });
   it("no dryRun: not a dry run, the body untouched", () => {
     const raw = { name: "a" };
-    expect(splitDryRun(raw)).toEqual({ dryRun: false, rest: raw });
+    expect(splitDryRun(raw)).toEqual({ dryRun: false, expectPlan: null, rest: raw });
+  });
+  it("takes expectPlan (a dry run's planHash) off the body; anything else is VALIDATION_FAILED naming it", () => {
+    const hash = "0123456789abcdef0123456789abcdef";
+    expect(splitDryRun({ name: "a", expectPlan: hash })).toEqual({ dryRun: false, expectPlan: hash, rest: { name: "a" } });
+    for (const v of [hash.toUpperCase(), `${hash}0`, hash.slice(1), 42, null, ""]) {
+      let err: unknown;
+      try {
+        splitDryRun({ name: "a", expectPlan: v });
+      } catch (e) {
+        err = e;
+      }
+      expect((err as AppError).code).toBe("VALIDATION_FAILED");
+      expect((err as AppError).details.issues).toEqual([
+        { path: "expectPlan", message: "must be the planHash of a dry run (32 lower-case hex digits)" },
+      ]);
+    }
   });
   it("refuses anything but a boolean with VALIDATION_FAILED naming dryRun", () => {
     for (const v of ["true", 1, null, {}]) {
