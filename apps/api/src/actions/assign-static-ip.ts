@@ -2,9 +2,9 @@
 import { changeOf } from "@netforge/core/model";
 import { planOfChange } from "../dry-run";
 import { prepareConfigure } from "../job-preparers";
-import type { ApiHalf } from "./half";
+import { apiHalf } from "./half";
 
-export const assignStaticIp: ApiHalf<"assign-static-ip"> = {
+export const assignStaticIp = apiHalf("assign-static-ip", {
   // The parsed body is the payload (the action route took dryRun off).
   prepare: prepareConfigure(
     "assign-static-ip",
@@ -12,4 +12,4 @@ export const assignStaticIp: ApiHalf<"assign-static-ip"> = {
     (payload) => changeOf("assign-static-ip", payload),
   ),
   plan: planOfChange,
-};
+});

@@ -2,9 +2,9 @@
 import { changeOf } from "@netforge/core/model";
 import { planOfChange } from "../dry-run";
 import { prepareConfigure } from "../job-preparers";
-import type { ApiHalf } from "./half";
+import { apiHalf } from "./half";
 
-export const configureNetworkDhcp: ApiHalf<"configure-network-dhcp"> = {
+export const configureNetworkDhcp = apiHalf("configure-network-dhcp", {
   // The parsed body is the payload (the action route took dryRun off).
   prepare: prepareConfigure(
     "configure-network-dhcp",
@@ -12,4 +12,4 @@ export const configureNetworkDhcp: ApiHalf<"configure-network-dhcp"> = {
     (payload) => changeOf("configure-network-dhcp", payload),
   ),
   plan: planOfChange,
-};
+});

@@ -2,9 +2,9 @@
 import { changeOf } from "@netforge/core/model";
 import { planOfChange } from "../dry-run";
 import { prepareConfigure } from "../job-preparers";
-import type { ApiHalf } from "./half";
+import { apiHalf } from "./half";
 
-export const configureNetworkFirewall: ApiHalf<"configure-network-firewall"> = {
+export const configureNetworkFirewall = apiHalf("configure-network-firewall", {
   // The parsed body is the payload (the action route took dryRun off).
   prepare: prepareConfigure(
     "configure-network-firewall",
@@ -12,4 +12,4 @@ export const configureNetworkFirewall: ApiHalf<"configure-network-firewall"> = {
     (payload) => changeOf("configure-network-firewall", payload),
   ),
   plan: planOfChange,
-};
+});

@@ -2,9 +2,9 @@
 import { changeOf } from "@netforge/core/model";
 import { planOfChange } from "../dry-run";
 import { prepareConfigure } from "../job-preparers";
-import type { ApiHalf } from "./half";
+import { apiHalf } from "./half";
 
-export const unassignStaticIp: ApiHalf<"unassign-static-ip"> = {
+export const unassignStaticIp = apiHalf("unassign-static-ip", {
   // The parsed body is the payload (the action route took dryRun off).
   prepare: prepareConfigure(
     "unassign-static-ip",
@@ -12,4 +12,4 @@ export const unassignStaticIp: ApiHalf<"unassign-static-ip"> = {
     (payload) => changeOf("unassign-static-ip", payload),
   ),
   plan: planOfChange,
-};
+});

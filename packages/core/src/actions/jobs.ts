@@ -129,3 +129,25 @@ export const CONFIGURE_ACTIONS: readonly ConfigureAction[] = JOB_ACTIONS.filter(
 export const JOB_STEPS: { [A in JobActionName]: readonly string[] } = Object.fromEntries(
   JOB_ACTIONS.map((a) => [a, JOB_DEFINITIONS[a].steps]),
 ) as { [A in JobActionName]: readonly string[] };
+
+/** The actions named more than once in a list of halves. */
+type Doubled<T extends readonly { action: string }[]> = T extends readonly [
+  infer F extends { action: string },
+  ...infer R extends readonly { action: string }[],
+]
+  ? (F["action"] extends R[number]["action"] ? F["action"] : never) | Doubled<R>
+  : never;
+/** What a list of halves lacks (job actions without a half) and doubles (actions with more than one). */
+export type HalfCoverage<T extends readonly { action: JobActionName }[]> = {
+  missing: Exclude<JobActionName, T[number]["action"]>;
+  doubled: Doubled<T>;
+};
+/** Nothing more when the halves name every job action exactly once; else a shape no list has (the error names what is wrong). */
+export type OneHalfEach<T extends readonly { action: JobActionName }[]> =
+  HalfCoverage<T> extends { missing: never; doubled: never } ? unknown : HalfCoverage<T>;
+
+/**
+ * The API's or the worker's halves, one per job action: each half carries its action (`apiHalf("create-network",
+ * ...)`), and a list that leaves an action out or names one twice does not compile.
+ */
+export const oneHalfEach = <const T extends readonly { action: JobActionName }[]>(halves: T & OneHalfEach<T>): T => halves;
