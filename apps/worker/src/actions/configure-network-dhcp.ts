@@ -1,5 +1,5 @@
 /** configure-network-dhcp on the host: its payload's one change on the configure path (handlers/configure-network.ts). */
-import { changeOf } from "@netforge/core/model";
+import { changeOf } from "@netforge/core/contract";
 import { configureNetwork } from "../handlers/configure-network";
 import { workerHalf } from "./half";
 

@@ -3,7 +3,7 @@
  * it), then the change goes the configure path; a removed forward's host port is free again, and a forward
  * that was not added gives its host port back.
  */
-import { changeOf } from "@netforge/core/model";
+import { changeOf } from "@netforge/core/contract";
 import { portField, releasePortClaims } from "@netforge/core/store";
 import { configureNetwork } from "../handlers/configure-network";
 import { checkHostPortFree } from "../handlers/host-port";

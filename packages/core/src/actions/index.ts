@@ -9,6 +9,7 @@ import { type ActionDef, DryRunFlag } from "./define";
 import { JOB_DEFINITIONS } from "./jobs";
 import { QUERY_DEFINITIONS } from "./queries";
 
+export * from "./changes";
 export * from "./define";
 export * from "./jobs";
 export * from "./queries";
