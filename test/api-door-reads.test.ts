@@ -10,7 +10,7 @@ import { putHost, putNetworkIps, putNetworkSpec, type Redis, readNetworkAtDoor }
 import type { Command } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type ApiHarness, hostRecord, startApiHarness } from "./support/api-harness";
-import { API_HALVES } from "@netforge/api/testing";
+import { apiHalfOf } from "@netforge/api/testing";
 
 let h: ApiHarness;
 
@@ -148,7 +148,7 @@ describe("the door of a change reads in one round trip", () => {
     it(`${action}: one round trip of reads before the commit`, async () => {
       let before = -1;
       await watchCommands(h.redis, async (rounds) => {
-        const prepare = API_HALVES[action].prepare as (...a: unknown[]) => Promise<void>;
+        const prepare = apiHalfOf(action).prepare as (...a: unknown[]) => Promise<void>;
         await prepare(h.redis, h.keys, body, async () => {
           before = rounds();
         });

@@ -44,7 +44,9 @@ export class ApiAddressPublisher {
   /** The addresses to publish now (none while the Redis connection has no TCP socket, or for loopback). */
   addresses(): string[] {
     if (this.what !== "redis-local") return [...this.what];
-    const local = (this.redis as unknown as { stream?: { localAddress?: string } }).stream?.localAddress ?? "";
+    // ioredis types the socket as always there; it is not before the first connect (nor while reconnecting).
+    const stream: { localAddress?: string } | undefined = this.redis.stream;
+    const local = stream?.localAddress ?? "";
     const ip = local.startsWith("::ffff:") ? local.slice(7) : local;
     return isIPv4(ip) && !ip.startsWith("127.") ? [ip] : [];
   }

@@ -1,37 +1,29 @@
 /**
- * The synchronous checks of each job action, answered from the cluster
- * index before anything is queued (the worker re-checks on the host). Each
- * resolves the job's network, host and payload and hands them to `commit`
- * (the caller's deadline-guarded commit: record, queue entry and, for
- * create-network, the name/subnet claim in one transaction); create-network
- * commits once per candidate host until one takes it. Each job action's API
- * half (actions/<action>.ts) picks its preparer from here.
+ * What the API halves of the job actions (actions/<action>.ts) share at the door: the types of a prepared job
+ * and of a preparer, placement with the name/subnet claim, the read of an existing network with its host, and
+ * a change checked against the spec its worker published. The checks are answered from the cluster index
+ * before anything is queued (the worker re-checks on the host); each half resolves its job's network, host and
+ * payload and hands them to `commit` (the caller's deadline-guarded commit: record, queue entry and, for a
+ * create, the name/subnet claim in one transaction). No action is named here: each half holds its own.
  */
-import { randomUUID } from "node:crypto";
 import {
   type ACTIONS,
   AppError,
-  type CreateNetworkPayload,
+  type ConfigureAction,
+  changeOf,
   type HostRecord,
-  IMPLEMENTED_TYPES,
   type JobAction,
   type JobPayloads,
   type ResolvedCreate,
-  resolveCreate,
   validationError,
 } from "@netforge/core/contract";
-import type { ConfigureAction } from "@netforge/core/contract";
 import {
   type ChangePlan,
-  changeOf,
   checkChange,
   type HostObservation,
   type NetSpec,
   type NetworkChange,
   planChange,
-  checkHostPortAllowed,
-  type DeniedHostPorts,
-  deniedHostPorts,
   checkHostRules,
   hostRuleCount,
   l2Refusal,
@@ -51,7 +43,6 @@ import {
   type NetworkRecord,
   placeAndClaimNetwork,
   readNetworkAtDoor,
-  checkPortClaim,
   type PortClaim,
   listAllNetworks,
 } from "@netforge/core/store";
@@ -190,42 +181,12 @@ export async function placeAndClaim(
   throw new AppError("INVALID_STATE", "placement did not settle under concurrent creates; retry", { retryable: true });
 }
 
-export async function prepareCreate(
-  redis: Redis,
-  keys: Keys,
-  body: JobBody<"create-network">,
-  commit: CommitPrepared<"create-network">,
-  opts: PrepareOptions = {},
-) {
-  const spec = resolveCreate(body);
-  if (!IMPLEMENTED_TYPES.has(spec.type)) {
-    throw new AppError(
-      "UNSUPPORTED_FOR_TYPE",
-      `network type '${spec.type}' is not supported by this version (supported: ${[...IMPLEMENTED_TYPES].join(", ")})`,
-      { type: spec.type, supported: [...IMPLEMENTED_TYPES] },
-    );
-  }
-  const { requestedHost: _requested, ...resolved } = spec;
-  const uuid = randomUUID();
-  await placeAndClaim(
-    redis,
-    keys,
-    spec,
-    async (claim) => {
-      const host = claim.target as string;
-      const payload: CreateNetworkPayload = { ...resolved, uuid, host, createdAt: new Date().toISOString() };
-      await commit({ network: spec.name, host, payload, claim });
-    },
-    opts.checkOnly === true,
-  );
-}
-
 /**
  * An indexed network whose host is online (the first check of every action on an existing network), with
  * what else the action needs of it (its published spec and/or IP table), all read in one round trip
  * (core's readNetworkAtDoor) and checked in the order they always were: the network, then its host.
  */
-async function existingNetwork(
+export async function existingNetwork(
   redis: Redis,
   keys: Keys,
   name: string,
@@ -244,59 +205,48 @@ async function existingNetwork(
   return { ...read, net, host };
 }
 
-/**
- * delete/start/stop: the network must be indexed, its host online, and (for start/stop) in the other state.
- * `payloadOf`: the action's payload for the network (its API half builds it, typed by its definition).
- */
-export function prepareExisting<A extends "delete-network" | "start-network" | "stop-network">(
-  action: A,
-  payloadOf: (name: string) => JobPayloads[A],
-): Preparer<A> {
-  return async (redis, keys, body, commit) => {
-    const { net } = await existingNetwork(redis, keys, body.name);
-    if (action === "start-network" && net.state === "active") {
-      throw new AppError("INVALID_STATE", `network '${net.name}' is already active`, { name: net.name, state: net.state });
-    }
-    if (action === "stop-network" && net.state === "inactive") {
-      throw new AppError("INVALID_STATE", `network '${net.name}' is already inactive`, { name: net.name, state: net.state });
-    }
-    await commit({ network: net.name, host: net.host, payload: payloadOf(net.name), claim: null });
-  };
+/** INVALID_STATE when the network is already in `state` (a start of an active one, a stop of an inactive one). */
+export function refuseState(net: NetworkRecord, state: NetworkRecord["state"]): void {
+  if (net.state === state)
+    throw new AppError("INVALID_STATE", `network '${net.name}' is already ${state}`, { name: net.name, state: net.state });
+}
+
+/** How a change's API half reads and checks it at the door (prepareChange). */
+export interface ChangeAtDoor<A extends ConfigureAction> {
+  /** The job's payload of the parsed body (the action route took dryRun off). */
+  payloadOf: (body: JobBody<A>) => JobPayloads[A];
+  /** Whether the change counts against the host's rule cap (NETFORGE_MAX_RULES_PER_HOST; read with the network). */
+  hostRules?: boolean;
+  /** UNSUPPORTED_FOR_TYPE's reason for a type without netforge-managed addressing ("no DHCP to configure"). */
+  withoutAddressing: string;
 }
 
 /**
  * A change of an existing network: checked at the door against the spec and leases its worker published
- * (the same pure planner the worker runs, which re-checks on the host). Its API half says what the parsed
- * body's payload is (the action route took dryRun off) and the change it asks for (core's changeOf).
+ * (the same pure planner the worker runs, which re-checks on the host), the change being the one the action's
+ * definition makes of the payload (core's changeOf).
  */
-export function prepareConfigure<A extends ConfigureAction>(
-  action: A,
-  payloadOf: (body: JobBody<A>) => JobPayloads[A],
-  changeOfPayload: (payload: JobPayloads[A]) => NetworkChange,
-): Preparer<A> {
+export function prepareChange<A extends ConfigureAction>(action: A, door: ChangeAtDoor<A>): Preparer<A> {
   return async (redis, keys, body, commit, opts = {}) => {
-    const firewall = action === "configure-network-firewall";
-    const { net, spec, ips, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, ips: true, hostRules: firewall });
-    const payload = payloadOf(body);
+    const hostRules = door.hostRules === true;
+    const read = await existingNetwork(redis, keys, body.name, { spec: true, ips: true, hostRules });
+    const { net, spec, ips } = read;
+    const payload = door.payloadOf(body);
     let plan: ChangePlan | { spec: NetSpec } | null = null;
     if (spec) {
       const leases = (ips?.ips ?? []).filter((r) => r.leaseExpiresAt !== null);
       plan = planAtDoor(
         spec,
-        changeOfPayload(payload),
+        changeOf(action, payload),
         { active: net.state === "active", leases, ...limitsOf(opts) },
         opts.checkOnly === true,
       );
-      if (firewall) checkRulesAtDoor(net, hostRules, spec, plan, opts);
+      if (hostRules) checkRulesAtDoor(net, read.hostRules, spec, plan, opts);
     } else if (modelFor(net.type).noAddressing !== null) {
-      throw new AppError(
-        "UNSUPPORTED_FOR_TYPE",
-        `network '${net.name}' is of type ${net.type}: ${action === "configure-network-firewall" ? "netforge manages no firewall for it" : "no DHCP to configure"}`,
-        {
-          name: net.name,
-          type: net.type,
-        },
-      );
+      throw new AppError("UNSUPPORTED_FOR_TYPE", `network '${net.name}' is of type ${net.type}: ${door.withoutAddressing}`, {
+        name: net.name,
+        type: net.type,
+      });
     }
     await commit({ network: net.name, host: net.host, payload, claim: null, plan: fullPlan(plan) });
   };
@@ -306,13 +256,13 @@ export function prepareConfigure<A extends ConfigureAction>(
  * A change checked at the door: a dry run gets the whole plan (what it answers); a real call only the checks
  * (same errors), since the worker plans again on the host and nothing here uses the rendered texts.
  */
-function planAtDoor(spec: NetSpec, change: NetworkChange, host: HostObservation, dryRun: boolean): ChangePlan | { spec: NetSpec } {
+export function planAtDoor(spec: NetSpec, change: NetworkChange, host: HostObservation, dryRun: boolean): ChangePlan | { spec: NetSpec } {
   if (dryRun) return planChange(spec, change, host);
   return { spec: checkChange(spec, change, host) };
 }
 
 /** The per-network caps of a HostObservation, when the caller gave them. */
-function limitsOf(opts: PrepareOptions): Pick<HostObservation, "limits"> {
+export function limitsOf(opts: PrepareOptions): Pick<HostObservation, "limits"> {
   return opts.limits ? { limits: opts.limits } : {};
 }
 
@@ -321,7 +271,7 @@ function limitsOf(opts: PrepareOptions): Pick<HostObservation, "limits"> {
  * other network of its host (`others`: the counts their workers published with their records, read with the
  * network), must stay within NETFORGE_MAX_RULES_PER_HOST. A change that does not add rules passes.
  */
-function checkRulesAtDoor(
+export function checkRulesAtDoor(
   net: NetworkRecord,
   others: number | undefined,
   spec: NetSpec,
@@ -333,80 +283,12 @@ function checkRulesAtDoor(
 }
 
 /** A dry run's whole plan; null for a real call's checks (nothing downstream uses the rendered texts). */
-function fullPlan(p: ChangePlan | { spec: NetSpec } | null): ChangePlan | null {
+export function fullPlan(p: ChangePlan | { spec: NetSpec } | null): ChangePlan | null {
   return p && "steps" in p ? p : null;
 }
 
-/**
- * A port forward: nat networks only, vmIp inside the subnet (the planner's checks, from the published spec),
- * the host port not one a host process listens on (the worker's inventory publishes them), and claimed for
- * this network in the submission's commit, so of two concurrent requests for one port exactly one wins.
- */
-export async function preparePortForward(
-  redis: Redis,
-  keys: Keys,
-  body: JobBody<"configure-network-port-forward">,
-  commit: CommitPrepared<"configure-network-port-forward">,
-  opts: PrepareOptions = {},
-): Promise<void> {
-  // The host's record (its listening ports) and the spec come with the network, in the same round trip.
-  const { net, spec, host, hostRules } = await existingNetwork(redis, keys, body.name, { spec: true, hostRules: true });
-  if (modelFor(net.type).unsupported.has("port-forward")) {
-    throw new AppError("UNSUPPORTED_FOR_TYPE", `port forwards need a nat network; '${net.name}' is ${net.type}`, {
-      name: net.name,
-      type: net.type,
-    });
-  }
-  // The parsed body (the action route took dryRun off) is the payload; `action` defaults to add.
-  const payload: JobPayloads["configure-network-port-forward"] = { ...body, action: body.action ?? "add" };
-  const plan = spec
-    ? planAtDoor(
-        spec,
-        changeOf("configure-network-port-forward", payload),
-        { active: net.state === "active", leases: [], ...limitsOf(opts) },
-        opts.checkOnly === true,
-      )
-    : null;
-  if (spec) checkRulesAtDoor(net, hostRules, spec, plan, opts);
-  let portClaim: PortClaim | null = null;
-  if (payload.action === "add") {
-    if (payload.hostIp !== undefined) checkHostIp(host, payload.hostIp);
-    // Fail closed: a host that published no listening ports (its `ss` failed, or a worker from before they
-    // were published) cannot say the port is free. The worker checks again on the host, under the lock.
-    if (!host.listeningPorts) {
-      throw new AppError(
-        "HOST_UNAVAILABLE",
-        `host ${net.host} has not published the ports its processes listen on (its worker could not read them): port forwards are refused until it does; retry later`,
-        { host: net.host, reason: "listening ports unknown" },
-      );
-    }
-    const listening = host.listeningPorts[payload.protocol];
-    if (listening.includes(payload.hostPort)) {
-      throw new AppError("PORT_CONFLICT", `a process on host ${net.host} listens on ${payload.protocol} port ${payload.hostPort}`, {
-        host: net.host,
-        protocol: payload.protocol,
-        hostPort: payload.hostPort,
-        heldBy: { process: true },
-      });
-    }
-    // The host's own services, listening now or not (the worker publishes its list; older workers: the defaults).
-    // (The record's ranges are [low, high] pairs; its schema says so with length(2), not as a tuple type.)
-    const denied = (host.deniedHostPorts as DeniedHostPorts | undefined) ?? deniedHostPorts(undefined);
-    checkHostPortAllowed(net.host, denied, payload.protocol, payload.hostPort);
-    portClaim = {
-      host: net.host,
-      protocol: payload.protocol,
-      hostPort: payload.hostPort,
-      network: net.name,
-      ...(payload.hostIp === undefined ? {} : { hostIp: payload.hostIp }),
-    };
-    if (opts.checkOnly) await checkPortClaim(redis, keys, portClaim);
-  }
-  await commit({ network: net.name, host: net.host, payload, claim: null, plan: fullPlan(plan), portClaim });
-}
-
 /** A forward's hostIp must be one of the host's own (non-loopback) IPv4 addresses, as its inventory publishes them. */
-function checkHostIp(host: HostRecord, hostIp: string): void {
+export function checkHostIp(host: HostRecord, hostIp: string): void {
   const own = host.interfaces.flatMap((i) => i.addresses.map((a) => a.split("/")[0] as string)).filter((a) => !a.startsWith("127."));
   if (own.includes(hostIp)) return;
   throw validationError([

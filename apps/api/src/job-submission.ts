@@ -45,7 +45,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv, Services } from "./context";
 import { claimIdempotencyKey, idempotencyRedisKey, parseIdempotencyKey, releaseIdempotencyKey, requestFingerprint } from "./idempotency";
-import { API_HALVES } from "./actions/index";
+import { apiHalfOf } from "./actions/index";
 import { type JobBody, PlacedElsewhere, type PreparedJob } from "./job-preparers";
 import { parsePreferWait } from "./prefer-header";
 
@@ -83,7 +83,7 @@ export async function submitJob<A extends JobAction>(
   opts: JobRequestOptions,
 ): Promise<Response> {
   // The action's checks of the request alone, before anything is claimed or queued (dry runs get the same answer).
-  API_HALVES[action].admit?.(s, body);
+  apiHalfOf(action).admit?.(s, body);
   if (opts.dryRun) return answerDryRun(s, c, action, body);
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
@@ -123,7 +123,7 @@ export async function submitJob<A extends JobAction>(
 
   let record: JobRecord | null = null;
   try {
-    await API_HALVES[action].prepare(
+    await apiHalfOf(action).prepare(
       s.redis,
       s.keys,
       body,
@@ -157,7 +157,7 @@ export async function submitJob<A extends JobAction>(
  */
 async function answerDryRun<A extends JobAction>(s: Services, c: Context<AppEnv>, action: A, body: JobBody<A>): Promise<Response> {
   let prepared: PreparedJob<A> | null = null;
-  const half = API_HALVES[action];
+  const half = apiHalfOf(action);
   await half.prepare(
     s.redis,
     s.keys,

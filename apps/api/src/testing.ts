@@ -5,4 +5,4 @@
  */
 export { HostQueues } from "./host-queues";
 export { claimIdempotencyKey, idempotencyRedisKey } from "./idempotency";
-export { API_HALVES } from "./actions/index";
+export { apiHalfOf } from "./actions/index";

@@ -3,6 +3,8 @@
  * (in a namespace or sandbox they made), and the fixtures they share with the unit tests. Not for product code:
  * no shipped entry point imports it (test/bench-isolation walks them).
  */
+import { configureNetworkPortForward } from "./actions/configure-network-port-forward";
+
 export type { JobContext } from "./context";
 export { fenceFor, LOCK_LOST } from "./fence";
 export { webNetwork } from "./firewall/__fixtures__/fake-nft";
@@ -14,7 +16,6 @@ export { createNetwork } from "./handlers/create-network";
 export { deleteNetwork } from "./handlers/delete-network";
 export { startNetwork } from "./handlers/start-network";
 export { stopNetwork } from "./handlers/stop-network";
-export { configurePortForward } from "./handlers/firewall";
 export { NetworkCatalog } from "./host/network-catalog";
 export { Virsh } from "./host/virsh";
 export { sessionSafe, VirshSession } from "./host/virsh-session";
@@ -22,3 +23,6 @@ export { publishIpTable } from "./ip-table";
 export { JobReporter } from "./job-reporter";
 export { failAbandonedJob } from "./processor";
 export { Revert } from "./revert";
+
+/** configure-network-port-forward's worker half run alone (its host port checks, then the configure path). */
+export const configurePortForward = configureNetworkPortForward.run;

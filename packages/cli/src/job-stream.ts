@@ -7,12 +7,13 @@ import { EventSourceParserStream } from "eventsource-parser/stream";
 import type { ApiClient } from "./client";
 import { CliError, EXIT } from "./exit-codes";
 
-export interface JobStepView {
+/** One step of a job as the API shows it (a type, not an interface: a row the CLI's table() can print as it is). */
+export type JobStepView = {
   name: string;
   state: "pending" | "running" | "succeeded" | "failed" | "undone" | "skipped";
   startedAt: string | null;
   finishedAt: string | null;
-}
+};
 export interface JobViewLike {
   id: string;
   action: string;

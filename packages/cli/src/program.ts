@@ -239,7 +239,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         if (json) return io.out(JSON.stringify({ job: j }, null, 2));
         const { progress, ...rest } = j;
         io.out(keyValues(rest));
-        if (progress.steps.length > 0) io.out(`\n${table(progress.steps as unknown as Record<string, unknown>[], "steps")}`);
+        if (progress.steps.length > 0) io.out(`\n${table(progress.steps, "steps")}`);
       }),
   );
   configure(

@@ -23,7 +23,18 @@ export * from "./schemas/network";
 export * from "./schemas/text";
 export * from "./validation";
 export {
+  CHANGE_KINDS,
+  type ChangeKind,
+  type ChangeOfPayload,
+  changeOf,
   CONFIGURE_ACTIONS,
+  configureAction,
+  type DhcpChange,
+  type FirewallChange,
+  type NetworkChange,
+  type PortForwardChange,
+  type ReleaseIpChange,
+  type ReserveIpChange,
   type ConfigureAction,
   DryRunFlag,
   JOB_DEFINITIONS,
@@ -31,6 +42,9 @@ export {
   type JobActionName,
   type JobDefinition,
   jobAction,
+  type HalfCoverage,
+  oneHalfEach,
+  type OneHalfEach,
   type PayloadOf,
   QUERY_DEFINITIONS,
   type QueryActionName,

@@ -6,22 +6,19 @@
  */
 import type { JobPayloads } from "./actions/jobs";
 import type { JobAction } from "./schemas/job";
+import type { NetworkRef } from "./schemas/network";
 
 export { CONFIGURE_STEPS, type JobPayloads, JOB_STEPS } from "./actions/jobs";
 export type { CreateNetworkPayload } from "./schemas/payload-parse";
 
-/** Payload of the actions that only name a network. */
-export type NetworkRefPayload = JobPayloads["delete-network"];
-/** Payload of configure-network-dhcp. */
-export type ConfigureDhcpPayload = JobPayloads["configure-network-dhcp"];
-/** Payload of assign-static-ip (MAC lower case). */
-export type AssignStaticIpPayload = JobPayloads["assign-static-ip"];
-/** Payload of unassign-static-ip (MAC lower case). */
-export type UnassignStaticIpPayload = JobPayloads["unassign-static-ip"];
-/** Payload of configure-network-firewall: the whole rule set (the body without dryRun, defaults filled). */
-export type ConfigureFirewallPayload = JobPayloads["configure-network-firewall"];
-/** Payload of configure-network-port-forward (the body without dryRun). */
-export type ConfigurePortForwardPayload = JobPayloads["configure-network-port-forward"];
+/**
+ * Payload of the actions that only name a network (their body, NetworkRef). A payload of one action is
+ * `JobPayloads[A]` (or `JobPayload<A>`), written where it is used: no alias per action here.
+ */
+export type NetworkRefPayload = NetworkRef;
+
+/** The payload type of job action `A`, as its definition parses it. */
+export type JobPayload<A extends JobAction> = JobPayloads[A];
 
 /** Retry policy for transient failures (BullMQ attempts + exponential backoff). */
 export const JOB_ATTEMPTS = 3;

@@ -26,7 +26,7 @@ describe("per-network caps in the planner (door and worker alike)", () => {
     const refused = (f: () => unknown, setting: string, limit: number) =>
       expect(f).toThrow(expect.objectContaining({ code: "LIMIT_REACHED", details: expect.objectContaining({ limit, setting }) }));
     refused(
-      () => planChange(spec, { kind: "assign-static-ip", mac: "52:54:00:00:00:02", ip: "10.70.0.12" }, host),
+      () => planChange(spec, { kind: "reserve-ip", mac: "52:54:00:00:00:02", ip: "10.70.0.12" }, host),
       "NETFORGE_MAX_RESERVATIONS_PER_NETWORK",
       1,
     );
@@ -53,7 +53,7 @@ describe("per-network caps in the planner (door and worker alike)", () => {
       planChange(spec, { kind: "port-forward", op: "add", protocol: "tcp", hostPort: 8080, vmIp: "10.70.0.12" }, host).changed,
     ).toHaveLength(1);
     expect(planChange(spec, { kind: "port-forward", op: "remove", protocol: "tcp", hostPort: 8080 }, host).changed).toHaveLength(1);
-    expect(planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:01" }, host).changed).toHaveLength(1);
+    expect(planChange(spec, { kind: "release-ip", mac: "52:54:00:00:00:01" }, host).changed).toHaveLength(1);
   });
 
   it("rules per host: only growth past the cap is refused", () => {

@@ -1,15 +1,13 @@
 /** assign-static-ip at the API: a change checked at the door against the published spec; its dry run is the planned change. */
-import { changeOf } from "@netforge/core/model";
 import { planOfChange } from "../dry-run";
-import { prepareConfigure } from "../job-preparers";
-import type { ApiHalf } from "./half";
+import { prepareChange } from "../job-preparers";
+import { apiHalf } from "./half";
 
-export const assignStaticIp: ApiHalf<"assign-static-ip"> = {
-  // The parsed body is the payload (the action route took dryRun off).
-  prepare: prepareConfigure(
-    "assign-static-ip",
-    (body) => body,
-    (payload) => changeOf("assign-static-ip", payload),
-  ),
+export const assignStaticIp = apiHalf("assign-static-ip", {
+  prepare: prepareChange("assign-static-ip", {
+    // The parsed body is the payload (the action route took dryRun off).
+    payloadOf: (body) => body,
+    withoutAddressing: "no DHCP to configure",
+  }),
   plan: planOfChange,
-};
+});

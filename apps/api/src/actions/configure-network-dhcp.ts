@@ -1,15 +1,13 @@
 /** configure-network-dhcp at the API: a change checked at the door against the published spec; its dry run is the planned change. */
-import { changeOf } from "@netforge/core/model";
 import { planOfChange } from "../dry-run";
-import { prepareConfigure } from "../job-preparers";
-import type { ApiHalf } from "./half";
+import { prepareChange } from "../job-preparers";
+import { apiHalf } from "./half";
 
-export const configureNetworkDhcp: ApiHalf<"configure-network-dhcp"> = {
-  // The parsed body is the payload (the action route took dryRun off).
-  prepare: prepareConfigure(
-    "configure-network-dhcp",
-    (body) => body,
-    (payload) => changeOf("configure-network-dhcp", payload),
-  ),
+export const configureNetworkDhcp = apiHalf("configure-network-dhcp", {
+  prepare: prepareChange("configure-network-dhcp", {
+    // The parsed body is the payload (the action route took dryRun off).
+    payloadOf: (body) => body,
+    withoutAddressing: "no DHCP to configure",
+  }),
   plan: planOfChange,
-};
+});

@@ -1,9 +1,12 @@
 /** delete-network at the API: the network indexed, its host online; its dry run answers NETWORK_IN_USE while something is attached. */
 import { planStopOrDelete } from "../dry-run";
-import { prepareExisting } from "../job-preparers";
-import type { ApiHalf } from "./half";
+import { existingNetwork } from "../job-preparers";
+import { apiHalf } from "./half";
 
-export const deleteNetwork: ApiHalf<"delete-network"> = {
-  prepare: prepareExisting("delete-network", (name) => ({ name })),
+export const deleteNetwork = apiHalf("delete-network", {
+  async prepare(redis, keys, body, commit) {
+    const { net } = await existingNetwork(redis, keys, body.name);
+    await commit({ network: net.name, host: net.host, payload: { name: net.name }, claim: null });
+  },
   plan: planStopOrDelete("delete-network"),
-};
+});

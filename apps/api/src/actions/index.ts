@@ -1,29 +1,40 @@
 /**
- * The API's half of every job action, keyed by the action definitions (core's JOB_DEFINITIONS): the mapped
- * type makes an action without its API half, or a half of the wrong payload type, a compile error.
+ * The API's half of every job action, one file each (actions/<action>.ts), each carrying its action: the list
+ * below must name every job action of core's definitions exactly once (oneHalfEach: a half missing or doubled
+ * does not compile), and a half of the wrong payload type does not compile either.
  */
-import type { JobAction } from "@netforge/core/contract";
+import { type JobAction, oneHalfEach } from "@netforge/core/contract";
 import { assignStaticIp } from "./assign-static-ip";
 import { configureNetworkDhcp } from "./configure-network-dhcp";
 import { configureNetworkFirewall } from "./configure-network-firewall";
 import { configureNetworkPortForward } from "./configure-network-port-forward";
 import { createNetwork } from "./create-network";
 import { deleteNetwork } from "./delete-network";
-import type { ApiHalf } from "./half";
+import type { AnyApiHalf, ApiHalf } from "./half";
 import { startNetwork } from "./start-network";
 import { stopNetwork } from "./stop-network";
 import { unassignStaticIp } from "./unassign-static-ip";
 
-export type { ApiHalf } from "./half";
+export type { AnyApiHalf, ApiHalf } from "./half";
 
-export const API_HALVES: { [A in JobAction]: ApiHalf<A> } = {
-  "create-network": createNetwork,
-  "delete-network": deleteNetwork,
-  "start-network": startNetwork,
-  "stop-network": stopNetwork,
-  "configure-network-dhcp": configureNetworkDhcp,
-  "assign-static-ip": assignStaticIp,
-  "unassign-static-ip": unassignStaticIp,
-  "configure-network-firewall": configureNetworkFirewall,
-  "configure-network-port-forward": configureNetworkPortForward,
-};
+/** Every job action's API half. */
+export const API_HALVES = oneHalfEach([
+  createNetwork,
+  deleteNetwork,
+  startNetwork,
+  stopNetwork,
+  configureNetworkDhcp,
+  assignStaticIp,
+  unassignStaticIp,
+  configureNetworkFirewall,
+  configureNetworkPortForward,
+]);
+
+const isHalfOf = <A extends JobAction>(half: AnyApiHalf, action: A): half is AnyApiHalf & ApiHalf<A> => half.action === action;
+
+/** The API half of `action`. */
+export function apiHalfOf<A extends JobAction>(action: A): ApiHalf<A> {
+  for (const half of API_HALVES) if (isHalfOf(half, action)) return half;
+  // Unreachable: oneHalfEach holds a half of every job action.
+  throw new Error(`no API half for job action '${action}'`);
+}

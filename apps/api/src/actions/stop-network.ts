@@ -1,9 +1,13 @@
 /** stop-network at the API: the network indexed and active, its host online; its dry run answers NETWORK_IN_USE while something is attached. */
 import { planStopOrDelete } from "../dry-run";
-import { prepareExisting } from "../job-preparers";
-import type { ApiHalf } from "./half";
+import { existingNetwork, refuseState } from "../job-preparers";
+import { apiHalf } from "./half";
 
-export const stopNetwork: ApiHalf<"stop-network"> = {
-  prepare: prepareExisting("stop-network", (name) => ({ name })),
+export const stopNetwork = apiHalf("stop-network", {
+  async prepare(redis, keys, body, commit) {
+    const { net } = await existingNetwork(redis, keys, body.name);
+    refuseState(net, "inactive");
+    await commit({ network: net.name, host: net.host, payload: { name: net.name }, claim: null });
+  },
   plan: planStopOrDelete("stop-network"),
-};
+});

@@ -89,6 +89,6 @@ export function queueDashboardRoutes(s: Services, tokens: TokenTable, authFailur
   const app = new Hono<AppEnv>();
   app.use(DASHBOARD_PATH, dashboardAuth(tokens, authFailures), syncQueues);
   app.use(`${DASHBOARD_PATH}/*`, dashboardAuth(tokens, authFailures), syncQueues);
-  app.route(DASHBOARD_PATH, serverAdapter.registerPlugin() as unknown as Hono<AppEnv>);
+  app.route(DASHBOARD_PATH, serverAdapter.registerPlugin());
   return app;
 }

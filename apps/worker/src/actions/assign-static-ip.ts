@@ -1,8 +1,8 @@
 /** assign-static-ip on the host: its payload's one change on the configure path (handlers/configure-network.ts). */
-import { changeOf } from "@netforge/core/model";
+import { changeOf } from "@netforge/core/contract";
 import { configureNetwork } from "../handlers/configure-network";
-import type { WorkerHalf } from "./half";
+import { workerHalf } from "./half";
 
-export const assignStaticIp: WorkerHalf<"assign-static-ip"> = {
+export const assignStaticIp = workerHalf("assign-static-ip", {
   run: (ctx, p) => configureNetwork(ctx, p.name, changeOf("assign-static-ip", p)),
-};
+});

@@ -1,8 +1,8 @@
 /** configure-network-dhcp on the host: its payload's one change on the configure path (handlers/configure-network.ts). */
-import { changeOf } from "@netforge/core/model";
+import { changeOf } from "@netforge/core/contract";
 import { configureNetwork } from "../handlers/configure-network";
-import type { WorkerHalf } from "./half";
+import { workerHalf } from "./half";
 
-export const configureNetworkDhcp: WorkerHalf<"configure-network-dhcp"> = {
+export const configureNetworkDhcp = workerHalf("configure-network-dhcp", {
   run: (ctx, p) => configureNetwork(ctx, p.name, changeOf("configure-network-dhcp", p)),
-};
+});

@@ -1,8 +1,8 @@
 /** configure-network-firewall on the host: its payload's one change on the configure path (handlers/configure-network.ts). */
-import { changeOf } from "@netforge/core/model";
+import { changeOf } from "@netforge/core/contract";
 import { configureNetwork } from "../handlers/configure-network";
-import type { WorkerHalf } from "./half";
+import { workerHalf } from "./half";
 
-export const configureNetworkFirewall: WorkerHalf<"configure-network-firewall"> = {
+export const configureNetworkFirewall = workerHalf("configure-network-firewall", {
   run: (ctx, p) => configureNetwork(ctx, p.name, changeOf("configure-network-firewall", p)),
-};
+});

@@ -1,9 +1,9 @@
 /** create-network on the host; a create that failed for good gives its name and subnet back. */
 import { getNetwork, releaseNetworkClaim, removeNetwork } from "@netforge/core/store";
 import { createNetwork as run } from "../handlers/create-network";
-import type { WorkerHalf } from "./half";
+import { workerHalf } from "./half";
 
-export const createNetwork: WorkerHalf<"create-network"> = {
+export const createNetwork = workerHalf("create-network", {
   run,
   async onFinalFailure(host, network) {
     // The create job itself writes the index record only on success, but a reconcile may have indexed the
@@ -21,4 +21,4 @@ export const createNetwork: WorkerHalf<"create-network"> = {
     // A failed create gives its name and subnet back so a corrected request can be accepted.
     await releaseNetworkClaim(host.redis, host.keys, network, host.hostId);
   },
-};
+});

@@ -1,5 +1,5 @@
 /** delete-network on the host. */
 import { deleteNetwork as run } from "../handlers/delete-network";
-import type { WorkerHalf } from "./half";
+import { workerHalf } from "./half";
 
-export const deleteNetwork: WorkerHalf<"delete-network"> = { run };
+export const deleteNetwork = workerHalf("delete-network", { run });

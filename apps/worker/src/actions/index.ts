@@ -1,8 +1,9 @@
 /**
- * The worker's half of every job action, keyed by the action definitions (core's JOB_DEFINITIONS): the mapped
- * type makes an action without its worker half, or a half of the wrong payload type, a compile error.
+ * The worker's half of every job action, one file each (actions/<action>.ts), each carrying its action: the
+ * list below must name every job action of core's definitions exactly once (oneHalfEach: a half missing or
+ * doubled does not compile), and a half of the wrong payload type does not compile either.
  */
-import { checkJobPayload, type JobAction } from "@netforge/core/contract";
+import { checkJobPayload, type JobAction, oneHalfEach } from "@netforge/core/contract";
 import type { HostContext, JobContext } from "../context";
 import { assignStaticIp } from "./assign-static-ip";
 import { configureNetworkDhcp } from "./configure-network-dhcp";
@@ -10,24 +11,27 @@ import { configureNetworkFirewall } from "./configure-network-firewall";
 import { configureNetworkPortForward } from "./configure-network-port-forward";
 import { createNetwork } from "./create-network";
 import { deleteNetwork } from "./delete-network";
-import type { WorkerHalf } from "./half";
+import type { AnyWorkerHalf, WorkerHalf } from "./half";
 import { startNetwork } from "./start-network";
 import { stopNetwork } from "./stop-network";
 import { unassignStaticIp } from "./unassign-static-ip";
 
-export type { WorkerHalf } from "./half";
+export type { AnyWorkerHalf, WorkerHalf } from "./half";
 
-export const WORKER_HALVES: { [A in JobAction]: WorkerHalf<A> } = {
-  "create-network": createNetwork,
-  "delete-network": deleteNetwork,
-  "start-network": startNetwork,
-  "stop-network": stopNetwork,
-  "configure-network-dhcp": configureNetworkDhcp,
-  "assign-static-ip": assignStaticIp,
-  "unassign-static-ip": unassignStaticIp,
-  "configure-network-firewall": configureNetworkFirewall,
-  "configure-network-port-forward": configureNetworkPortForward,
-};
+/** Every job action's worker half. */
+export const WORKER_HALVES = oneHalfEach([
+  createNetwork,
+  deleteNetwork,
+  startNetwork,
+  stopNetwork,
+  configureNetworkDhcp,
+  assignStaticIp,
+  unassignStaticIp,
+  configureNetworkFirewall,
+  configureNetworkPortForward,
+]);
+
+const isHalfOf = <A extends JobAction>(half: AnyWorkerHalf, action: A): half is AnyWorkerHalf & WorkerHalf<A> => half.action === action;
 
 /**
  * Run a queued job: its payload checked by its definition (VALIDATION_FAILED, final, before any host step;
@@ -41,12 +45,12 @@ export function runJobAction<A extends JobAction>(
   expect: { network: string; host: string },
 ): Promise<unknown> {
   const parsed = checkJobPayload(action, payload, expect);
-  return WORKER_HALVES[action].run(ctx, parsed);
+  for (const half of WORKER_HALVES) if (isHalfOf(half, action)) return half.run(ctx, parsed);
+  // Unreachable: oneHalfEach holds a half of every job action (checkJobPayload refused any other name).
+  throw new Error(`no worker half for job action '${action}'`);
 }
-
-const isJobAction = (a: string): a is JobAction => Object.hasOwn(WORKER_HALVES, a);
 
 /** The clean-up of a job that failed for good (see WorkerHalf.onFinalFailure); nothing for an unknown action. */
 export async function afterFinalFailure(host: HostContext, action: string, network: string): Promise<void> {
-  if (isJobAction(action)) await WORKER_HALVES[action].onFinalFailure?.(host, network);
+  await WORKER_HALVES.find((half) => half.action === action)?.onFinalFailure?.(host, network);
 }

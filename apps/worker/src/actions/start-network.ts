@@ -1,5 +1,5 @@
 /** start-network on the host. */
 import { startNetwork as run } from "../handlers/start-network";
-import type { WorkerHalf } from "./half";
+import { workerHalf } from "./half";
 
-export const startNetwork: WorkerHalf<"start-network"> = { run };
+export const startNetwork = workerHalf("start-network", { run });

@@ -1,5 +1,5 @@
 /** stop-network on the host. */
 import { stopNetwork as run } from "../handlers/stop-network";
-import type { WorkerHalf } from "./half";
+import { workerHalf } from "./half";
 
-export const stopNetwork: WorkerHalf<"stop-network"> = { run };
+export const stopNetwork = workerHalf("stop-network", { run });

@@ -1,8 +1,8 @@
 /** unassign-static-ip on the host: its payload's one change on the configure path (handlers/configure-network.ts). */
-import { changeOf } from "@netforge/core/model";
+import { changeOf } from "@netforge/core/contract";
 import { configureNetwork } from "../handlers/configure-network";
-import type { WorkerHalf } from "./half";
+import { workerHalf } from "./half";
 
-export const unassignStaticIp: WorkerHalf<"unassign-static-ip"> = {
+export const unassignStaticIp = workerHalf("unassign-static-ip", {
   run: (ctx, p) => configureNetwork(ctx, p.name, changeOf("unassign-static-ip", p)),
-};
+});

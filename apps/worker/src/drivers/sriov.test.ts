@@ -129,7 +129,7 @@ describe("sriov driver over a fake sysfs", () => {
     pf("enp3s0f0", 8, 4);
     const spec = sriovDriver.prepare(ctx(), { ...payload(4) }, snapshot());
     expect(() =>
-      sriovDriver.model.planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:01" }, { active: true, leases: [] }),
+      sriovDriver.model.planChange(spec, { kind: "release-ip", mac: "52:54:00:00:00:01" }, { active: true, leases: [] }),
     ).toThrow(/type sriov: no static IPs here; VMs of an SR-IOV network own their VF/);
   });
 });

@@ -52,7 +52,8 @@ const lastRedisPeer = new WeakMap<Redis, string>();
 
 /** The address this worker's Redis connection goes to (null over a unix socket or loopback). */
 export function redisPeer(redis: Redis): string | null {
-  const stream = (redis as unknown as { stream?: { remoteAddress?: string } }).stream;
+  // ioredis types the socket as always there; it is not before the first connect (nor while reconnecting).
+  const stream: { remoteAddress?: string } | undefined = redis.stream;
   const ip = peerIPv4(stream?.remoteAddress);
   if (ip) lastRedisPeer.set(redis, ip);
   return ip ?? lastRedisPeer.get(redis) ?? null;

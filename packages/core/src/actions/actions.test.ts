@@ -19,8 +19,8 @@ describe("action definitions: every list is derived from them", () => {
     expect(Object.values(ACTIONS).filter((d) => d.kind === "job")).toHaveLength(JOB_ACTIONS.length);
   });
 
-  it("the configure actions are the definitions marked configure, each reporting the configure steps last", () => {
-    expect(CONFIGURE_ACTIONS).toEqual(JOB_ACTIONS.filter((a) => JOB_DEFINITIONS[a].configure));
+  it("the configure actions are the definitions with a change, each reporting the configure steps last", () => {
+    expect(CONFIGURE_ACTIONS).toEqual(JOB_ACTIONS.filter((a) => JOB_DEFINITIONS[a].change !== null));
     expect(CONFIGURE_ACTIONS).toContain("configure-network-firewall");
     expect(CONFIGURE_ACTIONS).not.toContain("create-network");
     for (const a of CONFIGURE_ACTIONS) expect(JOB_DEFINITIONS[a].steps.slice(-2)).toEqual(["checking change", "applying change"]);

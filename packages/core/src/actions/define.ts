@@ -9,6 +9,7 @@
 import { z } from "zod";
 import type { Role } from "../api-contract";
 import type { PayloadResult } from "../schemas/payload-parse";
+import type { NetworkChange } from "./changes";
 
 interface ActionBase<B extends z.ZodType> {
   /** The request body (a strict object schema; job actions take `dryRun` beside it, see splitDryRun). */
@@ -30,13 +31,26 @@ export interface QueryDefinition<B extends z.ZodType = z.ZodType> extends Action
   errors?: Record<string, string>;
 }
 
-/** An action queued as a job on the network's host. */
-export interface JobDefinition<B extends z.ZodType = z.ZodType, P = unknown, C extends boolean = boolean> extends ActionBase<B> {
+/** How a configure action's payload is the one change of the network it asks for. */
+export type ChangeOfPayload<P> = (payload: P) => NetworkChange;
+
+/**
+ * An action queued as a job on the network's host. (`C`'s bound takes a payload of any type, never: a
+ * definition seen as an ActionDef still carries the change of its own payload type.)
+ */
+export interface JobDefinition<
+  B extends z.ZodType = z.ZodType,
+  P = unknown,
+  C extends ChangeOfPayload<never> | null = ChangeOfPayload<never> | null,
+> extends ActionBase<B> {
   kind: "job";
   /** The steps its job reports, in order (the one list of its step names). */
   steps: readonly string[];
-  /** A change of an existing network's configuration (planned by core's planChange; the configure path). */
-  configure: C;
+  /**
+   * For a change of an existing network's configuration (a configure action: planned by core's planChange, the
+   * configure path): the change its payload asks for. null for the others.
+   */
+  change: C;
   /** Its payload read back from the queue, parsed into the payload type (the worker trusts nothing in Redis). */
   payload: (raw: Record<string, unknown>) => PayloadResult<P>;
 }
@@ -44,12 +58,20 @@ export interface JobDefinition<B extends z.ZodType = z.ZodType, P = unknown, C e
 export type ActionDef = QueryDefinition | JobDefinition;
 
 /** A job definition, its payload type inferred from its payload parser. */
-export const jobAction = <B extends z.ZodType, P, C extends boolean>(d: JobDefinition<B, P, C>): JobDefinition<B, P, C> => d;
+export const jobAction = <B extends z.ZodType, P>(d: JobDefinition<B, P, null>): JobDefinition<B, P, null> => d;
+/**
+ * A configure action's definition: a job whose payload is one change of the network, `change` (the second
+ * argument, so its payload type is the one the definition's payload parser gives).
+ */
+export const configureAction = <B extends z.ZodType, P>(
+  d: Omit<JobDefinition<B, P, null>, "change">,
+  change: ChangeOfPayload<P>,
+): JobDefinition<B, P, ChangeOfPayload<P>> => ({ ...d, change });
 /** A query definition. */
 export const queryAction = <B extends z.ZodType>(d: QueryDefinition<B>): QueryDefinition<B> => d;
 
 /** The payload type of a job definition. */
-export type PayloadOf<D> = D extends JobDefinition<z.ZodType, infer P, boolean> ? P : never;
+export type PayloadOf<D> = D extends { payload: (raw: Record<string, unknown>) => PayloadResult<infer P> } ? P : never;
 
 /** The `dryRun` field every job action takes beside its body (API.md): read in one place, splitDryRun. */
 export const DryRunFlag = z.boolean().optional().describe("Validate and plan only: nothing is queued or changed");

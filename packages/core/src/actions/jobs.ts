@@ -6,7 +6,8 @@ import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/fire
 import { AssignStaticIpBody, ConfigureDhcpBody, UnassignStaticIpBody } from "../schemas/ipam";
 import { CreateNetworkBody, NetworkRef } from "../schemas/network";
 import { bodyPayload, parseCreatePayload } from "../schemas/payload-parse";
-import { type JobDefinition, jobAction, type PayloadOf } from "./define";
+import type { DhcpChange, FirewallChange, NetworkChange, PortForwardChange, ReleaseIpChange, ReserveIpChange } from "./changes";
+import { configureAction, type JobDefinition, jobAction, type PayloadOf } from "./define";
 
 /** Steps of every configure job: load the spec and check the change, then apply the planned host steps. */
 export const CONFIGURE_STEPS = ["checking change", "applying change"] as const;
@@ -19,7 +20,7 @@ export const JOB_DEFINITIONS = {
     summary: "Create (and by default start) a network on a host",
     cli: ["network", "create"],
     steps: ["checking host", "defining network", "starting network", "setting autostart", "verifying DHCP"],
-    configure: false,
+    change: null,
     payload: parseCreatePayload,
   }),
   "delete-network": jobAction({
@@ -29,7 +30,7 @@ export const JOB_DEFINITIONS = {
     summary: "Stop and remove a network; refused while anything is attached",
     cli: ["network", "delete"],
     steps: ["checking attachments", "stopping network", "removing definition"],
-    configure: false,
+    change: null,
     payload: bodyPayload(NetworkRef),
   }),
   "start-network": jobAction({
@@ -39,7 +40,7 @@ export const JOB_DEFINITIONS = {
     summary: "Start an inactive network",
     cli: ["network", "start"],
     steps: ["starting network", "verifying DHCP"],
-    configure: false,
+    change: null,
     payload: bodyPayload(NetworkRef),
   }),
   "stop-network": jobAction({
@@ -49,83 +50,155 @@ export const JOB_DEFINITIONS = {
     summary: "Stop an active network; refused while anything is attached",
     cli: ["network", "stop"],
     steps: ["checking attachments", "stopping network"],
-    configure: false,
+    change: null,
     payload: bodyPayload(NetworkRef),
   }),
-  "configure-network-dhcp": jobAction({
-    kind: "job",
-    body: ConfigureDhcpBody,
-    role: "operator",
-    summary: "Change the DHCP range and lease time of a running network (VMs stay attached)",
-    cli: ["network", "dhcp"],
-    steps: CONFIGURE_STEPS,
-    configure: true,
-    // A change's payload is its body without dryRun (the action route takes dryRun off before parsing).
-    payload: bodyPayload(ConfigureDhcpBody.omit({ dryRun: true })),
-  }),
-  "assign-static-ip": jobAction({
-    kind: "job",
-    body: AssignStaticIpBody,
-    role: "operator",
-    summary: "Reserve an IP for a MAC (live and persistent)",
-    cli: ["network", "ip", "assign"],
-    steps: CONFIGURE_STEPS,
-    configure: true,
-    payload: bodyPayload(AssignStaticIpBody.omit({ dryRun: true })),
-  }),
-  "unassign-static-ip": jobAction({
-    kind: "job",
-    body: UnassignStaticIpBody,
-    role: "operator",
-    summary: "Remove a MAC's reservation (live and persistent)",
-    cli: ["network", "ip", "unassign"],
-    steps: CONFIGURE_STEPS,
-    configure: true,
-    payload: bodyPayload(UnassignStaticIpBody.omit({ dryRun: true })),
-  }),
-  "configure-network-firewall": jobAction({
-    kind: "job",
-    body: ConfigureFirewallBody,
-    role: "operator",
-    summary: "Replace a network's firewall rule set and defaults, atomically (one nft transaction)",
-    cli: ["network", "firewall"],
-    steps: CONFIGURE_STEPS,
-    configure: true,
-    payload: bodyPayload(ConfigureFirewallBody.omit({ dryRun: true })),
-  }),
-  "configure-network-port-forward": jobAction({
-    kind: "job",
-    body: ConfigurePortForwardBody,
-    role: "operator",
-    summary: "Add or remove a DNAT from a host port to a VM (nat networks; host ports claimed per host and protocol)",
-    cli: ["network", "forward"],
-    // An add first reads the host's listening ports again (a remove skips it).
-    steps: ["checking host port", ...CONFIGURE_STEPS],
-    configure: true,
-    payload: bodyPayload(ConfigurePortForwardBody.omit({ dryRun: true })),
-  }),
+  "configure-network-dhcp": configureAction(
+    {
+      kind: "job",
+      body: ConfigureDhcpBody,
+      role: "operator",
+      summary: "Change the DHCP range and lease time of a running network (VMs stay attached)",
+      cli: ["network", "dhcp"],
+      steps: CONFIGURE_STEPS,
+      // A change's payload is its body without dryRun (the action route takes dryRun off before parsing).
+      payload: bodyPayload(ConfigureDhcpBody.omit({ dryRun: true })),
+    },
+    (p): DhcpChange => ({ kind: "dhcp", start: p.start, end: p.end, leaseTime: p.leaseTime }),
+  ),
+  "assign-static-ip": configureAction(
+    {
+      kind: "job",
+      body: AssignStaticIpBody,
+      role: "operator",
+      summary: "Reserve an IP for a MAC (live and persistent)",
+      cli: ["network", "ip", "assign"],
+      steps: CONFIGURE_STEPS,
+      payload: bodyPayload(AssignStaticIpBody.omit({ dryRun: true })),
+    },
+    (p): ReserveIpChange => ({ kind: "reserve-ip", mac: p.mac, ip: p.ip, hostname: p.hostname ?? null, force: p.force === true }),
+  ),
+  "unassign-static-ip": configureAction(
+    {
+      kind: "job",
+      body: UnassignStaticIpBody,
+      role: "operator",
+      summary: "Remove a MAC's reservation (live and persistent)",
+      cli: ["network", "ip", "unassign"],
+      steps: CONFIGURE_STEPS,
+      payload: bodyPayload(UnassignStaticIpBody.omit({ dryRun: true })),
+    },
+    (p): ReleaseIpChange => ({ kind: "release-ip", mac: p.mac }),
+  ),
+  "configure-network-firewall": configureAction(
+    {
+      kind: "job",
+      body: ConfigureFirewallBody,
+      role: "operator",
+      summary: "Replace a network's firewall rule set and defaults, atomically (one nft transaction)",
+      cli: ["network", "firewall"],
+      steps: CONFIGURE_STEPS,
+      payload: bodyPayload(ConfigureFirewallBody.omit({ dryRun: true })),
+    },
+    // The firewall as kept: absent optional rule fields null, defaults accept; host services only when some are
+    // opened (a spec without them stays as it was written before they existed).
+    (p): FirewallChange => {
+      const services = (p.hostServices ?? []).map((s) => ({ protocol: s.protocol, ports: String(s.ports) }));
+      return {
+        kind: "firewall",
+        firewall: {
+          defaultInbound: p.defaultInbound ?? "accept",
+          defaultOutbound: p.defaultOutbound ?? "accept",
+          rules: (p.rules ?? []).map((r) => ({
+            direction: r.direction,
+            protocol: r.protocol,
+            source: r.source ?? null,
+            destination: r.destination ?? null,
+            ports: r.ports ?? null,
+            action: r.action,
+            comment: r.comment ?? null,
+          })),
+          ...(services.length > 0 ? { hostServices: services } : {}),
+        },
+      };
+    },
+  ),
+  "configure-network-port-forward": configureAction(
+    {
+      kind: "job",
+      body: ConfigurePortForwardBody,
+      role: "operator",
+      summary: "Add or remove a DNAT from a host port to a VM (nat networks; host ports claimed per host and protocol)",
+      cli: ["network", "forward"],
+      // An add first reads the host's listening ports again (a remove skips it).
+      steps: ["checking host port", ...CONFIGURE_STEPS],
+      payload: bodyPayload(ConfigurePortForwardBody.omit({ dryRun: true })),
+    },
+    // An add unless the body says remove; hostIp only when given.
+    (p): PortForwardChange => ({
+      kind: "port-forward",
+      op: p.action === "remove" ? "remove" : "add",
+      protocol: p.protocol,
+      hostPort: p.hostPort,
+      vmIp: p.vmIp,
+      vmPort: p.vmPort,
+      ...(p.hostIp === undefined ? {} : { hostIp: p.hostIp }),
+    }),
+  ),
 };
 
 type JobTable = typeof JOB_DEFINITIONS;
 /** Actions that run as jobs on a host's worker. */
 export type JobActionName = keyof JobTable;
-/** The configure actions: changes of an existing network's configuration, one NetworkChange each. */
-export type ConfigureAction = { [A in JobActionName]: JobTable[A]["configure"] extends true ? A : never }[JobActionName];
+/** The configure actions: changes of an existing network's configuration, one NetworkChange each (their definition's `change`). */
+export type ConfigureAction = { [A in JobActionName]: JobTable[A]["change"] extends null ? never : A }[JobActionName];
 
 /** Payload type of each job action. */
 export type JobPayloads = { [A in JobActionName]: PayloadOf<JobTable[A]> };
 
 /** The job definitions seen per action, so a generic action's payload type follows its definition. */
-export const JOB_DEFS: { [A in JobActionName]: JobDefinition<JobTable[A]["body"], JobPayloads[A], JobTable[A]["configure"]> } =
+export const JOB_DEFS: { [A in JobActionName]: JobDefinition<JobTable[A]["body"], JobPayloads[A], JobTable[A]["change"]> } =
   JOB_DEFINITIONS;
 
 const isJobAction = (k: string): k is JobActionName => k in JOB_DEFINITIONS;
 /** Every job action, in the table's order. */
 export const JOB_ACTIONS: readonly JobActionName[] = Object.keys(JOB_DEFINITIONS).filter(isJobAction);
 /** The configure actions, in the table's order. */
-export const CONFIGURE_ACTIONS: readonly ConfigureAction[] = JOB_ACTIONS.filter((a): a is ConfigureAction => JOB_DEFINITIONS[a].configure);
+export const CONFIGURE_ACTIONS: readonly ConfigureAction[] = JOB_ACTIONS.filter(
+  (a): a is ConfigureAction => JOB_DEFINITIONS[a].change !== null,
+);
+
+/** The configure definitions seen per action, so a generic action's change follows its payload type. */
+const CHANGES: { [A in ConfigureAction]: { change: (payload: JobPayloads[A]) => NetworkChange } } = JOB_DEFINITIONS;
+
+/** The change a configure action's payload asks for (its definition's `change`). */
+export function changeOf<A extends ConfigureAction>(action: A, payload: JobPayloads[A]): NetworkChange {
+  return CHANGES[action].change(payload);
+}
 
 /** Steps each action reports, in order. */
 export const JOB_STEPS: { [A in JobActionName]: readonly string[] } = Object.fromEntries(
   JOB_ACTIONS.map((a) => [a, JOB_DEFINITIONS[a].steps]),
 ) as { [A in JobActionName]: readonly string[] };
+
+/** The actions named more than once in a list of halves. */
+type Doubled<T extends readonly { action: string }[]> = T extends readonly [
+  infer F extends { action: string },
+  ...infer R extends readonly { action: string }[],
+]
+  ? (F["action"] extends R[number]["action"] ? F["action"] : never) | Doubled<R>
+  : never;
+/** What a list of halves lacks (job actions without a half) and doubles (actions with more than one). */
+export type HalfCoverage<T extends readonly { action: JobActionName }[]> = {
+  missing: Exclude<JobActionName, T[number]["action"]>;
+  doubled: Doubled<T>;
+};
+/** Nothing more when the halves name every job action exactly once; else a shape no list has (the error names what is wrong). */
+export type OneHalfEach<T extends readonly { action: JobActionName }[]> =
+  HalfCoverage<T> extends { missing: never; doubled: never } ? unknown : HalfCoverage<T>;
+
+/**
+ * The API's or the worker's halves, one per job action: each half carries its action (`apiHalf("create-network",
+ * ...)`), and a list that leaves an action out or names one twice does not compile.
+ */
+export const oneHalfEach = <const T extends readonly { action: JobActionName }[]>(halves: T & OneHalfEach<T>): T => halves;

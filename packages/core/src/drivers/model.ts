@@ -6,6 +6,7 @@
  */
 import type { FirewallNetwork } from "../render/nft";
 import type { DhcpConfig, NetworkType } from "../schemas/network";
+import type { ChangeKind } from "../actions/changes";
 import type { ChangePlan, HostObservation, NetworkChange } from "../planner/changes";
 import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
 import type { NetSpec, RoutedNetSpec } from "../planner/network-spec";
@@ -21,8 +22,8 @@ export type SpecOf<T extends NetworkType> = NetSpec extends infer S
     : never
   : never;
 
-/** A change netforge can make to a network, by its kind (one per configure action). */
-export type ChangeKind = NetworkChange["kind"];
+/** A change netforge can make to a network, by its kind (the contract's: actions/changes.ts). */
+export type { ChangeKind } from "../actions/changes";
 
 /** The netforge-owned parts a type shows in its index record and views (null/empty: the type has none). */
 export interface TypeView {

@@ -2,13 +2,11 @@
  * The shared part of the types whose addressing netforge does not own (bridge: the LAN's DHCP server; sriov:
  * VFs on the physical LAN): no DHCP, no firewall path, every change refused with UNSUPPORTED_FOR_TYPE.
  */
+import { CHANGE_KINDS } from "../actions/changes";
 import { AppError } from "../errors";
 import type { NetworkChange } from "../planner/changes";
 import type { NetSpec } from "../planner/network-spec";
-import type { ChangeKind, DriverModel } from "./model";
-
-/** Every change kind: the ones a type without netforge-managed addressing refuses. */
-const ALL_CHANGES: readonly ChangeKind[] = ["dhcp", "assign-static-ip", "unassign-static-ip", "firewall", "port-forward"];
+import type { DriverModel } from "./model";
 
 /** A DHCP/static-IP change of a type whose addressing netforge does not own: UNSUPPORTED_FOR_TYPE saying who does. */
 function unsupportedChange(spec: NetSpec, change: NetworkChange, why: string): AppError {
@@ -24,7 +22,8 @@ export function noAddressingParts<S extends NetSpec>(why: string): Omit<DriverMo
   return {
     addressing: () => null,
     noAddressing: why,
-    unsupported: new Set(ALL_CHANGES),
+    // Every change kind: a type without netforge-managed addressing refuses them all.
+    unsupported: new Set(CHANGE_KINDS),
     hostFirewall: false,
     firewall: () => null,
     ownsTypeRules: () => true,

@@ -38,7 +38,7 @@ describe("the type registry", () => {
     expect([...modelFor("nat").unsupported]).toEqual([]);
     expect([...modelFor("isolated").unsupported]).toEqual(["port-forward"]);
     for (const t of ["bridge", "sriov"] as const) {
-      expect([...modelFor(t).unsupported].sort()).toEqual(["assign-static-ip", "dhcp", "firewall", "port-forward", "unassign-static-ip"]);
+      expect([...modelFor(t).unsupported].sort()).toEqual(["dhcp", "firewall", "port-forward", "release-ip", "reserve-ip"]);
       expect(modelFor(t).noAddressing).toMatch(/DHCP server/);
     }
   });
@@ -69,8 +69,8 @@ describe("the type registry", () => {
     expect(() => modelOf(bridge).planChange(bridge, change, { active: true, leases: [] })).toThrow(
       expect.objectContaining({ code: "UNSUPPORTED_FOR_TYPE", message: expect.stringContaining("no DHCP settings here") }),
     );
-    expect(() =>
-      modelOf(sriov).checkChange(sriov, { kind: "unassign-static-ip", mac: "52:54:00:00:00:01" }, { active: true, leases: [] }),
-    ).toThrow(expect.objectContaining({ code: "UNSUPPORTED_FOR_TYPE", message: expect.stringContaining("no static IPs here") }));
+    expect(() => modelOf(sriov).checkChange(sriov, { kind: "release-ip", mac: "52:54:00:00:00:01" }, { active: true, leases: [] })).toThrow(
+      expect.objectContaining({ code: "UNSUPPORTED_FOR_TYPE", message: expect.stringContaining("no static IPs here") }),
+    );
   });
 });

@@ -9,7 +9,8 @@ import { AppError } from "../errors";
 import { CONFIGURE_ACTIONS } from "../actions/index";
 import { checkChange, firewallNetworkOf, planChange, renderNetworkXml } from "../drivers/registry";
 import type { NativeRange } from "../render/network-xml";
-import { changeFor, firewallFromBody, type HostObservation, type NetworkChange } from "./changes";
+import { changeOfBody } from "./__fixtures__/change-of-body";
+import type { HostObservation, NetworkChange } from "./changes";
 import type { FirewallSpec, PortForwardSpec } from "./firewall";
 import type { BridgeNetSpec, NetSpec, RoutedNetSpec, SriovNetSpec } from "./network-spec";
 
@@ -117,7 +118,7 @@ describe("types without netforge-managed addressing", () => {
     }
   });
   it("static IPs on an sriov network: the message says static IPs and why", () => {
-    const e = thrown(() => checkChange(sriovSpec, { kind: "unassign-static-ip", mac: A }, up));
+    const e = thrown(() => checkChange(sriovSpec, { kind: "release-ip", mac: A }, up));
     expect(e.message).toBe(
       "network 'fast' is of type sriov: no static IPs here; VMs of an SR-IOV network own their VF directly: addressing belongs to the LAN's DHCP server or to the VM",
     );
@@ -126,18 +127,18 @@ describe("types without netforge-managed addressing", () => {
 
 describe("checkChange: the door's check, rendering nothing", () => {
   it("returns the next spec planChange would write", () => {
-    const change: NetworkChange = { kind: "assign-static-ip", mac: B, ip: "10.1.0.11" };
+    const change: NetworkChange = { kind: "reserve-ip", mac: B, ip: "10.1.0.11" };
     expect(checkChange(spec, change, up)).toEqual(planChange(spec, change, up).spec);
     expect(checkChange(spec, change, up)).not.toEqual(spec);
   });
   it("throws what planChange throws", () => {
-    const change: NetworkChange = { kind: "assign-static-ip", mac: B, ip: "10.1.0.10" };
+    const change: NetworkChange = { kind: "reserve-ip", mac: B, ip: "10.1.0.10" };
     expect(thrown(() => checkChange(spec, change, up)).message).toBe(thrown(() => planChange(spec, change, up)).message);
   });
 });
 
 describe("planChange: the steps", () => {
-  const assign: NetworkChange = { kind: "assign-static-ip", mac: B, ip: "10.1.0.11", hostname: "web1" };
+  const assign: NetworkChange = { kind: "reserve-ip", mac: B, ip: "10.1.0.11", hostname: "web1" };
   it("a host add: named, the live net-update with its exact undo, live; then the spec write undone by the old definition", () => {
     const p = planChange(spec, assign, up);
     const host = "<host mac='52:54:00:00:00:0b' name='web1' ip='10.1.0.11'/>";
@@ -172,7 +173,7 @@ describe("planChange: the steps", () => {
     expect(p.notLive).toEqual(["network is not running: the change takes effect when it starts"]);
   });
   it("a host delete: named, deleted live, undone by adding it back", () => {
-    const p = planChange(spec, { kind: "unassign-static-ip", mac: A }, up);
+    const p = planChange(spec, { kind: "release-ip", mac: A }, up);
     const host = "<host mac='52:54:00:00:00:0a' name='db' ip='10.1.0.10'/>";
     expect(p.steps[0]).toEqual({
       name: "delete DHCP host 52:54:00:00:00:0a -> 10.1.0.10",
@@ -226,7 +227,7 @@ describe("planChange: the steps", () => {
     expect(p.steps[0]?.part?.ownsTypeRules).toBe(false);
   });
   it("warnings and the summary come with the plan", () => {
-    const p = planChange(spec, { kind: "assign-static-ip", mac: B, ip: "10.1.0.150" }, up);
+    const p = planChange(spec, { kind: "reserve-ip", mac: B, ip: "10.1.0.150" }, up);
     expect(p.warnings).toEqual([
       "10.1.0.150 is inside the dynamic range 10.1.0.100-10.1.0.200: dnsmasq keeps it for 52:54:00:00:00:0b, the pool has one address less",
     ]);
@@ -235,8 +236,8 @@ describe("planChange: the steps", () => {
 });
 
 describe("planChange: assign-static-ip", () => {
-  const assign = (ip: string, extra: Partial<Extract<NetworkChange, { kind: "assign-static-ip" }>> = {}, host = up, s = spec) =>
-    planChange(s, { kind: "assign-static-ip", mac: B, ip, ...extra }, host);
+  const assign = (ip: string, extra: Partial<Extract<NetworkChange, { kind: "reserve-ip" }>> = {}, host = up, s = spec) =>
+    planChange(s, { kind: "reserve-ip", mac: B, ip, ...extra }, host);
   it("lower-cases the MAC and stores no hostname as null", () => {
     expect(routed(assign("10.1.0.11", { mac: "52:54:00:00:00:0B" })).reservations.at(-1)).toEqual({
       mac: B,
@@ -319,13 +320,13 @@ describe("planChange: assign-static-ip", () => {
 describe("planChange: unassign-static-ip", () => {
   const two = { ...spec, reservations: [...spec.reservations, { mac: B, ip: "10.1.0.11", hostname: null }] };
   it("takes out that MAC's reservation only (MAC in any case) and says which address it freed", () => {
-    const p = planChange(two, { kind: "unassign-static-ip", mac: "52:54:00:00:00:0A" }, up);
+    const p = planChange(two, { kind: "release-ip", mac: "52:54:00:00:00:0A" }, up);
     expect(routed(p).reservations).toEqual([{ mac: B, ip: "10.1.0.11", hostname: null }]);
     expect(p.changed).toEqual([`released 10.1.0.10 of ${A}`]);
     expect(p.warnings).toEqual([]);
   });
   it("a MAC without a reservation: NOT_FOUND naming it", () => {
-    const e = thrown(() => planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:0C" }, up));
+    const e = thrown(() => planChange(spec, { kind: "release-ip", mac: "52:54:00:00:00:0C" }, up));
     expect(e.code).toBe("NOT_FOUND");
     expect(e.message).toBe(`${C} has no reservation on network 'web'`);
     expect(e.details).toEqual({ name: "web", mac: C });
@@ -608,11 +609,7 @@ describe("planChange against libvirt's own elements, field by field", () => {
       { mac: B, ip: "10.1.0.99", hostname: "web1" },
       { mac: B, ip: "10.1.0.11", hostname: "old" },
     ]) {
-      const p = planChange(
-        spec,
-        { kind: "assign-static-ip", mac: B, ip: "10.1.0.11", hostname: "web1" },
-        native([...spec.reservations, stale]),
-      );
+      const p = planChange(spec, { kind: "reserve-ip", mac: B, ip: "10.1.0.11", hostname: "web1" }, native([...spec.reservations, stale]));
       expect(names(p)).toEqual([`delete DHCP host ${B} -> ${stale.ip}`, `add DHCP host ${B} -> 10.1.0.11`, "write spec"]);
       expect(p.steps[0]?.virsh[4]).toBe(`<host mac='${B}' name='${stale.hostname}' ip='${stale.ip}'/>`);
     }
@@ -620,7 +617,7 @@ describe("planChange against libvirt's own elements, field by field", () => {
   it("an unassign deletes the host entry libvirt has for the MAC (its IP, not the spec's), not another MAC's", () => {
     const p = planChange(
       spec,
-      { kind: "unassign-static-ip", mac: A },
+      { kind: "release-ip", mac: A },
       native([
         { mac: C, ip: "10.1.0.66", hostname: null },
         { mac: A, ip: "10.1.0.77", hostname: null },
@@ -674,7 +671,7 @@ describe("planChange against libvirt's own elements, field by field", () => {
   });
 });
 
-describe("the configure actions and their bodies as changes", () => {
+describe("the configure actions and their bodies as changes (each definition's change)", () => {
   it("lists the five configure actions", () => {
     expect([...CONFIGURE_ACTIONS].sort()).toEqual([
       "assign-static-ip",
@@ -685,7 +682,7 @@ describe("the configure actions and their bodies as changes", () => {
     ]);
   });
   it("dhcp: the range and lease time", () => {
-    expect(changeFor("configure-network-dhcp", { name: "web", start: "10.1.0.2", end: "10.1.0.9", leaseTime: 600 })).toEqual({
+    expect(changeOfBody("configure-network-dhcp", { name: "web", start: "10.1.0.2", end: "10.1.0.9", leaseTime: 600 })).toEqual({
       kind: "dhcp",
       start: "10.1.0.2",
       end: "10.1.0.9",
@@ -693,25 +690,27 @@ describe("the configure actions and their bodies as changes", () => {
     });
   });
   it("assign: hostname null when absent, force only when true", () => {
-    expect(changeFor("assign-static-ip", { name: "web", mac: A, ip: "10.1.0.5" })).toEqual({
-      kind: "assign-static-ip",
+    expect(changeOfBody("assign-static-ip", { name: "web", mac: A, ip: "10.1.0.5" })).toEqual({
+      kind: "reserve-ip",
       mac: A,
       ip: "10.1.0.5",
       hostname: null,
       force: false,
     });
-    expect(changeFor("assign-static-ip", { mac: A, ip: "10.1.0.5", hostname: "db", force: true })).toMatchObject({
+    expect(changeOfBody("assign-static-ip", { mac: A, ip: "10.1.0.5", hostname: "db", force: true })).toMatchObject({
       hostname: "db",
       force: true,
     });
-    expect(changeFor("assign-static-ip", { mac: A, ip: "10.1.0.5", force: "true" })).toMatchObject({ force: false });
+    expect(changeOfBody("assign-static-ip", { mac: A, ip: "10.1.0.5", force: false })).toMatchObject({ force: false });
+    // A force that is not a boolean never reaches the change: the payload parser refuses it.
+    expect(() => changeOfBody("assign-static-ip", { mac: A, ip: "10.1.0.5", force: "true" })).toThrow(/payload refused/);
   });
   it("unassign: the MAC", () => {
-    expect(changeFor("unassign-static-ip", { name: "web", mac: A })).toEqual({ kind: "unassign-static-ip", mac: A });
+    expect(changeOfBody("unassign-static-ip", { name: "web", mac: A })).toEqual({ kind: "release-ip", mac: A });
   });
   it("port forward: add unless the action says remove; hostIp only when given", () => {
     const body = { name: "web", protocol: "udp", hostPort: 53, vmIp: "10.1.0.5", vmPort: 5353 };
-    expect(changeFor("configure-network-port-forward", body)).toStrictEqual({
+    expect(changeOfBody("configure-network-port-forward", body)).toStrictEqual({
       kind: "port-forward",
       op: "add",
       protocol: "udp",
@@ -719,19 +718,19 @@ describe("the configure actions and their bodies as changes", () => {
       vmIp: "10.1.0.5",
       vmPort: 5353,
     });
-    expect(changeFor("configure-network-port-forward", { ...body, action: "add", hostIp: "198.51.100.2" })).toMatchObject({
+    expect(changeOfBody("configure-network-port-forward", { ...body, action: "add", hostIp: "198.51.100.2" })).toMatchObject({
       op: "add",
       hostIp: "198.51.100.2",
     });
-    expect(changeFor("configure-network-port-forward", { ...body, action: "remove" })).toMatchObject({ op: "remove" });
+    expect(changeOfBody("configure-network-port-forward", { ...body, action: "remove" })).toMatchObject({ op: "remove" });
   });
   it("firewall: absent optional rule fields become null, defaults accept, no rules and no host services when absent", () => {
-    expect(changeFor("configure-network-firewall", { name: "web" })).toEqual({
+    expect(changeOfBody("configure-network-firewall", { name: "web" })).toEqual({
       kind: "firewall",
       firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
     });
     expect(
-      firewallFromBody({
+      changeOfBody("configure-network-firewall", {
         defaultInbound: "drop",
         defaultOutbound: "reject",
         rules: [
@@ -748,7 +747,7 @@ describe("the configure actions and their bodies as changes", () => {
         ],
         hostServices: [{ protocol: "udp", ports: "5000-5100" }],
       }),
-    ).toEqual({
+    ).toHaveProperty("firewall", {
       defaultInbound: "drop",
       defaultOutbound: "reject",
       rules: [

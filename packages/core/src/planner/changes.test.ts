@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors";
 import { parseNetworkXml } from "../render/network-xml";
 import { planChange } from "../drivers/registry";
-import { changeFor } from "./changes";
+import { changeOfBody } from "./__fixtures__/change-of-body";
 import type { RoutedNetSpec as NetSpec, RoutedNetSpec } from "./network-spec";
 
 const spec: NetSpec = {
@@ -29,7 +29,7 @@ const code = (f: () => unknown): string => {
 
 describe("planChange: assign-static-ip", () => {
   const assign = (ip: string, mac = "52:54:00:00:00:02", force = false) =>
-    planChange(spec, { kind: "assign-static-ip", mac, ip, hostname: null, force }, up);
+    planChange(spec, { kind: "reserve-ip", mac, ip, hostname: null, force }, up);
   it("plans a live host add and the spec write (the persistent definition, new host included), each with its undo", () => {
     const p = assign("10.1.0.11");
     expect(p.steps.map((s) => s.virsh)).toEqual([
@@ -62,10 +62,10 @@ describe("planChange: assign-static-ip", () => {
     expect(forced.warnings.join(" ")).toMatch(/leased to 52:54:00:00:00:99/);
   });
   it("repeating the same reservation plans nothing", () => {
-    expect(planChange(spec, { kind: "assign-static-ip", mac: "52:54:00:00:00:01", ip: "10.1.0.10", hostname: "db" }, up).steps).toEqual([]);
+    expect(planChange(spec, { kind: "reserve-ip", mac: "52:54:00:00:00:01", ip: "10.1.0.10", hostname: "db" }, up).steps).toEqual([]);
   });
   it("on a stopped network changes the persistent definition only and says so", () => {
-    const p = planChange(spec, { kind: "assign-static-ip", mac: "52:54:00:00:00:02", ip: "10.1.0.11" }, { active: false, leases: [] });
+    const p = planChange(spec, { kind: "reserve-ip", mac: "52:54:00:00:00:02", ip: "10.1.0.11" }, { active: false, leases: [] });
     expect(p.steps[0]?.virsh.at(-1)).toBe("--config");
     expect(p.notLive).toHaveLength(1);
   });
@@ -73,7 +73,7 @@ describe("planChange: assign-static-ip", () => {
 
 describe("planChange: unassign-static-ip and dhcp", () => {
   it("unassign deletes the exact host element; unknown MAC is NOT_FOUND", () => {
-    const p = planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:01" }, up);
+    const p = planChange(spec, { kind: "release-ip", mac: "52:54:00:00:00:01" }, up);
     expect(p.steps[0]?.virsh).toEqual([
       "net-update",
       "web",
@@ -83,7 +83,7 @@ describe("planChange: unassign-static-ip and dhcp", () => {
       "--live",
     ]);
     expect((p.spec as NetSpec).reservations).toEqual([]);
-    expect(code(() => planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:07" }, up))).toBe("NOT_FOUND");
+    expect(code(() => planChange(spec, { kind: "release-ip", mac: "52:54:00:00:00:07" }, up))).toBe("NOT_FOUND");
   });
   it("moves the range: delete old, add new with its lease time, live", () => {
     const p = planChange(spec, { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 300 }, up);
@@ -118,7 +118,7 @@ describe("planChange against libvirt's own elements (a retry after a worker died
     const added = { mac: "52:54:00:00:00:02", ip: "10.1.0.11", hostname: null };
     const p = planChange(
       spec,
-      { kind: "assign-static-ip", mac: added.mac, ip: added.ip },
+      { kind: "reserve-ip", mac: added.mac, ip: added.ip },
       { ...up, native: native([...spec.reservations, added]) },
     );
     expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
@@ -141,11 +141,11 @@ describe("planChange against libvirt's own elements (a retry after a worker died
     expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
   });
   it("an unassign whose host entry is already gone: only the spec write", () => {
-    const p = planChange(spec, { kind: "unassign-static-ip", mac: "52:54:00:00:00:01" }, { ...up, native: native([]) });
+    const p = planChange(spec, { kind: "release-ip", mac: "52:54:00:00:00:01" }, { ...up, native: native([]) });
     expect(p.steps.map((s) => s.virsh[0])).toEqual(["net-define"]);
   });
   it("in the normal case the plan is the same with or without them (what the door plans is what the worker runs)", () => {
-    const change = { kind: "assign-static-ip" as const, mac: "52:54:00:00:00:02", ip: "10.1.0.11" };
+    const change = { kind: "reserve-ip" as const, mac: "52:54:00:00:00:02", ip: "10.1.0.11" };
     expect(planChange(spec, change, { ...up, native: native() }).steps).toEqual(planChange(spec, change, up).steps);
   });
 });
@@ -182,7 +182,7 @@ describe("planChange: firewall", () => {
     expect(planChange({ ...spec, firewall: fw }, { kind: "firewall", firewall: fw }, up).steps).toEqual([]);
   });
   it("host services: replaced with the rule set, kept in the definition, opened in the host chain, named in the result", () => {
-    const change = changeFor("configure-network-firewall", {
+    const change = changeOfBody("configure-network-firewall", {
       name: "web",
       defaultInbound: "drop",
       defaultOutbound: "accept",
@@ -199,7 +199,12 @@ describe("planChange: firewall", () => {
       "host services open to the VMs: tcp 8443",
     ]);
     // A body without them closes the host again (the whole firewall is replaced), and an empty list is no field.
-    const closed = changeFor("configure-network-firewall", { ...fw, rules: fw.rules, hostServices: [] });
+    const closed = changeOfBody("configure-network-firewall", {
+      defaultInbound: "drop",
+      defaultOutbound: "accept",
+      rules: [{ direction: "inbound", protocol: "tcp", ports: "22", action: "accept" }],
+      hostServices: [],
+    });
     expect(closed).toEqual({ kind: "firewall", firewall: fw });
     const q = planChange(p.spec, closed, up);
     expect(q.nft).not.toContain("8443");

@@ -6,33 +6,18 @@
  * them. Because both come from here, a plan's texts are what the real call
  * applies.
  */
-import type { z } from "zod";
-import type { ConfigureAction, JOB_DEFINITIONS } from "../actions/jobs";
+import type { NetworkChange } from "../actions/changes";
 import { AppError } from "../errors";
 import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
 import { type NativeRange, renderDhcpHost, renderDhcpRange, renderRoutedXml } from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
-import { type FirewallSpec, firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
+import { firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
 import type { NetSpec, Reservation, RoutedNetSpec } from "./network-spec";
 
-/** A change of a network's configuration (one per configure action). */
-export type NetworkChange =
-  | { kind: "dhcp"; start: string; end: string; leaseTime?: number | undefined }
-  | { kind: "assign-static-ip"; mac: string; ip: string; hostname?: string | null | undefined; force?: boolean | undefined }
-  | { kind: "unassign-static-ip"; mac: string }
-  | { kind: "firewall"; firewall: FirewallSpec }
-  | {
-      kind: "port-forward";
-      op: "add" | "remove";
-      protocol: "tcp" | "udp";
-      hostPort: number;
-      vmIp?: string | undefined;
-      vmPort?: number | undefined;
-      /** One host address (absent: every host address). */
-      hostIp?: string | undefined;
-    };
+// A change is part of the contract: the configure actions' definitions make it of their payloads (actions/jobs.ts).
+export type { NetworkChange } from "../actions/changes";
 
 /** What the host reports that a change must respect. */
 export interface HostObservation {
@@ -271,7 +256,7 @@ function applyChange(
   const leaseOf = (ip: string) => host.leases.find((l) => l.ip === ip);
   const limits = host.limits ?? sizeLimits();
   switch (change.kind) {
-    case "assign-static-ip": {
+    case "reserve-ip": {
       const mac = change.mac.toLowerCase();
       const ip = ipNum(change.ip);
       const hostname = change.hostname ?? null;
@@ -335,7 +320,7 @@ function applyChange(
         changed: [`reserved ${change.ip} for ${mac}`],
       };
     }
-    case "unassign-static-ip": {
+    case "release-ip": {
       const mac = change.mac.toLowerCase();
       const r = spec.reservations.find((x) => x.mac === mac);
       if (!r) throw new AppError("NOT_FOUND", `${mac} has no reservation on network '${spec.name}'`, { name: spec.name, mac });
@@ -480,109 +465,4 @@ function applyChange(
       return { spec: { ...spec, dhcp: { enabled: true, start: change.start, end: change.end, leaseTime } }, ops, warnings, changed };
     }
   }
-}
-
-/** The input of a configure action's change: its body without the network's name (and without dryRun). */
-export type ChangeInput<A extends ConfigureAction> = Omit<z.input<(typeof JOB_DEFINITIONS)[A]["body"]>, "name" | "dryRun">;
-
-/** Each configure action's body (or payload: the same value, parsed) as its one NetworkChange. */
-const CHANGE_OF: { [A in ConfigureAction]: (p: ChangeInput<A>) => NetworkChange } = {
-  "configure-network-dhcp": (p) => ({ kind: "dhcp", start: p.start, end: p.end, leaseTime: p.leaseTime }),
-  "assign-static-ip": (p) => ({ kind: "assign-static-ip", mac: p.mac, ip: p.ip, hostname: p.hostname ?? null, force: p.force === true }),
-  "unassign-static-ip": (p) => ({ kind: "unassign-static-ip", mac: p.mac }),
-  "configure-network-firewall": (p) => ({ kind: "firewall", firewall: firewallOfInput(p) }),
-  "configure-network-port-forward": (p) => ({
-    kind: "port-forward",
-    op: p.action === "remove" ? "remove" : "add",
-    protocol: p.protocol,
-    hostPort: p.hostPort,
-    vmIp: p.vmIp,
-    vmPort: p.vmPort,
-    ...(typeof p.hostIp === "string" ? { hostIp: p.hostIp } : {}),
-  }),
-};
-
-/** The change a configure action's payload (or parsed body) asks for. */
-export function changeOf<A extends ConfigureAction>(action: A, p: ChangeInput<A>): NetworkChange {
-  return CHANGE_OF[action](p);
-}
-
-/**
- * The change of an untyped body of a configure action, taken field by field as it is (not validated: a
- * stored firewall's null fields pass). Kept for callers holding untyped bodies (tests); the product's path
- * is changeOf, typed by the action's definition.
- */
-export function changeFor(action: ConfigureAction, p: Record<string, unknown>): NetworkChange {
-  const s = (k: string) => p[k] as string;
-  switch (action) {
-    case "configure-network-dhcp":
-      return { kind: "dhcp", start: s("start"), end: s("end"), leaseTime: p.leaseTime as number | undefined };
-    case "assign-static-ip":
-      return {
-        kind: "assign-static-ip",
-        mac: s("mac"),
-        ip: s("ip"),
-        hostname: (p.hostname as string | undefined) ?? null,
-        force: p.force === true,
-      };
-    case "unassign-static-ip":
-      return { kind: "unassign-static-ip", mac: s("mac") };
-    case "configure-network-firewall":
-      return { kind: "firewall", firewall: firewallFromBody(p) };
-    case "configure-network-port-forward":
-      return {
-        kind: "port-forward",
-        op: p.action === "remove" ? "remove" : "add",
-        protocol: p.protocol as "tcp" | "udp",
-        hostPort: p.hostPort as number,
-        vmIp: p.vmIp as string | undefined,
-        vmPort: p.vmPort as number | undefined,
-        ...(typeof p.hostIp === "string" ? { hostIp: p.hostIp } : {}),
-      };
-  }
-}
-
-/** The stored firewall of a configure-network-firewall body (absent optional fields become null; defaults accept). */
-export function firewallFromBody(p: Record<string, unknown>): FirewallSpec {
-  const rules = (p.rules as Record<string, unknown>[] | undefined) ?? [];
-  const v = (x: unknown) => (typeof x === "string" ? x : null);
-  const services = ((p.hostServices as Record<string, unknown>[] | undefined) ?? []).map((s) => ({
-    protocol: s.protocol as "tcp" | "udp",
-    ports: String(s.ports),
-  }));
-  return {
-    defaultInbound: (p.defaultInbound as FirewallSpec["defaultInbound"] | undefined) ?? "accept",
-    defaultOutbound: (p.defaultOutbound as FirewallSpec["defaultOutbound"] | undefined) ?? "accept",
-    rules: rules.map((r) => ({
-      direction: r.direction as "inbound" | "outbound",
-      protocol: r.protocol as FirewallSpec["rules"][number]["protocol"],
-      source: v(r.source),
-      destination: v(r.destination),
-      ports: v(r.ports),
-      action: r.action as FirewallSpec["defaultInbound"],
-      comment: v(r.comment),
-    })),
-    // Kept only when some are opened: a spec without host services stays as it was written before they existed.
-    ...(services.length > 0 ? { hostServices: services } : {}),
-  };
-}
-
-/** The stored firewall of a configure-network-firewall body (absent optional fields become null; defaults accept). */
-function firewallOfInput(p: ChangeInput<"configure-network-firewall">): FirewallSpec {
-  const services = (p.hostServices ?? []).map((s) => ({ protocol: s.protocol, ports: String(s.ports) }));
-  return {
-    defaultInbound: p.defaultInbound ?? "accept",
-    defaultOutbound: p.defaultOutbound ?? "accept",
-    rules: (p.rules ?? []).map((r) => ({
-      direction: r.direction,
-      protocol: r.protocol,
-      source: r.source ?? null,
-      destination: r.destination ?? null,
-      ports: r.ports ?? null,
-      action: r.action,
-      comment: r.comment ?? null,
-    })),
-    // Kept only when some are opened: a spec without host services stays as it was written before they existed.
-    ...(services.length > 0 ? { hostServices: services } : {}),
-  };
 }

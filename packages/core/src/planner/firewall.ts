@@ -6,39 +6,10 @@
  * still only writes fields it re-checks.
  */
 
-export type FirewallAction = "accept" | "drop" | "reject";
-export type FirewallProtocol = "tcp" | "udp" | "icmp" | "any";
+import type { FirewallSpec } from "../actions/changes";
 
-/** One rule. Inbound: traffic to the network's VMs (from anywhere, other VMs of the network included); outbound: from them. */
-export interface FirewallRule {
-  direction: "inbound" | "outbound";
-  protocol: FirewallProtocol;
-  /** CIDR, or null for any. */
-  source: string | null;
-  destination: string | null;
-  /** Destination port or range ("22", "8000-8100"), tcp/udp only; null for any. */
-  ports: string | null;
-  action: FirewallAction;
-  comment: string | null;
-}
-
-/**
- * A port of the host itself that the network's VMs may reach (an operator's explicit opt-in: everything else
- * on the host is closed to them except DHCP, DNS, neighbour discovery and ICMP errors).
- */
-export interface HostService {
-  protocol: "tcp" | "udp";
-  /** "8443" or "8000-8100". */
-  ports: string;
-}
-
-export interface FirewallSpec {
-  defaultInbound: FirewallAction;
-  defaultOutbound: FirewallAction;
-  rules: FirewallRule[];
-  /** Host ports open to the VMs (absent: none, as in specs written before it existed). */
-  hostServices?: HostService[];
-}
+// The firewall as kept is part of the contract (a firewall change carries it whole): actions/changes.ts.
+export type { FirewallAction, FirewallProtocol, FirewallRule, FirewallSpec, HostService } from "../actions/changes";
 
 /** A DNAT from every host address (or only `hostIp`) on hostPort to vmIp:vmPort (NAT networks). */
 export interface PortForwardSpec {

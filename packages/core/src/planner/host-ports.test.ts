@@ -3,7 +3,7 @@ import { AppError } from "../errors";
 import { checkChange, planChange, renderNetworkXml } from "../drivers/registry";
 import { parseNetworkXml } from "../render/network-xml";
 import { ConfigurePortForwardBody } from "../schemas/firewall";
-import { changeFor } from "./changes";
+import { changeOfBody } from "./__fixtures__/change-of-body";
 import { checkHostPortAllowed, DEFAULT_DENIED_HOST_PORTS, deniedHostPorts, deniedRange, parseDeniedHostPorts } from "./host-ports";
 import type { NetSpec } from "./network-spec";
 
@@ -99,7 +99,7 @@ describe("hostIp of a port forward", () => {
   });
 
   it("goes into the spec, the libvirt metadata (a fifth field) and back; four-field items stay every-address", () => {
-    const change = changeFor("configure-network-port-forward", {
+    const change = changeOfBody("configure-network-port-forward", {
       action: "add",
       protocol: "tcp",
       hostPort: 2222,
@@ -135,7 +135,7 @@ describe("hostIp of a port forward", () => {
       portForwards: [{ protocol: "tcp", hostPort: 2222, vmIp: "10.5.0.5", vmPort: 22, hostIp: "198.51.100.2" }],
     } as NetSpec;
     const add = (p: Record<string, unknown>) =>
-      changeFor("configure-network-port-forward", { action: "add", protocol: "tcp", hostPort: 2222, vmIp: "10.5.0.6", ...p });
+      changeOfBody("configure-network-port-forward", { action: "add", protocol: "tcp", hostPort: 2222, vmIp: "10.5.0.6", ...p });
     expect(() => checkChange(withBound, add({ hostIp: "198.51.100.3" }), idle)).not.toThrow();
     expect(() => checkChange(withBound, add({}), idle)).toThrow(expect.objectContaining({ code: "PORT_CONFLICT" }));
     // Same address: re-targets the forward (as before hostIp existed).
@@ -143,7 +143,7 @@ describe("hostIp of a port forward", () => {
       "forward tcp 198.51.100.2:2222 -> 10.5.0.5:22 now -> 10.5.0.6:2222",
     ]);
     const remove = (p: Record<string, unknown>) =>
-      changeFor("configure-network-port-forward", { action: "remove", protocol: "tcp", hostPort: 2222, ...p });
+      changeOfBody("configure-network-port-forward", { action: "remove", protocol: "tcp", hostPort: 2222, ...p });
     expect(() => checkChange(withBound, remove({}), idle)).toThrow(expect.objectContaining({ code: "NOT_FOUND" }));
     expect(planChange(withBound, remove({ hostIp: "198.51.100.2" }), idle).changed).toEqual([
       "removed forward tcp 198.51.100.2:2222 -> 10.5.0.5:22",

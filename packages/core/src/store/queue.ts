@@ -9,6 +9,7 @@
  */
 import { Job, type JobsOptions, Queue } from "bullmq";
 import type { ChainableCommander, Redis } from "ioredis";
+import { AppError } from "../errors";
 import type { JobAction } from "../schemas/job";
 import type { QueuedJobData } from "../jobs";
 import type { Keys } from "./keys";
@@ -44,18 +45,25 @@ export function bullJobKey(queue: HostQueue, jobId: string): string {
 }
 
 /** A MULTI that takes both our commands (ioredis's) and BullMQ's add. */
-export type QueueTransaction = ChainableCommander & Parameters<Job["addJob"]>[0];
+export type QueueTransaction = ChainableCommander & ReturnType<QueueClient["multi"]>;
 
 /** The queue's Redis client (BullMQ's adapter over the connection), once the queue is initialised. */
 export type QueueClient = Awaited<HostQueue["client"]>;
 
 /**
- * A MULTI on the queue's client. BullMQ's ioredis client answers multi() with
- * ioredis's own MULTI augmented to its transaction interface; the types of
- * the two libraries cannot say it is both, hence the one cast.
+ * Whether BullMQ's transaction is ioredis's own MULTI (augmented to BullMQ's transaction interface): what its
+ * ioredis client answers multi() with. The types of the two libraries cannot say it is both; the commands our
+ * commit queues on it (store/submission.ts) are checked here instead.
  */
+function isIoredisMulti(tx: ReturnType<QueueClient["multi"]>): tx is QueueTransaction {
+  return ["hset", "evalsha", "hdel", "exec"].every((m) => typeof Reflect.get(tx, m) === "function");
+}
+
+/** A MULTI on the queue's client (INTERNAL when BullMQ's client is not ioredis: the commit could not be queued on it). */
 export function queueTransaction(client: QueueClient): QueueTransaction {
-  return client.multi() as unknown as QueueTransaction;
+  const tx = client.multi();
+  if (!isIoredisMulti(tx)) throw new AppError("INTERNAL", "the queue's Redis client is not ioredis: a submission cannot share its MULTI");
+  return tx;
 }
 
 /** Queue BullMQ's add of `data` (job id = our job id) on `tx`; it runs when tx is executed. */

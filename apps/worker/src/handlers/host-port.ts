@@ -1,28 +1,16 @@
-/** configure-network-firewall and configure-network-port-forward: each one change on the configure path. */
-import { AppError, type ConfigurePortForwardPayload } from "@netforge/core/contract";
-import { checkHostPortAllowed, deniedHostPorts, changeOf } from "@netforge/core/model";
-import { portField, releasePortClaims } from "@netforge/core/store";
+/** The host's side of a port forward, checked on the host under the network's lock (the forward action's worker half runs it). */
+import { AppError } from "@netforge/core/contract";
+import { checkHostPortAllowed, deniedHostPorts, type PortForwardSpec } from "@netforge/core/model";
 import type { JobContext } from "../context";
 import { readLinks } from "../host/ip";
 import { listeningPorts } from "../host/listening";
-import { type ConfigureResult, configureNetwork } from "./configure-network";
-
-/** The nft table carries the forward (or no longer does); a removed forward's host port is free again. */
-export async function configurePortForward(ctx: JobContext, p: ConfigurePortForwardPayload): Promise<ConfigureResult> {
-  if (p.action === "add") await ctx.report.step("checking host port", () => checkHostPortFree(ctx, p));
-  else ctx.report.skip("checking host port");
-  const res = await configureNetwork(ctx, p.name, changeOf("configure-network-port-forward", p));
-  if (p.action === "remove")
-    await releasePortClaims(ctx.redis, ctx.keys, ctx.hostId, p.name, [portField(p.protocol, p.hostPort, p.hostIp)]);
-  return res;
-}
 
 /**
  * The host's side of a forward, read now under the network's lock (the door only saw the inventory, which
  * may be seconds old): the port is not one of the host's own services (deny-list), no process listens on it
  * (`ss`, failing closed: no answer, no forward), and hostIp is still an address of the host.
  */
-async function checkHostPortFree(ctx: JobContext, p: ConfigurePortForwardPayload): Promise<void> {
+export async function checkHostPortFree(ctx: JobContext, p: Pick<PortForwardSpec, "protocol" | "hostPort" | "hostIp">): Promise<void> {
   checkHostPortAllowed(ctx.hostId, ctx.deniedHostPorts ?? deniedHostPorts(undefined), p.protocol, p.hostPort);
   let listening: { tcp: number[]; udp: number[] };
   try {
