@@ -13,24 +13,20 @@
  */
 import { AppError, type JobAction } from "@netforge/core/contract";
 import {
-  bridgeNameFor,
   changeHostSteps,
   factsFromInventory,
+  type FirewallNetwork,
   firewallPartOf,
   type HostFacts,
   type JobPlan,
-  l2SpecFor,
-  planCreate as planCreateSteps,
-  planDelete,
+  type NetSpec,
   planHash,
-  planStart as planStartSteps,
-  planStop,
   planViews,
-  specFromCreate,
   type StepView,
   stepView,
 } from "@netforge/core/model";
-import { getHost, getNetworkSpec, getNetworkView, listAllNetworks } from "@netforge/core/store";
+import type { HostRecord } from "@netforge/core/contract";
+import { getNetworkSpec, getNetworkView } from "@netforge/core/store";
 import type { Services } from "./context";
 import type { PreparedJob } from "./job-preparers";
 
@@ -75,8 +71,8 @@ export async function planOfChange<A extends JobAction>(_s: Services, prepared: 
   });
 }
 
-/** A lifecycle plan as the dry run answers it. */
-function answer(host: string, plan: JobPlan, volatile: readonly string[] = []): DryRunPlan {
+/** A lifecycle plan as the dry run answers it (the action halves plan it: apps/api/src/actions/<action>.ts). */
+export function answer(host: string, plan: JobPlan, volatile: readonly string[] = []): DryRunPlan {
   const steps = planViews(plan);
   return {
     host,
@@ -88,70 +84,24 @@ function answer(host: string, plan: JobPlan, volatile: readonly string[] = []): 
   };
 }
 
-const NO_FACTS: HostFacts = { links: [], pfs: [] };
+/** The host facts of a dry run: the host's published inventory (none yet: no links, no PFs). */
+export const inventoryFacts = (host: HostRecord | null): HostFacts => (host ? factsFromInventory(host) : { links: [], pfs: [] });
 
-/** The dry run of create-network: the definition the worker would write, its host setup and its firewall. */
-export async function planCreate(s: Services, prepared: PreparedJob<"create-network">): Promise<DryRunPlan> {
-  const host = prepared.host;
-  const payload = prepared.payload;
-  const [hostRec, networks] = await Promise.all([getHost(s.redis, s.keys, host), listAllNetworks(s.redis, s.keys)]);
-  const device = hostRec ? l2SpecFor(payload, hostRec, networks) : null;
-  let spec = device;
-  if (!spec) {
-    // The bridge name the worker would pick: the first free one, against the host's links and its networks.
-    const taken = new Set<string>(hostRec?.interfaces.map((i) => i.name) ?? []);
-    for (const n of networks) if (n.host === host && n.bridge.name) taken.add(n.bridge.name);
-    spec = specFromCreate({ ...payload, bridge: bridgeNameFor(prepared.network, taken) });
-  }
-  const facts = hostRec ? factsFromInventory(hostRec) : NO_FACTS;
-  const plan = planCreateSteps(spec, { start: payload.start, autostart: payload.autostart }, facts, host);
-  return answer(host, plan, [payload.uuid, payload.createdAt]);
-}
-
-/** The dry run of start-network, from the spec and the inventory the network's worker published. */
-export async function planStart(s: Services, prepared: PreparedJob<"start-network">): Promise<DryRunPlan> {
-  const host = prepared.host;
+/**
+ * What stop and delete dry runs share: the network as the index and its worker published it, and
+ * NETWORK_IN_USE while its live stats show something attached (the real call's worker checks the bridge).
+ */
+export async function stoppable(
+  s: Services,
+  prepared: { network: string },
+  verb: "stop" | "delete",
+): Promise<{ active: boolean; spec: NetSpec | null; firewall: FirewallNetwork | null }> {
   const name = prepared.network;
-  const [spec, hostRec] = await Promise.all([getNetworkSpec(s.redis, s.keys, name), getHost(s.redis, s.keys, host)]);
-  if (!spec) {
-    throw new AppError("INVALID_STATE", `the worker of host ${host} has not published network '${name}' yet; retry shortly`, {
-      name,
-      retryable: true,
-    });
+  const [net, spec] = await Promise.all([getNetworkView(s.redis, s.keys, name), getNetworkSpec(s.redis, s.keys, name)]);
+  const active = net?.state === "active";
+  const attached = active ? (net?.stats.connectedVms ?? 0) : 0;
+  if (attached > 0) {
+    throw new AppError("NETWORK_IN_USE", `cannot ${verb} network '${name}': ${attached} attached`, { name, connectedVms: attached });
   }
-  // A published spec is one netforge renders (forward mode 'open'): nothing to redefine first.
-  const net = { active: false, autostart: false, xml: "", forwardMode: "open", firewall: null };
-  return answer(host, planStartSteps(spec, net, hostRec ? factsFromInventory(hostRec) : NO_FACTS, host));
-}
-
-/** The dry run of stop-network and delete-network: NETWORK_IN_USE while something is attached. */
-export function planStopOrDelete<A extends "stop-network" | "delete-network">(
-  action: A,
-): (s: Services, prepared: PreparedJob<A>) => Promise<DryRunPlan> {
-  return async (s, prepared) => {
-    const host = prepared.host;
-    const name = prepared.network;
-    // Read together (one round trip); the host record is used by a delete only.
-    const [net, spec, hostRec] = await Promise.all([
-      getNetworkView(s.redis, s.keys, name),
-      getNetworkSpec(s.redis, s.keys, name),
-      action === "delete-network" ? getHost(s.redis, s.keys, host) : null,
-    ]);
-    const active = net?.state === "active";
-    const attached = active ? (net?.stats.connectedVms ?? 0) : 0;
-    if (attached > 0) {
-      throw new AppError(
-        "NETWORK_IN_USE",
-        `cannot ${action === "stop-network" ? "stop" : "delete"} network '${name}': ${attached} attached`,
-        {
-          name,
-          connectedVms: attached,
-        },
-      );
-    }
-    const firewall = active && spec ? firewallPartOf(spec) : null;
-    if (action === "stop-network") return answer(host, planStop(name, { active, firewall }));
-    const facts = hostRec ? factsFromInventory(hostRec) : NO_FACTS;
-    return answer(host, planDelete(spec, name, { active, autostart: false, xml: "", forwardMode: null, firewall }, facts));
-  };
+  return { active, spec, firewall: active && spec ? firewallPartOf(spec) : null };
 }

@@ -1,7 +1,9 @@
 /** create-network at the API: placement and the name/subnet claim; its dry run plans the definition. */
 import { randomUUID } from "node:crypto";
 import { AppError, assertAllowedSubnet, IMPLEMENTED_TYPES, resolveCreate, subnetOfBody } from "@netforge/core/contract";
-import { planCreate } from "../dry-run";
+import { bridgeNameFor, l2SpecFor, planCreate, specFromCreate } from "@netforge/core/model";
+import { getHost, listAllNetworks } from "@netforge/core/store";
+import { answer, inventoryFacts } from "../dry-run";
 import { placeAndClaim } from "../job-preparers";
 import { apiHalf } from "./half";
 
@@ -33,5 +35,20 @@ export const createNetwork = apiHalf("create-network", {
       opts.checkOnly === true,
     );
   },
-  plan: planCreate,
+  // The definition the worker would write, its host setup and its firewall, planned from the host's inventory.
+  async plan(s, prepared) {
+    const host = prepared.host;
+    const payload = prepared.payload;
+    const [hostRec, networks] = await Promise.all([getHost(s.redis, s.keys, host), listAllNetworks(s.redis, s.keys)]);
+    let spec = hostRec ? l2SpecFor(payload, hostRec, networks) : null;
+    if (!spec) {
+      // The bridge name the worker would pick: the first free one, against the host's links and its networks.
+      const taken = new Set<string>(hostRec?.interfaces.map((i) => i.name) ?? []);
+      for (const n of networks) if (n.host === host && n.bridge.name) taken.add(n.bridge.name);
+      spec = specFromCreate({ ...payload, bridge: bridgeNameFor(prepared.network, taken) });
+    }
+    const plan = planCreate(spec, { start: payload.start, autostart: payload.autostart }, inventoryFacts(hostRec), host);
+    // uuid and createdAt: the real call draws its own, so the hash leaves them out.
+    return answer(host, plan, [payload.uuid, payload.createdAt]);
+  },
 });

@@ -1,5 +1,7 @@
 /** delete-network at the API: the network indexed, its host online; its dry run answers NETWORK_IN_USE while something is attached. */
-import { planStopOrDelete } from "../dry-run";
+import { planDelete } from "@netforge/core/model";
+import { getHost } from "@netforge/core/store";
+import { answer, inventoryFacts, stoppable } from "../dry-run";
 import { existingNetwork } from "../job-preparers";
 import { apiHalf } from "./half";
 
@@ -8,5 +10,13 @@ export const deleteNetwork = apiHalf("delete-network", {
     const { net } = await existingNetwork(redis, keys, body.name);
     await commit({ network: net.name, host: net.host, payload: { name: net.name }, claim: null });
   },
-  plan: planStopOrDelete("delete-network"),
+  // The teardown a created bridge's NIC gets, from the inventory.
+  async plan(s, prepared) {
+    const [{ active, spec, firewall }, hostRec] = await Promise.all([
+      stoppable(s, prepared, "delete"),
+      getHost(s.redis, s.keys, prepared.host),
+    ]);
+    const net = { active, autostart: false, xml: "", forwardMode: null, firewall };
+    return answer(prepared.host, planDelete(spec, prepared.network, net, inventoryFacts(hostRec)));
+  },
 });

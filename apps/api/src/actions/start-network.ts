@@ -1,5 +1,8 @@
 /** start-network at the API: the network indexed and inactive, its host online. */
-import { planStart } from "../dry-run";
+import { AppError } from "@netforge/core/contract";
+import { planStart } from "@netforge/core/model";
+import { getHost, getNetworkSpec } from "@netforge/core/store";
+import { answer, inventoryFacts } from "../dry-run";
 import { existingNetwork, refuseState } from "../job-preparers";
 import { apiHalf } from "./half";
 
@@ -9,5 +12,18 @@ export const startNetwork = apiHalf("start-network", {
     refuseState(net, "active");
     await commit({ network: net.name, host: net.host, payload: { name: net.name }, claim: null });
   },
-  plan: planStart,
+  // From the spec and the inventory the network's worker published.
+  async plan(s, prepared) {
+    const { host, network: name } = prepared;
+    const [spec, hostRec] = await Promise.all([getNetworkSpec(s.redis, s.keys, name), getHost(s.redis, s.keys, host)]);
+    if (!spec) {
+      throw new AppError("INVALID_STATE", `the worker of host ${host} has not published network '${name}' yet; retry shortly`, {
+        name,
+        retryable: true,
+      });
+    }
+    // A published spec is one netforge renders (forward mode 'open'): nothing to redefine first.
+    const net = { active: false, autostart: false, xml: "", forwardMode: "open", firewall: null };
+    return answer(host, planStart(spec, net, inventoryFacts(hostRec), host));
+  },
 });

@@ -1,5 +1,6 @@
 /** stop-network at the API: the network indexed and active, its host online; its dry run answers NETWORK_IN_USE while something is attached. */
-import { planStopOrDelete } from "../dry-run";
+import { planStop } from "@netforge/core/model";
+import { answer, stoppable } from "../dry-run";
 import { existingNetwork, refuseState } from "../job-preparers";
 import { apiHalf } from "./half";
 
@@ -9,5 +10,8 @@ export const stopNetwork = apiHalf("stop-network", {
     refuseState(net, "inactive");
     await commit({ network: net.name, host: net.host, payload: { name: net.name }, claim: null });
   },
-  plan: planStopOrDelete("stop-network"),
+  async plan(s, prepared) {
+    const { active, firewall } = await stoppable(s, prepared, "stop");
+    return answer(prepared.host, planStop(prepared.network, { active, firewall }));
+  },
 });
