@@ -11,7 +11,7 @@ import type { HostRecord, InterfaceInfo } from "../schemas/host";
 import type { L2Request } from "../schemas/network";
 import { bridgeChoiceFromInventory, bridgeUsers } from "./bridge";
 import type { IndexedNetwork } from "./door";
-import { l2CreatePlan, l2DeleteSteps, l2Refusal, l2Unavailable } from "./registry";
+import { l2CreatePlan, l2DeleteSteps, l2Refusal, l2Unavailable, modelFor } from "./registry";
 
 const link = (name: string, over: Partial<InterfaceInfo> = {}): InterfaceInfo => ({
   name,
@@ -126,8 +126,11 @@ describe("the bridge door, from a host's inventory", () => {
     expect(refusalOf(nicReq("eth1"), held, [indexed("other", "h1", "nf-other")])?.message).toBe(
       "bridge nf-other (of interface eth1) on host h1 is already used by network 'other'",
     );
-    // Held on another host only: on this host it is a leftover, so the NIC is free.
-    expect(refusalOf(nicReq("eth1"), held, [indexed("other", "h2", "nf-other")])).toBeNull();
+    // Held on another host only: on this host it is a leftover, so the NIC is free (no allow-list needed).
+    const leftover = hostWith({ interfaces: [link("nf-other", { kind: "bridge" }), link("eth1", { master: "nf-other" })] });
+    expect(refusalOf(nicReq("eth1"), leftover, [indexed("other", "h2", "nf-other")])).toBeNull();
+    // A network of the host without a bridge device holds none.
+    expect(refusalOf(nicReq("eth1"), leftover, [indexed("vfs", "h1", null, null, "eth9")])).toBeNull();
     const foreign = hostWith({ interfaces: [link("br9", { kind: "bridge" }), link("eth1", { master: "br9" })] });
     expect(refusalOf(nicReq("eth1"), foreign)?.code).toBe("NOT_ALLOWED");
     const notBridge = hostWith({ interfaces: [link("nf-bond", { kind: "bond" }), link("eth1", { master: "nf-bond" })] });
@@ -213,6 +216,13 @@ describe("the bridge door, from a host's inventory", () => {
     // The up flag wins over the operational state; an MTU the inventory lacks is restored.
     const flagged = hostWith({ interfaces: [link("eth1", { state: "up", up: false })] });
     expect(l2DeleteSteps(spec, flagged).map((s) => s.name)).toEqual(["restore MTU 1500 of eth1"]);
+    // Admin up without carrier (operational state down) is up; the recorded MTU already there is left alone.
+    const wasUp = { ...spec, created: { nic: { up: true, mtu: 1500, master: null } } };
+    const noCarrier = hostWith({ interfaces: [link("eth1", { state: "down", up: true, mtu: 1500 })] });
+    expect(l2DeleteSteps(wasUp, noCarrier)).toEqual([]);
+    // Without the flag the operational state tells: down is down.
+    const down = hostWith({ interfaces: [link("eth1", { state: "down", mtu: 1500 })] });
+    expect(l2DeleteSteps(wasUp, down).map((s) => s.name)).toEqual(["set eth1 up as it was"]);
     // The NIC gone from the host: only the bridge (already gone here) would be removed.
     expect(l2DeleteSteps(spec, hostWith())).toEqual([]);
   });
@@ -235,6 +245,19 @@ describe("the sriov door, from a host's inventory", () => {
     ]);
     expect(refusalOf(sriovReq("eth9"), hostWith({ interfaces: [link("eth9")] }))).toBeNull();
     expect(refusalOf(sriovReq("eth9"), hostWith({ sriovPfs: [pf()] }))).toBeNull();
+    // An interface of that name with a VF count asked: still the worker's to explain.
+    expect(refusalOf(sriovReq("eth9", 4), hostWith({ interfaces: [link("eth9")] }))).toBeNull();
+    // Another PF listed is not this one.
+    expect(refusalOf(sriovReq("eth9"), hostWith({ sriovPfs: [pf({ pf: "eth8" })] }))?.code).toBe("SRIOV_UNAVAILABLE");
+  });
+
+  it("reads the asked PF's own record among several", () => {
+    const host = hostWith({ sriovPfs: [pf({ pf: "eth8", foreignNetworks: ["vf-pool"] }), pf({ vfsConfigured: 0 })] });
+    expect(refusalOf(sriovReq("eth9", 4), host)).toBeNull();
+    expect(refusalOf(sriovReq("eth8", 4), host)?.code).toBe("NOT_ALLOWED");
+    expect(l2CreatePlan(payload(sriovReq("eth9", 4)), host, [])?.steps.map((s) => s.command)).toEqual([
+      ["write", "/sys/class/net/eth9/device/sriov_numvfs", "4"],
+    ]);
   });
 
   it("refuses a PF another tool's libvirt network names, with the host and who uses it", () => {
@@ -274,6 +297,8 @@ describe("the sriov door, from a host's inventory", () => {
     expect(refusalOf(sriovReq("eth9"), host, [indexed("lan1", "h1", null, null, "eth9")])).toBeNull();
     expect(refusalOf(sriovReq("eth9"), host, [indexed("vfs1", "h2", null, null, "eth9")])).toBeNull();
     expect(refusalOf(sriovReq("eth9"), host, [indexed("vfs1", "h1", null, null, "eth8")])).toBeNull();
+    // Networks of other types on the host (no PF) are no users of it.
+    expect(refusalOf(sriovReq("eth9"), host, [indexed("lan", "h1", "br0", "eth1")])).toBeNull();
   });
 
   it("plans the sysfs writes that take the PF to the asked count, and its hostdev definition", () => {
@@ -323,6 +348,7 @@ describe("the sriov door, from a host's inventory", () => {
       vlan: null,
     };
     expect(l2DeleteSteps(spec, hostWith({ sriovPfs: [pf()] }))).toEqual([]);
+    expect(modelFor("sriov").door?.deleteSteps(spec, hostWith({ sriovPfs: [pf()] }))).toEqual([]);
     const routed: RoutedNetSpec = {
       type: "nat",
       name: "n1",

@@ -21,6 +21,7 @@ import {
   renderNetworkXml,
 } from "./registry";
 import { isRouted, specFromCreate } from "./routed";
+import { typeOfEntry } from "./type-of";
 
 const base = { name: "n1", uuid: "00000000-0000-4000-8000-000000000001", description: "", createdAt: "2026-01-01T00:00:00.000Z" };
 const rule = {
@@ -182,6 +183,30 @@ describe("the routed types' drivers", () => {
         details: { name: "n1", type: "bridge" },
       }),
     );
+  });
+});
+
+describe("each driver knows its own specs", () => {
+  it("is() holds for a spec of its type only", () => {
+    const specs = [routed("nat"), routed("isolated"), bridge, sriov];
+    for (const t of ["nat", "isolated", "bridge", "sriov"] as const) {
+      expect(specs.map((s) => modelFor(t).is(s))).toEqual(specs.map((s) => s.type === t));
+    }
+  });
+
+  it("an unknown type is refused naming it", () => {
+    expect(() => modelFor("vxlan" as never)).toThrow(
+      expect.objectContaining({
+        code: "UNSUPPORTED_FOR_TYPE",
+        message: "network type 'vxlan' is not supported by this worker",
+        details: { type: "vxlan" },
+      }),
+    );
+  });
+
+  it("a catalog entry's type is its definition's", () => {
+    expect(typeOfEntry({ def: { spec: null, type: "sriov", forwardMode: "hostdev" } })).toBe("sriov");
+    expect(typeOfEntry({ def: { type: null, forwardMode: "nat" } })).toBe("nat");
   });
 });
 
