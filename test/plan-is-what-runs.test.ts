@@ -216,7 +216,7 @@ function factsOf(host: FakeHost): HostFacts {
  */
 function expectRanAsPlanned(host: FakeHost, from: number, plan: JobPlan, vfsBefore: number): void {
   const ran = host.changes.slice(from);
-  const isSysfs = (v: StepView) => v.command.every((c) => c.startsWith("echo "));
+  const isSysfs = (v: StepView) => v.command[0] === "write";
   // A phase that begins with the previous one runs at the same time as it: compared together, as a set.
   const groups: { phases: JobPlan["phases"]; concurrent: boolean }[] = [];
   for (const phase of plan.phases) {
@@ -242,7 +242,7 @@ function expectRanAsPlanned(host: FakeHost, from: number, plan: JobPlan, vfsBefo
     at += cmds.length;
   }
   expect(ran.slice(at)).toEqual([]);
-  const writes = plan.phases.flatMap((p) => p.hostSteps.flatMap((s) => (s.kind === "sysfs-vfs" ? s.writes : [])));
+  const writes = plan.phases.flatMap((p) => p.hostSteps.flatMap((s) => (s.kind === "sysfs-vfs" ? [s.vfs] : [])));
   expect(numVfs()).toBe(writes.at(-1) ?? vfsBefore);
 }
 

@@ -98,8 +98,10 @@ async function runStep(
     }
     case "sysfs-vfs": {
       await opts.beforeVfWrite?.(s.pf);
+      // Registered before the write: a write that failed half-way may have left the PF at 0. Restoring is
+      // idempotent (nothing to do once the count is back), so each write of a change may register it.
       revert.add(`restore ${s.original} VFs on ${s.pf}`, () => restoreVfs(port, s.pf, s.original), jobStep);
-      for (const n of s.writes) await port.writeVfs(s.pf, n);
+      await port.writeVfs(s.pf, s.vfs);
       break;
     }
   }

@@ -6,12 +6,33 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import type { CreateNetworkPayload } from "../jobs";
-import type { BridgeNetSpec, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
+import type { BridgeNetSpec, NetSpec, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
 import type { HostRecord, InterfaceInfo } from "../schemas/host";
 import type { L2Request } from "../schemas/network";
 import { bridgeChoiceFromInventory, bridgeUsers } from "./bridge";
 import type { IndexedNetwork } from "./door";
-import { l2CreatePlan, l2DeleteSteps, l2Refusal, l2Unavailable, modelFor } from "./registry";
+import { factsFromInventory } from "../plan/facts";
+import { planCreate } from "../plan/lifecycle";
+import { commandOf } from "../plan/steps";
+import { l2Refusal, l2SpecFor, l2Unavailable, modelFor, modelOf } from "./registry";
+
+/** A device create's dry run on `host`: the definition, and the host steps before it (planned from the inventory). */
+function l2CreatePlan(p: CreateNetworkPayload, host: HostRecord, networks: readonly IndexedNetwork[]) {
+  const spec = l2SpecFor(p, host, networks);
+  if (!spec) return null;
+  const plan = planCreate(spec, { start: false, autostart: false }, factsFromInventory(host), host.id);
+  const setUp = plan.phases[0]?.hostSteps.filter((s) => s.kind !== "xml") ?? [];
+  return { xml: plan.libvirtXml, steps: setUp.map((s) => ({ name: s.name, command: commandOf(s), live: s.live })) };
+}
+
+/** A delete's host steps after the definition is removed, from the inventory. */
+function l2DeleteSteps(spec: NetSpec, host: HostRecord) {
+  return (modelOf(spec).hostSteps?.tearDown(spec, factsFromInventory(host)) ?? []).map((s) => ({
+    name: s.name,
+    command: commandOf(s),
+    live: s.live,
+  }));
+}
 
 const link = (name: string, over: Partial<InterfaceInfo> = {}): InterfaceInfo => ({
   name,
@@ -348,7 +369,7 @@ describe("the sriov door, from a host's inventory", () => {
       vlan: null,
     };
     expect(l2DeleteSteps(spec, hostWith({ sriovPfs: [pf()] }))).toEqual([]);
-    expect(modelFor("sriov").door?.deleteSteps(spec, hostWith({ sriovPfs: [pf()] }))).toEqual([]);
+    expect(modelFor("sriov").hostSteps?.tearDown(spec, factsFromInventory(hostWith({ sriovPfs: [pf()] })))).toEqual([]);
     const routed: RoutedNetSpec = {
       type: "nat",
       name: "n1",

@@ -62,14 +62,24 @@ export const sriovHostSteps: HostSteps<SriovNetSpec> = {
   setUp(spec, facts, host) {
     const pf = facts.pfs.find((p) => p.pf === spec.pf);
     if (!pf) {
-      throw new AppError("SRIOV_UNAVAILABLE", `SR-IOV PF ${spec.pf} on host ${host} is unavailable: no SR-IOV PF of that name`, {
-        pf: spec.pf,
-        host,
-      });
+      // Only a dry run gets here (the worker's facts are sysfs, which names its own reason): the inventory tells.
+      throw new AppError(
+        "SRIOV_UNAVAILABLE",
+        `SR-IOV PF ${spec.pf} on host ${host} is unavailable: its inventory lists no SR-IOV PF of that name`,
+        {
+          pf: spec.pf,
+          host,
+        },
+      );
     }
-    const writes = planVfWrites(pf, spec.vfs);
-    if (writes.length === 0) return [];
-    return [{ kind: "sysfs-vfs", name: `set ${writes.at(-1)} VFs on ${spec.pf}`, pf: spec.pf, writes, original: pf.numVfs, live: true }];
+    return planVfWrites(pf, spec.vfs).map((n) => ({
+      kind: "sysfs-vfs",
+      name: `set ${n} VFs on ${spec.pf}`,
+      pf: spec.pf,
+      vfs: n,
+      original: pf.numVfs,
+      live: true,
+    }));
   },
   // The VFs stay as they are (a later network may use them; the count is the host's).
   tearDown: () => [],

@@ -75,7 +75,10 @@ describe("the routed types' drivers", () => {
     const nat = routed("nat", { portForwards: [forward] });
     expect(firewallNetworkOf(nat)).toEqual({
       name: "n1",
-      type: "nat",
+      // nat's capabilities: reaches the outside through the host's masquerade, takes port forwards.
+      reachOutside: true,
+      masquerade: true,
+      forwardsPorts: true,
       bridge: "nf-n1",
       cidr: "10.0.0.0/24",
       firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
@@ -87,6 +90,7 @@ describe("the routed types' drivers", () => {
     expect(firewallNetworkOf(routed("nat")).portForwards).toEqual([]);
     const fw = { defaultInbound: "drop", defaultOutbound: "accept", rules: [rule] } as const;
     const iso = routed("isolated", { portForwards: [forward], firewall: { ...fw, rules: [...fw.rules] } });
+    expect(firewallNetworkOf(iso)).toMatchObject({ reachOutside: false, masquerade: false, forwardsPorts: false });
     expect(firewallNetworkOf(iso).firewall).toEqual(fw);
     expect(firewallNetworkOf(iso).portForwards).toEqual([]);
     expect(firewallPartOf(iso)).toEqual(firewallNetworkOf(iso));

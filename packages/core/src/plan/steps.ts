@@ -56,12 +56,15 @@ export interface CommandStep {
   live: boolean;
 }
 
-/** Host setup outside commands: the VF count of an SR-IOV PF, written to sysfs in this order; undone by the count it had. */
+/**
+ * Host setup outside commands: one write of an SR-IOV PF's VF count to sysfs (a change between two non-zero
+ * counts is two steps, through 0); undone by writing back the count the PF had before the job.
+ */
 export interface SysfsVfsStep {
   kind: "sysfs-vfs";
   name: string;
   pf: string;
-  writes: number[];
+  vfs: number;
   original: number;
   live: true;
 }
@@ -112,7 +115,7 @@ export function commandOf(s: HostStep): string[] {
     case "command":
       return s.argv;
     case "sysfs-vfs":
-      return s.writes.map((n) => `echo ${n} > /sys/class/net/${s.pf}/device/sriov_numvfs`);
+      return ["write", `/sys/class/net/${s.pf}/device/sriov_numvfs`, String(s.vfs)];
   }
 }
 
