@@ -83,6 +83,17 @@ beforeAll(async () => {
   await h.addNetwork({ name: "waited", host: "h1", cidr: "10.82.0.0/24", state: "inactive" });
   await h.addNetwork({ name: "ipnet", host: "h1", cidr: IPNET.cidr, gateway: IPNET.gateway, state: "active" });
   await putNetworkSpec(h.redis, h.keys, IPNET);
+  // A worker publishes every network's spec (reconcile): start's dry run plans from it.
+  await putNetworkSpec(h.redis, h.keys, {
+    ...IPNET,
+    name: "stopped",
+    uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329e",
+    bridge: "nf-stopped",
+    cidr: "10.81.0.0/24",
+    gateway: "10.81.0.1",
+    dhcp: { enabled: true, start: "10.81.0.100", end: "10.81.0.200", leaseTime: 3600 },
+    reservations: [],
+  });
   await putNetworkIps(h.redis, h.keys, "ipnet", {
     observedAt: new Date().toISOString(),
     ips: [{ ip: "10.83.0.10", mac: "52:54:00:00:00:01", vmName: null, hostname: null, static: true, leaseExpiresAt: null }],

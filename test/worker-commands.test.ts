@@ -156,7 +156,7 @@ describe("create-network host commands", () => {
     // libvirt writes no rules of its own (forward mode 'open'); the type lives in the metadata and our table.
     expect(host.defined.get("web")).toContain("<forward mode='open'/>");
     expect(host.defined.get("web")).toContain("<nf:type>nat</nf:type>");
-    expect(ctx.firewall.get("web")).toMatchObject({ type: "nat", bridge: "nf-web", ownsTypeRules: true });
+    expect(ctx.firewall.get("web")).toMatchObject({ reachOutside: true, masquerade: true, bridge: "nf-web", ownsTypeRules: true });
   });
 
   it("a failing step runs the undos newest first and leaves nothing defined", async () => {

@@ -34,17 +34,23 @@ const PlanResponseSchema: JsonSchema = {
   properties: {
     plan: {
       type: "object",
-      required: ["host", "steps", "warnings"],
+      required: ["host", "steps", "planHash", "warnings"],
       additionalProperties: false,
       properties: {
         host: { type: "string" },
+        planHash: {
+          type: "string",
+          pattern: "^[0-9a-f]{32}$",
+          description: "the plan's fingerprint: send it as expectPlan with the real call to run exactly this plan",
+        },
         steps: {
           type: "array",
           items: {
             type: "object",
-            required: ["name", "command", "live"],
+            required: ["step", "name", "command", "live"],
             additionalProperties: false,
             properties: {
+              step: { type: "string", description: "the job step it runs in (as the job's progress names it)" },
               name: { type: "string" },
               command: { type: "array", items: { type: "string" } },
               xml: { type: "string", description: "the XML the command is given" },
@@ -63,11 +69,18 @@ const PlanResponseSchema: JsonSchema = {
   },
 };
 
-/** Every job action takes `dryRun` beside its body (core's DryRunFlag, read by the action route alone). */
+const EXPECT_PLAN = {
+  type: "string",
+  pattern: "^[0-9a-f]{32}$",
+  description:
+    "the planHash of a dry run: the worker plans again under the network's lock and fails the job (409 INVALID_STATE) instead of running a different plan",
+};
+
+/** Every job action takes `dryRun` and `expectPlan` beside its body (read by the action route alone: core's splitDryRun). */
 function withDryRun(schema: JsonSchema): JsonSchema {
   const props = (schema.properties ?? {}) as Record<string, unknown>;
-  if ("dryRun" in props) return schema;
-  return { ...schema, properties: { ...props, dryRun: { type: "boolean", description: DryRunFlag.description } } };
+  const dryRun = "dryRun" in props ? {} : { dryRun: { type: "boolean", description: DryRunFlag.description } };
+  return { ...schema, properties: { ...props, ...dryRun, expectPlan: EXPECT_PLAN } };
 }
 
 const errorRef = (description: string) => ({
