@@ -1,0 +1,216 @@
+import { AppError } from "@netforge/core/contract";
+import { type FirewallNetwork, type HostStep, nftStep, type PlanPhase, planHash } from "@netforge/core/model";
+import { describe, expect, it } from "vitest";
+import { webNetwork } from "./firewall/__fixtures__/fake-nft";
+import { assertPlanAsPreviewed, type HostPort, runPhase } from "./plan-executor";
+import { Revert } from "./revert";
+
+/** A port that records what the executor asked of the host, with a table and a PF of its own. */
+function recordingPort(opts: { failOn?: string } = {}) {
+  const ran: string[] = [];
+  const table = new Map<string, FirewallNetwork | null>();
+  let vfs = 2;
+  const fail = (what: string) => {
+    if (opts.failOn && what.includes(opts.failOn)) throw new AppError("HOST_COMMAND_FAILED", `injected: ${what}`);
+  };
+  const port: HostPort = {
+    virsh: async (args) => {
+      ran.push(`virsh ${args.join(" ")}`);
+      fail(args.join(" "));
+    },
+    define: async (xml) => {
+      ran.push(`define ${xml}`);
+      fail(`define ${xml}`);
+    },
+    undefine: async (n) => void ran.push(`undefine ${n}`),
+    command: async (argv, allowFailure) => {
+      ran.push(`${argv.join(" ")}${allowFailure ? " (may fail)" : ""}`);
+      fail(argv.join(" "));
+    },
+    firewall: (n) => table.get(n) ?? null,
+    setFirewall: async (n, part) => {
+      ran.push(`nft ${n} ${part ? "set" : "removed"}`);
+      fail(`nft ${n}`);
+      table.set(n, part);
+    },
+    vfs: () => vfs,
+    writeVfs: async (pf, n) => {
+      ran.push(`vfs ${pf} ${n}`);
+      vfs = n;
+    },
+  };
+  return { port, ran, table, vfs: () => vfs };
+}
+
+const virsh = (args: string[], undo: string[] | null, undoName?: string): HostStep => ({
+  kind: "virsh",
+  name: args.join(" "),
+  args,
+  undo,
+  ...(undoName ? { undoName } : {}),
+  live: true,
+});
+
+describe("runPhase", () => {
+  it("runs the host steps in order, reports each with its job step, and registers the undo of each that succeeded", async () => {
+    const { port, ran } = recordingPort();
+    const revert = new Revert();
+    const phase: PlanPhase = {
+      step: "starting network",
+      hostSteps: [
+        { kind: "xml", name: "define", network: "web", xml: "<new/>", undo: { xml: "<old/>" }, live: false },
+        {
+          kind: "command",
+          name: "enslave",
+          argv: ["ip", "link", "set", "dev", "eth1", "master", "nf-web"],
+          undo: ["ip", "link", "set", "dev", "eth1", "nomaster"],
+          live: true,
+        },
+        virsh(["net-start", "web"], ["net-destroy", "web"], "stop network"),
+        { kind: "command", name: "flush", argv: ["conntrack", "-D"], undo: null, allowFailure: true, live: true },
+      ],
+    };
+    const out = await runPhase(port, revert, phase);
+    expect(ran).toEqual(["define <new/>", "ip link set dev eth1 master nf-web", "virsh net-start web", "conntrack -D (may fail)"]);
+    expect(out.applied.map((a) => [a.step, a.command.join(" ")])).toEqual([
+      ["starting network", "virsh net-define <file>"],
+      ["starting network", "ip link set dev eth1 master nf-web"],
+      ["starting network", "virsh net-start web"],
+      ["starting network", "conntrack -D"],
+    ]);
+    const undo = await revert.run();
+    expect(undo.undone.map((u) => u.label)).toEqual(["stop network", "undo: enslave", "restore definition of web"]);
+    expect(ran.slice(4)).toEqual(["virsh net-destroy web", "ip link set dev eth1 nomaster", "define <old/>"]);
+  });
+
+  it("stops at a failing step: what ran before it is undone, nothing after it runs", async () => {
+    const { port, ran } = recordingPort({ failOn: "net-start" });
+    const revert = new Revert();
+    const phase: PlanPhase = {
+      step: "starting network",
+      hostSteps: [
+        virsh(["net-autostart", "web"], ["net-autostart", "web", "--disable"]),
+        virsh(["net-start", "web"], ["net-destroy", "web"]),
+        nftStep("fw", "web", webNetwork([])),
+      ],
+    };
+    await expect(runPhase(port, revert, phase)).rejects.toMatchObject({ code: "HOST_COMMAND_FAILED" });
+    expect(ran).toEqual(["virsh net-autostart web", "virsh net-start web"]);
+    await revert.run();
+    expect(ran.at(-1)).toBe("virsh net-autostart web --disable");
+  });
+
+  it("a concurrent phase runs every step, fails after all settled, and the undo takes back each that succeeded", async () => {
+    const { port, ran, table } = recordingPort({ failOn: "net-start" });
+    const revert = new Revert();
+    const before = { ...webNetwork([]), firewall: { defaultInbound: "drop" as const, defaultOutbound: "accept" as const, rules: [] } };
+    table.set("web", before);
+    const phase: PlanPhase = {
+      step: "starting network",
+      concurrent: true,
+      hostSteps: [virsh(["net-start", "web"], ["net-destroy", "web"]), nftStep("apply firewall", "web", webNetwork([]))],
+    };
+    await expect(runPhase(port, revert, phase)).rejects.toThrow("injected");
+    expect(ran).toEqual(["virsh net-start web", "nft web set"]);
+    const undo = await revert.run();
+    expect(undo.undone.map((u) => u.label)).toEqual(["restore firewall of web"]);
+    expect(table.get("web")).toEqual(before);
+  });
+
+  it("a new definition is undone by undefining it; an undefine by defining the old one with its autostart flag", async () => {
+    const { port, ran } = recordingPort();
+    const revert = new Revert();
+    await runPhase(port, revert, {
+      step: "defining network",
+      hostSteps: [
+        { kind: "xml", name: "define", network: "web", xml: "<web/>", undo: { undefine: true }, undoName: "undefine network", live: false },
+      ],
+    });
+    await runPhase(port, revert, {
+      step: "removing definition",
+      hostSteps: [
+        {
+          kind: "virsh",
+          name: "remove",
+          args: ["net-undefine", "web"],
+          undo: { define: "<web/>", autostart: true },
+          undoName: "redefine network",
+          live: false,
+        },
+      ],
+    });
+    const undo = await revert.run();
+    expect(undo.undone.map((u) => u.label)).toEqual(["redefine network", "undefine network"]);
+    expect(ran.slice(2)).toEqual(["define <web/>", "virsh net-autostart web", "undefine web"]);
+  });
+
+  it("restore-nic is the type's own undo; a VF write checks first and is undone back to the PF's count through 0", async () => {
+    const { port, ran, vfs } = recordingPort();
+    const revert = new Revert();
+    const calls: string[] = [];
+    await runPhase(
+      port,
+      revert,
+      {
+        step: "defining network",
+        hostSteps: [
+          {
+            kind: "command",
+            name: "enslave",
+            argv: ["ip", "link", "set", "dev", "eth1", "master", "nf-lan"],
+            undo: "restore-nic",
+            live: true,
+          },
+          { kind: "sysfs-vfs", name: "set 0 VFs on eth9", pf: "eth9", vfs: 0, original: 2, live: true },
+          { kind: "sysfs-vfs", name: "set 4 VFs on eth9", pf: "eth9", vfs: 4, original: 2, live: true },
+        ],
+      },
+      { restoreNic: async () => void calls.push("restore nic"), beforeVfWrite: async (pf) => void calls.push(`check ${pf}`) },
+    );
+    expect(vfs()).toBe(4);
+    expect(calls).toEqual(["check eth9", "check eth9"]);
+    await revert.run();
+    expect(vfs()).toBe(2);
+    expect(ran.filter((r) => r.startsWith("vfs"))).toEqual(["vfs eth9 0", "vfs eth9 4", "vfs eth9 0", "vfs eth9 2"]);
+    expect(calls.at(-1)).toBe("restore nic");
+  });
+
+  it("a refused check before a VF write writes nothing", async () => {
+    const { port, ran } = recordingPort();
+    const refuse = async () => {
+      throw new AppError("NOT_ALLOWED", "named by another tool's network");
+    };
+    await expect(
+      runPhase(
+        port,
+        new Revert(),
+        { step: "defining network", hostSteps: [{ kind: "sysfs-vfs", name: "x", pf: "eth9", vfs: 4, original: 2, live: true }] },
+        { beforeVfWrite: refuse },
+      ),
+    ).rejects.toMatchObject({ code: "NOT_ALLOWED" });
+    expect(ran).toEqual([]);
+  });
+});
+
+describe("assertPlanAsPreviewed", () => {
+  const views = [{ step: "applying change", name: "add", command: ["virsh", "net-update"], live: true }];
+  it("passes without expectPlan, with the same plan, and on a redelivery that already began", () => {
+    expect(() => assertPlanAsPreviewed({}, views)).not.toThrow();
+    expect(() => assertPlanAsPreviewed({ expectPlan: planHash(views) }, views)).not.toThrow();
+    expect(() => assertPlanAsPreviewed({ expectPlan: "0".repeat(32), earlierSteps: new Set(["applying change"]) }, views)).not.toThrow();
+  });
+  it("fails a different plan before anything runs: INVALID_STATE, permanent, both hashes named", () => {
+    let err: unknown;
+    try {
+      assertPlanAsPreviewed({ expectPlan: "0".repeat(32) }, views);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({
+      code: "INVALID_STATE",
+      details: { expectPlan: "0".repeat(32), planHash: planHash(views), permanent: true },
+    });
+    expect((err as AppError).message).toContain("differs from the one previewed");
+  });
+});
