@@ -14,10 +14,14 @@ import { join } from "node:path";
 import type { CreateNetworkPayload, JobAction } from "@netforge/core/contract";
 import {
   type HostFacts,
+  changeHostSteps,
+  type HostStep,
   type JobPlan,
   type NetSpec,
+  type NetworkChange,
   type NetworkFacts,
   parseNetworkXml,
+  planChange,
   planCreate,
   planDelete,
   planStart,
@@ -28,6 +32,7 @@ import {
 import { newJobRecord, saveNewJob } from "@netforge/core/store";
 import { commandFailed, type CommandResult, type CommandRunner, type RunOptions } from "@netforge/worker";
 import {
+  configureNetwork,
   createNetwork,
   deleteNetwork,
   HostFirewall,
@@ -111,6 +116,10 @@ class FakeHost implements CommandRunner {
       return ok(args[0] === "-j" ? '{"nftables":[]}' : "");
     }
     if (cmd === "iptables") return ok("");
+    if (cmd === "conntrack") {
+      this.changes.push({ command: [cmd, ...args] });
+      return { stdout: "", stderr: "0 flow entries have been deleted.", exitCode: 1 };
+    }
     if (cmd !== "virsh") throw new Error(`unexpected command ${cmd}`);
     const [, , , verb, name, flag] = args; // -c uri -q <verb> <arg>
     const record = (...rest: string[]) => this.changes.push({ command: ["virsh", verb as string, ...rest] });
@@ -152,6 +161,10 @@ class FakeHost implements CommandRunner {
         );
       case "list":
         return ok("");
+      case "net-update":
+        // The live state only (the definition is written whole by the change's last step).
+        record(...args.slice(4));
+        return ok();
       default:
         throw new Error(`unexpected virsh ${verb}`);
     }
@@ -349,6 +362,139 @@ describe("every lifecycle action of every type runs exactly its plan", () => {
         },
       ),
       { numRuns: 40, seed: 22 },
+    );
+  });
+});
+
+/** A random change a routed network can take (forwards on nat only), valid for the /24 of `third`. */
+const changeOf = (third: number, forwards: boolean) =>
+  fc.oneof(
+    fc.record({ a: fc.integer({ min: 20, max: 90 }), n: fc.integer({ min: 1, max: 20 }), lease: fc.constantFrom(120, 600, 3600) }).map(
+      ({ a, n, lease }): NetworkChange => ({
+        kind: "dhcp",
+        start: `10.${third}.0.${a}`,
+        end: `10.${third}.0.${a + n}`,
+        leaseTime: lease,
+      }),
+    ),
+    fc
+      .integer({ min: 2, max: 15 })
+      .map(
+        (i): NetworkChange => ({ kind: "reserve-ip", mac: `52:54:00:00:00:${i.toString(16).padStart(2, "0")}`, ip: `10.${third}.0.${i}` }),
+      ),
+    fc
+      .integer({ min: 2, max: 15 })
+      .map((i): NetworkChange => ({ kind: "release-ip", mac: `52:54:00:00:00:${i.toString(16).padStart(2, "0")}` })),
+    fc.record({ inbound: fc.constantFrom("accept", "drop"), port: fc.integer({ min: 1, max: 9000 }) }).map(
+      ({ inbound, port }): NetworkChange => ({
+        kind: "firewall",
+        firewall: {
+          defaultInbound: inbound as "accept" | "drop",
+          defaultOutbound: "accept",
+          rules: [
+            {
+              direction: "inbound",
+              protocol: "tcp",
+              source: null,
+              destination: null,
+              ports: String(port),
+              action: "accept",
+              comment: null,
+            },
+          ],
+        },
+      }),
+    ),
+    ...(forwards
+      ? [
+          fc
+            .record({ add: fc.boolean(), hostPort: fc.constantFrom(18080, 18081), i: fc.integer({ min: 2, max: 15 }) })
+            .map(
+              ({ add, hostPort, i }): NetworkChange =>
+                add
+                  ? { kind: "port-forward", op: "add", protocol: "tcp", hostPort, vmIp: `10.${third}.0.${i}`, vmPort: 80 }
+                  : { kind: "port-forward", op: "remove", protocol: "tcp", hostPort },
+            ),
+        ]
+      : []),
+  );
+
+describe("every change of a routed network runs exactly its plan", () => {
+  it("random DHCP, reservation, firewall and forward changes, each against the plan core gives for the same state", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<"nat" | "isolated">("nat", "isolated"),
+        fc.integer({ min: 1, max: 250 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 1000 }),
+        async (kind, third, start, pick) => {
+          const changes =
+            fc.sample(fc.array(changeOf(third, kind === "nat"), { minLength: 1, maxLength: 6 }), { numRuns: 1, seed: pick })[0] ?? [];
+          const host = new FakeHost();
+          const base = hostContext(host);
+          await createNetwork(await jobContext(base, "create-network", CREATE_STEPS), payloadOf(kind, third, start, true, true));
+          for (const change of changes) {
+            const xml = host.defined.get("web") ?? "";
+            const def = parseNetworkXml(xml);
+            const spec = def.spec as NetSpec;
+            let expected: HostStep[];
+            try {
+              expected = changeHostSteps(
+                planChange(
+                  spec,
+                  change,
+                  {
+                    active: host.active.has("web"),
+                    leases: [],
+                    native: { hosts: def.hosts, range: def.dhcp },
+                    ownsTypeRules: base.firewall.get("web")?.ownsTypeRules ?? true,
+                  },
+                  xml,
+                ),
+              );
+            } catch {
+              // A change the planner refuses (a reservation of a taken IP, removing a forward never added): the
+              // job refuses it too, before anything runs.
+              await new Promise((r) => setTimeout(r, 60));
+              const from = host.changes.length;
+              await expect(
+                configureNetwork(await jobContext(base, "assign-static-ip", ["checking change", "applying change"]), "web", change),
+              ).rejects.toThrow();
+              expect(host.changes.slice(from)).toEqual([]);
+              continue;
+            }
+            // The previous job's off-path work (the IP table, the port-security pairs it learns) settles first:
+            // it is not this job's and must not be counted as its commands.
+            await new Promise((r) => setTimeout(r, 60));
+            const from = host.changes.length;
+            const result = await configureNetwork(
+              await jobContext(base, "assign-static-ip", ["checking change", "applying change"]),
+              "web",
+              change,
+            );
+            const ran = host.changes.slice(from).map((r) => r.command.join(" "));
+            const planned = expected.map((st) =>
+              st.kind === "xml"
+                ? "virsh net-define <file>"
+                : st.kind === "nft"
+                  ? "nft -f -"
+                  : st.kind === "virsh"
+                    ? `virsh ${st.args.join(" ")}`
+                    : st.kind === "command"
+                      ? st.argv.join(" ")
+                      : "",
+            );
+            // A firewall change's live part and its definition write run at the same time: compared as a set.
+            expect([...ran].sort()).toEqual([...planned].sort());
+            if (!expected.some((st) => st.kind === "nft")) expect(ran).toEqual(planned);
+            // What the job reports applied is the plan, in its order.
+            expect(result.applied.map((a) => a.command.join(" "))).toEqual(planned);
+            // The table now holds exactly the planned part (its transaction may be a delta from the part before).
+            for (const st of expected) if (st.kind === "nft") expect(base.firewall.get("web")).toEqual(st.part);
+          }
+        },
+      ),
+      { numRuns: 30, seed: 22 },
     );
   });
 });
