@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import { checkJobPayload } from "./job-payload";
+import { CreateNetworkBody, resolveCreate } from "./network";
 
 const expectFor = { network: "net1", host: "hv1" };
 
@@ -37,6 +38,18 @@ describe("checkJobPayload, its refusals word by word", () => {
       "the worker refused the queued job's payload (payload.name: must be the job's network 'net1'); nothing was changed",
     );
     expect(err.details.issues).toEqual([{ path: "payload.name", message: "must be the job's network 'net1'" }]);
+  });
+
+  it("refuses a create resolved for another host, naming this worker's host", () => {
+    const { requestedHost: _r, ...resolved } = resolveCreate(
+      CreateNetworkBody.parse({ name: "net1", type: "nat", cidr: "192.168.100.0/24" }),
+    );
+    const payload = JSON.parse(
+      JSON.stringify({ ...resolved, uuid: "0b8f5d3e-3c1a-4c52-9f0e-6d7b2a1c9e11", host: "hv2", createdAt: "2026-12-06T11:00:00.000Z" }),
+    );
+    expect(refusal("create-network", payload).details.issues).toEqual([
+      { path: "payload.host", message: "must be this worker's host 'hv1'" },
+    ]);
   });
 
   it("returns the parsed payload (MAC lower-cased) when it is the job's", () => {
