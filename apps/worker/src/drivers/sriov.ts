@@ -66,7 +66,7 @@ export const sriovDriver: NetworkDriver<SriovNetSpec> = {
         usedBy: other.name,
       });
     }
-    planVfWrites(info, req.vfs); // refuses now (nothing written yet) what setUpHost could not do
+    planVfWrites(info, req.vfs); // refuses now (nothing written yet) what the host steps could not do
     return {
       type: sriovModel.type,
       name: p.name,
