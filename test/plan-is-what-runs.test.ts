@@ -15,6 +15,7 @@ import type { CreateNetworkPayload, JobAction } from "@netforge/core/contract";
 import {
   type HostFacts,
   changeHostSteps,
+  commandOf,
   type HostStep,
   type JobPlan,
   type NetSpec,
@@ -473,17 +474,7 @@ describe("every change of a routed network runs exactly its plan", () => {
               change,
             );
             const ran = host.changes.slice(from).map((r) => r.command.join(" "));
-            const planned = expected.map((st) =>
-              st.kind === "xml"
-                ? "virsh net-define <file>"
-                : st.kind === "nft"
-                  ? "nft -f -"
-                  : st.kind === "virsh"
-                    ? `virsh ${st.args.join(" ")}`
-                    : st.kind === "command"
-                      ? st.argv.join(" ")
-                      : "",
-            );
+            const planned = expected.map((st) => commandOf(st).join(" "));
             // A firewall change's live part and its definition write run at the same time: compared as a set.
             expect([...ran].sort()).toEqual([...planned].sort());
             if (!expected.some((st) => st.kind === "nft")) expect(ran).toEqual(planned);

@@ -44,7 +44,7 @@ export interface ConfigureResult {
 
 export async function configureNetwork(ctx: JobContext, name: string, change: NetworkChange): Promise<ConfigureResult> {
   const { report, virsh } = ctx;
-  const { plan, driver, state, previousXml } = await report.step("checking change", async () => {
+  const { plan, hostSteps, driver, state, previousXml } = await report.step("checking change", async () => {
     // A fresh read of the persistent definition, deliberately NOT the event-kept catalog. Under the network's
     // lock netforge is the only writer through the API, but not the only writer on the host: a hand
     // `virsh net-update <net> add ip-dhcp-host ... --config` changes the persistent definition and libvirt
@@ -99,17 +99,18 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
       for (const e of await ctx.catalog.list()) if (e.name !== name && e.def.managed) others += hostRuleCount(e.def.spec);
       checkHostRules(limits.rulesPerHost, others, before, after, ctx.hostId);
     }
+    const hostSteps = changeHostSteps(plan);
     assertPlanAsPreviewed(
       ctx,
-      changeHostSteps(plan).map((st) => stepView("applying change", st)),
+      hostSteps.map((st) => stepView("applying change", st)),
     );
-    return { plan, driver: drv, state, previousXml: xml };
+    return { plan, hostSteps, driver: drv, state, previousXml: xml };
   });
   for (const w of plan.warnings) report.warn(w);
   const warnings = [...plan.warnings];
   if (plan.nft !== undefined) warnings.push(...(await warnOverridingPolicies(ctx)));
 
-  const applied = await report.step("applying change", () => applyChange(ctx, changeHostSteps(plan)));
+  const applied = await report.step("applying change", () => applyChange(ctx, hostSteps));
   for (const w of applied.warnings) {
     report.warn(w);
     warnings.push(w);

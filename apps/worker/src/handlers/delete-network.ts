@@ -37,7 +37,7 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
   const plan = planDelete(
     spec,
     p.name,
-    { ...(await networkFacts(ctx, entry, true)), firewall: ctx.firewall.get(p.name) },
+    await networkFacts(ctx, entry, true),
     spec ? await driver.hostFacts(ctx, spec) : { links: [], pfs: [] },
   );
   assertPlanAsPreviewed(ctx, plan);
