@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { DryRunFlag, QUERY_DEFINITIONS } from "../actions";
 import * as common from "./common";
 import * as firewall from "./firewall";
 import * as host from "./host";
@@ -25,6 +26,12 @@ function jsonSchemas(): Record<string, unknown> {
       if (!(value instanceof z.ZodType)) continue;
       out[`${mod}.${name}`] = z.toJSONSchema(value, { io: "input", unrepresentable: "any" });
     }
+  }
+  // What the OpenAPI document publishes beside the schemas: the dryRun flag of every job action and each
+  // query's answer.
+  out["actions.DryRunFlag"] = z.toJSONSchema(DryRunFlag, { io: "input", unrepresentable: "any" });
+  for (const [name, d] of Object.entries(QUERY_DEFINITIONS)) {
+    out[`query.${name}.response`] = z.toJSONSchema(d.response, { io: "output", unrepresentable: "any" });
   }
   return out;
 }
