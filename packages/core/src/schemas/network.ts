@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { HostId, Limit, NetworkName } from "./common";
 import { DhcpConfig } from "./network-fields";
-import { type CreateNetworkBody, type L2Request, NetworkType, resolveTypePart } from "./types/index";
+import { type CreateNetworkBody, type L2Request, NetworkType, resolveTypePart } from "./types/create-body";
 
 // What this module always exported, now written in the shared fields and the per-type schema files
 // (schemas/types/); named one by one, so the JSON Schemas published from this module stay the same.
@@ -21,7 +21,7 @@ export {
   MIN_LEASE_SECONDS,
   validationError,
 } from "./network-fields";
-export { CreateNetworkBody, IMPLEMENTED_TYPES, type L2Request, NETWORK_TYPES, NetworkType, subnetOfBody } from "./types/index";
+export { CreateNetworkBody, IMPLEMENTED_TYPES, type L2Request, NETWORK_TYPES, NetworkType, subnetOfBody } from "./types/create-body";
 
 /**
  * Check a create body's fields against each other and fill the defaults: the fields every type has here, the

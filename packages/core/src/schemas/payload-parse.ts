@@ -12,7 +12,7 @@ import { z } from "zod";
 import { AppError } from "../errors";
 import { HostId } from "./common";
 import { CreateNetworkBody, type FieldIssue, type NetworkSpec, resolveCreate } from "./network";
-import { typeBodyFields } from "./types/index";
+import { typeBodyFields } from "./types/create-body";
 
 /** Payload of create-network: the resolved spec (bridge chosen on the host) plus whether to start it. */
 export type CreateNetworkPayload = Omit<NetworkSpec, "bridge"> & { start: boolean };
