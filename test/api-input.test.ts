@@ -73,3 +73,16 @@ describe("free text", () => {
     expect(job.payload.description).toBe(description);
   });
 });
+
+describe("an action asked for with another method than POST", () => {
+  it("is 405 METHOD_NOT_ALLOWED with Allow: POST and a message saying how it is called; an unknown path stays 404", async () => {
+    const r = await h.get("/api/list-networks", { role: "viewer" });
+    expectError(r, 405, "METHOD_NOT_ALLOWED");
+    expect(r.headers.get("allow")).toBe("POST");
+    expect(r.body.error.message).toBe("list-networks is called with POST and a JSON body (POST /api/list-networks), not GET");
+    expect(r.body.error.details).toEqual({ action: "list-networks", method: "GET" });
+    const unknown = await h.get("/api/list-nothing", { role: "viewer" });
+    expectError(unknown, 404, "NOT_FOUND");
+    expect(unknown.body.error.message).toBe("unknown action or resource GET /api/list-nothing");
+  });
+});

@@ -167,6 +167,12 @@ export function createApp(deps: AppDeps): NetforgeApi {
   if (missing.length > 0) throw new Error(`actions without a route: ${missing.join(", ")}`);
 
   app.notFound((c) => {
+    // An action asked for with GET (a browser, curl without -d): say how it is called instead of "unknown".
+    const action = /^\/api\/([a-z-]+)$/.exec(c.req.path)?.[1];
+    if (action !== undefined && Object.hasOwn(ACTIONS, action) && c.req.method !== "POST") {
+      const hint = `${action} is called with POST and a JSON body (POST /api/${action}), not ${c.req.method}`;
+      return errorResponse(c, new AppError("METHOD_NOT_ALLOWED", hint, { action, method: c.req.method }));
+    }
     const what = c.req.path.startsWith("/api/") ? `unknown action or resource ${c.req.method} ${c.req.path}` : `not found: ${c.req.path}`;
     return errorResponse(c, new AppError("NOT_FOUND", what, {}));
   });

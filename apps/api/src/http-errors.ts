@@ -45,6 +45,7 @@ function errorHeaders(e: AppError): Record<string, string> {
     return { "Retry-After": String(e.details.retryAfterSeconds) };
   }
   if (e.code === "UNAVAILABLE") return { "Retry-After": String(UNAVAILABLE_RETRY_AFTER_SECONDS) };
+  if (e.code === "METHOD_NOT_ALLOWED") return { Allow: "POST" };
   return {};
 }
 

@@ -68,7 +68,6 @@ describe("plain HTTP to another machine", () => {
     ["http://127.8.9.10:8080", TOKEN],
     ["http://localhost:8080", TOKEN],
     ["http://[::1]:8080", TOKEN],
-    ["http://192.0.2.10:8080", null],
   ])("no warning for %s (token %s)", async (url, token) => {
     expect(plainHttpWarning(url, token)).toBeNull();
     const seen: string[] = [];
@@ -78,6 +77,18 @@ describe("plain HTTP to another machine", () => {
     const t = io(env);
     expect(await runCli(["network", "list"], t)).toBe(0);
     expect(t.stderr.filter((l) => l.includes("warning"))).toEqual([]);
+  });
+
+  it("without a token nothing is sent: exit 6, naming where a token can come from", async () => {
+    expect(plainHttpWarning("http://192.0.2.10:8080", null)).toBeNull();
+    const seen: string[] = [];
+    vi.stubGlobal("fetch", fakeFetch(seen));
+    const t = io({ NETFORGE_URL: "http://192.0.2.10:8080", XDG_CONFIG_HOME: join(dir, "no-config") });
+    expect(await runCli(["network", "list"], t)).toBe(EXIT.AUTH);
+    expect(seen).toEqual([]);
+    expect(t.stderr).toEqual([
+      `error: no API token: pass --token <token>, set NETFORGE_TOKEN, or put "token" in the config file (${join(dir, "no-config", "netforge", "config.json")})`,
+    ]);
   });
 });
 

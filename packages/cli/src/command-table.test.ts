@@ -54,14 +54,36 @@ describe("exit codes", () => {
 });
 
 describe("rendering", () => {
-  it("shows a dry run's plan with its steps as a table", async () => {
+  it("shows a dry run's plan: each step numbered, its command as a shell would run it, its XML or nft text below", async () => {
     const { renderAnswer } = await import("./render");
     const text = renderAnswer({
-      plan: { host: "h1", steps: [{ name: "define network", command: ["virsh", "net-define", "<file>"], live: false }], warnings: [] },
+      plan: {
+        host: "h1",
+        steps: [
+          {
+            name: "define network",
+            command: ["virsh", "net-define", "<file>"],
+            xml: "<network>\n  <name>web</name>\n</network>",
+            live: false,
+          },
+          { name: "set description", command: ["ip", "link", "set", "dev", "nf-web", "alias", "it's web"], live: true },
+        ],
+        warnings: [],
+      },
     });
     expect(text).toMatch(/^host:\s+h1$/m);
-    expect(text).toMatch(/NAME\s+COMMAND\s+LIVE/);
-    expect(text).toMatch(/define network\s+virsh, net-define, <file>\s+false/);
+    expect(text).toContain(
+      [
+        "steps:",
+        "  1. define network (not live: the definition only)",
+        "       $ virsh net-define '<file>'",
+        "         <network>",
+        "           <name>web</name>",
+        "         </network>",
+        "  2. set description",
+        "       $ ip link set dev nf-web alias 'it'\\''s web'",
+      ].join("\n"),
+    );
   });
 });
 

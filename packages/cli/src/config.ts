@@ -17,6 +17,8 @@ export interface CliConfig {
   token: string | null;
   /** Where each value came from (shown by `netforge config`). */
   from: { url: string; token: string };
+  /** The config file looked at (named when no token was found anywhere). */
+  configFile?: string;
 }
 
 export interface ConfigInputs {
@@ -117,7 +119,7 @@ export function resolveConfig(inp: ConfigInputs): CliConfig {
     const dev = firstTokenOf(devTokens);
     if (dev) [token, tokenFrom] = [dev, devTokens];
   }
-  return { url: url.replace(/\/+$/, ""), token, from: { url: urlFrom, token: tokenFrom } };
+  return { url: url.replace(/\/+$/, ""), token, from: { url: urlFrom, token: tokenFrom }, configFile: path };
 }
 
 /** The token as it may be shown: never its value. */

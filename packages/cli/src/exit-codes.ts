@@ -19,6 +19,8 @@ export const EXIT = {
   AUTH: 6,
   /** The API cannot be reached, is unavailable (503: no Redis, no host) or rate-limits (429), or the event stream was lost. */
   CONNECTION: 7,
+  /** A question on the terminal (delete?) answered no: nothing was sent. */
+  CANCELLED: 8,
   /** Ctrl-C while following a job: the job goes on; `netforge job watch <id>` follows it again. */
   DETACHED: 130,
 } as const;
@@ -33,6 +35,7 @@ export const EXIT_CODE_HELP = `Exit codes:
   5    the job failed on its host (its error code, message and details are printed)
   6    authentication or permission (UNAUTHORIZED, FORBIDDEN; a config file other users may read or write)
   7    connection problem: API unreachable, unavailable (503), rate limited (429), or the job's event stream lost
+  8    cancelled: a confirmation question (delete) was answered no; nothing was sent
   130  detached with Ctrl-C while following a job (the job continues)`;
 
 /** The exit code for an error answer of the API. */

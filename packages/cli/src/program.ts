@@ -4,6 +4,7 @@
  * (see body-flags.ts), job actions follow their job live.
  */
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
 import { ACTIONS, type ActionDef } from "@netforge/core/contract";
 import { Command, CommanderError, Option } from "commander";
 import { z } from "zod";
@@ -23,6 +24,10 @@ export interface Io {
   env: Record<string, string | undefined>;
   cwd: string;
   readStdin(): string;
+  /** A person at a terminal (stdin and stdout are TTYs): destructive commands ask before they act. */
+  interactive?: boolean;
+  /** Ask `question` on the terminal; the answer line. */
+  ask?(question: string): Promise<string>;
 }
 
 export const processIo: Io = {
@@ -31,7 +36,19 @@ export const processIo: Io = {
   env: process.env,
   cwd: process.cwd(),
   readStdin: () => readFileSync(0, "utf8"),
+  interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
+  ask: async (question) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return await rl.question(question);
+    } finally {
+      rl.close();
+    }
+  },
 };
+
+/** Actions that remove something for good: on a terminal they ask first (`--yes` skips the question). */
+const CONFIRMED_ACTIONS: ReadonlySet<string> = new Set(["delete-network", "release-network-claim"]);
 
 const HELP_AFTER = `
 Configuration (first found wins):
@@ -76,6 +93,12 @@ function readBodyFile(io: Io, path: string): Record<string, unknown> {
 function clientFor(io: Io, cmd: Command): { client: ApiClient; json: boolean } {
   const g = cmd.optsWithGlobals() as { url?: string; token?: string; config?: string; json?: boolean };
   const config = resolveConfig({ flags: { url: g.url, token: g.token, config: g.config }, env: io.env, cwd: io.cwd });
+  if (config.token === null) {
+    throw new CliError(
+      `no API token: pass --token <token>, set NETFORGE_TOKEN, or put "token" in the config file (${config.configFile ?? "~/.config/netforge/config.json"})`,
+      EXIT.AUTH,
+    );
+  }
   return { client: new ApiClient(config, fetch, io.err), json: g.json === true };
 }
 
@@ -116,11 +139,13 @@ const indent = (s: string) =>
 
 /** The message of a failed command, with the API's details (validation issues one per line). */
 export function describeError(err: CliError): string {
-  const lines = [`error: ${err.message}`];
   const api = err.apiError;
+  const issues = (api?.details as { issues?: { path: string; message: string }[] } | undefined)?.issues;
+  // The API's message repeats its issues ("invalid request: a: ...; b: ..."): list them once, one per line.
+  const listed = api && Array.isArray(issues) && issues.length > 0;
+  const lines = [listed ? `error: ${api.code}: the request is invalid:` : `error: ${err.message}`];
   if (api) {
-    const issues = (api.details as { issues?: { path: string; message: string }[] }).issues;
-    if (Array.isArray(issues)) for (const i of issues) lines.push(`  - ${i.path || "(body)"}: ${i.message}`);
+    if (listed) for (const i of issues) lines.push(`  - ${i.path || "(body)"}: ${i.message}`);
     const rest = Object.fromEntries(Object.entries(api.details).filter(([k]) => k !== "issues"));
     if (Object.keys(rest).length > 0) lines.push(indent(keyValues(rest)));
     if (api.requestId) lines.push(`  (request id ${api.requestId})`);
@@ -133,7 +158,7 @@ function addBodyOption(cmd: Command, spec: FlagSpec): void {
   switch (spec.kind) {
     case "boolean":
       cmd.option(`--${spec.flag}`, desc);
-      cmd.option(`--no-${spec.flag}`, `not ${spec.path.join(".")}`);
+      cmd.option(`--no-${spec.flag}`, `the opposite of --${spec.flag}`);
       return;
     case "false":
       cmd.option(`--no-${spec.flag}`, desc);
@@ -176,12 +201,18 @@ function configure(cmd: Command): void {
 function addActionCommand(io: Io, root: Command, name: string, def: ActionDef, setExit: (code: number) => void): void {
   const schema = z.toJSONSchema(def.body, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
   const positional = positionalOf(schema);
-  const specs = flagsOf(schema, positional ? [positional] : []);
+  // dryRun is every job action's flag (read beside the body by the API), added below once for all of them.
+  const specs = flagsOf(schema, [...(positional ? [positional] : []), "dryRun"]);
   const cmd = commandAt(root, cliPathOf(name)).description(`${def.summary} (API action ${name}, role ${def.role})`);
   if (positional) cmd.argument(`[${positional}]`, `the ${positional === "name" ? "network name" : positional} (or in --file)`);
   for (const spec of specs) addBodyOption(cmd, spec);
   cmd.option("--file <path>", "the whole request body as a JSON file ('-': stdin); flags override its fields");
-  if (def.kind === "job") cmd.option("--no-wait", "print the job id and return at once instead of following the job");
+  if (def.kind === "job") {
+    cmd.option("--dry-run", "validate and plan only: print the exact commands it would run; nothing is queued or changed");
+    cmd.option("--no-wait", "print the job id and return at once instead of following the job");
+  }
+  const confirmed = CONFIRMED_ACTIONS.has(name);
+  if (confirmed) cmd.option("-y, --yes", "do not ask for confirmation on a terminal");
   cmd.action(async (...args: unknown[]) => {
     const c = args[args.length - 1] as Command;
     const opts = c.opts() as Record<string, unknown>;
@@ -191,7 +222,17 @@ function addActionCommand(io: Io, root: Command, name: string, def: ActionDef, s
       throw new CliError(`missing the ${positional} (netforge ${cliPathOf(name).join(" ")} <${positional}> ...)`, EXIT.VALIDATION);
     }
     const body = buildBody(specs, opts, base, positional && posValue !== undefined ? { key: positional, value: posValue } : null);
+    if (opts.dryRun === true) body.dryRun = true;
     const { client, json } = clientFor(io, c);
+    if (confirmed && opts.yes !== true && opts.dryRun !== true && io.interactive === true && io.ask) {
+      const what = `${cliPathOf(name).join(" ")} ${String(body.name ?? "")}`.trim();
+      const answer = await io.ask(`${what}: this cannot be undone. Continue? [y/N] `);
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        io.err("cancelled: nothing was sent");
+        setExit(EXIT.CANCELLED);
+        return;
+      }
+    }
     if (def.kind === "query") {
       const res = await client.action(name, body);
       io.out(json ? JSON.stringify(res.body, null, 2) : renderAnswer(res.body));
@@ -266,6 +307,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   return program;
 }
 
+/** A CliError as the API's error object: the API's own, or one named after the exit class for the CLI's own errors. */
+export function jsonError(err: CliError): { code: string; message: string; details: Record<string, unknown>; requestId?: string } {
+  if (err.apiError) return err.apiError;
+  const cls = Object.entries(EXIT).find(([, v]) => v === err.exitCode)?.[0] ?? "UNEXPECTED";
+  return { code: `CLI_${cls}`, message: err.message, details: {} };
+}
+
 /** Run `argv` (without node and script); the exit code. */
 export async function runCli(argv: string[], io: Io = processIo): Promise<number> {
   let code: number = EXIT.OK;
@@ -282,7 +330,9 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<number
       return err.exitCode === 0 ? EXIT.OK : EXIT.VALIDATION;
     }
     if (err instanceof CliError) {
-      io.err(describeError(err));
+      // Under --json the error is JSON too, in the API's shape, on stdout where the answer would have been.
+      if (argv.includes("--json")) io.out(JSON.stringify({ error: jsonError(err) }, null, 2));
+      else io.err(describeError(err));
       return err.exitCode;
     }
     io.err(`error: ${(err as Error).stack ?? String(err)}`);

@@ -80,11 +80,30 @@ export function flatten(o: Record<string, unknown>, prefix = ""): [string, unkno
   return out;
 }
 
+/** An argv as one line a shell runs as the same argv (so a plan's commands can be pasted). */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
+const isObjectList = (v: unknown): v is Record<string, unknown>[] =>
+  Array.isArray(v) && v.length > 0 && v.every((r) => r !== null && typeof r === "object" && !Array.isArray(r));
+
+/** One object of a nested list (a firewall rule, a host service) on one line: its set fields as key=value. */
+function inline(o: Record<string, unknown>): string {
+  return flatten(o)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k}=${/\s/.test(cell(v)) ? JSON.stringify(cell(v)) : cell(v)}`)
+    .join(" ");
+}
+
 export function keyValues(o: Record<string, unknown>): string {
   const pairs = flatten(o);
   const width = Math.max(...pairs.map(([k]) => k.length));
   return pairs
     .map(([k, v]) => {
+      // A list of objects (a network's firewall rules) is shown, one per line, not counted.
+      if (isObjectList(v)) return `${k}:\n${v.map((x) => `    - ${inline(x)}`).join("\n")}`;
       const text = cell(v);
       // Multi-line values (libvirt XML of a plan) start on their own line, indented.
       if (text.includes("\n")) return `${k}:\n${text.replace(/^/gm, "    ")}`;
@@ -118,10 +137,35 @@ export function renderAnswer(body: unknown): string {
 const isRowList = (v: unknown): v is Record<string, unknown>[] =>
   Array.isArray(v) && v.length > 0 && v.every((r) => r !== null && typeof r === "object" && !Array.isArray(r));
 
+/** A step that runs a command (a plan's step, a result's applied step): it carries `command`, an argv. */
+const isCommandList = (v: Record<string, unknown>[]): boolean => v.every((r) => isStringList(r.command));
+
+/**
+ * Steps with their commands, numbered, each command on its own line as a shell would run it, and the text it
+ * feeds (libvirt XML, nft) indented below it.
+ */
+export function renderSteps(steps: Record<string, unknown>[]): string {
+  return steps
+    .map((s, i) => {
+      const name = typeof s.name === "string" ? s.name : typeof s.step === "string" ? s.step : `step ${i + 1}`;
+      const lines = [`  ${i + 1}. ${name}${s.live === false ? " (not live: the definition only)" : ""}`];
+      lines.push(`       $ ${shellQuote(s.command as string[])}`);
+      for (const k of ["xml", "nft"]) {
+        const text = s[k];
+        if (typeof text === "string" && text !== "") lines.push(text.trimEnd().replace(/^/gm, "         "));
+      }
+      return lines.join("\n");
+    })
+    .join("\n");
+}
+
 /** "key: value" lines, then each list of objects in it (a plan's steps, a result's applied commands) as a table. */
 export function describeObject(o: Record<string, unknown>): string {
   const scalars = Object.fromEntries(Object.entries(o).filter(([, v]) => !isRowList(v)));
   const out = Object.keys(scalars).length > 0 ? [keyValues(scalars)] : [];
-  for (const [k, v] of Object.entries(o)) if (isRowList(v)) out.push(`${k}:\n${table(v, k)}`);
+  for (const [k, v] of Object.entries(o)) {
+    if (!isRowList(v)) continue;
+    out.push(`${k}:\n${isCommandList(v) ? renderSteps(v) : table(v, k)}`);
+  }
   return out.join("\n\n");
 }

@@ -8,6 +8,7 @@ describe("error codes and their HTTP status (API.md, 'Errors')", () => {
       UNAUTHORIZED: 401,
       FORBIDDEN: 403,
       NOT_FOUND: 404,
+      METHOD_NOT_ALLOWED: 405,
       NAME_TAKEN: 409,
       CIDR_CONFLICT: 409,
       NETWORK_IN_USE: 409,

@@ -45,7 +45,10 @@ describe("IPv4 and CidrString", () => {
     expect(messageOf(CidrString.safeParse("192.168.100.128/25 "))).toBe("must be an IPv4 subnet like 192.168.100.0/24");
   });
   it("host bits: the hint is in the issue's params", () => {
-    expect(CidrString.safeParse("0.0.0.0/4").error?.issues[0]).toMatchObject({ code: "custom", message: "prefix length must be 8-30" });
+    expect(CidrString.safeParse("0.0.0.0/4").error?.issues[0]).toMatchObject({
+      code: "custom",
+      message: "prefix length 4 is out of range: must be 8-30",
+    });
     expect(CidrString.safeParse("10.0.0.0").error?.issues[0]?.code).toBe("custom");
     expect(CidrString.safeParse("127.0.0.0/8").error?.issues[0]?.code).toBe("custom");
     expect(CidrString.safeParse("10.0.0.1/8").error?.issues[0]).toMatchObject({
@@ -55,7 +58,9 @@ describe("IPv4 and CidrString", () => {
     });
   });
   it("one issue per problem: prefix out of range is not also a reserved range", () => {
-    expect(CidrString.safeParse("0.0.0.0/4").error?.issues.map((i) => i.message)).toEqual(["prefix length must be 8-30"]);
+    expect(CidrString.safeParse("0.0.0.0/4").error?.issues.map((i) => i.message)).toEqual([
+      "prefix length 4 is out of range: must be 8-30",
+    ]);
     expect([MIN_PREFIX, MAX_PREFIX]).toEqual([8, 30]);
   });
   it("refuses a reserved range with why", () => {

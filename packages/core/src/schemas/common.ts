@@ -40,13 +40,16 @@ export const CidrString = z
           message: `host bits must be zero: did you mean ${r.hint}?`,
           params: { hint: r.hint },
         });
+      } else if (r.reason === "prefix") {
+        // An address and a prefix past /32: say which part is wrong, not only what a subnet looks like.
+        ctx.addIssue({ code: "custom", message: `prefix length ${s.split("/")[1]} is out of range: must be ${MIN_PREFIX}-${MAX_PREFIX}` });
       } else {
         ctx.addIssue({ code: "custom", message: "must be an IPv4 subnet like 192.168.100.0/24" });
       }
       return;
     }
     if (r.cidr.prefix < MIN_PREFIX || r.cidr.prefix > MAX_PREFIX) {
-      ctx.addIssue({ code: "custom", message: `prefix length must be ${MIN_PREFIX}-${MAX_PREFIX}` });
+      ctx.addIssue({ code: "custom", message: `prefix length ${r.cidr.prefix} is out of range: must be ${MIN_PREFIX}-${MAX_PREFIX}` });
       return;
     }
     const reserved = reservedRangeMessage(r.cidr);
@@ -58,7 +61,8 @@ export const CidrString = z
 export const MacAddress = z
   .string()
   .regex(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/, "must be a MAC address like 52:54:00:12:34:56")
-  .transform((s) => s.toLowerCase());
+  .transform((s) => s.toLowerCase())
+  .describe("MAC address of the VM's interface, like 52:54:00:12:34:56 (any case)");
 
 /** Free text shown to operators; stored in libvirt XML metadata, so it follows the text rules of ./text. */
 export const Description = operatorText(256).describe("Free text shown to operators (one line, at most 256 characters)");

@@ -86,9 +86,9 @@ export type ConfigureFirewallBody = z.infer<typeof ConfigureFirewallBody>;
 const Port = z.number().int().min(1).max(65535);
 export const ConfigurePortForwardBody = z.strictObject({
   name: NetworkName,
-  action: z.enum(["add", "remove"]).default("add"),
-  protocol: z.enum(["tcp", "udp"]),
-  hostPort: Port,
+  action: z.enum(["add", "remove"]).default("add").describe("Add the forward (default; re-targets one that exists) or remove it"),
+  protocol: z.enum(["tcp", "udp"]).describe("Protocol of the forwarded port"),
+  hostPort: Port.describe("Port on the host that is forwarded to the VM"),
   vmIp: IPv4.optional().describe("Required for add"),
   vmPort: Port.optional().describe("Required for add; defaults to hostPort"),
   hostIp: IPv4.optional().describe(

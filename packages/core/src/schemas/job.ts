@@ -58,9 +58,9 @@ export type JobView = z.infer<typeof JobView>;
 /** Body of list-jobs. */
 export const ListJobsBody = z.strictObject({
   network: NetworkName.optional(),
-  state: JobState.optional(),
+  state: JobState.optional().describe("Only jobs in this state"),
   host: HostId.optional(),
-  limit: Limit.optional(),
+  limit: Limit.optional().describe("At most this many jobs (1-1000; default 50)"),
 });
 export type ListJobsBody = z.infer<typeof ListJobsBody>;
 

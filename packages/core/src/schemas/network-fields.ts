@@ -18,8 +18,8 @@ const LeaseTime = z.number().int().min(MIN_LEASE_SECONDS).max(MAX_LEASE_SECONDS)
 export const DhcpInput = z.union([
   z.literal(false),
   z.strictObject({
-    start: IPv4.optional(),
-    end: IPv4.optional(),
+    start: IPv4.optional().describe("First address of the DHCP pool (default: the subnet's upper half, clear of the gateway)"),
+    end: IPv4.optional().describe("Last address of the DHCP pool"),
     leaseTime: LeaseTime.optional(),
   }),
 ]);

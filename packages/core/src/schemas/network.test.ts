@@ -206,11 +206,24 @@ describe("field shapes", () => {
   const ok = (patch: object) => CreateNetworkBody.safeParse({ name: "web", type: "nat", cidr: "10.0.0.0/24", ...patch }).success;
   const messageOf = (patch: object) =>
     CreateNetworkBody.safeParse({ name: "web", type: "nat", cidr: "10.0.0.0/24", ...patch }).error?.issues[0]?.message;
+  it("a missing or unknown type is named in the operator's words, with the types there are", () => {
+    const issuesOf = (body: object) => CreateNetworkBody.safeParse(body).error?.issues.map((i) => [i.path.join("."), i.message]);
+    expect(issuesOf({ name: "web", cidr: "10.0.0.0/24" })).toEqual([
+      ["type", "a network type is required: one of nat, bridge, isolated, sriov"],
+    ]);
+    expect(issuesOf({ name: "web", type: "vxlan" })).toEqual([
+      ["type", '"vxlan" is not a network type: one of nat, bridge, isolated, sriov'],
+    ]);
+    // A known type's own fields keep their own messages.
+    expect(messageOf({ gateway: "x" })).toBe("must be an IPv4 address like 192.168.100.1");
+  });
   it("prefix lengths 8 and 30 are the bounds", () => {
     expect(ok({ cidr: "10.0.0.0/8" })).toBe(true);
     expect(ok({ cidr: "10.0.0.0/30" })).toBe(true);
-    expect(messageOf({ cidr: "10.0.0.0/7" })).toBe("prefix length must be 8-30");
-    expect(messageOf({ cidr: "10.0.0.0/31" })).toBe("prefix length must be 8-30");
+    expect(messageOf({ cidr: "10.0.0.0/7" })).toBe("prefix length 7 is out of range: must be 8-30");
+    expect(messageOf({ cidr: "10.0.0.0/31" })).toBe("prefix length 31 is out of range: must be 8-30");
+    // Past /32 the text is no subnet at all, yet the wrong part is the prefix: say so.
+    expect(messageOf({ cidr: "10.0.0.0/33" })).toBe("prefix length 33 is out of range: must be 8-30");
     expect(messageOf({ cidr: "10.0.0.0" })).toBe("must be an IPv4 subnet like 192.168.100.0/24");
     expect(messageOf({ cidr: "100.100.100.100/32x" })).toBe("must be an IPv4 subnet like 192.168.100.0/24");
     expect(messageOf({ cidr: "10.0.0.5/24" })).toBe("host bits must be zero: did you mean 10.0.0.0/24?");

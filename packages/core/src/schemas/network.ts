@@ -73,8 +73,8 @@ export type NetworkState = z.infer<typeof NetworkState>;
 
 /** Body of list-networks. */
 export const ListNetworksBody = z.strictObject({
-  type: NetworkType.optional(),
-  state: NetworkState.optional(),
+  type: NetworkType.optional().describe("Only networks of this type"),
+  state: NetworkState.optional().describe("Only active or inactive networks"),
   // Only characters a name can contain: anything else could never match, so it is refused rather than ignored.
   name: z
     .string()
@@ -83,8 +83,8 @@ export const ListNetworksBody = z.strictObject({
     .optional()
     .describe("case-insensitive substring of the name"),
   host: HostId.optional(),
-  limit: Limit.optional(),
-  cursor: z.string().max(128).optional(),
+  limit: Limit.optional().describe("At most this many networks (1-1000; default 100)"),
+  cursor: z.string().max(128).optional().describe("The nextCursor of the previous page"),
 });
 export type ListNetworksBody = z.infer<typeof ListNetworksBody>;
 

@@ -4,10 +4,22 @@ import { commonCreateFields, ifName, validationError } from "../network-fields";
 import type { L2Request } from "./l2";
 
 export const BridgeBody = z.strictObject({
-  type: z.literal("bridge"),
+  type: z
+    .literal("bridge")
+    .describe(
+      "Network type: nat (a subnet masqueraded to the outside), isolated (a subnet with no way out), bridge (VMs on a NIC's or host bridge's LAN), sriov (a pool of a PF's virtual functions)",
+    ),
   ...commonCreateFields,
-  interface: ifName("must be an interface name").optional(),
-  bridge: ifName("must be a bridge name").optional(),
+  interface: ifName("must be an interface name")
+    .optional()
+    .describe(
+      "A NIC of the host to bridge: netforge makes a bridge, moves the NIC into it and gives it back on delete (give interface or bridge)",
+    ),
+  bridge: ifName("must be a bridge name")
+    .optional()
+    .describe(
+      "An existing bridge of the host to put VMs on; one carrying host addresses or other ports only when listed in NETFORGE_ALLOWED_INTERFACES",
+    ),
 });
 export type BridgeBody = z.infer<typeof BridgeBody>;
 

@@ -23,7 +23,16 @@ export type NetworkType = z.infer<typeof NetworkType>;
 export const IMPLEMENTED_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>(["nat", "isolated", "bridge", "sriov"]);
 
 /** Body of create-network, one shape per type. */
-export const CreateNetworkBody = z.discriminatedUnion("type", [NatBody, IsolatedBody, BridgeBody, SriovBody]);
+export const CreateNetworkBody = z.discriminatedUnion("type", [NatBody, IsolatedBody, BridgeBody, SriovBody], {
+  // In the operator's words, not the validation library's ("Invalid discriminator value").
+  error: (issue) => {
+    const given = (issue.input as { type?: unknown } | undefined)?.type;
+    const choices = NETWORK_TYPES.join(", ");
+    return given === undefined
+      ? `a network type is required: one of ${choices}`
+      : `${JSON.stringify(given)} is not a network type: one of ${choices}`;
+  },
+});
 export type CreateNetworkBody = z.infer<typeof CreateNetworkBody>;
 
 /** The type's part of a resolved create body: its addressing, or (device types) none and what it attaches to. */

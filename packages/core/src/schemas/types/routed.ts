@@ -27,12 +27,20 @@ import {
 const RoutedNetworkBody = {
   ...commonCreateFields,
   cidr: CidrString,
-  gateway: IPv4.optional(),
+  gateway: IPv4.optional().describe("The host's address on the network, the VMs' gateway (default: the subnet's first usable address)"),
   dhcp: DhcpInput.optional(),
 };
 
 /** The create body of routed type `type`. */
-export const routedBody = <T extends "nat" | "isolated">(type: T) => z.strictObject({ type: z.literal(type), ...RoutedNetworkBody });
+export const routedBody = <T extends "nat" | "isolated">(type: T) =>
+  z.strictObject({
+    type: z
+      .literal(type)
+      .describe(
+        "Network type: nat (a subnet masqueraded to the outside), isolated (a subnet with no way out), bridge (VMs on a NIC's or host bridge's LAN), sriov (a pool of a PF's virtual functions)",
+      ),
+    ...RoutedNetworkBody,
+  });
 export const NatBody = routedBody("nat");
 export const IsolatedBody = routedBody("isolated");
 export type RoutedBody = z.infer<typeof NatBody> | z.infer<typeof IsolatedBody>;

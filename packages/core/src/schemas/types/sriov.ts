@@ -4,11 +4,17 @@ import { commonCreateFields, ifName } from "../network-fields";
 import type { L2Request } from "./l2";
 
 export const SriovBody = z.strictObject({
-  type: z.literal("sriov"),
+  type: z
+    .literal("sriov")
+    .describe(
+      "Network type: nat (a subnet masqueraded to the outside), isolated (a subnet with no way out), bridge (VMs on a NIC's or host bridge's LAN), sriov (a pool of a PF's virtual functions)",
+    ),
   ...commonCreateFields,
-  pf: ifName("must be an interface name"),
-  vfs: z.number().int().min(1).max(256).optional(),
-  vlan: z.number().int().min(1).max(4094).optional(),
+  pf: ifName("must be an interface name").describe(
+    "The SR-IOV physical function (a NIC of the host) whose virtual functions make the pool",
+  ),
+  vfs: z.number().int().min(1).max(256).optional().describe("How many VFs the PF should have, 1-256 (absent: keep the count it has)"),
+  vlan: z.number().int().min(1).max(4094).optional().describe("VLAN id, 1-4094, given to every VF of the pool"),
 });
 export type SriovBody = z.infer<typeof SriovBody>;
 
