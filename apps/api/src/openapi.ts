@@ -83,6 +83,91 @@ function withDryRun(schema: JsonSchema): JsonSchema {
   return { ...schema, properties: { ...props, ...dryRun, expectPlan: EXPECT_PLAN } };
 }
 
+/** One named example of a request body (an OpenAPI Example Object), typed as the action's body input. */
+interface BodyExample<A extends ActionName> {
+  summary: string;
+  value: z.input<(typeof ACTIONS)[A]["body"]>;
+}
+
+/**
+ * Example request bodies, per action (a new action without one is a compile error): create-network one per
+ * network type. Each is parsed with its action's body schema by openapi.test.ts.
+ */
+export const REQUEST_EXAMPLES: { [A in ActionName]: Record<string, BodyExample<A>> } = {
+  "create-network": {
+    nat: {
+      summary: "nat: a routed subnet with DHCP, masqueraded to the outside",
+      value: {
+        name: "web",
+        type: "nat",
+        host: "hv1",
+        cidr: "192.168.100.0/24",
+        gateway: "192.168.100.1",
+        dhcp: { start: "192.168.100.100", end: "192.168.100.200", leaseTime: 3600 },
+        description: "frontend VMs",
+      },
+    },
+    isolated: {
+      summary: "isolated: VMs reach each other and the gateway only; DHCP over the default range",
+      value: { name: "backend", type: "isolated", cidr: "10.20.0.0/24", autostart: true },
+    },
+    bridge: {
+      summary: 'bridge: VMs on the physical LAN through an unconfigured NIC (or an existing bridge: "bridge": "br0")',
+      value: { name: "lan", type: "bridge", host: "hv1", interface: "eth1" },
+    },
+    sriov: {
+      summary: "sriov: a pool of 8 VFs of a PF, tagged VLAN 100",
+      value: { name: "fast", type: "sriov", host: "hv1", pf: "enp3s0f0", vfs: 8, vlan: 100 },
+    },
+  },
+  "delete-network": { default: { summary: "delete network web", value: { name: "web" } } },
+  "start-network": { default: { summary: "start network web", value: { name: "web" } } },
+  "stop-network": { default: { summary: "stop network web", value: { name: "web" } } },
+  "configure-network-dhcp": {
+    default: {
+      summary: "hand out .50-.99 for two hours",
+      value: { name: "web", start: "192.168.100.50", end: "192.168.100.99", leaseTime: 7200 },
+    },
+  },
+  "assign-static-ip": {
+    default: {
+      summary: "reserve 192.168.100.10 for a VM's MAC",
+      value: { name: "web", mac: "52:54:00:12:34:56", ip: "192.168.100.10", hostname: "db1" },
+    },
+  },
+  "unassign-static-ip": { default: { summary: "remove the MAC's reservation", value: { name: "web", mac: "52:54:00:12:34:56" } } },
+  "configure-network-firewall": {
+    default: {
+      summary: "inbound closed but ssh from 10/8 and https; outbound open except udp 5000-5100",
+      value: {
+        name: "web",
+        defaultInbound: "drop",
+        defaultOutbound: "accept",
+        rules: [
+          { direction: "inbound", protocol: "tcp", source: "10.0.0.0/8", ports: "22", action: "accept", comment: "ssh from office" },
+          { direction: "inbound", protocol: "tcp", ports: "443", action: "accept" },
+          { direction: "outbound", protocol: "udp", destination: "0.0.0.0/0", ports: "5000-5100", action: "reject" },
+        ],
+        hostServices: [{ protocol: "tcp", ports: "3128" }],
+      },
+    },
+  },
+  "configure-network-port-forward": {
+    default: {
+      summary: "host port 2222 (tcp, every host address) to the VM's ssh",
+      value: { name: "web", action: "add", protocol: "tcp", hostPort: 2222, vmIp: "192.168.100.10", vmPort: 22 },
+    },
+  },
+  "list-networks": {
+    default: { summary: "active nat networks whose name contains web", value: { type: "nat", state: "active", name: "web", limit: 50 } },
+  },
+  "describe-network": { default: { summary: "network web", value: { name: "web" } } },
+  "list-jobs": { default: { summary: "the last 20 failed jobs of network web", value: { network: "web", state: "failed", limit: 20 } } },
+  "list-hosts": { default: { summary: "every host", value: {} } },
+  "release-network-claim": { default: { summary: "free the claim on the name web", value: { name: "web" } } },
+  "list-network-ips": { default: { summary: "leases and reservations of network web", value: { name: "web" } } },
+};
+
 const errorRef = (description: string) => ({
   description,
   content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
@@ -105,12 +190,16 @@ function actionOperation(name: ActionName): JsonSchema {
   const op: JsonSchema = {
     operationId: name,
     summary: def.summary,
-    description: `Requires role '${def.role}'.`,
+    description: `${def.description} Requires role '${def.role}'.`,
     tags: [def.kind === "job" ? "jobs (asynchronous)" : "queries"],
-    requestBody: { required: false, content: { "application/json": { schema: schemaOf(def.body, "input") } } },
+  };
+  const examples: Record<string, { summary: string; value: unknown }> = REQUEST_EXAMPLES[name];
+  const body = schemaOf(def.body, "input");
+  op.requestBody = {
+    required: false,
+    content: { "application/json": { schema: def.kind === "job" ? withDryRun(body) : body, examples } },
   };
   if (def.kind === "job") {
-    op.requestBody = { required: false, content: { "application/json": { schema: withDryRun(schemaOf(def.body, "input")) } } };
     op.parameters = [
       {
         name: "Idempotency-Key",

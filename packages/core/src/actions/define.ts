@@ -18,6 +18,11 @@ interface ActionBase<B extends z.ZodType> {
   role: Role;
   /** One line for the OpenAPI document and the CLI's help. */
   summary: string;
+  /**
+   * A sentence or two beyond the summary, for the OpenAPI operation (what is refused, what the job does).
+   * Required: a new action without one is a compile error.
+   */
+  description: string;
   /** Its command words in the CLI (`netforge network ip assign`). */
   cli: readonly string[];
 }

@@ -18,6 +18,8 @@ export const JOB_DEFINITIONS = {
     body: CreateNetworkBody,
     role: "operator",
     summary: "Create (and by default start) a network on a host",
+    description:
+      "Validates the body, places the network on the given host (or the least-loaded online host that can take it) and claims its name (cluster-wide) and subnet (on that host) before queueing; NAME_TAKEN, CIDR_CONFLICT, NOT_ALLOWED, NO_HOST and HOST_UNAVAILABLE are answered at once. The job defines the network in libvirt, starts it and sets autostart as asked, and for nat/isolated waits until its DHCP server answers.",
     cli: ["network", "create"],
     steps: ["checking host", "defining network", "starting network", "setting autostart", "verifying DHCP"],
     change: null,
@@ -28,6 +30,8 @@ export const JOB_DEFINITIONS = {
     body: NetworkRef,
     role: "operator",
     summary: "Stop and remove a network; refused while anything is attached",
+    description:
+      "The job refuses with NETWORK_IN_USE while a VM or device is attached; otherwise it stops the network and removes its libvirt definition, its firewall rules and port forwards, and a bridge netforge created for a NIC. Irreversible.",
     cli: ["network", "delete"],
     steps: ["checking attachments", "stopping network", "removing definition"],
     change: null,
@@ -38,6 +42,8 @@ export const JOB_DEFINITIONS = {
     body: NetworkRef,
     role: "operator",
     summary: "Start an inactive network",
+    description:
+      "Refused with INVALID_STATE when the network is already active. The job starts it in libvirt (bridge, DHCP server, firewall rules and port forwards from its definition) and, for nat/isolated, waits until DHCP answers.",
     cli: ["network", "start"],
     steps: ["starting network", "verifying DHCP"],
     change: null,
@@ -48,6 +54,8 @@ export const JOB_DEFINITIONS = {
     body: NetworkRef,
     role: "operator",
     summary: "Stop an active network; refused while anything is attached",
+    description:
+      "Refused with INVALID_STATE when the network is already inactive, and by the job with NETWORK_IN_USE while anything is attached. Its firewall rules and forwards leave the kernel but stay in its definition, so a later start restores them.",
     cli: ["network", "stop"],
     steps: ["checking attachments", "stopping network"],
     change: null,
@@ -59,6 +67,8 @@ export const JOB_DEFINITIONS = {
       body: ConfigureDhcpBody,
       role: "operator",
       summary: "Change the DHCP range and lease time of a running network (VMs stay attached)",
+      description:
+        "nat and isolated networks only (else UNSUPPORTED_FOR_TYPE). The range must lie inside the subnet and leave out the gateway; a reservation inside the new range leased to another MAC is an IP_CONFLICT. Applied live and to the persistent definition; attached VMs stay connected.",
       cli: ["network", "dhcp"],
       steps: CONFIGURE_STEPS,
       // A change's payload is its body without dryRun (the action route takes dryRun off before parsing).
@@ -72,6 +82,8 @@ export const JOB_DEFINITIONS = {
       body: AssignStaticIpBody,
       role: "operator",
       summary: "Reserve an IP for a MAC (live and persistent)",
+      description:
+        "nat and isolated networks only. The IP must be a usable address of the subnet other than the gateway, not reserved for another MAC, and not leased to another MAC unless force is true (IP_CONFLICT); a MAC holds one reservation at a time. Applied live and to the persistent definition; an IP inside the dynamic range is accepted with a warning.",
       cli: ["network", "ip", "assign"],
       steps: CONFIGURE_STEPS,
       payload: bodyPayload(AssignStaticIpBody.omit({ dryRun: true })),
@@ -84,6 +96,8 @@ export const JOB_DEFINITIONS = {
       body: UnassignStaticIpBody,
       role: "operator",
       summary: "Remove a MAC's reservation (live and persistent)",
+      description:
+        "nat and isolated networks only; NOT_FOUND when the MAC has no reservation. Removes the reservation live and from the persistent definition.",
       cli: ["network", "ip", "unassign"],
       steps: CONFIGURE_STEPS,
       payload: bodyPayload(UnassignStaticIpBody.omit({ dryRun: true })),
@@ -96,6 +110,8 @@ export const JOB_DEFINITIONS = {
       body: ConfigureFirewallBody,
       role: "operator",
       summary: "Replace a network's firewall rule set and defaults, atomically (one nft transaction)",
+      description:
+        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov). The body replaces the network's whole rule set, its two defaults and the host services its VMs may reach, in one nft transaction; rules are ordered (first match wins) and stateful. Over the per-network or per-host rule cap: LIMIT_REACHED.",
       cli: ["network", "firewall"],
       steps: CONFIGURE_STEPS,
       payload: bodyPayload(ConfigureFirewallBody.omit({ dryRun: true })),
@@ -129,6 +145,8 @@ export const JOB_DEFINITIONS = {
       body: ConfigurePortForwardBody,
       role: "operator",
       summary: "Add or remove a DNAT from a host port to a VM (nat networks; host ports claimed per host and protocol)",
+      description:
+        "nat networks only (else UNSUPPORTED_FOR_TYPE). An add claims the host port per host and protocol (PORT_CONFLICT when another forward or a host process holds it, NOT_ALLOWED for a denied port) and sends it from every host address, or hostIp alone, to vmIp:vmPort; a remove names the same protocol, hostPort and hostIp (else NOT_FOUND).",
       cli: ["network", "forward"],
       // An add first reads the host's listening ports again (a remove skips it).
       steps: ["checking host port", ...CONFIGURE_STEPS],

@@ -12,6 +12,8 @@ export const QUERY_DEFINITIONS = {
     body: ListNetworksBody,
     role: "viewer",
     summary: "List networks with filters and cursor paging",
+    description:
+      "Rows ordered by name, at most limit (default 100, at most 1000) per page; send nextCursor back as cursor for the next page. name matches a case-insensitive substring; type, state and host filter exactly.",
     cli: ["network", "list"],
     response: z.object({ networks: z.array(NetworkSummary), nextCursor: z.string().nullable() }),
   }),
@@ -20,6 +22,8 @@ export const QUERY_DEFINITIONS = {
     body: NetworkRef,
     role: "viewer",
     summary: "One network with its configuration and live stats",
+    description:
+      "The network's configuration as its host's worker last published it, with live stats (attached VMs, allocated IPs; stats.observedAt says when they were read, every worker heartbeat). NOT_FOUND for an unknown network.",
     cli: ["network", "describe"],
     response: z.object({ network: NetworkView }),
   }),
@@ -28,6 +32,8 @@ export const QUERY_DEFINITIONS = {
     body: ListJobsBody,
     role: "viewer",
     summary: "Recent jobs, newest first",
+    description:
+      "Jobs newest first, filtered by network, host and state, at most limit (default 50). Finished jobs are kept 7 days by default (NETFORGE_JOB_RETENTION_SECONDS).",
     cli: ["job", "list"],
     response: z.object({ jobs: z.array(JobView) }),
   }),
@@ -36,6 +42,8 @@ export const QUERY_DEFINITIONS = {
     body: ListHostsBody,
     role: "viewer",
     summary: "Registered hypervisors and their inventory",
+    description:
+      "Every registered hypervisor with its status (online while its worker's heartbeat is fresh) and the inventory its worker last published: libvirt version, network count, interfaces, SR-IOV PFs, listening ports and firewall warnings.",
     cli: ["host", "list"],
     response: z.object({ hosts: z.array(HostView) }),
   }),
@@ -44,6 +52,8 @@ export const QUERY_DEFINITIONS = {
     body: NetworkRef,
     role: "admin",
     summary: "Free a name/subnet claim that has neither a network on an online host nor a live job (else INVALID_STATE naming the holder)",
+    description:
+      "For cleaning up after a crash between claim and queue, or after a host that never came back. Claims younger than 5 minutes are never released; the API also sweeps unheld claims every 60 s on its own.",
     cli: ["network", "release-claim"],
     response: z.object({ released: z.object({ name: z.string(), host: z.string() }) }),
     errors: {
@@ -57,6 +67,8 @@ export const QUERY_DEFINITIONS = {
     body: ListNetworkIpsBody,
     role: "viewer",
     summary: "Active leases and reservations of a network, with the VM owning each MAC",
+    description:
+      "Active DHCP leases and static reservations merged, ordered by IP, with the libvirt domain owning each MAC; observedAt says when the worker read them. Empty for bridge and sriov networks (netforge sees no leases there).",
     cli: ["network", "ips"],
     response: z.object({ ips: z.array(NetworkIp), observedAt: z.string().nullable() }),
   }),
