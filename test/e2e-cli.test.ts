@@ -110,7 +110,8 @@ describe("netforge CLI in a terminal", () => {
     const plan = await run("npx netforge network ip assign web --mac 52:54:00:aa:bb:cc --ip 10.61.0.10 --hostname vm1 --dry-run");
     expect(plan.code, plan.screen).toBe(0);
     expect(plan.screen).toMatch(/^host:\s+cli$/m);
-    expect(plan.screen).toMatch(/NAME\s+COMMAND\s+LIVE/);
+    // Each step numbered, its command as a shell runs it (the host element quoted: it has spaces).
+    expect(plan.screen).toMatch(/^ {2}1\. \S.*\n {7}\$ virsh net-update web \S+ ip-dhcp-host '<host [^']*mac="52:54:00:aa:bb:cc"/m);
     const assigned = await run("npx netforge network ip assign web --mac 52:54:00:aa:bb:cc --ip 10.61.0.10 --hostname vm1");
     expect(assigned.code, assigned.screen).toBe(0);
     expect(assigned.screen).toContain("✔ assign-static-ip web succeeded on host cli");
@@ -128,7 +129,22 @@ describe("netforge CLI in a terminal", () => {
     const unassigned = await run("npx netforge network ip unassign web --mac 52:54:00:aa:bb:cc");
     expect(unassigned.code, unassigned.screen).toBe(0);
 
-    const deleted = await run("npx netforge network delete web");
+    // A delete asks on a terminal: "n" sends nothing; its dry run asks nothing and shows the commands.
+    const answer = (key: string) => async (s: string) => {
+      if (!s.includes("Continue? [y/N]")) return false;
+      await tmux("send-keys", "-t", "cli", key, "Enter");
+      return true;
+    };
+    const kept = await run("npx netforge network delete web", { whileRunning: answer("n") });
+    expect(kept.code, kept.screen).toBe(8);
+    expect(kept.screen).toContain("network delete web: this cannot be undone. Continue? [y/N]");
+    expect(kept.screen).toContain("cancelled: nothing was sent");
+    expect((await c.call("describe-network", { name: "web" })).status).toBe(200);
+    const preview = await run("npx netforge network delete web --dry-run");
+    expect(preview.code, preview.screen).toBe(0);
+    expect(preview.screen).toMatch(/^ {7}\$ virsh net-destroy web$/m);
+    expect(preview.screen).not.toContain("Continue?");
+    const deleted = await run("npx netforge network delete web", { whileRunning: answer("y") });
     expect(deleted.code, deleted.screen).toBe(0);
     expect(deleted.screen).toContain("✔ delete-network web succeeded on host cli");
     const after = await c.call("describe-network", { name: "web" });
@@ -140,6 +156,17 @@ describe("netforge CLI in a terminal", () => {
     expect(r.code).toBe(2);
     expect(r.screen).toContain("VALIDATION_FAILED");
     expect(r.screen).toMatch(/- cidr: host bits must be zero: did you mean 10\.62\.0\.0\/24\?/);
+    // Each issue once: under a line naming the code, not repeated in it.
+    expect(r.screen.match(/host bits must be zero/g)).toHaveLength(1);
+    const untyped = await run("npx netforge network create bad --cidr 10.62.0.0/24");
+    expect(untyped.code).toBe(2);
+    expect(untyped.screen).toContain("- type: a network type is required: one of nat, bridge, isolated, sriov");
+    // Under --json the error is the API's error object.
+    const json = await run("npx netforge --json network create bad --type nat --cidr 10.62.0.0/33 > /tmp/netforge-cli-error.json");
+    expect(json.code).toBe(2);
+    const err = JSON.parse(readFileSync("/tmp/netforge-cli-error.json", "utf8"));
+    expect(err.error.code).toBe("VALIDATION_FAILED");
+    expect(err.error.details.issues).toEqual([{ path: "cidr", message: "prefix length 33 is out of range: must be 8-30" }]);
     const usage = await run("npx netforge network create bad --type nat --cidr 10.62.0.0/24 --dhcp-lease-time soon");
     expect(usage.code).toBe(2);
     expect(usage.screen).toContain("--dhcp-lease-time: 'soon' is not an integer");

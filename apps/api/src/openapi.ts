@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 document, generated from the ACTIONS table and the core zod schemas (never written by hand). */
-import { ACTIONS, type ActionName, JobView, DryRunFlag } from "@netforge/core/contract";
+import { ACTIONS, type ActionName, CREATE_EXAMPLES, DryRunFlag, JobView } from "@netforge/core/contract";
 import { z } from "zod";
 
 type JsonSchema = Record<string, unknown>;
@@ -94,32 +94,7 @@ interface BodyExample<A extends ActionName> {
  * network type. Each is parsed with its action's body schema by openapi.test.ts.
  */
 export const REQUEST_EXAMPLES: { [A in ActionName]: Record<string, BodyExample<A>> } = {
-  "create-network": {
-    nat: {
-      summary: "nat: a routed subnet with DHCP, masqueraded to the outside",
-      value: {
-        name: "web",
-        type: "nat",
-        host: "hv1",
-        cidr: "192.168.100.0/24",
-        gateway: "192.168.100.1",
-        dhcp: { start: "192.168.100.100", end: "192.168.100.200", leaseTime: 3600 },
-        description: "frontend VMs",
-      },
-    },
-    isolated: {
-      summary: "isolated: VMs reach each other and the gateway only; DHCP over the default range",
-      value: { name: "backend", type: "isolated", cidr: "10.20.0.0/24", autostart: true },
-    },
-    bridge: {
-      summary: 'bridge: VMs on the physical LAN through an unconfigured NIC (or an existing bridge: "bridge": "br0")',
-      value: { name: "lan", type: "bridge", host: "hv1", interface: "eth1" },
-    },
-    sriov: {
-      summary: "sriov: a pool of 8 VFs of a PF, tagged VLAN 100",
-      value: { name: "fast", type: "sriov", host: "hv1", pf: "enp3s0f0", vfs: 8, vlan: 100 },
-    },
-  },
+  "create-network": CREATE_EXAMPLES,
   "delete-network": { default: { summary: "delete network web", value: { name: "web" } } },
   "start-network": { default: { summary: "start network web", value: { name: "web" } } },
   "stop-network": { default: { summary: "stop network web", value: { name: "web" } } },
@@ -159,7 +134,7 @@ export const REQUEST_EXAMPLES: { [A in ActionName]: Record<string, BodyExample<A
     },
   },
   "list-networks": {
-    default: { summary: "active nat networks whose name contains web", value: { type: "nat", state: "active", name: "web", limit: 50 } },
+    default: { summary: "active networks whose name contains web", value: { state: "active", name: "web", limit: 50 } },
   },
   "describe-network": { default: { summary: "network web", value: { name: "web" } } },
   "list-jobs": { default: { summary: "the last 20 failed jobs of network web", value: { network: "web", state: "failed", limit: 20 } } },

@@ -21,7 +21,15 @@ export {
   MIN_LEASE_SECONDS,
   validationError,
 } from "./network-fields";
-export { CreateNetworkBody, IMPLEMENTED_TYPES, type L2Request, NETWORK_TYPES, NetworkType, subnetOfBody } from "./types/create-body";
+export {
+  CREATE_EXAMPLES,
+  CreateNetworkBody,
+  IMPLEMENTED_TYPES,
+  type L2Request,
+  NETWORK_TYPES,
+  NetworkType,
+  subnetOfBody,
+} from "./types/create-body";
 
 /**
  * Check a create body's fields against each other and fill the defaults: the fields every type has here, the

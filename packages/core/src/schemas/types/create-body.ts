@@ -76,3 +76,34 @@ export function subnetOfBody(body: CreateNetworkBody): string | null {
       return null;
   }
 }
+
+/**
+ * An example create body of each type (the OpenAPI document's examples; a type without one does not compile),
+ * each parsed with CreateNetworkBody by the API's openapi test.
+ */
+export const CREATE_EXAMPLES: { [T in NetworkType]: { summary: string; value: z.input<typeof CreateNetworkBody> } } = {
+  nat: {
+    summary: "nat: a routed subnet with DHCP, masqueraded to the outside",
+    value: {
+      name: "web",
+      type: "nat",
+      host: "hv1",
+      cidr: "192.168.100.0/24",
+      gateway: "192.168.100.1",
+      dhcp: { start: "192.168.100.100", end: "192.168.100.200", leaseTime: 3600 },
+      description: "frontend VMs",
+    },
+  },
+  isolated: {
+    summary: "isolated: VMs reach each other and the gateway only; DHCP over the default range",
+    value: { name: "backend", type: "isolated", cidr: "10.20.0.0/24", autostart: true },
+  },
+  bridge: {
+    summary: 'bridge: VMs on the physical LAN through an unconfigured NIC (or an existing bridge: "bridge": "br0")',
+    value: { name: "lan", type: "bridge", host: "hv1", interface: "eth1" },
+  },
+  sriov: {
+    summary: "sriov: a pool of 8 VFs of a PF, tagged VLAN 100",
+    value: { name: "fast", type: "sriov", host: "hv1", pf: "enp3s0f0", vfs: 8, vlan: 100 },
+  },
+};
