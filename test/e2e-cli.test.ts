@@ -111,7 +111,9 @@ describe("netforge CLI in a terminal", () => {
     expect(plan.code, plan.screen).toBe(0);
     expect(plan.screen).toMatch(/^host:\s+cli$/m);
     // Each step numbered, its command as a shell runs it (the host element quoted: it has spaces).
-    expect(plan.screen).toMatch(/^ {2}1\. \S.*\n {7}\$ virsh net-update web \S+ ip-dhcp-host '<host [^']*mac="52:54:00:aa:bb:cc"/m);
+    expect(plan.screen).toMatch(/^ {2}1\. \S.*\n {7}\$ virsh net-update web \S+ ip-dhcp-host '<host mac='\\''52:54:00:aa:bb:cc'\\''/m);
+    // The XML a step writes is shown once, under its step.
+    expect(plan.screen.match(/<nf:reservation mac='52:54:00:aa:bb:cc'/g)).toHaveLength(1);
     const assigned = await run("npx netforge network ip assign web --mac 52:54:00:aa:bb:cc --ip 10.61.0.10 --hostname vm1");
     expect(assigned.code, assigned.screen).toBe(0);
     expect(assigned.screen).toContain("✔ assign-static-ip web succeeded on host cli");

@@ -59,6 +59,8 @@ describe("rendering", () => {
     const text = renderAnswer({
       plan: {
         host: "h1",
+        // The define step's XML, which the plan also carries whole: shown once, under its step.
+        libvirtXml: "<network>\n  <name>web</name>\n</network>",
         steps: [
           {
             name: "define network",
@@ -72,6 +74,7 @@ describe("rendering", () => {
       },
     });
     expect(text).toMatch(/^host:\s+h1$/m);
+    expect(text.match(/<name>web<\/name>/g)).toHaveLength(1);
     expect(text).toContain(
       [
         "steps:",

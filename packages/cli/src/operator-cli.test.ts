@@ -61,11 +61,15 @@ describe("--dry-run", () => {
       const opt = find(d.cli).options.find((o) => o.long === "--dry-run");
       expect(opt !== undefined, name).toBe(d.kind === "job");
       if (opt) expect(opt.description).toBe("validate and plan only: print the exact commands it would run; nothing is queued or changed");
-      // No --no-dry-run and no help text that is only a field's name.
+      // No --no-dry-run, and no help text that is empty or only a field's name ("mac", "hostPort", "not dryRun").
       expect(
         find(d.cli).options.some((o) => o.long === "--no-dry-run"),
         name,
       ).toBe(false);
+      for (const o of find(d.cli).options) {
+        expect(o.description, `${name} ${o.long}`).toMatch(/\s/);
+        expect(o.description, `${name} ${o.long}`).not.toMatch(/^not \S+$/);
+      }
     }
   });
 

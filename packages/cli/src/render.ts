@@ -161,7 +161,14 @@ export function renderSteps(steps: Record<string, unknown>[]): string {
 
 /** "key: value" lines, then each list of objects in it (a plan's steps, a result's applied commands) as a table. */
 export function describeObject(o: Record<string, unknown>): string {
-  const scalars = Object.fromEntries(Object.entries(o).filter(([, v]) => !isRowList(v)));
+  // A text a step shows under itself (a plan's libvirtXml is its define step's XML) is not shown twice.
+  const underSteps = new Set(
+    Object.values(o)
+      .filter(isRowList)
+      .flatMap((rows) => (isCommandList(rows) ? rows.flatMap((r) => [r.xml, r.nft]) : []))
+      .filter((t): t is string => typeof t === "string" && t !== ""),
+  );
+  const scalars = Object.fromEntries(Object.entries(o).filter(([, v]) => !isRowList(v) && !(typeof v === "string" && underSteps.has(v))));
   const out = Object.keys(scalars).length > 0 ? [keyValues(scalars)] : [];
   for (const [k, v] of Object.entries(o)) {
     if (!isRowList(v)) continue;

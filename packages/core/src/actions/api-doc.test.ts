@@ -59,4 +59,14 @@ describe("docs/api.md's action tables match the definitions", () => {
     );
     expect(documented).toEqual(defined);
   });
+
+  it("each action's section opens with its definition's description (the OpenAPI operation's text)", () => {
+    const flat = (t: string) => t.replace(/\s+/g, " ").trim();
+    for (const [name, d] of Object.entries(ACTIONS)) {
+      const start = DOC.indexOf(`\n### ${name}\n`);
+      expect(start, `docs/api.md has no section ### ${name}`).toBeGreaterThan(0);
+      const firstParagraph = DOC.slice(start).split("\n\n")[1] ?? "";
+      expect(flat(firstParagraph), name).toBe(flat(d.description));
+    }
+  });
 });
