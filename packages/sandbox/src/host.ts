@@ -4,6 +4,7 @@ import { basename, join, resolve } from "node:path";
 import { execa } from "execa";
 import { type ExecOptions, type ExecResult, run } from "./exec.js";
 import { deleteNetns, killNamespaceProcesses, listNetns, netnsExists, pidAlive, netnsId, pidComm, pidInNetns, sleep } from "./ns.js";
+import { underReaper } from "./reaper.js";
 import { recordNamespace } from "./run-registry.js";
 import { HOST_ID_RE, assertMatch, uplinkAddresses } from "./validate.js";
 
@@ -316,7 +317,10 @@ export async function createSandboxHost(opts: SandboxHostOptions): Promise<Sandb
       await run("nsenter", ["-t", String(anchorPid), "-m", "--", "mount", "--bind", join(dir, src), dst]);
     }
     const pidFile = join(dir, "libvirtd.pid");
-    await run("nsenter", ["-t", String(anchorPid), "-m", "-n", "--", "libvirtd", "-d", "--pid-file", pidFile], { timeoutMs: 60_000 });
+    // Under a reaper, as a real host's init would reap libvirt's daemons (see reaper.ts).
+    await run("nsenter", ["-t", String(anchorPid), "-m", "-n", "--", ...underReaper(["libvirtd", "-d", "--pid-file", pidFile])], {
+      timeoutMs: 60_000,
+    });
 
     // Wait for the daemon to answer.
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);

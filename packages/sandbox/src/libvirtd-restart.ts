@@ -12,6 +12,7 @@ import { execa, type ResultPromise } from "execa";
 import { run } from "./exec.js";
 import { hostFromState, readState, type SandboxHost, type SandboxHostState, writeState } from "./host.js";
 import { pidAlive, pidInNetns, sleep } from "./ns.js";
+import { underReaper } from "./reaper.js";
 
 /** Restart libvirtd of a sandbox host; returns the host object for the new daemon (its pid and nsenter prefix change). */
 export async function restartLibvirtd(host: SandboxHost, opts: { readyTimeoutMs?: number } = {}): Promise<SandboxHost> {
@@ -73,7 +74,9 @@ export async function stopPid(pid: number): Promise<void> {
 export async function startLibvirtd(holderPid: number, state: SandboxHostState, readyTimeoutMs = 60_000): Promise<SandboxHost> {
   const oldPid = state.libvirtdPid;
   const pidFile = join(state.dir, "libvirtd.pid");
-  await run("nsenter", ["-t", String(holderPid), "-m", "-n", "--", "libvirtd", "-d", "--pid-file", pidFile], { timeoutMs: 60_000 });
+  await run("nsenter", ["-t", String(holderPid), "-m", "-n", "--", ...underReaper(["libvirtd", "-d", "--pid-file", pidFile])], {
+    timeoutMs: 60_000,
+  });
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     let pid = 0;
