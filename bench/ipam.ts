@@ -4,7 +4,10 @@
  *     `virsh net-update <net> add ip-dhcp-host "<host .../>" --live --config` of
  *     the same host entry, interleaved, on a network holding 1 and one holding
  *     1,000 reservations;
- *  5. list-network-ips over a network with 1,000 entries: median latency.
+ *  5. list-network-ips over a network with 1,000 entries: median latency;
+ *  4b. configure-network-dhcp (a running network's pool moved) end to end beside raw libvirt's own way,
+ *     `virsh net-update delete` + `add ip-dhcp-range --live --config` on a network of the same shape that
+ *     netforge does not manage, interleaved.
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -99,6 +102,55 @@ export async function benchIpam(h: SandboxHost, post: Post, redis: Redis, keys: 
     "",
     `${((medians.get(1000) ?? 0) / (medians.get(1) ?? 1)).toFixed(2)}x`,
   ]);
+
+  // 4b. A running network's DHCP pool moved, two ranges in turn; raw libvirt on a foreign twin network.
+  {
+    const rawXml = `<network><name>ipbraw</name><forward mode='open'/><bridge name='nf-ipbraw' stp='on' delay='0'/>
+<ip address='10.93.0.1' prefix='24'><dhcp><range start='10.93.0.100' end='10.93.0.199'/></dhcp></ip></network>`;
+    const rawFile = join(h.dir, "ipbraw.xml");
+    await writeFile(rawFile, rawXml);
+    await h.virsh(["net-define", rawFile]);
+    await h.virsh(["net-start", "ipbraw"]);
+    const rawRanges = [
+      ["10.93.0.100", "10.93.0.199"],
+      ["10.93.0.50", "10.93.0.99"],
+    ];
+    const nfRanges = [
+      ["10.91.200.1", "10.91.200.200"],
+      ["10.91.201.1", "10.91.201.200"],
+    ];
+    const nf: number[] = [];
+    const raw: number[] = [];
+    for (let i = 0; i < rounds + 2; i++) {
+      const warm = i < 2;
+      const [start, end] = nfRanges[i % 2] as [string, string];
+      let t0 = performance.now();
+      const r = await post("configure-network-dhcp", { name: "ipb1", start, end, leaseTime: 3600 }, { prefer: "wait=30" });
+      if (r.status !== 200) throw new Error(`configure-network-dhcp: ${JSON.stringify(r.body)}`);
+      if (!warm) nf.push(performance.now() - t0);
+      const [oldStart, oldEnd] = rawRanges[i % 2] as [string, string];
+      const [newStart, newEnd] = rawRanges[(i + 1) % 2] as [string, string];
+      t0 = performance.now();
+      for (const [op, s, e] of [
+        ["delete", oldStart, oldEnd],
+        ["add", newStart, newEnd],
+      ] as const) {
+        const u = await h.virsh(["net-update", "ipbraw", op, "ip-dhcp-range", `<range start='${s}' end='${e}'/>`, "--live", "--config"]);
+        if (u.exitCode !== 0) throw new Error(u.stderr);
+      }
+      if (!warm) raw.push(performance.now() - t0);
+    }
+    rows.push([
+      "configure-network-dhcp e2e (pool moved, Prefer: wait)",
+      `${nf.length}`,
+      ms(median(nf)),
+      ms(p95(nf)),
+      `${(median(nf) / median(raw)).toFixed(2)}x raw`,
+    ]);
+    rows.push(["raw virsh net-update delete + add ip-dhcp-range --live --config", `${raw.length}`, ms(median(raw)), ms(p95(raw)), "1.00x"]);
+    await h.virsh(["net-destroy", "ipbraw"]);
+    await h.virsh(["net-undefine", "ipbraw"]);
+  }
 
   // 5. list-network-ips over 1,000 entries (the 1,000 reservations of ipb1k).
   const lat: number[] = [];
