@@ -234,6 +234,7 @@ async function main() {
       sriov: null,
       firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
       portForwards: [],
+      dnsHosts: [],
       createdAt: now,
       updatedAt: now,
     }));

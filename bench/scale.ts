@@ -139,6 +139,7 @@ export async function benchScale(): Promise<string[][]> {
       sriov: null,
       firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
       portForwards: [],
+      dnsHosts: [],
       createdAt: now,
       updatedAt: now,
     } as NetworkRecord;

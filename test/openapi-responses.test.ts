@@ -47,6 +47,7 @@ const VALID_BODIES: Partial<Record<string, unknown>> = {
     rules: [{ direction: "inbound", protocol: "tcp", source: "10.0.0.0/8", ports: "22", action: "accept" }],
   },
   "configure-network-port-forward": { name: "ipnet", protocol: "tcp", hostPort: 2222, vmIp: "10.83.0.10", vmPort: 22 },
+  "configure-network-dns": { name: "ipnet", hosts: [{ ip: "10.83.0.10", names: ["db"] }] },
 };
 
 /** The spec and IP table a worker would have published for "ipnet" (IP management answers from them). */

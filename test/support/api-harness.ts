@@ -135,6 +135,7 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
         sriov: null,
         firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
         portForwards: [],
+        dnsHosts: [],
         createdAt: now,
         updatedAt: now,
         ...o,

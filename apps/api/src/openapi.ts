@@ -133,6 +133,18 @@ export const REQUEST_EXAMPLES: { [A in ActionName]: Record<string, BodyExample<A
       value: { name: "web", action: "add", protocol: "tcp", hostPort: 2222, vmIp: "192.168.100.10", vmPort: 22 },
     },
   },
+  "configure-network-dns": {
+    default: {
+      summary: "db and db.internal answer 192.168.100.10; cache answers 192.168.100.11",
+      value: {
+        name: "web",
+        hosts: [
+          { ip: "192.168.100.10", names: ["db", "db.internal"] },
+          { ip: "192.168.100.11", names: ["cache"] },
+        ],
+      },
+    },
+  },
   "list-networks": {
     default: { summary: "active networks whose name contains web", value: { state: "active", name: "web", limit: 50 } },
   },

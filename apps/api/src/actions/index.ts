@@ -6,6 +6,7 @@
 import { type JobAction, oneHalfEach } from "@netforge/core/contract";
 import { assignStaticIp } from "./assign-static-ip";
 import { configureNetworkDhcp } from "./configure-network-dhcp";
+import { configureNetworkDns } from "./configure-network-dns";
 import { configureNetworkFirewall } from "./configure-network-firewall";
 import { configureNetworkPortForward } from "./configure-network-port-forward";
 import { createNetwork } from "./create-network";
@@ -28,6 +29,7 @@ export const API_HALVES = oneHalfEach([
   unassignStaticIp,
   configureNetworkFirewall,
   configureNetworkPortForward,
+  configureNetworkDns,
 ]);
 
 const isHalfOf = <A extends JobAction>(half: AnyApiHalf, action: A): half is AnyApiHalf & ApiHalf<A> => half.action === action;

@@ -7,6 +7,7 @@ import { checkJobPayload, type JobAction, oneHalfEach } from "@netforge/core/con
 import type { HostContext, JobContext } from "../context";
 import { assignStaticIp } from "./assign-static-ip";
 import { configureNetworkDhcp } from "./configure-network-dhcp";
+import { configureNetworkDns } from "./configure-network-dns";
 import { configureNetworkFirewall } from "./configure-network-firewall";
 import { configureNetworkPortForward } from "./configure-network-port-forward";
 import { createNetwork } from "./create-network";
@@ -29,6 +30,7 @@ export const WORKER_HALVES = oneHalfEach([
   unassignStaticIp,
   configureNetworkFirewall,
   configureNetworkPortForward,
+  configureNetworkDns,
 ]);
 
 const isHalfOf = <A extends JobAction>(half: AnyWorkerHalf, action: A): half is AnyWorkerHalf & WorkerHalf<A> => half.action === action;

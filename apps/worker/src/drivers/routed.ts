@@ -18,6 +18,7 @@ import {
   type RoutedNetSpec,
   type RoutedType,
   renderDhcpHost,
+  renderDnsHost,
   renderDhcpRange,
   specFromCreate,
 } from "@netforge/core/model";
@@ -76,6 +77,15 @@ export function routedDriver<T extends RoutedType>(model: RoutedModel<T>): Netwo
         const commands = h ? [update("delete", "ip-dhcp-host", renderDhcpHost(h))] : [];
         commands.push(update("add", "ip-dhcp-host", renderDhcpHost(r)));
         lost.push({ what: `reservation ${r.mac} -> ${r.ip}`, commands });
+      }
+      // DNS records: every one of the spec, with its names in its order (a record of the address with other
+      // names goes first: libvirt keeps one record per address).
+      for (const want of spec.dnsHosts ?? []) {
+        const have = live.dnsHosts.find((x) => x.ip === want.ip);
+        if (have && have.names.join(" ") === want.names.join(" ")) continue;
+        const commands = have ? [update("delete", "dns-host", renderDnsHost(have))] : [];
+        commands.push(update("add", "dns-host", renderDnsHost(want)));
+        lost.push({ what: `DNS record ${want.names.join(" ")} -> ${want.ip}`, commands });
       }
       return lost;
     },

@@ -82,14 +82,33 @@ export interface PortForwardChange {
   hostIp?: string | undefined;
 }
 
+/** A DNS host record the network's DNS server answers for its VMs: `names` resolve to `ip`. */
+export interface DnsHost {
+  ip: string;
+  names: string[];
+}
+
+/** The network's DNS host records, replaced as a whole. */
+export interface DnsChange {
+  kind: "dns";
+  hosts: DnsHost[];
+}
+
 /** A change of a network's configuration. */
-export type NetworkChange = DhcpChange | ReserveIpChange | ReleaseIpChange | FirewallChange | PortForwardChange;
+export type NetworkChange = DhcpChange | ReserveIpChange | ReleaseIpChange | FirewallChange | PortForwardChange | DnsChange;
 
 /** What a change does, by name. */
 export type ChangeKind = NetworkChange["kind"];
 
 /** Every change kind (the mapped type makes a kind left out, or one that is no kind, a compile error). */
-const KINDS: { [K in ChangeKind]: null } = { dhcp: null, "reserve-ip": null, "release-ip": null, firewall: null, "port-forward": null };
+const KINDS: { [K in ChangeKind]: null } = {
+  dhcp: null,
+  "reserve-ip": null,
+  "release-ip": null,
+  firewall: null,
+  "port-forward": null,
+  dns: null,
+};
 const isChangeKind = (k: string): k is ChangeKind => Object.hasOwn(KINDS, k);
 /** Every change kind (a type without netforge-managed addressing refuses them all). */
 export const CHANGE_KINDS: readonly ChangeKind[] = Object.keys(KINDS).filter(isChangeKind);

@@ -3,10 +3,10 @@
  * catalog's steps and payload types are derived from this table.
  */
 import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/firewall";
-import { AssignStaticIpBody, ConfigureDhcpBody, UnassignStaticIpBody } from "../schemas/ipam";
+import { AssignStaticIpBody, ConfigureDhcpBody, ConfigureDnsBody, UnassignStaticIpBody } from "../schemas/ipam";
 import { CreateNetworkBody, NetworkRef } from "../schemas/network";
 import { bodyPayload, parseCreatePayload } from "../schemas/payload-parse";
-import type { DhcpChange, FirewallChange, NetworkChange, PortForwardChange, ReleaseIpChange, ReserveIpChange } from "./changes";
+import type { DhcpChange, DnsChange, FirewallChange, NetworkChange, PortForwardChange, ReleaseIpChange, ReserveIpChange } from "./changes";
 import { configureAction, type JobDefinition, jobAction, type PayloadOf } from "./define";
 
 /** Steps of every configure job: load the spec and check the change, then apply the planned host steps. */
@@ -162,6 +162,21 @@ export const JOB_DEFINITIONS = {
       vmPort: p.vmPort,
       ...(p.hostIp === undefined ? {} : { hostIp: p.hostIp }),
     }),
+  ),
+  "configure-network-dns": configureAction(
+    {
+      kind: "job",
+      body: ConfigureDnsBody,
+      role: "operator",
+      summary: "Replace a network's DNS host records (live and persistent)",
+      description:
+        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov). The body is every DNS host record of the network: the network's DNS server (its gateway address) answers each name with its address, live and in the persistent definition, kept in the spec and put back by reconcile when the running network lost one. A name or an address in two records: VALIDATION_FAILED.",
+      cli: ["network", "dns"],
+      steps: CONFIGURE_STEPS,
+      payload: bodyPayload(ConfigureDnsBody.omit({ dryRun: true })),
+    },
+    // Names as the network keeps them: lower case (DNS compares names without case), in the order given.
+    (p): DnsChange => ({ kind: "dns", hosts: p.hosts.map((h) => ({ ip: h.ip, names: h.names.map((n) => n.toLowerCase()) })) }),
   ),
 };
 

@@ -4,6 +4,7 @@
  * sriov.ts), found through the registry (registry.ts) by `typeOf`; code outside drivers/ asks the driver
  * instead of testing a type (no-type-switches.test.ts holds it to that).
  */
+import type { DnsHost } from "../actions/changes";
 import type { FirewallNetwork } from "../render/nft";
 import type { DhcpConfig, NetworkType } from "../schemas/network";
 import type { ChangeKind } from "../actions/changes";
@@ -32,6 +33,8 @@ export interface TypeView {
   /** The user's firewall as kept in the spec; null: none kept (the view shows it open). */
   firewall: FirewallSpec | null;
   portForwards: readonly PortForwardSpec[];
+  /** DNS host records netforge keeps for the network's DNS server (empty: none, or the type has no DNS of netforge's). */
+  dnsHosts: readonly DnsHost[];
 }
 
 /**

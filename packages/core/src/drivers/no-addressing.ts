@@ -2,15 +2,25 @@
  * The shared part of the types whose addressing netforge does not own (bridge: the LAN's DHCP server; sriov:
  * VFs on the physical LAN): no DHCP, no firewall path, every change refused with UNSUPPORTED_FOR_TYPE.
  */
-import { CHANGE_KINDS } from "../actions/changes";
+import { CHANGE_KINDS, type ChangeKind } from "../actions/changes";
 import { AppError } from "../errors";
 import type { NetworkChange } from "../planner/changes";
 import type { NetSpec } from "../planner/network-spec";
 import type { DriverModel } from "./model";
 
 /** A DHCP/static-IP change of a type whose addressing netforge does not own: UNSUPPORTED_FOR_TYPE saying who does. */
+/** What each change is about, in the refusal's words. */
+const SUBJECT: { [K in ChangeKind]: string } = {
+  dhcp: "DHCP settings",
+  "reserve-ip": "static IPs",
+  "release-ip": "static IPs",
+  firewall: "netforge firewall",
+  "port-forward": "port forwards",
+  dns: "DNS records",
+};
+
 function unsupportedChange(spec: NetSpec, change: NetworkChange, why: string): AppError {
-  const what = change.kind === "dhcp" ? "DHCP settings" : "static IPs";
+  const what = SUBJECT[change.kind];
   return new AppError("UNSUPPORTED_FOR_TYPE", `network '${spec.name}' is of type ${spec.type}: no ${what} here; ${why}`, {
     name: spec.name,
     type: spec.type,
@@ -29,7 +39,7 @@ export function noAddressingParts<S extends NetSpec>(why: string): Omit<DriverMo
     ownsTypeRules: () => true,
     redefineBeforeStart: () => false,
     servesDhcp: () => false,
-    view: () => ({ dhcp: null, firewall: null, portForwards: [] }),
+    view: () => ({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [] }),
     hostRuleCount: () => 0,
     planChange(spec, change) {
       throw unsupportedChange(spec, change, why);

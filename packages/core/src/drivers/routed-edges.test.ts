@@ -126,12 +126,14 @@ describe("the routed types' drivers", () => {
   it("show DHCP, the kept firewall and (nat only) the forwards in views", () => {
     const fw: FirewallSpec = { defaultInbound: "drop", defaultOutbound: "accept", rules: [] };
     const nat = routed("nat", { portForwards: [forward], firewall: fw });
-    expect(modelOf(nat).view(nat)).toEqual({ dhcp: nat.dhcp, firewall: fw, portForwards: [forward] });
+    expect(modelOf(nat).view(nat)).toEqual({ dhcp: nat.dhcp, firewall: fw, portForwards: [forward], dnsHosts: [] });
     const plain = routed("nat");
-    expect(modelOf(plain).view(plain)).toEqual({ dhcp: plain.dhcp, firewall: null, portForwards: [] });
+    expect(modelOf(plain).view(plain)).toEqual({ dhcp: plain.dhcp, firewall: null, portForwards: [], dnsHosts: [] });
+    const named = routed("isolated", { dnsHosts: [{ ip: "10.0.0.9", names: ["db"] }] });
+    expect(modelOf(named).view(named).dnsHosts).toEqual([{ ip: "10.0.0.9", names: ["db"] }]);
     const iso = routed("isolated", { portForwards: [forward] });
     expect(modelOf(iso).view(iso).portForwards).toEqual([]);
-    expect(modelOf(sriov).view(sriov)).toEqual({ dhcp: null, firewall: null, portForwards: [] });
+    expect(modelOf(sriov).view(sriov)).toEqual({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [] });
   });
 
   it("leave their rules to netforge only under forward mode 'open'; the device types always", () => {
@@ -175,7 +177,7 @@ describe("the routed types' drivers", () => {
       expect.objectContaining({
         code: "UNSUPPORTED_FOR_TYPE",
         message:
-          "network 'n1' is of type sriov: no static IPs here; VMs of an SR-IOV network own their VF directly: addressing belongs to the LAN's DHCP server or to the VM",
+          "network 'n1' is of type sriov: no netforge firewall here; VMs of an SR-IOV network own their VF directly: addressing belongs to the LAN's DHCP server or to the VM",
         details: { name: "n1", type: "sriov" },
       }),
     );

@@ -11,6 +11,7 @@ import { firewallOf } from "../planner/firewall";
 import type { NetSpec, Reservation, SpecBase } from "../planner/network-spec";
 import type { DhcpConfig } from "../schemas/network";
 import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
+import type { DnsHost } from "../actions/changes";
 import type { ChangeKind, DriverModel } from "./model";
 
 /** nat and isolated networks: a libvirt-owned bridge with the gateway address and dnsmasq. */
@@ -25,6 +26,8 @@ export interface RoutedNetSpec extends SpecBase {
   firewall?: FirewallSpec;
   /** Port forwards (nat only; absent: none). */
   portForwards?: PortForwardSpec[];
+  /** DNS host records its DNS server answers (absent: none). */
+  dnsHosts?: DnsHost[];
 }
 
 /** The routed types' own spec (nat or isolated). */
@@ -84,6 +87,7 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
       dhcp: spec.dhcp,
       firewall: spec.firewall ?? null,
       portForwards: opts.portForwards ? (spec.portForwards ?? []) : [],
+      dnsHosts: spec.dnsHosts ?? [],
     }),
     hostRuleCount: (spec) => (spec.firewall?.rules.length ?? 0) + (spec.portForwards?.length ?? 0),
     planChange: (spec, change, host, currentXml) => planRoutedChange(rules, spec, change, host, currentXml),

@@ -93,6 +93,12 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
     forwards.push(...forwardOf(unfield(protocol), unfield(hostPort), unfield(vmIp), unfield(vmPort), unfield(hostIp)));
   }
   if (forwards.length > 0) spec.portForwards = forwards;
+  const dnsHosts = ((meta.dnsHost as Node[] | undefined) ?? []).flatMap((h) => {
+    const ip = attr(h, "ip");
+    const names = (attr(h, "names") ?? "").split(" ").filter((n) => n !== "");
+    return ip && names.length > 0 ? [{ ip, names }] : [];
+  });
+  if (dnsHosts.length > 0) spec.dnsHosts = dnsHosts;
   return spec;
 }
 

@@ -672,10 +672,11 @@ describe("planChange against libvirt's own elements, field by field", () => {
 });
 
 describe("the configure actions and their bodies as changes (each definition's change)", () => {
-  it("lists the five configure actions", () => {
+  it("lists the six configure actions", () => {
     expect([...CONFIGURE_ACTIONS].sort()).toEqual([
       "assign-static-ip",
       "configure-network-dhcp",
+      "configure-network-dns",
       "configure-network-firewall",
       "configure-network-port-forward",
       "unassign-static-ip",

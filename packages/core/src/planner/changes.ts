@@ -6,11 +6,11 @@
  * them. Because both come from here, a plan's texts are what the real call
  * applies.
  */
-import type { NetworkChange } from "../actions/changes";
+import type { DnsHost, NetworkChange } from "../actions/changes";
 import { AppError } from "../errors";
 import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
-import { type NativeRange, renderDhcpHost, renderDhcpRange, renderRoutedXml } from "../render/network-xml";
+import { type NativeRange, renderDhcpHost, renderDhcpRange, renderDnsHost, renderRoutedXml } from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
 import { firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
@@ -31,7 +31,7 @@ export interface HostObservation {
    * change they may already carry part of it, and the plan then skips or adjusts what is already in place,
    * so a retried job converges instead of failing on "already exists".
    */
-  native?: { hosts: Reservation[]; range: NativeRange | null };
+  native?: { hosts: Reservation[]; range: NativeRange | null; dnsHosts?: DnsHost[] };
   /** The per-network caps (LIMIT_REACHED); absent: the ones this process's environment sets (sizeLimits). */
   /**
    * Whether the running network's part of the table carries its type's own rules (the worker reads it from the
@@ -143,6 +143,17 @@ export function planRoutedChange(
   }
   for (const op of againstNative(next.ops, host.native)) {
     if (op.kind === "firewall") continue;
+    if (op.kind === "add-dns" || op.kind === "delete-dns") {
+      const x = renderDnsHost(op.h);
+      const undoOp = op.kind === "add-dns" ? "delete" : "add";
+      steps.push({
+        name: `${op.kind === "add-dns" ? "add" : "delete"} DNS record ${op.h.names.join(" ")} -> ${op.h.ip}`,
+        virsh: update(op.kind === "add-dns" ? "add" : "delete", "dns-host", x),
+        undo: { virsh: update(undoOp, "dns-host", x) },
+        live: host.active,
+      });
+      continue;
+    }
     if (op.kind === "add-host") {
       const x = renderDhcpHost(op.r);
       steps.push({
@@ -215,9 +226,15 @@ function againstNative(ops: Op[], native: HostObservation["native"]): Op[] {
   const target = ops.find((o): o is Extract<Op, { kind: "add-range" }> => o.kind === "add-range");
   const have = native.range;
   const rangeInPlace = target && have && have.start === target.start && have.end === target.end && have.leaseTime === target.leaseTime;
+  const sameDns = (a: DnsHost, b: DnsHost) => a.ip === b.ip && a.names.join(" ") === b.names.join(" ");
   for (const op of ops) {
     if (op.kind === "firewall") {
       out.push(op);
+    } else if (op.kind === "add-dns" || op.kind === "delete-dns") {
+      // A record libvirt already has (added by an attempt that died before its spec was written) is not added
+      // again, one it no longer has is not deleted: libvirt refuses both. Without a native read: as planned.
+      const present = native.dnsHosts === undefined ? op.kind === "delete-dns" : native.dnsHosts.some((h) => sameDns(h, op.h));
+      if ((op.kind === "add-dns") !== present) out.push(op);
     } else if (op.kind === "add-host") {
       const h = native.hosts.find((x) => x.mac === op.r.mac);
       if (h && h.ip === op.r.ip && h.hostname === op.r.hostname) continue;
@@ -242,6 +259,8 @@ type Op =
   | { kind: "delete-host"; r: Reservation }
   | { kind: "delete-range"; start: string; end: string; leaseTime: number | null }
   | { kind: "add-range"; start: string; end: string; leaseTime: number }
+  | { kind: "add-dns"; h: DnsHost }
+  | { kind: "delete-dns"; h: DnsHost }
   | { kind: "firewall" };
 
 function applyChange(
@@ -256,6 +275,8 @@ function applyChange(
   const leaseOf = (ip: string) => host.leases.find((l) => l.ip === ip);
   const limits = host.limits ?? sizeLimits();
   switch (change.kind) {
+    case "dns":
+      return planDns(spec, change.hosts);
     case "reserve-ip": {
       const mac = change.mac.toLowerCase();
       const ip = ipNum(change.ip);
@@ -465,4 +486,45 @@ function applyChange(
       return { spec: { ...spec, dhcp: { enabled: true, start: change.start, end: change.end, leaseTime } }, ops, warnings, changed };
     }
   }
+}
+
+/**
+ * The network's DNS host records replaced by `hosts`: refused when an address or a name is in two records
+ * (dnsmasq would answer one of them at random; libvirt refuses two records of one address); otherwise the
+ * records that go are deleted and the new ones added (libvirt 9.0 cannot modify one), records kept unchanged
+ * are left alone, and a list equal to the current one changes nothing.
+ */
+function planDns(spec: RoutedNetSpec, hosts: DnsHost[]): { spec: RoutedNetSpec; ops: Op[]; warnings: string[]; changed: string[] } {
+  const issues: { path: string; message: string }[] = [];
+  const byIp = new Map<string, number>();
+  const byName = new Map<string, number>();
+  hosts.forEach((h, i) => {
+    const first = byIp.get(h.ip);
+    if (first !== undefined)
+      issues.push({ path: `hosts.${i}.ip`, message: `${h.ip} is in record ${first} too: give its names in one record` });
+    else byIp.set(h.ip, i);
+    h.names.forEach((n, k) => {
+      const seen = byName.get(n);
+      if (seen !== undefined)
+        issues.push({ path: `hosts.${i}.names.${k}`, message: `${n} is in record ${seen} too: a name resolves to one address` });
+      else byName.set(n, i);
+    });
+  });
+  if (issues.length > 0) throw validationError(issues);
+  const key = (h: DnsHost) => `${h.ip} ${h.names.join(" ")}`;
+  const before = spec.dnsHosts ?? [];
+  const kept = new Set(before.map(key));
+  const wanted = new Set(hosts.map(key));
+  const removed = before.filter((h) => !wanted.has(key(h)));
+  const added = hosts.filter((h) => !kept.has(key(h)));
+  // The same records (in any order) change nothing.
+  if (removed.length === 0 && added.length === 0) return { spec, ops: [], warnings: [], changed: [] };
+  const { dnsHosts: _old, ...rest } = spec;
+  const next: RoutedNetSpec = hosts.length > 0 ? { ...rest, dnsHosts: hosts.map((h) => ({ ip: h.ip, names: [...h.names] })) } : rest;
+  const ops: Op[] = [...removed.map((h): Op => ({ kind: "delete-dns", h })), ...added.map((h): Op => ({ kind: "add-dns", h }))];
+  const changed = [
+    ...added.map((h) => `DNS ${h.names.join(" ")} -> ${h.ip}`),
+    ...removed.map((h) => `DNS record ${h.names.join(" ")} -> ${h.ip} removed`),
+  ];
+  return { spec: next, ops, warnings: [], changed };
 }

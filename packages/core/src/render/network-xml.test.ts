@@ -114,6 +114,7 @@ describe("parseNetworkXml", () => {
       gateway: "192.168.100.1",
       dhcp: { start: "192.168.100.128", end: "192.168.100.254", leaseTime: 3600 },
       hosts: [],
+      dnsHosts: [],
       spec: base,
     });
   });
@@ -355,6 +356,7 @@ describe("parseNetworkXml, what libvirt may write", () => {
       gateway: null,
       dhcp: null,
       hosts: [],
+      dnsHosts: [],
       spec: null,
     });
     expect(parseNetworkXml("<other/>")).toMatchObject({ name: "", uuid: "", managed: false });

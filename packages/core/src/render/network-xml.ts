@@ -9,6 +9,7 @@
  * already restrict them: the renderer does not trust its callers.
  */
 import { XMLParser } from "fast-xml-parser";
+import type { DnsHost } from "../actions/changes";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
 import type { NetworkType } from "../schemas/network";
 import type { FirewallRule, HostService, PortForwardSpec } from "../planner/firewall";
@@ -20,6 +21,11 @@ import { attr, type MetaNode as Node, str, xmlUnescape } from "./xml-metadata";
 
 /** Namespace of netforge's metadata element. */
 export const NETFORGE_XMLNS = "https://netforge.dev/xmlns/network/1";
+
+/** libvirt's <dns><host> element of a DNS host record (also the text of `virsh net-update ... dns-host`). */
+export function renderDnsHost(h: DnsHost): string {
+  return `<host ip='${e(h.ip)}'>${h.names.map((n) => `<hostname>${e(n)}</hostname>`).join("")}</host>`;
+}
 
 /** libvirt's <host> element of a reservation (also the text of `virsh net-update ... ip-dhcp-host`). */
 export function renderDhcpHost(r: Reservation): string {
@@ -104,6 +110,7 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
   for (const r of spec.reservations) {
     lines.push(`      <nf:reservation mac='${e(r.mac)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
   }
+  for (const h of spec.dnsHosts ?? []) lines.push(`      <nf:dnsHost ip='${e(h.ip)}' names='${e(h.names.join(" "))}'/>`);
   if (spec.firewall) {
     const f = spec.firewall;
     const defaults = `defaultInbound='${e(f.defaultInbound)}' defaultOutbound='${e(f.defaultOutbound)}'`;
@@ -124,6 +131,12 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
   // masquerade and forward policy are netforge's own nft table (render/nft.ts), the type stays in the metadata.
   lines.push("  <forward mode='open'/>");
   lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
+  const dnsHosts = spec.dnsHosts ?? [];
+  if (dnsHosts.length > 0) {
+    lines.push("  <dns>");
+    for (const h of dnsHosts) lines.push(`    ${renderDnsHost(h)}`);
+    lines.push("  </dns>");
+  }
   const hasRange = d.enabled && d.start && d.end;
   if (hasRange || spec.reservations.length > 0) {
     lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'>`);
@@ -196,6 +209,8 @@ export interface ParsedNetwork {
   dhcp: NativeRange | null;
   /** libvirt's own <dhcp><host> entries of the first IPv4 <ip> (what dnsmasq is told). */
   hosts: Reservation[];
+  /** libvirt's own <dns><host> records (what dnsmasq answers). */
+  dnsHosts: DnsHost[];
   /** The netforge spec from the metadata (legacy metadata is completed from libvirt's elements); null when not netforge's. */
   spec: NetSpec | null;
 }
@@ -212,7 +227,14 @@ const parser = new XMLParser({
   // Values are trimmed; the description, whose spaces are its own, is read from the raw XML instead.
   trimValues: true,
   isArray: (name) =>
-    name === "ip" || name === "range" || name === "host" || name === "reservation" || name === "rule" || name === "portForward",
+    name === "ip" ||
+    name === "range" ||
+    name === "host" ||
+    name === "hostname" ||
+    name === "reservation" ||
+    name === "dnsHost" ||
+    name === "rule" ||
+    name === "portForward",
 });
 
 /**
@@ -315,6 +337,12 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     });
   }
   const bridge = bridgeNode ? attr(bridgeNode, "name") : null;
+  const dnsNode = net.dns as Node | undefined;
+  const dnsHosts: DnsHost[] = (typeof dnsNode === "object" ? ((dnsNode.host as Node[] | undefined) ?? []) : []).flatMap((h) => {
+    const ip = attr(h, "ip");
+    const names = ((h.hostname as unknown[] | undefined) ?? []).map((n) => str(n)).filter((n): n is string => n !== null);
+    return ip ? [{ ip, names }] : [];
+  });
   const parsed: ParsedNetwork = {
     name: str(net.name) ?? "",
     uuid: str(net.uuid) ?? "",
@@ -330,6 +358,7 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     gateway,
     dhcp,
     hosts,
+    dnsHosts,
     spec: null,
   };
   // The spec reader of the network's type (drivers/spec-readers.ts), for the type its definition says (typeOf).

@@ -40,6 +40,35 @@ export type AssignStaticIpBody = z.infer<typeof AssignStaticIpBody>;
 export const UnassignStaticIpBody = z.strictObject({ name: NetworkName, mac: MacAddress, dryRun: DryRun });
 export type UnassignStaticIpBody = z.infer<typeof UnassignStaticIpBody>;
 
+/** A DNS name: dot-separated labels of letters, digits and '-' (RFC 1123), at most 253 characters. */
+export const DnsName = z
+  .string()
+  .max(253, "must be at most 253 characters")
+  .regex(
+    /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+    "must be a DNS name: labels of letters, digits and '-' (not first or last), at most 63 each, separated by dots",
+  )
+  .describe("A name the record answers, like db or db.internal");
+
+/** The most DNS host records a network keeps, and names per record. */
+export const MAX_DNS_HOSTS = 1024;
+export const MAX_DNS_NAMES = 16;
+
+export const ConfigureDnsBody = z.strictObject({
+  name: NetworkName,
+  hosts: z
+    .array(
+      z.strictObject({
+        ip: IPv4.describe("The address the names resolve to"),
+        names: z.array(DnsName).min(1, "needs at least one name").max(MAX_DNS_NAMES, `at most ${MAX_DNS_NAMES} names per record`),
+      }),
+    )
+    .max(MAX_DNS_HOSTS, `at most ${MAX_DNS_HOSTS} records per network`)
+    .describe("Every DNS host record of the network (replaces the ones it has; [] removes them all)"),
+  dryRun: DryRun,
+});
+export type ConfigureDnsBody = z.infer<typeof ConfigureDnsBody>;
+
 export const ListNetworkIpsBody = z.strictObject({ name: NetworkName });
 export type ListNetworkIpsBody = z.infer<typeof ListNetworkIpsBody>;
 

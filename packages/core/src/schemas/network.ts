@@ -141,6 +141,8 @@ export const NetworkView = z.object({
   sriov: z.object({ pf: z.string(), vfsTotal: z.number(), vfsInUse: z.number(), vlan: z.number().nullable() }).nullable(),
   firewall: FirewallConfig,
   portForwards: z.array(PortForward),
+  /** DNS host records the network's DNS server answers (configure-network-dns; empty for bridge and sriov). */
+  dnsHosts: z.array(z.object({ ip: z.string(), names: z.array(z.string()) })),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

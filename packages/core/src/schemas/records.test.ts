@@ -74,6 +74,7 @@ describe("job records", () => {
       "unassign-static-ip",
       "configure-network-firewall",
       "configure-network-port-forward",
+      "configure-network-dns",
     ]);
     expect(JOB_STATES).toEqual(["queued", "running", "succeeded", "failed"]);
     expect(StepState.options).toEqual(["pending", "running", "succeeded", "failed", "undone", "skipped"]);
