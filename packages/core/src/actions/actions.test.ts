@@ -44,7 +44,8 @@ describe("splitDryRun: the one place dryRun and expectPlan are read", () => {
   it("takes expectPlan (a dry run's planHash) off the body; anything else is VALIDATION_FAILED naming it", () => {
     const hash = "0123456789abcdef0123456789abcdef";
     expect(splitDryRun({ name: "a", expectPlan: hash })).toEqual({ dryRun: false, expectPlan: hash, rest: { name: "a" } });
-    for (const v of [hash.toUpperCase(), `${hash}0`, hash.slice(1), 42, null, ""]) {
+    // An array whose text is a hash is still no string.
+    for (const v of [hash.toUpperCase(), `${hash}0`, hash.slice(1), 42, null, "", [hash]]) {
       let err: unknown;
       try {
         splitDryRun({ name: "a", expectPlan: v });
@@ -58,7 +59,8 @@ describe("splitDryRun: the one place dryRun and expectPlan are read", () => {
     }
   });
   it("refuses anything but a boolean with VALIDATION_FAILED naming dryRun", () => {
-    for (const v of ["true", 1, null, {}]) {
+    // undefined too: a body built in code may carry the key without a value.
+    for (const v of ["true", 1, null, {}, undefined]) {
       let err: unknown;
       try {
         splitDryRun({ name: "a", dryRun: v });

@@ -11,6 +11,7 @@ import {
   MIN_LEASE_SECONDS,
   NETWORK_TYPES,
   resolveCreate,
+  subnetOfBody,
   validationError,
 } from "./network";
 
@@ -214,6 +215,17 @@ describe("field shapes", () => {
     expect(issuesOf({ name: "web", type: "vxlan" })).toEqual([
       ["type", '"vxlan" is not a network type: one of nat, bridge, isolated, sriov'],
     ]);
+    // A body that is no object: not "a network type is required".
+    for (const v of [null, "x", 42, []]) {
+      expect(CreateNetworkBody.safeParse(v).error?.issues.map((i) => [i.code, i.message])).toEqual([
+        ["invalid_type", "Invalid input: expected object, received " + (v === null ? "null" : Array.isArray(v) ? "array" : typeof v)],
+      ]);
+    }
+    // The subnet a body claims: the routed types' cidr; none for the types on a LAN.
+    expect(subnetOfBody({ name: "web", type: "nat", cidr: "10.0.0.0/24" })).toBe("10.0.0.0/24");
+    expect(subnetOfBody({ name: "web", type: "isolated", cidr: "10.0.1.0/24" })).toBe("10.0.1.0/24");
+    expect(subnetOfBody({ name: "lan", type: "bridge", interface: "eth1" })).toBeNull();
+    expect(subnetOfBody({ name: "fast", type: "sriov", pf: "eth2" })).toBeNull();
     // A known type's own fields keep their own messages.
     expect(messageOf({ gateway: "x" })).toBe("must be an IPv4 address like 192.168.100.1");
   });

@@ -26,6 +26,8 @@ export const IMPLEMENTED_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>(
 export const CreateNetworkBody = z.discriminatedUnion("type", [NatBody, IsolatedBody, BridgeBody, SriovBody], {
   // In the operator's words, not the validation library's ("Invalid discriminator value").
   error: (issue) => {
+    // A body that is no object at all keeps the library's own words ("expected object").
+    if (issue.code !== "invalid_union") return undefined;
     const given = (issue.input as { type?: unknown } | undefined)?.type;
     const choices = NETWORK_TYPES.join(", ");
     return given === undefined
