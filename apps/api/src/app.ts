@@ -6,7 +6,15 @@
  */
 import { ACTIONS, type ActionName, AppError } from "@netforge/core/contract";
 import { sizeLimits } from "@netforge/core/model";
-import { hostStatus, isTerminal, listHosts, readWorkerCounters, requestRedisClient, watchRedisOutage } from "@netforge/core/store";
+import {
+  countNetworks,
+  hostStatus,
+  isTerminal,
+  listHosts,
+  readWorkerCounters,
+  requestRedisClient,
+  watchRedisOutage,
+} from "@netforge/core/store";
 import { Hono } from "hono";
 import { routePath } from "hono/route";
 import { ApiAddressPublisher } from "./api-addresses";
@@ -91,7 +99,12 @@ export function createApp(deps: AppDeps): NetforgeApi {
     const queues = new Map<string, Record<string, number>>();
     for (const id of ids) queues.set(id, await services.queues.counts(id));
     return {
-      hosts: hosts.map((h) => ({ id: h.id, status: hostStatus(h, now) })),
+      hosts: hosts.map((h) => ({
+        id: h.id,
+        status: hostStatus(h, now),
+        heartbeatAgeSeconds: Math.max(0, (now - Date.parse(h.lastSeenAt)) / 1000),
+      })),
+      networks: await countNetworks(redis, deps.keys),
       queues,
       workerCounters: await readWorkerCounters(redis, deps.keys, ids),
       reapplied: new Map(Object.entries(await redis.hgetall(deps.keys.reappliedCounter)).map(([host, n]) => [host, Number(n)])),

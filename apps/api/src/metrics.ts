@@ -6,12 +6,15 @@
  * depths, the workers' counters) is read at scrape time, bounded, and left
  * out of that scrape if Redis does not answer.
  */
-import type { JobView } from "@netforge/core/contract";
+import { JOB_DEFINITIONS, type JobView } from "@netforge/core/contract";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** What the scrape-time collectors read; set by the app once its services exist. */
 export interface ClusterSnapshot {
-  hosts: { id: string; status: "online" | "offline" }[];
+  /** `heartbeatAgeSeconds`: time since the host's worker last wrote its heartbeat (at scrape time). */
+  hosts: { id: string; status: "online" | "offline"; heartbeatAgeSeconds: number }[];
+  /** Networks in the index per host, type and state (a network counts once). */
+  networks: { host: string; type: string; state: string; count: number }[];
   /** host -> BullMQ state -> jobs. */
   queues: Map<string, Record<string, number>>;
   /** host -> worker counter -> count. */
@@ -92,6 +95,13 @@ export class ApiMetrics {
       },
     });
     for (const scope of ["token", "total"]) this.sseRefusedCounter.inc({ scope }, 0);
+    // Every job action's outcomes exist from zero: a failure ratio (rate(failed) / rate(all)) and alerts on
+    // increase(...{outcome="failed"}) have a series to work on before the first failure, not only after it.
+    for (const action of Object.keys(JOB_DEFINITIONS)) {
+      this.enqueued.inc({ action }, 0);
+      this.retries.inc({ action }, 0);
+      for (const outcome of ["succeeded", "failed"]) this.finished.inc({ action, outcome }, 0);
+    }
     // One snapshot per scrape, shared by the collectors below (the first of them reads it).
     let pending: Promise<ClusterSnapshot | null> | null = null;
     const read = () => {
@@ -118,6 +128,39 @@ export class ApiMetrics {
         this.reset();
         if (!snap) return;
         for (const status of ["online", "offline"] as const) this.set({ status }, snap.hosts.filter((h) => h.status === status).length);
+      },
+    });
+    new Gauge({
+      name: "netforge_host_up",
+      help: "1 when the host's worker is online (heartbeat within the timeout, not shut down), else 0; one series per registered host.",
+      labelNames: ["host"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const h of snap?.hosts ?? []) this.set({ host: h.id }, h.status === "online" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "netforge_host_heartbeat_age_seconds",
+      help: "Seconds since each registered host's worker last wrote its heartbeat (offline after 15).",
+      labelNames: ["host"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const h of snap?.hosts ?? []) this.set({ host: h.id }, h.heartbeatAgeSeconds);
+      },
+    });
+    new Gauge({
+      name: "netforge_networks",
+      help: "Networks in the cluster index by host, type (nat, isolated, bridge, sriov) and state (active, inactive).",
+      labelNames: ["host", "type", "state"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const n of snap?.networks ?? []) this.set({ host: n.host, type: n.type, state: n.state }, n.count);
       },
     });
     new Gauge({
