@@ -55,6 +55,11 @@ describe("/metrics", () => {
     // While the job waits in h1's queue.
     let fams = await scrape();
     expect(value(fams, "netforge_queue_jobs", { host: "h1", state: "waiting" })).toBe(1);
+    // Its age: waiting since its submission, a moment ago; h2's queue has none waiting.
+    const age = value(fams, "netforge_queue_oldest_waiting_seconds", { host: "h1" });
+    expect(age).toBeGreaterThan(0);
+    expect(age).toBeLessThan(30);
+    expect(value(fams, "netforge_queue_oldest_waiting_seconds", { host: "h2" })).toBe(0);
     expect(value(fams, "netforge_hosts", { status: "online" })).toBe(1);
     expect(value(fams, "netforge_hosts", { status: "offline" })).toBe(1);
     expect(value(fams, "netforge_jobs_enqueued_total", { action: "create-network" })).toBe(1);

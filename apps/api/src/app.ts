@@ -97,7 +97,11 @@ export function createApp(deps: AppDeps): NetforgeApi {
     const hosts = await listHosts(redis, deps.keys);
     const ids = hosts.map((h) => h.id);
     const queues = new Map<string, Record<string, number>>();
-    for (const id of ids) queues.set(id, await services.queues.counts(id));
+    const oldestWaiting = new Map<string, number>();
+    for (const id of ids) {
+      queues.set(id, await services.queues.counts(id));
+      oldestWaiting.set(id, await services.queues.oldestWaitingSeconds(id, now));
+    }
     return {
       hosts: hosts.map((h) => ({
         id: h.id,
@@ -106,6 +110,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
       })),
       networks: await countNetworks(redis, deps.keys),
       queues,
+      oldestWaiting,
       workerCounters: await readWorkerCounters(redis, deps.keys, ids),
       reapplied: new Map(Object.entries(await redis.hgetall(deps.keys.reappliedCounter)).map(([host, n]) => [host, Number(n)])),
     };

@@ -17,6 +17,8 @@ export interface ClusterSnapshot {
   networks: { host: string; type: string; state: string; count: number }[];
   /** host -> BullMQ state -> jobs. */
   queues: Map<string, Record<string, number>>;
+  /** host -> seconds the oldest waiting job of its queue has waited (0: none). */
+  oldestWaiting: Map<string, number>;
   /** host -> worker counter -> count. */
   workerCounters: Map<string, Record<string, number>>;
   /** host -> pieces of lost network state its worker re-applied. */
@@ -172,6 +174,17 @@ export class ApiMetrics {
         const snap = await read();
         this.reset();
         for (const [host, counts] of snap?.queues ?? []) for (const [state, n] of Object.entries(counts)) this.set({ host, state }, n);
+      },
+    });
+    new Gauge({
+      name: "netforge_queue_oldest_waiting_seconds",
+      help: "Seconds the oldest job waiting in each host's queue has waited since its submission (0: none waiting): the queue's age.",
+      labelNames: ["host"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const [host, s] of snap?.oldestWaiting ?? []) this.set({ host }, s);
       },
     });
     new Counter({
