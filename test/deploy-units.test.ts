@@ -9,7 +9,10 @@ import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { spawnApi } from "./support/api-process";
 import { variablesRead } from "./support/env-vars";
+import { deleteKeysUnder, testRedisUrl, uniquePrefix } from "./support/redis";
+import { connectRedis } from "@netforge/core/store";
 import { DEPLOY_DIR, readUnit, serviceList, unitCapabilities } from "./support/systemd-unit";
 
 const UNITS = ["netforge-api.service", "netforge-worker.service"];
@@ -108,6 +111,38 @@ describe("systemd units", () => {
     expect(settings.get("Service")?.get("StateDirectory")).toEqual(["netforge"]);
     // The stop timeout covers the worker's own shutdown (grace 30 s + abort 15 s by default).
     expect(Number.parseInt(settings.get("Service")?.get("TimeoutStopSec")?.[0] ?? "0", 10)).toBeGreaterThan(45);
+  });
+});
+
+describe("the API with netforge-api.service's capabilities", () => {
+  it("serves /healthz and /readyz (Redis ok) with the unit's empty capability set and no_new_privs", async () => {
+    const caps = unitCapabilities("netforge-api.service");
+    expect(caps).toEqual({ bounding: [], ambient: [] });
+    const prefix = uniquePrefix("apicaps");
+    const redisUrl = testRedisUrl();
+    // uid 0 here (the run's Redis socket is root's; the unit's DynamicUser= needs systemd), but no capability at all.
+    const api = spawnApi({
+      redisUrl,
+      prefix,
+      token: "apicaps-token-0123456789",
+      wrap: ["setpriv", "--no-new-privs", "--bounding-set", "-all", "--inh-caps", "-all", "--ambient-caps", "-all", "--"],
+    });
+    const redis = connectRedis(redisUrl);
+    try {
+      const [url] = await api.listening();
+      const pid = api.proc.pid as number;
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      expect(status).toMatch(/^CapBnd:\s+0+$/m);
+      expect(status).toMatch(/^CapEff:\s+0+$/m);
+      expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const ready = (await (await fetch(`${url}/readyz`)).json()) as { checks: { redis: string } };
+      expect(ready.checks.redis).toBe("ok");
+    } finally {
+      api.kill();
+      await deleteKeysUnder(redis, prefix);
+      redis.disconnect();
+    }
   });
 });
 
