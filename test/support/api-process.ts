@@ -26,10 +26,8 @@ export function spawnApi(o: {
   /** Command prefix before node (e.g. setpriv with a unit's capabilities). */
   wrap?: string[];
 }): ApiChild {
-  const [cmd, ...args] = [...(o.wrap ?? []), process.execPath, "--import", TSX_LOADER, join(ROOT, "apps/api/src/index.ts")] as [
-    string,
-    ...string[],
-  ];
+  const argv: string[] = [...(o.wrap ?? []), process.execPath, "--import", TSX_LOADER, join(ROOT, "apps/api/src/index.ts")];
+  const [cmd, ...args] = argv as [string, ...string[]];
   const proc = execa(cmd, args, {
     cwd: ROOT,
     reject: false,
