@@ -2,7 +2,8 @@
 # Installs everything netforge needs on Debian 12 (as root), idempotently:
 # Debian packages (libvirt, dnsmasq, nftables/iptables, Redis, QEMU, busybox,
 # python3 for the worker's nft session helper;
-# tmux and chromium for the CLI and /docs tests),
+# tmux and chromium for the CLI and /docs tests; systemd's systemd-analyze and
+# prometheus's promtool for the deploy/ checks),
 # the directories libvirt expects, and the npm dependencies. Fast when all of
 # it is already there.
 set -euo pipefail
@@ -15,7 +16,7 @@ fi
 
 PKGS=(redis-server libvirt-daemon-system libvirt-clients dnsmasq-base nftables iptables iproute2
       busybox-static qemu-system-x86 conntrack util-linux procps python3 libnftables1
-      tmux chromium)
+      tmux chromium systemd prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,6 +27,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   # The package scripts try to start libvirtd/redis through systemd; on machines without it that is harmless.
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Only promtool is wanted from the prometheus package: not a Prometheus server its postinst enables.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # libvirt's state directories (sandbox hosts bind-mount over them).

@@ -10,12 +10,13 @@
  *   "## Configuration", and every variable the configuration tables list is read by the code.
  * Each check reports what is missing on which side.
  */
-import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildOpenApiDocument } from "@netforge/api/openapi";
 import { ERROR_STATUS } from "@netforge/core/contract";
 import { describe, expect, it } from "vitest";
+import { variablesRead } from "./support/env-vars";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DOC_PATH = "docs/api.md";
@@ -183,43 +184,6 @@ describe(`${DOC_PATH} and the OpenAPI document`, () => {
     expect(missing).toEqual([]);
   });
 });
-
-/** Source files of the programs whose environment the doc describes (tests, goldens and fixtures left out). */
-const SOURCE_DIRS = ["apps/api/src", "apps/worker/src", "packages/core/src", "packages/cli/src"];
-/** The env schemas: their top-level keys (two-space indent in the z.object) are variables read. */
-const ENV_SCHEMAS = ["apps/api/src/env.ts", "apps/worker/src/config.ts"];
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
-    const rel = join(dir, e.name);
-    if (e.isDirectory()) return e.name.startsWith("__") ? [] : sourceFiles(rel);
-    return e.name.endsWith(".ts") && !e.name.endsWith(".test.ts") ? [rel] : [];
-  });
-}
-
-/** Every environment variable the code reads -> a file that names it. */
-function variablesRead(): Map<string, string> {
-  const files = SOURCE_DIRS.flatMap(sourceFiles);
-  const texts = new Map(files.map((f) => [f, readFileSync(join(ROOT, f), "utf8")]));
-  // NETFORGE_* identifiers that are constants of the code, not variables (NETFORGE_XMLNS...).
-  const constants = new Set<string>();
-  for (const t of texts.values())
-    for (const m of t.matchAll(/\b(?:const|let|var)\s+(NETFORGE_[A-Z0-9_]+)\b/g)) constants.add(m[1] as string);
-  const read = new Map<string, string>();
-  const add = (name: string, file: string) => {
-    if (!constants.has(name) && !read.has(name)) read.set(name, relative(ROOT, join(ROOT, file)));
-  };
-  for (const [file, t] of texts) {
-    for (const m of t.matchAll(/\bNETFORGE_[A-Z0-9_]+\b/g)) add(m[0], file);
-    for (const m of t.matchAll(/\bprocess\.env(?:\.([A-Z_][A-Z0-9_]*)|\[\s*["']([A-Z_][A-Z0-9_]*)["']\s*\])/g))
-      add((m[1] ?? m[2]) as string, file);
-    for (const m of t.matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) add(m[1] as string, file);
-  }
-  for (const file of ENV_SCHEMAS) {
-    for (const m of (texts.get(file) ?? "").matchAll(/^ {2}([A-Z][A-Z0-9_]*): z\b/gm)) add(m[1] as string, file);
-  }
-  return read;
-}
 
 describe(`${DOC_PATH} ## Configuration`, () => {
   const config = section(DOC, 2, "Configuration");

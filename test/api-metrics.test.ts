@@ -55,6 +55,11 @@ describe("/metrics", () => {
     // While the job waits in h1's queue.
     let fams = await scrape();
     expect(value(fams, "netforge_queue_jobs", { host: "h1", state: "waiting" })).toBe(1);
+    // Its age: waiting since its submission, a moment ago; h2's queue has none waiting.
+    const age = value(fams, "netforge_queue_oldest_waiting_seconds", { host: "h1" });
+    expect(age).toBeGreaterThan(0);
+    expect(age).toBeLessThan(30);
+    expect(value(fams, "netforge_queue_oldest_waiting_seconds", { host: "h2" })).toBe(0);
     expect(value(fams, "netforge_hosts", { status: "online" })).toBe(1);
     expect(value(fams, "netforge_hosts", { status: "offline" })).toBe(1);
     expect(value(fams, "netforge_jobs_enqueued_total", { action: "create-network" })).toBe(1);
@@ -76,7 +81,12 @@ describe("/metrics", () => {
     await h.advance(jobId, "succeeded", (r) => {
       r.state = "succeeded";
     });
-    for (let i = 0; i < 50 && Number.isNaN(value(await scrape(), "netforge_jobs_finished_total", { outcome: "succeeded" })); i++) {
+    // The series exists from zero: wait for it to count the job.
+    for (
+      let i = 0;
+      i < 50 && !(value(await scrape(), "netforge_jobs_finished_total", { action: "create-network", outcome: "succeeded" }) >= 1);
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
     sse.close();
@@ -95,5 +105,25 @@ describe("/metrics", () => {
     expect(fams.has("netforge_sse_refused_total")).toBe(true);
     expect(fams.has("netforge_event_bus_listeners")).toBe(true);
     expect(fams.has("netforge_sse_streams_max_per_token")).toBe(true);
+  });
+
+  it("has networks per host/type/state, heartbeat age and up per host, and failure series from zero", async () => {
+    await h.addNetwork({ name: "gn1", host: "h1", type: "nat", state: "active" });
+    await h.addNetwork({ name: "gn2", host: "h1", type: "nat", state: "active" });
+    await h.addNetwork({ name: "gn3", host: "h2", type: "isolated", state: "inactive" });
+    const fams = await scrape();
+    expect(value(fams, "netforge_networks", { host: "h1", type: "nat", state: "active" })).toBe(2);
+    expect(value(fams, "netforge_networks", { host: "h2", type: "isolated", state: "inactive" })).toBe(1);
+    expect(fams.get("netforge_networks")?.metrics.some((m) => m.labels?.host === "h2" && m.labels?.type === "nat")).toBe(false);
+    expect(value(fams, "netforge_host_up", { host: "h1" })).toBe(1);
+    expect(value(fams, "netforge_host_up", { host: "h2" })).toBe(0);
+    // h1's heartbeat was written when the test started, h2's an hour before.
+    expect(value(fams, "netforge_host_heartbeat_age_seconds", { host: "h1" })).toBeLessThan(60);
+    expect(value(fams, "netforge_host_heartbeat_age_seconds", { host: "h2" })).toBeGreaterThanOrEqual(3600);
+    // No delete-network job ever failed (or ran) here: its series exist, at 0.
+    expect(value(fams, "netforge_jobs_finished_total", { action: "delete-network", outcome: "failed" })).toBe(0);
+    expect(value(fams, "netforge_jobs_finished_total", { action: "configure-network-port-forward", outcome: "succeeded" })).toBe(0);
+    expect(value(fams, "netforge_jobs_enqueued_total", { action: "delete-network" })).toBe(0);
+    expect(value(fams, "netforge_drift_repairs_total", { host: "h2" })).toBe(0);
   });
 });

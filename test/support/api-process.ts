@@ -18,8 +18,17 @@ export interface ApiChild {
   kill(): void;
 }
 
-export function spawnApi(o: { redisUrl: string; prefix: string; token: string; env?: Record<string, string> }): ApiChild {
-  const proc = execa(process.execPath, ["--import", TSX_LOADER, join(ROOT, "apps/api/src/index.ts")], {
+export function spawnApi(o: {
+  redisUrl: string;
+  prefix: string;
+  token: string;
+  env?: Record<string, string>;
+  /** Command prefix before node (e.g. setpriv with a unit's capabilities). */
+  wrap?: string[];
+}): ApiChild {
+  const argv: string[] = [...(o.wrap ?? []), process.execPath, "--import", TSX_LOADER, join(ROOT, "apps/api/src/index.ts")];
+  const [cmd, ...args] = argv as [string, ...string[]];
+  const proc = execa(cmd, args, {
     cwd: ROOT,
     reject: false,
     env: {

@@ -41,9 +41,10 @@ export interface Cluster {
   get(path: string, opts?: { token?: string }): Promise<{ status: number; body: any }>;
   /**
    * Start (or restart) the worker of a host and wait until it is online.
-   * `env` adds to (and overrides) the cluster's worker environment for this start only.
+   * `env` adds to (and overrides) the cluster's worker environment for this start only; `wrap` replaces the
+   * cluster's `workerWrap` for this start.
    */
-  startWorker(hostId: string, opts?: { env?: Record<string, string> }): Promise<WorkerProcess>;
+  startWorker(hostId: string, opts?: { env?: Record<string, string>; wrap?: string[] }): Promise<WorkerProcess>;
   stop(): Promise<void>;
 }
 
@@ -67,6 +68,8 @@ export async function startCluster(opts: {
   label?: string;
   /** Extra environment for every worker of this cluster (e.g. NETFORGE_STALLED_MS). */
   workerEnv?: Record<string, string>;
+  /** Command prefix every worker runs under, inside its host, before node (e.g. setpriv with a unit's capabilities). */
+  workerWrap?: string[];
   /** API settings of this cluster (e.g. allowedCidrs: NETFORGE_ALLOWED_CIDRS). */
   apiConfig?: Partial<ApiConfig>;
 }): Promise<Cluster> {
@@ -130,6 +133,7 @@ export async function startCluster(opts: {
         redisUrl,
         prefix,
         enter: h.nsenterPrefix,
+        wrap: o.wrap ?? opts.workerWrap ?? [],
         logFile: workerLog(prefix, hostId),
         env: { NETFORGE_HEARTBEAT_MS: "1000", NETFORGE_RECONCILE_MS: "5000", LOG_LEVEL: "debug", ...opts.workerEnv, ...o.env },
       });

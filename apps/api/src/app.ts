@@ -6,7 +6,15 @@
  */
 import { ACTIONS, type ActionName, AppError } from "@netforge/core/contract";
 import { sizeLimits } from "@netforge/core/model";
-import { hostStatus, isTerminal, listHosts, readWorkerCounters, requestRedisClient, watchRedisOutage } from "@netforge/core/store";
+import {
+  countNetworks,
+  hostStatus,
+  isTerminal,
+  listHosts,
+  readWorkerCounters,
+  requestRedisClient,
+  watchRedisOutage,
+} from "@netforge/core/store";
 import { Hono } from "hono";
 import { routePath } from "hono/route";
 import { ApiAddressPublisher } from "./api-addresses";
@@ -89,10 +97,20 @@ export function createApp(deps: AppDeps): NetforgeApi {
     const hosts = await listHosts(redis, deps.keys);
     const ids = hosts.map((h) => h.id);
     const queues = new Map<string, Record<string, number>>();
-    for (const id of ids) queues.set(id, await services.queues.counts(id));
+    const oldestWaiting = new Map<string, number>();
+    for (const id of ids) {
+      queues.set(id, await services.queues.counts(id));
+      oldestWaiting.set(id, await services.queues.oldestWaitingSeconds(id, now));
+    }
     return {
-      hosts: hosts.map((h) => ({ id: h.id, status: hostStatus(h, now) })),
+      hosts: hosts.map((h) => ({
+        id: h.id,
+        status: hostStatus(h, now),
+        heartbeatAgeSeconds: Math.max(0, (now - Date.parse(h.lastSeenAt)) / 1000),
+      })),
+      networks: await countNetworks(redis, deps.keys),
       queues,
+      oldestWaiting,
       workerCounters: await readWorkerCounters(redis, deps.keys, ids),
       reapplied: new Map(Object.entries(await redis.hgetall(deps.keys.reappliedCounter)).map(([host, n]) => [host, Number(n)])),
     };

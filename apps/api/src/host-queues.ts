@@ -78,6 +78,19 @@ export class HostQueues {
     return q.getJobCounts("waiting", "active", "delayed", "prioritized");
   }
 
+  /**
+   * Seconds the oldest job waiting in a host's queue has waited since it was added (0: none waiting). BullMQ
+   * pushes new jobs on the left of the wait list and workers take from the right: the oldest is at index -1.
+   */
+  async oldestWaitingSeconds(host: string, now = Date.now()): Promise<number> {
+    const q = this.queueFor(host);
+    await this.clientOf(host, q);
+    const id = await this.connection.lindex(q.toKey("wait"), -1);
+    if (!id) return 0;
+    const ts = Number(await this.connection.hget(q.toKey(id), "timestamp"));
+    return Number.isFinite(ts) && ts > 0 ? Math.max(0, (now - ts) / 1000) : 0;
+  }
+
   /** Job options: the BullMQ job id is our job id. */
   private jobOptions(jobId: string): JobsOptions & { jobId: string } {
     return {

@@ -6,14 +6,19 @@
  * depths, the workers' counters) is read at scrape time, bounded, and left
  * out of that scrape if Redis does not answer.
  */
-import type { JobView } from "@netforge/core/contract";
+import { JOB_DEFINITIONS, type JobView } from "@netforge/core/contract";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** What the scrape-time collectors read; set by the app once its services exist. */
 export interface ClusterSnapshot {
-  hosts: { id: string; status: "online" | "offline" }[];
+  /** `heartbeatAgeSeconds`: time since the host's worker last wrote its heartbeat (at scrape time). */
+  hosts: { id: string; status: "online" | "offline"; heartbeatAgeSeconds: number }[];
+  /** Networks in the index per host, type and state (a network counts once). */
+  networks: { host: string; type: string; state: string; count: number }[];
   /** host -> BullMQ state -> jobs. */
   queues: Map<string, Record<string, number>>;
+  /** host -> seconds the oldest waiting job of its queue has waited (0: none). */
+  oldestWaiting: Map<string, number>;
   /** host -> worker counter -> count. */
   workerCounters: Map<string, Record<string, number>>;
   /** host -> pieces of lost network state its worker re-applied. */
@@ -92,6 +97,13 @@ export class ApiMetrics {
       },
     });
     for (const scope of ["token", "total"]) this.sseRefusedCounter.inc({ scope }, 0);
+    // Every job action's outcomes exist from zero: a failure ratio (rate(failed) / rate(all)) and alerts on
+    // increase(...{outcome="failed"}) have a series to work on before the first failure, not only after it.
+    for (const action of Object.keys(JOB_DEFINITIONS)) {
+      this.enqueued.inc({ action }, 0);
+      this.retries.inc({ action }, 0);
+      for (const outcome of ["succeeded", "failed"]) this.finished.inc({ action, outcome }, 0);
+    }
     // One snapshot per scrape, shared by the collectors below (the first of them reads it).
     let pending: Promise<ClusterSnapshot | null> | null = null;
     const read = () => {
@@ -121,6 +133,39 @@ export class ApiMetrics {
       },
     });
     new Gauge({
+      name: "netforge_host_up",
+      help: "1 when the host's worker is online (heartbeat within the timeout, not shut down), else 0; one series per registered host.",
+      labelNames: ["host"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const h of snap?.hosts ?? []) this.set({ host: h.id }, h.status === "online" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "netforge_host_heartbeat_age_seconds",
+      help: "Seconds since each registered host's worker last wrote its heartbeat (offline after 15).",
+      labelNames: ["host"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const h of snap?.hosts ?? []) this.set({ host: h.id }, h.heartbeatAgeSeconds);
+      },
+    });
+    new Gauge({
+      name: "netforge_networks",
+      help: "Networks in the cluster index by host, type (nat, isolated, bridge, sriov) and state (active, inactive).",
+      labelNames: ["host", "type", "state"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const n of snap?.networks ?? []) this.set({ host: n.host, type: n.type, state: n.state }, n.count);
+      },
+    });
+    new Gauge({
       name: "netforge_queue_jobs",
       help: "Jobs in each host's queue by BullMQ state (waiting, active, delayed...): the queue depth.",
       labelNames: ["host", "state"],
@@ -129,6 +174,17 @@ export class ApiMetrics {
         const snap = await read();
         this.reset();
         for (const [host, counts] of snap?.queues ?? []) for (const [state, n] of Object.entries(counts)) this.set({ host, state }, n);
+      },
+    });
+    new Gauge({
+      name: "netforge_queue_oldest_waiting_seconds",
+      help: "Seconds the oldest job waiting in each host's queue has waited since its submission (0: none waiting): the queue's age.",
+      labelNames: ["host"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const [host, s] of snap?.oldestWaiting ?? []) this.set({ host }, s);
       },
     });
     new Counter({

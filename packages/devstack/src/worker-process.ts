@@ -23,6 +23,8 @@ export interface WorkerProcessOptions {
   prefix: string;
   /** Command prefix entering the host (a sandbox host's nsenterPrefix); [] runs on this machine. */
   enter?: string[];
+  /** Command prefix run inside the host, before node (e.g. setpriv with a unit's capabilities); [] none. */
+  wrap?: string[];
   logFile?: string;
   env?: Record<string, string>;
   /** Own process group: a terminal's Ctrl-C does not reach it, so the caller stops it in order (before Redis). */
@@ -42,7 +44,7 @@ export interface WorkerProcess {
 export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
   const enter = opts.enter ?? [];
   // Absolute loader URL: nsenter starts the process in "/", where a bare "tsx" would not resolve.
-  const argv = [...enter, process.execPath, "--import", TSX_LOADER, join(ROOT, "apps/worker/src/index.ts")];
+  const argv = [...enter, ...(opts.wrap ?? []), process.execPath, "--import", TSX_LOADER, join(ROOT, "apps/worker/src/index.ts")];
   const [cmd, ...args] = argv as [string, ...string[]];
   const proc: ResultPromise = execa(cmd, args, {
     cwd: ROOT,

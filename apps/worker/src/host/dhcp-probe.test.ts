@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DhcpProbePaths, dhcpSocketInodes, dnsmasqHoldsDhcp } from "./dhcp-probe";
+import type { CommandRunner } from "./command-runner";
+import { type DhcpProbePaths, dhcpListening, dhcpSocketInodes, dnsmasqHoldsDhcp, probeDnsmasq } from "./dhcp-probe";
 
 // /proc/net/udp as the kernel writes it: 0.0.0.0:67 (inode 41001) and 10.70.0.1:53 (inode 41002).
 const UDP = [
@@ -40,12 +41,16 @@ describe("dnsmasqHoldsDhcp (a fake /proc and pid dir)", () => {
     await proc(501, "dnsmasq", conf("dns"), ["socket:[41002]"]);
     await proc(502, "sleep", conf("odd"), ["socket:[41001]"]);
     await proc(503, "dnsmasq", conf("other"), ["socket:[41001]"]);
+    // This network's dnsmasq whose fds cannot be read (no CAP_SYS_PTRACE; here: no fd directory).
+    await proc(504, "dnsmasq", conf("hidden"), []);
+    await rm(join(root, "proc", "504", "fd"), { recursive: true });
     for (const [n, pid] of [
       ["web", 500],
       ["dns", 501],
       ["odd", 502],
       ["reused", 503],
       ["gone", 999],
+      ["hidden", 504],
     ] as const)
       await writeFile(join(paths.pidDir, `${n}.pid`), `${pid}\n`);
   });
@@ -60,8 +65,30 @@ describe("dnsmasqHoldsDhcp (a fake /proc and pid dir)", () => {
     expect(await dnsmasqHoldsDhcp("reused", paths)).toBe(false);
     expect(await dnsmasqHoldsDhcp("gone", paths)).toBe(false);
   });
+  it("running (not serving) when it is the network's dnsmasq but its fds cannot be read", async () => {
+    expect(await probeDnsmasq("hidden", paths)).toBe("running");
+    expect(await dnsmasqHoldsDhcp("hidden", paths)).toBe(false);
+    expect(await probeDnsmasq("web", paths)).toBe("serving");
+    expect(await probeDnsmasq("reused", paths)).toBe("absent");
+  });
   it("null (ask ss instead) without a pid file", async () => {
     expect(await dnsmasqHoldsDhcp("nopid", paths)).toBeNull();
     expect(await dnsmasqHoldsDhcp("../x", paths)).toBeNull();
+  });
+});
+
+describe("dhcpListening (ss -p)", () => {
+  const ss = (stdout: string) => ({ run: async () => ({ stdout, stderr: "", exitCode: 0 }) }) as unknown as CommandRunner;
+  const owned = 'UNCONN 0 0 0.0.0.0%nf-web:67 0.0.0.0:* users:(("dnsmasq",pid=500,fd=4))';
+  const ownerHidden = "UNCONN 0 0 0.0.0.0%nf-web:67 0.0.0.0:*";
+  const other = 'UNCONN 0 0 0.0.0.0%nf-web:67 0.0.0.0:* users:(("python3",pid=77,fd=3))';
+  it("dnsmasq's socket on the bridge counts; another bridge's or another program's does not", async () => {
+    expect(await dhcpListening(ss(owned), "nf-web")).toBe(true);
+    expect(await dhcpListening(ss(owned), "nf-dns")).toBe(false);
+    expect(await dhcpListening(ss(other), "nf-web", true)).toBe(false);
+  });
+  it("a socket whose owner ss cannot see counts only when the network's dnsmasq is known to run", async () => {
+    expect(await dhcpListening(ss(ownerHidden), "nf-web")).toBe(false);
+    expect(await dhcpListening(ss(ownerHidden), "nf-web", true)).toBe(true);
   });
 });

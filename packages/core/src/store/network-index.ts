@@ -234,3 +234,21 @@ return sumRuleCounts(redis.call('SMEMBERS', KEYS[1]), KEYS[2], ARGV[1])
 export async function hostRulesOf(redis: Redis, keys: Keys, host: string, exclude = ""): Promise<number> {
   return (await evalScript(redis, HOST_RULES_LUA, 2, keys.claimedHostNames(host), keys.networkRuleCounts, exclude)) as number;
 }
+
+/**
+ * Networks per (host, type, state), from the pre-serialised summaries (one HGETALL, no record parsed): what
+ * /metrics shows as `netforge_networks`. A record written before summaries existed is not counted until its
+ * worker rewrites it (every reconcile round does).
+ */
+export async function countNetworks(redis: Redis, keys: Keys): Promise<{ host: string; type: string; state: string; count: number }[]> {
+  const counts = new Map<string, { host: string; type: string; state: string; count: number }>();
+  for (const [name, raw] of Object.entries(await redis.hgetall(keys.networkSummaries))) {
+    const e = decodeSummaryEntry(name, raw);
+    if (!e) continue;
+    const k = JSON.stringify([e.host, e.type, e.state]);
+    const c = counts.get(k) ?? { host: e.host, type: e.type, state: e.state, count: 0 };
+    c.count += 1;
+    counts.set(k, c);
+  }
+  return [...counts.values()];
+}
