@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 document, generated from the ACTIONS table and the core zod schemas (never written by hand). */
-import { ACTIONS, type ActionName, CREATE_EXAMPLES, DryRunFlag, JobView } from "@netforge/core/contract";
+import { ACTIONS, type ActionName, DryRunFlag, JobView } from "@netforge/core/contract";
 import { z } from "zod";
 
 type JsonSchema = Record<string, unknown>;
@@ -83,78 +83,6 @@ function withDryRun(schema: JsonSchema): JsonSchema {
   return { ...schema, properties: { ...props, ...dryRun, expectPlan: EXPECT_PLAN } };
 }
 
-/** One named example of a request body (an OpenAPI Example Object), typed as the action's body input. */
-interface BodyExample<A extends ActionName> {
-  summary: string;
-  value: z.input<(typeof ACTIONS)[A]["body"]>;
-}
-
-/**
- * Example request bodies, per action (a new action without one is a compile error): create-network one per
- * network type. Each is parsed with its action's body schema by openapi.test.ts.
- */
-export const REQUEST_EXAMPLES: { [A in ActionName]: Record<string, BodyExample<A>> } = {
-  "create-network": CREATE_EXAMPLES,
-  "delete-network": { default: { summary: "delete network web", value: { name: "web" } } },
-  "start-network": { default: { summary: "start network web", value: { name: "web" } } },
-  "stop-network": { default: { summary: "stop network web", value: { name: "web" } } },
-  "configure-network-dhcp": {
-    default: {
-      summary: "hand out .50-.99 for two hours",
-      value: { name: "web", start: "192.168.100.50", end: "192.168.100.99", leaseTime: 7200 },
-    },
-  },
-  "assign-static-ip": {
-    default: {
-      summary: "reserve 192.168.100.10 for a VM's MAC",
-      value: { name: "web", mac: "52:54:00:12:34:56", ip: "192.168.100.10", hostname: "db1" },
-    },
-  },
-  "unassign-static-ip": { default: { summary: "remove the MAC's reservation", value: { name: "web", mac: "52:54:00:12:34:56" } } },
-  "configure-network-firewall": {
-    default: {
-      summary: "inbound closed but ssh from 10/8 and https; outbound open except udp 5000-5100",
-      value: {
-        name: "web",
-        defaultInbound: "drop",
-        defaultOutbound: "accept",
-        rules: [
-          { direction: "inbound", protocol: "tcp", source: "10.0.0.0/8", ports: "22", action: "accept", comment: "ssh from office" },
-          { direction: "inbound", protocol: "tcp", ports: "443", action: "accept" },
-          { direction: "outbound", protocol: "udp", destination: "0.0.0.0/0", ports: "5000-5100", action: "reject" },
-        ],
-        hostServices: [{ protocol: "tcp", ports: "3128" }],
-      },
-    },
-  },
-  "configure-network-port-forward": {
-    default: {
-      summary: "host port 2222 (tcp, every host address) to the VM's ssh",
-      value: { name: "web", action: "add", protocol: "tcp", hostPort: 2222, vmIp: "192.168.100.10", vmPort: 22 },
-    },
-  },
-  "configure-network-dns": {
-    default: {
-      summary: "db and db.internal answer 192.168.100.10; cache answers 192.168.100.11",
-      value: {
-        name: "web",
-        hosts: [
-          { ip: "192.168.100.10", names: ["db", "db.internal"] },
-          { ip: "192.168.100.11", names: ["cache"] },
-        ],
-      },
-    },
-  },
-  "list-networks": {
-    default: { summary: "active networks whose name contains web", value: { state: "active", name: "web", limit: 50 } },
-  },
-  "describe-network": { default: { summary: "network web", value: { name: "web" } } },
-  "list-jobs": { default: { summary: "the last 20 failed jobs of network web", value: { network: "web", state: "failed", limit: 20 } } },
-  "list-hosts": { default: { summary: "every host", value: {} } },
-  "release-network-claim": { default: { summary: "free the claim on the name web", value: { name: "web" } } },
-  "list-network-ips": { default: { summary: "leases and reservations of network web", value: { name: "web" } } },
-};
-
 const errorRef = (description: string) => ({
   description,
   content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
@@ -180,7 +108,7 @@ function actionOperation(name: ActionName): JsonSchema {
     description: `${def.description} Requires role '${def.role}'.`,
     tags: [def.kind === "job" ? "jobs (asynchronous)" : "queries"],
   };
-  const examples: Record<string, { summary: string; value: unknown }> = REQUEST_EXAMPLES[name];
+  const examples: Record<string, { summary: string; value: unknown }> = def.examples;
   const body = schemaOf(def.body, "input");
   op.requestBody = {
     required: false,

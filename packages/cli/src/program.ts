@@ -47,9 +47,6 @@ export const processIo: Io = {
   },
 };
 
-/** Actions that remove something for good: on a terminal they ask first (`--yes` skips the question). */
-const CONFIRMED_ACTIONS: ReadonlySet<string> = new Set(["delete-network", "release-network-claim"]);
-
 const HELP_AFTER = `
 Configuration (first found wins):
   API URL   --url, NETFORGE_URL, "url" in the config file, else http://127.0.0.1:8080
@@ -211,7 +208,8 @@ function addActionCommand(io: Io, root: Command, name: string, def: ActionDef, s
     cmd.option("--dry-run", "validate and plan only: print the exact commands it would run; nothing is queued or changed");
     cmd.option("--no-wait", "print the job id and return at once instead of following the job");
   }
-  const confirmed = CONFIRMED_ACTIONS.has(name);
+  // Actions that remove something for good (their definition says so) ask first on a terminal.
+  const confirmed = def.irreversible === true;
   if (confirmed) cmd.option("-y, --yes", "do not ask for confirmation on a terminal");
   cmd.action(async (...args: unknown[]) => {
     const c = args[args.length - 1] as Command;

@@ -25,6 +25,13 @@ interface ActionBase<B extends z.ZodType> {
   description: string;
   /** Its command words in the CLI (`netforge network ip assign`). */
   cli: readonly string[];
+  /**
+   * Example bodies by name, each a valid body (the OpenAPI document's request examples; openapi.test.ts
+   * parses them): at least one; create-network one per network type.
+   */
+  examples: Record<string, { summary: string; value: z.input<B> }>;
+  /** It removes something for good: the CLI asks on a terminal before sending it (`--yes` does not). */
+  irreversible?: true;
 }
 
 /** An action answered synchronously from the cluster index. */

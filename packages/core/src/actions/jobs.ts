@@ -4,7 +4,7 @@
  */
 import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/firewall";
 import { AssignStaticIpBody, ConfigureDhcpBody, ConfigureDnsBody, UnassignStaticIpBody } from "../schemas/ipam";
-import { CreateNetworkBody, NetworkRef } from "../schemas/network";
+import { CREATE_EXAMPLES, CreateNetworkBody, NetworkRef } from "../schemas/network";
 import { bodyPayload, parseCreatePayload } from "../schemas/payload-parse";
 import type { DhcpChange, DnsChange, FirewallChange, NetworkChange, PortForwardChange, ReleaseIpChange, ReserveIpChange } from "./changes";
 import { configureAction, type JobDefinition, jobAction, type PayloadOf } from "./define";
@@ -21,6 +21,7 @@ export const JOB_DEFINITIONS = {
     description:
       "Validates the body, places the network on the given host (or the least-loaded online host that can take it) and claims its name (cluster-wide) and subnet (on that host) before queueing; NAME_TAKEN, CIDR_CONFLICT, NOT_ALLOWED, NO_HOST and HOST_UNAVAILABLE are answered at once. The job defines the network in libvirt, starts it and sets autostart as asked, and for nat/isolated waits until its DHCP server answers.",
     cli: ["network", "create"],
+    examples: CREATE_EXAMPLES,
     steps: ["checking host", "defining network", "starting network", "setting autostart", "verifying DHCP"],
     change: null,
     payload: parseCreatePayload,
@@ -33,6 +34,8 @@ export const JOB_DEFINITIONS = {
     description:
       "The job refuses with NETWORK_IN_USE while a VM or device is attached; otherwise it stops the network and removes its libvirt definition, its firewall rules and port forwards, and a bridge netforge created for a NIC. Irreversible.",
     cli: ["network", "delete"],
+    examples: { default: { summary: "delete network web", value: { name: "web" } } },
+    irreversible: true,
     steps: ["checking attachments", "stopping network", "removing definition"],
     change: null,
     payload: bodyPayload(NetworkRef),
@@ -45,6 +48,7 @@ export const JOB_DEFINITIONS = {
     description:
       "Refused with INVALID_STATE when the network is already active. The job starts it in libvirt (bridge, DHCP server, firewall rules and port forwards from its definition) and, for nat/isolated, waits until DHCP answers.",
     cli: ["network", "start"],
+    examples: { default: { summary: "start network web", value: { name: "web" } } },
     steps: ["starting network", "verifying DHCP"],
     change: null,
     payload: bodyPayload(NetworkRef),
@@ -57,6 +61,7 @@ export const JOB_DEFINITIONS = {
     description:
       "Refused with INVALID_STATE when the network is already inactive, and by the job with NETWORK_IN_USE while anything is attached. Its firewall rules and forwards leave the kernel but stay in its definition, so a later start restores them.",
     cli: ["network", "stop"],
+    examples: { default: { summary: "stop network web", value: { name: "web" } } },
     steps: ["checking attachments", "stopping network"],
     change: null,
     payload: bodyPayload(NetworkRef),
@@ -70,6 +75,12 @@ export const JOB_DEFINITIONS = {
       description:
         "nat and isolated networks only (else UNSUPPORTED_FOR_TYPE). The range must lie inside the subnet and leave out the gateway; a reservation inside the new range leased to another MAC is an IP_CONFLICT. Applied live and to the persistent definition; attached VMs stay connected.",
       cli: ["network", "dhcp"],
+      examples: {
+        default: {
+          summary: "hand out .50-.99 for two hours",
+          value: { name: "web", start: "192.168.100.50", end: "192.168.100.99", leaseTime: 7200 },
+        },
+      },
       steps: CONFIGURE_STEPS,
       // A change's payload is its body without dryRun (the action route takes dryRun off before parsing).
       payload: bodyPayload(ConfigureDhcpBody.omit({ dryRun: true })),
@@ -85,6 +96,12 @@ export const JOB_DEFINITIONS = {
       description:
         "nat and isolated networks only. The IP must be a usable address of the subnet other than the gateway, not reserved for another MAC, and not leased to another MAC unless force is true (IP_CONFLICT); a MAC holds one reservation at a time. Applied live and to the persistent definition; an IP inside the dynamic range is accepted with a warning.",
       cli: ["network", "ip", "assign"],
+      examples: {
+        default: {
+          summary: "reserve 192.168.100.10 for a VM's MAC",
+          value: { name: "web", mac: "52:54:00:12:34:56", ip: "192.168.100.10", hostname: "db1" },
+        },
+      },
       steps: CONFIGURE_STEPS,
       payload: bodyPayload(AssignStaticIpBody.omit({ dryRun: true })),
     },
@@ -99,6 +116,7 @@ export const JOB_DEFINITIONS = {
       description:
         "nat and isolated networks only; NOT_FOUND when the MAC has no reservation. Removes the reservation live and from the persistent definition.",
       cli: ["network", "ip", "unassign"],
+      examples: { default: { summary: "remove the MAC's reservation", value: { name: "web", mac: "52:54:00:12:34:56" } } },
       steps: CONFIGURE_STEPS,
       payload: bodyPayload(UnassignStaticIpBody.omit({ dryRun: true })),
     },
@@ -113,6 +131,22 @@ export const JOB_DEFINITIONS = {
       description:
         "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov). The body replaces the network's whole rule set, its two defaults and the host services its VMs may reach, in one nft transaction; rules are ordered (first match wins) and stateful. Over the per-network or per-host rule cap: LIMIT_REACHED.",
       cli: ["network", "firewall"],
+      examples: {
+        default: {
+          summary: "inbound closed but ssh from 10/8 and https; outbound open except udp 5000-5100",
+          value: {
+            name: "web",
+            defaultInbound: "drop",
+            defaultOutbound: "accept",
+            rules: [
+              { direction: "inbound", protocol: "tcp", source: "10.0.0.0/8", ports: "22", action: "accept", comment: "ssh from office" },
+              { direction: "inbound", protocol: "tcp", ports: "443", action: "accept" },
+              { direction: "outbound", protocol: "udp", destination: "0.0.0.0/0", ports: "5000-5100", action: "reject" },
+            ],
+            hostServices: [{ protocol: "tcp", ports: "3128" }],
+          },
+        },
+      },
       steps: CONFIGURE_STEPS,
       payload: bodyPayload(ConfigureFirewallBody.omit({ dryRun: true })),
     },
@@ -148,6 +182,12 @@ export const JOB_DEFINITIONS = {
       description:
         "nat networks only (else UNSUPPORTED_FOR_TYPE). An add claims the host port per host and protocol (PORT_CONFLICT when another forward or a host process holds it, NOT_ALLOWED for a denied port) and sends it from every host address, or hostIp alone, to vmIp:vmPort; a remove names the same protocol, hostPort and hostIp (else NOT_FOUND).",
       cli: ["network", "forward"],
+      examples: {
+        default: {
+          summary: "host port 2222 (tcp, every host address) to the VM's ssh",
+          value: { name: "web", action: "add", protocol: "tcp", hostPort: 2222, vmIp: "192.168.100.10", vmPort: 22 },
+        },
+      },
       // An add first reads the host's listening ports again (a remove skips it).
       steps: ["checking host port", ...CONFIGURE_STEPS],
       payload: bodyPayload(ConfigurePortForwardBody.omit({ dryRun: true })),
@@ -172,6 +212,18 @@ export const JOB_DEFINITIONS = {
       description:
         "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov). The body is every DNS host record of the network: the network's DNS server (its gateway address) answers each name with its address, live and in the persistent definition, kept in the spec and put back by reconcile when the running network lost one. A name or an address in two records: VALIDATION_FAILED.",
       cli: ["network", "dns"],
+      examples: {
+        default: {
+          summary: "db and db.internal answer 192.168.100.10; cache answers 192.168.100.11",
+          value: {
+            name: "web",
+            hosts: [
+              { ip: "192.168.100.10", names: ["db", "db.internal"] },
+              { ip: "192.168.100.11", names: ["cache"] },
+            ],
+          },
+        },
+      },
       steps: CONFIGURE_STEPS,
       payload: bodyPayload(ConfigureDnsBody.omit({ dryRun: true })),
     },

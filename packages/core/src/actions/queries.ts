@@ -15,6 +15,9 @@ export const QUERY_DEFINITIONS = {
     description:
       "Rows ordered by name, at most limit (default 100, at most 1000) per page; send nextCursor back as cursor for the next page. name matches a case-insensitive substring; type, state and host filter exactly.",
     cli: ["network", "list"],
+    examples: {
+      default: { summary: "active networks whose name contains web", value: { state: "active", name: "web", limit: 50 } },
+    },
     response: z.object({ networks: z.array(NetworkSummary), nextCursor: z.string().nullable() }),
   }),
   "describe-network": queryAction({
@@ -25,6 +28,7 @@ export const QUERY_DEFINITIONS = {
     description:
       "The network's configuration as its host's worker last published it, with live stats (attached VMs, allocated IPs; stats.observedAt says when they were read, every worker heartbeat). NOT_FOUND for an unknown network.",
     cli: ["network", "describe"],
+    examples: { default: { summary: "network web", value: { name: "web" } } },
     response: z.object({ network: NetworkView }),
   }),
   "list-jobs": queryAction({
@@ -35,6 +39,7 @@ export const QUERY_DEFINITIONS = {
     description:
       "Jobs newest first, filtered by network, host and state, at most limit (default 50). Finished jobs are kept 7 days by default (NETFORGE_JOB_RETENTION_SECONDS).",
     cli: ["job", "list"],
+    examples: { default: { summary: "the last 20 failed jobs of network web", value: { network: "web", state: "failed", limit: 20 } } },
     response: z.object({ jobs: z.array(JobView) }),
   }),
   "list-hosts": queryAction({
@@ -45,6 +50,7 @@ export const QUERY_DEFINITIONS = {
     description:
       "Every registered hypervisor with its status (online while its worker's heartbeat is fresh) and the inventory its worker last published: libvirt version, network count, interfaces, SR-IOV PFs, listening ports and firewall warnings.",
     cli: ["host", "list"],
+    examples: { default: { summary: "every host", value: {} } },
     response: z.object({ hosts: z.array(HostView) }),
   }),
   "release-network-claim": queryAction({
@@ -55,6 +61,8 @@ export const QUERY_DEFINITIONS = {
     description:
       "For cleaning up after a crash between claim and queue, or after a host that never came back. Claims younger than 5 minutes are never released; the API also sweeps unheld claims every 60 s on its own.",
     cli: ["network", "release-claim"],
+    examples: { default: { summary: "free the claim on the name web", value: { name: "web" } } },
+    irreversible: true,
     response: z.object({ released: z.object({ name: z.string(), host: z.string() }) }),
     errors: {
       "404": "NOT_FOUND (no claim on that name)",
@@ -70,6 +78,7 @@ export const QUERY_DEFINITIONS = {
     description:
       "Active DHCP leases and static reservations merged, ordered by IP, with the libvirt domain owning each MAC; observedAt says when the worker read them. Empty for bridge and sriov networks (netforge sees no leases there).",
     cli: ["network", "ips"],
+    examples: { default: { summary: "leases and reservations of network web", value: { name: "web" } } },
     response: z.object({ ips: z.array(NetworkIp), observedAt: z.string().nullable() }),
   }),
 };
