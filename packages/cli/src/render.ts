@@ -4,6 +4,22 @@
  * ({ network: {...} }) a list of "key: value" lines with nested fields dotted.
  */
 import Table from "cli-table3";
+import { stringify as toYaml } from "yaml";
+
+/** How a command prints its answer: tables and key lines for people, JSON or YAML for programs. */
+export type Format = "table" | "json" | "yaml";
+
+/** The format of the global flags: -o/--output wins, --json is -o json, else table. */
+export function formatOf(g: { output?: string; json?: boolean }): Format {
+  if (g.output === "json" || g.output === "yaml" || g.output === "table") return g.output;
+  return g.json === true ? "json" : "table";
+}
+
+/** `value` as JSON (2-space indent) or YAML. */
+export function serialize(format: "json" | "yaml" | Format, value: unknown): string {
+  if (format === "yaml") return toYaml(value).replace(/\n$/, "");
+  return JSON.stringify(value, null, 2);
+}
 
 /** Columns shown first for known row kinds; other scalar fields follow (within the column budget). */
 const PREFERRED_COLUMNS: Record<string, string[]> = {
