@@ -7,8 +7,8 @@
  * where the package put them. Production runs these files with plain `node`,
  * without the TypeScript loader.
  */
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { chmodSync, readFileSync, rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BuildOptions, build } from "esbuild";
 
@@ -24,14 +24,41 @@ function externalDependencies(): string[] {
   return [...out];
 }
 
-export const TARGETS = [
+export interface Target {
+  entry: string;
+  out: string;
+  /** An executable with its dependencies inside (nothing loaded from node_modules): the installed `netforge`. */
+  standalone?: boolean;
+}
+
+export const TARGETS: Target[] = [
   { entry: "apps/api/src/index.ts", out: "apps/api/dist/index.js" },
   { entry: "apps/worker/src/index.ts", out: "apps/worker/dist/index.js" },
   { entry: "packages/cli/src/main.ts", out: "packages/cli/dist/main.js" },
+  { entry: "packages/cli/src/bin.ts", out: "packages/cli/dist/netforge.js", standalone: true },
 ];
 
 /** esbuild's options for one target (scripts/shape-counts.ts bundles the CLI with these, in memory). */
-export function buildOptions(t: { entry: string; out: string }): BuildOptions {
+export function buildOptions(t: Target): BuildOptions {
+  if (t.standalone) {
+    // dist/netforge.js and, beside it, chunks/ with what only some commands load (the job spinner, YAML).
+    return {
+      entryPoints: { [basename(t.out, ".js")]: join(ROOT, t.entry) },
+      outdir: join(ROOT, dirname(t.out)),
+      chunkNames: "chunks/[name]-[hash]",
+      splitting: true,
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      minify: true,
+      // The CommonJS dependencies (cli-table3...) require Node's modules: give the ESM bundle a require.
+      banner: {
+        js: '#!/usr/bin/env node\nimport { createRequire as __nfCreateRequire } from "node:module";\nconst require = __nfCreateRequire(import.meta.url);',
+      },
+      logLevel: "warning",
+    };
+  }
   const external = externalDependencies();
   return {
     entryPoints: [join(ROOT, t.entry)],
@@ -50,7 +77,9 @@ export function buildOptions(t: { entry: string; out: string }): BuildOptions {
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
   for (const t of TARGETS) {
+    if (t.standalone) rmSync(join(ROOT, dirname(t.out), "chunks"), { recursive: true, force: true });
     await build(buildOptions(t));
+    if (t.standalone) chmodSync(join(ROOT, t.out), 0o755);
     process.stdout.write(`build: ${t.out}\n`);
   }
 }

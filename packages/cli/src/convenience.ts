@@ -8,9 +8,8 @@
  *   network firewall remove-rule NAME INDEX    (INDEX as `show` numbers it, from 1)
  *   network forward list NAME                  the network's port forwards
  *
- * `network firewall NAME --rules ...` and `network forward NAME ...` stay the whole-action commands (the group
- * runs its own action when the first word is not one of these subcommands); `network firewall set NAME ...` is
- * the same action under a name no network name can shadow.
+ * `network firewall` and `network forward` are groups whose default subcommand `set` is the whole action
+ * (program.ts, GROUPED_ACTIONS): `network firewall NAME --rules ...` runs `network firewall set NAME --rules ...`.
  */
 import { type Command, Option } from "commander";
 import type { ApiClient } from "./client";

@@ -17,7 +17,7 @@ import { describeConfig, resolveConfig } from "./config";
 import { CliError, EXIT, EXIT_CODE_HELP } from "./exit-codes";
 import { followWithProgress } from "./job-progress";
 import type { JobViewLike } from "./job-stream";
-import { type Format, formatOf, keyValues, renderAnswer, serialize, table } from "./render";
+import { type Format, formatOf, keyValues, loadYaml, renderAnswer, serialize, table } from "./render";
 import { VERSION } from "./version";
 
 /** Where a command writes, and what it reads: the process by default, swapped in tests. */
@@ -48,6 +48,16 @@ export const processIo: Io = {
       rl.close();
     }
   },
+};
+
+/**
+ * Actions whose command words are also a group (convenience.ts adds show, add-rule... beside them): the action
+ * is the group's default subcommand `set`, so `netforge network firewall web --rules ...` runs it as before and
+ * `netforge network firewall set web ...` names it (for a network called like a subcommand).
+ */
+export const GROUPED_ACTIONS: Readonly<Record<string, string>> = {
+  "configure-network-firewall": "network firewall",
+  "configure-network-port-forward": "network forward",
 };
 
 /** Actions that remove something for good: on a terminal they ask first (`--yes` skips the question). */
@@ -183,7 +193,7 @@ function addBodyOption(cmd: Command, spec: FlagSpec): void {
 }
 
 /** The command at `words` under `root`, creating the groups on the way. */
-export function commandAt(root: Command, words: string[]): Command {
+export function commandAt(root: Command, words: string[], isDefault = false): Command {
   let parent = root;
   for (const w of words.slice(0, -1)) {
     let next = parent.commands.find((c) => c.name() === w);
@@ -193,7 +203,7 @@ export function commandAt(root: Command, words: string[]): Command {
     }
     parent = next;
   }
-  const leaf = parent.command(words[words.length - 1] as string);
+  const leaf = parent.command(words[words.length - 1] as string, { isDefault });
   configure(leaf);
   return leaf;
 }
@@ -203,19 +213,15 @@ export function configure(cmd: Command): void {
   cmd.showHelpAfterError("(add --help for usage)");
 }
 
-function addActionCommand(
-  io: Io,
-  root: Command,
-  name: string,
-  def: ActionDef,
-  setExit: (code: number) => void,
-  path: string[] = cliPathOf(name),
-): void {
+function addActionCommand(io: Io, root: Command, name: string, def: ActionDef, setExit: (code: number) => void): void {
+  // An action whose words are also a group of commands is that group's default subcommand `set`.
+  const grouped = Object.hasOwn(GROUPED_ACTIONS, name);
+  const path = grouped ? [...cliPathOf(name), "set"] : cliPathOf(name);
   const schema = z.toJSONSchema(def.body, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
   const positional = positionalOf(schema);
   // dryRun is every job action's flag (read beside the body by the API), added below once for all of them.
   const specs = flagsOf(schema, [...(positional ? [positional] : []), "dryRun"]);
-  const cmd = commandAt(root, path).description(`${def.summary} (API action ${name}, role ${def.role})`);
+  const cmd = commandAt(root, path, grouped).description(`${def.summary} (API action ${name}, role ${def.role})`);
   if (positional) cmd.argument(`[${positional}]`, `the ${positional === "name" ? "network name" : positional} (or in --file)`);
   for (const spec of specs) addBodyOption(cmd, spec);
   cmd.option("--file <path>", "the whole request body as a JSON file ('-': stdin); flags override its fields");
@@ -293,12 +299,6 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   configure(program);
 
   for (const [name, def] of Object.entries(ACTIONS) as [string, ActionDef][]) addActionCommand(io, program, name, def, setExit);
-  // `network firewall set NAME ...`: the whole-set replacement under a name that no network name can shadow.
-  addActionCommand(io, program, "configure-network-firewall", ACTIONS["configure-network-firewall"], setExit, [
-    "network",
-    "firewall",
-    "set",
-  ]);
   addConvenienceCommands(io, program, setExit);
 
   const job = program.commands.find((c) => c.name() === "job") ?? commandAt(program, ["job", "x"]).parent!;
@@ -375,6 +375,7 @@ export function machineFormatOf(argv: string[]): "json" | "yaml" | null {
 /** Run `argv` (without node and script); the exit code. */
 export async function runCli(argv: string[], io: Io = processIo): Promise<number> {
   let code: number = EXIT.OK;
+  if (argv.some((a) => /yaml/.test(a))) await loadYaml();
   const program = buildProgram(io, (c) => {
     code = c;
   });

@@ -4,7 +4,6 @@
  * ({ network: {...} }) a list of "key: value" lines with nested fields dotted.
  */
 import Table from "cli-table3";
-import { stringify as toYaml } from "yaml";
 
 /** How a command prints its answer: tables and key lines for people, JSON or YAML for programs. */
 export type Format = "table" | "json" | "yaml";
@@ -15,9 +14,20 @@ export function formatOf(g: { output?: string; json?: boolean }): Format {
   return g.json === true ? "json" : "table";
 }
 
-/** `value` as JSON (2-space indent) or YAML. */
+let yaml: typeof import("yaml") | null = null;
+/** Load the YAML writer (runCli does when the arguments ask for YAML): only -o yaml pays for it at start. */
+export async function loadYaml(): Promise<void> {
+  // yaml is CommonJS: the bundle's import() may hand back module.exports as `default`.
+  const m = (await import("yaml")) as typeof import("yaml") & { default?: typeof import("yaml") };
+  yaml ??= typeof m.stringify === "function" ? m : (m.default ?? null);
+}
+
+/** `value` as JSON (2-space indent) or YAML (loadYaml first). */
 export function serialize(format: "json" | "yaml" | Format, value: unknown): string {
-  if (format === "yaml") return toYaml(value).replace(/\n$/, "");
+  if (format === "yaml") {
+    if (!yaml) throw new Error("YAML output asked for before loadYaml()");
+    return yaml.stringify(value, { lineWidth: 0 }).replace(/\n$/, "");
+  }
   return JSON.stringify(value, null, 2);
 }
 
