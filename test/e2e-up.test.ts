@@ -26,7 +26,12 @@ const dirs: string[] = [];
 const started: ChildProcess[] = [];
 
 afterAll(async () => {
+  // A failed test may leave a supervisor and its stack: stop what the state files name, then the sandbox host.
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  for (const d of dirs) {
+    const s = existsSync(join(d, "up-state.json")) ? readState(d) : null;
+    if (s) await stopRecorded(s.processes);
+  }
   await destroySandboxHost(ID).catch(() => undefined);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }, 120_000);
@@ -101,6 +106,14 @@ describe("scripts/dev.ts (the supervisor of up.sh)", () => {
     const dir = mkdtempSync(join(tmpdir(), "netforge-up-"));
     dirs.push(dir);
     const run = await startSupervisor(dir, await freeLoopbackPort());
+    // A network on the sandbox host: its dnsmasq is among what must go.
+    const token = readFileSync(join(dir, "tokens"), "utf8").trim().split(":")[0];
+    const created = await fetch(`http://127.0.0.1:${readPort(run.output())}/api/create-network`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", prefer: "wait=60" },
+      body: JSON.stringify({ name: "uptest", type: "nat", cidr: "10.71.0.0/24" }),
+    });
+    expect(created.status, await created.clone().text()).toBe(200);
     const state = readState(dir);
     expect(state.processes.map((p) => p.name).sort()).toEqual(["api", "redis-server", "worker"]);
     expect(state.sandbox).toEqual({ id: ID, namespaces: NAMESPACES });
