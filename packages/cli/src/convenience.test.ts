@@ -182,7 +182,7 @@ describe("network firewall", () => {
       "--dry-run",
     ]);
     expect(r.code, r.err).toBe(0);
-    expect((r.sent[1]?.body.rules as unknown[])[0]).toEqual({ direction: "outbound", protocol: "icmp", action: "drop" });
+    expect((r.sent[1]?.body.rules as unknown[] | undefined)?.[0]).toEqual({ direction: "outbound", protocol: "icmp", action: "drop" });
     const missing = await run(["network", "firewall", "add-rule", "web", "--direction", "inbound", "--protocol", "tcp"]);
     expect(missing.code).toBe(EXIT.VALIDATION);
     expect(missing.err).toContain("--action");
