@@ -10,7 +10,7 @@
 import { chmodSync, readFileSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type BuildOptions, build } from "esbuild";
+import { type BuildOptions, build, type Plugin } from "esbuild";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -38,6 +38,28 @@ export const TARGETS: Target[] = [
   { entry: "packages/cli/src/bin.ts", out: "packages/cli/dist/netforge.js", standalone: true },
 ];
 
+/**
+ * The compiled command's action table: packages/cli/src/action-table.ts replaced by its value, computed now
+ * (JSON Schemas of the request bodies), so the bundle needs neither zod nor core's schemas at start.
+ */
+const precomputedActionTable: Plugin = {
+  name: "netforge-action-table",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/action-table$/ }, (args) =>
+      args.importer.startsWith(join(ROOT, "packages/cli/src")) ? { path: "action-table", namespace: "netforge-precomputed" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "netforge-precomputed" }, async () => {
+      const { actionTable } = (await import(pathToFileURL(join(ROOT, "packages/cli/src/action-table.ts")).href)) as {
+        actionTable: () => unknown;
+      };
+      return {
+        contents: `const TABLE = ${JSON.stringify(actionTable())};\nexport function actionTable() { return TABLE; }\n`,
+        loader: "js",
+      };
+    });
+  },
+};
+
 /** esbuild's options for one target (scripts/shape-counts.ts bundles the CLI with these, in memory). */
 export function buildOptions(t: Target): BuildOptions {
   if (t.standalone) {
@@ -47,6 +69,7 @@ export function buildOptions(t: Target): BuildOptions {
       outdir: join(ROOT, dirname(t.out)),
       chunkNames: "chunks/[name]-[hash]",
       splitting: true,
+      plugins: [precomputedActionTable],
       bundle: true,
       platform: "node",
       format: "esm",

@@ -3,14 +3,14 @@
  * gives (core's actions/, `cli`); any other action gets a command derived from
  * its name (<verb>-<noun>[-<rest>] -> "<noun> <verb>[-<rest>]").
  */
-import { ACTIONS, type ActionName } from "@netforge/core/contract";
+import { actionTable } from "./action-table";
 
-const isAction = (a: string): a is ActionName => Object.hasOwn(ACTIONS, a);
 const NOUNS: Record<string, string> = { network: "network", networks: "network", host: "host", hosts: "host", job: "job", jobs: "job" };
 
 /** The command words of an action. */
 export function cliPathOf(action: string): string[] {
-  if (isAction(action)) return [...ACTIONS[action].cli];
+  const known = actionTable().find((a) => a.name === action);
+  if (known) return [...known.cli];
   const words = action.split("-");
   const i = words.findIndex((w) => w in NOUNS);
   if (i < 0) return ["action", action];

@@ -5,11 +5,10 @@
  */
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
-import { ACTIONS, type ActionDef } from "@netforge/core/contract";
 import { Argument, Command, CommanderError, Option } from "commander";
-import { z } from "zod";
 import { flagsOf, type FlagSpec, positionalOf, buildBody } from "./body-flags";
 import { ApiClient } from "./client";
+import { type ActionEntry, actionTable } from "./action-table";
 import { cliPathOf } from "./command-table";
 import { completionScript } from "./completion";
 import { addConvenienceCommands } from "./convenience";
@@ -213,11 +212,12 @@ export function configure(cmd: Command): void {
   cmd.showHelpAfterError("(add --help for usage)");
 }
 
-function addActionCommand(io: Io, root: Command, name: string, def: ActionDef, setExit: (code: number) => void): void {
+function addActionCommand(io: Io, root: Command, def: ActionEntry, setExit: (code: number) => void): void {
+  const name = def.name;
   // An action whose words are also a group of commands is that group's default subcommand `set`.
   const grouped = Object.hasOwn(GROUPED_ACTIONS, name);
   const path = grouped ? [...cliPathOf(name), "set"] : cliPathOf(name);
-  const schema = z.toJSONSchema(def.body, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const schema = def.schema;
   const positional = positionalOf(schema);
   // dryRun is every job action's flag (read beside the body by the API), added below once for all of them.
   const specs = flagsOf(schema, [...(positional ? [positional] : []), "dryRun"]);
@@ -298,7 +298,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, "")), writeErr: (s) => io.err(s.replace(/\n$/, "")) });
   configure(program);
 
-  for (const [name, def] of Object.entries(ACTIONS) as [string, ActionDef][]) addActionCommand(io, program, name, def, setExit);
+  for (const def of actionTable()) addActionCommand(io, program, def, setExit);
   addConvenienceCommands(io, program, setExit);
 
   const job = program.commands.find((c) => c.name() === "job") ?? commandAt(program, ["job", "x"]).parent!;
