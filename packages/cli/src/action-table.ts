@@ -30,3 +30,10 @@ export function actionTable(): ActionEntry[] {
   }));
   return table;
 }
+
+/** The action whose command is `words` (e.g. ["network", "describe"]): commands built on others name them so. */
+export function actionAt(...words: string[]): string {
+  const found = actionTable().find((a) => a.cli.join(" ") === words.join(" "));
+  if (!found) throw new Error(`no action has the command netforge ${words.join(" ")}`);
+  return found.name;
+}

@@ -9,9 +9,10 @@
  *   network forward list NAME                  the network's port forwards
  *
  * `network firewall` and `network forward` are groups whose default subcommand `set` is the whole action
- * (program.ts, GROUPED_ACTIONS): `network firewall NAME --rules ...` runs `network firewall set NAME --rules ...`.
+ * (program.ts, GROUPED_COMMANDS): `network firewall NAME --rules ...` runs `network firewall set NAME --rules ...`.
  */
 import { type Command, Option } from "commander";
+import { actionAt } from "./action-table";
 import type { ApiClient } from "./client";
 import { CliError, EXIT } from "./exit-codes";
 import type { Format } from "./render";
@@ -19,15 +20,8 @@ import { serialize, table } from "./render";
 import { clientFor, configure, type Io, submitJob } from "./program";
 
 type Verdict = "accept" | "drop" | "reject";
-interface Rule {
-  direction: "inbound" | "outbound";
-  protocol: "tcp" | "udp" | "icmp" | "any";
-  source?: string;
-  destination?: string;
-  ports?: string;
-  action: Verdict;
-  comment?: string;
-}
+/** A rule as the firewall action takes it (the API checks its fields). */
+type Rule = Record<string, unknown>;
 interface FirewallView {
   defaultInbound: Verdict;
   defaultOutbound: Verdict;
@@ -42,13 +36,13 @@ interface NetworkLike {
 }
 
 async function describe(client: ApiClient, name: string): Promise<NetworkLike> {
-  const res = await client.action("describe-network", { name });
+  const res = await client.action(actionAt("network", "describe"), { name });
   return res.body.network as NetworkLike;
 }
 
-/** A rule as describe-network shows it (absent fields null) -> as configure-network-firewall takes it. */
+/** A rule as `network describe` shows it (absent fields null) -> as the firewall action takes it. */
 export function ruleBody(r: Record<string, unknown>): Rule {
-  return Object.fromEntries(Object.entries(r).filter(([, v]) => v !== null && v !== undefined)) as unknown as Rule;
+  return Object.fromEntries(Object.entries(r).filter(([, v]) => v !== null && v !== undefined));
 }
 
 /** The whole firewall body of `name` from its current view, with `rules` instead of the current ones when given. */
@@ -64,7 +58,8 @@ export function firewallBody(name: string, fw: FirewallView, rules?: Rule[]): Re
 
 /** One field `network set` accepts: the action it goes to and how its value is read. */
 interface Settable {
-  action: "configure-network-dhcp" | "configure-network-firewall";
+  /** The command (its action) the key's group goes to. */
+  group: "dhcp" | "firewall";
   help: string;
   parse(v: string): string | number;
 }
@@ -77,16 +72,16 @@ const verdict = (key: string) => (v: string) => {
   return v;
 };
 export const SETTABLE_KEYS: Record<string, Settable> = {
-  "dhcp.start": { action: "configure-network-dhcp", help: "first address of the DHCP range", parse: (v) => v },
-  "dhcp.end": { action: "configure-network-dhcp", help: "last address of the DHCP range", parse: (v) => v },
-  "dhcp.leaseTime": { action: "configure-network-dhcp", help: "DHCP lease time in seconds", parse: integer("dhcp.leaseTime") },
+  "dhcp.start": { group: "dhcp", help: "first address of the DHCP range", parse: (v) => v },
+  "dhcp.end": { group: "dhcp", help: "last address of the DHCP range", parse: (v) => v },
+  "dhcp.leaseTime": { group: "dhcp", help: "DHCP lease time in seconds", parse: integer("dhcp.leaseTime") },
   "firewall.defaultInbound": {
-    action: "configure-network-firewall",
+    group: "firewall",
     help: "verdict for inbound traffic no rule matched (accept|drop|reject)",
     parse: verdict("firewall.defaultInbound"),
   },
   "firewall.defaultOutbound": {
-    action: "configure-network-firewall",
+    group: "firewall",
     help: "verdict for outbound traffic no rule matched (accept|drop|reject)",
     parse: verdict("firewall.defaultOutbound"),
   },
@@ -108,12 +103,12 @@ export function setRequest(net: NetworkLike, pairs: string[]): [string, Record<s
     }
     values.set(key, s.parse(p.slice(eq + 1)));
   }
-  const actions = new Set([...values.keys()].map((k) => SETTABLE_KEYS[k]?.action));
-  if (actions.size > 1) {
+  const groups = new Set([...values.keys()].map((k) => SETTABLE_KEYS[k]?.group));
+  if (groups.size > 1) {
     throw new CliError("network set: dhcp.* and firewall.* keys go in separate commands (each is one change)", EXIT.VALIDATION);
   }
   const get = (k: string) => values.get(k);
-  if (actions.has("configure-network-dhcp")) {
+  if (groups.has("dhcp")) {
     const d = net.dhcp;
     const start = get("dhcp.start") ?? d.start;
     const end = get("dhcp.end") ?? d.end;
@@ -121,12 +116,12 @@ export function setRequest(net: NetworkLike, pairs: string[]): [string, Record<s
       throw new CliError(`network ${net.name} has no DHCP range: give both dhcp.start and dhcp.end`, EXIT.VALIDATION);
     }
     const leaseTime = get("dhcp.leaseTime") ?? d.leaseTime;
-    return ["configure-network-dhcp", { name: net.name, start, end, ...(leaseTime === null ? {} : { leaseTime }) }];
+    return [actionAt("network", "dhcp"), { name: net.name, start, end, ...(leaseTime === null ? {} : { leaseTime }) }];
   }
   const body = firewallBody(net.name, net.firewall);
   if (values.has("firewall.defaultInbound")) body.defaultInbound = get("firewall.defaultInbound");
   if (values.has("firewall.defaultOutbound")) body.defaultOutbound = get("firewall.defaultOutbound");
-  return ["configure-network-firewall", body];
+  return [FIREWALL(), body];
 }
 
 /** The rules of a firewall view numbered from 1, as `firewall show` prints and `remove-rule` counts them. */
@@ -191,7 +186,7 @@ export function addConvenienceCommands(io: Io, program: Command, setExit: (code:
   };
 
   const keysHelp = Object.entries(SETTABLE_KEYS)
-    .map(([k, s]) => `  ${k.padEnd(26)} ${s.help}  (${s.action})`)
+    .map(([k, s]) => `  ${k.padEnd(26)} ${s.help}  (${actionAt("network", s.group)})`)
     .join("\n");
   configure(
     jobOptions(
@@ -268,7 +263,7 @@ export function addConvenienceCommands(io: Io, program: Command, setExit: (code:
         at = n - 1;
       }
       rules.splice(at, 0, rule);
-      await send(c, "configure-network-firewall", firewallBody(name, net.firewall, rules));
+      await send(c, FIREWALL(), firewallBody(name, net.firewall, rules));
     }),
   );
 
@@ -291,7 +286,7 @@ export function addConvenienceCommands(io: Io, program: Command, setExit: (code:
       }
       const rules = net.firewall.rules.map(ruleBody);
       rules.splice(n - 1, 1);
-      await send(c, "configure-network-firewall", firewallBody(name, net.firewall, rules));
+      await send(c, FIREWALL(), firewallBody(name, net.firewall, rules));
     }),
   );
 
@@ -320,4 +315,6 @@ export function addConvenienceCommands(io: Io, program: Command, setExit: (code:
   );
 }
 
+/** The action replacing a network's whole firewall (`netforge network firewall`). */
+const FIREWALL = () => actionAt("network", "firewall");
 const EMPTY_FW: FirewallView = { defaultInbound: "accept", defaultOutbound: "accept", rules: [] };

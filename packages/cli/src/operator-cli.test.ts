@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ACTIONS } from "@netforge/core/contract";
 import { EXIT } from "./exit-codes";
-import { buildProgram, GROUPED_ACTIONS, type Io, runCli } from "./program";
+import { buildProgram, GROUPED_COMMANDS, type Io, runCli } from "./program";
 
 interface Sent {
   path: string;
@@ -59,7 +59,7 @@ describe("--dry-run", () => {
     };
     for (const [name, d] of Object.entries(ACTIONS)) {
       // A grouped action (network firewall, network forward) is its group's default subcommand `set`.
-      const words = Object.hasOwn(GROUPED_ACTIONS, name) ? [...d.cli, "set"] : d.cli;
+      const words = GROUPED_COMMANDS.has(d.cli.join(" ")) ? [...d.cli, "set"] : d.cli;
       const opt = find(words).options.find((o) => o.long === "--dry-run");
       expect(opt !== undefined, name).toBe(d.kind === "job");
       if (opt) expect(opt.description).toBe("validate and plan only: print the exact commands it would run; nothing is queued or changed");

@@ -50,14 +50,11 @@ export const processIo: Io = {
 };
 
 /**
- * Actions whose command words are also a group (convenience.ts adds show, add-rule... beside them): the action
+ * Commands of actions that are also groups (convenience.ts adds show, add-rule... beside them): the action
  * is the group's default subcommand `set`, so `netforge network firewall web --rules ...` runs it as before and
  * `netforge network firewall set web ...` names it (for a network called like a subcommand).
  */
-export const GROUPED_ACTIONS: Readonly<Record<string, string>> = {
-  "configure-network-firewall": "network firewall",
-  "configure-network-port-forward": "network forward",
-};
+export const GROUPED_COMMANDS: ReadonlySet<string> = new Set(["network firewall", "network forward"]);
 
 /** Actions that remove something for good: on a terminal they ask first (`--yes` skips the question). */
 const CONFIRMED_ACTIONS: ReadonlySet<string> = new Set(["delete-network", "release-network-claim"]);
@@ -215,7 +212,7 @@ export function configure(cmd: Command): void {
 function addActionCommand(io: Io, root: Command, def: ActionEntry, setExit: (code: number) => void): void {
   const name = def.name;
   // An action whose words are also a group of commands is that group's default subcommand `set`.
-  const grouped = Object.hasOwn(GROUPED_ACTIONS, name);
+  const grouped = GROUPED_COMMANDS.has(cliPathOf(name).join(" "));
   const path = grouped ? [...cliPathOf(name), "set"] : cliPathOf(name);
   const schema = def.schema;
   const positional = positionalOf(schema);
