@@ -7,8 +7,8 @@
  * where the package put them. Production runs these files with plain `node`,
  * without the TypeScript loader.
  */
-import { chmodSync, readFileSync, rmSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { chmodSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BuildOptions, build, type Plugin } from "esbuild";
 
@@ -100,9 +100,14 @@ export function buildOptions(t: Target): BuildOptions {
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isMain) {
   for (const t of TARGETS) {
-    if (t.standalone) rmSync(join(ROOT, dirname(t.out), "chunks"), { recursive: true, force: true });
-    await build(buildOptions(t));
-    if (t.standalone) chmodSync(join(ROOT, t.out), 0o755);
+    const result = await build({ ...buildOptions(t), metafile: true });
+    if (t.standalone) {
+      chmodSync(join(ROOT, t.out), 0o755);
+      // Chunks of earlier builds go (not before building: a build running beside this one writes the same names).
+      const chunks = join(ROOT, dirname(t.out), "chunks");
+      const written = new Set(Object.keys(result.metafile.outputs).map((o) => resolve(o)));
+      for (const f of readdirSync(chunks)) if (!written.has(join(chunks, f))) rmSync(join(chunks, f), { force: true });
+    }
     process.stdout.write(`build: ${t.out}\n`);
   }
 }

@@ -2,7 +2,8 @@
  * What the CLI needs of the API's action table: each action's name, kind, role, summary, command words and
  * its request body as JSON Schema (the flags are made from it). Computed from core's ACTIONS here; the
  * compiled command (scripts/build.ts, dist/netforge.js) gets this module replaced by the table computed at
- * build time, so it carries neither zod nor core's schemas and starts faster.
+ * build time, so it carries neither zod nor core's schemas and starts faster. Export nothing else from here
+ * (the replacement exports actionTable only).
  */
 import { ACTIONS, type ActionDef } from "@netforge/core/contract";
 import { z } from "zod";
@@ -29,11 +30,4 @@ export function actionTable(): ActionEntry[] {
     schema: z.toJSONSchema(d.body, { io: "input", unrepresentable: "any" }) as Record<string, unknown>,
   }));
   return table;
-}
-
-/** The action whose command is `words` (e.g. ["network", "describe"]): commands built on others name them so. */
-export function actionAt(...words: string[]): string {
-  const found = actionTable().find((a) => a.cli.join(" ") === words.join(" "));
-  if (!found) throw new Error(`no action has the command netforge ${words.join(" ")}`);
-  return found.name;
 }

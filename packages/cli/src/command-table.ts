@@ -17,3 +17,10 @@ export function cliPathOf(action: string): string[] {
   const rest = [...words.slice(0, i), ...words.slice(i + 1)];
   return [NOUNS[words[i] as string] as string, rest.join("-") || "show"];
 }
+
+/** The action whose command is `words` (e.g. ["network", "describe"]): commands built on others name them so. */
+export function actionAt(...words: string[]): string {
+  const found = actionTable().find((a) => a.cli.join(" ") === words.join(" "));
+  if (!found) throw new Error(`no action has the command netforge ${words.join(" ")}`);
+  return found.name;
+}

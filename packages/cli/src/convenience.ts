@@ -12,8 +12,8 @@
  * (program.ts, GROUPED_COMMANDS): `network firewall NAME --rules ...` runs `network firewall set NAME --rules ...`.
  */
 import { type Command, Option } from "commander";
-import { actionAt } from "./action-table";
 import type { ApiClient } from "./client";
+import { actionAt } from "./command-table";
 import { CliError, EXIT } from "./exit-codes";
 import type { Format } from "./render";
 import { serialize, table } from "./render";
