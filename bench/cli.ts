@@ -75,6 +75,7 @@ export async function benchCli(): Promise<string[][]> {
   const times = new Map<string, number[]>();
   const rows: string[][] = [];
   let curlRow: string[] | null = null;
+  let fetchRow: string[] | null = null;
   const rounds = Number(process.env.BENCH_CLI_ROUNDS ?? 15);
   try {
     for (let round = 0; round < rounds + 2; round++) {
@@ -105,6 +106,11 @@ export async function benchCli(): Promise<string[][]> {
       "{}",
       `${api.base}/api/list-networks`,
     ]);
+    // Node starting and doing the one fetch (undici's own load is most of a request's cost at start).
+    fetchRow = await floorRow("node -e fetch(list-networks) (node + its fetch, no CLI)", rounds, process.execPath, [
+      "-e",
+      `fetch(${JSON.stringify(`${api.base}/api/list-networks`)}, { method: "POST", headers: { authorization: ${JSON.stringify(`Bearer ${token}`)}, "content-type": "application/json" }, body: "{}" }).then((r) => r.text())`,
+    ]);
   } finally {
     await api.stop();
     await redisServer.stop();
@@ -121,6 +127,7 @@ export async function benchCli(): Promise<string[][]> {
     }
   }
   if (curlRow) rows.push(curlRow);
+  if (fetchRow) rows.push(fetchRow);
   rows.push(await floorRow("node -e 0 (this machine's floor for a node command)", rounds, process.execPath, ["-e", "0"]));
   return rows;
 }
