@@ -17,6 +17,8 @@
  *     port forward at 1, 100 and 1,000 forwards, replacing a 100-rule firewall.
  * 10. Host size (bench/host-size.ts): create/stop/start/delete and reconcile rounds on a host holding 0,
  *     100 and 1,000 networks, beside raw virsh at the same sizes; its own sandbox host and worker.
+ * 11. The CLI's start (bench/cli.ts): `netforge --version` and `netforge network list` against a local API,
+ *     the compiled command beside `npx netforge` (tsx); BENCH_ONLY=cli runs it alone.
  * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only, BENCH_ONLY=scale 6. only,
  * BENCH_ONLY=firewall 7.-9. only, BENCH_ONLY=hostsize 10. only (HOSTSIZE_ROUNDS, default 8, rounds per size).
  * Only on request (they restart workers or run a fleet): BENCH_ONLY=concurrency, parallel creates on one host
@@ -34,6 +36,7 @@ import { connectRedis, makeKeys, type NetworkRecord, putHost, putNetwork } from 
 import { spawnWorker, startRedisServer } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost } from "@netforge/sandbox";
 import pino from "pino";
+import { benchCli } from "./cli";
 import { benchConcurrency } from "./concurrency";
 import { benchFirewall } from "./firewall";
 import { benchFleet } from "./fleet";
@@ -52,6 +55,7 @@ const TOKEN = "bench-token-0123456789";
 async function main() {
   if (process.env.BENCH_ONLY === "scale") return printTable(await benchScale());
   if (process.env.BENCH_ONLY === "fleet") return printTable(await benchFleet());
+  if (process.env.BENCH_ONLY === "cli") return printTable(await benchCli());
   const redisServer = await startRedisServer();
   const prefix = `bench-${randomBytes(3).toString("hex")}`;
   const keys = makeKeys(prefix);
@@ -271,6 +275,7 @@ async function main() {
   printTable(rows);
   // The control-plane scale table (API and load generator in their own processes): bench/scale.ts.
   if (!process.env.BENCH_ONLY) printTable(await benchScale());
+  if (!process.env.BENCH_ONLY) printTable(await benchCli());
 }
 
 function printTable(rows: string[][]): void {

@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec npx tsx scripts/dev.ts "$@"
+# node itself (no npx/tsx wrapper processes between the terminal and the supervisor): Ctrl-C reaches it directly.
+exec node --import tsx scripts/dev.ts "$@"

@@ -4,7 +4,8 @@
  * the job's steps and its result, and each class of error its exit code.
  * Run under the e2e lock (it creates a sandbox host).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
@@ -251,6 +252,59 @@ describe("netforge CLI in a terminal", () => {
     expect(shown.screen).toMatch(/state:\s+succeeded/);
     expect(shown.screen).toMatch(/defining network\s+succeeded/);
   });
+
+  it("the compiled command (npm run build, scripts/install-cli.sh into a temp prefix): --version, network list, -o yaml, firewall add-rule then show", async () => {
+    await execa("npm", ["run", "build"], { cwd: ROOT });
+    const prefix = mkdtempSync(join(tmpdir(), "netforge-cli-prefix-"));
+    try {
+      await execa("bash", ["scripts/install-cli.sh", "--prefix", prefix], { cwd: ROOT, env: { NETFORGE_SKIP_BUILD: "1" } });
+      const bin = join(prefix, "bin", "netforge");
+      // The installed command is the bundle, plain node: no TypeScript loader, no checkout behind it.
+      const installed = readFileSync(realpathSync(bin), "utf8");
+      expect(installed.startsWith("#!/usr/bin/env node\n")).toBe(true);
+      expect(realpathSync(bin).startsWith(prefix)).toBe(true);
+      const pkgDir = dirname(realpathSync(bin));
+      for (const f of readdirSync(pkgDir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".js"))) {
+        expect(readFileSync(join(pkgDir, f), "utf8"), f).not.toContain("tsx/esm");
+      }
+
+      const version = await run(`${bin} --version`);
+      expect(version.code, version.screen).toBe(0);
+      const pkg = JSON.parse(readFileSync(join(ROOT, "packages/cli/package.json"), "utf8")) as { version: string };
+      expect(version.screen).toMatch(new RegExp(`^${pkg.version.replace(/\./g, "\\.")}$`, "m"));
+
+      const created = await c.call("create-network", { name: "fw", type: "nat", cidr: "10.69.0.0/24" }, { wait: 30 });
+      expect(created.status, JSON.stringify(created.body)).toBe(200);
+      const listed = await run(`${bin} network list`);
+      expect(listed.code, listed.screen).toBe(0);
+      expect(listed.screen).toMatch(/fw\s+nat\s+active\s+10\.69\.0\.0\/24\s+cli/);
+
+      const yaml = await run(`${bin} -o yaml network describe fw`);
+      expect(yaml.code, yaml.screen).toBe(0);
+      expect(yaml.screen).toMatch(/^network:$/m);
+      expect(yaml.screen).toMatch(/^ {2}name: fw$/m);
+      expect(yaml.screen).toMatch(/^ {2}cidr: 10\.69\.0\.0\/24$/m);
+
+      const added = await run(
+        `${bin} network firewall add-rule fw --direction inbound --protocol tcp --ports 22 --source 10.69.0.0/24 --action accept`,
+      );
+      expect(added.code, added.screen).toBe(0);
+      expect(added.screen).toContain("✔ configure-network-firewall fw succeeded on host cli");
+      const shown = await run(`${bin} network firewall show fw`);
+      expect(shown.code, shown.screen).toBe(0);
+      expect(shown.screen).toMatch(/^1\s+inbound\s+tcp\s+10\.69\.0\.0\/24\s+-\s+22\s+accept/m);
+      // The whole-set form of before still replaces it: `network firewall NAME --rules ...`.
+      const replaced = await run(
+        `npx netforge network firewall fw --rules '[{"direction":"outbound","protocol":"udp","ports":"53","action":"drop"}]'`,
+      );
+      expect(replaced.code, replaced.screen).toBe(0);
+      const after = await run(`${bin} network firewall show fw`);
+      expect(after.screen).toMatch(/^1\s+outbound\s+udp\s+-\s+-\s+53\s+drop/m);
+      expect(after.screen).not.toMatch(/inbound\s+tcp/);
+    } finally {
+      rmSync(prefix, { recursive: true, force: true });
+    }
+  }, 240_000);
 
   it("worker logs: one JSON object per line without duplicated keys, job lines carrying the API request id", async () => {
     const r = await c.call(

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// In a checkout (sources and tsx present) the TypeScript sources run through tsx, so they are never stale;
-// in a production install only the compiled dist/main.js (npm run build) is there.
+// The checkout's launcher (`npx netforge`): with the sources and tsx present the TypeScript sources run through
+// tsx, so they are never stale; else the compiled dist/main.js (npm run build). The installed command is another
+// file: dist/netforge.js, a standalone bundle that scripts/install-cli.sh installs (see the README).
 import { existsSync } from "node:fs";
 
 const src = new URL("../src/main.ts", import.meta.url);

@@ -3,7 +3,7 @@
  * elapsed time, and one persisted line per finished step (✔ succeeded,
  * ✖ failed, ↓ skipped, ↶ undone). Progress goes to stderr, results to stdout.
  */
-import ora, { type Ora } from "ora";
+import type { Ora } from "ora";
 import type { ApiClient } from "./client";
 import { CliError, EXIT } from "./exit-codes";
 import { followJob, isTerminalState, type JobStepView, type JobViewLike } from "./job-stream";
@@ -29,6 +29,8 @@ export type FollowOutcome = { kind: "done"; job: JobViewLike } | { kind: "detach
 /** Follow `job` to its end with a live display (or silently with `quiet`); Ctrl-C detaches. */
 export async function followWithProgress(client: ApiClient, first: JobViewLike, opts: { quiet: boolean }): Promise<FollowOutcome> {
   const stream = process.stderr;
+  // Loaded here, not at start: a command that follows no job does not pay for the spinner's modules.
+  const { default: ora } = await import("ora");
   const spinner: Ora = ora({ stream, discardStdin: false, isEnabled: !opts.quiet && stream.isTTY === true, isSilent: opts.quiet });
   const say = (line: string) => {
     if (!opts.quiet) stream.write(`${line}\n`);

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ACTIONS } from "@netforge/core/contract";
 import { EXIT } from "./exit-codes";
-import { buildProgram, type Io, runCli } from "./program";
+import { buildProgram, GROUPED_COMMANDS, type Io, runCli } from "./program";
 
 interface Sent {
   path: string;
@@ -58,15 +58,17 @@ describe("--dry-run", () => {
       return c;
     };
     for (const [name, d] of Object.entries(ACTIONS)) {
-      const opt = find(d.cli).options.find((o) => o.long === "--dry-run");
+      // A grouped action (network firewall, network forward) is its group's default subcommand `set`.
+      const words = GROUPED_COMMANDS.has(d.cli.join(" ")) ? [...d.cli, "set"] : d.cli;
+      const opt = find(words).options.find((o) => o.long === "--dry-run");
       expect(opt !== undefined, name).toBe(d.kind === "job");
       if (opt) expect(opt.description).toBe("validate and plan only: print the exact commands it would run; nothing is queued or changed");
       // No --no-dry-run, and no help text that is empty or only a field's name ("mac", "hostPort", "not dryRun").
       expect(
-        find(d.cli).options.some((o) => o.long === "--no-dry-run"),
+        find(words).options.some((o) => o.long === "--no-dry-run"),
         name,
       ).toBe(false);
-      for (const o of find(d.cli).options) {
+      for (const o of find(words).options) {
         expect(o.description, `${name} ${o.long}`).toMatch(/\s/);
         expect(o.description, `${name} ${o.long}`).not.toMatch(/^not \S+$/);
       }

@@ -5,17 +5,19 @@
  */
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
-import { ACTIONS, type ActionDef } from "@netforge/core/contract";
-import { Command, CommanderError, Option } from "commander";
-import { z } from "zod";
+import { Argument, Command, CommanderError, Option } from "commander";
 import { flagsOf, type FlagSpec, positionalOf, buildBody } from "./body-flags";
 import { ApiClient } from "./client";
+import { type ActionEntry, actionTable } from "./action-table";
 import { cliPathOf } from "./command-table";
+import { completionScript } from "./completion";
+import { addConvenienceCommands } from "./convenience";
 import { describeConfig, resolveConfig } from "./config";
 import { CliError, EXIT, EXIT_CODE_HELP } from "./exit-codes";
 import { followWithProgress } from "./job-progress";
 import type { JobViewLike } from "./job-stream";
-import { keyValues, renderAnswer, table } from "./render";
+import { type Format, formatOf, keyValues, loadYaml, renderAnswer, serialize, table } from "./render";
+import { VERSION } from "./version";
 
 /** Where a command writes, and what it reads: the process by default, swapped in tests. */
 export interface Io {
@@ -46,6 +48,13 @@ export const processIo: Io = {
     }
   },
 };
+
+/**
+ * Commands of actions that are also groups (convenience.ts adds show, add-rule... beside them): the action
+ * is the group's default subcommand `set`, so `netforge network firewall web --rules ...` runs it as before and
+ * `netforge network firewall set web ...` names it (for a network called like a subcommand).
+ */
+export const GROUPED_COMMANDS: ReadonlySet<string> = new Set(["network firewall", "network forward"]);
 
 const HELP_AFTER = `
 Configuration (first found wins):
@@ -87,8 +96,9 @@ function readBodyFile(io: Io, path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function clientFor(io: Io, cmd: Command): { client: ApiClient; json: boolean } {
-  const g = cmd.optsWithGlobals() as { url?: string; token?: string; config?: string; json?: boolean };
+/** The API client of a command and the output format its global flags ask for (-o json|yaml|table, --json). */
+export function clientFor(io: Io, cmd: Command): { client: ApiClient; format: Format } {
+  const g = cmd.optsWithGlobals() as { url?: string; token?: string; config?: string; json?: boolean; output?: string };
   const config = resolveConfig({ flags: { url: g.url, token: g.token, config: g.config }, env: io.env, cwd: io.cwd });
   if (config.token === null) {
     throw new CliError(
@@ -96,18 +106,19 @@ function clientFor(io: Io, cmd: Command): { client: ApiClient; json: boolean } {
       EXIT.AUTH,
     );
   }
-  return { client: new ApiClient(config, fetch, io.err), json: g.json === true };
+  return { client: new ApiClient(config, fetch, io.err), format: formatOf(g) };
 }
 
 /** Follow a job to its end and report it; the exit code. */
-export async function followAndReport(io: Io, client: ApiClient, job: JobViewLike, json: boolean): Promise<number> {
+export async function followAndReport(io: Io, client: ApiClient, job: JobViewLike, format: Format): Promise<number> {
+  const json = format !== "table";
   const outcome = await followWithProgress(client, job, { quiet: json });
   const j = outcome.job;
   if (outcome.kind === "detached") {
     io.err(`detached: job ${j.id} continues on host ${j.host}; follow it again with: netforge job watch ${j.id}`);
     return EXIT.DETACHED;
   }
-  if (json) io.out(JSON.stringify({ job: j }, null, 2));
+  if (json) io.out(serialize(format, { job: j }));
   if (j.state === "succeeded") {
     if (!json) {
       io.out(`✔ ${j.action} ${j.network} succeeded on host ${j.host}`);
@@ -175,7 +186,7 @@ function addBodyOption(cmd: Command, spec: FlagSpec): void {
 }
 
 /** The command at `words` under `root`, creating the groups on the way. */
-function commandAt(root: Command, words: string[]): Command {
+export function commandAt(root: Command, words: string[], isDefault = false): Command {
   let parent = root;
   for (const w of words.slice(0, -1)) {
     let next = parent.commands.find((c) => c.name() === w);
@@ -185,22 +196,26 @@ function commandAt(root: Command, words: string[]): Command {
     }
     parent = next;
   }
-  const leaf = parent.command(words[words.length - 1] as string);
+  const leaf = parent.command(words[words.length - 1] as string, { isDefault });
   configure(leaf);
   return leaf;
 }
 
-function configure(cmd: Command): void {
+export function configure(cmd: Command): void {
   cmd.exitOverride();
   cmd.showHelpAfterError("(add --help for usage)");
 }
 
-function addActionCommand(io: Io, root: Command, name: string, def: ActionDef, setExit: (code: number) => void): void {
-  const schema = z.toJSONSchema(def.body, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+function addActionCommand(io: Io, root: Command, def: ActionEntry, setExit: (code: number) => void): void {
+  const name = def.name;
+  // An action whose words are also a group of commands is that group's default subcommand `set`.
+  const grouped = GROUPED_COMMANDS.has(cliPathOf(name).join(" "));
+  const path = grouped ? [...cliPathOf(name), "set"] : cliPathOf(name);
+  const schema = def.schema;
   const positional = positionalOf(schema);
   // dryRun is every job action's flag (read beside the body by the API), added below once for all of them.
   const specs = flagsOf(schema, [...(positional ? [positional] : []), "dryRun"]);
-  const cmd = commandAt(root, cliPathOf(name)).description(`${def.summary} (API action ${name}, role ${def.role})`);
+  const cmd = commandAt(root, path, grouped).description(`${def.summary} (API action ${name}, role ${def.role})`);
   if (positional) cmd.argument(`[${positional}]`, `the ${positional === "name" ? "network name" : positional} (or in --file)`);
   for (const spec of specs) addBodyOption(cmd, spec);
   cmd.option("--file <path>", "the whole request body as a JSON file ('-': stdin); flags override its fields");
@@ -221,7 +236,7 @@ function addActionCommand(io: Io, root: Command, name: string, def: ActionDef, s
     }
     const body = buildBody(specs, opts, base, positional && posValue !== undefined ? { key: positional, value: posValue } : null);
     if (opts.dryRun === true) body.dryRun = true;
-    const { client, json } = clientFor(io, c);
+    const { client, format } = clientFor(io, c);
     if (confirmed && opts.yes !== true && opts.dryRun !== true && io.interactive === true && io.ask) {
       const what = `${cliPathOf(name).join(" ")} ${String(body.name ?? "")}`.trim();
       const answer = await io.ask(`${what}: this cannot be undone. Continue? [y/N] `);
@@ -233,23 +248,35 @@ function addActionCommand(io: Io, root: Command, name: string, def: ActionDef, s
     }
     if (def.kind === "query") {
       const res = await client.action(name, body);
-      io.out(json ? JSON.stringify(res.body, null, 2) : renderAnswer(res.body));
+      io.out(format === "table" ? renderAnswer(res.body) : serialize(format, res.body));
       return;
     }
-    const res = await client.action(name, body, { idempotent: true });
-    if (!res.body?.job) {
-      // A dry run answers its plan, not a job.
-      io.out(json ? JSON.stringify(res.body, null, 2) : renderAnswer(res.body));
-      return;
-    }
-    const job = res.body.job as JobViewLike;
-    if (opts.wait === false) {
-      if (json) io.out(JSON.stringify(res.body, null, 2));
-      else io.out(`job ${job.id} queued: ${job.action} ${job.network} on host ${job.host}\nfollow it with: netforge job watch ${job.id}`);
-      return;
-    }
-    setExit(await followAndReport(io, client, job, json));
+    setExit(await submitJob(io, client, name, body, { wait: opts.wait !== false }, format));
   });
+}
+
+/** Send a job action; print its plan (dry run), its job id (no wait) or follow it; the exit code. */
+export async function submitJob(
+  io: Io,
+  client: ApiClient,
+  name: string,
+  body: Record<string, unknown>,
+  opts: { wait: boolean },
+  format: Format,
+): Promise<number> {
+  const res = await client.action(name, body, { idempotent: true });
+  if (!res.body?.job) {
+    // A dry run answers its plan, not a job.
+    io.out(format === "table" ? renderAnswer(res.body) : serialize(format, res.body));
+    return EXIT.OK;
+  }
+  const job = res.body.job as JobViewLike;
+  if (!opts.wait) {
+    if (format !== "table") io.out(serialize(format, res.body));
+    else io.out(`job ${job.id} queued: ${job.action} ${job.network} on host ${job.host}\nfollow it with: netforge job watch ${job.id}`);
+    return EXIT.OK;
+  }
+  return followAndReport(io, client, job, format);
 }
 
 /** Build the whole program; `setExit` receives the exit code of a command that ends with other than success-by-default. */
@@ -259,12 +286,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--url <url>", "API base URL (env NETFORGE_URL)")
     .option("--token <token>", "bearer token (env NETFORGE_TOKEN; prefer the environment: flags show in ps)")
     .option("--config <file>", "config file (env NETFORGE_CONFIG; default ~/.config/netforge/config.json)")
-    .option("--json", "machine-readable JSON output")
+    .version(VERSION, "-V, --version", "print the version of netforge")
+    .addOption(new Option("-o, --output <format>", "output format: table (default), json or yaml").choices(["table", "json", "yaml"]))
+    .option("--json", "machine-readable JSON output (the same as -o json)")
     .addHelpText("after", HELP_AFTER)
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, "")), writeErr: (s) => io.err(s.replace(/\n$/, "")) });
   configure(program);
 
-  for (const [name, def] of Object.entries(ACTIONS) as [string, ActionDef][]) addActionCommand(io, program, name, def, setExit);
+  for (const def of actionTable()) addActionCommand(io, program, def, setExit);
+  addConvenienceCommands(io, program, setExit);
 
   const job = program.commands.find((c) => c.name() === "job") ?? commandAt(program, ["job", "x"]).parent!;
   configure(
@@ -273,9 +303,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .description("One job: state, steps, result or error")
       .argument("<id>", "job id (j_...)")
       .action(async (id: string, _o: unknown, c: Command) => {
-        const { client, json } = clientFor(io, c);
+        const { client, format } = clientFor(io, c);
         const j = (await client.getJob(id)) as JobViewLike & Record<string, unknown>;
-        if (json) return io.out(JSON.stringify({ job: j }, null, 2));
+        if (format !== "table") return io.out(serialize(format, { job: j }));
         const { progress, ...rest } = j;
         io.out(keyValues(rest));
         if (progress.steps.length > 0) io.out(`\n${table(progress.steps, "steps")}`);
@@ -287,9 +317,20 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .description("Follow a job live until it ends (exit code as for the mutation that started it)")
       .argument("<id>", "job id (j_...)")
       .action(async (id: string, _o: unknown, c: Command) => {
-        const { client, json } = clientFor(io, c);
+        const { client, format } = clientFor(io, c);
         const j = (await client.getJob(id)) as JobViewLike;
-        setExit(await followAndReport(io, client, j, json));
+        setExit(await followAndReport(io, client, j, format));
+      }),
+  );
+  configure(
+    program
+      .command("completion")
+      .description(
+        "Print a shell completion script (bash: source <(netforge completion bash); zsh: the same, or save it as _netforge in $fpath)",
+      )
+      .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh"]))
+      .action((shell: "bash" | "zsh") => {
+        io.out(completionScript(shell, program).replace(/\n$/, ""));
       }),
   );
   configure(
@@ -312,9 +353,24 @@ export function jsonError(err: CliError): { code: string; message: string; detai
   return { code: `CLI_${cls}`, message: err.message, details: {} };
 }
 
+/** json or yaml when argv asks for machine output (--json, -o/--output json|yaml), else null. */
+export function machineFormatOf(argv: string[]): "json" | "yaml" | null {
+  let fmt: "json" | "yaml" | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "--") break;
+    if (a === "--json") fmt = "json";
+    const v = a === "-o" || a === "--output" ? argv[i + 1] : /^(?:-o|--output=)(.+)$/.exec(a)?.[1];
+    if (v === "json" || v === "yaml") fmt = v;
+    else if (v === "table") fmt = null;
+  }
+  return fmt;
+}
+
 /** Run `argv` (without node and script); the exit code. */
 export async function runCli(argv: string[], io: Io = processIo): Promise<number> {
   let code: number = EXIT.OK;
+  if (argv.some((a) => /yaml/.test(a))) await loadYaml();
   const program = buildProgram(io, (c) => {
     code = c;
   });
@@ -329,7 +385,8 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<number
     }
     if (err instanceof CliError) {
       // Under --json the error is JSON too, in the API's shape, on stdout where the answer would have been.
-      if (argv.includes("--json")) io.out(JSON.stringify({ error: jsonError(err) }, null, 2));
+      const fmt = machineFormatOf(argv);
+      if (fmt) io.out(serialize(fmt, { error: jsonError(err) }));
       else io.err(describeError(err));
       return err.exitCode;
     }

@@ -5,6 +5,32 @@
  */
 import Table from "cli-table3";
 
+/** How a command prints its answer: tables and key lines for people, JSON or YAML for programs. */
+export type Format = "table" | "json" | "yaml";
+
+/** The format of the global flags: -o/--output wins, --json is -o json, else table. */
+export function formatOf(g: { output?: string; json?: boolean }): Format {
+  if (g.output === "json" || g.output === "yaml" || g.output === "table") return g.output;
+  return g.json === true ? "json" : "table";
+}
+
+let yaml: typeof import("yaml") | null = null;
+/** Load the YAML writer (runCli does when the arguments ask for YAML): only -o yaml pays for it at start. */
+export async function loadYaml(): Promise<void> {
+  // yaml is CommonJS: the bundle's import() may hand back module.exports as `default`.
+  const m = (await import("yaml")) as typeof import("yaml") & { default?: typeof import("yaml") };
+  yaml ??= typeof m.stringify === "function" ? m : (m.default ?? null);
+}
+
+/** `value` as JSON (2-space indent) or YAML (loadYaml first). */
+export function serialize(format: "json" | "yaml" | Format, value: unknown): string {
+  if (format === "yaml") {
+    if (!yaml) throw new Error("YAML output asked for before loadYaml()");
+    return yaml.stringify(value, { lineWidth: 0 }).replace(/\n$/, "");
+  }
+  return JSON.stringify(value, null, 2);
+}
+
 /** Columns shown first for known row kinds; other scalar fields follow (within the column budget). */
 const PREFERRED_COLUMNS: Record<string, string[]> = {
   networks: ["name", "type", "state", "cidr", "host", "autostart"],

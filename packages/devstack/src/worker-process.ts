@@ -26,6 +26,8 @@ export interface WorkerProcessOptions {
   /** Command prefix run inside the host, before node (e.g. setpriv with a unit's capabilities); [] none. */
   wrap?: string[];
   logFile?: string;
+  /** Receives the worker's stdout and stderr (instead of the terminal) when there is no logFile. */
+  onOutput?: (chunk: Buffer) => void;
   env?: Record<string, string>;
   /** Own process group: a terminal's Ctrl-C does not reach it, so the caller stops it in order (before Redis). */
   detached?: boolean;
@@ -52,8 +54,8 @@ export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
     cleanup: true,
     detached: opts.detached ?? false,
     stdin: "ignore",
-    stdout: opts.logFile ? "pipe" : "inherit",
-    stderr: opts.logFile ? "pipe" : "inherit",
+    stdout: opts.logFile || opts.onOutput ? "pipe" : "inherit",
+    stderr: opts.logFile || opts.onOutput ? "pipe" : "inherit",
     env: {
       REDIS_URL: opts.redisUrl,
       NETFORGE_PREFIX: opts.prefix,
@@ -66,6 +68,9 @@ export function spawnWorker(opts: WorkerProcessOptions): WorkerProcess {
     const out = createWriteStream(opts.logFile, { flags: "a" });
     proc.stdout?.pipe(out);
     proc.stderr?.pipe(out);
+  } else if (opts.onOutput) {
+    proc.stdout?.on("data", opts.onOutput);
+    proc.stderr?.on("data", opts.onOutput);
   }
   let exited = false;
   const done = proc.then(() => {
