@@ -5,10 +5,11 @@
  * the TypeScript sources through tsx). Interleaved, BENCH_CLI_ROUNDS (default 15) rounds after 2 warm-up
  * rounds; the target for the compiled command is a median under 150 ms.
  */
+import { benchNetworkRecord } from "./network-record";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connectRedis, makeKeys, type NetworkRecord, putNetwork } from "@netforge/core/store";
+import { connectRedis, makeKeys, putNetwork } from "@netforge/core/store";
 import { startRedisServer } from "@netforge/devstack";
 import { execa } from "execa";
 import { startApiProcess } from "./api-process";
@@ -23,25 +24,16 @@ async function seed(redisUrl: string, prefix: string, n: number): Promise<void> 
   const now = new Date().toISOString();
   try {
     for (let i = 0; i < n; i++) {
-      const rec: NetworkRecord = {
+      const rec = benchNetworkRecord({
         name: `cli${i}`,
         uuid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-        type: "nat",
         host: "bench",
-        description: "",
         cidr: `10.77.${i}.0/24`,
         gateway: `10.77.${i}.1`,
         dhcp: { enabled: true, start: null, end: null, leaseTime: 3600 },
-        state: "active",
-        autostart: true,
-        bridge: { name: `nf-c${i}`, interface: null },
-        sriov: null,
-        firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
-        portForwards: [],
-        dnsHosts: [],
-        createdAt: now,
-        updatedAt: now,
-      };
+        bridge: `nf-c${i}`,
+        at: now,
+      });
       await putNetwork(redis, keys, rec);
     }
   } finally {

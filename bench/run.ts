@@ -25,6 +25,7 @@
  * at worker concurrency 1, 4 and 8 (bench/concurrency.ts); BENCH_ONLY=fleet, 1/10/100 simulated hosts against
  * the real API process and Redis (bench/fleet.ts).
  */
+import { benchNetworkRecord } from "./network-record";
 import { randomBytes, randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
@@ -32,7 +33,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { createApp } from "@netforge/api";
 import { renderNetworkXml, specFromCreate } from "@netforge/core/model";
-import { connectRedis, makeKeys, type NetworkRecord, putHost, putNetwork } from "@netforge/core/store";
+import { connectRedis, makeKeys, putHost, putNetwork } from "@netforge/core/store";
 import { spawnWorker, startRedisServer } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost } from "@netforge/sandbox";
 import pino from "pino";
@@ -223,25 +224,18 @@ async function main() {
     rows.push(["create-network submissions accepted (queue only, 32 clients)", `${total}`, `${(total / secs).toFixed(0)}/s`, "", ""]);
 
     // 3. list-networks over 1,000 networks.
-    const recs: NetworkRecord[] = Array.from({ length: 1000 }, (_, i) => ({
-      name: `l${String(i).padStart(4, "0")}`,
-      uuid: randomUUID(),
-      type: "nat",
-      host: "queue-only",
-      description: "",
-      cidr: `10.${Math.floor(i / 256)}.${i % 256}.0/24`,
-      gateway: `10.${Math.floor(i / 256)}.${i % 256}.1`,
-      dhcp: { enabled: true, start: null, end: null, leaseTime: 3600 },
-      state: "active",
-      autostart: true,
-      bridge: { name: `nf-l${i}`, interface: null },
-      sriov: null,
-      firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
-      portForwards: [],
-      dnsHosts: [],
-      createdAt: now,
-      updatedAt: now,
-    }));
+    const recs = Array.from({ length: 1000 }, (_, i) =>
+      benchNetworkRecord({
+        name: `l${String(i).padStart(4, "0")}`,
+        uuid: randomUUID(),
+        host: "queue-only",
+        cidr: `10.${Math.floor(i / 256)}.${i % 256}.0/24`,
+        gateway: `10.${Math.floor(i / 256)}.${i % 256}.1`,
+        dhcp: { enabled: true, start: null, end: null, leaseTime: 3600 },
+        bridge: `nf-l${i}`,
+        at: now,
+      }),
+    );
     for (const r of recs) await putNetwork(redis, keys, r);
     const lat: number[] = [];
     const rawLat: number[] = [];

@@ -12,21 +12,13 @@
  *    every event of its job; extra API memory, per stream.
  * The file-descriptor limit of both processes is raised to the hard limit.
  */
+import { benchNetworkRecord } from "./network-record";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { HostRecord } from "@netforge/core/contract";
-import {
-  claimNetwork,
-  commitJobEvent,
-  connectRedis,
-  getJob,
-  makeKeys,
-  type NetworkRecord,
-  putHost,
-  putNetwork,
-} from "@netforge/core/store";
+import { claimNetwork, commitJobEvent, connectRedis, getJob, makeKeys, putHost, putNetwork } from "@netforge/core/store";
 import { startRedisServer, TSX_LOADER } from "@netforge/devstack";
 import { execa } from "execa";
 import { redisCommandStats, startApiProcess } from "./api-process";
@@ -124,25 +116,16 @@ export async function benchScale(): Promise<string[][]> {
   process.stderr.write("bench scale: seeding 1,000 networks...\n");
   const now = new Date().toISOString();
   for (let i = 0; i < 1000; i++) {
-    const rec: NetworkRecord = {
+    const rec = benchNetworkRecord({
       name: `r${String(i).padStart(4, "0")}`,
       host: "bench-r",
       uuid: "00000000-0000-4000-8000-000000000001",
-      type: "nat",
-      description: "",
       cidr: `10.${200 + Math.floor(i / 250)}.${i % 250}.0/24`,
       gateway: null,
       dhcp: { enabled: false, start: null, end: null, leaseTime: null },
-      state: "active",
-      autostart: true,
-      bridge: { name: `nf-r${i}`, interface: null },
-      sriov: null,
-      firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
-      portForwards: [],
-      dnsHosts: [],
-      createdAt: now,
-      updatedAt: now,
-    } as NetworkRecord;
+      bridge: `nf-r${i}`,
+      at: now,
+    });
     await claimNetwork(redis, keys, { name: rec.name, host: rec.host, cidr: rec.cidr });
     await putNetwork(redis, keys, rec);
   }

@@ -11,7 +11,7 @@
  * hosts/ranges and the new spec in its metadata (libvirt 9.0 has no
  * net-metadata command): one write of the definition, not two.
  */
-import type { CreateNetworkPayload } from "@netforge/core/contract";
+import { type CreateNetworkPayload, sameDnsHost } from "@netforge/core/contract";
 import {
   parseNetworkXml,
   type RoutedModel,
@@ -82,7 +82,7 @@ export function routedDriver<T extends RoutedType>(model: RoutedModel<T>): Netwo
       // names goes first: libvirt keeps one record per address).
       for (const want of spec.dnsHosts ?? []) {
         const have = live.dnsHosts.find((x) => x.ip === want.ip);
-        if (have && have.names.join(" ") === want.names.join(" ")) continue;
+        if (have && sameDnsHost(have, want)) continue;
         const commands = have ? [update("delete", "dns-host", renderDnsHost(have))] : [];
         commands.push(update("add", "dns-host", renderDnsHost(want)));
         lost.push({ what: `DNS record ${want.names.join(" ")} -> ${want.ip}`, commands });

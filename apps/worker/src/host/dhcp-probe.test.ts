@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CommandRunner } from "./command-runner";
-import { type DhcpProbePaths, dhcpListening, dhcpSocketInodes, dnsmasqHoldsDhcp, probeDnsmasq } from "./dhcp-probe";
+import { type DhcpProbePaths, dhcpListening, dhcpSocketInodes, probeDnsmasq } from "./dhcp-probe";
 
 // /proc/net/udp as the kernel writes it: 0.0.0.0:67 (inode 41001) and 10.70.0.1:53 (inode 41002).
 const UDP = [
@@ -19,7 +19,12 @@ describe("dhcpSocketInodes", () => {
   });
 });
 
-describe("dnsmasqHoldsDhcp (a fake /proc and pid dir)", () => {
+describe("probeDnsmasq (a fake /proc and pid dir)", () => {
+  /** Whether the network's dnsmasq holds a UDP socket on port 67; null when its pid file cannot be read. */
+  const dnsmasqHoldsDhcp = async (network: string, p: DhcpProbePaths) => {
+    const probe = await probeDnsmasq(network, p);
+    return probe === null ? null : probe === "serving";
+  };
   let root = "";
   let paths: DhcpProbePaths;
   const proc = (pid: number, comm: string, cmdline: string[], sockets: string[]) =>

@@ -101,15 +101,6 @@ export async function probeDnsmasq(
   }
 }
 
-/**
- * Whether the network's dnsmasq (libvirt's pid file) holds a UDP socket on port 67; null when its pid file
- * cannot be read here (then the caller asks `ss`).
- */
-export async function dnsmasqHoldsDhcp(network: string, paths: DhcpProbePaths = DEFAULT_PROBE_PATHS): Promise<boolean | null> {
-  const p = await probeDnsmasq(network, paths);
-  return p === null ? null : p === "serving";
-}
-
 /** Wait until DHCP answers on the network's bridge, or fail with HOST_COMMAND_FAILED. */
 export async function waitForDhcp(
   runner: CommandRunner,

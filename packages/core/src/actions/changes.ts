@@ -88,6 +88,9 @@ export interface DnsHost {
   names: string[];
 }
 
+/** Two records with the same address and the same names in the same order. */
+export const sameDnsHost = (a: DnsHost, b: DnsHost): boolean => a.ip === b.ip && a.names.join(" ") === b.names.join(" ");
+
 /** The network's DNS host records, replaced as a whole. */
 export interface DnsChange {
   kind: "dns";

@@ -6,7 +6,7 @@
  * them. Because both come from here, a plan's texts are what the real call
  * applies.
  */
-import type { DnsHost, NetworkChange } from "../actions/changes";
+import { type DnsHost, type NetworkChange, sameDnsHost } from "../actions/changes";
 import { AppError } from "../errors";
 import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
@@ -226,14 +226,13 @@ function againstNative(ops: Op[], native: HostObservation["native"]): Op[] {
   const target = ops.find((o): o is Extract<Op, { kind: "add-range" }> => o.kind === "add-range");
   const have = native.range;
   const rangeInPlace = target && have && have.start === target.start && have.end === target.end && have.leaseTime === target.leaseTime;
-  const sameDns = (a: DnsHost, b: DnsHost) => a.ip === b.ip && a.names.join(" ") === b.names.join(" ");
   for (const op of ops) {
     if (op.kind === "firewall") {
       out.push(op);
     } else if (op.kind === "add-dns" || op.kind === "delete-dns") {
       // A record libvirt already has (added by an attempt that died before its spec was written) is not added
       // again, one it no longer has is not deleted: libvirt refuses both. Without a native read: as planned.
-      const present = native.dnsHosts === undefined ? op.kind === "delete-dns" : native.dnsHosts.some((h) => sameDns(h, op.h));
+      const present = native.dnsHosts === undefined ? op.kind === "delete-dns" : native.dnsHosts.some((h) => sameDnsHost(h, op.h));
       if ((op.kind === "add-dns") !== present) out.push(op);
     } else if (op.kind === "add-host") {
       const h = native.hosts.find((x) => x.mac === op.r.mac);
