@@ -7,17 +7,26 @@
 import { randomFillSync } from "node:crypto";
 
 const POOL_SIZE = 4096;
-const pool = Buffer.allocUnsafe(POOL_SIZE);
-let offset = POOL_SIZE;
+
+/**
+ * A pool-backed id source over `fill` (the CSPRNG; a test passes a counting
+ * wrapper instead of mocking node:crypto, so the test holds with or without
+ * module isolation).
+ */
+export function createIdPool(fill: (buf: Buffer) => void = randomFillSync): (n: number) => string {
+  const pool = Buffer.allocUnsafe(POOL_SIZE);
+  let offset = POOL_SIZE;
+  return (n: number): string => {
+    if (n > POOL_SIZE) throw new RangeError("randomBase64Url: at most 4096 bytes");
+    if (offset + n > POOL_SIZE) {
+      fill(pool);
+      offset = 0;
+    }
+    const s = pool.toString("base64url", offset, offset + n);
+    offset += n;
+    return s;
+  };
+}
 
 /** `n` random bytes (n <= 4096) as base64url. */
-export function randomBase64Url(n: number): string {
-  if (n > POOL_SIZE) throw new RangeError("randomBase64Url: at most 4096 bytes");
-  if (offset + n > POOL_SIZE) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const s = pool.toString("base64url", offset, offset + n);
-  offset += n;
-  return s;
-}
+export const randomBase64Url: (n: number) => string = createIdPool();

@@ -22,13 +22,15 @@ function readBridgeSpec(meta: Node, p: ParsedNetwork): BridgeNetSpec | null {
   const bridge = str(meta.bridge) ?? p.bridge;
   if (!bridge) return null;
   const nic = meta.nic as Node | undefined;
-  const mtu = nic ? Number(attr(nic, "mtu")) : Number.NaN;
+  // Digits only: Number() of a missing or empty attribute is 0, which would "restore" the NIC to MTU 0.
+  const mtuText = nic ? attr(nic, "mtu") : null;
+  const mtu = mtuText !== null && /^\d+$/.test(mtuText) ? Number(mtuText) : null;
   return {
     type: "bridge",
     ...common(p),
     bridge,
     interface: str(meta.interface),
-    created: nic && Number.isInteger(mtu) ? { nic: { up: attr(nic, "up") === "yes", mtu, master: attr(nic, "master") || null } } : null,
+    created: nic && mtu !== null ? { nic: { up: attr(nic, "up") === "yes", mtu, master: attr(nic, "master") || null } } : null,
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { golden } from "./__golden__/golden";
 import type { FirewallNetwork } from "./nft";
-import { renderPortSecurityDelta, renderPortSecurityTable } from "./nft-bridge";
+import { portChainLines, renderPortSecurityDelta, renderPortSecurityTable } from "./nft-bridge";
 import { renderBootCopy } from "./nft-boot";
 
 const fw = { defaultInbound: "drop", defaultOutbound: "accept", rules: [] } as unknown as FirewallNetwork["firewall"];
@@ -90,5 +90,50 @@ describe("port security table (table bridge netforge)", () => {
     expect(boot).toContain("0x525400aa0001 . 0x0a46000a");
     expect(boot).not.toContain("vnet0");
     expect(boot).toContain("iifname @web-ports jump web-port");
+  });
+
+  it("names what it refuses, whole values only (no prefix or suffix of a valid one gets through)", () => {
+    const refusal = (over: Partial<FirewallNetwork>) => () => renderPortSecurityTable([net(over)]);
+    expect(refusal({ portSecurity: { pairs: [{ mac: "zz52:54:00:aa:00:01", ip: "10.70.0.10" }] } })).toThrow(
+      'nft bridge renderer: refusing MAC "zz52:54:00:aa:00:01"',
+    );
+    expect(refusal({ portSecurity: { pairs: [{ mac: "52:54:00:aa:00:01", ip: "10.70.0.256" }] } })).toThrow(
+      'nft bridge renderer: refusing address "10.70.0.256"',
+    );
+    expect(refusal({ portSecurity: { pairs: [], ports: ['"vnet0'] } })).toThrow('nft bridge renderer: refusing port "\\"vnet0"');
+    expect(refusal({ name: "9web" })).toThrow('nft bridge renderer: refusing network name "9web"');
+    expect(refusal({ name: "web!" })).toThrow('nft bridge renderer: refusing network name "web!"');
+    expect(refusal({ bridge: '"nf-web' })).toThrow('nft bridge renderer: refusing bridge "\\"nf-web"');
+    expect(refusal({ cidr: "10.70.0.0/33" })).toThrow('nft bridge renderer: refusing CIDR "10.70.0.0/33"');
+    expect(() => portChainLines("Web")).toThrow('nft bridge renderer: refusing network name "Web"');
+  });
+
+  it("orders pairs by MAC, then by address as a number; ports sorted and once", () => {
+    const t = renderPortSecurityTable([
+      net({
+        portSecurity: {
+          pairs: [
+            { mac: "52:54:00:aa:00:02", ip: "10.70.0.10" },
+            { mac: "52:54:00:aa:00:01", ip: "10.70.0.10" },
+            { mac: "52:54:00:aa:00:01", ip: "10.70.0.9" },
+          ],
+          ports: ["vnet3", "vnet0", "vnet3"],
+        },
+      }),
+    ]);
+    expect(t).toContain("elements = { 0x525400aa0001 . 0x0a460009, 0x525400aa0001 . 0x0a46000a, 0x525400aa0002 . 0x0a46000a }");
+    expect(t).toContain('elements = { "vnet0", "vnet3" }');
+  });
+
+  it("a delta lists several elements of a set in one command; a changed subnet or another network replaces the table", () => {
+    const two = { pairs: [{ mac: "52:54:00:aa:00:01", ip: "10.70.0.10" }], ports: ["vnet0", "vnet1", "vnet2"] };
+    expect(renderPortSecurityDelta([net({ portSecurity: two })], [net({ portSecurity: { ...two, ports: ["vnet0"] } })])).toBe(
+      'delete element bridge netforge web-ports { "vnet1", "vnet2" }\n',
+    );
+    expect(renderPortSecurityDelta([net({ portSecurity: { ...two, ports: ["vnet0"] } })], [net({ portSecurity: two })])).toBe(
+      'add element bridge netforge web-ports { "vnet1", "vnet2" }\n',
+    );
+    expect(renderPortSecurityDelta([net()], [net({ cidr: "10.70.1.0/24" })])).toBeNull();
+    expect(renderPortSecurityDelta([net()], [net({ name: "app", bridge: "nf-app" })])).toBeNull();
   });
 });

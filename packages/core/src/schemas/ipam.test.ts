@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { AssignStaticIpBody, ConfigureDhcpBody, DhcpHostname, ListNetworkIpsBody, NetworkIp, UnassignStaticIpBody } from "./ipam";
+import {
+  AssignStaticIpBody,
+  ConfigureDhcpBody,
+  ConfigureDnsBody,
+  DhcpHostname,
+  DnsName,
+  ListNetworkIpsBody,
+  MAX_DNS_HOSTS,
+  MAX_DNS_NAMES,
+  NetworkIp,
+  UnassignStaticIpBody,
+} from "./ipam";
 
 /** The issues of a failed parse as "path: message" lines (empty when it parsed). */
 const problems = (r: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }): string[] =>
@@ -96,5 +107,56 @@ describe("list-network-ips", () => {
     expect(NetworkIp.safeParse({ ...row, static: "yes" }).success).toBe(false);
     expect(NetworkIp.safeParse({ ...row, ip: null }).success).toBe(false);
     expect(NetworkIp.safeParse({ ...row, mac: null }).success).toBe(false);
+  });
+});
+
+describe("DnsName: dot-separated labels, 253 characters at most", () => {
+  it("accepts one label, several labels, digits and inner hyphens", () => {
+    for (const ok of [
+      "db",
+      "db.internal",
+      "a-1.b-2.c",
+      "x".repeat(63),
+      `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`,
+    ]) {
+      expect(DnsName.safeParse(ok).success, ok).toBe(true);
+    }
+  });
+  it("refuses empty labels, hyphens at a label's ends, a 64-character label and other characters", () => {
+    const msg = ": must be a DNS name: labels of letters, digits and '-' (not first or last), at most 63 each, separated by dots";
+    for (const bad of ["", ".db", "db.", "db..x", "-db", "db-.x", "x".repeat(64), "db_1", "db x", "é"]) {
+      expect(problems(DnsName.safeParse(bad)), bad).toEqual([msg]);
+    }
+  });
+  it("names the length limit past 253 characters", () => {
+    const long = Array.from({ length: 64 }, () => "abc").join(".");
+    expect(long.length).toBe(255);
+    expect(problems(DnsName.safeParse(long))).toEqual([": must be at most 253 characters"]);
+  });
+});
+
+describe("configure-network-dns body", () => {
+  const body = { name: "web", hosts: [{ ip: "10.0.0.10", names: ["db", "db.internal"] }] };
+  it("takes the network, its records and dryRun; [] clears the records", () => {
+    expect(ConfigureDnsBody.parse(body)).toEqual(body);
+    expect(ConfigureDnsBody.parse({ name: "web", hosts: [], dryRun: true })).toEqual({ name: "web", hosts: [], dryRun: true });
+  });
+  it("says what is wrong with a record, naming the path", () => {
+    const cases: [unknown, string][] = [
+      [{ ...body, hosts: [{ ip: "10.0.0.10", names: [] }] }, "hosts.0.names: needs at least one name"],
+      [
+        { ...body, hosts: [{ ip: "10.0.0.10", names: Array.from({ length: MAX_DNS_NAMES + 1 }, (_, i) => `n${i}`) }] },
+        `hosts.0.names: at most ${MAX_DNS_NAMES} names per record`,
+      ],
+      [
+        { ...body, hosts: Array.from({ length: MAX_DNS_HOSTS + 1 }, () => ({ ip: "10.0.0.10", names: ["db"] })) },
+        `hosts: at most ${MAX_DNS_HOSTS} records per network`,
+      ],
+    ];
+    for (const [input, expected] of cases) expect(problems(ConfigureDnsBody.safeParse(input))).toEqual([expected]);
+  });
+  it("refuses an unknown field in a record and in the body", () => {
+    expect(problems(ConfigureDnsBody.safeParse({ ...body, hosts: [{ ...body.hosts[0], ttl: 5 }] }))[0]).toMatch(/^hosts\.0: /);
+    expect(ConfigureDnsBody.safeParse({ ...body, ttl: 5 }).success).toBe(false);
   });
 });

@@ -29,7 +29,7 @@ const CreateExtras = z.strictObject({
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** JSON with object keys sorted: equal texts <=> equal values. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   if (isObject(v)) {
     const keys = Object.keys(v)
