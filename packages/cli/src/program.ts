@@ -75,7 +75,8 @@ Examples:
   netforge network list --type nat
   netforge network describe web
   netforge network delete web
-  netforge job watch <job id>`;
+  netforge job watch <job id>
+  netforge export > fleet.yaml; netforge plan -f fleet.yaml; netforge apply -f fleet.yaml`;
 
 function readBodyFile(io: Io, path: string): Record<string, unknown> {
   let text: string;
@@ -295,6 +296,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   for (const def of actionTable()) addActionCommand(io, program, def, setExit);
   addConvenienceCommands(io, program, setExit);
+  addFleetCommands(io, program, setExit);
 
   const job = program.commands.find((c) => c.name() === "job") ?? commandAt(program, ["job", "x"]).parent!;
   configure(
@@ -344,6 +346,94 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       }),
   );
   return program;
+}
+
+const parallelOf = (v: unknown): number => {
+  const n = Number(v ?? 4);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new CliError("--parallel: a whole number from 1 to 64", EXIT.VALIDATION);
+  return n;
+};
+
+/**
+ * plan, apply and export: the desired state of networks as a file (docs/adr/0043). Their code (fleet*.ts, the
+ * file's schemas) is loaded only when one of them runs.
+ */
+function addFleetCommands(io: Io, program: Command, setExit: (code: number) => void): void {
+  const fileOption = (c: Command) =>
+    c
+      .requiredOption("-f, --file <path>", "the desired-state file, YAML or JSON ('-': stdin)")
+      .option("--prune", "also delete networks an earlier apply of this file created that it no longer lists")
+      .option("--parallel <n>", "networks read and changed at the same time (default 4)");
+  configure(
+    fileOption(
+      program
+        .command("plan")
+        .description(
+          "Compare a desired-state file with the cluster and print, per network, the changes and the exact commands of each (dry runs); changes nothing",
+        ),
+    )
+      .option("--allow-replace", "(apply's flag; plan shows replacements either way)")
+      .action(async (_o: unknown, c: Command) => {
+        const opts = c.opts() as { file: string; prune?: boolean; parallel?: string; allowReplace?: boolean };
+        const { client, format } = clientFor(io, c);
+        const { runPlan } = await import("./fleet-commands");
+        setExit(
+          await runPlan(io, client, format, {
+            file: opts.file,
+            prune: opts.prune === true,
+            allowReplace: opts.allowReplace === true,
+            parallel: parallelOf(opts.parallel),
+          }),
+        );
+      }),
+  );
+  configure(
+    fileOption(
+      program
+        .command("apply")
+        .description(
+          "Plan as `netforge plan` does, ask (on a terminal, unless --yes), then make the cluster match the file: each network's changes in order with If-Match, networks in parallel, steps printed live",
+        ),
+    )
+      .option("--allow-replace", "run replacements (delete, then create) a change of type, host, cidr or another fixed field needs")
+      .option("-y, --yes", "do not ask; needed off a terminal when the plan deletes networks (--prune, replacements)")
+      .action(async (_o: unknown, c: Command) => {
+        const opts = c.opts() as { file: string; prune?: boolean; parallel?: string; allowReplace?: boolean; yes?: boolean };
+        const { client, format } = clientFor(io, c);
+        const { runApply } = await import("./fleet-commands");
+        setExit(
+          await runApply(io, client, format, {
+            file: opts.file,
+            prune: opts.prune === true,
+            allowReplace: opts.allowReplace === true,
+            parallel: parallelOf(opts.parallel),
+            yes: opts.yes === true,
+          }),
+        );
+      }),
+  );
+  configure(
+    program
+      .command("export")
+      .description(
+        "Write the current state of networks as a desired-state file (YAML; -o json for JSON): export, then apply, has nothing to do",
+      )
+      .argument("[names...]", "only these networks (default: every network)")
+      .option("--host <host>", "only the networks of this host")
+      .option("--name <name>", "the file's metadata.name (default: the managedBy the networks share, else exported)")
+      .action(async (names: string[], _o: unknown, c: Command) => {
+        const opts = c.opts() as { host?: string; name?: string };
+        const { client, format } = clientFor(io, c);
+        const { runExport } = await import("./fleet-commands");
+        setExit(
+          await runExport(io, client, format, {
+            names,
+            ...(opts.host ? { host: opts.host } : {}),
+            ...(opts.name ? { name: opts.name } : {}),
+          }),
+        );
+      }),
+  );
 }
 
 /** A CliError as the API's error object: the API's own, or one named after the exit class for the CLI's own errors. */

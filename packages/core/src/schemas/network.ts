@@ -166,6 +166,7 @@ export const NetworkSummary = NetworkView.pick({
   cidr: true,
   state: true,
   autostart: true,
+  managedBy: true,
   version: true,
 });
 export type NetworkSummary = z.infer<typeof NetworkSummary>;

@@ -17,7 +17,17 @@ export const EMPTY_STATS: NetworkStats = { connectedVms: 0, allocatedIps: 0, obs
 
 /** What list-networks shows of a network (this key order is the answer's; its version is added when read). */
 export function networkSummary(n: NetworkRecord): Omit<NetworkSummary, "version"> {
-  return { name: n.name, uuid: n.uuid, type: n.type, host: n.host, cidr: n.cidr, state: n.state, autostart: n.autostart };
+  // A record written before managedBy existed has none: null (never another file's).
+  return {
+    name: n.name,
+    uuid: n.uuid,
+    type: n.type,
+    host: n.host,
+    cidr: n.cidr,
+    state: n.state,
+    autostart: n.autostart,
+    managedBy: n.managedBy ?? null,
+  };
 }
 
 /**
