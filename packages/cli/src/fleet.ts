@@ -200,6 +200,8 @@ function parseNetworks(raw: Record<string, unknown>[], owner: string | null): { 
 }
 
 /** A network as describe-network shows it (the fields the diff and export read). */
+// not-a-network-type: the view's `bridge` (its bridge device) and `sriov` (its SR-IOV PF) sections are fields of
+// every network's view, named after devices; the view is no map keyed by type.
 export interface NetworkView {
   name: string;
   type: string;
@@ -404,17 +406,48 @@ export function replaceReasons(d: DesiredNetwork, v: NetworkView): string[] {
   diff("description", r.description, v.description);
   diff("autostart", r.autostart, v.autostart);
   diff("dhcp.enabled", r.dhcp.enabled, v.dhcp.enabled);
-  const c = d.create;
-  if (r.type === "bridge" && v.type === "bridge") {
-    if (c.interface !== undefined) diff("interface", c.interface, v.bridge.interface);
-    if (c.bridge !== undefined) diff("bridge", c.bridge, v.bridge.name);
-  }
-  if (r.type === "sriov" && v.type === "sriov" && v.sriov) {
-    diff("pf", c.pf, v.sriov.pf);
-    if (c.vfs !== undefined) diff("vfs", c.vfs, v.sriov.vfsTotal);
-    diff("vlan", c.vlan ?? null, v.sriov.vlan);
+  if (out.length > 0) return out;
+  // The type's own fields of its body (a bridge's NIC or bridge, a pool's PF and VLAN...), as export writes
+  // them: given in the file or set now, they must agree. A VF count left out keeps the pool's.
+  const now = deviceFields(v);
+  for (const k of new Set([...Object.keys(now), ...Object.keys(d.create)])) {
+    if (!DEVICE_KEYS.has(k) || (k === "vfs" && d.create[k] === undefined)) continue;
+    diff(k, d.create[k] ?? null, now[k] ?? null);
   }
   return out;
+}
+
+/** Fields of the create bodies beside the ones every type has and the addressing: what a device type attaches to. */
+const DEVICE_KEYS: ReadonlySet<string> = new Set(
+  CreateNetworkBody.options
+    .flatMap((o) => Object.keys(o.shape))
+    .filter((k) => !["name", "type", "host", "description", "autostart", "start", "managedBy", "cidr", "gateway", "dhcp"].includes(k)),
+);
+
+/** The body fields of `type`'s create body (its variant of the union). */
+function bodyKeysOf(type: string): ReadonlySet<string> {
+  const variant = CreateNetworkBody.options.find((o) => o.shape.type.value === type);
+  return new Set(variant ? Object.keys(variant.shape) : []);
+}
+
+/**
+ * A network's create-body fields as its view shows them, kept to those its type's body has: no type is named
+ * here, the body schemas say which fields a type takes.
+ */
+function deviceFields(v: NetworkView): Record<string, unknown> {
+  const all: Record<string, unknown> = {
+    cidr: v.cidr,
+    gateway: v.gateway,
+    dhcp: v.dhcp.enabled ? { start: v.dhcp.start, end: v.dhcp.end, leaseTime: v.dhcp.leaseTime } : false,
+    interface: v.bridge.interface,
+    // A bridge netforge made on a NIC is named by the NIC; an existing bridge by its own name.
+    bridge: v.bridge.interface === null ? v.bridge.name : null,
+    pf: v.sriov?.pf ?? null,
+    vfs: v.sriov?.vfsTotal ?? null,
+    vlan: v.sriov?.vlan ?? null,
+  };
+  const keys = bodyKeysOf(v.type);
+  return Object.fromEntries(Object.entries(all).filter(([k, x]) => keys.has(k) && x !== null && x !== undefined));
 }
 
 /**
@@ -469,18 +502,7 @@ export function exportNetwork(v: NetworkView, opts: { host: boolean } = { host: 
   if (opts.host) n.host = v.host;
   if (v.description) n.description = v.description;
   if (!v.autostart) n.autostart = false;
-  if (v.type === "nat" || v.type === "isolated") {
-    n.cidr = v.cidr;
-    n.gateway = v.gateway;
-    n.dhcp = v.dhcp.enabled ? { start: v.dhcp.start, end: v.dhcp.end, leaseTime: v.dhcp.leaseTime } : false;
-  } else if (v.type === "bridge") {
-    if (v.bridge.interface) n.interface = v.bridge.interface;
-    else n.bridge = v.bridge.name;
-  } else if (v.sriov) {
-    n.pf = v.sriov.pf;
-    n.vfs = v.sriov.vfsTotal;
-    if (v.sriov.vlan !== null) n.vlan = v.sriov.vlan;
-  }
+  Object.assign(n, deviceFields(v));
   const p = currentParts(v);
   if (canonical(p.firewall) !== canonical(EMPTY_PARTS.firewall)) {
     const fw: Record<string, unknown> = { defaultInbound: p.firewall.defaultInbound, defaultOutbound: p.firewall.defaultOutbound };
