@@ -56,7 +56,7 @@ async function run(command: string, opts: { timeoutMs?: number; whileRunning?: (
 }
 
 /** The file: web (nat, DHCP range `range`) and, unless left out, db (isolated). */
-function writeFleet(o: { range?: [string, string]; db?: boolean; rule?: boolean } = {}): void {
+function writeFleet(o: { range?: [string, string]; db?: boolean; rule?: boolean; dbCidr?: string } = {}): void {
   const [start, end] = o.range ?? ["10.71.0.100", "10.71.0.200"];
   const lines = [
     "apiVersion: netforge/v1",
@@ -85,7 +85,7 @@ function writeFleet(o: { range?: [string, string]; db?: boolean; rule?: boolean 
           "  - name: db",
           "    type: isolated",
           `    host: ${HOST}`,
-          "    cidr: 10.72.0.0/24",
+          `    cidr: ${o.dbCidr ?? "10.72.0.0/24"}`,
           "    dnsHosts:",
           "      - { ip: 10.72.0.5, names: [pg] }",
         ]),
@@ -197,6 +197,23 @@ describe("netforge plan / apply / export", () => {
     expect(link.stdout).toMatch(/state UP/);
     expect((await h.exec(["ip", "-o", "link", "show", "master", "nf-web"])).stdout).toContain(vm.hostIfname);
     await vm.exec(["busybox", "ping", "-c", "1", "-W", "2", "10.71.0.1"]);
+  });
+
+  it("a cidr changed: a replacement, refused without --allow-replace, run with it", async () => {
+    writeFleet({ range: ["10.71.0.100", "10.71.0.150"], dbCidr: "10.76.0.0/24" });
+    const p = await run(`npx netforge plan -f ${FILE}`);
+    expect(p.screen).toContain("network db: REPLACE");
+    expect(p.screen).toContain('because cidr: "10.72.0.0/24" -> "10.76.0.0/24"');
+    expect(p.screen).toContain("network web: No changes");
+    const refused = await run(`npx netforge apply -f ${FILE} --yes`);
+    expect(refused.code, refused.screen).toBe(2);
+    expect(refused.screen).toContain("run again with --allow-replace");
+    expect((await c.call("describe-network", { name: "db" })).body.network.cidr).toBe("10.72.0.0/24");
+    const a = await run(`npx netforge apply -f ${FILE} --yes --allow-replace`);
+    expect(a.code, a.screen).toBe(0);
+    expect(a.screen).toMatch(/\[db\] {3}✔ removing definition/);
+    const db = (await c.call("describe-network", { name: "db" })).body.network;
+    expect(db).toMatchObject({ cidr: "10.76.0.0/24", managedBy: "lab", dnsHosts: [{ ip: "10.72.0.5", names: ["pg"] }] });
   });
 
   it("export, then plan of the exported file: nothing to do", async () => {

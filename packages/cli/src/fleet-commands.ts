@@ -47,7 +47,7 @@ export async function loadFleet(io: Io, path: string): Promise<Fleet> {
     throw new CliError(`${path} is invalid (nothing was read or changed):\n${lines.join("\n")}`, EXIT.VALIDATION, {
       code: "VALIDATION_FAILED",
       message: `${path} is invalid`,
-      details: { issues: r.issues },
+      details: { file: path, issues: r.issues },
     });
   }
   return r.fleet;
@@ -193,15 +193,13 @@ const refusedCode = (plans: ShownPlan[]): number | null => {
 };
 
 export interface PlanOptions {
-  file: string;
   prune: boolean;
   allowReplace: boolean;
   parallel: number;
 }
 
 /** `netforge plan -f FILE`: the exit code (0 also with changes; a request a dry run refused: its class). */
-export async function runPlan(io: Io, client: ApiClient, format: Format, o: PlanOptions): Promise<number> {
-  const fleet = await loadFleet(io, o.file);
+export async function runPlan(io: Io, client: ApiClient, format: Format, fleet: Fleet, o: PlanOptions): Promise<number> {
   const { plans, pruneCandidates } = await computePlan(client, fleet, o);
   if (format === "table") io.out(renderPlan(plans, { ...o, pruneCandidates, fleet: fleet.name }));
   else io.out(serialize(format, planDocument(fleet, plans)));
@@ -219,8 +217,13 @@ interface NetworkOutcome {
 }
 
 /** `netforge apply -f FILE`: plan, ask, run; the exit code. */
-export async function runApply(io: Io, client: ApiClient, format: Format, o: PlanOptions & { yes: boolean }): Promise<number> {
-  const fleet = await loadFleet(io, o.file);
+export async function runApply(
+  io: Io,
+  client: ApiClient,
+  format: Format,
+  fleet: Fleet,
+  o: PlanOptions & { yes: boolean },
+): Promise<number> {
   const { plans, pruneCandidates } = await computePlan(client, fleet, o);
   const say = (t: string) => (format === "table" ? io.out(t) : io.err(t));
   say(renderPlan(plans, { ...o, pruneCandidates, fleet: fleet.name }));

@@ -152,10 +152,13 @@ export function describeError(err: CliError): string {
   const issues = (api?.details as { issues?: { path: string; message: string }[] } | undefined)?.issues;
   // The API's message repeats its issues ("invalid request: a: ...; b: ..."): list them once, one per line.
   const listed = api && Array.isArray(issues) && issues.length > 0;
-  const lines = [listed ? `error: ${api.code}: the request is invalid:` : `error: ${err.message}`];
+  // A desired-state file's issues (plan/apply) say which file; an API request's, the request.
+  const what =
+    typeof api?.details.file === "string" ? `${api.details.file} is invalid (nothing was read or changed)` : "the request is invalid";
+  const lines = [listed ? `error: ${api.code}: ${what}:` : `error: ${err.message}`];
   if (api) {
     if (listed) for (const i of issues) lines.push(`  - ${i.path || "(body)"}: ${i.message}`);
-    const rest = Object.fromEntries(Object.entries(api.details).filter(([k]) => k !== "issues"));
+    const rest = Object.fromEntries(Object.entries(api.details).filter(([k]) => k !== "issues" && k !== "file"));
     if (Object.keys(rest).length > 0) lines.push(indent(keyValues(rest)));
     if (api.requestId) lines.push(`  (request id ${api.requestId})`);
   }
@@ -375,11 +378,12 @@ function addFleetCommands(io: Io, program: Command, setExit: (code: number) => v
       .option("--allow-replace", "(apply's flag; plan shows replacements either way)")
       .action(async (_o: unknown, c: Command) => {
         const opts = c.opts() as { file: string; prune?: boolean; parallel?: string; allowReplace?: boolean };
+        // The file first, as a whole: an invalid one is refused before anything else is needed or read.
+        const { runPlan, loadFleet } = await import("./fleet-commands");
+        const fleet = await loadFleet(io, opts.file);
         const { client, format } = clientFor(io, c);
-        const { runPlan } = await import("./fleet-commands");
         setExit(
-          await runPlan(io, client, format, {
-            file: opts.file,
+          await runPlan(io, client, format, fleet, {
             prune: opts.prune === true,
             allowReplace: opts.allowReplace === true,
             parallel: parallelOf(opts.parallel),
@@ -399,11 +403,12 @@ function addFleetCommands(io: Io, program: Command, setExit: (code: number) => v
       .option("-y, --yes", "do not ask; needed off a terminal when the plan deletes networks (--prune, replacements)")
       .action(async (_o: unknown, c: Command) => {
         const opts = c.opts() as { file: string; prune?: boolean; parallel?: string; allowReplace?: boolean; yes?: boolean };
+        // The file first, as a whole: an invalid one is refused before anything else is needed or read.
+        const { runApply, loadFleet } = await import("./fleet-commands");
+        const fleet = await loadFleet(io, opts.file);
         const { client, format } = clientFor(io, c);
-        const { runApply } = await import("./fleet-commands");
         setExit(
-          await runApply(io, client, format, {
-            file: opts.file,
+          await runApply(io, client, format, fleet, {
             prune: opts.prune === true,
             allowReplace: opts.allowReplace === true,
             parallel: parallelOf(opts.parallel),
