@@ -56,7 +56,16 @@ async function run(command: string, opts: { timeoutMs?: number; whileRunning?: (
 }
 
 /** The file: web (nat, DHCP range `range`) and, unless left out, db (isolated). */
-function writeFleet(o: { range?: [string, string]; db?: boolean; rule?: boolean; dbCidr?: string } = {}): void {
+interface FleetOptions {
+  range?: [string, string];
+  db?: boolean;
+  rule?: boolean;
+  dbCidr?: string;
+  forward?: boolean;
+  reservation?: boolean;
+  dns?: boolean;
+}
+function writeFleet(o: FleetOptions = {}): void {
   const [start, end] = o.range ?? ["10.71.0.100", "10.71.0.200"];
   const lines = [
     "apiVersion: netforge/v1",
@@ -79,6 +88,9 @@ function writeFleet(o: { range?: [string, string]; db?: boolean; rule?: boolean;
     ...(o.rule ? ["        - { direction: inbound, protocol: tcp, ports: 443, action: accept }"] : []),
     "    reservations:",
     "      - { mac: '52:54:00:71:00:10', ip: 10.71.0.10, hostname: db1 }",
+    ...(o.reservation ? ["      - { mac: '52:54:00:71:00:11', ip: 10.71.0.11 }"] : []),
+    ...(o.forward ? ["    portForwards:", "      - { protocol: tcp, hostPort: 8022, vmIp: 10.71.0.20, vmPort: 22 }"] : []),
+    ...(o.dns ? ["    dnsHosts:", "      - { ip: 10.71.0.20, names: [app] }"] : []),
     ...(o.db === false
       ? []
       : [
@@ -197,6 +209,38 @@ describe("netforge plan / apply / export", () => {
     expect(link.stdout).toMatch(/state UP/);
     expect((await h.exec(["ip", "-o", "link", "show", "master", "nf-web"])).stdout).toContain(vm.hostIfname);
     await vm.exec(["busybox", "ping", "-c", "1", "-W", "2", "10.71.0.1"]);
+  });
+
+  it("each other part changed alone (firewall, forward, reservation, DNS): one change each, live, the VM attached", async () => {
+    const base: FleetOptions = { range: ["10.71.0.100", "10.71.0.150"] };
+    const steps: [FleetOptions, string][] = [
+      [{ rule: true }, "network firewall"],
+      [{ rule: true, forward: true }, "network forward"],
+      [{ rule: true, forward: true, reservation: true }, "network ip assign"],
+      [{ rule: true, forward: true, reservation: true, dns: true }, "network dns"],
+    ];
+    for (const [opts, command] of steps) {
+      writeFleet({ ...base, ...opts });
+      const p = await run(`npx netforge plan -f ${FILE}`);
+      expect(p.code, p.screen).toBe(0);
+      expect(p.screen, command).toContain("network web: update (1 change)");
+      expect(p.screen).toContain(`[1] netforge ${command} web:`);
+      const a = await run(`npx netforge apply -f ${FILE} --yes`);
+      expect(a.code, a.screen).toBe(0);
+      expect(a.screen).toContain("Apply complete: 1 change(s) applied to 1 network(s).");
+      expect((await vm?.exec(["ip", "-o", "link", "show", "eth0"]))?.stdout).toMatch(/state UP/);
+    }
+    const web = (await c.call("describe-network", { name: "web" })).body.network;
+    expect(web.firewall.rules).toHaveLength(2);
+    expect(web.portForwards).toEqual([{ protocol: "tcp", hostPort: 8022, vmIp: "10.71.0.20", vmPort: 22 }]);
+    expect(web.reservations).toHaveLength(2);
+    expect(web.dnsHosts).toEqual([{ ip: "10.71.0.20", names: ["app"] }]);
+    // Back to the file without them: each part's removal, in one apply.
+    writeFleet(base);
+    const back = await run(`npx netforge apply -f ${FILE} --yes`);
+    expect(back.code, back.screen).toBe(0);
+    expect(back.screen).toContain("network web: update (4 changes)");
+    await vm?.exec(["busybox", "ping", "-c", "1", "-W", "2", "10.71.0.1"]);
   });
 
   it("a cidr changed: a replacement, refused without --allow-replace, run with it", async () => {
