@@ -20,6 +20,8 @@ export function benchNetworkRecord(
     firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
     portForwards: [],
     dnsHosts: [],
+    reservations: [],
+    managedBy: null,
     createdAt: o.at,
     updatedAt: o.at,
   };

@@ -136,6 +136,8 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
         firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
         portForwards: [],
         dnsHosts: [],
+        reservations: [],
+        managedBy: null,
         createdAt: now,
         updatedAt: now,
         ...o,

@@ -22,11 +22,13 @@ import {
   type JobRequestOptions,
   type JobView,
   JOB_STEPS,
+  versionMismatch,
 } from "@netforge/core/contract";
 import {
   checkTokenQuota,
   commitJobEvent,
   getJob,
+  getNetworkVersion,
   isRedisUnavailableError,
   isTerminal,
   type JobRecord,
@@ -84,7 +86,7 @@ export async function submitJob<A extends JobAction>(
 ): Promise<Response> {
   // The action's checks of the request alone, before anything is claimed or queued (dry runs get the same answer).
   apiHalfOf(action).admit?.(s, body);
-  if (opts.dryRun) return answerDryRun(s, c, action, body);
+  if (opts.dryRun) return answerDryRun(s, c, action, body, opts.ifMatch);
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const jobId = newJobId();
@@ -128,7 +130,8 @@ export async function submitJob<A extends JobAction>(
       s.keys,
       body,
       async (prepared) => {
-        record = await commitJob(s, c, action, jobId, prepared, await deadline, epoch, opts.expectPlan);
+        await checkIfMatch(s, prepared.network, opts.ifMatch);
+        record = await commitJob(s, c, action, jobId, prepared, await deadline, epoch, opts);
       },
       { limits: s.limits },
     );
@@ -155,7 +158,13 @@ export async function submitJob<A extends JobAction>(
  * `"dryRun": true`: the same checks as the real call (nothing claimed, queued or changed), then the plan
  * instead of a job (see dry-run.ts).
  */
-async function answerDryRun<A extends JobAction>(s: Services, c: Context<AppEnv>, action: A, body: JobBody<A>): Promise<Response> {
+async function answerDryRun<A extends JobAction>(
+  s: Services,
+  c: Context<AppEnv>,
+  action: A,
+  body: JobBody<A>,
+  ifMatch: number | null,
+): Promise<Response> {
   let prepared: PreparedJob<A> | null = null;
   const half = apiHalfOf(action);
   await half.prepare(
@@ -163,6 +172,7 @@ async function answerDryRun<A extends JobAction>(s: Services, c: Context<AppEnv>
     s.keys,
     body,
     async (p) => {
+      await checkIfMatch(s, p.network, ifMatch);
       prepared = p;
     },
     { checkOnly: true, limits: s.limits },
@@ -170,6 +180,18 @@ async function answerDryRun<A extends JobAction>(s: Services, c: Context<AppEnv>
   if (prepared === null) throw new AppError("INTERNAL", "the dry run prepared no job");
   await checkTokenQuota(s.redis, quotaOf(s, c).quota);
   return c.json({ plan: await half.plan(s, prepared) }, 200);
+}
+
+/**
+ * If-Match at the door: the network's version must be the one the request names (412 PRECONDITION_FAILED with
+ * `expected` and `current`, null for a network that does not exist). The worker checks it again under the
+ * network's lock before any step, so a change that lands between the two still fails the job.
+ */
+async function checkIfMatch(s: Services, network: string, ifMatch: number | null): Promise<void> {
+  if (ifMatch === null) return;
+  const [exists, current] = await Promise.all([s.redis.exists(s.keys.network(network)), getNetworkVersion(s.redis, s.keys, network)]);
+  const now = exists === 1 ? current : null;
+  if (now !== ifMatch) throw versionMismatch(network, ifMatch, now);
 }
 
 /**
@@ -186,7 +208,7 @@ async function commitJob<A extends JobAction>(
   prepared: PreparedJob<A>,
   deadlineMs: number,
   epoch: number,
-  expectPlan: string | null,
+  opts: JobRequestOptions,
 ): Promise<JobRecord> {
   // The deadline is on the clock of the server TIME was read from. After a reconnect (a Sentinel failover) the
   // commit would run on another server, whose clock may lag: then the deadline could let it apply after we
@@ -205,7 +227,13 @@ async function commitJob<A extends JobAction>(
     requestId: c.get("requestId"),
     owner,
   });
-  const data = { jobId, action, payload: prepared.payload, ...(expectPlan !== null ? { expectPlan } : {}) };
+  const data = {
+    jobId,
+    action,
+    payload: prepared.payload,
+    ...(opts.expectPlan !== null ? { expectPlan: opts.expectPlan } : {}),
+    ...(opts.ifMatch !== null ? { ifMatch: opts.ifMatch } : {}),
+  };
   const result = await s.queues
     .commit(prepared.host, data, { deadlineMs, record, claim: prepared.claim, portClaim: prepared.portClaim ?? null, quota })
     .catch((err: unknown) => {

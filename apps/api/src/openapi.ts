@@ -124,6 +124,14 @@ function actionOperation(name: ActionName): JsonSchema {
         schema: { type: "string", minLength: 1, maxLength: 200 },
       },
       {
+        name: "If-Match",
+        in: "header",
+        required: false,
+        description:
+          "the network's version the request is made against, as describe-network's ETag gives it (\"7\"): another version (or no such network) is 412 PRECONDITION_FAILED (details.expected, details.current), at once or by the job before any step",
+        schema: { type: "string", pattern: '^"[0-9]{1,15}"$', example: '"7"' },
+      },
+      {
         name: "Prefer",
         in: "header",
         required: false,
@@ -146,12 +154,21 @@ function actionOperation(name: ActionName): JsonSchema {
       "409": errorRef(
         "NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH, LIMIT_REACHED (details.limit), or a failed job's code",
       ),
+      "412": errorRef("PRECONDITION_FAILED: If-Match is not the network's version (details.expected, details.current)"),
       "422": errorRef("UNSUPPORTED_FOR_TYPE"),
       "503": errorRef("NO_HOST, HOST_UNAVAILABLE, UNAVAILABLE"),
     };
   } else {
     op.responses = {
-      "200": { description: "OK", content: { "application/json": { schema: schemaOf(def.response, "output") } } },
+      "200": {
+        description: "OK",
+        content: { "application/json": { schema: schemaOf(def.response, "output") } },
+        ...(def.headers
+          ? {
+              headers: Object.fromEntries(Object.entries(def.headers).map(([h, d]) => [h, { description: d, schema: { type: "string" } }])),
+            }
+          : {}),
+      },
       ...COMMON_ERRORS,
       "404": errorRef("NOT_FOUND"),
     };

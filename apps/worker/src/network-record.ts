@@ -54,6 +54,8 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
       : { ...OPEN_FIREWALL, rules: [], hostServices: [] },
     portForwards: (view?.portForwards ?? []).map((f) => ({ ...f })),
     dnsHosts: (view?.dnsHosts ?? []).map((h) => ({ ip: h.ip, names: [...h.names] })),
+    reservations: (view?.reservations ?? []).map((r) => ({ mac: r.mac, ip: r.ip, hostname: r.hostname })),
+    managedBy: d.spec?.managedBy ?? null,
     createdAt: d.createdAt ?? updatedAt,
     updatedAt,
   };

@@ -10,8 +10,8 @@
  * lost it stops; it undoes and records only under a lock it took back, and
  * otherwise leaves host and record to the holder and runs again later.
  */
-import { AppError, JOB_BACKOFF_MS, type QueuedJobData, toAppError } from "@netforge/core/contract";
-import { countWorkerEvent, getJob, isTerminal, tryLock, type HeldLock } from "@netforge/core/store";
+import { AppError, JOB_BACKOFF_MS, type QueuedJobData, toAppError, versionMismatch } from "@netforge/core/contract";
+import { bumpNetworkVersion, countWorkerEvent, getJob, getNetworkVersion, isTerminal, tryLock, type HeldLock } from "@netforge/core/store";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import type { HostContext } from "./context";
 import { fenceFor, isLockLost, LOCK_LOST, lockLostError } from "./fence";
@@ -94,9 +94,21 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
           },
         );
       }
+      // If-Match: the network's version now, under its lock, must be the one the request was made against. A
+      // redelivered job that already began skips it (its own success may have moved the version).
+      const ifMatch = job.data.ifMatch;
+      if (ifMatch !== undefined && earlierSteps.size === 0) {
+        const exists = (await host.redis.exists(host.keys.network(record.network))) === 1;
+        const current = exists ? await getNetworkVersion(host.redis, host.keys, record.network) : null;
+        if (current !== ifMatch) throw versionMismatch(record.network, ifMatch, current);
+      }
       const expectPlan = job.data.expectPlan;
       const ctx = { ...host, logger, report, revert, earlierSteps, ...(expectPlan ? { expectPlan } : {}) };
       const result = await runJobAction(action, ctx, payload, { network: record.network, host: host.hostId });
+      // A change applied: the network's version +1 (nothing for a network the job removed), before the success
+      // is recorded, so whoever sees the success reads the new version.
+      await report.fence?.("bumping the network's version");
+      await bumpNetworkVersion(host.redis, host.keys, record.network);
       await report.succeeded(result); // fenced: only under the lock
       revert.success();
       host.hostChanged(record.network);

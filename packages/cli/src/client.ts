@@ -75,8 +75,12 @@ export class ApiClient {
   }
 
   /** POST /api/<action>; the parsed body of a 2xx answer, else a CliError. Job submissions carry an Idempotency-Key. */
-  async action(action: string, body: unknown, opts: { idempotent?: boolean } = {}): Promise<{ status: number; body: any }> {
-    const extra: Record<string, string> = { "content-type": "application/json" };
+  async action(
+    action: string,
+    body: unknown,
+    opts: { idempotent?: boolean; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: any }> {
+    const extra: Record<string, string> = { "content-type": "application/json", ...opts.headers };
     if (opts.idempotent) extra["idempotency-key"] = randomUUID();
     const res = await this.request(`/api/${action}`, { method: "POST", headers: this.headers(extra), body: JSON.stringify(body) });
     if (!res.ok) throw await errorFromResponse(res);

@@ -9,7 +9,7 @@ export const EXIT = {
   UNEXPECTED: 1,
   /** Bad usage or a request the API refused as invalid (VALIDATION_FAILED, UNSUPPORTED_FOR_TYPE, PAYLOAD_TOO_LARGE). */
   VALIDATION: 2,
-  /** Refused because of the cluster's state (NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH: HTTP 409). */
+  /** Refused because of the cluster's state (NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH: HTTP 409; PRECONDITION_FAILED: 412). */
   CONFLICT: 3,
   /** The network, job or host does not exist (NOT_FOUND). */
   NOT_FOUND: 4,
@@ -30,7 +30,8 @@ export const EXIT_CODE_HELP = `Exit codes:
   0    success (a followed job succeeded)
   1    unexpected error (API answered 500, or a bug)
   2    invalid usage or request (VALIDATION_FAILED, UNSUPPORTED_FOR_TYPE, PAYLOAD_TOO_LARGE)
-  3    conflict with the cluster's state (NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH)
+  3    conflict with the cluster's state (NAME_TAKEN, CIDR_CONFLICT, INVALID_STATE, IDEMPOTENCY_MISMATCH,
+       PRECONDITION_FAILED: the network changed since the plan)
   4    not found (NOT_FOUND)
   5    the job failed on its host (its error code, message and details are printed)
   6    authentication or permission (UNAUTHORIZED, FORBIDDEN; a config file other users may read or write)
@@ -43,7 +44,7 @@ export function exitCodeForApiError(status: number, code: string): number {
   if (code === "VALIDATION_FAILED" || code === "UNSUPPORTED_FOR_TYPE" || code === "PAYLOAD_TOO_LARGE") return EXIT.VALIDATION;
   if (code === "UNAUTHORIZED" || code === "FORBIDDEN" || status === 401 || status === 403) return EXIT.AUTH;
   if (code === "NOT_FOUND" || status === 404) return EXIT.NOT_FOUND;
-  if (status === 409) return EXIT.CONFLICT;
+  if (status === 409 || status === 412) return EXIT.CONFLICT;
   if (status === 429 || status === 503 || status === 502 || status === 504) return EXIT.CONNECTION;
   if (status === 400 || status === 413 || status === 422) return EXIT.VALIDATION;
   return EXIT.UNEXPECTED;

@@ -75,7 +75,8 @@ Examples:
   netforge network list --type nat
   netforge network describe web
   netforge network delete web
-  netforge job watch <job id>`;
+  netforge job watch <job id>
+  netforge export > fleet.yaml; netforge plan -f fleet.yaml; netforge apply -f fleet.yaml`;
 
 function readBodyFile(io: Io, path: string): Record<string, unknown> {
   let text: string;
@@ -151,10 +152,13 @@ export function describeError(err: CliError): string {
   const issues = (api?.details as { issues?: { path: string; message: string }[] } | undefined)?.issues;
   // The API's message repeats its issues ("invalid request: a: ...; b: ..."): list them once, one per line.
   const listed = api && Array.isArray(issues) && issues.length > 0;
-  const lines = [listed ? `error: ${api.code}: the request is invalid:` : `error: ${err.message}`];
+  // A desired-state file's issues (plan/apply) say which file; an API request's, the request.
+  const what =
+    typeof api?.details.file === "string" ? `${api.details.file} is invalid (nothing was read or changed)` : "the request is invalid";
+  const lines = [listed ? `error: ${api.code}: ${what}:` : `error: ${err.message}`];
   if (api) {
     if (listed) for (const i of issues) lines.push(`  - ${i.path || "(body)"}: ${i.message}`);
-    const rest = Object.fromEntries(Object.entries(api.details).filter(([k]) => k !== "issues"));
+    const rest = Object.fromEntries(Object.entries(api.details).filter(([k]) => k !== "issues" && k !== "file"));
     if (Object.keys(rest).length > 0) lines.push(indent(keyValues(rest)));
     if (api.requestId) lines.push(`  (request id ${api.requestId})`);
   }
@@ -295,6 +299,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   for (const def of actionTable()) addActionCommand(io, program, def, setExit);
   addConvenienceCommands(io, program, setExit);
+  addFleetCommands(io, program, setExit);
 
   const job = program.commands.find((c) => c.name() === "job") ?? commandAt(program, ["job", "x"]).parent!;
   configure(
@@ -344,6 +349,96 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       }),
   );
   return program;
+}
+
+const parallelOf = (v: unknown): number => {
+  const n = Number(v ?? 4);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new CliError("--parallel: a whole number from 1 to 64", EXIT.VALIDATION);
+  return n;
+};
+
+/**
+ * plan, apply and export: the desired state of networks as a file (docs/adr/0043). Their code (fleet*.ts, the
+ * file's schemas) is loaded only when one of them runs.
+ */
+function addFleetCommands(io: Io, program: Command, setExit: (code: number) => void): void {
+  const fileOption = (c: Command) =>
+    c
+      .requiredOption("-f, --file <path>", "the desired-state file, YAML or JSON ('-': stdin)")
+      .option("--prune", "also delete networks an earlier apply of this file created that it no longer lists")
+      .option("--parallel <n>", "networks read and changed at the same time (default 4)");
+  configure(
+    fileOption(
+      program
+        .command("plan")
+        .description(
+          "Compare a desired-state file with the cluster and print, per network, the changes and the exact commands of each (dry runs); changes nothing",
+        ),
+    )
+      .option("--allow-replace", "(apply's flag; plan shows replacements either way)")
+      .action(async (_o: unknown, c: Command) => {
+        const opts = c.opts() as { file: string; prune?: boolean; parallel?: string; allowReplace?: boolean };
+        // The file first, as a whole: an invalid one is refused before anything else is needed or read.
+        const { runPlan, loadFleet } = await import("./fleet-commands");
+        const fleet = await loadFleet(io, opts.file);
+        const { client, format } = clientFor(io, c);
+        setExit(
+          await runPlan(io, client, format, fleet, {
+            prune: opts.prune === true,
+            allowReplace: opts.allowReplace === true,
+            parallel: parallelOf(opts.parallel),
+          }),
+        );
+      }),
+  );
+  configure(
+    fileOption(
+      program
+        .command("apply")
+        .description(
+          "Plan as `netforge plan` does, ask (on a terminal, unless --yes), then make the cluster match the file: each network's changes in order with If-Match, networks in parallel, steps printed live",
+        ),
+    )
+      .option("--allow-replace", "run replacements (delete, then create) a change of type, host, cidr or another fixed field needs")
+      .option("-y, --yes", "do not ask; needed off a terminal when the plan deletes networks (--prune, replacements)")
+      .action(async (_o: unknown, c: Command) => {
+        const opts = c.opts() as { file: string; prune?: boolean; parallel?: string; allowReplace?: boolean; yes?: boolean };
+        // The file first, as a whole: an invalid one is refused before anything else is needed or read.
+        const { runApply, loadFleet } = await import("./fleet-commands");
+        const fleet = await loadFleet(io, opts.file);
+        const { client, format } = clientFor(io, c);
+        setExit(
+          await runApply(io, client, format, fleet, {
+            prune: opts.prune === true,
+            allowReplace: opts.allowReplace === true,
+            parallel: parallelOf(opts.parallel),
+            yes: opts.yes === true,
+          }),
+        );
+      }),
+  );
+  configure(
+    program
+      .command("export")
+      .description(
+        "Write the current state of networks as a desired-state file (YAML; -o json for JSON): export, then apply, has nothing to do",
+      )
+      .argument("[names...]", "only these networks (default: every network)")
+      .option("--host <host>", "only the networks of this host")
+      .option("--name <name>", "the file's metadata.name (default: the managedBy the networks share, else exported)")
+      .action(async (names: string[], _o: unknown, c: Command) => {
+        const opts = c.opts() as { host?: string; name?: string };
+        const { client, format } = clientFor(io, c);
+        const { runExport } = await import("./fleet-commands");
+        setExit(
+          await runExport(io, client, format, {
+            names,
+            ...(opts.host ? { host: opts.host } : {}),
+            ...(opts.name ? { name: opts.name } : {}),
+          }),
+        );
+      }),
+  );
 }
 
 /** A CliError as the API's error object: the API's own, or one named after the exit class for the CLI's own errors. */

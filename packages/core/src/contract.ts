@@ -54,6 +54,9 @@ export {
   type QueryDefinition,
   queryAction,
   splitDryRun,
+  parseIfMatch,
+  versionMismatch,
+  versionTag,
   type JobRequestOptions,
 } from "./actions/index";
 export { bodyPayload, type CreateNetworkPayload, parseCreatePayload, type PayloadResult } from "./schemas/payload-parse";

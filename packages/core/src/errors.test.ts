@@ -17,6 +17,7 @@ describe("error codes and their HTTP status (API.md, 'Errors')", () => {
       INVALID_STATE: 409,
       IDEMPOTENCY_MISMATCH: 409,
       LIMIT_REACHED: 409,
+      PRECONDITION_FAILED: 412,
       PAYLOAD_TOO_LARGE: 413,
       UNSUPPORTED_FOR_TYPE: 422,
       SRIOV_UNAVAILABLE: 422,
@@ -46,6 +47,7 @@ describe("error codes and their HTTP status (API.md, 'Errors')", () => {
       "IDEMPOTENCY_MISMATCH",
       "NOT_ALLOWED",
       "LIMIT_REACHED",
+      "PRECONDITION_FAILED",
     ];
     expect([...NON_RETRYABLE_CODES].sort()).toEqual([...never].sort());
     for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {

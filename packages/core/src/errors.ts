@@ -20,6 +20,7 @@ export const ERROR_STATUS = {
   INVALID_STATE: 409,
   IDEMPOTENCY_MISMATCH: 409,
   LIMIT_REACHED: 409,
+  PRECONDITION_FAILED: 412,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_FOR_TYPE: 422,
   SRIOV_UNAVAILABLE: 422,
@@ -50,6 +51,7 @@ export const NON_RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "IDEMPOTENCY_MISMATCH",
   "NOT_ALLOWED",
   "LIMIT_REACHED",
+  "PRECONDITION_FAILED",
 ]);
 
 /** The serialised form of an error, as it appears in HTTP bodies and job records. */

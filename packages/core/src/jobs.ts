@@ -31,4 +31,6 @@ export interface QueuedJobData<A extends JobAction = JobAction> {
   payload: JobPayloads[A];
   /** The plan hash the client previewed (expectPlan): a different plan fails the job instead of running. */
   expectPlan?: string;
+  /** The network's version the request named (If-Match): the worker fails the job before any step on another. */
+  ifMatch?: number;
 }

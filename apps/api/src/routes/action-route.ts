@@ -26,7 +26,9 @@ export function actionRoute<N extends ActionName>(app: Hono<AppEnv>, name: N, ha
     const raw = await readJsonObject(c);
     // Every mutating action takes "dryRun" and "expectPlan" (API.md) beside its body: taken off here, the one
     // place they are read.
-    const { rest, ...opts } = def.kind === "job" ? splitDryRun(raw) : { dryRun: false, expectPlan: null, rest: raw };
+    // If-Match (a network's version) likewise, from its header; queries ignore it.
+    const { rest, ...opts } =
+      def.kind === "job" ? splitDryRun(raw, c.req.header("If-Match")) : { dryRun: false, expectPlan: null, ifMatch: null, rest: raw };
     const body = parseOrThrow(def.body, rest) as ActionBody<N>;
     return handler(c, body, raw, opts);
   });

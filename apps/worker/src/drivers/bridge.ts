@@ -50,7 +50,15 @@ export const bridgeDriver: NetworkDriver<BridgeNetSpec> = {
       interface: c.def.spec && "interface" in c.def.spec ? c.def.spec.interface : null,
     }));
     const choice = chooseBridge(p.l2, p.name, ctx.hostId, host.links, users, ctx.allowedInterfaces ?? []);
-    return { type: bridgeModel.type, name: p.name, uuid: p.uuid, description: p.description, createdAt: p.createdAt, ...choice };
+    return {
+      type: bridgeModel.type,
+      name: p.name,
+      uuid: p.uuid,
+      description: p.description,
+      createdAt: p.createdAt,
+      ...(p.managedBy === undefined ? {} : { managedBy: p.managedBy }),
+      ...choice,
+    };
   },
   async verifyStarted() {},
   async hostFacts(ctx) {

@@ -73,6 +73,7 @@ export const sriovDriver: NetworkDriver<SriovNetSpec> = {
       uuid: p.uuid,
       description: p.description,
       createdAt: p.createdAt,
+      ...(p.managedBy === undefined ? {} : { managedBy: p.managedBy }),
       pf: req.pf,
       vfs: req.vfs,
       vlan: req.vlan,

@@ -2,7 +2,17 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import { checkJobPayload } from "../schemas/job-payload";
 import { JobAction } from "../schemas/job";
-import { ACTIONS, CONFIGURE_ACTIONS, JOB_ACTIONS, JOB_DEFINITIONS, JOB_STEPS, QUERY_DEFINITIONS, splitDryRun } from "./index";
+import {
+  ACTIONS,
+  CONFIGURE_ACTIONS,
+  JOB_ACTIONS,
+  JOB_DEFINITIONS,
+  JOB_STEPS,
+  QUERY_DEFINITIONS,
+  parseIfMatch,
+  splitDryRun,
+  versionTag,
+} from "./index";
 
 describe("action definitions: every list is derived from them", () => {
   it("ACTIONS holds every job and query definition, each once, as the same object", () => {
@@ -34,16 +44,16 @@ describe("action definitions: every list is derived from them", () => {
 
 describe("splitDryRun: the one place dryRun and expectPlan are read", () => {
   it("takes dryRun off the body", () => {
-    expect(splitDryRun({ name: "a", dryRun: true })).toEqual({ dryRun: true, expectPlan: null, rest: { name: "a" } });
-    expect(splitDryRun({ name: "a", dryRun: false })).toEqual({ dryRun: false, expectPlan: null, rest: { name: "a" } });
+    expect(splitDryRun({ name: "a", dryRun: true })).toEqual({ dryRun: true, expectPlan: null, ifMatch: null, rest: { name: "a" } });
+    expect(splitDryRun({ name: "a", dryRun: false })).toEqual({ dryRun: false, expectPlan: null, ifMatch: null, rest: { name: "a" } });
   });
   it("no dryRun: not a dry run, the body untouched", () => {
     const raw = { name: "a" };
-    expect(splitDryRun(raw)).toEqual({ dryRun: false, expectPlan: null, rest: raw });
+    expect(splitDryRun(raw)).toEqual({ dryRun: false, expectPlan: null, ifMatch: null, rest: raw });
   });
   it("takes expectPlan (a dry run's planHash) off the body; anything else is VALIDATION_FAILED naming it", () => {
     const hash = "0123456789abcdef0123456789abcdef";
-    expect(splitDryRun({ name: "a", expectPlan: hash })).toEqual({ dryRun: false, expectPlan: hash, rest: { name: "a" } });
+    expect(splitDryRun({ name: "a", expectPlan: hash })).toEqual({ dryRun: false, expectPlan: hash, ifMatch: null, rest: { name: "a" } });
     // An array whose text is a hash is still no string.
     for (const v of [hash.toUpperCase(), `${hash}0`, hash.slice(1), 42, null, "", [hash]]) {
       let err: unknown;
@@ -88,5 +98,30 @@ describe("a job's payload parses into its definition's payload type", () => {
     expect(() => checkJobPayload("unassign-static-ip", { name: "web", mac: "52:54:00:00:00:01", dryRun: true }, expect_)).toThrow(
       expect.objectContaining({ code: "VALIDATION_FAILED" }),
     );
+  });
+});
+
+describe("If-Match: a network's version, as describe-network's ETag gives it", () => {
+  it('reads "7" (and a bare 7); no header is null', () => {
+    expect(parseIfMatch('"7"')).toBe(7);
+    expect(parseIfMatch(" 12 ")).toBe(12);
+    expect(parseIfMatch(undefined)).toBeNull();
+    expect(versionTag(7)).toBe('"7"');
+    expect(parseIfMatch(versionTag(0))).toBe(0);
+    expect(splitDryRun({ name: "a" }, '"3"')).toEqual({ dryRun: false, expectPlan: null, ifMatch: 3, rest: { name: "a" } });
+  });
+  it("refuses anything else with VALIDATION_FAILED naming If-Match", () => {
+    for (const v of ["*", 'W/"7"', '"x"', "", '"7', "-1", "1.5", '"1234567890123456"']) {
+      let err: unknown;
+      try {
+        parseIfMatch(v);
+      } catch (e) {
+        err = e;
+      }
+      expect((err as AppError).code, v).toBe("VALIDATION_FAILED");
+      expect((err as AppError).details.issues).toEqual([
+        { path: "If-Match", message: "must be a network's version as describe-network's ETag gives it, like \"7\"" },
+      ]);
+    }
   });
 });

@@ -41,6 +41,8 @@ export interface QueryDefinition<B extends z.ZodType = z.ZodType> extends Action
   response: z.ZodType;
   /** Error answers beyond the common ones (status -> what), for the OpenAPI document. */
   errors?: Record<string, string>;
+  /** Headers of its 200 answer beside the body (name -> what it holds), for the OpenAPI document. */
+  headers?: Record<string, string>;
 }
 
 /** How a configure action's payload is the one change of the network it asks for. */

@@ -26,10 +26,11 @@ export const QUERY_DEFINITIONS = {
     role: "viewer",
     summary: "One network with its configuration and live stats",
     description:
-      "The network's configuration as its host's worker last published it, with live stats (attached VMs, allocated IPs; stats.observedAt says when they were read, every worker heartbeat). NOT_FOUND for an unknown network.",
+      "The network's configuration as its host's worker last published it, with live stats (attached VMs, allocated IPs; stats.observedAt says when they were read, every worker heartbeat), its version (+1 on every change applied; also the ETag header, for If-Match) and managedBy. NOT_FOUND for an unknown network.",
     cli: ["network", "describe"],
     examples: { default: { summary: "network web", value: { name: "web" } } },
     response: z.object({ network: NetworkView }),
+    headers: { ETag: 'the network\'s version, quoted ("7"): send it as If-Match with a job action to change only this version' },
   }),
   "list-jobs": queryAction({
     kind: "query",

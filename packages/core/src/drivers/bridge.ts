@@ -94,6 +94,7 @@ const bridgeDoor: DeviceDoor<BridgeNetSpec> = {
       uuid: payload.uuid,
       description: payload.description,
       createdAt: payload.createdAt,
+      ...(payload.managedBy === undefined ? {} : { managedBy: payload.managedBy }),
       ...choice,
     };
   },

@@ -10,7 +10,7 @@ import type { DhcpConfig, NetworkType } from "../schemas/network";
 import type { ChangeKind } from "../actions/changes";
 import type { ChangePlan, HostObservation, NetworkChange } from "../planner/changes";
 import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
-import type { NetSpec, RoutedNetSpec } from "../planner/network-spec";
+import type { NetSpec, Reservation, RoutedNetSpec } from "../planner/network-spec";
 import type { DeviceDoor } from "./door";
 import type { HostSteps } from "./host-steps";
 
@@ -35,6 +35,8 @@ export interface TypeView {
   portForwards: readonly PortForwardSpec[];
   /** DNS host records netforge keeps for the network's DNS server (empty: none, or the type has no DNS of netforge's). */
   dnsHosts: readonly DnsHost[];
+  /** Static DHCP reservations (empty: none, or the type has no DHCP of netforge's). */
+  reservations: readonly Reservation[];
 }
 
 /**

@@ -39,7 +39,7 @@ export function noAddressingParts<S extends NetSpec>(why: string): Omit<DriverMo
     ownsTypeRules: () => true,
     redefineBeforeStart: () => false,
     servesDhcp: () => false,
-    view: () => ({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [] }),
+    view: () => ({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [], reservations: [] }),
     hostRuleCount: () => 0,
     planChange(spec, change) {
       throw unsupportedChange(spec, change, why);

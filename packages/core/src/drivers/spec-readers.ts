@@ -15,7 +15,13 @@ import type { BridgeNetSpec } from "./bridge";
 import type { RoutedNetSpec, RoutedType } from "./routed";
 import type { SriovNetSpec } from "./sriov";
 
-const common = (p: ParsedNetwork) => ({ name: p.name, uuid: p.uuid, description: p.description, createdAt: p.createdAt ?? "" });
+const common = (p: ParsedNetwork) => ({
+  name: p.name,
+  uuid: p.uuid,
+  description: p.description,
+  createdAt: p.createdAt ?? "",
+  ...(p.managedBy === null ? {} : { managedBy: p.managedBy }),
+});
 
 /** A bridge network's spec: its bridge (libvirt's <bridge> for older metadata), its NIC and the NIC's state before. */
 function readBridgeSpec(meta: Node, p: ParsedNetwork): BridgeNetSpec | null {
@@ -75,10 +81,7 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
       : p.hosts.map((h) => ({ ...h }));
   const spec: NetSpec = {
     type,
-    name: p.name,
-    uuid: p.uuid,
-    description: p.description,
-    createdAt: p.createdAt ?? "",
+    ...common(p),
     bridge,
     cidr,
     gateway,

@@ -88,6 +88,7 @@ const sriovDoor: DeviceDoor<SriovNetSpec> = {
       uuid: payload.uuid,
       description: payload.description,
       createdAt: payload.createdAt,
+      ...(payload.managedBy === undefined ? {} : { managedBy: payload.managedBy }),
       pf: req.pf,
       vfs: req.vfs,
       vlan: req.vlan,

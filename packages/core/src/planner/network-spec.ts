@@ -28,4 +28,6 @@ export interface SpecBase {
   uuid: string;
   description: string;
   createdAt: string;
+  /** Who manages the network (create-network's managedBy; netforge apply: its file's metadata.name); absent: nobody said. */
+  managedBy?: string;
 }

@@ -108,6 +108,7 @@ describe("parseNetworkXml", () => {
       type: "nat",
       description: "frontend VMs",
       createdAt: base.createdAt,
+      managedBy: null,
       forwardMode: "open",
       bridge: "nf-web",
       cidr: "192.168.100.0/24",
@@ -350,6 +351,7 @@ describe("parseNetworkXml, what libvirt may write", () => {
       type: null,
       description: "",
       createdAt: null,
+      managedBy: null,
       forwardMode: null,
       bridge: null,
       cidr: null,
@@ -498,5 +500,18 @@ describe("bridge and sriov networks", () => {
     const xml = renderNetworkXml({ ...pool, pf: "a'b<c" });
     expect(xml).toContain("<pf dev='a&apos;b&lt;c'/>");
     expect((parseNetworkXml(xml).spec as SriovNetSpec).pf).toBe("a'b<c");
+  });
+});
+
+describe("managedBy in the metadata", () => {
+  it("is written only when given, and read back into the spec", () => {
+    const owned = { ...base, managedBy: "fleet-a" };
+    const xml = renderNetworkXml(owned);
+    expect(xml).toContain("<nf:managedBy>fleet-a</nf:managedBy>");
+    const p = parseNetworkXml(xml);
+    expect(p.managedBy).toBe("fleet-a");
+    expect(p.spec?.managedBy).toBe("fleet-a");
+    expect(renderNetworkXml(base)).not.toContain("managedBy");
+    expect(parseNetworkXml(renderNetworkXml(base)).spec).not.toHaveProperty("managedBy");
   });
 });

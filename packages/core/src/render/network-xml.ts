@@ -49,6 +49,7 @@ function head(spec: NetSpec): string[] {
     `      <nf:type>${e(spec.type)}</nf:type>`,
     `      <nf:description>${e(spec.description)}</nf:description>`,
     `      <nf:createdAt>${e(spec.createdAt)}</nf:createdAt>`,
+    ...(spec.managedBy === undefined ? [] : [`      <nf:managedBy>${e(spec.managedBy)}</nf:managedBy>`]),
   ];
 }
 const META_END = ["    </nf:network>", "  </metadata>"];
@@ -201,6 +202,8 @@ export interface ParsedNetwork {
   type: NetworkType | null;
   description: string;
   createdAt: string | null;
+  /** Who manages it (the metadata's managedBy); null when not said. */
+  managedBy: string | null;
   forwardMode: string | null;
   bridge: string | null;
   /** First IPv4 <ip> element, as CIDR of its subnet, with the gateway address. */
@@ -350,6 +353,7 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     type,
     description: meta && own !== null ? description(own) : "",
     createdAt: meta ? str(meta.createdAt) : null,
+    managedBy: meta ? str(meta.managedBy) : null,
     // A bare <forward/> parses as "": it is still a forward element (libvirt defaults its mode to nat).
     // not-a-network-type: libvirt's default forward mode (next line)
     forwardMode: forward !== undefined ? ((typeof forward === "object" ? attr(forward, "mode") : null) ?? "nat") : null,

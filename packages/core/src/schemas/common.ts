@@ -67,5 +67,11 @@ export const MacAddress = z
 /** Free text shown to operators; stored in libvirt XML metadata, so it follows the text rules of ./text. */
 export const Description = operatorText(256).describe("Free text shown to operators (one line, at most 256 characters)");
 
+/** Who manages a network: a name like a desired-state file's metadata.name (netforge apply --prune removes only its own). */
+export const ManagedBy = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be 1-63 of letters, digits, '.', '_' and '-', starting with a letter or digit")
+  .describe("Who manages the network (netforge apply: the file's metadata.name); kept with the network, shown by describe-network");
+
 /** Page size for list actions. */
 export const Limit = z.number().int().min(1).max(1000);

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { AppError } from "../errors";
 import { type Cidr, formatCidr, formatIPv4, usableRange } from "../net/ipv4";
-import { Description, HostId, IPv4, NetworkName } from "./common";
+import { Description, HostId, IPv4, ManagedBy, NetworkName } from "./common";
 
 export const MIN_LEASE_SECONDS = 120;
 export const MAX_LEASE_SECONDS = 31_536_000;
@@ -31,6 +31,7 @@ export const commonCreateFields = {
   description: Description.optional(),
   autostart: z.boolean().optional().describe("Start with the host (default true)"),
   start: z.boolean().optional().describe("Start after creating (default true)"),
+  managedBy: ManagedBy.optional(),
 };
 
 /**

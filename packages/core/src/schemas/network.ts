@@ -44,6 +44,7 @@ export function resolveCreate(body: CreateNetworkBody): ResolvedCreate {
     autostart: body.autostart ?? true,
     start: body.start ?? true,
     requestedHost: body.host ?? null,
+    ...(body.managedBy === undefined ? {} : { managedBy: body.managedBy }),
   };
   return { ...base, ...resolveTypePart(body) };
 }
@@ -62,6 +63,8 @@ export interface NetworkSpec {
   /** Bridge device name; chosen by the worker (unique on the host, <= 15 chars). */
   bridge: string | null;
   createdAt: string;
+  /** Who manages the network (create-network's managedBy); absent when not given. */
+  managedBy?: string;
   /** bridge and sriov networks: what they attach to (absent for nat/isolated). */
   l2?: L2Request;
 }
@@ -143,6 +146,12 @@ export const NetworkView = z.object({
   portForwards: z.array(PortForward),
   /** DNS host records the network's DNS server answers (configure-network-dns; empty for bridge and sriov). */
   dnsHosts: z.array(z.object({ ip: z.string(), names: z.array(z.string()) })),
+  /** Static DHCP reservations (assign-static-ip; empty for bridge and sriov). */
+  reservations: z.array(z.object({ mac: z.string(), ip: z.string(), hostname: z.string().nullable() })),
+  /** Who manages the network: what create-network's managedBy said (netforge apply: its file's metadata.name), else null. */
+  managedBy: z.string().nullable(),
+  /** +1 on every change applied to the network (every job that succeeded on it); send it as If-Match. */
+  version: z.number().int(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -157,5 +166,7 @@ export const NetworkSummary = NetworkView.pick({
   cidr: true,
   state: true,
   autostart: true,
+  managedBy: true,
+  version: true,
 });
 export type NetworkSummary = z.infer<typeof NetworkSummary>;

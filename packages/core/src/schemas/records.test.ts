@@ -111,7 +111,9 @@ describe("network records and list bodies", () => {
     expect(NetworkRef.safeParse({ name: "web", host: "h1" }).success).toBe(false);
   });
   it("a summary is exactly the list columns of a view", () => {
-    expect(Object.keys(NetworkSummary.shape).sort()).toEqual(["autostart", "cidr", "host", "name", "state", "type", "uuid"]);
+    expect(Object.keys(NetworkSummary.shape).sort()).toEqual(
+      ["autostart", "cidr", "host", "name", "state", "type", "uuid", "managedBy", "version"].sort(),
+    );
     expect(Object.keys(NetworkView.shape)).toContain("portForwards");
   });
 });

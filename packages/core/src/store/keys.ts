@@ -15,6 +15,11 @@ export interface Keys {
   networkSummaries: string;
   /** HASH name -> the network's firewall rules plus port forwards (written with the record): rules per host. */
   networkRuleCounts: string;
+  /**
+   * HASH name -> the network's version: +1 by the worker on every job that succeeded on it (under its lock),
+   * gone with the network. What If-Match is compared with (docs/adr/0043).
+   */
+  networkVersions: string;
   /** JSON live stats of a network, refreshed by its worker. */
   networkStats(name: string): string;
   /** HASH name -> host: every network name claimed in the cluster (pending or existing). */
@@ -84,6 +89,7 @@ export function makeKeys(prefix: string): Keys {
     networks: `${p}:nets`,
     networkSummaries: `${p}:nets:summary`,
     networkRuleCounts: `${p}:nets:rules`,
+    networkVersions: `${p}:nets:version`,
     networkStats: (n) => `${p}:netstats:${n}`,
     claimedNames: `${p}:claim:names`,
     claimedSubnets: (h) => `${p}:claim:subnets:${h}`,

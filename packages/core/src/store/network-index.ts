@@ -9,15 +9,25 @@ import type { NetworkStats, NetworkSummary, NetworkView } from "../schemas/netwo
 import type { Keys } from "./keys";
 import { evalScript } from "./scripts";
 
-/** A network as stored in the index: the describe view without live stats. */
-export type NetworkRecord = Omit<NetworkView, "stats">;
+/** A network as stored in the index: the describe view without live stats and its version (kept beside it). */
+export type NetworkRecord = Omit<NetworkView, "stats" | "version">;
 
 /** Stats shown before a worker has observed the network. */
 export const EMPTY_STATS: NetworkStats = { connectedVms: 0, allocatedIps: 0, observedAt: null };
 
-/** What list-networks shows of a network (this key order is the answer's). */
-export function networkSummary(n: NetworkRecord): NetworkSummary {
-  return { name: n.name, uuid: n.uuid, type: n.type, host: n.host, cidr: n.cidr, state: n.state, autostart: n.autostart };
+/** What list-networks shows of a network (this key order is the answer's; its version is added when read). */
+export function networkSummary(n: NetworkRecord): Omit<NetworkSummary, "version"> {
+  // A record written before managedBy existed has none: null (never another file's).
+  return {
+    name: n.name,
+    uuid: n.uuid,
+    type: n.type,
+    host: n.host,
+    cidr: n.cidr,
+    state: n.state,
+    autostart: n.autostart,
+    managedBy: n.managedBy ?? null,
+  };
 }
 
 /**
@@ -25,7 +35,7 @@ export function networkSummary(n: NetworkRecord): NetworkSummary {
  * summary(JSON)", so list-networks filters without parsing and answers by
  * joining the JSON parts (JSON escapes SOH, so it cannot occur inside a part).
  */
-export function encodeSummaryEntry(s: NetworkSummary): string {
+export function encodeSummaryEntry(s: Omit<NetworkSummary, "version">): string {
   return `${s.type}\u0001${s.state}\u0001${JSON.stringify(s.host)}\u0001${JSON.stringify(s)}`;
 }
 
@@ -78,8 +88,36 @@ export async function removeNetwork(redis: Redis, keys: Keys, name: string): Pro
     .hdel(keys.networkRuleCounts, name)
     .del(keys.networkStats(name))
     .del(keys.networkSpec(name), keys.networkIps(name))
+    .hdel(keys.networkVersions, name)
     .exec();
 }
+
+/** A network's version (0: none recorded, e.g. the index was rebuilt after Redis lost it). */
+export async function getNetworkVersion(redis: Redis, keys: Keys, name: string): Promise<number> {
+  return versionOf(await redis.hget(keys.networkVersions, name));
+}
+
+const versionOf = (raw: string | null | undefined): number => {
+  const n = raw ? Number(raw) : 0;
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+};
+
+/* KEYS: the network's record, the versions hash; ARGV: the name. +1 while the network is indexed; its new version, or 0. */
+const BUMP_VERSION_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+`;
+
+/**
+ * A job succeeded on the network: its version +1 (the first job, its create, makes it 1). Nothing for a
+ * network no longer indexed (a delete): its version went with it.
+ */
+export async function bumpNetworkVersion(redis: Redis, keys: Keys, name: string): Promise<number> {
+  return Number(await evalScript(redis, BUMP_VERSION_LUA, 2, keys.network(name), keys.networkVersions, name));
+}
+
+/** A list-networks entry's JSON with the network's version added as its last field. */
+const withVersion = (json: string, version: number): string => `${json.slice(0, -1)},"version":${version}}`;
 
 /** One network record, or null. */
 export async function getNetwork(redis: Redis, keys: Keys, name: string): Promise<NetworkRecord | null> {
@@ -89,9 +127,16 @@ export async function getNetwork(redis: Redis, keys: Keys, name: string): Promis
 
 /** A network with its latest stats. */
 export async function getNetworkView(redis: Redis, keys: Keys, name: string): Promise<NetworkView | null> {
-  const [rec, stats] = await redis.mget(keys.network(name), keys.networkStats(name));
+  const [[rec, stats], version] = await Promise.all([
+    redis.mget(keys.network(name), keys.networkStats(name)),
+    redis.hget(keys.networkVersions, name),
+  ]);
   if (!rec) return null;
-  return { ...(JSON.parse(rec) as NetworkRecord), stats: stats ? (JSON.parse(stats) as NetworkStats) : EMPTY_STATS };
+  return {
+    ...(JSON.parse(rec) as NetworkRecord),
+    stats: stats ? (JSON.parse(stats) as NetworkStats) : EMPTY_STATS,
+    version: versionOf(version),
+  };
 }
 
 /** Every network record (names in lexical order). */
@@ -121,14 +166,15 @@ export async function listSummaryEntriesAfter(redis: Redis, keys: Keys, cursor: 
   // Two commands (names, then their entries): measured faster than one script that builds the 2,000-element reply.
   const names = await redis.zrangebylex(keys.networks, cursor ? `(${cursor}` : "-", "+", "LIMIT", 0, count);
   if (names.length === 0) return [];
-  const raws = await redis.hmget(keys.networkSummaries, ...names);
+  const [raws, versions] = await Promise.all([redis.hmget(keys.networkSummaries, ...names), redis.hmget(keys.networkVersions, ...names)]);
   const out: (SummaryEntry | null)[] = [];
   const missing: string[] = [];
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
     const raw = raws[i];
     const e = raw ? decodeSummaryEntry(name, raw) : null;
-    if (!e) missing.push(name);
+    if (e) e.json = withVersion(e.json, versionOf(versions[i]));
+    else missing.push(name);
     out.push(e);
   }
   if (missing.length > 0) {
@@ -136,7 +182,15 @@ export async function listSummaryEntriesAfter(redis: Redis, keys: Keys, cursor: 
     for (let i = 0; i < out.length; i++) {
       if (out[i]) continue;
       const rec = recs.get(names[i] as string);
-      out[i] = rec ? { name: rec.name, type: rec.type, state: rec.state, host: rec.host, json: JSON.stringify(networkSummary(rec)) } : null;
+      out[i] = rec
+        ? {
+            name: rec.name,
+            type: rec.type,
+            state: rec.state,
+            host: rec.host,
+            json: withVersion(JSON.stringify(networkSummary(rec)), versionOf(versions[i])),
+          }
+        : null;
     }
   }
   return out.filter((e): e is SummaryEntry => e !== null);

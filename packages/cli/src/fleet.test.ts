@@ -1,0 +1,196 @@
+import { describe, expect, it } from "vitest";
+import { type DesiredNetwork, exportFleet, type NetworkView, parseFleet, planNetwork, prunePlans } from "./fleet";
+
+const head = { apiVersion: "netforge/v1", kind: "Fleet", metadata: { name: "lab" } };
+
+/** A nat network as describe-network shows it. */
+function view(o: Partial<NetworkView> = {}): NetworkView {
+  return {
+    name: "web",
+    type: "nat",
+    host: "h1",
+    description: "",
+    cidr: "10.10.0.0/24",
+    gateway: "10.10.0.1",
+    dhcp: { enabled: true, start: "10.10.0.128", end: "10.10.0.254", leaseTime: 3600 },
+    autostart: true,
+    bridge: { name: "nf-web", interface: null },
+    sriov: null,
+    firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [], hostServices: [] },
+    portForwards: [],
+    reservations: [],
+    dnsHosts: [],
+    managedBy: "lab",
+    version: 4,
+    ...o,
+  };
+}
+
+function desired(n: Record<string, unknown>): DesiredNetwork {
+  const r = parseFleet({ ...head, networks: [{ name: "web", type: "nat", host: "h1", cidr: "10.10.0.0/24", ...n }] });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.fleet.networks[0] as DesiredNetwork;
+}
+
+describe("the desired-state file", () => {
+  it("a valid file: its networks with the create body marked managedBy the file's name", () => {
+    const d = desired({});
+    expect(d.create).toMatchObject({ name: "web", type: "nat", managedBy: "lab" });
+    expect(d.resolved.dhcp).toEqual({ enabled: true, start: "10.10.0.128", end: "10.10.0.254", leaseTime: 3600 });
+    expect(d.firewall).toEqual({ defaultInbound: "accept", defaultOutbound: "accept", rules: [], hostServices: [] });
+  });
+  it("an invalid file is refused as a whole, naming the path of every error", () => {
+    const r = parseFleet({
+      apiVersion: "netforge/v2",
+      kind: "Fleet",
+      metadata: { name: "lab" },
+      networks: [
+        { name: "a", type: "nat", cidr: "10.1.0.5/24", start: false },
+        {
+          name: "b",
+          type: "nat",
+          cidr: "10.2.0.0/24",
+          dhcp: { start: "10.9.0.1", end: "10.2.0.20" },
+          firewall: { rules: [{ direction: "up" }] },
+        },
+        { name: "b", type: "isolated", cidr: "10.3.0.0/24", reservations: [{ mac: "zz", ip: "10.3.0.9" }], colour: "red" },
+      ],
+    });
+    expect(r.ok).toBe(false);
+    const paths = r.ok ? [] : r.issues.map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "apiVersion",
+        "networks[0].start",
+        "networks[0].cidr",
+        "networks[1].firewall.rules[0].direction",
+        "networks[1].dhcp.start",
+        "networks[2].reservations[0].mac",
+        "networks[2].colour",
+      ]),
+    );
+  });
+  it("duplicate names and a missing header are errors with their paths", () => {
+    const r = parseFleet({
+      ...head,
+      networks: [
+        { name: "x", type: "isolated", cidr: "10.4.0.0/24" },
+        { name: "x", type: "isolated", cidr: "10.5.0.0/24" },
+      ],
+    });
+    expect(r.ok ? [] : r.issues).toEqual([{ path: "networks[1].name", message: '"x" is also networks[0]\'s name' }]);
+    const h = parseFleet({ networks: [] });
+    expect(h.ok ? [] : h.issues.map((i) => i.path).sort()).toEqual(["apiVersion", "kind", "metadata"]);
+  });
+  it("ports written as YAML numbers are taken as the firewall's port text", () => {
+    const d = desired({ firewall: { rules: [{ direction: "inbound", protocol: "tcp", ports: 22, action: "accept" }] } });
+    expect(d.firewall.rules[0]?.ports).toBe("22");
+  });
+});
+
+describe("the diff of one network", () => {
+  it("equal: nothing to do", () => {
+    expect(planNetwork(desired({}), view())).toEqual({ name: "web", kind: "none" });
+  });
+  it("a missing network: create (managedBy set), then one request per non-default part", () => {
+    const p = planNetwork(desired({ dnsHosts: [{ ip: "10.10.0.5", names: ["db"] }] }), null);
+    expect(p.kind).toBe("create");
+    const reqs = p.kind === "create" ? p.requests : [];
+    expect(reqs.map((r) => r.command.join(" "))).toEqual(["network create", "network dns"]);
+    expect(reqs[0]?.body).toMatchObject({ managedBy: "lab" });
+    expect(reqs[1]?.afterCreate).toBe(true);
+  });
+  const single: [string, Record<string, unknown>, string][] = [
+    ["the DHCP range", { dhcp: { start: "10.10.0.100", end: "10.10.0.150" } }, "network dhcp"],
+    ["the lease time", { dhcp: { leaseTime: 600 } }, "network dhcp"],
+    [
+      "a firewall rule",
+      { firewall: { rules: [{ direction: "inbound", protocol: "tcp", ports: "22", action: "accept" }] } },
+      "network firewall",
+    ],
+    ["a default verdict", { firewall: { defaultInbound: "drop" } }, "network firewall"],
+    ["a host service", { firewall: { hostServices: [{ protocol: "tcp", ports: "3128" }] } }, "network firewall"],
+    ["a port forward", { portForwards: [{ protocol: "tcp", hostPort: 2222, vmIp: "10.10.0.9", vmPort: 22 }] }, "network forward"],
+    ["a reservation", { reservations: [{ mac: "52:54:00:00:00:09", ip: "10.10.0.9" }] }, "network ip assign"],
+    ["a DNS record", { dnsHosts: [{ ip: "10.10.0.9", names: ["db"] }] }, "network dns"],
+  ];
+  for (const [what, change, command] of single) {
+    it(`${what} changed alone: exactly one change (${command}), with the network's version`, () => {
+      const p = planNetwork(desired(change), view());
+      expect(p.kind).toBe("update");
+      if (p.kind !== "update") return;
+      expect(p.version).toBe(4);
+      expect(p.requests.map((r) => r.command.join(" "))).toEqual([command]);
+      expect(p.requests[0]?.body.name).toBe("web");
+    });
+  }
+  it("a part removed from the file: its removal (a forward, a reservation)", () => {
+    const v = view({
+      portForwards: [{ protocol: "tcp", hostPort: 2222, vmIp: "10.10.0.9", vmPort: 22 }],
+      reservations: [{ mac: "52:54:00:00:00:09", ip: "10.10.0.9", hostname: null }],
+    });
+    const p = planNetwork(desired({}), v);
+    const reqs = p.kind === "update" ? p.requests : [];
+    expect(reqs.map((r) => [r.command.join(" "), r.body.action ?? null])).toEqual([
+      ["network ip unassign", null],
+      ["network forward", "remove"],
+    ]);
+  });
+  it("type, host or cidr changed: a replacement (delete, then create and its parts), with the reason", () => {
+    for (const [change, reason] of [
+      [{ type: "isolated" }, "type"],
+      [{ host: "h2" }, "host"],
+      [{ cidr: "10.11.0.0/24" }, "cidr"],
+    ] as const) {
+      const p = planNetwork(desired(change), view());
+      expect(p.kind).toBe("replace");
+      if (p.kind !== "replace") continue;
+      expect(p.reasons.join(" ")).toContain(reason);
+      expect(p.requests.map((r) => r.command.join(" ")).slice(0, 2)).toEqual(["network delete", "network create"]);
+    }
+  });
+  it("no host in the file: the network may be anywhere", () => {
+    const r = parseFleet({ ...head, networks: [{ name: "web", type: "nat", cidr: "10.10.0.0/24" }] });
+    expect(r.ok && planNetwork(r.fleet.networks[0] as DesiredNetwork, view({ host: "h9" })).kind).toBe("none");
+  });
+});
+
+describe("export and prune", () => {
+  it("export, then plan: nothing to do (every part in the file's shape)", () => {
+    const v = view({
+      description: "front",
+      firewall: {
+        defaultInbound: "drop",
+        defaultOutbound: "accept",
+        rules: [{ direction: "inbound", protocol: "tcp", source: null, destination: null, ports: "22", action: "accept", comment: "ssh" }],
+        hostServices: [{ protocol: "tcp", ports: "3128" }],
+      },
+      portForwards: [{ protocol: "tcp", hostPort: 2222, vmIp: "10.10.0.9", vmPort: 22 }],
+      reservations: [{ mac: "52:54:00:00:00:09", ip: "10.10.0.9", hostname: "db1" }],
+      dnsHosts: [{ ip: "10.10.0.9", names: ["db"] }],
+    });
+    const lan = view({
+      name: "lan",
+      type: "bridge",
+      cidr: null,
+      gateway: null,
+      dhcp: { enabled: false, start: null, end: null, leaseTime: null },
+      bridge: { name: "nfbr-eth1", interface: "eth1" },
+    });
+    const file = exportFleet("lab", [v, lan]);
+    const r = parseFleet(JSON.parse(JSON.stringify(file)));
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.fleet.networks.map((d, i) => planNetwork(d, [v, lan][i] ?? null).kind)).toEqual(["none", "none"]);
+  });
+  it("prune: only networks managed by this file that it no longer lists", () => {
+    const r = parseFleet({ ...head, networks: [{ name: "web", type: "nat", cidr: "10.10.0.0/24" }] });
+    if (!r.ok) throw new Error("invalid");
+    const ps = prunePlans(r.fleet, [
+      view(),
+      view({ name: "old" }),
+      view({ name: "theirs", managedBy: "other" }),
+      view({ name: "hand", managedBy: null }),
+    ]);
+    expect(ps.map((p) => p.name)).toEqual(["old"]);
+  });
+});
