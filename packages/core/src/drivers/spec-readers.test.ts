@@ -16,6 +16,7 @@ const parsed = (over: Partial<ParsedNetwork> = {}): ParsedNetwork => ({
   type: "nat",
   description: "d",
   createdAt: "2026-01-01T00:00:00.000Z",
+  managedBy: null,
   forwardMode: "open",
   bridge: "nf-web",
   cidr: "10.1.0.0/24",
