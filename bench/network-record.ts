@@ -20,6 +20,7 @@ export function benchNetworkRecord(
     firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
     portForwards: [],
     dnsHosts: [],
+    mtu: null,
     createdAt: o.at,
     updatedAt: o.at,
   };

@@ -136,6 +136,7 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
         firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] },
         portForwards: [],
         dnsHosts: [],
+        mtu: null,
         createdAt: now,
         updatedAt: now,
         ...o,

@@ -54,6 +54,7 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
       : { ...OPEN_FIREWALL, rules: [], hostServices: [] },
     portForwards: (view?.portForwards ?? []).map((f) => ({ ...f })),
     dnsHosts: (view?.dnsHosts ?? []).map((h) => ({ ip: h.ip, names: [...h.names] })),
+    mtu: view?.mtu ?? null,
     createdAt: d.createdAt ?? updatedAt,
     updatedAt,
   };

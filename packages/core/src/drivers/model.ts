@@ -35,6 +35,8 @@ export interface TypeView {
   portForwards: readonly PortForwardSpec[];
   /** DNS host records netforge keeps for the network's DNS server (empty: none, or the type has no DNS of netforge's). */
   dnsHosts: readonly DnsHost[];
+  /** The MTU set on the network (null: none set, the host's; the device types: the LAN's). */
+  mtu: number | null;
 }
 
 /**

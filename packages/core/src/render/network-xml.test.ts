@@ -115,6 +115,7 @@ describe("parseNetworkXml", () => {
       dhcp: { start: "192.168.100.128", end: "192.168.100.254", leaseTime: 3600 },
       hosts: [],
       dnsHosts: [],
+      mtu: null,
       spec: base,
     });
   });
@@ -357,6 +358,7 @@ describe("parseNetworkXml, what libvirt may write", () => {
       dhcp: null,
       hosts: [],
       dnsHosts: [],
+      mtu: null,
       spec: null,
     });
     expect(parseNetworkXml("<other/>")).toMatchObject({ name: "", uuid: "", managed: false });

@@ -1,0 +1,132 @@
+/**
+ * A network's MTU on the host (docs/adr/0042-network-mtu.md): its bridge and every port on it (`ip link set`;
+ * the kernel keeps each port's MTU its own, so a VM's tap or veth is set beside the bridge), and netforge's
+ * DHCP options file, which the network's dnsmasq re-reads on SIGHUP (libvirt writes dnsmasq's own
+ * configuration only when it starts dnsmasq, and `virsh net-update` has no MTU section).
+ */
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { dhcpOptionsText, DNSMASQ_DIR } from "@netforge/core/model";
+import type { CommandRunner } from "./command-runner";
+import { readLinks } from "./ip";
+
+/** One link's MTU. */
+export interface LinkMtu {
+  dev: string;
+  mtu: number;
+}
+
+/** Where libvirt keeps each running network's dnsmasq pid (`pid-file=` of the configuration it writes). */
+export const LIBVIRT_NETWORK_RUN_DIR = "/run/libvirt/network";
+
+/** The bridge's and its ports' MTUs now (the bridge first); [] when the bridge does not exist. */
+export async function linkMtus(runner: CommandRunner, bridge: string): Promise<LinkMtu[]> {
+  const links = await readLinks(runner);
+  const own = links.find((l) => l.name === bridge);
+  if (!own) return [];
+  const ports = links.filter((l) => l.master === bridge);
+  return [own, ...ports].map((l) => ({ dev: l.name, mtu: l.mtu ?? 0 }));
+}
+
+/** `ip link set dev <dev> mtu <n>`; false when the device went away meanwhile (a VM's port removed). */
+async function setMtu(runner: CommandRunner, dev: string, mtu: number): Promise<boolean> {
+  const r = await runner.run("ip", ["link", "set", "dev", dev, "mtu", String(mtu)], { allowFailure: true });
+  if (r.exitCode === 0) return true;
+  if (/Cannot find device|does not exist/i.test(r.stderr)) return false;
+  // Fail as a host command does (HOST_COMMAND_FAILED with the stderr).
+  await runner.run("ip", ["link", "set", "dev", dev, "mtu", String(mtu)]);
+  return true;
+}
+
+/**
+ * Set `bridge` and every port on it to `mtu`. Answers what each link had (to put back) and the ports changed
+ * (each reported as applied). The bridge goes first: an MTU set on it stays whatever its ports have.
+ */
+export async function setLinkMtu(runner: CommandRunner, bridge: string, mtu: number): Promise<{ before: LinkMtu[]; ports: string[] }> {
+  const before = await linkMtus(runner, bridge);
+  if (before.length === 0) {
+    // The plan's own command, failing as it would (the bridge is gone: the network stopped meanwhile).
+    await runner.run("ip", ["link", "set", "dev", bridge, "mtu", String(mtu)]);
+  }
+  const ports: string[] = [];
+  for (const l of before) {
+    if (l.dev !== bridge && l.mtu === mtu) continue;
+    if ((await setMtu(runner, l.dev, mtu)) && l.dev !== bridge) ports.push(l.dev);
+  }
+  return { before, ports };
+}
+
+/** Put back the MTUs `links` had (ports first, then the bridge, which is first in the list). */
+export async function restoreLinkMtu(runner: CommandRunner, links: readonly LinkMtu[]): Promise<void> {
+  for (const l of [...links].reverse()) if (l.mtu > 0) await setMtu(runner, l.dev, l.mtu);
+}
+
+/** The pid of the network's running dnsmasq (libvirt's pid file), when it is that network's dnsmasq; else null. */
+export async function dnsmasqPid(network: string, runDir = LIBVIRT_NETWORK_RUN_DIR): Promise<number | null> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(`${runDir}/${network}.pid`, "utf8")).trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  // Only ever signal the dnsmasq libvirt started for this network (a stale pid file may name another process).
+  try {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+    return cmdline.includes(`--conf-file=${DNSMASQ_DIR}/${network}.conf`) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The text of a file, "" when it does not exist. */
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Write netforge's DHCP options file of `network` and have its dnsmasq re-read it (SIGHUP: dnsmasq re-reads its
+ * options, hosts and addn-hosts files; leases and the process stay). Answers the text the file had and the signal
+ * command run (null: no dnsmasq of the network runs; it reads the file when it starts).
+ */
+export async function writeDhcpOptions(
+  runner: CommandRunner,
+  network: string,
+  file: string,
+  text: string,
+  runDir = LIBVIRT_NETWORK_RUN_DIR,
+): Promise<{ before: string; signalled: string[] | null }> {
+  const before = await readText(file);
+  // Written whole then renamed (dnsmasq never reads half a file); readable by dnsmasq once it dropped to nobody.
+  const tmp = `${file}.tmp`;
+  await writeFile(tmp, text, { mode: 0o644 });
+  await rename(tmp, file);
+  const pid = await dnsmasqPid(network, runDir);
+  if (pid === null) return { before, signalled: null };
+  const argv = ["kill", "-HUP", String(pid)];
+  await runner.run(argv[0] as string, argv.slice(1));
+  return { before, signalled: argv };
+}
+
+/** Whether the network's running dnsmasq reads netforge's options file (libvirt wrote `dhcp-optsfile=` into its configuration). */
+export async function dnsmasqReadsOptions(network: string, file: string, dir = DNSMASQ_DIR): Promise<boolean> {
+  return (await readText(`${dir}/${network}.conf`)).split("\n").includes(`dhcp-optsfile=${file}`);
+}
+
+/**
+ * What a running network with MTU `mtu` on `bridge` lost (reconcile): links of it with another MTU (changed by
+ * hand, or a VM's port made with another one), and an options file that no longer says `mtu`.
+ */
+export async function mtuDrift(
+  runner: CommandRunner,
+  bridge: string,
+  mtu: number,
+  optionsFile: string | null,
+): Promise<{ links: LinkMtu[]; options: boolean }> {
+  const links = (await linkMtus(runner, bridge)).filter((l) => l.mtu !== mtu);
+  const options = optionsFile !== null && (await readText(optionsFile)) !== dhcpOptionsText(bridge, mtu);
+  return { links, options };
+}
