@@ -5,6 +5,7 @@
  * configuration only when it starts dnsmasq, and `virsh net-update` has no MTU section).
  */
 import { readFile, rename, writeFile } from "node:fs/promises";
+import { AppError } from "@netforge/core/contract";
 import { dhcpOptionsText, DNSMASQ_DIR } from "@netforge/core/model";
 import type { CommandRunner } from "./command-runner";
 import { readLinks } from "./ip";
@@ -102,8 +103,14 @@ export async function writeDhcpOptions(
   const before = await readText(file);
   // Written whole then renamed (dnsmasq never reads half a file); readable by dnsmasq once it dropped to nobody.
   const tmp = `${file}.tmp`;
-  await writeFile(tmp, text, { mode: 0o644 });
-  await rename(tmp, file);
+  try {
+    await writeFile(tmp, text, { mode: 0o644 });
+    await rename(tmp, file);
+  } catch (err) {
+    throw new AppError("HOST_COMMAND_FAILED", `could not write the DHCP options file ${file}: ${(err as Error).message}`, {
+      command: ["write", file, text],
+    });
+  }
   const pid = await dnsmasqPid(network, runDir);
   if (pid === null) return { before, signalled: null };
   const argv = ["kill", "-HUP", String(pid)];
