@@ -4,7 +4,7 @@
  * DHCP options file, which the network's dnsmasq re-reads on SIGHUP (libvirt writes dnsmasq's own
  * configuration only when it starts dnsmasq, and `virsh net-update` has no MTU section).
  */
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, readFile, rename, writeFile } from "node:fs/promises";
 import { AppError } from "@netforge/core/contract";
 import { dhcpOptionsText, DNSMASQ_DIR } from "@netforge/core/model";
 import type { CommandRunner } from "./command-runner";
@@ -104,7 +104,9 @@ export async function writeDhcpOptions(
   // Written whole then renamed (dnsmasq never reads half a file); readable by dnsmasq once it dropped to nobody.
   const tmp = `${file}.tmp`;
   try {
-    await writeFile(tmp, text, { mode: 0o644 });
+    await writeFile(tmp, text);
+    // 0644 whatever the umask (the systemd unit's is 0077): dnsmasq reads it as nobody.
+    await chmod(tmp, 0o644);
     await rename(tmp, file);
   } catch (err) {
     throw new AppError("HOST_COMMAND_FAILED", `could not write the DHCP options file ${file}: ${(err as Error).message}`, {
