@@ -126,7 +126,7 @@ describe("the MTU of a nat network", () => {
     expect((await h.virsh(["net-dumpxml", "--inactive", "mtunet"])).stdout).toMatch(/<mtu size=["']1300["']\/>/);
   });
 
-  it("reconcile puts back a bridge and a port MTU changed by hand", async () => {
+  it("reconcile puts back a bridge and a port MTU changed by hand, and the DHCP options file", async () => {
     await h.exec(["ip", "link", "set", "dev", "nf-mtunet", "mtu", "1500"]);
     await h.exec(["ip", "link", "set", "dev", vm1.hostIfname, "mtu", "1500"]);
     await waitFor(
@@ -135,6 +135,17 @@ describe("the MTU of a nat network", () => {
       30_000,
       250,
     );
+    const uuid = (await c.call("describe-network", { name: "mtunet" })).body.network.uuid;
+    const file = `/var/lib/libvirt/dnsmasq/netforge-${uuid}.options`;
+    await h.exec(["sh", "-c", `echo 'tag:nf-mtunet,option:mtu,1500' > ${file}; kill -HUP $(cat /run/libvirt/network/mtunet.pid)`]);
+    expect((await vm1.dhcp()).mtu).toBe(1500);
+    await waitFor(
+      "the options file put back by reconcile",
+      async () => (await h.exec(["cat", file])).stdout === "tag:nf-mtunet,option:mtu,1300\n",
+      30_000,
+      250,
+    );
+    expect((await vm1.dhcp()).mtu).toBe(1300);
   });
 });
 
