@@ -45,7 +45,7 @@ describe("the MTU in bodies", () => {
     expect(issue(10000)?.message).toBe("must be at most 9000");
     expect(issue(1400.5)?.message).toBe("must be a whole number of bytes");
     expect(issue("1400")?.message).toBe("must be a whole number of bytes");
-    expect(issue(undefined)?.path).toEqual(["mtu"]);
+    expect(issue(undefined)).toMatchObject({ path: ["mtu"], message: "is required" });
     expect(ConfigureMtuBody.safeParse({ name: "web", mtu: 1400, extra: 1 }).success).toBe(false);
     // IPv6 networks will need at least 1280 (docs/adr/0042-network-mtu.md); none exist yet.
   });

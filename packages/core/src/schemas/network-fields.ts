@@ -29,7 +29,7 @@ export const DhcpInput = z.union([
 export const MIN_MTU = 576;
 export const MAX_MTU = 9000;
 export const Mtu = z
-  .number({ error: "must be a whole number of bytes" })
+  .number({ error: (issue) => (issue.input === undefined ? "is required" : "must be a whole number of bytes") })
   .int("must be a whole number of bytes")
   .min(MIN_MTU, `must be at least ${MIN_MTU}`)
   .max(MAX_MTU, `must be at most ${MAX_MTU}`)
