@@ -1,14 +1,14 @@
 /**
  * Reconcile's MTU repair (docs/adr/0042-network-mtu.md): a running network with an MTU whose bridge or a port
- * on it has another one (changed by hand, or a VM's tap made from libvirt's live definition, which keeps the
- * MTU the network started with), or whose DHCP options file no longer says it, gets it back, logged and
+ * on it has another one (changed by hand, or a port plugged in with another one), or whose DHCP options file
+ * no longer says it, gets it back, logged and
  * counted like the other state a host lost. Read without a lock; repaired under the network's lock.
  */
-import { dhcpOptionsFile, dhcpOptionsText, modelOf } from "@netforge/core/model";
+import { dhcpOptionsFile, dhcpOptionsText, modelOf, parseNetworkXml } from "@netforge/core/model";
 import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
-import { dnsmasqReadsOptions, mtuDrift, setLinkMtu, writeDhcpOptions } from "./host/mtu";
+import { dnsmasqConf, mtuDrift, setLinkMtu, writeDhcpOptions } from "./host/mtu";
 
 /** The MTU a running network's spec sets, with its bridge and options file; null when it sets none. */
 function wanted(entry: CatalogEntry): { bridge: string; mtu: number; file: string } | null {
@@ -25,24 +25,30 @@ export async function reapplyMtu(ctx: HostContext, catalog: readonly CatalogEntr
     const want = wanted(entry);
     if (!want) continue;
     try {
-      const reads = await dnsmasqReadsOptions(entry.name, want.file, ctx.leasesDir);
-      const drift = await mtuDrift(ctx.runner, want.bridge, want.mtu, reads ? want.file : null);
+      const dhcp = { conf: await dnsmasqConf(entry.name, ctx.leasesDir), file: want.file };
+      const drift = await mtuDrift(ctx.runner, want.bridge, want.mtu, dhcp);
       if (drift.links.length === 0 && !drift.options) continue;
       const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
       if (!lock) continue; // a job is changing it: the next round looks again
       try {
-        // Again under the lock (a job may have changed the MTU since the read).
+        // Again under the lock, from the definition as it is now: a job may have changed the MTU since the
+        // round's listing (putting back the listing's MTU would undo that job's change).
         const info = await ctx.virsh.info(entry.name);
         if (!info?.active) continue;
-        const now = await mtuDrift(ctx.runner, want.bridge, want.mtu, reads ? want.file : null);
+        const fresh = wanted({ ...entry, ...info, def: parseNetworkXml(await ctx.virsh.dumpXml(entry.name, { inactive: true })) });
+        if (!fresh) continue;
+        const now = await mtuDrift(ctx.runner, fresh.bridge, fresh.mtu, {
+          conf: await dnsmasqConf(entry.name, ctx.leasesDir),
+          file: fresh.file,
+        });
         const what: string[] = [];
         if (now.links.length > 0) {
-          await setLinkMtu(ctx.runner, want.bridge, want.mtu);
-          what.push(`MTU ${want.mtu} on ${now.links.map((l) => `${l.dev} (was ${l.mtu})`).join(", ")}`);
+          await setLinkMtu(ctx.runner, fresh.bridge, fresh.mtu);
+          what.push(`MTU ${fresh.mtu} on ${now.links.map((l) => `${l.dev} (was ${l.mtu})`).join(", ")}`);
         }
         if (now.options) {
-          await writeDhcpOptions(ctx.runner, entry.name, want.file, dhcpOptionsText(want.bridge, want.mtu));
-          what.push(`DHCP MTU option ${want.mtu}`);
+          await writeDhcpOptions(ctx.runner, entry.name, fresh.file, dhcpOptionsText(fresh.bridge, fresh.mtu));
+          what.push(`DHCP MTU option ${fresh.mtu}`);
         }
         if (what.length === 0) continue;
         ctx.logger.warn({ network: entry.name, reapplied: what }, "re-applied state the host had lost");

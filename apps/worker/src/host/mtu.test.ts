@@ -63,17 +63,30 @@ describe("a bridge's and its ports' MTU", () => {
     await expect(setLinkMtu(none.runner, "nf-web", 1400)).rejects.toThrow(/Cannot find device/);
   });
 
-  it("drift: the links with another MTU, and an options file that does not say it", async () => {
+  it("drift: the links with another MTU, and a dnsmasq reading the options file that hands out another MTU", async () => {
     const dir = mkdtempSync(join(tmpdir(), "nf-mtu-"));
     const file = join(dir, "x.options");
-    writeFileSync(file, "tag:nf-web,option:mtu,1300\n");
+    const conf = `interface=nf-web\ndhcp-option=option:mtu,1400\ndhcp-optsfile=${file}\n`;
     const h = fakeHost([
       { name: "nf-web", mtu: 1500 },
       { name: "vnet0", mtu: 1300, master: "nf-web" },
     ]);
-    expect(await mtuDrift(h.runner, "nf-web", 1300, file)).toEqual({ links: [{ dev: "nf-web", mtu: 1500 }], options: false });
-    expect((await mtuDrift(h.runner, "nf-web", 1400, file)).options).toBe(true);
-    expect((await mtuDrift(h.runner, "nf-web", 1400, null)).options).toBe(false);
+    // No file yet (a network just created): libvirt's own option is what is served.
+    expect(await mtuDrift(h.runner, "nf-web", 1400, { conf, file })).toEqual({
+      links: [
+        { dev: "nf-web", mtu: 1500 },
+        { dev: "vnet0", mtu: 1300 },
+      ],
+      options: false,
+    });
+    expect((await mtuDrift(h.runner, "nf-web", 1300, { conf, file })).options).toBe(true);
+    // The file's option, tagged with the bridge, wins over libvirt's.
+    writeFileSync(file, "tag:nf-web,option:mtu,1300\n");
+    expect(await mtuDrift(h.runner, "nf-web", 1300, { conf, file })).toEqual({ links: [{ dev: "nf-web", mtu: 1500 }], options: false });
+    expect((await mtuDrift(h.runner, "nf-web", 1400, { conf, file })).options).toBe(true);
+    // A dnsmasq that does not read the file: nothing to put back there (its next start serves the definition's).
+    expect((await mtuDrift(h.runner, "nf-web", 1200, { conf: "interface=nf-web\n", file })).options).toBe(false);
+    expect((await mtuDrift(h.runner, "nf-web", 1200, null)).options).toBe(false);
   });
 });
 

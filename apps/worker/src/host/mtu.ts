@@ -6,7 +6,7 @@
  */
 import { chmod, readFile, rename, writeFile } from "node:fs/promises";
 import { AppError } from "@netforge/core/contract";
-import { dhcpOptionsText, DNSMASQ_DIR } from "@netforge/core/model";
+import { DNSMASQ_DIR } from "@netforge/core/model";
 import type { CommandRunner } from "./command-runner";
 import { readLinks } from "./ip";
 
@@ -120,22 +120,41 @@ export async function writeDhcpOptions(
   return { before, signalled: argv };
 }
 
+/** The configuration libvirt wrote for the network's dnsmasq ("" when there is none). */
+export const dnsmasqConf = (network: string, dir = DNSMASQ_DIR): Promise<string> => readText(`${dir}/${network}.conf`);
+
 /** Whether the network's running dnsmasq reads netforge's options file (libvirt wrote `dhcp-optsfile=` into its configuration). */
 export async function dnsmasqReadsOptions(network: string, file: string, dir = DNSMASQ_DIR): Promise<boolean> {
-  return (await readText(`${dir}/${network}.conf`)).split("\n").includes(`dhcp-optsfile=${file}`);
+  return readsOptions(await dnsmasqConf(network, dir), file);
+}
+
+const readsOptions = (conf: string, file: string): boolean => conf.split("\n").includes(`dhcp-optsfile=${file}`);
+
+/**
+ * The MTU the network's dnsmasq hands out: the options file's (tagged with the bridge: it wins) when dnsmasq
+ * reads that file and it has one, else libvirt's own `dhcp-option=option:mtu,N`; null: none.
+ */
+async function servedMtu(bridge: string, conf: string, file: string): Promise<number | null> {
+  const pick = (text: string, re: RegExp) => {
+    const m = re.exec(text);
+    return m ? Number(m[1]) : null;
+  };
+  const tagged = readsOptions(conf, file) ? pick(await readText(file), new RegExp(`^tag:${bridge},option:mtu,(\\d+)$`, "m")) : null;
+  return tagged ?? pick(conf, /^dhcp-option=option:mtu,(\d+)$/m);
 }
 
 /**
  * What a running network with MTU `mtu` on `bridge` lost (reconcile): links of it with another MTU (changed by
- * hand, or a VM's port made with another one), and an options file that no longer says `mtu`.
+ * hand, or a port plugged in with another one), and whether its dnsmasq, reading the options file `file`
+ * (`conf`: libvirt's configuration of it), hands out another MTU (then the file is to be written again).
  */
 export async function mtuDrift(
   runner: CommandRunner,
   bridge: string,
   mtu: number,
-  optionsFile: string | null,
+  dhcp: { conf: string; file: string } | null,
 ): Promise<{ links: LinkMtu[]; options: boolean }> {
   const links = (await linkMtus(runner, bridge)).filter((l) => l.mtu !== mtu);
-  const options = optionsFile !== null && (await readText(optionsFile)) !== dhcpOptionsText(bridge, mtu);
+  const options = dhcp !== null && readsOptions(dhcp.conf, dhcp.file) && (await servedMtu(bridge, dhcp.conf, dhcp.file)) !== mtu;
   return { links, options };
 }
