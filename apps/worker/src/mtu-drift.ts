@@ -8,6 +8,7 @@ import { dhcpOptionsFile, dhcpOptionsText, modelOf, parseNetworkXml } from "@net
 import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
+import { readLinks } from "./host/ip";
 import { dnsmasqConf, mtuDrift, setLinkMtu, writeDhcpOptions } from "./host/mtu";
 
 /** The MTU a running network's spec sets, with its bridge and options file; null when it sets none. */
@@ -21,12 +22,23 @@ function wanted(entry: CatalogEntry): { bridge: string; mtu: number; file: strin
 /** Put back the MTU of every running network that lost it; answers the networks repaired. */
 export async function reapplyMtu(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
   const repaired: string[] = [];
-  for (const entry of catalog) {
+  const targets = catalog.flatMap((entry) => {
     const want = wanted(entry);
-    if (!want) continue;
+    return want ? [{ entry, want }] : [];
+  });
+  if (targets.length === 0) return repaired;
+  // The host's links once per round (every network's bridge and ports in one read).
+  let links: Awaited<ReturnType<typeof readLinks>>;
+  try {
+    links = await readLinks(ctx.runner);
+  } catch (err) {
+    ctx.logger.warn({ err }, "could not read the host's links for the networks' MTU");
+    return repaired;
+  }
+  for (const { entry, want } of targets) {
     try {
       const dhcp = { conf: await dnsmasqConf(entry.name, ctx.leasesDir), file: want.file };
-      const drift = await mtuDrift(ctx.runner, want.bridge, want.mtu, dhcp);
+      const drift = await mtuDrift(ctx.runner, want.bridge, want.mtu, dhcp, links);
       if (drift.links.length === 0 && !drift.options) continue;
       const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
       if (!lock) continue; // a job is changing it: the next round looks again

@@ -8,7 +8,7 @@ import { chmod, readFile, rename, writeFile } from "node:fs/promises";
 import { AppError } from "@netforge/core/contract";
 import { DNSMASQ_DIR } from "@netforge/core/model";
 import type { CommandRunner } from "./command-runner";
-import { readLinks } from "./ip";
+import { type HostLink, readLinks } from "./ip";
 
 /** One link's MTU. */
 export interface LinkMtu {
@@ -19,9 +19,9 @@ export interface LinkMtu {
 /** Where libvirt keeps each running network's dnsmasq pid (`pid-file=` of the configuration it writes). */
 export const LIBVIRT_NETWORK_RUN_DIR = "/run/libvirt/network";
 
-/** The bridge's and its ports' MTUs now (the bridge first); [] when the bridge does not exist. */
-export async function linkMtus(runner: CommandRunner, bridge: string): Promise<LinkMtu[]> {
-  const links = await readLinks(runner);
+/** The bridge's and its ports' MTUs now (the bridge first; `read`: the host's links read already); [] when the bridge does not exist. */
+export async function linkMtus(runner: CommandRunner, bridge: string, read?: readonly HostLink[]): Promise<LinkMtu[]> {
+  const links = read ?? (await readLinks(runner));
   const own = links.find((l) => l.name === bridge);
   if (!own) return [];
   const ports = links.filter((l) => l.master === bridge);
@@ -153,8 +153,9 @@ export async function mtuDrift(
   bridge: string,
   mtu: number,
   dhcp: { conf: string; file: string } | null,
+  read?: readonly HostLink[],
 ): Promise<{ links: LinkMtu[]; options: boolean }> {
-  const links = (await linkMtus(runner, bridge)).filter((l) => l.mtu !== mtu);
+  const links = (await linkMtus(runner, bridge, read)).filter((l) => l.mtu !== mtu);
   const options = dhcp !== null && readsOptions(dhcp.conf, dhcp.file) && (await servedMtu(bridge, dhcp.conf, dhcp.file)) !== mtu;
   return { links, options };
 }
