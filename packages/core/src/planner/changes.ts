@@ -331,7 +331,9 @@ function applyChange(
         warnings: [],
         changed: [
           `MTU ${spec.mtu ?? "not set (the host's)"} -> ${change.mtu}`,
-          `guests learn MTU ${change.mtu} at their next DHCP lease or renewal; until then they keep the one they have`,
+          spec.dhcp.enabled
+            ? `guests learn MTU ${change.mtu} at their next DHCP lease or renewal; until then they keep the one they have`
+            : `the network has no DHCP: guests keep their MTU until it is set on them (MTU ${change.mtu})`,
         ],
       };
     }

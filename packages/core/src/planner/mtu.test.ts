@@ -141,6 +141,7 @@ describe("planChange: configure-network-mtu", () => {
     );
     expect(noDhcp.steps.map((s) => (s.linkMtu ? "link" : s.dhcpOptions ? "options" : s.virsh[0]))).toEqual(["link", "net-define"]);
     expect(noDhcp.notLive).toEqual([]);
+    expect(noDhcp.changed[1]).toBe("the network has no DHCP: guests keep their MTU until it is set on them (MTU 1300)");
     const { mtu: _m, ...plain } = spec;
     const first = planChange(plain, { kind: "mtu", mtu: 1300 }, up);
     expect(first.changed[0]).toBe("MTU not set (the host's) -> 1300");
