@@ -70,7 +70,9 @@ describe("the MTU of a nat network", () => {
 
   it("configure-network-mtu 1300: bridge and the VM's port at once, the VM stays attached, new leases carry 1300 (dnsmasq not restarted)", async () => {
     const pid = await pidOfDnsmasq("mtunet");
-    const r = await c.call("configure-network-mtu", { name: "mtunet", mtu: 1300 }, { wait: 30 });
+    // The plan previewed is the plan the worker runs (its hash, whatever ports the worker finds on the bridge).
+    const preview = await c.call("configure-network-mtu", { name: "mtunet", mtu: 1300, dryRun: true });
+    const r = await c.call("configure-network-mtu", { name: "mtunet", mtu: 1300, expectPlan: preview.body.plan.planHash }, { wait: 30 });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     const result = r.body.job.result;
     expect(result.changed).toEqual([
