@@ -120,6 +120,7 @@ describe("the MTU of a nat network", () => {
       expect(r.body.job.state, JSON.stringify(r.body)).toBe("failed");
       expect(r.body.job.error.code).toBe("HOST_COMMAND_FAILED");
       expect(r.body.job.error.message).toContain("could not write the DHCP options file");
+      expect(r.body.job.error.details.undoFailures).toBeUndefined();
     } finally {
       await h.exec(["rm", "-r", file]);
       await h.exec(["mv", `${file}.aside`, file]);
@@ -127,6 +128,8 @@ describe("the MTU of a nat network", () => {
     expect(await link("nf-mtunet")).toMatchObject({ mtu: 1300 });
     expect(await link(vm1.hostIfname)).toEqual({ mtu: 1300, master: "nf-mtunet" });
     expect((await h.virsh(["net-dumpxml", "--inactive", "mtunet"])).stdout).toMatch(/<mtu size=["']1300["']\/>/);
+    // Put back by the job's own undo, not by reconcile (which logs each link it sets back).
+    expect(readFileSync(workerLog(c.prefix, "mtu"), "utf8")).not.toContain("(was 1200)");
   });
 
   it("reconcile puts back a bridge and a port MTU changed by hand, and the DHCP options file", async () => {
