@@ -7,7 +7,7 @@
 import { chmod, readFile, rename, writeFile } from "node:fs/promises";
 import { AppError } from "@netforge/core/contract";
 import { DNSMASQ_DIR } from "@netforge/core/model";
-import type { CommandRunner } from "./command-runner";
+import { type CommandRunner, commandFailed } from "./command-runner";
 import { type HostLink, readLinks } from "./ip";
 
 /** One link's MTU. */
@@ -30,12 +30,12 @@ export async function linkMtus(runner: CommandRunner, bridge: string, read?: rea
 
 /** `ip link set dev <dev> mtu <n>`; false when the device went away meanwhile (a VM's port removed). */
 async function setMtu(runner: CommandRunner, dev: string, mtu: number): Promise<boolean> {
-  const r = await runner.run("ip", ["link", "set", "dev", dev, "mtu", String(mtu)], { allowFailure: true });
+  const args = ["link", "set", "dev", dev, "mtu", String(mtu)];
+  const r = await runner.run("ip", args, { allowFailure: true });
   if (r.exitCode === 0) return true;
   if (/Cannot find device|does not exist/i.test(r.stderr)) return false;
   // Fail as a host command does (HOST_COMMAND_FAILED with the stderr).
-  await runner.run("ip", ["link", "set", "dev", dev, "mtu", String(mtu)]);
-  return true;
+  throw commandFailed("ip", args, r);
 }
 
 /**
