@@ -217,4 +217,15 @@ describe("the MTU on other types", () => {
     expect((await link("nf-mtulan")).mtu).toBe(mtuBefore);
     expect((await c.call("describe-network", { name: "mtulan" })).body.network.mtu).toBeNull();
   });
+
+  it("delete-network removes the network's DHCP options file", async () => {
+    const r = await c.call("create-network", { name: "mtudel", type: "nat", cidr: "10.86.3.0/24", mtu: 1500 }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect((await c.call("configure-network-mtu", { name: "mtudel", mtu: 1400 }, { wait: 30 })).status).toBe(200);
+    const file = `/var/lib/libvirt/dnsmasq/netforge-${r.body.job.result.uuid}.options`;
+    expect((await h.exec(["cat", file])).stdout).toBe("tag:nf-mtudel,option:mtu,1400\n");
+    const d = await c.call("delete-network", { name: "mtudel" }, { wait: 30 });
+    expect(d.status, JSON.stringify(d.body)).toBe(200);
+    expect((await h.exec(["test", "-e", file], { reject: false })).exitCode).toBe(1);
+  });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { JOB_DEFS } from "../actions/jobs";
 import type { AppError } from "../errors";
 import { changeHostSteps } from "../plan/change-steps";
+import { planDelete } from "../plan/lifecycle";
 import { commandOf } from "../plan/steps";
 import { dhcpOptionsFile, parseNetworkXml, renderRoutedXml } from "../render/network-xml";
 import { planChange } from "../drivers/registry";
@@ -99,6 +100,21 @@ describe("the MTU in the definition", () => {
     const libvirt = renderRoutedXml(spec).replace("<mtu size='1400'/>", '<mtu size="1300"/>');
     expect(parseNetworkXml(libvirt).spec).toMatchObject({ mtu: 1300 });
     expect(parseNetworkXml(renderRoutedXml(spec).replace("size='1400'", "size='x'")).mtu).toBeNull();
+  });
+});
+
+describe("delete-network of a network with an MTU", () => {
+  it("removes its DHCP options file last; a network without an MTU has none to remove", () => {
+    const net = { active: false, autostart: true, xml: renderRoutedXml(spec), forwardMode: "open", firewall: null };
+    const steps = planDelete(spec, "web", net, { links: [], pfs: [] }).phases.flatMap((p) => p.hostSteps.map(commandOf));
+    expect(steps).toEqual([
+      ["virsh", "net-undefine", "web"],
+      ["rm", "-f", OPTIONS],
+    ]);
+    const { mtu: _m, ...plain } = spec;
+    expect(planDelete(plain, "web", net, { links: [], pfs: [] }).phases.flatMap((p) => p.hostSteps.map(commandOf))).toEqual([
+      ["virsh", "net-undefine", "web"],
+    ]);
   });
 });
 
