@@ -1,9 +1,20 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import type { CommandResult, CommandRunner, RunOptions } from "./command-runner";
 import { dnsmasqPid, dnsmasqReadsOptions, mtuDrift, restoreLinkMtu, setLinkMtu, writeDhcpOptions } from "./mtu";
+
+/** Temporary directories of this file, removed after it. */
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), "nf-mtu-"));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 /** A host with links (name, mtu, master) answering `ip -d -j addr show` and recording every other command. */
 function fakeHost(links: { name: string; mtu: number; master?: string }[], gone: string[] = []) {
@@ -64,7 +75,7 @@ describe("a bridge's and its ports' MTU", () => {
   });
 
   it("drift: the links with another MTU, and a dnsmasq reading the options file that hands out another MTU", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "nf-mtu-"));
+    const dir = tempDir();
     const file = join(dir, "x.options");
     const conf = `interface=nf-web\ndhcp-option=option:mtu,1400\ndhcp-optsfile=${file}\n`;
     const h = fakeHost([
@@ -92,7 +103,7 @@ describe("a bridge's and its ports' MTU", () => {
 
 describe("netforge's DHCP options file", () => {
   it("is written whole, readable by dnsmasq (0644), the old text answered; no dnsmasq of the network: nothing signalled", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "nf-mtu-"));
+    const dir = tempDir();
     const file = join(dir, "netforge-u.options");
     const h = fakeHost([]);
     const first = await writeDhcpOptions(h.runner, "web", file, "tag:nf-web,option:mtu,1400\n", dir);
@@ -104,7 +115,7 @@ describe("netforge's DHCP options file", () => {
   });
 
   it("signals only the pid file's process when it is that network's dnsmasq", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "nf-mtu-"));
+    const dir = tempDir();
     // This test's own process is no dnsmasq of network web: never signalled.
     writeFileSync(join(dir, "web.pid"), `${process.pid}\n`);
     expect(await dnsmasqPid("web", dir)).toBeNull();
@@ -114,7 +125,7 @@ describe("netforge's DHCP options file", () => {
   });
 
   it("the running dnsmasq reads it when libvirt's configuration names it", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "nf-mtu-"));
+    const dir = tempDir();
     writeFileSync(join(dir, "web.conf"), "interface=nf-web\ndhcp-optsfile=/f.options\n");
     expect(await dnsmasqReadsOptions("web", "/f.options", dir)).toBe(true);
     expect(await dnsmasqReadsOptions("web", "/g.options", dir)).toBe(false);
