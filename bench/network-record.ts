@@ -22,6 +22,7 @@ export function benchNetworkRecord(
     dnsHosts: [],
     reservations: [],
     managedBy: null,
+    mtu: null,
     createdAt: o.at,
     updatedAt: o.at,
   };

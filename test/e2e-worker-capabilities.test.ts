@@ -4,7 +4,8 @@
  * its AmbientCapabilities= as inheritable and ambient sets, and --no-new-privs (NoNewPrivileges=yes), all read
  * from the unit file. With those, it creates a nat network, adds a port forward, and traffic goes through:
  * from the host's outside to a VM's service over the forwarded port, from the VM out with masquerade. Then
- * the forward and the network are removed. A control run without CAP_NET_ADMIN shows that the capabilities
+ * the forward and the network are removed. A live MTU change reaches the network's DHCP server (the options
+ * file written, libvirt's dnsmasq, which runs as nobody, signalled: CAP_KILL). A control run without CAP_NET_ADMIN shows that the capabilities
  * are really what setpriv restricts (the worker's first nft command is refused and it does not start).
  *
  * What setpriv does not reproduce (systemd's other protections of the unit, checked only by
@@ -43,7 +44,7 @@ function setprivArgv(bounding: string[], ambient: string[]): string[] {
 }
 
 /** Capability numbers (linux/capability.h) of the names the unit uses, to read /proc/<pid>/status masks. */
-const CAP_NUMBERS: Record<string, number> = { net_admin: 12, net_raw: 13, net_bind_service: 10, sys_admin: 21, dac_override: 1 };
+const CAP_NUMBERS: Record<string, number> = { kill: 5, net_admin: 12, net_raw: 13, net_bind_service: 10, sys_admin: 21, dac_override: 1 };
 function mask(names: string[]): bigint {
   return names.reduce((m, n) => {
     const bit = CAP_NUMBERS[n];
@@ -117,6 +118,21 @@ describe(`the worker with exactly ${UNIT}'s capabilities (${caps.bounding.join("
     expect(answer).toBe(`tcp hello ${h.outsideAddress}`);
     // And out: the VM reaches the outside masqueraded behind the host's address.
     expect(await sourceSeenOutside(h, srv)).toBe(h.hostAddress);
+  });
+
+  it("a live MTU change reaches the DHCP server: libvirt's dnsmasq (uid nobody) signalled with CAP_KILL", async () => {
+    const r = await c.call("create-network", { name: "capm", type: "nat", cidr: "10.78.1.0/24", mtu: 1400 }, { wait: 60 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const m = await c.call("configure-network-mtu", { name: "capm", mtu: 1300 }, { wait: 60 });
+    expect(m.status, JSON.stringify(m.body)).toBe(200);
+    expect(m.body.job.result.applied.map((a: { command: string[] }) => a.command[0])).toContain("kill");
+    const vm = await createNamespaceVm(h, { name: "capmtu", bridge: r.body.job.result.bridge.name as string });
+    try {
+      expect((await vm.dhcp()).mtu).toBe(1300);
+    } finally {
+      await vm.destroy();
+    }
+    expect((await c.call("delete-network", { name: "capm" }, { wait: 60 })).status).toBe(200);
   });
 
   it("removes the forward (the port stops answering) and deletes the network", async () => {

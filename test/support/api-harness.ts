@@ -138,6 +138,7 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
         dnsHosts: [],
         reservations: [],
         managedBy: null,
+        mtu: null,
         createdAt: now,
         updatedAt: now,
         ...o,

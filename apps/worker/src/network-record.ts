@@ -56,6 +56,7 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     dnsHosts: (view?.dnsHosts ?? []).map((h) => ({ ip: h.ip, names: [...h.names] })),
     reservations: (view?.reservations ?? []).map((r) => ({ mac: r.mac, ip: r.ip, hostname: r.hostname })),
     managedBy: d.spec?.managedBy ?? null,
+    mtu: view?.mtu ?? null,
     createdAt: d.createdAt ?? updatedAt,
     updatedAt,
   };

@@ -38,6 +38,23 @@ function recordingPort(opts: { failOn?: string } = {}) {
       ran.push(`vfs ${pf} ${n}`);
       vfs = n;
     },
+    setLinkMtu: async (bridge, mtu) => {
+      ran.push(`mtu ${bridge} ${mtu}`);
+      fail(`mtu ${bridge}`);
+      return {
+        before: [
+          { dev: bridge, mtu: 1500 },
+          { dev: "vnet0", mtu: 1500 },
+        ],
+        ports: ["vnet0"],
+      };
+    },
+    restoreLinkMtu: async (links) => void ran.push(`restore mtu ${links.map((l) => `${l.dev}=${l.mtu}`).join(" ")}`),
+    writeDhcpOptions: async (network, file, text) => {
+      ran.push(`options ${network} ${file} ${JSON.stringify(text)}`);
+      fail(`options ${network}`);
+      return { before: "old\n", signalled: ["kill", "-HUP", "42"] };
+    },
   };
   return { port, ran, table, vfs: () => vfs };
 }
@@ -173,6 +190,34 @@ describe("runPhase", () => {
     expect(vfs()).toBe(2);
     expect(ran.filter((r) => r.startsWith("vfs"))).toEqual(["vfs eth9 0", "vfs eth9 4", "vfs eth9 0", "vfs eth9 2"]);
     expect(calls.at(-1)).toBe("restore nic");
+  });
+
+  it("an MTU step sets the bridge and reports each port it set; the options step reports its signal; a later failure puts both back", async () => {
+    const { port, ran } = recordingPort({ failOn: "net-define" });
+    const revert = new Revert();
+    const phase: PlanPhase = {
+      step: "applying change",
+      hostSteps: [
+        { kind: "link-mtu", name: "set MTU 1300", bridge: "nf-web", mtu: 1300, live: true },
+        { kind: "dhcp-options", name: "hand out MTU 1300", network: "web", file: "/o", text: "tag:nf-web,option:mtu,1300\n", live: true },
+        virsh(["net-define", "web"], null),
+      ],
+    };
+    const out: string[][] = [];
+    await expect(runPhase(port, revert, phase).then((r) => out.push(...r.applied.map((a) => a.command)))).rejects.toMatchObject({
+      code: "HOST_COMMAND_FAILED",
+    });
+    expect(out).toEqual([]);
+    const ok = await runPhase(recordingPort().port, new Revert(), { ...phase, hostSteps: phase.hostSteps.slice(0, 2) });
+    expect(ok.applied.map((a) => a.command.join(" "))).toEqual([
+      "ip link set dev nf-web mtu 1300",
+      "ip link set dev vnet0 mtu 1300",
+      "write /o tag:nf-web,option:mtu,1300\n",
+      "kill -HUP 42",
+    ]);
+    const undo = await revert.run();
+    expect(undo.undone.map((u) => u.label)).toEqual(["undo: hand out MTU 1300", "undo: set MTU 1300"]);
+    expect(ran.slice(-2)).toEqual(['options web /o "old\\n"', "restore mtu nf-web=1500 vnet0=1500"]);
   });
 
   it("a refused check before a VF write writes nothing", async () => {

@@ -11,6 +11,7 @@ import { AppError } from "@netforge/core/contract";
 import { type FirewallNetwork, type HostStep, type JobPlan, type PlanPhase, planHash, type StepView, stepView } from "@netforge/core/model";
 import type { JobContext } from "./context";
 import { ensureLegacyAccept, legacyAcceptWarning, needsLegacyAccept, removeLegacyAccept } from "./firewall/legacy-nat";
+import { type LinkMtu, restoreLinkMtu, setLinkMtu, writeDhcpOptions } from "./host/mtu";
 import { readPf, writeNumVfs } from "./host/sriov-sysfs";
 import type { Revert } from "./revert";
 
@@ -30,6 +31,11 @@ export interface HostPort {
   /** The VF count of a PF now (null: unreadable), and writing one. */
   vfs(pf: string): number | null;
   writeVfs(pf: string, n: number): Promise<void>;
+  /** Set a bridge and every port on it to an MTU: what each link had (to put back) and the ports changed. */
+  setLinkMtu(bridge: string, mtu: number): Promise<{ before: LinkMtu[]; ports: string[] }>;
+  restoreLinkMtu(links: readonly LinkMtu[]): Promise<void>;
+  /** Write a network's DHCP options file and signal its dnsmasq: the text it had, and the signal's argv (null: none ran). */
+  writeDhcpOptions(network: string, file: string, text: string): Promise<{ before: string; signalled: string[] | null }>;
 }
 
 /** What applying steps did beyond them: commands a step entailed, and what the job should say about it. */
@@ -104,6 +110,28 @@ async function runStep(
       await port.writeVfs(s.pf, s.vfs);
       break;
     }
+    case "link-mtu": {
+      const { before, ports } = await port.setLinkMtu(s.bridge, s.mtu);
+      revert.add(`undo: ${s.name}`, () => port.restoreLinkMtu(before), jobStep);
+      out.applied.push(stepView(jobStep, s));
+      // The ports it found on the bridge, each as the command that set it.
+      for (const dev of ports) {
+        out.applied.push({
+          step: jobStep,
+          name: `set MTU ${s.mtu} on port ${dev}`,
+          command: ["ip", "link", "set", "dev", dev, "mtu", String(s.mtu)],
+          live: true,
+        });
+      }
+      return;
+    }
+    case "dhcp-options": {
+      const { before, signalled } = await port.writeDhcpOptions(s.network, s.file, s.text);
+      revert.add(`undo: ${s.name}`, async () => void (await port.writeDhcpOptions(s.network, s.file, before)), jobStep);
+      out.applied.push(stepView(jobStep, s));
+      if (signalled) out.applied.push({ step: jobStep, name: "dnsmasq re-reads its options file", command: signalled, live: true });
+      return;
+    }
   }
   out.applied.push(stepView(jobStep, s));
 }
@@ -177,6 +205,9 @@ export function hostPortOf(ctx: JobContext, out?: { warnings: string[]; extra: S
       const now = readPf(root, pf);
       return "numVfs" in now ? now.numVfs : null;
     },
+    setLinkMtu: (bridge, mtu) => setLinkMtu(ctx.runner, bridge, mtu),
+    restoreLinkMtu: (links) => restoreLinkMtu(ctx.runner, links),
+    writeDhcpOptions: (network, file, text) => writeDhcpOptions(ctx.runner, network, file, text),
     writeVfs: async (pf, n) => {
       try {
         writeNumVfs(root, pf, n);

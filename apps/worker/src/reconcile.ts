@@ -25,6 +25,7 @@ import type { CatalogEntry } from "./host/network-catalog";
 import { ensureLegacyAccept, needsLegacyAccept } from "./firewall/legacy-nat";
 import { assertForwardedPorts } from "./handlers/port-claims";
 import { publishIpTable } from "./ip-table";
+import { reapplyMtu } from "./mtu-drift";
 
 /** Records differ in anything but updatedAt. */
 function sameRecord(a: NetworkRecord, b: NetworkRecord): boolean {
@@ -86,6 +87,7 @@ export async function reconcile(
   await publishSpecs(ctx, catalog);
   lap("specs");
   const live = await reapplyLostState(ctx, catalog);
+  await reapplyMtu(ctx, catalog);
   lap("lostState");
   await syncFirewall(ctx, catalog, live, firewallMark);
   lap("firewall");

@@ -106,13 +106,21 @@ describe("network set", () => {
     });
   });
 
+  it("mtu: sends configure-network-mtu", async () => {
+    const r = await run(["network", "set", "web", "mtu=1400", "--dry-run"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.sent[1]).toEqual({ path: "/api/configure-network-mtu", body: { name: "web", mtu: 1400, dryRun: true } });
+  });
+
   it("refuses an unsupported key, a word without =, a bad value and mixed groups, before sending anything", async () => {
     for (const [pair, message] of [
       [["cidr=10.0.0.0/24"], '"cidr" cannot be set; supported keys: dhcp.start, dhcp.end, dhcp.leaseTime, firewall.defaultInbound'],
       [["dhcp.end"], '"dhcp.end" is not key=value'],
       [["dhcp.leaseTime=soon"], "dhcp.leaseTime=soon: must be a whole number"],
       [["firewall.defaultInbound=maybe"], "must be accept, drop or reject"],
-      [["dhcp.end=192.168.100.200", "firewall.defaultInbound=drop"], "dhcp.* and firewall.* keys go in separate commands"],
+      [["dhcp.end=192.168.100.200", "firewall.defaultInbound=drop"], "dhcp.*, firewall.* and mtu keys go in separate commands"],
+      [["mtu=1400", "dhcp.end=192.168.100.200"], "dhcp.*, firewall.* and mtu keys go in separate commands"],
+      [["mtu=big"], "mtu=big: must be a whole number"],
     ] as const) {
       const r = await run(["network", "set", "web", ...pair]);
       expect(r.code, pair.join(" ")).toBe(EXIT.VALIDATION);
@@ -124,7 +132,7 @@ describe("network set", () => {
   it("names the supported keys in its help", async () => {
     const r = await run(["network", "set", "--help"]);
     expect(r.code).toBe(0);
-    for (const k of ["dhcp.start", "dhcp.end", "dhcp.leaseTime", "firewall.defaultInbound", "firewall.defaultOutbound"])
+    for (const k of ["dhcp.start", "dhcp.end", "dhcp.leaseTime", "firewall.defaultInbound", "firewall.defaultOutbound", "mtu"])
       expect(r.out).toContain(k);
   });
 });

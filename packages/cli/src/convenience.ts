@@ -59,7 +59,7 @@ export function firewallBody(name: string, fw: FirewallView, rules?: Rule[]): Re
 /** One field `network set` accepts: the action it goes to and how its value is read. */
 interface Settable {
   /** The command (its action) the key's group goes to. */
-  group: "dhcp" | "firewall";
+  group: "dhcp" | "firewall" | "mtu";
   help: string;
   parse(v: string): string | number;
 }
@@ -85,6 +85,7 @@ export const SETTABLE_KEYS: Record<string, Settable> = {
     help: "verdict for outbound traffic no rule matched (accept|drop|reject)",
     parse: verdict("firewall.defaultOutbound"),
   },
+  mtu: { group: "mtu", help: "the network's MTU (576-9000; the bridge and its ports at once)", parse: integer("mtu") },
 };
 
 /** The request `network set` sends for `pairs` (key=value) on `net`: [action, body]. */
@@ -105,7 +106,7 @@ export function setRequest(net: NetworkLike, pairs: string[]): [string, Record<s
   }
   const groups = new Set([...values.keys()].map((k) => SETTABLE_KEYS[k]?.group));
   if (groups.size > 1) {
-    throw new CliError("network set: dhcp.* and firewall.* keys go in separate commands (each is one change)", EXIT.VALIDATION);
+    throw new CliError("network set: dhcp.*, firewall.* and mtu keys go in separate commands (each is one change)", EXIT.VALIDATION);
   }
   const get = (k: string) => values.get(k);
   if (groups.has("dhcp")) {
@@ -118,6 +119,7 @@ export function setRequest(net: NetworkLike, pairs: string[]): [string, Record<s
     const leaseTime = get("dhcp.leaseTime") ?? d.leaseTime;
     return [actionAt("network", "dhcp"), { name: net.name, start, end, ...(leaseTime === null ? {} : { leaseTime }) }];
   }
+  if (groups.has("mtu")) return [actionAt("network", "mtu"), { name: net.name, mtu: get("mtu") }];
   const body = firewallBody(net.name, net.firewall);
   if (values.has("firewall.defaultInbound")) body.defaultInbound = get("firewall.defaultInbound");
   if (values.has("firewall.defaultOutbound")) body.defaultOutbound = get("firewall.defaultOutbound");

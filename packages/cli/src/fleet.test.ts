@@ -113,6 +113,7 @@ describe("the diff of one network", () => {
     ["a port forward", { portForwards: [{ protocol: "tcp", hostPort: 2222, vmIp: "10.10.0.9", vmPort: 22 }] }, "network forward"],
     ["a reservation", { reservations: [{ mac: "52:54:00:00:00:09", ip: "10.10.0.9" }] }, "network ip assign"],
     ["a DNS record", { dnsHosts: [{ ip: "10.10.0.9", names: ["db"] }] }, "network dns"],
+    ["the MTU", { mtu: 1400 }, "network mtu"],
   ];
   for (const [what, change, command] of single) {
     it(`${what} changed alone: exactly one change (${command}), with the network's version`, () => {
@@ -149,6 +150,16 @@ describe("the diff of one network", () => {
       expect(p.requests.map((r) => r.command.join(" ")).slice(0, 2)).toEqual(["network delete", "network create"]);
     }
   });
+  it("the MTU: changed live (never a replacement); the file's equal to the network's, or left out, is nothing", () => {
+    const p = planNetwork(desired({ mtu: 1300 }), view({ mtu: 1400 }));
+    expect(p.kind === "update" && p.requests.map((r) => [r.command.join(" "), r.body])).toEqual([
+      ["network mtu", { name: "web", mtu: 1300 }],
+    ]);
+    expect(planNetwork(desired({ mtu: 1400 }), view({ mtu: 1400 })).kind).toBe("none");
+    expect(planNetwork(desired({}), view({ mtu: 1400 })).kind).toBe("none");
+    const created = planNetwork(desired({ mtu: 1400 }), null);
+    expect(created.kind === "create" && created.requests[0]?.body).toMatchObject({ mtu: 1400 });
+  });
   it("no host in the file: the network may be anywhere", () => {
     const r = parseFleet({ ...head, networks: [{ name: "web", type: "nat", cidr: "10.10.0.0/24" }] });
     expect(r.ok && planNetwork(r.fleet.networks[0] as DesiredNetwork, view({ host: "h9" })).kind).toBe("none");
@@ -168,6 +179,7 @@ describe("export and prune", () => {
       portForwards: [{ protocol: "tcp", hostPort: 2222, vmIp: "10.10.0.9", vmPort: 22 }],
       reservations: [{ mac: "52:54:00:00:00:09", ip: "10.10.0.9", hostname: "db1" }],
       dnsHosts: [{ ip: "10.10.0.9", names: ["db"] }],
+      mtu: 1400,
     });
     const lan = view({
       name: "lan",
@@ -178,6 +190,7 @@ describe("export and prune", () => {
       bridge: { name: "nfbr-eth1", interface: "eth1" },
     });
     const file = exportFleet("lab", [v, lan]);
+    expect(JSON.stringify(file)).toContain('"mtu":1400');
     const r = parseFleet(JSON.parse(JSON.stringify(file)));
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     expect(r.fleet.networks.map((d, i) => planNetwork(d, [v, lan][i] ?? null).kind)).toEqual(["none", "none"]);

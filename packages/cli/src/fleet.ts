@@ -217,6 +217,8 @@ export interface NetworkView {
   portForwards: { protocol: string; hostPort: number; vmIp: string; vmPort: number; hostIp?: string }[];
   reservations?: { mac: string; ip: string; hostname: string | null }[];
   dnsHosts: { ip: string; names: string[] }[];
+  /** The MTU set on the network (null: none set). */
+  mtu?: number | null;
   managedBy?: string | null;
   version?: number;
 }
@@ -377,6 +379,15 @@ function dhcpRequests(name: string, want: Dhcp, now: Dhcp): PlannedRequest[] {
   ];
 }
 
+/**
+ * The MTU request taking the network to the file's `mtu` (configure-network-mtu, live), or none. A file without
+ * `mtu` keeps the network's: there is no request that unsets an MTU (as a pool's VF count left out is kept).
+ */
+function mtuRequests(name: string, want: unknown, now: number | null | undefined): PlannedRequest[] {
+  if (typeof want !== "number" || want === now) return [];
+  return [{ command: ["network", "mtu"], body: { name, mtu: want }, summary: `MTU ${now ?? "none set"} -> ${want}` }];
+}
+
 /** What a create leaves at its defaults: the parts of a network just created. */
 const EMPTY_PARTS = { firewall: FirewallPart.parse({}), portForwards: [], reservations: [], dnsHosts: [] };
 
@@ -421,7 +432,10 @@ export function replaceReasons(d: DesiredNetwork, v: NetworkView): string[] {
 const DEVICE_KEYS: ReadonlySet<string> = new Set(
   CreateNetworkBody.options
     .flatMap((o) => Object.keys(o.shape))
-    .filter((k) => !["name", "type", "host", "description", "autostart", "start", "managedBy", "cidr", "gateway", "dhcp"].includes(k)),
+    // mtu: changed live by its own request (mtuRequests), never a reason to replace.
+    .filter(
+      (k) => !["name", "type", "host", "description", "autostart", "start", "managedBy", "cidr", "gateway", "dhcp", "mtu"].includes(k),
+    ),
 );
 
 /** The body fields of `type`'s create body (its variant of the union). */
@@ -473,6 +487,7 @@ export function planNetwork(d: DesiredNetwork, v: NetworkView | null): NetworkPl
   }
   const now = currentParts(v);
   const requests: PlannedRequest[] = d.resolved.dhcp.enabled ? dhcpRequests(d.name, d.resolved.dhcp, v.dhcp) : [];
+  requests.push(...mtuRequests(d.name, d.create.mtu, v.mtu));
   for (const c of CONFIGURABLE) requests.push(...(c.requests as Configurable<PartKey>["requests"])(d.name, d[c.key], now[c.key]));
   return requests.length === 0 ? { name: d.name, kind: "none" } : { name: d.name, kind: "update", version, requests };
 }
@@ -503,6 +518,7 @@ export function exportNetwork(v: NetworkView, opts: { host: boolean } = { host: 
   if (v.description) n.description = v.description;
   if (!v.autostart) n.autostart = false;
   Object.assign(n, deviceFields(v));
+  if (typeof v.mtu === "number") n.mtu = v.mtu;
   const p = currentParts(v);
   if (canonical(p.firewall) !== canonical(EMPTY_PARTS.firewall)) {
     const fw: Record<string, unknown> = { defaultInbound: p.firewall.defaultInbound, defaultOutbound: p.firewall.defaultOutbound };

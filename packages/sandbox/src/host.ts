@@ -97,7 +97,7 @@ case "$1" in
       set -- $router
       ip route replace default via "$1" dev "$interface"
     fi
-    echo "NFDHCP ip=$ip mask=$mask subnet=$subnet router=$1 lease=$lease serverid=$serverid"
+    echo "NFDHCP ip=$ip mask=$mask subnet=$subnet router=$1 lease=$lease serverid=$serverid mtu=$mtu"
     ;;
 esac
 exit 0

@@ -10,6 +10,8 @@ export interface DhcpLease {
   router?: string;
   leaseSeconds?: number;
   serverId?: string;
+  /** The MTU option of the lease (udhcpc asks for it), when the server sent one. */
+  mtu?: number;
 }
 
 export interface NamespaceVm {
@@ -102,6 +104,9 @@ function makeVm(host: SandboxHost, v: { name: string; netns: string; mac: string
         udhcpcScriptPath(host),
         "-x",
         `hostname:${hostname}`,
+        // Ask for the MTU option too (udhcpc asks for few options by default); the script reports it.
+        "-O",
+        "mtu",
       ];
       const r = await exec(argv, { reject: false, timeoutMs: timeoutMs + 3_000 });
       const line = r.stdout.split("\n").find((l) => l.startsWith("NFDHCP "));
@@ -118,6 +123,7 @@ function makeVm(host: SandboxHost, v: { name: string; netns: string; mac: string
       if (kv.router) lease.router = kv.router;
       if (kv.lease && /^\d+$/.test(kv.lease)) lease.leaseSeconds = Number(kv.lease);
       if (kv.serverid) lease.serverId = kv.serverid;
+      if (kv.mtu && /^\d+$/.test(kv.mtu)) lease.mtu = Number(kv.mtu);
       return lease;
     },
     async detach() {

@@ -7,6 +7,7 @@ import { type JobAction, oneHalfEach } from "@netforge/core/contract";
 import { assignStaticIp } from "./assign-static-ip";
 import { configureNetworkDhcp } from "./configure-network-dhcp";
 import { configureNetworkDns } from "./configure-network-dns";
+import { configureNetworkMtu } from "./configure-network-mtu";
 import { configureNetworkFirewall } from "./configure-network-firewall";
 import { configureNetworkPortForward } from "./configure-network-port-forward";
 import { createNetwork } from "./create-network";
@@ -30,6 +31,7 @@ export const API_HALVES = oneHalfEach([
   configureNetworkFirewall,
   configureNetworkPortForward,
   configureNetworkDns,
+  configureNetworkMtu,
 ]);
 
 const isHalfOf = <A extends JobAction>(half: AnyApiHalf, action: A): half is AnyApiHalf & ApiHalf<A> => half.action === action;

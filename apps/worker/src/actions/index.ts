@@ -8,6 +8,7 @@ import type { HostContext, JobContext } from "../context";
 import { assignStaticIp } from "./assign-static-ip";
 import { configureNetworkDhcp } from "./configure-network-dhcp";
 import { configureNetworkDns } from "./configure-network-dns";
+import { configureNetworkMtu } from "./configure-network-mtu";
 import { configureNetworkFirewall } from "./configure-network-firewall";
 import { configureNetworkPortForward } from "./configure-network-port-forward";
 import { createNetwork } from "./create-network";
@@ -31,6 +32,7 @@ export const WORKER_HALVES = oneHalfEach([
   configureNetworkFirewall,
   configureNetworkPortForward,
   configureNetworkDns,
+  configureNetworkMtu,
 ]);
 
 const isHalfOf = <A extends JobAction>(half: AnyWorkerHalf, action: A): half is AnyWorkerHalf & WorkerHalf<A> => half.action === action;

@@ -10,6 +10,7 @@ import { AppError } from "@netforge/core/contract";
 import {
   changeHostSteps,
   checkHostRules,
+  dhcpOptionsFile,
   type HostStep,
   hostRuleCount,
   type NetworkChange,
@@ -23,6 +24,7 @@ import { putNetwork, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { driverFor } from "../drivers/registry";
 import { readLeases } from "../host/leases";
+import { dnsmasqReadsOptions } from "../host/mtu";
 import { publishIpTable } from "../ip-table";
 import { assertPlanAsPreviewed, hostPortOf, runPhase, type StepOutcome } from "../plan-executor";
 import { warnOverridingPolicies } from "./firewall-steps";
@@ -78,6 +80,9 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     const drv = driverFor(def.spec.type);
     const leases = state.active && def.bridge ? await readLeases(def.bridge, ctx.leasesDir) : [];
     const limits = sizeLimits();
+    // An MTU change: whether the running dnsmasq reads netforge's DHCP options file (libvirt's configuration says).
+    const dhcpOptionsLive =
+      change.kind === "mtu" && state.active ? await dnsmasqReadsOptions(name, dhcpOptionsFile(def.spec.uuid), ctx.leasesDir) : undefined;
     const plan = drv.model.planChange(
       def.spec,
       change,
@@ -88,6 +93,7 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
         limits,
         // A running network keeps the rules it runs with (a change does not move it off libvirt's NAT rules).
         ownsTypeRules: ctx.firewall.get(name)?.ownsTypeRules ?? true,
+        ...(dhcpOptionsLive === undefined ? {} : { dhcpOptionsLive }),
       },
       xml,
     );

@@ -97,8 +97,14 @@ export interface DnsChange {
   hosts: DnsHost[];
 }
 
+/** The network's MTU: its bridge and the bridge's ports now, the MTU its DHCP server hands out, its definition. */
+export interface MtuChange {
+  kind: "mtu";
+  mtu: number;
+}
+
 /** A change of a network's configuration. */
-export type NetworkChange = DhcpChange | ReserveIpChange | ReleaseIpChange | FirewallChange | PortForwardChange | DnsChange;
+export type NetworkChange = DhcpChange | ReserveIpChange | ReleaseIpChange | FirewallChange | PortForwardChange | DnsChange | MtuChange;
 
 /** What a change does, by name. */
 export type ChangeKind = NetworkChange["kind"];
@@ -111,6 +117,7 @@ const KINDS: { [K in ChangeKind]: null } = {
   firewall: null,
   "port-forward": null,
   dns: null,
+  mtu: null,
 };
 const isChangeKind = (k: string): k is ChangeKind => Object.hasOwn(KINDS, k);
 /** Every change kind (a type without netforge-managed addressing refuses them all). */

@@ -4,9 +4,18 @@
  */
 import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/firewall";
 import { AssignStaticIpBody, ConfigureDhcpBody, ConfigureDnsBody, UnassignStaticIpBody } from "../schemas/ipam";
-import { CREATE_EXAMPLES, CreateNetworkBody, NetworkRef } from "../schemas/network";
+import { ConfigureMtuBody, CREATE_EXAMPLES, CreateNetworkBody, NetworkRef } from "../schemas/network";
 import { bodyPayload, parseCreatePayload } from "../schemas/payload-parse";
-import type { DhcpChange, DnsChange, FirewallChange, NetworkChange, PortForwardChange, ReleaseIpChange, ReserveIpChange } from "./changes";
+import type {
+  DhcpChange,
+  DnsChange,
+  FirewallChange,
+  MtuChange,
+  NetworkChange,
+  PortForwardChange,
+  ReleaseIpChange,
+  ReserveIpChange,
+} from "./changes";
 import { configureAction, type JobDefinition, jobAction, type PayloadOf } from "./define";
 
 /** Steps of every configure job: load the spec and check the change, then apply the planned host steps. */
@@ -229,6 +238,23 @@ export const JOB_DEFINITIONS = {
     },
     // Names as the network keeps them: lower case (DNS compares names without case), in the order given.
     (p): DnsChange => ({ kind: "dns", hosts: p.hosts.map((h) => ({ ip: h.ip, names: h.names.map((n) => n.toLowerCase()) })) }),
+  ),
+  "configure-network-mtu": configureAction(
+    {
+      kind: "job",
+      body: ConfigureMtuBody,
+      role: "operator",
+      summary: "Set a network's MTU (its bridge and ports at once; guests learn it at their next DHCP)",
+      description:
+        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov: their MTU is the LAN's). mtu is 576-9000. A running network's bridge and every port on it take the new MTU at once (VMs stay attached), its DHCP server hands out the new MTU from then on (dnsmasq re-reads netforge's DHCP options file on SIGHUP: no restart, leases kept), and the persistent definition carries it for the next start; reconcile puts back a bridge or port MTU changed by hand. Guests learn the new MTU at their next DHCP lease or renewal (the job result says so); until then they keep the one they have.",
+      cli: ["network", "mtu"],
+      examples: {
+        default: { summary: "MTU 1400 on network web", value: { name: "web", mtu: 1400 } },
+      },
+      steps: CONFIGURE_STEPS,
+      payload: bodyPayload(ConfigureMtuBody.omit({ dryRun: true })),
+    },
+    (p): MtuChange => ({ kind: "mtu", mtu: p.mtu }),
   ),
 };
 

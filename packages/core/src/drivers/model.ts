@@ -37,6 +37,8 @@ export interface TypeView {
   dnsHosts: readonly DnsHost[];
   /** Static DHCP reservations (empty: none, or the type has no DHCP of netforge's). */
   reservations: readonly Reservation[];
+  /** The MTU set on the network (null: none set, the host's; the device types: the LAN's). */
+  mtu: number | null;
 }
 
 /**

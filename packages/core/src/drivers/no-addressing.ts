@@ -17,6 +17,7 @@ const SUBJECT: { [K in ChangeKind]: string } = {
   firewall: "netforge firewall",
   "port-forward": "port forwards",
   dns: "DNS records",
+  mtu: "MTU of netforge's (the LAN's MTU is the LAN's own)",
 };
 
 function unsupportedChange(spec: NetSpec, change: NetworkChange, why: string): AppError {
@@ -39,7 +40,7 @@ export function noAddressingParts<S extends NetSpec>(why: string): Omit<DriverMo
     ownsTypeRules: () => true,
     redefineBeforeStart: () => false,
     servesDhcp: () => false,
-    view: () => ({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [], reservations: [] }),
+    view: () => ({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [], reservations: [], mtu: null }),
     hostRuleCount: () => 0,
     planChange(spec, change) {
       throw unsupportedChange(spec, change, why);

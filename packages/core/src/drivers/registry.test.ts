@@ -38,7 +38,7 @@ describe("the type registry", () => {
     expect([...modelFor("nat").unsupported]).toEqual([]);
     expect([...modelFor("isolated").unsupported]).toEqual(["port-forward"]);
     for (const t of ["bridge", "sriov"] as const) {
-      expect([...modelFor(t).unsupported].sort()).toEqual(["dhcp", "dns", "firewall", "port-forward", "release-ip", "reserve-ip"]);
+      expect([...modelFor(t).unsupported].sort()).toEqual(["dhcp", "dns", "firewall", "mtu", "port-forward", "release-ip", "reserve-ip"]);
       expect(modelFor(t).noAddressing).toMatch(/DHCP server/);
     }
   });
@@ -50,7 +50,7 @@ describe("the type registry", () => {
     expect(firewallPartOf(bridge)).toBeNull();
     expect(firewallPartOf(sriov)).toBeNull();
     expect(modelOf(routed("isolated")).view(routed("isolated")).portForwards).toEqual([]);
-    expect(modelOf(bridge).view(bridge)).toEqual({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [], reservations: [] });
+    expect(modelOf(bridge).view(bridge)).toEqual({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [], reservations: [], mtu: null });
     expect(hostRuleCount(routed("nat"))).toBe(1);
     expect(hostRuleCount(sriov)).toBe(0);
   });

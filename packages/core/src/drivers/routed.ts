@@ -28,6 +28,8 @@ export interface RoutedNetSpec extends SpecBase {
   portForwards?: PortForwardSpec[];
   /** DNS host records its DNS server answers (absent: none). */
   dnsHosts?: DnsHost[];
+  /** Its MTU (libvirt's <mtu size>: the bridge, its ports, dnsmasq's MTU option); absent: none set, the host's. */
+  mtu?: number;
 }
 
 /** The routed types' own spec (nat or isolated). */
@@ -89,6 +91,7 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
       portForwards: opts.portForwards ? (spec.portForwards ?? []) : [],
       dnsHosts: spec.dnsHosts ?? [],
       reservations: spec.reservations,
+      mtu: spec.mtu ?? null,
     }),
     hostRuleCount: (spec) => (spec.firewall?.rules.length ?? 0) + (spec.portForwards?.length ?? 0),
     planChange: (spec, change, host, currentXml) => planRoutedChange(rules, spec, change, host, currentXml),
@@ -112,5 +115,6 @@ export function specFromCreate(s: NetworkSpec): RoutedNetSpec {
     gateway: s.gateway,
     dhcp: { ...s.dhcp },
     reservations: [],
+    ...(s.mtu === undefined ? {} : { mtu: s.mtu }),
   };
 }

@@ -17,6 +17,7 @@ const parsed = (over: Partial<ParsedNetwork> = {}): ParsedNetwork => ({
   description: "d",
   createdAt: "2026-01-01T00:00:00.000Z",
   managedBy: null,
+  mtu: null,
   forwardMode: "open",
   bridge: "nf-web",
   cidr: "10.1.0.0/24",

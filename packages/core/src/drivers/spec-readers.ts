@@ -104,6 +104,8 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
     return ip && names.length > 0 ? [{ ip, names }] : [];
   });
   if (dnsHosts.length > 0) spec.dnsHosts = dnsHosts;
+  // The MTU is libvirt's own element (it sets the bridge and the ports from it): no metadata of its own.
+  if (p.mtu !== null) spec.mtu = p.mtu;
   return spec;
 }
 

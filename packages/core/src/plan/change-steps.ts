@@ -6,6 +6,10 @@ import type { ChangePlan, PlanStep } from "../planner/changes";
 import { type HostStep, nftStep } from "./steps";
 
 export function hostStepOf(network: string, s: PlanStep): HostStep {
+  if (s.linkMtu !== undefined) return { kind: "link-mtu", name: s.name, bridge: s.linkMtu.bridge, mtu: s.linkMtu.mtu, live: true };
+  if (s.dhcpOptions !== undefined) {
+    return { kind: "dhcp-options", name: s.name, network, file: s.dhcpOptions.file, text: s.dhcpOptions.text, live: true };
+  }
   if (s.command !== undefined) {
     // conntrack -D exits 1 when there was nothing to delete: that is success here.
     return { kind: "command", name: s.name, argv: s.command, undo: null, allowFailure: true, live: s.live };

@@ -7,6 +7,7 @@
  */
 import type { NetSpec } from "../planner/network-spec";
 import { modelOf } from "../drivers/registry";
+import { dhcpOptionsFile } from "../render/network-xml";
 import type { HostFacts, NetworkFacts } from "./facts";
 import { type HostStep, type JobPlan, type NftStep, nftStep } from "./steps";
 
@@ -125,6 +126,14 @@ export function planStop(name: string, net: Pick<NetworkFacts, "active" | "firew
   return { phases: [{ step: "stopping network", hostSteps: stopSteps(name, net) }], warnings: [] };
 }
 
+/** A network with an MTU: its DHCP options file goes with it (docs/adr/0042-network-mtu.md); nothing to undo. */
+function optionsFileRemoval(spec: NetSpec | null): HostStep[] {
+  if (!spec || modelOf(spec).view(spec).mtu === null) return [];
+  return [
+    { kind: "command", name: "remove the DHCP options file", argv: ["rm", "-f", dhcpOptionsFile(spec.uuid)], undo: null, live: false },
+  ];
+}
+
 /** delete-network: stop (when running), remove the definition, then give back what the type took on the host. */
 export function planDelete(spec: NetSpec | null, name: string, net: NetworkFacts, facts: HostFacts): JobPlan {
   // Undone by defining it again as it is now, with its autostart flag.
@@ -140,7 +149,7 @@ export function planDelete(spec: NetSpec | null, name: string, net: NetworkFacts
   if (net.active) phases.push({ step: "stopping network", hostSteps: stopSteps(name, net) });
   phases.push({
     step: "removing definition",
-    hostSteps: [removal, ...(spec ? (modelOf(spec).hostSteps?.tearDown(spec, facts) ?? []) : [])],
+    hostSteps: [removal, ...(spec ? (modelOf(spec).hostSteps?.tearDown(spec, facts) ?? []) : []), ...optionsFileRemoval(spec)],
   });
   return { phases, warnings: [] };
 }

@@ -69,7 +69,33 @@ export interface SysfsVfsStep {
   live: true;
 }
 
-export type HostStep = VirshStep | XmlStep | NftStep | CommandStep | SysfsVfsStep;
+/**
+ * A network's bridge and every port on it set to `mtu` (`ip link set dev <x> mtu <n>` each: the kernel keeps a
+ * port's MTU its own). The ports are the ones on the bridge when it runs (VMs come and go), each reported as
+ * applied; undone by putting back the MTU each had.
+ */
+export interface LinkMtuStep {
+  kind: "link-mtu";
+  name: string;
+  bridge: string;
+  mtu: number;
+  live: true;
+}
+
+/**
+ * netforge's DHCP options file of a network written with `text`, then the network's dnsmasq (libvirt's, by its
+ * pid file) told to re-read it with SIGHUP (no restart: leases and DNS stay); undone by writing back what it had.
+ */
+export interface DhcpOptionsStep {
+  kind: "dhcp-options";
+  name: string;
+  network: string;
+  file: string;
+  text: string;
+  live: true;
+}
+
+export type HostStep = VirshStep | XmlStep | NftStep | CommandStep | SysfsVfsStep | LinkMtuStep | DhcpOptionsStep;
 
 /** One step of the job (its name from the action's definition) with the host steps it runs. */
 export interface PlanPhase {
@@ -116,6 +142,10 @@ export function commandOf(s: HostStep): string[] {
       return s.argv;
     case "sysfs-vfs":
       return ["write", `/sys/class/net/${s.pf}/device/sriov_numvfs`, String(s.vfs)];
+    case "link-mtu":
+      return ["ip", "link", "set", "dev", s.bridge, "mtu", String(s.mtu)];
+    case "dhcp-options":
+      return ["write", s.file, s.text];
   }
 }
 

@@ -672,12 +672,13 @@ describe("planChange against libvirt's own elements, field by field", () => {
 });
 
 describe("the configure actions and their bodies as changes (each definition's change)", () => {
-  it("lists the six configure actions", () => {
+  it("lists the seven configure actions", () => {
     expect([...CONFIGURE_ACTIONS].sort()).toEqual([
       "assign-static-ip",
       "configure-network-dhcp",
       "configure-network-dns",
       "configure-network-firewall",
+      "configure-network-mtu",
       "configure-network-port-forward",
       "unassign-static-ip",
     ]);

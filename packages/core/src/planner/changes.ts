@@ -10,7 +10,15 @@ import { type DnsHost, type NetworkChange, sameDnsHost } from "../actions/change
 import { AppError } from "../errors";
 import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
-import { type NativeRange, renderDhcpHost, renderDhcpRange, renderDnsHost, renderRoutedXml } from "../render/network-xml";
+import {
+  dhcpOptionsFile,
+  dhcpOptionsText,
+  type NativeRange,
+  renderDhcpHost,
+  renderDhcpRange,
+  renderDnsHost,
+  renderRoutedXml,
+} from "../render/network-xml";
 import { checkDhcpRange, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
 import { firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
@@ -38,6 +46,11 @@ export interface HostObservation {
    * table; absent: true, a definition netforge renders). A network still on libvirt's NAT rules keeps them.
    */
   ownsTypeRules?: boolean;
+  /**
+   * Whether the running network's dnsmasq reads netforge's DHCP options file (it was started from a definition
+   * with an MTU; the worker reads it from libvirt's dnsmasq configuration). Absent: as the spec says (it has an MTU).
+   */
+  dhcpOptionsLive?: boolean;
   limits?: Pick<SizeLimits, "forwardsPerNetwork" | "reservationsPerNetwork" | "firewallRulesPerNetwork">;
 }
 
@@ -58,6 +71,10 @@ export interface PlanStep {
   part?: FirewallNetwork;
   /** A host command other than virsh (argv), e.g. conntrack ending a removed forward's connections. */
   command?: string[];
+  /** The bridge and every port on it set to `mtu` (`ip link set`; the worker reads the ports when it runs). */
+  linkMtu?: { bridge: string; mtu: number };
+  /** netforge's DHCP options file of the network written with `text`, and its dnsmasq told to re-read it (SIGHUP). */
+  dhcpOptions?: { file: string; text: string };
   /** How the step is taken back if a later one fails (same shape). */
   undo: { virsh: string[]; xml?: string } | null;
   /** Whether it changes the running network (false: persistent definition only, effective at next start). */
@@ -143,6 +160,27 @@ export function planRoutedChange(
   }
   for (const op of againstNative(next.ops, host.native)) {
     if (op.kind === "firewall") continue;
+    if (op.kind === "mtu") {
+      // A stopped network has no bridge: its definition (the "write spec" step) carries the MTU to its start.
+      if (!host.active) continue;
+      steps.push({
+        name: `set MTU ${op.mtu} on bridge ${spec.bridge} and every port on it`,
+        virsh: [],
+        linkMtu: { bridge: spec.bridge, mtu: op.mtu },
+        undo: null,
+        live: true,
+      });
+      if (next.spec.dhcp.enabled) {
+        steps.push({
+          name: `hand out MTU ${op.mtu} by DHCP (netforge's options file, re-read by the network's dnsmasq)`,
+          virsh: [],
+          dhcpOptions: { file: dhcpOptionsFile(spec.uuid), text: dhcpOptionsText(spec.bridge, op.mtu) },
+          undo: null,
+          live: true,
+        });
+      }
+      continue;
+    }
     if (op.kind === "add-dns" || op.kind === "delete-dns") {
       const x = renderDnsHost(op.h);
       const undoOp = op.kind === "add-dns" ? "delete" : "add";
@@ -199,6 +237,13 @@ export function planRoutedChange(
     });
   }
   const notLive = host.active ? [] : ["network is not running: the change takes effect when it starts"];
+  // dnsmasq reads netforge's options file only when it was started from a definition with an MTU.
+  const optionsLive = host.dhcpOptionsLive ?? spec.mtu !== undefined;
+  if (host.active && change.kind === "mtu" && next.ops.length > 0 && next.spec.dhcp.enabled && !optionsLive) {
+    notLive.push(
+      `DHCP: the running DHCP server was started without an MTU and hands out MTU ${change.mtu} from the network's next start (stop-network + start-network); the bridge and its ports have it now`,
+    );
+  }
   return {
     spec: next.spec,
     steps,
@@ -227,7 +272,7 @@ function againstNative(ops: Op[], native: HostObservation["native"]): Op[] {
   const have = native.range;
   const rangeInPlace = target && have && have.start === target.start && have.end === target.end && have.leaseTime === target.leaseTime;
   for (const op of ops) {
-    if (op.kind === "firewall") {
+    if (op.kind === "firewall" || op.kind === "mtu") {
       out.push(op);
     } else if (op.kind === "add-dns" || op.kind === "delete-dns") {
       // A record libvirt already has (added by an attempt that died before its spec was written) is not added
@@ -260,6 +305,7 @@ type Op =
   | { kind: "add-range"; start: string; end: string; leaseTime: number }
   | { kind: "add-dns"; h: DnsHost }
   | { kind: "delete-dns"; h: DnsHost }
+  | { kind: "mtu"; mtu: number }
   | { kind: "firewall" };
 
 function applyChange(
@@ -276,6 +322,21 @@ function applyChange(
   switch (change.kind) {
     case "dns":
       return planDns(spec, change.hosts);
+    case "mtu": {
+      // The same MTU changes nothing (the bridge's is put back by reconcile when changed by hand).
+      if (spec.mtu === change.mtu) return { spec, ops: [], warnings: [], changed: [] };
+      return {
+        spec: { ...spec, mtu: change.mtu },
+        ops: [{ kind: "mtu", mtu: change.mtu }],
+        warnings: [],
+        changed: [
+          `MTU ${spec.mtu ?? "not set (the host's)"} -> ${change.mtu}`,
+          spec.dhcp.enabled
+            ? `guests learn MTU ${change.mtu} at their next DHCP lease or renewal; until then they keep the one they have`
+            : `the network has no DHCP: guests keep their MTU until it is set on them (MTU ${change.mtu})`,
+        ],
+      };
+    }
     case "reserve-ip": {
       const mac = change.mac.toLowerCase();
       const ip = ipNum(change.ip);

@@ -116,6 +116,7 @@ describe("parseNetworkXml", () => {
       dhcp: { start: "192.168.100.128", end: "192.168.100.254", leaseTime: 3600 },
       hosts: [],
       dnsHosts: [],
+      mtu: null,
       spec: base,
     });
   });
@@ -359,6 +360,7 @@ describe("parseNetworkXml, what libvirt may write", () => {
       dhcp: null,
       hosts: [],
       dnsHosts: [],
+      mtu: null,
       spec: null,
     });
     expect(parseNetworkXml("<other/>")).toMatchObject({ name: "", uuid: "", managed: false });

@@ -27,6 +27,25 @@ export function renderDnsHost(h: DnsHost): string {
   return `<host ip='${e(h.ip)}'>${h.names.map((n) => `<hostname>${e(n)}</hostname>`).join("")}</host>`;
 }
 
+/** libvirt's namespace for options it passes to dnsmasq as they are (<dnsmasq:options>). */
+export const DNSMASQ_XMLNS = "http://libvirt.org/schemas/network/dnsmasq/1.0";
+/** Where libvirt keeps its dnsmasq files, and netforge the DHCP options file of a network with an MTU. */
+export const DNSMASQ_DIR = "/var/lib/libvirt/dnsmasq";
+
+/**
+ * netforge's DHCP options file of a network (named by its uuid, so a network made again under the same name never
+ * reads an old one). Its definition has libvirt's dnsmasq read it (`dhcp-optsfile`): dnsmasq re-reads it on
+ * SIGHUP, which libvirt's own configuration file it never re-reads (docs/adr/0042-network-mtu.md).
+ */
+export const dhcpOptionsFile = (uuid: string): string => `${DNSMASQ_DIR}/netforge-${uuid}.options`;
+
+/**
+ * The text of that file for `mtu` on `bridge`: the MTU option tagged with the bridge (dnsmasq tags every request
+ * with the interface it came in on, and a tagged option overrides the untagged one libvirt writes from <mtu>).
+ */
+export const dhcpOptionsText = (bridge: string, mtu: number | null): string =>
+  mtu === null ? "" : `tag:${bridge},option:mtu,${Number(mtu)}\n`;
+
 /** libvirt's <host> element of a reservation (also the text of `virsh net-update ... ip-dhcp-host`). */
 export function renderDhcpHost(r: Reservation): string {
   return `<host mac='${e(r.mac)}'${r.hostname !== null ? ` name='${e(r.hostname)}'` : ""} ip='${e(r.ip)}'/>`;
@@ -100,6 +119,9 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
   const prefix = parseCidrOrThrow(spec.cidr).prefix;
   const d = spec.dhcp;
   const lines = head(spec);
+  // A network with an MTU has dnsmasq read netforge's DHCP options file (configure-network-mtu serves a new MTU
+  // through it without restarting dnsmasq): libvirt's options namespace on the root element.
+  if (spec.mtu !== undefined) lines[0] = `<network xmlns:dnsmasq='${DNSMASQ_XMLNS}'>`;
   lines.push(`      <nf:cidr>${e(spec.cidr)}</nf:cidr>`);
   lines.push(`      <nf:gateway>${e(spec.gateway)}</nf:gateway>`);
   lines.push(`      <nf:bridge>${e(spec.bridge)}</nf:bridge>`);
@@ -132,6 +154,7 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
   // masquerade and forward policy are netforge's own nft table (render/nft.ts), the type stays in the metadata.
   lines.push("  <forward mode='open'/>");
   lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
+  if (spec.mtu !== undefined) lines.push(`  <mtu size='${Number(spec.mtu)}'/>`);
   const dnsHosts = spec.dnsHosts ?? [];
   if (dnsHosts.length > 0) {
     lines.push("  <dns>");
@@ -148,6 +171,11 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
     lines.push("  </ip>");
   } else {
     lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'/>`);
+  }
+  if (spec.mtu !== undefined) {
+    lines.push("  <dnsmasq:options>");
+    lines.push(`    <dnsmasq:option value='dhcp-optsfile=${e(dhcpOptionsFile(spec.uuid))}'/>`);
+    lines.push("  </dnsmasq:options>");
   }
   lines.push("</network>");
   return `${lines.join("\n")}\n`;
@@ -214,6 +242,8 @@ export interface ParsedNetwork {
   hosts: Reservation[];
   /** libvirt's own <dns><host> records (what dnsmasq answers). */
   dnsHosts: DnsHost[];
+  /** libvirt's own <mtu size> (null: none). */
+  mtu: number | null;
   /** The netforge spec from the metadata (legacy metadata is completed from libvirt's elements); null when not netforge's. */
   spec: NetSpec | null;
 }
@@ -363,11 +393,19 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     dhcp,
     hosts,
     dnsHosts,
+    mtu: mtuOf(net.mtu),
     spec: null,
   };
   // The spec reader of the network's type (drivers/spec-readers.ts), for the type its definition says (typeOf).
   if (meta) parsed.spec = readSpec(typeOf(parsed), meta, parsed);
   return parsed;
+}
+
+/** libvirt's <mtu size='N'/>: N when it is a whole number, else null. */
+function mtuOf(node: unknown): number | null {
+  const size = typeof node === "object" && node !== null ? attr(node as Node, "size") : null;
+  const n = size === null ? Number.NaN : Number(size);
+  return Number.isInteger(n) && n > 0 ? n : null;
 }
 
 /**

@@ -25,6 +25,16 @@ export const DhcpInput = z.union([
 ]);
 
 /** The fields of every type's create body. */
+/** The MTU range a network takes (IPv4; an IPv6 network will need at least 1280). */
+export const MIN_MTU = 576;
+export const MAX_MTU = 9000;
+export const Mtu = z
+  .number({ error: (issue) => (issue.input === undefined ? "is required" : "must be a whole number of bytes") })
+  .int("must be a whole number of bytes")
+  .min(MIN_MTU, `must be at least ${MIN_MTU}`)
+  .max(MAX_MTU, `must be at most ${MAX_MTU}`)
+  .describe(`The network's MTU in bytes (${MIN_MTU}-${MAX_MTU}): its bridge and ports, and what its DHCP server hands out`);
+
 export const commonCreateFields = {
   name: NetworkName,
   host: HostId.optional(),

@@ -7,13 +7,16 @@
  */
 import { z } from "zod";
 import { HostId, Limit, NetworkName } from "./common";
-import { DhcpConfig } from "./network-fields";
+import { DhcpConfig, Mtu } from "./network-fields";
 import { type CreateNetworkBody, type L2Request, NetworkType, resolveTypePart } from "./types/create-body";
 
 // What this module always exported, now written in the shared fields and the per-type schema files
 // (schemas/types/); named one by one, so the JSON Schemas published from this module stay the same.
 export {
   checkDhcpRange,
+  MAX_MTU,
+  MIN_MTU,
+  Mtu,
   DEFAULT_LEASE_SECONDS,
   DhcpConfig,
   type FieldIssue,
@@ -67,6 +70,8 @@ export interface NetworkSpec {
   managedBy?: string;
   /** bridge and sriov networks: what they attach to (absent for nat/isolated). */
   l2?: L2Request;
+  /** nat and isolated networks: the MTU asked for (absent: none set, the host's). */
+  mtu?: number;
 }
 
 /** Result of resolving a create body: everything but the host-chosen fields (uuid, host, bridge, createdAt). */
@@ -125,6 +130,16 @@ export const NetworkStats = z.object({
 });
 export type NetworkStats = z.infer<typeof NetworkStats>;
 
+const DryRun = z.boolean().optional().describe("Validate and plan only: nothing is queued or changed");
+
+/** Body of configure-network-mtu. */
+export const ConfigureMtuBody = z.strictObject({
+  name: NetworkName,
+  mtu: Mtu,
+  dryRun: DryRun,
+});
+export type ConfigureMtuBody = z.infer<typeof ConfigureMtuBody>;
+
 /** A network as describe-network shows it (and as the cluster index stores it, minus stats). */
 // not-a-network-type: the view's `bridge` (its bridge device) and `sriov` (its SR-IOV PF) sections are fields of
 // every network's view, named after devices; the view is no map keyed by type.
@@ -152,6 +167,8 @@ export const NetworkView = z.object({
   managedBy: z.string().nullable(),
   /** +1 on every change applied to the network (every job that succeeded on it); send it as If-Match. */
   version: z.number().int(),
+  /** The MTU set on the network (create's or configure-network-mtu's); null: none set, the host's (bridge and sriov: the LAN's). */
+  mtu: z.number().int().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

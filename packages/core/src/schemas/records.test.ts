@@ -75,6 +75,7 @@ describe("job records", () => {
       "configure-network-firewall",
       "configure-network-port-forward",
       "configure-network-dns",
+      "configure-network-mtu",
     ]);
     expect(JOB_STATES).toEqual(["queued", "running", "succeeded", "failed"]);
     expect(StepState.options).toEqual(["pending", "running", "succeeded", "failed", "undone", "skipped"]);

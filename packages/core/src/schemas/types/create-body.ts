@@ -38,7 +38,9 @@ export const CreateNetworkBody = z.discriminatedUnion("type", [NatBody, Isolated
 export type CreateNetworkBody = z.infer<typeof CreateNetworkBody>;
 
 /** The type's part of a resolved create body: its addressing, or (device types) none and what it attaches to. */
-export type TypePart = { cidr: string; gateway: string; dhcp: DhcpConfig } | { cidr: null; gateway: null; dhcp: DhcpConfig; l2: L2Request };
+export type TypePart =
+  | { cidr: string; gateway: string; dhcp: DhcpConfig; mtu?: number }
+  | { cidr: null; gateway: null; dhcp: DhcpConfig; l2: L2Request };
 
 const NO_DHCP = (): DhcpConfig => ({ enabled: false, start: null, end: null, leaseTime: null });
 

@@ -21,6 +21,7 @@ import {
   type DhcpConfig,
   DhcpInput,
   type FieldIssue,
+  Mtu,
   validationError,
 } from "../network-fields";
 
@@ -29,6 +30,9 @@ const RoutedNetworkBody = {
   cidr: CidrString,
   gateway: IPv4.optional().describe("The host's address on the network, the VMs' gateway (default: the subnet's first usable address)"),
   dhcp: DhcpInput.optional(),
+  mtu: Mtu.optional().describe(
+    "The network's MTU in bytes, 576-9000: its bridge, and what its DHCP server hands out (default: none set, the host's: 1500 on a new bridge)",
+  ),
 };
 
 /** The create body of routed type `type`. */
@@ -50,6 +54,8 @@ export interface RoutedPart {
   cidr: string;
   gateway: string;
   dhcp: DhcpConfig;
+  /** The MTU asked for (absent: none set, the host's). */
+  mtu?: number;
 }
 
 /**
@@ -82,7 +88,7 @@ export function resolveRouted(body: RoutedBody): RoutedPart {
     dhcp = { enabled: true, start: formatIPv4(start), end: formatIPv4(end), leaseTime: d.leaseTime ?? DEFAULT_LEASE_SECONDS };
   }
   if (issues.length > 0) throw validationError(issues);
-  return { cidr: formatCidr(cidr), gateway: formatIPv4(gateway), dhcp };
+  return { cidr: formatCidr(cidr), gateway: formatIPv4(gateway), dhcp, ...(body.mtu === undefined ? {} : { mtu: body.mtu }) };
 }
 
 /** The body fields a queued routed payload's addressing stands for (its resolved DHCP back to the request's). */
