@@ -64,6 +64,7 @@ interface FleetOptions {
   forward?: boolean;
   reservation?: boolean;
   dns?: boolean;
+  mtu?: number;
 }
 function writeFleet(o: FleetOptions = {}): void {
   const [start, end] = o.range ?? ["10.71.0.100", "10.71.0.200"];
@@ -77,6 +78,7 @@ function writeFleet(o: FleetOptions = {}): void {
     "    type: nat",
     `    host: ${HOST}`,
     "    cidr: 10.71.0.0/24",
+    ...(o.mtu ? [`    mtu: ${o.mtu}`] : []),
     "    dhcp:",
     `      start: ${start}`,
     `      end: ${end}`,
@@ -211,13 +213,14 @@ describe("netforge plan / apply / export", () => {
     await vm.exec(["busybox", "ping", "-c", "1", "-W", "2", "10.71.0.1"]);
   });
 
-  it("each other part changed alone (firewall, forward, reservation, DNS): one change each, live, the VM attached", async () => {
+  it("each other part changed alone (firewall, forward, reservation, DNS, MTU): one change each, live, the VM attached", async () => {
     const base: FleetOptions = { range: ["10.71.0.100", "10.71.0.150"] };
     const steps: [FleetOptions, string][] = [
       [{ rule: true }, "network firewall"],
       [{ rule: true, forward: true }, "network forward"],
       [{ rule: true, forward: true, reservation: true }, "network ip assign"],
       [{ rule: true, forward: true, reservation: true, dns: true }, "network dns"],
+      [{ rule: true, forward: true, reservation: true, dns: true, mtu: 1400 }, "network mtu"],
     ];
     for (const [opts, command] of steps) {
       writeFleet({ ...base, ...opts });
@@ -235,7 +238,8 @@ describe("netforge plan / apply / export", () => {
     expect(web.portForwards).toEqual([{ protocol: "tcp", hostPort: 8022, vmIp: "10.71.0.20", vmPort: 22 }]);
     expect(web.reservations).toHaveLength(2);
     expect(web.dnsHosts).toEqual([{ ip: "10.71.0.20", names: ["app"] }]);
-    // Back to the file without them: each part's removal, in one apply.
+    expect(web.mtu).toBe(1400);
+    // Back to the file without them: each part's removal, in one apply (an MTU left out is kept: nothing unsets one).
     writeFleet(base);
     const back = await run(`npx netforge apply -f ${FILE} --yes`);
     expect(back.code, back.screen).toBe(0);
