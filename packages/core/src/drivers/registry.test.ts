@@ -50,7 +50,14 @@ describe("the type registry", () => {
     expect(firewallPartOf(bridge)).toBeNull();
     expect(firewallPartOf(sriov)).toBeNull();
     expect(modelOf(routed("isolated")).view(routed("isolated")).portForwards).toEqual([]);
-    expect(modelOf(bridge).view(bridge)).toEqual({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [], reservations: [], mtu: null });
+    expect(modelOf(bridge).view(bridge)).toEqual({
+      dhcp: null,
+      firewall: null,
+      portForwards: [],
+      dnsHosts: [],
+      reservations: [],
+      mtu: null,
+    });
     expect(hostRuleCount(routed("nat"))).toBe(1);
     expect(hostRuleCount(sriov)).toBe(0);
   });

@@ -126,9 +126,23 @@ describe("the routed types' drivers", () => {
   it("show DHCP, the kept firewall and (nat only) the forwards in views", () => {
     const fw: FirewallSpec = { defaultInbound: "drop", defaultOutbound: "accept", rules: [] };
     const nat = routed("nat", { portForwards: [forward], firewall: fw });
-    expect(modelOf(nat).view(nat)).toEqual({ dhcp: nat.dhcp, firewall: fw, portForwards: [forward], dnsHosts: [], reservations: nat.reservations, mtu: null });
+    expect(modelOf(nat).view(nat)).toEqual({
+      dhcp: nat.dhcp,
+      firewall: fw,
+      portForwards: [forward],
+      dnsHosts: [],
+      reservations: nat.reservations,
+      mtu: null,
+    });
     const plain = routed("nat");
-    expect(modelOf(plain).view(plain)).toEqual({ dhcp: plain.dhcp, firewall: null, portForwards: [], dnsHosts: [], reservations: plain.reservations, mtu: null });
+    expect(modelOf(plain).view(plain)).toEqual({
+      dhcp: plain.dhcp,
+      firewall: null,
+      portForwards: [],
+      dnsHosts: [],
+      reservations: plain.reservations,
+      mtu: null,
+    });
     const named = routed("isolated", { dnsHosts: [{ ip: "10.0.0.9", names: ["db"] }] });
     expect(modelOf(named).view(named).dnsHosts).toEqual([{ ip: "10.0.0.9", names: ["db"] }]);
     const iso = routed("isolated", { portForwards: [forward] });
