@@ -208,7 +208,17 @@ describe("queries", () => {
       const all = await q.call("list-networks", {}, { role: "viewer" });
       expect(all.body.networks.map((n: { name: string }) => n.name)).toEqual([...Array.from({ length: 7 }, (_, i) => `net-${i}`), "other"]);
       expect(all.body.nextCursor).toBeNull();
-      expect(Object.keys(all.body.networks[0]).sort()).toEqual(["autostart", "cidr", "host", "name", "state", "type", "uuid"]);
+      expect(Object.keys(all.body.networks[0]).sort()).toEqual([
+        "autostart",
+        "cidr",
+        "host",
+        "managedBy",
+        "name",
+        "state",
+        "type",
+        "uuid",
+        "version",
+      ]);
 
       const names: string[] = [];
       let cursor: string | null | undefined;
