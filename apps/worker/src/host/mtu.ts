@@ -135,12 +135,14 @@ const readsOptions = (conf: string, file: string): boolean => conf.split("\n").i
  * reads that file and it has one, else libvirt's own `dhcp-option=option:mtu,N`; null: none.
  */
 async function servedMtu(bridge: string, conf: string, file: string): Promise<number | null> {
-  const pick = (text: string, re: RegExp) => {
-    const m = re.exec(text);
-    return m ? Number(m[1]) : null;
+  // Whole lines with a fixed prefix and digits after it: no pattern is built from the bridge name (a '.' in it
+  // would match any character).
+  const pick = (text: string, prefix: string): number | null => {
+    const line = text.split("\n").find((l) => l.startsWith(prefix) && /^\d+$/.test(l.slice(prefix.length)));
+    return line === undefined ? null : Number(line.slice(prefix.length));
   };
-  const tagged = readsOptions(conf, file) ? pick(await readText(file), new RegExp(`^tag:${bridge},option:mtu,(\\d+)$`, "m")) : null;
-  return tagged ?? pick(conf, /^dhcp-option=option:mtu,(\d+)$/m);
+  const tagged = readsOptions(conf, file) ? pick(await readText(file), `tag:${bridge},option:mtu,`) : null;
+  return tagged ?? pick(conf, "dhcp-option=option:mtu,");
 }
 
 /**
