@@ -10,6 +10,7 @@ function recordingPort(opts: { failOn?: string } = {}) {
   const ran: string[] = [];
   const table = new Map<string, FirewallNetwork | null>();
   let vfs = 2;
+  let dnsmasq = true;
   const fail = (what: string) => {
     if (opts.failOn && what.includes(opts.failOn)) throw new AppError("HOST_COMMAND_FAILED", `injected: ${what}`);
   };
@@ -55,6 +56,13 @@ function recordingPort(opts: { failOn?: string } = {}) {
       fail(`options ${network}`);
       return { before: "old\n", signalled: ["kill", "-HUP", "42"] };
     },
+    endDnsmasq: async (network) => {
+      ran.push(`end dnsmasq ${network}`);
+      dnsmasq = false;
+      fail(`end dnsmasq ${network}`);
+      return ["kill", "-TERM", "43"];
+    },
+    dnsmasqRuns: async () => dnsmasq,
   };
   return { port, ran, table, vfs: () => vfs };
 }
@@ -218,6 +226,36 @@ describe("runPhase", () => {
     const undo = await revert.run();
     expect(undo.undone.map((u) => u.label)).toEqual(["undo: hand out MTU 1300", "undo: set MTU 1300"]);
     expect(ran.slice(-2)).toEqual(['options web /o "old\\n"', "restore mtu nf-web=1500 vnet0=1500"]);
+  });
+
+  it("ending dnsmasq reports the signal it sent; undone by restarting it through libvirt only when none runs then", async () => {
+    const restart = [
+      ["net-update", "web", "delete", "ip-dhcp-range", "<range/>", "--live"],
+      ["net-update", "web", "add", "ip-dhcp-range", "<range/>", "--live"],
+    ];
+    const end: HostStep = { kind: "end-dnsmasq", name: "end dnsmasq", network: "web", restart, live: true };
+    // The update after it fails before libvirt started a dnsmasq: the undo starts one (both updates, in order).
+    const failing = recordingPort({ failOn: "delete ip-dhcp-range <range/> --live" });
+    const revert = new Revert();
+    const applied: string[] = [];
+    await expect(
+      runPhase(failing.port, revert, { step: "applying change", hostSteps: [end, virsh(restart[0] as string[], null)] }),
+    ).rejects.toMatchObject({ code: "HOST_COMMAND_FAILED" });
+    const ok = await runPhase(recordingPort().port, new Revert(), { step: "applying change", hostSteps: [end] });
+    applied.push(...ok.applied.map((a) => a.command.join(" ")));
+    expect(applied).toEqual(["kill -TERM 43"]);
+    const ran = failing.ran.length;
+    // The injected failure also hits the undo's first update: the undo reports it and the rest stays as is.
+    const undo = await revert.run();
+    expect(undo.undone.map((u) => u.label).concat(undo.failed.map((f) => f.entry.label))).toEqual(["undo: end dnsmasq"]);
+    expect(failing.ran.slice(ran)).toEqual(["virsh net-update web delete ip-dhcp-range <range/> --live"]);
+    // A dnsmasq that runs again by then (libvirt restarted it) is left alone.
+    const running = recordingPort();
+    const r2 = new Revert();
+    await runPhase(running.port, r2, { step: "applying change", hostSteps: [end] });
+    running.port.dnsmasqRuns = async () => true;
+    await r2.run();
+    expect(running.ran).toEqual(["end dnsmasq web"]);
   });
 
   it("a refused check before a VF write writes nothing", async () => {

@@ -11,7 +11,7 @@ import { AppError } from "@netforge/core/contract";
 import { type FirewallNetwork, type HostStep, type JobPlan, type PlanPhase, planHash, type StepView, stepView } from "@netforge/core/model";
 import type { JobContext } from "./context";
 import { ensureLegacyAccept, legacyAcceptWarning, needsLegacyAccept, removeLegacyAccept } from "./firewall/legacy-nat";
-import { type LinkMtu, restoreLinkMtu, setLinkMtu, writeDhcpOptions } from "./host/mtu";
+import { dnsmasqPid, endDnsmasq, type LinkMtu, restoreLinkMtu, setLinkMtu, writeDhcpOptions } from "./host/mtu";
 import { readPf, writeNumVfs } from "./host/sriov-sysfs";
 import type { Revert } from "./revert";
 
@@ -36,6 +36,10 @@ export interface HostPort {
   restoreLinkMtu(links: readonly LinkMtu[]): Promise<void>;
   /** Write a network's DHCP options file and signal its dnsmasq: the text it had, and the signal's argv (null: none ran). */
   writeDhcpOptions(network: string, file: string, text: string): Promise<{ before: string; signalled: string[] | null }>;
+  /** End the network's dnsmasq and wait until it is gone: the signal's argv (null: none of it ran). */
+  endDnsmasq(network: string): Promise<string[] | null>;
+  /** Whether the network's dnsmasq runs. */
+  dnsmasqRuns(network: string): Promise<boolean>;
 }
 
 /** What applying steps did beyond them: commands a step entailed, and what the job should say about it. */
@@ -125,6 +129,20 @@ async function runStep(
       }
       return;
     }
+    case "end-dnsmasq": {
+      const signalled = await port.endDnsmasq(s.network);
+      // Only when nothing started it again (the update after this step failed before libvirt restarted it).
+      revert.add(
+        `undo: ${s.name}`,
+        async () => {
+          if (await port.dnsmasqRuns(s.network)) return;
+          for (const args of s.restart) await port.virsh(args);
+        },
+        jobStep,
+      );
+      out.applied.push(signalled ? { ...stepView(jobStep, s), command: signalled } : stepView(jobStep, s));
+      return;
+    }
     case "dhcp-options": {
       const { before, signalled } = await port.writeDhcpOptions(s.network, s.file, s.text);
       revert.add(`undo: ${s.name}`, async () => void (await port.writeDhcpOptions(s.network, s.file, before)), jobStep);
@@ -208,6 +226,8 @@ export function hostPortOf(ctx: JobContext, out?: { warnings: string[]; extra: S
     setLinkMtu: (bridge, mtu) => setLinkMtu(ctx.runner, bridge, mtu),
     restoreLinkMtu: (links) => restoreLinkMtu(ctx.runner, links),
     writeDhcpOptions: (network, file, text) => writeDhcpOptions(ctx.runner, network, file, text),
+    endDnsmasq: (network) => endDnsmasq(ctx.runner, network),
+    dnsmasqRuns: async (network) => (await dnsmasqPid(network)) !== null,
     writeVfs: async (pf, n) => {
       try {
         writeNumVfs(root, pf, n);

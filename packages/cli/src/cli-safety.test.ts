@@ -19,7 +19,16 @@ const TOKEN = "cli-safety-token-0123456789";
 function io(env: Record<string, string | undefined>): Io & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  return { stdout, stderr, out: (t) => stdout.push(t), err: (t) => stderr.push(t), env, cwd: dir, readStdin: () => "" };
+  return {
+    stdout,
+    stderr,
+    out: (t) => stdout.push(t),
+    err: (t) => stderr.push(t),
+    env,
+    cwd: dir,
+    readStdin: () => "",
+    fetch: (url, init) => globalThis.fetch(url, init),
+  };
 }
 
 /** A fetch that answers every list-networks with no networks, and records the Authorization it was sent. */

@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto";
 import type { CliConfig } from "./config";
 import { type ApiErrorBody, CliError, EXIT, exitCodeForApiError } from "./exit-codes";
+import { type FetchLike, httpFetch, type RequestLike, type ResponseLike } from "./http-fetch";
 
 /** Why fetch failed, in words (ECONNREFUSED, ENOTFOUND...), never with the request's headers. */
 function networkReason(err: unknown): string {
@@ -14,7 +15,7 @@ export function connectionError(url: string, err: unknown): CliError {
 }
 
 /** Turn an error answer into a CliError with the API's code, message and details. */
-export async function errorFromResponse(res: Response): Promise<CliError> {
+export async function errorFromResponse(res: ResponseLike): Promise<CliError> {
   const text = await res.text();
   let body: ApiErrorBody | null = null;
   try {
@@ -49,7 +50,7 @@ export class ApiClient {
 
   constructor(
     readonly config: CliConfig,
-    private readonly fetchImpl: typeof fetch = fetch,
+    private readonly fetchImpl: FetchLike = httpFetch,
     /** Where the plain-HTTP warning goes (once per client): stderr by default. */
     private readonly warn: (text: string) => void = (t) => process.stderr.write(`${t}\n`),
   ) {}
@@ -60,7 +61,7 @@ export class ApiClient {
     return h;
   }
 
-  private async request(path: string, init: RequestInit): Promise<Response> {
+  private async request(path: string, init: RequestLike): Promise<ResponseLike> {
     if (!this.warned) {
       this.warned = true;
       const warning = plainHttpWarning(this.config.url, this.config.token);
@@ -94,7 +95,7 @@ export class ApiClient {
   }
 
   /** Open a job's event stream (resuming after `lastEventId`); the Response of a 200, else a CliError. */
-  async openJobEvents(id: string, lastEventId: string | null, signal: AbortSignal): Promise<Response> {
+  async openJobEvents(id: string, lastEventId: string | null, signal: AbortSignal): Promise<ResponseLike> {
     const extra: Record<string, string> = { accept: "text/event-stream" };
     if (lastEventId !== null) extra["last-event-id"] = lastEventId;
     const res = await this.request(`/api/jobs/${encodeURIComponent(id)}/events`, { headers: this.headers(extra), signal });

@@ -30,6 +30,8 @@ function io(): Io & { stdout: string[]; stderr: string[] } {
     env: { NETFORGE_URL: "http://127.0.0.1:9", NETFORGE_TOKEN: "convenience-token-0123" },
     cwd: "/nonexistent",
     readStdin: () => "",
+    // The fake API each test stubs as the global fetch.
+    fetch: (url, init) => globalThis.fetch(url, init),
     interactive: false,
   };
 }

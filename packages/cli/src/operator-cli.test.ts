@@ -27,6 +27,8 @@ function io(opts: { answers?: string[]; interactive?: boolean } = {}): Io & { st
     env: { NETFORGE_URL: "http://127.0.0.1:9", NETFORGE_TOKEN: "operator-cli-token-0123" },
     cwd: "/nonexistent",
     readStdin: () => "",
+    // The fake API each test stubs as the global fetch.
+    fetch: (url, init) => globalThis.fetch(url, init),
     interactive: opts.interactive ?? false,
     ask: async (q) => {
       asked.push(q);

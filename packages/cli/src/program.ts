@@ -8,6 +8,7 @@ import { createInterface } from "node:readline/promises";
 import { Argument, Command, CommanderError, Option } from "commander";
 import { flagsOf, type FlagSpec, positionalOf, buildBody } from "./body-flags";
 import { ApiClient } from "./client";
+import type { FetchLike } from "./http-fetch";
 import { type ActionEntry, actionTable } from "./action-table";
 import { cliPathOf } from "./command-table";
 import { completionScript } from "./completion";
@@ -30,6 +31,8 @@ export interface Io {
   interactive?: boolean;
   /** Ask `question` on the terminal; the answer line. */
   ask?(question: string): Promise<string>;
+  /** The HTTP client (default: node:http, http-fetch.ts); tests pass a fake API. */
+  fetch?: FetchLike;
 }
 
 export const processIo: Io = {
@@ -107,7 +110,7 @@ export function clientFor(io: Io, cmd: Command): { client: ApiClient; format: Fo
       EXIT.AUTH,
     );
   }
-  return { client: new ApiClient(config, fetch, io.err), format: formatOf(g) };
+  return { client: new ApiClient(config, io.fetch, io.err), format: formatOf(g) };
 }
 
 /** Follow a job to its end and report it; the exit code. */

@@ -79,6 +79,37 @@ export async function dnsmasqPid(network: string, runDir = LIBVIRT_NETWORK_RUN_D
   }
 }
 
+/**
+ * End the network's dnsmasq (SIGTERM) and wait until the process is gone, at most `waitMs`: the signal's argv,
+ * null when none of it runs. libvirt, restarting dnsmasq for a range update right after, then finds no process
+ * and starts the new one at once instead of polling the old one's exit every 200 ms. Past `waitMs` (a zombie
+ * its parent does not reap) it returns all the same: libvirt then waits for it as it always did.
+ */
+export async function endDnsmasq(
+  runner: CommandRunner,
+  network: string,
+  runDir = LIBVIRT_NETWORK_RUN_DIR,
+  waitMs = 1000,
+): Promise<string[] | null> {
+  const pid = await dnsmasqPid(network, runDir);
+  if (pid === null) return null;
+  const argv = ["kill", "-TERM", String(pid)];
+  await runner.run(argv[0] as string, argv.slice(1));
+  const until = performance.now() + waitMs;
+  while (performance.now() < until && processExists(pid)) await new Promise((r) => setTimeout(r, 2));
+  return argv;
+}
+
+/** kill(pid, 0): true while the process (or its zombie) exists; a process of another user counts (EPERM). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** The text of a file, "" when it does not exist. */
 async function readText(file: string): Promise<string> {
   try {

@@ -10,6 +10,7 @@ export function hostStepOf(network: string, s: PlanStep): HostStep {
   if (s.dhcpOptions !== undefined) {
     return { kind: "dhcp-options", name: s.name, network, file: s.dhcpOptions.file, text: s.dhcpOptions.text, live: true };
   }
+  if (s.endDnsmasq !== undefined) return { kind: "end-dnsmasq", name: s.name, network, restart: s.endDnsmasq.restart, live: true };
   if (s.command !== undefined) {
     // conntrack -D exits 1 when there was nothing to delete: that is success here.
     return { kind: "command", name: s.name, argv: s.command, undo: null, allowFailure: true, live: s.live };

@@ -95,7 +95,20 @@ export interface DhcpOptionsStep {
   live: true;
 }
 
-export type HostStep = VirshStep | XmlStep | NftStep | CommandStep | SysfsVfsStep | LinkMtuStep | DhcpOptionsStep;
+/**
+ * The network's dnsmasq (libvirt's pid file, checked against its command line) ended with SIGTERM and waited
+ * for, right before a live update that has libvirt restart it (planner/changes.ts PlanStep.endDnsmasq);
+ * undone, when no dnsmasq of the network runs then, by the `restart` updates.
+ */
+export interface EndDnsmasqStep {
+  kind: "end-dnsmasq";
+  name: string;
+  network: string;
+  restart: string[][];
+  live: true;
+}
+
+export type HostStep = VirshStep | XmlStep | NftStep | CommandStep | SysfsVfsStep | LinkMtuStep | DhcpOptionsStep | EndDnsmasqStep;
 
 /** One step of the job (its name from the action's definition) with the host steps it runs. */
 export interface PlanPhase {
@@ -146,6 +159,8 @@ export function commandOf(s: HostStep): string[] {
       return ["ip", "link", "set", "dev", s.bridge, "mtu", String(s.mtu)];
     case "dhcp-options":
       return ["write", s.file, s.text];
+    case "end-dnsmasq":
+      return ["kill", "-TERM", `<pid of ${s.network}'s dnsmasq>`];
   }
 }
 

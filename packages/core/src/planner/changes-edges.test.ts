@@ -10,7 +10,7 @@ import { CONFIGURE_ACTIONS } from "../actions/index";
 import { checkChange, firewallNetworkOf, planChange, renderNetworkXml } from "../drivers/registry";
 import type { NativeRange } from "../render/network-xml";
 import { changeOfBody } from "./__fixtures__/change-of-body";
-import type { HostObservation, NetworkChange } from "./changes";
+import type { ChangePlan, HostObservation, NetworkChange, PlanStep } from "./changes";
 import type { FirewallSpec, PortForwardSpec } from "./firewall";
 import type { BridgeNetSpec, NetSpec, RoutedNetSpec, SriovNetSpec } from "./network-spec";
 
@@ -45,6 +45,8 @@ function thrown(f: () => unknown): AppError {
   throw new Error("expected an AppError");
 }
 
+/** A plan's steps without the dnsmasq ends before live range updates (their own test: "a range move"). */
+const steps = (p: ChangePlan): PlanStep[] => p.steps.filter((s) => s.endDnsmasq === undefined);
 const routed = (p: { spec: NetSpec }): RoutedNetSpec => {
   if (!("dhcp" in p.spec)) throw new Error("expected a routed spec");
   return p.spec;
@@ -142,7 +144,7 @@ describe("planChange: the steps", () => {
   it("a host add: named, the live net-update with its exact undo, live; then the spec write undone by the old definition", () => {
     const p = planChange(spec, assign, up);
     const host = "<host mac='52:54:00:00:00:0b' name='web1' ip='10.1.0.11'/>";
-    expect(p.steps).toEqual([
+    expect(steps(p)).toEqual([
       {
         name: "add DHCP host 52:54:00:00:00:0b -> 10.1.0.11",
         virsh: ["net-update", "web", "add", "ip-dhcp-host", host, "--live"],
@@ -163,19 +165,19 @@ describe("planChange: the steps", () => {
   });
   it("the spec write is undone by the definition the host had, when the caller read it", () => {
     const p = planChange(spec, assign, up, "<network>as read</network>");
-    expect(p.steps.at(-1)?.undo).toEqual({ virsh: ["net-define", "<file>"], xml: "<network>as read</network>" });
+    expect(steps(p).at(-1)?.undo).toEqual({ virsh: ["net-define", "<file>"], xml: "<network>as read</network>" });
   });
   it("a stopped network: --config updates that are not live, and a note that the change waits for its start", () => {
     const p = planChange(spec, assign, down);
-    expect(p.steps[0]?.virsh.at(-1)).toBe("--config");
-    expect(p.steps[0]?.undo?.virsh.at(-1)).toBe("--config");
-    expect(p.steps[0]?.live).toBe(false);
+    expect(steps(p)[0]?.virsh.at(-1)).toBe("--config");
+    expect(steps(p)[0]?.undo?.virsh.at(-1)).toBe("--config");
+    expect(steps(p)[0]?.live).toBe(false);
     expect(p.notLive).toEqual(["network is not running: the change takes effect when it starts"]);
   });
   it("a host delete: named, deleted live, undone by adding it back", () => {
     const p = planChange(spec, { kind: "release-ip", mac: A }, up);
     const host = "<host mac='52:54:00:00:00:0a' name='db' ip='10.1.0.10'/>";
-    expect(p.steps[0]).toEqual({
+    expect(steps(p)[0]).toEqual({
       name: "delete DHCP host 52:54:00:00:00:0a -> 10.1.0.10",
       virsh: ["net-update", "web", "delete", "ip-dhcp-host", host, "--live"],
       undo: { virsh: ["net-update", "web", "add", "ip-dhcp-host", host, "--live"] },
@@ -186,7 +188,7 @@ describe("planChange: the steps", () => {
     const p = planChange(spec, { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 600 }, up);
     const oldRange = "<range start='10.1.0.100' end='10.1.0.200'><lease expiry='3600' unit='seconds'/></range>";
     const newRange = "<range start='10.1.0.20' end='10.1.0.40'><lease expiry='600' unit='seconds'/></range>";
-    expect(p.steps.slice(0, 2)).toEqual([
+    expect(steps(p).slice(0, 2)).toEqual([
       {
         name: "delete DHCP range 10.1.0.100-10.1.0.200",
         virsh: ["net-update", "web", "delete", "ip-dhcp-range", oldRange, "--live"],
@@ -200,21 +202,40 @@ describe("planChange: the steps", () => {
         live: true,
       },
     ]);
-    expect(p.steps.map((s) => s.name)).toEqual([
+    expect(steps(p).map((s) => s.name)).toEqual([
       "delete DHCP range 10.1.0.100-10.1.0.200",
       "add DHCP range 10.1.0.20-10.1.0.40 lease 600 s",
       "write spec",
     ]);
+    // Before each live range update libvirt restarts dnsmasq for, netforge ends it first; each end can start it
+    // again (leaving the live range as it was before that end) should the job undo with none running.
+    const end = (restart: string[][]) => ({
+      name: "end the DHCP server (dnsmasq) of web: libvirt starts it again with the new range at once",
+      virsh: [],
+      endDnsmasq: { restart },
+      undo: null,
+      live: true,
+    });
+    const update = (op: string, x: string) => ["net-update", "web", op, "ip-dhcp-range", x, "--live"];
+    expect(p.steps.slice(0, 4)).toEqual([
+      end([update("delete", oldRange), update("add", oldRange)]),
+      steps(p)[0],
+      end([update("add", newRange), update("delete", newRange)]),
+      steps(p)[1],
+    ]);
+    // A stopped network has no dnsmasq: no end steps.
+    const stopped = planChange(spec, { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 600 }, down);
+    expect(stopped.steps.some((s) => s.endDnsmasq !== undefined)).toBe(false);
   });
   it("a stopped network's firewall change: no nft step, but the chains are in the plan", () => {
     const p = planChange(spec, { kind: "firewall", firewall: { defaultInbound: "drop", defaultOutbound: "accept", rules: [] } }, down);
-    expect(p.steps.map((s) => s.name)).toEqual(["write spec"]);
+    expect(steps(p).map((s) => s.name)).toEqual(["write spec"]);
     expect(p.nft).toContain("chain web-in-rules");
   });
   it("a running network's firewall step: nft only (with the part it applies, rendered as its text), no undo, live", () => {
     const p = planChange(spec, { kind: "firewall", firewall: { defaultInbound: "drop", defaultOutbound: "accept", rules: [] } }, up);
-    const part = p.steps[0]?.part;
-    expect(p.steps[0]).toEqual({ name: "apply firewall (one nft transaction)", virsh: [], nft: p.nft, part, undo: null, live: true });
+    const part = steps(p)[0]?.part;
+    expect(steps(p)[0]).toEqual({ name: "apply firewall (one nft transaction)", virsh: [], nft: p.nft, part, undo: null, live: true });
     expect(part && renderNetworkChains(part)).toBe(p.nft);
     expect(part?.ownsTypeRules).toBe(true);
   });
@@ -224,7 +245,7 @@ describe("planChange: the steps", () => {
       { kind: "firewall", firewall: { defaultInbound: "drop", defaultOutbound: "accept", rules: [] } },
       { ...up, ownsTypeRules: false },
     );
-    expect(p.steps[0]?.part?.ownsTypeRules).toBe(false);
+    expect(steps(p)[0]?.part?.ownsTypeRules).toBe(false);
   });
   it("warnings and the summary come with the plan", () => {
     const p = planChange(spec, { kind: "reserve-ip", mac: B, ip: "10.1.0.150" }, up);
@@ -390,7 +411,7 @@ describe("planChange: port-forward", () => {
     expect(routed(p).portForwards).toEqual([fwd({ vmPort: 2022 })]);
     expect(p.changed).toEqual(["forward tcp 2222 -> 10.1.0.10:22 now -> 10.1.0.10:2022"]);
     expect(p.warnings).toEqual([]);
-    expect(p.steps.find((x) => x.command)?.command).toEqual([
+    expect(steps(p).find((x) => x.command)?.command).toEqual([
       "conntrack",
       "-D",
       "-p",
@@ -420,7 +441,7 @@ describe("planChange: port-forward", () => {
     expect(routed(p).portForwards).toEqual([other]);
     expect(p.changed).toEqual(["removed forward tcp 198.51.100.2:2222 -> 10.1.0.10:22"]);
     expect(p.warnings).toEqual([]);
-    expect(p.steps[1]).toEqual({
+    expect(steps(p)[1]).toEqual({
       name: "end connections of tcp 198.51.100.2:2222 -> 10.1.0.10:22",
       virsh: [],
       command: [
@@ -443,7 +464,7 @@ describe("planChange: port-forward", () => {
   });
   it("remove on a stopped network: no connections to end", () => {
     const p = remove(withForwards(fwd({})), {}, down);
-    expect(p.steps.map((s) => s.name)).toEqual(["write spec"]);
+    expect(steps(p).map((s) => s.name)).toEqual(["write spec"]);
   });
   it("remove of a forward the network does not have: NOT_FOUND, naming the addresses that port is forwarded on", () => {
     const e = thrown(() =>
@@ -476,7 +497,7 @@ describe("planChange: firewall", () => {
   const open: FirewallSpec = { defaultInbound: "accept", defaultOutbound: "accept", rules: [] };
   it("a network never configured gets even the open firewall written (it becomes explicit)", () => {
     const p = planChange(spec, { kind: "firewall", firewall: open }, up);
-    expect(p.steps.map((s) => s.name)).toEqual(["apply firewall (one nft transaction)", "write spec"]);
+    expect(steps(p).map((s) => s.name)).toEqual(["apply firewall (one nft transaction)", "write spec"]);
     expect(routed(p).firewall).toEqual(open);
   });
   it("the same firewall as configured: nothing to do", () => {
@@ -567,14 +588,14 @@ describe("planChange: dhcp", () => {
   it("the same range and lease again: no steps and no summary, but the warnings still", () => {
     const s = { ...spec, reservations: [{ mac: A, ip: "10.1.0.150", hostname: null }] };
     const p = dhcp("10.1.0.100", "10.1.0.200", 3600, s);
-    expect(p.steps).toEqual([]);
+    expect(steps(p)).toEqual([]);
     expect(p.changed).toEqual([]);
     expect(p.warnings).toHaveLength(1);
     expect(dhcp("10.1.0.100", "10.1.0.200", undefined, s).steps).toEqual([]);
   });
   it("only the lease changes: the range is replaced and the summary names the lease only", () => {
     const p = dhcp("10.1.0.100", "10.1.0.200", 600);
-    expect(p.steps.map((s) => s.name)).toEqual([
+    expect(steps(p).map((s) => s.name)).toEqual([
       "delete DHCP range 10.1.0.100-10.1.0.200",
       "add DHCP range 10.1.0.100-10.1.0.200 lease 600 s",
       "write spec",
@@ -588,14 +609,14 @@ describe("planChange: dhcp", () => {
   it("DHCP that was off: turned on with the range added (nothing to delete), the summary starting from none", () => {
     const off = { ...spec, dhcp: { enabled: false, start: null, end: null, leaseTime: null } };
     const p = dhcp("10.1.0.20", "10.1.0.40", undefined, off);
-    expect(p.steps.map((s) => s.name)).toEqual(["add DHCP range 10.1.0.20-10.1.0.40 lease 3600 s", "write spec"]);
+    expect(steps(p).map((s) => s.name)).toEqual(["add DHCP range 10.1.0.20-10.1.0.40 lease 3600 s", "write spec"]);
     expect(p.changed).toEqual(["range none-none -> 10.1.0.20-10.1.0.40", "lease time none s -> 3600 s"]);
     expect(routed(p).dhcp.enabled).toBe(true);
   });
   it("DHCP that was off with a range still stored: the same range is added again, not taken as in place", () => {
     const off = { ...spec, dhcp: { ...spec.dhcp, enabled: false } };
     const p = dhcp("10.1.0.100", "10.1.0.200", 3600, off);
-    expect(p.steps.map((s) => s.name)).toEqual(["add DHCP range 10.1.0.100-10.1.0.200 lease 3600 s", "write spec"]);
+    expect(steps(p).map((s) => s.name)).toEqual(["add DHCP range 10.1.0.100-10.1.0.200 lease 3600 s", "write spec"]);
     expect(routed(p).dhcp.enabled).toBe(true);
   });
 });
@@ -603,7 +624,7 @@ describe("planChange: dhcp", () => {
 describe("planChange against libvirt's own elements, field by field", () => {
   const range: NativeRange = { start: "10.1.0.100", end: "10.1.0.200", leaseTime: 3600 };
   const native = (hosts = spec.reservations, r: NativeRange | null = range) => ({ ...up, native: { hosts, range: r } });
-  const names = (p: { steps: { name: string }[] }) => p.steps.map((s) => s.name);
+  const names = (p: ChangePlan) => steps(p).map((s) => s.name);
   it("a host entry for the MAC with another IP or hostname: deleted (as libvirt has it) before the add", () => {
     for (const stale of [
       { mac: B, ip: "10.1.0.99", hostname: "web1" },
@@ -611,7 +632,7 @@ describe("planChange against libvirt's own elements, field by field", () => {
     ]) {
       const p = planChange(spec, { kind: "reserve-ip", mac: B, ip: "10.1.0.11", hostname: "web1" }, native([...spec.reservations, stale]));
       expect(names(p)).toEqual([`delete DHCP host ${B} -> ${stale.ip}`, `add DHCP host ${B} -> 10.1.0.11`, "write spec"]);
-      expect(p.steps[0]?.virsh[4]).toBe(`<host mac='${B}' name='${stale.hostname}' ip='${stale.ip}'/>`);
+      expect(steps(p)[0]?.virsh[4]).toBe(`<host mac='${B}' name='${stale.hostname}' ip='${stale.ip}'/>`);
     }
   });
   it("an unassign deletes the host entry libvirt has for the MAC (its IP, not the spec's), not another MAC's", () => {
@@ -636,7 +657,7 @@ describe("planChange against libvirt's own elements, field by field", () => {
       }),
     );
     expect(names(p)).toEqual(["delete DHCP range 10.1.0.50-10.1.0.60", "add DHCP range 10.1.0.20-10.1.0.40 lease 600 s", "write spec"]);
-    expect(p.steps[0]?.virsh[4]).toBe("<range start='10.1.0.50' end='10.1.0.60'><lease expiry='60' unit='seconds'/></range>");
+    expect(steps(p)[0]?.virsh[4]).toBe("<range start='10.1.0.50' end='10.1.0.60'><lease expiry='60' unit='seconds'/></range>");
   });
   it.each([
     ["start", { start: "10.1.0.21", end: "10.1.0.40", leaseTime: 600 }],
@@ -658,7 +679,7 @@ describe("planChange against libvirt's own elements, field by field", () => {
       native([], { start: "10.1.0.50", end: "10.1.0.60", leaseTime: null }),
     );
     expect(names(p)).toEqual(["delete DHCP range 10.1.0.50-10.1.0.60", "add DHCP range 10.1.0.20-10.1.0.40 lease 3600 s", "write spec"]);
-    expect(p.steps[0]?.virsh[4]).toBe("<range start='10.1.0.50' end='10.1.0.60'/>");
+    expect(steps(p)[0]?.virsh[4]).toBe("<range start='10.1.0.50' end='10.1.0.60'/>");
   });
   it("DHCP turned on where libvirt has no range: only the add", () => {
     const off = { ...spec, dhcp: { enabled: false, start: null, end: null, leaseTime: null } };

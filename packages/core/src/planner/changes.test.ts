@@ -87,8 +87,10 @@ describe("planChange: unassign-static-ip and dhcp", () => {
   });
   it("moves the range: delete old, add new with its lease time, live", () => {
     const p = planChange(spec, { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 300 }, up);
-    expect(p.steps.map((s) => (s.xml === undefined ? s.virsh.slice(2, 5) : s.virsh))).toEqual([
+    expect(p.steps.map((s) => (s.endDnsmasq ? ["end dnsmasq"] : s.xml === undefined ? s.virsh.slice(2, 5) : s.virsh))).toEqual([
+      ["end dnsmasq"],
       ["delete", "ip-dhcp-range", "<range start='10.1.0.100' end='10.1.0.200'><lease expiry='3600' unit='seconds'/></range>"],
+      ["end dnsmasq"],
       ["add", "ip-dhcp-range", "<range start='10.1.0.20' end='10.1.0.40'><lease expiry='300' unit='seconds'/></range>"],
       ["net-define", "<file>"],
     ]);
@@ -130,7 +132,8 @@ describe("planChange against libvirt's own elements (a retry after a worker died
       { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 300 },
       { ...up, native: native(spec.reservations, null) },
     );
-    expect(p.steps.map((s) => s.virsh.slice(0, 3).join(" "))).toEqual(["net-update web add", "net-define <file>"]);
+    expect(p.steps.map((s) => s.virsh.slice(0, 3).join(" "))).toEqual(["", "net-update web add", "net-define <file>"]);
+    expect(p.steps[0]?.endDnsmasq).toBeDefined();
   });
   it("the new range already in place: only the spec write", () => {
     const p = planChange(

@@ -75,6 +75,14 @@ export interface PlanStep {
   linkMtu?: { bridge: string; mtu: number };
   /** netforge's DHCP options file of the network written with `text`, and its dnsmasq told to re-read it (SIGHUP). */
   dhcpOptions?: { file: string; text: string };
+  /**
+   * End the network's dnsmasq (SIGTERM, waited for) right before a live range update, so that libvirt, which
+   * restarts it, finds it gone and starts the new one at once. libvirt's own stop polls every 200 ms and a
+   * range change restarts dnsmasq twice: 4 of every 5 milliseconds of a pool change were that wait.
+   * `restart`: the live updates that start it again through libvirt (leaving the live state as it was before
+   * the step) should the job have to undo with no dnsmasq running.
+   */
+  endDnsmasq?: { restart: string[][] };
   /** How the step is taken back if a later one fails (same shape). */
   undo: { virsh: string[]; xml?: string } | null;
   /** Whether it changes the running network (false: persistent definition only, effective at next start). */
@@ -106,6 +114,15 @@ export interface RoutedTypeRules {
 }
 
 const ipNum = (s: string) => parseIPv4(s) as number;
+
+/** The step that ends a running network's dnsmasq before libvirt restarts it (PlanStep.endDnsmasq). */
+const endDnsmasqStep = (network: string, restart: string[][]): PlanStep => ({
+  name: `end the DHCP server (dnsmasq) of ${network}: libvirt starts it again with the new range at once`,
+  virsh: [],
+  endDnsmasq: { restart },
+  undo: null,
+  live: true,
+});
 
 /**
  * Validate `change` against a routed `spec` and the host, and plan it. Throws the error the real call gets.
@@ -210,6 +227,8 @@ export function planRoutedChange(
       });
     } else if (op.kind === "delete-range") {
       const x = renderDhcpRange(op.start, op.end, op.leaseTime);
+      // Live now: the range is there; deleting and adding it again restarts dnsmasq and leaves it there.
+      if (host.active) steps.push(endDnsmasqStep(spec.name, [update("delete", "ip-dhcp-range", x), update("add", "ip-dhcp-range", x)]));
       steps.push({
         name: `delete DHCP range ${op.start}-${op.end}`,
         virsh: update("delete", "ip-dhcp-range", x),
@@ -218,6 +237,8 @@ export function planRoutedChange(
       });
     } else {
       const x = renderDhcpRange(op.start, op.end, op.leaseTime);
+      // Live now: no range (the old one went in the step before); adding and deleting this one restarts dnsmasq.
+      if (host.active) steps.push(endDnsmasqStep(spec.name, [update("add", "ip-dhcp-range", x), update("delete", "ip-dhcp-range", x)]));
       steps.push({
         name: `add DHCP range ${op.start}-${op.end} lease ${op.leaseTime} s`,
         virsh: update("add", "ip-dhcp-range", x),
