@@ -69,6 +69,7 @@ export async function benchCli(): Promise<string[][]> {
   const rows: string[][] = [];
   let curlRow: string[] | null = null;
   let fetchRow: string[] | null = null;
+  let httpRow: string[] | null = null;
   const rounds = Number(process.env.BENCH_CLI_ROUNDS ?? 15);
   try {
     for (let round = 0; round < rounds + 2; round++) {
@@ -104,6 +105,11 @@ export async function benchCli(): Promise<string[][]> {
       "-e",
       `fetch(${JSON.stringify(`${api.base}/api/list-networks`)}, { method: "POST", headers: { authorization: ${JSON.stringify(`Bearer ${token}`)}, "content-type": "application/json" }, body: "{}" }).then((r) => r.text())`,
     ]);
+    // The same request through node:http, as the CLI sends it (http-fetch.ts): the floor the CLI can reach.
+    httpRow = await floorRow("node -e http.request(list-networks) (node:http, the CLI's client)", rounds, process.execPath, [
+      "-e",
+      `const r = require("node:http").request(${JSON.stringify(`${api.base}/api/list-networks`)}, { method: "POST", agent: false, headers: { authorization: ${JSON.stringify(`Bearer ${token}`)}, "content-type": "application/json" } }, (res) => res.resume()); r.end("{}");`,
+    ]);
   } finally {
     await api.stop();
     await redisServer.stop();
@@ -121,6 +127,7 @@ export async function benchCli(): Promise<string[][]> {
   }
   if (curlRow) rows.push(curlRow);
   if (fetchRow) rows.push(fetchRow);
+  if (httpRow) rows.push(httpRow);
   rows.push(await floorRow("node -e 0 (this machine's floor for a node command)", rounds, process.execPath, ["-e", "0"]));
   return rows;
 }

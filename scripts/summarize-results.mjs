@@ -14,11 +14,12 @@ const brokenSuites = r.testResults.filter((t) => t.status === "failed" && !t.ass
 // Processes or namespaces the run left behind (written by the global teardown) count as one failure.
 const leftovers = existsSync(leftoversFile) ? 1 : 0;
 const failed = r.numFailedTests + brokenSuites + leftovers;
-// The slowest files, so CI's 30-minute budget can be watched from the log.
+// The slowest files, so CI's 30-minute budget can be watched from the log (on stderr: stdout is the one line).
 const slowest = r.testResults
+  .filter((t) => typeof t.name === "string" && t.endTime > t.startTime)
   .map((t) => ({ file: t.name.replace(`${process.cwd()}/`, ""), seconds: (t.endTime - t.startTime) / 1000 }))
   .sort((a, b) => b.seconds - a.seconds)
   .slice(0, 15);
-for (const s of slowest) console.log(`slow file: ${s.seconds.toFixed(1).padStart(7)} s  ${s.file}`);
+for (const s of slowest) console.error(`slow file: ${s.seconds.toFixed(1).padStart(7)} s  ${s.file}`);
 console.log(`${r.numPassedTests} passed, ${failed} failed`);
 process.exit(failed > 0 || r.numPassedTests === 0 ? 1 : 0);

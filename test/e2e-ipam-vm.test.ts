@@ -92,9 +92,18 @@ describe("reservations and DHCP changes with booted VMs", () => {
         { wait: 30 },
       );
       expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+      // netforge ended the network's dnsmasq before each of the two range updates (libvirt then started the new
+      // one at once instead of polling the old one's exit): two SIGTERMs, each to the dnsmasq running then.
+      const kills = (moved.body.job.result.applied as { command: string[] }[]).filter((a) => a.command.join(" ").startsWith("kill -TERM "));
+      expect(kills).toHaveLength(2);
+      expect(kills[0]?.command).not.toEqual(kills[1]?.command);
       const p = await ping;
       expect(p.stdout).toMatch(/200 packets transmitted, 200 packets received, 0% packet loss/);
       expect(await tapIndex(dyn.ifname)).toEqual(tapBefore);
+      // The leases survive the restarts: the dynamic VM's lease (from the old range) is still in the IP table.
+      const kept = ((await c.call("list-network-ips", { name: "vmip" })).body.ips as any[]).find((x) => x.ip === dynIp);
+      expect(kept).toMatchObject({ vmName: "dyn1", static: false });
+      expect(kept.leaseExpiresAt).toBeTruthy();
 
       // A VM booted now gets an address from the new range with the new lease time.
       const late = await boot("late1");

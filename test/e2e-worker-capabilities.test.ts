@@ -120,15 +120,23 @@ describe(`the worker with exactly ${UNIT}'s capabilities (${caps.bounding.join("
     expect(await sourceSeenOutside(h, srv)).toBe(h.hostAddress);
   });
 
-  it("a live MTU change reaches the DHCP server: libvirt's dnsmasq (uid nobody) signalled with CAP_KILL", async () => {
+  it("a live MTU change and a range move reach the DHCP server: libvirt's dnsmasq (uid nobody) signalled with CAP_KILL", async () => {
     const r = await c.call("create-network", { name: "capm", type: "nat", cidr: "10.78.1.0/24", mtu: 1400 }, { wait: 60 });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     const m = await c.call("configure-network-mtu", { name: "capm", mtu: 1300 }, { wait: 60 });
     expect(m.status, JSON.stringify(m.body)).toBe(200);
     expect(m.body.job.result.applied.map((a: { command: string[] }) => a.command[0])).toContain("kill");
+    // A range move: the worker ends libvirt's dnsmasq (uid nobody) itself before each update (CAP_KILL).
+    const d = await c.call("configure-network-dhcp", { name: "capm", start: "10.78.1.50", end: "10.78.1.60" }, { wait: 60 });
+    expect(d.status, JSON.stringify(d.body)).toBe(200);
+    const kills = d.body.job.result.applied.filter((a: { command: string[] }) => a.command.join(" ").startsWith("kill -TERM "));
+    expect(kills).toHaveLength(2);
     const vm = await createNamespaceVm(h, { name: "capmtu", bridge: r.body.job.result.bridge.name as string });
     try {
-      expect((await vm.dhcp()).mtu).toBe(1300);
+      const lease = await vm.dhcp();
+      expect(lease.mtu).toBe(1300);
+      expect(Number(lease.ip.split(".")[3])).toBeGreaterThanOrEqual(50);
+      expect(Number(lease.ip.split(".")[3])).toBeLessThanOrEqual(60);
     } finally {
       await vm.destroy();
     }

@@ -117,6 +117,18 @@ describe("summary line and exit code", () => {
     expect(r.stdout).toBe("5 passed, 1 failed");
     expect(r.exitCode).toBe(1);
   });
+  it("the slowest files go to stderr, slowest first; stdout stays the one line", async () => {
+    const file = (name: string, seconds: number) => ({
+      name,
+      status: "passed",
+      startTime: 1000,
+      endTime: 1000 + seconds * 1000,
+      assertionResults: [],
+    });
+    const r = await summarize({ ...ok, testResults: [file("/x/a.test.ts", 2), file("/x/b.test.ts", 30)] }, false);
+    expect(r.stdout).toBe("5 passed, 0 failed");
+    expect(r.stderr.split("\n")).toEqual(["slow file:    30.0 s  /x/b.test.ts", "slow file:     2.0 s  /x/a.test.ts"]);
+  });
   it("no results file: one failure", async () => {
     const r = await summarize(null, false);
     expect(r.stdout).toBe("0 passed, 1 failed");

@@ -160,6 +160,18 @@ describe("the diff of one network", () => {
     const created = planNetwork(desired({ mtu: 1400 }), null);
     expect(created.kind === "create" && created.requests[0]?.body).toMatchObject({ mtu: 1400 });
   });
+  it("DHCP switched on: one live change (network dhcp), also with the range the network still stores; switched off: a replacement", () => {
+    for (const stored of [
+      { start: null, end: null, leaseTime: null },
+      { start: "10.10.0.100", end: "10.10.0.200", leaseTime: 3600 },
+    ]) {
+      const off = view({ dhcp: { enabled: false, ...stored } });
+      const p = planNetwork(desired({}), off);
+      expect(p.kind === "update" && p.requests.map((r) => r.command.join(" "))).toEqual(["network dhcp"]);
+    }
+    const p = planNetwork(desired({ dhcp: false }), view());
+    expect(p.kind === "replace" && p.reasons).toEqual(["dhcp.enabled: true -> false"]);
+  });
   it("no host in the file: the network may be anywhere", () => {
     const r = parseFleet({ ...head, networks: [{ name: "web", type: "nat", cidr: "10.10.0.0/24" }] });
     expect(r.ok && planNetwork(r.fleet.networks[0] as DesiredNetwork, view({ host: "h9" })).kind).toBe("none");

@@ -367,9 +367,9 @@ export const CONFIGURABLE = [
 
 const lowerNames = (h: { ip: string; names: string[] }) => ({ ip: h.ip, names: h.names.map((n) => n.toLowerCase()) });
 
-/** The DHCP request taking `now` to `want` (both enabled), or none. */
+/** The DHCP request taking `now` to `want` (enabled; `now` enabled or off: switched on live), or none. */
 function dhcpRequests(name: string, want: Dhcp, now: Dhcp): PlannedRequest[] {
-  if (want.start === now.start && want.end === now.end && want.leaseTime === now.leaseTime) return [];
+  if (now.enabled && want.start === now.start && want.end === now.end && want.leaseTime === now.leaseTime) return [];
   return [
     {
       command: ["network", "dhcp"],
@@ -416,7 +416,8 @@ export function replaceReasons(d: DesiredNetwork, v: NetworkView): string[] {
   diff("gateway", r.gateway, v.gateway);
   diff("description", r.description, v.description);
   diff("autostart", r.autostart, v.autostart);
-  diff("dhcp.enabled", r.dhcp.enabled, v.dhcp.enabled);
+  // DHCP switched on is configure-network-dhcp (the range added live); switched off, no action does it.
+  if (v.dhcp.enabled && !r.dhcp.enabled) diff("dhcp.enabled", false, true);
   if (out.length > 0) return out;
   // The type's own fields of its body (a bridge's NIC or bridge, a pool's PF and VLAN...), as export writes
   // them: given in the file or set now, they must agree. A VF count left out keeps the pool's.
