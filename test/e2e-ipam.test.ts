@@ -208,7 +208,17 @@ describe("DHCP pool", () => {
     expect(await hostState()).toEqual(before);
     const r = await c.call("configure-network-dhcp", body, { wait: 30 });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    expect(appliedTexts(r.body.job.result.applied)).toEqual(plannedTexts(dry.body.plan.steps));
+    // The plan names the dnsmasq to end by the network; the job names the pid it found (one per update).
+    const pids: string[] = [];
+    const resolved = appliedTexts(r.body.job.result.applied).map((a) => {
+      const cmd = a.command as string[];
+      if (cmd[0] !== "kill") return a;
+      pids.push(cmd[2] as string);
+      return { ...a, command: ["kill", "-TERM", "<pid of ipnet's dnsmasq>"] };
+    });
+    expect(resolved).toEqual(plannedTexts(dry.body.plan.steps));
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(pid).toMatch(/^\d+$/);
     expect(r.body.job.result.notLive).toEqual([]);
     expect(r.body.job.result.changed).toEqual(["range 10.78.0.100-10.78.0.150 -> 10.78.0.50-10.78.0.60", "lease time 600 s -> 300 s"]);
 
