@@ -7,7 +7,7 @@
  * where the package put them. Production runs these files with plain `node`,
  * without the TypeScript loader.
  */
-import { chmodSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BuildOptions, build, type Plugin } from "esbuild";
@@ -91,8 +91,9 @@ export function buildOptions(t: Target): BuildOptions {
     format: "esm",
     target: "node20",
     sourcemap: true,
-    // Each dependency and its subpaths (prom-client, @bull-board/api/bullMQAdapter...).
-    external: external.flatMap((name) => [name, `${name}/*`]),
+    // Each dependency and its subpaths (prom-client, @bull-board/api/bullMQAdapter...); esbuild itself only
+    // where the API builds the console in memory when no built console lies beside it (never in production).
+    external: [...external.flatMap((name) => [name, `${name}/*`]), "esbuild"],
     logLevel: "warning",
   };
 }
@@ -110,4 +111,11 @@ if (isMain) {
     }
     process.stdout.write(`build: ${t.out}\n`);
   }
+  // The console's browser bundle, served by the compiled API from dist/console/ (routes/console.ts).
+  const { buildConsole } = await import("../packages/console/src/bundle");
+  const assets = await buildConsole();
+  mkdirSync(join(ROOT, "apps/api/dist/console"), { recursive: true });
+  writeFileSync(join(ROOT, "apps/api/dist/console/app.js"), assets.js);
+  writeFileSync(join(ROOT, "apps/api/dist/console/app.css"), assets.css);
+  process.stdout.write("build: apps/api/dist/console/app.js, app.css\n");
 }

@@ -15,4 +15,8 @@ describe("static checks", () => {
     const r = await execa("npx", ["tsc", "--noEmit", "-p", "tsconfig.json"], { cwd: ROOT, reject: false });
     expect(r.exitCode, r.stdout).toBe(0);
   });
+  it("tsc --noEmit (strict) is clean for the console (browser code, DOM types)", async () => {
+    const r = await execa("npx", ["tsc", "--noEmit", "-p", "packages/console/tsconfig.json"], { cwd: ROOT, reject: false });
+    expect(r.exitCode, r.stdout).toBe(0);
+  });
 });

@@ -30,6 +30,7 @@ import { TokenBucketRateLimiter } from "./rate-limiter";
 import { acceptOrGenerateRequestId } from "./request-id";
 import { registeredActions } from "./routes/action-route";
 import { adminRoutes } from "./routes/admin";
+import { consoleRoutes } from "./routes/console";
 import { docsRoutes } from "./routes/docs";
 import { hostRoutes } from "./routes/hosts";
 import { jobRoutes } from "./routes/jobs";
@@ -174,6 +175,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
     adminRoutes(services),
     opsRoutes(services),
     docsRoutes(),
+    consoleRoutes(),
     queueDashboardRoutes(services, tokens, authFailures),
   ];
   const routed = new Set<ActionName>();
