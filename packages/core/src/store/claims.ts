@@ -206,6 +206,8 @@ export interface ClaimRequest {
   name: string;
   host: string;
   cidr: string | null;
+  /** Its IPv6 prefix (absent or null: none). */
+  cidr6?: string | null;
 }
 
 /** Encode a subnet the way the claim script reads it. */
@@ -320,7 +322,7 @@ export async function placeAndClaimNetwork(
  * nothing claimed (dry runs).
  */
 export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest, opts: { checkOnly?: boolean } = {}): Promise<void> {
-  await placeAndClaimNetwork(redis, keys, { name: req.name, cidr: req.cidr }, [req.host], opts);
+  await placeAndClaimNetwork(redis, keys, { name: req.name, cidr: req.cidr, cidr6: req.cidr6 ?? null }, [req.host], opts);
 }
 
 /** Release a claim if it is still held for that host. Returns whether something was released. */
