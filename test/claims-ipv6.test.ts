@@ -5,8 +5,7 @@ import { testRedis } from "./support/redis";
 
 const t = testRedis("claims6");
 afterAll(() => t.cleanup());
-const claim = (name: string, cidr: string, cidr6: string | null, host = "h1") =>
-  claimNetwork(t.redis, t.keys, { name, host, cidr, cidr6 });
+const claim = (name: string, cidr: string, cidr6: string | null, host = "h1") => claimNetwork(t.redis, t.keys, { name, host, cidr, cidr6 });
 
 describe("IPv6 claims", () => {
   it("refuses an overlapping prefix with CIDR_CONFLICT naming the network, accepts disjoint ones", async () => {

@@ -1,12 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "@netforge/core/contract";
+import type { AppError } from "@netforge/core/contract";
 import { parseNetworkXml, renderNetworkXml, specFromCreate } from "@netforge/core/model";
 import type { CommandRunner } from "./command-runner";
 import type { HostLink } from "./ip";
 import { assertIpv6ForwardingSafe, assertNoOverlap6, readRaInterfaces } from "./ipv6-checks";
 import type { CatalogEntry } from "./network-catalog";
 
-const link = (name: string, addresses6: string[]): HostLink => ({ name, kind: null, mac: null, state: "up", master: null, addresses: [], addresses6 });
+const link = (name: string, addresses6: string[]): HostLink => ({
+  name,
+  kind: null,
+  mac: null,
+  state: "up",
+  master: null,
+  addresses: [],
+  addresses6,
+});
 const errOf = (fn: () => void): AppError => {
   try {
     fn();
@@ -20,7 +28,15 @@ describe("IPv6 host checks", () => {
   it("refuses a host whose RA-learned routes would be lost to forwarding, naming the interfaces", () => {
     assertIpv6ForwardingSafe([], "h1");
     assertIpv6ForwardingSafe([{ dev: "eth0", acceptRa: "2" }], "h1");
-    const e = errOf(() => assertIpv6ForwardingSafe([{ dev: "eth0", acceptRa: "1" }, { dev: "eth1", acceptRa: "2" }], "h1"));
+    const e = errOf(() =>
+      assertIpv6ForwardingSafe(
+        [
+          { dev: "eth0", acceptRa: "1" },
+          { dev: "eth1", acceptRa: "2" },
+        ],
+        "h1",
+      ),
+    );
     expect(e.code).toBe("INVALID_STATE");
     expect(e.message).toMatch(/router advertisements on eth0 \(accept_ra=1\)/);
     expect(e.message).toMatch(/does not change the host's sysctls/);
@@ -32,7 +48,15 @@ describe("IPv6 host checks", () => {
     const runner = {
       run: async (cmd: string, args: string[]) => {
         calls.push([cmd, ...args]);
-        if (cmd === "ip") return { stdout: JSON.stringify([{ dst: "default", dev: "eth0" }, { dst: "2a01::/64", dev: "eth0" }, { dst: "x", dev: "bad dev" }]), stderr: "" };
+        if (cmd === "ip")
+          return {
+            stdout: JSON.stringify([
+              { dst: "default", dev: "eth0" },
+              { dst: "2a01::/64", dev: "eth0" },
+              { dst: "x", dev: "bad dev" },
+            ]),
+            stderr: "",
+          };
         return { stdout: "1\n", stderr: "" };
       },
     } as unknown as CommandRunner;
@@ -63,7 +87,13 @@ describe("IPv6 host checks", () => {
       createdAt: "2026-12-07T00:00:00.000Z",
       ipv6: { cidr: "fd00:9::/64", gateway: "fd00:9::1", mode: "slaac", dhcp: null, routed: false },
     });
-    const entry = { name: "other", active: true, autostart: true, persistent: true, def: parseNetworkXml(renderNetworkXml(other)) } as CatalogEntry;
+    const entry = {
+      name: "other",
+      active: true,
+      autostart: true,
+      persistent: true,
+      def: parseNetworkXml(renderNetworkXml(other)),
+    } as CatalogEntry;
     const n = errOf(() => assertNoOverlap6("fd00:9::/64", "h1", links, [entry], "web"));
     expect(n.details.conflictsWith).toEqual({ network: "other", cidr: "fd00:9::/64" });
     // Its own earlier definition (a retried create) is no conflict.

@@ -46,12 +46,20 @@ export function assertIpv6ForwardingSafe(ra: readonly RaInterface[], host: strin
 }
 
 /** Refuse a prefix that overlaps an IPv6 address of the host's interfaces or another libvirt network's prefix. */
-export function assertNoOverlap6(cidr6: string, host: string, links: readonly HostLink[], catalog: readonly CatalogEntry[], except: string): void {
+export function assertNoOverlap6(
+  cidr6: string,
+  host: string,
+  links: readonly HostLink[],
+  catalog: readonly CatalogEntry[],
+  except: string,
+): void {
   const mine = parseCidr6OrThrow(cidr6);
   const conflict = (owner: string, other: string, network?: string): AppError =>
     new AppError(
       "CIDR_CONFLICT",
-      network ? `${cidr6} overlaps network '${network}' (${other}) on host ${host}` : `${cidr6} overlaps ${owner} (${other}) on host ${host}`,
+      network
+        ? `${cidr6} overlaps network '${network}' (${other}) on host ${host}`
+        : `${cidr6} overlaps ${owner} (${other}) on host ${host}`,
       { cidr: cidr6, host, conflictsWith: network ? { network, cidr: other } : { owner, cidr: other } },
       { retryable: false },
     );
@@ -74,4 +82,3 @@ export function assertNoOverlap6(cidr6: string, host: string, links: readonly Ho
     if (other && cidr6Overlaps(mine, parseCidr6OrThrow(other.cidr))) throw conflict("", other.cidr, c.name);
   }
 }
-

@@ -43,7 +43,8 @@ const dhcpv6 = specFromCreate({
 }) as RoutedNetSpec;
 
 describe("IPv6 in the network definition", () => {
-  it("slaac: a second <ip family='ipv6'> with the gateway, no DHCPv6 range (golden)", () => golden("nat-ipv6-slaac.xml", renderNetworkXml(slaac)));
+  it("slaac: a second <ip family='ipv6'> with the gateway, no DHCPv6 range (golden)", () =>
+    golden("nat-ipv6-slaac.xml", renderNetworkXml(slaac)));
   it("dhcpv6: the range with its lease time, beside an MTU (golden)", () => golden("isolated-ipv6-dhcpv6.xml", renderNetworkXml(dhcpv6)));
 
   it("parses back to the same spec; describe shows it", () => {

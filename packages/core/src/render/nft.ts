@@ -158,7 +158,6 @@ export function checkCapabilities(n: Pick<FirewallNetwork, "reachOutside" | "mas
 export function renderNetworkChains(n: FirewallNetwork): string {
   checkNetwork(n);
   const c = chainNames(n.name);
-  const br = `"${n.bridge}"`;
   const out: string[] = [];
   const chain = (name: string, lines: string[]) => {
     out.push(`\tchain ${name} {`);

@@ -34,7 +34,14 @@ describe("create-network ipv6", () => {
       leaseTime: 3600,
     });
     const r = resolveCreate(
-      parse(nat({ cidr: "fd00:1:2:3::/64", mode: "dhcpv6", dhcp: { start: "fd00:1:2:3::1:0", end: "fd00:1:2:3::1:ff", leaseTime: 600 }, routed: true })),
+      parse(
+        nat({
+          cidr: "fd00:1:2:3::/64",
+          mode: "dhcpv6",
+          dhcp: { start: "fd00:1:2:3::1:0", end: "fd00:1:2:3::1:ff", leaseTime: 600 },
+          routed: true,
+        }),
+      ),
     );
     expect(r.ipv6).toEqual({
       cidr: "fd00:1:2:3::/64",
@@ -72,10 +79,18 @@ describe("create-network ipv6", () => {
 
   it("checks the DHCPv6 range: inside, ordered, clear of the gateway, only in dhcpv6 mode", () => {
     const p = "fd00:1:2:3::/64";
-    expect(issuesOf(nat({ cidr: p, mode: "slaac", dhcp: { start: "fd00:1:2:3::100", end: "fd00:1:2:3::1ff" } }))[0]?.path).toBe("ipv6.dhcp");
-    expect(issuesOf(nat({ cidr: p, mode: "dhcpv6", dhcp: { start: "fd00:9::100", end: "fd00:1:2:3::1ff" } }))[0]?.path).toBe("ipv6.dhcp.start");
-    expect(issuesOf(nat({ cidr: p, mode: "dhcpv6", dhcp: { start: "fd00:1:2:3::200", end: "fd00:1:2:3::1ff" } }))[0]?.message).toMatch(/below start/);
-    expect(issuesOf(nat({ cidr: p, mode: "dhcpv6", dhcp: { start: "fd00:1:2:3::1", end: "fd00:1:2:3::1ff" } }))[0]?.message).toMatch(/gateway/);
+    expect(issuesOf(nat({ cidr: p, mode: "slaac", dhcp: { start: "fd00:1:2:3::100", end: "fd00:1:2:3::1ff" } }))[0]?.path).toBe(
+      "ipv6.dhcp",
+    );
+    expect(issuesOf(nat({ cidr: p, mode: "dhcpv6", dhcp: { start: "fd00:9::100", end: "fd00:1:2:3::1ff" } }))[0]?.path).toBe(
+      "ipv6.dhcp.start",
+    );
+    expect(issuesOf(nat({ cidr: p, mode: "dhcpv6", dhcp: { start: "fd00:1:2:3::200", end: "fd00:1:2:3::1ff" } }))[0]?.message).toMatch(
+      /below start/,
+    );
+    expect(issuesOf(nat({ cidr: p, mode: "dhcpv6", dhcp: { start: "fd00:1:2:3::1", end: "fd00:1:2:3::1ff" } }))[0]?.message).toMatch(
+      /gateway/,
+    );
     expect(issuesOf(nat({ cidr: p, mode: "dhcpv6", dhcp: { start: "nope", end: "fd00:1:2:3::1ff" } }))[0]?.path).toBe("ipv6.dhcp.start");
   });
 
@@ -112,7 +127,13 @@ describe("create-network ipv6", () => {
     }
     // A tampered payload (another gateway) is refused.
     const { requestedHost: _r, ...resolved } = resolveCreate(parse(nat({ cidr: "fd00:1::/64", mode: "slaac" })));
-    const bad = { ...resolved, ipv6: { ...resolved.ipv6, gateway: "fd00:1::9" }, uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c", host: "h1", createdAt: "2026-12-07T00:00:00.000Z" };
+    const bad = {
+      ...resolved,
+      ipv6: { ...resolved.ipv6, gateway: "fd00:1::9" },
+      uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c",
+      host: "h1",
+      createdAt: "2026-12-07T00:00:00.000Z",
+    };
     expect(parseCreatePayload(bad).ok).toBe(false);
   });
 });

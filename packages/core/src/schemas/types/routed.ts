@@ -139,7 +139,10 @@ export function resolveIpv6(v6: Ipv6Input, issues: FieldIssue[]): Ipv6Config | u
     return undefined;
   }
   if (v6.mode === "slaac" && c.prefix !== 64) {
-    issues.push({ path: at("cidr"), message: `SLAAC needs a /64 (guests make their address from 64 bits); ${formatCidr6(c)} is a /${c.prefix}` });
+    issues.push({
+      path: at("cidr"),
+      message: `SLAAC needs a /64 (guests make their address from 64 bits); ${formatCidr6(c)} is a /${c.prefix}`,
+    });
     return undefined;
   }
   if (c.prefix < 48 || c.prefix > 120) {
@@ -149,7 +152,8 @@ export function resolveIpv6(v6: Ipv6Input, issues: FieldIssue[]): Ipv6Config | u
   const gateway = c.network + 1n;
   let dhcp: Ipv6Config["dhcp"] = null;
   if (v6.mode === "slaac") {
-    if (v6.dhcp !== undefined) issues.push({ path: at("dhcp"), message: 'a DHCPv6 range needs mode "dhcpv6" (in slaac mode guests make their own address)' });
+    if (v6.dhcp !== undefined)
+      issues.push({ path: at("dhcp"), message: 'a DHCPv6 range needs mode "dhcpv6" (in slaac mode guests make their own address)' });
   } else {
     let start: bigint | null;
     let end: bigint | null;
@@ -162,14 +166,19 @@ export function resolveIpv6(v6: Ipv6Input, issues: FieldIssue[]): Ipv6Config | u
       start = c.network + DEFAULT_V6_START;
       end = c.network + DEFAULT_V6_END;
       if (end > c.last) {
-        issues.push({ path: at("dhcp"), message: `${formatCidr6(c)} is too small for the default range (::100-::ffff): give start and end` });
+        issues.push({
+          path: at("dhcp"),
+          message: `${formatCidr6(c)} is too small for the default range (::100-::ffff): give start and end`,
+        });
         return undefined;
       }
     }
     if (start === null || end === null) return undefined;
     const where = formatCidr6(c);
-    if (!cidr6Contains(c, start) || start === c.network) issues.push({ path: at("dhcp.start"), message: `must be an address of ${where} (not its first, the subnet-router anycast)` });
-    if (!cidr6Contains(c, end) || end === c.network) issues.push({ path: at("dhcp.end"), message: `must be an address of ${where} (not its first, the subnet-router anycast)` });
+    if (!cidr6Contains(c, start) || start === c.network)
+      issues.push({ path: at("dhcp.start"), message: `must be an address of ${where} (not its first, the subnet-router anycast)` });
+    if (!cidr6Contains(c, end) || end === c.network)
+      issues.push({ path: at("dhcp.end"), message: `must be an address of ${where} (not its first, the subnet-router anycast)` });
     if (start > end) issues.push({ path: at("dhcp.end"), message: "must not be below start" });
     else if (gateway >= start && gateway <= end)
       issues.push({ path: at("dhcp.start"), message: `range must not include the gateway ${formatIPv6(gateway)}` });
