@@ -19,7 +19,7 @@ import {
   renderDnsHost,
   renderRoutedXml,
 } from "../render/network-xml";
-import { checkDhcpRange, validationError } from "../schemas/network";
+import { checkDhcpRange, MIN_MTU_IPV6, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
 import { firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
 import type { NetSpec, Reservation, RoutedNetSpec } from "./network-spec";
@@ -325,6 +325,9 @@ function applyChange(
     case "mtu": {
       // The same MTU changes nothing (the bridge's is put back by reconcile when changed by hand).
       if (spec.mtu === change.mtu) return { spec, ops: [], warnings: [], changed: [] };
+      if (spec.ipv6 !== undefined && change.mtu < MIN_MTU_IPV6) {
+        throw validationError([{ path: "mtu", message: `must be at least ${MIN_MTU_IPV6} on a network with IPv6 (${spec.ipv6.cidr})` }]);
+      }
       return {
         spec: { ...spec, mtu: change.mtu },
         ops: [{ kind: "mtu", mtu: change.mtu }],

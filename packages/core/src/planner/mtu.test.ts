@@ -198,3 +198,17 @@ describe("planChange: configure-network-mtu", () => {
     expect(refusal(() => planChange(sriov, { kind: "mtu", mtu: 1400 }, up)).code).toBe("UNSUPPORTED_FOR_TYPE");
   });
 });
+
+describe("the MTU of a network with IPv6", () => {
+  it("configure-network-mtu below 1280 is refused on a network with IPv6 (400), allowed without", () => {
+    const v6: RoutedNetSpec = {
+      ...spec,
+      ipv6: { cidr: "fd00:1::/64", gateway: "fd00:1::1", mode: "slaac", dhcp: null, routed: false },
+    };
+    const e = refusal(() => planChange(v6, { kind: "mtu", mtu: 1200 }, up));
+    expect(e.code).toBe("VALIDATION_FAILED");
+    expect(e.message).toContain("mtu: must be at least 1280 on a network with IPv6 (fd00:1::/64)");
+    expect(planChange(v6, { kind: "mtu", mtu: 1280 }, up).spec).toMatchObject({ mtu: 1280 });
+    expect(planChange(spec, { kind: "mtu", mtu: 1200 }, up).spec).toMatchObject({ mtu: 1200 });
+  });
+});
