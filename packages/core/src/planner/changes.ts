@@ -502,6 +502,14 @@ function applyChange(
           { name: spec.name },
         );
       }
+      if (spec.ipv6 === undefined) {
+        const at = f.rules.findIndex((r) => (r.source ?? "").includes(":") || (r.destination ?? "").includes(":"));
+        if (at >= 0) {
+          throw validationError([
+            { path: `rules.${at}`, message: `an IPv6 rule needs a network with IPv6; '${spec.name}' has none (create it with ipv6)` },
+          ]);
+        }
+      }
       const inbound = f.rules.filter((r) => r.direction === "inbound").length;
       const services = (f.hostServices ?? []).map((s) => `${s.protocol} ${s.ports}`);
       return {

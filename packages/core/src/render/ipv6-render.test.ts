@@ -119,3 +119,46 @@ describe("IPv6 in netforge's table", () => {
     expect(() => renderHostTable([{ ...natFw, ipv6: { cidr: "fd66::1/64; drop", routed: false } }])).toThrow(/refusing IPv6 prefix/);
   });
 });
+
+describe("IPv6 firewall rules", () => {
+  const natFw = natModel.firewall(slaac as RoutedNetSpec & { type: "nat" });
+  const rule = (over: Partial<FirewallNetwork["firewall"]["rules"][number]>) => ({
+    direction: "inbound" as const,
+    protocol: "any" as const,
+    source: null,
+    destination: null,
+    ports: null,
+    action: "drop" as const,
+    comment: null,
+    ...over,
+  });
+
+  it("a rule with an IPv6 CIDR is an IPv6 rule; icmp is ICMPv6 there, both families without CIDRs on a dual-stack network", () => {
+    const fw: FirewallNetwork = {
+      ...natFw,
+      firewall: {
+        defaultInbound: "accept",
+        defaultOutbound: "accept",
+        rules: [
+          rule({ source: "fd00:99::1/128", protocol: "tcp", ports: "7600" }),
+          rule({ source: "fd00:99::/64", protocol: "icmp" }),
+          rule({ protocol: "icmp", action: "accept" }),
+          rule({ source: "10.0.0.0/8", protocol: "icmp" }),
+          rule({ direction: "outbound", destination: "2a01:4f8::/32", action: "reject" }),
+        ],
+      },
+    };
+    const chains = renderNetworkChains(fw);
+    expect(chains).toContain("ip6 saddr fd00:99::1/128 tcp dport 7600 drop");
+    expect(chains).toContain("ip6 saddr fd00:99::/64 meta l4proto ipv6-icmp drop");
+    expect(chains).toContain("meta l4proto { icmp, ipv6-icmp } accept");
+    expect(chains).toContain("ip saddr 10.0.0.0/8 meta l4proto icmp drop");
+    expect(chains).toContain("ip6 daddr 2a01:4f8::/32 return".replace("return", "reject"));
+    // Without IPv6 on the network a CIDR-less icmp rule stays ICMP (as before).
+    const { ipv6: _v6, ...v4only } = fw;
+    expect(renderNetworkChains(v4only)).toContain("\t\tmeta l4proto icmp accept");
+    expect(() => renderNetworkChains({ ...fw, firewall: { ...fw.firewall, rules: [rule({ source: "fd00::1/64" })] } })).toThrow(
+      /refusing IPv6 prefix/,
+    );
+  });
+});

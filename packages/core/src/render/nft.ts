@@ -101,16 +101,24 @@ function ports(s: string): string {
 /** Chain names of a network (network names are a-z0-9-, so these never meet the fixed chains). */
 export const chainNames = (name: string) => ({ in: `${name}-in`, inRules: `${name}-in-rules`, out: `${name}-out`, host: `${name}-host` });
 
-/** The match part of a user rule. */
-function ruleMatch(r: FirewallRule): string {
+/** A rule's CIDR as its nft match: `ip` for IPv4, `ip6` for IPv6. */
+const addrMatch = (dir: "saddr" | "daddr", s: string): string => (s.includes(":") ? `ip6 ${dir} ${cidr6(s)}` : `ip ${dir} ${cidr(s)}`);
+
+/**
+ * The match part of a user rule. A rule with an IPv6 CIDR is an IPv6 rule; one without CIDRs matches both families.
+ * `icmp` is ICMP for an IPv4 rule, ICMPv6 for an IPv6 rule, and both on a network with IPv6 for a rule without CIDRs.
+ */
+function ruleMatch(r: FirewallRule, dualStack = false): string {
   const parts: string[] = [];
-  if (r.source !== null) parts.push(`ip saddr ${cidr(r.source)}`);
-  if (r.destination !== null) parts.push(`ip daddr ${cidr(r.destination)}`);
+  if (r.source !== null) parts.push(addrMatch("saddr", r.source));
+  if (r.destination !== null) parts.push(addrMatch("daddr", r.destination));
+  const family = r.source ?? r.destination;
   if (r.protocol === "tcp" || r.protocol === "udp") {
     parts.push(r.ports !== null ? `${r.protocol} dport ${ports(r.ports)}` : `meta l4proto ${r.protocol}`);
   } else if (r.protocol === "icmp") {
     check(r.ports === null, "ports on an icmp rule");
-    parts.push("meta l4proto icmp");
+    if (family === null) parts.push(dualStack ? "meta l4proto { icmp, ipv6-icmp }" : "meta l4proto icmp");
+    else parts.push(family.includes(":") ? "meta l4proto ipv6-icmp" : "meta l4proto icmp");
   } else {
     check(r.protocol === "any" && r.ports === null, `protocol ${String(r.protocol)}`);
   }
@@ -126,8 +134,8 @@ function verdict(a: FirewallAction, tcp: boolean, acceptAs: "accept" | "return")
   return tcp ? "reject with tcp reset" : "reject";
 }
 
-function ruleLine(r: FirewallRule, acceptAs: "accept" | "return"): string {
-  const match = ruleMatch(r);
+function ruleLine(r: FirewallRule, acceptAs: "accept" | "return", dualStack = false): string {
+  const match = ruleMatch(r, dualStack);
   let comment = "";
   if (r.comment !== null && r.comment !== "") {
     check(COMMENT.test(r.comment), "comment");
@@ -224,7 +232,7 @@ const hostServicesOf = (f: FirewallSpec): readonly HostService[] => f.hostServic
 /** The user's inbound rules, then the inbound default. */
 function inRulesLines(n: FirewallNetwork): string[] {
   const fw = n.firewall;
-  const inbound = fw.rules.filter((r) => r.direction === "inbound").map((r) => ruleLine(r, "accept"));
+  const inbound = fw.rules.filter((r) => r.direction === "inbound").map((r) => ruleLine(r, "accept", !!n.ipv6));
   return [...inbound, verdict(fw.defaultInbound, false, "accept")];
 }
 
@@ -245,7 +253,7 @@ function outLines(n: FirewallNetwork): string[] {
   }
   if (n.ipv6) lines.push(`${ICMPV6_ESSENTIAL} return`);
   lines.push("ct state established,related return");
-  for (const r of n.firewall.rules.filter((x) => x.direction === "outbound")) lines.push(ruleLine(r, "return"));
+  for (const r of n.firewall.rules.filter((x) => x.direction === "outbound")) lines.push(ruleLine(r, "return", !!n.ipv6));
   lines.push(verdict(n.firewall.defaultOutbound, false, "return"));
   return lines;
 }

@@ -137,3 +137,15 @@ describe("create-network ipv6", () => {
     expect(parseCreatePayload(bad).ok).toBe(false);
   });
 });
+
+describe("firewall rules with IPv6 CIDRs", () => {
+  it("take IPv6 CIDRs (host bits zero), one family per rule", async () => {
+    const { FirewallRuleBody } = await import("./firewall");
+    const ok = (r: Record<string, unknown>) => FirewallRuleBody.safeParse({ direction: "inbound", protocol: "any", action: "drop", ...r });
+    expect(ok({ source: "fd00:99::1/128" }).success).toBe(true);
+    expect(ok({ source: "::/0", destination: "fd00::/8" }).success).toBe(true);
+    expect(ok({ source: "fd00:99::1/64" }).error?.issues[0]?.message).toBe("host bits must be zero: did you mean fd00:99::/64?");
+    expect(ok({ source: "10.0.0.0/8", destination: "fd00::/8" }).error?.issues[0]?.message).toMatch(/one family/);
+    expect(ok({ source: "nope" }).error?.issues[0]?.message).toMatch(/10\.0\.0\.0\/8 or fd00:1::\/64/);
+  });
+});
