@@ -68,14 +68,14 @@ async function slaacAddress(vm: NamespaceVm, prefix: string): Promise<string> {
       if (a) return a;
       await new Promise((r) => setTimeout(r, 200));
     }
-    if (Date.now() > deadline) throw new Error(`no SLAAC address in ${prefix} within 30 s`);
+    if (Date.now() > deadline) throw new Error(`no SLAAC address in ${prefix} within 30 s\n${await diagnose(vm)}`);
     await vm.exec(["ip", "link", "set", "eth0", "down"]);
     await vm.exec(["ip", "link", "set", "eth0", "up"]);
   }
 }
-/** The VM's global IPv6 addresses on eth0. */
+/** The VM's usable global IPv6 addresses on eth0 (duplicate address detection done: a tentative one cannot send). */
 async function globals(vm: NamespaceVm): Promise<string[]> {
-  const r = await vm.exec(["ip", "-6", "-j", "addr", "show", "dev", "eth0", "scope", "global"]);
+  const r = await vm.exec(["ip", "-6", "-j", "addr", "show", "dev", "eth0", "scope", "global", "-tentative"]);
   const rows = JSON.parse(r.stdout || "[]") as { addr_info?: { local: string; family: string }[] }[];
   return rows.flatMap((x) => (x.addr_info ?? []).filter((a) => a.family === "inet6").map((a) => a.local));
 }
@@ -86,6 +86,27 @@ async function connect(vm: NamespaceVm, to: string, port: number): Promise<strin
 async function ping6(vm: NamespaceVm, to: string): Promise<boolean> {
   const r = await vm.exec(["busybox", "ping", "-6", "-c", "1", "-W", "2", to], { reject: false, timeoutMs: 5000 });
   return r.exitCode === 0;
+}
+
+/** What the host and the VM have, for a failed IPv6 path (the assertion's message). */
+async function diagnose(vm: NamespaceVm): Promise<string> {
+  const out: string[] = [];
+  const run = async (what: string, p: Promise<{ stdout: string; stderr: string }>) => {
+    const r = await p.catch((e: Error) => ({ stdout: "", stderr: String(e.message) }));
+    out.push(`== ${what}\n${r.stdout}${r.stderr}`);
+  };
+  await run("vm addr", vm.exec(["ip", "-6", "addr"], { reject: false }));
+  await run("vm route", vm.exec(["ip", "-6", "route"], { reject: false }));
+  await run("vm ping outside", vm.exec(["busybox", "ping", "-6", "-c", "1", "-W", "2", OUTSIDE6], { reject: false }));
+  await run("vm ping uplink", vm.exec(["busybox", "ping", "-6", "-c", "1", "-W", "2", UPLINK6], { reject: false }));
+  await run("vm client", vm.exec(["python3", join(dir(), "client.py"), OUTSIDE6, "7600"], { reject: false, timeoutMs: 8000 }));
+  await run("host route", h.exec(["ip", "-6", "route"], { reject: false }));
+  await run("host addr", h.exec(["ip", "-6", "addr"], { reject: false }));
+  await run("host sysctl", h.exec(["sysctl", "net.ipv6.conf.all.forwarding"], { reject: false }));
+  await run("host ruleset", h.exec(["nft", "list", "ruleset"], { reject: false }));
+  await run("outside", h.execOutside(["ip", "-6", "addr"], { reject: false }));
+  await run("outside ss", h.execOutside(["ss", "-tln"], { reject: false }));
+  return out.join("\n");
 }
 
 beforeAll(async () => {
@@ -141,7 +162,8 @@ describe("IPv6 on a nat network (slaac, NAT66)", () => {
 
   it("the VM reaches the outside over IPv6 with its source translated to the host's address (NAT66)", async () => {
     const vm = vms[0] as NamespaceVm;
-    expect(await connect(vm, OUTSIDE6, 7600)).toBe(`hello ${UPLINK6}`);
+    const answer = await connect(vm, OUTSIDE6, 7600);
+    expect(answer, answer === `hello ${UPLINK6}` ? "" : await diagnose(vm)).toBe(`hello ${UPLINK6}`);
     // The outside has no route to the prefix: without the translation no reply could come back.
     expect((await h.execOutside(["ip", "-6", "route", "get", "fd00:86::10"], { reject: false })).stdout).not.toContain(h.outsideInterface);
   });
