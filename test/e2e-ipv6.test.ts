@@ -45,12 +45,33 @@ while True:
 const CLIENT = `import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3); print(s.recv(1024).decode().strip())
 `;
+/**
+ * A router solicitation from the VM, as a guest sends at boot (the kernel's own went out before port security knew the
+ * VM's MAC); waits up to argv[2] seconds for the advertisement. Prints what came back.
+ */
+const SOLICIT = `import socket, sys, time, select
+ifname = sys.argv[1]
+idx = socket.if_nametoindex(ifname)
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+s.sendto(bytes([133, 0, 0, 0, 0, 0, 0, 0]), ("ff02::2", 0, 0, idx))
+end = time.time() + float(sys.argv[2])
+got = []
+while time.time() < end:
+    r, _, _ = select.select([s], [], [], max(0, end - time.time()))
+    if not r: break
+    data, addr = s.recvfrom(2048)
+    got.append("%d from %s" % (data[0], addr[0]))
+    if data[0] == 134: break
+print("received:", ", ".join(got) or "nothing")
+`;
 const dir = () => join(h.dir, "www-hv6");
 
 /**
  * A namespace VM on `bridge` with its IPv4 lease first: port security lets IPv6 from a VM port through only from a
- * MAC the network knows (a reservation or a lease), so a VM's first router solicitations may be dropped; the link
- * is cycled until the worker knows the MAC and a solicitation is answered.
+ * MAC the network knows (a reservation or a lease), so a VM's first router solicitations may be dropped: it
+ * solicits again (slaacAddress) once the worker knows the MAC.
  */
 async function vmOn(name: string, bridge: string): Promise<NamespaceVm> {
   const vm = await createNamespaceVm(h, { name, bridge });
@@ -58,19 +79,18 @@ async function vmOn(name: string, bridge: string): Promise<NamespaceVm> {
   await vm.dhcp();
   return vm;
 }
-/** Wait for a SLAAC address in `prefix`, re-soliciting (link down/up) every 4 s. */
+/** Wait for a SLAAC address in `prefix`, sending a router solicitation every 3 s (a guest's own retries). */
 async function slaacAddress(vm: NamespaceVm, prefix: string): Promise<string> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const until = Date.now() + 4000;
+    const until = Date.now() + 3000;
     while (Date.now() < until) {
       const a = (await globals(vm)).find((x) => x.startsWith(prefix));
       if (a) return a;
       await new Promise((r) => setTimeout(r, 200));
     }
     if (Date.now() > deadline) throw new Error(`no SLAAC address in ${prefix} within 30 s\n${await diagnose(vm)}`);
-    await vm.exec(["ip", "link", "set", "eth0", "down"]);
-    await vm.exec(["ip", "link", "set", "eth0", "up"]);
+    await vm.exec(["python3", join(dir(), "solicit.py"), "eth0", "2"], { reject: false, timeoutMs: 5000 });
   }
 }
 /** The VM's usable global IPv6 addresses on eth0 (duplicate address detection done: a tentative one cannot send). */
@@ -96,6 +116,15 @@ async function diagnose(vm: NamespaceVm): Promise<string> {
     out.push(`== ${what}\n${r.stdout}${r.stderr}`);
   };
   await run("vm addr", vm.exec(["ip", "-6", "addr"], { reject: false }));
+  await run(
+    "vm sysctl",
+    vm.exec(["sysctl", "net.ipv6.conf.eth0.accept_ra", "net.ipv6.conf.eth0.forwarding", "net.ipv6.conf.eth0.autoconf"], { reject: false }),
+  );
+  await run("vm RS/RA", vm.exec(["python3", join(dir(), "solicit.py"), "eth0", "5"], { reject: false, timeoutMs: 8000 }));
+  await run(
+    "dnsmasq conf",
+    h.exec(["sh", "-c", `cat ${join(h.dir, "lib", "dnsmasq")}/*.conf; ps -eo pid,args | grep [d]nsmasq`], { reject: false }),
+  );
   await run("vm route", vm.exec(["ip", "-6", "route"], { reject: false }));
   await run("vm ping outside", vm.exec(["busybox", "ping", "-6", "-c", "1", "-W", "2", OUTSIDE6], { reject: false }));
   await run("vm ping uplink", vm.exec(["busybox", "ping", "-6", "-c", "1", "-W", "2", UPLINK6], { reject: false }));
@@ -115,6 +144,7 @@ beforeAll(async () => {
   await mkdir(dir(), { recursive: true });
   await writeFile(join(dir(), "svc.py"), SERVICE);
   await writeFile(join(dir(), "client.py"), CLIENT);
+  await writeFile(join(dir(), "solicit.py"), SOLICIT);
   // The outside world over IPv6: one link between the host's uplink and the outside namespace, the host's
   // default IPv6 route through it; the outside has no route to the VMs' prefix (only NAT66 gets replies back).
   await h.exec(["ip", "-6", "addr", "add", `${UPLINK6}/64`, "dev", h.uplinkInterface, "nodad"]);
