@@ -24,6 +24,7 @@ const SLAAC = {
   gateway6: "fd00:86::1",
   bridge: "nf-v6nat",
 };
+const ROUTED = { name: "v6rt", cidr: "10.88.0.0/24", prefix: "fd00:88::", cidr6: "fd00:88::/64", bridge: "nf-v6rt" };
 const DHCP6 = {
   name: "v6dhcp",
   cidr: "10.87.0.0/24",
@@ -34,6 +35,8 @@ const DHCP6 = {
 };
 /** The outside's and the host uplink's IPv6 addresses (a link of their own, as the IPv4 one). */
 const OUTSIDE6 = "fd00:99::1";
+/** A second outside source (the one a deny rule names). */
+const OUTSIDE6_B = "fd00:99::3";
 const UPLINK6 = "fd00:99::2";
 
 /** A TCP service answering "hello <client address>" on every IPv6 address of the outside namespace. */
@@ -43,7 +46,8 @@ while True:
     c, a = t.accept(); c.sendall(("hello %s\\n" % a[0]).encode()); c.close()
 `;
 const CLIENT = `import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3); print(s.recv(1024).decode().strip())
+src = (sys.argv[3], 0) if len(sys.argv) > 3 else None
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3, source_address=src); print(s.recv(1024).decode().strip())
 `;
 /**
  * A router solicitation from the VM, as a guest sends at boot (the kernel's own went out before port security knew the
@@ -149,6 +153,7 @@ beforeAll(async () => {
   // default IPv6 route through it; the outside has no route to the VMs' prefix (only NAT66 gets replies back).
   await h.exec(["ip", "-6", "addr", "add", `${UPLINK6}/64`, "dev", h.uplinkInterface, "nodad"]);
   await h.execOutside(["ip", "-6", "addr", "add", `${OUTSIDE6}/64`, "dev", h.outsideInterface, "nodad"]);
+  await h.execOutside(["ip", "-6", "addr", "add", `${OUTSIDE6_B}/64`, "dev", h.outsideInterface, "nodad"]);
   await h.exec(["ip", "-6", "route", "add", "default", "via", OUTSIDE6]);
   await h.execOutside(["sh", "-c", `python3 ${join(dir(), "svc.py")} >/dev/null 2>&1 &`]);
   await waitFor("outside service", async () => (await h.execOutside(["ss", "-H", "-t", "-l", "-n", "sport", "=", ":7600"])).stdout.trim());
@@ -211,6 +216,51 @@ describe("IPv6 on a nat network (slaac, NAT66)", () => {
     expect(await ping6(vm, firstAddr)).toBe(false);
     const neigh = await vm.exec(["ip", "-6", "neigh", "show", firstAddr]);
     expect(neigh.stdout).toMatch(/lladdr/);
+  });
+});
+
+describe("IPv6 routed (no NAT66) and an IPv6 firewall rule", () => {
+  it("the outside, with a route to the prefix, reaches the VM's own address; a v6 deny rule stops one source only", async () => {
+    const r = await c.call(
+      "create-network",
+      { name: ROUTED.name, type: "nat", cidr: ROUTED.cidr, ipv6: { cidr: ROUTED.cidr6, mode: "slaac", routed: true } },
+      { wait: 30 },
+    );
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect((await c.call("describe-network", { name: ROUTED.name })).body.network.ipv6.routed).toBe(true);
+    const table = (await h.exec(["nft", "list", "table", "inet", "netforge"])).stdout;
+    expect(table).not.toMatch(/ip6 saddr fd00:88::\/64 .*masquerade/);
+    const vm = await vmOn("r1", ROUTED.bridge);
+    const addr = await slaacAddress(vm, ROUTED.prefix);
+    // A service in the VM; the upstream (the outside namespace) routes the prefix to the host.
+    await vm.exec(["sh", "-c", `python3 ${join(dir(), "svc.py")} >/dev/null 2>&1 &`]);
+    await waitFor("VM service", async () => (await vm.exec(["ss", "-H", "-t", "-l", "-n", "sport", "=", ":7600"])).stdout.trim());
+    await h.execOutside(["ip", "-6", "route", "add", ROUTED.cidr6, "via", UPLINK6]);
+    const from = async (src: string) => {
+      const x = await h.execOutside(["python3", join(dir(), "client.py"), addr, "7600", src], { reject: false, timeoutMs: 8000 });
+      return x.exitCode === 0 ? x.stdout.trim() : "failed";
+    };
+    // Nothing translated: the VM sees the outside's own address.
+    expect(await from(OUTSIDE6)).toBe(`hello ${OUTSIDE6}`);
+    expect(await from(OUTSIDE6_B)).toBe(`hello ${OUTSIDE6_B}`);
+    const fw = await c.call(
+      "configure-network-firewall",
+      {
+        name: ROUTED.name,
+        rules: [{ direction: "inbound", protocol: "tcp", source: `${OUTSIDE6_B}/128`, ports: "7600", action: "reject" }],
+      },
+      { wait: 30 },
+    );
+    expect(fw.status, JSON.stringify(fw.body)).toBe(200);
+    expect(await from(OUTSIDE6_B)).toBe("failed");
+    expect(await from(OUTSIDE6)).toBe(`hello ${OUTSIDE6}`);
+    // A rule mixing the families is refused at the door (400), naming the field.
+    const mixed = await c.call("configure-network-firewall", {
+      name: SLAAC.name,
+      rules: [{ direction: "inbound", protocol: "any", source: "10.0.0.0/8", destination: "fd00::/8", action: "drop" }],
+    });
+    expect(mixed.status).toBe(400);
+    expect(mixed.body.error.message).toMatch(/destination: source and destination must be of one family/);
   });
 });
 
