@@ -321,7 +321,7 @@ describe("IPv6 refusals (nothing changes on the host)", () => {
     const ll = await c.call("create-network", {
       name: "v6ll",
       type: "nat",
-      cidr: "10.88.0.0/24",
+      cidr: "10.90.0.0/24",
       ipv6: { cidr: "fe80::/64", mode: "slaac" },
     });
     expect(ll.status).toBe(400);
@@ -329,7 +329,7 @@ describe("IPv6 refusals (nothing changes on the host)", () => {
     const slaac56 = await c.call("create-network", {
       name: "v6p",
       type: "nat",
-      cidr: "10.88.0.0/24",
+      cidr: "10.90.0.0/24",
       ipv6: { cidr: "fd00:90::/56", mode: "slaac" },
     });
     expect(slaac56.status).toBe(400);
@@ -337,7 +337,7 @@ describe("IPv6 refusals (nothing changes on the host)", () => {
     const overlap = await c.call("create-network", {
       name: "v6ov",
       type: "nat",
-      cidr: "10.88.0.0/24",
+      cidr: "10.90.0.0/24",
       ipv6: { cidr: "fd00:86::/48", mode: "dhcpv6" },
     });
     expect(overlap.status, JSON.stringify(overlap.body)).toBe(409);
