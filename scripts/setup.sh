@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything netforge needs on Debian 12 (as root), idempotently:
 # Debian packages (libvirt, dnsmasq, nftables/iptables, Redis, QEMU, busybox,
-# python3 for the worker's nft session helper;
+# isc-dhcp-client (dhclient -6: the DHCPv6 client of the IPv6 tests), python3 for the worker's nft session helper;
 # tmux and chromium for the CLI and /docs tests; systemd's systemd-analyze and
 # prometheus's promtool for the deploy/ checks),
 # the directories libvirt expects, and the npm dependencies. Fast when all of
@@ -15,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PKGS=(redis-server libvirt-daemon-system libvirt-clients dnsmasq-base nftables iptables iproute2
-      busybox-static qemu-system-x86 conntrack util-linux procps python3 libnftables1
+      busybox-static qemu-system-x86 isc-dhcp-client conntrack util-linux procps python3 libnftables1
       tmux chromium systemd prometheus)
 missing=()
 for p in "${PKGS[@]}"; do

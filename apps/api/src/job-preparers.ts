@@ -135,7 +135,7 @@ export async function placeAndClaim(
   claimOn: (claim: PlacementRequest) => Promise<void>,
   checkOnly = false,
 ): Promise<string> {
-  const claim = { name: spec.name, cidr: spec.cidr };
+  const claim = { name: spec.name, cidr: spec.cidr, cidr6: spec.ipv6?.cidr ?? null };
   // bridge/sriov: only hosts whose inventory has the NIC/bridge/PF (and where it is free) can take it.
   const l2 = spec.l2;
   const networks = l2 ? await listAllNetworks(redis, keys) : [];

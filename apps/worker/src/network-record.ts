@@ -57,6 +57,7 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     reservations: (view?.reservations ?? []).map((r) => ({ mac: r.mac, ip: r.ip, hostname: r.hostname })),
     managedBy: d.spec?.managedBy ?? null,
     mtu: view?.mtu ?? null,
+    ipv6: view?.ipv6 ? { ...view.ipv6, dhcp: view.ipv6.dhcp ? { ...view.ipv6.dhcp } : null } : null,
     createdAt: d.createdAt ?? updatedAt,
     updatedAt,
   };

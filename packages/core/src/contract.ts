@@ -11,6 +11,7 @@ export * from "./errors";
 export * from "./jobs";
 export * from "./net/allowed";
 export * from "./net/ipv4";
+export * from "./net/ipv6";
 export * from "./net/protected";
 export * from "./net/reserved";
 export * from "./schemas/common";

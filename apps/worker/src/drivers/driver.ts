@@ -14,6 +14,7 @@ import type { NetworkRecord } from "@netforge/core/store";
 import type { HostContext, JobContext } from "../context";
 import type { Attachment } from "../host/attachments";
 import type { HostLink, HostRoute } from "../host/ip";
+import type { RaInterface } from "../host/ipv6-checks";
 import type { CatalogEntry } from "../host/network-catalog";
 import type { ExecuteOptions } from "../plan-executor";
 
@@ -24,6 +25,8 @@ export interface HostSnapshot {
   catalog: CatalogEntry[];
   /** Addresses the host must keep reaching besides its next hops: its Redis, the API, its resolvers. */
   endpoints?: ProtectedAddress[];
+  /** Interfaces with routes from router advertisements and their accept_ra (read for a network with IPv6 only). */
+  raInterfaces?: RaInterface[];
 }
 
 /** A piece of state a host lost, and the virsh commands (live only) that re-apply it from the spec. */

@@ -26,6 +26,7 @@ import type { JobContext } from "../context";
 import { bridgeAttachments } from "../host/attachments";
 import { waitForDhcp } from "../host/dhcp-probe";
 import { assertNoOverlap, freeBridgeName, occupiedSubnets } from "../host/host-checks";
+import { assertIpv6ForwardingSafe, assertNoOverlap6 } from "../host/ipv6-checks";
 import { recordFromCatalog } from "../network-record";
 import type { HostSnapshot, LostState, NetworkDriver } from "./driver";
 
@@ -36,6 +37,10 @@ export function routedDriver<T extends RoutedType>(model: RoutedModel<T>): Netwo
     prepare(ctx: JobContext, p: CreateNetworkPayload, host: HostSnapshot) {
       if (!p.cidr) throw new Error(`${type} network without cidr`);
       assertNoOverlap(p.cidr, ctx.hostId, occupiedSubnets(host.links, host.routes, host.catalog, p.name, host.endpoints));
+      if (p.ipv6) {
+        assertNoOverlap6(p.ipv6.cidr, ctx.hostId, host.links, host.catalog, p.name);
+        assertIpv6ForwardingSafe(host.raInterfaces ?? [], ctx.hostId);
+      }
       const bridge = freeBridgeName(host.links, p.name, host.catalog);
       const { start: _start, ...spec } = p;
       const made = specFromCreate({ ...spec, bridge });

@@ -10,6 +10,7 @@ import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
 import { driverFor } from "../drivers/registry";
 import { readLinks, readRoutes } from "../host/ip";
+import { readRaInterfaces } from "../host/ipv6-checks";
 import type { CatalogEntry } from "../host/network-catalog";
 import { readProtectedEndpoints } from "../host/protected";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
@@ -23,11 +24,13 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   // so it is kept as it is (never destroyed to start clean) and this delivery finishes from there.
   let adopted: CatalogEntry | null = null;
   const spec = await report.step("checking host", async () => {
-    const [entries, firstLinks, firstRoutes, endpoints] = await Promise.all([
+    const [entries, firstLinks, firstRoutes, endpoints, raInterfaces] = await Promise.all([
       catalog.list(),
       readLinks(ctx.runner),
       readRoutes(ctx.runner),
       readProtectedEndpoints(ctx),
+      // A network with IPv6: whether IPv6 forwarding would cost the host its RA-learned routes.
+      p.ipv6 ? readRaInterfaces(ctx.runner) : Promise.resolve(undefined),
     ]);
     let links = firstLinks;
     let routes = firstRoutes;
@@ -59,7 +62,13 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
       // CIDR_CONFLICT against its own earlier attempt (seen after a worker was killed mid-create).
       [links, routes] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner)]);
     }
-    const snapshot: HostSnapshot = { links, routes, catalog: entries.filter((c) => c.name !== p.name), endpoints };
+    const snapshot: HostSnapshot = {
+      links,
+      routes,
+      catalog: entries.filter((c) => c.name !== p.name),
+      endpoints,
+      ...(raInterfaces ? { raInterfaces } : {}),
+    };
     return driver.prepare(ctx, p, snapshot);
   });
 

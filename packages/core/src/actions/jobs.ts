@@ -246,7 +246,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Set a network's MTU (its bridge and ports at once; guests learn it at their next DHCP)",
       description:
-        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov: their MTU is the LAN's). mtu is 576-9000. A running network's bridge and every port on it take the new MTU at once (VMs stay attached), its DHCP server hands out the new MTU from then on (dnsmasq re-reads netforge's DHCP options file on SIGHUP: no restart, leases kept), and the persistent definition carries it for the next start; reconcile puts back a bridge or port MTU changed by hand. Guests learn the new MTU at their next DHCP lease or renewal (the job result says so); until then they keep the one they have.",
+        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov: their MTU is the LAN's). mtu is 576-9000 (at least 1280 on a network with IPv6). A running network's bridge and every port on it take the new MTU at once (VMs stay attached), its DHCP server hands out the new MTU from then on (dnsmasq re-reads netforge's DHCP options file on SIGHUP: no restart, leases kept), and the persistent definition carries it for the next start; reconcile puts back a bridge or port MTU changed by hand. Guests learn the new MTU at their next DHCP lease or renewal (the job result says so); until then they keep the one they have.",
       cli: ["network", "mtu"],
       examples: {
         default: { summary: "MTU 1400 on network web", value: { name: "web", mtu: 1400 } },

@@ -6,7 +6,7 @@
  */
 import type { DnsHost } from "../actions/changes";
 import type { FirewallNetwork } from "../render/nft";
-import type { DhcpConfig, NetworkType } from "../schemas/network";
+import type { DhcpConfig, Ipv6Config, NetworkType } from "../schemas/network";
 import type { ChangeKind } from "../actions/changes";
 import type { ChangePlan, HostObservation, NetworkChange } from "../planner/changes";
 import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
@@ -39,6 +39,8 @@ export interface TypeView {
   reservations: readonly Reservation[];
   /** The MTU set on the network (null: none set, the host's; the device types: the LAN's). */
   mtu: number | null;
+  /** The network's IPv6 (null: none; the device types: the LAN's). */
+  ipv6?: Ipv6Config | null;
 }
 
 /**

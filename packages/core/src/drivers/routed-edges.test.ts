@@ -133,6 +133,7 @@ describe("the routed types' drivers", () => {
       dnsHosts: [],
       reservations: nat.reservations,
       mtu: null,
+      ipv6: null,
     });
     const plain = routed("nat");
     expect(modelOf(plain).view(plain)).toEqual({
@@ -142,6 +143,7 @@ describe("the routed types' drivers", () => {
       dnsHosts: [],
       reservations: plain.reservations,
       mtu: null,
+      ipv6: null,
     });
     const named = routed("isolated", { dnsHosts: [{ ip: "10.0.0.9", names: ["db"] }] });
     expect(modelOf(named).view(named).dnsHosts).toEqual([{ ip: "10.0.0.9", names: ["db"] }]);

@@ -9,7 +9,7 @@ import type { NetworkSpec } from "../schemas/network";
 import { checkRoutedChange, planRoutedChange, type RoutedTypeRules } from "../planner/changes";
 import { firewallOf } from "../planner/firewall";
 import type { NetSpec, Reservation, SpecBase } from "../planner/network-spec";
-import type { DhcpConfig } from "../schemas/network";
+import type { DhcpConfig, Ipv6Config } from "../schemas/network";
 import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
 import type { DnsHost } from "../actions/changes";
 import type { ChangeKind, DriverModel } from "./model";
@@ -30,6 +30,8 @@ export interface RoutedNetSpec extends SpecBase {
   dnsHosts?: DnsHost[];
   /** Its MTU (libvirt's <mtu size>: the bridge, its ports, dnsmasq's MTU option); absent: none set, the host's. */
   mtu?: number;
+  /** IPv6 beside the IPv4 subnet (libvirt's second <ip family='ipv6'>; NAT66 in netforge's table); absent: none. */
+  ipv6?: Ipv6Config;
 }
 
 /** The routed types' own spec (nat or isolated). */
@@ -68,6 +70,7 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
     portForwards: opts.portForwards ? (spec.portForwards ?? []) : [],
     ownsTypeRules,
     portSecurity: { pairs: spec.reservations.map((r) => ({ mac: r.mac, ip: r.ip })) },
+    ...(spec.ipv6 === undefined ? {} : { ipv6: { cidr: spec.ipv6.cidr, routed: spec.ipv6.routed } }),
   });
   const rules: RoutedTypeRules = { portForwards: opts.portForwards, firewall: (spec, ownsTypeRules) => firewall(spec, ownsTypeRules) };
   const unsupported = new Set<ChangeKind>(opts.portForwards ? [] : ["port-forward"]);
@@ -92,6 +95,7 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
       dnsHosts: spec.dnsHosts ?? [],
       reservations: spec.reservations,
       mtu: spec.mtu ?? null,
+      ipv6: spec.ipv6 ?? null,
     }),
     hostRuleCount: (spec) => (spec.firewall?.rules.length ?? 0) + (spec.portForwards?.length ?? 0),
     planChange: (spec, change, host, currentXml) => planRoutedChange(rules, spec, change, host, currentXml),
@@ -116,5 +120,6 @@ export function specFromCreate(s: NetworkSpec): RoutedNetSpec {
     dhcp: { ...s.dhcp },
     reservations: [],
     ...(s.mtu === undefined ? {} : { mtu: s.mtu }),
+    ...(s.ipv6 === undefined ? {} : { ipv6: { ...s.ipv6, dhcp: s.ipv6.dhcp ? { ...s.ipv6.dhcp } : null } }),
   };
 }

@@ -106,6 +106,23 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
   if (dnsHosts.length > 0) spec.dnsHosts = dnsHosts;
   // The MTU is libvirt's own element (it sets the bridge and the ports from it): no metadata of its own.
   if (p.mtu !== null) spec.mtu = p.mtu;
+  const v6 = meta.ipv6 as Node | undefined;
+  if (v6 && typeof v6 === "object") {
+    const cidr6 = attr(v6, "cidr");
+    const gateway6 = attr(v6, "gateway");
+    const mode = attr(v6, "mode");
+    const start = attr(v6, "start");
+    const end = attr(v6, "end");
+    if (cidr6 && gateway6 && (mode === "slaac" || mode === "dhcpv6")) {
+      spec.ipv6 = {
+        cidr: cidr6,
+        gateway: gateway6,
+        mode,
+        dhcp: start && end ? { start, end, leaseTime: Number(attr(v6, "leaseTime") ?? 3600) } : null,
+        routed: attr(v6, "routed") === "yes",
+      };
+    }
+  }
   return spec;
 }
 

@@ -19,7 +19,7 @@ import {
   renderDnsHost,
   renderRoutedXml,
 } from "../render/network-xml";
-import { checkDhcpRange, validationError } from "../schemas/network";
+import { checkDhcpRange, MIN_MTU_IPV6, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
 import { firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
 import type { NetSpec, Reservation, RoutedNetSpec } from "./network-spec";
@@ -346,6 +346,9 @@ function applyChange(
     case "mtu": {
       // The same MTU changes nothing (the bridge's is put back by reconcile when changed by hand).
       if (spec.mtu === change.mtu) return { spec, ops: [], warnings: [], changed: [] };
+      if (spec.ipv6 !== undefined && change.mtu < MIN_MTU_IPV6) {
+        throw validationError([{ path: "mtu", message: `must be at least ${MIN_MTU_IPV6} on a network with IPv6 (${spec.ipv6.cidr})` }]);
+      }
       return {
         spec: { ...spec, mtu: change.mtu },
         ops: [{ kind: "mtu", mtu: change.mtu }],
@@ -519,6 +522,14 @@ function applyChange(
           `a firewall of network '${spec.name}' with ${f.rules.length} rules`,
           { name: spec.name },
         );
+      }
+      if (spec.ipv6 === undefined) {
+        const at = f.rules.findIndex((r) => (r.source ?? "").includes(":") || (r.destination ?? "").includes(":"));
+        if (at >= 0) {
+          throw validationError([
+            { path: `rules.${at}`, message: `an IPv6 rule needs a network with IPv6; '${spec.name}' has none (create it with ipv6)` },
+          ]);
+        }
       }
       const inbound = f.rules.filter((r) => r.direction === "inbound").length;
       const services = (f.hostServices ?? []).map((s) => `${s.protocol} ${s.ports}`);

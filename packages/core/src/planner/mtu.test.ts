@@ -198,3 +198,37 @@ describe("planChange: configure-network-mtu", () => {
     expect(refusal(() => planChange(sriov, { kind: "mtu", mtu: 1400 }, up)).code).toBe("UNSUPPORTED_FOR_TYPE");
   });
 });
+
+describe("the MTU of a network with IPv6", () => {
+  it("configure-network-mtu below 1280 is refused on a network with IPv6 (400), allowed without", () => {
+    const v6: RoutedNetSpec = {
+      ...spec,
+      ipv6: { cidr: "fd00:1::/64", gateway: "fd00:1::1", mode: "slaac", dhcp: null, routed: false },
+    };
+    const e = refusal(() => planChange(v6, { kind: "mtu", mtu: 1200 }, up));
+    expect(e.code).toBe("VALIDATION_FAILED");
+    expect(e.message).toContain("mtu: must be at least 1280 on a network with IPv6 (fd00:1::/64)");
+    expect(planChange(v6, { kind: "mtu", mtu: 1280 }, up).spec).toMatchObject({ mtu: 1280 });
+    expect(planChange(spec, { kind: "mtu", mtu: 1200 }, up).spec).toMatchObject({ mtu: 1200 });
+  });
+});
+
+describe("IPv6 firewall rules and the network's IPv6", () => {
+  it("an IPv6 rule on a network without IPv6 is refused (400), on one with IPv6 planned", () => {
+    const rule = {
+      direction: "inbound" as const,
+      protocol: "any" as const,
+      source: "fd00:99::1/128",
+      destination: null,
+      ports: null,
+      action: "drop" as const,
+      comment: null,
+    };
+    const firewall = { defaultInbound: "accept" as const, defaultOutbound: "accept" as const, rules: [rule] };
+    const e = refusal(() => planChange(spec, { kind: "firewall", firewall }, up));
+    expect(e.code).toBe("VALIDATION_FAILED");
+    expect(e.message).toContain("rules.0: an IPv6 rule needs a network with IPv6");
+    const v6: RoutedNetSpec = { ...spec, ipv6: { cidr: "fd00:1::/64", gateway: "fd00:1::1", mode: "slaac", dhcp: null, routed: false } };
+    expect(planChange(v6, { kind: "firewall", firewall }, up).spec).toMatchObject({ firewall });
+  });
+});

@@ -134,6 +134,13 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
     lines.push(`      <nf:reservation mac='${e(r.mac)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
   }
   for (const h of spec.dnsHosts ?? []) lines.push(`      <nf:dnsHost ip='${e(h.ip)}' names='${e(h.names.join(" "))}'/>`);
+  const v6 = spec.ipv6;
+  if (v6 !== undefined) {
+    const range = v6.dhcp ? ` start='${e(v6.dhcp.start)}' end='${e(v6.dhcp.end)}' leaseTime='${Number(v6.dhcp.leaseTime)}'` : "";
+    lines.push(
+      `      <nf:ipv6 cidr='${e(v6.cidr)}' gateway='${e(v6.gateway)}' mode='${e(v6.mode)}' routed='${v6.routed ? "yes" : "no"}'${range}/>`,
+    );
+  }
   if (spec.firewall) {
     const f = spec.firewall;
     const defaults = `defaultInbound='${e(f.defaultInbound)}' defaultOutbound='${e(f.defaultOutbound)}'`;
@@ -171,6 +178,20 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
     lines.push("  </ip>");
   } else {
     lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'/>`);
+  }
+  // IPv6: the gateway address on the bridge; dnsmasq sends router advertisements for the prefix (SLAAC), and in
+  // dhcpv6 mode leases from the range (the advertisements then say "managed": guests ask DHCPv6).
+  if (v6 !== undefined) {
+    const p6 = Number(v6.cidr.slice(v6.cidr.lastIndexOf("/") + 1));
+    if (v6.dhcp) {
+      lines.push(`  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'>`);
+      lines.push("    <dhcp>");
+      lines.push(`      ${renderDhcpRange(v6.dhcp.start, v6.dhcp.end, v6.dhcp.leaseTime)}`);
+      lines.push("    </dhcp>");
+      lines.push("  </ip>");
+    } else {
+      lines.push(`  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'/>`);
+    }
   }
   if (spec.mtu !== undefined) {
     lines.push("  <dnsmasq:options>");

@@ -18,6 +18,7 @@
  * the renderer does not trust its callers.
  */
 import { parseCidr, parseIPv4 } from "../net/ipv4";
+import { parseCidr6 } from "../net/ipv6";
 import type { FirewallAction, FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../planner/firewall";
 
 export const NFT_FAMILY = "inet";
@@ -52,6 +53,13 @@ export interface FirewallNetwork {
    * Absent or null: no port security.
    */
   portSecurity?: { pairs: readonly { mac: string; ip: string }[]; ports?: readonly string[] } | null;
+  /**
+   * The network's IPv6 prefix (absent or null: none, and no IPv6 leaves the bridge). With one: its VMs reach the
+   * host's DNS, DHCPv6 and ping over IPv6, send from the prefix beyond the bridge when the type reaches outside,
+   * masqueraded (NAT66) unless `routed` (then the outside reaches the prefix through the inbound rules);
+   * neighbour discovery, router advertisements and Packet-Too-Big pass before any rule.
+   */
+  ipv6?: { cidr: string; routed: boolean } | null;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -66,6 +74,13 @@ const cidr = (s: string): string => {
   check(r.ok, `CIDR ${JSON.stringify(s)}`);
   return s;
 };
+const cidr6 = (s: string): string => {
+  const r = parseCidr6(s);
+  check(r.ok, `IPv6 prefix ${JSON.stringify(s)}`);
+  return s;
+};
+/** ICMPv6 that must pass before any rule: neighbour discovery, router advertisements, Packet-Too-Big. */
+const ICMPV6_ESSENTIAL = "icmpv6 type { packet-too-big, nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }";
 const ip = (s: string): string => {
   check(parseIPv4(s) !== null, `address ${JSON.stringify(s)}`);
   return s;
@@ -86,16 +101,24 @@ function ports(s: string): string {
 /** Chain names of a network (network names are a-z0-9-, so these never meet the fixed chains). */
 export const chainNames = (name: string) => ({ in: `${name}-in`, inRules: `${name}-in-rules`, out: `${name}-out`, host: `${name}-host` });
 
-/** The match part of a user rule. */
-function ruleMatch(r: FirewallRule): string {
+/** A rule's CIDR as its nft match: `ip` for IPv4, `ip6` for IPv6. */
+const addrMatch = (dir: "saddr" | "daddr", s: string): string => (s.includes(":") ? `ip6 ${dir} ${cidr6(s)}` : `ip ${dir} ${cidr(s)}`);
+
+/**
+ * The match part of a user rule. A rule with an IPv6 CIDR is an IPv6 rule; one without CIDRs matches both families.
+ * `icmp` is ICMP for an IPv4 rule, ICMPv6 for an IPv6 rule, and both on a network with IPv6 for a rule without CIDRs.
+ */
+function ruleMatch(r: FirewallRule, dualStack = false): string {
   const parts: string[] = [];
-  if (r.source !== null) parts.push(`ip saddr ${cidr(r.source)}`);
-  if (r.destination !== null) parts.push(`ip daddr ${cidr(r.destination)}`);
+  if (r.source !== null) parts.push(addrMatch("saddr", r.source));
+  if (r.destination !== null) parts.push(addrMatch("daddr", r.destination));
+  const family = r.source ?? r.destination;
   if (r.protocol === "tcp" || r.protocol === "udp") {
     parts.push(r.ports !== null ? `${r.protocol} dport ${ports(r.ports)}` : `meta l4proto ${r.protocol}`);
   } else if (r.protocol === "icmp") {
     check(r.ports === null, "ports on an icmp rule");
-    parts.push("meta l4proto icmp");
+    if (family === null) parts.push(dualStack ? "meta l4proto { icmp, ipv6-icmp }" : "meta l4proto icmp");
+    else parts.push(family.includes(":") ? "meta l4proto ipv6-icmp" : "meta l4proto icmp");
   } else {
     check(r.protocol === "any" && r.ports === null, `protocol ${String(r.protocol)}`);
   }
@@ -111,8 +134,8 @@ function verdict(a: FirewallAction, tcp: boolean, acceptAs: "accept" | "return")
   return tcp ? "reject with tcp reset" : "reject";
 }
 
-function ruleLine(r: FirewallRule, acceptAs: "accept" | "return"): string {
-  const match = ruleMatch(r);
+function ruleLine(r: FirewallRule, acceptAs: "accept" | "return", dualStack = false): string {
+  const match = ruleMatch(r, dualStack);
   let comment = "";
   if (r.comment !== null && r.comment !== "") {
     check(COMMENT.test(r.comment), "comment");
@@ -127,6 +150,10 @@ function checkNetwork(n: FirewallNetwork): void {
   check(IFNAME.test(n.bridge), `bridge ${JSON.stringify(n.bridge)}`);
   checkCapabilities(n);
   cidr(n.cidr);
+  if (n.ipv6) {
+    cidr6(n.ipv6.cidr);
+    check(typeof n.ipv6.routed === "boolean", `routed ${String(n.ipv6.routed)}`);
+  }
 }
 
 /** The capability flags are booleans (the renderer does not trust its callers). */
@@ -139,7 +166,6 @@ export function checkCapabilities(n: Pick<FirewallNetwork, "reachOutside" | "mas
 export function renderNetworkChains(n: FirewallNetwork): string {
   checkNetwork(n);
   const c = chainNames(n.name);
-  const br = `"${n.bridge}"`;
   const out: string[] = [];
   const chain = (name: string, lines: string[]) => {
     out.push(`\tchain ${name} {`);
@@ -148,11 +174,27 @@ export function renderNetworkChains(n: FirewallNetwork): string {
   };
   // Traffic to the VMs: replies of allowed connections; then, from the bridge itself (VM to VM) or through a
   // port forward, the user's inbound rules; nothing else reaches a VM (nat and isolated alike).
-  chain(c.in, ["ct state established,related accept", `iifname ${br} goto ${c.inRules}`, `ct status dnat goto ${c.inRules}`, "reject"]);
+  chain(c.in, inLines(n));
   chain(c.inRules, inRulesLines(n));
   chain(c.out, outLines(n));
   chain(c.host, hostLines(n));
   return `${out.join("\n")}\n`;
+}
+
+/**
+ * Traffic to the VMs: replies of allowed connections; with IPv6, ND, RA and Packet-Too-Big before any rule; then,
+ * from the bridge itself (VM to VM), through a port forward, or (a routed IPv6 prefix of a type that reaches
+ * outside) from outside to the prefix, the user's inbound rules; nothing else reaches a VM.
+ */
+function inLines(n: FirewallNetwork): string[] {
+  const c = chainNames(n.name);
+  const br = `"${n.bridge}"`;
+  const lines = ["ct state established,related accept"];
+  if (n.ipv6) lines.push(`${ICMPV6_ESSENTIAL} accept`);
+  lines.push(`iifname ${br} goto ${c.inRules}`, `ct status dnat goto ${c.inRules}`);
+  if (n.ipv6?.routed && n.reachOutside) lines.push(`ip6 daddr ${cidr6(n.ipv6.cidr)} goto ${c.inRules}`);
+  lines.push("reject");
+  return lines;
 }
 
 /**
@@ -171,9 +213,15 @@ function hostLines(n: FirewallNetwork): string[] {
     "icmp type echo-request fib daddr . iif type local accept",
     "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept",
   ];
+  if (n.ipv6) {
+    // IPv6 DNS and DHCPv6 of the network's dnsmasq, and ping of the gateway's IPv6 address.
+    lines.push("meta nfproto ipv6 udp dport { 53, 547 } accept", "meta nfproto ipv6 tcp dport 53 accept");
+    lines.push("icmpv6 type echo-request fib daddr . iif type local accept");
+  }
   for (const s of hostServicesOf(n.firewall)) {
     check(s.protocol === "tcp" || s.protocol === "udp", `protocol ${String(s.protocol)}`);
-    lines.push(`meta nfproto ipv4 ${s.protocol} dport ${ports(s.ports)} accept`);
+    // With IPv6 the host ports answer on both families.
+    lines.push(`${n.ipv6 ? "" : "meta nfproto ipv4 "}${s.protocol} dport ${ports(s.ports)} accept`);
   }
   lines.push('drop comment "netforge: VM to host"');
   return lines;
@@ -184,7 +232,7 @@ const hostServicesOf = (f: FirewallSpec): readonly HostService[] => f.hostServic
 /** The user's inbound rules, then the inbound default. */
 function inRulesLines(n: FirewallNetwork): string[] {
   const fw = n.firewall;
-  const inbound = fw.rules.filter((r) => r.direction === "inbound").map((r) => ruleLine(r, "accept"));
+  const inbound = fw.rules.filter((r) => r.direction === "inbound").map((r) => ruleLine(r, "accept", !!n.ipv6));
   return [...inbound, verdict(fw.defaultInbound, false, "accept")];
 }
 
@@ -199,11 +247,13 @@ function outLines(n: FirewallNetwork): string[] {
   if (!n.reachOutside) lines.push(`oifname != ${br} reject`);
   else {
     lines.push(`oifname != ${br} ip saddr != ${cidr(n.cidr)} reject`);
-    // No IPv6 leaves the network: netforge routes none yet (the anti-spoof rule above is IPv4 only).
-    lines.push(`oifname != ${br} meta nfproto ipv6 reject`);
+    // IPv6 leaves only from the network's prefix (none without one).
+    if (n.ipv6) lines.push(`oifname != ${br} ip6 saddr != ${cidr6(n.ipv6.cidr)} reject`);
+    else lines.push(`oifname != ${br} meta nfproto ipv6 reject`);
   }
+  if (n.ipv6) lines.push(`${ICMPV6_ESSENTIAL} return`);
   lines.push("ct state established,related return");
-  for (const r of n.firewall.rules.filter((x) => x.direction === "outbound")) lines.push(ruleLine(r, "return"));
+  for (const r of n.firewall.rules.filter((x) => x.direction === "outbound")) lines.push(ruleLine(r, "return", !!n.ipv6));
   lines.push(verdict(n.firewall.defaultOutbound, false, "return"));
   return lines;
 }
@@ -268,6 +318,13 @@ export function renderHostTable(networks: readonly FirewallNetwork[], opts: { bo
     L.push(`\t\tip saddr ${s} ip daddr 255.255.255.255 return`);
     L.push(`\t\tip saddr ${s} ip daddr != ${s} meta l4proto { tcp, udp } masquerade to :1024-65535`);
     L.push(`\t\tip saddr ${s} ip daddr != ${s} masquerade`);
+    // NAT66 of the IPv6 prefix, unless routed (multicast leaves unchanged).
+    if (n.ipv6 && !n.ipv6.routed) {
+      const s6 = cidr6(n.ipv6.cidr);
+      L.push(`\t\tip6 saddr ${s6} ip6 daddr ff00::/8 return`);
+      L.push(`\t\tip6 saddr ${s6} ip6 daddr != ${s6} meta l4proto { tcp, udp } masquerade to :1024-65535`);
+      L.push(`\t\tip6 saddr ${s6} ip6 daddr != ${s6} masquerade`);
+    }
   }
   L.push("\t}");
   // What the VMs reach on the host itself: each network's host chain (DHCP, DNS, ... then drop). Other
@@ -346,6 +403,7 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
     // What the type lets through changed (another type): the whole table, as for a new bridge or subnet.
     const sameCaps = o.reachOutside === n.reachOutside && o.masquerade === n.masquerade && o.forwardsPorts === n.forwardsPorts;
     if (!sameCaps || o.bridge !== n.bridge || o.cidr !== n.cidr || o.ownsTypeRules !== n.ownsTypeRules) return null;
+    if (JSON.stringify(o.ipv6 ?? null) !== JSON.stringify(n.ipv6 ?? null)) return null;
     if (JSON.stringify(o.firewall) === JSON.stringify(n.firewall)) continue;
     const c = chainNames(name);
     const refill: [string, string[]][] = [

@@ -48,7 +48,9 @@ describe("RuleCidr: a source or destination", () => {
   });
   it("refuses what is no CIDR (bad syntax, prefix above 32, a bare address) with the format", () => {
     for (const bad of ["10.0.0.0", "10.0.0.0/33", "10.0.0/8", "any"]) {
-      expect(problems(RuleCidr.safeParse(bad)), bad).toEqual([": must be an IPv4 CIDR like 10.0.0.0/8 (a single address: /32)"]);
+      expect(problems(RuleCidr.safeParse(bad)), bad).toEqual([
+        ": must be a CIDR like 10.0.0.0/8 or fd00:1::/64 (a single address: /32 or /128)",
+      ]);
     }
   });
 });

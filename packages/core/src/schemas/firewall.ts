@@ -1,22 +1,30 @@
 /** Bodies of configure-network-firewall and configure-network-port-forward. */
 import { z } from "zod";
 import { parseCidr } from "../net/ipv4";
+import { parseCidr6 } from "../net/ipv6";
 import { IPv4, NetworkName } from "./common";
 
 const DryRun = z.boolean().optional().describe("Validate and plan only: nothing is queued or changed");
 const Verdict = z.enum(["accept", "drop", "reject"]);
 
-/** A source/destination: CIDR with host bits zero, prefix 0-32 (0.0.0.0/0 = anywhere). */
+/**
+ * A source/destination: an IPv4 CIDR (prefix 0-32, 0.0.0.0/0 = anywhere) or an IPv6 one (prefix 0-128, ::/0 =
+ * anywhere), host bits zero. A rule with an IPv6 CIDR is an IPv6 rule.
+ */
 export const RuleCidr = z
   .string()
-  .max(18)
+  .max(49)
   .superRefine((s, ctx) => {
-    const r = parseCidr(s);
+    const r = s.includes(":") ? parseCidr6(s) : parseCidr(s);
     if (r.ok) return;
     if (r.reason === "host-bits") ctx.addIssue({ code: "custom", message: `host bits must be zero: did you mean ${r.hint}?` });
-    else ctx.addIssue({ code: "custom", message: "must be an IPv4 CIDR like 10.0.0.0/8 (a single address: /32)" });
+    else
+      ctx.addIssue({
+        code: "custom",
+        message: "must be a CIDR like 10.0.0.0/8 or fd00:1::/64 (a single address: /32 or /128)",
+      });
   })
-  .describe("IPv4 CIDR (host bits zero, prefix 0-32)");
+  .describe("IPv4 or IPv6 CIDR (host bits zero)");
 
 /** "22" or "8000-8100": 1-65535, low <= high. */
 export const PortSpec = z
@@ -51,6 +59,13 @@ export const FirewallRuleBody = z
   .superRefine((r, ctx) => {
     if (r.ports !== undefined && r.protocol !== "tcp" && r.protocol !== "udp") {
       ctx.addIssue({ code: "custom", path: ["ports"], message: "ports need protocol tcp or udp" });
+    }
+    if (r.source !== undefined && r.destination !== undefined && r.source.includes(":") !== r.destination.includes(":")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["destination"],
+        message: "source and destination must be of one family (both IPv4 or both IPv6)",
+      });
     }
   });
 export type FirewallRuleBody = z.infer<typeof FirewallRuleBody>;

@@ -24,8 +24,7 @@ export const DhcpInput = z.union([
   }),
 ]);
 
-/** The fields of every type's create body. */
-/** The MTU range a network takes (IPv4; an IPv6 network will need at least 1280). */
+/** The MTU range a network takes (an IPv6 network: at least MIN_MTU_IPV6). */
 export const MIN_MTU = 576;
 export const MAX_MTU = 9000;
 export const Mtu = z
@@ -35,6 +34,46 @@ export const Mtu = z
   .max(MAX_MTU, `must be at most ${MAX_MTU}`)
   .describe(`The network's MTU in bytes (${MIN_MTU}-${MAX_MTU}): its bridge and ports, and what its DHCP server hands out`);
 
+/** The least MTU IPv6 works with (RFC 8200): a network with IPv6 takes no smaller one. */
+export const MIN_MTU_IPV6 = 1280;
+
+/** IPv6 of a routed network as create-network takes it (`ipv6`). */
+export const Ipv6Input = z
+  .strictObject({
+    cidr: z
+      .string()
+      .max(49, "must be an IPv6 prefix like fd12:3456:789a:1::/64")
+      .describe("The network's IPv6 prefix (a /64 for SLAAC); the host's address on it is its first address"),
+    mode: z
+      .enum(["slaac", "dhcpv6"])
+      .describe("slaac: guests make their own address from router advertisements; dhcpv6: guests lease one from the range"),
+    dhcp: z
+      .strictObject({
+        start: z.string().max(45).describe("First address of the DHCPv6 range"),
+        end: z.string().max(45).describe("Last address of the DHCPv6 range"),
+        leaseTime: LeaseTime.optional(),
+      })
+      .optional()
+      .describe("dhcpv6 mode: the range leased (default ::100 to ::ffff of the prefix); not in slaac mode"),
+    routed: z
+      .boolean()
+      .optional()
+      .describe("nat: true routes the prefix as it is (no NAT66: the upstream must route it to the host); default false"),
+  })
+  .describe("IPv6 on the network beside its IPv4 subnet (nat and isolated)");
+export type Ipv6Input = z.infer<typeof Ipv6Input>;
+
+/** A network's IPv6 as resolved, kept and shown (describe-network's `ipv6`). */
+export const Ipv6Config = z.object({
+  cidr: z.string(),
+  gateway: z.string(),
+  mode: z.enum(["slaac", "dhcpv6"]),
+  dhcp: z.object({ start: z.string(), end: z.string(), leaseTime: z.number().int() }).nullable(),
+  routed: z.boolean(),
+});
+export type Ipv6Config = z.infer<typeof Ipv6Config>;
+
+/** The fields of every type's create body. */
 export const commonCreateFields = {
   name: NetworkName,
   host: HostId.optional(),

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { HostId, Limit, NetworkName } from "./common";
-import { DhcpConfig, Mtu } from "./network-fields";
+import { DhcpConfig, Ipv6Config, Mtu } from "./network-fields";
 import { type CreateNetworkBody, type L2Request, NetworkType, resolveTypePart } from "./types/create-body";
 
 // What this module always exported, now written in the shared fields and the per-type schema files
@@ -16,6 +16,9 @@ export {
   checkDhcpRange,
   MAX_MTU,
   MIN_MTU,
+  MIN_MTU_IPV6,
+  Ipv6Config,
+  Ipv6Input,
   Mtu,
   DEFAULT_LEASE_SECONDS,
   DhcpConfig,
@@ -72,6 +75,8 @@ export interface NetworkSpec {
   l2?: L2Request;
   /** nat and isolated networks: the MTU asked for (absent: none set, the host's). */
   mtu?: number;
+  /** nat and isolated networks: IPv6 beside the IPv4 subnet (absent: none). */
+  ipv6?: Ipv6Config;
 }
 
 /** Result of resolving a create body: everything but the host-chosen fields (uuid, host, bridge, createdAt). */
@@ -169,6 +174,11 @@ export const NetworkView = z.object({
   version: z.number().int(),
   /** The MTU set on the network (create's or configure-network-mtu's); null: none set, the host's (bridge and sriov: the LAN's). */
   mtu: z.number().int().nullable(),
+  /**
+   * The network's IPv6 (create-network's `ipv6`; null: none). `routed`: no NAT66, the upstream must route the
+   * prefix to the host's address.
+   */
+  ipv6: Ipv6Config.nullable().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -9,6 +9,7 @@
 import type { Redis } from "ioredis";
 import { AppError } from "../errors";
 import { type Cidr, formatCidr, parseCidrOrThrow } from "../net/ipv4";
+import { formatCidr6, hex128, parseCidr6OrThrow } from "../net/ipv6";
 import { hostOverlapMessage } from "../net/protected";
 import type { Keys } from "./keys";
 import { evalScript } from "./scripts";
@@ -32,16 +33,22 @@ import { evalScript } from "./scripts";
  * Index members whose hash entry is gone or different are stale (the hash is
  * the record) and are dropped on the way. Occupied subnets (host interfaces
  * and routes, few and possibly nested) are scanned. Bounds are uint32s, exact
- * in Lua's doubles. */
+ * in Lua's doubles.
+ * IPv6 (ARGV[7]: '' or "first-last-cidr", bounds as 32 hex digits: equal
+ * lengths, so text order is number order) is claimed in the same subnets hash
+ * under the field "<name>|v6" (no name has a '|'), checked by a scan of that
+ * hash's v6 fields (few: only networks with IPv6 have one). Candidates from
+ * ARGV[8]. */
 export const CLAIM_LUA = `
 local names, since = KEYS[1], KEYS[2]
 local name, first, last, cidr, target = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local check_only = ARGV[6] == 'check'
+local v6 = ARGV[7]
 local owner = redis.call('HGET', names, name)
 if owner then return {'NAME_TAKEN', owner} end
 local cands = {}
-for i = 7, #ARGV do
-  local k = 3 + (i - 7) * 4
+for i = 8, #ARGV do
+  local k = 3 + (i - 8) * 4
   cands[#cands + 1] = {host = ARGV[i], order = i, subnets = KEYS[k], index = KEYS[k + 1], occupied = KEYS[k + 2],
     members = KEYS[k + 3], load = redis.call('SCARD', KEYS[k + 3])}
 end
@@ -69,10 +76,23 @@ local function clash(c, f, l)
   end
   return found
 end
+local v6f, v6l = string.match(v6, '^(%x+)-(%x+)-')
+local function clash6(c)
+  local all = redis.call('HGETALL', c.subnets)
+  for i = 1, #all, 2 do
+    local n = string.match(all[i], '^(.-)|v6$')
+    if n and n ~= name then
+      local f, l, oc = string.match(all[i+1], '^(%x+)-(%x+)-(.*)$')
+      if f and f <= v6l and v6f <= l then return {'CIDR_CONFLICT', c.host, 'network', n, oc} end
+    end
+  end
+  return nil
+end
 local firstClash = nil
 for _, c in ipairs(cands) do
   local bad = nil
   if first ~= '' then bad = clash(c, tonumber(first), tonumber(last)) end
+  if not bad and v6f then bad = clash6(c) end
   if bad then
     firstClash = firstClash or bad
   elseif target ~= '' and c.host ~= target then
@@ -84,6 +104,7 @@ for _, c in ipairs(cands) do
       redis.call('HSET', c.subnets, name, first .. '-' .. last .. '-' .. cidr)
       redis.call('ZADD', c.index, first, name .. '|' .. last .. '|' .. cidr)
     end
+    if v6f then redis.call('HSET', c.subnets, name .. '|v6', v6) end
     local t = redis.call('TIME')
     redis.call('HSET', names, name, c.host)
     redis.call('SADD', c.members, name)
@@ -103,6 +124,7 @@ local function drop(subnets, index, name)
     if f then redis.call('ZREM', index, name .. '|' .. l .. '|' .. c) end
     redis.call('HDEL', subnets, name)
   end
+  redis.call('HDEL', subnets, name .. '|v6')
 end
 `;
 
@@ -184,6 +206,8 @@ export interface ClaimRequest {
   name: string;
   host: string;
   cidr: string | null;
+  /** Its IPv6 prefix (absent or null: none). */
+  cidr6?: string | null;
 }
 
 /** Encode a subnet the way the claim script reads it. */
@@ -191,10 +215,19 @@ export function encodeSubnet(c: Cidr): string {
   return `${c.network}-${c.last}-${formatCidr(c)}`;
 }
 
+/** Encode an IPv6 prefix the way the claim script reads it ("" for none). */
+export function encodeSubnet6(cidr6: string | null | undefined): string {
+  if (!cidr6) return "";
+  const c = parseCidr6OrThrow(cidr6);
+  return `${hex128(c.network)}-${hex128(c.last)}-${formatCidr6(c)}`;
+}
+
 /** A placement claim: the name (and subnet) on the least-loaded fitting candidate. */
 export interface PlacementRequest {
   name: string;
   cidr: string | null;
+  /** The network's IPv6 prefix (claimed beside the IPv4 subnet); absent or null: none. */
+  cidr6?: string | null;
   /** Online hosts that may take it (one for an explicit host). */
   candidates: string[];
   /** Claim only if the winner is this host (else the answer names the winner); null: claim on the winner. */
@@ -223,7 +256,7 @@ export function claimScriptArgs(keys: Keys, req: PlacementRequest): { keys: stri
   ]);
   return {
     keys: [keys.claimedNames, keys.claimedSince, ...hostKeys],
-    argv: [req.name, first, last, cidrText, req.target ?? "", req.checkOnly ? "check" : "", ...req.candidates],
+    argv: [req.name, first, last, cidrText, req.target ?? "", req.checkOnly ? "check" : "", encodeSubnet6(req.cidr6), ...req.candidates],
   };
 }
 
@@ -231,7 +264,7 @@ export function claimScriptArgs(keys: Keys, req: PlacementRequest): { keys: stri
 export type ClaimAnswer = { kind: "claimed"; host: string } | { kind: "place"; host: string } | { kind: "refused"; error: AppError };
 
 /** Read a CLAIM_LUA answer. */
-export function readClaimAnswer(req: { name: string; cidr: string | null }, res: string[]): ClaimAnswer {
+export function readClaimAnswer(req: { name: string; cidr: string | null; cidr6?: string | null }, res: string[]): ClaimAnswer {
   if (res[0] === "OK") return { kind: "claimed", host: res[1] as string };
   if (res[0] === "PLACE") return { kind: "place", host: res[1] as string };
   if (res[0] === "NAME_TAKEN") {
@@ -247,14 +280,16 @@ export function readClaimAnswer(req: { name: string; cidr: string | null }, res:
   const [, host, kind, field, other] = res as [string, string, string, string, string];
   // An occupied entry's field is "owner|cidr" (unique per subnet; older workers wrote the owner alone).
   const owner = kind === "network" ? field : (field.split("|")[0] as string);
+  // A clash with an IPv6 prefix names the request's IPv6 prefix (the script answers the other's in its text).
+  const mine = other.includes(":") && req.cidr6 ? req.cidr6 : req.cidr;
   const message =
     kind === "network"
-      ? `${req.cidr} overlaps network '${owner}' (${other}) on host ${host}`
-      : hostOverlapMessage(req.cidr ?? "", owner, other, host);
+      ? `${mine} overlaps network '${owner}' (${other}) on host ${host}`
+      : hostOverlapMessage(mine ?? "", owner, other, host);
   return {
     kind: "refused",
     error: new AppError("CIDR_CONFLICT", message, {
-      cidr: req.cidr,
+      cidr: mine,
       host,
       conflictsWith: kind === "network" ? { network: owner, cidr: other } : { owner, cidr: other },
     }),
@@ -271,7 +306,7 @@ export function readClaimAnswer(req: { name: string; cidr: string | null }, res:
 export async function placeAndClaimNetwork(
   redis: Redis,
   keys: Keys,
-  req: { name: string; cidr: string | null },
+  req: { name: string; cidr: string | null; cidr6?: string | null },
   candidates: string[],
   opts: { checkOnly?: boolean } = {},
 ): Promise<string> {
@@ -287,7 +322,7 @@ export async function placeAndClaimNetwork(
  * nothing claimed (dry runs).
  */
 export async function claimNetwork(redis: Redis, keys: Keys, req: ClaimRequest, opts: { checkOnly?: boolean } = {}): Promise<void> {
-  await placeAndClaimNetwork(redis, keys, { name: req.name, cidr: req.cidr }, [req.host], opts);
+  await placeAndClaimNetwork(redis, keys, { name: req.name, cidr: req.cidr, cidr6: req.cidr6 ?? null }, [req.host], opts);
 }
 
 /** Release a claim if it is still held for that host. Returns whether something was released. */

@@ -6,7 +6,7 @@
  * and its line in each switch below.
  */
 import { z } from "zod";
-import type { DhcpConfig } from "../network-fields";
+import type { DhcpConfig, Ipv6Config } from "../network-fields";
 import { BridgeBody, bridgeRequest } from "./bridge";
 import { type L2Request, l2BodyFields } from "./l2";
 import { IsolatedBody, NatBody, resolveRouted, routedBodyFields } from "./routed";
@@ -39,7 +39,7 @@ export type CreateNetworkBody = z.infer<typeof CreateNetworkBody>;
 
 /** The type's part of a resolved create body: its addressing, or (device types) none and what it attaches to. */
 export type TypePart =
-  | { cidr: string; gateway: string; dhcp: DhcpConfig; mtu?: number }
+  | { cidr: string; gateway: string; dhcp: DhcpConfig; mtu?: number; ipv6?: Ipv6Config }
   | { cidr: null; gateway: null; dhcp: DhcpConfig; l2: L2Request };
 
 const NO_DHCP = (): DhcpConfig => ({ enabled: false, start: null, end: null, leaseTime: null });
@@ -62,10 +62,10 @@ export function resolveTypePart(body: CreateNetworkBody): TypePart {
  * any other's `l2` request (whatever its type: the body schema refuses what does not fit).
  */
 export function typeBodyFields(
-  p: { type?: unknown; cidr?: unknown; gateway?: unknown; dhcp?: unknown; l2?: unknown },
+  p: { type?: unknown; cidr?: unknown; gateway?: unknown; dhcp?: unknown; l2?: unknown; ipv6?: unknown },
   isObject: (v: unknown) => v is Record<string, unknown>,
 ): Record<string, unknown> {
-  if (p.type === "nat" || p.type === "isolated") return routedBodyFields(p.cidr, p.gateway, p.dhcp, isObject);
+  if (p.type === "nat" || p.type === "isolated") return routedBodyFields(p.cidr, p.gateway, p.dhcp, isObject, p.ipv6);
   return l2BodyFields(p.l2, isObject);
 }
 
