@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type DesiredNetwork, exportFleet, type NetworkView, parseFleet, planNetwork, prunePlans } from "./fleet";
+import { type DesiredNetwork, exportFleet, exportNetwork, type NetworkView, parseFleet, planNetwork, prunePlans } from "./fleet";
 
 const head = { apiVersion: "netforge/v1", kind: "Fleet", metadata: { name: "lab" } };
 
@@ -171,6 +171,21 @@ describe("the diff of one network", () => {
     }
     const p = planNetwork(desired({ dhcp: false }), view());
     expect(p.kind === "replace" && p.reasons).toEqual(["dhcp.enabled: true -> false"]);
+  });
+  it("IPv6: the same prefix and mode is nothing (a DHCPv6 range left out keeps the server's); another prefix is a replacement; export writes it", () => {
+    const v6 = {
+      cidr: "fd00:10::/64",
+      gateway: "fd00:10::1",
+      mode: "dhcpv6",
+      dhcp: { start: "fd00:10::100", end: "fd00:10::ffff", leaseTime: 3600 },
+      routed: false,
+    };
+    expect(planNetwork(desired({ ipv6: { cidr: "fd00:10::/64", mode: "dhcpv6" } }), view({ ipv6: v6 })).kind).toBe("none");
+    const other = planNetwork(desired({ ipv6: { cidr: "fd00:11::/64", mode: "dhcpv6" } }), view({ ipv6: v6 }));
+    expect(other.kind === "replace" && other.reasons.join(" ")).toContain("ipv6");
+    const exported = exportNetwork(view({ ipv6: v6 }));
+    expect(exported.ipv6).toEqual({ cidr: "fd00:10::/64", mode: "dhcpv6", dhcp: v6.dhcp });
+    expect(planNetwork(desired({ ipv6: exported.ipv6 }), view({ ipv6: v6 })).kind).toBe("none");
   });
   it("no host in the file: the network may be anywhere", () => {
     const r = parseFleet({ ...head, networks: [{ name: "web", type: "nat", cidr: "10.10.0.0/24" }] });

@@ -219,6 +219,14 @@ export interface NetworkView {
   dnsHosts: { ip: string; names: string[] }[];
   /** The MTU set on the network (null: none set). */
   mtu?: number | null;
+  /** IPv6 as describe shows it (null: IPv4 only). */
+  ipv6?: {
+    cidr: string;
+    gateway?: string;
+    mode: string;
+    dhcp: { start: string; end: string; leaseTime?: number | null } | null;
+    routed: boolean;
+  } | null;
   managedBy?: string | null;
   version?: number;
 }
@@ -424,9 +432,16 @@ export function replaceReasons(d: DesiredNetwork, v: NetworkView): string[] {
   const now = deviceFields(v);
   for (const k of new Set([...Object.keys(now), ...Object.keys(d.create)])) {
     if (!DEVICE_KEYS.has(k) || (k === "vfs" && d.create[k] === undefined)) continue;
-    diff(k, d.create[k] ?? null, now[k] ?? null);
+    diff(k, d.create[k] ?? null, k === "ipv6" ? ipv6AsGiven(d.create.ipv6, now.ipv6) : (now[k] ?? null));
   }
   return out;
+}
+
+/** The network's IPv6 body as the file gives it: a DHCPv6 range the file leaves out is the server's default, kept. */
+function ipv6AsGiven(want: unknown, now: unknown): unknown {
+  if (!isRecord(want) || !isRecord(now) || want.dhcp !== undefined) return now ?? null;
+  const { dhcp: _default, ...rest } = now;
+  return rest;
 }
 
 /** Fields of the create bodies beside the ones every type has and the addressing: what a device type attaches to. */
@@ -460,6 +475,15 @@ function deviceFields(v: NetworkView): Record<string, unknown> {
     pf: v.sriov?.pf ?? null,
     vfs: v.sriov?.vfsTotal ?? null,
     vlan: v.sriov?.vlan ?? null,
+    // The create body's shape: the gateway is derived, `routed` only when set.
+    ipv6: v.ipv6
+      ? {
+          cidr: v.ipv6.cidr,
+          mode: v.ipv6.mode,
+          ...(v.ipv6.dhcp ? { dhcp: v.ipv6.dhcp } : {}),
+          ...(v.ipv6.routed ? { routed: true } : {}),
+        }
+      : null,
   };
   const keys = bodyKeysOf(v.type);
   return Object.fromEntries(Object.entries(all).filter(([k, x]) => keys.has(k) && x !== null && x !== undefined));
