@@ -57,6 +57,7 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     reservations: (view?.reservations ?? []).map((r) => ({ mac: r.mac, ip: r.ip, hostname: r.hostname })),
     managedBy: d.spec?.managedBy ?? null,
     mtu: view?.mtu ?? null,
+    qos: view?.qos ?? null,
     createdAt: d.createdAt ?? updatedAt,
     updatedAt,
   };

@@ -38,6 +38,14 @@ function recordingPort(opts: { failOn?: string } = {}) {
       ran.push(`vfs ${pf} ${n}`);
       vfs = n;
     },
+    checkQos: async () => {
+      ran.push("qos check");
+      fail("qos check");
+    },
+    applyQos: async (ifb, plan) => {
+      ran.push(`tc ${ifb} ${plan.batch.length} lines`);
+      fail(`tc ${ifb}`);
+    },
     setLinkMtu: async (bridge, mtu) => {
       ran.push(`mtu ${bridge} ${mtu}`);
       fail(`mtu ${bridge}`);

@@ -8,10 +8,11 @@
  * host firewall and sysfs.
  */
 import { AppError } from "@netforge/core/contract";
-import { type FirewallNetwork, type HostStep, type JobPlan, type PlanPhase, planHash, type StepView, stepView } from "@netforge/core/model";
+import { type FirewallNetwork, type HostStep, type TcPlan, type JobPlan, type PlanPhase, planHash, type StepView, stepView } from "@netforge/core/model";
 import type { JobContext } from "./context";
 import { ensureLegacyAccept, legacyAcceptWarning, needsLegacyAccept, removeLegacyAccept } from "./firewall/legacy-nat";
 import { type LinkMtu, restoreLinkMtu, setLinkMtu, writeDhcpOptions } from "./host/mtu";
+import { applyTc, qosCapabilityOf, qosUnsupported } from "./host/qos";
 import { readPf, writeNumVfs } from "./host/sriov-sysfs";
 import type { Revert } from "./revert";
 
@@ -36,6 +37,10 @@ export interface HostPort {
   restoreLinkMtu(links: readonly LinkMtu[]): Promise<void>;
   /** Write a network's DHCP options file and signal its dnsmasq: the text it had, and the signal's argv (null: none ran). */
   writeDhcpOptions(network: string, file: string, text: string): Promise<{ before: string; signalled: string[] | null }>;
+  /** Fails (HOST_COMMAND_FAILED naming what is missing) when the host cannot shape traffic. */
+  checkQos(): Promise<void>;
+  /** Apply one tc plan of a network's shaping (host/qos.ts applyTc). */
+  applyQos(ifb: string, plan: TcPlan): Promise<void>;
 }
 
 /** What applying steps did beyond them: commands a step entailed, and what the job should say about it. */
@@ -125,6 +130,13 @@ async function runStep(
       }
       return;
     }
+    case "qos": {
+      // Checked before anything changes: a host without what shaping needs fails the job naming it.
+      await port.checkQos();
+      revert.add(`undo: ${s.name}`, () => port.applyQos(s.ifb, s.undo), jobStep);
+      await port.applyQos(s.ifb, s.apply);
+      break;
+    }
     case "dhcp-options": {
       const { before, signalled } = await port.writeDhcpOptions(s.network, s.file, s.text);
       revert.add(`undo: ${s.name}`, async () => void (await port.writeDhcpOptions(s.network, s.file, before)), jobStep);
@@ -208,6 +220,11 @@ export function hostPortOf(ctx: JobContext, out?: { warnings: string[]; extra: S
     setLinkMtu: (bridge, mtu) => setLinkMtu(ctx.runner, bridge, mtu),
     restoreLinkMtu: (links) => restoreLinkMtu(ctx.runner, links),
     writeDhcpOptions: (network, file, text) => writeDhcpOptions(ctx.runner, network, file, text),
+    checkQos: async () => {
+      const cap = await qosCapabilityOf(ctx.runner, ctx.qosQdiscs);
+      if (!cap.supported) throw qosUnsupported(cap);
+    },
+    applyQos: (ifb, plan) => applyTc(ctx.runner, ifb, plan),
     writeVfs: async (pf, n) => {
       try {
         writeNumVfs(root, pf, n);

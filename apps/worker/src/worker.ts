@@ -81,6 +81,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     allowedInterfaces: cfg.allowedInterfaces ?? [],
     deniedHostPorts: cfg.deniedHostPorts ?? deniedHostPorts(undefined),
     ...(cfg.ssCommand ? { ssCommand: cfg.ssCommand } : {}),
+    ...(cfg.qosQdiscs ? { qosQdiscs: cfg.qosQdiscs } : {}),
     hostChanged: (network) => scheduleInventory(network),
   };
   let stopping = false;

@@ -11,7 +11,7 @@ import { firewallOf } from "../planner/firewall";
 import type { NetSpec, Reservation, SpecBase } from "../planner/network-spec";
 import type { DhcpConfig } from "../schemas/network";
 import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
-import type { DnsHost } from "../actions/changes";
+import type { DnsHost, QosSpec } from "../actions/changes";
 import type { ChangeKind, DriverModel } from "./model";
 
 /** nat and isolated networks: a libvirt-owned bridge with the gateway address and dnsmasq. */
@@ -30,6 +30,8 @@ export interface RoutedNetSpec extends SpecBase {
   dnsHosts?: DnsHost[];
   /** Its MTU (libvirt's <mtu size>: the bridge, its ports, dnsmasq's MTU option); absent: none set, the host's. */
   mtu?: number;
+  /** Its bandwidth limits (configure-network-qos, tc on the host); absent: none. */
+  qos?: QosSpec;
 }
 
 /** The routed types' own spec (nat or isolated). */
@@ -92,6 +94,7 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
       dnsHosts: spec.dnsHosts ?? [],
       reservations: spec.reservations,
       mtu: spec.mtu ?? null,
+      qos: spec.qos ?? null,
     }),
     hostRuleCount: (spec) => (spec.firewall?.rules.length ?? 0) + (spec.portForwards?.length ?? 0),
     planChange: (spec, change, host, currentXml) => planRoutedChange(rules, spec, change, host, currentXml),

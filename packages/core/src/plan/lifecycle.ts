@@ -8,6 +8,7 @@
 import type { NetSpec } from "../planner/network-spec";
 import { modelOf } from "../drivers/registry";
 import { dhcpOptionsFile } from "../render/network-xml";
+import { ifbNameFor, limitsDirection } from "../render/tc-qos";
 import type { HostFacts, NetworkFacts } from "./facts";
 import { type HostStep, type JobPlan, type NftStep, nftStep } from "./steps";
 
@@ -134,6 +135,21 @@ function optionsFileRemoval(spec: NetSpec | null): HostStep[] {
   ];
 }
 
+/** A network with outbound limits: its IFB goes with it (docs/adr/0044-network-qos.md); gone already is fine. */
+function ifbRemoval(spec: NetSpec | null): HostStep[] {
+  if (!spec || !limitsDirection(modelOf(spec).view(spec).qos, "outbound")) return [];
+  return [
+    {
+      kind: "command",
+      name: "remove the bandwidth limits' IFB device",
+      argv: ["ip", "link", "del", ifbNameFor(spec.uuid)],
+      undo: null,
+      allowFailure: true,
+      live: true,
+    },
+  ];
+}
+
 /** delete-network: stop (when running), remove the definition, then give back what the type took on the host. */
 export function planDelete(spec: NetSpec | null, name: string, net: NetworkFacts, facts: HostFacts): JobPlan {
   // Undone by defining it again as it is now, with its autostart flag.
@@ -149,7 +165,7 @@ export function planDelete(spec: NetSpec | null, name: string, net: NetworkFacts
   if (net.active) phases.push({ step: "stopping network", hostSteps: stopSteps(name, net) });
   phases.push({
     step: "removing definition",
-    hostSteps: [removal, ...(spec ? (modelOf(spec).hostSteps?.tearDown(spec, facts) ?? []) : []), ...optionsFileRemoval(spec)],
+    hostSteps: [removal, ...(spec ? (modelOf(spec).hostSteps?.tearDown(spec, facts) ?? []) : []), ...optionsFileRemoval(spec), ...ifbRemoval(spec)],
   });
   return { phases, warnings: [] };
 }

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { HostId, Limit, NetworkName } from "./common";
 import { DhcpConfig, Mtu } from "./network-fields";
+import { QosSet } from "./qos";
 import { type CreateNetworkBody, type L2Request, NetworkType, resolveTypePart } from "./types/create-body";
 
 // What this module always exported, now written in the shared fields and the per-type schema files
@@ -169,6 +170,8 @@ export const NetworkView = z.object({
   version: z.number().int(),
   /** The MTU set on the network (create's or configure-network-mtu's); null: none set, the host's (bridge and sriov: the LAN's). */
   mtu: z.number().int().nullable(),
+  /** The network's bandwidth limits (configure-network-qos); null: none. */
+  qos: QosSet.nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -1,0 +1,70 @@
+/**
+ * Reconcile's QoS repair (docs/adr/0044-network-qos.md): a running network with a QoS set whose qdiscs are not
+ * all there (deleted by hand, or the network restarted: a new bridge has none) gets its whole set applied
+ * again, logged and counted like the other state a host lost. One `tc qdisc show` per round for every
+ * network; repaired under the network's lock, from the definition as it is then.
+ */
+import type { QosSpec } from "@netforge/core/contract";
+import { ifbNameFor, limitsDirection, modelOf, parseNetworkXml, renderQos } from "@netforge/core/model";
+import { tryLock } from "@netforge/core/store";
+import type { HostContext } from "./context";
+import type { CatalogEntry } from "./host/network-catalog";
+import { applyTc, qosCapabilityOf, qosInPlace } from "./host/qos";
+
+interface Wanted {
+  bridge: string;
+  ifb: string;
+  qos: QosSpec;
+}
+
+/** The QoS set a running network's spec holds, with its bridge and IFB; null when it holds none. */
+function wanted(entry: CatalogEntry): Wanted | null {
+  const spec = entry.def.spec;
+  if (!entry.active || !spec || !entry.def.bridge) return null;
+  const qos = modelOf(spec).view(spec).qos;
+  return qos === null ? null : { bridge: entry.def.bridge, ifb: ifbNameFor(spec.uuid), qos };
+}
+
+const inPlace = (shown: string, w: Wanted) =>
+  qosInPlace(shown, w.bridge, w.ifb, limitsDirection(w.qos, "inbound"), limitsDirection(w.qos, "outbound"));
+
+/** Apply again the QoS set of every running network whose shaping is not in place; answers the networks repaired. */
+export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
+  const repaired: string[] = [];
+  const targets = catalog.flatMap((entry) => {
+    const w = wanted(entry);
+    return w ? [{ entry, w }] : [];
+  });
+  if (targets.length === 0) return repaired;
+  let shown: string;
+  try {
+    if (!(await qosCapabilityOf(ctx.runner, ctx.qosQdiscs)).supported) return repaired;
+    shown = (await ctx.runner.run("tc", ["qdisc", "show"])).stdout;
+  } catch (err) {
+    ctx.logger.warn({ err }, "could not read the host's qdiscs for the networks' bandwidth limits");
+    return repaired;
+  }
+  for (const { entry, w } of targets) {
+    if (inPlace(shown, w)) continue;
+    try {
+      const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+      if (!lock) continue; // a job is changing it: the next round looks again
+      try {
+        const info = await ctx.virsh.info(entry.name);
+        if (!info?.active) continue;
+        const fresh = wanted({ ...entry, ...info, def: parseNetworkXml(await ctx.virsh.dumpXml(entry.name, { inactive: true })) });
+        if (!fresh) continue;
+        if (inPlace((await ctx.runner.run("tc", ["qdisc", "show"])).stdout, fresh)) continue;
+        await applyTc(ctx.runner, fresh.ifb, renderQos(fresh.bridge, fresh.ifb, fresh.qos, null));
+        ctx.logger.warn({ network: entry.name, reapplied: ["bandwidth limits (tc)"] }, "re-applied state the host had lost");
+        await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, 1);
+        repaired.push(entry.name);
+      } finally {
+        await lock.release();
+      }
+    } catch (err) {
+      ctx.logger.warn({ err, network: entry.name }, "could not re-apply the network's bandwidth limits");
+    }
+  }
+  return repaired;
+}

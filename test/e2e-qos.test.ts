@@ -1,0 +1,188 @@
+/**
+ * Bandwidth limits end to end on a sandbox host (docs/adr/0044-network-qos.md), measured with real traffic
+ * (iperf3 between namespace VMs and the host's outside namespace): a network limit and a VM limit each way,
+ * an unlimited VM next to a limited one (it runs at the network's limit), a live change of the limit with
+ * the VM's port staying on the bridge, a VM plugged in after the set limited from its first transfer, the dry
+ * run's tc text, reconcile putting back a qdisc deleted by hand, an empty set and delete-network taking the
+ * qdiscs and the IFB away, and a host lacking a qdisc kind (named by NETFORGE_QOS_QDISCS) refusing the job with
+ * nothing changed. Under the e2e lock.
+ */
+import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, startCluster, waitFor } from "./support/cluster";
+
+let c: Cluster;
+let h: SandboxHost;
+const vms: NamespaceVm[] = [];
+let vmA: NamespaceVm;
+let vmB: NamespaceVm;
+let uuid: string;
+
+const MAC_A = "52:54:00:87:00:0a";
+const MAC_B = "52:54:00:87:00:0b";
+const MAC_C = "52:54:00:87:00:0c";
+const BRIDGE = "nf-qosnet";
+
+beforeAll(async () => {
+  c = await startCluster({ hosts: [{ id: "qos" }], label: "qos", workerEnv: { NETFORGE_RECONCILE_MS: "1000" } });
+  h = c.hosts.get("qos") as SandboxHost;
+  const r = await c.call("create-network", { name: "qosnet", type: "nat", cidr: "10.87.0.0/24" }, { wait: 30 });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  uuid = (await c.call("describe-network", { name: "qosnet" })).body.network.uuid;
+  vmA = await vmOn("qosa", MAC_A);
+  vmB = await vmOn("qosb", MAC_B);
+  await Promise.all([vmA.dhcp(), vmB.dhcp()]);
+  await h.execOutside(["iperf3", "-s", "-D", "-B", h.outsideAddress, "-p", "5201"]);
+}, 60_000);
+afterAll(async () => {
+  for (const vm of vms) await vm.destroy().catch(() => undefined);
+  await c?.stop();
+});
+
+async function vmOn(name: string, mac: string): Promise<NamespaceVm> {
+  const vm = await createNamespaceVm(h, { name, bridge: BRIDGE, mac });
+  vms.push(vm);
+  return vm;
+}
+
+const ifb = () => `nfq-${uuid.replace(/-/g, "").slice(0, 11)}`;
+
+/**
+ * Mbit/s a VM gets to (outbound) or from (inbound, iperf3 -R) the outside, over 2 s after a first second
+ * left out (the burst a fresh flow gets before the rate holds).
+ */
+async function measure(vm: NamespaceVm, dir: "inbound" | "outbound"): Promise<number> {
+  const args = ["iperf3", "-c", h.outsideAddress, "-p", "5201", "-t", "2", "-O", "1", "-J", ...(dir === "inbound" ? ["-R"] : [])];
+  const r = await vm.exec(args, { timeoutMs: 15_000 });
+  const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
+  return j.end.sum_received.bits_per_second / 1e6;
+}
+
+const within = (mbit: number, limit: number, tolerance = 0.25) => mbit > limit * (1 - tolerance) && mbit < limit * (1 + tolerance);
+
+const qdiscs = async () => (await h.exec(["tc", "qdisc", "show"])).stdout;
+
+describe("bandwidth limits of a nat network (configure-network-qos)", () => {
+  const set = {
+    name: "qosnet",
+    network: { inbound: { averageKbps: 40000 }, outbound: { averageKbps: 40000 } },
+    vms: [
+      { mac: MAC_A, inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } },
+      { mac: MAC_C, inbound: { averageKbps: 10000 }, outbound: { averageKbps: 10000 } },
+    ],
+  };
+
+  it("a dry run shows the tc lines and changes nothing", async () => {
+    const r = await c.call("configure-network-qos", { ...set, dryRun: true });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const step = r.body.plan.steps.find((s: { command: string[] }) => s.command.join(" ") === "tc -batch -");
+    expect(step.tc).toContain(`tc qdisc replace dev ${BRIDGE} root handle 1: htb default 2    # unless present`);
+    expect(step.tc).toContain(`tc filter replace dev ${BRIDGE} parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC_A} flowid 1:10`);
+    expect(step.tc).toContain(`action mirred egress redirect dev ${ifb()}`);
+    expect(await qdiscs()).not.toMatch(/qdisc htb/);
+  });
+
+  it("limits a VM to its own rate and an unlimited VM to the network's, each way, measured with iperf3", async () => {
+    const r = await c.call("configure-network-qos", set, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.job.state).toBe("succeeded");
+    const rates = {
+      aIn: await measure(vmA, "inbound"),
+      aOut: await measure(vmA, "outbound"),
+      bIn: await measure(vmB, "inbound"),
+      bOut: await measure(vmB, "outbound"),
+    };
+    console.log("measured Mbit/s (VM A limit 20, VM B unlimited under the network's 40):", rates);
+    expect(within(rates.aIn, 20), `A inbound ${rates.aIn}`).toBe(true);
+    expect(within(rates.aOut, 20), `A outbound ${rates.aOut}`).toBe(true);
+    expect(within(rates.bIn, 40), `B inbound ${rates.bIn}`).toBe(true);
+    expect(within(rates.bOut, 40), `B outbound ${rates.bOut}`).toBe(true);
+    const d = await c.call("describe-network", { name: "qosnet" });
+    expect(d.body.network.qos).toEqual({ network: set.network, vms: set.vms });
+  });
+
+  it("a changed limit holds at once, live: the VM's port stays on the bridge", async () => {
+    const next = { ...set, vms: [{ mac: MAC_A, inbound: { averageKbps: 8000 }, outbound: { averageKbps: 8000 } }, set.vms[1]] };
+    const r = await c.call("configure-network-qos", next, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    const aOut = await measure(vmA, "outbound");
+    const aIn = await measure(vmA, "inbound");
+    console.log("measured Mbit/s after the change to 8:", { aIn, aOut });
+    expect(within(aOut, 8), `A outbound ${aOut}`).toBe(true);
+    expect(within(aIn, 8), `A inbound ${aIn}`).toBe(true);
+    const [port] = JSON.parse((await h.exec(["ip", "-j", "link", "show", "dev", vmA.hostIfname])).stdout) as { master?: string }[];
+    expect(port?.master).toBe(BRIDGE);
+  });
+
+  it("a VM plugged in after the set is limited from its first transfer (its MAC is matched on the bridge)", async () => {
+    const vmC = await vmOn("qosc", MAC_C);
+    await vmC.dhcp();
+    const cOut = await measure(vmC, "outbound");
+    console.log("measured Mbit/s of a VM plugged in later (limit 10):", cOut);
+    expect(within(cOut, 10), `C outbound ${cOut}`).toBe(true);
+  });
+
+  it("reconcile puts back a qdisc deleted by hand", async () => {
+    await h.exec(["tc", "qdisc", "del", "dev", ifb(), "root"]);
+    await waitFor("the IFB's HTB put back by reconcile", async () => (await qdiscs()).includes(`qdisc htb 1: dev ${ifb()} root`), 10_000);
+    const aOut = await measure(vmA, "outbound");
+    expect(within(aOut, 8), `A outbound ${aOut}`).toBe(true);
+  });
+
+  it("refuses bad input with a 4xx, sriov-style refusals are for other types, and changes nothing", async () => {
+    for (const body of [
+      { name: "qosnet", vms: [{ mac: "nope", inbound: { averageKbps: 1 } }] },
+      { name: "qosnet", network: { inbound: { averageKbps: 0 } } },
+      { name: "qosnet", network: { inbound: { averageKbps: 1000, peakKbps: 10 } } },
+      { name: "qosnet", vms: [{ mac: MAC_A, inbound: { averageKbps: 1000 } }, { mac: MAC_A, outbound: { averageKbps: 1000 } }] },
+    ]) {
+      const r = await c.call("configure-network-qos", body);
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error.code).toBe("VALIDATION_FAILED");
+    }
+  });
+
+  it("an empty set removes netforge's qdiscs and the IFB; the VMs run unlimited", async () => {
+    const r = await c.call("configure-network-qos", { name: "qosnet", network: null, vms: [] }, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    const shown = await qdiscs();
+    expect(shown).not.toMatch(/qdisc htb/);
+    expect(shown).not.toContain(`ingress ffff: dev ${BRIDGE}`);
+    expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
+    const aOut = await measure(vmA, "outbound");
+    expect(aOut).toBeGreaterThan(100);
+    expect((await c.call("describe-network", { name: "qosnet" })).body.network.qos).toBeNull();
+  });
+
+  it("a host lacking a qdisc kind: list-hosts says what is missing, the job fails naming it and changes nothing", async () => {
+    await c.startWorker("qos", { env: { NETFORGE_QOS_QDISCS: "htb,sfq" } });
+    await waitFor("qos capability in list-hosts", async () => {
+      const r = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return r.body.hosts?.[0]?.qos?.supported === false;
+    });
+    const hosts = (await c.call("list-hosts", {}, { token: "admin-token-0123456789" })).body.hosts;
+    expect(hosts[0].qos.missing).toEqual([expect.stringContaining("the sfq qdisc")]);
+    const r = await c.call("configure-network-qos", set, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("failed");
+    expect(r.body.job.error.code).toBe("HOST_COMMAND_FAILED");
+    expect(r.body.job.error.message).toContain("the sfq qdisc");
+    expect(await qdiscs()).not.toMatch(/qdisc htb/);
+    expect((await c.call("describe-network", { name: "qosnet" })).body.network.qos).toBeNull();
+    await c.startWorker("qos");
+    await waitFor("qos supported again", async () => {
+      const l = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return l.body.hosts?.[0]?.qos?.supported === true;
+    });
+  });
+
+  it("delete-network removes the IFB", async () => {
+    const r = await c.call("configure-network-qos", set, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).toBe(0);
+    for (const vm of vms) await vm.destroy();
+    vms.length = 0;
+    const del = await c.call("delete-network", { name: "qosnet" }, { wait: 30 });
+    expect(del.body.job?.state, JSON.stringify(del.body)).toBe("succeeded");
+    expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
+  });
+});
