@@ -77,7 +77,9 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     const step = r.body.plan.steps.find((s: { command: string[] }) => s.command.join(" ") === "tc -batch -");
     expect(step.tc).toContain(`tc qdisc replace dev ${BRIDGE} root handle 1: htb default 2    # unless present`);
-    expect(step.tc).toContain(`tc filter replace dev ${BRIDGE} parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC_A} flowid 1:10`);
+    expect(step.tc).toContain(
+      `tc filter replace dev ${BRIDGE} parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC_A} flowid 1:10`,
+    );
     expect(step.tc).toContain(`action mirred egress redirect dev ${ifb()}`);
     expect(await qdiscs()).not.toMatch(/qdisc htb/);
   });
@@ -134,7 +136,13 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
       { name: "qosnet", vms: [{ mac: "nope", inbound: { averageKbps: 1 } }] },
       { name: "qosnet", network: { inbound: { averageKbps: 0 } } },
       { name: "qosnet", network: { inbound: { averageKbps: 1000, peakKbps: 10 } } },
-      { name: "qosnet", vms: [{ mac: MAC_A, inbound: { averageKbps: 1000 } }, { mac: MAC_A, outbound: { averageKbps: 1000 } }] },
+      {
+        name: "qosnet",
+        vms: [
+          { mac: MAC_A, inbound: { averageKbps: 1000 } },
+          { mac: MAC_A, outbound: { averageKbps: 1000 } },
+        ],
+      },
     ]) {
       const r = await c.call("configure-network-qos", body);
       expect(r.status, JSON.stringify(r.body)).toBe(400);

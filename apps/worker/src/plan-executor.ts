@@ -8,7 +8,16 @@
  * host firewall and sysfs.
  */
 import { AppError } from "@netforge/core/contract";
-import { type FirewallNetwork, type HostStep, type TcPlan, type JobPlan, type PlanPhase, planHash, type StepView, stepView } from "@netforge/core/model";
+import {
+  type FirewallNetwork,
+  type HostStep,
+  type TcPlan,
+  type JobPlan,
+  type PlanPhase,
+  planHash,
+  type StepView,
+  stepView,
+} from "@netforge/core/model";
 import type { JobContext } from "./context";
 import { ensureLegacyAccept, legacyAcceptWarning, needsLegacyAccept, removeLegacyAccept } from "./firewall/legacy-nat";
 import { type LinkMtu, restoreLinkMtu, setLinkMtu, writeDhcpOptions } from "./host/mtu";

@@ -38,9 +38,14 @@ export async function probeQos(runner: CommandRunner, qdiscs: readonly string[] 
     else {
       const f = await runner.run(
         "tc",
-        ["filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match", "u32", "0", "0"].concat(
-          ["action", "mirred", "egress", "redirect", "dev", dev],
-        ),
+        ["filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match", "u32", "0", "0"].concat([
+          "action",
+          "mirred",
+          "egress",
+          "redirect",
+          "dev",
+          dev,
+        ]),
         { allowFailure: true },
       );
       if (f.exitCode !== 0) missing.push(`the u32 classifier with the mirred action (${f.stderr.trim() || `exit ${f.exitCode}`})`);
@@ -79,7 +84,8 @@ export function qosUnsupported(cap: QosCapability): AppError {
 }
 
 /** Lines a cleanup may answer when its object is already gone. */
-const GONE = /No such file|Cannot find|not find|does not exist|Invalid handle|Cannot delete qdisc with handle of zero|Specified class not found|Filter with specified priority\/protocol not found/i;
+const GONE =
+  /No such file|Cannot find|not find|does not exist|Invalid handle|Cannot delete qdisc with handle of zero|Specified class not found|Filter with specified priority\/protocol not found/i;
 
 /**
  * Apply one plan: the IFB made (and up) when the plan wants it, the cleanup lines (each alone: a line whose

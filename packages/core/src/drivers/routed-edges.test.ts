@@ -149,7 +149,15 @@ describe("the routed types' drivers", () => {
     expect(modelOf(named).view(named).dnsHosts).toEqual([{ ip: "10.0.0.9", names: ["db"] }]);
     const iso = routed("isolated", { portForwards: [forward] });
     expect(modelOf(iso).view(iso).portForwards).toEqual([]);
-    expect(modelOf(sriov).view(sriov)).toEqual({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [], reservations: [], mtu: null, qos: null });
+    expect(modelOf(sriov).view(sriov)).toEqual({
+      dhcp: null,
+      firewall: null,
+      portForwards: [],
+      dnsHosts: [],
+      reservations: [],
+      mtu: null,
+      qos: null,
+    });
   });
 
   it("leave their rules to netforge only under forward mode 'open'; the device types always", () => {

@@ -165,7 +165,12 @@ export function planDelete(spec: NetSpec | null, name: string, net: NetworkFacts
   if (net.active) phases.push({ step: "stopping network", hostSteps: stopSteps(name, net) });
   phases.push({
     step: "removing definition",
-    hostSteps: [removal, ...(spec ? (modelOf(spec).hostSteps?.tearDown(spec, facts) ?? []) : []), ...optionsFileRemoval(spec), ...ifbRemoval(spec)],
+    hostSteps: [
+      removal,
+      ...(spec ? (modelOf(spec).hostSteps?.tearDown(spec, facts) ?? []) : []),
+      ...optionsFileRemoval(spec),
+      ...ifbRemoval(spec),
+    ],
   });
   return { phases, warnings: [] };
 }

@@ -191,7 +191,12 @@ export function planRoutedChange(
       steps.push({
         name: `apply bandwidth limits on bridge ${spec.bridge}${limitsDirection(op.want, "outbound") || limitsDirection(op.had, "outbound") ? ` and ${ifb}` : ""} (tc)`,
         virsh: [],
-        qos: { bridge: spec.bridge, ifb, apply: renderQos(spec.bridge, ifb, op.want, op.had), undo: renderQos(spec.bridge, ifb, op.had, op.want) },
+        qos: {
+          bridge: spec.bridge,
+          ifb,
+          apply: renderQos(spec.bridge, ifb, op.want, op.had),
+          undo: renderQos(spec.bridge, ifb, op.had, op.want),
+        },
         undo: null,
         live: true,
       });

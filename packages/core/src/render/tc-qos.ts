@@ -124,6 +124,10 @@ export function renderQos(bridge: string, ifb: string, want: QosSpec | null, had
 
 /** The plan's lines as one text (the dry run's and the job's view): the cleanup lines marked as such. */
 export function tcText(p: TcPlan): string {
-  const lines = [...p.cleanup.map((l) => `${l}    # if present`), ...p.qdiscs.map((q) => `${qdiscLine(q)}    # unless present`), ...p.batch];
+  const lines = [
+    ...p.cleanup.map((l) => `${l}    # if present`),
+    ...p.qdiscs.map((q) => `${qdiscLine(q)}    # unless present`),
+    ...p.batch,
+  ];
   return lines.map((l) => `tc ${l}\n`).join("");
 }

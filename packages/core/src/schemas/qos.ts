@@ -27,7 +27,9 @@ const Kbps = (what: string) =>
 export const QosLimit = z
   .strictObject({
     averageKbps: Kbps("The rate guaranteed and held on average, kbit/s (1000 bits)"),
-    peakKbps: Kbps("The rate reachable while the parent (the network, or the line) has spare, kbit/s (HTB ceil; default: averageKbps)").optional(),
+    peakKbps: Kbps(
+      "The rate reachable while the parent (the network, or the line) has spare, kbit/s (HTB ceil; default: averageKbps)",
+    ).optional(),
     burstKib: z
       .number()
       .int("must be a whole number of KiB")
