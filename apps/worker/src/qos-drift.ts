@@ -1,6 +1,7 @@
 /**
  * Reconcile's QoS repair (docs/adr/0044-network-qos.md): a running network with a QoS set whose qdiscs are not
- * all there (deleted by hand, or the network restarted: a new bridge has none) gets its whole set applied
+ * all there (deleted by hand; the network restarted: a new bridge has none; a VM plugged in since: its port
+ * does not feed the IFB yet) gets its whole set applied
  * again, logged and counted like the other state a host lost. One `tc qdisc show` per round for every
  * network; repaired under the network's lock, from the definition as it is then.
  */
@@ -9,7 +10,7 @@ import { ifbNameFor, limitsDirection, modelOf, parseNetworkXml, renderQos } from
 import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
-import { applyTc, qosCapabilityOf, qosInPlace } from "./host/qos";
+import { applyTc, bridgePorts, qosCapabilityOf, qosInPlace } from "./host/qos";
 
 interface Wanted {
   bridge: string;
@@ -25,8 +26,12 @@ function wanted(entry: CatalogEntry): Wanted | null {
   return qos === null ? null : { bridge: entry.def.bridge, ifb: ifbNameFor(spec.uuid), qos };
 }
 
-const inPlace = (shown: string, w: Wanted) =>
-  qosInPlace(shown, w.bridge, w.ifb, limitsDirection(w.qos, "inbound"), limitsDirection(w.qos, "outbound"));
+/** Whether the network's shaping is all there (its bridge's ports read now: a VM plugged in since needs its feed). */
+const inPlace = async (ctx: HostContext, shown: string, w: Wanted) => {
+  const outbound = limitsDirection(w.qos, "outbound");
+  const ports = outbound ? await bridgePorts(ctx.runner, w.bridge) : [];
+  return qosInPlace(shown, w.bridge, w.ifb, limitsDirection(w.qos, "inbound"), outbound, ports);
+};
 
 /** Apply again the QoS set of every running network whose shaping is not in place; answers the networks repaired. */
 export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
@@ -45,7 +50,7 @@ export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntr
     return repaired;
   }
   for (const { entry, w } of targets) {
-    if (inPlace(shown, w)) continue;
+    if (await inPlace(ctx, shown, w)) continue;
     try {
       const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
       if (!lock) continue; // a job is changing it: the next round looks again
@@ -54,7 +59,7 @@ export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntr
         if (!info?.active) continue;
         const fresh = wanted({ ...entry, ...info, def: parseNetworkXml(await ctx.virsh.dumpXml(entry.name, { inactive: true })) });
         if (!fresh) continue;
-        if (inPlace((await ctx.runner.run("tc", ["qdisc", "show"])).stdout, fresh)) continue;
+        if (await inPlace(ctx, (await ctx.runner.run("tc", ["qdisc", "show"])).stdout, fresh)) continue;
         await applyTc(ctx.runner, fresh.ifb, renderQos(fresh.bridge, fresh.ifb, fresh.qos, null));
         ctx.logger.warn({ network: entry.name, reapplied: ["bandwidth limits (tc)"] }, "re-applied state the host had lost");
         await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, 1);

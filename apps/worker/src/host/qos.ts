@@ -4,7 +4,7 @@
  * (render/tc-qos.ts) with `tc -batch -`.
  */
 import { AppError } from "@netforge/core/contract";
-import { qdiscLine, type TcPlan } from "@netforge/core/model";
+import { BRIDGE_MAC, portFeedLines, qdiscLine, type TcPlan } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "./command-runner";
 
 /** What the kernel offers for shaping (list-hosts `qos`). */
@@ -87,10 +87,49 @@ export function qosUnsupported(cap: QosCapability): AppError {
 const GONE =
   /No such file|Cannot find|not find|does not exist|Invalid handle|Cannot delete qdisc with handle of zero|Specified class not found|Filter with specified priority\/protocol not found/i;
 
+/** The ports of a bridge now (a VM's tap or veth); [] when the bridge does not exist. */
+export async function bridgePorts(runner: CommandRunner, bridge: string): Promise<string[]> {
+  const r = await runner.run("ip", ["-j", "link", "show", "master", bridge], { allowFailure: true });
+  if (r.exitCode !== 0 || !r.stdout.trim()) return [];
+  return (JSON.parse(r.stdout) as { ifname: string }[]).map((l) => l.ifname);
+}
+
+/** The bridge's MAC (what a VM sends its frames to the gateway to). */
+async function bridgeMac(runner: CommandRunner, bridge: string): Promise<string> {
+  const r = await runner.run("ip", ["-j", "link", "show", "dev", bridge]);
+  const mac = (JSON.parse(r.stdout) as { address?: string }[])[0]?.address;
+  if (!mac) throw new AppError("HOST_COMMAND_FAILED", `bridge ${bridge} has no MAC address to shape its edge traffic by`, { bridge });
+  return mac;
+}
+
+/** Run tc lines one by one where an object already gone is fine. */
+async function tcTolerant(runner: CommandRunner, lines: readonly string[]): Promise<void> {
+  for (const line of lines) {
+    const args = line.split(" ");
+    const r = await runner.run("tc", args, { allowFailure: true });
+    if (r.exitCode !== 0 && !GONE.test(r.stderr)) throw commandFailed("tc", args, r);
+  }
+}
+
+/** Feed every port of `bridge` to `ifb` (the ingress qdisc made unless present, the redirect replaced); the ports fed. */
+export async function feedPorts(runner: CommandRunner, bridge: string, ifb: string, shown?: string): Promise<string[]> {
+  const ports = await bridgePorts(runner, bridge);
+  const lines = (shown ?? (await runner.run("tc", ["qdisc", "show"])).stdout).split("\n");
+  const batch: string[] = [];
+  for (const port of ports) {
+    const feed = portFeedLines(port, ifb);
+    if (!lines.some((l) => l.startsWith(`qdisc ingress ffff: dev ${port} `))) batch.push(feed.qdisc);
+    batch.push(feed.filter);
+  }
+  if (batch.length > 0) await runner.run("tc", ["-batch", "-"], { input: `${batch.join("\n")}\n` });
+  return ports;
+}
+
 /**
  * Apply one plan: the IFB made (and up) when the plan wants it, the cleanup lines (each alone: a line whose
- * object is already gone is fine), the batch (all or fail: HOST_COMMAND_FAILED with tc's stderr), and the
- * IFB removed when the plan no longer wants it.
+ * object is already gone is fine), the root qdiscs a device lacks, every port of the bridge fed to the IFB,
+ * the batch (all or fail: HOST_COMMAND_FAILED with tc's stderr) with the bridge's MAC filled in, and the IFB
+ * removed when the plan no longer wants it.
  */
 export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Promise<void> {
   if (p.ifb) {
@@ -98,20 +137,28 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
     if (r.exitCode !== 0 && !/File exists/i.test(r.stderr)) throw commandFailed("ip", ["link", "add", ifb, "type", "ifb"], r);
     await runner.run("ip", ["link", "set", "dev", ifb, "up"]);
   }
-  for (const line of p.cleanup) {
-    const args = line.split(" ");
-    const r = await runner.run("tc", args, { allowFailure: true });
-    if (r.exitCode !== 0 && !GONE.test(r.stderr)) throw commandFailed("tc", args, r);
+  await tcTolerant(runner, p.cleanup);
+  if (p.unfeedPorts) {
+    const ports = await bridgePorts(runner, p.unfeedPorts);
+    await tcTolerant(
+      runner,
+      ports.map((port) => `qdisc del dev ${port} handle ffff: ingress`),
+    );
   }
-  if (p.qdiscs.length > 0) {
-    const shown = (await runner.run("tc", ["qdisc", "show"])).stdout.split("\n");
+  if (p.qdiscs.length > 0 || p.feedPorts) {
+    const shown = (await runner.run("tc", ["qdisc", "show"])).stdout;
+    const lines = shown.split("\n");
     for (const q of p.qdiscs) {
-      const present = q.kind === "htb" ? `qdisc htb 1: dev ${q.dev} root` : `qdisc ingress ffff: dev ${q.dev} `;
-      if (shown.some((l) => l.startsWith(present))) continue;
+      if (lines.some((l) => l.startsWith(`qdisc htb 1: dev ${q.dev} root`))) continue;
       await runner.run("tc", qdiscLine(q).split(" "));
     }
+    if (p.feedPorts) await feedPorts(runner, p.feedPorts.bridge, p.feedPorts.ifb, shown);
   }
-  if (p.batch.length > 0) await runner.run("tc", ["-batch", "-"], { input: `${p.batch.join("\n")}\n` });
+  if (p.batch.length > 0) {
+    const text = p.batch.join("\n");
+    const mac = p.feedPorts && text.includes(BRIDGE_MAC) ? await bridgeMac(runner, p.feedPorts.bridge) : null;
+    await runner.run("tc", ["-batch", "-"], { input: `${mac ? text.split(BRIDGE_MAC).join(mac) : text}\n` });
+  }
   if (!p.ifb) {
     const r = await runner.run("ip", ["link", "del", ifb], { allowFailure: true });
     if (r.exitCode !== 0 && !/Cannot find device|does not exist/i.test(r.stderr)) throw commandFailed("ip", ["link", "del", ifb], r);
@@ -119,14 +166,21 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
 }
 
 /**
- * Whether the host's shaping of a network is in place: the HTB root on the bridge (inbound) and on the IFB
- * (outbound), and the ingress qdisc on the bridge, as `qdiscs` (the output of `tc qdisc show`, every device)
- * lists them.
+ * Whether the host's shaping of a network is in place, as `qdiscs` (the output of `tc qdisc show`, every
+ * device) lists it: the HTB root on the bridge (inbound) and on the IFB (outbound), and the ingress qdisc on
+ * every port of the bridge (`ports`; outbound).
  */
-export function qosInPlace(qdiscs: string, bridge: string, ifb: string, inbound: boolean, outbound: boolean): boolean {
+export function qosInPlace(
+  qdiscs: string,
+  bridge: string,
+  ifb: string,
+  inbound: boolean,
+  outbound: boolean,
+  ports: readonly string[] = [],
+): boolean {
   const lines = qdiscs.split("\n");
   const has = (prefix: string) => lines.some((l) => l.startsWith(prefix));
   if (inbound && !has(`qdisc htb 1: dev ${bridge} root`)) return false;
-  if (outbound && (!has(`qdisc htb 1: dev ${ifb} root`) || !has(`qdisc ingress ffff: dev ${bridge} `))) return false;
+  if (outbound && (!has(`qdisc htb 1: dev ${ifb} root`) || ports.some((p) => !has(`qdisc ingress ffff: dev ${p} `)))) return false;
   return true;
 }

@@ -6,7 +6,7 @@ import { changeHostSteps } from "../plan/change-steps";
 import { planDelete } from "../plan/lifecycle";
 import { commandOf, stepView } from "../plan/steps";
 import { parseNetworkXml, renderRoutedXml } from "../render/network-xml";
-import { ifbNameFor, renderQos, tcText } from "../render/tc-qos";
+import { BRIDGE_MAC, ifbNameFor, renderQos, tcText } from "../render/tc-qos";
 import { planChange } from "../drivers/registry";
 import { ConfigureQosBody } from "../schemas/qos";
 import { changeOfBody } from "./__fixtures__/change-of-body";
@@ -70,33 +70,41 @@ describe("the tc renderer", () => {
     expect(ifbNameFor("not-a-uuid")).toMatch(/^nfq-[0-9a-f]{11}$/);
   });
 
-  it("inbound on the bridge (ether dst), outbound on the IFB (ether src) fed from the bridge's ingress", () => {
+  it("inbound on the bridge (ether dst), outbound on the IFB (ether src, to the bridge's MAC) fed from every port", () => {
     const p = renderQos("nf-web", IFB, SET, null);
     expect(p.ifb).toBe(true);
     expect(p.cleanup).toEqual([]);
     expect(p.qdiscs).toEqual([
-      { dev: "nf-web", kind: "htb" },
-      { dev: "nf-web", kind: "ingress" },
-      { dev: IFB, kind: "htb" },
+      { dev: "nf-web", kind: "htb", defaultClass: 2 },
+      { dev: IFB, kind: "htb", defaultClass: 3 },
     ]);
+    expect(p.feedPorts).toEqual({ bridge: "nf-web", ifb: IFB });
+    expect(p.unfeedPorts).toBeNull();
     expect(p.batch).toEqual([
       "class replace dev nf-web parent 1: classid 1:1 htb rate 100000kbit ceil 200000kbit burst 1048576 cburst 1048576 quantum 200000",
       "class replace dev nf-web parent 1:1 classid 1:2 htb rate 100000kbit ceil 200000kbit burst 1048576 cburst 1048576 quantum 200000",
       "class replace dev nf-web parent 1:1 classid 1:10 htb rate 20000kbit ceil 20000kbit quantum 200000",
       `filter replace dev nf-web parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC} flowid 1:10`,
-      `filter replace dev nf-web parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${IFB}`,
       `class replace dev ${IFB} parent 1: classid 1:1 htb rate 50000kbit ceil 50000kbit quantum 200000`,
       `class replace dev ${IFB} parent 1:1 classid 1:2 htb rate 50000kbit ceil 50000kbit quantum 200000`,
+      `class replace dev ${IFB} parent 1: classid 1:3 htb rate 100000000kbit ceil 100000000kbit quantum 200000`,
       `class replace dev ${IFB} parent 1:1 classid 1:10 htb rate 20000kbit ceil 20000kbit quantum 200000`,
-      `filter replace dev ${IFB} parent 1: protocol all prio 1 handle 800::1 u32 match ether src ${MAC} flowid 1:10`,
+      `filter replace dev ${IFB} parent 1: protocol all prio 1 handle 800::1 u32 match ether src ${MAC} match ether dst ${BRIDGE_MAC} flowid 1:10`,
+      `filter replace dev ${IFB} parent 1: protocol all prio 1 handle 800::fff u32 match ether dst ${BRIDGE_MAC} flowid 1:2`,
     ]);
-    expect(tcText(p).split("\n")[0]).toBe("tc qdisc replace dev nf-web root handle 1: htb default 2    # unless present");
+    expect(tcText(p).split("\n").slice(0, 4)).toEqual([
+      "tc qdisc replace dev nf-web root handle 1: htb default 2    # unless present",
+      `tc qdisc replace dev ${IFB} root handle 1: htb default 3    # unless present`,
+      "tc qdisc add dev <each port> handle ffff: ingress    # on each port of nf-web, unless present",
+      `tc filter replace dev <each port> parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${IFB}`,
+    ]);
   });
 
   it("no network limit: the root class runs at 100 Gbit/s; a direction nobody limits gets nothing", () => {
     const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, inbound: { averageKbps: 5000 } }] }, null);
     expect(p.ifb).toBe(false);
-    expect(p.qdiscs).toEqual([{ dev: "nf-web", kind: "htb" }]);
+    expect(p.feedPorts).toBeNull();
+    expect(p.qdiscs).toEqual([{ dev: "nf-web", kind: "htb", defaultClass: 2 }]);
     expect(p.batch[0]).toBe("class replace dev nf-web parent 1: classid 1:1 htb rate 100000000kbit ceil 100000000kbit quantum 200000");
     expect(p.batch.join("\n")).not.toContain(IFB);
   });
@@ -110,15 +118,17 @@ describe("the tc renderer", () => {
     expect(p.cleanup).toEqual([
       "filter del dev nf-web parent 1: protocol all prio 1 handle 800::2 u32",
       "class del dev nf-web classid 1:11",
-      "qdisc del dev nf-web handle ffff: ingress",
       `qdisc del dev ${IFB} root`,
     ]);
     expect(p.ifb).toBe(false);
+    expect(p.unfeedPorts).toBe("nf-web");
     const none = renderQos("nf-web", IFB, null, SET);
     expect(none).toEqual({
       ifb: false,
-      cleanup: ["qdisc del dev nf-web root", "qdisc del dev nf-web handle ffff: ingress", `qdisc del dev ${IFB} root`],
+      cleanup: ["qdisc del dev nf-web root", `qdisc del dev ${IFB} root`],
       qdiscs: [],
+      feedPorts: null,
+      unfeedPorts: "nf-web",
       batch: [],
     });
   });

@@ -13,7 +13,7 @@ export const MAX_KBPS = 100_000_000;
 /** Largest burst: 1 GiB in KiB. */
 export const MAX_BURST_KIB = 1_048_576;
 /** Most VM limits one network's set takes (one HTB class and one filter per direction each). */
-export const MAX_QOS_VMS = 4096;
+export const MAX_QOS_VMS = 4000;
 
 const Kbps = (what: string) =>
   z
