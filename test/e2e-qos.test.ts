@@ -2,15 +2,16 @@
  * Bandwidth limits end to end on a sandbox host (docs/adr/0044-network-qos.md), measured with real traffic
  * (iperf3 between namespace VMs and the host's outside namespace): a network limit and a VM limit each way,
  * an unlimited VM next to a limited one (it runs at the network's limit), traffic between two VMs not shaped,
- * a live change of the limit with the VM's port staying on the bridge, a VM plugged in after the set (fed by
- * reconcile, NETFORGE_RECONCILE_MS 1 s here), the dry
+ * a live change of the limit with the VM's port staying on the bridge, a VM plugged in after the set (its port
+ * fed to the IFB within 1 s on its link event), the dry
  * run's tc text, reconcile putting back a qdisc deleted by hand, an empty set and delete-network taking the
  * qdiscs and the IFB away, and a host lacking a qdisc kind (named by NETFORGE_QOS_QDISCS) refusing the job with
  * nothing changed. Under the e2e lock.
  */
+import { readFileSync } from "node:fs";
 import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster, waitFor } from "./support/cluster";
+import { type Cluster, startCluster, waitFor, workerLog } from "./support/cluster";
 
 let c: Cluster;
 let h: SandboxHost;
@@ -26,7 +27,7 @@ const MAC_C = "52:54:00:87:00:0c";
 const BRIDGE = "nf-qosnet";
 
 beforeAll(async () => {
-  c = await startCluster({ hosts: [{ id: "qos" }], label: "qos", workerEnv: { NETFORGE_RECONCILE_MS: "1000" } });
+  c = await startCluster({ hosts: [{ id: "qos" }], label: "qos", workerEnv: { NETFORGE_RECONCILE_MS: "3000" } });
   h = c.hosts.get("qos") as SandboxHost;
   const r = await c.call("create-network", { name: "qosnet", type: "nat", cidr: "10.87.0.0/24" }, { wait: 30 });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -125,10 +126,10 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     expect(port?.master).toBe(BRIDGE);
   });
 
-  it("a VM plugged in after the set: inbound by its MAC on the bridge at once, outbound once reconcile feeds its port", async () => {
+  it("a VM plugged in after the set: inbound by its MAC on the bridge at once, outbound fed within 1 s by the link event", async () => {
     const vmC = await vmOn("qosc", MAC_C);
     const plugged = Date.now();
-    // Inbound: its MAC's filter on the bridge is there already. Outbound: reconcile feeds its port to the IFB.
+    // Inbound: its MAC's filter on the bridge is there already. Outbound: the link event feeds its port to the IFB.
     await waitFor(
       "the new port fed to the IFB",
       async () => (await qdiscs()).includes(`qdisc ingress ffff: dev ${vmC.hostIfname} `),
@@ -136,6 +137,11 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
       50,
     );
     const fedMs = Date.now() - plugged;
+    expect(fedMs).toBeLessThan(1000);
+    // Fed by the link event's handler, not by reconcile (the log line is written a moment later).
+    await waitFor("the feed in the worker's log", async () =>
+      readFileSync(workerLog(c.prefix, "qos"), "utf8").includes("new ports fed to the bandwidth limits' IFB"),
+    );
     await vmC.dhcp();
     const cIn = await measure(vmC, "inbound");
     const cOut = await measure(vmC, "outbound");
@@ -146,7 +152,7 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
 
   it("reconcile puts back a qdisc deleted by hand", async () => {
     await h.exec(["tc", "qdisc", "del", "dev", ifb(), "root"]);
-    await waitFor("the IFB's HTB put back by reconcile", async () => (await qdiscs()).includes(`qdisc htb 1: dev ${ifb()} root`), 10_000);
+    await waitFor("the IFB's HTB put back by reconcile", async () => (await qdiscs()).includes(`qdisc htb 1: dev ${ifb()} root`), 15_000);
     const aOut = await measure(vmA, "outbound");
     expect(within(aOut, 8), `A outbound ${aOut}`).toBe(true);
   });

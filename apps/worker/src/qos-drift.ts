@@ -10,7 +10,7 @@ import { ifbNameFor, limitsDirection, modelOf, parseNetworkXml, renderQos } from
 import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
-import { applyTc, bridgePorts, qosCapabilityOf, qosInPlace } from "./host/qos";
+import { applyTc, bridgePorts, feedPorts, qosCapabilityOf, qosInPlace } from "./host/qos";
 
 interface Wanted {
   bridge: string;
@@ -72,4 +72,37 @@ export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntr
     }
   }
   return repaired;
+}
+
+/**
+ * Called on every link change with the bridges' ports (the port watcher's `ip -o monitor link`): a port on the
+ * bridge of a running network with outbound limits whose ingress does not feed the IFB yet gets its feed at
+ * once, under the network's lock (a job taking the limits away meanwhile must not be raced into feeding a
+ * removed IFB). Cheap when no network has outbound limits: the cached catalog only.
+ */
+export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, readonly string[]>): Promise<string[]> {
+  const fed: string[] = [];
+  const targets = (await ctx.catalog.list()).flatMap((entry) => {
+    const w = wanted(entry);
+    return w && limitsDirection(w.qos, "outbound") && (ports.get(w.bridge)?.length ?? 0) > 0 ? [{ entry, w }] : [];
+  });
+  if (targets.length === 0) return fed;
+  const shown = (await ctx.runner.run("tc", ["qdisc", "show"])).stdout.split("\n");
+  for (const { entry, w } of targets) {
+    const lacking = (ports.get(w.bridge) ?? []).filter((p) => !shown.some((l) => l.startsWith(`qdisc ingress ffff: dev ${p} `)));
+    if (lacking.length === 0) continue;
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+    if (!lock) continue; // a job is changing it: reconcile looks again
+    try {
+      const now = ctx.catalog.get(entry.name);
+      const fresh = now ? wanted(now) : null;
+      if (!fresh || !limitsDirection(fresh.qos, "outbound")) continue;
+      const done = await feedPorts(ctx.runner, fresh.bridge, fresh.ifb);
+      ctx.logger.info({ network: entry.name, ports: lacking }, "new ports fed to the bandwidth limits' IFB");
+      fed.push(...done.filter((p) => lacking.includes(p)));
+    } finally {
+      await lock.release();
+    }
+  }
+  return fed;
 }

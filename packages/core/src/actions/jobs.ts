@@ -266,7 +266,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Set a network's bandwidth limits (the whole QoS set: the network's own and per VM NIC, by MAC)",
       description:
-        "Replaces the network's whole QoS set (`network: null` and `vms: []` clear it). Inbound = toward the VMs, outbound = from them. The network's limit is the aggregate crossing its edge on its host (to and from the gateway and outside); VM limits are HTB classes nested under it, selected by MAC. Applied live with tc (HTB on the bridge for inbound, on an IFB fed from the bridge's ingress for outbound; nothing is detached), kept in the spec, put back by reconcile. nat and isolated networks (UNSUPPORTED_FOR_TYPE on sriov: VF rate limits are the NIC's; bridge: not built yet). A host whose kernel lacks what shaping needs: the job fails with HOST_COMMAND_FAILED naming it and changes nothing.",
+        "Replaces the network's whole QoS set (`network: null` and `vms: []` clear it). Inbound = toward the VMs, outbound = from them. The network's limit is the aggregate crossing its edge on its host (to and from the gateway and outside); VM limits are HTB classes nested under it, selected by MAC. Applied live with tc (HTB on the bridge for inbound, on an IFB fed from the bridge's ports for outbound; nothing is detached), kept in the spec, put back by reconcile. nat and isolated networks (UNSUPPORTED_FOR_TYPE on sriov: VF rate limits are the NIC's; bridge: not built yet). A host whose kernel lacks what shaping needs: the job fails with HOST_COMMAND_FAILED naming it and changes nothing.",
       cli: ["network", "qos"],
       examples: {
         default: {
