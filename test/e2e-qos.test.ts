@@ -209,12 +209,18 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     });
   });
 
-  it("delete-network removes the IFB", async () => {
+  it("start-network applies the set with the start (a step of its plan); delete-network removes the IFB", async () => {
     const r = await c.call("configure-network-qos", set, { wait: 30 });
     expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
     expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).toBe(0);
     for (const vm of vms) await vm.destroy();
     vms.length = 0;
+    const stop = await c.call("stop-network", { name: "qosnet" }, { wait: 30 });
+    expect(stop.body.job?.state, JSON.stringify(stop.body)).toBe("succeeded");
+    const start = await c.call("start-network", { name: "qosnet" }, { wait: 30 });
+    expect(start.body.job?.state, JSON.stringify(start.body)).toBe("succeeded");
+    expect(start.body.job.result.applied.map((a: { command: string[] }) => a.command.join(" "))).toContain("tc -batch -");
+    expect(await qdiscs()).toContain(`qdisc htb 1: dev ${BRIDGE} root`);
     const del = await c.call("delete-network", { name: "qosnet" }, { wait: 30 });
     expect(del.body.job?.state, JSON.stringify(del.body)).toBe("succeeded");
     expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);

@@ -3,7 +3,7 @@ import type { QosSpec } from "../actions/changes";
 import { JOB_DEFS } from "../actions/jobs";
 import type { AppError } from "../errors";
 import { changeHostSteps } from "../plan/change-steps";
-import { planDelete } from "../plan/lifecycle";
+import { planDelete, planStart } from "../plan/lifecycle";
 import { commandOf, stepView } from "../plan/steps";
 import { parseNetworkXml, renderRoutedXml } from "../render/network-xml";
 import { BRIDGE_MAC, ifbNameFor, renderQos, tcText } from "../render/tc-qos";
@@ -209,5 +209,14 @@ describe("configure-network-qos planned", () => {
       pfs: [],
     });
     expect(JSON.stringify(inboundOnly)).not.toContain(IFB);
+  });
+
+  it("start-network applies the set once libvirt made the bridge (after the firewall); none without a set", () => {
+    const net = { active: false, autostart: false, xml: "<network/>", forwardMode: "open", firewall: null };
+    const facts = { links: [], pfs: [] };
+    const steps = planStart({ ...spec, qos: SET }, net, facts, "h1").phases.flatMap((p) => p.hostSteps);
+    expect(steps.map((s) => s.kind)).toEqual(["virsh", "nft", "qos"]);
+    expect(steps[2]).toMatchObject({ apply: renderQos("nf-web", IFB, SET, null), undo: renderQos("nf-web", IFB, null, SET) });
+    expect(planStart(spec, net, facts, "h1").phases.flatMap((p) => p.hostSteps.map((s) => s.kind))).toEqual(["virsh", "nft"]);
   });
 });
