@@ -185,7 +185,7 @@ export function planRoutedChange(
       continue;
     }
     if (op.kind === "qos") {
-      // A stopped network has no bridge: its spec carries the set to its start (reconcile applies it then).
+      // A stopped network has no bridge: its spec carries the set to its start (start-network applies it).
       if (!host.active) continue;
       const ifb = ifbNameFor(spec.uuid);
       steps.push({
