@@ -23,6 +23,7 @@ export function benchNetworkRecord(
     reservations: [],
     managedBy: null,
     mtu: null,
+    qos: null,
     createdAt: o.at,
     updatedAt: o.at,
   };

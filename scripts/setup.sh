@@ -16,7 +16,7 @@ fi
 
 PKGS=(redis-server libvirt-daemon-system libvirt-clients dnsmasq-base nftables iptables iproute2
       busybox-static qemu-system-x86 isc-dhcp-client conntrack util-linux procps python3 libnftables1
-      tmux chromium systemd prometheus)
+      tmux chromium systemd prometheus iperf3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -49,6 +49,7 @@ const VALID_BODIES: Partial<Record<string, unknown>> = {
   "configure-network-port-forward": { name: "ipnet", protocol: "tcp", hostPort: 2222, vmIp: "10.83.0.10", vmPort: 22 },
   "configure-network-dns": { name: "ipnet", hosts: [{ ip: "10.83.0.10", names: ["db"] }] },
   "configure-network-mtu": { name: "ipnet", mtu: 1400 },
+  "configure-network-qos": { name: "ipnet", network: { inbound: { averageKbps: 10000 } }, vms: [] },
 };
 
 /** The spec and IP table a worker would have published for "ipnet" (IP management answers from them). */

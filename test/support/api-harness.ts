@@ -139,6 +139,7 @@ export async function startApiHarness(label: string, config: Partial<ApiConfig> 
         reservations: [],
         managedBy: null,
         mtu: null,
+        qos: null,
         createdAt: now,
         updatedAt: now,
         ...o,

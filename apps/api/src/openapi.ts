@@ -55,6 +55,7 @@ const PlanResponseSchema: JsonSchema = {
               command: { type: "array", items: { type: "string" } },
               xml: { type: "string", description: "the XML the command is given" },
               nft: { type: "string", description: "the nft text of an nft step (this network's chains)" },
+              tc: { type: "string", description: "the tc lines of a bandwidth-limits step (conditional lines marked)" },
               live: { type: "boolean", description: "takes effect on the running network at once" },
             },
           },

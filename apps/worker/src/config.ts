@@ -120,6 +120,11 @@ const Env = z.object({
     }),
   /** The `ss` executable the worker reads listening ports with (default "ss" from PATH). */
   NETFORGE_SS_PATH: z.string().min(1).default("ss"),
+  /** The qdisc kinds the QoS probe requires (default htb; a test names one the kernel lacks). */
+  NETFORGE_QOS_QDISCS: z
+    .string()
+    .regex(/^[a-z_]+(,[a-z_]+)*$/, "must be qdisc kinds separated by commas, like htb")
+    .default("htb"),
 });
 
 export type WorkerConfig = {
@@ -153,6 +158,8 @@ export type WorkerConfig = {
   /** Optional so configs built by hand (tests) need not name them: the defaults, and "ss". */
   deniedHostPorts?: DeniedHostPorts;
   ssCommand?: string;
+  /** NETFORGE_QOS_QDISCS; absent (hand-built configs): htb. */
+  qosQdiscs?: string[];
 };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -189,5 +196,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     shutdownAbortMs: e.NETFORGE_SHUTDOWN_ABORT_MS,
     deniedHostPorts: deniedHostPorts(e.NETFORGE_DENIED_HOST_PORTS),
     ssCommand: e.NETFORGE_SS_PATH,
+    qosQdiscs: e.NETFORGE_QOS_QDISCS.split(","),
   };
 }

@@ -32,6 +32,8 @@ export interface HostContext {
   deniedHostPorts?: DeniedHostPorts;
   /** The `ss` executable listening ports are read with (NETFORGE_SS_PATH; default "ss"). */
   ssCommand?: string;
+  /** The qdisc kinds shaping needs (NETFORGE_QOS_QDISCS; absent: htb). */
+  qosQdiscs?: readonly string[];
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */
   hostChanged(network?: string): void;
 }

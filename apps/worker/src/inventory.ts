@@ -12,6 +12,7 @@ import type { HostSnapshot } from "./drivers/driver";
 import { readLinks, readRoutes } from "./host/ip";
 import { readProtectedEndpoints } from "./host/protected";
 import { listeningPorts } from "./host/listening";
+import { qosCapabilityOf } from "./host/qos";
 import { foreignNetworksOnPf } from "./host/foreign-pf";
 import { listPfs } from "./host/sriov-sysfs";
 import { refreshStats } from "./reconcile";
@@ -94,6 +95,14 @@ export async function publishInventory(
       },
     )),
     ...(ctx.deniedHostPorts ? { deniedHostPorts: ctx.deniedHostPorts } : {}),
+    // What the kernel offers for shaping (probed once per worker, on a throw-away IFB device).
+    ...(await qosCapabilityOf(ctx.runner, ctx.qosQdiscs).then(
+      (qos) => ({ qos }),
+      (err: unknown) => {
+        ctx.logger.warn({ err }, "could not probe the host's traffic shaping");
+        return {};
+      },
+    )),
     startedAt,
     lastSeenAt: new Date().toISOString(),
   };

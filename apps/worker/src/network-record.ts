@@ -58,6 +58,7 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     managedBy: d.spec?.managedBy ?? null,
     mtu: view?.mtu ?? null,
     ipv6: view?.ipv6 ? { ...view.ipv6, dhcp: view.ipv6.dhcp ? { ...view.ipv6.dhcp } : null } : null,
+    qos: view?.qos ?? null,
     createdAt: d.createdAt ?? updatedAt,
     updatedAt,
   };

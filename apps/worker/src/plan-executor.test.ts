@@ -1,5 +1,5 @@
 import { AppError } from "@netforge/core/contract";
-import { type FirewallNetwork, type HostStep, nftStep, type PlanPhase, planHash } from "@netforge/core/model";
+import { type FirewallNetwork, type HostStep, nftStep, type PlanPhase, planHash, renderQos } from "@netforge/core/model";
 import { describe, expect, it } from "vitest";
 import { webNetwork } from "./firewall/__fixtures__/fake-nft";
 import { assertPlanAsPreviewed, type HostPort, runPhase } from "./plan-executor";
@@ -38,6 +38,14 @@ function recordingPort(opts: { failOn?: string } = {}) {
     writeVfs: async (pf, n) => {
       ran.push(`vfs ${pf} ${n}`);
       vfs = n;
+    },
+    checkQos: async () => {
+      ran.push("qos check");
+      fail("qos check");
+    },
+    applyQos: async (ifb, plan) => {
+      ran.push(`tc ${ifb} ${plan.batch.length} lines`);
+      fail(`tc ${ifb}`);
     },
     setLinkMtu: async (bridge, mtu) => {
       ran.push(`mtu ${bridge} ${mtu}`);
@@ -256,6 +264,33 @@ describe("runPhase", () => {
     running.port.dnsmasqRuns = async () => true;
     await r2.run();
     expect(running.ran).toEqual(["end dnsmasq web"]);
+  });
+
+  it("a QoS step checks the host first (a refusal changes nothing) and is undone by the previous set", async () => {
+    const apply = renderQos("nf-web", "nfq-x", { network: { inbound: { averageKbps: 1000 } }, vms: [] }, null);
+    const undo = renderQos("nf-web", "nfq-x", null, { network: { inbound: { averageKbps: 1000 } }, vms: [] });
+    const step: HostStep = {
+      kind: "qos",
+      name: "apply bandwidth limits",
+      bridge: "nf-web",
+      ifb: "nfq-x",
+      apply,
+      undo,
+      text: "",
+      live: true,
+    };
+    const refused = recordingPort({ failOn: "qos check" });
+    await expect(runPhase(refused.port, new Revert(), { step: "applying change", hostSteps: [step] })).rejects.toMatchObject({
+      code: "HOST_COMMAND_FAILED",
+    });
+    expect(refused.ran).toEqual(["qos check"]);
+    const { port, ran } = recordingPort({ failOn: "net-define" });
+    const revert = new Revert();
+    await expect(
+      runPhase(port, revert, { step: "applying change", hostSteps: [step, virsh(["net-define", "web"], null)] }),
+    ).rejects.toThrow();
+    await revert.run();
+    expect(ran).toEqual(["qos check", `tc nfq-x ${apply.batch.length} lines`, "virsh net-define web", "tc nfq-x 0 lines"]);
   });
 
   it("a refused check before a VF write writes nothing", async () => {

@@ -8,10 +8,20 @@
  * host firewall and sysfs.
  */
 import { AppError } from "@netforge/core/contract";
-import { type FirewallNetwork, type HostStep, type JobPlan, type PlanPhase, planHash, type StepView, stepView } from "@netforge/core/model";
+import {
+  type FirewallNetwork,
+  type HostStep,
+  type TcPlan,
+  type JobPlan,
+  type PlanPhase,
+  planHash,
+  type StepView,
+  stepView,
+} from "@netforge/core/model";
 import type { JobContext } from "./context";
 import { ensureLegacyAccept, legacyAcceptWarning, needsLegacyAccept, removeLegacyAccept } from "./firewall/legacy-nat";
 import { dnsmasqPid, endDnsmasq, type LinkMtu, restoreLinkMtu, setLinkMtu, writeDhcpOptions } from "./host/mtu";
+import { applyTc, qosCapabilityOf, qosUnsupported } from "./host/qos";
 import { readPf, writeNumVfs } from "./host/sriov-sysfs";
 import type { Revert } from "./revert";
 
@@ -40,6 +50,10 @@ export interface HostPort {
   endDnsmasq(network: string): Promise<string[] | null>;
   /** Whether the network's dnsmasq runs. */
   dnsmasqRuns(network: string): Promise<boolean>;
+  /** Fails (HOST_COMMAND_FAILED naming what is missing) when the host cannot shape traffic. */
+  checkQos(): Promise<void>;
+  /** Apply one tc plan of a network's shaping (host/qos.ts applyTc). */
+  applyQos(ifb: string, plan: TcPlan): Promise<void>;
 }
 
 /** What applying steps did beyond them: commands a step entailed, and what the job should say about it. */
@@ -143,6 +157,13 @@ async function runStep(
       out.applied.push(signalled ? { ...stepView(jobStep, s), command: signalled } : stepView(jobStep, s));
       return;
     }
+    case "qos": {
+      // Checked before anything changes: a host without what shaping needs fails the job naming it.
+      await port.checkQos();
+      revert.add(`undo: ${s.name}`, () => port.applyQos(s.ifb, s.undo), jobStep);
+      await port.applyQos(s.ifb, s.apply);
+      break;
+    }
     case "dhcp-options": {
       const { before, signalled } = await port.writeDhcpOptions(s.network, s.file, s.text);
       revert.add(`undo: ${s.name}`, async () => void (await port.writeDhcpOptions(s.network, s.file, before)), jobStep);
@@ -228,6 +249,11 @@ export function hostPortOf(ctx: JobContext, out?: { warnings: string[]; extra: S
     writeDhcpOptions: (network, file, text) => writeDhcpOptions(ctx.runner, network, file, text),
     endDnsmasq: (network) => endDnsmasq(ctx.runner, network),
     dnsmasqRuns: async (network) => (await dnsmasqPid(network)) !== null,
+    checkQos: async () => {
+      const cap = await qosCapabilityOf(ctx.runner, ctx.qosQdiscs);
+      if (!cap.supported) throw qosUnsupported(cap);
+    },
+    applyQos: (ifb, plan) => applyTc(ctx.runner, ifb, plan),
     writeVfs: async (pf, n) => {
       try {
         writeNumVfs(root, pf, n);

@@ -26,6 +26,7 @@ import { ensureLegacyAccept, needsLegacyAccept } from "./firewall/legacy-nat";
 import { assertForwardedPorts } from "./handlers/port-claims";
 import { publishIpTable } from "./ip-table";
 import { reapplyMtu } from "./mtu-drift";
+import { reapplyQos } from "./qos-drift";
 
 /** Records differ in anything but updatedAt. */
 function sameRecord(a: NetworkRecord, b: NetworkRecord): boolean {
@@ -88,6 +89,7 @@ export async function reconcile(
   lap("specs");
   const live = await reapplyLostState(ctx, catalog);
   await reapplyMtu(ctx, catalog);
+  await reapplyQos(ctx, catalog);
   lap("lostState");
   await syncFirewall(ctx, catalog, live, firewallMark);
   lap("firewall");

@@ -20,6 +20,7 @@ import { refreshHost } from "./inventory";
 import { DEFAULT_HOST_LEASE_MS, type HostIdInUse, HostLeaseKeeper, newLeaseOwner, takeHostLease } from "./host-lease";
 import { LeaseWatcher } from "./lease-watcher";
 import { failAbandonedJob, makeProcessor } from "./processor";
+import { feedNewPorts } from "./qos-drift";
 import { reconcile, repairFirewallDrift } from "./reconcile";
 
 export interface RunningWorker {
@@ -81,6 +82,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     allowedInterfaces: cfg.allowedInterfaces ?? [],
     deniedHostPorts: cfg.deniedHostPorts ?? deniedHostPorts(undefined),
     ...(cfg.ssCommand ? { ssCommand: cfg.ssCommand } : {}),
+    ...(cfg.qosQdiscs ? { qosQdiscs: cfg.qosQdiscs } : {}),
     hostChanged: (network) => scheduleInventory(network),
   };
   let stopping = false;
@@ -126,6 +128,8 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   // Port security's port sets follow the bridges' ports (link events), from before the first apply on.
   const portWatcher = new PortWatcher(runner, host.firewall, logger);
   host.firewall.onPortSecuredChange = () => portWatcher.schedule();
+  // Bandwidth limits: a port plugged into a shaped bridge feeds its ingress to the network's IFB at once.
+  portWatcher.onPorts = async (ports) => void (await feedNewPorts(host, ports));
   portWatcher.start();
   // Follow libvirt's events from here on (one full read of the host once the stream is up).
   await catalog.start(runner);

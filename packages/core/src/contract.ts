@@ -37,6 +37,8 @@ export {
   type FirewallChange,
   type NetworkChange,
   type PortForwardChange,
+  type QosChange,
+  type QosSpec,
   type ReleaseIpChange,
   type ReserveIpChange,
   type ConfigureAction,

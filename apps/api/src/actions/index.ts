@@ -8,6 +8,7 @@ import { assignStaticIp } from "./assign-static-ip";
 import { configureNetworkDhcp } from "./configure-network-dhcp";
 import { configureNetworkDns } from "./configure-network-dns";
 import { configureNetworkMtu } from "./configure-network-mtu";
+import { configureNetworkQos } from "./configure-network-qos";
 import { configureNetworkFirewall } from "./configure-network-firewall";
 import { configureNetworkPortForward } from "./configure-network-port-forward";
 import { createNetwork } from "./create-network";
@@ -32,6 +33,7 @@ export const API_HALVES = oneHalfEach([
   configureNetworkPortForward,
   configureNetworkDns,
   configureNetworkMtu,
+  configureNetworkQos,
 ]);
 
 const isHalfOf = <A extends JobAction>(half: AnyApiHalf, action: A): half is AnyApiHalf & ApiHalf<A> => half.action === action;

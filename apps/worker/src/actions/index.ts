@@ -9,6 +9,7 @@ import { assignStaticIp } from "./assign-static-ip";
 import { configureNetworkDhcp } from "./configure-network-dhcp";
 import { configureNetworkDns } from "./configure-network-dns";
 import { configureNetworkMtu } from "./configure-network-mtu";
+import { configureNetworkQos } from "./configure-network-qos";
 import { configureNetworkFirewall } from "./configure-network-firewall";
 import { configureNetworkPortForward } from "./configure-network-port-forward";
 import { createNetwork } from "./create-network";
@@ -33,6 +34,7 @@ export const WORKER_HALVES = oneHalfEach([
   configureNetworkPortForward,
   configureNetworkDns,
   configureNetworkMtu,
+  configureNetworkQos,
 ]);
 
 const isHalfOf = <A extends JobAction>(half: AnyWorkerHalf, action: A): half is AnyWorkerHalf & WorkerHalf<A> => half.action === action;

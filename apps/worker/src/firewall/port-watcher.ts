@@ -38,6 +38,11 @@ export class PortWatcher {
   private again = false;
   private closed = false;
   private restart: NodeJS.Timeout | null = null;
+  /**
+   * Called with the bridges' ports after every read (bandwidth limits feed a new port's ingress to the
+   * network's IFB: qos-drift.ts feedNewPorts); absent: only port security reads them.
+   */
+  onPorts: ((ports: Map<string, string[]>) => Promise<void>) | null = null;
 
   constructor(
     private readonly runner: CommandRunner,
@@ -97,7 +102,7 @@ export class PortWatcher {
     do {
       this.again = false;
       const nets = this.firewall.portSecured();
-      if (nets.length === 0) continue;
+      if (nets.length === 0 && !this.onPorts) continue;
       const r = await this.runner.run("ip", ["-j", "link", "show"], { allowFailure: true, timeoutMs: 10_000 });
       if (r.exitCode !== 0) continue;
       const ports = portsByBridge(r.stdout);
@@ -106,6 +111,7 @@ export class PortWatcher {
           .setLive(n.name, { ports: ports.get(n.bridge) ?? [] })
           .catch((err) => this.logger.warn({ err, network: n.name }, "could not update port security ports"));
       }
+      await this.onPorts?.(ports).catch((err) => this.logger.warn({ err }, "could not feed new ports to the bandwidth limits"));
     } while (this.again && !this.closed);
   }
 

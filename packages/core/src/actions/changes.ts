@@ -103,8 +103,46 @@ export interface MtuChange {
   mtu: number;
 }
 
+/** One direction's bandwidth limit: kbit/s (1000 bits) average, optional peak (HTB ceil) and burst (KiB). */
+export interface QosLimitSpec {
+  averageKbps: number;
+  peakKbps?: number;
+  burstKib?: number;
+}
+
+/** Inbound = toward the VMs, outbound = from them (absent: that direction is not limited). */
+export interface QosDirectionsSpec {
+  inbound?: QosLimitSpec;
+  outbound?: QosLimitSpec;
+}
+
+/** One VM NIC's limits, by its MAC (lower case). */
+export interface QosVmSpec extends QosDirectionsSpec {
+  mac: string;
+}
+
+/** A network's whole QoS set as its spec keeps it. */
+export interface QosSpec {
+  network: QosDirectionsSpec | null;
+  vms: QosVmSpec[];
+}
+
+/** The network's whole QoS set (bandwidth limits), replacing the one it has (docs/adr/0044-network-qos.md). */
+export interface QosChange {
+  kind: "qos";
+  qos: QosSpec;
+}
+
 /** A change of a network's configuration. */
-export type NetworkChange = DhcpChange | ReserveIpChange | ReleaseIpChange | FirewallChange | PortForwardChange | DnsChange | MtuChange;
+export type NetworkChange =
+  | DhcpChange
+  | ReserveIpChange
+  | ReleaseIpChange
+  | FirewallChange
+  | PortForwardChange
+  | DnsChange
+  | MtuChange
+  | QosChange;
 
 /** What a change does, by name. */
 export type ChangeKind = NetworkChange["kind"];
@@ -118,6 +156,7 @@ const KINDS: { [K in ChangeKind]: null } = {
   "port-forward": null,
   dns: null,
   mtu: null,
+  qos: null,
 };
 const isChangeKind = (k: string): k is ChangeKind => Object.hasOwn(KINDS, k);
 /** Every change kind (a type without netforge-managed addressing refuses them all). */

@@ -6,6 +6,7 @@ import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/fire
 import { AssignStaticIpBody, ConfigureDhcpBody, ConfigureDnsBody, UnassignStaticIpBody } from "../schemas/ipam";
 import { ConfigureMtuBody, CREATE_EXAMPLES, CreateNetworkBody, NetworkRef } from "../schemas/network";
 import { bodyPayload, parseCreatePayload } from "../schemas/payload-parse";
+import { ConfigureQosBody } from "../schemas/qos";
 import type {
   DhcpChange,
   DnsChange,
@@ -13,6 +14,8 @@ import type {
   MtuChange,
   NetworkChange,
   PortForwardChange,
+  QosChange,
+  QosDirectionsSpec,
   ReleaseIpChange,
   ReserveIpChange,
 } from "./changes";
@@ -256,7 +259,43 @@ export const JOB_DEFINITIONS = {
     },
     (p): MtuChange => ({ kind: "mtu", mtu: p.mtu }),
   ),
+  "configure-network-qos": configureAction(
+    {
+      kind: "job",
+      body: ConfigureQosBody,
+      role: "operator",
+      summary: "Set a network's bandwidth limits (the whole QoS set: the network's own and per VM NIC, by MAC)",
+      description:
+        "Replaces the network's whole QoS set (`network: null` and `vms: []` clear it). Inbound = toward the VMs, outbound = from them. The network's limit is the aggregate crossing its edge on its host (to and from the gateway and outside); VM limits are HTB classes nested under it, selected by MAC. Applied live with tc (HTB on the bridge for inbound, on an IFB fed from the bridge's ports for outbound; nothing is detached), kept in the spec, put back by reconcile. nat and isolated networks (UNSUPPORTED_FOR_TYPE on sriov: VF rate limits are the NIC's; bridge: not built yet). A host whose kernel lacks what shaping needs: the job fails with HOST_COMMAND_FAILED naming it and changes nothing.",
+      cli: ["network", "qos"],
+      examples: {
+        default: {
+          summary: "100 Mbit/s in and 50 Mbit/s out for network web, 20 Mbit/s each way for one VM",
+          value: {
+            name: "web",
+            network: { inbound: { averageKbps: 100000, peakKbps: 200000, burstKib: 1024 }, outbound: { averageKbps: 50000 } },
+            vms: [{ mac: "52:54:00:12:34:56", inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } }],
+          },
+        },
+        clear: { summary: "Remove every limit of network web", value: { name: "web", network: null, vms: [] } },
+      },
+      steps: CONFIGURE_STEPS,
+      payload: bodyPayload(ConfigureQosBody.omit({ dryRun: true })),
+    },
+    (p): QosChange => ({
+      kind: "qos",
+      qos: {
+        network: p.network ? directions(p.network) : null,
+        vms: (p.vms ?? []).map((v) => ({ mac: v.mac.toLowerCase(), ...directions(v) })),
+      },
+    }),
+  ),
 };
+
+/** A limit's directions as the spec keeps them (absent ones left out). */
+function directions(d: QosDirectionsSpec): QosDirectionsSpec {
+  return { ...(d.inbound ? { inbound: { ...d.inbound } } : {}), ...(d.outbound ? { outbound: { ...d.outbound } } : {}) };
+}
 
 type JobTable = typeof JOB_DEFINITIONS;
 /** Actions that run as jobs on a host's worker. */

@@ -4,7 +4,7 @@
  * sriov.ts), found through the registry (registry.ts) by `typeOf`; code outside drivers/ asks the driver
  * instead of testing a type (no-type-switches.test.ts holds it to that).
  */
-import type { DnsHost } from "../actions/changes";
+import type { DnsHost, QosSpec } from "../actions/changes";
 import type { FirewallNetwork } from "../render/nft";
 import type { DhcpConfig, Ipv6Config, NetworkType } from "../schemas/network";
 import type { ChangeKind } from "../actions/changes";
@@ -41,6 +41,8 @@ export interface TypeView {
   mtu: number | null;
   /** The network's IPv6 (null: none; the device types: the LAN's). */
   ipv6?: Ipv6Config | null;
+  /** The network's QoS set (null: none; the device types: none of netforge's). */
+  qos: QosSpec | null;
 }
 
 /**

@@ -18,6 +18,7 @@ const SUBJECT: { [K in ChangeKind]: string } = {
   "port-forward": "port forwards",
   dns: "DNS records",
   mtu: "MTU of netforge's (the LAN's MTU is the LAN's own)",
+  qos: "bandwidth limits of netforge's (sriov: VF rate limits are the NIC's own; bridge networks: not built yet)",
 };
 
 function unsupportedChange(spec: NetSpec, change: NetworkChange, why: string): AppError {
@@ -40,7 +41,7 @@ export function noAddressingParts<S extends NetSpec>(why: string): Omit<DriverMo
     ownsTypeRules: () => true,
     redefineBeforeStart: () => false,
     servesDhcp: () => false,
-    view: () => ({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [], reservations: [], mtu: null }),
+    view: () => ({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [], reservations: [], mtu: null, qos: null }),
     hostRuleCount: () => 0,
     planChange(spec, change) {
       throw unsupportedChange(spec, change, why);

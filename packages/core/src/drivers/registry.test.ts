@@ -38,7 +38,16 @@ describe("the type registry", () => {
     expect([...modelFor("nat").unsupported]).toEqual([]);
     expect([...modelFor("isolated").unsupported]).toEqual(["port-forward"]);
     for (const t of ["bridge", "sriov"] as const) {
-      expect([...modelFor(t).unsupported].sort()).toEqual(["dhcp", "dns", "firewall", "mtu", "port-forward", "release-ip", "reserve-ip"]);
+      expect([...modelFor(t).unsupported].sort()).toEqual([
+        "dhcp",
+        "dns",
+        "firewall",
+        "mtu",
+        "port-forward",
+        "qos",
+        "release-ip",
+        "reserve-ip",
+      ]);
       expect(modelFor(t).noAddressing).toMatch(/DHCP server/);
     }
   });
@@ -57,6 +66,7 @@ describe("the type registry", () => {
       dnsHosts: [],
       reservations: [],
       mtu: null,
+      qos: null,
     });
     expect(hostRuleCount(routed("nat"))).toBe(1);
     expect(hostRuleCount(sriov)).toBe(0);

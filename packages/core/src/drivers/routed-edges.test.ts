@@ -134,6 +134,7 @@ describe("the routed types' drivers", () => {
       reservations: nat.reservations,
       mtu: null,
       ipv6: null,
+      qos: null,
     });
     const plain = routed("nat");
     expect(modelOf(plain).view(plain)).toEqual({
@@ -144,12 +145,21 @@ describe("the routed types' drivers", () => {
       reservations: plain.reservations,
       mtu: null,
       ipv6: null,
+      qos: null,
     });
     const named = routed("isolated", { dnsHosts: [{ ip: "10.0.0.9", names: ["db"] }] });
     expect(modelOf(named).view(named).dnsHosts).toEqual([{ ip: "10.0.0.9", names: ["db"] }]);
     const iso = routed("isolated", { portForwards: [forward] });
     expect(modelOf(iso).view(iso).portForwards).toEqual([]);
-    expect(modelOf(sriov).view(sriov)).toEqual({ dhcp: null, firewall: null, portForwards: [], dnsHosts: [], reservations: [], mtu: null });
+    expect(modelOf(sriov).view(sriov)).toEqual({
+      dhcp: null,
+      firewall: null,
+      portForwards: [],
+      dnsHosts: [],
+      reservations: [],
+      mtu: null,
+      qos: null,
+    });
   });
 
   it("leave their rules to netforge only under forward mode 'open'; the device types always", () => {

@@ -11,7 +11,7 @@ import { firewallOf } from "../planner/firewall";
 import type { NetSpec, Reservation, SpecBase } from "../planner/network-spec";
 import type { DhcpConfig, Ipv6Config } from "../schemas/network";
 import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
-import type { DnsHost } from "../actions/changes";
+import type { DnsHost, QosSpec } from "../actions/changes";
 import type { ChangeKind, DriverModel } from "./model";
 
 /** nat and isolated networks: a libvirt-owned bridge with the gateway address and dnsmasq. */
@@ -32,6 +32,8 @@ export interface RoutedNetSpec extends SpecBase {
   mtu?: number;
   /** IPv6 beside the IPv4 subnet (libvirt's second <ip family='ipv6'>; NAT66 in netforge's table); absent: none. */
   ipv6?: Ipv6Config;
+  /** Its bandwidth limits (configure-network-qos, tc on the host); absent: none. */
+  qos?: QosSpec;
 }
 
 /** The routed types' own spec (nat or isolated). */
@@ -96,6 +98,7 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
       reservations: spec.reservations,
       mtu: spec.mtu ?? null,
       ipv6: spec.ipv6 ?? null,
+      qos: spec.qos ?? null,
     }),
     hostRuleCount: (spec) => (spec.firewall?.rules.length ?? 0) + (spec.portForwards?.length ?? 0),
     planChange: (spec, change, host, currentXml) => planRoutedChange(rules, spec, change, host, currentXml),

@@ -8,6 +8,8 @@
  * This file imports only the metadata helpers (render/xml-metadata.ts) and types.
  */
 import type { ParsedNetwork } from "../render/network-xml";
+import type { QosSpec } from "../actions/changes";
+import { isEmptyQos, QosSet } from "../schemas/qos";
 import { attr, compactItems, firewallFromMetadata, forwardOf, type MetaNode as Node, str, unfield } from "../render/xml-metadata";
 import type { NetworkType } from "../schemas/network";
 import type { NetSpec, Reservation } from "../planner/network-spec";
@@ -123,7 +125,20 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
       };
     }
   }
+  const qos = qosFromMetadata(str(meta.qos));
+  if (qos) spec.qos = qos;
   return spec;
+}
+
+/** The QoS set kept as JSON in the metadata; null when absent, unreadable or empty. */
+function qosFromMetadata(text: string | null): QosSpec | null {
+  if (!text) return null;
+  try {
+    const parsed = QosSet.safeParse(JSON.parse(text));
+    return parsed.success && !isEmptyQos(parsed.data) ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The spec reader of each type. */

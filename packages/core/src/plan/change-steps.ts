@@ -3,10 +3,15 @@
  * what the job reports applied, shared by the worker's executor and the API's dry run.
  */
 import type { ChangePlan, PlanStep } from "../planner/changes";
+import { tcText } from "../render/tc-qos";
 import { type HostStep, nftStep } from "./steps";
 
 export function hostStepOf(network: string, s: PlanStep): HostStep {
   if (s.linkMtu !== undefined) return { kind: "link-mtu", name: s.name, bridge: s.linkMtu.bridge, mtu: s.linkMtu.mtu, live: true };
+  if (s.qos !== undefined) {
+    const q = s.qos;
+    return { kind: "qos", name: s.name, bridge: q.bridge, ifb: q.ifb, apply: q.apply, undo: q.undo, text: tcText(q.apply), live: true };
+  }
   if (s.dhcpOptions !== undefined) {
     return { kind: "dhcp-options", name: s.name, network, file: s.dhcpOptions.file, text: s.dhcpOptions.text, live: true };
   }

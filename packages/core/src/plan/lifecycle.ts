@@ -8,8 +8,9 @@
 import type { NetSpec } from "../planner/network-spec";
 import { modelOf } from "../drivers/registry";
 import { dhcpOptionsFile } from "../render/network-xml";
+import { hasQos, ifbNameFor, limitsDirection, renderQos, tcText } from "../render/tc-qos";
 import type { HostFacts, NetworkFacts } from "./facts";
-import { type HostStep, type JobPlan, type NftStep, nftStep } from "./steps";
+import { type HostStep, type JobPlan, type NftStep, nftStep, type QosStep } from "./steps";
 
 /** The host steps that make what the type needs besides libvirt (nothing for the routed types). */
 function setUpSteps(spec: NetSpec, facts: HostFacts, host: string): HostStep[] {
@@ -102,7 +103,32 @@ export function planStart(spec: NetSpec, net: NetworkFacts, facts: HostFacts, ho
   steps.push(startStep(spec.name));
   const fw = firewallStep(spec);
   if (fw) steps.push(fw);
+  const qos = qosStartStep(spec);
+  if (qos) steps.push(qos);
   return { phases: [{ step: "starting network", hostSteps: steps }], ...(fw ? { nft: fw.text } : {}), warnings: [] };
+}
+
+/**
+ * The network's bandwidth limits applied once libvirt made its bridge (docs/adr/0044-network-qos.md); undone by
+ * taking them away. null: the spec has none (or the type no bridge of netforge's addressing).
+ */
+export function qosStartStep(spec: NetSpec): QosStep | null {
+  const model = modelOf(spec);
+  const qos = model.view(spec).qos;
+  const bridge = model.addressing(spec)?.bridge;
+  if (!qos || !hasQos(qos) || !bridge) return null;
+  const ifb = ifbNameFor(spec.uuid);
+  const apply = renderQos(bridge, ifb, qos, null);
+  return {
+    kind: "qos",
+    name: `apply bandwidth limits on bridge ${bridge}${apply.ifb ? ` and ${ifb}` : ""} (tc)`,
+    bridge,
+    ifb,
+    apply,
+    undo: renderQos(bridge, ifb, null, qos),
+    text: tcText(apply),
+    live: true,
+  };
 }
 
 /** What stopping a running network runs: libvirt's stop, then its part leaves the table (it stays in the spec). */
@@ -134,6 +160,21 @@ function optionsFileRemoval(spec: NetSpec | null): HostStep[] {
   ];
 }
 
+/** A network with outbound limits: its IFB goes with it (docs/adr/0044-network-qos.md); gone already is fine. */
+function ifbRemoval(spec: NetSpec | null): HostStep[] {
+  if (!spec || !limitsDirection(modelOf(spec).view(spec).qos, "outbound")) return [];
+  return [
+    {
+      kind: "command",
+      name: "remove the bandwidth limits' IFB device",
+      argv: ["ip", "link", "del", ifbNameFor(spec.uuid)],
+      undo: null,
+      allowFailure: true,
+      live: true,
+    },
+  ];
+}
+
 /** delete-network: stop (when running), remove the definition, then give back what the type took on the host. */
 export function planDelete(spec: NetSpec | null, name: string, net: NetworkFacts, facts: HostFacts): JobPlan {
   // Undone by defining it again as it is now, with its autostart flag.
@@ -149,7 +190,12 @@ export function planDelete(spec: NetSpec | null, name: string, net: NetworkFacts
   if (net.active) phases.push({ step: "stopping network", hostSteps: stopSteps(name, net) });
   phases.push({
     step: "removing definition",
-    hostSteps: [removal, ...(spec ? (modelOf(spec).hostSteps?.tearDown(spec, facts) ?? []) : []), ...optionsFileRemoval(spec)],
+    hostSteps: [
+      removal,
+      ...(spec ? (modelOf(spec).hostSteps?.tearDown(spec, facts) ?? []) : []),
+      ...optionsFileRemoval(spec),
+      ...ifbRemoval(spec),
+    ],
   });
   return { phases, warnings: [] };
 }

@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
+import type { TcPlan } from "../render/tc-qos";
 
 /** `virsh <args>`; undone by `virsh <undo>`, or by defining `define` again (and its autostart flag). */
 export interface VirshStep {
@@ -108,7 +109,33 @@ export interface EndDnsmasqStep {
   live: true;
 }
 
-export type HostStep = VirshStep | XmlStep | NftStep | CommandStep | SysfsVfsStep | LinkMtuStep | DhcpOptionsStep | EndDnsmasqStep;
+/**
+ * A network's shaping (tc, docs/adr/0044-network-qos.md): the IFB made or removed as `apply.ifb` says, the
+ * cleanup lines run (each may find its object already gone), then the batch (`tc -batch -`, all or the job
+ * fails); undone by running `undo` the same way. The worker first checks that the host has every kernel piece
+ * the shaping needs (changing nothing when one is missing). `text` is what the dry run shows.
+ */
+export interface QosStep {
+  kind: "qos";
+  name: string;
+  bridge: string;
+  ifb: string;
+  apply: TcPlan;
+  undo: TcPlan;
+  text: string;
+  live: true;
+}
+
+export type HostStep =
+  | VirshStep
+  | XmlStep
+  | NftStep
+  | CommandStep
+  | SysfsVfsStep
+  | LinkMtuStep
+  | DhcpOptionsStep
+  | EndDnsmasqStep
+  | QosStep;
 
 /** One step of the job (its name from the action's definition) with the host steps it runs. */
 export interface PlanPhase {
@@ -139,6 +166,8 @@ export interface StepView {
   command: string[];
   xml?: string;
   nft?: string;
+  /** A QoS step's tc lines. */
+  tc?: string;
   live: boolean;
 }
 
@@ -161,6 +190,8 @@ export function commandOf(s: HostStep): string[] {
       return ["write", s.file, s.text];
     case "end-dnsmasq":
       return ["kill", "-TERM", `<pid of ${s.network}'s dnsmasq>`];
+    case "qos":
+      return ["tc", "-batch", "-"];
   }
 }
 
@@ -172,6 +203,7 @@ export function stepView(step: string, s: HostStep): StepView {
     ...(s.kind === "xml" ? { xml: s.xml } : {}),
     // A removal carries no chains of the network (the table is rendered without it).
     ...(s.kind === "nft" && s.part ? { nft: s.text } : {}),
+    ...(s.kind === "qos" ? { tc: s.text } : {}),
     live: s.live,
   };
 }

@@ -693,7 +693,7 @@ describe("planChange against libvirt's own elements, field by field", () => {
 });
 
 describe("the configure actions and their bodies as changes (each definition's change)", () => {
-  it("lists the seven configure actions", () => {
+  it("lists the eight configure actions", () => {
     expect([...CONFIGURE_ACTIONS].sort()).toEqual([
       "assign-static-ip",
       "configure-network-dhcp",
@@ -701,6 +701,7 @@ describe("the configure actions and their bodies as changes (each definition's c
       "configure-network-firewall",
       "configure-network-mtu",
       "configure-network-port-forward",
+      "configure-network-qos",
       "unassign-static-ip",
     ]);
   });

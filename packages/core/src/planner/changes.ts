@@ -6,7 +6,8 @@
  * them. Because both come from here, a plan's texts are what the real call
  * applies.
  */
-import { type DnsHost, type NetworkChange, sameDnsHost } from "../actions/changes";
+import { type DnsHost, type NetworkChange, type QosDirectionsSpec, type QosLimitSpec, type QosSpec, sameDnsHost } from "../actions/changes";
+import { hasQos, ifbNameFor, limitsDirection, renderQos, type TcPlan } from "../render/tc-qos";
 import { AppError } from "../errors";
 import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
@@ -83,6 +84,8 @@ export interface PlanStep {
    * the step) should the job have to undo with no dnsmasq running.
    */
   endDnsmasq?: { restart: string[][] };
+  /** The network's shaping (tc) taken from one QoS set to another; `undo` is the way back (render/tc-qos.ts). */
+  qos?: { bridge: string; ifb: string; apply: TcPlan; undo: TcPlan };
   /** How the step is taken back if a later one fails (same shape). */
   undo: { virsh: string[]; xml?: string } | null;
   /** Whether it changes the running network (false: persistent definition only, effective at next start). */
@@ -198,6 +201,24 @@ export function planRoutedChange(
       }
       continue;
     }
+    if (op.kind === "qos") {
+      // A stopped network has no bridge: its spec carries the set to its start (start-network applies it).
+      if (!host.active) continue;
+      const ifb = ifbNameFor(spec.uuid);
+      steps.push({
+        name: `apply bandwidth limits on bridge ${spec.bridge}${limitsDirection(op.want, "outbound") || limitsDirection(op.had, "outbound") ? ` and ${ifb}` : ""} (tc)`,
+        virsh: [],
+        qos: {
+          bridge: spec.bridge,
+          ifb,
+          apply: renderQos(spec.bridge, ifb, op.want, op.had),
+          undo: renderQos(spec.bridge, ifb, op.had, op.want),
+        },
+        undo: null,
+        live: true,
+      });
+      continue;
+    }
     if (op.kind === "add-dns" || op.kind === "delete-dns") {
       const x = renderDnsHost(op.h);
       const undoOp = op.kind === "add-dns" ? "delete" : "add";
@@ -293,7 +314,7 @@ function againstNative(ops: Op[], native: HostObservation["native"]): Op[] {
   const have = native.range;
   const rangeInPlace = target && have && have.start === target.start && have.end === target.end && have.leaseTime === target.leaseTime;
   for (const op of ops) {
-    if (op.kind === "firewall" || op.kind === "mtu") {
+    if (op.kind === "firewall" || op.kind === "mtu" || op.kind === "qos") {
       out.push(op);
     } else if (op.kind === "add-dns" || op.kind === "delete-dns") {
       // A record libvirt already has (added by an attempt that died before its spec was written) is not added
@@ -327,6 +348,7 @@ type Op =
   | { kind: "add-dns"; h: DnsHost }
   | { kind: "delete-dns"; h: DnsHost }
   | { kind: "mtu"; mtu: number }
+  | { kind: "qos"; want: QosSpec | null; had: QosSpec | null }
   | { kind: "firewall" };
 
 function applyChange(
@@ -343,6 +365,8 @@ function applyChange(
   switch (change.kind) {
     case "dns":
       return planDns(spec, change.hosts);
+    case "qos":
+      return planQos(spec, change.qos);
     case "mtu": {
       // The same MTU changes nothing (the bridge's is put back by reconcile when changed by hand).
       if (spec.mtu === change.mtu) return { spec, ops: [], warnings: [], changed: [] };
@@ -619,4 +643,45 @@ function planDns(spec: RoutedNetSpec, hosts: DnsHost[]): { spec: RoutedNetSpec; 
     ...removed.map((h) => `DNS record ${h.names.join(" ")} -> ${h.ip} removed`),
   ];
   return { spec: next, ops, warnings: [], changed };
+}
+
+/** A limit in words ("20000 kbit/s", with its peak and burst). */
+function limitWords(l: QosLimitSpec): string {
+  return `${l.averageKbps} kbit/s${l.peakKbps !== undefined ? ` (peak ${l.peakKbps})` : ""}${l.burstKib !== undefined ? ` burst ${l.burstKib} KiB` : ""}`;
+}
+
+function directionsWords(d: QosDirectionsSpec | null): string {
+  if (!d || (d.inbound === undefined && d.outbound === undefined)) return "none";
+  return [d.inbound ? `inbound ${limitWords(d.inbound)}` : null, d.outbound ? `outbound ${limitWords(d.outbound)}` : null]
+    .filter((x) => x !== null)
+    .join(", ");
+}
+
+/**
+ * The network's QoS set replaced by `qos` (docs/adr/0044-network-qos.md): refused when a MAC is in two entries;
+ * the same set changes nothing; an empty set removes netforge's shaping (and the set from the spec).
+ */
+function planQos(spec: RoutedNetSpec, qos: QosSpec): { spec: RoutedNetSpec; ops: Op[]; warnings: string[]; changed: string[] } {
+  const issues: { path: string; message: string }[] = [];
+  const seen = new Map<string, number>();
+  qos.vms.forEach((v, i) => {
+    const first = seen.get(v.mac);
+    if (first !== undefined) issues.push({ path: `vms.${i}.mac`, message: `${v.mac} is in entry ${first} too: one entry per MAC` });
+    else seen.set(v.mac, i);
+    if (v.inbound === undefined && v.outbound === undefined)
+      issues.push({ path: `vms.${i}`, message: "needs an inbound or an outbound limit" });
+  });
+  if (issues.length > 0) throw validationError(issues);
+  const want: QosSpec | null = hasQos(qos) ? { network: qos.network, vms: qos.vms } : null;
+  const had = spec.qos ?? null;
+  if (JSON.stringify(want) === JSON.stringify(had)) return { spec, ops: [], warnings: [], changed: [] };
+  const { qos: _old, ...rest } = spec;
+  const next: RoutedNetSpec = want ? { ...rest, qos: want } : rest;
+  const changed = want
+    ? [
+        `network limit: ${directionsWords(want.network)}`,
+        `VM limits: ${want.vms.length === 0 ? "none" : want.vms.map((v) => `${v.mac} ${directionsWords(v)}`).join("; ")}`,
+      ]
+    : ["bandwidth limits removed (netforge's qdiscs and IFB taken away)"];
+  return { spec: next, ops: [{ kind: "qos", want, had }], warnings: [], changed };
 }

@@ -4,3 +4,4 @@ export * from "./xml-escape";
 export * from "./nft";
 export * from "./nft-boot";
 export * from "./nft-bridge";
+export * from "./tc-qos";

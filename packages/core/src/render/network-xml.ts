@@ -156,6 +156,8 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
   }
   const forwards = spec.portForwards ?? [];
   if (forwards.length > 0) lines.push(`      <nf:portForwards>${forwards.map(compactForward).join(" ")}</nf:portForwards>`);
+  // The QoS set as compact JSON (configure-network-qos; tc applies it, libvirt's <bandwidth> needs sfq: ADR 0044).
+  if (spec.qos) lines.push(`      <nf:qos>${e(JSON.stringify(spec.qos))}</nf:qos>`);
   lines.push(...META_END);
   // Both types: libvirt brings up the bridge, its address and dnsmasq and writes no firewall rule; the type's
   // masquerade and forward policy are netforge's own nft table (render/nft.ts), the type stays in the metadata.

@@ -1,5 +1,6 @@
 /** Host registry records: what each worker publishes about its hypervisor. */
 import { z } from "zod";
+import { QosCapability } from "./qos";
 
 export const InterfaceInfo = z.object({
   name: z.string(),
@@ -71,6 +72,8 @@ export const HostRecord = z.object({
    * moment it was last seen. The next worker start writes a record without it.
    */
   stoppedAt: z.string().nullable().optional(),
+  /** What the host's kernel offers for bandwidth limits (configure-network-qos); absent from older workers. */
+  qos: QosCapability.optional(),
 });
 export type HostRecord = z.infer<typeof HostRecord>;
 

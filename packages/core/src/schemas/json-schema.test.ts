@@ -16,8 +16,9 @@ import * as host from "./host";
 import * as ipam from "./ipam";
 import * as job from "./job";
 import * as network from "./network";
+import * as qos from "./qos";
 
-const modules = { common, firewall, host, ipam, job, network };
+const modules = { common, firewall, host, ipam, job, network, qos };
 
 function jsonSchemas(): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { HostId, Limit, NetworkName } from "./common";
 import { DhcpConfig, Ipv6Config, Mtu } from "./network-fields";
+import { QosSet } from "./qos";
 import { type CreateNetworkBody, type L2Request, NetworkType, resolveTypePart } from "./types/create-body";
 
 // What this module always exported, now written in the shared fields and the per-type schema files
@@ -179,6 +180,8 @@ export const NetworkView = z.object({
    * prefix to the host's address.
    */
   ipv6: Ipv6Config.nullable().optional(),
+  /** The network's bandwidth limits (configure-network-qos); null: none. */
+  qos: QosSet.nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

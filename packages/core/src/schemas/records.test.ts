@@ -76,6 +76,7 @@ describe("job records", () => {
       "configure-network-port-forward",
       "configure-network-dns",
       "configure-network-mtu",
+      "configure-network-qos",
     ]);
     expect(JOB_STATES).toEqual(["queued", "running", "succeeded", "failed"]);
     expect(StepState.options).toEqual(["pending", "running", "succeeded", "failed", "undone", "skipped"]);

@@ -1,0 +1,135 @@
+import { renderQos } from "@netforge/core/model";
+import { describe, expect, it } from "vitest";
+import type { CommandResult, CommandRunner, RunOptions } from "./command-runner";
+import { applyTc, probeQos, qosCapabilityOf, qosInPlace, qosUnsupported } from "./qos";
+
+/**
+ * A kernel without some qdisc kinds (and optionally without ifb): answers tc and ip as such a kernel does,
+ * recording every command; `shown` is what `tc qdisc show` prints.
+ */
+function fakeKernel(o: { lacks?: string[]; noIfb?: boolean; shown?: string; failBatch?: boolean; ports?: string[] } = {}) {
+  const ran: string[] = [];
+  const fail = (stderr: string, opts: RunOptions): CommandResult => {
+    const r = { stdout: "", stderr, exitCode: 2 };
+    if (!opts.allowFailure) throw Object.assign(new Error(stderr), { result: r });
+    return r;
+  };
+  const runner: CommandRunner = {
+    async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+      const line = [cmd, ...args].join(" ");
+      ran.push(opts.input ? `${line} <<${opts.input.trim().split("\n").length} lines` : line);
+      if (cmd === "ip" && args.includes("ifb") && o.noIfb) return fail('Error: Unknown device type "ifb".', opts);
+      if (cmd === "tc" && args[0] === "qdisc" && args[1] === "show") return { stdout: o.shown ?? "", stderr: "", exitCode: 0 };
+      if (cmd === "ip" && args.join(" ").startsWith("-j link show master"))
+        return { stdout: JSON.stringify((o.ports ?? []).map((ifname) => ({ ifname }))), stderr: "", exitCode: 0 };
+      if (cmd === "ip" && args.join(" ").startsWith("-j link show dev"))
+        return { stdout: JSON.stringify([{ ifname: args[4], address: "52:54:00:aa:bb:cc" }]), stderr: "", exitCode: 0 };
+      if (cmd === "tc" && args[0] === "qdisc" && o.lacks?.includes(args.at(-1) ?? ""))
+        return fail("Error: Specified qdisc kind is unknown.", opts);
+      if (cmd === "tc" && args[0] === "qdisc" && args[1] === "del")
+        return fail("Error: Cannot find specified qdisc on specified device.", opts);
+      if (cmd === "tc" && args[0] === "-batch" && o.failBatch) return fail("Error: Invalid handle.", opts);
+      return { stdout: "", stderr: "", exitCode: 0 };
+    },
+  };
+  return { runner, ran };
+}
+
+describe("the QoS capability probe", () => {
+  it("a kernel with everything: supported, on a throw-away IFB removed after it", async () => {
+    const k = fakeKernel();
+    expect(await probeQos(k.runner)).toEqual({ supported: true, missing: [] });
+    expect(k.ran[0]).toMatch(/^ip link add nfq-probe\d* type ifb$/);
+    expect(k.ran.at(-1)).toMatch(/^ip link del nfq-probe\d*$/);
+  });
+
+  it("names a qdisc kind the kernel lacks (sfq here), and the error the job fails with says it", async () => {
+    const k = fakeKernel({ lacks: ["sfq"] });
+    const cap = await probeQos(k.runner, ["htb", "sfq"]);
+    expect(cap).toEqual({ supported: false, missing: ["the sfq qdisc (Error: Specified qdisc kind is unknown.)"] });
+    const err = qosUnsupported(cap);
+    expect(err.code).toBe("HOST_COMMAND_FAILED");
+    expect(err.message).toBe("this host cannot shape traffic: it lacks the sfq qdisc (Error: Specified qdisc kind is unknown.)");
+    expect(err.details).toEqual({ missing: cap.missing });
+  });
+
+  it("no ifb device: missing, nothing else tried", async () => {
+    const k = fakeKernel({ noIfb: true });
+    const cap = await probeQos(k.runner);
+    expect(cap.supported).toBe(false);
+    expect(cap.missing[0]).toMatch(/^the ifb device/);
+    expect(k.ran).toHaveLength(1);
+  });
+
+  it("probed once per runner and qdisc list", async () => {
+    const k = fakeKernel();
+    await qosCapabilityOf(k.runner);
+    await qosCapabilityOf(k.runner);
+    const probes = k.ran.filter((l) => l.includes("type ifb")).length;
+    expect(probes).toBe(1);
+  });
+});
+
+describe("applying a tc plan", () => {
+  const SET = { network: { outbound: { averageKbps: 1000 } }, vms: [{ mac: "52:54:00:00:00:01", inbound: { averageKbps: 500 } }] };
+
+  it("makes the IFB, the qdiscs a device lacks, feeds every port, then one batch with the bridge's MAC", async () => {
+    const k = fakeKernel({
+      shown: "qdisc htb 1: dev nf-web root refcnt 2 r2q 10 default 0x2\nqdisc ingress ffff: dev vnet1 parent ffff:fff1 ----\n",
+      ports: ["vnet0", "vnet1"],
+    });
+    const inputs: string[] = [];
+    const run = k.runner.run.bind(k.runner);
+    k.runner.run = async (cmd, args, opts = {}) => {
+      if (opts.input) inputs.push(opts.input);
+      return run(cmd, args, opts);
+    };
+    await applyTc(k.runner, "nfq-x", renderQos("nf-web", "nfq-x", SET, null));
+    expect(k.ran).toEqual([
+      "ip link add nfq-x type ifb",
+      "ip link set dev nfq-x up",
+      "tc qdisc show",
+      "tc qdisc replace dev nfq-x root handle 1: htb default 3",
+      "ip -j link show master nf-web",
+      "tc -batch - <<3 lines",
+      "ip -j link show dev nf-web",
+      "tc -batch - <<8 lines",
+    ]);
+    expect(inputs[0]?.split("\n")[0]).toBe("qdisc add dev vnet0 handle ffff: ingress");
+    expect(inputs[1]).toContain("match ether dst 52:54:00:aa:bb:cc flowid 1:2");
+    expect(inputs[1]).not.toContain("<bridge-mac>");
+  });
+
+  it("an empty set: cleanup lines finding nothing are fine, the ports' feeds and the IFB go", async () => {
+    const k = fakeKernel({ ports: ["vnet0"] });
+    await applyTc(k.runner, "nfq-x", renderQos("nf-web", "nfq-x", null, SET));
+    expect(k.ran).toEqual([
+      "tc qdisc del dev nf-web root",
+      "tc qdisc del dev nfq-x root",
+      "ip -j link show master nf-web",
+      "tc qdisc del dev vnet0 handle ffff: ingress",
+      "ip link del nfq-x",
+    ]);
+  });
+
+  it("a failing batch fails the apply", async () => {
+    const k = fakeKernel({ failBatch: true });
+    await expect(applyTc(k.runner, "nfq-x", renderQos("nf-web", "nfq-x", SET, null))).rejects.toThrow(/Invalid handle/);
+  });
+});
+
+describe("whether the shaping is in place", () => {
+  const shown = [
+    "qdisc noqueue 0: dev lo root refcnt 2",
+    "qdisc htb 1: dev nf-web root refcnt 2 r2q 10 default 0x2 direct_packets_stat 0 direct_qlen 1000",
+    "qdisc ingress ffff: dev vnet0 parent ffff:fff1 ----------------",
+    "qdisc htb 1: dev nfq-x root refcnt 2 r2q 10 default 0x2",
+  ].join("\n");
+  it("reads each device's root qdisc and every port's ingress from `tc qdisc show`", () => {
+    expect(qosInPlace(shown, "nf-web", "nfq-x", true, true, ["vnet0"])).toBe(true);
+    expect(qosInPlace(shown.replace("dev nfq-x", "dev other"), "nf-web", "nfq-x", true, true)).toBe(false);
+    expect(qosInPlace(shown, "nf-web", "nfq-x", false, true, ["vnet0", "vnet1"])).toBe(false);
+    expect(qosInPlace("", "nf-web", "nfq-x", true, false)).toBe(false);
+    expect(qosInPlace("", "nf-web", "nfq-x", false, false)).toBe(true);
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * A network's shaping on the host (docs/adr/0044-network-qos.md): what the kernel offers for it (probed once on
+ * a throw-away IFB device, so nothing of the host's own is touched), and applying one QoS plan's tc lines
+ * (render/tc-qos.ts) with `tc -batch -`.
+ */
+import { AppError } from "@netforge/core/contract";
+import { BRIDGE_MAC, portFeedLines, qdiscLine, type TcPlan } from "@netforge/core/model";
+import { type CommandRunner, commandFailed } from "./command-runner";
+
+/** What the kernel offers for shaping (list-hosts `qos`). */
+export interface QosCapability {
+  supported: boolean;
+  missing: string[];
+}
+
+/** The qdisc kinds netforge's shaping uses (NETFORGE_QOS_QDISCS may name more: a test names one the kernel lacks). */
+export const DEFAULT_QOS_QDISCS: readonly string[] = ["htb"];
+
+/**
+ * Probe the kernel: an IFB device (outbound shaping's), each qdisc kind of `qdiscs` as a root qdisc on it, the
+ * ingress qdisc, and a u32 filter with a mirred redirect (what feeds the IFB). All on a device made for the
+ * probe and removed after it.
+ */
+export async function probeQos(runner: CommandRunner, qdiscs: readonly string[] = DEFAULT_QOS_QDISCS): Promise<QosCapability> {
+  const dev = `nfq-probe${process.pid % 100000}`.slice(0, 15);
+  const missing: string[] = [];
+  const made = await runner.run("ip", ["link", "add", dev, "type", "ifb"], { allowFailure: true });
+  if (made.exitCode !== 0 && !/File exists/i.test(made.stderr)) {
+    return { supported: false, missing: [`the ifb device (ip link add type ifb: ${made.stderr.trim() || `exit ${made.exitCode}`})`] };
+  }
+  try {
+    for (const kind of qdiscs) {
+      const r = await runner.run("tc", ["qdisc", "replace", "dev", dev, "root", "handle", "1:", kind], { allowFailure: true });
+      if (r.exitCode !== 0) missing.push(`the ${kind} qdisc (${r.stderr.trim() || `exit ${r.exitCode}`})`);
+    }
+    const ing = await runner.run("tc", ["qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"], { allowFailure: true });
+    if (ing.exitCode !== 0) missing.push(`the ingress qdisc (${ing.stderr.trim() || `exit ${ing.exitCode}`})`);
+    else {
+      const f = await runner.run(
+        "tc",
+        ["filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match", "u32", "0", "0"].concat([
+          "action",
+          "mirred",
+          "egress",
+          "redirect",
+          "dev",
+          dev,
+        ]),
+        { allowFailure: true },
+      );
+      if (f.exitCode !== 0) missing.push(`the u32 classifier with the mirred action (${f.stderr.trim() || `exit ${f.exitCode}`})`);
+    }
+  } finally {
+    await runner.run("ip", ["link", "del", dev], { allowFailure: true });
+  }
+  return { supported: missing.length === 0, missing };
+}
+
+const probes = new WeakMap<CommandRunner, Map<string, Promise<QosCapability>>>();
+
+/** The host's capability, probed once per runner and qdisc list (the kernel does not change under a worker). */
+export function qosCapabilityOf(runner: CommandRunner, qdiscs: readonly string[] = DEFAULT_QOS_QDISCS): Promise<QosCapability> {
+  let byList = probes.get(runner);
+  if (!byList) {
+    byList = new Map();
+    probes.set(runner, byList);
+  }
+  const key = qdiscs.join(",");
+  let p = byList.get(key);
+  if (!p) {
+    p = probeQos(runner, qdiscs);
+    byList.set(key, p);
+    // A probe that could not run at all is tried again next time.
+    p.catch(() => byList.delete(key));
+  }
+  return p;
+}
+
+/** The job's refusal of a host without what shaping needs (before anything is changed). */
+export function qosUnsupported(cap: QosCapability): AppError {
+  return new AppError("HOST_COMMAND_FAILED", `this host cannot shape traffic: it lacks ${cap.missing.join("; ")}`, {
+    missing: cap.missing,
+  });
+}
+
+/** Lines a cleanup may answer when its object is already gone. */
+const GONE =
+  /No such file|Cannot find|not find|does not exist|Invalid handle|Cannot delete qdisc with handle of zero|Specified class not found|Filter with specified priority\/protocol not found/i;
+
+/** The ports of a bridge now (a VM's tap or veth); [] when the bridge does not exist. */
+export async function bridgePorts(runner: CommandRunner, bridge: string): Promise<string[]> {
+  const r = await runner.run("ip", ["-j", "link", "show", "master", bridge], { allowFailure: true });
+  if (r.exitCode !== 0 || !r.stdout.trim()) return [];
+  return (JSON.parse(r.stdout) as { ifname: string }[]).map((l) => l.ifname);
+}
+
+/** The bridge's MAC (what a VM sends its frames to the gateway to). */
+async function bridgeMac(runner: CommandRunner, bridge: string): Promise<string> {
+  const r = await runner.run("ip", ["-j", "link", "show", "dev", bridge]);
+  const mac = (JSON.parse(r.stdout) as { address?: string }[])[0]?.address;
+  if (!mac) throw new AppError("HOST_COMMAND_FAILED", `bridge ${bridge} has no MAC address to shape its edge traffic by`, { bridge });
+  return mac;
+}
+
+/** Run tc lines one by one where an object already gone is fine. */
+async function tcTolerant(runner: CommandRunner, lines: readonly string[]): Promise<void> {
+  for (const line of lines) {
+    const args = line.split(" ");
+    const r = await runner.run("tc", args, { allowFailure: true });
+    if (r.exitCode !== 0 && !GONE.test(r.stderr)) throw commandFailed("tc", args, r);
+  }
+}
+
+/** Feed every port of `bridge` to `ifb` (the ingress qdisc made unless present, the redirect replaced); the ports fed. */
+export async function feedPorts(runner: CommandRunner, bridge: string, ifb: string, shown?: string): Promise<string[]> {
+  const ports = await bridgePorts(runner, bridge);
+  const lines = (shown ?? (await runner.run("tc", ["qdisc", "show"])).stdout).split("\n");
+  const batch: string[] = [];
+  for (const port of ports) {
+    const feed = portFeedLines(port, ifb);
+    if (!lines.some((l) => l.startsWith(`qdisc ingress ffff: dev ${port} `))) batch.push(feed.qdisc);
+    batch.push(feed.filter);
+  }
+  if (batch.length > 0) await runner.run("tc", ["-batch", "-"], { input: `${batch.join("\n")}\n` });
+  return ports;
+}
+
+/**
+ * Apply one plan: the IFB made (and up) when the plan wants it, the cleanup lines (each alone: a line whose
+ * object is already gone is fine), the root qdiscs a device lacks, every port of the bridge fed to the IFB,
+ * the batch (all or fail: HOST_COMMAND_FAILED with tc's stderr) with the bridge's MAC filled in, and the IFB
+ * removed when the plan no longer wants it.
+ */
+export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Promise<void> {
+  if (p.ifb) {
+    const r = await runner.run("ip", ["link", "add", ifb, "type", "ifb"], { allowFailure: true });
+    if (r.exitCode !== 0 && !/File exists/i.test(r.stderr)) throw commandFailed("ip", ["link", "add", ifb, "type", "ifb"], r);
+    await runner.run("ip", ["link", "set", "dev", ifb, "up"]);
+  }
+  await tcTolerant(runner, p.cleanup);
+  if (p.unfeedPorts) {
+    const ports = await bridgePorts(runner, p.unfeedPorts);
+    await tcTolerant(
+      runner,
+      ports.map((port) => `qdisc del dev ${port} handle ffff: ingress`),
+    );
+  }
+  if (p.qdiscs.length > 0 || p.feedPorts) {
+    const shown = (await runner.run("tc", ["qdisc", "show"])).stdout;
+    const lines = shown.split("\n");
+    for (const q of p.qdiscs) {
+      if (lines.some((l) => l.startsWith(`qdisc htb 1: dev ${q.dev} root`))) continue;
+      await runner.run("tc", qdiscLine(q).split(" "));
+    }
+    if (p.feedPorts) await feedPorts(runner, p.feedPorts.bridge, p.feedPorts.ifb, shown);
+  }
+  if (p.batch.length > 0) {
+    const text = p.batch.join("\n");
+    const mac = p.feedPorts && text.includes(BRIDGE_MAC) ? await bridgeMac(runner, p.feedPorts.bridge) : null;
+    await runner.run("tc", ["-batch", "-"], { input: `${mac ? text.split(BRIDGE_MAC).join(mac) : text}\n` });
+  }
+  if (!p.ifb) {
+    const r = await runner.run("ip", ["link", "del", ifb], { allowFailure: true });
+    if (r.exitCode !== 0 && !/Cannot find device|does not exist/i.test(r.stderr)) throw commandFailed("ip", ["link", "del", ifb], r);
+  }
+}
+
+/**
+ * Whether the host's shaping of a network is in place, as `qdiscs` (the output of `tc qdisc show`, every
+ * device) lists it: the HTB root on the bridge (inbound) and on the IFB (outbound), and the ingress qdisc on
+ * every port of the bridge (`ports`; outbound).
+ */
+export function qosInPlace(
+  qdiscs: string,
+  bridge: string,
+  ifb: string,
+  inbound: boolean,
+  outbound: boolean,
+  ports: readonly string[] = [],
+): boolean {
+  const lines = qdiscs.split("\n");
+  const has = (prefix: string) => lines.some((l) => l.startsWith(prefix));
+  if (inbound && !has(`qdisc htb 1: dev ${bridge} root`)) return false;
+  if (outbound && (!has(`qdisc htb 1: dev ${ifb} root`) || ports.some((p) => !has(`qdisc ingress ffff: dev ${p} `)))) return false;
+  return true;
+}

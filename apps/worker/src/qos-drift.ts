@@ -1,0 +1,108 @@
+/**
+ * Reconcile's QoS repair (docs/adr/0044-network-qos.md): a running network with a QoS set whose qdiscs are not
+ * all there (deleted by hand; the network restarted: a new bridge has none; a VM plugged in since: its port
+ * does not feed the IFB yet) gets its whole set applied
+ * again, logged and counted like the other state a host lost. One `tc qdisc show` per round for every
+ * network; repaired under the network's lock, from the definition as it is then.
+ */
+import type { QosSpec } from "@netforge/core/contract";
+import { ifbNameFor, limitsDirection, modelOf, parseNetworkXml, renderQos } from "@netforge/core/model";
+import { tryLock } from "@netforge/core/store";
+import type { HostContext } from "./context";
+import type { CatalogEntry } from "./host/network-catalog";
+import { applyTc, bridgePorts, feedPorts, qosCapabilityOf, qosInPlace } from "./host/qos";
+
+interface Wanted {
+  bridge: string;
+  ifb: string;
+  qos: QosSpec;
+}
+
+/** The QoS set a running network's spec holds, with its bridge and IFB; null when it holds none. */
+function wanted(entry: CatalogEntry): Wanted | null {
+  const spec = entry.def.spec;
+  if (!entry.active || !spec || !entry.def.bridge) return null;
+  const qos = modelOf(spec).view(spec).qos;
+  return qos === null ? null : { bridge: entry.def.bridge, ifb: ifbNameFor(spec.uuid), qos };
+}
+
+/** Whether the network's shaping is all there (its bridge's ports read now: a VM plugged in since needs its feed). */
+const inPlace = async (ctx: HostContext, shown: string, w: Wanted) => {
+  const outbound = limitsDirection(w.qos, "outbound");
+  const ports = outbound ? await bridgePorts(ctx.runner, w.bridge) : [];
+  return qosInPlace(shown, w.bridge, w.ifb, limitsDirection(w.qos, "inbound"), outbound, ports);
+};
+
+/** Apply again the QoS set of every running network whose shaping is not in place; answers the networks repaired. */
+export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
+  const repaired: string[] = [];
+  const targets = catalog.flatMap((entry) => {
+    const w = wanted(entry);
+    return w ? [{ entry, w }] : [];
+  });
+  if (targets.length === 0) return repaired;
+  let shown: string;
+  try {
+    if (!(await qosCapabilityOf(ctx.runner, ctx.qosQdiscs)).supported) return repaired;
+    shown = (await ctx.runner.run("tc", ["qdisc", "show"])).stdout;
+  } catch (err) {
+    ctx.logger.warn({ err }, "could not read the host's qdiscs for the networks' bandwidth limits");
+    return repaired;
+  }
+  for (const { entry, w } of targets) {
+    if (await inPlace(ctx, shown, w)) continue;
+    try {
+      const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+      if (!lock) continue; // a job is changing it: the next round looks again
+      try {
+        const info = await ctx.virsh.info(entry.name);
+        if (!info?.active) continue;
+        const fresh = wanted({ ...entry, ...info, def: parseNetworkXml(await ctx.virsh.dumpXml(entry.name, { inactive: true })) });
+        if (!fresh) continue;
+        if (await inPlace(ctx, (await ctx.runner.run("tc", ["qdisc", "show"])).stdout, fresh)) continue;
+        await applyTc(ctx.runner, fresh.ifb, renderQos(fresh.bridge, fresh.ifb, fresh.qos, null));
+        ctx.logger.warn({ network: entry.name, reapplied: ["bandwidth limits (tc)"] }, "re-applied state the host had lost");
+        await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, 1);
+        repaired.push(entry.name);
+      } finally {
+        await lock.release();
+      }
+    } catch (err) {
+      ctx.logger.warn({ err, network: entry.name }, "could not re-apply the network's bandwidth limits");
+    }
+  }
+  return repaired;
+}
+
+/**
+ * Called on every link change with the bridges' ports (the port watcher's `ip -o monitor link`): a port on the
+ * bridge of a running network with outbound limits whose ingress does not feed the IFB yet gets its feed at
+ * once, under the network's lock (a job taking the limits away meanwhile must not be raced into feeding a
+ * removed IFB). Cheap when no network has outbound limits: the cached catalog only.
+ */
+export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, readonly string[]>): Promise<string[]> {
+  const fed: string[] = [];
+  const targets = (await ctx.catalog.list()).flatMap((entry) => {
+    const w = wanted(entry);
+    return w && limitsDirection(w.qos, "outbound") && (ports.get(w.bridge)?.length ?? 0) > 0 ? [{ entry, w }] : [];
+  });
+  if (targets.length === 0) return fed;
+  const shown = (await ctx.runner.run("tc", ["qdisc", "show"])).stdout.split("\n");
+  for (const { entry, w } of targets) {
+    const lacking = (ports.get(w.bridge) ?? []).filter((p) => !shown.some((l) => l.startsWith(`qdisc ingress ffff: dev ${p} `)));
+    if (lacking.length === 0) continue;
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+    if (!lock) continue; // a job is changing it: reconcile looks again
+    try {
+      const now = ctx.catalog.get(entry.name);
+      const fresh = now ? wanted(now) : null;
+      if (!fresh || !limitsDirection(fresh.qos, "outbound")) continue;
+      const done = await feedPorts(ctx.runner, fresh.bridge, fresh.ifb);
+      ctx.logger.info({ network: entry.name, ports: lacking }, "new ports fed to the bandwidth limits' IFB");
+      fed.push(...done.filter((p) => lacking.includes(p)));
+    } finally {
+      await lock.release();
+    }
+  }
+  return fed;
+}

@@ -1,0 +1,222 @@
+import { describe, expect, it } from "vitest";
+import type { QosSpec } from "../actions/changes";
+import { JOB_DEFS } from "../actions/jobs";
+import type { AppError } from "../errors";
+import { changeHostSteps } from "../plan/change-steps";
+import { planDelete, planStart } from "../plan/lifecycle";
+import { commandOf, stepView } from "../plan/steps";
+import { parseNetworkXml, renderRoutedXml } from "../render/network-xml";
+import { BRIDGE_MAC, ifbNameFor, renderQos, tcText } from "../render/tc-qos";
+import { planChange } from "../drivers/registry";
+import { ConfigureQosBody } from "../schemas/qos";
+import { changeOfBody } from "./__fixtures__/change-of-body";
+import type { RoutedNetSpec, SriovNetSpec } from "./network-spec";
+
+const spec: RoutedNetSpec = {
+  type: "nat",
+  name: "web",
+  uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c",
+  description: "",
+  createdAt: "2026-11-28T00:00:00.000Z",
+  bridge: "nf-web",
+  cidr: "10.1.0.0/24",
+  gateway: "10.1.0.1",
+  dhcp: { enabled: true, start: "10.1.0.100", end: "10.1.0.200", leaseTime: 3600 },
+  reservations: [],
+};
+const up = { active: true, leases: [] };
+const IFB = "nfq-3e3fce454f5";
+const MAC = "52:54:00:12:34:56";
+const SET: QosSpec = {
+  network: { inbound: { averageKbps: 100000, peakKbps: 200000, burstKib: 1024 }, outbound: { averageKbps: 50000 } },
+  vms: [{ mac: MAC, inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } }],
+};
+
+function refusal(f: () => unknown): AppError {
+  try {
+    f();
+  } catch (e) {
+    return e as AppError;
+  }
+  throw new Error("not refused");
+}
+
+describe("the QoS body", () => {
+  it("takes the contract's example; a MAC is lower-cased; peak below average, 0 and unknown fields are refused", () => {
+    const ok = ConfigureQosBody.safeParse({ name: "web", ...SET, vms: [{ ...SET.vms[0], mac: MAC.toUpperCase() }] });
+    expect(ok.success).toBe(true);
+    expect(changeOfBody("configure-network-qos", { network: SET.network, vms: [{ ...SET.vms[0], mac: MAC.toUpperCase() }] })).toEqual({
+      kind: "qos",
+      qos: SET,
+    });
+    expect(changeOfBody("configure-network-qos", {})).toEqual({ kind: "qos", qos: { network: null, vms: [] } });
+    for (const bad of [
+      { name: "web", network: { inbound: { averageKbps: 1000, peakKbps: 999 } } },
+      { name: "web", network: { inbound: { averageKbps: 0 } } },
+      { name: "web", network: { inbound: { averageKbps: 1.5 } } },
+      { name: "web", network: { sideways: { averageKbps: 10 } } },
+      { name: "web", vms: [{ mac: "nope", inbound: { averageKbps: 10 } }] },
+      { name: "web", vms: [{ mac: MAC, inbound: { averageKbps: 10, burstKib: 0 } }] },
+    ]) {
+      expect(ConfigureQosBody.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
+    expect(JOB_DEFS["configure-network-qos"].payload({ name: "web", network: { inbound: { averageKbps: -1 } } }).ok).toBe(false);
+  });
+});
+
+describe("the tc renderer", () => {
+  it("an IFB name of 15 characters from the uuid", () => {
+    expect(ifbNameFor(spec.uuid)).toBe(IFB);
+    expect(ifbNameFor("not-a-uuid")).toMatch(/^nfq-[0-9a-f]{11}$/);
+  });
+
+  it("inbound on the bridge (ether dst), outbound on the IFB (ether src, to the bridge's MAC) fed from every port", () => {
+    const p = renderQos("nf-web", IFB, SET, null);
+    expect(p.ifb).toBe(true);
+    expect(p.cleanup).toEqual([]);
+    expect(p.qdiscs).toEqual([
+      { dev: "nf-web", kind: "htb", defaultClass: 2 },
+      { dev: IFB, kind: "htb", defaultClass: 3 },
+    ]);
+    expect(p.feedPorts).toEqual({ bridge: "nf-web", ifb: IFB });
+    expect(p.unfeedPorts).toBeNull();
+    expect(p.batch).toEqual([
+      "class replace dev nf-web parent 1: classid 1:1 htb rate 100000kbit ceil 200000kbit burst 1048576 cburst 1048576 quantum 200000",
+      "class replace dev nf-web parent 1:1 classid 1:2 htb rate 100000kbit ceil 200000kbit burst 1048576 cburst 1048576 quantum 200000",
+      "class replace dev nf-web parent 1:1 classid 1:10 htb rate 20000kbit ceil 20000kbit quantum 200000",
+      `filter replace dev nf-web parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC} flowid 1:10`,
+      `class replace dev ${IFB} parent 1: classid 1:1 htb rate 50000kbit ceil 50000kbit quantum 200000`,
+      `class replace dev ${IFB} parent 1:1 classid 1:2 htb rate 50000kbit ceil 50000kbit quantum 200000`,
+      `class replace dev ${IFB} parent 1: classid 1:3 htb rate 100000000kbit ceil 100000000kbit quantum 200000`,
+      `class replace dev ${IFB} parent 1:1 classid 1:10 htb rate 20000kbit ceil 20000kbit quantum 200000`,
+      `filter replace dev ${IFB} parent 1: protocol all prio 1 handle 800::1 u32 match ether src ${MAC} match ether dst ${BRIDGE_MAC} flowid 1:10`,
+      `filter replace dev ${IFB} parent 1: protocol all prio 1 handle 800::fff u32 match ether dst ${BRIDGE_MAC} flowid 1:2`,
+    ]);
+    expect(tcText(p).split("\n").slice(0, 4)).toEqual([
+      "tc qdisc replace dev nf-web root handle 1: htb default 2    # unless present",
+      `tc qdisc replace dev ${IFB} root handle 1: htb default 3    # unless present`,
+      "tc qdisc add dev <each port> handle ffff: ingress    # on each port of nf-web, unless present",
+      `tc filter replace dev <each port> parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${IFB}`,
+    ]);
+  });
+
+  it("no network limit: the root class runs at 100 Gbit/s; a direction nobody limits gets nothing", () => {
+    const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, inbound: { averageKbps: 5000 } }] }, null);
+    expect(p.ifb).toBe(false);
+    expect(p.feedPorts).toBeNull();
+    expect(p.qdiscs).toEqual([{ dev: "nf-web", kind: "htb", defaultClass: 2 }]);
+    expect(p.batch[0]).toBe("class replace dev nf-web parent 1: classid 1:1 htb rate 100000000kbit ceil 100000000kbit quantum 200000");
+    expect(p.batch.join("\n")).not.toContain(IFB);
+  });
+
+  it("takes away what the previous set had and this one has not: a VM's filter then its class, a whole direction", () => {
+    const two: QosSpec = {
+      network: null,
+      vms: [SET.vms[0] as QosSpec["vms"][0], { mac: "52:54:00:00:00:02", inbound: { averageKbps: 1000 } }],
+    };
+    const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, inbound: { averageKbps: 1000 } }] }, two);
+    expect(p.cleanup).toEqual([
+      "filter del dev nf-web parent 1: protocol all prio 1 handle 800::2 u32",
+      "class del dev nf-web classid 1:11",
+      `qdisc del dev ${IFB} root`,
+    ]);
+    expect(p.ifb).toBe(false);
+    expect(p.unfeedPorts).toBe("nf-web");
+    const none = renderQos("nf-web", IFB, null, SET);
+    expect(none).toEqual({
+      ifb: false,
+      cleanup: ["qdisc del dev nf-web root", `qdisc del dev ${IFB} root`],
+      qdiscs: [],
+      feedPorts: null,
+      unfeedPorts: "nf-web",
+      batch: [],
+    });
+  });
+});
+
+describe("configure-network-qos planned", () => {
+  it("one live tc step (undone by the previous set) then the spec; describe's view and the metadata keep the set", () => {
+    const plan = planChange(spec, { kind: "qos", qos: SET }, up);
+    const steps = changeHostSteps(plan);
+    expect(steps.map(commandOf)).toEqual([
+      ["tc", "-batch", "-"],
+      ["virsh", "net-define", "<file>"],
+    ]);
+    const [tc] = steps;
+    if (tc?.kind !== "qos") throw new Error("no qos step");
+    expect(tc.name).toBe(`apply bandwidth limits on bridge nf-web and ${IFB} (tc)`);
+    expect(tc.apply).toEqual(renderQos("nf-web", IFB, SET, null));
+    expect(tc.undo).toEqual(renderQos("nf-web", IFB, null, SET));
+    expect(stepView("applying change", tc).tc).toBe(tcText(tc.apply));
+    expect(plan.spec).toEqual({ ...spec, qos: SET });
+    expect(plan.changed).toEqual([
+      "network limit: inbound 100000 kbit/s (peak 200000) burst 1024 KiB, outbound 50000 kbit/s",
+      `VM limits: ${MAC} inbound 20000 kbit/s, outbound 20000 kbit/s`,
+    ]);
+    const parsed = parseNetworkXml(plan.libvirtXml).spec;
+    expect(parsed).toEqual({ ...spec, qos: SET });
+    expect(renderRoutedXml(parsed as RoutedNetSpec)).toBe(plan.libvirtXml);
+  });
+
+  it("the same set changes nothing; an empty set clears it; a stopped network only gets its spec", () => {
+    const withSet = { ...spec, qos: SET };
+    expect(planChange(withSet, { kind: "qos", qos: SET }, up).steps).toEqual([]);
+    const clear = planChange(withSet, { kind: "qos", qos: { network: null, vms: [] } }, up);
+    expect(clear.spec).toEqual(spec);
+    expect(clear.changed).toEqual(["bandwidth limits removed (netforge's qdiscs and IFB taken away)"]);
+    expect(planChange(spec, { kind: "qos", qos: { network: {}, vms: [] } }, up).steps).toEqual([]);
+    const stopped = planChange(spec, { kind: "qos", qos: SET }, { active: false, leases: [] });
+    expect(changeHostSteps(stopped).map((s) => s.kind)).toEqual(["xml"]);
+  });
+
+  it("refuses a MAC in two entries, or an entry without a limit (VALIDATION_FAILED naming it)", () => {
+    const twice = refusal(() =>
+      planChange(
+        spec,
+        { kind: "qos", qos: { network: null, vms: [SET.vms[0] as QosSpec["vms"][0], { mac: MAC, outbound: { averageKbps: 1 } }] } },
+        up,
+      ),
+    );
+    expect(twice.code).toBe("VALIDATION_FAILED");
+    expect(JSON.stringify(twice.details)).toContain("vms.1.mac");
+    const empty = refusal(() => planChange(spec, { kind: "qos", qos: { network: null, vms: [{ mac: MAC }] } }, up));
+    expect(JSON.stringify(empty.details)).toContain("needs an inbound or an outbound limit");
+  });
+
+  it("sriov refuses it, saying VF rate limits are the NIC's", () => {
+    const sriov: SriovNetSpec = {
+      type: "sriov",
+      name: "fast",
+      uuid: spec.uuid,
+      description: "",
+      createdAt: spec.createdAt,
+      pf: "enp3s0f0",
+      vfs: 2,
+      vlan: null,
+    };
+    const err = refusal(() => planChange(sriov, { kind: "qos", qos: SET }, up));
+    expect(err.code).toBe("UNSUPPORTED_FOR_TYPE");
+    expect(err.message).toContain("VF rate limits are the NIC's own");
+  });
+
+  it("delete-network of a network with outbound limits removes its IFB (gone already is fine)", () => {
+    const net = { active: false, autostart: false, xml: "<network/>", forwardMode: "open", firewall: null };
+    const plan = planDelete({ ...spec, qos: SET }, "web", net, { links: [], pfs: [] });
+    const last = plan.phases.at(-1)?.hostSteps.at(-1);
+    expect(last).toMatchObject({ kind: "command", argv: ["ip", "link", "del", IFB], allowFailure: true });
+    const inboundOnly = planDelete({ ...spec, qos: { network: { inbound: { averageKbps: 1 } }, vms: [] } }, "web", net, {
+      links: [],
+      pfs: [],
+    });
+    expect(JSON.stringify(inboundOnly)).not.toContain(IFB);
+  });
+
+  it("start-network applies the set once libvirt made the bridge (after the firewall); none without a set", () => {
+    const net = { active: false, autostart: false, xml: "<network/>", forwardMode: "open", firewall: null };
+    const facts = { links: [], pfs: [] };
+    const steps = planStart({ ...spec, qos: SET }, net, facts, "h1").phases.flatMap((p) => p.hostSteps);
+    expect(steps.map((s) => s.kind)).toEqual(["virsh", "nft", "qos"]);
+    expect(steps[2]).toMatchObject({ apply: renderQos("nf-web", IFB, SET, null), undo: renderQos("nf-web", IFB, null, SET) });
+    expect(planStart(spec, net, facts, "h1").phases.flatMap((p) => p.hostSteps.map((s) => s.kind))).toEqual(["virsh", "nft"]);
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * A network's QoS set as tc commands (docs/adr/0044-network-qos.md), pure: the lines of `tc -batch` that make
+ * the host's shaping what the set says, and the lines that take away what the previous set had and this one
+ * has not. Inbound (toward the VMs) is an HTB tree on the bridge's egress, which only carries what crosses the
+ * network's edge (frames between two VMs are switched port to port). Outbound (from the VMs) is an HTB tree on
+ * the network's IFB, fed by a u32 + mirred redirect from the ingress of every port of the bridge (not from the
+ * bridge's own ingress: with br_netfilter, routed frames re-injected there by the IFB are lost, seen on this
+ * kernel); there the edge is the frames sent to the bridge's MAC (the gateway), filled in by the worker when it
+ * runs (BRIDGE_MAC), and frames to another VM go to class 1:3, not shaped.
+ *
+ * The tree of a direction: class 1:1 (the network's limit; none: 100 Gbit/s), class 1:2 under it (edge
+ * traffic of no limited VM), and one class 1:<16+i> per VM i of the set with a limit that way, selected by a
+ * u32 filter on the VM's MAC (ether dst inbound; ether src and the bridge's MAC as ether dst outbound),
+ * handle 800::<i+1>. Applied with `replace` (classes and filters change in place: no qdisc is removed while
+ * it stays wanted).
+ */
+import { createHash } from "node:crypto";
+import type { QosLimitSpec, QosSpec } from "../actions/changes";
+
+export type QosDirection = "inbound" | "outbound";
+
+/** The root class's rate when the network itself has no limit that way (kbit/s: 100 Gbit/s). */
+export const UNLIMITED_KBPS = 100_000_000;
+
+/** Where the worker puts the bridge's MAC in an outbound line (read from the host when the plan runs). */
+export const BRIDGE_MAC = "<bridge-mac>";
+
+/** The u32 handle of the outbound catch-all edge filter (after every VM's: u32 tries a table's nodes in handle order). */
+const EDGE_FILTER = "800::fff";
+
+/** The IFB device of a network's outbound shaping: `nfq-` and 11 hex digits of its uuid (15 characters). */
+export function ifbNameFor(uuid: string): string {
+  const hex = uuid.replace(/-/g, "").toLowerCase();
+  const id = /^[0-9a-f]{11,}$/.test(hex) ? hex.slice(0, 11) : createHash("sha256").update(uuid).digest("hex").slice(0, 11);
+  return `nfq-${id}`;
+}
+
+/** Whether the set limits anything in direction `d`. */
+export function limitsDirection(q: QosSpec | null | undefined, d: QosDirection): boolean {
+  return !!q && (q.network?.[d] !== undefined || q.vms.some((v) => v[d] !== undefined));
+}
+
+/** Whether the set limits anything at all. */
+export const hasQos = (q: QosSpec | null | undefined): boolean => limitsDirection(q, "inbound") || limitsDirection(q, "outbound");
+
+/** The class minor of VM i, in hex as tc writes it. */
+export const vmClassMinor = (i: number): string => (16 + i).toString(16);
+/** The u32 filter handle of VM i. */
+export const vmFilterHandle = (i: number): string => `800::${(i + 1).toString(16)}`;
+
+/** HTB's quantum for a rate: a tenth of a second's bytes, kept between one frame and 200,000 bytes. */
+const quantumOf = (kbps: number): number => Math.max(1514, Math.min(200_000, Math.floor((kbps * 1000) / 8 / 10)));
+
+function htbArgs(l: QosLimitSpec): string {
+  const ceil = l.peakKbps ?? l.averageKbps;
+  const burst = l.burstKib === undefined ? "" : ` burst ${l.burstKib * 1024} cburst ${l.burstKib * 1024}`;
+  return `htb rate ${l.averageKbps}kbit ceil ${ceil}kbit${burst} quantum ${quantumOf(l.averageKbps)}`;
+}
+
+/**
+ * A root qdisc the shaping hangs from: made only when the device lacks it (HTB has no change operation, so
+ * `tc qdisc replace` of one that is there fails; what hangs from it is replaced instead).
+ */
+export interface TcQdisc {
+  dev: string;
+  kind: "htb";
+  /** The class of frames no filter takes: 2 (the network's edge, inbound) or 3 (between VMs, outbound). */
+  defaultClass: 2 | 3;
+}
+
+/** The tc line making a qdisc of the plan. */
+export const qdiscLine = (q: TcQdisc): string => `qdisc replace dev ${q.dev} root handle 1: htb default ${q.defaultClass}`;
+
+/** The tc lines feeding one port's ingress to the IFB (the qdisc made unless present, then the filter). */
+export const portFeedLines = (port: string, ifb: string): { qdisc: string; filter: string } => ({
+  qdisc: `qdisc add dev ${port} handle ffff: ingress`,
+  filter: `filter replace dev ${port} parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${ifb}`,
+});
+
+/** What applying a set runs: `cleanup` first (failures there are things already gone), the qdiscs a device lacks, the port feeds, then `batch`. */
+export interface TcPlan {
+  /** The IFB device exists (outbound shaping) after the apply. */
+  ifb: boolean;
+  /** tc batch lines removing what the previous set had and this one has not (each may find it already gone). */
+  cleanup: string[];
+  /** The root qdiscs, each made when its device lacks it. */
+  qdiscs: TcQdisc[];
+  /**
+   * Every port of this bridge feeds its ingress to the IFB (the worker reads the ports when it runs; a port
+   * plugged in later is fed by reconcile); null: none.
+   */
+  feedPorts: { bridge: string; ifb: string } | null;
+  /** The feeds of every port of this bridge are taken away (outbound no longer limited); null: none. */
+  unfeedPorts: string | null;
+  /** tc batch lines making the shaping what the set says (idempotent: replace); BRIDGE_MAC filled in when it runs. */
+  batch: string[];
+}
+
+/**
+ * The tc commands taking the host from `had` (what the previous set made; null: nothing) to `want` on a
+ * network whose bridge is `bridge` and whose IFB is `ifb`.
+ */
+export function renderQos(bridge: string, ifb: string, want: QosSpec | null, had: QosSpec | null): TcPlan {
+  const cleanup: string[] = [];
+  const qdiscs: TcQdisc[] = [];
+  const batch: string[] = [];
+  for (const d of ["inbound", "outbound"] as const) {
+    const dev = d === "inbound" ? bridge : ifb;
+    const out = d === "outbound";
+    const match = out ? "ether src" : "ether dst";
+    if (!limitsDirection(want, d)) {
+      if (limitsDirection(had, d)) cleanup.push(`qdisc del dev ${dev} root`);
+      continue;
+    }
+    const w = want as QosSpec;
+    // VM classes the previous set had that way and this one has not at the same index: filter, then class.
+    const keep = new Set(w.vms.flatMap((v, i) => (v[d] ? [i] : [])));
+    (had?.vms ?? []).forEach((v, i) => {
+      if (v[d] === undefined || keep.has(i)) return;
+      cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 1 handle ${vmFilterHandle(i)} u32`);
+      cleanup.push(`class del dev ${dev} classid 1:${vmClassMinor(i)}`);
+    });
+    const net: QosLimitSpec = w.network?.[d] ?? { averageKbps: UNLIMITED_KBPS };
+    qdiscs.push({ dev, kind: "htb", defaultClass: out ? 3 : 2 });
+    batch.push(`class replace dev ${dev} parent 1: classid 1:1 ${htbArgs(net)}`);
+    batch.push(`class replace dev ${dev} parent 1:1 classid 1:2 ${htbArgs(net)}`);
+    // Outbound frames to another VM of the network: not shaped (as inbound, where they never reach the bridge's qdisc).
+    if (out) batch.push(`class replace dev ${dev} parent 1: classid 1:3 ${htbArgs({ averageKbps: UNLIMITED_KBPS })}`);
+    const edge = out ? ` match ether dst ${BRIDGE_MAC}` : "";
+    w.vms.forEach((v, i) => {
+      const l = v[d];
+      if (l === undefined) return;
+      batch.push(`class replace dev ${dev} parent 1:1 classid 1:${vmClassMinor(i)} ${htbArgs(l)}`);
+      batch.push(
+        `filter replace dev ${dev} parent 1: protocol all prio 1 handle ${vmFilterHandle(i)} u32 match ${match} ${v.mac}${edge} flowid 1:${vmClassMinor(i)}`,
+      );
+    });
+    if (out)
+      batch.push(
+        `filter replace dev ${dev} parent 1: protocol all prio 1 handle ${EDGE_FILTER} u32 match ether dst ${BRIDGE_MAC} flowid 1:2`,
+      );
+  }
+  const feeds = limitsDirection(want, "outbound");
+  return {
+    ifb: feeds,
+    cleanup,
+    qdiscs,
+    feedPorts: feeds ? { bridge, ifb } : null,
+    unfeedPorts: !feeds && limitsDirection(had, "outbound") ? bridge : null,
+    batch,
+  };
+}
+
+/** The plan's lines as one text (the dry run's and the job's view): the conditional lines marked as such. */
+export function tcText(p: TcPlan): string {
+  const feed = p.feedPorts ? portFeedLines("<each port>", p.feedPorts.ifb) : null;
+  const lines = [
+    ...p.cleanup.map((l) => `${l}    # if present`),
+    ...(p.unfeedPorts ? [`qdisc del dev <each port of ${p.unfeedPorts}> handle ffff: ingress    # if present`] : []),
+    ...p.qdiscs.map((q) => `${qdiscLine(q)}    # unless present`),
+    ...(feed && p.feedPorts ? [`${feed.qdisc}    # on each port of ${p.feedPorts.bridge}, unless present`, feed.filter] : []),
+    ...p.batch,
+  ];
+  return lines.map((l) => `tc ${l}\n`).join("");
+}

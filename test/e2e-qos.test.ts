@@ -1,0 +1,228 @@
+/**
+ * Bandwidth limits end to end on a sandbox host (docs/adr/0044-network-qos.md), measured with real traffic
+ * (iperf3 between namespace VMs and the host's outside namespace): a network limit and a VM limit each way,
+ * an unlimited VM next to a limited one (it runs at the network's limit), traffic between two VMs not shaped,
+ * a live change of the limit with the VM's port staying on the bridge, a VM plugged in after the set (its port
+ * fed to the IFB within 1 s on its link event), the dry
+ * run's tc text, reconcile putting back a qdisc deleted by hand, an empty set and delete-network taking the
+ * qdiscs and the IFB away, and a host lacking a qdisc kind (named by NETFORGE_QOS_QDISCS) refusing the job with
+ * nothing changed. Under the e2e lock.
+ */
+import { readFileSync } from "node:fs";
+import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, startCluster, waitFor, workerLog } from "./support/cluster";
+
+let c: Cluster;
+let h: SandboxHost;
+const vms: NamespaceVm[] = [];
+let vmA: NamespaceVm;
+let vmB: NamespaceVm;
+let uuid: string;
+let ipB: string;
+
+const MAC_A = "52:54:00:87:00:0a";
+const MAC_B = "52:54:00:87:00:0b";
+const MAC_C = "52:54:00:87:00:0c";
+const BRIDGE = "nf-qosnet";
+
+beforeAll(async () => {
+  c = await startCluster({ hosts: [{ id: "qos" }], label: "qos", workerEnv: { NETFORGE_RECONCILE_MS: "3000" } });
+  h = c.hosts.get("qos") as SandboxHost;
+  const r = await c.call("create-network", { name: "qosnet", type: "nat", cidr: "10.87.0.0/24" }, { wait: 30 });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  uuid = (await c.call("describe-network", { name: "qosnet" })).body.network.uuid;
+  vmA = await vmOn("qosa", MAC_A);
+  vmB = await vmOn("qosb", MAC_B);
+  await vmA.dhcp({ timeoutMs: 20_000 });
+  ipB = (await vmB.dhcp({ timeoutMs: 20_000 })).ip;
+  await h.execOutside(["iperf3", "-s", "-D", "-B", h.outsideAddress, "-p", "5201"]);
+}, 60_000);
+afterAll(async () => {
+  for (const vm of vms) await vm.destroy().catch(() => undefined);
+  await c?.stop();
+});
+
+async function vmOn(name: string, mac: string): Promise<NamespaceVm> {
+  const vm = await createNamespaceVm(h, { name, bridge: BRIDGE, mac });
+  vms.push(vm);
+  return vm;
+}
+
+const ifb = () => `nfq-${uuid.replace(/-/g, "").slice(0, 11)}`;
+
+/**
+ * Mbit/s a VM gets to (outbound) or from (inbound, iperf3 -R) the outside, over 2 s after a first second
+ * left out (the burst a fresh flow gets before the rate holds).
+ */
+async function measure(vm: NamespaceVm, dir: "inbound" | "outbound"): Promise<number> {
+  const args = ["iperf3", "-c", h.outsideAddress, "-p", "5201", "-t", "2", "-O", "1", "-J", ...(dir === "inbound" ? ["-R"] : [])];
+  const r = await vm.exec(args, { timeoutMs: 15_000 });
+  const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
+  return j.end.sum_received.bits_per_second / 1e6;
+}
+
+const within = (mbit: number, limit: number, tolerance = 0.25) => mbit > limit * (1 - tolerance) && mbit < limit * (1 + tolerance);
+
+const qdiscs = async () => (await h.exec(["tc", "qdisc", "show"])).stdout;
+
+describe("bandwidth limits of a nat network (configure-network-qos)", () => {
+  const set = {
+    name: "qosnet",
+    network: { inbound: { averageKbps: 40000 }, outbound: { averageKbps: 40000 } },
+    vms: [
+      { mac: MAC_A, inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } },
+      { mac: MAC_C, inbound: { averageKbps: 10000 }, outbound: { averageKbps: 10000 } },
+    ],
+  };
+
+  it("a dry run shows the tc lines and changes nothing", async () => {
+    const r = await c.call("configure-network-qos", { ...set, dryRun: true });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const step = r.body.plan.steps.find((s: { command: string[] }) => s.command.join(" ") === "tc -batch -");
+    expect(step.tc).toContain(`tc qdisc replace dev ${BRIDGE} root handle 1: htb default 2    # unless present`);
+    expect(step.tc).toContain(
+      `tc filter replace dev ${BRIDGE} parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC_A} flowid 1:10`,
+    );
+    expect(step.tc).toContain(`action mirred egress redirect dev ${ifb()}`);
+    expect(await qdiscs()).not.toMatch(/qdisc htb/);
+  });
+
+  it("limits a VM to its own rate and an unlimited VM to the network's, each way, measured with iperf3", async () => {
+    const r = await c.call("configure-network-qos", set, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.job.state).toBe("succeeded");
+    const rates = {
+      aIn: await measure(vmA, "inbound"),
+      aOut: await measure(vmA, "outbound"),
+      bIn: await measure(vmB, "inbound"),
+      bOut: await measure(vmB, "outbound"),
+    };
+    console.log("measured Mbit/s (VM A limit 20, VM B unlimited under the network's 40):", rates);
+    // Between two VMs of the network: not shaped (neither the network's limit nor A's applies).
+    await vmB.exec(["iperf3", "-s", "-D", "-B", ipB, "-p", "5202"]);
+    const ab = await vmA.exec(["iperf3", "-c", ipB, "-p", "5202", "-t", "1", "-J"], { timeoutMs: 15_000 });
+    const abMbit = (JSON.parse(ab.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+    console.log("A -> B Mbit/s (not shaped):", abMbit);
+    expect(abMbit).toBeGreaterThan(100);
+    expect(within(rates.aIn, 20), `A inbound ${rates.aIn}`).toBe(true);
+    expect(within(rates.aOut, 20), `A outbound ${rates.aOut}`).toBe(true);
+    expect(within(rates.bIn, 40), `B inbound ${rates.bIn}`).toBe(true);
+    expect(within(rates.bOut, 40), `B outbound ${rates.bOut}`).toBe(true);
+    const d = await c.call("describe-network", { name: "qosnet" });
+    expect(d.body.network.qos).toEqual({ network: set.network, vms: set.vms });
+  });
+
+  it("a changed limit holds at once, live: the VM's port stays on the bridge", async () => {
+    const next = { ...set, vms: [{ mac: MAC_A, inbound: { averageKbps: 8000 }, outbound: { averageKbps: 8000 } }, set.vms[1]] };
+    const r = await c.call("configure-network-qos", next, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    const aOut = await measure(vmA, "outbound");
+    const aIn = await measure(vmA, "inbound");
+    console.log("measured Mbit/s after the change to 8:", { aIn, aOut });
+    expect(within(aOut, 8), `A outbound ${aOut}`).toBe(true);
+    expect(within(aIn, 8), `A inbound ${aIn}`).toBe(true);
+    const [port] = JSON.parse((await h.exec(["ip", "-j", "link", "show", "dev", vmA.hostIfname])).stdout) as { master?: string }[];
+    expect(port?.master).toBe(BRIDGE);
+  });
+
+  it("a VM plugged in after the set: inbound by its MAC on the bridge at once, outbound fed within 1 s by the link event", async () => {
+    const vmC = await vmOn("qosc", MAC_C);
+    const plugged = Date.now();
+    // Inbound: its MAC's filter on the bridge is there already. Outbound: the link event feeds its port to the IFB.
+    await waitFor(
+      "the new port fed to the IFB",
+      async () => (await qdiscs()).includes(`qdisc ingress ffff: dev ${vmC.hostIfname} `),
+      10_000,
+      50,
+    );
+    const fedMs = Date.now() - plugged;
+    expect(fedMs).toBeLessThan(1000);
+    // Fed by the link event's handler, not by reconcile (the log line is written a moment later).
+    await waitFor("the feed in the worker's log", async () =>
+      readFileSync(workerLog(c.prefix, "qos"), "utf8").includes("new ports fed to the bandwidth limits' IFB"),
+    );
+    await vmC.dhcp();
+    const cIn = await measure(vmC, "inbound");
+    const cOut = await measure(vmC, "outbound");
+    console.log("a VM plugged in later (limit 10): port fed after ms", fedMs, "measured Mbit/s", { cIn, cOut });
+    expect(within(cIn, 10), `C inbound ${cIn}`).toBe(true);
+    expect(within(cOut, 10), `C outbound ${cOut}`).toBe(true);
+  });
+
+  it("reconcile puts back a qdisc deleted by hand", async () => {
+    await h.exec(["tc", "qdisc", "del", "dev", ifb(), "root"]);
+    await waitFor("the IFB's HTB put back by reconcile", async () => (await qdiscs()).includes(`qdisc htb 1: dev ${ifb()} root`), 15_000);
+    const aOut = await measure(vmA, "outbound");
+    expect(within(aOut, 8), `A outbound ${aOut}`).toBe(true);
+  });
+
+  it("refuses bad input with a 4xx, sriov-style refusals are for other types, and changes nothing", async () => {
+    for (const body of [
+      { name: "qosnet", vms: [{ mac: "nope", inbound: { averageKbps: 1 } }] },
+      { name: "qosnet", network: { inbound: { averageKbps: 0 } } },
+      { name: "qosnet", network: { inbound: { averageKbps: 1000, peakKbps: 10 } } },
+      {
+        name: "qosnet",
+        vms: [
+          { mac: MAC_A, inbound: { averageKbps: 1000 } },
+          { mac: MAC_A, outbound: { averageKbps: 1000 } },
+        ],
+      },
+    ]) {
+      const r = await c.call("configure-network-qos", body);
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error.code).toBe("VALIDATION_FAILED");
+    }
+  });
+
+  it("an empty set removes netforge's qdiscs and the IFB; the VMs run unlimited", async () => {
+    const r = await c.call("configure-network-qos", { name: "qosnet", network: null, vms: [] }, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    const shown = await qdiscs();
+    expect(shown).not.toMatch(/qdisc htb/);
+    expect(shown).not.toContain("qdisc ingress ffff:");
+    expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
+    const aOut = await measure(vmA, "outbound");
+    expect(aOut).toBeGreaterThan(100);
+    expect((await c.call("describe-network", { name: "qosnet" })).body.network.qos).toBeNull();
+  });
+
+  it("a host lacking a qdisc kind: list-hosts says what is missing, the job fails naming it and changes nothing", async () => {
+    await c.startWorker("qos", { env: { NETFORGE_QOS_QDISCS: "htb,sfq" } });
+    await waitFor("qos capability in list-hosts", async () => {
+      const r = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return r.body.hosts?.[0]?.qos?.supported === false;
+    });
+    const hosts = (await c.call("list-hosts", {}, { token: "admin-token-0123456789" })).body.hosts;
+    expect(hosts[0].qos.missing).toEqual([expect.stringContaining("the sfq qdisc")]);
+    const r = await c.call("configure-network-qos", set, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("failed");
+    expect(r.body.job.error.code).toBe("HOST_COMMAND_FAILED");
+    expect(r.body.job.error.message).toContain("the sfq qdisc");
+    expect(await qdiscs()).not.toMatch(/qdisc htb/);
+    expect((await c.call("describe-network", { name: "qosnet" })).body.network.qos).toBeNull();
+    await c.startWorker("qos");
+    await waitFor("qos supported again", async () => {
+      const l = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return l.body.hosts?.[0]?.qos?.supported === true;
+    });
+  });
+
+  it("start-network applies the set with the start (a step of its plan); delete-network removes the IFB", async () => {
+    const r = await c.call("configure-network-qos", set, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).toBe(0);
+    for (const vm of vms) await vm.destroy();
+    vms.length = 0;
+    const stop = await c.call("stop-network", { name: "qosnet" }, { wait: 30 });
+    expect(stop.body.job?.state, JSON.stringify(stop.body)).toBe("succeeded");
+    const start = await c.call("start-network", { name: "qosnet" }, { wait: 30 });
+    expect(start.body.job?.state, JSON.stringify(start.body)).toBe("succeeded");
+    // At once, with the job (not by reconcile's next round).
+    expect(await qdiscs()).toContain(`qdisc htb 1: dev ${BRIDGE} root`);
+    const del = await c.call("delete-network", { name: "qosnet" }, { wait: 30 });
+    expect(del.body.job?.state, JSON.stringify(del.body)).toBe("succeeded");
+    expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
+  });
+});
