@@ -114,6 +114,7 @@ describe("the diff of one network", () => {
     ["a reservation", { reservations: [{ mac: "52:54:00:00:00:09", ip: "10.10.0.9" }] }, "network ip assign"],
     ["a DNS record", { dnsHosts: [{ ip: "10.10.0.9", names: ["db"] }] }, "network dns"],
     ["the MTU", { mtu: 1400 }, "network mtu"],
+    ["a bandwidth limit", { qos: { network: { inbound: { averageKbps: 20000 } } } }, "network qos"],
   ];
   for (const [what, change, command] of single) {
     it(`${what} changed alone: exactly one change (${command}), with the network's version`, () => {
@@ -186,6 +187,18 @@ describe("the diff of one network", () => {
     const exported = exportNetwork(view({ ipv6: v6 }));
     expect(exported.ipv6).toEqual({ cidr: "fd00:10::/64", mode: "dhcpv6", dhcp: v6.dhcp });
     expect(planNetwork(desired({ ipv6: exported.ipv6 }), view({ ipv6: v6 })).kind).toBe("none");
+  });
+  it("QoS: the whole set in one request; the same set is nothing; left out of the file clears it; export writes it", () => {
+    const set = { network: { inbound: { averageKbps: 20000 } }, vms: [{ mac: "52:54:00:00:00:09", outbound: { averageKbps: 5000 } }] };
+    const p = planNetwork(desired({ qos: set }), view());
+    expect(p.kind === "update" && p.requests.map((r) => r.body)).toEqual([{ name: "web", ...set }]);
+    expect(planNetwork(desired({ qos: set }), view({ qos: set })).kind).toBe("none");
+    const cleared = planNetwork(desired({}), view({ qos: set }));
+    expect(cleared.kind === "update" && cleared.requests.map((r) => r.body)).toEqual([{ name: "web", network: null, vms: [] }]);
+    const exported = exportNetwork(view({ qos: set }));
+    expect(exported.qos).toEqual(set);
+    expect(planNetwork(desired({ qos: exported.qos }), view({ qos: set })).kind).toBe("none");
+    expect(exportNetwork(view({ qos: null })).qos).toBeUndefined();
   });
   it("no host in the file: the network may be anywhere", () => {
     const r = parseFleet({ ...head, networks: [{ name: "web", type: "nat", cidr: "10.10.0.0/24" }] });

@@ -24,6 +24,7 @@ import {
   ConfigureDnsBody,
   ConfigureFirewallBody,
   ConfigurePortForwardBody,
+  ConfigureQosBody,
   CreateNetworkBody,
   IPv4,
   ManagedBy,
@@ -45,6 +46,8 @@ const ForwardPart = ConfigurePortForwardBody.omit({ name: true, dryRun: true, ac
   vmIp: IPv4.describe("The VM's address the host port goes to"),
 });
 const ReservationPart = AssignStaticIpBody.pick({ mac: true, ip: true, hostname: true });
+/** A network's bandwidth limits (configure-network-qos's body without the name): absent parts are none. */
+const QosPart = ConfigureQosBody.omit({ name: true, dryRun: true }).transform((q) => ({ network: q.network ?? null, vms: q.vms ?? [] }));
 
 /** The parts of a file's network beside its create body, each with its schema. */
 const PART_SCHEMAS = {
@@ -52,6 +55,7 @@ const PART_SCHEMAS = {
   portForwards: z.array(ForwardPart),
   reservations: z.array(ReservationPart),
   dnsHosts: ConfigureDnsBody.shape.hosts,
+  qos: QosPart,
 };
 type PartKey = keyof typeof PART_SCHEMAS;
 const PART_KEYS = Object.keys(PART_SCHEMAS) as PartKey[];
@@ -60,6 +64,7 @@ export type FirewallValue = z.output<typeof FirewallPart>;
 export type ForwardValue = z.output<typeof ForwardPart>;
 export type ReservationValue = z.output<typeof ReservationPart>;
 export type DnsValue = z.output<typeof PART_SCHEMAS.dnsHosts>;
+export type QosValue = z.output<typeof QosPart>;
 
 /** A network of a file, validated: its create body (without start/managedBy) and its parts, defaults filled. */
 export interface DesiredNetwork {
@@ -72,6 +77,7 @@ export interface DesiredNetwork {
   portForwards: ForwardValue[];
   reservations: ReservationValue[];
   dnsHosts: DnsValue;
+  qos: QosValue;
 }
 
 export interface Fleet {
@@ -166,7 +172,7 @@ function parseNetworks(raw: Record<string, unknown>[], owner: string | null): { 
     const parts: Record<string, unknown> = {};
     for (const k of PART_KEYS) {
       const schema: z.ZodType = PART_SCHEMAS[k];
-      const r = schema.safeParse(partsRaw[k] ?? (k === "firewall" ? {} : []));
+      const r = schema.safeParse(partsRaw[k] ?? (k === "firewall" || k === "qos" ? {} : []));
       if (r.success) parts[k] = r.data;
       else issues.push(...zodIssues(r.error, [...at, k]));
     }
@@ -194,6 +200,7 @@ function parseNetworks(raw: Record<string, unknown>[], owner: string | null): { 
       portForwards: parts.portForwards as ForwardValue[],
       reservations: parts.reservations as ReservationValue[],
       dnsHosts: parts.dnsHosts as DnsValue,
+      qos: parts.qos as QosValue,
     });
   });
   return { networks, issues };
@@ -219,6 +226,8 @@ export interface NetworkView {
   dnsHosts: { ip: string; names: string[] }[];
   /** The MTU set on the network (null: none set). */
   mtu?: number | null;
+  /** The bandwidth limits as describe shows them (null: none). */
+  qos?: { network: unknown; vms: unknown[] } | null;
   /** IPv6 as describe shows it (null: IPv4 only). */
   ipv6?: {
     cidr: string;
@@ -252,6 +261,7 @@ function currentParts(v: NetworkView): {
   portForwards: ForwardValue[];
   reservations: ReservationValue[];
   dnsHosts: DnsValue;
+  qos: QosValue;
 } {
   return {
     firewall: FirewallPart.parse({
@@ -263,6 +273,7 @@ function currentParts(v: NetworkView): {
     portForwards: v.portForwards.map((f) => ForwardPart.parse(dropNulls(f))),
     reservations: (v.reservations ?? []).map((r) => ReservationPart.parse(dropNulls(r))),
     dnsHosts: v.dnsHosts.map((h) => ({ ip: h.ip, names: [...h.names] })),
+    qos: QosPart.parse(v.qos ?? {}),
   };
 }
 
@@ -307,6 +318,20 @@ export const CONFIGURABLE = [
               command: ["network", "firewall"],
               body: { name, ...want },
               summary: `firewall: ${want.rules.length} rule(s), inbound ${want.defaultInbound}, outbound ${want.defaultOutbound}`,
+            },
+          ],
+  }),
+  part({
+    key: "qos",
+    // The whole set, as configure-network-qos replaces it (absent from the file: none).
+    requests: (name, want, now) =>
+      canonical(want) === canonical(now)
+        ? []
+        : [
+            {
+              command: ["network", "qos"],
+              body: { name, network: want.network, vms: want.vms },
+              summary: `bandwidth limits: ${want.network ? "network" : "no network limit"}, ${want.vms.length} VM(s)`,
             },
           ],
   }),
@@ -397,7 +422,7 @@ function mtuRequests(name: string, want: unknown, now: number | null | undefined
 }
 
 /** What a create leaves at its defaults: the parts of a network just created. */
-const EMPTY_PARTS = { firewall: FirewallPart.parse({}), portForwards: [], reservations: [], dnsHosts: [] };
+const EMPTY_PARTS = { firewall: FirewallPart.parse({}), portForwards: [], reservations: [], dnsHosts: [], qos: QosPart.parse({}) };
 
 /** The create request of a desired network and the configure requests for its parts. */
 function createRequests(d: DesiredNetwork): PlannedRequest[] {
@@ -554,6 +579,7 @@ export function exportNetwork(v: NetworkView, opts: { host: boolean } = { host: 
   if (p.portForwards.length > 0) n.portForwards = p.portForwards;
   if (p.reservations.length > 0) n.reservations = p.reservations.map((r) => dropNulls(r));
   if (p.dnsHosts.length > 0) n.dnsHosts = p.dnsHosts;
+  if (p.qos.network !== null || p.qos.vms.length > 0) n.qos = dropNulls(p.qos);
   return n;
 }
 

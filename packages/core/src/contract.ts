@@ -21,6 +21,7 @@ export * from "./schemas/ipam";
 export * from "./schemas/job";
 export * from "./schemas/job-payload";
 export * from "./schemas/network";
+export * from "./schemas/qos";
 export * from "./schemas/text";
 export * from "./validation";
 export {
