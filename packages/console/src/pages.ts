@@ -120,6 +120,16 @@ export function NetworksPage({ params }: { params: URLSearchParams }) {
 
 type Rule = Record<string, unknown>;
 
+/** A QoS set in words: the network's limits each way and how many VMs have their own. */
+function qosSummary(q: { network: Record<string, { averageKbps: number }> | null; vms: unknown[] }): string {
+  const dirs = q.network
+    ? Object.entries(q.network)
+        .filter(([, l]) => l)
+        .map(([d, l]) => `${d} ${l.averageKbps} kbit/s`)
+    : [];
+  return `${dirs.length > 0 ? `network: ${dirs.join(", ")}` : "no network limit"}; ${q.vms.length} VM limit(s)`;
+}
+
 /** After a job that succeeded, go to `hash` (a created network's page, the list after a delete). */
 function goIfSucceeded(job: Job, hash: string): void {
   if (job.state === "succeeded") location.hash = hash;
@@ -153,6 +163,8 @@ export function NetworkPage({ name }: { name: string }) {
         ["DHCP", n.dhcp.enabled ? `${n.dhcp.start} - ${n.dhcp.end}, lease ${n.dhcp.leaseTime} s` : "off"],
         ["bridge", n.bridge?.name],
         ["MTU", n.mtu],
+        ["IPv6", n.ipv6 ? `${n.ipv6.cidr} (${n.ipv6.mode}${n.ipv6.routed ? ", routed" : ""})` : "none"],
+        ["bandwidth limits", n.qos ? qosSummary(n.qos) : "none"],
         ["version", n.version],
         ["attached VMs", n.stats?.connectedVms],
         ["allocated IPs", n.stats?.allocatedIps],
