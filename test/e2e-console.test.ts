@@ -11,11 +11,13 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { execa } from "execa";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, TOKENS, waitFor } from "./support/cluster";
 
 const CHROMIUM = "/usr/bin/chromium";
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", ".netforge");
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const NET = "conweb";
@@ -182,7 +184,23 @@ describe("the console in headless Chromium", () => {
     const h = c.hosts.get("con");
     const table = (await h?.exec(["nft", "list", "table", "inet", "netforge"]))?.stdout ?? "";
     expect(table).toMatch(/tcp dport 22 accept/);
+    // The DHCP pool moved and a port forward added, each previewed first.
+    const dhcp = page.getByRole("region", { name: "DHCP" });
+    await dhcp.getByLabel("Range start").fill("10.81.0.100");
+    await dhcp.getByLabel("Range end").fill("10.81.0.120");
+    await dhcp.getByLabel("Lease time (s)").fill("600");
+    await previewAndApply(page, "DHCP range", /add DHCP range 10\.81\.0\.100-10\.81\.0\.120 lease 600 s/);
+    const fwd = page.getByRole("region", { name: "Port forwards" });
+    await fwd.getByLabel("Host port").fill("2281");
+    await fwd.getByLabel("VM address").fill("10.81.0.50");
+    await fwd.getByLabel("VM port (default: the host port)").fill("22");
+    await previewAndApply(page, "forward", /2281/);
+    await fwd.getByRole("row", { name: /tcp 2281 10\.81\.0\.50:22/ }).waitFor();
+    const after = (await c.call("describe-network", { name: NET })).body.network;
+    expect(after.dhcp).toMatchObject({ start: "10.81.0.100", end: "10.81.0.120", leaseTime: 600 });
+    expect(after.portForwards).toEqual([{ protocol: "tcp", hostPort: 2281, vmIp: "10.81.0.50", vmPort: 22 }]);
     await shot(page, "network-changed");
+    await axe(page, "network with its forms used");
   });
 
   it("a second tab on the network updates live when the network changes elsewhere", async () => {
@@ -190,8 +208,13 @@ describe("the console in headless Chromium", () => {
     await signIn(second, TOKENS.viewer);
     await second.goto(`${c.baseUrl}/console#/network/${NET}`);
     await second.getByRole("heading", { name: `Network ${NET}` }).waitFor();
-    const r = await c.call("assign-static-ip", { name: NET, mac: "52:54:00:81:00:02", ip: "10.81.0.51" }, { wait: 30 });
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    // The change comes from the CLI, as an operator at a terminal would make it.
+    const cli = await execa("npx", ["netforge", "network", "ip", "assign", NET, "--mac", "52:54:00:81:00:02", "--ip", "10.81.0.51"], {
+      cwd: ROOT,
+      env: { NETFORGE_URL: c.baseUrl, NETFORGE_TOKEN: TOKENS.operator },
+      reject: false,
+    });
+    expect(cli.exitCode, `${cli.stdout}\n${cli.stderr}`).toBe(0);
     await second
       .getByRole("row", { name: /52:54:00:81:00:02 10\.81\.0\.51/ })
       .first()
@@ -217,6 +240,25 @@ describe("the console in headless Chromium", () => {
     await previewAndApply(page, `deletion of ${NET}`, /net-undefine/, { thenUrl: /#\/networks$/ });
     await waitFor("the network gone", async () => (await c.call("describe-network", { name: NET })).status === 404);
     expect((await c.hosts.get("con")?.virsh(["net-list", "--all", "--name"]))?.stdout).not.toContain(NET);
+  });
+
+  it("works from the keyboard alone: sign in, then reach a page through the navigation", async () => {
+    const kb = await tab();
+    await kb.goto(`${c.baseUrl}/console`);
+    await kb.keyboard.press("Tab");
+    expect(await kb.evaluate("document.activeElement && document.activeElement.name")).toBe("token");
+    await kb.keyboard.type(TOKENS.viewer);
+    await kb.keyboard.press("Enter");
+    await kb.getByRole("navigation", { name: "Pages" }).waitFor();
+    let reached = false;
+    for (let i = 0; i < 12 && !reached; i++) {
+      await kb.keyboard.press("Tab");
+      reached = (await kb.evaluate("document.activeElement && document.activeElement.textContent")) === "Jobs";
+    }
+    expect(reached).toBe(true);
+    await kb.keyboard.press("Enter");
+    await kb.getByRole("heading", { name: "Jobs" }).waitFor();
+    await kb.close();
   });
 
   it("no script error, no dialog, no request outside the API's origin", () => {

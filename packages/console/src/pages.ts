@@ -179,21 +179,78 @@ export function NetworkPage({ name }: { name: string }) {
           html`<tr><td>${i.ip}</td><td>${i.mac}</td><td>${i.vmName ?? ""}</td><td>${i.hostname ?? ""}</td><td>${i.static ? "yes" : "no"}</td><td>${i.leaseExpiresAt ?? ""}</td></tr>`,
       )}</tbody>
     </table>
+    ${n.dhcp.enabled ? html`<${DhcpForm} network=${n} />` : null}
     <${Reservations} network=${n} />
     <${Firewall} network=${n} />
-    <h3>Port forwards</h3>
-    <table>
-      <thead><tr><th scope="col">Protocol</th><th scope="col">Host port</th><th scope="col">VM</th></tr></thead>
-      <tbody>${(n.portForwards ?? []).map(
-        (f: any) =>
-          html`<tr><td>${f.protocol}</td><td>${f.hostIp ? `${f.hostIp}:` : ""}${f.hostPort}</td><td>${f.vmIp}:${f.vmPort}</td></tr>`,
-      )}</tbody>
-    </table>
+    ${n.type === "nat" ? html`<${Forwards} network=${n} />` : null}
     <h3>Recent jobs</h3>
     <${JobsTable} jobs=${jobs.data?.jobs ?? []} />
     <h3>Delete</h3>
     <${ChangeFlow} action="delete-network" body=${{ name: n.name }} version=${n.version} label=${`deletion of ${n.name}`}
       onDone=${(j: Job) => goIfSucceeded(j, "#/networks")} />
+  </section>`;
+}
+
+function DhcpForm({ network }: { network: any }) {
+  const d = network.dhcp;
+  const [form, setForm] = useState({ start: d.start ?? "", end: d.end ?? "", leaseTime: String(d.leaseTime ?? "") });
+  useEffect(() => setForm({ start: d.start ?? "", end: d.end ?? "", leaseTime: String(d.leaseTime ?? "") }), [network.version]);
+  const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+  const body =
+    form.start && form.end
+      ? { name: network.name, start: form.start, end: form.end, ...(form.leaseTime ? { leaseTime: Number(form.leaseTime) } : {}) }
+      : null;
+  return html`<section aria-label="DHCP">
+    <h3>DHCP</h3>
+    <form class="row" onSubmit=${(e: Event) => e.preventDefault()}>
+      <label>Range start <input name="start" value=${form.start} onInput=${set("start")} /></label>
+      <label>Range end <input name="end" value=${form.end} onInput=${set("end")} /></label>
+      <label>Lease time (s) <input name="leaseTime" inputmode="numeric" value=${form.leaseTime} onInput=${set("leaseTime")} /></label>
+    </form>
+    <${ChangeFlow} action="configure-network-dhcp" body=${body} version=${network.version} label="DHCP range" />
+  </section>`;
+}
+
+function Forwards({ network }: { network: any }) {
+  const [form, setForm] = useState({ protocol: "tcp", hostPort: "", vmIp: "", vmPort: "" });
+  const [remove, setRemove] = useState<any>(null);
+  const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+  const body =
+    form.hostPort && form.vmIp
+      ? {
+          name: network.name,
+          action: "add",
+          protocol: form.protocol,
+          hostPort: Number(form.hostPort),
+          vmIp: form.vmIp,
+          ...(form.vmPort ? { vmPort: Number(form.vmPort) } : {}),
+        }
+      : null;
+  const key = (f: any) => `${f.protocol}/${f.hostIp ? `${f.hostIp}:` : ""}${f.hostPort}`;
+  return html`<section aria-label="Port forwards">
+    <h3>Port forwards</h3>
+    <table>
+      <thead><tr><th scope="col">Protocol</th><th scope="col">Host port</th><th scope="col">VM</th><th scope="col"><span class="sr">Remove</span></th></tr></thead>
+      <tbody>${(network.portForwards ?? []).map(
+        (f: any) => html`<tr><td>${f.protocol}</td><td>${f.hostIp ? `${f.hostIp}:` : ""}${f.hostPort}</td><td>${f.vmIp}:${f.vmPort}</td>
+          <td><button type="button" onClick=${() => setRemove(f)} aria-label=${`Remove forward ${key(f)}`}>Remove</button></td></tr>`,
+      )}</tbody>
+    </table>
+    ${
+      remove
+        ? html`<${ChangeFlow} action="configure-network-port-forward"
+            body=${{ name: network.name, action: "remove", protocol: remove.protocol, hostPort: remove.hostPort, ...(remove.hostIp ? { hostIp: remove.hostIp } : {}) }}
+            version=${network.version} label=${`removal of forward ${key(remove)}`} />`
+        : null
+    }
+    <form class="row" aria-label="New forward" onSubmit=${(e: Event) => e.preventDefault()}>
+      <label>Protocol <select name="protocol" value=${form.protocol} onChange=${set("protocol")}>
+        <option value="tcp">tcp</option><option value="udp">udp</option></select></label>
+      <label>Host port <input name="hostPort" inputmode="numeric" value=${form.hostPort} onInput=${set("hostPort")} /></label>
+      <label>VM address <input name="vmIp" value=${form.vmIp} onInput=${set("vmIp")} /></label>
+      <label>VM port (default: the host port) <input name="vmPort" inputmode="numeric" value=${form.vmPort} onInput=${set("vmPort")} /></label>
+    </form>
+    <${ChangeFlow} action="configure-network-port-forward" body=${body} version=${network.version} label="forward" />
   </section>`;
 }
 
