@@ -18,7 +18,8 @@ import { median, ms, p95 } from "./stats";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI_TARGET_MS = 150;
 
-async function seed(redisUrl: string, prefix: string, n: number): Promise<void> {
+/** `n` networks cli0..cli<n-1> in the index (also the console bench's). */
+export async function seedNetworks(redisUrl: string, prefix: string, n: number): Promise<void> {
   const redis = connectRedis(redisUrl);
   const keys = makeKeys(prefix);
   const now = new Date().toISOString();
@@ -28,8 +29,8 @@ async function seed(redisUrl: string, prefix: string, n: number): Promise<void> 
         name: `cli${i}`,
         uuid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
         host: "bench",
-        cidr: `10.77.${i}.0/24`,
-        gateway: `10.77.${i}.1`,
+        cidr: `10.${77 + Math.floor(i / 256)}.${i % 256}.0/24`,
+        gateway: `10.${77 + Math.floor(i / 256)}.${i % 256}.1`,
         dhcp: { enabled: true, start: null, end: null, leaseTime: 3600 },
         bridge: `nf-c${i}`,
         at: now,
@@ -57,7 +58,7 @@ export async function benchCli(): Promise<string[][]> {
   const redisServer = await startRedisServer();
   const prefix = `bench-cli-${randomBytes(3).toString("hex")}`;
   const token = `bench-cli-${randomBytes(12).toString("hex")}`;
-  await seed(redisServer.url, prefix, 20);
+  await seedNetworks(redisServer.url, prefix, 20);
   const api = await startApiProcess({ redisUrl: redisServer.url, prefix, token });
   const env = { NETFORGE_URL: api.base, NETFORGE_TOKEN: token };
   const variants: [string, string, string[]][] = [

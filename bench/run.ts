@@ -19,6 +19,7 @@
  *     100 and 1,000 networks, beside raw virsh at the same sizes; its own sandbox host and worker.
  * 11. The CLI's start (bench/cli.ts): `netforge --version` and `netforge network list` against a local API,
  *     the compiled command beside `npx netforge` (tsx); BENCH_ONLY=cli runs it alone.
+ * 12. The console's first paint over 1,000 networks in headless Chromium (bench/console.ts); BENCH_ONLY=console.
  * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only, BENCH_ONLY=scale 6. only,
  * BENCH_ONLY=firewall 7.-9. only, BENCH_ONLY=hostsize 10. only (HOSTSIZE_ROUNDS, default 8, rounds per size).
  * Only on request (they restart workers or run a fleet): BENCH_ONLY=concurrency, parallel creates on one host
@@ -38,6 +39,7 @@ import { spawnWorker, startRedisServer } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost } from "@netforge/sandbox";
 import pino from "pino";
 import { benchCli } from "./cli";
+import { benchConsole } from "./console";
 import { benchConcurrency } from "./concurrency";
 import { benchFirewall } from "./firewall";
 import { benchFleet } from "./fleet";
@@ -57,6 +59,7 @@ async function main() {
   if (process.env.BENCH_ONLY === "scale") return printTable(await benchScale());
   if (process.env.BENCH_ONLY === "fleet") return printTable(await benchFleet());
   if (process.env.BENCH_ONLY === "cli") return printTable(await benchCli());
+  if (process.env.BENCH_ONLY === "console") return printTable(await benchConsole());
   const redisServer = await startRedisServer();
   const prefix = `bench-${randomBytes(3).toString("hex")}`;
   const keys = makeKeys(prefix);
@@ -270,6 +273,7 @@ async function main() {
   // The control-plane scale table (API and load generator in their own processes): bench/scale.ts.
   if (!process.env.BENCH_ONLY) printTable(await benchScale());
   if (!process.env.BENCH_ONLY) printTable(await benchCli());
+  if (!process.env.BENCH_ONLY) printTable(await benchConsole());
 }
 
 function printTable(rows: string[][]): void {
