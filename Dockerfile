@@ -7,6 +7,7 @@ COPY package.json package-lock.json ./
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 COPY packages/cli/package.json packages/cli/
+COPY packages/console/package.json packages/console/
 COPY packages/core/package.json packages/core/
 COPY packages/devstack/package.json packages/devstack/
 COPY packages/sandbox/package.json packages/sandbox/

@@ -119,10 +119,14 @@ describe("configure-network-dhcp host commands", () => {
       ["net-define", "<tmp.xml>"],
     ]);
     expect(host.xml).toContain("<nf:dhcp enabled='yes' start='10.70.0.20' end='10.70.0.40' leaseTime='300'/>");
-    expect(res.applied.map((s) => s.command.slice(1, 4))).toEqual([
-      ["net-update", "web", "delete"],
-      ["net-update", "web", "add"],
-      ["net-define", "<file>"],
+    // Before each live range update the network's dnsmasq is ended (none runs on this fake host: the step finds
+    // no pid and reports what it would signal).
+    expect(res.applied.map((s) => s.command.slice(0, 4))).toEqual([
+      ["kill", "-TERM", "<pid of web's dnsmasq>"],
+      ["virsh", "net-update", "web", "delete"],
+      ["kill", "-TERM", "<pid of web's dnsmasq>"],
+      ["virsh", "net-update", "web", "add"],
+      ["virsh", "net-define", "<file>"],
     ]);
   });
 
@@ -138,10 +142,15 @@ describe("configure-network-dhcp host commands", () => {
     });
     const undo = await ctx.revert.run();
     expect(undo.failed).toEqual([]);
-    expect(undo.undone.map((u) => u.label)).toEqual(["undo: delete DHCP range 10.70.0.100-10.70.0.150"]);
+    const end = "undo: end the DHCP server (dnsmasq) of web: libvirt starts it again with the new range at once";
+    expect(undo.undone.map((u) => u.label)).toEqual([end, "undo: delete DHCP range 10.70.0.100-10.70.0.150", end]);
+    // The old range added back; then, as no dnsmasq runs on this fake host (a real one runs again by then), the
+    // first end's undo starts one through libvirt: the old range deleted and added, live only.
     expect(host.calls.filter((c) => c[0] === "net-update" || c[0] === "net-define")).toEqual([
       ["net-update", "web", "delete", "ip-dhcp-range", OLD, "--live"],
       ["net-update", "web", "add", "ip-dhcp-range", NEW, "--live"],
+      ["net-update", "web", "add", "ip-dhcp-range", OLD, "--live"],
+      ["net-update", "web", "delete", "ip-dhcp-range", OLD, "--live"],
       ["net-update", "web", "add", "ip-dhcp-range", OLD, "--live"],
     ]);
     expect(host.xml).toBe(before);

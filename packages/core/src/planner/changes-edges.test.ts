@@ -220,9 +220,18 @@ describe("planChange: the steps", () => {
     expect(p.steps.slice(0, 4)).toEqual([
       end([update("delete", oldRange), update("add", oldRange)]),
       steps(p)[0],
-      end([update("add", newRange), update("delete", newRange)]),
+      // The add's end has nothing to start again itself: the delete's undo (the old range added back) does.
+      end([]),
       steps(p)[1],
     ]);
+    // DHCP switched on (no range to delete first): the end before the add starts dnsmasq again by add + delete.
+    const off = { ...spec, dhcp: { enabled: false, start: null, end: null, leaseTime: null } };
+    const on = planChange(
+      off,
+      { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 600 },
+      { ...up, native: { hosts: [], range: null } },
+    );
+    expect(on.steps[0]).toEqual(end([update("add", newRange), update("delete", newRange)]));
     // A stopped network has no dnsmasq: no end steps.
     const stopped = planChange(spec, { kind: "dhcp", start: "10.1.0.20", end: "10.1.0.40", leaseTime: 600 }, down);
     expect(stopped.steps.some((s) => s.endDnsmasq !== undefined)).toBe(false);

@@ -178,6 +178,8 @@ export function planRoutedChange(
       live: true,
     });
   }
+  // Whether this plan deletes a range before it adds one (see the dnsmasq end before the add).
+  let rangeDeleted = false;
   for (const op of againstNative(next.ops, host.native)) {
     if (op.kind === "firewall") continue;
     if (op.kind === "mtu") {
@@ -250,6 +252,7 @@ export function planRoutedChange(
       const x = renderDhcpRange(op.start, op.end, op.leaseTime);
       // Live now: the range is there; deleting and adding it again restarts dnsmasq and leaves it there.
       if (host.active) steps.push(endDnsmasqStep(spec.name, [update("delete", "ip-dhcp-range", x), update("add", "ip-dhcp-range", x)]));
+      rangeDeleted = true;
       steps.push({
         name: `delete DHCP range ${op.start}-${op.end}`,
         virsh: update("delete", "ip-dhcp-range", x),
@@ -258,8 +261,11 @@ export function planRoutedChange(
       });
     } else {
       const x = renderDhcpRange(op.start, op.end, op.leaseTime);
-      // Live now: no range (the old one went in the step before); adding and deleting this one restarts dnsmasq.
-      if (host.active) steps.push(endDnsmasqStep(spec.name, [update("add", "ip-dhcp-range", x), update("delete", "ip-dhcp-range", x)]));
+      // Should the add fail, the old range's delete before it is undone by adding it back, which starts dnsmasq:
+      // nothing more to do then. Without such a delete (DHCP switched on), adding and deleting this range
+      // restarts it and leaves the live state as it was.
+      const restart = rangeDeleted ? [] : [update("add", "ip-dhcp-range", x), update("delete", "ip-dhcp-range", x)];
+      if (host.active) steps.push(endDnsmasqStep(spec.name, restart));
       steps.push({
         name: `add DHCP range ${op.start}-${op.end} lease ${op.leaseTime} s`,
         virsh: update("add", "ip-dhcp-range", x),
