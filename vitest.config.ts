@@ -9,6 +9,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
+          // Pure logic: one worker keeps its modules across files (measured: 17 s instead of 71 s for the unit
+          // project on two cores, most of it each file's import of core).
+          isolate: false,
           include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "scripts/**/*.test.ts"],
         },
       },
