@@ -117,5 +117,11 @@ export const NetworkIp = z.object({
   hostname: z.string().nullable(),
   static: z.boolean(),
   leaseExpiresAt: z.string().nullable(),
+  /** IPv6: the DHCPv6 client's DUID (a DHCPv6 lease or reservation). */
+  duid: z.string().optional(),
+  /** IPv6: the DHCPv6 lease's IAID. */
+  iaid: z.string().optional(),
+  /** IPv6: an address the VM chose itself (SLAAC), seen in the host's neighbour table on the bridge. */
+  slaac: z.boolean().optional(),
 });
 export type NetworkIp = z.infer<typeof NetworkIp>;
