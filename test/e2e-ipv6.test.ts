@@ -354,6 +354,8 @@ describe("IPv6 reservations by DUID (dhcpv6 mode)", () => {
     // Live on the IPv6 <ip> of the running network, and in the persistent definition.
     const live = (await h.virsh(["net-dumpxml", DHCP6.name])).stdout;
     expect(live).toMatch(new RegExp(`<ip family='ipv6'[\\s\\S]*<host id='${duidLL(d2.mac)}' name='d2' ip='${reserved}'/>`));
+    const described = (await c.call("describe-network", { name: DHCP6.name })).body.network;
+    expect(described.reservations6).toEqual([{ duid: duidLL(d2.mac), ip: reserved, hostname: "d2" }]);
     const got2 = await dhcp6(d2);
     expect(got2.ip, got2.text).toBe(reserved);
     const got3 = await dhcp6(d3);

@@ -98,6 +98,7 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
       portForwards: opts.portForwards ? (spec.portForwards ?? []) : [],
       dnsHosts: spec.dnsHosts ?? [],
       reservations: spec.reservations,
+      ...(spec.reservations6 === undefined ? {} : { reservations6: spec.reservations6 }),
       mtu: spec.mtu ?? null,
       ipv6: spec.ipv6 ?? null,
       qos: spec.qos ?? null,
