@@ -5,6 +5,8 @@
  * the host's uplink address (NAT66 in netforge's table); a dhcpv6-mode network leases a VM an address inside
  * its range (`dhclient -6`); ND/RA still work under an inbound default drop; refusals (a bridge network with
  * ipv6, a reserved or overlapping prefix, a host whose routes come from router advertisements) change nothing.
+ * Second slice: an IPv6 reservation by DUID gives the client with that DUID its address and not another one;
+ * list-network-ips lists DHCPv6 leases (DUID, IAID) and SLAAC addresses from the bridge's neighbour table.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -203,6 +205,19 @@ describe("IPv6 on a nat network (slaac, NAT66)", () => {
     expect((await h.execOutside(["ip", "-6", "route", "get", "fd00:86::10"], { reject: false })).stdout).not.toContain(h.outsideInterface);
   });
 
+  it("list-network-ips lists the VM's SLAAC address, seen in the host's neighbour table on the bridge", async () => {
+    const vm = vms[0] as NamespaceVm;
+    const addr = (await globals(vm)).find((x) => x.startsWith(SLAAC.prefix)) as string;
+    // The host talks to the VM's address (the NAT66 replies above went to it): the bridge's neighbour table has it.
+    await ping6(vm, SLAAC.gateway6);
+    const row = await waitFor(
+      "the SLAAC address in list-network-ips",
+      async () => ((await c.call("list-network-ips", { name: SLAAC.name })).body.ips as any[]).find((x) => x.ip === addr),
+      20_000,
+    );
+    expect(row).toMatchObject({ ip: addr, mac: vm.mac, slaac: true, static: false, leaseExpiresAt: null });
+  });
+
   it("an inbound default drop leaves neighbour discovery and router advertisements working (a new VM still gets its address)", async () => {
     const fw = await c.call("configure-network-firewall", { name: SLAAC.name, defaultInbound: "drop", rules: [] }, { wait: 30 });
     expect(fw.status, JSON.stringify(fw.body)).toBe(200);
@@ -302,6 +317,74 @@ describe("IPv6 in dhcpv6 mode", () => {
     expect(ip.startsWith("fd00:87::")).toBe(true);
     expect(n(ip) >= n(DHCP6.start) && n(ip) <= n(DHCP6.end), ip).toBe(true);
     expect(Number((m as RegExpExecArray)[2])).toBe(600);
+  });
+});
+
+/** `dhclient -6` once in `vm` with a DUID-LL of its MAC (`-D LL`); the address and lease file text it got. */
+async function dhcp6(vm: NamespaceVm): Promise<{ ip: string | null; text: string }> {
+  await waitFor(
+    "link-local address",
+    async () => (await vm.exec(["ip", "-6", "addr", "show", "dev", "eth0", "scope", "link", "-tentative"])).stdout.includes("fe80"),
+    10_000,
+  );
+  const lease = join(dir(), `${vm.name}.leases`);
+  const pidFile = join(dir(), `${vm.name}.pid`);
+  const got = await vm.exec(["dhclient", "-6", "-1", "-D", "LL", "-sf", "/bin/true", "-lf", lease, "-pf", pidFile, "eth0"], {
+    reject: false,
+    timeoutMs: 40_000,
+  });
+  await vm.exec(["sh", "-c", `kill "$(cat ${pidFile})"`], { reject: false });
+  const text = await readFile(lease, "utf8").catch(() => "");
+  return { ip: /iaaddr\s+([0-9a-f:]+)/.exec(text)?.[1] ?? null, text: `${got.stderr}\n${text}` };
+}
+const duidLL = (mac: string) => `00:03:00:01:${mac.toLowerCase()}`;
+
+describe("IPv6 reservations by DUID (dhcpv6 mode)", () => {
+  it("the client with the reserved DUID gets the reserved address, another DUID does not; list-network-ips shows both leases", async () => {
+    const d2 = await vmOn("d2", DHCP6.bridge);
+    const d3 = await vmOn("d3", DHCP6.bridge);
+    const reserved = "fd00:87::42";
+    // A MAC is refused with the reason (libvirt gives IPv6 addresses by DUID).
+    const withMac = await c.call("assign-static-ip", { name: DHCP6.name, mac: d2.mac, ip: reserved });
+    expect(withMac.status).toBe(400);
+    expect(JSON.stringify(withMac.body)).toMatch(/give duid instead/);
+    const r = await c.call("assign-static-ip", { name: DHCP6.name, duid: duidLL(d2.mac), ip: reserved, hostname: "d2" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.job.state, JSON.stringify(r.body.job)).toBe("succeeded");
+    // Live on the IPv6 <ip> of the running network, and in the persistent definition.
+    const live = (await h.virsh(["net-dumpxml", DHCP6.name])).stdout;
+    expect(live).toMatch(new RegExp(`<ip family='ipv6'[\\s\\S]*<host id='${duidLL(d2.mac)}' name='d2' ip='${reserved}'/>`));
+    const described = (await c.call("describe-network", { name: DHCP6.name })).body.network;
+    expect(described.reservations6).toEqual([{ duid: duidLL(d2.mac), ip: reserved, hostname: "d2" }]);
+    const got2 = await dhcp6(d2);
+    expect(got2.ip, got2.text).toBe(reserved);
+    const got3 = await dhcp6(d3);
+    expect(got3.ip, got3.text).not.toBeNull();
+    expect(got3.ip).not.toBe(reserved);
+    const rows = await waitFor(
+      "both DHCPv6 leases in list-network-ips",
+      async () => {
+        const ips = (await c.call("list-network-ips", { name: DHCP6.name })).body.ips as any[];
+        const a = ips.find((x) => x.ip === reserved && x.leaseExpiresAt);
+        const b = ips.find((x) => x.ip === got3.ip && x.leaseExpiresAt);
+        return a && b ? { a, b } : null;
+      },
+      20_000,
+    );
+    expect(rows.a).toMatchObject({ duid: duidLL(d2.mac), mac: d2.mac, static: true });
+    expect(rows.b).toMatchObject({ duid: duidLL(d3.mac), mac: d3.mac, static: false });
+    expect(rows.b.iaid).toEqual(expect.any(String));
+    // Unassigned: gone from the running network and from the spec.
+    const u = await c.call("unassign-static-ip", { name: DHCP6.name, duid: duidLL(d2.mac) }, { wait: 30 });
+    expect(u.status, JSON.stringify(u.body)).toBe(200);
+    expect((await h.virsh(["net-dumpxml", DHCP6.name])).stdout).not.toContain(duidLL(d2.mac));
+    expect((await h.virsh(["net-dumpxml", "--inactive", DHCP6.name])).stdout).not.toContain("reservation6");
+  });
+  it("a slaac network refuses an IPv6 reservation (422, saying why)", async () => {
+    const r = await c.call("assign-static-ip", { name: SLAAC.name, duid: "00:03:00:01:52:54:00:00:00:01", ip: "fd00:86::42" });
+    expect(r.status, JSON.stringify(r.body)).toBe(422);
+    expect(r.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
+    expect(r.body.error.message).toMatch(/IPv6 mode is slaac/);
   });
 });
 

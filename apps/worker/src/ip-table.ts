@@ -5,26 +5,69 @@
  * after every change of its reservations; `allocatedIps` of the stats is the
  * count of leased rows of the same table, so both always agree.
  */
-import { type NetworkIp, parseIPv4 } from "@netforge/core/contract";
+import { cidr6Contains, formatIPv6, type NetworkIp, parseCidr6OrThrow, parseIPv4, parseIPv6 } from "@netforge/core/contract";
 import { type RoutedNetSpec, addressingOf } from "@netforge/core/model";
 import { putNetworkIpsAndStats } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import { readLinks } from "./host/ip";
-import { type LeaseEntry, readLeases } from "./host/leases";
+import { type LeaseEntry, macOfDuid, readLeases } from "./host/leases";
 import type { CatalogEntry } from "./host/network-catalog";
 
-/** Merge leases and reservations (pure). Rows ordered by IP. */
-export function mergeIpTable(spec: Pick<RoutedNetSpec, "reservations">, leases: LeaseEntry[], owners: Map<string, string>): NetworkIp[] {
+/** An IPv6 neighbour of the bridge (`ip -6 -j neigh show dev <bridge>`): an address a VM uses and its MAC. */
+export interface Neighbour6 {
+  ip: string;
+  mac: string;
+}
+
+/** Parse `ip -6 -j neigh show dev <bridge>`: entries with a MAC that are not FAILED or INCOMPLETE. */
+export function parseNeighbours6(stdout: string): Neighbour6[] {
+  let rows: { dst?: string; lladdr?: string; state?: string[] }[];
+  try {
+    rows = JSON.parse(stdout || "[]");
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(rows)) return [];
+  return rows.flatMap((r) => {
+    const bad = (r.state ?? []).some((x) => x === "FAILED" || x === "INCOMPLETE");
+    return r.dst && r.lladdr && !bad ? [{ ip: r.dst, mac: r.lladdr.toLowerCase() }] : [];
+  });
+}
+
+/** Numeric order of an IPv4 or IPv6 address (IPv4 first). */
+function ipKey(ip: string): bigint {
+  if (!ip.includes(":")) return BigInt(ip.split(".").reduce((n, o) => n * 256 + Number(o), 0));
+  return (1n << 128n) + (parseIPv6(ip) ?? 0n);
+}
+
+/**
+ * Merge leases (IPv4 and DHCPv6), reservations (by MAC and, IPv6, by DUID) and the SLAAC addresses seen in the
+ * bridge's neighbour table inside the network's IPv6 prefix (the gateway and addresses a lease already lists
+ * left out) (pure). Rows ordered by IP, IPv4 first.
+ */
+export function mergeIpTable(
+  spec: Pick<RoutedNetSpec, "reservations" | "reservations6" | "ipv6">,
+  leases: LeaseEntry[],
+  owners: Map<string, string>,
+  neighbours: Neighbour6[] = [],
+): NetworkIp[] {
   const rows = new Map<string, NetworkIp>();
+  const owner = (mac: string) => (mac === "" ? null : (owners.get(mac) ?? null));
+  const reservations6 = spec.reservations6 ?? [];
   for (const l of leases) {
-    const reserved = spec.reservations.some((r) => r.mac === l.mac && r.ip === l.ip);
-    rows.set(`${l.ip}|${l.mac}`, {
+    const reserved =
+      l.duid !== undefined
+        ? reservations6.some((r) => r.duid === l.duid && parseIPv6(r.ip) === parseIPv6(l.ip))
+        : spec.reservations.some((r) => r.mac === l.mac && r.ip === l.ip);
+    rows.set(`${l.ip}|${l.duid ?? l.mac}`, {
       ip: l.ip,
       mac: l.mac,
-      vmName: owners.get(l.mac) ?? null,
+      vmName: owner(l.mac),
       hostname: l.hostname,
       static: reserved,
       leaseExpiresAt: new Date(l.expiresAt).toISOString(),
+      ...(l.duid === undefined ? {} : { duid: l.duid }),
+      ...(l.iaid === undefined ? {} : { iaid: l.iaid }),
     });
   }
   for (const r of spec.reservations) {
@@ -38,8 +81,55 @@ export function mergeIpTable(spec: Pick<RoutedNetSpec, "reservations">, leases: 
       leaseExpiresAt: null,
     });
   }
-  const key = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
-  return [...rows.values()].sort((a, b) => key(a.ip) - key(b.ip) || a.mac.localeCompare(b.mac));
+  const leased6 = new Set(leases.filter((l) => l.ip.includes(":")).map((l) => parseIPv6(l.ip)));
+  for (const r of reservations6) {
+    if (leased6.has(parseIPv6(r.ip)) && leases.some((l) => l.duid === r.duid)) continue;
+    const mac = macOfDuid(r.duid) ?? "";
+    rows.set(`${r.ip}|${r.duid}`, {
+      ip: r.ip,
+      mac,
+      vmName: owner(mac),
+      hostname: r.hostname,
+      static: true,
+      leaseExpiresAt: null,
+      duid: r.duid,
+    });
+  }
+  const v6 = spec.ipv6;
+  if (v6 !== undefined) {
+    const prefix = parseCidr6OrThrow(v6.cidr);
+    const gateway = parseIPv6(v6.gateway);
+    const listed = new Set([...rows.values()].filter((r) => r.ip.includes(":")).map((r) => parseIPv6(r.ip)));
+    for (const n of neighbours) {
+      const a = parseIPv6(n.ip);
+      if (a === null || a === gateway || !cidr6Contains(prefix, a) || listed.has(a)) continue;
+      listed.add(a);
+      const ip = formatIPv6(a);
+      rows.set(`${ip}|${n.mac}`, {
+        ip,
+        mac: n.mac,
+        vmName: owner(n.mac),
+        hostname: null,
+        static: false,
+        leaseExpiresAt: null,
+        slaac: true,
+      });
+    }
+  }
+  return [...rows.values()].sort((a, b) => {
+    const d = ipKey(a.ip) - ipKey(b.ip);
+    return d < 0n ? -1 : d > 0n ? 1 : a.mac.localeCompare(b.mac);
+  });
+}
+
+/** The bridge's IPv6 neighbours (none when `ip` fails: the table is published without them). */
+async function readNeighbours6(ctx: HostContext, bridge: string): Promise<Neighbour6[]> {
+  try {
+    const r = await ctx.runner.run("ip", ["-6", "-j", "neigh", "show", "dev", bridge]);
+    return parseNeighbours6(r.stdout);
+  } catch {
+    return [];
+  }
 }
 
 /** Give the firewall a network's current pairs (failures are logged: the next publish tries again). */
@@ -72,7 +162,9 @@ export async function publishIpTable(
   const owners = opts.owners ?? (await ctx.virsh.domainMacOwners());
   // Only a type whose addressing netforge owns has reservations and leases of its own to list.
   const addressing = addressingOf(spec);
-  const ips = addressing ? mergeIpTable(addressing, leases, owners) : [];
+  // IPv6: the SLAAC addresses the VMs use, from the bridge's neighbour table (DHCPv6 leases are in the status file).
+  const neighbours = addressing?.ipv6 !== undefined && bridge && entry.active ? await readNeighbours6(ctx, bridge) : [];
+  const ips = addressing ? mergeIpTable(addressing, leases, owners, neighbours) : [];
   // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
   if (addressing && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
   const connectedVms =
@@ -80,18 +172,14 @@ export async function publishIpTable(
   const mine = lastPublished.get(ctx.redis) ?? new Map<string, { content: string; at: number }>();
   lastPublished.set(ctx.redis, mine);
   const key = `${ctx.hostId}\n${entry.name}`;
-  const content = JSON.stringify([ips, connectedVms, leases.length]);
+  // allocatedIps: the IPv4 leases (the subnet's use); DHCPv6 leases are listed in the table.
+  const allocatedIps = leases.filter((l) => !l.ip.includes(":")).length;
+  const content = JSON.stringify([ips, connectedVms, allocatedIps]);
   const prev = mine.get(key);
   const now = Date.now();
   if (opts.unchangedForMs !== undefined && prev?.content === content && now - prev.at < opts.unchangedForMs) return ips;
   const observedAt = new Date(now).toISOString();
-  await putNetworkIpsAndStats(
-    ctx.redis,
-    ctx.keys,
-    entry.name,
-    { ips, observedAt },
-    { connectedVms, allocatedIps: leases.length, observedAt },
-  );
+  await putNetworkIpsAndStats(ctx.redis, ctx.keys, entry.name, { ips, observedAt }, { connectedVms, allocatedIps, observedAt });
   mine.set(key, { content, at: now });
   return ips;
 }

@@ -55,6 +55,9 @@ export function recordFromCatalog(entry: CatalogEntry, host: string, updatedAt: 
     portForwards: (view?.portForwards ?? []).map((f) => ({ ...f })),
     dnsHosts: (view?.dnsHosts ?? []).map((h) => ({ ip: h.ip, names: [...h.names] })),
     reservations: (view?.reservations ?? []).map((r) => ({ mac: r.mac, ip: r.ip, hostname: r.hostname })),
+    ...(view?.reservations6?.length
+      ? { reservations6: view.reservations6.map((r) => ({ duid: r.duid, ip: r.ip, hostname: r.hostname })) }
+      : {}),
     managedBy: d.spec?.managedBy ?? null,
     mtu: view?.mtu ?? null,
     ipv6: view?.ipv6 ? { ...view.ipv6, dhcp: view.ipv6.dhcp ? { ...view.ipv6.dhcp } : null } : null,

@@ -37,6 +37,37 @@ describe("lostState: what a running network lost, from its live definition", () 
     ]);
     expect(lost[0]?.commands.map((c) => c[2])).toEqual(["delete", "add"]);
   });
+  it("a lost IPv6 reservation: re-added live on the IPv6 <ip> (--parent-index 1); a changed one deleted first", () => {
+    const duid = "00:03:00:01:52:54:00:00:00:02";
+    const v6: NetSpec = {
+      ...spec,
+      ipv6: {
+        cidr: "fd10:1::/64",
+        gateway: "fd10:1::1",
+        mode: "dhcpv6",
+        dhcp: { start: "fd10:1::100", end: "fd10:1::1ff", leaseTime: 600 },
+        routed: false,
+      },
+      reservations6: [{ duid, ip: "fd10:1::10", hostname: null }],
+    };
+    const { reservations6: _r, ...without } = v6 as NetSpec & { reservations6?: unknown };
+    expect(natDriver.lostState(entry(v6), renderNetworkXml(v6))).toEqual([]);
+    const lost = natDriver.lostState(entry(v6), renderNetworkXml(without as NetSpec));
+    expect(lost).toEqual([
+      {
+        what: `IPv6 reservation ${duid} -> fd10:1::10`,
+        commands: [["net-update", "web", "add", "ip-dhcp-host", `<host id='${duid}' ip='fd10:1::10'/>`, "--live", "--parent-index", "1"]],
+      },
+    ]);
+    const moved = natDriver.lostState(
+      entry(v6),
+      renderNetworkXml({ ...v6, reservations6: [{ duid, ip: "fd10:1::11", hostname: null }] } as NetSpec),
+    );
+    expect(moved[0]?.commands.map((c) => [c[2], c[4]])).toEqual([
+      ["delete", `<host id='${duid}' ip='fd10:1::11'/>`],
+      ["add", `<host id='${duid}' ip='fd10:1::10'/>`],
+    ]);
+  });
   it("a stopped network has nothing live to lose", () => {
     expect(natDriver.lostState(entry(spec, false), renderNetworkXml({ ...spec, reservations: [] }))).toEqual([]);
   });

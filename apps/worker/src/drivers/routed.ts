@@ -17,7 +17,9 @@ import {
   type RoutedModel,
   type RoutedNetSpec,
   type RoutedType,
+  IPV6_PARENT,
   renderDhcpHost,
+  renderDhcpHost6,
   renderDnsHost,
   renderDhcpRange,
   specFromCreate,
@@ -82,6 +84,15 @@ export function routedDriver<T extends RoutedType>(model: RoutedModel<T>): Netwo
         const commands = h ? [update("delete", "ip-dhcp-host", renderDhcpHost(h))] : [];
         commands.push(update("add", "ip-dhcp-host", renderDhcpHost(r)));
         lost.push({ what: `reservation ${r.mac} -> ${r.ip}`, commands });
+      }
+      // IPv6 reservations: every one of the spec, on the IPv6 <ip> (--parent-index: libvirt would pick the IPv4 one).
+      const liveHosts6 = new Map(live.hosts6.map((x) => [x.duid, x]));
+      for (const r of spec.reservations6 ?? []) {
+        const h = liveHosts6.get(r.duid);
+        if (h && h.ip === r.ip && h.hostname === r.hostname) continue;
+        const commands = h ? [[...update("delete", "ip-dhcp-host", renderDhcpHost6(h)), ...IPV6_PARENT]] : [];
+        commands.push([...update("add", "ip-dhcp-host", renderDhcpHost6(r)), ...IPV6_PARENT]);
+        lost.push({ what: `IPv6 reservation ${r.duid} -> ${r.ip}`, commands });
       }
       // DNS records: every one of the spec, with its names in its order (a record of the address with other
       // names goes first: libvirt keeps one record per address).

@@ -89,7 +89,7 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
       {
         active: state.active,
         leases,
-        native: { hosts: def.hosts, range: def.dhcp, dnsHosts: def.dnsHosts },
+        native: { hosts: def.hosts, range: def.dhcp, dnsHosts: def.dnsHosts, hosts6: def.hosts6 },
         limits,
         // A running network keeps the rules it runs with (a change does not move it off libvirt's NAT rules).
         ownsTypeRules: ctx.firewall.get(name)?.ownsTypeRules ?? true,

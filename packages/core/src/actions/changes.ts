@@ -58,6 +58,26 @@ export interface ReserveIpChange {
   force?: boolean | undefined;
 }
 
+/**
+ * An IPv6 reservation of `ip` for the DHCPv6 client `duid` (libvirt gives DHCPv6 clients their address by DUID:
+ * it refuses a MAC in an IPv6 host entry). `mac` is carried only for the refusal that names it.
+ */
+export interface ReserveIp6Change {
+  kind: "reserve-duid";
+  duid?: string | undefined;
+  mac?: string | undefined;
+  ip: string;
+  hostname?: string | null | undefined;
+  force?: boolean | undefined;
+}
+
+/** The release of `duid`'s IPv6 reservation. */
+export interface ReleaseIp6Change {
+  kind: "release-duid";
+  duid: string;
+  mac?: string | undefined;
+}
+
 /** The release of `mac`'s reservation. */
 export interface ReleaseIpChange {
   kind: "release-ip";
@@ -138,6 +158,8 @@ export type NetworkChange =
   | DhcpChange
   | ReserveIpChange
   | ReleaseIpChange
+  | ReserveIp6Change
+  | ReleaseIp6Change
   | FirewallChange
   | PortForwardChange
   | DnsChange
@@ -152,6 +174,8 @@ const KINDS: { [K in ChangeKind]: null } = {
   dhcp: null,
   "reserve-ip": null,
   "release-ip": null,
+  "reserve-duid": null,
+  "release-duid": null,
   firewall: null,
   "port-forward": null,
   dns: null,

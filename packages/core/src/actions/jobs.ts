@@ -16,7 +16,9 @@ import type {
   PortForwardChange,
   QosChange,
   QosDirectionsSpec,
+  ReleaseIp6Change,
   ReleaseIpChange,
+  ReserveIp6Change,
   ReserveIpChange,
 } from "./changes";
 import { configureAction, type JobDefinition, jobAction, type PayloadOf } from "./define";
@@ -106,18 +108,26 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Reserve an IP for a MAC (live and persistent)",
       description:
-        "nat and isolated networks only. The IP must be a usable address of the subnet other than the gateway, not reserved for another MAC, and not leased to another MAC unless force is true (IP_CONFLICT); a MAC holds one reservation at a time. Applied live and to the persistent definition; an IP inside the dynamic range is accepted with a warning.",
+        "nat and isolated networks only. The IP must be a usable address of the subnet other than the gateway, not reserved for another MAC, and not leased to another MAC unless force is true (IP_CONFLICT); a MAC holds one reservation at a time. Applied live and to the persistent definition; an IP inside the dynamic range is accepted with a warning. An IPv6 ip is a DHCPv6 reservation: it takes the client's duid instead of mac (libvirt hands DHCPv6 addresses out by DUID), needs a network whose ipv6 mode is dhcpv6 (else 422 UNSUPPORTED_FOR_TYPE), and the same rules inside the IPv6 prefix.",
       cli: ["network", "ip", "assign"],
       examples: {
         default: {
           summary: "reserve 192.168.100.10 for a VM's MAC",
           value: { name: "web", mac: "52:54:00:12:34:56", ip: "192.168.100.10", hostname: "db1" },
         },
+        ipv6: {
+          summary: "reserve an IPv6 address for a DHCPv6 client (dhcpv6 mode)",
+          value: { name: "web", duid: "00:03:00:01:52:54:00:12:34:56", ip: "fd00:1:2:3::10", hostname: "db1" },
+        },
       },
       steps: CONFIGURE_STEPS,
       payload: bodyPayload(AssignStaticIpBody.omit({ dryRun: true })),
     },
-    (p): ReserveIpChange => ({ kind: "reserve-ip", mac: p.mac, ip: p.ip, hostname: p.hostname ?? null, force: p.force === true }),
+    // An IPv6 address (or a DUID) is a DHCPv6 reservation: the planner refuses a MAC with it, and an IPv4 one without a MAC.
+    (p): ReserveIpChange | ReserveIp6Change =>
+      p.ip.includes(":") || p.duid !== undefined
+        ? { kind: "reserve-duid", duid: p.duid, mac: p.mac, ip: p.ip, hostname: p.hostname ?? null, force: p.force === true }
+        : { kind: "reserve-ip", mac: p.mac ?? "", ip: p.ip, hostname: p.hostname ?? null, force: p.force === true },
   ),
   "unassign-static-ip": configureAction(
     {
@@ -126,13 +136,14 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Remove a MAC's reservation (live and persistent)",
       description:
-        "nat and isolated networks only; NOT_FOUND when the MAC has no reservation. Removes the reservation live and from the persistent definition.",
+        "nat and isolated networks only; NOT_FOUND when the MAC (or, for an IPv6 reservation, the DUID) has no reservation. Removes the reservation live and from the persistent definition.",
       cli: ["network", "ip", "unassign"],
       examples: { default: { summary: "remove the MAC's reservation", value: { name: "web", mac: "52:54:00:12:34:56" } } },
       steps: CONFIGURE_STEPS,
       payload: bodyPayload(UnassignStaticIpBody.omit({ dryRun: true })),
     },
-    (p): ReleaseIpChange => ({ kind: "release-ip", mac: p.mac }),
+    (p): ReleaseIpChange | ReleaseIp6Change =>
+      p.duid !== undefined ? { kind: "release-duid", duid: p.duid, mac: p.mac } : { kind: "release-ip", mac: p.mac ?? "" },
   ),
   "configure-network-firewall": configureAction(
     {

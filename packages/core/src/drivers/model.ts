@@ -10,7 +10,7 @@ import type { DhcpConfig, Ipv6Config, NetworkType } from "../schemas/network";
 import type { ChangeKind } from "../actions/changes";
 import type { ChangePlan, HostObservation, NetworkChange } from "../planner/changes";
 import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
-import type { NetSpec, Reservation, RoutedNetSpec } from "../planner/network-spec";
+import type { NetSpec, Reservation, Reservation6, RoutedNetSpec } from "../planner/network-spec";
 import type { DeviceDoor } from "./door";
 import type { HostSteps } from "./host-steps";
 
@@ -37,6 +37,8 @@ export interface TypeView {
   dnsHosts: readonly DnsHost[];
   /** Static DHCP reservations (empty: none, or the type has no DHCP of netforge's). */
   reservations: readonly Reservation[];
+  /** IPv6 reservations by DUID (absent or empty: none). */
+  reservations6?: readonly Reservation6[];
   /** The MTU set on the network (null: none set, the host's; the device types: the LAN's). */
   mtu: number | null;
   /** The network's IPv6 (null: none; the device types: the LAN's). */

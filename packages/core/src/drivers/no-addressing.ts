@@ -14,6 +14,8 @@ const SUBJECT: { [K in ChangeKind]: string } = {
   dhcp: "DHCP settings",
   "reserve-ip": "static IPs",
   "release-ip": "static IPs",
+  "reserve-duid": "static IPs",
+  "release-duid": "static IPs",
   firewall: "netforge firewall",
   "port-forward": "port forwards",
   dns: "DNS records",

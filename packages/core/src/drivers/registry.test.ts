@@ -45,7 +45,9 @@ describe("the type registry", () => {
         "mtu",
         "port-forward",
         "qos",
+        "release-duid",
         "release-ip",
+        "reserve-duid",
         "reserve-ip",
       ]);
       expect(modelFor(t).noAddressing).toMatch(/DHCP server/);

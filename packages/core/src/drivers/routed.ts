@@ -8,7 +8,7 @@ import { renderRoutedXml } from "../render/network-xml";
 import type { NetworkSpec } from "../schemas/network";
 import { checkRoutedChange, planRoutedChange, type RoutedTypeRules } from "../planner/changes";
 import { firewallOf } from "../planner/firewall";
-import type { NetSpec, Reservation, SpecBase } from "../planner/network-spec";
+import type { NetSpec, Reservation, Reservation6, SpecBase } from "../planner/network-spec";
 import type { DhcpConfig, Ipv6Config } from "../schemas/network";
 import type { FirewallSpec, PortForwardSpec } from "../planner/firewall";
 import type { DnsHost, QosSpec } from "../actions/changes";
@@ -32,6 +32,8 @@ export interface RoutedNetSpec extends SpecBase {
   mtu?: number;
   /** IPv6 beside the IPv4 subnet (libvirt's second <ip family='ipv6'>; NAT66 in netforge's table); absent: none. */
   ipv6?: Ipv6Config;
+  /** IPv6 reservations by DUID (dhcpv6 mode; absent: none). */
+  reservations6?: Reservation6[];
   /** Its bandwidth limits (configure-network-qos, tc on the host); absent: none. */
   qos?: QosSpec;
 }
@@ -96,6 +98,7 @@ export function routedModel<T extends RoutedType>(type: T, opts: RoutedOptions):
       portForwards: opts.portForwards ? (spec.portForwards ?? []) : [],
       dnsHosts: spec.dnsHosts ?? [],
       reservations: spec.reservations,
+      ...(spec.reservations6 === undefined ? {} : { reservations6: spec.reservations6 }),
       mtu: spec.mtu ?? null,
       ipv6: spec.ipv6 ?? null,
       qos: spec.qos ?? null,

@@ -24,6 +24,7 @@ const parsed = (over: Partial<ParsedNetwork> = {}): ParsedNetwork => ({
   gateway: "10.1.0.1",
   dhcp: null,
   hosts: [],
+  hosts6: [],
   dnsHosts: [],
   spec: null,
   ...over,

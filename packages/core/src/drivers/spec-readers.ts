@@ -125,6 +125,12 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
       };
     }
   }
+  const stored6 = ((meta.reservation6 as Node[] | undefined) ?? []).flatMap((r) => {
+    const duid = attr(r, "duid");
+    const ip = attr(r, "ip");
+    return duid && ip ? [{ duid, ip, hostname: attr(r, "hostname") }] : [];
+  });
+  if (spec.ipv6 !== undefined && stored6.length > 0) spec.reservations6 = stored6;
   const qos = qosFromMetadata(str(meta.qos));
   if (qos) spec.qos = qos;
   return spec;

@@ -15,7 +15,9 @@ import {
   dhcpOptionsFile,
   dhcpOptionsText,
   type NativeRange,
+  IPV6_PARENT,
   renderDhcpHost,
+  renderDhcpHost6,
   renderDhcpRange,
   renderDnsHost,
   renderRoutedXml,
@@ -23,7 +25,8 @@ import {
 import { checkDhcpRange, MIN_MTU_IPV6, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
 import { firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
-import type { NetSpec, Reservation, RoutedNetSpec } from "./network-spec";
+import type { NetSpec, Reservation, Reservation6, RoutedNetSpec } from "./network-spec";
+import { cidr6Contains, formatIPv6, parseCidr6OrThrow, parseIPv6 } from "../net/ipv6";
 
 // A change is part of the contract: the configure actions' definitions make it of their payloads (actions/jobs.ts).
 export type { NetworkChange } from "../actions/changes";
@@ -33,14 +36,14 @@ export interface HostObservation {
   /** libvirt has the network running (live updates apply; otherwise only the persistent definition changes). */
   active: boolean;
   /** Unexpired DHCP leases of the network. */
-  leases: { ip: string; mac: string }[];
+  leases: { ip: string; mac: string; duid?: string }[];
   /**
    * libvirt's own DHCP elements of the persistent definition, when the caller read them (the worker does; the
    * API's door does not). Normally they are what the spec renders; after a worker died half-way through a
    * change they may already carry part of it, and the plan then skips or adjusts what is already in place,
    * so a retried job converges instead of failing on "already exists".
    */
-  native?: { hosts: Reservation[]; range: NativeRange | null; dnsHosts?: DnsHost[] };
+  native?: { hosts: Reservation[]; range: NativeRange | null; dnsHosts?: DnsHost[]; hosts6?: Reservation6[] };
   /** The per-network caps (LIMIT_REACHED); absent: the ones this process's environment sets (sizeLimits). */
   /**
    * Whether the running network's part of the table carries its type's own rules (the worker reads it from the
@@ -232,6 +235,18 @@ export function planRoutedChange(
       });
       continue;
     }
+    if (op.kind === "add-host6" || op.kind === "delete-host6") {
+      const x = renderDhcpHost6(op.r);
+      const update6 = (o: "add" | "delete") => [...update(o, "ip-dhcp-host", x), ...IPV6_PARENT];
+      const add = op.kind === "add-host6";
+      steps.push({
+        name: `${add ? "add" : "delete"} DHCPv6 host ${op.r.duid} -> ${op.r.ip}`,
+        virsh: update6(add ? "add" : "delete"),
+        undo: { virsh: update6(add ? "delete" : "add") },
+        live: host.active,
+      });
+      continue;
+    }
     if (op.kind === "add-host") {
       const x = renderDhcpHost(op.r);
       steps.push({
@@ -327,6 +342,16 @@ function againstNative(ops: Op[], native: HostObservation["native"]): Op[] {
       // again, one it no longer has is not deleted: libvirt refuses both. Without a native read: as planned.
       const present = native.dnsHosts === undefined ? op.kind === "delete-dns" : native.dnsHosts.some((h) => sameDnsHost(h, op.h));
       if ((op.kind === "add-dns") !== present) out.push(op);
+    } else if (op.kind === "add-host6" || op.kind === "delete-host6") {
+      // As IPv4 hosts: one libvirt already has (or no longer has) is not added (deleted) again.
+      const h = native.hosts6?.find((x) => x.duid === op.r.duid);
+      if (native.hosts6 === undefined) out.push(op);
+      else if (op.kind === "delete-host6") {
+        if (h) out.push({ kind: "delete-host6", r: h });
+      } else if (!(h && h.ip === op.r.ip && h.hostname === op.r.hostname)) {
+        if (h) out.push({ kind: "delete-host6", r: h });
+        out.push(op);
+      }
     } else if (op.kind === "add-host") {
       const h = native.hosts.find((x) => x.mac === op.r.mac);
       if (h && h.ip === op.r.ip && h.hostname === op.r.hostname) continue;
@@ -349,6 +374,8 @@ function againstNative(ops: Op[], native: HostObservation["native"]): Op[] {
 type Op =
   | { kind: "add-host"; r: Reservation }
   | { kind: "delete-host"; r: Reservation }
+  | { kind: "add-host6"; r: Reservation6 }
+  | { kind: "delete-host6"; r: Reservation6 }
   | { kind: "delete-range"; start: string; end: string; leaseTime: number | null }
   | { kind: "add-range"; start: string; end: string; leaseTime: number }
   | { kind: "add-dns"; h: DnsHost }
@@ -392,6 +419,7 @@ function applyChange(
       };
     }
     case "reserve-ip": {
+      if (!change.mac) throw validationError([{ path: "mac", message: "is required with an IPv4 ip (an IPv6 reservation takes duid)" }]);
       const mac = change.mac.toLowerCase();
       const ip = ipNum(change.ip);
       const hostname = change.hostname ?? null;
@@ -456,6 +484,8 @@ function applyChange(
       };
     }
     case "release-ip": {
+      if (!change.mac)
+        throw validationError([{ path: "mac", message: "is required: the MAC of an IPv4 reservation, or duid for an IPv6 one" }]);
       const mac = change.mac.toLowerCase();
       const r = spec.reservations.find((x) => x.mac === mac);
       if (!r) throw new AppError("NOT_FOUND", `${mac} has no reservation on network '${spec.name}'`, { name: spec.name, mac });
@@ -464,6 +494,25 @@ function applyChange(
         ops: [{ kind: "delete-host", r }],
         warnings: [],
         changed: [`released ${r.ip} of ${mac}`],
+      };
+    }
+    case "reserve-duid":
+      return reserveIp6(spec, change, host, limits);
+    case "release-duid": {
+      if (change.mac !== undefined) throw validationError([{ path: "mac", message: "give mac or duid, not both" }]);
+      const r = (spec.reservations6 ?? []).find((x) => x.duid === change.duid);
+      if (!r)
+        throw new AppError("NOT_FOUND", `${change.duid} has no IPv6 reservation on network '${spec.name}'`, {
+          name: spec.name,
+          duid: change.duid,
+        });
+      const rest = (spec.reservations6 ?? []).filter((x) => x !== r);
+      const { reservations6: _old, ...base } = spec;
+      return {
+        spec: rest.length > 0 ? { ...base, reservations6: rest } : base,
+        ops: [{ kind: "delete-host6", r }],
+        warnings: [],
+        changed: [`released ${r.ip} of DUID ${r.duid}`],
       };
     }
     case "port-forward": {
@@ -608,6 +657,101 @@ function applyChange(
       return { spec: { ...spec, dhcp: { enabled: true, start: change.start, end: change.end, leaseTime } }, ops, warnings, changed };
     }
   }
+}
+
+/**
+ * An IPv6 reservation (docs/adr/0045-ipv6-dual-stack.md): by DUID (libvirt refuses a MAC in an IPv6 host entry),
+ * only in dhcpv6 mode (SLAAC guests pick their own addresses: nothing to reserve), an address of the prefix other
+ * than the gateway; one reservation per DUID and per address; a lease of another client is taken only with force.
+ */
+function reserveIp6(
+  spec: RoutedNetSpec,
+  change: Extract<NetworkChange, { kind: "reserve-duid" }>,
+  host: HostObservation,
+  limits: Pick<SizeLimits, "reservationsPerNetwork">,
+): { spec: RoutedNetSpec; ops: Op[]; warnings: string[]; changed: string[] } {
+  const v6 = spec.ipv6;
+  if (v6 === undefined || v6.dhcp === null) {
+    const why =
+      v6 === undefined
+        ? `it has no IPv6 (create it with ipv6 mode dhcpv6)`
+        : `its IPv6 mode is ${v6.mode}: guests choose their own addresses (SLAAC), so there is nothing to reserve; IPv6 reservations need mode dhcpv6`;
+    throw new AppError("UNSUPPORTED_FOR_TYPE", `network '${spec.name}' takes no IPv6 reservation: ${why}`, {
+      name: spec.name,
+      type: spec.type,
+    });
+  }
+  const issues: { path: string; message: string }[] = [];
+  if (change.mac !== undefined)
+    issues.push({
+      path: "mac",
+      message: "an IPv6 reservation is by DHCPv6 client id (duid), not MAC: libvirt hands out IPv6 addresses by DUID; give duid instead",
+    });
+  if (change.duid === undefined)
+    issues.push({ path: "duid", message: "is required with an IPv6 ip: the VM's DHCPv6 client id, like 00:03:00:01:52:54:00:12:34:56" });
+  const addr = change.ip.includes(":") ? parseIPv6(change.ip) : null;
+  const prefix = parseCidr6OrThrow(v6.cidr);
+  if (addr === null) issues.push({ path: "ip", message: `must be an IPv6 address inside ${v6.cidr} with a duid` });
+  else if (!cidr6Contains(prefix, addr)) issues.push({ path: "ip", message: `must be inside ${v6.cidr}` });
+  if (issues.length > 0) throw validationError(issues);
+  const duid = change.duid as string;
+  const ip = formatIPv6(addr as bigint);
+  const hostname = change.hostname ?? null;
+  if (addr === prefix.network || ip === v6.gateway) {
+    const reason = ip === v6.gateway ? "the gateway" : "the prefix's own address (the subnet-router anycast address)";
+    throw new AppError("IP_CONFLICT", `${ip} is ${reason} of network '${spec.name}'`, { name: spec.name, ip, reason });
+  }
+  const all = spec.reservations6 ?? [];
+  if (all.some((r) => r.duid === duid && r.ip === ip && r.hostname === hostname)) return { spec, ops: [], warnings: [], changed: [] };
+  const byIp = all.find((r) => r.ip === ip);
+  if (byIp)
+    throw new AppError("IP_CONFLICT", `${ip} is already reserved for DUID ${byIp.duid} on network '${spec.name}'`, {
+      name: spec.name,
+      ip,
+      reservedFor: byIp.duid,
+    });
+  const byDuid = all.find((r) => r.duid === duid);
+  if (byDuid)
+    throw new AppError("IP_CONFLICT", `DUID ${duid} already has reservation ${byDuid.ip} on network '${spec.name}'; unassign it first`, {
+      name: spec.name,
+      duid,
+      reservedIp: byDuid.ip,
+    });
+  const count = spec.reservations.length + all.length;
+  if (count >= limits.reservationsPerNetwork) {
+    throw limitReached(
+      "reservationsPerNetwork",
+      limits.reservationsPerNetwork,
+      count + 1,
+      `network '${spec.name}' has ${count} static reservations`,
+      { name: spec.name },
+    );
+  }
+  const lease = host.leases.find((l) => l.ip.includes(":") && parseIPv6(l.ip) === addr);
+  const leasedTo = lease ? (lease.duid ?? lease.mac) : null;
+  if (lease && leasedTo !== duid && !change.force) {
+    throw new AppError("IP_CONFLICT", `${ip} is currently leased to ${leasedTo}; pass "force": true to reserve it anyway`, {
+      name: spec.name,
+      ip,
+      leasedTo,
+    });
+  }
+  const warnings: string[] = [];
+  const d = v6.dhcp;
+  const start = parseIPv6(d.start) as bigint;
+  const end = parseIPv6(d.end) as bigint;
+  if ((addr as bigint) >= start && (addr as bigint) <= end) {
+    warnings.push(`${ip} is inside the DHCPv6 range ${d.start}-${d.end}: dnsmasq keeps it for DUID ${duid}, the pool has one address less`);
+  }
+  if (lease && leasedTo !== duid)
+    warnings.push(`${ip} is leased to ${leasedTo} until its lease ends; that client gets another address when it renews`);
+  const r: Reservation6 = { duid, ip, hostname };
+  return {
+    spec: { ...spec, reservations6: [...all, r] },
+    ops: [{ kind: "add-host6", r }],
+    warnings,
+    changed: [`reserved ${ip} for DUID ${duid}`],
+  };
 }
 
 /**

@@ -22,6 +22,13 @@ export interface Reservation {
   hostname: string | null;
 }
 
+/** An IPv6 (DHCPv6) reservation (DUID -> IP), as stored and as libvirt's <host id=...> of the IPv6 <ip> carries it. */
+export interface Reservation6 {
+  duid: string;
+  ip: string;
+  hostname: string | null;
+}
+
 /** What every network type's spec has. */
 export interface SpecBase {
   name: string;

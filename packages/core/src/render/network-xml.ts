@@ -13,7 +13,7 @@ import type { DnsHost } from "../actions/changes";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
 import type { NetworkType } from "../schemas/network";
 import type { FirewallRule, HostService, PortForwardSpec } from "../planner/firewall";
-import type { BridgeNetSpec, NetSpec, Reservation, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
+import type { BridgeNetSpec, NetSpec, Reservation, Reservation6, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
 import { xmlEscape as e } from "./xml-escape";
 import { typeOf } from "../drivers/type-of";
 import { readSpec } from "../drivers/spec-readers";
@@ -50,6 +50,17 @@ export const dhcpOptionsText = (bridge: string, mtu: number | null): string =>
 export function renderDhcpHost(r: Reservation): string {
   return `<host mac='${e(r.mac)}'${r.hostname !== null ? ` name='${e(r.hostname)}'` : ""} ip='${e(r.ip)}'/>`;
 }
+
+/** libvirt's <host> element of an IPv6 reservation (by DUID: libvirt refuses a MAC in an IPv6 host entry). */
+export function renderDhcpHost6(r: Reservation6): string {
+  return `<host id='${e(r.duid)}'${r.hostname !== null ? ` name='${e(r.hostname)}'` : ""} ip='${e(r.ip)}'/>`;
+}
+
+/**
+ * The `virsh net-update` arguments that pick the IPv6 <ip> element for an ip-dhcp-host update: without them
+ * libvirt takes the first <ip> with a <dhcp> range or host, the IPv4 one (rendered first, always).
+ */
+export const IPV6_PARENT: readonly string[] = ["--parent-index", "1"];
 
 /** libvirt's <range> element of a DHCP pool (also the text of `virsh net-update ... ip-dhcp-range`). */
 export function renderDhcpRange(start: string, end: string, leaseTime: number | null): string {
@@ -141,6 +152,9 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
       `      <nf:ipv6 cidr='${e(v6.cidr)}' gateway='${e(v6.gateway)}' mode='${e(v6.mode)}' routed='${v6.routed ? "yes" : "no"}'${range}/>`,
     );
   }
+  for (const r of spec.reservations6 ?? []) {
+    lines.push(`      <nf:reservation6 duid='${e(r.duid)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
+  }
   if (spec.firewall) {
     const f = spec.firewall;
     const defaults = `defaultInbound='${e(f.defaultInbound)}' defaultOutbound='${e(f.defaultOutbound)}'`;
@@ -189,6 +203,7 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
       lines.push(`  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'>`);
       lines.push("    <dhcp>");
       lines.push(`      ${renderDhcpRange(v6.dhcp.start, v6.dhcp.end, v6.dhcp.leaseTime)}`);
+      for (const r of spec.reservations6 ?? []) lines.push(`      ${renderDhcpHost6(r)}`);
       lines.push("    </dhcp>");
       lines.push("  </ip>");
     } else {
@@ -263,6 +278,8 @@ export interface ParsedNetwork {
   dhcp: NativeRange | null;
   /** libvirt's own <dhcp><host> entries of the first IPv4 <ip> (what dnsmasq is told). */
   hosts: Reservation[];
+  /** libvirt's own <dhcp><host id=...> entries of the first IPv6 <ip> (DHCPv6 reservations by DUID). */
+  hosts6: Reservation6[];
   /** libvirt's own <dns><host> records (what dnsmasq answers). */
   dnsHosts: DnsHost[];
   /** libvirt's own <mtu size> (null: none). */
@@ -288,6 +305,7 @@ const parser = new XMLParser({
     name === "host" ||
     name === "hostname" ||
     name === "reservation" ||
+    name === "reservation6" ||
     name === "dnsHost" ||
     name === "rule" ||
     name === "portForward",
@@ -392,6 +410,12 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
       return mac && ip ? [{ mac: mac.toLowerCase(), ip, hostname: attr(h, "name") }] : [];
     });
   }
+  const v6ip = ips.find((ip) => attr(ip, "family") === "ipv6");
+  const hosts6: Reservation6[] = (((v6ip?.dhcp as Node | undefined)?.host as Node[] | undefined) ?? []).flatMap((h) => {
+    const duid = attr(h, "id");
+    const ip = attr(h, "ip");
+    return duid && ip ? [{ duid: duid.toLowerCase(), ip, hostname: attr(h, "name") }] : [];
+  });
   const bridge = bridgeNode ? attr(bridgeNode, "name") : null;
   const dnsNode = net.dns as Node | undefined;
   const dnsHosts: DnsHost[] = (typeof dnsNode === "object" ? ((dnsNode.host as Node[] | undefined) ?? []) : []).flatMap((h) => {
@@ -415,6 +439,7 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
     gateway,
     dhcp,
     hosts,
+    hosts6,
     dnsHosts,
     mtu: mtuOf(net.mtu),
     spec: null,

@@ -78,13 +78,18 @@ describe("assign-static-ip and unassign-static-ip bodies", () => {
     }
     expect(AssignStaticIpBody.safeParse({ ...body, vm: "a" }).success).toBe(false);
   });
-  it("unassign: a name and a MAC (lower case), nothing else", () => {
+  it("unassign: a name and a MAC (lower case) or a DUID, nothing else", () => {
     expect(UnassignStaticIpBody.parse({ name: "web", mac: "52:54:00:AB:CD:EF", dryRun: true })).toEqual({
       name: "web",
       mac: "52:54:00:ab:cd:ef",
       dryRun: true,
     });
-    expect(problems(UnassignStaticIpBody.safeParse({ name: "web" }))[0]).toMatch(/^mac: /);
+    // Neither: the planner refuses it (mac or duid; an IPv6 reservation is by DUID), not the body.
+    expect(UnassignStaticIpBody.safeParse({ name: "web", duid: "0:3:0:1:52:54:0:ab:cd:ef" }).data).toEqual({
+      name: "web",
+      duid: "00:03:00:01:52:54:00:ab:cd:ef",
+    });
+    expect(problems(UnassignStaticIpBody.safeParse({ name: "web", duid: "52-54" }))[0]).toMatch(/^duid: must be a DHCPv6 client DUID/);
     expect(UnassignStaticIpBody.safeParse({ name: "web", mac: "52:54:00:ab:cd:ef", ip: "10.0.0.5" }).success).toBe(false);
   });
 });

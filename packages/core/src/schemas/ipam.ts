@@ -6,6 +6,8 @@
  * planner/changes.ts, shared by the API's door checks and the worker.
  */
 import { z } from "zod";
+import { parseIPv4 } from "../net/ipv4";
+import { parseIPv6 } from "../net/ipv6";
 import { IPv4, MacAddress, NetworkName } from "./common";
 
 const LeaseSeconds = z.number().int().min(120).max(31_536_000).describe("DHCP lease time, seconds (120 s to one year)");
@@ -27,17 +29,52 @@ export const ConfigureDhcpBody = z.strictObject({
 });
 export type ConfigureDhcpBody = z.infer<typeof ConfigureDhcpBody>;
 
+/**
+ * A DHCPv6 client's DUID: its bytes in hex, separated by ':' (as libvirt's `<host id=...>` and dnsmasq take
+ * it), 4 to 130 bytes (RFC 8415: a 2-byte type and at most 128). Kept as two lowercase digits per byte.
+ */
+export const Duid = z
+  .string()
+  .max(390, "must be a DUID of at most 130 bytes")
+  .regex(
+    /^[0-9A-Fa-f]{1,2}(:[0-9A-Fa-f]{1,2}){3,129}$/,
+    "must be a DHCPv6 client DUID: 4 to 130 bytes in hex separated by ':', like 00:03:00:01:52:54:00:12:34:56 (DUID-LL of MAC 52:54:00:12:34:56)",
+  )
+  .transform((s) =>
+    s
+      .split(":")
+      .map((b) => b.toLowerCase().padStart(2, "0"))
+      .join(":"),
+  )
+  .describe("DHCPv6 client identifier (DUID) of the VM, for an IPv6 reservation, like 00:03:00:01:52:54:00:12:34:56");
+
+/** An IPv4 or IPv6 address (the reservation's family decides whether mac or duid names the client). */
+const ReservedIp = z
+  .string()
+  .max(45, "must be an IPv4 address like 192.168.100.10 or an IPv6 address like fd00:1:2:3::10")
+  .refine(
+    (s) => parseIPv4(s) !== null || (s.includes(":") && parseIPv6(s) !== null),
+    "must be an IPv4 address like 192.168.100.10 or an IPv6 address like fd00:1:2:3::10",
+  )
+  .describe("The reserved address: IPv4 (with mac) or IPv6 inside the network's IPv6 prefix (with duid; dhcpv6 mode only)");
+
 export const AssignStaticIpBody = z.strictObject({
   name: NetworkName,
-  mac: MacAddress,
-  ip: IPv4,
+  mac: MacAddress.optional().describe("MAC address of the VM's interface (IPv4 reservations; required with an IPv4 ip)"),
+  duid: Duid.optional(),
+  ip: ReservedIp,
   hostname: DhcpHostname.optional(),
   force: z.boolean().optional().describe("Reserve even if the IP is currently leased to another MAC"),
   dryRun: DryRun,
 });
 export type AssignStaticIpBody = z.infer<typeof AssignStaticIpBody>;
 
-export const UnassignStaticIpBody = z.strictObject({ name: NetworkName, mac: MacAddress, dryRun: DryRun });
+export const UnassignStaticIpBody = z.strictObject({
+  name: NetworkName,
+  mac: MacAddress.optional().describe("MAC of the IPv4 reservation to remove (give mac or duid)"),
+  duid: Duid.optional().describe("DUID of the IPv6 reservation to remove (give mac or duid)"),
+  dryRun: DryRun,
+});
 export type UnassignStaticIpBody = z.infer<typeof UnassignStaticIpBody>;
 
 /** A DNS name: dot-separated labels of letters, digits and '-' (RFC 1123), at most 253 characters. */
@@ -80,5 +117,11 @@ export const NetworkIp = z.object({
   hostname: z.string().nullable(),
   static: z.boolean(),
   leaseExpiresAt: z.string().nullable(),
+  /** IPv6: the DHCPv6 client's DUID (a DHCPv6 lease or reservation). */
+  duid: z.string().optional(),
+  /** IPv6: the DHCPv6 lease's IAID. */
+  iaid: z.string().optional(),
+  /** IPv6: an address the VM chose itself (SLAAC), seen in the host's neighbour table on the bridge. */
+  slaac: z.boolean().optional(),
 });
 export type NetworkIp = z.infer<typeof NetworkIp>;

@@ -169,6 +169,8 @@ export const NetworkView = z.object({
   dnsHosts: z.array(z.object({ ip: z.string(), names: z.array(z.string()) })),
   /** Static DHCP reservations (assign-static-ip; empty for bridge and sriov). */
   reservations: z.array(z.object({ mac: z.string(), ip: z.string(), hostname: z.string().nullable() })),
+  /** IPv6 (DHCPv6) reservations by DUID (assign-static-ip with an IPv6 ip); absent: none. */
+  reservations6: z.array(z.object({ duid: z.string(), ip: z.string(), hostname: z.string().nullable() })).optional(),
   /** Who manages the network: what create-network's managedBy said (netforge apply: its file's metadata.name), else null. */
   managedBy: z.string().nullable(),
   /** +1 on every change applied to the network (every job that succeeded on it); send it as If-Match. */
