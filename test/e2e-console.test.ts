@@ -114,6 +114,12 @@ async function previewAndApply(page: Page, label: string, planShows: RegExp, opt
   expect(state, (await flow.locator(".job").textContent()) ?? "").toBe("succeeded");
 }
 
+/** The network page shows the network's current version (read again after a change): the next form starts from it. */
+async function settled(page: Page): Promise<void> {
+  const v = (await c.call("describe-network", { name: NET })).body.network.version as number;
+  await expect.poll(() => page.locator("dl.kv").textContent()).toContain(`version${v}`);
+}
+
 describe("the console in headless Chromium", () => {
   let page: Page;
 
@@ -172,11 +178,13 @@ describe("the console in headless Chromium", () => {
     await res.getByLabel("IP").fill("10.81.0.50");
     await res.getByLabel("Hostname").fill("db1");
     await previewAndApply(page, "reservation", /add DHCP host 52:54:00:81:00:01 -> 10\.81\.0\.50/);
+    await settled(page);
     await res.getByRole("row", { name: /52:54:00:81:00:01 10\.81\.0\.50 db1/ }).waitFor();
     const fw = page.getByRole("region", { name: "Firewall" });
     await fw.getByLabel("Ports").fill("22");
     await fw.getByRole("button", { name: "Add rule" }).click();
     await previewAndApply(page, "firewall", /apply firewall \(one nft transaction\)/);
+    await settled(page);
     const n = (await c.call("describe-network", { name: NET })).body.network;
     expect(n.reservations).toEqual([{ mac: "52:54:00:81:00:01", ip: "10.81.0.50", hostname: "db1" }]);
     expect(n.firewall.rules).toEqual([{ direction: "inbound", protocol: "tcp", ports: "22", action: "accept" }]);
@@ -190,11 +198,13 @@ describe("the console in headless Chromium", () => {
     await dhcp.getByLabel("Range end").fill("10.81.0.120");
     await dhcp.getByLabel("Lease time (s)").fill("600");
     await previewAndApply(page, "DHCP range", /add DHCP range 10\.81\.0\.100-10\.81\.0\.120 lease 600 s/);
+    await settled(page);
     const fwd = page.getByRole("region", { name: "Port forwards" });
-    await fwd.getByLabel("Host port").fill("2281");
+    await fwd.getByLabel("Host port", { exact: true }).fill("2281");
     await fwd.getByLabel("VM address").fill("10.81.0.50");
     await fwd.getByLabel("VM port (default: the host port)").fill("22");
     await previewAndApply(page, "forward", /2281/);
+    await settled(page);
     await fwd.getByRole("row", { name: /tcp 2281 10\.81\.0\.50:22/ }).waitFor();
     const after = (await c.call("describe-network", { name: NET })).body.network;
     expect(after.dhcp).toMatchObject({ start: "10.81.0.100", end: "10.81.0.120", leaseTime: 600 });

@@ -24,7 +24,15 @@ async function existingNamespaces(): Promise<Set<string>> {
   return new Set(r.stdout.split("\n").map((l) => l.split(" ")[0] ?? ""));
 }
 
+/** Set by the first setup of this vitest process: the projects that list this file share its run. */
+const SHARED = Symbol.for("netforge.test.globalSetup");
+
 export default async function setup() {
+  const g = globalThis as { [SHARED]?: true };
+  // A second project of the same run: the first setup's Redis, marker and leftover check serve it too (vitest
+  // sets every project up before any test file runs and tears them all down after the last one).
+  if (g[SHARED]) return async () => {};
+  g[SHARED] = true;
   const runId = randomBytes(6).toString("hex");
   const runDir = join("/tmp", `netforge-run-${runId}`);
   mkdirSync(runDir, { recursive: true });

@@ -143,11 +143,12 @@ export function NetworkPage({ name }: { name: string }) {
   const d = useQuery<{ network: any }>("describe-network", { name }, [name]);
   const ips = useQuery<{ ips: any[] }>("list-network-ips", { name }, [name]);
   const jobs = useQuery<{ jobs: Job[] }>("list-jobs", { network: name, limit: 10 }, [name]);
-  useJobEvents(() => {
+  const reload = () => {
     d.reload();
     ips.reload();
     jobs.reload();
-  }, name);
+  };
+  useJobEvents(reload, name);
   const n = d.data?.network;
   if (!n) return html`<section><h2>Network ${name}</h2><${ErrorBox} error=${d.error} />${d.error ? null : html`<p>Loading…</p>`}</section>`;
   return html`<section>
@@ -179,10 +180,10 @@ export function NetworkPage({ name }: { name: string }) {
           html`<tr><td>${i.ip}</td><td>${i.mac}</td><td>${i.vmName ?? ""}</td><td>${i.hostname ?? ""}</td><td>${i.static ? "yes" : "no"}</td><td>${i.leaseExpiresAt ?? ""}</td></tr>`,
       )}</tbody>
     </table>
-    ${n.dhcp.enabled ? html`<${DhcpForm} network=${n} />` : null}
-    <${Reservations} network=${n} />
-    <${Firewall} network=${n} />
-    ${n.type === "nat" ? html`<${Forwards} network=${n} />` : null}
+    ${n.dhcp.enabled ? html`<${DhcpForm} network=${n} reload=${reload} />` : null}
+    <${Reservations} network=${n} reload=${reload} />
+    <${Firewall} network=${n} reload=${reload} />
+    ${n.type === "nat" ? html`<${Forwards} network=${n} reload=${reload} />` : null}
     <h3>Recent jobs</h3>
     <${JobsTable} jobs=${jobs.data?.jobs ?? []} />
     <h3>Delete</h3>
@@ -191,7 +192,7 @@ export function NetworkPage({ name }: { name: string }) {
   </section>`;
 }
 
-function DhcpForm({ network }: { network: any }) {
+function DhcpForm({ network, reload }: { network: any; reload: () => void }) {
   const d = network.dhcp;
   const [form, setForm] = useState({ start: d.start ?? "", end: d.end ?? "", leaseTime: String(d.leaseTime ?? "") });
   useEffect(() => setForm({ start: d.start ?? "", end: d.end ?? "", leaseTime: String(d.leaseTime ?? "") }), [network.version]);
@@ -207,11 +208,11 @@ function DhcpForm({ network }: { network: any }) {
       <label>Range end <input name="end" value=${form.end} onInput=${set("end")} /></label>
       <label>Lease time (s) <input name="leaseTime" inputmode="numeric" value=${form.leaseTime} onInput=${set("leaseTime")} /></label>
     </form>
-    <${ChangeFlow} action="configure-network-dhcp" body=${body} version=${network.version} label="DHCP range" />
+    <${ChangeFlow} action="configure-network-dhcp" body=${body} onDone=${reload} version=${network.version} label="DHCP range" />
   </section>`;
 }
 
-function Forwards({ network }: { network: any }) {
+function Forwards({ network, reload }: { network: any; reload: () => void }) {
   const [form, setForm] = useState({ protocol: "tcp", hostPort: "", vmIp: "", vmPort: "" });
   const [remove, setRemove] = useState<any>(null);
   const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
@@ -240,7 +241,7 @@ function Forwards({ network }: { network: any }) {
       remove
         ? html`<${ChangeFlow} action="configure-network-port-forward"
             body=${{ name: network.name, action: "remove", protocol: remove.protocol, hostPort: remove.hostPort, ...(remove.hostIp ? { hostIp: remove.hostIp } : {}) }}
-            version=${network.version} label=${`removal of forward ${key(remove)}`} />`
+            onDone=${reload} version=${network.version} label=${`removal of forward ${key(remove)}`} />`
         : null
     }
     <form class="row" aria-label="New forward" onSubmit=${(e: Event) => e.preventDefault()}>
@@ -250,11 +251,11 @@ function Forwards({ network }: { network: any }) {
       <label>VM address <input name="vmIp" value=${form.vmIp} onInput=${set("vmIp")} /></label>
       <label>VM port (default: the host port) <input name="vmPort" inputmode="numeric" value=${form.vmPort} onInput=${set("vmPort")} /></label>
     </form>
-    <${ChangeFlow} action="configure-network-port-forward" body=${body} version=${network.version} label="forward" />
+    <${ChangeFlow} action="configure-network-port-forward" body=${body} onDone=${reload} version=${network.version} label="forward" />
   </section>`;
 }
 
-function Reservations({ network }: { network: any }) {
+function Reservations({ network, reload }: { network: any; reload: () => void }) {
   const [form, setForm] = useState({ mac: "", ip: "", hostname: "" });
   const [remove, setRemove] = useState<string | null>(null);
   const body =
@@ -269,19 +270,19 @@ function Reservations({ network }: { network: any }) {
           <td><button type="button" onClick=${() => setRemove(r.mac)} aria-label=${`Remove reservation ${r.mac}`}>Remove</button></td></tr>`,
       )}</tbody>
     </table>
-    ${remove ? html`<${ChangeFlow} action="unassign-static-ip" body=${{ name: network.name, mac: remove }} version=${network.version} label=${`removal of ${remove}`} />` : null}
+    ${remove ? html`<${ChangeFlow} action="unassign-static-ip" body=${{ name: network.name, mac: remove }} onDone=${reload} version=${network.version} label=${`removal of ${remove}`} />` : null}
     <form class="row" onSubmit=${(e: Event) => e.preventDefault()}>
       <label>MAC <input name="mac" value=${form.mac} onInput=${set("mac")} placeholder="52:54:00:12:34:56" /></label>
       <label>IP <input name="ip" value=${form.ip} onInput=${set("ip")} /></label>
       <label>Hostname <input name="hostname" value=${form.hostname} onInput=${set("hostname")} /></label>
     </form>
-    <${ChangeFlow} action="assign-static-ip" body=${body} version=${network.version} label="reservation" />
+    <${ChangeFlow} action="assign-static-ip" body=${body} onDone=${reload} version=${network.version} label="reservation" />
   </section>`;
 }
 
 const RULE_FIELDS = ["direction", "protocol", "ports", "source", "destination", "action", "comment"] as const;
 
-function Firewall({ network }: { network: any }) {
+function Firewall({ network, reload }: { network: any; reload: () => void }) {
   const fw = network.firewall ?? { defaultInbound: "accept", defaultOutbound: "accept", rules: [] };
   const [rules, setRules] = useState<Rule[]>(fw.rules);
   const [defaults, setDefaults] = useState({ defaultInbound: fw.defaultInbound, defaultOutbound: fw.defaultOutbound });
@@ -334,7 +335,7 @@ function Firewall({ network }: { network: any }) {
         ${["accept", "drop", "reject"].map((v) => html`<option value=${v}>${v}</option>`)}</select></label>
       <button type="submit">Add rule</button>
     </form>
-    <${ChangeFlow} action="configure-network-firewall" body=${body} version=${network.version} label="firewall" />
+    <${ChangeFlow} action="configure-network-firewall" body=${body} onDone=${reload} version=${network.version} label="firewall" />
   </section>`;
 }
 
