@@ -200,6 +200,19 @@ describe("the diff of one network", () => {
     expect(planNetwork(desired({ qos: exported.qos }), view({ qos: set })).kind).toBe("none");
     expect(exportNetwork(view({ qos: null })).qos).toBeUndefined();
   });
+  it("IPv6 reservations by DUID: listed with the MAC ones, removed and added by their DUID, exported", () => {
+    const r6 = { duid: "00:03:00:01:52:54:00:00:00:09", ip: "fd00:10::42", hostname: null };
+    const v = view({ reservations6: [r6] });
+    expect(planNetwork(desired({ reservations: [{ duid: r6.duid, ip: r6.ip }] }), v).kind).toBe("none");
+    const gone = planNetwork(desired({}), v);
+    expect(gone.kind === "update" && gone.requests.map((r) => r.body)).toEqual([{ name: "web", duid: r6.duid }]);
+    const moved = planNetwork(desired({ reservations: [{ duid: r6.duid, ip: "fd00:10::43" }] }), v);
+    expect(moved.kind === "update" && moved.requests.map((r) => [r.command.join(" "), r.body])).toEqual([
+      ["network ip unassign", { name: "web", duid: r6.duid }],
+      ["network ip assign", { name: "web", duid: r6.duid, ip: "fd00:10::43" }],
+    ]);
+    expect(exportNetwork(v).reservations).toEqual([{ duid: r6.duid, ip: r6.ip }]);
+  });
   it("no host in the file: the network may be anywhere", () => {
     const r = parseFleet({ ...head, networks: [{ name: "web", type: "nat", cidr: "10.10.0.0/24" }] });
     expect(r.ok && planNetwork(r.fleet.networks[0] as DesiredNetwork, view({ host: "h9" })).kind).toBe("none");

@@ -45,7 +45,8 @@ const FirewallPart = ConfigureFirewallBody.omit({ name: true, dryRun: true });
 const ForwardPart = ConfigurePortForwardBody.omit({ name: true, dryRun: true, action: true }).extend({
   vmIp: IPv4.describe("The VM's address the host port goes to"),
 });
-const ReservationPart = AssignStaticIpBody.pick({ mac: true, ip: true, hostname: true });
+/** A reservation: by `mac` (IPv4) or by `duid` (IPv6, the server checks which an address needs). */
+const ReservationPart = AssignStaticIpBody.pick({ mac: true, duid: true, ip: true, hostname: true });
 /** A network's bandwidth limits (configure-network-qos's body without the name): absent parts are none. */
 const QosPart = ConfigureQosBody.omit({ name: true, dryRun: true }).transform((q) => ({ network: q.network ?? null, vms: q.vms ?? [] }));
 
@@ -223,6 +224,8 @@ export interface NetworkView {
   firewall: { defaultInbound: string; defaultOutbound: string; rules: Record<string, unknown>[]; hostServices?: Record<string, unknown>[] };
   portForwards: { protocol: string; hostPort: number; vmIp: string; vmPort: number; hostIp?: string }[];
   reservations?: { mac: string; ip: string; hostname: string | null }[];
+  /** IPv6 reservations by DUID (describe shows them only when there are some). */
+  reservations6?: { duid: string; ip: string; hostname: string | null }[];
   dnsHosts: { ip: string; names: string[] }[];
   /** The MTU set on the network (null: none set). */
   mtu?: number | null;
@@ -271,7 +274,7 @@ function currentParts(v: NetworkView): {
       hostServices: v.firewall.hostServices ?? [],
     }),
     portForwards: v.portForwards.map((f) => ForwardPart.parse(dropNulls(f))),
-    reservations: (v.reservations ?? []).map((r) => ReservationPart.parse(dropNulls(r))),
+    reservations: [...(v.reservations ?? []), ...(v.reservations6 ?? [])].map((r) => ReservationPart.parse(dropNulls(r))),
     dnsHosts: v.dnsHosts.map((h) => ({ ip: h.ip, names: [...h.names] })),
     qos: QosPart.parse(v.qos ?? {}),
   };
@@ -346,22 +349,25 @@ export const CONFIGURABLE = [
     key: "reservations",
     requests: (name, want, now) => {
       const out: PlannedRequest[] = [];
-      const wanted = new Map(want.map((r) => [r.mac, r]));
+      // A reservation is its MAC's (IPv4) or its DUID's (IPv6): one per client.
+      const who = (r: { mac?: string | undefined; duid?: string | undefined }) => r.mac ?? `duid ${r.duid}`;
+      const byClient = (r: { mac?: string | undefined; duid?: string | undefined }) => (r.mac ? { mac: r.mac } : { duid: r.duid });
+      const wanted = new Map(want.map((r) => [who(r), r]));
       for (const r of now) {
-        const w = wanted.get(r.mac);
+        const w = wanted.get(who(r));
         if (!w || canonical(w) !== canonical(r)) {
           out.push({
             command: ["network", "ip", "unassign"],
-            body: { name, mac: r.mac },
-            summary: `reservation ${r.mac} -> ${r.ip}: remove`,
+            body: { name, ...byClient(r) },
+            summary: `reservation ${who(r)} -> ${r.ip}: remove`,
           });
         }
       }
-      const have = new Map(now.map((r) => [r.mac, r]));
+      const have = new Map(now.map((r) => [who(r), r]));
       for (const w of want) {
-        const r = have.get(w.mac);
+        const r = have.get(who(w));
         if (!r || canonical(w) !== canonical(r)) {
-          out.push({ command: ["network", "ip", "assign"], body: { name, ...w }, summary: `reservation ${w.mac} -> ${w.ip}: add` });
+          out.push({ command: ["network", "ip", "assign"], body: { name, ...w }, summary: `reservation ${who(w)} -> ${w.ip}: add` });
         }
       }
       return out;
