@@ -5,8 +5,9 @@
  * after every change of its reservations; `allocatedIps` of the stats is the
  * count of leased rows of the same table, so both always agree.
  */
-import { type NetworkIp, parseIPv4 } from "@netforge/core/contract";
-import { type RoutedNetSpec, addressingOf } from "@netforge/core/model";
+import { type NetworkIp, type NetworkTraffic, parseIPv4 } from "@netforge/core/contract";
+import { type RoutedNetSpec, addressingOf, trafficCounterNames } from "@netforge/core/model";
+import type { TrafficState } from "./firewall/nftables";
 import { putNetworkIpsAndStats } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import { readLinks } from "./host/ip";
@@ -42,6 +43,36 @@ export function mergeIpTable(spec: Pick<RoutedNetSpec, "reservations">, leases: 
   return [...rows.values()].sort((a, b) => key(a.ip) - key(b.ip) || a.mac.localeCompare(b.mac));
 }
 
+/** A network's traffic as stats show it, from the firewall's counters (pure); null when it has none. */
+export function trafficOf(name: string, state: TrafficState): NetworkTraffic | null {
+  const c = trafficCounterNames(name);
+  const i = state.counters.get(c.in);
+  const o = state.counters.get(c.out);
+  if (!i && !o) return null;
+  const since = Math.min(i?.since ?? Number.POSITIVE_INFINITY, o?.since ?? Number.POSITIVE_INFINITY);
+  return {
+    bytesIn: i?.bytes ?? 0,
+    bytesOut: o?.bytes ?? 0,
+    packetsIn: i?.packets ?? 0,
+    packetsOut: o?.packets ?? 0,
+    since: new Date(since * 1000).toISOString(),
+  };
+}
+
+/** The rows with each VM's traffic (pure): in by its IPv4 address, out by its MAC; rows never seen stay without. */
+export function withVmTraffic(name: string, ips: NetworkIp[], state: TrafficState | null): NetworkIp[] {
+  if (!state) return ips;
+  const c = trafficCounterNames(name);
+  const vin = state.vms.get(c.vmIn);
+  const vout = state.vms.get(c.vmOut);
+  return ips.map((r) => {
+    const i = vin?.get(r.ip);
+    const o = vout?.get(r.mac.toLowerCase());
+    if (!i && !o) return r;
+    return { ...r, traffic: { bytesIn: i?.bytes ?? 0, bytesOut: o?.bytes ?? 0, packetsIn: i?.packets ?? 0, packetsOut: o?.packets ?? 0 } };
+  });
+}
+
 /** Give the firewall a network's current pairs (failures are logged: the next publish tries again). */
 async function syncPortSecurityPairs(ctx: HostContext, name: string, ips: NetworkIp[]): Promise<void> {
   const pairs = ips.filter((r) => parseIPv4(r.ip) !== null).map((r) => ({ mac: r.mac, ip: r.ip }));
@@ -63,7 +94,7 @@ const lastPublished = new WeakMap<object, Map<string, { content: string; at: num
 export async function publishIpTable(
   ctx: HostContext,
   entry: CatalogEntry,
-  opts: { owners?: Map<string, string>; connectedVms?: number; unchangedForMs?: number } = {},
+  opts: { owners?: Map<string, string>; connectedVms?: number; unchangedForMs?: number; trafficState?: TrafficState | null } = {},
 ): Promise<NetworkIp[]> {
   const spec = entry.def.spec;
   if (!spec) return [];
@@ -72,7 +103,8 @@ export async function publishIpTable(
   const owners = opts.owners ?? (await ctx.virsh.domainMacOwners());
   // Only a type whose addressing netforge owns has reservations and leases of its own to list.
   const addressing = addressingOf(spec);
-  const ips = addressing ? mergeIpTable(addressing, leases, owners) : [];
+  const state = opts.trafficState !== undefined ? opts.trafficState : await readTraffic(ctx, entry.name);
+  const ips = withVmTraffic(entry.name, addressing ? mergeIpTable(addressing, leases, owners) : [], state);
   // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
   if (addressing && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
   const connectedVms =
@@ -80,7 +112,8 @@ export async function publishIpTable(
   const mine = lastPublished.get(ctx.redis) ?? new Map<string, { content: string; at: number }>();
   lastPublished.set(ctx.redis, mine);
   const key = `${ctx.hostId}\n${entry.name}`;
-  const content = JSON.stringify([ips, connectedVms, leases.length]);
+  const traffic = state ? trafficOf(entry.name, state) : null;
+  const content = JSON.stringify([ips, connectedVms, leases.length, traffic]);
   const prev = mine.get(key);
   const now = Date.now();
   if (opts.unchangedForMs !== undefined && prev?.content === content && now - prev.at < opts.unchangedForMs) return ips;
@@ -90,8 +123,17 @@ export async function publishIpTable(
     ctx.keys,
     entry.name,
     { ips, observedAt },
-    { connectedVms, allocatedIps: leases.length, observedAt },
+    { connectedVms, allocatedIps: leases.length, observedAt, ...(traffic ? { traffic } : {}) },
   );
   mine.set(key, { content, at: now });
   return ips;
+}
+
+/** The host's traffic counters (the firewall's); null without a firewall or when they cannot be read (logged). */
+export async function readTraffic(ctx: HostContext, name?: string): Promise<TrafficState | null> {
+  const state = await ctx.firewall?.trafficCounts().catch((err: unknown) => {
+    ctx.logger.warn({ err, network: name }, "could not read the traffic counters");
+    return null;
+  });
+  return state ?? null;
 }

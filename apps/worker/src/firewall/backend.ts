@@ -5,6 +5,7 @@
  * on this host would override them".
  */
 import type { FirewallNetwork } from "@netforge/core/model";
+import type { TrafficState } from "./nftables";
 
 export interface FirewallBackend {
   /**
@@ -19,6 +20,8 @@ export interface FirewallBackend {
    * drop/reject rules of other firewalls that hit netforge's traffic (foreign-rules.ts).
    */
   overridingPolicies(): Promise<string[]>;
+  /** The traffic counters of the networks (by counter name, render/nft.ts trafficCounterNames), kept across re-renders. */
+  trafficCounts?(): Promise<TrafficState>;
   /** Remove netforge's rules entirely (nothing left when no network runs). */
   clear(): Promise<void>;
 }

@@ -10,6 +10,7 @@
 import type { FirewallNetwork, MacIp } from "@netforge/core/model";
 import type { Logger } from "pino";
 import type { FirewallBackend } from "./backend";
+import type { TrafficState } from "./nftables";
 
 export class HostFirewall {
   private readonly desired = new Map<string, FirewallNetwork>();
@@ -127,6 +128,11 @@ export class HostFirewall {
       await this.applyNow({ whole: true });
       return true;
     });
+  }
+
+  /** The networks' traffic counters (empty when the backend has none). */
+  async trafficCounts(): Promise<TrafficState> {
+    return (await this.backend.trafficCounts?.()) ?? { counters: new Map(), vms: new Map() };
   }
 
   /** Networks with port security (name and bridge), for the port watcher. */

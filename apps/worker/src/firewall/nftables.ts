@@ -16,6 +16,8 @@ import {
   renderPortSecurityDelta,
   renderPortSecurityTable,
   renderTableDelta,
+  type ElementCount,
+  type TrafficCount,
 } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
@@ -92,18 +94,52 @@ export class NftBackend implements FirewallBackend {
       if (ok) {
         this.last = networks;
         this.baseline = null;
-        this.bootCopy?.schedule(() => renderBootCopy(networks));
+        this.bootCopy?.schedule(() => renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() }));
         return delta;
       }
       // The table is not what we left (flushed by hand?): replace it whole below.
     }
-    const text = renderHostTable(networks) + renderPortSecurityTable(networks);
+    // The whole table replaces the named counters too: read them first and carry them over (they only grow).
+    await this.trafficCounts();
+    const text =
+      renderHostTable(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() }) +
+      renderPortSecurityTable(networks);
     await this.transact(text);
     this.last = networks;
     this.baseline = null;
     this.applied = true;
-    this.bootCopy?.schedule(() => renderBootCopy(networks));
+    this.bootCopy?.schedule(() => renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() }));
     return text;
+  }
+
+  /**
+   * The traffic counters (render/nft.ts trafficCounterNames), as last seen: the kernel's when it has them, else
+   * (the table deleted by hand, not there yet after a reboot) the last value read, so a re-render never takes a
+   * counter back. Kept for every counter ever read, a stopped network's too (a restart continues its count).
+   */
+  private counts = new Map<string, TrafficCount>();
+  /** The per-VM sets' elements the same way (set name -> MAC or address -> count). */
+  private vmCounts = new Map<string, Map<string, ElementCount>>();
+
+  /**
+   * Read the table's traffic counters and per-VM sets (one `nft -j list table`), fold them into the kept ones,
+   * and return those.
+   */
+  async trafficCounts(): Promise<TrafficState> {
+    const r = await this.runner.run("nft", ["-j", "list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 });
+    if (r.exitCode === 0) {
+      const read = parseTrafficState(r.stdout);
+      for (const [name, v] of read.counters) {
+        const kept = this.counts.get(name);
+        if (!kept || v.bytes >= kept.bytes) this.counts.set(name, v);
+      }
+      for (const [set, els] of read.vms) {
+        const kept = this.vmCounts.get(set) ?? new Map<string, ElementCount>();
+        for (const [k, v] of els) if (v.bytes >= (kept.get(k)?.bytes ?? 0)) kept.set(k, v);
+        this.vmCounts.set(set, kept);
+      }
+    }
+    return { counters: this.counts, vms: this.vmCounts };
   }
 
   async clear(): Promise<void> {
@@ -126,7 +162,7 @@ export class NftBackend implements FirewallBackend {
       timeoutMs: 10_000,
     });
     if (bridge.exitCode !== 0) return !this.applied;
-    const r = { stdout: inet.stdout + bridge.stdout };
+    const r = { stdout: withoutTrafficElements(inet.stdout) + bridge.stdout };
     if (!this.applied) return true;
     if (this.baseline === null) {
       this.baseline = r.stdout;
@@ -170,6 +206,81 @@ export class NftBackend implements FirewallBackend {
     const tables = rulesFromIptablesSave(r.stdout);
     return [...dropPolicies(tables), ...droppingRules(tables, nets)];
   }
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** The traffic counters and per-VM set elements of a network table, as read (render/nft.ts trafficCounterNames). */
+export interface TrafficState {
+  counters: ReadonlyMap<string, TrafficCount>;
+  vms: ReadonlyMap<string, ReadonlyMap<string, ElementCount>>;
+}
+
+interface NftJsonElem {
+  elem?: { val?: unknown; counter?: { packets?: unknown; bytes?: unknown } };
+}
+
+/** The traffic counters and per-VM sets of `nft -j list table` output (pure; other objects and bad entries are skipped). */
+export function parseTrafficState(json: string): { counters: Map<string, TrafficCount>; vms: Map<string, Map<string, ElementCount>> } {
+  const out = new Map<string, TrafficCount>();
+  const vms = new Map<string, Map<string, ElementCount>>();
+  let doc: {
+    nftables?: {
+      counter?: { name?: unknown; packets?: unknown; bytes?: unknown; comment?: unknown };
+      set?: { name?: unknown; elem?: unknown };
+    }[];
+  };
+  try {
+    doc = JSON.parse(json) as typeof doc;
+  } catch {
+    return { counters: out, vms };
+  }
+  for (const item of doc.nftables ?? []) {
+    const set = item.set;
+    if (set && typeof set.name === "string" && /-traffic-vm-(?:in|out)$/.test(set.name)) {
+      const els = new Map<string, ElementCount>();
+      for (const e of Array.isArray(set.elem) ? (set.elem as NftJsonElem[]) : []) {
+        const v = e?.elem;
+        if (!v || typeof v.val !== "string") continue;
+        const c = v.counter;
+        if (!c || typeof c.packets !== "number" || typeof c.bytes !== "number") continue;
+        els.set(v.val.toLowerCase(), { packets: c.packets, bytes: c.bytes });
+      }
+      vms.set(set.name, els);
+      continue;
+    }
+    const c = item.counter;
+    if (!c || typeof c.name !== "string" || !/-traffic-(?:in|out)$/.test(c.name)) continue;
+    if (typeof c.packets !== "number" || typeof c.bytes !== "number") continue;
+    const m = typeof c.comment === "string" ? /^since (\d+)$/.exec(c.comment) : null;
+    out.set(c.name, { packets: c.packets, bytes: c.bytes, since: m ? Number(m[1]) : 0 });
+  }
+  return { counters: out, vms };
+}
+
+/**
+ * A stateless listing without the per-VM sets' elements (pure): a VM's first packet adds its element, which is
+ * traffic, not a hand-edited table (the drift check must not replace the table for it).
+ */
+export function withoutTrafficElements(listing: string): string {
+  const out: string[] = [];
+  let inSet = false;
+  let inElements = false;
+  for (const line of listing.split("\n")) {
+    const t = line.trim();
+    if (inElements) {
+      if (t.endsWith("}")) inElements = false;
+      continue;
+    }
+    if (/^set [a-z][a-z0-9-]*-traffic-vm-(?:in|out) \{$/.test(t)) inSet = true;
+    else if (inSet && t === "}") inSet = false;
+    else if (inSet && t.startsWith("elements = {")) {
+      inElements = !t.endsWith("}");
+      continue;
+    }
+    out.push(line);
+  }
+  return out.join("\n");
 }
 
 /** Base chains of other tables whose drop policy wins over our accepts (pure; `nft -j list ruleset` or `list chains` output). */

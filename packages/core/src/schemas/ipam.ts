@@ -80,5 +80,12 @@ export const NetworkIp = z.object({
   hostname: z.string().nullable(),
   static: z.boolean(),
   leaseExpiresAt: z.string().nullable(),
+  /**
+   * The VM's traffic across the network's edge (in: toward it, counted by its IPv4 address; out: from it, by
+   * its MAC); absent until it sent or received any.
+   */
+  traffic: z
+    .object({ bytesIn: z.number().int(), bytesOut: z.number().int(), packetsIn: z.number().int(), packetsOut: z.number().int() })
+    .optional(),
 });
 export type NetworkIp = z.infer<typeof NetworkIp>;
