@@ -238,6 +238,12 @@ export async function refreshStats(
   const entries = catalog.filter((c) => c.def.managed);
   if (entries.length === 0) return;
   const owners = await ctx.virsh.domainMacOwners();
+  // A full refresh (the catalog holds every network of the host): forget the counters of deleted networks.
+  if (unchangedForMs !== undefined && catalog.length > 0) {
+    await ctx.firewall
+      ?.forgetTrafficExcept(new Set(catalog.map((c) => c.name)))
+      .catch((err: unknown) => ctx.logger.warn({ err }, "could not drop the traffic counters of deleted networks"));
+  }
   // The traffic counters of every network, one read of the host's table.
   const trafficState = await readTraffic(ctx);
   for (const e of entries) {

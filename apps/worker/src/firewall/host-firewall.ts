@@ -135,6 +135,14 @@ export class HostFirewall {
     return (await this.backend.trafficCounts?.()) ?? { counters: new Map(), vms: new Map() };
   }
 
+  /** Drop the traffic counters of networks that are neither on the host (`names`) nor in the table (deleted ones). */
+  async forgetTrafficExcept(names: ReadonlySet<string>): Promise<string[]> {
+    return this.serial(async () => {
+      const all = new Set([...names, ...this.desired.keys()]);
+      return (await this.backend.forgetTrafficExcept?.(all)) ?? [];
+    });
+  }
+
   /** Networks with port security (name and bridge), for the port watcher. */
   portSecured(): { name: string; bridge: string }[] {
     return [...this.desired.values()].filter((n) => n.portSecurity).map((n) => ({ name: n.name, bridge: n.bridge }));

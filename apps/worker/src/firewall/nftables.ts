@@ -18,6 +18,7 @@ import {
   renderTableDelta,
   type ElementCount,
   type TrafficCount,
+  trafficCounterNames,
 } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
@@ -120,6 +121,32 @@ export class NftBackend implements FirewallBackend {
   private counts = new Map<string, TrafficCount>();
   /** The per-VM sets' elements the same way (set name -> MAC or address -> count). */
   private vmCounts = new Map<string, Map<string, ElementCount>>();
+
+  /**
+   * Drop the traffic counters of networks not in `names` (the host's networks) and not rendered: a deleted
+   * network's counts (a network created again under its name starts at 0). Removed from the kernel's table too,
+   * else the next whole table would read them back. Returns the networks forgotten.
+   */
+  async forgetTrafficExcept(names: ReadonlySet<string>): Promise<string[]> {
+    const rendered = new Set((this.last ?? []).map((n) => n.name));
+    const gone = new Set<string>();
+    for (const key of [...this.counts.keys(), ...this.vmCounts.keys()]) {
+      const net = key.replace(/-traffic(?:-vm)?-(?:in|out)$/, "");
+      if (!names.has(net) && !rendered.has(net)) gone.add(net);
+    }
+    if (gone.size === 0) return [];
+    const t = `${NFT_FAMILY} ${NFT_TABLE}`;
+    const lines: string[] = [];
+    for (const net of gone) {
+      const c = trafficCounterNames(net);
+      for (const k of [c.in, c.out]) if (this.counts.delete(k)) lines.push(`delete counter ${t} ${k}`);
+      for (const k of [c.vmIn, c.vmOut]) if (this.vmCounts.delete(k)) lines.push(`delete set ${t} ${k}`);
+    }
+    // One by one: a counter already gone (never in this kernel's table) must not keep the others.
+    for (const l of lines) await this.transact(`${l}\n`, { allowFailure: true });
+    this.baseline = null;
+    return [...gone];
+  }
 
   /**
    * Read the table's traffic counters and per-VM sets (one `nft -j list table`), fold them into the kept ones,

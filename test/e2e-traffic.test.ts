@@ -1,0 +1,130 @@
+/**
+ * Traffic counters end to end on a sandbox host (docs/adr/0044-network-qos.md, "Traffic counters"): a known
+ * amount (iperf3 -n) from a namespace VM to the host's outside namespace and back; the network's counters in
+ * describe-network (stats.traffic) and the VM's in list-network-ips grow by at least that and by less than
+ * 1.2x (nft counts IP packets: headers and the reverse flow's ACKs are in); a firewall change and a whole
+ * re-render of the table (a second network) keep the counts; a worker restart keeps them; the /metrics series
+ * exist. Under the e2e lock.
+ */
+import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, startCluster, waitFor } from "./support/cluster";
+
+let c: Cluster;
+let h: SandboxHost;
+let vm: NamespaceVm;
+let vmIp: string;
+
+const MAC = "52:54:00:88:00:0a";
+const BRIDGE = "nf-trafnet";
+const AMOUNT = 5 * 1024 * 1024;
+
+interface Traffic {
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+  since?: string;
+}
+const ZERO: Traffic = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+
+beforeAll(async () => {
+  c = await startCluster({ hosts: [{ id: "traf" }], label: "traf", workerEnv: { NETFORGE_HEARTBEAT_MS: "500" } });
+  h = c.hosts.get("traf") as SandboxHost;
+  const r = await c.call("create-network", { name: "trafnet", type: "nat", cidr: "10.88.0.0/24" }, { wait: 30 });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  vm = await createNamespaceVm(h, { name: "trafa", bridge: BRIDGE, mac: MAC });
+  vmIp = (await vm.dhcp({ timeoutMs: 20_000 })).ip;
+  await h.execOutside(["iperf3", "-s", "-D", "-B", h.outsideAddress, "-p", "5301"]);
+}, 60_000);
+afterAll(async () => {
+  await vm?.destroy().catch(() => undefined);
+  await c?.stop();
+});
+
+const networkTraffic = async (name = "trafnet"): Promise<Traffic> =>
+  ((await c.call("describe-network", { name })).body.network.stats.traffic as Traffic | undefined) ?? ZERO;
+const vmTraffic = async (): Promise<Traffic> => {
+  const ips = (await c.call("list-network-ips", { name: "trafnet" })).body.ips as { mac: string; traffic?: Traffic }[];
+  return ips.find((r) => r.mac === MAC)?.traffic ?? ZERO;
+};
+
+/** Send AMOUNT bytes from the VM to the outside (outbound) or from the outside to the VM (inbound, -R). */
+async function transfer(dir: "inbound" | "outbound"): Promise<void> {
+  const args = ["iperf3", "-c", h.outsideAddress, "-p", "5301", "-n", String(AMOUNT), "-J", ...(dir === "inbound" ? ["-R"] : [])];
+  const r = await vm.exec(args, { timeoutMs: 20_000 });
+  const j = JSON.parse(r.stdout) as { end: { sum_received: { bytes: number } } };
+  expect(j.end.sum_received.bytes).toBeGreaterThanOrEqual(AMOUNT);
+}
+
+/** Wait until `read` shows `field` grown by at least AMOUNT over `base` (published with the worker's heartbeat). */
+const grown = (read: () => Promise<Traffic>, base: Traffic, field: "bytesIn" | "bytesOut") =>
+  waitFor(`${field} grown by ${AMOUNT}`, async () => {
+    const t = await read();
+    return t[field] - base[field] >= AMOUNT ? t : null;
+  });
+
+describe("traffic counters of a nat network", () => {
+  it("counts a known amount each way, per network and per VM, within 1.2x", async () => {
+    for (const [dir, field] of [
+      ["outbound", "bytesOut"],
+      ["inbound", "bytesIn"],
+    ] as const) {
+      const net0 = await networkTraffic();
+      const vm0 = await vmTraffic();
+      await transfer(dir);
+      const net1 = await grown(networkTraffic, net0, field);
+      const vm1 = await grown(vmTraffic, vm0, field);
+      const netDelta = net1[field] - net0[field];
+      const vmDelta = vm1[field] - vm0[field];
+      console.log(`${dir} ${AMOUNT} bytes sent: network +${netDelta} bytes, VM +${vmDelta} bytes`);
+      expect(netDelta).toBeLessThan(AMOUNT * 1.2);
+      expect(vmDelta).toBeLessThan(AMOUNT * 1.2);
+      expect(net1.packetsIn + net1.packetsOut).toBeGreaterThan(net0.packetsIn + net0.packetsOut);
+    }
+    const t = await networkTraffic();
+    expect(Date.parse(t.since as string)).toBeGreaterThan(Date.now() - 10 * 60_000);
+    // The kernel's counters are in netforge's table.
+    const listed = (await h.exec(["nft", "list", "counter", "inet", "netforge", "trafnet-traffic-out"])).stdout;
+    expect(listed).toMatch(/packets \d+ bytes \d+/);
+    expect(vmIp).toMatch(/^10\.88\.0\./);
+  });
+
+  it("keeps the counts across a firewall change, a whole re-render of the table and a worker restart", async () => {
+    const before = await networkTraffic();
+    const vmBefore = await vmTraffic();
+    const fw = await c.call(
+      "configure-network-firewall",
+      { name: "trafnet", defaultInbound: "drop", defaultOutbound: "accept", rules: [{ direction: "inbound", protocol: "tcp", ports: "22", action: "accept" }] },
+      { wait: 30 },
+    );
+    expect(fw.body.job?.state, JSON.stringify(fw.body)).toBe("succeeded");
+    // A second network: the whole table is rendered again (the counters carried over from the kernel's).
+    const other = await c.call("create-network", { name: "trafnet2", type: "isolated", cidr: "10.89.0.0/24" }, { wait: 30 });
+    expect(other.body.job?.state, JSON.stringify(other.body)).toBe("succeeded");
+    await c.startWorker("traf");
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await networkTraffic();
+    const vmAfter = await vmTraffic();
+    for (const k of ["bytesIn", "bytesOut", "packetsIn", "packetsOut"] as const) {
+      expect(after[k], k).toBeGreaterThanOrEqual(before[k]);
+      expect(vmAfter[k], `VM ${k}`).toBeGreaterThanOrEqual(vmBefore[k]);
+    }
+    expect(after.since).toBe(before.since);
+    expect((await networkTraffic("trafnet2")).bytesIn).toBe(0);
+  });
+
+  it("/metrics has the per-network series, by direction", async () => {
+    const t = await networkTraffic();
+    const m = await c.get("/metrics");
+    expect(m.status).toBe(200);
+    const value = (metric: string, direction: string) => {
+      const line = (m.body as string).split("\n").find((l) => l.startsWith(`${metric}{network="trafnet",direction="${direction}"}`));
+      return line ? Number(line.split(" ").pop()) : null;
+    };
+    expect(value("netforge_network_bytes_total", "out")).toBeGreaterThanOrEqual(AMOUNT);
+    expect(value("netforge_network_bytes_total", "in")).toBeGreaterThanOrEqual(AMOUNT);
+    expect(value("netforge_network_packets_total", "out")).toBeGreaterThan(0);
+    expect(value("netforge_network_packets_total", "in")).toBeGreaterThanOrEqual(t.packetsIn > 0 ? 1 : 0);
+  });
+});
