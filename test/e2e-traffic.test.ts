@@ -95,7 +95,12 @@ describe("traffic counters of a nat network", () => {
     const vmBefore = await vmTraffic();
     const fw = await c.call(
       "configure-network-firewall",
-      { name: "trafnet", defaultInbound: "drop", defaultOutbound: "accept", rules: [{ direction: "inbound", protocol: "tcp", ports: "22", action: "accept" }] },
+      {
+        name: "trafnet",
+        defaultInbound: "drop",
+        defaultOutbound: "accept",
+        rules: [{ direction: "inbound", protocol: "tcp", ports: "22", action: "accept" }],
+      },
       { wait: 30 },
     );
     expect(fw.body.job?.state, JSON.stringify(fw.body)).toBe("succeeded");

@@ -9,8 +9,28 @@ const listing = JSON.stringify({
   nftables: [
     { metainfo: { version: "1.0.6", json_schema_version: 1 } },
     { table: { family: "inet", name: "netforge", handle: 1 } },
-    { counter: { family: "inet", name: "web-traffic-in", table: "netforge", handle: 2, comment: "since 1765080000", packets: 40, bytes: 6000000 } },
-    { counter: { family: "inet", name: "web-traffic-out", table: "netforge", handle: 3, comment: "since 1765080000", packets: 30, bytes: 2000 } },
+    {
+      counter: {
+        family: "inet",
+        name: "web-traffic-in",
+        table: "netforge",
+        handle: 2,
+        comment: "since 1765080000",
+        packets: 40,
+        bytes: 6000000,
+      },
+    },
+    {
+      counter: {
+        family: "inet",
+        name: "web-traffic-out",
+        table: "netforge",
+        handle: 3,
+        comment: "since 1765080000",
+        packets: 30,
+        bytes: 2000,
+      },
+    },
     {
       set: {
         family: "inet",
@@ -86,8 +106,12 @@ describe("traffic counters", () => {
   });
 
   it("the drift check ignores the per-VM sets' elements (a VM's first packet is no hand edit), not the maps'", () => {
-    const a = "table inet netforge {\n\tset web-traffic-vm-out {\n\t\ttype ether_addr\n\t\tflags dynamic\n\t\tcounter\n\t}\n\tmap fwd-tcp {\n\t\telements = { 80 : 10.0.0.1 . 80 }\n\t}\n}";
-    const b = a.replace("\t\tcounter\n", "\t\tcounter\n\t\telements = { 52:54:00:00:00:01 counter,\n\t\t\t     52:54:00:00:00:02 counter }\n");
+    const a =
+      "table inet netforge {\n\tset web-traffic-vm-out {\n\t\ttype ether_addr\n\t\tflags dynamic\n\t\tcounter\n\t}\n\tmap fwd-tcp {\n\t\telements = { 80 : 10.0.0.1 . 80 }\n\t}\n}";
+    const b = a.replace(
+      "\t\tcounter\n",
+      "\t\tcounter\n\t\telements = { 52:54:00:00:00:01 counter,\n\t\t\t     52:54:00:00:00:02 counter }\n",
+    );
     expect(withoutTrafficElements(b)).toBe(a);
     expect(withoutTrafficElements(a.replace("80 : 10.0.0.1", "81 : 10.0.0.1"))).not.toBe(a);
   });
