@@ -6,7 +6,7 @@
  * count of leased rows of the same table, so both always agree.
  */
 import { type NetworkIp, type NetworkTraffic, parseIPv4 } from "@netforge/core/contract";
-import { type RoutedNetSpec, addressingOf, trafficCounterNames } from "@netforge/core/model";
+import { type RoutedNetSpec, TRAFFIC_VM_SETS, addressingOf, trafficCounterNames } from "@netforge/core/model";
 import type { TrafficState } from "./firewall/nftables";
 import { putNetworkIpsAndStats } from "@netforge/core/store";
 import type { HostContext } from "./context";
@@ -59,15 +59,17 @@ export function trafficOf(name: string, state: TrafficState): NetworkTraffic | n
   };
 }
 
-/** The rows with each VM's traffic (pure): in by its IPv4 address, out by its MAC; rows never seen stay without. */
-export function withVmTraffic(name: string, ips: NetworkIp[], state: TrafficState | null): NetworkIp[] {
-  if (!state) return ips;
-  const c = trafficCounterNames(name);
-  const vin = state.vms.get(c.vmIn);
-  const vout = state.vms.get(c.vmOut);
+/**
+ * The rows with each VM's traffic (pure): in by its IPv4 address, out by its MAC, on the network's bridge; rows
+ * never seen stay without.
+ */
+export function withVmTraffic(bridge: string | null, ips: NetworkIp[], state: TrafficState | null): NetworkIp[] {
+  if (!state || !bridge) return ips;
+  const vin = state.vms.get(TRAFFIC_VM_SETS.in);
+  const vout = state.vms.get(TRAFFIC_VM_SETS.out);
   return ips.map((r) => {
-    const i = vin?.get(r.ip);
-    const o = vout?.get(r.mac.toLowerCase());
+    const i = vin?.get(`${bridge}/${r.ip}`);
+    const o = vout?.get(`${bridge}/${r.mac.toLowerCase()}`);
     if (!i && !o) return r;
     return { ...r, traffic: { bytesIn: i?.bytes ?? 0, bytesOut: o?.bytes ?? 0, packetsIn: i?.packets ?? 0, packetsOut: o?.packets ?? 0 } };
   });
@@ -104,7 +106,7 @@ export async function publishIpTable(
   // Only a type whose addressing netforge owns has reservations and leases of its own to list.
   const addressing = addressingOf(spec);
   const state = opts.trafficState !== undefined ? opts.trafficState : await readTraffic(ctx, entry.name);
-  const ips = withVmTraffic(entry.name, addressing ? mergeIpTable(addressing, leases, owners) : [], state);
+  const ips = withVmTraffic(bridge, addressing ? mergeIpTable(addressing, leases, owners) : [], state);
   // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
   if (addressing && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
   const connectedVms =

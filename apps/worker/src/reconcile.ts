@@ -241,7 +241,7 @@ export async function refreshStats(
   // A full refresh (the catalog holds every network of the host): forget the counters of deleted networks.
   if (unchangedForMs !== undefined && catalog.length > 0) {
     await ctx.firewall
-      ?.forgetTrafficExcept(new Set(catalog.map((c) => c.name)))
+      ?.forgetTrafficExcept(new Set(catalog.map((c) => c.name)), new Set(catalog.flatMap((c) => (c.def.bridge ? [c.def.bridge] : []))))
       .catch((err: unknown) => ctx.logger.warn({ err }, "could not drop the traffic counters of deleted networks"));
   }
   // The traffic counters of every network, one read of the host's table.

@@ -22,8 +22,8 @@ export interface FirewallBackend {
   overridingPolicies(): Promise<string[]>;
   /** The traffic counters of the networks (by counter name, render/nft.ts trafficCounterNames), kept across re-renders. */
   trafficCounts?(): Promise<TrafficState>;
-  /** Drop the traffic counters of networks neither in `names` nor rendered (deleted networks'). */
-  forgetTrafficExcept?(names: ReadonlySet<string>): Promise<string[]>;
+  /** Drop the traffic counters of networks neither in `names` nor rendered, and per-VM ones of other bridges (deleted networks'). */
+  forgetTrafficExcept?(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]>;
   /** Remove netforge's rules entirely (nothing left when no network runs). */
   clear(): Promise<void>;
 }

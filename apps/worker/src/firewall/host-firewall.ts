@@ -136,10 +136,11 @@ export class HostFirewall {
   }
 
   /** Drop the traffic counters of networks that are neither on the host (`names`) nor in the table (deleted ones). */
-  async forgetTrafficExcept(names: ReadonlySet<string>): Promise<string[]> {
+  async forgetTrafficExcept(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]> {
     return this.serial(async () => {
       const all = new Set([...names, ...this.desired.keys()]);
-      return (await this.backend.forgetTrafficExcept?.(all)) ?? [];
+      const allBridges = new Set([...bridges, ...[...this.desired.values()].map((n) => n.bridge)]);
+      return (await this.backend.forgetTrafficExcept?.(all, allBridges)) ?? [];
     });
   }
 

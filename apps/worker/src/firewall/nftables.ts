@@ -17,8 +17,8 @@ import {
   renderPortSecurityTable,
   renderTableDelta,
   type ElementCount,
+  TRAFFIC_VM_SETS,
   type TrafficCount,
-  trafficCounterNames,
 } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
@@ -119,33 +119,41 @@ export class NftBackend implements FirewallBackend {
    * counter back. Kept for every counter ever read, a stopped network's too (a restart continues its count).
    */
   private counts = new Map<string, TrafficCount>();
-  /** The per-VM sets' elements the same way (set name -> MAC or address -> count). */
+  /** The per-VM sets' elements the same way (set name -> `<bridge>/<MAC or address>` -> count). */
   private vmCounts = new Map<string, Map<string, ElementCount>>();
 
   /**
-   * Drop the traffic counters of networks not in `names` (the host's networks) and not rendered: a deleted
-   * network's counts (a network created again under its name starts at 0). Removed from the kernel's table too,
-   * else the next whole table would read them back. Returns the networks forgotten.
+   * Drop the traffic counters of networks not in `names` (the host's networks) and not rendered, and the per-VM
+   * elements of bridges not in `bridges` (theirs) and not rendered: a deleted network's counts (a network created
+   * again under its name starts at 0). Removed from the kernel's table too, else the next whole table would read
+   * them back. Returns the counters and elements forgotten.
    */
-  async forgetTrafficExcept(names: ReadonlySet<string>): Promise<string[]> {
+  async forgetTrafficExcept(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]> {
     const rendered = new Set((this.last ?? []).map((n) => n.name));
-    const gone = new Set<string>();
-    for (const key of [...this.counts.keys(), ...this.vmCounts.keys()]) {
-      const net = key.replace(/-traffic(?:-vm)?-(?:in|out)$/, "");
-      if (!names.has(net) && !rendered.has(net)) gone.add(net);
-    }
-    if (gone.size === 0) return [];
+    const renderedBridges = new Set((this.last ?? []).map((n) => n.bridge));
     const t = `${NFT_FAMILY} ${NFT_TABLE}`;
     const lines: string[] = [];
-    for (const net of gone) {
-      const c = trafficCounterNames(net);
-      for (const k of [c.in, c.out]) if (this.counts.delete(k)) lines.push(`delete counter ${t} ${k}`);
-      for (const k of [c.vmIn, c.vmOut]) if (this.vmCounts.delete(k)) lines.push(`delete set ${t} ${k}`);
+    const gone: string[] = [];
+    for (const key of [...this.counts.keys()]) {
+      const net = key.replace(/-traffic-(?:in|out)$/, "");
+      if (names.has(net) || rendered.has(net)) continue;
+      this.counts.delete(key);
+      gone.push(key);
+      lines.push(`delete counter ${t} ${key}`);
     }
-    // One by one: a counter already gone (never in this kernel's table) must not keep the others.
+    for (const [set, els] of this.vmCounts) {
+      for (const key of [...els.keys()]) {
+        const [br, addr] = key.split("/");
+        if (br === undefined || addr === undefined || bridges.has(br) || renderedBridges.has(br)) continue;
+        els.delete(key);
+        gone.push(`${set} ${key}`);
+        lines.push(`delete element ${t} ${set} { "${br}" . ${addr} }`);
+      }
+    }
+    // One by one: one already gone (never in this kernel's table) must not keep the others.
     for (const l of lines) await this.transact(`${l}\n`, { allowFailure: true });
-    this.baseline = null;
-    return [...gone];
+    if (lines.length > 0) this.baseline = null;
+    return gone;
   }
 
   /**
@@ -264,14 +272,15 @@ export function parseTrafficState(json: string): { counters: Map<string, Traffic
   }
   for (const item of doc.nftables ?? []) {
     const set = item.set;
-    if (set && typeof set.name === "string" && /-traffic-vm-(?:in|out)$/.test(set.name)) {
+    if (set && (set.name === TRAFFIC_VM_SETS.in || set.name === TRAFFIC_VM_SETS.out)) {
       const els = new Map<string, ElementCount>();
       for (const e of Array.isArray(set.elem) ? (set.elem as NftJsonElem[]) : []) {
         const v = e?.elem;
-        if (!v || typeof v.val !== "string") continue;
+        const key = (v?.val as { concat?: unknown } | undefined)?.concat;
+        if (!v || !Array.isArray(key) || key.length !== 2 || typeof key[0] !== "string" || typeof key[1] !== "string") continue;
         const c = v.counter;
         if (!c || typeof c.packets !== "number" || typeof c.bytes !== "number") continue;
-        els.set(v.val.toLowerCase(), { packets: c.packets, bytes: c.bytes });
+        els.set(`${key[0]}/${key[1].toLowerCase()}`, { packets: c.packets, bytes: c.bytes });
       }
       vms.set(set.name, els);
       continue;
@@ -299,7 +308,7 @@ export function withoutTrafficElements(listing: string): string {
       if (t.endsWith("}")) inElements = false;
       continue;
     }
-    if (/^set [a-z][a-z0-9-]*-traffic-vm-(?:in|out) \{$/.test(t)) inSet = true;
+    if (/^set traffic-vm-(?:in|out) \{$/.test(t)) inSet = true;
     else if (inSet && t === "}") inSet = false;
     else if (inSet && t.startsWith("elements = {")) {
       inElements = !t.endsWith("}");

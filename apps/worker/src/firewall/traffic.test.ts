@@ -34,24 +34,27 @@ const listing = JSON.stringify({
     {
       set: {
         family: "inet",
-        name: "web-traffic-vm-out",
+        name: "traffic-vm-out",
         table: "netforge",
-        type: "ether_addr",
+        type: ["ifname", "ether_addr"],
         handle: 4,
-        size: 65535,
-        elem: [{ elem: { val: "52:54:00:AA:00:01", counter: { packets: 30, bytes: 2000 } } }],
+        size: 1048576,
+        elem: [
+          { elem: { val: { concat: ["nf-web", "52:54:00:AA:00:01"] }, counter: { packets: 30, bytes: 2000 } } },
+          { elem: { val: { concat: ["nf-gone", "52:54:00:aa:00:09"] }, counter: { packets: 3, bytes: 200 } } },
+        ],
         stmt: [{ counter: null }],
       },
     },
     {
       set: {
         family: "inet",
-        name: "web-traffic-vm-in",
+        name: "traffic-vm-in",
         table: "netforge",
-        type: "ipv4_addr",
+        type: ["ifname", "ipv4_addr"],
         handle: 5,
-        size: 65535,
-        elem: [{ elem: { val: "10.70.0.10", counter: { packets: 40, bytes: 6000000 } } }],
+        size: 1048576,
+        elem: [{ elem: { val: { concat: ["nf-web", "10.70.0.10"] }, counter: { packets: 40, bytes: 6000000 } } }],
       },
     },
     { set: { family: "inet", name: "other", table: "netforge", type: "ipv4_addr", handle: 6 } },
@@ -66,8 +69,8 @@ describe("traffic counters", () => {
       ["web-traffic-in", { packets: 40, bytes: 6000000, since: 1765080000 }],
       ["web-traffic-out", { packets: 30, bytes: 2000, since: 1765080000 }],
     ]);
-    expect(s.vms.get("web-traffic-vm-out")?.get("52:54:00:aa:00:01")).toEqual({ packets: 30, bytes: 2000 });
-    expect(s.vms.get("web-traffic-vm-in")?.get("10.70.0.10")).toEqual({ packets: 40, bytes: 6000000 });
+    expect(s.vms.get("traffic-vm-out")?.get("nf-web/52:54:00:aa:00:01")).toEqual({ packets: 30, bytes: 2000 });
+    expect(s.vms.get("traffic-vm-in")?.get("nf-web/10.70.0.10")).toEqual({ packets: 40, bytes: 6000000 });
     expect(parseTrafficState("not json").counters.size).toBe(0);
   });
 
@@ -81,7 +84,9 @@ describe("traffic counters", () => {
     // A counter the kernel did not have starts at 0 now; the stopped network "gone" keeps its counts.
     expect(text).toMatch(/\tcounter web-traffic-out \{\n\t\tcomment "since \d+"\n\t\tpackets 0 bytes 0\n\t\}/);
     expect(text).toContain("\tcounter gone-traffic-out {");
-    expect(text).toContain("elements = { 52:54:00:aa:00:01 counter packets 30 bytes 2000 }");
+    expect(text).toContain(
+      'elements = { "nf-gone" . 52:54:00:aa:00:09 counter packets 3 bytes 200, "nf-web" . 52:54:00:aa:00:01 counter packets 30 bytes 2000 }',
+    );
     // The table deleted by hand (the kernel has no counters now): the kept values, never back to 0.
     r.listing = "";
     await b.replace([webNetwork([8080])], { whole: true });
@@ -100,14 +105,15 @@ describe("traffic counters", () => {
   it("each VM's row gets its traffic: in by its address, out by its MAC; a VM never seen none", () => {
     const s = parseTrafficState(listing);
     const row = (ip: string, mac: string) => ({ ip, mac, vmName: null, hostname: null, static: false, leaseExpiresAt: null });
-    const rows = withVmTraffic("web", [row("10.70.0.10", "52:54:00:AA:00:01"), row("10.70.0.11", "52:54:00:aa:00:02")], s);
+    const rows = withVmTraffic("nf-web", [row("10.70.0.10", "52:54:00:AA:00:01"), row("10.70.0.11", "52:54:00:aa:00:02")], s);
     expect(rows[0]?.traffic).toEqual({ bytesIn: 6000000, bytesOut: 2000, packetsIn: 40, packetsOut: 30 });
     expect(rows[1]?.traffic).toBeUndefined();
+    expect(withVmTraffic("nf-other", [row("10.70.0.10", "52:54:00:aa:00:01")], s)[0]?.traffic).toBeUndefined();
   });
 
   it("the drift check ignores the per-VM sets' elements (a VM's first packet is no hand edit), not the maps'", () => {
     const a =
-      "table inet netforge {\n\tset web-traffic-vm-out {\n\t\ttype ether_addr\n\t\tflags dynamic\n\t\tcounter\n\t}\n\tmap fwd-tcp {\n\t\telements = { 80 : 10.0.0.1 . 80 }\n\t}\n}";
+      "table inet netforge {\n\tset traffic-vm-out {\n\t\ttype ether_addr\n\t\tflags dynamic\n\t\tcounter\n\t}\n\tmap fwd-tcp {\n\t\telements = { 80 : 10.0.0.1 . 80 }\n\t}\n}";
     const b = a.replace(
       "\t\tcounter\n",
       "\t\tcounter\n\t\telements = { 52:54:00:00:00:01 counter,\n\t\t\t     52:54:00:00:00:02 counter }\n",
@@ -120,24 +126,30 @@ describe("traffic counters", () => {
     const counters = (name: string, bytes = 1) => new Map([[name, { packets: 1, bytes, since: 1 }]]);
     expect(() => renderHostTable([], { counters: counters("x; flush ruleset") })).toThrow(/refusing counter/);
     expect(() => renderHostTable([], { counters: counters("web-traffic-in", -1) })).toThrow(/refusing counter value/);
-    const vm = new Map([["web-traffic-vm-out", new Map([["not-a-mac", { packets: 1, bytes: 1 }]])]]);
-    expect(() => renderHostTable([], { vmCounters: vm })).toThrow(/refusing element/);
+    const vm = (key: string) => new Map([["traffic-vm-out", new Map([[key, { packets: 1, bytes: 1 }]])]]);
+    expect(() => renderHostTable([], { vmCounters: vm("nf-web/not-a-mac") })).toThrow(/refusing element/);
+    expect(() => renderHostTable([], { vmCounters: vm('nf-"web/52:54:00:aa:00:01') })).toThrow(/refusing element/);
   });
 
-  it("forgets a deleted network's counters (not on the host, not rendered), in the kernel too; keeps the others", async () => {
+  it("forgets a deleted network's counters and its VMs' elements (not on the host, not rendered), in the kernel too", async () => {
     const r = new FakeNft();
     r.listing = listing.replaceAll('"web-', '"gone-');
     const b = new NftBackend(r);
     await b.replace([webNetwork([8080])]);
-    expect(await b.forgetTrafficExcept(new Set(["stopped"]))).toEqual(["gone"]);
+    expect(await b.forgetTrafficExcept(new Set(["stopped"]), new Set(["nf-stopped"]))).toEqual([
+      "gone-traffic-in",
+      "gone-traffic-out",
+      "traffic-vm-out nf-gone/52:54:00:aa:00:09",
+    ]);
     expect(r.inputs.slice(1)).toEqual([
       "delete counter inet netforge gone-traffic-in\n",
       "delete counter inet netforge gone-traffic-out\n",
-      "delete set inet netforge gone-traffic-vm-in\n",
-      "delete set inet netforge gone-traffic-vm-out\n",
+      'delete element inet netforge traffic-vm-out { "nf-gone" . 52:54:00:aa:00:09 }\n',
     ]);
     r.listing = "";
-    expect([...(await b.trafficCounts()).counters.keys()]).toEqual([]);
-    expect(await b.forgetTrafficExcept(new Set())).toEqual([]);
+    const state = await b.trafficCounts();
+    expect([...state.counters.keys()]).toEqual([]);
+    expect([...(state.vms.get("traffic-vm-out")?.keys() ?? [])]).toEqual(["nf-web/52:54:00:aa:00:01"]);
+    expect(await b.forgetTrafficExcept(new Set(), new Set())).toEqual([]);
   });
 });
