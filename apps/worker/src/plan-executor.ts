@@ -216,7 +216,12 @@ export function hostPortOf(ctx: JobContext, out?: { warnings: string[]; extra: S
       const info = await ctx.virsh.info(network);
       if (info?.active) await ctx.virsh.destroy(network);
       if (info) await ctx.virsh.undefine(network);
+      // A deleted network's traffic counters go with it (a network created again under its name starts at 0).
+      const bridge = ctx.catalog.get(network)?.def.bridge ?? null;
       ctx.catalog.forget(network);
+      await ctx.firewall
+        .forgetTraffic(network, bridge)
+        .catch((err: unknown) => ctx.logger.warn({ err, network }, "could not drop the traffic counters of a deleted network"));
     },
     command: async ([cmd, ...args], allowFailure) => {
       if (cmd) await ctx.runner.run(cmd, args, { allowFailure });

@@ -22,6 +22,11 @@ export interface FirewallBackend {
   overridingPolicies(): Promise<string[]>;
   /** The traffic counters of the networks (by counter name, render/nft.ts trafficCounterNames), kept across re-renders. */
   trafficCounts?(): Promise<TrafficState>;
+  /**
+   * Drop a deleted network's traffic counters and its bridge's per-VM elements: now from the kernel unless
+   * `rendered` (its rules still use them), and from every later whole table until it is rendered again.
+   */
+  forgetTraffic?(name: string, bridge: string | null, rendered: boolean): Promise<void>;
   /** Drop the traffic counters of networks neither in `names` nor rendered, and per-VM ones of other bridges (deleted networks'). */
   forgetTrafficExcept?(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]>;
   /** Remove netforge's rules entirely (nothing left when no network runs). */

@@ -135,6 +135,13 @@ export class HostFirewall {
     return (await this.backend.trafficCounts?.()) ?? { counters: new Map(), vms: new Map() };
   }
 
+  /** Drop a deleted network's traffic counters and its bridge's per-VM elements (kept while it was only stopped). */
+  async forgetTraffic(name: string, bridge: string | null): Promise<void> {
+    return this.serial(async () => {
+      await this.backend.forgetTraffic?.(name, bridge, this.desired.has(name));
+    });
+  }
+
   /** Drop the traffic counters of networks that are neither on the host (`names`) nor in the table (deleted ones). */
   async forgetTrafficExcept(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]> {
     return this.serial(async () => {

@@ -19,6 +19,7 @@ import {
   type ElementCount,
   TRAFFIC_VM_SETS,
   type TrafficCount,
+  trafficCounterNames,
 } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
@@ -100,8 +101,11 @@ export class NftBackend implements FirewallBackend {
       }
       // The table is not what we left (flushed by hand?): replace it whole below.
     }
-    // The whole table replaces the named counters too: read them first and carry them over (they only grow).
+    // The whole table replaces the named counters too: read them first and carry them over (they only grow), but
+    // not a deleted network's; one rendered again (created anew) starts at 0 and is counted from now on.
     await this.trafficCounts();
+    this.dropDropped();
+    for (const n of networks) this.dropped.delete(n.name);
     const text =
       renderHostTable(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() }) +
       renderPortSecurityTable(networks);
@@ -121,6 +125,39 @@ export class NftBackend implements FirewallBackend {
   private counts = new Map<string, TrafficCount>();
   /** The per-VM sets' elements the same way (set name -> `<bridge>/<MAC or address>` -> count). */
   private vmCounts = new Map<string, Map<string, ElementCount>>();
+
+  /** Networks deleted (name -> bridge) whose counts a whole table must not carry over until they are rendered again. */
+  private dropped = new Map<string, string | null>();
+
+  async forgetTraffic(name: string, bridge: string | null, rendered: boolean): Promise<void> {
+    this.dropped.set(name, bridge);
+    if (rendered) return;
+    const kernel = await this.trafficCounts();
+    const c = trafficCounterNames(name);
+    const t = `${NFT_FAMILY} ${NFT_TABLE}`;
+    const lines: string[] = [];
+    for (const k of [c.in, c.out]) if (kernel.counters.has(k)) lines.push(`delete counter ${t} ${k}`);
+    for (const [set, els] of kernel.vms) {
+      for (const key of els.keys()) {
+        const [br, addr] = key.split("/");
+        if (bridge !== null && br === bridge) lines.push(`delete element ${t} ${set} { "${br}" . ${addr} }`);
+      }
+    }
+    this.dropDropped();
+    for (const l of lines) await this.transact(`${l}\n`, { allowFailure: true });
+    if (lines.length > 0) this.baseline = null;
+  }
+
+  /** Take the deleted networks' counts out of what is kept. */
+  private dropDropped(): void {
+    for (const [name, bridge] of this.dropped) {
+      const c = trafficCounterNames(name);
+      this.counts.delete(c.in);
+      this.counts.delete(c.out);
+      if (bridge === null) continue;
+      for (const els of this.vmCounts.values()) for (const key of [...els.keys()]) if (key.startsWith(`${bridge}/`)) els.delete(key);
+    }
+  }
 
   /**
    * Drop the traffic counters of networks not in `names` (the host's networks) and not rendered, and the per-VM

@@ -152,4 +152,25 @@ describe("traffic counters", () => {
     expect([...(state.vms.get("traffic-vm-out")?.keys() ?? [])]).toEqual(["nf-web/52:54:00:aa:00:01"]);
     expect(await b.forgetTrafficExcept(new Set(), new Set())).toEqual([]);
   });
+
+  it("a deleted network's counts leave the kernel and are not carried over; created again it starts at 0", async () => {
+    const r = new FakeNft();
+    r.listing = listing;
+    const b = new NftBackend(r);
+    await b.replace([webNetwork([8080])]);
+    await b.replace([]);
+    await b.forgetTraffic("web", "nf-web", false);
+    expect(r.inputs.slice(2)).toEqual([
+      "delete counter inet netforge web-traffic-in\n",
+      "delete counter inet netforge web-traffic-out\n",
+      'delete element inet netforge traffic-vm-out { "nf-web" . 52:54:00:aa:00:01 }\n',
+      'delete element inet netforge traffic-vm-in { "nf-web" . 10.70.0.10 }\n',
+    ]);
+    // The fake kernel still answers the old listing: the next whole table does not carry web's counts.
+    await b.replace([webNetwork([8080])], { whole: true });
+    const text = r.inputs.at(-1) as string;
+    expect(text).toMatch(/\tcounter web-traffic-in \{\n\t\tcomment "since \d+"\n\t\tpackets 0 bytes 0\n/);
+    expect(text).not.toContain("52:54:00:aa:00:01");
+    expect(text).toContain("52:54:00:aa:00:09"); // another bridge's element stays
+  });
 });
