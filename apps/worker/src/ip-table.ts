@@ -105,7 +105,8 @@ export async function publishIpTable(
   const owners = opts.owners ?? (await ctx.virsh.domainMacOwners());
   // Only a type whose addressing netforge owns has reservations and leases of its own to list.
   const addressing = addressingOf(spec);
-  const state = opts.trafficState !== undefined ? opts.trafficState : await readTraffic(ctx, entry.name);
+  // A job's publish (no state given) carries the counts last read: reading the host's table is the heartbeat's.
+  const state = opts.trafficState !== undefined ? opts.trafficState : await readTraffic(ctx, entry.name, { fresh: false });
   const ips = withVmTraffic(bridge, addressing ? mergeIpTable(addressing, leases, owners) : [], state);
   // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
   if (addressing && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
@@ -132,8 +133,8 @@ export async function publishIpTable(
 }
 
 /** The host's traffic counters (the firewall's); null without a firewall or when they cannot be read (logged). */
-export async function readTraffic(ctx: HostContext, name?: string): Promise<TrafficState | null> {
-  const state = await ctx.firewall?.trafficCounts().catch((err: unknown) => {
+export async function readTraffic(ctx: HostContext, name?: string, opts: { fresh?: boolean } = {}): Promise<TrafficState | null> {
+  const state = await ctx.firewall?.trafficCounts(opts).catch((err: unknown) => {
     ctx.logger.warn({ err, network: name }, "could not read the traffic counters");
     return null;
   });

@@ -21,7 +21,8 @@ export interface FirewallBackend {
    */
   overridingPolicies(): Promise<string[]>;
   /** The traffic counters of the networks (by counter name, render/nft.ts trafficCounterNames), kept across re-renders. */
-  trafficCounts?(): Promise<TrafficState>;
+  /** `fresh: false`: the values last read, without reading the host (a job's publish). */
+  trafficCounts?(opts?: { fresh?: boolean }): Promise<TrafficState>;
   /**
    * Drop a deleted network's traffic counters and its bridge's per-VM elements: now from the kernel unless
    * `rendered` (its rules still use them), and from every later whole table until it is rendered again.

@@ -131,8 +131,8 @@ export class HostFirewall {
   }
 
   /** The networks' traffic counters (empty when the backend has none). */
-  async trafficCounts(): Promise<TrafficState> {
-    return (await this.backend.trafficCounts?.()) ?? { counters: new Map(), vms: new Map() };
+  async trafficCounts(opts: { fresh?: boolean } = {}): Promise<TrafficState> {
+    return (await this.backend.trafficCounts?.(opts)) ?? { counters: new Map(), vms: new Map() };
   }
 
   /** Drop a deleted network's traffic counters and its bridge's per-VM elements (kept while it was only stopped). */

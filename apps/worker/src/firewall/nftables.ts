@@ -197,7 +197,8 @@ export class NftBackend implements FirewallBackend {
    * Read the table's traffic counters and per-VM sets (one `nft -j list table`), fold them into the kept ones,
    * and return those.
    */
-  async trafficCounts(): Promise<TrafficState> {
+  async trafficCounts(opts: { fresh?: boolean } = {}): Promise<TrafficState> {
+    if (opts.fresh === false) return { counters: this.counts, vms: this.vmCounts };
     const r = await this.runner.run("nft", ["-j", "list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 });
     if (r.exitCode === 0) {
       const read = parseTrafficState(r.stdout);
