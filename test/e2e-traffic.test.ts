@@ -107,8 +107,8 @@ describe("traffic counters of a nat network", () => {
     // A second network: the whole table is rendered again (the counters carried over from the kernel's).
     const other = await c.call("create-network", { name: "trafnet2", type: "isolated", cidr: "10.89.0.0/24" }, { wait: 30 });
     expect(other.body.job?.state, JSON.stringify(other.body)).toBe("succeeded");
-    await c.startWorker("traf");
     const restarted = Date.now();
+    await c.startWorker("traf");
     // Stats published by the new worker (its first whole table read the kernel's counters and carried them over).
     await waitFor("stats of the restarted worker", async () => {
       const at = (await c.call("describe-network", { name: "trafnet" })).body.network.stats.observedAt as string | null;
