@@ -3,8 +3,8 @@
  * amount (iperf3 -n) from a namespace VM to the host's outside namespace and back; the network's counters in
  * describe-network (stats.traffic) and the VM's in list-network-ips grow by at least that and by less than
  * 1.2x (nft counts IP packets: headers and the reverse flow's ACKs are in); a firewall change and a whole
- * re-render of the table (a second network) keep the counts; a worker restart keeps them; the /metrics series
- * exist. Under the e2e lock.
+ * re-render of the table (a second network), a stop and start of the network and a worker restart keep the
+ * counts; the /metrics series exist. Under the e2e lock.
  */
 import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -90,7 +90,7 @@ describe("traffic counters of a nat network", () => {
     expect(vmIp).toMatch(/^10\.88\.0\./);
   });
 
-  it("keeps the counts across a firewall change, a whole re-render of the table and a worker restart", async () => {
+  it("keeps the counts across a firewall change, a whole re-render of the table, a network restart and a worker restart", async () => {
     const before = await networkTraffic();
     const vmBefore = await vmTraffic();
     const fw = await c.call(
@@ -107,6 +107,12 @@ describe("traffic counters of a nat network", () => {
     // A second network: the whole table is rendered again (the counters carried over from the kernel's).
     const other = await c.call("create-network", { name: "trafnet2", type: "isolated", cidr: "10.89.0.0/24" }, { wait: 30 });
     expect(other.body.job?.state, JSON.stringify(other.body)).toBe("succeeded");
+    // A stop and start of the network: its rules leave the table and come back, its counters stay.
+    await vm.detach();
+    for (const a of ["stop-network", "start-network"]) {
+      const r = await c.call(a, { name: "trafnet" }, { wait: 30 });
+      expect(r.body.job?.state, `${a} ${JSON.stringify(r.body)}`).toBe("succeeded");
+    }
     const restarted = Date.now();
     await c.startWorker("traf");
     // Stats published by the new worker (its first whole table read the kernel's counters and carried them over).
