@@ -121,6 +121,12 @@ async function reboot(withUnit = true): Promise<{ argv: string[]; exitCode: numb
   return r.boot;
 }
 
+/**
+ * Whether a table text has rules of a network: its chains or a jump to them. (A stopped network keeps its traffic
+ * counters in the table, issue 19: counters, not rules.)
+ */
+const carriesRules = (text: string, net: string) => new RegExp(`chain ${net}-|jump ${net}-|ifname "nf-${net}"`).test(text);
+
 describe("host reboot: the boot copy is loaded before libvirtd", () => {
   it("the worker keeps a complete copy of its table on disk", async () => {
     // Written just after each apply, off the job's path: wait for the copy of the last one (the stop of bdorm,
@@ -130,7 +136,7 @@ describe("host reboot: the boot copy is loaded before libvirtd", () => {
       "boot copy of the last apply",
       async () => {
         const copy = readFileSync(bootFile(), "utf8");
-        return copy.includes(`2222 : ${NAT_VM_IP} . 7000`) && !copy.includes("bdorm");
+        return copy.includes(`2222 : ${NAT_VM_IP} . 7000`) && !carriesRules(copy, "bdorm");
       },
       10_000,
       100,
@@ -139,7 +145,7 @@ describe("host reboot: the boot copy is loaded before libvirtd", () => {
     expect(text).toContain("ip saddr 10.81.0.0/24 ip daddr != 10.81.0.0/24 masquerade");
     expect(text).toContain(`2222 : ${NAT_VM_IP} . 7000`);
     expect(text).toContain("chain biso-out");
-    expect(text).not.toContain("bdorm");
+    expect(carriesRules(text, "bdorm")).toBe(false);
     expect(text).toContain("netforge boot guard");
   });
 

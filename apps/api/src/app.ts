@@ -8,6 +8,7 @@ import { ACTIONS, type ActionName, AppError } from "@netforge/core/contract";
 import { sizeLimits } from "@netforge/core/model";
 import {
   countNetworks,
+  readNetworkTraffic,
   hostStatus,
   isTerminal,
   listHosts,
@@ -114,6 +115,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
       oldestWaiting,
       workerCounters: await readWorkerCounters(redis, deps.keys, ids),
       reapplied: new Map(Object.entries(await redis.hgetall(deps.keys.reappliedCounter)).map(([host, n]) => [host, Number(n)])),
+      traffic: await readNetworkTraffic(redis, deps.keys),
     };
   });
   const tokens = TokenTable.of(deps.tokens);

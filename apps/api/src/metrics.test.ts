@@ -48,4 +48,26 @@ describe("ApiMetrics", () => {
     expect(j.get("netforge_cluster_scrape_ok")?.values[0]?.value).toBe(0);
     expect(j.get("netforge_hosts")?.values).toEqual([]);
   });
+
+  it("exposes each network's traffic by direction (bytes and packets), no per-VM labels", async () => {
+    const m = new ApiMetrics();
+    m.setSnapshotSource(async () => ({
+      hosts: [],
+      networks: [],
+      queues: new Map(),
+      oldestWaiting: new Map(),
+      workerCounters: new Map(),
+      reapplied: new Map(),
+      traffic: [{ network: "web", bytesIn: 5000, bytesOut: 700, packetsIn: 9, packetsOut: 4 }],
+    }));
+    const j = await byName(m);
+    expect(j.get("netforge_network_bytes_total")?.values).toEqual([
+      { labels: { network: "web", direction: "in" }, value: 5000 },
+      { labels: { network: "web", direction: "out" }, value: 700 },
+    ]);
+    expect(j.get("netforge_network_packets_total")?.values).toEqual([
+      { labels: { network: "web", direction: "in" }, value: 9 },
+      { labels: { network: "web", direction: "out" }, value: 4 },
+    ]);
+  });
 });

@@ -23,6 +23,8 @@ export interface ClusterSnapshot {
   workerCounters: Map<string, Record<string, number>>;
   /** host -> pieces of lost network state its worker re-applied. */
   reapplied: Map<string, number>;
+  /** Each network's traffic counters (in = toward its VMs) as its worker last published them. */
+  traffic?: { network: string; bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }[];
 }
 
 /** Worker counters and the metric each becomes (per host). */
@@ -198,6 +200,34 @@ export class ApiMetrics {
         for (const [host, n] of snap?.reapplied ?? []) this.inc({ host }, n);
       },
     });
+    // Traffic per network and direction (no per-VM labels: the label set stays bounded by the networks).
+    for (const [name, help, field] of [
+      [
+        "netforge_network_bytes_total",
+        "Bytes across each network's edge on its host, by direction (in: toward its VMs, out: from them).",
+        "bytes",
+      ],
+      [
+        "netforge_network_packets_total",
+        "Packets across each network's edge on its host, by direction (in: toward its VMs, out: from them).",
+        "packets",
+      ],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        labelNames: ["network", "direction"],
+        registers: [this.registry],
+        async collect() {
+          const snap = await read();
+          this.reset();
+          for (const t of snap?.traffic ?? []) {
+            this.inc({ network: t.network, direction: "in" }, field === "bytes" ? t.bytesIn : t.packetsIn);
+            this.inc({ network: t.network, direction: "out" }, field === "bytes" ? t.bytesOut : t.packetsOut);
+          }
+        },
+      });
+    }
     for (const [key, m] of Object.entries(WORKER_COUNTER_METRICS)) {
       new Counter({
         name: m.name,

@@ -5,8 +5,17 @@
  * after every change of its reservations; `allocatedIps` of the stats is the
  * count of leased rows of the same table, so both always agree.
  */
-import { cidr6Contains, formatIPv6, type NetworkIp, parseCidr6OrThrow, parseIPv4, parseIPv6 } from "@netforge/core/contract";
-import { type RoutedNetSpec, addressingOf } from "@netforge/core/model";
+import {
+  cidr6Contains,
+  formatIPv6,
+  type NetworkIp,
+  type NetworkTraffic,
+  parseCidr6OrThrow,
+  parseIPv4,
+  parseIPv6,
+} from "@netforge/core/contract";
+import { type RoutedNetSpec, TRAFFIC_VM_SETS, addressingOf, trafficCounterNames } from "@netforge/core/model";
+import type { TrafficState } from "./firewall/nftables";
 import { putNetworkIpsAndStats } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import { readLinks } from "./host/ip";
@@ -132,6 +141,38 @@ async function readNeighbours6(ctx: HostContext, bridge: string): Promise<Neighb
   }
 }
 
+/** A network's traffic as stats show it, from the firewall's counters (pure); null when it has none. */
+export function trafficOf(name: string, state: TrafficState): NetworkTraffic | null {
+  const c = trafficCounterNames(name);
+  const i = state.counters.get(c.in);
+  const o = state.counters.get(c.out);
+  if (!i && !o) return null;
+  const since = Math.min(i?.since ?? Number.POSITIVE_INFINITY, o?.since ?? Number.POSITIVE_INFINITY);
+  return {
+    bytesIn: i?.bytes ?? 0,
+    bytesOut: o?.bytes ?? 0,
+    packetsIn: i?.packets ?? 0,
+    packetsOut: o?.packets ?? 0,
+    since: new Date(since * 1000).toISOString(),
+  };
+}
+
+/**
+ * The rows with each VM's traffic (pure): in by its IPv4 address, out by its MAC, on the network's bridge; rows
+ * never seen stay without.
+ */
+export function withVmTraffic(bridge: string | null, ips: NetworkIp[], state: TrafficState | null): NetworkIp[] {
+  if (!state || !bridge) return ips;
+  const vin = state.vms.get(TRAFFIC_VM_SETS.in);
+  const vout = state.vms.get(TRAFFIC_VM_SETS.out);
+  return ips.map((r) => {
+    const i = vin?.get(`${bridge}/${r.ip}`);
+    const o = vout?.get(`${bridge}/${r.mac.toLowerCase()}`);
+    if (!i && !o) return r;
+    return { ...r, traffic: { bytesIn: i?.bytes ?? 0, bytesOut: o?.bytes ?? 0, packetsIn: i?.packets ?? 0, packetsOut: o?.packets ?? 0 } };
+  });
+}
+
 /** Give the firewall a network's current pairs (failures are logged: the next publish tries again). */
 async function syncPortSecurityPairs(ctx: HostContext, name: string, ips: NetworkIp[]): Promise<void> {
   const pairs = ips.filter((r) => parseIPv4(r.ip) !== null).map((r) => ({ mac: r.mac, ip: r.ip }));
@@ -153,7 +194,7 @@ const lastPublished = new WeakMap<object, Map<string, { content: string; at: num
 export async function publishIpTable(
   ctx: HostContext,
   entry: CatalogEntry,
-  opts: { owners?: Map<string, string>; connectedVms?: number; unchangedForMs?: number } = {},
+  opts: { owners?: Map<string, string>; connectedVms?: number; unchangedForMs?: number; trafficState?: TrafficState | null } = {},
 ): Promise<NetworkIp[]> {
   const spec = entry.def.spec;
   if (!spec) return [];
@@ -164,7 +205,9 @@ export async function publishIpTable(
   const addressing = addressingOf(spec);
   // IPv6: the SLAAC addresses the VMs use, from the bridge's neighbour table (DHCPv6 leases are in the status file).
   const neighbours = addressing?.ipv6 !== undefined && bridge && entry.active ? await readNeighbours6(ctx, bridge) : [];
-  const ips = addressing ? mergeIpTable(addressing, leases, owners, neighbours) : [];
+  // A job's publish (no state given) carries the counts last read: reading the host's table is the heartbeat's.
+  const state = opts.trafficState !== undefined ? opts.trafficState : await readTraffic(ctx, entry.name, { fresh: false });
+  const ips = withVmTraffic(bridge, addressing ? mergeIpTable(addressing, leases, owners, neighbours) : [], state);
   // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
   if (addressing && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
   const connectedVms =
@@ -174,12 +217,28 @@ export async function publishIpTable(
   const key = `${ctx.hostId}\n${entry.name}`;
   // allocatedIps: the IPv4 leases (the subnet's use); DHCPv6 leases are listed in the table.
   const allocatedIps = leases.filter((l) => !l.ip.includes(":")).length;
-  const content = JSON.stringify([ips, connectedVms, allocatedIps]);
+  const traffic = state ? trafficOf(entry.name, state) : null;
+  const content = JSON.stringify([ips, connectedVms, allocatedIps, traffic]);
   const prev = mine.get(key);
   const now = Date.now();
   if (opts.unchangedForMs !== undefined && prev?.content === content && now - prev.at < opts.unchangedForMs) return ips;
   const observedAt = new Date(now).toISOString();
-  await putNetworkIpsAndStats(ctx.redis, ctx.keys, entry.name, { ips, observedAt }, { connectedVms, allocatedIps, observedAt });
+  await putNetworkIpsAndStats(
+    ctx.redis,
+    ctx.keys,
+    entry.name,
+    { ips, observedAt },
+    { connectedVms, allocatedIps, observedAt, ...(traffic ? { traffic } : {}) },
+  );
   mine.set(key, { content, at: now });
   return ips;
+}
+
+/** The host's traffic counters (the firewall's); null without a firewall or when they cannot be read (logged). */
+export async function readTraffic(ctx: HostContext, name?: string, opts: { fresh?: boolean } = {}): Promise<TrafficState | null> {
+  const state = await ctx.firewall?.trafficCounts(opts).catch((err: unknown) => {
+    ctx.logger.warn({ err, network: name }, "could not read the traffic counters");
+    return null;
+  });
+  return state ?? null;
 }

@@ -202,6 +202,15 @@ export async function runPhase(port: HostPort, revert: Revert, phase: PlanPhase,
   return out;
 }
 
+/** A deleted network's traffic counters go with it (a network created again under its name starts at 0). */
+async function forgetTraffic(ctx: JobContext, network: string, bridge: string | null): Promise<void> {
+  try {
+    await ctx.firewall.forgetTraffic(network, bridge);
+  } catch (err) {
+    ctx.logger.warn({ err, network }, "could not drop the traffic counters of a deleted network");
+  }
+}
+
 /**
  * The worker's port: its virsh sessions (the catalog learns every write from them), its command runner, the
  * host's table, and sysfs. An nft step on a network still on libvirt's NAT rules also keeps (or drops) the
@@ -210,13 +219,20 @@ export async function runPhase(port: HostPort, revert: Revert, phase: PlanPhase,
 export function hostPortOf(ctx: JobContext, out?: { warnings: string[]; extra: StepView[] }): HostPort {
   const root = ctx.sysfsRoot ?? "/sys";
   return {
-    virsh: async (args) => void (await ctx.virsh.runStep(args)),
+    virsh: async (args) => {
+      const removed = args[0] === "net-undefine" ? (args[1] ?? null) : null;
+      const bridge = removed !== null ? (ctx.catalog.get(removed)?.def.bridge ?? null) : null;
+      await ctx.virsh.runStep(args);
+      if (removed !== null) await forgetTraffic(ctx, removed, bridge);
+    },
     define: (xml) => ctx.virsh.define(xml),
     undefine: async (network) => {
       const info = await ctx.virsh.info(network);
       if (info?.active) await ctx.virsh.destroy(network);
+      const bridge = ctx.catalog.get(network)?.def.bridge ?? null;
       if (info) await ctx.virsh.undefine(network);
       ctx.catalog.forget(network);
+      await forgetTraffic(ctx, network, bridge);
     },
     command: async ([cmd, ...args], allowFailure) => {
       if (cmd) await ctx.runner.run(cmd, args, { allowFailure });

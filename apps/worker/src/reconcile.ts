@@ -24,7 +24,7 @@ import { driverOf } from "./drivers/registry";
 import type { CatalogEntry } from "./host/network-catalog";
 import { ensureLegacyAccept, needsLegacyAccept } from "./firewall/legacy-nat";
 import { assertForwardedPorts } from "./handlers/port-claims";
-import { publishIpTable } from "./ip-table";
+import { publishIpTable, readTraffic } from "./ip-table";
 import { reapplyMtu } from "./mtu-drift";
 import { reapplyQos } from "./qos-drift";
 
@@ -238,8 +238,16 @@ export async function refreshStats(
   const entries = catalog.filter((c) => c.def.managed);
   if (entries.length === 0) return;
   const owners = await ctx.virsh.domainMacOwners();
+  // A full refresh (the catalog holds every network of the host): forget the counters of deleted networks.
+  if (unchangedForMs !== undefined && catalog.length > 0) {
+    await ctx.firewall
+      ?.forgetTrafficExcept(new Set(catalog.map((c) => c.name)), new Set(catalog.flatMap((c) => (c.def.bridge ? [c.def.bridge] : []))))
+      .catch((err: unknown) => ctx.logger.warn({ err }, "could not drop the traffic counters of deleted networks"));
+  }
+  // The traffic counters of every network, one read of the host's table.
+  const trafficState = await readTraffic(ctx);
   for (const e of entries) {
     const connectedVms = e.active ? driverOf(e).connectedVms(ctx, e, links) : 0;
-    await publishIpTable(ctx, e, { owners, connectedVms, ...(unchangedForMs !== undefined ? { unchangedForMs } : {}) });
+    await publishIpTable(ctx, e, { owners, connectedVms, trafficState, ...(unchangedForMs !== undefined ? { unchangedForMs } : {}) });
   }
 }

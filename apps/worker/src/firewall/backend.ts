@@ -5,6 +5,7 @@
  * on this host would override them".
  */
 import type { FirewallNetwork } from "@netforge/core/model";
+import type { TrafficState } from "./nftables";
 
 export interface FirewallBackend {
   /**
@@ -19,6 +20,16 @@ export interface FirewallBackend {
    * drop/reject rules of other firewalls that hit netforge's traffic (foreign-rules.ts).
    */
   overridingPolicies(): Promise<string[]>;
+  /** The traffic counters of the networks (by counter name, render/nft.ts trafficCounterNames), kept across re-renders. */
+  /** `fresh: false`: the values last read, without reading the host (a job's publish). */
+  trafficCounts?(opts?: { fresh?: boolean }): Promise<TrafficState>;
+  /**
+   * Drop a deleted network's traffic counters and its bridge's per-VM elements: now from the kernel unless
+   * `rendered` (its rules still use them), and from every later whole table until it is rendered again.
+   */
+  forgetTraffic?(name: string, bridge: string | null, rendered: boolean): Promise<void>;
+  /** Drop the traffic counters of networks neither in `names` nor rendered, and per-VM ones of other bridges (deleted networks'). */
+  forgetTrafficExcept?(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]>;
   /** Remove netforge's rules entirely (nothing left when no network runs). */
   clear(): Promise<void>;
 }

@@ -10,6 +10,7 @@
 import type { FirewallNetwork, MacIp } from "@netforge/core/model";
 import type { Logger } from "pino";
 import type { FirewallBackend } from "./backend";
+import type { TrafficState } from "./nftables";
 
 export class HostFirewall {
   private readonly desired = new Map<string, FirewallNetwork>();
@@ -126,6 +127,27 @@ export class HostFirewall {
       if (this.appliedKey === null || (await this.backend.inPlace())) return false;
       await this.applyNow({ whole: true });
       return true;
+    });
+  }
+
+  /** The networks' traffic counters (empty when the backend has none). */
+  async trafficCounts(opts: { fresh?: boolean } = {}): Promise<TrafficState> {
+    return (await this.backend.trafficCounts?.(opts)) ?? { counters: new Map(), vms: new Map() };
+  }
+
+  /** Drop a deleted network's traffic counters and its bridge's per-VM elements (kept while it was only stopped). */
+  async forgetTraffic(name: string, bridge: string | null): Promise<void> {
+    return this.serial(async () => {
+      await this.backend.forgetTraffic?.(name, bridge, this.desired.has(name));
+    });
+  }
+
+  /** Drop the traffic counters of networks that are neither on the host (`names`) nor in the table (deleted ones). */
+  async forgetTrafficExcept(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]> {
+    return this.serial(async () => {
+      const all = new Set([...names, ...this.desired.keys()]);
+      const allBridges = new Set([...bridges, ...[...this.desired.values()].map((n) => n.bridge)]);
+      return (await this.backend.forgetTrafficExcept?.(all, allBridges)) ?? [];
     });
   }
 

@@ -16,6 +16,10 @@ import {
   renderPortSecurityDelta,
   renderPortSecurityTable,
   renderTableDelta,
+  type ElementCount,
+  TRAFFIC_VM_SETS,
+  type TrafficCount,
+  trafficCounterNames,
 } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
@@ -92,18 +96,123 @@ export class NftBackend implements FirewallBackend {
       if (ok) {
         this.last = networks;
         this.baseline = null;
-        this.bootCopy?.schedule(() => renderBootCopy(networks));
+        this.bootCopy?.schedule(() => renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() }));
         return delta;
       }
       // The table is not what we left (flushed by hand?): replace it whole below.
     }
-    const text = renderHostTable(networks) + renderPortSecurityTable(networks);
+    // The whole table replaces the named counters too: read them first and carry them over (they only grow), but
+    // not a deleted network's; one rendered again (created anew) starts at 0 and is counted from now on.
+    await this.trafficCounts();
+    this.dropDropped();
+    for (const n of networks) this.dropped.delete(n.name);
+    const text =
+      renderHostTable(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() }) +
+      renderPortSecurityTable(networks);
     await this.transact(text);
     this.last = networks;
     this.baseline = null;
     this.applied = true;
-    this.bootCopy?.schedule(() => renderBootCopy(networks));
+    this.bootCopy?.schedule(() => renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() }));
     return text;
+  }
+
+  /**
+   * The traffic counters (render/nft.ts trafficCounterNames), as last seen: the kernel's when it has them, else
+   * (the table deleted by hand, not there yet after a reboot) the last value read, so a re-render never takes a
+   * counter back. Kept for every counter ever read, a stopped network's too (a restart continues its count).
+   */
+  private counts = new Map<string, TrafficCount>();
+  /** The per-VM sets' elements the same way (set name -> `<bridge>/<MAC or address>` -> count). */
+  private vmCounts = new Map<string, Map<string, ElementCount>>();
+
+  /** Networks deleted (name -> bridge) whose counts a whole table must not carry over until they are rendered again. */
+  private dropped = new Map<string, string | null>();
+
+  async forgetTraffic(name: string, bridge: string | null, rendered: boolean): Promise<void> {
+    this.dropped.set(name, bridge);
+    if (rendered) return;
+    const kernel = await this.trafficCounts();
+    const c = trafficCounterNames(name);
+    const t = `${NFT_FAMILY} ${NFT_TABLE}`;
+    const lines: string[] = [];
+    for (const k of [c.in, c.out]) if (kernel.counters.has(k)) lines.push(`delete counter ${t} ${k}`);
+    for (const [set, els] of kernel.vms) {
+      for (const key of els.keys()) {
+        const [br, addr] = key.split("/");
+        if (bridge !== null && br === bridge) lines.push(`delete element ${t} ${set} { "${br}" . ${addr} }`);
+      }
+    }
+    this.dropDropped();
+    for (const l of lines) await this.transact(`${l}\n`, { allowFailure: true });
+    if (lines.length > 0) this.baseline = null;
+  }
+
+  /** Take the deleted networks' counts out of what is kept. */
+  private dropDropped(): void {
+    for (const [name, bridge] of this.dropped) {
+      const c = trafficCounterNames(name);
+      this.counts.delete(c.in);
+      this.counts.delete(c.out);
+      if (bridge === null) continue;
+      for (const els of this.vmCounts.values()) for (const key of [...els.keys()]) if (key.startsWith(`${bridge}/`)) els.delete(key);
+    }
+  }
+
+  /**
+   * Drop the traffic counters of networks not in `names` (the host's networks) and not rendered, and the per-VM
+   * elements of bridges not in `bridges` (theirs) and not rendered: a deleted network's counts (a network created
+   * again under its name starts at 0). Removed from the kernel's table too, else the next whole table would read
+   * them back. Returns the counters and elements forgotten.
+   */
+  async forgetTrafficExcept(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]> {
+    const rendered = new Set((this.last ?? []).map((n) => n.name));
+    const renderedBridges = new Set((this.last ?? []).map((n) => n.bridge));
+    const t = `${NFT_FAMILY} ${NFT_TABLE}`;
+    const lines: string[] = [];
+    const gone: string[] = [];
+    for (const key of [...this.counts.keys()]) {
+      const net = key.replace(/-traffic-(?:in|out)$/, "");
+      if (names.has(net) || rendered.has(net)) continue;
+      this.counts.delete(key);
+      gone.push(key);
+      lines.push(`delete counter ${t} ${key}`);
+    }
+    for (const [set, els] of this.vmCounts) {
+      for (const key of [...els.keys()]) {
+        const [br, addr] = key.split("/");
+        if (br === undefined || addr === undefined || bridges.has(br) || renderedBridges.has(br)) continue;
+        els.delete(key);
+        gone.push(`${set} ${key}`);
+        lines.push(`delete element ${t} ${set} { "${br}" . ${addr} }`);
+      }
+    }
+    // One by one: one already gone (never in this kernel's table) must not keep the others.
+    for (const l of lines) await this.transact(`${l}\n`, { allowFailure: true });
+    if (lines.length > 0) this.baseline = null;
+    return gone;
+  }
+
+  /**
+   * Read the table's traffic counters and per-VM sets (one `nft -j list table`), fold them into the kept ones,
+   * and return those.
+   */
+  async trafficCounts(opts: { fresh?: boolean } = {}): Promise<TrafficState> {
+    if (opts.fresh === false) return { counters: this.counts, vms: this.vmCounts };
+    const r = await this.runner.run("nft", ["-j", "list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 });
+    if (r.exitCode === 0) {
+      const read = parseTrafficState(r.stdout);
+      for (const [name, v] of read.counters) {
+        const kept = this.counts.get(name);
+        if (!kept || v.bytes >= kept.bytes) this.counts.set(name, v);
+      }
+      for (const [set, els] of read.vms) {
+        const kept = this.vmCounts.get(set) ?? new Map<string, ElementCount>();
+        for (const [k, v] of els) if (v.bytes >= (kept.get(k)?.bytes ?? 0)) kept.set(k, v);
+        this.vmCounts.set(set, kept);
+      }
+    }
+    return { counters: this.counts, vms: this.vmCounts };
   }
 
   async clear(): Promise<void> {
@@ -126,7 +235,7 @@ export class NftBackend implements FirewallBackend {
       timeoutMs: 10_000,
     });
     if (bridge.exitCode !== 0) return !this.applied;
-    const r = { stdout: inet.stdout + bridge.stdout };
+    const r = { stdout: withoutTrafficElements(inet.stdout) + bridge.stdout };
     if (!this.applied) return true;
     if (this.baseline === null) {
       this.baseline = r.stdout;
@@ -170,6 +279,82 @@ export class NftBackend implements FirewallBackend {
     const tables = rulesFromIptablesSave(r.stdout);
     return [...dropPolicies(tables), ...droppingRules(tables, nets)];
   }
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** The traffic counters and per-VM set elements of a network table, as read (render/nft.ts trafficCounterNames). */
+export interface TrafficState {
+  counters: ReadonlyMap<string, TrafficCount>;
+  vms: ReadonlyMap<string, ReadonlyMap<string, ElementCount>>;
+}
+
+interface NftJsonElem {
+  elem?: { val?: unknown; counter?: { packets?: unknown; bytes?: unknown } };
+}
+
+/** The traffic counters and per-VM sets of `nft -j list table` output (pure; other objects and bad entries are skipped). */
+export function parseTrafficState(json: string): { counters: Map<string, TrafficCount>; vms: Map<string, Map<string, ElementCount>> } {
+  const out = new Map<string, TrafficCount>();
+  const vms = new Map<string, Map<string, ElementCount>>();
+  let doc: {
+    nftables?: {
+      counter?: { name?: unknown; packets?: unknown; bytes?: unknown; comment?: unknown };
+      set?: { name?: unknown; elem?: unknown };
+    }[];
+  };
+  try {
+    doc = JSON.parse(json) as typeof doc;
+  } catch {
+    return { counters: out, vms };
+  }
+  for (const item of doc.nftables ?? []) {
+    const set = item.set;
+    if (set && (set.name === TRAFFIC_VM_SETS.in || set.name === TRAFFIC_VM_SETS.out)) {
+      const els = new Map<string, ElementCount>();
+      for (const e of Array.isArray(set.elem) ? (set.elem as NftJsonElem[]) : []) {
+        const v = e?.elem;
+        const key = (v?.val as { concat?: unknown } | undefined)?.concat;
+        if (!v || !Array.isArray(key) || key.length !== 2 || typeof key[0] !== "string" || typeof key[1] !== "string") continue;
+        const c = v.counter;
+        if (!c || typeof c.packets !== "number" || typeof c.bytes !== "number") continue;
+        els.set(`${key[0]}/${key[1].toLowerCase()}`, { packets: c.packets, bytes: c.bytes });
+      }
+      vms.set(set.name, els);
+      continue;
+    }
+    const c = item.counter;
+    if (!c || typeof c.name !== "string" || !/-traffic-(?:in|out)$/.test(c.name)) continue;
+    if (typeof c.packets !== "number" || typeof c.bytes !== "number") continue;
+    const m = typeof c.comment === "string" ? /^since (\d+)$/.exec(c.comment) : null;
+    out.set(c.name, { packets: c.packets, bytes: c.bytes, since: m ? Number(m[1]) : 0 });
+  }
+  return { counters: out, vms };
+}
+
+/**
+ * A stateless listing without the per-VM sets' elements (pure): a VM's first packet adds its element, which is
+ * traffic, not a hand-edited table (the drift check must not replace the table for it).
+ */
+export function withoutTrafficElements(listing: string): string {
+  const out: string[] = [];
+  let inSet = false;
+  let inElements = false;
+  for (const line of listing.split("\n")) {
+    const t = line.trim();
+    if (inElements) {
+      if (t.endsWith("}")) inElements = false;
+      continue;
+    }
+    if (/^set traffic-vm-(?:in|out) \{$/.test(t)) inSet = true;
+    else if (inSet && t === "}") inSet = false;
+    else if (inSet && t.startsWith("elements = {")) {
+      inElements = !t.endsWith("}");
+      continue;
+    }
+    out.push(line);
+  }
+  return out.join("\n");
 }
 
 /** Base chains of other tables whose drop policy wins over our accepts (pure; `nft -j list ruleset` or `list chains` output). */

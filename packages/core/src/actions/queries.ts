@@ -26,7 +26,7 @@ export const QUERY_DEFINITIONS = {
     role: "viewer",
     summary: "One network with its configuration and live stats",
     description:
-      "The network's configuration as its host's worker last published it, with live stats (attached VMs, allocated IPs; stats.observedAt says when they were read, every worker heartbeat), its version (+1 on every change applied; also the ETag header, for If-Match) and managedBy. NOT_FOUND for an unknown network.",
+      "The network's configuration as its host's worker last published it, with live stats (attached VMs, allocated IPs, traffic counters; stats.observedAt says when they were read, every worker heartbeat), its version (+1 on every change applied; also the ETag header, for If-Match) and managedBy. NOT_FOUND for an unknown network.",
     cli: ["network", "describe"],
     examples: { default: { summary: "network web", value: { name: "web" } } },
     response: z.object({ network: NetworkView }),
@@ -77,7 +77,7 @@ export const QUERY_DEFINITIONS = {
     role: "viewer",
     summary: "Active leases and reservations of a network, with the VM owning each MAC",
     description:
-      "Active DHCP leases and static reservations merged, ordered by IP, with the libvirt domain owning each MAC; observedAt says when the worker read them. Empty for bridge and sriov networks (netforge sees no leases there). On a network with IPv6 also its DHCPv6 leases and IPv6 reservations (with the DUID) and the SLAAC addresses its VMs use (slaac: true).",
+      "Active DHCP leases and static reservations merged, ordered by IP, with the libvirt domain owning each MAC and each VM's traffic counters; observedAt says when the worker read them. Empty for bridge and sriov networks (netforge sees no leases there). On a network with IPv6 also its DHCPv6 leases and IPv6 reservations (with the DUID) and the SLAAC addresses its VMs use (slaac: true).",
     cli: ["network", "ips"],
     examples: { default: { summary: "leases and reservations of network web", value: { name: "web" } } },
     response: z.object({ ips: z.array(NetworkIp), observedAt: z.string().nullable() }),

@@ -25,12 +25,16 @@ const HEADER = [
 ];
 
 /** The boot copy of a host whose table carries `networks` (pure; the worker writes it atomically). */
-export function renderBootCopy(networks: readonly FirewallNetwork[]): string {
+export function renderBootCopy(
+  networks: readonly FirewallNetwork[],
+  /** The traffic counters as last read (the host's own copy of their base: a reboot starts from these). */
+  traffic: Pick<Parameters<typeof renderHostTable>[1] & object, "counters" | "vmCounters" | "now"> = {},
+): string {
   // Port security with the pairs of the last apply but no ports: port names (vnetN) are handed out again after
   // a reboot, and a stale name could put another bridge's port under this network's checks. The worker's port
   // watcher fills the port sets when it starts.
   const bridge = networks.map((n) => (n.portSecurity ? { ...n, portSecurity: { pairs: n.portSecurity.pairs, ports: [] } } : n));
-  return `${HEADER.join("\n")}\n${renderHostTable(networks, { bootGuard: true })}${renderPortSecurityTable(bridge)}`;
+  return `${HEADER.join("\n")}\n${renderHostTable(networks, { ...traffic, bootGuard: true })}${renderPortSecurityTable(bridge)}`;
 }
 
 /** The fail-closed table (deploy/netforge-failclosed.nft is this text; a unit test keeps them equal). */

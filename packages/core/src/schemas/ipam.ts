@@ -123,5 +123,12 @@ export const NetworkIp = z.object({
   iaid: z.string().optional(),
   /** IPv6: an address the VM chose itself (SLAAC), seen in the host's neighbour table on the bridge. */
   slaac: z.boolean().optional(),
+  /**
+   * The VM's traffic across the network's edge (in: toward it, counted by its IPv4 address; out: from it, by
+   * its MAC); absent until it sent or received any.
+   */
+  traffic: z
+    .object({ bytesIn: z.number().int(), bytesOut: z.number().int(), packetsIn: z.number().int(), packetsOut: z.number().int() })
+    .optional(),
 });
 export type NetworkIp = z.infer<typeof NetworkIp>;

@@ -129,10 +129,23 @@ export const PortForward = z.object({
 });
 
 /** Live numbers observed on the host. */
+/** A network's traffic counters (in = toward its VMs), across its edge on its host; they only grow. */
+export const NetworkTraffic = z.object({
+  bytesIn: z.number().int(),
+  bytesOut: z.number().int(),
+  packetsIn: z.number().int(),
+  packetsOut: z.number().int(),
+  /** When the counters started (ISO time). */
+  since: z.string(),
+});
+export type NetworkTraffic = z.infer<typeof NetworkTraffic>;
+
 export const NetworkStats = z.object({
   connectedVms: z.number().int(),
   allocatedIps: z.number().int(),
   observedAt: z.string().nullable(),
+  /** Absent: the network has no counters on its host (bridge, sriov, or not started since counting began). */
+  traffic: NetworkTraffic.optional(),
 });
 export type NetworkStats = z.infer<typeof NetworkStats>;
 

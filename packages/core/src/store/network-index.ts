@@ -306,3 +306,29 @@ export async function countNetworks(redis: Redis, keys: Keys): Promise<{ host: s
   }
   return [...counts.values()];
 }
+
+/** Every indexed network's traffic counters as its worker last published them (/metrics), MGET in chunks. */
+export async function readNetworkTraffic(
+  redis: Redis,
+  keys: Keys,
+): Promise<{ network: string; bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }[]> {
+  const names = await redis.zrange(keys.networks, 0, -1);
+  const out: { network: string; bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }[] = [];
+  for (let i = 0; i < names.length; i += 500) {
+    const chunk = names.slice(i, i + 500);
+    const raws = await redis.mget(chunk.map((n) => keys.networkStats(n)));
+    raws.forEach((raw, j) => {
+      if (!raw) return;
+      const t = (JSON.parse(raw) as NetworkStats).traffic;
+      if (t)
+        out.push({
+          network: chunk[j] as string,
+          bytesIn: t.bytesIn,
+          bytesOut: t.bytesOut,
+          packetsIn: t.packetsIn,
+          packetsOut: t.packetsOut,
+        });
+    });
+  }
+  return out;
+}

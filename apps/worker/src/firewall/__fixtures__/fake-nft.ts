@@ -27,7 +27,11 @@ export class FakeNft implements CommandRunner {
   failNext = false;
   error = "Error: syntax error, unexpected newline";
 
+  /** What `nft -j list table` answers (the traffic counters read before a whole table); not recorded. */
+  listing = "";
+
   async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    if (args[0] === "-j" && args[1] === "list") return { stdout: this.listing, stderr: "", exitCode: 0 };
     this.inputs.push(opts.input ?? "");
     const failing = this.fail || this.failNext;
     this.failNext = false;

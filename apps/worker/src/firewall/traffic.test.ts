@@ -1,0 +1,176 @@
+import { renderHostTable } from "@netforge/core/model";
+import { describe, expect, it } from "vitest";
+import { trafficOf, withVmTraffic } from "../ip-table";
+import { FakeNft, webNetwork } from "./__fixtures__/fake-nft";
+import { NftBackend, parseTrafficState, withoutTrafficElements } from "./nftables";
+
+// `nft -j list table inet netforge` of a host where web counted some traffic (a trimmed real listing).
+const listing = JSON.stringify({
+  nftables: [
+    { metainfo: { version: "1.0.6", json_schema_version: 1 } },
+    { table: { family: "inet", name: "netforge", handle: 1 } },
+    {
+      counter: {
+        family: "inet",
+        name: "web-traffic-in",
+        table: "netforge",
+        handle: 2,
+        comment: "since 1765080000",
+        packets: 40,
+        bytes: 6000000,
+      },
+    },
+    {
+      counter: {
+        family: "inet",
+        name: "web-traffic-out",
+        table: "netforge",
+        handle: 3,
+        comment: "since 1765080000",
+        packets: 30,
+        bytes: 2000,
+      },
+    },
+    {
+      set: {
+        family: "inet",
+        name: "traffic-vm-out",
+        table: "netforge",
+        type: ["ifname", "ether_addr"],
+        handle: 4,
+        size: 1048576,
+        elem: [
+          { elem: { val: { concat: ["nf-web", "52:54:00:AA:00:01"] }, counter: { packets: 30, bytes: 2000 } } },
+          { elem: { val: { concat: ["nf-gone", "52:54:00:aa:00:09"] }, counter: { packets: 3, bytes: 200 } } },
+        ],
+        stmt: [{ counter: null }],
+      },
+    },
+    {
+      set: {
+        family: "inet",
+        name: "traffic-vm-in",
+        table: "netforge",
+        type: ["ifname", "ipv4_addr"],
+        handle: 5,
+        size: 1048576,
+        elem: [{ elem: { val: { concat: ["nf-web", "10.70.0.10"] }, counter: { packets: 40, bytes: 6000000 } } }],
+      },
+    },
+    { set: { family: "inet", name: "other", table: "netforge", type: "ipv4_addr", handle: 6 } },
+    { counter: { family: "inet", name: "someone-else", table: "netforge", handle: 7, packets: 1, bytes: 1 } },
+  ],
+});
+
+describe("traffic counters", () => {
+  it("reads the network counters (with their start) and the per-VM sets of a listing, nothing else", () => {
+    const s = parseTrafficState(listing);
+    expect([...s.counters]).toEqual([
+      ["web-traffic-in", { packets: 40, bytes: 6000000, since: 1765080000 }],
+      ["web-traffic-out", { packets: 30, bytes: 2000, since: 1765080000 }],
+    ]);
+    expect(s.vms.get("traffic-vm-out")?.get("nf-web/52:54:00:aa:00:01")).toEqual({ packets: 30, bytes: 2000 });
+    expect(s.vms.get("traffic-vm-in")?.get("nf-web/10.70.0.10")).toEqual({ packets: 40, bytes: 6000000 });
+    expect(parseTrafficState("not json").counters.size).toBe(0);
+  });
+
+  it("a whole table carries the counts read from the kernel over (they only grow), a stopped network's too", async () => {
+    const r = new FakeNft();
+    r.listing = listing.replaceAll('"web-', '"gone-').replace('"gone-traffic-in"', '"web-traffic-in"');
+    const b = new NftBackend(r);
+    await b.replace([webNetwork([8080])]);
+    const text = r.inputs[0] as string;
+    expect(text).toContain('\tcounter web-traffic-in {\n\t\tcomment "since 1765080000"\n\t\tpackets 40 bytes 6000000\n\t}');
+    // A counter the kernel did not have starts at 0 now; the stopped network "gone" keeps its counts.
+    expect(text).toMatch(/\tcounter web-traffic-out \{\n\t\tcomment "since \d+"\n\t\tpackets 0 bytes 0\n\t\}/);
+    expect(text).toContain("\tcounter gone-traffic-out {");
+    expect(text).toContain(
+      'elements = { "nf-gone" . 52:54:00:aa:00:09 counter packets 3 bytes 200, "nf-web" . 52:54:00:aa:00:01 counter packets 30 bytes 2000 }',
+    );
+    // The table deleted by hand (the kernel has no counters now): the kept values, never back to 0.
+    r.listing = "";
+    await b.replace([webNetwork([8080])], { whole: true });
+    expect(r.inputs[1]).toContain("packets 40 bytes 6000000");
+    const state = await b.trafficCounts();
+    expect(trafficOf("web", state)).toEqual({
+      bytesIn: 6000000,
+      bytesOut: 0,
+      packetsIn: 40,
+      packetsOut: 0,
+      since: new Date(1765080000 * 1000).toISOString(),
+    });
+    expect(trafficOf("nothing", state)).toBeNull();
+  });
+
+  it("each VM's row gets its traffic: in by its address, out by its MAC; a VM never seen none", () => {
+    const s = parseTrafficState(listing);
+    const row = (ip: string, mac: string) => ({ ip, mac, vmName: null, hostname: null, static: false, leaseExpiresAt: null });
+    const rows = withVmTraffic("nf-web", [row("10.70.0.10", "52:54:00:AA:00:01"), row("10.70.0.11", "52:54:00:aa:00:02")], s);
+    expect(rows[0]?.traffic).toEqual({ bytesIn: 6000000, bytesOut: 2000, packetsIn: 40, packetsOut: 30 });
+    expect(rows[1]?.traffic).toBeUndefined();
+    expect(withVmTraffic("nf-other", [row("10.70.0.10", "52:54:00:aa:00:01")], s)[0]?.traffic).toBeUndefined();
+  });
+
+  it("the drift check ignores the per-VM sets' elements (a VM's first packet is no hand edit), not the maps'", () => {
+    const a =
+      "table inet netforge {\n\tset traffic-vm-out {\n\t\ttype ether_addr\n\t\tflags dynamic\n\t\tcounter\n\t}\n\tmap fwd-tcp {\n\t\telements = { 80 : 10.0.0.1 . 80 }\n\t}\n}";
+    const b = a.replace(
+      "\t\tcounter\n",
+      "\t\tcounter\n\t\telements = { 52:54:00:00:00:01 counter,\n\t\t\t     52:54:00:00:00:02 counter }\n",
+    );
+    expect(withoutTrafficElements(b)).toBe(a);
+    expect(withoutTrafficElements(a.replace("80 : 10.0.0.1", "81 : 10.0.0.1"))).not.toBe(a);
+  });
+
+  it("the renderer refuses bad counter names and values", () => {
+    const counters = (name: string, bytes = 1) => new Map([[name, { packets: 1, bytes, since: 1 }]]);
+    expect(() => renderHostTable([], { counters: counters("x; flush ruleset") })).toThrow(/refusing counter/);
+    expect(() => renderHostTable([], { counters: counters("web-traffic-in", -1) })).toThrow(/refusing counter value/);
+    const vm = (key: string) => new Map([["traffic-vm-out", new Map([[key, { packets: 1, bytes: 1 }]])]]);
+    expect(() => renderHostTable([], { vmCounters: vm("nf-web/not-a-mac") })).toThrow(/refusing element/);
+    expect(() => renderHostTable([], { vmCounters: vm('nf-"web/52:54:00:aa:00:01') })).toThrow(/refusing element/);
+  });
+
+  it("forgets a deleted network's counters and its VMs' elements (not on the host, not rendered), in the kernel too", async () => {
+    const r = new FakeNft();
+    r.listing = listing.replaceAll('"web-', '"gone-');
+    const b = new NftBackend(r);
+    await b.replace([webNetwork([8080])]);
+    expect(await b.forgetTrafficExcept(new Set(["stopped"]), new Set(["nf-stopped"]))).toEqual([
+      "gone-traffic-in",
+      "gone-traffic-out",
+      "traffic-vm-out nf-gone/52:54:00:aa:00:09",
+    ]);
+    expect(r.inputs.slice(1)).toEqual([
+      "delete counter inet netforge gone-traffic-in\n",
+      "delete counter inet netforge gone-traffic-out\n",
+      'delete element inet netforge traffic-vm-out { "nf-gone" . 52:54:00:aa:00:09 }\n',
+    ]);
+    r.listing = "";
+    const state = await b.trafficCounts();
+    expect([...state.counters.keys()]).toEqual([]);
+    expect([...(state.vms.get("traffic-vm-out")?.keys() ?? [])]).toEqual(["nf-web/52:54:00:aa:00:01"]);
+    expect(await b.forgetTrafficExcept(new Set(), new Set())).toEqual([]);
+  });
+
+  it("a deleted network's counts leave the kernel and are not carried over; created again it starts at 0", async () => {
+    const r = new FakeNft();
+    r.listing = listing;
+    const b = new NftBackend(r);
+    await b.replace([webNetwork([8080])]);
+    await b.replace([]);
+    await b.forgetTraffic("web", "nf-web", false);
+    expect(r.inputs.slice(2)).toEqual([
+      "delete counter inet netforge web-traffic-in\n",
+      "delete counter inet netforge web-traffic-out\n",
+      'delete element inet netforge traffic-vm-out { "nf-web" . 52:54:00:aa:00:01 }\n',
+      'delete element inet netforge traffic-vm-in { "nf-web" . 10.70.0.10 }\n',
+    ]);
+    // The fake kernel still answers the old listing: the next whole table does not carry web's counts.
+    await b.replace([webNetwork([8080])], { whole: true });
+    const text = r.inputs.at(-1) as string;
+    expect(text).toMatch(/\tcounter web-traffic-in \{\n\t\tcomment "since \d+"\n\t\tpackets 0 bytes 0\n/);
+    expect(text).not.toContain("52:54:00:aa:00:01");
+    expect(text).toContain("52:54:00:aa:00:09"); // another bridge's element stays
+  });
+});
