@@ -179,6 +179,7 @@ describe("configure-network-firewall host commands", () => {
     const res = await configureNetwork(await jobContext(host), "web", { kind: "firewall", firewall: FIREWALL });
     expect(host.calls.filter((c) => c[0] === "nft" || c[0] === "net-define" || c[0] === "net-update")).toEqual([
       ["nft", "-j", "list", "ruleset"], // host firewall policies that would override ours: warnings
+      ["nft", "-j", "list", "table", "inet", "netforge"], // the traffic counters, carried into the new table
       ["nft", "-f", "-"],
       ["net-define", "<tmp.xml>"],
     ]);
