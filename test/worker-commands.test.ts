@@ -133,6 +133,8 @@ const READ_HOST = [
 /** What create-network runs at the same time after the define (as joined command lines, sorted: their order varies). */
 const STARTED_TOGETHER = [
   [...V, "net-start", "web"],
+  // The traffic counters of the table now, carried into the new one (render/nft.ts), then the transaction.
+  ["nft", "-j", "list", "table", "inet", "netforge"],
   ["nft", "-f", "-"],
   ["nft", "-j", "list", "ruleset"],
   [...V, "net-autostart", "web"],
@@ -148,11 +150,12 @@ describe("create-network host commands", () => {
     expect(rec).toMatchObject({ name: "web", state: "active", bridge: { name: "nf-web" }, cidr: "10.70.0.0/24" });
     expect(host.calls.slice(0, 3).sort()).toEqual([...READ_HOST].sort()); // read in parallel
     expect(host.calls[3]).toEqual([...V, "net-define", "<tmp.xml>"]);
-    const together = host.calls.slice(4, 8).map((c) => c.join(" "));
+    const together = host.calls.slice(4, 9).map((c) => c.join(" "));
     expect([...together].sort()).toEqual(STARTED_TOGETHER);
-    // The policy read follows our table's transaction.
+    // The policy read follows our table's transaction, which follows the counters' read.
     expect(together.indexOf("nft -j list ruleset")).toBeGreaterThan(together.indexOf("nft -f -"));
-    expect(host.calls.slice(8)).toEqual([["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"]]);
+    expect(together.indexOf("nft -f -")).toBeGreaterThan(together.indexOf("nft -j list table inet netforge"));
+    expect(host.calls.slice(9)).toEqual([["ss", "-H", "-u", "-l", "-n", "-p", "sport", "=", ":67"]]);
     // libvirt writes no rules of its own (forward mode 'open'); the type lives in the metadata and our table.
     expect(host.defined.get("web")).toContain("<forward mode='open'/>");
     expect(host.defined.get("web")).toContain("<nf:type>nat</nf:type>");
@@ -173,21 +176,23 @@ describe("create-network host commands", () => {
     expect(host.calls[3]).toEqual([...V, "net-define", "<tmp.xml>"]);
     expect(
       host.calls
-        .slice(4, 8)
+        .slice(4, 9)
         .map((c) => c.join(" "))
         .sort(),
     ).toEqual(STARTED_TOGETHER);
-    // The undo: the table restored and the network stopped (in the order their parts finished), then undefined.
+    // The undo: the table restored (its counters read first) and the network stopped, in the order their parts
+    // finished, then undefined; what follows only reads the table (the counters of the network dropped).
     expect(
       host.calls
-        .slice(8, 10)
+        .slice(9, 12)
         .map((c) => c.join(" "))
         .sort(),
-    ).toEqual(["nft -f -", [...V, "net-destroy", "web"].join(" ")].sort());
-    expect(host.calls.slice(10)).toEqual([
+    ).toEqual(["nft -f -", "nft -j list table inet netforge", [...V, "net-destroy", "web"].join(" ")].sort());
+    expect(host.calls.slice(12, 14)).toEqual([
       [...V, "net-info", "web"],
       [...V, "net-undefine", "web"],
     ]);
+    for (const c of host.calls.slice(14)) expect(c.join(" ")).toBe("nft -j list table inet netforge");
     expect(host.defined.size).toBe(0);
     expect(host.active.size).toBe(0);
     expect(ctx.firewall.get("web")).toBeNull();
