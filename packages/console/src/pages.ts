@@ -183,7 +183,7 @@ export function NetworkPage({ name }: { name: string }) {
     ${n.dhcp.enabled ? html`<${DhcpForm} network=${n} reload=${reload} />` : null}
     <${Reservations} network=${n} reload=${reload} />
     <${Firewall} network=${n} reload=${reload} />
-    ${n.type === "nat" ? html`<${Forwards} network=${n} reload=${reload} />` : null}
+    ${n.cidr !== null ? html`<${Forwards} network=${n} reload=${reload} />` : null}
     <h3>Recent jobs</h3>
     <${JobsTable} jobs=${jobs.data?.jobs ?? []} />
     <h3>Delete</h3>
@@ -392,7 +392,8 @@ export function createBody(type: string, v: Record<string, string>): Record<stri
   const body: Record<string, unknown> = { name: v.name, type };
   if (v.host) body.host = v.host;
   if (v.description) body.description = v.description;
-  if (type === "nat" || type === "isolated") {
+  // The addressed types are the ones whose form asks for a subnet (TYPE_FIELDS): no type named here.
+  if ((TYPE_FIELDS[type] ?? []).some((f) => f.key === "cidr")) {
     if (!v.cidr) return null;
     body.cidr = v.cidr;
     if (v.dhcpStart && v.dhcpEnd) body.dhcp = { start: v.dhcpStart, end: v.dhcpEnd };
