@@ -5,7 +5,7 @@
  * (no tombstone left either), and an idempotency key whose request missed
  * its deadline without a job is taken over by the next request.
  */
-import { newJobId, newJobRecord, redisTimeMs, saveNewJob } from "@netforge/core/store";
+import { checkStoreEpoch, markPublished, newJobId, newJobRecord, redisTimeMs, saveNewJob } from "@netforge/core/store";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { claimIdempotencyKey, HostQueues } from "@netforge/api/testing";
@@ -44,6 +44,41 @@ describe("guarded commit", () => {
     expect(r.outcome.kind).toBe("expired");
     expect(await state("guard-late", s.jobId)).toEqual({ claim: null, record: 0, queued: false, bullJob: 0 });
     expect(await t.redis.hget(t.keys.claimedSubnets("h1"), "guard-late")).toBeNull();
+  });
+
+  it("while the store re-publishes after a reset (a host marked, or the epoch settling) the commit applies nothing", async () => {
+    const e = await checkStoreEpoch(t.redis, t.keys, "h1", { settleMs: 0 });
+    expect(e.marked).toBe(true);
+    const s = submission("guard-reset", "10.85.0.0/24");
+    const deadlineMs = (await redisTimeMs(t.redis)) + 1_000;
+    const r = await queues.commit("h1", s.data, { deadlineMs, record: s.record, claim: s.claim });
+    expect(r.outcome).toEqual({ kind: "rebuilding", settlesInMs: 0 });
+    expect(await state("guard-reset", s.jobId)).toEqual({ claim: null, record: 0, queued: false, bullJob: 0 });
+    // Published: the same commit applies.
+    expect(await markPublished(t.redis, t.keys, "h1", e.id)).toBe(true);
+    const again = await queues.commit("h1", s.data, { deadlineMs: (await redisTimeMs(t.redis)) + 1_000, record: s.record, claim: s.claim });
+    expect(again.outcome).toEqual({ kind: "applied" });
+    // An epoch still settling refuses too, saying how long is left.
+    await t.redis.del(t.keys.storeEpoch);
+    await checkStoreEpoch(t.redis, t.keys, "h2", { settleMs: 30_000 });
+    await t.redis.zrem(t.keys.storeRebuilding, "h2");
+    const s2 = submission("guard-settling", "10.86.0.0/24");
+    const r2 = await queues.commit("h1", s2.data, { deadlineMs: (await redisTimeMs(t.redis)) + 1_000, record: s2.record, claim: s2.claim });
+    expect(r2.outcome.kind).toBe("rebuilding");
+    expect(r2.outcome.kind === "rebuilding" && r2.outcome.settlesInMs).toBeGreaterThan(25_000);
+    expect(await state("guard-settling", s2.jobId)).toEqual({ claim: null, record: 0, queued: false, bullJob: 0 });
+    // A commit that expects the epoch its door saw refuses when another one is there now (a reset in between).
+    await t.redis.del(t.keys.storeEpoch, t.keys.storeRebuilding);
+    const now = await checkStoreEpoch(t.redis, t.keys, "h1", { settleMs: 0 });
+    await markPublished(t.redis, t.keys, "h1", now.id);
+    const s3 = submission("guard-epoch", "10.87.0.0/24");
+    const commit3 = { record: s3.record, claim: s3.claim, storeEpoch: "an-epoch-before-the-reset" };
+    const r3 = await queues.commit("h1", s3.data, { deadlineMs: (await redisTimeMs(t.redis)) + 1_000, ...commit3 });
+    expect(r3.outcome).toEqual({ kind: "rebuilding", settlesInMs: 0 });
+    expect(await state("guard-epoch", s3.jobId)).toEqual({ claim: null, record: 0, queued: false, bullJob: 0 });
+    const r4 = await queues.commit("h1", s3.data, { deadlineMs: (await redisTimeMs(t.redis)) + 1_000, ...commit3, storeEpoch: now.id });
+    expect(r4.outcome).toEqual({ kind: "applied" });
+    await t.redis.del(t.keys.storeEpoch, t.keys.storeRebuilding, t.keys.storePublished);
   });
 
   it("a refused claim queues nothing either, and the job id stays free for a later add", async () => {

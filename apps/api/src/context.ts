@@ -95,6 +95,8 @@ export interface Services {
   limits: SizeLimits;
   /** Aborted by close(): ends pending `Prefer: wait` holds. */
   shutdown: AbortSignal;
+  /** The last store epoch this process saw (store-epoch.ts): none now means the store lost its data. */
+  storeEpochSeen?: string | null;
 }
 
 /** Per-request variables set by the middleware. */

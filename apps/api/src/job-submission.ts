@@ -38,7 +38,9 @@ import {
   confirmedOnReplica,
   connectionEpoch,
   portField,
+  readStoreState,
   releaseNetworkClaim,
+  type StoreState,
   releasePortClaims,
   toJobView,
   type TokenQuota,
@@ -55,6 +57,54 @@ import { parsePreferWait } from "./prefer-header";
 const REPEAT_WAIT_MS = 5_000;
 /** Kept off the submission's deadline: Redis clock steps and rounding up to this much cannot let a late write through. */
 const DEADLINE_MARGIN_MS = 50;
+
+/**
+ * How long a request waits for a store that is re-publishing after it lost its data (store-epoch.ts) before it
+ * is answered 503: the usual rebuild (a second or two) is waited out, a longer one is said.
+ */
+const STORE_REBUILD_WAIT_MS = 3_000;
+
+/** The 503 of a request that came while the store re-publishes its index after losing its data. */
+export function storeRebuilding(st: { why?: string; settlesInMs: number }): AppError {
+  return new AppError(
+    "UNAVAILABLE",
+    "the store (Redis) lost its data and the hosts are re-publishing their networks and claims; nothing was applied: retry in a few seconds",
+    { reason: "store_rebuilding", ...(st.why ? { phase: st.why } : {}) },
+  );
+}
+
+/**
+ * The store's state as this process can tell: an epoch that was seen and is gone is a reset no worker has noticed
+ * yet (a second at most), rebuilding too.
+ */
+async function storeState(s: Services): Promise<StoreState> {
+  const st = await readStoreState(s.redis, s.keys);
+  if (st.kind === "settled" && st.epoch === null && s.storeEpochSeen) return { kind: "rebuilding", why: "lost", settlesInMs: 0 };
+  if (st.kind === "settled" && st.epoch !== null) s.storeEpochSeen = st.epoch;
+  return st;
+}
+
+/**
+ * A refusal read from the index (no such network or host, a state...) while the store was reset under the
+ * request is not the truth: answered as the reset instead. Only refusals pay for the second read.
+ */
+async function refusalUnderReset(s: Services, err: unknown, sawEpoch: string | null): Promise<unknown> {
+  if (!(err instanceof AppError) || ERROR_STATUS[err.code] >= 500 || sawEpoch === null) return err;
+  const now = await storeState(s).catch(() => null);
+  if (now === null || (now.kind === "settled" && now.epoch === sawEpoch)) return err;
+  return storeRebuilding(now.kind === "rebuilding" ? now : { why: "reset", settlesInMs: 0 });
+}
+
+/** Wait (bounded) until the store is settled; 503 if it does not settle in time. The epoch it settled under. */
+async function awaitSettledStore(s: Services): Promise<string | null> {
+  const until = Date.now() + STORE_REBUILD_WAIT_MS;
+  for (;;) {
+    const st = await storeState(s);
+    if (st.kind === "settled") return st.epoch;
+    if (Date.now() + 100 > until || s.shutdown.aborted) throw storeRebuilding(st);
+    await new Promise((r) => setTimeout(r, Math.min(100, Math.max(10, st.settlesInMs || 100))));
+  }
+}
 
 /** What a job records of the token that submitted it: a hash (the token itself is never stored). */
 export function tokenLabel(token: string): string {
@@ -86,7 +136,14 @@ export async function submitJob<A extends JobAction>(
 ): Promise<Response> {
   // The action's checks of the request alone, before anything is claimed or queued (dry runs get the same answer).
   apiHalfOf(action).admit?.(s, body);
-  if (opts.dryRun) return answerDryRun(s, c, action, body, opts.ifMatch);
+  // Nothing is read from an index that is being rebuilt after a store reset (a 404 or a free name there is not
+  // the truth): the request waits for it, briefly, or is answered 503.
+  const storeEpoch = await awaitSettledStore(s);
+  if (opts.dryRun) {
+    return answerDryRun(s, c, action, body, opts.ifMatch).catch(async (err: unknown) => {
+      throw await refusalUnderReset(s, err, storeEpoch);
+    });
+  }
   const waitSeconds = preferredWait(s, c);
   const idemKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const jobId = newJobId();
@@ -131,15 +188,17 @@ export async function submitJob<A extends JobAction>(
       body,
       async (prepared) => {
         await checkIfMatch(s, prepared.network, opts.ifMatch);
-        record = await commitJob(s, c, action, jobId, prepared, await deadline, epoch, opts);
+        record = await commitJob(s, c, action, jobId, prepared, await deadline, epoch, opts, storeEpoch);
       },
       { limits: s.limits },
     );
-  } catch (err) {
+  } catch (caught) {
+    const err = await refusalUnderReset(s, caught, storeEpoch);
     // A refused request forgets its key at once. After an outage error the key stays: the commit may have been
     // applied just before the connection broke, and then a repeat must replay that job; if it was not, the key is
     // taken over once its deadline has passed.
-    const outage = isRedisUnavailableError(err) || (err instanceof AppError && err.code === "UNAVAILABLE");
+    const outage =
+      isRedisUnavailableError(err) || (err instanceof AppError && err.code === "UNAVAILABLE" && err.details.reason !== "store_rebuilding");
     if (idemRedisKey && !outage) {
       await releaseIdempotencyKey(s.redis, idemRedisKey, jobId).catch((e: unknown) => {
         if (!isRedisUnavailableError(e)) c.get("log").error({ err: e }, "could not release an idempotency key");
@@ -209,6 +268,7 @@ async function commitJob<A extends JobAction>(
   deadlineMs: number,
   epoch: number,
   opts: JobRequestOptions,
+  storeEpoch: string | null,
 ): Promise<JobRecord> {
   // The deadline is on the clock of the server TIME was read from. After a reconnect (a Sentinel failover) the
   // commit would run on another server, whose clock may lag: then the deadline could let it apply after we
@@ -235,7 +295,7 @@ async function commitJob<A extends JobAction>(
     ...(opts.ifMatch !== null ? { ifMatch: opts.ifMatch } : {}),
   };
   const result = await s.queues
-    .commit(prepared.host, data, { deadlineMs, record, claim: prepared.claim, portClaim: prepared.portClaim ?? null, quota })
+    .commit(prepared.host, data, { deadlineMs, record, claim: prepared.claim, portClaim: prepared.portClaim ?? null, quota, storeEpoch })
     .catch((err: unknown) => {
       if (!isRedisUnavailableError(err)) throw err;
       throw new AppError(
@@ -248,6 +308,9 @@ async function commitJob<A extends JobAction>(
   switch (result.outcome.kind) {
     case "expired":
       throw new AppError("UNAVAILABLE", "the store (Redis) answered too late; the request was not applied", {});
+    case "rebuilding":
+      // The store was reset between the door's check and the commit: refused atomically, nothing applied.
+      throw storeRebuilding(result.outcome);
     case "place":
       throw new PlacedElsewhere(result.outcome.host);
     case "refused":

@@ -36,6 +36,16 @@ export interface HostContext {
   qosQdiscs?: readonly string[];
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */
   hostChanged(network?: string): void;
+  /**
+   * The store epoch host records are written under (store-epoch-watch.ts), and what to do when a write finds
+   * another one (the store was reset: re-publish). Absent (hand-built contexts): plain writes.
+   */
+  storeEpoch?: { current(): string | null; changed(): void };
+  /**
+   * This host's networks whose name another host holds (the last reconcile found them): their index record, spec
+   * and IP table are the other host's and are not written from here. Absent: none.
+   */
+  nameConflicts?: { network: string; heldBy: string }[];
 }
 
 /** Per-job context. */

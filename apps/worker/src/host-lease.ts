@@ -103,6 +103,8 @@ export class HostLeaseKeeper {
     private readonly ttlMs: number,
     private readonly logger: Logger,
     private readonly onLost: (err: HostIdInUse) => void,
+    /** Called when the lease had vanished and was taken again (Redis emptied or paused past the TTL). */
+    private readonly onRetaken: () => void = () => undefined,
   ) {}
 
   get isLost(): boolean {
@@ -128,6 +130,7 @@ export class HostLeaseKeeper {
       // Info, not warn: the outage that emptied Redis was logged already (once); this is its expected recovery.
       if (r.retaken)
         this.logger.info({ hostId: this.hostId }, "host-id lease was gone (Redis emptied, or paused past its TTL); took it again");
+      if (r.retaken) this.onRetaken();
       return;
     }
     this.lost = true;

@@ -5,7 +5,7 @@
  */
 import { hostname } from "node:os";
 import type { HostRecord } from "@netforge/core/contract";
-import { putHost, setOccupiedSubnets } from "@netforge/core/store";
+import { putHost, putHostUnderEpoch, setOccupiedSubnets } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import { occupiedSubnets } from "./host/host-checks";
 import type { HostSnapshot } from "./drivers/driver";
@@ -103,10 +103,14 @@ export async function publishInventory(
         return {};
       },
     )),
+    ...(ctx.nameConflicts && ctx.nameConflicts.length > 0 ? { nameConflicts: ctx.nameConflicts } : {}),
     startedAt,
     lastSeenAt: new Date().toISOString(),
   };
   await setOccupiedSubnets(ctx.redis, ctx.keys, ctx.hostId, rec.occupied);
-  await putHost(ctx.redis, ctx.keys, rec);
+  const epoch = ctx.storeEpoch?.current();
+  if (!epoch) await putHost(ctx.redis, ctx.keys, rec);
+  // Only under the epoch this host published its networks under: after a reset the host shows up again with them.
+  else if (!(await putHostUnderEpoch(ctx.redis, ctx.keys, epoch, rec))) ctx.storeEpoch?.changed();
   return rec;
 }

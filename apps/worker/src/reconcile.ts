@@ -15,6 +15,7 @@ import {
   putNetworkSpec,
   releaseNetworkClaim,
   removeNetwork,
+  setHostConflicts,
   syncHostClaims,
   tryLock,
 } from "@netforge/core/store";
@@ -55,16 +56,34 @@ export async function reconcile(
   const existing = new Map((await getNetworks(ctx.redis, ctx.keys, names)).map((r) => [r.name, r]));
   // Claims (names, subnets, forwarded ports) first: a network that shows up in the index again must already be
   // claimed, or a create of its name or an overlapping subnet slips in between (seen under load).
-  await syncHostClaims(
+  const conflicts = await syncHostClaims(
     ctx.redis,
     ctx.keys,
     ctx.hostId,
-    catalog.map((c) => ({ name: c.name, cidr: c.def.cidr })),
+    catalog.map((c) => ({
+      name: c.name,
+      cidr: c.def.cidr,
+      cidr6: c.def.spec ? (modelOf(c.def.spec).view(c.def.spec).ipv6?.cidr ?? null) : null,
+    })),
   );
+  // A name another host holds is reported, never taken: that host's record, spec and IP table stay in the index.
+  await setHostConflicts(
+    ctx.redis,
+    ctx.keys,
+    ctx.hostId,
+    conflicts.map((c) => c.network),
+  );
+  if (conflicts.length > 0 || (ctx.nameConflicts?.length ?? 0) > 0) {
+    if (conflicts.length > 0) ctx.logger.warn({ conflicts }, "networks of this host whose name another host holds: kept on both, reported");
+    ctx.nameConflicts = conflicts;
+  }
+  const conflicted = new Set(conflicts.map((c) => c.network));
+  // What goes to the index (records, specs); the host's own state (firewall, lost state) is repaired for all.
+  const indexed = catalog.filter((c) => !conflicted.has(c.name));
   await assertForwardedPorts(ctx, catalog);
   /** Index entries rewritten or removed because they differed from libvirt (the drift-repair counter of /metrics). */
   let repaired = 0;
-  for (const entry of catalog) {
+  for (const entry of indexed) {
     const prev = existing.get(entry.name);
     const rec = driverOf(entry).record(entry, ctx.hostId, now);
     if (prev) rec.updatedAt = prev.updatedAt;
@@ -85,7 +104,7 @@ export async function reconcile(
     }
   }
   lap("records");
-  await publishSpecs(ctx, catalog);
+  await publishSpecs(ctx, indexed);
   lap("specs");
   const live = await reapplyLostState(ctx, catalog);
   await reapplyMtu(ctx, catalog);
@@ -235,7 +254,9 @@ export async function refreshStats(
   /** Skip networks whose numbers did not change since a publish this recent (see publishIpTable). */
   unchangedForMs?: number,
 ): Promise<void> {
-  const entries = catalog.filter((c) => c.def.managed);
+  const conflicted = new Set((ctx.nameConflicts ?? []).map((c) => c.network));
+  // A network whose name another host holds: the IP table under that name is the other host's.
+  const entries = catalog.filter((c) => c.def.managed && !conflicted.has(c.name));
   if (entries.length === 0) return;
   const owners = await ctx.virsh.domainMacOwners();
   // A full refresh (the catalog holds every network of the host): forget the counters of deleted networks.

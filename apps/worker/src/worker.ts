@@ -22,6 +22,8 @@ import { LeaseWatcher } from "./lease-watcher";
 import { failAbandonedJob, makeProcessor } from "./processor";
 import { feedNewPorts } from "./qos-drift";
 import { reconcile, repairFirewallDrift } from "./reconcile";
+import { StoreEpochWatch } from "./store-epoch-watch";
+import { STORE_EPOCH_CHECK_MS } from "@netforge/core/store";
 
 export interface RunningWorker {
   host: HostContext;
@@ -53,11 +55,22 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   let running: RunningWorker | null = null;
   let lostTo: HostIdInUse | null = null;
   const stopForLostLease = (w: RunningWorker, err: HostIdInUse) => void w.close().finally(() => onLeaseLost(err));
-  const lease = new HostLeaseKeeper(redis, keys, cfg.hostId, leaseOwner, leaseMs, logger, (err) => {
-    // Another worker owns the host id now: stop acting at once (its host record is not ours to write).
-    lostTo = err;
-    if (running) stopForLostLease(running, err);
-  });
+  // Set once the host context exists: a lease found gone is the first sign of an emptied store.
+  let storeMaybeReset: () => void = () => undefined;
+  const lease = new HostLeaseKeeper(
+    redis,
+    keys,
+    cfg.hostId,
+    leaseOwner,
+    leaseMs,
+    logger,
+    (err) => {
+      // Another worker owns the host id now: stop acting at once (its host record is not ours to write).
+      lostTo = err;
+      if (running) stopForLostLease(running, err);
+    },
+    () => storeMaybeReset(),
+  );
   // Renewed with the heartbeat (at least three times per TTL), on its own timer so a slow inventory read
   // cannot delay it.
   lease.start(Math.max(100, Math.min(cfg.heartbeatMs, Math.floor(leaseMs / 3))));
@@ -84,7 +97,14 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     ...(cfg.ssCommand ? { ssCommand: cfg.ssCommand } : {}),
     ...(cfg.qosQdiscs ? { qosQdiscs: cfg.qosQdiscs } : {}),
     hostChanged: (network) => scheduleInventory(network),
+    storeEpoch: { current: () => epochWatch.current(), changed: () => storeMaybeReset() },
   };
+  // The store's epoch (ADR 0047): this host's whole part of the index is re-published at once after a reset.
+  const epochWatch = new StoreEpochWatch(host, async () => {
+    const rec = await reconcile(host, { reread: !catalog.stats().live });
+    await refreshHost(host, startedAt, libvirtVersion);
+    logger.info({ networks: rec.present, removed: rec.removed }, "index reconciled");
+  });
   let stopping = false;
   /** Set when the shutdown grace is over: running jobs stop before their next step (see ProcessorOptions). */
   let interrupting = false;
@@ -134,9 +154,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   // Follow libvirt's events from here on (one full read of the host once the stream is up).
   await catalog.start(runner);
   // Rebuild this host's part of the index before taking jobs: the index may be empty (new Redis) or stale.
-  const rec = await reconcile(host, { reread: !catalog.stats().live });
-  await refreshHost(host, startedAt, libvirtVersion);
-  logger.info({ networks: rec.present, removed: rec.removed }, "index reconciled");
+  await epochWatch.start();
 
   const bullConnection = connectRedis(cfg.redisUrl);
   // Both connections retry forever in the background; an outage is logged once when it starts and once when it ends.
@@ -202,6 +220,12 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     const ms = Math.round((performance.now() - t0) * 10) / 10;
     logger.debug({ ms, reread, networks: r.present, phases: r.phases }, "reconcile round");
   });
+  // A store that lost its data is noticed within a second (and at once by a refused host-record write or a lease
+  // found gone), not at the next reconcile round.
+  const stopEpochCheck = loop(Math.min(cfg.heartbeatMs, STORE_EPOCH_CHECK_MS), "store epoch check", () => epochWatch.check());
+  storeMaybeReset = () => {
+    if (!stopping) void track(epochWatch.check()).catch((err: unknown) => logger.warn({ err }, "store epoch check failed"));
+  };
   // Someone flushing netforge's table (or a firewall tool replacing the ruleset) is repaired within seconds.
   const stopFirewallCheck = loop(cfg.firewallCheckMs, "firewall check", () => repairFirewallDrift(host));
   logger.info({ queue: keys.hostQueue(cfg.hostId), libvirtVersion }, "worker ready");
@@ -215,6 +239,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       stopHeartbeat();
       stopReconcile();
       stopFirewallCheck();
+      stopEpochCheck();
       leaseWatcher.close();
       portWatcher.close();
       // A worker that lost the host id leaves the host record to the new owner (not marked offline).

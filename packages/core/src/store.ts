@@ -21,5 +21,6 @@ export * from "./store/port-claims";
 export * from "./store/redis";
 export { evalScript } from "./store/scripts";
 export * from "./store/submission";
+export * from "./store/store-epoch";
 export * from "./store/worker-counters";
 export * from "./store/queue";

@@ -1,6 +1,6 @@
 /** The network actions: the job actions of the ACTIONS table (queued) and the network queries (answered from the index). */
 import { AppError, JOB_ACTIONS, type JobAction, versionTag } from "@netforge/core/contract";
-import { getNetworkIps, listSummaryEntriesAfter, getNetworkView, type SummaryEntry } from "@netforge/core/store";
+import { getNetworkConflicts, getNetworkIps, listSummaryEntriesAfter, getNetworkView, type SummaryEntry } from "@netforge/core/store";
 import { Hono } from "hono";
 import type { AppEnv, Services } from "../context";
 import { decodeNameCursor, encodeNameCursor } from "../cursor";
@@ -54,8 +54,12 @@ export function networkRoutes(s: Services): Hono<AppEnv> {
   );
 
   actionRoute(app, "describe-network", async (c, body) => {
-    const network = await getNetworkView(s.redis, s.keys, body.name);
+    const [network, conflicts] = await Promise.all([
+      getNetworkView(s.redis, s.keys, body.name),
+      getNetworkConflicts(s.redis, s.keys, body.name),
+    ]);
     if (!network) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
+    if (conflicts.length > 0) network.conflicts = conflicts;
     // Its version as an ETag: what a job action's If-Match takes.
     c.header("ETag", versionTag(network.version));
     return c.json({ network });

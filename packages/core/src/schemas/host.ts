@@ -74,6 +74,11 @@ export const HostRecord = z.object({
   stoppedAt: z.string().nullable().optional(),
   /** What the host's kernel offers for bandwidth limits (configure-network-qos); absent from older workers. */
   qos: QosCapability.optional(),
+  /**
+   * Networks of this host whose name another host holds (claimed there while this host was away, e.g. after the
+   * store was reset): both are kept, nothing is deleted; describe-network lists this host under `conflicts`.
+   */
+  nameConflicts: z.array(z.object({ network: z.string(), heldBy: z.string() })).optional(),
 });
 export type HostRecord = z.infer<typeof HostRecord>;
 

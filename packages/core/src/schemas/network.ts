@@ -197,6 +197,12 @@ export const NetworkView = z.object({
   ipv6: Ipv6Config.nullable().optional(),
   /** The network's bandwidth limits (configure-network-qos); null: none. */
   qos: QosSet.nullable(),
+  /**
+   * Other hosts that also have a network of this name (a host that was offline while the store was reset came
+   * back with it after the name was taken again): both are kept and nothing is deleted; the operator deletes or
+   * renames one. Absent: none.
+   */
+  conflicts: z.array(z.object({ host: z.string(), since: z.string() })).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -178,9 +178,13 @@ return {'RELEASED'}
 
 /* Re-assert one present network's claim (reconcile). KEYS: names, subnets,
  * index, host names, since; ARGV: name, host, first, last, cidr, key prefix of
- * host name sets (a claim moved from another host leaves that host's set). */
+ * host name sets (a claim moved from another host leaves that host's set),
+ * the IPv6 prefix as encodeSubnet6 writes it ('' : none). */
 const ASSERT_LUA = `${DROP_SUBNET_LUA}
 local prev = redis.call('HGET', KEYS[1], ARGV[1])
+-- Held by another host that still counts it as its own (a host that was offline when the store was reset, and
+-- the name was taken again meanwhile): a conflict, reported, never moved (ADR 0047).
+if prev and prev ~= ARGV[2] and redis.call('SISMEMBER', ARGV[6] .. prev, ARGV[1]) == 1 then return {'CONFLICT', prev} end
 if prev and prev ~= ARGV[2] then redis.call('SREM', ARGV[6] .. prev, ARGV[1]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[4], ARGV[1])
@@ -195,7 +199,9 @@ if ARGV[3] ~= '' then
     redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
   end
 end
-return 1
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], ARGV[1] .. '|v6', ARGV[7])
+else redis.call('HDEL', KEYS[2], ARGV[1] .. '|v6') end
+return {'OK'}
 `;
 
 /** How many of a network's newest jobs the release check reads for a live one (jobs on a network run one at a time). */
@@ -443,11 +449,12 @@ export async function syncHostClaims(
   redis: Redis,
   keys: Keys,
   host: string,
-  present: { name: string; cidr: string | null }[],
-): Promise<void> {
+  present: { name: string; cidr: string | null; cidr6?: string | null }[],
+): Promise<NameConflict[]> {
+  const conflicts: NameConflict[] = [];
   for (const p of present) {
     const c = p.cidr ? parseCidrOrThrow(p.cidr) : null;
-    await evalScript(
+    const r = (await evalScript(
       redis,
       ASSERT_LUA,
       5,
@@ -462,6 +469,66 @@ export async function syncHostClaims(
       c ? String(c.last) : "",
       c ? formatCidr(c) : "",
       keys.claimedHostNames(""),
-    );
+      encodeSubnet6(p.cidr6),
+    )) as string[];
+    if (r[0] === "CONFLICT") conflicts.push({ network: p.name, heldBy: String(r[1]) });
   }
+  return conflicts;
+}
+
+/** A network this host has whose name another host holds (claimed there, with a network of that name). */
+export interface NameConflict {
+  network: string;
+  heldBy: string;
+}
+
+/** One other host that also has a network of a name (describe-network's `conflicts`). */
+export interface NetworkConflict {
+  host: string;
+  since: string;
+}
+
+/* KEYS: conflicts hash. ARGV: host, now (ISO), then the names this host conflicts on. Rewrites this host's part. */
+const SET_CONFLICTS_LUA = `
+local host = ARGV[1]
+local mine = {}
+for i = 3, #ARGV do mine[ARGV[i]] = true end
+local all = redis.call('HGETALL', KEYS[1])
+local seen = {}
+for i = 1, #all, 2 do
+  local name, list = all[i], cjson.decode(all[i + 1])
+  local keep, had = {}, false
+  for _, e in ipairs(list) do
+    if e.host == host then had = true; if mine[name] then table.insert(keep, e); seen[name] = true end
+    else table.insert(keep, e) end
+  end
+  if had then
+    if #keep == 0 then redis.call('HDEL', KEYS[1], name) else redis.call('HSET', KEYS[1], name, cjson.encode(keep)) end
+  end
+end
+for name, _ in pairs(mine) do
+  if not seen[name] then
+    local raw = redis.call('HGET', KEYS[1], name)
+    local list = raw and cjson.decode(raw) or {}
+    table.insert(list, { host = host, since = ARGV[2] })
+    redis.call('HSET', KEYS[1], name, cjson.encode(list))
+  end
+end
+return 1
+`;
+
+/**
+ * Publish the name conflicts of `host` (from its reconcile): each name it conflicts on lists the host (kept with
+ * its first `since`), names it no longer conflicts on drop it. Nothing is deleted on any host: the operator
+ * decides (delete one of the two, or rename).
+ */
+export async function setHostConflicts(redis: Redis, keys: Keys, host: string, names: string[]): Promise<void> {
+  if (names.length === 0 && (await redis.hlen(keys.networkConflicts)) === 0) return;
+  await evalScript(redis, SET_CONFLICTS_LUA, 1, keys.networkConflicts, host, new Date().toISOString(), ...names);
+}
+
+/** The other hosts that also have a network named `name` (empty: none). */
+export async function getNetworkConflicts(redis: Redis, keys: Keys, name: string): Promise<NetworkConflict[]> {
+  const raw = await redis.hget(keys.networkConflicts, name);
+  return raw ? (JSON.parse(raw) as NetworkConflict[]) : [];
 }

@@ -77,6 +77,14 @@ export interface Keys {
   portClaims(host: string): string;
   /** ZSET address -> ms until which an API instance said it is reached there (workers protect these addresses). */
   apiAddresses: string;
+  /** Hash: the store's epoch (id, createdAt, settledAt); gone when the store lost its data (store-epoch.ts). */
+  storeEpoch: string;
+  /** Hash: host id -> the epoch id under which that host last published its whole part of the index. */
+  storePublished: string;
+  /** Sorted set: hosts re-publishing their part of the index after a store reset (score: when the mark expires, ms). */
+  storeRebuilding: string;
+  /** Hash: network name -> JSON list of the other hosts that also hold a network of that name (name conflicts). */
+  networkConflicts: string;
 }
 
 /** Build the key set for a prefix (e.g. "netforge"). */
@@ -117,5 +125,9 @@ export function makeKeys(prefix: string): Keys {
     reappliedCounter: `${p}:metrics:reapplied`,
     portClaims: (h) => `${p}:claims:ports:${h}`,
     apiAddresses: `${p}:api:addresses`,
+    storeEpoch: `${p}:store:epoch`,
+    storePublished: `${p}:store:published`,
+    storeRebuilding: `${p}:store:rebuilding`,
+    networkConflicts: `${p}:nets:conflicts`,
   };
 }

@@ -44,11 +44,14 @@ import { type JobRecord, jobRetention, SAVE_NEW_JOB_LUA, saveNewJobScriptArgs } 
 import { limitReached } from "../limits";
 import { PORT_CLAIM_LUA, type PortClaim, portClaimScriptArgs, portConflict } from "./port-claims";
 import type { Keys } from "./keys";
+import { STORE_SETTLED_LUA } from "./store-epoch";
 
 /** Field marking a tombstone (a real BullMQ job hash never has it). */
 const TOMBSTONE_FIELD = "netforge-tombstone";
 
-/* KEYS[1] = the BullMQ job key of this submission (tombstone), then the
+/* KEYS[1] = the BullMQ job key of this submission (tombstone), KEYS[2] and
+ * KEYS[3] the store's epoch and rebuilding marks (store-epoch.ts: nothing is
+ * granted while the store re-publishes after losing its data), then the
  * claim's keys, then the record's keys. ARGV[1] = deadline (ms, Redis clock),
  * then for the claim and for the record each: number of keys, number of
  * args, the args. The claim and save scripts are wrapped as functions whose
@@ -63,12 +66,15 @@ end
 local function portclaim(KEYS, ARGV)
 ${PORT_CLAIM_LUA}
 end
+${STORE_SETTLED_LUA}
 local tomb = KEYS[1]
 -- A refusal (any early return) leaves the tombstone the transaction wrote before this script: the add after it adds nothing.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now > tonumber(ARGV[1]) then return {'EXPIRED', tostring(now)} end
-local ki, ai = 2, 2
+local unsettled = storeSettled(KEYS[2], KEYS[3], now, ARGV[2])
+if unsettled then return unsettled end
+local ki, ai = 4, 3
 local function part()
   local nk, na = tonumber(ARGV[ai]), tonumber(ARGV[ai + 1])
   local k, a = {}, {}
@@ -136,6 +142,8 @@ export interface SubmissionCommit {
   bullJobKey: string;
   /** The submitting token's queued-jobs quota (its set and limit); null or absent: none. */
   quota?: TokenQuota | null;
+  /** The store epoch the door saw settled (store-epoch.ts): another one at commit time refuses. Absent: none seen. */
+  storeEpoch?: string | null;
 }
 
 /** A token's quota of unfinished jobs: `key` is keys.tokenJobs(label). */
@@ -156,7 +164,7 @@ export function queueCommit(multi: ChainableCommander, keys: Keys, c: Submission
   const quota = c.quota
     ? { keys: [c.quota.key], argv: [String(c.quota.limit), c.record.id, String(jobRetention().unfinishedSeconds * 1000)] }
     : { keys: [], argv: [] };
-  const scriptKeys = [c.bullJobKey, ...claim.keys, ...save.keys, ...port.keys, ...quota.keys];
+  const scriptKeys = [c.bullJobKey, keys.storeEpoch, keys.storeRebuilding, ...claim.keys, ...save.keys, ...port.keys, ...quota.keys];
   // The object form: the multi may be BullMQ's adapter, whose hset takes { field: value } (so does ioredis's).
   multi.hset(c.bullJobKey, { [TOMBSTONE_FIELD]: "1" });
   multi.evalsha(
@@ -164,6 +172,7 @@ export function queueCommit(multi: ChainableCommander, keys: Keys, c: Submission
     scriptKeys.length,
     ...scriptKeys,
     String(c.deadlineMs),
+    c.storeEpoch ?? "",
     String(claim.keys.length),
     String(claim.argv.length),
     ...claim.argv,
@@ -195,6 +204,7 @@ export function queueTombstoneDrop(multi: ChainableCommander, bullJobKey: string
 export type CommitOutcome =
   | { kind: "applied" }
   | { kind: "expired"; redisNowMs: number }
+  | { kind: "rebuilding"; settlesInMs: number }
   | { kind: "place"; host: string }
   | { kind: "refused"; error: AppError };
 
@@ -204,6 +214,7 @@ export function commitOutcome(res: unknown, claim: PlacementRequest | null, port
   if (r[0] === "OK") return { kind: "applied" };
   if (r[0] === "LIMIT_REACHED") return { kind: "refused", error: quotaReached(Number(r[1]), Number(r[2]) + 1) };
   if (r[0] === "EXPIRED") return { kind: "expired", redisNowMs: Number(r[1]) };
+  if (r[0] === "REBUILDING") return { kind: "rebuilding", settlesInMs: Number(r[2]) };
   if (r[0] === "PORT_CONFLICT" && portClaim) {
     return { kind: "refused", error: portConflict(portClaim, String(r[1]), r[2] === undefined ? undefined : String(r[2])) };
   }
