@@ -2,6 +2,7 @@
  * The job actions: one definition each (body, role, summary, job steps, payload). JOB_ACTIONS, the job
  * catalog's steps and payload types are derived from this table.
  */
+import { canonicalIp } from "../net/ipv6";
 import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/firewall";
 import { AssignStaticIpBody, ConfigureDhcpBody, ConfigureDnsBody, UnassignStaticIpBody } from "../schemas/ipam";
 import { ConfigureMtuBody, CREATE_EXAMPLES, CreateNetworkBody, NetworkRef } from "../schemas/network";
@@ -215,15 +216,15 @@ export const JOB_DEFINITIONS = {
       steps: ["checking host port", ...CONFIGURE_STEPS],
       payload: bodyPayload(ConfigurePortForwardBody.omit({ dryRun: true })),
     },
-    // An add unless the body says remove; hostIp only when given.
+    // An add unless the body says remove; hostIp only when given; IPv6 addresses in their one canonical text.
     (p): PortForwardChange => ({
       kind: "port-forward",
       op: p.action === "remove" ? "remove" : "add",
       protocol: p.protocol,
       hostPort: p.hostPort,
-      vmIp: p.vmIp,
+      vmIp: p.vmIp === undefined ? undefined : canonicalIp(p.vmIp),
       vmPort: p.vmPort,
-      ...(p.hostIp === undefined ? {} : { hostIp: p.hostIp }),
+      ...(p.hostIp === undefined ? {} : { hostIp: canonicalIp(p.hostIp) }),
     }),
   ),
   "configure-network-dns": configureAction(
