@@ -204,7 +204,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Add or remove a DNAT from a host port to a VM (nat networks; host ports claimed per host and protocol)",
       description:
-        "nat networks only (else UNSUPPORTED_FOR_TYPE). An add claims the host port per host and protocol (PORT_CONFLICT when another forward or a host process holds it, NOT_ALLOWED for a denied port) and sends it from every host address, or hostIp alone, to vmIp:vmPort; a remove names the same protocol, hostPort and hostIp (else NOT_FOUND).",
+        "nat networks only (else UNSUPPORTED_FOR_TYPE). An add claims the host port per host and protocol, across IPv4 and IPv6 (PORT_CONFLICT when another forward or a host process holds it, NOT_ALLOWED for a denied port) and sends it from every host address of vmIp's family, or hostIp alone, to vmIp:vmPort; an IPv6 vmIp needs a network with IPv6; a remove names the same protocol, hostPort and hostIp (else NOT_FOUND).",
       cli: ["network", "forward"],
       examples: {
         default: {
