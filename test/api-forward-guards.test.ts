@@ -29,7 +29,11 @@ const base: NetSpec = {
 };
 const nic = (name: string, addresses: string[]) => ({ name, kind: null, mac: null, state: "up", master: null, addresses });
 const HOST: Partial<HostRecord> = {
-  interfaces: [nic("lo", ["127.0.0.1/8"]), nic("eno1", ["198.51.100.2/24", "198.51.100.3/24"]), nic("eno2", ["203.0.113.7/24"])],
+  interfaces: [
+    { ...nic("lo", ["127.0.0.1/8"]), addresses6: ["::1/128"] },
+    { ...nic("eno1", ["198.51.100.2/24", "198.51.100.3/24"]), addresses6: ["fd00:99::2/64"] },
+    nic("eno2", ["203.0.113.7/24"]),
+  ],
   listeningPorts: { tcp: [9443], udp: [] },
 };
 
@@ -43,6 +47,16 @@ beforeAll(async () => {
     await h.addNetwork({ name, host: "g1", cidr: `10.${n}.0.0/24`, gateway: `10.${n}.0.1`, state: "active" });
     await putNetworkSpec(h.redis, h.keys, { ...base, name, bridge: `nf-${name}`, cidr: `10.${n}.0.0/24`, gateway: `10.${n}.0.1` });
   }
+  // A dual-stack network (IPv6 forwards).
+  await h.addNetwork({ name: "pf3", host: "g1", cidr: "10.17.0.0/24", gateway: "10.17.0.1", state: "active" });
+  await putNetworkSpec(h.redis, h.keys, {
+    ...base,
+    name: "pf3",
+    bridge: "nf-pf3",
+    cidr: "10.17.0.0/24",
+    gateway: "10.17.0.1",
+    ipv6: { cidr: "fd00:17::/64", gateway: "fd00:17::1", mode: "slaac", dhcp: null, routed: false },
+  } as NetSpec);
 });
 afterAll(() => h.close());
 
@@ -217,5 +231,45 @@ describe("hostIp: a forward bound to one host address", () => {
     } finally {
       await putNetworkSpec(h.redis, h.keys, base);
     }
+  });
+});
+
+describe("IPv6 forwards at the door", () => {
+  const fwd6 = (b: Record<string, unknown>) =>
+    h.call("configure-network-port-forward", { name: "pf3", protocol: "tcp", vmIp: "fd00:17::5", ...b });
+
+  it("an IPv6 vmIp on a network without IPv6 is 422 UNSUPPORTED_FOR_TYPE; nothing queued or claimed", async () => {
+    const before = { q: await queued(), c: await claims() };
+    const r = await fwd("pf1", { hostPort: 2790, vmIp: "fd00:15::5" });
+    expect(r.status, JSON.stringify(r.body)).toBe(422);
+    expect(r.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
+    expect(r.body.error.message).toContain("has no IPv6");
+    expect({ q: await queued(), c: await claims() }).toEqual(before);
+  });
+
+  it("an IPv6 hostIp must be one of the host's own IPv6 addresses (any spelling; never ::1): 400 listing them", async () => {
+    for (const hostIp of ["fd00:99::9", "::1", "fd00:17::1"]) {
+      const r = await fwd6({ hostPort: 2791, hostIp });
+      expect(r.status, `${hostIp}: ${JSON.stringify(r.body)}`).toBe(400);
+      expect(r.body.error.message + JSON.stringify(r.body.error.details)).toContain("its addresses: fd00:99::2)");
+    }
+    const ok = await fwd6({ hostPort: 2791, hostIp: "FD00:99:0::2", dryRun: true });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body.plan.libvirtXml).toContain("<nf:portForwards>tcp,2791,fd00:17::5,2791,fd00:99::2</nf:portForwards>");
+    expect(await claims()).not.toHaveProperty("tcp/2791@fd00:99::2");
+  });
+
+  it("one claim per host port and protocol across families; bound claims of two families' addresses coexist", async () => {
+    expect((await fwd6({ hostPort: 2800, vmIp: "FD00:17::5" })).status).toBe(202);
+    const v4 = await fwd("pf1", { hostPort: 2800 });
+    expect(v4.status, JSON.stringify(v4.body)).toBe(409);
+    expect(v4.body.error).toMatchObject({ code: "PORT_CONFLICT", details: { heldBy: { network: "pf3" } } });
+    expect((await fwd("pf1", { hostPort: 2800, dryRun: true })).status).toBe(409);
+    expect((await fwd6({ hostPort: 2801, hostIp: "fd00:0099::2" })).status).toBe(202);
+    expect((await fwd("pf1", { hostPort: 2801, hostIp: "198.51.100.2" })).status).toBe(202);
+    const every = await fwd("pf2", { hostPort: 2801 });
+    expect(every.status).toBe(409);
+    expect(every.body.error.details.heldBy.network).toMatch(/^pf[13]$/);
+    expect(await claims()).toMatchObject({ "tcp/2800": "pf3", "tcp/2801@fd00:99::2": "pf3", "tcp/2801@198.51.100.2": "pf1" });
   });
 });

@@ -92,6 +92,33 @@ describe("renderTableDelta against the real nft", () => {
         iso,
       ],
     ],
+    [
+      "IPv6 forwards (every host address and one): one more, one re-targeted, one removed, beside IPv4 ones",
+      [
+        net({
+          ipv6: { cidr: "fd00:70::/64", routed: false },
+          portForwards: [
+            ...fwd(2),
+            ...fwd(3, "fd00:70::10").map((f) => ({ ...f, hostPort: f.hostPort + 100 })),
+            { protocol: "tcp", hostPort: 30000, vmIp: "fd00:70::11", vmPort: 443, hostIp: "fd00:99::2" },
+            { protocol: "tcp", hostPort: 30000, vmIp: "fd00:70::12", vmPort: 443, hostIp: "fd00:99::3" },
+          ],
+        }),
+        iso,
+      ],
+      [
+        net({
+          ipv6: { cidr: "fd00:70::/64", routed: false },
+          portForwards: [
+            ...fwd(2),
+            ...fwd(2, "fd00:70::10").map((f) => ({ ...f, hostPort: f.hostPort + 100 })),
+            { protocol: "udp", hostPort: 20102, vmIp: "fd00:70::99", vmPort: 53 },
+            { protocol: "tcp", hostPort: 30000, vmIp: "fd00:70::13", vmPort: 443, hostIp: "fd00:99::2" },
+          ],
+        }),
+        iso,
+      ],
+    ],
   ];
   for (const [what, before, after] of cases) {
     it(`${what}: the same table as the whole renderer's`, async () => {
@@ -103,4 +130,24 @@ describe("renderTableDelta against the real nft", () => {
       expect(viaDelta).toBe(whole);
     });
   }
+});
+
+describe("IPv6 forward maps against the real nft", () => {
+  it("the first IPv6 forward and the last one: whole tables the kernel loads, with the maps and rules only while one exists", async () => {
+    const v4 = [net({ ipv6: { cidr: "fd00:70::/64", routed: false }, portForwards: fwd(2) }), iso];
+    const v6 = [
+      net({
+        ipv6: { cidr: "fd00:70::/64", routed: false },
+        portForwards: [...fwd(2), ...fwd(1, "fd00:70::10").map((f) => ({ ...f, hostPort: 8443 }))],
+      }),
+      iso,
+    ];
+    expect(renderTableDelta(v4, v6)).toBeNull();
+    const withV6 = await listingAfter(renderHostTable(v4), renderHostTable(v6));
+    expect(withV6).toContain("map fwd6-tcp {");
+    expect(withV6).toContain("8443 : fd00:70::10 . 80");
+    expect(withV6).toMatch(/fib daddr type local meta nfproto ipv6 dnat ip6 to tcp dport map @fwd6-tcp/);
+    // Back (an undo restores the earlier part): the kernel's table is the IPv4-only one again.
+    expect(await listingAfter(renderHostTable(v6), renderHostTable(v4))).toBe(await listingAfter(renderHostTable(v4)));
+  });
 });

@@ -38,7 +38,18 @@ class Host implements CommandRunner {
     else if (cmd === "ss") r = ok(args.includes("-t") ? "LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\nLISTEN 0 5 0.0.0.0:7777 0.0.0.0:*\n" : "");
     else if (cmd === "ip")
       r = ok(
-        JSON.stringify([{ ifname: "uplink0", operstate: "UP", addr_info: [{ family: "inet", local: "198.51.100.2", prefixlen: 24 }] }]),
+        JSON.stringify([
+          { ifname: "lo", operstate: "UNKNOWN", addr_info: [{ family: "inet6", local: "::1", prefixlen: 128, scope: "host" }] },
+          {
+            ifname: "uplink0",
+            operstate: "UP",
+            addr_info: [
+              { family: "inet", local: "198.51.100.2", prefixlen: 24 },
+              { family: "inet6", local: "fd00:99::2", prefixlen: 64, scope: "global" },
+              { family: "inet6", local: "fe80::1", prefixlen: 64, scope: "link" },
+            ],
+          },
+        ]),
       );
     else throw new Error(`unexpected host command ${cmd} ${args.join(" ")}`);
     if (r.exitCode !== 0 && !opts.allowFailure) throw commandFailed(cmd, args, r);
@@ -126,5 +137,37 @@ describe("the worker's checks of a forward add", () => {
     expect(err.code).toBe("VALIDATION_FAILED");
     expect(err.details).toMatchObject({ issues: [{ path: "hostIp" }] });
     expect(host.calls.map(([cmd]) => cmd).sort()).toEqual(["ip", "ss", "ss"]);
+  });
+
+  it("an IPv6 hostIp: one of the host's global IPv6 addresses (any spelling), never ::1 or a link-local one", async () => {
+    for (const hostIp of ["fd00:99::50", "::1", "fe80::1"]) {
+      const host = new Host();
+      const err = await refusal(host, { vmIp: "fd00:70::10", hostIp });
+      expect(err.code, hostIp).toBe("VALIDATION_FAILED");
+      expect(err.message, hostIp).toContain(`${hostIp} is not an address of host h1`);
+    }
+    // The host's own address passes the check: the job goes on to the change (here, a virsh the test host refuses).
+    const host = new Host();
+    const ctx = await context(host);
+    const p = {
+      name: "web",
+      action: "add",
+      protocol: "tcp",
+      vmIp: "fd00:70::10",
+      vmPort: 80,
+      hostPort: 2222,
+      hostIp: "FD00:99:0::2",
+    } as const;
+    const err = await configurePortForward(ctx, p).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/unexpected host command virsh/);
+    expect(
+      host.calls
+        .map(([cmd]) => cmd)
+        .slice(0, 3)
+        .sort(),
+    ).toEqual(["ip", "ss", "ss"]);
   });
 });

@@ -64,7 +64,7 @@ export async function waitFor<T>(
 }
 
 export async function startCluster(opts: {
-  hosts: { id: string; uplinkCidr?: string }[];
+  hosts: { id: string; uplinkCidr?: string; uplinkCidr6?: string }[];
   label?: string;
   /** Extra environment for every worker of this cluster (e.g. NETFORGE_STALLED_MS). */
   workerEnv?: Record<string, string>;
@@ -166,7 +166,11 @@ export async function startCluster(opts: {
   try {
     for (const h of opts.hosts) {
       const id = `${h.id}${prefix.slice(-4)}`.slice(0, 12);
-      const sh = await createSandboxHost({ id, ...(h.uplinkCidr ? { uplinkCidr: h.uplinkCidr } : {}) });
+      const sh = await createSandboxHost({
+        id,
+        ...(h.uplinkCidr ? { uplinkCidr: h.uplinkCidr } : {}),
+        ...(h.uplinkCidr6 ? { uplinkCidr6: h.uplinkCidr6 } : {}),
+      });
       hosts.set(h.id, sh);
     }
     for (const id of hosts.keys()) await cluster.startWorker(id);

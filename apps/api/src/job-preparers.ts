@@ -9,6 +9,7 @@
 import {
   type ACTIONS,
   AppError,
+  canonicalIp,
   type ConfigureAction,
   changeOf,
   type HostRecord,
@@ -287,10 +288,15 @@ export function fullPlan(p: ChangePlan | { spec: NetSpec } | null): ChangePlan |
   return p && "steps" in p ? p : null;
 }
 
-/** A forward's hostIp must be one of the host's own (non-loopback) IPv4 addresses, as its inventory publishes them. */
+/** A forward's hostIp must be one of the host's own (non-loopback) addresses of its family, as its inventory publishes them. */
 export function checkHostIp(host: HostRecord, hostIp: string): void {
-  const own = host.interfaces.flatMap((i) => i.addresses.map((a) => a.split("/")[0] as string)).filter((a) => !a.startsWith("127."));
-  if (own.includes(hostIp)) return;
+  // An IPv6 hostIp is one of the host's IPv6 addresses (the inventory's are global/ULA ones, not link-local), compared
+  // in canonical text; the loopback addresses of both families are refused (a forward is for traffic from outside).
+  const v6 = hostIp.includes(":");
+  const own = host.interfaces
+    .flatMap((i) => (v6 ? (i.addresses6 ?? []) : i.addresses).map((a) => canonicalIp(a.split("/")[0] as string)))
+    .filter((a) => !a.startsWith("127.") && a !== "::1");
+  if (own.includes(canonicalIp(hostIp))) return;
   throw validationError([
     {
       path: "hostIp",

@@ -49,7 +49,10 @@ const NETWORK = {
     ],
     hostServices: [{ protocol: "tcp", ports: "53" }],
   },
-  portForwards: [{ protocol: "tcp", hostPort: 8080, vmIp: "192.168.100.5", vmPort: 80 }],
+  portForwards: [
+    { protocol: "tcp", hostPort: 8080, vmIp: "192.168.100.5", vmPort: 80 },
+    { protocol: "tcp", hostPort: 8443, vmIp: "fd00:86::5", vmPort: 443, hostIp: "fd00:99::2" },
+  ],
 };
 const PLAN = { plan: { host: "h1", steps: [{ name: "apply firewall", command: ["nft", "-f", "-"], live: true }], warnings: [] } };
 
@@ -240,11 +243,13 @@ describe("network firewall", () => {
 });
 
 describe("network forward", () => {
-  it("list prints the network's forwards; -o json as JSON", async () => {
+  it("list prints the network's forwards (IPv4 and IPv6); -o json as JSON", async () => {
     const r = await run(["network", "forward", "list", "web"]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^PROTOCOL\s+HOST PORT\s+VM IP\s+VM PORT\s+HOST IP/m);
     expect(r.out).toMatch(/^tcp\s+8080\s+192\.168\.100\.5\s+80\s+-/m);
+    // An IPv6 forward is a row like any other (its own family's addresses).
+    expect(r.out).toMatch(/^tcp\s+8443\s+fd00:86::5\s+443\s+fd00:99::2/m);
     const j = await run(["network", "forward", "list", "web", "-o", "json"]);
     expect(JSON.parse(j.out)).toEqual({ portForwards: NETWORK.portForwards });
   });

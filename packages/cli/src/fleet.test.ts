@@ -188,6 +188,37 @@ describe("the diff of one network", () => {
     expect(exported.ipv6).toEqual({ cidr: "fd00:10::/64", mode: "dhcpv6", dhcp: v6.dhcp });
     expect(planNetwork(desired({ ipv6: exported.ipv6 }), view({ ipv6: v6 })).kind).toBe("none");
   });
+  it("IPv6 port forwards: planned as adds and removes like IPv4 ones; export round-trips them; a v6 address spelled otherwise is no change", () => {
+    const v6 = { cidr: "fd00:10::/64", gateway: "fd00:10::1", mode: "slaac", dhcp: null, routed: false };
+    const fwd4 = { protocol: "tcp" as const, hostPort: 8080, vmIp: "10.10.0.9", vmPort: 80, hostIp: "198.51.100.2" };
+    const fwd6 = { protocol: "tcp" as const, hostPort: 8080, vmIp: "fd00:10::9", vmPort: 80, hostIp: "fd00:99::2" };
+    const all6 = { protocol: "udp" as const, hostPort: 5353, vmIp: "fd00:10::9", vmPort: 53 };
+    const file = { ipv6: { cidr: "fd00:10::/64", mode: "slaac" } };
+    const add = planNetwork(desired({ ...file, portForwards: [fwd4, fwd6, all6] }), view({ ipv6: v6, portForwards: [fwd4] }));
+    expect(add.kind === "update" && add.requests.map((r) => r.body)).toEqual([
+      { name: "web", action: "add", ...fwd6 },
+      { name: "web", action: "add", ...all6 },
+    ]);
+    const now = view({ ipv6: v6, portForwards: [fwd4, fwd6, all6] });
+    const exported = exportFleet("lab", [now]);
+    const r = parseFleet(JSON.parse(JSON.stringify(exported)));
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.fleet.networks[0]?.portForwards).toEqual([fwd4, fwd6, all6]);
+    expect(planNetwork(r.fleet.networks[0] as DesiredNetwork, now).kind).toBe("none");
+    // The server keeps the RFC 5952 text: a file writing FD00:10:0::9 means the same forward.
+    const spelled = { ...fwd6, vmIp: "FD00:10:0:0::9", hostIp: "fd00:0099:0::2" };
+    expect(planNetwork(desired({ ...file, portForwards: [fwd4, spelled, all6] }), now).kind).toBe("none");
+    const removed = planNetwork(desired({ ...file, portForwards: [fwd4] }), now);
+    expect(removed.kind === "update" && removed.requests.map((r) => r.body)).toEqual([
+      { name: "web", action: "remove", protocol: "tcp", hostPort: 8080, hostIp: "fd00:99::2" },
+      { name: "web", action: "remove", protocol: "udp", hostPort: 5353 },
+    ]);
+    const bad = parseFleet({
+      ...head,
+      networks: [{ name: "web", type: "nat", cidr: "10.10.0.0/24", portForwards: [{ ...fwd6, vmIp: "fd00::/64" }] }],
+    });
+    expect(bad.ok ? [] : bad.issues.map((i) => i.path)).toEqual(["networks[0].portForwards[0].vmIp"]);
+  });
   it("QoS: the whole set in one request; the same set is nothing; left out of the file clears it; export writes it", () => {
     const set = { network: { inbound: { averageKbps: 20000 } }, vms: [{ mac: "52:54:00:00:00:09", outbound: { averageKbps: 5000 } }] };
     const p = planNetwork(desired({ qos: set }), view());

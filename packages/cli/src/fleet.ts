@@ -26,7 +26,8 @@ import {
   ConfigurePortForwardBody,
   ConfigureQosBody,
   CreateNetworkBody,
-  IPv4,
+  canonicalIp,
+  IpAddress,
   ManagedBy,
   resolveCreate,
 } from "@netforge/core/contract";
@@ -42,8 +43,11 @@ export interface FileIssue {
 }
 
 const FirewallPart = ConfigureFirewallBody.omit({ name: true, dryRun: true });
+/** IPv6 addresses in their one text (the server's), so a file spelling one otherwise is no change. */
+const Addr = (what: string) => IpAddress.transform(canonicalIp).describe(what);
 const ForwardPart = ConfigurePortForwardBody.omit({ name: true, dryRun: true, action: true }).extend({
-  vmIp: IPv4.describe("The VM's address the host port goes to"),
+  vmIp: Addr("The VM's address the host port goes to: IPv4 in the subnet or IPv6 in the network's prefix (one family per forward)"),
+  hostIp: Addr("Only this host address (of vmIp's family); absent: every host address of that family").optional(),
 });
 /** A reservation: by `mac` (IPv4) or by `duid` (IPv6, the server checks which an address needs). */
 const ReservationPart = AssignStaticIpBody.pick({ mac: true, duid: true, ip: true, hostname: true });

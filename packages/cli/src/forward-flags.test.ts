@@ -21,4 +21,16 @@ describe("netforge network forward", () => {
       hostIp: "198.51.100.2",
     });
   });
+
+  it("takes an IPv6 --vm-ip and --host-ip as they are (the server checks the family and the prefix)", () => {
+    const opts = { protocol: "tcp", hostPort: "8443", vmIp: "fd00:86::10", vmPort: "443", hostIp: "fd00:99::2" };
+    expect(buildBody(specs, opts, {}, { key: "name", value: "web" })).toEqual({
+      name: "web",
+      protocol: "tcp",
+      hostPort: 8443,
+      vmIp: "fd00:86::10",
+      vmPort: 443,
+      hostIp: "fd00:99::2",
+    });
+  });
 });

@@ -227,13 +227,16 @@ function Forwards({ network, reload }: { network: any; reload: () => void }) {
           ...(form.vmPort ? { vmPort: Number(form.vmPort) } : {}),
         }
       : null;
-  const key = (f: any) => `${f.protocol}/${f.hostIp ? `${f.hostIp}:` : ""}${f.hostPort}`;
+  // An IPv6 address and its port as URLs write them ("[fd00::5]:80"): "fd00::5:80" would read as one address.
+  const at = (ip: string, port: number) => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
+  const hostPart = (f: any) => (f.hostIp ? at(f.hostIp, f.hostPort) : String(f.hostPort));
+  const key = (f: any) => `${f.protocol}/${hostPart(f)}`;
   return html`<section aria-label="Port forwards">
     <h3>Port forwards</h3>
     <table>
       <thead><tr><th scope="col">Protocol</th><th scope="col">Host port</th><th scope="col">VM</th><th scope="col"><span class="sr">Remove</span></th></tr></thead>
       <tbody>${(network.portForwards ?? []).map(
-        (f: any) => html`<tr><td>${f.protocol}</td><td>${f.hostIp ? `${f.hostIp}:` : ""}${f.hostPort}</td><td>${f.vmIp}:${f.vmPort}</td>
+        (f: any) => html`<tr><td>${f.protocol}</td><td>${hostPart(f)}</td><td>${at(f.vmIp, f.vmPort)}</td>
           <td><button type="button" onClick=${() => setRemove(f)} aria-label=${`Remove forward ${key(f)}`}>Remove</button></td></tr>`,
       )}</tbody>
     </table>

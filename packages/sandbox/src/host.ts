@@ -6,7 +6,7 @@ import { type ExecOptions, type ExecResult, run } from "./exec.js";
 import { deleteNetns, killNamespaceProcesses, listNetns, netnsExists, pidAlive, netnsId, pidComm, pidInNetns, sleep } from "./ns.js";
 import { underReaper } from "./reaper.js";
 import { recordNamespace } from "./run-registry.js";
-import { HOST_ID_RE, assertMatch, uplinkAddresses } from "./validate.js";
+import { HOST_ID_RE, assertMatch, uplinkAddresses, uplinkAddresses6 } from "./validate.js";
 
 /** Root of the default state dirs (`<root>/<id>`) and of the shared QEMU capabilities cache. */
 export const SANDBOX_ROOT = "/tmp/netforge-sandbox";
@@ -20,6 +20,11 @@ export interface SandboxHostOptions {
   baseDir?: string;
   /** host<->outside link. Default "198.51.100.0/24": outside .1, host .2; host default route via outside. */
   uplinkCidr?: string;
+  /**
+   * An IPv6 prefix on the same host<->outside link, e.g. "fd00:99::/64": outside ::1, host ::2 (no duplicate address
+   * detection, so they answer at once), the host's IPv6 default route via the outside. Default none (IPv4 only).
+   */
+  uplinkCidr6?: string;
   /** Keep the `default` libvirt network that /etc/libvirt ships (defined, not autostarted). Default false: the host starts with no networks. */
   keepDefaultNetwork?: boolean;
   /** How long to wait for libvirtd to answer. Default 60 s (the very first start probes QEMU, ~8 s here; later starts reuse a cache). */
@@ -37,6 +42,9 @@ export interface SandboxHost {
   /** The host's uplink address (the masquerade source seen by the outside). */
   hostAddress: string;
   outsideAddress: string;
+  /** The host's and the outside's IPv6 uplink addresses (`uplinkCidr6`), null without one. */
+  hostAddress6: string | null;
+  outsideAddress6: string | null;
   /** Prefix length of the uplink link. */
   uplinkPrefix: number;
   /** Host-side veth of the uplink ("uplink0"). */
@@ -66,6 +74,8 @@ export interface SandboxHostState {
   hostAddress: string;
   outsideAddress: string;
   uplinkCidr: string;
+  /** The IPv6 uplink (absent: none). */
+  uplink6?: { cidr: string; host: string; outside: string; prefix: number };
   uplinkPrefix: number;
   uplinkInterface: string;
   outsideInterface: string;
@@ -122,6 +132,8 @@ export function hostFromState(s: SandboxHostState): SandboxHost {
     libvirtUri: s.libvirtUri,
     hostAddress: s.hostAddress,
     outsideAddress: s.outsideAddress,
+    hostAddress6: s.uplink6?.host ?? null,
+    outsideAddress6: s.uplink6?.outside ?? null,
     uplinkPrefix: s.uplinkPrefix,
     uplinkInterface: s.uplinkInterface,
     outsideInterface: s.outsideInterface,
@@ -211,6 +223,7 @@ export async function createSandboxHost(opts: SandboxHostOptions): Promise<Sandb
   const dir = resolve(opts.baseDir ?? defaultHostDir(id));
   const uplinkCidr = opts.uplinkCidr ?? "198.51.100.0/24";
   const up = uplinkAddresses(uplinkCidr);
+  const up6 = opts.uplinkCidr6 === undefined ? undefined : { cidr: opts.uplinkCidr6, ...uplinkAddresses6(opts.uplinkCidr6) };
   const netns = hostNetnsName(id);
   const outsideNetns = outsideNetnsName(id);
   if (netnsExists(netns) || netnsExists(outsideNetns)) {
@@ -236,6 +249,7 @@ export async function createSandboxHost(opts: SandboxHostOptions): Promise<Sandb
     hostAddress: up.host,
     outsideAddress: up.outside,
     uplinkCidr,
+    ...(up6 ? { uplink6: up6 } : {}),
     uplinkPrefix: up.prefix,
     uplinkInterface: "uplink0",
     outsideInterface: "eth0",
@@ -286,6 +300,11 @@ export async function createSandboxHost(opts: SandboxHostOptions): Promise<Sandb
     await run("ip", ["-n", outsideNetns, "link", "set", state.outsideInterface, "up"]);
     await run("ip", ["-n", netns, "route", "add", "default", "via", up.outside, "dev", state.uplinkInterface]);
     await execInNetns(netns, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    if (up6) {
+      await run("ip", ["-n", netns, "-6", "addr", "add", `${up6.host}/${up6.prefix}`, "dev", state.uplinkInterface, "nodad"]);
+      await run("ip", ["-n", outsideNetns, "-6", "addr", "add", `${up6.outside}/${up6.prefix}`, "dev", state.outsideInterface, "nodad"]);
+      await run("ip", ["-n", netns, "-6", "route", "add", "default", "via", up6.outside, "dev", state.uplinkInterface]);
+    }
 
     // A private mount namespace inside the host netns, held open by an anchor process. `ip netns exec`
     // already gives it a sysfs of the namespace (so /sys/class/net shows the host's interfaces and no

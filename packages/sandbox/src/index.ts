@@ -7,7 +7,7 @@
  *
  * ## Hosts
  * ```ts
- * createSandboxHost({ id, baseDir?, uplinkCidr?, keepDefaultNetwork?, readyTimeoutMs? }): Promise<SandboxHost>
+ * createSandboxHost({ id, baseDir?, uplinkCidr?, uplinkCidr6?, keepDefaultNetwork?, readyTimeoutMs? }): Promise<SandboxHost>
  * destroySandboxHost(hostOrId, baseDir? | { baseDir?, graceful? }): Promise<void>  // idempotent, verifies nothing remains
  * loadSandboxHost(id, baseDir?): Promise<SandboxHost | null> // re-attach from <dir>/state.json
  * listSandboxHosts(): Promise<SandboxHostSummary[]>          // state dirs under /tmp/netforge-sandbox
@@ -28,10 +28,13 @@
  * - namespace `nfo-<id>`, "the outside world": veth `uplink0` (host, `hostAddress`, default .2 of
  *   `uplinkCidr` = 198.51.100.0/24) <-> `eth0` (outside, `outsideAddress`, .1). The host's default route
  *   points at the outside; ip_forward=1 inside the host namespace only. Nothing routes to the real network.
+ *   With `uplinkCidr6` ("fd00:99::/64"): the same link also carries IPv6, outside ::1 (`outsideAddress6`), host
+ *   ::2 (`hostAddress6`), both without DAD, and the host's IPv6 default route via the outside (opt-in: IPv4-only
+ *   hosts stay as they were).
  *
  * `SandboxHost` fields: id, dir, netns, outsideNetns, libvirtdPid, libvirtUri
  * (`qemu:///system?socket=<dir>/run/libvirt-sock`, usable from the machine's root namespaces), hostAddress,
- * outsideAddress, uplinkPrefix, uplinkInterface ("uplink0"), outsideInterface ("eth0"), nsenterPrefix
+ * outsideAddress, hostAddress6/outsideAddress6 (null without `uplinkCidr6`), uplinkPrefix, uplinkInterface ("uplink0"), outsideInterface ("eth0"), nsenterPrefix
  * (`["nsenter","-t",<libvirtd pid>,"-m","-n","--"]`: prefix any command to run it exactly as a process on
  * that hypervisor would — `qemu:///system`, /run/libvirt, /var/lib/libvirt/dnsmasq, iptables/nft, sysfs all
  * are the host's). Methods: `exec(argv, {input?, reject?, timeoutMs?})` (inside the host, via nsenterPrefix),

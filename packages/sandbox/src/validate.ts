@@ -51,6 +51,18 @@ export function uplinkAddresses(cidr: string): { outside: string; host: string; 
   return { outside: intToIp(net + 1), host: intToIp(net + 2), prefix };
 }
 
+/**
+ * Parses an IPv6 uplink prefix written as "<groups>::/<len>" (e.g. "fd00:99::/64", len 64-120) and returns its
+ * ::1 (outside) and ::2 (host).
+ */
+export function uplinkAddresses6(cidr: string): { outside: string; host: string; prefix: number } {
+  const m = /^((?:[0-9a-f]{1,4}:){1,6}):\/(\d{2,3})$/.exec(cidr);
+  if (!m) throw new Error(`invalid IPv6 uplink prefix ${cidr} (write it like fd00:99::/64)`);
+  const prefix = Number(m[2]);
+  if (prefix < 64 || prefix > 120) throw new Error(`IPv6 uplink prefix length must be between /64 and /120: ${cidr}`);
+  return { outside: `${m[1]}:1`, host: `${m[1]}:2`, prefix };
+}
+
 /** Dotted netmask → prefix length. */
 export function maskToPrefix(mask: string): number {
   const n = ipToInt(mask);

@@ -4,7 +4,7 @@
  * them), and claimed for this network in the submission's commit, so of two concurrent requests for one port
  * exactly one wins. Its dry run is the planned change.
  */
-import { AppError, changeOf } from "@netforge/core/contract";
+import { AppError, canonicalIp, changeOf } from "@netforge/core/contract";
 import { checkHostPortAllowed, type DeniedHostPorts, deniedHostPorts, modelFor } from "@netforge/core/model";
 import { checkPortClaim, type PortClaim } from "@netforge/core/store";
 import { planOfChange } from "../dry-run";
@@ -21,8 +21,14 @@ export const configureNetworkPortForward = apiHalf("configure-network-port-forwa
         type: net.type,
       });
     }
-    // The parsed body (the action route took dryRun off) is the payload; `action` defaults to add.
-    const payload = { ...body, action: body.action ?? "add" };
+    // The parsed body (the action route took dryRun off) is the payload; `action` defaults to add; IPv6 addresses in
+    // their one text (the claim's field, the nft map key and a later remove must all spell one address alike).
+    const payload = {
+      ...body,
+      action: body.action ?? "add",
+      ...(body.vmIp === undefined ? {} : { vmIp: canonicalIp(body.vmIp) }),
+      ...(body.hostIp === undefined ? {} : { hostIp: canonicalIp(body.hostIp) }),
+    };
     const plan = spec
       ? planAtDoor(
           spec,

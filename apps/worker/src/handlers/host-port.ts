@@ -1,5 +1,5 @@
 /** The host's side of a port forward, checked on the host under the network's lock (the forward action's worker half runs it). */
-import { AppError } from "@netforge/core/contract";
+import { AppError, canonicalIp } from "@netforge/core/contract";
 import { checkHostPortAllowed, deniedHostPorts, type PortForwardSpec } from "@netforge/core/model";
 import type { JobContext } from "../context";
 import { readLinks } from "../host/ip";
@@ -32,8 +32,12 @@ export async function checkHostPortFree(ctx: JobContext, p: Pick<PortForwardSpec
     });
   }
   if (p.hostIp !== undefined) {
-    const own = (await readLinks(ctx.runner)).flatMap((l) => l.addresses.map((a) => a.split("/")[0]));
-    if (!own.includes(p.hostIp) || p.hostIp.startsWith("127.")) {
+    // Of the hostIp's family (IPv6: the global/ULA addresses, compared in canonical text); never a loopback one.
+    const v6 = p.hostIp.includes(":");
+    const own = (await readLinks(ctx.runner)).flatMap((l) =>
+      (v6 ? (l.addresses6 ?? []) : l.addresses).map((a) => canonicalIp(a.split("/")[0] as string)),
+    );
+    if (!own.includes(canonicalIp(p.hostIp)) || p.hostIp.startsWith("127.") || canonicalIp(p.hostIp) === "::1") {
       throw new AppError("VALIDATION_FAILED", `${p.hostIp} is not an address of host ${ctx.hostId}`, {
         issues: [{ path: "hostIp", message: `${p.hostIp} is not an address of host ${ctx.hostId}` }],
       });

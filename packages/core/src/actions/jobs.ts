@@ -2,6 +2,7 @@
  * The job actions: one definition each (body, role, summary, job steps, payload). JOB_ACTIONS, the job
  * catalog's steps and payload types are derived from this table.
  */
+import { canonicalIp } from "../net/ipv6";
 import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/firewall";
 import { AssignStaticIpBody, ConfigureDhcpBody, ConfigureDnsBody, UnassignStaticIpBody } from "../schemas/ipam";
 import { ConfigureMtuBody, CREATE_EXAMPLES, CreateNetworkBody, NetworkRef } from "../schemas/network";
@@ -203,7 +204,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Add or remove a DNAT from a host port to a VM (nat networks; host ports claimed per host and protocol)",
       description:
-        "nat networks only (else UNSUPPORTED_FOR_TYPE). An add claims the host port per host and protocol (PORT_CONFLICT when another forward or a host process holds it, NOT_ALLOWED for a denied port) and sends it from every host address, or hostIp alone, to vmIp:vmPort; a remove names the same protocol, hostPort and hostIp (else NOT_FOUND).",
+        "nat networks only (else UNSUPPORTED_FOR_TYPE). An add claims the host port per host and protocol, across IPv4 and IPv6 (PORT_CONFLICT when another forward or a host process holds it, NOT_ALLOWED for a denied port) and sends it from every host address of vmIp's family, or hostIp alone, to vmIp:vmPort; an IPv6 vmIp needs a network with IPv6; a remove names the same protocol, hostPort and hostIp (else NOT_FOUND).",
       cli: ["network", "forward"],
       examples: {
         default: {
@@ -215,15 +216,15 @@ export const JOB_DEFINITIONS = {
       steps: ["checking host port", ...CONFIGURE_STEPS],
       payload: bodyPayload(ConfigurePortForwardBody.omit({ dryRun: true })),
     },
-    // An add unless the body says remove; hostIp only when given.
+    // An add unless the body says remove; hostIp only when given; IPv6 addresses in their one canonical text.
     (p): PortForwardChange => ({
       kind: "port-forward",
       op: p.action === "remove" ? "remove" : "add",
       protocol: p.protocol,
       hostPort: p.hostPort,
-      vmIp: p.vmIp,
+      vmIp: p.vmIp === undefined ? undefined : canonicalIp(p.vmIp),
       vmPort: p.vmPort,
-      ...(p.hostIp === undefined ? {} : { hostIp: p.hostIp }),
+      ...(p.hostIp === undefined ? {} : { hostIp: canonicalIp(p.hostIp) }),
     }),
   ),
   "configure-network-dns": configureAction(

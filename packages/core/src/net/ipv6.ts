@@ -141,3 +141,13 @@ export function reservedReason6(c: Cidr6): string | null {
 
 /** A 128-bit value as 32 hex digits (what the claim scripts compare as text: same length, so text order is number order). */
 export const hex128 = (n: bigint): string => n.toString(16).padStart(32, "0");
+
+/**
+ * An address as one text per address: IPv6 in RFC 5952 form ("FD00:0::A" and "fd00::a" are one claim, one map key,
+ * one forward to remove); anything else (IPv4, or text that is no IPv6 address) unchanged.
+ */
+export function canonicalIp(s: string): string {
+  if (!s.includes(":")) return s;
+  const n = parseIPv6(s);
+  return n === null ? s : formatIPv6(n);
+}

@@ -24,9 +24,9 @@ import {
 } from "../render/network-xml";
 import { checkDhcpRange, MIN_MTU_IPV6, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
-import { firewallOf, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
+import { addressPort, firewallOf, forwardFamily, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
 import type { NetSpec, Reservation, Reservation6, RoutedNetSpec } from "./network-spec";
-import { cidr6Contains, formatIPv6, parseCidr6OrThrow, parseIPv6 } from "../net/ipv6";
+import { canonicalIp, cidr6Contains, formatIPv6, parseCidr6OrThrow, parseIPv6 } from "../net/ipv6";
 
 // A change is part of the contract: the configure actions' definitions make it of their payloads (actions/jobs.ts).
 export type { NetworkChange } from "../actions/changes";
@@ -162,11 +162,13 @@ export function planRoutedChange(
   // next packet meets the new table instead of the old translation.
   for (const f of host.active ? (next.flush ?? []) : []) {
     steps.push({
-      name: `end connections of ${f.protocol} ${forwardHostLabel(f)} -> ${f.vmIp}:${f.vmPort}`,
+      name: `end connections of ${f.protocol} ${forwardHostLabel(f)} -> ${addressPort(f.vmIp, f.vmPort)}`,
       virsh: [],
       command: [
         "conntrack",
         "-D",
+        // conntrack lists IPv4 entries unless told the family.
+        ...(forwardFamily(f) === "ipv6" ? ["-f", "ipv6"] : []),
         "-p",
         f.protocol,
         ...(f.hostIp === undefined ? [] : ["--orig-dst", f.hostIp]),
@@ -526,7 +528,7 @@ function applyChange(
       // A forward is named by protocol, host port and host address (absent: every address).
       const same = (f: PortForwardSpec) => f.protocol === change.protocol && f.hostPort === change.hostPort && f.hostIp === change.hostIp;
       const old = forwards.find(same);
-      const label = (f: PortForwardSpec) => `${f.protocol} ${forwardHostLabel(f)} -> ${f.vmIp}:${f.vmPort}`;
+      const label = (f: PortForwardSpec) => `${f.protocol} ${forwardHostLabel(f)} -> ${addressPort(f.vmIp, f.vmPort)}`;
       if (change.op === "remove") {
         if (!old) {
           const where = change.hostIp === undefined ? "" : ` on ${change.hostIp}`;
@@ -550,15 +552,18 @@ function applyChange(
         };
       }
       if (change.vmIp === undefined) throw validationError([{ path: "vmIp", message: "is required to add a forward" }]);
-      const vm = ipNum(change.vmIp);
-      const usable = usableRange(cidr);
-      if (!cidrContains(cidr, vm) || vm < usable.first || vm > usable.last || vm === gateway) {
-        throw validationError([{ path: "vmIp", message: `must be a VM address inside ${where} (not the gateway)` }]);
+      const vmIp = forwardTarget(spec, change.vmIp, change.hostIp);
+      if (!vmIp.includes(":")) {
+        const vm = ipNum(vmIp);
+        const usable = usableRange(cidr);
+        if (!cidrContains(cidr, vm) || vm < usable.first || vm > usable.last || vm === gateway) {
+          throw validationError([{ path: "vmIp", message: `must be a VM address inside ${where} (not the gateway)` }]);
+        }
       }
       const f: PortForwardSpec = {
         protocol: change.protocol,
         hostPort: change.hostPort,
-        vmIp: change.vmIp,
+        vmIp,
         vmPort: change.vmPort ?? change.hostPort,
         ...(change.hostIp === undefined ? {} : { hostIp: change.hostIp }),
       };
@@ -569,6 +574,15 @@ function applyChange(
           "PORT_CONFLICT",
           `network '${spec.name}' already forwards ${label(overlapping)}, which overlaps ${f.protocol} ${forwardHostLabel(f)}; remove it first`,
           { name: spec.name, protocol: f.protocol, hostPort: f.hostPort, heldBy: { network: spec.name, forward: overlapping } },
+        );
+      }
+      // One forward, one family: the same host port taken over by the other family would silently end the first
+      // family's forward (the claim is one per host port and protocol, across families).
+      if (old && forwardFamily(old) !== forwardFamily(f)) {
+        throw new AppError(
+          "PORT_CONFLICT",
+          `network '${spec.name}' already forwards ${label(old)} (${forwardFamily(old) === "ipv6" ? "IPv6" : "IPv4"}); a forward has one family and the host port is one claim for both: remove it first, or bind each family's forward to one host address (hostIp)`,
+          { name: spec.name, protocol: f.protocol, hostPort: f.hostPort, heldBy: { network: spec.name, forward: old } },
         );
       }
       if (old && old.vmIp === f.vmIp && old.vmPort === f.vmPort) return { spec, ops: [], warnings: [], changed: [] };
@@ -585,7 +599,7 @@ function applyChange(
         spec: { ...spec, portForwards: [...forwards.filter((x) => x !== old), f] },
         ops: [{ kind: "firewall" }],
         warnings: [],
-        changed: [old ? `forward ${label(old)} now -> ${f.vmIp}:${f.vmPort}` : `added forward ${label(f)}`],
+        changed: [old ? `forward ${label(old)} now -> ${addressPort(f.vmIp, f.vmPort)}` : `added forward ${label(f)}`],
         ...(old ? { flush: [old] } : {}),
       };
     }
@@ -657,6 +671,45 @@ function applyChange(
       return { spec: { ...spec, dhcp: { enabled: true, start: change.start, end: change.end, leaseTime } }, ops, warnings, changed };
     }
   }
+}
+
+/**
+ * A forward's VM address in its one text (IPv6 canonical), checked for its family: an IPv6 vmIp needs a network with
+ * IPv6 (422: the network cannot take it as it is) and is an address of its prefix other than the prefix's own
+ * address and the gateway (400, as an IPv4 vmIp outside the subnet); hostIp, when given, is of vmIp's family (a
+ * DNAT translates within one family). The IPv4 checks are the caller's.
+ */
+function forwardTarget(spec: RoutedNetSpec, vmIpText: string, hostIp: string | undefined): string {
+  const vmIp = canonicalIp(vmIpText);
+  const v6 = vmIp.includes(":");
+  if (hostIp !== undefined && hostIp.includes(":") !== v6) {
+    throw validationError([
+      {
+        path: "hostIp",
+        message: `must be of vmIp's family: ${v6 ? "an IPv6 vmIp is forwarded from an IPv6 host address" : "an IPv4 vmIp is forwarded from an IPv4 host address"} (a forward has one family)`,
+      },
+    ]);
+  }
+  if (!v6) return vmIp;
+  const p = spec.ipv6;
+  if (p === undefined) {
+    throw new AppError(
+      "UNSUPPORTED_FOR_TYPE",
+      `network '${spec.name}' has no IPv6, so an IPv6 vmIp (${vmIp}) cannot be forwarded to: create the network with ipv6, or forward to the VM's IPv4 address`,
+      { name: spec.name, type: spec.type, vmIp },
+    );
+  }
+  const prefix = parseCidr6OrThrow(p.cidr);
+  const addr = parseIPv6(vmIp) as bigint;
+  const why = !cidr6Contains(prefix, addr)
+    ? `is outside the network's IPv6 prefix ${p.cidr}`
+    : addr === prefix.network
+      ? `is the prefix's own address (the subnet-router anycast address of ${p.cidr})`
+      : vmIp === p.gateway
+        ? `is the network's IPv6 gateway (the host's address on the bridge)`
+        : null;
+  if (why !== null) throw validationError([{ path: "vmIp", message: `${vmIp} ${why}: must be a VM address inside ${p.cidr}` }]);
+  return vmIp;
 }
 
 /**

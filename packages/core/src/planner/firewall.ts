@@ -11,7 +11,10 @@ import type { FirewallSpec } from "../actions/changes";
 // The firewall as kept is part of the contract (a firewall change carries it whole): actions/changes.ts.
 export type { FirewallAction, FirewallProtocol, FirewallRule, FirewallSpec, HostService } from "../actions/changes";
 
-/** A DNAT from every host address (or only `hostIp`) on hostPort to vmIp:vmPort (NAT networks). */
+/**
+ * A DNAT from every host address of vmIp's family (or only `hostIp`, of the same family) on hostPort to vmIp:vmPort
+ * (NAT networks). One family per forward; the host port's claim is per host and protocol across both families.
+ */
 export interface PortForwardSpec {
   protocol: "tcp" | "udp";
   hostPort: number;
@@ -28,9 +31,15 @@ export const forwardsOverlap = (
 ): boolean =>
   a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostIp === undefined || b.hostIp === undefined || a.hostIp === b.hostIp);
 
-/** The host address part of a forward as people read it: "198.51.100.2:2222" or "2222" (every address). */
+/** An address and port as people (and URLs) write them: "10.0.0.5:22", "[fd00::5]:22". */
+export const addressPort = (ip: string, port: number): string => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
+
+/** The host address part of a forward as people read it: "198.51.100.2:2222", "[fd00:99::2]:2222" or "2222" (every address). */
 export const forwardHostLabel = (f: Pick<PortForwardSpec, "hostPort" | "hostIp">): string =>
-  f.hostIp === undefined ? String(f.hostPort) : `${f.hostIp}:${f.hostPort}`;
+  f.hostIp === undefined ? String(f.hostPort) : addressPort(f.hostIp, f.hostPort);
+
+/** A forward's family: its VM address's (an IPv6 forward answers on the host's IPv6 addresses). */
+export const forwardFamily = (f: Pick<PortForwardSpec, "vmIp">): "ipv4" | "ipv6" => (f.vmIp.includes(":") ? "ipv6" : "ipv4");
 
 /** What a network without a configured firewall gets: everything its type allows passes. */
 export const OPEN_FIREWALL: FirewallSpec = { defaultInbound: "accept", defaultOutbound: "accept", rules: [] };

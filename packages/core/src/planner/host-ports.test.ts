@@ -87,11 +87,12 @@ describe("hostIp of a port forward", () => {
   };
   const idle = { active: true, leases: [] };
 
-  it("the schema takes an IPv4 hostIp (optional) and refuses anything else", () => {
+  it("the schema takes an IPv4 or IPv6 hostIp (optional) and refuses anything else", () => {
     const body = { name: "web", protocol: "tcp", hostPort: 2222, vmIp: "10.5.0.5" };
     expect(ConfigurePortForwardBody.parse(body)).not.toHaveProperty("hostIp");
     expect(ConfigurePortForwardBody.parse({ ...body, hostIp: "198.51.100.2" }).hostIp).toBe("198.51.100.2");
-    for (const hostIp of ["198.51.100.256", "::1", "198.51.100.2/32", "eth0", "", 7]) {
+    expect(ConfigurePortForwardBody.parse({ ...body, hostIp: "fd00:99::2" }).hostIp).toBe("fd00:99::2");
+    for (const hostIp of ["198.51.100.256", "fd00:99::2/64", "fd00:::2", "198.51.100.2/32", "eth0", "", 7]) {
       const r = ConfigurePortForwardBody.safeParse({ ...body, hostIp });
       expect(r.success, String(hostIp)).toBe(false);
       expect(r.error?.issues[0]?.path).toEqual(["hostIp"]);

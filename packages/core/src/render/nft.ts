@@ -18,7 +18,7 @@
  * the renderer does not trust its callers.
  */
 import { parseCidr, parseIPv4 } from "../net/ipv4";
-import { parseCidr6 } from "../net/ipv6";
+import { formatIPv6, parseCidr6, parseIPv6 } from "../net/ipv6";
 import type { FirewallAction, FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../planner/firewall";
 
 export const NFT_FAMILY = "inet";
@@ -83,6 +83,12 @@ const cidr6 = (s: string): string => {
 const ICMPV6_ESSENTIAL = "icmpv6 type { packet-too-big, nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }";
 const ip = (s: string): string => {
   check(parseIPv4(s) !== null, `address ${JSON.stringify(s)}`);
+  return s;
+};
+const ip6 = (s: string): string => {
+  // Canonical text only: the map's key of a forward is removed by the same text it was added with.
+  const n = parseIPv6(s);
+  check(n !== null && formatIPv6(n) === s, `IPv6 address ${JSON.stringify(s)}`);
   return s;
 };
 const port = (n: number): number => {
@@ -370,9 +376,7 @@ export function renderHostTable(
   // Port forwards: host port -> VM address . port, one map per protocol (applying one more forward costs
   // the same with 1 or 1,000 of them).
   for (const proto of ["tcp", "udp"] as const) {
-    const els = nets
-      .filter((n) => n.forwardsPorts)
-      .flatMap((n) => n.portForwards.filter((f) => f.protocol === proto && f.hostIp === undefined))
+    const els = forwardsIn(nets, proto, "ipv4", false)
       .sort((a, b) => a.hostPort - b.hostPort)
       .map((f) => `${port(f.hostPort)} : ${ip(f.vmIp)} . ${port(f.vmPort)}`);
     L.push(`\tmap fwd-${proto} {`, "\t\ttype inet_service : ipv4_addr . inet_service");
@@ -384,12 +388,27 @@ export function renderHostTable(
   const bound = hasBoundForwards(nets);
   if (bound) {
     for (const proto of ["tcp", "udp"] as const) {
-      const els = nets
-        .filter((n) => n.forwardsPorts)
-        .flatMap((n) => n.portForwards.filter((f) => f.protocol === proto && f.hostIp !== undefined))
+      const els = forwardsIn(nets, proto, "ipv4", true)
         .sort((a, b) => a.hostPort - b.hostPort || (parseIPv4(a.hostIp as string) ?? 0) - (parseIPv4(b.hostIp as string) ?? 0))
         .map((f) => `${ip(f.hostIp as string)} . ${port(f.hostPort)} : ${ip(f.vmIp)} . ${port(f.vmPort)}`);
       L.push(`\tmap fwd-addr-${proto} {`, "\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service");
+      if (els.length > 0) L.push(`\t\telements = { ${els.join(", ")} }`);
+      L.push("\t}");
+    }
+  }
+  // IPv6 forwards (a v6 vmIp): maps of their own (a map has one key and value type), on every host IPv6 address
+  // or one (hostIp). Like the bound maps, they and their rules exist only while such a forward does.
+  const fam6 = forwardFamilies6(nets);
+  for (const [bound6, present] of [
+    [false, fam6.all],
+    [true, fam6.bound],
+  ] as const) {
+    if (!present) continue;
+    for (const proto of ["tcp", "udp"] as const) {
+      const els = forwardsIn(nets, proto, "ipv6", bound6)
+        .sort((a, b) => a.hostPort - b.hostPort || (a.hostIp ?? "").localeCompare(b.hostIp ?? ""))
+        .map((f) => `${bound6 ? `${ip6(f.hostIp as string)} . ` : ""}${port(f.hostPort)} : ${ip6(f.vmIp)} . ${port(f.vmPort)}`);
+      L.push(`\tmap ${fwdMap(proto, "ipv6", bound6)} {`, `\t\ttype ${bound6 ? "ipv6_addr . " : ""}inet_service : ipv6_addr . inet_service`);
       if (els.length > 0) L.push(`\t\telements = { ${els.join(", ")} }`);
       L.push("\t}");
     }
@@ -401,9 +420,13 @@ export function renderHostTable(
     ["output-nat", "output"],
   ] as const) {
     L.push(`\tchain ${chain} {`, `\t\ttype nat hook ${hook} priority -100; policy accept;`);
-    for (const proto of ["tcp", "udp"]) {
+    for (const proto of ["tcp", "udp"] as const) {
       if (bound) L.push(`\t\tmeta nfproto ipv4 dnat ip addr . port to ip daddr . ${proto} dport map @fwd-addr-${proto}`);
       L.push(`\t\tfib daddr type local meta nfproto ipv4 dnat ip addr . port to ${proto} dport map @fwd-${proto}`);
+      if (fam6.bound)
+        L.push(`\t\tmeta nfproto ipv6 dnat ip6 addr . port to ip6 daddr . ${proto} dport map @${fwdMap(proto, "ipv6", true)}`);
+      if (fam6.all)
+        L.push(`\t\tfib daddr type local meta nfproto ipv6 dnat ip6 addr . port to ${proto} dport map @${fwdMap(proto, "ipv6", false)}`);
     }
     L.push("\t}");
   }
@@ -464,9 +487,28 @@ export function renderHostTable(
   return `${L.join("\n")}\n`;
 }
 
-/** Whether any network forwards a port of one host address only (the table then has the fwd-addr-* maps). */
+/** A forward's family: its VM address's. */
+const familyOf = (f: PortForwardSpec): "ipv4" | "ipv6" => (f.vmIp.includes(":") ? "ipv6" : "ipv4");
+
+/** The rendered forwards of one protocol and family, bound to one host address or not. */
+const forwardsIn = (nets: readonly FirewallNetwork[], proto: "tcp" | "udp", family: "ipv4" | "ipv6", bound: boolean): PortForwardSpec[] =>
+  nets
+    .filter((n) => n.forwardsPorts)
+    .flatMap((n) => n.portForwards.filter((f) => f.protocol === proto && familyOf(f) === family && (f.hostIp !== undefined) === bound));
+
+/** The map of a forward: fwd-tcp, fwd-addr-tcp (IPv4), fwd6-tcp, fwd6-addr-tcp (IPv6). */
+const fwdMap = (proto: string, family: "ipv4" | "ipv6", bound: boolean): string =>
+  `fwd${family === "ipv6" ? "6" : ""}-${bound ? "addr-" : ""}${proto}`;
+
+/** Whether any network forwards an IPv4 port of one host address only (the table then has the fwd-addr-* maps). */
 const hasBoundForwards = (nets: readonly FirewallNetwork[]): boolean =>
-  nets.some((n) => n.forwardsPorts && n.portForwards.some((f) => f.hostIp !== undefined));
+  nets.some((n) => n.forwardsPorts && n.portForwards.some((f) => f.hostIp !== undefined && familyOf(f) === "ipv4"));
+
+/** Which IPv6 forward maps the table has: those of every address (fwd6-*), of one address (fwd6-addr-*). */
+function forwardFamilies6(nets: readonly FirewallNetwork[]): { all: boolean; bound: boolean } {
+  const v6 = nets.flatMap((n) => (n.forwardsPorts ? n.portForwards.filter((f) => familyOf(f) === "ipv6") : []));
+  return { all: v6.some((f) => f.hostIp === undefined), bound: v6.some((f) => f.hostIp !== undefined) };
+}
 
 /** Bridge-name prefix of every network netforge creates (render/bridge-name.ts). */
 export const NETFORGE_BRIDGE_GLOB = "nf-*";
@@ -502,8 +544,9 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
   const b = byName(before);
   const a = byName(after);
   if (b.size !== a.size || b.size !== before.length || a.size !== after.length) return null;
-  // The address-bound forward maps come and go with the first and last such forward: then the whole table.
+  // The address-bound and IPv6 forward maps come and go with the first and last such forward: then the whole table.
   if (hasBoundForwards(before) !== hasBoundForwards(after)) return null;
+  if (JSON.stringify(forwardFamilies6(before)) !== JSON.stringify(forwardFamilies6(after))) return null;
   const t = `${NFT_FAMILY} ${NFT_TABLE}`;
   const chains: string[] = [];
   // Only networks whose forwards changed take part in the element diff (the others' elements are equal): with
@@ -550,13 +593,12 @@ function forwardLines(before: readonly FirewallNetwork[], after: readonly Firewa
       if (!n.forwardsPorts) continue;
       for (const f of n.portForwards) {
         check(f.protocol === "tcp" || f.protocol === "udp", `protocol ${String(f.protocol)}`);
-        const value = `${ip(f.vmIp)} . ${port(f.vmPort)}`;
-        if (f.hostIp === undefined) {
-          m.set(`${f.protocol}/${port(f.hostPort)}`, { map: `fwd-${f.protocol}`, key: String(f.hostPort), value });
-        } else {
-          const key = `${ip(f.hostIp)} . ${port(f.hostPort)}`;
-          m.set(`${f.protocol}/${key}`, { map: `fwd-addr-${f.protocol}`, key, value });
-        }
+        const family = familyOf(f);
+        const addr = family === "ipv6" ? ip6 : ip;
+        const value = `${addr(f.vmIp)} . ${port(f.vmPort)}`;
+        const map = fwdMap(f.protocol, family, f.hostIp !== undefined);
+        const key = f.hostIp === undefined ? String(port(f.hostPort)) : `${addr(f.hostIp)} . ${port(f.hostPort)}`;
+        m.set(`${map}/${key}`, { map, key, value });
       }
     }
     return m;

@@ -1,6 +1,7 @@
 /** Field-level schemas shared by every action: names, addresses, subnets, MACs. */
 import { z } from "zod";
 import { parseCidr, parseIPv4 } from "../net/ipv4";
+import { parseIPv6 } from "../net/ipv6";
 import { reservedRangeMessage } from "../net/reserved";
 import { operatorText } from "./text";
 
@@ -26,6 +27,16 @@ export const IPv4 = z
   .max(15, "must be an IPv4 address like 192.168.100.1")
   .refine((s) => parseIPv4(s) !== null, "must be an IPv4 address like 192.168.100.1")
   .describe("IPv4 address");
+
+/** An IPv4 dotted quad or an IPv6 address (no zone, no brackets); a field's family rules are its action's. */
+export const IpAddress = z
+  .string()
+  .max(45, "must be an IPv4 address like 192.168.100.10 or an IPv6 address like fd00:1:2:3::10")
+  .refine(
+    (s) => parseIPv4(s) !== null || (s.includes(":") && parseIPv6(s) !== null),
+    "must be an IPv4 address like 192.168.100.10 or an IPv6 address like fd00:1:2:3::10",
+  )
+  .describe("IPv4 or IPv6 address");
 
 /** An IPv4 subnet in CIDR notation with host bits zero and prefix 8-30. */
 export const CidrString = z

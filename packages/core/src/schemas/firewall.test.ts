@@ -168,7 +168,7 @@ describe("configure-network-port-forward body", () => {
       hostPort: 80,
     });
   });
-  it("ports are whole numbers 1-65535; protocol tcp or udp; addresses IPv4; no other fields", () => {
+  it("ports are whole numbers 1-65535; protocol tcp or udp; addresses IPv4 or IPv6; no other fields", () => {
     for (const hostPort of [1, 65535]) expect(ConfigurePortForwardBody.safeParse({ ...body, hostPort }).success).toBe(true);
     for (const [patch, path] of [
       [{ hostPort: 0 }, "hostPort"],
@@ -179,7 +179,11 @@ describe("configure-network-port-forward body", () => {
       [{ protocol: "icmp" }, "protocol"],
       [{ action: "replace" }, "action"],
       [{ vmIp: "10.0.0" }, "vmIp"],
-      [{ hostIp: "::1" }, "hostIp"],
+      [{ vmIp: "fd00::1::2" }, "vmIp"],
+      [{ vmIp: "fd00::5/128" }, "vmIp"],
+      [{ vmIp: "fe80::1%eth0" }, "vmIp"],
+      [{ hostIp: "fd00:99::2/64" }, "hostIp"],
+      [{ hostIp: "[fd00:99::2]" }, "hostIp"],
       [{ name: "-web" }, "name"],
       [{ dryRun: 1 }, "dryRun"],
     ] as const) {

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { parseCidr } from "../net/ipv4";
 import { parseCidr6 } from "../net/ipv6";
-import { IPv4, NetworkName } from "./common";
+import { IpAddress, NetworkName } from "./common";
 
 const DryRun = z.boolean().optional().describe("Validate and plan only: nothing is queued or changed");
 const Verdict = z.enum(["accept", "drop", "reject"]);
@@ -104,10 +104,12 @@ export const ConfigurePortForwardBody = z.strictObject({
   action: z.enum(["add", "remove"]).default("add").describe("Add the forward (default; re-targets one that exists) or remove it"),
   protocol: z.enum(["tcp", "udp"]).describe("Protocol of the forwarded port"),
   hostPort: Port.describe("Port on the host that is forwarded to the VM"),
-  vmIp: IPv4.optional().describe("Required for add"),
+  vmIp: IpAddress.optional().describe(
+    "Required for add: the VM's IPv4 address in the subnet, or its IPv6 address in the network's IPv6 prefix (the forward then answers on the host's IPv6 addresses); one family per forward",
+  ),
   vmPort: Port.optional().describe("Required for add; defaults to hostPort"),
-  hostIp: IPv4.optional().describe(
-    "Only this host address (one of the host's interface addresses) takes hostPort; absent: every host address. Remove names the same hostIp",
+  hostIp: IpAddress.optional().describe(
+    "Only this host address (one of the host's interface addresses, of vmIp's family) takes hostPort; absent: every host address of vmIp's family. Remove names the same hostIp",
   ),
   dryRun: DryRun,
 });

@@ -60,7 +60,9 @@ export function portClaimScriptArgs(keys: Keys, c: PortClaim, mode: "claim" | "c
 export function portConflict(c: PortClaim, owner: string, heldField?: string): AppError {
   const at = heldField?.indexOf("@") ?? -1;
   const heldIp = heldField && at > 0 ? heldField.slice(at + 1) : undefined;
-  const what = c.hostIp === undefined ? `${c.protocol} port ${c.hostPort}` : `${c.protocol} port ${c.hostIp}:${c.hostPort}`;
+  // An IPv6 address with its port in brackets ("[fd00::2]:2222"): "fd00::2:2222" would read as one address.
+  const withPort = (ip: string) => (ip.includes(":") ? `[${ip}]:${c.hostPort}` : `${ip}:${c.hostPort}`);
+  const what = c.hostIp === undefined ? `${c.protocol} port ${c.hostPort}` : `${c.protocol} port ${withPort(c.hostIp)}`;
   const held = heldIp !== undefined ? ` (on host address ${heldIp})` : c.hostIp !== undefined ? " (on every host address)" : "";
   return new AppError("PORT_CONFLICT", `${what} of host ${c.host} is already forwarded by network '${owner}'${held}`, {
     host: c.host,
