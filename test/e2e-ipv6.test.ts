@@ -243,6 +243,13 @@ describe("IPv6 routed (no NAT66) and an IPv6 firewall rule", () => {
     );
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect((await c.call("describe-network", { name: ROUTED.name })).body.network.ipv6.routed).toBe(true);
+    // describe says what the upstream must route: the prefix via the host's uplink address (from its inventory).
+    const route = await waitFor("ipv6Route via the uplink", async () => {
+      const n = (await c.call("describe-network", { name: ROUTED.name })).body.network;
+      return n.ipv6Route?.via?.includes(UPLINK6) ? n.ipv6Route : null;
+    });
+    expect(route.prefix).toBe(ROUTED.cidr6);
+    expect(route.via.every((a: string) => !a.startsWith("fe80:") && !a.startsWith(ROUTED.prefix))).toBe(true);
     const table = (await h.exec(["nft", "list", "table", "inet", "netforge"])).stdout;
     expect(table).not.toMatch(/ip6 saddr fd00:88::\/64 .*masquerade/);
     const vm = await vmOn("r1", ROUTED.bridge);
@@ -250,7 +257,7 @@ describe("IPv6 routed (no NAT66) and an IPv6 firewall rule", () => {
     // A service in the VM; the upstream (the outside namespace) routes the prefix to the host.
     await vm.exec(["sh", "-c", `python3 ${join(dir(), "svc.py")} >/dev/null 2>&1 &`]);
     await waitFor("VM service", async () => (await vm.exec(["ss", "-H", "-t", "-l", "-n", "sport", "=", ":7600"])).stdout.trim());
-    await h.execOutside(["ip", "-6", "route", "add", ROUTED.cidr6, "via", UPLINK6]);
+    await h.execOutside(["ip", "-6", "route", "add", route.prefix, "via", UPLINK6]);
     const from = async (src: string) => {
       const x = await h.execOutside(["python3", join(dir(), "client.py"), addr, "7600", src], { reject: false, timeoutMs: 8000 });
       return x.exitCode === 0 ? x.stdout.trim() : "failed";

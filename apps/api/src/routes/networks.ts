@@ -1,6 +1,13 @@
 /** The network actions: the job actions of the ACTIONS table (queued) and the network queries (answered from the index). */
-import { AppError, JOB_ACTIONS, type JobAction, versionTag } from "@netforge/core/contract";
-import { getNetworkConflicts, getNetworkIps, listSummaryEntriesAfter, getNetworkView, type SummaryEntry } from "@netforge/core/store";
+import { AppError, JOB_ACTIONS, type JobAction, upstreamVia, versionTag } from "@netforge/core/contract";
+import {
+  getHost,
+  getNetworkConflicts,
+  getNetworkIps,
+  listSummaryEntriesAfter,
+  getNetworkView,
+  type SummaryEntry,
+} from "@netforge/core/store";
 import { Hono } from "hono";
 import type { AppEnv, Services } from "../context";
 import { decodeNameCursor, encodeNameCursor } from "../cursor";
@@ -60,6 +67,11 @@ export function networkRoutes(s: Services): Hono<AppEnv> {
     ]);
     if (!network) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
     if (conflicts.length > 0) network.conflicts = conflicts;
+    if (network.ipv6?.routed) {
+      // What the upstream must route, from the host's own addresses as its worker last published them.
+      const host = await getHost(s.redis, s.keys, network.host);
+      network.ipv6Route = { prefix: network.ipv6.cidr, via: upstreamVia(network.ipv6.cidr, host?.interfaces ?? []) };
+    }
     // Its version as an ETag: what a job action's If-Match takes.
     c.header("ETag", versionTag(network.version));
     return c.json({ network });

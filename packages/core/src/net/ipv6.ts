@@ -151,3 +151,26 @@ export function canonicalIp(s: string): string {
   const n = parseIPv6(s);
   return n === null ? s : formatIPv6(n);
 }
+
+/**
+ * The host addresses a routed IPv6 network's prefix must be routed to by the upstream (describe-network's
+ * `ipv6Route`): the host's IPv6 addresses (as "addr/len" or bare) that the outside can reach: not link-local, not
+ * loopback, not inside the network's own prefix, and not on netforge's own bridges ("nf-", ADR 0004).
+ */
+export function upstreamVia(prefix: string, interfaces: readonly { name: string; addresses6?: readonly string[] }[]): string[] {
+  const own = parseCidr6(prefix);
+  const linkLocal = cidr6Of(parseIPv6("fe80::") ?? 0n, 10);
+  const out: string[] = [];
+  for (const i of interfaces) {
+    if (i.name.startsWith("nf-") || i.name === "lo") continue;
+    for (const a of i.addresses6 ?? []) {
+      const n = parseIPv6(a.split("/")[0] ?? "");
+      if (n === null || n === 1n) continue;
+      if (n >= linkLocal.network && n <= linkLocal.last) continue;
+      if (own.ok && n >= own.cidr.network && n <= own.cidr.last) continue;
+      const text = formatIPv6(n);
+      if (!out.includes(text)) out.push(text);
+    }
+  }
+  return out;
+}

@@ -203,6 +203,12 @@ export const NetworkView = z.object({
    * renames one. Absent: none.
    */
   conflicts: z.array(z.object({ host: z.string(), since: z.string() })).optional(),
+  /**
+   * A routed IPv6 network (`ipv6.routed`) only: the route the upstream router must have for the outside to reach
+   * its VMs, `prefix` via one of the host's reachable IPv6 addresses (`via`; empty: the host has none, so the
+   * prefix cannot be reached from outside until it has one).
+   */
+  ipv6Route: z.object({ prefix: z.string(), via: z.array(z.string()) }).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
