@@ -86,7 +86,10 @@ describe("queue dashboard", () => {
 
   it("POST /api/queue-dashboard/session: an admin's header token becomes the dashboard's cookie; others are refused", async () => {
     for (const role of ["viewer", "operator"] as const) {
-      const r = await fetch(`${base}/api/queue-dashboard/session`, { method: "POST", headers: { authorization: `Bearer ${TOKENS[role]}` } });
+      const r = await fetch(`${base}/api/queue-dashboard/session`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKENS[role]}` },
+      });
       expect(r.status).toBe(403);
       expect(r.headers.get("set-cookie")).toBeNull();
       const body = (await r.json()) as { error: { code: string; details: Record<string, unknown> } };
@@ -110,12 +113,15 @@ describe("queue dashboard", () => {
     // The cookie opens the board and its API.
     const page = await fetch(`${base}/admin/queues`, { headers: { cookie } });
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain("<base href=\"/admin/queues/\" />");
+    expect(await page.text()).toContain('<base href="/admin/queues/" />');
     const queues = await fetch(`${base}/admin/queues/api/queues?activeQueue=host-h1&status=latest&page=1`, { headers: { cookie } });
     expect(queues.status).toBe(200);
 
     // DELETE expires it.
-    const end = await fetch(`${base}/api/queue-dashboard/session`, { method: "DELETE", headers: { authorization: `Bearer ${TOKENS.admin}` } });
+    const end = await fetch(`${base}/api/queue-dashboard/session`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${TOKENS.admin}` },
+    });
     expect(end.status).toBe(204);
     expect(end.headers.get("set-cookie") ?? "").toMatch(/netforge_dashboard=;.*Max-Age=0/i);
   });

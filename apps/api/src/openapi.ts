@@ -243,7 +243,8 @@ export function buildOpenApiDocument(): JsonSchema {
     get: {
       operationId: "whoami",
       summary: "The caller's role",
-      description: "The role of the token presented (viewer, operator or admin), for a client to show what it may do. Requires role 'viewer'.",
+      description:
+        "The role of the token presented (viewer, operator or admin), for a client to show what it may do. Requires role 'viewer'.",
       tags: ["queries"],
       responses: {
         "200": {
@@ -271,7 +272,12 @@ export function buildOpenApiDocument(): JsonSchema {
       responses: {
         "200": {
           description: "the cookie is set; open the dashboard's address",
-          headers: { "Set-Cookie": { description: "netforge_dashboard=<token>; Path=/admin/queues; HttpOnly; SameSite=Strict", schema: { type: "string" } } },
+          headers: {
+            "Set-Cookie": {
+              description: "netforge_dashboard=<token>; Path=/admin/queues; HttpOnly; SameSite=Strict",
+              schema: { type: "string" },
+            },
+          },
           content: {
             "application/json": {
               schema: { type: "object", required: ["dashboard"], properties: { dashboard: { type: "string", const: "/admin/queues" } } },

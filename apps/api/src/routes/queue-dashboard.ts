@@ -47,9 +47,13 @@ function dashboardAuth(tokens: TokenTable, authFailures: TokenBucketRateLimiter)
           reason: "auth_failures",
         });
       }
-      throw new AppError("UNAUTHORIZED", `the queue dashboard needs an admin token: sign in at /console, or open ${DASHBOARD_PATH}?access_token=<token>`, {
-        reason: token === undefined ? "missing_token" : "invalid_token",
-      });
+      throw new AppError(
+        "UNAUTHORIZED",
+        `the queue dashboard needs an admin token: sign in at /console, or open ${DASHBOARD_PATH}?access_token=<token>`,
+        {
+          reason: token === undefined ? "missing_token" : "invalid_token",
+        },
+      );
     }
     if (role !== "admin")
       throw new AppError("FORBIDDEN", `role '${role}' may not open the queue dashboard (needs 'admin')`, { role, required: "admin" });

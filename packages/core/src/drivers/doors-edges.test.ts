@@ -173,7 +173,11 @@ describe("the bridge door, from a host's inventory", () => {
     const br = l2Unavailable({ kind: "bridge", bridge: "br0" });
     expect(br.details).toEqual({ issues: [{ path: "bridge", message: "no online host has bridge br0" }] });
     const pf = l2Unavailable(sriovReq("eth9"));
-    expect([pf.code, pf.message, pf.details]).toEqual(["SRIOV_UNAVAILABLE", "no online host has SR-IOV PF eth9", { pf: "eth9", field: "pf" }]);
+    expect([pf.code, pf.message, pf.details]).toEqual([
+      "SRIOV_UNAVAILABLE",
+      "no online host has SR-IOV PF eth9",
+      { pf: "eth9", field: "pf" },
+    ]);
   });
 
   it("plans a create on a free NIC: the definition of the chosen bridge and the ip steps, each live", () => {
