@@ -3,7 +3,10 @@
  * without a token, 403 for other roles, in the contract's error shape), a
  * login by ?access_token= that moves the token into an HttpOnly cookie, the
  * page and its assets served by the API, and every registered host's queue
- * listed with its jobs, read-only.
+ * listed with its jobs, read-only. The console's way in: POST
+ * /api/queue-dashboard/session with the admin token in the Authorization
+ * header sets the same cookie (no token in any URL; other roles 403), DELETE
+ * clears it; GET /api/whoami tells a token its role.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, natBody, startApiHarness, TOKENS } from "./support/api-harness";
@@ -68,5 +71,58 @@ describe("queue dashboard", () => {
     // Read-only: a retry through the dashboard's API is refused.
     const retry = await fetch(`${base}/admin/queues/api/queues/host-h1/retry/failed`, { method: "PUT", headers: { cookie } });
     expect(retry.status).toBeGreaterThanOrEqual(400);
+  });
+
+  it("GET /api/whoami answers the token's role (401 without a token)", async () => {
+    for (const role of ["viewer", "operator", "admin"] as const) {
+      const r = await fetch(`${base}/api/whoami`, { headers: { authorization: `Bearer ${TOKENS[role]}` } });
+      expect(r.status).toBe(200);
+      expect(await r.json()).toEqual({ role });
+    }
+    const anon = await fetch(`${base}/api/whoami`);
+    expect(anon.status).toBe(401);
+    expect(((await anon.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
+  });
+
+  it("POST /api/queue-dashboard/session: an admin's header token becomes the dashboard's cookie; others are refused", async () => {
+    for (const role of ["viewer", "operator"] as const) {
+      const r = await fetch(`${base}/api/queue-dashboard/session`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKENS[role]}` },
+      });
+      expect(r.status).toBe(403);
+      expect(r.headers.get("set-cookie")).toBeNull();
+      const body = (await r.json()) as { error: { code: string; details: Record<string, unknown> } };
+      expect(body.error.code).toBe("FORBIDDEN");
+      expect(body.error.details).toEqual({ role, required: "admin" });
+    }
+    const anon = await fetch(`${base}/api/queue-dashboard/session`, { method: "POST" });
+    expect(anon.status).toBe(401);
+    // The query parameter is not a way in here (only the event streams take one).
+    const byQuery = await fetch(`${base}/api/queue-dashboard/session?access_token=${TOKENS.admin}`, { method: "POST" });
+    expect(byQuery.status).toBe(401);
+
+    const r = await fetch(`${base}/api/queue-dashboard/session`, { method: "POST", headers: { authorization: `Bearer ${TOKENS.admin}` } });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ dashboard: "/admin/queues" });
+    const setCookie = r.headers.get("set-cookie") ?? "";
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=Strict/i);
+    expect(setCookie).toMatch(/Path=\/admin\/queues/i);
+    const cookie = setCookie.split(";")[0] as string;
+    // The cookie opens the board and its API.
+    const page = await fetch(`${base}/admin/queues`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<base href="/admin/queues/" />');
+    const queues = await fetch(`${base}/admin/queues/api/queues?activeQueue=host-h1&status=latest&page=1`, { headers: { cookie } });
+    expect(queues.status).toBe(200);
+
+    // DELETE expires it.
+    const end = await fetch(`${base}/api/queue-dashboard/session`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${TOKENS.admin}` },
+    });
+    expect(end.status).toBe(204);
+    expect(end.headers.get("set-cookie") ?? "").toMatch(/netforge_dashboard=;.*Max-Age=0/i);
   });
 });

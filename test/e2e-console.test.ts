@@ -3,6 +3,12 @@
  * API, worker and sandbox host: sign in, the fleet live, a NAT network created through the form after its
  * preview with its job followed live, a reservation and a firewall rule added with a preview, a second tab
  * updated live by a change made elsewhere, a viewer refused with the contract's error, the network deleted.
+ * Round two: the create form per type (a bridge network made on a NIC of the sandbox host through its form
+ * after its preview, the sriov form showing the API's refusal with its code and field: there is no SR-IOV
+ * hardware here; the nat form's IPv6 in dhcpv6 mode), the fleet's QoS capability column, DNS records, bandwidth
+ * limits and an IPv6 reservation by DUID set through their forms (checked in libvirt's definition and the
+ * host's tc classes), an admin opening /admin/queues from the console with no token in any URL the page
+ * requested or navigated to, a viewer seeing no link and refused by the endpoint (403).
  * Text an outsider controls renders as text. Every page is checked by axe-core (no serious or critical
  * violation) and screenshotted to .netforge/console-*.png.
  */
@@ -11,6 +17,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { addLanNic, type SandboxHost } from "@netforge/sandbox";
 import { execa } from "execa";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,16 +29,25 @@ const SHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", ".netforge"
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const NET = "conweb";
 const XSS = `<img src=x onerror="window.__xss=1">`;
+const LAN = "conlan";
 
 let c: Cluster;
 let browser: BrowserContext;
 let profile: string;
 const problems: string[] = [];
 const foreign: string[] = [];
+/** Every URL a tab requested or navigated to (the token must be in none of them). */
+const urls: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (Debian package chromium)`);
   c = await startCluster({ hosts: [{ id: "con" }], label: "console" });
+  // An unconfigured NIC of the host (a veth whose peer is the outside namespace) for the bridge form.
+  const h = c.hosts.get("con") as SandboxHost;
+  await addLanNic(h, { hostIfname: "lan0", outsideIfname: "lan0-peer", outsideCidr: "192.0.2.1/24" });
+  await waitFor("lan0 in the inventory", async () =>
+    (await c.call("list-hosts", {})).body.hosts?.[0]?.interfaces?.some((i: { name: string }) => i.name === "lan0"),
+  );
   profile = mkdtempSync(join(tmpdir(), "netforge-console-"));
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -70,8 +86,10 @@ async function tab(): Promise<Page> {
     void d.dismiss();
   });
   page.on("request", (r) => {
+    urls.push(r.url());
     if (!r.url().startsWith(c.baseUrl)) foreign.push(r.url());
   });
+  page.on("framenavigated", (f) => urls.push(f.url()));
   return page;
 }
 
@@ -148,11 +166,82 @@ describe("the console in headless Chromium", () => {
     await axe(page, "fleet");
   });
 
+  it("the fleet shows each host's QoS capability as list-hosts gives it", async () => {
+    const host = (await c.call("list-hosts", {})).body.hosts[0];
+    const qos = host.qos as { supported: boolean; missing: string[] };
+    expect(qos).toBeDefined();
+    const col = await page.locator("thead th").allTextContents();
+    const i = col.indexOf("QoS");
+    expect(i).toBeGreaterThan(0);
+    // No worker publishes an underlay yet: no column for it.
+    expect(col).not.toContain("Underlay");
+    const cell = page
+      .getByRole("row", { name: /con .*online/ })
+      .locator("td")
+      .nth(i);
+    await expect.poll(() => cell.textContent()).toBe(qos.supported ? "yes" : `no (missing: ${qos.missing.join(", ")})`);
+  });
+
+  it("the sriov form shows the API's refusal with its code and the field (no SR-IOV hardware here)", async () => {
+    await page.getByRole("link", { name: "New network" }).click();
+    await page.getByLabel("Type").selectOption("sriov");
+    // The type's own fields, not the addressed types'.
+    expect(await page.getByLabel("Subnet").count()).toBe(0);
+    await page.getByLabel("Name", { exact: true }).fill("consr");
+    await page.getByLabel(/^Host/).selectOption("con");
+    await page.getByLabel("Physical function (pf)").fill("lan0");
+    await page.getByLabel("VF count (optional)").fill("4");
+    await page.getByLabel("VLAN (optional)").fill("100");
+    await page.getByRole("button", { name: "Preview network" }).click();
+    const alert = page.locator(".flow").getByRole("alert");
+    await alert.waitFor();
+    const text = (await alert.textContent()) ?? "";
+    expect(text).toMatch(/SRIOV_UNAVAILABLE \(HTTP 422\)/);
+    expect(text).toMatch(/SR-IOV PF lan0 on host con is unavailable/);
+    expect(await alert.locator("code").allTextContents()).toEqual(["pf"]);
+    expect(await page.getByRole("button", { name: "Apply network" }).count()).toBe(0);
+    await axe(page, "create: sriov refused");
+    await shot(page, "create-sriov-refused");
+    expect((await c.call("describe-network", { name: "consr" })).status).toBe(404);
+  });
+
+  it("creates a bridge network on a NIC of the host through its form after its preview, then deletes it", async () => {
+    await page.getByLabel("Type").selectOption("bridge");
+    await page.getByLabel("Name", { exact: true }).fill(LAN);
+    await page.getByLabel(/^Host/).selectOption("con");
+    expect(await page.getByLabel("Attach to").inputValue()).toBe("interface");
+    // The NIC is offered from the host's inventory (list-hosts), then chosen.
+    await expect.poll(() => page.locator(`datalist#suggest-interface option[value="lan0"]`).count()).toBe(1);
+    await page.getByLabel("NIC (interface)").fill("lan0");
+    await page.getByRole("button", { name: "Preview network" }).click();
+    const plan = page.getByRole("region", { name: "Preview" });
+    await plan.waitFor();
+    expect(await plan.textContent()).toContain(`ip link set dev lan0 master nf-${LAN}`);
+    await axe(page, "create: bridge preview");
+    await shot(page, "create-bridge-preview");
+    await page.getByRole("button", { name: "Apply network" }).click();
+    await page.getByRole("heading", { name: `Network ${LAN}` }).waitFor({ timeout: 60_000 });
+    const n = (await c.call("describe-network", { name: LAN })).body.network;
+    expect(n).toMatchObject({ type: "bridge", state: "active", cidr: null, bridge: { name: `nf-${LAN}`, interface: "lan0" } });
+    const master = (await c.hosts.get("con")?.exec(["ip", "-j", "link", "show", "dev", "lan0"]))?.stdout ?? "[]";
+    expect(JSON.parse(master)[0].master).toBe(`nf-${LAN}`);
+    // The type's page offers none of the addressed types' forms (the API refuses them on bridge networks).
+    for (const region of ["Reservations", "Firewall", "DNS records", "Bandwidth limits"])
+      expect(await page.getByRole("region", { name: region, exact: true }).count()).toBe(0);
+    await axe(page, "bridge network");
+    await shot(page, "network-bridge");
+    await previewAndApply(page, `deletion of ${LAN}`, /net-undefine/, { thenUrl: /#\/networks$/ });
+    await waitFor("the bridge network gone", async () => (await c.call("describe-network", { name: LAN })).status === 404);
+  });
+
   it("creates a NAT network through the form after its preview, its job followed live to success", async () => {
     await page.getByRole("link", { name: "New network" }).click();
-    await page.getByLabel("Name").fill(NET);
-    await page.getByLabel("Host").selectOption("con");
+    await page.getByLabel("Name", { exact: true }).fill(NET);
+    await page.getByLabel(/^Host/).selectOption("con");
     await page.getByLabel("Subnet").fill("10.81.0.0/24");
+    // IPv6 beside it, leased by DHCPv6 (the mode that takes reservations by DUID).
+    await page.getByLabel("IPv6 prefix (optional)").fill("fd00:81::/64");
+    await page.getByLabel("IPv6 mode").selectOption("dhcpv6");
     await page.getByLabel("Description (optional)").fill(XSS);
     await page.getByRole("button", { name: "Preview network" }).click();
     await page.getByRole("region", { name: "Preview" }).waitFor();
@@ -163,7 +252,9 @@ describe("the console in headless Chromium", () => {
     await page.getByRole("button", { name: "Apply network" }).click();
     // Done: the page moves to the network's page.
     await page.getByRole("heading", { name: `Network ${NET}` }).waitFor({ timeout: 60_000 });
-    expect((await c.call("describe-network", { name: NET })).body.network.state).toBe("active");
+    const created = (await c.call("describe-network", { name: NET })).body.network;
+    expect(created.state).toBe("active");
+    expect(created.ipv6).toMatchObject({ cidr: "fd00:81::/64", mode: "dhcpv6" });
     // The description (free text from whoever created the network) is text, not markup.
     await expect.poll(() => page.locator("dl.kv").textContent()).toContain(XSS);
     expect(await page.locator("main img").count()).toBe(0);
@@ -173,7 +264,7 @@ describe("the console in headless Chromium", () => {
   });
 
   it("adds a reservation and a firewall rule, each after its preview, applied live", async () => {
-    const res = page.getByRole("region", { name: "Reservations" });
+    const res = page.getByRole("region", { name: "Reservations", exact: true });
     await res.getByLabel("MAC").fill("52:54:00:81:00:01");
     await res.getByLabel("IP").fill("10.81.0.50");
     await res.getByLabel("Hostname").fill("db1");
@@ -211,6 +302,96 @@ describe("the console in headless Chromium", () => {
     expect(after.portForwards).toEqual([{ protocol: "tcp", hostPort: 2281, vmIp: "10.81.0.50", vmPort: 22 }]);
     await shot(page, "network-changed");
     await axe(page, "network with its forms used");
+  });
+
+  it("sets DNS records, bandwidth limits and an IPv6 reservation by DUID through their forms, each after its preview", async () => {
+    const dns = page.getByRole("region", { name: "DNS records" });
+    await dns.getByLabel("Record address").fill("10.81.0.50");
+    await dns.getByLabel("DNS names (space separated)").fill("db db.internal");
+    await dns.getByRole("button", { name: "Add record" }).click();
+    await previewAndApply(page, "DNS records", /dns-host/);
+    await settled(page);
+    await dns.getByRole("row", { name: /10\.81\.0\.50 db db\.internal/ }).waitFor();
+    expect((await c.call("describe-network", { name: NET })).body.network.dnsHosts).toEqual([
+      { ip: "10.81.0.50", names: ["db", "db.internal"] },
+    ]);
+    const xml = (await c.hosts.get("con")?.virsh(["net-dumpxml", NET]))?.stdout ?? "";
+    expect(xml).toMatch(/<host ip=['"]10\.81\.0\.50['"]>\s*<hostname>db<\/hostname>\s*<hostname>db\.internal<\/hostname>/);
+
+    const qos = page.getByRole("region", { name: "Bandwidth limits" });
+    await qos.getByLabel("Inbound (to the VMs) average kbit/s", { exact: true }).fill("20000");
+    await qos.getByLabel("Inbound (to the VMs) peak kbit/s (optional)", { exact: true }).fill("40000");
+    await qos.getByLabel("Outbound (from the VMs) average kbit/s", { exact: true }).fill("10000");
+    await qos.getByLabel("VM MAC").fill("52:54:00:81:00:01");
+    await qos.getByLabel("VM inbound kbit/s").fill("5000");
+    await qos.getByRole("button", { name: "Add VM limit" }).click();
+    await previewAndApply(page, "bandwidth limits", /tc /);
+    await settled(page);
+    const set = (await c.call("describe-network", { name: NET })).body.network;
+    expect(set.qos).toEqual({
+      network: { inbound: { averageKbps: 20000, peakKbps: 40000 }, outbound: { averageKbps: 10000 } },
+      vms: [{ mac: "52:54:00:81:00:01", inbound: { averageKbps: 5000 } }],
+    });
+    // Shown on the page, and shaping on the host: the network's class on its bridge at 20 Mbit/s, ceil 40.
+    await expect
+      .poll(() => page.locator("dl.kv").textContent())
+      .toContain("network: inbound 20000 kbit/s, outbound 10000 kbit/s; 1 VM limit(s)");
+    await qos.getByRole("row", { name: /52:54:00:81:00:01 5000 kbit\/s/ }).waitFor();
+    const classes = (await c.hosts.get("con")?.exec(["tc", "class", "show", "dev", set.bridge.name]))?.stdout ?? "";
+    expect(classes).toMatch(/class htb 1:1 root .*rate 20Mbit ceil 40Mbit/);
+
+    const r6 = page.getByRole("region", { name: "IPv6 reservations" });
+    await r6.getByLabel("DUID").fill("00:03:00:01:52:54:00:81:00:01");
+    await r6.getByLabel("IPv6 address").fill("fd00:81::50");
+    await r6.getByLabel("Hostname").fill("db6");
+    await previewAndApply(page, "IPv6 reservation", /fd00:81::50/);
+    await settled(page);
+    await r6.getByRole("row", { name: /00:03:00:01:52:54:00:81:00:01 fd00:81::50 db6/ }).waitFor();
+    expect((await c.call("describe-network", { name: NET })).body.network.reservations6).toEqual([
+      { duid: "00:03:00:01:52:54:00:81:00:01", ip: "fd00:81::50", hostname: "db6" },
+    ]);
+    await shot(page, "network-dns-qos");
+    await axe(page, "network with DNS, QoS and IPv6 reservation forms used");
+  });
+
+  it("an admin opens /admin/queues from the console; no URL the tab requested or went to carries the token", async () => {
+    const admin = await tab();
+    await signIn(admin, TOKENS.admin);
+    await admin.getByText("Role: admin").waitFor();
+    await axe(admin, "admin header");
+    await admin.getByRole("link", { name: "Queue dashboard" }).click();
+    await admin.waitForURL(`${c.baseUrl}/admin/queues`);
+    // The board loaded: its title and the host's queue, read through its own API with the cookie.
+    await admin.getByText("netforge queues").first().waitFor({ timeout: 30_000 });
+    await admin.getByText("host-con").first().waitFor({ timeout: 30_000 });
+    await shot(admin, "admin-queues");
+    // The cookie is HttpOnly: no script of the page reads it.
+    expect(await admin.evaluate("document.cookie")).not.toContain(TOKENS.admin);
+    expect(urls.some((u) => u.includes("/admin/queues"))).toBe(true);
+    expect(urls.filter((u) => u.includes(TOKENS.admin) || u.includes("access_token"))).toEqual([]);
+    // Back in the console (the tab's history): still signed in.
+    await admin.goBack();
+    await admin.getByRole("navigation", { name: "Pages" }).waitFor();
+    await admin.close();
+  });
+
+  it("a viewer sees no link to the queue dashboard, and the endpoint refuses it with 403", async () => {
+    const v = await tab();
+    await signIn(v, TOKENS.viewer);
+    await v.getByText("Role: viewer").waitFor();
+    expect(await v.getByRole("link", { name: "Queue dashboard" }).count()).toBe(0);
+    const r =
+      (await v.evaluate(`fetch("/api/queue-dashboard/session", { method: "POST", headers: { authorization: "Bearer " + sessionStorage.getItem("netforge.token") } })
+      .then(async (r) => ({ status: r.status, body: await r.json() }))`)) as {
+        status: number;
+        body: { error: { code: string; details: unknown } };
+      };
+    expect(r.status).toBe(403);
+    expect(r.body.error.code).toBe("FORBIDDEN");
+    expect(r.body.error.details).toEqual({ role: "viewer", required: "admin" });
+    // Nor does the board let it in with the cookie the browser has (none).
+    expect((await fetch(`${c.baseUrl}/admin/queues`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } })).status).toBe(403);
+    await v.close();
   });
 
   it("a second tab on the network updates live when the network changes elsewhere", async () => {

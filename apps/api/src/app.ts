@@ -36,8 +36,9 @@ import { docsRoutes } from "./routes/docs";
 import { hostRoutes } from "./routes/hosts";
 import { jobRoutes } from "./routes/jobs";
 import { networkRoutes } from "./routes/networks";
+import { whoamiRoutes } from "./routes/whoami";
 import { opsRoutes } from "./routes/ops";
-import { queueDashboardRoutes } from "./routes/queue-dashboard";
+import { queueDashboardRoutes, queueDashboardSessionRoutes } from "./routes/queue-dashboard";
 import { SseStreams } from "./sse";
 import { TokenTable } from "./tokens";
 
@@ -178,6 +179,8 @@ export function createApp(deps: AppDeps): NetforgeApi {
     opsRoutes(services),
     docsRoutes(),
     consoleRoutes(),
+    whoamiRoutes(),
+    queueDashboardSessionRoutes(),
     queueDashboardRoutes(services, tokens, authFailures),
   ];
   const routed = new Set<ActionName>();

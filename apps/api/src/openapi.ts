@@ -239,6 +239,62 @@ export function buildOpenApiDocument(): JsonSchema {
       responses: { "200": sseResponse },
     },
   };
+  paths["/api/whoami"] = {
+    get: {
+      operationId: "whoami",
+      summary: "The caller's role",
+      description:
+        "The role of the token presented (viewer, operator or admin), for a client to show what it may do. Requires role 'viewer'.",
+      tags: ["queries"],
+      responses: {
+        "200": {
+          description: "the token's role",
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["role"],
+                properties: { role: { type: "string", enum: ["viewer", "operator", "admin"] } },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+  paths["/api/queue-dashboard/session"] = {
+    post: {
+      operationId: "queue-dashboard-session",
+      summary: "Open the queue dashboard (/admin/queues) in this browser",
+      description:
+        "Sets the dashboard's cookie (HttpOnly, SameSite=Strict, Path=/admin/queues) to the bearer token of the request, so a browser opens /admin/queues with no token in any URL. Requires role 'admin' (others: 403 FORBIDDEN).",
+      tags: ["operations"],
+      responses: {
+        "200": {
+          description: "the cookie is set; open the dashboard's address",
+          headers: {
+            "Set-Cookie": {
+              description: "netforge_dashboard=<token>; Path=/admin/queues; HttpOnly; SameSite=Strict",
+              schema: { type: "string" },
+            },
+          },
+          content: {
+            "application/json": {
+              schema: { type: "object", required: ["dashboard"], properties: { dashboard: { type: "string", const: "/admin/queues" } } },
+            },
+          },
+        },
+        "403": errorRef("FORBIDDEN"),
+      },
+    },
+    delete: {
+      operationId: "queue-dashboard-session-end",
+      summary: "Clear the queue dashboard's cookie in this browser",
+      description: "Expires the dashboard's cookie (a console signing out). Requires role 'viewer'.",
+      tags: ["operations"],
+      responses: { "204": { description: "the cookie is cleared" } },
+    },
+  };
   for (const [path, summary, description] of [
     ["/healthz", "Liveness", "The process is up (no token)."],
     [

@@ -67,6 +67,13 @@ export async function call<T = any>(action: string, body: unknown, opts: CallOpt
   return (await res.json()) as T;
 }
 
+/** Another route of the contract (`GET /api/whoami`, `POST /api/queue-dashboard/session`): its JSON, else an ApiError. */
+export async function request<T = any>(method: string, path: string): Promise<T | null> {
+  const res = await fetch(path, { method, headers: headers() });
+  if (!res.ok) throw await errorOf(res);
+  return res.status === 204 ? null : ((await res.json()) as T);
+}
+
 export interface SseEvent {
   event: string;
   data: string;

@@ -5,7 +5,7 @@
  */
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, call, session } from "./api";
+import { ApiError, request, session } from "./api";
 import { ErrorBox } from "./flow";
 import { html } from "./html";
 import { CreatePage, FleetPage, JobsPage, NetworkPage, NetworksPage } from "./pages";
@@ -24,16 +24,20 @@ function useRoute(): { path: string; params: URLSearchParams } {
   return route;
 }
 
-function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
+type Role = "viewer" | "operator" | "admin";
+
+/** The token's role (GET /api/whoami): what the header offers (an admin's queue dashboard). */
+const whoami = async (): Promise<Role> => ((await request<{ role: Role }>("GET", "/api/whoami")) as { role: Role }).role;
+
+function SignIn({ onSignedIn }: { onSignedIn: (role: Role) => void }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState<unknown>(null);
   const submit = async (e: Event) => {
     e.preventDefault();
     session.signIn(token.trim());
     try {
-      // Any viewer may list hosts: a token the API does not know is refused here (401).
-      await call("list-hosts", {});
-      onSignedIn();
+      // Any token the API knows has a role; one it does not know is refused here (401).
+      onSignedIn(await whoami());
     } catch (err) {
       session.signOut();
       setError(err);
@@ -56,12 +60,48 @@ const PAGES: [string, string][] = [
   ["/jobs", "Jobs"],
 ];
 
+/**
+ * The queue dashboard (Bull Board) for an admin: the token goes in a header to POST /api/queue-dashboard/session,
+ * which sets the dashboard's HttpOnly cookie; then the page opens with no token in its URL (never
+ * `?access_token=`: an address ends up in history, logs and Referer headers).
+ */
+function QueueLink() {
+  const [error, setError] = useState<unknown>(null);
+  const open = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const r = await request<{ dashboard: string }>("POST", "/api/queue-dashboard/session");
+      location.assign(r?.dashboard ?? "/admin/queues");
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<a href="/admin/queues" class="queues" onClick=${open}>Queue dashboard</a>${error ? html`<${ErrorBox} error=${error} />` : null}`;
+}
+
 function App() {
   const [signedIn, setSignedIn] = useState(session.token() !== null);
+  const [role, setRole] = useState<Role | null>(null);
   const { path, params } = useRoute();
-  if (!signedIn) return html`<${SignIn} onSignedIn=${() => setSignedIn(true)} />`;
+  useEffect(() => {
+    if (signedIn && role === null)
+      whoami()
+        .then(setRole)
+        .catch(() => {});
+  }, [signedIn]);
+  if (!signedIn)
+    return html`<${SignIn}
+      onSignedIn=${(r: Role) => {
+        setRole(r);
+        setSignedIn(true);
+      }}
+    />`;
   const signOut = () => {
+    // The dashboard's cookie (if this browser opened it) goes with the session; the answer is not waited for.
+    request("DELETE", "/api/queue-dashboard/session").catch(() => {});
     session.signOut();
+    setRole(null);
     setSignedIn(false);
   };
   let page: unknown;
@@ -79,6 +119,8 @@ function App() {
       <nav aria-label="Pages"><ul>${PAGES.map(
         ([p, label]) => html`<li><a href=${`#${p}`} aria-current=${path === p ? "page" : undefined}>${label}</a></li>`,
       )}</ul></nav>
+      ${role === "admin" ? html`<${QueueLink} />` : null}
+      ${role ? html`<span class="role">Role: ${role}</span>` : null}
       <button type="button" onClick=${signOut}>Sign out</button>
     </header>
     <main id="main" tabindex="-1">${page}</main>

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { call } from "./api";
 import { ChangeFlow, ErrorBox, type Job, JobSteps } from "./flow";
+import { createBody, FORMS, type Host, numberOr, pageForms, shownFields, type Suggestion, TYPES, type Values } from "./forms";
 import { html } from "./html";
 import { ageOf, useJobEvents, useTick } from "./live";
 
@@ -26,15 +27,12 @@ function useQuery<T>(action: string, body: unknown, deps: unknown[]): { data: T 
   return { data, error, reload: () => setN((x) => x + 1) };
 }
 
-interface Host {
-  id: string;
-  hostname: string;
-  status: string;
-  lastSeenAt: string | null;
-  libvirtVersion: string | null;
-  networks: number;
-  firewallWarnings?: string[];
-}
+/** A host's QoS capability in words (list-hosts `qos`; absent from older workers: nothing said). */
+const qosCapability = (h: Host): string =>
+  h.qos === undefined ? "" : h.qos.supported ? "yes" : `no (missing: ${h.qos.missing.join(", ") || "unknown"})`;
+
+/** A value of a host record the console has no column format for (the underlay, once workers publish it). */
+const shown = (v: unknown): string => (v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
 
 export function FleetPage() {
   const q = useQuery<{ hosts: Host[] }>("list-hosts", {}, []);
@@ -45,19 +43,24 @@ export function FleetPage() {
     return () => clearInterval(t);
   }, []);
   useJobEvents(() => q.reload());
+  const hosts = q.data?.hosts ?? [];
+  // The underlay is not published by any worker yet: its column shows once a host record has one.
+  const underlay = hosts.some((h) => h.underlay !== undefined);
   return html`<section>
     <h2>Fleet</h2>
     <${ErrorBox} error=${q.error} />
     <table>
       <caption>Hosts</caption>
       <thead><tr><th scope="col">Host</th><th scope="col">Hostname</th><th scope="col">Status</th><th scope="col">Heartbeat</th>
-        <th scope="col">Networks</th><th scope="col">libvirt</th><th scope="col">Firewall warnings</th></tr></thead>
+        <th scope="col">Networks</th><th scope="col">libvirt</th><th scope="col">QoS</th>${underlay ? html`<th scope="col">Underlay</th>` : null}
+        <th scope="col">Firewall warnings</th></tr></thead>
       <tbody>
-        ${(q.data?.hosts ?? []).map(
+        ${hosts.map(
           (h) => html`<tr>
             <td><a href=${`#/networks?host=${encodeURIComponent(h.id)}`}>${h.id}</a></td><td>${h.hostname}</td>
             <td class=${`status-${h.status}`}>${h.status}</td><td>${ageOf(h.lastSeenAt)}</td><td>${h.networks}</td>
-            <td>${h.libvirtVersion ?? ""}</td><td>${(h.firewallWarnings ?? []).join("; ")}</td>
+            <td>${h.libvirtVersion ?? ""}</td><td>${qosCapability(h)}</td>${underlay ? html`<td>${shown(h.underlay)}</td>` : null}
+            <td>${(h.firewallWarnings ?? []).join("; ")}</td>
           </tr>`,
         )}
       </tbody>
@@ -92,7 +95,7 @@ export function NetworksPage({ params }: { params: URLSearchParams }) {
     <form class="filters" onSubmit=${(e: Event) => e.preventDefault()}>
       <label>Name contains <input value=${filters.name} onInput=${set("name")} /></label>
       <label>Type <select value=${filters.type} onChange=${set("type")}>
-        ${["", "nat", "isolated", "bridge", "sriov"].map((t) => html`<option value=${t}>${t || "any"}</option>`)}
+        ${["", ...TYPES].map((t) => html`<option value=${t}>${t || "any"}</option>`)}
       </select></label>
       <label>State <select value=${filters.state} onChange=${set("state")}>
         ${["", "active", "inactive"].map((t) => html`<option value=${t}>${t || "any"}</option>`)}
@@ -150,6 +153,7 @@ export function NetworkPage({ name }: { name: string }) {
   };
   useJobEvents(reload, name);
   const n = d.data?.network;
+  const forms = pageForms(n?.type ?? "");
   if (!n) return html`<section><h2>Network ${name}</h2><${ErrorBox} error=${d.error} />${d.error ? null : html`<p>Loading…</p>`}</section>`;
   return html`<section>
     <h2>Network ${n.name}</h2>
@@ -180,10 +184,13 @@ export function NetworkPage({ name }: { name: string }) {
           html`<tr><td>${i.ip}</td><td>${i.mac}</td><td>${i.vmName ?? ""}</td><td>${i.hostname ?? ""}</td><td>${i.static ? "yes" : "no"}</td><td>${i.leaseExpiresAt ?? ""}</td></tr>`,
       )}</tbody>
     </table>
-    ${n.dhcp.enabled ? html`<${DhcpForm} network=${n} reload=${reload} />` : null}
-    <${Reservations} network=${n} reload=${reload} />
-    <${Firewall} network=${n} reload=${reload} />
-    ${n.cidr !== null ? html`<${Forwards} network=${n} reload=${reload} />` : null}
+    ${forms.has("dhcp") && n.dhcp.enabled ? html`<${DhcpForm} network=${n} reload=${reload} />` : null}
+    ${forms.has("reservations") ? html`<${Reservations} network=${n} reload=${reload} />` : null}
+    ${forms.has("reservations") && n.ipv6?.mode === "dhcpv6" ? html`<${Reservations6} network=${n} reload=${reload} />` : null}
+    ${forms.has("firewall") ? html`<${Firewall} network=${n} reload=${reload} />` : null}
+    ${forms.has("forwards") ? html`<${Forwards} network=${n} reload=${reload} />` : null}
+    ${forms.has("dns") ? html`<${DnsForm} network=${n} reload=${reload} />` : null}
+    ${forms.has("qos") ? html`<${QosForm} network=${n} reload=${reload} />` : null}
     <h3>Recent jobs</h3>
     <${JobsTable} jobs=${jobs.data?.jobs ?? []} />
     <h3>Delete</h3>
@@ -283,6 +290,155 @@ function Reservations({ network, reload }: { network: any; reload: () => void })
   </section>`;
 }
 
+/** IPv6 reservations: a DHCPv6 client is named by its DUID (libvirt refuses a MAC in an IPv6 host entry). */
+function Reservations6({ network, reload }: { network: any; reload: () => void }) {
+  const [form, setForm] = useState({ duid: "", ip: "", hostname: "" });
+  const [remove, setRemove] = useState<string | null>(null);
+  const body =
+    form.duid && form.ip
+      ? { name: network.name, duid: form.duid, ip: form.ip, ...(form.hostname ? { hostname: form.hostname } : {}) }
+      : null;
+  const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+  return html`<section aria-label="IPv6 reservations">
+    <h3>IPv6 reservations (DHCPv6, by DUID)</h3>
+    <table>
+      <thead><tr><th scope="col">DUID</th><th scope="col">IPv6</th><th scope="col">Hostname</th><th scope="col"><span class="sr">Remove</span></th></tr></thead>
+      <tbody>${(network.reservations6 ?? []).map(
+        (r: any) => html`<tr><td>${r.duid}</td><td>${r.ip}</td><td>${r.hostname ?? ""}</td>
+          <td><button type="button" onClick=${() => setRemove(r.duid)} aria-label=${`Remove IPv6 reservation ${r.duid}`}>Remove</button></td></tr>`,
+      )}</tbody>
+    </table>
+    ${remove ? html`<${ChangeFlow} action="unassign-static-ip" body=${{ name: network.name, duid: remove }} onDone=${reload} version=${network.version} label=${`removal of ${remove}`} />` : null}
+    <form class="row" onSubmit=${(e: Event) => e.preventDefault()}>
+      <label>DUID <input name="duid" value=${form.duid} onInput=${set("duid")} placeholder="00:03:00:01:52:54:00:12:34:56" /></label>
+      <label>IPv6 address <input name="ip6" value=${form.ip} onInput=${set("ip")} placeholder=${network.ipv6?.dhcp?.start ?? ""} /></label>
+      <label>Hostname <input name="hostname6" value=${form.hostname} onInput=${set("hostname")} /></label>
+    </form>
+    <${ChangeFlow} action="assign-static-ip" body=${body} onDone=${reload} version=${network.version} label="IPv6 reservation" />
+  </section>`;
+}
+
+/** DNS host records (configure-network-dns): the whole set, edited as rows and sent at once. */
+function DnsForm({ network, reload }: { network: any; reload: () => void }) {
+  const [hosts, setHosts] = useState<{ ip: string; names: string[] }[]>(network.dnsHosts ?? []);
+  const [draft, setDraft] = useState({ ip: "", names: "" });
+  useEffect(() => setHosts(network.dnsHosts ?? []), [network.version]);
+  const add = (e: Event) => {
+    e.preventDefault();
+    const names = draft.names.split(/[\s,]+/).filter((x) => x !== "");
+    if (draft.ip === "" || names.length === 0) return;
+    setHosts([...hosts, { ip: draft.ip, names }]);
+    setDraft({ ip: "", names: "" });
+  };
+  return html`<section aria-label="DNS records">
+    <h3>DNS records</h3>
+    <table>
+      <thead><tr><th scope="col">Address</th><th scope="col">Names</th><th scope="col"><span class="sr">Remove</span></th></tr></thead>
+      <tbody>${hosts.map(
+        (r, i) => html`<tr><td>${r.ip}</td><td>${r.names.join(" ")}</td>
+          <td><button type="button" onClick=${() => setHosts(hosts.filter((_, j) => j !== i))} aria-label=${`Remove DNS record ${r.ip}`}>Remove</button></td></tr>`,
+      )}</tbody>
+    </table>
+    <form class="row" aria-label="New DNS record" onSubmit=${add}>
+      <label>Record address <input name="dnsIp" value=${draft.ip} onInput=${(e: Event) => setDraft({ ...draft, ip: (e.target as HTMLInputElement).value })} /></label>
+      <label>DNS names (space separated) <input name="dnsNames" value=${draft.names}
+        onInput=${(e: Event) => setDraft({ ...draft, names: (e.target as HTMLInputElement).value })} /></label>
+      <button type="submit">Add record</button>
+    </form>
+    <${ChangeFlow} action="configure-network-dns" body=${{ name: network.name, hosts }} onDone=${reload} version=${network.version} label="DNS records" />
+  </section>`;
+}
+
+const DIRECTIONS = ["inbound", "outbound"] as const;
+const LIMIT_PARTS = [
+  ["averageKbps", "average kbit/s"],
+  ["peakKbps", "peak kbit/s (optional)"],
+  ["burstKib", "burst KiB (optional)"],
+] as const;
+
+/** A limit of the form's text fields (`prefix` + direction + part); undefined when its average is empty. */
+function limitOf(v: Values, prefix: string, dir: string): Record<string, number | string> | undefined {
+  if ((v[`${prefix}${dir}.averageKbps`] ?? "") === "") return undefined;
+  const out: Record<string, number | string> = {};
+  for (const [k] of LIMIT_PARTS) {
+    const raw = v[`${prefix}${dir}.${k}`] ?? "";
+    if (raw !== "") out[k] = numberOr(raw);
+  }
+  return out;
+}
+
+/** The form's text of a QoS set's network limits. */
+function qosValues(q: any): Values {
+  const v: Values = {};
+  for (const dir of DIRECTIONS)
+    for (const [k] of LIMIT_PARTS) {
+      const x = q?.network?.[dir]?.[k];
+      v[`net.${dir}.${k}`] = x === undefined ? "" : String(x);
+    }
+  return v;
+}
+
+/** Bandwidth limits (configure-network-qos): the network's own each way, and per VM NIC by MAC; the whole set at once. */
+function QosForm({ network, reload }: { network: any; reload: () => void }) {
+  const [v, setV] = useState<Values>(qosValues(network.qos));
+  const [vms, setVms] = useState<any[]>(network.qos?.vms ?? []);
+  const [draft, setDraft] = useState({ mac: "", inbound: "", outbound: "" });
+  useEffect(() => {
+    setV(qosValues(network.qos));
+    setVms(network.qos?.vms ?? []);
+  }, [network.version]);
+  const inbound = limitOf(v, "net.", "inbound");
+  const outbound = limitOf(v, "net.", "outbound");
+  const body = {
+    name: network.name,
+    network: inbound || outbound ? { ...(inbound ? { inbound } : {}), ...(outbound ? { outbound } : {}) } : null,
+    vms,
+  };
+  const addVm = (e: Event) => {
+    e.preventDefault();
+    if (draft.mac === "" || (draft.inbound === "" && draft.outbound === "")) return;
+    setVms([
+      ...vms,
+      {
+        mac: draft.mac,
+        ...(draft.inbound ? { inbound: { averageKbps: numberOr(draft.inbound) } } : {}),
+        ...(draft.outbound ? { outbound: { averageKbps: numberOr(draft.outbound) } } : {}),
+      },
+    ]);
+    setDraft({ mac: "", inbound: "", outbound: "" });
+  };
+  const rate = (l: any) => (l ? `${l.averageKbps} kbit/s${l.peakKbps ? ` (peak ${l.peakKbps})` : ""}` : "—");
+  return html`<section aria-label="Bandwidth limits">
+    <h3>Bandwidth limits</h3>
+    <form class="row" aria-label="Network limits" onSubmit=${(e: Event) => e.preventDefault()}>
+      ${DIRECTIONS.map((dir) =>
+        LIMIT_PARTS.map(
+          ([k, words]) => html`<label>${dir === "inbound" ? "Inbound (to the VMs)" : "Outbound (from the VMs)"} ${words}
+            <input name=${`${dir}.${k}`} inputmode="numeric" value=${v[`net.${dir}.${k}`] ?? ""}
+              onInput=${(e: Event) => setV({ ...v, [`net.${dir}.${k}`]: (e.target as HTMLInputElement).value })} /></label>`,
+        ),
+      )}
+    </form>
+    <table>
+      <caption>Per VM limits</caption>
+      <thead><tr><th scope="col">MAC</th><th scope="col">Inbound</th><th scope="col">Outbound</th><th scope="col"><span class="sr">Remove</span></th></tr></thead>
+      <tbody>${vms.map(
+        (l, i) => html`<tr><td>${l.mac}</td><td>${rate(l.inbound)}</td><td>${rate(l.outbound)}</td>
+          <td><button type="button" onClick=${() => setVms(vms.filter((_, j) => j !== i))} aria-label=${`Remove VM limit ${l.mac}`}>Remove</button></td></tr>`,
+      )}</tbody>
+    </table>
+    <form class="row" aria-label="New VM limit" onSubmit=${addVm}>
+      <label>VM MAC <input name="qosMac" value=${draft.mac} onInput=${(e: Event) => setDraft({ ...draft, mac: (e.target as HTMLInputElement).value })} /></label>
+      <label>VM inbound kbit/s <input name="qosIn" inputmode="numeric" value=${draft.inbound}
+        onInput=${(e: Event) => setDraft({ ...draft, inbound: (e.target as HTMLInputElement).value })} /></label>
+      <label>VM outbound kbit/s <input name="qosOut" inputmode="numeric" value=${draft.outbound}
+        onInput=${(e: Event) => setDraft({ ...draft, outbound: (e.target as HTMLInputElement).value })} /></label>
+      <button type="submit">Add VM limit</button>
+    </form>
+    <${ChangeFlow} action="configure-network-qos" body=${body} onDone=${reload} version=${network.version} label="bandwidth limits" />
+  </section>`;
+}
+
 const RULE_FIELDS = ["direction", "protocol", "ports", "source", "destination", "action", "comment"] as const;
 
 function Firewall({ network, reload }: { network: any; reload: () => void }) {
@@ -367,62 +523,50 @@ export function JobsPage() {
   </section>`;
 }
 
-const TYPE_FIELDS: Record<string, { key: string; label: string; hint?: string }[]> = {
-  nat: [
-    { key: "cidr", label: "Subnet", hint: "192.168.100.0/24" },
-    { key: "dhcpStart", label: "DHCP start (optional)" },
-    { key: "dhcpEnd", label: "DHCP end (optional)" },
-  ],
-  isolated: [
-    { key: "cidr", label: "Subnet", hint: "10.20.0.0/24" },
-    { key: "dhcpStart", label: "DHCP start (optional)" },
-    { key: "dhcpEnd", label: "DHCP end (optional)" },
-  ],
-  bridge: [
-    { key: "interface", label: "NIC to bridge (or leave empty and name a bridge)" },
-    { key: "bridge", label: "Existing bridge" },
-  ],
-  sriov: [
-    { key: "pf", label: "Physical function (PF)" },
-    { key: "vfs", label: "VF count" },
-    { key: "vlan", label: "VLAN (optional)" },
-  ],
-};
-
-/** The create body of the form's values (fields left empty are left out). */
-export function createBody(type: string, v: Record<string, string>): Record<string, unknown> | null {
-  if (!v.name) return null;
-  const body: Record<string, unknown> = { name: v.name, type };
-  if (v.host) body.host = v.host;
-  if (v.description) body.description = v.description;
-  // The addressed types are the ones whose form asks for a subnet (TYPE_FIELDS): no type named here.
-  if ((TYPE_FIELDS[type] ?? []).some((f) => f.key === "cidr")) {
-    if (!v.cidr) return null;
-    body.cidr = v.cidr;
-    if (v.dhcpStart && v.dhcpEnd) body.dhcp = { start: v.dhcpStart, end: v.dhcpEnd };
-  }
-  for (const k of ["interface", "bridge", "pf"]) if (v[k]) body[k] = v[k];
-  for (const k of ["vfs", "vlan"]) if (v[k]) body[k] = Number(v[k]);
-  return body;
+/** A datalist of values from the hosts' inventory for a field (its id ties the input to it). */
+function Suggestions({ id, items }: { id: string; items: Suggestion[] }) {
+  return html`<datalist id=${id}>${items.map((o) => html`<option value=${o.value} label=${o.label}></option>`)}</datalist>`;
 }
 
 export function CreatePage() {
-  const [type, setType] = useState("nat");
-  const [values, setValues] = useState<Record<string, string>>({});
+  const [type, setType] = useState(TYPES[0] ?? "");
+  const [values, setValues] = useState<Values>({});
   const hosts = useQuery<{ hosts: Host[] }>("list-hosts", {}, []);
-  const set = (k: string) => (e: Event) => setValues({ ...values, [k]: (e.target as HTMLInputElement).value });
-  const input = (key: string, label: string, hint?: string) =>
-    html`<label>${label} <input name=${key} value=${values[key] ?? ""} placeholder=${hint ?? ""} onInput=${set(key)} /></label>`;
+  const set = (k: string) => (e: Event) => {
+    const t = e.target as HTMLInputElement;
+    setValues({ ...values, [k]: t.type === "checkbox" ? (t.checked ? "on" : "") : t.value });
+  };
+  // Suggestions come from the host asked for, else from every online host (placement picks one that has it).
+  const all = hosts.data?.hosts ?? [];
+  const candidates = values.host ? all.filter((h) => h.id === values.host) : all.filter((h) => h.status === "online");
+  const input = (key: string, label: string, hint?: string, list?: string) =>
+    html`<label>${label} <input name=${key} value=${values[key] ?? ""} placeholder=${hint ?? ""} list=${list} onInput=${set(key)} /></label>`;
+  const check = (key: string, label: string) =>
+    html`<label class="check"><input type="checkbox" name=${key} checked=${values[key] === "on"} onChange=${set(key)} /> ${label}</label>`;
+  const form = FORMS[type];
   return html`<section>
     <h2>New network</h2>
-    <form class="stack" onSubmit=${(e: Event) => e.preventDefault()}>
+    <form class="stack" aria-label="New network" onSubmit=${(e: Event) => e.preventDefault()}>
       <label>Type <select name="type" value=${type} onChange=${(e: Event) => setType((e.target as HTMLSelectElement).value)}>
-        ${Object.keys(TYPE_FIELDS).map((t) => html`<option value=${t}>${t}</option>`)}</select></label>
+        ${TYPES.map((t) => html`<option value=${t}>${t}</option>`)}</select></label>
+      ${form ? html`<p class="hint" id="type-summary">${form.summary}</p>` : null}
       ${input("name", "Name")}
       <label>Host <select name="host" value=${values.host ?? ""} onChange=${set("host")}>
         <option value="">any (placement)</option>
-        ${(hosts.data?.hosts ?? []).map((h) => html`<option value=${h.id}>${h.id} (${h.status})</option>`)}</select></label>
-      ${(TYPE_FIELDS[type] ?? []).map((f) => input(f.key, f.label, f.hint))}
+        ${all.map((h) => html`<option value=${h.id}>${h.id} (${h.status})</option>`)}</select></label>
+      <fieldset>
+        <legend>${type} settings</legend>
+        ${shownFields(type, values).map((f) => {
+          if (f.kind === "check") return check(f.path, f.label);
+          if (f.kind === "select")
+            return html`<label>${f.label} <select name=${f.path} value=${values[f.path] ?? f.options?.[0]?.[0] ?? ""} onChange=${set(f.path)}>
+              ${(f.options ?? []).map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></label>`;
+          const list = f.suggest ? `suggest-${f.path.replace(/\W/g, "-")}` : undefined;
+          return html`${input(f.path, f.label, f.hint, list)}${f.suggest && list ? html`<${Suggestions} id=${list} items=${f.suggest(candidates)} />` : null}`;
+        })}
+      </fieldset>
+      ${check("noAutostart", "Autostart off")}
+      ${check("noStart", "Define only, do not start")}
       ${input("description", "Description (optional)")}
     </form>
     <${ChangeFlow} action="create-network" body=${createBody(type, values)} label="network"

@@ -1,9 +1,12 @@
 /**
  * /admin/queues: Bull Board showing every host's BullMQ queue, for admins
  * only. A browser cannot send a bearer header with the dashboard's own
- * requests, so `GET /admin/queues?access_token=<admin token>` checks the token
- * and keeps it in an HttpOnly, SameSite=Strict cookie scoped to this path;
- * `Authorization: Bearer` works too. The board is read-only: retrying or
+ * requests, so the token is kept in an HttpOnly, SameSite=Strict cookie scoped
+ * to this path, set by `POST /api/queue-dashboard/session` (the token in the
+ * Authorization header: what the web console does, no token in any URL) or,
+ * for a person at a browser's address bar, by `GET
+ * /admin/queues?access_token=<admin token>` (redirected to the same page
+ * without the query); `Authorization: Bearer` works too. The board is read-only: retrying or
  * removing a job behind netforge's back would leave its job record and the
  * network lock out of step. The page's links to Google's web fonts are
  * removed and a Content-Security-Policy keeps it on this origin (it falls back
@@ -15,14 +18,16 @@ import { HonoAdapter } from "@bull-board/hono";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { AppError } from "@netforge/core/contract";
 import { listHosts } from "@netforge/core/store";
-import { Hono, type MiddlewareHandler } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
-import { clientAddressKey } from "../auth";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { clientAddressKey, requireRole } from "../auth";
 import type { AppEnv, Services } from "../context";
 import type { TokenBucketRateLimiter } from "../rate-limiter";
 import type { TokenTable } from "../tokens";
 
 export const DASHBOARD_PATH = "/admin/queues";
+/** Where a client with an admin token in its Authorization header gets the dashboard's cookie. */
+export const SESSION_PATH = "/api/queue-dashboard/session";
 const COOKIE = "netforge_dashboard";
 const CSP =
   "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-ancestors 'none'";
@@ -42,20 +47,19 @@ function dashboardAuth(tokens: TokenTable, authFailures: TokenBucketRateLimiter)
           reason: "auth_failures",
         });
       }
-      throw new AppError("UNAUTHORIZED", `the queue dashboard needs an admin token: open ${DASHBOARD_PATH}?access_token=<token>`, {
-        reason: token === undefined ? "missing_token" : "invalid_token",
-      });
+      throw new AppError(
+        "UNAUTHORIZED",
+        `the queue dashboard needs an admin token: sign in at /console, or open ${DASHBOARD_PATH}?access_token=<token>`,
+        {
+          reason: token === undefined ? "missing_token" : "invalid_token",
+        },
+      );
     }
     if (role !== "admin")
       throw new AppError("FORBIDDEN", `role '${role}' may not open the queue dashboard (needs 'admin')`, { role, required: "admin" });
     if (login !== undefined) {
       // Keep the token out of the address bar and history: cookie, then the same page without the query.
-      setCookie(c, COOKIE, login, {
-        path: DASHBOARD_PATH,
-        httpOnly: true,
-        sameSite: "Strict",
-        secure: new URL(c.req.url).protocol === "https:",
-      });
+      setCookie(c, COOKIE, login, cookieOptions(c));
       return c.redirect(DASHBOARD_PATH, 303);
     }
     await next();
@@ -67,6 +71,36 @@ function dashboardAuth(tokens: TokenTable, authFailures: TokenBucketRateLimiter)
     c.res.headers.set("Content-Security-Policy", CSP);
     c.res.headers.set("X-Content-Type-Options", "nosniff");
   };
+}
+
+/** The cookie's attributes: this path only, no script access, never sent from another site. */
+const cookieOptions = (c: Context<AppEnv>) =>
+  ({
+    path: DASHBOARD_PATH,
+    httpOnly: true,
+    sameSite: "Strict",
+    secure: new URL(c.req.url).protocol === "https:",
+  }) as const;
+
+/**
+ * The dashboard's cookie from a bearer header (under /api/*: bearerAuth has checked the token, its rate and
+ * the failed-authentication limit): POST sets it for an admin (others: 403 FORBIDDEN), DELETE clears it (a
+ * console signing out). A header cannot be sent by another site's page, so no cross-site request sets it.
+ */
+export function queueDashboardSessionRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.post(`${SESSION_PATH}`, requireRole("admin", "open the queue dashboard"), (c) => {
+    const token = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("Authorization") ?? "")?.[1];
+    // bearerAuth let the request in with this header's token: it is there.
+    if (token === undefined) throw new AppError("UNAUTHORIZED", "missing bearer token", { reason: "missing_token" });
+    setCookie(c, COOKIE, token, cookieOptions(c));
+    return c.json({ dashboard: DASHBOARD_PATH }, 200);
+  });
+  app.delete(`${SESSION_PATH}`, requireRole("viewer", "close the queue dashboard"), (c) => {
+    deleteCookie(c, COOKIE, cookieOptions(c));
+    return c.body(null, 204);
+  });
+  return app;
 }
 
 export function queueDashboardRoutes(s: Services, tokens: TokenTable, authFailures: TokenBucketRateLimiter): Hono<AppEnv> {

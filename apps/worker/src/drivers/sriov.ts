@@ -31,6 +31,7 @@ function pfOrUnavailable(ctx: HostContext, pf: string): PfInfo {
       pf,
       host: ctx.hostId,
       reason: info.unavailable,
+      field: "pf",
     });
   }
   return info;

@@ -173,7 +173,11 @@ describe("the bridge door, from a host's inventory", () => {
     const br = l2Unavailable({ kind: "bridge", bridge: "br0" });
     expect(br.details).toEqual({ issues: [{ path: "bridge", message: "no online host has bridge br0" }] });
     const pf = l2Unavailable(sriovReq("eth9"));
-    expect([pf.code, pf.message, pf.details]).toEqual(["SRIOV_UNAVAILABLE", "no online host has SR-IOV PF eth9", { pf: "eth9" }]);
+    expect([pf.code, pf.message, pf.details]).toEqual([
+      "SRIOV_UNAVAILABLE",
+      "no online host has SR-IOV PF eth9",
+      { pf: "eth9", field: "pf" },
+    ]);
   });
 
   it("plans a create on a free NIC: the definition of the chosen bridge and the ip steps, each live", () => {
@@ -262,7 +266,7 @@ describe("the sriov door, from a host's inventory", () => {
     expect([err?.code, err?.message, err?.details]).toEqual([
       "SRIOV_UNAVAILABLE",
       "host h1 has no SR-IOV PF eth9 (no such interface)",
-      { host: "h1", pf: "eth9" },
+      { host: "h1", pf: "eth9", field: "pf" },
     ]);
     expect(refusalOf(sriovReq("eth9"), hostWith({ interfaces: [link("eth9")] }))).toBeNull();
     expect(refusalOf(sriovReq("eth9"), hostWith({ sriovPfs: [pf()] }))).toBeNull();
@@ -340,7 +344,7 @@ describe("the sriov door, from a host's inventory", () => {
       expect.objectContaining({
         code: "SRIOV_UNAVAILABLE",
         message: "SR-IOV PF eth9 on host h1 is unavailable: its inventory lists no SR-IOV PF of that name",
-        details: { pf: "eth9", host: "h1" },
+        details: { pf: "eth9", host: "h1", field: "pf" },
       }),
     );
     expect(() => l2CreatePlan(payload(sriovReq("eth9", 4)), hostWith({ sriovPfs: [pf({ foreignNetworks: ["x"] })] }), [])).toThrow(

@@ -66,10 +66,7 @@ export const sriovHostSteps: HostSteps<SriovNetSpec> = {
       throw new AppError(
         "SRIOV_UNAVAILABLE",
         `SR-IOV PF ${spec.pf} on host ${host} is unavailable: its inventory lists no SR-IOV PF of that name`,
-        {
-          pf: spec.pf,
-          host,
-        },
+        { pf: spec.pf, host, field: "pf" },
       );
     }
     return planVfWrites(pf, spec.vfs).map((n) => ({

@@ -34,13 +34,13 @@ describe("planVfWrites: the sriov_numvfs writes, or why not", () => {
     const e = thrown(() => planVfWrites(pf(), null));
     expect(e.code).toBe("SRIOV_UNAVAILABLE");
     expect(e.message).toBe('SR-IOV PF enp1s0f0 has no VFs configured (sriov_numvfs is 0); give "vfs" to create them');
-    expect(e.details).toEqual({ pf: "enp1s0f0", vfsTotal: 8, vfsConfigured: 0 });
+    expect(e.details).toEqual({ pf: "enp1s0f0", vfsTotal: 8, vfsConfigured: 0, field: "vfs" });
   });
   it("more than the PF supports: SRIOV_UNAVAILABLE; exactly its maximum is fine", () => {
     const e = thrown(() => planVfWrites(pf(), 9));
     expect(e.code).toBe("SRIOV_UNAVAILABLE");
     expect(e.message).toBe("SR-IOV PF enp1s0f0 supports at most 8 VFs, 9 asked");
-    expect(e.details).toEqual({ pf: "enp1s0f0", vfsTotal: 8, vfs: 9 });
+    expect(e.details).toEqual({ pf: "enp1s0f0", vfsTotal: 8, vfs: 9, field: "vfs" });
     expect(planVfWrites(pf(), 8)).toEqual([8]);
   });
   it("already that count: nothing; from 0: one write", () => {

@@ -36,6 +36,7 @@ export function planVfWrites(info: PfState, want: number | null): number[] {
         pf: info.pf,
         vfsTotal: info.totalVfs,
         vfsConfigured: 0,
+        field: "vfs",
       });
     }
     return [];
@@ -45,6 +46,7 @@ export function planVfWrites(info: PfState, want: number | null): number[] {
       pf: info.pf,
       vfsTotal: info.totalVfs,
       vfs: want,
+      field: "vfs",
     });
   }
   if (info.numVfs === want) return [];

@@ -42,9 +42,11 @@ const sriovDoor: DeviceDoor<SriovNetSpec> = {
     const ifs = new Set(host.interfaces.map((i) => i.name));
     // A PF the host lists, or at least an interface of that name (the worker tells why it has no SR-IOV).
     if (!host.sriovPfs.some((p) => p.pf === req.pf) && !ifs.has(req.pf)) {
+      // `field`: the body field the refusal concerns (a form marks it).
       return new AppError("SRIOV_UNAVAILABLE", `host ${host.id} has no SR-IOV PF ${req.pf} (no such interface)`, {
         host: host.id,
         pf: req.pf,
+        field: "pf",
       });
     }
     const pf = host.sriovPfs.find((p) => p.pf === req.pf);
@@ -76,7 +78,7 @@ const sriovDoor: DeviceDoor<SriovNetSpec> = {
   },
   noHostHas(l2) {
     const req = sriovRequest(l2);
-    return new AppError("SRIOV_UNAVAILABLE", `no online host has SR-IOV PF ${req.pf}`, { pf: req.pf });
+    return new AppError("SRIOV_UNAVAILABLE", `no online host has SR-IOV PF ${req.pf}`, { pf: req.pf, field: "pf" });
   },
   specFor(payload, l2, host) {
     const req = sriovRequest(l2);

@@ -218,7 +218,7 @@ describe("field shapes", () => {
     // A body that is no object: not "a network type is required".
     for (const v of [null, "x", 42, []]) {
       expect(CreateNetworkBody.safeParse(v).error?.issues.map((i) => [i.code, i.message])).toEqual([
-        ["invalid_type", "Invalid input: expected object, received " + (v === null ? "null" : Array.isArray(v) ? "array" : typeof v)],
+        ["invalid_type", `Invalid input: expected object, received ${v === null ? "null" : Array.isArray(v) ? "array" : typeof v}`],
       ]);
     }
     // The subnet a body claims: the routed types' cidr; none for the types on a LAN.
