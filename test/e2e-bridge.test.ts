@@ -275,14 +275,53 @@ describe("refusals and a host's own bridge", () => {
     expect((await h.exec(["ip", "-j", "link", "show", "dev", "lan1"])).stdout).not.toContain('"master"');
   });
 
-  it("missing NIC: clear 400 at the door, naming it", async () => {
+  it("missing NIC: clear 400 naming it, at the door or, on a named host, from its worker's fresh read", async () => {
     const r = await c.call("create-network", { name: "ghost", type: "bridge", interface: "eth9" });
     expect(r.status, JSON.stringify(r.body)).toBe(400);
     // With one online host its own answer names it; with several, "no online host has interface eth9".
     expect(r.body.error.message).toContain("host l2br has no interface eth9");
-    const r2 = await c.call("create-network", { name: "ghost", type: "bridge", interface: "eth9", host: "l2br" });
-    expect(r2.status).toBe(400);
-    expect(r2.body.error.message).toContain("host l2br has no interface eth9");
+    // Named host: the worker decides (its inventory may be older than the NIC); the job fails, nothing is left.
+    const r2 = await c.call("create-network", { name: "ghost", type: "bridge", interface: "eth9", host: "l2br" }, { wait: 30 });
+    expect(r2.status, JSON.stringify(r2.body)).toBe(400);
+    expect(r2.body.job.error.code).toBe("VALIDATION_FAILED");
+    expect(r2.body.job.error.message).toContain("host l2br has no interface eth9");
+    expect((await c.call("describe-network", { name: "ghost" })).status).toBe(404);
+    expect((await h.virsh(["net-list", "--all", "--name"])).stdout).not.toContain("ghost");
+  });
+
+  it("a NIC added to the host is known at once: published within a second, and a create on it right away works", async () => {
+    // A 30 s heartbeat for this test: only the link event can publish the NIC within a second.
+    await c.startWorker("l2br", { env: { NETFORGE_HEARTBEAT_MS: "30000" } });
+    await h.exec(["ip", "link", "add", "nfnew0", "type", "veth", "peer", "name", "nfnew0p"]);
+    const t0 = Date.now();
+    await waitFor(
+      "nfnew0 in list-hosts",
+      async () => {
+        const r = await c.call("list-hosts", {});
+        return r.body.hosts[0].interfaces.some((i: { name: string }) => i.name === "nfnew0");
+      },
+      5_000,
+      20,
+    );
+    const seenMs = Date.now() - t0;
+    console.log(`a new NIC reached list-hosts after ${seenMs} ms`);
+    expect(seenMs).toBeLessThan(1_000);
+    // Another NIC, used at once: the door has not seen it, the named host's worker reads it and creates.
+    await h.exec(["ip", "link", "add", "nfnew1", "type", "veth", "peer", "name", "nfnew1p"]);
+    const r = await c.call("create-network", { name: "fresh", type: "bridge", interface: "nfnew1", host: "l2br" }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect((await h.exec(["ip", "-j", "link", "show", "dev", "nfnew1"])).stdout).toContain('"master"');
+    expect((await c.call("delete-network", { name: "fresh" }, { wait: 30 })).status).toBe(200);
+    await h.exec(["ip", "link", "del", "nfnew1"]);
+    // A NIC removed leaves the inventory as fast.
+    await h.exec(["ip", "link", "del", "nfnew0"]);
+    await waitFor(
+      "nfnew0 gone from list-hosts",
+      async () => !(await c.call("list-hosts", {})).body.hosts[0].interfaces.some((i: { name: string }) => i.name === "nfnew0"),
+      1_000,
+      20,
+    );
+    await c.startWorker("l2br");
   });
 
   it("an existing host bridge is used and left untouched by delete", async () => {

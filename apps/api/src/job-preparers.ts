@@ -27,6 +27,7 @@ import {
   planChange,
   checkHostRules,
   hostRuleCount,
+  l2Lacks,
   l2Refusal,
   l2Unavailable,
   modelFor,
@@ -144,7 +145,9 @@ export async function placeAndClaim(
   if (spec.requestedHost !== null) {
     const host = await requireOnlineHost(redis, keys, spec.requestedHost, "choose another host or retry when it is back");
     const why = refusal(host);
-    if (why) throw why;
+    // A device the named host's inventory does not list at all may be newer than its last publish: its worker
+    // decides with a fresh read (a dry run plans from the inventory, so it still refuses).
+    if (why && (checkOnly || !l2 || !l2Lacks(l2, host))) throw why;
     if (checkOnly) await placeAndClaimNetwork(redis, keys, claim, [spec.requestedHost], { checkOnly });
     await claimOn({ ...claim, candidates: [spec.requestedHost], target: spec.requestedHost, checkOnly });
     return spec.requestedHost;

@@ -108,8 +108,10 @@ export async function publishInventory(
     lastSeenAt: new Date().toISOString(),
   };
   await setOccupiedSubnets(ctx.redis, ctx.keys, ctx.hostId, rec.occupied);
-  const epoch = ctx.storeEpoch?.current();
-  if (!epoch) await putHost(ctx.redis, ctx.keys, rec);
+  const epoch = ctx.storeEpoch ? ctx.storeEpoch.current() : undefined;
+  // A worker that has not published its networks yet (starting up) does not show up as online before it has.
+  if (epoch === null) return rec;
+  if (epoch === undefined) await putHost(ctx.redis, ctx.keys, rec);
   // Only under the epoch this host published its networks under: after a reset the host shows up again with them.
   else if (!(await putHostUnderEpoch(ctx.redis, ctx.keys, epoch, rec))) ctx.storeEpoch?.changed();
   return rec;

@@ -150,6 +150,8 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   host.firewall.onPortSecuredChange = () => portWatcher.schedule();
   // Bandwidth limits: a port plugged into a shaped bridge feeds its ingress to the network's IFB at once.
   portWatcher.onPorts = async (ports) => void (await feedNewPorts(host, ports));
+  // Host facts at the door are fresh: a NIC or address added or removed is published within ~250 ms.
+  portWatcher.onLinkChange = () => scheduleInventory();
   portWatcher.start();
   // Follow libvirt's events from here on (one full read of the host once the stream is up).
   await catalog.start(runner);

@@ -2,7 +2,7 @@
  * Keeps the port sets of port security (render/nft-bridge.ts) equal to the
  * ports of each network's bridge. The kernels netforge runs on may lack
  * `meta ibrname` in the bridge family, so the table names a network's VM
- * ports one by one; `ip -o monitor link` wakes us on every link change (a VM
+ * ports one by one; `ip -o monitor link address` wakes us on every link change (a VM
  * starting adds its tap to the bridge), and the ports are read again
  * (`ip -j link show`) and applied as set elements within milliseconds. The
  * heartbeat re-reads them too, in case the monitor died.
@@ -43,6 +43,11 @@ export class PortWatcher {
    * network's IFB: qos-drift.ts feedNewPorts); absent: only port security reads them.
    */
   onPorts: ((ports: Map<string, string[]>) => Promise<void>) | null = null;
+  /**
+   * Called on every link or address event (a NIC added or removed, an address set): the worker republishes the
+   * host's inventory at once, so the API's door knows a new NIC within a fraction of a second, not a heartbeat.
+   */
+  onLinkChange: (() => void) | null = null;
 
   constructor(
     private readonly runner: CommandRunner,
@@ -58,9 +63,12 @@ export class PortWatcher {
 
   private connect(): void {
     if (this.closed || this.proc || !this.runner.spawnInteractive) return;
-    const p = this.runner.spawnInteractive("ip", ["-o", "monitor", "link"]);
+    const p = this.runner.spawnInteractive("ip", ["-o", "monitor", "link", "address"]);
     this.proc = p;
-    p.onStdout(() => this.schedule());
+    p.onStdout(() => {
+      this.schedule();
+      this.onLinkChange?.();
+    });
     p.onExit(() => {
       if (this.proc !== p) return;
       this.proc = null;

@@ -86,6 +86,10 @@ const bridgeDoor: DeviceDoor<BridgeNetSpec> = {
     }
   },
   noHostHas: (req) => validationError([{ path: req.kind, message: `no online host has ${what(req)}` }]),
+  lacks: (req, host) => {
+    const device = req.kind === "bridge" ? req.bridge : req.kind === "interface" ? req.interface : null;
+    return device !== null && !host.interfaces.some((i) => i.name === device);
+  },
   specFor(payload, req, host, networks) {
     const choice = bridgeChoiceFromInventory(req, host, networks, payload.name);
     return {

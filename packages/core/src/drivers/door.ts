@@ -19,6 +19,12 @@ export interface DeviceDoor<S extends NetSpec> {
   /** The refusal when no online host has the device at all. */
   noHostHas(req: L2Request): AppError;
   /**
+   * Whether `host`'s published inventory lacks the device entirely (not: has it, but it cannot be used). A real
+   * create on a named host then goes to its worker, which decides from a fresh read of the host: the inventory
+   * may be a heartbeat old (a NIC just added), and the worker's own check refuses a device that is not there.
+   */
+  lacks(req: L2Request, host: HostRecord): boolean;
+  /**
    * The spec a create would define on `host`, chosen from its inventory (the bridge, the PF), with the
    * refusals the inventory tells; the dry run plans it (plan/lifecycle.ts) with the inventory as the facts.
    */

@@ -106,6 +106,11 @@ export function l2Refusal(req: L2Request, host: HostRecord, networks: readonly I
   return doorOf(req).refusal(req, host, networks, name);
 }
 
+/** Whether `host`'s inventory lacks the device `req` asks for entirely (its worker then decides, DeviceDoor.lacks). */
+export function l2Lacks(req: L2Request, host: HostRecord): boolean {
+  return doorOf(req).lacks(req, host);
+}
+
 /** The refusal when no online host has the device `req` asks for. */
 export function l2Unavailable(req: L2Request): AppError {
   return doorOf(req).noHostHas(req);

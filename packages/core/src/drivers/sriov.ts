@@ -76,6 +76,10 @@ const sriovDoor: DeviceDoor<SriovNetSpec> = {
         })
       : null;
   },
+  lacks(l2, host) {
+    if (l2.kind !== "sriov") return false;
+    return !host.sriovPfs.some((p) => p.pf === l2.pf) && !host.interfaces.some((i) => i.name === l2.pf);
+  },
   noHostHas(l2) {
     const req = sriovRequest(l2);
     return new AppError("SRIOV_UNAVAILABLE", `no online host has SR-IOV PF ${req.pf}`, { pf: req.pf, field: "pf" });
