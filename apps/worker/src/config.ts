@@ -120,6 +120,11 @@ const Env = z.object({
     }),
   /** The `ss` executable the worker reads listening ports with (default "ss" from PATH). */
   NETFORGE_SS_PATH: z.string().min(1).default("ss"),
+  /**
+   * The address other hosts reach this one on for overlay networks (VXLAN): one of the host's IPv4 addresses.
+   * Unset: the address of the interface the default route leaves through.
+   */
+  NETFORGE_UNDERLAY_IP: z.ipv4().optional(),
   /** The qdisc kinds the QoS probe requires (default htb; a test names one the kernel lacks). */
   NETFORGE_QOS_QDISCS: z
     .string()
@@ -160,6 +165,8 @@ export type WorkerConfig = {
   ssCommand?: string;
   /** NETFORGE_QOS_QDISCS; absent (hand-built configs): htb. */
   qosQdiscs?: string[];
+  /** NETFORGE_UNDERLAY_IP; absent: the default route's interface address. */
+  underlayIp?: string;
 };
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -197,5 +204,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     deniedHostPorts: deniedHostPorts(e.NETFORGE_DENIED_HOST_PORTS),
     ssCommand: e.NETFORGE_SS_PATH,
     qosQdiscs: e.NETFORGE_QOS_QDISCS.split(","),
+    ...(e.NETFORGE_UNDERLAY_IP ? { underlayIp: e.NETFORGE_UNDERLAY_IP } : {}),
   };
 }

@@ -34,6 +34,8 @@ export interface HostContext {
   ssCommand?: string;
   /** The qdisc kinds shaping needs (NETFORGE_QOS_QDISCS; absent: htb). */
   qosQdiscs?: readonly string[];
+  /** NETFORGE_UNDERLAY_IP (absent: the default route's interface address; host/underlay.ts). */
+  underlayIp?: string;
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */
   hostChanged(network?: string): void;
   /**

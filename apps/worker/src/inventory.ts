@@ -10,6 +10,12 @@ import type { HostContext } from "./context";
 import { occupiedSubnets } from "./host/host-checks";
 import type { HostSnapshot } from "./drivers/driver";
 import { readLinks, readRoutes } from "./host/ip";
+import { findUnderlay, type UnderlayAnswer } from "./host/underlay";
+
+/** The host record's underlay fields from findUnderlay's answer. */
+function underlayFields(a: UnderlayAnswer): Pick<HostRecord, "underlay" | "underlayProblem"> {
+  return a.underlay ? { underlay: a.underlay } : { underlay: null, underlayProblem: a.why };
+}
 import { readProtectedEndpoints } from "./host/protected";
 import { listeningPorts } from "./host/listening";
 import { qosCapabilityOf } from "./host/qos";
@@ -104,6 +110,7 @@ export async function publishInventory(
       },
     )),
     ...(ctx.nameConflicts && ctx.nameConflicts.length > 0 ? { nameConflicts: ctx.nameConflicts } : {}),
+    ...underlayFields(findUnderlay(links, routes, ctx.underlayIp ?? null)),
     startedAt,
     lastSeenAt: new Date().toISOString(),
   };

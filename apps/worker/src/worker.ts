@@ -96,6 +96,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     deniedHostPorts: cfg.deniedHostPorts ?? deniedHostPorts(undefined),
     ...(cfg.ssCommand ? { ssCommand: cfg.ssCommand } : {}),
     ...(cfg.qosQdiscs ? { qosQdiscs: cfg.qosQdiscs } : {}),
+    ...(cfg.underlayIp ? { underlayIp: cfg.underlayIp } : {}),
     hostChanged: (network) => scheduleInventory(network),
     storeEpoch: { current: () => epochWatch.current(), changed: () => storeMaybeReset() },
   };

@@ -558,6 +558,11 @@ export async function destroyAllSandboxHosts(opts: { orphans?: boolean; graceful
     done.push(id);
   }
   if (opts.orphans !== false) {
+    // Underlay fabrics (fabric.ts) whose hosts are gone.
+    for (const n of listNetns().filter((x) => x.startsWith("nff-"))) {
+      await killNamespaceProcesses([n]);
+      await deleteNetns(n);
+    }
     // VM namespaces whose host is gone entirely.
     const vmLeft = listNetns().filter((n) => n.startsWith("nfv-"));
     if (vmLeft.length > 0) {

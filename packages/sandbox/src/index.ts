@@ -140,3 +140,12 @@ export { rebootSandboxHost, type RebootOptions, type RebootResult } from "./rebo
 export { DEPLOY_DIR, netforgeFirewallBoot, unitExecStart } from "./boot-units.js";
 export { type LanNic, type LanNicOptions, addLanNic } from "./lan-nic.js";
 export { RUN_DIR_ENV, processStartTime, recordNamespace, recordProcess } from "./run-registry.js";
+export {
+  type Fabric,
+  type FabricPort,
+  createFabric,
+  destroyAllFabrics,
+  destroyFabric,
+  fabricNetnsName,
+  joinFabric,
+} from "./fabric.js";

@@ -5,3 +5,4 @@ export * from "./nft";
 export * from "./nft-boot";
 export * from "./nft-bridge";
 export * from "./tc-qos";
+export * from "./vxlan";

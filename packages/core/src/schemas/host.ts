@@ -79,6 +79,15 @@ export const HostRecord = z.object({
    * store was reset): both are kept, nothing is deleted; describe-network lists this host under `conflicts`.
    */
   nameConflicts: z.array(z.object({ network: z.string(), heldBy: z.string() })).optional(),
+  /**
+   * The address other hosts reach this one on for overlays (VXLAN), its interface and MTU: NETFORGE_UNDERLAY_IP,
+   * else the default route's interface address. null: none found (`underlayProblem` says why); absent: an older worker.
+   */
+  underlay: z
+    .object({ ip: z.string(), interface: z.string(), mtu: z.number().int(), source: z.enum(["setting", "default-route"]) })
+    .nullable()
+    .optional(),
+  underlayProblem: z.string().optional(),
 });
 export type HostRecord = z.infer<typeof HostRecord>;
 

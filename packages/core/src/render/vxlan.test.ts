@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { floodEntry, overlayMtu, unicastEntry, vxlanDeviceName, vxlanDeviceSetup, vxlanDeviceTeardown } from "./vxlan";
+
+describe("VXLAN commands of an overlay member", () => {
+  it("a device per VNI, no learning, port 4789, enslaved to the overlay's bridge with the overlay MTU", () => {
+    expect(vxlanDeviceSetup({ vni: 4242, local: "172.31.0.3", bridge: "nf-tenant", mtu: 1450 })).toEqual([
+      ["link", "add", "nfvx4242", "type", "vxlan", "id", "4242", "local", "172.31.0.3", "dstport", "4789", "nolearning"],
+      ["link", "set", "nfvx4242", "mtu", "1450"],
+      ["link", "set", "nfvx4242", "master", "nf-tenant"],
+      ["link", "set", "dev", "nfvx4242", "type", "bridge_slave", "learning", "off"],
+      ["link", "set", "nfvx4242", "up"],
+    ]);
+    expect(vxlanDeviceTeardown(4242)).toEqual(["link", "del", "nfvx4242"]);
+  });
+
+  it("one flood entry per other member, a static unicast entry per known MAC", () => {
+    expect(floodEntry(7, "172.31.0.4")).toEqual(["fdb", "append", "00:00:00:00:00:00", "dev", "nfvx7", "dst", "172.31.0.4"]);
+    expect(unicastEntry(7, "02:4e:46:00:00:01", "172.31.0.4")).toEqual([
+      "fdb",
+      "replace",
+      "02:4e:46:00:00:01",
+      "dev",
+      "nfvx7",
+      "dst",
+      "172.31.0.4",
+      "static",
+    ]);
+  });
+
+  it("refuses to render anything it was not meant to (the caller validated; this is the last guard)", () => {
+    expect(() => vxlanDeviceName(0)).toThrow(/VNI 0/);
+    expect(() => vxlanDeviceName(16_777_216)).toThrow(/VNI/);
+    expect(() => vxlanDeviceName(1.5)).toThrow(/VNI/);
+    expect(() => floodEntry(7, "172.31.0.4; reboot")).toThrow(/remote/);
+    expect(() => unicastEntry(7, "00:00:00:00:00:00", "172.31.0.4")).toThrow(/MAC/);
+    expect(() => unicastEntry(7, "02:4E:46:00:00:01", "172.31.0.4")).toThrow(/MAC/);
+    expect(() => vxlanDeviceSetup({ vni: 7, local: "::1", bridge: "nf-x", mtu: 1450 })).toThrow(/local/);
+    expect(() => vxlanDeviceSetup({ vni: 7, local: "172.31.0.3", bridge: "nf x", mtu: 1450 })).toThrow(/bridge/);
+    expect(() => vxlanDeviceSetup({ vni: 7, local: "172.31.0.3", bridge: "nf-x", mtu: 100 })).toThrow(/MTU/);
+  });
+
+  it("the overlay MTU is the smallest member underlay MTU less the VXLAN overhead (50 over IPv4, 70 over IPv6)", () => {
+    expect(overlayMtu([1500, 9000, 1600])).toBe(1450);
+    expect(overlayMtu([9000], true)).toBe(8930);
+    expect(() => overlayMtu([])).toThrow(/no member/);
+  });
+});
