@@ -22,5 +22,6 @@ export * from "./store/redis";
 export { evalScript } from "./store/scripts";
 export * from "./store/submission";
 export * from "./store/store-epoch";
+export * from "./store/vni-claims";
 export * from "./store/worker-counters";
 export * from "./store/queue";
