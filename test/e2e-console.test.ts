@@ -166,20 +166,28 @@ describe("the console in headless Chromium", () => {
     await axe(page, "fleet");
   });
 
-  it("the fleet shows each host's QoS capability as list-hosts gives it", async () => {
+  it("the fleet shows each host's QoS capability and underlay as list-hosts gives them", async () => {
     const host = (await c.call("list-hosts", {})).body.hosts[0];
     const qos = host.qos as { supported: boolean; missing: string[] };
     expect(qos).toBeDefined();
     const col = await page.locator("thead th").allTextContents();
     const i = col.indexOf("QoS");
     expect(i).toBeGreaterThan(0);
-    // No worker publishes an underlay yet: no column for it.
-    expect(col).not.toContain("Underlay");
     const cell = page
       .getByRole("row", { name: /con .*online/ })
       .locator("td")
       .nth(i);
     await expect.poll(() => cell.textContent()).toBe(qos.supported ? "yes" : `no (missing: ${qos.missing.join(", ")})`);
+    // The sandbox host's default route leaves through its uplink: that is its underlay.
+    const u = col.indexOf("Underlay");
+    expect(u).toBeGreaterThan(0);
+    const underlay = host.underlay as { ip: string; interface: string; mtu: number };
+    expect(underlay.interface).toBe("uplink0");
+    const ucell = page
+      .getByRole("row", { name: /con .*online/ })
+      .locator("td")
+      .nth(u);
+    await expect.poll(() => ucell.textContent()).toBe(`${underlay.ip} on uplink0, MTU ${underlay.mtu}`);
   });
 
   it("the sriov form shows the API's refusal with its code and the field (no SR-IOV hardware here)", async () => {

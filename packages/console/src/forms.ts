@@ -29,8 +29,9 @@ export interface Host {
   sriovPfs: { pf: string; vfsTotal: number; vfsConfigured: number; vfsInUse?: number }[];
   allowedInterfaces?: string[];
   qos?: { supported: boolean; missing: string[] };
-  /** Not published by any worker yet (a later issue): shown when a host record has it. */
-  underlay?: unknown;
+  /** The address other hosts reach this one on for overlays (null: none found, `underlayProblem` says why). */
+  underlay?: { ip: string; interface: string; mtu: number; source: string } | null;
+  underlayProblem?: string;
 }
 
 /** A value offered for a field from the hosts' inventory (a datalist entry). */

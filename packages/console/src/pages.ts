@@ -31,8 +31,13 @@ function useQuery<T>(action: string, body: unknown, deps: unknown[]): { data: T 
 const qosCapability = (h: Host): string =>
   h.qos === undefined ? "" : h.qos.supported ? "yes" : `no (missing: ${h.qos.missing.join(", ") || "unknown"})`;
 
-/** A value of a host record the console has no column format for (the underlay, once workers publish it). */
-const shown = (v: unknown): string => (v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
+/** A host's underlay in words (list-hosts `underlay`; absent from older workers: nothing said). */
+const underlayOf = (h: Host): string =>
+  h.underlay === undefined
+    ? ""
+    : h.underlay === null
+      ? `none (${h.underlayProblem ?? "unknown"})`
+      : `${h.underlay.ip} on ${h.underlay.interface}, MTU ${h.underlay.mtu}`;
 
 export function FleetPage() {
   const q = useQuery<{ hosts: Host[] }>("list-hosts", {}, []);
@@ -44,7 +49,7 @@ export function FleetPage() {
   }, []);
   useJobEvents(() => q.reload());
   const hosts = q.data?.hosts ?? [];
-  // The underlay is not published by any worker yet: its column shows once a host record has one.
+  // Older workers publish no underlay: the column shows once a host record has one.
   const underlay = hosts.some((h) => h.underlay !== undefined);
   return html`<section>
     <h2>Fleet</h2>
@@ -59,7 +64,7 @@ export function FleetPage() {
           (h) => html`<tr>
             <td><a href=${`#/networks?host=${encodeURIComponent(h.id)}`}>${h.id}</a></td><td>${h.hostname}</td>
             <td class=${`status-${h.status}`}>${h.status}</td><td>${ageOf(h.lastSeenAt)}</td><td>${h.networks}</td>
-            <td>${h.libvirtVersion ?? ""}</td><td>${qosCapability(h)}</td>${underlay ? html`<td>${shown(h.underlay)}</td>` : null}
+            <td>${h.libvirtVersion ?? ""}</td><td>${qosCapability(h)}</td>${underlay ? html`<td>${underlayOf(h)}</td>` : null}
             <td>${(h.firewallWarnings ?? []).join("; ")}</td>
           </tr>`,
         )}
