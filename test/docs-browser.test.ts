@@ -5,48 +5,33 @@
  * takes a bearer token, and "Try it out" of list-networks gets a 200 with the
  * networks. A screenshot is kept in .netforge/docs.png.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ACTIONS } from "@netforge/core/contract";
-import { type BrowserContext, chromium } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
+import { type HeadlessChromium, startChromium } from "./support/chromium";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, startApiHarness, TOKENS } from "./support/api-harness";
 
-const CHROMIUM = "/usr/bin/chromium";
 const SHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", ".netforge");
 
 let h: ApiHarness;
 let base: string;
 let browser: BrowserContext;
-let profile: string;
+let chrome: HeadlessChromium;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (Debian package chromium)`);
   h = await startApiHarness("docs");
   await h.addHost("h1");
   await h.addNetwork({ name: "docs-net", host: "h1" });
   base = await h.listen();
-  profile = mkdtempSync(join(tmpdir(), "netforge-chromium-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-    viewport: { width: 1280, height: 1600 },
-  });
+  chrome = await startChromium({ viewport: { width: 1280, height: 1600 } });
+  browser = chrome.browser;
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await chrome?.close();
   await h?.close();
 });
 

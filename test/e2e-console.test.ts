@@ -12,18 +12,17 @@
  * Text an outsider controls renders as text. Every page is checked by axe-core (no serious or critical
  * violation) and screenshotted to .netforge/console-*.png.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { addLanNic, type SandboxHost } from "@netforge/sandbox";
 import { execa } from "execa";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { type HeadlessChromium, startChromium } from "./support/chromium";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, TOKENS, waitFor } from "./support/cluster";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", ".netforge");
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
@@ -33,14 +32,13 @@ const LAN = "conlan";
 
 let c: Cluster;
 let browser: BrowserContext;
-let profile: string;
+let chrome: HeadlessChromium;
 const problems: string[] = [];
 const foreign: string[] = [];
 /** Every URL a tab requested or navigated to (the token must be in none of them). */
 const urls: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (Debian package chromium)`);
   c = await startCluster({ hosts: [{ id: "con" }], label: "console" });
   // An unconfigured NIC of the host (a veth whose peer is the outside namespace) for the bridge form.
   const h = c.hosts.get("con") as SandboxHost;
@@ -48,26 +46,13 @@ beforeAll(async () => {
   await waitFor("lan0 in the inventory", async () =>
     (await c.call("list-hosts", {})).body.hosts?.[0]?.interfaces?.some((i: { name: string }) => i.name === "lan0"),
   );
-  profile = mkdtempSync(join(tmpdir(), "netforge-console-"));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-    viewport: { width: 1280, height: 1400 },
-  });
+  chrome = await startChromium({ viewport: { width: 1280, height: 1400 } });
+  browser = chrome.browser;
   mkdirSync(SHOT_DIR, { recursive: true });
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await chrome?.close();
   await c?.stop();
 });
 
