@@ -100,10 +100,19 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     hostChanged: (network) => scheduleInventory(network),
     storeEpoch: { current: () => epochWatch.current(), changed: () => storeMaybeReset() },
   };
+  // Reads and publishes of the host's record one after the other, in the order they were asked for: two
+  // overlapping reads (a link event's, the heartbeat's, a job's) could otherwise publish the older read last,
+  // and a dry run would plan from a host state that is gone.
+  let inventoryChain: Promise<unknown> = Promise.resolve();
+  const inventory = (only?: ReadonlySet<string>) => {
+    const next = inventoryChain.then(() => refreshHost(host, startedAt, libvirtVersion, only ? { only } : {}));
+    inventoryChain = next.catch(() => undefined);
+    return next;
+  };
   // The store's epoch (ADR 0047): this host's whole part of the index is re-published at once after a reset.
   const epochWatch = new StoreEpochWatch(host, async () => {
     const rec = await reconcile(host, { reread: !catalog.stats().live });
-    await refreshHost(host, startedAt, libvirtVersion);
+    await inventory();
     logger.info({ networks: rec.present, removed: rec.removed }, "index reconciled");
   });
   let stopping = false;
@@ -138,7 +147,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
         inventoryTimer = null;
         const only = changedNetworks;
         changedNetworks = new Set();
-        void track(refreshHost(host, startedAt, libvirtVersion, { only }).catch((err) => logger.warn({ err }, "inventory refresh failed")));
+        void track(inventory(only).catch((err) => logger.warn({ err }, "inventory refresh failed")));
       },
       Math.max(0, Math.min(250, inventoryDueBy - now)),
     );
@@ -210,7 +219,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const stopHeartbeat = loop(cfg.heartbeatMs, "heartbeat", () => {
     leaseWatcher.ensure();
     portWatcher.schedule();
-    return refreshHost(host, startedAt, libvirtVersion);
+    return inventory();
   });
   // Rounds work from the event-kept catalog; every resyncMs one re-reads every definition (what emits no event).
   let lastFullRead = Date.now();
