@@ -7,10 +7,14 @@
  * across hosts, and the largest frame the overlay MTU allows crosses without fragmenting.
  */
 import { createFabric, createNamespaceVm, destroyFabric, type Fabric, joinFabric, type SandboxHost } from "@netforge/sandbox";
-import { floodEntry, overlayMtu, unicastEntry, vxlanDeviceSetup, vxlanDeviceTeardown } from "@netforge/core/model";
+import { floodEntry, overlayMtu, unicastEntry, vxlanDeviceSetup, vxlanDeviceTeardown, vxlanGuardChain } from "@netforge/core/model";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
+
+const INJECT = join(dirname(fileURLToPath(import.meta.url)), "support", "vxlan-inject.py");
 
 const A = "ula";
 const B = "ulb";
@@ -67,19 +71,33 @@ describe("underlay in list-hosts", () => {
 
 describe("the rendered VXLAN commands between two hosts", () => {
   const VNI = 4242;
+  const vms: Record<string, Awaited<ReturnType<typeof createNamespaceVm>>> = {};
+  let underlay: Record<string, { ip: string; mtu: number }> = {};
+  afterAll(async () => {
+    for (const [h, id] of [
+      [ha, A],
+      [hb, B],
+    ] as const) {
+      await vms[id]?.destroy();
+      await h.exec(["ip", ...vxlanDeviceTeardown(VNI)], { reject: false });
+      await h.exec(["ip", "link", "del", "nf-ovt"], { reject: false });
+      await h.exec(["nft", "delete", "table", "inet", "nfvxtest"], { reject: false });
+    }
+  });
+
   it("carry an L2 segment across the fabric: VMs on two hosts ping, the overlay MTU's largest frame unfragmented", async () => {
-    const underlay = { [A]: (await hostView(A)).underlay, [B]: (await hostView(B)).underlay };
-    const mtu = overlayMtu([underlay[A].mtu, underlay[B].mtu]);
+    underlay = { [A]: (await hostView(A)).underlay, [B]: (await hostView(B)).underlay };
+    const mtu = overlayMtu([underlay[A]?.mtu ?? 0, underlay[B]?.mtu ?? 0]);
     expect(mtu).toBe(1450);
-    const vms: Record<string, Awaited<ReturnType<typeof createNamespaceVm>>> = {};
     for (const [id, h, other, addr] of [
       [A, ha, B, "10.250.0.1/24"],
       [B, hb, A, "10.250.0.2/24"],
     ] as const) {
       await h.exec(["ip", "link", "add", "nf-ovt", "mtu", String(mtu), "type", "bridge"]);
       await h.exec(["ip", "link", "set", "nf-ovt", "up"]);
-      for (const args of vxlanDeviceSetup({ vni: VNI, local: underlay[id].ip, bridge: "nf-ovt", mtu })) await h.exec(["ip", ...args]);
-      await h.exec(["bridge", ...floodEntry(VNI, underlay[other].ip)]);
+      for (const args of vxlanDeviceSetup({ vni: VNI, local: (underlay[id] as { ip: string }).ip, bridge: "nf-ovt", mtu }))
+        await h.exec(["ip", ...args]);
+      await h.exec(["bridge", ...floodEntry(VNI, (underlay[other] as { ip: string }).ip)]);
       const vm = await createNamespaceVm(h, { name: "ov1", bridge: "nf-ovt" });
       await vm.exec(["ip", "link", "set", "eth0", "mtu", String(mtu)]);
       await vm.exec(["ip", "addr", "add", addr, "dev", "eth0"]);
@@ -108,17 +126,44 @@ describe("the rendered VXLAN commands between two hosts", () => {
     expect(counters.fragments).toBe(0);
     // A static unicast entry for B's VM: netforge's way of sending known unicast to one member only.
     const macB = (await vmB.exec(["cat", "/sys/class/net/eth0/address"])).stdout.trim();
-    await ha.exec(["bridge", ...unicastEntry(VNI, macB, underlay[B].ip)]);
+    await ha.exec(["bridge", ...unicastEntry(VNI, macB, (underlay[B] as { ip: string }).ip)]);
     const fdb = (await ha.exec(["bridge", "fdb", "show", "dev", `nfvx${VNI}`])).stdout;
-    expect(fdb).toContain(`${macB} dst ${underlay[B].ip} self static`);
+    expect(fdb).toContain(`${macB} dst ${(underlay[B] as { ip: string }).ip} self static`);
     expect((await vmA.exec(["busybox", "ping", "-c", "1", "-W", "2", "10.250.0.2"], { reject: false })).exitCode).toBe(0);
-    for (const [h, vm] of [
-      [ha, vmA],
-      [hb, vmB],
-    ] as const) {
-      await vm.destroy();
-      await h.exec(["ip", ...vxlanDeviceTeardown(VNI)]);
-      await h.exec(["ip", "link", "del", "nf-ovt"]);
+  });
+  it("the guard drops a VNI's datagrams from a stranger on the underlay, and lets its members' through", async () => {
+    const vmA = vms[A] as (typeof vms)[string];
+    const macA = (await vmA.exec(["cat", "/sys/class/net/eth0/address"])).stdout.trim();
+    // What reaches the VM: UDP to port 9999, counted in its own namespace.
+    await vmA.exec(["nft", "add", "table", "inet", "seen"]);
+    await vmA.exec(["nft", "add", "chain", "inet", "seen", "in", "{ type filter hook input priority 0; }"]);
+    await vmA.exec(["nft", "add", "rule", "inet", "seen", "in", "udp", "dport", "9999", "counter"]);
+    const seen = async () =>
+      Number(/packets (\d+)/.exec((await vmA.exec(["nft", "list", "chain", "inet", "seen", "in"])).stdout)?.[1] ?? -1);
+    // A stranger on the fabric (not a member), and the member B, each able to send a hand-made VXLAN datagram.
+    const stranger = { id: "vxs", netns: `nfv-${A}-stranger` };
+    await execa("ip", ["netns", "add", stranger.netns]);
+    try {
+      await joinFabric(fabric, stranger, { cidr: "172.31.0.66/24", hostIfname: "underlay0" });
+      const inject = (netns: string) =>
+        execa("ip", ["netns", "exec", netns, "python3", INJECT, (underlay[A] as { ip: string }).ip, String(VNI), macA, "10.250.0.1"]);
+      // Without the guard the stranger's frame reaches the VM: VXLAN itself authenticates nothing.
+      await inject(stranger.netns);
+      await waitFor("the stranger's frame in the VM", async () => (await seen()) === 1, 3_000, 50);
+      // With the guard (its rules as netforge renders them, in a table of their own here) it never does.
+      await ha.exec(["nft", "-f", "-"], {
+        input: `table inet nfvxtest {\n${vxlanGuardChain([{ name: "ovt", vni: VNI, members: [(underlay[A] as { ip: string }).ip, (underlay[B] as { ip: string }).ip] }])}\n}\n`,
+      });
+      for (let i = 0; i < 3; i++) await inject(stranger.netns);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await seen()).toBe(1);
+      const guard = (await ha.exec(["nft", "list", "chain", "inet", "nfvxtest", "vxlan-guard"])).stdout;
+      expect(guard).toMatch(/counter packets 3 /);
+      // A member's datagram for the VNI still gets through.
+      await inject(hb.netns);
+      await waitFor("B's frame in the VM", async () => (await seen()) === 2, 3_000, 50);
+    } finally {
+      await execa("ip", ["netns", "del", stranger.netns], { reject: false });
     }
   });
 });

@@ -54,7 +54,7 @@ export async function createFabric(id: string): Promise<Fabric> {
  */
 export async function joinFabric(
   fabric: Fabric,
-  host: SandboxHost,
+  host: Pick<SandboxHost, "id" | "netns">,
   opts: { cidr: string; hostIfname?: string; mtu?: number },
 ): Promise<FabricPort> {
   const hostIfname = assertMatch("hostIfname", opts.hostIfname ?? "underlay0", IFNAME_RE);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { floodEntry, overlayMtu, unicastEntry, vxlanDeviceName, vxlanDeviceSetup, vxlanDeviceTeardown } from "./vxlan";
+import {
+  floodEntry,
+  overlayMtu,
+  unicastEntry,
+  vxlanDeviceName,
+  vxlanDeviceSetup,
+  vxlanDeviceTeardown,
+  vxlanGuardChain,
+  vxlanGuardRules,
+} from "./vxlan";
 
 describe("VXLAN commands of an overlay member", () => {
   it("a device per VNI, no learning, port 4789, enslaved to the overlay's bridge with the overlay MTU", () => {
@@ -43,5 +52,33 @@ describe("VXLAN commands of an overlay member", () => {
     expect(overlayMtu([1500, 9000, 1600])).toBe(1450);
     expect(overlayMtu([9000], true)).toBe(8930);
     expect(() => overlayMtu([])).toThrow(/no member/);
+  });
+});
+
+describe("the VXLAN guard", () => {
+  it("drops an overlay's VNI unless its outer source is one of its members (matched in the raw VXLAN header)", () => {
+    expect(
+      vxlanGuardRules([
+        { name: "tenant-a", vni: 4242, members: ["172.31.0.2", "172.31.0.1", "172.31.0.2"] },
+        { name: "tenant-b", vni: 10001, members: ["172.31.0.3"] },
+      ]),
+    ).toEqual([
+      'udp dport 4789 @th,96,24 4242 ip saddr != { 172.31.0.1, 172.31.0.2 } counter drop comment "overlay tenant-a: VNI 4242 only from its member hosts"',
+      'udp dport 4789 @th,96,24 10001 ip saddr != { 172.31.0.3 } counter drop comment "overlay tenant-b: VNI 10001 only from its member hosts"',
+    ]);
+    expect(vxlanGuardChain([{ name: "t", vni: 7, members: ["172.31.0.1"] }])).toBe(
+      [
+        "\tchain vxlan-guard {",
+        "\t\ttype filter hook prerouting priority raw; policy accept;",
+        '\t\tudp dport 4789 @th,96,24 7 ip saddr != { 172.31.0.1 } counter drop comment "overlay t: VNI 7 only from its member hosts"',
+        "\t}",
+      ].join("\n"),
+    );
+  });
+  it("refuses what it was not meant to render", () => {
+    expect(() => vxlanGuardRules([{ name: "t", vni: 7, members: [] }])).toThrow(/members/);
+    expect(() => vxlanGuardRules([{ name: "t", vni: 7, members: ["172.31.0.1 } accept"] }])).toThrow(/members/);
+    expect(() => vxlanGuardRules([{ name: 'a" drop', vni: 7, members: ["172.31.0.1"] }])).toThrow(/overlay name/);
+    expect(() => vxlanGuardChain([], "x; flush ruleset")).toThrow(/chain/);
   });
 });

@@ -81,3 +81,38 @@ export function unicastEntry(vni: number, mac: string, remote: string): string[]
   check(IPV4_RE.test(remote), `remote ${JSON.stringify(remote)}`);
   return ["fdb", "replace", mac, "dev", vxlanDeviceName(vni), "dst", remote, "static"];
 }
+
+/** An overlay as the VXLAN guard sees it: its name (for the comment), VNI and its members' underlay addresses. */
+export interface VxlanGuardEntry {
+  name: string;
+  vni: number;
+  members: readonly string[];
+}
+
+const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * The rules of netforge's VXLAN guard (an nft chain's body, one rule per line): a VXLAN datagram (UDP 4789) for
+ * an overlay's VNI is dropped unless its outer source is one of that overlay's member hosts, so a stranger on
+ * the underlay, or a member of another overlay, cannot inject frames into a tenant's segment. VXLAN carries no
+ * authentication: this is a source check, and the underlay must be trusted not to spoof member addresses.
+ * The VNI is matched in the raw VXLAN header (bits 32-55 of the 8 bytes after the UDP header: `@th,96,24`),
+ * which every nft with the raw payload expression reads (no inner-header support needed). Hooked before
+ * conntrack (priority raw) so a dropped datagram leaves no state.
+ */
+export function vxlanGuardRules(overlays: readonly VxlanGuardEntry[]): string[] {
+  return overlays.map((o) => {
+    vxlanDeviceName(o.vni);
+    check(NAME_RE.test(o.name), `overlay name ${JSON.stringify(o.name)}`);
+    check(o.members.length > 0 && o.members.every((m) => IPV4_RE.test(m)), `members ${JSON.stringify(o.members)}`);
+    const members = [...new Set(o.members)].sort().join(", ");
+    return `udp dport ${VXLAN_PORT} @th,96,24 ${o.vni} ip saddr != { ${members} } counter drop comment "overlay ${o.name}: VNI ${o.vni} only from its member hosts"`;
+  });
+}
+
+/** The guard as a chain of netforge's table (what the firewall renderer places in `table inet netforge`). */
+export function vxlanGuardChain(overlays: readonly VxlanGuardEntry[], chain = "vxlan-guard"): string {
+  check(/^[a-z][a-z0-9-]{0,30}$/.test(chain), `chain ${JSON.stringify(chain)}`);
+  const rules = vxlanGuardRules(overlays).map((r) => `\t\t${r}`);
+  return [`\tchain ${chain} {`, "\t\ttype filter hook prerouting priority raw; policy accept;", ...rules, "\t}"].join("\n");
+}
