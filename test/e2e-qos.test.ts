@@ -1,7 +1,8 @@
 /**
  * Bandwidth limits end to end on a sandbox host (docs/adr/0044-network-qos.md), measured with real traffic
  * (iperf3 between namespace VMs and the host's outside namespace): a network limit and a VM limit each way,
- * an unlimited VM next to a limited one (it runs at the network's limit), traffic between two VMs not shaped,
+ * an unlimited VM next to a limited one (it runs at the network's limit), traffic between two VMs limited only
+ * by their own VM limits (a limited VM's 20 Mbit/s each way; an unlimited pair far above the network's limit),
  * a live change of the limit with the VM's port staying on the bridge, a VM plugged in after the set (its port
  * fed to the IFB within 1 s on its link event), the dry
  * run's tc text, reconcile putting back a qdisc deleted by hand, an empty set and delete-network taking the
@@ -18,12 +19,16 @@ let h: SandboxHost;
 const vms: NamespaceVm[] = [];
 let vmA: NamespaceVm;
 let vmB: NamespaceVm;
+let vmD: NamespaceVm;
 let uuid: string;
+let ipA: string;
 let ipB: string;
+let ipD: string;
 
 const MAC_A = "52:54:00:87:00:0a";
 const MAC_B = "52:54:00:87:00:0b";
 const MAC_C = "52:54:00:87:00:0c";
+const MAC_D = "52:54:00:87:00:0d";
 const BRIDGE = "nf-qosnet";
 
 beforeAll(async () => {
@@ -34,9 +39,15 @@ beforeAll(async () => {
   uuid = (await c.call("describe-network", { name: "qosnet" })).body.network.uuid;
   vmA = await vmOn("qosa", MAC_A);
   vmB = await vmOn("qosb", MAC_B);
-  await vmA.dhcp({ timeoutMs: 20_000 });
+  vmD = await vmOn("qosd", MAC_D);
+  ipA = (await vmA.dhcp({ timeoutMs: 20_000 })).ip;
   ipB = (await vmB.dhcp({ timeoutMs: 20_000 })).ip;
+  ipD = (await vmD.dhcp({ timeoutMs: 20_000 })).ip;
   await h.execOutside(["iperf3", "-s", "-D", "-B", h.outsideAddress, "-p", "5201"]);
+  // iperf3 servers in the VMs, for the traffic between them.
+  await vmA.exec(["iperf3", "-s", "-D", "-B", ipA, "-p", "5203"]);
+  await vmB.exec(["iperf3", "-s", "-D", "-B", ipB, "-p", "5202"]);
+  await vmD.exec(["iperf3", "-s", "-D", "-B", ipD, "-p", "5204"]);
 }, 60_000);
 afterAll(async () => {
   for (const vm of vms) await vm.destroy().catch(() => undefined);
@@ -50,6 +61,7 @@ async function vmOn(name: string, mac: string): Promise<NamespaceVm> {
 }
 
 const ifb = () => `nfq-${uuid.replace(/-/g, "").slice(0, 11)}`;
+const ifbIn = () => `nfi-${uuid.replace(/-/g, "").slice(0, 11)}`;
 
 /**
  * Mbit/s a VM gets to (outbound) or from (inbound, iperf3 -R) the outside, over 2 s after a first second
@@ -60,6 +72,12 @@ async function measure(vm: NamespaceVm, dir: "inbound" | "outbound"): Promise<nu
   const r = await vm.exec(args, { timeoutMs: 15_000 });
   const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
   return j.end.sum_received.bits_per_second / 1e6;
+}
+
+/** Mbit/s from one VM to another's iperf3 server, over 2 s after a first second left out. */
+async function between(from: NamespaceVm, ip: string, port: number): Promise<number> {
+  const r = await from.exec(["iperf3", "-c", ip, "-p", String(port), "-t", "2", "-O", "1", "-J"], { timeoutMs: 15_000 });
+  return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
 }
 
 const within = (mbit: number, limit: number, tolerance = 0.25) => mbit > limit * (1 - tolerance) && mbit < limit * (1 + tolerance);
@@ -85,6 +103,9 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
       `tc filter replace dev ${BRIDGE} parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC_A} flowid 1:10`,
     );
     expect(step.tc).toContain(`action mirred egress redirect dev ${ifb()}`);
+    // Between VMs, toward A: the inbound IFB fed from every port's egress, A's class by ether dst.
+    expect(step.tc).toContain(`action mirred egress redirect dev ${ifbIn()}`);
+    expect(step.tc).toContain(`tc filter add dev ${ifbIn()} parent 1: protocol all prio 2 u32 match ether dst ${MAC_A} flowid 1:2010`);
     expect(await qdiscs()).not.toMatch(/qdisc htb/);
   });
 
@@ -99,18 +120,26 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
       bOut: await measure(vmB, "outbound"),
     };
     console.log("measured Mbit/s (VM A limit 20, VM B unlimited under the network's 40):", rates);
-    // Between two VMs of the network: not shaped (neither the network's limit nor A's applies).
-    await vmB.exec(["iperf3", "-s", "-D", "-B", ipB, "-p", "5202"]);
-    const ab = await vmA.exec(["iperf3", "-c", ipB, "-p", "5202", "-t", "1", "-J"], { timeoutMs: 15_000 });
-    const abMbit = (JSON.parse(ab.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
-    console.log("A -> B Mbit/s (not shaped):", abMbit);
-    expect(abMbit).toBeGreaterThan(100);
     expect(within(rates.aIn, 20), `A inbound ${rates.aIn}`).toBe(true);
     expect(within(rates.aOut, 20), `A outbound ${rates.aOut}`).toBe(true);
     expect(within(rates.bIn, 40), `B inbound ${rates.bIn}`).toBe(true);
     expect(within(rates.bOut, 40), `B outbound ${rates.bOut}`).toBe(true);
     const d = await c.call("describe-network", { name: "qosnet" });
     expect(d.body.network.qos).toEqual({ network: set.network, vms: set.vms });
+  });
+
+  it("between two VMs of the network only their own limits apply: A's 20 Mbit/s each way, an unlimited pair at line rate", async () => {
+    // A -> B leaves A (A's outbound limit); B -> A goes toward A (A's inbound limit). Neither is the network's 40.
+    const ab = await between(vmA, ipB, 5202);
+    const ba = await between(vmB, ipA, 5203);
+    // B and D have no VM limit: not shaped at all between them, far above the network's limit.
+    const bd = await between(vmB, ipD, 5204);
+    const db = await between(vmD, ipB, 5202);
+    console.log("between VMs, measured Mbit/s (A limited to 20 each way; B, D unlimited):", { ab, ba, bd, db });
+    expect(within(ab, 20, 0.1), `A -> B ${ab}`).toBe(true);
+    expect(within(ba, 20, 0.1), `B -> A ${ba}`).toBe(true);
+    expect(bd, `B -> D ${bd}`).toBeGreaterThan(400);
+    expect(db, `D -> B ${db}`).toBeGreaterThan(400);
   });
 
   it("a changed limit holds at once, live: the VM's port stays on the bridge", async () => {
@@ -138,6 +167,8 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     );
     const fedMs = Date.now() - plugged;
     expect(fedMs).toBeLessThan(1000);
+    // Its egress feeds the inbound IFB too (VM A has an inbound limit: frames toward A pass every port's egress).
+    expect(await qdiscs()).toContain(`qdisc htb 1: dev ${vmC.hostIfname} root`);
     // Fed by the link event's handler, not by reconcile (the log line is written a moment later).
     await waitFor("the feed in the worker's log", async () =>
       readFileSync(workerLog(c.prefix, "qos"), "utf8").includes("new ports fed to the bandwidth limits' IFB"),
@@ -183,6 +214,7 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     expect(shown).not.toMatch(/qdisc htb/);
     expect(shown).not.toContain("qdisc ingress ffff:");
     expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
+    expect((await h.exec(["ip", "link", "show", "dev", ifbIn()], { reject: false })).exitCode).not.toBe(0);
     const aOut = await measure(vmA, "outbound");
     expect(aOut).toBeGreaterThan(100);
     expect((await c.call("describe-network", { name: "qosnet" })).body.network.qos).toBeNull();
@@ -224,5 +256,6 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     const del = await c.call("delete-network", { name: "qosnet" }, { wait: 30 });
     expect(del.body.job?.state, JSON.stringify(del.body)).toBe("succeeded");
     expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
+    expect((await h.exec(["ip", "link", "show", "dev", ifbIn()], { reject: false })).exitCode).not.toBe(0);
   });
 });
