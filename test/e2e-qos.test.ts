@@ -48,6 +48,9 @@ beforeAll(async () => {
   await vmA.exec(["iperf3", "-s", "-D", "-B", ipA, "-p", "5203"]);
   await vmB.exec(["iperf3", "-s", "-D", "-B", ipB, "-p", "5202"]);
   await vmD.exec(["iperf3", "-s", "-D", "-B", ipD, "-p", "5204"]);
+  // JSON servers: a client's --get-server-output then carries the receiver's intervals as JSON.
+  await h.execOutside(["iperf3", "-s", "-D", "-J", "-B", h.outsideAddress, "-p", "5205"]);
+  await vmB.exec(["iperf3", "-s", "-D", "-J", "-B", ipB, "-p", "5206"]);
 }, 60_000);
 afterAll(async () => {
   for (const vm of vms) await vm.destroy().catch(() => undefined);
@@ -78,6 +81,31 @@ async function measure(vm: NamespaceVm, dir: "inbound" | "outbound"): Promise<nu
 async function between(from: NamespaceVm, ip: string, port: number): Promise<number> {
   const r = await from.exec(["iperf3", "-c", ip, "-p", String(port), "-t", "2", "-O", "1", "-J"], { timeoutMs: 15_000 });
   return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+}
+
+/**
+ * The receiver's Mbit/s per second of a 5 s iperf3 flow (no second left out: the burst is what is measured):
+ * inbound the VM receives (-R, the client's own intervals); outbound the VM sends to the outside or, with `to`,
+ * to another VM's server (the server's intervals, --get-server-output from a server started with -J).
+ */
+async function perSecond(vm: NamespaceVm, dir: "inbound" | "outbound", to?: { ip: string; port: number }): Promise<number[]> {
+  const target = to ? ["-c", to.ip, "-p", String(to.port)] : ["-c", h.outsideAddress, "-p", dir === "inbound" ? "5201" : "5205"];
+  const args = ["iperf3", ...target, "-t", "5", "-i", "1", "-J", ...(dir === "inbound" ? ["-R"] : ["--get-server-output"])];
+  type Interval = { sum: { bits_per_second: number; seconds: number } };
+  const j = JSON.parse((await vm.exec(args, { timeoutMs: 20_000 })).stdout) as {
+    intervals: Interval[];
+    server_output_json?: { intervals: Interval[] };
+  };
+  const ivs = dir === "inbound" ? j.intervals : (j.server_output_json?.intervals ?? []);
+  // A server's last interval can be a sliver after the flow ended: whole seconds only.
+  return ivs.filter((i) => i.sum.seconds >= 0.5).map((i) => i.sum.bits_per_second / 1e6);
+}
+
+/** What a flow's seconds say about a limit: its first second, the last two seconds' mean, the KiB above that mean. */
+function burstOf(mbit: number[]): { first: number; tail: number; excessKib: number } {
+  const tail = ((mbit.at(-1) ?? 0) + (mbit.at(-2) ?? 0)) / 2;
+  const excessKib = mbit.reduce((sum, r) => sum + Math.max(0, r - tail), 0) * (1e6 / 8 / 1024);
+  return { first: mbit[0] ?? 0, tail, excessKib };
 }
 
 const within = (mbit: number, limit: number, tolerance = 0.25) => mbit > limit * (1 - tolerance) && mbit < limit * (1 + tolerance);
@@ -186,6 +214,48 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     await waitFor("the IFB's HTB put back by reconcile", async () => (await qdiscs()).includes(`qdisc htb 1: dev ${ifb()} root`), 15_000);
     const aOut = await measure(vmA, "outbound");
     expect(within(aOut, 8), `A outbound ${aOut}`).toBe(true);
+  });
+
+  it("burst and peak: after a quiet time burstKib goes faster (at line rate, or at up to peakKbps), then the average holds", async () => {
+    // Inbound: a burst at line rate (HTB on the bridge, rate = ceil = 8 Mbit/s, 4 MiB buckets). Outbound: the
+    // same burst capped at a 24 Mbit/s peak (to the outside: a TBF leaf under A's class on the IFB; to B: A's
+    // root class, ceil 24 with a small ceil bucket).
+    const burstKib = 4096;
+    const r = await c.call(
+      "configure-network-qos",
+      {
+        ...set,
+        vms: [
+          { mac: MAC_A, inbound: { averageKbps: 8000, burstKib }, outbound: { averageKbps: 8000, peakKbps: 24000, burstKib } },
+          set.vms[1],
+        ],
+      },
+      { wait: 30 },
+    );
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    // The peak's TBF under A's edge class on the IFB; none on the bridge (no peak inbound).
+    expect((await h.exec(["tc", "qdisc", "show", "dev", ifb()])).stdout).toMatch(
+      /qdisc tbf 10: parent 1:10 rate 8Mbit burst 4Mb peakrate 24Mbit/,
+    );
+    expect((await h.exec(["tc", "qdisc", "show", "dev", BRIDGE])).stdout).not.toContain("qdisc tbf");
+    // A bucket of 4 MiB refills at 8 Mbit/s in 4.2 s: wait that long before each flow.
+    const quiet = () => new Promise((res) => setTimeout(res, 5_000));
+    await quiet();
+    const inbound = burstOf(await perSecond(vmA, "inbound"));
+    await quiet();
+    const outbound = burstOf(await perSecond(vmA, "outbound"));
+    await quiet();
+    const toB = burstOf(await perSecond(vmA, "outbound", { ip: ipB, port: 5206 }));
+    console.log("burst 4096 KiB, average 8 Mbit/s (first second, last two seconds, KiB above them):", { inbound, outbound, toB });
+    // Line rate: the whole burst arrives in the first second, far above the average and the peak of the others.
+    expect(inbound.first, `inbound first second ${inbound.first}`).toBeGreaterThan(32);
+    for (const [what, m] of Object.entries({ inbound, outbound, toB })) {
+      expect(within(m.tail, 8, 0.1), `${what}: long-run ${m.tail}`).toBe(true);
+      expect(within(m.excessKib, burstKib, 0.15), `${what}: KiB above the average ${m.excessKib}`).toBe(true);
+    }
+    // The peak: the burst goes at 24 Mbit/s, not faster.
+    for (const [what, m] of Object.entries({ outbound, toB }))
+      expect(within(m.first, 24, 0.1), `${what}: first second ${m.first}`).toBe(true);
   });
 
   it("refuses bad input with a 4xx, sriov-style refusals are for other types, and changes nothing", async () => {

@@ -96,18 +96,22 @@ describe("applying a tc plan", () => {
       "tc qdisc replace dev nfq-x root handle 1: htb default 3",
       "tc qdisc replace dev nfi-x root handle 1: htb default 3",
       "ip -j link show master nf-web",
-      "tc -batch - <<6 lines",
+      "ip -j link show dev nf-web",
+      "tc -batch - <<8 lines",
       "ip -j link show dev nf-web",
       "tc -batch - <<12 lines",
     ]);
-    // vnet0 gets both qdiscs and both redirects; vnet1 had its qdiscs: only the redirects are replaced.
-    expect(inputs[0]?.split("\n").slice(0, 6)).toEqual([
+    // vnet0 gets both qdiscs and every filter; vnet1 had its qdiscs: only the filters are replaced. Egress:
+    // frames from the bridge's MAC to the port's direct queue, the rest to the inbound IFB.
+    expect(inputs[0]?.split("\n").slice(0, 8)).toEqual([
       "qdisc add dev vnet0 handle ffff: ingress",
       "filter replace dev vnet0 parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev nfq-x",
       "qdisc add dev vnet0 root handle 1: htb",
-      "filter replace dev vnet0 parent 1: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev nfi-x",
+      "filter replace dev vnet0 parent 1: protocol all prio 1 handle 800::1 u32 match ether src 52:54:00:aa:bb:cc flowid 1:0",
+      "filter replace dev vnet0 parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev nfi-x",
       "filter replace dev vnet1 parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev nfq-x",
-      "filter replace dev vnet1 parent 1: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev nfi-x",
+      "filter replace dev vnet1 parent 1: protocol all prio 1 handle 800::1 u32 match ether src 52:54:00:aa:bb:cc flowid 1:0",
+      "filter replace dev vnet1 parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev nfi-x",
     ]);
     expect(inputs[1]).toContain("match ether dst 52:54:00:aa:bb:cc flowid 1:2");
     expect(inputs[1]).not.toContain("<bridge-mac>");

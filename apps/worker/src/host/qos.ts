@@ -128,7 +128,10 @@ const ingressFed = (lines: readonly string[], port: string) => lines.some((l) =>
  */
 export async function feedPorts(runner: CommandRunner, bridge: string, to: PortFeeds, shown?: string): Promise<string[]> {
   const ports = await bridgePorts(runner, bridge);
+  if (ports.length === 0) return ports;
   const lines = (shown ?? (await runner.run("tc", ["qdisc", "show"])).stdout).split("\n");
+  // The egress feed lets the edge's frames (from the bridge's MAC) pass without the IFB hop.
+  const mac = to.in ? await bridgeMac(runner, bridge) : null;
   const batch: string[] = [];
   for (const port of ports) {
     if (to.out) {
@@ -136,10 +139,10 @@ export async function feedPorts(runner: CommandRunner, bridge: string, to: PortF
       if (!ingressFed(lines, port)) batch.push(feed.qdisc);
       batch.push(feed.filter);
     }
-    if (to.in) {
-      const feed = portFeedInLines(port, to.in);
+    if (to.in && mac) {
+      const feed = portFeedInLines(port, to.in, mac);
       if (!egressFed(lines, port)) batch.push(feed.qdisc);
-      batch.push(feed.filter);
+      batch.push(...feed.filters);
     }
   }
   if (batch.length > 0) await runner.run("tc", ["-batch", "-"], { input: `${batch.join("\n")}\n` });

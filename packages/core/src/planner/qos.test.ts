@@ -91,8 +91,9 @@ describe("the tc renderer", () => {
     expect(p.unfeedPorts).toBeNull();
     expect(p.unfeedPortsIn).toBeNull();
     expect(p.batch).toEqual([
-      "class replace dev nf-web parent 1: classid 1:1 htb rate 100000kbit ceil 200000kbit burst 1048576 cburst 1048576 quantum 200000",
-      "class replace dev nf-web parent 1:1 classid 1:2 htb rate 100000kbit ceil 200000kbit burst 1048576 cburst 1048576 quantum 200000",
+      // A peak with a burst: ceil = peak, cburst tc's own (about a tick at the peak): the burst goes at up to the peak.
+      "class replace dev nf-web parent 1: classid 1:1 htb rate 100000kbit ceil 200000kbit burst 1048576 quantum 200000",
+      "class replace dev nf-web parent 1:1 classid 1:2 htb rate 100000kbit ceil 200000kbit burst 1048576 quantum 200000",
       "class replace dev nf-web parent 1:1 classid 1:10 htb rate 20000kbit ceil 20000kbit quantum 200000",
       `filter replace dev nf-web parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC} flowid 1:10`,
       `class replace dev ${IFB} parent 1: classid 1:1 htb rate 50000kbit ceil 50000kbit quantum 200000`,
@@ -110,7 +111,7 @@ describe("the tc renderer", () => {
       `class replace dev ${IFB_IN} parent 1: classid 1:2010 htb rate 20000kbit ceil 20000kbit quantum 200000`,
       `filter add dev ${IFB_IN} parent 1: protocol all prio 2 u32 match ether dst ${MAC} flowid 1:2010`,
     ]);
-    expect(tcText(p).split("\n").slice(0, 9)).toEqual([
+    expect(tcText(p).split("\n").slice(0, 10)).toEqual([
       `tc filter del dev ${IFB} parent 1: protocol all prio 2    # if present`,
       `tc filter del dev ${IFB_IN} parent 1: protocol all prio 2    # if present`,
       "tc qdisc replace dev nf-web root handle 1: htb default 2    # unless present",
@@ -119,7 +120,9 @@ describe("the tc renderer", () => {
       "tc qdisc add dev <each port> handle ffff: ingress    # on each port of nf-web, unless present",
       `tc filter replace dev <each port> parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${IFB}`,
       "tc qdisc add dev <each port> root handle 1: htb    # on each port of nf-web, unless present",
-      `tc filter replace dev <each port> parent 1: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${IFB_IN}`,
+      // The edge's frames (from the bridge's MAC) go to the port's direct queue, the rest to the inbound IFB.
+      `tc filter replace dev <each port> parent 1: protocol all prio 1 handle 800::1 u32 match ether src ${BRIDGE_MAC} flowid 1:0`,
+      `tc filter replace dev <each port> parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev ${IFB_IN}`,
     ]);
   });
 
@@ -178,6 +181,56 @@ describe("the tc renderer", () => {
       unfeedPortsIn: "nf-web",
       batch: [],
     });
+  });
+});
+
+describe("peak and burst", () => {
+  const l = (averageKbps: number, peakKbps?: number, burstKib?: number) => ({
+    averageKbps,
+    ...(peakKbps === undefined ? {} : { peakKbps }),
+    ...(burstKib === undefined ? {} : { burstKib }),
+  });
+  const vmClass = (p: ReturnType<typeof renderQos>) =>
+    p.batch.find((b) => b.startsWith("class replace dev nf-web parent 1:1 classid 1:10"));
+
+  it("a burst alone goes at line rate: ceil = rate, both buckets the burst", () => {
+    const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, inbound: l(8000, undefined, 4096) }] }, null);
+    expect(vmClass(p)).toBe(
+      "class replace dev nf-web parent 1:1 classid 1:10 htb rate 8000kbit ceil 8000kbit burst 4194304 cburst 4194304 quantum 100000",
+    );
+    expect(p.batch.join("\n")).not.toContain("tbf");
+  });
+
+  it("a peak with a burst: a VM's class under the network's gets a TBF leaf holding the average; its root class between VMs needs none", () => {
+    const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, outbound: l(8000, 24000, 4096) }] }, null);
+    expect(p.batch).toContain(
+      `class replace dev ${IFB} parent 1:1 classid 1:10 htb rate 8000kbit ceil 24000kbit burst 4194304 quantum 100000`,
+    );
+    expect(p.batch).toContain(
+      `qdisc replace dev ${IFB} parent 1:10 handle 10: tbf rate 8000kbit burst 4194304 peakrate 24000kbit mtu 65536 latency 100ms`,
+    );
+    // The TBF comes after its class and before the filter sending frames to it.
+    const at = (prefix: string) => p.batch.findIndex((b) => b.startsWith(prefix));
+    expect(at(`qdisc replace dev ${IFB} parent 1:10`)).toBeGreaterThan(at(`class replace dev ${IFB} parent 1:1 classid 1:10`));
+    expect(p.batch).toContain(
+      `class replace dev ${IFB} parent 1: classid 1:2010 htb rate 8000kbit ceil 24000kbit burst 4194304 quantum 100000`,
+    );
+    expect(p.batch.filter((b) => b.includes("tbf"))).toHaveLength(1);
+  });
+
+  it("a peak without a burst (or equal to the average) is no peak: the class runs at its average", () => {
+    for (const lim of [l(8000, 24000), l(8000, 8000, 64)]) {
+      const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, inbound: lim }] }, null);
+      expect(vmClass(p)).toMatch(/htb rate 8000kbit ceil 8000kbit /);
+      expect(p.batch.join("\n")).not.toContain("tbf");
+    }
+  });
+
+  it("a peak taken away from a VM that stays: its TBF leaf goes first", () => {
+    const had: QosSpec = { network: null, vms: [{ mac: MAC, outbound: l(8000, 24000, 4096) }] };
+    const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, outbound: l(8000) }] }, had);
+    expect(p.cleanup).toContain(`qdisc del dev ${IFB} parent 1:10 handle 10:`);
+    expect(renderQos("nf-web", IFB, had, had).cleanup.join("\n")).not.toContain("handle 10:");
   });
 });
 
