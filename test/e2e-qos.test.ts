@@ -156,6 +156,23 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     expect(d.body.network.qos).toEqual({ network: set.network, vms: set.vms });
   });
 
+  it("the network's limit is the aggregate: A (its own 20) and B (no VM limit) at once share the network's 40", async () => {
+    // Two servers outside (iperf3 serves one test at a time): A to 5201, B to the JSON one on 5205.
+    const flow = async (vm: NamespaceVm, port: number, reverse: boolean) => {
+      const args = ["iperf3", "-c", h.outsideAddress, "-p", String(port), "-t", "3", "-O", "1", "-J", ...(reverse ? ["-R"] : [])];
+      const r = await vm.exec(args, { timeoutMs: 20_000 });
+      return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+    };
+    for (const reverse of [false, true]) {
+      const [a, b] = await Promise.all([flow(vmA, 5201, reverse), flow(vmB, 5205, reverse)]);
+      console.log(`A and B at once, ${reverse ? "inbound" : "outbound"} Mbit/s:`, { a, b, sum: a + b });
+      // Goodput runs ~5 % under the shaped frames: the sum within 10 % of 40, A at its 20, B the rest.
+      expect(within(a + b, 40 * 0.95, 0.1), `sum ${a + b}`).toBe(true);
+      expect(within(a, 20 * 0.95, 0.15), `A ${a}`).toBe(true);
+      expect(within(b, 20 * 0.95, 0.15), `B ${b}`).toBe(true);
+    }
+  });
+
   it("between two VMs of the network only their own limits apply: A's 20 Mbit/s each way, an unlimited pair at line rate", async () => {
     // A -> B leaves A (A's outbound limit); B -> A goes toward A (A's inbound limit). Neither is the network's 40.
     const ab = await between(vmA, ipB, 5202);

@@ -93,11 +93,12 @@ describe("the tc renderer", () => {
     expect(p.batch).toEqual([
       // A peak with a burst: ceil = peak, cburst tc's own (about a tick at the peak): the burst goes at up to the peak.
       "class replace dev nf-web parent 1: classid 1:1 htb rate 100000kbit ceil 200000kbit burst 1048576 quantum 200000",
-      "class replace dev nf-web parent 1:1 classid 1:2 htb rate 100000kbit ceil 200000kbit burst 1048576 quantum 200000",
+      // 1:2's own rate: what the VMs' classes leave of the network's average (100000 - 20000); it borrows the rest.
+      "class replace dev nf-web parent 1:1 classid 1:2 htb rate 80000kbit ceil 200000kbit burst 1048576 quantum 200000",
       "class replace dev nf-web parent 1:1 classid 1:10 htb rate 20000kbit ceil 20000kbit quantum 200000",
       `filter replace dev nf-web parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC} flowid 1:10`,
       `class replace dev ${IFB} parent 1: classid 1:1 htb rate 50000kbit ceil 50000kbit quantum 200000`,
-      `class replace dev ${IFB} parent 1:1 classid 1:2 htb rate 50000kbit ceil 50000kbit quantum 200000`,
+      `class replace dev ${IFB} parent 1:1 classid 1:2 htb rate 30000kbit ceil 50000kbit quantum 200000`,
       `class replace dev ${IFB} parent 1: classid 1:3 htb rate 100000000kbit ceil 100000000kbit quantum 200000`,
       `class replace dev ${IFB} parent 1:1 classid 1:10 htb rate 20000kbit ceil 20000kbit quantum 200000`,
       `filter replace dev ${IFB} parent 1: protocol all prio 1 handle 800::1 u32 match ether src ${MAC} match ether dst ${BRIDGE_MAC} flowid 1:10`,
@@ -141,6 +142,19 @@ describe("the tc renderer", () => {
     expect(net.ifbIn).toBe(false);
     expect(net.feedPortsIn).toBeNull();
     expect(JSON.stringify(net)).not.toContain(IFB_IN);
+  });
+
+  it("the class of unlimited VMs (1:2) is guaranteed only what the VMs' classes leave of the network's average", () => {
+    const over: QosSpec = {
+      network: { inbound: { averageKbps: 30000 } },
+      vms: [
+        { mac: MAC, inbound: { averageKbps: 20000 } },
+        { mac: "52:54:00:00:00:02", inbound: { averageKbps: 20000 } },
+      ],
+    };
+    expect(renderQos("nf-web", IFB, over, null).batch[1]).toBe(
+      "class replace dev nf-web parent 1:1 classid 1:2 htb rate 1kbit ceil 30000kbit quantum 1514",
+    );
   });
 
   it("takes away what the previous set had and this one has not: a VM's filter then its class, a whole direction", () => {

@@ -83,12 +83,13 @@ const peakOf = (l: QosLimitSpec): number | null =>
  * cburst = burst) or, with a peak, at up to peakKbps (ceil = peak, cburst tc's default: about one tick at the
  * peak). A root class cannot borrow, so that is all; a class under the network's (`nested`) could borrow up
  * to its ceil for good, so a peak there also gets a TBF leaf (tbfArgs) holding the long-run average.
+ * `ceilOf`: the limit whose average and peak make the ceil (1:2: a smaller rate under the network's ceil).
  */
-function htbArgs(l: QosLimitSpec): string {
-  const peak = peakOf(l);
+function htbArgs(l: QosLimitSpec, ceilOf: QosLimitSpec = l): string {
+  const peak = peakOf(ceilOf);
   const bytes = l.burstKib === undefined ? 0 : l.burstKib * 1024;
   const burst = bytes === 0 ? "" : peak === null ? ` burst ${bytes} cburst ${bytes}` : ` burst ${bytes}`;
-  return `htb rate ${l.averageKbps}kbit ceil ${peak ?? l.averageKbps}kbit${burst} quantum ${quantumOf(l.averageKbps)}`;
+  return `htb rate ${l.averageKbps}kbit ceil ${peak ?? ceilOf.averageKbps}kbit${burst} quantum ${quantumOf(l.averageKbps)}`;
 }
 
 /**
@@ -200,7 +201,13 @@ export function renderQos(bridge: string, ifb: string, want: QosSpec | null, had
     const net: QosLimitSpec = w.network?.[d] ?? { averageKbps: UNLIMITED_KBPS };
     qdiscs.push({ dev, kind: "htb", defaultClass: out ? 3 : 2 });
     batch.push(`class replace dev ${dev} parent 1: classid 1:1 ${htbArgs(net)}`);
-    batch.push(`class replace dev ${dev} parent 1:1 classid 1:2 ${htbArgs(net)}`);
+    // 1:2's own rate is what the VMs' classes leave of the network's average: HTB lets every class send at
+    // its own rate whatever its parent has, so 1:2 at the network's whole average beside busy VM classes
+    // took the aggregate above the network's limit (40 + 20 for a 40 Mbit/s network). It borrows the rest.
+    const guaranteed = w.vms.reduce((sum, v) => sum + (v[d]?.averageKbps ?? 0), 0);
+    batch.push(
+      `class replace dev ${dev} parent 1:1 classid 1:2 ${htbArgs({ ...net, averageKbps: Math.max(1, net.averageKbps - guaranteed) }, net)}`,
+    );
     // Outbound frames to another VM of the network: not shaped unless their VM has its own limit (prio 2 below).
     if (out) batch.push(`class replace dev ${dev} parent 1: classid 1:3 ${htbArgs({ averageKbps: UNLIMITED_KBPS })}`);
     const edge = out ? ` match ether dst ${BRIDGE_MAC}` : "";
