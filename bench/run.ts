@@ -20,6 +20,8 @@
  * 11. The CLI's start (bench/cli.ts): `netforge --version` and `netforge network list` against a local API,
  *     the compiled command beside `npx netforge` (tsx); BENCH_ONLY=cli runs it alone.
  * 12. The console's first paint over 1,000 networks in headless Chromium (bench/console.ts); BENCH_ONLY=console.
+ * 13. Bandwidth limits (bench/qos.ts): a 100-VM QoS set changed end to end, the forwarding cost of limits far
+ *     above line rate (iperf3), describe-network with counters over 1,000 networks; BENCH_ONLY=qos.
  * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only, BENCH_ONLY=scale 6. only,
  * BENCH_ONLY=firewall 7.-9. only, BENCH_ONLY=hostsize 10. only (HOSTSIZE_ROUNDS, default 8, rounds per size).
  * Only on request (they restart workers or run a fleet): BENCH_ONLY=concurrency, parallel creates on one host
@@ -45,6 +47,7 @@ import { benchFirewall } from "./firewall";
 import { benchFleet } from "./fleet";
 import { benchHostSize } from "./host-size";
 import { benchIpam } from "./ipam";
+import { benchQos } from "./qos";
 import { benchScale } from "./scale";
 import { dhcpListening, median, ms, p95 } from "./stats";
 
@@ -119,6 +122,10 @@ async function main() {
     }
     if (process.env.BENCH_ONLY === "firewall") {
       rows.push(...(await benchFirewall(h, post, redis, keys, ROUNDS)));
+      return printTable(rows);
+    }
+    if (process.env.BENCH_ONLY === "qos") {
+      rows.push(...(await benchQos(h, post, redis, keys, ROUNDS, { base, token: TOKEN })));
       return printTable(rows);
     }
     if (process.env.BENCH_ONLY === "ipam") {

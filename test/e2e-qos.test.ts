@@ -1,7 +1,8 @@
 /**
  * Bandwidth limits end to end on a sandbox host (docs/adr/0044-network-qos.md), measured with real traffic
  * (iperf3 between namespace VMs and the host's outside namespace): a network limit and a VM limit each way,
- * an unlimited VM next to a limited one (it runs at the network's limit), traffic between two VMs not shaped,
+ * an unlimited VM next to a limited one (it runs at the network's limit), traffic between two VMs limited only
+ * by their own VM limits (a limited VM's 20 Mbit/s each way; an unlimited pair far above the network's limit),
  * a live change of the limit with the VM's port staying on the bridge, a VM plugged in after the set (its port
  * fed to the IFB within 1 s on its link event), the dry
  * run's tc text, reconcile putting back a qdisc deleted by hand, an empty set and delete-network taking the
@@ -18,12 +19,16 @@ let h: SandboxHost;
 const vms: NamespaceVm[] = [];
 let vmA: NamespaceVm;
 let vmB: NamespaceVm;
+let vmD: NamespaceVm;
 let uuid: string;
+let ipA: string;
 let ipB: string;
+let ipD: string;
 
 const MAC_A = "52:54:00:87:00:0a";
 const MAC_B = "52:54:00:87:00:0b";
 const MAC_C = "52:54:00:87:00:0c";
+const MAC_D = "52:54:00:87:00:0d";
 const BRIDGE = "nf-qosnet";
 
 beforeAll(async () => {
@@ -34,9 +39,18 @@ beforeAll(async () => {
   uuid = (await c.call("describe-network", { name: "qosnet" })).body.network.uuid;
   vmA = await vmOn("qosa", MAC_A);
   vmB = await vmOn("qosb", MAC_B);
-  await vmA.dhcp({ timeoutMs: 20_000 });
+  vmD = await vmOn("qosd", MAC_D);
+  ipA = (await vmA.dhcp({ timeoutMs: 20_000 })).ip;
   ipB = (await vmB.dhcp({ timeoutMs: 20_000 })).ip;
+  ipD = (await vmD.dhcp({ timeoutMs: 20_000 })).ip;
   await h.execOutside(["iperf3", "-s", "-D", "-B", h.outsideAddress, "-p", "5201"]);
+  // iperf3 servers in the VMs, for the traffic between them.
+  await vmA.exec(["iperf3", "-s", "-D", "-B", ipA, "-p", "5203"]);
+  await vmB.exec(["iperf3", "-s", "-D", "-B", ipB, "-p", "5202"]);
+  await vmD.exec(["iperf3", "-s", "-D", "-B", ipD, "-p", "5204"]);
+  // JSON servers: a client's --get-server-output then carries the receiver's intervals as JSON.
+  await h.execOutside(["iperf3", "-s", "-D", "-J", "-B", h.outsideAddress, "-p", "5205"]);
+  await vmB.exec(["iperf3", "-s", "-D", "-J", "-B", ipB, "-p", "5206"]);
 }, 60_000);
 afterAll(async () => {
   for (const vm of vms) await vm.destroy().catch(() => undefined);
@@ -50,6 +64,7 @@ async function vmOn(name: string, mac: string): Promise<NamespaceVm> {
 }
 
 const ifb = () => `nfq-${uuid.replace(/-/g, "").slice(0, 11)}`;
+const ifbIn = () => `nfi-${uuid.replace(/-/g, "").slice(0, 11)}`;
 
 /**
  * Mbit/s a VM gets to (outbound) or from (inbound, iperf3 -R) the outside, over 2 s after a first second
@@ -60,6 +75,37 @@ async function measure(vm: NamespaceVm, dir: "inbound" | "outbound"): Promise<nu
   const r = await vm.exec(args, { timeoutMs: 15_000 });
   const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
   return j.end.sum_received.bits_per_second / 1e6;
+}
+
+/** Mbit/s from one VM to another's iperf3 server, over 2 s after a first second left out. */
+async function between(from: NamespaceVm, ip: string, port: number): Promise<number> {
+  const r = await from.exec(["iperf3", "-c", ip, "-p", String(port), "-t", "2", "-O", "1", "-J"], { timeoutMs: 15_000 });
+  return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+}
+
+/**
+ * The receiver's Mbit/s per second of a 5 s iperf3 flow (no second left out: the burst is what is measured):
+ * inbound the VM receives (-R, the client's own intervals); outbound the VM sends to the outside or, with `to`,
+ * to another VM's server (the server's intervals, --get-server-output from a server started with -J).
+ */
+async function perSecond(vm: NamespaceVm, dir: "inbound" | "outbound", to?: { ip: string; port: number }): Promise<number[]> {
+  const target = to ? ["-c", to.ip, "-p", String(to.port)] : ["-c", h.outsideAddress, "-p", dir === "inbound" ? "5201" : "5205"];
+  const args = ["iperf3", ...target, "-t", "5", "-i", "1", "-J", ...(dir === "inbound" ? ["-R"] : ["--get-server-output"])];
+  type Interval = { sum: { bits_per_second: number; seconds: number } };
+  const j = JSON.parse((await vm.exec(args, { timeoutMs: 20_000 })).stdout) as {
+    intervals: Interval[];
+    server_output_json?: { intervals: Interval[] };
+  };
+  const ivs = dir === "inbound" ? j.intervals : (j.server_output_json?.intervals ?? []);
+  // A server's last interval can be a sliver after the flow ended: whole seconds only.
+  return ivs.filter((i) => i.sum.seconds >= 0.5).map((i) => i.sum.bits_per_second / 1e6);
+}
+
+/** What a flow's seconds say about a limit: its first second, the last two seconds' mean, the KiB above that mean. */
+function burstOf(mbit: number[]): { first: number; tail: number; excessKib: number } {
+  const tail = ((mbit.at(-1) ?? 0) + (mbit.at(-2) ?? 0)) / 2;
+  const excessKib = mbit.reduce((sum, r) => sum + Math.max(0, r - tail), 0) * (1e6 / 8 / 1024);
+  return { first: mbit[0] ?? 0, tail, excessKib };
 }
 
 const within = (mbit: number, limit: number, tolerance = 0.25) => mbit > limit * (1 - tolerance) && mbit < limit * (1 + tolerance);
@@ -85,6 +131,9 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
       `tc filter replace dev ${BRIDGE} parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC_A} flowid 1:10`,
     );
     expect(step.tc).toContain(`action mirred egress redirect dev ${ifb()}`);
+    // Between VMs, toward A: the inbound IFB fed from every port's egress, A's class by ether dst.
+    expect(step.tc).toContain(`action mirred egress redirect dev ${ifbIn()}`);
+    expect(step.tc).toContain(`tc filter add dev ${ifbIn()} parent 1: protocol all prio 2 u32 match ether dst ${MAC_A} flowid 1:2010`);
     expect(await qdiscs()).not.toMatch(/qdisc htb/);
   });
 
@@ -99,18 +148,43 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
       bOut: await measure(vmB, "outbound"),
     };
     console.log("measured Mbit/s (VM A limit 20, VM B unlimited under the network's 40):", rates);
-    // Between two VMs of the network: not shaped (neither the network's limit nor A's applies).
-    await vmB.exec(["iperf3", "-s", "-D", "-B", ipB, "-p", "5202"]);
-    const ab = await vmA.exec(["iperf3", "-c", ipB, "-p", "5202", "-t", "1", "-J"], { timeoutMs: 15_000 });
-    const abMbit = (JSON.parse(ab.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
-    console.log("A -> B Mbit/s (not shaped):", abMbit);
-    expect(abMbit).toBeGreaterThan(100);
     expect(within(rates.aIn, 20), `A inbound ${rates.aIn}`).toBe(true);
     expect(within(rates.aOut, 20), `A outbound ${rates.aOut}`).toBe(true);
     expect(within(rates.bIn, 40), `B inbound ${rates.bIn}`).toBe(true);
     expect(within(rates.bOut, 40), `B outbound ${rates.bOut}`).toBe(true);
     const d = await c.call("describe-network", { name: "qosnet" });
     expect(d.body.network.qos).toEqual({ network: set.network, vms: set.vms });
+  });
+
+  it("the network's limit is the aggregate: A (its own 20) and B (no VM limit) at once share the network's 40", async () => {
+    // Two servers outside (iperf3 serves one test at a time): A to 5201, B to the JSON one on 5205.
+    const flow = async (vm: NamespaceVm, port: number, reverse: boolean) => {
+      const args = ["iperf3", "-c", h.outsideAddress, "-p", String(port), "-t", "3", "-O", "1", "-J", ...(reverse ? ["-R"] : [])];
+      const r = await vm.exec(args, { timeoutMs: 20_000 });
+      return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+    };
+    for (const reverse of [false, true]) {
+      const [a, b] = await Promise.all([flow(vmA, 5201, reverse), flow(vmB, 5205, reverse)]);
+      console.log(`A and B at once, ${reverse ? "inbound" : "outbound"} Mbit/s:`, { a, b, sum: a + b });
+      // Goodput runs ~5 % under the shaped frames: the sum within 10 % of 40, A at its 20, B the rest.
+      expect(within(a + b, 40 * 0.95, 0.1), `sum ${a + b}`).toBe(true);
+      expect(within(a, 20 * 0.95, 0.15), `A ${a}`).toBe(true);
+      expect(within(b, 20 * 0.95, 0.15), `B ${b}`).toBe(true);
+    }
+  });
+
+  it("between two VMs of the network only their own limits apply: A's 20 Mbit/s each way, an unlimited pair at line rate", async () => {
+    // A -> B leaves A (A's outbound limit); B -> A goes toward A (A's inbound limit). Neither is the network's 40.
+    const ab = await between(vmA, ipB, 5202);
+    const ba = await between(vmB, ipA, 5203);
+    // B and D have no VM limit: not shaped at all between them, far above the network's limit.
+    const bd = await between(vmB, ipD, 5204);
+    const db = await between(vmD, ipB, 5202);
+    console.log("between VMs, measured Mbit/s (A limited to 20 each way; B, D unlimited):", { ab, ba, bd, db });
+    expect(within(ab, 20, 0.1), `A -> B ${ab}`).toBe(true);
+    expect(within(ba, 20, 0.1), `B -> A ${ba}`).toBe(true);
+    expect(bd, `B -> D ${bd}`).toBeGreaterThan(400);
+    expect(db, `D -> B ${db}`).toBeGreaterThan(400);
   });
 
   it("a changed limit holds at once, live: the VM's port stays on the bridge", async () => {
@@ -138,6 +212,8 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     );
     const fedMs = Date.now() - plugged;
     expect(fedMs).toBeLessThan(1000);
+    // Its egress feeds the inbound IFB too (VM A has an inbound limit: frames toward A pass every port's egress).
+    expect(await qdiscs()).toContain(`qdisc htb 1: dev ${vmC.hostIfname} root`);
     // Fed by the link event's handler, not by reconcile (the log line is written a moment later).
     await waitFor("the feed in the worker's log", async () =>
       readFileSync(workerLog(c.prefix, "qos"), "utf8").includes("new ports fed to the bandwidth limits' IFB"),
@@ -155,6 +231,48 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     await waitFor("the IFB's HTB put back by reconcile", async () => (await qdiscs()).includes(`qdisc htb 1: dev ${ifb()} root`), 15_000);
     const aOut = await measure(vmA, "outbound");
     expect(within(aOut, 8), `A outbound ${aOut}`).toBe(true);
+  });
+
+  it("burst and peak: after a quiet time burstKib goes faster (at line rate, or at up to peakKbps), then the average holds", async () => {
+    // Inbound: a burst at line rate (HTB on the bridge, rate = ceil = 8 Mbit/s, 4 MiB buckets). Outbound: the
+    // same burst capped at a 24 Mbit/s peak (to the outside: a TBF leaf under A's class on the IFB; to B: A's
+    // root class, ceil 24 with a small ceil bucket).
+    const burstKib = 4096;
+    const r = await c.call(
+      "configure-network-qos",
+      {
+        ...set,
+        vms: [
+          { mac: MAC_A, inbound: { averageKbps: 8000, burstKib }, outbound: { averageKbps: 8000, peakKbps: 24000, burstKib } },
+          set.vms[1],
+        ],
+      },
+      { wait: 30 },
+    );
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    // The peak's TBF under A's edge class on the IFB; none on the bridge (no peak inbound).
+    expect((await h.exec(["tc", "qdisc", "show", "dev", ifb()])).stdout).toMatch(
+      /qdisc tbf 10: parent 1:10 rate 8Mbit burst 4Mb peakrate 24Mbit/,
+    );
+    expect((await h.exec(["tc", "qdisc", "show", "dev", BRIDGE])).stdout).not.toContain("qdisc tbf");
+    // A bucket of 4 MiB refills at 8 Mbit/s in 4.2 s: wait that long before each flow.
+    const quiet = () => new Promise((res) => setTimeout(res, 5_000));
+    await quiet();
+    const inbound = burstOf(await perSecond(vmA, "inbound"));
+    await quiet();
+    const outbound = burstOf(await perSecond(vmA, "outbound"));
+    await quiet();
+    const toB = burstOf(await perSecond(vmA, "outbound", { ip: ipB, port: 5206 }));
+    console.log("burst 4096 KiB, average 8 Mbit/s (first second, last two seconds, KiB above them):", { inbound, outbound, toB });
+    // Line rate: the whole burst arrives in the first second, far above the average and the peak of the others.
+    expect(inbound.first, `inbound first second ${inbound.first}`).toBeGreaterThan(32);
+    for (const [what, m] of Object.entries({ inbound, outbound, toB })) {
+      expect(within(m.tail, 8, 0.1), `${what}: long-run ${m.tail}`).toBe(true);
+      expect(within(m.excessKib, burstKib, 0.15), `${what}: KiB above the average ${m.excessKib}`).toBe(true);
+    }
+    // The peak: the burst goes at 24 Mbit/s, not faster.
+    for (const [what, m] of Object.entries({ outbound, toB }))
+      expect(within(m.first, 24, 0.1), `${what}: first second ${m.first}`).toBe(true);
   });
 
   it("refuses bad input with a 4xx, sriov-style refusals are for other types, and changes nothing", async () => {
@@ -183,6 +301,7 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     expect(shown).not.toMatch(/qdisc htb/);
     expect(shown).not.toContain("qdisc ingress ffff:");
     expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
+    expect((await h.exec(["ip", "link", "show", "dev", ifbIn()], { reject: false })).exitCode).not.toBe(0);
     const aOut = await measure(vmA, "outbound");
     expect(aOut).toBeGreaterThan(100);
     expect((await c.call("describe-network", { name: "qosnet" })).body.network.qos).toBeNull();
@@ -224,5 +343,6 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     const del = await c.call("delete-network", { name: "qosnet" }, { wait: 30 });
     expect(del.body.job?.state, JSON.stringify(del.body)).toBe("succeeded");
     expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
+    expect((await h.exec(["ip", "link", "show", "dev", ifbIn()], { reject: false })).exitCode).not.toBe(0);
   });
 });

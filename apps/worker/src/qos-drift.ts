@@ -6,7 +6,7 @@
  * network; repaired under the network's lock, from the definition as it is then.
  */
 import type { QosSpec } from "@netforge/core/contract";
-import { ifbNameFor, limitsDirection, modelOf, parseNetworkXml, renderQos } from "@netforge/core/model";
+import { ifbNameFor, inboundIfbOf, limitsDirection, limitsVms, modelOf, parseNetworkXml, renderQos } from "@netforge/core/model";
 import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
@@ -29,9 +29,13 @@ function wanted(entry: CatalogEntry): Wanted | null {
 /** Whether the network's shaping is all there (its bridge's ports read now: a VM plugged in since needs its feed). */
 const inPlace = async (ctx: HostContext, shown: string, w: Wanted) => {
   const outbound = limitsDirection(w.qos, "outbound");
-  const ports = outbound ? await bridgePorts(ctx.runner, w.bridge) : [];
-  return qosInPlace(shown, w.bridge, w.ifb, limitsDirection(w.qos, "inbound"), outbound, ports);
+  const inner = limitsVms(w.qos, "inbound");
+  const ports = outbound || inner ? await bridgePorts(ctx.runner, w.bridge) : [];
+  return qosInPlace(shown, w.bridge, w.ifb, limitsDirection(w.qos, "inbound"), outbound, ports, inner);
 };
+
+/** Whether the network's ports feed an IFB (outbound limits: their ingress; a VM's inbound limit: their egress). */
+const feedsPorts = (q: QosSpec) => limitsDirection(q, "outbound") || limitsVms(q, "inbound");
 
 /** Apply again the QoS set of every running network whose shaping is not in place; answers the networks repaired. */
 export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
@@ -76,28 +80,37 @@ export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntr
 
 /**
  * Called on every link change with the bridges' ports (the port watcher's `ip -o monitor link`): a port on the
- * bridge of a running network with outbound limits whose ingress does not feed the IFB yet gets its feed at
- * once, under the network's lock (a job taking the limits away meanwhile must not be raced into feeding a
+ * bridge of a running network with outbound limits whose ingress does not feed the IFB yet (or, a VM having an
+ * inbound limit, whose egress does not feed the inbound IFB yet) gets its feeds at once, under the network's lock (a job taking the limits away meanwhile must not be raced into feeding a
  * removed IFB). Cheap when no network has outbound limits: the cached catalog only.
  */
 export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, readonly string[]>): Promise<string[]> {
   const fed: string[] = [];
   const targets = (await ctx.catalog.list()).flatMap((entry) => {
     const w = wanted(entry);
-    return w && limitsDirection(w.qos, "outbound") && (ports.get(w.bridge)?.length ?? 0) > 0 ? [{ entry, w }] : [];
+    return w && feedsPorts(w.qos) && (ports.get(w.bridge)?.length ?? 0) > 0 ? [{ entry, w }] : [];
   });
   if (targets.length === 0) return fed;
   const shown = (await ctx.runner.run("tc", ["qdisc", "show"])).stdout.split("\n");
   for (const { entry, w } of targets) {
-    const lacking = (ports.get(w.bridge) ?? []).filter((p) => !shown.some((l) => l.startsWith(`qdisc ingress ffff: dev ${p} `)));
+    const out = limitsDirection(w.qos, "outbound");
+    const inner = limitsVms(w.qos, "inbound");
+    const lacking = (ports.get(w.bridge) ?? []).filter(
+      (p) =>
+        (out && !shown.some((l) => l.startsWith(`qdisc ingress ffff: dev ${p} `))) ||
+        (inner && !shown.some((l) => l.startsWith(`qdisc htb 1: dev ${p} root`))),
+    );
     if (lacking.length === 0) continue;
     const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
     if (!lock) continue; // a job is changing it: reconcile looks again
     try {
       const now = ctx.catalog.get(entry.name);
       const fresh = now ? wanted(now) : null;
-      if (!fresh || !limitsDirection(fresh.qos, "outbound")) continue;
-      const done = await feedPorts(ctx.runner, fresh.bridge, fresh.ifb);
+      if (!fresh || !feedsPorts(fresh.qos)) continue;
+      const done = await feedPorts(ctx.runner, fresh.bridge, {
+        out: limitsDirection(fresh.qos, "outbound") ? fresh.ifb : null,
+        in: limitsVms(fresh.qos, "inbound") ? inboundIfbOf(fresh.ifb) : null,
+      });
       ctx.logger.info({ network: entry.name, ports: lacking }, "new ports fed to the bandwidth limits' IFB");
       fed.push(...done.filter((p) => lacking.includes(p)));
     } finally {

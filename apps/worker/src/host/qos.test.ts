@@ -73,9 +73,10 @@ describe("the QoS capability probe", () => {
 describe("applying a tc plan", () => {
   const SET = { network: { outbound: { averageKbps: 1000 } }, vms: [{ mac: "52:54:00:00:00:01", inbound: { averageKbps: 500 } }] };
 
-  it("makes the IFB, the qdiscs a device lacks, feeds every port, then one batch with the bridge's MAC", async () => {
+  it("makes the IFBs, the qdiscs a device lacks, feeds every port both ways, then one batch with the bridge's MAC", async () => {
     const k = fakeKernel({
-      shown: "qdisc htb 1: dev nf-web root refcnt 2 r2q 10 default 0x2\nqdisc ingress ffff: dev vnet1 parent ffff:fff1 ----\n",
+      shown:
+        "qdisc htb 1: dev nf-web root refcnt 2 r2q 10 default 0x2\nqdisc ingress ffff: dev vnet1 parent ffff:fff1 ----\nqdisc htb 1: dev vnet1 root refcnt 2 r2q 10 default 0\n",
       ports: ["vnet0", "vnet1"],
     });
     const inputs: string[] = [];
@@ -88,27 +89,50 @@ describe("applying a tc plan", () => {
     expect(k.ran).toEqual([
       "ip link add nfq-x type ifb",
       "ip link set dev nfq-x up",
+      "ip link add nfi-x type ifb",
+      "ip link set dev nfi-x up",
+      "tc filter del dev nfi-x parent 1: protocol all prio 2",
       "tc qdisc show",
       "tc qdisc replace dev nfq-x root handle 1: htb default 3",
+      "tc qdisc replace dev nfi-x root handle 1: htb default 3",
       "ip -j link show master nf-web",
-      "tc -batch - <<3 lines",
       "ip -j link show dev nf-web",
       "tc -batch - <<8 lines",
+      "ip -j link show dev nf-web",
+      "tc -batch - <<12 lines",
     ]);
-    expect(inputs[0]?.split("\n")[0]).toBe("qdisc add dev vnet0 handle ffff: ingress");
+    // vnet0 gets both qdiscs and every filter; vnet1 had its qdiscs: only the filters are replaced. Egress:
+    // frames from the bridge's MAC to the port's direct queue, the rest to the inbound IFB.
+    expect(inputs[0]?.split("\n").slice(0, 8)).toEqual([
+      "qdisc add dev vnet0 handle ffff: ingress",
+      "filter replace dev vnet0 parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev nfq-x",
+      "qdisc add dev vnet0 root handle 1: htb",
+      "filter replace dev vnet0 parent 1: protocol all prio 1 handle 800::1 u32 match ether src 52:54:00:aa:bb:cc flowid 1:0",
+      "filter replace dev vnet0 parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev nfi-x",
+      "filter replace dev vnet1 parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev nfq-x",
+      "filter replace dev vnet1 parent 1: protocol all prio 1 handle 800::1 u32 match ether src 52:54:00:aa:bb:cc flowid 1:0",
+      "filter replace dev vnet1 parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev nfi-x",
+    ]);
     expect(inputs[1]).toContain("match ether dst 52:54:00:aa:bb:cc flowid 1:2");
     expect(inputs[1]).not.toContain("<bridge-mac>");
   });
 
-  it("an empty set: cleanup lines finding nothing are fine, the ports' feeds and the IFB go", async () => {
-    const k = fakeKernel({ ports: ["vnet0"] });
+  it("an empty set: cleanup lines finding nothing are fine, the ports' feeds and the IFBs go (a port's own root qdisc stays)", async () => {
+    const k = fakeKernel({
+      ports: ["vnet0", "vnet1"],
+      shown: "qdisc htb 1: dev vnet0 root refcnt 2\nqdisc noqueue 0: dev vnet1 root refcnt 2\n",
+    });
     await applyTc(k.runner, "nfq-x", renderQos("nf-web", "nfq-x", null, SET));
     expect(k.ran).toEqual([
       "tc qdisc del dev nf-web root",
       "tc qdisc del dev nfq-x root",
       "ip -j link show master nf-web",
+      "tc qdisc show",
       "tc qdisc del dev vnet0 handle ffff: ingress",
+      "tc qdisc del dev vnet1 handle ffff: ingress",
+      "tc qdisc del dev vnet0 root",
       "ip link del nfq-x",
+      "ip link del nfi-x",
     ]);
   });
 
@@ -131,5 +155,10 @@ describe("whether the shaping is in place", () => {
     expect(qosInPlace(shown, "nf-web", "nfq-x", false, true, ["vnet0", "vnet1"])).toBe(false);
     expect(qosInPlace("", "nf-web", "nfq-x", true, false)).toBe(false);
     expect(qosInPlace("", "nf-web", "nfq-x", false, false)).toBe(true);
+    // A VM's inbound limit: the inbound IFB's HTB and every port's root HTB (its egress feed).
+    const inner = `${shown}\nqdisc htb 1: dev nfi-x root refcnt 2\nqdisc htb 1: dev vnet0 root refcnt 2`;
+    expect(qosInPlace(inner, "nf-web", "nfq-x", true, true, ["vnet0"], true)).toBe(true);
+    expect(qosInPlace(shown, "nf-web", "nfq-x", true, true, ["vnet0"], true)).toBe(false);
+    expect(qosInPlace(inner.replace("dev vnet0 root", "dev vnet9 root"), "nf-web", "nfq-x", true, true, ["vnet0"], true)).toBe(false);
   });
 });

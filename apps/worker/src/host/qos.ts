@@ -4,7 +4,7 @@
  * (render/tc-qos.ts) with `tc -batch -`.
  */
 import { AppError } from "@netforge/core/contract";
-import { BRIDGE_MAC, portFeedLines, qdiscLine, type TcPlan } from "@netforge/core/model";
+import { BRIDGE_MAC, inboundIfbOf, portFeedInLines, portFeedLines, qdiscLine, type TcPlan } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "./command-runner";
 
 /** What the kernel offers for shaping (list-hosts `qos`). */
@@ -85,7 +85,7 @@ export function qosUnsupported(cap: QosCapability): AppError {
 
 /** Lines a cleanup may answer when its object is already gone. */
 const GONE =
-  /No such file|Cannot find|not find|does not exist|Invalid handle|Cannot delete qdisc with handle of zero|Specified class not found|Filter with specified priority\/protocol not found/i;
+  /No such file|Cannot find|not find|does not exist|doesn't exist|Invalid handle|Cannot delete qdisc with handle of zero|Specified class not found|Filter with specified priority\/protocol not found/i;
 
 /** The ports of a bridge now (a VM's tap or veth); [] when the bridge does not exist. */
 export async function bridgePorts(runner: CommandRunner, bridge: string): Promise<string[]> {
@@ -111,64 +111,105 @@ async function tcTolerant(runner: CommandRunner, lines: readonly string[]): Prom
   }
 }
 
-/** Feed every port of `bridge` to `ifb` (the ingress qdisc made unless present, the redirect replaced); the ports fed. */
-export async function feedPorts(runner: CommandRunner, bridge: string, ifb: string, shown?: string): Promise<string[]> {
+/** Where a bridge's ports are fed: `out` the outbound IFB (their ingress), `in` the inbound IFB (their egress). */
+export interface PortFeeds {
+  out: string | null;
+  in: string | null;
+}
+
+/** The line of `tc qdisc show` a port has when its egress feeds the inbound IFB (netforge's root HTB). */
+const egressFed = (lines: readonly string[], port: string) => lines.some((l) => l.startsWith(`qdisc htb 1: dev ${port} root`));
+/** The line of `tc qdisc show` a port has when its ingress feeds the outbound IFB. */
+const ingressFed = (lines: readonly string[], port: string) => lines.some((l) => l.startsWith(`qdisc ingress ffff: dev ${port} `));
+
+/**
+ * Feed every port of `bridge` to the IFBs of `to` (each qdisc made unless present, each redirect replaced); the
+ * ports fed.
+ */
+export async function feedPorts(runner: CommandRunner, bridge: string, to: PortFeeds, shown?: string): Promise<string[]> {
   const ports = await bridgePorts(runner, bridge);
+  if (ports.length === 0) return ports;
   const lines = (shown ?? (await runner.run("tc", ["qdisc", "show"])).stdout).split("\n");
+  // The egress feed lets the edge's frames (from the bridge's MAC) pass without the IFB hop.
+  const mac = to.in ? await bridgeMac(runner, bridge) : null;
   const batch: string[] = [];
   for (const port of ports) {
-    const feed = portFeedLines(port, ifb);
-    if (!lines.some((l) => l.startsWith(`qdisc ingress ffff: dev ${port} `))) batch.push(feed.qdisc);
-    batch.push(feed.filter);
+    if (to.out) {
+      const feed = portFeedLines(port, to.out);
+      if (!ingressFed(lines, port)) batch.push(feed.qdisc);
+      batch.push(feed.filter);
+    }
+    if (to.in && mac) {
+      const feed = portFeedInLines(port, to.in, mac);
+      if (!egressFed(lines, port)) batch.push(feed.qdisc);
+      batch.push(...feed.filters);
+    }
   }
   if (batch.length > 0) await runner.run("tc", ["-batch", "-"], { input: `${batch.join("\n")}\n` });
   return ports;
 }
 
+/** Make an IFB device (there already is fine) and bring it up. */
+async function makeIfb(runner: CommandRunner, dev: string): Promise<void> {
+  const r = await runner.run("ip", ["link", "add", dev, "type", "ifb"], { allowFailure: true });
+  if (r.exitCode !== 0 && !/File exists/i.test(r.stderr)) throw commandFailed("ip", ["link", "add", dev, "type", "ifb"], r);
+  await runner.run("ip", ["link", "set", "dev", dev, "up"]);
+}
+
+/** Remove an IFB device (gone already is fine). */
+async function removeIfb(runner: CommandRunner, dev: string): Promise<void> {
+  const r = await runner.run("ip", ["link", "del", dev], { allowFailure: true });
+  if (r.exitCode !== 0 && !/Cannot find device|does not exist/i.test(r.stderr)) throw commandFailed("ip", ["link", "del", dev], r);
+}
+
 /**
- * Apply one plan: the IFB made (and up) when the plan wants it, the cleanup lines (each alone: a line whose
- * object is already gone is fine), the root qdiscs a device lacks, every port of the bridge fed to the IFB,
- * the batch (all or fail: HOST_COMMAND_FAILED with tc's stderr) with the bridge's MAC filled in, and the IFB
- * removed when the plan no longer wants it.
+ * Apply one plan: the IFBs made (and up) when the plan wants them, the cleanup lines (each alone: a line whose
+ * object is already gone is fine), the ports' feeds taken away, the root qdiscs a device lacks, every port of the
+ * bridge fed to the IFBs, the batch (all or fail: HOST_COMMAND_FAILED with tc's stderr) with the bridge's MAC
+ * filled in, and the IFBs removed when the plan no longer wants them. `ifb` is the outbound IFB; the inbound
+ * one is `inboundIfbOf(ifb)`.
  */
 export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Promise<void> {
-  if (p.ifb) {
-    const r = await runner.run("ip", ["link", "add", ifb, "type", "ifb"], { allowFailure: true });
-    if (r.exitCode !== 0 && !/File exists/i.test(r.stderr)) throw commandFailed("ip", ["link", "add", ifb, "type", "ifb"], r);
-    await runner.run("ip", ["link", "set", "dev", ifb, "up"]);
-  }
+  const ifbIn = inboundIfbOf(ifb);
+  if (p.ifb) await makeIfb(runner, ifb);
+  if (p.ifbIn) await makeIfb(runner, ifbIn);
   await tcTolerant(runner, p.cleanup);
-  if (p.unfeedPorts) {
-    const ports = await bridgePorts(runner, p.unfeedPorts);
-    await tcTolerant(
-      runner,
-      ports.map((port) => `qdisc del dev ${port} handle ffff: ingress`),
-    );
+  if (p.unfeedPorts || p.unfeedPortsIn) {
+    const bridge = (p.unfeedPorts ?? p.unfeedPortsIn) as string;
+    const ports = await bridgePorts(runner, bridge);
+    const lines = p.unfeedPortsIn ? (await runner.run("tc", ["qdisc", "show"])).stdout.split("\n") : [];
+    await tcTolerant(runner, [
+      ...(p.unfeedPorts ? ports.map((port) => `qdisc del dev ${port} handle ffff: ingress`) : []),
+      // Only netforge's root HTB: a port's own root qdisc (none on a veth, the default on a tap) stays.
+      ...(p.unfeedPortsIn ? ports.filter((port) => egressFed(lines, port)).map((port) => `qdisc del dev ${port} root`) : []),
+    ]);
   }
-  if (p.qdiscs.length > 0 || p.feedPorts) {
+  if (p.qdiscs.length > 0 || p.feedPorts || p.feedPortsIn) {
     const shown = (await runner.run("tc", ["qdisc", "show"])).stdout;
     const lines = shown.split("\n");
     for (const q of p.qdiscs) {
       if (lines.some((l) => l.startsWith(`qdisc htb 1: dev ${q.dev} root`))) continue;
       await runner.run("tc", qdiscLine(q).split(" "));
     }
-    if (p.feedPorts) await feedPorts(runner, p.feedPorts.bridge, p.feedPorts.ifb, shown);
+    const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge;
+    if (bridge) await feedPorts(runner, bridge, { out: p.feedPorts?.ifb ?? null, in: p.feedPortsIn?.ifb ?? null }, shown);
   }
   if (p.batch.length > 0) {
     const text = p.batch.join("\n");
-    const mac = p.feedPorts && text.includes(BRIDGE_MAC) ? await bridgeMac(runner, p.feedPorts.bridge) : null;
+    const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge;
+    const mac = bridge && text.includes(BRIDGE_MAC) ? await bridgeMac(runner, bridge) : null;
     await runner.run("tc", ["-batch", "-"], { input: `${mac ? text.split(BRIDGE_MAC).join(mac) : text}\n` });
   }
-  if (!p.ifb) {
-    const r = await runner.run("ip", ["link", "del", ifb], { allowFailure: true });
-    if (r.exitCode !== 0 && !/Cannot find device|does not exist/i.test(r.stderr)) throw commandFailed("ip", ["link", "del", ifb], r);
-  }
+  if (!p.ifb) await removeIfb(runner, ifb);
+  // The inbound IFB only when the plan took its feeds away (a set that never had one runs no extra command).
+  if (!p.ifbIn && p.unfeedPortsIn) await removeIfb(runner, ifbIn);
 }
 
 /**
  * Whether the host's shaping of a network is in place, as `qdiscs` (the output of `tc qdisc show`, every
- * device) lists it: the HTB root on the bridge (inbound) and on the IFB (outbound), and the ingress qdisc on
- * every port of the bridge (`ports`; outbound).
+ * device) lists it: the HTB root on the bridge (inbound), on the IFB and the ingress qdisc on every port of the
+ * bridge (`ports`; outbound), and the HTB root on the inbound IFB and on every port (`inner`: a VM has an inbound
+ * limit).
  */
 export function qosInPlace(
   qdiscs: string,
@@ -177,10 +218,12 @@ export function qosInPlace(
   inbound: boolean,
   outbound: boolean,
   ports: readonly string[] = [],
+  inner = false,
 ): boolean {
   const lines = qdiscs.split("\n");
   const has = (prefix: string) => lines.some((l) => l.startsWith(prefix));
   if (inbound && !has(`qdisc htb 1: dev ${bridge} root`)) return false;
-  if (outbound && (!has(`qdisc htb 1: dev ${ifb} root`) || ports.some((p) => !has(`qdisc ingress ffff: dev ${p} `)))) return false;
+  if (outbound && (!has(`qdisc htb 1: dev ${ifb} root`) || ports.some((p) => !ingressFed(lines, p)))) return false;
+  if (inner && (!has(`qdisc htb 1: dev ${inboundIfbOf(ifb)} root`) || ports.some((p) => !egressFed(lines, p)))) return false;
   return true;
 }

@@ -8,7 +8,7 @@
 import type { NetSpec } from "../planner/network-spec";
 import { modelOf } from "../drivers/registry";
 import { dhcpOptionsFile } from "../render/network-xml";
-import { hasQos, ifbNameFor, limitsDirection, renderQos, tcText } from "../render/tc-qos";
+import { hasQos, ifbNameFor, inboundIfbOf, limitsDirection, limitsVms, qosStepName, renderQos, tcText } from "../render/tc-qos";
 import type { HostFacts, NetworkFacts } from "./facts";
 import { type HostStep, type JobPlan, type NftStep, nftStep, type QosStep } from "./steps";
 
@@ -121,7 +121,7 @@ export function qosStartStep(spec: NetSpec): QosStep | null {
   const apply = renderQos(bridge, ifb, qos, null);
   return {
     kind: "qos",
-    name: `apply bandwidth limits on bridge ${bridge}${apply.ifb ? ` and ${ifb}` : ""} (tc)`,
+    name: qosStepName(bridge, ifb, qos, null),
     bridge,
     ifb,
     apply,
@@ -160,19 +160,23 @@ function optionsFileRemoval(spec: NetSpec | null): HostStep[] {
   ];
 }
 
-/** A network with outbound limits: its IFB goes with it (docs/adr/0044-network-qos.md); gone already is fine. */
+/**
+ * A network with outbound limits or a VM's inbound limit: its IFBs go with it (docs/adr/0044-network-qos.md);
+ * gone already is fine.
+ */
 function ifbRemoval(spec: NetSpec | null): HostStep[] {
-  if (!spec || !limitsDirection(modelOf(spec).view(spec).qos, "outbound")) return [];
-  return [
-    {
-      kind: "command",
-      name: "remove the bandwidth limits' IFB device",
-      argv: ["ip", "link", "del", ifbNameFor(spec.uuid)],
-      undo: null,
-      allowFailure: true,
-      live: true,
-    },
-  ];
+  const qos = spec ? modelOf(spec).view(spec).qos : null;
+  if (!spec || !qos) return [];
+  const ifb = ifbNameFor(spec.uuid);
+  const devs = [...(limitsDirection(qos, "outbound") ? [ifb] : []), ...(limitsVms(qos, "inbound") ? [inboundIfbOf(ifb)] : [])];
+  return devs.map((dev) => ({
+    kind: "command" as const,
+    name: dev === ifb ? "remove the bandwidth limits' IFB device" : "remove the bandwidth limits' inbound IFB device",
+    argv: ["ip", "link", "del", dev],
+    undo: null,
+    allowFailure: true,
+    live: true as const,
+  }));
 }
 
 /** delete-network: stop (when running), remove the definition, then give back what the type took on the host. */

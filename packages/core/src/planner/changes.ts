@@ -7,7 +7,7 @@
  * applies.
  */
 import { type DnsHost, type NetworkChange, type QosDirectionsSpec, type QosLimitSpec, type QosSpec, sameDnsHost } from "../actions/changes";
-import { hasQos, ifbNameFor, limitsDirection, renderQos, type TcPlan } from "../render/tc-qos";
+import { hasQos, ifbNameFor, qosStepName, renderQos, type TcPlan } from "../render/tc-qos";
 import { AppError } from "../errors";
 import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
@@ -213,7 +213,7 @@ export function planRoutedChange(
       if (!host.active) continue;
       const ifb = ifbNameFor(spec.uuid);
       steps.push({
-        name: `apply bandwidth limits on bridge ${spec.bridge}${limitsDirection(op.want, "outbound") || limitsDirection(op.had, "outbound") ? ` and ${ifb}` : ""} (tc)`,
+        name: qosStepName(spec.bridge, ifb, op.want, op.had),
         virsh: [],
         qos: {
           bridge: spec.bridge,

@@ -6,7 +6,7 @@ import { changeHostSteps } from "../plan/change-steps";
 import { planDelete, planStart } from "../plan/lifecycle";
 import { commandOf, stepView } from "../plan/steps";
 import { parseNetworkXml, renderRoutedXml } from "../render/network-xml";
-import { BRIDGE_MAC, ifbNameFor, renderQos, tcText } from "../render/tc-qos";
+import { BRIDGE_MAC, ifbNameFor, inboundIfbOf, renderQos, tcText } from "../render/tc-qos";
 import { planChange } from "../drivers/registry";
 import { ConfigureQosBody } from "../schemas/qos";
 import { changeOfBody } from "./__fixtures__/change-of-body";
@@ -26,6 +26,7 @@ const spec: RoutedNetSpec = {
 };
 const up = { active: true, leases: [] };
 const IFB = "nfq-3e3fce454f5";
+const IFB_IN = "nfi-3e3fce454f5";
 const MAC = "52:54:00:12:34:56";
 const SET: QosSpec = {
   network: { inbound: { averageKbps: 100000, peakKbps: 200000, burstKib: 1024 }, outbound: { averageKbps: 50000 } },
@@ -68,35 +69,61 @@ describe("the tc renderer", () => {
   it("an IFB name of 15 characters from the uuid", () => {
     expect(ifbNameFor(spec.uuid)).toBe(IFB);
     expect(ifbNameFor("not-a-uuid")).toMatch(/^nfq-[0-9a-f]{11}$/);
+    expect(inboundIfbOf(IFB)).toBe(IFB_IN);
   });
 
-  it("inbound on the bridge (ether dst), outbound on the IFB (ether src, to the bridge's MAC) fed from every port", () => {
+  it("inbound on the bridge (ether dst), outbound on the IFB (ether src, to the bridge's MAC) fed from every port; between VMs the VM's own classes", () => {
     const p = renderQos("nf-web", IFB, SET, null);
     expect(p.ifb).toBe(true);
-    expect(p.cleanup).toEqual([]);
+    expect(p.ifbIn).toBe(true);
+    // The internal filters carry no handle: they go as a whole before they are added again.
+    expect(p.cleanup).toEqual([
+      `filter del dev ${IFB} parent 1: protocol all prio 2`,
+      `filter del dev ${IFB_IN} parent 1: protocol all prio 2`,
+    ]);
     expect(p.qdiscs).toEqual([
       { dev: "nf-web", kind: "htb", defaultClass: 2 },
       { dev: IFB, kind: "htb", defaultClass: 3 },
+      { dev: IFB_IN, kind: "htb", defaultClass: 3 },
     ]);
     expect(p.feedPorts).toEqual({ bridge: "nf-web", ifb: IFB });
+    expect(p.feedPortsIn).toEqual({ bridge: "nf-web", ifb: IFB_IN });
     expect(p.unfeedPorts).toBeNull();
+    expect(p.unfeedPortsIn).toBeNull();
     expect(p.batch).toEqual([
-      "class replace dev nf-web parent 1: classid 1:1 htb rate 100000kbit ceil 200000kbit burst 1048576 cburst 1048576 quantum 200000",
-      "class replace dev nf-web parent 1:1 classid 1:2 htb rate 100000kbit ceil 200000kbit burst 1048576 cburst 1048576 quantum 200000",
+      // A peak with a burst: ceil = peak, cburst tc's own (about a tick at the peak): the burst goes at up to the peak.
+      "class replace dev nf-web parent 1: classid 1:1 htb rate 100000kbit ceil 200000kbit burst 1048576 quantum 200000",
+      // 1:2's own rate: what the VMs' classes leave of the network's average (100000 - 20000); it borrows the rest.
+      "class replace dev nf-web parent 1:1 classid 1:2 htb rate 80000kbit ceil 200000kbit burst 1048576 quantum 200000",
       "class replace dev nf-web parent 1:1 classid 1:10 htb rate 20000kbit ceil 20000kbit quantum 200000",
       `filter replace dev nf-web parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC} flowid 1:10`,
       `class replace dev ${IFB} parent 1: classid 1:1 htb rate 50000kbit ceil 50000kbit quantum 200000`,
-      `class replace dev ${IFB} parent 1:1 classid 1:2 htb rate 50000kbit ceil 50000kbit quantum 200000`,
+      `class replace dev ${IFB} parent 1:1 classid 1:2 htb rate 30000kbit ceil 50000kbit quantum 200000`,
       `class replace dev ${IFB} parent 1: classid 1:3 htb rate 100000000kbit ceil 100000000kbit quantum 200000`,
       `class replace dev ${IFB} parent 1:1 classid 1:10 htb rate 20000kbit ceil 20000kbit quantum 200000`,
       `filter replace dev ${IFB} parent 1: protocol all prio 1 handle 800::1 u32 match ether src ${MAC} match ether dst ${BRIDGE_MAC} flowid 1:10`,
       `filter replace dev ${IFB} parent 1: protocol all prio 1 handle 800::fff u32 match ether dst ${BRIDGE_MAC} flowid 1:2`,
+      // A's frames to the network's other VMs: its own class, a root class (not under the network's 1:1).
+      `class replace dev ${IFB} parent 1: classid 1:2010 htb rate 20000kbit ceil 20000kbit quantum 200000`,
+      `filter add dev ${IFB} parent 1: protocol all prio 2 u32 match ether src ${MAC} flowid 1:2010`,
+      // Toward A from the network's other VMs: the inbound IFB; frames from the bridge's MAC (the edge) pass.
+      `class replace dev ${IFB_IN} parent 1: classid 1:3 htb rate 100000000kbit ceil 100000000kbit quantum 200000`,
+      `filter replace dev ${IFB_IN} parent 1: protocol all prio 1 handle 800::fff u32 match ether src ${BRIDGE_MAC} flowid 1:3`,
+      `class replace dev ${IFB_IN} parent 1: classid 1:2010 htb rate 20000kbit ceil 20000kbit quantum 200000`,
+      `filter add dev ${IFB_IN} parent 1: protocol all prio 2 u32 match ether dst ${MAC} flowid 1:2010`,
     ]);
-    expect(tcText(p).split("\n").slice(0, 4)).toEqual([
+    expect(tcText(p).split("\n").slice(0, 10)).toEqual([
+      `tc filter del dev ${IFB} parent 1: protocol all prio 2    # if present`,
+      `tc filter del dev ${IFB_IN} parent 1: protocol all prio 2    # if present`,
       "tc qdisc replace dev nf-web root handle 1: htb default 2    # unless present",
       `tc qdisc replace dev ${IFB} root handle 1: htb default 3    # unless present`,
+      `tc qdisc replace dev ${IFB_IN} root handle 1: htb default 3    # unless present`,
       "tc qdisc add dev <each port> handle ffff: ingress    # on each port of nf-web, unless present",
       `tc filter replace dev <each port> parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${IFB}`,
+      "tc qdisc add dev <each port> root handle 1: htb    # on each port of nf-web, unless present",
+      // The edge's frames (from the bridge's MAC) go to the port's direct queue, the rest to the inbound IFB.
+      `tc filter replace dev <each port> parent 1: protocol all prio 1 handle 800::1 u32 match ether src ${BRIDGE_MAC} flowid 1:0`,
+      `tc filter replace dev <each port> parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev ${IFB_IN}`,
     ]);
   });
 
@@ -104,9 +131,30 @@ describe("the tc renderer", () => {
     const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, inbound: { averageKbps: 5000 } }] }, null);
     expect(p.ifb).toBe(false);
     expect(p.feedPorts).toBeNull();
-    expect(p.qdiscs).toEqual([{ dev: "nf-web", kind: "htb", defaultClass: 2 }]);
+    expect(p.qdiscs).toEqual([
+      { dev: "nf-web", kind: "htb", defaultClass: 2 },
+      { dev: IFB_IN, kind: "htb", defaultClass: 3 },
+    ]);
     expect(p.batch[0]).toBe("class replace dev nf-web parent 1: classid 1:1 htb rate 100000000kbit ceil 100000000kbit quantum 200000");
     expect(p.batch.join("\n")).not.toContain(IFB);
+    // Only a network limit: nothing between the VMs, no inbound IFB.
+    const net = renderQos("nf-web", IFB, { network: { inbound: { averageKbps: 5000 } }, vms: [] }, null);
+    expect(net.ifbIn).toBe(false);
+    expect(net.feedPortsIn).toBeNull();
+    expect(JSON.stringify(net)).not.toContain(IFB_IN);
+  });
+
+  it("the class of unlimited VMs (1:2) is guaranteed only what the VMs' classes leave of the network's average", () => {
+    const over: QosSpec = {
+      network: { inbound: { averageKbps: 30000 } },
+      vms: [
+        { mac: MAC, inbound: { averageKbps: 20000 } },
+        { mac: "52:54:00:00:00:02", inbound: { averageKbps: 20000 } },
+      ],
+    };
+    expect(renderQos("nf-web", IFB, over, null).batch[1]).toBe(
+      "class replace dev nf-web parent 1:1 classid 1:2 htb rate 1kbit ceil 30000kbit quantum 1514",
+    );
   });
 
   it("takes away what the previous set had and this one has not: a VM's filter then its class, a whole direction", () => {
@@ -119,9 +167,22 @@ describe("the tc renderer", () => {
       "filter del dev nf-web parent 1: protocol all prio 1 handle 800::2 u32",
       "class del dev nf-web classid 1:11",
       `qdisc del dev ${IFB} root`,
+      `filter del dev ${IFB_IN} parent 1: protocol all prio 2`,
+      `class del dev ${IFB_IN} classid 1:2011`,
     ]);
     expect(p.ifb).toBe(false);
     expect(p.unfeedPorts).toBe("nf-web");
+    expect(p.unfeedPortsIn).toBeNull();
+    // A VM's outbound limit gone while the network's stays: its edge filter and class, its internal class.
+    const out = renderQos("nf-web", IFB, { network: { outbound: { averageKbps: 1000 } }, vms: [] }, SET);
+    expect(out.cleanup.slice(0, 5)).toEqual([
+      "qdisc del dev nf-web root",
+      `filter del dev ${IFB} parent 1: protocol all prio 2`,
+      `filter del dev ${IFB} parent 1: protocol all prio 1 handle 800::1 u32`,
+      `class del dev ${IFB} classid 1:10`,
+      `class del dev ${IFB} classid 1:2010`,
+    ]);
+    expect(out.unfeedPortsIn).toBe("nf-web");
     const none = renderQos("nf-web", IFB, null, SET);
     expect(none).toEqual({
       ifb: false,
@@ -129,8 +190,61 @@ describe("the tc renderer", () => {
       qdiscs: [],
       feedPorts: null,
       unfeedPorts: "nf-web",
+      ifbIn: false,
+      feedPortsIn: null,
+      unfeedPortsIn: "nf-web",
       batch: [],
     });
+  });
+});
+
+describe("peak and burst", () => {
+  const l = (averageKbps: number, peakKbps?: number, burstKib?: number) => ({
+    averageKbps,
+    ...(peakKbps === undefined ? {} : { peakKbps }),
+    ...(burstKib === undefined ? {} : { burstKib }),
+  });
+  const vmClass = (p: ReturnType<typeof renderQos>) =>
+    p.batch.find((b) => b.startsWith("class replace dev nf-web parent 1:1 classid 1:10"));
+
+  it("a burst alone goes at line rate: ceil = rate, both buckets the burst", () => {
+    const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, inbound: l(8000, undefined, 4096) }] }, null);
+    expect(vmClass(p)).toBe(
+      "class replace dev nf-web parent 1:1 classid 1:10 htb rate 8000kbit ceil 8000kbit burst 4194304 cburst 4194304 quantum 100000",
+    );
+    expect(p.batch.join("\n")).not.toContain("tbf");
+  });
+
+  it("a peak with a burst: a VM's class under the network's gets a TBF leaf holding the average; its root class between VMs needs none", () => {
+    const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, outbound: l(8000, 24000, 4096) }] }, null);
+    expect(p.batch).toContain(
+      `class replace dev ${IFB} parent 1:1 classid 1:10 htb rate 8000kbit ceil 24000kbit burst 4194304 quantum 100000`,
+    );
+    expect(p.batch).toContain(
+      `qdisc replace dev ${IFB} parent 1:10 handle 10: tbf rate 8000kbit burst 4194304 peakrate 24000kbit mtu 65536 latency 100ms`,
+    );
+    // The TBF comes after its class and before the filter sending frames to it.
+    const at = (prefix: string) => p.batch.findIndex((b) => b.startsWith(prefix));
+    expect(at(`qdisc replace dev ${IFB} parent 1:10`)).toBeGreaterThan(at(`class replace dev ${IFB} parent 1:1 classid 1:10`));
+    expect(p.batch).toContain(
+      `class replace dev ${IFB} parent 1: classid 1:2010 htb rate 8000kbit ceil 24000kbit burst 4194304 quantum 100000`,
+    );
+    expect(p.batch.filter((b) => b.includes("tbf"))).toHaveLength(1);
+  });
+
+  it("a peak without a burst (or equal to the average) is no peak: the class runs at its average", () => {
+    for (const lim of [l(8000, 24000), l(8000, 8000, 64)]) {
+      const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, inbound: lim }] }, null);
+      expect(vmClass(p)).toMatch(/htb rate 8000kbit ceil 8000kbit /);
+      expect(p.batch.join("\n")).not.toContain("tbf");
+    }
+  });
+
+  it("a peak taken away from a VM that stays: its TBF leaf goes first", () => {
+    const had: QosSpec = { network: null, vms: [{ mac: MAC, outbound: l(8000, 24000, 4096) }] };
+    const p = renderQos("nf-web", IFB, { network: null, vms: [{ mac: MAC, outbound: l(8000) }] }, had);
+    expect(p.cleanup).toContain(`qdisc del dev ${IFB} parent 1:10 handle 10:`);
+    expect(renderQos("nf-web", IFB, had, had).cleanup.join("\n")).not.toContain("handle 10:");
   });
 });
 
@@ -144,7 +258,7 @@ describe("configure-network-qos planned", () => {
     ]);
     const [tc] = steps;
     if (tc?.kind !== "qos") throw new Error("no qos step");
-    expect(tc.name).toBe(`apply bandwidth limits on bridge nf-web and ${IFB} (tc)`);
+    expect(tc.name).toBe(`apply bandwidth limits on bridge nf-web, ${IFB} and ${IFB_IN} (tc)`);
     expect(tc.apply).toEqual(renderQos("nf-web", IFB, SET, null));
     expect(tc.undo).toEqual(renderQos("nf-web", IFB, null, SET));
     expect(stepView("applying change", tc).tc).toBe(tcText(tc.apply));
@@ -199,11 +313,12 @@ describe("configure-network-qos planned", () => {
     expect(err.message).toContain("VF rate limits are the NIC's own");
   });
 
-  it("delete-network of a network with outbound limits removes its IFB (gone already is fine)", () => {
+  it("delete-network of a network with outbound or VM inbound limits removes its IFBs (gone already is fine)", () => {
     const net = { active: false, autostart: false, xml: "<network/>", forwardMode: "open", firewall: null };
     const plan = planDelete({ ...spec, qos: SET }, "web", net, { links: [], pfs: [] });
-    const last = plan.phases.at(-1)?.hostSteps.at(-1);
-    expect(last).toMatchObject({ kind: "command", argv: ["ip", "link", "del", IFB], allowFailure: true });
+    const [ifbStep, ifbInStep] = plan.phases.at(-1)?.hostSteps.slice(-2) ?? [];
+    expect(ifbStep).toMatchObject({ kind: "command", argv: ["ip", "link", "del", IFB], allowFailure: true });
+    expect(ifbInStep).toMatchObject({ kind: "command", argv: ["ip", "link", "del", IFB_IN], allowFailure: true });
     const inboundOnly = planDelete({ ...spec, qos: { network: { inbound: { averageKbps: 1 } }, vms: [] } }, "web", net, {
       links: [],
       pfs: [],

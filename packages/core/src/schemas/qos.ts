@@ -1,7 +1,7 @@
 /**
  * Bandwidth limits (configure-network-qos, docs/adr/0044-network-qos.md): the whole QoS set of a network, for
- * the network as a whole and per VM NIC (by MAC), each direction with an average rate, an optional peak (HTB
- * ceil) and an optional burst. Inbound = toward the VMs, outbound = from them (as in the firewall).
+ * the network as a whole and per VM NIC (by MAC), each direction with an average rate, an optional burst and
+ * an optional peak capping the burst. Inbound = toward the VMs, outbound = from them (as in the firewall).
  *
  * Part of the client contract: imports only zod and the shared fields.
  */
@@ -26,9 +26,9 @@ const Kbps = (what: string) =>
 /** One direction's limit. */
 export const QosLimit = z
   .strictObject({
-    averageKbps: Kbps("The rate guaranteed and held on average, kbit/s (1000 bits)"),
+    averageKbps: Kbps("The rate held over time (and guaranteed within the network's limit), kbit/s (1000 bits)"),
     peakKbps: Kbps(
-      "The rate reachable while the parent (the network, or the line) has spare, kbit/s (HTB ceil; default: averageKbps)",
+      "The highest rate of a burst, kbit/s (default: line rate); only with burstKib: past the burst the average holds",
     ).optional(),
     burstKib: z
       .number()
@@ -36,7 +36,9 @@ export const QosLimit = z
       .min(1, "must be at least 1")
       .max(MAX_BURST_KIB, `must be at most ${MAX_BURST_KIB} (1 GiB)`)
       .optional()
-      .describe("Bytes sent at line rate before the rate applies, KiB (HTB burst and cburst; default: the kernel's, one MTU's worth)"),
+      .describe(
+        "KiB sent faster than averageKbps (at up to peakKbps, or line rate) after a quiet time before the average holds again; refilled at averageKbps (default: the kernel's, about one frame)",
+      ),
   })
   .refine((l) => l.peakKbps === undefined || l.peakKbps >= l.averageKbps, {
     message: "peakKbps must be at least averageKbps",
