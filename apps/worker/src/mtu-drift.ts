@@ -4,10 +4,10 @@
  * no longer says it, gets it back, logged and
  * counted like the other state a host lost. Read without a lock; repaired under the network's lock.
  */
-import { dhcpOptionsFile, dhcpOptionsText, modelOf, parseNetworkXml } from "@netforge/core/model";
-import { tryLock } from "@netforge/core/store";
+import { dhcpOptionsFile, dhcpOptionsText, modelOf } from "@netforge/core/model";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
+import { repairUnderLock } from "./repair-under-lock";
 import { readLinks } from "./host/ip";
 import { dnsmasqConf, mtuDrift, setLinkMtu, writeDhcpOptions } from "./host/mtu";
 
@@ -40,15 +40,7 @@ export async function reapplyMtu(ctx: HostContext, catalog: readonly CatalogEntr
       const dhcp = { conf: await dnsmasqConf(entry.name, ctx.leasesDir), file: want.file };
       const drift = await mtuDrift(ctx.runner, want.bridge, want.mtu, dhcp, links);
       if (drift.links.length === 0 && !drift.options) continue;
-      const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
-      if (!lock) continue; // a job is changing it: the next round looks again
-      try {
-        // Again under the lock, from the definition as it is now: a job may have changed the MTU since the
-        // round's listing (putting back the listing's MTU would undo that job's change).
-        const info = await ctx.virsh.info(entry.name);
-        if (!info?.active) continue;
-        const fresh = wanted({ ...entry, ...info, def: parseNetworkXml(await ctx.virsh.dumpXml(entry.name, { inactive: true })) });
-        if (!fresh) continue;
+      const done = await repairUnderLock(ctx, entry, wanted, async (fresh) => {
         const now = await mtuDrift(ctx.runner, fresh.bridge, fresh.mtu, {
           conf: await dnsmasqConf(entry.name, ctx.leasesDir),
           file: fresh.file,
@@ -62,13 +54,9 @@ export async function reapplyMtu(ctx: HostContext, catalog: readonly CatalogEntr
           await writeDhcpOptions(ctx.runner, entry.name, fresh.file, dhcpOptionsText(fresh.bridge, fresh.mtu));
           what.push(`DHCP MTU option ${fresh.mtu}`);
         }
-        if (what.length === 0) continue;
-        ctx.logger.warn({ network: entry.name, reapplied: what }, "re-applied state the host had lost");
-        await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, what.length);
-        repaired.push(entry.name);
-      } finally {
-        await lock.release();
-      }
+        return what;
+      });
+      if (done) repaired.push(entry.name);
     } catch (err) {
       ctx.logger.warn({ err, network: entry.name }, "could not re-apply the network's MTU");
     }

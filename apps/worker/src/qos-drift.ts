@@ -6,10 +6,11 @@
  * network; repaired under the network's lock, from the definition as it is then.
  */
 import type { QosSpec } from "@netforge/core/contract";
-import { ifbNameFor, inboundIfbOf, limitsDirection, limitsVms, modelOf, parseNetworkXml, renderQos } from "@netforge/core/model";
+import { ifbNameFor, inboundIfbOf, limitsDirection, limitsVms, modelOf, renderQos } from "@netforge/core/model";
 import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
+import { repairUnderLock } from "./repair-under-lock";
 import { applyTc, bridgePorts, feedPorts, qosCapabilityOf, qosInPlace } from "./host/qos";
 
 interface Wanted {
@@ -56,21 +57,12 @@ export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntr
   for (const { entry, w } of targets) {
     if (await inPlace(ctx, shown, w)) continue;
     try {
-      const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
-      if (!lock) continue; // a job is changing it: the next round looks again
-      try {
-        const info = await ctx.virsh.info(entry.name);
-        if (!info?.active) continue;
-        const fresh = wanted({ ...entry, ...info, def: parseNetworkXml(await ctx.virsh.dumpXml(entry.name, { inactive: true })) });
-        if (!fresh) continue;
-        if (await inPlace(ctx, (await ctx.runner.run("tc", ["qdisc", "show"])).stdout, fresh)) continue;
+      const done = await repairUnderLock(ctx, entry, wanted, async (fresh) => {
+        if (await inPlace(ctx, (await ctx.runner.run("tc", ["qdisc", "show"])).stdout, fresh)) return [];
         await applyTc(ctx.runner, fresh.ifb, renderQos(fresh.bridge, fresh.ifb, fresh.qos, null));
-        ctx.logger.warn({ network: entry.name, reapplied: ["bandwidth limits (tc)"] }, "re-applied state the host had lost");
-        await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, 1);
-        repaired.push(entry.name);
-      } finally {
-        await lock.release();
-      }
+        return ["bandwidth limits (tc)"];
+      });
+      if (done) repaired.push(entry.name);
     } catch (err) {
       ctx.logger.warn({ err, network: entry.name }, "could not re-apply the network's bandwidth limits");
     }
