@@ -38,6 +38,8 @@ export interface HostContext {
   underlayIp?: string;
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */
   hostChanged(network?: string): void;
+  /** Read and publish the host's record now (after the queued ones); absent (hand-built contexts): nothing. */
+  publishHostNow?(): Promise<void>;
   /**
    * The store epoch host records are written under (store-epoch-watch.ts), and what to do when a write finds
    * another one (the store was reset: re-publish). Absent (hand-built contexts): plain writes.

@@ -14,6 +14,14 @@ import { AppError, JOB_BACKOFF_MS, type QueuedJobData, toAppError, versionMismat
 import { bumpNetworkVersion, countWorkerEvent, getJob, getNetworkVersion, isTerminal, tryLock, type HeldLock } from "@netforge/core/store";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import type { HostContext } from "./context";
+import { modelFor } from "@netforge/core/model";
+import { NetworkType } from "@netforge/core/contract";
+
+/** A create's network type, from its payload (other payloads have none). */
+function typeInPayload(payload: unknown): NetworkType | null {
+  const t = NetworkType.safeParse((payload as { type?: unknown } | null)?.type);
+  return t.success ? t.data : null;
+}
 import { fenceFor, isLockLost, LOCK_LOST, lockLostError } from "./fence";
 import { afterFinalFailure, runJobAction } from "./actions/index";
 import { JobReporter } from "./job-reporter";
@@ -104,7 +112,14 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
       }
       const expectPlan = job.data.expectPlan;
       const ctx = { ...host, logger, report, revert, earlierSteps, ...(expectPlan ? { expectPlan } : {}) };
+      // The network's type before the job (the catalog's; a create's from its payload): see below.
+      const typeBefore = host.catalog.get(record.network)?.def.spec?.type ?? typeInPayload(payload);
       const result = await runJobAction(action, ctx, payload, { network: record.network, host: host.hostId });
+      // A type made on a host device (bridge, sriov) changed what the host's inventory shows (a NIC's master, VFs):
+      // published before the success, so a dry run made right after it plans from the host as it is now.
+      if (typeBefore && modelFor(typeBefore).door && host.publishHostNow) {
+        await host.publishHostNow().catch((err: unknown) => logger.warn({ err }, "could not publish the host's inventory after the job"));
+      }
       // A change applied: the network's version +1 (nothing for a network the job removed), before the success
       // is recorded, so whoever sees the success reads the new version.
       await report.fence?.("bumping the network's version");

@@ -98,6 +98,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     ...(cfg.qosQdiscs ? { qosQdiscs: cfg.qosQdiscs } : {}),
     ...(cfg.underlayIp ? { underlayIp: cfg.underlayIp } : {}),
     hostChanged: (network) => scheduleInventory(network),
+    publishHostNow: async () => void (await inventory()),
     storeEpoch: { current: () => epochWatch.current(), changed: () => storeMaybeReset() },
   };
   // Reads and publishes of the host's record one after the other, in the order they were asked for: two

@@ -10,7 +10,7 @@ import { VNI_MAX, VNI_MIN } from "../render/vxlan";
 import type { Keys } from "./keys";
 import { evalScript } from "./scripts";
 
-/** The VNI range netforge allocates from (NETFORGE_VNI_RANGE "first-last"; default 10000-19999). */
+/** The VNI range netforge allocates from ("first-last"; default 10000-19999; the API's setting once overlays exist). */
 export interface VniRange {
   first: number;
   last: number;
@@ -56,8 +56,8 @@ export async function claimVni(redis: Redis, keys: Keys, network: string, range:
   if (r[0] === "OK") return Number(r[1]);
   throw new AppError(
     "INVALID_STATE",
-    `no free VXLAN id in NETFORGE_VNI_RANGE ${range.first}-${range.last} (${r[1]} taken): widen the range or delete an overlay`,
-    { range: `${range.first}-${range.last}`, setting: "NETFORGE_VNI_RANGE" },
+    `no free VXLAN id in the range ${range.first}-${range.last} (${r[1]} taken): widen the range or delete an overlay`,
+    { range: `${range.first}-${range.last}` },
   );
 }
 
