@@ -3,7 +3,7 @@
  * (never through netforge), Redis with its own connection, and the clients' logs, and counts each invariant.
  */
 import { readFileSync } from "node:fs";
-import { getJob, isTerminal, type JobRecord, sweepClaims } from "@netforge/core/store";
+import { getJob, isTerminal, type JobRecord, openHostQueue, sweepClaims } from "@netforge/core/store";
 import type { SandboxHost } from "@netforge/sandbox";
 import { execa } from "execa";
 import type { ChaosEnv } from "./env";
@@ -158,6 +158,24 @@ const historyOf = (ops: Op[], name: string) =>
     .map((o) => `      ${show(o)}`)
     .join("\n");
 
+/** What BullMQ holds for a job (its state there, attempts, timestamps) and the network lock: for a stuck job's report. */
+async function queueView(env: ChaosEnv, rec: JobRecord): Promise<string> {
+  const q = openHostQueue(env.redis, env.keys, rec.host);
+  try {
+    const j = await q.getJob(rec.id);
+    const lock = await env.redis.get(env.keys.networkLock(rec.network));
+    const lockTtl = await env.redis.pttl(env.keys.networkLock(rec.network));
+    if (!j) return `BullMQ: no such job in host-${rec.host}; network lock ${lock ? `held (ttl ${lockTtl} ms)` : "free"}`;
+    const state = await j.getState();
+    const counts = await q.getJobCounts();
+    return `BullMQ: state ${state}, attemptsMade ${j.attemptsMade}/${j.opts.attempts}, delay ${j.opts.delay ?? 0}, timestamp ${new Date(j.timestamp).toISOString()}, processedOn ${j.processedOn ? new Date(j.processedOn).toISOString() : "-"}, finishedOn ${j.finishedOn ? new Date(j.finishedOn).toISOString() : "-"}, failedReason ${JSON.stringify(j.failedReason ?? null)}; queue ${JSON.stringify(counts)}; network lock ${lock ? `held (ttl ${lockTtl} ms)` : "free"}`;
+  } catch (err) {
+    return `BullMQ: could not read (${(err as Error).message})`;
+  } finally {
+    await q.close().catch(() => undefined);
+  }
+}
+
 export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[]): Promise<Invariant[]> {
   const inv: Invariant[] = [];
   const flushes = faults.filter((f) => f.kind === "redis-flushall").map((f) => f.startedAt);
@@ -230,7 +248,9 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[]): Prom
         }
       } else if (!isTerminal(rec.state)) {
         c.unfinished++;
-        v.push(`job not terminal after the settle time (${rec.state}, step ${rec.progress.step}): ${show(o)}`);
+        v.push(
+          `job not terminal after the settle time (${rec.state}, step ${rec.progress.step}): ${show(o)}\n      ${await queueView(env, rec)}\n${historyOf(ops, o.network ?? "")}`,
+        );
       } else if (rec.state === "succeeded") c.succeeded++;
       else c.failed++;
     }

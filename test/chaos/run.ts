@@ -9,7 +9,7 @@ import { TSX_LOADER } from "@netforge/devstack";
 import { execa, type ResultPromise } from "execa";
 import { check, type Invariant, readHistory } from "./checker";
 import { startChaosEnv, TOKEN } from "./env";
-import { type DoneFault, FAULT_KINDS, inject, schedule } from "./nemesis";
+import { type DoneFault, FAULT_KINDS, type FaultKind, inject, schedule } from "./nemesis";
 import { rng } from "./rng";
 
 export interface ChaosOptions {
@@ -20,6 +20,11 @@ export interface ChaosOptions {
   gapMs: [number, number];
   /** Longest wait for accepted jobs to end after the load (ms). */
   settleMs: number;
+  /**
+   * The checker's own check: one more fault of this kind right before checking, with no settle time after it, so
+   * the invariants must see it (a run with it must fail).
+   */
+  finalFault?: FaultKind;
   log?: (s: string) => void;
 }
 
@@ -104,6 +109,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const settledMs = Date.now() - settleStart;
     log(`settled in ${(settledMs / 1000).toFixed(1)} s; checking`);
 
+    if (o.finalFault) {
+      const f = { at: Date.now() - t0, kind: o.finalFault, target: 0, downMs: 0 };
+      const detail = await inject(env, f);
+      faults.push({ ...f, startedAt: Date.now(), tookMs: 0, detail, ok: true });
+      log(`final fault (checked at once): ${o.finalFault}: ${detail}`);
+    }
     const invariants = await check(env, ops, faults);
     const violations = invariants.reduce((n, i) => n + i.violations.length, 0);
     lines.push(
@@ -145,6 +156,7 @@ if (import.meta.filename === process.argv[1]) {
     clients: Number(arg("clients", "3")),
     gapMs: [Number(arg("min-gap-ms", "5000")), Number(arg("max-gap-ms", "12000"))],
     settleMs: Number(arg("settle-s", "90")) * 1000,
+    ...(process.argv.includes("--final-fault") ? { finalFault: arg("final-fault", "") as FaultKind } : {}),
   })
     .then((r) => {
       console.log(r.report);
