@@ -15,6 +15,7 @@ const HOST_SUITES = [
   "test/docs-browser.test.ts",
   "test/host-lease.test.ts",
   "test/run-processes.test.ts",
+  "test/chaos.test.ts",
 ];
 
 const SYSTEM = {

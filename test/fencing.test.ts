@@ -6,6 +6,7 @@
  * by whoever holds the network lock.
  */
 import type { QueuedJobData } from "@netforge/core/contract";
+import { AppError } from "@netforge/core/contract";
 import { commitFencedJobEvent, getJob, type JobRecord, newJobRecord, saveNewJob, tryLock } from "@netforge/core/store";
 import type { Job } from "bullmq";
 import pino from "pino";
@@ -193,6 +194,29 @@ describe("one script fences and writes a step's event (commitFencedJobEvent)", (
     } finally {
       sub.disconnect();
     }
+  });
+
+  it("never writes back a record the store lost: a job running when Redis was emptied, its lock taken again", async () => {
+    // Found by the chaos run (seed 16, ADR 0048): a job running at a FLUSHALL lost its lock, took it back on the
+    // empty store, undid its steps and recorded "queued, retrying in 1 s": the record came back, its BullMQ job
+    // did not, so the job showed queued for its whole retention (30 days) and never ran.
+    const record = await savedRecord("fenced-reset");
+    const lockKey = t.keys.networkLock("fenced-reset");
+    // The store loses the record with everything else (FLUSHALL); the job's run takes the lock again afterwards.
+    await t.redis.del(t.keys.job(record.id), t.keys.jobEvents(record.id), t.keys.networkJobs("fenced-reset"), t.keys.jobExpiry);
+    const lock = await tryLock(t.redis, lockKey, 30_000);
+    expect(lock).not.toBeNull();
+    record.state = "queued";
+    record.progress.step = "retrying in 1 s after: lost the network lock";
+    const ev = await commitFencedJobEvent(t.redis, t.keys, record, "progress", { key: lockKey, token: lock!.token, ttlMs: 30_000 });
+    expect(ev).toBeNull();
+    expect(await getJob(t.redis, t.keys, record.id)).toBeNull();
+    expect(await t.redis.exists(t.keys.jobEvents(record.id))).toBe(0);
+    // The same through the reporter, as the processor records a retry: refused as a lost lock, nothing written.
+    const report = new JobReporter(t.redis, t.keys, record, fenceFor(lock!, "fenced-reset"));
+    await expect(report.failed(new AppError("INTERNAL", "x"))).rejects.toMatchObject({ details: { lockLost: true } });
+    expect(await getJob(t.redis, t.keys, record.id)).toBeNull();
+    await lock!.release();
   });
 
   it("renews the lock and writes the event (record, stream entry, publish) when the lock holds this token", async () => {

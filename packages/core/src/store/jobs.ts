@@ -292,9 +292,13 @@ return id
  * lock) holds ARGV[10] (this run's token), it is renewed to ARGV[11] ms and the event written; otherwise
  * nothing is written or renewed and the answer is "lost" (never a stream id, which is "<ms>-<seq>").
  * Atomic, so no other holder can take the lock between the check and the write.
+ * A job record that is gone (KEYS[1]: the store lost its data, or the record expired) is answered "lost" too and
+ * never written back: its queue entry went with it, so a record written again would show the job queued or
+ * running for its whole retention, with nothing left to run it (found by the chaos run, ADR 0048).
  */
 export const FENCED_COMMIT_EVENT_LUA = `
 if redis.call('GET', KEYS[5]) ~= ARGV[10] then return 'lost' end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'lost' end
 redis.call('PEXPIRE', KEYS[5], ARGV[11])
 ${COMMIT_EVENT_LUA}`;
 
