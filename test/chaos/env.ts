@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectRedis, getHost, hostStatus, makeKeys, type Keys, type Redis } from "@netforge/core/store";
-import { freeLoopbackPort, type RedisHa, spawnWorker, startRedisHa, type WorkerProcess } from "@netforge/devstack";
+import { dataNodeArgs, freeLoopbackPort, type RedisHa, spawnWorker, startRedisHa, type WorkerProcess } from "@netforge/devstack";
 import { createSandboxHost, destroySandboxHost, hostNetnsName, recordProcess, type SandboxHost } from "@netforge/sandbox";
 import { execa, type ResultPromise } from "execa";
 import { type ApiProcess, startApiProcess } from "../../bench/api-process";
@@ -185,26 +185,7 @@ export async function startChaosEnv(o: { seed: number; hosts?: number; log?: (s:
       recordProcess(a.proc.pid);
     },
     async restartDataNode(port) {
-      const p = execa(
-        "redis-server",
-        [
-          "--port",
-          String(port),
-          "--bind",
-          "127.0.0.1",
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-          "--dir",
-          ha.dir,
-          "--dbfilename",
-          `dump-${port}.rdb`,
-          "--maxmemory-policy",
-          "noeviction",
-        ],
-        { stdio: "ignore", reject: false },
-      );
+      const p = execa("redis-server", dataNodeArgs(port, ha.dir), { stdio: "ignore", reject: false });
       const t = track(p, "redis-server");
       restarted.push(t);
       dataNodes.set(port, { pid: t.pid, kill: () => killProc(t) });

@@ -94,6 +94,29 @@ function track(role: HaProcess["role"], port: number, proc: ResultPromise): HaPr
   };
 }
 
+/**
+ * The arguments of one data node of the set (primary or replica): loopback only, nothing kept on disk, no
+ * eviction (a job record must never be evicted). A node started again on its port (the chaos run) uses them too.
+ */
+export function dataNodeArgs(port: number, dir: string): string[] {
+  return [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+    "--dbfilename",
+    `dump-${port}.rdb`,
+    "--maxmemory-policy",
+    "noeviction",
+  ];
+}
+
 export async function startRedisHa(opts: { masterName?: string; downAfterMs?: number; failoverTimeoutMs?: number } = {}): Promise<RedisHa> {
   const masterName = opts.masterName ?? "netforge";
   const dir = await mkdtemp(join(tmpdir(), "netforge-redis-ha-"));
@@ -105,23 +128,7 @@ export async function startRedisHa(opts: { masterName?: string; downAfterMs?: nu
   };
   try {
     const [pPort, rPort, ...sPorts] = await Promise.all([1, 2, 3, 4, 5].map(() => freeLoopbackPort()));
-    const node = (port: number, extra: string[]) => [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-      "--dbfilename",
-      `dump-${port}.rdb`,
-      "--maxmemory-policy",
-      "noeviction",
-      ...extra,
-    ];
+    const node = (port: number, extra: string[]) => [...dataNodeArgs(port, dir), ...extra];
     const primary = spawn("primary", pPort as number, "redis-server", node(pPort as number, []));
     await waitPing(pPort as number);
     const replica = spawn("replica", rPort as number, "redis-server", node(rPort as number, ["--replicaof", "127.0.0.1", String(pPort)]));
