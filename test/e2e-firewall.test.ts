@@ -19,7 +19,7 @@ import { getHost } from "@netforge/core/store";
 import { createNamespaceVm, type NamespaceVm, restartLibvirtd, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
-import { sourceSeenOutside } from "./support/traffic";
+import { FORWARD_CLIENT_PY, sourceSeenOutside } from "./support/traffic";
 
 let c: Cluster;
 let h: SandboxHost;
@@ -54,7 +54,7 @@ beforeAll(async () => {
   for (const port of [8081, 8082]) await h.execOutside(["busybox", "httpd", "-p", `${h.outsideAddress}:${port}`, "-h", www]);
   // TCP and UDP echo services in the VM (port 7000), and the client used from the outside and the host.
   await writeFile(join(www, "svc.py"), SERVICE);
-  await writeFile(join(www, "client.py"), CLIENT);
+  await writeFile(join(www, "client.py"), FORWARD_CLIENT_PY);
   await srv.exec(["sh", "-c", `python3 ${join(www, "svc.py")} 7000 >/dev/null 2>&1 &`]);
 }, 120_000);
 afterAll(async () => {
@@ -78,25 +78,6 @@ def accept():
 threading.Thread(target=accept, daemon=True).start()
 while True:
     d, a = u.recvfrom(1024); u.sendto(b"udp " + d, a)
-`;
-const CLIENT = `import socket, sys, time
-mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-if mode == "tcp":
-    s = socket.create_connection((host, port), timeout=2); print(s.recv(1024).decode().strip())
-elif mode == "udp":
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.sendto(b"ping", (host, port)); print(s.recv(1024).decode())
-else:
-    s = socket.create_connection((host, port), timeout=2); s.recv(1024); s.settimeout(2)
-    if len(sys.argv) > 5: open(sys.argv[5], "w").close()
-    end = time.time() + float(sys.argv[4])
-    try:
-        while time.time() < end:
-            s.sendall(b"x"); d = s.recv(16)
-            if not d: raise ConnectionError("closed")
-            time.sleep(0.2)
-        print("alive")
-    except OSError:
-        print("cut")
 `;
 
 /** GET a URL from a VM: ok, or how it failed and how fast (a drop runs into the timeout, a reject does not). */

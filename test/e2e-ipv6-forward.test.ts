@@ -16,6 +16,7 @@ import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge
 import { getHost } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
+import { FORWARD_CLIENT_PY } from "./support/traffic";
 
 const HOST = "v6f";
 let c: Cluster;
@@ -44,24 +45,6 @@ def serve(c, a):
 t = socket.socket(socket.AF_INET6); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind((sys.argv[1], int(sys.argv[2]))); t.listen(16)
 while True:
     c, a = t.accept(); threading.Thread(target=serve, args=(c, a), daemon=True).start()
-`;
-/** "tcp HOST PORT": the greeting; "hold HOST PORT SECONDS FILE": keeps the connection busy, "cut" when it ends early. */
-const CLIENT = `import socket, sys, time
-mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-s = socket.create_connection((host, port), timeout=2); hello = s.recv(1024).decode().strip()
-if mode == "tcp":
-    print(hello)
-else:
-    s.settimeout(2); open(sys.argv[5], "w").close()
-    end = time.time() + float(sys.argv[4])
-    try:
-        while time.time() < end:
-            s.sendall(b"x"); d = s.recv(16)
-            if not d: raise ConnectionError("closed")
-            time.sleep(0.2)
-        print("alive")
-    except OSError:
-        print("cut")
 `;
 const dir = () => join(h.dir, "www-v6f");
 
@@ -101,7 +84,7 @@ beforeAll(async () => {
   OUTSIDE6 = h.outsideAddress6 as string;
   await mkdir(dir(), { recursive: true });
   await writeFile(join(dir(), "svc.py"), SERVICE);
-  await writeFile(join(dir(), "client.py"), CLIENT);
+  await writeFile(join(dir(), "client.py"), FORWARD_CLIENT_PY);
   for (const body of [
     { name: NET.name, type: "nat", cidr: NET.cidr, ipv6: { cidr: NET.cidr6, mode: "slaac" } },
     { name: V4NET.name, type: "nat", cidr: V4NET.cidr },

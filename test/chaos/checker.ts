@@ -4,8 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { getJob, isTerminal, type JobRecord, openHostQueue, sweepClaims } from "@netforge/core/store";
-import type { SandboxHost } from "@netforge/sandbox";
-import { execa } from "execa";
+import { netnsPids, pidComm, type SandboxHost } from "@netforge/sandbox";
 import type { ChaosEnv } from "./env";
 import { TOKEN } from "./env";
 import type { Op } from "./history";
@@ -67,14 +66,11 @@ async function readHost(id: string, h: SandboxHost): Promise<HostView> {
     nets.push({ name, host: id, active: active.has(name), type, bridge });
   }
   const links = JSON.parse((await h.exec(["ip", "-j", "link", "show", "type", "bridge"])).stdout || "[]") as { ifname: string }[];
-  const pids = String((await execa("ip", ["netns", "pids", h.netns], { reject: false })).stdout)
-    .split("\n")
-    .map((l) => Number.parseInt(l, 10))
-    .filter((n) => n > 0);
+  const pids = await netnsPids(h.netns);
   const dnsmasq: HostView["dnsmasq"] = [];
   for (const pid of pids) {
     try {
-      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "dnsmasq") continue;
+      if (pidComm(pid) !== "dnsmasq") continue;
       const conf = readFileSync(`/proc/${pid}/cmdline`, "utf8")
         .split("\0")
         .find((a) => a.startsWith("--conf-file="));

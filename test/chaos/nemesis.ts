@@ -4,8 +4,7 @@
  * as systemd would; a killed Redis primary comes back as a replica), nothing else is repaired by hand.
  */
 import { readFileSync } from "node:fs";
-import { netforgeFirewallBoot, rebootSandboxHost, restartLibvirtd } from "@netforge/sandbox";
-import { execa } from "execa";
+import { netforgeFirewallBoot, netnsPids, pidComm, rebootSandboxHost, restartLibvirtd } from "@netforge/sandbox";
 import { Redis as IORedis } from "ioredis";
 import type { ChaosEnv } from "./env";
 import { int, type Rng, shuffle } from "./rng";
@@ -72,23 +71,6 @@ async function redisAt(port: number): Promise<IORedis> {
   c.on("error", () => undefined);
   await c.connect();
   return c;
-}
-
-function pidsIn(netns: string): Promise<number[]> {
-  return execa("ip", ["netns", "pids", netns], { reject: false }).then((r) =>
-    String(r.stdout)
-      .split("\n")
-      .map((l) => Number.parseInt(l, 10))
-      .filter((n) => n > 0),
-  );
-}
-
-function comm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return "";
-  }
 }
 
 /** Inject one fault; returns what was hit. Throws only on a harness failure (a fault that could not be made). */
@@ -165,7 +147,7 @@ export async function inject(env: ChaosEnv, f: PlannedFault): Promise<string> {
       return `${hostId}: nft flush table inet netforge (exit ${r.exitCode}${r.exitCode ? `: ${r.stderr.trim()}` : ""})`;
     }
     case "dnsmasq-kill": {
-      const pids = (await pidsIn(host.netns)).filter((p) => comm(p) === "dnsmasq").sort((a, b) => a - b);
+      const pids = (await netnsPids(host.netns)).filter((p) => pidComm(p) === "dnsmasq").sort((a, b) => a - b);
       if (pids.length === 0) return `${hostId}: no dnsmasq running (nothing killed)`;
       const pid = pids[f.target % pids.length] as number;
       let cmd = "";

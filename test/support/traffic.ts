@@ -49,3 +49,28 @@ export async function writeTcpHello(dir: string): Promise<void> {
   await writeFile(join(dir, "svc.py"), TCP_HELLO_SERVICE);
   await writeFile(join(dir, "client.py"), TCP_HELLO_CLIENT);
 }
+
+/**
+ * A client of forwarded services (python3, IPv4 or IPv6): "tcp HOST PORT" prints the service's greeting, "udp HOST
+ * PORT" its answer to a datagram; any other mode "MODE HOST PORT SECONDS [FILE]" keeps a connection busy for
+ * SECONDS (touching FILE once connected) and prints "alive", or "cut" when the connection ends early.
+ */
+export const FORWARD_CLIENT_PY = `import socket, sys, time
+mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if mode == "tcp":
+    s = socket.create_connection((host, port), timeout=2); print(s.recv(1024).decode().strip())
+elif mode == "udp":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.sendto(b"ping", (host, port)); print(s.recv(1024).decode())
+else:
+    s = socket.create_connection((host, port), timeout=2); s.recv(1024); s.settimeout(2)
+    if len(sys.argv) > 5: open(sys.argv[5], "w").close()
+    end = time.time() + float(sys.argv[4])
+    try:
+        while time.time() < end:
+            s.sendall(b"x"); d = s.recv(16)
+            if not d: raise ConnectionError("closed")
+            time.sleep(0.2)
+        print("alive")
+    except OSError:
+        print("cut")
+`;

@@ -149,3 +149,4 @@ export {
   fabricNetnsName,
   joinFabric,
 } from "./fabric.js";
+export { netnsPids, pidComm } from "./ns.js";
