@@ -6,7 +6,7 @@
  * argv[2]: JSON { client, seed, apis: string[], token, hosts: string[], untilMs, log, pauseMs? }
  */
 import { appendFileSync } from "node:fs";
-import { type Op, REQUEST_BOUND_MS } from "./history";
+import { type Op, REQUEST_BOUND_MS, type SeenJob, seenJobsFile } from "./history";
 import { int, pick, rng } from "./rng";
 
 interface Config {
@@ -22,6 +22,8 @@ interface Config {
 
 const cfg = JSON.parse(process.argv[2] ?? "{}") as Config;
 const r = rng(cfg.seed * 1000 + cfg.client);
+/** The job watcher's own choices (which API to ask), apart from the request stream's, so a seed replays the same requests. */
+const r2 = rng(cfg.seed * 1000 + cfg.client + 500);
 const NAMES = 5;
 /** Names are the client's own (no two clients race for one name), a small pool so requests meet existing networks. */
 const name = (i: number) => `k${cfg.client}n${i}`;
@@ -86,7 +88,50 @@ async function send(
   }
   op.ms = Date.now() - op.sentAt;
   appendFileSync(cfg.log, `${JSON.stringify(op)}\n`);
+  if (op.jobId && !op.dryRun && op.status === 202) watching.add(op.jobId);
   return op;
+}
+
+/** Jobs this client was given and has not yet seen end. */
+const watching = new Set<string>();
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+/**
+ * Follows this client's jobs to their end (GET /api/jobs/<id>, as a client polling would) and logs each end it
+ * sees. A job whose record is gone (404: a FLUSHALL) is given up; one unanswered is asked again next round.
+ */
+async function watchJobs(untilMs: number): Promise<void> {
+  const file = seenJobsFile(cfg.log);
+  while (Date.now() < untilMs && (watching.size > 0 || Date.now() < cfg.untilMs)) {
+    for (const id of [...watching]) {
+      try {
+        const res = await fetch(`${pick(r2, cfg.apis)}/api/jobs/${id}`, {
+          headers: { authorization: `Bearer ${cfg.token}` },
+          signal: AbortSignal.timeout(5000),
+        });
+        if (res.status === 404) {
+          watching.delete(id);
+          continue;
+        }
+        if (res.status !== 200) continue;
+        const j = ((await res.json()) as { job: { state: string; createdAt: string; finishedAt?: string | null } }).job;
+        if (!TERMINAL.has(j.state)) continue;
+        watching.delete(id);
+        const seen: SeenJob = {
+          client: cfg.client,
+          jobId: id,
+          state: j.state,
+          createdAt: j.createdAt,
+          finishedAt: j.finishedAt ?? null,
+          seenAt: Date.now(),
+        };
+        appendFileSync(file, `${JSON.stringify(seen)}\n`);
+      } catch {
+        /* an API process down or slow: next round */
+      }
+    }
+    await new Promise((res) => setTimeout(res, 300));
+  }
 }
 
 /** One random request (sometimes repeated with the same Idempotency-Key). */
@@ -102,11 +147,13 @@ async function step(): Promise<void> {
   let raw: string | undefined;
   if (roll < 0.28) {
     action = "create-network";
-    const type = r() < 0.6 ? "nat" : "isolated";
+    const t = r();
+    const type = t < 0.5 ? "nat" : t < 0.8 ? "isolated" : "bridge";
     body = {
       name: n,
       type,
-      cidr: cidrOf(i),
+      // A bridge network takes the client's own NIC on its host (a second one there is refused: the NIC is taken).
+      ...(type === "bridge" ? { interface: `lan${cfg.client}` } : { cidr: cidrOf(i) }),
       ...(r() < 0.5 ? { host: pick(r, cfg.hosts) } : {}),
       ...(r() < 0.15 ? { start: false } : {}),
       ...dr,
@@ -188,10 +235,13 @@ async function step(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // Jobs still open at the end are followed for a while longer (the run's settle reads Redis after that).
+  const watcher = watchJobs(cfg.untilMs + 20_000);
   while (Date.now() < cfg.untilMs) {
     await step();
     await new Promise((res) => setTimeout(res, cfg.pauseMs ?? int(r, 50, 400)));
   }
+  await watcher;
 }
 
 main().catch((err) => {

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectRedis, getHost, hostStatus, makeKeys, type Keys, type Redis } from "@netforge/core/store";
 import { dataNodeArgs, freeLoopbackPort, type RedisHa, spawnWorker, startRedisHa, type WorkerProcess } from "@netforge/devstack";
-import { createSandboxHost, destroySandboxHost, hostNetnsName, recordProcess, type SandboxHost } from "@netforge/sandbox";
+import { addLanNic, createSandboxHost, destroySandboxHost, hostNetnsName, recordProcess, type SandboxHost } from "@netforge/sandbox";
 import { execa, type ResultPromise } from "execa";
 import { type ApiProcess, startApiProcess } from "../../bench/api-process";
 
@@ -62,7 +62,15 @@ export interface ChaosEnv {
   apis: { port: number; base: string; proc: ApiProcess | null }[];
   /** Data nodes by port (the primary and the replica, restarted ones included): the one to kill on each port. */
   dataNodes: Map<number, DataNode>;
+  /** The workers' per-network lock TTL (short, so a Redis pause can outlast it). */
+  lockTtlMs: number;
   startWorker(hostId: string): Promise<void>;
+  /**
+   * The host's "physical" NICs for bridge networks, `lan0`.. (one per client, so clients never race for one),
+   * each cabled to a LAN of its own in the host's outside namespace; added again after a reboot, as a real
+   * host's NICs are still there after one.
+   */
+  addNics(hostId: string): Promise<void>;
   /** The Redis ports carried into a host (again after its reboot ended every process in it). */
   startForwarders(hostId: string): Promise<void>;
   /** Every Redis port (data nodes and sentinels): what a partition cuts. */
@@ -76,7 +84,10 @@ export interface ChaosEnv {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startChaosEnv(o: { seed: number; hosts?: number; log?: (s: string) => void }): Promise<ChaosEnv> {
+/** The workers' lock TTL in the run: 5 s instead of 30, so the redis-pause fault outlasts it in seconds. */
+const LOCK_TTL_MS = 5000;
+
+export async function startChaosEnv(o: { seed: number; hosts?: number; nics?: number; log?: (s: string) => void }): Promise<ChaosEnv> {
   const log = o.log ?? ((s: string) => process.stderr.write(`chaos: ${s}\n`));
   const dir = mkdtempSync(join(tmpdir(), "netforge-chaos-"));
   mkdirSync(join(dir, "logs"), { recursive: true });
@@ -116,6 +127,7 @@ export async function startChaosEnv(o: { seed: number; hosts?: number; log?: (s:
     workers,
     apis,
     dataNodes,
+    lockTtlMs: LOCK_TTL_MS,
     redisPorts: ports,
     log,
     async startForwarders(hostId) {
@@ -143,6 +155,12 @@ export async function startChaosEnv(o: { seed: number; hosts?: number; log?: (s:
       }
       await sleep(300);
     },
+    async addNics(hostId) {
+      const h = hosts.get(hostId);
+      if (!h) throw new Error(`no host ${hostId}`);
+      for (let i = 0; i < (o.nics ?? 3); i++)
+        await addLanNic(h, { hostIfname: `lan${i}`, outsideIfname: `lan${i}p`, outsideCidr: `10.200.${i}.1/24` });
+    },
     async startWorker(hostId) {
       const h = hosts.get(hostId);
       if (!h) throw new Error(`no host ${hostId}`);
@@ -158,6 +176,7 @@ export async function startChaosEnv(o: { seed: number; hosts?: number; log?: (s:
           NETFORGE_RECONCILE_MS: "5000",
           NETFORGE_FIREWALL_CHECK_MS: "3000",
           NETFORGE_STALLED_MS: "5000",
+          NETFORGE_LOCK_TTL_MS: String(LOCK_TTL_MS),
           LOG_LEVEL: "info",
         },
       });
@@ -212,6 +231,7 @@ export async function startChaosEnv(o: { seed: number; hosts?: number; log?: (s:
       log(`creating sandbox host ${id}`);
       const h = await createSandboxHost({ id });
       hosts.set(id, h);
+      await env.addNics(id);
       await env.startForwarders(id);
     }
     for (const id of hostIds) {

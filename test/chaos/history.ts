@@ -28,3 +28,20 @@ export interface Op {
 
 /** The bound on one request: no answer by then is a hang. */
 export const REQUEST_BOUND_MS = 30_000;
+
+/**
+ * A job's end as its client saw it (polling GET /api/jobs/<id> after the 202, as a real client would): the
+ * checker's only source for a job whose record a later FLUSHALL deleted. One JSON line each in the client's
+ * `.jobs.jsonl` file.
+ */
+export interface SeenJob {
+  client: number;
+  jobId: string;
+  state: string;
+  createdAt: string;
+  finishedAt: string | null;
+  seenAt: number;
+}
+
+/** The file a client writes its seen jobs to, beside its request log. */
+export const seenJobsFile = (log: string) => log.replace(/\.jsonl$/, ".jobs.jsonl");

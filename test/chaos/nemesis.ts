@@ -16,7 +16,9 @@ export const FAULT_KINDS = [
   "libvirtd-restart",
   "redis-primary-kill",
   "redis-flushall",
+  "redis-pause",
   "nft-flush",
+  "nft-helper-kill",
   "dnsmasq-kill",
   "net-destroy",
   "worker-partition",
@@ -142,6 +144,54 @@ export async function inject(env: ChaosEnv, f: PlannedFault): Promise<string> {
         c.disconnect();
       }
     }
+    case "redis-pause": {
+      // A primary stopped (SIGSTOP, as a long GC pause or a frozen VM would) for longer than the workers' lock
+      // TTL: the sentinels fail it over meanwhile, and when it wakes it still believes it is the primary until
+      // they demote it. Locks taken before the pause have expired by then; writes queued on its sockets run on
+      // a primary that no longer is one.
+      const port = await env.ha.currentPrimaryPort();
+      const node = env.dataNodes.get(port);
+      if (!node) throw new Error(`no data node on port ${port}`);
+      const ms = env.lockTtlMs + f.downMs;
+      process.kill(node.pid, "SIGSTOP");
+      try {
+        await sleep(ms);
+      } finally {
+        process.kill(node.pid, "SIGCONT");
+      }
+      const next = await env.ha.currentPrimaryPort().catch(() => 0);
+      // Settled: the woken node is a synced replica of the new primary, or the primary still (no failover).
+      const settled = await waitUntil(async () => {
+        if ((await env.ha.currentPrimaryPort()) === port) return true;
+        const c = await redisAt(port);
+        try {
+          return /role:slave[\s\S]*master_link_status:up/.test(await c.info("replication"));
+        } finally {
+          c.disconnect();
+        }
+      }, 30_000);
+      return `primary ${port} (pid ${node.pid}) SIGSTOP for ${ms} ms (lock TTL ${env.lockTtlMs}); primary after: ${next}; ${port} ${settled ? "settled" : "NOT settled in 30 s"}`;
+    }
+    case "nft-helper-kill": {
+      // The worker's long-lived libnftables session (ADR 0026): a python3 whose program calls nft_run_cmd_from_buffer.
+      const pids: number[] = [];
+      for (const pid of await netnsPids(host.netns)) {
+        try {
+          if (pidComm(pid)?.startsWith("python") && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("nft_run_cmd_from_buffer"))
+            pids.push(pid);
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+      if (pids.length === 0) return `${hostId}: no nft helper running (nothing killed)`;
+      const pid = pids.sort((a, b) => a - b)[f.target % pids.length] as number;
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        return `${hostId}: nft helper ${pid} already gone`;
+      }
+      return `${hostId}: nft helper ${pid} SIGKILL`;
+    }
     case "nft-flush": {
       const r = await host.exec(["nft", "flush", "table", "inet", "netforge"], { reject: false });
       return `${hostId}: nft flush table inet netforge (exit ${r.exitCode}${r.exitCode ? `: ${r.stderr.trim()}` : ""})`;
@@ -195,6 +245,7 @@ export async function inject(env: ChaosEnv, f: PlannedFault): Promise<string> {
       await w?.stop(15_000);
       const r = await rebootSandboxHost(host, { boot: netforgeFirewallBoot(hostId) });
       env.hosts.set(hostId, r.host);
+      await env.addNics(hostId);
       await env.startForwarders(hostId);
       await env.startWorker(hostId);
       const failed = r.boot.filter((b) => b.exitCode !== 0);
