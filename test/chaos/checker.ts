@@ -39,6 +39,8 @@ interface HostView {
   chains: Set<string> | null;
   /** Rules per chain of netforge's table. */
   ruleCount: Map<string, number>;
+  /** Each chain of netforge's table as `nft list table` prints it: its rule lines, trimmed. */
+  chainLines: Map<string, string[]>;
   /** Elements of the IPv4 tcp forward map: "hostPort>vmIp:vmPort". */
   forwards: Set<string>;
   /** Live XML of each running network. */
@@ -100,7 +102,18 @@ async function readHost(id: string, h: SandboxHost): Promise<HostView> {
           forwards.add(`${e[0]}>${e[1].concat[0]}:${e[1].concat[1]}`);
     }
   }
-  return { id, nets, bridges: links.map((l) => l.ifname), nics, dnsmasq, chains, ruleCount, forwards, liveXml };
+  const chainLines = new Map<string, string[]>();
+  const text = await h.exec(["nft", "list", "table", "inet", "netforge"], { reject: false });
+  if (text.exitCode === 0)
+    for (const m of text.stdout.matchAll(/^\tchain (\S+) \{\n([\s\S]*?)\n\t\}/gm))
+      chainLines.set(
+        m[1] as string,
+        (m[2] as string)
+          .split("\n")
+          .map((l) => l.trim())
+          .filter((l) => l && !l.startsWith("type ")),
+      );
+  return { id, nets, bridges: links.map((l) => l.ifname), nics, dnsmasq, chains, ruleCount, chainLines, forwards, liveXml };
 }
 
 async function api(env: ChaosEnv, action: string, body: unknown): Promise<any> {
@@ -193,6 +206,33 @@ async function queueView(env: ChaosEnv, rec: JobRecord): Promise<string> {
   } finally {
     await q.close().catch(() => undefined);
   }
+}
+
+interface SpecRule {
+  direction: string;
+  protocol: string;
+  ports: string | null;
+  action: string;
+}
+
+/**
+ * What the clients' firewall rules (tcp/udp, one port, no addresses) must look like in `nft list`: the checker's own
+ * reading of ADR 0023, not the renderer's code. Accept is `return` outbound (the target's inbound rules still apply),
+ * a TCP reject is a reset.
+ */
+export function expectedRuleLines(fw: { rules: SpecRule[]; defaultInbound: string; defaultOutbound: string }): {
+  inbound: string[];
+  outbound: string[];
+} {
+  const line = (r: SpecRule, accept: string) => {
+    const v = r.action === "accept" ? accept : r.action === "drop" ? "drop" : r.protocol === "tcp" ? "reject with tcp reset" : "reject";
+    return `${r.protocol} dport ${r.ports} ${v}`;
+  };
+  const dflt = (a: string, accept: string) => (a === "accept" ? accept : a === "drop" ? "drop" : "reject");
+  return {
+    inbound: [...fw.rules.filter((r) => r.direction === "inbound").map((r) => line(r, "accept")), dflt(fw.defaultInbound, "accept")],
+    outbound: [...fw.rules.filter((r) => r.direction === "outbound").map((r) => line(r, "return")), dflt(fw.defaultOutbound, "return")],
+  };
 }
 
 export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen: Map<string, SeenJob> = new Map()): Promise<Invariant[]> {
@@ -375,12 +415,21 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen:
       c.reservations += spec.size;
       if (live.size !== spec.size || [...spec].some((x) => !live.has(x)))
         v.push(`${n.name}@${n.host}: reservations live [${[...live].join(" ")}], spec [${[...spec].join(" ")}]\n${historyOf(ops, n.name)}`);
-      const inbound = (d.firewall.rules as { direction: string }[]).filter((r) => r.direction === "inbound").length;
       c["firewall rules"] += d.firewall.rules.length;
-      const got = h.ruleCount.get(`${n.name}-in-rules`) ?? 0;
-      if (got !== inbound + 1)
+      // The rules as nft lists them, against what the spec's rules must render to (the clients' rules are one
+      // protocol and one port each): the inbound rules + the inbound default in `<name>-in-rules`, the outbound
+      // ones + the outbound default at the end of `<name>-out`, after its fixed head.
+      const want = expectedRuleLines(d.firewall);
+      const gotIn = h.chainLines.get(`${n.name}-in-rules`) ?? [];
+      if (gotIn.join("\n") !== want.inbound.join("\n"))
         v.push(
-          `${n.name}@${n.host}: ${got} rules in ${n.name}-in-rules, the spec has ${inbound} inbound rules + the default\n${historyOf(ops, n.name)}`,
+          `${n.name}@${n.host}: ${n.name}-in-rules is [${gotIn.join("; ")}], the spec renders [${want.inbound.join("; ")}]\n${historyOf(ops, n.name)}`,
+        );
+      const out = h.chainLines.get(`${n.name}-out`) ?? [];
+      const tail = out.slice(out.indexOf("ct state established,related return") + 1);
+      if (tail.join("\n") !== want.outbound.join("\n"))
+        v.push(
+          `${n.name}@${n.host}: ${n.name}-out ends [${tail.join("; ")}], the spec renders [${want.outbound.join("; ")}]\n${historyOf(ops, n.name)}`,
         );
       if (n.type === "nat")
         for (const f of d.portForwards as { protocol: string; hostPort: number; vmIp: string; vmPort: number }[])
@@ -482,7 +531,7 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen:
   {
     const v: string[] = [];
     const v503: string[] = [];
-    const c = { names: 0, decided: 0, "in doubt": 0 };
+    const c = { names: 0, decided: 0, "in doubt": 0, "changes compared": 0 };
     const c503 = { "503 answers": ops.filter((o) => o.status === 503).length, "names existing": 0 };
     const names = [...new Set(ops.filter((o) => o.network && /^k\d+n\d+$/.test(o.network)).map((o) => o.network as string))];
     const exists = new Set(onHosts.map((n) => n.name));
@@ -523,6 +572,56 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen:
         v.push(
           `${name}: last succeeded ${last.op.action} (${last.rec.id}, finished ${last.rec.finishedAt}) but the network ${exists.has(name) ? "exists" : "does not exist"}\n${historyOf(ops, name)}`,
         );
+    }
+    // A change acknowledged as succeeded is what the spec holds now: the last succeeded firewall set and DHCP range
+    // of a name (after its last succeeded create), unless a change of the same kind in doubt came after it.
+    const lastOk = (name: string, action: string) => {
+      let best: { op: Op; rec: JobRecord } | null = null;
+      for (const o of ops.filter((x) => x.network === name && x.action === action && !x.dryRun && x.jobId)) {
+        const rec = jobs.get(o.jobId as string);
+        if (rec?.state === "succeeded" && (!best || Date.parse(rec.finishedAt ?? "") > Date.parse(best.rec.finishedAt ?? "")))
+          best = { op: o, rec };
+      }
+      return best;
+    };
+    const doubtAfter = (name: string, action: string, since: number) =>
+      ops.some((o) => {
+        if (o.network !== name || o.action !== action || o.dryRun || o.sentAt < since) return false;
+        if (o.status === -1 || o.status === 0) return true;
+        if (!o.jobId) return false;
+        const rec = jobs.get(o.jobId);
+        return !rec || !isTerminal(rec.state);
+      });
+    for (const n of index) {
+      if (n.type !== "nat" && n.type !== "isolated") continue;
+      const created = lastOk(n.name, "create-network");
+      for (const action of ["configure-network-firewall", "configure-network-dhcp"]) {
+        const last = lastOk(n.name, action);
+        if (!last) continue;
+        if (created && Date.parse(created.rec.finishedAt ?? "") > Date.parse(last.rec.finishedAt ?? "")) continue;
+        if (doubtAfter(n.name, action, Date.parse(last.rec.createdAt))) {
+          c["in doubt"]++;
+          continue;
+        }
+        let d: any;
+        try {
+          d = (await api(env, "describe-network", { name: n.name })).network;
+        } catch {
+          continue;
+        }
+        c["changes compared"]++;
+        const b = last.op.body as any;
+        const same =
+          action === "configure-network-firewall"
+            ? JSON.stringify(
+                (d.firewall.rules as any[]).map((r) => [r.direction, r.protocol, r.ports, r.action]).concat([[d.firewall.defaultInbound]]),
+              ) === JSON.stringify((b.rules as any[]).map((r) => [r.direction, r.protocol, r.ports, r.action]).concat([[b.defaultInbound]]))
+            : d.dhcp?.start === b.start && d.dhcp?.end === b.end && (b.leaseTime === undefined || d.dhcp?.leaseTime === b.leaseTime);
+        if (!same)
+          v.push(
+            `${n.name}: last succeeded ${action} (${last.rec.id}, finished ${last.rec.finishedAt}) is not what describe shows (${JSON.stringify(action === "configure-network-firewall" ? d.firewall : d.dhcp)})\n${historyOf(ops, n.name)}`,
+          );
+      }
     }
     inv.push({ name: "acknowledged results visible in the final state", counts: c, violations: v });
     inv.push({ name: "refused requests (503/4xx) took no effect", counts: c503, violations: v503 });
