@@ -9,10 +9,13 @@ import {
   claimNetwork,
   getNetworkConflicts,
   markPublished,
+  putNetworkSpec,
+  putNetworkSpecIfAbsent,
   readStoreState,
   setHostConflicts,
   syncHostClaims,
 } from "@netforge/core/store";
+import type { NetSpec } from "@netforge/core/model";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ApiHarness, startApiHarness } from "./support/api-harness";
 
@@ -100,6 +103,44 @@ describe("the door while the store re-publishes", () => {
     const r = await h.call("create-network", nat("sr-e", "10.44.0.0/24"), { role: "operator" });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+  });
+});
+
+describe("a network whose spec is not re-published yet", () => {
+  const spec = (name: string): NetSpec => ({
+    type: "nat",
+    name,
+    uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c",
+    description: "",
+    createdAt: "2026-11-28T00:00:00.000Z",
+    bridge: `nf-${name}`,
+    cidr: "10.90.0.0/24",
+    gateway: "10.90.0.1",
+    dhcp: { enabled: true, start: "10.90.0.100", end: "10.90.0.200", leaseTime: 3600 },
+    reservations: [],
+  });
+
+  it("a change of it is answered 503 (nothing queued), not accepted unchecked; with the spec back it is checked again", async () => {
+    // Found by the chaos run: after a FLUSHALL a host re-published the network's record before its spec, and an
+    // address outside the subnet was accepted (202) to fail on the host.
+    const e = await checkStoreEpoch(h.redis, h.keys, "h1", { settleMs: 0 });
+    await markPublished(h.redis, h.keys, "h1", e.id);
+    await h.addNetwork({ name: "nospec", host: "h1", cidr: "10.90.0.0/24", gateway: "10.90.0.1" });
+    const jobsBefore = await h.redis.zcard(h.keys.jobs);
+    const r = await h.call("assign-static-ip", { name: "nospec", mac: "52:54:00:00:00:01", ip: "192.0.2.77" }, { role: "operator" });
+    expect(r.status, JSON.stringify(r.body)).toBe(503);
+    expect(r.body.error).toMatchObject({ code: "UNAVAILABLE", details: { reason: "store_rebuilding", phase: "spec", name: "nospec" } });
+    expect(await h.redis.zcard(h.keys.jobs)).toBe(jobsBefore);
+    // The worker's lock-free re-publish writes it only where absent (a job's own publish stands) and only while indexed.
+    expect(await putNetworkSpecIfAbsent(h.redis, h.keys, spec("nospec"))).toBe(true);
+    expect(await putNetworkSpecIfAbsent(h.redis, h.keys, { ...spec("nospec"), description: "older" })).toBe(false);
+    expect(await putNetworkSpecIfAbsent(h.redis, h.keys, spec("not-indexed"))).toBe(false);
+    expect(await h.redis.exists(h.keys.networkSpec("not-indexed"))).toBe(0);
+    const bad = await h.call("assign-static-ip", { name: "nospec", mac: "52:54:00:00:00:01", ip: "192.0.2.77" }, { role: "operator" });
+    expect(bad.status, JSON.stringify(bad.body)).toBe(400);
+    await putNetworkSpec(h.redis, h.keys, spec("nospec"));
+    const ok = await h.call("assign-static-ip", { name: "nospec", mac: "52:54:00:00:00:01", ip: "10.90.0.77" }, { role: "operator" });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(202);
   });
 });
 

@@ -180,8 +180,11 @@ export function readSeenJobs(files: string[]): Map<string, SeenJob> {
   return out;
 }
 
+/** What the checker knows of each job's end (filled by check), shown in histories. */
+const jobEnds = new Map<string, string>();
+
 const show = (o: Op) =>
-  `c${o.client}#${o.seq} ${new Date(o.sentAt).toISOString().slice(11, 23)} ${o.action}${o.dryRun ? " (dry run)" : ""} ${JSON.stringify(o.body)} -> ${o.status}${o.code ? ` ${o.code}` : ""}${o.jobId ? ` job ${o.jobId}` : ""}${o.error ? ` (${o.error})` : ""} [${o.ms} ms]`;
+  `${o.jobId && jobEnds.has(o.jobId) ? `[${jobEnds.get(o.jobId)}] ` : ""}c${o.client}#${o.seq} ${new Date(o.sentAt).toISOString().slice(11, 23)} ${o.action}${o.dryRun ? " (dry run)" : ""} ${JSON.stringify(o.body)} -> ${o.status}${o.code ? ` ${o.code}` : ""}${o.jobId ? ` job ${o.jobId}` : ""}${o.error ? ` (${o.error})` : ""} [${o.ms} ms]`;
 
 /** Ops on a name, for a violation's history. */
 const historyOf = (ops: Op[], name: string) =>
@@ -334,6 +337,14 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen:
     }
     inv.push({ name: "accepted jobs terminal (or lost to a FLUSHALL)", counts: c, violations: v });
   }
+
+  for (const [id, rec] of jobs)
+    jobEnds.set(
+      id,
+      rec
+        ? `${rec.state}${rec.finishedAt ? ` ${rec.finishedAt.slice(11, 23)}` : ""}${seen.has(id) && !rec.progress ? " (seen by client)" : ""}`
+        : "lost",
+    );
 
   // Hosts, read directly.
   const views: HostView[] = [];

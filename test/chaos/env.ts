@@ -79,7 +79,7 @@ export interface ChaosEnv {
   /** A killed Redis data node back on its port (sentinels make it a replica of the current primary). */
   restartDataNode(port: number): Promise<void>;
   log(s: string): void;
-  stop(): Promise<void>;
+  stop(opts?: { keepLogs?: boolean }): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -209,7 +209,7 @@ export async function startChaosEnv(o: { seed: number; hosts?: number; nics?: nu
       restarted.push(t);
       dataNodes.set(port, { pid: t.pid, kill: () => killProc(t) });
     },
-    async stop() {
+    async stop(opts = {}) {
       for (const w of workers.values()) await w.stop(3000).catch(() => undefined);
       for (const a of apis) await a.proc?.stop().catch(() => undefined);
       const errs: unknown[] = [];
@@ -218,7 +218,8 @@ export async function startChaosEnv(o: { seed: number; hosts?: number; nics?: nu
       for (const n of restarted) await killProc(n);
       redis.disconnect();
       await ha.stop();
-      rmSync(dir, { recursive: true, force: true });
+      // The logs of a run that found something are kept: its workers' and clients' logs explain the violation.
+      if (!opts.keepLogs) rmSync(dir, { recursive: true, force: true });
       if (errs.length > 0) throw new AggregateError(errs, "sandbox cleanup failed");
     },
   };

@@ -59,6 +59,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const faults: DoneFault[] = [];
+  let keepLogs = false;
   const lines: string[] = [];
   const clients: ResultPromise[] = [];
   try {
@@ -139,6 +140,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
     const invariants = await check(env, ops, faults, readSeenJobs(logs));
     const violations = invariants.reduce((n, i) => n + i.violations.length, 0);
+    keepLogs = violations > 0;
     lines.push(
       `chaos run: seed ${o.seed}, ${o.minutes} min, ${o.clients} clients, ${ops.length} requests, ${faults.length} faults, settle ${(settledMs / 1000).toFixed(1)} s`,
     );
@@ -162,7 +164,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     for (const c of clients) if (c.exitCode === undefined && c.pid) c.kill("SIGKILL");
-    await env.stop().catch((e: unknown) => log(`cleanup failed: ${String(e)}`));
+    await env.stop({ keepLogs }).catch((e: unknown) => log(`cleanup failed: ${String(e)}`));
+    if (keepLogs) log(`logs kept in ${env.dir} (workers' logs in logs/, clients' requests and seen jobs in client-*.jsonl)`);
   }
 }
 

@@ -251,6 +251,16 @@ export function prepareChange<A extends ConfigureAction>(action: A, door: Change
         name: net.name,
         type: net.type,
       });
+    } else {
+      // A network with netforge addressing whose spec is not in the index (yet): its record is re-published before
+      // its spec after a store reset, and a spec is re-published under the network's lock. A change that cannot be
+      // checked here is not accepted to fail later on the host (found by the chaos run: an address outside the
+      // subnet answered 202): 503, retryable, as the rest of a rebuilding store.
+      throw new AppError(
+        "UNAVAILABLE",
+        `the spec of network '${net.name}' is not in the index yet (its host is re-publishing it); nothing was applied: retry in a few seconds`,
+        { reason: "store_rebuilding", phase: "spec", name: net.name },
+      );
     }
     await commit({ network: net.name, host: net.host, payload, claim: null, plan: fullPlan(plan) });
   };

@@ -13,6 +13,7 @@ import {
   type NetworkRecord,
   putNetwork,
   putNetworkSpec,
+  putNetworkSpecIfAbsent,
   releaseNetworkClaim,
   removeNetwork,
   setHostConflicts,
@@ -155,6 +156,12 @@ async function publishSpecs(ctx: HostContext, catalog: CatalogEntry[]): Promise<
     if (!spec) continue;
     const prev = published.get(e.name);
     if (prev && JSON.stringify(prev) === JSON.stringify(spec)) continue;
+    // No spec in the index at all (the store was reset): the catalog's is published at once, even while a job
+    // holds the lock, since until then the door refuses the network's changes (503). Only where still absent: a
+    // job's own publish is newer and stands.
+    if (prev === null || prev === undefined) {
+      if (await putNetworkSpecIfAbsent(ctx.redis, ctx.keys, spec)) continue;
+    }
     const lock = await tryLock(ctx.redis, ctx.keys.networkLock(e.name), 10_000);
     if (!lock) continue;
     try {

@@ -9,6 +9,7 @@ import type { NetSpec } from "../planner/network-spec";
 import type { Keys } from "./keys";
 import type { NetworkStats } from "../schemas/network";
 import { setAllWhileIndexed, setWhileIndexed } from "./network-index";
+import { evalScript } from "./scripts";
 
 /** The published IP table of a network. */
 export interface PublishedIps {
@@ -18,6 +19,21 @@ export interface PublishedIps {
 
 export async function putNetworkSpec(redis: Redis, keys: Keys, spec: NetSpec): Promise<void> {
   await redis.set(keys.networkSpec(spec.name), JSON.stringify(spec));
+}
+
+/**
+ * Publish a spec only where the index has the network and no spec of it, in one script: what a worker re-publishes
+ * without the network's lock (after a store reset, while a job holds it) never overwrites a job's own publish, and
+ * never brings back the spec of a network deleted meanwhile. True when written.
+ */
+const SPEC_IF_ABSENT_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX') then return 1 end
+return 0
+`;
+
+export async function putNetworkSpecIfAbsent(redis: Redis, keys: Keys, spec: NetSpec): Promise<boolean> {
+  return (await evalScript(redis, SPEC_IF_ABSENT_LUA, 2, keys.network(spec.name), keys.networkSpec(spec.name), JSON.stringify(spec))) === 1;
 }
 
 export async function getNetworkSpec(redis: Redis, keys: Keys, name: string): Promise<NetSpec | null> {
