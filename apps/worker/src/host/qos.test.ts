@@ -1,7 +1,7 @@
-import { renderQos } from "@netforge/core/model";
+import { renderQos, renderUplinkQos } from "@netforge/core/model";
 import { describe, expect, it } from "vitest";
 import type { CommandResult, CommandRunner, RunOptions } from "./command-runner";
-import { applyTc, probeQos, qosCapabilityOf, qosInPlace, qosUnsupported } from "./qos";
+import { applyTc, ingressIsNetforge, probeQos, qosCapabilityOf, qosInPlace, qosUnsupported, uplinkState } from "./qos";
 
 /**
  * A kernel without some qdisc kinds (and optionally without ifb): answers tc and ip as such a kernel does,
@@ -160,5 +160,88 @@ describe("whether the shaping is in place", () => {
     expect(qosInPlace(inner, "nf-web", "nfq-x", true, true, ["vnet0"], true)).toBe(true);
     expect(qosInPlace(shown, "nf-web", "nfq-x", true, true, ["vnet0"], true)).toBe(false);
     expect(qosInPlace(inner.replace("dev vnet0 root", "dev vnet9 root"), "nf-web", "nfq-x", true, true, ["vnet0"], true)).toBe(false);
+  });
+});
+
+describe("a bridge network's uplink NIC (the host's, shaped only where netforge's qdiscs are)", () => {
+  const IFB = "nfq-0123456789a";
+  const feed = [
+    "filter parent ffff: protocol all pref 1 u32 chain 0 ",
+    "filter parent ffff: protocol all pref 1 u32 chain 0 fh 800: ht divisor 1 ",
+    "filter parent ffff: protocol all pref 1 u32 chain 0 fh 800::1 order 2048 key ht 800 bkt 0 terminal flowid ??? not_in_hw ",
+    "  match 00000000/00000000 at 0",
+    `\taction order 1: mirred (Egress Redirect to device ${IFB}) stolen`,
+  ].join("\n");
+
+  /** A NIC whose `tc qdisc show dev` prints `qdiscs` and whose ingress filters are `filters`. */
+  function nic(qdiscs: string, filters = "") {
+    const ran: string[] = [];
+    const runner: CommandRunner = {
+      async run(cmd, args, opts: RunOptions = {}) {
+        const line = [cmd, ...args].join(" ");
+        ran.push(opts.input ? `${line} <<${opts.input}` : line);
+        if (line.startsWith("tc qdisc show dev")) return { stdout: qdiscs, stderr: "", exitCode: 0 };
+        if (line.startsWith("tc filter show dev")) return { stdout: filters, stderr: "", exitCode: 0 };
+        if (line.startsWith("ip -j link show dev"))
+          return {
+            stdout: JSON.stringify([{ ifname: args[4], address: args[4] === "eth1" ? "02:00:00:00:00:01" : "02:00:00:00:00:02" }]),
+            stderr: "",
+            exitCode: 0,
+          };
+        return { stdout: "", stderr: "", exitCode: 0 };
+      },
+    };
+    return { runner, ran };
+  }
+  const SET = { network: { inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } }, vms: [] };
+
+  it("tells the kernel's default root (handle 0:) and netforge's (htb 4e46:) from another tool's; its feed alone from other filters", async () => {
+    expect(await uplinkState(nic("qdisc noqueue 0: dev eth1 root refcnt 2\n").runner, "eth1", IFB)).toEqual({
+      root: "default",
+      ingress: "none",
+      shown: [],
+    });
+    const ours =
+      "qdisc htb 4e46: dev eth1 root refcnt 2 r2q 10 default 0x3\nqdisc ingress ffff: dev eth1 parent ffff:fff1 ----------------\n";
+    expect(await uplinkState(nic(ours, feed).runner, "eth1", IFB)).toMatchObject({ root: "netforge", ingress: "netforge" });
+    const theirs = "qdisc tbf 8001: dev eth1 root refcnt 2 rate 1Mbit\nqdisc clsact ffff: dev eth1 parent ffff:fff1\n";
+    expect(await uplinkState(nic(theirs).runner, "eth1", IFB)).toMatchObject({ root: "other", ingress: "other" });
+    expect(ingressIsNetforge(feed, IFB)).toBe(true);
+    expect(ingressIsNetforge("", IFB)).toBe(true);
+    expect(ingressIsNetforge(feed.replace(IFB, "ifb0"), IFB)).toBe(false);
+    expect(ingressIsNetforge(`${feed}\nfilter parent ffff: protocol ip pref 2 u32 chain 0 `, IFB)).toBe(false);
+    expect(ingressIsNetforge(feed.replace("fh 800::1 ", "fh 800::2 "), IFB)).toBe(false);
+  });
+
+  it("refuses (PRECONDITION_FAILED) before anything changes when another tool's qdisc is on the NIC", async () => {
+    const k = nic("qdisc htb 1: dev eth1 root refcnt 2 r2q 10 default 0\n");
+    const err = await applyTc(k.runner, IFB, renderUplinkQos("nf-lan", "eth1", IFB, SET, null)).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: "PRECONDITION_FAILED",
+      details: { interface: "eth1", qdiscs: ["qdisc htb 1: dev eth1 root refcnt 2 r2q 10 default 0"] },
+    });
+    expect(k.ran).toEqual(["tc qdisc show dev eth1"]);
+  });
+
+  it("applies on a NIC with the kernel's default (the MACs filled in), and removes only netforge's qdiscs", async () => {
+    const k = nic("qdisc noqueue 0: dev eth1 root refcnt 2\n");
+    await applyTc(k.runner, IFB, renderUplinkQos("nf-lan", "eth1", IFB, SET, null));
+    expect(k.ran).toContain("tc qdisc replace dev eth1 root handle 4e46: htb default 3");
+    expect(k.ran.join("\n")).toContain("match ether src 02:00:00:00:00:02 flowid 4e46:3");
+    expect(k.ran.join("\n")).toContain("match ether src 02:00:00:00:00:01 flowid 4e46:3");
+    expect(k.ran.at(-1)).toContain(`tc -batch - <<qdisc add dev eth1 handle ffff: ingress\nfilter replace dev eth1 parent ffff:`);
+    const ours = "qdisc htb 4e46: dev eth1 root refcnt 2\nqdisc ingress ffff: dev eth1 parent ffff:fff1 ----------------\n";
+    const off = nic(ours, feed);
+    await applyTc(off.runner, IFB, renderUplinkQos("nf-lan", "eth1", IFB, null, SET));
+    expect(off.ran).toContain("tc qdisc del dev eth1 root");
+    expect(off.ran).toContain("tc qdisc del dev eth1 handle ffff: ingress");
+    expect(off.ran).toContain(`ip link del ${IFB}`);
+    // Another tool's qdiscs stay where they are when netforge's set goes.
+    const theirs = nic(
+      "qdisc tbf 8001: dev eth1 root refcnt 2\nqdisc ingress ffff: dev eth1 parent ffff:fff1\n",
+      "filter parent ffff: protocol ip pref 5 basic chain 0 ",
+    );
+    await applyTc(theirs.runner, IFB, renderUplinkQos("nf-lan", "eth1", IFB, null, SET));
+    expect(theirs.ran.filter((l) => l.startsWith("tc qdisc del"))).toEqual([]);
   });
 });

@@ -4,7 +4,18 @@
  * (render/tc-qos.ts) with `tc -batch -`.
  */
 import { AppError } from "@netforge/core/contract";
-import { BRIDGE_MAC, inboundIfbOf, portFeedInLines, portFeedLines, qdiscLine, type TcPlan } from "@netforge/core/model";
+import {
+  BRIDGE_MAC,
+  inboundIfbOf,
+  NIC_MAC,
+  portFeedInLines,
+  portFeedLines,
+  qdiscLine,
+  type TcPlan,
+  UPLINK_MAJOR,
+  type UplinkPlan,
+  uplinkFeedLines,
+} from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "./command-runner";
 
 /** What the kernel offers for shaping (list-hosts `qos`). */
@@ -171,6 +182,9 @@ async function removeIfb(runner: CommandRunner, dev: string): Promise<void> {
  */
 export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Promise<void> {
   const ifbIn = inboundIfbOf(ifb);
+  // A host NIC: what is on it is read first; another tool's qdisc there refuses the job before anything changes.
+  const uplink = p.uplink ? await uplinkState(runner, p.uplink.dev, ifb) : null;
+  if (p.uplink && uplink) checkUplink(p.uplink, uplink);
   if (p.ifb) await makeIfb(runner, ifb);
   if (p.ifbIn) await makeIfb(runner, ifbIn);
   await tcTolerant(runner, p.cleanup);
@@ -184,21 +198,36 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
       ...(p.unfeedPortsIn ? ports.filter((port) => egressFed(lines, port)).map((port) => `qdisc del dev ${port} root`) : []),
     ]);
   }
+  if (p.uplink && uplink) {
+    const u = p.uplink;
+    // Only what is netforge's: its root HTB (the kernel's default comes back), its ingress feed alone.
+    await tcTolerant(runner, [
+      ...(u.releaseRoot && uplink.root === "netforge" ? [`qdisc del dev ${u.dev} root`] : []),
+      ...(u.releaseIngress && uplink.ingress === "netforge" ? [`qdisc del dev ${u.dev} handle ffff: ingress`] : []),
+    ]);
+  }
   if (p.qdiscs.length > 0 || p.feedPorts || p.feedPortsIn) {
     const shown = (await runner.run("tc", ["qdisc", "show"])).stdout;
     const lines = shown.split("\n");
     for (const q of p.qdiscs) {
-      if (lines.some((l) => l.startsWith(`qdisc htb 1: dev ${q.dev} root`))) continue;
+      if (lines.some((l) => l.startsWith(`qdisc htb ${q.major ?? "1"}: dev ${q.dev} root`))) continue;
       await runner.run("tc", qdiscLine(q).split(" "));
     }
     const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge;
     if (bridge) await feedPorts(runner, bridge, { out: p.feedPorts?.ifb ?? null, in: p.feedPortsIn?.ifb ?? null }, shown);
   }
   if (p.batch.length > 0) {
-    const text = p.batch.join("\n");
-    const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge;
-    const mac = bridge && text.includes(BRIDGE_MAC) ? await bridgeMac(runner, bridge) : null;
-    await runner.run("tc", ["-batch", "-"], { input: `${mac ? text.split(BRIDGE_MAC).join(mac) : text}\n` });
+    let text = p.batch.join("\n");
+    const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge ?? p.uplink?.bridge;
+    if (bridge && text.includes(BRIDGE_MAC)) text = text.split(BRIDGE_MAC).join(await bridgeMac(runner, bridge));
+    if (p.uplink && text.includes(NIC_MAC)) text = text.split(NIC_MAC).join(await bridgeMac(runner, p.uplink.dev));
+    await runner.run("tc", ["-batch", "-"], { input: `${text}\n` });
+  }
+  // The NIC's ingress feeds the IFB once the IFB's classes are there (frames meet the whole tree at once).
+  if (p.uplink?.feedTo) {
+    const feed = uplinkFeedLines(p.uplink.dev, p.uplink.feedTo);
+    const lines = [...(uplink?.ingress === "none" ? [feed.qdisc] : []), feed.filter];
+    await runner.run("tc", ["-batch", "-"], { input: `${lines.join("\n")}\n` });
   }
   if (!p.ifb) await removeIfb(runner, ifb);
   // The inbound IFB only when the plan took its feeds away (a set that never had one runs no extra command).
@@ -225,5 +254,86 @@ export function qosInPlace(
   if (inbound && !has(`qdisc htb 1: dev ${bridge} root`)) return false;
   if (outbound && (!has(`qdisc htb 1: dev ${ifb} root`) || ports.some((p) => !ingressFed(lines, p)))) return false;
   if (inner && (!has(`qdisc htb 1: dev ${inboundIfbOf(ifb)} root`) || ports.some((p) => !egressFed(lines, p)))) return false;
+  return true;
+}
+
+/** Whose a host NIC's root and ingress qdiscs are: none of anyone's (the kernel's default), netforge's, another tool's. */
+export interface UplinkState {
+  root: "default" | "netforge" | "other";
+  ingress: "none" | "netforge" | "other";
+  /** The other tool's qdisc as tc shows it (for the refusal). */
+  shown: string[];
+}
+
+/**
+ * Read whose the NIC's qdiscs are (`tc qdisc show dev`, and its ingress filters when it has an ingress qdisc). The
+ * root is the kernel's default when its handle is 0: (noqueue, pfifo_fast, mq, fq_codel as the kernel attaches
+ * them), netforge's when it is `htb 4e46:`. The ingress is netforge's when its only filter is the u32
+ * match-all (800::1, prio 1) redirecting to this network's IFB, or when it holds no filter at all (netforge's
+ * feed whose filter was deleted by hand: reconcile puts it back); clsact, or any other filter, is another tool's.
+ */
+export async function uplinkState(runner: CommandRunner, dev: string, ifb: string): Promise<UplinkState> {
+  const r = await runner.run("tc", ["qdisc", "show", "dev", dev], { allowFailure: true });
+  if (r.exitCode !== 0) throw commandFailed("tc", ["qdisc", "show", "dev", dev], r);
+  const lines = r.stdout.split("\n").filter((l) => l.startsWith("qdisc "));
+  const shown: string[] = [];
+  const rootLine = lines.find((l) => / root( |$)/.test(l));
+  let root: UplinkState["root"] = "default";
+  if (rootLine?.startsWith(`qdisc htb ${UPLINK_MAJOR}: `)) root = "netforge";
+  else if (rootLine && !/^qdisc \S+ 0: /.test(rootLine)) {
+    root = "other";
+    shown.push(rootLine.trim());
+  }
+  const ingLine = lines.find((l) => / parent ffff:fff1/.test(l) || /^qdisc (ingress|clsact) /.test(l));
+  let ingress: UplinkState["ingress"] = "none";
+  if (ingLine) {
+    if (!ingLine.startsWith("qdisc ingress ffff:")) ingress = "other";
+    else {
+      const f = await runner.run("tc", ["filter", "show", "dev", dev, "parent", "ffff:"], { allowFailure: true });
+      ingress = ingressIsNetforge(f.stdout, ifb) ? "netforge" : "other";
+    }
+    if (ingress === "other") shown.push(ingLine.trim());
+  }
+  return { root, ingress, shown };
+}
+
+/** Whether an ingress qdisc's filters (`tc filter show dev X parent ffff:`) are netforge's feed to `ifb` alone (or none). */
+export function ingressIsNetforge(filters: string, ifb: string): boolean {
+  const lines = filters.split("\n").filter((l) => l.trim() !== "");
+  for (const l of lines) {
+    if (l.startsWith("filter ") && !/ pref 1 u32 /.test(l)) return false;
+    // A u32 leaf (fh <table>::<node>): netforge's one is 800::1.
+    const leaf = / fh ([0-9a-f]+):([0-9a-f]*):([0-9a-f]+) /.exec(l);
+    if (leaf && !(leaf[1] === "800" && leaf[3] === "1")) return false;
+    const redirect = /Redirect to device (\S+)\)/.exec(l);
+    if (redirect && redirect[1] !== ifb) return false;
+    if (/action order \d+: (?!mirred)/.test(l)) return false;
+  }
+  return true;
+}
+
+/** Refuse a plan that would replace or remove another tool's qdisc on the uplink NIC (nothing has changed yet). */
+function checkUplink(u: UplinkPlan, s: UplinkState): void {
+  const conflicts = [
+    ...(u.root && s.root === "other" ? ["its root qdisc"] : []),
+    ...(u.feedTo && s.ingress === "other" ? ["its ingress qdisc"] : []),
+  ];
+  if (conflicts.length === 0) return;
+  throw new AppError(
+    "PRECONDITION_FAILED",
+    `uplink ${u.dev} has ${conflicts.join(" and ")} set by another tool (${s.shown.join("; ")}): netforge does not replace a qdisc it did not add; remove it to shape the network there`,
+    { interface: u.dev, qdiscs: s.shown },
+  );
+}
+
+/**
+ * Whether a bridge network's shaping is in place on its uplink, as `qdiscs` (`tc qdisc show`) lists it: netforge's
+ * root HTB on the NIC (outbound), the IFB's HTB and the NIC's ingress qdisc (inbound).
+ */
+export function uplinkQosInPlace(qdiscs: string, nic: string, ifb: string, inbound: boolean, outbound: boolean): boolean {
+  const lines = qdiscs.split("\n");
+  const has = (prefix: string) => lines.some((l) => l.startsWith(prefix));
+  if (outbound && !has(`qdisc htb ${UPLINK_MAJOR}: dev ${nic} root`)) return false;
+  if (inbound && (!has(`qdisc htb 1: dev ${ifb} root`) || !ingressFed(lines, nic))) return false;
   return true;
 }
