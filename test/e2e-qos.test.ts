@@ -393,7 +393,7 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     vms.push(vmE);
     await vmE.exec(["ip", "addr", "add", `${IP_E}/24`, "dev", "eth0"]);
     nicBefore = await nicQdiscs();
-    expect(nicBefore).toMatch(/^qdisc \S+ 0: dev qlan0 root/);
+    expect(nicBefore).toMatch(/^qdisc \S+ 0: root/);
 
     const dry = await c.call("configure-network-qos", { ...bset, dryRun: true });
     expect(dry.status, JSON.stringify(dry.body)).toBe(200);
@@ -405,7 +405,7 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
 
     const r = await c.call("configure-network-qos", bset, { wait: 30 });
     expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
-    expect(await nicQdiscs()).toMatch(/qdisc htb 4e46: dev qlan0 root/);
+    expect(await nicQdiscs()).toMatch(/qdisc htb 4e46: root/);
     expect((await c.call("describe-network", { name: "qlan" })).body.network.qos).toEqual({ network: bset.network, vms: bset.vms });
     const e = { out: await lanRate(vmE.exec, false), in: await lanRate(vmE.exec, true) };
     // The host's own address on the bridge: its frames cross the same NIC (from and to the bridge's MAC).
@@ -419,9 +419,23 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     expect(host.in, `host inbound ${host.in}`).toBeGreaterThan(400);
   });
 
-  it("reconcile puts back the NIC's root qdisc deleted by hand", async () => {
+  it("reconcile puts back the NIC's root qdisc, and a filter, deleted by hand, each counted as re-applied in /metrics", async () => {
+    const reapplied = async () =>
+      Number(/netforge_state_reapplied_total\{host="qos"\} (\d+)/.exec((await c.get("/metrics")).body as string)?.[1] ?? 0);
+    const n0 = await reapplied();
     await h.exec(["tc", "qdisc", "del", "dev", NIC, "root"]);
-    await waitFor("the uplink's HTB put back by reconcile", async () => /qdisc htb 4e46: dev qlan0 root/.test(await nicQdiscs()), 15_000);
+    await waitFor("the uplink's HTB put back by reconcile", async () => /qdisc htb 4e46: root/.test(await nicQdiscs()), 15_000);
+    await waitFor("the qdisc's repair counted", async () => (await reapplied()) > n0, 10_000);
+    const n1 = await reapplied();
+    // VM E's filter (its class by MAC) alone: the qdiscs stay, E's frames would fall to the network's class 2.
+    const filters = async () => (await h.exec(["tc", "filter", "show", "dev", NIC, "parent", "4e46:"])).stdout;
+    expect(await filters()).toContain("fh 800::1 ");
+    await h.exec(["tc", "filter", "del", "dev", NIC, "parent", "4e46:", "protocol", "all", "prio", "1", "handle", "800::1", "u32"]);
+    expect(await filters()).not.toContain("fh 800::1 ");
+    await waitFor("the filter put back by reconcile", async () => (await filters()).includes("fh 800::1 "), 15_000);
+    await waitFor("the filter's repair counted", async () => (await reapplied()) > n1, 10_000);
+    const out = await lanRate(vmE.exec, false);
+    expect(within(out, 20, 0.1), `E outbound after the repair ${out}`).toBe(true);
   });
 
   it("an empty set gives the NIC back its qdiscs exactly as they were and removes the IFB", async () => {

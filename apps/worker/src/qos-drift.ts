@@ -11,7 +11,7 @@ import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
 import { repairUnderLock } from "./repair-under-lock";
-import { applyTc, bridgePorts, feedPorts, qosCapabilityOf, qosInPlace, uplinkQosInPlace } from "./host/qos";
+import { applyTc, bridgePorts, feedPorts, filtersInPlace, qosCapabilityOf, qosInPlace, uplinkQosInPlace } from "./host/qos";
 
 interface Wanted {
   bridge: string;
@@ -32,10 +32,16 @@ function wanted(entry: CatalogEntry): Wanted | null {
 /** Whether the network's shaping is all there (its bridge's ports read now: a VM plugged in since needs its feed). */
 const inPlace = async (ctx: HostContext, shown: string, w: Wanted) => {
   const outbound = limitsDirection(w.qos, "outbound");
-  if (w.uplink !== null) return uplinkQosInPlace(shown, w.uplink, w.ifb, limitsDirection(w.qos, "inbound"), outbound);
-  const inner = limitsVms(w.qos, "inbound");
-  const ports = outbound || inner ? await bridgePorts(ctx.runner, w.bridge) : [];
-  return qosInPlace(shown, w.bridge, w.ifb, limitsDirection(w.qos, "inbound"), outbound, ports, inner);
+  const inbound = limitsDirection(w.qos, "inbound");
+  let qdiscs: boolean;
+  if (w.uplink !== null) qdiscs = uplinkQosInPlace(shown, w.uplink, w.ifb, inbound, outbound);
+  else {
+    const inner = limitsVms(w.qos, "inbound");
+    const ports = outbound || inner ? await bridgePorts(ctx.runner, w.bridge) : [];
+    qdiscs = qosInPlace(shown, w.bridge, w.ifb, inbound, outbound, ports, inner);
+  }
+  // The qdiscs there, their filters too (a filter deleted by hand sends its VM's frames to another class).
+  return qdiscs && filtersInPlace(ctx.runner, renderQosAt({ bridge: w.bridge, uplink: w.uplink }, w.ifb, w.qos, null));
 };
 
 /** Whether the network's ports feed an IFB (outbound limits: their ingress; a VM's inbound limit: their egress). */

@@ -1,7 +1,18 @@
 import { renderQos, renderUplinkQos } from "@netforge/core/model";
 import { describe, expect, it } from "vitest";
 import type { CommandResult, CommandRunner, RunOptions } from "./command-runner";
-import { applyTc, ingressIsNetforge, probeQos, qosCapabilityOf, qosInPlace, qosUnsupported, uplinkState } from "./qos";
+import {
+  applyTc,
+  expectedFilters,
+  filtersInPlace,
+  ingressIsNetforge,
+  probeQos,
+  qosCapabilityOf,
+  qosInPlace,
+  qosUnsupported,
+  shownFilters,
+  uplinkState,
+} from "./qos";
 
 /**
  * A kernel without some qdisc kinds (and optionally without ifb): answers tc and ip as such a kernel does,
@@ -243,5 +254,49 @@ describe("a bridge network's uplink NIC (the host's, shaped only where netforge'
     );
     await applyTc(theirs.runner, IFB, renderUplinkQos("nf-lan", "eth1", IFB, null, SET));
     expect(theirs.ran.filter((l) => l.startsWith("tc qdisc del"))).toEqual([]);
+  });
+});
+
+describe("a filter deleted by hand (drift)", () => {
+  const SET = {
+    network: { outbound: { averageKbps: 40000 } },
+    vms: [{ mac: "52:54:00:00:00:0a", inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } }],
+  };
+  const leaf = (pref: number, fh: string) =>
+    `filter parent 1: protocol all pref ${pref} u32 chain 0 fh ${fh} order 2048 key ht 800 bkt 0 flowid 1:10 not_in_hw `;
+
+  it("what a plan's filters are per device, and what tc shows of them", () => {
+    const want = expectedFilters(renderQos("nf-web", "nfq-x", SET, null));
+    expect(want.get("nfq-x 1:")).toEqual({ handles: new Set(["800::1", "800::fff"]), prio2: 1 });
+    expect(want.get("nf-web 1:")).toEqual({ handles: new Set(["800::1"]), prio2: 0 });
+    expect(want.get("nfi-x 1:")).toEqual({ handles: new Set(["800::fff"]), prio2: 1 });
+    const up = expectedFilters(renderUplinkQos("nf-lan", "eth1", "nfq-x", SET, null));
+    expect(up.get("eth1 ffff:")).toEqual({ handles: new Set(["800::1"]), prio2: 0 });
+    expect(up.get("eth1 4e46:")?.handles).toEqual(new Set(["800::1", "800::ffc", "800::ffd", "800::fff"]));
+    const shown = shownFilters(
+      ["filter parent 1: protocol all pref 1 u32 chain 0 ", leaf(1, "800::1"), leaf(1, "800::fff"), leaf(2, "801::800")].join("\n"),
+    );
+    expect(shown).toEqual({ handles: new Set(["800::1", "800::fff"]), prio2: 1 });
+  });
+
+  it("filtersInPlace: false once one filter is missing, one `tc filter show` per device", async () => {
+    const plan = renderQos("nf-web", "nfq-x", { network: null, vms: [{ mac: "52:54:00:00:00:0a", inbound: { averageKbps: 1 } }] }, null);
+    const listings: Record<string, string> = {
+      "nf-web": leaf(1, "800::1"),
+      "nfi-x": [leaf(1, "800::fff"), leaf(2, "801::800")].join("\n"),
+    };
+    const ran: string[] = [];
+    const runner: CommandRunner = {
+      async run(cmd, args) {
+        ran.push([cmd, ...args].join(" "));
+        return { stdout: listings[args[3] as string] ?? "", stderr: "", exitCode: 0 };
+      },
+    };
+    expect(await filtersInPlace(runner, plan)).toBe(true);
+    expect(ran).toEqual(["tc filter show dev nf-web parent 1:", "tc filter show dev nfi-x parent 1:"]);
+    listings["nfi-x"] = leaf(1, "800::fff");
+    expect(await filtersInPlace(runner, plan)).toBe(false);
+    listings["nfi-x"] = leaf(2, "801::800");
+    expect(await filtersInPlace(runner, plan)).toBe(false);
   });
 });

@@ -337,3 +337,50 @@ export function uplinkQosInPlace(qdiscs: string, nic: string, ifb: string, inbou
   if (inbound && (!has(`qdisc htb 1: dev ${ifb} root`) || !ingressFed(lines, nic))) return false;
   return true;
 }
+
+/** The u32 filters a plan's batch (and an uplink's feed) puts on each device's qdisc: `<dev> <parent>` -> prio 1 handles, prio 2 count. */
+export function expectedFilters(p: TcPlan): Map<string, { handles: Set<string>; prio2: number }> {
+  const out = new Map<string, { handles: Set<string>; prio2: number }>();
+  const lines = [...p.batch, ...(p.uplink?.feedTo ? [uplinkFeedLines(p.uplink.dev, p.uplink.feedTo).filter] : [])];
+  for (const l of lines) {
+    const m = /^filter (?:replace|add) dev (\S+) parent (\S+) protocol all prio (\d+) (?:handle (\S+) )?u32 /.exec(l);
+    if (!m) continue;
+    const key = `${m[1]} ${m[2]}`;
+    const e = out.get(key) ?? { handles: new Set<string>(), prio2: 0 };
+    if (m[3] === "1" && m[4]) e.handles.add(m[4]);
+    else e.prio2 += 1;
+    out.set(key, e);
+  }
+  return out;
+}
+
+/** The u32 leaves `tc filter show` lists (pure): prio 1 handles, and how many at prio 2. */
+export function shownFilters(listing: string): { handles: Set<string>; prio2: number } {
+  const handles = new Set<string>();
+  let prio2 = 0;
+  for (const l of listing.split("\n")) {
+    const m = / pref (\d+) u32 .*?fh ([0-9a-f]+::?[0-9a-f]+) order /.exec(l);
+    if (!m) continue;
+    if (m[1] === "1") handles.add(m[2] as string);
+    else prio2 += 1;
+  }
+  return { handles, prio2 };
+}
+
+/**
+ * Whether every filter of a plan is on its device (a filter deleted by hand leaves the qdiscs in place but a VM,
+ * or the host's own frames, in the wrong class): one `tc filter show` per device of the network (the bridge or
+ * uplink NIC and the IFBs; not each port: their feeds are checked by their qdiscs).
+ */
+export async function filtersInPlace(runner: CommandRunner, p: TcPlan): Promise<boolean> {
+  for (const [key, want] of expectedFilters(p)) {
+    const [dev, parent] = key.split(" ") as [string, string];
+    if (dev.startsWith("<")) continue;
+    const r = await runner.run("tc", ["filter", "show", "dev", dev, "parent", parent], { allowFailure: true });
+    if (r.exitCode !== 0) return false;
+    const have = shownFilters(r.stdout);
+    for (const h of want.handles) if (!have.handles.has(h)) return false;
+    if (have.prio2 < want.prio2) return false;
+  }
+  return true;
+}
