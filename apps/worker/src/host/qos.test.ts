@@ -10,7 +10,8 @@ import {
   qosCapabilityOf,
   qosInPlace,
   qosUnsupported,
-  shownFilters,
+  leafMac,
+  shownLeaves,
   uplinkState,
 } from "./qos";
 
@@ -263,38 +264,67 @@ describe("a filter deleted by hand (drift)", () => {
     vms: [{ mac: "52:54:00:00:00:0a", inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } }],
   };
   const leaf = (pref: number, fh: string) =>
-    `filter parent 1: protocol all pref ${pref} u32 chain 0 fh ${fh} order 2048 key ht 800 bkt 0 flowid 1:10 not_in_hw `;
+    `filter protocol all pref ${pref} u32 chain 0 fh ${fh} order 2048 key ht 800 bkt 0 flowid 1:10 not_in_hw `;
 
-  it("what a plan's filters are per device, and what tc shows of them", () => {
+  it("what a plan's filters are per device, and what tc shows of them (the MACs matched, decoded)", () => {
+    const handles = (k: string, w: ReturnType<typeof expectedFilters>) => new Set(w.get(k)?.filters.map((f) => f.handle));
     const want = expectedFilters(renderQos("nf-web", "nfq-x", SET, null));
-    expect(want.get("nfq-x 1:")).toEqual({ handles: new Set(["800::1", "800::fff"]), prio2: 1 });
-    expect(want.get("nf-web 1:")).toEqual({ handles: new Set(["800::1"]), prio2: 0 });
-    expect(want.get("nfi-x 1:")).toEqual({ handles: new Set(["800::fff"]), prio2: 1 });
+    expect(handles("nfq-x 1:", want)).toEqual(new Set(["800::1", "800::fff"]));
+    expect(want.get("nfq-x 1:")?.prio2).toBe(1);
+    expect(handles("nf-web 1:", want)).toEqual(new Set(["800::1"]));
+    expect(handles("nfi-x 1:", want)).toEqual(new Set(["800::fff"]));
     const up = expectedFilters(renderUplinkQos("nf-lan", "eth1", "nfq-x", SET, null));
-    expect(up.get("eth1 ffff:")).toEqual({ handles: new Set(["800::1"]), prio2: 0 });
-    expect(up.get("eth1 4e46:")?.handles).toEqual(new Set(["800::1", "800::ffc", "800::ffd", "800::fff"]));
-    const shown = shownFilters(
-      ["filter parent 1: protocol all pref 1 u32 chain 0 ", leaf(1, "800::1"), leaf(1, "800::fff"), leaf(2, "801::800")].join("\n"),
-    );
-    expect(shown).toEqual({ handles: new Set(["800::1", "800::fff"]), prio2: 1 });
+    expect(handles("eth1 ffff:", up)).toEqual(new Set(["800::1"]));
+    expect(up.get("eth1 4e46:")?.filters).toEqual([
+      { handle: "800::1", mac: null },
+      { handle: "800::ffc", mac: { at: "src", value: "<bridge-mac>" } },
+      { handle: "800::ffd", mac: { at: "src", value: "<nic-mac>" } },
+      { handle: "800::fff", mac: null },
+    ]);
+    // As tc 6.x lists them (seen): ether src at -8/-4, ether dst at -16/-12.
+    const listing = [
+      "filter protocol all pref 1 u32 chain 0 ",
+      "filter protocol all pref 1 u32 chain 0 fh 800: ht divisor 1 ",
+      "filter protocol all pref 1 u32 chain 0 fh 800::ffc order 4092 key ht 800 bkt 0 *flowid 4e46:3 not_in_hw ",
+      "  match 525400aa/ffffffff at -8",
+      "  match bbcc0000/ffff0000 at -4",
+      "filter protocol all pref 1 u32 chain 0 fh 800::ffd order 4093 key ht 800 bkt 0 *flowid 4e46:3 not_in_hw ",
+      "  match 00005254/0000ffff at -16",
+      "  match 00aabbcd/ffffffff at -12",
+      "filter protocol all pref 2 u32 chain 0 fh 801::800 order 2048 key ht 801 bkt 0 flowid 1:2010 not_in_hw ",
+    ].join("\n");
+    const leaves = shownLeaves(listing);
+    expect(leaves.map((l) => [l.pref, l.handle])).toEqual([
+      [1, "800::ffc"],
+      [1, "800::ffd"],
+      [2, "801::800"],
+    ]);
+    expect(leafMac(leaves[0] as (typeof leaves)[0], "src")).toBe("52:54:00:aa:bb:cc");
+    expect(leafMac(leaves[1] as (typeof leaves)[0], "dst")).toBe("52:54:00:aa:bb:cd");
+    expect(leafMac(leaves[1] as (typeof leaves)[0], "src")).toBeNull();
   });
 
-  it("filtersInPlace: false once one filter is missing, one `tc filter show` per device", async () => {
+  it("filtersInPlace: false once one filter is missing, or a host MAC's filter holds an old MAC", async () => {
     const plan = renderQos("nf-web", "nfq-x", { network: null, vms: [{ mac: "52:54:00:00:00:0a", inbound: { averageKbps: 1 } }] }, null);
-    const listings: Record<string, string> = {
-      "nf-web": leaf(1, "800::1"),
-      "nfi-x": [leaf(1, "800::fff"), leaf(2, "801::800")].join("\n"),
-    };
+    // The inbound IFB's 800::fff passes frames from the bridge's MAC (52:54:00:aa:bb:cc).
+    const bridgeLeaf = [leaf(1, "800::fff"), "  match 525400aa/ffffffff at -8", "  match bbcc0000/ffff0000 at -4"].join("\n");
+    const listings: Record<string, string> = { "nf-web": leaf(1, "800::1"), "nfi-x": [bridgeLeaf, leaf(2, "801::800")].join("\n") };
+    let bridgeMac = "52:54:00:aa:bb:cc";
     const ran: string[] = [];
     const runner: CommandRunner = {
       async run(cmd, args) {
         ran.push([cmd, ...args].join(" "));
+        if (cmd === "ip") return { stdout: JSON.stringify([{ address: bridgeMac }]), stderr: "", exitCode: 0 };
         return { stdout: listings[args[3] as string] ?? "", stderr: "", exitCode: 0 };
       },
     };
     expect(await filtersInPlace(runner, plan)).toBe(true);
-    expect(ran).toEqual(["tc filter show dev nf-web parent 1:", "tc filter show dev nfi-x parent 1:"]);
-    listings["nfi-x"] = leaf(1, "800::fff");
+    expect(ran).toEqual(["tc filter show dev nf-web parent 1:", "tc filter show dev nfi-x parent 1:", "ip -j link show dev nf-web"]);
+    // The bridge took another MAC since: the filter must be applied again.
+    bridgeMac = "52:54:00:aa:bb:01";
+    expect(await filtersInPlace(runner, plan)).toBe(false);
+    bridgeMac = "52:54:00:aa:bb:cc";
+    listings["nfi-x"] = bridgeLeaf;
     expect(await filtersInPlace(runner, plan)).toBe(false);
     listings["nfi-x"] = leaf(2, "801::800");
     expect(await filtersInPlace(runner, plan)).toBe(false);

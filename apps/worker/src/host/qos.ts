@@ -338,49 +338,103 @@ export function uplinkQosInPlace(qdiscs: string, nic: string, ifb: string, inbou
   return true;
 }
 
-/** The u32 filters a plan's batch (and an uplink's feed) puts on each device's qdisc: `<dev> <parent>` -> prio 1 handles, prio 2 count. */
-export function expectedFilters(p: TcPlan): Map<string, { handles: Set<string>; prio2: number }> {
-  const out = new Map<string, { handles: Set<string>; prio2: number }>();
+/** What one u32 filter of a plan must be: its handle (prio 1), and the MAC it matches when that MAC is the host's (a placeholder). */
+interface WantedFilter {
+  handle: string;
+  /** `ether src|dst` and the MAC (or BRIDGE_MAC / NIC_MAC) it matches; null: not checked. */
+  mac: { at: "src" | "dst"; value: string } | null;
+}
+
+/** The u32 filters a plan's batch (and an uplink's feed) puts on each device's qdisc: `<dev> <parent>` -> prio 1 filters, prio 2 count. */
+export function expectedFilters(p: TcPlan): Map<string, { filters: WantedFilter[]; prio2: number }> {
+  const out = new Map<string, { filters: WantedFilter[]; prio2: number }>();
   const lines = [...p.batch, ...(p.uplink?.feedTo ? [uplinkFeedLines(p.uplink.dev, p.uplink.feedTo).filter] : [])];
   for (const l of lines) {
     const m = /^filter (?:replace|add) dev (\S+) parent (\S+) protocol all prio (\d+) (?:handle (\S+) )?u32 /.exec(l);
     if (!m) continue;
     const key = `${m[1]} ${m[2]}`;
-    const e = out.get(key) ?? { handles: new Set<string>(), prio2: 0 };
-    if (m[3] === "1" && m[4]) e.handles.add(m[4]);
-    else e.prio2 += 1;
+    const e = out.get(key) ?? { filters: [], prio2: 0 };
+    if (m[3] === "1" && m[4]) {
+      // The host's MACs are read when the plan runs: a bridge's MAC can change (a Linux bridge takes its lowest
+      // port's unless set), and a filter holding the old one would put the host's own frames in the VMs' class.
+      const mac = /match ether (src|dst) (<bridge-mac>|<nic-mac>)(?: |$)/.exec(l);
+      e.filters.push({ handle: m[4], mac: mac ? { at: mac[1] as "src" | "dst", value: mac[2] as string } : null });
+    } else e.prio2 += 1;
     out.set(key, e);
   }
   return out;
 }
 
-/** The u32 leaves `tc filter show` lists (pure): prio 1 handles, and how many at prio 2. */
-export function shownFilters(listing: string): { handles: Set<string>; prio2: number } {
-  const handles = new Set<string>();
-  let prio2 = 0;
+/** A u32 leaf as `tc filter show` lists it: its prio, handle and the bytes it matches by offset from the network header. */
+interface ShownLeaf {
+  pref: number;
+  handle: string;
+  bytes: Map<number, number>;
+}
+
+/** The u32 leaves `tc filter show` lists (pure). */
+export function shownLeaves(listing: string): ShownLeaf[] {
+  const leaves: ShownLeaf[] = [];
   for (const l of listing.split("\n")) {
     const m = / pref (\d+) u32 .*?fh ([0-9a-f]+::?[0-9a-f]+) order /.exec(l);
-    if (!m) continue;
-    if (m[1] === "1") handles.add(m[2] as string);
-    else prio2 += 1;
+    if (m) {
+      leaves.push({ pref: Number(m[1]), handle: m[2] as string, bytes: new Map() });
+      continue;
+    }
+    const k = /^\s+match ([0-9a-f]{8})\/([0-9a-f]{8}) at (-?\d+)/.exec(l);
+    const leaf = leaves.at(-1);
+    if (!k || !leaf) continue;
+    for (let i = 0; i < 4; i++) {
+      if (parseInt((k[2] as string).slice(i * 2, i * 2 + 2), 16) !== 0xff) continue;
+      leaf.bytes.set(Number(k[3]) + i, parseInt((k[1] as string).slice(i * 2, i * 2 + 2), 16));
+    }
   }
-  return { handles, prio2 };
+  return leaves;
+}
+
+/** The MAC a leaf matches as ether src (offsets -8..-3) or dst (-14..-9); null when it does not match all six bytes. */
+export function leafMac(leaf: ShownLeaf, at: "src" | "dst"): string | null {
+  const from = at === "src" ? -8 : -14;
+  const bytes: string[] = [];
+  for (let o = from; o < from + 6; o++) {
+    const b = leaf.bytes.get(o);
+    if (b === undefined) return null;
+    bytes.push(b.toString(16).padStart(2, "0"));
+  }
+  return bytes.join(":");
 }
 
 /**
  * Whether every filter of a plan is on its device (a filter deleted by hand leaves the qdiscs in place but a VM,
- * or the host's own frames, in the wrong class): one `tc filter show` per device of the network (the bridge or
- * uplink NIC and the IFBs; not each port: their feeds are checked by their qdiscs).
+ * or the host's own frames, in the wrong class), and the filters of the host's own MACs match the MACs the
+ * bridge and the NIC have now: one `tc filter show` per device of the network (the bridge or uplink NIC and the
+ * IFBs; not each port: their feeds are checked by their qdiscs), one `ip link show` per MAC checked.
  */
 export async function filtersInPlace(runner: CommandRunner, p: TcPlan): Promise<boolean> {
+  const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge ?? p.uplink?.bridge ?? null;
+  const macs = new Map<string, string | null>();
+  const macOf = async (placeholder: string): Promise<string | null> => {
+    if (!macs.has(placeholder)) {
+      const dev = placeholder === BRIDGE_MAC ? bridge : (p.uplink?.dev ?? null);
+      macs.set(placeholder, dev ? await bridgeMac(runner, dev).catch(() => null) : null);
+    }
+    return macs.get(placeholder) ?? null;
+  };
   for (const [key, want] of expectedFilters(p)) {
     const [dev, parent] = key.split(" ") as [string, string];
     if (dev.startsWith("<")) continue;
     const r = await runner.run("tc", ["filter", "show", "dev", dev, "parent", parent], { allowFailure: true });
     if (r.exitCode !== 0) return false;
-    const have = shownFilters(r.stdout);
-    for (const h of want.handles) if (!have.handles.has(h)) return false;
-    if (have.prio2 < want.prio2) return false;
+    const leaves = shownLeaves(r.stdout);
+    for (const f of want.filters) {
+      const leaf = leaves.find((l) => l.pref === 1 && l.handle === f.handle);
+      if (!leaf) return false;
+      if (f.mac) {
+        const now = await macOf(f.mac.value);
+        if (now !== null && leafMac(leaf, f.mac.at) !== now.toLowerCase()) return false;
+      }
+    }
+    if (leaves.filter((l) => l.pref !== 1).length < want.prio2) return false;
   }
   return true;
 }
