@@ -419,6 +419,34 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     expect(host.in, `host inbound ${host.in}`).toBeGreaterThan(400);
   });
 
+  it("the bridge's MAC changes (a port with a lower one): the uplink's host filters follow it on the link event; the host stays unlimited", async () => {
+    const bridgeMac = async () =>
+      (JSON.parse((await h.exec(["ip", "-j", "link", "show", "dev", LAN_BRIDGE])).stdout) as { address: string }[])[0]?.address;
+    const low = "00:00:5e:00:53:01";
+    expect(await bridgeMac()).not.toBe(low);
+    const changed = Date.now();
+    await h.exec(["ip", "link", "set", "dev", vmE.hostIfname, "address", low]);
+    await waitFor("the bridge taking its lowest port's MAC", async () => (await bridgeMac()) === low, 5_000, 50);
+    const filters = async () => (await h.exec(["tc", "filter", "show", "dev", NIC, "parent", "4e46:"])).stdout;
+    await waitFor(
+      "the host's filter on the NIC following it",
+      async () => (await filters()).includes("match 00005e00/ffffffff at -8"),
+      10_000,
+      50,
+    );
+    const followedMs = Date.now() - changed;
+    await waitFor("the follow in the worker's log", async () =>
+      readFileSync(workerLog(c.prefix, "qos"), "utf8").includes("the bridge's MAC changed: the uplink's filters follow it"),
+    );
+    await h.exec(["ip", "addr", "add", `${HOST_IP}/24`, "dev", LAN_BRIDGE]);
+    const host = { out: await lanRate(h.exec, false), in: await lanRate(h.exec, true) };
+    await h.exec(["ip", "addr", "del", `${HOST_IP}/24`, "dev", LAN_BRIDGE]);
+    console.log("the bridge's MAC changed: host filters followed after ms", followedMs, "host Mbit/s", host);
+    expect(followedMs).toBeLessThan(2_000);
+    expect(host.out, `host outbound ${host.out}`).toBeGreaterThan(400);
+    expect(host.in, `host inbound ${host.in}`).toBeGreaterThan(400);
+  });
+
   it("reconcile puts back the NIC's root qdisc, and a filter, deleted by hand, each counted as re-applied in /metrics", async () => {
     const reapplied = async () =>
       Number(/netforge_state_reapplied_total\{host="qos"\} (\d+)/.exec((await c.get("/metrics")).body as string)?.[1] ?? 0);

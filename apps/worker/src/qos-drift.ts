@@ -120,3 +120,46 @@ export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, 
   }
   return fed;
 }
+
+/** Each bridge network's bridge MAC as last seen by followBridgeMacs. */
+const seenMacs = new Map<string, string>();
+
+/**
+ * Called on every link change (with the bridges' ports): a bridge network's bridge may have taken another MAC (a
+ * Linux bridge whose MAC was not set takes its lowest port's, so a port joining, leaving or changing its own can
+ * change it), and its uplink's filters that keep the host's own frames out of the VMs' classes hold the old one.
+ * When the bridge's MAC is not the one last seen, the filters are checked (filtersInPlace) and, when they no longer
+ * match, the set is applied again at once under the network's lock, without waiting for reconcile's round (which
+ * checks the same and is the fallback: a network whose lock is busy is left to it). One `ip link show` per bridge
+ * network per link change.
+ */
+export async function followBridgeMacs(ctx: HostContext, ports: ReadonlyMap<string, readonly string[]>): Promise<string[]> {
+  const fixed: string[] = [];
+  const targets = (await ctx.catalog.list()).flatMap((entry) => {
+    const w = wanted(entry);
+    return w && w.uplink !== null && ports.has(w.bridge) ? [{ entry, w }] : [];
+  });
+  for (const { entry, w } of targets) {
+    const r = await ctx.runner.run("ip", ["-j", "link", "show", "dev", w.bridge], { allowFailure: true });
+    const mac = r.exitCode === 0 ? (JSON.parse(r.stdout) as { address?: string }[])[0]?.address : undefined;
+    if (!mac || seenMacs.get(w.bridge) === mac) continue;
+    seenMacs.set(w.bridge, mac);
+    const at = { bridge: w.bridge, uplink: w.uplink };
+    if (await filtersInPlace(ctx.runner, renderQosAt(at, w.ifb, w.qos, null))) continue;
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+    if (!lock) continue;
+    try {
+      const cur = ctx.catalog.get(entry.name);
+      const fresh = cur ? wanted(cur) : null;
+      if (!fresh || fresh.uplink === null) continue;
+      const plan = renderQosAt({ bridge: fresh.bridge, uplink: fresh.uplink }, fresh.ifb, fresh.qos, null);
+      if (await filtersInPlace(ctx.runner, plan)) continue;
+      await applyTc(ctx.runner, fresh.ifb, plan);
+      ctx.logger.info({ network: entry.name, bridge: fresh.bridge, mac }, "the bridge's MAC changed: the uplink's filters follow it");
+      fixed.push(entry.name);
+    } finally {
+      await lock.release();
+    }
+  }
+  return fixed;
+}
