@@ -219,8 +219,13 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
   if (p.batch.length > 0) {
     let text = p.batch.join("\n");
     const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge ?? p.uplink?.bridge;
-    if (bridge && text.includes(BRIDGE_MAC)) text = text.split(BRIDGE_MAC).join(await bridgeMac(runner, bridge));
-    if (p.uplink && text.includes(NIC_MAC)) text = text.split(NIC_MAC).join(await bridgeMac(runner, p.uplink.dev));
+    const bmac = bridge && text.includes(BRIDGE_MAC) ? await bridgeMac(runner, bridge) : null;
+    const nmac = p.uplink && text.includes(NIC_MAC) ? await bridgeMac(runner, p.uplink.dev) : null;
+    // A bridge's MAC follows its ports: the uplink's host filters holding another one go first (u32 keeps a
+    // filter's keys through `replace`), so the batch adds them with the MAC the bridge has now.
+    if (p.uplink) await tcTolerant(runner, await staleHostFilters(runner, p, { bridge: bmac, nic: nmac }));
+    if (bmac) text = text.split(BRIDGE_MAC).join(bmac);
+    if (nmac) text = text.split(NIC_MAC).join(nmac);
     await runner.run("tc", ["-batch", "-"], { input: `${text}\n` });
   }
   // The NIC's ingress feeds the IFB once the IFB's classes are there (frames meet the whole tree at once).
@@ -437,4 +442,28 @@ export async function filtersInPlace(runner: CommandRunner, p: TcPlan): Promise<
     if (leaves.filter((l) => l.pref !== 1).length < want.prio2) return false;
   }
   return true;
+}
+
+/** The `filter del` lines of a plan's host MAC filters whose MAC on the host is not the one given (gone ones are fine). */
+export async function staleHostFilters(
+  runner: CommandRunner,
+  p: TcPlan,
+  macs: { bridge: string | null; nic: string | null },
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const [key, want] of expectedFilters(p)) {
+    const checked = want.filters.filter((f) => f.mac !== null);
+    if (checked.length === 0) continue;
+    const [dev, parent] = key.split(" ") as [string, string];
+    const r = await runner.run("tc", ["filter", "show", "dev", dev, "parent", parent], { allowFailure: true });
+    if (r.exitCode !== 0) continue;
+    const leaves = shownLeaves(r.stdout);
+    for (const f of checked) {
+      const mac = f.mac?.value === BRIDGE_MAC ? macs.bridge : macs.nic;
+      const leaf = leaves.find((l) => l.pref === 1 && l.handle === f.handle);
+      if (!mac || !leaf || !f.mac || leafMac(leaf, f.mac.at) === mac.toLowerCase()) continue;
+      out.push(`filter del dev ${dev} parent ${parent} protocol all prio 1 handle ${f.handle} u32`);
+    }
+  }
+  return out;
 }

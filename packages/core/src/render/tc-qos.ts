@@ -216,6 +216,10 @@ export function renderQos(bridge: string, ifb: string, want: QosSpec | null, had
       const wantLimit = w.vms[i]?.[d];
       if (keep.has(i) && tbfArgs(hadLimit) !== null && wantLimit !== undefined && tbfArgs(wantLimit) === null)
         cleanup.push(`qdisc del dev ${dev} parent 1:${vmClassMinor(i)} handle ${vmClassMinor(i)}:`);
+      // u32 keeps a filter's keys through `replace` (only its class and actions change; seen on this kernel): a
+      // different MAC at the same index needs the old filter deleted first.
+      if (keep.has(i) && w.vms[i]?.mac !== v.mac)
+        cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 1 handle ${vmFilterHandle(i)} u32`);
       if (keep.has(i)) return;
       cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 1 handle ${vmFilterHandle(i)} u32`);
       cleanup.push(`class del dev ${dev} classid 1:${vmClassMinor(i)}`);
@@ -380,6 +384,9 @@ export function renderUplinkQos(bridge: string, nic: string, ifb: string, want: 
       const wantLimit = w.vms[i]?.[d];
       if (keep.has(i) && tbfArgs(hadLimit) !== null && wantLimit !== undefined && tbfArgs(wantLimit) === null)
         cleanup.push(`qdisc del dev ${dev} parent ${M}:${vmClassMinor(i)} handle ${vmClassMinor(i)}:`);
+      // u32 keeps a filter's keys through `replace`: another MAC at the same index, the old filter goes first.
+      if (keep.has(i) && w.vms[i]?.mac !== v.mac)
+        cleanup.push(`filter del dev ${dev} parent ${M}: protocol all prio 1 handle ${vmFilterHandle(i)} u32`);
       if (keep.has(i)) return;
       cleanup.push(`filter del dev ${dev} parent ${M}: protocol all prio 1 handle ${vmFilterHandle(i)} u32`);
       cleanup.push(`class del dev ${dev} classid ${M}:${vmClassMinor(i)}`);
