@@ -12,6 +12,7 @@ import {
   qosUnsupported,
   leafMac,
   shownLeaves,
+  staleHostFilters,
   uplinkState,
 } from "./qos";
 
@@ -328,5 +329,36 @@ describe("a filter deleted by hand (drift)", () => {
     expect(await filtersInPlace(runner, plan)).toBe(false);
     listings["nfi-x"] = leaf(2, "801::800");
     expect(await filtersInPlace(runner, plan)).toBe(false);
+  });
+});
+
+describe("u32 keeps a filter's keys through replace", () => {
+  it("a host MAC filter holding the bridge's old MAC is deleted before the batch adds it again", async () => {
+    const plan = renderUplinkQos("nf-lan", "eth1", "nfq-x", { network: { outbound: { averageKbps: 1000 } }, vms: [] }, null);
+    const listing = [
+      "filter protocol all pref 1 u32 chain 0 fh 800::ffc order 4092 key ht 800 bkt 0 *flowid 4e46:3 not_in_hw ",
+      "  match 525400aa/ffffffff at -8",
+      "  match bbcc0000/ffff0000 at -4",
+      "filter protocol all pref 1 u32 chain 0 fh 800::ffd order 4093 key ht 800 bkt 0 *flowid 4e46:3 not_in_hw ",
+      "  match 02000000/ffffffff at -8",
+      "  match 00010000/ffff0000 at -4",
+    ].join("\n");
+    const runner: CommandRunner = { run: async () => ({ stdout: listing, stderr: "", exitCode: 0 }) };
+    expect(await staleHostFilters(runner, plan, { bridge: "52:54:00:aa:bb:cc", nic: "02:00:00:00:00:01" })).toEqual([]);
+    expect(await staleHostFilters(runner, plan, { bridge: "00:00:5e:00:53:01", nic: "02:00:00:00:00:01" })).toEqual([
+      "filter del dev eth1 parent 4e46: protocol all prio 1 handle 800::ffc u32",
+    ]);
+  });
+
+  it("a VM entry whose MAC changed at the same index: its filter is deleted first (both renderers)", () => {
+    const had = { network: null, vms: [{ mac: "52:54:00:00:00:0a", inbound: { averageKbps: 1000 } }] };
+    const want = { network: null, vms: [{ mac: "52:54:00:00:00:0b", inbound: { averageKbps: 1000 } }] };
+    expect(renderQos("nf-web", "nfq-x", want, had).cleanup).toContain(
+      "filter del dev nf-web parent 1: protocol all prio 1 handle 800::1 u32",
+    );
+    expect(renderUplinkQos("nf-lan", "eth1", "nfq-x", want, had).cleanup).toContain(
+      "filter del dev nfq-x parent 1: protocol all prio 1 handle 800::1 u32",
+    );
+    expect(renderQos("nf-web", "nfq-x", had, had).cleanup.join("\n")).not.toContain("prio 1 handle");
   });
 });
