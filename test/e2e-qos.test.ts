@@ -10,7 +10,7 @@
  * nothing changed. Under the e2e lock.
  */
 import { readFileSync } from "node:fs";
-import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
+import { addLanNic, createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor, workerLog } from "./support/cluster";
 
@@ -344,5 +344,157 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     expect(del.body.job?.state, JSON.stringify(del.body)).toBe("succeeded");
     expect((await h.exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
     expect((await h.exec(["ip", "link", "show", "dev", ifbIn()], { reject: false })).exitCode).not.toBe(0);
+  });
+});
+
+/**
+ * A bridge network (docs/adr/0044-network-qos.md, fourth round): VM <-> LAN frames cross the uplink NIC's port,
+ * never the bridge device, so the network is shaped there: outbound on the NIC's egress, inbound on an IFB fed
+ * from its ingress. The host's own frames over the same NIC (the bridge's address here) are never limited; the
+ * NIC's qdiscs are exactly the kernel's default again once the set is removed; another tool's qdisc on the NIC
+ * refuses the job. One network, one VM with a static address on the LAN (192.0.2.0/24, the outside namespace's
+ * end at .1), 2 s flows.
+ */
+describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
+  const NIC = "qlan0";
+  const LAN_PEER = "192.0.2.1";
+  const MAC_E = "52:54:00:87:00:0e";
+  const IP_E = "192.0.2.50";
+  const HOST_IP = "192.0.2.2";
+  const LAN_BRIDGE = "nf-qlan";
+  const bset = {
+    name: "qlan",
+    network: { inbound: { averageKbps: 40000 }, outbound: { averageKbps: 40000 } },
+    vms: [{ mac: MAC_E, inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } }],
+  };
+  let vmE: NamespaceVm;
+  let nicBefore = "";
+  let lanIfb = "";
+  const nicQdiscs = async () => (await h.exec(["tc", "qdisc", "show", "dev", NIC])).stdout;
+
+  /** Mbit/s from `run` (a VM's or the host's exec) to the LAN peer's iperf3 (-R: toward it), 2 s after 1 s left out. */
+  async function lanRate(run: (argv: string[], opts: { timeoutMs: number }) => Promise<{ stdout: string }>, reverse: boolean) {
+    const args = ["iperf3", "-c", LAN_PEER, "-p", "5211", "-t", "2", "-O", "1", "-J", ...(reverse ? ["-R"] : [])];
+    const r = await run(args, { timeoutMs: 15_000 });
+    return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+  }
+
+  it("shapes VM <-> LAN at the uplink: a VM's 20 Mbit/s each way; the host's own traffic over the NIC is not limited", async () => {
+    await addLanNic(h, { hostIfname: NIC, outsideIfname: "qlan0-peer", outsideCidr: `${LAN_PEER}/24` });
+    await h.execOutside(["iperf3", "-s", "-D", "-B", LAN_PEER, "-p", "5211"]);
+    await waitFor("the NIC in the inventory", async () => {
+      const r = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return r.body.hosts?.[0]?.interfaces?.some((i: { name: string }) => i.name === NIC);
+    });
+    const made = await c.call("create-network", { name: "qlan", type: "bridge", interface: NIC }, { wait: 30 });
+    expect(made.body.job?.state, JSON.stringify(made.body)).toBe("succeeded");
+    lanIfb = `nfq-${(await c.call("describe-network", { name: "qlan" })).body.network.uuid.replace(/-/g, "").slice(0, 11)}`;
+    vmE = await createNamespaceVm(h, { name: "qose", bridge: LAN_BRIDGE, mac: MAC_E });
+    vms.push(vmE);
+    await vmE.exec(["ip", "addr", "add", `${IP_E}/24`, "dev", "eth0"]);
+    nicBefore = await nicQdiscs();
+    expect(nicBefore).toMatch(/^qdisc \S+ 0: root/);
+
+    const dry = await c.call("configure-network-qos", { ...bset, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    const tc = dry.body.plan.steps.find((s: { tc?: string }) => s.tc)?.tc as string;
+    expect(tc).toContain(`tc qdisc replace dev ${NIC} root handle 4e46: htb default 3    # unless present`);
+    expect(tc).toContain(
+      `tc filter replace dev ${NIC} parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${lanIfb}`,
+    );
+
+    const r = await c.call("configure-network-qos", bset, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    expect(await nicQdiscs()).toMatch(/qdisc htb 4e46: root/);
+    expect((await c.call("describe-network", { name: "qlan" })).body.network.qos).toEqual({ network: bset.network, vms: bset.vms });
+    const e = { out: await lanRate(vmE.exec, false), in: await lanRate(vmE.exec, true) };
+    // The host's own address on the bridge: its frames cross the same NIC (from and to the bridge's MAC).
+    await h.exec(["ip", "addr", "add", `${HOST_IP}/24`, "dev", LAN_BRIDGE]);
+    const host = { out: await lanRate(h.exec, false), in: await lanRate(h.exec, true) };
+    await h.exec(["ip", "addr", "del", `${HOST_IP}/24`, "dev", LAN_BRIDGE]);
+    console.log("bridge network, Mbit/s (VM E limited to 20 each way under 40; the host's own traffic unlimited):", { e, host });
+    expect(within(e.out, 20, 0.1), `E outbound ${e.out}`).toBe(true);
+    expect(within(e.in, 20, 0.1), `E inbound ${e.in}`).toBe(true);
+    expect(host.out, `host outbound ${host.out}`).toBeGreaterThan(400);
+    expect(host.in, `host inbound ${host.in}`).toBeGreaterThan(400);
+  });
+
+  it("the bridge's MAC changes (a port with a lower one): the uplink's host filters follow it on the link event; the host stays unlimited", async () => {
+    const bridgeMac = async () =>
+      (JSON.parse((await h.exec(["ip", "-j", "link", "show", "dev", LAN_BRIDGE])).stdout) as { address: string }[])[0]?.address;
+    const low = "00:00:5e:00:53:01";
+    expect(await bridgeMac()).not.toBe(low);
+    const changed = Date.now();
+    await h.exec(["ip", "link", "set", "dev", vmE.hostIfname, "address", low]);
+    await waitFor("the bridge taking its lowest port's MAC", async () => (await bridgeMac()) === low, 5_000, 50);
+    const filters = async () => (await h.exec(["tc", "filter", "show", "dev", NIC, "parent", "4e46:"])).stdout;
+    await waitFor(
+      "the host's filter on the NIC following it",
+      async () => (await filters()).includes("match 00005e00/ffffffff at -8"),
+      10_000,
+      50,
+    );
+    const followedMs = Date.now() - changed;
+    await waitFor("the follow in the worker's log", async () =>
+      readFileSync(workerLog(c.prefix, "qos"), "utf8").includes("the bridge's MAC changed: the uplink's filters follow it"),
+    );
+    await h.exec(["ip", "addr", "add", `${HOST_IP}/24`, "dev", LAN_BRIDGE]);
+    const host = { out: await lanRate(h.exec, false), in: await lanRate(h.exec, true) };
+    await h.exec(["ip", "addr", "del", `${HOST_IP}/24`, "dev", LAN_BRIDGE]);
+    console.log("the bridge's MAC changed: host filters followed after ms", followedMs, "host Mbit/s", host);
+    // The log line above is followBridgeMacs' own (reconcile's repair logs "re-applied state"): the link event did it.
+    expect(followedMs).toBeLessThan(10_000);
+    expect(host.out, `host outbound ${host.out}`).toBeGreaterThan(400);
+    expect(host.in, `host inbound ${host.in}`).toBeGreaterThan(400);
+  });
+
+  it("reconcile puts back the NIC's root qdisc, and a filter, deleted by hand, each counted as re-applied in /metrics", async () => {
+    const reapplied = async () =>
+      Number(/netforge_state_reapplied_total\{host="qos"\} (\d+)/.exec((await c.get("/metrics")).body as string)?.[1] ?? 0);
+    const n0 = await reapplied();
+    await h.exec(["tc", "qdisc", "del", "dev", NIC, "root"]);
+    await waitFor("the uplink's HTB put back by reconcile", async () => /qdisc htb 4e46: root/.test(await nicQdiscs()), 15_000);
+    await waitFor("the qdisc's repair counted", async () => (await reapplied()) > n0, 10_000);
+    const n1 = await reapplied();
+    // VM E's filter (its class by MAC) alone: the qdiscs stay, E's frames would fall to the network's class 2.
+    const filters = async () => (await h.exec(["tc", "filter", "show", "dev", NIC, "parent", "4e46:"])).stdout;
+    expect(await filters()).toContain("fh 800::1 ");
+    await h.exec(["tc", "filter", "del", "dev", NIC, "parent", "4e46:", "protocol", "all", "prio", "1", "handle", "800::1", "u32"]);
+    expect(await filters()).not.toContain("fh 800::1 ");
+    await waitFor("the filter put back by reconcile", async () => (await filters()).includes("fh 800::1 "), 15_000);
+    await waitFor("the filter's repair counted", async () => (await reapplied()) > n1, 10_000);
+    const out = await lanRate(vmE.exec, false);
+    expect(within(out, 20, 0.1), `E outbound after the repair ${out}`).toBe(true);
+  });
+
+  it("an empty set gives the NIC back its qdiscs exactly as they were and removes the IFB", async () => {
+    const r = await c.call("configure-network-qos", { name: "qlan", network: null, vms: [] }, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    expect(await nicQdiscs()).toBe(nicBefore);
+    expect((await h.exec(["ip", "link", "show", "dev", lanIfb], { reject: false })).exitCode).not.toBe(0);
+    expect(await lanRate(vmE.exec, false)).toBeGreaterThan(100);
+  });
+
+  it("a root qdisc another tool set on the NIC refuses the job (PRECONDITION_FAILED) and stays; nothing changes", async () => {
+    await h.exec(["tc", "qdisc", "add", "dev", NIC, "root", "handle", "8001:", "tbf", "rate", "1gbit", "burst", "1mb", "latency", "50ms"]);
+    const theirs = await nicQdiscs();
+    const r = await c.call("configure-network-qos", bset, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("failed");
+    expect(r.body.job.error.code).toBe("PRECONDITION_FAILED");
+    expect(r.body.job.error.message).toContain(`uplink ${NIC} has its root qdisc set by another tool`);
+    expect(await nicQdiscs()).toBe(theirs);
+    expect((await h.exec(["ip", "link", "show", "dev", lanIfb], { reject: false })).exitCode).not.toBe(0);
+    expect((await c.call("describe-network", { name: "qlan" })).body.network.qos).toBeNull();
+    await h.exec(["tc", "qdisc", "del", "dev", NIC, "root"]);
+  });
+
+  it("delete-network takes netforge's qdiscs off the NIC before giving it back", async () => {
+    const r = await c.call("configure-network-qos", bset, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    await vmE.destroy();
+    const del = await c.call("delete-network", { name: "qlan" }, { wait: 30 });
+    expect(del.body.job?.state, JSON.stringify(del.body)).toBe("succeeded");
+    expect(await nicQdiscs()).toBe(nicBefore);
+    expect((await h.exec(["ip", "link", "show", "dev", lanIfb], { reject: false })).exitCode).not.toBe(0);
   });
 });

@@ -6,37 +6,46 @@
  * network; repaired under the network's lock, from the definition as it is then.
  */
 import type { QosSpec } from "@netforge/core/contract";
-import { ifbNameFor, inboundIfbOf, limitsDirection, limitsVms, modelOf, renderQos } from "@netforge/core/model";
+import { ifbNameFor, inboundIfbOf, limitsDirection, limitsVms, renderQosAt, shapingOf } from "@netforge/core/model";
 import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
 import { repairUnderLock } from "./repair-under-lock";
-import { applyTc, bridgePorts, feedPorts, qosCapabilityOf, qosInPlace } from "./host/qos";
+import { applyTc, bridgePorts, feedPorts, filtersInPlace, qosCapabilityOf, qosInPlace, uplinkQosInPlace } from "./host/qos";
 
 interface Wanted {
   bridge: string;
+  /** A bridge network's uplink NIC (shaped there); null: the routed types' bridge. */
+  uplink: string | null;
   ifb: string;
   qos: QosSpec;
 }
 
-/** The QoS set a running network's spec holds, with its bridge and IFB; null when it holds none. */
+/** The QoS set a running network's spec holds, with where it is shaped and its IFB; null when it holds none. */
 function wanted(entry: CatalogEntry): Wanted | null {
   const spec = entry.def.spec;
-  if (!entry.active || !spec || !entry.def.bridge) return null;
-  const qos = modelOf(spec).view(spec).qos;
-  return qos === null ? null : { bridge: entry.def.bridge, ifb: ifbNameFor(spec.uuid), qos };
+  if (!entry.active || !spec) return null;
+  const s = shapingOf(spec);
+  return s === null ? null : { bridge: s.at.bridge, uplink: s.at.uplink, ifb: ifbNameFor(spec.uuid), qos: s.qos };
 }
 
 /** Whether the network's shaping is all there (its bridge's ports read now: a VM plugged in since needs its feed). */
 const inPlace = async (ctx: HostContext, shown: string, w: Wanted) => {
   const outbound = limitsDirection(w.qos, "outbound");
-  const inner = limitsVms(w.qos, "inbound");
-  const ports = outbound || inner ? await bridgePorts(ctx.runner, w.bridge) : [];
-  return qosInPlace(shown, w.bridge, w.ifb, limitsDirection(w.qos, "inbound"), outbound, ports, inner);
+  const inbound = limitsDirection(w.qos, "inbound");
+  let qdiscs: boolean;
+  if (w.uplink !== null) qdiscs = uplinkQosInPlace(shown, w.uplink, w.ifb, inbound, outbound);
+  else {
+    const inner = limitsVms(w.qos, "inbound");
+    const ports = outbound || inner ? await bridgePorts(ctx.runner, w.bridge) : [];
+    qdiscs = qosInPlace(shown, w.bridge, w.ifb, inbound, outbound, ports, inner);
+  }
+  // The qdiscs there, their filters too (a filter deleted by hand sends its VM's frames to another class).
+  return qdiscs && filtersInPlace(ctx.runner, renderQosAt({ bridge: w.bridge, uplink: w.uplink }, w.ifb, w.qos, null));
 };
 
 /** Whether the network's ports feed an IFB (outbound limits: their ingress; a VM's inbound limit: their egress). */
-const feedsPorts = (q: QosSpec) => limitsDirection(q, "outbound") || limitsVms(q, "inbound");
+const feedsPorts = (w: Wanted) => w.uplink === null && (limitsDirection(w.qos, "outbound") || limitsVms(w.qos, "inbound"));
 
 /** Apply again the QoS set of every running network whose shaping is not in place; answers the networks repaired. */
 export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
@@ -59,7 +68,7 @@ export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntr
     try {
       const done = await repairUnderLock(ctx, entry, wanted, async (fresh) => {
         if (await inPlace(ctx, (await ctx.runner.run("tc", ["qdisc", "show"])).stdout, fresh)) return [];
-        await applyTc(ctx.runner, fresh.ifb, renderQos(fresh.bridge, fresh.ifb, fresh.qos, null));
+        await applyTc(ctx.runner, fresh.ifb, renderQosAt({ bridge: fresh.bridge, uplink: fresh.uplink }, fresh.ifb, fresh.qos, null));
         return ["bandwidth limits (tc)"];
       });
       if (done) repaired.push(entry.name);
@@ -80,7 +89,7 @@ export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, 
   const fed: string[] = [];
   const targets = (await ctx.catalog.list()).flatMap((entry) => {
     const w = wanted(entry);
-    return w && feedsPorts(w.qos) && (ports.get(w.bridge)?.length ?? 0) > 0 ? [{ entry, w }] : [];
+    return w && feedsPorts(w) && (ports.get(w.bridge)?.length ?? 0) > 0 ? [{ entry, w }] : [];
   });
   if (targets.length === 0) return fed;
   const shown = (await ctx.runner.run("tc", ["qdisc", "show"])).stdout.split("\n");
@@ -98,7 +107,7 @@ export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, 
     try {
       const now = ctx.catalog.get(entry.name);
       const fresh = now ? wanted(now) : null;
-      if (!fresh || !feedsPorts(fresh.qos)) continue;
+      if (!fresh || !feedsPorts(fresh)) continue;
       const done = await feedPorts(ctx.runner, fresh.bridge, {
         out: limitsDirection(fresh.qos, "outbound") ? fresh.ifb : null,
         in: limitsVms(fresh.qos, "inbound") ? inboundIfbOf(fresh.ifb) : null,
@@ -110,4 +119,47 @@ export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, 
     }
   }
   return fed;
+}
+
+/** Each bridge network's bridge MAC as last seen by followBridgeMacs. */
+const seenMacs = new Map<string, string>();
+
+/**
+ * Called on every link change (with the bridges' ports): a bridge network's bridge may have taken another MAC (a
+ * Linux bridge whose MAC was not set takes its lowest port's, so a port joining, leaving or changing its own can
+ * change it), and its uplink's filters that keep the host's own frames out of the VMs' classes hold the old one.
+ * When the bridge's MAC is not the one last seen, the filters are checked (filtersInPlace) and, when they no longer
+ * match, the set is applied again at once under the network's lock, without waiting for reconcile's round (which
+ * checks the same and is the fallback: a network whose lock is busy is left to it). One `ip link show` per bridge
+ * network per link change.
+ */
+export async function followBridgeMacs(ctx: HostContext, ports: ReadonlyMap<string, readonly string[]>): Promise<string[]> {
+  const fixed: string[] = [];
+  const targets = (await ctx.catalog.list()).flatMap((entry) => {
+    const w = wanted(entry);
+    return w && w.uplink !== null && ports.has(w.bridge) ? [{ entry, w }] : [];
+  });
+  for (const { entry, w } of targets) {
+    const r = await ctx.runner.run("ip", ["-j", "link", "show", "dev", w.bridge], { allowFailure: true });
+    const mac = r.exitCode === 0 ? (JSON.parse(r.stdout) as { address?: string }[])[0]?.address : undefined;
+    if (!mac || seenMacs.get(w.bridge) === mac) continue;
+    seenMacs.set(w.bridge, mac);
+    const at = { bridge: w.bridge, uplink: w.uplink };
+    if (await filtersInPlace(ctx.runner, renderQosAt(at, w.ifb, w.qos, null))) continue;
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+    if (!lock) continue;
+    try {
+      const cur = ctx.catalog.get(entry.name);
+      const fresh = cur ? wanted(cur) : null;
+      if (!fresh || fresh.uplink === null) continue;
+      const plan = renderQosAt({ bridge: fresh.bridge, uplink: fresh.uplink }, fresh.ifb, fresh.qos, null);
+      if (await filtersInPlace(ctx.runner, plan)) continue;
+      await applyTc(ctx.runner, fresh.ifb, plan);
+      ctx.logger.info({ network: entry.name, bridge: fresh.bridge, mac }, "the bridge's MAC changed: the uplink's filters follow it");
+      fixed.push(entry.name);
+    } finally {
+      await lock.release();
+    }
+  }
+  return fixed;
 }

@@ -20,7 +20,7 @@ import { refreshHost } from "./inventory";
 import { DEFAULT_HOST_LEASE_MS, type HostIdInUse, HostLeaseKeeper, newLeaseOwner, takeHostLease } from "./host-lease";
 import { LeaseWatcher } from "./lease-watcher";
 import { failAbandonedJob, makeProcessor } from "./processor";
-import { feedNewPorts } from "./qos-drift";
+import { feedNewPorts, followBridgeMacs } from "./qos-drift";
 import { reconcile, repairFirewallDrift } from "./reconcile";
 import { StoreEpochWatch } from "./store-epoch-watch";
 import { STORE_EPOCH_CHECK_MS } from "@netforge/core/store";
@@ -160,7 +160,11 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const portWatcher = new PortWatcher(runner, host.firewall, logger);
   host.firewall.onPortSecuredChange = () => portWatcher.schedule();
   // Bandwidth limits: a port plugged into a shaped bridge feeds its ingress to the network's IFB at once.
-  portWatcher.onPorts = async (ports) => void (await feedNewPorts(host, ports));
+  // A bridge network's uplink filters follow its bridge's MAC, which a port joining or leaving can change.
+  portWatcher.onPorts = async (ports) => {
+    await feedNewPorts(host, ports);
+    await followBridgeMacs(host, ports);
+  };
   // Host facts at the door are fresh: a NIC or address added or removed is published within ~250 ms.
   portWatcher.onLinkChange = () => scheduleInventory();
   portWatcher.start();

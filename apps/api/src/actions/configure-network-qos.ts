@@ -7,7 +7,7 @@ export const configureNetworkQos = apiHalf("configure-network-qos", {
   prepare: prepareChange("configure-network-qos", {
     // The parsed body is the payload (the action route took dryRun off).
     payloadOf: (body) => body,
-    withoutAddressing: "no bandwidth limits of netforge's here (sriov: VF rate limits are the NIC's own; bridge networks: not built yet)",
+    withoutAddressing: "no bandwidth limits of netforge's here (sriov: VF rate limits are the NIC's own)",
   }),
   plan: planOfChange,
 });

@@ -1,7 +1,20 @@
-import { renderQos } from "@netforge/core/model";
+import { renderQos, renderUplinkQos } from "@netforge/core/model";
 import { describe, expect, it } from "vitest";
 import type { CommandResult, CommandRunner, RunOptions } from "./command-runner";
-import { applyTc, probeQos, qosCapabilityOf, qosInPlace, qosUnsupported } from "./qos";
+import {
+  applyTc,
+  expectedFilters,
+  filtersInPlace,
+  ingressIsNetforge,
+  probeQos,
+  qosCapabilityOf,
+  qosInPlace,
+  qosUnsupported,
+  leafMac,
+  shownLeaves,
+  staleHostFilters,
+  uplinkState,
+} from "./qos";
 
 /**
  * A kernel without some qdisc kinds (and optionally without ifb): answers tc and ip as such a kernel does,
@@ -160,5 +173,192 @@ describe("whether the shaping is in place", () => {
     expect(qosInPlace(inner, "nf-web", "nfq-x", true, true, ["vnet0"], true)).toBe(true);
     expect(qosInPlace(shown, "nf-web", "nfq-x", true, true, ["vnet0"], true)).toBe(false);
     expect(qosInPlace(inner.replace("dev vnet0 root", "dev vnet9 root"), "nf-web", "nfq-x", true, true, ["vnet0"], true)).toBe(false);
+  });
+});
+
+describe("a bridge network's uplink NIC (the host's, shaped only where netforge's qdiscs are)", () => {
+  const IFB = "nfq-0123456789a";
+  const feed = [
+    "filter parent ffff: protocol all pref 1 u32 chain 0 ",
+    "filter parent ffff: protocol all pref 1 u32 chain 0 fh 800: ht divisor 1 ",
+    "filter parent ffff: protocol all pref 1 u32 chain 0 fh 800::1 order 2048 key ht 800 bkt 0 terminal flowid ??? not_in_hw ",
+    "  match 00000000/00000000 at 0",
+    `\taction order 1: mirred (Egress Redirect to device ${IFB}) stolen`,
+  ].join("\n");
+
+  /** A NIC whose `tc qdisc show dev` prints `qdiscs` and whose ingress filters are `filters`. */
+  function nic(qdiscs: string, filters = "") {
+    const ran: string[] = [];
+    const runner: CommandRunner = {
+      async run(cmd, args, opts: RunOptions = {}) {
+        const line = [cmd, ...args].join(" ");
+        ran.push(opts.input ? `${line} <<${opts.input}` : line);
+        if (line.startsWith("tc qdisc show dev")) return { stdout: qdiscs, stderr: "", exitCode: 0 };
+        if (line.startsWith("tc filter show dev")) return { stdout: filters, stderr: "", exitCode: 0 };
+        if (line.startsWith("ip -j link show dev"))
+          return {
+            stdout: JSON.stringify([{ ifname: args[4], address: args[4] === "eth1" ? "02:00:00:00:00:01" : "02:00:00:00:00:02" }]),
+            stderr: "",
+            exitCode: 0,
+          };
+        return { stdout: "", stderr: "", exitCode: 0 };
+      },
+    };
+    return { runner, ran };
+  }
+  const SET = { network: { inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } }, vms: [] };
+
+  it("tells the kernel's default root (handle 0:) and netforge's (htb 4e46:) from another tool's; its feed alone from other filters", async () => {
+    expect(await uplinkState(nic("qdisc noqueue 0: dev eth1 root refcnt 2\n").runner, "eth1", IFB)).toEqual({
+      root: "default",
+      ingress: "none",
+      shown: [],
+    });
+    const ours =
+      "qdisc htb 4e46: dev eth1 root refcnt 2 r2q 10 default 0x3\nqdisc ingress ffff: dev eth1 parent ffff:fff1 ----------------\n";
+    expect(await uplinkState(nic(ours, feed).runner, "eth1", IFB)).toMatchObject({ root: "netforge", ingress: "netforge" });
+    const theirs = "qdisc tbf 8001: dev eth1 root refcnt 2 rate 1Mbit\nqdisc clsact ffff: dev eth1 parent ffff:fff1\n";
+    expect(await uplinkState(nic(theirs).runner, "eth1", IFB)).toMatchObject({ root: "other", ingress: "other" });
+    expect(ingressIsNetforge(feed, IFB)).toBe(true);
+    expect(ingressIsNetforge("", IFB)).toBe(true);
+    expect(ingressIsNetforge(feed.replace(IFB, "ifb0"), IFB)).toBe(false);
+    expect(ingressIsNetforge(`${feed}\nfilter parent ffff: protocol ip pref 2 u32 chain 0 `, IFB)).toBe(false);
+    expect(ingressIsNetforge(feed.replace("fh 800::1 ", "fh 800::2 "), IFB)).toBe(false);
+  });
+
+  it("refuses (PRECONDITION_FAILED) before anything changes when another tool's qdisc is on the NIC", async () => {
+    const k = nic("qdisc htb 1: dev eth1 root refcnt 2 r2q 10 default 0\n");
+    const err = await applyTc(k.runner, IFB, renderUplinkQos("nf-lan", "eth1", IFB, SET, null)).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: "PRECONDITION_FAILED",
+      details: { interface: "eth1", qdiscs: ["qdisc htb 1: dev eth1 root refcnt 2 r2q 10 default 0"] },
+    });
+    expect(k.ran).toEqual(["tc qdisc show dev eth1"]);
+  });
+
+  it("applies on a NIC with the kernel's default (the MACs filled in), and removes only netforge's qdiscs", async () => {
+    const k = nic("qdisc noqueue 0: dev eth1 root refcnt 2\n");
+    await applyTc(k.runner, IFB, renderUplinkQos("nf-lan", "eth1", IFB, SET, null));
+    expect(k.ran).toContain("tc qdisc replace dev eth1 root handle 4e46: htb default 3");
+    expect(k.ran.join("\n")).toContain("match ether src 02:00:00:00:00:02 flowid 4e46:3");
+    expect(k.ran.join("\n")).toContain("match ether src 02:00:00:00:00:01 flowid 4e46:3");
+    expect(k.ran.at(-1)).toContain(`tc -batch - <<qdisc add dev eth1 handle ffff: ingress\nfilter replace dev eth1 parent ffff:`);
+    const ours = "qdisc htb 4e46: dev eth1 root refcnt 2\nqdisc ingress ffff: dev eth1 parent ffff:fff1 ----------------\n";
+    const off = nic(ours, feed);
+    await applyTc(off.runner, IFB, renderUplinkQos("nf-lan", "eth1", IFB, null, SET));
+    expect(off.ran).toContain("tc qdisc del dev eth1 root");
+    expect(off.ran).toContain("tc qdisc del dev eth1 handle ffff: ingress");
+    expect(off.ran).toContain(`ip link del ${IFB}`);
+    // Another tool's qdiscs stay where they are when netforge's set goes.
+    const theirs = nic(
+      "qdisc tbf 8001: dev eth1 root refcnt 2\nqdisc ingress ffff: dev eth1 parent ffff:fff1\n",
+      "filter parent ffff: protocol ip pref 5 basic chain 0 ",
+    );
+    await applyTc(theirs.runner, IFB, renderUplinkQos("nf-lan", "eth1", IFB, null, SET));
+    expect(theirs.ran.filter((l) => l.startsWith("tc qdisc del"))).toEqual([]);
+  });
+});
+
+describe("a filter deleted by hand (drift)", () => {
+  const SET = {
+    network: { outbound: { averageKbps: 40000 } },
+    vms: [{ mac: "52:54:00:00:00:0a", inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } }],
+  };
+  const leaf = (pref: number, fh: string) =>
+    `filter protocol all pref ${pref} u32 chain 0 fh ${fh} order 2048 key ht 800 bkt 0 flowid 1:10 not_in_hw `;
+
+  it("what a plan's filters are per device, and what tc shows of them (the MACs matched, decoded)", () => {
+    const handles = (k: string, w: ReturnType<typeof expectedFilters>) => new Set(w.get(k)?.filters.map((f) => f.handle));
+    const want = expectedFilters(renderQos("nf-web", "nfq-x", SET, null));
+    expect(handles("nfq-x 1:", want)).toEqual(new Set(["800::1", "800::fff"]));
+    expect(want.get("nfq-x 1:")?.prio2).toBe(1);
+    expect(handles("nf-web 1:", want)).toEqual(new Set(["800::1"]));
+    expect(handles("nfi-x 1:", want)).toEqual(new Set(["800::fff"]));
+    const up = expectedFilters(renderUplinkQos("nf-lan", "eth1", "nfq-x", SET, null));
+    expect(handles("eth1 ffff:", up)).toEqual(new Set(["800::1"]));
+    expect(up.get("eth1 4e46:")?.filters).toEqual([
+      { handle: "800::1", mac: null },
+      { handle: "800::ffc", mac: { at: "src", value: "<bridge-mac>" } },
+      { handle: "800::ffd", mac: { at: "src", value: "<nic-mac>" } },
+      { handle: "800::fff", mac: null },
+    ]);
+    // As tc 6.x lists them (seen): ether src at -8/-4, ether dst at -16/-12.
+    const listing = [
+      "filter protocol all pref 1 u32 chain 0 ",
+      "filter protocol all pref 1 u32 chain 0 fh 800: ht divisor 1 ",
+      "filter protocol all pref 1 u32 chain 0 fh 800::ffc order 4092 key ht 800 bkt 0 *flowid 4e46:3 not_in_hw ",
+      "  match 525400aa/ffffffff at -8",
+      "  match bbcc0000/ffff0000 at -4",
+      "filter protocol all pref 1 u32 chain 0 fh 800::ffd order 4093 key ht 800 bkt 0 *flowid 4e46:3 not_in_hw ",
+      "  match 00005254/0000ffff at -16",
+      "  match 00aabbcd/ffffffff at -12",
+      "filter protocol all pref 2 u32 chain 0 fh 801::800 order 2048 key ht 801 bkt 0 flowid 1:2010 not_in_hw ",
+    ].join("\n");
+    const leaves = shownLeaves(listing);
+    expect(leaves.map((l) => [l.pref, l.handle])).toEqual([
+      [1, "800::ffc"],
+      [1, "800::ffd"],
+      [2, "801::800"],
+    ]);
+    expect(leafMac(leaves[0] as (typeof leaves)[0], "src")).toBe("52:54:00:aa:bb:cc");
+    expect(leafMac(leaves[1] as (typeof leaves)[0], "dst")).toBe("52:54:00:aa:bb:cd");
+    expect(leafMac(leaves[1] as (typeof leaves)[0], "src")).toBeNull();
+  });
+
+  it("filtersInPlace: false once one filter is missing, or a host MAC's filter holds an old MAC", async () => {
+    const plan = renderQos("nf-web", "nfq-x", { network: null, vms: [{ mac: "52:54:00:00:00:0a", inbound: { averageKbps: 1 } }] }, null);
+    // The inbound IFB's 800::fff passes frames from the bridge's MAC (52:54:00:aa:bb:cc).
+    const bridgeLeaf = [leaf(1, "800::fff"), "  match 525400aa/ffffffff at -8", "  match bbcc0000/ffff0000 at -4"].join("\n");
+    const listings: Record<string, string> = { "nf-web": leaf(1, "800::1"), "nfi-x": [bridgeLeaf, leaf(2, "801::800")].join("\n") };
+    let bridgeMac = "52:54:00:aa:bb:cc";
+    const ran: string[] = [];
+    const runner: CommandRunner = {
+      async run(cmd, args) {
+        ran.push([cmd, ...args].join(" "));
+        if (cmd === "ip") return { stdout: JSON.stringify([{ address: bridgeMac }]), stderr: "", exitCode: 0 };
+        return { stdout: listings[args[3] as string] ?? "", stderr: "", exitCode: 0 };
+      },
+    };
+    expect(await filtersInPlace(runner, plan)).toBe(true);
+    expect(ran).toEqual(["tc filter show dev nf-web parent 1:", "tc filter show dev nfi-x parent 1:", "ip -j link show dev nf-web"]);
+    // The bridge took another MAC since: the filter must be applied again.
+    bridgeMac = "52:54:00:aa:bb:01";
+    expect(await filtersInPlace(runner, plan)).toBe(false);
+    bridgeMac = "52:54:00:aa:bb:cc";
+    listings["nfi-x"] = bridgeLeaf;
+    expect(await filtersInPlace(runner, plan)).toBe(false);
+    listings["nfi-x"] = leaf(2, "801::800");
+    expect(await filtersInPlace(runner, plan)).toBe(false);
+  });
+});
+
+describe("u32 keeps a filter's keys through replace", () => {
+  it("a host MAC filter holding the bridge's old MAC is deleted before the batch adds it again", async () => {
+    const plan = renderUplinkQos("nf-lan", "eth1", "nfq-x", { network: { outbound: { averageKbps: 1000 } }, vms: [] }, null);
+    const listing = [
+      "filter protocol all pref 1 u32 chain 0 fh 800::ffc order 4092 key ht 800 bkt 0 *flowid 4e46:3 not_in_hw ",
+      "  match 525400aa/ffffffff at -8",
+      "  match bbcc0000/ffff0000 at -4",
+      "filter protocol all pref 1 u32 chain 0 fh 800::ffd order 4093 key ht 800 bkt 0 *flowid 4e46:3 not_in_hw ",
+      "  match 02000000/ffffffff at -8",
+      "  match 00010000/ffff0000 at -4",
+    ].join("\n");
+    const runner: CommandRunner = { run: async () => ({ stdout: listing, stderr: "", exitCode: 0 }) };
+    expect(await staleHostFilters(runner, plan, { bridge: "52:54:00:aa:bb:cc", nic: "02:00:00:00:00:01" })).toEqual([]);
+    expect(await staleHostFilters(runner, plan, { bridge: "00:00:5e:00:53:01", nic: "02:00:00:00:00:01" })).toEqual([
+      "filter del dev eth1 parent 4e46: protocol all prio 1 handle 800::ffc u32",
+    ]);
+  });
+
+  it("a VM entry whose MAC changed at the same index: its filter is deleted first (both renderers)", () => {
+    const had = { network: null, vms: [{ mac: "52:54:00:00:00:0a", inbound: { averageKbps: 1000 } }] };
+    const want = { network: null, vms: [{ mac: "52:54:00:00:00:0b", inbound: { averageKbps: 1000 } }] };
+    expect(renderQos("nf-web", "nfq-x", want, had).cleanup).toContain(
+      "filter del dev nf-web parent 1: protocol all prio 1 handle 800::1 u32",
+    );
+    expect(renderUplinkQos("nf-lan", "eth1", "nfq-x", want, had).cleanup).toContain(
+      "filter del dev nfq-x parent 1: protocol all prio 1 handle 800::1 u32",
+    );
+    expect(renderQos("nf-web", "nfq-x", had, had).cleanup.join("\n")).not.toContain("prio 1 handle");
   });
 });

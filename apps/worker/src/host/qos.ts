@@ -4,7 +4,18 @@
  * (render/tc-qos.ts) with `tc -batch -`.
  */
 import { AppError } from "@netforge/core/contract";
-import { BRIDGE_MAC, inboundIfbOf, portFeedInLines, portFeedLines, qdiscLine, type TcPlan } from "@netforge/core/model";
+import {
+  BRIDGE_MAC,
+  inboundIfbOf,
+  NIC_MAC,
+  portFeedInLines,
+  portFeedLines,
+  qdiscLine,
+  type TcPlan,
+  UPLINK_MAJOR,
+  type UplinkPlan,
+  uplinkFeedLines,
+} from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "./command-runner";
 
 /** What the kernel offers for shaping (list-hosts `qos`). */
@@ -171,6 +182,9 @@ async function removeIfb(runner: CommandRunner, dev: string): Promise<void> {
  */
 export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Promise<void> {
   const ifbIn = inboundIfbOf(ifb);
+  // A host NIC: what is on it is read first; another tool's qdisc there refuses the job before anything changes.
+  const uplink = p.uplink ? await uplinkState(runner, p.uplink.dev, ifb) : null;
+  if (p.uplink && uplink) checkUplink(p.uplink, uplink);
   if (p.ifb) await makeIfb(runner, ifb);
   if (p.ifbIn) await makeIfb(runner, ifbIn);
   await tcTolerant(runner, p.cleanup);
@@ -184,21 +198,41 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
       ...(p.unfeedPortsIn ? ports.filter((port) => egressFed(lines, port)).map((port) => `qdisc del dev ${port} root`) : []),
     ]);
   }
+  if (p.uplink && uplink) {
+    const u = p.uplink;
+    // Only what is netforge's: its root HTB (the kernel's default comes back), its ingress feed alone.
+    await tcTolerant(runner, [
+      ...(u.releaseRoot && uplink.root === "netforge" ? [`qdisc del dev ${u.dev} root`] : []),
+      ...(u.releaseIngress && uplink.ingress === "netforge" ? [`qdisc del dev ${u.dev} handle ffff: ingress`] : []),
+    ]);
+  }
   if (p.qdiscs.length > 0 || p.feedPorts || p.feedPortsIn) {
     const shown = (await runner.run("tc", ["qdisc", "show"])).stdout;
     const lines = shown.split("\n");
     for (const q of p.qdiscs) {
-      if (lines.some((l) => l.startsWith(`qdisc htb 1: dev ${q.dev} root`))) continue;
+      if (lines.some((l) => l.startsWith(`qdisc htb ${q.major ?? "1"}: dev ${q.dev} root`))) continue;
       await runner.run("tc", qdiscLine(q).split(" "));
     }
     const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge;
     if (bridge) await feedPorts(runner, bridge, { out: p.feedPorts?.ifb ?? null, in: p.feedPortsIn?.ifb ?? null }, shown);
   }
   if (p.batch.length > 0) {
-    const text = p.batch.join("\n");
-    const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge;
-    const mac = bridge && text.includes(BRIDGE_MAC) ? await bridgeMac(runner, bridge) : null;
-    await runner.run("tc", ["-batch", "-"], { input: `${mac ? text.split(BRIDGE_MAC).join(mac) : text}\n` });
+    let text = p.batch.join("\n");
+    const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge ?? p.uplink?.bridge;
+    const bmac = bridge && text.includes(BRIDGE_MAC) ? await bridgeMac(runner, bridge) : null;
+    const nmac = p.uplink && text.includes(NIC_MAC) ? await bridgeMac(runner, p.uplink.dev) : null;
+    // A bridge's MAC follows its ports: the uplink's host filters holding another one go first (u32 keeps a
+    // filter's keys through `replace`), so the batch adds them with the MAC the bridge has now.
+    if (p.uplink) await tcTolerant(runner, await staleHostFilters(runner, p, { bridge: bmac, nic: nmac }));
+    if (bmac) text = text.split(BRIDGE_MAC).join(bmac);
+    if (nmac) text = text.split(NIC_MAC).join(nmac);
+    await runner.run("tc", ["-batch", "-"], { input: `${text}\n` });
+  }
+  // The NIC's ingress feeds the IFB once the IFB's classes are there (frames meet the whole tree at once).
+  if (p.uplink?.feedTo) {
+    const feed = uplinkFeedLines(p.uplink.dev, p.uplink.feedTo);
+    const lines = [...(uplink?.ingress === "none" ? [feed.qdisc] : []), feed.filter];
+    await runner.run("tc", ["-batch", "-"], { input: `${lines.join("\n")}\n` });
   }
   if (!p.ifb) await removeIfb(runner, ifb);
   // The inbound IFB only when the plan took its feeds away (a set that never had one runs no extra command).
@@ -226,4 +260,210 @@ export function qosInPlace(
   if (outbound && (!has(`qdisc htb 1: dev ${ifb} root`) || ports.some((p) => !ingressFed(lines, p)))) return false;
   if (inner && (!has(`qdisc htb 1: dev ${inboundIfbOf(ifb)} root`) || ports.some((p) => !egressFed(lines, p)))) return false;
   return true;
+}
+
+/** Whose a host NIC's root and ingress qdiscs are: none of anyone's (the kernel's default), netforge's, another tool's. */
+export interface UplinkState {
+  root: "default" | "netforge" | "other";
+  ingress: "none" | "netforge" | "other";
+  /** The other tool's qdisc as tc shows it (for the refusal). */
+  shown: string[];
+}
+
+/**
+ * Read whose the NIC's qdiscs are (`tc qdisc show dev`, and its ingress filters when it has an ingress qdisc). The
+ * root is the kernel's default when its handle is 0: (noqueue, pfifo_fast, mq, fq_codel as the kernel attaches
+ * them), netforge's when it is `htb 4e46:`. The ingress is netforge's when its only filter is the u32
+ * match-all (800::1, prio 1) redirecting to this network's IFB, or when it holds no filter at all (netforge's
+ * feed whose filter was deleted by hand: reconcile puts it back); clsact, or any other filter, is another tool's.
+ */
+export async function uplinkState(runner: CommandRunner, dev: string, ifb: string): Promise<UplinkState> {
+  const r = await runner.run("tc", ["qdisc", "show", "dev", dev], { allowFailure: true });
+  if (r.exitCode !== 0) throw commandFailed("tc", ["qdisc", "show", "dev", dev], r);
+  const lines = r.stdout.split("\n").filter((l) => l.startsWith("qdisc "));
+  const shown: string[] = [];
+  const rootLine = lines.find((l) => / root( |$)/.test(l));
+  let root: UplinkState["root"] = "default";
+  if (rootLine?.startsWith(`qdisc htb ${UPLINK_MAJOR}: `)) root = "netforge";
+  else if (rootLine && !/^qdisc \S+ 0: /.test(rootLine)) {
+    root = "other";
+    shown.push(rootLine.trim());
+  }
+  const ingLine = lines.find((l) => / parent ffff:fff1/.test(l) || /^qdisc (ingress|clsact) /.test(l));
+  let ingress: UplinkState["ingress"] = "none";
+  if (ingLine) {
+    if (!ingLine.startsWith("qdisc ingress ffff:")) ingress = "other";
+    else {
+      const f = await runner.run("tc", ["filter", "show", "dev", dev, "parent", "ffff:"], { allowFailure: true });
+      ingress = ingressIsNetforge(f.stdout, ifb) ? "netforge" : "other";
+    }
+    if (ingress === "other") shown.push(ingLine.trim());
+  }
+  return { root, ingress, shown };
+}
+
+/** Whether an ingress qdisc's filters (`tc filter show dev X parent ffff:`) are netforge's feed to `ifb` alone (or none). */
+export function ingressIsNetforge(filters: string, ifb: string): boolean {
+  const lines = filters.split("\n").filter((l) => l.trim() !== "");
+  for (const l of lines) {
+    if (l.startsWith("filter ") && !/ pref 1 u32 /.test(l)) return false;
+    // A u32 leaf (fh <table>::<node>): netforge's one is 800::1.
+    const leaf = / fh ([0-9a-f]+):([0-9a-f]*):([0-9a-f]+) /.exec(l);
+    if (leaf && !(leaf[1] === "800" && leaf[3] === "1")) return false;
+    const redirect = /Redirect to device (\S+)\)/.exec(l);
+    if (redirect && redirect[1] !== ifb) return false;
+    if (/action order \d+: (?!mirred)/.test(l)) return false;
+  }
+  return true;
+}
+
+/** Refuse a plan that would replace or remove another tool's qdisc on the uplink NIC (nothing has changed yet). */
+function checkUplink(u: UplinkPlan, s: UplinkState): void {
+  const conflicts = [
+    ...(u.root && s.root === "other" ? ["its root qdisc"] : []),
+    ...(u.feedTo && s.ingress === "other" ? ["its ingress qdisc"] : []),
+  ];
+  if (conflicts.length === 0) return;
+  throw new AppError(
+    "PRECONDITION_FAILED",
+    `uplink ${u.dev} has ${conflicts.join(" and ")} set by another tool (${s.shown.join("; ")}): netforge does not replace a qdisc it did not add; remove it to shape the network there`,
+    { interface: u.dev, qdiscs: s.shown },
+  );
+}
+
+/**
+ * Whether a bridge network's shaping is in place on its uplink, as `qdiscs` (`tc qdisc show`) lists it: netforge's
+ * root HTB on the NIC (outbound), the IFB's HTB and the NIC's ingress qdisc (inbound).
+ */
+export function uplinkQosInPlace(qdiscs: string, nic: string, ifb: string, inbound: boolean, outbound: boolean): boolean {
+  const lines = qdiscs.split("\n");
+  const has = (prefix: string) => lines.some((l) => l.startsWith(prefix));
+  if (outbound && !has(`qdisc htb ${UPLINK_MAJOR}: dev ${nic} root`)) return false;
+  if (inbound && (!has(`qdisc htb 1: dev ${ifb} root`) || !ingressFed(lines, nic))) return false;
+  return true;
+}
+
+/** What one u32 filter of a plan must be: its handle (prio 1), and the MAC it matches when that MAC is the host's (a placeholder). */
+interface WantedFilter {
+  handle: string;
+  /** `ether src|dst` and the MAC (or BRIDGE_MAC / NIC_MAC) it matches; null: not checked. */
+  mac: { at: "src" | "dst"; value: string } | null;
+}
+
+/** The u32 filters a plan's batch (and an uplink's feed) puts on each device's qdisc: `<dev> <parent>` -> prio 1 filters, prio 2 count. */
+export function expectedFilters(p: TcPlan): Map<string, { filters: WantedFilter[]; prio2: number }> {
+  const out = new Map<string, { filters: WantedFilter[]; prio2: number }>();
+  const lines = [...p.batch, ...(p.uplink?.feedTo ? [uplinkFeedLines(p.uplink.dev, p.uplink.feedTo).filter] : [])];
+  for (const l of lines) {
+    const m = /^filter (?:replace|add) dev (\S+) parent (\S+) protocol all prio (\d+) (?:handle (\S+) )?u32 /.exec(l);
+    if (!m) continue;
+    const key = `${m[1]} ${m[2]}`;
+    const e = out.get(key) ?? { filters: [], prio2: 0 };
+    if (m[3] === "1" && m[4]) {
+      // The host's MACs are read when the plan runs: a bridge's MAC can change (a Linux bridge takes its lowest
+      // port's unless set), and a filter holding the old one would put the host's own frames in the VMs' class.
+      const mac = /match ether (src|dst) (<bridge-mac>|<nic-mac>)(?: |$)/.exec(l);
+      e.filters.push({ handle: m[4], mac: mac ? { at: mac[1] as "src" | "dst", value: mac[2] as string } : null });
+    } else e.prio2 += 1;
+    out.set(key, e);
+  }
+  return out;
+}
+
+/** A u32 leaf as `tc filter show` lists it: its prio, handle and the bytes it matches by offset from the network header. */
+interface ShownLeaf {
+  pref: number;
+  handle: string;
+  bytes: Map<number, number>;
+}
+
+/** The u32 leaves `tc filter show` lists (pure). */
+export function shownLeaves(listing: string): ShownLeaf[] {
+  const leaves: ShownLeaf[] = [];
+  for (const l of listing.split("\n")) {
+    const m = / pref (\d+) u32 .*?fh ([0-9a-f]+::?[0-9a-f]+) order /.exec(l);
+    if (m) {
+      leaves.push({ pref: Number(m[1]), handle: m[2] as string, bytes: new Map() });
+      continue;
+    }
+    const k = /^\s+match ([0-9a-f]{8})\/([0-9a-f]{8}) at (-?\d+)/.exec(l);
+    const leaf = leaves.at(-1);
+    if (!k || !leaf) continue;
+    for (let i = 0; i < 4; i++) {
+      if (parseInt((k[2] as string).slice(i * 2, i * 2 + 2), 16) !== 0xff) continue;
+      leaf.bytes.set(Number(k[3]) + i, parseInt((k[1] as string).slice(i * 2, i * 2 + 2), 16));
+    }
+  }
+  return leaves;
+}
+
+/** The MAC a leaf matches as ether src (offsets -8..-3) or dst (-14..-9); null when it does not match all six bytes. */
+export function leafMac(leaf: ShownLeaf, at: "src" | "dst"): string | null {
+  const from = at === "src" ? -8 : -14;
+  const bytes: string[] = [];
+  for (let o = from; o < from + 6; o++) {
+    const b = leaf.bytes.get(o);
+    if (b === undefined) return null;
+    bytes.push(b.toString(16).padStart(2, "0"));
+  }
+  return bytes.join(":");
+}
+
+/**
+ * Whether every filter of a plan is on its device (a filter deleted by hand leaves the qdiscs in place but a VM,
+ * or the host's own frames, in the wrong class), and the filters of the host's own MACs match the MACs the
+ * bridge and the NIC have now: one `tc filter show` per device of the network (the bridge or uplink NIC and the
+ * IFBs; not each port: their feeds are checked by their qdiscs), one `ip link show` per MAC checked.
+ */
+export async function filtersInPlace(runner: CommandRunner, p: TcPlan): Promise<boolean> {
+  const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge ?? p.uplink?.bridge ?? null;
+  const macs = new Map<string, string | null>();
+  const macOf = async (placeholder: string): Promise<string | null> => {
+    if (!macs.has(placeholder)) {
+      const dev = placeholder === BRIDGE_MAC ? bridge : (p.uplink?.dev ?? null);
+      macs.set(placeholder, dev ? await bridgeMac(runner, dev).catch(() => null) : null);
+    }
+    return macs.get(placeholder) ?? null;
+  };
+  for (const [key, want] of expectedFilters(p)) {
+    const [dev, parent] = key.split(" ") as [string, string];
+    if (dev.startsWith("<")) continue;
+    const r = await runner.run("tc", ["filter", "show", "dev", dev, "parent", parent], { allowFailure: true });
+    if (r.exitCode !== 0) return false;
+    const leaves = shownLeaves(r.stdout);
+    for (const f of want.filters) {
+      const leaf = leaves.find((l) => l.pref === 1 && l.handle === f.handle);
+      if (!leaf) return false;
+      if (f.mac) {
+        const now = await macOf(f.mac.value);
+        if (now !== null && leafMac(leaf, f.mac.at) !== now.toLowerCase()) return false;
+      }
+    }
+    if (leaves.filter((l) => l.pref !== 1).length < want.prio2) return false;
+  }
+  return true;
+}
+
+/** The `filter del` lines of a plan's host MAC filters whose MAC on the host is not the one given (gone ones are fine). */
+export async function staleHostFilters(
+  runner: CommandRunner,
+  p: TcPlan,
+  macs: { bridge: string | null; nic: string | null },
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const [key, want] of expectedFilters(p)) {
+    const checked = want.filters.filter((f) => f.mac !== null);
+    if (checked.length === 0) continue;
+    const [dev, parent] = key.split(" ") as [string, string];
+    const r = await runner.run("tc", ["filter", "show", "dev", dev, "parent", parent], { allowFailure: true });
+    if (r.exitCode !== 0) continue;
+    const leaves = shownLeaves(r.stdout);
+    for (const f of checked) {
+      const mac = f.mac?.value === BRIDGE_MAC ? macs.bridge : macs.nic;
+      const leaf = leaves.find((l) => l.pref === 1 && l.handle === f.handle);
+      if (!mac || !leaf || !f.mac || leafMac(leaf, f.mac.at) === mac.toLowerCase()) continue;
+      out.push(`filter del dev ${dev} parent ${parent} protocol all prio 1 handle ${f.handle} u32`);
+    }
+  }
+  return out;
 }

@@ -3,7 +3,11 @@
  * no address, no dnsmasq, no NAT; the LAN's DHCP server addresses them. The host half (the bridge netforge
  * creates for a NIC, and gives back) is apps/worker/src/drivers/bridge.ts.
  */
+import type { QosSpec } from "../actions/changes";
+import { CHANGE_KINDS } from "../actions/changes";
 import { AppError } from "../errors";
+import { checkQosOnly, planQosOnly } from "../planner/changes";
+import type { ShapedAt } from "../render/tc-qos";
 import { renderBridgeXml } from "../render/network-xml";
 import type { HostRecord } from "../schemas/host";
 import { type L2Request, validationError } from "../schemas/network";
@@ -35,6 +39,8 @@ export interface BridgeNetSpec extends SpecBase {
   interface: string | null;
   /** Set when netforge created `bridge` and enslaved `interface` into it: the NIC's state before, given back on delete. */
   created: { nic: NicState } | null;
+  /** Its bandwidth limits (configure-network-qos: tc on the uplink NIC and an IFB fed from its ingress); absent: none. */
+  qos?: QosSpec;
 }
 
 /** The host's other networks as the bridge choice sees them (from the index). */
@@ -104,14 +110,34 @@ const bridgeDoor: DeviceDoor<BridgeNetSpec> = {
   },
 };
 
-/** The bridge driver's pure half. */
+const parts = noAddressingParts<BridgeNetSpec>(
+  "VMs of a bridge network are on the physical LAN: the LAN's DHCP server owns addressing (configure it there, or address VMs statically)",
+);
+
+/**
+ * Where a bridge network is shaped (docs/adr/0044-network-qos.md, fourth round): at the uplink NIC it was made
+ * on; null when it was made on an existing bridge (netforge knows no uplink of it to shape at).
+ */
+const shapedAt = (spec: BridgeNetSpec): ShapedAt | null =>
+  spec.interface === null ? null : { bridge: spec.bridge, uplink: spec.interface };
+
+/** The bridge driver's pure half: everything but bandwidth limits refused (the LAN's). */
 export const bridgeModel: DriverModel<BridgeNetSpec> = {
   type: "bridge",
   is: (spec): spec is BridgeNetSpec => spec.type === "bridge",
   render: renderBridgeXml,
   door: bridgeDoor,
   hostSteps: bridgeHostSteps,
-  ...noAddressingParts<BridgeNetSpec>(
-    "VMs of a bridge network are on the physical LAN: the LAN's DHCP server owns addressing (configure it there, or address VMs statically)",
-  ),
+  ...parts,
+  unsupported: new Set(CHANGE_KINDS.filter((k) => k !== "qos")),
+  view: (spec) => {
+    const at = shapedAt(spec);
+    return { ...parts.view(spec), qos: spec.qos ?? null, ...(at ? { shapedAt: at } : {}) };
+  },
+  planChange: (spec, change, host, currentXml) =>
+    change.kind === "qos"
+      ? planQosOnly(spec, change, host, shapedAt(spec), renderBridgeXml, currentXml)
+      : parts.planChange(spec, change, host),
+  checkChange: (spec, change, host) =>
+    change.kind === "qos" ? checkQosOnly(spec, change, shapedAt(spec)).spec : parts.checkChange(spec, change, host),
 };

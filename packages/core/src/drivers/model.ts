@@ -6,6 +6,7 @@
  */
 import type { DnsHost, QosSpec } from "../actions/changes";
 import type { FirewallNetwork } from "../render/nft";
+import type { ShapedAt } from "../render/tc-qos";
 import type { DhcpConfig, Ipv6Config, NetworkType } from "../schemas/network";
 import type { ChangeKind } from "../actions/changes";
 import type { ChangePlan, HostObservation, NetworkChange } from "../planner/changes";
@@ -43,8 +44,13 @@ export interface TypeView {
   mtu: number | null;
   /** The network's IPv6 (null: none; the device types: the LAN's). */
   ipv6?: Ipv6Config | null;
-  /** The network's QoS set (null: none; the device types: none of netforge's). */
+  /** The network's QoS set (null: none; sriov: none of netforge's). */
   qos: QosSpec | null;
+  /**
+   * Where the type's shaping sits when it is not the routed types' (their bridge, from addressing()): a bridge
+   * network's uplink NIC (docs/adr/0044-network-qos.md, fourth round). Absent: the addressing's bridge.
+   */
+  shapedAt?: ShapedAt;
 }
 
 /**

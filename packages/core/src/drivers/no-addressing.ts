@@ -20,7 +20,7 @@ const SUBJECT: { [K in ChangeKind]: string } = {
   "port-forward": "port forwards",
   dns: "DNS records",
   mtu: "MTU of netforge's (the LAN's MTU is the LAN's own)",
-  qos: "bandwidth limits of netforge's (sriov: VF rate limits are the NIC's own; bridge networks: not built yet)",
+  qos: "bandwidth limits of netforge's (sriov: VF rate limits are the NIC's own: ip link set <pf> vf N max_tx_rate)",
 };
 
 function unsupportedChange(spec: NetSpec, change: NetworkChange, why: string): AppError {

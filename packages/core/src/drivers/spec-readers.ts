@@ -33,12 +33,14 @@ function readBridgeSpec(meta: Node, p: ParsedNetwork): BridgeNetSpec | null {
   // Digits only: Number() of a missing or empty attribute is 0, which would "restore" the NIC to MTU 0.
   const mtuText = nic ? attr(nic, "mtu") : null;
   const mtu = mtuText !== null && /^\d+$/.test(mtuText) ? Number(mtuText) : null;
+  const qos = qosFromMetadata(str(meta.qos));
   return {
     type: "bridge",
     ...common(p),
     bridge,
     interface: str(meta.interface),
     created: nic && mtu !== null ? { nic: { up: attr(nic, "up") === "yes", mtu, master: attr(nic, "master") || null } } : null,
+    ...(qos ? { qos } : {}),
   };
 }
 

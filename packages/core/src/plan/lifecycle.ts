@@ -8,7 +8,18 @@
 import type { NetSpec } from "../planner/network-spec";
 import { modelOf } from "../drivers/registry";
 import { dhcpOptionsFile } from "../render/network-xml";
-import { hasQos, ifbNameFor, inboundIfbOf, limitsDirection, limitsVms, qosStepName, renderQos, tcText } from "../render/tc-qos";
+import type { QosSpec } from "../actions/changes";
+import {
+  hasQos,
+  ifbNameFor,
+  inboundIfbOf,
+  limitsDirection,
+  limitsVms,
+  qosStepNameAt,
+  renderQosAt,
+  type ShapedAt,
+  tcText,
+} from "../render/tc-qos";
 import type { HostFacts, NetworkFacts } from "./facts";
 import { type HostStep, type JobPlan, type NftStep, nftStep, type QosStep } from "./steps";
 
@@ -113,22 +124,57 @@ export function planStart(spec: NetSpec, net: NetworkFacts, facts: HostFacts, ho
  * taking them away. null: the spec has none (or the type no bridge of netforge's addressing).
  */
 export function qosStartStep(spec: NetSpec): QosStep | null {
-  const model = modelOf(spec);
-  const qos = model.view(spec).qos;
-  const bridge = model.addressing(spec)?.bridge;
-  if (!qos || !hasQos(qos) || !bridge) return null;
+  const s = shapingOf(spec);
+  if (!s) return null;
   const ifb = ifbNameFor(spec.uuid);
-  const apply = renderQos(bridge, ifb, qos, null);
+  const apply = renderQosAt(s.at, ifb, s.qos, null);
   return {
     kind: "qos",
-    name: qosStepName(bridge, ifb, qos, null),
-    bridge,
+    name: qosStepNameAt(s.at, ifb, s.qos, null),
+    bridge: s.at.bridge,
     ifb,
     apply,
-    undo: renderQos(bridge, ifb, null, qos),
+    undo: renderQosAt(s.at, ifb, null, s.qos),
     text: tcText(apply),
     live: true,
   };
+}
+
+/**
+ * A network's QoS set and where it is shaped (the routed types: their bridge; a bridge network: its uplink NIC);
+ * null when it has no set or nowhere to shape it.
+ */
+export function shapingOf(spec: NetSpec): { at: ShapedAt; qos: QosSpec } | null {
+  const model = modelOf(spec);
+  const view = model.view(spec);
+  const qos = view.qos;
+  const bridge = model.addressing(spec)?.bridge;
+  const at: ShapedAt | null = view.shapedAt ?? (bridge ? { bridge, uplink: null } : null);
+  if (!qos || !hasQos(qos) || !at) return null;
+  return { at, qos };
+}
+
+/**
+ * A bridge network's shaping taken away before its NIC is given back (delete-network): netforge's qdiscs on the
+ * uplink are the host's NIC's, which outlives the network. Undone by applying the set again.
+ */
+function uplinkQosRemoval(spec: NetSpec | null): HostStep[] {
+  const s = spec ? shapingOf(spec) : null;
+  if (!spec || !s || s.at.uplink === null) return [];
+  const ifb = ifbNameFor(spec.uuid);
+  const apply = renderQosAt(s.at, ifb, null, s.qos);
+  return [
+    {
+      kind: "qos",
+      name: `remove bandwidth limits from uplink ${s.at.uplink} (tc)`,
+      bridge: s.at.bridge,
+      ifb,
+      apply,
+      undo: renderQosAt(s.at, ifb, s.qos, null),
+      text: tcText(apply),
+      live: true,
+    },
+  ];
 }
 
 /** What stopping a running network runs: libvirt's stop, then its part leaves the table (it stays in the spec). */
@@ -168,6 +214,8 @@ function ifbRemoval(spec: NetSpec | null): HostStep[] {
   const qos = spec ? modelOf(spec).view(spec).qos : null;
   if (!spec || !qos) return [];
   const ifb = ifbNameFor(spec.uuid);
+  // A bridge network's IFB (inbound) goes with its uplink's shaping (uplinkQosRemoval).
+  if (shapingOf(spec)?.at.uplink) return [];
   const devs = [...(limitsDirection(qos, "outbound") ? [ifb] : []), ...(limitsVms(qos, "inbound") ? [inboundIfbOf(ifb)] : [])];
   return devs.map((dev) => ({
     kind: "command" as const,
@@ -196,6 +244,7 @@ export function planDelete(spec: NetSpec | null, name: string, net: NetworkFacts
     step: "removing definition",
     hostSteps: [
       removal,
+      ...uplinkQosRemoval(spec),
       ...(spec ? (modelOf(spec).hostSteps?.tearDown(spec, facts) ?? []) : []),
       ...optionsFileRemoval(spec),
       ...ifbRemoval(spec),

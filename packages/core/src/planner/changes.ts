@@ -7,7 +7,7 @@
  * applies.
  */
 import { type DnsHost, type NetworkChange, type QosDirectionsSpec, type QosLimitSpec, type QosSpec, sameDnsHost } from "../actions/changes";
-import { hasQos, ifbNameFor, qosStepName, renderQos, type TcPlan } from "../render/tc-qos";
+import { hasQos, ifbNameFor, qosStepName, qosStepNameAt, renderQos, renderQosAt, type ShapedAt, type TcPlan } from "../render/tc-qos";
 import { AppError } from "../errors";
 import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
@@ -25,7 +25,7 @@ import {
 import { checkDhcpRange, MIN_MTU_IPV6, validationError } from "../schemas/network";
 import { type FirewallNetwork, renderNetworkChains } from "../render/nft";
 import { addressPort, firewallOf, forwardFamily, forwardHostLabel, forwardsOverlap, type PortForwardSpec } from "./firewall";
-import type { NetSpec, Reservation, Reservation6, RoutedNetSpec } from "./network-spec";
+import type { NetSpec, Reservation, Reservation6, RoutedNetSpec, SpecBase } from "./network-spec";
 import { canonicalIp, cidr6Contains, formatIPv6, parseCidr6OrThrow, parseIPv6 } from "../net/ipv6";
 
 // A change is part of the contract: the configure actions' definitions make it of their payloads (actions/jobs.ts).
@@ -864,7 +864,10 @@ function directionsWords(d: QosDirectionsSpec | null): string {
  * The network's QoS set replaced by `qos` (docs/adr/0044-network-qos.md): refused when a MAC is in two entries;
  * the same set changes nothing; an empty set removes netforge's shaping (and the set from the spec).
  */
-function planQos(spec: RoutedNetSpec, qos: QosSpec): { spec: RoutedNetSpec; ops: Op[]; warnings: string[]; changed: string[] } {
+function planQos<S extends SpecBase & { qos?: QosSpec }>(
+  spec: S,
+  qos: QosSpec,
+): { spec: S; ops: Op[]; warnings: string[]; changed: string[] } {
   const issues: { path: string; message: string }[] = [];
   const seen = new Map<string, number>();
   qos.vms.forEach((v, i) => {
@@ -879,7 +882,7 @@ function planQos(spec: RoutedNetSpec, qos: QosSpec): { spec: RoutedNetSpec; ops:
   const had = spec.qos ?? null;
   if (JSON.stringify(want) === JSON.stringify(had)) return { spec, ops: [], warnings: [], changed: [] };
   const { qos: _old, ...rest } = spec;
-  const next: RoutedNetSpec = want ? { ...rest, qos: want } : rest;
+  const next = (want ? { ...rest, qos: want } : rest) as S;
   const changed = want
     ? [
         `network limit: ${directionsWords(want.network)}`,
@@ -887,4 +890,69 @@ function planQos(spec: RoutedNetSpec, qos: QosSpec): { spec: RoutedNetSpec; ops:
       ]
     : ["bandwidth limits removed (netforge's qdiscs and IFB taken away)"];
   return { spec: next, ops: [{ kind: "qos", want, had }], warnings: [], changed };
+}
+
+/**
+ * A QoS change of a type whose only change it is (a bridge network: docs/adr/0044-network-qos.md, fourth round),
+ * shaped at `at`: the tc step when the network runs, then the spec written with the whole definition (`render`).
+ * `at` null: the network cannot be shaped (`why` says so, UNSUPPORTED_FOR_TYPE).
+ */
+export function planQosOnly<S extends NetSpec & { qos?: QosSpec }>(
+  spec: S,
+  change: NetworkChange,
+  host: HostObservation,
+  at: ShapedAt | null,
+  render: (spec: S) => string,
+  previousXml?: string,
+): ChangePlan {
+  const next = checkQosOnly(spec, change, at);
+  const steps: PlanStep[] = [];
+  const op = next.ops[0];
+  if (op?.kind === "qos" && host.active && at) {
+    const ifb = ifbNameFor(spec.uuid);
+    steps.push({
+      name: qosStepNameAt(at, ifb, op.want, op.had),
+      virsh: [],
+      qos: { bridge: at.bridge, ifb, apply: renderQosAt(at, ifb, op.want, op.had), undo: renderQosAt(at, ifb, op.had, op.want) },
+      undo: null,
+      live: true,
+    });
+  }
+  const libvirtXml = render(next.spec);
+  if (next.ops.length > 0) {
+    steps.push({
+      name: "write spec",
+      virsh: ["net-define", "<file>"],
+      xml: libvirtXml,
+      undo: { virsh: ["net-define", "<file>"], xml: previousXml ?? render(spec) },
+      live: false,
+    });
+  }
+  return {
+    spec: next.spec,
+    steps,
+    warnings: [],
+    notLive: host.active || next.ops.length === 0 ? [] : ["network is not running: the change takes effect when it starts"],
+    changed: next.changed,
+    libvirtXml,
+  };
+}
+
+/** The checks of planQosOnly (the API's door): the next spec and its ops, or the refusal. */
+export function checkQosOnly<S extends NetSpec & { qos?: QosSpec }>(
+  spec: S,
+  change: NetworkChange,
+  at: ShapedAt | null,
+): { spec: S; ops: Op[]; changed: string[] } {
+  if (change.kind !== "qos" || at === null) {
+    throw new AppError(
+      "UNSUPPORTED_FOR_TYPE",
+      `network '${spec.name}' is of type ${spec.type}: ${change.kind === "qos" ? "its bandwidth limits need its uplink NIC: it was made on an existing bridge (made on a NIC with { interface }, it is shaped at that NIC)" : "only its bandwidth limits are netforge's to change"}`,
+      {
+        name: spec.name,
+        type: spec.type,
+      },
+    );
+  }
+  return planQos(spec, change.qos);
 }

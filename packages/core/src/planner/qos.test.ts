@@ -6,7 +6,8 @@ import { changeHostSteps } from "../plan/change-steps";
 import { planDelete, planStart } from "../plan/lifecycle";
 import { commandOf, stepView } from "../plan/steps";
 import { parseNetworkXml, renderRoutedXml } from "../render/network-xml";
-import { BRIDGE_MAC, ifbNameFor, inboundIfbOf, renderQos, tcText } from "../render/tc-qos";
+import { BRIDGE_MAC, ifbNameFor, inboundIfbOf, NIC_MAC, renderQos, renderUplinkQos, tcText, UPLINK_MAJOR } from "../render/tc-qos";
+import type { BridgeNetSpec } from "../drivers/bridge";
 import { planChange } from "../drivers/registry";
 import { ConfigureQosBody } from "../schemas/qos";
 import { changeOfBody } from "./__fixtures__/change-of-body";
@@ -333,5 +334,98 @@ describe("configure-network-qos planned", () => {
     expect(steps.map((s) => s.kind)).toEqual(["virsh", "nft", "qos"]);
     expect(steps[2]).toMatchObject({ apply: renderQos("nf-web", IFB, SET, null), undo: renderQos("nf-web", IFB, null, SET) });
     expect(planStart(spec, net, facts, "h1").phases.flatMap((p) => p.hostSteps.map((s) => s.kind))).toEqual(["virsh", "nft"]);
+  });
+});
+
+describe("a bridge network's bandwidth limits (at its uplink NIC)", () => {
+  const br: BridgeNetSpec = {
+    type: "bridge",
+    name: "lan",
+    uuid: spec.uuid,
+    description: "",
+    createdAt: spec.createdAt,
+    bridge: "nf-lan",
+    interface: "eth1",
+    created: { nic: { up: true, mtu: 1500, master: null } },
+  };
+  const M = UPLINK_MAJOR;
+
+  it("outbound on the NIC's egress (netforge's handle), inbound on the IFB fed from its ingress; the host's own frames in class 3", () => {
+    const p = renderUplinkQos("nf-lan", "eth1", IFB, SET, null);
+    expect(p.qdiscs).toEqual([
+      { dev: "eth1", kind: "htb", defaultClass: 3, major: M },
+      { dev: IFB, kind: "htb", defaultClass: 3 },
+    ]);
+    expect(p.uplink).toEqual({ dev: "eth1", bridge: "nf-lan", root: true, feedTo: IFB, releaseRoot: false, releaseIngress: false });
+    expect(p.ifb).toBe(true);
+    expect(p.feedPorts).toBeNull();
+    expect(p.batch).toEqual(
+      expect.arrayContaining([
+        `class replace dev eth1 parent ${M}: classid ${M}:1 htb rate 50000kbit ceil 50000kbit quantum 200000`,
+        `class replace dev eth1 parent ${M}: classid ${M}:3 htb rate 100000000kbit ceil 100000000kbit quantum 200000`,
+        `filter replace dev eth1 parent ${M}: protocol all prio 1 handle 800::1 u32 match ether src ${MAC} flowid ${M}:10`,
+        `filter replace dev eth1 parent ${M}: protocol all prio 1 handle 800::ffc u32 match ether src ${BRIDGE_MAC} flowid ${M}:3`,
+        `filter replace dev eth1 parent ${M}: protocol all prio 1 handle 800::ffd u32 match ether src ${NIC_MAC} flowid ${M}:3`,
+        `filter replace dev eth1 parent ${M}: protocol all prio 1 handle 800::fff u32 match u32 0 0 flowid ${M}:2`,
+        `filter replace dev ${IFB} parent 1: protocol all prio 1 handle 800::1 u32 match ether dst ${MAC} flowid 1:10`,
+        `filter replace dev ${IFB} parent 1: protocol all prio 1 handle 800::ffe u32 match u8 0x01 0x01 at -14 flowid 1:3`,
+      ]),
+    );
+    // The catch-all is the last of each table (u32 tries a table's nodes in handle order).
+    const text = tcText(p);
+    expect(text).toContain(`tc qdisc add dev eth1 handle ffff: ingress    # unless present`);
+    expect(text).toContain(
+      `tc filter replace dev eth1 parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${IFB}`,
+    );
+    expect(text).toContain("# uplink eth1: refused if its root or ingress qdisc is another tool's");
+  });
+
+  it("taking limits away releases only netforge's qdiscs on the NIC (guarded), and a VM gone takes its filter and class", () => {
+    const out = renderUplinkQos("nf-lan", "eth1", IFB, { network: { outbound: { averageKbps: 1000 } }, vms: [] }, SET);
+    expect(out.uplink).toMatchObject({ root: true, feedTo: null, releaseRoot: false, releaseIngress: true });
+    expect(out.ifb).toBe(false);
+    expect(out.cleanup).toEqual([
+      `filter del dev eth1 parent ${M}: protocol all prio 1 handle 800::1 u32`,
+      `class del dev eth1 classid ${M}:10`,
+    ]);
+    const none = renderUplinkQos("nf-lan", "eth1", IFB, null, SET);
+    expect(none.uplink).toMatchObject({ root: false, feedTo: null, releaseRoot: true, releaseIngress: true });
+    expect(none.batch).toEqual([]);
+    expect(tcText(none)).toContain(`tc qdisc del dev eth1 root    # if netforge's htb ${M}:`);
+  });
+
+  it("planned like the routed types' (tc step, then the spec with the set in its metadata); start applies it, delete takes it off the NIC first", () => {
+    const plan = planChange(br, { kind: "qos", qos: SET }, up);
+    const steps = changeHostSteps(plan);
+    expect(steps.map((s) => s.kind)).toEqual(["qos", "xml"]);
+    expect(steps[0]).toMatchObject({
+      name: `apply bandwidth limits on uplink eth1 of bridge nf-lan and ${IFB} (tc)`,
+      apply: renderUplinkQos("nf-lan", "eth1", IFB, SET, null),
+      undo: renderUplinkQos("nf-lan", "eth1", IFB, null, SET),
+    });
+    expect(parseNetworkXml(plan.libvirtXml).spec).toEqual({ ...br, qos: SET });
+    expect(planChange({ ...br, qos: SET }, { kind: "qos", qos: SET }, up).steps).toEqual([]);
+    const net = { active: true, autostart: false, xml: "<network/>", forwardMode: "bridge", firewall: null };
+    const links = [
+      { name: "eth1", master: "nf-lan", mtu: 1500, up: true, kind: null },
+      { name: "nf-lan", master: null, mtu: 1500, up: true, kind: "bridge" },
+    ];
+    const start = planStart({ ...br, qos: SET }, { ...net, active: false }, { links, pfs: [] }, "h1").phases.flatMap((p) => p.hostSteps);
+    expect(start.at(-1)).toMatchObject({ kind: "qos", apply: renderUplinkQos("nf-lan", "eth1", IFB, SET, null) });
+    const del = planDelete({ ...br, qos: SET }, "lan", net, { links, pfs: [] }).phases.flatMap((p) => p.hostSteps);
+    const at = del.findIndex((s) => s.kind === "qos");
+    expect(del[at]).toMatchObject({ apply: renderUplinkQos("nf-lan", "eth1", IFB, null, SET) });
+    // Before the NIC is given back (the bridge's teardown), and no separate IFB removal (the step removes it).
+    expect(at).toBeGreaterThan(del.findIndex((s) => s.kind === "virsh" && s.args[0] === "net-undefine"));
+    expect(at).toBeLessThan(del.findIndex((s) => s.kind === "command" && s.argv.join(" ").includes("nomaster")));
+    expect(JSON.stringify(del.filter((s) => s.kind === "command"))).not.toContain(IFB);
+  });
+
+  it("refuses a bridge network made on an existing bridge (no uplink known), and still every other change", () => {
+    const onBridge = { ...br, interface: null, created: null };
+    const err = refusal(() => planChange(onBridge, { kind: "qos", qos: SET }, up));
+    expect(err.code).toBe("UNSUPPORTED_FOR_TYPE");
+    expect(err.message).toContain("uplink NIC");
+    expect(refusal(() => planChange(br, { kind: "mtu", mtu: 1400 }, up)).code).toBe("UNSUPPORTED_FOR_TYPE");
   });
 });

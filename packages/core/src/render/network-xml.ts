@@ -96,6 +96,7 @@ export function renderBridgeXml(spec: BridgeNetSpec): string {
     const n = spec.created.nic;
     lines.push(`      <nf:nic up='${n.up ? "yes" : "no"}' mtu='${Number(n.mtu)}'${n.master !== null ? ` master='${e(n.master)}'` : ""}/>`);
   }
+  if (spec.qos) lines.push(`      <nf:qos>${e(JSON.stringify(spec.qos))}</nf:qos>`);
   lines.push(...META_END);
   lines.push("  <forward mode='bridge'/>"); // not-a-network-type: libvirt's forward mode
   lines.push(`  <bridge name='${e(spec.bridge)}'/>`);

@@ -110,12 +110,14 @@ export function tbfArgs(l: QosLimitSpec): string | null {
 export interface TcQdisc {
   dev: string;
   kind: "htb";
+  /** Its handle's major (hex); absent: 1 (netforge's own devices). A host NIC's is UPLINK_MAJOR. */
+  major?: string;
   /** The class of frames no filter takes: 2 (the network's edge, inbound) or 3 (between VMs, not shaped: the IFBs). */
   defaultClass: 2 | 3;
 }
 
 /** The tc line making a qdisc of the plan. */
-export const qdiscLine = (q: TcQdisc): string => `qdisc replace dev ${q.dev} root handle 1: htb default ${q.defaultClass}`;
+export const qdiscLine = (q: TcQdisc): string => `qdisc replace dev ${q.dev} root handle ${q.major ?? "1"}: htb default ${q.defaultClass}`;
 
 /** The tc lines feeding one port's ingress to the IFB (the qdisc made unless present, then the filter). */
 export const portFeedLines = (port: string, ifb: string): { qdisc: string; filter: string } => ({
@@ -162,6 +164,27 @@ export interface TcPlan {
   unfeedPortsIn: string | null;
   /** tc batch lines making the shaping what the set says (idempotent: replace); BRIDGE_MAC filled in when it runs. */
   batch: string[];
+  /**
+   * A bridge network's uplink NIC (the host's, shaped at its edge: renderUplinkQos); absent on the routed types.
+   * Checked before anything changes: a root or ingress qdisc on it that netforge did not add refuses the job.
+   */
+  uplink?: UplinkPlan;
+}
+
+/** What a plan does on a host NIC netforge does not own (a bridge network's uplink). */
+export interface UplinkPlan {
+  /** The NIC. */
+  dev: string;
+  /** The bridge it is a port of (its MAC is the host's own frames' on the NIC). */
+  bridge: string;
+  /** netforge's root HTB (UPLINK_MAJOR) is on the NIC after the apply (outbound limited). */
+  root: boolean;
+  /** The NIC's ingress feeds this IFB after the apply (inbound limited); null: no feed. */
+  feedTo: string | null;
+  /** netforge's root HTB is taken away (only when it is netforge's: the kernel's default comes back). */
+  releaseRoot: boolean;
+  /** netforge's ingress feed is taken away (only when the NIC's ingress holds netforge's filter alone). */
+  releaseIngress: boolean;
 }
 
 /**
@@ -193,6 +216,10 @@ export function renderQos(bridge: string, ifb: string, want: QosSpec | null, had
       const wantLimit = w.vms[i]?.[d];
       if (keep.has(i) && tbfArgs(hadLimit) !== null && wantLimit !== undefined && tbfArgs(wantLimit) === null)
         cleanup.push(`qdisc del dev ${dev} parent 1:${vmClassMinor(i)} handle ${vmClassMinor(i)}:`);
+      // u32 keeps a filter's keys through `replace` (only its class and actions change; seen on this kernel): a
+      // different MAC at the same index needs the old filter deleted first.
+      if (keep.has(i) && w.vms[i]?.mac !== v.mac)
+        cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 1 handle ${vmFilterHandle(i)} u32`);
       if (keep.has(i)) return;
       cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 1 handle ${vmFilterHandle(i)} u32`);
       cleanup.push(`class del dev ${dev} classid 1:${vmClassMinor(i)}`);
@@ -291,14 +318,142 @@ export function qosStepName(bridge: string, ifb: string, want: QosSpec | null, h
 export function tcText(p: TcPlan): string {
   const feed = p.feedPorts ? portFeedLines("<each port>", p.feedPorts.ifb) : null;
   const feedIn = p.feedPortsIn ? portFeedInLines("<each port>", p.feedPortsIn.ifb, BRIDGE_MAC) : null;
+  const u = p.uplink;
+  const uplinkFeed = u?.feedTo ? uplinkFeedLines(u.dev, u.feedTo) : null;
   const lines = [
+    ...(u ? [`# uplink ${u.dev}: refused if its root or ingress qdisc is another tool's`] : []),
     ...p.cleanup.map((l) => `${l}    # if present`),
+    ...(u?.releaseRoot ? [`qdisc del dev ${u.dev} root    # if netforge's htb ${UPLINK_MAJOR}:`] : []),
+    ...(u?.releaseIngress ? [`qdisc del dev ${u.dev} handle ffff: ingress    # if it holds netforge's feed alone`] : []),
     ...(p.unfeedPorts ? [`qdisc del dev <each port of ${p.unfeedPorts}> handle ffff: ingress    # if present`] : []),
     ...(p.unfeedPortsIn ? [`qdisc del dev <each port of ${p.unfeedPortsIn}> root    # if netforge's htb 1:`] : []),
     ...p.qdiscs.map((q) => `${qdiscLine(q)}    # unless present`),
     ...(feed && p.feedPorts ? [`${feed.qdisc}    # on each port of ${p.feedPorts.bridge}, unless present`, feed.filter] : []),
     ...(feedIn && p.feedPortsIn ? [`${feedIn.qdisc}    # on each port of ${p.feedPortsIn.bridge}, unless present`, ...feedIn.filters] : []),
+    ...(uplinkFeed ? [`${uplinkFeed.qdisc}    # unless present`, uplinkFeed.filter] : []),
     ...p.batch,
   ];
-  return lines.map((l) => `tc ${l}\n`).join("");
+  return lines.map((l) => (l.startsWith("#") ? `${l}\n` : `tc ${l}\n`)).join("");
+}
+
+/**
+ * The major of netforge's root HTB on a host NIC (a bridge network's uplink): "NF" in hex. A NIC's root qdisc
+ * is the kernel's default (handle 0:), netforge's (this handle), or another tool's (anything else: the job is
+ * refused, nothing of it is replaced); removing the set deletes only this one, and the kernel's default comes back.
+ */
+export const UPLINK_MAJOR = "4e46";
+
+/** Where the worker puts the uplink NIC's own MAC (the host's frames may carry it too). */
+export const NIC_MAC = "<nic-mac>";
+
+/** The u32 handles of the host's own frames (the bridge's MAC, the NIC's, group addresses), before the catch-all 800::fff. */
+const HOST_FILTERS = { bridge: "800::ffc", nic: "800::ffd", group: "800::ffe" } as const;
+
+/** The tc lines feeding a NIC's ingress to an IFB (the qdisc made unless present, then netforge's one filter). */
+export const uplinkFeedLines = (nic: string, ifb: string): { qdisc: string; filter: string } => portFeedLines(nic, ifb);
+
+/**
+ * A bridge network's shaping (docs/adr/0044-network-qos.md, fourth round), pure. On a bridge network VM <-> LAN
+ * frames go between a VM's port and the uplink NIC's port, never through the bridge device, so the network's
+ * edge is the uplink: outbound (from the VMs) an HTB root on the NIC's egress (handle UPLINK_MAJOR), inbound
+ * (toward them) an HTB on the network's IFB fed from the NIC's ingress. The NIC also carries the host's own
+ * frames (the bridge device's and the NIC's MAC; and, inbound, broadcasts and multicasts, which reach the host
+ * too): those fall into class 3, a root class at 100 Gbit/s, never limited and never counted against the
+ * network. The rest is the VMs': class 1 the network's limit, class 2 under it for the VMs without a limit that
+ * way, one class per VM with a limit by its MAC (ether src outbound, ether dst inbound). BRIDGE_MAC and NIC_MAC
+ * are read by the worker when it runs.
+ */
+export function renderUplinkQos(bridge: string, nic: string, ifb: string, want: QosSpec | null, had: QosSpec | null): TcPlan {
+  const cleanup: string[] = [];
+  const qdiscs: TcQdisc[] = [];
+  const batch: string[] = [];
+  for (const d of ["outbound", "inbound"] as const) {
+    const out = d === "outbound";
+    const dev = out ? nic : ifb;
+    const M = out ? UPLINK_MAJOR : "1";
+    const match = out ? "ether src" : "ether dst";
+    if (!limitsDirection(want, d)) {
+      // The NIC's root goes through the guarded release (UplinkPlan); the IFB goes with its qdisc.
+      continue;
+    }
+    const w = want as QosSpec;
+    const keep = new Set(w.vms.flatMap((v, i) => (v[d] ? [i] : [])));
+    (had?.vms ?? []).forEach((v, i) => {
+      const hadLimit = v[d];
+      if (hadLimit === undefined) return;
+      const wantLimit = w.vms[i]?.[d];
+      if (keep.has(i) && tbfArgs(hadLimit) !== null && wantLimit !== undefined && tbfArgs(wantLimit) === null)
+        cleanup.push(`qdisc del dev ${dev} parent ${M}:${vmClassMinor(i)} handle ${vmClassMinor(i)}:`);
+      // u32 keeps a filter's keys through `replace`: another MAC at the same index, the old filter goes first.
+      if (keep.has(i) && w.vms[i]?.mac !== v.mac)
+        cleanup.push(`filter del dev ${dev} parent ${M}: protocol all prio 1 handle ${vmFilterHandle(i)} u32`);
+      if (keep.has(i)) return;
+      cleanup.push(`filter del dev ${dev} parent ${M}: protocol all prio 1 handle ${vmFilterHandle(i)} u32`);
+      cleanup.push(`class del dev ${dev} classid ${M}:${vmClassMinor(i)}`);
+    });
+    const net: QosLimitSpec = w.network?.[d] ?? { averageKbps: UNLIMITED_KBPS };
+    qdiscs.push({ dev, kind: "htb", defaultClass: 3, ...(out ? { major: M } : {}) });
+    batch.push(`class replace dev ${dev} parent ${M}: classid ${M}:1 ${htbArgs(net)}`);
+    const guaranteed = w.vms.reduce((sum, v) => sum + (v[d]?.averageKbps ?? 0), 0);
+    batch.push(
+      `class replace dev ${dev} parent ${M}:1 classid ${M}:2 ${htbArgs({ ...net, averageKbps: Math.max(1, net.averageKbps - guaranteed) }, net)}`,
+    );
+    // The host's own frames: never limited, never the network's.
+    batch.push(`class replace dev ${dev} parent ${M}: classid ${M}:3 ${htbArgs({ averageKbps: UNLIMITED_KBPS })}`);
+    w.vms.forEach((v, i) => {
+      const l = v[d];
+      if (l === undefined) return;
+      batch.push(`class replace dev ${dev} parent ${M}:1 classid ${M}:${vmClassMinor(i)} ${htbArgs(l)}`);
+      const tbf = tbfArgs(l);
+      if (tbf) batch.push(`qdisc replace dev ${dev} parent ${M}:${vmClassMinor(i)} handle ${vmClassMinor(i)}: ${tbf}`);
+      batch.push(
+        `filter replace dev ${dev} parent ${M}: protocol all prio 1 handle ${vmFilterHandle(i)} u32 match ${match} ${v.mac} flowid ${M}:${vmClassMinor(i)}`,
+      );
+    });
+    const host = (handle: string, sel: string) =>
+      `filter replace dev ${dev} parent ${M}: protocol all prio 1 handle ${handle} u32 match ${sel} flowid ${M}:3`;
+    batch.push(host(HOST_FILTERS.bridge, `${match} ${BRIDGE_MAC}`));
+    batch.push(host(HOST_FILTERS.nic, `${match} ${NIC_MAC}`));
+    // Inbound broadcasts and multicasts (the group bit of the destination's first byte) reach the host too.
+    if (!out) batch.push(host(HOST_FILTERS.group, "u8 0x01 0x01 at -14"));
+    batch.push(`filter replace dev ${dev} parent ${M}: protocol all prio 1 handle ${EDGE_FILTER} u32 match u32 0 0 flowid ${M}:2`);
+  }
+  const inbound = limitsDirection(want, "inbound");
+  const outbound = limitsDirection(want, "outbound");
+  return {
+    ifb: inbound,
+    cleanup,
+    qdiscs,
+    feedPorts: null,
+    unfeedPorts: null,
+    ifbIn: false,
+    feedPortsIn: null,
+    unfeedPortsIn: null,
+    batch,
+    uplink: {
+      dev: nic,
+      bridge,
+      root: outbound,
+      feedTo: inbound ? ifb : null,
+      releaseRoot: !outbound && limitsDirection(had, "outbound"),
+      releaseIngress: !inbound && limitsDirection(had, "inbound"),
+    },
+  };
+}
+
+/** Where a network is shaped: its bridge, and on a bridge network the uplink NIC (null: the routed types' bridge). */
+export interface ShapedAt {
+  bridge: string;
+  uplink: string | null;
+}
+
+/** The plan taking a network shaped at `at` from `had` to `want` (the routed types' or a bridge network's). */
+export const renderQosAt = (at: ShapedAt, ifb: string, want: QosSpec | null, had: QosSpec | null): TcPlan =>
+  at.uplink === null ? renderQos(at.bridge, ifb, want, had) : renderUplinkQos(at.bridge, at.uplink, ifb, want, had);
+
+/** The step's name for a network shaped at `at`. */
+export function qosStepNameAt(at: ShapedAt, ifb: string, want: QosSpec | null, had: QosSpec | null): string {
+  if (at.uplink === null) return qosStepName(at.bridge, ifb, want, had);
+  const ifbUsed = limitsDirection(want, "inbound") || limitsDirection(had, "inbound");
+  return `apply bandwidth limits on uplink ${at.uplink} of bridge ${at.bridge}${ifbUsed ? ` and ${ifb}` : ""} (tc)`;
 }
