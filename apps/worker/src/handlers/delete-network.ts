@@ -1,7 +1,7 @@
 /** delete-network: refuse while anything is attached, stop, undefine, drop from the index and release the claim. */
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
 import { planDelete, planStop } from "@netforge/core/model";
-import { releaseNetworkClaim, releasePortClaims, removeNetwork } from "@netforge/core/store";
+import { releaseNetworkClaim, releasePortClaims, releaseVni, removeNetwork } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { driverOf } from "../drivers/registry";
 import { assertNothingAttached, loadManaged } from "./common";
@@ -59,5 +59,7 @@ async function finishDelete(ctx: JobContext, name: string): Promise<{ name: stri
   await removeNetwork(ctx.redis, ctx.keys, name);
   await releaseNetworkClaim(ctx.redis, ctx.keys, name, ctx.hostId);
   await releasePortClaims(ctx.redis, ctx.keys, ctx.hostId, name);
+  // An overlay's VXLAN id (nothing for a network that holds none).
+  await releaseVni(ctx.redis, ctx.keys, name);
   return { name, deleted: true };
 }

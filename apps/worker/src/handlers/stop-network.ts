@@ -21,7 +21,7 @@ export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promis
   });
   await report.step("stopping network", async () => {
     // Rules and forwards leave the kernel; they stay in the spec, so the next start restores them.
-    const plan = planStop(entry.name, { active: entry.active, firewall: ctx.firewall.get(entry.name) });
+    const plan = planStop(entry.name, { active: entry.active, firewall: ctx.firewall.get(entry.name) }, entry.def.spec);
     assertPlanAsPreviewed(ctx, plan);
     for (const phase of plan.phases) await runPhase(hostPortOf(ctx), revert, phase);
   });
