@@ -80,7 +80,8 @@ export function overlayGuardCommands(spec: OverlayNetSpec): string[][] {
   const t = overlayGuardTable(spec.vni);
   const members = [...new Set(spec.members.map((m) => m.ip))].sort().join(", ");
   return [
-    ["nft", "add", "table", "inet", t],
+    // `create`: fails on a table of that name already there (not netforge's to take, or to remove on undo).
+    ["nft", "create", "table", "inet", t],
     ["nft", "add", "chain", "inet", t, "guard", "{ type filter hook prerouting priority raw; policy accept; }"],
     [
       "nft",

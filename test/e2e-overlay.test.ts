@@ -1,0 +1,226 @@
+/**
+ * The overlay network type (issue 17, ADR 0051), end to end on sandbox hosts with real workers, libvirtd,
+ * dnsmasq and nft: the door's refusals, a create that makes the bridge, the VXLAN device (learning off), the
+ * guard and the gateway's DHCP and NAT; a namespace VM leasing from it and reaching the outside masqueraded
+ * with the host's address; a stranger's VXLAN datagram for the VNI dropped by the guard; a create that fails
+ * on the host leaving nothing; stop/start and delete leaving no bridge, VXLAN device, guard or libvirt network.
+ * This slice makes overlays on one member host (multi-host jobs are the next slice): the underlay is the host's
+ * default-route uplink, and the outside namespace on it plays the stranger.
+ */
+import { createNamespaceVm, type SandboxHost } from "@netforge/sandbox";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, startCluster, waitFor } from "./support/cluster";
+
+const INJECT = join(dirname(fileURLToPath(import.meta.url)), "support", "vxlan-inject.py");
+
+const A = "ova";
+const B = "ovb";
+let c: Cluster;
+let ha: SandboxHost;
+
+beforeAll(async () => {
+  c = await startCluster({ hosts: [{ id: A }, { id: B, uplinkCidr: "198.51.101.0/24" }], label: "overlay" });
+  ha = c.hosts.get(A) as SandboxHost;
+  await waitFor("the hosts' underlay", async () => {
+    const r = await c.call("list-hosts", {});
+    return r.body.hosts.every((h: { underlay?: unknown }) => h.underlay);
+  });
+});
+afterAll(async () => {
+  await c?.stop();
+});
+
+const links = async (h: SandboxHost): Promise<{ ifname: string; master?: string; mtu: number; linkinfo?: any }[]> =>
+  JSON.parse((await h.exec(["ip", "-d", "-j", "link", "show"])).stdout);
+const tables = async (h: SandboxHost): Promise<string> => (await h.exec(["nft", "list", "tables"])).stdout;
+const libvirtNets = async (h: SandboxHost): Promise<string> => (await h.virsh(["net-list", "--all", "--name"])).stdout;
+
+describe("the door", () => {
+  it("refuses an unknown member, a gateway that is no member, an MTU over the underlay's, and (this slice) several members", async () => {
+    const base = { name: "ovbad", type: "overlay", cidr: "10.61.0.0/24" };
+    const unknown = await c.call("create-network", { ...base, hosts: [A, "nohost"] });
+    expect(unknown.status).toBe(422); // several members: not yet built, before anything else is read
+    const alone = await c.call("create-network", { ...base, hosts: ["nohost"] });
+    expect(alone.status).toBe(404);
+    expect(alone.body.error.message).toContain("host 'nohost' is not registered");
+    const gw = await c.call("create-network", { ...base, hosts: [A], gatewayHost: B });
+    expect(gw.status).toBe(400);
+    expect(gw.body.error.details.issues).toEqual([
+      { path: "gatewayHost", message: expect.stringContaining("must be one of the member hosts") },
+    ]);
+    const twice = await c.call("create-network", { ...base, hosts: [A, A] });
+    expect(twice.status).toBe(400);
+    expect(twice.body.error.details.issues[0]).toMatchObject({ path: "hosts.1" });
+    const mtu = await c.call("create-network", { ...base, hosts: [A], mtu: 1451 });
+    expect(mtu.status).toBe(400);
+    expect(mtu.body.error.details.issues).toEqual([
+      { path: "mtu", message: `must be at most 1450: host '${A}''s underlay MTU is 1500, less 50 bytes of VXLAN` },
+    ]);
+    const several = await c.call("create-network", { ...base, hosts: [A, B] });
+    expect(several.status).toBe(422);
+    expect(several.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
+    expect(several.body.error.message).toContain("not yet built");
+    // Nothing of these was claimed: the name and the first VNI are free (the dry run shows the VNI it would get).
+    const dry = await c.call("create-network", { ...base, hosts: [A], dryRun: true });
+    expect(dry.status).toBe(200);
+    const cmds = dry.body.plan.steps.map((s: { command: string[] }) => s.command.join(" "));
+    expect(cmds).toContain("ip link add nfvx10000 type vxlan id 10000 local 198.51.100.2 dstport 4789 nolearning");
+  });
+});
+
+describe("an overlay on one member", () => {
+  const name = "ov1";
+  let vni = 0;
+  let bridge = "";
+  let vm: Awaited<ReturnType<typeof createNamespaceVm>> | undefined;
+  afterAll(async () => {
+    await vm?.destroy();
+  });
+
+  it("create: bridge, VXLAN device without learning, guard, the gateway's DHCP; describe shows the VNI and members", async () => {
+    const r = await c.call("create-network", { name, type: "overlay", cidr: "10.61.0.0/24", hosts: [A] }, { wait: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.job.state).toBe("succeeded");
+    const d = await c.call("describe-network", { name });
+    expect(d.body.network).toMatchObject({
+      type: "overlay",
+      host: A,
+      cidr: "10.61.0.0/24",
+      gateway: "10.61.0.1",
+      mtu: 1450,
+      overlay: { gatewayHost: A, hosts: [{ id: A, state: "active", connectedVms: 0 }] },
+    });
+    vni = d.body.network.overlay.vni;
+    expect(vni).toBe(10000);
+    bridge = `nfov${vni}`;
+    const l = await links(ha);
+    const br = l.find((x) => x.ifname === bridge);
+    const vx = l.find((x) => x.ifname === `nfvx${vni}`);
+    expect(br?.mtu).toBe(1450);
+    expect(vx).toMatchObject({ master: bridge, mtu: 1450 });
+    expect(vx?.linkinfo?.info_data).toMatchObject({ id: vni, local: "198.51.100.2", port: 4789, learning: false });
+    expect(vx?.linkinfo?.info_slave_data?.learning).toBe(false);
+    expect(await tables(ha)).toContain(`table inet netforge-vx${vni}`);
+  });
+
+  it("a VM on the bridge leases from the gateway's dnsmasq and reaches the outside masqueraded as the host", async () => {
+    vm = await createNamespaceVm(ha, { name: "ovvm1", bridge });
+    const lease = await vm.dhcp({ timeoutMs: 20_000 });
+    expect(lease.ip).toMatch(/^10\.61\.0\./);
+    // What the outside sees: a counter per source address.
+    await ha.execOutside(["nft", "add", "table", "inet", "seen"]);
+    await ha.execOutside(["nft", "add", "chain", "inet", "seen", "in", "{ type filter hook input priority 0; }"]);
+    await ha.execOutside([
+      "nft",
+      "add",
+      "rule",
+      "inet",
+      "seen",
+      "in",
+      "ip",
+      "saddr",
+      ha.hostAddress,
+      "icmp",
+      "type",
+      "echo-request",
+      "counter",
+    ]);
+    await ha.execOutside(["nft", "add", "rule", "inet", "seen", "in", "ip", "saddr", "10.61.0.0/24", "counter"]);
+    const ping = await vm.exec(["busybox", "ping", "-c", "2", "-W", "2", ha.outsideAddress], { reject: false });
+    expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
+    const counts = [...(await ha.execOutside(["nft", "list", "chain", "inet", "seen", "in"])).stdout.matchAll(/packets (\d+)/g)].map((m) =>
+      Number(m[1]),
+    );
+    expect(counts).toEqual([2, 0]);
+    const d = await c.call("describe-network", { name });
+    expect(d.body.network.stats.connectedVms).toBe(1);
+  });
+
+  it("a stranger on the underlay injecting VXLAN for the VNI is dropped by the guard", async () => {
+    const v = vm as NonNullable<typeof vm>;
+    await v.exec(["nft", "add", "table", "inet", "seen"]);
+    await v.exec(["nft", "add", "chain", "inet", "seen", "in", "{ type filter hook input priority 0; }"]);
+    await v.exec(["nft", "add", "rule", "inet", "seen", "in", "udp", "dport", "9999", "counter"]);
+    const vmIp = (await v.exec(["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout.match(/inet (\S+)\//)?.[1] as string;
+    for (let i = 0; i < 3; i++) await ha.execOutside(["python3", INJECT, ha.hostAddress, String(vni), v.mac, vmIp]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await v.exec(["nft", "list", "chain", "inet", "seen", "in"])).stdout).toMatch(/counter packets 0 /);
+    const guard = (await ha.exec(["nft", "list", "table", "inet", `netforge-vx${vni}`])).stdout;
+    expect(guard).toMatch(/counter packets 3 /);
+  });
+
+  it("stop takes the VXLAN device and guard away, start puts them back (VM detached first)", async () => {
+    await vm?.destroy();
+    vm = undefined;
+    const stop = await c.call("stop-network", { name }, { wait: 30 });
+    expect(stop.body.job?.state, JSON.stringify(stop.body)).toBe("succeeded");
+    expect((await links(ha)).some((x) => x.ifname === `nfvx${vni}`)).toBe(false);
+    expect(await tables(ha)).not.toContain(`netforge-vx${vni}`);
+    const start = await c.call("start-network", { name }, { wait: 30 });
+    expect(start.body.job?.state, JSON.stringify(start.body)).toBe("succeeded");
+    expect((await links(ha)).find((x) => x.ifname === `nfvx${vni}`)?.master).toBe(bridge);
+    expect(await tables(ha)).toContain(`netforge-vx${vni}`);
+  });
+
+  it("a change is refused: not yet for overlay", async () => {
+    const r = await c.call("configure-network-dhcp", { name, start: "10.61.0.10", end: "10.61.0.20" });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
+    expect(r.body.error.message).toContain("not yet for overlay");
+  });
+
+  it("a create refused on the host (its VXLAN device's name taken) changes nothing and says which host", async () => {
+    // The next overlay gets VNI 10001; a device of that name on the host makes its job fail there, at once.
+    await ha.exec(["ip", "link", "add", "nfvx10001", "type", "dummy"]);
+    try {
+      const r = await c.call("create-network", { name: "ov2", type: "overlay", cidr: "10.62.0.0/24", hosts: [A] }, { wait: 30 });
+      expect(r.body.error?.code, JSON.stringify(r.body)).toBe("INVALID_STATE");
+      expect(r.body.error.message).toContain(`interface nfvx10001 already exists on host ${A}`);
+      expect(await libvirtNets(ha)).not.toContain("ov2");
+    } finally {
+      await ha.exec(["ip", "link", "del", "nfvx10001"], { reject: false });
+    }
+  });
+
+  it("a create failing half-way on the host (its guard table's name taken) undoes every step, and gives name and VNI back", async () => {
+    // A table of that name (not netforge's) makes the guard step fail after the definition, the start and the
+    // VXLAN device: each is undone, and the table that was there is left as it was.
+    await ha.exec(["nft", "add", "table", "inet", "netforge-vx10001"]);
+    try {
+      const r = await c.call("create-network", { name: "ov2", type: "overlay", cidr: "10.62.0.0/24", hosts: [A] }, { wait: 40 });
+      expect(r.body.error?.code, JSON.stringify(r.body)).toBe("HOST_COMMAND_FAILED");
+      expect(r.body.job.progress.steps.find((s: { state: string }) => s.state === "failed")?.name).toBe("starting network");
+      expect(await libvirtNets(ha)).not.toContain("ov2");
+      const l = await links(ha);
+      expect(l.some((x) => x.ifname === "nfov10001" || x.ifname === "nfvx10001")).toBe(false);
+      expect(await tables(ha)).toContain("netforge-vx10001");
+      expect((await c.call("describe-network", { name: "ov2" })).status).toBe(404);
+    } finally {
+      await ha.exec(["nft", "delete", "table", "inet", "netforge-vx10001"], { reject: false });
+    }
+    const again = await c.call("create-network", { name: "ov2", type: "overlay", cidr: "10.62.0.0/24", hosts: [A] }, { wait: 30 });
+    expect(again.body.job?.state, JSON.stringify(again.body)).toBe("succeeded");
+    expect((await c.call("describe-network", { name: "ov2" })).body.network.overlay.vni).toBe(10001);
+  });
+
+  it("delete leaves no libvirt network, bridge, VXLAN device or guard, and gives the VNI back", async () => {
+    for (const [n, id] of [
+      [name, 10000],
+      ["ov2", 10001],
+    ] as const) {
+      const r = await c.call("delete-network", { name: n }, { wait: 30 });
+      expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+      const l = await links(ha);
+      expect(l.some((x) => x.ifname === `nfov${id}` || x.ifname === `nfvx${id}`)).toBe(false);
+      expect(await tables(ha)).not.toContain(`netforge-vx${id}`);
+      expect(await libvirtNets(ha)).not.toContain(n);
+    }
+    // Both VNIs are free again: the next overlay gets the lowest.
+    const r = await c.call("create-network", { name: "ov3", type: "overlay", cidr: "10.63.0.0/24", hosts: [A] }, { wait: 30 });
+    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    expect((await c.call("describe-network", { name: "ov3" })).body.network.overlay.vni).toBe(10000);
+    expect((await c.call("delete-network", { name: "ov3" }, { wait: 30 })).body.job?.state).toBe("succeeded");
+  });
+});
