@@ -216,6 +216,10 @@ export async function existingNetwork(
     });
   }
   const host = onlineHost(read.host, net.host, `network '${net.name}' cannot be changed until it is back`);
+  // A network spanning hosts (an overlay): its jobs run on every member, so each must be online.
+  for (const m of net.overlay?.hosts ?? []) {
+    if (m.id !== net.host) await requireOnlineHost(redis, keys, m.id, `network '${net.name}' spans it: retry when it is back`);
+  }
   return { ...read, net, host };
 }
 
@@ -332,14 +336,6 @@ export async function overlayAtDoor(
   mtu: number | undefined,
   opts: PrepareOptions,
 ): Promise<{ door: OverlayDoorPart; release: () => Promise<void> }> {
-  if (overlay.hosts.length > 1) {
-    // Jobs spanning hosts are the next slice (ADR 0051): accepting what no job can make would be a lie.
-    throw new AppError(
-      "UNSUPPORTED_FOR_TYPE",
-      `an overlay over ${overlay.hosts.length} hosts is not yet built: this version makes overlays on one member host only`,
-      { type: "overlay", hosts: overlay.hosts.length },
-    );
-  }
   const records = await Promise.all(overlay.hosts.map((id) => getHost(redis, keys, id)));
   const underlay: Record<string, string> = {};
   let smallest: { host: string; mtu: number } | null = null;

@@ -232,6 +232,8 @@ export const overlayModel: DriverModel<OverlayNetSpec> = {
     qos: null,
   }),
   hostRuleCount: () => 0,
+  otherHosts: (spec) => spec.members.filter((m) => m.id !== spec.self).map((m) => m.id),
+  indexedHere: isGateway,
   planChange(spec, change) {
     throw notYet(spec, change);
   },
