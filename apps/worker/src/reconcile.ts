@@ -259,7 +259,10 @@ export async function refreshStats(
 ): Promise<void> {
   const conflicted = new Set((ctx.nameConflicts ?? []).map((c) => c.network));
   // A network whose name another host holds: the IP table under that name is the other host's.
-  const entries = catalog.filter((c) => c.def.managed && !conflicted.has(c.name));
+  // A member's part of a network spanning hosts: the stats and IP table under its name are its gateway host's.
+  const entries = catalog.filter(
+    (c) => c.def.managed && !conflicted.has(c.name) && (!c.def.spec || modelOf(c.def.spec).indexedHere?.(c.def.spec) !== false),
+  );
   if (entries.length === 0) return;
   const owners = await ctx.virsh.domainMacOwners();
   // A full refresh (the catalog holds every network of the host): forget the counters of deleted networks.
