@@ -144,11 +144,12 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
   const gateway = str(meta.gateway);
   const bridge = str(meta.bridge);
   const d = meta.dhcp as Node | undefined;
-  if (!o || typeof o !== "object" || !cidr || !gateway || !bridge || !d || typeof d !== "object" || p.mtu === null) return null;
+  if (!o || typeof o !== "object" || !cidr || !gateway || !bridge || !d || typeof d !== "object") return null;
   const vni = Number(attr(o, "vni"));
+  const mtu = Number(attr(o, "mtu") ?? p.mtu);
   const gatewayHost = attr(o, "gatewayHost");
   const self = attr(o, "self");
-  if (!Number.isInteger(vni) || !gatewayHost || !self) return null;
+  if (!Number.isInteger(vni) || !Number.isInteger(mtu) || !gatewayHost || !self) return null;
   const members = ((meta.member as Node[] | undefined) ?? []).flatMap((m) => {
     const id = attr(m, "id");
     const ip = attr(m, "ip");
@@ -164,7 +165,7 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
       attr(d, "enabled") === "yes"
         ? { enabled: true, start: attr(d, "start"), end: attr(d, "end"), leaseTime: Number(attr(d, "leaseTime") ?? 3600) }
         : { enabled: false, start: null, end: null, leaseTime: null },
-    mtu: p.mtu,
+    mtu,
     vni,
     gatewayHost,
     nat: attr(o, "nat") === "yes",

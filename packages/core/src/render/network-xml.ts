@@ -144,14 +144,14 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
     lines.push("      <nf:dhcp enabled='no'/>");
   }
   lines.push(
-    `      <nf:overlay vni='${Number(spec.vni)}' gatewayHost='${e(spec.gatewayHost)}' nat='${spec.nat ? "yes" : "no"}' self='${e(spec.self)}'/>`,
+    `      <nf:overlay vni='${Number(spec.vni)}' gatewayHost='${e(spec.gatewayHost)}' nat='${spec.nat ? "yes" : "no"}' self='${e(spec.self)}' mtu='${Number(spec.mtu)}'/>`,
   );
   for (const m of spec.members) lines.push(`      <nf:member id='${e(m.id)}' ip='${e(m.ip)}'/>`);
   lines.push(...META_END);
   if (spec.self !== spec.gatewayHost) {
     lines.push("  <forward mode='bridge'/>"); // not-a-network-type: libvirt's forward mode
+    // (No <mtu>: libvirt takes none in forward mode bridge; netforge sets the bridge's, the metadata keeps it.)
     lines.push(`  <bridge name='${e(spec.bridge)}'/>`);
-    lines.push(`  <mtu size='${Number(spec.mtu)}'/>`);
     lines.push("</network>");
     return `${lines.join("\n")}\n`;
   }
