@@ -319,7 +319,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     expect(leases).toContain(lc.ip);
     const ping = await va.exec(["busybox", "ping", "-c", "2", "-W", "2", lc.ip], { reject: false });
     expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
-    const server = execa("ip", ["netns", "exec", vc.netns, "busybox", "nc", "-l", "-p", "7000"], { reject: false });
+    const server = execa("ip", ["netns", "exec", vc.netns, "busybox", "nc", "-l", "-p", "7000"], { reject: false, timeout: 10_000 });
     await new Promise((res) => setTimeout(res, 300));
     await va.exec(["sh", "-c", `echo across-hosts | busybox nc -w 2 ${lc.ip} 7000`], { reject: false });
     const got = await server;
