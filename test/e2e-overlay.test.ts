@@ -178,7 +178,7 @@ describe("an overlay on one member", () => {
 
   it("a create refused on the host (its VXLAN device's name taken) changes nothing and says which host", async () => {
     // The next overlay gets VNI 10001; a device of that name on the host makes its job fail there, at once.
-    await ha.exec(["ip", "link", "add", "nfvx10001", "type", "dummy"]);
+    await ha.exec(["ip", "link", "add", "nfvx10001", "type", "bridge"]); // (this kernel has no dummy devices)
     try {
       const r = await c.call("create-network", { name: "ov2", type: "overlay", cidr: "10.62.0.0/24", hosts: [A] }, { wait: 30 });
       expect(r.body.error?.code, JSON.stringify(r.body)).toBe("INVALID_STATE");
@@ -373,7 +373,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
   it("a create where one member fails leaves nothing on any host, and says which host", async () => {
     // The next overlay's VXLAN device name, taken on host 3: its part fails there; hosts 1 and 2 are undone.
     const next = vni + 1;
-    await hc.exec(["ip", "link", "add", `nfvx${next}`, "type", "dummy"]);
+    await hc.exec(["ip", "link", "add", `nfvx${next}`, "type", "bridge"]);
     try {
       const r = await c.call(
         "create-network",
