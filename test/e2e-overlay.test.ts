@@ -87,6 +87,7 @@ describe("an overlay on one member", () => {
   it("create: bridge, VXLAN device without learning, guard, the gateway's DHCP; describe shows the VNI and members", async () => {
     const r = await c.call("create-network", { name, type: "overlay", cidr: "10.61.0.0/24", hosts: [A] }, { wait: 30 });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
+    console.info(`1-host overlay create: job ${Date.parse(r.body.job.finishedAt) - Date.parse(r.body.job.startedAt)} ms`);
     expect(r.body.job.state).toBe("succeeded");
     const d = await c.call("describe-network", { name });
     expect(d.body.network).toMatchObject({
@@ -264,6 +265,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       { wait: 40 },
     );
     expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    console.info(`3-host overlay create: job ${Date.parse(r.body.job.finishedAt) - Date.parse(r.body.job.startedAt)} ms`);
     expect(r.body.job.host).toBe(B);
     const steps = r.body.job.progress.steps.map((s: { name: string; state: string }) => `${s.name}=${s.state}`);
     expect(steps).toContain(`host ${A}: create-network=succeeded`);
