@@ -47,6 +47,21 @@ const links = async (h: SandboxHost): Promise<{ ifname: string; master?: string;
   JSON.parse((await h.exec(["ip", "-d", "-j", "link", "show"])).stdout);
 const tables = async (h: SandboxHost): Promise<string> => (await h.exec(["nft", "list", "tables"])).stdout;
 const libvirtNets = async (h: SandboxHost): Promise<string> => (await h.virsh(["net-list", "--all", "--name"])).stdout;
+/**
+ * A job action called with Prefer: wait, then its job followed to its end (a loaded machine may take longer than
+ * the wait): the finished job and, when it failed, its error.
+ */
+async function run(action: string, body: unknown): Promise<{ job: any; error: any }> {
+  const r = await c.call(action, body, { wait: 60 });
+  let job = r.body.job;
+  if (!job) return { job: null, error: r.body.error };
+  const deadline = Date.now() + 180_000;
+  while (job.state !== "succeeded" && job.state !== "failed" && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 250));
+    job = (await c.get(`/api/jobs/${job.id}`)).body.job;
+  }
+  return { job, error: job.error };
+}
 
 describe("the door", () => {
   it("refuses an unknown member, a gateway that is no member, a member twice, an MTU over the underlay's", async () => {
@@ -85,10 +100,9 @@ describe("an overlay on one member", () => {
   });
 
   it("create: bridge, VXLAN device without learning, guard, the gateway's DHCP; describe shows the VNI and members", async () => {
-    const r = await c.call("create-network", { name, type: "overlay", cidr: "10.61.0.0/24", hosts: [A] }, { wait: 30 });
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
-    console.info(`1-host overlay create: job ${Date.parse(r.body.job.finishedAt) - Date.parse(r.body.job.startedAt)} ms`);
-    expect(r.body.job.state).toBe("succeeded");
+    const r = await run("create-network", { name, type: "overlay", cidr: "10.61.0.0/24", hosts: [A] });
+    console.info(`1-host overlay create: job ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`);
+    expect(r.job.state).toBe("succeeded");
     const d = await c.call("describe-network", { name });
     expect(d.body.network).toMatchObject({
       type: "overlay",
@@ -160,12 +174,12 @@ describe("an overlay on one member", () => {
   it("stop takes the VXLAN device and guard away, start puts them back (VM detached first)", async () => {
     await vm?.destroy();
     vm = undefined;
-    const stop = await c.call("stop-network", { name }, { wait: 30 });
-    expect(stop.body.job?.state, JSON.stringify(stop.body)).toBe("succeeded");
+    const stop = await run("stop-network", { name });
+    expect(stop.job?.state, JSON.stringify(stop)).toBe("succeeded");
     expect((await links(ha)).some((x) => x.ifname === `nfvx${vni}`)).toBe(false);
     expect(await tables(ha)).not.toContain(`netforge-vx${vni}`);
-    const start = await c.call("start-network", { name }, { wait: 30 });
-    expect(start.body.job?.state, JSON.stringify(start.body)).toBe("succeeded");
+    const start = await run("start-network", { name });
+    expect(start.job?.state, JSON.stringify(start)).toBe("succeeded");
     expect((await links(ha)).find((x) => x.ifname === `nfvx${vni}`)?.master).toBe(bridge);
     expect(await tables(ha)).toContain(`netforge-vx${vni}`);
   });
@@ -181,9 +195,9 @@ describe("an overlay on one member", () => {
     // The next overlay gets VNI 10001; a device of that name on the host makes its job fail there, at once.
     await ha.exec(["ip", "link", "add", "nfvx10001", "type", "bridge"]); // (this kernel has no dummy devices)
     try {
-      const r = await c.call("create-network", { name: "ov2", type: "overlay", cidr: "10.62.0.0/24", hosts: [A] }, { wait: 30 });
-      expect(r.body.error?.code, JSON.stringify(r.body)).toBe("INVALID_STATE");
-      expect(r.body.error.message).toContain(`interface nfvx10001 already exists on host ${A}`);
+      const r = await run("create-network", { name: "ov2", type: "overlay", cidr: "10.62.0.0/24", hosts: [A] });
+      expect(r.error?.code, JSON.stringify(r)).toBe("INVALID_STATE");
+      expect(r.error.message).toContain(`interface nfvx10001 already exists on host ${A}`);
       expect(await libvirtNets(ha)).not.toContain("ov2");
     } finally {
       await ha.exec(["ip", "link", "del", "nfvx10001"], { reject: false });
@@ -195,9 +209,9 @@ describe("an overlay on one member", () => {
     // VXLAN device: each is undone, and the table that was there is left as it was.
     await ha.exec(["nft", "add", "table", "inet", "netforge-vx10001"]);
     try {
-      const r = await c.call("create-network", { name: "ov2", type: "overlay", cidr: "10.62.0.0/24", hosts: [A] }, { wait: 40 });
-      expect(r.body.error?.code, JSON.stringify(r.body)).toBe("HOST_COMMAND_FAILED");
-      expect(r.body.job.progress.steps.find((s: { state: string }) => s.state === "failed")?.name).toBe("starting network");
+      const r = await run("create-network", { name: "ov2", type: "overlay", cidr: "10.62.0.0/24", hosts: [A] });
+      expect(r.error?.code, JSON.stringify(r)).toBe("HOST_COMMAND_FAILED");
+      expect(r.job.progress.steps.find((s: { state: string }) => s.state === "failed")?.name).toBe("starting network");
       expect(await libvirtNets(ha)).not.toContain("ov2");
       const l = await links(ha);
       expect(l.some((x) => x.ifname === "nfov10001" || x.ifname === "nfvx10001")).toBe(false);
@@ -206,8 +220,8 @@ describe("an overlay on one member", () => {
     } finally {
       await ha.exec(["nft", "delete", "table", "inet", "netforge-vx10001"], { reject: false });
     }
-    const again = await c.call("create-network", { name: "ov2", type: "overlay", cidr: "10.62.0.0/24", hosts: [A] }, { wait: 30 });
-    expect(again.body.job?.state, JSON.stringify(again.body)).toBe("succeeded");
+    const again = await run("create-network", { name: "ov2", type: "overlay", cidr: "10.62.0.0/24", hosts: [A] });
+    expect(again.job?.state, JSON.stringify(again)).toBe("succeeded");
     expect((await c.call("describe-network", { name: "ov2" })).body.network.overlay.vni).toBe(10001);
   });
 
@@ -216,18 +230,18 @@ describe("an overlay on one member", () => {
       [name, 10000],
       ["ov2", 10001],
     ] as const) {
-      const r = await c.call("delete-network", { name: n }, { wait: 30 });
-      expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+      const r = await run("delete-network", { name: n });
+      expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
       const l = await links(ha);
       expect(l.some((x) => x.ifname === `nfov${id}` || x.ifname === `nfvx${id}`)).toBe(false);
       expect(await tables(ha)).not.toContain(`netforge-vx${id}`);
       expect(await libvirtNets(ha)).not.toContain(n);
     }
     // Both VNIs are free again: the next overlay gets the lowest.
-    const r = await c.call("create-network", { name: "ov3", type: "overlay", cidr: "10.63.0.0/24", hosts: [A] }, { wait: 30 });
-    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    const r = await run("create-network", { name: "ov3", type: "overlay", cidr: "10.63.0.0/24", hosts: [A] });
+    expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
     expect((await c.call("describe-network", { name: "ov3" })).body.network.overlay.vni).toBe(10000);
-    expect((await c.call("delete-network", { name: "ov3" }, { wait: 30 })).body.job?.state).toBe("succeeded");
+    expect((await run("delete-network", { name: "ov3" })).job?.state).toBe("succeeded");
   });
 });
 
@@ -259,15 +273,11 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
   });
 
   it("create: one job, a part per member; each host has its bridge, VXLAN device, flood entries and guard", async () => {
-    const r = await c.call(
-      "create-network",
-      { name, type: "overlay", cidr: "10.64.0.0/24", hosts: [A, B, C], gatewayHost: B },
-      { wait: 40 },
-    );
-    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
-    console.info(`3-host overlay create: job ${Date.parse(r.body.job.finishedAt) - Date.parse(r.body.job.startedAt)} ms`);
-    expect(r.body.job.host).toBe(B);
-    const steps = r.body.job.progress.steps.map((s: { name: string; state: string }) => `${s.name}=${s.state}`);
+    const r = await run("create-network", { name, type: "overlay", cidr: "10.64.0.0/24", hosts: [A, B, C], gatewayHost: B });
+    expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
+    console.info(`3-host overlay create: job ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`);
+    expect(r.job.host).toBe(B);
+    const steps = r.job.progress.steps.map((s: { name: string; state: string }) => `${s.name}=${s.state}`);
     expect(steps).toContain(`host ${A}: create-network=succeeded`);
     expect(steps).toContain(`host ${C}: create-network=succeeded`);
     const d = (await c.call("describe-network", { name })).body.network;
@@ -377,14 +387,10 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     const next = vni + 1;
     await hc.exec(["ip", "link", "add", `nfvx${next}`, "type", "bridge"]);
     try {
-      const r = await c.call(
-        "create-network",
-        { name: "ovx", type: "overlay", cidr: "10.65.0.0/24", hosts: [A, B, C], gatewayHost: B },
-        { wait: 60 },
-      );
-      expect(r.body.error?.code, JSON.stringify(r.body)).toBe("INVALID_STATE");
-      expect(r.body.error.message).toContain(`host ${C}: interface nfvx${next} already exists on host ${C}`);
-      const steps = r.body.job.progress.steps.map((s: { name: string; state: string }) => `${s.name}=${s.state}`);
+      const r = await run("create-network", { name: "ovx", type: "overlay", cidr: "10.65.0.0/24", hosts: [A, B, C], gatewayHost: B });
+      expect(r.error?.code, JSON.stringify(r)).toBe("INVALID_STATE");
+      expect(r.error.message).toContain(`host ${C}: interface nfvx${next} already exists on host ${C}`);
+      const steps = r.job.progress.steps.map((s: { name: string; state: string }) => `${s.name}=${s.state}`);
       expect(steps).toContain(`host ${C}: create-network=failed`);
       for (const [id, h] of [
         [A, ha],
@@ -406,8 +412,8 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
 
   it("delete removes everything on every member", async () => {
     for (const v of Object.values(vms)) await v.destroy();
-    const r = await c.call("delete-network", { name }, { wait: 40 });
-    expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    const r = await run("delete-network", { name });
+    expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
     for (const [id, h] of [
       [A, ha],
       [B, hb],
