@@ -1,5 +1,5 @@
 /** The per-network lock on a real Redis: exclusive, owner-only release, expiry when the holder dies, renewal while held. */
-import { tryLock } from "@netforge/core/store";
+import { borrowLock, tryLock } from "@netforge/core/store";
 import { afterAll, describe, expect, it } from "vitest";
 import { testRedis } from "./support/redis";
 
@@ -54,5 +54,29 @@ describe("network lock", () => {
     expect(a && b).toBeTruthy();
     await a?.release();
     await b?.release();
+  });
+
+  it("a borrowed lock (a member's part of a job spanning hosts) holds only while its owner does, and is never released by the borrower", async () => {
+    const key = t.keys.networkLock("d");
+    const owner = await tryLock(t.redis, key, 5000);
+    if (!owner) throw new Error("no lock");
+    expect(await borrowLock(t.redis, key, "another-token", 5000)).toBeNull();
+    const part = await borrowLock(t.redis, key, owner.token, 5000);
+    expect(part).not.toBeNull();
+    expect(await part?.confirm()).toBe(true);
+    await part?.release();
+    // The borrower letting go leaves the owner's lock in place.
+    expect(await owner.confirm()).toBe(true);
+    expect(await tryLock(t.redis, key, 5000)).toBeNull();
+    // The owner finishes: a part borrowing it now (a stale one, delivered late) gets nothing, and one that was
+    // running finds it lost before its next step.
+    const running = await borrowLock(t.redis, key, owner.token, 5000);
+    await owner.release();
+    expect(await borrowLock(t.redis, key, owner.token, 5000)).toBeNull();
+    expect(await running?.confirm()).toBe(false);
+    // The next holder's lock is not the old owner's either.
+    const next = await tryLock(t.redis, key, 5000);
+    expect(await borrowLock(t.redis, key, owner.token, 5000)).toBeNull();
+    await next?.release();
   });
 });

@@ -1,7 +1,7 @@
 /** What createApp is given, and the services its routes share. */
 import { type AllowedPools, defaultAllowedPools, type Role } from "@netforge/core/contract";
 import type { SizeLimits } from "@netforge/core/model";
-import type { Keys, Redis } from "@netforge/core/store";
+import { DEFAULT_VNI_RANGE, type Keys, type Redis, type VniRange } from "@netforge/core/store";
 import type { PublishedAddresses } from "./api-addresses";
 import type { Logger } from "pino";
 import type { HostQueues } from "./host-queues";
@@ -45,6 +45,8 @@ export interface ApiConfig {
   claimOfflineHostGraceMs: number;
   /** Subnet pools a network must lie wholly inside (NETFORGE_ALLOWED_CIDRS; default 10/8, 172.16/12, 192.168/16). */
   allowedCidrs: AllowedPools;
+  /** The VXLAN ids overlay networks are given (NETFORGE_VNI_RANGE; default 10000-19999). */
+  vniRange: VniRange;
   /** The addresses this API publishes for workers to protect (none by default: index.ts sets them). */
   publishAddresses: PublishedAddresses;
   /** Size caps (LIMIT_REACHED); absent: from the environment (core's sizeLimits). */
@@ -67,6 +69,7 @@ export const DEFAULT_API_CONFIG: ApiConfig = {
   claimGraceMs: 300_000,
   claimOfflineHostGraceMs: 86_400_000,
   allowedCidrs: defaultAllowedPools(),
+  vniRange: DEFAULT_VNI_RANGE,
   publishAddresses: [],
 };
 

@@ -3,6 +3,7 @@ import { type AllowedPools, parseAllowedCidrs } from "@netforge/core/contract";
 import { z } from "zod";
 import { TrustedProxies } from "./auth";
 import { MIN_TOKEN_LENGTH } from "./tokens";
+import { parseVniRange, type VniRange } from "@netforge/core/store";
 import { parseApiAddresses } from "./api-addresses";
 
 /** A list setting parsed by `parse` (which throws naming the bad entries), as a zod transform with that message. */
@@ -72,6 +73,8 @@ const ApiEnv = z.object({
   // Subnet pools networks may use, cluster-wide (CIDRs, comma/space separated); unset = 10.0.0.0/8, 172.16.0.0/12,
   // 192.168.0.0/16. A subnet must lie wholly inside one pool, else 422 NOT_ALLOWED.
   NETFORGE_ALLOWED_CIDRS: listSetting<AllowedPools>(parseAllowedCidrs).optional(),
+  // The VXLAN ids (VNIs) overlay networks are given, "first-last" (1-16777215); unset = 10000-19999
+  NETFORGE_VNI_RANGE: listSetting<VniRange>(parseVniRange).optional(),
   // IPv4 addresses clients and workers reach this API on, published for workers to protect; unset = HOST when it
   // is one concrete address, else the address this API's Redis connection leaves from
   NETFORGE_API_ADDRESSES: listSetting(parseApiAddresses).optional(),

@@ -92,6 +92,7 @@ export async function startApi(env: Record<string, string | undefined> = process
       sseMaxTotal: cfg.NETFORGE_SSE_MAX_TOTAL,
       redisTimeoutMs: cfg.NETFORGE_REDIS_TIMEOUT_MS,
       ...(cfg.NETFORGE_ALLOWED_CIDRS ? { allowedCidrs: cfg.NETFORGE_ALLOWED_CIDRS } : {}),
+      ...(cfg.NETFORGE_VNI_RANGE ? { vniRange: cfg.NETFORGE_VNI_RANGE } : {}),
       publishAddresses: publishedAddressesFor(cfg.NETFORGE_API_ADDRESSES, cfg.HOST),
       trustedProxies: cfg.NETFORGE_TRUSTED_PROXIES ?? [],
       metricsToken: cfg.NETFORGE_METRICS_TOKEN ?? null,

@@ -15,6 +15,7 @@ import {
   type HostRecord,
   type JobAction,
   type JobPayloads,
+  type OverlayDoorPart,
   type ResolvedCreate,
   validationError,
 } from "@netforge/core/contract";
@@ -33,6 +34,8 @@ import {
   modelFor,
   type SizeLimits,
   sizeLimits,
+  overlayMtu,
+  VXLAN_OVERHEAD_V4,
 } from "@netforge/core/model";
 import {
   getHost,
@@ -47,6 +50,11 @@ import {
   readNetworkAtDoor,
   type PortClaim,
   listAllNetworks,
+  type VniRange,
+  claimVni,
+  DEFAULT_VNI_RANGE,
+  releaseVni,
+  vniOf,
 } from "@netforge/core/store";
 import type { z } from "zod";
 
@@ -90,6 +98,8 @@ export type Preparer<A extends JobAction> = (
 export interface PrepareOptions {
   checkOnly?: boolean;
   limits?: SizeLimits;
+  /** The VXLAN ids overlays are given (NETFORGE_VNI_RANGE); absent: core's default range. */
+  vniRange?: VniRange;
 }
 
 /** Explicit host: must exist and be online. */
@@ -206,6 +216,10 @@ export async function existingNetwork(
     });
   }
   const host = onlineHost(read.host, net.host, `network '${net.name}' cannot be changed until it is back`);
+  // A network spanning hosts (an overlay): its jobs run on every member, so each must be online.
+  for (const m of net.overlay?.hosts ?? []) {
+    if (m.id !== net.host) await requireOnlineHost(redis, keys, m.id, `network '${net.name}' spans it: retry when it is back`);
+  }
   return { ...read, net, host };
 }
 
@@ -316,4 +330,57 @@ export function checkHostIp(host: HostRecord, hostIp: string): void {
       message: `${hostIp} is not an address of host ${host.id} (its addresses: ${own.length > 0 ? own.join(", ") : "none published"})`,
     },
   ]);
+}
+
+/**
+ * An overlay's door (issue 17): every member host registered, online and with an underlay address; the MTU
+ * fits every member's underlay (its MTU less the VXLAN overhead); the VXLAN id claimed cluster-wide (a dry run
+ * claims nothing: it shows the id the network holds, else the range's first). Returns what the payload carries
+ * for the workers, and how to give the claimed VNI back when the commit does not happen.
+ */
+export async function overlayAtDoor(
+  redis: Redis,
+  keys: Keys,
+  name: string,
+  overlay: { hosts: readonly string[] },
+  mtu: number | undefined,
+  opts: PrepareOptions,
+): Promise<{ door: OverlayDoorPart; release: () => Promise<void> }> {
+  const records = await Promise.all(overlay.hosts.map((id) => getHost(redis, keys, id)));
+  const underlay: Record<string, string> = {};
+  let smallest: { host: string; mtu: number } | null = null;
+  const issues: { path: string; message: string }[] = [];
+  overlay.hosts.forEach((id, i) => {
+    const h = onlineHost(records[i] ?? null, id, "an overlay's members must all be online to create it");
+    if (!h.underlay) {
+      issues.push({
+        path: `hosts.${i}`,
+        message: `host '${id}' has no underlay address for VXLAN${h.underlayProblem ? `: ${h.underlayProblem}` : " (its worker reports none)"}`,
+      });
+      return;
+    }
+    underlay[id] = h.underlay.ip;
+    if (!smallest || h.underlay.mtu < smallest.mtu) smallest = { host: id, mtu: h.underlay.mtu };
+  });
+  if (issues.length > 0) throw validationError(issues);
+  const least = smallest as { host: string; mtu: number } | null;
+  if (!least) throw validationError([{ path: "hosts", message: "give at least one member host" }]);
+  const largest = overlayMtu([least.mtu]);
+  if (mtu !== undefined && mtu > largest) {
+    throw validationError([
+      {
+        path: "mtu",
+        message: `must be at most ${largest}: host '${least.host}''s underlay MTU is ${least.mtu}, less ${VXLAN_OVERHEAD_V4} bytes of VXLAN`,
+      },
+    ]);
+  }
+  const range = opts.vniRange ?? DEFAULT_VNI_RANGE;
+  // A VNI the name already holds is another network's of that name (its create is refused NAME_TAKEN below) or
+  // an earlier submission's: only one claimed here is given back when the commit does not happen.
+  const held = await vniOf(redis, keys, name);
+  const vni = opts.checkOnly ? (held ?? range.first) : await claimVni(redis, keys, name, range);
+  const release = async () => {
+    if (!opts.checkOnly && held === null) await releaseVni(redis, keys, name);
+  };
+  return { door: { vni, underlay, mtu: mtu ?? largest }, release };
 }

@@ -190,7 +190,7 @@ export async function submitJob<A extends JobAction>(
         await checkIfMatch(s, prepared.network, opts.ifMatch);
         record = await commitJob(s, c, action, jobId, prepared, await deadline, epoch, opts, storeEpoch);
       },
-      { limits: s.limits },
+      { limits: s.limits, vniRange: s.config.vniRange },
     );
   } catch (caught) {
     const err = await refusalUnderReset(s, caught, storeEpoch);
@@ -234,7 +234,7 @@ async function answerDryRun<A extends JobAction>(
       await checkIfMatch(s, p.network, ifMatch);
       prepared = p;
     },
-    { checkOnly: true, limits: s.limits },
+    { checkOnly: true, limits: s.limits, vniRange: s.config.vniRange },
   );
   if (prepared === null) throw new AppError("INTERNAL", "the dry run prepared no job");
   await checkTokenQuota(s.redis, quotaOf(s, c).quota);

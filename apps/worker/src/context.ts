@@ -65,4 +65,11 @@ export interface JobContext extends HostContext {
   earlierSteps?: ReadonlySet<string>;
   /** The plan hash the client previewed (the request's expectPlan): a job whose plan differs fails instead of running. */
   expectPlan?: string;
+  /** This run's network lock token (a job spanning hosts hands it to its members' parts). */
+  lockToken?: string;
+  /**
+   * Set when this job is a member host's part of a job spanning hosts: it makes only this host's part, and the
+   * coordinating job keeps the index, the claims and the version. Absent: an ordinary job.
+   */
+  parentJob?: { jobId: string; host: string };
 }

@@ -21,6 +21,7 @@ import type { HostContext } from "./context";
 import { readLinks } from "./host/ip";
 import { type LeaseEntry, macOfDuid, readLeases } from "./host/leases";
 import type { CatalogEntry } from "./host/network-catalog";
+import { driverOf } from "./drivers/registry";
 
 /** An IPv6 neighbour of the bridge (`ip -6 -j neigh show dev <bridge>`): an address a VM uses and its MAC. */
 export interface Neighbour6 {
@@ -210,8 +211,9 @@ export async function publishIpTable(
   const ips = withVmTraffic(bridge, addressing ? mergeIpTable(addressing, leases, owners, neighbours) : [], state);
   // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
   if (addressing && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
+  // (Counted by the type's driver: an overlay's bridge also holds its VXLAN device, which is no VM.)
   const connectedVms =
-    opts.connectedVms ?? (bridge && entry.active ? (await readLinks(ctx.runner)).filter((l) => l.master === bridge).length : 0);
+    opts.connectedVms ?? (bridge && entry.active ? driverOf(entry).connectedVms(ctx, entry, await readLinks(ctx.runner)) : 0);
   const mine = lastPublished.get(ctx.redis) ?? new Map<string, { content: string; at: number }>();
   lastPublished.set(ctx.redis, mine);
   const key = `${ctx.hostId}\n${entry.name}`;

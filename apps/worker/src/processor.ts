@@ -11,7 +11,16 @@
  * otherwise leaves host and record to the holder and runs again later.
  */
 import { AppError, JOB_BACKOFF_MS, type QueuedJobData, toAppError, versionMismatch } from "@netforge/core/contract";
-import { bumpNetworkVersion, countWorkerEvent, getJob, getNetworkVersion, isTerminal, tryLock, type HeldLock } from "@netforge/core/store";
+import {
+  borrowLock,
+  bumpNetworkVersion,
+  countWorkerEvent,
+  getJob,
+  getNetworkVersion,
+  isTerminal,
+  tryLock,
+  type HeldLock,
+} from "@netforge/core/store";
 import { DelayedError, type Job, UnrecoverableError } from "bullmq";
 import type { HostContext } from "./context";
 import { modelFor } from "@netforge/core/model";
@@ -69,7 +78,16 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
     if (!record) throw new UnrecoverableError(`job record ${jobId} is missing`);
     if (isTerminal(record.state)) return record.result; // delivered again after finishing: nothing to do
 
-    const lock = await tryLock(host.redis, host.keys.networkLock(record.network), opts.lockTtlMs);
+    const parent = job.data.parent;
+    // A member host's part of a job spanning hosts runs under its coordinator's lock, never one of its own: a
+    // coordinator that no longer holds it (finished, failed, gone) leaves nothing for a stale part to do.
+    const lock = parent
+      ? await borrowLock(host.redis, host.keys.networkLock(record.network), parent.lockToken, opts.lockTtlMs)
+      : await tryLock(host.redis, host.keys.networkLock(record.network), opts.lockTtlMs);
+    if (!lock && parent) {
+      host.logger.warn({ jobId, parent: parent.jobId }, "a member part whose coordinating job no longer holds the network: not applied");
+      return null;
+    }
     if (!lock) {
       // Counted for /metrics; a lost increment must not fail the job.
       await countWorkerEvent(host.redis, host.keys, host.hostId, "lock_waits").catch(() => undefined);
@@ -111,7 +129,16 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
         if (current !== ifMatch) throw versionMismatch(record.network, ifMatch, current);
       }
       const expectPlan = job.data.expectPlan;
-      const ctx = { ...host, logger, report, revert, earlierSteps, ...(expectPlan ? { expectPlan } : {}) };
+      const ctx = {
+        ...host,
+        logger,
+        report,
+        revert,
+        earlierSteps,
+        lockToken: lock.token,
+        ...(expectPlan ? { expectPlan } : {}),
+        ...(parent ? { parentJob: { jobId: parent.jobId, host: parent.host } } : {}),
+      };
       // The network's type before the job (the catalog's; a create's from its payload): see below.
       const typeBefore = host.catalog.get(record.network)?.def.spec?.type ?? typeInPayload(payload);
       const result = await runJobAction(action, ctx, payload, { network: record.network, host: host.hostId });
@@ -123,7 +150,8 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
       // A change applied: the network's version +1 (nothing for a network the job removed), before the success
       // is recorded, so whoever sees the success reads the new version.
       await report.fence?.("bumping the network's version");
-      await bumpNetworkVersion(host.redis, host.keys, record.network);
+      // (A member's part: the coordinating job bumps it once, for the whole job.)
+      if (!parent) await bumpNetworkVersion(host.redis, host.keys, record.network);
       await report.succeeded(result); // fenced: only under the lock
       revert.success();
       host.hostChanged(record.network);
@@ -131,6 +159,12 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
       return result;
     } catch (thrown) {
       let err = toAppError(thrown);
+      if (parent && (isLockLost(err) || !(await lock.confirm()))) {
+        // The coordinator let go of the network: it has given up on this part (and undoes what it knows of);
+        // nothing more is done or recorded here under a lock that is not ours.
+        logger.warn({ err: err.message, parent: parent.jobId }, "a member part lost its coordinator's lock: stopped");
+        throw new UnrecoverableError(err.message);
+      }
       if (isLockLost(err) || !(await lock.confirm())) {
         // Whatever failed, it failed while the lock was (or became) someone else's: the host may have been
         // changed by the lock's next holder, so the finding means nothing; stop as a lost lock.
@@ -167,7 +201,12 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
           await job.moveToDelayed(Date.now() + 1000, token);
           throw new DelayedError();
         }
-        if (final) {
+        if (final && parent) {
+          // The coordinating job owns the claims and the index: a member part only records its own failure.
+          await report.fence?.("recording failure");
+          await report.failed(err);
+          logger.warn({ code: err.code, err: err.message }, "member part failed");
+        } else if (final) {
           await finalFailure(host, action, record.network, report, err);
           logger.warn({ code: err.code, err: err.message, details: err.details }, "job failed");
         } else {

@@ -57,11 +57,14 @@ export async function reconcile(
   const existing = new Map((await getNetworks(ctx.redis, ctx.keys, names)).map((r) => [r.name, r]));
   // Claims (names, subnets, forwarded ports) first: a network that shows up in the index again must already be
   // claimed, or a create of its name or an overlapping subnet slips in between (seen under load).
+  // A member's part of a network spanning hosts (an overlay off its gateway host) is not this host's network in
+  // the index: its name, subnet, record and spec are the gateway host's.
+  const own = catalog.filter((c) => !c.def.spec || modelOf(c.def.spec).indexedHere?.(c.def.spec) !== false);
   const conflicts = await syncHostClaims(
     ctx.redis,
     ctx.keys,
     ctx.hostId,
-    catalog.map((c) => ({
+    own.map((c) => ({
       name: c.name,
       cidr: c.def.cidr,
       cidr6: c.def.spec ? (modelOf(c.def.spec).view(c.def.spec).ipv6?.cidr ?? null) : null,
@@ -80,7 +83,7 @@ export async function reconcile(
   }
   const conflicted = new Set(conflicts.map((c) => c.network));
   // What goes to the index (records, specs); the host's own state (firewall, lost state) is repaired for all.
-  const indexed = catalog.filter((c) => !conflicted.has(c.name));
+  const indexed = own.filter((c) => !conflicted.has(c.name));
   await assertForwardedPorts(ctx, catalog);
   /** Index entries rewritten or removed because they differed from libvirt (the drift-repair counter of /metrics). */
   let repaired = 0;
@@ -263,7 +266,10 @@ export async function refreshStats(
 ): Promise<void> {
   const conflicted = new Set((ctx.nameConflicts ?? []).map((c) => c.network));
   // A network whose name another host holds: the IP table under that name is the other host's.
-  const entries = catalog.filter((c) => c.def.managed && !conflicted.has(c.name));
+  // A member's part of a network spanning hosts: the stats and IP table under its name are its gateway host's.
+  const entries = catalog.filter(
+    (c) => c.def.managed && !conflicted.has(c.name) && (!c.def.spec || modelOf(c.def.spec).indexedHere?.(c.def.spec) !== false),
+  );
   if (entries.length === 0) return;
   const owners = await ctx.virsh.domainMacOwners();
   // A full refresh (the catalog holds every network of the host): forget the counters of deleted networks.

@@ -13,7 +13,7 @@ describe("flags from the request schema", () => {
   it("flattens nested fields to dashed flags and merges the variants of the union", () => {
     expect(byFlag.get("dhcp-lease-time")).toMatchObject({ path: ["dhcp", "leaseTime"], kind: "integer" });
     expect(byFlag.get("dhcp")).toMatchObject({ kind: "false" });
-    expect(byFlag.get("type")?.choices).toEqual(["nat", "isolated", "bridge", "sriov"]);
+    expect(byFlag.get("type")?.choices).toEqual(["nat", "isolated", "bridge", "sriov", "overlay"]);
     expect(byFlag.get("pf")).toBeDefined();
     expect(byFlag.has("name")).toBe(false);
   });

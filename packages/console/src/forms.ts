@@ -44,8 +44,8 @@ export interface FormField {
   /** Where the value goes in the create body ("cidr", "dhcp.start", "ipv6.mode"). */
   path: string;
   label: string;
-  /** text (default), number (sent as a number when it is one), select, check (a check box). */
-  kind?: "text" | "number" | "select" | "check";
+  /** text (default), number (sent as a number when it is one), select, check (a check box), list (ids separated by commas or spaces, sent as an array). */
+  kind?: "text" | "number" | "select" | "check" | "list";
   hint?: string;
   /** A select's choices: [value, label]. */
   options?: [string, string][];
@@ -69,6 +69,8 @@ export interface TypeForm {
   summary: string;
   fields: FormField[];
   page: PageForm[];
+  /** The type names its hosts in its own fields (an overlay's members): the form's host is not sent. */
+  ownHosts?: true;
 }
 
 const has = (path: string) => (v: Values) => (v[path] ?? "") !== "";
@@ -175,6 +177,29 @@ export const FORMS: Record<string, TypeForm> = {
     ],
     page: [],
   },
+  overlay: {
+    summary: "One L2 segment over several hosts (VXLAN); its gateway, DHCP and NAT on one of them.",
+    ownHosts: true,
+    fields: [
+      {
+        path: "hosts",
+        label: "Member hosts",
+        kind: "list",
+        hint: "hv1, hv2, hv3",
+        required: true,
+        suggest: (hosts) => hosts.filter((h) => h.underlay).map((h) => ({ value: h.id, label: `${h.id} (underlay ${h.underlay?.ip})` })),
+      },
+      { path: "gatewayHost", label: "Gateway host (optional)", hint: "the first member" },
+      { path: "cidr", label: "Subnet", hint: "10.50.0.0/24", required: true },
+      { path: "gateway", label: "Gateway (optional)", hint: "the subnet's first address" },
+      { path: "dhcp", label: "Turn DHCP off", kind: "check", on: false },
+      { path: "dhcp.start", label: "DHCP start (optional)", when: dhcpOn },
+      { path: "dhcp.end", label: "DHCP end (optional)", when: dhcpOn },
+      { path: "mtu", label: "MTU (optional)", kind: "number", hint: "the smallest underlay MTU - 50" },
+      { path: "nat", label: "No NAT to the outside", kind: "check", on: false },
+    ],
+    page: [],
+  },
 };
 
 /** The network types, in the table's order (the networks page's filter, the create form's choice). */
@@ -208,7 +233,7 @@ export const shownFields = (type: string, v: Values): FormField[] => (FORMS[type
 export function createBody(type: string, v: Values): Record<string, unknown> | null {
   if (!FORMS[type] || !v.name) return null;
   const body: Record<string, unknown> = { name: v.name, type };
-  if (v.host) body.host = v.host;
+  if (v.host && !FORMS[type]?.ownHosts) body.host = v.host;
   if (v.description) body.description = v.description;
   if (v.noAutostart === "on") body.autostart = false;
   if (v.noStart === "on") body.start = false;
@@ -225,7 +250,7 @@ export function createBody(type: string, v: Values): Record<string, unknown> | n
       if (f.kind === "select" && f.options?.[0]) put(body, f.path, f.options[0][0]);
       continue;
     }
-    put(body, f.path, f.kind === "number" ? numberOr(raw) : raw);
+    put(body, f.path, f.kind === "number" ? numberOr(raw) : f.kind === "list" ? raw.split(/[\s,]+/).filter((x) => x !== "") : raw);
   }
   return body;
 }

@@ -63,4 +63,10 @@ export {
   versionTag,
   type JobRequestOptions,
 } from "./actions/index";
-export { bodyPayload, type CreateNetworkPayload, parseCreatePayload, type PayloadResult } from "./schemas/payload-parse";
+export {
+  bodyPayload,
+  type CreateNetworkPayload,
+  type OverlayDoorPart,
+  parseCreatePayload,
+  type PayloadResult,
+} from "./schemas/payload-parse";

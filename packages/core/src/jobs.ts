@@ -33,4 +33,10 @@ export interface QueuedJobData<A extends JobAction = JobAction> {
   expectPlan?: string;
   /** The network's version the request named (If-Match): the worker fails the job before any step on another. */
   ifMatch?: number;
+  /**
+   * A member host's part of a job spanning hosts (an overlay's): the coordinating job and the token of the network
+   * lock it holds. The part runs only under that lock (borrowed, never taken), so a coordinator that finished or
+   * failed can never have a stale part applied later.
+   */
+  parent?: { jobId: string; host: string; lockToken: string };
 }

@@ -1,10 +1,10 @@
 /** create-network at the API: placement and the name/subnet claim; its dry run plans the definition. */
 import { randomUUID } from "node:crypto";
 import { AppError, assertAllowedSubnet, IMPLEMENTED_TYPES, resolveCreate, subnetOfBody } from "@netforge/core/contract";
-import { bridgeNameFor, l2SpecFor, planCreate, specFromCreate } from "@netforge/core/model";
+import { bridgeNameFor, l2SpecFor, overlaySpecFor, planCreate, specFromCreate } from "@netforge/core/model";
 import { getHost, listAllNetworks } from "@netforge/core/store";
 import { answer, inventoryFacts } from "../dry-run";
-import { placeAndClaim } from "../job-preparers";
+import { overlayAtDoor, placeAndClaim } from "../job-preparers";
 import { apiHalf } from "./half";
 
 export const createNetwork = apiHalf("create-network", {
@@ -24,16 +24,31 @@ export const createNetwork = apiHalf("create-network", {
     }
     const { requestedHost: _requested, ...resolved } = spec;
     const uuid = randomUUID();
-    await placeAndClaim(
-      redis,
-      keys,
-      spec,
-      async (claim) => {
-        const host = claim.target as string;
-        await commit({ network: spec.name, host, payload: { ...resolved, uuid, host, createdAt: new Date().toISOString() }, claim });
-      },
-      opts.checkOnly === true,
-    );
+    // An overlay: its members checked, its VXLAN id claimed; it is placed on its gateway host (whose worker runs it).
+    const overlay = spec.overlay ? await overlayAtDoor(redis, keys, spec.name, spec.overlay, spec.mtu, opts) : null;
+    const placed = overlay && spec.overlay ? { ...spec, requestedHost: spec.overlay.gatewayHost } : spec;
+    try {
+      await placeAndClaim(
+        redis,
+        keys,
+        placed,
+        async (claim) => {
+          const host = claim.target as string;
+          const payload = {
+            ...resolved,
+            uuid,
+            host,
+            createdAt: new Date().toISOString(),
+            ...(overlay ? { overlayDoor: overlay.door } : {}),
+          };
+          await commit({ network: spec.name, host, payload, claim });
+        },
+        opts.checkOnly === true,
+      );
+    } catch (err) {
+      await overlay?.release().catch(() => undefined);
+      throw err;
+    }
   },
   // The definition the worker would write, its host setup and its firewall, planned from the host's inventory.
   async plan(s, prepared) {
@@ -41,6 +56,7 @@ export const createNetwork = apiHalf("create-network", {
     const payload = prepared.payload;
     const [hostRec, networks] = await Promise.all([getHost(s.redis, s.keys, host), listAllNetworks(s.redis, s.keys)]);
     let spec = hostRec ? l2SpecFor(payload, hostRec, networks) : null;
+    if (!spec && payload.overlayDoor && payload.overlay) spec = overlaySpecFor(payload, host);
     if (!spec) {
       // The bridge name the worker would pick: the first free one, against the host's links and its networks.
       const taken = new Set<string>(hostRec?.interfaces.map((i) => i.name) ?? []);
@@ -49,6 +65,7 @@ export const createNetwork = apiHalf("create-network", {
     }
     const plan = planCreate(spec, { start: payload.start, autostart: payload.autostart }, inventoryFacts(hostRec), host);
     // uuid and createdAt: the real call draws its own, so the hash leaves them out.
-    return answer(host, plan, [payload.uuid, payload.createdAt]);
+    // (An overlay's VXLAN id too: a dry run claims none, the real call gets the lowest free.)
+    return answer(host, plan, [payload.uuid, payload.createdAt, ...(payload.overlayDoor ? [String(payload.overlayDoor.vni)] : [])]);
   },
 });

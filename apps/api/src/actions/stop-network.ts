@@ -11,7 +11,7 @@ export const stopNetwork = apiHalf("stop-network", {
     await commit({ network: net.name, host: net.host, payload: { name: net.name }, claim: null });
   },
   async plan(s, prepared) {
-    const { active, firewall } = await stoppable(s, prepared, "stop");
-    return answer(prepared.host, planStop(prepared.network, { active, firewall }));
+    const { active, firewall, spec } = await stoppable(s, prepared, "stop");
+    return answer(prepared.host, planStop(prepared.network, { active, firewall }, spec));
   },
 });

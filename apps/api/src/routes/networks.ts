@@ -67,6 +67,8 @@ export function networkRoutes(s: Services): Hono<AppEnv> {
     ]);
     if (!network) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
     if (conflicts.length > 0) network.conflicts = conflicts;
+    // An overlay: its gateway host's row counts the VMs its worker last saw there (the stats are that host's).
+    for (const m of network.overlay?.hosts ?? []) if (m.id === network.host) m.connectedVms = network.stats.connectedVms;
     if (network.ipv6?.routed) {
       // What the upstream must route, from the host's own addresses as its worker last published them.
       const host = await getHost(s.redis, s.keys, network.host);

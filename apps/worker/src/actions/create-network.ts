@@ -1,5 +1,5 @@
 /** create-network on the host; a create that failed for good gives its name and subnet back. */
-import { getNetwork, releaseNetworkClaim, removeNetwork } from "@netforge/core/store";
+import { getNetwork, releaseNetworkClaim, releaseVni, removeNetwork } from "@netforge/core/store";
 import { createNetwork as run } from "../handlers/create-network";
 import { workerHalf } from "./half";
 
@@ -20,5 +20,7 @@ export const createNetwork = workerHalf("create-network", {
     }
     // A failed create gives its name and subnet back so a corrected request can be accepted.
     await releaseNetworkClaim(host.redis, host.keys, network, host.hostId);
+    // An overlay's VXLAN id, unless a network of that name exists (then the id is that one's).
+    if ((await getNetwork(host.redis, host.keys, network)) === null) await releaseVni(host.redis, host.keys, network);
   },
 });

@@ -6,6 +6,7 @@ import { bridgeDriver } from "./bridge";
 import { isolatedDriver } from "./isolated";
 import { natDriver } from "./nat";
 import { sriovDriver } from "./sriov";
+import { overlayDriver } from "./overlay";
 
 /** Each driver typed to its own spec; held as a driver of NetSpec, and only ever given a spec of its type. */
 const DRIVERS: { [T in NetworkType]: NetworkDriver<SpecOf<T>> } = {
@@ -13,6 +14,7 @@ const DRIVERS: { [T in NetworkType]: NetworkDriver<SpecOf<T>> } = {
   isolated: isolatedDriver,
   bridge: bridgeDriver,
   sriov: sriovDriver,
+  overlay: overlayDriver,
 };
 
 /** The driver of a type, or UNSUPPORTED_FOR_TYPE. */

@@ -28,8 +28,13 @@ export async function assertNothingAttached(ctx: JobContext, entry: CatalogEntry
 }
 
 /** Store the index record of a network whose state a job just changed (libvirt confirmed it; no re-read needed). */
-export async function publishRecord(ctx: HostContext, entry: CatalogEntry, active: boolean): Promise<NetworkRecord> {
+export async function publishRecord(
+  ctx: HostContext & { parentJob?: unknown },
+  entry: CatalogEntry,
+  active: boolean,
+): Promise<NetworkRecord> {
   const rec = driverOf(entry).record({ ...entry, active }, ctx.hostId, new Date().toISOString());
-  await putNetwork(ctx.redis, ctx.keys, rec);
+  // A member's part of a job spanning hosts: the coordinating job publishes the network.
+  if (!ctx.parentJob) await putNetwork(ctx.redis, ctx.keys, rec);
   return rec;
 }

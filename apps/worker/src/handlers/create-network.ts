@@ -15,6 +15,7 @@ import type { CatalogEntry } from "../host/network-catalog";
 import { readProtectedEndpoints } from "../host/protected";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 import { warnOverridingPolicies } from "./firewall-steps";
+import { startMemberParts } from "./members";
 
 export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): Promise<NetworkRecord> {
   const driver = driverFor(p.type);
@@ -74,6 +75,19 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   if (adopted) return finishAdopted(ctx, p, adopted, spec);
 
+  // A network spanning hosts (an overlay): every other member's part, by its own worker, at the same time.
+  const others = ctx.parentJob ? [] : (driver.model.otherHosts?.(spec) ?? []);
+  const parts =
+    others.length > 0
+      ? await startMemberParts(
+          ctx,
+          "create-network",
+          others,
+          (h) => ({ ...p, host: h }),
+          () => ({ name: p.name }),
+        )
+      : null;
+
   // The plan, from the spec and one read of the host's facts; exactly its host steps run below.
   const plan = planCreate(spec, { start: p.start, autostart: p.autostart }, await driver.hostFacts(ctx, spec), ctx.hostId);
   assertPlanAsPreviewed(ctx, plan, [p.uuid, p.createdAt]);
@@ -112,10 +126,13 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   } else {
     report.skip("verifying DHCP");
   }
+  await parts?.wait();
 
   const now = new Date().toISOString();
   const def = parseNetworkXml(plan.libvirtXml ?? driver.model.render(spec));
   const rec = driver.record({ name: p.name, active: p.start, autostart: p.autostart, persistent: true, def }, ctx.hostId, now);
+  // A member's part: the coordinating job publishes the network (its index record and spec), not the part.
+  if (ctx.parentJob) return rec;
   await putNetwork(ctx.redis, ctx.keys, rec);
   await putNetworkSpec(ctx.redis, ctx.keys, spec);
   return rec;

@@ -1,12 +1,13 @@
 /** delete-network: refuse while anything is attached, stop, undefine, drop from the index and release the claim. */
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
 import { planDelete, planStop } from "@netforge/core/model";
-import { releaseNetworkClaim, releasePortClaims, removeNetwork } from "@netforge/core/store";
+import { releaseNetworkClaim, releasePortClaims, releaseVni, removeNetwork } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { driverOf } from "../drivers/registry";
 import { assertNothingAttached, loadManaged } from "./common";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 import { networkFacts } from "./firewall-steps";
+import { startMemberParts } from "./members";
 
 export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<{ name: string; deleted: true }> {
   const { report, revert } = ctx;
@@ -34,6 +35,13 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
   // teardown (a created bridge's NIC, given back exactly as it was).
   const spec = entry.def.spec;
   const driver = driverOf(entry);
+  // A network spanning hosts (an overlay): the other members delete their parts first (each refuses while VMs
+  // are attached there), then this host's; a delete is not undone (ADR 0051).
+  const others = spec && !ctx.parentJob ? (driver.model.otherHosts?.(spec) ?? []) : [];
+  if (others.length > 0) {
+    const ref = () => ({ name: p.name });
+    await (await startMemberParts(ctx, "delete-network", others, ref, ref)).wait();
+  }
   const plan = planDelete(
     spec,
     p.name,
@@ -56,8 +64,12 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
 
 /** The network is gone from the host: out of the index, its name, subnet and ports released. */
 async function finishDelete(ctx: JobContext, name: string): Promise<{ name: string; deleted: true }> {
+  // A member's part of a job spanning hosts: the index and the claims are the coordinating job's.
+  if (ctx.parentJob) return { name, deleted: true };
   await removeNetwork(ctx.redis, ctx.keys, name);
   await releaseNetworkClaim(ctx.redis, ctx.keys, name, ctx.hostId);
   await releasePortClaims(ctx.redis, ctx.keys, ctx.hostId, name);
+  // An overlay's VXLAN id (nothing for a network that holds none).
+  await releaseVni(ctx.redis, ctx.keys, name);
   return { name, deleted: true };
 }

@@ -10,6 +10,7 @@ import { readProtectedEndpoints } from "../host/protected";
 import { loadManaged, publishRecord } from "./common";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 import { networkFacts, warnOverridingPolicies } from "./firewall-steps";
+import { startMemberParts } from "./members";
 
 export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
   const { virsh, report, revert } = ctx;
@@ -29,6 +30,10 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
   }
   const driver = driverOf(entry);
   const spec = entry.def.spec;
+  // A network spanning hosts (an overlay): every other member starts its part at the same time (ADR 0051).
+  const others = spec && !ctx.parentJob ? (driver.model.otherHosts?.(spec) ?? []) : [];
+  const ref = () => ({ name: p.name });
+  const parts = others.length > 0 ? await startMemberParts(ctx, "start-network", others, ref, ref) : null;
   await report.step("starting network", async () => {
     if (startedEarlier) {
       revert.add("stop network", () => virsh.destroy(p.name), "starting network");
@@ -63,5 +68,6 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
   } else {
     report.skip("verifying DHCP");
   }
+  await parts?.wait();
   return publishRecord(ctx, entry, true);
 }

@@ -5,6 +5,8 @@ import type { NetworkRecord } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { assertNothingAttached, loadManaged, publishRecord } from "./common";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
+import { driverOf } from "../drivers/registry";
+import { startMemberParts } from "./members";
 
 export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promise<NetworkRecord> {
   const { report, revert } = ctx;
@@ -19,11 +21,17 @@ export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promis
     await assertNothingAttached(ctx, e, "stop");
     return e;
   });
+  // A network spanning hosts (an overlay): every other member stops its part at the same time (ADR 0051).
+  const spec = entry.def.spec;
+  const others = spec && !ctx.parentJob ? (driverOf(entry).model.otherHosts?.(spec) ?? []) : [];
+  const ref = () => ({ name: p.name });
+  const parts = others.length > 0 ? await startMemberParts(ctx, "stop-network", others, ref, ref) : null;
   await report.step("stopping network", async () => {
     // Rules and forwards leave the kernel; they stay in the spec, so the next start restores them.
-    const plan = planStop(entry.name, { active: entry.active, firewall: ctx.firewall.get(entry.name) });
+    const plan = planStop(entry.name, { active: entry.active, firewall: ctx.firewall.get(entry.name) }, entry.def.spec);
     assertPlanAsPreviewed(ctx, plan);
     for (const phase of plan.phases) await runPhase(hostPortOf(ctx), revert, phase);
   });
+  await parts?.wait();
   return publishRecord(ctx, entry, false);
 }

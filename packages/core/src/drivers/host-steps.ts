@@ -16,6 +16,10 @@ export interface HostSteps<S> {
   setUp(spec: S, facts: HostFacts, host: string): HostStep[];
   /** Given back after the definition is removed. */
   tearDown(spec: S, facts: HostFacts): HostStep[];
+  /** Made right after libvirt started the network (on the bridge libvirt made); absent: nothing. */
+  afterStart?(spec: S, facts: HostFacts, host: string): HostStep[];
+  /** Removed right before libvirt stops the network; absent: nothing. */
+  beforeStop?(spec: S): HostStep[];
 }
 
 const ip = (args: string[]): string[] => ["ip", ...args];

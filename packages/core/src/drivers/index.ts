@@ -6,5 +6,15 @@ export { natModel } from "./nat";
 export { isolatedModel } from "./isolated";
 export { bridgeModel } from "./bridge";
 export { sriovModel } from "./sriov";
+export {
+  type OverlayMember,
+  type OverlayNetSpec,
+  overlayBridgeName,
+  overlayGuardCommands,
+  overlayGuardTable,
+  overlayHostSteps,
+  overlayModel,
+  overlaySpecFor,
+} from "./overlay";
 export * from "./door";
 export { bridgeChoiceFromInventory, bridgeUsers } from "./bridge";

@@ -96,6 +96,16 @@ export interface DriverModel<S extends NetSpec = NetSpec> {
   readonly hostSteps?: HostSteps<S>;
   /** The API door of a type made on a host device (bridge, sriov), from the hosts' inventory; absent for the others. */
   readonly door?: DeviceDoor<S>;
+  /**
+   * A type whose network spans hosts (overlay): the other hosts whose part its lifecycle jobs also make (each by
+   * its own worker, ADR 0051). Absent: the network lives on its one host.
+   */
+  otherHosts?(spec: S): string[];
+  /**
+   * Whether this host's copy of the network is the one the index and the claims stand for (an overlay: only its
+   * gateway host's; the other members' copies are parts of it). Absent: always.
+   */
+  indexedHere?(spec: S): boolean;
   /** Validate a change against the spec and the host and plan it (what a dry run shows and the worker applies). */
   planChange(spec: S, change: NetworkChange, host: HostObservation, currentXml?: string): ChangePlan;
   /** The checks of planChange alone (the API's door for a real call): the next spec, or what planChange throws. */

@@ -18,10 +18,11 @@ import type { DriverModel, SpecOf } from "./model";
 import { natModel } from "./nat";
 import type { RoutedModel, RoutedType } from "./routed";
 import { sriovModel } from "./sriov";
+import { type OverlayNetSpec, overlayModel } from "./overlay";
 import { type TypedDefinition, typeOf } from "./type-of";
 
 /** The spec of any network type netforge runs (a union: each type adds its driver's spec). */
-export type NetSpec = RoutedNetSpec | BridgeNetSpec | SriovNetSpec;
+export type NetSpec = RoutedNetSpec | BridgeNetSpec | SriovNetSpec | OverlayNetSpec;
 
 /**
  * Every type's driver. Each is typed to its own spec; held here as a driver of NetSpec (its methods'
@@ -32,6 +33,7 @@ const MODELS: { [T in NetworkType]: DriverModel<SpecOf<T>> } = {
   isolated: isolatedModel,
   bridge: bridgeModel,
   sriov: sriovModel,
+  overlay: overlayModel,
 };
 
 /** The pure half of a type's driver; UNSUPPORTED_FOR_TYPE for a type this build has none for. */

@@ -51,7 +51,8 @@ interface RoutedOptions {
 
 /** The spec of a routed type: its addressing (subnet, gateway, DHCP) is netforge's. */
 export function isRouted(spec: NetSpec): spec is RoutedNetSpec {
-  return "dhcp" in spec;
+  // (An overlay has DHCP too, but not the routed types' spec: asked by type.)
+  return spec.type === "nat" || spec.type === "isolated";
 }
 
 /** The driver of a routed type, typed to the spec of that one type: it always has a firewall part. */

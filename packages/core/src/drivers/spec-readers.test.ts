@@ -186,7 +186,7 @@ describe("readSpec: nat and isolated networks", () => {
 
 describe("readSpec: a type this build does not know", () => {
   it("is read as the routed shape with its own type kept (a newer netforge's network still parses)", () => {
-    const spec = readSpec("overlay" as NetworkType, { cidr: "10.3.0.0/24", gateway: "10.3.0.1", bridge: "nf-o" }, parsed());
-    expect(spec).toMatchObject({ type: "overlay", cidr: "10.3.0.0/24", bridge: "nf-o" });
+    const spec = readSpec("vpc" as NetworkType, { cidr: "10.3.0.0/24", gateway: "10.3.0.1", bridge: "nf-o" }, parsed());
+    expect(spec).toMatchObject({ type: "vpc", cidr: "10.3.0.0/24", bridge: "nf-o" });
   });
 });

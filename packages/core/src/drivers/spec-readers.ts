@@ -16,6 +16,7 @@ import type { NetSpec, Reservation } from "../planner/network-spec";
 import type { BridgeNetSpec } from "./bridge";
 import type { RoutedNetSpec, RoutedType } from "./routed";
 import type { SriovNetSpec } from "./sriov";
+import type { OverlayNetSpec } from "./overlay";
 
 const common = (p: ParsedNetwork) => ({
   name: p.name,
@@ -138,6 +139,43 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
   return spec;
 }
 
+/** An overlay's spec on one member: its subnet, gateway, DHCP, VNI, members and which member it is on. */
+function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
+  const o = meta.overlay as Node | undefined;
+  const cidr = str(meta.cidr);
+  const gateway = str(meta.gateway);
+  const bridge = str(meta.bridge);
+  const d = meta.dhcp as Node | undefined;
+  if (!o || typeof o !== "object" || !cidr || !gateway || !bridge || !d || typeof d !== "object") return null;
+  const vni = Number(attr(o, "vni"));
+  const mtu = Number(attr(o, "mtu") ?? p.mtu);
+  const gatewayHost = attr(o, "gatewayHost");
+  const self = attr(o, "self");
+  if (!Number.isInteger(vni) || !Number.isInteger(mtu) || !gatewayHost || !self) return null;
+  const members = ((meta.member as Node[] | undefined) ?? []).flatMap((m) => {
+    const id = attr(m, "id");
+    const ip = attr(m, "ip");
+    return id && ip ? [{ id, ip }] : [];
+  });
+  return {
+    type: "overlay",
+    ...common(p),
+    bridge,
+    cidr,
+    gateway,
+    dhcp:
+      attr(d, "enabled") === "yes"
+        ? { enabled: true, start: attr(d, "start"), end: attr(d, "end"), leaseTime: Number(attr(d, "leaseTime") ?? 3600) }
+        : { enabled: false, start: null, end: null, leaseTime: null },
+    mtu,
+    vni,
+    gatewayHost,
+    nat: attr(o, "nat") === "yes",
+    members,
+    self,
+  };
+}
+
 /** The QoS set kept as JSON in the metadata; null when absent, unreadable or empty. */
 function qosFromMetadata(text: string | null): QosSpec | null {
   if (!text) return null;
@@ -155,6 +193,7 @@ const SPEC_READERS: { [T in NetworkType]: (meta: Node, p: ParsedNetwork) => NetS
   isolated: (meta, p) => readRoutedSpec("isolated", meta, p),
   bridge: readBridgeSpec,
   sriov: readSriovSpec,
+  overlay: readOverlaySpec,
 };
 
 /** The spec a network of type `type` keeps in its metadata `meta`; null when it lacks what its type needs. */

@@ -28,6 +28,11 @@ function setUpSteps(spec: NetSpec, facts: HostFacts, host: string): HostStep[] {
   return modelOf(spec).hostSteps?.setUp(spec, facts, host) ?? [];
 }
 
+/** What the type makes right after libvirt's start (on the bridge libvirt made): nothing for most types. */
+function afterStartSteps(spec: NetSpec, facts: HostFacts, host: string): HostStep[] {
+  return modelOf(spec).hostSteps?.afterStart?.(spec, facts, host) ?? [];
+}
+
 /** The network's part of netforge's table as a started network of `spec` gets it (null: the type has none). */
 export function firewallStep(spec: NetSpec): NftStep | null {
   const part = modelOf(spec).firewall(spec);
@@ -69,11 +74,13 @@ export function planCreate(spec: NetSpec, opts: { start: boolean; autostart: boo
     },
   ];
   if (opts.start) {
-    phases.push({
-      step: "starting network",
-      concurrent: true,
-      hostSteps: fw ? [startStep(spec.name), fw] : [startStep(spec.name)],
-    });
+    const after = afterStartSteps(spec, facts, host);
+    phases.push(
+      after.length === 0
+        ? { step: "starting network", concurrent: true, hostSteps: fw ? [startStep(spec.name), fw] : [startStep(spec.name)] }
+        : // What the type makes on libvirt's bridge waits for the start; the table's part after it.
+          { step: "starting network", hostSteps: [startStep(spec.name), ...after, ...(fw ? [fw] : [])] },
+    );
   }
   phases.push({
     step: "setting autostart",
@@ -112,6 +119,7 @@ export function planStart(spec: NetSpec, net: NetworkFacts, facts: HostFacts, ho
   }
   steps.push(...setUpSteps(spec, facts, host));
   steps.push(startStep(spec.name));
+  steps.push(...afterStartSteps(spec, facts, host));
   const fw = firewallStep(spec);
   if (fw) steps.push(fw);
   const qos = qosStartStep(spec);
@@ -177,9 +185,13 @@ function uplinkQosRemoval(spec: NetSpec | null): HostStep[] {
   ];
 }
 
-/** What stopping a running network runs: libvirt's stop, then its part leaves the table (it stays in the spec). */
-function stopSteps(name: string, net: Pick<NetworkFacts, "active" | "firewall">): HostStep[] {
+/**
+ * What stopping a running network runs: what the type made on libvirt's bridge goes first, then libvirt's stop,
+ * then its part leaves the table (it stays in the spec).
+ */
+function stopSteps(name: string, net: Pick<NetworkFacts, "active" | "firewall">, spec: NetSpec | null = null): HostStep[] {
   const steps: HostStep[] = [];
+  if (net.active && spec) steps.push(...(modelOf(spec).hostSteps?.beforeStop?.(spec) ?? []));
   if (net.active)
     steps.push({
       kind: "virsh",
@@ -194,8 +206,8 @@ function stopSteps(name: string, net: Pick<NetworkFacts, "active" | "firewall">)
 }
 
 /** stop-network. */
-export function planStop(name: string, net: Pick<NetworkFacts, "active" | "firewall">): JobPlan {
-  return { phases: [{ step: "stopping network", hostSteps: stopSteps(name, net) }], warnings: [] };
+export function planStop(name: string, net: Pick<NetworkFacts, "active" | "firewall">, spec: NetSpec | null = null): JobPlan {
+  return { phases: [{ step: "stopping network", hostSteps: stopSteps(name, net, spec) }], warnings: [] };
 }
 
 /** A network with an MTU: its DHCP options file goes with it (docs/adr/0042-network-mtu.md); nothing to undo. */
@@ -239,7 +251,7 @@ export function planDelete(spec: NetSpec | null, name: string, net: NetworkFacts
     live: false,
   };
   const phases: JobPlan["phases"] = [];
-  if (net.active) phases.push({ step: "stopping network", hostSteps: stopSteps(name, net) });
+  if (net.active) phases.push({ step: "stopping network", hostSteps: stopSteps(name, net, spec) });
   phases.push({
     step: "removing definition",
     hostSteps: [

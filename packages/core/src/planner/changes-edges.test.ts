@@ -6,6 +6,7 @@
 import { renderNetworkChains } from "../render/nft";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
+import { isRouted } from "../drivers/routed";
 import { CONFIGURE_ACTIONS } from "../actions/index";
 import { checkChange, firewallNetworkOf, planChange, renderNetworkXml } from "../drivers/registry";
 import type { NativeRange } from "../render/network-xml";
@@ -48,7 +49,7 @@ function thrown(f: () => unknown): AppError {
 /** A plan's steps without the dnsmasq ends before live range updates (their own test: "a range move"). */
 const steps = (p: ChangePlan): PlanStep[] => p.steps.filter((s) => s.endDnsmasq === undefined);
 const routed = (p: { spec: NetSpec }): RoutedNetSpec => {
-  if (!("dhcp" in p.spec)) throw new Error("expected a routed spec");
+  if (!isRouted(p.spec)) throw new Error("expected a routed spec");
   return p.spec;
 };
 

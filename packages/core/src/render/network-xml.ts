@@ -14,6 +14,7 @@ import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
 import type { NetworkType } from "../schemas/network";
 import type { FirewallRule, HostService, PortForwardSpec } from "../planner/firewall";
 import type { BridgeNetSpec, NetSpec, Reservation, Reservation6, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
+import type { OverlayNetSpec } from "../drivers/overlay";
 import { xmlEscape as e } from "./xml-escape";
 import { typeOf } from "../drivers/type-of";
 import { readSpec } from "../drivers/spec-readers";
@@ -121,6 +122,52 @@ export function renderSriovXml(spec: SriovNetSpec): string {
     lines.push("  <vlan>");
     lines.push(`    <tag id='${Number(spec.vlan)}'/>`);
     lines.push("  </vlan>");
+  }
+  lines.push("</network>");
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * An overlay network on one member host (the spec's `self`). The gateway host's definition is a routed one:
+ * libvirt makes the bridge with the gateway address and dnsmasq (<forward mode='open'/>: netforge's table
+ * masquerades). Every other member's is a bridge definition on the bridge netforge made (no address, no DHCP):
+ * VMs attach by the network's name on every member. The whole spec (members, VNI) is in the metadata of each.
+ */
+export function renderOverlayXml(spec: OverlayNetSpec): string {
+  const lines = head(spec);
+  const d = spec.dhcp;
+  lines.push(`      <nf:cidr>${e(spec.cidr)}</nf:cidr>`);
+  lines.push(`      <nf:gateway>${e(spec.gateway)}</nf:gateway>`);
+  lines.push(`      <nf:bridge>${e(spec.bridge)}</nf:bridge>`);
+  if (d.enabled && d.start && d.end) {
+    lines.push(`      <nf:dhcp enabled='yes' start='${e(d.start)}' end='${e(d.end)}' leaseTime='${Number(d.leaseTime ?? 3600)}'/>`);
+  } else {
+    lines.push("      <nf:dhcp enabled='no'/>");
+  }
+  lines.push(
+    `      <nf:overlay vni='${Number(spec.vni)}' gatewayHost='${e(spec.gatewayHost)}' nat='${spec.nat ? "yes" : "no"}' self='${e(spec.self)}' mtu='${Number(spec.mtu)}'/>`,
+  );
+  for (const m of spec.members) lines.push(`      <nf:member id='${e(m.id)}' ip='${e(m.ip)}'/>`);
+  lines.push(...META_END);
+  if (spec.self !== spec.gatewayHost) {
+    lines.push("  <forward mode='bridge'/>"); // not-a-network-type: libvirt's forward mode
+    // (No <mtu>: libvirt takes none in forward mode bridge; netforge sets the bridge's, the metadata keeps it.)
+    lines.push(`  <bridge name='${e(spec.bridge)}'/>`);
+    lines.push("</network>");
+    return `${lines.join("\n")}\n`;
+  }
+  const prefix = parseCidrOrThrow(spec.cidr).prefix;
+  lines.push("  <forward mode='open'/>");
+  lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
+  lines.push(`  <mtu size='${Number(spec.mtu)}'/>`);
+  if (d.enabled && d.start && d.end) {
+    lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'>`);
+    lines.push("    <dhcp>");
+    lines.push(`      ${renderDhcpRange(d.start, d.end, d.leaseTime ?? 3600)}`);
+    lines.push("    </dhcp>");
+    lines.push("  </ip>");
+  } else {
+    lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'/>`);
   }
   lines.push("</network>");
   return `${lines.join("\n")}\n`;
@@ -309,7 +356,8 @@ const parser = new XMLParser({
     name === "reservation6" ||
     name === "dnsHost" ||
     name === "rule" ||
-    name === "portForward",
+    name === "portForward" ||
+    name === "member",
 });
 
 /**

@@ -60,6 +60,11 @@ export interface FirewallNetwork {
    * neighbour discovery, router advertisements and Packet-Too-Big pass before any rule.
    */
   ipv6?: { cidr: string; routed: boolean } | null;
+  /**
+   * TCP MSS clamped to the route's MTU on SYNs between the bridge and elsewhere (an overlay's gateway: its
+   * MTU is the underlay's less the VXLAN overhead, smaller than the outside's). Absent or false: none.
+   */
+  clampMss?: boolean;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -470,6 +475,11 @@ export function renderHostTable(
   L.push("\t}");
   L.push("\tchain forward {", "\t\ttype filter hook forward priority filter; policy accept;");
   for (const n of nets) {
+    if (!n.clampMss) continue;
+    L.push(`\t\tiifname "${n.bridge}" oifname != "${n.bridge}" tcp flags syn tcp option maxseg size set rt mtu`);
+    L.push(`\t\toifname "${n.bridge}" iifname != "${n.bridge}" tcp flags syn tcp option maxseg size set rt mtu`);
+  }
+  for (const n of nets) {
     const c = chainNames(n.name);
     const tc = trafficCounterNames(n.name);
     L.push(
@@ -565,6 +575,7 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
     // What the type lets through changed (another type): the whole table, as for a new bridge or subnet.
     const sameCaps = o.reachOutside === n.reachOutside && o.masquerade === n.masquerade && o.forwardsPorts === n.forwardsPorts;
     if (!sameCaps || o.bridge !== n.bridge || o.cidr !== n.cidr || o.ownsTypeRules !== n.ownsTypeRules) return null;
+    if ((o.clampMss ?? false) !== (n.clampMss ?? false)) return null;
     if (JSON.stringify(o.ipv6 ?? null) !== JSON.stringify(n.ipv6 ?? null)) return null;
     if (JSON.stringify(o.firewall) === JSON.stringify(n.firewall)) continue;
     const c = chainNames(name);

@@ -210,10 +210,10 @@ describe("field shapes", () => {
   it("a missing or unknown type is named in the operator's words, with the types there are", () => {
     const issuesOf = (body: object) => CreateNetworkBody.safeParse(body).error?.issues.map((i) => [i.path.join("."), i.message]);
     expect(issuesOf({ name: "web", cidr: "10.0.0.0/24" })).toEqual([
-      ["type", "a network type is required: one of nat, bridge, isolated, sriov"],
+      ["type", "a network type is required: one of nat, bridge, isolated, sriov, overlay"],
     ]);
     expect(issuesOf({ name: "web", type: "vxlan" })).toEqual([
-      ["type", '"vxlan" is not a network type: one of nat, bridge, isolated, sriov'],
+      ["type", '"vxlan" is not a network type: one of nat, bridge, isolated, sriov, overlay'],
     ]);
     // A body that is no object: not "a network type is required".
     for (const v of [null, "x", 42, []]) {
@@ -309,9 +309,9 @@ describe("field shapes", () => {
       "must be an interface name",
     );
   });
-  it("all four types are implemented", () => {
-    expect(NETWORK_TYPES).toEqual(["nat", "bridge", "isolated", "sriov"]);
-    expect([...IMPLEMENTED_TYPES].sort()).toEqual(["bridge", "isolated", "nat", "sriov"]);
+  it("all five types are implemented", () => {
+    expect(NETWORK_TYPES).toEqual(["nat", "bridge", "isolated", "sriov", "overlay"]);
+    expect([...IMPLEMENTED_TYPES].sort()).toEqual(["bridge", "isolated", "nat", "overlay", "sriov"]);
     expect([MIN_LEASE_SECONDS, MAX_LEASE_SECONDS, DEFAULT_LEASE_SECONDS]).toEqual([120, 31_536_000, 3600]);
   });
 });

@@ -10,6 +10,7 @@ import { HostId, Limit, NetworkName } from "./common";
 import { DhcpConfig, Ipv6Config, Mtu } from "./network-fields";
 import { QosSet } from "./qos";
 import { type CreateNetworkBody, type L2Request, NetworkType, resolveTypePart } from "./types/create-body";
+import type { OverlayPart } from "./types/overlay";
 
 // What this module always exported, now written in the shared fields and the per-type schema files
 // (schemas/types/); named one by one, so the JSON Schemas published from this module stay the same.
@@ -50,7 +51,8 @@ export function resolveCreate(body: CreateNetworkBody): ResolvedCreate {
     description: body.description ?? "",
     autostart: body.autostart ?? true,
     start: body.start ?? true,
-    requestedHost: body.host ?? null,
+    // An overlay names no host: it goes to its gateway host (its members are its `hosts`).
+    requestedHost: ("host" in body ? body.host : undefined) ?? null,
     ...(body.managedBy === undefined ? {} : { managedBy: body.managedBy }),
   };
   return { ...base, ...resolveTypePart(body) };
@@ -78,6 +80,8 @@ export interface NetworkSpec {
   mtu?: number;
   /** nat and isolated networks: IPv6 beside the IPv4 subnet (absent: none). */
   ipv6?: Ipv6Config;
+  /** overlay networks: the member hosts, the gateway host and whether it masquerades (absent for other types). */
+  overlay?: OverlayPart;
 }
 
 /** Result of resolving a create body: everything but the host-chosen fields (uuid, host, bridge, createdAt). */
@@ -209,6 +213,17 @@ export const NetworkView = z.object({
    * prefix cannot be reached from outside until it has one).
    */
   ipv6Route: z.object({ prefix: z.string(), via: z.array(z.string()) }).optional(),
+  /**
+   * An overlay only: its VXLAN id, gateway host and member hosts, each with its state and the VMs connected
+   * there (the gateway host's worker publishes the record: a member's row says what the last job left there).
+   */
+  overlay: z
+    .object({
+      vni: z.number().int(),
+      gatewayHost: z.string(),
+      hosts: z.array(z.object({ id: z.string(), state: NetworkState, connectedVms: z.number().int() })),
+    })
+    .optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

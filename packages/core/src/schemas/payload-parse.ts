@@ -14,8 +14,19 @@ import { HostId } from "./common";
 import { CreateNetworkBody, type FieldIssue, type NetworkSpec, resolveCreate } from "./network";
 import { typeBodyFields } from "./types/create-body";
 
+/**
+ * What the API's door adds to an overlay's create payload: the VXLAN id it claimed and each member's underlay
+ * address from the hosts' records (the workers program these; each checks its own is still its address).
+ */
+export interface OverlayDoorPart {
+  vni: number;
+  underlay: Record<string, string>;
+  /** The overlay's MTU: the body's, else the smallest member underlay MTU less the VXLAN overhead. */
+  mtu: number;
+}
+
 /** Payload of create-network: the resolved spec (bridge chosen on the host) plus whether to start it. */
-export type CreateNetworkPayload = Omit<NetworkSpec, "bridge"> & { start: boolean };
+export type CreateNetworkPayload = Omit<NetworkSpec, "bridge"> & { start: boolean; overlayDoor?: OverlayDoorPart };
 
 /** A payload parsed into its action's type, or the fields that are wrong (paths relative to the payload). */
 export type PayloadResult<P> = { ok: true; value: P } | { ok: false; issues: FieldIssue[] };
@@ -24,6 +35,13 @@ const CreateExtras = z.strictObject({
   uuid: z.string().uuid(),
   host: HostId,
   createdAt: z.string().datetime({ offset: true }),
+  overlayDoor: z
+    .strictObject({
+      vni: z.number().int().min(1).max(16_777_215),
+      underlay: z.record(HostId, z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/)),
+      mtu: z.number().int().min(576).max(9000),
+    })
+    .optional(),
 });
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -60,13 +78,18 @@ export function bodyPayload<S extends z.ZodType>(schema: S): (p: Record<string, 
 
 /** The create body a resolved payload stands for (new fields pass through as they are; the type's own by its schema file). */
 function createBodyOf(p: Record<string, unknown>): Record<string, unknown> {
-  const { uuid: _u, host: _h, createdAt: _c, cidr: _ci, gateway: _g, dhcp: _d, l2: _l, ...rest } = p;
+  const { uuid: _u, host: _h, createdAt: _c, cidr: _ci, gateway: _g, dhcp: _d, l2: _l, overlay: _o, overlayDoor: _od, ...rest } = p;
   return { ...rest, ...typeBodyFields(p, isObject) };
 }
 
 /** A queued create-network payload: exactly what the API resolves for the body it stands for, plus uuid, host, createdAt. */
 export function parseCreatePayload(payload: Record<string, unknown>): PayloadResult<CreateNetworkPayload> {
-  const extras = CreateExtras.safeParse({ uuid: payload.uuid, host: payload.host, createdAt: payload.createdAt });
+  const extras = CreateExtras.safeParse({
+    uuid: payload.uuid,
+    host: payload.host,
+    createdAt: payload.createdAt,
+    ...(payload.overlayDoor === undefined ? {} : { overlayDoor: payload.overlayDoor }),
+  });
   if (!extras.success) return { ok: false, issues: zodIssues(extras.error) };
   const body = CreateNetworkBody.safeParse(createBodyOf(payload));
   if (!body.success) return { ok: false, issues: zodIssues(body.error) };
@@ -81,7 +104,7 @@ export function parseCreatePayload(payload: Record<string, unknown>): PayloadRes
     }
     throw err;
   }
-  const { uuid: _u, host: _h, createdAt: _c, ...queued } = payload;
+  const { uuid: _u, host: _h, createdAt: _c, overlayDoor: _od, ...queued } = payload;
   const resolvedFields: Record<string, unknown> = { ...resolved };
   if (canonical(queued) !== canonical(resolvedFields)) {
     const fields = [...new Set([...Object.keys(queued), ...Object.keys(resolvedFields)])].filter(

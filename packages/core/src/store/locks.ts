@@ -112,3 +112,48 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promis
     },
   };
 }
+
+/**
+ * Work done under another run's lock (a member host's part of an overlay job, under the coordinating job's
+ * network lock): the same compare-and-renew with that run's token, so the work stops the moment that run no
+ * longer holds the lock (finished, failed, lost it). Never taken and never released here: the owner does.
+ * Answers null when the key does not hold the token now (the owner is gone: nothing may be done under it).
+ */
+export async function borrowLock(redis: Redis, key: string, token: string, ttlMs = 30_000): Promise<HeldLock | null> {
+  const sentAt = Date.now();
+  if ((await evalScript(redis, RENEW_LUA, 1, key, token, String(ttlMs))) !== 1) return null;
+  let lost = false;
+  let expiresBy = sentAt + ttlMs;
+  const renewWith = async (script: (lock: LockFenceArgs) => Promise<boolean>): Promise<boolean> => {
+    if (lost) return false;
+    const at = Date.now();
+    if (!(await script({ key, token, ttlMs }))) {
+      lost = true;
+      return false;
+    }
+    if (!lost) expiresBy = Math.max(expiresBy, at + ttlMs);
+    return true;
+  };
+  const renew = async (): Promise<boolean> =>
+    (await renewWith(async (l) => (await evalScript(redis, RENEW_LUA, 1, l.key, l.token, String(l.ttlMs))) === 1)) && !lost;
+  return {
+    key,
+    token,
+    get valid() {
+      return !lost && Date.now() < expiresBy;
+    },
+    async confirm() {
+      try {
+        return await renew();
+      } catch {
+        lost = true;
+        return false;
+      }
+    },
+    renewWith,
+    async release() {
+      // The owner's to release: only stop using it.
+      lost = true;
+    },
+  };
+}

@@ -11,19 +11,20 @@ import { BridgeBody, bridgeRequest } from "./bridge";
 import { type L2Request, l2BodyFields } from "./l2";
 import { IsolatedBody, NatBody, resolveRouted, routedBodyFields } from "./routed";
 import { SriovBody, sriovRequest } from "./sriov";
+import { OverlayBody, type OverlayPart, overlayBodyFields, resolveOverlay } from "./overlay";
 
 export type { L2Request } from "./l2";
 
 /** The network types of the module. */
-export const NETWORK_TYPES = ["nat", "bridge", "isolated", "sriov"] as const;
+export const NETWORK_TYPES = ["nat", "bridge", "isolated", "sriov", "overlay"] as const;
 export const NetworkType = z.enum(NETWORK_TYPES);
 export type NetworkType = z.infer<typeof NetworkType>;
 
 /** Network types this version can run (the others are rejected with UNSUPPORTED_FOR_TYPE). */
-export const IMPLEMENTED_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>(["nat", "isolated", "bridge", "sriov"]);
+export const IMPLEMENTED_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>(["nat", "isolated", "bridge", "sriov", "overlay"]);
 
 /** Body of create-network, one shape per type. */
-export const CreateNetworkBody = z.discriminatedUnion("type", [NatBody, IsolatedBody, BridgeBody, SriovBody], {
+export const CreateNetworkBody = z.discriminatedUnion("type", [NatBody, IsolatedBody, BridgeBody, SriovBody, OverlayBody], {
   // In the operator's words, not the validation library's ("Invalid discriminator value").
   error: (issue) => {
     // A body that is no object at all keeps the library's own words ("expected object").
@@ -40,6 +41,7 @@ export type CreateNetworkBody = z.infer<typeof CreateNetworkBody>;
 /** The type's part of a resolved create body: its addressing, or (device types) none and what it attaches to. */
 export type TypePart =
   | { cidr: string; gateway: string; dhcp: DhcpConfig; mtu?: number; ipv6?: Ipv6Config }
+  | { cidr: string; gateway: string; dhcp: DhcpConfig; mtu?: number; overlay: OverlayPart }
   | { cidr: null; gateway: null; dhcp: DhcpConfig; l2: L2Request };
 
 const NO_DHCP = (): DhcpConfig => ({ enabled: false, start: null, end: null, leaseTime: null });
@@ -54,6 +56,8 @@ export function resolveTypePart(body: CreateNetworkBody): TypePart {
       return { cidr: null, gateway: null, dhcp: NO_DHCP(), l2: bridgeRequest(body) };
     case "sriov":
       return { cidr: null, gateway: null, dhcp: NO_DHCP(), l2: sriovRequest(body) };
+    case "overlay":
+      return resolveOverlay(body);
   }
 }
 
@@ -62,10 +66,11 @@ export function resolveTypePart(body: CreateNetworkBody): TypePart {
  * any other's `l2` request (whatever its type: the body schema refuses what does not fit).
  */
 export function typeBodyFields(
-  p: { type?: unknown; cidr?: unknown; gateway?: unknown; dhcp?: unknown; l2?: unknown; ipv6?: unknown },
+  p: { type?: unknown; cidr?: unknown; gateway?: unknown; dhcp?: unknown; l2?: unknown; ipv6?: unknown; overlay?: unknown },
   isObject: (v: unknown) => v is Record<string, unknown>,
 ): Record<string, unknown> {
   if (p.type === "nat" || p.type === "isolated") return routedBodyFields(p.cidr, p.gateway, p.dhcp, isObject, p.ipv6);
+  if (p.type === "overlay") return { ...routedBodyFields(p.cidr, p.gateway, p.dhcp, isObject), ...overlayBodyFields(p.overlay, isObject) };
   return l2BodyFields(p.l2, isObject);
 }
 
@@ -74,6 +79,7 @@ export function subnetOfBody(body: CreateNetworkBody): string | null {
   switch (body.type) {
     case "nat":
     case "isolated":
+    case "overlay":
       return body.cidr;
     case "bridge":
     case "sriov":
@@ -109,5 +115,9 @@ export const CREATE_EXAMPLES: { [T in NetworkType]: { summary: string; value: z.
   sriov: {
     summary: "sriov: a pool of 8 VFs of a PF, tagged VLAN 100",
     value: { name: "fast", type: "sriov", host: "hv1", pf: "enp3s0f0", vfs: 8, vlan: 100 },
+  },
+  overlay: {
+    summary: "overlay: one L2 segment over three hosts (VXLAN), gateway, DHCP and NAT on hv1",
+    value: { name: "tenant-a", type: "overlay", cidr: "10.50.0.0/24", hosts: ["hv1", "hv2", "hv3"], gatewayHost: "hv1" },
   },
 };

@@ -1,0 +1,155 @@
+/**
+ * Jobs spanning hosts (an overlay's create, start, stop, delete: ADR 0051). The job runs on its coordinating
+ * host (the overlay's gateway host), under the network's lock. Each other member's part is a job of the same
+ * action on that member's own queue, run by that member's own worker (which sees only its own host), under
+ * the coordinator's lock (borrowed with its token, never taken: processor.ts), so a part can never run once the
+ * coordinator let go of the network. Each part is a job step of the coordinator ("host <id>: <action>"), and a
+ * job record of its own with its own steps and events. All or nothing: a part that fails undoes its own steps
+ * (as any job does) and fails the coordinator; a part that succeeded is undone by the coordinator's revert,
+ * which queues the undoing action on that member and waits for it; a part that does not finish within the bound
+ * is cancelled (its record failed, its queue entry removed) and counted as failed, its undo queued anyway.
+ */
+import { AppError, JOB_STEPS, type JobAction, type JobPayloads } from "@netforge/core/contract";
+import { getJob, isTerminal, type JobRecord, newJobRecord, openHostQueue, saveNewJob } from "@netforge/core/store";
+import type { JobContext } from "../context";
+
+/** How long the coordinator waits for a member's part (and for a member's undo) before giving up on it. */
+export const MEMBER_PART_TIMEOUT_MS = 30_000;
+const POLL_MS = 50;
+
+/** The action that takes a member's part back (null: none; a delete is not undone). */
+const UNDO_OF: Partial<Record<JobAction, JobAction>> = {
+  "create-network": "delete-network",
+  "start-network": "stop-network",
+  "stop-network": "start-network",
+};
+
+export interface MemberParts {
+  /** Wait until every part finished; throws the first failure, naming its host. */
+  wait(): Promise<void>;
+}
+
+/** Queue `action` on `host` as a part of the running job (record + queue entry); its record id. */
+async function queuePart<A extends JobAction>(ctx: JobContext, action: A, host: string, payload: JobPayloads[A]): Promise<string> {
+  if (!ctx.lockToken) throw new AppError("INTERNAL", "a job spanning hosts needs its lock token", {});
+  const rec = newJobRecord({
+    action,
+    network: ctx.report.record.network,
+    host,
+    payload,
+    steps: JOB_STEPS[action],
+    requestId: ctx.report.record.requestId,
+  });
+  await saveNewJob(ctx.redis, ctx.keys, rec);
+  const queue = openHostQueue(ctx.redis, ctx.keys, host);
+  try {
+    await queue.add(
+      action,
+      { jobId: rec.id, action, payload, parent: { jobId: ctx.report.record.id, host: ctx.hostId, lockToken: ctx.lockToken } },
+      { jobId: rec.id, attempts: 1, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 604_800 } },
+    );
+  } finally {
+    await queue.close().catch(() => undefined);
+  }
+  return rec.id;
+}
+
+/** The part's record once it finished, or null after `timeoutMs`. */
+async function finished(ctx: JobContext, id: string, timeoutMs: number): Promise<JobRecord | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await getJob(ctx.redis, ctx.keys, id);
+    if (r && isTerminal(r.state)) return r;
+    if (Date.now() > deadline) return null;
+    await new Promise((res) => setTimeout(res, POLL_MS));
+  }
+}
+
+/** Give up on a part that did not finish: out of its queue if it has not started, its record failed. */
+async function cancelPart(ctx: JobContext, host: string, id: string): Promise<void> {
+  const queue = openHostQueue(ctx.redis, ctx.keys, host);
+  try {
+    const job = await queue.getJob(id);
+    if (job && (await job.isWaiting())) await job.remove().catch(() => undefined);
+  } finally {
+    await queue.close().catch(() => undefined);
+  }
+  ctx.logger.warn({ host, part: id }, "member part did not finish in time: given up on (it can no longer run under this job's lock)");
+}
+
+function partFailed(host: string, action: string, rec: JobRecord | null, id: string): AppError {
+  if (!rec) {
+    return new AppError(
+      "HOST_UNAVAILABLE",
+      `host ${host} did not finish its part of this ${action} within ${MEMBER_PART_TIMEOUT_MS / 1000} s; what the other hosts did is undone`,
+      { host, memberJob: id },
+    );
+  }
+  const e = rec.error;
+  const code = e?.code ?? "INTERNAL";
+  return new AppError(code as AppError["code"], `host ${host}: ${e?.message ?? "its part failed"}`, {
+    ...(e?.details ?? {}),
+    host,
+    memberJob: id,
+    permanent: true,
+  });
+}
+
+/**
+ * Start the parts of `action` on `hosts` (each with its own payload) and register, for each, the revert that
+ * takes it back if the job fails. Returns a handle to wait on them all.
+ */
+export async function startMemberParts<A extends JobAction>(
+  ctx: JobContext,
+  action: A,
+  hosts: readonly string[],
+  payloadFor: (host: string) => JobPayloads[A],
+  undoPayloadFor: (host: string) => JobPayloads[JobAction],
+): Promise<MemberParts> {
+  const parts: { host: string; id: string; done: Promise<JobRecord | null> }[] = [];
+  for (const host of hosts) {
+    const step = `host ${host}: ${action}`;
+    const id = await queuePart(ctx, action, host, payloadFor(host));
+    const done = finished(ctx, id, MEMBER_PART_TIMEOUT_MS);
+    done.catch(() => undefined);
+    parts.push({ host, id, done });
+    const undo = UNDO_OF[action];
+    if (undo) {
+      ctx.revert.add(
+        `undo ${action} on host ${host}`,
+        async () => {
+          const rec = await done;
+          if (rec?.state === "failed") return; // it undid its own steps
+          if (!rec) await cancelPart(ctx, host, id);
+          const undoId = await queuePart(ctx, undo, host, undoPayloadFor(host) as JobPayloads[typeof undo]);
+          const out = await finished(ctx, undoId, MEMBER_PART_TIMEOUT_MS);
+          if (out?.state !== "succeeded") {
+            throw new AppError(
+              "HOST_COMMAND_FAILED",
+              `host ${host}: undoing its ${action} did not succeed (${out?.error?.message ?? "no answer"})`,
+              {
+                host,
+                memberJob: undoId,
+              },
+            );
+          }
+        },
+        step,
+      );
+    }
+  }
+  return {
+    async wait() {
+      // One job step per member (they ran in parallel; reported here in order): which host did what.
+      for (const p of parts) {
+        await ctx.report.step(`host ${p.host}: ${action}`, async () => {
+          const rec = await p.done;
+          if (rec?.state !== "succeeded") {
+            if (!rec) await cancelPart(ctx, p.host, p.id);
+            throw partFailed(p.host, action, rec, p.id);
+          }
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * The overlay type's body (issue 17): one L2 segment over several hosts (a bridge and a VXLAN device on each
+ * member), with a routed subnet whose gateway, DHCP and NAT live on one member, the gateway host. Its
+ * addressing fields are the routed types' (routed.ts); what it adds is the member hosts.
+ */
+import { z } from "zod";
+import { CidrString, HostId, IPv4 } from "../common";
+import { commonCreateFields, DhcpInput, type FieldIssue, Mtu, validationError } from "../network-fields";
+import { type RoutedPart, resolveRouted } from "./routed";
+
+const { host: _host, ...fieldsButHost } = commonCreateFields;
+
+export const OverlayBody = z.strictObject({
+  type: z.literal("overlay").describe("Network type overlay: one L2 segment over several hosts (VXLAN), its gateway on one of them"),
+  ...fieldsButHost,
+  cidr: CidrString,
+  gateway: IPv4.optional().describe("The gateway host's address on the network (default: the subnet's first usable address)"),
+  dhcp: DhcpInput.optional(),
+  mtu: Mtu.optional().describe(
+    "The overlay's MTU in bytes (default: the smallest member underlay MTU minus 50); at most a member's underlay MTU minus 50",
+  ),
+  hosts: z
+    .array(HostId)
+    .min(1, "give at least one member host")
+    .max(64)
+    .describe("The member hosts (ids): a bridge and a VXLAN device on each"),
+  gatewayHost: HostId.optional().describe("The member holding the gateway address, DHCP and NAT (default: the first of hosts)"),
+  nat: z.boolean().optional().describe("Masquerade to the outside on the gateway host (default true)"),
+});
+export type OverlayBody = z.infer<typeof OverlayBody>;
+
+/** What an overlay adds to the routed part: its members, the gateway host, NAT. */
+export interface OverlayPart {
+  hosts: string[];
+  gatewayHost: string;
+  nat: boolean;
+}
+
+/** Check an overlay body's fields against each other and fill defaults. Throws VALIDATION_FAILED. */
+export function resolveOverlay(body: OverlayBody): RoutedPart & { overlay: OverlayPart } {
+  const issues: FieldIssue[] = [];
+  const seen = new Set<string>();
+  body.hosts.forEach((h, i) => {
+    if (seen.has(h)) issues.push({ path: `hosts.${i}`, message: `host '${h}' is listed twice` });
+    seen.add(h);
+  });
+  const gatewayHost = body.gatewayHost ?? (body.hosts[0] as string);
+  if (!seen.has(gatewayHost)) {
+    issues.push({ path: "gatewayHost", message: `must be one of the member hosts (${body.hosts.join(", ")}): got '${gatewayHost}'` });
+  }
+  let routed: RoutedPart | null = null;
+  try {
+    // The routed types' addressing rules, as for nat (an overlay's gateway masquerades like one).
+    routed = resolveRouted({
+      type: "nat",
+      name: body.name,
+      cidr: body.cidr,
+      ...(body.gateway === undefined ? {} : { gateway: body.gateway }),
+      ...(body.dhcp === undefined ? {} : { dhcp: body.dhcp }),
+      ...(body.mtu === undefined ? {} : { mtu: body.mtu }),
+    });
+  } catch (err) {
+    const more = (err as { details?: { issues?: FieldIssue[] } }).details?.issues;
+    if (!Array.isArray(more)) throw err;
+    issues.push(...more);
+  }
+  if (issues.length > 0 || !routed) throw validationError(issues);
+  return { ...routed, overlay: { hosts: [...body.hosts], gatewayHost, nat: body.nat ?? true } };
+}
+
+/** The body fields a queued overlay payload's `overlay` part stands for. */
+export function overlayBodyFields(overlay: unknown, isObject: (v: unknown) => v is Record<string, unknown>): Record<string, unknown> {
+  if (!isObject(overlay)) return overlay === undefined ? {} : { overlay };
+  return { hosts: overlay.hosts, gatewayHost: overlay.gatewayHost, nat: overlay.nat };
+}
