@@ -219,6 +219,26 @@ describe("one script fences and writes a step's event (commitFencedJobEvent)", (
     await lock!.release();
   });
 
+  it("a job's start is fenced too: a record the store lost after it was read is not brought back as running", async () => {
+    // Found by the chaos run (seed 2602): the processor read the record, the store was emptied, the unfenced
+    // "started" write made the record again; the retry that followed left it "queued" with no BullMQ job.
+    const record = await savedRecord("fenced-start");
+    const lockKey = t.keys.networkLock("fenced-start");
+    const lock = await tryLock(t.redis, lockKey, 30_000);
+    expect(lock).not.toBeNull();
+    const report = new JobReporter(t.redis, t.keys, record, fenceFor(lock!, "fenced-start"));
+    await t.redis.del(t.keys.job(record.id), t.keys.jobEvents(record.id));
+    await expect(report.started(1)).rejects.toMatchObject({ details: { lockLost: true } });
+    expect(await getJob(t.redis, t.keys, record.id)).toBeNull();
+    await lock!.release();
+    // With its record there, the start is written as before.
+    const kept = await savedRecord("fenced-start2");
+    const lock2 = await tryLock(t.redis, t.keys.networkLock("fenced-start2"), 30_000);
+    await new JobReporter(t.redis, t.keys, kept, fenceFor(lock2!, "fenced-start2")).started(1);
+    expect((await getJob(t.redis, t.keys, kept.id))?.state).toBe("running");
+    await lock2!.release();
+  });
+
   it("renews the lock and writes the event (record, stream entry, publish) when the lock holds this token", async () => {
     const record = await savedRecord("fenced-mine");
     const lockKey = t.keys.networkLock("fenced-mine");

@@ -301,6 +301,7 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen:
       failed: 0,
       "ended, seen by its client, record lost to a FLUSHALL": 0,
       "lost to a FLUSHALL": 0,
+      "not confirmed (503 with a job id), not taken": 0,
       unfinished: 0,
       "lost otherwise": 0,
     };
@@ -317,6 +318,12 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen:
         continue;
       }
       jobs.set(id, rec);
+      // A 503 that carries a job id ("not confirmed on a replica: GET /api/jobs/<id> tells") is in doubt: gone is
+      // its allowed outcome (it did not survive); present, it must end like any accepted job.
+      if (!rec && o.status !== 202) {
+        c["not confirmed (503 with a job id), not taken"]++;
+        continue;
+      }
       if (rec && saw && saw.state !== rec.state) {
         v.push(`job ${id}: its client saw it end ${saw.state}, its record says ${rec.state}: ${show(o)}`);
         continue;

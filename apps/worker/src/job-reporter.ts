@@ -78,7 +78,10 @@ export class JobReporter {
       s.finishedAt = null;
     }
     this.record.progress.step = null;
-    await this.commit("progress");
+    // Fenced like every later write: a store emptied between the record's read and this write (its BullMQ job gone
+    // with it) must not get the record back as "running" (found by the chaos run, seed 2602: a later retry then
+    // left it "queued" for its whole retention with nothing to run it). Lost, the job is lost with the store.
+    await this.commit("progress", { before: "starting the job", thenRecheck: true });
   }
 
   /**

@@ -93,10 +93,51 @@ export async function confirmedOnReplica(redis: Redis, timeoutMs: number): Promi
   if (!isReplicatedRedis(redis)) return true;
   // WAIT blocks the whole connection (every request sharing it) until it returns: never WAIT for a replica that
   // is not there (after a failover the new primary has none until the old one comes back as its replica).
-  if ((await connectedReplicas(redis)) === 0) return true;
+  if ((await connectedReplicas(redis)) === 0) return await sentinelsNameThisNode(redis, timeoutMs);
   if (Number(await redis.call("WAIT", "1", String(Math.max(1, Math.floor(timeoutMs))))) >= 1) return true;
   replicaCounts.delete(redis);
-  return (await connectedReplicas(redis)) === 0;
+  return (await connectedReplicas(redis)) === 0 && (await sentinelsNameThisNode(redis, timeoutMs));
+}
+
+/**
+ * A primary with no replica is alone only if the sentinels still name it: one that was paused (a long stall, a
+ * frozen VM) past the failover wakes believing it is the primary, with no replica (its replica was promoted), and
+ * answers writes until the sentinels demote it, which then throws those writes away. Found by the chaos run
+ * (seed 2602, `redis-pause`): 29 jobs answered 202 in the second after such a wake were lost. So: the node this
+ * client is on (its run_id) must be the primary the first sentinel that answers names (SENTINEL MASTER's runid);
+ * no sentinel answering, or another primary named, is "not confirmed". Only on this path (no replica connected),
+ * so a healthy pair pays nothing for it.
+ */
+async function sentinelsNameThisNode(redis: Redis, timeoutMs: number): Promise<boolean> {
+  const o = redis.options;
+  const runId = /run_id:([0-9a-f]+)/.exec(await redis.info("server"))?.[1];
+  if (!runId || !o.name) return false;
+  for (const s of o.sentinels ?? []) {
+    const c = new Redis({
+      host: s.host,
+      port: s.port,
+      ...(o.sentinelPassword ? { password: o.sentinelPassword } : {}),
+      ...(o.enableTLSForSentinelMode ? { tls: {} } : {}),
+      lazyConnect: true,
+      connectTimeout: Math.max(100, timeoutMs),
+      commandTimeout: Math.max(100, timeoutMs),
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    c.on("error", () => undefined);
+    try {
+      await c.connect();
+      const fields = (await c.call("SENTINEL", "MASTER", o.name)) as string[];
+      const i = fields.indexOf("runid");
+      return i >= 0 && fields[i + 1] === runId;
+    } catch {
+      /* this sentinel is down or slow: ask the next */
+    } finally {
+      c.disconnect();
+    }
+  }
+  return false;
 }
 
 /** Replicas connected to the primary, per client, re-read at most every REPLICA_COUNT_TTL_MS. */
