@@ -6,6 +6,7 @@
  * and a worker killed mid-job leaving the host and the index consistent.
  */
 import type { SandboxHost } from "@netforge/sandbox";
+import { pidComm } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, TOKENS, waitFor } from "./support/cluster";
 import { openSse, type SseMessage } from "./support/sse-client";
@@ -275,6 +276,23 @@ describe("the index is rebuilt from the host", () => {
     expect(back).toMatchObject({ name: "keep", uuid: before.uuid, cidr: "10.94.0.0/24", state: "active", host: HOST });
     expect(stable(back)).toEqual(stable(before));
     await expectClaimed("keep", "10.94.0.0/24", "10.94.0.128/25");
+  });
+
+  it("a running network's dnsmasq killed by hand is started again by reconcile (found by the chaos run)", async () => {
+    const pidOf = async () => {
+      const r = await h.exec(["cat", "/run/libvirt/network/keep.pid"], { reject: false });
+      const pid = Number(r.stdout.trim());
+      return r.exitCode === 0 && pid > 0 && pidComm(pid) === "dnsmasq" ? pid : null;
+    };
+    const before = await pidOf();
+    expect(before).not.toBeNull();
+    process.kill(before as number, "SIGKILL");
+    await waitFor("keep's dnsmasq gone", async () => (await pidOf()) === null, 5_000, 100);
+    // The cluster runs workers with NETFORGE_RECONCILE_MS=5000.
+    const after = await waitFor("keep's dnsmasq running again", pidOf, 15_000, 200);
+    expect(after).not.toBe(before);
+    // Started from the network's own configuration, with nothing of the restart left in the live definition.
+    expect((await h.virsh(["net-dumpxml", "keep"])).stdout).not.toContain("netforge-dhcp-restart");
   });
 
   it("after losing every index key, a restarted worker rebuilds its host's part before it takes jobs", async () => {

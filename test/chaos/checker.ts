@@ -612,12 +612,23 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen:
       });
     for (const n of index) {
       if (n.type !== "nat" && n.type !== "isolated") continue;
-      const created = lastOk(n.name, "create-network");
+      // The network as it is now began with its last succeeded create or delete: a change before that is gone.
+      const lifecycle = [lastOk(n.name, "create-network"), lastOk(n.name, "delete-network")]
+        .map((x) => Date.parse(x?.rec.finishedAt ?? ""))
+        .filter((t) => !Number.isNaN(t));
+      const began = Math.max(0, ...lifecycle);
       for (const action of ["configure-network-firewall", "configure-network-dhcp"]) {
         const last = lastOk(n.name, action);
         if (!last) continue;
-        if (created && Date.parse(created.rec.finishedAt ?? "") > Date.parse(last.rec.finishedAt ?? "")) continue;
-        if (doubtAfter(n.name, action, Date.parse(last.rec.createdAt))) {
+        if (began > Date.parse(last.rec.finishedAt ?? "")) continue;
+        // A create or delete after the change that is in doubt (or any that succeeded: the create's check above)
+        // may have replaced the network and its spec: not judged.
+        const since = Date.parse(last.rec.createdAt);
+        if (
+          doubtAfter(n.name, action, since) ||
+          doubtAfter(n.name, "create-network", since) ||
+          doubtAfter(n.name, "delete-network", since)
+        ) {
           c["in doubt"]++;
           continue;
         }

@@ -111,6 +111,7 @@ export async function reconcile(
   await publishSpecs(ctx, indexed);
   lap("specs");
   const live = await reapplyLostState(ctx, catalog);
+  await restartDeadDhcp(ctx, catalog, live);
   await reapplyMtu(ctx, catalog);
   await reapplyQos(ctx, catalog);
   lap("lostState");
@@ -211,6 +212,51 @@ async function reapplyLostState(ctx: HostContext, catalog: CatalogEntry[]): Prom
     }
   }
   return live;
+}
+
+/** libvirt's pid file of a running network's dnsmasq (the system instance's run directory). */
+const dnsmasqPidFile = (name: string) => `/run/libvirt/network/${name}.pid`;
+/**
+ * A DNS record added and taken away again, live only, to make libvirt start a network's dnsmasq that is not
+ * running: its live DNS update starts the daemon when it is gone (libvirt has no command of its own for it, and
+ * a restart of the network would take every VM's port off the bridge). TEST-NET-1 and `.invalid`: no user record
+ * or address collides with it (the door refuses reserved ranges).
+ */
+const DHCP_NUDGE = "<host ip='192.0.2.1'><hostname>netforge-dhcp-restart.invalid</hostname></host>";
+
+/**
+ * A running network whose DHCP/DNS server died (killed, crashed) gets it back: libvirt does not watch it, so
+ * without this its VMs get no lease until the network is next changed (found by the chaos run's dnsmasq kill).
+ * Checked from libvirt's pid file (the process must still be a dnsmasq: pids are reused); restarted under the
+ * network's lock, logged and counted as re-applied state.
+ */
+async function restartDeadDhcp(ctx: HostContext, catalog: CatalogEntry[], live: Map<string, string>): Promise<void> {
+  for (const entry of catalog) {
+    const xml = live.get(entry.name);
+    if (!entry.active || !entry.def.spec || !xml || !/<ip\b/.test(xml)) continue;
+    if (await dnsmasqRunning(ctx, entry.name).catch(() => true)) continue;
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+    if (!lock) continue;
+    try {
+      if (!(await ctx.virsh.info(entry.name))?.active || (await dnsmasqRunning(ctx, entry.name))) continue;
+      await ctx.virsh.run(["net-update", entry.name, "add-last", "dns-host", DHCP_NUDGE, "--live"]);
+      await ctx.virsh.run(["net-update", entry.name, "delete", "dns-host", DHCP_NUDGE, "--live"]);
+      ctx.logger.warn({ network: entry.name }, "the network's dnsmasq was not running: started again");
+      await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, 1);
+    } catch (err) {
+      ctx.logger.warn({ err, network: entry.name }, "could not start the network's dnsmasq again");
+    } finally {
+      await lock.release();
+    }
+  }
+}
+
+async function dnsmasqRunning(ctx: HostContext, name: string): Promise<boolean> {
+  const pidText = await ctx.runner.run("cat", [dnsmasqPidFile(name)], { allowFailure: true });
+  const pid = Number(pidText.stdout.trim());
+  if (pidText.exitCode !== 0 || !Number.isInteger(pid) || pid <= 0) return false;
+  const comm = await ctx.runner.run("cat", [`/proc/${pid}/comm`], { allowFailure: true });
+  return comm.exitCode === 0 && comm.stdout.trim() === "dnsmasq";
 }
 
 /**

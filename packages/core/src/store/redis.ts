@@ -109,6 +109,18 @@ export async function confirmedOnReplica(redis: Redis, timeoutMs: number): Promi
  * so a healthy pair pays nothing for it.
  */
 async function sentinelsNameThisNode(redis: Redis, timeoutMs: number): Promise<boolean> {
+  // Asked at most every REPLICA_COUNT_TTL_MS per client, like the replica count: while a new primary waits for its
+  // replica, every commit would otherwise pay a sentinel connection. A "no" is never cached past that either.
+  const cached = sentinelVerdicts.get(redis);
+  if (cached && Date.now() - cached.at < REPLICA_COUNT_TTL_MS) return cached.named;
+  const named = await askSentinels(redis, timeoutMs);
+  sentinelVerdicts.set(redis, { named, at: Date.now() });
+  return named;
+}
+
+const sentinelVerdicts = new WeakMap<Redis, { named: boolean; at: number }>();
+
+async function askSentinels(redis: Redis, timeoutMs: number): Promise<boolean> {
   const o = redis.options;
   const runId = /run_id:([0-9a-f]+)/.exec(await redis.info("server"))?.[1];
   if (!runId || !o.name) return false;
