@@ -314,7 +314,13 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen:
       if (!rec && saw && flushes.some((t) => t >= o.sentAt)) {
         // Its end is known from its client: judge its effect by it (a synthetic record of what the client saw).
         c["ended, seen by its client, record lost to a FLUSHALL"]++;
-        jobs.set(id, { id, state: saw.state, createdAt: saw.createdAt, finishedAt: saw.finishedAt } as unknown as JobRecord);
+        jobs.set(id, {
+          id,
+          state: saw.state,
+          host: saw.host,
+          createdAt: saw.createdAt,
+          finishedAt: saw.finishedAt,
+        } as unknown as JobRecord);
         continue;
       }
       jobs.set(id, rec);
@@ -549,7 +555,7 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen:
   {
     const v: string[] = [];
     const v503: string[] = [];
-    const c = { names: 0, decided: 0, "in doubt": 0, "changes compared": 0 };
+    const c = { names: 0, decided: 0, "in doubt": 0, "changes compared": 0, "kept by another host": 0 };
     const c503 = { "503 answers": ops.filter((o) => o.status === 503).length, "names existing": 0 };
     const names = [...new Set(ops.filter((o) => o.network && /^k\d+n\d+$/.test(o.network)).map((o) => o.network as string))];
     const exists = new Set(onHosts.map((n) => n.name));
@@ -585,6 +591,13 @@ export async function check(env: ChaosEnv, ops: Op[], faults: DoneFault[], seen:
       }
       c.decided++;
       const want = last.op.action === "create-network";
+      // A delete removes the instance on its job's host; a host that was away when the name was taken again keeps
+      // its own instance and takes the name back once the other is gone (ADR 0047): another network, not this one.
+      const hostOfLast = (last.rec as { host?: string }).host;
+      if (!want && hostOfLast && exists.has(name) && !onHosts.some((n) => n.name === name && n.host === hostOfLast)) {
+        c["kept by another host"]++;
+        continue;
+      }
       // A FLUSHALL after the deciding job: its effect is on the host (found by the re-publish), so the same rule holds.
       if (want !== exists.has(name))
         v.push(

@@ -114,13 +114,14 @@ async function watchJobs(untilMs: number): Promise<void> {
           continue;
         }
         if (res.status !== 200) continue;
-        const j = ((await res.json()) as { job: { state: string; createdAt: string; finishedAt?: string | null } }).job;
+        const j = ((await res.json()) as { job: { state: string; host?: string; createdAt: string; finishedAt?: string | null } }).job;
         if (!TERMINAL.has(j.state)) continue;
         watching.delete(id);
         const seen: SeenJob = {
           client: cfg.client,
           jobId: id,
           state: j.state,
+          ...(j.host ? { host: j.host } : {}),
           createdAt: j.createdAt,
           finishedAt: j.finishedAt ?? null,
           seenAt: Date.now(),

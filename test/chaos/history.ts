@@ -38,6 +38,8 @@ export interface SeenJob {
   client: number;
   jobId: string;
   state: string;
+  /** The host the job ran on. */
+  host?: string;
   createdAt: string;
   finishedAt: string | null;
   seenAt: number;

@@ -231,14 +231,22 @@ const DHCP_NUDGE = "<host ip='192.0.2.1'><hostname>netforge-dhcp-restart.invalid
  * network's lock, logged and counted as re-applied state.
  */
 async function restartDeadDhcp(ctx: HostContext, catalog: CatalogEntry[], live: Map<string, string>): Promise<void> {
-  for (const entry of catalog) {
-    const xml = live.get(entry.name);
-    if (!entry.active || !entry.def.spec || !xml || !/<ip\b/.test(xml)) continue;
-    if (await dnsmasqRunning(ctx, entry.name).catch(() => true)) continue;
+  const withDhcp = catalog.filter((e) => {
+    const xml = live.get(e.name);
+    return e.active && e.def.spec && xml && /<ip\b/.test(xml);
+  });
+  if (withDhcp.length === 0) return;
+  // One command a round for every pid file (grep -H prints "<file>:<pid>" for those that exist), then /proc.
+  const dead = await deadDnsmasq(
+    ctx,
+    withDhcp.map((e) => e.name),
+  ).catch(() => new Set<string>());
+  for (const entry of withDhcp) {
+    if (!dead.has(entry.name)) continue;
     const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
     if (!lock) continue;
     try {
-      if (!(await ctx.virsh.info(entry.name))?.active || (await dnsmasqRunning(ctx, entry.name))) continue;
+      if (!(await ctx.virsh.info(entry.name))?.active || !(await deadDnsmasq(ctx, [entry.name])).has(entry.name)) continue;
       await ctx.virsh.run(["net-update", entry.name, "add-last", "dns-host", DHCP_NUDGE, "--live"]);
       await ctx.virsh.run(["net-update", entry.name, "delete", "dns-host", DHCP_NUDGE, "--live"]);
       ctx.logger.warn({ network: entry.name }, "the network's dnsmasq was not running: started again");
@@ -251,12 +259,29 @@ async function restartDeadDhcp(ctx: HostContext, catalog: CatalogEntry[], live: 
   }
 }
 
-async function dnsmasqRunning(ctx: HostContext, name: string): Promise<boolean> {
-  const pidText = await ctx.runner.run("cat", [dnsmasqPidFile(name)], { allowFailure: true });
-  const pid = Number(pidText.stdout.trim());
-  if (pidText.exitCode !== 0 || !Number.isInteger(pid) || pid <= 0) return false;
-  const comm = await ctx.runner.run("cat", [`/proc/${pid}/comm`], { allowFailure: true });
-  return comm.exitCode === 0 && comm.stdout.trim() === "dnsmasq";
+/** Of these networks, those whose dnsmasq is not running (no pid file, or its pid is no dnsmasq: pids are reused). */
+async function deadDnsmasq(ctx: HostContext, names: string[]): Promise<Set<string>> {
+  const r = await ctx.runner.run("grep", ["-H", "", ...names.map(dnsmasqPidFile)], { allowFailure: true });
+  const pids = new Map<string, number>();
+  for (const line of r.stdout.split("\n")) {
+    const m = /^\/run\/libvirt\/network\/(.+)\.pid:(\d+)$/.exec(line.trim());
+    if (m) pids.set(m[1] as string, Number(m[2]));
+  }
+  // And every pid's process name in one more: "/proc/<pid>/comm:dnsmasq".
+  const comms = new Map<number, string>();
+  if (pids.size > 0) {
+    const c = await ctx.runner.run("grep", ["-H", "", ...[...pids.values()].map((p) => `/proc/${p}/comm`)], { allowFailure: true });
+    for (const line of c.stdout.split("\n")) {
+      const m = /^\/proc\/(\d+)\/comm:(.*)$/.exec(line.trim());
+      if (m) comms.set(Number(m[1]), (m[2] as string).trim());
+    }
+  }
+  const dead = new Set<string>();
+  for (const name of names) {
+    const pid = pids.get(name);
+    if (!pid || comms.get(pid) !== "dnsmasq") dead.add(name);
+  }
+  return dead;
 }
 
 /**
