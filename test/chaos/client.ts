@@ -18,6 +18,8 @@ interface Config {
   untilMs: number;
   log: string;
   pauseMs?: number;
+  /** Whether creates include bridge networks (default true). */
+  bridges?: boolean;
 }
 
 const cfg = JSON.parse(process.argv[2] ?? "{}") as Config;
@@ -149,7 +151,7 @@ async function step(): Promise<void> {
   if (roll < 0.28) {
     action = "create-network";
     const t = r();
-    const type = t < 0.5 ? "nat" : t < 0.8 ? "isolated" : "bridge";
+    const type = t < 0.5 ? "nat" : t < 0.8 || cfg.bridges === false ? "isolated" : "bridge";
     body = {
       name: n,
       type,

@@ -23,6 +23,8 @@ export interface ChaosOptions {
    * the schedule runs); otherwise what is still planned when the load ends is left out.
    */
   finishSchedule?: boolean;
+  /** Bridge networks among the clients' creates (default true; `--no-bridges`). */
+  bridges?: boolean;
   /** Longest wait for accepted jobs to end after the load (ms). */
   settleMs: number;
   /**
@@ -77,6 +79,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         hosts: env.hostIds,
         untilMs: t0 + durationMs,
         log: logs[i],
+        bridges: o.bridges ?? true,
       };
       clients.push(
         execa(process.execPath, ["--import", TSX_LOADER, join(import.meta.dirname, "client.ts"), JSON.stringify(cfg)], {
@@ -183,6 +186,7 @@ if (import.meta.filename === process.argv[1]) {
     clients: Number(arg("clients", "3")),
     gapMs: [Number(arg("min-gap-ms", "5000")), Number(arg("max-gap-ms", "12000"))],
     settleMs: Number(arg("settle-s", "90")) * 1000,
+    bridges: !process.argv.includes("--no-bridges"),
     ...(process.argv.includes("--final-fault") ? { finalFault: arg("final-fault", "") as FaultKind } : {}),
   })
     .then((r) => {
