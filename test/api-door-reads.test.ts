@@ -5,9 +5,9 @@
  * them in the order it always did: unknown network (404), its host not
  * registered or offline (503), the change itself. Against the run's real Redis.
  */
-import type { NetSpec } from "@netforge/core/model";
 import { putHost, putNetworkIps, putNetworkSpec, type Redis, readNetworkAtDoor } from "@netforge/core/store";
 import type { Command } from "ioredis";
+import { natSpec } from "./support/specs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type ApiHarness, hostRecord, startApiHarness } from "./support/api-harness";
 import { apiHalfOf } from "@netforge/api/testing";
@@ -41,18 +41,7 @@ async function watchCommands(redis: Redis, fn: (rounds: () => number) => Promise
   }
   return { names, rounds: rounds() };
 }
-const spec = (name: string, cidr: string): NetSpec => ({
-  type: "nat",
-  name,
-  uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c",
-  description: "",
-  createdAt: "2026-11-28T00:00:00.000Z",
-  bridge: `nf-${name}`,
-  cidr,
-  gateway: cidr.replace(/0\/24$/, "1"),
-  dhcp: { enabled: true, start: cidr.replace(/0\/24$/, "100"), end: cidr.replace(/0\/24$/, "200"), leaseTime: 3600 },
-  reservations: [],
-});
+const spec = natSpec;
 
 beforeAll(async () => {
   h = await startApiHarness("api-door");

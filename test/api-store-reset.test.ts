@@ -15,9 +15,9 @@ import {
   setHostConflicts,
   syncHostClaims,
 } from "@netforge/core/store";
-import type { NetSpec } from "@netforge/core/model";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ApiHarness, startApiHarness } from "./support/api-harness";
+import { natSpec } from "./support/specs";
 
 let h: ApiHarness;
 beforeAll(async () => {
@@ -107,18 +107,7 @@ describe("the door while the store re-publishes", () => {
 });
 
 describe("a network whose spec is not re-published yet", () => {
-  const spec = (name: string): NetSpec => ({
-    type: "nat",
-    name,
-    uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c",
-    description: "",
-    createdAt: "2026-11-28T00:00:00.000Z",
-    bridge: `nf-${name}`,
-    cidr: "10.90.0.0/24",
-    gateway: "10.90.0.1",
-    dhcp: { enabled: true, start: "10.90.0.100", end: "10.90.0.200", leaseTime: 3600 },
-    reservations: [],
-  });
+  const spec = (name: string) => natSpec(name, "10.90.0.0/24");
 
   it("a change of it is answered 503 (nothing queued), not accepted unchecked; with the spec back it is checked again", async () => {
     // Found by the chaos run: after a FLUSHALL a host re-published the network's record before its spec, and an

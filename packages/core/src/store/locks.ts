@@ -62,13 +62,35 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promis
   const sentAt = Date.now();
   const ok = await redis.set(key, token, "PX", ttlMs, "NX");
   if (ok !== "OK") return null;
+  return heldLock(redis, key, token, ttlMs, sentAt, true);
+}
+
+/**
+ * Work done under another run's lock (a member host's part of an overlay job, under the coordinating job's
+ * network lock): the same compare-and-renew with that run's token, so the work stops the moment that run no
+ * longer holds the lock (finished, failed, lost it). Never taken and never released here: the owner does.
+ * Answers null when the key does not hold the token now (the owner is gone: nothing may be done under it).
+ */
+export async function borrowLock(redis: Redis, key: string, token: string, ttlMs = 30_000): Promise<HeldLock | null> {
+  const sentAt = Date.now();
+  if ((await evalScript(redis, RENEW_LUA, 1, key, token, String(ttlMs))) !== 1) return null;
+  return heldLock(redis, key, token, ttlMs, sentAt, false);
+}
+
+/**
+ * A lock this run may work under, from the moment a SET or renewal holding `token` was sent. `owned`: taken by
+ * this run, so renewed in the background (every third of the TTL) and deleted on release; borrowed, it is only
+ * checked (by confirm and the fenced writes) and release just stops using it.
+ */
+function heldLock(redis: Redis, key: string, token: string, ttlMs: number, sentAt: number, owned: boolean): HeldLock {
   let lost = false;
   // When the key expires at the latest if no renewal lands: counted from when a successful SET/renewal
   // was SENT (Redis may have applied it any time after), so it never over-estimates.
   let expiresBy = sentAt + ttlMs;
+  let timer: NodeJS.Timeout | null = null;
   const markLost = () => {
     lost = true;
-    clearInterval(timer);
+    if (timer) clearInterval(timer);
   };
   const renewWith = async (script: (lock: LockFenceArgs) => Promise<boolean>): Promise<boolean> => {
     if (lost) return false;
@@ -82,14 +104,16 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promis
   };
   const renew = async (): Promise<boolean> =>
     (await renewWith(async (l) => (await evalScript(redis, RENEW_LUA, 1, l.key, l.token, String(l.ttlMs))) === 1)) && !lost;
-  const timer = setInterval(
-    () => {
-      // A failed renewal (Redis unreachable) does not prove the lock lost; `expiresBy` running out does.
-      renew().catch(() => undefined);
-    },
-    Math.max(100, Math.floor(ttlMs / 3)),
-  );
-  timer.unref();
+  if (owned) {
+    timer = setInterval(
+      () => {
+        // A failed renewal (Redis unreachable) does not prove the lock lost; `expiresBy` running out does.
+        renew().catch(() => undefined);
+      },
+      Math.max(100, Math.floor(ttlMs / 3)),
+    );
+    timer.unref();
+  }
   return {
     key,
     token,
@@ -108,52 +132,8 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 30_000): Promis
     renewWith,
     async release() {
       markLost();
-      await evalScript(redis, RELEASE_LUA, 1, key, token);
-    },
-  };
-}
-
-/**
- * Work done under another run's lock (a member host's part of an overlay job, under the coordinating job's
- * network lock): the same compare-and-renew with that run's token, so the work stops the moment that run no
- * longer holds the lock (finished, failed, lost it). Never taken and never released here: the owner does.
- * Answers null when the key does not hold the token now (the owner is gone: nothing may be done under it).
- */
-export async function borrowLock(redis: Redis, key: string, token: string, ttlMs = 30_000): Promise<HeldLock | null> {
-  const sentAt = Date.now();
-  if ((await evalScript(redis, RENEW_LUA, 1, key, token, String(ttlMs))) !== 1) return null;
-  let lost = false;
-  let expiresBy = sentAt + ttlMs;
-  const renewWith = async (script: (lock: LockFenceArgs) => Promise<boolean>): Promise<boolean> => {
-    if (lost) return false;
-    const at = Date.now();
-    if (!(await script({ key, token, ttlMs }))) {
-      lost = true;
-      return false;
-    }
-    if (!lost) expiresBy = Math.max(expiresBy, at + ttlMs);
-    return true;
-  };
-  const renew = async (): Promise<boolean> =>
-    (await renewWith(async (l) => (await evalScript(redis, RENEW_LUA, 1, l.key, l.token, String(l.ttlMs))) === 1)) && !lost;
-  return {
-    key,
-    token,
-    get valid() {
-      return !lost && Date.now() < expiresBy;
-    },
-    async confirm() {
-      try {
-        return await renew();
-      } catch {
-        lost = true;
-        return false;
-      }
-    },
-    renewWith,
-    async release() {
-      // The owner's to release: only stop using it.
-      lost = true;
+      // A borrowed lock is its owner's to release: only stop using it.
+      if (owned) await evalScript(redis, RELEASE_LUA, 1, key, token);
     },
   };
 }
