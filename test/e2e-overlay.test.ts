@@ -325,8 +325,16 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     const lc = await vc.dhcp({ timeoutMs: 20_000 });
     expect(la.ip).toMatch(/^10\.64\.0\./);
     expect(lc.ip).toMatch(/^10\.64\.0\./);
-    // Host 2's dnsmasq handed both out (its lease file names them).
-    const leases = (await hb.exec(["sh", "-c", `cat /var/lib/libvirt/dnsmasq/nfov${vni}.status`])).stdout;
+    // Host 2's dnsmasq handed both out (its lease file names them). libvirt's lease helper writes that file after
+    // dnsmasq has answered, so the second lease may reach it a moment after the client has its address.
+    const leases = await waitFor(
+      "both leases in host 2's lease file",
+      async () => {
+        const text = (await hb.exec(["cat", `/var/lib/libvirt/dnsmasq/nfov${vni}.status`], { reject: false })).stdout;
+        return text.includes(la.ip) && text.includes(lc.ip) ? text : null;
+      },
+      5_000,
+    );
     expect(leases).toContain(la.ip);
     expect(leases).toContain(lc.ip);
     const ping = await va.exec(["busybox", "ping", "-c", "2", "-W", "2", lc.ip], { reject: false });
