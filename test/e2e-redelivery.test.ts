@@ -10,7 +10,7 @@
  * a create delivered again while a VM is attached must not destroy its network.
  */
 import { getJob, type JobRecord } from "@netforge/core/store";
-import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
+import { addLanNic, createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { Job, Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
@@ -131,6 +131,35 @@ describe("a job delivered again after its host change, before its success record
     expect(again.state).toBe("failed");
     expect(again.error?.code).toBe("INVALID_STATE");
     await run("delete-network", { name: "other" });
+  });
+
+  it("create of a bridge network delivered again after it was stopped: its own bridge and NIC are taken back, not refused or left", async () => {
+    // The chaos run's seed 2602: a create succeeded, a stop followed (a stopped bridge network keeps its bridge with
+    // the NIC in it), then a failover lost the create's success and BullMQ delivered it again. The second delivery
+    // took the bridge for "not netforge's", failed, and left the bridge and its NIC without a network.
+    await addLanNic(h, { hostIfname: "lan0", outsideIfname: "lan0-peer", outsideCidr: "192.0.2.1/24" });
+    const create = await run("create-network", { name: "lanr", type: "bridge", interface: "lan0", host: HOST });
+    await run("stop-network", { name: "lanr" });
+    const master = async () =>
+      (JSON.parse((await h.exec(["ip", "-j", "link", "show", "dev", "lan0"])).stdout)[0] as { master?: string }).master;
+    expect(await master()).toBe("nf-lanr");
+
+    const again = await redeliver(create, "setting autostart");
+    expect(again.state, JSON.stringify(again.error)).toBe("succeeded");
+    // One network, running as the create asked, its bridge made again with the NIC in it; no second bridge.
+    expect(await isActive("lanr")).toBe(true);
+    expect(await master()).toBe("nf-lanr");
+    const bridges = JSON.parse((await h.exec(["ip", "-j", "link", "show", "type", "bridge"])).stdout) as { ifname: string }[];
+    expect(bridges.map((b) => b.ifname).filter((n) => n.startsWith("nf-"))).toEqual(["nf-lanr"]);
+    expect((await c.call("describe-network", { name: "lanr" })).body.network).toMatchObject({
+      state: "active",
+      bridge: { name: "nf-lanr", interface: "lan0" },
+    });
+
+    await run("delete-network", { name: "lanr" });
+    // Nothing left: the NIC is out of any bridge and the bridge is gone.
+    expect(await master()).toBeUndefined();
+    expect((await h.exec(["ip", "link", "show", "dev", "nf-lanr"], { reject: false })).exitCode).not.toBe(0);
   });
 
   it("create with a VM attached: the network is kept (not destroyed and recreated), the VM keeps its lease", async () => {

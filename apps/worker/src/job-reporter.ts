@@ -9,6 +9,7 @@ import type { AppError } from "@netforge/core/contract";
 import {
   commitFencedJobEvent,
   commitJobEvent,
+  getJob,
   type JobRecord,
   type Keys,
   percentOf,
@@ -19,6 +20,9 @@ import type { Fence } from "./fence";
 
 /** How long an outcome write waits for a replica's confirmation (Sentinel only) before going on regardless. */
 const REPLICA_WAIT_MS = 2_000;
+/** How long an unconfirmed outcome is read back and written again (a Sentinel failover takes a few seconds). */
+const OUTCOME_CONFIRM_MS = 15_000;
+const OUTCOME_RECHECK_MS = 250;
 
 export class JobReporter {
   /**
@@ -53,6 +57,11 @@ export class JobReporter {
     fenced: { before: string; thenRecheck: boolean } | null = null,
   ): Promise<void> {
     this.record.progress.percent = type === "succeeded" ? 100 : percentOf(this.record.progress.steps);
+    await this.write(type, fenced);
+    if (type !== "progress") await this.confirmOutcome(type, fenced);
+  }
+
+  private async write(type: "progress" | "succeeded" | "failed", fenced: { before: string; thenRecheck: boolean } | null): Promise<void> {
     if (fenced && this.fence) {
       const record = this.record;
       await this.fence.write(
@@ -63,8 +72,28 @@ export class JobReporter {
     } else {
       await commitJobEvent(this.redis, this.keys, this.record, type);
     }
-    // An outcome must survive a failover (Sentinel): lost, the job would look unfinished and run again.
-    if (type !== "progress") await confirmedOnReplica(this.redis, REPLICA_WAIT_MS).catch(() => false);
+  }
+
+  /**
+   * An outcome must survive a failover (Sentinel): lost, the job looks unfinished and BullMQ delivers it again (the
+   * chaos run, seed 2602: a create's success was lost, and its second delivery ran into its own network). Not
+   * confirmed by a replica in time: read it back, and write it again if the store no longer has it (a failover
+   * took it), until a replica confirms or OUTCOME_CONFIRM_MS pass. A write again that fails (the lock went with
+   * the store) ends the tries: the outcome stands on the host, and what the store lost is the store's.
+   */
+  private async confirmOutcome(type: "succeeded" | "failed", fenced: { before: string; thenRecheck: boolean } | null): Promise<void> {
+    const deadline = Date.now() + OUTCOME_CONFIRM_MS;
+    while (!(await confirmedOnReplica(this.redis, REPLICA_WAIT_MS).catch(() => false))) {
+      if (Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, OUTCOME_RECHECK_MS));
+      const stored = await getJob(this.redis, this.keys, this.record.id).catch(() => undefined);
+      if (stored === undefined || stored?.state === this.record.state) continue;
+      try {
+        await this.write(type, fenced);
+      } catch {
+        return;
+      }
+    }
   }
 
   /** The job (or a retry of it) starts running. */

@@ -4,7 +4,7 @@
  * host as it was.
  */
 import { AppError, type CreateNetworkPayload } from "@netforge/core/contract";
-import { type NetSpec, type PlanPhase, firewallStep, parseNetworkXml, planCreate } from "@netforge/core/model";
+import { type NetSpec, type PlanPhase, firewallStep, parseNetworkXml, planCreate, planDelete } from "@netforge/core/model";
 import { type NetworkRecord, putNetwork, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
@@ -14,12 +14,13 @@ import { readRaInterfaces } from "../host/ipv6-checks";
 import type { CatalogEntry } from "../host/network-catalog";
 import { readProtectedEndpoints } from "../host/protected";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
-import { warnOverridingPolicies } from "./firewall-steps";
+import { Revert } from "../revert";
+import { networkFacts, warnOverridingPolicies } from "./firewall-steps";
 import { startMemberParts } from "./members";
 
 export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): Promise<NetworkRecord> {
   const driver = driverFor(p.type);
-  const { virsh, catalog, report, revert } = ctx;
+  const { catalog, report, revert } = ctx;
 
   // An earlier delivery of this job made the network, and something is plugged into it by now: it is in use,
   // so it is kept as it is (never destroyed to start clean) and this delivery finishes from there.
@@ -55,9 +56,11 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
         );
         return leftSpec;
       }
-      if (existing.active) await virsh.destroy(p.name);
-      await virsh.undefine(p.name);
-      catalog.forget(p.name);
+      // Taken away as a delete would take it (stopped, undefined, and what its type made on the host given back:
+      // a bridge network's bridge with its NIC in it, kept while it is stopped, ADR 0021): undefining it alone
+      // left that bridge behind, and this create then refused it as "not netforge's" (chaos run, seed 2602).
+      // Not undone if this delivery fails: the leftover is an interrupted attempt's, not a state to return to.
+      await removeLeftover(ctx, existing);
       // Read the host again: the links and routes read above still show the leftover's bridge and its
       // subnet, which (no longer in the catalog) would look foreign and fail this retry with a
       // CIDR_CONFLICT against its own earlier attempt (seen after a worker was killed mid-create).
@@ -172,4 +175,24 @@ async function finishAdopted(ctx: JobContext, p: CreateNetworkPayload, entry: Ca
   await putNetwork(ctx.redis, ctx.keys, rec);
   await putNetworkSpec(ctx.redis, ctx.keys, spec);
   return rec;
+}
+
+/**
+ * A leftover of this very job (same uuid, nothing attached): removed through the delete plan of its own spec, so
+ * its part of netforge's table and everything its type made on the host (a created bridge and its NIC, an IFB)
+ * go too, then forgotten by the catalog.
+ */
+async function removeLeftover(ctx: JobContext, entry: CatalogEntry): Promise<void> {
+  const spec = entry.def.spec;
+  const driver = spec ? driverFor(spec.type) : null;
+  const plan = planDelete(
+    spec,
+    entry.name,
+    await networkFacts(ctx, entry, false),
+    spec && driver ? await driver.hostFacts(ctx, spec) : { links: [], pfs: [] },
+  );
+  const opts = spec && driver ? (driver.executeOptions?.(ctx, spec) ?? {}) : {};
+  const scratch = new Revert();
+  for (const phase of plan.phases) await runPhase(hostPortOf(ctx), scratch, phase, opts);
+  ctx.catalog.forget(entry.name);
 }
