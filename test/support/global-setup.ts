@@ -12,12 +12,15 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startRedisServer } from "@netforge/devstack";
+import { startRedisServer, WORKER_JS_ENV } from "@netforge/devstack";
+import { build } from "esbuild";
+import { buildOptions, TARGETS } from "../../scripts/build";
 import { RUN_DIR_ENV, destroySandboxHost } from "@netforge/sandbox";
 import { execa } from "execa";
 import { RUN_MARKER_ENV, readRunNamespaces, runProcesses } from "./run-processes";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const WORKER_TARGET = TARGETS.find((t) => t.entry === "apps/worker/src/index.ts") as (typeof TARGETS)[number];
 
 async function existingNamespaces(): Promise<Set<string>> {
   const r = await execa("ip", ["netns", "list"], { reject: false });
@@ -39,6 +42,13 @@ export default async function setup() {
   // Inherited by every process this run starts (vitest workers, and through them Redis, libvirtd, workers).
   process.env[RUN_MARKER_ENV] = runId;
   process.env[RUN_DIR_ENV] = runDir;
+  // The worker as production runs it (`node dist/index.js`, scripts/build.ts's bundle), built once for the run from
+  // the sources as they are: every worker a test starts (hundreds a run) then skips the TypeScript loader.
+  // Inside the checkout, so that its npm dependencies (left external, as in production) resolve from node_modules.
+  const buildDir = join(ROOT, ".netforge", `test-build-${runId}`);
+  const workerJs = join(buildDir, "worker.js");
+  await build({ ...buildOptions(WORKER_TARGET), outfile: workerJs, sourcemap: false, absWorkingDir: ROOT });
+  process.env[WORKER_JS_ENV] = workerJs;
   const server = await startRedisServer();
   process.env.NETFORGE_TEST_REDIS_URL = server.url;
   const report = join(ROOT, ".netforge", "leftovers.json");
@@ -46,6 +56,7 @@ export default async function setup() {
   rmSync(report, { force: true });
 
   return async () => {
+    rmSync(buildDir, { recursive: true, force: true });
     await server.stop();
     // Give killed processes a moment to be reaped before judging.
     await new Promise((r) => setTimeout(r, 300));
