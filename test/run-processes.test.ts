@@ -102,6 +102,32 @@ describe("summary line and exit code", () => {
   };
   const ok = { numPassedTests: 5, numFailedTests: 0, testResults: [{ status: "passed", assertionResults: [] }] };
 
+  it("two lanes (two vitest processes) add up; a lane without results is a failure", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nf-sum-"));
+    dirs.push(dir);
+    const a = join(dir, "a.json");
+    const b = join(dir, "b.json");
+    writeFileSync(a, JSON.stringify(ok));
+    writeFileSync(b, JSON.stringify({ ...ok, numPassedTests: 3, numFailedTests: 1 }));
+    const cwd = join(__dirname, "..");
+    const both = await execa("node", ["scripts/summarize-results.mjs", `${a}:${join(dir, "la.json")}`, `${b}:${join(dir, "lb.json")}`], {
+      reject: false,
+      cwd,
+    });
+    expect(both.stdout).toBe("8 passed, 1 failed");
+    expect(both.exitCode).toBe(1);
+    const missing = await execa(
+      "node",
+      ["scripts/summarize-results.mjs", `${a}:${join(dir, "la.json")}`, `${join(dir, "none.json")}:${join(dir, "lb.json")}`],
+      {
+        reject: false,
+        cwd,
+      },
+    );
+    expect(missing.stdout).toBe("5 passed, 1 failed");
+    expect(missing.exitCode).toBe(1);
+  });
+
   it("exits 0 only when nothing failed", async () => {
     const r = await summarize(ok, false);
     expect(r.stdout).toBe("5 passed, 0 failed");

@@ -51,7 +51,8 @@ export default async function setup() {
   process.env[WORKER_JS_ENV] = workerJs;
   const server = await startRedisServer();
   process.env.NETFORGE_TEST_REDIS_URL = server.url;
-  const report = join(ROOT, ".netforge", "leftovers.json");
+  // One file per vitest process (scripts/test.sh runs two lanes at once, each with its own).
+  const report = process.env.NETFORGE_LEFTOVERS_FILE ?? join(ROOT, ".netforge", "leftovers.json");
   mkdirSync(dirname(report), { recursive: true });
   rmSync(report, { force: true });
 
