@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import { addLanNic, createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor, workerLog } from "./support/cluster";
+import { COUNTED_CLIENT_PY, startCountedServer } from "./support/traffic";
 
 let c: Cluster;
 let h: SandboxHost;
@@ -32,7 +33,11 @@ const MAC_D = "52:54:00:87:00:0d";
 const BRIDGE = "nf-qosnet";
 
 beforeAll(async () => {
-  c = await startCluster({ hosts: [{ id: "qos" }], label: "qos", workerEnv: { NETFORGE_RECONCILE_MS: "3000" } });
+  c = await startCluster({
+    hosts: [{ id: "qos" }],
+    label: "qos",
+    workerEnv: { NETFORGE_RECONCILE_MS: "3000", NETFORGE_HEARTBEAT_MS: "1000" },
+  });
   h = c.hosts.get("qos") as SandboxHost;
   const r = await c.call("create-network", { name: "qosnet", type: "nat", cidr: "10.87.0.0/24" }, { wait: 30 });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -135,6 +140,100 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
     expect(step.tc).toContain(`action mirred egress redirect dev ${ifbIn()}`);
     expect(step.tc).toContain(`tc filter add dev ${ifbIn()} parent 1: protocol all prio 2 u32 match ether dst ${MAC_A} flowid 1:2010`);
     expect(await qdiscs()).not.toMatch(/qdisc htb/);
+  });
+
+  it("counts by peer (before any limit): a known amount VM -> VM with the network's peers, VM <-> outside with the outside, each within 1 %", async () => {
+    const N = 20 * 1024 * 1024;
+    const pids = [
+      { run: vmD.exec, pid: await startCountedServer(vmD.exec, ipD, 5301, N) },
+      { run: h.execOutside, pid: await startCountedServer(h.execOutside, h.outsideAddress, 5301, N) },
+    ];
+    try {
+      await waitFor("the counted peers listening", async () => {
+        const ss = async (run: typeof vmD.exec) => (await run(["ss", "-Hltn", "sport = :5301"])).stdout.includes("5301");
+        return (await ss(vmD.exec)) && (await ss(h.execOutside));
+      });
+      type Counts = { bytesIn: number; bytesOut: number };
+      type Split = Counts & { peers: { outside: Counts; network: Counts } };
+      const read = async () => {
+        const net = (await c.call("describe-network", { name: "qosnet" })).body.network.stats.traffic as Split | undefined;
+        const ips = (await c.call("list-network-ips", { name: "qosnet" })).body.ips as { mac: string; traffic?: Split }[];
+        const zero = { bytesIn: 0, bytesOut: 0 };
+        const none: Split = { ...zero, peers: { outside: zero, network: zero } };
+        const row = (mac: string) => ips.find((r) => r.mac === mac)?.traffic ?? none;
+        return { net: net ?? none, a: row(MAC_A), d: row(MAC_D) };
+      };
+      /** Send N bytes from A to `to`'s peer (outbound) or get N from it (inbound); the counters published once they show it. */
+      const transfer = async (to: string, dir: "inbound" | "outbound", shown: (s0: Snap, s1: Snap) => number) => {
+        const s0 = await read();
+        const r = await vmA.exec(["python3", "-c", COUNTED_CLIENT_PY, to, "5301", dir, String(N)], { timeoutMs: 30_000 });
+        expect(Number(r.stdout.trim())).toBe(N);
+        const s1 = await waitFor(`${dir} to ${to} in the published counters`, async () => {
+          const s = await read();
+          return shown(s0, s) >= N ? s : null;
+        });
+        return { s0, s1 };
+      };
+      type Snap = Awaited<ReturnType<typeof read>>;
+      const counted = (what: string, delta: number) => {
+        expect(delta, `${what}: ${delta} for ${N}`).toBeGreaterThanOrEqual(N);
+        expect(delta, `${what}: ${delta} for ${N}`).toBeLessThanOrEqual(N * 1.01);
+      };
+      const quiet = (what: string, delta: number) => expect(delta, `${what}: ${delta}`).toBeLessThan(N * 0.01);
+
+      // A -> D: out of A and into D, both with the network's peers; nothing crosses the edge.
+      const vv = await transfer(ipD, "outbound", (s0, s1) => s1.d.peers.network.bytesIn - s0.d.peers.network.bytesIn);
+      const d = (f: (s: Snap) => number) => f(vv.s1) - f(vv.s0);
+      const vmToVm = {
+        net: { out: d((s) => s.net.peers.network.bytesOut), in: d((s) => s.net.peers.network.bytesIn) },
+        a: d((s) => s.a.peers.network.bytesOut),
+        dIn: d((s) => s.d.peers.network.bytesIn),
+      };
+      counted("network's network-peer out", vmToVm.net.out);
+      counted("network's network-peer in", vmToVm.net.in);
+      counted("A's network-peer out", vmToVm.a);
+      counted("D's network-peer in", vmToVm.dIn);
+      quiet(
+        "network's outside out",
+        d((s) => s.net.peers.outside.bytesOut),
+      );
+      quiet(
+        "network's edge total out",
+        d((s) => s.net.bytesOut),
+      );
+      quiet(
+        "A's outside out",
+        d((s) => s.a.peers.outside.bytesOut),
+      );
+
+      // A -> outside and back: with the outside peers (and in the edge's totals); the network's peers stay quiet.
+      const vo = await transfer(h.outsideAddress, "outbound", (s0, s1) => s1.a.peers.outside.bytesOut - s0.a.peers.outside.bytesOut);
+      const o = (f: (s: Snap) => number) => f(vo.s1) - f(vo.s0);
+      const toOutside = {
+        net: o((s) => s.net.peers.outside.bytesOut),
+        total: o((s) => s.net.bytesOut),
+        a: o((s) => s.a.peers.outside.bytesOut),
+      };
+      counted("network's outside out", toOutside.net);
+      counted("network's edge total out", toOutside.total);
+      counted("A's outside out", toOutside.a);
+      quiet(
+        "network's network-peer out",
+        o((s) => s.net.peers.network.bytesOut),
+      );
+      const vi = await transfer(h.outsideAddress, "inbound", (s0, s1) => s1.a.peers.outside.bytesIn - s0.a.peers.outside.bytesIn);
+      const i = (f: (s: Snap) => number) => f(vi.s1) - f(vi.s0);
+      const fromOutside = { net: i((s) => s.net.peers.outside.bytesIn), a: i((s) => s.a.peers.outside.bytesIn) };
+      counted("network's outside in", fromOutside.net);
+      counted("A's outside in", fromOutside.a);
+      quiet(
+        "network's network-peer in",
+        i((s) => s.net.peers.network.bytesIn),
+      );
+      console.log(`counted bytes for ${N} bytes of TCP payload:`, { vmToVm, toOutside, fromOutside });
+    } finally {
+      for (const p of pids) await p.run(["kill", p.pid]).catch(() => undefined);
+    }
   });
 
   it("limits a VM to its own rate and an unlimited VM to the network's, each way, measured with iperf3", async () => {

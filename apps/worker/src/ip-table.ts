@@ -13,8 +13,18 @@ import {
   parseCidr6OrThrow,
   parseIPv4,
   parseIPv6,
+  type TrafficCounts,
 } from "@netforge/core/contract";
-import { type RoutedNetSpec, TRAFFIC_VM_SETS, addressingOf, trafficCounterNames } from "@netforge/core/model";
+import {
+  type ElementCount,
+  peerCounterNames,
+  peerVmSets,
+  type RoutedNetSpec,
+  TRAFFIC_PEERS,
+  TRAFFIC_VM_SETS,
+  addressingOf,
+  trafficCounterNames,
+} from "@netforge/core/model";
 import type { TrafficState } from "./firewall/nftables";
 import { putNetworkIpsAndStats } from "@netforge/core/store";
 import type { HostContext } from "./context";
@@ -149,14 +159,31 @@ export function trafficOf(name: string, state: TrafficState): NetworkTraffic | n
   const o = state.counters.get(c.out);
   if (!i && !o) return null;
   const since = Math.min(i?.since ?? Number.POSITIVE_INFINITY, o?.since ?? Number.POSITIVE_INFINITY);
-  return {
-    bytesIn: i?.bytes ?? 0,
-    bytesOut: o?.bytes ?? 0,
-    packetsIn: i?.packets ?? 0,
-    packetsOut: o?.packets ?? 0,
-    since: new Date(since * 1000).toISOString(),
-  };
+  const out: NetworkTraffic = { ...countsOf(i, o), since: new Date(since * 1000).toISOString() };
+  // By peer: present once the host counts that way (every counter there: they are rendered together).
+  const peers = TRAFFIC_PEERS.map((p) => {
+    const pc = peerCounterNames(name, p);
+    return [state.counters.get(pc.in), state.counters.get(pc.out)] as const;
+  });
+  if (peers.every(([pi, po]) => pi && po)) {
+    const [outside, network] = peers;
+    const peerSince = Math.min(...peers.flatMap(([pi, po]) => [pi?.since ?? 0, po?.since ?? 0]));
+    out.peers = {
+      outside: countsOf(outside?.[0], outside?.[1]),
+      network: countsOf(network?.[0], network?.[1]),
+      since: new Date(peerSince * 1000).toISOString(),
+    };
+  }
+  return out;
 }
+
+/** Counts each way from an in and an out counter or element (absent: 0). */
+const countsOf = (i: ElementCount | undefined, o: ElementCount | undefined): TrafficCounts => ({
+  bytesIn: i?.bytes ?? 0,
+  bytesOut: o?.bytes ?? 0,
+  packetsIn: i?.packets ?? 0,
+  packetsOut: o?.packets ?? 0,
+});
 
 /**
  * The rows with each VM's traffic (pure): in by its IPv4 address, out by its MAC, on the network's bridge; rows
@@ -164,13 +191,22 @@ export function trafficOf(name: string, state: TrafficState): NetworkTraffic | n
  */
 export function withVmTraffic(bridge: string | null, ips: NetworkIp[], state: TrafficState | null): NetworkIp[] {
   if (!state || !bridge) return ips;
-  const vin = state.vms.get(TRAFFIC_VM_SETS.in);
-  const vout = state.vms.get(TRAFFIC_VM_SETS.out);
+  const of = (sets: { in: string; out: string }, r: NetworkIp) => {
+    const i = state.vms.get(sets.in)?.get(`${bridge}/${r.ip}`);
+    const o = state.vms.get(sets.out)?.get(`${bridge}/${r.mac.toLowerCase()}`);
+    return i || o ? countsOf(i, o) : null;
+  };
+  // By peer: on a host whose table has the peers' sets (a VM not seen with a peer yet has zeros there).
+  const byPeer = TRAFFIC_PEERS.every((p) => state.vms.has(peerVmSets(p).in) && state.vms.has(peerVmSets(p).out));
+  const zero = countsOf(undefined, undefined);
   return ips.map((r) => {
-    const i = vin?.get(`${bridge}/${r.ip}`);
-    const o = vout?.get(`${bridge}/${r.mac.toLowerCase()}`);
-    if (!i && !o) return r;
-    return { ...r, traffic: { bytesIn: i?.bytes ?? 0, bytesOut: o?.bytes ?? 0, packetsIn: i?.packets ?? 0, packetsOut: o?.packets ?? 0 } };
+    const total = of(TRAFFIC_VM_SETS, r);
+    if (!byPeer) return total ? { ...r, traffic: total } : r;
+    const outside = of(peerVmSets("outside"), r);
+    const network = of(peerVmSets("network"), r);
+    // A VM seen only with the network's other VMs has no edge traffic (totals 0) but traffic all the same.
+    if (!total && !outside && !network) return r;
+    return { ...r, traffic: { ...(total ?? zero), peers: { outside: outside ?? zero, network: network ?? zero } } };
   });
 }
 

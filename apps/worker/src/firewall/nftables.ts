@@ -17,9 +17,9 @@ import {
   renderPortSecurityTable,
   renderTableDelta,
   type ElementCount,
-  TRAFFIC_VM_SETS,
+  ALL_TRAFFIC_VM_SETS,
   type TrafficCount,
-  trafficCounterNames,
+  trafficCounterNetwork,
 } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
@@ -133,10 +133,9 @@ export class NftBackend implements FirewallBackend {
     this.dropped.set(name, bridge);
     if (rendered) return;
     const kernel = await this.trafficCounts();
-    const c = trafficCounterNames(name);
     const t = `${NFT_FAMILY} ${NFT_TABLE}`;
     const lines: string[] = [];
-    for (const k of [c.in, c.out]) if (kernel.counters.has(k)) lines.push(`delete counter ${t} ${k}`);
+    for (const k of kernel.counters.keys()) if (trafficCounterNetwork(k) === name) lines.push(`delete counter ${t} ${k}`);
     for (const [set, els] of kernel.vms) {
       for (const key of els.keys()) {
         const [br, addr] = key.split("/");
@@ -151,9 +150,7 @@ export class NftBackend implements FirewallBackend {
   /** Take the deleted networks' counts out of what is kept. */
   private dropDropped(): void {
     for (const [name, bridge] of this.dropped) {
-      const c = trafficCounterNames(name);
-      this.counts.delete(c.in);
-      this.counts.delete(c.out);
+      for (const k of [...this.counts.keys()]) if (trafficCounterNetwork(k) === name) this.counts.delete(k);
       if (bridge === null) continue;
       for (const els of this.vmCounts.values()) for (const key of [...els.keys()]) if (key.startsWith(`${bridge}/`)) els.delete(key);
     }
@@ -172,8 +169,8 @@ export class NftBackend implements FirewallBackend {
     const lines: string[] = [];
     const gone: string[] = [];
     for (const key of [...this.counts.keys()]) {
-      const net = key.replace(/-traffic-(?:in|out)$/, "");
-      if (names.has(net) || rendered.has(net)) continue;
+      const net = trafficCounterNetwork(key);
+      if (net === null || names.has(net) || rendered.has(net)) continue;
       this.counts.delete(key);
       gone.push(key);
       lines.push(`delete counter ${t} ${key}`);
@@ -310,7 +307,7 @@ export function parseTrafficState(json: string): { counters: Map<string, Traffic
   }
   for (const item of doc.nftables ?? []) {
     const set = item.set;
-    if (set && (set.name === TRAFFIC_VM_SETS.in || set.name === TRAFFIC_VM_SETS.out)) {
+    if (set && typeof set.name === "string" && ALL_TRAFFIC_VM_SETS.includes(set.name)) {
       const els = new Map<string, ElementCount>();
       for (const e of Array.isArray(set.elem) ? (set.elem as NftJsonElem[]) : []) {
         const v = e?.elem;
@@ -324,7 +321,7 @@ export function parseTrafficState(json: string): { counters: Map<string, Traffic
       continue;
     }
     const c = item.counter;
-    if (!c || typeof c.name !== "string" || !/-traffic-(?:in|out)$/.test(c.name)) continue;
+    if (!c || typeof c.name !== "string" || trafficCounterNetwork(c.name) === null) continue;
     if (typeof c.packets !== "number" || typeof c.bytes !== "number") continue;
     const m = typeof c.comment === "string" ? /^since (\d+)$/.exec(c.comment) : null;
     out.set(c.name, { packets: c.packets, bytes: c.bytes, since: m ? Number(m[1]) : 0 });
@@ -346,7 +343,7 @@ export function withoutTrafficElements(listing: string): string {
       if (t.endsWith("}")) inElements = false;
       continue;
     }
-    if (/^set traffic-vm-(?:in|out) \{$/.test(t)) inSet = true;
+    if (/^set traffic-vm-[a-z-]+ \{$/.test(t)) inSet = true;
     else if (inSet && t === "}") inSet = false;
     else if (inSet && t.startsWith("elements = {")) {
       inElements = !t.endsWith("}");

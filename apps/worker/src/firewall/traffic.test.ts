@@ -111,6 +111,76 @@ describe("traffic counters", () => {
     expect(withVmTraffic("nf-other", [row("10.70.0.10", "52:54:00:aa:00:01")], s)[0]?.traffic).toBeUndefined();
   });
 
+  it("splits by peer: the network's outside and network counters, each VM's by its peers' sets; forgotten with the network", async () => {
+    const counter = (name: string, packets: number, bytes: number) => ({
+      counter: { family: "inet", name, table: "netforge", comment: "since 1765090000", packets, bytes },
+    });
+    const set = (name: string, key: [string, string], packets: number, bytes: number) => ({
+      set: { family: "inet", name, table: "netforge", elem: [{ elem: { val: { concat: key }, counter: { packets, bytes } } }] },
+    });
+    const doc = JSON.parse(listing) as { nftables: unknown[] };
+    doc.nftables.push(
+      counter("web_outside-in", 30, 5000000),
+      counter("web_outside-out", 20, 1500),
+      counter("web_network-in", 12, 3000000),
+      counter("web_network-out", 14, 3000500),
+      // A network named "web-outside": its total, not a peer counter of web's.
+      counter("web-outside-traffic-in", 1, 1),
+      set("traffic-vm-outside-out", ["nf-web", "52:54:00:aa:00:01"], 20, 1500),
+      set("traffic-vm-network-out", ["nf-web", "52:54:00:aa:00:01"], 14, 3000500),
+      set("traffic-vm-outside-in", ["nf-web", "10.70.0.10"], 30, 5000000),
+      set("traffic-vm-network-in", ["nf-web", "10.70.0.11"], 12, 3000000),
+    );
+    const s = parseTrafficState(JSON.stringify(doc));
+    expect(trafficOf("web", s)).toEqual({
+      bytesIn: 6000000,
+      bytesOut: 2000,
+      packetsIn: 40,
+      packetsOut: 30,
+      since: new Date(1765080000 * 1000).toISOString(),
+      peers: {
+        outside: { bytesIn: 5000000, bytesOut: 1500, packetsIn: 30, packetsOut: 20 },
+        network: { bytesIn: 3000000, bytesOut: 3000500, packetsIn: 12, packetsOut: 14 },
+        since: new Date(1765090000 * 1000).toISOString(),
+      },
+    });
+    expect(trafficOf("web-outside", s)?.bytesIn).toBe(1);
+    expect(trafficOf("web-outside", s)?.peers).toBeUndefined();
+    // Without the peers' counters (a table of an older worker): totals only.
+    expect(trafficOf("web", parseTrafficState(listing))?.peers).toBeUndefined();
+    const row = (ip: string, mac: string) => ({ ip, mac, vmName: null, hostname: null, static: false, leaseExpiresAt: null });
+    const rows = withVmTraffic("nf-web", [row("10.70.0.10", "52:54:00:aa:00:01"), row("10.70.0.11", "52:54:00:aa:00:02")], s);
+    expect(rows[0]?.traffic?.peers).toEqual({
+      outside: { bytesIn: 5000000, bytesOut: 1500, packetsIn: 30, packetsOut: 20 },
+      network: { bytesIn: 0, bytesOut: 3000500, packetsIn: 0, packetsOut: 14 },
+    });
+    // Seen only with another VM (not in the totals' sets, which are the edge's): its traffic all the same.
+    expect(rows[1]?.traffic).toEqual({
+      bytesIn: 0,
+      bytesOut: 0,
+      packetsIn: 0,
+      packetsOut: 0,
+      peers: {
+        outside: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
+        network: { bytesIn: 3000000, bytesOut: 0, packetsIn: 12, packetsOut: 0 },
+      },
+    });
+    expect(withVmTraffic("nf-web", [row("10.70.0.12", "52:54:00:aa:00:03")], s)[0]?.traffic).toBeUndefined();
+
+    // Deleting the network deletes its peers' counters too (not the other network's), and its elements everywhere.
+    const r = new FakeNft();
+    r.listing = JSON.stringify(doc);
+    const b = new NftBackend(r);
+    await b.replace([webNetwork([8080])]);
+    await b.replace([]);
+    await b.forgetTraffic("web", "nf-web", false);
+    const deleted = r.inputs.slice(2).join("");
+    for (const k of ["web-traffic-in", "web-traffic-out", "web_outside-in", "web_outside-out", "web_network-in", "web_network-out"])
+      expect(deleted).toContain(`delete counter inet netforge ${k}\n`);
+    expect(deleted).not.toContain("web-outside-traffic-in");
+    expect(deleted).toContain('delete element inet netforge traffic-vm-network-in { "nf-web" . 10.70.0.11 }');
+  });
+
   it("the drift check ignores the per-VM sets' elements (a VM's first packet is no hand edit), not the maps'", () => {
     const a =
       "table inet netforge {\n\tset traffic-vm-out {\n\t\ttype ether_addr\n\t\tflags dynamic\n\t\tcounter\n\t}\n\tmap fwd-tcp {\n\t\telements = { 80 : 10.0.0.1 . 80 }\n\t}\n}";
