@@ -504,6 +504,8 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
 
     const r = await c.call("configure-network-qos", bset, { wait: 30 });
     expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
+    // What a VM limit of a bridge network does not cover, said by the job (not silently half-applied).
+    expect(r.body.job.warnings).toContainEqual(expect.stringContaining("traffic between two VMs of the network is not shaped"));
     expect(await nicQdiscs()).toMatch(/qdisc htb 4e46: root/);
     expect((await c.call("describe-network", { name: "qlan" })).body.network.qos).toEqual({ network: bset.network, vms: bset.vms });
     const e = { out: await lanRate(vmE.exec, false), in: await lanRate(vmE.exec, true) };
