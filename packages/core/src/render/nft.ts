@@ -529,9 +529,7 @@ export function renderHostTable(
     // one VM and into another, so both of the network's `network` counters; not the edge's totals.
     const pn = peerCounterNames(n.name, "network");
     const vn = peerVmSets("network");
-    L.push(
-      `\t\tiifname ${br} oifname ${br} counter name "${pn.out}" counter name "${pn.in}" update @${vn.out} { iifname . ether saddr }`,
-    );
+    L.push(`\t\tiifname ${br} oifname ${br} counter name "${pn.out}" counter name "${pn.in}" update @${vn.out} { iifname . ether saddr }`);
     L.push(`\t\tiifname ${br} oifname ${br} update @${vn.in} { oifname . ip daddr }`);
     L.push(`\t\tiifname "${n.bridge}" jump ${c.out}`);
     L.push(`\t\toifname "${n.bridge}" jump ${c.in}`);

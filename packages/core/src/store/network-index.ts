@@ -319,10 +319,7 @@ export interface NetworkTrafficRow {
 }
 
 /** Every indexed network's traffic counters as its worker last published them (/metrics), MGET in chunks. */
-export async function readNetworkTraffic(
-  redis: Redis,
-  keys: Keys,
-): Promise<NetworkTrafficRow[]> {
+export async function readNetworkTraffic(redis: Redis, keys: Keys): Promise<NetworkTrafficRow[]> {
   const names = await redis.zrange(keys.networks, 0, -1);
   const out: NetworkTrafficRow[] = [];
   for (let i = 0; i < names.length; i += 500) {
