@@ -21,8 +21,11 @@ import {
   peerVmSets,
   type RoutedNetSpec,
   TRAFFIC_PEERS,
+  TRAFFIC_LAN_SETS,
   TRAFFIC_VM_SETS,
   addressingOf,
+  lanCounterNames,
+  modelOf,
   trafficCounterNames,
 } from "@netforge/core/model";
 import type { TrafficState } from "./firewall/nftables";
@@ -157,7 +160,7 @@ export function trafficOf(name: string, state: TrafficState): NetworkTraffic | n
   const c = trafficCounterNames(name);
   const i = state.counters.get(c.in);
   const o = state.counters.get(c.out);
-  if (!i && !o) return null;
+  if (!i && !o) return lanTrafficOf(name, state);
   const since = Math.min(i?.since ?? Number.POSITIVE_INFINITY, o?.since ?? Number.POSITIVE_INFINITY);
   const out: NetworkTraffic = { ...countsOf(i, o), since: new Date(since * 1000).toISOString() };
   // By peer: present once the host counts that way (every counter there: they are rendered together).
@@ -175,6 +178,43 @@ export function trafficOf(name: string, state: TrafficState): NetworkTraffic | n
     };
   }
   return out;
+}
+
+/** A bridge network's traffic (VM <-> LAN at its uplink NIC, render/nft-bridge.ts); no split by peer (VM to VM is not counted). */
+function lanTrafficOf(name: string, state: TrafficState): NetworkTraffic | null {
+  const c = lanCounterNames(name);
+  const i = state.counters.get(c.in);
+  const o = state.counters.get(c.out);
+  if (!i && !o) return null;
+  const since = Math.min(i?.since ?? Number.POSITIVE_INFINITY, o?.since ?? Number.POSITIVE_INFINITY);
+  return { ...countsOf(i, o), since: new Date(since * 1000).toISOString() };
+}
+
+/**
+ * The rows of a bridge network (pure): one per VM seen sending to the LAN through its uplink NIC (by source MAC),
+ * or owned by a libvirt domain and seen receiving from it, with that traffic. `ip` is "": netforge does not
+ * address a bridge network (the LAN's DHCP does), so it knows no address of the VM.
+ */
+export function lanRows(uplink: string, state: TrafficState | null, owners: ReadonlyMap<string, string>): NetworkIp[] {
+  if (!state) return [];
+  const vin = state.vms.get(TRAFFIC_LAN_SETS.in);
+  const vout = state.vms.get(TRAFFIC_LAN_SETS.out);
+  const macs = new Set<string>();
+  const prefix = `${uplink}/`;
+  for (const k of vout?.keys() ?? []) if (k.startsWith(prefix)) macs.add(k.slice(prefix.length));
+  for (const k of vin?.keys() ?? []) if (k.startsWith(prefix) && owners.has(k.slice(prefix.length))) macs.add(k.slice(prefix.length));
+  return [...macs]
+    .filter((m) => (Number.parseInt(m.slice(0, 2), 16) & 1) === 0) // unicast: a broadcast's element is no VM
+    .sort()
+    .map((mac) => ({
+      ip: "",
+      mac,
+      vmName: owners.get(mac) ?? null,
+      hostname: null,
+      static: false,
+      leaseExpiresAt: null,
+      traffic: countsOf(vin?.get(`${prefix}${mac}`), vout?.get(`${prefix}${mac}`)),
+    }));
 }
 
 /** Counts each way from an in and an out counter or element (absent: 0). */
@@ -244,7 +284,10 @@ export async function publishIpTable(
   const neighbours = addressing?.ipv6 !== undefined && bridge && entry.active ? await readNeighbours6(ctx, bridge) : [];
   // A job's publish (no state given) carries the counts last read: reading the host's table is the heartbeat's.
   const state = opts.trafficState !== undefined ? opts.trafficState : await readTraffic(ctx, entry.name, { fresh: false });
-  const ips = withVmTraffic(bridge, addressing ? mergeIpTable(addressing, leases, owners, neighbours) : [], state);
+  const uplink = addressing ? null : (modelOf(spec).view(spec).shapedAt?.uplink ?? null);
+  const ips = uplink
+    ? lanRows(uplink, state, owners)
+    : withVmTraffic(bridge, addressing ? mergeIpTable(addressing, leases, owners, neighbours) : [], state);
   // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
   if (addressing && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
   // (Counted by the type's driver: an overlay's bridge also holds its VXLAN device, which is no VM.)

@@ -1,6 +1,6 @@
 import { renderHostTable } from "@netforge/core/model";
 import { describe, expect, it } from "vitest";
-import { trafficOf, withVmTraffic } from "../ip-table";
+import { lanRows, trafficOf, withVmTraffic } from "../ip-table";
 import { FakeNft, webNetwork } from "./__fixtures__/fake-nft";
 import { NftBackend, parseTrafficState, withoutTrafficElements } from "./nftables";
 
@@ -179,6 +179,84 @@ describe("traffic counters", () => {
       expect(deleted).toContain(`delete counter inet netforge ${k}\n`);
     expect(deleted).not.toContain("web-outside-traffic-in");
     expect(deleted).toContain('delete element inet netforge traffic-vm-network-in { "nf-web" . 10.70.0.11 }');
+  });
+
+  it("a bridge network is counted at its NIC in the bridge table: carried over, shown with rows by MAC, forgotten when deleted", async () => {
+    const bridgeListing = JSON.stringify({
+      nftables: [
+        { counter: { family: "bridge", name: "lan_lan-in", table: "netforge", comment: "since 1765070000", packets: 9, bytes: 9000 } },
+        { counter: { family: "bridge", name: "lan_lan-out", table: "netforge", comment: "since 1765070000", packets: 7, bytes: 700 } },
+        {
+          set: {
+            family: "bridge",
+            name: "traffic-lan-out",
+            table: "netforge",
+            elem: [{ elem: { val: { concat: ["eth1", "52:54:00:bb:00:01"] }, counter: { packets: 7, bytes: 700 } } }],
+          },
+        },
+        {
+          set: {
+            family: "bridge",
+            name: "traffic-lan-in",
+            table: "netforge",
+            elem: [
+              { elem: { val: { concat: ["eth1", "52:54:00:bb:00:01"] }, counter: { packets: 8, bytes: 8000 } } },
+              { elem: { val: { concat: ["eth1", "ff:ff:ff:ff:ff:ff"] }, counter: { packets: 1, bytes: 1000 } } },
+              // A LAN host's MAC flooded to the VM ports (unknown unicast): no domain owns it, it sent nothing: no row.
+              { elem: { val: { concat: ["eth1", "00:11:22:33:44:55"] }, counter: { packets: 1, bytes: 60 } } },
+            ],
+          },
+        },
+      ],
+    });
+    const r = new FakeNft();
+    r.bridgeListing = bridgeListing;
+    const b = new NftBackend(r);
+    await b.replace([webNetwork([8080])], { lan: [{ name: "lan", uplink: "eth1" }] });
+    // The first whole table with a bridge network counts it at its NIC (the kernel's counts read first, carried).
+    expect(r.inputs[0]).toContain('oifname "eth1" counter name "lan_lan-out" update @traffic-lan-out { oifname . ether saddr }');
+    const state = await b.trafficCounts();
+    expect(trafficOf("lan", state)).toEqual({
+      bytesIn: 9000,
+      bytesOut: 700,
+      packetsIn: 9,
+      packetsOut: 7,
+      since: new Date(1765070000 * 1000).toISOString(),
+    });
+    // Carried over by the next whole table, in the bridge table only.
+    await b.replace([webNetwork([8080])], { whole: true, lan: [{ name: "lan", uplink: "eth1" }] });
+    const text = r.inputs.at(-1) as string;
+    const [inet, bridge] = text.split("table bridge netforge {}");
+    expect(inet).not.toContain("lan_lan");
+    expect(bridge).toContain('\tcounter lan_lan-in {\n\t\tcomment "since 1765070000"\n\t\tpackets 9 bytes 9000\n\t}');
+    expect(bridge).toContain('"eth1" . 52:54:00:bb:00:01 counter packets 7 bytes 700');
+    const rows = lanRows("eth1", state, new Map([["52:54:00:bb:00:01", "vm1"]]));
+    expect(rows).toEqual([
+      {
+        ip: "",
+        mac: "52:54:00:bb:00:01",
+        vmName: "vm1",
+        hostname: null,
+        static: false,
+        leaseExpiresAt: null,
+        traffic: { bytesIn: 8000, bytesOut: 700, packetsIn: 8, packetsOut: 7 },
+      },
+    ]);
+    expect(lanRows("eth2", state, new Map())).toEqual([]);
+    // Deleted: its counters and its NIC's elements leave the bridge table.
+    const n = r.inputs.length;
+    await b.forgetTraffic("lan", "nf-lan", false);
+    expect(r.inputs.slice(n)).toEqual([
+      "delete counter bridge netforge lan_lan-in\n",
+      "delete counter bridge netforge lan_lan-out\n",
+      'delete element bridge netforge traffic-lan-out { "eth1" . 52:54:00:bb:00:01 }\n',
+      'delete element bridge netforge traffic-lan-in { "eth1" . 52:54:00:bb:00:01 }\n',
+      'delete element bridge netforge traffic-lan-in { "eth1" . ff:ff:ff:ff:ff:ff }\n',
+      'delete element bridge netforge traffic-lan-in { "eth1" . 00:11:22:33:44:55 }\n',
+    ]);
+    await b.replace([webNetwork([8080])], { lan: [] });
+    expect(r.inputs.at(-1)).not.toContain("lan_lan");
+    expect(r.inputs.at(-1)).not.toContain("52:54:00:bb:00:01");
   });
 
   it("the drift check ignores the per-VM sets' elements (a VM's first packet is no hand edit), not the maps'", () => {

@@ -117,6 +117,16 @@ function ports(s: string): string {
  * (`counters` of renderHostTable), so they only grow.
  */
 export const trafficCounterNames = (name: string) => ({ in: `${name}-traffic-in`, out: `${name}-traffic-out` });
+/**
+ * The named counters of a bridge network (render/nft-bridge.ts, in the bridge table; in = toward its VMs). `_`
+ * never occurs in a network name.
+ */
+export const lanCounterNames = (name: string) => ({ in: `${name}_lan-in`, out: `${name}_lan-out` });
+/** The bridge network a bridge-table counter belongs to, or null for another name. */
+export function lanCounterNetwork(counter: string): string | null {
+  const m = /^([a-z][a-z0-9-]{0,31})_lan-(?:in|out)$/.exec(counter);
+  return m ? (m[1] as string) : null;
+}
 /** Who a VM's traffic is with: outside the network (routed beyond it), or on it (another VM of it, the host as its gateway). */
 export const TRAFFIC_PEERS = ["outside", "network"] as const;
 export type TrafficPeer = (typeof TRAFFIC_PEERS)[number];
@@ -208,7 +218,8 @@ function counterLines(nets: readonly FirewallNetwork[], counters: ReadonlyMap<st
       names.add(pc.in).add(pc.out);
     }
   }
-  for (const k of counters.keys()) names.add(k);
+  // (A bridge network's counters live in the bridge table: render/nft-bridge.ts.)
+  for (const k of counters.keys()) if (lanCounterNetwork(k) === null) names.add(k);
   const L: string[] = [];
   for (const name of [...names].sort()) {
     check(TRAFFIC_COUNTER.test(name), `counter ${JSON.stringify(name)}`);
