@@ -478,6 +478,59 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
   }
 
+  /**
+   * Traffic counters of the bridge network (before any limit): a known amount VM E -> LAN and back, counted at the
+   * NIC for the network (describe-network) and for E by its MAC (list-network-ips), each within 1 %; the host's own
+   * traffic over the same NIC is not counted.
+   */
+  async function countedAtTheNic() {
+    const N = 8 * 1024 * 1024;
+    type Counts = { bytesIn: number; bytesOut: number };
+    const read = async () => {
+      const net = (await c.call("describe-network", { name: "qlan" })).body.network.stats.traffic as Counts | undefined;
+      const ips = (await c.call("list-network-ips", { name: "qlan" })).body.ips as { ip: string; mac: string; traffic?: Counts }[];
+      return { net, e: ips.find((r) => r.mac === MAC_E) };
+    };
+    // Counted from the worker's next reconcile round after the network was made.
+    await waitFor("the bridge network's counters", async () => (await read()).net, 15_000);
+    const pid = await startCountedServer(h.execOutside, LAN_PEER, 5302, N);
+    try {
+      await waitFor("the LAN's counted peer", async () => (await h.execOutside(["ss", "-Hltn", "sport = :5302"])).stdout.includes("5302"));
+      const counted: Record<string, number> = {};
+      for (const [dir, field] of [
+        ["outbound", "bytesOut"],
+        ["inbound", "bytesIn"],
+      ] as const) {
+        const s0 = await read();
+        const r = await vmE.exec(["python3", "-c", COUNTED_CLIENT_PY, LAN_PEER, "5302", dir, String(N)], { timeoutMs: 30_000 });
+        expect(Number(r.stdout.trim())).toBe(N);
+        const s1 = await waitFor(`${dir} in E's row`, async () => {
+          const s = await read();
+          return (s.e?.traffic?.[field] ?? 0) - (s0.e?.traffic?.[field] ?? 0) >= N ? s : null;
+        });
+        counted[`net ${field}`] = (s1.net?.[field] ?? 0) - (s0.net?.[field] ?? 0);
+        counted[`E ${field}`] = (s1.e?.traffic?.[field] ?? 0) - (s0.e?.traffic?.[field] ?? 0);
+        expect(s1.e?.ip).toBe("");
+      }
+      // The host's own traffic over the NIC (an address on the bridge device) is not the network's.
+      const s0 = await read();
+      await h.exec(["ip", "addr", "add", `${HOST_IP}/24`, "dev", LAN_BRIDGE]);
+      const r = await h.exec(["python3", "-c", COUNTED_CLIENT_PY, LAN_PEER, "5302", "outbound", String(N)], { timeoutMs: 30_000 });
+      await h.exec(["ip", "addr", "del", `${HOST_IP}/24`, "dev", LAN_BRIDGE]);
+      expect(Number(r.stdout.trim())).toBe(N);
+      await new Promise((res) => setTimeout(res, 2_500)); // two heartbeats: what the host sent would be published
+      counted["net bytesOut (host's own)"] = ((await read()).net?.bytesOut ?? 0) - (s0.net?.bytesOut ?? 0);
+      console.log(`bridge network, counted bytes for ${N} bytes of TCP payload:`, counted);
+      for (const k of ["net bytesOut", "E bytesOut", "net bytesIn", "E bytesIn"]) {
+        expect(counted[k], k).toBeGreaterThanOrEqual(N);
+        expect(counted[k], k).toBeLessThanOrEqual(N * 1.01);
+      }
+      expect(counted["net bytesOut (host's own)"]).toBeLessThan(N * 0.01);
+    } finally {
+      await h.execOutside(["kill", pid]).catch(() => undefined);
+    }
+  }
+
   it("shapes VM <-> LAN at the uplink: a VM's 20 Mbit/s each way; the host's own traffic over the NIC is not limited", async () => {
     await addLanNic(h, { hostIfname: NIC, outsideIfname: "qlan0-peer", outsideCidr: `${LAN_PEER}/24` });
     await h.execOutside(["iperf3", "-s", "-D", "-B", LAN_PEER, "-p", "5211"]);
@@ -493,6 +546,7 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     await vmE.exec(["ip", "addr", "add", `${IP_E}/24`, "dev", "eth0"]);
     nicBefore = await nicQdiscs();
     expect(nicBefore).toMatch(/^qdisc \S+ 0: root/);
+    await countedAtTheNic();
 
     const dry = await c.call("configure-network-qos", { ...bset, dryRun: true });
     expect(dry.status, JSON.stringify(dry.body)).toBe(200);
