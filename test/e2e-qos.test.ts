@@ -354,13 +354,13 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
       /qdisc tbf 10: parent 1:10 rate 8Mbit burst 4Mb peakrate 24Mbit/,
     );
     expect((await h.exec(["tc", "qdisc", "show", "dev", BRIDGE])).stdout).not.toContain("qdisc tbf");
-    // A bucket of 4 MiB refills at 8 Mbit/s in 4.2 s: wait that long before each flow.
-    const quiet = () => new Promise((res) => setTimeout(res, 5_000));
-    await quiet();
+    // A bucket of 4 MiB refills at 8 Mbit/s in 4.2 s: wait that long before the first flow. The three flows use
+    // three buckets (inbound: A's class on the bridge; outbound: A's edge class and TBF on the IFB; to B: A's root
+    // class there), each idle while the others run (what the others' ACKs take of it refills in milliseconds), so
+    // one quiet time serves all three.
+    await new Promise((res) => setTimeout(res, 5_000));
     const inbound = burstOf(await perSecond(vmA, "inbound"));
-    await quiet();
     const outbound = burstOf(await perSecond(vmA, "outbound"));
-    await quiet();
     const toB = burstOf(await perSecond(vmA, "outbound", { ip: ipB, port: 5206 }));
     console.log("burst 4096 KiB, average 8 Mbit/s (first second, last two seconds, KiB above them):", { inbound, outbound, toB });
     // Line rate: the whole burst arrives in the first second, far above the average and the peak of the others.
