@@ -87,8 +87,8 @@ export class NftBackend implements FirewallBackend {
 
   async replace(networks: readonly FirewallNetwork[], opts: { whole?: boolean; lan?: readonly LanCounted[] } = {}): Promise<string> {
     const lan = [...(opts.lan ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+    // (this.lan: what the last successful apply carried; set below only once one did.)
     const lanSame = JSON.stringify(lan) === JSON.stringify(this.lan);
-    this.lan = lan;
     for (const l of lan) this.lanUplinks.set(l.name, l.uplink);
     // Only forwards and rule sets changed since our last apply: change the map's elements and refill the changed
     // rule chains (one small transaction, see renderTableDelta).
@@ -103,6 +103,7 @@ export class NftBackend implements FirewallBackend {
       const ok = delta === "" || (await this.transact(delta, { allowFailure: true }));
       if (ok) {
         this.last = networks;
+        this.lan = lan;
         this.baseline = null;
         this.bootCopy?.schedule(() =>
           renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds(), lan: this.lan }),
@@ -113,7 +114,7 @@ export class NftBackend implements FirewallBackend {
     }
     // The whole table replaces the named counters too: read them first and carry them over (they only grow), but
     // not a deleted network's; one rendered again (created anew) starts at 0 and is counted from now on.
-    await this.trafficCounts();
+    await this.trafficCounts({ lan: lan.length > 0 });
     this.dropDropped();
     for (const n of networks) this.dropped.delete(n.name);
     for (const l of lan) this.dropped.delete(l.name);
@@ -121,6 +122,7 @@ export class NftBackend implements FirewallBackend {
     const text = renderHostTable(networks, counting) + renderPortSecurityTable(networks, { ...counting, lan });
     await this.transact(text);
     this.last = networks;
+    this.lan = lan;
     this.baseline = null;
     this.applied = true;
     this.bootCopy?.schedule(() =>
@@ -218,11 +220,11 @@ export class NftBackend implements FirewallBackend {
    * Read the table's traffic counters and per-VM sets (one `nft -j list table`), fold them into the kept ones,
    * and return those.
    */
-  async trafficCounts(opts: { fresh?: boolean } = {}): Promise<TrafficState> {
+  async trafficCounts(opts: { fresh?: boolean; lan?: boolean } = {}): Promise<TrafficState> {
     if (opts.fresh === false) return { counters: this.counts, vms: this.vmCounts };
     const reads = [await this.runner.run("nft", ["-j", "list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 })];
     // The bridge networks' counters are in the bridge table (read only while it has some: one more nft run).
-    if (this.lan.length > 0 || [...this.counts.keys()].some((k) => lanCounterNetwork(k) !== null))
+    if (opts.lan || this.lan.length > 0 || [...this.counts.keys()].some((k) => lanCounterNetwork(k) !== null))
       reads.push(
         await this.runner.run("nft", ["-j", "list", "table", NFT_BRIDGE_FAMILY, NFT_BRIDGE_TABLE], {
           allowFailure: true,
