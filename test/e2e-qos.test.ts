@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { addLanNic, createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor, workerLog } from "./support/cluster";
-import { COUNTED_CLIENT_PY, startCountedServer } from "./support/traffic";
+import { COUNTED_CLIENT_PY, interfaceIpBytes, startCountedServer } from "./support/traffic";
 
 let c: Cluster;
 let h: SandboxHost;
@@ -163,74 +163,107 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
         const row = (mac: string) => ips.find((r) => r.mac === mac)?.traffic ?? none;
         return { net: net ?? none, a: row(MAC_A), d: row(MAC_D) };
       };
-      /** Send N bytes from A to `to`'s peer (outbound) or get N from it (inbound); the counters published once they show it. */
+      /**
+       * Send N bytes from A to `to`'s peer (outbound) or get N from it (inbound); the counters published once they
+       * show it, and what A's and D's own interfaces sent and received meanwhile (IP bytes: the reference).
+       */
       const transfer = async (to: string, dir: "inbound" | "outbound", shown: (s0: Snap, s1: Snap) => number) => {
         const s0 = await read();
+        const i0 = { a: await interfaceIpBytes(vmA.exec, "eth0"), d: await interfaceIpBytes(vmD.exec, "eth0") };
         const r = await vmA.exec(["python3", "-c", COUNTED_CLIENT_PY, to, "5301", dir, String(N)], { timeoutMs: 30_000 });
         expect(Number(r.stdout.trim())).toBe(N);
+        const i1 = { a: await interfaceIpBytes(vmA.exec, "eth0"), d: await interfaceIpBytes(vmD.exec, "eth0") };
         const s1 = await waitFor(`${dir} to ${to} in the published counters`, async () => {
           const s = await read();
           return shown(s0, s) >= N ? s : null;
         });
-        return { s0, s1 };
+        const d = (f: (s: Snap) => number) => f(s1) - f(s0);
+        const iface = { aTx: i1.a.tx - i0.a.tx, aRx: i1.a.rx - i0.a.rx, dTx: i1.d.tx - i0.d.tx, dRx: i1.d.rx - i0.d.rx };
+        return { d, iface };
       };
       type Snap = Awaited<ReturnType<typeof read>>;
-      const counted = (what: string, delta: number) => {
+      const ratios: Record<string, string> = {};
+      /** All the payload counted, and within 1 % of the IP bytes the VMs' interfaces passed (headers, retransmissions). */
+      const counted = (what: string, delta: number, reference: number) => {
+        ratios[what] = `${delta} (${(delta / N).toFixed(4)}x payload, ${(delta / reference).toFixed(4)}x interface)`;
         expect(delta, `${what}: ${delta} for ${N}`).toBeGreaterThanOrEqual(N);
-        expect(delta, `${what}: ${delta} for ${N}`).toBeLessThanOrEqual(N * 1.01);
+        expect(Math.abs(delta - reference), `${what}: ${delta}, the interfaces ${reference}`).toBeLessThanOrEqual(reference * 0.01);
       };
       const quiet = (what: string, delta: number) => expect(delta, `${what}: ${delta}`).toBeLessThan(N * 0.01);
 
-      // A -> D: out of A and into D, both with the network's peers; nothing crosses the edge.
+      // A -> D: out of A and into D, both with the network's peers (D's ACKs too: out of D, into A); nothing
+      // crosses the edge.
       const vv = await transfer(ipD, "outbound", (s0, s1) => s1.d.peers.network.bytesIn - s0.d.peers.network.bytesIn);
-      const d = (f: (s: Snap) => number) => f(vv.s1) - f(vv.s0);
-      const vmToVm = {
-        net: { out: d((s) => s.net.peers.network.bytesOut), in: d((s) => s.net.peers.network.bytesIn) },
-        a: d((s) => s.a.peers.network.bytesOut),
-        dIn: d((s) => s.d.peers.network.bytesIn),
-      };
-      counted("network's network-peer out", vmToVm.net.out);
-      counted("network's network-peer in", vmToVm.net.in);
-      counted("A's network-peer out", vmToVm.a);
-      counted("D's network-peer in", vmToVm.dIn);
+      counted(
+        "network's network-peer out",
+        vv.d((s) => s.net.peers.network.bytesOut),
+        vv.iface.aTx + vv.iface.dTx,
+      );
+      counted(
+        "network's network-peer in",
+        vv.d((s) => s.net.peers.network.bytesIn),
+        vv.iface.aRx + vv.iface.dRx,
+      );
+      counted(
+        "A's network-peer out",
+        vv.d((s) => s.a.peers.network.bytesOut),
+        vv.iface.aTx,
+      );
+      counted(
+        "D's network-peer in",
+        vv.d((s) => s.d.peers.network.bytesIn),
+        vv.iface.dRx,
+      );
       quiet(
         "network's outside out",
-        d((s) => s.net.peers.outside.bytesOut),
+        vv.d((s) => s.net.peers.outside.bytesOut),
       );
       quiet(
         "network's edge total out",
-        d((s) => s.net.bytesOut),
+        vv.d((s) => s.net.bytesOut),
       );
       quiet(
         "A's outside out",
-        d((s) => s.a.peers.outside.bytesOut),
+        vv.d((s) => s.a.peers.outside.bytesOut),
       );
 
       // A -> outside and back: with the outside peers (and in the edge's totals); the network's peers stay quiet.
       const vo = await transfer(h.outsideAddress, "outbound", (s0, s1) => s1.a.peers.outside.bytesOut - s0.a.peers.outside.bytesOut);
-      const o = (f: (s: Snap) => number) => f(vo.s1) - f(vo.s0);
-      const toOutside = {
-        net: o((s) => s.net.peers.outside.bytesOut),
-        total: o((s) => s.net.bytesOut),
-        a: o((s) => s.a.peers.outside.bytesOut),
-      };
-      counted("network's outside out", toOutside.net);
-      counted("network's edge total out", toOutside.total);
-      counted("A's outside out", toOutside.a);
+      counted(
+        "network's outside out",
+        vo.d((s) => s.net.peers.outside.bytesOut),
+        vo.iface.aTx,
+      );
+      counted(
+        "network's edge total out",
+        vo.d((s) => s.net.bytesOut),
+        vo.iface.aTx,
+      );
+      counted(
+        "A's outside out",
+        vo.d((s) => s.a.peers.outside.bytesOut),
+        vo.iface.aTx,
+      );
       quiet(
         "network's network-peer out",
-        o((s) => s.net.peers.network.bytesOut),
+        vo.d((s) => s.net.peers.network.bytesOut),
       );
       const vi = await transfer(h.outsideAddress, "inbound", (s0, s1) => s1.a.peers.outside.bytesIn - s0.a.peers.outside.bytesIn);
-      const i = (f: (s: Snap) => number) => f(vi.s1) - f(vi.s0);
-      const fromOutside = { net: i((s) => s.net.peers.outside.bytesIn), a: i((s) => s.a.peers.outside.bytesIn) };
-      counted("network's outside in", fromOutside.net);
-      counted("A's outside in", fromOutside.a);
+      counted(
+        "network's outside in",
+        vi.d((s) => s.net.peers.outside.bytesIn),
+        vi.iface.aRx,
+      );
+      counted(
+        "A's outside in",
+        vi.d((s) => s.a.peers.outside.bytesIn),
+        vi.iface.aRx,
+      );
       quiet(
         "network's network-peer in",
-        i((s) => s.net.peers.network.bytesIn),
+        vi.d((s) => s.net.peers.network.bytesIn),
       );
-      console.log(`counted bytes for ${N} bytes of TCP payload:`, { vmToVm, toOutside, fromOutside });
+      console.log(`counted bytes for ${N} bytes of TCP payload:`, ratios);
     } finally {
       for (const p of pids) await p.run(["kill", p.pid]).catch(() => undefined);
     }
@@ -497,19 +530,23 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     try {
       await waitFor("the LAN's counted peer", async () => (await h.execOutside(["ss", "-Hltn", "sport = :5302"])).stdout.includes("5302"));
       const counted: Record<string, number> = {};
-      for (const [dir, field] of [
-        ["outbound", "bytesOut"],
-        ["inbound", "bytesIn"],
+      const reference: Record<string, number> = {};
+      for (const [dir, field, side] of [
+        ["outbound", "bytesOut", "tx"],
+        ["inbound", "bytesIn", "rx"],
       ] as const) {
         const s0 = await read();
+        const i0 = await interfaceIpBytes(vmE.exec, "eth0");
         const r = await vmE.exec(["python3", "-c", COUNTED_CLIENT_PY, LAN_PEER, "5302", dir, String(N)], { timeoutMs: 30_000 });
         expect(Number(r.stdout.trim())).toBe(N);
+        const i1 = await interfaceIpBytes(vmE.exec, "eth0");
         const s1 = await waitFor(`${dir} in E's row`, async () => {
           const s = await read();
           return (s.e?.traffic?.[field] ?? 0) - (s0.e?.traffic?.[field] ?? 0) >= N ? s : null;
         });
         counted[`net ${field}`] = (s1.net?.[field] ?? 0) - (s0.net?.[field] ?? 0);
         counted[`E ${field}`] = (s1.e?.traffic?.[field] ?? 0) - (s0.e?.traffic?.[field] ?? 0);
+        reference[`net ${field}`] = reference[`E ${field}`] = i1[side] - i0[side];
         expect(s1.e?.ip).toBe("");
       }
       // The host's own traffic over the NIC (an address on the bridge device) is not the network's: the kernel's
@@ -523,9 +560,13 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
       expect(Number(r.stdout.trim())).toBe(N);
       counted["net bytesOut (host's own)"] = (await kernelOut()) - k0;
       console.log(`bridge network, counted bytes for ${N} bytes of TCP payload:`, counted);
+      console.log("the same, E's interface (IP bytes):", reference);
+      // All the payload, and within 1 % of the IP bytes E's interface passed (headers and retransmissions included).
       for (const k of ["net bytesOut", "E bytesOut", "net bytesIn", "E bytesIn"]) {
         expect(counted[k], k).toBeGreaterThanOrEqual(N);
-        expect(counted[k], k).toBeLessThanOrEqual(N * 1.01);
+        expect(Math.abs((counted[k] ?? 0) - (reference[k] ?? 0)), `${k}: ${counted[k]}, E's interface ${reference[k]}`).toBeLessThanOrEqual(
+          (reference[k] ?? 0) * 0.01,
+        );
       }
       expect(counted["net bytesOut (host's own)"]).toBeLessThan(N * 0.01);
     } finally {

@@ -137,3 +137,18 @@ export async function startCountedServer(
   ]);
   return r.stdout.trim();
 }
+
+/**
+ * The IP bytes an interface sent and received so far, from its own statistics (`ip -s -j link`): its bytes less
+ * 14 (the Ethernet header) per packet. On a veth the statistics count each skb once, a GSO aggregate as one packet,
+ * as nft's counters see them: the reference a traffic counter is held to (retransmissions and headers included).
+ */
+export async function interfaceIpBytes(
+  run: (argv: string[]) => Promise<{ stdout: string }>,
+  dev: string,
+): Promise<{ tx: number; rx: number }> {
+  type Stats = { bytes: number; packets: number };
+  const [l] = JSON.parse((await run(["ip", "-s", "-j", "link", "show", "dev", dev])).stdout) as { stats64: { rx: Stats; tx: Stats } }[];
+  if (!l) throw new Error(`no interface ${dev}`);
+  return { tx: l.stats64.tx.bytes - 14 * l.stats64.tx.packets, rx: l.stats64.rx.bytes - 14 * l.stats64.rx.packets };
+}
