@@ -155,9 +155,10 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
       });
       type Counts = { bytesIn: number; bytesOut: number };
       type Split = Counts & { peers: { outside: Counts; network: Counts } };
+      // The rows first: the stats read after them are of the same publish or a later one (one atomic write of both).
       const read = async () => {
-        const net = (await c.call("describe-network", { name: "qosnet" })).body.network.stats.traffic as Split | undefined;
         const ips = (await c.call("list-network-ips", { name: "qosnet" })).body.ips as { mac: string; traffic?: Split }[];
+        const net = (await c.call("describe-network", { name: "qosnet" })).body.network.stats.traffic as Split | undefined;
         const zero = { bytesIn: 0, bytesOut: 0 };
         const none: Split = { ...zero, peers: { outside: zero, network: zero } };
         const row = (mac: string) => ips.find((r) => r.mac === mac)?.traffic ?? none;
@@ -519,9 +520,10 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
   async function countedAtTheNic() {
     const N = 8 * 1024 * 1024;
     type Counts = { bytesIn: number; bytesOut: number };
+    // The rows first: the stats read after them are of the same publish or a later one.
     const read = async () => {
-      const net = (await c.call("describe-network", { name: "qlan" })).body.network.stats.traffic as Counts | undefined;
       const ips = (await c.call("list-network-ips", { name: "qlan" })).body.ips as { ip: string; mac: string; traffic?: Counts }[];
+      const net = (await c.call("describe-network", { name: "qlan" })).body.network.stats.traffic as Counts | undefined;
       return { net, e: ips.find((r) => r.mac === MAC_E) };
     };
     // Counted from the worker's next reconcile round after the network was made.
