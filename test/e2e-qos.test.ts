@@ -36,7 +36,7 @@ beforeAll(async () => {
   c = await startCluster({
     hosts: [{ id: "qos" }],
     label: "qos",
-    workerEnv: { NETFORGE_RECONCILE_MS: "3000", NETFORGE_HEARTBEAT_MS: "1000" },
+    workerEnv: { NETFORGE_RECONCILE_MS: "3000", NETFORGE_HEARTBEAT_MS: "500" },
   });
   h = c.hosts.get("qos") as SandboxHost;
   const r = await c.call("create-network", { name: "qosnet", type: "nat", cidr: "10.87.0.0/24" }, { wait: 30 });
@@ -143,7 +143,7 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
   });
 
   it("counts by peer (before any limit): a known amount VM -> VM with the network's peers, VM <-> outside with the outside, each within 1 %", async () => {
-    const N = 20 * 1024 * 1024;
+    const N = 8 * 1024 * 1024;
     const pids = [
       { run: vmD.exec, pid: await startCountedServer(vmD.exec, ipD, 5301, N) },
       { run: h.execOutside, pid: await startCountedServer(h.execOutside, h.outsideAddress, 5301, N) },
