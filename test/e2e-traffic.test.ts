@@ -8,6 +8,7 @@
 import { createNamespaceVm, type NamespaceVm, type SandboxHost } from "@netforge/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster, waitFor } from "./support/cluster";
+import { COUNTED_CLIENT_PY, startCountedServer } from "./support/traffic";
 
 let c: Cluster;
 let h: SandboxHost;
@@ -25,6 +26,7 @@ interface Traffic {
   packetsIn: number;
   packetsOut: number;
   since?: string;
+  peers?: Record<"outside" | "network", Omit<Traffic, "since" | "peers">> & { since?: string };
 }
 const ZERO: Traffic = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
 
@@ -35,7 +37,7 @@ beforeAll(async () => {
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   vm = await createNamespaceVm(h, { name: "trafa", bridge: BRIDGE, mac: MAC });
   vmIp = (await vm.dhcp({ timeoutMs: 20_000 })).ip;
-  serverPid = (await h.execOutside(["sh", "-c", 'python3 -c "$0" >/dev/null 2>&1 & echo $!', SERVER])).stdout.trim();
+  serverPid = await startCountedServer(h.execOutside, "0.0.0.0", 5301, AMOUNT);
   await waitFor("the outside's TCP peer", async () => (await h.execOutside(["ss", "-Hltn", "sport = :5301"])).stdout.includes("5301"));
 }, 60_000);
 afterAll(async () => {
@@ -52,48 +54,9 @@ const vmTraffic = async (): Promise<Traffic> => {
   return ips.find((r) => r.mac === MAC)?.traffic ?? ZERO;
 };
 
-/**
- * A TCP peer in the outside namespace (port 5301): a connection that starts with "S" sends it bytes until EOF and
- * gets their count back; one that starts with "R" gets AMOUNT bytes, then EOF.
- */
-const SERVER = `
-import socket, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 5301)); s.listen(8)
-def serve(c):
-    mode = c.recv(1)
-    if mode == b"S":
-        n = 0
-        while True:
-            d = c.recv(65536)
-            if not d: break
-            n += len(d)
-        c.sendall(str(n).encode())
-    else:
-        c.sendall(b"x" * ${AMOUNT})
-    c.close()
-while True:
-    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-`;
-
-/** The VM's side: send AMOUNT bytes (outbound) or read until EOF (inbound); prints the bytes the receiver read. */
-const CLIENT = (host: string, dir: "inbound" | "outbound") => `
-import socket
-c = socket.create_connection(("${host}", 5301))
-if "${dir}" == "outbound":
-    c.sendall(b"S"); c.sendall(b"x" * ${AMOUNT}); c.shutdown(socket.SHUT_WR)
-    print(c.recv(64).decode())
-else:
-    c.sendall(b"R"); n = 0
-    while True:
-        d = c.recv(65536)
-        if not d: break
-        n += len(d)
-    print(n)
-`;
-
 /** Send AMOUNT bytes of TCP payload from the VM to the outside (outbound) or back (inbound); all of it arrives. */
 async function transfer(dir: "inbound" | "outbound"): Promise<number> {
-  const r = await vm.exec(["python3", "-c", CLIENT(h.outsideAddress, dir)], { timeoutMs: 20_000 });
+  const r = await vm.exec(["python3", "-c", COUNTED_CLIENT_PY, h.outsideAddress, "5301", dir, String(AMOUNT)], { timeoutMs: 20_000 });
   expect(Number(r.stdout.trim())).toBe(AMOUNT);
   return AMOUNT;
 }
@@ -168,6 +131,14 @@ describe("traffic counters of a nat network", () => {
       expect(vmAfter[k], `VM ${k}`).toBeGreaterThanOrEqual(vmBefore[k]);
     }
     expect(after.since).toBe(before.since);
+    // The split by peer the same way (the VM's outbound amount was with the outside).
+    expect(before.peers?.outside.bytesOut).toBeGreaterThanOrEqual(AMOUNT);
+    for (const p of ["outside", "network"] as const)
+      for (const k of ["bytesIn", "bytesOut", "packetsIn", "packetsOut"] as const) {
+        expect(after.peers?.[p][k], `${p} ${k}`).toBeGreaterThanOrEqual(before.peers?.[p][k] ?? Number.POSITIVE_INFINITY);
+        expect(vmAfter.peers?.[p][k], `VM ${p} ${k}`).toBeGreaterThanOrEqual(vmBefore.peers?.[p][k] ?? Number.POSITIVE_INFINITY);
+      }
+    expect(after.peers?.since).toBe(before.peers?.since);
     const kernel = (await h.exec(["nft", "list", "counter", "inet", "netforge", "trafnet-traffic-out"])).stdout;
     expect(Number(/bytes (\d+)/.exec(kernel)?.[1])).toBeGreaterThanOrEqual(before.bytesOut);
     // The new network has counters of its own from its start.

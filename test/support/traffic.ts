@@ -74,3 +74,81 @@ else:
     except OSError:
         print("cut")
 `;
+
+/**
+ * A TCP peer for counting a known amount (`python3 -c COUNTED_SERVER_PY <bind address> <port> <amount>`): a
+ * connection that starts with "S" sends it bytes until EOF and gets their count back; one that starts with "R"
+ * gets <amount> bytes, then EOF. Start it in the background (its pid to stop it by).
+ */
+export const COUNTED_SERVER_PY = `
+import socket, sys, threading
+amount = int(sys.argv[3])
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(8)
+def serve(c):
+    mode = c.recv(1)
+    if mode == b"S":
+        n = 0
+        while True:
+            d = c.recv(65536)
+            if not d: break
+            n += len(d)
+        c.sendall(str(n).encode())
+    else:
+        c.sendall(b"x" * amount)
+    c.close()
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+
+/**
+ * Its client (`python3 -c COUNTED_CLIENT_PY <address> <port> outbound|inbound <amount>`): sends <amount> bytes
+ * (outbound) or reads until EOF (inbound); prints the bytes the receiver read.
+ */
+export const COUNTED_CLIENT_PY = `
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+if sys.argv[3] == "outbound":
+    c.sendall(b"S"); c.sendall(b"x" * int(sys.argv[4])); c.shutdown(socket.SHUT_WR)
+    print(c.recv(64).decode())
+else:
+    c.sendall(b"R"); n = 0
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        n += len(d)
+    print(n)
+`;
+
+/** Start a counted-amount peer in the background by `run` (a namespace's exec); returns its pid. */
+export async function startCountedServer(
+  run: (argv: string[]) => Promise<{ stdout: string }>,
+  bind: string,
+  port: number,
+  amount: number,
+): Promise<string> {
+  const r = await run([
+    "sh",
+    "-c",
+    'python3 -c "$0" "$1" "$2" "$3" >/dev/null 2>&1 & echo $!',
+    COUNTED_SERVER_PY,
+    bind,
+    String(port),
+    String(amount),
+  ]);
+  return r.stdout.trim();
+}
+
+/**
+ * The IP bytes an interface sent and received so far, from its own statistics (`ip -s -j link`): its bytes less
+ * 14 (the Ethernet header) per packet. On a veth the statistics count each skb once, a GSO aggregate as one packet,
+ * as nft's counters see them: the reference a traffic counter is held to (retransmissions and headers included).
+ */
+export async function interfaceIpBytes(
+  run: (argv: string[]) => Promise<{ stdout: string }>,
+  dev: string,
+): Promise<{ tx: number; rx: number }> {
+  type Stats = { bytes: number; packets: number };
+  const [l] = JSON.parse((await run(["ip", "-s", "-j", "link", "show", "dev", dev])).stdout) as { stats64: { rx: Stats; tx: Stats } }[];
+  if (!l) throw new Error(`no interface ${dev}`);
+  return { tx: l.stats64.tx.bytes - 14 * l.stats64.tx.packets, rx: l.stats64.rx.bytes - 14 * l.stats64.rx.packets };
+}

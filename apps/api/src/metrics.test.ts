@@ -58,16 +58,46 @@ describe("ApiMetrics", () => {
       oldestWaiting: new Map(),
       workerCounters: new Map(),
       reapplied: new Map(),
-      traffic: [{ network: "web", bytesIn: 5000, bytesOut: 700, packetsIn: 9, packetsOut: 4 }],
+      traffic: [
+        {
+          network: "web",
+          bytesIn: 5000,
+          bytesOut: 700,
+          packetsIn: 9,
+          packetsOut: 4,
+          peers: {
+            outside: { bytesIn: 4000, bytesOut: 600, packetsIn: 7, packetsOut: 3 },
+            network: { bytesIn: 1500, bytesOut: 1100, packetsIn: 5, packetsOut: 6 },
+          },
+        },
+        // A network whose host does not count by peer: totals only.
+        { network: "old", bytesIn: 1, bytesOut: 2, packetsIn: 1, packetsOut: 1 },
+      ],
     }));
     const j = await byName(m);
     expect(j.get("netforge_network_bytes_total")?.values).toEqual([
       { labels: { network: "web", direction: "in" }, value: 5000 },
       { labels: { network: "web", direction: "out" }, value: 700 },
+      { labels: { network: "old", direction: "in" }, value: 1 },
+      { labels: { network: "old", direction: "out" }, value: 2 },
     ]);
     expect(j.get("netforge_network_packets_total")?.values).toEqual([
       { labels: { network: "web", direction: "in" }, value: 9 },
       { labels: { network: "web", direction: "out" }, value: 4 },
+      { labels: { network: "old", direction: "in" }, value: 1 },
+      { labels: { network: "old", direction: "out" }, value: 1 },
+    ]);
+    expect(j.get("netforge_network_peer_bytes_total")?.values).toEqual([
+      { labels: { network: "web", direction: "in", peer: "outside" }, value: 4000 },
+      { labels: { network: "web", direction: "out", peer: "outside" }, value: 600 },
+      { labels: { network: "web", direction: "in", peer: "network" }, value: 1500 },
+      { labels: { network: "web", direction: "out", peer: "network" }, value: 1100 },
+    ]);
+    expect(j.get("netforge_network_peer_packets_total")?.values).toEqual([
+      { labels: { network: "web", direction: "in", peer: "outside" }, value: 7 },
+      { labels: { network: "web", direction: "out", peer: "outside" }, value: 3 },
+      { labels: { network: "web", direction: "in", peer: "network" }, value: 5 },
+      { labels: { network: "web", direction: "out", peer: "network" }, value: 6 },
     ]);
   });
 });

@@ -24,7 +24,14 @@ export interface ClusterSnapshot {
   /** host -> pieces of lost network state its worker re-applied. */
   reapplied: Map<string, number>;
   /** Each network's traffic counters (in = toward its VMs) as its worker last published them. */
-  traffic?: { network: string; bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }[];
+  traffic?: {
+    network: string;
+    bytesIn: number;
+    bytesOut: number;
+    packetsIn: number;
+    packetsOut: number;
+    peers?: Record<"outside" | "network", { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }>;
+  }[];
 }
 
 /** Worker counters and the metric each becomes (per host). */
@@ -224,6 +231,38 @@ export class ApiMetrics {
           for (const t of snap?.traffic ?? []) {
             this.inc({ network: t.network, direction: "in" }, field === "bytes" ? t.bytesIn : t.packetsIn);
             this.inc({ network: t.network, direction: "out" }, field === "bytes" ? t.bytesOut : t.packetsOut);
+          }
+        },
+      });
+    }
+    // The same split by peer (outside the network, or on it: VM to VM and VM to gateway): one more bounded label.
+    for (const [name, help, field] of [
+      [
+        "netforge_network_peer_bytes_total",
+        "Bytes of each network's VMs by direction and peer (outside: beyond the network; network: its other VMs and its gateway).",
+        "bytes",
+      ],
+      [
+        "netforge_network_peer_packets_total",
+        "Packets of each network's VMs by direction and peer (outside: beyond the network; network: its other VMs and its gateway).",
+        "packets",
+      ],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        labelNames: ["network", "direction", "peer"],
+        registers: [this.registry],
+        async collect() {
+          const snap = await read();
+          this.reset();
+          for (const t of snap?.traffic ?? []) {
+            for (const peer of ["outside", "network"] as const) {
+              const p = t.peers?.[peer];
+              if (!p) continue;
+              this.inc({ network: t.network, direction: "in", peer }, field === "bytes" ? p.bytesIn : p.packetsIn);
+              this.inc({ network: t.network, direction: "out", peer }, field === "bytes" ? p.bytesOut : p.packetsOut);
+            }
           }
         },
       });

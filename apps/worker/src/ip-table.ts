@@ -13,8 +13,21 @@ import {
   parseCidr6OrThrow,
   parseIPv4,
   parseIPv6,
+  type TrafficCounts,
 } from "@netforge/core/contract";
-import { type RoutedNetSpec, TRAFFIC_VM_SETS, addressingOf, trafficCounterNames } from "@netforge/core/model";
+import {
+  type ElementCount,
+  peerCounterNames,
+  peerVmSets,
+  type RoutedNetSpec,
+  TRAFFIC_PEERS,
+  TRAFFIC_LAN_SETS,
+  TRAFFIC_VM_SETS,
+  addressingOf,
+  lanCounterNames,
+  modelOf,
+  trafficCounterNames,
+} from "@netforge/core/model";
 import type { TrafficState } from "./firewall/nftables";
 import { putNetworkIpsAndStats } from "@netforge/core/store";
 import type { HostContext } from "./context";
@@ -147,16 +160,70 @@ export function trafficOf(name: string, state: TrafficState): NetworkTraffic | n
   const c = trafficCounterNames(name);
   const i = state.counters.get(c.in);
   const o = state.counters.get(c.out);
+  if (!i && !o) return lanTrafficOf(name, state);
+  const since = Math.min(i?.since ?? Number.POSITIVE_INFINITY, o?.since ?? Number.POSITIVE_INFINITY);
+  const out: NetworkTraffic = { ...countsOf(i, o), since: new Date(since * 1000).toISOString() };
+  // By peer: present once the host counts that way (every counter there: they are rendered together).
+  const peers = TRAFFIC_PEERS.map((p) => {
+    const pc = peerCounterNames(name, p);
+    return [state.counters.get(pc.in), state.counters.get(pc.out)] as const;
+  });
+  if (peers.every(([pi, po]) => pi && po)) {
+    const [outside, network] = peers;
+    const peerSince = Math.min(...peers.flatMap(([pi, po]) => [pi?.since ?? 0, po?.since ?? 0]));
+    out.peers = {
+      outside: countsOf(outside?.[0], outside?.[1]),
+      network: countsOf(network?.[0], network?.[1]),
+      since: new Date(peerSince * 1000).toISOString(),
+    };
+  }
+  return out;
+}
+
+/** A bridge network's traffic (VM <-> LAN at its uplink NIC, render/nft-bridge.ts); no split by peer (VM to VM is not counted). */
+function lanTrafficOf(name: string, state: TrafficState): NetworkTraffic | null {
+  const c = lanCounterNames(name);
+  const i = state.counters.get(c.in);
+  const o = state.counters.get(c.out);
   if (!i && !o) return null;
   const since = Math.min(i?.since ?? Number.POSITIVE_INFINITY, o?.since ?? Number.POSITIVE_INFINITY);
-  return {
-    bytesIn: i?.bytes ?? 0,
-    bytesOut: o?.bytes ?? 0,
-    packetsIn: i?.packets ?? 0,
-    packetsOut: o?.packets ?? 0,
-    since: new Date(since * 1000).toISOString(),
-  };
+  return { ...countsOf(i, o), since: new Date(since * 1000).toISOString() };
 }
+
+/**
+ * The rows of a bridge network (pure): one per VM seen sending to the LAN through its uplink NIC (by source MAC),
+ * or owned by a libvirt domain and seen receiving from it, with that traffic. `ip` is "": netforge does not
+ * address a bridge network (the LAN's DHCP does), so it knows no address of the VM.
+ */
+export function lanRows(uplink: string, state: TrafficState | null, owners: ReadonlyMap<string, string>): NetworkIp[] {
+  if (!state) return [];
+  const vin = state.vms.get(TRAFFIC_LAN_SETS.in);
+  const vout = state.vms.get(TRAFFIC_LAN_SETS.out);
+  const macs = new Set<string>();
+  const prefix = `${uplink}/`;
+  for (const k of vout?.keys() ?? []) if (k.startsWith(prefix)) macs.add(k.slice(prefix.length));
+  for (const k of vin?.keys() ?? []) if (k.startsWith(prefix) && owners.has(k.slice(prefix.length))) macs.add(k.slice(prefix.length));
+  return [...macs]
+    .filter((m) => (Number.parseInt(m.slice(0, 2), 16) & 1) === 0) // unicast: a broadcast's element is no VM
+    .sort()
+    .map((mac) => ({
+      ip: "",
+      mac,
+      vmName: owners.get(mac) ?? null,
+      hostname: null,
+      static: false,
+      leaseExpiresAt: null,
+      traffic: countsOf(vin?.get(`${prefix}${mac}`), vout?.get(`${prefix}${mac}`)),
+    }));
+}
+
+/** Counts each way from an in and an out counter or element (absent: 0). */
+const countsOf = (i: ElementCount | undefined, o: ElementCount | undefined): TrafficCounts => ({
+  bytesIn: i?.bytes ?? 0,
+  bytesOut: o?.bytes ?? 0,
+  packetsIn: i?.packets ?? 0,
+  packetsOut: o?.packets ?? 0,
+});
 
 /**
  * The rows with each VM's traffic (pure): in by its IPv4 address, out by its MAC, on the network's bridge; rows
@@ -164,13 +231,22 @@ export function trafficOf(name: string, state: TrafficState): NetworkTraffic | n
  */
 export function withVmTraffic(bridge: string | null, ips: NetworkIp[], state: TrafficState | null): NetworkIp[] {
   if (!state || !bridge) return ips;
-  const vin = state.vms.get(TRAFFIC_VM_SETS.in);
-  const vout = state.vms.get(TRAFFIC_VM_SETS.out);
+  const of = (sets: { in: string; out: string }, r: NetworkIp) => {
+    const i = state.vms.get(sets.in)?.get(`${bridge}/${r.ip}`);
+    const o = state.vms.get(sets.out)?.get(`${bridge}/${r.mac.toLowerCase()}`);
+    return i || o ? countsOf(i, o) : null;
+  };
+  // By peer: on a host whose table has the peers' sets (a VM not seen with a peer yet has zeros there).
+  const byPeer = TRAFFIC_PEERS.every((p) => state.vms.has(peerVmSets(p).in) && state.vms.has(peerVmSets(p).out));
+  const zero = countsOf(undefined, undefined);
   return ips.map((r) => {
-    const i = vin?.get(`${bridge}/${r.ip}`);
-    const o = vout?.get(`${bridge}/${r.mac.toLowerCase()}`);
-    if (!i && !o) return r;
-    return { ...r, traffic: { bytesIn: i?.bytes ?? 0, bytesOut: o?.bytes ?? 0, packetsIn: i?.packets ?? 0, packetsOut: o?.packets ?? 0 } };
+    const total = of(TRAFFIC_VM_SETS, r);
+    if (!byPeer) return total ? { ...r, traffic: total } : r;
+    const outside = of(peerVmSets("outside"), r);
+    const network = of(peerVmSets("network"), r);
+    // A VM seen only with the network's other VMs has no edge traffic (totals 0) but traffic all the same.
+    if (!total && !outside && !network) return r;
+    return { ...r, traffic: { ...(total ?? zero), peers: { outside: outside ?? zero, network: network ?? zero } } };
   });
 }
 
@@ -208,7 +284,10 @@ export async function publishIpTable(
   const neighbours = addressing?.ipv6 !== undefined && bridge && entry.active ? await readNeighbours6(ctx, bridge) : [];
   // A job's publish (no state given) carries the counts last read: reading the host's table is the heartbeat's.
   const state = opts.trafficState !== undefined ? opts.trafficState : await readTraffic(ctx, entry.name, { fresh: false });
-  const ips = withVmTraffic(bridge, addressing ? mergeIpTable(addressing, leases, owners, neighbours) : [], state);
+  const uplink = addressing ? null : (modelOf(spec).view(spec).shapedAt?.uplink ?? null);
+  const ips = uplink
+    ? lanRows(uplink, state, owners)
+    : withVmTraffic(bridge, addressing ? mergeIpTable(addressing, leases, owners, neighbours) : [], state);
   // Port security: the VM ports of a running network may send from exactly these (MAC, IPv4) pairs.
   if (addressing && entry.active) await syncPortSecurityPairs(ctx, entry.name, ips);
   // (Counted by the type's driver: an overlay's bridge also holds its VXLAN device, which is no VM.)

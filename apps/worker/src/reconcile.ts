@@ -301,7 +301,12 @@ export async function syncFirewall(ctx: HostContext, catalog: CatalogEntry[], li
     const mode = xml ? parseNetworkXml(xml).forwardMode : c.def.forwardMode;
     return [{ ...part, ownsTypeRules: model.ownsTypeRules(mode) }];
   });
-  const outcome = await ctx.firewall.sync(nets, readMark);
+  // Bridge networks made on a NIC: counted at it (in the bridge table), stopped or running (the NIC stays in the bridge).
+  const lan = catalog.flatMap((c) => {
+    const at = c.def.spec ? modelOf(c.def.spec).view(c.def.spec).shapedAt : undefined;
+    return at?.uplink ? [{ name: c.name, uplink: at.uplink }] : [];
+  });
+  const outcome = await ctx.firewall.sync(nets, readMark, lan);
   if (outcome === "restored") await countRestore(ctx, "reconcile");
   // Networks still on libvirt's NAT rules keep their forwards past libvirt's reject (legacy-nat.ts): a libvirtd
   // restart may have put its jumps above our accept.

@@ -1,4 +1,4 @@
-import type { FirewallNetwork } from "@netforge/core/model";
+import type { FirewallNetwork, LanCounted } from "@netforge/core/model";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { FirewallBackend } from "./backend";
@@ -10,10 +10,13 @@ class FakeBackend implements FirewallBackend {
   table: string[] | null = null;
   fail = false;
   wholes = 0;
-  async replace(nets: readonly FirewallNetwork[], opts: { whole?: boolean } = {}) {
+  lan: string[][] = [];
+  forgotten: string[] = [];
+  async replace(nets: readonly FirewallNetwork[], opts: { whole?: boolean; lan?: readonly LanCounted[] } = {}) {
     if (opts.whole) this.wholes++;
     await new Promise((r) => setTimeout(r, 5)); // long enough for a second caller to try to interleave
     if (this.fail) throw new Error("nft failed");
+    this.lan.push((opts.lan ?? []).map((l) => `${l.name}@${l.uplink}`));
     this.table = nets.map((n) => n.name).sort();
     this.applies.push(this.table);
     return "";
@@ -26,6 +29,9 @@ class FakeBackend implements FirewallBackend {
   }
   async clear() {
     this.table = null;
+  }
+  async forgetTraffic(name: string) {
+    this.forgotten.push(`${name} (applied: ${JSON.stringify(this.lan.at(-1))})`);
   }
 }
 const net = (name: string): FirewallNetwork => ({
@@ -45,6 +51,20 @@ const make = () => {
 };
 
 describe("HostFirewall", () => {
+  it("bridge networks counted at their NIC: a changed list applies; a deleted one leaves the table at once, then is forgotten", async () => {
+    const { b, fw } = make();
+    await fw.sync([net("a")], Number.POSITIVE_INFINITY, [{ name: "lan", uplink: "eth1" }]);
+    expect(b.lan.at(-1)).toEqual(["lan@eth1"]);
+    const n = b.applies.length;
+    expect(await fw.sync([net("a")], Number.POSITIVE_INFINITY, [{ name: "lan", uplink: "eth1" }])).toBe("unchanged");
+    expect(b.applies.length).toBe(n);
+    await fw.forgetTraffic("lan", "nf-lan");
+    expect(b.lan.at(-1)).toEqual([]);
+    expect(b.forgotten).toEqual(['lan (applied: ["lan@eth1"])']);
+    // (Forgotten first, then the table without it: the whole table after the forget carries no count of it.)
+    expect(b.applies.length).toBe(n + 1);
+  });
+
   it("every apply carries every network's part; concurrent jobs never interleave", async () => {
     const { b, fw } = make();
     await Promise.all([fw.set("a", net("a")), fw.set("b", net("b")), fw.set("c", net("c"))]);

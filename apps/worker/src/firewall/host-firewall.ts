@@ -7,7 +7,7 @@
  * networks never interleave their transactions, and each transaction carries
  * every network's current rules.
  */
-import type { FirewallNetwork, MacIp } from "@netforge/core/model";
+import type { FirewallNetwork, LanCounted, MacIp } from "@netforge/core/model";
 import type { Logger } from "pino";
 import type { FirewallBackend } from "./backend";
 import type { TrafficState } from "./nftables";
@@ -29,6 +29,9 @@ export class HostFirewall {
    * ports (port-watcher.ts). Merged into the network's part at each apply; a change applies as set elements.
    */
   private readonly live = new Map<string, { pairs: MacIp[] | null; ports: string[] }>();
+
+  /** The bridge networks counted at their uplink NIC (render/nft-bridge.ts), set by reconcile from the catalog. */
+  private lan: LanCounted[] = [];
 
   constructor(
     readonly backend: FirewallBackend,
@@ -101,8 +104,13 @@ export class HostFirewall {
    * Replace the whole desired state (reconcile, from libvirt) and apply it when it differs from what was
    * applied or when the host's table drifted. Returns what was repaired, for logs and metrics.
    */
-  async sync(nets: FirewallNetwork[], readMark = Number.POSITIVE_INFINITY): Promise<"unchanged" | "applied" | "restored"> {
+  async sync(
+    nets: FirewallNetwork[],
+    readMark = Number.POSITIVE_INFINITY,
+    lan?: readonly LanCounted[],
+  ): Promise<"unchanged" | "applied" | "restored"> {
     return this.serial(async () => {
+      if (lan) this.lan = [...lan].sort((a, b) => a.name.localeCompare(b.name));
       // A network a job is on, or one a job changed after `readMark` (the caller's read of libvirt began), keeps
       // the part the job gave it: the read may predate the job (a delete would otherwise come back).
       const mine = (name: string) => this.pinned.has(name) || (this.touched.get(name) ?? 0) > readMark;
@@ -138,14 +146,19 @@ export class HostFirewall {
   /** Drop a deleted network's traffic counters and its bridge's per-VM elements (kept while it was only stopped). */
   async forgetTraffic(name: string, bridge: string | null): Promise<void> {
     return this.serial(async () => {
+      // A deleted bridge network leaves the counted ones now (not at the next reconcile round): the table without
+      // its rules, then no whole table carries its counts.
+      const wasLan = this.lan.some((l) => l.name === name);
+      this.lan = this.lan.filter((l) => l.name !== name);
       await this.backend.forgetTraffic?.(name, bridge, this.desired.has(name));
+      if (wasLan && this.appliedKey !== null) await this.applyNow();
     });
   }
 
   /** Drop the traffic counters of networks that are neither on the host (`names`) nor in the table (deleted ones). */
   async forgetTrafficExcept(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]> {
     return this.serial(async () => {
-      const all = new Set([...names, ...this.desired.keys()]);
+      const all = new Set([...names, ...this.desired.keys(), ...this.lan.map((l) => l.name)]);
       const allBridges = new Set([...bridges, ...[...this.desired.values()].map((n) => n.bridge)]);
       return (await this.backend.forgetTrafficExcept?.(all, allBridges)) ?? [];
     });
@@ -198,7 +211,7 @@ export class HostFirewall {
   }
 
   private key(): string {
-    return JSON.stringify(this.merged());
+    return JSON.stringify([this.merged(), this.lan]);
   }
 
   /** Called when the networks with port security changed (the port watcher then reads their ports). */
@@ -207,7 +220,7 @@ export class HostFirewall {
 
   private async applyNow(opts: { whole?: boolean } = {}): Promise<string> {
     const nets = this.merged();
-    const text = await this.backend.replace(nets, opts);
+    const text = await this.backend.replace(nets, { ...opts, lan: this.lan });
     this.appliedKey = this.key();
     const secured = JSON.stringify(this.portSecured());
     if (secured !== this.securedKey) {

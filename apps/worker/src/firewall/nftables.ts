@@ -17,9 +17,12 @@ import {
   renderPortSecurityTable,
   renderTableDelta,
   type ElementCount,
-  TRAFFIC_VM_SETS,
+  ALL_TRAFFIC_VM_SETS,
   type TrafficCount,
-  trafficCounterNames,
+  type LanCounted,
+  lanCounterNetwork,
+  TRAFFIC_LAN_SETS,
+  trafficCounterNetwork,
 } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "../host/command-runner";
 import type { FirewallBackend } from "./backend";
@@ -82,11 +85,16 @@ export class NftBackend implements FirewallBackend {
   /** What the last successful apply carried (for deltas). */
   private last: readonly FirewallNetwork[] | null = null;
 
-  async replace(networks: readonly FirewallNetwork[], opts: { whole?: boolean } = {}): Promise<string> {
+  async replace(networks: readonly FirewallNetwork[], opts: { whole?: boolean; lan?: readonly LanCounted[] } = {}): Promise<string> {
+    const lan = [...(opts.lan ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+    // (this.lan: what the last successful apply carried; set below only once one did.)
+    const lanSame = JSON.stringify(lan) === JSON.stringify(this.lan);
+    for (const l of lan) this.lanUplinks.set(l.name, l.uplink);
     // Only forwards and rule sets changed since our last apply: change the map's elements and refill the changed
     // rule chains (one small transaction, see renderTableDelta).
-    // Port security (table bridge netforge) changes the same way: set elements, or the whole table with the other.
-    const inetDelta = this.last && !opts.whole ? renderTableDelta(this.last, networks) : null;
+    // Port security (table bridge netforge) changes the same way: set elements, or the whole table with the other
+    // (and when the bridge networks counted at their NIC changed).
+    const inetDelta = this.last && !opts.whole && lanSame ? renderTableDelta(this.last, networks) : null;
     const bridgeDelta = this.last && inetDelta !== null ? renderPortSecurityDelta(this.last, networks) : null;
     const delta = inetDelta !== null && bridgeDelta !== null ? inetDelta + bridgeDelta : null;
     if (delta !== null) {
@@ -95,25 +103,31 @@ export class NftBackend implements FirewallBackend {
       const ok = delta === "" || (await this.transact(delta, { allowFailure: true }));
       if (ok) {
         this.last = networks;
+        this.lan = lan;
         this.baseline = null;
-        this.bootCopy?.schedule(() => renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() }));
+        this.bootCopy?.schedule(() =>
+          renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds(), lan: this.lan }),
+        );
         return delta;
       }
       // The table is not what we left (flushed by hand?): replace it whole below.
     }
     // The whole table replaces the named counters too: read them first and carry them over (they only grow), but
     // not a deleted network's; one rendered again (created anew) starts at 0 and is counted from now on.
-    await this.trafficCounts();
+    await this.trafficCounts({ lan: lan.length > 0 });
     this.dropDropped();
     for (const n of networks) this.dropped.delete(n.name);
-    const text =
-      renderHostTable(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() }) +
-      renderPortSecurityTable(networks);
+    for (const l of lan) this.dropped.delete(l.name);
+    const counting = { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() };
+    const text = renderHostTable(networks, counting) + renderPortSecurityTable(networks, { ...counting, lan });
     await this.transact(text);
     this.last = networks;
+    this.lan = lan;
     this.baseline = null;
     this.applied = true;
-    this.bootCopy?.schedule(() => renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() }));
+    this.bootCopy?.schedule(() =>
+      renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds(), lan: this.lan }),
+    );
     return text;
   }
 
@@ -126,6 +140,11 @@ export class NftBackend implements FirewallBackend {
   /** The per-VM sets' elements the same way (set name -> `<bridge>/<MAC or address>` -> count). */
   private vmCounts = new Map<string, Map<string, ElementCount>>();
 
+  /** The bridge networks counted at their uplink NIC (render/nft-bridge.ts LanCounted), as last applied. */
+  private lan: LanCounted[] = [];
+  /** Every bridge network's NIC ever counted (its per-VM elements are keyed by it), for forgetting them. */
+  private readonly lanUplinks = new Map<string, string>();
+
   /** Networks deleted (name -> bridge) whose counts a whole table must not carry over until they are rendered again. */
   private dropped = new Map<string, string | null>();
 
@@ -133,14 +152,14 @@ export class NftBackend implements FirewallBackend {
     this.dropped.set(name, bridge);
     if (rendered) return;
     const kernel = await this.trafficCounts();
-    const c = trafficCounterNames(name);
-    const t = `${NFT_FAMILY} ${NFT_TABLE}`;
     const lines: string[] = [];
-    for (const k of [c.in, c.out]) if (kernel.counters.has(k)) lines.push(`delete counter ${t} ${k}`);
+    for (const k of kernel.counters.keys()) if (counterNetwork(k) === name) lines.push(`delete counter ${tableOfCounter(k)} ${k}`);
+    const uplink = this.lanUplinks.get(name);
     for (const [set, els] of kernel.vms) {
+      const dev = isLanSet(set) ? uplink : bridge;
       for (const key of els.keys()) {
         const [br, addr] = key.split("/");
-        if (bridge !== null && br === bridge) lines.push(`delete element ${t} ${set} { "${br}" . ${addr} }`);
+        if (dev != null && br === dev) lines.push(`delete element ${tableOfSet(set)} ${set} { "${br}" . ${addr} }`);
       }
     }
     this.dropDropped();
@@ -151,11 +170,13 @@ export class NftBackend implements FirewallBackend {
   /** Take the deleted networks' counts out of what is kept. */
   private dropDropped(): void {
     for (const [name, bridge] of this.dropped) {
-      const c = trafficCounterNames(name);
-      this.counts.delete(c.in);
-      this.counts.delete(c.out);
-      if (bridge === null) continue;
-      for (const els of this.vmCounts.values()) for (const key of [...els.keys()]) if (key.startsWith(`${bridge}/`)) els.delete(key);
+      for (const k of [...this.counts.keys()]) if (counterNetwork(k) === name) this.counts.delete(k);
+      const uplink = this.lanUplinks.get(name);
+      for (const [set, els] of this.vmCounts) {
+        const dev = isLanSet(set) ? uplink : bridge;
+        if (dev == null) continue;
+        for (const key of [...els.keys()]) if (key.startsWith(`${dev}/`)) els.delete(key);
+      }
     }
   }
 
@@ -166,25 +187,27 @@ export class NftBackend implements FirewallBackend {
    * them back. Returns the counters and elements forgotten.
    */
   async forgetTrafficExcept(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]> {
-    const rendered = new Set((this.last ?? []).map((n) => n.name));
+    const rendered = new Set([...(this.last ?? []).map((n) => n.name), ...this.lan.map((l) => l.name)]);
     const renderedBridges = new Set((this.last ?? []).map((n) => n.bridge));
-    const t = `${NFT_FAMILY} ${NFT_TABLE}`;
+    // A bridge network's per-VM elements are keyed by its NIC: kept while a network counted there is on the host.
+    const uplinks = new Set([...this.lanUplinks].filter(([n]) => names.has(n) || rendered.has(n)).map(([, u]) => u));
     const lines: string[] = [];
     const gone: string[] = [];
     for (const key of [...this.counts.keys()]) {
-      const net = key.replace(/-traffic-(?:in|out)$/, "");
-      if (names.has(net) || rendered.has(net)) continue;
+      const net = counterNetwork(key);
+      if (net === null || names.has(net) || rendered.has(net)) continue;
       this.counts.delete(key);
       gone.push(key);
-      lines.push(`delete counter ${t} ${key}`);
+      lines.push(`delete counter ${tableOfCounter(key)} ${key}`);
     }
     for (const [set, els] of this.vmCounts) {
+      const keep = isLanSet(set) ? uplinks : new Set([...bridges, ...renderedBridges]);
       for (const key of [...els.keys()]) {
         const [br, addr] = key.split("/");
-        if (br === undefined || addr === undefined || bridges.has(br) || renderedBridges.has(br)) continue;
+        if (br === undefined || addr === undefined || keep.has(br)) continue;
         els.delete(key);
         gone.push(`${set} ${key}`);
-        lines.push(`delete element ${t} ${set} { "${br}" . ${addr} }`);
+        lines.push(`delete element ${tableOfSet(set)} ${set} { "${br}" . ${addr} }`);
       }
     }
     // One by one: one already gone (never in this kernel's table) must not keep the others.
@@ -197,10 +220,19 @@ export class NftBackend implements FirewallBackend {
    * Read the table's traffic counters and per-VM sets (one `nft -j list table`), fold them into the kept ones,
    * and return those.
    */
-  async trafficCounts(opts: { fresh?: boolean } = {}): Promise<TrafficState> {
+  async trafficCounts(opts: { fresh?: boolean; lan?: boolean } = {}): Promise<TrafficState> {
     if (opts.fresh === false) return { counters: this.counts, vms: this.vmCounts };
-    const r = await this.runner.run("nft", ["-j", "list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 });
-    if (r.exitCode === 0) {
+    const reads = [await this.runner.run("nft", ["-j", "list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 })];
+    // The bridge networks' counters are in the bridge table (read only while it has some: one more nft run).
+    if (opts.lan || this.lan.length > 0 || [...this.counts.keys()].some((k) => lanCounterNetwork(k) !== null))
+      reads.push(
+        await this.runner.run("nft", ["-j", "list", "table", NFT_BRIDGE_FAMILY, NFT_BRIDGE_TABLE], {
+          allowFailure: true,
+          timeoutMs: 10_000,
+        }),
+      );
+    for (const r of reads) {
+      if (r.exitCode !== 0) continue;
       const read = parseTrafficState(r.stdout);
       for (const [name, v] of read.counters) {
         const kept = this.counts.get(name);
@@ -283,6 +315,14 @@ export class NftBackend implements FirewallBackend {
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
+/** The network a traffic counter of either table belongs to (null: not a traffic counter). */
+const counterNetwork = (name: string): string | null => trafficCounterNetwork(name) ?? lanCounterNetwork(name);
+/** Whether a per-VM set is a bridge network's (in the bridge table, keyed by the NIC). */
+const isLanSet = (set: string): boolean => set === TRAFFIC_LAN_SETS.in || set === TRAFFIC_LAN_SETS.out;
+const tableOfCounter = (name: string): string =>
+  lanCounterNetwork(name) !== null ? `${NFT_BRIDGE_FAMILY} ${NFT_BRIDGE_TABLE}` : `${NFT_FAMILY} ${NFT_TABLE}`;
+const tableOfSet = (set: string): string => (isLanSet(set) ? `${NFT_BRIDGE_FAMILY} ${NFT_BRIDGE_TABLE}` : `${NFT_FAMILY} ${NFT_TABLE}`);
+
 /** The traffic counters and per-VM set elements of a network table, as read (render/nft.ts trafficCounterNames). */
 export interface TrafficState {
   counters: ReadonlyMap<string, TrafficCount>;
@@ -310,7 +350,7 @@ export function parseTrafficState(json: string): { counters: Map<string, Traffic
   }
   for (const item of doc.nftables ?? []) {
     const set = item.set;
-    if (set && (set.name === TRAFFIC_VM_SETS.in || set.name === TRAFFIC_VM_SETS.out)) {
+    if (set && typeof set.name === "string" && (ALL_TRAFFIC_VM_SETS.includes(set.name) || isLanSet(set.name))) {
       const els = new Map<string, ElementCount>();
       for (const e of Array.isArray(set.elem) ? (set.elem as NftJsonElem[]) : []) {
         const v = e?.elem;
@@ -324,7 +364,7 @@ export function parseTrafficState(json: string): { counters: Map<string, Traffic
       continue;
     }
     const c = item.counter;
-    if (!c || typeof c.name !== "string" || !/-traffic-(?:in|out)$/.test(c.name)) continue;
+    if (!c || typeof c.name !== "string" || counterNetwork(c.name) === null) continue;
     if (typeof c.packets !== "number" || typeof c.bytes !== "number") continue;
     const m = typeof c.comment === "string" ? /^since (\d+)$/.exec(c.comment) : null;
     out.set(c.name, { packets: c.packets, bytes: c.bytes, since: m ? Number(m[1]) : 0 });
@@ -346,7 +386,7 @@ export function withoutTrafficElements(listing: string): string {
       if (t.endsWith("}")) inElements = false;
       continue;
     }
-    if (/^set traffic-vm-(?:in|out) \{$/.test(t)) inSet = true;
+    if (/^set traffic-vm-[a-z-]+ \{$/.test(t)) inSet = true;
     else if (inSet && t === "}") inSet = false;
     else if (inSet && t.startsWith("elements = {")) {
       inElements = !t.endsWith("}");

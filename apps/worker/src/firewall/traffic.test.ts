@@ -1,6 +1,6 @@
 import { renderHostTable } from "@netforge/core/model";
 import { describe, expect, it } from "vitest";
-import { trafficOf, withVmTraffic } from "../ip-table";
+import { lanRows, trafficOf, withVmTraffic } from "../ip-table";
 import { FakeNft, webNetwork } from "./__fixtures__/fake-nft";
 import { NftBackend, parseTrafficState, withoutTrafficElements } from "./nftables";
 
@@ -109,6 +109,161 @@ describe("traffic counters", () => {
     expect(rows[0]?.traffic).toEqual({ bytesIn: 6000000, bytesOut: 2000, packetsIn: 40, packetsOut: 30 });
     expect(rows[1]?.traffic).toBeUndefined();
     expect(withVmTraffic("nf-other", [row("10.70.0.10", "52:54:00:aa:00:01")], s)[0]?.traffic).toBeUndefined();
+  });
+
+  it("splits by peer: the network's outside and network counters, each VM's by its peers' sets; forgotten with the network", async () => {
+    const counter = (name: string, packets: number, bytes: number) => ({
+      counter: { family: "inet", name, table: "netforge", comment: "since 1765090000", packets, bytes },
+    });
+    const set = (name: string, key: [string, string], packets: number, bytes: number) => ({
+      set: { family: "inet", name, table: "netforge", elem: [{ elem: { val: { concat: key }, counter: { packets, bytes } } }] },
+    });
+    const doc = JSON.parse(listing) as { nftables: unknown[] };
+    doc.nftables.push(
+      counter("web_outside-in", 30, 5000000),
+      counter("web_outside-out", 20, 1500),
+      counter("web_network-in", 12, 3000000),
+      counter("web_network-out", 14, 3000500),
+      // A network named "web-outside": its total, not a peer counter of web's.
+      counter("web-outside-traffic-in", 1, 1),
+      set("traffic-vm-outside-out", ["nf-web", "52:54:00:aa:00:01"], 20, 1500),
+      set("traffic-vm-network-out", ["nf-web", "52:54:00:aa:00:01"], 14, 3000500),
+      set("traffic-vm-outside-in", ["nf-web", "10.70.0.10"], 30, 5000000),
+      set("traffic-vm-network-in", ["nf-web", "10.70.0.11"], 12, 3000000),
+    );
+    const s = parseTrafficState(JSON.stringify(doc));
+    expect(trafficOf("web", s)).toEqual({
+      bytesIn: 6000000,
+      bytesOut: 2000,
+      packetsIn: 40,
+      packetsOut: 30,
+      since: new Date(1765080000 * 1000).toISOString(),
+      peers: {
+        outside: { bytesIn: 5000000, bytesOut: 1500, packetsIn: 30, packetsOut: 20 },
+        network: { bytesIn: 3000000, bytesOut: 3000500, packetsIn: 12, packetsOut: 14 },
+        since: new Date(1765090000 * 1000).toISOString(),
+      },
+    });
+    expect(trafficOf("web-outside", s)?.bytesIn).toBe(1);
+    expect(trafficOf("web-outside", s)?.peers).toBeUndefined();
+    // Without the peers' counters (a table of an older worker): totals only.
+    expect(trafficOf("web", parseTrafficState(listing))?.peers).toBeUndefined();
+    const row = (ip: string, mac: string) => ({ ip, mac, vmName: null, hostname: null, static: false, leaseExpiresAt: null });
+    const rows = withVmTraffic("nf-web", [row("10.70.0.10", "52:54:00:aa:00:01"), row("10.70.0.11", "52:54:00:aa:00:02")], s);
+    expect(rows[0]?.traffic?.peers).toEqual({
+      outside: { bytesIn: 5000000, bytesOut: 1500, packetsIn: 30, packetsOut: 20 },
+      network: { bytesIn: 0, bytesOut: 3000500, packetsIn: 0, packetsOut: 14 },
+    });
+    // Seen only with another VM (not in the totals' sets, which are the edge's): its traffic all the same.
+    expect(rows[1]?.traffic).toEqual({
+      bytesIn: 0,
+      bytesOut: 0,
+      packetsIn: 0,
+      packetsOut: 0,
+      peers: {
+        outside: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
+        network: { bytesIn: 3000000, bytesOut: 0, packetsIn: 12, packetsOut: 0 },
+      },
+    });
+    expect(withVmTraffic("nf-web", [row("10.70.0.12", "52:54:00:aa:00:03")], s)[0]?.traffic).toBeUndefined();
+
+    // Deleting the network deletes its peers' counters too (not the other network's), and its elements everywhere.
+    const r = new FakeNft();
+    r.listing = JSON.stringify(doc);
+    const b = new NftBackend(r);
+    await b.replace([webNetwork([8080])]);
+    await b.replace([]);
+    await b.forgetTraffic("web", "nf-web", false);
+    const deleted = r.inputs.slice(2).join("");
+    for (const k of ["web-traffic-in", "web-traffic-out", "web_outside-in", "web_outside-out", "web_network-in", "web_network-out"])
+      expect(deleted).toContain(`delete counter inet netforge ${k}\n`);
+    expect(deleted).not.toContain("web-outside-traffic-in");
+    expect(deleted).toContain('delete element inet netforge traffic-vm-network-in { "nf-web" . 10.70.0.11 }');
+  });
+
+  it("a bridge network is counted at its NIC in the bridge table: carried over, shown with rows by MAC, forgotten when deleted", async () => {
+    const bridgeListing = JSON.stringify({
+      nftables: [
+        { counter: { family: "bridge", name: "lan_lan-in", table: "netforge", comment: "since 1765070000", packets: 9, bytes: 9000 } },
+        { counter: { family: "bridge", name: "lan_lan-out", table: "netforge", comment: "since 1765070000", packets: 7, bytes: 700 } },
+        {
+          set: {
+            family: "bridge",
+            name: "traffic-lan-out",
+            table: "netforge",
+            elem: [{ elem: { val: { concat: ["eth1", "52:54:00:bb:00:01"] }, counter: { packets: 7, bytes: 700 } } }],
+          },
+        },
+        {
+          set: {
+            family: "bridge",
+            name: "traffic-lan-in",
+            table: "netforge",
+            elem: [
+              { elem: { val: { concat: ["eth1", "52:54:00:bb:00:01"] }, counter: { packets: 8, bytes: 8000 } } },
+              { elem: { val: { concat: ["eth1", "ff:ff:ff:ff:ff:ff"] }, counter: { packets: 1, bytes: 1000 } } },
+              // A LAN host's MAC flooded to the VM ports (unknown unicast): no domain owns it, it sent nothing: no row.
+              { elem: { val: { concat: ["eth1", "00:11:22:33:44:55"] }, counter: { packets: 1, bytes: 60 } } },
+            ],
+          },
+        },
+      ],
+    });
+    const r = new FakeNft();
+    r.bridgeListing = bridgeListing;
+    const b = new NftBackend(r);
+    await b.replace([webNetwork([8080])], { lan: [{ name: "lan", uplink: "eth1" }] });
+    // The first whole table with a bridge network counts it at its NIC (the kernel's counts read first, carried).
+    expect(r.inputs[0]).toContain('oifname "eth1" counter name "lan_lan-out" update @traffic-lan-out { oifname . ether saddr }');
+    // (A worker restart: the kernel's counts of the bridge table are read before its first whole table.)
+    expect(r.inputs[0]).toContain('\tcounter lan_lan-in {\n\t\tcomment "since 1765070000"\n\t\tpackets 9 bytes 9000\n');
+    const state = await b.trafficCounts();
+    expect(trafficOf("lan", state)).toEqual({
+      bytesIn: 9000,
+      bytesOut: 700,
+      packetsIn: 9,
+      packetsOut: 7,
+      since: new Date(1765070000 * 1000).toISOString(),
+    });
+    // Carried over by the next whole table, in the bridge table only.
+    await b.replace([webNetwork([8080])], { whole: true, lan: [{ name: "lan", uplink: "eth1" }] });
+    const text = r.inputs.at(-1) as string;
+    const [inet, bridge] = text.split("table bridge netforge {}");
+    expect(inet).not.toContain("lan_lan");
+    expect(bridge).toContain('\tcounter lan_lan-in {\n\t\tcomment "since 1765070000"\n\t\tpackets 9 bytes 9000\n\t}');
+    expect(bridge).toContain('"eth1" . 52:54:00:bb:00:01 counter packets 7 bytes 700');
+    const rows = lanRows("eth1", state, new Map([["52:54:00:bb:00:01", "vm1"]]));
+    expect(rows).toEqual([
+      {
+        ip: "",
+        mac: "52:54:00:bb:00:01",
+        vmName: "vm1",
+        hostname: null,
+        static: false,
+        leaseExpiresAt: null,
+        traffic: { bytesIn: 8000, bytesOut: 700, packetsIn: 8, packetsOut: 7 },
+      },
+    ]);
+    expect(lanRows("eth2", state, new Map())).toEqual([]);
+    // Deleted: its counters and its NIC's elements leave the bridge table.
+    const n = r.inputs.length;
+    await b.forgetTraffic("lan", "nf-lan", false);
+    expect(r.inputs.slice(n)).toEqual([
+      "delete counter bridge netforge lan_lan-in\n",
+      "delete counter bridge netforge lan_lan-out\n",
+      'delete element bridge netforge traffic-lan-out { "eth1" . 52:54:00:bb:00:01 }\n',
+      'delete element bridge netforge traffic-lan-in { "eth1" . 52:54:00:bb:00:01 }\n',
+      'delete element bridge netforge traffic-lan-in { "eth1" . ff:ff:ff:ff:ff:ff }\n',
+      'delete element bridge netforge traffic-lan-in { "eth1" . 00:11:22:33:44:55 }\n',
+    ]);
+    await b.replace([webNetwork([8080])], { lan: [] });
+    expect(r.inputs.at(-1)).not.toContain("lan_lan");
+    expect(r.inputs.at(-1)).not.toContain("52:54:00:bb:00:01");
+    // An apply adding a bridge network that fails: the next one still renders it whole (not a delta without it).
+    r.failNext = true;
+    await expect(b.replace([webNetwork([8080])], { lan: [{ name: "lan2", uplink: "eth2" }] })).rejects.toThrow();
+    await b.replace([webNetwork([8080])], { lan: [{ name: "lan2", uplink: "eth2" }] });
+    expect(r.inputs.at(-1)).toContain('iifname "eth2" counter name "lan2_lan-in"');
   });
 
   it("the drift check ignores the per-VM sets' elements (a VM's first packet is no hand edit), not the maps'", () => {

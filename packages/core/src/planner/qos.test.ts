@@ -12,6 +12,7 @@ import { planChange } from "../drivers/registry";
 import { ConfigureQosBody } from "../schemas/qos";
 import { changeOfBody } from "./__fixtures__/change-of-body";
 import type { RoutedNetSpec, SriovNetSpec } from "./network-spec";
+import { bridgeVmToVmUnshaped } from "./changes";
 
 const spec: RoutedNetSpec = {
   type: "nat",
@@ -405,6 +406,10 @@ describe("a bridge network's bandwidth limits (at its uplink NIC)", () => {
     });
     expect(parseNetworkXml(plan.libvirtXml).spec).toEqual({ ...br, qos: SET });
     expect(planChange({ ...br, qos: SET }, { kind: "qos", qos: SET }, up).steps).toEqual([]);
+    // VM limits: the job says what they do not cover (between two VMs of a bridge network, nothing is shaped).
+    expect(SET.vms.length).toBeGreaterThan(0);
+    expect(plan.warnings).toEqual([bridgeVmToVmUnshaped(br.name)]);
+    expect(planChange(br, { kind: "qos", qos: { network: SET.network, vms: [] } }, up).warnings).toEqual([]);
     const net = { active: true, autostart: false, xml: "<network/>", forwardMode: "bridge", firewall: null };
     const links = [
       { name: "eth1", master: "nf-lan", mtu: 1500, up: true, kind: null },

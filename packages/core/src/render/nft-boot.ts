@@ -16,7 +16,7 @@
  * `delete table inet netforge`), so the guard never outlives the worker start.
  */
 import { type FirewallNetwork, renderHostTable } from "./nft";
-import { renderPortSecurityTable } from "./nft-bridge";
+import { type LanCounting, renderPortSecurityTable } from "./nft-bridge";
 
 const HEADER = [
   "#!/usr/sbin/nft -f",
@@ -28,13 +28,13 @@ const HEADER = [
 export function renderBootCopy(
   networks: readonly FirewallNetwork[],
   /** The traffic counters as last read (the host's own copy of their base: a reboot starts from these). */
-  traffic: Pick<Parameters<typeof renderHostTable>[1] & object, "counters" | "vmCounters" | "now"> = {},
+  traffic: Pick<Parameters<typeof renderHostTable>[1] & object, "counters" | "vmCounters" | "now"> & Pick<LanCounting, "lan"> = {},
 ): string {
   // Port security with the pairs of the last apply but no ports: port names (vnetN) are handed out again after
   // a reboot, and a stale name could put another bridge's port under this network's checks. The worker's port
   // watcher fills the port sets when it starts.
   const bridge = networks.map((n) => (n.portSecurity ? { ...n, portSecurity: { pairs: n.portSecurity.pairs, ports: [] } } : n));
-  return `${HEADER.join("\n")}\n${renderHostTable(networks, { ...traffic, bootGuard: true })}${renderPortSecurityTable(bridge)}`;
+  return `${HEADER.join("\n")}\n${renderHostTable(networks, { ...traffic, bootGuard: true })}${renderPortSecurityTable(bridge, traffic)}`;
 }
 
 /** The fail-closed table (deploy/netforge-failclosed.nft is this text; a unit test keeps them equal). */

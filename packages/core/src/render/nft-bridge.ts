@@ -26,7 +26,7 @@
  * ports, kept by the worker from link events (firewall/port-watcher.ts).
  */
 import { parseCidr, parseIPv4 } from "../net/ipv4";
-import { checkCapabilities, type FirewallNetwork } from "./nft";
+import { checkCapabilities, type ElementCount, type FirewallNetwork, lanCounterNames, lanCounterNetwork, type TrafficCount } from "./nft";
 
 export const NFT_BRIDGE_FAMILY = "bridge"; // not-a-network-type: nft's bridge family
 export const NFT_BRIDGE_TABLE = "netforge";
@@ -141,14 +141,101 @@ function setLines(name: string, x: Secured): string[] {
 }
 
 /**
+ * A bridge network counted at its uplink NIC (docs/adr/0044-network-qos.md, fifth round): its VMs' frames to and
+ * from the LAN are forwarded by the bridge between a VM's port and the NIC's, so the bridge family's forward hook
+ * sees them with the NIC as output (out: from the VMs) or input (in: toward them). The host's own frames over the
+ * NIC (input/output hooks) are not counted. Frames between two VMs never cross the NIC and are not counted either
+ * (without `ibrname`, which these kernels lack, a rule cannot tell one bridge's VM ports from another's).
+ */
+export interface LanCounted {
+  name: string;
+  uplink: string;
+}
+/** Per VM of the bridge networks, one set each way for the host: (NIC, VM's MAC) -> count. */
+export const TRAFFIC_LAN_SETS = { in: "traffic-lan-in", out: "traffic-lan-out" } as const;
+const LAN_SET_SIZE = 1048576;
+
+/** Counting options of the bridge table: the bridge networks and their kept values (as the inet table's). */
+export interface LanCounting {
+  lan?: readonly LanCounted[];
+  counters?: ReadonlyMap<string, TrafficCount>;
+  vmCounters?: ReadonlyMap<string, ReadonlyMap<string, ElementCount>>;
+  now?: number;
+}
+
+const countValue = (n: number): number => {
+  check(Number.isSafeInteger(n) && n >= 0, `counter value ${n}`);
+  return n;
+};
+
+function lanOf(lan: readonly LanCounted[]): LanCounted[] {
+  const out = [...lan].sort((a, b) => a.name.localeCompare(b.name));
+  for (const l of out) {
+    check(NAME.test(l.name), `network name ${JSON.stringify(l.name)}`);
+    check(IFNAME.test(l.uplink), `uplink ${JSON.stringify(l.uplink)}`);
+  }
+  return out;
+}
+
+/** The bridge networks' counters (every kept one too: a deleted network's go with forgetTraffic) and per-VM sets. */
+function lanObjectLines(lan: readonly LanCounted[], o: LanCounting): string[] {
+  const L: string[] = [];
+  const names = new Set<string>();
+  for (const l of lan) names.add(lanCounterNames(l.name).in).add(lanCounterNames(l.name).out);
+  for (const k of o.counters?.keys() ?? []) if (lanCounterNetwork(k) !== null) names.add(k);
+  const now = Math.floor(o.now ?? 0);
+  for (const name of [...names].sort()) {
+    check(lanCounterNetwork(name) !== null, `counter ${JSON.stringify(name)}`);
+    const v = o.counters?.get(name) ?? { packets: 0, bytes: 0, since: now };
+    L.push(
+      `\tcounter ${name} {`,
+      `\t\tcomment "since ${countValue(v.since)}"`,
+      `\t\tpackets ${countValue(v.packets)} bytes ${countValue(v.bytes)}`,
+      "\t}",
+    );
+  }
+  for (const set of [TRAFFIC_LAN_SETS.in, TRAFFIC_LAN_SETS.out]) {
+    L.push(`\tset ${set} {`, "\t\ttype ifname . ether_addr", `\t\tsize ${LAN_SET_SIZE}`, "\t\tflags dynamic", "\t\tcounter");
+    const els = [...(o.vmCounters?.get(set) ?? new Map<string, ElementCount>())]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .slice(0, LAN_SET_SIZE)
+      .map(([k, v]) => {
+        const [nic, mac] = k.split("/");
+        check(nic !== undefined && IFNAME.test(nic) && mac !== undefined && MAC.test(mac), `element ${JSON.stringify(k)}`);
+        return `"${nic}" . ${mac} counter packets ${countValue(v.packets)} bytes ${countValue(v.bytes)}`;
+      });
+    if (els.length > 0) L.push(`\t\telements = { ${els.join(", ")} }`);
+    L.push("\t}");
+  }
+  return L;
+}
+
+/** The forward chain counting each bridge network's VM <-> LAN frames at its NIC. */
+function lanChainLines(lan: readonly LanCounted[]): string[] {
+  const L = ["\tchain forward {", "\t\ttype filter hook forward priority filter; policy accept;"];
+  for (const l of lan) {
+    const c = lanCounterNames(l.name);
+    L.push(`\t\toifname "${l.uplink}" counter name "${c.out}" update @${TRAFFIC_LAN_SETS.out} { oifname . ether saddr }`);
+    L.push(`\t\tiifname "${l.uplink}" counter name "${c.in}" update @${TRAFFIC_LAN_SETS.in} { iifname . ether daddr }`);
+  }
+  L.push("\t}");
+  return L;
+}
+
+/**
  * The transaction part that replaces the bridge table with the one for `networks` (networks without
  * `portSecurity` get nothing): create if missing, delete, create whole. Always rendered (empty when no
- * network has port security), so the inet and bridge tables are replaced together.
+ * network has port security), so the inet and bridge tables are replaced together. With `counting`, it also
+ * carries the bridge networks' traffic counters (LanCounted).
  */
-export function renderPortSecurityTable(networks: readonly FirewallNetwork[]): string {
+export function renderPortSecurityTable(networks: readonly FirewallNetwork[], counting: LanCounting = {}): string {
   const nets = secured(networks);
+  const lan = lanOf(counting.lan ?? []);
   const t = `${NFT_BRIDGE_FAMILY} ${NFT_BRIDGE_TABLE}`;
   const L: string[] = [`table ${t} {}`, `delete table ${t}`, `table ${t} {`];
+  const counts = [...(counting.counters?.keys() ?? [])].some((k) => lanCounterNetwork(k) !== null);
+  if (lan.length > 0 || counts) L.push(...lanObjectLines(lan, counting));
+  if (lan.length > 0) L.push(...lanChainLines(lan));
   for (const { n, x } of nets) L.push(...setLines(n.name, x));
   L.push("\tchain prerouting {", "\t\ttype filter hook prerouting priority filter; policy accept;");
   for (const { n } of nets) {

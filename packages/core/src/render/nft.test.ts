@@ -185,9 +185,9 @@ describe("what a network's VMs reach on the host itself (the input hook)", () =>
       .map((l) => l.trim());
     expect(input).toEqual([
       "type filter hook input priority filter; policy accept;",
-      'iifname "nf-iso" counter name "iso-traffic-out" update @traffic-vm-out { iifname . ether saddr }',
+      'iifname "nf-iso" counter name "iso-traffic-out" counter name "iso_network-out" update @traffic-vm-out { iifname . ether saddr } update @traffic-vm-network-out { iifname . ether saddr }',
       'iifname "nf-iso" jump iso-host',
-      'iifname "nf-web" counter name "web-traffic-out" update @traffic-vm-out { iifname . ether saddr }',
+      'iifname "nf-web" counter name "web-traffic-out" counter name "web_network-out" update @traffic-vm-out { iifname . ether saddr } update @traffic-vm-network-out { iifname . ether saddr }',
       'iifname "nf-web" jump web-host',
     ]);
     expect(renderHostTable([])).toContain("\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t}");

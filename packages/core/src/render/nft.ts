@@ -118,11 +118,46 @@ function ports(s: string): string {
  */
 export const trafficCounterNames = (name: string) => ({ in: `${name}-traffic-in`, out: `${name}-traffic-out` });
 /**
+ * The named counters of a bridge network (render/nft-bridge.ts, in the bridge table; in = toward its VMs). `_`
+ * never occurs in a network name.
+ */
+export const lanCounterNames = (name: string) => ({ in: `${name}_lan-in`, out: `${name}_lan-out` });
+/** The bridge network a bridge-table counter belongs to, or null for another name. */
+export function lanCounterNetwork(counter: string): string | null {
+  const m = /^([a-z][a-z0-9-]{0,31})_lan-(?:in|out)$/.exec(counter);
+  return m ? (m[1] as string) : null;
+}
+/** Who a VM's traffic is with: outside the network (routed beyond it), or on it (another VM of it, the host as its gateway). */
+export const TRAFFIC_PEERS = ["outside", "network"] as const;
+export type TrafficPeer = (typeof TRAFFIC_PEERS)[number];
+/**
+ * The counters of a network's traffic split by peer (in = toward its VMs): `outside` is what crosses the
+ * network's edge to or from beyond the host (routed, NAT, port forwards); `network` is what a VM exchanges with
+ * another VM of the network (br_netfilter's bridged frames: both an out and an in of the network) or with the
+ * host itself (the gateway: DHCP, DNS, anything to a host address). The totals (trafficCounterNames) stay the edge:
+ * outside plus the host's part of network. `_` never occurs in a network name, so these never meet a total's name
+ * (a network named `x-traffic-outside` has the total `x-traffic-outside-in`).
+ */
+export const peerCounterNames = (name: string, peer: TrafficPeer) => ({ in: `${name}_${peer}-in`, out: `${name}_${peer}-out` });
+/** The network a traffic counter (a total or a peer's) belongs to, or null for another name. */
+export function trafficCounterNetwork(counter: string): string | null {
+  const m = /^([a-z][a-z0-9-]{0,31})(?:-traffic|_outside|_network)-(?:in|out)$/.exec(counter);
+  return m ? (m[1] as string) : null;
+}
+/**
  * Per VM, two sets of the whole host (one per direction, not per network: 2,000 sets on a 1,000-network host made
  * the whole table 16 times slower to apply), dynamic, a counter per element: what leaves a network by (bridge,
  * source MAC), what enters it by (bridge, destination IPv4 address). Keys are `<bridge>/<mac or address>`.
  */
 export const TRAFFIC_VM_SETS = { in: "traffic-vm-in", out: "traffic-vm-out" } as const;
+/** The per-VM sets of each peer (keys as TRAFFIC_VM_SETS'). */
+export const peerVmSets = (peer: TrafficPeer) => ({ in: `traffic-vm-${peer}-in`, out: `traffic-vm-${peer}-out` });
+/** Every per-VM set: the totals', then each peer's. */
+export const ALL_TRAFFIC_VM_SETS: readonly string[] = [
+  TRAFFIC_VM_SETS.in,
+  TRAFFIC_VM_SETS.out,
+  ...TRAFFIC_PEERS.flatMap((p) => [peerVmSets(p).in, peerVmSets(p).out]),
+];
 /** One element's counter of a per-VM set. */
 export interface ElementCount {
   packets: number;
@@ -137,7 +172,7 @@ export interface TrafficCount {
   bytes: number;
   since: number;
 }
-const TRAFFIC_COUNTER = /^[a-z][a-z0-9-]{0,31}-traffic-(?:in|out)$/;
+const TRAFFIC_COUNTER = /^[a-z][a-z0-9-]{0,31}(?:-traffic|_outside|_network)-(?:in|out)$/;
 const count = (n: number): number => {
   check(Number.isSafeInteger(n) && n >= 0, `counter value ${n}`);
   return n;
@@ -146,8 +181,8 @@ const count = (n: number): number => {
 /** The two per-VM sets with the kept elements and their counts (`update @set` adds the others as VMs talk). */
 function vmSetLines(sets: ReadonlyMap<string, ReadonlyMap<string, ElementCount>>): string[] {
   const L: string[] = [];
-  for (const name of [TRAFFIC_VM_SETS.in, TRAFFIC_VM_SETS.out]) {
-    const isMac = name === TRAFFIC_VM_SETS.out;
+  for (const name of ALL_TRAFFIC_VM_SETS) {
+    const isMac = name.endsWith("-out");
     L.push(
       `\tset ${name} {`,
       `\t\ttype ifname . ${isMac ? "ether_addr" : "ipv4_addr"}`,
@@ -178,8 +213,13 @@ function counterLines(nets: readonly FirewallNetwork[], counters: ReadonlyMap<st
   for (const n of nets) {
     const c = trafficCounterNames(n.name);
     names.add(c.in).add(c.out);
+    for (const p of TRAFFIC_PEERS) {
+      const pc = peerCounterNames(n.name, p);
+      names.add(pc.in).add(pc.out);
+    }
   }
-  for (const k of counters.keys()) names.add(k);
+  // (A bridge network's counters live in the bridge table: render/nft-bridge.ts.)
+  for (const k of counters.keys()) if (lanCounterNetwork(k) === null) names.add(k);
   const L: string[] = [];
   for (const name of [...names].sort()) {
     check(TRAFFIC_COUNTER.test(name), `counter ${JSON.stringify(name)}`);
@@ -192,6 +232,22 @@ function counterLines(nets: readonly FirewallNetwork[], counters: ReadonlyMap<st
     );
   }
   return L;
+}
+
+/** The statements counting a packet from a network's VMs to `peer` (the edge's totals, the peer's, the VM's by MAC). */
+function countOut(n: FirewallNetwork, peer: TrafficPeer): string {
+  const t = trafficCounterNames(n.name);
+  const p = peerCounterNames(n.name, peer);
+  const v = peerVmSets(peer);
+  return `counter name "${t.out}" counter name "${p.out}" update @${TRAFFIC_VM_SETS.out} { iifname . ether saddr } update @${v.out} { iifname . ether saddr }`;
+}
+/** The counters of a packet from `peer` toward a network's VMs (both families). */
+function countIn(n: FirewallNetwork, peer: TrafficPeer): string {
+  return `counter name "${trafficCounterNames(n.name).in}" counter name "${peerCounterNames(n.name, peer).in}"`;
+}
+/** A VM's inbound counts by its IPv4 address (a rule of its own: `ip daddr` makes it IPv4 only). */
+function countVmIn(peer: TrafficPeer): string {
+  return `update @${TRAFFIC_VM_SETS.in} { oifname . ip daddr } update @${peerVmSets(peer).in} { oifname . ip daddr }`;
 }
 
 /** Chain names of a network (network names are a-z0-9-, so these never meet the fixed chains). */
@@ -457,20 +513,15 @@ export function renderHostTable(
   // interfaces (the host's LAN, bridge-type networks) are not touched.
   L.push("\tchain input {", "\t\ttype filter hook input priority filter; policy accept;");
   for (const n of nets) {
-    const tc = trafficCounterNames(n.name);
-    L.push(`\t\tiifname "${n.bridge}" counter name "${tc.out}" update @${TRAFFIC_VM_SETS.out} { iifname . ether saddr }`);
+    L.push(`\t\tiifname "${n.bridge}" ${countOut(n, "network")}`);
     L.push(`\t\tiifname "${n.bridge}" jump ${chainNames(n.name).host}`);
   }
   L.push("\t}");
   // What the host itself sends into each network (the in-counter; nothing is filtered here).
   L.push("\tchain output {", "\t\ttype filter hook output priority filter; policy accept;");
   for (const n of nets) {
-    const tc = trafficCounterNames(n.name);
     // (Two rules: `ip daddr` makes its rule IPv4 only, and the network's counter counts IPv6 too.)
-    L.push(
-      `\t\toifname "${n.bridge}" counter name "${tc.in}"`,
-      `\t\toifname "${n.bridge}" update @${TRAFFIC_VM_SETS.in} { oifname . ip daddr }`,
-    );
+    L.push(`\t\toifname "${n.bridge}" ${countIn(n, "network")}`, `\t\toifname "${n.bridge}" ${countVmIn("network")}`);
   }
   L.push("\t}");
   L.push("\tchain forward {", "\t\ttype filter hook forward priority filter; policy accept;");
@@ -481,12 +532,16 @@ export function renderHostTable(
   }
   for (const n of nets) {
     const c = chainNames(n.name);
-    const tc = trafficCounterNames(n.name);
-    L.push(
-      `\t\tiifname "${n.bridge}" oifname != "${n.bridge}" counter name "${tc.out}" update @${TRAFFIC_VM_SETS.out} { iifname . ether saddr }`,
-    );
-    L.push(`\t\toifname "${n.bridge}" iifname != "${n.bridge}" counter name "${tc.in}"`);
-    L.push(`\t\toifname "${n.bridge}" iifname != "${n.bridge}" update @${TRAFFIC_VM_SETS.in} { oifname . ip daddr }`);
+    const br = `"${n.bridge}"`;
+    L.push(`\t\tiifname ${br} oifname != ${br} ${countOut(n, "outside")}`);
+    L.push(`\t\toifname ${br} iifname != ${br} ${countIn(n, "outside")}`);
+    L.push(`\t\toifname ${br} iifname != ${br} ${countVmIn("outside")}`);
+    // A VM to another VM of the network (bridged, shown by br_netfilter with the bridge on both sides): out of
+    // one VM and into another, so both of the network's `network` counters; not the edge's totals.
+    const pn = peerCounterNames(n.name, "network");
+    const vn = peerVmSets("network");
+    L.push(`\t\tiifname ${br} oifname ${br} counter name "${pn.out}" counter name "${pn.in}" update @${vn.out} { iifname . ether saddr }`);
+    L.push(`\t\tiifname ${br} oifname ${br} update @${vn.in} { oifname . ip daddr }`);
     L.push(`\t\tiifname "${n.bridge}" jump ${c.out}`);
     L.push(`\t\toifname "${n.bridge}" jump ${c.in}`);
   }

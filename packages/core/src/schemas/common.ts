@@ -86,3 +86,21 @@ export const ManagedBy = z
 
 /** Page size for list actions. */
 export const Limit = z.number().int().min(1).max(1000);
+
+/** Bytes and packets each way (in = toward the network's VMs, out = from them); they only grow. */
+export const TrafficCounts = z.object({
+  bytesIn: z.number().int(),
+  bytesOut: z.number().int(),
+  packetsIn: z.number().int(),
+  packetsOut: z.number().int(),
+});
+export type TrafficCounts = z.infer<typeof TrafficCounts>;
+/**
+ * Traffic split by peer: `outside` (beyond the network: routed, NAT, port forwards) and `network` (another VM of
+ * the network, or the host as its gateway: DHCP, DNS, anything to a host address).
+ */
+export const TrafficByPeer = z.object({
+  outside: TrafficCounts.describe("With peers outside the network (routed beyond it through its host)"),
+  network: TrafficCounts.describe("With peers on the network: its other VMs and its gateway (the host itself)"),
+});
+export type TrafficByPeer = z.infer<typeof TrafficByPeer>;

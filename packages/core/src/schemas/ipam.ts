@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { parseIPv4 } from "../net/ipv4";
 import { parseIPv6 } from "../net/ipv6";
-import { IPv4, MacAddress, NetworkName } from "./common";
+import { IPv4, MacAddress, NetworkName, TrafficByPeer, TrafficCounts } from "./common";
 
 const LeaseSeconds = z.number().int().min(120).max(31_536_000).describe("DHCP lease time, seconds (120 s to one year)");
 
@@ -125,10 +125,9 @@ export const NetworkIp = z.object({
   slaac: z.boolean().optional(),
   /**
    * The VM's traffic across the network's edge (in: toward it, counted by its IPv4 address; out: from it, by
-   * its MAC); absent until it sent or received any.
+   * its MAC); absent until it sent or received any. `peers` splits it by peer (outside the network, or on it:
+   * the network's other VMs and its gateway); absent on a host that does not count by peer yet.
    */
-  traffic: z
-    .object({ bytesIn: z.number().int(), bytesOut: z.number().int(), packetsIn: z.number().int(), packetsOut: z.number().int() })
-    .optional(),
+  traffic: TrafficCounts.extend({ peers: TrafficByPeer.optional() }).optional(),
 });
 export type NetworkIp = z.infer<typeof NetworkIp>;

@@ -6,7 +6,7 @@
  * explicit NetworkSpec that the worker applies.
  */
 import { z } from "zod";
-import { HostId, Limit, NetworkName } from "./common";
+import { HostId, Limit, NetworkName, TrafficByPeer, TrafficCounts } from "./common";
 import { DhcpConfig, Ipv6Config, Mtu } from "./network-fields";
 import { QosSet } from "./qos";
 import { type CreateNetworkBody, type L2Request, NetworkType, resolveTypePart } from "./types/create-body";
@@ -134,13 +134,16 @@ export const PortForward = z.object({
 
 /** Live numbers observed on the host. */
 /** A network's traffic counters (in = toward its VMs), across its edge on its host; they only grow. */
-export const NetworkTraffic = z.object({
-  bytesIn: z.number().int(),
-  bytesOut: z.number().int(),
-  packetsIn: z.number().int(),
-  packetsOut: z.number().int(),
+export const NetworkTraffic = TrafficCounts.extend({
   /** When the counters started (ISO time). */
   since: z.string(),
+  /**
+   * The network's traffic split by peer (outside it, or on it: VM to VM and VM to gateway), with when these
+   * started (they may have started after the totals). The totals are the edge: `outside` plus the gateway's part
+   * of `network` (VM-to-VM traffic is in `network` only, counted both out of the sending VM and into the
+   * receiving one). Absent on a host that does not count by peer yet.
+   */
+  peers: TrafficByPeer.extend({ since: z.string() }).optional(),
 });
 export type NetworkTraffic = z.infer<typeof NetworkTraffic>;
 

@@ -6,6 +6,7 @@
  */
 import type { Redis } from "ioredis";
 import type { NetworkStats, NetworkSummary, NetworkView } from "../schemas/network";
+import type { TrafficCounts } from "../schemas/common";
 import type { Keys } from "./keys";
 import { evalScript } from "./scripts";
 
@@ -307,13 +308,20 @@ export async function countNetworks(redis: Redis, keys: Keys): Promise<{ host: s
   return [...counts.values()];
 }
 
+/** A network's traffic counters for /metrics: the edge's totals and, where its host counts so, by peer. */
+export interface NetworkTrafficRow {
+  network: string;
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+  peers?: { outside: TrafficCounts; network: TrafficCounts };
+}
+
 /** Every indexed network's traffic counters as its worker last published them (/metrics), MGET in chunks. */
-export async function readNetworkTraffic(
-  redis: Redis,
-  keys: Keys,
-): Promise<{ network: string; bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }[]> {
+export async function readNetworkTraffic(redis: Redis, keys: Keys): Promise<NetworkTrafficRow[]> {
   const names = await redis.zrange(keys.networks, 0, -1);
-  const out: { network: string; bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }[] = [];
+  const out: NetworkTrafficRow[] = [];
   for (let i = 0; i < names.length; i += 500) {
     const chunk = names.slice(i, i + 500);
     const raws = await redis.mget(chunk.map((n) => keys.networkStats(n)));
@@ -327,6 +335,7 @@ export async function readNetworkTraffic(
           bytesOut: t.bytesOut,
           packetsIn: t.packetsIn,
           packetsOut: t.packetsOut,
+          ...(t.peers ? { peers: { outside: t.peers.outside, network: t.peers.network } } : {}),
         });
     });
   }

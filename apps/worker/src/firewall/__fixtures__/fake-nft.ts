@@ -29,9 +29,12 @@ export class FakeNft implements CommandRunner {
 
   /** What `nft -j list table` answers (the traffic counters read before a whole table); not recorded. */
   listing = "";
+  /** What `nft -j list table bridge netforge` answers (a bridge network's counters). */
+  bridgeListing = "";
 
   async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
-    if (args[0] === "-j" && args[1] === "list") return { stdout: this.listing, stderr: "", exitCode: 0 };
+    if (args[0] === "-j" && args[1] === "list")
+      return { stdout: args[3] === "bridge" ? this.bridgeListing : this.listing, stderr: "", exitCode: 0 };
     this.inputs.push(opts.input ?? "");
     const failing = this.fail || this.failNext;
     this.failNext = false;
