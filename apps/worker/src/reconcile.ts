@@ -28,6 +28,7 @@ import { ensureLegacyAccept, needsLegacyAccept } from "./firewall/legacy-nat";
 import { assertForwardedPorts } from "./handlers/port-claims";
 import { publishIpTable, readTraffic } from "./ip-table";
 import { reapplyMtu } from "./mtu-drift";
+import { publishOverlayParts, reapplyOverlays } from "./overlay-drift";
 import { reapplyQos } from "./qos-drift";
 
 /** Records differ in anything but updatedAt. */
@@ -114,6 +115,7 @@ export async function reconcile(
   await restartDeadDhcp(ctx, catalog, live);
   await reapplyMtu(ctx, catalog);
   await reapplyQos(ctx, catalog);
+  await reapplyOverlays(ctx, catalog);
   lap("lostState");
   await syncFirewall(ctx, catalog, live, firewallMark);
   lap("firewall");
@@ -335,6 +337,10 @@ export async function refreshStats(
   /** Skip networks whose numbers did not change since a publish this recent (see publishIpTable). */
   unchangedForMs?: number,
 ): Promise<void> {
+  // Each overlay part of this host, for describe-network's members (a member's part is in no index record).
+  await publishOverlayParts(ctx, catalog, links, unchangedForMs !== undefined).catch((err: unknown) =>
+    ctx.logger.warn({ err }, "could not publish this host's overlay parts"),
+  );
   const conflicted = new Set((ctx.nameConflicts ?? []).map((c) => c.network));
   // A network whose name another host holds: the IP table under that name is the other host's.
   // A member's part of a network spanning hosts: the stats and IP table under its name are its gateway host's.
