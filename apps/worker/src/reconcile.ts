@@ -28,7 +28,7 @@ import { ensureLegacyAccept, needsLegacyAccept } from "./firewall/legacy-nat";
 import { assertForwardedPorts } from "./handlers/port-claims";
 import { publishIpTable, readTraffic } from "./ip-table";
 import { reapplyMtu } from "./mtu-drift";
-import { publishOverlayParts, reapplyOverlays } from "./overlay-drift";
+import { publishOverlayParts, reapplyOverlays } from "./drivers/overlay-drift";
 import { reapplyQos } from "./qos-drift";
 
 /** Records differ in anything but updatedAt. */

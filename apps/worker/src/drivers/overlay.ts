@@ -12,7 +12,7 @@ import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
 import { readLinks } from "../host/ip";
 import { findUnderlay } from "../host/underlay";
 import { recordFromCatalog } from "../network-record";
-import { overlayConnectedVms } from "../overlay-drift";
+import { overlayConnectedVms } from "./overlay-drift";
 import { linkFact } from "./bridge";
 import type { NetworkDriver } from "./driver";
 

@@ -16,10 +16,10 @@ import {
   vxlanDeviceName,
 } from "@netforge/core/model";
 import { type OverlayPartState, putOverlayParts } from "@netforge/core/store";
-import type { HostContext } from "./context";
-import type { HostLink } from "./host/ip";
-import type { CatalogEntry } from "./host/network-catalog";
-import { repairUnderLock } from "./repair-under-lock";
+import type { HostContext } from "../context";
+import type { HostLink } from "../host/ip";
+import type { CatalogEntry } from "../host/network-catalog";
+import { repairUnderLock } from "../repair-under-lock";
 
 interface LinkJson {
   ifname: string;
