@@ -451,16 +451,13 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     const beforeC = await reapplied(C);
     t0 = Date.now();
     await hc.exec(["ip", "link", "del", `nfvx${vni}`]);
-    const vx = await waitFor(
-      "host 3's VXLAN device back",
-      async () => (await links(hc)).find((x) => x.ifname === `nfvx${vni}` && x.master === `nfov${vni}`),
-      15_000,
-      50,
-    );
-    await waitFor("host 3's flood entries back", async () => (await floodsOn(hc)).length === 2, 5_000, 50);
+    // The flood entries are the repair's last commands: once both are there, the device is whole.
+    await waitFor("host 3's VXLAN device back with its flood entries", async () => (await floodsOn(hc)).length === 2, 15_000, 50);
+    const vx = (await links(hc)).find((x) => x.ifname === `nfvx${vni}`);
+    expect(vx?.master).toBe(`nfov${vni}`);
     console.info(`VXLAN device deleted on host 3: back with its entries after ${Date.now() - t0} ms`);
-    expect(vx.linkinfo?.info_data).toMatchObject({ id: vni, local: under[C], learning: false });
-    expect(vx.linkinfo?.info_slave_data?.learning).toBe(false);
+    expect(vx?.linkinfo?.info_data).toMatchObject({ id: vni, local: under[C], learning: false });
+    expect(vx?.linkinfo?.info_slave_data?.learning).toBe(false);
     expect(await floodsOn(hc)).toEqual([under[A], under[B]].sort());
     expect(await reaches(ipC)).toBe(true);
     expect(await reapplied(C)).toBeGreaterThan(beforeC);
@@ -468,6 +465,15 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
 
   it("a worker restarted after its member lost the device and guard puts both back; a libvirtd restart on the gateway keeps its part", async () => {
     const ipC = await vmIp(vms[C] as NonNullable<(typeof vms)[string]>);
+    // Host 3's worker published its repaired part (its heartbeat): describe shows it whole.
+    await waitFor(
+      "host 3's repaired part in describe-network",
+      async () => {
+        const m = (await c.call("describe-network", { name })).body.network.overlay.hosts[2];
+        return m.part === "present" && m.vxlanDevice === true && m.floodEntries === 2;
+      },
+      10_000,
+    );
     await c.workers.get(C)?.stop();
     await hc.exec(["ip", "link", "del", `nfvx${vni}`]);
     await hc.exec(["nft", "delete", "table", "inet", `netforge-vx${vni}`]);

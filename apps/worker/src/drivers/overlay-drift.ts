@@ -13,11 +13,12 @@ import {
   overlayDrift,
   overlayGuardTable,
   overlayModel,
+  parseNetworkXml,
   vxlanDeviceName,
 } from "@netforge/core/model";
-import { type OverlayPartState, putOverlayParts } from "@netforge/core/store";
+import { dropOverlayPart, type OverlayPartState, putOverlayParts } from "@netforge/core/store";
 import type { HostContext } from "../context";
-import type { HostLink } from "../host/ip";
+import { type HostLink, readLinks } from "../host/ip";
 import type { CatalogEntry } from "../host/network-catalog";
 import { repairUnderLock } from "../repair-under-lock";
 
@@ -133,10 +134,35 @@ export async function reapplyOverlays(ctx: HostContext, catalog: readonly Catalo
   return repaired;
 }
 
+/** What describe-network shows of one part (its flood entries read now: one `bridge fdb show`). */
+async function partState(
+  ctx: HostContext,
+  spec: OverlayNetSpec,
+  active: boolean,
+  links: readonly HostLink[],
+  at: string,
+): Promise<OverlayPartState> {
+  const dev = vxlanDeviceName(spec.vni);
+  let floodEntries = 0;
+  if (links.some((l) => l.name === dev)) {
+    const fdb = await ctx.runner.run("bridge", ["-j", "fdb", "show", "dev", dev], { allowFailure: true });
+    floodEntries = (JSON.parse(fdb.stdout || "[]") as { mac?: string; dst?: string }[]).filter(
+      (f) => f.mac === "00:00:00:00:00:00" && f.dst,
+    ).length;
+  }
+  return {
+    state: active ? "active" : "inactive",
+    vxlanDevice: links.some((l) => l.name === dev && l.master === spec.bridge),
+    floodEntries,
+    connectedVms: active ? overlayConnectedVms(spec, links) : 0,
+    observedAt: at,
+  };
+}
+
 /**
  * Publish this host's overlay parts for describe-network (store/overlay-parts.ts): each part's libvirt state,
- * its VXLAN device on the bridge, its flood entries (one `bridge fdb show` per device present) and the VMs
- * connected here. `whole`: the catalog is every network of the host (the hash is replaced).
+ * its VXLAN device on the bridge, its flood entries and the VMs connected here. `whole`: the catalog is every
+ * network of the host (the hash is replaced).
  */
 export async function publishOverlayParts(
   ctx: HostContext,
@@ -149,25 +175,26 @@ export async function publishOverlayParts(
   for (const e of catalog) {
     const spec = e.def.spec;
     if (!e.def.managed || !spec || !overlayModel.is(spec) || spec.self !== ctx.hostId) continue;
-    const dev = vxlanDeviceName(spec.vni);
-    const onBridge = links.some((l) => l.name === dev && l.master === spec.bridge);
-    let floodEntries = 0;
-    if (links.some((l) => l.name === dev)) {
-      const fdb = await ctx.runner.run("bridge", ["-j", "fdb", "show", "dev", dev], { allowFailure: true });
-      floodEntries = (JSON.parse(fdb.stdout || "[]") as { mac?: string; dst?: string }[]).filter(
-        (f) => f.mac === "00:00:00:00:00:00" && f.dst,
-      ).length;
-    }
-    parts.set(e.name, {
-      state: e.active ? "active" : "inactive",
-      vxlanDevice: onBridge,
-      floodEntries,
-      connectedVms: e.active ? overlayConnectedVms(spec, links) : 0,
-      observedAt: at,
-    });
+    parts.set(e.name, await partState(ctx, spec, e.active, links, at));
   }
   if (!whole && parts.size === 0) return;
   await putOverlayParts(ctx.redis, ctx.keys, ctx.hostId, parts, whole, at);
+}
+
+/**
+ * The part of overlay `name` on this host as it is right after a job (read from libvirt and the links now, not
+ * the event-kept catalog, which may not have seen the job's last change yet); gone: removed from the hash.
+ */
+export async function publishOverlayPartNow(ctx: HostContext, name: string): Promise<void> {
+  const info = await ctx.virsh.info(name);
+  const spec = info ? parseNetworkXml(await ctx.virsh.dumpXml(name, { inactive: true })).spec : null;
+  if (!info || !spec || !overlayModel.is(spec) || spec.self !== ctx.hostId) {
+    await dropOverlayPart(ctx.redis, ctx.keys, ctx.hostId, name);
+    return;
+  }
+  const at = new Date().toISOString();
+  const part = await partState(ctx, spec, info.active, await readLinks(ctx.runner), at);
+  await putOverlayParts(ctx.redis, ctx.keys, ctx.hostId, new Map([[name, part]]), false, at);
 }
 
 /** Ports of the overlay's bridge but its VXLAN device: the VMs connected on this host. */

@@ -12,7 +12,7 @@ import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
 import { readLinks } from "../host/ip";
 import { findUnderlay } from "../host/underlay";
 import { recordFromCatalog } from "../network-record";
-import { overlayConnectedVms } from "./overlay-drift";
+import { overlayConnectedVms, publishOverlayPartNow } from "./overlay-drift";
 import { linkFact } from "./bridge";
 import type { NetworkDriver } from "./driver";
 
@@ -79,6 +79,7 @@ export const overlayDriver: NetworkDriver<OverlayNetSpec> = {
     return (await bridgeAttachments(ctx.runner, ctx.virsh, spec.bridge)).filter((a) => a.interface !== device);
   },
   lostState: () => [],
+  afterJob: publishOverlayPartNow,
   record(entry, host, updatedAt) {
     const rec = recordFromCatalog(entry, host, updatedAt);
     const spec = asOverlay(entry.def.spec);

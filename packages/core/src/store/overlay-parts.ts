@@ -44,6 +44,11 @@ export async function putOverlayParts(
   await m.exec();
 }
 
+/** This host has no part of overlay `name` (any more): its field removed (after a job that deleted it). */
+export async function dropOverlayPart(redis: Redis, keys: Keys, host: string, name: string): Promise<void> {
+  await redis.hdel(keys.overlayParts(host), name);
+}
+
 /**
  * Each host's part of overlay `name`: its state, null when the host published and has no such part, undefined
  * when the host has published nothing (lately).
