@@ -37,13 +37,13 @@ function sameRecord(a: NetworkRecord, b: NetworkRecord): boolean {
 }
 
 /** Where a round's time went, per phase (ms): what grows with the host's size (logged by the worker's loop). */
-export type ReconcilePhases = Record<"catalog" | "records" | "specs" | "lostState" | "firewall" | "removed", number>;
+export type ReconcilePhases = Record<"catalog" | "records" | "specs" | "lostState" | "overlays" | "firewall" | "removed", number>;
 
 export async function reconcile(
   ctx: HostContext,
   opts: { reread?: boolean } = {},
 ): Promise<{ present: number; removed: string[]; phases: ReconcilePhases }> {
-  const phases: ReconcilePhases = { catalog: 0, records: 0, specs: 0, lostState: 0, firewall: 0, removed: 0 };
+  const phases: ReconcilePhases = { catalog: 0, records: 0, specs: 0, lostState: 0, overlays: 0, firewall: 0, removed: 0 };
   let mark = performance.now();
   const lap = (phase: keyof ReconcilePhases) => {
     const t = performance.now();
@@ -115,8 +115,9 @@ export async function reconcile(
   await restartDeadDhcp(ctx, catalog, live);
   await reapplyMtu(ctx, catalog);
   await reapplyQos(ctx, catalog);
-  await reapplyOverlays(ctx, catalog);
   lap("lostState");
+  await reapplyOverlays(ctx, catalog);
+  lap("overlays");
   await syncFirewall(ctx, catalog, live, firewallMark);
   lap("firewall");
 
