@@ -28,7 +28,7 @@ import { ensureLegacyAccept, needsLegacyAccept } from "./firewall/legacy-nat";
 import { assertForwardedPorts } from "./handlers/port-claims";
 import { publishIpTable, readTraffic } from "./ip-table";
 import { reapplyMtu } from "./mtu-drift";
-import { publishOverlayParts, reapplyOverlays } from "./drivers/overlay-drift";
+import { publishOverlayParts, reapplyOverlays, restartStoppedParts } from "./drivers/overlay-drift";
 import { reapplyQos } from "./qos-drift";
 
 /** Records differ in anything but updatedAt. */
@@ -116,6 +116,7 @@ export async function reconcile(
   await reapplyMtu(ctx, catalog);
   await reapplyQos(ctx, catalog);
   lap("lostState");
+  await restartStoppedParts(ctx, catalog);
   await reapplyOverlays(ctx, catalog);
   lap("overlays");
   await syncFirewall(ctx, catalog, live, firewallMark);

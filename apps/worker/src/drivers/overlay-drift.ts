@@ -8,15 +8,17 @@
  * from its definition as it is then (repair-under-lock.ts), logged and counted like the other re-applied state.
  */
 import {
+  type NetSpec,
   type OverlayNetSpec,
   type OverlayObserved,
+  overlayBridgeCommands,
   overlayDrift,
   overlayGuardTable,
   overlayModel,
   parseNetworkXml,
   vxlanDeviceName,
 } from "@netforge/core/model";
-import { dropOverlayPart, type OverlayPartState, putOverlayParts } from "@netforge/core/store";
+import { dropOverlayPart, getNetworks, type OverlayPartState, putOverlayParts, tryLock } from "@netforge/core/store";
 import type { HostContext } from "../context";
 import { type HostLink, readLinks } from "../host/ip";
 import type { CatalogEntry } from "../host/network-catalog";
@@ -132,6 +134,66 @@ export async function reapplyOverlays(ctx: HostContext, catalog: readonly Catalo
     }
   }
   return repaired;
+}
+
+/**
+ * A non-gateway member's part that is stopped while the overlay runs (its record, the gateway host's, says
+ * active): what a reboot leaves, since libvirt's autostart of a bridge network fails while netforge's bridge is
+ * missing. Started again under the network's lock, the record read again under it (a stop job publishes the
+ * record before it lets go): its bridge, libvirt's start, then the device, entries and guard as any repair.
+ * The gateway's part is libvirt's to autostart (its bridge is libvirt's), then repaired by reapplyOverlays.
+ */
+export async function restartStoppedParts(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
+  const stoppedPart = (spec: NetSpec | null | undefined): spec is OverlayNetSpec =>
+    !!spec && overlayModel.is(spec) && spec.self === ctx.hostId && spec.self !== spec.gatewayHost;
+  const stopped = catalog.filter((e) => !e.active && stoppedPart(e.def.spec));
+  const started: string[] = [];
+  if (stopped.length === 0) return started;
+  const running = new Set(
+    (
+      await getNetworks(
+        ctx.redis,
+        ctx.keys,
+        stopped.map((e) => e.name),
+      )
+    )
+      .filter((r) => r.state === "active")
+      .map((r) => r.name),
+  );
+  for (const entry of stopped) {
+    if (!running.has(entry.name)) continue;
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+    if (!lock) continue; // a job is on it: the next round looks again
+    try {
+      const info = await ctx.virsh.info(entry.name);
+      const rec = (await getNetworks(ctx.redis, ctx.keys, [entry.name]))[0];
+      if (!info || info.active || rec?.state !== "active") continue;
+      const spec = parseNetworkXml(await ctx.virsh.dumpXml(entry.name, { inactive: true })).spec;
+      if (!stoppedPart(spec)) continue;
+      const what: string[] = [];
+      const before = (await observeOverlays(ctx, [spec])).get(spec.vni);
+      if (!before?.bridge) {
+        for (const [cmd, ...args] of overlayBridgeCommands(spec)) await ctx.runner.run(cmd as string, args);
+        what.push(`bridge ${spec.bridge}`);
+      }
+      await ctx.virsh.run(["net-start", entry.name]);
+      what.push("its part started (the overlay runs)");
+      const now = (await observeOverlays(ctx, [spec])).get(spec.vni);
+      for (const piece of now ? overlayDrift(spec, now) : []) {
+        for (const c of piece.commands)
+          await ctx.runner.run(c.argv[0] as string, c.argv.slice(1), c.input === undefined ? {} : { input: c.input });
+        what.push(piece.what);
+      }
+      ctx.logger.warn({ network: entry.name, reapplied: what }, "re-applied state the host had lost");
+      await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, what.length);
+      started.push(entry.name);
+    } catch (err) {
+      ctx.logger.warn({ err, network: entry.name }, "could not start the overlay's part again");
+    } finally {
+      await lock.release();
+    }
+  }
+  return started;
 }
 
 /** What describe-network shows of one part (its flood entries read now: one `bridge fdb show`). */

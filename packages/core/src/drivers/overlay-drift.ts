@@ -82,6 +82,15 @@ export function guardScript(spec: OverlayNetSpec): string {
   ].join("\n");
 }
 
+/** A non-gateway member's bridge (netforge's), as its create makes it: `ip` argv lists. */
+export function overlayBridgeCommands(spec: OverlayNetSpec): string[][] {
+  return [
+    ["ip", "link", "add", spec.bridge, "type", "bridge", "stp_state", "0"],
+    ["ip", "link", "set", spec.bridge, "mtu", String(spec.mtu)],
+    ["ip", "link", "set", spec.bridge, "up"],
+  ];
+}
+
 /** What `spec`'s part on its member (`spec.self`) lost, given what the host shows; empty: all in place. */
 export function overlayDrift(spec: OverlayNetSpec, seen: OverlayObserved): OverlayRepair[] {
   const me = spec.members.find((m) => m.id === spec.self);
@@ -92,14 +101,7 @@ export function overlayDrift(spec: OverlayNetSpec, seen: OverlayObserved): Overl
   if (!seen.bridge) {
     // The gateway's bridge is libvirt's (made by its start): nothing of netforge's can stand in for it.
     if (isGatewayPart(spec)) return [];
-    out.push({
-      what: `bridge ${spec.bridge}`,
-      commands: [
-        ipArgs(["link", "add", spec.bridge, "type", "bridge", "stp_state", "0"]),
-        ipArgs(["link", "set", spec.bridge, "mtu", String(spec.mtu)]),
-        ipArgs(["link", "set", spec.bridge, "up"]),
-      ],
-    });
+    out.push({ what: `bridge ${spec.bridge}`, commands: overlayBridgeCommands(spec).map((argv) => ({ argv })) });
   } else if (!seen.bridge.up && !isGatewayPart(spec)) {
     out.push({ what: `bridge ${spec.bridge} up`, commands: [ipArgs(["link", "set", spec.bridge, "up"])] });
   }
