@@ -7,7 +7,15 @@
  * This slice makes overlays on one member host (multi-host jobs are the next slice): the underlay is the host's
  * default-route uplink, and the outside namespace on it plays the stranger.
  */
-import { createFabric, createNamespaceVm, destroyFabric, type Fabric, joinFabric, type SandboxHost } from "@netforge/sandbox";
+import {
+  createFabric,
+  createNamespaceVm,
+  destroyFabric,
+  type Fabric,
+  joinFabric,
+  restartLibvirtd,
+  type SandboxHost,
+} from "@netforge/sandbox";
 import { execa } from "execa";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -251,6 +259,8 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
   let vni = 0;
   let stranger: string | undefined;
   const under: Record<string, string> = { [A]: "172.31.5.1", [B]: "172.31.5.2", [C]: "172.31.5.3" };
+  /** The fabric's underlay, and reconcile rounds every 2 s (the repairs below wait for one). */
+  const workerEnv = (id: string) => ({ NETFORGE_UNDERLAY_IP: under[id] as string, NETFORGE_RECONCILE_MS: "2000" });
   afterAll(async () => {
     for (const v of Object.values(vms)) await v.destroy();
     if (stranger) await execa("ip", ["netns", "del", stranger], { reject: false });
@@ -264,7 +274,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       [C, hc],
     ] as const) {
       await joinFabric(fabric, h, { cidr: `${under[id]}/24` });
-      await c.startWorker(id, { env: { NETFORGE_UNDERLAY_IP: under[id] as string } });
+      await c.startWorker(id, { env: workerEnv(id) });
     }
     await waitFor("the fabric underlays", async () => {
       const r = await c.call("list-hosts", {});
@@ -288,6 +298,18 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       `${B}:active`,
       `${C}:active`,
     ]);
+    // Each member's own worker publishes its part (after its job, and every heartbeat): describe shows it.
+    const rows = await waitFor(
+      "every member's part in describe-network",
+      async () => {
+        const hosts = (await c.call("describe-network", { name })).body.network.overlay.hosts;
+        return hosts.every((m: { part?: string; floodEntries?: number }) => m.part === "present" && m.floodEntries === 2) ? hosts : null;
+      },
+      10_000,
+    );
+    for (const [i, id] of [A, B, C].entries()) {
+      expect(rows[i]).toMatchObject({ id, state: "active", part: "present", vxlanDevice: true, floodEntries: 2, connectedVms: 0 });
+    }
     for (const [id, h] of [
       [A, ha],
       [B, hb],
@@ -337,6 +359,15 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     );
     expect(leases).toContain(la.ip);
     expect(leases).toContain(lc.ip);
+    // The VMs connected per member, as each member's worker counts them on its own bridge.
+    await waitFor(
+      "one VM on hosts 1 and 3, none on 2, in describe-network",
+      async () =>
+        (await c.call("describe-network", { name })).body.network.overlay.hosts
+          .map((m: { id: string; connectedVms: number }) => `${m.id}:${m.connectedVms}`)
+          .join(" ") === `${A}:1 ${B}:0 ${C}:1`,
+      10_000,
+    );
     const ping = await va.exec(["busybox", "ping", "-c", "2", "-W", "2", lc.ip], { reject: false });
     expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
     const server = execa("ip", ["netns", "exec", vc.netns, "busybox", "nc", "-l", "-p", "7000"], { reject: false, timeout: 10_000 });
@@ -388,6 +419,119 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     expect((await ha.exec(["nft", "list", "table", "inet", `netforge-vx${vni}`])).stdout).toMatch(/counter packets 3 /);
     await hc.exec(["python3", INJECT, under[A] as string, String(vni), va.mac, vmIp]);
     await waitFor("a member's datagram in the VM", async () => (await seen()) === 1, 3_000, 50);
+  });
+
+  const floodsOn = async (h: SandboxHost) =>
+    [...(await h.exec(["bridge", "fdb", "show", "dev", `nfvx${vni}`], { reject: false })).stdout.matchAll(/^00:00:00:00:00:00 dst (\S+)/gm)]
+      .map((m) => m[1])
+      .sort();
+  const reapplied = async (id: string) =>
+    Number(new RegExp(`netforge_state_reapplied_total\\{host="${id}"\\} (\\d+)`).exec((await c.get("/metrics")).body as string)?.[1] ?? 0);
+  const vmIp = async (v: Awaited<ReturnType<typeof createNamespaceVm>>) =>
+    (await v.exec(["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout.match(/inet (\S+)\//)?.[1] as string;
+  /** One ping from the VM on host 1 to `ip` (1 s at most). */
+  const reaches = async (ip: string) =>
+    (await (vms[A] as NonNullable<(typeof vms)[string]>).exec(["busybox", "ping", "-c", "1", "-W", "1", ip], { reject: false }))
+      .exitCode === 0;
+
+  it("reconcile puts back a flood entry and a VXLAN device deleted by hand on a member (counted): host 1's VM reaches host 3's again", async () => {
+    const ipC = await vmIp(vms[C] as NonNullable<(typeof vms)[string]>);
+    expect(await reaches(ipC)).toBe(true);
+    // Host 1's flood entry toward host 3: without it host 1 floods host 3's (unlearned) MAC to host 2 only.
+    const beforeA = await reapplied(A);
+    let t0 = Date.now();
+    await ha.exec(["bridge", "fdb", "del", "00:00:00:00:00:00", "dev", `nfvx${vni}`, "dst", under[C] as string]);
+    expect(await floodsOn(ha)).toEqual([under[B]]);
+    await waitFor("host 1's flood entry to host 3 back", async () => (await floodsOn(ha)).length === 2, 15_000, 50);
+    console.info(`flood entry deleted on host 1: back after ${Date.now() - t0} ms (reconcile every 2 s)`);
+    expect(await floodsOn(ha)).toEqual([under[B], under[C]].sort());
+    expect(await reaches(ipC)).toBe(true);
+    expect(await reapplied(A)).toBeGreaterThan(beforeA);
+    // Host 3's VXLAN device (its entries go with it): made again, on the bridge, without learning, with its entries.
+    const beforeC = await reapplied(C);
+    t0 = Date.now();
+    await hc.exec(["ip", "link", "del", `nfvx${vni}`]);
+    // The flood entries are the repair's last commands: once both are there, the device is whole.
+    await waitFor("host 3's VXLAN device back with its flood entries", async () => (await floodsOn(hc)).length === 2, 15_000, 50);
+    const vx = (await links(hc)).find((x) => x.ifname === `nfvx${vni}`);
+    expect(vx?.master).toBe(`nfov${vni}`);
+    console.info(`VXLAN device deleted on host 3: back with its entries after ${Date.now() - t0} ms`);
+    expect(vx?.linkinfo?.info_data).toMatchObject({ id: vni, local: under[C], learning: false });
+    expect(vx?.linkinfo?.info_slave_data?.learning).toBe(false);
+    expect(await floodsOn(hc)).toEqual([under[A], under[B]].sort());
+    expect(await reaches(ipC)).toBe(true);
+    expect(await reapplied(C)).toBeGreaterThan(beforeC);
+  });
+
+  it("a worker restarted after its member lost the device and guard puts both back; a libvirtd restart on the gateway keeps its part", async () => {
+    const ipC = await vmIp(vms[C] as NonNullable<(typeof vms)[string]>);
+    // Host 3's worker published its repaired part (its heartbeat): describe shows it whole.
+    await waitFor(
+      "host 3's repaired part in describe-network",
+      async () => {
+        const m = (await c.call("describe-network", { name })).body.network.overlay.hosts[2];
+        return m.part === "present" && m.vxlanDevice === true && m.floodEntries === 2;
+      },
+      10_000,
+    );
+    await c.workers.get(C)?.stop();
+    await hc.exec(["ip", "link", "del", `nfvx${vni}`]);
+    await hc.exec(["nft", "delete", "table", "inet", `netforge-vx${vni}`]);
+    // Nothing puts them back while the worker is down: host 3 is cut off, and describe says its part is unknown.
+    expect(await reaches(ipC)).toBe(false);
+    const down = (await c.call("describe-network", { name })).body.network.overlay.hosts[2];
+    expect(down).toMatchObject({ id: C, part: "unknown", vxlanDevice: true, floodEntries: 2 });
+    const t0 = Date.now();
+    await c.startWorker(C, { env: workerEnv(C) });
+    await waitFor("host 1's VM reaching host 3's after the worker's restart", () => reaches(ipC), 20_000, 50);
+    console.info(`worker restarted on host 3: online and its part repaired ${Date.now() - t0} ms after the start`);
+    await waitFor(
+      "host 3's part present again in describe-network",
+      async () => {
+        const m = (await c.call("describe-network", { name })).body.network.overlay.hosts[2];
+        return m.part === "present" && m.vxlanDevice === true && m.floodEntries === 2;
+      },
+      10_000,
+    );
+    expect(await tables(hc)).toContain(`netforge-vx${vni}`);
+    expect((await hc.exec(["nft", "list", "table", "inet", `netforge-vx${vni}`])).stdout).toMatch(
+      /@th,96,24 0x[0-9a-f]+ ip saddr != \{ 172\.31\.5\.1, 172\.31\.5\.2, 172\.31\.5\.3 \} counter/,
+    );
+    // The gateway's libvirtd restarted: its network, VXLAN device, entries and guard are still its spec's, and
+    // host 1's VM reaches the gateway address across the fabric.
+    hb = await restartLibvirtd(hb);
+    c.hosts.set(B, hb);
+    expect((await hb.virsh(["net-info", name])).stdout).toMatch(/Active:\s+yes/);
+    expect((await links(hb)).find((x) => x.ifname === `nfvx${vni}`)?.master).toBe(`nfov${vni}`);
+    expect(await floodsOn(hb)).toEqual([under[A], under[C]].sort());
+    expect(await tables(hb)).toContain(`netforge-vx${vni}`);
+    expect(await reaches("10.64.0.1")).toBe(true);
+    expect(await reaches(ipC)).toBe(true);
+  });
+
+  it("host 1's part stopped with its bridge and device gone (what a reboot leaves) while the overlay runs: reconcile starts it again", async () => {
+    const va = vms[A] as NonNullable<(typeof vms)[string]>;
+    const ipC = await vmIp(vms[C] as NonNullable<(typeof vms)[string]>);
+    const before = await reapplied(A);
+    // After a reboot libvirt's autostart of this bridge network fails: netforge's bridge is not there yet.
+    await ha.virsh(["net-destroy", name]);
+    await ha.exec(["ip", "link", "del", `nfvx${vni}`]);
+    await ha.exec(["ip", "link", "del", `nfov${vni}`]);
+    expect(await reaches(ipC)).toBe(false);
+    const t0 = Date.now();
+    await waitFor(
+      "host 1's part running again with its entries",
+      async () => /Active:\s+yes/.test((await ha.virsh(["net-info", name], { reject: false })).stdout) && (await floodsOn(ha)).length === 2,
+      15_000,
+      100,
+    );
+    console.info(`host 1's part stopped, bridge and device deleted: running again after ${Date.now() - t0} ms`);
+    expect(await tables(ha)).toContain(`netforge-vx${vni}`);
+    expect((await links(ha)).find((x) => x.ifname === `nfvx${vni}`)?.master).toBe(`nfov${vni}`);
+    // The VM's port plugged into the bridge again (as a VM's interface is when the VM starts after a reboot).
+    await ha.exec(["ip", "link", "set", va.hostIfname, "master", `nfov${vni}`]);
+    await waitFor("host 1's VM reaching host 3's again", () => reaches(ipC), 10_000, 50);
+    expect(await reapplied(A)).toBeGreaterThan(before);
   });
 
   it("a create where one member fails leaves nothing on any host, and says which host", async () => {

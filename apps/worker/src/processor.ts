@@ -33,6 +33,7 @@ function typeInPayload(payload: unknown): NetworkType | null {
 }
 import { fenceFor, isLockLost, LOCK_LOST, lockLostError } from "./fence";
 import { afterFinalFailure, runJobAction } from "./actions/index";
+import { driverFor } from "./drivers/registry";
 import { JobReporter } from "./job-reporter";
 import { Revert } from "./revert";
 
@@ -147,6 +148,12 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
       if (typeBefore && modelFor(typeBefore).door && host.publishHostNow) {
         await host.publishHostNow().catch((err: unknown) => logger.warn({ err }, "could not publish the host's inventory after the job"));
       }
+      // What the type publishes of its host state besides the index record (an overlay's part on this member).
+      const after = typeBefore ? driverFor(typeBefore).afterJob : undefined;
+      if (after)
+        await after(host, record.network).catch((err: unknown) =>
+          logger.warn({ err }, "could not publish the network's host state after the job"),
+        );
       // A change applied: the network's version +1 (nothing for a network the job removed), before the success
       // is recorded, so whoever sees the success reads the new version.
       await report.fence?.("bumping the network's version");

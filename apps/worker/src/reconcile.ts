@@ -28,6 +28,7 @@ import { ensureLegacyAccept, needsLegacyAccept } from "./firewall/legacy-nat";
 import { assertForwardedPorts } from "./handlers/port-claims";
 import { publishIpTable, readTraffic } from "./ip-table";
 import { reapplyMtu } from "./mtu-drift";
+import { publishOverlayParts, reapplyOverlays, restartStoppedParts } from "./drivers/overlay-drift";
 import { reapplyQos } from "./qos-drift";
 
 /** Records differ in anything but updatedAt. */
@@ -36,13 +37,13 @@ function sameRecord(a: NetworkRecord, b: NetworkRecord): boolean {
 }
 
 /** Where a round's time went, per phase (ms): what grows with the host's size (logged by the worker's loop). */
-export type ReconcilePhases = Record<"catalog" | "records" | "specs" | "lostState" | "firewall" | "removed", number>;
+export type ReconcilePhases = Record<"catalog" | "records" | "specs" | "lostState" | "overlays" | "firewall" | "removed", number>;
 
 export async function reconcile(
   ctx: HostContext,
   opts: { reread?: boolean } = {},
 ): Promise<{ present: number; removed: string[]; phases: ReconcilePhases }> {
-  const phases: ReconcilePhases = { catalog: 0, records: 0, specs: 0, lostState: 0, firewall: 0, removed: 0 };
+  const phases: ReconcilePhases = { catalog: 0, records: 0, specs: 0, lostState: 0, overlays: 0, firewall: 0, removed: 0 };
   let mark = performance.now();
   const lap = (phase: keyof ReconcilePhases) => {
     const t = performance.now();
@@ -115,6 +116,9 @@ export async function reconcile(
   await reapplyMtu(ctx, catalog);
   await reapplyQos(ctx, catalog);
   lap("lostState");
+  await restartStoppedParts(ctx, catalog);
+  await reapplyOverlays(ctx, catalog);
+  lap("overlays");
   await syncFirewall(ctx, catalog, live, firewallMark);
   lap("firewall");
 
@@ -340,6 +344,10 @@ export async function refreshStats(
   /** Skip networks whose numbers did not change since a publish this recent (see publishIpTable). */
   unchangedForMs?: number,
 ): Promise<void> {
+  // Each overlay part of this host, for describe-network's members (a member's part is in no index record).
+  await publishOverlayParts(ctx, catalog, links, unchangedForMs !== undefined).catch((err: unknown) =>
+    ctx.logger.warn({ err }, "could not publish this host's overlay parts"),
+  );
   const conflicted = new Set((ctx.nameConflicts ?? []).map((c) => c.network));
   // A network whose name another host holds: the IP table under that name is the other host's.
   // A member's part of a network spanning hosts: the stats and IP table under its name are its gateway host's.

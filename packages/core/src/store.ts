@@ -17,6 +17,7 @@ export * from "./store/locks";
 export * from "./store/network-door";
 export * from "./store/network-index";
 export * from "./store/network-ips";
+export * from "./store/overlay-parts";
 export * from "./store/port-claims";
 export * from "./store/redis";
 export { evalScript } from "./store/scripts";

@@ -1,11 +1,13 @@
 /** The network actions: the job actions of the ACTIONS table (queued) and the network queries (answered from the index). */
-import { AppError, JOB_ACTIONS, type JobAction, upstreamVia, versionTag } from "@netforge/core/contract";
+import { AppError, JOB_ACTIONS, type JobAction, type NetworkView, upstreamVia, versionTag } from "@netforge/core/contract";
 import {
   getHost,
   getNetworkConflicts,
   getNetworkIps,
   listSummaryEntriesAfter,
   getNetworkView,
+  getOverlayParts,
+  hostStatus,
   type SummaryEntry,
 } from "@netforge/core/store";
 import { Hono } from "hono";
@@ -46,6 +48,46 @@ async function listNetworksPage(s: Services, q: ActionBody<"list-networks">): Pr
   return `{"networks":[${page.map((r) => r.json).join(",")}],"nextCursor":${JSON.stringify(nextCursor)}}`;
 }
 
+/**
+ * An overlay's member rows from each member's own worker (store/overlay-parts.ts): its part present or absent,
+ * its libvirt state, VXLAN device, flood entries and connected VMs. A member that is offline or published nothing:
+ * `part: "unknown"`, its last known numbers kept (with when they were seen).
+ */
+async function overlayMembers(s: Services, network: NetworkView): Promise<void> {
+  const rows = network.overlay?.hosts ?? [];
+  const ids = rows.map((r) => r.id);
+  const [parts, hosts] = await Promise.all([
+    getOverlayParts(s.redis, s.keys, network.name, ids),
+    Promise.all(ids.map((id) => getHost(s.redis, s.keys, id))),
+  ]);
+  rows.forEach((row, i) => {
+    const seen = parts.get(row.id);
+    const host = hosts[i];
+    const online = host ? hostStatus(host) === "online" : false;
+    if (seen) {
+      row.state = seen.state;
+      row.connectedVms = seen.connectedVms;
+      row.vxlanDevice = seen.vxlanDevice;
+      row.floodEntries = seen.floodEntries;
+      row.observedAt = seen.observedAt;
+    } else if (seen === null) {
+      // The host has no definition of it: nothing runs there.
+      row.state = "inactive";
+      row.connectedVms = 0;
+      row.vxlanDevice = false;
+      row.floodEntries = 0;
+      row.observedAt = null;
+    } else {
+      // Never published (an older worker, a store reset): the record's state; the gateway's VMs from its stats.
+      if (row.id === network.host) row.connectedVms = network.stats.connectedVms;
+      row.vxlanDevice = null;
+      row.floodEntries = null;
+      row.observedAt = null;
+    }
+    row.part = !online || seen === undefined ? "unknown" : seen === null ? "absent" : "present";
+  });
+}
+
 /** A job action: checks, then queue (see job-submission). */
 function registerJobAction<A extends JobAction>(app: Hono<AppEnv>, s: Services, action: A): void {
   actionRoute(app, action, (c, body, raw, opts) => submitJob(s, c, action, body, raw, opts));
@@ -67,8 +109,7 @@ export function networkRoutes(s: Services): Hono<AppEnv> {
     ]);
     if (!network) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
     if (conflicts.length > 0) network.conflicts = conflicts;
-    // An overlay: its gateway host's row counts the VMs its worker last saw there (the stats are that host's).
-    for (const m of network.overlay?.hosts ?? []) if (m.id === network.host) m.connectedVms = network.stats.connectedVms;
+    if (network.overlay) await overlayMembers(s, network);
     if (network.ipv6?.routed) {
       // What the upstream must route, from the host's own addresses as its worker last published them.
       const host = await getHost(s.redis, s.keys, network.host);

@@ -63,4 +63,9 @@ export interface NetworkDriver<S extends NetSpec = NetSpec> {
   lostState(entry: CatalogEntry, liveXml: string): LostState[];
   /** The index record of a network of this type. */
   record(entry: CatalogEntry, host: string, updatedAt: string): NetworkRecord;
+  /**
+   * After a job on a network of this type succeeded on this host, before its success is recorded: publish what
+   * the host's stats refresh would (an overlay's part), so whoever sees the success reads the host as it is.
+   */
+  afterJob?(ctx: HostContext, network: string): Promise<void>;
 }

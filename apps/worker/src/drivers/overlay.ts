@@ -12,6 +12,7 @@ import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
 import { readLinks } from "../host/ip";
 import { findUnderlay } from "../host/underlay";
 import { recordFromCatalog } from "../network-record";
+import { overlayConnectedVms, publishOverlayPartNow } from "./overlay-drift";
 import { linkFact } from "./bridge";
 import type { NetworkDriver } from "./driver";
 
@@ -69,7 +70,7 @@ export const overlayDriver: NetworkDriver<OverlayNetSpec> = {
   connectedVms(_ctx, entry, links) {
     const spec = asOverlay(entry.def.spec);
     if (!spec || !entry.active) return 0;
-    return links.filter((l) => l.master === spec.bridge && l.name !== vxlanDeviceName(spec.vni)).length;
+    return overlayConnectedVms(spec, links);
   },
   async attachments(ctx, entry) {
     const spec = asOverlay(entry.def.spec);
@@ -78,6 +79,7 @@ export const overlayDriver: NetworkDriver<OverlayNetSpec> = {
     return (await bridgeAttachments(ctx.runner, ctx.virsh, spec.bridge)).filter((a) => a.interface !== device);
   },
   lostState: () => [],
+  afterJob: publishOverlayPartNow,
   record(entry, host, updatedAt) {
     const rec = recordFromCatalog(entry, host, updatedAt);
     const spec = asOverlay(entry.def.spec);

@@ -16,5 +16,14 @@ export {
   overlayModel,
   overlaySpecFor,
 } from "./overlay";
+export {
+  floodTargets,
+  guardInPlace,
+  overlayBridgeCommands,
+  guardScript,
+  type OverlayObserved,
+  type OverlayRepair,
+  overlayDrift,
+} from "./overlay-drift";
 export * from "./door";
 export { bridgeChoiceFromInventory, bridgeUsers } from "./bridge";

@@ -218,13 +218,31 @@ export const NetworkView = z.object({
   ipv6Route: z.object({ prefix: z.string(), via: z.array(z.string()) }).optional(),
   /**
    * An overlay only: its VXLAN id, gateway host and member hosts, each with its state and the VMs connected
-   * there (the gateway host's worker publishes the record: a member's row says what the last job left there).
+   * there, as each member's worker last saw its own part (ADR 0051 "Slice 2").
    */
   overlay: z
     .object({
       vni: z.number().int(),
       gatewayHost: z.string(),
-      hosts: z.array(z.object({ id: z.string(), state: NetworkState, connectedVms: z.number().int() })),
+      hosts: z.array(
+        z.object({
+          id: z.string(),
+          state: NetworkState,
+          connectedVms: z.number().int(),
+          /**
+           * What describe-network adds from the member's own worker (its last stats refresh, every heartbeat):
+           * `part` present (its libvirt has the overlay's definition), absent (it has none), unknown (the host is
+           * offline or published nothing); `state` and `connectedVms` are then that host's own.
+           */
+          part: z.enum(["present", "absent", "unknown"]).optional(),
+          /** Its VXLAN device exists and is a port of the overlay's bridge (null: unknown). */
+          vxlanDevice: z.boolean().nullable().optional(),
+          /** Its VXLAN device's flood entries: one per other member when whole (null: unknown). */
+          floodEntries: z.number().int().nullable().optional(),
+          /** When the member's worker read it (null: never). */
+          observedAt: z.string().nullable().optional(),
+        }),
+      ),
     })
     .optional(),
   createdAt: z.string(),

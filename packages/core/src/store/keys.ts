@@ -22,6 +22,11 @@ export interface Keys {
   networkVersions: string;
   /** JSON live stats of a network, refreshed by its worker. */
   networkStats(name: string): string;
+  /**
+   * HASH overlay name -> JSON state of that overlay's part on the host (OverlayPartState), plus "_at": when the
+   * host last published it. Replaced whole by every full stats refresh of the host's worker; expires.
+   */
+  overlayParts(host: string): string;
   /** HASH name -> host: every network name claimed in the cluster (pending or existing). */
   claimedNames: string;
   /** HASH name -> "first-last-cidr": subnets claimed on a host. */
@@ -99,6 +104,7 @@ export function makeKeys(prefix: string): Keys {
     networkRuleCounts: `${p}:nets:rules`,
     networkVersions: `${p}:nets:version`,
     networkStats: (n) => `${p}:netstats:${n}`,
+    overlayParts: (h) => `${p}:host:${h}:overlay-parts`,
     claimedNames: `${p}:claim:names`,
     claimedSubnets: (h) => `${p}:claim:subnets:${h}`,
     claimedSubnetIndex: (h) => `${p}:claim:subnet-index:${h}`,

@@ -1,0 +1,264 @@
+/**
+ * Reconcile's overlay repair (issue 17, ADR 0051 "Slice 2"): each running overlay's part on this member gets back
+ * what its spec wants and the host lost (a forwarding entry or the VXLAN device deleted by hand, the guard table
+ * removed, the non-gateway member's bridge gone): its VXLAN device enslaved to the bridge with learning off, one
+ * flood entry per other member (and none to a non-member), the guard table `inet netforge-vx<VNI>`. The host is
+ * read without a lock in a fixed number of commands a round (links, tables, the guards' text in one `nft -f`)
+ * plus one `bridge fdb show` per overlay device; a part that lost something is repaired under the network's lock
+ * from its definition as it is then (repair-under-lock.ts), logged and counted like the other re-applied state.
+ */
+import {
+  type NetSpec,
+  type OverlayNetSpec,
+  type OverlayObserved,
+  overlayBridgeCommands,
+  overlayDrift,
+  overlayGuardTable,
+  overlayModel,
+  parseNetworkXml,
+  vxlanDeviceName,
+} from "@netforge/core/model";
+import { dropOverlayPart, getNetworks, type OverlayPartState, putOverlayParts, tryLock } from "@netforge/core/store";
+import type { HostContext } from "../context";
+import { type HostLink, readLinks } from "../host/ip";
+import type { CatalogEntry } from "../host/network-catalog";
+import { repairUnderLock } from "../repair-under-lock";
+
+interface LinkJson {
+  ifname: string;
+  master?: string;
+  flags?: string[];
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: { id?: number; local?: string; learning?: boolean };
+    info_slave_data?: { learning?: boolean };
+  };
+}
+
+/** Read the host's side of these overlays' parts (see the module comment for the commands). */
+export async function observeOverlays(ctx: HostContext, specs: readonly OverlayNetSpec[]): Promise<Map<number, OverlayObserved>> {
+  const links = new Map(
+    (JSON.parse((await ctx.runner.run("ip", ["-d", "-j", "link", "show"])).stdout || "[]") as LinkJson[]).map((l) => [l.ifname, l]),
+  );
+  const tables = new Set(
+    (await ctx.runner.run("nft", ["list", "tables"])).stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith("table inet "))
+      .map((l) => l.slice("table inet ".length)),
+  );
+  const guards = new Map<string, string>();
+  const present = specs.map((s) => overlayGuardTable(s.vni)).filter((t) => tables.has(t));
+  if (present.length > 0) {
+    const r = await ctx.runner.run("nft", ["-f", "-"], {
+      input: present.map((t) => `list table inet ${t}\n`).join(""),
+      allowFailure: true,
+    });
+    // One block per table, each starting at its "table inet <name> {" line.
+    for (const block of r.stdout.split(/^(?=table inet )/m)) {
+      const m = /^table inet (\S+) \{/.exec(block);
+      if (m) guards.set(m[1] as string, block);
+    }
+  }
+  const out = new Map<number, OverlayObserved>();
+  for (const s of specs) {
+    const br = links.get(s.bridge);
+    const dev = links.get(vxlanDeviceName(s.vni));
+    const vx = dev?.linkinfo?.info_kind === "vxlan" ? dev : undefined;
+    let floods: string[] = [];
+    if (vx) {
+      const fdb = await ctx.runner.run("bridge", ["-j", "fdb", "show", "dev", vx.ifname], { allowFailure: true });
+      floods = (JSON.parse(fdb.stdout || "[]") as { mac?: string; dst?: string }[])
+        .filter((e) => e.mac === "00:00:00:00:00:00" && e.dst)
+        .map((e) => e.dst as string);
+    }
+    out.set(s.vni, {
+      bridge: br ? { up: (br.flags ?? []).includes("UP") } : null,
+      device: dev
+        ? {
+            master: dev.master ?? null,
+            up: (dev.flags ?? []).includes("UP"),
+            // Not a VXLAN device at all (a name taken by something else): seen as a wrong one, replaced.
+            vni: vx?.linkinfo?.info_data?.id ?? null,
+            local: vx?.linkinfo?.info_data?.local ?? null,
+            learning: vx?.linkinfo?.info_data?.learning ?? null,
+            portLearning: dev.linkinfo?.info_slave_data?.learning ?? null,
+          }
+        : null,
+      floods,
+      guard: guards.get(overlayGuardTable(s.vni)) ?? null,
+    });
+  }
+  return out;
+}
+
+/** Put back what every running overlay part of this host lost; answers the networks repaired. */
+export async function reapplyOverlays(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
+  const wanted = (entry: CatalogEntry): OverlayNetSpec | null => {
+    const spec = entry.def.spec;
+    return entry.active && spec && overlayModel.is(spec) && spec.self === ctx.hostId ? spec : null;
+  };
+  const targets = catalog.flatMap((entry) => {
+    const spec = wanted(entry);
+    return spec ? [{ entry, spec }] : [];
+  });
+  const repaired: string[] = [];
+  if (targets.length === 0) return repaired;
+  let seen: Map<number, OverlayObserved>;
+  try {
+    seen = await observeOverlays(
+      ctx,
+      targets.map((t) => t.spec),
+    );
+  } catch (err) {
+    ctx.logger.warn({ err }, "could not read the host's overlay devices");
+    return repaired;
+  }
+  for (const { entry, spec } of targets) {
+    const now = seen.get(spec.vni);
+    if (!now || overlayDrift(spec, now).length === 0) continue;
+    try {
+      const done = await repairUnderLock(ctx, entry, wanted, async (fresh) => {
+        const observed = (await observeOverlays(ctx, [fresh])).get(fresh.vni);
+        const lost = observed ? overlayDrift(fresh, observed) : [];
+        for (const piece of lost) {
+          for (const c of piece.commands) {
+            await ctx.runner.run(c.argv[0] as string, c.argv.slice(1), c.input === undefined ? {} : { input: c.input });
+          }
+        }
+        return lost.map((l) => l.what);
+      });
+      if (done) repaired.push(entry.name);
+    } catch (err) {
+      ctx.logger.warn({ err, network: entry.name }, "could not re-apply the overlay's VXLAN device, entries or guard");
+    }
+  }
+  return repaired;
+}
+
+/**
+ * A non-gateway member's part that is stopped while the overlay runs (its record, the gateway host's, says
+ * active): what a reboot leaves, since libvirt's autostart of a bridge network fails while netforge's bridge is
+ * missing. Started again under the network's lock, the record read again under it (a stop job publishes the
+ * record before it lets go): its bridge, libvirt's start, then the device, entries and guard as any repair.
+ * The gateway's part is libvirt's to autostart (its bridge is libvirt's), then repaired by reapplyOverlays.
+ */
+export async function restartStoppedParts(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
+  const stoppedPart = (spec: NetSpec | null | undefined): spec is OverlayNetSpec =>
+    !!spec && overlayModel.is(spec) && spec.self === ctx.hostId && spec.self !== spec.gatewayHost;
+  const stopped = catalog.filter((e) => !e.active && stoppedPart(e.def.spec));
+  const started: string[] = [];
+  if (stopped.length === 0) return started;
+  const running = new Set(
+    (
+      await getNetworks(
+        ctx.redis,
+        ctx.keys,
+        stopped.map((e) => e.name),
+      )
+    )
+      .filter((r) => r.state === "active")
+      .map((r) => r.name),
+  );
+  for (const entry of stopped) {
+    if (!running.has(entry.name)) continue;
+    const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
+    if (!lock) continue; // a job is on it: the next round looks again
+    try {
+      const info = await ctx.virsh.info(entry.name);
+      const rec = (await getNetworks(ctx.redis, ctx.keys, [entry.name]))[0];
+      if (!info || info.active || rec?.state !== "active") continue;
+      const spec = parseNetworkXml(await ctx.virsh.dumpXml(entry.name, { inactive: true })).spec;
+      if (!stoppedPart(spec)) continue;
+      const what: string[] = [];
+      const before = (await observeOverlays(ctx, [spec])).get(spec.vni);
+      if (!before?.bridge) {
+        for (const [cmd, ...args] of overlayBridgeCommands(spec)) await ctx.runner.run(cmd as string, args);
+        what.push(`bridge ${spec.bridge}`);
+      }
+      await ctx.virsh.run(["net-start", entry.name]);
+      what.push("its part started (the overlay runs)");
+      const now = (await observeOverlays(ctx, [spec])).get(spec.vni);
+      for (const piece of now ? overlayDrift(spec, now) : []) {
+        for (const c of piece.commands)
+          await ctx.runner.run(c.argv[0] as string, c.argv.slice(1), c.input === undefined ? {} : { input: c.input });
+        what.push(piece.what);
+      }
+      ctx.logger.warn({ network: entry.name, reapplied: what }, "re-applied state the host had lost");
+      await ctx.redis.hincrby(ctx.keys.reappliedCounter, ctx.hostId, what.length);
+      started.push(entry.name);
+    } catch (err) {
+      ctx.logger.warn({ err, network: entry.name }, "could not start the overlay's part again");
+    } finally {
+      await lock.release();
+    }
+  }
+  return started;
+}
+
+/** What describe-network shows of one part (its flood entries read now: one `bridge fdb show`). */
+async function partState(
+  ctx: HostContext,
+  spec: OverlayNetSpec,
+  active: boolean,
+  links: readonly HostLink[],
+  at: string,
+): Promise<OverlayPartState> {
+  const dev = vxlanDeviceName(spec.vni);
+  let floodEntries = 0;
+  if (links.some((l) => l.name === dev)) {
+    const fdb = await ctx.runner.run("bridge", ["-j", "fdb", "show", "dev", dev], { allowFailure: true });
+    floodEntries = (JSON.parse(fdb.stdout || "[]") as { mac?: string; dst?: string }[]).filter(
+      (f) => f.mac === "00:00:00:00:00:00" && f.dst,
+    ).length;
+  }
+  return {
+    state: active ? "active" : "inactive",
+    vxlanDevice: links.some((l) => l.name === dev && l.master === spec.bridge),
+    floodEntries,
+    connectedVms: active ? overlayConnectedVms(spec, links) : 0,
+    observedAt: at,
+  };
+}
+
+/**
+ * Publish this host's overlay parts for describe-network (store/overlay-parts.ts): each part's libvirt state,
+ * its VXLAN device on the bridge, its flood entries and the VMs connected here. `whole`: the catalog is every
+ * network of the host (the hash is replaced).
+ */
+export async function publishOverlayParts(
+  ctx: HostContext,
+  catalog: readonly CatalogEntry[],
+  links: readonly HostLink[],
+  whole: boolean,
+): Promise<void> {
+  const parts = new Map<string, OverlayPartState>();
+  const at = new Date().toISOString();
+  for (const e of catalog) {
+    const spec = e.def.spec;
+    if (!e.def.managed || !spec || !overlayModel.is(spec) || spec.self !== ctx.hostId) continue;
+    parts.set(e.name, await partState(ctx, spec, e.active, links, at));
+  }
+  if (!whole && parts.size === 0) return;
+  await putOverlayParts(ctx.redis, ctx.keys, ctx.hostId, parts, whole, at);
+}
+
+/**
+ * The part of overlay `name` on this host as it is right after a job (read from libvirt and the links now, not
+ * the event-kept catalog, which may not have seen the job's last change yet); gone: removed from the hash.
+ */
+export async function publishOverlayPartNow(ctx: HostContext, name: string): Promise<void> {
+  const info = await ctx.virsh.info(name);
+  const spec = info ? parseNetworkXml(await ctx.virsh.dumpXml(name, { inactive: true })).spec : null;
+  if (!info || !spec || !overlayModel.is(spec) || spec.self !== ctx.hostId) {
+    await dropOverlayPart(ctx.redis, ctx.keys, ctx.hostId, name);
+    return;
+  }
+  const at = new Date().toISOString();
+  const part = await partState(ctx, spec, info.active, await readLinks(ctx.runner), at);
+  await putOverlayParts(ctx.redis, ctx.keys, ctx.hostId, new Map([[name, part]]), false, at);
+}
+
+/** Ports of the overlay's bridge but its VXLAN device: the VMs connected on this host. */
+export const overlayConnectedVms = (spec: OverlayNetSpec, links: readonly HostLink[]): number =>
+  links.filter((l) => l.master === spec.bridge && l.name !== vxlanDeviceName(spec.vni)).length;

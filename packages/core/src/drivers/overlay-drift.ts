@@ -1,0 +1,152 @@
+/**
+ * What a running overlay's part on one member lost, and the commands that put it back (issue 17, ADR 0051
+ * "Slice 2"): reconcile reads the member's links, its VXLAN device's forwarding entries and its guard table,
+ * and this compares them with the spec. Pure: the worker reads and runs (apps/worker/src/overlay-drift.ts).
+ * Repaired: the non-gateway member's bridge (netforge's; the gateway's is libvirt's), the VXLAN device (absent,
+ * or not the one the spec wants: another VNI, local address or learning on), its place on the bridge (master,
+ * port learning off, up), the flood entries (one per other member, none toward a non-member), the guard table.
+ */
+import { floodEntry, VXLAN_PORT, vxlanDeviceName, vxlanDeviceSetup } from "../render/vxlan";
+import { type OverlayNetSpec, overlayGuardTable } from "./overlay";
+
+/** The member's host state the repair compares (read in one round for every overlay on the host). */
+export interface OverlayObserved {
+  /** The overlay's bridge exists (and is up). */
+  bridge: { up: boolean } | null;
+  /** The VXLAN device `nfvx<VNI>`, as `ip -d -j link show` describes it; null: absent. */
+  device: {
+    master: string | null;
+    up: boolean;
+    vni: number | null;
+    local: string | null;
+    /** The device's own learning (must be off). */
+    learning: boolean | null;
+    /** The bridge's learning on this port (must be off). */
+    portLearning: boolean | null;
+  } | null;
+  /** The destinations of the device's all-zero (flood) entries. */
+  floods: string[];
+  /** The guard table's text (`nft list table inet netforge-vx<VNI>`); null: absent. */
+  guard: string | null;
+}
+
+/** One repair: what it puts back (logged, counted) and its commands (argv; `input` fed to stdin). */
+export interface OverlayRepair {
+  what: string;
+  commands: { argv: string[]; input?: string }[];
+}
+
+const isGatewayPart = (spec: OverlayNetSpec): boolean => spec.self === spec.gatewayHost;
+
+/** The remote members' underlay addresses (the flood destinations of this member). */
+export function floodTargets(spec: OverlayNetSpec): string[] {
+  return [...new Set(spec.members.filter((m) => m.id !== spec.self).map((m) => m.ip))].sort();
+}
+
+/** The guard rule's member set, as the spec wants it. */
+const guardMembers = (spec: OverlayNetSpec) => [...new Set(spec.members.map((m) => m.ip))].sort();
+
+/**
+ * Whether the guard table's text is the spec's: its chain hooked at prerouting/raw, one drop rule for this VNI
+ * (nft prints it in hex) whose accepted sources are exactly the members.
+ */
+export function guardInPlace(spec: OverlayNetSpec, text: string | null): boolean {
+  if (text === null) return false;
+  if (!/chain guard \{\s*type filter hook prerouting priority raw; policy accept;/.test(text)) return false;
+  // nft prints a one-element set without braces.
+  const rules = [...text.matchAll(/udp dport (\d+) @th,96,24 (0x[0-9a-f]+|\d+) ip saddr != (?:\{ ([^}]*) \}|(\S+)) .*?\bdrop\b/g)];
+  if (rules.length !== 1) return false;
+  const [, port, vni, set, one] = rules[0] as RegExpMatchArray;
+  const members = (set ?? one ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort();
+  return Number(port) === VXLAN_PORT && Number(vni) === spec.vni && JSON.stringify(members) === JSON.stringify(guardMembers(spec));
+}
+
+/** The guard table replaced whole in one nft transaction (no moment without it): an `nft -f -` script. */
+export function guardScript(spec: OverlayNetSpec): string {
+  const t = overlayGuardTable(spec.vni);
+  const rule = `udp dport ${VXLAN_PORT} @th,96,24 ${spec.vni} ip saddr != { ${guardMembers(spec).join(", ")} } counter drop comment "overlay ${spec.name}: VNI ${spec.vni} only from its members"`;
+  return [
+    `table inet ${t}`,
+    `delete table inet ${t}`,
+    `table inet ${t} {`,
+    "\tchain guard {",
+    "\t\ttype filter hook prerouting priority raw; policy accept;",
+    `\t\t${rule}`,
+    "\t}",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** A non-gateway member's bridge (netforge's), as its create makes it: `ip` argv lists. */
+export function overlayBridgeCommands(spec: OverlayNetSpec): string[][] {
+  return [
+    ["ip", "link", "add", spec.bridge, "type", "bridge", "stp_state", "0"],
+    ["ip", "link", "set", spec.bridge, "mtu", String(spec.mtu)],
+    ["ip", "link", "set", spec.bridge, "up"],
+  ];
+}
+
+/** What `spec`'s part on its member (`spec.self`) lost, given what the host shows; empty: all in place. */
+export function overlayDrift(spec: OverlayNetSpec, seen: OverlayObserved): OverlayRepair[] {
+  const me = spec.members.find((m) => m.id === spec.self);
+  if (!me) return [];
+  const dev = vxlanDeviceName(spec.vni);
+  const ipArgs = (a: string[]) => ({ argv: ["ip", ...a] });
+  const out: OverlayRepair[] = [];
+  if (!seen.bridge) {
+    // The gateway's bridge is libvirt's (made by its start): nothing of netforge's can stand in for it.
+    if (isGatewayPart(spec)) return [];
+    out.push({ what: `bridge ${spec.bridge}`, commands: overlayBridgeCommands(spec).map((argv) => ({ argv })) });
+  } else if (!seen.bridge.up && !isGatewayPart(spec)) {
+    out.push({ what: `bridge ${spec.bridge} up`, commands: [ipArgs(["link", "set", spec.bridge, "up"])] });
+  }
+  const d = seen.device;
+  const wrong = d !== null && (d.vni !== spec.vni || d.local !== me.ip || d.learning !== false);
+  const floods = floodTargets(spec);
+  if (d === null || wrong) {
+    const setup = vxlanDeviceSetup({ vni: spec.vni, local: me.ip, bridge: spec.bridge, mtu: spec.mtu });
+    out.push({
+      what:
+        d === null
+          ? `VXLAN device ${dev} with ${floods.length} flood entries`
+          : `VXLAN device ${dev} (was VNI ${d.vni}, local ${d.local}, learning ${d.learning}) with ${floods.length} flood entries`,
+      commands: [
+        ...(wrong ? [ipArgs(["link", "del", dev])] : []),
+        ...setup.map(ipArgs),
+        ...floods.map((ip) => ({ argv: ["bridge", ...floodEntry(spec.vni, ip)] })),
+      ],
+    });
+  } else {
+    const port: string[][] = [];
+    if (d.master !== spec.bridge) port.push(["link", "set", dev, "master", spec.bridge]);
+    if (d.master !== spec.bridge || d.portLearning !== false)
+      port.push(["link", "set", "dev", dev, "type", "bridge_slave", "learning", "off"]);
+    if (!d.up) port.push(["link", "set", dev, "up"]);
+    if (port.length > 0) out.push({ what: `VXLAN device ${dev} on bridge ${spec.bridge}`, commands: port.map(ipArgs) });
+    const have = new Set(seen.floods);
+    for (const ip of floods) {
+      if (!have.has(ip)) out.push({ what: `flood entry to ${ip}`, commands: [{ argv: ["bridge", ...floodEntry(spec.vni, ip)] }] });
+    }
+    // A flood entry toward a host that is no (other) member would send the segment's broadcasts to it.
+    for (const ip of [...have].sort()) {
+      if (!floods.includes(ip)) {
+        out.push({
+          what: `flood entry to ${ip} removed (not a member)`,
+          commands: [{ argv: ["bridge", "fdb", "del", "00:00:00:00:00:00", "dev", dev, "dst", ip] }],
+        });
+      }
+    }
+  }
+  if (!guardInPlace(spec, seen.guard)) {
+    out.push({
+      what: `VXLAN guard table ${overlayGuardTable(spec.vni)}`,
+      commands: [{ argv: ["nft", "-f", "-"], input: guardScript(spec) }],
+    });
+  }
+  return out;
+}
