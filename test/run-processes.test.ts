@@ -4,7 +4,7 @@
  * carrying the run's marker, or living in a namespace the run created, is.
  * And the summary's exit code agrees with its "N passed, N failed" line.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RUN_DIR_ENV, recordNamespace, recordProcess } from "@netforge/sandbox";
@@ -87,6 +87,29 @@ describe("test-run ownership", () => {
     // `ip netns exec` execs redis-server in place: same pid.
     expect(found.has(inNamespace.pid!)).toBe(true);
     expect([...found.values()].every((c) => c === "redis-server")).toBe(true);
+  });
+});
+
+describe("a namespace inode the kernel reused", () => {
+  it("a process in another run's namespace is not counted, even when its inode is one this run recorded", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nf-runproc-"));
+    dirs.push(dir);
+    // The other lane's namespace, under a name this run never had; this run recorded its inode number for a
+    // namespace (by now deleted) that had the same number: the kernel hands freed numbers out again.
+    const other = `nfv-rpo-${process.pid}`;
+    await execa("ip", ["netns", "add", other]);
+    namespaces.push(other);
+    const inode = statSync(join("/run/netns", other)).ino;
+    const theirs = redis(dir, cleanEnv(), ["ip", "netns", "exec", other]);
+    await waitFor(
+      () => existsSync(`/proc/${theirs.pid}/comm`) && readFileSync(`/proc/${theirs.pid}/comm`, "utf8").trim() === "redis-server",
+    );
+    const runId = `t${Date.now().toString(36)}`;
+    const mine = { names: new Set([`nfv-gone-${process.pid}`]), inodes: new Set([inode]), pids: new Set<string>() };
+    expect(runProcesses(runId, mine).has(theirs.pid!)).toBe(false);
+    // Under one of this run's names, the same namespace is this run's.
+    const named = { ...mine, names: new Set([other]) };
+    expect(runProcesses(runId, named).has(theirs.pid!)).toBe(true);
   });
 });
 

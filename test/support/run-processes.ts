@@ -11,7 +11,7 @@
  * Another program's redis-server or libvirtd, whenever it started, is never
  * counted or killed.
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { processStartTime } from "@netforge/sandbox";
 
@@ -63,9 +63,34 @@ function netnsInode(pid: string): number | null {
   }
 }
 
+/**
+ * Inodes of the named network namespaces (/run/netns) that are not this run's: the kernel reuses a namespace's
+ * inode number once it is gone, so an inode this run recorded may by now be another run's namespace (the two
+ * lanes of scripts/test.sh run at once: one lane's teardown killed the other's libvirtd that way).
+ */
+function foreignNamespaceInodes(ours: Set<string>): Set<number> {
+  const out = new Set<number>();
+  let names: string[] = [];
+  try {
+    names = readdirSync("/run/netns");
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    if (ours.has(n)) continue;
+    try {
+      out.add(statSync(join("/run/netns", n)).ino);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** Live (non-zombie) watched processes that belong to this run. */
 export function runProcesses(runId: string, namespaces: RunNamespaces): Map<number, string> {
   const out = new Map<number, string>();
+  const foreign = foreignNamespaceInodes(namespaces.names);
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     try {
@@ -76,7 +101,8 @@ export function runProcesses(runId: string, namespaces: RunNamespaces): Map<numb
       if (state === "Z") continue;
       const ino = netnsInode(d);
       const registered = namespaces.pids.has(`${d} ${processStartTime(Number(d))}`);
-      if (registered || hasMarker(d, runId) || (ino !== null && namespaces.inodes.has(ino))) out.set(Number(d), comm);
+      const inOurNamespace = ino !== null && namespaces.inodes.has(ino) && !foreign.has(ino);
+      if (registered || hasMarker(d, runId) || inOurNamespace) out.set(Number(d), comm);
     } catch {
       // gone meanwhile
     }
