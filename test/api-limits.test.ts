@@ -12,25 +12,13 @@ import { type NetSpec, sizeLimits } from "@netforge/core/model";
 import { getNetwork, type NetworkRecord, newJobRecord, putNetwork, putNetworkSpec, saveNewJob } from "@netforge/core/store";
 import { type RedisServer, startRedisServer } from "@netforge/devstack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { natSpec } from "./support/specs";
 import { type ApiHarness, expectError, startApiHarness, TOKENS } from "./support/api-harness";
 
 const LIMITS = { forwardsPerNetwork: 3, reservationsPerNetwork: 2, firewallRulesPerNetwork: 3, rulesPerHost: 8 };
 
 let h: ApiHarness;
-const spec = (name: string, cidr: string, extra: Partial<NetSpec> = {}): NetSpec =>
-  ({
-    type: "nat",
-    name,
-    uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329c",
-    description: "",
-    createdAt: "2026-11-28T00:00:00.000Z",
-    bridge: `nf-${name}`,
-    cidr,
-    gateway: cidr.replace(/0\/24$/, "1"),
-    dhcp: { enabled: true, start: cidr.replace(/0\/24$/, "100"), end: cidr.replace(/0\/24$/, "200"), leaseTime: 3600 },
-    reservations: [],
-    ...extra,
-  }) as NetSpec;
+const spec = (name: string, cidr: string, extra: Partial<NetSpec> = {}): NetSpec => ({ ...natSpec(name, cidr), ...extra }) as NetSpec;
 const fwd = (hostPort: number, vmIp: string) => ({ protocol: "tcp" as const, hostPort, vmIp, vmPort: 80 });
 const rule = (n: number) => ({ direction: "inbound", protocol: "tcp", ports: String(1000 + n), action: "accept" });
 const specRule = (n: number) => ({

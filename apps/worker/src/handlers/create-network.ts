@@ -4,7 +4,7 @@
  * host as it was.
  */
 import { AppError, type CreateNetworkPayload } from "@netforge/core/contract";
-import { type NetSpec, type PlanPhase, firewallStep, parseNetworkXml, planCreate, planDelete } from "@netforge/core/model";
+import { type NetSpec, type PlanPhase, firewallStep, parseNetworkXml, planCreate } from "@netforge/core/model";
 import { type NetworkRecord, putNetwork, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
@@ -15,7 +15,8 @@ import type { CatalogEntry } from "../host/network-catalog";
 import { readProtectedEndpoints } from "../host/protected";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 import { Revert } from "../revert";
-import { networkFacts, warnOverridingPolicies } from "./firewall-steps";
+import { planDeleteOf } from "./delete-network";
+import { warnOverridingPolicies } from "./firewall-steps";
 import { startMemberParts } from "./members";
 
 export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): Promise<NetworkRecord> {
@@ -184,14 +185,8 @@ async function finishAdopted(ctx: JobContext, p: CreateNetworkPayload, entry: Ca
  */
 async function removeLeftover(ctx: JobContext, entry: CatalogEntry): Promise<void> {
   const spec = entry.def.spec;
-  const driver = spec ? driverFor(spec.type) : null;
-  const plan = planDelete(
-    spec,
-    entry.name,
-    await networkFacts(ctx, entry, false),
-    spec && driver ? await driver.hostFacts(ctx, spec) : { links: [], pfs: [] },
-  );
-  const opts = spec && driver ? (driver.executeOptions?.(ctx, spec) ?? {}) : {};
+  const plan = await planDeleteOf(ctx, entry, false);
+  const opts = spec ? (driverFor(spec.type).executeOptions?.(ctx, spec) ?? {}) : {};
   const scratch = new Revert();
   for (const phase of plan.phases) await runPhase(hostPortOf(ctx), scratch, phase, opts);
   ctx.catalog.forget(entry.name);

@@ -1,8 +1,9 @@
 /** delete-network: refuse while anything is attached, stop, undefine, drop from the index and release the claim. */
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
-import { planDelete, planStop } from "@netforge/core/model";
+import { type JobPlan, planDelete, planStop } from "@netforge/core/model";
 import { releaseNetworkClaim, releasePortClaims, releaseVni, removeNetwork } from "@netforge/core/store";
 import type { JobContext } from "../context";
+import type { CatalogEntry } from "../host/network-catalog";
 import { driverOf } from "../drivers/registry";
 import { assertNothingAttached, loadManaged } from "./common";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
@@ -42,12 +43,7 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
     const ref = () => ({ name: p.name });
     await (await startMemberParts(ctx, "delete-network", others, ref, ref)).wait();
   }
-  const plan = planDelete(
-    spec,
-    p.name,
-    await networkFacts(ctx, entry, true),
-    spec ? await driver.hostFacts(ctx, spec) : { links: [], pfs: [] },
-  );
+  const plan = await planDeleteOf(ctx, entry, true);
   assertPlanAsPreviewed(ctx, plan);
   const phase = (step: string) => plan.phases.find((ph) => ph.step === step);
   const stopping = phase("stopping network");
@@ -60,6 +56,20 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
   });
 
   return finishDelete(ctx, p.name);
+}
+
+/**
+ * The delete plan of a network as the host has it: its definition (`withXml`: the undo of its removal) and the host
+ * facts of its type's teardown. Also what a re-delivered create removes its own leftover with.
+ */
+export async function planDeleteOf(ctx: JobContext, entry: CatalogEntry, withXml: boolean): Promise<JobPlan> {
+  const spec = entry.def.spec;
+  return planDelete(
+    spec,
+    entry.name,
+    await networkFacts(ctx, entry, withXml),
+    spec ? await driverOf(entry).hostFacts(ctx, spec) : { links: [], pfs: [] },
+  );
 }
 
 /** The network is gone from the host: out of the index, its name, subnet and ports released. */
