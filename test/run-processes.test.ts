@@ -178,6 +178,26 @@ describe("summary line and exit code", () => {
     expect(r.stdout).toBe("5 passed, 0 failed");
     expect(r.stderr.split("\n")).toEqual(["slow file:    30.0 s  /x/b.test.ts", "slow file:     2.0 s  /x/a.test.ts"]);
   });
+  it("names every failed test, broken suite and leftover on stderr, after the slow files (a log cut to its tail shows them)", async () => {
+    const results = {
+      ...ok,
+      numFailedTests: 1,
+      testResults: [
+        {
+          name: "/x/a.test.ts",
+          status: "failed",
+          assertionResults: [{ status: "failed", fullName: "a does b", failureMessages: ["\nAssertionError: expected 1 to be 2\n  at x"] }],
+        },
+        { name: "/x/b.test.ts", status: "failed", message: "Hook timed out in 10000ms", assertionResults: [] },
+      ],
+    };
+    const r = await summarize(results, true);
+    expect(r.stdout).toBe("5 passed, 3 failed");
+    const lines = r.stderr.split("\n");
+    expect(lines).toContain("FAILED /x/a.test.ts > a does b: AssertionError: expected 1 to be 2");
+    expect(lines).toContain("FAILED /x/b.test.ts (outside any test): Hook timed out in 10000ms");
+    expect(lines.at(-1)).toBe("LEFTOVERS (" + lines.at(-1)?.slice(11, lines.at(-1)?.indexOf(")")) + "): {}");
+  });
   it("no results file: one failure", async () => {
     const r = await summarize(null, false);
     expect(r.stdout).toBe("0 passed, 1 failed");
