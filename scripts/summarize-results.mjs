@@ -13,7 +13,10 @@ let failed = 0;
 const timed = [];
 // What failed, printed last (on stderr) so that a log cut to its tail still names it.
 const failures = [];
-const firstLine = (text) => String(text ?? "").split("\n").find((l) => l.trim() !== "") ?? "";
+const firstLine = (text) =>
+  String(text ?? "")
+    .split("\n")
+    .find((l) => l.trim() !== "") ?? "";
 for (const arg of args) {
   const [results, leftoversFile = ".netforge/leftovers.json"] = arg.split(":");
   // A lane that wrote no results (vitest could not start) is one failure.
