@@ -334,23 +334,46 @@ describe("bandwidth limits of a nat network (configure-network-qos)", () => {
   });
 
   it("a VM plugged in after the set: inbound by its MAC on the bridge at once, outbound fed within 1 s by the link event", async () => {
-    const vmC = await vmOn("qosc", MAC_C);
-    const plugged = Date.now();
-    // Inbound: its MAC's filter on the bridge is there already. Outbound: the link event feeds its port to the IFB.
-    await waitFor(
-      "the new port fed to the IFB",
-      async () => (await qdiscs()).includes(`qdisc ingress ffff: dev ${vmC.hostIfname} `),
-      10_000,
-      50,
-    );
-    const fedMs = Date.now() - plugged;
+    // Plug C in; its port fed (both feeds) within `fedMs`, and by whom: the link event's handler, or a reconcile
+    // round (every 3 s here) that happened to hold the network's lock when the port appeared and fed it first.
+    const plug = async () => {
+      const logBefore = readFileSync(workerLog(c.prefix, "qos"), "utf8").length;
+      const vm = await vmOn("qosc", MAC_C);
+      const plugged = Date.now();
+      // Inbound: its MAC's filter on the bridge is there already. Outbound: the link event feeds its port to the IFB.
+      await waitFor(
+        "the new port fed to the IFB",
+        async () => (await qdiscs()).includes(`qdisc ingress ffff: dev ${vm.hostIfname} `),
+        10_000,
+        50,
+      );
+      const fedMs = Date.now() - plugged;
+      // Its egress feeds the inbound IFB too (VM A has an inbound limit: frames toward A pass every port's egress).
+      expect(await qdiscs()).toContain(`qdisc htb 1: dev ${vm.hostIfname} root`);
+      // Who fed it: the log lines written since the plug (a moment after the feed).
+      const since = () => readFileSync(workerLog(c.prefix, "qos"), "utf8").slice(logBefore);
+      const by = await waitFor(
+        "the feed in the worker's log",
+        async () =>
+          since().includes("new ports fed to the bandwidth limits' IFB")
+            ? "link event"
+            : /"network":"qosnet","reapplied":\["bandwidth limits \(tc\)"\]/.test(since())
+              ? "reconcile"
+              : null,
+        5000,
+      );
+      return { vm, fedMs, by };
+    };
+    let { vm: vmC, fedMs, by } = await plug();
+    if (by === "reconcile") {
+      // The round came first (its lock made the link handler wait): once more, so the link event's own path is proven.
+      console.log("a reconcile round fed the port first; plugging it in again");
+      await vmC.destroy();
+      vms.splice(vms.indexOf(vmC), 1);
+      ({ vm: vmC, fedMs, by } = await plug());
+    }
+    expect(by).toBe("link event");
     expect(fedMs).toBeLessThan(1000);
-    // Its egress feeds the inbound IFB too (VM A has an inbound limit: frames toward A pass every port's egress).
-    expect(await qdiscs()).toContain(`qdisc htb 1: dev ${vmC.hostIfname} root`);
-    // Fed by the link event's handler, not by reconcile (the log line is written a moment later).
-    await waitFor("the feed in the worker's log", async () =>
-      readFileSync(workerLog(c.prefix, "qos"), "utf8").includes("new ports fed to the bandwidth limits' IFB"),
-    );
     await vmC.dhcp();
     const cIn = await measure(vmC, "inbound");
     const cOut = await measure(vmC, "outbound");

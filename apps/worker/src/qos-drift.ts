@@ -79,13 +79,31 @@ export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntr
   return repaired;
 }
 
+/** How long a port's feed waits for a network whose lock is busy (a job or a reconcile round holds it). */
+const FEED_RETRY_MS = 200;
+const FEED_RETRIES = 25;
+
+/** The ports of `bridge` in `ports` that lack a feed the network's limits need, per `qdisc show`'s lines. */
+function lackingFeeds(w: NonNullable<ReturnType<typeof wanted>>, ports: readonly string[], shown: readonly string[]): string[] {
+  const out = limitsDirection(w.qos, "outbound");
+  const inner = limitsVms(w.qos, "inbound");
+  return ports.filter(
+    (p) =>
+      (out && !shown.some((l) => l.startsWith(`qdisc ingress ffff: dev ${p} `))) ||
+      (inner && !shown.some((l) => l.startsWith(`qdisc htb 1: dev ${p} root`))),
+  );
+}
+
 /**
  * Called on every link change with the bridges' ports (the port watcher's `ip -o monitor link`): a port on the
  * bridge of a running network with outbound limits whose ingress does not feed the IFB yet (or, a VM having an
  * inbound limit, whose egress does not feed the inbound IFB yet) gets its feeds at once, under the network's lock (a job taking the limits away meanwhile must not be raced into feeding a
- * removed IFB). Cheap when no network has outbound limits: the cached catalog only.
+ * removed IFB). Cheap when no network has outbound limits: the cached catalog only. A network whose lock is busy
+ * is tried again every 200 ms for up to 5 s, in the background (not at the next reconcile round: 30 s in
+ * production, far past the 1 s a new port may go unshaped); under the lock, what is lacking is read again, since
+ * the holder (a reconcile round's repair, a QoS job) may have fed the port meanwhile.
  */
-export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, readonly string[]>): Promise<string[]> {
+export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, readonly string[]>, attempt = 0): Promise<string[]> {
   const fed: string[] = [];
   const targets = (await ctx.catalog.list()).flatMap((entry) => {
     const w = wanted(entry);
@@ -93,30 +111,39 @@ export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, 
   });
   if (targets.length === 0) return fed;
   const shown = (await ctx.runner.run("tc", ["qdisc", "show"])).stdout.split("\n");
+  const busy = new Map<string, readonly string[]>();
   for (const { entry, w } of targets) {
-    const out = limitsDirection(w.qos, "outbound");
-    const inner = limitsVms(w.qos, "inbound");
-    const lacking = (ports.get(w.bridge) ?? []).filter(
-      (p) =>
-        (out && !shown.some((l) => l.startsWith(`qdisc ingress ffff: dev ${p} `))) ||
-        (inner && !shown.some((l) => l.startsWith(`qdisc htb 1: dev ${p} root`))),
-    );
-    if (lacking.length === 0) continue;
+    if (lackingFeeds(w, ports.get(w.bridge) ?? [], shown).length === 0) continue;
     const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
-    if (!lock) continue; // a job is changing it: reconcile looks again
+    if (!lock) {
+      busy.set(w.bridge, ports.get(w.bridge) ?? []);
+      continue;
+    }
     try {
       const now = ctx.catalog.get(entry.name);
       const fresh = now ? wanted(now) : null;
       if (!fresh || !feedsPorts(fresh)) continue;
+      const lacking = lackingFeeds(
+        fresh,
+        ports.get(fresh.bridge) ?? [],
+        (await ctx.runner.run("tc", ["qdisc", "show"])).stdout.split("\n"),
+      );
+      if (lacking.length === 0) continue;
       const done = await feedPorts(ctx.runner, fresh.bridge, {
         out: limitsDirection(fresh.qos, "outbound") ? fresh.ifb : null,
         in: limitsVms(fresh.qos, "inbound") ? inboundIfbOf(fresh.ifb) : null,
       });
-      ctx.logger.info({ network: entry.name, ports: lacking }, "new ports fed to the bandwidth limits' IFB");
+      ctx.logger.info({ network: entry.name, ports: lacking, attempt }, "new ports fed to the bandwidth limits' IFB");
       fed.push(...done.filter((p) => lacking.includes(p)));
     } finally {
       await lock.release();
     }
+  }
+  if (busy.size > 0 && attempt < FEED_RETRIES) {
+    const again = setTimeout(() => {
+      feedNewPorts(ctx, busy, attempt + 1).catch((err: unknown) => ctx.logger.warn({ err }, "could not feed new ports to the IFB"));
+    }, FEED_RETRY_MS);
+    again.unref();
   }
   return fed;
 }
