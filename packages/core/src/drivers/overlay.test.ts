@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors";
-import type { ChangePlan } from "../planner/changes";
+import type { ChangePlan, NetworkChange } from "../planner/changes";
 import { planCreate, planDelete, planStop } from "../plan/lifecycle";
 import { parseNetworkXml } from "../render/network-xml";
 import { type OverlayNetSpec, overlayGuardCommands, overlayModel } from "./overlay";
@@ -193,7 +193,7 @@ describe("changes of an overlay, on its gateway host", () => {
   });
 
   it("refused: firewall, QoS, MTU and IPv6 reservations (not built), and any change planned off the gateway host", () => {
-    const fw = { kind: "firewall", firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] } } as const;
+    const fw: NetworkChange = { kind: "firewall", firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] } };
     expect(code(() => overlayModel.checkChange(gw, fw, host))).toBe(
       "UNSUPPORTED_FOR_TYPE: network 'tenant-a' is of type overlay: firewall is not yet for overlay networks (its rules must hold on every member host for the VMs there, which is not built yet)",
     );
