@@ -414,6 +414,14 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     const va = vms[A] as NonNullable<(typeof vms)[string]>;
     const vc = vms[C] as NonNullable<(typeof vms)[string]>;
     const t0 = Date.now();
+    /** Where the time goes (printed at the end): each phase's wall time, each job's own. */
+    const laps: string[] = [];
+    let t = t0;
+    const lap = (what: string, job?: { startedAt: string; finishedAt: string }) => {
+      const own = job ? ` (job ${Date.parse(job.finishedAt) - Date.parse(job.startedAt)} ms)` : "";
+      laps.push(`${what} ${Date.now() - t} ms${own}`);
+      t = Date.now();
+    };
     const body = { name, mac: va.mac, ip: "10.64.0.77", hostname: "pinned" };
     // The dry run shows the plan (the gateway's dnsmasq, then the definition) and changes nothing; that plan runs.
     const dry = await c.call("assign-static-ip", { ...body, dryRun: true });
@@ -425,7 +433,9 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     const r = await run("assign-static-ip", { ...body, expectPlan: dry.body.plan.planHash });
     expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
     expect(r.job.host).toBe(B);
+    lap("dry run + reservation", r.job);
     expect((await va.dhcp({ timeoutMs: 10_000 })).ip).toBe("10.64.0.77");
+    lap("lease of the reserved address");
     const d = (await c.call("describe-network", { name })).body.network;
     expect(d.reservations).toEqual([{ mac: va.mac, ip: "10.64.0.77", hostname: "pinned" }]);
     const ips = await waitFor(
@@ -441,6 +451,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       5_000,
     );
     expect(ips.length).toBeGreaterThanOrEqual(2);
+    lap("list-network-ips showing it");
     // A DNS record served by the gateway's dnsmasq to a VM on another host.
     const dns = await run("configure-network-dns", { name, hosts: [{ ip: "10.64.0.77", names: ["pinned-db"] }] });
     expect(dns.job?.state, JSON.stringify(dns)).toBe("succeeded");
@@ -449,6 +460,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       (await vc.exec(["timeout", "5", "busybox", "nslookup", "-type=a", "pinned-db", "10.64.0.1"], { reject: false })).stdout;
     const look = { stdout: await lookup(), stderr: "" };
     expect(look.stdout, look.stderr).toContain("10.64.0.77");
+    lap("DNS record + lookup", dns.job);
     // A new range: host 3's VM's next lease comes from it (the old range was .128-.254).
     const range = { name, start: "10.64.0.20", end: "10.64.0.30" };
     const dryRange = await c.call("configure-network-dhcp", { ...range, dryRun: true });
@@ -456,20 +468,27 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       `virsh net-update ${name} delete ip-dhcp-range <range start='10.64.0.128' end='10.64.0.254'><lease expiry='3600' unit='seconds'/></range> --live`,
       `virsh net-update ${name} add ip-dhcp-range <range start='10.64.0.20' end='10.64.0.30'><lease expiry='3600' unit='seconds'/></range> --live`,
     ]);
-    expect((await run("configure-network-dhcp", range)).job?.state).toBe("succeeded");
+    const ranged = await run("configure-network-dhcp", range);
+    expect(ranged.job?.state).toBe("succeeded");
+    lap("dry run + range", ranged.job);
     const lc = await vc.dhcp({ timeoutMs: 10_000 });
+    lap("lease from the new range");
     const last = Number(lc.ip.split(".")[3]);
     expect(last, lc.ip).toBeGreaterThanOrEqual(20);
     expect(last, lc.ip).toBeLessThanOrEqual(30);
     // Undone: the record and the reservation go; host 1's VM's next lease is from the range.
     expect((await run("configure-network-dns", { name, hosts: [] })).job?.state).toBe("succeeded");
     expect(await lookup()).not.toContain("10.64.0.77");
-    expect((await run("unassign-static-ip", { name, mac: va.mac })).job?.state).toBe("succeeded");
+    lap("record removed + lookup");
+    const released = await run("unassign-static-ip", { name, mac: va.mac });
+    expect(released.job?.state).toBe("succeeded");
+    lap("reservation removed", released.job);
     const la = await va.dhcp({ timeoutMs: 10_000 });
+    lap("lease from the range");
     expect(Number(la.ip.split(".")[3]), la.ip).toBeGreaterThanOrEqual(20);
     expect(Number(la.ip.split(".")[3]), la.ip).toBeLessThanOrEqual(30);
     expect((await hb.virsh(["net-dumpxml", name])).stdout).not.toContain("10.64.0.77");
-    console.info(`overlay reservation, DNS and range test: ${Date.now() - t0} ms`);
+    console.info(`overlay reservation, DNS and range test: ${Date.now() - t0} ms: ${laps.join("; ")}`);
   });
 
   it("a port forward on the gateway host reaches a VM on host 3 over the VXLAN; removed, it does not", async () => {
@@ -491,15 +510,17 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     const r = await run("configure-network-port-forward", fwd);
     expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
     expect(r.job.host).toBe(B);
+    const jobs = [`add: job ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`];
     expect(await through("forwarded-across")).toContain("forwarded-across");
     expect((await c.call("describe-network", { name })).body.network.portForwards).toEqual([
       { protocol: "tcp", hostPort: 18080, vmIp: ipC, vmPort: 7001 },
     ]);
     const rm = await run("configure-network-port-forward", { name, action: "remove", protocol: "tcp", hostPort: 18080 });
     expect(rm.job?.state, JSON.stringify(rm)).toBe("succeeded");
+    jobs.push(`remove: job ${Date.parse(rm.job.finishedAt) - Date.parse(rm.job.startedAt)} ms`);
     expect(await through("not-any-more")).not.toContain("not-any-more");
     expect((await hb.virsh(["net-dumpxml", name])).stdout).not.toContain("portForwards");
-    console.info(`overlay port forward test: ${Date.now() - t0} ms`);
+    console.info(`overlay port forward test: ${Date.now() - t0} ms (${jobs.join(", ")})`);
   });
 
   it("a stranger on the fabric injecting VXLAN for the VNI is dropped; a member's datagram passes", async () => {
