@@ -455,9 +455,12 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     // A DNS record served by the gateway's dnsmasq to a VM on another host.
     const dns = await run("configure-network-dns", { name, hosts: [{ ip: "10.64.0.77", names: ["pinned-db"] }] });
     expect(dns.job?.state, JSON.stringify(dns)).toBe("succeeded");
-    /** A lookup of the record at the gateway's DNS server from host 3's VM (A only, as e2e-dns asks; bounded). */
+    /**
+     * A lookup of the record at the gateway's DNS server from host 3's VM (A only, as e2e-dns asks), bounded at 2 s:
+     * the record answers in tens of ms; a name it no longer has is not answered locally.
+     */
     const lookup = async () =>
-      (await vc.exec(["timeout", "5", "busybox", "nslookup", "-type=a", "pinned-db", "10.64.0.1"], { reject: false })).stdout;
+      (await vc.exec(["timeout", "2", "busybox", "nslookup", "-type=a", "pinned-db", "10.64.0.1"], { reject: false })).stdout;
     const look = { stdout: await lookup(), stderr: "" };
     expect(look.stdout, look.stderr).toContain("10.64.0.77");
     lap("DNS record + lookup", dns.job);
@@ -501,7 +504,8 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       const server = execa("ip", ["netns", "exec", vc.netns, "busybox", "nc", "-l", "-p", "7001"], { reject: false, timeout: 4_000 });
       await new Promise((res) => setTimeout(res, 300));
       await hb.execOutside(["sh", "-c", `echo ${line} | busybox nc -w 2 ${hb.hostAddress} 18080`], { reject: false });
-      if (!(await Promise.race([server.then(() => true), new Promise((res) => setTimeout(() => res(false), 2_500))]))) server.kill();
+      // (A forwarded line arrives within a second; a refused connection never does.)
+      if (!(await Promise.race([server.then(() => true), new Promise((res) => setTimeout(() => res(false), 1_500))]))) server.kill();
       return (await server).stdout;
     };
     const dry = await c.call("configure-network-port-forward", { ...fwd, dryRun: true });
