@@ -4,8 +4,10 @@
  * guard and the gateway's DHCP and NAT; a namespace VM leasing from it and reaching the outside masqueraded
  * with the host's address; a stranger's VXLAN datagram for the VNI dropped by the guard; a create that fails
  * on the host leaving nothing; stop/start and delete leaving no bridge, VXLAN device, guard or libvirt network.
- * This slice makes overlays on one member host (multi-host jobs are the next slice): the underlay is the host's
- * default-route uplink, and the outside namespace on it plays the stranger.
+ * Overlays on one member host (the underlay is the host's default-route uplink, and the outside namespace on it
+ * plays the stranger), then over three hosts on a fabric: a job per member, traffic across hosts, reconcile, and
+ * the changes made on the gateway host (a reservation, a DNS record, a DHCP range, a port forward to a VM on
+ * another member) proven with the VMs' own leases, lookups and connections.
  */
 import {
   createFabric,
