@@ -4,7 +4,7 @@
  * VXLAN device, flood entries and VMs; absent when the member published and has no such part; unknown when the
  * member is offline or never published. The workers' half (publishing from a real host) is e2e-overlay.
  */
-import { putOverlayParts } from "@netforge/core/store";
+import { putNetworkIpsAndStats, putOverlayParts } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, startApiHarness } from "./support/api-harness";
 
@@ -52,5 +52,41 @@ describe("an overlay's member rows", () => {
     await putOverlayParts(h.redis, h.keys, "m1", new Map(), true, at);
     const d = await h.call("describe-network", { name: "ovl" });
     expect(d.body.network.overlay.hosts[0]).toMatchObject({ id: "m1", part: "absent", state: "inactive", connectedVms: 0 });
+  });
+});
+
+describe("an overlay's IP table", () => {
+  it("the gateway's leases, each named by the member that has its MAC (its published part), else by the gateway", async () => {
+    const lease = (ip: string, mac: string, vmName: string | null) => ({
+      ip,
+      mac,
+      vmName,
+      hostname: null,
+      static: false,
+      leaseExpiresAt: "2099-01-01T00:00:00.000Z",
+    });
+    await putNetworkIpsAndStats(
+      h.redis,
+      h.keys,
+      "ovl",
+      {
+        ips: [
+          lease("10.70.0.10", "52:54:00:00:00:01", null),
+          lease("10.70.0.11", "52:54:00:00:00:02", "on-gateway"),
+          lease("10.70.0.12", "52:54:00:00:00:03", null),
+        ],
+        observedAt: at,
+      },
+      { connectedVms: 1, allocatedIps: 3, observedAt: at },
+    );
+    const part = { state: "active" as const, vxlanDevice: true, floodEntries: 4, observedAt: at, connectedVms: 1 };
+    await putOverlayParts(h.redis, h.keys, "m1", new Map([["ovl", { ...part, vms: { "52:54:00:00:00:01": "web-1" } }]]), true, at);
+    const r = await h.call("list-network-ips", { name: "ovl" });
+    expect(r.status).toBe(200);
+    expect(r.body.ips.map((x: { ip: string; vmName: string | null }) => `${x.ip}=${x.vmName}`)).toEqual([
+      "10.70.0.10=web-1",
+      "10.70.0.11=on-gateway",
+      "10.70.0.12=null",
+    ]);
   });
 });

@@ -4,8 +4,10 @@
  * guard and the gateway's DHCP and NAT; a namespace VM leasing from it and reaching the outside masqueraded
  * with the host's address; a stranger's VXLAN datagram for the VNI dropped by the guard; a create that fails
  * on the host leaving nothing; stop/start and delete leaving no bridge, VXLAN device, guard or libvirt network.
- * This slice makes overlays on one member host (multi-host jobs are the next slice): the underlay is the host's
- * default-route uplink, and the outside namespace on it plays the stranger.
+ * Overlays on one member host (the underlay is the host's default-route uplink, and the outside namespace on it
+ * plays the stranger), then over three hosts on a fabric: a job per member, traffic across hosts, reconcile, and
+ * the changes made on the gateway host (a reservation, a DNS record, a DHCP range, a port forward to a VM on
+ * another member) proven with the VMs' own leases, lookups and connections.
  */
 import {
   createFabric,
@@ -192,11 +194,17 @@ describe("an overlay on one member", () => {
     expect(await tables(ha)).toContain(`netforge-vx${vni}`);
   });
 
-  it("a change is refused: not yet for overlay", async () => {
-    const r = await c.call("configure-network-dhcp", { name, start: "10.61.0.10", end: "10.61.0.20" });
-    expect(r.status).toBe(422);
-    expect(r.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
-    expect(r.body.error.message).toContain("not yet for overlay");
+  it("a firewall, MTU or QoS change is refused: not yet for overlay", async () => {
+    for (const [action, body] of [
+      ["configure-network-firewall", { rules: [] }],
+      ["configure-network-mtu", { mtu: 1400 }],
+      ["configure-network-qos", { network: null, vms: [] }],
+    ] as const) {
+      const r = await c.call(action, { name, ...body });
+      expect(r.status, action).toBe(422);
+      expect(r.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
+      expect(r.body.error.message).toContain("not yet for overlay networks");
+    }
   });
 
   it("a create refused on the host (its VXLAN device's name taken) changes nothing and says which host", async () => {
@@ -399,6 +407,126 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       Number(m[1]),
     );
     expect(counts).toEqual([2, 0]);
+  });
+
+  /** The command lines of a dry run's plan (or a job's applied steps). */
+  const texts = (steps: { command: string[] }[]) => steps.map((st) => st.command.join(" "));
+
+  it("on the gateway host: a reservation is what host 1's VM leases, a DNS record resolves, a DHCP range is what the next lease comes from; removed, undone", async () => {
+    const va = vms[A] as NonNullable<(typeof vms)[string]>;
+    const vc = vms[C] as NonNullable<(typeof vms)[string]>;
+    const t0 = Date.now();
+    /** Where the time goes (printed at the end): each phase's wall time, each job's own. */
+    const laps: string[] = [];
+    let t = t0;
+    const lap = (what: string, job?: { startedAt: string; finishedAt: string }) => {
+      const own = job ? ` (job ${Date.parse(job.finishedAt) - Date.parse(job.startedAt)} ms)` : "";
+      laps.push(`${what} ${Date.now() - t} ms${own}`);
+      t = Date.now();
+    };
+    const body = { name, mac: va.mac, ip: "10.64.0.77", hostname: "pinned" };
+    // The dry run shows the plan (the gateway's dnsmasq, then the definition) and changes nothing; that plan runs.
+    const dry = await c.call("assign-static-ip", { ...body, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(texts(dry.body.plan.steps)[0]).toBe(
+      `virsh net-update ${name} add ip-dhcp-host <host mac='${va.mac}' name='pinned' ip='10.64.0.77'/> --live`,
+    );
+    expect((await hb.virsh(["net-dumpxml", name])).stdout).not.toContain("10.64.0.77");
+    const r = await run("assign-static-ip", { ...body, expectPlan: dry.body.plan.planHash });
+    expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
+    expect(r.job.host).toBe(B);
+    lap("dry run + reservation", r.job);
+    expect((await va.dhcp({ timeoutMs: 10_000 })).ip).toBe("10.64.0.77");
+    lap("lease of the reserved address");
+    const d = (await c.call("describe-network", { name })).body.network;
+    expect(d.reservations).toEqual([{ mac: va.mac, ip: "10.64.0.77", hostname: "pinned" }]);
+    const ips = await waitFor(
+      "the reservation, leased, in list-network-ips",
+      async () => {
+        const rows = (await c.call("list-network-ips", { name })).body.ips as {
+          ip: string;
+          static: boolean;
+          leaseExpiresAt: string | null;
+        }[];
+        return rows.some((x) => x.ip === "10.64.0.77" && x.static && x.leaseExpiresAt !== null) ? rows : null;
+      },
+      5_000,
+    );
+    expect(ips.length).toBeGreaterThanOrEqual(2);
+    lap("list-network-ips showing it");
+    // A DNS record served by the gateway's dnsmasq to a VM on another host.
+    const dns = await run("configure-network-dns", { name, hosts: [{ ip: "10.64.0.77", names: ["pinned-db"] }] });
+    expect(dns.job?.state, JSON.stringify(dns)).toBe("succeeded");
+    /**
+     * A lookup of the record at the gateway's DNS server from host 3's VM (A only, as e2e-dns asks), bounded at 2 s:
+     * the record answers in tens of ms; a name it no longer has is not answered locally.
+     */
+    const lookup = async () =>
+      (await vc.exec(["timeout", "2", "busybox", "nslookup", "-type=a", "pinned-db", "10.64.0.1"], { reject: false })).stdout;
+    const look = { stdout: await lookup(), stderr: "" };
+    expect(look.stdout, look.stderr).toContain("10.64.0.77");
+    lap("DNS record + lookup", dns.job);
+    // A new range: host 3's VM's next lease comes from it (the old range was .128-.254).
+    const range = { name, start: "10.64.0.20", end: "10.64.0.30" };
+    const dryRange = await c.call("configure-network-dhcp", { ...range, dryRun: true });
+    expect(texts(dryRange.body.plan.steps).filter((x) => x.includes("ip-dhcp-range"))).toEqual([
+      `virsh net-update ${name} delete ip-dhcp-range <range start='10.64.0.128' end='10.64.0.254'><lease expiry='3600' unit='seconds'/></range> --live`,
+      `virsh net-update ${name} add ip-dhcp-range <range start='10.64.0.20' end='10.64.0.30'><lease expiry='3600' unit='seconds'/></range> --live`,
+    ]);
+    const ranged = await run("configure-network-dhcp", range);
+    expect(ranged.job?.state).toBe("succeeded");
+    lap("dry run + range", ranged.job);
+    const lc = await vc.dhcp({ timeoutMs: 10_000 });
+    lap("lease from the new range");
+    const last = Number(lc.ip.split(".")[3]);
+    expect(last, lc.ip).toBeGreaterThanOrEqual(20);
+    expect(last, lc.ip).toBeLessThanOrEqual(30);
+    // Undone: the record and the reservation go; host 1's VM's next lease is from the range.
+    expect((await run("configure-network-dns", { name, hosts: [] })).job?.state).toBe("succeeded");
+    expect(await lookup()).not.toContain("10.64.0.77");
+    lap("record removed + lookup");
+    const released = await run("unassign-static-ip", { name, mac: va.mac });
+    expect(released.job?.state).toBe("succeeded");
+    lap("reservation removed", released.job);
+    const la = await va.dhcp({ timeoutMs: 10_000 });
+    lap("lease from the range");
+    expect(Number(la.ip.split(".")[3]), la.ip).toBeGreaterThanOrEqual(20);
+    expect(Number(la.ip.split(".")[3]), la.ip).toBeLessThanOrEqual(30);
+    expect((await hb.virsh(["net-dumpxml", name])).stdout).not.toContain("10.64.0.77");
+    console.info(`overlay reservation, DNS and range test: ${Date.now() - t0} ms: ${laps.join("; ")}`);
+  });
+
+  it("a port forward on the gateway host reaches a VM on host 3 over the VXLAN; removed, it does not", async () => {
+    const vc = vms[C] as NonNullable<(typeof vms)[string]>;
+    const t0 = Date.now();
+    const ipC = (await vc.exec(["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout.match(/inet (\S+)\//)?.[1] as string;
+    const fwd = { name, protocol: "tcp", hostPort: 18080, vmIp: ipC, vmPort: 7001 };
+    /** A line sent from host 2's outside to host 2's address:18080; what host 3's VM received on 7001. */
+    const through = async (line: string): Promise<string> => {
+      const server = execa("ip", ["netns", "exec", vc.netns, "busybox", "nc", "-l", "-p", "7001"], { reject: false, timeout: 4_000 });
+      await new Promise((res) => setTimeout(res, 300));
+      await hb.execOutside(["sh", "-c", `echo ${line} | busybox nc -w 2 ${hb.hostAddress} 18080`], { reject: false });
+      // (A forwarded line arrives within a second; a refused connection never does.)
+      if (!(await Promise.race([server.then(() => true), new Promise((res) => setTimeout(() => res(false), 1_500))]))) server.kill();
+      return (await server).stdout;
+    };
+    const dry = await c.call("configure-network-port-forward", { ...fwd, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body.plan.steps.map((st: { name: string }) => st.name)).toEqual(["apply firewall (one nft transaction)", "write spec"]);
+    const r = await run("configure-network-port-forward", fwd);
+    expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
+    expect(r.job.host).toBe(B);
+    const jobs = [`add: job ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`];
+    expect(await through("forwarded-across")).toContain("forwarded-across");
+    expect((await c.call("describe-network", { name })).body.network.portForwards).toEqual([
+      { protocol: "tcp", hostPort: 18080, vmIp: ipC, vmPort: 7001 },
+    ]);
+    const rm = await run("configure-network-port-forward", { name, action: "remove", protocol: "tcp", hostPort: 18080 });
+    expect(rm.job?.state, JSON.stringify(rm)).toBe("succeeded");
+    jobs.push(`remove: job ${Date.parse(rm.job.finishedAt) - Date.parse(rm.job.startedAt)} ms`);
+    expect(await through("not-any-more")).not.toContain("not-any-more");
+    expect((await hb.virsh(["net-dumpxml", name])).stdout).not.toContain("portForwards");
+    console.info(`overlay port forward test: ${Date.now() - t0} ms (${jobs.join(", ")})`);
   });
 
   it("a stranger on the fabric injecting VXLAN for the VNI is dropped; a member's datagram passes", async () => {

@@ -1,5 +1,5 @@
 /** The network actions: the job actions of the ACTIONS table (queued) and the network queries (answered from the index). */
-import { AppError, JOB_ACTIONS, type JobAction, type NetworkView, upstreamVia, versionTag } from "@netforge/core/contract";
+import { AppError, JOB_ACTIONS, type JobAction, type NetworkIp, type NetworkView, upstreamVia, versionTag } from "@netforge/core/contract";
 import {
   getHost,
   getNetworkConflicts,
@@ -88,6 +88,24 @@ async function overlayMembers(s: Services, network: NetworkView): Promise<void> 
   });
 }
 
+/**
+ * An overlay's IP table is its gateway host's (leases and reservations), which knows the names of its own domains
+ * only: a row without one gets the name of the domain that has its MAC on another member, as that member's worker
+ * last published its part (store/overlay-parts.ts). One read of one field per member.
+ */
+async function overlayVmNames(s: Services, name: string, members: readonly { id: string }[], ips: NetworkIp[]): Promise<void> {
+  if (!ips.some((r) => r.vmName === null)) return;
+  const parts = await getOverlayParts(
+    s.redis,
+    s.keys,
+    name,
+    members.map((m) => m.id),
+  );
+  const owners = new Map<string, string>();
+  for (const p of parts.values()) for (const [mac, vm] of Object.entries(p?.vms ?? {})) owners.set(mac, vm);
+  for (const r of ips) if (r.vmName === null) r.vmName = owners.get(r.mac) ?? null;
+}
+
 /** A job action: checks, then queue (see job-submission). */
 function registerJobAction<A extends JobAction>(app: Hono<AppEnv>, s: Services, action: A): void {
   actionRoute(app, action, (c, body, raw, opts) => submitJob(s, c, action, body, raw, opts));
@@ -125,7 +143,9 @@ export function networkRoutes(s: Services): Hono<AppEnv> {
     if (!net) throw new AppError("NOT_FOUND", `network '${body.name}' does not exist`, { name: body.name });
     // Published by the network's worker when its leases change; none yet: no leases seen, reservations come with the first publish.
     const table = await getNetworkIps(s.redis, s.keys, body.name);
-    return c.json({ ips: table?.ips ?? [], observedAt: table?.observedAt ?? null });
+    const ips = table?.ips ?? [];
+    if (net.overlay) await overlayVmNames(s, net.name, net.overlay.hosts, ips);
+    return c.json({ ips, observedAt: table?.observedAt ?? null });
   });
 
   return app;

@@ -196,13 +196,22 @@ export async function restartStoppedParts(ctx: HostContext, catalog: readonly Ca
   return started;
 }
 
-/** What describe-network shows of one part (its flood entries read now: one `bridge fdb show`). */
+/** This host's running domains' interfaces (network name, MAC), for the parts' VM names; none when unreadable (logged). */
+async function domainSources(ctx: HostContext): Promise<{ domain: string; source: string; mac: string }[]> {
+  return ctx.virsh.runningDomainSources().catch((err: unknown) => {
+    ctx.logger.warn({ err }, "could not read the domains' interfaces for the overlay parts' VM names");
+    return [];
+  });
+}
+
+/** What describe-network shows of one part (its flood entries read now: one `bridge fdb show`), and its VMs' names by MAC. */
 async function partState(
   ctx: HostContext,
   spec: OverlayNetSpec,
   active: boolean,
   links: readonly HostLink[],
   at: string,
+  sources: readonly { domain: string; source: string; mac: string }[],
 ): Promise<OverlayPartState> {
   const dev = vxlanDeviceName(spec.vni);
   let floodEntries = 0;
@@ -218,7 +227,14 @@ async function partState(
     floodEntries,
     connectedVms: active ? overlayConnectedVms(spec, links) : 0,
     observedAt: at,
+    ...vmsOf(spec.name, active, sources),
   };
+}
+
+/** The part's `vms`: MAC -> domain of the running domains whose interface is on network `name` (absent: none). */
+function vmsOf(name: string, active: boolean, sources: readonly { domain: string; source: string; mac: string }[]) {
+  const mine = active ? sources.filter((s) => s.source === name && s.mac !== "") : [];
+  return mine.length > 0 ? { vms: Object.fromEntries(mine.map((s) => [s.mac, s.domain])) } : {};
 }
 
 /**
@@ -234,10 +250,12 @@ export async function publishOverlayParts(
 ): Promise<void> {
   const parts = new Map<string, OverlayPartState>();
   const at = new Date().toISOString();
-  for (const e of catalog) {
-    const spec = e.def.spec;
-    if (!e.def.managed || !spec || !overlayModel.is(spec) || spec.self !== ctx.hostId) continue;
-    parts.set(e.name, await partState(ctx, spec, e.active, links, at));
+  const mine = catalog.filter((e) => e.def.managed && e.def.spec && overlayModel.is(e.def.spec) && e.def.spec.self === ctx.hostId);
+  // (Read only on a host with a running part: a host without overlays pays nothing.)
+  const sources = mine.some((e) => e.active) ? await domainSources(ctx) : [];
+  for (const e of mine) {
+    const spec = e.def.spec as OverlayNetSpec;
+    parts.set(e.name, await partState(ctx, spec, e.active, links, at, sources));
   }
   if (!whole && parts.size === 0) return;
   await putOverlayParts(ctx.redis, ctx.keys, ctx.hostId, parts, whole, at);
@@ -255,7 +273,8 @@ export async function publishOverlayPartNow(ctx: HostContext, name: string): Pro
     return;
   }
   const at = new Date().toISOString();
-  const part = await partState(ctx, spec, info.active, await readLinks(ctx.runner), at);
+  const sources = info.active ? await domainSources(ctx) : [];
+  const part = await partState(ctx, spec, info.active, await readLinks(ctx.runner), at, sources);
   await putOverlayParts(ctx.redis, ctx.keys, ctx.hostId, new Map([[name, part]]), false, at);
 }
 

@@ -14,6 +14,7 @@ import { findUnderlay } from "../host/underlay";
 import { recordFromCatalog } from "../network-record";
 import { overlayConnectedVms, publishOverlayPartNow } from "./overlay-drift";
 import { linkFact } from "./bridge";
+import { lostAddressing } from "./routed";
 import type { NetworkDriver } from "./driver";
 
 const asOverlay = (spec: NetSpec | null | undefined): OverlayNetSpec | null => (spec && overlayModel.is(spec) ? spec : null);
@@ -78,7 +79,12 @@ export const overlayDriver: NetworkDriver<OverlayNetSpec> = {
     const device = vxlanDeviceName(spec.vni);
     return (await bridgeAttachments(ctx.runner, ctx.virsh, spec.bridge)).filter((a) => a.interface !== device);
   },
-  lostState: () => [],
+  // The gateway host's DHCP range, reservations and DNS records, as a nat network's (the other members have none).
+  lostState(entry, liveXml) {
+    const spec = asOverlay(entry.def.spec);
+    const part = spec && entry.active ? overlayModel.addressing(spec) : null;
+    return part ? lostAddressing(part, liveXml) : [];
+  },
   afterJob: publishOverlayPartNow,
   record(entry, host, updatedAt) {
     const rec = recordFromCatalog(entry, host, updatedAt);

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { CatalogEntry } from "../host/network-catalog";
 import { mergeIpTable } from "../ip-table";
 import { natDriver } from "./nat";
+import { overlayDriver } from "./overlay";
 
 const spec: NetSpec = {
   type: "nat",
@@ -70,6 +71,43 @@ describe("lostState: what a running network lost, from its live definition", () 
   });
   it("a stopped network has nothing live to lose", () => {
     expect(natDriver.lostState(entry(spec, false), renderNetworkXml({ ...spec, reservations: [] }))).toEqual([]);
+  });
+});
+
+describe("an overlay's lostState: its gateway host's addressing part, as a nat network's", () => {
+  const ov = (self: string): NetSpec => ({
+    type: "overlay",
+    name: "tenant",
+    uuid: "7c1a3a0e-6f55-4a2c-9d7e-0a1b2c3d4e5f",
+    description: "",
+    createdAt: "2026-12-07T09:00:00.000Z",
+    bridge: "nfov10000",
+    cidr: "10.50.0.0/24",
+    gateway: "10.50.0.1",
+    dhcp: { enabled: true, start: "10.50.0.128", end: "10.50.0.254", leaseTime: 3600 },
+    mtu: 1450,
+    vni: 10000,
+    gatewayHost: "hv2",
+    nat: true,
+    members: [
+      { id: "hv1", ip: "172.30.9.1" },
+      { id: "hv2", ip: "172.30.9.2" },
+    ],
+    self,
+    reservations: [{ mac: "52:54:00:00:00:07", ip: "10.50.0.7", hostname: null }],
+    dnsHosts: [{ ip: "10.50.0.7", names: ["db"] }],
+  });
+  it("on the gateway: a lost reservation and DNS record re-added live; on another member: nothing to lose", () => {
+    const gw = ov("hv2");
+    expect(overlayDriver.lostState(entry(gw), renderNetworkXml(gw))).toEqual([]);
+    const { reservations: _r, dnsHosts: _d, ...bare } = gw as NetSpec & { reservations?: unknown; dnsHosts?: unknown };
+    const lost = overlayDriver.lostState(entry(gw), renderNetworkXml(bare as NetSpec));
+    expect(lost.map((l) => l.what)).toEqual(["reservation 52:54:00:00:00:07 -> 10.50.0.7", "DNS record db -> 10.50.0.7"]);
+    expect(lost[0]?.commands).toEqual([
+      ["net-update", "tenant", "add", "ip-dhcp-host", "<host mac='52:54:00:00:00:07' ip='10.50.0.7'/>", "--live"],
+    ]);
+    expect(overlayDriver.lostState(entry(ov("hv1")), renderNetworkXml(bare as NetSpec))).toEqual([]);
+    expect(overlayDriver.lostState(entry(gw, false), renderNetworkXml(bare as NetSpec))).toEqual([]);
   });
 });
 

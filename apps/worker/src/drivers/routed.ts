@@ -63,48 +63,57 @@ export function routedDriver<T extends RoutedType>(model: RoutedModel<T>): Netwo
     lostState(entry, liveXml) {
       const spec = entry.def.spec;
       if (!spec || !model.is(spec) || !entry.active) return [];
-      const live = parseNetworkXml(liveXml);
-      const lost: LostState[] = [];
-      const update = (op: string, section: string, xml: string) => ["net-update", spec.name, op, section, xml, "--live"];
-      // DHCP range: the spec's range with its lease time, and nothing else.
-      const d = spec.dhcp;
-      const want = d.enabled && d.start && d.end ? { start: d.start, end: d.end, leaseTime: d.leaseTime } : null;
-      const have = live.dhcp;
-      const sameRange = want && have && want.start === have.start && want.end === have.end && want.leaseTime === have.leaseTime;
-      if (want && !sameRange) {
-        const commands = have ? [update("delete", "ip-dhcp-range", renderDhcpRange(have.start, have.end, have.leaseTime))] : [];
-        commands.push(update("add", "ip-dhcp-range", renderDhcpRange(want.start, want.end, want.leaseTime)));
-        lost.push({ what: `DHCP range ${want.start}-${want.end} lease ${want.leaseTime} s`, commands });
-      }
-      // Reservations: every one of the spec, as the spec has it.
-      const liveHosts = new Map(live.hosts.map((x) => [x.mac, x]));
-      for (const r of spec.reservations) {
-        const h = liveHosts.get(r.mac);
-        if (h && h.ip === r.ip && h.hostname === r.hostname) continue;
-        const commands = h ? [update("delete", "ip-dhcp-host", renderDhcpHost(h))] : [];
-        commands.push(update("add", "ip-dhcp-host", renderDhcpHost(r)));
-        lost.push({ what: `reservation ${r.mac} -> ${r.ip}`, commands });
-      }
-      // IPv6 reservations: every one of the spec, on the IPv6 <ip> (--parent-index: libvirt would pick the IPv4 one).
-      const liveHosts6 = new Map(live.hosts6.map((x) => [x.duid, x]));
-      for (const r of spec.reservations6 ?? []) {
-        const h = liveHosts6.get(r.duid);
-        if (h && h.ip === r.ip && h.hostname === r.hostname) continue;
-        const commands = h ? [[...update("delete", "ip-dhcp-host", renderDhcpHost6(h)), ...IPV6_PARENT]] : [];
-        commands.push([...update("add", "ip-dhcp-host", renderDhcpHost6(r)), ...IPV6_PARENT]);
-        lost.push({ what: `IPv6 reservation ${r.duid} -> ${r.ip}`, commands });
-      }
-      // DNS records: every one of the spec, with its names in its order (a record of the address with other
-      // names goes first: libvirt keeps one record per address).
-      for (const want of spec.dnsHosts ?? []) {
-        const have = live.dnsHosts.find((x) => x.ip === want.ip);
-        if (have && sameDnsHost(have, want)) continue;
-        const commands = have ? [update("delete", "dns-host", renderDnsHost(have))] : [];
-        commands.push(update("add", "dns-host", renderDnsHost(want)));
-        lost.push({ what: `DNS record ${want.names.join(" ")} -> ${want.ip}`, commands });
-      }
-      return lost;
+      return lostAddressing(spec, liveXml);
     },
     record: recordFromCatalog,
   };
+}
+
+/**
+ * What a running network's live definition lost of its spec's addressing part (DHCP range, reservations, IPv6
+ * reservations, DNS records), with the live updates that put each back. The routed types' spec, or an overlay's
+ * gateway part (drivers/overlay.ts).
+ */
+export function lostAddressing(spec: RoutedNetSpec, liveXml: string): LostState[] {
+  const live = parseNetworkXml(liveXml);
+  const lost: LostState[] = [];
+  const update = (op: string, section: string, xml: string) => ["net-update", spec.name, op, section, xml, "--live"];
+  // DHCP range: the spec's range with its lease time, and nothing else.
+  const d = spec.dhcp;
+  const want = d.enabled && d.start && d.end ? { start: d.start, end: d.end, leaseTime: d.leaseTime } : null;
+  const have = live.dhcp;
+  const sameRange = want && have && want.start === have.start && want.end === have.end && want.leaseTime === have.leaseTime;
+  if (want && !sameRange) {
+    const commands = have ? [update("delete", "ip-dhcp-range", renderDhcpRange(have.start, have.end, have.leaseTime))] : [];
+    commands.push(update("add", "ip-dhcp-range", renderDhcpRange(want.start, want.end, want.leaseTime)));
+    lost.push({ what: `DHCP range ${want.start}-${want.end} lease ${want.leaseTime} s`, commands });
+  }
+  // Reservations: every one of the spec, as the spec has it.
+  const liveHosts = new Map(live.hosts.map((x) => [x.mac, x]));
+  for (const r of spec.reservations) {
+    const h = liveHosts.get(r.mac);
+    if (h && h.ip === r.ip && h.hostname === r.hostname) continue;
+    const commands = h ? [update("delete", "ip-dhcp-host", renderDhcpHost(h))] : [];
+    commands.push(update("add", "ip-dhcp-host", renderDhcpHost(r)));
+    lost.push({ what: `reservation ${r.mac} -> ${r.ip}`, commands });
+  }
+  // IPv6 reservations: every one of the spec, on the IPv6 <ip> (--parent-index: libvirt would pick the IPv4 one).
+  const liveHosts6 = new Map(live.hosts6.map((x) => [x.duid, x]));
+  for (const r of spec.reservations6 ?? []) {
+    const h = liveHosts6.get(r.duid);
+    if (h && h.ip === r.ip && h.hostname === r.hostname) continue;
+    const commands = h ? [[...update("delete", "ip-dhcp-host", renderDhcpHost6(h)), ...IPV6_PARENT]] : [];
+    commands.push([...update("add", "ip-dhcp-host", renderDhcpHost6(r)), ...IPV6_PARENT]);
+    lost.push({ what: `IPv6 reservation ${r.duid} -> ${r.ip}`, commands });
+  }
+  // DNS records: every one of the spec, with its names in its order (a record of the address with other
+  // names goes first: libvirt keeps one record per address).
+  for (const want of spec.dnsHosts ?? []) {
+    const have = live.dnsHosts.find((x) => x.ip === want.ip);
+    if (have && sameDnsHost(have, want)) continue;
+    const commands = have ? [update("delete", "dns-host", renderDnsHost(have))] : [];
+    commands.push(update("add", "dns-host", renderDnsHost(want)));
+    lost.push({ what: `DNS record ${want.names.join(" ")} -> ${want.ip}`, commands });
+  }
+  return lost;
 }

@@ -88,7 +88,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Change the DHCP range and lease time of a running network (VMs stay attached)",
       description:
-        "nat and isolated networks only (else UNSUPPORTED_FOR_TYPE). The range must lie inside the subnet and leave out the gateway; a reservation inside the new range leased to another MAC is an IP_CONFLICT. Applied live and to the persistent definition; attached VMs stay connected.",
+        "nat, isolated and overlay networks only (else UNSUPPORTED_FOR_TYPE; an overlay's is its gateway host's DHCP server). The range must lie inside the subnet and leave out the gateway; a reservation inside the new range leased to another MAC is an IP_CONFLICT. Applied live and to the persistent definition; attached VMs stay connected.",
       cli: ["network", "dhcp"],
       examples: {
         default: {
@@ -109,7 +109,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Reserve an IP for a MAC (live and persistent)",
       description:
-        "nat and isolated networks only. The IP must be a usable address of the subnet other than the gateway, not reserved for another MAC, and not leased to another MAC unless force is true (IP_CONFLICT); a MAC holds one reservation at a time. Applied live and to the persistent definition; an IP inside the dynamic range is accepted with a warning. An IPv6 ip is a DHCPv6 reservation: it takes the client's duid instead of mac (libvirt hands DHCPv6 addresses out by DUID), needs a network whose ipv6 mode is dhcpv6 (else 422 UNSUPPORTED_FOR_TYPE), and the same rules inside the IPv6 prefix.",
+        "nat, isolated and overlay networks only (an overlay's reservations are its gateway host's DHCP server's, for VMs on every member). The IP must be a usable address of the subnet other than the gateway, not reserved for another MAC, and not leased to another MAC unless force is true (IP_CONFLICT); a MAC holds one reservation at a time. Applied live and to the persistent definition; an IP inside the dynamic range is accepted with a warning. An IPv6 ip is a DHCPv6 reservation: it takes the client's duid instead of mac (libvirt hands DHCPv6 addresses out by DUID), needs a network whose ipv6 mode is dhcpv6 (else 422 UNSUPPORTED_FOR_TYPE), and the same rules inside the IPv6 prefix.",
       cli: ["network", "ip", "assign"],
       examples: {
         default: {
@@ -137,7 +137,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Remove a MAC's reservation (live and persistent)",
       description:
-        "nat and isolated networks only; NOT_FOUND when the MAC (or, for an IPv6 reservation, the DUID) has no reservation. Removes the reservation live and from the persistent definition.",
+        "nat, isolated and overlay networks only; NOT_FOUND when the MAC (or, for an IPv6 reservation, the DUID) has no reservation. Removes the reservation live and from the persistent definition.",
       cli: ["network", "ip", "unassign"],
       examples: { default: { summary: "remove the MAC's reservation", value: { name: "web", mac: "52:54:00:12:34:56" } } },
       steps: CONFIGURE_STEPS,
@@ -153,7 +153,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Replace a network's firewall rule set and defaults, atomically (one nft transaction)",
       description:
-        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov). The body replaces the network's whole rule set, its two defaults and the host services its VMs may reach, in one nft transaction; rules are ordered (first match wins) and stateful. Over the per-network or per-host rule cap: LIMIT_REACHED.",
+        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov, and not yet on overlay: its rules must hold on every member host). The body replaces the network's whole rule set, its two defaults and the host services its VMs may reach, in one nft transaction; rules are ordered (first match wins) and stateful. Over the per-network or per-host rule cap: LIMIT_REACHED.",
       cli: ["network", "firewall"],
       examples: {
         default: {
@@ -204,7 +204,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Add or remove a DNAT from a host port to a VM (nat networks; host ports claimed per host and protocol)",
       description:
-        "nat networks only (else UNSUPPORTED_FOR_TYPE). An add claims the host port per host and protocol, across IPv4 and IPv6 (PORT_CONFLICT when another forward or a host process holds it, NOT_ALLOWED for a denied port) and sends it from every host address of vmIp's family, or hostIp alone, to vmIp:vmPort; an IPv6 vmIp needs a network with IPv6; a remove names the same protocol, hostPort and hostIp (else NOT_FOUND).",
+        "nat networks and overlay networks with nat only (else UNSUPPORTED_FOR_TYPE; an overlay's forwards are its gateway host's, to VMs on any member). An add claims the host port per host and protocol, across IPv4 and IPv6 (PORT_CONFLICT when another forward or a host process holds it, NOT_ALLOWED for a denied port) and sends it from every host address of vmIp's family, or hostIp alone, to vmIp:vmPort; an IPv6 vmIp needs a network with IPv6; a remove names the same protocol, hostPort and hostIp (else NOT_FOUND).",
       cli: ["network", "forward"],
       examples: {
         default: {
@@ -234,7 +234,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Replace a network's DNS host records (live and persistent)",
       description:
-        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov). The body is every DNS host record of the network: the network's DNS server (its gateway address) answers each name with its address, live and in the persistent definition, kept in the spec and put back by reconcile when the running network lost one. A name or an address in two records: VALIDATION_FAILED.",
+        "nat, isolated and overlay networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov; an overlay's DNS server is its gateway host's). The body is every DNS host record of the network: the network's DNS server (its gateway address) answers each name with its address, live and in the persistent definition, kept in the spec and put back by reconcile when the running network lost one. A name or an address in two records: VALIDATION_FAILED.",
       cli: ["network", "dns"],
       examples: {
         default: {
@@ -261,7 +261,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Set a network's MTU (its bridge and ports at once; guests learn it at their next DHCP)",
       description:
-        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov: their MTU is the LAN's). mtu is 576-9000 (at least 1280 on a network with IPv6). A running network's bridge and every port on it take the new MTU at once (VMs stay attached), its DHCP server hands out the new MTU from then on (dnsmasq re-reads netforge's DHCP options file on SIGHUP: no restart, leases kept), and the persistent definition carries it for the next start; reconcile puts back a bridge or port MTU changed by hand. Guests learn the new MTU at their next DHCP lease or renewal (the job result says so); until then they keep the one they have.",
+        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov: their MTU is the LAN's; not yet on overlay). mtu is 576-9000 (at least 1280 on a network with IPv6). A running network's bridge and every port on it take the new MTU at once (VMs stay attached), its DHCP server hands out the new MTU from then on (dnsmasq re-reads netforge's DHCP options file on SIGHUP: no restart, leases kept), and the persistent definition carries it for the next start; reconcile puts back a bridge or port MTU changed by hand. Guests learn the new MTU at their next DHCP lease or renewal (the job result says so); until then they keep the one they have.",
       cli: ["network", "mtu"],
       examples: {
         default: { summary: "MTU 1400 on network web", value: { name: "web", mtu: 1400 } },
@@ -278,7 +278,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Set a network's bandwidth limits (the whole QoS set: the network's own and per VM NIC, by MAC)",
       description:
-        "Replaces the network's whole QoS set (`network: null` and `vms: []` clear it). Inbound = toward the VMs, outbound = from them. The network's limit is the aggregate crossing its edge on its host (to and from the gateway and outside); VM limits are HTB classes nested under it, selected by MAC. Applied live with tc (HTB on the bridge for inbound, on an IFB fed from the bridge's ports for outbound; nothing is detached), kept in the spec, put back by reconcile. nat and isolated networks; bridge networks made on a NIC are shaped at that uplink NIC (its egress, and an IFB fed from its ingress), the host's own frames never limited, and PRECONDITION_FAILED when the NIC carries a qdisc another tool set (UNSUPPORTED_FOR_TYPE on sriov: VF rate limits are the NIC's; and on a bridge network made on an existing bridge: no uplink known). A host whose kernel lacks what shaping needs: the job fails with HOST_COMMAND_FAILED naming it and changes nothing.",
+        "Replaces the network's whole QoS set (`network: null` and `vms: []` clear it). Inbound = toward the VMs, outbound = from them. The network's limit is the aggregate crossing its edge on its host (to and from the gateway and outside); VM limits are HTB classes nested under it, selected by MAC. Applied live with tc (HTB on the bridge for inbound, on an IFB fed from the bridge's ports for outbound; nothing is detached), kept in the spec, put back by reconcile. nat and isolated networks; bridge networks made on a NIC are shaped at that uplink NIC (its egress, and an IFB fed from its ingress), the host's own frames never limited, and PRECONDITION_FAILED when the NIC carries a qdisc another tool set (UNSUPPORTED_FOR_TYPE on sriov: VF rate limits are the NIC's; not yet on overlay; and on a bridge network made on an existing bridge: no uplink known). A host whose kernel lacks what shaping needs: the job fails with HOST_COMMAND_FAILED naming it and changes nothing.",
       cli: ["network", "qos"],
       examples: {
         default: {

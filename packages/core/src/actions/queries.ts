@@ -77,7 +77,7 @@ export const QUERY_DEFINITIONS = {
     role: "viewer",
     summary: "Active leases and reservations of a network, with the VM owning each MAC",
     description:
-      "Active DHCP leases and static reservations merged, ordered by IP, with the libvirt domain owning each MAC and each VM's traffic counters; observedAt says when the worker read them. Empty for sriov networks; a bridge network (netforge sees no leases there) lists the VMs seen at its uplink NIC by MAC (ip empty) with their traffic. On a network with IPv6 also its DHCPv6 leases and IPv6 reservations (with the DUID) and the SLAAC addresses its VMs use (slaac: true).",
+      "Active DHCP leases and static reservations merged, ordered by IP, with the libvirt domain owning each MAC and each VM's traffic counters; observedAt says when the worker read them. Empty for sriov networks; a bridge network (netforge sees no leases there) lists the VMs seen at its uplink NIC by MAC (ip empty) with their traffic. On a network with IPv6 also its DHCPv6 leases and IPv6 reservations (with the DUID) and the SLAAC addresses its VMs use (slaac: true). An overlay's are its gateway host's leases and reservations, each VM named by the member host whose running domain has its MAC.",
     cli: ["network", "ips"],
     examples: { default: { summary: "leases and reservations of network web", value: { name: "web" } } },
     response: z.object({ ips: z.array(NetworkIp), observedAt: z.string().nullable() }),

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import type { AppError } from "../errors";
+import type { ChangePlan, NetworkChange } from "../planner/changes";
 import { planCreate, planDelete, planStop } from "../plan/lifecycle";
 import { parseNetworkXml } from "../render/network-xml";
 import { type OverlayNetSpec, overlayGuardCommands, overlayModel } from "./overlay";
@@ -88,8 +90,123 @@ describe("the overlay driver's pure half", () => {
     const removal = del.phases.at(-1)?.hostSteps.map((s) => (s.kind === "command" ? s.argv.join(" ") : s.kind)) ?? [];
     expect(removal.slice(0, 2)).toEqual(["virsh", "ip link del nfov10000"]);
   });
+});
 
-  it("a change is refused: not yet for overlay networks", () => {
-    expect(() => overlayModel.checkChange(spec("hv2"), { kind: "dns", hosts: [] } as never, {} as never)).toThrow(/not yet for overlay/);
+describe("changes of an overlay, on its gateway host", () => {
+  const host = { active: true, leases: [] };
+  const gw = spec("hv2");
+  const steps = (p: ChangePlan) => p.steps.map((s) => s.name);
+  const code = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      return `${(e as AppError).code}: ${(e as AppError).message}`;
+    }
+    return "no error";
+  };
+
+  it("a reservation: net-update of the gateway's dnsmasq, then the overlay's own definition with it (parse gives it back)", () => {
+    const p = overlayModel.planChange(gw, { kind: "reserve-ip", mac: "52:54:00:AA:00:01", ip: "10.50.0.20", hostname: "db" }, host);
+    expect(p.spec).toMatchObject({
+      type: "overlay",
+      self: "hv2",
+      vni: 10000,
+      reservations: [{ mac: "52:54:00:aa:00:01", ip: "10.50.0.20" }],
+    });
+    expect(steps(p)).toEqual(["add DHCP host 52:54:00:aa:00:01 -> 10.50.0.20", "write spec"]);
+    expect(p.steps[0]?.virsh).toEqual([
+      "net-update",
+      "tenant-a",
+      "add",
+      "ip-dhcp-host",
+      "<host mac='52:54:00:aa:00:01' name='db' ip='10.50.0.20'/>",
+      "--live",
+    ]);
+    expect(p.libvirtXml).toContain("<nf:overlay vni='10000'");
+    expect(p.libvirtXml).toContain("<host mac='52:54:00:aa:00:01' name='db' ip='10.50.0.20'/>");
+    expect(p.steps[1]?.undo?.xml).toBe(overlayModel.render(gw));
+    expect(parseNetworkXml(p.libvirtXml).spec).toEqual(p.spec);
+    // The routed checks hold: the gateway address is no VM's.
+    expect(code(() => overlayModel.checkChange(gw, { kind: "reserve-ip", mac: "52:54:00:aa:00:02", ip: "10.50.0.1" }, host))).toMatch(
+      /^IP_CONFLICT: 10.50.0.1 is the gateway/,
+    );
+    // Released: gone from the spec and the definition.
+    const reserved = p.spec as OverlayNetSpec;
+    const r = overlayModel.planChange(reserved, { kind: "release-ip", mac: "52:54:00:aa:00:01" }, host);
+    expect(steps(r)).toEqual(["delete DHCP host 52:54:00:aa:00:01 -> 10.50.0.20", "write spec"]);
+    expect(r.spec).toEqual(gw);
+    expect(r.libvirtXml).toBe(overlayModel.render(gw));
+  });
+
+  it("a DHCP range: dnsmasq ended, the old range deleted and the new added live, the spec written", () => {
+    const p = overlayModel.planChange(gw, { kind: "dhcp", start: "10.50.0.50", end: "10.50.0.60" }, host);
+    expect(steps(p)).toEqual([
+      "end the DHCP server (dnsmasq) of tenant-a: libvirt starts it again with the new range at once",
+      "delete DHCP range 10.50.0.128-10.50.0.254",
+      "end the DHCP server (dnsmasq) of tenant-a: libvirt starts it again with the new range at once",
+      "add DHCP range 10.50.0.50-10.50.0.60 lease 3600 s",
+      "write spec",
+    ]);
+    expect(p.spec).toMatchObject({ type: "overlay", dhcp: { enabled: true, start: "10.50.0.50", end: "10.50.0.60", leaseTime: 3600 } });
+    expect(p.libvirtXml).toContain("<range start='10.50.0.50' end='10.50.0.60'>");
+    expect(code(() => overlayModel.checkChange(gw, { kind: "dhcp", start: "10.51.0.50", end: "10.51.0.60" }, host))).toMatch(
+      /^VALIDATION_FAILED/,
+    );
+  });
+
+  it("DNS records: added live to the gateway's dnsmasq and kept in the definition", () => {
+    const p = overlayModel.planChange(gw, { kind: "dns", hosts: [{ ip: "10.50.0.20", names: ["db"] }] }, host);
+    expect(steps(p)).toEqual(["add DNS record db -> 10.50.0.20", "write spec"]);
+    expect(p.libvirtXml).toContain("<dns>");
+    expect(parseNetworkXml(p.libvirtXml).spec).toEqual({ ...gw, dnsHosts: [{ ip: "10.50.0.20", names: ["db"] }] });
+  });
+
+  it("a port forward: the gateway's table part forwards it (nat); removed, its connections end", () => {
+    const add = { kind: "port-forward", op: "add", protocol: "tcp", hostPort: 8080, vmIp: "10.50.0.20", vmPort: 80 } as const;
+    const p = overlayModel.planChange(gw, add, host);
+    expect(steps(p)).toEqual(["apply firewall (one nft transaction)", "write spec"]);
+    expect(p.steps[0]?.part).toMatchObject({ forwardsPorts: true, masquerade: true, clampMss: true, bridge: "nfov10000" });
+    expect(p.steps[0]?.part?.portForwards).toEqual([{ protocol: "tcp", hostPort: 8080, vmIp: "10.50.0.20", vmPort: 80 }]);
+    expect(p.nft).toContain("ct status dnat goto tenant-a-in-rules");
+    const fwd = p.spec as OverlayNetSpec;
+    expect(overlayModel.hostRuleCount(fwd)).toBe(1);
+    expect(overlayModel.view(fwd).portForwards).toEqual(fwd.portForwards);
+    expect(overlayModel.addressing(fwd)?.portForwards).toEqual(fwd.portForwards);
+    expect(parseNetworkXml(p.libvirtXml).spec).toEqual(fwd);
+    const r = overlayModel.planChange(fwd, { kind: "port-forward", op: "remove", protocol: "tcp", hostPort: 8080 }, host);
+    expect(steps(r)).toEqual(["apply firewall (one nft transaction)", "end connections of tcp 8080 -> 10.50.0.20:80", "write spec"]);
+    expect(r.spec).toEqual(gw);
+    // Without nat the gateway translates nothing; an overlay has no IPv6.
+    expect(code(() => overlayModel.checkChange({ ...gw, nat: false }, add, host))).toMatch(
+      /^UNSUPPORTED_FOR_TYPE: port forwards need an overlay with nat/,
+    );
+    expect(code(() => overlayModel.checkChange(gw, { ...add, vmIp: "fd00::5" }, host))).toMatch(/^UNSUPPORTED_FOR_TYPE: .*no IPv6/);
+  });
+
+  it("the addressing part is the gateway host's only", () => {
+    expect(overlayModel.addressing(gw)).toMatchObject({ type: "nat", bridge: "nfov10000", cidr: "10.50.0.0/24", reservations: [] });
+    expect(overlayModel.addressing({ ...gw, nat: false })?.type).toBe("isolated");
+    expect(overlayModel.addressing(spec("hv1"))).toBeNull();
+    expect(
+      overlayModel.hostRuleCount({ ...spec("hv1"), portForwards: [{ protocol: "tcp", hostPort: 1, vmIp: "10.50.0.2", vmPort: 1 }] }),
+    ).toBe(0);
+  });
+
+  it("refused: firewall, QoS, MTU and IPv6 reservations (not built), and any change planned off the gateway host", () => {
+    const fw: NetworkChange = { kind: "firewall", firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] } };
+    expect(code(() => overlayModel.checkChange(gw, fw, host))).toBe(
+      "UNSUPPORTED_FOR_TYPE: network 'tenant-a' is of type overlay: firewall is not yet for overlay networks (its rules must hold on every member host for the VMs there, which is not built yet)",
+    );
+    expect(code(() => overlayModel.planChange(gw, { kind: "mtu", mtu: 1400 }, host))).toMatch(
+      /^UNSUPPORTED_FOR_TYPE: .*mtu is not yet for overlay/,
+    );
+    expect(code(() => overlayModel.planChange(gw, { kind: "qos", qos: { network: null, vms: [] } }, host))).toMatch(
+      /^UNSUPPORTED_FOR_TYPE: .*qos is not yet for overlay/,
+    );
+    expect(code(() => overlayModel.checkChange(gw, { kind: "release-duid", duid: "00:01" }, host))).toMatch(/no IPv6/);
+    expect([...overlayModel.unsupported].sort()).toEqual(["firewall", "mtu", "qos", "release-duid", "reserve-duid"]);
+    expect(code(() => overlayModel.checkChange(spec("hv1"), { kind: "dhcp", start: "10.50.0.50", end: "10.50.0.60" }, host))).toBe(
+      "INVALID_STATE: overlay 'tenant-a''s dhcp change is made on its gateway host hv2, not on hv1",
+    );
   });
 });

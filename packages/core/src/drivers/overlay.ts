@@ -5,17 +5,21 @@
  * overlay's name on that bridge. The gateway host's libvirt network carries the gateway address and dnsmasq
  * (forward mode 'open', netforge's table masquerades with TCP MSS clamping); the other members' are plain
  * bridge networks (no address, no DHCP). Each member's definition holds the whole spec and says which member
- * it is on (`self`), so every member's worker plans its own part from its own libvirt. Changes (DHCP, static
- * IPs, firewall, forwards, QoS, IPv6, MTU) are not built for overlays yet: refused with UNSUPPORTED_FOR_TYPE.
+ * it is on (`self`), so every member's worker plans its own part from its own libvirt. The changes that live on
+ * the gateway host (DHCP range, static IPs, DNS records, port forwards) are the routed types' (planner/changes.ts),
+ * planned on the gateway host's definition as a nat (or, without `nat`, isolated) network's would be; the
+ * firewall (every member's, for its own VMs), QoS, MTU and IPv6 reservations are not built for overlays yet:
+ * refused with UNSUPPORTED_FOR_TYPE.
  */
-import { CHANGE_KINDS } from "../actions/changes";
+import type { ChangeKind, DnsHost } from "../actions/changes";
 import { AppError } from "../errors";
 import type { CreateNetworkPayload } from "../jobs";
 import type { HostFacts } from "../plan/facts";
 import type { HostStep } from "../plan/steps";
-import type { NetworkChange } from "../planner/changes";
-import { OPEN_FIREWALL } from "../planner/firewall";
-import type { SpecBase } from "../planner/network-spec";
+import type { FirewallNetwork } from "../render/nft";
+import { checkRoutedChange, type HostObservation, type NetworkChange, planRoutedChange, type RoutedTypeRules } from "../planner/changes";
+import { OPEN_FIREWALL, type PortForwardSpec } from "../planner/firewall";
+import type { Reservation, RoutedNetSpec, SpecBase } from "../planner/network-spec";
 import { renderOverlayXml } from "../render/network-xml";
 import { floodEntry, VXLAN_PORT, vxlanDeviceName, vxlanDeviceSetup } from "../render/vxlan";
 import type { DhcpConfig } from "../schemas/network";
@@ -46,6 +50,16 @@ export interface OverlayNetSpec extends SpecBase {
   members: OverlayMember[];
   /** The member host this definition is on. */
   self: string;
+  /**
+   * The gateway host's parts, changed by jobs on the gateway host only (absent: none). A non-gateway member's
+   * definition keeps what the overlay had when that member's part was made: nothing on that member reads them.
+   */
+  /** Static DHCP reservations (the gateway's dnsmasq). */
+  reservations?: Reservation[];
+  /** DNS host records (the gateway's dnsmasq). */
+  dnsHosts?: DnsHost[];
+  /** Port forwards from the gateway host's addresses (with `nat` only). */
+  portForwards?: PortForwardSpec[];
 }
 
 /** The overlay's bridge on every member: "nfov" + the VNI (at most 12 characters, the same on each host). */
@@ -184,12 +198,127 @@ export function overlaySpecFor(p: CreateNetworkPayload, host: string): OverlayNe
   };
 }
 
+/**
+ * The changes not built for overlays yet: the firewall (its rules must apply on every member for that member's
+ * VMs: a change spanning hosts), QoS, MTU (every member's bridge and VXLAN device) and IPv6 reservations (an
+ * overlay has no IPv6).
+ */
+export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["firewall", "qos", "mtu", "reserve-duid", "release-duid"]);
+
+const WHY_NOT: { [K in ChangeKind]?: string } = {
+  firewall: "its rules must hold on every member host for the VMs there, which is not built yet",
+  qos: "bandwidth limits are not built for overlays yet",
+  mtu: "an MTU change (every member's bridge and VXLAN device) is not built for overlays yet",
+  "reserve-duid": "an overlay has no IPv6",
+  "release-duid": "an overlay has no IPv6",
+};
+
 function notYet(spec: OverlayNetSpec, change: NetworkChange): AppError {
   return new AppError(
     "UNSUPPORTED_FOR_TYPE",
-    `network '${spec.name}' is of type overlay: ${change.kind} is not yet for overlay networks (issue 17's next slices)`,
+    `network '${spec.name}' is of type overlay: ${change.kind} is not yet for overlay networks (${WHY_NOT[change.kind] ?? "issue 17's next slices"})`,
     { name: spec.name, type: spec.type },
   );
+}
+
+/**
+ * The gateway host's addressing part as the routed types keep theirs (subnet, gateway, bridge, DHCP, reservations,
+ * DNS records, forwards): what the routed planner changes, the IP table lists and the port claims hold. Its
+ * type is the routed type the gateway acts as (nat masquerades and forwards; without nat, nothing leaves).
+ */
+export function overlayGatewayPart(spec: OverlayNetSpec): RoutedNetSpec {
+  return {
+    type: spec.nat ? "nat" : "isolated", // not-a-network-type: the routed type the gateway host acts as
+    name: spec.name,
+    uuid: spec.uuid,
+    description: spec.description,
+    createdAt: spec.createdAt,
+    ...(spec.managedBy === undefined ? {} : { managedBy: spec.managedBy }),
+    bridge: spec.bridge,
+    cidr: spec.cidr,
+    gateway: spec.gateway,
+    dhcp: { ...spec.dhcp },
+    reservations: [...(spec.reservations ?? [])],
+    ...(spec.dnsHosts && spec.dnsHosts.length > 0 ? { dnsHosts: spec.dnsHosts } : {}),
+    ...(spec.portForwards && spec.portForwards.length > 0 ? { portForwards: spec.portForwards } : {}),
+    mtu: spec.mtu,
+  };
+}
+
+/** The overlay's spec with its gateway part as the routed planner left it. */
+function withGatewayPart(spec: OverlayNetSpec, part: RoutedNetSpec): OverlayNetSpec {
+  const { reservations: _r, dnsHosts: _d, portForwards: _f, ...rest } = spec;
+  return {
+    ...rest,
+    dhcp: { ...part.dhcp },
+    ...(part.reservations.length > 0 ? { reservations: part.reservations } : {}),
+    ...(part.dnsHosts && part.dnsHosts.length > 0 ? { dnsHosts: part.dnsHosts } : {}),
+    ...(part.portForwards && part.portForwards.length > 0 ? { portForwards: part.portForwards } : {}),
+  };
+}
+
+/** The gateway host's part of netforge's table: masquerade (with nat), MSS clamping and the forwards of what leaves. */
+function gatewayFirewall(spec: OverlayNetSpec, ownsTypeRules: boolean): FirewallNetwork {
+  return {
+    name: spec.name,
+    reachOutside: spec.nat,
+    masquerade: spec.nat,
+    forwardsPorts: spec.nat,
+    bridge: spec.bridge,
+    cidr: spec.cidr,
+    firewall: OPEN_FIREWALL,
+    portForwards: spec.nat ? (spec.portForwards ?? []) : [],
+    ownsTypeRules,
+    clampMss: true,
+  };
+}
+
+/** What the routed planner needs to plan a change of the gateway part of `spec` as the overlay's own. */
+function gatewayRules(spec: OverlayNetSpec): RoutedTypeRules {
+  return {
+    portForwards: spec.nat,
+    firewall: (part, owns = true) => gatewayFirewall(withGatewayPart(spec, part), owns),
+    own: { spec: (part) => withGatewayPart(spec, part), render: (part) => renderOverlayXml(withGatewayPart(spec, part)) },
+  };
+}
+
+/**
+ * A change of an overlay: refused when not built (OVERLAY_NOT_BUILT), when this definition is not the gateway
+ * host's (its changes are planned where its DHCP server and table part are), a forward on an overlay without
+ * nat, or to an IPv6 address; otherwise the gateway part's change, planned by the routed planner.
+ */
+function gatewayChange(spec: OverlayNetSpec, change: NetworkChange): RoutedTypeRules {
+  if (OVERLAY_NOT_BUILT.has(change.kind)) throw notYet(spec, change);
+  if (!isGateway(spec)) {
+    throw new AppError(
+      "INVALID_STATE",
+      `overlay '${spec.name}''s ${change.kind} change is made on its gateway host ${spec.gatewayHost}, not on ${spec.self}`,
+      { name: spec.name, host: spec.self, gatewayHost: spec.gatewayHost },
+    );
+  }
+  if (change.kind === "port-forward" && !spec.nat) {
+    throw new AppError(
+      "UNSUPPORTED_FOR_TYPE",
+      `port forwards need an overlay with nat (its gateway host translates them); '${spec.name}' was made with nat: false`,
+      { name: spec.name, type: spec.type },
+    );
+  }
+  if (change.kind === "port-forward" && change.vmIp?.includes(":")) {
+    throw new AppError(
+      "UNSUPPORTED_FOR_TYPE",
+      `network '${spec.name}' is an overlay, which has no IPv6: forward to the VM's IPv4 address`,
+      {
+        name: spec.name,
+        type: spec.type,
+        vmIp: change.vmIp,
+      },
+    );
+  }
+  return gatewayRules(spec);
+}
+
+function planOverlayChange(spec: OverlayNetSpec, change: NetworkChange, host: HostObservation, currentXml?: string) {
+  return planRoutedChange(gatewayChange(spec, change), overlayGatewayPart(spec), change, host, currentXml);
 }
 
 /** The overlay driver's pure half. */
@@ -198,46 +327,30 @@ export const overlayModel: DriverModel<OverlayNetSpec> = {
   is: (spec): spec is OverlayNetSpec => spec.type === "overlay",
   render: renderOverlayXml,
   hostSteps: overlayHostSteps,
-  addressing: () => null,
-  noAddressing: "not yet for overlay networks: its DHCP, static IPs and DNS live on its gateway host (issue 17's next slices)",
-  unsupported: new Set(CHANGE_KINDS),
+  // The gateway host's DHCP, reservations, DNS and forwards; the other members have none.
+  addressing: (spec) => (isGateway(spec) ? overlayGatewayPart(spec) : null),
+  noAddressing: null,
+  unsupported: OVERLAY_NOT_BUILT,
   hostFirewall: true,
-  // The gateway host's part: masquerade (with nat) and MSS clamping of what leaves; the other members have none.
-  firewall: (spec, ownsTypeRules = true) =>
-    isGateway(spec)
-      ? {
-          name: spec.name,
-          reachOutside: spec.nat,
-          masquerade: spec.nat,
-          forwardsPorts: false,
-          bridge: spec.bridge,
-          cidr: spec.cidr,
-          firewall: OPEN_FIREWALL,
-          portForwards: [],
-          ownsTypeRules,
-          clampMss: true,
-        }
-      : null,
+  // The gateway host's part: masquerade (with nat), MSS clamping of what leaves and the forwards; the other members have none.
+  firewall: (spec, ownsTypeRules = true) => (isGateway(spec) ? gatewayFirewall(spec, ownsTypeRules) : null),
   ownsTypeRules: (forwardMode) => forwardMode === "open" || forwardMode === "bridge", // not-a-network-type: libvirt's forward mode
   redefineBeforeStart: () => false,
   servesDhcp: (spec) => isGateway(spec) && spec.dhcp.enabled,
   view: (spec) => ({
     dhcp: spec.dhcp,
     firewall: null,
-    portForwards: [],
-    dnsHosts: [],
-    reservations: [],
+    portForwards: spec.nat ? (spec.portForwards ?? []) : [],
+    dnsHosts: spec.dnsHosts ?? [],
+    reservations: spec.reservations ?? [],
     mtu: spec.mtu,
     ipv6: null,
     qos: null,
   }),
-  hostRuleCount: () => 0,
+  // The gateway host's forwards are rules of its table (the other members' copies hold none of the gateway's).
+  hostRuleCount: (spec) => (isGateway(spec) && spec.nat ? (spec.portForwards?.length ?? 0) : 0),
   otherHosts: (spec) => spec.members.filter((m) => m.id !== spec.self).map((m) => m.id),
   indexedHere: isGateway,
-  planChange(spec, change) {
-    throw notYet(spec, change);
-  },
-  checkChange(spec, change) {
-    throw notYet(spec, change);
-  },
+  planChange: planOverlayChange,
+  checkChange: (spec, change, host) => checkRoutedChange(gatewayChange(spec, change), overlayGatewayPart(spec), change, host),
 };

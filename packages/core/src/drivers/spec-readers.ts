@@ -8,7 +8,8 @@
  * This file imports only the metadata helpers (render/xml-metadata.ts) and types.
  */
 import type { ParsedNetwork } from "../render/network-xml";
-import type { QosSpec } from "../actions/changes";
+import type { DnsHost, QosSpec } from "../actions/changes";
+import type { PortForwardSpec } from "../planner/firewall";
 import { isEmptyQos, QosSet } from "../schemas/qos";
 import { attr, compactItems, firewallFromMetadata, forwardOf, type MetaNode as Node, str, unfield } from "../render/xml-metadata";
 import type { NetworkType } from "../schemas/network";
@@ -54,6 +55,35 @@ function readSriovSpec(meta: Node, p: ParsedNetwork): SriovNetSpec | null {
   return { type: "sriov", ...common(p), pf, vfs: num(attr(node, "vfs")), vlan: num(attr(node, "vlan")) };
 }
 
+/** The reservations kept in the metadata. */
+function reservationsOf(stored: Node[] | undefined): Reservation[] {
+  return (stored ?? []).flatMap((r) => {
+    const mac = attr(r, "mac");
+    const ip = attr(r, "ip");
+    return mac && ip ? [{ mac, ip, hostname: attr(r, "hostname") }] : [];
+  });
+}
+
+/** The port forwards kept in the metadata: the element form (written by earlier versions), then the compact list. */
+function forwardsOf(meta: Node): PortForwardSpec[] {
+  const forwards = ((meta.portForward as Node[] | undefined) ?? []).flatMap((f) =>
+    forwardOf(attr(f, "protocol"), attr(f, "hostPort"), attr(f, "vmIp"), attr(f, "vmPort")),
+  );
+  for (const [protocol, hostPort, vmIp, vmPort, hostIp] of compactItems(str(meta.portForwards))) {
+    forwards.push(...forwardOf(unfield(protocol), unfield(hostPort), unfield(vmIp), unfield(vmPort), unfield(hostIp)));
+  }
+  return forwards;
+}
+
+/** The DNS host records kept in the metadata. */
+function dnsHostsOf(meta: Node): DnsHost[] {
+  return ((meta.dnsHost as Node[] | undefined) ?? []).flatMap((h) => {
+    const ip = attr(h, "ip");
+    const names = (attr(h, "names") ?? "").split(" ").filter((n) => n !== "");
+    return ip && names.length > 0 ? [{ ip, names }] : [];
+  });
+}
+
 /**
  * A routed (nat, isolated) network's spec: subnet, gateway, bridge, DHCP and reservations, completed from
  * libvirt's own elements for metadata older than the whole spec; its firewall and port forwards.
@@ -76,14 +106,7 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
       : { enabled: false, start: null, end: null, leaseTime: null };
   }
   const stored = meta.reservation as Node[] | undefined;
-  const reservations: Reservation[] =
-    stored !== undefined || d !== undefined
-      ? (stored ?? []).flatMap((r) => {
-          const mac = attr(r, "mac");
-          const ip = attr(r, "ip");
-          return mac && ip ? [{ mac, ip, hostname: attr(r, "hostname") }] : [];
-        })
-      : p.hosts.map((h) => ({ ...h }));
+  const reservations: Reservation[] = stored !== undefined || d !== undefined ? reservationsOf(stored) : p.hosts.map((h) => ({ ...h }));
   const spec: NetSpec = {
     type,
     ...common(p),
@@ -95,19 +118,9 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
   };
   const firewall = firewallFromMetadata(meta.firewall);
   if (firewall) spec.firewall = firewall;
-  // Element form (written by earlier versions), then the compact list.
-  const forwards = ((meta.portForward as Node[] | undefined) ?? []).flatMap((f) =>
-    forwardOf(attr(f, "protocol"), attr(f, "hostPort"), attr(f, "vmIp"), attr(f, "vmPort")),
-  );
-  for (const [protocol, hostPort, vmIp, vmPort, hostIp] of compactItems(str(meta.portForwards))) {
-    forwards.push(...forwardOf(unfield(protocol), unfield(hostPort), unfield(vmIp), unfield(vmPort), unfield(hostIp)));
-  }
+  const forwards = forwardsOf(meta);
   if (forwards.length > 0) spec.portForwards = forwards;
-  const dnsHosts = ((meta.dnsHost as Node[] | undefined) ?? []).flatMap((h) => {
-    const ip = attr(h, "ip");
-    const names = (attr(h, "names") ?? "").split(" ").filter((n) => n !== "");
-    return ip && names.length > 0 ? [{ ip, names }] : [];
-  });
+  const dnsHosts = dnsHostsOf(meta);
   if (dnsHosts.length > 0) spec.dnsHosts = dnsHosts;
   // The MTU is libvirt's own element (it sets the bridge and the ports from it): no metadata of its own.
   if (p.mtu !== null) spec.mtu = p.mtu;
@@ -157,6 +170,10 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
     const ip = attr(m, "ip");
     return id && ip ? [{ id, ip }] : [];
   });
+  // The gateway host's parts (absent when none, as the renderer leaves them out).
+  const reservations = reservationsOf(meta.reservation as Node[] | undefined);
+  const dnsHosts = dnsHostsOf(meta);
+  const portForwards = forwardsOf(meta);
   return {
     type: "overlay",
     ...common(p),
@@ -173,6 +190,9 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
     nat: attr(o, "nat") === "yes",
     members,
     self,
+    ...(reservations.length > 0 ? { reservations } : {}),
+    ...(dnsHosts.length > 0 ? { dnsHosts } : {}),
+    ...(portForwards.length > 0 ? { portForwards } : {}),
   };
 }
 

@@ -117,6 +117,12 @@ export interface ChangePlan {
 export interface RoutedTypeRules {
   portForwards: boolean;
   firewall(spec: RoutedNetSpec, ownsTypeRules?: boolean): FirewallNetwork;
+  /**
+   * A type whose spec is not a RoutedNetSpec but plans its addressing part as one (an overlay's gateway host:
+   * drivers/overlay.ts): the type's own spec of a planned one, and its definition. Absent: the spec itself,
+   * renderRoutedXml.
+   */
+  own?: { spec(planned: RoutedNetSpec): NetSpec; render(planned: RoutedNetSpec): string };
 }
 
 const ipNum = (s: string) => parseIPv4(s) as number;
@@ -142,8 +148,9 @@ export function planRoutedChange(
   previousXml?: string,
 ): ChangePlan {
   const next = applyChange(rules, spec, change, host);
-  const oldXml = previousXml ?? renderRoutedXml(spec);
-  const libvirtXml = renderRoutedXml(next.spec);
+  const render = rules.own ? rules.own.render : renderRoutedXml;
+  const oldXml = previousXml ?? render(spec);
+  const libvirtXml = render(next.spec);
   // A running network's change goes to libvirt's live state only: the "write spec" step below defines the whole
   // persistent definition (DHCP hosts and ranges included) anyway, and `--config` here would have libvirt rewrite
   // and fsync that definition a second time (at 1,000 reservations most of a change's cost). A stopped network
@@ -310,7 +317,7 @@ export function planRoutedChange(
     );
   }
   return {
-    spec: next.spec,
+    spec: rules.own ? rules.own.spec(next.spec) : next.spec,
     steps,
     warnings: next.warnings,
     notLive,
@@ -326,7 +333,8 @@ export function planRoutedChange(
  * door several ms). Throws exactly what planChange throws for an invalid change.
  */
 export function checkRoutedChange(rules: RoutedTypeRules, spec: RoutedNetSpec, change: NetworkChange, host: HostObservation): NetSpec {
-  return applyChange(rules, spec, change, host).spec;
+  const next = applyChange(rules, spec, change, host).spec;
+  return rules.own ? rules.own.spec(next) : next;
 }
 
 /** The ops adjusted to what libvirt's definition already has (see HostObservation.native). */

@@ -148,6 +148,15 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
     `      <nf:overlay vni='${Number(spec.vni)}' gatewayHost='${e(spec.gatewayHost)}' nat='${spec.nat ? "yes" : "no"}' self='${e(spec.self)}' mtu='${Number(spec.mtu)}'/>`,
   );
   for (const m of spec.members) lines.push(`      <nf:member id='${e(m.id)}' ip='${e(m.ip)}'/>`);
+  // The gateway host's parts (reservations, DNS records, forwards: changed on the gateway host only), as nat keeps them.
+  const reservations = spec.reservations ?? [];
+  for (const r of reservations) {
+    lines.push(`      <nf:reservation mac='${e(r.mac)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
+  }
+  const dnsHosts = spec.dnsHosts ?? [];
+  for (const h of dnsHosts) lines.push(`      <nf:dnsHost ip='${e(h.ip)}' names='${e(h.names.join(" "))}'/>`);
+  const forwards = spec.portForwards ?? [];
+  if (forwards.length > 0) lines.push(`      <nf:portForwards>${forwards.map(compactForward).join(" ")}</nf:portForwards>`);
   lines.push(...META_END);
   if (spec.self !== spec.gatewayHost) {
     lines.push("  <forward mode='bridge'/>"); // not-a-network-type: libvirt's forward mode
@@ -160,10 +169,17 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   lines.push("  <forward mode='open'/>");
   lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
   lines.push(`  <mtu size='${Number(spec.mtu)}'/>`);
-  if (d.enabled && d.start && d.end) {
+  if (dnsHosts.length > 0) {
+    lines.push("  <dns>");
+    for (const h of dnsHosts) lines.push(`    ${renderDnsHost(h)}`);
+    lines.push("  </dns>");
+  }
+  const hasRange = d.enabled && d.start && d.end;
+  if (hasRange || reservations.length > 0) {
     lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'>`);
     lines.push("    <dhcp>");
-    lines.push(`      ${renderDhcpRange(d.start, d.end, d.leaseTime ?? 3600)}`);
+    if (hasRange) lines.push(`      ${renderDhcpRange(d.start as string, d.end as string, d.leaseTime ?? 3600)}`);
+    for (const r of reservations) lines.push(`      ${renderDhcpHost(r)}`);
     lines.push("    </dhcp>");
     lines.push("  </ip>");
   } else {

@@ -16,6 +16,11 @@ export interface OverlayPartState {
   floodEntries: number;
   connectedVms: number;
   observedAt: string;
+  /**
+   * MAC -> name of this host's running libvirt domains with an interface on the overlay (list-network-ips names
+   * the VMs of every member by it: the gateway's leases carry only MACs). Absent: none (or an older worker).
+   */
+  vms?: Record<string, string>;
 }
 
 /** The hash lives this long without a refresh (a host gone for good leaves no state forever). */
