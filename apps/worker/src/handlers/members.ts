@@ -22,6 +22,8 @@ const UNDO_OF: Partial<Record<JobAction, JobAction>> = {
   "create-network": "delete-network",
   "start-network": "stop-network",
   "stop-network": "start-network",
+  // A member list changed on a member: set back by the same action with the former list (its undo payload).
+  "configure-network-hosts": "configure-network-hosts",
 };
 
 export interface MemberParts {
@@ -105,6 +107,8 @@ export async function startMemberParts<A extends JobAction>(
   hosts: readonly string[],
   payloadFor: (host: string) => JobPayloads[A],
   undoPayloadFor: (host: string) => JobPayloads[JobAction],
+  /** The action that takes a part back when it is not the usual one (configure-network-hosts: a removed member's delete, undone by a create). */
+  undoAction?: JobAction,
 ): Promise<MemberParts> {
   const parts: { host: string; id: string; done: Promise<JobRecord | null> }[] = [];
   for (const host of hosts) {
@@ -113,7 +117,7 @@ export async function startMemberParts<A extends JobAction>(
     const done = finished(ctx, id, MEMBER_PART_TIMEOUT_MS);
     done.catch(() => undefined);
     parts.push({ host, id, done });
-    const undo = UNDO_OF[action];
+    const undo = undoAction ?? UNDO_OF[action];
     if (undo) {
       ctx.revert.add(
         `undo ${action} on host ${host}`,

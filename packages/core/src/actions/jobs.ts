@@ -7,6 +7,7 @@ import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/fire
 import { AssignStaticIpBody, ConfigureDhcpBody, ConfigureDnsBody, UnassignStaticIpBody } from "../schemas/ipam";
 import { ConfigureMtuBody, CREATE_EXAMPLES, CreateNetworkBody, NetworkRef } from "../schemas/network";
 import { bodyPayload, parseCreatePayload } from "../schemas/payload-parse";
+import { ConfigureNetworkHostsBody, ConfigureNetworkHostsPayload } from "../schemas/types/overlay";
 import { ConfigureQosBody } from "../schemas/qos";
 import type {
   DhcpChange,
@@ -302,6 +303,21 @@ export const JOB_DEFINITIONS = {
       },
     }),
   ),
+  "configure-network-hosts": jobAction({
+    kind: "job",
+    body: ConfigureNetworkHostsBody,
+    role: "operator",
+    summary: "Add and remove member hosts of an overlay network in one job (all or nothing)",
+    description:
+      "overlay networks only (else UNSUPPORTED_FOR_TYPE). An added host must be registered (404), online (503 HOST_UNAVAILABLE), have an underlay address and an underlay MTU that carries the overlay's MTU (400), and not be a member yet; a removed host must be a member other than the gateway host (INVALID_STATE) with no VM attached there (NETWORK_IN_USE). One job on the gateway host: each added host makes its part (bridge, VXLAN device, guard, libvirt network, flood entries toward every member), each remaining member adds and drops the flood entries and replaces its guard's member set, each removed host takes its part down, and every member's definition keeps the new member list; if any host's part fails, what the others did is undone. The VXLAN id stays. Moving the gateway (gatewayHost) is not built yet (UNSUPPORTED_FOR_TYPE).",
+    cli: ["network", "hosts"],
+    examples: {
+      default: { summary: "add hv4 to overlay tenant-a and remove hv2", value: { name: "tenant-a", add: ["hv4"], remove: ["hv2"] } },
+    },
+    steps: ["checking members", "updating members"],
+    change: null,
+    payload: bodyPayload(ConfigureNetworkHostsPayload),
+  }),
 };
 
 /** A limit's directions as the spec keeps them (absent ones left out). */
