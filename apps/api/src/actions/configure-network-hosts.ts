@@ -40,10 +40,9 @@ export const configureNetworkHosts = apiHalf("configure-network-hosts", {
     }
     const add = body.add ?? [];
     const remove = body.remove ?? [];
-    // The lists against the members first (a host added twice, the gateway removed), then the added hosts.
-    nextOverlayMembers(spec, { add: [], remove }, () => "");
-    const fresh = add.filter((h) => !spec.members.some((m) => m.id === h));
-    const underlay = await addedMembersAtDoor(redis, keys, net.name, fresh, spec.mtu);
+    // The lists against the members first (a host twice, a member added, the gateway removed), then the added hosts.
+    nextOverlayMembers(spec, { add, remove }, () => "");
+    const underlay = await addedMembersAtDoor(redis, keys, net.name, add, spec.mtu);
     const members = nextOverlayMembers(spec, { add, remove }, (id) => underlay[id] as string);
     // VMs on a removed member, as that member's worker last counted them (its part checks its bridge again).
     if (remove.length > 0) {
