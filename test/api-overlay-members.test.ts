@@ -91,7 +91,11 @@ describe("configure-network-hosts at the door", () => {
       type: "overlay",
       cidr: "10.59.0.0/24",
       state: "active",
-      overlay: { vni: 10009, gatewayHost: "m2", hosts: ["m1", "m2", "m3"].map((id) => ({ id, state: "active" as const, connectedVms: 0 })) },
+      overlay: {
+        vni: 10009,
+        gatewayHost: "m2",
+        hosts: ["m1", "m2", "m3"].map((id) => ({ id, state: "active" as const, connectedVms: 0 })),
+      },
     });
     await putNetworkSpec(h.redis, h.keys, spec);
     await h.addNetwork({ name: "plain", host: "m1", cidr: "10.58.0.0/24" });
@@ -133,7 +137,10 @@ describe("configure-network-hosts at the door", () => {
       code: "INVALID_STATE",
       message: "host 'm3' is already a member of overlay 'ovh' (m1, m2, m3)",
     });
-    expect(await err({ remove: ["m6"] })).toMatchObject({ status: 409, message: "host 'm6' is not a member of overlay 'ovh' (m1, m2, m3)" });
+    expect(await err({ remove: ["m6"] })).toMatchObject({
+      status: 409,
+      message: "host 'm6' is not a member of overlay 'ovh' (m1, m2, m3)",
+    });
     const gw = await err({ remove: ["m2"] });
     expect(gw).toMatchObject({ status: 409, code: "INVALID_STATE" });
     expect(gw.message).toContain("host 'm2' is the gateway host of overlay 'ovh'");

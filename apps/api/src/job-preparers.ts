@@ -390,7 +390,13 @@ export async function overlayAtDoor(
  * underlay address (400 naming the worker's reason) whose MTU carries the overlay's MTU with the VXLAN overhead
  * (400 naming the host). Their underlay addresses, by host.
  */
-export async function addedMembersAtDoor(redis: Redis, keys: Keys, name: string, add: readonly string[], mtu: number): Promise<Record<string, string>> {
+export async function addedMembersAtDoor(
+  redis: Redis,
+  keys: Keys,
+  name: string,
+  add: readonly string[],
+  mtu: number,
+): Promise<Record<string, string>> {
   const records = await Promise.all(add.map((id) => getHost(redis, keys, id)));
   const underlay: Record<string, string> = {};
   const issues: { path: string; message: string }[] = [];

@@ -58,7 +58,12 @@ export const configureNetworkHosts = apiHalf("configure-network-hosts", {
         }
       }
     }
-    await commit({ network: net.name, host: net.host, payload: { name: net.name, add: [...add], remove: [...remove], members }, claim: null });
+    await commit({
+      network: net.name,
+      host: net.host,
+      payload: { name: net.name, add: [...add], remove: [...remove], members },
+      claim: null,
+    });
   },
   // Every host's part, from the gateway host's published spec (one job step per host, as the job reports them).
   async plan(s, prepared) {

@@ -87,7 +87,9 @@ describe("a remaining member's update", () => {
 
   it("running: a flood entry toward the added, none toward the removed, the guard replaced in one transaction, the spec written", () => {
     const plan = planMembersUpdate(spec("hv1"), next, true);
-    const steps = plan.hostSteps.map((s) => (s.kind === "command" ? { argv: s.argv.join(" "), undo: (s.undo as string[]).join(" ") } : s.kind));
+    const steps = plan.hostSteps.map((s) =>
+      s.kind === "command" ? { argv: s.argv.join(" "), undo: (s.undo as string[]).join(" ") } : s.kind,
+    );
     expect(steps).toEqual([
       {
         argv: "bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.4",
@@ -106,7 +108,9 @@ describe("a remaining member's update", () => {
     // The guard is one nft argument: flush and add in one invocation (one transaction).
     const guard = plan.hostSteps[2];
     expect(guard?.kind === "command" && guard.argv.length).toBe(2);
-    expect(guard?.kind === "command" && guard.argv[1]).toMatch(/^flush chain inet netforge-vx10000 guard; add rule inet netforge-vx10000 guard /);
+    expect(guard?.kind === "command" && guard.argv[1]).toMatch(
+      /^flush chain inet netforge-vx10000 guard; add rule inet netforge-vx10000 guard /,
+    );
     // The written definition carries the new members (what reconcile keeps), for the same host.
     const xml = plan.hostSteps[3];
     const written = xml?.kind === "xml" ? parseNetworkXml(xml.xml).spec : null;

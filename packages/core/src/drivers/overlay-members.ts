@@ -106,7 +106,16 @@ export function guardReplaceArgv(spec: OverlayNetSpec): string[] {
   ];
 }
 
-const floodDel = (vni: number, ip: string): string[] => ["bridge", "fdb", "del", "00:00:00:00:00:00", "dev", vxlanDeviceName(vni), "dst", ip];
+const floodDel = (vni: number, ip: string): string[] => [
+  "bridge",
+  "fdb",
+  "del",
+  "00:00:00:00:00:00",
+  "dev",
+  vxlanDeviceName(vni),
+  "dst",
+  ip,
+];
 
 /**
  * The host steps of a member that stays (its definition is `spec`, for `spec.self`): with the network running,

@@ -74,11 +74,7 @@ export function overlayBodyFields(overlay: unknown, isObject: (v: unknown) => v 
   return { hosts: overlay.hosts, gatewayHost: overlay.gatewayHost, nat: overlay.nat };
 }
 
-const MemberList = (what: string) =>
-  z
-    .array(HostId)
-    .max(64)
-    .describe(what);
+const MemberList = (what: string) => z.array(HostId).max(64).describe(what);
 
 /** configure-network-hosts: add and remove an overlay's member hosts in one job. */
 export const ConfigureNetworkHostsBody = z.strictObject({
