@@ -148,11 +148,11 @@ describe("configure-network-hosts at the door", () => {
     expect(await err({ add: ["m6"], remove: ["m6"] })).toMatchObject({ status: 400, code: "VALIDATION_FAILED" });
   });
 
-  it("removing a host where its worker counted VMs on the overlay: 409 NETWORK_IN_USE naming the host", async () => {
+  it("a dry run removing a host where its worker counted VMs on the overlay: 409 NETWORK_IN_USE naming the host", async () => {
     const part = { state: "active" as const, vxlanDevice: true, floodEntries: 2, observedAt: at };
     await putOverlayParts(h.redis, h.keys, "m3", new Map([["ovh", { ...part, connectedVms: 2 }]]), true, at);
     try {
-      expect(await err({ remove: ["m3"] })).toMatchObject({
+      expect(await err({ remove: ["m3"], dryRun: true })).toMatchObject({
         status: 409,
         code: "NETWORK_IN_USE",
         message: "cannot remove host 'm3' from overlay 'ovh': 2 VMs attached there; detach them first",

@@ -2,8 +2,8 @@
  * configure-network-hosts at the API (issue 17): an overlay's members added and removed in one job on its
  * gateway host. At the door: the overlay and every current member online (existingNetwork), the added hosts
  * registered, online, with an underlay that carries the overlay's MTU, the lists consistent with the members
- * (core's nextOverlayMembers), no VM attached on a removed host as its worker last published; moving the gateway
- * is not built yet. The payload carries the member list after the change with every underlay address.
+ * (core's nextOverlayMembers); moving the gateway is not built yet. VMs on a removed host: its part refuses
+ * (NETWORK_IN_USE from its bridge); a dry run answers it from what that host's worker last published. The payload carries the member list after the change with every underlay address.
  */
 import { AppError } from "@netforge/core/contract";
 import { nextOverlayMembers, type NetSpec, type OverlayNetSpec, overlayModel, planMembersChange } from "@netforge/core/model";
@@ -44,20 +44,6 @@ export const configureNetworkHosts = apiHalf("configure-network-hosts", {
     nextOverlayMembers(spec, { add, remove }, () => "");
     const underlay = await addedMembersAtDoor(redis, keys, net.name, add, spec.mtu);
     const members = nextOverlayMembers(spec, { add, remove }, (id) => underlay[id] as string);
-    // VMs on a removed member, as that member's worker last counted them (its part checks its bridge again).
-    if (remove.length > 0) {
-      const parts = await getOverlayParts(redis, keys, net.name, remove);
-      for (const h of remove) {
-        const vms = parts.get(h)?.connectedVms ?? 0;
-        if (vms > 0) {
-          throw new AppError(
-            "NETWORK_IN_USE",
-            `cannot remove host '${h}' from overlay '${net.name}': ${vms} VM${vms === 1 ? "" : "s"} attached there; detach ${vms === 1 ? "it" : "them"} first`,
-            { name: net.name, host: h, connectedVms: vms },
-          );
-        }
-      }
-    }
     await commit({
       network: net.name,
       host: net.host,
@@ -74,6 +60,23 @@ export const configureNetworkHosts = apiHalf("configure-network-hosts", {
     const spec = overlayOf(published);
     if (!spec) throw new AppError("NOT_FOUND", `network '${prepared.network}' does not exist`, { name: prepared.network });
     const net = { active: view?.state === "active", autostart: view?.autostart ?? true };
+    const { remove } = prepared.payload;
+    const netName = prepared.network;
+    // VMs on a removed member, as that member's worker last counted them: a real call leaves it to that member's
+    // part, which reads its bridge (a count published before a VM left would refuse a request that is fine now).
+    if (remove.length > 0) {
+      const parts = await getOverlayParts(s.redis, s.keys, netName, remove);
+      for (const h of remove) {
+        const vms = parts.get(h)?.connectedVms ?? 0;
+        if (vms > 0) {
+          throw new AppError(
+            "NETWORK_IN_USE",
+            `cannot remove host '${h}' from overlay '${netName}': ${vms} VM${vms === 1 ? "" : "s"} attached there; detach ${vms === 1 ? "it" : "them"} first`,
+            { name: netName, host: h, connectedVms: vms },
+          );
+        }
+      }
+    }
     return answer(prepared.host, planMembersChange(spec, prepared.payload.members, net));
   },
 });

@@ -109,7 +109,9 @@ async function startParts(
       (h) => memberCreatePayload(spec, before, h, opts),
       "create-network",
     );
-    await parts.wait();
+    await parts.wait().catch((err: unknown) => {
+      throw removalRefused(p.name, err);
+    });
   }
   const out: MemberParts[] = [];
   const others = staying.filter((m) => m.id !== ctx.hostId).map((m) => m.id);
@@ -137,4 +139,13 @@ async function startParts(
     );
   }
   return out;
+}
+
+/** A removed member's part refused because something is attached there: said as the removal it is, naming what. */
+function removalRefused(name: string, err: unknown): unknown {
+  if (!(err instanceof AppError) || err.code !== "NETWORK_IN_USE") return err;
+  const host = String(err.details.host ?? "");
+  const attached = Array.isArray(err.details.attached) ? (err.details.attached as { kind?: string; name?: string }[]) : [];
+  const what = attached.map((a) => (a.kind === "domain" ? `VM '${a.name}'` : `device ${a.name}`)).join(", ") || "something";
+  return new AppError("NETWORK_IN_USE", `cannot remove host '${host}' from overlay '${name}': ${what} attached there`, err.details);
 }
