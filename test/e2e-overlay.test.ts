@@ -614,7 +614,10 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
         const f = await run("configure-network-hosts", { name: ov, add: [C] });
         expect(f.error?.code, JSON.stringify(f)).toBe("INVALID_STATE");
         expect(f.error.message).toContain(`host ${C}: interface nfvx${v} already exists on host ${C}`);
-        expect(stepsOf(f.job)).toContain(`host ${C}: create-network=failed`);
+        // Host 1's update had succeeded (its part is waited for first): the coordinator's revert undid it.
+        expect(stepsOf(f.job)).toEqual(
+          expect.arrayContaining([`host ${C}: create-network=failed`, `host ${A}: configure-network-hosts=undone`]),
+        );
       } finally {
         await hc.exec(["ip", "link", "del", `nfvx${v}`], { reject: false });
       }
@@ -625,6 +628,8 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       expect(await guardSet(hb)).toBe([under[A], under[B]].sort().join(", "));
       expect(await libvirtNets(hc)).not.toContain(ov);
       expect(await memberIds()).toBe(`${A} ${B}`);
+      // The definitions (what reconcile keeps) name two members again.
+      for (const h of [ha, hb]) expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).not.toContain(under[C]);
     });
 
     it("adding host 3: one job, a step per host; its VM leases from host 2's DHCP and pings host 1's VM", async () => {
@@ -660,6 +665,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       expect(vx?.master).toBe(`nfov${v}`);
       expect(vx?.linkinfo?.info_data).toMatchObject({ id: v, local: under[C], learning: false });
       expect(await libvirtNets(hc)).toContain(ov);
+      for (const h of [ha, hb, hc]) expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).toContain(under[C]);
       vmC = await createNamespaceVm(hc, { name: "hvm3", bridge: `nfov${v}` });
       const lc = await vmC.dhcp({ timeoutMs: 20_000 });
       expect(lc.ip).toMatch(/^10\.66\.0\./);
@@ -702,6 +708,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       expect(await floods(ha)).toEqual([under[B]]);
       expect(await floods(hb)).toEqual([under[A]]);
       expect(await guardSet(ha)).toBe([under[A], under[B]].sort().join(", "));
+      for (const h of [ha, hb]) expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).not.toContain(under[C]);
       // Host 3's datagram for the VNI, to host 1's VM: dropped by host 1's guard, never seen by the VM.
       const va = vmA as NonNullable<typeof vmA>;
       await va.exec(["nft", "add", "table", "inet", "seen"]);
