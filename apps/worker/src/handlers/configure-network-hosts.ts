@@ -2,11 +2,11 @@
  * configure-network-hosts (issue 17, ADR 0051): an overlay's member hosts added and removed in one job.
  *
  * The coordinator runs on the gateway host under the network's lock: the removed members' parts are taken down
- * first (a delete-network part on each: it refuses while VMs are attached there, and is undone by creating the
- * part again), then, at the same time, every other remaining member's update (a configure-network-hosts part:
- * flood entries toward the added, none toward the removed, the guard's member set, the definition's member
- * list), each added member's part (a create-network part with the new member list: bridge, VXLAN device, flood
- * entries toward every member, guard, libvirt network) and the gateway's own update. All or nothing: a part that
+ * first (a delete's part on each: it refuses while VMs are attached there, and is undone by creating the part
+ * again), then, at the same time, every other remaining member's update (a part of this action: flood entries
+ * toward the added, none toward the removed, the guard's member set, the definition's member list), each added
+ * member's part (a create's part with the new member list: bridge, VXLAN device, flood entries toward every
+ * member, guard, libvirt network) and the gateway's own update. All or nothing: a part that
  * fails fails the job, and every part that succeeded is taken back by its registered undo (members.ts). The
  * index record and the published spec carry the new member list once every host did its part.
  */
@@ -24,7 +24,7 @@ import { type NetworkRecord, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { hostPortOf, runPhase } from "../plan-executor";
 import { loadManaged, publishRecord } from "./common";
-import { type MemberParts, startMemberParts } from "./members";
+import { type MemberParts, startMemberParts, startMembershipParts } from "./members";
 
 type Payload = JobPayloads["configure-network-hosts"];
 
@@ -98,16 +98,14 @@ async function startParts(
 ): Promise<MemberParts[]> {
   const before = spec.members;
   const { added, removed, staying } = membersDiff(before, p.members);
-  const ref = () => ({ name: p.name });
   if (removed.length > 0) {
     // Undone by making the member's part again as it was (the former member list).
-    const parts = await startMemberParts(
+    const parts = await startMembershipParts(
       ctx,
-      "delete-network",
+      "remove",
       removed.map((m) => m.id),
-      ref,
+      p.name,
       (h) => memberCreatePayload(spec, before, h, opts),
-      "create-network",
     );
     await parts.wait().catch((err: unknown) => {
       throw removalRefused(p.name, err);
@@ -129,12 +127,12 @@ async function startParts(
   }
   if (added.length > 0) {
     out.push(
-      await startMemberParts(
+      await startMembershipParts(
         ctx,
-        "create-network",
+        "add",
         added.map((m) => m.id),
+        p.name,
         (h) => memberCreatePayload(spec, p.members, h, opts),
-        ref,
       ),
     );
   }

@@ -9,7 +9,7 @@
  * which queues the undoing action on that member and waits for it; a part that does not finish within the bound
  * is cancelled (its record failed, its queue entry removed) and counted as failed, its undo queued anyway.
  */
-import { AppError, JOB_STEPS, type JobAction, type JobPayloads } from "@netforge/core/contract";
+import { AppError, type CreateNetworkPayload, JOB_STEPS, type JobAction, type JobPayloads } from "@netforge/core/contract";
 import { getJob, isTerminal, type JobRecord, newJobRecord, openHostQueue, saveNewJob } from "@netforge/core/store";
 import type { JobContext } from "../context";
 
@@ -156,4 +156,33 @@ export async function startMemberParts<A extends JobAction>(
       }
     },
   };
+}
+
+/**
+ * configure-network-hosts's parts: a removed member takes its part down as a delete does (refused while something
+ * is attached there), undone by making the part again; an added member makes its part as a create does, undone by
+ * a delete. [action of the part, action of its undo]
+ */
+const MEMBERSHIP = {
+  remove: ["delete-network", "create-network"],
+  add: ["create-network", "delete-network"],
+} as const satisfies Record<string, readonly [JobAction, JobAction]>;
+
+/**
+ * Start configure-network-hosts's parts that `change` (add or remove) `hosts`: `create` gives a member's create
+ * payload (an added member's part, or a removed member's part made again by the undo).
+ */
+export function startMembershipParts(
+  ctx: JobContext,
+  change: keyof typeof MEMBERSHIP,
+  hosts: readonly string[],
+  name: string,
+  create: (host: string) => CreateNetworkPayload,
+): Promise<MemberParts> {
+  const ref = () => ({ name });
+  const [add, addUndo] = MEMBERSHIP.add;
+  const [remove, removeUndo] = MEMBERSHIP.remove;
+  return change === "add"
+    ? startMemberParts(ctx, add, hosts, create, ref, addUndo)
+    : startMemberParts(ctx, remove, hosts, ref, create, removeUndo);
 }
