@@ -632,8 +632,10 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       for (const h of [ha, hb]) expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).not.toContain(under[C]);
     });
 
-    it("adding host 3: one job, a step per host; its VM leases from host 2's DHCP and pings host 1's VM", async () => {
-      const r = await run("configure-network-hosts", { name: ov, add: [C] });
+    it("adding host 3: one job, a step per host, as its dry run previewed; its VM leases from host 2's DHCP and pings host 1's VM", async () => {
+      const dry = await c.call("configure-network-hosts", { name: ov, add: [C], dryRun: true });
+      expect(dry.status).toBe(200);
+      const r = await run("configure-network-hosts", { name: ov, add: [C], expectPlan: dry.body.plan.planHash });
       expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
       console.info(
         `configure-network-hosts add 1 host to a 2-host overlay: job ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`,

@@ -18,11 +18,12 @@ import {
   type OverlayMember,
   type OverlayNetSpec,
   overlayModel,
+  planMembersChange,
   planMembersUpdate,
 } from "@netforge/core/model";
 import { type NetworkRecord, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
-import { hostPortOf, runPhase } from "../plan-executor";
+import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 import { loadManaged, publishRecord } from "./common";
 import { type MemberParts, startMemberParts, startMembershipParts } from "./members";
 
@@ -72,7 +73,11 @@ export async function configureNetworkHosts(ctx: JobContext, p: Payload): Promis
   });
 
   let waits: MemberParts[] = [];
-  if (!ctx.parentJob) waits = await startParts(ctx, p, spec, { start: entry.active, autostart: entry.autostart });
+  if (!ctx.parentJob) {
+    // The whole job across hosts as the dry run planned it from the published spec (expectPlan: nothing runs otherwise).
+    assertPlanAsPreviewed(ctx, planMembersChange(spec, p.members, { active: entry.active, autostart: entry.autostart }));
+    waits = await startParts(ctx, p, spec, { start: entry.active, autostart: entry.autostart });
+  }
 
   // This host's own update (the gateway's, or a member's part): entries, guard, definition, each with its undo.
   const own = planMembersUpdate(spec, p.members, entry.active);
