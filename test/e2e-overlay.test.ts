@@ -584,6 +584,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
   describe("configure-network-hosts: an overlay on hosts 1 and 2, host 3 added and removed", () => {
     const ov = "ovh";
     let v = 0;
+    let addPlan = "";
     let vmA: Awaited<ReturnType<typeof createNamespaceVm>> | undefined;
     let vmC: Awaited<ReturnType<typeof createNamespaceVm>> | undefined;
     afterAll(async () => {
@@ -635,7 +636,8 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     it("adding host 3: one job, a step per host, as its dry run previewed; its VM leases from host 2's DHCP and pings host 1's VM", async () => {
       const dry = await c.call("configure-network-hosts", { name: ov, add: [C], dryRun: true });
       expect(dry.status).toBe(200);
-      const r = await run("configure-network-hosts", { name: ov, add: [C], expectPlan: dry.body.plan.planHash });
+      addPlan = dry.body.plan.planHash;
+      const r = await run("configure-network-hosts", { name: ov, add: [C], expectPlan: addPlan });
       expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
       console.info(
         `configure-network-hosts add 1 host to a 2-host overlay: job ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`,
@@ -680,6 +682,10 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       const gw = await c.call("configure-network-hosts", { name: ov, remove: [B] });
       expect(gw.status).toBe(409);
       expect(gw.body.error.message).toContain(`host '${B}' is the gateway host of overlay '${ov}'`);
+      // A plan previewed for another change: refused on the gateway host before any host's part.
+      const stale = await run("configure-network-hosts", { name: ov, remove: [C], expectPlan: addPlan });
+      expect(stale.error?.message, JSON.stringify(stale)).toContain("the plan differs from the one previewed");
+      expect(stepsOf(stale.job).some((x: string) => x.startsWith("host "))).toBe(false);
       // Host 3's part reads its bridge and refuses: nothing changed anywhere (the removal runs before the rest).
       const busy = await run("configure-network-hosts", { name: ov, remove: [C] });
       expect(busy.error?.code, JSON.stringify(busy)).toBe("NETWORK_IN_USE");
