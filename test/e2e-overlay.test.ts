@@ -734,5 +734,31 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       vmA = undefined;
       expect((await run("delete-network", { name: ov })).job?.state).toBe("succeeded");
     });
+
+    it("a removal undone: host 3 removed, host 1's added part failing, host 3's part is made again as it was", async () => {
+      const r0 = await run("create-network", { name: "ovr", type: "overlay", cidr: "10.67.0.0/24", hosts: [B, C], gatewayHost: B });
+      expect(r0.job?.state, JSON.stringify(r0)).toBe("succeeded");
+      v = (await c.call("describe-network", { name: "ovr" })).body.network.overlay.vni;
+      await ha.exec(["ip", "link", "add", `nfvx${v}`, "type", "bridge"]);
+      try {
+        const f = await run("configure-network-hosts", { name: "ovr", add: [A], remove: [C] });
+        expect(f.error?.message, JSON.stringify(f)).toContain(`host ${A}: interface nfvx${v} already exists on host ${A}`);
+        expect(stepsOf(f.job)).toEqual(expect.arrayContaining([`host ${C}: delete-network=undone`, `host ${A}: create-network=failed`]));
+      } finally {
+        await ha.exec(["ip", "link", "del", `nfvx${v}`], { reject: false });
+      }
+      // Host 3's part is back, running, flooding to the gateway and guarded for both members; the gateway floods to it.
+      expect((await hc.virsh(["net-info", "ovr"])).stdout).toMatch(/Active:\s+yes/);
+      expect((await links(hc)).find((x) => x.ifname === `nfvx${v}`)?.master).toBe(`nfov${v}`);
+      expect(await floods(hc)).toEqual([under[B]]);
+      expect(await floods(hb)).toEqual([under[C]]);
+      expect(await guardSet(hc)).toBe([under[B], under[C]].sort().join(", "));
+      expect(await libvirtNets(ha)).not.toContain("ovr");
+      expect((await c.call("describe-network", { name: "ovr" })).body.network.overlay.hosts.map((m: { id: string }) => m.id)).toEqual([
+        B,
+        C,
+      ]);
+      expect((await run("delete-network", { name: "ovr" })).job?.state).toBe("succeeded");
+    });
   });
 });
