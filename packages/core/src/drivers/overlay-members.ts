@@ -16,7 +16,7 @@ import { validationError } from "../schemas/network-fields";
 import { floodEntry, VXLAN_PORT, vxlanDeviceName } from "../render/vxlan";
 import { type OverlayMember, type OverlayNetSpec, overlayGuardTable, overlayModel } from "./overlay";
 
-/** What a configure-network-hosts request asks: the hosts to add (with their underlay addresses) and to remove. */
+/** What a configure-network-hosts request asks: the hosts (ids) to add and to remove. */
 export interface MembersRequest {
   add: readonly string[];
   remove: readonly string[];
@@ -74,7 +74,7 @@ export function nextOverlayMembers(spec: OverlayNetSpec, req: MembersRequest, ip
   return [...spec.members.filter((m) => !req.remove.includes(m.id)), ...req.add.map((id) => ({ id, ip: ipOf(id) }))];
 }
 
-/** The hosts `next` adds to and removes from `spec`'s members (by id), and those in both (staying). */
+/** The members `after` adds to and removes from `before` (by id), and those in both (staying). */
 export function membersDiff(
   before: readonly OverlayMember[],
   after: readonly OverlayMember[],
