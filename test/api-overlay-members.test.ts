@@ -3,10 +3,13 @@
  * is what that member's own worker last published of its part (store/overlay-parts.ts): present with its state,
  * VXLAN device, flood entries and VMs; absent when the member published and has no such part; unknown when the
  * member is offline or never published. The workers' half (publishing from a real host) is e2e-overlay.
+ * configure-network-hosts at the door: its refusals (each naming why) and its dry run across hosts; the job
+ * itself runs in e2e-overlay.
  */
-import { putNetworkIpsAndStats, putOverlayParts } from "@netforge/core/store";
+import type { OverlayNetSpec } from "@netforge/core/model";
+import { putHost, putNetworkIpsAndStats, putNetworkSpec, putOverlayParts } from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiHarness, startApiHarness } from "./support/api-harness";
+import { type ApiHarness, hostRecord, startApiHarness } from "./support/api-harness";
 
 let h: ApiHarness;
 const at = "2026-12-07T13:00:00.000Z";
@@ -88,5 +91,126 @@ describe("an overlay's IP table", () => {
       "10.70.0.11=on-gateway",
       "10.70.0.12=null",
     ]);
+  });
+});
+
+describe("configure-network-hosts at the door", () => {
+  const under = (ip: string, mtu = 1500) => ({ underlay: { ip, interface: "eth0", mtu, source: "setting" as const } });
+  const spec: OverlayNetSpec = {
+    type: "overlay",
+    name: "ovh",
+    uuid: "7c1a3a0e-6f55-4a2c-9d7e-0a1b2c3d4e5f",
+    description: "",
+    createdAt: "2026-12-07T09:00:00.000Z",
+    bridge: "nfov10009",
+    cidr: "10.59.0.0/24",
+    gateway: "10.59.0.1",
+    dhcp: { enabled: true, start: "10.59.0.128", end: "10.59.0.254", leaseTime: 3600 },
+    mtu: 1450,
+    vni: 10009,
+    gatewayHost: "m2",
+    nat: true,
+    members: [
+      { id: "m1", ip: "172.30.9.1" },
+      { id: "m2", ip: "172.30.9.2" },
+      { id: "m3", ip: "172.30.9.3" },
+    ],
+    self: "m2",
+  };
+  beforeAll(async () => {
+    await putHost(h.redis, h.keys, hostRecord("m6", under("172.30.9.6")));
+    await putHost(h.redis, h.keys, hostRecord("m7", under("172.30.9.7", 1400)));
+    await putHost(h.redis, h.keys, hostRecord("m8", { underlay: null, underlayProblem: "no default route" }));
+    await h.addNetwork({
+      name: "ovh",
+      host: "m2",
+      type: "overlay",
+      cidr: "10.59.0.0/24",
+      state: "active",
+      overlay: {
+        vni: 10009,
+        gatewayHost: "m2",
+        hosts: ["m1", "m2", "m3"].map((id) => ({ id, state: "active" as const, connectedVms: 0 })),
+      },
+    });
+    await putNetworkSpec(h.redis, h.keys, spec);
+    await h.addNetwork({ name: "plain", host: "m1", cidr: "10.58.0.0/24" });
+  });
+  const err = async (body: Record<string, unknown>) => {
+    const r = await h.call("configure-network-hosts", { name: "ovh", ...body });
+    return { status: r.status, code: r.body.error?.code, message: r.body.error?.message as string, details: r.body.error?.details };
+  };
+
+  it("moving the gateway is not built yet; a network of another type has no members (422)", async () => {
+    const gw = await err({ gatewayHost: "m1" });
+    expect(gw).toMatchObject({ status: 422, code: "UNSUPPORTED_FOR_TYPE" });
+    expect(gw.message).toContain("(gatewayHost) is not built yet");
+    const plain = await h.call("configure-network-hosts", { name: "plain", add: ["m6"] });
+    expect(plain.status).toBe(422);
+    expect(plain.body.error.message).toBe("network 'plain' is of type nat: only overlay networks have member hosts");
+  });
+
+  it("an added host unknown (404), offline (503), without an underlay or whose underlay MTU is too small (400)", async () => {
+    expect(await err({ add: ["nohost"] })).toMatchObject({ status: 404, message: "host 'nohost' is not registered" });
+    const off = await err({ add: ["m4"] });
+    expect(off).toMatchObject({ status: 503, code: "HOST_UNAVAILABLE" });
+    expect(off.message).toContain("host 'm4' is offline");
+    const none = await err({ add: ["m8"] });
+    expect(none.status).toBe(400);
+    expect(none.details.issues).toEqual([{ path: "add.0", message: "host 'm8' has no underlay address for VXLAN: no default route" }]);
+    const small = await err({ add: ["m6", "m7"] });
+    expect(small.details.issues).toEqual([
+      {
+        path: "add.1",
+        message: "host 'm7''s underlay MTU is 1400: too small for overlay 'ovh''s MTU 1450 (it needs at least 1500 with 50 bytes of VXLAN)",
+      },
+    ]);
+  });
+
+  it("adding a member, removing a non-member or the gateway host (409 INVALID_STATE), naming nothing (400)", async () => {
+    expect(await err({ add: ["m3"] })).toMatchObject({
+      status: 409,
+      code: "INVALID_STATE",
+      message: "host 'm3' is already a member of overlay 'ovh' (m1, m2, m3)",
+    });
+    expect(await err({ remove: ["m6"] })).toMatchObject({
+      status: 409,
+      message: "host 'm6' is not a member of overlay 'ovh' (m1, m2, m3)",
+    });
+    const gw = await err({ remove: ["m2"] });
+    expect(gw).toMatchObject({ status: 409, code: "INVALID_STATE" });
+    expect(gw.message).toContain("host 'm2' is the gateway host of overlay 'ovh'");
+    expect(await err({ add: [], remove: [] })).toMatchObject({ status: 400, code: "VALIDATION_FAILED" });
+    expect(await err({ add: ["m6"], remove: ["m6"] })).toMatchObject({ status: 400, code: "VALIDATION_FAILED" });
+  });
+
+  it("a dry run removing a host where its worker counted VMs on the overlay: 409 NETWORK_IN_USE naming the host", async () => {
+    const part = { state: "active" as const, vxlanDevice: true, floodEntries: 2, observedAt: at };
+    await putOverlayParts(h.redis, h.keys, "m3", new Map([["ovh", { ...part, connectedVms: 2 }]]), true, at);
+    try {
+      expect(await err({ remove: ["m3"], dryRun: true })).toMatchObject({
+        status: 409,
+        code: "NETWORK_IN_USE",
+        message: "cannot remove host 'm3' from overlay 'ovh': 2 VMs attached there; detach them first",
+        details: { host: "m3", connectedVms: 2 },
+      });
+    } finally {
+      await putOverlayParts(h.redis, h.keys, "m3", new Map(), true, at);
+    }
+  });
+
+  it("a dry run shows every host's part, one step per host; a real call is a job on the gateway host", async () => {
+    const dry = await h.call("configure-network-hosts", { name: "ovh", add: ["m6"], remove: ["m3"], dryRun: true });
+    expect(dry.status).toBe(200);
+    expect(dry.body.plan.host).toBe("m2");
+    const steps = [...new Set(dry.body.plan.steps.map((s: { step: string }) => s.step))];
+    expect(steps).toEqual(["host m3: delete-network", "host m1: configure-network-hosts", "host m6: create-network", "updating members"]);
+    const cmds = dry.body.plan.steps.map((s: { step: string; command: string[] }) => `${s.step}: ${s.command.join(" ")}`);
+    expect(cmds).toContain("host m6: create-network: ip link add nfvx10009 type vxlan id 10009 local 172.30.9.6 dstport 4789 nolearning");
+    expect(cmds).toContain("updating members: bridge fdb append 00:00:00:00:00:00 dev nfvx10009 dst 172.30.9.6");
+    expect(cmds).toContain("updating members: bridge fdb del 00:00:00:00:00:00 dev nfvx10009 dst 172.30.9.3");
+    const real = await h.call("configure-network-hosts", { name: "ovh", add: ["m6"] });
+    expect(real.status).toBe(202);
+    expect(real.body.job).toMatchObject({ action: "configure-network-hosts", network: "ovh", host: "m2", state: "queued" });
   });
 });

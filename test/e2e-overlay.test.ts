@@ -708,4 +708,185 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     }
     expect((await c.call("describe-network", { name })).status).toBe(404);
   });
+
+  describe("configure-network-hosts: an overlay on hosts 1 and 2, host 3 added and removed", () => {
+    const ov = "ovh";
+    let v = 0;
+    let addPlan = "";
+    let vmA: Awaited<ReturnType<typeof createNamespaceVm>> | undefined;
+    let vmC: Awaited<ReturnType<typeof createNamespaceVm>> | undefined;
+    afterAll(async () => {
+      await vmA?.destroy();
+      await vmC?.destroy();
+    });
+    const floods = async (h: SandboxHost) =>
+      [...(await h.exec(["bridge", "fdb", "show", "dev", `nfvx${v}`], { reject: false })).stdout.matchAll(/^00:00:00:00:00:00 dst (\S+)/gm)]
+        .map((m) => m[1])
+        .sort();
+    const guardSet = async (h: SandboxHost) =>
+      /ip saddr != (?:\{ ([^}]*) \}|(\S+))/
+        .exec((await h.exec(["nft", "list", "table", "inet", `netforge-vx${v}`])).stdout)
+        ?.slice(1)
+        .find(Boolean);
+    const memberIds = async () =>
+      (await c.call("describe-network", { name: ov })).body.network.overlay.hosts.map((m: { id: string }) => m.id).join(" ");
+    const stepsOf = (job: any) => job.progress.steps.map((s: { name: string; state: string }) => `${s.name}=${s.state}`);
+
+    it("adding host 3 where its part fails (its VXLAN device's name taken) undoes host 1's update: all or nothing", async () => {
+      const r = await run("create-network", { name: ov, type: "overlay", cidr: "10.66.0.0/24", hosts: [A, B], gatewayHost: B });
+      expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
+      v = (await c.call("describe-network", { name: ov })).body.network.overlay.vni;
+      vmA = await createNamespaceVm(ha, { name: "hvm1", bridge: `nfov${v}` });
+      await vmA.dhcp({ timeoutMs: 20_000 });
+      await hc.exec(["ip", "link", "add", `nfvx${v}`, "type", "bridge"]);
+      try {
+        const f = await run("configure-network-hosts", { name: ov, add: [C] });
+        expect(f.error?.code, JSON.stringify(f)).toBe("INVALID_STATE");
+        expect(f.error.message).toContain(`host ${C}: interface nfvx${v} already exists on host ${C}`);
+        // Host 1's update had succeeded (its part is waited for first): the coordinator's revert undid it.
+        expect(stepsOf(f.job)).toEqual(
+          expect.arrayContaining([`host ${C}: create-network=failed`, `host ${A}: configure-network-hosts=undone`]),
+        );
+      } finally {
+        await hc.exec(["ip", "link", "del", `nfvx${v}`], { reject: false });
+      }
+      // Host 1's part and the gateway's are as before: one flood entry each, the guard without host 3.
+      expect(await floods(ha)).toEqual([under[B]]);
+      expect(await floods(hb)).toEqual([under[A]]);
+      expect(await guardSet(ha)).toBe([under[A], under[B]].sort().join(", "));
+      expect(await guardSet(hb)).toBe([under[A], under[B]].sort().join(", "));
+      expect(await libvirtNets(hc)).not.toContain(ov);
+      expect(await memberIds()).toBe(`${A} ${B}`);
+      // The definitions (what reconcile keeps) name two members again.
+      for (const h of [ha, hb]) expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).not.toContain(under[C]);
+    });
+
+    it("adding host 3: one job, a step per host, as its dry run previewed; its VM leases from host 2's DHCP and pings host 1's VM", async () => {
+      const dry = await c.call("configure-network-hosts", { name: ov, add: [C], dryRun: true });
+      expect(dry.status).toBe(200);
+      addPlan = dry.body.plan.planHash;
+      const r = await run("configure-network-hosts", { name: ov, add: [C], expectPlan: addPlan });
+      expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
+      console.info(
+        `configure-network-hosts add 1 host to a 2-host overlay: job ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`,
+      );
+      expect(r.job.host).toBe(B);
+      expect(stepsOf(r.job)).toEqual(
+        expect.arrayContaining([
+          `host ${A}: configure-network-hosts=succeeded`,
+          `host ${C}: create-network=succeeded`,
+          "updating members=succeeded",
+        ]),
+      );
+      expect(await memberIds()).toBe(`${A} ${B} ${C}`);
+      // Every member floods to every other and its guard accepts all three; host 3 has the whole part.
+      for (const [id, h] of [
+        [A, ha],
+        [B, hb],
+        [C, hc],
+      ] as const) {
+        expect(await floods(h), id).toEqual(
+          Object.entries(under)
+            .filter(([k]) => k !== id)
+            .map(([, ip]) => ip)
+            .sort(),
+        );
+        expect(await guardSet(h), id).toBe(Object.values(under).sort().join(", "));
+      }
+      const vx = (await links(hc)).find((x) => x.ifname === `nfvx${v}`);
+      expect(vx?.master).toBe(`nfov${v}`);
+      expect(vx?.linkinfo?.info_data).toMatchObject({ id: v, local: under[C], learning: false });
+      expect(await libvirtNets(hc)).toContain(ov);
+      for (const h of [ha, hb, hc]) expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).toContain(under[C]);
+      vmC = await createNamespaceVm(hc, { name: "hvm3", bridge: `nfov${v}` });
+      const lc = await vmC.dhcp({ timeoutMs: 20_000 });
+      expect(lc.ip).toMatch(/^10\.66\.0\./);
+      const ipA = (await vmA?.exec(["ip", "-4", "-o", "addr", "show", "dev", "eth0"]))?.stdout.match(/inet (\S+)\//)?.[1] as string;
+      const ping = await vmC.exec(["busybox", "ping", "-c", "2", "-W", "2", ipA], { reject: false });
+      expect(ping.exitCode, ping.stdout + ping.stderr).toBe(0);
+    });
+
+    it("refused: removing the gateway host, removing host 3 while its VM is attached, adding an unknown host or a member", async () => {
+      const gw = await c.call("configure-network-hosts", { name: ov, remove: [B] });
+      expect(gw.status).toBe(409);
+      expect(gw.body.error.message).toContain(`host '${B}' is the gateway host of overlay '${ov}'`);
+      // A plan previewed for another change: refused on the gateway host before any host's part.
+      const stale = await run("configure-network-hosts", { name: ov, remove: [C], expectPlan: addPlan });
+      expect(stale.error?.message, JSON.stringify(stale)).toContain("the plan differs from the one previewed");
+      expect(stepsOf(stale.job).some((x: string) => x.startsWith("host "))).toBe(false);
+      // Host 3's part reads its bridge and refuses: nothing changed anywhere (the removal runs before the rest).
+      const busy = await run("configure-network-hosts", { name: ov, remove: [C] });
+      expect(busy.error?.code, JSON.stringify(busy)).toBe("NETWORK_IN_USE");
+      expect(busy.error.message).toContain(`cannot remove host '${C}' from overlay '${ov}': device ${vmC?.hostIfname} attached there`);
+      expect(await libvirtNets(hc)).toContain(ov);
+      expect(await floods(ha)).toContain(under[C]);
+      expect((await c.call("configure-network-hosts", { name: ov, add: ["nohost"] })).status).toBe(404);
+      const member = await c.call("configure-network-hosts", { name: ov, add: [A] });
+      expect(member.status).toBe(409);
+      expect(member.body.error.message).toBe(`host '${A}' is already a member of overlay '${ov}' (${A}, ${B}, ${C})`);
+    });
+
+    it("removing host 3 (its VM gone): nothing left there, the others no longer flood to it and their guard drops its datagrams", async () => {
+      await vmC?.destroy();
+      vmC = undefined;
+      const r = await run("configure-network-hosts", { name: ov, remove: [C] });
+      expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
+      console.info(
+        `configure-network-hosts remove 1 host of a 3-host overlay: job ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`,
+      );
+      expect(stepsOf(r.job)).toEqual(
+        expect.arrayContaining([`host ${C}: delete-network=succeeded`, `host ${A}: configure-network-hosts=succeeded`]),
+      );
+      expect(await memberIds()).toBe(`${A} ${B}`);
+      expect(await libvirtNets(hc)).not.toContain(ov);
+      expect((await links(hc)).some((x) => x.ifname === `nfov${v}` || x.ifname === `nfvx${v}`)).toBe(false);
+      expect(await tables(hc)).not.toContain(`netforge-vx${v}`);
+      expect(await floods(ha)).toEqual([under[B]]);
+      expect(await floods(hb)).toEqual([under[A]]);
+      expect(await guardSet(ha)).toBe([under[A], under[B]].sort().join(", "));
+      for (const h of [ha, hb]) expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).not.toContain(under[C]);
+      // Host 3's datagram for the VNI, to host 1's VM: dropped by host 1's guard, never seen by the VM.
+      const va = vmA as NonNullable<typeof vmA>;
+      await va.exec(["nft", "add", "table", "inet", "seen"]);
+      await va.exec(["nft", "add", "chain", "inet", "seen", "in", "{ type filter hook input priority 0; }"]);
+      await va.exec(["nft", "add", "rule", "inet", "seen", "in", "udp", "dport", "9999", "counter"]);
+      const ipA = (await va.exec(["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout.match(/inet (\S+)\//)?.[1] as string;
+      await hc.exec(["python3", INJECT, under[A] as string, String(v), va.mac, ipA]);
+      await new Promise((res) => setTimeout(res, 300));
+      expect((await va.exec(["nft", "list", "chain", "inet", "seen", "in"])).stdout).toMatch(/counter packets 0 /);
+      expect((await ha.exec(["nft", "list", "table", "inet", `netforge-vx${v}`])).stdout).toMatch(/counter packets 1 /);
+      // Host 1's VM still reaches the gateway on host 2.
+      const gwPing = await va.exec(["busybox", "ping", "-c", "1", "-W", "2", "10.66.0.1"], { reject: false });
+      expect(gwPing.exitCode, gwPing.stdout + gwPing.stderr).toBe(0);
+      await va.destroy();
+      vmA = undefined;
+      expect((await run("delete-network", { name: ov })).job?.state).toBe("succeeded");
+    });
+
+    it("a removal undone: host 3 removed, host 1's added part failing, host 3's part is made again as it was", async () => {
+      const r0 = await run("create-network", { name: "ovr", type: "overlay", cidr: "10.67.0.0/24", hosts: [B, C], gatewayHost: B });
+      expect(r0.job?.state, JSON.stringify(r0)).toBe("succeeded");
+      v = (await c.call("describe-network", { name: "ovr" })).body.network.overlay.vni;
+      await ha.exec(["ip", "link", "add", `nfvx${v}`, "type", "bridge"]);
+      try {
+        const f = await run("configure-network-hosts", { name: "ovr", add: [A], remove: [C] });
+        expect(f.error?.message, JSON.stringify(f)).toContain(`host ${A}: interface nfvx${v} already exists on host ${A}`);
+        expect(stepsOf(f.job)).toEqual(expect.arrayContaining([`host ${C}: delete-network=undone`, `host ${A}: create-network=failed`]));
+      } finally {
+        await ha.exec(["ip", "link", "del", `nfvx${v}`], { reject: false });
+      }
+      // Host 3's part is back, running, flooding to the gateway and guarded for both members; the gateway floods to it.
+      expect((await hc.virsh(["net-info", "ovr"])).stdout).toMatch(/Active:\s+yes/);
+      expect((await links(hc)).find((x) => x.ifname === `nfvx${v}`)?.master).toBe(`nfov${v}`);
+      expect(await floods(hc)).toEqual([under[B]]);
+      expect(await floods(hb)).toEqual([under[C]]);
+      expect(await guardSet(hc)).toBe([under[B], under[C]].sort().join(", "));
+      expect(await libvirtNets(ha)).not.toContain("ovr");
+      expect((await c.call("describe-network", { name: "ovr" })).body.network.overlay.hosts.map((m: { id: string }) => m.id)).toEqual([
+        B,
+        C,
+      ]);
+      expect((await run("delete-network", { name: "ovr" })).job?.state).toBe("succeeded");
+    });
+  });
 });

@@ -12,11 +12,11 @@ import { fileURLToPath } from "node:url";
 import { buildOpenApiDocument } from "@netforge/api/openapi";
 import { ACTIONS, type ActionName } from "@netforge/core/contract";
 import type { NetSpec } from "@netforge/core/model";
-import { putNetworkIps, putNetworkSpec } from "@netforge/core/store";
+import { putHost, putNetworkIps, putNetworkSpec } from "@netforge/core/store";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiHarness, natBody, startApiHarness } from "./support/api-harness";
+import { type ApiHarness, hostRecord, natBody, startApiHarness } from "./support/api-harness";
 
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "..", ".netforge", "recorded-responses.json");
 const doc = buildOpenApiDocument() as any;
@@ -50,6 +50,7 @@ const VALID_BODIES: Partial<Record<string, unknown>> = {
   "configure-network-dns": { name: "ipnet", hosts: [{ ip: "10.83.0.10", names: ["db"] }] },
   "configure-network-mtu": { name: "ipnet", mtu: 1400 },
   "configure-network-qos": { name: "ipnet", network: { inbound: { averageKbps: 10000 } }, vms: [] },
+  "configure-network-hosts": { name: "ovnet", add: ["h2"] },
 };
 
 /** The spec and IP table a worker would have published for "ipnet" (IP management answers from them). */
@@ -100,6 +101,33 @@ beforeAll(async () => {
   await putNetworkIps(h.redis, h.keys, "ipnet", {
     observedAt: new Date().toISOString(),
     ips: [{ ip: "10.83.0.10", mac: "52:54:00:00:00:01", vmName: null, hostname: null, static: true, leaseExpiresAt: null }],
+  });
+  // An overlay on h1 and a host with an underlay to add to it (configure-network-hosts).
+  await putHost(h.redis, h.keys, hostRecord("h2", { underlay: { ip: "172.30.9.2", interface: "eth0", mtu: 1500, source: "setting" } }));
+  await h.addNetwork({
+    name: "ovnet",
+    host: "h1",
+    type: "overlay",
+    cidr: "10.84.0.0/24",
+    state: "active",
+    overlay: { vni: 10000, gatewayHost: "h1", hosts: [{ id: "h1", state: "active", connectedVms: 0 }] },
+  });
+  await putNetworkSpec(h.redis, h.keys, {
+    type: "overlay",
+    name: "ovnet",
+    uuid: "3e3fce45-4f53-4fa7-bb32-11f34168329f",
+    description: "",
+    createdAt: "2026-11-28T00:00:00.000Z",
+    bridge: "nfov10000",
+    cidr: "10.84.0.0/24",
+    gateway: "10.84.0.1",
+    dhcp: { enabled: true, start: "10.84.0.128", end: "10.84.0.254", leaseTime: 3600 },
+    mtu: 1450,
+    vni: 10000,
+    gatewayHost: "h1",
+    nat: true,
+    members: [{ id: "h1", ip: "172.30.9.1" }],
+    self: "h1",
   });
   // A claim with no network behind it on an online host and no job: what release-network-claim frees.
   await h.addNetwork({ name: "orphan", host: "gone-host", cidr: "10.79.0.0/24" });

@@ -384,3 +384,40 @@ export async function overlayAtDoor(
   };
   return { door: { vni, underlay, mtu: mtu ?? largest }, release };
 }
+
+/**
+ * The hosts configure-network-hosts adds to an overlay (issue 17): each registered (404), online (503), with an
+ * underlay address (400 naming the worker's reason) whose MTU carries the overlay's MTU with the VXLAN overhead
+ * (400 naming the host). Their underlay addresses, by host.
+ */
+export async function addedMembersAtDoor(
+  redis: Redis,
+  keys: Keys,
+  name: string,
+  add: readonly string[],
+  mtu: number,
+): Promise<Record<string, string>> {
+  const records = await Promise.all(add.map((id) => getHost(redis, keys, id)));
+  const underlay: Record<string, string> = {};
+  const issues: { path: string; message: string }[] = [];
+  add.forEach((id, i) => {
+    const h = onlineHost(records[i] ?? null, id, `an overlay's new member must be online to join overlay '${name}'`);
+    if (!h.underlay) {
+      issues.push({
+        path: `add.${i}`,
+        message: `host '${id}' has no underlay address for VXLAN${h.underlayProblem ? `: ${h.underlayProblem}` : " (its worker reports none)"}`,
+      });
+      return;
+    }
+    if (overlayMtu([h.underlay.mtu]) < mtu) {
+      issues.push({
+        path: `add.${i}`,
+        message: `host '${id}''s underlay MTU is ${h.underlay.mtu}: too small for overlay '${name}''s MTU ${mtu} (it needs at least ${mtu + VXLAN_OVERHEAD_V4} with ${VXLAN_OVERHEAD_V4} bytes of VXLAN)`,
+      });
+      return;
+    }
+    underlay[id] = h.underlay.ip;
+  });
+  if (issues.length > 0) throw validationError(issues);
+  return underlay;
+}

@@ -23,6 +23,7 @@ export * from "./schemas/job-payload";
 export * from "./schemas/network";
 export * from "./schemas/qos";
 export * from "./schemas/text";
+export { ConfigureNetworkHostsBody, ConfigureNetworkHostsPayload } from "./schemas/types/overlay";
 export * from "./validation";
 export {
   CHANGE_KINDS,

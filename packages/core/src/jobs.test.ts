@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CONFIGURE_STEPS, JOB_STEPS } from "./jobs";
+import { CONFIGURE_STEPS, JOB_STEPS, partUndoOf } from "./jobs";
 import { JOB_ACTIONS } from "./schemas/job";
 
 describe("the steps each job reports (its progress from the first event)", () => {
@@ -24,5 +24,16 @@ describe("the steps each job reports (its progress from the first event)", () =>
       expect(JOB_STEPS[a]).toEqual(["checking change", "applying change"]);
     }
     expect(JOB_STEPS["configure-network-port-forward"]).toEqual(["checking host port", "checking change", "applying change"]);
+  });
+});
+
+describe("partUndoOf: what takes back a member's part of a job spanning hosts (the definition's partUndoneBy)", () => {
+  it("a create by a delete, a start and a stop by each other, a member list change by itself; a delete by nothing", () => {
+    expect(partUndoOf("create-network")).toBe("delete-network");
+    expect(partUndoOf("start-network")).toBe("stop-network");
+    expect(partUndoOf("stop-network")).toBe("start-network");
+    expect(partUndoOf("configure-network-hosts")).toBe("configure-network-hosts");
+    expect(partUndoOf("delete-network")).toBeNull();
+    expect(partUndoOf("configure-network-dhcp")).toBeNull();
   });
 });

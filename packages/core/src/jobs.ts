@@ -8,7 +8,7 @@ import type { JobPayloads } from "./actions/jobs";
 import type { JobAction } from "./schemas/job";
 import type { NetworkRef } from "./schemas/network";
 
-export { CONFIGURE_STEPS, type JobPayloads, JOB_STEPS } from "./actions/jobs";
+export { CONFIGURE_STEPS, type JobPayloads, JOB_STEPS, partUndoOf } from "./actions/jobs";
 export type { CreateNetworkPayload } from "./schemas/payload-parse";
 
 /**

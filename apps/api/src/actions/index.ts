@@ -7,6 +7,7 @@ import { type JobAction, oneHalfEach } from "@netforge/core/contract";
 import { assignStaticIp } from "./assign-static-ip";
 import { configureNetworkDhcp } from "./configure-network-dhcp";
 import { configureNetworkDns } from "./configure-network-dns";
+import { configureNetworkHosts } from "./configure-network-hosts";
 import { configureNetworkMtu } from "./configure-network-mtu";
 import { configureNetworkQos } from "./configure-network-qos";
 import { configureNetworkFirewall } from "./configure-network-firewall";
@@ -34,6 +35,7 @@ export const API_HALVES = oneHalfEach([
   configureNetworkDns,
   configureNetworkMtu,
   configureNetworkQos,
+  configureNetworkHosts,
 ]);
 
 const isHalfOf = <A extends JobAction>(half: AnyApiHalf, action: A): half is AnyApiHalf & ApiHalf<A> => half.action === action;

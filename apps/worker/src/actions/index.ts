@@ -8,6 +8,7 @@ import type { HostContext, JobContext } from "../context";
 import { assignStaticIp } from "./assign-static-ip";
 import { configureNetworkDhcp } from "./configure-network-dhcp";
 import { configureNetworkDns } from "./configure-network-dns";
+import { configureNetworkHosts } from "./configure-network-hosts";
 import { configureNetworkMtu } from "./configure-network-mtu";
 import { configureNetworkQos } from "./configure-network-qos";
 import { configureNetworkFirewall } from "./configure-network-firewall";
@@ -35,6 +36,7 @@ export const WORKER_HALVES = oneHalfEach([
   configureNetworkDns,
   configureNetworkMtu,
   configureNetworkQos,
+  configureNetworkHosts,
 ]);
 
 const isHalfOf = <A extends JobAction>(half: AnyWorkerHalf, action: A): half is AnyWorkerHalf & WorkerHalf<A> => half.action === action;

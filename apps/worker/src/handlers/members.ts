@@ -9,20 +9,13 @@
  * which queues the undoing action on that member and waits for it; a part that does not finish within the bound
  * is cancelled (its record failed, its queue entry removed) and counted as failed, its undo queued anyway.
  */
-import { AppError, JOB_STEPS, type JobAction, type JobPayloads } from "@netforge/core/contract";
+import { AppError, type CreateNetworkPayload, JOB_STEPS, type JobAction, type JobPayloads, partUndoOf } from "@netforge/core/contract";
 import { getJob, isTerminal, type JobRecord, newJobRecord, openHostQueue, saveNewJob } from "@netforge/core/store";
 import type { JobContext } from "../context";
 
 /** How long the coordinator waits for a member's part (and for a member's undo) before giving up on it. */
 export const MEMBER_PART_TIMEOUT_MS = 30_000;
 const POLL_MS = 50;
-
-/** The action that takes a member's part back (null: none; a delete is not undone). */
-const UNDO_OF: Partial<Record<JobAction, JobAction>> = {
-  "create-network": "delete-network",
-  "start-network": "stop-network",
-  "stop-network": "start-network",
-};
 
 export interface MemberParts {
   /** Wait until every part finished; throws the first failure, naming its host. */
@@ -105,6 +98,8 @@ export async function startMemberParts<A extends JobAction>(
   hosts: readonly string[],
   payloadFor: (host: string) => JobPayloads[A],
   undoPayloadFor: (host: string) => JobPayloads[JobAction],
+  /** The action that takes a part back when it is not the usual one (configure-network-hosts: a removed member's delete, undone by a create). */
+  undoAction?: JobAction,
 ): Promise<MemberParts> {
   const parts: { host: string; id: string; done: Promise<JobRecord | null> }[] = [];
   for (const host of hosts) {
@@ -113,7 +108,7 @@ export async function startMemberParts<A extends JobAction>(
     const done = finished(ctx, id, MEMBER_PART_TIMEOUT_MS);
     done.catch(() => undefined);
     parts.push({ host, id, done });
-    const undo = UNDO_OF[action];
+    const undo = undoAction ?? partUndoOf(action);
     if (undo) {
       ctx.revert.add(
         `undo ${action} on host ${host}`,
@@ -152,4 +147,24 @@ export async function startMemberParts<A extends JobAction>(
       }
     },
   };
+}
+
+/**
+ * Start configure-network-hosts's parts that `change` (add or remove) `hosts`: `create` gives a member's create
+ * payload (an added member's part, or a removed member's part made again by the undo).
+ */
+export function startMembershipParts(
+  ctx: JobContext,
+  change: "add" | "remove",
+  hosts: readonly string[],
+  name: string,
+  create: (host: string) => CreateNetworkPayload,
+): Promise<MemberParts> {
+  const ref = () => ({ name });
+  // An added member makes its part as a create does (undone by a delete, its definition's partUndoneBy); a removed
+  // member takes its part down as a delete does, refused while something is attached there, and is undone by
+  // making the part again.
+  return change === "add"
+    ? startMemberParts(ctx, "create-network", hosts, create, ref)
+    : startMemberParts(ctx, "delete-network", hosts, ref, create, "create-network");
 }

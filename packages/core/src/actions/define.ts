@@ -67,6 +67,12 @@ export interface JobDefinition<
   change: C;
   /** Its payload read back from the queue, parsed into the payload type (the worker trusts nothing in Redis). */
   payload: (raw: Record<string, unknown>) => PayloadResult<P>;
+  /**
+   * A part of a job spanning hosts (an overlay member's part, run by that member's worker): the job action that
+   * takes such a part back when the job fails elsewhere (jobs.ts checks it names a job action). Absent: a part of
+   * this action is not undone (a delete).
+   */
+  partUndoneBy?: string;
 }
 
 export type ActionDef = QueryDefinition | JobDefinition;

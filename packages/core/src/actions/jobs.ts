@@ -7,6 +7,7 @@ import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/fire
 import { AssignStaticIpBody, ConfigureDhcpBody, ConfigureDnsBody, UnassignStaticIpBody } from "../schemas/ipam";
 import { ConfigureMtuBody, CREATE_EXAMPLES, CreateNetworkBody, NetworkRef } from "../schemas/network";
 import { bodyPayload, parseCreatePayload } from "../schemas/payload-parse";
+import { ConfigureNetworkHostsBody, ConfigureNetworkHostsPayload } from "../schemas/types/overlay";
 import { ConfigureQosBody } from "../schemas/qos";
 import type {
   DhcpChange,
@@ -38,6 +39,7 @@ export const JOB_DEFINITIONS = {
     cli: ["network", "create"],
     examples: CREATE_EXAMPLES,
     steps: ["checking host", "defining network", "starting network", "setting autostart", "verifying DHCP"],
+    partUndoneBy: "delete-network",
     change: null,
     payload: parseCreatePayload,
   }),
@@ -65,6 +67,7 @@ export const JOB_DEFINITIONS = {
     cli: ["network", "start"],
     examples: { default: { summary: "start network web", value: { name: "web" } } },
     steps: ["starting network", "verifying DHCP"],
+    partUndoneBy: "stop-network",
     change: null,
     payload: bodyPayload(NetworkRef),
   }),
@@ -78,6 +81,7 @@ export const JOB_DEFINITIONS = {
     cli: ["network", "stop"],
     examples: { default: { summary: "stop network web", value: { name: "web" } } },
     steps: ["checking attachments", "stopping network"],
+    partUndoneBy: "start-network",
     change: null,
     payload: bodyPayload(NetworkRef),
   }),
@@ -302,6 +306,22 @@ export const JOB_DEFINITIONS = {
       },
     }),
   ),
+  "configure-network-hosts": jobAction({
+    kind: "job",
+    body: ConfigureNetworkHostsBody,
+    role: "operator",
+    summary: "Add and remove member hosts of an overlay network in one job (all or nothing)",
+    description:
+      "overlay networks only (else UNSUPPORTED_FOR_TYPE). An added host must be registered (404), online (503 HOST_UNAVAILABLE), have an underlay address and an underlay MTU that carries the overlay's MTU (400), and not be a member yet; a removed host must be a member other than the gateway host (INVALID_STATE) with no VM attached there (NETWORK_IN_USE). One job on the gateway host: each added host makes its part (bridge, VXLAN device, guard, libvirt network, flood entries toward every member), each remaining member adds and drops the flood entries and replaces its guard's member set, each removed host takes its part down, and every member's definition keeps the new member list; if any host's part fails, what the others did is undone. The VXLAN id stays. Moving the gateway (gatewayHost) is not built yet (UNSUPPORTED_FOR_TYPE).",
+    cli: ["network", "hosts"],
+    examples: {
+      default: { summary: "add hv4 to overlay tenant-a and remove hv2", value: { name: "tenant-a", add: ["hv4"], remove: ["hv2"] } },
+    },
+    steps: ["checking members", "updating members"],
+    partUndoneBy: "configure-network-hosts",
+    change: null,
+    payload: bodyPayload(ConfigureNetworkHostsPayload),
+  }),
 };
 
 /** A limit's directions as the spec keeps them (absent ones left out). */
@@ -336,6 +356,19 @@ const CHANGES: { [A in ConfigureAction]: { change: (payload: JobPayloads[A]) => 
 /** The change a configure action's payload asks for (its definition's `change`). */
 export function changeOf<A extends ConfigureAction>(action: A, payload: JobPayloads[A]): NetworkChange {
   return CHANGES[action].change(payload);
+}
+
+/**
+ * The action that takes back a part of `action` in a job spanning hosts (its definition's `partUndoneBy`), or
+ * null. A name that is no job action is a programming error, thrown at load (below), not at a failed job's undo.
+ */
+export function partUndoOf(action: JobActionName): JobActionName | null {
+  const u: string | undefined = (JOB_DEFINITIONS[action] as JobDefinition).partUndoneBy;
+  return u === undefined ? null : isJobAction(u) ? u : null;
+}
+for (const a of JOB_ACTIONS) {
+  const u = (JOB_DEFINITIONS[a] as JobDefinition).partUndoneBy;
+  if (u !== undefined && !isJobAction(u)) throw new Error(`job action ${a}: partUndoneBy '${u}' is no job action`);
 }
 
 /** Steps each action reports, in order. */

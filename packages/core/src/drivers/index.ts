@@ -25,5 +25,15 @@ export {
   type OverlayRepair,
   overlayDrift,
 } from "./overlay-drift";
+export {
+  guardReplaceArgv,
+  type MembersRequest,
+  memberCreatePayload,
+  memberSpec,
+  membersDiff,
+  nextOverlayMembers,
+  planMembersChange,
+  planMembersUpdate,
+} from "./overlay-members";
 export * from "./door";
 export { bridgeChoiceFromInventory, bridgeUsers } from "./bridge";

@@ -77,6 +77,7 @@ describe("job records", () => {
       "configure-network-dns",
       "configure-network-mtu",
       "configure-network-qos",
+      "configure-network-hosts",
     ]);
     expect(JOB_STATES).toEqual(["queued", "running", "succeeded", "failed"]);
     expect(StepState.options).toEqual(["pending", "running", "succeeded", "failed", "undone", "skipped"]);

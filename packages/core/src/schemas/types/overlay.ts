@@ -4,7 +4,7 @@
  * addressing fields are the routed types' (routed.ts); what it adds is the member hosts.
  */
 import { z } from "zod";
-import { CidrString, HostId, IPv4 } from "../common";
+import { CidrString, HostId, IPv4, NetworkName } from "../common";
 import { commonCreateFields, DhcpInput, type FieldIssue, Mtu, validationError } from "../network-fields";
 import { type RoutedPart, resolveRouted } from "./routed";
 
@@ -73,3 +73,31 @@ export function overlayBodyFields(overlay: unknown, isObject: (v: unknown) => v 
   if (!isObject(overlay)) return overlay === undefined ? {} : { overlay };
   return { hosts: overlay.hosts, gatewayHost: overlay.gatewayHost, nat: overlay.nat };
 }
+
+const MemberList = (what: string) => z.array(HostId).max(64).describe(what);
+
+/** configure-network-hosts: add and remove an overlay's member hosts in one job. */
+export const ConfigureNetworkHostsBody = z.strictObject({
+  name: NetworkName,
+  add: MemberList("Hosts (ids) that become members: each gets its bridge, VXLAN device, guard and libvirt network").optional(),
+  remove: MemberList("Member hosts (ids) whose part is removed (not the gateway host; refused while VMs are attached there)").optional(),
+  gatewayHost: HostId.optional().describe("Moving the gateway to another member: not built yet (refused with UNSUPPORTED_FOR_TYPE)"),
+  dryRun: z.boolean().optional().describe("Validate and plan only: nothing is queued or changed"),
+});
+export type ConfigureNetworkHostsBody = z.infer<typeof ConfigureNetworkHostsBody>;
+
+/**
+ * Its job's payload (the coordinator's on the gateway host, and each member's part): the body's lists (empty when
+ * absent) and the member list after the change, with each member's underlay address (the door's: the added
+ * hosts' from their workers' records, the others' from the spec).
+ */
+export const ConfigureNetworkHostsPayload = z.strictObject({
+  name: NetworkName,
+  add: z.array(HostId).max(64),
+  remove: z.array(HostId).max(64),
+  members: z
+    .array(z.strictObject({ id: HostId, ip: IPv4 }))
+    .min(1)
+    .max(64),
+});
+export type ConfigureNetworkHostsPayload = z.infer<typeof ConfigureNetworkHostsPayload>;

@@ -1,0 +1,183 @@
+import { describe, expect, it } from "vitest";
+import { AppError } from "../errors";
+import { parseCreatePayload } from "../schemas/payload-parse";
+import { parseNetworkXml } from "../render/network-xml";
+import { type OverlayNetSpec, overlaySpecFor } from "./overlay";
+import { guardInPlace } from "./overlay-drift";
+import {
+  guardReplaceArgv,
+  memberCreatePayload,
+  memberSpec,
+  membersDiff,
+  nextOverlayMembers,
+  planMembersChange,
+  planMembersUpdate,
+} from "./overlay-members";
+
+const IPS: Record<string, string> = { hv1: "172.30.9.1", hv2: "172.30.9.2", hv3: "172.30.9.3", hv4: "172.30.9.4" };
+const spec = (self: string, ids = ["hv1", "hv2", "hv3"]): OverlayNetSpec => ({
+  type: "overlay",
+  name: "tenant-a",
+  uuid: "7c1a3a0e-6f55-4a2c-9d7e-0a1b2c3d4e5f",
+  description: "",
+  createdAt: "2026-12-07T09:00:00.000Z",
+  bridge: "nfov10000",
+  cidr: "10.50.0.0/24",
+  gateway: "10.50.0.1",
+  dhcp: { enabled: true, start: "10.50.0.128", end: "10.50.0.254", leaseTime: 3600 },
+  mtu: 1450,
+  vni: 10000,
+  gatewayHost: "hv2",
+  nat: true,
+  members: ids.map((id) => ({ id, ip: IPS[id] as string })),
+  self,
+});
+const ipOf = (id: string) => IPS[id] as string;
+const refusal = (f: () => unknown): AppError => {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+  throw new Error("not refused");
+};
+
+describe("the member list after a configure-network-hosts", () => {
+  it("keeps the members' order, drops the removed and appends the added", () => {
+    const next = nextOverlayMembers(spec("hv2"), { add: ["hv4"], remove: ["hv1"] }, ipOf);
+    expect(next).toEqual([
+      { id: "hv2", ip: IPS.hv2 },
+      { id: "hv3", ip: IPS.hv3 },
+      { id: "hv4", ip: IPS.hv4 },
+    ]);
+    expect(membersDiff(spec("hv2").members, next)).toEqual({
+      added: [{ id: "hv4", ip: IPS.hv4 }],
+      removed: [{ id: "hv1", ip: IPS.hv1 }],
+      staying: [
+        { id: "hv2", ip: IPS.hv2 },
+        { id: "hv3", ip: IPS.hv3 },
+      ],
+    });
+  });
+
+  it("refuses a request naming nothing, a host twice or in both lists (400), with the field", () => {
+    expect(refusal(() => nextOverlayMembers(spec("hv2"), { add: [], remove: [] }, ipOf)).code).toBe("VALIDATION_FAILED");
+    const twice = refusal(() => nextOverlayMembers(spec("hv2"), { add: ["hv4", "hv4"], remove: [] }, ipOf));
+    expect(twice.details.issues).toEqual([{ path: "add.1", message: "host 'hv4' is listed twice" }]);
+    const both = refusal(() => nextOverlayMembers(spec("hv2"), { add: ["hv3"], remove: ["hv3"] }, ipOf));
+    expect(both.details.issues).toEqual([{ path: "remove.0", message: "host 'hv3' is both added and removed" }]);
+  });
+
+  it("refuses adding a member, removing a non-member and removing the gateway host, saying why", () => {
+    const member = refusal(() => nextOverlayMembers(spec("hv2"), { add: ["hv3"], remove: [] }, ipOf));
+    expect(member.code).toBe("INVALID_STATE");
+    expect(member.message).toBe("host 'hv3' is already a member of overlay 'tenant-a' (hv1, hv2, hv3)");
+    const stranger = refusal(() => nextOverlayMembers(spec("hv2"), { add: [], remove: ["hv4"] }, ipOf));
+    expect(stranger.message).toBe("host 'hv4' is not a member of overlay 'tenant-a' (hv1, hv2, hv3)");
+    const gw = refusal(() => nextOverlayMembers(spec("hv2"), { add: [], remove: ["hv2"] }, ipOf));
+    expect(gw.code).toBe("INVALID_STATE");
+    expect(gw.message).toContain("host 'hv2' is the gateway host of overlay 'tenant-a'");
+    expect(gw.details).toMatchObject({ host: "hv2", gatewayHost: "hv2" });
+  });
+});
+
+describe("a remaining member's update", () => {
+  const next = nextOverlayMembers(spec("hv1"), { add: ["hv4"], remove: ["hv3"] }, ipOf);
+
+  it("running: a flood entry toward the added, none toward the removed, the guard replaced in one transaction, the spec written", () => {
+    const plan = planMembersUpdate(spec("hv1"), next, true);
+    const steps = plan.hostSteps.map((s) =>
+      s.kind === "command" ? { argv: s.argv.join(" "), undo: (s.undo as string[]).join(" ") } : s.kind,
+    );
+    expect(steps).toEqual([
+      {
+        argv: "bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.4",
+        undo: "bridge fdb del 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.4",
+      },
+      {
+        argv: "bridge fdb del 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.3",
+        undo: "bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.3",
+      },
+      {
+        argv: expect.stringContaining("ip saddr != { 172.30.9.1, 172.30.9.2, 172.30.9.4 } counter drop"),
+        undo: expect.stringContaining("ip saddr != { 172.30.9.1, 172.30.9.2, 172.30.9.3 } counter drop"),
+      },
+      "xml",
+    ]);
+    // The guard is one nft argument: flush and add in one invocation (one transaction).
+    const guard = plan.hostSteps[2];
+    expect(guard?.kind === "command" && guard.argv.length).toBe(2);
+    expect(guard?.kind === "command" && guard.argv[1]).toMatch(
+      /^flush chain inet netforge-vx10000 guard; add rule inet netforge-vx10000 guard /,
+    );
+    // The written definition carries the new members (what reconcile keeps), for the same host.
+    const xml = plan.hostSteps[3];
+    const written = xml?.kind === "xml" ? parseNetworkXml(xml.xml).spec : null;
+    expect(written).toEqual({ ...spec("hv1"), members: next });
+    expect(plan.spec).toEqual(written);
+    expect(xml?.kind === "xml" && xml.undo).toEqual({ xml: expect.stringContaining("172.30.9.3") });
+  });
+
+  it("the guard's rule is what reconcile checks for the new member list", () => {
+    const argv = guardReplaceArgv({ ...spec("hv1"), members: next });
+    const rule = (argv[1] as string).split("; add rule inet netforge-vx10000 guard ")[1] as string;
+    const text = [
+      "table inet netforge-vx10000 {",
+      "\tchain guard {",
+      "\t\ttype filter hook prerouting priority raw; policy accept;",
+      `\t\t${rule.replace("@th,96,24 10000", "@th,96,24 0x2710").replace("counter drop", "counter packets 0 bytes 0 drop")}`,
+      "\t}",
+      "}",
+    ].join("\n");
+    expect(guardInPlace({ ...spec("hv1"), members: next }, text)).toBe(true);
+    expect(guardInPlace(spec("hv1"), text)).toBe(false);
+  });
+
+  it("stopped: only the spec written; a member not in the new list is refused", () => {
+    expect(planMembersUpdate(spec("hv1"), next, false).hostSteps.map((s) => s.kind)).toEqual(["xml"]);
+    expect(refusal(() => planMembersUpdate(spec("hv3"), next, true)).code).toBe("INVALID_STATE");
+  });
+
+  it("refuses an underlay address that is no IPv4 address before any command is built", () => {
+    expect(() => guardReplaceArgv({ ...spec("hv1"), members: [{ id: "hv1", ip: "1.2.3.4; flush ruleset" }] })).toThrow(/not an IPv4/);
+  });
+});
+
+describe("an added member's part", () => {
+  it("is a create-network payload the worker accepts, planning that member's spec with the new member list", () => {
+    const next = nextOverlayMembers(spec("hv2"), { add: ["hv4"], remove: [] }, ipOf);
+    const payload = memberCreatePayload(spec("hv2"), next, "hv4", { start: true, autostart: true });
+    const parsed = parseCreatePayload(JSON.parse(JSON.stringify(payload)));
+    expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
+    expect(overlaySpecFor(payload, "hv4")).toEqual(memberSpec(spec("hv2"), "hv4", next));
+  });
+
+  it("without DHCP and stopped, too", () => {
+    const s = { ...spec("hv2"), dhcp: { enabled: false, start: null, end: null, leaseTime: null }, nat: false };
+    const payload = memberCreatePayload(s, s.members, "hv3", { start: false, autostart: false });
+    expect(parseCreatePayload(JSON.parse(JSON.stringify(payload))).ok).toBe(true);
+    expect(overlaySpecFor(payload, "hv3")).toEqual(memberSpec(s, "hv3", s.members));
+    expect(payload).toMatchObject({ start: false, autostart: false });
+  });
+});
+
+describe("the dry run's plan across hosts", () => {
+  it("the removed members' parts first, then the others', the added members', the gateway's own last", () => {
+    const next = nextOverlayMembers(spec("hv2"), { add: ["hv4"], remove: ["hv3"] }, ipOf);
+    const plan = planMembersChange(spec("hv2"), next, { active: true, autostart: true });
+    expect(plan.phases.map((p) => p.step)).toEqual([
+      "host hv3: delete-network",
+      "host hv1: configure-network-hosts",
+      "host hv4: create-network",
+      "updating members",
+    ]);
+    const cmds = (i: number) => plan.phases[i]?.hostSteps.map((s) => (s.kind === "command" ? s.argv.join(" ") : s.kind)) ?? [];
+    expect(cmds(0)).toContain("ip link del nfvx10000");
+    expect(cmds(0)).toContain("ip link del nfov10000");
+    expect(cmds(2)).toContain("ip link add nfvx10000 type vxlan id 10000 local 172.30.9.4 dstport 4789 nolearning");
+    expect(cmds(2)).toContain("bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.2");
+    expect(cmds(3)).toContain("bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.4");
+    expect(cmds(3)).toContain("bridge fdb del 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.3");
+  });
+});
