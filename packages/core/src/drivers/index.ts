@@ -26,6 +26,18 @@ export {
   overlayDrift,
 } from "./overlay-drift";
 export {
+  type FdbRow,
+  isUnicastMac,
+  localMacsFromFdb,
+  type MacConflict,
+  macConflicts,
+  type UnicastChange,
+  type UnicastEntry,
+  unicastChanges,
+  unicastEntriesFromFdb,
+  wantedUnicastEntries,
+} from "./overlay-unicast";
+export {
   guardReplaceArgv,
   type MembersRequest,
   memberCreatePayload,

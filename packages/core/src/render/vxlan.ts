@@ -82,6 +82,12 @@ export function unicastEntry(vni: number, mac: string, remote: string): string[]
   return ["fdb", "replace", mac, "dev", vxlanDeviceName(vni), "dst", remote, "static"];
 }
 
+/** `bridge` arguments: the static unicast entry of `mac` removed (its frames flood again, or go nowhere). */
+export function unicastEntryRemoval(vni: number, mac: string): string[] {
+  check(MAC_RE.test(mac) && mac !== "00:00:00:00:00:00", `MAC ${JSON.stringify(mac)}`);
+  return ["fdb", "del", mac, "dev", vxlanDeviceName(vni)];
+}
+
 /** An overlay as the VXLAN guard sees it: its name (for the comment), VNI and its members' underlay addresses. */
 export interface VxlanGuardEntry {
   name: string;

@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { localMacsFromFdb, macConflicts, unicastChanges, unicastEntriesFromFdb, wantedUnicastEntries } from "./overlay-unicast";
+
+const members = [
+  { id: "h1", ip: "172.31.5.1" },
+  { id: "h2", ip: "172.31.5.2" },
+  { id: "h3", ip: "172.31.5.3" },
+];
+const M1 = "52:54:00:00:00:01";
+const M3 = "52:54:00:00:00:03";
+const MX = "52:54:00:00:00:99";
+
+describe("localMacsFromFdb", () => {
+  it("keeps what the bridge learned on its own ports, not the ports' own addresses, the VXLAN device's or multicast", () => {
+    const rows = [
+      { mac: "33:33:00:00:00:01", ifname: "nfov1", flags: ["self"], state: "permanent" },
+      { mac: "52:54:00:AA:00:01", ifname: "nv1", flags: [], master: "nfov1" },
+      { mac: "52:54:00:aa:00:02", ifname: "nv2", flags: [], master: "nfov1", state: "static" },
+      { mac: "9e:84:a1:74:17:81", ifname: "nv1", flags: [], master: "nfov1", state: "permanent" },
+      { mac: "01:00:5e:00:00:01", ifname: "nv1", flags: ["self"], state: "permanent" },
+      { mac: "32:3c:6f:3d:0f:17", ifname: "nfvx1", flags: [], master: "nfov1", state: "permanent" },
+      { mac: "52:54:00:aa:00:03", ifname: "nfvx1", flags: [], master: "nfov1" },
+      { mac: "52:54:00:aa:00:04", ifname: "nfvx1", dst: "172.31.5.3", flags: ["self"], state: "static" },
+      { mac: "52:54:00:aa:00:05", ifname: "other", flags: [], master: "br9" },
+      { mac: "52:54:00:aa:00:01", ifname: "nv1", flags: [], master: "nfov1", vlan: 1 },
+    ];
+    expect(localMacsFromFdb(rows, "nfov1", "nfvx1")).toEqual(["52:54:00:aa:00:01", "52:54:00:aa:00:02"]);
+  });
+});
+
+describe("wantedUnicastEntries and macConflicts", () => {
+  it("one entry per MAC on exactly one other member, toward its underlay; none for its own", () => {
+    const pub = new Map([
+      ["h1", [M1]],
+      ["h2", []],
+      ["h3", [M3]],
+    ]);
+    expect(wantedUnicastEntries("h1", members, pub)).toEqual([{ mac: M3, dst: "172.31.5.3" }]);
+    expect(wantedUnicastEntries("h2", members, pub)).toEqual([
+      { mac: M1, dst: "172.31.5.1" },
+      { mac: M3, dst: "172.31.5.3" },
+    ]);
+    expect(macConflicts(pub)).toEqual([]);
+  });
+  it("a MAC on two members at once: no entry anywhere, reported once with both hosts", () => {
+    const pub = new Map([
+      ["h1", [M1, M3]],
+      ["h2", undefined],
+      ["h3", [M3]],
+    ]);
+    expect(wantedUnicastEntries("h2", members, pub)).toEqual([{ mac: M1, dst: "172.31.5.1" }]);
+    expect(wantedUnicastEntries("h1", members, pub)).toEqual([]);
+    expect(macConflicts(pub)).toEqual([{ mac: M3, hosts: ["h1", "h3"] }]);
+  });
+  it("a host that is no member is ignored; invalid MACs are never entries", () => {
+    const pub = new Map([
+      ["h9", [MX]],
+      ["h3", ["ff:ff:ff:ff:ff:ff", "nonsense", M3]],
+    ]);
+    expect(wantedUnicastEntries("h1", members, pub)).toEqual([{ mac: M3, dst: "172.31.5.3" }]);
+  });
+});
+
+describe("unicastChanges", () => {
+  it("replaces the missing and the moved, deletes the unwanted, leaves the right ones", () => {
+    const rows = [
+      { mac: "00:00:00:00:00:00", dst: "172.31.5.2", flags: ["self"] },
+      { mac: "32:3c:6f:3d:0f:17", master: "nfov1", state: "permanent" },
+      { mac: M1, dst: "172.31.5.3", flags: ["self"], state: "static" },
+      { mac: MX, dst: "172.31.5.2", flags: ["self"], state: "static" },
+      { mac: M3, dst: "172.31.5.3", flags: ["self"], state: "static" },
+    ];
+    const have = unicastEntriesFromFdb(rows);
+    expect(have.map((e) => e.mac)).toEqual([M1, MX, M3]);
+    const ch = unicastChanges(
+      7,
+      have,
+      [
+        { mac: M1, dst: "172.31.5.1" },
+        { mac: M3, dst: "172.31.5.3" },
+      ],
+    );
+    expect(ch.replace).toEqual([{ mac: M1, dst: "172.31.5.1" }]);
+    expect(ch.remove).toEqual([MX]);
+    expect(ch.commands).toEqual([
+      ["fdb", "replace", M1, "dev", "nfvx7", "dst", "172.31.5.1", "static"],
+      ["fdb", "del", MX, "dev", "nfvx7"],
+    ]);
+    expect(unicastChanges(7, [{ mac: M3, dst: "172.31.5.3" }], [{ mac: M3, dst: "172.31.5.3" }]).commands).toEqual([]);
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * Unicast forwarding entries of an overlay (issue 17, ADR 0051 "Unicast forwarding entries"), pure: which MACs
+ * sit behind this member's own ports (from its bridge's forwarding table and its domains' interfaces), which
+ * static entries its VXLAN device should then have given what every other member published (a MAC on exactly one
+ * other member: an entry toward that member's underlay address), and which MACs are on two members at once (a
+ * conflict: reported, no entry written or moved). The worker reads, publishes and runs
+ * (apps/worker/src/drivers/overlay-unicast.ts).
+ */
+import { unicastEntry, unicastEntryRemoval } from "../render/vxlan";
+import type { OverlayMember } from "./overlay";
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/** A unicast MAC a VM can have: six lower-case octets, not all zero, the group bit clear. */
+export function isUnicastMac(mac: string): boolean {
+  return MAC_RE.test(mac) && mac !== "00:00:00:00:00:00" && (Number.parseInt(mac.slice(0, 2), 16) & 1) === 0;
+}
+
+/** One row of `bridge -j fdb show br <bridge>`. */
+export interface FdbRow {
+  mac?: string;
+  ifname?: string;
+  master?: string;
+  dst?: string;
+  state?: string;
+  flags?: string[];
+}
+
+/**
+ * The MACs behind this member's own ports of the overlay's bridge: what the bridge learned (or was told) on a
+ * port that is not the VXLAN device nor the bridge itself, leaving out the ports' own addresses (permanent) and
+ * the ports' own tables (`self`). Sorted, each once.
+ */
+export function localMacsFromFdb(rows: readonly FdbRow[], bridge: string, vxlanDevice: string): string[] {
+  const out = new Set<string>();
+  for (const r of rows) {
+    const mac = r.mac?.toLowerCase();
+    if (!mac || !isUnicastMac(mac)) continue;
+    if (r.master !== bridge || !r.ifname || r.ifname === bridge || r.ifname === vxlanDevice) continue;
+    if (r.state === "permanent" || (r.flags ?? []).includes("self")) continue;
+    out.add(mac);
+  }
+  return [...out].sort();
+}
+
+/** A MAC published by more than one member at once: no entry toward either (reported, never moved). */
+export interface MacConflict {
+  mac: string;
+  hosts: string[];
+}
+
+/** MAC -> the members that publish it (members that published nothing lately are left out). */
+function owners(published: ReadonlyMap<string, readonly string[] | undefined>): Map<string, string[]> {
+  const by = new Map<string, string[]>();
+  for (const [host, macs] of published) {
+    for (const mac of new Set(macs ?? [])) {
+      if (!isUnicastMac(mac)) continue;
+      const l = by.get(mac) ?? [];
+      l.push(host);
+      by.set(mac, l);
+    }
+  }
+  return by;
+}
+
+/** The MACs two or more members publish at once, sorted by MAC (hosts sorted). */
+export function macConflicts(published: ReadonlyMap<string, readonly string[] | undefined>): MacConflict[] {
+  return [...owners(published)]
+    .filter(([, hosts]) => hosts.length > 1)
+    .map(([mac, hosts]) => ({ mac, hosts: [...hosts].sort() }))
+    .sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+}
+
+/** A static unicast entry of the VXLAN device: frames to `mac` go to `dst` (a member's underlay address) only. */
+export interface UnicastEntry {
+  mac: string;
+  dst: string;
+}
+
+/**
+ * The entries member `self` should have: one per MAC that exactly one other member publishes (toward its
+ * underlay address), none for a MAC this member has itself (`published` holds this member's own MACs too) or
+ * that two members have at once. A member not in `members` (removed) is ignored.
+ */
+export function wantedUnicastEntries(
+  self: string,
+  members: readonly OverlayMember[],
+  published: ReadonlyMap<string, readonly string[] | undefined>,
+): UnicastEntry[] {
+  const ip = new Map(members.map((m) => [m.id, m.ip]));
+  const inOverlay = new Map([...published].filter(([h]) => ip.has(h)));
+  const out: UnicastEntry[] = [];
+  for (const [mac, hosts] of owners(inOverlay)) {
+    if (hosts.length !== 1 || hosts[0] === self) continue;
+    out.push({ mac, dst: ip.get(hosts[0] as string) as string });
+  }
+  return out.sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+}
+
+/** The VXLAN device's static unicast entries now (`bridge -j fdb show dev nfvx<VNI>`: rows with a `dst`, not all-zero). */
+export function unicastEntriesFromFdb(rows: readonly FdbRow[]): UnicastEntry[] {
+  return rows
+    .filter((r) => r.mac && r.dst && r.mac !== "00:00:00:00:00:00" && r.state !== "permanent")
+    .map((r) => ({ mac: (r.mac as string).toLowerCase(), dst: r.dst as string }));
+}
+
+/** What to change: `bridge` argument lists (replace the wrong or missing, delete the unwanted), in that order. */
+export interface UnicastChange {
+  replace: UnicastEntry[];
+  remove: string[];
+  /** `bridge` argument lists of both, replacements first. */
+  commands: string[][];
+}
+
+/** From the entries the device has to the ones wanted (pure; nothing when they are the same). */
+export function unicastChanges(vni: number, have: readonly UnicastEntry[], want: readonly UnicastEntry[]): UnicastChange {
+  const now = new Map<string, Set<string>>();
+  for (const e of have) now.set(e.mac, (now.get(e.mac) ?? new Set()).add(e.dst));
+  const wanted = new Map(want.map((e) => [e.mac, e.dst]));
+  // A MAC with one entry toward the right member is in place; two destinations (appended by hand) are replaced.
+  const replace = want.filter((e) => {
+    const d = now.get(e.mac);
+    return !d || d.size !== 1 || !d.has(e.dst);
+  });
+  const remove = [...now.keys()].filter((m) => !wanted.has(m)).sort();
+  return {
+    replace,
+    remove,
+    commands: [...replace.map((e) => unicastEntry(vni, e.mac, e.dst)), ...remove.map((m) => unicastEntryRemoval(vni, m))],
+  };
+}
