@@ -5,18 +5,22 @@
  * -> auth + rate limit (/api/*) -> body limit -> routes; one onError.
  */
 import { ACTIONS, type ActionName, AppError } from "@netforge/core/contract";
-import { sizeLimits } from "@netforge/core/model";
+import { macConflicts, sizeLimits } from "@netforge/core/model";
 import {
   countNetworks,
   readNetworkTraffic,
+  getAllOverlayParts,
+  publishedMacs,
   hostStatus,
   isTerminal,
   listHosts,
   readWorkerCounters,
+  type Keys,
   requestRedisClient,
   watchRedisOutage,
 } from "@netforge/core/store";
 import { Hono } from "hono";
+import type { Redis } from "ioredis";
 import { routePath } from "hono/route";
 import { ApiAddressPublisher } from "./api-addresses";
 import { bearerAuth, peerAddress, resolveClientAddress, TrustedProxies } from "./auth";
@@ -117,6 +121,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
       workerCounters: await readWorkerCounters(redis, deps.keys, ids),
       reapplied: new Map(Object.entries(await redis.hgetall(deps.keys.reappliedCounter)).map(([host, n]) => [host, Number(n)])),
       traffic: await readNetworkTraffic(redis, deps.keys),
+      overlayMacConflicts: await overlayMacConflictCounts(redis, deps.keys, ids),
     };
   });
   const tokens = TokenTable.of(deps.tokens);
@@ -242,4 +247,17 @@ export function createApp(deps: AppDeps): NetforgeApi {
       return closing;
     },
   };
+}
+
+/** overlay -> MACs two or more members publish at once, from every host's published parts (one read per host). */
+async function overlayMacConflictCounts(redis: Redis, keys: Keys, hosts: readonly string[]): Promise<Map<string, number>> {
+  const byNetwork = new Map<string, Map<string, string[]>>();
+  for (const [host, parts] of await getAllOverlayParts(redis, keys, hosts)) {
+    for (const [name, part] of parts) {
+      const m = byNetwork.get(name) ?? new Map<string, string[]>();
+      m.set(host, publishedMacs(part));
+      byNetwork.set(name, m);
+    }
+  }
+  return new Map([...byNetwork].map(([name, published]) => [name, macConflicts(published).length]));
 }

@@ -23,6 +23,8 @@ export interface ClusterSnapshot {
   workerCounters: Map<string, Record<string, number>>;
   /** host -> pieces of lost network state its worker re-applied. */
   reapplied: Map<string, number>;
+  /** overlay -> MACs published by two or more of its members at once (overlays with a running part only). */
+  overlayMacConflicts?: Map<string, number>;
   /** Each network's traffic counters (in = toward its VMs) as its worker last published them. */
   traffic?: {
     network: string;
@@ -267,6 +269,17 @@ export class ApiMetrics {
         },
       });
     }
+    new Gauge({
+      name: "netforge_overlay_mac_conflicts",
+      help: "MACs two or more member hosts of an overlay publish at once (no unicast entry is written for them), per overlay.",
+      labelNames: ["network"],
+      registers: [this.registry],
+      async collect() {
+        const snap = await read();
+        this.reset();
+        for (const [network, n] of snap?.overlayMacConflicts ?? []) this.set({ network }, n);
+      },
+    });
     for (const [key, m] of Object.entries(WORKER_COUNTER_METRICS)) {
       new Counter({
         name: m.name,

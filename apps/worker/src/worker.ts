@@ -13,6 +13,8 @@ import { BootCopy } from "./firewall/boot-copy";
 import { HostFirewall } from "./firewall/host-firewall";
 import { NftBackend } from "./firewall/nftables";
 import { PortWatcher } from "./firewall/port-watcher";
+import { publishOverlayPartNow } from "./drivers/overlay-drift";
+import { UnicastSync } from "./drivers/overlay-unicast";
 import { ExecaRunner, type CommandRunner } from "./host/command-runner";
 import { NetworkCatalog } from "./host/network-catalog";
 import { Virsh } from "./host/virsh";
@@ -170,6 +172,9 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   portWatcher.start();
   // Follow libvirt's events from here on (one full read of the host once the stream is up).
   await catalog.start(runner);
+  // Overlays: this member's local MACs published as its bridges learn them, the others' written as unicast entries.
+  const unicast = new UnicastSync(host, (name) => publishOverlayPartNow(host, name));
+  unicast.start();
   // Rebuild this host's part of the index before taking jobs: the index may be empty (new Redis) or stale.
   await epochWatch.start();
 
@@ -287,6 +292,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
         logger.error({}, "jobs still running after the shutdown grace and abort time; leaving them to the stalled check");
         void worker.close(true).catch(() => undefined);
       }
+      unicast.close();
       catalog.close();
       virsh.close();
       await Promise.allSettled([...inFlight]);

@@ -8,8 +8,10 @@ import {
   getNetworkView,
   getOverlayParts,
   hostStatus,
+  publishedMacs,
   type SummaryEntry,
 } from "@netforge/core/store";
+import { macConflicts } from "@netforge/core/model";
 import { Hono } from "hono";
 import type { AppEnv, Services } from "../context";
 import { decodeNameCursor, encodeNameCursor } from "../cursor";
@@ -70,6 +72,8 @@ async function overlayMembers(s: Services, network: NetworkView): Promise<void> 
       row.vxlanDevice = seen.vxlanDevice;
       row.floodEntries = seen.floodEntries;
       row.observedAt = seen.observedAt;
+      row.localMacs = seen.macs?.length ?? null;
+      row.unicastEntries = seen.unicastEntries ?? null;
     } else if (seen === null) {
       // The host has no definition of it: nothing runs there.
       row.state = "inactive";
@@ -77,15 +81,23 @@ async function overlayMembers(s: Services, network: NetworkView): Promise<void> 
       row.vxlanDevice = false;
       row.floodEntries = 0;
       row.observedAt = null;
+      row.localMacs = 0;
+      row.unicastEntries = 0;
     } else {
       // Never published (an older worker, a store reset): the record's state; the gateway's VMs from its stats.
       if (row.id === network.host) row.connectedVms = network.stats.connectedVms;
       row.vxlanDevice = null;
       row.floodEntries = null;
       row.observedAt = null;
+      row.localMacs = null;
+      row.unicastEntries = null;
     }
     row.part = !online || seen === undefined ? "unknown" : seen === null ? "absent" : "present";
   });
+  // A MAC two members publish at once: reported, no entry written for it (core's overlay-unicast.ts).
+  const conflicts = macConflicts(new Map(ids.map((id) => [id, publishedMacs(parts.get(id))])));
+  for (const row of rows) row.macConflicts = conflicts.filter((x) => x.hosts.includes(row.id)).map((x) => x.mac);
+  if (network.overlay) network.overlay.macConflicts = conflicts;
 }
 
 /**

@@ -8,6 +8,7 @@
  * from its definition as it is then (repair-under-lock.ts), logged and counted like the other re-applied state.
  */
 import {
+  type FdbRow,
   type NetSpec,
   type OverlayNetSpec,
   type OverlayObserved,
@@ -16,6 +17,7 @@ import {
   overlayGuardTable,
   overlayModel,
   parseNetworkXml,
+  unicastEntriesFromFdb,
   vxlanDeviceName,
 } from "@netforge/core/model";
 import { dropOverlayPart, getNetworks, type OverlayPartState, putOverlayParts, tryLock } from "@netforge/core/store";
@@ -23,6 +25,7 @@ import type { HostContext } from "../context";
 import { type HostLink, readLinks } from "../host/ip";
 import type { CatalogEntry } from "../host/network-catalog";
 import { repairUnderLock } from "../repair-under-lock";
+import { localOverlayMacs } from "./overlay-unicast";
 
 interface LinkJson {
   ifname: string;
@@ -215,11 +218,12 @@ async function partState(
 ): Promise<OverlayPartState> {
   const dev = vxlanDeviceName(spec.vni);
   let floodEntries = 0;
+  let unicastEntries = 0;
   if (links.some((l) => l.name === dev)) {
     const fdb = await ctx.runner.run("bridge", ["-j", "fdb", "show", "dev", dev], { allowFailure: true });
-    floodEntries = (JSON.parse(fdb.stdout || "[]") as { mac?: string; dst?: string }[]).filter(
-      (f) => f.mac === "00:00:00:00:00:00" && f.dst,
-    ).length;
+    const rows = JSON.parse(fdb.stdout || "[]") as FdbRow[];
+    floodEntries = rows.filter((f) => f.mac === "00:00:00:00:00:00" && f.dst).length;
+    unicastEntries = unicastEntriesFromFdb(rows).length;
   }
   return {
     state: active ? "active" : "inactive",
@@ -228,6 +232,9 @@ async function partState(
     connectedVms: active ? overlayConnectedVms(spec, links) : 0,
     observedAt: at,
     ...vmsOf(spec.name, active, sources),
+    // What the other members write their unicast entries toward this host from (overlay-unicast.ts).
+    macs: active ? await localOverlayMacs(ctx, spec, links, sources) : [],
+    unicastEntries,
   };
 }
 

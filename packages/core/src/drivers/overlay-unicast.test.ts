@@ -72,14 +72,10 @@ describe("unicastChanges", () => {
     ];
     const have = unicastEntriesFromFdb(rows);
     expect(have.map((e) => e.mac)).toEqual([M1, MX, M3]);
-    const ch = unicastChanges(
-      7,
-      have,
-      [
-        { mac: M1, dst: "172.31.5.1" },
-        { mac: M3, dst: "172.31.5.3" },
-      ],
-    );
+    const ch = unicastChanges(7, have, [
+      { mac: M1, dst: "172.31.5.1" },
+      { mac: M3, dst: "172.31.5.3" },
+    ]);
     expect(ch.replace).toEqual([{ mac: M1, dst: "172.31.5.1" }]);
     expect(ch.remove).toEqual([MX]);
     expect(ch.commands).toEqual([

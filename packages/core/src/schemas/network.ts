@@ -241,8 +241,22 @@ export const NetworkView = z.object({
           floodEntries: z.number().int().nullable().optional(),
           /** When the member's worker read it (null: never). */
           observedAt: z.string().nullable().optional(),
+          /**
+           * The unicast MACs behind its own ports (learned by its bridge, its domains' interfaces, the gateway's
+           * bridge address), for which the other members write unicast entries toward it (null: unknown).
+           */
+          localMacs: z.number().int().nullable().optional(),
+          /** Its VXLAN device's static unicast entries, one per MAC on exactly one other member (null: unknown). */
+          unicastEntries: z.number().int().nullable().optional(),
+          /** Its MACs that another member has at the same time (no entry is written for them anywhere). */
+          macConflicts: z.array(z.string()).optional(),
         }),
       ),
+      /**
+       * MACs published by two or more members at once (a VM cloned or not yet unplugged where it was): no member
+       * writes a unicast entry for them (their frames flood), and none is moved until one host is left.
+       */
+      macConflicts: z.array(z.object({ mac: z.string(), hosts: z.array(z.string()) })).optional(),
     })
     .optional(),
   createdAt: z.string(),

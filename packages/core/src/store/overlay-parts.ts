@@ -21,6 +21,14 @@ export interface OverlayPartState {
    * the VMs of every member by it: the gateway's leases carry only MACs). Absent: none (or an older worker).
    */
   vms?: Record<string, string>;
+  /**
+   * The unicast MACs behind this member's own ports of the overlay's bridge (what its bridge learned there, its
+   * domains' interfaces on the overlay, the gateway's own bridge address), sorted: every other member writes a
+   * static entry toward this host for each one no third member also has. Absent: an older worker (none).
+   */
+  macs?: string[];
+  /** The VXLAN device's static unicast entries (toward the member that has each MAC). */
+  unicastEntries?: number;
 }
 
 /** The hash lives this long without a refresh (a host gone for good leaves no state forever). */
@@ -71,6 +79,35 @@ export async function getOverlayParts(
   hosts.forEach((h, i) => {
     const [at, raw] = ((res[i]?.[1] as (string | null)[] | undefined) ?? [null, null]) as [string | null, string | null];
     out.set(h, at === null ? undefined : raw === null ? null : (JSON.parse(raw) as OverlayPartState));
+  });
+  return out;
+}
+
+/** The MACs a member's part publishes for unicast entries: none unless it runs (null/undefined: none known). */
+export const publishedMacs = (part: OverlayPartState | null | undefined): string[] => (part?.state === "active" ? (part.macs ?? []) : []);
+
+/** Every overlay part each of `hosts` published (host -> network -> part), for /metrics: one read per host. */
+export async function getAllOverlayParts(
+  redis: Redis,
+  keys: Keys,
+  hosts: readonly string[],
+): Promise<Map<string, Map<string, OverlayPartState>>> {
+  const p = redis.pipeline();
+  for (const h of hosts) p.hgetall(keys.overlayParts(h));
+  const res = (await p.exec()) ?? [];
+  const out = new Map<string, Map<string, OverlayPartState>>();
+  hosts.forEach((h, i) => {
+    const all = (res[i]?.[1] as Record<string, string> | undefined) ?? {};
+    const parts = new Map<string, OverlayPartState>();
+    for (const [name, raw] of Object.entries(all)) {
+      if (name === AT) continue;
+      try {
+        parts.set(name, JSON.parse(raw) as OverlayPartState);
+      } catch {
+        // a field this version cannot read: left out
+      }
+    }
+    out.set(h, parts);
   });
   return out;
 }

@@ -1,0 +1,208 @@
+/**
+ * Unicast forwarding entries of the overlays this member is in (issue 17, ADR 0051 "Unicast forwarding entries"):
+ * each member publishes the MACs behind its own ports with its part (store/overlay-parts.ts `macs`), and writes,
+ * on its VXLAN device, a static entry toward the one other member that publishes a MAC, so known unicast goes to
+ * that host alone instead of every member (the all-zero flood entries stay for broadcast and unknown MACs). A MAC
+ * two members publish at once gets no entry anywhere (describe-network and /metrics report it).
+ *
+ * - Local MACs: `bridge -j fdb show br <bridge>` (what the bridge learned on its own ports) and the running
+ *   domains' interfaces on the overlay, plus the gateway's own bridge address (its DHCP, DNS and NAT are unicast to
+ *   it). Followed by `bridge monitor fdb` (the kernel's netlink neighbour events of the bridge's table): a MAC
+ *   learned or flushed on a local port is published within milliseconds.
+ * - Entries: every second (`SYNC_MS`) the members' published MACs are read in one Redis round trip per overlay;
+ *   when what this member wants differs from what it last wrote, its device's entries are read and changed
+ *   (`bridge fdb replace` / `del`); every `FULL_EVERY` rounds the device is read anyway (an entry deleted by hand
+ *   comes back). No lock: the entries are idempotent and a device a job just removed only makes the commands fail
+ *   (logged at debug, retried next round).
+ */
+import {
+  type FdbRow,
+  localMacsFromFdb,
+  type OverlayNetSpec,
+  overlayModel,
+  unicastChanges,
+  unicastEntriesFromFdb,
+  vxlanDeviceName,
+  wantedUnicastEntries,
+} from "@netforge/core/model";
+import { getOverlayParts, publishedMacs } from "@netforge/core/store";
+import type { HostContext } from "../context";
+import type { InteractiveProcess } from "../host/command-runner";
+import type { HostLink } from "../host/ip";
+import type { CatalogEntry } from "../host/network-catalog";
+
+export const SYNC_MS = 1_000;
+const FULL_EVERY = 5;
+const COALESCE_MS = 50;
+
+async function fdbRows(ctx: HostContext, args: string[]): Promise<FdbRow[]> {
+  const r = await ctx.runner.run("bridge", ["-j", "fdb", "show", ...args], { allowFailure: true, timeoutMs: 10_000 });
+  if (r.exitCode !== 0) return [];
+  try {
+    return JSON.parse(r.stdout || "[]") as FdbRow[];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The MACs behind this member's own ports of the overlay (sorted): learned by its bridge on its ports, its running
+ * domains' interfaces on the network, and on the gateway host the bridge's own address.
+ */
+export async function localOverlayMacs(
+  ctx: HostContext,
+  spec: OverlayNetSpec,
+  links: readonly HostLink[],
+  sources: readonly { source: string; mac: string }[],
+): Promise<string[]> {
+  const macs = new Set(localMacsFromFdb(await fdbRows(ctx, ["br", spec.bridge]), spec.bridge, vxlanDeviceName(spec.vni)));
+  for (const s of sources) if (s.source === spec.name && s.mac) macs.add(s.mac.toLowerCase());
+  const br = links.find((l) => l.name === spec.bridge);
+  if (spec.self === spec.gatewayHost && br?.mac) macs.add(br.mac.toLowerCase());
+  return [...macs].sort();
+}
+
+/** The static unicast entries of the device now (one `bridge fdb show dev`). */
+export async function deviceUnicastEntries(ctx: HostContext, vni: number) {
+  return unicastEntriesFromFdb(await fdbRows(ctx, ["dev", vxlanDeviceName(vni)]));
+}
+
+const runningParts = (ctx: HostContext, catalog: readonly CatalogEntry[]): OverlayNetSpec[] =>
+  catalog.flatMap((e) => {
+    const s = e.def.spec;
+    return e.active && e.def.managed && s && overlayModel.is(s) && s.self === ctx.hostId ? [s] : [];
+  });
+
+/**
+ * Keeps this member's unicast entries equal to what the other members publish, and republishes this member's MACs
+ * when its bridges' tables change. `publish(name)` republishes one part (overlay-drift.ts publishOverlayPartNow).
+ */
+export class UnicastSync {
+  private proc: InteractiveProcess | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private loop: NodeJS.Timeout | null = null;
+  private restart: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+  private rounds = 0;
+  /** VNI -> the wanted entries last written ("mac dst" lines), so an unchanged round runs no host command. */
+  private written = new Map<number, string>();
+
+  constructor(
+    private readonly ctx: HostContext,
+    private readonly publish: (name: string) => Promise<void>,
+  ) {}
+
+  start(): void {
+    this.connect();
+    const tick = () => {
+      if (this.closed) return;
+      void this.sync().finally(() => {
+        if (!this.closed) this.loop = setTimeout(tick, SYNC_MS);
+      });
+    };
+    this.loop = setTimeout(tick, SYNC_MS);
+  }
+
+  private connect(): void {
+    const runner = this.ctx.runner;
+    if (this.closed || this.proc || !runner.spawnInteractive) return;
+    const p = runner.spawnInteractive("bridge", ["monitor", "fdb"]);
+    this.proc = p;
+    p.onStdout(() => this.schedule());
+    p.onExit(() => {
+      if (this.proc !== p) return;
+      this.proc = null;
+      if (this.closed) return;
+      this.ctx.logger.warn("fdb monitor ended; the overlays' local MACs are re-read by the heartbeat until it is back");
+      this.restart = setTimeout(() => {
+        this.restart = null;
+        this.connect();
+      }, 1_000);
+    });
+  }
+
+  /** A bridge's table changed: republish the running parts' MACs soon (coalesced), then sync. */
+  private schedule(): void {
+    if (this.closed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.republish();
+    }, COALESCE_MS);
+  }
+
+  private async republish(): Promise<void> {
+    try {
+      const parts = runningParts(this.ctx, await this.ctx.catalog.list({ reread: false }));
+      for (const s of parts) await this.publish(s.name);
+      if (parts.length > 0) await this.sync();
+    } catch (err) {
+      this.ctx.logger.warn({ err }, "could not republish the overlays' local MACs");
+    }
+  }
+
+  /** One round (coalesced: a round asked for while one runs runs once more after it). */
+  async sync(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    const p = (async () => {
+      do {
+        this.again = false;
+        await this.round().catch((err: unknown) => this.ctx.logger.warn({ err }, "overlay unicast entries: round failed"));
+      } while (this.again && !this.closed);
+    })();
+    this.running = p;
+    try {
+      await p;
+    } finally {
+      if (this.running === p) this.running = null;
+    }
+  }
+
+  private async round(): Promise<void> {
+    const parts = runningParts(this.ctx, await this.ctx.catalog.list({ reread: false }));
+    const full = this.rounds++ % FULL_EVERY === 0;
+    const live = new Set(parts.map((s) => s.vni));
+    for (const vni of [...this.written.keys()]) if (!live.has(vni)) this.written.delete(vni);
+    for (const spec of parts) {
+      const seen = await getOverlayParts(
+        this.ctx.redis,
+        this.ctx.keys,
+        spec.name,
+        spec.members.map((m) => m.id),
+      );
+      // A member that published nothing lately (offline, older worker) keeps no entry: its MACs flood.
+      const published = new Map([...seen].map(([h, part]) => [h, publishedMacs(part)]));
+      const want = wantedUnicastEntries(spec.self, spec.members, published);
+      const key = want.map((e) => `${e.mac} ${e.dst}`).join("\n");
+      if (!full && this.written.get(spec.vni) === key) continue;
+      const change = unicastChanges(spec.vni, await deviceUnicastEntries(this.ctx, spec.vni), want);
+      let ok = true;
+      for (const argv of change.commands) {
+        const r = await this.ctx.runner.run("bridge", argv, { allowFailure: true, timeoutMs: 10_000 });
+        if (r.exitCode !== 0) {
+          ok = false;
+          this.ctx.logger.debug({ network: spec.name, argv, stderr: r.stderr }, "overlay unicast entry not changed");
+        }
+      }
+      if (change.commands.length > 0) {
+        this.ctx.logger.info(
+          { network: spec.name, replaced: change.replace, removed: change.remove },
+          "overlay unicast entries follow the members' MACs",
+        );
+      }
+      if (ok) this.written.set(spec.vni, key);
+      else this.written.delete(spec.vni);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of [this.timer, this.loop, this.restart]) if (t) clearTimeout(t);
+    this.proc?.kill();
+    this.proc = null;
+  }
+}
