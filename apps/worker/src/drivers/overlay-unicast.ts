@@ -3,7 +3,8 @@
  * each member publishes the MACs behind its own ports with its part (store/overlay-parts.ts `macs`), and writes,
  * on its VXLAN device, a static entry toward the one other member that publishes a MAC, so known unicast goes to
  * that host alone instead of every member (the all-zero flood entries stay for broadcast and unknown MACs). A MAC
- * two members publish at once gets no entry anywhere (describe-network and /metrics report it).
+ * two members publish at once is not moved: an entry already there stays, none is written (describe-network and
+ * /metrics report it).
  *
  * - Local MACs: `bridge -j fdb show br <bridge>` (what the bridge learned on its own ports) and the running
  *   domains' interfaces on the overlay, plus the gateway's own bridge address (its DHCP, DNS and NAT are unicast to
@@ -86,7 +87,7 @@ export class UnicastSync {
   private again = false;
   private closed = false;
   private rounds = 0;
-  /** VNI -> the wanted entries last written ("mac dst" lines), so an unchanged round runs no host command. */
+  /** VNI -> the members' published MACs the entries were last made from, so an unchanged round runs no host command. */
   private written = new Map<number, string>();
 
   constructor(
@@ -176,10 +177,12 @@ export class UnicastSync {
       );
       // A member that published nothing lately (offline, older worker) keeps no entry: its MACs flood.
       const published = new Map([...seen].map(([h, part]) => [h, publishedMacs(part)]));
-      const want = wantedUnicastEntries(spec.self, spec.members, published);
-      const key = want.map((e) => `${e.mac} ${e.dst}`).join("\n");
+      // The published MACs as a key: an unchanged round (and no full read due) runs no host command.
+      const key = JSON.stringify([...published]);
       if (!full && this.written.get(spec.vni) === key) continue;
-      const change = unicastChanges(spec.vni, await deviceUnicastEntries(this.ctx, spec.vni), want);
+      const have = await deviceUnicastEntries(this.ctx, spec.vni);
+      const want = wantedUnicastEntries(spec.self, spec.members, published, have);
+      const change = unicastChanges(spec.vni, have, want);
       let ok = true;
       for (const argv of change.commands) {
         const r = await this.ctx.runner.run("bridge", argv, { allowFailure: true, timeoutMs: 10_000 });

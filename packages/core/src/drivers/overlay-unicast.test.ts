@@ -42,7 +42,28 @@ describe("wantedUnicastEntries and macConflicts", () => {
     ]);
     expect(macConflicts(pub)).toEqual([]);
   });
-  it("a MAC on two members at once: no entry anywhere, reported once with both hosts", () => {
+  it("a MAC on two members at once is not moved: an entry toward one of them stays, none is written, none points elsewhere", () => {
+    const pub = new Map([
+      ["h1", [M3]],
+      ["h2", []],
+      ["h3", [M3]],
+    ]);
+    // h2 had it toward h3 (before h1 had it too): kept; toward h1 just as well (it is one of them).
+    expect(wantedUnicastEntries("h2", members, pub, [{ mac: M3, dst: "172.31.5.3" }])).toEqual([{ mac: M3, dst: "172.31.5.3" }]);
+    expect(wantedUnicastEntries("h2", members, pub, [{ mac: M3, dst: "172.31.5.1" }])).toEqual([{ mac: M3, dst: "172.31.5.1" }]);
+    // None before: none written. Toward a host that has it no more: removed. Two destinations: removed.
+    expect(wantedUnicastEntries("h2", members, pub)).toEqual([]);
+    expect(wantedUnicastEntries("h2", members, pub, [{ mac: M3, dst: "172.31.5.2" }])).toEqual([]);
+    expect(
+      wantedUnicastEntries("h2", members, pub, [
+        { mac: M3, dst: "172.31.5.1" },
+        { mac: M3, dst: "172.31.5.3" },
+      ]),
+    ).toEqual([]);
+    // h3 has it itself and had an entry toward h1 (where it was): kept, harmless (its bridge delivers locally).
+    expect(wantedUnicastEntries("h3", members, pub, [{ mac: M3, dst: "172.31.5.1" }])).toEqual([{ mac: M3, dst: "172.31.5.1" }]);
+  });
+  it("a MAC on two members at once: no entry where there was none, reported once with both hosts", () => {
     const pub = new Map([
       ["h1", [M1, M3]],
       ["h2", undefined],

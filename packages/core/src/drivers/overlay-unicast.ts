@@ -3,7 +3,7 @@
  * sit behind this member's own ports (from its bridge's forwarding table and its domains' interfaces), which
  * static entries its VXLAN device should then have given what every other member published (a MAC on exactly one
  * other member: an entry toward that member's underlay address), and which MACs are on two members at once (a
- * conflict: reported, no entry written or moved). The worker reads, publishes and runs
+ * conflict: reported, an entry already there kept, none written or moved). The worker reads, publishes and runs
  * (apps/worker/src/drivers/overlay-unicast.ts).
  */
 import { unicastEntry, unicastEntryRemoval } from "../render/vxlan";
@@ -79,19 +79,31 @@ export interface UnicastEntry {
 
 /**
  * The entries member `self` should have: one per MAC that exactly one other member publishes (toward its
- * underlay address), none for a MAC this member has itself (`published` holds this member's own MACs too) or
- * that two members have at once. A member not in `members` (removed) is ignored.
+ * underlay address), none for a MAC this member alone has (`published` holds this member's own MACs too). A MAC
+ * two members have at once is **not moved**: an entry the device has (`have`) toward one of those members stays
+ * as it is (a VM cloned elsewhere, or plugged on a second host before it left the first, does not take the
+ * traffic of the one that was there), and none is written where there was none. A member not in `members`
+ * (removed) is ignored.
  */
 export function wantedUnicastEntries(
   self: string,
   members: readonly OverlayMember[],
   published: ReadonlyMap<string, readonly string[] | undefined>,
+  have: readonly UnicastEntry[] = [],
 ): UnicastEntry[] {
   const ip = new Map(members.map((m) => [m.id, m.ip]));
   const inOverlay = new Map([...published].filter(([h]) => ip.has(h)));
+  const now = new Map<string, string[]>();
+  for (const e of have) now.set(e.mac, [...(now.get(e.mac) ?? []), e.dst]);
   const out: UnicastEntry[] = [];
   for (const [mac, hosts] of owners(inOverlay)) {
-    if (hosts.length !== 1 || hosts[0] === self) continue;
+    if (hosts.length > 1) {
+      const dsts = new Set(hosts.filter((h) => h !== self).map((h) => ip.get(h) as string));
+      const kept = now.get(mac);
+      if (kept?.length === 1 && dsts.has(kept[0] as string)) out.push({ mac, dst: kept[0] as string });
+      continue;
+    }
+    if (hosts[0] === self) continue;
     out.push({ mac, dst: ip.get(hosts[0] as string) as string });
   }
   return out.sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
