@@ -662,6 +662,154 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     expect(await reapplied(A)).toBeGreaterThan(before);
   });
 
+  /** The static unicast entries of a host's VXLAN device: MAC -> destination. */
+  const unicastOn = async (h: SandboxHost): Promise<Record<string, string>> =>
+    Object.fromEntries(
+      [
+        ...(await h.exec(["bridge", "fdb", "show", "dev", `nfvx${vni}`], { reject: false })).stdout.matchAll(
+          /^(\S+) dst (\S+) self static/gm,
+        ),
+      ]
+        .filter((m) => m[1] !== "00:00:00:00:00:00")
+        .map((m) => [m[1] as string, m[2] as string]),
+    );
+  const conflictGauge = async () =>
+    Number(
+      new RegExp(`netforge_overlay_mac_conflicts\\{network="${name}"\\} (\\d+)`).exec((await c.get("/metrics")).body as string)?.[1] ?? -1,
+    );
+
+  it("unicast entries: known unicast goes to the one host with the MAC (host 2 sees none of it); a moved VM's entries follow it; a MAC on two hosts is reported and not moved", async () => {
+    const va = vms[A] as NonNullable<(typeof vms)[string]>;
+    const vc = vms[C] as NonNullable<(typeof vms)[string]>;
+    const ipC = await vmIp(vc);
+    expect(await reaches(ipC)).toBe(true);
+    // Every member has an entry for the other members' VMs (learned on their own ports, published with their part).
+    let t0 = Date.now();
+    await waitFor(
+      "entries for both VMs on every other member",
+      async () => {
+        const [ea, eb, ec] = [await unicastOn(ha), await unicastOn(hb), await unicastOn(hc)];
+        return ea[vc.mac] === under[C] && ec[va.mac] === under[A] && eb[va.mac] === under[A] && eb[vc.mac] === under[C];
+      },
+      10_000,
+      50,
+    );
+    console.info(`unicast entries for both VMs on every other member after ${Date.now() - t0} ms`);
+    expect((await unicastOn(ha))[va.mac]).toBeUndefined();
+    const rows = (await c.call("describe-network", { name })).body.network.overlay.hosts;
+    expect(rows.find((r: { id: string }) => r.id === A)).toMatchObject({ localMacs: 1, macConflicts: [] });
+    // Host 2's own bridge address (the gateway's) is published too: the other members send to it directly.
+    expect(rows.find((r: { id: string }) => r.id === B).localMacs).toBeGreaterThanOrEqual(1);
+    expect(rows.find((r: { id: string }) => r.id === B).unicastEntries).toBeGreaterThanOrEqual(2);
+
+    // Host 2's underlay: VXLAN datagrams of this VNI whose inner frame is addressed to either VM, counted.
+    const hex = (mac: string) => `0x${mac.replaceAll(":", "")}`;
+    await hb.exec(["nft", "add", "table", "inet", "ucount"]);
+    await hb.exec(["nft", "add", "chain", "inet", "ucount", "in", "{ type filter hook prerouting priority -400; }"]);
+    for (const mac of [vc.mac, va.mac])
+      await hb.exec([
+        "nft",
+        "add",
+        "rule",
+        "inet",
+        "ucount",
+        "in",
+        "udp",
+        "dport",
+        "4789",
+        "@th,96,24",
+        String(vni),
+        "@th,128,48",
+        hex(mac),
+        "counter",
+      ]);
+    const atB = async () =>
+      [...(await hb.exec(["nft", "list", "chain", "inet", "ucount", "in"])).stdout.matchAll(/packets (\d+)/g)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    try {
+      // Before: host 1's entry for host 3's VM deleted, its frames are replicated to every member (host 2 too).
+      let before = 0;
+      for (let i = 0; i < 3 && before === 0; i++) {
+        await ha.exec(["bridge", "fdb", "del", vc.mac, "dev", `nfvx${vni}`], { reject: false });
+        const n0 = await atB();
+        await va.exec(["busybox", "ping", "-c", "1", "-W", "1", ipC], { reject: false });
+        if ((await unicastOn(ha))[vc.mac] === undefined) before = (await atB()) - n0;
+      }
+      expect(before).toBeGreaterThan(0);
+      // The entry comes back (the member's sync reads its device again within a few rounds): then none reaches host 2.
+      await waitFor("host 1's entry for host 3's VM back", async () => (await unicastOn(ha))[vc.mac] === under[C], 10_000, 50);
+      const n0 = await atB();
+      const ping = await va.exec(["busybox", "ping", "-c", "5", "-i", "0.1", "-W", "1", ipC], { reject: false });
+      expect(ping.exitCode, ping.stdout).toBe(0);
+      expect((await atB()) - n0).toBe(0);
+      console.info(`frames to the VMs seen at host 2: ${before} with host 1's entry deleted, 0 with it (5 pings)`);
+    } finally {
+      await hb.exec(["nft", "delete", "table", "inet", "ucount"], { reject: false });
+    }
+
+    // The VM moves: unplugged on host 3, the same MAC (and address) plugged on host 1; its entries follow it.
+    await hc.exec(["ip", "link", "set", vc.hostIfname, "nomaster"]);
+    const moved = await createNamespaceVm(ha, { name: "mmv", bridge: `nfov${vni}`, mac: vc.mac });
+    vms.moved = moved;
+    await moved.exec(["ip", "addr", "add", `${ipC}/24`, "dev", "eth0"]);
+    t0 = Date.now();
+    await moved.exec(["busybox", "ping", "-c", "1", "-W", "1", "10.64.0.1"], { reject: false });
+    await waitFor(
+      "host 3's VM's entries toward host 1",
+      async () => {
+        const [ea, eb, ec] = [await unicastOn(ha), await unicastOn(hb), await unicastOn(hc)];
+        return ea[vc.mac] === undefined && eb[vc.mac] === under[A] && ec[vc.mac] === under[A];
+      },
+      10_000,
+      50,
+    );
+    console.info(`a VM moved from host 3 to host 1: entries followed it after ${Date.now() - t0} ms`);
+    expect(await reaches("10.64.0.1")).toBe(true);
+
+    // Plugged back on host 3 while host 1 still has it: reported (describe, metrics), no entry moves.
+    await hc.exec(["ip", "link", "set", vc.hostIfname, "master", `nfov${vni}`]);
+    await vc.exec(["busybox", "ping", "-c", "1", "-W", "1", "10.64.0.1"], { reject: false });
+    const d = await waitFor(
+      "the MAC on hosts 1 and 3 reported",
+      async () => {
+        const o = (await c.call("describe-network", { name })).body.network.overlay;
+        return o.macConflicts?.length === 1 ? o : null;
+      },
+      10_000,
+      50,
+    );
+    expect(d.macConflicts).toEqual([{ mac: vc.mac, hosts: [A, C] }]);
+    expect(d.hosts.map((r: { id: string; macConflicts: string[] }) => `${r.id}:${r.macConflicts.join(",")}`)).toEqual([
+      `${A}:${vc.mac}`,
+      `${B}:`,
+      `${C}:${vc.mac}`,
+    ]);
+    expect(await conflictGauge()).toBe(1);
+    await new Promise((r) => setTimeout(r, 1_500)); // a sync round or more with the conflict published
+    expect((await unicastOn(hb))[vc.mac]).toBe(under[A]);
+    expect((await unicastOn(hc))[vc.mac]).toBe(under[A]);
+    expect((await unicastOn(ha))[vc.mac]).toBeUndefined();
+
+    // The copy on host 1 gone: the conflict ends and the entries go back to host 3.
+    await moved.destroy();
+    delete vms.moved;
+    t0 = Date.now();
+    await waitFor(
+      "entries toward host 3 again",
+      async () =>
+        (await unicastOn(ha))[vc.mac] === under[C] &&
+        (await unicastOn(hb))[vc.mac] === under[C] &&
+        (await unicastOn(hc))[vc.mac] === undefined,
+      10_000,
+      50,
+    );
+    console.info(`conflict resolved (copy on host 1 removed): entries toward host 3 after ${Date.now() - t0} ms`);
+    expect(await conflictGauge()).toBe(0);
+    await waitFor("host 1's VM reaching host 3's again", () => reaches(ipC), 5_000, 50);
+  });
+
   it("a create where one member fails leaves nothing on any host, and says which host", async () => {
     // The next overlay's VXLAN device name, taken on host 3: its part fails there; hosts 1 and 2 are undone.
     const next = vni + 1;
