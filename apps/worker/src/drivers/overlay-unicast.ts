@@ -111,7 +111,13 @@ export class UnicastSync {
     if (this.closed || this.proc || !runner.spawnInteractive) return;
     const p = runner.spawnInteractive("bridge", ["monitor", "fdb"]);
     this.proc = p;
-    p.onStdout(() => this.schedule());
+    // The VXLAN devices' own entries (netforge's writes) say nothing about local ports: not followed.
+    p.onStdout((chunk) => {
+      const lines = String(chunk)
+        .split("\n")
+        .filter((l) => l.trim() !== "");
+      if (lines.some((l) => !/ dev nfvx\d+ /.test(l))) this.schedule();
+    });
     p.onExit(() => {
       if (this.proc !== p) return;
       this.proc = null;
@@ -192,6 +198,8 @@ export class UnicastSync {
         }
       }
       if (change.commands.length > 0) {
+        // describe-network's count of this member's entries follows at once (not at the next heartbeat).
+        await this.publish(spec.name).catch((err: unknown) => this.ctx.logger.debug({ err }, "could not republish the part"));
         this.ctx.logger.info(
           { network: spec.name, replaced: change.replace, removed: change.remove },
           "overlay unicast entries follow the members' MACs",
