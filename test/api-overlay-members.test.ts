@@ -42,13 +42,110 @@ describe("an overlay's member rows", () => {
   it("each member as its own worker saw its part: present, absent, unknown", async () => {
     const d = await h.call("describe-network", { name: "ovl" });
     expect(d.status).toBe(200);
+    const mac = { macConflicts: [] };
     expect(d.body.network.overlay.hosts).toEqual([
-      { id: "m1", state: "active", part: "present", vxlanDevice: true, floodEntries: 4, connectedVms: 2, observedAt: at },
-      { id: "m2", state: "active", part: "present", vxlanDevice: true, floodEntries: 3, connectedVms: 0, observedAt: at },
-      { id: "m3", state: "inactive", part: "absent", vxlanDevice: false, floodEntries: 0, connectedVms: 0, observedAt: null },
-      { id: "m4", state: "active", part: "unknown", vxlanDevice: false, floodEntries: 4, connectedVms: 1, observedAt: at },
-      { id: "m5", state: "active", part: "unknown", vxlanDevice: null, floodEntries: null, connectedVms: 0, observedAt: null },
+      {
+        id: "m1",
+        state: "active",
+        part: "present",
+        vxlanDevice: true,
+        floodEntries: 4,
+        connectedVms: 2,
+        observedAt: at,
+        localMacs: null,
+        unicastEntries: null,
+        ...mac,
+      },
+      {
+        id: "m2",
+        state: "active",
+        part: "present",
+        vxlanDevice: true,
+        floodEntries: 3,
+        connectedVms: 0,
+        observedAt: at,
+        localMacs: null,
+        unicastEntries: null,
+        ...mac,
+      },
+      {
+        id: "m3",
+        state: "inactive",
+        part: "absent",
+        vxlanDevice: false,
+        floodEntries: 0,
+        connectedVms: 0,
+        observedAt: null,
+        localMacs: 0,
+        unicastEntries: 0,
+        ...mac,
+      },
+      {
+        id: "m4",
+        state: "active",
+        part: "unknown",
+        vxlanDevice: false,
+        floodEntries: 4,
+        connectedVms: 1,
+        observedAt: at,
+        localMacs: null,
+        unicastEntries: null,
+        ...mac,
+      },
+      {
+        id: "m5",
+        state: "active",
+        part: "unknown",
+        vxlanDevice: null,
+        floodEntries: null,
+        connectedVms: 0,
+        observedAt: null,
+        localMacs: null,
+        unicastEntries: null,
+        ...mac,
+      },
     ]);
+    expect(d.body.network.overlay.macConflicts).toEqual([]);
+  });
+
+  it("a MAC two members publish at once: in the overlay's conflicts, each of the two rows, and the /metrics gauge", async () => {
+    const part = { state: "active" as const, vxlanDevice: true, floodEntries: 4, connectedVms: 1, observedAt: at };
+    const dup = "52:54:00:00:00:0d";
+    await putOverlayParts(
+      h.redis,
+      h.keys,
+      "m1",
+      new Map([["ovl", { ...part, macs: [dup, "52:54:00:00:00:01"], unicastEntries: 1 }]]),
+      true,
+      at,
+    );
+    await putOverlayParts(h.redis, h.keys, "m2", new Map([["ovl", { ...part, macs: [dup], unicastEntries: 1 }]]), true, at);
+    try {
+      const d = await h.call("describe-network", { name: "ovl" });
+      expect(d.body.network.overlay.macConflicts).toEqual([{ mac: dup, hosts: ["m1", "m2"] }]);
+      expect(
+        d.body.network.overlay.hosts
+          .slice(0, 3)
+          .map((r: { localMacs: number; unicastEntries: number; macConflicts: string[] }) => [
+            r.localMacs,
+            r.unicastEntries,
+            r.macConflicts,
+          ]),
+      ).toEqual([
+        [2, 1, [dup]],
+        [1, 1, [dup]],
+        [0, 0, []],
+      ]);
+      const m = (await h.get("/metrics")).body as string;
+      expect(m).toMatch(/netforge_overlay_mac_conflicts\{network="ovl"\} 1\b/);
+      // One of them gone: no conflict.
+      await putOverlayParts(h.redis, h.keys, "m2", new Map([["ovl", { ...part, macs: [] }]]), true, at);
+      expect((await h.call("describe-network", { name: "ovl" })).body.network.overlay.macConflicts).toEqual([]);
+      expect((await h.get("/metrics")).body as string).toMatch(/netforge_overlay_mac_conflicts\{network="ovl"\} 0\b/);
+    } finally {
+      await putOverlayParts(h.redis, h.keys, "m1", new Map([["ovl", { ...part, connectedVms: 2 }]]), true, at);
+      await putOverlayParts(h.redis, h.keys, "m2", new Map([["ovl", { ...part, floodEntries: 3, connectedVms: 0 }]]), true, at);
+    }
   });
 
   it("a full publish replaces the host's parts: a part removed since is absent", async () => {
