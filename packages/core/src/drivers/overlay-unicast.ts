@@ -132,7 +132,7 @@ export function unicastChanges(vni: number, have: readonly UnicastEntry[], want:
   // A MAC with one entry toward the right member is in place; two destinations (appended by hand) are replaced.
   const replace = want.filter((e) => {
     const d = now.get(e.mac);
-    return !d || d.size !== 1 || !d.has(e.dst);
+    return d?.size !== 1 || !d.has(e.dst);
   });
   const remove = [...now.keys()].filter((m) => !wanted.has(m)).sort();
   return {
