@@ -170,8 +170,10 @@ export class UnicastSync {
   }
 
   private async round(): Promise<void> {
-    const parts = runningParts(this.ctx, await this.ctx.catalog.list({ reread: false }));
     const full = this.rounds++ % FULL_EVERY === 0;
+    // Without libvirt's event stream the catalog is a host read (net-list): then only every FULL_EVERY rounds.
+    if (!full && !this.ctx.catalog.stats().live) return;
+    const parts = runningParts(this.ctx, await this.ctx.catalog.list({ reread: false }));
     const live = new Set(parts.map((s) => s.vni));
     for (const vni of [...this.written.keys()]) if (!live.has(vni)) this.written.delete(vni);
     for (const spec of parts) {
