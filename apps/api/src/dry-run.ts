@@ -13,7 +13,7 @@
  */
 import { AppError, type JobAction } from "@netforge/core/contract";
 import {
-  changeHostSteps,
+  changeViews,
   factsFromInventory,
   type FirewallNetwork,
   firewallPartOf,
@@ -23,7 +23,6 @@ import {
   planHash,
   planViews,
   type StepView,
-  stepView,
 } from "@netforge/core/model";
 import type { HostRecord } from "@netforge/core/contract";
 import { getNetworkSpec, getNetworkView } from "@netforge/core/store";
@@ -52,7 +51,8 @@ export async function planOfChange<A extends JobAction>(_s: Services, prepared: 
   const name = prepared.network;
   if (prepared.plan) {
     const p = prepared.plan;
-    const steps = changeHostSteps(p).map((st) => stepView("applying change", st));
+    // With each other member's part of a change across hosts (an overlay's firewall).
+    const steps = changeViews(p, "applying change");
     return {
       host,
       steps,

@@ -48,3 +48,58 @@ export const OPEN_FIREWALL: FirewallSpec = { defaultInbound: "accept", defaultOu
 export function firewallOf(spec: { firewall?: FirewallSpec | undefined }): FirewallSpec {
   return spec.firewall ?? OPEN_FIREWALL;
 }
+
+/** A kept firewall in the body form of configure-network-firewall (absent rule fields left out), without the name. */
+export interface FirewallBodyPart {
+  defaultInbound: FirewallSpec["defaultInbound"];
+  defaultOutbound: FirewallSpec["defaultOutbound"];
+  rules: {
+    direction: "inbound" | "outbound";
+    protocol: "tcp" | "udp" | "icmp" | "any";
+    source?: string;
+    destination?: string;
+    ports?: string;
+    action: FirewallSpec["defaultInbound"];
+    comment?: string;
+  }[];
+  hostServices: { protocol: "tcp" | "udp"; ports: string }[];
+}
+
+/**
+ * A kept firewall as the body that sets it (an overlay member's part of a firewall change and its undo, an added
+ * member's create: each is checked by its action's schema again on the member).
+ */
+export function firewallBodyOf(f: FirewallSpec): FirewallBodyPart {
+  return {
+    defaultInbound: f.defaultInbound,
+    defaultOutbound: f.defaultOutbound,
+    rules: f.rules.map((r) => ({
+      direction: r.direction,
+      protocol: r.protocol,
+      ...(r.source === null ? {} : { source: r.source }),
+      ...(r.destination === null ? {} : { destination: r.destination }),
+      ...(r.ports === null ? {} : { ports: r.ports }),
+      action: r.action,
+      ...(r.comment === null || r.comment === "" ? {} : { comment: r.comment }),
+    })),
+    hostServices: (f.hostServices ?? []).map((x) => ({ protocol: x.protocol, ports: x.ports })),
+  };
+}
+
+/** The kept firewall a body part sets (as configure-network-firewall keeps it: absent fields null, host services only when some). */
+export function firewallOfBody(b: FirewallBodyPart): FirewallSpec {
+  return {
+    defaultInbound: b.defaultInbound,
+    defaultOutbound: b.defaultOutbound,
+    rules: b.rules.map((r) => ({
+      direction: r.direction,
+      protocol: r.protocol,
+      source: r.source ?? null,
+      destination: r.destination ?? null,
+      ports: r.ports ?? null,
+      action: r.action,
+      comment: r.comment ?? null,
+    })),
+    ...(b.hostServices.length > 0 ? { hostServices: b.hostServices.map((x) => ({ protocol: x.protocol, ports: x.ports })) } : {}),
+  };
+}
