@@ -583,7 +583,8 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     expect(steps).toContain(`host ${A}: configure-network-firewall=succeeded`);
     expect(steps).toContain(`host ${C}: configure-network-firewall=succeeded`);
     const jobs = [`rules: job ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`];
-    for (const h of [ha, hb, hc]) expect((await h.virsh(["net-dumpxml", name])).stdout).toContain("defaultInbound='drop'");
+    // Every member's definition keeps the rules (its reconcile and its next start read them there).
+    for (const h of [ha, hb, hc]) expect((await h.virsh(["net-dumpxml", name, "--inactive"])).stdout).toMatch(/defaultInbound=.drop./);
     // East-west across hosts: tcp/22 from host 1's VM reaches host 3's VM, another port does not.
     expect(await arrives(22, fromA(22), "ssh-across")).toBe(true);
     expect(await arrives(7000, fromA(7000), "other-across")).toBe(false);
@@ -611,7 +612,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       const chain = (await h.exec(["nft", "list", "chain", "inet", "netforge", `${name}-in-rules`])).stdout;
       expect(chain, id).toContain("tcp dport 22 accept");
       expect(chain, id).not.toContain("7000");
-      expect((await h.virsh(["net-dumpxml", name])).stdout, id).not.toContain("7000");
+      expect((await h.virsh(["net-dumpxml", name, "--inactive"])).stdout, id).not.toContain("7000");
     }
     expect(await arrives(7000, fromA(7000), "still-dropped")).toBe(false);
     await c.startWorker(C, { env: workerEnv(C) });
