@@ -7,9 +7,11 @@
  */
 
 import type { FirewallSpec } from "../actions/changes";
+import type { FirewallBodyPart } from "../schemas/firewall";
 
 // The firewall as kept is part of the contract (a firewall change carries it whole): actions/changes.ts.
 export type { FirewallAction, FirewallProtocol, FirewallRule, FirewallSpec, HostService } from "../actions/changes";
+export type { FirewallBodyPart } from "../schemas/firewall";
 
 /**
  * A DNAT from every host address of vmIp's family (or only `hostIp`, of the same family) on hostPort to vmIp:vmPort
@@ -47,22 +49,6 @@ export const OPEN_FIREWALL: FirewallSpec = { defaultInbound: "accept", defaultOu
 /** The firewall of a spec (specs written before the firewall existed have none: open). */
 export function firewallOf(spec: { firewall?: FirewallSpec | undefined }): FirewallSpec {
   return spec.firewall ?? OPEN_FIREWALL;
-}
-
-/** A kept firewall in the body form of configure-network-firewall (absent rule fields left out), without the name. */
-export interface FirewallBodyPart {
-  defaultInbound: FirewallSpec["defaultInbound"];
-  defaultOutbound: FirewallSpec["defaultOutbound"];
-  rules: {
-    direction: "inbound" | "outbound";
-    protocol: "tcp" | "udp" | "icmp" | "any";
-    source?: string;
-    destination?: string;
-    ports?: string;
-    action: FirewallSpec["defaultInbound"];
-    comment?: string;
-  }[];
-  hostServices: { protocol: "tcp" | "udp"; ports: string }[];
 }
 
 /**

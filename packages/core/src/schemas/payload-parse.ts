@@ -10,9 +10,8 @@
  */
 import { z } from "zod";
 import { AppError } from "../errors";
-import type { FirewallBodyPart } from "../planner/firewall";
 import { HostId } from "./common";
-import { ConfigureFirewallBody } from "./firewall";
+import { FirewallBodyPart } from "./firewall";
 import { CreateNetworkBody, type FieldIssue, type NetworkSpec, resolveCreate } from "./network";
 import { typeBodyFields } from "./types/create-body";
 
@@ -47,7 +46,7 @@ const CreateExtras = z.strictObject({
       vni: z.number().int().min(1).max(16_777_215),
       underlay: z.record(HostId, z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/)),
       mtu: z.number().int().min(576).max(9000),
-      firewall: ConfigureFirewallBody.omit({ name: true, dryRun: true }).optional(),
+      firewall: FirewallBodyPart.optional(),
     })
     .optional(),
 });
