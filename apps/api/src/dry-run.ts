@@ -46,13 +46,13 @@ export interface DryRunPlan {
 }
 
 /** The dry run of a change of an existing network: the plan checked at the door (core's planChange). */
-export async function planOfChange<A extends JobAction>(_s: Services, prepared: PreparedJob<A>): Promise<DryRunPlan> {
+export async function planOfChange<A extends JobAction>(_s: Services, prepared: PreparedJob<A>, action?: A): Promise<DryRunPlan> {
   const host = prepared.host;
   const name = prepared.network;
   if (prepared.plan) {
     const p = prepared.plan;
     // With each other member's part of a change across hosts (an overlay's firewall).
-    const steps = changeViews(p, "applying change");
+    const steps = changeViews(p, "applying change", action ?? "");
     return {
       host,
       steps,

@@ -6,11 +6,12 @@
  * what changed. The result says what changed, the exact commands applied,
  * and what could not be applied live.
  */
-import { AppError, type JobPayloads } from "@netforge/core/contract";
+import { AppError } from "@netforge/core/contract";
 import {
   changeHostSteps,
   changeViews,
   checkHostRules,
+  type FirewallBodyPart,
   type FirewallSpec,
   firewallBodyOf,
   firewallOf,
@@ -111,7 +112,7 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     }
     const hostSteps = changeHostSteps(plan);
     // (With each other member's part of a change across hosts, as the dry run showed them.)
-    assertPlanAsPreviewed(ctx, changeViews(plan, "applying change"));
+    assertPlanAsPreviewed(ctx, changeViews(plan, "applying change", ctx.report.record.action));
     return { plan, hostSteps, driver: drv, state: { ...state, spec: def.spec }, previousXml: xml };
   });
   for (const w of plan.warnings) report.warn(w);
@@ -125,7 +126,7 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
     parts && change.kind === "firewall"
       ? await startMemberParts(
           ctx,
-          "configure-network-firewall",
+          ctx.report.record.action,
           parts.map((x) => x.host),
           () => firewallPayloadOf(name, change.firewall),
           () => firewallPayloadOf(name, firewallOf(before)),
@@ -196,4 +197,4 @@ async function applyChange(ctx: JobContext, steps: HostStep[]): Promise<StepOutc
 }
 
 /** A firewall as configure-network-firewall's payload (what a member's part of an overlay's change is given). */
-const firewallPayloadOf = (name: string, f: FirewallSpec): JobPayloads["configure-network-firewall"] => ({ name, ...firewallBodyOf(f) });
+const firewallPayloadOf = (name: string, f: FirewallSpec): { name: string } & FirewallBodyPart => ({ name, ...firewallBodyOf(f) });

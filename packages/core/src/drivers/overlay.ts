@@ -372,7 +372,6 @@ function planOverlayChange(spec: OverlayNetSpec, change: NetworkChange, host: Ho
       const theirs: OverlayNetSpec = { ...spec, self: m.id };
       return {
         host: m.id,
-        action: "configure-network-firewall",
         plan: planRoutedChange(gatewayChange(theirs, change), overlayGatewayPart(theirs), change, { active: host.active, leases: [] }),
       };
     });

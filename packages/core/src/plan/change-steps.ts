@@ -40,11 +40,10 @@ export const partStepName = (host: string, action: string): string => `host ${ho
 
 /**
  * What a change's plan shows and its hash covers: its own steps under `step`, then each other member's part
- * (ChangePlan.parts) under that member's job step. The API's dry run and the worker's expectPlan check use it.
+ * (ChangePlan.parts, parts of the same action) under that member's job step. The API's dry run and the worker's expectPlan check use it.
  */
-export function changeViews(plan: ChangePlan, step: string): StepView[] {
+export function changeViews(plan: ChangePlan, step: string, action: string): StepView[] {
   const own = changeHostSteps(plan).map((st) => stepView(step, st));
-  for (const part of plan.parts ?? [])
-    own.push(...changeHostSteps(part.plan).map((st) => stepView(partStepName(part.host, part.action), st)));
+  for (const part of plan.parts ?? []) own.push(...changeHostSteps(part.plan).map((st) => stepView(partStepName(part.host, action), st)));
   return own;
 }

@@ -112,7 +112,7 @@ export interface ChangePlan {
    * A change that is a job across hosts (an overlay's firewall, planned on its gateway host): each other member's
    * part, planned from this spec as that member's (its worker plans its own again from its own definition).
    */
-  parts?: { host: string; action: string; plan: ChangePlan }[];
+  parts?: { host: string; plan: ChangePlan }[];
 }
 
 /**
