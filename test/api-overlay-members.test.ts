@@ -310,4 +310,27 @@ describe("configure-network-hosts at the door", () => {
     expect(real.status).toBe(202);
     expect(real.body.job).toMatchObject({ action: "configure-network-hosts", network: "ovh", host: "m2", state: "queued" });
   });
+
+  it("a firewall change: its dry run shows the gateway's steps, then each other member's part; a real call is a job on the gateway host", async () => {
+    const body = { name: "ovh", defaultInbound: "drop", rules: [{ direction: "inbound", protocol: "tcp", ports: "22", action: "accept" }] };
+    const dry = await h.call("configure-network-firewall", { ...body, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body.plan.host).toBe("m2");
+    const steps = dry.body.plan.steps.map((s: { step: string; name: string }) => `${s.step}: ${s.name}`);
+    expect(steps).toEqual([
+      "applying change: apply firewall (one nft transaction)",
+      "applying change: write spec",
+      "host m1: configure-network-firewall: apply firewall (one nft transaction)",
+      "host m1: configure-network-firewall: write spec",
+      "host m3: configure-network-firewall: apply firewall (one nft transaction)",
+      "host m3: configure-network-firewall: write spec",
+    ]);
+    // A member's chains let the gateway's traffic and what leaves the subnet pass; the gateway's are nat's.
+    expect(dry.body.plan.steps[2].nft).toContain("ip daddr != 10.59.0.0/24 accept");
+    expect(dry.body.plan.steps[0].nft).not.toContain("ip daddr != 10.59.0.0/24 accept");
+    expect(dry.body.plan.steps[3].xml).toContain("self='m1'");
+    const real = await h.call("configure-network-firewall", body);
+    expect(real.status).toBe(202);
+    expect(real.body.job).toMatchObject({ action: "configure-network-firewall", network: "ovh", host: "m2", state: "queued" });
+  });
 });

@@ -194,9 +194,8 @@ describe("an overlay on one member", () => {
     expect(await tables(ha)).toContain(`netforge-vx${vni}`);
   });
 
-  it("a firewall, MTU or QoS change is refused: not yet for overlay", async () => {
+  it("an MTU or QoS change is refused: not yet for overlay", async () => {
     for (const [action, body] of [
-      ["configure-network-firewall", { rules: [] }],
       ["configure-network-mtu", { mtu: 1400 }],
       ["configure-network-qos", { network: null, vms: [] }],
     ] as const) {
@@ -527,6 +526,107 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     expect(await through("not-any-more")).not.toContain("not-any-more");
     expect((await hb.virsh(["net-dumpxml", name])).stdout).not.toContain("portForwards");
     console.info(`overlay port forward test: ${Date.now() - t0} ms (${jobs.join(", ")})`);
+  });
+
+  it("the firewall on every member: only tcp/22 reaches host 3's VM from host 1's and from outside, DHCP still leases; all or nothing; removed, open again", async () => {
+    const va = vms[A] as NonNullable<(typeof vms)[string]>;
+    const vc = vms[C] as NonNullable<(typeof vms)[string]>;
+    const t0 = Date.now();
+    const ipC = (await vc.exec(["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout.match(/inet (\S+)\//)?.[1] as string;
+    /** A line sent to host 3's VM on `port` by `send` (a shell line in host 1's VM or host 2's outside): what arrived. */
+    const arrives = async (port: number, send: (line: string) => Promise<unknown>, line: string): Promise<boolean> => {
+      const server = execa("ip", ["netns", "exec", vc.netns, "busybox", "nc", "-l", "-p", String(port)], { reject: false, timeout: 4_000 });
+      await new Promise((res) => setTimeout(res, 200));
+      await send(line);
+      // (A line that passes arrives within a second; a dropped connection never does.)
+      if (!(await Promise.race([server.then(() => true), new Promise((res) => setTimeout(() => res(false), 1_200))]))) server.kill();
+      return (await server).stdout.includes(line);
+    };
+    const fromA = (port: number) => (line: string) =>
+      va.exec(["sh", "-c", `echo ${line} | busybox nc -w 1 ${ipC} ${port}`], { reject: false });
+    const fromOutside = (hostPort: number) => (line: string) =>
+      hb.execOutside(["sh", "-c", `echo ${line} | busybox nc -w 1 ${hb.hostAddress} ${hostPort}`], { reject: false });
+    // Forwards through the gateway to host 3's VM, on 22 and on another port (set up before the rules).
+    for (const [hostPort, vmPort] of [
+      [18022, 22],
+      [18081, 7002],
+    ] as const) {
+      const f = await run("configure-network-port-forward", { name, protocol: "tcp", hostPort, vmIp: ipC, vmPort });
+      expect(f.job?.state, JSON.stringify(f)).toBe("succeeded");
+    }
+    const ssh = {
+      name,
+      defaultInbound: "drop",
+      rules: [{ direction: "inbound", protocol: "tcp", ports: "22", action: "accept", comment: "ssh only" }],
+    };
+    // The dry run shows every host's part: the gateway's own steps, then each other member's.
+    const dry = await c.call("configure-network-firewall", { ...ssh, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    const byStep = (step: string) => dry.body.plan.steps.filter((st: { step: string }) => st.step === step);
+    expect(byStep("applying change").map((st: { name: string }) => st.name)).toEqual([
+      "apply firewall (one nft transaction)",
+      "write spec",
+    ]);
+    for (const id of [A, C]) {
+      const part = byStep(`host ${id}: configure-network-firewall`);
+      expect(
+        part.map((st: { name: string }) => st.name),
+        id,
+      ).toEqual(["apply firewall (one nft transaction)", "write spec"]);
+      expect(part[0].nft, id).toContain("ip saddr 10.64.0.1 accept");
+      expect(part[0].nft, id).toContain("tcp dport 22 accept");
+    }
+    const r = await run("configure-network-firewall", { ...ssh, expectPlan: dry.body.plan.planHash });
+    expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
+    expect(r.job.host).toBe(B);
+    const steps = r.job.progress.steps.map((st: { name: string; state: string }) => `${st.name}=${st.state}`);
+    expect(steps).toContain(`host ${A}: configure-network-firewall=succeeded`);
+    expect(steps).toContain(`host ${C}: configure-network-firewall=succeeded`);
+    const jobs = [`rules: job ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`];
+    // Every member's definition keeps the rules (its reconcile and its next start read them there).
+    for (const h of [ha, hb, hc]) expect((await h.virsh(["net-dumpxml", name, "--inactive"])).stdout).toMatch(/defaultInbound=.drop./);
+    // East-west across hosts: tcp/22 from host 1's VM reaches host 3's VM, another port does not.
+    expect(await arrives(22, fromA(22), "ssh-across")).toBe(true);
+    expect(await arrives(7000, fromA(7000), "other-across")).toBe(false);
+    // From outside through the gateway's forwards: the one to 22 arrives, the one to 7002 is dropped (on host 3).
+    expect(await arrives(22, fromOutside(18022), "ssh-outside")).toBe(true);
+    expect(await arrives(7002, fromOutside(18081), "other-outside")).toBe(false);
+    // Host 3's VM still gets a lease from host 2's dnsmasq over the VXLAN (DHCP passes before the rules), and
+    // reaches the gateway and the outside (what leaves the subnet is not inbound).
+    const lease = await vc.dhcp({ timeoutMs: 10_000 });
+    expect(lease.ip).toBe(ipC);
+    const out = await vc.exec(["busybox", "ping", "-c", "1", "-W", "2", hb.outsideAddress], { reject: false });
+    expect(out.exitCode, out.stdout + out.stderr).toBe(0);
+    // All or nothing: host 3's part refuses (its worker allows one rule per network), the others' are undone.
+    await c.startWorker(C, { env: { ...workerEnv(C), NETFORGE_MAX_FIREWALL_RULES_PER_NETWORK: "1" } });
+    const two = { ...ssh, rules: [...ssh.rules, { direction: "inbound", protocol: "tcp", ports: "7000", action: "accept" }] };
+    const bad = await run("configure-network-firewall", two);
+    expect(bad.job?.state, JSON.stringify(bad)).toBe("failed");
+    expect(bad.error.code).toBe("LIMIT_REACHED");
+    expect(bad.error.message).toContain(`host ${C}`);
+    for (const [id, h] of [
+      [A, ha],
+      [B, hb],
+      [C, hc],
+    ] as const) {
+      const chain = (await h.exec(["nft", "list", "chain", "inet", "netforge", `${name}-in-rules`])).stdout;
+      expect(chain, id).toContain("tcp dport 22 accept");
+      expect(chain, id).not.toContain("7000");
+      expect((await h.virsh(["net-dumpxml", name, "--inactive"])).stdout, id).not.toContain("7000");
+    }
+    expect(await arrives(7000, fromA(7000), "still-dropped")).toBe(false);
+    await c.startWorker(C, { env: workerEnv(C) });
+    // The rules removed (defaults accept): the other port reaches host 3's VM again, from host 1 and from outside.
+    const open = await run("configure-network-firewall", { name });
+    expect(open.job?.state, JSON.stringify(open)).toBe("succeeded");
+    jobs.push(`removed: job ${Date.parse(open.job.finishedAt) - Date.parse(open.job.startedAt)} ms`);
+    expect(await arrives(7000, fromA(7000), "open-across")).toBe(true);
+    expect(await arrives(7002, fromOutside(18081), "open-outside")).toBe(true);
+    for (const hostPort of [18022, 18081]) {
+      const f = await run("configure-network-port-forward", { name, action: "remove", protocol: "tcp", hostPort });
+      expect(f.job?.state, JSON.stringify(f)).toBe("succeeded");
+    }
+    console.info(`overlay firewall test: ${Date.now() - t0} ms (${jobs.join(", ")})`);
   });
 
   it("a stranger on the fabric injecting VXLAN for the VNI is dropped; a member's datagram passes", async () => {

@@ -13,7 +13,7 @@
  */
 import { AppError, type JobAction } from "@netforge/core/contract";
 import {
-  changeHostSteps,
+  changeViews,
   factsFromInventory,
   type FirewallNetwork,
   firewallPartOf,
@@ -23,7 +23,6 @@ import {
   planHash,
   planViews,
   type StepView,
-  stepView,
 } from "@netforge/core/model";
 import type { HostRecord } from "@netforge/core/contract";
 import { getNetworkSpec, getNetworkView } from "@netforge/core/store";
@@ -47,12 +46,13 @@ export interface DryRunPlan {
 }
 
 /** The dry run of a change of an existing network: the plan checked at the door (core's planChange). */
-export async function planOfChange<A extends JobAction>(_s: Services, prepared: PreparedJob<A>): Promise<DryRunPlan> {
+export async function planOfChange<A extends JobAction>(_s: Services, prepared: PreparedJob<A>, action?: A): Promise<DryRunPlan> {
   const host = prepared.host;
   const name = prepared.network;
   if (prepared.plan) {
     const p = prepared.plan;
-    const steps = changeHostSteps(p).map((st) => stepView("applying change", st));
+    // With each other member's part of a change across hosts (an overlay's firewall).
+    const steps = changeViews(p, "applying change", action ?? "");
     return {
       host,
       steps,

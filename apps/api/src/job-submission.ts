@@ -238,7 +238,7 @@ async function answerDryRun<A extends JobAction>(
   );
   if (prepared === null) throw new AppError("INTERNAL", "the dry run prepared no job");
   await checkTokenQuota(s.redis, quotaOf(s, c).quota);
-  return c.json({ plan: await half.plan(s, prepared) }, 200);
+  return c.json({ plan: await half.plan(s, prepared, half.action) }, 200);
 }
 
 /**

@@ -12,7 +12,7 @@ export interface ApiHalf<A extends JobAction> {
   /** The synchronous checks, answered from the cluster index; hands the prepared job (its typed payload) to `commit`. */
   prepare: Preparer<A>;
   /** What a dry run answers for the prepared job (after the same checks; nothing claimed, queued or changed). */
-  plan: (s: Services, prepared: PreparedJob<A>) => Promise<DryRunPlan>;
+  plan: (s: Services, prepared: PreparedJob<A>, action: A) => Promise<DryRunPlan>;
 }
 
 /** Any job action's API half (the union over the actions, each half typed to its own). */

@@ -9,7 +9,12 @@
 import { AppError } from "@netforge/core/contract";
 import {
   changeHostSteps,
+  changeViews,
   checkHostRules,
+  type FirewallBodyPart,
+  type FirewallSpec,
+  firewallBodyOf,
+  firewallOf,
   dhcpOptionsFile,
   type HostStep,
   hostRuleCount,
@@ -17,7 +22,6 @@ import {
   parseNetworkXml,
   type StepView,
   sizeLimits,
-  stepView,
   xmlDigest,
 } from "@netforge/core/model";
 import { putNetwork, putNetworkSpec } from "@netforge/core/store";
@@ -28,6 +32,7 @@ import { dnsmasqReadsOptions } from "../host/mtu";
 import { publishIpTable } from "../ip-table";
 import { assertPlanAsPreviewed, hostPortOf, runPhase, type StepOutcome } from "../plan-executor";
 import { warnOverridingPolicies } from "./firewall-steps";
+import { startMemberParts } from "./members";
 
 /** What a configure job answers. */
 export interface ConfigureResult {
@@ -106,17 +111,31 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
       checkHostRules(limits.rulesPerHost, others, before, after, ctx.hostId);
     }
     const hostSteps = changeHostSteps(plan);
-    assertPlanAsPreviewed(
-      ctx,
-      hostSteps.map((st) => stepView("applying change", st)),
-    );
-    return { plan, hostSteps, driver: drv, state, previousXml: xml };
+    // (With each other member's part of a change across hosts, as the dry run showed them.)
+    assertPlanAsPreviewed(ctx, changeViews(plan, "applying change", ctx.report.record.action));
+    return { plan, hostSteps, driver: drv, state: { ...state, spec: def.spec }, previousXml: xml };
   });
   for (const w of plan.warnings) report.warn(w);
   const warnings = [...plan.warnings];
+  // A change across hosts (an overlay's firewall, on its gateway host): each other member's part runs at the same
+  // time as this host's, on that member's own worker; all or nothing (members.ts: a part that succeeded is taken
+  // back by the same action with the firewall as it was, should anything fail).
+  const parts = !ctx.parentJob && plan.parts && plan.parts.length > 0 ? plan.parts : null;
+  const before = state.spec as { firewall?: FirewallSpec };
+  const waiting =
+    parts && change.kind === "firewall"
+      ? await startMemberParts(
+          ctx,
+          ctx.report.record.action,
+          parts.map((x) => x.host),
+          () => firewallPayloadOf(name, change.firewall),
+          () => firewallPayloadOf(name, firewallOf(before)),
+        )
+      : null;
   if (plan.nft !== undefined) warnings.push(...(await warnOverridingPolicies(ctx)));
 
   const applied = await report.step("applying change", () => applyChange(ctx, hostSteps));
+  if (waiting) await waiting.wait();
   for (const w of applied.warnings) {
     report.warn(w);
     warnings.push(w);
@@ -124,7 +143,8 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
 
   // Publish under the job's lock: index record and spec (the API's door checks). The IP table follows just
   // after, off the job's path (it reads leases, links and domains; nothing in the result depends on it).
-  if (plan.steps.length > 0) {
+  // (A member's part of a change across hosts publishes nothing: the index is the coordinator's, ADR 0051.)
+  if (plan.steps.length > 0 && !ctx.parentJob) {
     const entry = { ...state, def: ctx.catalog.peek(name) ?? parseNetworkXml(plan.libvirtXml) };
     await Promise.all([
       putNetwork(ctx.redis, ctx.keys, driver.record(entry, ctx.hostId, new Date().toISOString())),
@@ -175,3 +195,6 @@ async function applyChange(ctx: JobContext, steps: HostStep[]): Promise<StepOutc
   if (side.extra.length > 0) applied.splice(nftAt + 1, 0, ...side.extra.map((e) => ({ ...e, step: "applying change" })));
   return { applied, warnings: side.warnings };
 }
+
+/** A firewall as configure-network-firewall's payload (what a member's part of an overlay's change is given). */
+const firewallPayloadOf = (name: string, f: FirewallSpec): { name: string } & FirewallBodyPart => ({ name, ...firewallBodyOf(f) });

@@ -157,7 +157,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Replace a network's firewall rule set and defaults, atomically (one nft transaction)",
       description:
-        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov, and not yet on overlay: its rules must hold on every member host). The body replaces the network's whole rule set, its two defaults and the host services its VMs may reach, in one nft transaction; rules are ordered (first match wins) and stateful. Over the per-network or per-host rule cap: LIMIT_REACHED.",
+        "nat, isolated and overlay networks (UNSUPPORTED_FOR_TYPE on bridge and sriov; an overlay's rules hold on every member host for the VMs there, one job across its hosts, all or nothing). The body replaces the network's whole rule set, its two defaults and the host services its VMs may reach, in one nft transaction; rules are ordered (first match wins) and stateful. Over the per-network or per-host rule cap: LIMIT_REACHED.",
       cli: ["network", "firewall"],
       examples: {
         default: {
@@ -176,6 +176,8 @@ export const JOB_DEFINITIONS = {
         },
       },
       steps: CONFIGURE_STEPS,
+      // An overlay member's part (the firewall is every member's) is taken back by the same action with the former rules.
+      partUndoneBy: "configure-network-firewall",
       payload: bodyPayload(ConfigureFirewallBody.omit({ dryRun: true })),
     },
     // The firewall as kept: absent optional rule fields null, defaults accept; host services only when some are

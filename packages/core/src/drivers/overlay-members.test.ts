@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import { parseCreatePayload } from "../schemas/payload-parse";
 import { parseNetworkXml } from "../render/network-xml";
-import { type OverlayNetSpec, overlaySpecFor } from "./overlay";
+import { type OverlayNetSpec, overlayModel, overlaySpecFor } from "./overlay";
 import { guardInPlace } from "./overlay-drift";
 import {
   guardReplaceArgv,
@@ -151,6 +151,44 @@ describe("an added member's part", () => {
     const parsed = parseCreatePayload(JSON.parse(JSON.stringify(payload)));
     expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
     expect(overlaySpecFor(payload, "hv4")).toEqual(memberSpec(spec("hv2"), "hv4", next));
+  });
+
+  it("carries the overlay's firewall: an added member filters its VMs with the rules every member holds", () => {
+    const firewall = {
+      defaultInbound: "drop" as const,
+      defaultOutbound: "accept" as const,
+      rules: [
+        {
+          direction: "inbound" as const,
+          protocol: "tcp" as const,
+          source: "10.0.0.0/8",
+          destination: null,
+          ports: "22",
+          action: "accept" as const,
+          comment: "ssh",
+        },
+        {
+          direction: "outbound" as const,
+          protocol: "any" as const,
+          source: null,
+          destination: null,
+          ports: null,
+          action: "reject" as const,
+          comment: null,
+        },
+      ],
+      hostServices: [{ protocol: "tcp" as const, ports: "3128" }],
+    };
+    const s = { ...spec("hv2"), firewall };
+    const next = nextOverlayMembers(s, { add: ["hv4"], remove: [] }, ipOf);
+    const payload = memberCreatePayload(s, next, "hv4", { start: true, autostart: true });
+    const parsed = parseCreatePayload(JSON.parse(JSON.stringify(payload)));
+    expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
+    const theirs = overlaySpecFor(payload, "hv4");
+    expect(theirs.firewall).toEqual(firewall);
+    expect(theirs).toEqual(memberSpec(s, "hv4", next));
+    // Its create applies the member's table part with those rules.
+    expect(overlayModel.firewall(theirs)).toMatchObject({ firewall, overlayMember: { gateway: "10.50.0.1" } });
   });
 
   it("without DHCP and stopped, too", () => {

@@ -11,6 +11,7 @@ import { parseIPv4 } from "../net/ipv4";
 import type { HostFacts } from "../plan/facts";
 import { planCreate, planDelete } from "../plan/lifecycle";
 import type { HostStep, JobPlan, PlanPhase } from "../plan/steps";
+import { firewallBodyOf } from "../planner/firewall";
 import { resolveCreate } from "../schemas/network";
 import { validationError } from "../schemas/network-fields";
 import { floodEntry, VXLAN_PORT, vxlanDeviceName } from "../render/vxlan";
@@ -218,7 +219,13 @@ export function memberCreatePayload(
     uuid: spec.uuid,
     host,
     createdAt: spec.createdAt,
-    overlayDoor: { vni: spec.vni, underlay: Object.fromEntries(members.map((m) => [m.id, m.ip])), mtu: spec.mtu },
+    overlayDoor: {
+      vni: spec.vni,
+      underlay: Object.fromEntries(members.map((m) => [m.id, m.ip])),
+      mtu: spec.mtu,
+      // The rules every member holds: an added member's part filters its VMs from its start.
+      ...(spec.firewall ? { firewall: firewallBodyOf(spec.firewall) } : {}),
+    },
   };
 }
 

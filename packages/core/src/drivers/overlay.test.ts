@@ -40,7 +40,7 @@ describe("the overlay driver's pure half", () => {
     expect(overlayModel.render(spec("hv1"))).toContain("<forward mode='bridge'/>");
   });
 
-  it("a member's create: its bridge first, the VXLAN device, flood entries and guard after the start; no table part", () => {
+  it("a member's create: its bridge first, the VXLAN device, flood entries and guard after the start, then its table part", () => {
     expect(commands("hv1")).toEqual([
       "ip link add nfov10000 type bridge stp_state 0",
       "ip link set nfov10000 mtu 1450",
@@ -57,6 +57,7 @@ describe("the overlay driver's pure half", () => {
       "nft create table inet netforge-vx10000",
       "nft add chain inet netforge-vx10000 guard { type filter hook prerouting priority raw; policy accept; }",
       overlayGuardCommands(spec("hv1"))[2]?.join(" "),
+      "nft",
       "virsh net-autostart tenant-a",
     ]);
   });
@@ -67,7 +68,13 @@ describe("the overlay driver's pure half", () => {
     expect(c).toContain("nft");
     expect(c).toContain("ip link add nfvx10000 type vxlan id 10000 local 172.30.9.2 dstport 4789 nolearning");
     expect(overlayModel.firewall(spec("hv2"))).toMatchObject({ masquerade: true, clampMss: true, bridge: "nfov10000" });
-    expect(overlayModel.firewall(spec("hv1"))).toBeNull();
+    // Another member's part: the firewall for its bridge, nothing routed, the gateway's traffic left to the gateway.
+    expect(overlayModel.firewall(spec("hv1"))).toMatchObject({
+      masquerade: false,
+      reachOutside: false,
+      forwardsPorts: false,
+      overlayMember: { gateway: "10.50.0.1" },
+    });
     expect(overlayModel.otherHosts?.(spec("hv2"))).toEqual(["hv1", "hv3"]);
     expect(overlayModel.indexedHere?.(spec("hv2"))).toBe(true);
     expect(overlayModel.indexedHere?.(spec("hv1"))).toBe(false);
@@ -192,11 +199,7 @@ describe("changes of an overlay, on its gateway host", () => {
     ).toBe(0);
   });
 
-  it("refused: firewall, QoS, MTU and IPv6 reservations (not built), and any change planned off the gateway host", () => {
-    const fw: NetworkChange = { kind: "firewall", firewall: { defaultInbound: "accept", defaultOutbound: "accept", rules: [] } };
-    expect(code(() => overlayModel.checkChange(gw, fw, host))).toBe(
-      "UNSUPPORTED_FOR_TYPE: network 'tenant-a' is of type overlay: firewall is not yet for overlay networks (its rules must hold on every member host for the VMs there, which is not built yet)",
-    );
+  it("refused: QoS, MTU and IPv6 reservations (not built), and any change but the firewall planned off the gateway host", () => {
     expect(code(() => overlayModel.planChange(gw, { kind: "mtu", mtu: 1400 }, host))).toMatch(
       /^UNSUPPORTED_FOR_TYPE: .*mtu is not yet for overlay/,
     );
@@ -204,9 +207,54 @@ describe("changes of an overlay, on its gateway host", () => {
       /^UNSUPPORTED_FOR_TYPE: .*qos is not yet for overlay/,
     );
     expect(code(() => overlayModel.checkChange(gw, { kind: "release-duid", duid: "00:01" }, host))).toMatch(/no IPv6/);
-    expect([...overlayModel.unsupported].sort()).toEqual(["firewall", "mtu", "qos", "release-duid", "reserve-duid"]);
+    expect([...overlayModel.unsupported].sort()).toEqual(["mtu", "qos", "release-duid", "reserve-duid"]);
     expect(code(() => overlayModel.checkChange(spec("hv1"), { kind: "dhcp", start: "10.50.0.50", end: "10.50.0.60" }, host))).toBe(
       "INVALID_STATE: overlay 'tenant-a''s dhcp change is made on its gateway host hv2, not on hv1",
     );
+  });
+});
+
+describe("the firewall of an overlay (every member's)", () => {
+  const host = { active: true, leases: [] };
+  const fw: NetworkChange = {
+    kind: "firewall",
+    firewall: {
+      defaultInbound: "drop",
+      defaultOutbound: "accept",
+      rules: [{ direction: "inbound", protocol: "tcp", source: null, destination: null, ports: "22", action: "accept", comment: null }],
+    },
+  };
+
+  it("planned on the gateway host: its own chains and definition, and each other member's part", () => {
+    const plan = overlayModel.planChange(spec("hv2"), fw, host);
+    expect(plan.steps.map((s) => s.name)).toEqual(["apply firewall (one nft transaction)", "write spec"]);
+    expect(plan.nft).toContain("tcp dport 22 accept");
+    expect(plan.nft).not.toContain("ip saddr 10.50.0.1 accept");
+    expect(plan.parts?.map((p) => p.host)).toEqual(["hv1", "hv3"]);
+    const hv3 = plan.parts?.[1]?.plan as ChangePlan;
+    // A member's chains: DHCP, the gateway's traffic and what leaves the subnet pass before the rules.
+    expect(hv3.nft).toContain("udp sport 67 udp dport 68 accept");
+    expect(hv3.nft).toContain("ip saddr 10.50.0.1 accept");
+    expect(hv3.nft).toContain("ip daddr != 10.50.0.0/24 accept");
+    expect(hv3.nft).toContain("ip saddr != 10.50.0.0/24 return");
+    expect(hv3.nft).toContain("tcp dport 22 accept");
+    expect(hv3.libvirtXml).toContain("<forward mode='bridge'/>");
+    expect(hv3.libvirtXml).toContain("defaultInbound='drop'");
+    // Each member's definition keeps the firewall: it reads back, and the part is what that member plans itself.
+    const kept = parseNetworkXml(hv3.libvirtXml).spec as OverlayNetSpec;
+    expect(kept.firewall).toEqual(fw.kind === "firewall" ? fw.firewall : null);
+    expect(kept.self).toBe("hv3");
+    const own = overlayModel.planChange(spec("hv3"), fw, host);
+    expect(own.parts).toBeUndefined();
+    expect(own.nft).toBe(hv3.nft);
+    expect(overlayModel.hostRuleCount(kept)).toBe(1);
+    expect(overlayModel.view(kept).firewall).toEqual(kept.firewall);
+  });
+
+  it("the same rule set again changes nothing on any host", () => {
+    const withFw = { ...spec("hv2"), firewall: fw.kind === "firewall" ? fw.firewall : undefined } as OverlayNetSpec;
+    const plan = overlayModel.planChange(withFw, fw, host);
+    expect(plan.steps).toEqual([]);
+    expect(plan.parts).toBeUndefined();
   });
 });

@@ -8,8 +8,9 @@
  * it is on (`self`), so every member's worker plans its own part from its own libvirt. The changes that live on
  * the gateway host (DHCP range, static IPs, DNS records, port forwards) are the routed types' (planner/changes.ts),
  * planned on the gateway host's definition as a nat (or, without `nat`, isolated) network's would be; the
- * firewall (every member's, for its own VMs), QoS, MTU and IPv6 reservations are not built for overlays yet:
- * refused with UNSUPPORTED_FOR_TYPE.
+ * firewall is every member's (each member's table part filters the frames of the VMs on its own bridge; the
+ * change is a job across hosts, handlers/configure-network.ts); QoS, MTU and IPv6 reservations are not built for
+ * overlays yet: refused with UNSUPPORTED_FOR_TYPE.
  */
 import type { ChangeKind, DnsHost } from "../actions/changes";
 import { AppError } from "../errors";
@@ -17,8 +18,15 @@ import type { CreateNetworkPayload } from "../jobs";
 import type { HostFacts } from "../plan/facts";
 import type { HostStep } from "../plan/steps";
 import type { FirewallNetwork } from "../render/nft";
-import { checkRoutedChange, type HostObservation, type NetworkChange, planRoutedChange, type RoutedTypeRules } from "../planner/changes";
-import { OPEN_FIREWALL, type PortForwardSpec } from "../planner/firewall";
+import {
+  type ChangePlan,
+  checkRoutedChange,
+  type HostObservation,
+  type NetworkChange,
+  planRoutedChange,
+  type RoutedTypeRules,
+} from "../planner/changes";
+import { type FirewallSpec, firewallOf, firewallOfBody, type PortForwardSpec } from "../planner/firewall";
 import type { Reservation, RoutedNetSpec, SpecBase } from "../planner/network-spec";
 import { renderOverlayXml } from "../render/network-xml";
 import { floodEntry, VXLAN_PORT, vxlanDeviceName, vxlanDeviceSetup } from "../render/vxlan";
@@ -60,6 +68,11 @@ export interface OverlayNetSpec extends SpecBase {
   dnsHosts?: DnsHost[];
   /** Port forwards from the gateway host's addresses (with `nat` only). */
   portForwards?: PortForwardSpec[];
+  /**
+   * The firewall (absent: open), kept in every member's definition: each member applies it to the VMs on its own
+   * bridge (configure-network-firewall is a job across hosts).
+   */
+  firewall?: FirewallSpec;
 }
 
 /** The overlay's bridge on every member: "nfov" + the VNI (at most 12 characters, the same on each host). */
@@ -195,18 +208,17 @@ export function overlaySpecFor(p: CreateNetworkPayload, host: string): OverlayNe
     nat: o.nat,
     members: o.hosts.map((id) => ({ id, ip: door.underlay[id] ?? "" })),
     self: host,
+    ...(door.firewall ? { firewall: firewallOfBody(door.firewall) } : {}),
   };
 }
 
 /**
- * The changes not built for overlays yet: the firewall (its rules must apply on every member for that member's
- * VMs: a change spanning hosts), QoS, MTU (every member's bridge and VXLAN device) and IPv6 reservations (an
- * overlay has no IPv6).
+ * The changes not built for overlays yet: QoS, MTU (every member's bridge and VXLAN device) and IPv6 reservations
+ * (an overlay has no IPv6).
  */
-export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["firewall", "qos", "mtu", "reserve-duid", "release-duid"]);
+export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["qos", "mtu", "reserve-duid", "release-duid"]);
 
 const WHY_NOT: { [K in ChangeKind]?: string } = {
-  firewall: "its rules must hold on every member host for the VMs there, which is not built yet",
   qos: "bandwidth limits are not built for overlays yet",
   mtu: "an MTU change (every member's bridge and VXLAN device) is not built for overlays yet",
   "reserve-duid": "an overlay has no IPv6",
@@ -241,23 +253,29 @@ export function overlayGatewayPart(spec: OverlayNetSpec): RoutedNetSpec {
     reservations: [...(spec.reservations ?? [])],
     ...(spec.dnsHosts && spec.dnsHosts.length > 0 ? { dnsHosts: spec.dnsHosts } : {}),
     ...(spec.portForwards && spec.portForwards.length > 0 ? { portForwards: spec.portForwards } : {}),
+    ...(spec.firewall ? { firewall: spec.firewall } : {}),
     mtu: spec.mtu,
   };
 }
 
 /** The overlay's spec with its gateway part as the routed planner left it. */
 function withGatewayPart(spec: OverlayNetSpec, part: RoutedNetSpec): OverlayNetSpec {
-  const { reservations: _r, dnsHosts: _d, portForwards: _f, ...rest } = spec;
+  const { reservations: _r, dnsHosts: _d, portForwards: _f, firewall: _w, ...rest } = spec;
   return {
     ...rest,
     dhcp: { ...part.dhcp },
+    ...(part.firewall ? { firewall: part.firewall } : {}),
     ...(part.reservations.length > 0 ? { reservations: part.reservations } : {}),
     ...(part.dnsHosts && part.dnsHosts.length > 0 ? { dnsHosts: part.dnsHosts } : {}),
     ...(part.portForwards && part.portForwards.length > 0 ? { portForwards: part.portForwards } : {}),
   };
 }
 
-/** The gateway host's part of netforge's table: masquerade (with nat), MSS clamping and the forwards of what leaves. */
+/**
+ * The gateway host's part of netforge's table: masquerade (with nat), MSS clamping, the forwards of what leaves,
+ * and the firewall as a nat (isolated) network's for every frame its bridge forwards (VMs there, and the frames
+ * of other members' VMs routed through it or bridged to its VMs).
+ */
 function gatewayFirewall(spec: OverlayNetSpec, ownsTypeRules: boolean): FirewallNetwork {
   return {
     name: spec.name,
@@ -266,18 +284,43 @@ function gatewayFirewall(spec: OverlayNetSpec, ownsTypeRules: boolean): Firewall
     forwardsPorts: spec.nat,
     bridge: spec.bridge,
     cidr: spec.cidr,
-    firewall: OPEN_FIREWALL,
+    firewall: firewallOf(spec),
     portForwards: spec.nat ? (spec.portForwards ?? []) : [],
     ownsTypeRules,
     clampMss: true,
   };
 }
 
+/**
+ * Another member's part: the firewall for the frames its bridge forwards between its VMs' ports and the VXLAN
+ * device (br_netfilter shows them to the forward hook with the bridge on both sides). Nothing is routed there (the
+ * bridge has no address): nothing leaves the bridge otherwise. What is the gateway's to filter passes
+ * (render/nft.ts `overlayMember`): frames to or from the gateway address, and frames leaving the subnet.
+ */
+function memberFirewall(spec: OverlayNetSpec, ownsTypeRules: boolean): FirewallNetwork {
+  return {
+    name: spec.name,
+    reachOutside: false,
+    masquerade: false,
+    forwardsPorts: false,
+    bridge: spec.bridge,
+    cidr: spec.cidr,
+    firewall: firewallOf(spec),
+    portForwards: [],
+    ownsTypeRules,
+    overlayMember: { gateway: spec.gateway },
+  };
+}
+
+/** The overlay's part of this member's table. */
+const overlayFirewall = (spec: OverlayNetSpec, ownsTypeRules: boolean): FirewallNetwork =>
+  isGateway(spec) ? gatewayFirewall(spec, ownsTypeRules) : memberFirewall(spec, ownsTypeRules);
+
 /** What the routed planner needs to plan a change of the gateway part of `spec` as the overlay's own. */
 function gatewayRules(spec: OverlayNetSpec): RoutedTypeRules {
   return {
     portForwards: spec.nat,
-    firewall: (part, owns = true) => gatewayFirewall(withGatewayPart(spec, part), owns),
+    firewall: (part, owns = true) => overlayFirewall(withGatewayPart(spec, part), owns),
     own: { spec: (part) => withGatewayPart(spec, part), render: (part) => renderOverlayXml(withGatewayPart(spec, part)) },
   };
 }
@@ -289,7 +332,8 @@ function gatewayRules(spec: OverlayNetSpec): RoutedTypeRules {
  */
 function gatewayChange(spec: OverlayNetSpec, change: NetworkChange): RoutedTypeRules {
   if (OVERLAY_NOT_BUILT.has(change.kind)) throw notYet(spec, change);
-  if (!isGateway(spec)) {
+  // The firewall is every member's (each plans its own part from its own definition).
+  if (!isGateway(spec) && change.kind !== "firewall") {
     throw new AppError(
       "INVALID_STATE",
       `overlay '${spec.name}''s ${change.kind} change is made on its gateway host ${spec.gatewayHost}, not on ${spec.self}`,
@@ -317,8 +361,21 @@ function gatewayChange(spec: OverlayNetSpec, change: NetworkChange): RoutedTypeR
   return gatewayRules(spec);
 }
 
-function planOverlayChange(spec: OverlayNetSpec, change: NetworkChange, host: HostObservation, currentXml?: string) {
-  return planRoutedChange(gatewayChange(spec, change), overlayGatewayPart(spec), change, host, currentXml);
+function planOverlayChange(spec: OverlayNetSpec, change: NetworkChange, host: HostObservation, currentXml?: string): ChangePlan {
+  const plan = planRoutedChange(gatewayChange(spec, change), overlayGatewayPart(spec), change, host, currentXml);
+  if (change.kind !== "firewall" || !isGateway(spec) || plan.steps.length === 0) return plan;
+  // The firewall is every member's: planned on the gateway host, it carries each other member's part (the job
+  // queues one on each: handlers/configure-network.ts), planned here as from that member's definition.
+  const parts = spec.members
+    .filter((m) => m.id !== spec.self)
+    .map((m) => {
+      const theirs: OverlayNetSpec = { ...spec, self: m.id };
+      return {
+        host: m.id,
+        plan: planRoutedChange(gatewayChange(theirs, change), overlayGatewayPart(theirs), change, { active: host.active, leases: [] }),
+      };
+    });
+  return parts.length > 0 ? { ...plan, parts } : plan;
 }
 
 /** The overlay driver's pure half. */
@@ -332,14 +389,14 @@ export const overlayModel: DriverModel<OverlayNetSpec> = {
   noAddressing: null,
   unsupported: OVERLAY_NOT_BUILT,
   hostFirewall: true,
-  // The gateway host's part: masquerade (with nat), MSS clamping of what leaves and the forwards; the other members have none.
-  firewall: (spec, ownsTypeRules = true) => (isGateway(spec) ? gatewayFirewall(spec, ownsTypeRules) : null),
+  // Every member's part: the firewall for its bridge; the gateway's also masquerade (with nat), MSS clamping and forwards.
+  firewall: (spec, ownsTypeRules = true) => overlayFirewall(spec, ownsTypeRules),
   ownsTypeRules: (forwardMode) => forwardMode === "open" || forwardMode === "bridge", // not-a-network-type: libvirt's forward mode
   redefineBeforeStart: () => false,
   servesDhcp: (spec) => isGateway(spec) && spec.dhcp.enabled,
   view: (spec) => ({
     dhcp: spec.dhcp,
-    firewall: null,
+    firewall: spec.firewall ?? null,
     portForwards: spec.nat ? (spec.portForwards ?? []) : [],
     dnsHosts: spec.dnsHosts ?? [],
     reservations: spec.reservations ?? [],
@@ -347,8 +404,8 @@ export const overlayModel: DriverModel<OverlayNetSpec> = {
     ipv6: null,
     qos: null,
   }),
-  // The gateway host's forwards are rules of its table (the other members' copies hold none of the gateway's).
-  hostRuleCount: (spec) => (isGateway(spec) && spec.nat ? (spec.portForwards?.length ?? 0) : 0),
+  // Every member's firewall rules, and the gateway host's forwards, are rules of its table.
+  hostRuleCount: (spec) => (spec.firewall?.rules.length ?? 0) + (isGateway(spec) && spec.nat ? (spec.portForwards?.length ?? 0) : 0),
   otherHosts: (spec) => spec.members.filter((m) => m.id !== spec.self).map((m) => m.id),
   indexedHere: isGateway,
   planChange: planOverlayChange,

@@ -174,6 +174,7 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
   const reservations = reservationsOf(meta.reservation as Node[] | undefined);
   const dnsHosts = dnsHostsOf(meta);
   const portForwards = forwardsOf(meta);
+  const firewall = firewallFromMetadata(meta.firewall);
   return {
     type: "overlay",
     ...common(p),
@@ -193,6 +194,7 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
     ...(reservations.length > 0 ? { reservations } : {}),
     ...(dnsHosts.length > 0 ? { dnsHosts } : {}),
     ...(portForwards.length > 0 ? { portForwards } : {}),
+    ...(firewall ? { firewall } : {}),
   };
 }
 

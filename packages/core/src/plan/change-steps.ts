@@ -4,7 +4,7 @@
  */
 import type { ChangePlan, PlanStep } from "../planner/changes";
 import { tcText } from "../render/tc-qos";
-import { type HostStep, nftStep } from "./steps";
+import { type HostStep, nftStep, type StepView, stepView } from "./steps";
 
 export function hostStepOf(network: string, s: PlanStep): HostStep {
   if (s.linkMtu !== undefined) return { kind: "link-mtu", name: s.name, bridge: s.linkMtu.bridge, mtu: s.linkMtu.mtu, live: true };
@@ -34,3 +34,16 @@ export function hostStepOf(network: string, s: PlanStep): HostStep {
 
 /** Every step of a change's plan, in order. */
 export const changeHostSteps = (plan: ChangePlan): HostStep[] => plan.steps.map((s) => hostStepOf(plan.spec.name, s));
+
+/** The job step of a member's part of a change across hosts (as members.ts reports it). */
+export const partStepName = (host: string, action: string): string => `host ${host}: ${action}`;
+
+/**
+ * What a change's plan shows and its hash covers: its own steps under `step`, then each other member's part
+ * (ChangePlan.parts, parts of the same action) under that member's job step. The API's dry run and the worker's expectPlan check use it.
+ */
+export function changeViews(plan: ChangePlan, step: string, action: string): StepView[] {
+  const own = changeHostSteps(plan).map((st) => stepView(step, st));
+  for (const part of plan.parts ?? []) own.push(...changeHostSteps(part.plan).map((st) => stepView(partStepName(part.host, action), st)));
+  return own;
+}

@@ -108,6 +108,11 @@ export interface ChangePlan {
   libvirtXml: string;
   /** The network's nft chains after the change, when the change touches the firewall. */
   nft?: string;
+  /**
+   * A change that is a job across hosts (an overlay's firewall, planned on its gateway host): each other member's
+   * part, planned from this spec as that member's (its worker plans its own again from its own definition).
+   */
+  parts?: { host: string; plan: ChangePlan }[];
 }
 
 /**

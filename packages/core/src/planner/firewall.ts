@@ -7,9 +7,11 @@
  */
 
 import type { FirewallSpec } from "../actions/changes";
+import type { FirewallBodyPart } from "../schemas/firewall";
 
 // The firewall as kept is part of the contract (a firewall change carries it whole): actions/changes.ts.
 export type { FirewallAction, FirewallProtocol, FirewallRule, FirewallSpec, HostService } from "../actions/changes";
+export type { FirewallBodyPart } from "../schemas/firewall";
 
 /**
  * A DNAT from every host address of vmIp's family (or only `hostIp`, of the same family) on hostPort to vmIp:vmPort
@@ -47,4 +49,43 @@ export const OPEN_FIREWALL: FirewallSpec = { defaultInbound: "accept", defaultOu
 /** The firewall of a spec (specs written before the firewall existed have none: open). */
 export function firewallOf(spec: { firewall?: FirewallSpec | undefined }): FirewallSpec {
   return spec.firewall ?? OPEN_FIREWALL;
+}
+
+/**
+ * A kept firewall as the body that sets it (an overlay member's part of a firewall change and its undo, an added
+ * member's create: each is checked by its action's schema again on the member).
+ */
+export function firewallBodyOf(f: FirewallSpec): FirewallBodyPart {
+  return {
+    defaultInbound: f.defaultInbound,
+    defaultOutbound: f.defaultOutbound,
+    rules: f.rules.map((r) => ({
+      direction: r.direction,
+      protocol: r.protocol,
+      ...(r.source === null ? {} : { source: r.source }),
+      ...(r.destination === null ? {} : { destination: r.destination }),
+      ...(r.ports === null ? {} : { ports: r.ports }),
+      action: r.action,
+      ...(r.comment === null || r.comment === "" ? {} : { comment: r.comment }),
+    })),
+    hostServices: (f.hostServices ?? []).map((x) => ({ protocol: x.protocol, ports: x.ports })),
+  };
+}
+
+/** The kept firewall a body part sets (as configure-network-firewall keeps it: absent fields null, host services only when some). */
+export function firewallOfBody(b: FirewallBodyPart): FirewallSpec {
+  return {
+    defaultInbound: b.defaultInbound,
+    defaultOutbound: b.defaultOutbound,
+    rules: b.rules.map((r) => ({
+      direction: r.direction,
+      protocol: r.protocol,
+      source: r.source ?? null,
+      destination: r.destination ?? null,
+      ports: r.ports ?? null,
+      action: r.action,
+      comment: r.comment ?? null,
+    })),
+    ...(b.hostServices.length > 0 ? { hostServices: b.hostServices.map((x) => ({ protocol: x.protocol, ports: x.ports })) } : {}),
+  };
 }

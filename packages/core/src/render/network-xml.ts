@@ -12,7 +12,7 @@ import { XMLParser } from "fast-xml-parser";
 import type { DnsHost } from "../actions/changes";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
 import type { NetworkType } from "../schemas/network";
-import type { FirewallRule, HostService, PortForwardSpec } from "../planner/firewall";
+import type { FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../planner/firewall";
 import type { BridgeNetSpec, NetSpec, Reservation, Reservation6, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
 import type { OverlayNetSpec } from "../drivers/overlay";
 import { xmlEscape as e } from "./xml-escape";
@@ -157,6 +157,8 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   for (const h of dnsHosts) lines.push(`      <nf:dnsHost ip='${e(h.ip)}' names='${e(h.names.join(" "))}'/>`);
   const forwards = spec.portForwards ?? [];
   if (forwards.length > 0) lines.push(`      <nf:portForwards>${forwards.map(compactForward).join(" ")}</nf:portForwards>`);
+  // The firewall: on every member (each applies it to the VMs on its own bridge).
+  lines.push(...firewallMetaLines(spec.firewall));
   lines.push(...META_END);
   if (spec.self !== spec.gatewayHost) {
     lines.push("  <forward mode='bridge'/>"); // not-a-network-type: libvirt's forward mode
@@ -189,6 +191,19 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** A kept firewall as metadata lines (none without one): nat, isolated and overlay keep it the same way. */
+function firewallMetaLines(f: FirewallSpec | undefined): string[] {
+  if (!f) return [];
+  const defaults = `defaultInbound='${e(f.defaultInbound)}' defaultOutbound='${e(f.defaultOutbound)}'`;
+  const services = f.hostServices ?? [];
+  if (f.rules.length === 0 && services.length === 0) return [`      <nf:firewall ${defaults}/>`];
+  const lines = [`      <nf:firewall ${defaults}>`];
+  if (f.rules.length > 0) lines.push(`        <nf:rules>${f.rules.map(compactRule).join(" ")}</nf:rules>`);
+  if (services.length > 0) lines.push(`        <nf:hostServices>${services.map(compactService).join(" ")}</nf:hostServices>`);
+  lines.push("      </nf:firewall>");
+  return lines;
+}
+
 /** nat and isolated: bridge with the gateway address, dnsmasq from <dhcp>. */
 export function renderRoutedXml(spec: RoutedNetSpec): string {
   const prefix = parseCidrOrThrow(spec.cidr).prefix;
@@ -219,19 +234,7 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
   for (const r of spec.reservations6 ?? []) {
     lines.push(`      <nf:reservation6 duid='${e(r.duid)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
   }
-  if (spec.firewall) {
-    const f = spec.firewall;
-    const defaults = `defaultInbound='${e(f.defaultInbound)}' defaultOutbound='${e(f.defaultOutbound)}'`;
-    const services = f.hostServices ?? [];
-    if (f.rules.length === 0 && services.length === 0) {
-      lines.push(`      <nf:firewall ${defaults}/>`);
-    } else {
-      lines.push(`      <nf:firewall ${defaults}>`);
-      if (f.rules.length > 0) lines.push(`        <nf:rules>${f.rules.map(compactRule).join(" ")}</nf:rules>`);
-      if (services.length > 0) lines.push(`        <nf:hostServices>${services.map(compactService).join(" ")}</nf:hostServices>`);
-      lines.push("      </nf:firewall>");
-    }
-  }
+  lines.push(...firewallMetaLines(spec.firewall));
   const forwards = spec.portForwards ?? [];
   if (forwards.length > 0) lines.push(`      <nf:portForwards>${forwards.map(compactForward).join(" ")}</nf:portForwards>`);
   // The QoS set as compact JSON (configure-network-qos; tc applies it, libvirt's <bandwidth> needs sfq: ADR 0044).

@@ -65,6 +65,14 @@ export interface FirewallNetwork {
    * MTU is the underlay's less the VXLAN overhead, smaller than the outside's). Absent or false: none.
    */
   clampMss?: boolean;
+  /**
+   * A non-gateway member of an overlay (drivers/overlay.ts): its bridge has no address and its VXLAN device is a
+   * port of it, so the gateway and everything beyond the subnet are bridged frames here. What is the gateway's to
+   * filter passes before the rules: frames to or from the gateway address (the gateway host's `<net>-host` chain
+   * filters what reaches it), frames leaving the subnet (its forward hook filters them as routed), and DHCP; frames
+   * from beyond the subnet (routed in by the gateway) meet the inbound rules only. Absent or null: not one.
+   */
+  overlayMember?: { gateway: string } | null;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -302,6 +310,7 @@ function checkNetwork(n: FirewallNetwork): void {
   check(IFNAME.test(n.bridge), `bridge ${JSON.stringify(n.bridge)}`);
   checkCapabilities(n);
   cidr(n.cidr);
+  if (n.overlayMember) ip(n.overlayMember.gateway);
   if (n.ipv6) {
     cidr6(n.ipv6.cidr);
     check(typeof n.ipv6.routed === "boolean", `routed ${String(n.ipv6.routed)}`);
@@ -343,6 +352,18 @@ function inLines(n: FirewallNetwork): string[] {
   const br = `"${n.bridge}"`;
   const lines = ["ct state established,related accept"];
   if (n.ipv6) lines.push(`${ICMPV6_ESSENTIAL} accept`);
+  const m = n.overlayMember;
+  if (m) {
+    const gw = ip(m.gateway);
+    lines.push(
+      `${ICMPV6_ESSENTIAL} accept`,
+      "udp sport 68 udp dport 67 accept",
+      "udp sport 67 udp dport 68 accept",
+      `ip saddr ${gw} accept`,
+      `ip daddr ${gw} accept`,
+      `ip daddr != ${cidr(n.cidr)} accept`,
+    );
+  }
   lines.push(`iifname ${br} goto ${c.inRules}`, `ct status dnat goto ${c.inRules}`);
   if (n.ipv6?.routed && n.reachOutside) lines.push(`ip6 daddr ${cidr6(n.ipv6.cidr)} goto ${c.inRules}`);
   lines.push("reject");
@@ -404,6 +425,19 @@ function outLines(n: FirewallNetwork): string[] {
     else lines.push(`oifname != ${br} meta nfproto ipv6 reject`);
   }
   if (n.ipv6) lines.push(`${ICMPV6_ESSENTIAL} return`);
+  const m = n.overlayMember;
+  if (m) {
+    // (An overlay member: see FirewallNetwork.overlayMember. `return`: the frame still meets the `-in` chain.)
+    const gw = ip(m.gateway);
+    lines.push(
+      `${ICMPV6_ESSENTIAL} return`,
+      "udp sport 68 udp dport 67 return",
+      "udp sport 67 udp dport 68 return",
+      `ip saddr ${gw} return`,
+      `ip daddr ${gw} return`,
+      `ip saddr != ${cidr(n.cidr)} return`,
+    );
+  }
   lines.push("ct state established,related return");
   for (const r of n.firewall.rules.filter((x) => x.direction === "outbound")) lines.push(ruleLine(r, "return", !!n.ipv6));
   lines.push(verdict(n.firewall.defaultOutbound, false, "return"));
@@ -631,6 +665,7 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
     const sameCaps = o.reachOutside === n.reachOutside && o.masquerade === n.masquerade && o.forwardsPorts === n.forwardsPorts;
     if (!sameCaps || o.bridge !== n.bridge || o.cidr !== n.cidr || o.ownsTypeRules !== n.ownsTypeRules) return null;
     if ((o.clampMss ?? false) !== (n.clampMss ?? false)) return null;
+    if (JSON.stringify(o.overlayMember ?? null) !== JSON.stringify(n.overlayMember ?? null)) return null;
     if (JSON.stringify(o.ipv6 ?? null) !== JSON.stringify(n.ipv6 ?? null)) return null;
     if (JSON.stringify(o.firewall) === JSON.stringify(n.firewall)) continue;
     const c = chainNames(name);

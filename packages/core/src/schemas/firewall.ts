@@ -97,6 +97,9 @@ export const ConfigureFirewallBody = z.strictObject({
   dryRun: DryRun,
 });
 export type ConfigureFirewallBody = z.infer<typeof ConfigureFirewallBody>;
+/** A firewall in the body's form without the network's name: what an overlay's create payload carries for an added member. */
+export const FirewallBodyPart = ConfigureFirewallBody.omit({ name: true, dryRun: true });
+export type FirewallBodyPart = z.output<typeof FirewallBodyPart>;
 
 const Port = z.number().int().min(1).max(65535);
 export const ConfigurePortForwardBody = z.strictObject({

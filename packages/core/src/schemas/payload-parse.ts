@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { AppError } from "../errors";
 import { HostId } from "./common";
+import { FirewallBodyPart } from "./firewall";
 import { CreateNetworkBody, type FieldIssue, type NetworkSpec, resolveCreate } from "./network";
 import { typeBodyFields } from "./types/create-body";
 
@@ -23,6 +24,11 @@ export interface OverlayDoorPart {
   underlay: Record<string, string>;
   /** The overlay's MTU: the body's, else the smallest member underlay MTU less the VXLAN overhead. */
   mtu: number;
+  /**
+   * The overlay's firewall, in configure-network-firewall's body form: a member added to a running overlay
+   * (configure-network-hosts) starts with the rules every other member holds. Absent: open (a new overlay).
+   */
+  firewall?: FirewallBodyPart;
 }
 
 /** Payload of create-network: the resolved spec (bridge chosen on the host) plus whether to start it. */
@@ -40,6 +46,7 @@ const CreateExtras = z.strictObject({
       vni: z.number().int().min(1).max(16_777_215),
       underlay: z.record(HostId, z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/)),
       mtu: z.number().int().min(576).max(9000),
+      firewall: FirewallBodyPart.optional(),
     })
     .optional(),
 });
