@@ -1,24 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { overlaySpec } from "./__fixtures__/overlay-spec";
 import type { OverlayNetSpec } from "./overlay";
 import { guardInPlace, guardScript, type OverlayObserved, overlayDrift } from "./overlay-drift";
 
-const spec = (self: string, members = ["172.30.9.1", "172.30.9.2", "172.30.9.3"]): OverlayNetSpec => ({
-  type: "overlay",
-  name: "tenant-a",
-  uuid: "7c1a3a0e-6f55-4a2c-9d7e-0a1b2c3d4e5f",
-  description: "",
-  createdAt: "2026-12-07T09:00:00.000Z",
-  bridge: "nfov10000",
-  cidr: "10.50.0.0/24",
-  gateway: "10.50.0.1",
-  dhcp: { enabled: true, start: "10.50.0.128", end: "10.50.0.254", leaseTime: 3600 },
-  mtu: 1450,
-  vni: 10000,
-  gatewayHost: "hv2",
-  nat: true,
-  members: members.map((ip, i) => ({ id: `hv${i + 1}`, ip })),
-  self,
-});
+const spec = (self: string, members = ["172.30.9.1", "172.30.9.2", "172.30.9.3"]): OverlayNetSpec =>
+  overlaySpec(self, { members: members.map((ip, i) => ({ id: `hv${i + 1}`, ip })) });
 
 /** The guard as nft lists it (the VNI in hex, counters, sets sorted; one member: no braces). */
 const guardText = (set: string, vni = "0x2710") =>

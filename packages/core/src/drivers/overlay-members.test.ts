@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
 import { parseCreatePayload } from "../schemas/payload-parse";
 import { parseNetworkXml } from "../render/network-xml";
+import { OVERLAY_IPS, overlayMembers, overlaySpec } from "./__fixtures__/overlay-spec";
 import { type OverlayNetSpec, overlayModel, overlaySpecFor } from "./overlay";
 import { guardInPlace } from "./overlay-drift";
 import {
@@ -14,24 +15,8 @@ import {
   planMembersUpdate,
 } from "./overlay-members";
 
-const IPS: Record<string, string> = { hv1: "172.30.9.1", hv2: "172.30.9.2", hv3: "172.30.9.3", hv4: "172.30.9.4" };
-const spec = (self: string, ids = ["hv1", "hv2", "hv3"]): OverlayNetSpec => ({
-  type: "overlay",
-  name: "tenant-a",
-  uuid: "7c1a3a0e-6f55-4a2c-9d7e-0a1b2c3d4e5f",
-  description: "",
-  createdAt: "2026-12-07T09:00:00.000Z",
-  bridge: "nfov10000",
-  cidr: "10.50.0.0/24",
-  gateway: "10.50.0.1",
-  dhcp: { enabled: true, start: "10.50.0.128", end: "10.50.0.254", leaseTime: 3600 },
-  mtu: 1450,
-  vni: 10000,
-  gatewayHost: "hv2",
-  nat: true,
-  members: ids.map((id) => ({ id, ip: IPS[id] as string })),
-  self,
-});
+const IPS = OVERLAY_IPS;
+const spec = (self: string, ids = ["hv1", "hv2", "hv3"]): OverlayNetSpec => overlaySpec(self, { members: overlayMembers(ids) });
 const ipOf = (id: string) => IPS[id] as string;
 const refusal = (f: () => unknown): AppError => {
   try {

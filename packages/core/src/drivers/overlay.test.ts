@@ -3,29 +3,10 @@ import type { AppError } from "../errors";
 import type { ChangePlan, NetworkChange } from "../planner/changes";
 import { planCreate, planDelete, planStop } from "../plan/lifecycle";
 import { parseNetworkXml } from "../render/network-xml";
+import { overlaySpec } from "./__fixtures__/overlay-spec";
 import { type OverlayNetSpec, overlayGuardCommands, overlayModel } from "./overlay";
 
-const spec = (self: string): OverlayNetSpec => ({
-  type: "overlay",
-  name: "tenant-a",
-  uuid: "7c1a3a0e-6f55-4a2c-9d7e-0a1b2c3d4e5f",
-  description: "",
-  createdAt: "2026-12-07T09:00:00.000Z",
-  bridge: "nfov10000",
-  cidr: "10.50.0.0/24",
-  gateway: "10.50.0.1",
-  dhcp: { enabled: true, start: "10.50.0.128", end: "10.50.0.254", leaseTime: 3600 },
-  mtu: 1450,
-  vni: 10000,
-  gatewayHost: "hv2",
-  nat: true,
-  members: [
-    { id: "hv1", ip: "172.30.9.1" },
-    { id: "hv2", ip: "172.30.9.2" },
-    { id: "hv3", ip: "172.30.9.3" },
-  ],
-  self,
-});
+const spec = (self: string): OverlayNetSpec => overlaySpec(self);
 const noFacts = { links: [], pfs: [] };
 const commands = (self: string) =>
   planCreate(spec(self), { start: true, autostart: true }, noFacts, self).phases.flatMap((p) =>

@@ -11,7 +11,7 @@ import type { FirewallBodyPart } from "../schemas/firewall";
 
 // The firewall as kept is part of the contract (a firewall change carries it whole): actions/changes.ts.
 export type { FirewallAction, FirewallProtocol, FirewallRule, FirewallSpec, HostService } from "../actions/changes";
-export type { FirewallBodyPart } from "../schemas/firewall";
+export { type FirewallBodyPart, firewallOfBody } from "../schemas/firewall";
 
 /**
  * A DNAT from every host address of vmIp's family (or only `hostIp`, of the same family) on hostPort to vmIp:vmPort
@@ -69,23 +69,5 @@ export function firewallBodyOf(f: FirewallSpec): FirewallBodyPart {
       ...(r.comment === null || r.comment === "" ? {} : { comment: r.comment }),
     })),
     hostServices: (f.hostServices ?? []).map((x) => ({ protocol: x.protocol, ports: x.ports })),
-  };
-}
-
-/** The kept firewall a body part sets (as configure-network-firewall keeps it: absent fields null, host services only when some). */
-export function firewallOfBody(b: FirewallBodyPart): FirewallSpec {
-  return {
-    defaultInbound: b.defaultInbound,
-    defaultOutbound: b.defaultOutbound,
-    rules: b.rules.map((r) => ({
-      direction: r.direction,
-      protocol: r.protocol,
-      source: r.source ?? null,
-      destination: r.destination ?? null,
-      ports: r.ports ?? null,
-      action: r.action,
-      comment: r.comment ?? null,
-    })),
-    ...(b.hostServices.length > 0 ? { hostServices: b.hostServices.map((x) => ({ protocol: x.protocol, ports: x.ports })) } : {}),
   };
 }

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { parseCidr } from "../net/ipv4";
 import { parseCidr6 } from "../net/ipv6";
+import type { FirewallSpec } from "../actions/changes";
 import { IpAddress, NetworkName } from "./common";
 
 const DryRun = z.boolean().optional().describe("Validate and plan only: nothing is queued or changed");
@@ -100,6 +101,27 @@ export type ConfigureFirewallBody = z.infer<typeof ConfigureFirewallBody>;
 /** A firewall in the body's form without the network's name: what an overlay's create payload carries for an added member. */
 export const FirewallBodyPart = ConfigureFirewallBody.omit({ name: true, dryRun: true });
 export type FirewallBodyPart = z.output<typeof FirewallBodyPart>;
+
+/**
+ * The kept firewall a body part sets (configure-network-firewall's change, an overlay member's part: as the action
+ * keeps it: absent fields null, host services only when some).
+ */
+export function firewallOfBody(b: FirewallBodyPart): FirewallSpec {
+  return {
+    defaultInbound: b.defaultInbound,
+    defaultOutbound: b.defaultOutbound,
+    rules: b.rules.map((r) => ({
+      direction: r.direction,
+      protocol: r.protocol,
+      source: r.source ?? null,
+      destination: r.destination ?? null,
+      ports: r.ports ?? null,
+      action: r.action,
+      comment: r.comment ?? null,
+    })),
+    ...(b.hostServices.length > 0 ? { hostServices: b.hostServices.map((x) => ({ protocol: x.protocol, ports: x.ports })) } : {}),
+  };
+}
 
 const Port = z.number().int().min(1).max(65535);
 export const ConfigurePortForwardBody = z.strictObject({
