@@ -219,6 +219,31 @@ describe("one script fences and writes a step's event (commitFencedJobEvent)", (
     await lock!.release();
   });
 
+  it("never overwrites a record that already ended: another delivery of the job finished it first", async () => {
+    // Found by the chaos run (seed 3003, ADR 0048): a delete delivered twice (its BullMQ lock lapsed while its worker
+    // was cut off from Redis) ran twice; the second delivery deleted the network and wrote "succeeded" (its client saw
+    // it), then the first, under a lock it held again, found the network gone and wrote "failed" over it.
+    const record = await savedRecord("fenced-ended");
+    const lockKey = t.keys.networkLock("fenced-ended");
+    const first = await tryLock(t.redis, lockKey, 30_000);
+    const winner = new JobReporter(t.redis, t.keys, structuredClone(record), fenceFor(first!, "fenced-ended"));
+    await winner.succeeded({ deleted: true });
+    await first!.release();
+    expect((await getJob(t.redis, t.keys, record.id))?.state).toBe("succeeded");
+    // The other delivery, under the network lock it now holds, records its failure, a retry, a step: none is written.
+    const second = await tryLock(t.redis, lockKey, 30_000);
+    const loser = new JobReporter(t.redis, t.keys, structuredClone(record), fenceFor(second!, "fenced-ended"));
+    await expect(loser.failed(new AppError("NOT_FOUND", "network 'fenced-ended' does not exist"))).rejects.toMatchObject({
+      details: { lockLost: true },
+    });
+    await expect(loser.retrying(new AppError("INTERNAL", "x"), 1000)).rejects.toMatchObject({ details: { lockLost: true } });
+    await expect(loser.step("one", async () => 1)).rejects.toMatchObject({ details: { lockLost: true } });
+    const kept = await getJob(t.redis, t.keys, record.id);
+    expect(kept?.state).toBe("succeeded");
+    expect(kept?.error).toBeNull();
+    await second!.release();
+  });
+
   it("a job's start is fenced too: a record the store lost after it was read is not brought back as running", async () => {
     // Found by the chaos run (seed 2602): the processor read the record, the store was emptied, the unfenced
     // "started" write made the record again; the retry that followed left it "queued" with no BullMQ job.

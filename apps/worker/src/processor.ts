@@ -166,6 +166,17 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
       return result;
     } catch (thrown) {
       let err = toAppError(thrown);
+      // Another delivery of this very job (BullMQ gave it out again after its lock lapsed) already ended it: its
+      // outcome stands (the fenced writes refuse to overwrite it), and what this run did is not undone, since the
+      // host is now as that outcome left it (chaos seed 3003: a delete's "succeeded" overwritten by "failed").
+      const now = await getJob(host.redis, host.keys, jobId).catch(() => null);
+      if (now && isTerminal(now.state)) {
+        logger.warn(
+          { attempt, err: err.message, state: now.state },
+          "another delivery of this job already ended it: nothing undone or recorded",
+        );
+        return now.result;
+      }
       if (parent && (isLockLost(err) || !(await lock.confirm()))) {
         // The coordinator let go of the network: it has given up on this part (and undoes what it knows of);
         // nothing more is done or recorded here under a lock that is not ours.

@@ -294,11 +294,17 @@ return id
  * Atomic, so no other holder can take the lock between the check and the write.
  * A job record that is gone (KEYS[1]: the store lost its data, or the record expired) is answered "lost" too and
  * never written back: its queue entry went with it, so a record written again would show the job queued or
- * running for its whole retention, with nothing left to run it (found by the chaos run, ADR 0048).
+ * running for its whole retention, with nothing left to run it (found by the chaos run, ADR 0048). A record that
+ * already ended (succeeded or failed) is answered "lost" as well: its outcome stands, and another delivery of the
+ * same job (BullMQ gave it out again after its lock lapsed) must not write its own over it (chaos seed 3003: a
+ * delete's "succeeded", seen by its client, overwritten by the other delivery's "failed: not found").
  */
 export const FENCED_COMMIT_EVENT_LUA = `
 if redis.call('GET', KEYS[5]) ~= ARGV[10] then return 'lost' end
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'lost' end
+local stored = redis.call('GET', KEYS[1])
+if not stored then return 'lost' end
+local ended = cjson.decode(stored)['state']
+if ended == 'succeeded' or ended == 'failed' then return 'lost' end
 redis.call('PEXPIRE', KEYS[5], ARGV[11])
 ${COMMIT_EVENT_LUA}`;
 
