@@ -43,9 +43,20 @@ export function removeUpState(dir: string): void {
   rmSync(stateFile(dir), { force: true });
 }
 
-/** `p` is still the very process that was recorded (same pid, same start time). */
+/**
+ * `p` is still the very process that was recorded (same pid, same start time) and still running: a zombie (dead,
+ * not yet reaped by its parent, e.g. init after the supervisor that started it was killed) is gone, as the
+ * sandbox's pidAlive counts it (e2e-up once saw a killed libvirtd and nft helper "still there" as zombies).
+ */
 export function isSameProcess(p: { pid: number; start: number }): boolean {
-  return p.pid > 0 && processStartTime(p.pid) === p.start;
+  if (p.pid <= 0 || processStartTime(p.pid) !== p.start) return false;
+  try {
+    const stat = readFileSync(`/proc/${p.pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
 }
 
 /** The process group of `pid` (/proc/<pid>/stat field 5), or null when it is gone. */
