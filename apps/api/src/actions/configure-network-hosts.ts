@@ -6,7 +6,7 @@
  * (NETWORK_IN_USE from its bridge); a dry run answers it from what that host's worker last published. The payload carries the member list after the change with every underlay address.
  */
 import { AppError } from "@netforge/core/contract";
-import { nextOverlayMembers, type NetSpec, type OverlayNetSpec, overlayModel, planMembersChange } from "@netforge/core/model";
+import { modelFor, nextOverlayMembers, type NetSpec, type OverlayNetSpec, overlayModel, planMembersChange } from "@netforge/core/model";
 import { getNetworkSpec, getNetworkView, getOverlayParts } from "@netforge/core/store";
 import { answer } from "../dry-run";
 import { addedMembersAtDoor, existingNetwork } from "../job-preparers";
@@ -24,7 +24,8 @@ export const configureNetworkHosts = apiHalf("configure-network-hosts", {
       );
     }
     const { net, spec: published } = await existingNetwork(redis, keys, body.name, { spec: true });
-    if (net.type !== "overlay") {
+    // Member hosts are a type that spans hosts (its driver names the other hosts its jobs reach).
+    if (!modelFor(net.type).otherHosts) {
       throw new AppError("UNSUPPORTED_FOR_TYPE", `network '${net.name}' is of type ${net.type}: only overlay networks have member hosts`, {
         name: net.name,
         type: net.type,

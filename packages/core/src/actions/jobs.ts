@@ -3,7 +3,7 @@
  * catalog's steps and payload types are derived from this table.
  */
 import { canonicalIp } from "../net/ipv6";
-import { ConfigureFirewallBody, ConfigurePortForwardBody } from "../schemas/firewall";
+import { ConfigureFirewallBody, ConfigurePortForwardBody, firewallOfBody } from "../schemas/firewall";
 import { AssignStaticIpBody, ConfigureDhcpBody, ConfigureDnsBody, UnassignStaticIpBody } from "../schemas/ipam";
 import { ConfigureMtuBody, CREATE_EXAMPLES, CreateNetworkBody, NetworkRef } from "../schemas/network";
 import { bodyPayload, parseCreatePayload } from "../schemas/payload-parse";
@@ -182,26 +182,7 @@ export const JOB_DEFINITIONS = {
     },
     // The firewall as kept: absent optional rule fields null, defaults accept; host services only when some are
     // opened (a spec without them stays as it was written before they existed).
-    (p): FirewallChange => {
-      const services = (p.hostServices ?? []).map((s) => ({ protocol: s.protocol, ports: String(s.ports) }));
-      return {
-        kind: "firewall",
-        firewall: {
-          defaultInbound: p.defaultInbound ?? "accept",
-          defaultOutbound: p.defaultOutbound ?? "accept",
-          rules: (p.rules ?? []).map((r) => ({
-            direction: r.direction,
-            protocol: r.protocol,
-            source: r.source ?? null,
-            destination: r.destination ?? null,
-            ports: r.ports ?? null,
-            action: r.action,
-            comment: r.comment ?? null,
-          })),
-          ...(services.length > 0 ? { hostServices: services } : {}),
-        },
-      };
-    },
+    (p): FirewallChange => ({ kind: "firewall", firewall: firewallOfBody(p) }),
   ),
   "configure-network-port-forward": configureAction(
     {

@@ -104,13 +104,15 @@ export type FirewallBodyPart = z.output<typeof FirewallBodyPart>;
 
 /**
  * The kept firewall a body part sets (configure-network-firewall's change, an overlay member's part: as the action
- * keeps it: absent fields null, host services only when some).
+ * keeps it: absent fields null, defaults accept, host services only when some). Fields may be absent: a payload can
+ * reach a change without the schema's defaults applied (api-door-reads).
  */
-export function firewallOfBody(b: FirewallBodyPart): FirewallSpec {
+export function firewallOfBody(b: Partial<FirewallBodyPart>): FirewallSpec {
+  const services = (b.hostServices ?? []).map((x) => ({ protocol: x.protocol, ports: String(x.ports) }));
   return {
-    defaultInbound: b.defaultInbound,
-    defaultOutbound: b.defaultOutbound,
-    rules: b.rules.map((r) => ({
+    defaultInbound: b.defaultInbound ?? "accept",
+    defaultOutbound: b.defaultOutbound ?? "accept",
+    rules: (b.rules ?? []).map((r) => ({
       direction: r.direction,
       protocol: r.protocol,
       source: r.source ?? null,
@@ -119,7 +121,7 @@ export function firewallOfBody(b: FirewallBodyPart): FirewallSpec {
       action: r.action,
       comment: r.comment ?? null,
     })),
-    ...(b.hostServices.length > 0 ? { hostServices: b.hostServices.map((x) => ({ protocol: x.protocol, ports: x.ports })) } : {}),
+    ...(services.length > 0 ? { hostServices: services } : {}),
   };
 }
 
