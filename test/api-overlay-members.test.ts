@@ -30,7 +30,7 @@ beforeAll(async () => {
     },
   });
   const part = { state: "active" as const, vxlanDevice: true, floodEntries: 4, observedAt: at };
-  await putOverlayParts(h.redis, h.keys, "m1", new Map([["ovl", { ...part, connectedVms: 2 }]]), true, at);
+  await putOverlayParts(h.redis, h.keys, "m1", new Map([["ovl", { ...part, connectedVms: 2, neighbourEntries: 3 }]]), true, at);
   await putOverlayParts(h.redis, h.keys, "m2", new Map([["ovl", { ...part, floodEntries: 3, connectedVms: 0 }]]), true, at);
   // m3 published and has no part of it; m4 is offline (its last numbers kept); m5 never published.
   await putOverlayParts(h.redis, h.keys, "m3", new Map(), true, at);
@@ -54,6 +54,7 @@ describe("an overlay's member rows", () => {
         observedAt: at,
         localMacs: null,
         unicastEntries: null,
+        neighbourEntries: 3,
         ...mac,
       },
       {
@@ -66,6 +67,7 @@ describe("an overlay's member rows", () => {
         observedAt: at,
         localMacs: null,
         unicastEntries: null,
+        neighbourEntries: null,
         ...mac,
       },
       {
@@ -78,6 +80,7 @@ describe("an overlay's member rows", () => {
         observedAt: null,
         localMacs: 0,
         unicastEntries: 0,
+        neighbourEntries: 0,
         ...mac,
       },
       {
@@ -90,6 +93,7 @@ describe("an overlay's member rows", () => {
         observedAt: at,
         localMacs: null,
         unicastEntries: null,
+        neighbourEntries: null,
         ...mac,
       },
       {
@@ -102,6 +106,7 @@ describe("an overlay's member rows", () => {
         observedAt: null,
         localMacs: null,
         unicastEntries: null,
+        neighbourEntries: null,
         ...mac,
       },
     ]);

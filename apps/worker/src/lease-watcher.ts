@@ -7,7 +7,9 @@
  * Bursts are coalesced per bridge (one publish per 50 ms).
  */
 import { type FSWatcher, watch } from "node:fs";
+import { overlayModel } from "@netforge/core/model";
 import type { HostContext } from "./context";
+import { publishOverlayPartNow } from "./drivers/overlay-drift";
 import { publishIpTable } from "./ip-table";
 
 const COALESCE_MS = 50;
@@ -51,7 +53,13 @@ export class LeaseWatcher {
 
   private async publish(bridge: string): Promise<void> {
     const entry = (await this.ctx.catalog.list()).find((c) => c.def.managed && c.def.bridge === bridge);
-    if (entry) await publishIpTable(this.ctx, entry);
+    if (!entry) return;
+    await publishIpTable(this.ctx, entry);
+    // An overlay's gateway: the members' ARP-suppression entries follow its leases (published with its part).
+    const spec = entry.def.spec;
+    if (entry.active && spec && overlayModel.is(spec) && spec.self === this.ctx.hostId && spec.self === spec.gatewayHost) {
+      await publishOverlayPartNow(this.ctx, entry.name);
+    }
   }
 
   close(): void {

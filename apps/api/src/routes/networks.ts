@@ -74,6 +74,7 @@ async function overlayMembers(s: Services, network: NetworkView): Promise<void> 
       row.observedAt = seen.observedAt;
       row.localMacs = seen.macs?.length ?? null;
       row.unicastEntries = seen.unicastEntries ?? null;
+      row.neighbourEntries = seen.neighbourEntries ?? null;
     } else if (seen === null) {
       // The host has no definition of it: nothing runs there.
       row.state = "inactive";
@@ -83,6 +84,7 @@ async function overlayMembers(s: Services, network: NetworkView): Promise<void> 
       row.observedAt = null;
       row.localMacs = 0;
       row.unicastEntries = 0;
+      row.neighbourEntries = 0;
     } else {
       // Never published (an older worker, a store reset): the record's state; the gateway's VMs from its stats.
       if (row.id === network.host) row.connectedVms = network.stats.connectedVms;
@@ -91,6 +93,7 @@ async function overlayMembers(s: Services, network: NetworkView): Promise<void> 
       row.observedAt = null;
       row.localMacs = null;
       row.unicastEntries = null;
+      row.neighbourEntries = null;
     }
     row.part = !online || seen === undefined ? "unknown" : seen === null ? "absent" : "present";
   });

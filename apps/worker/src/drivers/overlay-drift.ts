@@ -12,6 +12,7 @@ import {
   type NetSpec,
   type OverlayNetSpec,
   type OverlayObserved,
+  floodLimitTable,
   overlayBridgeCommands,
   overlayDrift,
   overlayGuardTable,
@@ -25,7 +26,7 @@ import type { HostContext } from "../context";
 import { type HostLink, readLinks } from "../host/ip";
 import type { CatalogEntry } from "../host/network-catalog";
 import { repairUnderLock } from "../repair-under-lock";
-import { localOverlayMacs } from "./overlay-unicast";
+import { bridgeNeighbourEntries, localOverlayMacs, overlayNeighboursOf } from "./overlay-unicast";
 
 interface LinkJson {
   ifname: string;
@@ -34,7 +35,7 @@ interface LinkJson {
   linkinfo?: {
     info_kind?: string;
     info_data?: { id?: number; local?: string; learning?: boolean };
-    info_slave_data?: { learning?: boolean };
+    info_slave_data?: { learning?: boolean; neigh_suppress?: boolean };
   };
 }
 
@@ -43,25 +44,23 @@ export async function observeOverlays(ctx: HostContext, specs: readonly OverlayN
   const links = new Map(
     (JSON.parse((await ctx.runner.run("ip", ["-d", "-j", "link", "show"])).stdout || "[]") as LinkJson[]).map((l) => [l.ifname, l]),
   );
+  // "inet <name>" (the guards) and "bridge <name>" (the flood limits).
   const tables = new Set(
     (await ctx.runner.run("nft", ["list", "tables"])).stdout
       .split("\n")
       .map((l) => l.trim())
-      .filter((l) => l.startsWith("table inet "))
-      .map((l) => l.slice("table inet ".length)),
+      .filter((l) => l.startsWith("table inet ") || l.startsWith("table bridge "))
+      .map((l) => l.slice("table ".length)),
   );
-  const guards = new Map<string, string>();
-  const present = specs.map((s) => overlayGuardTable(s.vni)).filter((t) => tables.has(t));
-  if (present.length > 0) {
-    const r = await ctx.runner.run("nft", ["-f", "-"], {
-      input: present.map((t) => `list table inet ${t}\n`).join(""),
-      allowFailure: true,
-    });
-    // One block per table, each starting at its "table inet <name> {" line.
-    for (const block of r.stdout.split(/^(?=table inet )/m)) {
-      const m = /^table inet (\S+) \{/.exec(block);
-      if (m) guards.set(m[1] as string, block);
-    }
+  const texts = new Map<string, string>();
+  const present = specs
+    .flatMap((s) => [`inet ${overlayGuardTable(s.vni)}`, `bridge ${floodLimitTable(s.vni)}`])
+    .filter((t) => tables.has(t));
+  // One `nft list table` each: nft 1.0.6 fails a batch (`nft -f -`) listing two tables ("No such file or
+  // directory" for the first), which read every guard as missing on a host with two overlays.
+  for (const t of present) {
+    const r = await ctx.runner.run("nft", ["list", "table", ...t.split(" ")], { allowFailure: true });
+    if (r.exitCode === 0 && /^table (?:inet|bridge) \S+ \{/.test(r.stdout)) texts.set(t, r.stdout);
   }
   const out = new Map<number, OverlayObserved>();
   for (const s of specs) {
@@ -86,10 +85,12 @@ export async function observeOverlays(ctx: HostContext, specs: readonly OverlayN
             local: vx?.linkinfo?.info_data?.local ?? null,
             learning: vx?.linkinfo?.info_data?.learning ?? null,
             portLearning: dev.linkinfo?.info_slave_data?.learning ?? null,
+            portNeighSuppress: dev.linkinfo?.info_slave_data?.neigh_suppress ?? null,
           }
         : null,
       floods,
-      guard: guards.get(overlayGuardTable(s.vni)) ?? null,
+      guard: texts.get(`inet ${overlayGuardTable(s.vni)}`) ?? null,
+      floodLimit: texts.get(`bridge ${floodLimitTable(s.vni)}`) ?? null,
     });
   }
   return out;
@@ -225,6 +226,8 @@ async function partState(
     floodEntries = rows.filter((f) => f.mac === "00:00:00:00:00:00" && f.dst).length;
     unicastEntries = unicastEntriesFromFdb(rows).length;
   }
+  const bridge = links.find((l) => l.name === spec.bridge);
+  const gateway = spec.self === spec.gatewayHost;
   return {
     state: active ? "active" : "inactive",
     vxlanDevice: links.some((l) => l.name === dev && l.master === spec.bridge),
@@ -235,6 +238,9 @@ async function partState(
     // What the other members write their unicast entries toward this host from (overlay-unicast.ts).
     macs: active ? await localOverlayMacs(ctx, spec, links, sources) : [],
     unicastEntries,
+    // What every member writes its ARP-suppression entries from (overlay-neighbours.ts): the gateway knows the addresses.
+    ...(gateway && active ? { neighbours: await overlayNeighboursOf(ctx, spec, bridge?.mac ?? null) } : {}),
+    neighbourEntries: bridge ? (await bridgeNeighbourEntries(ctx, spec.bridge)).length : 0,
   };
 }
 

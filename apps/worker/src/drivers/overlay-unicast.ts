@@ -17,19 +17,32 @@
  *   (logged at debug, retried next round).
  */
 import {
+  bridgePortChanges,
+  bridgePortEntriesFromFdb,
   type FdbRow,
+  floodLimitRemoteScript,
+  floodLimitTable,
+  gatewayNeighbours,
   localMacsFromFdb,
+  movedPortEntries,
+  type NeighbourEntry,
+  type NeighRow,
+  neighbourChanges,
+  neighbourEntriesFromJson,
   type OverlayNetSpec,
+  overlayFloodLimit,
   overlayModel,
   unicastChanges,
   unicastEntriesFromFdb,
   vxlanDeviceName,
+  wantedNeighbourEntries,
   wantedUnicastEntries,
 } from "@netforge/core/model";
-import { getOverlayParts, publishedMacs } from "@netforge/core/store";
+import { getOverlayParts, publishedMacs, publishedNeighbours } from "@netforge/core/store";
 import type { HostContext } from "../context";
 import type { InteractiveProcess } from "../host/command-runner";
 import type { HostLink } from "../host/ip";
+import { readLeases } from "../host/leases";
 import type { CatalogEntry } from "../host/network-catalog";
 
 export const SYNC_MS = 1_000;
@@ -66,6 +79,46 @@ export async function localOverlayMacs(
 /** The static unicast entries of the device now (one `bridge fdb show dev`). */
 export async function deviceUnicastEntries(ctx: HostContext, vni: number) {
   return unicastEntriesFromFdb(await fdbRows(ctx, ["dev", vxlanDeviceName(vni)]));
+}
+
+/** The gateway's addresses for ARP suppression: its DHCP leases and reservations, and its own gateway address. */
+export async function overlayNeighboursOf(
+  ctx: HostContext,
+  spec: OverlayNetSpec,
+  bridgeMac: string | null,
+): Promise<Record<string, string>> {
+  const leases = await readLeases(spec.bridge, ctx.leasesDir).catch(() => []);
+  return gatewayNeighbours(leases, spec.reservations ?? [], bridgeMac ? { ip: spec.gateway, mac: bridgeMac } : null);
+}
+
+/** The bridge's permanent IPv4 neighbour entries (netforge's ARP-suppression entries). */
+export async function bridgeNeighbourEntries(ctx: HostContext, bridge: string): Promise<NeighbourEntry[]> {
+  const r = await ctx.runner.run("ip", ["-j", "-4", "neigh", "show", "dev", bridge, "nud", "permanent"], {
+    allowFailure: true,
+    timeoutMs: 10_000,
+  });
+  if (r.exitCode !== 0) return [];
+  try {
+    return neighbourEntriesFromJson(JSON.parse(r.stdout || "[]") as NeighRow[]);
+  } catch {
+    return [];
+  }
+}
+
+/** The flood limit table's set of known remote MACs (sorted); null: no such table (or unreadable). */
+export async function floodLimitRemote(ctx: HostContext, vni: number): Promise<string[] | null> {
+  const r = await ctx.runner.run("nft", ["-j", "list", "set", "bridge", floodLimitTable(vni), "remote"], {
+    allowFailure: true,
+    timeoutMs: 10_000,
+  });
+  if (r.exitCode !== 0) return null;
+  try {
+    const doc = JSON.parse(r.stdout) as { nftables?: { set?: { elem?: unknown[] } }[] };
+    const elem = doc.nftables?.find((x) => x.set)?.set?.elem ?? [];
+    return elem.filter((e): e is string => typeof e === "string").sort();
+  } catch {
+    return null;
+  }
 }
 
 const runningParts = (ctx: HostContext, catalog: readonly CatalogEntry[]): OverlayNetSpec[] =>
@@ -185,21 +238,63 @@ export class UnicastSync {
       );
       // A member that published nothing lately (offline, older worker) keeps no entry: its MACs flood.
       const published = new Map([...seen].map(([h, part]) => [h, publishedMacs(part)]));
-      // The published MACs as a key: an unchanged round (and no full read due) runs no host command.
-      const key = JSON.stringify([...published]);
+      // ARP suppression: the addresses the gateway published (its leases, reservations, gateway address).
+      const neighbours = publishedNeighbours(seen.get(spec.gatewayHost));
+      // The published MACs and addresses as a key: an unchanged round (and no full read due) runs no host command.
+      const key = JSON.stringify([[...published], neighbours]);
       if (!full && this.written.get(spec.vni) === key) continue;
-      const have = await deviceUnicastEntries(this.ctx, spec.vni);
+      const dev = vxlanDeviceName(spec.vni);
+      const rows = await fdbRows(this.ctx, ["dev", dev]);
+      const have = unicastEntriesFromFdb(rows);
       const want = wantedUnicastEntries(spec.self, spec.members, published, have);
       const change = unicastChanges(spec.vni, have, want);
+      // The bridge's own entries toward the VXLAN port (known remote unicast is not flooded to the local ports,
+      // and the bridge can answer ARP for it), and netforge's entries learning moved to a local port made ordinary.
+      const bridgeChanges = [
+        ...bridgePortChanges(spec.vni, bridgePortEntriesFromFdb(rows, spec.bridge), want, published.get(spec.self) ?? []),
+        ...movedPortEntries(await fdbRows(this.ctx, ["br", spec.bridge]), spec.bridge, dev),
+      ];
+      // The bridge answers ARP for the addresses of VMs behind another member (those with a unicast entry).
+      const own = new Set(published.get(spec.self) ?? []);
+      const wantNeigh = wantedNeighbourEntries(
+        neighbours,
+        want.filter((e) => !own.has(e.mac)),
+      );
+      const neigh = neighbourChanges(spec.bridge, await bridgeNeighbourEntries(this.ctx, spec.bridge), wantNeigh);
+      // The flood limit lets frames to these MACs through unlimited (unicast to one member, not replicated).
+      const remote = want.map((e) => e.mac).sort();
       let ok = true;
-      for (const argv of change.commands) {
-        const r = await this.ctx.runner.run("bridge", argv, { allowFailure: true, timeoutMs: 10_000 });
-        if (r.exitCode !== 0) {
-          ok = false;
-          this.ctx.logger.debug({ network: spec.name, argv, stderr: r.stderr }, "overlay unicast entry not changed");
+      if (overlayFloodLimit(spec) > 0) {
+        const inSet = await floodLimitRemote(this.ctx, spec.vni);
+        if (inSet !== null && JSON.stringify(inSet) !== JSON.stringify(remote)) {
+          const r = await this.ctx.runner.run("nft", ["-f", "-"], {
+            input: floodLimitRemoteScript(spec.vni, remote),
+            allowFailure: true,
+            timeoutMs: 10_000,
+          });
+          if (r.exitCode !== 0) {
+            ok = false;
+            this.ctx.logger.debug({ network: spec.name, stderr: r.stderr }, "overlay flood limit's known MACs not changed");
+          }
         }
       }
-      if (change.commands.length > 0) {
+      for (const [tool, argv] of [
+        ...change.commands.map((a) => ["bridge", a] as const),
+        ...bridgeChanges.map((a) => ["bridge", a] as const),
+        ...neigh.map((a) => ["ip", a] as const),
+      ]) {
+        const r = await this.ctx.runner.run(tool, argv, { allowFailure: true, timeoutMs: 10_000 });
+        if (r.exitCode !== 0) {
+          ok = false;
+          this.ctx.logger.debug({ network: spec.name, argv, stderr: r.stderr }, "overlay unicast or neighbour entry not changed");
+        }
+      }
+      if (neigh.length > 0)
+        this.ctx.logger.info(
+          { network: spec.name, entries: wantNeigh.length },
+          "overlay ARP-suppression entries follow the gateway's addresses",
+        );
+      if (change.commands.length > 0 || neigh.length > 0 || bridgeChanges.length > 0) {
         // describe-network's count of this member's entries follows at once (not at the next heartbeat).
         await this.publish(spec.name).catch((err: unknown) => this.ctx.logger.debug({ err }, "could not republish the part"));
         this.ctx.logger.info(

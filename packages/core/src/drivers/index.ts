@@ -11,6 +11,7 @@ export {
   type OverlayNetSpec,
   overlayBridgeName,
   overlayGuardCommands,
+  overlayFloodLimit,
   overlayGuardTable,
   overlayHostSteps,
   overlayModel,
@@ -26,8 +27,11 @@ export {
   overlayDrift,
 } from "./overlay-drift";
 export {
+  bridgePortChanges,
+  bridgePortEntriesFromFdb,
   type FdbRow,
   isUnicastMac,
+  movedPortEntries,
   localMacsFromFdb,
   type MacConflict,
   macConflicts,
@@ -37,6 +41,14 @@ export {
   unicastEntriesFromFdb,
   wantedUnicastEntries,
 } from "./overlay-unicast";
+export {
+  gatewayNeighbours,
+  type NeighbourEntry,
+  type NeighRow,
+  neighbourChanges,
+  neighbourEntriesFromJson,
+  wantedNeighbourEntries,
+} from "./overlay-neighbours";
 export {
   guardReplaceArgv,
   type MembersRequest,

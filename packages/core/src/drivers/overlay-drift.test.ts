@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { overlaySpec } from "./__fixtures__/overlay-spec";
 import type { OverlayNetSpec } from "./overlay";
-import { guardInPlace, guardScript, type OverlayObserved, overlayDrift } from "./overlay-drift";
+import { floodLimitInPlace, floodLimitScript, guardInPlace, guardScript, type OverlayObserved, overlayDrift } from "./overlay-drift";
 
 const spec = (self: string, members = ["172.30.9.1", "172.30.9.2", "172.30.9.3"]): OverlayNetSpec =>
   overlaySpec(self, { members: members.map((ip, i) => ({ id: `hv${i + 1}`, ip })) });
@@ -20,7 +20,7 @@ const guardText = (set: string, vni = "0x2710") =>
 
 const healthy = (): OverlayObserved => ({
   bridge: { up: true },
-  device: { master: "nfov10000", up: true, vni: 10000, local: "172.30.9.1", learning: false, portLearning: false },
+  device: { master: "nfov10000", up: true, vni: 10000, local: "172.30.9.1", learning: false, portLearning: false, portNeighSuppress: true },
   floods: ["172.30.9.3", "172.30.9.2"],
   guard: guardText("{ 172.30.9.1, 172.30.9.2, 172.30.9.3 }"),
 });
@@ -50,7 +50,7 @@ describe("an overlay part's drift", () => {
           "ip link add nfvx10000 type vxlan id 10000 local 172.30.9.1 dstport 4789 nolearning",
           "ip link set nfvx10000 mtu 1450",
           "ip link set nfvx10000 master nfov10000",
-          "ip link set dev nfvx10000 type bridge_slave learning off",
+          "ip link set dev nfvx10000 type bridge_slave learning off neigh_suppress on",
           "ip link set nfvx10000 up",
           "bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.2",
           "bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.3",
@@ -79,14 +79,23 @@ describe("an overlay part's drift", () => {
         what: "VXLAN device nfvx10000 on bridge nfov10000",
         commands: [
           "ip link set nfvx10000 master nfov10000",
-          "ip link set dev nfvx10000 type bridge_slave learning off",
+          "ip link set dev nfvx10000 type bridge_slave learning off neigh_suppress on",
           "ip link set nfvx10000 up",
         ],
       },
     ]);
     expect(cmds(spec("hv1"), { ...healthy(), device: { ...dev, portLearning: true } })[0]?.commands).toEqual([
-      "ip link set dev nfvx10000 type bridge_slave learning off",
+      "ip link set dev nfvx10000 type bridge_slave learning off neigh_suppress on",
     ]);
+  });
+
+  it("ARP suppression off on the device's port: turned on again (an observation without the flag is not judged)", () => {
+    const dev = healthy().device as NonNullable<ReturnType<typeof healthy>["device"]>;
+    expect(cmds(spec("hv1"), { ...healthy(), device: { ...dev, portNeighSuppress: false } })[0]?.commands).toEqual([
+      "ip link set dev nfvx10000 type bridge_slave learning off neigh_suppress on",
+    ]);
+    const { portNeighSuppress: _, ...older } = dev;
+    expect(cmds(spec("hv1"), { ...healthy(), device: older })).toEqual([]);
   });
 
   it("a member's bridge gone: made again before its device; the gateway's (libvirt's) is not netforge's to make", () => {
@@ -121,5 +130,43 @@ describe("an overlay part's drift", () => {
     expect(guardScript(spec("hv1"))).toContain(
       "udp dport 4789 @th,96,24 10000 ip saddr != { 172.30.9.1, 172.30.9.2, 172.30.9.3 } counter drop",
     );
+  });
+});
+
+describe("the flood limit table", () => {
+  const listed = (pps: number) =>
+    [
+      "table bridge netforge-fl10000 {",
+      "\tset remote {",
+      "\t\ttype ether_addr",
+      "\t}",
+      "\tchain flood {",
+      "\t\ttype filter hook forward priority filter; policy accept;",
+      `\t\toifname "nfvx10000" ether daddr != @remote update @ports { iifname limit rate over ${pps}/second burst ${pps * 2} packets } counter packets 4 bytes 240 drop comment "flooded frames over nfvx10000: ${pps}/s per port"`,
+      "\t}",
+      "}",
+    ].join("\n");
+  it("in place as nft lists it; another rate, or gone, is put back whole in one transaction", () => {
+    const s = spec("hv1");
+    expect(floodLimitInPlace(s, listed(1000))).toBe(true);
+    expect(floodLimitInPlace(s, listed(500))).toBe(false);
+    expect(floodLimitInPlace(s, null)).toBe(false);
+    const r = overlayDrift(s, { ...healthy(), floodLimit: null });
+    expect(r.map((x) => x.what)).toEqual(["flood limit table netforge-fl10000"]);
+    expect(r[0]?.commands[0]?.input).toBe(floodLimitScript(s));
+    expect(floodLimitScript(s).split("\n").slice(0, 4)).toEqual([
+      "table bridge netforge-fl10000",
+      "delete table bridge netforge-fl10000",
+      "table bridge netforge-fl10000",
+      "add set bridge netforge-fl10000 remote { type ether_addr; }",
+    ]);
+    // Not read (an older observation): not judged.
+    expect(overlayDrift(s, healthy())).toEqual([]);
+  });
+  it("no limit (0): a table left over is removed; none is in place", () => {
+    const s = { ...spec("hv1"), floodLimitPps: 0 };
+    expect(floodLimitInPlace(s, null)).toBe(true);
+    expect(floodLimitInPlace(s, listed(1000))).toBe(false);
+    expect(floodLimitScript(s)).toBe("table bridge netforge-fl10000\ndelete table bridge netforge-fl10000\n");
   });
 });

@@ -4,10 +4,10 @@
  * and this compares them with the spec. Pure: the worker reads and runs (apps/worker/src/overlay-drift.ts).
  * Repaired: the non-gateway member's bridge (netforge's; the gateway's is libvirt's), the VXLAN device (absent,
  * or not the one the spec wants: another VNI, local address or learning on), its place on the bridge (master,
- * port learning off, up), the flood entries (one per other member, none toward a non-member), the guard table.
+ * port learning off, ARP suppression on, up), the flood entries (one per other member, none toward a non-member), the guard table.
  */
-import { floodEntry, VXLAN_PORT, vxlanDeviceName, vxlanDeviceSetup } from "../render/vxlan";
-import { type OverlayNetSpec, overlayGuardTable } from "./overlay";
+import { floodEntry, floodLimitTable, floodLimitTableCommands, VXLAN_PORT, vxlanDeviceName, vxlanDeviceSetup } from "../render/vxlan";
+import { type OverlayNetSpec, overlayFloodLimit, overlayGuardTable } from "./overlay";
 
 /** The member's host state the repair compares (read in one round for every overlay on the host). */
 export interface OverlayObserved {
@@ -23,11 +23,15 @@ export interface OverlayObserved {
     learning: boolean | null;
     /** The bridge's learning on this port (must be off). */
     portLearning: boolean | null;
+    /** The bridge's ARP suppression on this port (must be on; absent in an older observation: not checked). */
+    portNeighSuppress?: boolean | null;
   } | null;
   /** The destinations of the device's all-zero (flood) entries. */
   floods: string[];
   /** The guard table's text (`nft list table inet netforge-vx<VNI>`); null: absent. */
   guard: string | null;
+  /** The flood limit table's text (`nft list table bridge netforge-fl<VNI>`); null: absent; undefined: not read. */
+  floodLimit?: string | null;
 }
 
 /** One repair: what it puts back (logged, counted) and its commands (argv; `input` fed to stdin). */
@@ -82,6 +86,41 @@ export function guardScript(spec: OverlayNetSpec): string {
   ].join("\n");
 }
 
+/**
+ * Whether the flood limit table's text is the spec's: its chain hooked at the bridge's forward, one drop rule
+ * over the spec's rate out of this overlay's VXLAN device, unless the destination is in the set of known MACs.
+ */
+export function floodLimitInPlace(spec: OverlayNetSpec, text: string | null): boolean {
+  const pps = overlayFloodLimit(spec);
+  if (pps === 0 || text === null) return (pps === 0) === (text === null);
+  if (!/chain flood \{\s*type filter hook forward priority (?:filter|0); policy accept;/.test(text)) return false;
+  const rules = [
+    ...text.matchAll(
+      /oifname "([^"]+)" ether daddr != @remote update @ports \{ iifname limit rate over (\d+)\/second burst (\d+) packets \} .*?\bdrop\b/g,
+    ),
+  ];
+  if (rules.length !== 1) return false;
+  const [, dev, rate, burst] = rules[0] as RegExpMatchArray;
+  return dev === vxlanDeviceName(spec.vni) && Number(rate) === pps && Number(burst) === pps * 2 && /set remote \{/.test(text);
+}
+
+/**
+ * The flood limit table replaced whole in one nft transaction (`nft -f -`), or removed when the spec has no
+ * limit. Its set of known MACs starts empty: the worker's entry sync fills it within its next full round.
+ */
+export function floodLimitScript(spec: OverlayNetSpec): string {
+  const t = floodLimitTable(spec.vni);
+  const body = floodLimitTableCommands(spec.vni, overlayFloodLimit(spec)).slice(1);
+  return [
+    `table bridge ${t}`,
+    `delete table bridge ${t}`,
+    ...(body.length > 0 ? [`table bridge ${t}`] : []),
+    // The commands' arguments after `nft` as script lines: `add set bridge <t> remote { ... }`, ...
+    ...body.map((argv) => argv.slice(1).join(" ")),
+    "",
+  ].join("\n");
+}
+
 /** A non-gateway member's bridge (netforge's), as its create makes it: `ip` argv lists. */
 export function overlayBridgeCommands(spec: OverlayNetSpec): string[][] {
   return [
@@ -124,8 +163,8 @@ export function overlayDrift(spec: OverlayNetSpec, seen: OverlayObserved): Overl
   } else {
     const port: string[][] = [];
     if (d.master !== spec.bridge) port.push(["link", "set", dev, "master", spec.bridge]);
-    if (d.master !== spec.bridge || d.portLearning !== false)
-      port.push(["link", "set", "dev", dev, "type", "bridge_slave", "learning", "off"]);
+    if (d.master !== spec.bridge || d.portLearning !== false || (d.portNeighSuppress !== undefined && d.portNeighSuppress !== true))
+      port.push(["link", "set", "dev", dev, "type", "bridge_slave", "learning", "off", "neigh_suppress", "on"]);
     if (!d.up) port.push(["link", "set", dev, "up"]);
     if (port.length > 0) out.push({ what: `VXLAN device ${dev} on bridge ${spec.bridge}`, commands: port.map(ipArgs) });
     const have = new Set(seen.floods);
@@ -146,6 +185,12 @@ export function overlayDrift(spec: OverlayNetSpec, seen: OverlayObserved): Overl
     out.push({
       what: `VXLAN guard table ${overlayGuardTable(spec.vni)}`,
       commands: [{ argv: ["nft", "-f", "-"], input: guardScript(spec) }],
+    });
+  }
+  if (seen.floodLimit !== undefined && !floodLimitInPlace(spec, seen.floodLimit)) {
+    out.push({
+      what: `flood limit table ${floodLimitTable(spec.vni)}`,
+      commands: [{ argv: ["nft", "-f", "-"], input: floodLimitScript(spec) }],
     });
   }
   return out;

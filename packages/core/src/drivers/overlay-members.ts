@@ -15,7 +15,7 @@ import { firewallBodyOf } from "../planner/firewall";
 import { resolveCreate } from "../schemas/network";
 import { validationError } from "../schemas/network-fields";
 import { floodEntry, VXLAN_PORT, vxlanDeviceName } from "../render/vxlan";
-import { type OverlayMember, type OverlayNetSpec, overlayGuardTable, overlayModel } from "./overlay";
+import { type OverlayMember, type OverlayNetSpec, overlayFloodLimit, overlayGuardTable, overlayModel } from "./overlay";
 
 /** What a configure-network-hosts request asks: the hosts (ids) to add and to remove. */
 export interface MembersRequest {
@@ -210,6 +210,7 @@ export function memberCreatePayload(
     hosts: members.map((m) => m.id),
     gatewayHost: spec.gatewayHost,
     nat: spec.nat,
+    floodLimitPps: overlayFloodLimit(spec),
     start: opts.start,
     autostart: opts.autostart,
   };

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { localMacsFromFdb, macConflicts, unicastChanges, unicastEntriesFromFdb, wantedUnicastEntries } from "./overlay-unicast";
+import {
+  bridgePortChanges,
+  bridgePortEntriesFromFdb,
+  type FdbRow,
+  localMacsFromFdb,
+  macConflicts,
+  movedPortEntries,
+  unicastChanges,
+  unicastEntriesFromFdb,
+  wantedUnicastEntries,
+} from "./overlay-unicast";
 
 const members = [
   { id: "h1", ip: "172.31.5.1" },
@@ -7,6 +17,7 @@ const members = [
   { id: "h3", ip: "172.31.5.3" },
 ];
 const M1 = "52:54:00:00:00:01";
+const M2 = "52:54:00:00:00:02";
 const M3 = "52:54:00:00:00:03";
 const MX = "52:54:00:00:00:99";
 
@@ -104,5 +115,39 @@ describe("unicastChanges", () => {
       ["fdb", "del", MX, "dev", "nfvx7"],
     ]);
     expect(unicastChanges(7, [{ mac: M3, dst: "172.31.5.3" }], [{ mac: M3, dst: "172.31.5.3" }]).commands).toEqual([]);
+  });
+});
+
+describe("the bridge's own entries toward the VXLAN port", () => {
+  it("one per MAC with a unicast entry that this member does not have itself; the unwanted removed from the port", () => {
+    const rows: FdbRow[] = [
+      { mac: M1, master: "nfov7", state: "static", flags: [] },
+      { mac: MX, master: "nfov7", state: "static", flags: [] },
+      { mac: M3, dst: "172.31.5.3", flags: ["self"], state: "static" },
+      { mac: "32:3c:6f:3d:0f:17", master: "nfov7", state: "permanent" },
+    ];
+    const have = bridgePortEntriesFromFdb(rows, "nfov7");
+    expect(have).toEqual([M1, MX].sort());
+    const want = [
+      { mac: M1, dst: "172.31.5.1" },
+      { mac: M3, dst: "172.31.5.3" },
+      { mac: M2, dst: "172.31.5.3" },
+    ];
+    // M2 is this member's own too (a MAC on two members): it stays where this bridge learned it.
+    expect(bridgePortChanges(7, have, want, [M2])).toEqual([
+      ["fdb", "replace", M3, "dev", "nfvx7", "master", "static"],
+      ["fdb", "del", MX, "dev", "nfvx7", "master"],
+    ]);
+    expect(bridgePortChanges(7, [M1, M3], want, [M2])).toEqual([]);
+  });
+
+  it("an entry learning moved to a local port (the VM came here) is made an ordinary one; learned ones are left", () => {
+    const rows: FdbRow[] = [
+      { mac: M1, ifname: "vnet3", master: "nfov7", state: "static", flags: [] },
+      { mac: M2, ifname: "vnet4", master: "nfov7", state: "", flags: [] },
+      { mac: M3, ifname: "nfvx7", master: "nfov7", state: "static", flags: [] },
+      { mac: MX, ifname: "vnet3", state: "static", flags: ["self"] },
+    ];
+    expect(movedPortEntries(rows, "nfov7", "nfvx7")).toEqual([["fdb", "replace", M1, "dev", "vnet3", "master", "dynamic"]]);
   });
 });

@@ -6,7 +6,7 @@
  * conflict: reported, an entry already there kept, none written or moved). The worker reads, publishes and runs
  * (apps/worker/src/drivers/overlay-unicast.ts).
  */
-import { unicastEntry, unicastEntryRemoval } from "../render/vxlan";
+import { bridgePortEntry, bridgePortEntryRemoval, dynamicPortEntry, unicastEntry, unicastEntryRemoval } from "../render/vxlan";
 import type { OverlayMember } from "./overlay";
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -140,4 +140,57 @@ export function unicastChanges(vni: number, have: readonly UnicastEntry[], want:
     remove,
     commands: [...replace.map((e) => unicastEntry(vni, e.mac, e.dst)), ...remove.map((m) => unicastEntryRemoval(vni, m))],
   };
+}
+
+/**
+ * The bridge's own entries on the VXLAN port (`bridge -j fdb show dev nfvx<VNI>`: static rows of the bridge, not
+ * the device's `self` ones): the MACs netforge pointed at the port, sorted.
+ */
+export function bridgePortEntriesFromFdb(rows: readonly FdbRow[], bridge: string): string[] {
+  return rows
+    .filter((r) => r.mac && r.master === bridge && !r.dst && r.state === "static" && isUnicastMac(r.mac.toLowerCase()))
+    .map((r) => (r.mac as string).toLowerCase())
+    .sort();
+}
+
+/**
+ * The bridge's entries toward its VXLAN port: one per MAC with a unicast entry that this member does not have
+ * itself (a MAC on two members, one of them this one, stays where this bridge learned it). `bridge` argument
+ * lists: the missing written, the unwanted removed (only those still on the port).
+ */
+export function bridgePortChanges(vni: number, have: readonly string[], want: readonly UnicastEntry[], own: readonly string[]): string[][] {
+  const mine = new Set(own);
+  const wanted = new Set(want.map((e) => e.mac).filter((m) => !mine.has(m)));
+  const now = new Set(have);
+  return [
+    ...[...wanted]
+      .filter((m) => !now.has(m))
+      .sort()
+      .map((m) => bridgePortEntry(vni, m)),
+    ...[...now]
+      .filter((m) => !wanted.has(m))
+      .sort()
+      .map((m) => bridgePortEntryRemoval(vni, m)),
+  ];
+}
+
+/**
+ * Static entries of the bridge on a local port: netforge's entries toward the VXLAN port that learning moved
+ * here (the VM came to this host). Made ordinary entries again (`bridge` argument lists), so they age out when
+ * the VM leaves instead of holding its MAC here for ever.
+ */
+export function movedPortEntries(rows: readonly FdbRow[], bridge: string, vxlanDevice: string): string[][] {
+  return rows
+    .filter(
+      (r) =>
+        r.mac &&
+        r.master === bridge &&
+        r.ifname &&
+        r.ifname !== bridge &&
+        r.ifname !== vxlanDevice &&
+        r.state === "static" &&
+        !(r.flags ?? []).includes("self") &&
+        isUnicastMac(r.mac.toLowerCase()),
+    )
+    .map((r) => dynamicPortEntry(r.ifname as string, (r.mac as string).toLowerCase()));
 }

@@ -31,16 +31,34 @@ describe("the overlay driver's pure half", () => {
       "ip link add nfvx10000 type vxlan id 10000 local 172.30.9.1 dstport 4789 nolearning",
       "ip link set nfvx10000 mtu 1450",
       "ip link set nfvx10000 master nfov10000",
-      "ip link set dev nfvx10000 type bridge_slave learning off",
+      "ip link set dev nfvx10000 type bridge_slave learning off neigh_suppress on",
       "ip link set nfvx10000 up",
       "bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.2",
       "bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.3",
       "nft create table inet netforge-vx10000",
       "nft add chain inet netforge-vx10000 guard { type filter hook prerouting priority raw; policy accept; }",
       overlayGuardCommands(spec("hv1"))[2]?.join(" "),
+      "nft create table bridge netforge-fl10000",
+      "nft add set bridge netforge-fl10000 remote { type ether_addr; }",
+      "nft add set bridge netforge-fl10000 ports { type ifname; size 65535; flags dynamic,timeout; timeout 1m; }",
+      "nft add chain bridge netforge-fl10000 flood { type filter hook forward priority 0; policy accept; }",
+      'nft add rule bridge netforge-fl10000 flood oifname "nfvx10000" ether daddr != @remote update @ports { iifname limit rate over 1000/second burst 2000 packets } counter drop comment "flooded frames over nfvx10000: 1000/s per port"',
       "nft",
       "virsh net-autostart tenant-a",
     ]);
+  });
+
+  it("the flood limit follows the spec: another rate, none at 0 (nothing to make or remove)", () => {
+    const at = (pps: number) => ({ ...spec("hv1"), floodLimitPps: pps });
+    const steps = (s: OverlayNetSpec) =>
+      planCreate(s, { start: true, autostart: true }, noFacts, "hv1")
+        .phases.flatMap((p) => p.hostSteps)
+        .flatMap((st) => (st.kind === "command" ? [st.argv.join(" ")] : []));
+    expect(steps(at(50)).find((c) => c.includes("add rule bridge"))).toContain("limit rate over 50/second burst 100 packets");
+    expect(steps(at(0)).some((c) => c.includes("netforge-fl"))).toBe(false);
+    const net = { active: true, autostart: true, xml: "<network/>", forwardMode: "bridge", firewall: null };
+    const stop = planStop("tenant-a", net, at(0)).phases[0]?.hostSteps.map((s) => (s.kind === "command" ? s.argv.join(" ") : s.kind));
+    expect(stop).toEqual(["nft delete table inet netforge-vx10000", "ip link del nfvx10000", "virsh"]);
   });
 
   it("the gateway host: libvirt makes the bridge; its table part masquerades and clamps MSS", () => {
@@ -70,7 +88,12 @@ describe("the overlay driver's pure half", () => {
   it("stop removes the guard and the device before libvirt's stop; delete removes a member's bridge last", () => {
     const net = { active: true, autostart: true, xml: "<network/>", forwardMode: "bridge", firewall: null };
     const stop = planStop("tenant-a", net, spec("hv1")).phases[0]?.hostSteps.map((s) => (s.kind === "command" ? s.argv.join(" ") : s.kind));
-    expect(stop).toEqual(["nft delete table inet netforge-vx10000", "ip link del nfvx10000", "virsh"]);
+    expect(stop).toEqual([
+      "nft delete table inet netforge-vx10000",
+      "nft delete table bridge netforge-fl10000",
+      "ip link del nfvx10000",
+      "virsh",
+    ]);
     const del = planDelete(spec("hv1"), "tenant-a", net, {
       links: [{ name: "nfov10000", master: null, mtu: 1450, up: true, kind: "bridge" }],
       pfs: [],

@@ -29,8 +29,9 @@ import {
 import { type FirewallSpec, firewallOf, firewallOfBody, type PortForwardSpec } from "../planner/firewall";
 import type { Reservation, RoutedNetSpec, SpecBase } from "../planner/network-spec";
 import { renderOverlayXml } from "../render/network-xml";
-import { floodEntry, VXLAN_PORT, vxlanDeviceName, vxlanDeviceSetup } from "../render/vxlan";
+import { floodEntry, floodLimitTable, floodLimitTableCommands, VXLAN_PORT, vxlanDeviceName, vxlanDeviceSetup } from "../render/vxlan";
 import type { DhcpConfig } from "../schemas/network";
+import { DEFAULT_FLOOD_LIMIT_PPS } from "../schemas/types/overlay";
 import type { HostSteps } from "./host-steps";
 import type { DriverModel } from "./model";
 
@@ -55,6 +56,11 @@ export interface OverlayNetSpec extends SpecBase {
   gatewayHost: string;
   /** The gateway host masquerades what leaves the subnet. */
   nat: boolean;
+  /**
+   * Flooded frames (broadcast, multicast, unknown unicast) per second each local port may send over the VXLAN
+   * device (head-end replication sends each to every member); 0: no limit. Absent (an older definition): the default.
+   */
+  floodLimitPps?: number;
   members: OverlayMember[];
   /** The member host this definition is on. */
   self: string;
@@ -84,6 +90,9 @@ export function overlayBridgeName(vni: number): string {
 export function overlayGuardTable(vni: number): string {
   return `netforge-vx${vxlanDeviceName(vni).slice(4)}`;
 }
+
+/** The spec's flood limit (a definition from before the limit existed: the default). */
+export const overlayFloodLimit = (spec: OverlayNetSpec): number => spec.floodLimitPps ?? DEFAULT_FLOOD_LIMIT_PPS;
 
 const isGateway = (spec: OverlayNetSpec): boolean => spec.self === spec.gatewayHost;
 
@@ -168,12 +177,21 @@ export const overlayHostSteps: HostSteps<OverlayNetSpec> & {
     const [table, ...guard] = overlayGuardCommands(spec);
     steps.push(cmd("create the VXLAN guard table", table as string[], ["nft", "delete", "table", "inet", overlayGuardTable(spec.vni)]));
     for (const g of guard) steps.push(cmd(`VXLAN guard: ${g[2]} ${g[6] ?? ""}`.trim(), g, null));
+    const [limitTable, ...limit] = floodLimitTableCommands(spec.vni, overlayFloodLimit(spec));
+    if (limitTable) {
+      const removal = ["nft", "delete", "table", "bridge", floodLimitTable(spec.vni)];
+      steps.push(cmd("create the flood limit table", limitTable, removal));
+      for (const l of limit) steps.push(cmd(`flood limit: ${l[2]} ${l[5]}`, l, null));
+    }
     return steps;
   },
   beforeStop(spec) {
     // Gone already is fine (a host rebooted, a device removed by hand): stopping must not fail on it.
     return [
       cmd("remove the VXLAN guard table", ["nft", "delete", "table", "inet", overlayGuardTable(spec.vni)], null, true),
+      ...(overlayFloodLimit(spec) > 0
+        ? [cmd("remove the flood limit table", ["nft", "delete", "table", "bridge", floodLimitTable(spec.vni)], null, true)]
+        : []),
       cmd(`remove VXLAN device ${vxlanDeviceName(spec.vni)}`, ["ip", "link", "del", vxlanDeviceName(spec.vni)], null, true),
     ];
   },
@@ -206,6 +224,7 @@ export function overlaySpecFor(p: CreateNetworkPayload, host: string): OverlayNe
     vni: door.vni,
     gatewayHost: o.gatewayHost,
     nat: o.nat,
+    floodLimitPps: o.floodLimitPps ?? DEFAULT_FLOOD_LIMIT_PPS,
     members: o.hosts.map((id) => ({ id, ip: door.underlay[id] ?? "" })),
     self: host,
     ...(door.firewall ? { firewall: firewallOfBody(door.firewall) } : {}),

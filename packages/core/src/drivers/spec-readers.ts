@@ -175,6 +175,7 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
   const dnsHosts = dnsHostsOf(meta);
   const portForwards = forwardsOf(meta);
   const firewall = firewallFromMetadata(meta.firewall);
+  const floodLimit = attr(o, "floodLimitPps");
   return {
     type: "overlay",
     ...common(p),
@@ -189,6 +190,8 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
     vni,
     gatewayHost,
     nat: attr(o, "nat") === "yes",
+    // Absent in a definition from before the flood limit: left out (overlayFloodLimit gives the default).
+    ...(floodLimit === null || !/^\d+$/.test(floodLimit) ? {} : { floodLimitPps: Number(floodLimit) }),
     members,
     self,
     ...(reservations.length > 0 ? { reservations } : {}),

@@ -145,7 +145,7 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
     lines.push("      <nf:dhcp enabled='no'/>");
   }
   lines.push(
-    `      <nf:overlay vni='${Number(spec.vni)}' gatewayHost='${e(spec.gatewayHost)}' nat='${spec.nat ? "yes" : "no"}' self='${e(spec.self)}' mtu='${Number(spec.mtu)}'/>`,
+    `      <nf:overlay vni='${Number(spec.vni)}' gatewayHost='${e(spec.gatewayHost)}' nat='${spec.nat ? "yes" : "no"}' self='${e(spec.self)}' mtu='${Number(spec.mtu)}'${spec.floodLimitPps === undefined ? "" : ` floodLimitPps='${Number(spec.floodLimitPps)}'`}/>`,
   );
   for (const m of spec.members) lines.push(`      <nf:member id='${e(m.id)}' ip='${e(m.ip)}'/>`);
   // The gateway host's parts (reservations, DNS records, forwards: changed on the gateway host only), as nat keeps them.

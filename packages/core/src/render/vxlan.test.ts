@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  floodLimitRemoteScript,
   floodEntry,
   overlayMtu,
   unicastEntry,
@@ -16,7 +17,7 @@ describe("VXLAN commands of an overlay member", () => {
       ["link", "add", "nfvx4242", "type", "vxlan", "id", "4242", "local", "172.31.0.3", "dstport", "4789", "nolearning"],
       ["link", "set", "nfvx4242", "mtu", "1450"],
       ["link", "set", "nfvx4242", "master", "nf-tenant"],
-      ["link", "set", "dev", "nfvx4242", "type", "bridge_slave", "learning", "off"],
+      ["link", "set", "dev", "nfvx4242", "type", "bridge_slave", "learning", "off", "neigh_suppress", "on"],
       ["link", "set", "nfvx4242", "up"],
     ]);
     expect(vxlanDeviceTeardown(4242)).toEqual(["link", "del", "nfvx4242"]);
@@ -80,5 +81,15 @@ describe("the VXLAN guard", () => {
     expect(() => vxlanGuardRules([{ name: "t", vni: 7, members: ["172.31.0.1 } accept"] }])).toThrow(/members/);
     expect(() => vxlanGuardRules([{ name: 'a" drop', vni: 7, members: ["172.31.0.1"] }])).toThrow(/overlay name/);
     expect(() => vxlanGuardChain([], "x; flush ruleset")).toThrow(/chain/);
+  });
+});
+
+describe("the flood limit's known MACs", () => {
+  it("replaced in one transaction; a malformed MAC refused", () => {
+    expect(floodLimitRemoteScript(7, ["52:54:00:00:00:02", "52:54:00:00:00:01"])).toBe(
+      "flush set bridge netforge-fl7 remote\nadd element bridge netforge-fl7 remote { 52:54:00:00:00:01, 52:54:00:00:00:02 }\n",
+    );
+    expect(floodLimitRemoteScript(7, [])).toBe("flush set bridge netforge-fl7 remote\n");
+    expect(() => floodLimitRemoteScript(7, ["52:54:00:00:00:01 }; flush ruleset"])).toThrow(/MAC/);
   });
 });

@@ -58,8 +58,10 @@ export function vxlanDeviceSetup(p: VxlanPort): string[][] {
     ["link", "add", dev, "type", "vxlan", "id", String(p.vni), "local", p.local, "dstport", String(VXLAN_PORT), "nolearning"],
     ["link", "set", dev, "mtu", String(p.mtu)],
     ["link", "set", dev, "master", p.bridge],
-    // The bridge learns nothing on this port either: which member has a MAC is netforge's to write.
-    ["link", "set", "dev", dev, "type", "bridge_slave", "learning", "off"],
+    // The bridge learns nothing on this port either: which member has a MAC is netforge's to write. It answers
+    // ARP requests for addresses behind this port itself (neighbour entries netforge writes) instead of
+    // replicating them to every member.
+    ["link", "set", "dev", dev, "type", "bridge_slave", "learning", "off", "neigh_suppress", "on"],
     ["link", "set", dev, "up"],
   ];
 }
@@ -86,6 +88,96 @@ export function unicastEntry(vni: number, mac: string, remote: string): string[]
 export function unicastEntryRemoval(vni: number, mac: string): string[] {
   check(MAC_RE.test(mac) && mac !== "00:00:00:00:00:00", `MAC ${JSON.stringify(mac)}`);
   return ["fdb", "del", mac, "dev", vxlanDeviceName(vni)];
+}
+
+/**
+ * `bridge` arguments: the overlay's bridge sends frames to `mac` out of its VXLAN port only (not flooded to the
+ * local ports too), and may answer ARP for its address there. Static, so it does not age (the port learns
+ * nothing); a frame from `mac` on a local port still moves it there (the VM came to this host).
+ */
+export function bridgePortEntry(vni: number, mac: string): string[] {
+  check(MAC_RE.test(mac) && mac !== "00:00:00:00:00:00", `MAC ${JSON.stringify(mac)}`);
+  return ["fdb", "replace", mac, "dev", vxlanDeviceName(vni), "master", "static"];
+}
+
+/** `bridge` arguments: the bridge's entry of `mac` on the VXLAN port removed. */
+export function bridgePortEntryRemoval(vni: number, mac: string): string[] {
+  check(MAC_RE.test(mac) && mac !== "00:00:00:00:00:00", `MAC ${JSON.stringify(mac)}`);
+  return ["fdb", "del", mac, "dev", vxlanDeviceName(vni), "master"];
+}
+
+/** `bridge` arguments: the bridge's static entry of `mac` on local port `port` made an ordinary (ageing) one. */
+export function dynamicPortEntry(port: string, mac: string): string[] {
+  check(IFNAME_RE.test(port), `port ${JSON.stringify(port)}`);
+  check(MAC_RE.test(mac) && mac !== "00:00:00:00:00:00", `MAC ${JSON.stringify(mac)}`);
+  return ["fdb", "replace", mac, "dev", port, "master", "dynamic"];
+}
+
+/** `ip` arguments: the bridge answers ARP for `ip` with `mac` (a VM behind another member; ARP suppression). */
+export function neighbourEntry(bridge: string, ip: string, mac: string): string[] {
+  check(IFNAME_RE.test(bridge), `bridge ${JSON.stringify(bridge)}`);
+  check(IPV4_RE.test(ip), `address ${JSON.stringify(ip)}`);
+  check(MAC_RE.test(mac) && mac !== "00:00:00:00:00:00", `MAC ${JSON.stringify(mac)}`);
+  return ["neigh", "replace", ip, "lladdr", mac, "dev", bridge, "nud", "permanent"];
+}
+
+/** `ip` arguments: the bridge's entry for `ip` removed (ARP for it floods again). */
+export function neighbourEntryRemoval(bridge: string, ip: string): string[] {
+  check(IFNAME_RE.test(bridge), `bridge ${JSON.stringify(bridge)}`);
+  check(IPV4_RE.test(ip), `address ${JSON.stringify(ip)}`);
+  return ["neigh", "del", ip, "dev", bridge];
+}
+
+/** The nft family of the flood limit's table: it filters bridged frames. */
+const FAMILY = "bridge"; // not-a-network-type: nft family
+
+/** netforge's nft table limiting what a member's ports flood over one overlay's VXLAN device (bridge family). */
+export function floodLimitTable(vni: number): string {
+  return `netforge-fl${vxlanDeviceName(vni).slice(4)}`;
+}
+
+/**
+ * The flood limit as nft commands (argument arrays): frames forwarded by the overlay's bridge out of its VXLAN
+ * device whose destination is not a MAC with a unicast entry (set `remote`, kept by the worker's entry sync:
+ * so broadcast, multicast and unknown unicast, the frames head-end replication copies to every member) are
+ * limited per input port (a dynamic set keyed by the port's name, each with its own token bucket of `pps` per
+ * second, burst twice that) and dropped over it. None when `pps` is 0 (no limit).
+ */
+export function floodLimitTableCommands(vni: number, pps: number): string[][] {
+  check(Number.isInteger(pps) && pps >= 0 && pps <= 1_000_000, `flood limit ${pps}`);
+  if (pps === 0) return [];
+  const t = floodLimitTable(vni);
+  const dev = vxlanDeviceName(vni);
+  return [
+    // `create`: fails on a table of that name already there (not netforge's to take, or to remove on undo).
+    ["nft", "create", "table", FAMILY, t],
+    ["nft", "add", "set", FAMILY, t, "remote", "{ type ether_addr; }"],
+    ["nft", "add", "set", FAMILY, t, "ports", "{ type ifname; size 65535; flags dynamic,timeout; timeout 1m; }"],
+    ["nft", "add", "chain", FAMILY, t, "flood", "{ type filter hook forward priority 0; policy accept; }"],
+    [
+      "nft",
+      "add",
+      "rule",
+      FAMILY,
+      t,
+      "flood",
+      `oifname "${dev}" ether daddr != @remote update @ports { iifname limit rate over ${pps}/second burst ${pps * 2} packets } counter drop comment "flooded frames over ${dev}: ${pps}/s per port"`,
+    ],
+  ];
+}
+
+/**
+ * The known remote MACs of the flood limit table replaced in one nft transaction (an `nft -f -` script; MACs
+ * checked): frames to them are unicast to one member and not limited.
+ */
+export function floodLimitRemoteScript(vni: number, macs: readonly string[]): string {
+  for (const m of macs) check(MAC_RE.test(m) && m !== "00:00:00:00:00:00", `MAC ${JSON.stringify(m)}`);
+  const t = floodLimitTable(vni);
+  return [
+    `flush set ${FAMILY} ${t} remote`,
+    ...(macs.length > 0 ? [`add element ${FAMILY} ${t} remote { ${[...macs].sort().join(", ")} }`] : []),
+    "",
+  ].join("\n");
 }
 
 /** An overlay as the VXLAN guard sees it: its name (for the comment), VNI and its members' underlay addresses. */

@@ -248,6 +248,11 @@ export const NetworkView = z.object({
           localMacs: z.number().int().nullable().optional(),
           /** Its VXLAN device's static unicast entries, one per MAC on exactly one other member (null: unknown). */
           unicastEntries: z.number().int().nullable().optional(),
+          /**
+           * Its bridge's ARP-suppression entries: addresses the gateway leased or reserved whose MAC is behind
+           * another member; the bridge answers ARP for them itself (null: unknown).
+           */
+          neighbourEntries: z.number().int().nullable().optional(),
           /** Its MACs that another member has at the same time (no entry is written for them anywhere). */
           macConflicts: z.array(z.string()).optional(),
         }),

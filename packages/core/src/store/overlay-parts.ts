@@ -29,6 +29,13 @@ export interface OverlayPartState {
   macs?: string[];
   /** The VXLAN device's static unicast entries (toward the member that has each MAC). */
   unicastEntries?: number;
+  /**
+   * The gateway's part only: IPv4 address -> MAC of what its DHCP leased and reserved, and its own gateway address:
+   * every member writes its bridge's ARP-suppression entries from it (drivers/overlay-neighbours.ts).
+   */
+  neighbours?: Record<string, string>;
+  /** The bridge's ARP-suppression entries (permanent neighbour entries netforge wrote) on this member. */
+  neighbourEntries?: number;
 }
 
 /** The hash lives this long without a refresh (a host gone for good leaves no state forever). */
@@ -85,6 +92,10 @@ export async function getOverlayParts(
 
 /** The MACs a member's part publishes for unicast entries: none unless it runs (null/undefined: none known). */
 export const publishedMacs = (part: OverlayPartState | null | undefined): string[] => (part?.state === "active" ? (part.macs ?? []) : []);
+
+/** The addresses the gateway's part publishes for ARP suppression (none unless it runs). */
+export const publishedNeighbours = (part: OverlayPartState | null | undefined): Record<string, string> =>
+  part?.state === "active" ? (part.neighbours ?? {}) : {};
 
 /** Every overlay part each of `hosts` published (host -> network -> part), for /metrics: one read per host. */
 export async function getAllOverlayParts(

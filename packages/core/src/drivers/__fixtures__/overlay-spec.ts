@@ -26,6 +26,7 @@ export function overlaySpec(self: string, over: Partial<OverlayNetSpec> = {}): O
     vni: 10000,
     gatewayHost: "hv2",
     nat: true,
+    floodLimitPps: 1000,
     members: overlayMembers(["hv1", "hv2", "hv3"]),
     self,
     ...over,

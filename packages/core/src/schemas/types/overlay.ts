@@ -26,6 +26,15 @@ export const OverlayBody = z.strictObject({
     .describe("The member hosts (ids): a bridge and a VXLAN device on each"),
   gatewayHost: HostId.optional().describe("The member holding the gateway address, DHCP and NAT (default: the first of hosts)"),
   nat: z.boolean().optional().describe("Masquerade to the outside on the gateway host (default true)"),
+  floodLimitPps: z
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .optional()
+    .describe(
+      "Broadcast, multicast and unknown-unicast frames each VM port may send to the other members, per second (burst: twice as many); 0: no limit (default 1000)",
+    ),
 });
 export type OverlayBody = z.infer<typeof OverlayBody>;
 
@@ -34,7 +43,12 @@ export interface OverlayPart {
   hosts: string[];
   gatewayHost: string;
   nat: boolean;
+  /** Flooded frames per second each local port may send over the VXLAN device (0: no limit). */
+  floodLimitPps: number;
 }
+
+/** Flooded frames a port may send to the other members per second, unless the create says otherwise. */
+export const DEFAULT_FLOOD_LIMIT_PPS = 1000;
 
 /** Check an overlay body's fields against each other and fill defaults. Throws VALIDATION_FAILED. */
 export function resolveOverlay(body: OverlayBody): RoutedPart & { overlay: OverlayPart } {
@@ -65,13 +79,21 @@ export function resolveOverlay(body: OverlayBody): RoutedPart & { overlay: Overl
     issues.push(...more);
   }
   if (issues.length > 0 || !routed) throw validationError(issues);
-  return { ...routed, overlay: { hosts: [...body.hosts], gatewayHost, nat: body.nat ?? true } };
+  return {
+    ...routed,
+    overlay: {
+      hosts: [...body.hosts],
+      gatewayHost,
+      nat: body.nat ?? true,
+      floodLimitPps: body.floodLimitPps ?? DEFAULT_FLOOD_LIMIT_PPS,
+    },
+  };
 }
 
 /** The body fields a queued overlay payload's `overlay` part stands for. */
 export function overlayBodyFields(overlay: unknown, isObject: (v: unknown) => v is Record<string, unknown>): Record<string, unknown> {
   if (!isObject(overlay)) return overlay === undefined ? {} : { overlay };
-  return { hosts: overlay.hosts, gatewayHost: overlay.gatewayHost, nat: overlay.nat };
+  return { hosts: overlay.hosts, gatewayHost: overlay.gatewayHost, nat: overlay.nat, floodLimitPps: overlay.floodLimitPps };
 }
 
 const MemberList = (what: string) => z.array(HostId).max(64).describe(what);
