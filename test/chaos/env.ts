@@ -7,7 +7,7 @@
  * machine loopback 127.0.0.1:<port>), so the addresses sentinels hand out are right inside the hosts too.
  * Every process here is started by this run and stopped by its own pid.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectRedis, getHost, hostStatus, makeKeys, type Keys, type Redis } from "@netforge/core/store";
@@ -217,6 +217,16 @@ export async function startChaosEnv(o: { seed: number; hosts?: number; nics?: nu
       for (const f of forwarders) await killProc(f);
       for (const n of restarted) await killProc(n);
       redis.disconnect();
+      // Kept with the run's logs: the Redis nodes' and sentinels' own logs (failovers, syncs, lost links).
+      if (opts.keepLogs) {
+        for (const f of readdirSync(ha.dir).filter((n) => n.endsWith(".log"))) {
+          try {
+            copyFileSync(join(ha.dir, f), join(dir, "logs", f));
+          } catch {
+            // a log that went with its node: nothing to keep
+          }
+        }
+      }
       await ha.stop();
       // The logs of a run that found something are kept: its workers' and clients' logs explain the violation.
       if (!opts.keepLogs) rmSync(dir, { recursive: true, force: true });

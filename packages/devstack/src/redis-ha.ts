@@ -114,6 +114,9 @@ export function dataNodeArgs(port: number, dir: string): string[] {
     `dump-${port}.rdb`,
     "--maxmemory-policy",
     "noeviction",
+    // Its log (role changes, syncs, lost links) next to its dump: what explains a write lost in a failover.
+    "--logfile",
+    join(dir, `redis-${port}.log`),
   ];
 }
 
@@ -152,6 +155,7 @@ export async function startRedisHa(opts: { masterName?: string; downAfterMs?: nu
           `port ${sp}`,
           "bind 127.0.0.1",
           `dir ${dir}`,
+          `logfile ${join(dir, `sentinel-${sp}.log`)}`,
           `sentinel monitor ${masterName} 127.0.0.1 ${pPort} 2`,
           `sentinel down-after-milliseconds ${masterName} ${opts.downAfterMs ?? 1000}`,
           `sentinel failover-timeout ${masterName} ${opts.failoverTimeoutMs ?? 5000}`,
