@@ -158,8 +158,9 @@ async function coordinate(ctx: JobContext, p: Payload, move: Move, entry: Catalo
   gw.registerUndo();
   await ctx.redis.set(go, "down", "EX", SIGNAL_TTL_S);
   await report.step(GATEWAY_UP_STEP, () => runPhase(port, revert, { step: GATEWAY_UP_STEP, hostSteps: [...change.define, ...change.up] }));
-  await gw.wait();
+  // (The other members' parts first: only their definitions, done by now; each job step reported.)
   await rest?.wait();
+  await gw.wait();
 
   // The index follows the gateway: the record and spec as the new gateway host's, its claims there.
   const newSpec: OverlayNetSpec = { ...spec, self: move.to, gatewayHost: move.to };
