@@ -1161,7 +1161,8 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       await run("delete-network", { name: ov });
     });
     const stepsOf = (job: any) => job.progress.steps.map((s: { name: string; state: string }) => `${s.name}=${s.state}`);
-    const addrOn = async (h: SandboxHost) => (await h.exec(["ip", "-4", "-o", "addr", "show", "dev", `nfov${v}`], { reject: false })).stdout;
+    const addrOn = async (h: SandboxHost) =>
+      (await h.exec(["ip", "-4", "-o", "addr", "show", "dev", `nfov${v}`], { reject: false })).stdout;
     /** The UDP and TCP sockets listening in the host's namespace (dnsmasq's DNS binds the gateway address). */
     const listening = async (h: SandboxHost) => (await h.exec(["ss", "-lnu"])).stdout;
     /** The host's rules that name this overlay's bridge or its forwarded port (masquerade, forwards, clamp). */
@@ -1182,9 +1183,25 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     const masqueradedAs = async (h: SandboxHost, table: string): Promise<number[]> => {
       await h.execOutside(["nft", "add", "table", "inet", table]);
       await h.execOutside(["nft", "add", "chain", "inet", table, "in", "{ type filter hook input priority 0; }"]);
-      await h.execOutside(["nft", "add", "rule", "inet", table, "in", "ip", "saddr", h.hostAddress, "icmp", "type", "echo-request", "counter"]);
+      await h.execOutside([
+        "nft",
+        "add",
+        "rule",
+        "inet",
+        table,
+        "in",
+        "ip",
+        "saddr",
+        h.hostAddress,
+        "icmp",
+        "type",
+        "echo-request",
+        "counter",
+      ]);
       await h.execOutside(["nft", "add", "rule", "inet", table, "in", "ip", "saddr", "10.68.0.0/24", "counter"]);
-      const out = await (vm3 as NonNullable<typeof vm3>).exec(["busybox", "ping", "-c", "2", "-W", "2", h.outsideAddress], { reject: false });
+      const out = await (vm3 as NonNullable<typeof vm3>).exec(["busybox", "ping", "-c", "2", "-W", "2", h.outsideAddress], {
+        reject: false,
+      });
       expect(out.exitCode, out.stdout + out.stderr).toBe(0);
       const text = (await h.execOutside(["nft", "list", "chain", "inet", table, "in"])).stdout;
       await h.execOutside(["nft", "delete", "table", "inet", table]);
@@ -1246,7 +1263,8 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       expect(await listening(hb)).not.toContain(`${gw}:53`);
       expect((await hb.virsh(["net-dumpxml", ov])).stdout).toContain("<forward mode='bridge'/>");
       expect((await ha.virsh(["net-dumpxml", ov])).stdout).toContain("<forward mode='open'/>");
-      for (const h of [ha, hb, hc]) expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).toMatch(new RegExp(`gatewayHost=["']${A}["']`));
+      for (const h of [ha, hb, hc])
+        expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).toMatch(new RegExp(`gatewayHost=["']${A}["']`));
       // Both VXLAN devices are ports of the new bridges again, without learning; the gateway floods to both others.
       for (const h of [ha, hb]) {
         const vx = (await links(h)).find((x) => x.ifname === `nfvx${v}`);
@@ -1277,14 +1295,33 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       expect(await forwarded(hb, "via-old-gateway")).not.toContain("via-old-gateway");
       expect(await gatewayRules(ha)).not.toEqual([]);
       expect(await gatewayRules(hb)).toEqual([]);
-      console.info(`gateway move (3 hosts): job ${moveMs} ms; test ${Date.now() - t0} ms (setup ${setup} ms)`);
+      // Where the move's time goes: each step of the coordinator and of the new gateway's part (from its own record).
+      const jobs = (await c.call("list-jobs", { network: ov, limit: 10 })).body.jobs as any[];
+      const row = jobs.find((j) => j.host === A && j.action === "configure-network-hosts" && j.createdAt >= r.job.createdAt);
+      const part = row ? (await c.get(`/api/jobs/${row.id}`)).body.job : null;
+      const stepTimes = (j: any) =>
+        j.progress.steps.map((s: any) => `${s.name} ${Date.parse(s.finishedAt) - Date.parse(s.startedAt)} ms`).join(", ");
+      const stop = r.job.progress.steps.find((s: any) => s.name === "stopping the old gateway");
+      const up = part?.progress.steps.find((s: any) => s.name === "updating members");
+      console.info(
+        `gateway move (3 hosts): job ${moveMs} ms [${stepTimes(r.job)}]; new gateway's part [${part ? stepTimes(part) : "?"}]; ` +
+          `no gateway for ${up && stop ? Date.parse(up.finishedAt) - Date.parse(stop.startedAt) : "?"} ms (old gateway's stop to the new one's DHCP answering); ` +
+          `test ${Date.now() - t0} ms (setup ${setup} ms)`,
+      );
     });
 
     it("refused on the host: host 3 cannot start the gateway (port 53 taken there): both hosts are put back, host 1 still serves", async () => {
       // Another DNS server on host 3 (a UDP socket on 0.0.0.0:53): libvirt's dnsmasq cannot bind the gateway address there.
       blocker = execa(
         "ip",
-        ["netns", "exec", hc.netns, "python3", "-c", "import socket,time;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('0.0.0.0',53));time.sleep(60)"],
+        [
+          "netns",
+          "exec",
+          hc.netns,
+          "python3",
+          "-c",
+          "import socket,time;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('0.0.0.0',53));time.sleep(60)",
+        ],
         { reject: false },
       );
       await new Promise((res) => setTimeout(res, 500));
@@ -1304,7 +1341,8 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       expect(await addrOn(ha)).toContain(`${gw}/24`);
       expect(await addrOn(hc)).not.toContain(gw);
       expect((await hc.virsh(["net-dumpxml", ov])).stdout).toContain("<forward mode='bridge'/>");
-      for (const h of [ha, hb, hc]) expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).toMatch(new RegExp(`gatewayHost=["']${A}["']`));
+      for (const h of [ha, hb, hc])
+        expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).toMatch(new RegExp(`gatewayHost=["']${A}["']`));
       // Host 3's VM is on its bridge again and host 1 serves it: its lease, the outside, the forward.
       expect((await links(hc)).find((x) => x.ifname === (vm3 as NonNullable<typeof vm3>).hostIfname)?.master).toBe(`nfov${v}`);
       expect((await (vm3 as NonNullable<typeof vm3>).dhcp({ timeoutMs: 20_000 })).ip).toBe(reserved);

@@ -88,12 +88,19 @@ function partFailed(host: string, action: string, rec: JobRecord | null, id: str
   }
   const e = rec.error;
   const code = e?.code ?? "INTERNAL";
-  return new AppError(code as AppError["code"], `host ${host}: ${e?.message ?? "its part failed"}`, {
-    ...(e?.details ?? {}),
-    host,
-    memberJob: id,
-    permanent: true,
-  });
+  // Not retried as a whole (ADR 0051): the part already undid its steps, the coordinator undoes the others; a
+  // retryable code (HOST_COMMAND_FAILED) made BullMQ run the whole job across hosts again (seen with the gateway move).
+  return new AppError(
+    code as AppError["code"],
+    `host ${host}: ${e?.message ?? "its part failed"}`,
+    {
+      ...(e?.details ?? {}),
+      host,
+      memberJob: id,
+      permanent: true,
+    },
+    { retryable: false },
+  );
 }
 
 /**

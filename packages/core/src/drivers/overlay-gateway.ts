@@ -193,7 +193,7 @@ export function planRoleChange(own: OverlayNetSpec, next: OverlayNetSpec, ports:
 
 /**
  * A gratuitous ARP (a broadcast request for the gateway address from the gateway address, with the bridge's
- * MAC), three times 100 ms apart: a raw frame from python3 (in the worker's image), no arping needed. Linux
+ * MAC), three times 50 ms apart: a raw frame from python3 (in the worker's image), no arping needed. Linux
  * guests update an existing neighbour entry from it.
  */
 export const GARP_PY = `import socket, struct, sys, time
@@ -205,7 +205,7 @@ s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((dev, 0))
 for i in range(3):
     s.send(frame)
-    time.sleep(0.1)
+    time.sleep(0.05)
 `;
 
 export const garpArgv = (bridge: string, ip: string): string[] => ["python3", "-c", GARP_PY, bridge, ip];
