@@ -243,13 +243,70 @@ describe("configure-network-hosts at the door", () => {
     return { status: r.status, code: r.body.error?.code, message: r.body.error?.message as string, details: r.body.error?.details };
   };
 
-  it("moving the gateway is not built yet; a network of another type has no members (422)", async () => {
-    const gw = await err({ gatewayHost: "m1" });
-    expect(gw).toMatchObject({ status: 422, code: "UNSUPPORTED_FOR_TYPE" });
-    expect(gw.message).toContain("(gatewayHost) is not built yet");
+  it("a network of another type has no members (422)", async () => {
     const plain = await h.call("configure-network-hosts", { name: "plain", add: ["m6"] });
     expect(plain.status).toBe(422);
     expect(plain.body.error.message).toBe("network 'plain' is of type nat: only overlay networks have member hosts");
+    const moved = await h.call("configure-network-hosts", { name: "plain", gatewayHost: "m2" });
+    expect(moved.status).toBe(422);
+  });
+
+  it("moving the gateway: to the gateway host itself or a non-member (409), with add/remove (400), a member offline (503), a forwarded port taken there (409)", async () => {
+    expect(await err({ gatewayHost: "m2" })).toMatchObject({
+      status: 409,
+      code: "INVALID_STATE",
+      message: "host 'm2' is already the gateway host of overlay 'ovh': nothing to move",
+    });
+    const stranger = await err({ gatewayHost: "m6" });
+    expect(stranger).toMatchObject({ status: 409, code: "INVALID_STATE", details: { members: ["m1", "m2", "m3"], gatewayHost: "m2" } });
+    expect(stranger.message).toContain("host 'm6' is not a member of overlay 'ovh' (m1, m2, m3)");
+    const mixed = await err({ gatewayHost: "m1", add: ["m6"] });
+    expect(mixed).toMatchObject({ status: 400, code: "VALIDATION_FAILED" });
+    expect(mixed.details.issues).toEqual([{ path: "gatewayHost", message: expect.stringContaining("a request of its own") }]);
+    // ovl has a member offline (m4): no job of it can run on every member.
+    const off = await h.call("configure-network-hosts", { name: "ovl", gatewayHost: "m1" });
+    expect(off.status).toBe(503);
+    expect(off.body.error.code).toBe("HOST_UNAVAILABLE");
+    // A forward of the overlay listens on the new gateway host's addresses: a port another network forwards there is taken.
+    await putNetworkSpec(h.redis, h.keys, { ...spec, portForwards: [{ protocol: "tcp", hostPort: 2222, vmIp: "10.59.0.9", vmPort: 22 }] });
+    await h.redis.hset(h.keys.portClaims("m1"), "tcp/2222", "plain");
+    try {
+      expect(await err({ gatewayHost: "m1" })).toMatchObject({
+        status: 409,
+        code: "PORT_CONFLICT",
+        message: "tcp port 2222 of host m1 is already forwarded by network 'plain'",
+      });
+      expect((await err({ gatewayHost: "m3", dryRun: true })).status).toBe(200);
+    } finally {
+      await h.redis.hdel(h.keys.portClaims("m1"), "tcp/2222");
+      await putNetworkSpec(h.redis, h.keys, spec);
+    }
+  });
+
+  it("moving the gateway: the dry run shows the new gateway's part, the other member's definition, the old gateway's halves; a real call is a job on the old gateway host", async () => {
+    const dry = await h.call("configure-network-hosts", { name: "ovh", gatewayHost: "m1", dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body.plan.host).toBe("m2");
+    const steps = [...new Set(dry.body.plan.steps.map((s: { step: string }) => s.step))];
+    expect(steps).toEqual([
+      "host m1: configure-network-hosts",
+      "host m3: configure-network-hosts",
+      "stopping the old gateway",
+      "updating members",
+    ]);
+    const cmds = dry.body.plan.steps.map((s: { step: string; command: string[] }) => `${s.step}: ${s.command.join(" ")}`);
+    expect(cmds).toContain("host m1: configure-network-hosts: ip link del nfov10009");
+    expect(cmds).toContain("host m1: configure-network-hosts: virsh net-start ovh");
+    expect(cmds).toContain("stopping the old gateway: virsh net-destroy ovh");
+    expect(cmds).toContain("updating members: ip link add nfov10009 type bridge stp_state 0");
+    const gwDef = dry.body.plan.steps.find(
+      (s: { step: string; name: string }) => s.step === "host m1: configure-network-hosts" && s.name === "write spec",
+    );
+    expect(gwDef.xml).toContain("<forward mode='open'/>");
+    expect(gwDef.xml).toContain("gatewayHost='m1'");
+    const real = await h.call("configure-network-hosts", { name: "ovh", gatewayHost: "m1" });
+    expect(real.status).toBe(202);
+    expect(real.body.job).toMatchObject({ action: "configure-network-hosts", network: "ovh", host: "m2", state: "queued" });
   });
 
   it("an added host unknown (404), offline (503), without an underlay or whose underlay MTU is too small (400)", async () => {

@@ -1307,4 +1307,218 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       expect((await run("delete-network", { name: "ovr" })).job?.state).toBe("succeeded");
     });
   });
+
+  describe("configure-network-hosts: the gateway moved from host 2 to host 1 (a VM with a reservation and a forward on host 3)", () => {
+    const ov = "ovg";
+    const gw = "10.68.0.1";
+    const reserved = "10.68.0.50";
+    let v = 0;
+    let vm3: Awaited<ReturnType<typeof createNamespaceVm>> | undefined;
+    let vm2: Awaited<ReturnType<typeof createNamespaceVm>> | undefined;
+    let blocker: ReturnType<typeof execa> | undefined;
+    afterAll(async () => {
+      blocker?.kill();
+      await vm3?.destroy();
+      await vm2?.destroy();
+      await run("delete-network", { name: ov });
+    });
+    const stepsOf = (job: any) => job.progress.steps.map((s: { name: string; state: string }) => `${s.name}=${s.state}`);
+    const addrOn = async (h: SandboxHost) =>
+      (await h.exec(["ip", "-4", "-o", "addr", "show", "dev", `nfov${v}`], { reject: false })).stdout;
+    /** The UDP and TCP sockets listening in the host's namespace (dnsmasq's DNS binds the gateway address). */
+    const listening = async (h: SandboxHost) => (await h.exec(["ss", "-lnu"])).stdout;
+    /** The host's rules that name this overlay's bridge or its forwarded port (masquerade, forwards, clamp). */
+    const gatewayRules = async (h: SandboxHost) =>
+      (await h.exec(["nft", "list", "table", "inet", "netforge"])).stdout
+        .split("\n")
+        .filter((l) => /masquerade|dnat|maxseg/.test(l) && (l.includes(`nfov${v}`) || l.includes("18090") || l.includes("10.68.0.")));
+    /** A line sent from `h`'s outside to its address:18090, as host 3's VM received it on 7003 (bounded). */
+    const forwarded = async (h: SandboxHost, line: string): Promise<string> => {
+      const vm = vm3 as NonNullable<typeof vm3>;
+      const server = execa("ip", ["netns", "exec", vm.netns, "busybox", "nc", "-l", "-p", "7003"], { reject: false, timeout: 4_000 });
+      await new Promise((res) => setTimeout(res, 300));
+      await h.execOutside(["sh", "-c", `echo ${line} | busybox nc -w 2 ${h.hostAddress} 18090`], { reject: false });
+      if (!(await Promise.race([server.then(() => true), new Promise((res) => setTimeout(() => res(false), 1_500))]))) server.kill();
+      return (await server).stdout;
+    };
+    /** Pings from host 3's VM to `h`'s outside, as `h`'s outside counted their sources: [the host's address, the overlay's]. */
+    const masqueradedAs = async (h: SandboxHost, table: string): Promise<number[]> => {
+      await h.execOutside(["nft", "add", "table", "inet", table]);
+      await h.execOutside(["nft", "add", "chain", "inet", table, "in", "{ type filter hook input priority 0; }"]);
+      await h.execOutside([
+        "nft",
+        "add",
+        "rule",
+        "inet",
+        table,
+        "in",
+        "ip",
+        "saddr",
+        h.hostAddress,
+        "icmp",
+        "type",
+        "echo-request",
+        "counter",
+      ]);
+      await h.execOutside(["nft", "add", "rule", "inet", table, "in", "ip", "saddr", "10.68.0.0/24", "counter"]);
+      const out = await (vm3 as NonNullable<typeof vm3>).exec(["busybox", "ping", "-c", "2", "-W", "2", h.outsideAddress], {
+        reject: false,
+      });
+      expect(out.exitCode, out.stdout + out.stderr).toBe(0);
+      const text = (await h.execOutside(["nft", "list", "chain", "inet", table, "in"])).stdout;
+      await h.execOutside(["nft", "delete", "table", "inet", table]);
+      return [...text.matchAll(/packets (\d+)/g)].map((m) => Number(m[1]));
+    };
+
+    it("moved: one job as its dry run previewed; host 1 leases (reservation and range), resolves, masquerades and forwards; host 2 keeps no gateway", async () => {
+      const t0 = Date.now();
+      const r0 = await run("create-network", { name: ov, type: "overlay", cidr: "10.68.0.0/24", hosts: [A, B, C], gatewayHost: B });
+      expect(r0.job?.state, JSON.stringify(r0)).toBe("succeeded");
+      v = (await c.call("describe-network", { name: ov })).body.network.overlay.vni;
+      vm3 = await createNamespaceVm(hc, { name: "gvm3", bridge: `nfov${v}` });
+      for (const [action, body] of [
+        ["assign-static-ip", { name: ov, mac: vm3.mac, ip: reserved, hostname: "pinned3" }],
+        ["configure-network-dns", { name: ov, hosts: [{ ip: reserved, names: ["gwdb"] }] }],
+        ["configure-network-port-forward", { name: ov, protocol: "tcp", hostPort: 18090, vmIp: reserved, vmPort: 7003 }],
+      ] as const) {
+        const r = await run(action, body);
+        expect(r.job?.state, `${action} ${JSON.stringify(r)}`).toBe("succeeded");
+      }
+      expect((await vm3.dhcp({ timeoutMs: 20_000 })).ip).toBe(reserved);
+      // A VM on the gateway host itself, with a dynamic lease from it: its port moves with the bridge's role.
+      vm2 = await createNamespaceVm(hb, { name: "gvm2", bridge: `nfov${v}` });
+      const before = await vm2.dhcp({ timeoutMs: 20_000 });
+      const setup = Date.now() - t0;
+
+      const dry = await c.call("configure-network-hosts", { name: ov, gatewayHost: A, dryRun: true });
+      expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+      const viewed = dry.body.plan.steps.map((s: { step: string; command: string[] }) => `${s.step}: ${s.command.join(" ")}`);
+      expect(viewed).toEqual(
+        expect.arrayContaining([
+          `host ${A}: configure-network-hosts: virsh net-destroy ${ov}`,
+          `host ${A}: configure-network-hosts: ip link del nfov${v}`,
+          `host ${A}: configure-network-hosts: virsh net-start ${ov}`,
+          `stopping the old gateway: virsh net-destroy ${ov}`,
+          `updating members: ip link add nfov${v} type bridge stp_state 0`,
+          `host ${C}: configure-network-hosts: virsh net-define <file>`,
+        ]),
+      );
+      expect(await addrOn(ha)).not.toContain(gw); // a dry run changes nothing
+      const r = await run("configure-network-hosts", { name: ov, gatewayHost: A, expectPlan: dry.body.plan.planHash });
+      expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
+      const moveMs = Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt);
+      expect(r.job.host).toBe(B);
+      expect(stepsOf(r.job)).toEqual(
+        expect.arrayContaining([
+          `host ${A}: preparing the gateway=succeeded`,
+          "stopping the old gateway=succeeded",
+          "updating members=succeeded",
+          `host ${A}: configure-network-hosts=succeeded`,
+          `host ${C}: configure-network-hosts=succeeded`,
+        ]),
+      );
+      const d = (await c.call("describe-network", { name: ov })).body.network;
+      expect(d).toMatchObject({ host: A, gateway: gw, overlay: { gatewayHost: A }, portForwards: [{ hostPort: 18090, vmIp: reserved }] });
+      expect(d.reservations).toEqual([expect.objectContaining({ mac: vm3.mac, ip: reserved })]);
+
+      // The new gateway: its bridge has the address, its dnsmasq answers DNS there; the old one has neither.
+      expect(await addrOn(ha)).toContain(`${gw}/24`);
+      expect(await addrOn(hb)).not.toContain(gw);
+      expect(await listening(ha)).toContain(`${gw}:53`);
+      expect(await listening(hb)).not.toContain(`${gw}:53`);
+      expect((await hb.virsh(["net-dumpxml", ov])).stdout).toContain("<forward mode='bridge'/>");
+      expect((await ha.virsh(["net-dumpxml", ov])).stdout).toContain("<forward mode='open'/>");
+      for (const h of [ha, hb, hc])
+        expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).toMatch(new RegExp(`gatewayHost=["']${A}["']`));
+      // Both VXLAN devices are ports of the new bridges again, without learning; the gateway floods to both others.
+      for (const h of [ha, hb]) {
+        const vx = (await links(h)).find((x) => x.ifname === `nfvx${v}`);
+        expect(vx?.master).toBe(`nfov${v}`);
+        expect(vx?.linkinfo?.info_slave_data?.learning).toBe(false);
+      }
+      // The reservation is served by host 1 (host 3's VM's next lease; host 1's lease file has it), the record resolves there.
+      expect((await vm3.dhcp({ timeoutMs: 20_000 })).ip).toBe(reserved);
+      await waitFor(
+        "the reserved lease in host 1's lease file",
+        async () => (await ha.exec(["cat", `/var/lib/libvirt/dnsmasq/nfov${v}.status`], { reject: false })).stdout.includes(reserved),
+        5_000,
+      );
+      const look = await vm3.exec(["timeout", "2", "busybox", "nslookup", "-type=a", "gwdb", gw], { reject: false });
+      expect(look.stdout).toContain(reserved);
+      // The VM on the old gateway host (a member now): its port is on the member's bridge, and its next lease, from
+      // host 1, is the address it had (dynamic leases are not copied; libvirt's dnsmasq is authoritative).
+      expect((await links(hb)).find((x) => x.ifname === vm2?.hostIfname)?.master).toBe(`nfov${v}`);
+      expect((await ha.exec(["cat", `/var/lib/libvirt/dnsmasq/${ov}.conf`])).stdout).toContain("dhcp-authoritative");
+      const l2 = await vm2.dhcp({ timeoutMs: 20_000 });
+      expect(l2.ip).toBe(before.ip);
+      await waitFor(
+        "host 2's VM's lease in host 1's lease file",
+        async () => (await ha.exec(["cat", `/var/lib/libvirt/dnsmasq/nfov${v}.status`], { reject: false })).stdout.includes(l2.ip),
+        5_000,
+      );
+      // Outside traffic leaves through host 1, masqueraded as host 1; the forward works through host 1, not host 2.
+      expect(await masqueradedAs(ha, "seengw")).toEqual([2, 0]);
+      expect(await forwarded(ha, "via-new-gateway")).toContain("via-new-gateway");
+      expect(await forwarded(hb, "via-old-gateway")).not.toContain("via-old-gateway");
+      expect(await gatewayRules(ha)).not.toEqual([]);
+      expect(await gatewayRules(hb)).toEqual([]);
+      // Where the move's time goes: each step of the coordinator and of the new gateway's part (from its own record).
+      const jobs = (await c.call("list-jobs", { network: ov, limit: 10 })).body.jobs as any[];
+      const row = jobs.find((j) => j.host === A && j.action === "configure-network-hosts" && j.createdAt >= r.job.createdAt);
+      const part = row ? (await c.get(`/api/jobs/${row.id}`)).body.job : null;
+      const stepTimes = (j: any) =>
+        j.progress.steps.map((s: any) => `${s.name} ${Date.parse(s.finishedAt) - Date.parse(s.startedAt)} ms`).join(", ");
+      const stop = r.job.progress.steps.find((s: any) => s.name === "stopping the old gateway");
+      const up = part?.progress.steps.find((s: any) => s.name === "updating members");
+      console.info(
+        `gateway move (3 hosts): job ${moveMs} ms [${stepTimes(r.job)}]; new gateway's part [${part ? stepTimes(part) : "?"}]; ` +
+          `no gateway for ${up && stop ? Date.parse(up.finishedAt) - Date.parse(stop.startedAt) : "?"} ms (old gateway's stop to the new one's DHCP answering); ` +
+          `test ${Date.now() - t0} ms (setup ${setup} ms)`,
+      );
+    });
+
+    it("refused on the host: host 3 cannot start the gateway (port 53 taken there): both hosts are put back, host 1 still serves", async () => {
+      // Another DNS server on host 3 (a UDP socket on 0.0.0.0:53): libvirt's dnsmasq cannot bind the gateway address there.
+      blocker = execa(
+        "ip",
+        [
+          "netns",
+          "exec",
+          hc.netns,
+          "python3",
+          "-c",
+          "import socket,time;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('0.0.0.0',53));time.sleep(60)",
+        ],
+        { reject: false },
+      );
+      await new Promise((res) => setTimeout(res, 500));
+      const f = await run("configure-network-hosts", { name: ov, gatewayHost: C });
+      blocker.kill();
+      expect(f.job?.state, JSON.stringify(f)).toBe("failed");
+      expect(f.error.message).toContain(`host ${C}:`);
+      // Host 1's gateway is back (its address, its dnsmasq), host 3 has none of it.
+      expect(await addrOn(ha)).toContain(`${gw}/24`);
+      expect(await listening(ha)).toContain(`${gw}:53`);
+      expect(await addrOn(hc)).not.toContain(gw);
+      expect(stepsOf(f.job)).toEqual(
+        expect.arrayContaining([
+          "stopping the old gateway=undone",
+          `host ${C}: configure-network-hosts=failed`,
+          `host ${B}: configure-network-hosts=undone`,
+        ]),
+      );
+      expect(f.job.attempts).toBe(1); // not run again as a whole
+      const d = (await c.call("describe-network", { name: ov })).body.network;
+      expect(d).toMatchObject({ host: A, overlay: { gatewayHost: A } });
+      expect((await hc.virsh(["net-dumpxml", ov])).stdout).toContain("<forward mode='bridge'/>");
+      for (const h of [ha, hb, hc])
+        expect((await h.virsh(["net-dumpxml", "--inactive", ov])).stdout).toMatch(new RegExp(`gatewayHost=["']${A}["']`));
+      // Host 3's VM is on its bridge again and host 1 serves it: its lease, the outside, the forward.
+      expect((await links(hc)).find((x) => x.ifname === (vm3 as NonNullable<typeof vm3>).hostIfname)?.master).toBe(`nfov${v}`);
+      expect((await (vm3 as NonNullable<typeof vm3>).dhcp({ timeoutMs: 20_000 })).ip).toBe(reserved);
+      expect(await masqueradedAs(ha, "seengw2")).toEqual([2, 0]);
+      expect(await forwarded(ha, "still-via-host-1")).toContain("still-via-host-1");
+      expect(await gatewayRules(hc)).toEqual([]);
+    });
+  });
 });

@@ -133,6 +133,33 @@ describe("runPhase", () => {
     expect(ran.at(-1)).toBe("virsh net-autostart web --disable");
   });
 
+  it("a command step's undo runs its `undoThen` commands after its own, in order (a gateway move's port back on its bridge)", async () => {
+    const { port, ran } = recordingPort({ failOn: "net-destroy" });
+    const revert = new Revert();
+    const phase: PlanPhase = {
+      step: "stopping the old gateway",
+      hostSteps: [
+        {
+          kind: "command",
+          name: "port leaves",
+          argv: ["ip", "link", "set", "dev", "nfvx1", "nomaster"],
+          undo: ["ip", "link", "set", "dev", "nfvx1", "master", "br"],
+          undoThen: [["ip", "link", "set", "dev", "nfvx1", "type", "bridge_slave", "learning", "off"]],
+          live: true,
+        },
+        virsh(["net-destroy", "web"], ["net-start", "web"]),
+      ],
+    };
+    await expect(runPhase(port, revert, phase)).rejects.toMatchObject({ code: "HOST_COMMAND_FAILED" });
+    await revert.run();
+    expect(ran).toEqual([
+      "ip link set dev nfvx1 nomaster",
+      "virsh net-destroy web",
+      "ip link set dev nfvx1 master br",
+      "ip link set dev nfvx1 type bridge_slave learning off",
+    ]);
+  });
+
   it("a concurrent phase runs every step, fails after all settled, and the undo takes back each that succeeded", async () => {
     const { port, ran, table } = recordingPort({ failOn: "net-start" });
     const revert = new Revert();

@@ -117,7 +117,17 @@ async function runStep(
       if (undo === "restore-nic") {
         const restore = opts.restoreNic;
         if (restore) revert.add(`undo: ${s.name}`, restore, jobStep);
-      } else if (undo) revert.add(`undo: ${s.name}`, () => port.command(undo, false), jobStep);
+      } else if (undo) {
+        const then = s.undoThen ?? [];
+        revert.add(
+          `undo: ${s.name}`,
+          async () => {
+            await port.command(undo, false);
+            for (const more of then) await port.command(more, false);
+          },
+          jobStep,
+        );
+      }
       break;
     }
     case "sysfs-vfs": {

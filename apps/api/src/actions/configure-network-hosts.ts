@@ -2,12 +2,22 @@
  * configure-network-hosts at the API (issue 17): an overlay's members added and removed in one job on its
  * gateway host. At the door: the overlay and every current member online (existingNetwork), the added hosts
  * registered, online, with an underlay that carries the overlay's MTU, the lists consistent with the members
- * (core's nextOverlayMembers); moving the gateway is not built yet. VMs on a removed host: its part refuses
+ * (core's nextOverlayMembers). With gatewayHost, the gateway moves (core's checkGatewayMove: a member, not the
+ * gateway itself, alone in its request; every forwarded port free on the new gateway host). VMs on a removed host: its part refuses
  * (NETWORK_IN_USE from its bridge); a dry run answers it from what that host's worker last published. The payload carries the member list after the change with every underlay address.
  */
 import { AppError } from "@netforge/core/contract";
-import { modelFor, nextOverlayMembers, type NetSpec, type OverlayNetSpec, overlayModel, planMembersChange } from "@netforge/core/model";
-import { getNetworkSpec, getNetworkView, getOverlayParts } from "@netforge/core/store";
+import {
+  checkGatewayMove,
+  modelFor,
+  nextOverlayMembers,
+  type NetSpec,
+  type OverlayNetSpec,
+  overlayModel,
+  planGatewayMove,
+  planMembersChange,
+} from "@netforge/core/model";
+import { checkPortClaim, getNetworkSpec, getNetworkView, getOverlayParts } from "@netforge/core/store";
 import { answer } from "../dry-run";
 import { addedMembersAtDoor, existingNetwork } from "../job-preparers";
 import { apiHalf } from "./half";
@@ -16,13 +26,6 @@ const overlayOf = (spec: NetSpec | null | undefined): OverlayNetSpec | null => (
 
 export const configureNetworkHosts = apiHalf("configure-network-hosts", {
   async prepare(redis, keys, body, commit) {
-    if (body.gatewayHost !== undefined) {
-      throw new AppError(
-        "UNSUPPORTED_FOR_TYPE",
-        `moving an overlay's gateway (gatewayHost) is not built yet: network '${body.name}' keeps its gateway host; add and remove other members`,
-        { name: body.name, field: "gatewayHost" },
-      );
-    }
     const { net, spec: published } = await existingNetwork(redis, keys, body.name, { spec: true });
     // Member hosts are a type that spans hosts (its driver names the other hosts its jobs reach).
     if (!modelFor(net.type).otherHosts) {
@@ -41,6 +44,27 @@ export const configureNetworkHosts = apiHalf("configure-network-hosts", {
     }
     const add = body.add ?? [];
     const remove = body.remove ?? [];
+    if (body.gatewayHost !== undefined) {
+      const to = body.gatewayHost;
+      checkGatewayMove(spec, to, { add, remove });
+      // The forwards listen on the new gateway host's addresses: a port another network forwards there is taken.
+      for (const f of spec.portForwards ?? []) {
+        await checkPortClaim(redis, keys, { host: to, protocol: f.protocol, hostPort: f.hostPort, network: net.name });
+      }
+      await commit({
+        network: net.name,
+        host: net.host,
+        payload: {
+          name: net.name,
+          add: [],
+          remove: [],
+          members: spec.members.map((m) => ({ ...m })),
+          gateway: { from: spec.gatewayHost, to },
+        },
+        claim: null,
+      });
+      return;
+    }
     // The lists against the members first (a host twice, a member added, the gateway removed), then the added hosts.
     nextOverlayMembers(spec, { add, remove }, () => "");
     const underlay = await addedMembersAtDoor(redis, keys, net.name, add, spec.mtu);
@@ -61,6 +85,8 @@ export const configureNetworkHosts = apiHalf("configure-network-hosts", {
     const spec = overlayOf(published);
     if (!spec) throw new AppError("NOT_FOUND", `network '${prepared.network}' does not exist`, { name: prepared.network });
     const net = { active: view?.state === "active", autostart: view?.autostart ?? true };
+    const move = prepared.payload.gateway;
+    if (move) return answer(prepared.host, planGatewayMove(spec, move.to, net));
     const { remove } = prepared.payload;
     const netName = prepared.network;
     // VMs on a removed member, as that member's worker last counted them: a real call leaves it to that member's

@@ -25,6 +25,7 @@ import { type NetworkRecord, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 import { loadManaged, publishRecord } from "./common";
+import { checkMoveHere, moveGateway } from "./gateway-move";
 import { type MemberParts, startMemberParts, startMembershipParts } from "./members";
 
 type Payload = JobPayloads["configure-network-hosts"];
@@ -58,6 +59,10 @@ export async function configureNetworkHosts(ctx: JobContext, p: Payload): Promis
           permanent: true,
         });
       }
+      if (p.gateway) {
+        checkMoveHere(ctx, p, spec);
+        return { entry, spec };
+      }
       // The member list the door computed must follow from this definition (a change in between: ask again).
       const ipOf = (id: string) => p.members.find((m) => m.id === id)?.ip ?? "";
       const want = nextOverlayMembers(spec, { add: p.add, remove: p.remove }, ipOf);
@@ -71,6 +76,9 @@ export async function configureNetworkHosts(ctx: JobContext, p: Payload): Promis
     }
     return { entry, spec };
   });
+
+  // Moving the gateway (gatewayHost): a job of its own shape (gateway-move.ts).
+  if (p.gateway) return moveGateway(ctx, p, entry, spec);
 
   let waits: MemberParts[] = [];
   if (!ctx.parentJob) {

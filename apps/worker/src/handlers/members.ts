@@ -20,6 +20,14 @@ const POLL_MS = 50;
 export interface MemberParts {
   /** Wait until every part finished; throws the first failure, naming its host. */
   wait(): Promise<void>;
+  /** Each part's host and job record id. */
+  ids: { host: string; id: string }[];
+  /**
+   * With `deferUndo`: register now the revert that takes the parts back (a gateway move registers the new
+   * gateway's undo only once the old gateway is down, so the job's undo stops the new one before the old one
+   * starts again). Without: a no-op (registered when the parts were queued).
+   */
+  registerUndo(): void;
 }
 
 /** Queue `action` on `host` as a part of the running job (record + queue entry); its record id. */
@@ -80,12 +88,19 @@ function partFailed(host: string, action: string, rec: JobRecord | null, id: str
   }
   const e = rec.error;
   const code = e?.code ?? "INTERNAL";
-  return new AppError(code as AppError["code"], `host ${host}: ${e?.message ?? "its part failed"}`, {
-    ...(e?.details ?? {}),
-    host,
-    memberJob: id,
-    permanent: true,
-  });
+  // Not retried as a whole (ADR 0051): the part already undid its steps, the coordinator undoes the others; a
+  // retryable code (HOST_COMMAND_FAILED) made BullMQ run the whole job across hosts again (seen with the gateway move).
+  return new AppError(
+    code as AppError["code"],
+    `host ${host}: ${e?.message ?? "its part failed"}`,
+    {
+      ...(e?.details ?? {}),
+      host,
+      memberJob: id,
+      permanent: true,
+    },
+    { retryable: false },
+  );
 }
 
 /**
@@ -100,8 +115,10 @@ export async function startMemberParts<A extends JobAction>(
   undoPayloadFor: (host: string) => JobPayloads[JobAction],
   /** The action that takes a part back when it is not the usual one (configure-network-hosts: a removed member's delete, undone by a create). */
   undoAction?: JobAction,
+  opts: { deferUndo?: boolean } = {},
 ): Promise<MemberParts> {
   const parts: { host: string; id: string; done: Promise<JobRecord | null> }[] = [];
+  const deferred: (() => void)[] = [];
   for (const host of hosts) {
     const step = `host ${host}: ${action}`;
     const id = await queuePart(ctx, action, host, payloadFor(host));
@@ -110,7 +127,9 @@ export async function startMemberParts<A extends JobAction>(
     parts.push({ host, id, done });
     const undo = undoAction ?? partUndoOf(action);
     if (undo) {
-      ctx.revert.add(
+      const add = (...args: Parameters<JobContext["revert"]["add"]>) =>
+        opts.deferUndo ? deferred.push(() => ctx.revert.add(...args)) : ctx.revert.add(...args);
+      add(
         `undo ${action} on host ${host}`,
         async () => {
           const rec = await done;
@@ -134,6 +153,10 @@ export async function startMemberParts<A extends JobAction>(
     }
   }
   return {
+    ids: parts.map((p) => ({ host: p.host, id: p.id })),
+    registerUndo() {
+      for (const r of deferred.splice(0)) r();
+    },
     async wait() {
       // One job step per member (they ran in parallel; reported here in order): which host did what.
       for (const p of parts) {

@@ -59,5 +59,16 @@ export {
   planMembersChange,
   planMembersUpdate,
 } from "./overlay-members";
+export {
+  checkGatewayMove,
+  GATEWAY_DOWN_STEP,
+  GATEWAY_UP_STEP,
+  garpArgv,
+  gatewaySpecFromXml,
+  planGatewayMove,
+  planRoleChange,
+  type RoleChange,
+  specAfterMove,
+} from "./overlay-gateway";
 export * from "./door";
 export { bridgeChoiceFromInventory, bridgeUsers } from "./bridge";

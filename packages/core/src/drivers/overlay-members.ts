@@ -61,7 +61,7 @@ export function nextOverlayMembers(spec: OverlayNetSpec, req: MembersRequest, ip
     if (h === spec.gatewayHost) {
       throw new AppError(
         "INVALID_STATE",
-        `host '${h}' is the gateway host of overlay '${spec.name}' (its gateway address, DHCP and NAT live there): it cannot be removed; moving the gateway is not built yet`,
+        `host '${h}' is the gateway host of overlay '${spec.name}' (its gateway address, DHCP and NAT live there): it cannot be removed; move the gateway to another member first (gatewayHost)`,
         { ...details, host: h, gatewayHost: spec.gatewayHost },
       );
     }

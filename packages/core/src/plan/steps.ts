@@ -52,6 +52,8 @@ export interface CommandStep {
   name: string;
   argv: string[];
   undo: string[] | "restore-nic" | null;
+  /** More commands the undo runs after `undo` (an argv), in order: one step whose inverse is several commands. */
+  undoThen?: string[][];
   /** A non-zero exit is success (e.g. conntrack -D with nothing to delete). */
   allowFailure?: boolean;
   live: boolean;

@@ -348,6 +348,49 @@ export async function releaseNetworkClaim(redis: Redis, keys: Keys, name: string
   return n === 1;
 }
 
+/* KEYS: names, from's subnets, from's index, from's host names, to's subnets, to's index, to's host names;
+ * ARGV: name, from, to. The claim (name and subnets) moves only while `from` holds it. */
+const MOVE_LUA = `${DROP_SUBNET_LUA}
+local name, from, to = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HGET', KEYS[1], name) ~= from then return 0 end
+local v = redis.call('HGET', KEYS[2], name)
+local v6 = redis.call('HGET', KEYS[2], name .. '|v6')
+drop(KEYS[2], KEYS[3], name)
+if v then
+  local f, l, c = string.match(v, '^(%d+)-(%d+)-(.*)$')
+  redis.call('HSET', KEYS[5], name, v)
+  if f then redis.call('ZADD', KEYS[6], f, name .. '|' .. l .. '|' .. c) end
+end
+if v6 then redis.call('HSET', KEYS[5], name .. '|v6', v6) end
+redis.call('HSET', KEYS[1], name, to)
+redis.call('SREM', KEYS[4], name)
+redis.call('SADD', KEYS[7], name)
+return 1
+`;
+
+/**
+ * Move a network's claim (its name and subnets) from host `from` to host `to` in one step, only while `from`
+ * holds it (an overlay's gateway moved: the network's host in the index is its gateway host). Whether it moved.
+ */
+export async function moveNetworkClaim(redis: Redis, keys: Keys, name: string, from: string, to: string): Promise<boolean> {
+  const n = await evalScript(
+    redis,
+    MOVE_LUA,
+    7,
+    keys.claimedNames,
+    keys.claimedSubnets(from),
+    keys.claimedSubnetIndex(from),
+    keys.claimedHostNames(from),
+    keys.claimedSubnets(to),
+    keys.claimedSubnetIndex(to),
+    keys.claimedHostNames(to),
+    name,
+    from,
+    to,
+  );
+  return n === 1;
+}
+
 /** A claim as stored: the host it is on and when it was taken (null for claims older than the timestamp). */
 export interface ClaimInfo {
   name: string;

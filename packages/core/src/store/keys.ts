@@ -68,6 +68,12 @@ export interface Keys {
   idempotency(key: string): string;
   /** Per-network lock held by the worker running a job on it. */
   networkLock(name: string): string;
+  /**
+   * STRING: a gateway move's hand-over between its coordinator (job `jobId`, the old gateway) and the new
+   * gateway's part: "prepared" (set by the part, ready to start) and "go" ("down": the old gateway is stopped;
+   * "abort": the coordinator gave up). Expires after 10 minutes.
+   */
+  gatewayMove(jobId: string, signal: "prepared" | "go"): string;
   /** BullMQ queue name of a host. */
   hostQueue(host: string): string;
   /** HASH counter -> count: what the host's worker counted (lock waits, drift repairs...), for /metrics. */
@@ -124,6 +130,7 @@ export function makeKeys(prefix: string): Keys {
     eventsChannel: `${p}:events`,
     idempotency: (k) => `${p}:idem:${k}`,
     networkLock: (n) => `${p}:lock:net:${n}`,
+    gatewayMove: (j, sig) => `${p}:gwmove:${j}:${sig}`,
     hostQueue: (h) => `host-${h}`,
     workerCounters: (h) => `${p}:host:${h}:counters`,
     networkSpec: (n) => `${p}:netspec:${n}`,

@@ -103,7 +103,9 @@ export const ConfigureNetworkHostsBody = z.strictObject({
   name: NetworkName,
   add: MemberList("Hosts (ids) that become members: each gets its bridge, VXLAN device, guard and libvirt network").optional(),
   remove: MemberList("Member hosts (ids) whose part is removed (not the gateway host; refused while VMs are attached there)").optional(),
-  gatewayHost: HostId.optional().describe("Moving the gateway to another member: not built yet (refused with UNSUPPORTED_FOR_TYPE)"),
+  gatewayHost: HostId.optional().describe(
+    "Move the gateway (address, DHCP, NAT, forwards, reservations, DNS records) to this member, in a request of its own (without add or remove)",
+  ),
   dryRun: z.boolean().optional().describe("Validate and plan only: nothing is queued or changed"),
 });
 export type ConfigureNetworkHostsBody = z.infer<typeof ConfigureNetworkHostsBody>;
@@ -121,5 +123,16 @@ export const ConfigureNetworkHostsPayload = z.strictObject({
     .array(z.strictObject({ id: HostId, ip: IPv4 }))
     .min(1)
     .max(64),
+  /**
+   * A gateway move (the body's gatewayHost): from the gateway host to another member. `xml` is the old gateway's
+   * definition, added by the coordinator to its parts' payloads: the new gateway takes the gateway's parts from it.
+   */
+  gateway: z
+    .strictObject({
+      from: HostId,
+      to: HostId,
+      xml: z.string().max(1_000_000).optional(),
+    })
+    .optional(),
 });
 export type ConfigureNetworkHostsPayload = z.infer<typeof ConfigureNetworkHostsPayload>;
