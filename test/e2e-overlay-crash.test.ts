@@ -20,13 +20,12 @@ const under: Record<string, string> = { [A]: "172.31.7.1", [B]: "172.31.7.2", [C
 /**
  * A killed worker's BullMQ lock lapses after 2x NETFORGE_STALLED_MS and its host lease after NETFORGE_HOST_LEASE_MS:
  * both short, so the restarted worker takes its part up again within seconds (the coordinator waits 30 s for it).
+ * Every worker of the cluster has them from its first start: a worker with the default 30 s leaves BullMQ's
+ * `stalled-check` key of its queue for up to 30 s after it stopped, and no stalled check runs on that queue until
+ * it lapses (seen: the killed part came back 20 s late).
  */
-const workerEnv = (id: string) => ({
-  NETFORGE_UNDERLAY_IP: under[id] as string,
-  NETFORGE_STALLED_MS: "1000",
-  NETFORGE_HOST_LEASE_MS: "3000",
-  NETFORGE_RECONCILE_MS: "60000",
-});
+const CLUSTER_ENV = { NETFORGE_STALLED_MS: "1000", NETFORGE_HOST_LEASE_MS: "3000", NETFORGE_RECONCILE_MS: "60000" };
+const workerEnv = (id: string) => ({ NETFORGE_UNDERLAY_IP: under[id] as string });
 
 let c: Cluster;
 let fabric: Fabric | undefined;
@@ -36,6 +35,7 @@ beforeAll(async () => {
   c = await startCluster({
     hosts: [{ id: A }, { id: B, uplinkCidr: "198.51.101.0/24" }, { id: C, uplinkCidr: "198.51.102.0/24" }],
     label: "ovcrash",
+    workerEnv: CLUSTER_ENV,
   });
   fabric = await createFabric("kxf");
   for (const id of [A, B, C]) {
@@ -81,7 +81,11 @@ async function ended(id: string): Promise<JobRecord> {
  * Submit the overlay's create (gateway B) and kill -9 host C's worker the moment `at` matches an event of the
  * network's jobs. Returns the coordinator's job id and what C's part and the coordinator were at the kill.
  */
-async function createAndKill(name: string, cidr: string, at: (ev: Seen) => boolean): Promise<{ id: string; partAtKill: JobRecord | null; coordAtKill: JobRecord }> {
+async function createAndKill(
+  name: string,
+  cidr: string,
+  at: (ev: Seen) => boolean,
+): Promise<{ id: string; partAtKill: JobRecord | null; coordAtKill: JobRecord }> {
   const sub = c.redis.duplicate();
   let killed: Promise<void> | null = null;
   await sub.subscribe(c.keys.eventsChannel);
@@ -113,18 +117,30 @@ async function expectAllDone(name: string, vni: number, subnet: string): Promise
   for (const id of [A, B, C]) {
     const h = host(id);
     const l = await links(h);
-    expect(l.some((x) => x.ifname === `nfov${vni}`), id).toBe(true);
+    expect(
+      l.some((x) => x.ifname === `nfov${vni}`),
+      id,
+    ).toBe(true);
     const vx = l.find((x) => x.ifname === `nfvx${vni}`);
     expect(vx, id).toMatchObject({ master: `nfov${vni}` });
     expect(vx?.linkinfo?.info_data, id).toMatchObject({ local: under[id], learning: false });
     const fdb = (await h.exec(["bridge", "fdb", "show", "dev", `nfvx${vni}`])).stdout;
     const floods = [...fdb.matchAll(/^00:00:00:00:00:00 dst (\S+)/gm)].map((m) => m[1]).sort();
-    expect(floods, id).toEqual([A, B, C].filter((x) => x !== id).map((x) => under[x]).sort());
+    expect(floods, id).toEqual(
+      [A, B, C]
+        .filter((x) => x !== id)
+        .map((x) => under[x])
+        .sort(),
+    );
     expect((await h.exec(["nft", "list", "tables"])).stdout, id).toContain(`netforge-vx${vni}`);
     expect((await h.virsh(["net-info", name])).stdout, id).toMatch(/Active:\s+yes/);
   }
   const d = (await c.call("describe-network", { name })).body.network;
-  expect(d.overlay.hosts.map((m: { id: string; state: string }) => `${m.id}:${m.state}`)).toEqual([`${A}:active`, `${B}:active`, `${C}:active`]);
+  expect(d.overlay.hosts.map((m: { id: string; state: string }) => `${m.id}:${m.state}`)).toEqual([
+    `${A}:active`,
+    `${B}:active`,
+    `${C}:active`,
+  ]);
   const va = await createNamespaceVm(host(A), { name: "kva", bridge: `nfov${vni}` });
   const vc = await createNamespaceVm(host(C), { name: "kvc", bridge: `nfov${vni}` });
   try {
@@ -144,10 +160,16 @@ async function expectNothing(name: string, vni: number, subnet: string): Promise
   for (const id of [A, B, C]) {
     const h = host(id);
     const l = await links(h);
-    expect(l.filter((x) => x.ifname === `nfov${vni}` || x.ifname === `nfvx${vni}`).map((x) => x.ifname), id).toEqual([]);
+    expect(
+      l.filter((x) => x.ifname === `nfov${vni}` || x.ifname === `nfvx${vni}`).map((x) => x.ifname),
+      id,
+    ).toEqual([]);
     // No flood or unicast entry toward another member on any device left.
     expect((await h.exec(["bridge", "fdb", "show"])).stdout, id).not.toContain("dst 172.31.7.");
-    expect((await h.virsh(["net-list", "--all", "--name"])).stdout.split("\n").map((s) => s.trim()), id).not.toContain(name);
+    expect(
+      (await h.virsh(["net-list", "--all", "--name"])).stdout.split("\n").map((s) => s.trim()),
+      id,
+    ).not.toContain(name);
     expect((await h.exec(["nft", "list", "tables"])).stdout, id).not.toContain(`netforge-vx${vni}`);
     const table = (await h.exec(["nft", "list", "table", "inet", "netforge"], { reject: false })).stdout;
     expect(table, id).not.toContain(`nfov${vni}`);
@@ -166,7 +188,11 @@ async function expectAllOrNothingThenDelete(id: string, name: string, subnet: st
   const vni = (end.payload as { overlayDoor: { vni: number } }).overlayDoor.vni;
   // No part still running anywhere (a member's part, or an undo the coordinator queued).
   for (const hId of [A, C]) {
-    await waitFor(`host ${hId}'s parts ended`, async () => (await jobsOn(name, hId)).every((j) => j.state === "succeeded" || j.state === "failed"), 40_000);
+    await waitFor(
+      `host ${hId}'s parts ended`,
+      async () => (await jobsOn(name, hId)).every((j) => j.state === "succeeded" || j.state === "failed"),
+      40_000,
+    );
   }
   if (end.state === "succeeded") {
     await expectAllDone(name, vni, subnet);
@@ -182,7 +208,11 @@ const steps = (r: JobRecord | null) => (r ? r.progress.steps.filter((s) => s.sta
 describe("an overlay create whose member C loses its worker (kill -9), restarted: all or nothing, then delete leaves nothing", () => {
   it("killed before its part started (at the coordinator's first step)", async () => {
     const t0 = Date.now();
-    const { id, partAtKill, coordAtKill } = await createAndKill("kx1", "10.71.1.0/24", (ev) => ev.job.host === B && ev.type === "progress" && ev.job.progress.step === "checking host");
+    const { id, partAtKill, coordAtKill } = await createAndKill(
+      "kx1",
+      "10.71.1.0/24",
+      (ev) => ev.job.host === B && ev.type === "progress" && ev.job.progress.step === "checking host",
+    );
     expect(coordAtKill.state).toBe("running");
     // The part (queued after the coordinator's first step) never started on C: it waits in C's queue.
     const part = await waitFor("C's part queued", async () => (await jobsOn("kx1", C))[0] ?? null, 10_000);
@@ -197,10 +227,20 @@ describe("an overlay create whose member C loses its worker (kill -9), restarted
 
   it("killed in the middle of its part's steps (at its 'defining network')", async () => {
     const t0 = Date.now();
-    const { id, partAtKill } = await createAndKill("kx2", "10.71.2.0/24", (ev) => ev.job.host === C && ev.type === "progress" && ev.job.progress.step === "defining network");
+    const { id, partAtKill } = await createAndKill(
+      "kx2",
+      "10.71.2.0/24",
+      (ev) => ev.job.host === C && ev.type === "progress" && ev.job.progress.step === "defining network",
+    );
     // Killed mid-part: it had begun and not ended.
     expect(partAtKill?.state, JSON.stringify(steps(partAtKill))).toBe("running");
-    console.info(`C's part at the kill: ${steps(partAtKill).join(", ")}`);
+    // What C's host had of the part at the kill (the bridge is netforge's on a non-gateway member, made before the definition).
+    const vni = ((await getJob(c.redis, c.keys, id))?.payload as { overlayDoor: { vni: number } }).overlayDoor.vni;
+    const had = (await links(host(C))).filter((x) => x.ifname.endsWith(String(vni))).map((x) => x.ifname);
+    const defined = (await host(C).virsh(["net-list", "--all", "--name"])).stdout.includes("kx2");
+    console.info(
+      `C's part at the kill: ${steps(partAtKill).join(", ")}; on C: links [${had.join(", ")}], libvirt network ${defined ? "defined" : "none"}`,
+    );
     await c.startWorker(C, { env: workerEnv(C) });
     const end = await expectAllOrNothingThenDelete(id, "kx2", "10.71.2.0/24");
     console.info(`kill mid-part: job ${end.state} (${end.error?.message ?? ""}); ${Date.now() - t0} ms`);
@@ -208,7 +248,11 @@ describe("an overlay create whose member C loses its worker (kill -9), restarted
 
   it("killed after its part succeeded, before the job ended", async () => {
     const t0 = Date.now();
-    const { id, partAtKill, coordAtKill } = await createAndKill("kx3", "10.71.3.0/24", (ev) => ev.job.host === C && ev.type === "succeeded");
+    const { id, partAtKill, coordAtKill } = await createAndKill(
+      "kx3",
+      "10.71.3.0/24",
+      (ev) => ev.job.host === C && ev.type === "succeeded",
+    );
     expect(partAtKill?.state).toBe("succeeded");
     expect(coordAtKill.state, JSON.stringify(steps(coordAtKill))).toBe("running");
     await c.startWorker(C, { env: workerEnv(C) });
