@@ -235,7 +235,8 @@ describe("an overlay create whose member C loses its worker (kill -9), restarted
     // Killed mid-part: it had begun and not ended.
     expect(partAtKill?.state, JSON.stringify(steps(partAtKill))).toBe("running");
     // What C's host had of the part at the kill (the bridge is netforge's on a non-gateway member, made before the definition).
-    const vni = ((await getJob(c.redis, c.keys, id))?.payload as { overlayDoor: { vni: number } }).overlayDoor.vni;
+    const coord = (await getJob(c.redis, c.keys, id)) as JobRecord;
+    const vni = (coord.payload as { overlayDoor: { vni: number } }).overlayDoor.vni;
     const had = (await links(host(C))).filter((x) => x.ifname.endsWith(String(vni))).map((x) => x.ifname);
     const defined = (await host(C).virsh(["net-list", "--all", "--name"])).stdout.includes("kx2");
     console.info(
