@@ -225,12 +225,12 @@ describe("an overlay create whose member C loses its worker (kill -9), restarted
     expect(end.state, JSON.stringify(end.error)).toBe("succeeded");
   });
 
-  it("killed in the middle of its part's steps (at its 'defining network')", async () => {
+  it("killed in the middle of its part's steps (at its 'starting network')", async () => {
     const t0 = Date.now();
     const { id, partAtKill } = await createAndKill(
       "kx2",
       "10.71.2.0/24",
-      (ev) => ev.job.host === C && ev.type === "progress" && ev.job.progress.step === "defining network",
+      (ev) => ev.job.host === C && ev.type === "progress" && ev.job.progress.step === "starting network",
     );
     // Killed mid-part: it had begun and not ended.
     expect(partAtKill?.state, JSON.stringify(steps(partAtKill))).toBe("running");
