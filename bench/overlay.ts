@@ -71,12 +71,20 @@ async function ok(post: Post, action: string, body: unknown): Promise<{ ms: numb
 
 /** Each step's duration of a job, by step name (member names folded into <member>). */
 function collectSteps(into: Map<string, number[]>, job: any, ids: string[]): void {
+  const push = (k: string, v: number) => into.set(k, [...(into.get(k) ?? []), v]);
+  let prevEnd: number | null = null;
+  let prevName = "";
   for (const st of job.progress?.steps ?? []) {
     if (!st.startedAt || !st.finishedAt) continue;
     let k = String(st.name);
     for (const id of ids) k = k.replaceAll(id, "<member>");
-    into.set(k, [...(into.get(k) ?? []), Date.parse(st.finishedAt) - Date.parse(st.startedAt)]);
+    // Time in no step: between one step's end and the next one's start (what the job does between its steps).
+    if (prevEnd !== null && !k.startsWith("host ")) push(`(between ${prevName} and ${k})`, Date.parse(st.startedAt) - prevEnd);
+    push(k, Date.parse(st.finishedAt) - Date.parse(st.startedAt));
+    prevEnd = Date.parse(st.finishedAt);
+    prevName = k;
   }
+  if (prevEnd !== null && job.finishedAt) push("(after the last step, to the job's end)", Date.parse(job.finishedAt) - prevEnd);
 }
 const stepRows = (steps: Map<string, number[]>, label: string) =>
   [...steps].map(([k, v]) => [`  ${label} step: ${k}`, `${v.length}`, ms(median(v)), ms(p95(v)), ""]);
