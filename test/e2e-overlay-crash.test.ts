@@ -242,6 +242,9 @@ describe("an overlay create whose member C loses its worker (kill -9), restarted
     console.info(
       `C's part at the kill: ${steps(partAtKill).join(", ")}; on C: links [${had.join(", ")}], libvirt network ${defined ? "defined" : "none"}`,
     );
+    // Half made on C: the bridge (netforge's, made before the definition) and the definition are there.
+    expect(defined).toBe(true);
+    expect(had).toContain(`nfov${vni}`);
     await c.startWorker(C, { env: workerEnv(C) });
     const end = await expectAllOrNothingThenDelete(id, "kx2", "10.71.2.0/24");
     console.info(`kill mid-part: job ${end.state} (${end.error?.message ?? ""}); ${Date.now() - t0} ms`);
