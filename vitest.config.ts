@@ -31,6 +31,7 @@ export const HEAVY_SUITES = [
   "test/chaos.test.ts",
   "test/e2e-qos.test.ts",
   "test/e2e-overlay.test.ts",
+  "test/e2e-overlay-crash.test.ts",
   "test/e2e-reliability.test.ts",
   "test/e2e-host-input.test.ts",
   "test/e2e-apply.test.ts",

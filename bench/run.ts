@@ -22,6 +22,9 @@
  * 12. The console's first paint over 1,000 networks in headless Chromium (bench/console.ts); BENCH_ONLY=console.
  * 13. Bandwidth limits (bench/qos.ts): a 100-VM QoS set changed end to end, the forwarding cost of limits far
  *     above line rate (iperf3), describe-network with counters over 1,000 networks; BENCH_ONLY=qos.
+ * 14. Overlay networks (bench/overlay.ts): a 3-host overlay's create beside a 1-host NAT network's, an 11th host
+ *     added to and removed from a 10-host overlay, iperf3 VM to VM across two hosts beside one host's bridge; eleven
+ *     sandbox hosts on a fabric with their own workers; only on request, BENCH_ONLY=overlay.
  * Prints a table. BENCH_ROUNDS (default 20) sets N; BENCH_ONLY=ipam runs 4./5. only, BENCH_ONLY=scale 6. only,
  * BENCH_ONLY=firewall 7.-9. only, BENCH_ONLY=hostsize 10. only (HOSTSIZE_ROUNDS, default 8, rounds per size).
  * Only on request (they restart workers or run a fleet): BENCH_ONLY=concurrency, parallel creates on one host
@@ -47,6 +50,7 @@ import { benchFirewall } from "./firewall";
 import { benchFleet } from "./fleet";
 import { benchHostSize } from "./host-size";
 import { benchIpam } from "./ipam";
+import { benchOverlay } from "./overlay";
 import { benchQos } from "./qos";
 import { benchScale } from "./scale";
 import { dhcpListening, median, ms, p95 } from "./stats";
@@ -87,6 +91,17 @@ async function main() {
     return { status: r.status, body: (await r.json()) as any };
   };
 
+  if (process.env.BENCH_ONLY === "overlay") {
+    try {
+      printTable(await benchOverlay(post, redis, keys, redisServer.url, prefix, ROUNDS));
+    } finally {
+      await close();
+      server.close();
+      redis.disconnect();
+      await redisServer.stop();
+    }
+    return;
+  }
   if (process.env.BENCH_ONLY === "hostsize") {
     try {
       printTable(await benchHostSize(post, redisServer.url, prefix, HOSTSIZE_ROUNDS));
