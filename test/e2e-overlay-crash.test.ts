@@ -133,6 +133,7 @@ async function expectAllDone(name: string, vni: number, subnet: string): Promise
         .sort(),
     );
     expect((await h.exec(["nft", "list", "tables"])).stdout, id).toContain(`netforge-vx${vni}`);
+    expect((await h.exec(["nft", "list", "tables"])).stdout, id).toContain(`netforge-fl${vni}`);
     expect((await h.virsh(["net-info", name])).stdout, id).toMatch(/Active:\s+yes/);
   }
   const d = (await c.call("describe-network", { name })).body.network;
@@ -171,6 +172,7 @@ async function expectNothing(name: string, vni: number, subnet: string): Promise
       id,
     ).not.toContain(name);
     expect((await h.exec(["nft", "list", "tables"])).stdout, id).not.toContain(`netforge-vx${vni}`);
+    expect((await h.exec(["nft", "list", "tables"])).stdout, id).not.toContain(`netforge-fl${vni}`);
     const table = (await h.exec(["nft", "list", "table", "inet", "netforge"], { reject: false })).stdout;
     expect(table, id).not.toContain(`nfov${vni}`);
     expect(table, id).not.toContain(subnet);
