@@ -237,6 +237,8 @@ export interface ChangeAtDoor<A extends ConfigureAction> {
   hostRules?: boolean;
   /** UNSUPPORTED_FOR_TYPE's reason for a type without netforge-managed addressing ("no DHCP to configure"). */
   withoutAddressing: string;
+  /** A check of the action's own after the network's (an overlay's MTU against every member's underlay). */
+  check?: (redis: Redis, keys: Keys, net: NetworkRecord, payload: JobPayloads[A]) => Promise<void>;
 }
 
 /**
@@ -250,6 +252,7 @@ export function prepareChange<A extends ConfigureAction>(action: A, door: Change
     const read = await existingNetwork(redis, keys, body.name, { spec: true, ips: true, hostRules });
     const { net, spec, ips } = read;
     const payload = door.payloadOf(body);
+    if (door.check) await door.check(redis, keys, net, payload);
     let plan: ChangePlan | { spec: NetSpec } | null = null;
     if (spec) {
       const leases = (ips?.ips ?? []).filter((r) => r.leaseExpiresAt !== null);

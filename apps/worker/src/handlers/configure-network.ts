@@ -32,7 +32,7 @@ import { dnsmasqReadsOptions } from "../host/mtu";
 import { publishIpTable } from "../ip-table";
 import { assertPlanAsPreviewed, hostPortOf, runPhase, type StepOutcome } from "../plan-executor";
 import { warnOverridingPolicies } from "./firewall-steps";
-import { startMemberParts } from "./members";
+import { type MemberParts, startMemberParts } from "./members";
 
 /** What a configure job answers. */
 export interface ConfigureResult {
@@ -117,21 +117,30 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
   });
   for (const w of plan.warnings) report.warn(w);
   const warnings = [...plan.warnings];
-  // A change across hosts (an overlay's firewall, on its gateway host): each other member's part runs at the same
-  // time as this host's, on that member's own worker; all or nothing (members.ts: a part that succeeded is taken
-  // back by the same action with the firewall as it was, should anything fail).
-  const parts = !ctx.parentJob && plan.parts && plan.parts.length > 0 ? plan.parts : null;
-  const before = state.spec as { firewall?: FirewallSpec };
-  const waiting =
-    parts && change.kind === "firewall"
-      ? await startMemberParts(
-          ctx,
-          ctx.report.record.action,
-          parts.map((x) => x.host),
-          () => firewallPayloadOf(name, change.firewall),
-          () => firewallPayloadOf(name, firewallOf(before)),
-        )
-      : null;
+  // A change across hosts (an overlay's firewall or MTU, on its gateway host): each other member's part runs at the
+  // same time as this host's, on that member's own worker; all or nothing (members.ts: a part that succeeded is
+  // taken back by the same action with the firewall or MTU as it was, should anything fail).
+  const parts = !ctx.parentJob && plan.parts && plan.parts.length > 0 ? plan.parts.map((x) => x.host) : null;
+  const before = state.spec as { firewall?: FirewallSpec; mtu?: number };
+  let waiting: MemberParts | null = null;
+  if (parts && change.kind === "firewall") {
+    waiting = await startMemberParts(
+      ctx,
+      "configure-network-firewall",
+      parts,
+      () => firewallPayloadOf(name, change.firewall),
+      () => firewallPayloadOf(name, firewallOf(before)),
+    );
+  } else if (parts && change.kind === "mtu" && before.mtu !== undefined) {
+    const former = before.mtu;
+    waiting = await startMemberParts(
+      ctx,
+      "configure-network-mtu",
+      parts,
+      () => ({ name, mtu: change.mtu }),
+      () => ({ name, mtu: former }),
+    );
+  }
   if (plan.nft !== undefined) warnings.push(...(await warnOverridingPolicies(ctx)));
 
   const applied = await report.step("applying change", () => applyChange(ctx, hostSteps));

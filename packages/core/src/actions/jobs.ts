@@ -248,12 +248,14 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Set a network's MTU (its bridge and ports at once; guests learn it at their next DHCP)",
       description:
-        "nat and isolated networks only (UNSUPPORTED_FOR_TYPE on bridge and sriov: their MTU is the LAN's; not yet on overlay). mtu is 576-9000 (at least 1280 on a network with IPv6). A running network's bridge and every port on it take the new MTU at once (VMs stay attached), its DHCP server hands out the new MTU from then on (dnsmasq re-reads netforge's DHCP options file on SIGHUP: no restart, leases kept), and the persistent definition carries it for the next start; reconcile puts back a bridge or port MTU changed by hand. Guests learn the new MTU at their next DHCP lease or renewal (the job result says so); until then they keep the one they have.",
+        "nat, isolated and overlay networks (UNSUPPORTED_FOR_TYPE on bridge and sriov: their MTU is the LAN's). mtu is 576-9000 (at least 1280 on a network with IPv6; on an overlay at most every member's underlay MTU less 50, else 400 naming the host). A running network's bridge and every port on it take the new MTU at once (VMs stay attached), its DHCP server hands out the new MTU from then on (dnsmasq re-reads netforge's DHCP options file on SIGHUP: no restart, leases kept), and the persistent definition carries it for the next start; reconcile puts back a bridge or port MTU changed by hand. On an overlay it is one job across its members, all or nothing: every member's bridge, VXLAN device and VM ports, and every member's definition. Guests learn the new MTU at their next DHCP lease or renewal (the job result says so); until then they keep the one they have.",
       cli: ["network", "mtu"],
       examples: {
         default: { summary: "MTU 1400 on network web", value: { name: "web", mtu: 1400 } },
       },
       steps: CONFIGURE_STEPS,
+      // An overlay member's part (every member's links carry the MTU) is taken back by the same action with the former MTU.
+      partUndoneBy: "configure-network-mtu",
       payload: bodyPayload(ConfigureMtuBody.omit({ dryRun: true })),
     },
     (p): MtuChange => ({ kind: "mtu", mtu: p.mtu }),

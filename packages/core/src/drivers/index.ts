@@ -8,7 +8,9 @@ export { bridgeModel } from "./bridge";
 export { sriovModel } from "./sriov";
 export {
   type OverlayMember,
+  type OverlayMemberUnderlay,
   type OverlayNetSpec,
+  overlayMtuIssues,
   overlayBridgeName,
   overlayGuardCommands,
   overlayFloodLimit,

@@ -4,7 +4,7 @@ import type { ChangePlan, NetworkChange } from "../planner/changes";
 import { planCreate, planDelete, planStop } from "../plan/lifecycle";
 import { parseNetworkXml } from "../render/network-xml";
 import { overlaySpec } from "./__fixtures__/overlay-spec";
-import { type OverlayNetSpec, overlayGuardCommands, overlayModel } from "./overlay";
+import { type OverlayNetSpec, overlayGuardCommands, overlayModel, overlayMtuIssues } from "./overlay";
 
 const spec = (self: string): OverlayNetSpec => overlaySpec(self);
 const noFacts = { links: [], pfs: [] };
@@ -203,15 +203,12 @@ describe("changes of an overlay, on its gateway host", () => {
     ).toBe(0);
   });
 
-  it("refused: QoS, MTU and IPv6 reservations (not built), and any change but the firewall planned off the gateway host", () => {
-    expect(code(() => overlayModel.planChange(gw, { kind: "mtu", mtu: 1400 }, host))).toMatch(
-      /^UNSUPPORTED_FOR_TYPE: .*mtu is not yet for overlay/,
-    );
+  it("refused: QoS and IPv6 reservations (not built), and any change but the firewall and MTU planned off the gateway host", () => {
     expect(code(() => overlayModel.planChange(gw, { kind: "qos", qos: { network: null, vms: [] } }, host))).toMatch(
       /^UNSUPPORTED_FOR_TYPE: .*qos is not yet for overlay/,
     );
     expect(code(() => overlayModel.checkChange(gw, { kind: "release-duid", duid: "00:01" }, host))).toMatch(/no IPv6/);
-    expect([...overlayModel.unsupported].sort()).toEqual(["mtu", "qos", "release-duid", "reserve-duid"]);
+    expect([...overlayModel.unsupported].sort()).toEqual(["qos", "release-duid", "reserve-duid"]);
     expect(code(() => overlayModel.checkChange(spec("hv1"), { kind: "dhcp", start: "10.50.0.50", end: "10.50.0.60" }, host))).toBe(
       "INVALID_STATE: overlay 'tenant-a''s dhcp change is made on its gateway host hv2, not on hv1",
     );
@@ -260,5 +257,78 @@ describe("the firewall of an overlay (every member's)", () => {
     const plan = overlayModel.planChange(withFw, fw, host);
     expect(plan.steps).toEqual([]);
     expect(plan.parts).toBeUndefined();
+  });
+});
+
+describe("the MTU of an overlay (every member's)", () => {
+  const host = { active: true, leases: [] };
+  const mtu: NetworkChange = { kind: "mtu", mtu: 1400 };
+
+  it("planned on the gateway host: its links, its DHCP options file and definition, and each other member's links and definition", () => {
+    const gw = spec("hv2");
+    const plan = overlayModel.planChange(gw, mtu, host);
+    expect(plan.steps.map((s) => s.name)).toEqual([
+      "set MTU 1400 on bridge nfov10000 and every port on it",
+      "hand out MTU 1400 by DHCP (netforge's options file, re-read by the network's dnsmasq)",
+      "write spec",
+    ]);
+    expect(plan.steps[0]?.linkMtu).toEqual({ bridge: "nfov10000", mtu: 1400 });
+    expect(plan.steps[1]?.dhcpOptions).toEqual({
+      file: `/var/lib/libvirt/dnsmasq/netforge-${gw.uuid}.options`,
+      text: "tag:nfov10000,option:mtu,1400\n",
+    });
+    expect(plan.changed).toEqual([
+      "MTU 1450 -> 1400",
+      "guests learn MTU 1400 at their next DHCP lease or renewal; until then they keep the one they have",
+    ]);
+    expect(plan.notLive).toEqual([]);
+    // The gateway's definition: libvirt's <mtu> (its next start: bridge, taps, dnsmasq's own option) and the spec.
+    expect(plan.libvirtXml).toContain("<mtu size='1400'/>");
+    expect(plan.libvirtXml).toContain(`dhcp-optsfile=/var/lib/libvirt/dnsmasq/netforge-${gw.uuid}.options`);
+    expect((parseNetworkXml(plan.libvirtXml).spec as OverlayNetSpec).mtu).toBe(1400);
+    expect((plan.spec as OverlayNetSpec).mtu).toBe(1400);
+    expect(plan.parts?.map((p) => p.host)).toEqual(["hv1", "hv3"]);
+    for (const p of plan.parts ?? []) {
+      // A member runs no DHCP server: its bridge (with the VXLAN device and VM ports on it) and its definition only.
+      expect(p.plan.steps.map((s) => s.name), p.host).toEqual(["set MTU 1400 on bridge nfov10000 and every port on it", "write spec"]);
+      expect(p.plan.notLive, p.host).toEqual([]);
+      const kept = parseNetworkXml(p.plan.libvirtXml).spec as OverlayNetSpec;
+      expect(kept, p.host).toMatchObject({ mtu: 1400, self: p.host, gatewayHost: "hv2" });
+      expect(p.plan.libvirtXml).toContain("<forward mode='bridge'/>");
+      expect(p.plan.libvirtXml).not.toContain("dnsmasq");
+      // What that member plans itself from its own definition is the same.
+      expect(overlayModel.planChange(spec(p.host), mtu, host).steps).toEqual(p.plan.steps);
+    }
+  });
+
+  it("the gateway's dnsmasq started without the options file (an overlay made before): the links now, DHCP from its next start", () => {
+    const plan = overlayModel.planChange(spec("hv2"), mtu, { ...host, dhcpOptionsLive: false });
+    expect(plan.notLive).toEqual([
+      "DHCP: the running DHCP server was started without an MTU and hands out MTU 1400 from the network's next start (stop-network + start-network); the bridge and its ports have it now",
+    ]);
+  });
+
+  it("stopped: only every member's definition; the same MTU again: nothing on any host", () => {
+    const stopped = overlayModel.planChange(spec("hv2"), mtu, { active: false, leases: [] });
+    expect(stopped.steps.map((s) => s.name)).toEqual(["write spec"]);
+    expect(stopped.parts?.map((p) => p.plan.steps.map((s) => s.name))).toEqual([["write spec"], ["write spec"]]);
+    const same = overlayModel.planChange(spec("hv2"), { kind: "mtu", mtu: 1450 }, host);
+    expect(same.steps).toEqual([]);
+    expect(same.parts).toBeUndefined();
+  });
+
+  it("the door: the MTU must fit every member's underlay less 50, naming each host it does not fit", () => {
+    const members = [
+      { id: "hv1", underlayMtu: 1500 },
+      { id: "hv2", underlayMtu: 1450 },
+      { id: "hv3", underlayMtu: null, underlayProblem: "no default route" },
+    ];
+    expect(overlayMtuIssues("tenant-a", 1400, members.slice(0, 2))).toEqual([]);
+    expect(overlayMtuIssues("tenant-a", 1401, members)).toEqual([
+      { path: "mtu", message: "must be at most 1400: host 'hv2''s underlay MTU is 1450, less 50 bytes of VXLAN" },
+      { path: "mtu", message: "host 'hv3' of overlay 'tenant-a' has no underlay for VXLAN: no default route" },
+    ]);
+    expect(overlayMtuIssues("tenant-a", 1450, members.slice(0, 1))).toEqual([]);
+    expect(overlayMtuIssues("tenant-a", 1451, members.slice(0, 1))[0]?.message).toContain("host 'hv1'");
   });
 });

@@ -8,8 +8,9 @@
  * it is on (`self`), so every member's worker plans its own part from its own libvirt. The changes that live on
  * the gateway host (DHCP range, static IPs, DNS records, port forwards) are the routed types' (planner/changes.ts),
  * planned on the gateway host's definition as a nat (or, without `nat`, isolated) network's would be; the
- * firewall is every member's (each member's table part filters the frames of the VMs on its own bridge; the
- * change is a job across hosts, handlers/configure-network.ts); QoS, MTU and IPv6 reservations are not built for
+ * firewall and the MTU are every member's (each member's table part filters the frames of the VMs on its own
+ * bridge; each member's bridge, VXLAN device and VM ports carry the MTU, and the gateway's dnsmasq hands it out:
+ * each change is a job across hosts, handlers/configure-network.ts); QoS and IPv6 reservations are not built for
  * overlays yet: refused with UNSUPPORTED_FOR_TYPE.
  */
 import type { ChangeKind, DnsHost } from "../actions/changes";
@@ -29,7 +30,15 @@ import {
 import { type FirewallSpec, firewallOf, firewallOfBody, type PortForwardSpec } from "../planner/firewall";
 import type { Reservation, RoutedNetSpec, SpecBase } from "../planner/network-spec";
 import { renderOverlayXml } from "../render/network-xml";
-import { floodEntry, floodLimitTable, floodLimitTableCommands, VXLAN_PORT, vxlanDeviceName, vxlanDeviceSetup } from "../render/vxlan";
+import {
+  floodEntry,
+  floodLimitTable,
+  floodLimitTableCommands,
+  VXLAN_OVERHEAD_V4,
+  VXLAN_PORT,
+  vxlanDeviceName,
+  vxlanDeviceSetup,
+} from "../render/vxlan";
 import type { DhcpConfig } from "../schemas/network";
 import { DEFAULT_FLOOD_LIMIT_PPS } from "../schemas/types/overlay";
 import type { HostSteps } from "./host-steps";
@@ -79,6 +88,35 @@ export interface OverlayNetSpec extends SpecBase {
    * bridge (configure-network-firewall is a job across hosts).
    */
   firewall?: FirewallSpec;
+}
+
+/** A member host as the door sees it for an MTU change: its underlay MTU (null: none published, with the reason). */
+export interface OverlayMemberUnderlay {
+  id: string;
+  underlayMtu: number | null;
+  underlayProblem?: string;
+}
+
+/**
+ * An overlay MTU change at the door: `mtu` must fit every member's underlay (its MTU less the VXLAN overhead), as
+ * a create's must. One issue per member it does not fit (path `mtu`, naming the host and its numbers); [] when it fits.
+ */
+export function overlayMtuIssues(name: string, mtu: number, members: readonly OverlayMemberUnderlay[]): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  for (const m of members) {
+    if (m.underlayMtu === null) {
+      issues.push({
+        path: "mtu",
+        message: `host '${m.id}' of overlay '${name}' has no underlay for VXLAN${m.underlayProblem ? `: ${m.underlayProblem}` : " (its worker reports none)"}`,
+      });
+    } else if (m.underlayMtu - VXLAN_OVERHEAD_V4 < mtu) {
+      issues.push({
+        path: "mtu",
+        message: `must be at most ${m.underlayMtu - VXLAN_OVERHEAD_V4}: host '${m.id}''s underlay MTU is ${m.underlayMtu}, less ${VXLAN_OVERHEAD_V4} bytes of VXLAN`,
+      });
+    }
+  }
+  return issues;
 }
 
 /** The overlay's bridge on every member: "nfov" + the VNI (at most 12 characters, the same on each host). */
@@ -231,15 +269,17 @@ export function overlaySpecFor(p: CreateNetworkPayload, host: string): OverlayNe
   };
 }
 
+/** The changes not built for overlays yet: QoS and IPv6 reservations (an overlay has no IPv6). */
+export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["qos", "reserve-duid", "release-duid"]);
+
 /**
- * The changes not built for overlays yet: QoS, MTU (every member's bridge and VXLAN device) and IPv6 reservations
- * (an overlay has no IPv6).
+ * The changes that are every member's (a job across hosts: each member's part planned from its own definition):
+ * the firewall (each member filters its own VMs' frames) and the MTU (each member's bridge, VXLAN device and ports).
  */
-export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["qos", "mtu", "reserve-duid", "release-duid"]);
+export const OVERLAY_EVERY_MEMBER: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["firewall", "mtu"]);
 
 const WHY_NOT: { [K in ChangeKind]?: string } = {
   qos: "bandwidth limits are not built for overlays yet",
-  mtu: "an MTU change (every member's bridge and VXLAN device) is not built for overlays yet",
   "reserve-duid": "an overlay has no IPv6",
   "release-duid": "an overlay has no IPv6",
 };
@@ -283,6 +323,8 @@ function withGatewayPart(spec: OverlayNetSpec, part: RoutedNetSpec): OverlayNetS
   return {
     ...rest,
     dhcp: { ...part.dhcp },
+    // (An MTU change is planned on the part too: the overlay keeps the part's.)
+    mtu: part.mtu ?? spec.mtu,
     ...(part.firewall ? { firewall: part.firewall } : {}),
     ...(part.reservations.length > 0 ? { reservations: part.reservations } : {}),
     ...(part.dnsHosts && part.dnsHosts.length > 0 ? { dnsHosts: part.dnsHosts } : {}),
@@ -339,6 +381,8 @@ const overlayFirewall = (spec: OverlayNetSpec, ownsTypeRules: boolean): Firewall
 function gatewayRules(spec: OverlayNetSpec): RoutedTypeRules {
   return {
     portForwards: spec.nat,
+    // Only the gateway host runs the overlay's dnsmasq (an MTU change writes its options file there alone).
+    dhcpServer: isGateway(spec),
     firewall: (part, owns = true) => overlayFirewall(withGatewayPart(spec, part), owns),
     own: { spec: (part) => withGatewayPart(spec, part), render: (part) => renderOverlayXml(withGatewayPart(spec, part)) },
   };
@@ -351,8 +395,8 @@ function gatewayRules(spec: OverlayNetSpec): RoutedTypeRules {
  */
 function gatewayChange(spec: OverlayNetSpec, change: NetworkChange): RoutedTypeRules {
   if (OVERLAY_NOT_BUILT.has(change.kind)) throw notYet(spec, change);
-  // The firewall is every member's (each plans its own part from its own definition).
-  if (!isGateway(spec) && change.kind !== "firewall") {
+  // The firewall and the MTU are every member's (each plans its own part from its own definition).
+  if (!isGateway(spec) && !OVERLAY_EVERY_MEMBER.has(change.kind)) {
     throw new AppError(
       "INVALID_STATE",
       `overlay '${spec.name}''s ${change.kind} change is made on its gateway host ${spec.gatewayHost}, not on ${spec.self}`,
@@ -382,9 +426,9 @@ function gatewayChange(spec: OverlayNetSpec, change: NetworkChange): RoutedTypeR
 
 function planOverlayChange(spec: OverlayNetSpec, change: NetworkChange, host: HostObservation, currentXml?: string): ChangePlan {
   const plan = planRoutedChange(gatewayChange(spec, change), overlayGatewayPart(spec), change, host, currentXml);
-  if (change.kind !== "firewall" || !isGateway(spec) || plan.steps.length === 0) return plan;
-  // The firewall is every member's: planned on the gateway host, it carries each other member's part (the job
-  // queues one on each: handlers/configure-network.ts), planned here as from that member's definition.
+  if (!OVERLAY_EVERY_MEMBER.has(change.kind) || !isGateway(spec) || plan.steps.length === 0) return plan;
+  // The firewall and the MTU are every member's: planned on the gateway host, the plan carries each other member's
+  // part (the job queues one on each: handlers/configure-network.ts), planned here as from that member's definition.
   const parts = spec.members
     .filter((m) => m.id !== spec.self)
     .map((m) => {

@@ -121,6 +121,11 @@ export interface ChangePlan {
  */
 export interface RoutedTypeRules {
   portForwards: boolean;
+  /**
+   * Whether this host runs the network's DHCP server (absent: yes, when DHCP is on). An overlay member other than
+   * the gateway host has none: its MTU change sets its links and definition only.
+   */
+  dhcpServer?: boolean;
   firewall(spec: RoutedNetSpec, ownsTypeRules?: boolean): FirewallNetwork;
   /**
    * A type whose spec is not a RoutedNetSpec but plans its addressing part as one (an overlay's gateway host:
@@ -209,7 +214,7 @@ export function planRoutedChange(
         undo: null,
         live: true,
       });
-      if (next.spec.dhcp.enabled) {
+      if (next.spec.dhcp.enabled && rules.dhcpServer !== false) {
         steps.push({
           name: `hand out MTU ${op.mtu} by DHCP (netforge's options file, re-read by the network's dnsmasq)`,
           virsh: [],
@@ -316,7 +321,7 @@ export function planRoutedChange(
   const notLive = host.active ? [] : ["network is not running: the change takes effect when it starts"];
   // dnsmasq reads netforge's options file only when it was started from a definition with an MTU.
   const optionsLive = host.dhcpOptionsLive ?? spec.mtu !== undefined;
-  if (host.active && change.kind === "mtu" && next.ops.length > 0 && next.spec.dhcp.enabled && !optionsLive) {
+  if (host.active && change.kind === "mtu" && next.ops.length > 0 && next.spec.dhcp.enabled && rules.dhcpServer !== false && !optionsLive) {
     notLive.push(
       `DHCP: the running DHCP server was started without an MTU and hands out MTU ${change.mtu} from the network's next start (stop-network + start-network); the bridge and its ports have it now`,
     );

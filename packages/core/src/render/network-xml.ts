@@ -168,6 +168,9 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
     return `${lines.join("\n")}\n`;
   }
   const prefix = parseCidrOrThrow(spec.cidr).prefix;
+  // The gateway's dnsmasq reads netforge's DHCP options file, as a nat network's with an MTU does: an MTU change
+  // (every member's, ADR 0051 "MTU change") has it hand out the new MTU on SIGHUP, without a restart.
+  lines[0] = `<network xmlns:dnsmasq='${DNSMASQ_XMLNS}'>`;
   lines.push("  <forward mode='open'/>");
   lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
   lines.push(`  <mtu size='${Number(spec.mtu)}'/>`);
@@ -187,6 +190,9 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   } else {
     lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'/>`);
   }
+  lines.push("  <dnsmasq:options>");
+  lines.push(`    <dnsmasq:option value='dhcp-optsfile=${e(dhcpOptionsFile(spec.uuid))}'/>`);
+  lines.push("  </dnsmasq:options>");
   lines.push("</network>");
   return `${lines.join("\n")}\n`;
 }
