@@ -26,6 +26,7 @@ import { type Cluster, startCluster, waitFor } from "./support/cluster";
 
 const INJECT = join(dirname(fileURLToPath(import.meta.url)), "support", "vxlan-inject.py");
 const FLOOD = join(dirname(fileURLToPath(import.meta.url)), "support", "frame-flood.py");
+const DF_PING = join(dirname(fileURLToPath(import.meta.url)), "support", "df-ping.py");
 
 const A = "ova";
 const B = "ovb";
@@ -196,16 +197,11 @@ describe("an overlay on one member", () => {
     expect(await tables(ha)).toContain(`netforge-vx${vni}`);
   });
 
-  it("an MTU or QoS change is refused: not yet for overlay", async () => {
-    for (const [action, body] of [
-      ["configure-network-mtu", { mtu: 1400 }],
-      ["configure-network-qos", { network: null, vms: [] }],
-    ] as const) {
-      const r = await c.call(action, { name, ...body });
-      expect(r.status, action).toBe(422);
-      expect(r.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
-      expect(r.body.error.message).toContain("not yet for overlay networks");
-    }
+  it("a QoS change is refused: not yet for overlay", async () => {
+    const r = await c.call("configure-network-qos", { name, network: null, vms: [] });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
+    expect(r.body.error.message).toContain("not yet for overlay networks");
   });
 
   it("a create refused on the host (its VXLAN device's name taken) changes nothing and says which host", async () => {
@@ -1077,6 +1073,136 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     console.info(`conflict resolved (copy on host 1 removed): entries toward host 3 after ${Date.now() - t0} ms`);
     expect(await conflictGauge()).toBe(0);
     await waitFor("host 1's VM reaching host 3's again", () => reaches(ipC), 5_000, 50);
+  });
+
+  it("configure-network-mtu: every member's bridge, VXLAN device and VM ports in one job; DHCP hands it out; DF pings fit it; over an underlay 400; a member failing leaves every member as it was", async () => {
+    const va = vms[A] as NonNullable<(typeof vms)[string]>;
+    const vc = vms[C] as NonNullable<(typeof vms)[string]>;
+    const t0 = Date.now();
+    const hosts = [
+      [A, ha],
+      [B, hb],
+      [C, hc],
+    ] as const;
+    const vmPort: Record<string, string> = { [A]: va.hostIfname, [C]: vc.hostIfname };
+    /** Every member's bridge, VXLAN device, VM port (hosts 1 and 3) and every port's MTU, and what its definition keeps. */
+    const mtus = async () => {
+      const out: string[] = [];
+      for (const [id, h] of hosts) {
+        const ls = await links(h);
+        const mtuOf = (dev: string) => ls.find((l) => l.ifname === dev)?.mtu;
+        out.push(`${id} bridge ${mtuOf(`nfov${vni}`)}`, `${id} vxlan ${mtuOf(`nfvx${vni}`)}`);
+        out.push(`${id} every port ${[...new Set(ls.filter((l) => l.master === `nfov${vni}`).map((l) => l.mtu))].join(",")}`);
+        if (vmPort[id]) out.push(`${id} vm ${mtuOf(vmPort[id] as string)}`);
+        const def = (await h.virsh(["net-dumpxml", name, "--inactive"])).stdout;
+        out.push(
+          `${id} definition ${def.match(/<nf:overlay [^>]*mtu='(\d+)'/)?.[1]}${id === B ? ` <mtu> ${def.match(/<mtu size='(\d+)'/)?.[1]}` : ""}`,
+        );
+      }
+      return out.sort();
+    };
+    const expected = (mtu: number) =>
+      [
+        ...hosts.flatMap(([id]) => [
+          `${id} bridge ${mtu}`,
+          `${id} vxlan ${mtu}`,
+          `${id} every port ${mtu}`,
+          `${id} definition ${mtu}${id === B ? ` <mtu> ${mtu}` : ""}`,
+        ]),
+        `${A} vm ${mtu}`,
+        `${C} vm ${mtu}`,
+      ].sort();
+    expect(await mtus()).toEqual(expected(1450));
+    const ipC = (await vc.exec(["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout.match(/inet (\S+)\//)?.[1] as string;
+    const dfPing = async (size: number) => (await va.exec(["python3", DF_PING, ipC, String(size)], { reject: false })).stdout.trim();
+
+    // The dry run shows every member's steps and changes nothing.
+    const dry = await c.call("configure-network-mtu", { name, mtu: 1400, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    const byStep = (step: string) =>
+      dry.body.plan.steps.filter((st: { step: string }) => st.step === step).map((st: { name: string }) => st.name);
+    expect(byStep("applying change")).toEqual([
+      `set MTU 1400 on bridge nfov${vni} and every port on it`,
+      "hand out MTU 1400 by DHCP (netforge's options file, re-read by the network's dnsmasq)",
+      "write spec",
+    ]);
+    for (const id of [A, C]) {
+      expect(byStep(`host ${id}: configure-network-mtu`), id).toEqual([
+        `set MTU 1400 on bridge nfov${vni} and every port on it`,
+        "write spec",
+      ]);
+    }
+    expect(await mtus()).toEqual(expected(1450));
+
+    // Over a member's underlay (1500 less 50 on each): 400 naming the hosts, nothing queued.
+    const over = await c.call("configure-network-mtu", { name, mtu: 1451 });
+    expect(over.status, JSON.stringify(over.body)).toBe(400);
+    expect(over.body.error.details.issues.map((i: { message: string }) => i.message)).toEqual(
+      [A, B, C].map((id) => `must be at most 1450: host '${id}''s underlay MTU is 1500, less 50 bytes of VXLAN`),
+    );
+
+    // The change, as previewed: one job on the gateway host with a step per member.
+    const r = await run("configure-network-mtu", { name, mtu: 1400, expectPlan: dry.body.plan.planHash });
+    expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
+    expect(r.job.host).toBe(B);
+    const jobs = [`1450->1400 ${Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt)} ms`];
+    const steps = r.job.progress.steps.map((st: { name: string; state: string }) => `${st.name}=${st.state}`);
+    expect(steps).toContain(`host ${A}: configure-network-mtu=succeeded`);
+    expect(steps).toContain(`host ${C}: configure-network-mtu=succeeded`);
+    expect(await mtus()).toEqual(expected(1400));
+    expect((await c.call("describe-network", { name })).body.network.mtu).toBe(1400);
+
+    // A fresh lease from the gateway's dnsmasq carries 1400 (it re-read its options file), for a VM on either side;
+    // each VM's DHCP client applies it as a guest's does at its renewal.
+    for (const v of [va, vc]) {
+      const lease = await v.dhcp({ timeoutMs: 10_000 });
+      expect(lease.mtu, v.name).toBe(1400);
+      await v.exec(["ip", "link", "set", "dev", "eth0", "mtu", String(lease.mtu)]);
+    }
+    // The largest echo that fits (1400 = 20 IP + 8 ICMP + 1372) crosses from host 1 to host 3 with DF; one byte
+    // more does not leave host 1's VM.
+    expect(await dfPing(1372)).toBe("reply 1400");
+    expect(await dfPing(1373)).toBe("EMSGSIZE");
+
+    // All or nothing: a port on host 3's bridge that cannot take 1450 (a VXLAN device over a 1470-byte link: the
+    // kernel caps it at 1420) makes host 3's part fail; hosts 1 and 2 are put back to 1400.
+    await hc.exec(["ip", "link", "add", "mtucap0", "type", "veth", "peer", "name", "mtucap1"]);
+    try {
+      await hc.exec(["ip", "link", "set", "dev", "mtucap0", "mtu", "1470"]);
+      await hc.exec(["ip", "link", "add", "mtucapvx", "type", "vxlan", "id", "4094", "dev", "mtucap0", "dstport", "4790"]);
+      await hc.exec(["ip", "link", "set", "dev", "mtucapvx", "mtu", "1400", "master", `nfov${vni}`]);
+      const bad = await run("configure-network-mtu", { name, mtu: 1450 });
+      expect(bad.job?.state, JSON.stringify(bad)).toBe("failed");
+      expect(bad.error.message).toContain(`host ${C}:`);
+      expect(bad.error.message).toContain("mtucapvx");
+      const badSteps = bad.job.progress.steps.map((st: { name: string; state: string }) => `${st.name}=${st.state}`);
+      expect(badSteps).toContain(`host ${C}: configure-network-mtu=failed`);
+      jobs.push(`failing 1400->1450 ${Date.parse(bad.job.finishedAt) - Date.parse(bad.job.startedAt)} ms`);
+      expect(await mtus()).toEqual(expected(1400));
+      expect((await c.call("describe-network", { name })).body.network.mtu).toBe(1400);
+      // The gateway's DHCP is back at 1400 too (its options file restored).
+      expect((await vc.dhcp({ timeoutMs: 10_000 })).mtu).toBe(1400);
+    } finally {
+      await hc.exec(["ip", "link", "del", "mtucapvx"], { reject: false });
+      await hc.exec(["ip", "link", "del", "mtucap0"], { reject: false });
+    }
+
+    // Back to 1450 (the other tests' MTU); the VMs take it as their DHCP client would.
+    const back = await run("configure-network-mtu", { name, mtu: 1450 });
+    expect(back.job?.state, JSON.stringify(back)).toBe("succeeded");
+    jobs.push(`1400->1450 ${Date.parse(back.job.finishedAt) - Date.parse(back.job.startedAt)} ms`);
+    expect(await mtus()).toEqual(expected(1450));
+    for (const v of [va, vc]) await v.exec(["ip", "link", "set", "dev", "eth0", "mtu", "1450"]);
+    expect(await dfPing(1422)).toBe("reply 1450");
+    // Drift: host 3's VXLAN device's MTU changed by hand is put back by its reconcile (ADR 0042's repair, every member).
+    await hc.exec(["ip", "link", "set", "dev", `nfvx${vni}`, "mtu", "1300"]);
+    await waitFor(
+      "host 3's VXLAN device at 1450 again",
+      async () => (await links(hc)).find((l) => l.ifname === `nfvx${vni}`)?.mtu === 1450,
+      10_000,
+      100,
+    );
+    console.info(`overlay MTU test: ${Date.now() - t0} ms (${jobs.join(", ")})`);
   });
 
   it("a create where one member fails leaves nothing on any host, and says which host", async () => {

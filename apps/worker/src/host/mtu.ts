@@ -49,9 +49,16 @@ export async function setLinkMtu(runner: CommandRunner, bridge: string, mtu: num
     await runner.run("ip", ["link", "set", "dev", bridge, "mtu", String(mtu)]);
   }
   const ports: string[] = [];
-  for (const l of before) {
-    if (l.dev !== bridge && l.mtu === mtu) continue;
-    if ((await setMtu(runner, l.dev, mtu)) && l.dev !== bridge) ports.push(l.dev);
+  try {
+    for (const l of before) {
+      if (l.dev !== bridge && l.mtu === mtu) continue;
+      if ((await setMtu(runner, l.dev, mtu)) && l.dev !== bridge) ports.push(l.dev);
+    }
+  } catch (err) {
+    // A port the kernel refuses the MTU (over its device's maximum) fails the step after the bridge and the ports
+    // before it took it: those are put back here, since the step's undo is registered only once it succeeded.
+    await restoreLinkMtu(runner, before).catch(() => undefined);
+    throw err;
   }
   return { before, ports };
 }

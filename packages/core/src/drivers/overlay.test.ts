@@ -290,7 +290,10 @@ describe("the MTU of an overlay (every member's)", () => {
     expect(plan.parts?.map((p) => p.host)).toEqual(["hv1", "hv3"]);
     for (const p of plan.parts ?? []) {
       // A member runs no DHCP server: its bridge (with the VXLAN device and VM ports on it) and its definition only.
-      expect(p.plan.steps.map((s) => s.name), p.host).toEqual(["set MTU 1400 on bridge nfov10000 and every port on it", "write spec"]);
+      expect(
+        p.plan.steps.map((s) => s.name),
+        p.host,
+      ).toEqual(["set MTU 1400 on bridge nfov10000 and every port on it", "write spec"]);
       expect(p.plan.notLive, p.host).toEqual([]);
       const kept = parseNetworkXml(p.plan.libvirtXml).spec as OverlayNetSpec;
       expect(kept, p.host).toMatchObject({ mtu: 1400, self: p.host, gatewayHost: "hv2" });

@@ -101,7 +101,11 @@ export interface OverlayMemberUnderlay {
  * An overlay MTU change at the door: `mtu` must fit every member's underlay (its MTU less the VXLAN overhead), as
  * a create's must. One issue per member it does not fit (path `mtu`, naming the host and its numbers); [] when it fits.
  */
-export function overlayMtuIssues(name: string, mtu: number, members: readonly OverlayMemberUnderlay[]): { path: string; message: string }[] {
+export function overlayMtuIssues(
+  name: string,
+  mtu: number,
+  members: readonly OverlayMemberUnderlay[],
+): { path: string; message: string }[] {
   const issues: { path: string; message: string }[] = [];
   for (const m of members) {
     if (m.underlayMtu === null) {
