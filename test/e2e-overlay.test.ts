@@ -1096,7 +1096,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
         if (vmPort[id]) out.push(`${id} vm ${mtuOf(vmPort[id] as string)}`);
         const def = (await h.virsh(["net-dumpxml", name, "--inactive"])).stdout;
         out.push(
-          `${id} definition ${def.match(/<nf:overlay [^>]*mtu='(\d+)'/)?.[1]}${id === B ? ` <mtu> ${def.match(/<mtu size='(\d+)'/)?.[1]}` : ""}`,
+          `${id} definition ${def.match(/<nf:overlay [^>]*mtu=["'](\d+)["']/)?.[1]}${id === B ? ` <mtu> ${def.match(/<mtu size=["'](\d+)["']/)?.[1]}` : ""}`,
         );
       }
       return out.sort();
@@ -1174,7 +1174,7 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       const bad = await run("configure-network-mtu", { name, mtu: 1450 });
       expect(bad.job?.state, JSON.stringify(bad)).toBe("failed");
       expect(bad.error.message).toContain(`host ${C}:`);
-      expect(bad.error.message).toContain("mtucapvx");
+      expect(bad.error.message).toContain("could not set MTU 1450 on mtucapvx");
       const badSteps = bad.job.progress.steps.map((st: { name: string; state: string }) => `${st.name}=${st.state}`);
       expect(badSteps).toContain(`host ${C}: configure-network-mtu=failed`);
       jobs.push(`failing 1400->1450 ${Date.parse(bad.job.finishedAt) - Date.parse(bad.job.startedAt)} ms`);

@@ -74,6 +74,21 @@ describe("a bridge's and its ports' MTU", () => {
     await expect(setLinkMtu(none.runner, "nf-web", 1400)).rejects.toThrow(/Cannot find device/);
   });
 
+  it("a port the kernel refuses the MTU fails naming it, with the bridge and the ports set before it put back", async () => {
+    const h = fakeHost([
+      { name: "nfov10000", mtu: 1400 },
+      { name: "vnet0", mtu: 1400, master: "nfov10000" },
+      { name: "capvx", mtu: 1400, master: "nfov10000" },
+    ]);
+    const run = h.runner.run.bind(h.runner);
+    h.runner.run = async (cmd, args, opts = {}) =>
+      args[3] === "capvx" && args[5] === "1450" ? { stdout: "", stderr: "RTNETLINK answers: Invalid argument\n", exitCode: 2 } : run(cmd, args, opts);
+    await expect(setLinkMtu(h.runner, "nfov10000", 1450)).rejects.toThrow(
+      "could not set MTU 1450 on capvx: ip link failed: RTNETLINK answers: Invalid argument",
+    );
+    expect(h.links.map((l) => `${l.name} ${l.mtu}`)).toEqual(["nfov10000 1400", "vnet0 1400", "capvx 1400"]);
+  });
+
   it("drift: the links with another MTU, and a dnsmasq reading the options file that hands out another MTU", async () => {
     const dir = tempDir();
     const file = join(dir, "x.options");

@@ -34,8 +34,10 @@ async function setMtu(runner: CommandRunner, dev: string, mtu: number): Promise<
   const r = await runner.run("ip", args, { allowFailure: true });
   if (r.exitCode === 0) return true;
   if (/Cannot find device|does not exist/i.test(r.stderr)) return false;
-  // Fail as a host command does (HOST_COMMAND_FAILED with the stderr).
-  throw commandFailed("ip", args, r);
+  // Fail as a host command does (HOST_COMMAND_FAILED with the stderr), naming the link (a port refusing the MTU,
+  // e.g. over its device's maximum, is otherwise only "RTNETLINK answers: Invalid argument").
+  const err = commandFailed("ip", args, r);
+  throw new AppError(err.code, `could not set MTU ${mtu} on ${dev}: ${err.message}`, err.details);
 }
 
 /**
