@@ -396,3 +396,94 @@ describe("configure-network-hosts at the door", () => {
     expect(real.body.job).toMatchObject({ action: "configure-network-firewall", network: "ovh", host: "m2", state: "queued" });
   });
 });
+
+describe("configure-network-mtu of an overlay at the door", () => {
+  const under = (ip: string, mtu: number) => ({ underlay: { ip, interface: "eth0", mtu, source: "setting" as const } });
+  const spec: OverlayNetSpec = {
+    type: "overlay",
+    name: "ovmtu",
+    uuid: "8d2b4b1f-7066-4b3d-8e6f-1b2c3d4e5f60",
+    description: "",
+    createdAt: "2026-12-07T09:00:00.000Z",
+    bridge: "nfov10011",
+    cidr: "10.61.0.0/24",
+    gateway: "10.61.0.1",
+    dhcp: { enabled: true, start: "10.61.0.128", end: "10.61.0.254", leaseTime: 3600 },
+    mtu: 1350,
+    vni: 10011,
+    gatewayHost: "u1",
+    nat: true,
+    members: [
+      { id: "u1", ip: "172.30.11.1" },
+      { id: "u2", ip: "172.30.11.2" },
+    ],
+    self: "u1",
+  };
+  const overlay = (hosts: string[]) => ({
+    vni: 10011,
+    gatewayHost: "u1",
+    hosts: hosts.map((id) => ({ id, state: "active" as const, connectedVms: 0 })),
+  });
+  beforeAll(async () => {
+    await putHost(h.redis, h.keys, hostRecord("u1", under("172.30.11.1", 1500)));
+    await putHost(h.redis, h.keys, hostRecord("u2", under("172.30.11.2", 1420)));
+    await h.addNetwork({
+      name: "ovmtu",
+      host: "u1",
+      type: "overlay",
+      cidr: "10.61.0.0/24",
+      state: "active",
+      overlay: overlay(["u1", "u2"]),
+    });
+    await putNetworkSpec(h.redis, h.keys, spec);
+    // An overlay with a member offline (m4).
+    await h.addNetwork({
+      name: "ovmtuoff",
+      host: "u1",
+      type: "overlay",
+      cidr: "10.62.0.0/24",
+      state: "active",
+      overlay: overlay(["u1", "m4"]),
+    });
+    await putNetworkSpec(h.redis, h.keys, {
+      ...spec,
+      name: "ovmtuoff",
+      cidr: "10.62.0.0/24",
+      gateway: "10.62.0.1",
+      members: [spec.members[0] as { id: string; ip: string }, { id: "m4", ip: "172.30.11.4" }],
+    });
+  });
+
+  it("over a member's underlay MTU less 50: 400 naming that host (dry run and real call); a member offline: 503", async () => {
+    for (const dryRun of [true, false]) {
+      const r = await h.call("configure-network-mtu", { name: "ovmtu", mtu: 1371, dryRun });
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error.details.issues).toEqual([
+        { path: "mtu", message: "must be at most 1370: host 'u2''s underlay MTU is 1420, less 50 bytes of VXLAN" },
+      ]);
+    }
+    const off = await h.call("configure-network-mtu", { name: "ovmtuoff", mtu: 1300 });
+    expect(off.status).toBe(503);
+    expect(off.body.error.code).toBe("HOST_UNAVAILABLE");
+    expect(off.body.error.message).toContain("host 'm4' is offline");
+  });
+
+  it("the dry run shows the gateway's links, DHCP and definition, then each other member's links and definition; a real call is a job on the gateway host", async () => {
+    const dry = await h.call("configure-network-mtu", { name: "ovmtu", mtu: 1370, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body.plan.host).toBe("u1");
+    expect(dry.body.plan.steps.map((s: { step: string; name: string }) => `${s.step}: ${s.name}`)).toEqual([
+      "applying change: set MTU 1370 on bridge nfov10011 and every port on it",
+      "applying change: hand out MTU 1370 by DHCP (netforge's options file, re-read by the network's dnsmasq)",
+      "applying change: write spec",
+      "host u2: configure-network-mtu: set MTU 1370 on bridge nfov10011 and every port on it",
+      "host u2: configure-network-mtu: write spec",
+    ]);
+    expect(dry.body.plan.steps[4].xml).toContain("self='u2'");
+    expect(dry.body.plan.steps[4].xml).toContain("mtu='1370'");
+    expect(dry.body.plan.changed[0]).toBe("MTU 1350 -> 1370");
+    const real = await h.call("configure-network-mtu", { name: "ovmtu", mtu: 1370 });
+    expect(real.status, JSON.stringify(real.body)).toBe(202);
+    expect(real.body.job).toMatchObject({ action: "configure-network-mtu", network: "ovmtu", host: "u1", state: "queued" });
+  });
+});
