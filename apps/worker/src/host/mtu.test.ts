@@ -82,7 +82,9 @@ describe("a bridge's and its ports' MTU", () => {
     ]);
     const run = h.runner.run.bind(h.runner);
     h.runner.run = async (cmd, args, opts = {}) =>
-      args[3] === "capvx" && args[5] === "1450" ? { stdout: "", stderr: "RTNETLINK answers: Invalid argument\n", exitCode: 2 } : run(cmd, args, opts);
+      args[3] === "capvx" && args[5] === "1450"
+        ? { stdout: "", stderr: "RTNETLINK answers: Invalid argument\n", exitCode: 2 }
+        : run(cmd, args, opts);
     await expect(setLinkMtu(h.runner, "nfov10000", 1450)).rejects.toThrow(
       "could not set MTU 1450 on capvx: ip link failed: RTNETLINK answers: Invalid argument",
     );
