@@ -4,7 +4,8 @@
  * VXLAN device, flood entries and VMs; absent when the member published and has no such part; unknown when the
  * member is offline or never published. The workers' half (publishing from a real host) is e2e-overlay.
  * configure-network-hosts at the door: its refusals (each naming why) and its dry run across hosts; the job
- * itself runs in e2e-overlay.
+ * itself runs in e2e-overlay. configure-network-mtu of an overlay at the door: every member's underlay limit (400
+ * naming the host), a member offline (503), the dry run with every member's steps.
  */
 import type { OverlayNetSpec } from "@netforge/core/model";
 import { putHost, putNetworkIpsAndStats, putNetworkSpec, putOverlayParts } from "@netforge/core/store";
