@@ -86,6 +86,50 @@ async function redeliver(rec: JobRecord, step: string): Promise<JobRecord> {
   return finished(rec.id);
 }
 
+/**
+ * Make a finished job look as the store has it after a failover to a replica that never got its run (only its
+ * submission, which the API confirmed on a replica before answering 202): queued, every step pending, no outcome;
+ * and deliver the same BullMQ job again. The record of that delivery.
+ */
+async function redeliverLost(rec: JobRecord): Promise<JobRecord> {
+  const lost: JobRecord = structuredClone(rec);
+  lost.state = "queued";
+  lost.result = null;
+  lost.error = null;
+  lost.startedAt = null;
+  lost.finishedAt = null;
+  for (const s of lost.progress.steps) {
+    s.state = "pending";
+    s.startedAt = null;
+    s.finishedAt = null;
+  }
+  lost.progress.step = null;
+  await c.redis.set(c.keys.job(rec.id), JSON.stringify(lost), "KEEPTTL");
+  const job = await Job.fromId(queue, rec.id);
+  await waitFor(
+    "BullMQ marks the job finished",
+    async () => (await job?.isCompleted()) === true || (await job?.isFailed()) === true,
+    10_000,
+    50,
+  );
+  await job?.retry((await job?.isCompleted()) ? "completed" : "failed");
+  return finished(rec.id);
+}
+
+/** The job's line taken out of the host's journal (as a job that never finished leaves none), the worker restarted. */
+async function forgetInJournal(id: string): Promise<void> {
+  const path = `/var/lib/netforge/${HOST}/jobs.jsonl`;
+  const text = (await h.exec(["cat", path])).stdout;
+  expect(text).toContain(`"id":"${id}"`);
+  const kept = text
+    .split("\n")
+    .filter((l) => l.trim() !== "" && !l.includes(`"id":"${id}"`))
+    .map((l) => `${l}\n`)
+    .join("");
+  await h.exec(["tee", path], { input: kept });
+  await c.startWorker(HOST);
+}
+
 const netNames = async () =>
   (await h.virsh(["net-list", "--all", "--name"])).stdout
     .split("\n")
@@ -126,7 +170,9 @@ describe("a job delivered again after its host change, before its success record
   it("a job that never changed the host still fails as before (another job's change is not this job's)", async () => {
     await run("create-network", { name: "other", type: "nat", cidr: "10.113.0.0/24", host: HOST });
     const stop = await run("stop-network", { name: "other" });
-    // Delivered again as if it had died before its host step: the network is inactive, but not by this job.
+    // Delivered again as if it had died before its host step: the network is inactive, but not by this job (which
+    // then never finished on the host, so the host's journal has no line of it).
+    await forgetInJournal(stop.id);
     const again = await redeliver(stop, "checking attachments");
     expect(again.state).toBe("failed");
     expect(again.error?.code).toBe("INVALID_STATE");
@@ -185,5 +231,41 @@ describe("a job delivered again after its host change, before its success record
 
     await vm.detach();
     await run("delete-network", { name: "busy" });
+  });
+});
+
+describe("a job whose outcome and progress the store lost after its client saw it (a failover to a replica that never had them)", () => {
+  // The chaos run, seed 3003: a paused primary woke, took the jobs' "succeeded" (their clients read it through it)
+  // and threw it away when demoted; BullMQ gave the jobs out again and the second runs, finding the work done, failed.
+  it("delete and stop: the host's journal says the job succeeded here; the new delivery finishes it as succeeded", async () => {
+    await run("create-network", { name: "lost1", type: "nat", cidr: "10.115.0.0/24", host: HOST });
+    const stop = await run("stop-network", { name: "lost1" });
+    const stopAgain = await redeliverLost(stop);
+    expect(stopAgain.state, JSON.stringify(stopAgain.error)).toBe("succeeded");
+    expect(await isActive("lost1")).toBe(false);
+    const del = await run("delete-network", { name: "lost1" });
+    const delAgain = await redeliverLost(del);
+    expect(delAgain.state, JSON.stringify(delAgain.error)).toBe("succeeded");
+    expect(delAgain.result).toEqual({ name: "lost1", deleted: true });
+    expect(await netNames()).not.toContain("lost1");
+    expect((await c.call("describe-network", { name: "lost1" })).status).toBe(404);
+  });
+
+  it("a final failure: recorded again as it was, nothing run (the network a VM held is kept after the VM left)", async () => {
+    const create = await run("create-network", { name: "lost2", type: "nat", cidr: "10.116.0.0/24", host: HOST });
+    const bridge = (create.result as { bridge: { name: string } }).bridge.name;
+    const vm = await createNamespaceVm(h, { name: "lost2vm", bridge });
+    vms.push(vm);
+    const r = await c.call("delete-network", { name: "lost2" });
+    expect(r.status).toBe(202);
+    const failed = await finished(r.body.job.id);
+    expect(failed.state).toBe("failed");
+    const code = failed.error?.code;
+    await vm.detach();
+    const again = await redeliverLost(failed);
+    expect(again.state).toBe("failed");
+    expect(again.error?.code).toBe(code);
+    expect(await netNames()).toContain("lost2");
+    await run("delete-network", { name: "lost2" });
   });
 });

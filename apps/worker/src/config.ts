@@ -36,6 +36,14 @@ const Env = z.object({
    * The boot-time copy of the firewall (deploy/netforge-firewall.service loads it before libvirtd), rewritten
    * atomically after every apply. Default /var/lib/netforge/<HOST_ID>/firewall.nft; "off" writes none.
    */
+  /**
+   * The host's record of the jobs it finished (job-journal.ts), so a job whose outcome the store lost is not run
+   * again from nothing. Default /var/lib/netforge/<HOST_ID>/jobs.jsonl; "off" keeps none.
+   */
+  NETFORGE_JOB_JOURNAL: z
+    .string()
+    .refine((v) => v === "off" || /^\/[^\0]*[^/]$/.test(v), "must be an absolute file path or 'off'")
+    .optional(),
   NETFORGE_FIREWALL_BOOT_FILE: z
     .string()
     .refine((v) => v === "off" || /^\/[^\0]*[^/]$/.test(v), "must be an absolute file path or 'off'")
@@ -145,6 +153,8 @@ export type WorkerConfig = {
   firewallCheckMs: number;
   /** Boot-time copy of the firewall; absent (hand-built configs, "off"): none is written. */
   firewallBootFile?: string;
+  /** NETFORGE_JOB_JOURNAL (absent: "off"). */
+  jobJournal?: string;
   heartbeatMs: number;
   /** TTL of the host-id lease; optional so configs built by hand (tests) need not name it: 15 s. */
   hostLeaseMs?: number;
@@ -179,6 +189,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       .replace(/[^A-Za-z0-9._-]/g, "-")
       .slice(0, 63);
   const bootFile = e.NETFORGE_FIREWALL_BOOT_FILE ?? `/var/lib/netforge/${hostId}/firewall.nft`;
+  const journalFile = e.NETFORGE_JOB_JOURNAL ?? `/var/lib/netforge/${hostId}/jobs.jsonl`;
   return {
     redisUrl: e.REDIS_URL,
     prefix: e.NETFORGE_PREFIX,
@@ -190,6 +201,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     resyncMs: e.NETFORGE_RESYNC_MS,
     firewallCheckMs: e.NETFORGE_FIREWALL_CHECK_MS,
     ...(bootFile === "off" ? {} : { firewallBootFile: bootFile }),
+    ...(journalFile === "off" ? {} : { jobJournal: journalFile }),
     heartbeatMs: e.NETFORGE_HEARTBEAT_MS,
     hostLeaseMs: e.NETFORGE_HOST_LEASE_MS,
     leasesDir: e.NETFORGE_LEASES_DIR,

@@ -10,6 +10,7 @@ import type { JobReporter } from "./job-reporter";
 import type { Revert } from "./revert";
 
 /** Per-worker tools, shared by all jobs of this host. */
+import type { JobJournal } from "./job-journal";
 export interface HostContext {
   hostId: string;
   runner: CommandRunner;
@@ -36,6 +37,8 @@ export interface HostContext {
   qosQdiscs?: readonly string[];
   /** NETFORGE_UNDERLAY_IP (absent: the default route's interface address; host/underlay.ts). */
   underlayIp?: string;
+  /** The jobs this host finished (job-journal.ts; NETFORGE_JOB_JOURNAL); absent: none kept. */
+  journal?: JobJournal;
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */
   hostChanged(network?: string): void;
   /** Read and publish the host's record now (after the queued ones); absent (hand-built contexts): nothing. */

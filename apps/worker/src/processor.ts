@@ -10,7 +10,7 @@
  * lost it stops; it undoes and records only under a lock it took back, and
  * otherwise leaves host and record to the holder and runs again later.
  */
-import { AppError, JOB_BACKOFF_MS, type QueuedJobData, toAppError, versionMismatch } from "@netforge/core/contract";
+import { AppError, type ErrorCode, JOB_BACKOFF_MS, type QueuedJobData, toAppError, versionMismatch } from "@netforge/core/contract";
 import {
   borrowLock,
   bumpNetworkVersion,
@@ -107,9 +107,29 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
     const maxAttempts = job.opts.attempts ?? 1;
     // What an earlier delivery of this job id got to (read before this one resets the steps): see JobContext.
     const earlierSteps = new Set(record.progress.steps.filter((s) => s.state === "running" || s.state === "succeeded").map((s) => s.name));
+    // This host finished this job before (job-journal.ts) and the store lost the outcome: a success is run again as
+    // the redelivery of a job whose steps were all done; a final failure is recorded again below.
+    const journaled = host.journal?.find(jobId);
+    if (journaled?.state === "succeeded") for (const s of journaled.steps) earlierSteps.add(s);
+    const journal = (state: "succeeded" | "failed", error?: AppError) =>
+      host.journal?.record({
+        id: jobId,
+        state,
+        steps: record.progress.steps.filter((s) => s.state === "succeeded").map((s) => s.name),
+        ...(error ? { error: { code: error.code, message: error.message, details: error.details } } : {}),
+        at: new Date().toISOString(),
+      }) ?? Promise.resolve();
     try {
       await report.started(attempt);
       logger.info({ attempt }, "job started");
+      if (journaled)
+        logger.warn({ state: journaled.state }, "this host finished this job before and the store lost its outcome: recording it again");
+      if (journaled?.state === "failed") {
+        const e = journaled.error;
+        throw new AppError((e?.code ?? "INTERNAL") as ErrorCode, e?.message ?? "this job failed on this host before", e?.details ?? {}, {
+          retryable: false,
+        });
+      }
       // Nothing read from Redis is trusted: the payload must pass the schemas the API used, for this job's
       // action, network and host (VALIDATION_FAILED, final, before any host step).
       if (record.action !== action) {
@@ -159,6 +179,7 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
       await report.fence?.("bumping the network's version");
       // (A member's part: the coordinating job bumps it once, for the whole job.)
       if (!parent) await bumpNetworkVersion(host.redis, host.keys, record.network);
+      await journal("succeeded");
       await report.succeeded(result); // fenced: only under the lock
       revert.success();
       host.hostChanged(record.network);
@@ -219,6 +240,7 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
           await job.moveToDelayed(Date.now() + 1000, token);
           throw new DelayedError();
         }
+        if (final) await journal("failed", err);
         if (final && parent) {
           // The coordinating job owns the claims and the index: a member part only records its own failure.
           await report.fence?.("recording failure");

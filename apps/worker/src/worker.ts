@@ -14,6 +14,7 @@ import { HostFirewall } from "./firewall/host-firewall";
 import { NftBackend } from "./firewall/nftables";
 import { PortWatcher } from "./firewall/port-watcher";
 import { publishOverlayPartNow } from "./drivers/overlay-drift";
+import { JobJournal } from "./job-journal";
 import { UnicastSync } from "./drivers/overlay-unicast";
 import { ExecaRunner, type CommandRunner } from "./host/command-runner";
 import { NetworkCatalog } from "./host/network-catalog";
@@ -99,6 +100,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     ...(cfg.ssCommand ? { ssCommand: cfg.ssCommand } : {}),
     ...(cfg.qosQdiscs ? { qosQdiscs: cfg.qosQdiscs } : {}),
     ...(cfg.underlayIp ? { underlayIp: cfg.underlayIp } : {}),
+    ...(cfg.jobJournal ? { journal: new JobJournal(cfg.jobJournal, logger) } : {}),
     hostChanged: (network) => scheduleInventory(network),
     publishHostNow: async () => void (await inventory()),
     storeEpoch: { current: () => epochWatch.current(), changed: () => storeMaybeReset() },
