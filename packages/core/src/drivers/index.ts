@@ -72,3 +72,4 @@ export {
 } from "./overlay-gateway";
 export * from "./door";
 export { bridgeChoiceFromInventory, bridgeUsers } from "./bridge";
+export { type OverlayBootFiles, renderOverlayBoot } from "./overlay-boot";
