@@ -46,10 +46,8 @@ beforeAll(async () => {
     workerEnv: { NETFORGE_HOST_LEASE_MS: "3000" },
   });
   fabric = await createFabric("obf");
-  for (const id of [A, B, C]) {
-    await joinFabric(fabric, host(id), { cidr: `${under[id]}/24` });
-    await c.startWorker(id, { env: workerEnv(id) });
-  }
+  for (const id of [A, B, C]) await joinFabric(fabric, host(id), { cidr: `${under[id]}/24` });
+  await Promise.all([A, B, C].map((id) => c.startWorker(id, { env: workerEnv(id) })));
   await waitFor("the fabric underlays", async () => {
     const r = await c.call("list-hosts", {});
     return r.body.hosts.every((h: { id: string; underlay?: { ip: string } }) => h.underlay?.ip === under[h.id]);
@@ -174,8 +172,10 @@ describe("an overlay member's reboot: its part is made before libvirtd", () => {
     expect(await partState()).toEqual(first);
 
     // A VM plugged in on A before its worker starts leases from the gateway's dnsmasq (B) and reaches C's VM.
-    const va = await createNamespaceVm(host(A), { name: "bva", bridge: `nfov${vni}` });
-    const vc = await createNamespaceVm(host(C), { name: "bvc", bridge: `nfov${vni}` });
+    const [va, vc] = await Promise.all([
+      createNamespaceVm(host(A), { name: "bva", bridge: `nfov${vni}` }),
+      createNamespaceVm(host(C), { name: "bvc", bridge: `nfov${vni}` }),
+    ]);
     try {
       // Each port with the network's MTU, as libvirt gives a domain's tap on a network with <mtu> (the worker would
       // otherwise put it right, counted as re-applied: the namespace VM's veth starts at 1500).
