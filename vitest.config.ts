@@ -32,6 +32,7 @@ export const HEAVY_SUITES = [
   "test/e2e-qos.test.ts",
   "test/e2e-overlay.test.ts",
   "test/e2e-overlay-crash.test.ts",
+  "test/e2e-overlay-boot.test.ts",
   "test/e2e-reliability.test.ts",
   "test/e2e-host-input.test.ts",
   "test/e2e-apply.test.ts",

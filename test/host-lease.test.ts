@@ -81,6 +81,7 @@ function spawnIsolated(hostId: string): { p: WorkerProcess; log: string } {
     env: {
       LIBVIRT_URI: "qemu:///system?socket=/nonexistent/libvirt-sock",
       NETFORGE_FIREWALL_BOOT_FILE: "off",
+      NETFORGE_OVERLAY_BOOT_DIR: "off",
       NETFORGE_LEASES_DIR: "/nonexistent",
       NETFORGE_SYSFS_ROOT: "/nonexistent",
       NETFORGE_HEARTBEAT_MS: "300",

@@ -49,6 +49,14 @@ const Env = z.object({
     .refine((v) => v === "off" || /^\/[^\0]*[^/]$/.test(v), "must be an absolute file path or 'off'")
     .optional(),
   /**
+   * Where the boot files of this host's running overlay parts go (overlay.ip, overlay.bridge, overlay.nft;
+   * deploy/netforge-overlay.service makes them before libvirtd). Default /var/lib/netforge/<HOST_ID>; "off": none.
+   */
+  NETFORGE_OVERLAY_BOOT_DIR: z
+    .string()
+    .refine((v) => v === "off" || /^\/[^\0]*[^/]$/.test(v), "must be an absolute directory path or 'off'")
+    .optional(),
+  /**
    * TTL of this worker's lease on its HOST_ID, renewed every heartbeat (at least three times per TTL). A
    * restart after a crash waits at most this long for the dead worker's lease to expire. Default 15 s.
    */
@@ -155,6 +163,8 @@ export type WorkerConfig = {
   firewallBootFile?: string;
   /** NETFORGE_JOB_JOURNAL (absent: "off"). */
   jobJournal?: string;
+  /** The overlay parts' boot files' directory; absent (hand-built configs, "off"): none is written. */
+  overlayBootDir?: string;
   heartbeatMs: number;
   /** TTL of the host-id lease; optional so configs built by hand (tests) need not name it: 15 s. */
   hostLeaseMs?: number;
@@ -190,6 +200,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       .slice(0, 63);
   const bootFile = e.NETFORGE_FIREWALL_BOOT_FILE ?? `/var/lib/netforge/${hostId}/firewall.nft`;
   const journalFile = e.NETFORGE_JOB_JOURNAL ?? `/var/lib/netforge/${hostId}/jobs.jsonl`;
+  const overlayBootDir = e.NETFORGE_OVERLAY_BOOT_DIR ?? `/var/lib/netforge/${hostId}`;
   return {
     redisUrl: e.REDIS_URL,
     prefix: e.NETFORGE_PREFIX,
@@ -202,6 +213,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     firewallCheckMs: e.NETFORGE_FIREWALL_CHECK_MS,
     ...(bootFile === "off" ? {} : { firewallBootFile: bootFile }),
     ...(journalFile === "off" ? {} : { jobJournal: journalFile }),
+    ...(overlayBootDir === "off" ? {} : { overlayBootDir }),
     heartbeatMs: e.NETFORGE_HEARTBEAT_MS,
     hostLeaseMs: e.NETFORGE_HOST_LEASE_MS,
     leasesDir: e.NETFORGE_LEASES_DIR,

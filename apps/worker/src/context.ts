@@ -2,6 +2,7 @@
 import type { DeniedHostPorts } from "@netforge/core/model";
 import type { Keys, Redis } from "@netforge/core/store";
 import type { Logger } from "pino";
+import type { OverlayBoot } from "./drivers/overlay-boot";
 import type { HostFirewall } from "./firewall/host-firewall";
 import type { CommandRunner } from "./host/command-runner";
 import type { NetworkCatalog } from "./host/network-catalog";
@@ -21,6 +22,8 @@ export interface HostContext {
   logger: Logger;
   /** netforge's nft table of this host (every running nat/isolated network's rules). */
   firewall: HostFirewall;
+  /** The boot files of this host's running overlay parts (NETFORGE_OVERLAY_BOOT_DIR); absent: none written. */
+  overlayBoot?: OverlayBoot;
   /** Where libvirt's dnsmasq keeps lease status files. */
   leasesDir: string;
   /** Root of sysfs for SR-IOV reads and writes (NETFORGE_SYSFS_ROOT; default /sys). */

@@ -91,7 +91,11 @@ export async function publishInventory(
       foreignNetworks: foreignNetworksOnPf(catalog, (n) => ctx.catalog.xmlOf?.(n), p),
     })),
     allowedInterfaces: [...(ctx.allowedInterfaces ?? [])],
-    firewallWarnings: await ctx.firewall.overridingPolicies(firewallWarningsMaxAgeMs).catch(() => []),
+    firewallWarnings: [
+      ...(await ctx.firewall.overridingPolicies(firewallWarningsMaxAgeMs).catch(() => [])),
+      // The overlay parts' boot files, like the firewall's boot copy: a warning while one on disk is not current.
+      ...(ctx.overlayBoot?.warnings() ?? []),
+    ],
     // Unknown when `ss` fails: then absent, and the API refuses port forwards on this host (fail closed).
     ...(await listeningPorts(ctx.runner, ctx.ssCommand).then(
       (listening) => ({ listeningPorts: listening }),

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { WorkerConfig } from "./config";
 import type { HostContext } from "./context";
 import { BootCopy } from "./firewall/boot-copy";
+import { OverlayBoot } from "./drivers/overlay-boot";
 import { HostFirewall } from "./firewall/host-firewall";
 import { NftBackend } from "./firewall/nftables";
 import { PortWatcher } from "./firewall/port-watcher";
@@ -82,6 +83,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
   const catalog = new NetworkCatalog(virsh, { logger });
   const bootCopy = cfg.firewallBootFile ? new BootCopy(cfg.firewallBootFile, logger) : null;
   const nft = new NftBackend(runner, bootCopy);
+  const overlayBoot = cfg.overlayBootDir ? new OverlayBoot(cfg.overlayBootDir, logger) : null;
   nft.warm();
   const host: HostContext = {
     hostId: cfg.hostId,
@@ -92,6 +94,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     redis,
     keys,
     logger,
+    ...(overlayBoot ? { overlayBoot } : {}),
     leasesDir: cfg.leasesDir,
     sysfsRoot: cfg.sysfsRoot,
     resolvConf: cfg.resolvConf,
@@ -301,6 +304,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
       nft.close();
       // The boot copy of the last apply is on disk before the process goes (its writes run off the jobs' path).
       await bootCopy?.settled();
+      await overlayBoot?.settled();
       if (owned()) await markHostOffline(redis, keys, cfg.hostId).catch(() => undefined);
       // Last: the next worker of this host id may start at once, and nothing of ours writes after it does.
       await lease.release().catch((err: unknown) => logger.warn({ err }, "could not release the host-id lease; it expires"));

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { netforgeFirewallBoot, unitExecStart } from "./boot-units";
+import { netforgeFirewallBoot, netforgeOverlayBoot, unitExecStart } from "./boot-units";
 
 describe("boot units", () => {
   it("resolves Environment= defaults, %H and $-brace variables as systemd does, and maps installed paths", () => {
@@ -22,5 +22,13 @@ describe("boot units", () => {
     expect(first?.[2]).toMatch(/\/deploy\/netforge-failclosed\.nft$/);
     expect(existsSync(first?.[2] as string)).toBe(true);
     expect(second).toEqual(["/usr/sbin/nft", "-f", "/var/lib/netforge/hv1/firewall.nft"]);
+  });
+
+  it("netforge-overlay.service: the tables, the devices (a failure not fatal), the flood entries, of that host", () => {
+    expect(netforgeOverlayBoot("hv1")).toEqual([
+      ["/usr/sbin/nft", "-f", "/var/lib/netforge/hv1/overlay.nft"],
+      ["/usr/sbin/ip", "-force", "-batch", "/var/lib/netforge/hv1/overlay.ip"],
+      ["/usr/sbin/bridge", "-force", "-batch", "/var/lib/netforge/hv1/overlay.bridge"],
+    ]);
   });
 });

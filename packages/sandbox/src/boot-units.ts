@@ -23,6 +23,8 @@ export function unitExecStart(unitText: string, opts: { hostname: string; instal
       l
         .slice("ExecStart=".length)
         .trim()
+        // systemd's "-" prefix (a failure does not fail the unit): the sandbox's boot runs every line anyway.
+        .replace(/^-/, "")
         .split(/\s+/)
         .map((w) => spec(w).replace(/^\$\{([A-Z_]+)\}$/, (_, k: string) => env.get(k) ?? ""))
         .map((w) => opts.installed?.[w] ?? w),
@@ -35,4 +37,9 @@ export function netforgeFirewallBoot(hostId: string): string[][] {
     hostname: hostId,
     installed: { "/usr/local/lib/netforge/netforge-failclosed.nft": join(DEPLOY_DIR, "netforge-failclosed.nft") },
   });
+}
+
+/** netforge-overlay.service's commands for a host whose worker runs with HOST_ID `hostId` (its default boot files). */
+export function netforgeOverlayBoot(hostId: string): string[][] {
+  return unitExecStart(readFileSync(join(DEPLOY_DIR, "netforge-overlay.service"), "utf8"), { hostname: hostId });
 }

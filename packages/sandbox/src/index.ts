@@ -69,7 +69,8 @@
  * the `boot` argv lists inside it (the units ordered before libvirtd), then starts libvirtd, which autostarts
  * its networks; returns `{ host, boot: [{argv, exitCode, stderr}] }`. `netforgeFirewallBoot(hostId)` gives the
  * boot commands of deploy/netforge-firewall.service (ExecStart lines, `%H` = hostId, installed paths mapped to
- * the repository's files); `unitExecStart(unitText, { hostname, installed? })` does that for any unit.
+ * the repository's files), `netforgeOverlayBoot(hostId)` those of deploy/netforge-overlay.service;
+ * `unitExecStart(unitText, { hostname, installed? })` does that for any unit (a "-" prefix dropped).
  *
  * Names are validated ([a-z0-9-]; networks also [_.]; MACs unicast) before going into XML or argv.
  *
@@ -137,7 +138,7 @@ export {
 } from "./booted-domain.js";
 export { restartLibvirtd } from "./libvirtd-restart.js";
 export { rebootSandboxHost, type RebootOptions, type RebootResult } from "./reboot.js";
-export { DEPLOY_DIR, netforgeFirewallBoot, unitExecStart } from "./boot-units.js";
+export { DEPLOY_DIR, netforgeFirewallBoot, netforgeOverlayBoot, unitExecStart } from "./boot-units.js";
 export { type LanNic, type LanNicOptions, addLanNic } from "./lan-nic.js";
 export { RUN_DIR_ENV, processStartTime, recordNamespace, recordProcess } from "./run-registry.js";
 export {

@@ -264,6 +264,8 @@ export async function publishOverlayParts(
   const parts = new Map<string, OverlayPartState>();
   const at = new Date().toISOString();
   const mine = catalog.filter((e) => e.def.managed && e.def.spec && overlayModel.is(e.def.spec) && e.def.spec.self === ctx.hostId);
+  // The whole catalog: the boot files say exactly the parts running here now (a part deleted or stopped leaves them).
+  if (whole) ctx.overlayBoot?.replaceAll(new Map(mine.filter((e) => e.active).map((e) => [e.name, e.def.spec as OverlayNetSpec])));
   // (Read only on a host with a running part: a host without overlays pays nothing.)
   const sources = mine.some((e) => e.active) ? await domainSources(ctx) : [];
   for (const e of mine) {
@@ -281,6 +283,7 @@ export async function publishOverlayParts(
 export async function publishOverlayPartNow(ctx: HostContext, name: string): Promise<void> {
   const info = await ctx.virsh.info(name);
   const spec = info ? parseNetworkXml(await ctx.virsh.dumpXml(name, { inactive: true })).spec : null;
+  ctx.overlayBoot?.set(name, info?.active && spec && overlayModel.is(spec) && spec.self === ctx.hostId ? spec : null);
   if (!info || !spec || !overlayModel.is(spec) || spec.self !== ctx.hostId) {
     await dropOverlayPart(ctx.redis, ctx.keys, ctx.hostId, name);
     return;

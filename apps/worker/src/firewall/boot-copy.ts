@@ -19,6 +19,8 @@ export class BootCopy {
   constructor(
     readonly path: string,
     private readonly logger: Logger,
+    /** What the copy is of, for the log and the warning (the overlay boot files use this class too). */
+    private readonly what = "the firewall",
   ) {}
 
   /** The latest table waiting to be written, rendered only when its turn comes (later ones replace it). */
@@ -74,13 +76,13 @@ export class BootCopy {
         await d.close();
       }
       this.written = text;
-      if (this.lastError) this.logger.info({ path: this.path }, "boot copy of the firewall written again");
+      if (this.lastError) this.logger.info({ path: this.path }, `boot copy of ${this.what} written again`);
       this.lastError = null;
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       this.written = null;
       const msg = (err as Error).message;
-      if (this.lastError !== msg) this.logger.warn({ err, path: this.path }, "could not write the boot copy of the firewall");
+      if (this.lastError !== msg) this.logger.warn({ err, path: this.path }, `could not write the boot copy of ${this.what}`);
       this.lastError = msg;
     }
   }
@@ -89,7 +91,9 @@ export class BootCopy {
   warnings(): string[] {
     return this.lastError
       ? [
-          `firewall boot copy ${this.path} could not be written (${this.lastError}): a reboot now loads an older copy, or the fail-closed table, until the worker starts`,
+          this.what === "the firewall"
+            ? `firewall boot copy ${this.path} could not be written (${this.lastError}): a reboot now loads an older copy, or the fail-closed table, until the worker starts`
+            : `boot copy of ${this.what} ${this.path} could not be written (${this.lastError}): a reboot now makes what an older copy says, until the worker starts`,
         ]
       : [];
   }

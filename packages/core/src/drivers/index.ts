@@ -74,3 +74,4 @@ export {
 } from "./overlay-gateway";
 export * from "./door";
 export { bridgeChoiceFromInventory, bridgeUsers } from "./bridge";
+export { type OverlayBootFiles, renderOverlayBoot } from "./overlay-boot";
