@@ -76,11 +76,6 @@ export async function localOverlayMacs(
   return [...macs].sort();
 }
 
-/** The static unicast entries of the device now (one `bridge fdb show dev`). */
-export async function deviceUnicastEntries(ctx: HostContext, vni: number) {
-  return unicastEntriesFromFdb(await fdbRows(ctx, ["dev", vxlanDeviceName(vni)]));
-}
-
 /** The gateway's addresses for ARP suppression: its DHCP leases and reservations, and its own gateway address. */
 export async function overlayNeighboursOf(
   ctx: HostContext,

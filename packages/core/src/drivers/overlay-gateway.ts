@@ -18,6 +18,7 @@ import { parseNetworkXml } from "../render/network-xml";
 import { validationError } from "../schemas/network-fields";
 import { vxlanDeviceName } from "../render/vxlan";
 import { type OverlayNetSpec, overlayHostSteps, overlayModel } from "./overlay";
+import { overlayBridgeCommands } from "./overlay-drift";
 
 /** The job steps of the coordinator's own halves (the old gateway host's). */
 export const GATEWAY_DOWN_STEP = "stopping the old gateway";
@@ -144,15 +145,14 @@ export function planRoleChange(own: OverlayNetSpec, next: OverlayNetSpec, ports:
     live: true,
   });
   if (!isGateway(own)) {
+    const [bridgeAdd, ...bridgeRest] = overlayBridgeCommands(own) as [string[], ...string[][]];
     down.push({
       kind: "command",
       name: "remove the overlay's bridge",
       argv: ["ip", "link", "del", br],
-      undo: ["ip", "link", "add", br, "type", "bridge", "stp_state", "0"],
-      undoThen: [
-        ["ip", "link", "set", br, "mtu", String(own.mtu)],
-        ["ip", "link", "set", br, "up"],
-      ],
+      // Made again as a member's create makes it.
+      undo: bridgeAdd,
+      undoThen: bridgeRest,
       live: true,
     });
   }

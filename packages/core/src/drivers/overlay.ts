@@ -32,7 +32,7 @@ import type { Reservation, RoutedNetSpec, SpecBase } from "../planner/network-sp
 import { renderOverlayXml } from "../render/network-xml";
 import {
   floodEntry,
-  floodLimitTable,
+  floodLimitTableRemoval,
   floodLimitTableCommands,
   VXLAN_OVERHEAD_V4,
   VXLAN_PORT,
@@ -221,8 +221,7 @@ export const overlayHostSteps: HostSteps<OverlayNetSpec> & {
     for (const g of guard) steps.push(cmd(`VXLAN guard: ${g[2]} ${g[6] ?? ""}`.trim(), g, null));
     const [limitTable, ...limit] = floodLimitTableCommands(spec.vni, overlayFloodLimit(spec));
     if (limitTable) {
-      const removal = ["nft", "delete", "table", "bridge", floodLimitTable(spec.vni)];
-      steps.push(cmd("create the flood limit table", limitTable, removal));
+      steps.push(cmd("create the flood limit table", limitTable, floodLimitTableRemoval(spec.vni)));
       for (const l of limit) steps.push(cmd(`flood limit: ${l[2]} ${l[5]}`, l, null));
     }
     return steps;
@@ -231,9 +230,7 @@ export const overlayHostSteps: HostSteps<OverlayNetSpec> & {
     // Gone already is fine (a host rebooted, a device removed by hand): stopping must not fail on it.
     return [
       cmd("remove the VXLAN guard table", ["nft", "delete", "table", "inet", overlayGuardTable(spec.vni)], null, true),
-      ...(overlayFloodLimit(spec) > 0
-        ? [cmd("remove the flood limit table", ["nft", "delete", "table", "bridge", floodLimitTable(spec.vni)], null, true)]
-        : []),
+      ...(overlayFloodLimit(spec) > 0 ? [cmd("remove the flood limit table", floodLimitTableRemoval(spec.vni), null, true)] : []),
       cmd(`remove VXLAN device ${vxlanDeviceName(spec.vni)}`, ["ip", "link", "del", vxlanDeviceName(spec.vni)], null, true),
     ];
   },

@@ -166,6 +166,11 @@ export function floodLimitTableCommands(vni: number, pps: number): string[][] {
   ];
 }
 
+/** The flood limit table removed (its set and per-port buckets go with it). */
+export function floodLimitTableRemoval(vni: number): string[] {
+  return ["nft", "delete", "table", FAMILY, floodLimitTable(vni)];
+}
+
 /**
  * The known remote MACs of the flood limit table replaced in one nft transaction (an `nft -f -` script; MACs
  * checked): frames to them are unicast to one member and not limited.
