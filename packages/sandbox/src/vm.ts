@@ -87,8 +87,13 @@ function makeVm(host: SandboxHost, v: { name: string; netns: string; mac: string
     async dhcp(opts = {}) {
       const timeoutMs = opts.timeoutMs ?? 10_000;
       const hostname = assertMatch("hostname", opts.hostname ?? v.name, HOSTNAME_RE);
-      const tries = Math.max(1, Math.ceil(timeoutMs / 1000));
-      const argv = [
+      const deadline = Date.now() + timeoutMs;
+      // busybox udhcpc with -n exits ("no lease, failing") after three unanswered REQUESTs 1 s apart, however
+      // long -t allows. A guest's client (dhclient, systemd-networkd, NetworkManager) goes back to DISCOVER and
+      // keeps trying until its own timeout: so does this one, within timeoutMs. It matters when dnsmasq is busy:
+      // its ping check of an address it is about to offer blocks its whole DHCP service for 3 s, so a second
+      // client's REQUEST then goes unanswered for up to 3 s (two VMs leasing at the same moment, ADR 0051).
+      const udhcpcArgv = (tries: number): string[] => [
         "busybox",
         "udhcpc",
         "-f",
@@ -108,11 +113,20 @@ function makeVm(host: SandboxHost, v: { name: string; netns: string; mac: string
         "-O",
         "mtu",
       ];
-      const r = await exec(argv, { reject: false, timeoutMs: timeoutMs + 3_000 });
-      const line = r.stdout.split("\n").find((l) => l.startsWith("NFDHCP "));
+      let r: Awaited<ReturnType<typeof exec>> | undefined;
+      let line: string | undefined;
+      let runs = 0;
+      do {
+        runs++;
+        r = await exec(udhcpcArgv(Math.max(1, Math.ceil((deadline - Date.now()) / 1000))), {
+          reject: false,
+          timeoutMs: Math.max(1_000, deadline - Date.now()) + 3_000,
+        });
+        line = r.stdout.split("\n").find((l) => l.startsWith("NFDHCP "));
+      } while ((r.exitCode !== 0 || !line) && deadline - Date.now() >= 1_000);
       if (r.exitCode !== 0 || !line) {
         throw new Error(
-          `no DHCP lease for ${v.name} on ${v.bridge} within ${timeoutMs} ms (udhcpc exit ${r.exitCode}): ${(r.stderr + r.stdout).trim().slice(-1000)}`,
+          `no DHCP lease for ${v.name} on ${v.bridge} within ${timeoutMs} ms (${runs} udhcpc run(s), last exit ${r.exitCode}): ${(r.stderr + r.stdout).trim().slice(-1000)}`,
         );
       }
       const kv: Record<string, string> = {};
