@@ -267,4 +267,46 @@ describe("an overlay create whose member C loses its worker (kill -9), restarted
     // C's part was done: the coordinator needs nothing more of C, the create finishes.
     expect(end.state, JSON.stringify(end.error)).toBe("succeeded");
   });
+
+  it("away past the bound: the job fails within it and the others are undone; back, C removes its half part before it reports online", async () => {
+    // The coordinator (B) with a short bound on a member's part and its undo (NETFORGE_MEMBER_PART_TIMEOUT_MS).
+    await c.startWorker(B, { env: { ...workerEnv(B), NETFORGE_MEMBER_PART_TIMEOUT_MS: "4000" } });
+    const t0 = Date.now();
+    const { id, partAtKill } = await createAndKill(
+      "kx4",
+      "10.71.4.0/24",
+      (ev) => ev.job.host === C && ev.type === "progress" && ev.job.progress.step === "starting network",
+    );
+    expect(partAtKill?.state).toBe("running");
+    // C stays away: the job fails naming C within the bound (its part's 4 s, then its undo's 4 s).
+    const end = await ended(id);
+    const took = Date.parse(end.finishedAt as string) - t0;
+    console.info(`C away: job ${end.state} in ${took} ms (${end.error?.code}: ${end.error?.message})`);
+    expect(end.state).toBe("failed");
+    expect(end.error).toMatchObject({ code: "HOST_UNAVAILABLE", details: { host: C } });
+    expect(took).toBeLessThan(20_000);
+    const vni = (end.payload as { overlayDoor: { vni: number } }).overlayDoor.vni;
+    // A and B undid their parts; C, away, still has its half part (bridge and definition) and a marker of it.
+    for (const id2 of [A, B]) {
+      const l = (await links(host(id2))).filter((x) => x.ifname === `nfov${vni}` || x.ifname === `nfvx${vni}`);
+      expect(
+        l.map((x) => x.ifname),
+        id2,
+      ).toEqual([]);
+      expect((await host(id2).virsh(["net-list", "--all", "--name"])).stdout, id2).not.toContain("kx4");
+    }
+    expect((await links(host(C))).some((x) => x.ifname === `nfov${vni}`)).toBe(true);
+    expect((await host(C).virsh(["net-list", "--all", "--name"])).stdout).toContain("kx4");
+    expect(JSON.parse((await c.redis.hget(c.keys.leftParts(C), "kx4")) ?? "null")).toMatchObject({
+      job: id,
+      action: "create-network",
+      vni,
+    });
+    // Back: once its record says online (the first reconcile round ran before it; the next is 60 s away), nothing
+    // of the overlay is left on any host, and the marker is gone.
+    await c.startWorker(C, { env: workerEnv(C) });
+    await expectNothing("kx4", vni, "10.71.4.0/24");
+    expect(await c.redis.hget(c.keys.leftParts(C), "kx4")).toBeNull();
+    console.info(`C back: its part removed before it reported online; ${Date.now() - t0} ms in all`);
+  });
 });

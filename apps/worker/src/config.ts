@@ -61,6 +61,11 @@ const Env = z.object({
    * restart after a crash waits at most this long for the dead worker's lease to expire. Default 15 s.
    */
   NETFORGE_HOST_LEASE_MS: z.coerce.number().int().min(1000).default(15_000),
+  /**
+   * How long the coordinator of a job spanning hosts (an overlay's) waits for a member's part, and for the undo of
+   * one, before it gives up on that host (the job then fails and the other hosts' parts are undone). Default 30 s.
+   */
+  NETFORGE_MEMBER_PART_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /** Period of the heartbeat with inventory, and of the live stats refresh. */
   NETFORGE_HEARTBEAT_MS: z.coerce.number().int().min(200).default(5_000),
   /** Where libvirt's dnsmasq keeps lease files. */
@@ -168,6 +173,8 @@ export type WorkerConfig = {
   heartbeatMs: number;
   /** TTL of the host-id lease; optional so configs built by hand (tests) need not name it: 15 s. */
   hostLeaseMs?: number;
+  /** NETFORGE_MEMBER_PART_TIMEOUT_MS; optional so configs built by hand (tests) need not name it: 30 s. */
+  memberPartTimeoutMs?: number;
   leasesDir: string;
   stalledMs: number;
   lockTtlMs: number;
@@ -216,6 +223,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     ...(overlayBootDir === "off" ? {} : { overlayBootDir }),
     heartbeatMs: e.NETFORGE_HEARTBEAT_MS,
     hostLeaseMs: e.NETFORGE_HOST_LEASE_MS,
+    memberPartTimeoutMs: e.NETFORGE_MEMBER_PART_TIMEOUT_MS,
     leasesDir: e.NETFORGE_LEASES_DIR,
     stalledMs: e.NETFORGE_STALLED_MS,
     lockTtlMs: e.NETFORGE_LOCK_TTL_MS,

@@ -40,6 +40,8 @@ export interface HostContext {
   qosQdiscs?: readonly string[];
   /** NETFORGE_UNDERLAY_IP (absent: the default route's interface address; host/underlay.ts). */
   underlayIp?: string;
+  /** How long a coordinator waits for a member's part or its undo (NETFORGE_MEMBER_PART_TIMEOUT_MS); absent: 30 s. */
+  memberPartTimeoutMs?: number;
   /** The jobs this host finished (job-journal.ts; NETFORGE_JOB_JOURNAL); absent: none kept. */
   journal?: JobJournal;
   /** Called after a job changed the host's networks: refreshes inventory and stats soon, off the job's path. */

@@ -18,7 +18,7 @@ import {
   type StepView,
   stepView,
 } from "@netforge/core/model";
-import type { JobContext } from "./context";
+import type { HostContext, JobContext } from "./context";
 import { ensureLegacyAccept, legacyAcceptWarning, needsLegacyAccept, removeLegacyAccept } from "./firewall/legacy-nat";
 import { dnsmasqPid, endDnsmasq, type LinkMtu, restoreLinkMtu, setLinkMtu, writeDhcpOptions } from "./host/mtu";
 import { applyTc, qosCapabilityOf, qosUnsupported } from "./host/qos";
@@ -213,7 +213,7 @@ export async function runPhase(port: HostPort, revert: Revert, phase: PlanPhase,
 }
 
 /** A deleted network's traffic counters go with it (a network created again under its name starts at 0). */
-async function forgetTraffic(ctx: JobContext, network: string, bridge: string | null): Promise<void> {
+async function forgetTraffic(ctx: HostContext, network: string, bridge: string | null): Promise<void> {
   try {
     await ctx.firewall.forgetTraffic(network, bridge);
   } catch (err) {
@@ -226,7 +226,8 @@ async function forgetTraffic(ctx: JobContext, network: string, bridge: string | 
  * host's table, and sysfs. An nft step on a network still on libvirt's NAT rules also keeps (or drops) the
  * iptables accept its forwards need past libvirt's reject (legacy-nat.ts), reported after the step.
  */
-export function hostPortOf(ctx: JobContext, out?: { warnings: string[]; extra: StepView[] }): HostPort {
+/** A job's host port (anything with the host and an undo list: a job, or the removal of a part left by one). */
+export function hostPortOf(ctx: HostContext & Pick<JobContext, "revert">, out?: { warnings: string[]; extra: StepView[] }): HostPort {
   const root = ctx.sysfsRoot ?? "/sys";
   return {
     virsh: async (args) => {

@@ -29,6 +29,7 @@ import { assertForwardedPorts } from "./handlers/port-claims";
 import { publishIpTable, readTraffic } from "./ip-table";
 import { reapplyMtu } from "./mtu-drift";
 import { publishOverlayParts, reapplyOverlays, restartStoppedParts } from "./drivers/overlay-drift";
+import { settleLeftParts } from "./drivers/overlay-left-parts";
 import { reapplyQos } from "./qos-drift";
 
 /** Records differ in anything but updatedAt. */
@@ -50,6 +51,9 @@ export async function reconcile(
     phases[phase] = Math.round((t - mark) * 10) / 10;
     mark = t;
   };
+  // Parts of jobs spanning hosts left here while this host did not answer: settled first (the first round runs
+  // before the host reports online), so what is read below no longer has them.
+  await settleLeftParts(ctx);
   const firewallMark = ctx.firewall.mark(); // before reading libvirt: what jobs set after this is newer than our read
   const catalog = (await ctx.catalog.list({ reread: opts.reread ?? true })).filter((c) => c.def.managed);
   lap("catalog");

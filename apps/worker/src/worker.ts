@@ -103,6 +103,7 @@ export async function startWorker(cfg: WorkerConfig, logger: Logger, runner: Com
     ...(cfg.ssCommand ? { ssCommand: cfg.ssCommand } : {}),
     ...(cfg.qosQdiscs ? { qosQdiscs: cfg.qosQdiscs } : {}),
     ...(cfg.underlayIp ? { underlayIp: cfg.underlayIp } : {}),
+    ...(cfg.memberPartTimeoutMs ? { memberPartTimeoutMs: cfg.memberPartTimeoutMs } : {}),
     ...(cfg.jobJournal ? { journal: new JobJournal(cfg.jobJournal, logger) } : {}),
     hostChanged: (network) => scheduleInventory(network),
     publishHostNow: async () => void (await inventory()),

@@ -2,7 +2,7 @@
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
 import { type JobPlan, planDelete, planStop } from "@netforge/core/model";
 import { releaseNetworkClaim, releasePortClaims, releaseVni, removeNetwork } from "@netforge/core/store";
-import type { JobContext } from "../context";
+import type { HostContext, JobContext } from "../context";
 import type { CatalogEntry } from "../host/network-catalog";
 import { driverOf } from "../drivers/registry";
 import { assertNothingAttached, loadManaged } from "./common";
@@ -62,7 +62,7 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
  * The delete plan of a network as the host has it: its definition (`withXml`: the undo of its removal) and the host
  * facts of its type's teardown. Also what a re-delivered create removes its own leftover with.
  */
-export async function planDeleteOf(ctx: JobContext, entry: CatalogEntry, withXml: boolean): Promise<JobPlan> {
+export async function planDeleteOf(ctx: HostContext, entry: CatalogEntry, withXml: boolean): Promise<JobPlan> {
   const spec = entry.def.spec;
   return planDelete(
     spec,

@@ -3,7 +3,7 @@
  * firewall settings that would override netforge's rules, as job warnings.
  */
 import type { NetworkFacts } from "@netforge/core/model";
-import type { JobContext } from "../context";
+import type { HostContext, JobContext } from "../context";
 import type { CatalogEntry } from "../host/network-catalog";
 
 /** Host firewall settings that win over netforge's accepts, as job warnings. */
@@ -17,7 +17,7 @@ export async function warnOverridingPolicies(ctx: JobContext): Promise<string[]>
  * What the plan of a job on an existing network reads of it: its state, its forward mode, its part of the
  * table now, and (only when a step can be undone with it) its persistent definition.
  */
-export async function networkFacts(ctx: JobContext, entry: CatalogEntry, withXml: boolean): Promise<NetworkFacts> {
+export async function networkFacts(ctx: HostContext, entry: CatalogEntry, withXml: boolean): Promise<NetworkFacts> {
   return {
     active: entry.active,
     autostart: entry.autostart,

@@ -50,7 +50,7 @@ import type { CatalogEntry } from "../host/network-catalog";
 import { readProtectedEndpoints } from "../host/protected";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
 import { publishRecord } from "./common";
-import { MEMBER_PART_TIMEOUT_MS, startMemberParts } from "./members";
+import { partTimeoutOf, startMemberParts } from "./members";
 
 type Payload = JobPayloads["configure-network-hosts"];
 type Move = NonNullable<Payload["gateway"]>;
@@ -65,7 +65,7 @@ async function portsOn(ctx: JobContext, bridge: string): Promise<string[]> {
 
 /** Poll `key` until it has a value (returned), `give` says to stop (null), or the bound passes (null). */
 async function signal(ctx: JobContext, key: string, give: () => Promise<boolean>): Promise<string | null> {
-  const deadline = Date.now() + MEMBER_PART_TIMEOUT_MS;
+  const deadline = Date.now() + partTimeoutOf(ctx);
   for (;;) {
     const v = await ctx.redis.get(key);
     if (v !== null) return v;

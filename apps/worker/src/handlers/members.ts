@@ -10,11 +10,23 @@
  * is cancelled (its record failed, its queue entry removed) and counted as failed, its undo queued anyway.
  */
 import { AppError, type CreateNetworkPayload, JOB_STEPS, type JobAction, type JobPayloads, partUndoOf } from "@netforge/core/contract";
-import { getJob, isTerminal, type JobRecord, newJobRecord, openHostQueue, saveNewJob } from "@netforge/core/store";
+import {
+  getJob,
+  isTerminal,
+  type JobRecord,
+  type LeftPart,
+  markLeftPart,
+  newJobRecord,
+  openHostQueue,
+  saveNewJob,
+} from "@netforge/core/store";
 import type { JobContext } from "../context";
 
-/** How long the coordinator waits for a member's part (and for a member's undo) before giving up on it. */
+/** How long the coordinator waits for a member's part (and for a member's undo) before giving up on it (default). */
 export const MEMBER_PART_TIMEOUT_MS = 30_000;
+/** This host's bound on a member's part (NETFORGE_MEMBER_PART_TIMEOUT_MS). */
+export const partTimeoutOf = (ctx: Pick<JobContext, "memberPartTimeoutMs">): number => ctx.memberPartTimeoutMs ?? MEMBER_PART_TIMEOUT_MS;
+
 const POLL_MS = 50;
 
 export interface MemberParts {
@@ -28,6 +40,24 @@ export interface MemberParts {
    * starts again). Without: a no-op (registered when the parts were queued).
    */
   registerUndo(): void;
+}
+
+/**
+ * Mark `host`'s part of this job as left (its part, or the undo of it, did not finish): the host's worker checks
+ * the part against the network's spec when it is back, before it reports online (drivers/overlay-left-parts.ts).
+ * A part that reaches no worker any more cannot run under this job's lock, so nothing else would take it away.
+ */
+async function markLeft(ctx: JobContext, host: string, action: JobAction, payload: unknown): Promise<void> {
+  const p = payload && typeof payload === "object" ? payload : {};
+  const uuid = "uuid" in p && typeof p.uuid === "string" ? p.uuid : undefined;
+  const door = "overlayDoor" in p && p.overlayDoor && typeof p.overlayDoor === "object" ? p.overlayDoor : {};
+  const vni = "vni" in door && typeof door.vni === "number" ? door.vni : undefined;
+  const left: LeftPart = { job: ctx.report.record.id, action, ...(uuid ? { uuid } : {}), ...(vni !== undefined ? { vni } : {}) };
+  await markLeftPart(ctx.redis, ctx.keys, host, ctx.report.record.network, left);
+  ctx.logger.warn(
+    { host, network: ctx.report.record.network, ...left },
+    "member part left on a host that did not answer: it removes it when back",
+  );
 }
 
 /** Queue `action` on `host` as a part of the running job (record + queue entry); its record id. */
@@ -78,12 +108,15 @@ async function cancelPart(ctx: JobContext, host: string, id: string): Promise<vo
   ctx.logger.warn({ host, part: id }, "member part did not finish in time: given up on (it can no longer run under this job's lock)");
 }
 
-function partFailed(host: string, action: string, rec: JobRecord | null, id: string): AppError {
+function partFailed(host: string, action: string, rec: JobRecord | null, id: string, timeoutMs: number): AppError {
   if (!rec) {
     return new AppError(
       "HOST_UNAVAILABLE",
-      `host ${host} did not finish its part of this ${action} within ${MEMBER_PART_TIMEOUT_MS / 1000} s; what the other hosts did is undone`,
-      { host, memberJob: id },
+      `host ${host} did not finish its part of this ${action} within ${timeoutMs / 1000} s; what the other hosts did is undone`,
+      { host, memberJob: id, permanent: true },
+      // Not retried as a whole either: each attempt waited the bound again on a host that is away (three attempts
+      // took 28 s with a 4 s bound); the host removes what it has of the part when it is back (overlay-left-parts.ts).
+      { retryable: false },
     );
   }
   const e = rec.error;
@@ -119,10 +152,12 @@ export async function startMemberParts<A extends JobAction>(
 ): Promise<MemberParts> {
   const parts: { host: string; id: string; done: Promise<JobRecord | null> }[] = [];
   const deferred: (() => void)[] = [];
+  const timeoutMs = partTimeoutOf(ctx);
   for (const host of hosts) {
     const step = `host ${host}: ${action}`;
-    const id = await queuePart(ctx, action, host, payloadFor(host));
-    const done = finished(ctx, id, MEMBER_PART_TIMEOUT_MS);
+    const payload = payloadFor(host);
+    const id = await queuePart(ctx, action, host, payload);
+    const done = finished(ctx, id, timeoutMs);
     done.catch(() => undefined);
     parts.push({ host, id, done });
     const undo = undoAction ?? partUndoOf(action);
@@ -136,8 +171,11 @@ export async function startMemberParts<A extends JobAction>(
           if (rec?.state === "failed") return; // it undid its own steps
           if (!rec) await cancelPart(ctx, host, id);
           const undoId = await queuePart(ctx, undo, host, undoPayloadFor(host) as JobPayloads[typeof undo]);
-          const out = await finished(ctx, undoId, MEMBER_PART_TIMEOUT_MS);
+          const out = await finished(ctx, undoId, timeoutMs);
           if (out?.state !== "succeeded") {
+            // The host did not take its part back: it does so when it is back (before it reports online).
+            if (!out) await cancelPart(ctx, host, undoId);
+            await markLeft(ctx, host, action, payload);
             throw new AppError(
               "HOST_COMMAND_FAILED",
               `host ${host}: undoing its ${action} did not succeed (${out?.error?.message ?? "no answer"})`,
@@ -164,7 +202,7 @@ export async function startMemberParts<A extends JobAction>(
           const rec = await p.done;
           if (rec?.state !== "succeeded") {
             if (!rec) await cancelPart(ctx, p.host, p.id);
-            throw partFailed(p.host, action, rec, p.id);
+            throw partFailed(p.host, action, rec, p.id, timeoutMs);
           }
         });
       }

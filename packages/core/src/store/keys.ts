@@ -74,6 +74,12 @@ export interface Keys {
    * "abort": the coordinator gave up). Expires after 10 minutes.
    */
   gatewayMove(jobId: string, signal: "prepared" | "go"): string;
+  /**
+   * HASH network name -> JSON { job, action, uuid? }: the parts of jobs spanning hosts that their coordinator gave up
+   * on while `host` was away (its part, or the undo of it, did not finish in time). The host's worker checks each
+   * against the network's spec when it is back, before it reports online, and removes a part it should not have.
+   */
+  leftParts(host: string): string;
   /** BullMQ queue name of a host. */
   hostQueue(host: string): string;
   /** HASH counter -> count: what the host's worker counted (lock waits, drift repairs...), for /metrics. */
@@ -131,6 +137,7 @@ export function makeKeys(prefix: string): Keys {
     idempotency: (k) => `${p}:idem:${k}`,
     networkLock: (n) => `${p}:lock:net:${n}`,
     gatewayMove: (j, sig) => `${p}:gwmove:${j}:${sig}`,
+    leftParts: (h) => `${p}:host:${h}:left-parts`,
     hostQueue: (h) => `host-${h}`,
     workerCounters: (h) => `${p}:host:${h}:counters`,
     networkSpec: (n) => `${p}:netspec:${n}`,

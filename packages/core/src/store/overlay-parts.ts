@@ -122,3 +122,49 @@ export async function getAllOverlayParts(
   });
   return out;
 }
+
+/**
+ * A member's part that the coordinator of a job spanning hosts gave up on while that host was away (its part, or
+ * the undo of it, did not finish in time): the job that left it, its action, and the network's uuid and VXLAN id
+ * when the part's payload carried them (a create's and an added member's do). ADR 0051 "A member back from away".
+ */
+export interface LeftPart {
+  job: string;
+  action: string;
+  uuid?: string;
+  vni?: number;
+}
+
+/** Mark `host`'s part of `name` as left by a job (the host's worker checks it when back, before it reports online). */
+export async function markLeftPart(redis: Redis, keys: Keys, host: string, name: string, left: LeftPart): Promise<void> {
+  await redis.hset(keys.leftParts(host), name, JSON.stringify(left));
+}
+
+/** `host`'s parts left by jobs, by network name (a marker that does not parse is dropped: it could name no part). */
+export async function getLeftParts(redis: Redis, keys: Keys, host: string): Promise<Map<string, LeftPart>> {
+  const raw = await redis.hgetall(keys.leftParts(host));
+  const out = new Map<string, LeftPart>();
+  for (const [name, v] of Object.entries(raw)) {
+    try {
+      const p: unknown = JSON.parse(v);
+      if (p && typeof p === "object" && "job" in p && typeof p.job === "string" && "action" in p && typeof p.action === "string") {
+        out.set(name, {
+          job: p.job,
+          action: p.action,
+          ...("uuid" in p && typeof p.uuid === "string" ? { uuid: p.uuid } : {}),
+          ...("vni" in p && typeof p.vni === "number" ? { vni: p.vni } : {}),
+        });
+        continue;
+      }
+    } catch {
+      // dropped below
+    }
+    await redis.hdel(keys.leftParts(host), name);
+  }
+  return out;
+}
+
+/** The left part of `name` on `host` is settled (removed, or found to be the host's to keep). */
+export async function clearLeftPart(redis: Redis, keys: Keys, host: string, name: string): Promise<void> {
+  await redis.hdel(keys.leftParts(host), name);
+}
