@@ -1571,8 +1571,12 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       );
       const look = await vm3.exec(["timeout", "2", "busybox", "nslookup", "-type=a", "gwdb", gw], { reject: false });
       expect(look.stdout).toContain(reserved);
-      // The VM on the old gateway host (a member now): its port is on the member's bridge, and its next lease, from
-      // host 1, is the address it had (dynamic leases are not copied; libvirt's dnsmasq is authoritative).
+      // The VM on the old gateway host (a member now): its dynamic lease went with the gateway (in host 1's status
+      // file before the VM asked again, which libvirt's dnsmasq loaded at its start), its port is on the member's
+      // bridge, and its next lease, from host 1, is the address it had.
+      const handed = JSON.parse((await ha.exec(["cat", `/var/lib/libvirt/dnsmasq/nfov${v}.status`])).stdout);
+      expect(handed).toEqual(expect.arrayContaining([expect.objectContaining({ "ip-address": before.ip, "mac-address": vm2.mac })]));
+      expect((await ha.virsh(["net-dhcp-leases", ov])).stdout).toContain(before.ip);
       expect((await links(hb)).find((x) => x.ifname === vm2?.hostIfname)?.master).toBe(`nfov${v}`);
       expect((await ha.exec(["cat", `/var/lib/libvirt/dnsmasq/${ov}.conf`])).stdout).toContain("dhcp-authoritative");
       const l2 = await vm2.dhcp({ timeoutMs: 20_000 });

@@ -46,6 +46,7 @@ import { driverOf } from "../drivers/registry";
 import { waitForDhcp } from "../host/dhcp-probe";
 import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
 import { readLinks, readRoutes } from "../host/ip";
+import { leaseRowsOf, mergeLeaseRows, readLeaseRows, restoreLeaseFile } from "../host/leases";
 import type { CatalogEntry } from "../host/network-catalog";
 import { readProtectedEndpoints } from "../host/protected";
 import { assertPlanAsPreviewed, hostPortOf, runPhase } from "../plan-executor";
@@ -153,7 +154,12 @@ async function coordinate(ctx: JobContext, p: Payload, move: Move, entry: Catalo
 
   const change = planRoleChange(spec, specAfterMove(spec, move.to, null), await portsOn(ctx, spec.bridge), entry.active);
   const port = hostPortOf(ctx);
-  await report.step(GATEWAY_DOWN_STEP, () => runPhase(port, revert, { step: GATEWAY_DOWN_STEP, hostSteps: change.down }));
+  await report.step(GATEWAY_DOWN_STEP, async () => {
+    await runPhase(port, revert, { step: GATEWAY_DOWN_STEP, hostSteps: change.down });
+    // Its dynamic leases (final: its dnsmasq has stopped) go with the gateway: the new one's dnsmasq starts with them.
+    const leases = await readLeaseRows(spec.bridge, ctx.leasesDir);
+    if (leases.length > 0) await ctx.redis.set(ctx.keys.gatewayMove(jobId, "leases"), JSON.stringify(leases), "EX", SIGNAL_TTL_S);
+  });
   // From here the new gateway may run: its undo (the reverse move) must come before this host's gateway restarts.
   gw.registerUndo();
   await ctx.redis.set(go, "down", "EX", SIGNAL_TTL_S);
@@ -218,6 +224,14 @@ async function movePart(ctx: JobContext, p: Payload, move: Move, entry: CatalogE
     });
   }
   await report.step(GATEWAY_UP_STEP, async () => {
+    // The old gateway's dynamic leases, into this host's status file before its dnsmasq starts (which reads them
+    // through libvirt's leaseshelper): a VM keeps its address and no new VM is offered one that is held.
+    const handed = leaseRowsOf(JSON.parse((await ctx.redis.get(ctx.keys.gatewayMove(parent.jobId, "leases"))) ?? "[]"));
+    if (handed.length > 0) {
+      const previous = await mergeLeaseRows(spec.bridge, ctx.leasesDir, handed);
+      revert.add("put the lease file back", () => restoreLeaseFile(spec.bridge, ctx.leasesDir, previous), GATEWAY_UP_STEP);
+      ctx.logger.info({ network: p.name, leases: handed.length }, "dynamic leases taken over from the old gateway");
+    }
     await runPhase(port, revert, { step: GATEWAY_UP_STEP, hostSteps: change.up });
     // The new gateway's DHCP must answer before the move counts as done (else everything is undone).
     if (entry.active && overlayModel.servesDhcp(next)) await waitForDhcp(ctx.runner, next.bridge, 3000, next.name);

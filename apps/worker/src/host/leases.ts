@@ -1,6 +1,6 @@
 /** Active DHCP leases from libvirt's lease status file (/var/lib/libvirt/dnsmasq/<bridge>.status). */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 
 /** One lease as libvirt's leaseshelper records it. */
 export interface LeaseEntry {
@@ -14,7 +14,7 @@ export interface LeaseEntry {
   iaid?: string;
 }
 
-interface StatusRow {
+export interface StatusRow {
   "ip-address"?: string;
   "mac-address"?: string;
   hostname?: string;
@@ -75,4 +75,63 @@ export function parseLeaseRows(rows: StatusRow[], now: number): LeaseEntry[] {
       },
     ];
   });
+}
+
+/**
+ * A status file's rows that have not expired, as libvirt's leaseshelper wrote them (kept whole, so the rows a new
+ * gateway is handed are what its own leaseshelper reads back): the dynamic leases a gateway move carries over.
+ * [] when there is no file or it does not parse.
+ */
+export async function readLeaseRows(bridge: string, dir: string, now = Date.now()): Promise<StatusRow[]> {
+  try {
+    return leaseRowsOf(JSON.parse((await readFile(join(dir, `${bridge}.status`), "utf8")) || "[]"), now);
+  } catch {
+    return [];
+  }
+}
+
+/** The rows of a parsed status file (or of a hand-over) that are leases and have not expired. */
+export function leaseRowsOf(rows: unknown, now = Date.now()): StatusRow[] {
+  if (!Array.isArray(rows)) return [];
+  return rows.filter(
+    (r): r is StatusRow =>
+      !!r &&
+      typeof r === "object" &&
+      typeof r["ip-address"] === "string" &&
+      typeof r["expiry-time"] === "number" &&
+      r["expiry-time"] * 1000 > now,
+  );
+}
+
+/**
+ * Merge `rows` (another gateway's leases) into this host's status file of `bridge` before its dnsmasq starts:
+ * libvirt's dnsmasq keeps no lease file of its own (leasefile-ro) and asks libvirt's leaseshelper for the leases
+ * at start ("init"), which reads this file. A row of this host's for an address or MAC the handed rows have is
+ * dropped. Returns the file's previous text (null: there was none), for the undo.
+ */
+export async function mergeLeaseRows(bridge: string, dir: string, rows: readonly StatusRow[], now = Date.now()): Promise<string | null> {
+  const file = join(dir, `${bridge}.status`);
+  const previous = await readFile(file, "utf8").catch(() => null);
+  const handedIps = new Set(rows.map((r) => r["ip-address"]));
+  const handedMacs = new Set(rows.flatMap((r) => (r["mac-address"] ? [r["mac-address"].toLowerCase()] : [])));
+  const own = (await readLeaseRows(bridge, dir, now)).filter(
+    (r) => !handedIps.has(r["ip-address"]) && !(r["mac-address"] && handedMacs.has(r["mac-address"].toLowerCase())),
+  );
+  await writeStatusFile(file, `${JSON.stringify([...rows, ...own], null, 2)}\n`);
+  return previous;
+}
+
+/** Put a status file's text back (null: remove it), as it was before mergeLeaseRows. */
+export async function restoreLeaseFile(bridge: string, dir: string, previous: string | null): Promise<void> {
+  const file = join(dir, `${bridge}.status`);
+  if (previous === null) await rm(file, { force: true });
+  else await writeStatusFile(file, previous);
+}
+
+/** Written whole and renamed into place: libvirt's leaseshelper never reads half a file. */
+async function writeStatusFile(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.netforge-${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o644 });
+  await rename(tmp, file);
 }

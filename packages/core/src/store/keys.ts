@@ -71,9 +71,10 @@ export interface Keys {
   /**
    * STRING: a gateway move's hand-over between its coordinator (job `jobId`, the old gateway) and the new
    * gateway's part: "prepared" (set by the part, ready to start) and "go" ("down": the old gateway is stopped;
-   * "abort": the coordinator gave up). Expires after 10 minutes.
+   * "abort": the coordinator gave up), and "leases": the old gateway's dynamic leases (libvirt's status file rows,
+   * JSON), handed over with "down". Expires after 10 minutes.
    */
-  gatewayMove(jobId: string, signal: "prepared" | "go"): string;
+  gatewayMove(jobId: string, signal: "prepared" | "go" | "leases"): string;
   /**
    * HASH network name -> JSON { job, action, uuid? }: the parts of jobs spanning hosts that their coordinator gave up
    * on while `host` was away (its part, or the undo of it, did not finish in time). The host's worker checks each
