@@ -11,6 +11,7 @@ import { dhcpOptionsFile } from "../render/network-xml";
 import type { QosSpec } from "../actions/changes";
 import {
   hasQos,
+  emptyTcPlan,
   ifbNameFor,
   inboundIfbOf,
   limitsDirection,
@@ -136,6 +137,8 @@ export function qosStartStep(spec: NetSpec): QosStep | null {
   if (!s) return null;
   const ifb = ifbNameFor(spec.uuid);
   const apply = renderQosAt(s.at, ifb, s.qos, null);
+  // (An overlay member's part of a set that only limits the network: nothing of it is on this host.)
+  if (emptyTcPlan(apply)) return null;
   return {
     kind: "qos",
     name: qosStepNameAt(s.at, ifb, s.qos, null),
@@ -228,7 +231,12 @@ function ifbRemoval(spec: NetSpec | null): HostStep[] {
   const ifb = ifbNameFor(spec.uuid);
   // A bridge network's IFB (inbound) goes with its uplink's shaping (uplinkQosRemoval).
   if (shapingOf(spec)?.at.uplink) return [];
-  const devs = [...(limitsDirection(qos, "outbound") ? [ifb] : []), ...(limitsVms(qos, "inbound") ? [inboundIfbOf(ifb)] : [])];
+  const at = shapingOf(spec)?.at;
+  // What the set made here (an overlay member makes IFBs for its VMs' limits only).
+  const made = at ? renderQosAt(at, ifb, qos, null) : null;
+  const devs = made
+    ? [...(made.ifb ? [ifb] : []), ...(made.ifbIn ? [inboundIfbOf(ifb)] : [])]
+    : [...(limitsDirection(qos, "outbound") ? [ifb] : []), ...(limitsVms(qos, "inbound") ? [inboundIfbOf(ifb)] : [])];
   return devs.map((dev) => ({
     kind: "command" as const,
     name: dev === ifb ? "remove the bandwidth limits' IFB device" : "remove the bandwidth limits' inbound IFB device",
