@@ -273,6 +273,7 @@ export function overlaySpecFor(p: CreateNetworkPayload, host: string): OverlayNe
     members: o.hosts.map((id) => ({ id, ip: door.underlay[id] ?? "" })),
     self: host,
     ...(door.firewall ? { firewall: firewallOfBody(door.firewall) } : {}),
+    ...(door.qos ? { qos: door.qos } : {}),
   };
 }
 

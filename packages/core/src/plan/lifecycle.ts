@@ -76,11 +76,13 @@ export function planCreate(spec: NetSpec, opts: { start: boolean; autostart: boo
   ];
   if (opts.start) {
     const after = afterStartSteps(spec, facts, host);
+    // A spec made with a QoS set (an overlay's member added to a shaped overlay) is shaped once its bridge is up.
+    const qos = qosStartStep(spec);
     phases.push(
       after.length === 0
         ? { step: "starting network", concurrent: true, hostSteps: fw ? [startStep(spec.name), fw] : [startStep(spec.name)] }
         : // What the type makes on libvirt's bridge waits for the start; the table's part after it.
-          { step: "starting network", hostSteps: [startStep(spec.name), ...after, ...(fw ? [fw] : [])] },
+          { step: "starting network", hostSteps: [startStep(spec.name), ...after, ...(fw ? [fw] : []), ...(qos ? [qos] : [])] },
     );
   }
   phases.push({
