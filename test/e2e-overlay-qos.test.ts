@@ -358,5 +358,33 @@ describe("an overlay's bandwidth limits (configure-network-qos: one job across i
     for (const id of [A, B, C]) expect(strip(await qdiscs(id)), id).toBe(strip(before[id] as string));
     expect((await c.call("describe-network", { name: NAME })).body.network.qos).toMatchObject({ vms: [] });
     await c.startWorker(C, { env: workerEnv(C) });
+    await waitFor("host C's qos capability back", async () => {
+      const r = await c.call("list-hosts", {}, { token: "admin-token-0123456789" });
+      return r.body.hosts?.find((h: { id: string }) => h.id === C)?.qos?.supported === true;
+    });
+  });
+
+  it("a member added later (configure-network-hosts) shapes its VMs from its create", async () => {
+    const set = await run("configure-network-qos", {
+      name: NAME,
+      network: null,
+      vms: [{ mac: MAC_C, inbound: { averageKbps: 10000 }, outbound: { averageKbps: 10000 } }],
+    });
+    expect(set.state, JSON.stringify(set.error)).toBe("succeeded");
+    expect(await qdiscs(C)).toContain(`qdisc htb 1: dev ${ifb()} root`);
+    await vc.destroy();
+    const removed = await run("configure-network-hosts", { name: NAME, remove: [C] });
+    expect(removed.state, JSON.stringify(removed.error)).toBe("succeeded");
+    expect(await qdiscs(C)).not.toContain(`dev ${ifb()} root`);
+    const added = await run("configure-network-hosts", { name: NAME, add: [C] });
+    expect(added.state, JSON.stringify(added.error)).toBe("succeeded");
+    lap(`host C removed and added again with the set: jobs ${took(removed)} and ${took(added)} ms`);
+    // Right after the add's job (its create's qos step): C's own VMs' classes on both IFBs, the VXLAN port not fed.
+    const shown = await qdiscs(C);
+    expect(shown).toContain(`qdisc htb 1: dev ${ifb()} root`);
+    expect(shown).toContain(`qdisc htb 1: dev ${ifbIn()} root`);
+    expect(shown).not.toMatch(new RegExp(`qdisc (htb|ingress) \\S+ dev nfvx${vni} `));
+    const filters = (await host(C).exec(["tc", "filter", "show", "dev", ifb(), "parent", "1:"])).stdout;
+    expect(filters).toContain("flowid 1:2010");
   });
 });
