@@ -197,11 +197,21 @@ describe("an overlay on one member", () => {
     expect(await tables(ha)).toContain(`netforge-vx${vni}`);
   });
 
-  it("a QoS change is refused: not yet for overlay", async () => {
-    const r = await c.call("configure-network-qos", { name, network: null, vms: [] });
-    expect(r.status).toBe(422);
-    expect(r.body.error.code).toBe("UNSUPPORTED_FOR_TYPE");
-    expect(r.body.error.message).toContain("not yet for overlay networks");
+  it("a QoS change on a one-member overlay: the gateway's tree on its bridge, its VXLAN port fed for the edge only (ADR 0044)", async () => {
+    const set = await run("configure-network-qos", {
+      name,
+      network: { inbound: { averageKbps: 100_000 }, outbound: { averageKbps: 100_000 } },
+      vms: [],
+    });
+    expect(set.job?.state, JSON.stringify(set)).toBe("succeeded");
+    const shown = (await ha.exec(["tc", "qdisc", "show"])).stdout;
+    expect(shown).toContain(`qdisc htb 1: dev ${bridge} root`);
+    expect(shown).toContain(`qdisc ingress ffff: dev nfvx${vni} `);
+    const filters = (await ha.exec(["tc", "filter", "show", "dev", `nfvx${vni}`, "parent", "ffff:"])).stdout;
+    expect(filters).toMatch(/Redirect to device nfq-/);
+    const clear = await run("configure-network-qos", { name, network: null, vms: [] });
+    expect(clear.job?.state, JSON.stringify(clear)).toBe("succeeded");
+    expect((await ha.exec(["tc", "qdisc", "show"])).stdout).not.toMatch(new RegExp(`qdisc (htb|ingress) \\S+ dev (${bridge}|nfvx${vni}) `));
   });
 
   it("a create refused on the host (its VXLAN device's name taken) changes nothing and says which host", async () => {

@@ -6,14 +6,25 @@
  * network; repaired under the network's lock, from the definition as it is then.
  */
 import type { QosSpec } from "@netforge/core/contract";
-import { ifbNameFor, inboundIfbOf, limitsDirection, limitsVms, renderQosAt, shapingOf } from "@netforge/core/model";
+import { ifbNameFor, limitsDirection, renderQosAt, type ShapedAt, shapingOf, type TcPlan } from "@netforge/core/model";
 import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
 import { repairUnderLock } from "./repair-under-lock";
-import { applyTc, bridgePorts, feedPorts, filtersInPlace, qosCapabilityOf, qosInPlace, uplinkQosInPlace } from "./host/qos";
+import {
+  applyTc,
+  bridgePorts,
+  feedPorts,
+  filtersInPlace,
+  planInPlace,
+  portsLackingFeeds,
+  qosCapabilityOf,
+  uplinkQosInPlace,
+} from "./host/qos";
 
 interface Wanted {
+  /** Where it is shaped (an overlay's member: with its VXLAN port and role). */
+  at: ShapedAt;
   bridge: string;
   /** A bridge network's uplink NIC (shaped there); null: the routed types' bridge. */
   uplink: string | null;
@@ -26,7 +37,7 @@ function wanted(entry: CatalogEntry): Wanted | null {
   const spec = entry.def.spec;
   if (!entry.active || !spec) return null;
   const s = shapingOf(spec);
-  return s === null ? null : { bridge: s.at.bridge, uplink: s.at.uplink, ifb: ifbNameFor(spec.uuid), qos: s.qos };
+  return s === null ? null : { at: s.at, bridge: s.at.bridge, uplink: s.at.uplink, ifb: ifbNameFor(spec.uuid), qos: s.qos };
 }
 
 /** Whether the network's shaping is all there (its bridge's ports read now: a VM plugged in since needs its feed). */
@@ -36,16 +47,22 @@ const inPlace = async (ctx: HostContext, shown: string, w: Wanted) => {
   let qdiscs: boolean;
   if (w.uplink !== null) qdiscs = uplinkQosInPlace(shown, w.uplink, w.ifb, inbound, outbound);
   else {
-    const inner = limitsVms(w.qos, "inbound");
-    const ports = outbound || inner ? await bridgePorts(ctx.runner, w.bridge) : [];
-    qdiscs = qosInPlace(shown, w.bridge, w.ifb, inbound, outbound, ports, inner);
+    const p = planOf(w);
+    const ports = p.feedPorts || p.feedPortsIn ? await bridgePorts(ctx.runner, w.bridge) : [];
+    qdiscs = planInPlace(shown, p, ports);
   }
   // The qdiscs there, their filters too (a filter deleted by hand sends its VM's frames to another class).
-  return qdiscs && filtersInPlace(ctx.runner, renderQosAt({ bridge: w.bridge, uplink: w.uplink }, w.ifb, w.qos, null));
+  return qdiscs && filtersInPlace(ctx.runner, planOf(w));
 };
 
+/** The plan making the network's whole set from nothing (what reconcile applies and checks against). */
+const planOf = (w: Wanted): TcPlan => renderQosAt(w.at, w.ifb, w.qos, null);
+
 /** Whether the network's ports feed an IFB (outbound limits: their ingress; a VM's inbound limit: their egress). */
-const feedsPorts = (w: Wanted) => w.uplink === null && (limitsDirection(w.qos, "outbound") || limitsVms(w.qos, "inbound"));
+const feedsPorts = (w: Wanted) => {
+  const p = planOf(w);
+  return w.uplink === null && (p.feedPorts !== null || p.feedPortsIn !== null);
+};
 
 /** Apply again the QoS set of every running network whose shaping is not in place; answers the networks repaired. */
 export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
@@ -68,7 +85,7 @@ export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntr
     try {
       const done = await repairUnderLock(ctx, entry, wanted, async (fresh) => {
         if (await inPlace(ctx, (await ctx.runner.run("tc", ["qdisc", "show"])).stdout, fresh)) return [];
-        await applyTc(ctx.runner, fresh.ifb, renderQosAt({ bridge: fresh.bridge, uplink: fresh.uplink }, fresh.ifb, fresh.qos, null));
+        await applyTc(ctx.runner, fresh.ifb, planOf(fresh));
         return ["bandwidth limits (tc)"];
       });
       if (done) repaired.push(entry.name);
@@ -84,15 +101,8 @@ const FEED_RETRY_MS = 200;
 const FEED_RETRIES = 25;
 
 /** The ports of `bridge` in `ports` that lack a feed the network's limits need, per `qdisc show`'s lines. */
-function lackingFeeds(w: NonNullable<ReturnType<typeof wanted>>, ports: readonly string[], shown: readonly string[]): string[] {
-  const out = limitsDirection(w.qos, "outbound");
-  const inner = limitsVms(w.qos, "inbound");
-  return ports.filter(
-    (p) =>
-      (out && !shown.some((l) => l.startsWith(`qdisc ingress ffff: dev ${p} `))) ||
-      (inner && !shown.some((l) => l.startsWith(`qdisc htb 1: dev ${p} root`))),
-  );
-}
+const lackingFeeds = (w: Wanted, ports: readonly string[], shown: readonly string[]): string[] =>
+  portsLackingFeeds(planOf(w), ports, shown);
 
 /**
  * Called on every link change with the bridges' ports (the port watcher's `ip -o monitor link`): a port on the
@@ -129,10 +139,14 @@ export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, 
         (await ctx.runner.run("tc", ["qdisc", "show"])).stdout.split("\n"),
       );
       if (lacking.length === 0) continue;
-      const done = await feedPorts(ctx.runner, fresh.bridge, {
-        out: limitsDirection(fresh.qos, "outbound") ? fresh.ifb : null,
-        in: limitsVms(fresh.qos, "inbound") ? inboundIfbOf(fresh.ifb) : null,
-      });
+      const p = planOf(fresh);
+      const done = await feedPorts(
+        ctx.runner,
+        fresh.bridge,
+        { out: p.feedPorts?.ifb ?? null, in: p.feedPortsIn?.ifb ?? null },
+        undefined,
+        p.tunnel,
+      );
       ctx.logger.info({ network: entry.name, ports: lacking, attempt }, "new ports fed to the bandwidth limits' IFB");
       fed.push(...done.filter((p) => lacking.includes(p)));
     } finally {
@@ -171,15 +185,14 @@ export async function followBridgeMacs(ctx: HostContext, ports: ReadonlyMap<stri
     const mac = r.exitCode === 0 ? (JSON.parse(r.stdout) as { address?: string }[])[0]?.address : undefined;
     if (!mac || seenMacs.get(w.bridge) === mac) continue;
     seenMacs.set(w.bridge, mac);
-    const at = { bridge: w.bridge, uplink: w.uplink };
-    if (await filtersInPlace(ctx.runner, renderQosAt(at, w.ifb, w.qos, null))) continue;
+    if (await filtersInPlace(ctx.runner, planOf(w))) continue;
     const lock = await tryLock(ctx.redis, ctx.keys.networkLock(entry.name), 10_000);
     if (!lock) continue;
     try {
       const cur = ctx.catalog.get(entry.name);
       const fresh = cur ? wanted(cur) : null;
       if (!fresh || fresh.uplink === null) continue;
-      const plan = renderQosAt({ bridge: fresh.bridge, uplink: fresh.uplink }, fresh.ifb, fresh.qos, null);
+      const plan = planOf(fresh);
       if (await filtersInPlace(ctx.runner, plan)) continue;
       await applyTc(ctx.runner, fresh.ifb, plan);
       ctx.logger.info({ network: entry.name, bridge: fresh.bridge, mac }, "the bridge's MAC changed: the uplink's filters follow it");

@@ -6,7 +6,7 @@
  * what changed. The result says what changed, the exact commands applied,
  * and what could not be applied live.
  */
-import { AppError } from "@netforge/core/contract";
+import { AppError, type QosSpec } from "@netforge/core/contract";
 import {
   changeHostSteps,
   changeViews,
@@ -121,7 +121,7 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
   // same time as this host's, on that member's own worker; all or nothing (members.ts: a part that succeeded is
   // taken back by the same action with the firewall or MTU as it was, should anything fail).
   const parts = !ctx.parentJob && plan.parts && plan.parts.length > 0 ? plan.parts.map((x) => x.host) : null;
-  const before = state.spec as { firewall?: FirewallSpec; mtu?: number };
+  const before = state.spec as { firewall?: FirewallSpec; mtu?: number; qos?: QosSpec };
   let waiting: MemberParts | null = null;
   if (parts && change.kind === "firewall") {
     waiting = await startMemberParts(
@@ -139,6 +139,15 @@ export async function configureNetwork(ctx: JobContext, name: string, change: Ne
       parts,
       () => ({ name, mtu: change.mtu }),
       () => ({ name, mtu: former }),
+    );
+  } else if (parts && change.kind === "qos") {
+    const former = before.qos ?? null;
+    waiting = await startMemberParts(
+      ctx,
+      "configure-network-qos",
+      parts,
+      () => ({ name, network: change.qos.network, vms: change.qos.vms }),
+      () => ({ name, network: former?.network ?? null, vms: former?.vms ?? [] }),
     );
   }
   if (plan.nft !== undefined) warnings.push(...(await warnOverridingPolicies(ctx)));

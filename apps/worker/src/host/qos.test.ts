@@ -11,6 +11,8 @@ import {
   qosInPlace,
   qosUnsupported,
   leafMac,
+  planInPlace,
+  portsLackingFeeds,
   shownLeaves,
   staleHostFilters,
   uplinkState,
@@ -360,5 +362,56 @@ describe("u32 keeps a filter's keys through replace", () => {
       "filter del dev nfq-x parent 1: protocol all prio 1 handle 800::1 u32",
     );
     expect(renderQos("nf-web", "nfq-x", had, had).cleanup.join("\n")).not.toContain("prio 1 handle");
+  });
+});
+
+describe("an overlay's VXLAN port (never a VM's: docs/adr/0044-network-qos.md, Overlay networks)", () => {
+  const SET = {
+    network: { outbound: { averageKbps: 1000 } },
+    vms: [{ mac: "52:54:00:00:00:01", inbound: { averageKbps: 500 }, outbound: { averageKbps: 500 } }],
+  };
+  const batchOf = async (gateway: boolean) => {
+    const k = fakeKernel({ ports: ["vnet0", "nfvx10000"] });
+    const inputs: string[] = [];
+    const run = k.runner.run.bind(k.runner);
+    k.runner.run = async (cmd, args, opts = {}) => {
+      if (opts.input) inputs.push(opts.input);
+      return run(cmd, args, opts);
+    };
+    await applyTc(k.runner, "nfq-x", renderQos("nfov10000", "nfq-x", SET, null, { dev: "nfvx10000", gateway }));
+    return inputs[0]?.trim().split("\n") ?? [];
+  };
+
+  it("on the gateway host: its ingress feeds the outbound IFB with its frames to the bridge's MAC only; its egress feeds nothing", async () => {
+    const feeds = await batchOf(true);
+    expect(feeds.filter((l) => l.includes("nfvx10000"))).toEqual([
+      "qdisc add dev nfvx10000 handle ffff: ingress",
+      "filter replace dev nfvx10000 parent ffff: protocol all prio 1 handle 800::1 u32 match ether dst 52:54:00:aa:bb:cc action mirred egress redirect dev nfq-x",
+    ]);
+    expect(feeds.filter((l) => l.includes("dev vnet0"))).toHaveLength(5);
+  });
+
+  it("on another member: not fed at all (its VMs' ports are)", async () => {
+    const feeds = await batchOf(false);
+    expect(feeds.some((l) => l.includes("nfvx10000"))).toBe(false);
+    expect(feeds.filter((l) => l.includes("dev vnet0"))).toHaveLength(5);
+  });
+
+  it("in place and lacking feeds: the VXLAN port is asked only for the gateway's ingress feed", () => {
+    const member = renderQos("nfov10000", "nfq-x", SET, null, { dev: "nfvx10000", gateway: false });
+    const gw = renderQos("nfov10000", "nfq-x", SET, null, { dev: "nfvx10000", gateway: true });
+    const vmFed = ["qdisc ingress ffff: dev vnet0 parent ffff:fff1 ----", "qdisc htb 1: dev vnet0 root refcnt 2"];
+    const ifbs = ["qdisc htb 1: dev nfq-x root refcnt 2", "qdisc htb 1: dev nfi-x root refcnt 2"];
+    const ports = ["vnet0", "nfvx10000"];
+    expect(planInPlace([...vmFed, ...ifbs].join("\n"), member, ports)).toBe(true);
+    expect(portsLackingFeeds(member, ports, [...vmFed, ...ifbs])).toEqual([]);
+    // The gateway wants its bridge's tree and the VXLAN port's ingress feed (not its egress).
+    const gwShown = [...vmFed, ...ifbs, "qdisc htb 1: dev nfov10000 root refcnt 2"];
+    expect(planInPlace(gwShown.join("\n"), gw, ports)).toBe(false);
+    expect(portsLackingFeeds(gw, ports, gwShown)).toEqual(["nfvx10000"]);
+    const tunnelFed = [...gwShown, "qdisc ingress ffff: dev nfvx10000 parent ffff:fff1 ----"];
+    expect(planInPlace(tunnelFed.join("\n"), gw, ports)).toBe(true);
+    // A member has no tree on its bridge: not asked for one.
+    expect(member.qdiscs.map((q) => q.dev)).toEqual(["nfq-x", "nfi-x"]);
   });
 });

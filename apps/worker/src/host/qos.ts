@@ -10,6 +10,9 @@ import {
   NIC_MAC,
   portFeedInLines,
   portFeedLines,
+  portFed,
+  type Tunnel,
+  tunnelFeedLines,
   qdiscLine,
   type TcPlan,
   UPLINK_MAJOR,
@@ -135,29 +138,31 @@ const ingressFed = (lines: readonly string[], port: string) => lines.some((l) =>
 
 /**
  * Feed every port of `bridge` to the IFBs of `to` (each qdisc made unless present, each redirect replaced); the
- * ports fed.
+ * ports fed. An overlay's VXLAN port (`tunnel`) is no VM's: fed only on the gateway host, its ingress only, and
+ * only its frames to the bridge's MAC.
  */
-export async function feedPorts(runner: CommandRunner, bridge: string, to: PortFeeds, shown?: string): Promise<string[]> {
+export async function feedPorts(runner: CommandRunner, bridge: string, to: PortFeeds, shown?: string, tunnel?: Tunnel): Promise<string[]> {
   const ports = await bridgePorts(runner, bridge);
   if (ports.length === 0) return ports;
   const lines = (shown ?? (await runner.run("tc", ["qdisc", "show"])).stdout).split("\n");
   // The egress feed lets the edge's frames (from the bridge's MAC) pass without the IFB hop.
-  const mac = to.in ? await bridgeMac(runner, bridge) : null;
+  const edgeTunnel = !!to.out && !!tunnel?.gateway && ports.includes(tunnel.dev);
+  const mac = to.in || edgeTunnel ? await bridgeMac(runner, bridge) : null;
   const batch: string[] = [];
   for (const port of ports) {
-    if (to.out) {
-      const feed = portFeedLines(port, to.out);
+    if (to.out && portFed(port, tunnel, "out")) {
+      const feed = tunnel && port === tunnel.dev && mac ? tunnelFeedLines(port, to.out, mac) : portFeedLines(port, to.out);
       if (!ingressFed(lines, port)) batch.push(feed.qdisc);
       batch.push(feed.filter);
     }
-    if (to.in && mac) {
+    if (to.in && mac && portFed(port, tunnel, "in")) {
       const feed = portFeedInLines(port, to.in, mac);
       if (!egressFed(lines, port)) batch.push(feed.qdisc);
       batch.push(...feed.filters);
     }
   }
   if (batch.length > 0) await runner.run("tc", ["-batch", "-"], { input: `${batch.join("\n")}\n` });
-  return ports;
+  return ports.filter((p) => portFed(p, tunnel, "out") || portFed(p, tunnel, "in"));
 }
 
 /** Make an IFB device (there already is fine) and bring it up. */
@@ -214,7 +219,7 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
       await runner.run("tc", qdiscLine(q).split(" "));
     }
     const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge;
-    if (bridge) await feedPorts(runner, bridge, { out: p.feedPorts?.ifb ?? null, in: p.feedPortsIn?.ifb ?? null }, shown);
+    if (bridge) await feedPorts(runner, bridge, { out: p.feedPorts?.ifb ?? null, in: p.feedPortsIn?.ifb ?? null }, shown, p.tunnel);
   }
   if (p.batch.length > 0) {
     let text = p.batch.join("\n");
@@ -260,6 +265,28 @@ export function qosInPlace(
   if (outbound && (!has(`qdisc htb 1: dev ${ifb} root`) || ports.some((p) => !ingressFed(lines, p)))) return false;
   if (inner && (!has(`qdisc htb 1: dev ${inboundIfbOf(ifb)} root`) || ports.some((p) => !egressFed(lines, p)))) return false;
   return true;
+}
+
+/**
+ * Whether a plan's qdiscs and port feeds are all on the host, as `qdiscs` (`tc qdisc show`, every device) lists
+ * them: each root HTB of the plan, and on each of `ports` (the bridge's now) the feeds the plan wants of it (an
+ * overlay's VXLAN port: only the gateway's ingress feed). The plan-driven form of qosInPlace, for every role.
+ */
+export function planInPlace(qdiscs: string, p: TcPlan, ports: readonly string[]): boolean {
+  const lines = qdiscs.split("\n");
+  if (p.qdiscs.some((q) => !lines.some((l) => l.startsWith(`qdisc htb ${q.major ?? "1"}: dev ${q.dev} root`)))) return false;
+  if (p.feedPorts && ports.some((port) => portFed(port, p.tunnel, "out") && !ingressFed(lines, port))) return false;
+  if (p.feedPortsIn && ports.some((port) => portFed(port, p.tunnel, "in") && !egressFed(lines, port))) return false;
+  return true;
+}
+
+/** The ports of `ports` lacking a feed plan `p` wants of them, per `tc qdisc show`'s lines. */
+export function portsLackingFeeds(p: TcPlan, ports: readonly string[], shown: readonly string[]): string[] {
+  return ports.filter(
+    (port) =>
+      (!!p.feedPorts && portFed(port, p.tunnel, "out") && !ingressFed(shown, port)) ||
+      (!!p.feedPortsIn && portFed(port, p.tunnel, "in") && !egressFed(shown, port)),
+  );
 }
 
 /** Whose a host NIC's root and ingress qdiscs are: none of anyone's (the kernel's default), netforge's, another tool's. */

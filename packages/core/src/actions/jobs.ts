@@ -267,7 +267,7 @@ export const JOB_DEFINITIONS = {
       role: "operator",
       summary: "Set a network's bandwidth limits (the whole QoS set: the network's own and per VM NIC, by MAC)",
       description:
-        "Replaces the network's whole QoS set (`network: null` and `vms: []` clear it). Inbound = toward the VMs, outbound = from them. The network's limit is the aggregate crossing its edge on its host (to and from the gateway and outside); VM limits are HTB classes nested under it, selected by MAC. Applied live with tc (HTB on the bridge for inbound, on an IFB fed from the bridge's ports for outbound; nothing is detached), kept in the spec, put back by reconcile. nat and isolated networks; bridge networks made on a NIC are shaped at that uplink NIC (its egress, and an IFB fed from its ingress), the host's own frames never limited, and PRECONDITION_FAILED when the NIC carries a qdisc another tool set (UNSUPPORTED_FOR_TYPE on sriov: VF rate limits are the NIC's; not yet on overlay; and on a bridge network made on an existing bridge: no uplink known). A host whose kernel lacks what shaping needs: the job fails with HOST_COMMAND_FAILED naming it and changes nothing.",
+        "Replaces the network's whole QoS set (`network: null` and `vms: []` clear it). Inbound = toward the VMs, outbound = from them. The network's limit is the aggregate crossing its edge on its host (to and from the gateway and outside); VM limits are HTB classes nested under it, selected by MAC. Applied live with tc (HTB on the bridge for inbound, on an IFB fed from the bridge's ports for outbound; nothing is detached), kept in the spec, put back by reconcile. nat and isolated networks; bridge networks made on a NIC are shaped at that uplink NIC (its egress, and an IFB fed from its ingress), the host's own frames never limited, and PRECONDITION_FAILED when the NIC carries a qdisc another tool set (UNSUPPORTED_FOR_TYPE on sriov: VF rate limits are the NIC's, and on a bridge network made on an existing bridge: no uplink known). On an overlay it is one job across its members, all or nothing: the network's limit holds at the gateway host's edge (its bridge, and its VXLAN port's frames to the gateway), each VM's limit on the member its port is on (both ways, VM-to-VM across hosts included) and, for its traffic with the outside, at the gateway too. A host whose kernel lacks what shaping needs: the job fails with HOST_COMMAND_FAILED naming it and changes nothing.",
       cli: ["network", "qos"],
       examples: {
         default: {
@@ -281,6 +281,8 @@ export const JOB_DEFINITIONS = {
         clear: { summary: "Remove every limit of network web", value: { name: "web", network: null, vms: [] } },
       },
       steps: CONFIGURE_STEPS,
+      // An overlay member's part (each member shapes its own VMs' ports) is taken back by the same action with the former set.
+      partUndoneBy: "configure-network-qos",
       payload: bodyPayload(ConfigureQosBody.omit({ dryRun: true })),
     },
     (p): QosChange => ({

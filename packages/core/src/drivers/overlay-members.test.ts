@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors";
+import { planCreate } from "../plan/lifecycle";
 import { parseCreatePayload } from "../schemas/payload-parse";
 import { parseNetworkXml } from "../render/network-xml";
 import { OVERLAY_IPS, overlayMembers, overlaySpec } from "./__fixtures__/overlay-spec";
@@ -174,6 +175,22 @@ describe("an added member's part", () => {
     expect(theirs).toEqual(memberSpec(s, "hv4", next));
     // Its create applies the member's table part with those rules.
     expect(overlayModel.firewall(theirs)).toMatchObject({ firewall, overlayMember: { gateway: "10.50.0.1" } });
+  });
+
+  it("carries the overlay's bandwidth limits: an added member shapes its VMs from its start (its create's qos step)", () => {
+    const qos = { network: { outbound: { averageKbps: 40_000 } }, vms: [{ mac: "52:54:00:00:00:0b", inbound: { averageKbps: 20_000 } }] };
+    const s = { ...spec("hv2"), qos };
+    const next = nextOverlayMembers(s, { add: ["hv4"], remove: [] }, ipOf);
+    const payload = memberCreatePayload(s, next, "hv4", { start: true, autostart: true });
+    const parsed = parseCreatePayload(JSON.parse(JSON.stringify(payload)));
+    expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
+    const theirs = overlaySpecFor(payload, "hv4");
+    expect(theirs).toEqual(memberSpec(s, "hv4", next));
+    const steps = planCreate(theirs, { start: true, autostart: true }, { links: [], pfs: [] }, "hv4").phases.flatMap((p) => p.hostSteps);
+    const at = steps.findIndex((st) => st.kind === "qos");
+    expect(steps[at]?.name).toContain("VMs' bandwidth limits on this member's ports");
+    // After the VXLAN device and the rest of the type's steps (the bridge and its ports are there).
+    expect(at).toBeGreaterThan(steps.findIndex((st) => st.kind === "command" && st.argv.join(" ").includes("type vxlan")));
   });
 
   it("without DHCP and stopped, too", () => {

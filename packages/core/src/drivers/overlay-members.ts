@@ -226,6 +226,8 @@ export function memberCreatePayload(
       mtu: spec.mtu,
       // The rules every member holds: an added member's part filters its VMs from its start.
       ...(spec.firewall ? { firewall: firewallBodyOf(spec.firewall) } : {}),
+      // The bandwidth limits every member holds: an added member shapes its VMs from its start.
+      ...(spec.qos ? { qos: spec.qos } : {}),
     },
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors";
 import type { ChangePlan, NetworkChange } from "../planner/changes";
-import { planCreate, planDelete, planStop } from "../plan/lifecycle";
+import { planCreate, planDelete, planStart, planStop } from "../plan/lifecycle";
 import { parseNetworkXml } from "../render/network-xml";
 import { overlaySpec } from "./__fixtures__/overlay-spec";
 import { type OverlayNetSpec, overlayGuardCommands, overlayModel, overlayMtuIssues } from "./overlay";
@@ -203,12 +203,9 @@ describe("changes of an overlay, on its gateway host", () => {
     ).toBe(0);
   });
 
-  it("refused: QoS and IPv6 reservations (not built), and any change but the firewall and MTU planned off the gateway host", () => {
-    expect(code(() => overlayModel.planChange(gw, { kind: "qos", qos: { network: null, vms: [] } }, host))).toMatch(
-      /^UNSUPPORTED_FOR_TYPE: .*qos is not yet for overlay/,
-    );
+  it("refused: IPv6 reservations (no IPv6), and any change but the firewall, MTU and QoS planned off the gateway host", () => {
     expect(code(() => overlayModel.checkChange(gw, { kind: "release-duid", duid: "00:01" }, host))).toMatch(/no IPv6/);
-    expect([...overlayModel.unsupported].sort()).toEqual(["qos", "release-duid", "reserve-duid"]);
+    expect([...overlayModel.unsupported].sort()).toEqual(["release-duid", "reserve-duid"]);
     expect(code(() => overlayModel.checkChange(spec("hv1"), { kind: "dhcp", start: "10.50.0.50", end: "10.50.0.60" }, host))).toBe(
       "INVALID_STATE: overlay 'tenant-a''s dhcp change is made on its gateway host hv2, not on hv1",
     );
@@ -333,5 +330,83 @@ describe("the MTU of an overlay (every member's)", () => {
     ]);
     expect(overlayMtuIssues("tenant-a", 1450, members.slice(0, 1))).toEqual([]);
     expect(overlayMtuIssues("tenant-a", 1451, members.slice(0, 1))[0]?.message).toContain("host 'hv1'");
+  });
+});
+
+describe("the bandwidth limits of an overlay (every member's: docs/adr/0044-network-qos.md, Overlay networks)", () => {
+  const host = { active: true, leases: [] };
+  const mac = "52:54:00:00:00:0b";
+  const vm = { mac, inbound: { averageKbps: 20_000 }, outbound: { averageKbps: 20_000 } };
+  const qos = (network: boolean, vms = [vm]): NetworkChange => ({
+    kind: "qos",
+    qos: { network: network ? { inbound: { averageKbps: 40_000 }, outbound: { averageKbps: 40_000 } } : null, vms },
+  });
+  const tcOf = (plan: ChangePlan | undefined) => plan?.steps.find((s) => s.qos)?.qos;
+
+  it("planned on the gateway host: its own tree with the VXLAN port fed for the edge only, and each other member's part", () => {
+    const plan = overlayModel.planChange(spec("hv2"), qos(true), host);
+    expect(plan.parts?.map((p) => p.host)).toEqual(["hv1", "hv3"]);
+    const gwTc = tcOf(plan);
+    // The gateway: nat's tree (the network's 1:1, the VM's edge class under it) on the bridge and the IFB.
+    expect(gwTc?.apply.batch).toContain(
+      "class replace dev nfov10000 parent 1: classid 1:1 htb rate 40000kbit ceil 40000kbit quantum 200000",
+    );
+    expect(gwTc?.apply.batch.join("\n")).toContain(`match ether src ${mac} match ether dst <bridge-mac> flowid 1:10`);
+    expect(gwTc?.apply.tunnel).toEqual({ dev: "nfvx10000", gateway: true });
+    // A member: no tree on its bridge, no network class; the VM's own classes (root classes) on both IFBs.
+    const memberTc = tcOf(plan.parts?.[0]?.plan);
+    expect(memberTc?.apply.tunnel).toEqual({ dev: "nfvx10000", gateway: false });
+    expect(memberTc?.apply.qdiscs.map((q) => q.dev)).toEqual([memberTc?.ifb, `nfi-${memberTc?.ifb.slice(4)}`]);
+    const text = memberTc?.apply.batch.join("\n") ?? "";
+    expect(text).not.toContain("nfov10000");
+    expect(text).not.toContain("classid 1:1 ");
+    expect(text).not.toContain("<bridge-mac>");
+    expect(text).toContain(`filter add dev ${memberTc?.ifb} parent 1: protocol all prio 2 u32 match ether src ${mac} flowid 1:2010`);
+    expect(text).toContain(`prio 2 u32 match ether dst ${mac} flowid 1:2010`);
+    // Each member's definition keeps the set (a start, a reconcile there read it).
+    expect(parseNetworkXml(plan.parts?.[0]?.plan.libvirtXml ?? "").spec).toMatchObject({ self: "hv1", qos: { vms: [vm] } });
+    expect(parseNetworkXml(plan.libvirtXml).spec).toMatchObject({ self: "hv2", qos: { vms: [vm] } });
+  });
+
+  it("only a network limit: nothing on the other members but their definition", () => {
+    const plan = overlayModel.planChange(spec("hv2"), qos(true, []), host);
+    expect(tcOf(plan)).toBeDefined();
+    for (const p of plan.parts ?? []) expect(p.plan.steps.map((s) => s.name)).toEqual(["write spec"]);
+  });
+
+  it("the dry run's text: the VXLAN port is named, fed on the gateway (frames to the gateway only), on a member not at all", async () => {
+    const { tcText } = await import("../render/tc-qos");
+    const plan = overlayModel.planChange(spec("hv2"), qos(true), host);
+    const gwText = tcText(tcOf(plan)?.apply as never);
+    expect(gwText).toContain("# nfvx10000 (VXLAN) is no VM's port: only its frames to the gateway feed the outbound IFB");
+    expect(gwText).toMatch(
+      /filter replace dev nfvx10000 parent ffff: .* match ether dst <bridge-mac> action mirred egress redirect dev nfq-/,
+    );
+    const memberText = tcText(tcOf(plan.parts?.[1]?.plan)?.apply as never);
+    expect(memberText).toContain("# nfvx10000 (VXLAN) is no VM's port: not fed");
+    expect(memberText).not.toContain("dev nfvx10000 ");
+  });
+
+  it("a start applies each member's part; the member's IFBs go with a delete", () => {
+    const withQos = (self: string): OverlayNetSpec => ({ ...spec(self), qos: { network: null, vms: [vm] } });
+    const facts = { active: false, autostart: true, xml: "", forwardMode: null, firewall: null };
+    const starting = (self: string) =>
+      planStart(withQos(self), facts, noFacts, self)
+        .phases.flatMap((p) => p.hostSteps)
+        .filter((s) => s.kind === "qos");
+    expect(starting("hv1").map((s) => s.name)).toEqual([expect.stringContaining("VMs' bandwidth limits on this member's ports")]);
+    expect(starting("hv2")).toHaveLength(1);
+    const del = planDelete(withQos("hv1"), "tenant-a", facts, noFacts)
+      .phases.flatMap((p) => p.hostSteps)
+      .flatMap((s) => (s.kind === "command" ? [s.argv.join(" ")] : []));
+    expect(del.filter((c) => c.includes("nfq-") || c.includes("nfi-"))).toHaveLength(2);
+  });
+
+  it("the set taken away: a member's feeds and IFBs go, nothing of the network's tree is asked of it", () => {
+    const gw2 = { ...spec("hv2"), qos: { network: null, vms: [vm] } };
+    const plan = overlayModel.planChange(gw2, { kind: "qos", qos: { network: null, vms: [] } }, host);
+    const m = tcOf(plan.parts?.[0]?.plan)?.apply;
+    expect(m).toMatchObject({ ifb: false, ifbIn: false, unfeedPorts: "nfov10000", unfeedPortsIn: "nfov10000", batch: [] });
+    expect(m?.cleanup.some((l) => l.includes("nfov10000"))).toBe(false);
   });
 });

@@ -8,12 +8,12 @@
  * it is on (`self`), so every member's worker plans its own part from its own libvirt. The changes that live on
  * the gateway host (DHCP range, static IPs, DNS records, port forwards) are the routed types' (planner/changes.ts),
  * planned on the gateway host's definition as a nat (or, without `nat`, isolated) network's would be; the
- * firewall and the MTU are every member's (each member's table part filters the frames of the VMs on its own
+ * firewall, the MTU and the bandwidth limits are every member's (each member's table part filters the frames of the VMs on its own
  * bridge; each member's bridge, VXLAN device and VM ports carry the MTU, and the gateway's dnsmasq hands it out:
- * each change is a job across hosts, handlers/configure-network.ts); QoS and IPv6 reservations are not built for
- * overlays yet: refused with UNSUPPORTED_FOR_TYPE.
+ * each member shapes its own VMs' ports, the gateway host also the network's edge: each change is a job across
+ * hosts, handlers/configure-network.ts); IPv6 reservations are refused with UNSUPPORTED_FOR_TYPE.
  */
-import type { ChangeKind, DnsHost } from "../actions/changes";
+import type { ChangeKind, DnsHost, QosSpec } from "../actions/changes";
 import { AppError } from "../errors";
 import type { CreateNetworkPayload } from "../jobs";
 import type { HostFacts } from "../plan/facts";
@@ -30,6 +30,7 @@ import {
 import { type FirewallSpec, firewallOf, firewallOfBody, type PortForwardSpec } from "../planner/firewall";
 import type { Reservation, RoutedNetSpec, SpecBase } from "../planner/network-spec";
 import { renderOverlayXml } from "../render/network-xml";
+import type { ShapedAt } from "../render/tc-qos";
 import {
   floodEntry,
   floodLimitTableRemoval,
@@ -88,6 +89,11 @@ export interface OverlayNetSpec extends SpecBase {
    * bridge (configure-network-firewall is a job across hosts).
    */
   firewall?: FirewallSpec;
+  /**
+   * The bandwidth limits (absent: none), kept in every member's definition: the gateway host holds the network's
+   * limit and every VM's edge class, each member its own VMs' limits (configure-network-qos is a job across hosts).
+   */
+  qos?: QosSpec;
 }
 
 /** A member host as the door sees it for an MTU change: its underlay MTU (null: none published, with the reason). */
@@ -267,20 +273,20 @@ export function overlaySpecFor(p: CreateNetworkPayload, host: string): OverlayNe
     members: o.hosts.map((id) => ({ id, ip: door.underlay[id] ?? "" })),
     self: host,
     ...(door.firewall ? { firewall: firewallOfBody(door.firewall) } : {}),
+    ...(door.qos ? { qos: door.qos } : {}),
   };
 }
 
-/** The changes not built for overlays yet: QoS and IPv6 reservations (an overlay has no IPv6). */
-export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["qos", "reserve-duid", "release-duid"]);
+/** The changes not built for overlays: IPv6 reservations (an overlay has no IPv6). */
+export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["reserve-duid", "release-duid"]);
 
 /**
  * The changes that are every member's (a job across hosts: each member's part planned from its own definition):
  * the firewall (each member filters its own VMs' frames) and the MTU (each member's bridge, VXLAN device and ports).
  */
-export const OVERLAY_EVERY_MEMBER: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["firewall", "mtu"]);
+export const OVERLAY_EVERY_MEMBER: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["firewall", "mtu", "qos"]);
 
 const WHY_NOT: { [K in ChangeKind]?: string } = {
-  qos: "bandwidth limits are not built for overlays yet",
   "reserve-duid": "an overlay has no IPv6",
   "release-duid": "an overlay has no IPv6",
 };
@@ -314,19 +320,31 @@ export function overlayGatewayPart(spec: OverlayNetSpec): RoutedNetSpec {
     ...(spec.dnsHosts && spec.dnsHosts.length > 0 ? { dnsHosts: spec.dnsHosts } : {}),
     ...(spec.portForwards && spec.portForwards.length > 0 ? { portForwards: spec.portForwards } : {}),
     ...(spec.firewall ? { firewall: spec.firewall } : {}),
+    ...(spec.qos ? { qos: spec.qos } : {}),
     mtu: spec.mtu,
   };
 }
 
+/**
+ * Where a member shapes the overlay (docs/adr/0044-network-qos.md, "Overlay networks"): its bridge, with its VXLAN
+ * port (never a VM's) and whether it is the gateway host (the network's edge is there alone).
+ */
+export const overlayShapedAt = (spec: OverlayNetSpec): ShapedAt => ({
+  bridge: spec.bridge,
+  uplink: null,
+  overlay: { dev: vxlanDeviceName(spec.vni), gateway: isGateway(spec) },
+});
+
 /** The overlay's spec with its gateway part as the routed planner left it. */
 function withGatewayPart(spec: OverlayNetSpec, part: RoutedNetSpec): OverlayNetSpec {
-  const { reservations: _r, dnsHosts: _d, portForwards: _f, firewall: _w, ...rest } = spec;
+  const { reservations: _r, dnsHosts: _d, portForwards: _f, firewall: _w, qos: _q, ...rest } = spec;
   return {
     ...rest,
     dhcp: { ...part.dhcp },
     // (An MTU change is planned on the part too: the overlay keeps the part's.)
     mtu: part.mtu ?? spec.mtu,
     ...(part.firewall ? { firewall: part.firewall } : {}),
+    ...(part.qos ? { qos: part.qos } : {}),
     ...(part.reservations.length > 0 ? { reservations: part.reservations } : {}),
     ...(part.dnsHosts && part.dnsHosts.length > 0 ? { dnsHosts: part.dnsHosts } : {}),
     ...(part.portForwards && part.portForwards.length > 0 ? { portForwards: part.portForwards } : {}),
@@ -384,6 +402,7 @@ function gatewayRules(spec: OverlayNetSpec): RoutedTypeRules {
     portForwards: spec.nat,
     // Only the gateway host runs the overlay's dnsmasq (an MTU change writes its options file there alone).
     dhcpServer: isGateway(spec),
+    shapedAt: overlayShapedAt(spec),
     firewall: (part, owns = true) => overlayFirewall(withGatewayPart(spec, part), owns),
     own: { spec: (part) => withGatewayPart(spec, part), render: (part) => renderOverlayXml(withGatewayPart(spec, part)) },
   };
@@ -396,7 +415,7 @@ function gatewayRules(spec: OverlayNetSpec): RoutedTypeRules {
  */
 function gatewayChange(spec: OverlayNetSpec, change: NetworkChange): RoutedTypeRules {
   if (OVERLAY_NOT_BUILT.has(change.kind)) throw notYet(spec, change);
-  // The firewall and the MTU are every member's (each plans its own part from its own definition).
+  // The firewall, the MTU and the bandwidth limits are every member's (each plans its own part from its own definition).
   if (!isGateway(spec) && !OVERLAY_EVERY_MEMBER.has(change.kind)) {
     throw new AppError(
       "INVALID_STATE",
@@ -466,7 +485,8 @@ export const overlayModel: DriverModel<OverlayNetSpec> = {
     reservations: spec.reservations ?? [],
     mtu: spec.mtu,
     ipv6: null,
-    qos: null,
+    qos: spec.qos ?? null,
+    shapedAt: overlayShapedAt(spec),
   }),
   // Every member's firewall rules, and the gateway host's forwards, are rules of its table.
   hostRuleCount: (spec) => (spec.firewall?.rules.length ?? 0) + (isGateway(spec) && spec.nat ? (spec.portForwards?.length ?? 0) : 0),

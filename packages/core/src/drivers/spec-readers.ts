@@ -176,6 +176,7 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
   const portForwards = forwardsOf(meta);
   const firewall = firewallFromMetadata(meta.firewall);
   const floodLimit = attr(o, "floodLimitPps");
+  const qos = qosFromMetadata(str(meta.qos));
   return {
     type: "overlay",
     ...common(p),
@@ -198,6 +199,7 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
     ...(dnsHosts.length > 0 ? { dnsHosts } : {}),
     ...(portForwards.length > 0 ? { portForwards } : {}),
     ...(firewall ? { firewall } : {}),
+    ...(qos ? { qos } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { dhcpOptionsFile } from "../render/network-xml";
 import type { QosSpec } from "../actions/changes";
 import {
   hasQos,
+  emptyTcPlan,
   ifbNameFor,
   inboundIfbOf,
   limitsDirection,
@@ -75,11 +76,13 @@ export function planCreate(spec: NetSpec, opts: { start: boolean; autostart: boo
   ];
   if (opts.start) {
     const after = afterStartSteps(spec, facts, host);
+    // A spec made with a QoS set (an overlay's member added to a shaped overlay) is shaped once its bridge is up.
+    const qos = qosStartStep(spec);
     phases.push(
       after.length === 0
         ? { step: "starting network", concurrent: true, hostSteps: fw ? [startStep(spec.name), fw] : [startStep(spec.name)] }
         : // What the type makes on libvirt's bridge waits for the start; the table's part after it.
-          { step: "starting network", hostSteps: [startStep(spec.name), ...after, ...(fw ? [fw] : [])] },
+          { step: "starting network", hostSteps: [startStep(spec.name), ...after, ...(fw ? [fw] : []), ...(qos ? [qos] : [])] },
     );
   }
   phases.push({
@@ -136,6 +139,8 @@ export function qosStartStep(spec: NetSpec): QosStep | null {
   if (!s) return null;
   const ifb = ifbNameFor(spec.uuid);
   const apply = renderQosAt(s.at, ifb, s.qos, null);
+  // (An overlay member's part of a set that only limits the network: nothing of it is on this host.)
+  if (emptyTcPlan(apply)) return null;
   return {
     kind: "qos",
     name: qosStepNameAt(s.at, ifb, s.qos, null),
@@ -228,7 +233,12 @@ function ifbRemoval(spec: NetSpec | null): HostStep[] {
   const ifb = ifbNameFor(spec.uuid);
   // A bridge network's IFB (inbound) goes with its uplink's shaping (uplinkQosRemoval).
   if (shapingOf(spec)?.at.uplink) return [];
-  const devs = [...(limitsDirection(qos, "outbound") ? [ifb] : []), ...(limitsVms(qos, "inbound") ? [inboundIfbOf(ifb)] : [])];
+  const at = shapingOf(spec)?.at;
+  // What the set made here (an overlay member makes IFBs for its VMs' limits only).
+  const made = at ? renderQosAt(at, ifb, qos, null) : null;
+  const devs = made
+    ? [...(made.ifb ? [ifb] : []), ...(made.ifbIn ? [inboundIfbOf(ifb)] : [])]
+    : [...(limitsDirection(qos, "outbound") ? [ifb] : []), ...(limitsVms(qos, "inbound") ? [inboundIfbOf(ifb)] : [])];
   return devs.map((dev) => ({
     kind: "command" as const,
     name: dev === ifb ? "remove the bandwidth limits' IFB device" : "remove the bandwidth limits' inbound IFB device",

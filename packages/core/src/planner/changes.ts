@@ -7,7 +7,7 @@
  * applies.
  */
 import { type DnsHost, type NetworkChange, type QosDirectionsSpec, type QosLimitSpec, type QosSpec, sameDnsHost } from "../actions/changes";
-import { hasQos, ifbNameFor, qosStepName, qosStepNameAt, renderQos, renderQosAt, type ShapedAt, type TcPlan } from "../render/tc-qos";
+import { emptyTcPlan, hasQos, ifbNameFor, qosStepNameAt, renderQosAt, type ShapedAt, type TcPlan } from "../render/tc-qos";
 import { AppError } from "../errors";
 import { limitReached, type SizeLimits, sizeLimits } from "../limits";
 import { cidrContains, formatCidr, parseCidrOrThrow, parseIPv4, usableRange } from "../net/ipv4";
@@ -126,6 +126,11 @@ export interface RoutedTypeRules {
    * the gateway host has none: its MTU change sets its links and definition only.
    */
   dhcpServer?: boolean;
+  /**
+   * Where this host shapes the network (absent: its bridge, as nat's). An overlay's member: its bridge with its
+   * VXLAN port and role (render/tc-qos.ts renderQos: the gateway host's tree, or only the VMs' own limits).
+   */
+  shapedAt?: ShapedAt;
   firewall(spec: RoutedNetSpec, ownsTypeRules?: boolean): FirewallNetwork;
   /**
    * A type whose spec is not a RoutedNetSpec but plans its addressing part as one (an overlay's gateway host:
@@ -229,15 +234,15 @@ export function planRoutedChange(
       // A stopped network has no bridge: its spec carries the set to its start (start-network applies it).
       if (!host.active) continue;
       const ifb = ifbNameFor(spec.uuid);
+      const at: ShapedAt = rules.shapedAt ?? { bridge: spec.bridge, uplink: null };
+      const apply = renderQosAt(at, ifb, op.want, op.had);
+      const undo = renderQosAt(at, ifb, op.had, op.want);
+      // (An overlay member's part of a set that only limits the network: nothing of it is on this host.)
+      if (emptyTcPlan(apply) && emptyTcPlan(undo)) continue;
       steps.push({
-        name: qosStepName(spec.bridge, ifb, op.want, op.had),
+        name: qosStepNameAt(at, ifb, op.want, op.had),
         virsh: [],
-        qos: {
-          bridge: spec.bridge,
-          ifb,
-          apply: renderQos(spec.bridge, ifb, op.want, op.had),
-          undo: renderQos(spec.bridge, ifb, op.had, op.want),
-        },
+        qos: { bridge: spec.bridge, ifb, apply, undo },
         undo: null,
         live: true,
       });

@@ -159,6 +159,8 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   if (forwards.length > 0) lines.push(`      <nf:portForwards>${forwards.map(compactForward).join(" ")}</nf:portForwards>`);
   // The firewall: on every member (each applies it to the VMs on its own bridge).
   lines.push(...firewallMetaLines(spec.firewall));
+  // The bandwidth limits: on every member (each shapes the VMs on its own ports; the gateway the network's edge too).
+  if (spec.qos) lines.push(`      <nf:qos>${e(JSON.stringify(spec.qos))}</nf:qos>`);
   lines.push(...META_END);
   if (spec.self !== spec.gatewayHost) {
     lines.push("  <forward mode='bridge'/>"); // not-a-network-type: libvirt's forward mode

@@ -141,6 +141,41 @@ export const portFeedInLines = (port: string, ifbIn: string, mac: string): { qdi
   ],
 });
 
+/** An overlay's VXLAN port on a member's bridge, and whether this member is the overlay's gateway host. */
+export interface Tunnel {
+  dev: string;
+  gateway: boolean;
+}
+
+/**
+ * The tc lines feeding an overlay gateway's VXLAN port's ingress to the outbound IFB: only frames to the bridge's
+ * MAC (`mac`: other members' VMs to the gateway and the outside, the edge), so frames between VMs of two members
+ * are not shaped again here (their sender's member shaped them; their receiver's shapes them at its port).
+ */
+export const tunnelFeedLines = (port: string, ifb: string, mac: string): { qdisc: string; filter: string } => ({
+  qdisc: `qdisc add dev ${port} handle ffff: ingress`,
+  filter: `filter replace dev ${port} parent ffff: protocol all prio 1 handle 800::1 u32 match ether dst ${mac} action mirred egress redirect dev ${ifb}`,
+});
+
+/** Whether a port of the bridge feeds its ingress (`out`) or its egress (`in`) to the IFBs of a plan with `tunnel`. */
+export function portFed(port: string, tunnel: Tunnel | undefined, way: "out" | "in"): boolean {
+  if (!tunnel || port !== tunnel.dev) return true;
+  return way === "out" && tunnel.gateway;
+}
+
+/** Whether a plan does nothing at all (an overlay member's part of a set with only a network limit). */
+export const emptyTcPlan = (p: TcPlan): boolean =>
+  !p.ifb &&
+  !p.ifbIn &&
+  p.cleanup.length === 0 &&
+  p.qdiscs.length === 0 &&
+  !p.feedPorts &&
+  !p.unfeedPorts &&
+  !p.feedPortsIn &&
+  !p.unfeedPortsIn &&
+  p.batch.length === 0 &&
+  !p.uplink;
+
 /** What applying a set runs: `cleanup` first (failures there are things already gone), the qdiscs a device lacks, the port feeds, then `batch`. */
 export interface TcPlan {
   /** The IFB device exists (outbound shaping) after the apply. */
@@ -164,6 +199,13 @@ export interface TcPlan {
   unfeedPortsIn: string | null;
   /** tc batch lines making the shaping what the set says (idempotent: replace); BRIDGE_MAC filled in when it runs. */
   batch: string[];
+  /**
+   * An overlay's VXLAN device, a port of the bridge that is never a VM (docs/adr/0044-network-qos.md, "Overlay
+   * networks"): its egress never feeds the inbound IFB; its ingress feeds the outbound IFB only on the gateway
+   * host (`gateway`), and only the frames to the bridge's MAC (the edge: other members' VMs leaving the overlay).
+   * Absent: every port is fed alike.
+   */
+  tunnel?: Tunnel;
   /**
    * A bridge network's uplink NIC (the host's, shaped at its edge: renderUplinkQos); absent on the routed types.
    * Checked before anything changes: a root or ingress qdisc on it that netforge did not add refuses the job.
@@ -191,7 +233,8 @@ export interface UplinkPlan {
  * The tc commands taking the host from `had` (what the previous set made; null: nothing) to `want` on a
  * network whose bridge is `bridge` and whose IFB is `ifb`.
  */
-export function renderQos(bridge: string, ifb: string, want: QosSpec | null, had: QosSpec | null): TcPlan {
+export function renderQos(bridge: string, ifb: string, want: QosSpec | null, had: QosSpec | null, overlay?: Tunnel): TcPlan {
+  if (overlay && !overlay.gateway) return renderMemberQos(bridge, ifb, want, had, overlay);
   const cleanup: string[] = [];
   const qdiscs: TcQdisc[] = [];
   const batch: string[] = [];
@@ -284,6 +327,52 @@ export function renderQos(bridge: string, ifb: string, want: QosSpec | null, had
     feedPortsIn: inner ? { bridge, ifb: ifbIn } : null,
     unfeedPortsIn: !inner && limitsVms(had, "inbound") ? bridge : null,
     batch,
+    ...(overlay ? { tunnel: overlay } : {}),
+  };
+}
+
+/**
+ * An overlay member other than the gateway host (docs/adr/0044-network-qos.md, "Overlay networks"): no edge is
+ * there (its bridge has no address; the VMs' traffic with the outside is bridged to the VXLAN device toward the
+ * gateway host, where the network's limit and each VM's edge class hold it). So only the VMs' own limits, for
+ * everything their local ports send and receive (the outside included: "internal" there), as the VM-to-VM classes
+ * of the routed types: outbound a root class per VM by `ether src` on the IFB fed from the local ports' ingress,
+ * inbound a root class per VM by `ether dst` on the inbound IFB fed from their egress; the rest passes in 1:3. No
+ * tree on the bridge device, no network class; the VXLAN port feeds neither IFB (`tunnel`).
+ */
+function renderMemberQos(bridge: string, ifb: string, want: QosSpec | null, had: QosSpec | null, tunnel: Tunnel): TcPlan {
+  const cleanup: string[] = [];
+  const qdiscs: TcQdisc[] = [];
+  const batch: string[] = [];
+  for (const d of ["outbound", "inbound"] as const) {
+    const dev = d === "outbound" ? ifb : inboundIfbOf(ifb);
+    if (!limitsVms(want, d)) {
+      // The outbound IFB goes with the plan (ifb false); the inbound one after its feeds are taken away.
+      continue;
+    }
+    const w = want as QosSpec;
+    cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 2`);
+    const keep = new Set(w.vms.flatMap((v, i) => (v[d] ? [i] : [])));
+    (had?.vms ?? []).forEach((v, i) => {
+      if (v[d] !== undefined && !keep.has(i)) cleanup.push(`class del dev ${dev} classid 1:${vmInternalMinor(i)}`);
+    });
+    qdiscs.push({ dev, kind: "htb", defaultClass: 3 });
+    batch.push(`class replace dev ${dev} parent 1: classid 1:3 ${htbArgs({ averageKbps: UNLIMITED_KBPS })}`);
+    batch.push(...internalLines(dev, w, d, d === "outbound" ? "ether src" : "ether dst"));
+  }
+  const out = limitsVms(want, "outbound");
+  const inner = limitsVms(want, "inbound");
+  return {
+    ifb: out,
+    cleanup,
+    qdiscs,
+    feedPorts: out ? { bridge, ifb } : null,
+    unfeedPorts: !out && limitsVms(had, "outbound") ? bridge : null,
+    ifbIn: inner,
+    feedPortsIn: inner ? { bridge, ifb: inboundIfbOf(ifb) } : null,
+    unfeedPortsIn: !inner && limitsVms(had, "inbound") ? bridge : null,
+    batch,
+    tunnel,
   };
 }
 
@@ -304,7 +393,14 @@ function internalLines(dev: string, w: QosSpec, d: QosDirection, match: string):
 }
 
 /** The name of the step taking a network's shaping from `had` to `want`: the devices it shapes on. */
-export function qosStepName(bridge: string, ifb: string, want: QosSpec | null, had: QosSpec | null): string {
+export function qosStepName(bridge: string, ifb: string, want: QosSpec | null, had: QosSpec | null, overlay?: Tunnel): string {
+  if (overlay && !overlay.gateway) {
+    const ifbs = [
+      ...(limitsVms(want, "outbound") || limitsVms(had, "outbound") ? [ifb] : []),
+      ...(limitsVms(want, "inbound") || limitsVms(had, "inbound") ? [inboundIfbOf(ifb)] : []),
+    ];
+    return `apply the VMs' bandwidth limits on this member's ports of ${bridge}${ifbs.length > 0 ? ` (${ifbs.join(", ")})` : ""} (tc)`;
+  }
   const devs = [
     bridge,
     ...(limitsDirection(want, "outbound") || limitsDirection(had, "outbound") ? [ifb] : []),
@@ -316,8 +412,10 @@ export function qosStepName(bridge: string, ifb: string, want: QosSpec | null, h
 
 /** The plan's lines as one text (the dry run's and the job's view): the conditional lines marked as such. */
 export function tcText(p: TcPlan): string {
-  const feed = p.feedPorts ? portFeedLines("<each port>", p.feedPorts.ifb) : null;
-  const feedIn = p.feedPortsIn ? portFeedInLines("<each port>", p.feedPortsIn.ifb, BRIDGE_MAC) : null;
+  const t = p.tunnel;
+  const feed = p.feedPorts ? portFeedLines(t ? `<each VM port>` : "<each port>", p.feedPorts.ifb) : null;
+  const tunnelFeed = p.feedPorts && t?.gateway ? tunnelFeedLines(t.dev, p.feedPorts.ifb, BRIDGE_MAC) : null;
+  const feedIn = p.feedPortsIn ? portFeedInLines(t ? "<each VM port>" : "<each port>", p.feedPortsIn.ifb, BRIDGE_MAC) : null;
   const u = p.uplink;
   const uplinkFeed = u?.feedTo ? uplinkFeedLines(u.dev, u.feedTo) : null;
   const lines = [
@@ -328,8 +426,14 @@ export function tcText(p: TcPlan): string {
     ...(p.unfeedPorts ? [`qdisc del dev <each port of ${p.unfeedPorts}> handle ffff: ingress    # if present`] : []),
     ...(p.unfeedPortsIn ? [`qdisc del dev <each port of ${p.unfeedPortsIn}> root    # if netforge's htb 1:`] : []),
     ...p.qdiscs.map((q) => `${qdiscLine(q)}    # unless present`),
-    ...(feed && p.feedPorts ? [`${feed.qdisc}    # on each port of ${p.feedPorts.bridge}, unless present`, feed.filter] : []),
-    ...(feedIn && p.feedPortsIn ? [`${feedIn.qdisc}    # on each port of ${p.feedPortsIn.bridge}, unless present`, ...feedIn.filters] : []),
+    ...(t ? [`# ${t.dev} (VXLAN) is no VM's port: ${t.gateway ? "only its frames to the gateway feed the outbound IFB" : "not fed"}`] : []),
+    ...(feed && p.feedPorts
+      ? [`${feed.qdisc}    # on each ${t ? "VM " : ""}port of ${p.feedPorts.bridge}, unless present`, feed.filter]
+      : []),
+    ...(tunnelFeed ? [`${tunnelFeed.qdisc}    # unless present`, tunnelFeed.filter] : []),
+    ...(feedIn && p.feedPortsIn
+      ? [`${feedIn.qdisc}    # on each ${t ? "VM " : ""}port of ${p.feedPortsIn.bridge}, unless present`, ...feedIn.filters]
+      : []),
     ...(uplinkFeed ? [`${uplinkFeed.qdisc}    # unless present`, uplinkFeed.filter] : []),
     ...p.batch,
   ];
@@ -445,15 +549,17 @@ export function renderUplinkQos(bridge: string, nic: string, ifb: string, want: 
 export interface ShapedAt {
   bridge: string;
   uplink: string | null;
+  /** An overlay's member: its VXLAN port and whether it is the gateway host (absent: not an overlay). */
+  overlay?: Tunnel;
 }
 
 /** The plan taking a network shaped at `at` from `had` to `want` (the routed types' or a bridge network's). */
 export const renderQosAt = (at: ShapedAt, ifb: string, want: QosSpec | null, had: QosSpec | null): TcPlan =>
-  at.uplink === null ? renderQos(at.bridge, ifb, want, had) : renderUplinkQos(at.bridge, at.uplink, ifb, want, had);
+  at.uplink === null ? renderQos(at.bridge, ifb, want, had, at.overlay) : renderUplinkQos(at.bridge, at.uplink, ifb, want, had);
 
 /** The step's name for a network shaped at `at`. */
 export function qosStepNameAt(at: ShapedAt, ifb: string, want: QosSpec | null, had: QosSpec | null): string {
-  if (at.uplink === null) return qosStepName(at.bridge, ifb, want, had);
+  if (at.uplink === null) return qosStepName(at.bridge, ifb, want, had, at.overlay);
   const ifbUsed = limitsDirection(want, "inbound") || limitsDirection(had, "inbound");
   return `apply bandwidth limits on uplink ${at.uplink} of bridge ${at.bridge}${ifbUsed ? ` and ${ifb}` : ""} (tc)`;
 }

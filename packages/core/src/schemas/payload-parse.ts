@@ -13,6 +13,7 @@ import { AppError } from "../errors";
 import { HostId } from "./common";
 import { FirewallBodyPart } from "./firewall";
 import { CreateNetworkBody, type FieldIssue, type NetworkSpec, resolveCreate } from "./network";
+import { QosSet } from "./qos";
 import { typeBodyFields } from "./types/create-body";
 
 /**
@@ -29,6 +30,8 @@ export interface OverlayDoorPart {
    * (configure-network-hosts) starts with the rules every other member holds. Absent: open (a new overlay).
    */
   firewall?: FirewallBodyPart;
+  /** The overlay's bandwidth limits: a member added to a running overlay shapes its VMs from its start. Absent: none. */
+  qos?: QosSet;
 }
 
 /** Payload of create-network: the resolved spec (bridge chosen on the host) plus whether to start it. */
@@ -47,6 +50,7 @@ const CreateExtras = z.strictObject({
       underlay: z.record(HostId, z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/)),
       mtu: z.number().int().min(576).max(9000),
       firewall: FirewallBodyPart.optional(),
+      qos: QosSet.optional(),
     })
     .optional(),
 });
