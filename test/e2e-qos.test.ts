@@ -524,6 +524,8 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     vms: [{ mac: MAC_E, inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } }],
   };
   let vmE: NamespaceVm;
+  let vmF: NamespaceVm;
+  let vmG: NamespaceVm;
   let nicBefore = "";
   let lanIfb = "";
   const nicQdiscs = async () => (await h.exec(["tc", "qdisc", "show", "dev", NIC])).stdout;
@@ -623,11 +625,14 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     expect(tc).toContain(
       `tc filter replace dev ${NIC} parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${lanIfb}`,
     );
+    // Between two VMs: the VM ports (not the NIC) feed nfo- and nfi-, the egress feed passing the LAN's marked frames.
+    expect(tc).toContain(`# on each port of ${LAN_BRIDGE} but ${NIC}, unless present`);
+    expect(tc).toMatch(/prio 2 handle 1 bpf bytecode "[^"]+" action mirred egress redirect dev nfi-/);
 
     const r = await c.call("configure-network-qos", bset, { wait: 30 });
     expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
-    // What a VM limit of a bridge network does not cover, said by the job (not silently half-applied).
-    expect(r.body.job.warnings).toContainEqual(expect.stringContaining("traffic between two VMs of the network is not shaped"));
+    // VM limits now hold between two VMs of the network too (sixth round): nothing left for the job to warn of.
+    expect(r.body.job.warnings ?? []).toEqual([]);
     expect(await nicQdiscs()).toMatch(/qdisc htb 4e46: root/);
     expect((await c.call("describe-network", { name: "qlan" })).body.network.qos).toEqual({ network: bset.network, vms: bset.vms });
     const e = { out: await lanRate(vmE.exec, false), in: await lanRate(vmE.exec, true) };
@@ -640,6 +645,38 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     expect(within(e.in, 20, 0.1), `E inbound ${e.in}`).toBe(true);
     expect(host.out, `host outbound ${host.out}`).toBeGreaterThan(400);
     expect(host.in, `host inbound ${host.in}`).toBeGreaterThan(400);
+  });
+
+  it("between two VMs of the bridge network their own limits apply: E's 20 Mbit/s each way; an unlimited pair unshaped; E <-> LAN still 20", async () => {
+    vmF = await createNamespaceVm(h, { name: "qosf", bridge: LAN_BRIDGE, mac: "52:54:00:87:00:0f" });
+    vms.push(vmF);
+    vmG = await createNamespaceVm(h, { name: "qosg", bridge: LAN_BRIDGE, mac: "52:54:00:87:00:1f" });
+    vms.push(vmG);
+    await vmF.exec(["ip", "addr", "add", "192.0.2.51/24", "dev", "eth0"]);
+    await vmG.exec(["ip", "addr", "add", "192.0.2.52/24", "dev", "eth0"]);
+    await vmE.exec(["iperf3", "-s", "-D", "-B", IP_E, "-p", "5214"]);
+    await vmF.exec(["iperf3", "-s", "-D", "-B", "192.0.2.51", "-p", "5212"]);
+    await vmG.exec(["iperf3", "-s", "-D", "-B", "192.0.2.52", "-p", "5213"]);
+    // The new ports are fed on their link events (their VM ports' ingress and egress).
+    await waitFor("F's and G's ports fed", async () => {
+      const q = await qdiscs();
+      return [vmF.hostIfname, vmG.hostIfname].every(
+        (p) => q.includes(`qdisc htb 1: dev ${p} root`) && q.includes(`qdisc ingress ffff: dev ${p} `),
+      );
+    });
+    const ef = await between(vmE, "192.0.2.51", 5212);
+    const fe = await between(vmF, IP_E, 5214);
+    const fg = await between(vmF, "192.0.2.52", 5213);
+    const gf = await between(vmG, "192.0.2.51", 5212);
+    const lan = { out: await lanRate(vmE.exec, false), in: await lanRate(vmE.exec, true) };
+    console.log("bridge network, between VMs Mbit/s (E limited to 20 each way; F, G unlimited), and E <-> LAN:", { ef, fe, fg, gf, lan });
+    expect(within(ef, 20, 0.1), `E -> F ${ef}`).toBe(true);
+    expect(within(fe, 20, 0.1), `F -> E ${fe}`).toBe(true);
+    expect(fg, `F -> G ${fg}`).toBeGreaterThan(400);
+    expect(gf, `G -> F ${gf}`).toBeGreaterThan(400);
+    // The LAN's frames to E pass E's port unshaped there (marked): E's LAN limit is still its 20, not less.
+    expect(within(lan.out, 20, 0.1), `E -> LAN ${lan.out}`).toBe(true);
+    expect(within(lan.in, 20, 0.1), `LAN -> E ${lan.in}`).toBe(true);
   });
 
   it("the bridge's MAC changes (a port with a lower one): the uplink's host filters follow it on the link event; the host stays unlimited", async () => {
@@ -694,7 +731,11 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     const r = await c.call("configure-network-qos", { name: "qlan", network: null, vms: [] }, { wait: 30 });
     expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
     expect(await nicQdiscs()).toBe(nicBefore);
-    expect((await h.exec(["ip", "link", "show", "dev", lanIfb], { reject: false })).exitCode).not.toBe(0);
+    for (const dev of [lanIfb, `nfo-${lanIfb.slice(4)}`, `nfi-${lanIfb.slice(4)}`])
+      expect((await h.exec(["ip", "link", "show", "dev", dev], { reject: false })).exitCode, dev).not.toBe(0);
+    // The VM ports' feeds went with them.
+    const q = await qdiscs();
+    for (const p of [vmE.hostIfname, vmF.hostIfname]) expect(q).not.toMatch(new RegExp(`qdisc (htb 1|ingress ffff): dev ${p} `));
     expect(await lanRate(vmE.exec, false)).toBeGreaterThan(100);
   });
 
@@ -714,7 +755,7 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
   it("delete-network takes netforge's qdiscs off the NIC before giving it back", async () => {
     const r = await c.call("configure-network-qos", bset, { wait: 30 });
     expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
-    await vmE.destroy();
+    for (const vm of [vmE, vmF, vmG]) await vm.destroy();
     const del = await c.call("delete-network", { name: "qlan" }, { wait: 30 });
     expect(del.body.job?.state, JSON.stringify(del.body)).toBe("succeeded");
     expect(await nicQdiscs()).toBe(nicBefore);

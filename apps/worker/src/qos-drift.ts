@@ -6,12 +6,12 @@
  * network; repaired under the network's lock, from the definition as it is then.
  */
 import type { QosSpec } from "@netforge/core/contract";
-import { ifbNameFor, inboundIfbOf, limitsDirection, limitsVms, renderQosAt, shapingOf } from "@netforge/core/model";
+import { ifbNameFor, limitsDirection, limitsVms, portFeedsOf, renderQosAt, shapingOf } from "@netforge/core/model";
 import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
 import { repairUnderLock } from "./repair-under-lock";
-import { applyTc, bridgePorts, feedPorts, filtersInPlace, qosCapabilityOf, qosInPlace, uplinkQosInPlace } from "./host/qos";
+import { applyTc, feedPorts, filtersInPlace, qosCapabilityOf, qosInPlace, uplinkQosInPlace, vmPortsOf } from "./host/qos";
 
 interface Wanted {
   bridge: string;
@@ -34,10 +34,13 @@ const inPlace = async (ctx: HostContext, shown: string, w: Wanted) => {
   const outbound = limitsDirection(w.qos, "outbound");
   const inbound = limitsDirection(w.qos, "inbound");
   let qdiscs: boolean;
-  if (w.uplink !== null) qdiscs = uplinkQosInPlace(shown, w.uplink, w.ifb, inbound, outbound);
-  else {
+  if (w.uplink !== null) {
+    const vms = { out: limitsVms(w.qos, "outbound"), in: limitsVms(w.qos, "inbound") };
+    const ports = vms.out || vms.in ? await vmPortsOf(ctx.runner, w.bridge, w.uplink) : [];
+    qdiscs = uplinkQosInPlace(shown, w.uplink, w.ifb, inbound, outbound, { ...vms, ports });
+  } else {
     const inner = limitsVms(w.qos, "inbound");
-    const ports = outbound || inner ? await bridgePorts(ctx.runner, w.bridge) : [];
+    const ports = outbound || inner ? await vmPortsOf(ctx.runner, w.bridge) : [];
     qdiscs = qosInPlace(shown, w.bridge, w.ifb, inbound, outbound, ports, inner);
   }
   // The qdiscs there, their filters too (a filter deleted by hand sends its VM's frames to another class).
@@ -45,7 +48,10 @@ const inPlace = async (ctx: HostContext, shown: string, w: Wanted) => {
 };
 
 /** Whether the network's ports feed an IFB (outbound limits: their ingress; a VM's inbound limit: their egress). */
-const feedsPorts = (w: Wanted) => w.uplink === null && (limitsDirection(w.qos, "outbound") || limitsVms(w.qos, "inbound"));
+const feedsPorts = (w: Wanted) => portFeedsOf(planOf(w)) !== null;
+
+/** The whole set's plan (from nothing) for a network. */
+const planOf = (w: Wanted) => renderQosAt({ bridge: w.bridge, uplink: w.uplink }, w.ifb, w.qos, null);
 
 /** Apply again the QoS set of every running network whose shaping is not in place; answers the networks repaired. */
 export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
@@ -85,13 +91,16 @@ const FEED_RETRIES = 25;
 
 /** The ports of `bridge` in `ports` that lack a feed the network's limits need, per `qdisc show`'s lines. */
 function lackingFeeds(w: NonNullable<ReturnType<typeof wanted>>, ports: readonly string[], shown: readonly string[]): string[] {
-  const out = limitsDirection(w.qos, "outbound");
-  const inner = limitsVms(w.qos, "inbound");
-  return ports.filter(
-    (p) =>
-      (out && !shown.some((l) => l.startsWith(`qdisc ingress ffff: dev ${p} `))) ||
-      (inner && !shown.some((l) => l.startsWith(`qdisc htb 1: dev ${p} root`))),
-  );
+  const feeds = portFeedsOf(planOf(w));
+  const out = feeds?.out != null;
+  const inner = feeds?.in != null;
+  return ports
+    .filter((p) => p !== feeds?.except)
+    .filter(
+      (p) =>
+        (out && !shown.some((l) => l.startsWith(`qdisc ingress ffff: dev ${p} `))) ||
+        (inner && !shown.some((l) => l.startsWith(`qdisc htb 1: dev ${p} root`))),
+    );
 }
 
 /**
@@ -129,10 +138,9 @@ export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, 
         (await ctx.runner.run("tc", ["qdisc", "show"])).stdout.split("\n"),
       );
       if (lacking.length === 0) continue;
-      const done = await feedPorts(ctx.runner, fresh.bridge, {
-        out: limitsDirection(fresh.qos, "outbound") ? fresh.ifb : null,
-        in: limitsVms(fresh.qos, "inbound") ? inboundIfbOf(fresh.ifb) : null,
-      });
+      const feeds = portFeedsOf(planOf(fresh));
+      if (!feeds) continue;
+      const done = await feedPorts(ctx.runner, fresh.bridge, feeds);
       ctx.logger.info({ network: entry.name, ports: lacking, attempt }, "new ports fed to the bandwidth limits' IFB");
       fed.push(...done.filter((p) => lacking.includes(p)));
     } finally {

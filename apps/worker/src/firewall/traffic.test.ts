@@ -263,7 +263,7 @@ describe("traffic counters", () => {
     r.failNext = true;
     await expect(b.replace([webNetwork([8080])], { lan: [{ name: "lan2", uplink: "eth2" }] })).rejects.toThrow();
     await b.replace([webNetwork([8080])], { lan: [{ name: "lan2", uplink: "eth2" }] });
-    expect(r.inputs.at(-1)).toContain('iifname "eth2" counter name "lan2_lan-in"');
+    expect(r.inputs.at(-1)).toContain('iifname "eth2" meta mark set meta mark or 0x00100000 counter name "lan2_lan-in"');
   });
 
   it("the drift check ignores the per-VM sets' elements (a VM's first packet is no hand edit), not the maps'", () => {

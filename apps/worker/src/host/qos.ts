@@ -8,13 +8,16 @@ import {
   BRIDGE_MAC,
   inboundIfbOf,
   NIC_MAC,
+  type PortFeedSpec,
   portFeedInLines,
   portFeedLines,
+  portFeedsOf,
   qdiscLine,
   type TcPlan,
   UPLINK_MAJOR,
   type UplinkPlan,
   uplinkFeedLines,
+  vmOutIfbOf,
 } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "./command-runner";
 
@@ -122,10 +125,15 @@ async function tcTolerant(runner: CommandRunner, lines: readonly string[]): Prom
   }
 }
 
-/** Where a bridge's ports are fed: `out` the outbound IFB (their ingress), `in` the inbound IFB (their egress). */
-export interface PortFeeds {
-  out: string | null;
-  in: string | null;
+/**
+ * Where a bridge's ports are fed: `out` the outbound IFB (their ingress), `in` the inbound IFB (their egress);
+ * `except` a port never fed (a bridge network's uplink NIC), `marked` the egress feed passes LAN-marked frames.
+ */
+export type PortFeeds = PortFeedSpec;
+
+/** The VM ports of a bridge: its ports but `except` (a bridge network's uplink NIC). */
+export async function vmPortsOf(runner: CommandRunner, bridge: string, except?: string): Promise<string[]> {
+  return (await bridgePorts(runner, bridge)).filter((p) => p !== except);
 }
 
 /** The line of `tc qdisc show` a port has when its egress feeds the inbound IFB (netforge's root HTB). */
@@ -138,7 +146,7 @@ const ingressFed = (lines: readonly string[], port: string) => lines.some((l) =>
  * ports fed.
  */
 export async function feedPorts(runner: CommandRunner, bridge: string, to: PortFeeds, shown?: string): Promise<string[]> {
-  const ports = await bridgePorts(runner, bridge);
+  const ports = await vmPortsOf(runner, bridge, to.except);
   if (ports.length === 0) return ports;
   const lines = (shown ?? (await runner.run("tc", ["qdisc", "show"])).stdout).split("\n");
   // The egress feed lets the edge's frames (from the bridge's MAC) pass without the IFB hop.
@@ -151,7 +159,7 @@ export async function feedPorts(runner: CommandRunner, bridge: string, to: PortF
       batch.push(feed.filter);
     }
     if (to.in && mac) {
-      const feed = portFeedInLines(port, to.in, mac);
+      const feed = portFeedInLines(port, to.in, mac, to.marked);
       if (!egressFed(lines, port)) batch.push(feed.qdisc);
       batch.push(...feed.filters);
     }
@@ -187,10 +195,11 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
   if (p.uplink && uplink) checkUplink(p.uplink, uplink);
   if (p.ifb) await makeIfb(runner, ifb);
   if (p.ifbIn) await makeIfb(runner, ifbIn);
+  if (p.vmPorts?.ifbOut) await makeIfb(runner, vmOutIfbOf(ifb));
   await tcTolerant(runner, p.cleanup);
   if (p.unfeedPorts || p.unfeedPortsIn) {
     const bridge = (p.unfeedPorts ?? p.unfeedPortsIn) as string;
-    const ports = await bridgePorts(runner, bridge);
+    const ports = await vmPortsOf(runner, bridge, p.vmPorts?.except);
     const lines = p.unfeedPortsIn ? (await runner.run("tc", ["qdisc", "show"])).stdout.split("\n") : [];
     await tcTolerant(runner, [
       ...(p.unfeedPorts ? ports.map((port) => `qdisc del dev ${port} handle ffff: ingress`) : []),
@@ -214,7 +223,8 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
       await runner.run("tc", qdiscLine(q).split(" "));
     }
     const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge;
-    if (bridge) await feedPorts(runner, bridge, { out: p.feedPorts?.ifb ?? null, in: p.feedPortsIn?.ifb ?? null }, shown);
+    const feeds = portFeedsOf(p);
+    if (bridge && feeds) await feedPorts(runner, bridge, feeds, shown);
   }
   if (p.batch.length > 0) {
     let text = p.batch.join("\n");
@@ -237,6 +247,7 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
   if (!p.ifb) await removeIfb(runner, ifb);
   // The inbound IFB only when the plan took its feeds away (a set that never had one runs no extra command).
   if (!p.ifbIn && p.unfeedPortsIn) await removeIfb(runner, ifbIn);
+  if (p.vmPorts && !p.vmPorts.ifbOut && p.unfeedPorts) await removeIfb(runner, vmOutIfbOf(ifb));
 }
 
 /**
@@ -335,11 +346,21 @@ function checkUplink(u: UplinkPlan, s: UplinkState): void {
  * Whether a bridge network's shaping is in place on its uplink, as `qdiscs` (`tc qdisc show`) lists it: netforge's
  * root HTB on the NIC (outbound), the IFB's HTB and the NIC's ingress qdisc (inbound).
  */
-export function uplinkQosInPlace(qdiscs: string, nic: string, ifb: string, inbound: boolean, outbound: boolean): boolean {
+export function uplinkQosInPlace(
+  qdiscs: string,
+  nic: string,
+  ifb: string,
+  inbound: boolean,
+  outbound: boolean,
+  vms: { ports: readonly string[]; out: boolean; in: boolean } = { ports: [], out: false, in: false },
+): boolean {
   const lines = qdiscs.split("\n");
   const has = (prefix: string) => lines.some((l) => l.startsWith(prefix));
   if (outbound && !has(`qdisc htb ${UPLINK_MAJOR}: dev ${nic} root`)) return false;
   if (inbound && (!has(`qdisc htb 1: dev ${ifb} root`) || !ingressFed(lines, nic))) return false;
+  // Between two VMs (sixth round): the VM ports' feeds and the IFBs they feed.
+  if (vms.out && (!has(`qdisc htb 1: dev ${vmOutIfbOf(ifb)} root`) || vms.ports.some((p) => !ingressFed(lines, p)))) return false;
+  if (vms.in && (!has(`qdisc htb 1: dev ${inboundIfbOf(ifb)} root`) || vms.ports.some((p) => !egressFed(lines, p)))) return false;
   return true;
 }
 

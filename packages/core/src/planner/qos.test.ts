@@ -12,7 +12,6 @@ import { planChange } from "../drivers/registry";
 import { ConfigureQosBody } from "../schemas/qos";
 import { changeOfBody } from "./__fixtures__/change-of-body";
 import type { RoutedNetSpec, SriovNetSpec } from "./network-spec";
-import { bridgeVmToVmUnshaped } from "./changes";
 
 const spec: RoutedNetSpec = {
   type: "nat",
@@ -353,13 +352,35 @@ describe("a bridge network's bandwidth limits (at its uplink NIC)", () => {
 
   it("outbound on the NIC's egress (netforge's handle), inbound on the IFB fed from its ingress; the host's own frames in class 3", () => {
     const p = renderUplinkQos("nf-lan", "eth1", IFB, SET, null);
+    const IFB_OUT = "nfo-3e3fce454f5";
     expect(p.qdiscs).toEqual([
       { dev: "eth1", kind: "htb", defaultClass: 3, major: M },
       { dev: IFB, kind: "htb", defaultClass: 3 },
+      { dev: IFB_OUT, kind: "htb", defaultClass: 3 },
+      { dev: IFB_IN, kind: "htb", defaultClass: 3 },
     ]);
     expect(p.uplink).toEqual({ dev: "eth1", bridge: "nf-lan", root: true, feedTo: IFB, releaseRoot: false, releaseIngress: false });
     expect(p.ifb).toBe(true);
-    expect(p.feedPorts).toBeNull();
+    // Between two VMs (sixth round): the VM ports (not the NIC) feed nfo- (ingress) and nfi- (egress, LAN-marked
+    // frames passing); each VM with a limit has its own root class there.
+    expect(p.feedPorts).toEqual({ bridge: "nf-lan", ifb: IFB_OUT });
+    expect(p.feedPortsIn).toEqual({ bridge: "nf-lan", ifb: IFB_IN });
+    expect(p.vmPorts).toEqual({ ifbOut: true, except: "eth1", marked: true });
+    expect(p.ifbIn).toBe(true);
+    expect(p.batch).toEqual(
+      expect.arrayContaining([
+        `class replace dev ${IFB_OUT} parent 1: classid 1:2010 htb rate 20000kbit ceil 20000kbit quantum 200000`,
+        `filter add dev ${IFB_OUT} parent 1: protocol all prio 2 u32 match ether src ${MAC} flowid 1:2010`,
+        `filter replace dev ${IFB_OUT} parent 1: protocol all prio 1 handle 800::ffc u32 match ether dst ${BRIDGE_MAC} flowid 1:3`,
+        `filter replace dev ${IFB_OUT} parent 1: protocol all prio 1 handle 800::ffd u32 match ether dst ${NIC_MAC} flowid 1:3`,
+        `class replace dev ${IFB_IN} parent 1: classid 1:2010 htb rate 20000kbit ceil 20000kbit quantum 200000`,
+        `filter add dev ${IFB_IN} parent 1: protocol all prio 2 u32 match ether dst ${MAC} flowid 1:2010`,
+      ]),
+    );
+    expect(tcText(p)).toContain(
+      `tc filter replace dev <each port> parent 1: protocol all prio 2 handle 1 bpf bytecode "4,32 0 0 4294963220,69 1 0 1048576,6 0 0 4294967295,6 0 0 0" action mirred egress redirect dev ${IFB_IN}`,
+    );
+    expect(tcText(p)).toContain("# on each port of nf-lan but eth1, unless present");
     expect(p.batch).toEqual(
       expect.arrayContaining([
         `class replace dev eth1 parent ${M}: classid ${M}:1 htb rate 50000kbit ceil 50000kbit quantum 200000`,
@@ -389,6 +410,11 @@ describe("a bridge network's bandwidth limits (at its uplink NIC)", () => {
       `filter del dev eth1 parent ${M}: protocol all prio 1 handle 800::1 u32`,
       `class del dev eth1 classid ${M}:10`,
     ]);
+    // The VMs' limits gone: the VM ports' feeds go (not the NIC's), and with them nfo- and nfi- (applyTc).
+    expect(out.unfeedPorts).toBe("nf-lan");
+    expect(out.unfeedPortsIn).toBe("nf-lan");
+    expect(out.vmPorts).toEqual({ ifbOut: false, except: "eth1", marked: true });
+    expect(out.ifbIn).toBe(false);
     const none = renderUplinkQos("nf-lan", "eth1", IFB, null, SET);
     expect(none.uplink).toMatchObject({ root: false, feedTo: null, releaseRoot: true, releaseIngress: true });
     expect(none.batch).toEqual([]);
@@ -400,15 +426,15 @@ describe("a bridge network's bandwidth limits (at its uplink NIC)", () => {
     const steps = changeHostSteps(plan);
     expect(steps.map((s) => s.kind)).toEqual(["qos", "xml"]);
     expect(steps[0]).toMatchObject({
-      name: `apply bandwidth limits on uplink eth1 of bridge nf-lan and ${IFB} (tc)`,
+      name: `apply bandwidth limits on uplink eth1 of bridge nf-lan and ${IFB}, nfo-${IFB.slice(4)}, nfi-${IFB.slice(4)} (tc)`,
       apply: renderUplinkQos("nf-lan", "eth1", IFB, SET, null),
       undo: renderUplinkQos("nf-lan", "eth1", IFB, null, SET),
     });
     expect(parseNetworkXml(plan.libvirtXml).spec).toEqual({ ...br, qos: SET });
     expect(planChange({ ...br, qos: SET }, { kind: "qos", qos: SET }, up).steps).toEqual([]);
-    // VM limits: the job says what they do not cover (between two VMs of a bridge network, nothing is shaped).
+    // VM limits hold between two VMs of the network too (sixth round): nothing left for the job to warn of.
     expect(SET.vms.length).toBeGreaterThan(0);
-    expect(plan.warnings).toEqual([bridgeVmToVmUnshaped(br.name)]);
+    expect(plan.warnings).toEqual([]);
     expect(planChange(br, { kind: "qos", qos: { network: SET.network, vms: [] } }, up).warnings).toEqual([]);
     const net = { active: true, autostart: false, xml: "<network/>", forwardMode: "bridge", firewall: null };
     const links = [

@@ -26,10 +26,14 @@
  * ports, kept by the worker from link events (firewall/port-watcher.ts).
  */
 import { parseCidr, parseIPv4 } from "../net/ipv4";
+import { LAN_MARK } from "./tc-qos";
 import { checkCapabilities, type ElementCount, type FirewallNetwork, lanCounterNames, lanCounterNetwork, type TrafficCount } from "./nft";
 
 export const NFT_BRIDGE_FAMILY = "bridge"; // not-a-network-type: nft's bridge family
 export const NFT_BRIDGE_TABLE = "netforge";
+
+/** tc-qos's LAN_MARK as nft writes it. */
+const LAN_MARK_HEX = `0x${LAN_MARK.toString(16).padStart(8, "0")}`;
 
 /** A (MAC, IPv4) pair a VM port may send from. */
 export interface MacIp {
@@ -216,7 +220,10 @@ function lanChainLines(lan: readonly LanCounted[]): string[] {
   for (const l of lan) {
     const c = lanCounterNames(l.name);
     L.push(`\t\toifname "${l.uplink}" counter name "${c.out}" update @${TRAFFIC_LAN_SETS.out} { oifname . ether saddr }`);
-    L.push(`\t\tiifname "${l.uplink}" counter name "${c.in}" update @${TRAFFIC_LAN_SETS.in} { iifname . ether daddr }`);
+    // The LAN's frames carry LAN_MARK to the VM ports' egress, where the shaping between VMs lets them pass.
+    L.push(
+      `\t\tiifname "${l.uplink}" meta mark set meta mark or ${LAN_MARK_HEX} counter name "${c.in}" update @${TRAFFIC_LAN_SETS.in} { iifname . ether daddr }`,
+    );
   }
   L.push("\t}");
   return L;

@@ -57,6 +57,27 @@ export function limitsVms(q: QosSpec | null | undefined, d: QosDirection): boole
 /** The IFB of a network's inbound shaping between its VMs (fed from its ports' egress): `nfi-` and the outbound IFB's id. */
 export const inboundIfbOf = (ifb: string): string => `nfi-${ifb.slice(4)}`;
 
+/**
+ * The IFB of a bridge network's outbound shaping between its VMs (fed from its VM ports' ingress; its `nfq-` IFB is
+ * the uplink's inbound one): `nfo-` and the same id.
+ */
+export const vmOutIfbOf = (ifb: string): string => `nfo-${ifb.slice(4)}`;
+
+/**
+ * The mark bit netforge's bridge table sets (`meta mark set meta mark or`) on every frame a bridge network's uplink NIC
+ * hands its bridge (docs/adr/0044-network-qos.md, sixth round): on a VM port's egress such a frame is from the LAN,
+ * shaped at the uplink already. One bit, set with `or` and tested with `jset`, so other users' mark bits survive
+ * and do not disturb it.
+ */
+export const LAN_MARK = 0x00100000;
+
+/**
+ * Classic BPF for cls_bpf (`bytecode`): load skb->mark (SKF_AD_OFF + SKF_AD_MARK = -4096 + 20), jset LAN_MARK:
+ * set -> return 0 (no match: the next filter, or the port's HTB direct queue), clear -> return -1 (a match: the
+ * filter's actions run). This kernel has cls_bpf with classic bytecode (no fw, basic, flower, act_bpf).
+ */
+export const UNMARKED_BPF = `4,32 0 0 ${(-4096 + 20) >>> 0},69 1 0 ${LAN_MARK},6 0 0 ${0xffffffff},6 0 0 0`;
+
 /** Whether the set limits anything at all. */
 export const hasQos = (q: QosSpec | null | undefined): boolean => limitsDirection(q, "inbound") || limitsDirection(q, "outbound");
 
@@ -133,13 +154,30 @@ export const portFeedLines = (port: string, ifb: string): { qdisc: string; filte
  * 16.7 Gbit/s through the port alone, 13.5 with every frame through the IFB). `mac`: the bridge's MAC, or
  * BRIDGE_MAC in the plan's text.
  */
-export const portFeedInLines = (port: string, ifbIn: string, mac: string): { qdisc: string; filters: string[] } => ({
+export const portFeedInLines = (port: string, ifbIn: string, mac: string, marked = false): { qdisc: string; filters: string[] } => ({
   qdisc: `qdisc add dev ${port} root handle 1: htb`,
   filters: [
     `filter replace dev ${port} parent 1: protocol all prio 1 handle 800::1 u32 match ether src ${mac} flowid 1:0`,
-    `filter replace dev ${port} parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev ${ifbIn}`,
+    // A bridge network's port (`marked`): frames from the LAN (LAN_MARK) pass to the port's direct queue (shaped at
+    // the uplink already, and spared the hop); a cls_bpf filter at prio 2 (a prio holds one classifier kind) with a
+    // fixed handle. The u32 redirect stays away: at prio 1 it would take every frame first.
+    marked
+      ? `filter replace dev ${port} parent 1: protocol all prio 2 handle 1 bpf bytecode "${UNMARKED_BPF}" action mirred egress redirect dev ${ifbIn}`
+      : `filter replace dev ${port} parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev ${ifbIn}`,
   ],
 });
+
+/**
+ * Where a network's VM ports are fed (both renderers' plans): `out` the IFB of their ingress, `in` the IFB of their
+ * egress, `except` a port that is not a VM's (a bridge network's uplink NIC), `marked` the egress feed lets
+ * LAN-marked frames pass (a bridge network).
+ */
+export interface PortFeedSpec {
+  out: string | null;
+  in: string | null;
+  except?: string;
+  marked?: boolean;
+}
 
 /** What applying a set runs: `cleanup` first (failures there are things already gone), the qdiscs a device lacks, the port feeds, then `batch`. */
 export interface TcPlan {
@@ -164,6 +202,11 @@ export interface TcPlan {
   unfeedPortsIn: string | null;
   /** tc batch lines making the shaping what the set says (idempotent: replace); BRIDGE_MAC filled in when it runs. */
   batch: string[];
+  /**
+   * A bridge network: its VM-to-VM outbound IFB (`vmOutIfbOf(ifb)`, fed from its VM ports' ingress) exists after the
+   * apply; the port never fed or unfed (its uplink NIC); the egress feed passes LAN-marked frames. Absent: routed.
+   */
+  vmPorts?: { ifbOut: boolean; except: string; marked: true };
   /**
    * A bridge network's uplink NIC (the host's, shaped at its edge: renderUplinkQos); absent on the routed types.
    * Checked before anything changes: a root or ingress qdisc on it that netforge did not add refuses the job.
@@ -317,7 +360,8 @@ export function qosStepName(bridge: string, ifb: string, want: QosSpec | null, h
 /** The plan's lines as one text (the dry run's and the job's view): the conditional lines marked as such. */
 export function tcText(p: TcPlan): string {
   const feed = p.feedPorts ? portFeedLines("<each port>", p.feedPorts.ifb) : null;
-  const feedIn = p.feedPortsIn ? portFeedInLines("<each port>", p.feedPortsIn.ifb, BRIDGE_MAC) : null;
+  const feedIn = p.feedPortsIn ? portFeedInLines("<each port>", p.feedPortsIn.ifb, BRIDGE_MAC, p.vmPorts?.marked) : null;
+  const but = p.vmPorts ? ` but ${p.vmPorts.except}` : "";
   const u = p.uplink;
   const uplinkFeed = u?.feedTo ? uplinkFeedLines(u.dev, u.feedTo) : null;
   const lines = [
@@ -325,11 +369,13 @@ export function tcText(p: TcPlan): string {
     ...p.cleanup.map((l) => `${l}    # if present`),
     ...(u?.releaseRoot ? [`qdisc del dev ${u.dev} root    # if netforge's htb ${UPLINK_MAJOR}:`] : []),
     ...(u?.releaseIngress ? [`qdisc del dev ${u.dev} handle ffff: ingress    # if it holds netforge's feed alone`] : []),
-    ...(p.unfeedPorts ? [`qdisc del dev <each port of ${p.unfeedPorts}> handle ffff: ingress    # if present`] : []),
-    ...(p.unfeedPortsIn ? [`qdisc del dev <each port of ${p.unfeedPortsIn}> root    # if netforge's htb 1:`] : []),
+    ...(p.unfeedPorts ? [`qdisc del dev <each port of ${p.unfeedPorts}${but}> handle ffff: ingress    # if present`] : []),
+    ...(p.unfeedPortsIn ? [`qdisc del dev <each port of ${p.unfeedPortsIn}${but}> root    # if netforge's htb 1:`] : []),
     ...p.qdiscs.map((q) => `${qdiscLine(q)}    # unless present`),
-    ...(feed && p.feedPorts ? [`${feed.qdisc}    # on each port of ${p.feedPorts.bridge}, unless present`, feed.filter] : []),
-    ...(feedIn && p.feedPortsIn ? [`${feedIn.qdisc}    # on each port of ${p.feedPortsIn.bridge}, unless present`, ...feedIn.filters] : []),
+    ...(feed && p.feedPorts ? [`${feed.qdisc}    # on each port of ${p.feedPorts.bridge}${but}, unless present`, feed.filter] : []),
+    ...(feedIn && p.feedPortsIn
+      ? [`${feedIn.qdisc}    # on each port of ${p.feedPortsIn.bridge}${but}, unless present`, ...feedIn.filters]
+      : []),
     ...(uplinkFeed ? [`${uplinkFeed.qdisc}    # unless present`, uplinkFeed.filter] : []),
     ...p.batch,
   ];
@@ -418,17 +464,47 @@ export function renderUplinkQos(bridge: string, nic: string, ifb: string, want: 
     if (!out) batch.push(host(HOST_FILTERS.group, "u8 0x01 0x01 at -14"));
     batch.push(`filter replace dev ${dev} parent ${M}: protocol all prio 1 handle ${EDGE_FILTER} u32 match u32 0 0 flowid ${M}:2`);
   }
+  // Between two VMs (sixth round): frames switched from one VM port to another never cross the NIC. Outbound, a
+  // VM's frames taken at its port's ingress to `nfo-` (its own root class by ether src; frames to the host pass);
+  // inbound, frames at a port's egress to `nfi-` (its own root class by ether dst) unless the bridge table marked
+  // them as the LAN's (LAN_MARK: shaped at the uplink already) or they are the host's (from the bridge's MAC).
+  const ifbOut = vmOutIfbOf(ifb);
+  const ifbIn = inboundIfbOf(ifb);
+  const vmOut = limitsVms(want, "outbound");
+  const vmIn = limitsVms(want, "inbound");
+  for (const [d, dev, match] of [
+    ["outbound", ifbOut, "ether src"],
+    ["inbound", ifbIn, "ether dst"],
+  ] as const) {
+    if (!limitsVms(want, d)) continue;
+    const w = want as QosSpec;
+    cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 2`);
+    const keep = new Set(w.vms.flatMap((v, i) => (v[d] ? [i] : [])));
+    (had?.vms ?? []).forEach((v, i) => {
+      if (v[d] !== undefined && !keep.has(i)) cleanup.push(`class del dev ${dev} classid 1:${vmInternalMinor(i)}`);
+    });
+    qdiscs.push({ dev, kind: "htb", defaultClass: 3 });
+    batch.push(`class replace dev ${dev} parent 1: classid 1:3 ${htbArgs({ averageKbps: UNLIMITED_KBPS })}`);
+    const host = (handle: string, sel: string) =>
+      `filter replace dev ${dev} parent 1: protocol all prio 1 handle ${handle} u32 match ${sel} flowid 1:3`;
+    if (d === "outbound") {
+      // Frames to the host itself (the bridge device's address, the NIC's own MAC) are not between two VMs.
+      batch.push(host(HOST_FILTERS.bridge, `ether dst ${BRIDGE_MAC}`), host(HOST_FILTERS.nic, `ether dst ${NIC_MAC}`));
+    } else batch.push(host(EDGE_FILTER, `ether src ${BRIDGE_MAC}`));
+    batch.push(...internalLines(dev, w, d, match));
+  }
   const inbound = limitsDirection(want, "inbound");
   const outbound = limitsDirection(want, "outbound");
   return {
     ifb: inbound,
     cleanup,
     qdiscs,
-    feedPorts: null,
-    unfeedPorts: null,
-    ifbIn: false,
-    feedPortsIn: null,
-    unfeedPortsIn: null,
+    feedPorts: vmOut ? { bridge, ifb: ifbOut } : null,
+    unfeedPorts: !vmOut && limitsVms(had, "outbound") ? bridge : null,
+    ifbIn: vmIn,
+    feedPortsIn: vmIn ? { bridge, ifb: ifbIn } : null,
+    unfeedPortsIn: !vmIn && limitsVms(had, "inbound") ? bridge : null,
+    vmPorts: { ifbOut: vmOut, except: nic, marked: true },
     batch,
     uplink: {
       dev: nic,
@@ -451,9 +527,24 @@ export interface ShapedAt {
 export const renderQosAt = (at: ShapedAt, ifb: string, want: QosSpec | null, had: QosSpec | null): TcPlan =>
   at.uplink === null ? renderQos(at.bridge, ifb, want, had) : renderUplinkQos(at.bridge, at.uplink, ifb, want, had);
 
+/** Where a plan's port feeds go (null: the plan feeds no port). */
+export function portFeedsOf(p: TcPlan): PortFeedSpec | null {
+  if (!p.feedPorts && !p.feedPortsIn) return null;
+  return {
+    out: p.feedPorts?.ifb ?? null,
+    in: p.feedPortsIn?.ifb ?? null,
+    ...(p.vmPorts ? { except: p.vmPorts.except, marked: p.vmPorts.marked } : {}),
+  };
+}
+
 /** The step's name for a network shaped at `at`. */
 export function qosStepNameAt(at: ShapedAt, ifb: string, want: QosSpec | null, had: QosSpec | null): string {
   if (at.uplink === null) return qosStepName(at.bridge, ifb, want, had);
-  const ifbUsed = limitsDirection(want, "inbound") || limitsDirection(had, "inbound");
-  return `apply bandwidth limits on uplink ${at.uplink} of bridge ${at.bridge}${ifbUsed ? ` and ${ifb}` : ""} (tc)`;
+  const used = (d: QosDirection) => limitsVms(want, d) || limitsVms(had, d);
+  const ifbs = [
+    ...(limitsDirection(want, "inbound") || limitsDirection(had, "inbound") ? [ifb] : []),
+    ...(used("outbound") ? [vmOutIfbOf(ifb)] : []),
+    ...(used("inbound") ? [inboundIfbOf(ifb)] : []),
+  ];
+  return `apply bandwidth limits on uplink ${at.uplink} of bridge ${at.bridge}${ifbs.length > 0 ? ` and ${ifbs.join(", ")}` : ""} (tc)`;
 }
