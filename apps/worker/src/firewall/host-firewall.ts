@@ -30,8 +30,13 @@ export class HostFirewall {
    */
   private readonly live = new Map<string, { pairs: MacIp[] | null; ports: string[] }>();
 
-  /** The bridge networks counted at their uplink NIC (render/nft-bridge.ts), set by reconcile from the catalog. */
+  /**
+   * The bridge networks counted at their uplink NIC (render/nft-bridge.ts), set by reconcile from the catalog and by
+   * the job defining one (countLan) or deleting one (forgetTraffic).
+   */
   private lan: LanCounted[] = [];
+  /** When (in the clock's ticks) a job last added or took away each counted bridge network. */
+  private readonly lanTouched = new Map<string, number>();
 
   constructor(
     readonly backend: FirewallBackend,
@@ -110,7 +115,13 @@ export class HostFirewall {
     lan?: readonly LanCounted[],
   ): Promise<"unchanged" | "applied" | "restored"> {
     return this.serial(async () => {
-      if (lan) this.lan = [...lan].sort((a, b) => a.name.localeCompare(b.name));
+      if (lan) {
+        // A bridge network a job added or took away after the caller's read keeps what the job made of it.
+        const recent = (name: string) => (this.lanTouched.get(name) ?? 0) > readMark;
+        const next = lan.filter((l) => !recent(l.name));
+        for (const l of this.lan) if (recent(l.name) && !next.some((x) => x.name === l.name)) next.push(l);
+        this.lan = next.sort((a, b) => a.name.localeCompare(b.name));
+      }
       // A network a job is on, or one a job changed after `readMark` (the caller's read of libvirt began), keeps
       // the part the job gave it: the read may predate the job (a delete would otherwise come back).
       const mine = (name: string) => this.pinned.has(name) || (this.touched.get(name) ?? 0) > readMark;
@@ -150,8 +161,30 @@ export class HostFirewall {
       // its rules, then no whole table carries its counts.
       const wasLan = this.lan.some((l) => l.name === name);
       this.lan = this.lan.filter((l) => l.name !== name);
+      this.lanTouched.set(name, ++this.clock);
       await this.backend.forgetTraffic?.(name, bridge, this.desired.has(name));
       if (wasLan && this.appliedKey !== null) await this.applyNow();
+    });
+  }
+
+  /**
+   * A bridge network made on a NIC is counted from the job that defines it (docs/adr/0044-network-qos.md, sixth
+   * round), not from the next reconcile round: its counters and the LAN mark (tc-qos.ts LAN_MARK) in the bridge
+   * table at once. Nothing to do when it is counted already at that NIC.
+   */
+  async countLan(l: LanCounted): Promise<void> {
+    return this.serial(async () => {
+      if (this.lan.some((x) => x.name === l.name && x.uplink === l.uplink)) return;
+      const before = this.lan;
+      this.lan = [...this.lan.filter((x) => x.name !== l.name), l].sort((a, b) => a.name.localeCompare(b.name));
+      this.lanTouched.set(l.name, ++this.clock);
+      if (this.appliedKey === null) return;
+      try {
+        await this.applyNow();
+      } catch (err) {
+        this.lan = before;
+        throw err;
+      }
     });
   }
 
