@@ -698,6 +698,59 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     // E's own and ARP aside: under 1 %).
     expect(within(lanIn, 20, 0.1), `LAN -> E ${lanIn}`).toBe(true);
     expect(viaIfb, "bytes of LAN -> E through the inbound IFB").toBeLessThan(75_000);
+
+    // Counted (sixth round): 8 MiB F -> G (unlimited, so quick) in the network's `network` peer and F's and G's
+    // rows, each within 1 % of the IP bytes F's and G's interfaces passed; the LAN's (`outside`) untouched.
+    const N = 8 * 1024 * 1024;
+    type Counts = { bytesIn: number; bytesOut: number };
+    type Split = Counts & { peers?: { outside: Counts; network: Counts } };
+    const read = async () => {
+      const ips = (await c.call("list-network-ips", { name: "qlan" })).body.ips as { mac: string; traffic?: Split }[];
+      const net = (await c.call("describe-network", { name: "qlan" })).body.network.stats.traffic as Split | undefined;
+      const zero = { bytesIn: 0, bytesOut: 0 };
+      const peer = (t: Split | undefined) => t?.peers?.network ?? zero;
+      return {
+        net: peer(net),
+        lan: net?.peers?.outside ?? zero,
+        f: peer(ips.find((r) => r.mac === "52:54:00:87:00:0f")?.traffic),
+        g: peer(ips.find((r) => r.mac === "52:54:00:87:00:1f")?.traffic),
+      };
+    };
+    const pid = await startCountedServer(vmG.exec, "192.0.2.52", 5303, N);
+    try {
+      await waitFor("G's counted peer", async () => (await vmG.exec(["ss", "-Hltn", "sport = :5303"])).stdout.includes("5303"));
+      await waitFor(
+        "the split published",
+        async () => (await c.call("describe-network", { name: "qlan" })).body.network.stats.traffic?.peers,
+      );
+      const s0 = await read();
+      const i0 = { f: await interfaceIpBytes(vmF.exec, "eth0"), g: await interfaceIpBytes(vmG.exec, "eth0") };
+      const sent = await vmF.exec(["python3", "-c", COUNTED_CLIENT_PY, "192.0.2.52", "5303", "outbound", String(N)], { timeoutMs: 30_000 });
+      expect(Number(sent.stdout.trim())).toBe(N);
+      const i1 = { f: await interfaceIpBytes(vmF.exec, "eth0"), g: await interfaceIpBytes(vmG.exec, "eth0") };
+      const s1 = await waitFor("F -> G in the published counters", async () => {
+        const x = await read();
+        return x.g.bytesIn - s0.g.bytesIn >= N ? x : null;
+      });
+      const fTx = i1.f.tx - i0.f.tx;
+      const gTx = i1.g.tx - i0.g.tx;
+      const got = {
+        "net out": [s1.net.bytesOut - s0.net.bytesOut, fTx + gTx],
+        "net in": [s1.net.bytesIn - s0.net.bytesIn, fTx + gTx],
+        "F out": [s1.f.bytesOut - s0.f.bytesOut, fTx],
+        "G in": [s1.g.bytesIn - s0.g.bytesIn, i1.g.rx - i0.g.rx],
+      } as const;
+      console.log("bridge network, F -> G counted [counter, interfaces] for", N, "bytes of payload:", got, {
+        lanOut: s1.lan.bytesOut - s0.lan.bytesOut,
+      });
+      for (const [k, [counted, reference]] of Object.entries(got)) {
+        expect(counted, k).toBeGreaterThanOrEqual(N);
+        expect(Math.abs(counted - reference), `${k}: ${counted}, interfaces ${reference}`).toBeLessThanOrEqual(reference * 0.01);
+      }
+      expect(s1.lan.bytesOut - s0.lan.bytesOut).toBeLessThan(N * 0.01);
+    } finally {
+      await vmG.exec(["kill", pid]).catch(() => undefined);
+    }
   });
 
   it("the bridge's MAC changes (a port with a lower one): the uplink's host filters follow it on the link event; the host stays unlimited", async () => {

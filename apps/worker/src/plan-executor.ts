@@ -231,8 +231,8 @@ async function forgetTraffic(ctx: JobContext, network: string, bridge: string | 
 async function countLanOf(ctx: JobContext, xml: string): Promise<void> {
   try {
     const spec = parseNetworkXml(xml).spec;
-    const uplink = spec ? modelOf(spec).view(spec).shapedAt?.uplink : null;
-    if (spec && uplink) await ctx.firewall.countLan({ name: spec.name, uplink });
+    const at = spec ? modelOf(spec).view(spec).shapedAt : null;
+    if (spec && at?.uplink) await ctx.firewall.countLan({ name: spec.name, uplink: at.uplink, bridge: at.bridge });
   } catch (err) {
     ctx.logger.warn({ err }, "could not count a bridge network's traffic from its job (reconcile's round will)");
   }

@@ -37,6 +37,8 @@ export class HostFirewall {
   private lan: LanCounted[] = [];
   /** When (in the clock's ticks) a job last added or took away each counted bridge network. */
   private readonly lanTouched = new Map<string, number>();
+  /** Each counted bridge network's VM ports (its bridge's ports but its NIC), kept by the port watcher. */
+  private readonly lanPorts = new Map<string, string[]>();
 
   constructor(
     readonly backend: FirewallBackend,
@@ -162,6 +164,7 @@ export class HostFirewall {
       const wasLan = this.lan.some((l) => l.name === name);
       this.lan = this.lan.filter((l) => l.name !== name);
       this.lanTouched.set(name, ++this.clock);
+      this.lanPorts.delete(name);
       await this.backend.forgetTraffic?.(name, bridge, this.desired.has(name));
       if (wasLan && this.appliedKey !== null) await this.applyNow();
     });
@@ -194,6 +197,33 @@ export class HostFirewall {
       const all = new Set([...names, ...this.desired.keys(), ...this.lan.map((l) => l.name)]);
       const allBridges = new Set([...bridges, ...[...this.desired.values()].map((n) => n.bridge)]);
       return (await this.backend.forgetTrafficExcept?.(all, allBridges)) ?? [];
+    });
+  }
+
+  /** The counted bridge networks whose bridge is known (name, bridge, NIC), for the port watcher. */
+  lanCounted(): { name: string; bridge: string; uplink: string }[] {
+    return this.lan.flatMap((l) => (l.bridge ? [{ name: l.name, bridge: l.bridge, uplink: l.uplink }] : []));
+  }
+
+  /**
+   * Set a counted bridge network's VM ports (the port watcher) and apply them when they changed: what its frames
+   * between two VMs are counted by. On failure the previous ones stay.
+   */
+  async setLanPorts(name: string, ports: readonly string[]): Promise<boolean> {
+    return this.serial(async () => {
+      const next = [...new Set(ports)].sort();
+      const before = this.lanPorts.get(name);
+      if (JSON.stringify(next) === JSON.stringify(before ?? [])) return false;
+      this.lanPorts.set(name, next);
+      if (!this.lan.some((l) => l.name === name) || this.appliedKey === null) return false;
+      try {
+        await this.applyNow();
+        return true;
+      } catch (err) {
+        if (before) this.lanPorts.set(name, before);
+        else this.lanPorts.delete(name);
+        throw err;
+      }
     });
   }
 
@@ -243,8 +273,13 @@ export class HostFirewall {
       });
   }
 
+  /** The counted bridge networks as applied: each with its VM ports. */
+  private lanMerged(): LanCounted[] {
+    return this.lan.map((l) => ({ ...l, ports: this.lanPorts.get(l.name) ?? [] }));
+  }
+
   private key(): string {
-    return JSON.stringify([this.merged(), this.lan]);
+    return JSON.stringify([this.merged(), this.lanMerged()]);
   }
 
   /** Called when the networks with port security changed (the port watcher then reads their ports). */
@@ -253,9 +288,10 @@ export class HostFirewall {
 
   private async applyNow(opts: { whole?: boolean } = {}): Promise<string> {
     const nets = this.merged();
-    const text = await this.backend.replace(nets, { ...opts, lan: this.lan });
+    const text = await this.backend.replace(nets, { ...opts, lan: this.lanMerged() });
     this.appliedKey = this.key();
-    const secured = JSON.stringify(this.portSecured());
+    // (The port watcher reads the ports of the counted bridge networks' bridges too.)
+    const secured = JSON.stringify([this.portSecured(), this.lanCounted()]);
     if (secured !== this.securedKey) {
       this.securedKey = secured;
       this.onPortSecuredChange?.();
