@@ -18,6 +18,7 @@ import {
   type UplinkPlan,
   uplinkFeedLines,
   vmOutIfbOf,
+  vmPortFeedLines,
 } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "./command-runner";
 
@@ -127,7 +128,7 @@ async function tcTolerant(runner: CommandRunner, lines: readonly string[]): Prom
 
 /**
  * Where a bridge's ports are fed: `out` the outbound IFB (their ingress), `in` the inbound IFB (their egress);
- * `except` a port never fed (a bridge network's uplink NIC), `marked` the egress feed passes LAN-marked frames.
+ * `except` a port never fed (a bridge network's uplink NIC), `select` the MACs a bridge network's feeds take.
  */
 export type PortFeeds = PortFeedSpec;
 
@@ -154,12 +155,12 @@ export async function feedPorts(runner: CommandRunner, bridge: string, to: PortF
   const batch: string[] = [];
   for (const port of ports) {
     if (to.out) {
-      const feed = portFeedLines(port, to.out);
+      const feed = to.select ? vmPortFeedLines(port, to.out, to.select.out) : portFeedLines(port, to.out);
       if (!ingressFed(lines, port)) batch.push(feed.qdisc);
       batch.push(feed.filter);
     }
     if (to.in && mac) {
-      const feed = portFeedInLines(port, to.in, mac, to.marked);
+      const feed = portFeedInLines(port, to.in, mac, to.select?.in);
       if (!egressFed(lines, port)) batch.push(feed.qdisc);
       batch.push(...feed.filters);
     }

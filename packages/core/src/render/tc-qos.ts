@@ -71,12 +71,35 @@ export const vmOutIfbOf = (ifb: string): string => `nfo-${ifb.slice(4)}`;
  */
 export const LAN_MARK = 0x00100000;
 
+/** Classic BPF's most MACs in one program: its jumps reach 255 instructions ahead, four instructions a MAC. */
+const BPF_MAX_MACS = 63;
+
 /**
- * Classic BPF for cls_bpf (`bytecode`): load skb->mark (SKF_AD_OFF + SKF_AD_MARK = -4096 + 20), jset LAN_MARK:
- * set -> return 0 (no match: the next filter, or the port's HTB direct queue), clear -> return -1 (a match: the
- * filter's actions run). This kernel has cls_bpf with classic bytecode (no fw, basic, flower, act_bpf).
+ * Classic BPF for cls_bpf (`bytecode`; this kernel has cls_bpf with classic bytecode, no fw, basic, flower or
+ * act_bpf): a match (return -1: the filter's actions run) for a frame whose Ethernet source (`src`, at byte 6) or
+ * destination (`dst`, at 0) is one of `macs`, else no match (return 0: the next filter, or the qdisc's default);
+ * cls_bpf sees the frame from its MAC header at ingress and egress alike. With `unmarked`, a frame carrying
+ * LAN_MARK never matches (skb->mark: SKF_AD_OFF + SKF_AD_MARK = -4096 + 20, tested with jset). Per MAC: load its
+ * first 4 bytes, compare, load the last 2, compare. More than BPF_MAX_MACS MACs: every (unmarked) frame matches.
  */
-export const UNMARKED_BPF = `4,32 0 0 ${(-4096 + 20) >>> 0},69 1 0 ${LAN_MARK},6 0 0 ${0xffffffff},6 0 0 0`;
+export function macBpf(macs: readonly string[], at: "src" | "dst", unmarked: boolean): string {
+  const off = at === "src" ? 6 : 0;
+  const list = [...new Set(macs.map((m) => m.toLowerCase()))].sort();
+  const all = list.length > BPF_MAX_MACS;
+  const n = all ? 0 : list.length;
+  const ins: string[] = [];
+  // The returns: `ret 0` at 4n (+2 with the mark test), `ret -1` after it.
+  if (unmarked) ins.push(`32 0 0 ${(-4096 + 20) >>> 0}`, `69 ${all ? 1 : 4 * n} 0 ${LAN_MARK}`);
+  list.slice(0, n).forEach((mac, k) => {
+    const b = mac.split(":").map((x) => Number.parseInt(x, 16)) as [number, number, number, number, number, number];
+    const hi = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+    const lo = (b[4] << 8) | b[5];
+    ins.push(`32 0 0 ${off}`, `21 0 2 ${hi}`, `40 0 0 ${off + 4}`, `21 ${4 * n - 4 * k - 3} 0 ${lo}`);
+  });
+  if (all) ins.push(`6 0 0 ${0xffffffff}`, "6 0 0 0");
+  else ins.push("6 0 0 0", `6 0 0 ${0xffffffff}`);
+  return `${ins.length},${ins.join(",")}`;
+}
 
 /** Whether the set limits anything at all. */
 export const hasQos = (q: QosSpec | null | undefined): boolean => limitsDirection(q, "inbound") || limitsDirection(q, "outbound");
@@ -154,17 +177,33 @@ export const portFeedLines = (port: string, ifb: string): { qdisc: string; filte
  * 16.7 Gbit/s through the port alone, 13.5 with every frame through the IFB). `mac`: the bridge's MAC, or
  * BRIDGE_MAC in the plan's text.
  */
-export const portFeedInLines = (port: string, ifbIn: string, mac: string, marked = false): { qdisc: string; filters: string[] } => ({
+export const portFeedInLines = (
+  port: string,
+  ifbIn: string,
+  mac: string,
+  select?: readonly string[],
+): { qdisc: string; filters: string[] } => ({
   qdisc: `qdisc add dev ${port} root handle 1: htb`,
   filters: [
     `filter replace dev ${port} parent 1: protocol all prio 1 handle 800::1 u32 match ether src ${mac} flowid 1:0`,
-    // A bridge network's port (`marked`): frames from the LAN (LAN_MARK) pass to the port's direct queue (shaped at
-    // the uplink already, and spared the hop); a cls_bpf filter at prio 2 (a prio holds one classifier kind) with a
-    // fixed handle. The u32 redirect stays away: at prio 1 it would take every frame first.
-    marked
-      ? `filter replace dev ${port} parent 1: protocol all prio 2 handle 1 bpf bytecode "${UNMARKED_BPF}" action mirred egress redirect dev ${ifbIn}`
+    // A bridge network's port (`select`: the MACs of its VMs with an inbound limit): only frames to one of them and
+    // not from the LAN (LAN_MARK: shaped at the uplink already) take the hop; the rest go to the port's direct
+    // queue. A cls_bpf filter at prio 2 (a prio holds one classifier kind) with a fixed handle, replaced whole on
+    // every apply; the u32 redirect stays away (at prio 1 it would take every frame first).
+    select
+      ? `filter replace dev ${port} parent 1: protocol all prio 2 handle 1 bpf bytecode "${macBpf(select, "dst", true)}" action mirred egress redirect dev ${ifbIn}`
       : `filter replace dev ${port} parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev ${ifbIn}`,
   ],
+});
+
+/**
+ * A bridge network's VM port's ingress fed to its `nfo-` IFB: only frames from one of `select` (its VMs with an
+ * outbound limit; the rest, unlimited between VMs and shaped toward the LAN at the NIC, take no hop), by a cls_bpf
+ * filter replaced whole on every apply.
+ */
+export const vmPortFeedLines = (port: string, ifbOut: string, select: readonly string[]): { qdisc: string; filter: string } => ({
+  qdisc: `qdisc add dev ${port} handle ffff: ingress`,
+  filter: `filter replace dev ${port} parent ffff: protocol all prio 1 handle 1 bpf bytecode "${macBpf(select, "src", false)}" action mirred egress redirect dev ${ifbOut}`,
 });
 
 /**
@@ -176,7 +215,8 @@ export interface PortFeedSpec {
   out: string | null;
   in: string | null;
   except?: string;
-  marked?: boolean;
+  /** A bridge network: only frames from (out) or to (in) these MACs take the hop; the egress one passes LAN-marked frames. */
+  select?: { out: readonly string[]; in: readonly string[] };
 }
 
 /** What applying a set runs: `cleanup` first (failures there are things already gone), the qdiscs a device lacks, the port feeds, then `batch`. */
@@ -204,9 +244,10 @@ export interface TcPlan {
   batch: string[];
   /**
    * A bridge network: its VM-to-VM outbound IFB (`vmOutIfbOf(ifb)`, fed from its VM ports' ingress) exists after the
-   * apply; the port never fed or unfed (its uplink NIC); the egress feed passes LAN-marked frames. Absent: routed.
+   * apply; the port never fed or unfed (its uplink NIC); the MACs whose frames the feeds select (PortFeedSpec).
+   * Absent: routed.
    */
-  vmPorts?: { ifbOut: boolean; except: string; marked: true };
+  vmPorts?: { ifbOut: boolean; except: string; select: { out: string[]; in: string[] } };
   /**
    * A bridge network's uplink NIC (the host's, shaped at its edge: renderUplinkQos); absent on the routed types.
    * Checked before anything changes: a root or ingress qdisc on it that netforge did not add refuses the job.
@@ -359,8 +400,13 @@ export function qosStepName(bridge: string, ifb: string, want: QosSpec | null, h
 
 /** The plan's lines as one text (the dry run's and the job's view): the conditional lines marked as such. */
 export function tcText(p: TcPlan): string {
-  const feed = p.feedPorts ? portFeedLines("<each port>", p.feedPorts.ifb) : null;
-  const feedIn = p.feedPortsIn ? portFeedInLines("<each port>", p.feedPortsIn.ifb, BRIDGE_MAC, p.vmPorts?.marked) : null;
+  const sel = p.vmPorts?.select;
+  const feed = p.feedPorts
+    ? sel
+      ? vmPortFeedLines("<each port>", p.feedPorts.ifb, sel.out)
+      : portFeedLines("<each port>", p.feedPorts.ifb)
+    : null;
+  const feedIn = p.feedPortsIn ? portFeedInLines("<each port>", p.feedPortsIn.ifb, BRIDGE_MAC, sel?.in) : null;
   const but = p.vmPorts ? ` but ${p.vmPorts.except}` : "";
   const u = p.uplink;
   const uplinkFeed = u?.feedTo ? uplinkFeedLines(u.dev, u.feedTo) : null;
@@ -504,7 +550,14 @@ export function renderUplinkQos(bridge: string, nic: string, ifb: string, want: 
     ifbIn: vmIn,
     feedPortsIn: vmIn ? { bridge, ifb: ifbIn } : null,
     unfeedPortsIn: !vmIn && limitsVms(had, "inbound") ? bridge : null,
-    vmPorts: { ifbOut: vmOut, except: nic, marked: true },
+    vmPorts: {
+      ifbOut: vmOut,
+      except: nic,
+      select: {
+        out: (want?.vms ?? []).filter((v) => v.outbound).map((v) => v.mac),
+        in: (want?.vms ?? []).filter((v) => v.inbound).map((v) => v.mac),
+      },
+    },
     batch,
     uplink: {
       dev: nic,
@@ -533,7 +586,7 @@ export function portFeedsOf(p: TcPlan): PortFeedSpec | null {
   return {
     out: p.feedPorts?.ifb ?? null,
     in: p.feedPortsIn?.ifb ?? null,
-    ...(p.vmPorts ? { except: p.vmPorts.except, marked: p.vmPorts.marked } : {}),
+    ...(p.vmPorts ? { except: p.vmPorts.except, select: p.vmPorts.select } : {}),
   };
 }
 
