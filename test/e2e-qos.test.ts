@@ -524,6 +524,8 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     vms: [{ mac: MAC_E, inbound: { averageKbps: 20000 }, outbound: { averageKbps: 20000 } }],
   };
   let vmE: NamespaceVm;
+  let vmF: NamespaceVm;
+  let vmG: NamespaceVm;
   let nicBefore = "";
   let lanIfb = "";
   const nicQdiscs = async () => (await h.exec(["tc", "qdisc", "show", "dev", NIC])).stdout;
@@ -549,7 +551,7 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
       const net = (await c.call("describe-network", { name: "qlan" })).body.network.stats.traffic as Counts | undefined;
       return { net, e: ips.find((r) => r.mac === MAC_E) };
     };
-    // Counted from the worker's next reconcile round after the network was made.
+    // Published by the next heartbeat (counted since the create job).
     await waitFor("the bridge network's counters", async () => (await read()).net, 15_000);
     const pid = await startCountedServer(h.execOutside, LAN_PEER, 5302, N);
     try {
@@ -608,6 +610,10 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     });
     const made = await c.call("create-network", { name: "qlan", type: "bridge", interface: NIC }, { wait: 30 });
     expect(made.body.job?.state, JSON.stringify(made.body)).toBe("succeeded");
+    // Counted from its create job (sixth round), not from the next reconcile round (3 s here): the counter and the
+    // LAN mark are in the bridge table when the job is done.
+    const rules = (await h.exec(["nft", "list", "chain", "bridge", "netforge", "forward"])).stdout;
+    expect(rules).toContain(`iifname "${NIC}" meta mark set meta mark | 0x00100000 counter name "qlan_lan-in"`);
     lanIfb = `nfq-${(await c.call("describe-network", { name: "qlan" })).body.network.uuid.replace(/-/g, "").slice(0, 11)}`;
     vmE = await createNamespaceVm(h, { name: "qose", bridge: LAN_BRIDGE, mac: MAC_E });
     vms.push(vmE);
@@ -623,11 +629,14 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     expect(tc).toContain(
       `tc filter replace dev ${NIC} parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ${lanIfb}`,
     );
+    // Between two VMs: the VM ports (not the NIC) feed nfo- and nfi-, the egress feed passing the LAN's marked frames.
+    expect(tc).toContain(`# on each port of ${LAN_BRIDGE} but ${NIC}, unless present`);
+    expect(tc).toMatch(/prio 2 handle 1 bpf bytecode "[^"]+" action mirred egress redirect dev nfi-/);
 
     const r = await c.call("configure-network-qos", bset, { wait: 30 });
     expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
-    // What a VM limit of a bridge network does not cover, said by the job (not silently half-applied).
-    expect(r.body.job.warnings).toContainEqual(expect.stringContaining("traffic between two VMs of the network is not shaped"));
+    // VM limits now hold between two VMs of the network too (sixth round): nothing left for the job to warn of.
+    expect(r.body.job.warnings ?? []).toEqual([]);
     expect(await nicQdiscs()).toMatch(/qdisc htb 4e46: root/);
     expect((await c.call("describe-network", { name: "qlan" })).body.network.qos).toEqual({ network: bset.network, vms: bset.vms });
     const e = { out: await lanRate(vmE.exec, false), in: await lanRate(vmE.exec, true) };
@@ -640,6 +649,108 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     expect(within(e.in, 20, 0.1), `E inbound ${e.in}`).toBe(true);
     expect(host.out, `host outbound ${host.out}`).toBeGreaterThan(400);
     expect(host.in, `host inbound ${host.in}`).toBeGreaterThan(400);
+  });
+
+  it("between two VMs of the bridge network their own limits apply: E's 20 Mbit/s each way; an unlimited pair unshaped; E <-> LAN still 20", async () => {
+    vmF = await createNamespaceVm(h, { name: "qosf", bridge: LAN_BRIDGE, mac: "52:54:00:87:00:0f" });
+    vms.push(vmF);
+    vmG = await createNamespaceVm(h, { name: "qosg", bridge: LAN_BRIDGE, mac: "52:54:00:87:00:1f" });
+    vms.push(vmG);
+    await vmF.exec(["ip", "addr", "add", "192.0.2.51/24", "dev", "eth0"]);
+    await vmG.exec(["ip", "addr", "add", "192.0.2.52/24", "dev", "eth0"]);
+    await vmE.exec(["iperf3", "-s", "-D", "-B", IP_E, "-p", "5214"]);
+    await vmF.exec(["iperf3", "-s", "-D", "-B", "192.0.2.51", "-p", "5212"]);
+    await vmG.exec(["iperf3", "-s", "-D", "-B", "192.0.2.52", "-p", "5213"]);
+    // The new ports are fed on their link events (their VM ports' ingress and egress).
+    await waitFor("F's and G's ports fed", async () => {
+      const q = await qdiscs();
+      return [vmF.hostIfname, vmG.hostIfname].every(
+        (p) => q.includes(`qdisc htb 1: dev ${p} root`) && q.includes(`qdisc ingress ffff: dev ${p} `),
+      );
+    });
+    const ef = await between(vmE, "192.0.2.51", 5212);
+    const fe = await between(vmF, IP_E, 5214);
+    const fg = await between(vmF, "192.0.2.52", 5213);
+    const gf = await between(vmG, "192.0.2.51", 5212);
+    // LAN -> E: marked by the bridge table, so E's port lets it pass without the inbound IFB (shaped at the uplink).
+    const ifbInBytes = async () =>
+      (
+        JSON.parse((await h.exec(["ip", "-j", "-s", "link", "show", "dev", `nfi-${lanIfb.slice(4)}`])).stdout) as {
+          stats64: { rx: { bytes: number } };
+        }[]
+      )[0]?.stats64.rx.bytes ?? 0;
+    const b0 = await ifbInBytes();
+    const lanIn = await lanRate(vmE.exec, true);
+    const viaIfb = (await ifbInBytes()) - b0;
+    console.log("bridge network, between VMs Mbit/s (E limited to 20 each way; F, G unlimited), and LAN -> E:", {
+      ef,
+      fe,
+      fg,
+      gf,
+      lanIn,
+      viaIfb,
+    });
+    expect(within(ef, 20, 0.1), `E -> F ${ef}`).toBe(true);
+    expect(within(fe, 20, 0.1), `F -> E ${fe}`).toBe(true);
+    expect(fg, `F -> G ${fg}`).toBeGreaterThan(400);
+    expect(gf, `G -> F ${gf}`).toBeGreaterThan(400);
+    // E's LAN limit still holds, and the LAN's 3 s at 20 Mbit/s (7.5 MB) did not take the IFB hop (ACKs of
+    // E's own and ARP aside: under 1 %).
+    expect(within(lanIn, 20, 0.1), `LAN -> E ${lanIn}`).toBe(true);
+    expect(viaIfb, "bytes of LAN -> E through the inbound IFB").toBeLessThan(75_000);
+
+    // Counted (sixth round): 8 MiB F -> G (unlimited, so quick) in the network's `network` peer and F's and G's
+    // rows, each within 1 % of the IP bytes F's and G's interfaces passed; the LAN's (`outside`) untouched.
+    const N = 8 * 1024 * 1024;
+    type Counts = { bytesIn: number; bytesOut: number };
+    type Split = Counts & { peers?: { outside: Counts; network: Counts } };
+    const read = async () => {
+      const ips = (await c.call("list-network-ips", { name: "qlan" })).body.ips as { mac: string; traffic?: Split }[];
+      const net = (await c.call("describe-network", { name: "qlan" })).body.network.stats.traffic as Split | undefined;
+      const zero = { bytesIn: 0, bytesOut: 0 };
+      const peer = (t: Split | undefined) => t?.peers?.network ?? zero;
+      return {
+        net: peer(net),
+        lan: net?.peers?.outside ?? zero,
+        f: peer(ips.find((r) => r.mac === "52:54:00:87:00:0f")?.traffic),
+        g: peer(ips.find((r) => r.mac === "52:54:00:87:00:1f")?.traffic),
+      };
+    };
+    const pid = await startCountedServer(vmG.exec, "192.0.2.52", 5303, N);
+    try {
+      await waitFor("G's counted peer", async () => (await vmG.exec(["ss", "-Hltn", "sport = :5303"])).stdout.includes("5303"));
+      await waitFor(
+        "the split published",
+        async () => (await c.call("describe-network", { name: "qlan" })).body.network.stats.traffic?.peers,
+      );
+      const s0 = await read();
+      const i0 = { f: await interfaceIpBytes(vmF.exec, "eth0"), g: await interfaceIpBytes(vmG.exec, "eth0") };
+      const sent = await vmF.exec(["python3", "-c", COUNTED_CLIENT_PY, "192.0.2.52", "5303", "outbound", String(N)], { timeoutMs: 30_000 });
+      expect(Number(sent.stdout.trim())).toBe(N);
+      const i1 = { f: await interfaceIpBytes(vmF.exec, "eth0"), g: await interfaceIpBytes(vmG.exec, "eth0") };
+      const s1 = await waitFor("F -> G in the published counters", async () => {
+        const x = await read();
+        return x.g.bytesIn - s0.g.bytesIn >= N ? x : null;
+      });
+      const fTx = i1.f.tx - i0.f.tx;
+      const gTx = i1.g.tx - i0.g.tx;
+      const got = {
+        "net out": [s1.net.bytesOut - s0.net.bytesOut, fTx + gTx],
+        "net in": [s1.net.bytesIn - s0.net.bytesIn, fTx + gTx],
+        "F out": [s1.f.bytesOut - s0.f.bytesOut, fTx],
+        "G in": [s1.g.bytesIn - s0.g.bytesIn, i1.g.rx - i0.g.rx],
+      } as const;
+      console.log("bridge network, F -> G counted [counter, interfaces] for", N, "bytes of payload:", got, {
+        lanOut: s1.lan.bytesOut - s0.lan.bytesOut,
+      });
+      for (const [k, [counted, reference]] of Object.entries(got)) {
+        expect(counted, k).toBeGreaterThanOrEqual(N);
+        expect(Math.abs(counted - reference), `${k}: ${counted}, interfaces ${reference}`).toBeLessThanOrEqual(reference * 0.01);
+      }
+      expect(s1.lan.bytesOut - s0.lan.bytesOut).toBeLessThan(N * 0.01);
+    } finally {
+      await vmG.exec(["kill", pid]).catch(() => undefined);
+    }
   });
 
   it("the bridge's MAC changes (a port with a lower one): the uplink's host filters follow it on the link event; the host stays unlimited", async () => {
@@ -694,7 +805,11 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
     const r = await c.call("configure-network-qos", { name: "qlan", network: null, vms: [] }, { wait: 30 });
     expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
     expect(await nicQdiscs()).toBe(nicBefore);
-    expect((await h.exec(["ip", "link", "show", "dev", lanIfb], { reject: false })).exitCode).not.toBe(0);
+    for (const dev of [lanIfb, `nfo-${lanIfb.slice(4)}`, `nfi-${lanIfb.slice(4)}`])
+      expect((await h.exec(["ip", "link", "show", "dev", dev], { reject: false })).exitCode, dev).not.toBe(0);
+    // The VM ports' feeds went with them.
+    const q = await qdiscs();
+    for (const p of [vmE.hostIfname, vmF.hostIfname]) expect(q).not.toMatch(new RegExp(`qdisc (htb 1|ingress ffff): dev ${p} `));
     expect(await lanRate(vmE.exec, false)).toBeGreaterThan(100);
   });
 
@@ -714,7 +829,7 @@ describe("bandwidth limits of a bridge network, at its uplink NIC", () => {
   it("delete-network takes netforge's qdiscs off the NIC before giving it back", async () => {
     const r = await c.call("configure-network-qos", bset, { wait: 30 });
     expect(r.body.job?.state, JSON.stringify(r.body)).toBe("succeeded");
-    await vmE.destroy();
+    for (const vm of [vmE, vmF, vmG]) await vm.destroy();
     const del = await c.call("delete-network", { name: "qlan" }, { wait: 30 });
     expect(del.body.job?.state, JSON.stringify(del.body)).toBe("succeeded");
     expect(await nicQdiscs()).toBe(nicBefore);

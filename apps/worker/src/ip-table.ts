@@ -25,6 +25,7 @@ import {
   TRAFFIC_VM_SETS,
   addressingOf,
   lanCounterNames,
+  lanNetworkCounterNames,
   modelOf,
   trafficCounterNames,
 } from "@netforge/core/model";
@@ -180,14 +181,26 @@ export function trafficOf(name: string, state: TrafficState): NetworkTraffic | n
   return out;
 }
 
-/** A bridge network's traffic (VM <-> LAN at its uplink NIC, render/nft-bridge.ts); no split by peer (VM to VM is not counted). */
+/**
+ * A bridge network's traffic (VM <-> LAN at its uplink NIC, render/nft-bridge.ts): the totals and the `outside` peer
+ * are the LAN's; the `network` peer is what its VMs exchange with each other (sixth round: counted by its VM ports),
+ * present once the host counts that way.
+ */
 function lanTrafficOf(name: string, state: TrafficState): NetworkTraffic | null {
   const c = lanCounterNames(name);
   const i = state.counters.get(c.in);
   const o = state.counters.get(c.out);
   if (!i && !o) return null;
   const since = Math.min(i?.since ?? Number.POSITIVE_INFINITY, o?.since ?? Number.POSITIVE_INFINITY);
-  return { ...countsOf(i, o), since: new Date(since * 1000).toISOString() };
+  const out: NetworkTraffic = { ...countsOf(i, o), since: new Date(since * 1000).toISOString() };
+  const n = lanNetworkCounterNames(name);
+  const ni = state.counters.get(n.in);
+  const no = state.counters.get(n.out);
+  if (ni && no) {
+    const peerSince = Math.min(since, ni.since, no.since);
+    out.peers = { outside: countsOf(i, o), network: countsOf(ni, no), since: new Date(peerSince * 1000).toISOString() };
+  }
+  return out;
 }
 
 /**
@@ -199,10 +212,15 @@ export function lanRows(uplink: string, state: TrafficState | null, owners: Read
   if (!state) return [];
   const vin = state.vms.get(TRAFFIC_LAN_SETS.in);
   const vout = state.vms.get(TRAFFIC_LAN_SETS.out);
+  const nin = state.vms.get(TRAFFIC_LAN_SETS.networkIn);
+  const nout = state.vms.get(TRAFFIC_LAN_SETS.networkOut);
   const macs = new Set<string>();
   const prefix = `${uplink}/`;
-  for (const k of vout?.keys() ?? []) if (k.startsWith(prefix)) macs.add(k.slice(prefix.length));
-  for (const k of vin?.keys() ?? []) if (k.startsWith(prefix) && owners.has(k.slice(prefix.length))) macs.add(k.slice(prefix.length));
+  // A VM is seen by what it sends (to the LAN, to another VM), or, owned by a domain, by what it receives.
+  for (const set of [vout, nout]) for (const k of set?.keys() ?? []) if (k.startsWith(prefix)) macs.add(k.slice(prefix.length));
+  for (const set of [vin, nin])
+    for (const k of set?.keys() ?? []) if (k.startsWith(prefix) && owners.has(k.slice(prefix.length))) macs.add(k.slice(prefix.length));
+  const byPeer = nin !== undefined && nout !== undefined;
   return [...macs]
     .filter((m) => (Number.parseInt(m.slice(0, 2), 16) & 1) === 0) // unicast: a broadcast's element is no VM
     .sort()
@@ -213,7 +231,17 @@ export function lanRows(uplink: string, state: TrafficState | null, owners: Read
       hostname: null,
       static: false,
       leaseExpiresAt: null,
-      traffic: countsOf(vin?.get(`${prefix}${mac}`), vout?.get(`${prefix}${mac}`)),
+      traffic: {
+        ...countsOf(vin?.get(`${prefix}${mac}`), vout?.get(`${prefix}${mac}`)),
+        ...(byPeer
+          ? {
+              peers: {
+                outside: countsOf(vin?.get(`${prefix}${mac}`), vout?.get(`${prefix}${mac}`)),
+                network: countsOf(nin?.get(`${prefix}${mac}`), nout?.get(`${prefix}${mac}`)),
+              },
+            }
+          : {}),
+      },
     }));
 }
 

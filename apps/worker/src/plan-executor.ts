@@ -13,6 +13,8 @@ import {
   type HostStep,
   type TcPlan,
   type JobPlan,
+  modelOf,
+  parseNetworkXml,
   type PlanPhase,
   planHash,
   type StepView,
@@ -222,6 +224,21 @@ async function forgetTraffic(ctx: HostContext, network: string, bridge: string |
 }
 
 /**
+ * A bridge network made on a NIC is counted from the job defining it (not from the next reconcile round): the
+ * firewall's counted bridge networks gain it (an undo's undefine forgets it again). A failure is logged: reconcile's
+ * round counts it then.
+ */
+async function countLanOf(ctx: HostContext, xml: string): Promise<void> {
+  try {
+    const spec = parseNetworkXml(xml).spec;
+    const at = spec ? modelOf(spec).view(spec).shapedAt : null;
+    if (spec && at?.uplink) await ctx.firewall.countLan({ name: spec.name, uplink: at.uplink, bridge: at.bridge });
+  } catch (err) {
+    ctx.logger.warn({ err }, "could not count a bridge network's traffic from its job (reconcile's round will)");
+  }
+}
+
+/**
  * The worker's port: its virsh sessions (the catalog learns every write from them), its command runner, the
  * host's table, and sysfs. An nft step on a network still on libvirt's NAT rules also keeps (or drops) the
  * iptables accept its forwards need past libvirt's reject (legacy-nat.ts), reported after the step.
@@ -236,7 +253,10 @@ export function hostPortOf(ctx: HostContext & Pick<JobContext, "revert">, out?: 
       await ctx.virsh.runStep(args);
       if (removed !== null) await forgetTraffic(ctx, removed, bridge);
     },
-    define: (xml) => ctx.virsh.define(xml),
+    define: async (xml) => {
+      await ctx.virsh.define(xml);
+      await countLanOf(ctx, xml);
+    },
     undefine: async (network) => {
       const info = await ctx.virsh.info(network);
       if (info?.active) await ctx.virsh.destroy(network);

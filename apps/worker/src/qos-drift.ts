@@ -6,7 +6,16 @@
  * network; repaired under the network's lock, from the definition as it is then.
  */
 import type { QosSpec } from "@netforge/core/contract";
-import { ifbNameFor, limitsDirection, renderQosAt, type ShapedAt, shapingOf, type TcPlan } from "@netforge/core/model";
+import {
+  ifbNameFor,
+  limitsDirection,
+  limitsVms,
+  portFeedsOf,
+  renderQosAt,
+  type ShapedAt,
+  shapingOf,
+  type TcPlan,
+} from "@netforge/core/model";
 import { tryLock } from "@netforge/core/store";
 import type { HostContext } from "./context";
 import type { CatalogEntry } from "./host/network-catalog";
@@ -20,6 +29,7 @@ import {
   portsLackingFeeds,
   qosCapabilityOf,
   uplinkQosInPlace,
+  vmPortsOf,
 } from "./host/qos";
 
 interface Wanted {
@@ -45,8 +55,14 @@ const inPlace = async (ctx: HostContext, shown: string, w: Wanted) => {
   const outbound = limitsDirection(w.qos, "outbound");
   const inbound = limitsDirection(w.qos, "inbound");
   let qdiscs: boolean;
-  if (w.uplink !== null) qdiscs = uplinkQosInPlace(shown, w.uplink, w.ifb, inbound, outbound);
-  else {
+  if (w.uplink !== null) {
+    // A bridge network: its uplink's tree, and between two VMs its VM ports' feeds (never the uplink NIC's).
+    const vms = { out: limitsVms(w.qos, "outbound"), in: limitsVms(w.qos, "inbound") };
+    const ports = vms.out || vms.in ? await vmPortsOf(ctx.runner, w.bridge, w.uplink) : [];
+    qdiscs = uplinkQosInPlace(shown, w.uplink, w.ifb, inbound, outbound, { ...vms, ports });
+  } else {
+    // The routed types and an overlay's member: the plan's qdiscs and the feeds it wants of each port now (an
+    // overlay's VXLAN port: only the gateway's ingress feed).
     const p = planOf(w);
     const ports = p.feedPorts || p.feedPortsIn ? await bridgePorts(ctx.runner, w.bridge) : [];
     qdiscs = planInPlace(shown, p, ports);
@@ -59,10 +75,7 @@ const inPlace = async (ctx: HostContext, shown: string, w: Wanted) => {
 const planOf = (w: Wanted): TcPlan => renderQosAt(w.at, w.ifb, w.qos, null);
 
 /** Whether the network's ports feed an IFB (outbound limits: their ingress; a VM's inbound limit: their egress). */
-const feedsPorts = (w: Wanted) => {
-  const p = planOf(w);
-  return w.uplink === null && (p.feedPorts !== null || p.feedPortsIn !== null);
-};
+const feedsPorts = (w: Wanted) => portFeedsOf(planOf(w)) !== null;
 
 /** Apply again the QoS set of every running network whose shaping is not in place; answers the networks repaired. */
 export async function reapplyQos(ctx: HostContext, catalog: readonly CatalogEntry[]): Promise<string[]> {
@@ -139,14 +152,9 @@ export async function feedNewPorts(ctx: HostContext, ports: ReadonlyMap<string, 
         (await ctx.runner.run("tc", ["qdisc", "show"])).stdout.split("\n"),
       );
       if (lacking.length === 0) continue;
-      const p = planOf(fresh);
-      const done = await feedPorts(
-        ctx.runner,
-        fresh.bridge,
-        { out: p.feedPorts?.ifb ?? null, in: p.feedPortsIn?.ifb ?? null },
-        undefined,
-        p.tunnel,
-      );
+      const feeds = portFeedsOf(planOf(fresh));
+      if (!feeds) continue;
+      const done = await feedPorts(ctx.runner, fresh.bridge, feeds);
       ctx.logger.info({ network: entry.name, ports: lacking, attempt }, "new ports fed to the bandwidth limits' IFB");
       fed.push(...done.filter((p) => lacking.includes(p)));
     } finally {

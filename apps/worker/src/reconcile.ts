@@ -312,7 +312,7 @@ export async function syncFirewall(ctx: HostContext, catalog: CatalogEntry[], li
   // Bridge networks made on a NIC: counted at it (in the bridge table), stopped or running (the NIC stays in the bridge).
   const lan = catalog.flatMap((c) => {
     const at = c.def.spec ? modelOf(c.def.spec).view(c.def.spec).shapedAt : undefined;
-    return at?.uplink ? [{ name: c.name, uplink: at.uplink }] : [];
+    return at?.uplink ? [{ name: c.name, uplink: at.uplink, bridge: at.bridge }] : [];
   });
   const outcome = await ctx.firewall.sync(nets, readMark, lan);
   if (outcome === "restored") await countRestore(ctx, "reconcile");

@@ -30,8 +30,15 @@ export class HostFirewall {
    */
   private readonly live = new Map<string, { pairs: MacIp[] | null; ports: string[] }>();
 
-  /** The bridge networks counted at their uplink NIC (render/nft-bridge.ts), set by reconcile from the catalog. */
+  /**
+   * The bridge networks counted at their uplink NIC (render/nft-bridge.ts), set by reconcile from the catalog and by
+   * the job defining one (countLan) or deleting one (forgetTraffic).
+   */
   private lan: LanCounted[] = [];
+  /** When (in the clock's ticks) a job last added or took away each counted bridge network. */
+  private readonly lanTouched = new Map<string, number>();
+  /** Each counted bridge network's VM ports (its bridge's ports but its NIC), kept by the port watcher. */
+  private readonly lanPorts = new Map<string, string[]>();
 
   constructor(
     readonly backend: FirewallBackend,
@@ -110,7 +117,13 @@ export class HostFirewall {
     lan?: readonly LanCounted[],
   ): Promise<"unchanged" | "applied" | "restored"> {
     return this.serial(async () => {
-      if (lan) this.lan = [...lan].sort((a, b) => a.name.localeCompare(b.name));
+      if (lan) {
+        // A bridge network a job added or took away after the caller's read keeps what the job made of it.
+        const recent = (name: string) => (this.lanTouched.get(name) ?? 0) > readMark;
+        const next = lan.filter((l) => !recent(l.name));
+        for (const l of this.lan) if (recent(l.name) && !next.some((x) => x.name === l.name)) next.push(l);
+        this.lan = next.sort((a, b) => a.name.localeCompare(b.name));
+      }
       // A network a job is on, or one a job changed after `readMark` (the caller's read of libvirt began), keeps
       // the part the job gave it: the read may predate the job (a delete would otherwise come back).
       const mine = (name: string) => this.pinned.has(name) || (this.touched.get(name) ?? 0) > readMark;
@@ -150,8 +163,31 @@ export class HostFirewall {
       // its rules, then no whole table carries its counts.
       const wasLan = this.lan.some((l) => l.name === name);
       this.lan = this.lan.filter((l) => l.name !== name);
+      this.lanTouched.set(name, ++this.clock);
+      this.lanPorts.delete(name);
       await this.backend.forgetTraffic?.(name, bridge, this.desired.has(name));
       if (wasLan && this.appliedKey !== null) await this.applyNow();
+    });
+  }
+
+  /**
+   * A bridge network made on a NIC is counted from the job that defines it (docs/adr/0044-network-qos.md, sixth
+   * round), not from the next reconcile round: its counters and the LAN mark (tc-qos.ts LAN_MARK) in the bridge
+   * table at once. Nothing to do when it is counted already at that NIC.
+   */
+  async countLan(l: LanCounted): Promise<void> {
+    return this.serial(async () => {
+      if (this.lan.some((x) => x.name === l.name && x.uplink === l.uplink)) return;
+      const before = this.lan;
+      this.lan = [...this.lan.filter((x) => x.name !== l.name), l].sort((a, b) => a.name.localeCompare(b.name));
+      this.lanTouched.set(l.name, ++this.clock);
+      if (this.appliedKey === null) return;
+      try {
+        await this.applyNow();
+      } catch (err) {
+        this.lan = before;
+        throw err;
+      }
     });
   }
 
@@ -161,6 +197,33 @@ export class HostFirewall {
       const all = new Set([...names, ...this.desired.keys(), ...this.lan.map((l) => l.name)]);
       const allBridges = new Set([...bridges, ...[...this.desired.values()].map((n) => n.bridge)]);
       return (await this.backend.forgetTrafficExcept?.(all, allBridges)) ?? [];
+    });
+  }
+
+  /** The counted bridge networks whose bridge is known (name, bridge, NIC), for the port watcher. */
+  lanCounted(): { name: string; bridge: string; uplink: string }[] {
+    return this.lan.flatMap((l) => (l.bridge ? [{ name: l.name, bridge: l.bridge, uplink: l.uplink }] : []));
+  }
+
+  /**
+   * Set a counted bridge network's VM ports (the port watcher) and apply them when they changed: what its frames
+   * between two VMs are counted by. On failure the previous ones stay.
+   */
+  async setLanPorts(name: string, ports: readonly string[]): Promise<boolean> {
+    return this.serial(async () => {
+      const next = [...new Set(ports)].sort();
+      const before = this.lanPorts.get(name);
+      if (JSON.stringify(next) === JSON.stringify(before ?? [])) return false;
+      this.lanPorts.set(name, next);
+      if (!this.lan.some((l) => l.name === name) || this.appliedKey === null) return false;
+      try {
+        await this.applyNow();
+        return true;
+      } catch (err) {
+        if (before) this.lanPorts.set(name, before);
+        else this.lanPorts.delete(name);
+        throw err;
+      }
     });
   }
 
@@ -210,8 +273,13 @@ export class HostFirewall {
       });
   }
 
+  /** The counted bridge networks as applied: each with its VM ports. */
+  private lanMerged(): LanCounted[] {
+    return this.lan.map((l) => ({ ...l, ports: this.lanPorts.get(l.name) ?? [] }));
+  }
+
   private key(): string {
-    return JSON.stringify([this.merged(), this.lan]);
+    return JSON.stringify([this.merged(), this.lanMerged()]);
   }
 
   /** Called when the networks with port security changed (the port watcher then reads their ports). */
@@ -220,9 +288,10 @@ export class HostFirewall {
 
   private async applyNow(opts: { whole?: boolean } = {}): Promise<string> {
     const nets = this.merged();
-    const text = await this.backend.replace(nets, { ...opts, lan: this.lan });
+    const text = await this.backend.replace(nets, { ...opts, lan: this.lanMerged() });
     this.appliedKey = this.key();
-    const secured = JSON.stringify(this.portSecured());
+    // (The port watcher reads the ports of the counted bridge networks' bridges too.)
+    const secured = JSON.stringify([this.portSecured(), this.lanCounted()]);
     if (secured !== this.securedKey) {
       this.securedKey = secured;
       this.onPortSecuredChange?.();

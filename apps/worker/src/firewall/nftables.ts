@@ -318,7 +318,7 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 /** The network a traffic counter of either table belongs to (null: not a traffic counter). */
 const counterNetwork = (name: string): string | null => trafficCounterNetwork(name) ?? lanCounterNetwork(name);
 /** Whether a per-VM set is a bridge network's (in the bridge table, keyed by the NIC). */
-const isLanSet = (set: string): boolean => set === TRAFFIC_LAN_SETS.in || set === TRAFFIC_LAN_SETS.out;
+const isLanSet = (set: string): boolean => (Object.values(TRAFFIC_LAN_SETS) as string[]).includes(set);
 const tableOfCounter = (name: string): string =>
   lanCounterNetwork(name) !== null ? `${NFT_BRIDGE_FAMILY} ${NFT_BRIDGE_TABLE}` : `${NFT_FAMILY} ${NFT_TABLE}`;
 const tableOfSet = (set: string): string => (isLanSet(set) ? `${NFT_BRIDGE_FAMILY} ${NFT_BRIDGE_TABLE}` : `${NFT_FAMILY} ${NFT_TABLE}`);

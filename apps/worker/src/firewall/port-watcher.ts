@@ -110,7 +110,8 @@ export class PortWatcher {
     do {
       this.again = false;
       const nets = this.firewall.portSecured();
-      if (nets.length === 0 && !this.onPorts) continue;
+      const lans = this.firewall.lanCounted();
+      if (nets.length === 0 && lans.length === 0 && !this.onPorts) continue;
       const r = await this.runner.run("ip", ["-j", "link", "show"], { allowFailure: true, timeoutMs: 10_000 });
       if (r.exitCode !== 0) continue;
       const ports = portsByBridge(r.stdout);
@@ -118,6 +119,15 @@ export class PortWatcher {
         await this.firewall
           .setLive(n.name, { ports: ports.get(n.bridge) ?? [] })
           .catch((err) => this.logger.warn({ err, network: n.name }, "could not update port security ports"));
+      }
+      // A counted bridge network's VM ports: its frames between two VMs are counted by them.
+      for (const l of lans) {
+        await this.firewall
+          .setLanPorts(
+            l.name,
+            (ports.get(l.bridge) ?? []).filter((p) => p !== l.uplink),
+          )
+          .catch((err) => this.logger.warn({ err, network: l.name }, "could not update a bridge network's VM ports"));
       }
       await this.onPorts?.(ports).catch((err) => this.logger.warn({ err }, "could not feed new ports to the bandwidth limits"));
     } while (this.again && !this.closed);

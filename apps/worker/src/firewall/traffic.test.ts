@@ -263,7 +263,86 @@ describe("traffic counters", () => {
     r.failNext = true;
     await expect(b.replace([webNetwork([8080])], { lan: [{ name: "lan2", uplink: "eth2" }] })).rejects.toThrow();
     await b.replace([webNetwork([8080])], { lan: [{ name: "lan2", uplink: "eth2" }] });
-    expect(r.inputs.at(-1)).toContain('iifname "eth2" counter name "lan2_lan-in"');
+    expect(r.inputs.at(-1)).toContain('iifname "eth2" meta mark set meta mark or 0x00100000 counter name "lan2_lan-in"');
+  });
+
+  it("a bridge network's traffic between two VMs: counted by its VM ports (the port watcher's), split as the network peer, per VM too", async () => {
+    const c = (name: string, packets: number, bytes: number) => ({
+      counter: { family: "bridge", name, table: "netforge", comment: "since 1765070000", packets, bytes },
+    });
+    const el = (mac: string, packets: number, bytes: number) => ({ elem: { val: { concat: ["eth1", mac] }, counter: { packets, bytes } } });
+    const set = (name: string, elem: unknown[]) => ({ set: { family: "bridge", name, table: "netforge", elem } });
+    const r = new FakeNft();
+    r.bridgeListing = JSON.stringify({
+      nftables: [
+        c("lan_lan-in", 9, 9000),
+        c("lan_lan-out", 7, 700),
+        c("lan_lan-network-in", 5, 5000),
+        c("lan_lan-network-out", 5, 5000),
+        set("traffic-lan-out", [el("52:54:00:bb:00:01", 7, 700)]),
+        set("traffic-lan-in", [el("52:54:00:bb:00:01", 9, 9000)]),
+        set("traffic-lan-network-out", [el("52:54:00:bb:00:01", 5, 5000)]),
+        set("traffic-lan-network-in", [el("52:54:00:bb:00:02", 5, 5000)]),
+      ],
+    });
+    const b = new NftBackend(r);
+    await b.replace([], { lan: [{ name: "lan", uplink: "eth1", bridge: "nf-lan", ports: ["vnet2", "vnet1"] }] });
+    const text = r.inputs.at(-1) as string;
+    expect(text).toContain('\tset lan_ports {\n\t\ttype ifname\n\t\telements = { "vnet1", "vnet2" }\n\t}');
+    expect(text).toContain(
+      'iifname @lan_ports oifname @lan_ports counter name "lan_lan-network-out" counter name "lan_lan-network-in" update @traffic-lan-network-out { "eth1" . ether saddr } update @traffic-lan-network-in { "eth1" . ether daddr }',
+    );
+    // Carried over like the LAN's.
+    expect(text).toContain('\tcounter lan_lan-network-in {\n\t\tcomment "since 1765070000"\n\t\tpackets 5 bytes 5000\n');
+    const state = await b.trafficCounts();
+    const since = new Date(1765070000 * 1000).toISOString();
+    expect(trafficOf("lan", state)).toEqual({
+      bytesIn: 9000,
+      bytesOut: 700,
+      packetsIn: 9,
+      packetsOut: 7,
+      since,
+      peers: {
+        outside: { bytesIn: 9000, bytesOut: 700, packetsIn: 9, packetsOut: 7 },
+        network: { bytesIn: 5000, bytesOut: 5000, packetsIn: 5, packetsOut: 5 },
+        since,
+      },
+    });
+    // Rows: a VM seen only receiving from another VM (owned by a domain) has one too.
+    const rows = lanRows("eth1", state, new Map([["52:54:00:bb:00:02", "vm2"]]));
+    expect(rows.map((x) => [x.mac, x.traffic])).toEqual([
+      [
+        "52:54:00:bb:00:01",
+        {
+          bytesIn: 9000,
+          bytesOut: 700,
+          packetsIn: 9,
+          packetsOut: 7,
+          peers: {
+            outside: { bytesIn: 9000, bytesOut: 700, packetsIn: 9, packetsOut: 7 },
+            network: { bytesIn: 0, bytesOut: 5000, packetsIn: 0, packetsOut: 5 },
+          },
+        },
+      ],
+      [
+        "52:54:00:bb:00:02",
+        {
+          bytesIn: 0,
+          bytesOut: 0,
+          packetsIn: 0,
+          packetsOut: 0,
+          peers: {
+            outside: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
+            network: { bytesIn: 5000, bytesOut: 0, packetsIn: 5, packetsOut: 0 },
+          },
+        },
+      ],
+    ]);
+    // Deleted: the network counters and elements go too.
+    const n = r.inputs.length;
+    await b.forgetTraffic("lan", "nf-lan", false);
+    expect(r.inputs.slice(n)).toContain("delete counter bridge netforge lan_lan-network-in\n");
+    expect(r.inputs.slice(n)).toContain('delete element bridge netforge traffic-lan-network-in { "eth1" . 52:54:00:bb:00:02 }\n');
   });
 
   it("the drift check ignores the per-VM sets' elements (a VM's first packet is no hand edit), not the maps'", () => {

@@ -8,9 +8,11 @@ import {
   BRIDGE_MAC,
   inboundIfbOf,
   NIC_MAC,
+  type PortFeedSpec,
   portFeedInLines,
   portFeedLines,
   portFed,
+  portFeedsOf,
   type Tunnel,
   tunnelFeedLines,
   qdiscLine,
@@ -18,6 +20,8 @@ import {
   UPLINK_MAJOR,
   type UplinkPlan,
   uplinkFeedLines,
+  vmOutIfbOf,
+  vmPortFeedLines,
 } from "@netforge/core/model";
 import { type CommandRunner, commandFailed } from "./command-runner";
 
@@ -125,10 +129,19 @@ async function tcTolerant(runner: CommandRunner, lines: readonly string[]): Prom
   }
 }
 
-/** Where a bridge's ports are fed: `out` the outbound IFB (their ingress), `in` the inbound IFB (their egress). */
-export interface PortFeeds {
-  out: string | null;
-  in: string | null;
+/**
+ * Where a bridge's ports are fed: `out` the outbound IFB (their ingress), `in` the inbound IFB (their egress);
+ * `except` a port never fed (a bridge network's uplink NIC), `select` the MACs a bridge network's feeds take,
+ * `tunnel` an overlay's VXLAN port (no VM's: portFed).
+ */
+export type PortFeeds = PortFeedSpec;
+
+/**
+ * The VM ports of a bridge: its ports but `except` (a bridge network's uplink NIC) and an overlay's VXLAN port
+ * (`tunnel`: no VM's, fed as portFed says).
+ */
+export async function vmPortsOf(runner: CommandRunner, bridge: string, except?: string, tunnel?: Tunnel): Promise<string[]> {
+  return (await bridgePorts(runner, bridge)).filter((p) => p !== except && p !== tunnel?.dev);
 }
 
 /** The line of `tc qdisc show` a port has when its egress feeds the inbound IFB (netforge's root HTB). */
@@ -141,8 +154,9 @@ const ingressFed = (lines: readonly string[], port: string) => lines.some((l) =>
  * ports fed. An overlay's VXLAN port (`tunnel`) is no VM's: fed only on the gateway host, its ingress only, and
  * only its frames to the bridge's MAC.
  */
-export async function feedPorts(runner: CommandRunner, bridge: string, to: PortFeeds, shown?: string, tunnel?: Tunnel): Promise<string[]> {
-  const ports = await bridgePorts(runner, bridge);
+export async function feedPorts(runner: CommandRunner, bridge: string, to: PortFeeds, shown?: string): Promise<string[]> {
+  const tunnel = to.tunnel;
+  const ports = (await bridgePorts(runner, bridge)).filter((p) => p !== to.except);
   if (ports.length === 0) return ports;
   const lines = (shown ?? (await runner.run("tc", ["qdisc", "show"])).stdout).split("\n");
   // The egress feed lets the edge's frames (from the bridge's MAC) pass without the IFB hop.
@@ -151,12 +165,17 @@ export async function feedPorts(runner: CommandRunner, bridge: string, to: PortF
   const batch: string[] = [];
   for (const port of ports) {
     if (to.out && portFed(port, tunnel, "out")) {
-      const feed = tunnel && port === tunnel.dev && mac ? tunnelFeedLines(port, to.out, mac) : portFeedLines(port, to.out);
+      const feed =
+        tunnel && port === tunnel.dev && mac
+          ? tunnelFeedLines(port, to.out, mac)
+          : to.select
+            ? vmPortFeedLines(port, to.out, to.select.out)
+            : portFeedLines(port, to.out);
       if (!ingressFed(lines, port)) batch.push(feed.qdisc);
       batch.push(feed.filter);
     }
     if (to.in && mac && portFed(port, tunnel, "in")) {
-      const feed = portFeedInLines(port, to.in, mac);
+      const feed = portFeedInLines(port, to.in, mac, to.select?.in);
       if (!egressFed(lines, port)) batch.push(feed.qdisc);
       batch.push(...feed.filters);
     }
@@ -192,15 +211,21 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
   if (p.uplink && uplink) checkUplink(p.uplink, uplink);
   if (p.ifb) await makeIfb(runner, ifb);
   if (p.ifbIn) await makeIfb(runner, ifbIn);
+  if (p.vmPorts?.ifbOut) await makeIfb(runner, vmOutIfbOf(ifb));
   await tcTolerant(runner, p.cleanup);
   if (p.unfeedPorts || p.unfeedPortsIn) {
     const bridge = (p.unfeedPorts ?? p.unfeedPortsIn) as string;
-    const ports = await bridgePorts(runner, bridge);
+    // Every port but the uplink NIC; an overlay's VXLAN port only where it was fed (the gateway's ingress).
+    const ports = (await bridgePorts(runner, bridge)).filter((port) => port !== p.vmPorts?.except);
     const lines = p.unfeedPortsIn ? (await runner.run("tc", ["qdisc", "show"])).stdout.split("\n") : [];
     await tcTolerant(runner, [
-      ...(p.unfeedPorts ? ports.map((port) => `qdisc del dev ${port} handle ffff: ingress`) : []),
+      ...(p.unfeedPorts
+        ? ports.filter((port) => portFed(port, p.tunnel, "out")).map((port) => `qdisc del dev ${port} handle ffff: ingress`)
+        : []),
       // Only netforge's root HTB: a port's own root qdisc (none on a veth, the default on a tap) stays.
-      ...(p.unfeedPortsIn ? ports.filter((port) => egressFed(lines, port)).map((port) => `qdisc del dev ${port} root`) : []),
+      ...(p.unfeedPortsIn
+        ? ports.filter((port) => portFed(port, p.tunnel, "in") && egressFed(lines, port)).map((port) => `qdisc del dev ${port} root`)
+        : []),
     ]);
   }
   if (p.uplink && uplink) {
@@ -219,7 +244,8 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
       await runner.run("tc", qdiscLine(q).split(" "));
     }
     const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge;
-    if (bridge) await feedPorts(runner, bridge, { out: p.feedPorts?.ifb ?? null, in: p.feedPortsIn?.ifb ?? null }, shown, p.tunnel);
+    const feeds = portFeedsOf(p);
+    if (bridge && feeds) await feedPorts(runner, bridge, feeds, shown);
   }
   if (p.batch.length > 0) {
     let text = p.batch.join("\n");
@@ -242,6 +268,7 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
   if (!p.ifb) await removeIfb(runner, ifb);
   // The inbound IFB only when the plan took its feeds away (a set that never had one runs no extra command).
   if (!p.ifbIn && p.unfeedPortsIn) await removeIfb(runner, ifbIn);
+  if (p.vmPorts && !p.vmPorts.ifbOut && p.unfeedPorts) await removeIfb(runner, vmOutIfbOf(ifb));
 }
 
 /**
@@ -280,12 +307,13 @@ export function planInPlace(qdiscs: string, p: TcPlan, ports: readonly string[])
   return true;
 }
 
-/** The ports of `ports` lacking a feed plan `p` wants of them, per `tc qdisc show`'s lines. */
+/** The ports of `ports` lacking a feed plan `p` wants of them (never a bridge network's uplink NIC), per `tc qdisc show`'s lines. */
 export function portsLackingFeeds(p: TcPlan, ports: readonly string[], shown: readonly string[]): string[] {
   return ports.filter(
     (port) =>
-      (!!p.feedPorts && portFed(port, p.tunnel, "out") && !ingressFed(shown, port)) ||
-      (!!p.feedPortsIn && portFed(port, p.tunnel, "in") && !egressFed(shown, port)),
+      port !== p.vmPorts?.except &&
+      ((!!p.feedPorts && portFed(port, p.tunnel, "out") && !ingressFed(shown, port)) ||
+        (!!p.feedPortsIn && portFed(port, p.tunnel, "in") && !egressFed(shown, port))),
   );
 }
 
@@ -362,11 +390,21 @@ function checkUplink(u: UplinkPlan, s: UplinkState): void {
  * Whether a bridge network's shaping is in place on its uplink, as `qdiscs` (`tc qdisc show`) lists it: netforge's
  * root HTB on the NIC (outbound), the IFB's HTB and the NIC's ingress qdisc (inbound).
  */
-export function uplinkQosInPlace(qdiscs: string, nic: string, ifb: string, inbound: boolean, outbound: boolean): boolean {
+export function uplinkQosInPlace(
+  qdiscs: string,
+  nic: string,
+  ifb: string,
+  inbound: boolean,
+  outbound: boolean,
+  vms: { ports: readonly string[]; out: boolean; in: boolean } = { ports: [], out: false, in: false },
+): boolean {
   const lines = qdiscs.split("\n");
   const has = (prefix: string) => lines.some((l) => l.startsWith(prefix));
   if (outbound && !has(`qdisc htb ${UPLINK_MAJOR}: dev ${nic} root`)) return false;
   if (inbound && (!has(`qdisc htb 1: dev ${ifb} root`) || !ingressFed(lines, nic))) return false;
+  // Between two VMs (sixth round): the VM ports' feeds and the IFBs they feed.
+  if (vms.out && (!has(`qdisc htb 1: dev ${vmOutIfbOf(ifb)} root`) || vms.ports.some((p) => !ingressFed(lines, p)))) return false;
+  if (vms.in && (!has(`qdisc htb 1: dev ${inboundIfbOf(ifb)} root`) || vms.ports.some((p) => !egressFed(lines, p)))) return false;
   return true;
 }
 

@@ -954,20 +954,12 @@ export function planQosOnly<S extends NetSpec & { qos?: QosSpec }>(
   return {
     spec: next.spec,
     steps,
-    warnings: at?.uplink && next.spec.qos?.vms.some((v) => v.inbound || v.outbound) ? [bridgeVmToVmUnshaped(spec.name)] : [],
+    warnings: [],
     notLive: host.active || next.ops.length === 0 ? [] : ["network is not running: the change takes effect when it starts"],
     changed: next.changed,
     libvirtXml,
   };
 }
-
-/**
- * What a VM limit of a bridge network does not cover (docs/adr/0044-network-qos.md, fifth round): frames between two
- * of its VMs never cross the uplink, and telling them apart from the LAN's on a VM port needs a mark tc can match
- * (skbedit, cls_fw, an ematch, u32's mark), which the kernels netforge targets lack. Said on every such job.
- */
-export const bridgeVmToVmUnshaped = (name: string): string =>
-  `bridge network '${name}': VM limits hold for traffic between a VM and the LAN (at the uplink NIC) only; traffic between two VMs of the network is not shaped`;
 
 /** The checks of planQosOnly (the API's door): the next spec and its ops, or the refusal. */
 export function checkQosOnly<S extends NetSpec & { qos?: QosSpec }>(

@@ -6,13 +6,23 @@ import { changeHostSteps } from "../plan/change-steps";
 import { planDelete, planStart } from "../plan/lifecycle";
 import { commandOf, stepView } from "../plan/steps";
 import { parseNetworkXml, renderRoutedXml } from "../render/network-xml";
-import { BRIDGE_MAC, ifbNameFor, inboundIfbOf, NIC_MAC, renderQos, renderUplinkQos, tcText, UPLINK_MAJOR } from "../render/tc-qos";
+import {
+  BRIDGE_MAC,
+  ifbNameFor,
+  inboundIfbOf,
+  LAN_MARK,
+  macBpf,
+  NIC_MAC,
+  renderQos,
+  renderUplinkQos,
+  tcText,
+  UPLINK_MAJOR,
+} from "../render/tc-qos";
 import type { BridgeNetSpec } from "../drivers/bridge";
 import { planChange } from "../drivers/registry";
 import { ConfigureQosBody } from "../schemas/qos";
 import { changeOfBody } from "./__fixtures__/change-of-body";
 import type { RoutedNetSpec, SriovNetSpec } from "./network-spec";
-import { bridgeVmToVmUnshaped } from "./changes";
 
 const spec: RoutedNetSpec = {
   type: "nat",
@@ -353,13 +363,38 @@ describe("a bridge network's bandwidth limits (at its uplink NIC)", () => {
 
   it("outbound on the NIC's egress (netforge's handle), inbound on the IFB fed from its ingress; the host's own frames in class 3", () => {
     const p = renderUplinkQos("nf-lan", "eth1", IFB, SET, null);
+    const IFB_OUT = "nfo-3e3fce454f5";
     expect(p.qdiscs).toEqual([
       { dev: "eth1", kind: "htb", defaultClass: 3, major: M },
       { dev: IFB, kind: "htb", defaultClass: 3 },
+      { dev: IFB_OUT, kind: "htb", defaultClass: 3 },
+      { dev: IFB_IN, kind: "htb", defaultClass: 3 },
     ]);
     expect(p.uplink).toEqual({ dev: "eth1", bridge: "nf-lan", root: true, feedTo: IFB, releaseRoot: false, releaseIngress: false });
     expect(p.ifb).toBe(true);
-    expect(p.feedPorts).toBeNull();
+    // Between two VMs (sixth round): the VM ports (not the NIC) feed nfo- (ingress) and nfi- (egress, LAN-marked
+    // frames passing); each VM with a limit has its own root class there.
+    expect(p.feedPorts).toEqual({ bridge: "nf-lan", ifb: IFB_OUT });
+    expect(p.feedPortsIn).toEqual({ bridge: "nf-lan", ifb: IFB_IN });
+    expect(p.vmPorts).toEqual({ ifbOut: true, except: "eth1", select: { out: [MAC], in: [MAC] } });
+    expect(p.ifbIn).toBe(true);
+    expect(p.batch).toEqual(
+      expect.arrayContaining([
+        `class replace dev ${IFB_OUT} parent 1: classid 1:2010 htb rate 20000kbit ceil 20000kbit quantum 200000`,
+        `filter add dev ${IFB_OUT} parent 1: protocol all prio 2 u32 match ether src ${MAC} flowid 1:2010`,
+        `filter replace dev ${IFB_OUT} parent 1: protocol all prio 1 handle 800::ffc u32 match ether dst ${BRIDGE_MAC} flowid 1:3`,
+        `filter replace dev ${IFB_OUT} parent 1: protocol all prio 1 handle 800::ffd u32 match ether dst ${NIC_MAC} flowid 1:3`,
+        `class replace dev ${IFB_IN} parent 1: classid 1:2010 htb rate 20000kbit ceil 20000kbit quantum 200000`,
+        `filter add dev ${IFB_IN} parent 1: protocol all prio 2 u32 match ether dst ${MAC} flowid 1:2010`,
+      ]),
+    );
+    expect(tcText(p)).toContain(
+      `tc filter replace dev <each port> parent 1: protocol all prio 2 handle 1 bpf bytecode "${macBpf([MAC], "dst", true)}" action mirred egress redirect dev ${IFB_IN}`,
+    );
+    expect(tcText(p)).toContain(
+      `tc filter replace dev <each port> parent ffff: protocol all prio 1 handle 1 bpf bytecode "${macBpf([MAC], "src", false)}" action mirred egress redirect dev ${IFB_OUT}`,
+    );
+    expect(tcText(p)).toContain("# on each port of nf-lan but eth1, unless present");
     expect(p.batch).toEqual(
       expect.arrayContaining([
         `class replace dev eth1 parent ${M}: classid ${M}:1 htb rate 50000kbit ceil 50000kbit quantum 200000`,
@@ -381,6 +416,51 @@ describe("a bridge network's bandwidth limits (at its uplink NIC)", () => {
     expect(text).toContain("# uplink eth1: refused if its root or ingress qdisc is another tool's");
   });
 
+  it("the feeds' classic BPF selects frames by MAC (and, on egress, not the LAN's marked ones): run in a small interpreter", () => {
+    /** The classic BPF of cls_bpf over a frame (its bytes from the MAC header) and a mark: -1 match, 0 none. */
+    const run = (code: string, frame: number[], mark: number): number => {
+      const ins = code
+        .split(",")
+        .slice(1)
+        .map((i) => i.split(" ").map(Number) as [number, number, number, number]);
+      let a = 0;
+      for (let pc = 0; pc < ins.length; pc++) {
+        const [op, jt, jf, k] = ins[pc] as [number, number, number, number];
+        if (op === 32)
+          a = k === 4294963220 ? mark : ((frame[k]! << 24) | (frame[k + 1]! << 16) | (frame[k + 2]! << 8) | frame[k + 3]!) >>> 0;
+        else if (op === 40) a = (frame[k]! << 8) | frame[k + 1]!;
+        else if (op === 21) pc += a === k ? jt : jf;
+        else if (op === 69) pc += (a & k) !== 0 ? jt : jf;
+        else if (op === 6) return k === 4294967295 ? -1 : k;
+        else throw new Error(`opcode ${op}`);
+      }
+      throw new Error("fell off the end");
+    };
+    const bytes = (mac: string) => mac.split(":").map((x) => Number.parseInt(x, 16));
+    const frame = (dst: string, src: string) => [...bytes(dst), ...bytes(src), 0x08, 0x00, 0x45];
+    const macs = Array.from({ length: 5 }, (_, i) => `52:54:00:00:0${i}:${(0xf0 + i).toString(16)}`);
+    const other = "52:54:00:00:00:f1"; // shares 4 bytes with macs[0]
+    const lan = "00:11:22:33:44:55";
+    const egress = macBpf(macs, "dst", true);
+    const ingress = macBpf(macs, "src", false);
+    for (const m of macs) {
+      expect(run(egress, frame(m, lan), 0)).toBe(-1);
+      expect(run(egress, frame(m, lan), LAN_MARK | 0x7)).toBe(0);
+      expect(run(egress, frame(m, lan), 0x7)).toBe(-1);
+      expect(run(ingress, frame(lan, m), 0)).toBe(-1);
+      expect(run(ingress, frame(m, lan), 0)).toBe(0);
+    }
+    expect(run(egress, frame(other, lan), 0)).toBe(0);
+    expect(run(ingress, frame(lan, other), 0)).toBe(0);
+    // Past 63 MACs (jumps of 8 bits): every unmarked frame.
+    const many = Array.from({ length: 64 }, (_, i) => `52:54:00:00:01:${i.toString(16).padStart(2, "0")}`);
+    expect(run(macBpf(many, "dst", true), frame(lan, lan), 0)).toBe(-1);
+    expect(run(macBpf(many, "dst", true), frame(lan, lan), LAN_MARK)).toBe(0);
+    const most = many.slice(0, 63);
+    expect(run(macBpf(most, "dst", true), frame(most[62] as string, lan), 0)).toBe(-1);
+    expect(run(macBpf(most, "dst", true), frame(lan, lan), 0)).toBe(0);
+  });
+
   it("taking limits away releases only netforge's qdiscs on the NIC (guarded), and a VM gone takes its filter and class", () => {
     const out = renderUplinkQos("nf-lan", "eth1", IFB, { network: { outbound: { averageKbps: 1000 } }, vms: [] }, SET);
     expect(out.uplink).toMatchObject({ root: true, feedTo: null, releaseRoot: false, releaseIngress: true });
@@ -389,6 +469,11 @@ describe("a bridge network's bandwidth limits (at its uplink NIC)", () => {
       `filter del dev eth1 parent ${M}: protocol all prio 1 handle 800::1 u32`,
       `class del dev eth1 classid ${M}:10`,
     ]);
+    // The VMs' limits gone: the VM ports' feeds go (not the NIC's), and with them nfo- and nfi- (applyTc).
+    expect(out.unfeedPorts).toBe("nf-lan");
+    expect(out.unfeedPortsIn).toBe("nf-lan");
+    expect(out.vmPorts).toEqual({ ifbOut: false, except: "eth1", select: { out: [], in: [] } });
+    expect(out.ifbIn).toBe(false);
     const none = renderUplinkQos("nf-lan", "eth1", IFB, null, SET);
     expect(none.uplink).toMatchObject({ root: false, feedTo: null, releaseRoot: true, releaseIngress: true });
     expect(none.batch).toEqual([]);
@@ -400,15 +485,15 @@ describe("a bridge network's bandwidth limits (at its uplink NIC)", () => {
     const steps = changeHostSteps(plan);
     expect(steps.map((s) => s.kind)).toEqual(["qos", "xml"]);
     expect(steps[0]).toMatchObject({
-      name: `apply bandwidth limits on uplink eth1 of bridge nf-lan and ${IFB} (tc)`,
+      name: `apply bandwidth limits on uplink eth1 of bridge nf-lan and ${IFB}, nfo-${IFB.slice(4)}, nfi-${IFB.slice(4)} (tc)`,
       apply: renderUplinkQos("nf-lan", "eth1", IFB, SET, null),
       undo: renderUplinkQos("nf-lan", "eth1", IFB, null, SET),
     });
     expect(parseNetworkXml(plan.libvirtXml).spec).toEqual({ ...br, qos: SET });
     expect(planChange({ ...br, qos: SET }, { kind: "qos", qos: SET }, up).steps).toEqual([]);
-    // VM limits: the job says what they do not cover (between two VMs of a bridge network, nothing is shaped).
+    // VM limits hold between two VMs of the network too (sixth round): nothing left for the job to warn of.
     expect(SET.vms.length).toBeGreaterThan(0);
-    expect(plan.warnings).toEqual([bridgeVmToVmUnshaped(br.name)]);
+    expect(plan.warnings).toEqual([]);
     expect(planChange(br, { kind: "qos", qos: { network: SET.network, vms: [] } }, up).warnings).toEqual([]);
     const net = { active: true, autostart: false, xml: "<network/>", forwardMode: "bridge", firewall: null };
     const links = [

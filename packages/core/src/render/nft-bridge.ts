@@ -26,10 +26,22 @@
  * ports, kept by the worker from link events (firewall/port-watcher.ts).
  */
 import { parseCidr, parseIPv4 } from "../net/ipv4";
-import { checkCapabilities, type ElementCount, type FirewallNetwork, lanCounterNames, lanCounterNetwork, type TrafficCount } from "./nft";
+import { LAN_MARK } from "./tc-qos";
+import {
+  checkCapabilities,
+  type ElementCount,
+  type FirewallNetwork,
+  lanCounterNames,
+  lanCounterNetwork,
+  lanNetworkCounterNames,
+  type TrafficCount,
+} from "./nft";
 
 export const NFT_BRIDGE_FAMILY = "bridge"; // not-a-network-type: nft's bridge family
 export const NFT_BRIDGE_TABLE = "netforge";
+
+/** tc-qos's LAN_MARK as nft writes it. */
+const LAN_MARK_HEX = `0x${LAN_MARK.toString(16).padStart(8, "0")}`;
 
 /** A (MAC, IPv4) pair a VM port may send from. */
 export interface MacIp {
@@ -150,9 +162,26 @@ function setLines(name: string, x: Secured): string[] {
 export interface LanCounted {
   name: string;
   uplink: string;
+  /** Its bridge (the port watcher reads its ports by it). */
+  bridge?: string;
+  /**
+   * Its VM ports (its bridge's ports but the NIC, kept by the port watcher: no `ibrname` on these kernels): frames
+   * forwarded from one to another are traffic between two of its VMs (sixth round). Absent: none known yet.
+   */
+  ports?: readonly string[];
 }
-/** Per VM of the bridge networks, one set each way for the host: (NIC, VM's MAC) -> count. */
-export const TRAFFIC_LAN_SETS = { in: "traffic-lan-in", out: "traffic-lan-out" } as const;
+/**
+ * Per VM of the bridge networks, one set each way for the host: (NIC, VM's MAC) -> count; `networkIn`/`networkOut`
+ * its traffic with the network's other VMs (keyed by the NIC too: it names the network).
+ */
+export const TRAFFIC_LAN_SETS = {
+  in: "traffic-lan-in",
+  out: "traffic-lan-out",
+  networkIn: "traffic-lan-network-in",
+  networkOut: "traffic-lan-network-out",
+} as const;
+/** The set of a bridge network's VM ports (`_` never occurs in a network name: no port security set is named so). */
+export const lanPortsSet = (name: string): string => `${name}_ports`;
 const LAN_SET_SIZE = 1048576;
 
 /** Counting options of the bridge table: the bridge networks and their kept values (as the inet table's). */
@@ -173,6 +202,7 @@ function lanOf(lan: readonly LanCounted[]): LanCounted[] {
   for (const l of out) {
     check(NAME.test(l.name), `network name ${JSON.stringify(l.name)}`);
     check(IFNAME.test(l.uplink), `uplink ${JSON.stringify(l.uplink)}`);
+    for (const p of l.ports ?? []) check(IFNAME.test(p), `port ${JSON.stringify(p)}`);
   }
   return out;
 }
@@ -181,7 +211,10 @@ function lanOf(lan: readonly LanCounted[]): LanCounted[] {
 function lanObjectLines(lan: readonly LanCounted[], o: LanCounting): string[] {
   const L: string[] = [];
   const names = new Set<string>();
-  for (const l of lan) names.add(lanCounterNames(l.name).in).add(lanCounterNames(l.name).out);
+  for (const l of lan) {
+    names.add(lanCounterNames(l.name).in).add(lanCounterNames(l.name).out);
+    names.add(lanNetworkCounterNames(l.name).in).add(lanNetworkCounterNames(l.name).out);
+  }
   for (const k of o.counters?.keys() ?? []) if (lanCounterNetwork(k) !== null) names.add(k);
   const now = Math.floor(o.now ?? 0);
   for (const name of [...names].sort()) {
@@ -194,7 +227,13 @@ function lanObjectLines(lan: readonly LanCounted[], o: LanCounting): string[] {
       "\t}",
     );
   }
-  for (const set of [TRAFFIC_LAN_SETS.in, TRAFFIC_LAN_SETS.out]) {
+  for (const l of lan) {
+    const ports = [...new Set(l.ports ?? [])].sort();
+    L.push(`\tset ${lanPortsSet(l.name)} {`, "\t\ttype ifname");
+    if (ports.length > 0) L.push(`\t\telements = { ${ports.map((p) => `"${p}"`).join(", ")} }`);
+    L.push("\t}");
+  }
+  for (const set of Object.values(TRAFFIC_LAN_SETS)) {
     L.push(`\tset ${set} {`, "\t\ttype ifname . ether_addr", `\t\tsize ${LAN_SET_SIZE}`, "\t\tflags dynamic", "\t\tcounter");
     const els = [...(o.vmCounters?.get(set) ?? new Map<string, ElementCount>())]
       .sort(([a], [b]) => a.localeCompare(b))
@@ -216,7 +255,17 @@ function lanChainLines(lan: readonly LanCounted[]): string[] {
   for (const l of lan) {
     const c = lanCounterNames(l.name);
     L.push(`\t\toifname "${l.uplink}" counter name "${c.out}" update @${TRAFFIC_LAN_SETS.out} { oifname . ether saddr }`);
-    L.push(`\t\tiifname "${l.uplink}" counter name "${c.in}" update @${TRAFFIC_LAN_SETS.in} { iifname . ether daddr }`);
+    // The LAN's frames carry LAN_MARK to the VM ports' egress, where the shaping between VMs lets them pass.
+    L.push(
+      `\t\tiifname "${l.uplink}" meta mark set meta mark or ${LAN_MARK_HEX} counter name "${c.in}" update @${TRAFFIC_LAN_SETS.in} { iifname . ether daddr }`,
+    );
+    // Between two of its VMs: from one of its VM ports to another (an out of the network and an in of it, as the
+    // routed types count it); per VM by the NIC (the network's key in these sets) and its MAC.
+    const n = lanNetworkCounterNames(l.name);
+    const ports = `@${lanPortsSet(l.name)}`;
+    L.push(
+      `\t\tiifname ${ports} oifname ${ports} counter name "${n.out}" counter name "${n.in}" update @${TRAFFIC_LAN_SETS.networkOut} { "${l.uplink}" . ether saddr } update @${TRAFFIC_LAN_SETS.networkIn} { "${l.uplink}" . ether daddr }`,
+    );
   }
   L.push("\t}");
   return L;

@@ -130,9 +130,14 @@ export const trafficCounterNames = (name: string) => ({ in: `${name}-traffic-in`
  * never occurs in a network name.
  */
 export const lanCounterNames = (name: string) => ({ in: `${name}_lan-in`, out: `${name}_lan-out` });
+/**
+ * A bridge network's traffic between two of its VMs (sixth round: the `network` peer of its split; its `_lan-`
+ * counters are the `outside` one), in the bridge table too.
+ */
+export const lanNetworkCounterNames = (name: string) => ({ in: `${name}_lan-network-in`, out: `${name}_lan-network-out` });
 /** The bridge network a bridge-table counter belongs to, or null for another name. */
 export function lanCounterNetwork(counter: string): string | null {
-  const m = /^([a-z][a-z0-9-]{0,31})_lan-(?:in|out)$/.exec(counter);
+  const m = /^([a-z][a-z0-9-]{0,31})_lan-(?:network-)?(?:in|out)$/.exec(counter);
   return m ? (m[1] as string) : null;
 }
 /** Who a VM's traffic is with: outside the network (routed beyond it), or on it (another VM of it, the host as its gateway). */

@@ -57,6 +57,50 @@ export function limitsVms(q: QosSpec | null | undefined, d: QosDirection): boole
 /** The IFB of a network's inbound shaping between its VMs (fed from its ports' egress): `nfi-` and the outbound IFB's id. */
 export const inboundIfbOf = (ifb: string): string => `nfi-${ifb.slice(4)}`;
 
+/**
+ * The IFB of a bridge network's outbound shaping between its VMs (fed from its VM ports' ingress; its `nfq-` IFB is
+ * the uplink's inbound one): `nfo-` and the same id.
+ */
+export const vmOutIfbOf = (ifb: string): string => `nfo-${ifb.slice(4)}`;
+
+/**
+ * The mark bit netforge's bridge table sets (`meta mark set meta mark or`) on every frame a bridge network's uplink NIC
+ * hands its bridge (docs/adr/0044-network-qos.md, sixth round): on a VM port's egress such a frame is from the LAN,
+ * shaped at the uplink already. One bit, set with `or` and tested with `jset`, so other users' mark bits survive
+ * and do not disturb it.
+ */
+export const LAN_MARK = 0x00100000;
+
+/** Classic BPF's most MACs in one program: its jumps reach 255 instructions ahead, four instructions a MAC. */
+const BPF_MAX_MACS = 63;
+
+/**
+ * Classic BPF for cls_bpf (`bytecode`; this kernel has cls_bpf with classic bytecode, no fw, basic, flower or
+ * act_bpf): a match (return -1: the filter's actions run) for a frame whose Ethernet source (`src`, at byte 6) or
+ * destination (`dst`, at 0) is one of `macs`, else no match (return 0: the next filter, or the qdisc's default);
+ * cls_bpf sees the frame from its MAC header at ingress and egress alike. With `unmarked`, a frame carrying
+ * LAN_MARK never matches (skb->mark: SKF_AD_OFF + SKF_AD_MARK = -4096 + 20, tested with jset). Per MAC: load its
+ * first 4 bytes, compare, load the last 2, compare. More than BPF_MAX_MACS MACs: every (unmarked) frame matches.
+ */
+export function macBpf(macs: readonly string[], at: "src" | "dst", unmarked: boolean): string {
+  const off = at === "src" ? 6 : 0;
+  const list = [...new Set(macs.map((m) => m.toLowerCase()))].sort();
+  const all = list.length > BPF_MAX_MACS;
+  const n = all ? 0 : list.length;
+  const ins: string[] = [];
+  // The returns: `ret 0` at 4n (+2 with the mark test), `ret -1` after it.
+  if (unmarked) ins.push(`32 0 0 ${(-4096 + 20) >>> 0}`, `69 ${all ? 1 : 4 * n} 0 ${LAN_MARK}`);
+  list.slice(0, n).forEach((mac, k) => {
+    const b = mac.split(":").map((x) => Number.parseInt(x, 16)) as [number, number, number, number, number, number];
+    const hi = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+    const lo = (b[4] << 8) | b[5];
+    ins.push(`32 0 0 ${off}`, `21 0 2 ${hi}`, `40 0 0 ${off + 4}`, `21 ${4 * n - 4 * k - 3} 0 ${lo}`);
+  });
+  if (all) ins.push(`6 0 0 ${0xffffffff}`, "6 0 0 0");
+  else ins.push("6 0 0 0", `6 0 0 ${0xffffffff}`);
+  return `${ins.length},${ins.join(",")}`;
+}
+
 /** Whether the set limits anything at all. */
 export const hasQos = (q: QosSpec | null | undefined): boolean => limitsDirection(q, "inbound") || limitsDirection(q, "outbound");
 
@@ -133,11 +177,22 @@ export const portFeedLines = (port: string, ifb: string): { qdisc: string; filte
  * 16.7 Gbit/s through the port alone, 13.5 with every frame through the IFB). `mac`: the bridge's MAC, or
  * BRIDGE_MAC in the plan's text.
  */
-export const portFeedInLines = (port: string, ifbIn: string, mac: string): { qdisc: string; filters: string[] } => ({
+export const portFeedInLines = (
+  port: string,
+  ifbIn: string,
+  mac: string,
+  select?: readonly string[],
+): { qdisc: string; filters: string[] } => ({
   qdisc: `qdisc add dev ${port} root handle 1: htb`,
   filters: [
     `filter replace dev ${port} parent 1: protocol all prio 1 handle 800::1 u32 match ether src ${mac} flowid 1:0`,
-    `filter replace dev ${port} parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev ${ifbIn}`,
+    // A bridge network's port (`select`: the MACs of its VMs with an inbound limit): only frames to one of them and
+    // not from the LAN (LAN_MARK: shaped at the uplink already) take the hop; the rest go to the port's direct
+    // queue. A cls_bpf filter at prio 2 (a prio holds one classifier kind) with a fixed handle, replaced whole on
+    // every apply; the u32 redirect stays away (at prio 1 it would take every frame first).
+    select
+      ? `filter replace dev ${port} parent 1: protocol all prio 2 handle 1 bpf bytecode "${macBpf(select, "dst", true)}" action mirred egress redirect dev ${ifbIn}`
+      : `filter replace dev ${port} parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev ${ifbIn}`,
   ],
 });
 
@@ -176,6 +231,31 @@ export const emptyTcPlan = (p: TcPlan): boolean =>
   p.batch.length === 0 &&
   !p.uplink;
 
+/**
+ * A bridge network's VM port's ingress fed to its `nfo-` IFB: only frames from one of `select` (its VMs with an
+ * outbound limit; the rest, unlimited between VMs and shaped toward the LAN at the NIC, take no hop), by a cls_bpf
+ * filter replaced whole on every apply.
+ */
+export const vmPortFeedLines = (port: string, ifbOut: string, select: readonly string[]): { qdisc: string; filter: string } => ({
+  qdisc: `qdisc add dev ${port} handle ffff: ingress`,
+  filter: `filter replace dev ${port} parent ffff: protocol all prio 1 handle 1 bpf bytecode "${macBpf(select, "src", false)}" action mirred egress redirect dev ${ifbOut}`,
+});
+
+/**
+ * Where a network's VM ports are fed (both renderers' plans): `out` the IFB of their ingress, `in` the IFB of their
+ * egress, `except` a port that is not a VM's (a bridge network's uplink NIC), `select` the MACs a bridge network's
+ * feeds take, `tunnel` an overlay's VXLAN port (fed as portFed and tunnelFeedLines say, never as a VM's).
+ */
+export interface PortFeedSpec {
+  out: string | null;
+  in: string | null;
+  except?: string;
+  /** A bridge network: only frames from (out) or to (in) these MACs take the hop; the egress one passes LAN-marked frames. */
+  select?: { out: readonly string[]; in: readonly string[] };
+  /** An overlay's member: its VXLAN port, no VM's (TcPlan.tunnel). */
+  tunnel?: Tunnel;
+}
+
 /** What applying a set runs: `cleanup` first (failures there are things already gone), the qdiscs a device lacks, the port feeds, then `batch`. */
 export interface TcPlan {
   /** The IFB device exists (outbound shaping) after the apply. */
@@ -206,6 +286,12 @@ export interface TcPlan {
    * Absent: every port is fed alike.
    */
   tunnel?: Tunnel;
+  /**
+   * A bridge network: its VM-to-VM outbound IFB (`vmOutIfbOf(ifb)`, fed from its VM ports' ingress) exists after the
+   * apply; the port never fed or unfed (its uplink NIC); the MACs whose frames the feeds select (PortFeedSpec).
+   * Absent: routed.
+   */
+  vmPorts?: { ifbOut: boolean; except: string; select: { out: string[]; in: string[] } };
   /**
    * A bridge network's uplink NIC (the host's, shaped at its edge: renderUplinkQos); absent on the routed types.
    * Checked before anything changes: a root or ingress qdisc on it that netforge did not add refuses the job.
@@ -413,9 +499,12 @@ export function qosStepName(bridge: string, ifb: string, want: QosSpec | null, h
 /** The plan's lines as one text (the dry run's and the job's view): the conditional lines marked as such. */
 export function tcText(p: TcPlan): string {
   const t = p.tunnel;
-  const feed = p.feedPorts ? portFeedLines(t ? `<each VM port>` : "<each port>", p.feedPorts.ifb) : null;
+  const sel = p.vmPorts?.select;
+  const each = t ? "<each VM port>" : "<each port>";
+  const feed = p.feedPorts ? (sel ? vmPortFeedLines(each, p.feedPorts.ifb, sel.out) : portFeedLines(each, p.feedPorts.ifb)) : null;
   const tunnelFeed = p.feedPorts && t?.gateway ? tunnelFeedLines(t.dev, p.feedPorts.ifb, BRIDGE_MAC) : null;
-  const feedIn = p.feedPortsIn ? portFeedInLines(t ? "<each VM port>" : "<each port>", p.feedPortsIn.ifb, BRIDGE_MAC) : null;
+  const feedIn = p.feedPortsIn ? portFeedInLines(each, p.feedPortsIn.ifb, BRIDGE_MAC, sel?.in) : null;
+  const but = p.vmPorts ? ` but ${p.vmPorts.except}` : "";
   const u = p.uplink;
   const uplinkFeed = u?.feedTo ? uplinkFeedLines(u.dev, u.feedTo) : null;
   const lines = [
@@ -423,16 +512,16 @@ export function tcText(p: TcPlan): string {
     ...p.cleanup.map((l) => `${l}    # if present`),
     ...(u?.releaseRoot ? [`qdisc del dev ${u.dev} root    # if netforge's htb ${UPLINK_MAJOR}:`] : []),
     ...(u?.releaseIngress ? [`qdisc del dev ${u.dev} handle ffff: ingress    # if it holds netforge's feed alone`] : []),
-    ...(p.unfeedPorts ? [`qdisc del dev <each port of ${p.unfeedPorts}> handle ffff: ingress    # if present`] : []),
-    ...(p.unfeedPortsIn ? [`qdisc del dev <each port of ${p.unfeedPortsIn}> root    # if netforge's htb 1:`] : []),
+    ...(p.unfeedPorts ? [`qdisc del dev <each port of ${p.unfeedPorts}${but}> handle ffff: ingress    # if present`] : []),
+    ...(p.unfeedPortsIn ? [`qdisc del dev <each port of ${p.unfeedPortsIn}${but}> root    # if netforge's htb 1:`] : []),
     ...p.qdiscs.map((q) => `${qdiscLine(q)}    # unless present`),
     ...(t ? [`# ${t.dev} (VXLAN) is no VM's port: ${t.gateway ? "only its frames to the gateway feed the outbound IFB" : "not fed"}`] : []),
     ...(feed && p.feedPorts
-      ? [`${feed.qdisc}    # on each ${t ? "VM " : ""}port of ${p.feedPorts.bridge}, unless present`, feed.filter]
+      ? [`${feed.qdisc}    # on each ${t ? "VM " : ""}port of ${p.feedPorts.bridge}${but}, unless present`, feed.filter]
       : []),
     ...(tunnelFeed ? [`${tunnelFeed.qdisc}    # unless present`, tunnelFeed.filter] : []),
     ...(feedIn && p.feedPortsIn
-      ? [`${feedIn.qdisc}    # on each ${t ? "VM " : ""}port of ${p.feedPortsIn.bridge}, unless present`, ...feedIn.filters]
+      ? [`${feedIn.qdisc}    # on each ${t ? "VM " : ""}port of ${p.feedPortsIn.bridge}${but}, unless present`, ...feedIn.filters]
       : []),
     ...(uplinkFeed ? [`${uplinkFeed.qdisc}    # unless present`, uplinkFeed.filter] : []),
     ...p.batch,
@@ -522,17 +611,54 @@ export function renderUplinkQos(bridge: string, nic: string, ifb: string, want: 
     if (!out) batch.push(host(HOST_FILTERS.group, "u8 0x01 0x01 at -14"));
     batch.push(`filter replace dev ${dev} parent ${M}: protocol all prio 1 handle ${EDGE_FILTER} u32 match u32 0 0 flowid ${M}:2`);
   }
+  // Between two VMs (sixth round): frames switched from one VM port to another never cross the NIC. Outbound, a
+  // VM's frames taken at its port's ingress to `nfo-` (its own root class by ether src; frames to the host pass);
+  // inbound, frames at a port's egress to `nfi-` (its own root class by ether dst) unless the bridge table marked
+  // them as the LAN's (LAN_MARK: shaped at the uplink already) or they are the host's (from the bridge's MAC).
+  const ifbOut = vmOutIfbOf(ifb);
+  const ifbIn = inboundIfbOf(ifb);
+  const vmOut = limitsVms(want, "outbound");
+  const vmIn = limitsVms(want, "inbound");
+  for (const [d, dev, match] of [
+    ["outbound", ifbOut, "ether src"],
+    ["inbound", ifbIn, "ether dst"],
+  ] as const) {
+    if (!limitsVms(want, d)) continue;
+    const w = want as QosSpec;
+    cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 2`);
+    const keep = new Set(w.vms.flatMap((v, i) => (v[d] ? [i] : [])));
+    (had?.vms ?? []).forEach((v, i) => {
+      if (v[d] !== undefined && !keep.has(i)) cleanup.push(`class del dev ${dev} classid 1:${vmInternalMinor(i)}`);
+    });
+    qdiscs.push({ dev, kind: "htb", defaultClass: 3 });
+    batch.push(`class replace dev ${dev} parent 1: classid 1:3 ${htbArgs({ averageKbps: UNLIMITED_KBPS })}`);
+    const host = (handle: string, sel: string) =>
+      `filter replace dev ${dev} parent 1: protocol all prio 1 handle ${handle} u32 match ${sel} flowid 1:3`;
+    if (d === "outbound") {
+      // Frames to the host itself (the bridge device's address, the NIC's own MAC) are not between two VMs.
+      batch.push(host(HOST_FILTERS.bridge, `ether dst ${BRIDGE_MAC}`), host(HOST_FILTERS.nic, `ether dst ${NIC_MAC}`));
+    } else batch.push(host(EDGE_FILTER, `ether src ${BRIDGE_MAC}`));
+    batch.push(...internalLines(dev, w, d, match));
+  }
   const inbound = limitsDirection(want, "inbound");
   const outbound = limitsDirection(want, "outbound");
   return {
     ifb: inbound,
     cleanup,
     qdiscs,
-    feedPorts: null,
-    unfeedPorts: null,
-    ifbIn: false,
-    feedPortsIn: null,
-    unfeedPortsIn: null,
+    feedPorts: vmOut ? { bridge, ifb: ifbOut } : null,
+    unfeedPorts: !vmOut && limitsVms(had, "outbound") ? bridge : null,
+    ifbIn: vmIn,
+    feedPortsIn: vmIn ? { bridge, ifb: ifbIn } : null,
+    unfeedPortsIn: !vmIn && limitsVms(had, "inbound") ? bridge : null,
+    vmPorts: {
+      ifbOut: vmOut,
+      except: nic,
+      select: {
+        out: (want?.vms ?? []).filter((v) => v.outbound).map((v) => v.mac),
+        in: (want?.vms ?? []).filter((v) => v.inbound).map((v) => v.mac),
+      },
+    },
     batch,
     uplink: {
       dev: nic,
@@ -557,9 +683,25 @@ export interface ShapedAt {
 export const renderQosAt = (at: ShapedAt, ifb: string, want: QosSpec | null, had: QosSpec | null): TcPlan =>
   at.uplink === null ? renderQos(at.bridge, ifb, want, had, at.overlay) : renderUplinkQos(at.bridge, at.uplink, ifb, want, had);
 
+/** Where a plan's port feeds go (null: the plan feeds no port). */
+export function portFeedsOf(p: TcPlan): PortFeedSpec | null {
+  if (!p.feedPorts && !p.feedPortsIn) return null;
+  return {
+    out: p.feedPorts?.ifb ?? null,
+    in: p.feedPortsIn?.ifb ?? null,
+    ...(p.vmPorts ? { except: p.vmPorts.except, select: p.vmPorts.select } : {}),
+    ...(p.tunnel ? { tunnel: p.tunnel } : {}),
+  };
+}
+
 /** The step's name for a network shaped at `at`. */
 export function qosStepNameAt(at: ShapedAt, ifb: string, want: QosSpec | null, had: QosSpec | null): string {
   if (at.uplink === null) return qosStepName(at.bridge, ifb, want, had, at.overlay);
-  const ifbUsed = limitsDirection(want, "inbound") || limitsDirection(had, "inbound");
-  return `apply bandwidth limits on uplink ${at.uplink} of bridge ${at.bridge}${ifbUsed ? ` and ${ifb}` : ""} (tc)`;
+  const used = (d: QosDirection) => limitsVms(want, d) || limitsVms(had, d);
+  const ifbs = [
+    ...(limitsDirection(want, "inbound") || limitsDirection(had, "inbound") ? [ifb] : []),
+    ...(used("outbound") ? [vmOutIfbOf(ifb)] : []),
+    ...(used("inbound") ? [inboundIfbOf(ifb)] : []),
+  ];
+  return `apply bandwidth limits on uplink ${at.uplink} of bridge ${at.bridge}${ifbs.length > 0 ? ` and ${ifbs.join(", ")}` : ""} (tc)`;
 }
