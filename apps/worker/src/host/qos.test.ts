@@ -16,6 +16,7 @@ import {
   shownLeaves,
   staleHostFilters,
   uplinkState,
+  vmPortsOf,
 } from "./qos";
 
 /**
@@ -413,5 +414,47 @@ describe("an overlay's VXLAN port (never a VM's: docs/adr/0044-network-qos.md, O
     expect(planInPlace(tunnelFed.join("\n"), gw, ports)).toBe(true);
     // A member has no tree on its bridge: not asked for one.
     expect(member.qdiscs.map((q) => q.dev)).toEqual(["nfq-x", "nfi-x"]);
+  });
+});
+
+describe("overlay and bridge networks' port feeds side by side (the VXLAN port and the uplink NIC are no VM's)", () => {
+  const VMS = {
+    network: null,
+    vms: [{ mac: "52:54:00:00:00:01", inbound: { averageKbps: 500 }, outbound: { averageKbps: 500 } }],
+  };
+  const tunnel = { dev: "nfvx10000", gateway: false };
+
+  it("vmPortsOf leaves out an overlay's VXLAN port as it does a bridge network's uplink NIC", async () => {
+    const k = fakeKernel({ ports: ["vnet0", "nfvx10000", "eth1"] });
+    expect(await vmPortsOf(k.runner, "nfov10000", undefined, tunnel)).toEqual(["vnet0", "eth1"]);
+    expect(await vmPortsOf(k.runner, "nf-lan", "eth1")).toEqual(["vnet0", "nfvx10000"]);
+  });
+
+  it("a member's VM limits taken away: its VM ports' feeds go, the VXLAN port (never fed there) is not touched", async () => {
+    const k = fakeKernel({
+      ports: ["vnet0", "nfvx10000"],
+      shown: "qdisc htb 1: dev vnet0 root refcnt 2\nqdisc htb 1: dev nfvx10000 root refcnt 2",
+    });
+    await applyTc(k.runner, "nfq-x", renderQos("nfov10000", "nfq-x", null, VMS, tunnel));
+    expect(k.ran).toContain("tc qdisc del dev vnet0 handle ffff: ingress");
+    expect(k.ran).toContain("tc qdisc del dev vnet0 root");
+    expect(k.ran.filter((l) => l.includes("nfvx10000"))).toEqual([]);
+  });
+
+  it("a bridge network's VM ports are fed by their MACs (cls_bpf), its uplink NIC never as a VM's port", async () => {
+    const k = fakeKernel({ ports: ["eth1", "vnet0"] });
+    const inputs: string[] = [];
+    const run = k.runner.run.bind(k.runner);
+    k.runner.run = async (cmd, args, opts = {}) => {
+      if (opts.input) inputs.push(opts.input);
+      return run(cmd, args, opts);
+    };
+    const plan = renderUplinkQos("nf-lan", "eth1", "nfq-x", VMS, null);
+    await applyTc(k.runner, "nfq-x", plan);
+    const feeds = inputs.join("\n").split("\n");
+    expect(feeds.filter((l) => l.includes("dev vnet0") && l.includes(" bpf bytecode "))).toHaveLength(2);
+    expect(feeds.filter((l) => l.includes("dev eth1") && (l.includes("nfo-x") || l.includes("nfi-x")))).toEqual([]);
+    // Lacking feeds: the VM port only, never the NIC.
+    expect(portsLackingFeeds(plan, ["eth1", "vnet0"], [])).toEqual(["vnet0"]);
   });
 });
