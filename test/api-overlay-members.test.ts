@@ -7,8 +7,16 @@
  * itself runs in e2e-overlay. configure-network-mtu of an overlay at the door: every member's underlay limit (400
  * naming the host), a member offline (503), the dry run with every member's steps.
  */
-import type { OverlayNetSpec } from "@netforge/core/model";
-import { putHost, putNetworkIpsAndStats, putNetworkSpec, putOverlayParts } from "@netforge/core/store";
+import { type OverlayNetSpec, planHash } from "@netforge/core/model";
+import {
+  getNetwork,
+  type NetworkRecord,
+  putHost,
+  putNetwork,
+  putNetworkIpsAndStats,
+  putNetworkSpec,
+  putOverlayParts,
+} from "@netforge/core/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiHarness, hostRecord, startApiHarness } from "./support/api-harness";
 
@@ -357,6 +365,54 @@ describe("configure-network-hosts at the door", () => {
     } finally {
       await putOverlayParts(h.redis, h.keys, "m3", new Map(), true, at);
     }
+  });
+
+  it("stop, delete and start: the dry run shows the gateway's steps, then each other member's part; the hash covers them", async () => {
+    const steps = (b: { plan: { steps: { step: string; command: string[] }[] } }) => [...new Set(b.plan.steps.map((x) => x.step))];
+    const cmds = (b: { plan: { steps: { step: string; command: string[] }[] } }) =>
+      b.plan.steps.map((x) => `${x.step}: ${x.command.join(" ")}`);
+    const stop = await h.call("stop-network", { name: "ovh", dryRun: true });
+    expect(stop.status, JSON.stringify(stop.body)).toBe(200);
+    expect(stop.body.plan.host).toBe("m2");
+    expect(steps(stop.body)).toEqual(["stopping network", "host m1: stop-network", "host m3: stop-network"]);
+    expect(cmds(stop.body)).toContain("host m3: stop-network: virsh net-destroy ovh");
+    const del = await h.call("delete-network", { name: "ovh", dryRun: true });
+    expect(del.status, JSON.stringify(del.body)).toBe(200);
+    expect(steps(del.body)).toEqual(expect.arrayContaining(["removing definition", "host m1: delete-network", "host m3: delete-network"]));
+    expect(cmds(del.body)).toEqual(
+      expect.arrayContaining([
+        "host m1: delete-network: ip link del nfvx10009",
+        "host m1: delete-network: ip link del nfov10009",
+        "host m3: delete-network: virsh net-undefine ovh",
+      ]),
+    );
+    // The gateway's own steps alone hash differently: a previewed plan names every host's part.
+    expect(del.body.plan.planHash).not.toBe(planHash(del.body.plan.steps.filter((x: { step: string }) => !x.step.startsWith("host "))));
+    const rec = (await getNetwork(h.redis, h.keys, "ovh")) as NetworkRecord;
+    await putNetwork(h.redis, h.keys, { ...rec, state: "inactive" });
+    try {
+      const start = await h.call("start-network", { name: "ovh", dryRun: true });
+      expect(start.status, JSON.stringify(start.body)).toBe(200);
+      expect(steps(start.body)).toEqual(expect.arrayContaining(["host m1: start-network", "host m3: start-network"]));
+      expect(cmds(start.body)).toContain(
+        "host m1: start-network: ip link add nfvx10009 type vxlan id 10009 local 172.30.9.1 dstport 4789 nolearning",
+      );
+    } finally {
+      await putNetwork(h.redis, h.keys, rec);
+    }
+  });
+
+  it("create: the dry run shows the gateway's steps, then each other member's part", async () => {
+    const dry = await h.call("create-network", { name: "ovnew", type: "overlay", cidr: "10.57.0.0/24", hosts: ["m6", "m7"], dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body.plan.host).toBe("m6");
+    const steps = [...new Set(dry.body.plan.steps.map((x: { step: string }) => x.step))];
+    expect(steps).toEqual(["defining network", "starting network", "setting autostart", "host m7: create-network"]);
+    const cmds = dry.body.plan.steps.map((x: { step: string; command: string[] }) => `${x.step}: ${x.command.join(" ")}`);
+    expect(cmds.some((c: string) => /^host m7: create-network: ip link add nfvx\d+ type vxlan id \d+ local 172\.30\.9\.7 /.test(c))).toBe(
+      true,
+    );
+    expect(cmds.some((c: string) => /^starting network: ip link add nfvx\d+ type vxlan id \d+ local 172\.30\.9\.6 /.test(c))).toBe(true);
   });
 
   it("a dry run shows every host's part, one step per host; a real call is a job on the gateway host", async () => {

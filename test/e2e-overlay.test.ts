@@ -932,7 +932,11 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
 
   it("two overlays on a member: reconcile rounds find both parts whole and re-apply nothing (guards and flood limits keep their counters)", async () => {
     const other = "ovm2";
-    const r = await run("create-network", { name: other, type: "overlay", cidr: "10.65.0.0/24", hosts: [A, B], gatewayHost: B });
+    // Made and deleted as their dry runs previewed them, each host's part included (the hash covers every host).
+    const body = { name: other, type: "overlay", cidr: "10.65.0.0/24", hosts: [A, B], gatewayHost: B };
+    const dry = await c.call("create-network", { ...body, dryRun: true });
+    expect(dry.body.plan.steps.map((x: { step: string }) => x.step)).toContain(`host ${A}: create-network`);
+    const r = await run("create-network", { ...body, expectPlan: dry.body.plan.planHash });
     expect(r.job?.state, JSON.stringify(r.error)).toBe("succeeded");
     try {
       const before = await reapplied(A);
@@ -940,7 +944,9 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       await new Promise((res) => setTimeout(res, 4_500));
       expect(await reapplied(A)).toBe(before);
     } finally {
-      const d = await run("delete-network", { name: other });
+      const dd = await c.call("delete-network", { name: other, dryRun: true });
+      expect(dd.body.plan.steps.map((x: { step: string }) => x.step)).toContain(`host ${A}: delete-network`);
+      const d = await run("delete-network", { name: other, expectPlan: dd.body.plan.planHash });
       expect(d.job?.state, JSON.stringify(d.error)).toBe("succeeded");
     }
   });

@@ -1,7 +1,7 @@
 /** create-network at the API: placement and the name/subnet claim; its dry run plans the definition. */
 import { randomUUID } from "node:crypto";
 import { AppError, assertAllowedSubnet, IMPLEMENTED_TYPES, resolveCreate, subnetOfBody } from "@netforge/core/contract";
-import { bridgeNameFor, l2SpecFor, overlaySpecFor, planCreate, specFromCreate } from "@netforge/core/model";
+import { bridgeNameFor, l2SpecFor, overlaySpecFor, planCreate, specFromCreate, withMemberParts } from "@netforge/core/model";
 import { getHost, listAllNetworks } from "@netforge/core/store";
 import { answer, inventoryFacts } from "../dry-run";
 import { overlayAtDoor, placeAndClaim } from "../job-preparers";
@@ -63,7 +63,13 @@ export const createNetwork = apiHalf("create-network", {
       for (const n of networks) if (n.host === host && n.bridge.name) taken.add(n.bridge.name);
       spec = specFromCreate({ ...payload, bridge: bridgeNameFor(prepared.network, taken) });
     }
-    const plan = planCreate(spec, { start: payload.start, autostart: payload.autostart }, inventoryFacts(hostRec), host);
+    // With each other member's part of an overlay (one job step per host, as the job reports them).
+    const plan = withMemberParts(
+      planCreate(spec, { start: payload.start, autostart: payload.autostart }, inventoryFacts(hostRec), host),
+      spec,
+      "create-network",
+      { active: payload.start, autostart: payload.autostart },
+    );
     // uuid and createdAt: the real call draws its own, so the hash leaves them out.
     // (An overlay's VXLAN id too: a dry run claims none, the real call gets the lowest free.)
     return answer(host, plan, [payload.uuid, payload.createdAt, ...(payload.overlayDoor ? [String(payload.overlayDoor.vni)] : [])]);

@@ -1,5 +1,5 @@
 /** delete-network at the API: the network indexed, its host online; its dry run answers NETWORK_IN_USE while something is attached. */
-import { planDelete } from "@netforge/core/model";
+import { planDelete, withMemberParts } from "@netforge/core/model";
 import { getHost } from "@netforge/core/store";
 import { answer, inventoryFacts, stoppable } from "../dry-run";
 import { existingNetwork } from "../job-preparers";
@@ -17,6 +17,11 @@ export const deleteNetwork = apiHalf("delete-network", {
       getHost(s.redis, s.keys, prepared.host),
     ]);
     const net = { active, autostart: false, xml: "", forwardMode: null, firewall };
-    return answer(prepared.host, planDelete(spec, prepared.network, net, inventoryFacts(hostRec)));
+    // With each other member's part of an overlay (one job step per host, as the job reports them).
+    const plan = withMemberParts(planDelete(spec, prepared.network, net, inventoryFacts(hostRec)), spec, "delete-network", {
+      active,
+      autostart: false,
+    });
+    return answer(prepared.host, plan);
   },
 });

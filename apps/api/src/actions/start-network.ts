@@ -1,6 +1,6 @@
 /** start-network at the API: the network indexed and inactive, its host online. */
 import { AppError } from "@netforge/core/contract";
-import { planStart } from "@netforge/core/model";
+import { planStart, withMemberParts } from "@netforge/core/model";
 import { getHost, getNetworkSpec } from "@netforge/core/store";
 import { answer, inventoryFacts } from "../dry-run";
 import { existingNetwork, refuseState } from "../job-preparers";
@@ -24,6 +24,11 @@ export const startNetwork = apiHalf("start-network", {
     }
     // A published spec is one netforge renders (forward mode 'open'): nothing to redefine first.
     const net = { active: false, autostart: false, xml: "", forwardMode: "open", firewall: null };
-    return answer(host, planStart(spec, net, inventoryFacts(hostRec), host));
+    // With each other member's part of an overlay (one job step per host, as the job reports them).
+    const plan = withMemberParts(planStart(spec, net, inventoryFacts(hostRec), host), spec, "start-network", {
+      active: true,
+      autostart: false,
+    });
+    return answer(host, plan);
   },
 });

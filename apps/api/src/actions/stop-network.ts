@@ -1,5 +1,5 @@
 /** stop-network at the API: the network indexed and active, its host online; its dry run answers NETWORK_IN_USE while something is attached. */
-import { planStop } from "@netforge/core/model";
+import { planStop, withMemberParts } from "@netforge/core/model";
 import { answer, stoppable } from "../dry-run";
 import { existingNetwork, refuseState } from "../job-preparers";
 import { apiHalf } from "./half";
@@ -12,6 +12,11 @@ export const stopNetwork = apiHalf("stop-network", {
   },
   async plan(s, prepared) {
     const { active, firewall, spec } = await stoppable(s, prepared, "stop");
-    return answer(prepared.host, planStop(prepared.network, { active, firewall }, spec));
+    // With each other member's part of an overlay (one job step per host, as the job reports them).
+    const plan = withMemberParts(planStop(prepared.network, { active, firewall }, spec), spec, "stop-network", {
+      active,
+      autostart: false,
+    });
+    return answer(prepared.host, plan);
   },
 });

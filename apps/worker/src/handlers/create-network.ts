@@ -4,7 +4,7 @@
  * host as it was.
  */
 import { AppError, type CreateNetworkPayload } from "@netforge/core/contract";
-import { type NetSpec, type PlanPhase, firewallStep, parseNetworkXml, planCreate } from "@netforge/core/model";
+import { type NetSpec, type PlanPhase, firewallStep, parseNetworkXml, planCreate, withMemberParts } from "@netforge/core/model";
 import { type NetworkRecord, putNetwork, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
@@ -79,6 +79,15 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   if (adopted) return finishAdopted(ctx, p, adopted, spec);
 
+  // The plan, from the spec and one read of the host's facts; exactly its host steps run below. Checked against the
+  // previewed plan (with every other member's part) before any host changes anything.
+  const plan = planCreate(spec, { start: p.start, autostart: p.autostart }, await driver.hostFacts(ctx, spec), ctx.hostId);
+  assertPlanAsPreviewed(
+    ctx,
+    ctx.parentJob ? plan : withMemberParts(plan, spec, "create-network", { active: p.start, autostart: p.autostart }),
+    [p.uuid, p.createdAt, ...(p.overlayDoor ? [String(p.overlayDoor.vni)] : [])],
+  );
+
   // A network spanning hosts (an overlay): every other member's part, by its own worker, at the same time.
   const others = ctx.parentJob ? [] : (driver.model.otherHosts?.(spec) ?? []);
   const parts =
@@ -92,9 +101,6 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
         )
       : null;
 
-  // The plan, from the spec and one read of the host's facts; exactly its host steps run below.
-  const plan = planCreate(spec, { start: p.start, autostart: p.autostart }, await driver.hostFacts(ctx, spec), ctx.hostId);
-  assertPlanAsPreviewed(ctx, plan, [p.uuid, p.createdAt]);
   const phase = (step: string): PlanPhase | undefined => plan.phases.find((ph) => ph.step === step);
   const port = hostPortOf(ctx);
   const opts = driver.executeOptions?.(ctx, spec) ?? {};

@@ -1,6 +1,6 @@
 /** delete-network: refuse while anything is attached, stop, undefine, drop from the index and release the claim. */
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
-import { type JobPlan, planDelete, planStop } from "@netforge/core/model";
+import { type JobPlan, planDelete, planStop, withMemberParts } from "@netforge/core/model";
 import { releaseNetworkClaim, releasePortClaims, releaseVni, removeNetwork } from "@netforge/core/store";
 import type { HostContext, JobContext } from "../context";
 import type { CatalogEntry } from "../host/network-catalog";
@@ -39,12 +39,16 @@ export async function deleteNetwork(ctx: JobContext, p: NetworkRefPayload): Prom
   // A network spanning hosts (an overlay): the other members delete their parts first (each refuses while VMs
   // are attached there), then this host's; a delete is not undone (ADR 0051).
   const others = spec && !ctx.parentJob ? (driver.model.otherHosts?.(spec) ?? []) : [];
+  const plan = await planDeleteOf(ctx, entry, true);
+  // Checked against the previewed plan (with every other member's part) before any host changes anything.
+  assertPlanAsPreviewed(
+    ctx,
+    ctx.parentJob ? plan : withMemberParts(plan, spec, "delete-network", { active: entry.active, autostart: false }),
+  );
   if (others.length > 0) {
     const ref = () => ({ name: p.name });
     await (await startMemberParts(ctx, "delete-network", others, ref, ref)).wait();
   }
-  const plan = await planDeleteOf(ctx, entry, true);
-  assertPlanAsPreviewed(ctx, plan);
   const phase = (step: string) => plan.phases.find((ph) => ph.step === step);
   const stopping = phase("stopping network");
   if (stopping) await report.step("stopping network", () => runPhase(hostPortOf(ctx), revert, stopping));

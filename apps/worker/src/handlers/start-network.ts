@@ -1,6 +1,6 @@
 /** start-network: start an inactive network and prove DHCP answers; stopped again if that proof fails. */
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
-import { firewallStep, planStart } from "@netforge/core/model";
+import { firewallStep, planStart, withMemberParts } from "@netforge/core/model";
 import type { NetworkRecord } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { driverOf } from "../drivers/registry";
@@ -33,6 +33,17 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
   // A network spanning hosts (an overlay): every other member starts its part at the same time (ADR 0051).
   const others = spec && !ctx.parentJob ? (driver.model.otherHosts?.(spec) ?? []) : [];
   const ref = () => ({ name: p.name });
+  // A definition from before netforge owned its rules (<forward mode='nat'/>, or none for isolated) is
+  // redefined from its spec (mode 'open') while it is down, so libvirt adds no rules of its own from now on;
+  // its current definition is read only then (it is that step's undo).
+  const redefine = spec ? driver.model.redefineBeforeStart(entry.def.forwardMode) : false;
+  const plan =
+    spec && !startedEarlier
+      ? planStart(spec, await networkFacts(ctx, entry, redefine), await driver.hostFacts(ctx, spec), ctx.hostId)
+      : null;
+  // Checked against the previewed plan (with every other member's part) before any host changes anything.
+  if (plan)
+    assertPlanAsPreviewed(ctx, ctx.parentJob ? plan : withMemberParts(plan, spec, "start-network", { active: true, autostart: false }));
   const parts = others.length > 0 ? await startMemberParts(ctx, "start-network", others, ref, ref) : null;
   await report.step("starting network", async () => {
     if (startedEarlier) {
@@ -44,7 +55,7 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
     }
     // Something may have taken the subnet while the network was down: say so clearly instead of libvirt's message.
     if (entry.def.cidr) assertNoOverlap(entry.def.cidr, ctx.hostId, occupiedSubnets(links, routes, catalog, p.name, endpoints));
-    if (!spec) {
+    if (!spec || !plan) {
       // A definition without netforge's spec (made by hand with netforge's marker): libvirt's start alone.
       await runPhase(hostPortOf(ctx), revert, {
         step: "starting network",
@@ -52,12 +63,6 @@ export async function startNetwork(ctx: JobContext, p: NetworkRefPayload): Promi
       });
       return;
     }
-    // A definition from before netforge owned its rules (<forward mode='nat'/>, or none for isolated) is
-    // redefined from its spec (mode 'open') while it is down, so libvirt adds no rules of its own from now on;
-    // its current definition is read only then (it is that step's undo).
-    const redefine = driver.model.redefineBeforeStart(entry.def.forwardMode);
-    const plan = planStart(spec, await networkFacts(ctx, entry, redefine), await driver.hostFacts(ctx, spec), ctx.hostId);
-    assertPlanAsPreviewed(ctx, plan);
     for (const phase of plan.phases) await runPhase(hostPortOf(ctx), revert, phase, driver.executeOptions?.(ctx, spec));
     if (redefine)
       ctx.logger.info({ network: p.name }, "definition moved to forward mode 'open': netforge's table carries its NAT/isolation");

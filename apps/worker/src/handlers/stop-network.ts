@@ -1,6 +1,6 @@
 /** stop-network: refuse while anything is attached, then stop (definition kept, so start restores it). */
 import { AppError, type NetworkRefPayload } from "@netforge/core/contract";
-import { planStop } from "@netforge/core/model";
+import { planStop, withMemberParts } from "@netforge/core/model";
 import type { NetworkRecord } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import { assertNothingAttached, loadManaged, publishRecord } from "./common";
@@ -25,11 +25,15 @@ export async function stopNetwork(ctx: JobContext, p: NetworkRefPayload): Promis
   const spec = entry.def.spec;
   const others = spec && !ctx.parentJob ? (driverOf(entry).model.otherHosts?.(spec) ?? []) : [];
   const ref = () => ({ name: p.name });
+  // Rules and forwards leave the kernel; they stay in the spec, so the next start restores them.
+  const plan = planStop(entry.name, { active: entry.active, firewall: ctx.firewall.get(entry.name) }, entry.def.spec);
+  // Checked against the previewed plan (with every other member's part) before any host changes anything.
+  assertPlanAsPreviewed(
+    ctx,
+    ctx.parentJob ? plan : withMemberParts(plan, spec, "stop-network", { active: entry.active, autostart: false }),
+  );
   const parts = others.length > 0 ? await startMemberParts(ctx, "stop-network", others, ref, ref) : null;
   await report.step("stopping network", async () => {
-    // Rules and forwards leave the kernel; they stay in the spec, so the next start restores them.
-    const plan = planStop(entry.name, { active: entry.active, firewall: ctx.firewall.get(entry.name) }, entry.def.spec);
-    assertPlanAsPreviewed(ctx, plan);
     for (const phase of plan.phases) await runPhase(hostPortOf(ctx), revert, phase);
   });
   await parts?.wait();

@@ -60,6 +60,8 @@ export {
   nextOverlayMembers,
   planMembersChange,
   planMembersUpdate,
+  type MemberPartAction,
+  withMemberParts,
 } from "./overlay-members";
 export {
   checkGatewayMove,

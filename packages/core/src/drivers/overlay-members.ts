@@ -9,7 +9,8 @@ import { AppError } from "../errors";
 import type { CreateNetworkPayload } from "../jobs";
 import { parseIPv4 } from "../net/ipv4";
 import type { HostFacts } from "../plan/facts";
-import { planCreate, planDelete } from "../plan/lifecycle";
+import { planCreate, planDelete, planStart, planStop } from "../plan/lifecycle";
+import type { NetSpec } from "../planner/network-spec";
 import type { HostStep, JobPlan, PlanPhase } from "../plan/steps";
 import { firewallBodyOf } from "../planner/firewall";
 import { resolveCreate } from "../schemas/network";
@@ -272,4 +273,43 @@ export function planMembersChange(
   }
   phases.push({ step: "updating members", hostSteps: planMembersUpdate(spec, members, net.active).hostSteps });
   return { phases, warnings: [] };
+}
+
+/** The lifecycle jobs of an overlay that run a part on every member. */
+export type MemberPartAction = "create-network" | "start-network" | "stop-network" | "delete-network";
+
+/**
+ * A coordinator's plan with every other member's part of the same create, start, stop or delete appended, one
+ * phase per host (`host <id>: <action>`, the job step the coordinator reports that part in): what the dry run
+ * shows after the coordinator's own steps, and what the coordinator checks a previewed plan against (expectPlan),
+ * so a previewed plan covers every host. Each part is planned from the spec as that member's (its host's facts are
+ * known only there: planned as from a host without the overlay's devices to make them, with its bridge to take
+ * them down), as configure-network-hosts's dry run plans its parts. The coordinator runs only its own phases.
+ * Any other type's plan, or a member's own part (`parentJob`), is returned as it is.
+ */
+export function withMemberParts(
+  plan: JobPlan,
+  spec: NetSpec | null,
+  action: MemberPartAction,
+  net: { active: boolean; autostart: boolean },
+): JobPlan {
+  if (!spec || !overlayModel.is(spec)) return plan;
+  const none: HostFacts = { links: [], pfs: [] };
+  const phases: PlanPhase[] = [...plan.phases];
+  for (const m of spec.members) {
+    if (m.id === spec.self) continue;
+    const s = memberSpec(spec, m.id, spec.members);
+    const withBridge: HostFacts = { links: [{ name: s.bridge, master: null, mtu: s.mtu, up: true, kind: "bridge" }], pfs: [] };
+    const facts = { active: net.active, autostart: net.autostart, xml: overlayModel.render(s), forwardMode: "bridge", firewall: null };
+    const part =
+      action === "create-network"
+        ? planCreate(s, { start: net.active, autostart: net.autostart }, none, m.id)
+        : action === "start-network"
+          ? planStart(s, { ...facts, active: false }, none, m.id)
+          : action === "stop-network"
+            ? planStop(s.name, { active: true, firewall: overlayModel.firewall(s) }, s)
+            : planDelete(s, s.name, { ...facts, firewall: net.active ? overlayModel.firewall(s) : null }, withBridge);
+    phases.push({ step: `host ${m.id}: ${action}`, hostSteps: part.phases.flatMap((p) => p.hostSteps) });
+  }
+  return { ...plan, phases };
 }
