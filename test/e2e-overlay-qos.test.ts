@@ -388,4 +388,34 @@ describe("an overlay's bandwidth limits (configure-network-qos: one job across i
     const filters = (await host(C).exec(["tc", "filter", "show", "dev", ifb(), "parent", "1:"])).stdout;
     expect(filters).toContain("flowid 1:2010");
   });
+
+  it("the gateway moved with limits set: the move's own steps shape the new gateway and take the old one's shaping away", async () => {
+    const set = await run("configure-network-qos", {
+      name: NAME,
+      network: { inbound: { averageKbps: 15000 }, outbound: { averageKbps: 15000 } },
+      vms: [],
+    });
+    expect(set.state, JSON.stringify(set.error)).toBe("succeeded");
+    expect(await qdiscs(A)).toContain(`qdisc htb 1: dev nfov${vni} root`);
+    // The dry run has the shaping in both role changes; the move runs exactly that plan.
+    const dry = await c.call("configure-network-hosts", { name: NAME, gatewayHost: B, dryRun: true });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    const names: string[] = dry.body.plan.steps.map((x: { step: string; name: string }) => `${x.step}: ${x.name}`);
+    expect(names.filter((n) => n.startsWith(`host ${B}: configure-network-hosts: `) && n.includes("bandwidth limits"))).toHaveLength(1);
+    expect(names.filter((n) => n.startsWith("stopping the old gateway: ") && n.includes("bandwidth limits"))).toHaveLength(1);
+    const moved = await run("configure-network-hosts", { name: NAME, gatewayHost: B, expectPlan: dry.body.plan.planHash });
+    expect(moved.state, JSON.stringify(moved.error)).toBe("succeeded");
+    lap(`gateway moved A -> B with a network limit: job ${took(moved)} ms`);
+    // Right at the job's end: B's bridge has the edge tree; A (a member, no limited VM of its own) has nothing.
+    expect(await qdiscs(B)).toContain(`qdisc htb 1: dev nfov${vni} root`);
+    expect((await host(A).exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
+    expect(await qdiscs(A)).not.toContain(`dev nfov${vni} root`);
+    // B's VM's outside traffic, through B now, held to the network's limit there.
+    const hb = host(B);
+    await hb.execOutside(["iperf3", "-s", "-D", "-B", hb.outsideAddress, "-p", "5201"]);
+    await new Promise((res) => setTimeout(res, 300));
+    const out = await rate(vb, hb.outsideAddress, 5201);
+    console.info(`B's VM -> outside through the new gateway, 15 Mbit/s network limit: ${out.toFixed(2)} Mbit/s`);
+    expect(within(out, 15), `out ${out}`).toBe(true);
+  });
 });

@@ -143,6 +143,35 @@ describe("a host whose role changes: every step undone by its inverse", () => {
     expect(garp.argv.slice(-2)).toEqual(["nfov10000", "10.50.0.1"]);
   });
 
+  it("with bandwidth limits: the old role's shaping goes first (ports still on the bridge), the new role's comes last", () => {
+    const limit = { averageKbps: 20_000 };
+    const qos = { network: { inbound: { averageKbps: 50_000 } }, vms: [{ mac: "52:54:00:00:00:07", inbound: limit, outbound: limit }] };
+    const gw = { ...gateway, qos };
+    const old = planRoleChange(gw, specAfterMove(gw, "hv1", null), ["nfvx10000", "vnet0"], true);
+    const first = old.down[0];
+    const last = old.up.at(-1);
+    expect(first?.kind).toBe("qos");
+    expect(last?.kind).toBe("qos");
+    if (first?.kind !== "qos" || last?.kind !== "qos") return;
+    // The gateway's edge tree (the bridge's root HTB with the network's class) goes; its undo makes it again.
+    expect(first.apply.cleanup.join("\n")).toContain("qdisc del dev nfov10000 root");
+    expect(first.undo.batch.join("\n")).toMatch(/class replace dev nfov10000 parent 1: classid 1:1 htb rate 50000kbit/);
+    // As a member: no edge tree on its bridge, only the VM's own classes on the IFBs.
+    expect(last.apply.batch.join("\n")).not.toContain("dev nfov10000 parent 1: classid 1:1");
+    expect(last.apply.batch.join("\n")).toMatch(/rate 20000kbit/);
+    // The new gateway: its member shaping goes, the edge tree comes after its ports are back.
+    const own = { ...member("hv1"), qos };
+    const promoted = planRoleChange(own, specAfterMove(own, "hv1", gw), ["vnet7"], true);
+    expect(promoted.down[0]?.kind).toBe("qos");
+    const up = promoted.up.findIndex((x) => x.kind === "qos");
+    expect(up).toBeGreaterThan(
+      promoted.up.findIndex((x) => x.kind === "command" && x.argv.join(" ") === "ip link set dev vnet7 master nfov10000"),
+    );
+    const shaped = promoted.up[up];
+    if (shaped?.kind === "qos")
+      expect(shaped.apply.batch.join("\n")).toMatch(/class replace dev nfov10000 parent 1: classid 1:1 htb rate 50000kbit/);
+  });
+
   it("a member staying a member, or a stopped overlay: only the definition is written", () => {
     const c = planRoleChange(member("hv3"), specAfterMove(member("hv3"), "hv1", null), ["vnet1"], true);
     expect([...c.down, ...c.up]).toEqual([]);

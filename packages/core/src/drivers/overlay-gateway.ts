@@ -12,6 +12,7 @@
  * throughout (they do not depend on the bridge), so the rest of the segment never loses them.
  */
 import { AppError } from "../errors";
+import { qosStartStep, qosStopStep } from "../plan/lifecycle";
 import type { HostStep, JobPlan, PlanPhase } from "../plan/steps";
 import { nftStep } from "../plan/steps";
 import { parseNetworkXml } from "../render/network-xml";
@@ -128,14 +129,20 @@ export function planRoleChange(own: OverlayNetSpec, next: OverlayNetSpec, ports:
   const learningOff = ipLink(dev, "type", "bridge_slave", "learning", "off", "neigh_suppress", "on");
   // (libvirt's own port of the gateway's bridge, `<bridge>-nic`, goes and comes with libvirt's stop and start.)
   const vms = ports.filter((p) => p !== dev && p !== br && p !== `${br}-nic`);
-  const down: HostStep[] = [dev, ...vms].map((p) => ({
-    kind: "command" as const,
-    name: `port ${p} leaves bridge ${br}`,
-    argv: ipLink(p, "nomaster"),
-    undo: ipLink(p, "master", br),
-    ...(p === dev ? { undoThen: [learningOff] } : {}),
-    live: true,
-  }));
+  // Bandwidth limits (ADR 0044 "Overlay networks"): what the old role shaped here (the gateway's edge tree and
+  // feeds, or a member's VM classes) goes while the ports are still on the bridge; the new role's after they are back.
+  const unshape = qosStopStep(own);
+  const down: HostStep[] = unshape ? [unshape] : [];
+  down.push(
+    ...[dev, ...vms].map((p) => ({
+      kind: "command" as const,
+      name: `port ${p} leaves bridge ${br}`,
+      argv: ipLink(p, "nomaster"),
+      undo: ipLink(p, "master", br),
+      ...(p === dev ? { undoThen: [learningOff] } : {}),
+      live: true,
+    })),
+  );
   down.push({
     kind: "virsh",
     name: isGateway(own) ? "stop the gateway (its address, dnsmasq and bridge go)" : "stop network",
@@ -178,6 +185,8 @@ export function planRoleChange(own: OverlayNetSpec, next: OverlayNetSpec, ports:
   }
   const part = overlayModel.firewall(next);
   if (part) up.push(nftStep("apply firewall (one nft transaction)", own.name, part));
+  const shape = qosStartStep(next);
+  if (shape) up.push(shape);
   if (isGateway(next)) {
     up.push({
       kind: "command",

@@ -154,6 +154,30 @@ export function qosStartStep(spec: NetSpec): QosStep | null {
 }
 
 /**
+ * The network's bandwidth limits taken away while it keeps running (an overlay member changing role in a gateway
+ * move: what the old role made on this host goes before its ports leave the bridge, and the new role's set is
+ * applied after they are back, qosStartStep). Undone by applying the set again. null: nothing of a set here.
+ */
+export function qosStopStep(spec: NetSpec): QosStep | null {
+  const s = shapingOf(spec);
+  if (!s) return null;
+  const ifb = ifbNameFor(spec.uuid);
+  const made = renderQosAt(s.at, ifb, s.qos, null);
+  if (emptyTcPlan(made)) return null;
+  const apply = renderQosAt(s.at, ifb, null, s.qos);
+  return {
+    kind: "qos",
+    name: qosStepNameAt(s.at, ifb, null, s.qos),
+    bridge: s.at.bridge,
+    ifb,
+    apply,
+    undo: made,
+    text: tcText(apply),
+    live: true,
+  };
+}
+
+/**
  * A network's QoS set and where it is shaped (the routed types: their bridge; a bridge network: its uplink NIC);
  * null when it has no set or nowhere to shape it.
  */
