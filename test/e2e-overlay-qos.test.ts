@@ -114,8 +114,10 @@ const qdiscs = async (id: string) => (await host(id).exec(["tc", "qdisc", "show"
 /** iperf3 goodput (Mbit/s) from `vm` to `ip:port` (reverse: toward the VM), 2 s after a first second left out. */
 async function rate(vm: NamespaceVm, ip: string, port: number, reverse = false): Promise<number> {
   const args = ["iperf3", "-c", ip, "-p", String(port), "-t", "2", "-O", "1", "-J", ...(reverse ? ["-R"] : [])];
-  const r = await vm.exec(args, { timeoutMs: 20_000 });
-  return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
+  const r = await vm.exec(args, { timeoutMs: 20_000, reject: false });
+  const out = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
+  if (!out.end?.sum_received) throw new Error(`iperf3 to ${ip}:${port}: ${out.error ?? r.stderr}`);
+  return out.end.sum_received.bits_per_second / 1e6;
 }
 
 /** A job followed to its end (Prefer: wait, then polled). */
@@ -409,7 +411,21 @@ describe("an overlay's bandwidth limits (configure-network-qos: one job across i
     // Right at the job's end: B's bridge has the edge tree; A (a member, no limited VM of its own) has nothing.
     expect(await qdiscs(B)).toContain(`qdisc htb 1: dev nfov${vni} root`);
     expect((await host(A).exec(["ip", "link", "show", "dev", ifb()], { reject: false })).exitCode).not.toBe(0);
-    expect(await qdiscs(A)).not.toContain(`dev nfov${vni} root`);
+    expect(await qdiscs(A)).not.toContain(`qdisc htb 1: dev nfov${vni} root`);
+    // B's VM (its lease handed over to B's dnsmasq with the gateway) reaches its gateway on B.
+    const t1 = Date.now();
+    let pinged = false;
+    for (let i = 0; i < 40 && !pinged; i++) {
+      pinged = (await vb.exec(["busybox", "ping", "-c", "1", "-W", "1", "10.91.0.1"], { reject: false })).exitCode === 0;
+      if (!pinged) await new Promise((res) => setTimeout(res, 250));
+    }
+    console.info(`B's VM pings its gateway on B after the move: ${pinged} (${Date.now() - t1} ms)`);
+    if (!pinged) {
+      console.info((await host(B).exec(["nft", "list", "table", "bridge", "netforge"])).stdout.slice(0, 4000));
+      console.info((await host(B).exec(["cat", `/var/lib/libvirt/dnsmasq/nfov${vni}.status`], { reject: false })).stdout);
+      console.info((await vb.exec(["ip", "neigh"], { reject: false })).stdout);
+    }
+    expect(pinged).toBe(true);
     // B's VM's outside traffic, through B now, held to the network's limit there.
     const hb = host(B);
     await hb.execOutside(["iperf3", "-s", "-D", "-B", hb.outsideAddress, "-p", "5201"]);
