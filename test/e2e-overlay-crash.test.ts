@@ -6,7 +6,9 @@
  * time. The job must end either all done (every member's bridge, VXLAN device with its flood entries, guard and
  * libvirt network, and a frame crossing from a VM on one member to a VM on another) or with nothing left on any
  * host (no bridge, VXLAN device, flood entry, libvirt network, guard table, rules of netforge's table, and no
- * name, subnet or VNI claim in Redis). Then a delete leaves nothing anywhere.
+ * name, subnet or VNI claim in Redis). Then a delete leaves nothing anywhere. The same for the coordinator (B) killed
+ * right after it queued the parts and after they succeeded: its job, delivered again once the dead delivery's lock
+ * lapsed, makes every part again; and with C's worker down too, C's stale part of the first delivery ends failed.
  */
 import { getJob, type JobRecord } from "@netforge/core/store";
 import { createFabric, createNamespaceVm, destroyFabric, type Fabric, joinFabric, type SandboxHost } from "@netforge/sandbox";
