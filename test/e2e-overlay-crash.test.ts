@@ -6,7 +6,9 @@
  * time. The job must end either all done (every member's bridge, VXLAN device with its flood entries, guard and
  * libvirt network, and a frame crossing from a VM on one member to a VM on another) or with nothing left on any
  * host (no bridge, VXLAN device, flood entry, libvirt network, guard table, rules of netforge's table, and no
- * name, subnet or VNI claim in Redis). Then a delete leaves nothing anywhere.
+ * name, subnet or VNI claim in Redis). Then a delete leaves nothing anywhere. The same for the coordinator (B) killed
+ * right after it queued the parts and after they succeeded: its job, delivered again once the dead delivery's lock
+ * lapsed, makes every part again; and with C's worker down too, C's stale part of the first delivery ends failed.
  */
 import { getJob, type JobRecord } from "@netforge/core/store";
 import { createFabric, createNamespaceVm, destroyFabric, type Fabric, joinFabric, type SandboxHost } from "@netforge/sandbox";
@@ -23,8 +25,16 @@ const under: Record<string, string> = { [A]: "172.31.7.1", [B]: "172.31.7.2", [C
  * Every worker of the cluster has them from its first start: a worker with the default 30 s leaves BullMQ's
  * `stalled-check` key of its queue for up to 30 s after it stopped, and no stalled check runs on that queue until
  * it lapses (seen: the killed part came back 20 s late).
+ *
+ * A killed coordinator's network lock lapses after NETFORGE_LOCK_TTL_MS (30 s by default) from its last renewal (its
+ * own, or a member part's under its token): only then can its job, delivered again, take the network. 3 s here.
  */
-const CLUSTER_ENV = { NETFORGE_STALLED_MS: "1000", NETFORGE_HOST_LEASE_MS: "3000", NETFORGE_RECONCILE_MS: "60000" };
+const CLUSTER_ENV = {
+  NETFORGE_STALLED_MS: "1000",
+  NETFORGE_HOST_LEASE_MS: "3000",
+  NETFORGE_RECONCILE_MS: "60000",
+  NETFORGE_LOCK_TTL_MS: "3000",
+};
 const workerEnv = (id: string) => ({ NETFORGE_UNDERLAY_IP: under[id] as string });
 
 let c: Cluster;
@@ -78,13 +88,14 @@ async function ended(id: string): Promise<JobRecord> {
 }
 
 /**
- * Submit the overlay's create (gateway B) and kill -9 host C's worker the moment `at` matches an event of the
- * network's jobs. Returns the coordinator's job id and what C's part and the coordinator were at the kill.
+ * Submit the overlay's create (gateway B) and kill -9 the worker of `victim` (C unless told) the moment `at` matches
+ * an event of the network's jobs. Returns the coordinator's job id and what C's part and the coordinator were at the kill.
  */
 async function createAndKill(
   name: string,
   cidr: string,
   at: (ev: Seen) => boolean,
+  victim: string = C,
 ): Promise<{ id: string; partAtKill: JobRecord | null; coordAtKill: JobRecord }> {
   const sub = c.redis.duplicate();
   let killed: Promise<void> | null = null;
@@ -92,7 +103,7 @@ async function createAndKill(
   sub.on("message", (_ch, raw) => {
     const ev = JSON.parse(raw) as Seen;
     if (killed || ev.network !== name || !at(ev)) return;
-    killed = c.workers.get(C)?.kill() ?? null;
+    killed = c.workers.get(victim)?.kill() ?? null;
   });
   try {
     const r = await c.call("create-network", { name, type: "overlay", cidr, hosts: [A, B, C], gatewayHost: B });
@@ -100,7 +111,7 @@ async function createAndKill(
     const id = r.body.job.id as string;
     await waitFor("the kill", async () => killed !== null, 20_000, 5);
     await killed;
-    expect(c.workers.get(C)?.exited).toBe(true);
+    expect(c.workers.get(victim)?.exited).toBe(true);
     const coordAtKill = (await getJob(c.redis, c.keys, id)) as JobRecord;
     const partAtKill = (await jobsOn(name, C))[0] ?? null;
     return { id, partAtKill, coordAtKill };
@@ -307,6 +318,130 @@ describe("an overlay create whose member C loses its worker (kill -9), restarted
     await c.startWorker(C, { env: workerEnv(C) });
     await expectNothing("kx4", vni, "10.71.4.0/24");
     expect(await c.redis.hget(c.keys.leftParts(C), "kx4")).toBeNull();
+    // Every record of C's parts ends: the killed part, delivered again to C's worker, finds the failed job's lock
+    // gone; its undo, given up on while waiting in C's queue, was taken out of it. Both failed, not applied.
+    const onC = await waitFor(
+      "C's parts ended",
+      async () => {
+        const js = await jobsOn("kx4", C);
+        return js.every((j) => j.state === "succeeded" || j.state === "failed") && js;
+      },
+      10_000,
+    );
+    expect(onC.map((j) => `${j.action}=${j.state}:${j.error?.details.notApplied}`)).toEqual([
+      "create-network=failed:true",
+      "delete-network=failed:true",
+    ]);
     console.info(`C back: its part removed before it reported online; ${Date.now() - t0} ms in all`);
+  });
+});
+
+/** The create parts each member got, in order queued, as "host:state" (one per delivery of the coordinator that queued them). */
+async function partsOf(name: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const h of [A, C]) for (const j of await jobsOn(name, h)) out.push(`${h}:${j.action}=${j.state}`);
+  return out;
+}
+
+/** Each member's parts after a create delivered twice and then deleted: a create per delivery, then the delete's part. */
+const twoDeliveries = [A, C].flatMap((h) => [
+  `${h}:create-network=succeeded`,
+  `${h}:create-network=succeeded`,
+  `${h}:delete-network=succeeded`,
+]);
+
+describe("an overlay create whose coordinator B loses its worker (kill -9), restarted: all or nothing, then delete leaves nothing", () => {
+  it("killed right after it queued the members' parts (at its 'defining network')", async () => {
+    const t0 = Date.now();
+    const { id, coordAtKill } = await createAndKill(
+      "kx5",
+      "10.71.5.0/24",
+      (ev) => ev.job.host === B && ev.type === "progress" && ev.job.progress.step === "defining network",
+      B,
+    );
+    const killedAt = Date.now();
+    expect(coordAtKill.state).toBe("running");
+    // Both parts were queued before the kill (the coordinator queues them before its "defining network").
+    expect((await jobsOn("kx5", A)).length).toBe(1);
+    expect((await jobsOn("kx5", C)).length).toBe(1);
+    await c.startWorker(B, { env: workerEnv(B) });
+    const end = await expectAllOrNothingThenDelete(id, "kx5", "10.71.5.0/24");
+    console.info(
+      `B killed after queuing the parts: job ${end.state} (${end.error?.message ?? ""}), attempt ${end.attempts}, ` +
+        `ended ${Date.parse(end.finishedAt as string) - killedAt} ms after the kill; ` +
+        `parts [${(await partsOf("kx5")).join(", ")}]; ${Date.now() - t0} ms in all`,
+    );
+    expect(end.state, JSON.stringify(end.error)).toBe("succeeded");
+    // Delivered again (a stall is not an attempt): that delivery queued a part of its own on each member.
+    expect(await partsOf("kx5")).toEqual(twoDeliveries);
+  });
+
+  it("killed after the members' parts succeeded, before its job ended", async () => {
+    const t0 = Date.now();
+    const done = new Set<string>();
+    const { id, coordAtKill } = await createAndKill(
+      "kx6",
+      "10.71.6.0/24",
+      (ev) => {
+        if ((ev.job.host === A || ev.job.host === C) && ev.type === "succeeded") done.add(ev.job.host);
+        return done.size === 2;
+      },
+      B,
+    );
+    const killedAt = Date.now();
+    expect(coordAtKill.state, JSON.stringify(steps(coordAtKill))).toBe("running");
+    expect(await partsOf("kx6")).toEqual([`${A}:create-network=succeeded`, `${C}:create-network=succeeded`]);
+    await c.startWorker(B, { env: workerEnv(B) });
+    const end = await expectAllOrNothingThenDelete(id, "kx6", "10.71.6.0/24");
+    console.info(
+      `B killed after the parts succeeded: job ${end.state} (${end.error?.message ?? ""}), attempt ${end.attempts}, ` +
+        `ended ${Date.parse(end.finishedAt as string) - killedAt} ms after the kill; ` +
+        `parts [${(await partsOf("kx6")).join(", ")}]; ${Date.now() - t0} ms in all`,
+    );
+    expect(end.state, JSON.stringify(end.error)).toBe("succeeded");
+    expect(await partsOf("kx6")).toEqual(twoDeliveries);
+  });
+});
+
+describe("an overlay create whose coordinator B and member C lose their workers (kill -9)", () => {
+  it("C's part of the first delivery, left in C's queue, ends failed when C is back; the delivery again succeeds", async () => {
+    const t0 = Date.now();
+    const sub = c.redis.duplicate();
+    let killedC: Promise<void> | null = null;
+    let killedB: Promise<void> | null = null;
+    await sub.subscribe(c.keys.eventsChannel);
+    sub.on("message", (_ch, raw) => {
+      const ev = JSON.parse(raw) as Seen;
+      if (ev.network !== "kx7" || ev.job.host !== B || ev.type !== "progress") return;
+      // C first (before its part is queued), then B right after it queued the parts.
+      if (!killedC && ev.job.progress.step === "checking host") killedC = c.workers.get(C)?.kill() ?? null;
+      if (!killedB && ev.job.progress.step === "defining network") killedB = c.workers.get(B)?.kill() ?? null;
+    });
+    let id: string;
+    try {
+      const r = await c.call("create-network", { name: "kx7", type: "overlay", cidr: "10.71.7.0/24", hosts: [A, B, C], gatewayHost: B });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      id = r.body.job.id as string;
+      await waitFor("both kills", async () => killedC !== null && killedB !== null, 20_000, 5);
+      await Promise.all([killedC, killedB]);
+    } finally {
+      sub.disconnect();
+    }
+    const [stale] = await jobsOn("kx7", C);
+    expect(stale?.state).toBe("queued");
+    await c.startWorker(B, { env: workerEnv(B) });
+    // The delivery again (once the first delivery's lock lapsed) queues a part of its own on C, behind the stale one.
+    await waitFor("the second part on C", async () => (await jobsOn("kx7", C)).length === 2, 20_000);
+    await c.startWorker(C, { env: workerEnv(C) });
+    const end = await expectAllOrNothingThenDelete(id, "kx7", "10.71.7.0/24");
+    const after = (await getJob(c.redis, c.keys, stale?.id as string)) as JobRecord;
+    console.info(
+      `B and C killed: job ${end.state} (${end.error?.message ?? ""}); C's stale part ${after.state} (${after.error?.message ?? ""}); ` +
+        `parts [${(await partsOf("kx7")).join(", ")}]; ${Date.now() - t0} ms in all`,
+    );
+    expect(end.state, JSON.stringify(end.error)).toBe("succeeded");
+    // It found the first delivery's lock token gone: not applied, and its record says so (it stayed "queued").
+    expect(after.state).toBe("failed");
+    expect(after.error).toMatchObject({ details: { notApplied: true, parent: id } });
   });
 });

@@ -87,6 +87,17 @@ export function makeProcessor(host: HostContext, opts: ProcessorOptions) {
       : await tryLock(host.redis, host.keys.networkLock(record.network), opts.lockTtlMs);
     if (!lock && parent) {
       host.logger.warn({ jobId, parent: parent.jobId }, "a member part whose coordinating job no longer holds the network: not applied");
+      // Its record ends here: no run can hold that token again, so nothing else would ever end it (it stayed "queued"
+      // when a killed coordinator's job, delivered again, had queued parts of its own: ADR 0051). Not fenced: there
+      // is no lock to fence with, and no other run of this part can write under a token that is gone.
+      await new JobReporter(host.redis, host.keys, record).failed(
+        new AppError(
+          "INTERNAL",
+          `not applied: its coordinating job ${parent.jobId} (host ${parent.host}) no longer holds the network (it ended, or its worker stopped and the job runs again with parts of its own)`,
+          { parent: parent.jobId, notApplied: true },
+          { retryable: false },
+        ),
+      );
       return null;
     }
     if (!lock) {

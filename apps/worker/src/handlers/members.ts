@@ -21,6 +21,7 @@ import {
   saveNewJob,
 } from "@netforge/core/store";
 import type { JobContext } from "../context";
+import { JobReporter } from "../job-reporter";
 
 /** How long the coordinator waits for a member's part (and for a member's undo) before giving up on it (default). */
 export const MEMBER_PART_TIMEOUT_MS = 30_000;
@@ -96,14 +97,33 @@ async function finished(ctx: JobContext, id: string, timeoutMs: number): Promise
   }
 }
 
-/** Give up on a part that did not finish: out of its queue if it has not started, its record failed. */
+/**
+ * Give up on a part that did not finish: out of its queue if it has not started, its record failed then (nothing
+ * else would end it: it never runs). A part that started ends its record itself, when delivered again (processor.ts).
+ */
 async function cancelPart(ctx: JobContext, host: string, id: string): Promise<void> {
   const queue = openHostQueue(ctx.redis, ctx.keys, host);
+  let removed = false;
   try {
     const job = await queue.getJob(id);
-    if (job && (await job.isWaiting())) await job.remove().catch(() => undefined);
+    if (job && (await job.isWaiting()))
+      removed = await job.remove().then(
+        () => true,
+        () => false,
+      );
   } finally {
     await queue.close().catch(() => undefined);
+  }
+  const rec = removed ? await getJob(ctx.redis, ctx.keys, id) : null;
+  if (rec && !isTerminal(rec.state)) {
+    await new JobReporter(ctx.redis, ctx.keys, rec).failed(
+      new AppError(
+        "HOST_UNAVAILABLE",
+        `host ${host} did not take this part up in time: given up on, not applied`,
+        { host, parent: ctx.report.record.id, notApplied: true },
+        { retryable: false },
+      ),
+    );
   }
   ctx.logger.warn({ host, part: id }, "member part did not finish in time: given up on (it can no longer run under this job's lock)");
 }
