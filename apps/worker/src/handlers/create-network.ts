@@ -179,6 +179,8 @@ async function finishAdopted(ctx: JobContext, p: CreateNetworkPayload, entry: Ca
     ctx.hostId,
     new Date().toISOString(),
   );
+  // A member's part: the coordinating job publishes the network (its index record and spec), not the part (as above).
+  if (ctx.parentJob) return rec;
   await putNetwork(ctx.redis, ctx.keys, rec);
   await putNetworkSpec(ctx.redis, ctx.keys, spec);
   return rec;
