@@ -125,7 +125,20 @@ describe("traffic counters of a nat network", () => {
       return at !== null && Date.parse(at) > restarted;
     });
     const after = await networkTraffic();
-    const vmAfter = await vmTraffic();
+    // The VM's row as the restarted worker publishes it. Once under CI's load (two lanes) its row read right after
+    // the stats above showed 0 bytes in while the network's totals had kept theirs; the cause was not found (ADR
+    // 0044 "Sixth round", noticed): waited for here, up to 15 s, and the wait is printed.
+    const rowWait = Date.now();
+    const vmAfter = await waitFor(
+      "the VM's row with its kept counts",
+      async () => {
+        const t = await vmTraffic();
+        return t.bytesIn >= vmBefore.bytesIn && t.bytesOut >= vmBefore.bytesOut ? t : null;
+      },
+      15_000,
+      200,
+    ).catch(() => vmTraffic());
+    console.info(`the VM's row had its kept counts ${Date.now() - rowWait} ms after the restarted worker's stats`);
     for (const k of ["bytesIn", "bytesOut", "packetsIn", "packetsOut"] as const) {
       expect(after[k], k).toBeGreaterThanOrEqual(before[k]);
       expect(vmAfter[k], `VM ${k}`).toBeGreaterThanOrEqual(vmBefore[k]);
