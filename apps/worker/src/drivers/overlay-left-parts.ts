@@ -54,7 +54,8 @@ async function settleOne(ctx: HostContext, name: string, part: LeftPart): Promis
   const lock = await tryLock(ctx.redis, ctx.keys.networkLock(name), 60_000);
   if (!lock) return { network: name, outcome: "waiting", why: "a job holds the network" };
   try {
-    const entry = (await ctx.catalog.list({ reread: true })).find((e) => e.name === name);
+    const catalog = await ctx.catalog.list({ reread: true });
+    const entry = catalog.find((e) => e.name === name);
     if (entry) {
       const own = entry.def.spec;
       // Another network of that name (a later create here): not the part the job left.
@@ -74,7 +75,7 @@ async function settleOne(ctx: HostContext, name: string, part: LeftPart): Promis
     // Cut off before its definition: what the VXLAN id names, unless a network here uses that id now.
     if (part.vni === undefined) return { network: name, outcome: "kept", why: "no definition here and no VXLAN id known" };
     const vni = part.vni;
-    const inUse = (await ctx.catalog.list()).some((e) => e.def.spec && overlayModel.is(e.def.spec) && e.def.spec.vni === vni);
+    const inUse = catalog.some((e) => e.def.spec && overlayModel.is(e.def.spec) && e.def.spec.vni === vni);
     if (inUse) return { network: name, outcome: "kept", why: `VNI ${vni} belongs to another network here` };
     const links = await readLinks(ctx.runner);
     const bridge = overlayBridgeName(vni);

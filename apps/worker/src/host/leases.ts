@@ -39,19 +39,16 @@ export function macOfDuid(duid: string): string | null {
 
 /** Leases of a bridge (IPv4 and DHCPv6) that have not expired; [] when the file does not exist yet. */
 export async function readLeases(bridge: string, dir = "/var/lib/libvirt/dnsmasq", now = Date.now()): Promise<LeaseEntry[]> {
-  let raw: string;
+  return parseLeaseRows(leaseRowsOf(await readStatusFile(bridge, dir), now), now);
+}
+
+/** A bridge's status file as parsed JSON ([] when there is none or it does not parse). */
+async function readStatusFile(bridge: string, dir: string): Promise<unknown> {
   try {
-    raw = await readFile(join(dir, `${bridge}.status`), "utf8");
+    return JSON.parse((await readFile(join(dir, `${bridge}.status`), "utf8")) || "[]");
   } catch {
     return [];
   }
-  let rows: StatusRow[];
-  try {
-    rows = JSON.parse(raw || "[]");
-  } catch {
-    return [];
-  }
-  return parseLeaseRows(rows, now);
 }
 
 /** The status file's rows as leases (pure). A DHCPv6 row ("iaid", or an IPv6 address) may come without a MAC. */
@@ -83,11 +80,7 @@ export function parseLeaseRows(rows: StatusRow[], now: number): LeaseEntry[] {
  * [] when there is no file or it does not parse.
  */
 export async function readLeaseRows(bridge: string, dir: string, now = Date.now()): Promise<StatusRow[]> {
-  try {
-    return leaseRowsOf(JSON.parse((await readFile(join(dir, `${bridge}.status`), "utf8")) || "[]"), now);
-  } catch {
-    return [];
-  }
+  return leaseRowsOf(await readStatusFile(bridge, dir), now);
 }
 
 /** The rows of a parsed status file (or of a hand-over) that are leases and have not expired. */

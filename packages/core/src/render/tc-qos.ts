@@ -437,13 +437,7 @@ function renderMemberQos(bridge: string, ifb: string, want: QosSpec | null, had:
       continue;
     }
     const w = want as QosSpec;
-    cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 2`);
-    const keep = new Set(w.vms.flatMap((v, i) => (v[d] ? [i] : [])));
-    (had?.vms ?? []).forEach((v, i) => {
-      if (v[d] !== undefined && !keep.has(i)) cleanup.push(`class del dev ${dev} classid 1:${vmInternalMinor(i)}`);
-    });
-    qdiscs.push({ dev, kind: "htb", defaultClass: 3 });
-    batch.push(`class replace dev ${dev} parent 1: classid 1:3 ${htbArgs({ averageKbps: UNLIMITED_KBPS })}`);
+    internalTreeHead(dev, w, had, d, { cleanup, qdiscs, batch });
     batch.push(...internalLines(dev, w, d, d === "outbound" ? "ether src" : "ether dst"));
   }
   const out = limitsVms(want, "outbound");
@@ -460,6 +454,27 @@ function renderMemberQos(bridge: string, ifb: string, want: QosSpec | null, had:
     batch,
     tunnel,
   };
+}
+
+/**
+ * The head of an IFB's tree of the VMs' own classes in direction `d` (traffic between VMs: the routed types' and a
+ * bridge network's alike): the previous internal filters (prio 2, replaced as a whole) and the classes of VMs no
+ * longer limited that way go; the IFB's root HTB and its unshaped class 1:3 come.
+ */
+function internalTreeHead(
+  dev: string,
+  w: QosSpec,
+  had: QosSpec | null,
+  d: QosDirection,
+  out: { cleanup: string[]; qdiscs: TcQdisc[]; batch: string[] },
+): void {
+  out.cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 2`);
+  const keep = new Set(w.vms.flatMap((v, i) => (v[d] ? [i] : [])));
+  (had?.vms ?? []).forEach((v, i) => {
+    if (v[d] !== undefined && !keep.has(i)) out.cleanup.push(`class del dev ${dev} classid 1:${vmInternalMinor(i)}`);
+  });
+  out.qdiscs.push({ dev, kind: "htb", defaultClass: 3 });
+  out.batch.push(`class replace dev ${dev} parent 1: classid 1:3 ${htbArgs({ averageKbps: UNLIMITED_KBPS })}`);
 }
 
 /**
@@ -625,13 +640,7 @@ export function renderUplinkQos(bridge: string, nic: string, ifb: string, want: 
   ] as const) {
     if (!limitsVms(want, d)) continue;
     const w = want as QosSpec;
-    cleanup.push(`filter del dev ${dev} parent 1: protocol all prio 2`);
-    const keep = new Set(w.vms.flatMap((v, i) => (v[d] ? [i] : [])));
-    (had?.vms ?? []).forEach((v, i) => {
-      if (v[d] !== undefined && !keep.has(i)) cleanup.push(`class del dev ${dev} classid 1:${vmInternalMinor(i)}`);
-    });
-    qdiscs.push({ dev, kind: "htb", defaultClass: 3 });
-    batch.push(`class replace dev ${dev} parent 1: classid 1:3 ${htbArgs({ averageKbps: UNLIMITED_KBPS })}`);
+    internalTreeHead(dev, w, had, d, { cleanup, qdiscs, batch });
     const host = (handle: string, sel: string) =>
       `filter replace dev ${dev} parent 1: protocol all prio 1 handle ${handle} u32 match ${sel} flowid 1:3`;
     if (d === "outbound") {
