@@ -34,20 +34,33 @@ function fakeKernel(o: { lacks?: string[]; noIfb?: boolean; shown?: string; fail
     async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
       const line = [cmd, ...args].join(" ");
       ran.push(opts.input ? `${line} <<${opts.input.trim().split("\n").length} lines` : line);
-      if (cmd === "ip" && args.includes("ifb") && o.noIfb) return fail('Error: Unknown device type "ifb".', opts);
-      if (cmd === "tc" && args[0] === "qdisc" && args[1] === "show") return { stdout: o.shown ?? "", stderr: "", exitCode: 0 };
-      if (cmd === "ip" && args.join(" ").startsWith("-j link show master"))
-        return { stdout: JSON.stringify((o.ports ?? []).map((ifname) => ({ ifname }))), stderr: "", exitCode: 0 };
-      if (cmd === "ip" && args.join(" ").startsWith("-j link show dev"))
-        return { stdout: JSON.stringify([{ ifname: args[4], address: "52:54:00:aa:bb:cc" }]), stderr: "", exitCode: 0 };
-      if (cmd === "tc" && args[0] === "qdisc" && o.lacks?.includes(args.at(-1) ?? ""))
-        return fail("Error: Specified qdisc kind is unknown.", opts);
-      if (cmd === "tc" && args[0] === "qdisc" && args[1] === "del")
-        return fail("Error: Cannot find specified qdisc on specified device.", opts);
-      if (cmd === "tc" && args[0] === "-batch" && o.failBatch) return fail("Error: Invalid handle.", opts);
-      return { stdout: "", stderr: "", exitCode: 0 };
+      // `-force -batch`: each line answered as alone (recorded indented), the failed ones as tc and ip print them.
+      if (args[0] === "-force" && args[1] === "-batch") {
+        let stderr = "";
+        for (const [i, l] of (opts.input ?? "").trim().split("\n").entries()) {
+          ran.push(`  ${cmd} ${l}`);
+          const r = await one(cmd, l.split(" "), { allowFailure: true });
+          if (r.exitCode !== 0) stderr += `${r.stderr}\nCommand failed -:${i + 1}\n`;
+        }
+        return stderr ? fail(stderr, opts) : { stdout: "", stderr: "", exitCode: 0 };
+      }
+      return one(cmd, args, opts);
     },
   };
+  async function one(cmd: string, args: readonly string[], opts: RunOptions): Promise<CommandResult> {
+    if (cmd === "ip" && args.includes("ifb") && o.noIfb) return fail('Error: Unknown device type "ifb".', opts);
+    if (cmd === "tc" && args[0] === "qdisc" && args[1] === "show") return { stdout: o.shown ?? "", stderr: "", exitCode: 0 };
+    if (cmd === "ip" && args.join(" ").startsWith("-j link show master"))
+      return { stdout: JSON.stringify((o.ports ?? []).map((ifname) => ({ ifname }))), stderr: "", exitCode: 0 };
+    if (cmd === "ip" && args.join(" ").startsWith("-j link show dev"))
+      return { stdout: JSON.stringify([{ ifname: args[4], address: "52:54:00:aa:bb:cc" }]), stderr: "", exitCode: 0 };
+    if (cmd === "tc" && args[0] === "qdisc" && o.lacks?.includes(args.at(-1) ?? ""))
+      return fail("Error: Specified qdisc kind is unknown.", opts);
+    if (cmd === "tc" && args[0] === "qdisc" && args[1] === "del")
+      return fail("Error: Cannot find specified qdisc on specified device.", opts);
+    if (cmd === "tc" && args[0] === "-batch" && o.failBatch) return fail("Error: Invalid handle.", opts);
+    return { stdout: "", stderr: "", exitCode: 0 };
+  }
   return { runner, ran };
 }
 
@@ -102,24 +115,27 @@ describe("applying a tc plan", () => {
       return run(cmd, args, opts);
     };
     await applyTc(k.runner, "nfq-x", renderQos("nf-web", "nfq-x", SET, null));
+    // The IFBs in one ip process, the cleanup in one tc process, the reads at once, then one batch.
     expect(k.ran).toEqual([
-      "ip link add nfq-x type ifb",
-      "ip link set dev nfq-x up",
-      "ip link add nfi-x type ifb",
-      "ip link set dev nfi-x up",
-      "tc filter del dev nfi-x parent 1: protocol all prio 2",
+      "ip -force -batch - <<4 lines",
+      "  ip link add nfq-x type ifb",
+      "  ip link set dev nfq-x up",
+      "  ip link add nfi-x type ifb",
+      "  ip link set dev nfi-x up",
+      "tc -force -batch - <<1 lines",
+      "  tc filter del dev nfi-x parent 1: protocol all prio 2",
       "tc qdisc show",
-      "tc qdisc replace dev nfq-x root handle 1: htb default 3",
-      "tc qdisc replace dev nfi-x root handle 1: htb default 3",
       "ip -j link show master nf-web",
       "ip -j link show dev nf-web",
-      "tc -batch - <<8 lines",
-      "ip -j link show dev nf-web",
-      "tc -batch - <<12 lines",
+      "tc -batch - <<22 lines",
     ]);
-    // vnet0 gets both qdiscs and every filter; vnet1 had its qdiscs: only the filters are replaced. Egress:
-    // frames from the bridge's MAC to the port's direct queue, the rest to the inbound IFB.
-    expect(inputs[0]?.split("\n").slice(0, 8)).toEqual([
+    // The root qdiscs the IFBs lack first; vnet0 gets both qdiscs and every filter; vnet1 had its qdiscs: only
+    // the filters are replaced. Egress: frames from the bridge's MAC to the port's direct queue, the rest to the
+    // inbound IFB. Then the plan's classes and filters.
+    const batch = inputs.at(-1)?.split("\n") ?? [];
+    expect(batch.slice(0, 10)).toEqual([
+      "qdisc replace dev nfq-x root handle 1: htb default 3",
+      "qdisc replace dev nfi-x root handle 1: htb default 3",
       "qdisc add dev vnet0 handle ffff: ingress",
       "filter replace dev vnet0 parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev nfq-x",
       "qdisc add dev vnet0 root handle 1: htb",
@@ -129,8 +145,8 @@ describe("applying a tc plan", () => {
       "filter replace dev vnet1 parent 1: protocol all prio 1 handle 800::1 u32 match ether src 52:54:00:aa:bb:cc flowid 1:0",
       "filter replace dev vnet1 parent 1: protocol all prio 1 handle 800::2 u32 match u32 0 0 action mirred egress redirect dev nfi-x",
     ]);
-    expect(inputs[1]).toContain("match ether dst 52:54:00:aa:bb:cc flowid 1:2");
-    expect(inputs[1]).not.toContain("<bridge-mac>");
+    expect(batch.slice(10).join("\n")).toContain("match ether dst 52:54:00:aa:bb:cc flowid 1:2");
+    expect(inputs.at(-1)).not.toContain("<bridge-mac>");
   });
 
   it("an empty set: cleanup lines finding nothing are fine, the ports' feeds and the IFBs go (a port's own root qdisc stays)", async () => {
@@ -139,17 +155,41 @@ describe("applying a tc plan", () => {
       shown: "qdisc htb 1: dev vnet0 root refcnt 2\nqdisc noqueue 0: dev vnet1 root refcnt 2\n",
     });
     await applyTc(k.runner, "nfq-x", renderQos("nf-web", "nfq-x", null, SET));
+    // Each group of cleanup lines in one process; the fake answers every `qdisc del` as finding nothing: fine.
     expect(k.ran).toEqual([
-      "tc qdisc del dev nf-web root",
-      "tc qdisc del dev nfq-x root",
+      "tc -force -batch - <<2 lines",
+      "  tc qdisc del dev nf-web root",
+      "  tc qdisc del dev nfq-x root",
       "ip -j link show master nf-web",
       "tc qdisc show",
-      "tc qdisc del dev vnet0 handle ffff: ingress",
-      "tc qdisc del dev vnet1 handle ffff: ingress",
-      "tc qdisc del dev vnet0 root",
+      "tc -force -batch - <<3 lines",
+      "  tc qdisc del dev vnet0 handle ffff: ingress",
+      "  tc qdisc del dev vnet1 handle ffff: ingress",
+      "  tc qdisc del dev vnet0 root",
       "ip link del nfq-x",
       "ip link del nfi-x",
     ]);
+  });
+
+  it("a cleanup line failing for another reason than a missing object fails the apply, naming that line", async () => {
+    const k = fakeKernel();
+    const run = k.runner.run.bind(k.runner);
+    k.runner.run = async (cmd, args, opts = {}) =>
+      args[0] === "-force" && cmd === "tc"
+        ? {
+            stdout: "",
+            stderr:
+              "Error: Filter with specified priority/protocol not found.\nCommand failed -:1\nRTNETLINK answers: Operation not permitted\nWe have an error talking to the kernel\nCommand failed -:2\n",
+            exitCode: 1,
+          }
+        : run(cmd, args, opts);
+    const plan = renderQos("nf-web", "nfq-x", null, SET);
+    expect(plan.cleanup.length).toBeGreaterThanOrEqual(2);
+    const err = await applyTc(k.runner, "nfq-x", plan).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "HOST_COMMAND_FAILED", details: { command: ["tc", ...(plan.cleanup[1] ?? "").split(" ")] } });
+    expect(String((err as Error).message)).toContain("Operation not permitted");
+    // Nothing after the cleanup ran (the IFB stays: it goes only after everything else).
+    expect(k.ran.some((l) => l.startsWith("ip link del"))).toBe(false);
   });
 
   it("a failing batch fails the apply", async () => {
@@ -195,7 +235,9 @@ describe("a bridge network's uplink NIC (the host's, shaped only where netforge'
     const runner: CommandRunner = {
       async run(cmd, args, opts: RunOptions = {}) {
         const line = [cmd, ...args].join(" ");
-        ran.push(opts.input ? `${line} <<${opts.input}` : line);
+        // `-force -batch` (lines where a missing object is fine): each line recorded as if run alone.
+        if (args[0] === "-force") for (const l of (opts.input ?? "").trim().split("\n")) ran.push(`${cmd} ${l}`);
+        else ran.push(opts.input ? `${line} <<${opts.input}` : line);
         if (line.startsWith("tc qdisc show dev")) return { stdout: qdiscs, stderr: "", exitCode: 0 };
         if (line.startsWith("tc filter show dev")) return { stdout: filters, stderr: "", exitCode: 0 };
         if (line.startsWith("ip -j link show dev"))
@@ -242,7 +284,10 @@ describe("a bridge network's uplink NIC (the host's, shaped only where netforge'
   it("applies on a NIC with the kernel's default (the MACs filled in), and removes only netforge's qdiscs", async () => {
     const k = nic("qdisc noqueue 0: dev eth1 root refcnt 2\n");
     await applyTc(k.runner, IFB, renderUplinkQos("nf-lan", "eth1", IFB, SET, null));
-    expect(k.ran).toContain("tc qdisc replace dev eth1 root handle 4e46: htb default 3");
+    // The NIC's root HTB first in the batch, its classes after it.
+    expect(k.ran.find((l) => l.startsWith("tc -batch"))).toMatch(
+      /^tc -batch - <<qdisc replace dev eth1 root handle 4e46: htb default 3\nqdisc replace dev nfq-0123456789a root handle 1: htb default 3\nclass /,
+    );
     expect(k.ran.join("\n")).toContain("match ether src 02:00:00:00:00:02 flowid 4e46:3");
     expect(k.ran.join("\n")).toContain("match ether src 02:00:00:00:00:01 flowid 4e46:3");
     expect(k.ran.at(-1)).toContain(`tc -batch - <<qdisc add dev eth1 handle ffff: ingress\nfilter replace dev eth1 parent ffff:`);
@@ -380,7 +425,8 @@ describe("an overlay's VXLAN port (never a VM's: docs/adr/0044-network-qos.md, O
       return run(cmd, args, opts);
     };
     await applyTc(k.runner, "nfq-x", renderQos("nfov10000", "nfq-x", SET, null, { dev: "nfvx10000", gateway }));
-    return inputs[0]?.trim().split("\n") ?? [];
+    // The last batch: the root qdiscs, the ports' feeds, the plan's classes and filters.
+    return inputs.at(-1)?.trim().split("\n") ?? [];
   };
 
   it("on the gateway host: its ingress feeds the outbound IFB with its frames to the bridge's MAC only; its egress feeds nothing", async () => {
@@ -436,8 +482,8 @@ describe("overlay and bridge networks' port feeds side by side (the VXLAN port a
       shown: "qdisc htb 1: dev vnet0 root refcnt 2\nqdisc htb 1: dev nfvx10000 root refcnt 2",
     });
     await applyTc(k.runner, "nfq-x", renderQos("nfov10000", "nfq-x", null, VMS, tunnel));
-    expect(k.ran).toContain("tc qdisc del dev vnet0 handle ffff: ingress");
-    expect(k.ran).toContain("tc qdisc del dev vnet0 root");
+    expect(k.ran).toContain("  tc qdisc del dev vnet0 handle ffff: ingress");
+    expect(k.ran).toContain("  tc qdisc del dev vnet0 root");
     expect(k.ran.filter((l) => l.includes("nfvx10000"))).toEqual([]);
   });
 

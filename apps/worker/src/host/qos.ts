@@ -120,14 +120,42 @@ async function bridgeMac(runner: CommandRunner, bridge: string): Promise<string>
   return mac;
 }
 
-/** Run tc lines one by one where an object already gone is fine. */
-async function tcTolerant(runner: CommandRunner, lines: readonly string[]): Promise<void> {
-  for (const line of lines) {
-    const args = line.split(" ");
-    const r = await runner.run("tc", args, { allowFailure: true });
-    if (r.exitCode !== 0 && !GONE.test(r.stderr)) throw commandFailed("tc", args, r);
+/**
+ * Run batch lines in one process with `-force` (each line runs whatever the ones before it answered), where a line
+ * whose answer `fine` matches is fine (an object already gone, a device already there); any other failed line
+ * throws HOST_COMMAND_FAILED naming that line. `tc`/`ip` print each failed line's messages, then
+ * `Command failed -:<line>`.
+ */
+async function batchTolerant(runner: CommandRunner, tool: "tc" | "ip", lines: readonly string[], fine: RegExp): Promise<void> {
+  if (lines.length === 0) return;
+  const r = await runner.run(tool, ["-force", "-batch", "-"], { input: `${lines.join("\n")}\n`, allowFailure: true });
+  if (r.exitCode === 0) return;
+  let said: string[] = [];
+  let failed = 0;
+  for (const l of r.stderr.split("\n")) {
+    const m = /^Command failed -:(\d+)\s*$/.exec(l);
+    if (!m) {
+      if (l.trim()) said.push(l);
+      continue;
+    }
+    failed++;
+    const text = said.join("\n");
+    said = [];
+    if (!fine.test(text)) throw commandFailed(tool, (lines[Number(m[1]) - 1] ?? "").split(" "), { ...r, stderr: text });
   }
+  // A failure not tied to a line (the tool itself): never fine.
+  if (failed === 0) throw commandFailed(tool, ["-force", "-batch", "-"], r);
 }
+
+/** A promise's value or its error, as data (for reads made together whose failure matters only to some uses). */
+const settled = <T>(p: Promise<T>): Promise<{ value: T } | { error: unknown }> =>
+  p.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+
+/** Run tc lines where an object already gone is fine (one process). */
+const tcTolerant = (runner: CommandRunner, lines: readonly string[]): Promise<void> => batchTolerant(runner, "tc", lines, GONE);
 
 /**
  * Where a bridge's ports are fed: `out` the outbound IFB (their ingress), `in` the inbound IFB (their egress);
@@ -155,13 +183,30 @@ const ingressFed = (lines: readonly string[], port: string) => lines.some((l) =>
  * only its frames to the bridge's MAC.
  */
 export async function feedPorts(runner: CommandRunner, bridge: string, to: PortFeeds, shown?: string): Promise<string[]> {
-  const tunnel = to.tunnel;
   const ports = (await bridgePorts(runner, bridge)).filter((p) => p !== to.except);
   if (ports.length === 0) return ports;
-  const lines = (shown ?? (await runner.run("tc", ["qdisc", "show"])).stdout).split("\n");
-  // The egress feed lets the edge's frames (from the bridge's MAC) pass without the IFB hop.
-  const edgeTunnel = !!to.out && !!tunnel?.gateway && ports.includes(tunnel.dev);
-  const mac = to.in || edgeTunnel ? await bridgeMac(runner, bridge) : null;
+  const needMac = !!to.in || (!!to.out && !!to.tunnel?.gateway && ports.includes(to.tunnel.dev));
+  const [qdiscs, mac] = await Promise.all([
+    shown ?? runner.run("tc", ["qdisc", "show"]).then((r) => r.stdout),
+    needMac ? bridgeMac(runner, bridge) : null,
+  ]);
+  const batch = feedLines(ports, to, qdiscs, mac);
+  if (batch.length > 0) await runner.run("tc", ["-batch", "-"], { input: `${batch.join("\n")}\n` });
+  return fedPorts(ports, to);
+}
+
+/** The ports of `ports` that feeds reach (an overlay's VXLAN port only where portFed says). */
+const fedPorts = (ports: readonly string[], to: PortFeeds): string[] =>
+  ports.filter((p) => portFed(p, to.tunnel, "out") || portFed(p, to.tunnel, "in"));
+
+/**
+ * The tc lines feeding `ports` (the bridge's now, but `except`) to the IFBs of `to`, given `tc qdisc show`
+ * (`shown`: a qdisc already there is not added again) and the bridge's MAC (`mac`; needed by inbound feeds and a
+ * gateway's tunnel feed).
+ */
+function feedLines(ports: readonly string[], to: PortFeeds, shown: string, mac: string | null): string[] {
+  const tunnel = to.tunnel;
+  const lines = shown.split("\n");
   const batch: string[] = [];
   for (const port of ports) {
     if (to.out && portFed(port, tunnel, "out")) {
@@ -180,15 +225,17 @@ export async function feedPorts(runner: CommandRunner, bridge: string, to: PortF
       batch.push(...feed.filters);
     }
   }
-  if (batch.length > 0) await runner.run("tc", ["-batch", "-"], { input: `${batch.join("\n")}\n` });
-  return ports.filter((p) => portFed(p, tunnel, "out") || portFed(p, tunnel, "in"));
+  return batch;
 }
 
-/** Make an IFB device (there already is fine) and bring it up. */
-async function makeIfb(runner: CommandRunner, dev: string): Promise<void> {
-  const r = await runner.run("ip", ["link", "add", dev, "type", "ifb"], { allowFailure: true });
-  if (r.exitCode !== 0 && !/File exists/i.test(r.stderr)) throw commandFailed("ip", ["link", "add", dev, "type", "ifb"], r);
-  await runner.run("ip", ["link", "set", "dev", dev, "up"]);
+/** Make IFB devices (one there already is fine) and bring them up: one `ip` process. */
+async function makeIfbs(runner: CommandRunner, devs: readonly string[]): Promise<void> {
+  await batchTolerant(
+    runner,
+    "ip",
+    devs.flatMap((d) => [`link add ${d} type ifb`, `link set dev ${d} up`]),
+    /File exists/i,
+  );
 }
 
 /** Remove an IFB device (gone already is fine). */
@@ -209,9 +256,7 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
   // A host NIC: what is on it is read first; another tool's qdisc there refuses the job before anything changes.
   const uplink = p.uplink ? await uplinkState(runner, p.uplink.dev, ifb) : null;
   if (p.uplink && uplink) checkUplink(p.uplink, uplink);
-  if (p.ifb) await makeIfb(runner, ifb);
-  if (p.ifbIn) await makeIfb(runner, ifbIn);
-  if (p.vmPorts?.ifbOut) await makeIfb(runner, vmOutIfbOf(ifb));
+  await makeIfbs(runner, [...(p.ifb ? [ifb] : []), ...(p.ifbIn ? [ifbIn] : []), ...(p.vmPorts?.ifbOut ? [vmOutIfbOf(ifb)] : [])]);
   await tcTolerant(runner, p.cleanup);
   if (p.unfeedPorts || p.unfeedPortsIn) {
     const bridge = (p.unfeedPorts ?? p.unfeedPortsIn) as string;
@@ -236,29 +281,42 @@ export async function applyTc(runner: CommandRunner, ifb: string, p: TcPlan): Pr
       ...(u.releaseIngress && uplink.ingress === "netforge" ? [`qdisc del dev ${u.dev} handle ffff: ingress`] : []),
     ]);
   }
-  if (p.qdiscs.length > 0 || p.feedPorts || p.feedPortsIn) {
-    const shown = (await runner.run("tc", ["qdisc", "show"])).stdout;
-    const lines = shown.split("\n");
-    for (const q of p.qdiscs) {
-      if (lines.some((l) => l.startsWith(`qdisc htb ${q.major ?? "1"}: dev ${q.dev} root`))) continue;
-      await runner.run("tc", qdiscLine(q).split(" "));
-    }
-    const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge;
-    const feeds = portFeedsOf(p);
-    if (bridge && feeds) await feedPorts(runner, bridge, feeds, shown);
-  }
+  // What the batch needs of the host, read at once (after the cleanup, which may have taken qdiscs away): the
+  // qdiscs there, the bridge's ports and its MAC (a bridge's MAC follows its ports: read now, not remembered).
+  const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge ?? p.uplink?.bridge;
+  const feeds = portFeedsOf(p);
+  const feeding = !!bridge && !!feeds;
+  const reading = p.qdiscs.length > 0 || feeding;
+  const batchMac = p.batch.some((l) => l.includes(BRIDGE_MAC));
+  const feedMac = feeding && (!!feeds?.in || !!feeds?.tunnel?.gateway);
+  const wantsNicMac = !!p.uplink && p.batch.some((l) => l.includes(NIC_MAC));
+  const [shown, ports, bridgeMacRead, nmac] = await Promise.all([
+    reading ? runner.run("tc", ["qdisc", "show"]).then((r) => r.stdout) : "",
+    feeding ? bridgePorts(runner, bridge).then((ps) => ps.filter((port) => port !== feeds?.except)) : [],
+    bridge && (batchMac || feedMac) ? settled(bridgeMac(runner, bridge)) : { value: null },
+    wantsNicMac && p.uplink ? bridgeMac(runner, p.uplink.dev) : null,
+  ]);
+  // The bridge's MAC is a failure only where it is used: the batch's lines, or a port to feed (a bridge without
+  // ports, or none at all, feeds nothing).
+  if ("error" in bridgeMacRead && (batchMac || ports.length > 0)) throw bridgeMacRead.error;
+  const bmac = "value" in bridgeMacRead ? bridgeMacRead.value : null;
+  const lines = shown.split("\n");
+  // One batch, in this order: the root qdiscs a device lacks, every port of the bridge fed to the IFBs, then the
+  // plan's classes and filters with the MACs filled in (all or fail: HOST_COMMAND_FAILED with tc's stderr).
+  const batch = [
+    ...p.qdiscs.filter((q) => !lines.some((l) => l.startsWith(`qdisc htb ${q.major ?? "1"}: dev ${q.dev} root`))).map(qdiscLine),
+    ...(feeding && feeds ? feedLines(ports, feeds, shown, bmac) : []),
+  ];
   if (p.batch.length > 0) {
     let text = p.batch.join("\n");
-    const bridge = p.feedPorts?.bridge ?? p.feedPortsIn?.bridge ?? p.uplink?.bridge;
-    const bmac = bridge && text.includes(BRIDGE_MAC) ? await bridgeMac(runner, bridge) : null;
-    const nmac = p.uplink && text.includes(NIC_MAC) ? await bridgeMac(runner, p.uplink.dev) : null;
-    // A bridge's MAC follows its ports: the uplink's host filters holding another one go first (u32 keeps a
-    // filter's keys through `replace`), so the batch adds them with the MAC the bridge has now.
+    // The uplink's host filters holding another MAC go first (u32 keeps a filter's keys through `replace`), so the
+    // batch adds them with the MAC the bridge has now.
     if (p.uplink) await tcTolerant(runner, await staleHostFilters(runner, p, { bridge: bmac, nic: nmac }));
     if (bmac) text = text.split(BRIDGE_MAC).join(bmac);
     if (nmac) text = text.split(NIC_MAC).join(nmac);
-    await runner.run("tc", ["-batch", "-"], { input: `${text}\n` });
+    batch.push(text);
   }
+  if (batch.length > 0) await runner.run("tc", ["-batch", "-"], { input: `${batch.join("\n")}\n` });
   // The NIC's ingress feeds the IFB once the IFB's classes are there (frames meet the whole tree at once).
   if (p.uplink?.feedTo) {
     const feed = uplinkFeedLines(p.uplink.dev, p.uplink.feedTo);

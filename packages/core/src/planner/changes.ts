@@ -970,7 +970,7 @@ export function checkQosOnly<S extends NetSpec & { qos?: QosSpec }>(
   if (change.kind !== "qos" || at === null) {
     throw new AppError(
       "UNSUPPORTED_FOR_TYPE",
-      `network '${spec.name}' is of type ${spec.type}: ${change.kind === "qos" ? "its bandwidth limits need its uplink NIC: it was made on an existing bridge (made on a NIC with { interface }, it is shaped at that NIC)" : "only its bandwidth limits are netforge's to change"}`,
+      `network '${spec.name}' is of type ${spec.type}: ${change.kind === "qos" ? "it was made on an existing bridge, so netforge knows no uplink of it to shape (or count) at: make it with { interface: <the bridge's uplink NIC> } instead (a NIC already on a bridge: that bridge is used as it is, and shaped and counted at that NIC)" : "only its bandwidth limits are netforge's to change"}`,
       {
         name: spec.name,
         type: spec.type,
