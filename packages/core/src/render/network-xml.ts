@@ -11,7 +11,7 @@
 import { XMLParser } from "fast-xml-parser";
 import type { DnsHost } from "../actions/changes";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
-import type { NetworkType } from "../schemas/network";
+import type { Ipv6Config, NetworkType } from "../schemas/network";
 import type { FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../planner/firewall";
 import type { BridgeNetSpec, NetSpec, Reservation, Reservation6, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
 import type { OverlayNetSpec } from "../drivers/overlay";
@@ -148,6 +148,8 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
     `      <nf:overlay vni='${Number(spec.vni)}' gatewayHost='${e(spec.gatewayHost)}' nat='${spec.nat ? "yes" : "no"}' self='${e(spec.self)}' mtu='${Number(spec.mtu)}'${spec.floodLimitPps === undefined ? "" : ` floodLimitPps='${Number(spec.floodLimitPps)}'`}/>`,
   );
   for (const m of spec.members) lines.push(`      <nf:member id='${e(m.id)}' ip='${e(m.ip)}'/>`);
+  // IPv6: in every member's definition (each filters its VMs' IPv6); the address and dnsmasq's are the gateway's.
+  lines.push(...ipv6MetaLines(spec.ipv6));
   // The gateway host's parts (reservations, DNS records, forwards: changed on the gateway host only), as nat keeps them.
   const reservations = spec.reservations ?? [];
   for (const r of reservations) {
@@ -192,6 +194,7 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   } else {
     lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'/>`);
   }
+  lines.push(...ipv6IpLines(spec.ipv6, []));
   lines.push("  <dnsmasq:options>");
   lines.push(`    <dnsmasq:option value='dhcp-optsfile=${e(dhcpOptionsFile(spec.uuid))}'/>`);
   lines.push("  </dnsmasq:options>");
@@ -210,6 +213,33 @@ function firewallMetaLines(f: FirewallSpec | undefined): string[] {
   if (services.length > 0) lines.push(`        <nf:hostServices>${services.map(compactService).join(" ")}</nf:hostServices>`);
   lines.push("      </nf:firewall>");
   return lines;
+}
+
+/** A network's IPv6 in its metadata (none without): nat, isolated and overlay keep it the same way. */
+function ipv6MetaLines(v6: Ipv6Config | undefined): string[] {
+  if (v6 === undefined) return [];
+  const range = v6.dhcp ? ` start='${e(v6.dhcp.start)}' end='${e(v6.dhcp.end)}' leaseTime='${Number(v6.dhcp.leaseTime)}'` : "";
+  return [
+    `      <nf:ipv6 cidr='${e(v6.cidr)}' gateway='${e(v6.gateway)}' mode='${e(v6.mode)}' routed='${v6.routed ? "yes" : "no"}'${range}/>`,
+  ];
+}
+
+/**
+ * libvirt's IPv6 <ip> (none without IPv6): the gateway address on the bridge; dnsmasq sends router advertisements
+ * for the prefix (SLAAC), and in dhcpv6 mode leases from the range (the advertisements then say "managed").
+ */
+function ipv6IpLines(v6: Ipv6Config | undefined, reservations6: readonly Reservation6[]): string[] {
+  if (v6 === undefined) return [];
+  const p6 = Number(v6.cidr.slice(v6.cidr.lastIndexOf("/") + 1));
+  if (!v6.dhcp) return [`  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'/>`];
+  return [
+    `  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'>`,
+    "    <dhcp>",
+    `      ${renderDhcpRange(v6.dhcp.start, v6.dhcp.end, v6.dhcp.leaseTime)}`,
+    ...reservations6.map((r) => `      ${renderDhcpHost6(r)}`),
+    "    </dhcp>",
+    "  </ip>",
+  ];
 }
 
 /** nat and isolated: bridge with the gateway address, dnsmasq from <dhcp>. */
@@ -233,12 +263,7 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
   }
   for (const h of spec.dnsHosts ?? []) lines.push(`      <nf:dnsHost ip='${e(h.ip)}' names='${e(h.names.join(" "))}'/>`);
   const v6 = spec.ipv6;
-  if (v6 !== undefined) {
-    const range = v6.dhcp ? ` start='${e(v6.dhcp.start)}' end='${e(v6.dhcp.end)}' leaseTime='${Number(v6.dhcp.leaseTime)}'` : "";
-    lines.push(
-      `      <nf:ipv6 cidr='${e(v6.cidr)}' gateway='${e(v6.gateway)}' mode='${e(v6.mode)}' routed='${v6.routed ? "yes" : "no"}'${range}/>`,
-    );
-  }
+  lines.push(...ipv6MetaLines(v6));
   for (const r of spec.reservations6 ?? []) {
     lines.push(`      <nf:reservation6 duid='${e(r.duid)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
   }
@@ -272,19 +297,7 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
   }
   // IPv6: the gateway address on the bridge; dnsmasq sends router advertisements for the prefix (SLAAC), and in
   // dhcpv6 mode leases from the range (the advertisements then say "managed": guests ask DHCPv6).
-  if (v6 !== undefined) {
-    const p6 = Number(v6.cidr.slice(v6.cidr.lastIndexOf("/") + 1));
-    if (v6.dhcp) {
-      lines.push(`  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'>`);
-      lines.push("    <dhcp>");
-      lines.push(`      ${renderDhcpRange(v6.dhcp.start, v6.dhcp.end, v6.dhcp.leaseTime)}`);
-      for (const r of spec.reservations6 ?? []) lines.push(`      ${renderDhcpHost6(r)}`);
-      lines.push("    </dhcp>");
-      lines.push("  </ip>");
-    } else {
-      lines.push(`  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'/>`);
-    }
-  }
+  lines.push(...ipv6IpLines(v6, spec.reservations6 ?? []));
   if (spec.mtu !== undefined) {
     lines.push("  <dnsmasq:options>");
     lines.push(`    <dnsmasq:option value='dhcp-optsfile=${e(dhcpOptionsFile(spec.uuid))}'/>`);
