@@ -37,7 +37,7 @@ describe("create-network of an overlay with ipv6 at the door", () => {
     expect(text).toContain("<ip family='ipv6' address='fd00:63::1' prefix='64'/>");
     // The gateway's chains as a nat network's with IPv6 (the table step shows the network's chains, as for nat).
     expect(text).toContain("meta nfproto ipv6 udp dport { 53, 547 } accept");
-    expect(text).toContain("oifname != \\\"nfov10000\\\" ip6 saddr != fd00:63::/64 reject");
+    expect(text).toContain('oifname != \\"nfov10000\\" ip6 saddr != fd00:63::/64 reject');
     const member = (r.body.plan.steps as { step: string; name: string; command?: string[] }[]).filter((s) => s.step.startsWith("host w2"));
     expect(member.map((s) => s.command?.join(" ") ?? s.name)).toContain("sysctl -qw net.ipv6.conf.nfov10000.disable_ipv6=1");
     expect(await h.redis.hgetall(h.keys.claimedSubnets("w1"))).toEqual({});

@@ -130,7 +130,7 @@ beforeAll(async () => {
   c = await startCluster({
     hosts: [
       { id: A, uplinkCidr: "198.51.121.0/24", uplinkCidr6: "fd00:6f::/64" },
-      { id: B, uplinkCidr: "198.51.122.0/24" },
+      { id: B, uplinkCidr: "198.51.122.0/24", uplinkCidr6: "fd00:70::/64" },
       { id: C, uplinkCidr: "198.51.123.0/24" },
     ],
     label: "ovip6",
@@ -151,10 +151,12 @@ beforeAll(async () => {
     const r = await c.call("list-hosts", {});
     return r.body.hosts.every((h: { id: string; underlay?: { ip: string } }) => h.underlay?.ip === under[h.id]);
   });
-  await host(A).execOutside(["sh", "-c", `python3 ${join(dir(), "svc.py")} 7600 >/dev/null 2>&1 &`]);
-  await waitFor("outside service", async () =>
-    (await host(A).execOutside(["ss", "-H", "-t", "-l", "-n", "sport", "=", ":7600"])).stdout.trim(),
-  );
+  for (const id of [A, B]) {
+    await host(id).execOutside(["sh", "-c", `python3 ${join(dir(), "svc.py")} 7600 >/dev/null 2>&1 &`]);
+    await waitFor("outside service", async () =>
+      (await host(id).execOutside(["ss", "-H", "-t", "-l", "-n", "sport", "=", ":7600"])).stdout.trim(),
+    );
+  }
   lap("cluster, fabric, outside service");
 }, 120_000);
 afterAll(async () => {
@@ -227,8 +229,9 @@ describe("IPv6 on an overlay (slaac, gateway on A, VMs on B and C)", () => {
     expect(await ping6(vb, ipC6, 3)).toBe(true);
     expect(await ping6(vc, ipB6)).toBe(true);
     // B's host took nothing of the overlay's IPv6 for itself (its bridge's IPv6 is off): no address, no route.
+    expect((await host(B).exec(["ip", "-6", "addr", "show", "dev", br, "scope", "global"])).stdout).not.toContain("inet6");
+    expect((await host(B).exec(["ip", "-6", "route", "show", "dev", br])).stdout.trim()).toBe("");
     expect((await host(B).exec(["ip", "-6", "addr", "show", "dev", br])).stdout).not.toContain("inet6");
-    expect((await host(B).exec(["ip", "-6", "route", "show", "default"])).stdout.trim()).toBe("");
   });
 
   it("B's VM reaches A's outside over IPv6, seen there as A's address (NAT66 on the gateway)", async () => {
@@ -268,9 +271,6 @@ describe("IPv6 on an overlay (slaac, gateway on A, VMs on B and C)", () => {
     lap(`firewall job ${took(job)} ms`);
     expect(await connect(vb, ipC6, 7100)).toBe(`hello ${ipB6}`);
     expect(await connect(vb, ipC6, 7101)).toBe("failed");
-    // The drop was the member's (C's and B's chains; the frames never reach A's bridge as routed traffic).
-    const chains = (await host(C).exec(["nft", "list", "table", "inet", "netforge"])).stdout;
-    expect(chains).toContain("udp sport 546 udp dport 547 accept");
     // Neighbour discovery and router advertisements still pass: a VM plugged now gets its address and pings the gateway.
     // (Its link left at 1500: the advertisements carry the overlay's MTU, dnsmasq's from A's bridge, and the
     // guest's IPv6 MTU follows them.)
@@ -279,6 +279,9 @@ describe("IPv6 on an overlay (slaac, gateway on A, VMs on B and C)", () => {
     lap(`a new VM's SLAAC address under the drop default after ${s2.ms} ms`);
     expect((await vb2.exec(["sysctl", "-n", "net.ipv6.conf.eth0.mtu"])).stdout.trim()).toBe("1450");
     expect(await ping6(vb2, GW6)).toBe(true);
+    // The drop was the members' (C's and B's chains; the frames never reach A's bridge as routed traffic).
+    const chains = (await host(C).exec(["nft", "list", "table", "inet", "netforge"])).stdout;
+    expect(chains).toContain("udp sport 546 udp dport 547 accept");
     const open = await run("configure-network-firewall", { name: NAME, defaultInbound: "accept", defaultOutbound: "accept", rules: [] });
     expect(open.state).toBe("succeeded");
     expect(await connect(vb, ipC6, 7101)).toBe(`hello ${ipB6}`);
@@ -304,6 +307,49 @@ describe("IPv6 on an overlay (slaac, gateway on A, VMs on B and C)", () => {
     expect(r2.status, JSON.stringify(r2.body)).toBe(400);
     expect(JSON.stringify(r2.body)).toMatch(/at least 1280/);
     for (const n of ["ov6x", "ov6y"]) expect((await c.call("describe-network", { name: n })).status).toBe(404);
+  });
+});
+
+describe("a gateway move of an IPv6 overlay (A to B)", () => {
+  it("B holds the gateway address and advertises; the VMs keep their addresses and default router (one gateway MAC) and reach B's outside by NAT66", async () => {
+    const br = `nfov${vni}`;
+    const router = async (vm: NamespaceVm) =>
+      /via (fe80::\S+)/.exec((await vm.exec(["ip", "-6", "route", "show", "default"])).stdout)?.[1] ?? null;
+    const before = await router(vc);
+    expect(before).not.toBeNull();
+    const job = await run("configure-network-hosts", { name: NAME, gatewayHost: B });
+    expect(job.state, JSON.stringify(job)).toBe("succeeded");
+    const end = Date.now();
+    lap(`move job ${took(job)} ms`);
+    expect((await host(B).exec(["ip", "-6", "addr", "show", "dev", br])).stdout).toContain(`${GW6}/64`);
+    expect((await host(A).exec(["sysctl", "-n", `net.ipv6.conf.${br}.disable_ipv6`])).stdout.trim()).toBe("1");
+    expect((await host(A).exec(["ip", "-6", "addr", "show", "dev", br])).stdout).not.toContain("inet6");
+    const b = host(B);
+    const seen = await waitFor(
+      "C's VM through the new gateway",
+      async () => {
+        const r = await connect(vc, b.outsideAddress6 as string, 7600);
+        return r === "failed" ? null : r;
+      },
+      30_000,
+      100,
+    );
+    lap(`C's VM reached B's outside over IPv6 ${Date.now() - end} ms after the move job ended`);
+    expect(seen).toBe(`hello ${b.hostAddress6}`);
+    expect(await router(vc)).toBe(before);
+    // The new gateway's bridge has the overlay's one gateway MAC, so its link-local address is the VMs' router still.
+    const addrs = (await host(B).exec(["ip", "-6", "addr", "show", "dev", br])).stdout;
+    const link = (await host(B).exec(["ip", "link", "show", "dev", br])).stdout;
+    expect(link, link).toContain("link/ether 02:6e:66:");
+    expect(addrs, addrs).toContain(`inet6 ${before}/64 scope link`);
+    expect(await ping6(vc, GW6)).toBe(true);
+    expect(await ping6(vb, ipC6)).toBe(true);
+    expect(await connect(vb, b.outsideAddress6 as string, 7600)).toBe(`hello ${b.hostAddress6}`);
+    // A VM plugged on A, now a member, gets its address from B's advertisements.
+    const va = await plug(A, "o6va", "52:54:00:96:00:0a", br);
+    const sa = await slaacAddress(va, PREFIX);
+    lap(`a VM on A (now a member) got its SLAAC address after ${sa.ms} ms`);
+    expect(await ping6(va, ipC6)).toBe(true);
   });
 });
 

@@ -177,6 +177,9 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   lines[0] = `<network xmlns:dnsmasq='${DNSMASQ_XMLNS}'>`;
   lines.push("  <forward mode='open'/>");
   lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
+  // An IPv6 overlay's gateway bridge has one MAC on whichever member is the gateway: its link-local address (the
+  // VMs' IPv6 default router, kept for the advertisements' router lifetime) then survives a gateway move.
+  if (spec.ipv6) lines.push(`  <mac address='${overlayGatewayMac(spec.vni)}'/>`);
   lines.push(`  <mtu size='${Number(spec.mtu)}'/>`);
   if (dnsHosts.length > 0) {
     lines.push("  <dns>");
@@ -200,6 +203,16 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   lines.push("  </dnsmasq:options>");
   lines.push("</network>");
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The gateway bridge's MAC of an IPv6 overlay: locally administered (02), "nf" (6e:66), then the VNI's 24 bits, so
+ * it is the same on every member that becomes the gateway and different between overlays.
+ */
+export function overlayGatewayMac(vni: number): string {
+  if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) throw new Error(`overlayGatewayMac: VNI ${vni}`);
+  const h = vni.toString(16).padStart(6, "0");
+  return `02:6e:66:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
 }
 
 /** A kept firewall as metadata lines (none without one): nat, isolated and overlay keep it the same way. */
