@@ -325,6 +325,33 @@ describe("a gateway move of an IPv6 overlay (A to B)", () => {
     expect((await host(A).exec(["sysctl", "-n", `net.ipv6.conf.${br}.disable_ipv6`])).stdout.trim()).toBe("1");
     expect((await host(A).exec(["ip", "-6", "addr", "show", "dev", br])).stdout).not.toContain("inet6");
     const b = host(B);
+    // Where the time goes: C's VXLAN entry for the gateway MAC toward B (the unicast sync), and the first echo reply
+    // from B's outside (the VM's default route through the new gateway), both polled from the job's end.
+    const mac = `02:6e:66:${vni
+      .toString(16)
+      .padStart(6, "0")
+      .replace(/(..)(..)(..)/, "$1:$2:$3")}`;
+    const [fdbMs, pingMs] = await Promise.all([
+      waitFor(
+        "C's entry for the gateway MAC toward B",
+        async () => {
+          const r = await host(C).exec(["bridge", "fdb", "show", "dev", `nfvx${vni}`]);
+          return r.stdout.includes(`${mac} dst ${under[B]}`) ? Date.now() - end : null;
+        },
+        30_000,
+        50,
+      ),
+      waitFor(
+        "an echo reply from B's outside",
+        async () => {
+          const r = await vc.exec(["busybox", "ping", "-6", "-c", "1", "-W", "1", b.outsideAddress6 as string], { reject: false });
+          return r.exitCode === 0 ? Date.now() - end : null;
+        },
+        30_000,
+        50,
+      ),
+    ]);
+    lap(`after the move job: C's entry for the gateway MAC toward B at ${fdbMs} ms, the first echo reply from B's outside at ${pingMs} ms`);
     const seen = await waitFor(
       "C's VM through the new gateway",
       async () => {
