@@ -322,6 +322,8 @@ describe("a gateway move of an IPv6 overlay (A to B)", () => {
     const end = Date.now();
     lap(`move job ${took(job)} ms`);
     expect((await host(B).exec(["ip", "-6", "addr", "show", "dev", br])).stdout).toContain(`${GW6}/64`);
+    // No STP on the new gateway's bridge: its VXLAN port forwards at once (with STP: 4 s of listening and learning).
+    expect((await host(B).exec(["cat", `/sys/class/net/${br}/bridge/stp_state`])).stdout.trim()).toBe("0");
     expect((await host(A).exec(["sysctl", "-n", `net.ipv6.conf.${br}.disable_ipv6`])).stdout.trim()).toBe("1");
     expect((await host(A).exec(["ip", "-6", "addr", "show", "dev", br])).stdout).not.toContain("inet6");
     const b = host(B);

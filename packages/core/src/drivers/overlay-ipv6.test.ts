@@ -59,6 +59,8 @@ describe("the definitions", () => {
     expect(member).not.toContain("<ip");
     // The gateway bridge's one MAC (02:6e:66 + the VNI: 10000 = 0x002710), on the gateway's definition only; none without IPv6.
     expect(gw).toContain("<mac address='02:6e:66:00:27:10'/>");
+    // No STP on the gateway's bridge (every port joining it would wait 4 s: listening and learning).
+    expect(gw).toContain("<bridge name='nfov10000' stp='off' delay='0'/>");
     expect(member).not.toContain("<mac");
     expect(overlayModel.render(overlaySpec("hv2"))).not.toContain("<mac");
     for (const self of ["hv1", "hv2"]) expect(parseNetworkXml(overlayModel.render(spec(self))).spec).toEqual(spec(self));

@@ -176,7 +176,10 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   // (every member's, ADR 0051 "MTU change") has it hand out the new MTU on SIGHUP, without a restart.
   lines[0] = `<network xmlns:dnsmasq='${DNSMASQ_XMLNS}'>`;
   lines.push("  <forward mode='open'/>");
-  lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
+  // No STP on the gateway's bridge (the members' have none either): the overlay has no loop to break (head-end
+  // replication, no learning from the underlay), and the kernel's STP holds every port that joins, the VXLAN device
+  // at each start and gateway move included, 4 s in listening and learning (forward delay: at least 2 s with STP on).
+  lines.push(`  <bridge name='${e(spec.bridge)}' stp='off' delay='0'/>`);
   // An IPv6 overlay's gateway bridge has one MAC on whichever member is the gateway: its link-local address (the
   // VMs' IPv6 default router, kept for the advertisements' router lifetime) then survives a gateway move.
   if (spec.ipv6) lines.push(`  <mac address='${overlayGatewayMac(spec.vni)}'/>`);
