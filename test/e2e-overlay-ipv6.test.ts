@@ -5,7 +5,8 @@
  * the gateway's router advertisements over VXLAN, pings the gateway's IPv6 address and C's VM, and reaches A's
  * outside over IPv6 translated to A's address (NAT66); B's bridge has no IPv6 of its own; the firewall on B and C
  * drops and accepts IPv6 flows as IPv4 ones; list-network-ips lists the SLAAC addresses the gateway saw; a dhcpv6
- * overlay leases B's VM an address from the gateway's range (`dhclient -6`); an overlapping prefix is 409
+ * overlay leases B's VM an address from the gateway's range (`dhclient -6`), and a reserved one by its DUID; a gateway
+ * move to B keeps the VMs' addresses and default router (one gateway MAC); an overlapping prefix is 409
  * CIDR_CONFLICT and an MTU below 1280 is 400, with nothing made. Under the e2e lock.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -427,5 +428,38 @@ describe("IPv6 on an overlay in dhcpv6 mode", () => {
       20_000,
     );
     expect(rows.duid).toBeTruthy();
+  });
+
+  it("an IPv6 reservation by DUID on the gateway: a VM on member B with that DUID leases the reserved address; removed, it is gone", async () => {
+    const d = (await c.call("describe-network", { name: "ov6d" })).body.network;
+    const mac = "52:54:00:96:00:2d";
+    const vm = await plug(B, "o6vr", mac, `nfov${d.overlay.vni}`);
+    const duid = `00:03:00:01:${mac}`;
+    const r = await run("assign-static-ip", { name: "ov6d", duid, ip: "fd00:6c::42", hostname: "o6vr" });
+    expect(r.state, JSON.stringify(r)).toBe("succeeded");
+    expect((await c.call("describe-network", { name: "ov6d" })).body.network.reservations6).toEqual([
+      { duid, ip: "fd00:6c::42", hostname: "o6vr" },
+    ]);
+    // On the gateway's libvirt (A), in its IPv6 <ip>; not on B's (a member's definition keeps the spec only).
+    expect((await host(A).virsh(["net-dumpxml", "ov6d"])).stdout).toMatch(
+      /<host id=["']00:03:00:01:52:54:00:96:00:2d["'][^>]*ip=["']fd00:6c::42["']/,
+    );
+    await waitFor(
+      "link-local address",
+      async () => (await vm.exec(["ip", "-6", "addr", "show", "dev", "eth0", "scope", "link", "-tentative"])).stdout.includes("fe80"),
+      10_000,
+    );
+    const lease = join(dir(), "o6vr.leases");
+    const pidFile = join(dir(), "o6vr.pid");
+    const got = await vm.exec(["dhclient", "-6", "-1", "-D", "LL", "-sf", "/bin/true", "-lf", lease, "-pf", pidFile, "eth0"], {
+      reject: false,
+      timeoutMs: 40_000,
+    });
+    await vm.exec(["sh", "-c", `kill "$(cat ${pidFile})"`], { reject: false });
+    const text = await readFile(lease, "utf8").catch(() => "");
+    expect(/iaaddr\s+([0-9a-f:]+)/.exec(text)?.[1], `${got.stderr}\n${text}`).toBe("fd00:6c::42");
+    const u = await run("unassign-static-ip", { name: "ov6d", duid });
+    expect(u.state, JSON.stringify(u)).toBe("succeeded");
+    expect((await host(A).virsh(["net-dumpxml", "ov6d"])).stdout).not.toContain("fd00:6c::42");
   });
 });

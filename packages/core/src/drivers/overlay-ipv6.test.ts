@@ -173,3 +173,36 @@ describe("the view and the gateway's addressing part", () => {
     expect(overlayModel.addressing(spec("hv2"))?.ipv6).toEqual(V6);
   });
 });
+
+describe("IPv6 reservations (the gateway's, as a nat network's)", () => {
+  const D6 = { ...V6, mode: "dhcpv6" as const, dhcp: { start: "fd00:50::100", end: "fd00:50::1ff", leaseTime: 600 } };
+  const host = { active: true, leases: [] };
+  const add = { kind: "reserve-duid" as const, duid: "00:03:00:01:52:54:00:12:34:56", ip: "fd00:50::20", hostname: null };
+  it("planned on the gateway host: libvirt's IPv6 <ip> (parent index 1) and the definition; read back; undone by the release", () => {
+    const gw = spec("hv2", { ipv6: D6 });
+    const p = overlayModel.planChange(gw, add, host);
+    const update = p.steps.find((s) => s.virsh[0] === "net-update");
+    expect(update?.virsh).toEqual(expect.arrayContaining(["net-update", "tenant-a", "add", "ip-dhcp-host", "--parent-index", "1"]));
+    const next = p.spec as OverlayNetSpec;
+    expect(next.reservations6).toEqual([{ duid: add.duid, ip: "fd00:50::20", hostname: null }]);
+    const xml = overlayModel.render(next);
+    expect(xml).toContain("<nf:reservation6 duid='00:03:00:01:52:54:00:12:34:56' ip='fd00:50::20'/>");
+    expect(xml).toMatch(/<ip family='ipv6'[^]*<host id='00:03:00:01:52:54:00:12:34:56'[^>]*ip='fd00:50::20'/);
+    expect(parseNetworkXml(xml).spec).toEqual(next);
+    expect(overlayModel.view(next).reservations6).toEqual(next.reservations6);
+    const back = overlayModel.planChange(next, { kind: "release-duid", duid: add.duid }, host);
+    expect((back.spec as OverlayNetSpec).reservations6).toBeUndefined();
+  });
+  it("refused in slaac mode (422) and off the gateway host (409)", () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+      return "planned";
+    };
+    expect(code(() => overlayModel.checkChange(spec("hv2"), add, host))).toBe("UNSUPPORTED_FOR_TYPE");
+    expect(code(() => overlayModel.checkChange(spec("hv1", { ipv6: D6 }), add, host))).toBe("INVALID_STATE");
+  });
+});

@@ -205,9 +205,11 @@ describe("changes of an overlay, on its gateway host", () => {
     ).toBe(0);
   });
 
-  it("refused: IPv6 reservations (not built for overlays), and any change but the firewall, MTU and QoS planned off the gateway host", () => {
-    expect(code(() => overlayModel.checkChange(gw, { kind: "release-duid", duid: "00:01" }, host))).toMatch(/not built for overlays/);
-    expect([...overlayModel.unsupported].sort()).toEqual(["release-duid", "reserve-duid"]);
+  it("refused: an IPv6 reservation on an overlay without IPv6 (as on nat), and any change but the firewall, MTU and QoS planned off the gateway host", () => {
+    expect(code(() => overlayModel.checkChange(gw, { kind: "reserve-duid", duid: "00:01:02:03", ip: "fd00::5" }, host))).toMatch(
+      /^UNSUPPORTED_FOR_TYPE: .*has no IPv6/,
+    );
+    expect([...overlayModel.unsupported]).toEqual([]);
     expect(code(() => overlayModel.checkChange(spec("hv1"), { kind: "dhcp", start: "10.50.0.50", end: "10.50.0.60" }, host))).toBe(
       "INVALID_STATE: overlay 'tenant-a''s dhcp change is made on its gateway host hv2, not on hv1",
     );

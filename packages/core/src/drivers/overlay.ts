@@ -11,7 +11,8 @@
  * firewall, the MTU and the bandwidth limits are every member's (each member's table part filters the frames of the VMs on its own
  * bridge; each member's bridge, VXLAN device and VM ports carry the MTU, and the gateway's dnsmasq hands it out:
  * each member shapes its own VMs' ports, the gateway host also the network's edge: each change is a job across
- * hosts, handlers/configure-network.ts); IPv6 reservations are refused with UNSUPPORTED_FOR_TYPE.
+ * hosts, handlers/configure-network.ts); IPv6 (`ipv6`: ADR 0051 "IPv6 on overlays") is the gateway's as a nat network's,
+ * with its reservations by DUID, and every member filters its VMs' IPv6.
  */
 import type { ChangeKind, DnsHost, QosSpec } from "../actions/changes";
 import { AppError } from "../errors";
@@ -28,7 +29,7 @@ import {
   type RoutedTypeRules,
 } from "../planner/changes";
 import { type FirewallSpec, firewallOf, firewallOfBody, type PortForwardSpec } from "../planner/firewall";
-import type { Reservation, RoutedNetSpec, SpecBase } from "../planner/network-spec";
+import type { Reservation, Reservation6, RoutedNetSpec, SpecBase } from "../planner/network-spec";
 import { renderOverlayXml } from "../render/network-xml";
 import type { ShapedAt } from "../render/tc-qos";
 import {
@@ -86,6 +87,8 @@ export interface OverlayNetSpec extends SpecBase {
    */
   /** Static DHCP reservations (the gateway's dnsmasq). */
   reservations?: Reservation[];
+  /** IPv6 (DHCPv6) reservations by DUID (the gateway's dnsmasq; dhcpv6 mode only). */
+  reservations6?: Reservation6[];
   /** DNS host records (the gateway's dnsmasq). */
   dnsHosts?: DnsHost[];
   /** Port forwards from the gateway host's addresses (with `nat` only). */
@@ -297,8 +300,8 @@ export function overlaySpecFor(p: CreateNetworkPayload, host: string): OverlayNe
   };
 }
 
-/** The changes not built for overlays: IPv6 reservations (DHCPv6 by DUID on the gateway: a later slice). */
-export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["reserve-duid", "release-duid"]);
+/** The changes not built for overlays: none left (IPv6 reservations are the gateway's, as a nat network's). */
+export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>();
 
 /**
  * The changes that are every member's (a job across hosts: each member's part planned from its own definition):
@@ -306,10 +309,7 @@ export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["
  */
 export const OVERLAY_EVERY_MEMBER: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["firewall", "mtu", "qos"]);
 
-const WHY_NOT: { [K in ChangeKind]?: string } = {
-  "reserve-duid": "IPv6 reservations by DUID are not built for overlays yet",
-  "release-duid": "IPv6 reservations by DUID are not built for overlays yet",
-};
+const WHY_NOT: { [K in ChangeKind]?: string } = {};
 
 function notYet(spec: OverlayNetSpec, change: NetworkChange): AppError {
   return new AppError(
@@ -342,6 +342,7 @@ export function overlayGatewayPart(spec: OverlayNetSpec): RoutedNetSpec {
     ...(spec.firewall ? { firewall: spec.firewall } : {}),
     ...(spec.qos ? { qos: spec.qos } : {}),
     ...(spec.ipv6 ? { ipv6: spec.ipv6 } : {}),
+    ...(spec.ipv6 && spec.reservations6 && spec.reservations6.length > 0 ? { reservations6: spec.reservations6 } : {}),
     mtu: spec.mtu,
   };
 }
@@ -358,7 +359,7 @@ export const overlayShapedAt = (spec: OverlayNetSpec): ShapedAt => ({
 
 /** The overlay's spec with its gateway part as the routed planner left it. */
 function withGatewayPart(spec: OverlayNetSpec, part: RoutedNetSpec): OverlayNetSpec {
-  const { reservations: _r, dnsHosts: _d, portForwards: _f, firewall: _w, qos: _q, ...rest } = spec;
+  const { reservations: _r, reservations6: _r6, dnsHosts: _d, portForwards: _f, firewall: _w, qos: _q, ...rest } = spec;
   return {
     ...rest,
     dhcp: { ...part.dhcp },
@@ -367,6 +368,7 @@ function withGatewayPart(spec: OverlayNetSpec, part: RoutedNetSpec): OverlayNetS
     ...(part.firewall ? { firewall: part.firewall } : {}),
     ...(part.qos ? { qos: part.qos } : {}),
     ...(part.reservations.length > 0 ? { reservations: part.reservations } : {}),
+    ...(part.reservations6 && part.reservations6.length > 0 ? { reservations6: part.reservations6 } : {}),
     ...(part.dnsHosts && part.dnsHosts.length > 0 ? { dnsHosts: part.dnsHosts } : {}),
     ...(part.portForwards && part.portForwards.length > 0 ? { portForwards: part.portForwards } : {}),
   };
@@ -502,6 +504,7 @@ export const overlayModel: DriverModel<OverlayNetSpec> = {
     portForwards: spec.nat ? (spec.portForwards ?? []) : [],
     dnsHosts: spec.dnsHosts ?? [],
     reservations: spec.reservations ?? [],
+    ...(spec.reservations6 === undefined ? {} : { reservations6: spec.reservations6 }),
     mtu: spec.mtu,
     ipv6: spec.ipv6 ?? null,
     qos: spec.qos ?? null,

@@ -13,7 +13,7 @@ import type { PortForwardSpec } from "../planner/firewall";
 import { isEmptyQos, QosSet } from "../schemas/qos";
 import { attr, compactItems, firewallFromMetadata, forwardOf, type MetaNode as Node, str, unfield } from "../render/xml-metadata";
 import type { Ipv6Config, NetworkType } from "../schemas/network";
-import type { NetSpec, Reservation } from "../planner/network-spec";
+import type { NetSpec, Reservation, Reservation6 } from "../planner/network-spec";
 import type { BridgeNetSpec } from "./bridge";
 import type { RoutedNetSpec, RoutedType } from "./routed";
 import type { SriovNetSpec } from "./sriov";
@@ -126,15 +126,20 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
   if (p.mtu !== null) spec.mtu = p.mtu;
   const ipv6 = ipv6Of(meta);
   if (ipv6) spec.ipv6 = ipv6;
-  const stored6 = ((meta.reservation6 as Node[] | undefined) ?? []).flatMap((r) => {
-    const duid = attr(r, "duid");
-    const ip = attr(r, "ip");
-    return duid && ip ? [{ duid, ip, hostname: attr(r, "hostname") }] : [];
-  });
+  const stored6 = reservations6Of(meta);
   if (spec.ipv6 !== undefined && stored6.length > 0) spec.reservations6 = stored6;
   const qos = qosFromMetadata(str(meta.qos));
   if (qos) spec.qos = qos;
   return spec;
+}
+
+/** A network's IPv6 reservations from its metadata (nat, isolated, overlay). */
+function reservations6Of(meta: Node): Reservation6[] {
+  return ((meta.reservation6 as Node[] | undefined) ?? []).flatMap((r) => {
+    const duid = attr(r, "duid");
+    const ip = attr(r, "ip");
+    return duid && ip ? [{ duid, ip, hostname: attr(r, "hostname") }] : [];
+  });
 }
 
 /** A network's IPv6 from its metadata (nat, isolated, overlay); null: none. */
@@ -182,6 +187,7 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
   const floodLimit = attr(o, "floodLimitPps");
   const qos = qosFromMetadata(str(meta.qos));
   const ipv6 = ipv6Of(meta);
+  const reservations6 = ipv6 ? reservations6Of(meta) : [];
   return {
     type: "overlay",
     ...common(p),
@@ -202,6 +208,7 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
     members,
     self,
     ...(reservations.length > 0 ? { reservations } : {}),
+    ...(reservations6.length > 0 ? { reservations6 } : {}),
     ...(dnsHosts.length > 0 ? { dnsHosts } : {}),
     ...(portForwards.length > 0 ? { portForwards } : {}),
     ...(firewall ? { firewall } : {}),

@@ -150,6 +150,9 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   for (const m of spec.members) lines.push(`      <nf:member id='${e(m.id)}' ip='${e(m.ip)}'/>`);
   // IPv6: in every member's definition (each filters its VMs' IPv6); the address and dnsmasq's are the gateway's.
   lines.push(...ipv6MetaLines(spec.ipv6));
+  for (const r of spec.reservations6 ?? []) {
+    lines.push(`      <nf:reservation6 duid='${e(r.duid)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
+  }
   // The gateway host's parts (reservations, DNS records, forwards: changed on the gateway host only), as nat keeps them.
   const reservations = spec.reservations ?? [];
   for (const r of reservations) {
@@ -200,7 +203,7 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   } else {
     lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'/>`);
   }
-  lines.push(...ipv6IpLines(spec.ipv6, []));
+  lines.push(...ipv6IpLines(spec.ipv6, spec.reservations6 ?? []));
   lines.push("  <dnsmasq:options>");
   lines.push(`    <dnsmasq:option value='dhcp-optsfile=${e(dhcpOptionsFile(spec.uuid))}'/>`);
   lines.push("  </dnsmasq:options>");
