@@ -187,7 +187,7 @@ describe("IPv6 reservations (the gateway's, as a nat network's)", () => {
     expect(next.reservations6).toEqual([{ duid: add.duid, ip: "fd00:50::20", hostname: null }]);
     const xml = overlayModel.render(next);
     expect(xml).toContain("<nf:reservation6 duid='00:03:00:01:52:54:00:12:34:56' ip='fd00:50::20'/>");
-    expect(xml).toMatch(/<ip family='ipv6'[^]*<host id='00:03:00:01:52:54:00:12:34:56'[^>]*ip='fd00:50::20'/);
+    expect(xml).toMatch(/<ip family='ipv6'[\s\S]*<host id='00:03:00:01:52:54:00:12:34:56'[^>]*ip='fd00:50::20'/);
     expect(parseNetworkXml(xml).spec).toEqual(next);
     expect(overlayModel.view(next).reservations6).toEqual(next.reservations6);
     const back = overlayModel.planChange(next, { kind: "release-duid", duid: add.duid }, host);
