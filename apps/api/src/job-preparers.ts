@@ -15,6 +15,7 @@ import {
   type HostRecord,
   type JobAction,
   type JobPayloads,
+  MIN_MTU_IPV6,
   type OverlayDoorPart,
   type ResolvedCreate,
   validationError,
@@ -348,6 +349,7 @@ export async function overlayAtDoor(
   overlay: { hosts: readonly string[] },
   mtu: number | undefined,
   opts: PrepareOptions,
+  ipv6 = false,
 ): Promise<{ door: OverlayDoorPart; release: () => Promise<void> }> {
   const records = await Promise.all(overlay.hosts.map((id) => getHost(redis, keys, id)));
   const underlay: Record<string, string> = {};
@@ -374,6 +376,15 @@ export async function overlayAtDoor(
       {
         path: "mtu",
         message: `must be at most ${largest}: host '${least.host}''s underlay MTU is ${least.mtu}, less ${VXLAN_OVERHEAD_V4} bytes of VXLAN`,
+      },
+    ]);
+  }
+  // IPv6 needs 1280 on every link: the default (the smallest underlay less the VXLAN overhead) too.
+  if (ipv6 && mtu === undefined && largest < MIN_MTU_IPV6) {
+    throw validationError([
+      {
+        path: "mtu",
+        message: `an overlay with IPv6 needs an MTU of at least ${MIN_MTU_IPV6}: the default, ${largest}, is host '${least.host}''s underlay MTU ${least.mtu} less ${VXLAN_OVERHEAD_V4} bytes of VXLAN`,
       },
     ]);
   }

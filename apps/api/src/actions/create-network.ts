@@ -25,7 +25,9 @@ export const createNetwork = apiHalf("create-network", {
     const { requestedHost: _requested, ...resolved } = spec;
     const uuid = randomUUID();
     // An overlay: its members checked, its VXLAN id claimed; it is placed on its gateway host (whose worker runs it).
-    const overlay = spec.overlay ? await overlayAtDoor(redis, keys, spec.name, spec.overlay, spec.mtu, opts) : null;
+    const overlay = spec.overlay
+      ? await overlayAtDoor(redis, keys, spec.name, spec.overlay, spec.mtu, opts, spec.ipv6 !== undefined)
+      : null;
     const placed = overlay && spec.overlay ? { ...spec, requestedHost: spec.overlay.gatewayHost } : spec;
     try {
       await placeAndClaim(

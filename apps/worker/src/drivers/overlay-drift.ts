@@ -13,7 +13,7 @@ import {
   type OverlayNetSpec,
   type OverlayObserved,
   floodLimitTable,
-  overlayBridgeCommands,
+  memberBridgeSetup,
   overlayDrift,
   overlayGuardTable,
   overlayModel,
@@ -177,7 +177,7 @@ export async function restartStoppedParts(ctx: HostContext, catalog: readonly Ca
       const what: string[] = [];
       const before = (await observeOverlays(ctx, [spec])).get(spec.vni);
       if (!before?.bridge) {
-        for (const [cmd, ...args] of overlayBridgeCommands(spec)) await ctx.runner.run(cmd as string, args);
+        for (const [cmd, ...args] of memberBridgeSetup(spec)) await ctx.runner.run(cmd as string, args);
         what.push(`bridge ${spec.bridge}`);
       }
       await ctx.virsh.run(["net-start", entry.name]);

@@ -9,6 +9,7 @@ import { type NetSpec, type OverlayNetSpec, overlayBridgeName, overlayModel, ove
 import { bridgeAttachments } from "../host/attachments";
 import { waitForDhcp } from "../host/dhcp-probe";
 import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
+import { assertIpv6ForwardingSafe, assertNoOverlap6 } from "../host/ipv6-checks";
 import { readLinks } from "../host/ip";
 import { findUnderlay } from "../host/underlay";
 import { recordFromCatalog } from "../network-record";
@@ -59,6 +60,11 @@ export const overlayDriver: NetworkDriver<OverlayNetSpec> = {
     }
     if (ctx.hostId === o.gatewayHost) {
       assertNoOverlap(p.cidr, ctx.hostId, occupiedSubnets(host.links, host.routes, host.catalog, p.name, host.endpoints));
+      // IPv6 as a nat network's (ADR 0045): the prefix free on the host, and no route the forwarding would lose.
+      if (p.ipv6) {
+        assertNoOverlap6(p.ipv6.cidr, ctx.hostId, host.links, host.catalog, p.name);
+        assertIpv6ForwardingSafe(host.raInterfaces ?? [], ctx.hostId);
+      }
     }
     return overlaySpecFor(p, ctx.hostId);
   },

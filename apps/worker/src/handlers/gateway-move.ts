@@ -45,6 +45,7 @@ import type { JobContext } from "../context";
 import { driverOf } from "../drivers/registry";
 import { waitForDhcp } from "../host/dhcp-probe";
 import { assertNoOverlap, occupiedSubnets } from "../host/host-checks";
+import { assertIpv6ForwardingSafe, assertNoOverlap6, readRaInterfaces } from "../host/ipv6-checks";
 import { readLinks, readRoutes } from "../host/ip";
 import { leaseRowsOf, mergeLeaseRows, readLeaseRows, restoreLeaseFile } from "../host/leases";
 import type { CatalogEntry } from "../host/network-catalog";
@@ -207,6 +208,11 @@ async function movePart(ctx: JobContext, p: Payload, move: Move, entry: CatalogE
     ]);
     const others = catalog.filter((c) => c.name !== p.name);
     assertNoOverlap(next.cidr, ctx.hostId, occupiedSubnets(links, routes, others, p.name, endpoints));
+    // An IPv6 overlay (ADR 0051 "IPv6 on overlays"): the prefix free here too, and no route the forwarding would lose.
+    if (next.ipv6) {
+      assertNoOverlap6(next.ipv6.cidr, ctx.hostId, links, others, p.name);
+      assertIpv6ForwardingSafe(await readRaInterfaces(ctx.runner), ctx.hostId);
+    }
     const ports = links.filter((l) => l.master === spec.bridge).map((l) => l.name);
     return planRoleChange(spec, next, ports, entry.active);
   });

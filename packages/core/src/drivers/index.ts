@@ -23,6 +23,7 @@ export {
   floodTargets,
   guardInPlace,
   overlayBridgeCommands,
+  memberBridgeSetup,
   guardScript,
   type OverlayObserved,
   type OverlayRepair,

@@ -7,7 +7,7 @@
  * port learning off, ARP suppression on, up), the flood entries (one per other member, none toward a non-member), the guard table.
  */
 import { floodEntry, floodLimitTable, floodLimitTableCommands, VXLAN_PORT, vxlanDeviceName, vxlanDeviceSetup } from "../render/vxlan";
-import { type OverlayNetSpec, overlayFloodLimit, overlayGuardTable } from "./overlay";
+import { memberBridgeIpv6Off, type OverlayNetSpec, overlayFloodLimit, overlayGuardTable } from "./overlay";
 
 /** The member's host state the repair compares (read in one round for every overlay on the host). */
 export interface OverlayObserved {
@@ -130,6 +130,13 @@ export function overlayBridgeCommands(spec: OverlayNetSpec): string[][] {
   ];
 }
 
+/** A non-gateway member's bridge made again: its `ip` commands, then (with IPv6) the host's IPv6 off on it. */
+export function memberBridgeSetup(spec: OverlayNetSpec): string[][] {
+  const v6off = memberBridgeIpv6Off(spec);
+  const [add, ...rest] = overlayBridgeCommands(spec) as [string[], ...string[][]];
+  return v6off ? [add, v6off, ...rest] : [add, ...rest];
+}
+
 /** What `spec`'s part on its member (`spec.self`) lost, given what the host shows; empty: all in place. */
 export function overlayDrift(spec: OverlayNetSpec, seen: OverlayObserved): OverlayRepair[] {
   const me = spec.members.find((m) => m.id === spec.self);
@@ -140,7 +147,7 @@ export function overlayDrift(spec: OverlayNetSpec, seen: OverlayObserved): Overl
   if (!seen.bridge) {
     // The gateway's bridge is libvirt's (made by its start): nothing of netforge's can stand in for it.
     if (isGatewayPart(spec)) return [];
-    out.push({ what: `bridge ${spec.bridge}`, commands: overlayBridgeCommands(spec).map((argv) => ({ argv })) });
+    out.push({ what: `bridge ${spec.bridge}`, commands: memberBridgeSetup(spec).map((argv) => ({ argv })) });
   } else if (!seen.bridge.up && !isGatewayPart(spec)) {
     out.push({ what: `bridge ${spec.bridge} up`, commands: [ipArgs(["link", "set", spec.bridge, "up"])] });
   }

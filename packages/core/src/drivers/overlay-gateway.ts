@@ -19,7 +19,7 @@ import { parseNetworkXml } from "../render/network-xml";
 import { validationError } from "../schemas/network-fields";
 import { vxlanDeviceName } from "../render/vxlan";
 import { type OverlayNetSpec, overlayHostSteps, overlayModel } from "./overlay";
-import { overlayBridgeCommands } from "./overlay-drift";
+import { memberBridgeSetup } from "./overlay-drift";
 
 /** The job steps of the coordinator's own halves (the old gateway host's). */
 export const GATEWAY_DOWN_STEP = "stopping the old gateway";
@@ -152,7 +152,7 @@ export function planRoleChange(own: OverlayNetSpec, next: OverlayNetSpec, ports:
     live: true,
   });
   if (!isGateway(own)) {
-    const [bridgeAdd, ...bridgeRest] = overlayBridgeCommands(own) as [string[], ...string[][]];
+    const [bridgeAdd, ...bridgeRest] = memberBridgeSetup(own) as [string[], ...string[][]];
     down.push({
       kind: "command",
       name: "remove the overlay's bridge",

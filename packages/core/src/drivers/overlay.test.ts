@@ -187,11 +187,13 @@ describe("changes of an overlay, on its gateway host", () => {
     const r = overlayModel.planChange(fwd, { kind: "port-forward", op: "remove", protocol: "tcp", hostPort: 8080 }, host);
     expect(steps(r)).toEqual(["apply firewall (one nft transaction)", "end connections of tcp 8080 -> 10.50.0.20:80", "write spec"]);
     expect(r.spec).toEqual(gw);
-    // Without nat the gateway translates nothing; an overlay has no IPv6.
+    // Without nat the gateway translates nothing; an overlay made without ipv6 takes no IPv6 forward.
     expect(code(() => overlayModel.checkChange({ ...gw, nat: false }, add, host))).toMatch(
       /^UNSUPPORTED_FOR_TYPE: port forwards need an overlay with nat/,
     );
-    expect(code(() => overlayModel.checkChange(gw, { ...add, vmIp: "fd00::5" }, host))).toMatch(/^UNSUPPORTED_FOR_TYPE: .*no IPv6/);
+    expect(code(() => overlayModel.checkChange(gw, { ...add, vmIp: "fd00::5" }, host))).toMatch(
+      /^UNSUPPORTED_FOR_TYPE: .*made without ipv6/,
+    );
   });
 
   it("the addressing part is the gateway host's only", () => {
@@ -203,9 +205,11 @@ describe("changes of an overlay, on its gateway host", () => {
     ).toBe(0);
   });
 
-  it("refused: IPv6 reservations (no IPv6), and any change but the firewall, MTU and QoS planned off the gateway host", () => {
-    expect(code(() => overlayModel.checkChange(gw, { kind: "release-duid", duid: "00:01" }, host))).toMatch(/no IPv6/);
-    expect([...overlayModel.unsupported].sort()).toEqual(["release-duid", "reserve-duid"]);
+  it("refused: an IPv6 reservation on an overlay without IPv6 (as on nat), and any change but the firewall, MTU and QoS planned off the gateway host", () => {
+    expect(code(() => overlayModel.checkChange(gw, { kind: "reserve-duid", duid: "00:01:02:03", ip: "fd00::5" }, host))).toMatch(
+      /^UNSUPPORTED_FOR_TYPE: .*has no IPv6/,
+    );
+    expect([...overlayModel.unsupported]).toEqual([]);
     expect(code(() => overlayModel.checkChange(spec("hv1"), { kind: "dhcp", start: "10.50.0.50", end: "10.50.0.60" }, host))).toBe(
       "INVALID_STATE: overlay 'tenant-a''s dhcp change is made on its gateway host hv2, not on hv1",
     );

@@ -11,7 +11,8 @@
  * firewall, the MTU and the bandwidth limits are every member's (each member's table part filters the frames of the VMs on its own
  * bridge; each member's bridge, VXLAN device and VM ports carry the MTU, and the gateway's dnsmasq hands it out:
  * each member shapes its own VMs' ports, the gateway host also the network's edge: each change is a job across
- * hosts, handlers/configure-network.ts); IPv6 reservations are refused with UNSUPPORTED_FOR_TYPE.
+ * hosts, handlers/configure-network.ts); IPv6 (`ipv6`: ADR 0051 "IPv6 on overlays") is the gateway's as a nat network's,
+ * with its reservations by DUID, and every member filters its VMs' IPv6.
  */
 import type { ChangeKind, DnsHost, QosSpec } from "../actions/changes";
 import { AppError } from "../errors";
@@ -28,7 +29,7 @@ import {
   type RoutedTypeRules,
 } from "../planner/changes";
 import { type FirewallSpec, firewallOf, firewallOfBody, type PortForwardSpec } from "../planner/firewall";
-import type { Reservation, RoutedNetSpec, SpecBase } from "../planner/network-spec";
+import type { Reservation, Reservation6, RoutedNetSpec, SpecBase } from "../planner/network-spec";
 import { renderOverlayXml } from "../render/network-xml";
 import type { ShapedAt } from "../render/tc-qos";
 import {
@@ -40,7 +41,7 @@ import {
   vxlanDeviceName,
   vxlanDeviceSetup,
 } from "../render/vxlan";
-import type { DhcpConfig } from "../schemas/network";
+import type { DhcpConfig, Ipv6Config } from "../schemas/network";
 import { DEFAULT_FLOOD_LIMIT_PPS } from "../schemas/types/overlay";
 import type { HostSteps } from "./host-steps";
 import type { DriverModel } from "./model";
@@ -67,6 +68,12 @@ export interface OverlayNetSpec extends SpecBase {
   /** The gateway host masquerades what leaves the subnet. */
   nat: boolean;
   /**
+   * IPv6 beside the IPv4 subnet (absent: none), in every member's definition: the gateway host holds its first
+   * address, libvirt's dnsmasq there sends the router advertisements (and leases DHCPv6), NAT66 with nat unless
+   * routed; every member filters its VMs' IPv6 as their IPv4. A non-gateway member's bridge has no IPv6 of its own.
+   */
+  ipv6?: Ipv6Config;
+  /**
    * Flooded frames (broadcast, multicast, unknown unicast) per second each local port may send over the VXLAN
    * device (head-end replication sends each to every member); 0: no limit. Absent (an older definition): the default.
    */
@@ -80,6 +87,8 @@ export interface OverlayNetSpec extends SpecBase {
    */
   /** Static DHCP reservations (the gateway's dnsmasq). */
   reservations?: Reservation[];
+  /** IPv6 (DHCPv6) reservations by DUID (the gateway's dnsmasq; dhcpv6 mode only). */
+  reservations6?: Reservation6[];
   /** DNS host records (the gateway's dnsmasq). */
   dnsHosts?: DnsHost[];
   /** Port forwards from the gateway host's addresses (with `nat` only). */
@@ -179,6 +188,17 @@ export function overlayGuardCommands(spec: OverlayNetSpec): string[][] {
   ];
 }
 
+/**
+ * A non-gateway member's bridge of an overlay with IPv6: the host's own IPv6 stack off on it (`disable_ipv6`, as
+ * libvirt does on its bridges without IPv6). The bridge has no address of the overlay, as for IPv4: without this
+ * the host would take the gateway's router advertisements for itself (a SLAAC address on the overlay and a
+ * default route through it, on a host with `accept_ra` 1 and no forwarding). Frames are bridged as before. Null
+ * without IPv6 (the bridge as before).
+ */
+export function memberBridgeIpv6Off(spec: OverlayNetSpec): string[] | null {
+  return spec.ipv6 ? ["sysctl", "-qw", `net.ipv6.conf.${spec.bridge}.disable_ipv6=1`] : null;
+}
+
 const cmd = (name: string, argv: string[], undo: string[] | null, allowFailure = false): HostStep => ({
   kind: "command",
   name,
@@ -200,12 +220,14 @@ export const overlayHostSteps: HostSteps<OverlayNetSpec> & {
   setUp(spec, facts, host) {
     selfMember(spec, host);
     if (isGateway(spec) || facts.links.some((l) => l.name === spec.bridge)) return [];
+    const v6off = memberBridgeIpv6Off(spec);
     return [
       cmd(
         "create the overlay's bridge",
         ["ip", "link", "add", spec.bridge, "type", "bridge", "stp_state", "0"],
         ["ip", "link", "del", spec.bridge],
       ),
+      ...(v6off ? [cmd("the host's own IPv6 off on the bridge (no address of the overlay here)", v6off, null)] : []),
       cmd("set the bridge's MTU", ["ip", "link", "set", spec.bridge, "mtu", String(spec.mtu)], null),
       cmd("bring the bridge up", ["ip", "link", "set", spec.bridge, "up"], null),
     ];
@@ -269,6 +291,7 @@ export function overlaySpecFor(p: CreateNetworkPayload, host: string): OverlayNe
     vni: door.vni,
     gatewayHost: o.gatewayHost,
     nat: o.nat,
+    ...(p.ipv6 ? { ipv6: { ...p.ipv6, dhcp: p.ipv6.dhcp ? { ...p.ipv6.dhcp } : null } } : {}),
     floodLimitPps: o.floodLimitPps ?? DEFAULT_FLOOD_LIMIT_PPS,
     members: o.hosts.map((id) => ({ id, ip: door.underlay[id] ?? "" })),
     self: host,
@@ -277,8 +300,8 @@ export function overlaySpecFor(p: CreateNetworkPayload, host: string): OverlayNe
   };
 }
 
-/** The changes not built for overlays: IPv6 reservations (an overlay has no IPv6). */
-export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["reserve-duid", "release-duid"]);
+/** The changes not built for overlays: none left (IPv6 reservations are the gateway's, as a nat network's). */
+export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>();
 
 /**
  * The changes that are every member's (a job across hosts: each member's part planned from its own definition):
@@ -286,10 +309,7 @@ export const OVERLAY_NOT_BUILT: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["
  */
 export const OVERLAY_EVERY_MEMBER: ReadonlySet<ChangeKind> = new Set<ChangeKind>(["firewall", "mtu", "qos"]);
 
-const WHY_NOT: { [K in ChangeKind]?: string } = {
-  "reserve-duid": "an overlay has no IPv6",
-  "release-duid": "an overlay has no IPv6",
-};
+const WHY_NOT: { [K in ChangeKind]?: string } = {};
 
 function notYet(spec: OverlayNetSpec, change: NetworkChange): AppError {
   return new AppError(
@@ -321,6 +341,8 @@ export function overlayGatewayPart(spec: OverlayNetSpec): RoutedNetSpec {
     ...(spec.portForwards && spec.portForwards.length > 0 ? { portForwards: spec.portForwards } : {}),
     ...(spec.firewall ? { firewall: spec.firewall } : {}),
     ...(spec.qos ? { qos: spec.qos } : {}),
+    ...(spec.ipv6 ? { ipv6: spec.ipv6 } : {}),
+    ...(spec.ipv6 && spec.reservations6 && spec.reservations6.length > 0 ? { reservations6: spec.reservations6 } : {}),
     mtu: spec.mtu,
   };
 }
@@ -337,7 +359,7 @@ export const overlayShapedAt = (spec: OverlayNetSpec): ShapedAt => ({
 
 /** The overlay's spec with its gateway part as the routed planner left it. */
 function withGatewayPart(spec: OverlayNetSpec, part: RoutedNetSpec): OverlayNetSpec {
-  const { reservations: _r, dnsHosts: _d, portForwards: _f, firewall: _w, qos: _q, ...rest } = spec;
+  const { reservations: _r, reservations6: _r6, dnsHosts: _d, portForwards: _f, firewall: _w, qos: _q, ...rest } = spec;
   return {
     ...rest,
     dhcp: { ...part.dhcp },
@@ -346,6 +368,7 @@ function withGatewayPart(spec: OverlayNetSpec, part: RoutedNetSpec): OverlayNetS
     ...(part.firewall ? { firewall: part.firewall } : {}),
     ...(part.qos ? { qos: part.qos } : {}),
     ...(part.reservations.length > 0 ? { reservations: part.reservations } : {}),
+    ...(part.reservations6 && part.reservations6.length > 0 ? { reservations6: part.reservations6 } : {}),
     ...(part.dnsHosts && part.dnsHosts.length > 0 ? { dnsHosts: part.dnsHosts } : {}),
     ...(part.portForwards && part.portForwards.length > 0 ? { portForwards: part.portForwards } : {}),
   };
@@ -368,6 +391,7 @@ function gatewayFirewall(spec: OverlayNetSpec, ownsTypeRules: boolean): Firewall
     portForwards: spec.nat ? (spec.portForwards ?? []) : [],
     ownsTypeRules,
     clampMss: true,
+    ...(spec.ipv6 ? { ipv6: { cidr: spec.ipv6.cidr, routed: spec.ipv6.routed } } : {}),
   };
 }
 
@@ -388,7 +412,8 @@ function memberFirewall(spec: OverlayNetSpec, ownsTypeRules: boolean): FirewallN
     firewall: firewallOf(spec),
     portForwards: [],
     ownsTypeRules,
-    overlayMember: { gateway: spec.gateway },
+    overlayMember: { gateway: spec.gateway, ...(spec.ipv6 ? { gateway6: spec.ipv6.gateway } : {}) },
+    ...(spec.ipv6 ? { ipv6: { cidr: spec.ipv6.cidr, routed: spec.ipv6.routed } } : {}),
   };
 }
 
@@ -430,16 +455,12 @@ function gatewayChange(spec: OverlayNetSpec, change: NetworkChange): RoutedTypeR
       { name: spec.name, type: spec.type },
     );
   }
-  if (change.kind === "port-forward" && change.vmIp?.includes(":")) {
-    throw new AppError(
-      "UNSUPPORTED_FOR_TYPE",
-      `network '${spec.name}' is an overlay, which has no IPv6: forward to the VM's IPv4 address`,
-      {
-        name: spec.name,
-        type: spec.type,
-        vmIp: change.vmIp,
-      },
-    );
+  if (change.kind === "port-forward" && change.vmIp?.includes(":") && !spec.ipv6) {
+    throw new AppError("UNSUPPORTED_FOR_TYPE", `network '${spec.name}' is an overlay made without ipv6: forward to the VM's IPv4 address`, {
+      name: spec.name,
+      type: spec.type,
+      vmIp: change.vmIp,
+    });
   }
   return gatewayRules(spec);
 }
@@ -483,8 +504,9 @@ export const overlayModel: DriverModel<OverlayNetSpec> = {
     portForwards: spec.nat ? (spec.portForwards ?? []) : [],
     dnsHosts: spec.dnsHosts ?? [],
     reservations: spec.reservations ?? [],
+    ...(spec.reservations6 === undefined ? {} : { reservations6: spec.reservations6 }),
     mtu: spec.mtu,
-    ipv6: null,
+    ipv6: spec.ipv6 ?? null,
     qos: spec.qos ?? null,
     shapedAt: overlayShapedAt(spec),
   }),

@@ -12,8 +12,8 @@ import type { DnsHost, QosSpec } from "../actions/changes";
 import type { PortForwardSpec } from "../planner/firewall";
 import { isEmptyQos, QosSet } from "../schemas/qos";
 import { attr, compactItems, firewallFromMetadata, forwardOf, type MetaNode as Node, str, unfield } from "../render/xml-metadata";
-import type { NetworkType } from "../schemas/network";
-import type { NetSpec, Reservation } from "../planner/network-spec";
+import type { Ipv6Config, NetworkType } from "../schemas/network";
+import type { NetSpec, Reservation, Reservation6 } from "../planner/network-spec";
 import type { BridgeNetSpec } from "./bridge";
 import type { RoutedNetSpec, RoutedType } from "./routed";
 import type { SriovNetSpec } from "./sriov";
@@ -124,32 +124,41 @@ function readRoutedSpec<T extends RoutedType>(type: T, meta: Node, p: ParsedNetw
   if (dnsHosts.length > 0) spec.dnsHosts = dnsHosts;
   // The MTU is libvirt's own element (it sets the bridge and the ports from it): no metadata of its own.
   if (p.mtu !== null) spec.mtu = p.mtu;
-  const v6 = meta.ipv6 as Node | undefined;
-  if (v6 && typeof v6 === "object") {
-    const cidr6 = attr(v6, "cidr");
-    const gateway6 = attr(v6, "gateway");
-    const mode = attr(v6, "mode");
-    const start = attr(v6, "start");
-    const end = attr(v6, "end");
-    if (cidr6 && gateway6 && (mode === "slaac" || mode === "dhcpv6")) {
-      spec.ipv6 = {
-        cidr: cidr6,
-        gateway: gateway6,
-        mode,
-        dhcp: start && end ? { start, end, leaseTime: Number(attr(v6, "leaseTime") ?? 3600) } : null,
-        routed: attr(v6, "routed") === "yes",
-      };
-    }
-  }
-  const stored6 = ((meta.reservation6 as Node[] | undefined) ?? []).flatMap((r) => {
-    const duid = attr(r, "duid");
-    const ip = attr(r, "ip");
-    return duid && ip ? [{ duid, ip, hostname: attr(r, "hostname") }] : [];
-  });
+  const ipv6 = ipv6Of(meta);
+  if (ipv6) spec.ipv6 = ipv6;
+  const stored6 = reservations6Of(meta);
   if (spec.ipv6 !== undefined && stored6.length > 0) spec.reservations6 = stored6;
   const qos = qosFromMetadata(str(meta.qos));
   if (qos) spec.qos = qos;
   return spec;
+}
+
+/** A network's IPv6 reservations from its metadata (nat, isolated, overlay). */
+function reservations6Of(meta: Node): Reservation6[] {
+  return ((meta.reservation6 as Node[] | undefined) ?? []).flatMap((r) => {
+    const duid = attr(r, "duid");
+    const ip = attr(r, "ip");
+    return duid && ip ? [{ duid, ip, hostname: attr(r, "hostname") }] : [];
+  });
+}
+
+/** A network's IPv6 from its metadata (nat, isolated, overlay); null: none. */
+function ipv6Of(meta: Node): Ipv6Config | null {
+  const v6 = meta.ipv6 as Node | undefined;
+  if (!v6 || typeof v6 !== "object") return null;
+  const cidr6 = attr(v6, "cidr");
+  const gateway6 = attr(v6, "gateway");
+  const mode = attr(v6, "mode");
+  const start = attr(v6, "start");
+  const end = attr(v6, "end");
+  if (!cidr6 || !gateway6 || (mode !== "slaac" && mode !== "dhcpv6")) return null;
+  return {
+    cidr: cidr6,
+    gateway: gateway6,
+    mode,
+    dhcp: start && end ? { start, end, leaseTime: Number(attr(v6, "leaseTime") ?? 3600) } : null,
+    routed: attr(v6, "routed") === "yes",
+  };
 }
 
 /** An overlay's spec on one member: its subnet, gateway, DHCP, VNI, members and which member it is on. */
@@ -177,6 +186,8 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
   const firewall = firewallFromMetadata(meta.firewall);
   const floodLimit = attr(o, "floodLimitPps");
   const qos = qosFromMetadata(str(meta.qos));
+  const ipv6 = ipv6Of(meta);
+  const reservations6 = ipv6 ? reservations6Of(meta) : [];
   return {
     type: "overlay",
     ...common(p),
@@ -191,11 +202,13 @@ function readOverlaySpec(meta: Node, p: ParsedNetwork): OverlayNetSpec | null {
     vni,
     gatewayHost,
     nat: attr(o, "nat") === "yes",
+    ...(ipv6 ? { ipv6 } : {}),
     // Absent in a definition from before the flood limit: left out (overlayFloodLimit gives the default).
     ...(floodLimit === null || !/^\d+$/.test(floodLimit) ? {} : { floodLimitPps: Number(floodLimit) }),
     members,
     self,
     ...(reservations.length > 0 ? { reservations } : {}),
+    ...(reservations6.length > 0 ? { reservations6 } : {}),
     ...(dnsHosts.length > 0 ? { dnsHosts } : {}),
     ...(portForwards.length > 0 ? { portForwards } : {}),
     ...(firewall ? { firewall } : {}),

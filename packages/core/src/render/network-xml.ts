@@ -11,7 +11,7 @@
 import { XMLParser } from "fast-xml-parser";
 import type { DnsHost } from "../actions/changes";
 import { cidrOf, formatCidr, parseCidrOrThrow, parseIPv4 } from "../net/ipv4";
-import type { NetworkType } from "../schemas/network";
+import type { Ipv6Config, NetworkType } from "../schemas/network";
 import type { FirewallRule, FirewallSpec, HostService, PortForwardSpec } from "../planner/firewall";
 import type { BridgeNetSpec, NetSpec, Reservation, Reservation6, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
 import type { OverlayNetSpec } from "../drivers/overlay";
@@ -148,6 +148,11 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
     `      <nf:overlay vni='${Number(spec.vni)}' gatewayHost='${e(spec.gatewayHost)}' nat='${spec.nat ? "yes" : "no"}' self='${e(spec.self)}' mtu='${Number(spec.mtu)}'${spec.floodLimitPps === undefined ? "" : ` floodLimitPps='${Number(spec.floodLimitPps)}'`}/>`,
   );
   for (const m of spec.members) lines.push(`      <nf:member id='${e(m.id)}' ip='${e(m.ip)}'/>`);
+  // IPv6: in every member's definition (each filters its VMs' IPv6); the address and dnsmasq's are the gateway's.
+  lines.push(...ipv6MetaLines(spec.ipv6));
+  for (const r of spec.reservations6 ?? []) {
+    lines.push(`      <nf:reservation6 duid='${e(r.duid)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
+  }
   // The gateway host's parts (reservations, DNS records, forwards: changed on the gateway host only), as nat keeps them.
   const reservations = spec.reservations ?? [];
   for (const r of reservations) {
@@ -174,7 +179,13 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   // (every member's, ADR 0051 "MTU change") has it hand out the new MTU on SIGHUP, without a restart.
   lines[0] = `<network xmlns:dnsmasq='${DNSMASQ_XMLNS}'>`;
   lines.push("  <forward mode='open'/>");
-  lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
+  // No STP on the gateway's bridge (the members' have none either): the overlay has no loop to break (head-end
+  // replication, no learning from the underlay), and the kernel's STP holds every port that joins, the VXLAN device
+  // at each start and gateway move included, 4 s in listening and learning (forward delay: at least 2 s with STP on).
+  lines.push(`  <bridge name='${e(spec.bridge)}' stp='off' delay='0'/>`);
+  // An IPv6 overlay's gateway bridge has one MAC on whichever member is the gateway: its link-local address (the
+  // VMs' IPv6 default router, kept for the advertisements' router lifetime) then survives a gateway move.
+  if (spec.ipv6) lines.push(`  <mac address='${overlayGatewayMac(spec.vni)}'/>`);
   lines.push(`  <mtu size='${Number(spec.mtu)}'/>`);
   if (dnsHosts.length > 0) {
     lines.push("  <dns>");
@@ -192,11 +203,22 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   } else {
     lines.push(`  <ip address='${e(spec.gateway)}' prefix='${prefix}'/>`);
   }
+  lines.push(...ipv6IpLines(spec.ipv6, spec.reservations6 ?? []));
   lines.push("  <dnsmasq:options>");
   lines.push(`    <dnsmasq:option value='dhcp-optsfile=${e(dhcpOptionsFile(spec.uuid))}'/>`);
   lines.push("  </dnsmasq:options>");
   lines.push("</network>");
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The gateway bridge's MAC of an IPv6 overlay: locally administered (02), "nf" (6e:66), then the VNI's 24 bits, so
+ * it is the same on every member that becomes the gateway and different between overlays.
+ */
+export function overlayGatewayMac(vni: number): string {
+  if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) throw new Error(`overlayGatewayMac: VNI ${vni}`);
+  const h = vni.toString(16).padStart(6, "0");
+  return `02:6e:66:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
 }
 
 /** A kept firewall as metadata lines (none without one): nat, isolated and overlay keep it the same way. */
@@ -210,6 +232,33 @@ function firewallMetaLines(f: FirewallSpec | undefined): string[] {
   if (services.length > 0) lines.push(`        <nf:hostServices>${services.map(compactService).join(" ")}</nf:hostServices>`);
   lines.push("      </nf:firewall>");
   return lines;
+}
+
+/** A network's IPv6 in its metadata (none without): nat, isolated and overlay keep it the same way. */
+function ipv6MetaLines(v6: Ipv6Config | undefined): string[] {
+  if (v6 === undefined) return [];
+  const range = v6.dhcp ? ` start='${e(v6.dhcp.start)}' end='${e(v6.dhcp.end)}' leaseTime='${Number(v6.dhcp.leaseTime)}'` : "";
+  return [
+    `      <nf:ipv6 cidr='${e(v6.cidr)}' gateway='${e(v6.gateway)}' mode='${e(v6.mode)}' routed='${v6.routed ? "yes" : "no"}'${range}/>`,
+  ];
+}
+
+/**
+ * libvirt's IPv6 <ip> (none without IPv6): the gateway address on the bridge; dnsmasq sends router advertisements
+ * for the prefix (SLAAC), and in dhcpv6 mode leases from the range (the advertisements then say "managed").
+ */
+function ipv6IpLines(v6: Ipv6Config | undefined, reservations6: readonly Reservation6[]): string[] {
+  if (v6 === undefined) return [];
+  const p6 = Number(v6.cidr.slice(v6.cidr.lastIndexOf("/") + 1));
+  if (!v6.dhcp) return [`  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'/>`];
+  return [
+    `  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'>`,
+    "    <dhcp>",
+    `      ${renderDhcpRange(v6.dhcp.start, v6.dhcp.end, v6.dhcp.leaseTime)}`,
+    ...reservations6.map((r) => `      ${renderDhcpHost6(r)}`),
+    "    </dhcp>",
+    "  </ip>",
+  ];
 }
 
 /** nat and isolated: bridge with the gateway address, dnsmasq from <dhcp>. */
@@ -233,12 +282,7 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
   }
   for (const h of spec.dnsHosts ?? []) lines.push(`      <nf:dnsHost ip='${e(h.ip)}' names='${e(h.names.join(" "))}'/>`);
   const v6 = spec.ipv6;
-  if (v6 !== undefined) {
-    const range = v6.dhcp ? ` start='${e(v6.dhcp.start)}' end='${e(v6.dhcp.end)}' leaseTime='${Number(v6.dhcp.leaseTime)}'` : "";
-    lines.push(
-      `      <nf:ipv6 cidr='${e(v6.cidr)}' gateway='${e(v6.gateway)}' mode='${e(v6.mode)}' routed='${v6.routed ? "yes" : "no"}'${range}/>`,
-    );
-  }
+  lines.push(...ipv6MetaLines(v6));
   for (const r of spec.reservations6 ?? []) {
     lines.push(`      <nf:reservation6 duid='${e(r.duid)}' ip='${e(r.ip)}'${r.hostname !== null ? ` hostname='${e(r.hostname)}'` : ""}/>`);
   }
@@ -272,19 +316,7 @@ export function renderRoutedXml(spec: RoutedNetSpec): string {
   }
   // IPv6: the gateway address on the bridge; dnsmasq sends router advertisements for the prefix (SLAAC), and in
   // dhcpv6 mode leases from the range (the advertisements then say "managed": guests ask DHCPv6).
-  if (v6 !== undefined) {
-    const p6 = Number(v6.cidr.slice(v6.cidr.lastIndexOf("/") + 1));
-    if (v6.dhcp) {
-      lines.push(`  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'>`);
-      lines.push("    <dhcp>");
-      lines.push(`      ${renderDhcpRange(v6.dhcp.start, v6.dhcp.end, v6.dhcp.leaseTime)}`);
-      for (const r of spec.reservations6 ?? []) lines.push(`      ${renderDhcpHost6(r)}`);
-      lines.push("    </dhcp>");
-      lines.push("  </ip>");
-    } else {
-      lines.push(`  <ip family='ipv6' address='${e(v6.gateway)}' prefix='${p6}'/>`);
-    }
-  }
+  lines.push(...ipv6IpLines(v6, spec.reservations6 ?? []));
   if (spec.mtu !== undefined) {
     lines.push("  <dnsmasq:options>");
     lines.push(`    <dnsmasq:option value='dhcp-optsfile=${e(dhcpOptionsFile(spec.uuid))}'/>`);

@@ -70,9 +70,11 @@ export interface FirewallNetwork {
    * port of it, so the gateway and everything beyond the subnet are bridged frames here. What is the gateway's to
    * filter passes before the rules: frames to or from the gateway address (the gateway host's `<net>-host` chain
    * filters what reaches it), frames leaving the subnet (its forward hook filters them as routed), and DHCP; frames
-   * from beyond the subnet (routed in by the gateway) meet the inbound rules only. Absent or null: not one.
+   * from beyond the subnet (routed in by the gateway) meet the inbound rules only. With `ipv6` the same for IPv6:
+   * DHCPv6 (546/547), frames to or from `gateway6`, to or from beyond the prefix (link-local frames between VMs
+   * meet the rules). Absent or null: not one.
    */
-  overlayMember?: { gateway: string } | null;
+  overlayMember?: { gateway: string; gateway6?: string } | null;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -316,6 +318,7 @@ function checkNetwork(n: FirewallNetwork): void {
   checkCapabilities(n);
   cidr(n.cidr);
   if (n.overlayMember) ip(n.overlayMember.gateway);
+  if (n.overlayMember?.gateway6 !== undefined) ip6(n.overlayMember.gateway6);
   if (n.ipv6) {
     cidr6(n.ipv6.cidr);
     check(typeof n.ipv6.routed === "boolean", `routed ${String(n.ipv6.routed)}`);
@@ -360,18 +363,31 @@ function inLines(n: FirewallNetwork): string[] {
   const m = n.overlayMember;
   if (m) {
     const gw = ip(m.gateway);
+    // (With IPv6 the essential ICMPv6 passed above already.)
+    if (!n.ipv6) lines.push(`${ICMPV6_ESSENTIAL} accept`);
     lines.push(
-      `${ICMPV6_ESSENTIAL} accept`,
       "udp sport 68 udp dport 67 accept",
       "udp sport 67 udp dport 68 accept",
       `ip saddr ${gw} accept`,
       `ip daddr ${gw} accept`,
       `ip daddr != ${cidr(n.cidr)} accept`,
     );
+    if (n.ipv6) lines.push(...memberLines6(n.ipv6.cidr, m.gateway6, "daddr", "accept"));
   }
   lines.push(`iifname ${br} goto ${c.inRules}`, `ct status dnat goto ${c.inRules}`);
   if (n.ipv6?.routed && n.reachOutside) lines.push(`ip6 daddr ${cidr6(n.ipv6.cidr)} goto ${c.inRules}`);
   lines.push("reject");
+  return lines;
+}
+
+/**
+ * An overlay member's IPv6 passes (FirewallNetwork.overlayMember): DHCPv6 both ways, frames to or from the IPv6
+ * gateway, and frames to (`-in`) or from (`-out`) beyond the prefix; link-local addresses count as the segment's.
+ */
+function memberLines6(prefix: string, gateway6: string | undefined, beyond: "daddr" | "saddr", verdictWord: "accept" | "return"): string[] {
+  const lines = [`udp sport 546 udp dport 547 ${verdictWord}`, `udp sport 547 udp dport 546 ${verdictWord}`];
+  if (gateway6 !== undefined) lines.push(`ip6 saddr ${ip6(gateway6)} ${verdictWord}`, `ip6 daddr ${ip6(gateway6)} ${verdictWord}`);
+  lines.push(`ip6 ${beyond} != { ${cidr6(prefix)}, fe80::/10 } ${verdictWord}`);
   return lines;
 }
 
@@ -434,14 +450,15 @@ function outLines(n: FirewallNetwork): string[] {
   if (m) {
     // (An overlay member: see FirewallNetwork.overlayMember. `return`: the frame still meets the `-in` chain.)
     const gw = ip(m.gateway);
+    if (!n.ipv6) lines.push(`${ICMPV6_ESSENTIAL} return`);
     lines.push(
-      `${ICMPV6_ESSENTIAL} return`,
       "udp sport 68 udp dport 67 return",
       "udp sport 67 udp dport 68 return",
       `ip saddr ${gw} return`,
       `ip daddr ${gw} return`,
       `ip saddr != ${cidr(n.cidr)} return`,
     );
+    if (n.ipv6) lines.push(...memberLines6(n.ipv6.cidr, m.gateway6, "saddr", "return"));
   }
   lines.push("ct state established,related return");
   for (const r of n.firewall.rules.filter((x) => x.direction === "outbound")) lines.push(ruleLine(r, "return", !!n.ipv6));

@@ -41,7 +41,7 @@ export type CreateNetworkBody = z.infer<typeof CreateNetworkBody>;
 /** The type's part of a resolved create body: its addressing, or (device types) none and what it attaches to. */
 export type TypePart =
   | { cidr: string; gateway: string; dhcp: DhcpConfig; mtu?: number; ipv6?: Ipv6Config }
-  | { cidr: string; gateway: string; dhcp: DhcpConfig; mtu?: number; overlay: OverlayPart }
+  | { cidr: string; gateway: string; dhcp: DhcpConfig; mtu?: number; ipv6?: Ipv6Config; overlay: OverlayPart }
   | { cidr: null; gateway: null; dhcp: DhcpConfig; l2: L2Request };
 
 const NO_DHCP = (): DhcpConfig => ({ enabled: false, start: null, end: null, leaseTime: null });
@@ -70,7 +70,8 @@ export function typeBodyFields(
   isObject: (v: unknown) => v is Record<string, unknown>,
 ): Record<string, unknown> {
   if (p.type === "nat" || p.type === "isolated") return routedBodyFields(p.cidr, p.gateway, p.dhcp, isObject, p.ipv6);
-  if (p.type === "overlay") return { ...routedBodyFields(p.cidr, p.gateway, p.dhcp, isObject), ...overlayBodyFields(p.overlay, isObject) };
+  if (p.type === "overlay")
+    return { ...routedBodyFields(p.cidr, p.gateway, p.dhcp, isObject, p.ipv6), ...overlayBodyFields(p.overlay, isObject) };
   return l2BodyFields(p.l2, isObject);
 }
 

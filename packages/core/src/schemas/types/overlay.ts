@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { CidrString, HostId, IPv4, NetworkName } from "../common";
-import { commonCreateFields, DhcpInput, type FieldIssue, Mtu, validationError } from "../network-fields";
+import { commonCreateFields, DhcpInput, type FieldIssue, Ipv6Input, Mtu, validationError } from "../network-fields";
 import { type RoutedPart, resolveRouted } from "./routed";
 
 const { host: _host, ...fieldsButHost } = commonCreateFields;
@@ -26,6 +26,9 @@ export const OverlayBody = z.strictObject({
     .describe("The member hosts (ids): a bridge and a VXLAN device on each"),
   gatewayHost: HostId.optional().describe("The member holding the gateway address, DHCP and NAT (default: the first of hosts)"),
   nat: z.boolean().optional().describe("Masquerade to the outside on the gateway host (default true)"),
+  ipv6: Ipv6Input.optional().describe(
+    "IPv6 beside the IPv4 subnet: the gateway host holds its first address and sends the router advertisements (and DHCPv6); NAT66 there with nat, unless routed",
+  ),
   floodLimitPps: z
     .number()
     .int()
@@ -65,13 +68,15 @@ export function resolveOverlay(body: OverlayBody): RoutedPart & { overlay: Overl
   let routed: RoutedPart | null = null;
   try {
     // The routed types' addressing rules, as for nat (an overlay's gateway masquerades like one).
+    // (With nat: false the gateway acts as an isolated network's: `ipv6.routed` is then refused as there.)
     routed = resolveRouted({
-      type: "nat",
+      type: body.nat === false ? "isolated" : "nat",
       name: body.name,
       cidr: body.cidr,
       ...(body.gateway === undefined ? {} : { gateway: body.gateway }),
       ...(body.dhcp === undefined ? {} : { dhcp: body.dhcp }),
       ...(body.mtu === undefined ? {} : { mtu: body.mtu }),
+      ...(body.ipv6 === undefined ? {} : { ipv6: body.ipv6 }),
     });
   } catch (err) {
     const more = (err as { details?: { issues?: FieldIssue[] } }).details?.issues;
