@@ -56,6 +56,11 @@ export interface CommandStep {
   undoThen?: string[][];
   /** A non-zero exit is success (e.g. conntrack -D with nothing to delete). */
   allowFailure?: boolean;
+  /**
+   * Text the command reads on stdin (`ip -batch -`, `bridge -batch -`, `nft -f -`): several commands of one tool
+   * in one process (nft: one transaction). Part of what the step runs: a dry run shows it.
+   */
+  input?: string;
   live: boolean;
 }
 
@@ -170,6 +175,8 @@ export interface StepView {
   nft?: string;
   /** A QoS step's tc lines. */
   tc?: string;
+  /** What a command step reads on stdin (an `ip`/`bridge` batch, an nft script). */
+  input?: string;
   live: boolean;
 }
 
@@ -206,6 +213,7 @@ export function stepView(step: string, s: HostStep): StepView {
     // A removal carries no chains of the network (the table is rendered without it).
     ...(s.kind === "nft" && s.part ? { nft: s.text } : {}),
     ...(s.kind === "qos" ? { tc: s.text } : {}),
+    ...(s.kind === "command" && s.input !== undefined ? { input: s.input } : {}),
     live: s.live,
   };
 }
