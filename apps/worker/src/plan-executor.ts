@@ -201,7 +201,20 @@ async function restoreVfs(port: HostPort, pf: string, original: number): Promise
  */
 export async function runPhase(port: HostPort, revert: Revert, phase: PlanPhase, opts: ExecuteOptions = {}): Promise<StepOutcome> {
   const out: StepOutcome = { applied: [], warnings: [] };
-  if (phase.concurrent) {
+  const lanes = phase.lanes;
+  if (lanes && lanes.length === phase.hostSteps.length) {
+    const byLane = new Map<number, HostStep[]>();
+    for (const [i, s] of phase.hostSteps.entries()) byLane.set(lanes[i] as number, [...(byLane.get(lanes[i] as number) ?? []), s]);
+    const settled = await Promise.allSettled(
+      [...byLane.values()].map(async (steps) => {
+        for (const s of steps) await runStep(port, revert, phase.step, s, opts, out);
+      }),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    const order = new Map(phase.hostSteps.map((s, i) => [s.name, i]));
+    out.applied.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
+  } else if (phase.concurrent) {
     const settled = await Promise.allSettled(phase.hostSteps.map((s) => runStep(port, revert, phase.step, s, opts, out)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;

@@ -63,11 +63,16 @@ describe("the overlay driver's pure half", () => {
     };
     const after = planCreate(ten, { start: true, autostart: true }, noFacts, "hv1").phases.find((p) => p.step === "starting network");
     const cmds = (after?.hostSteps ?? []).filter((s) => s.kind === "command");
-    expect(cmds.map((s) => s.argv.slice(0, 3).join(" "))).toEqual([
-      "ip link add",
-      "ip -batch -",
-      "bridge -batch -",
-      "nft -f -",
+    expect(cmds.map((s) => s.argv.slice(0, 3).join(" "))).toEqual(["ip link add", "ip -batch -", "bridge -batch -", "nft -f -"]);
+    // libvirt's start, then the device on its bridge (lane 0); the tables, which need nothing of it, and then the
+    // network's table part beside it (lane 1).
+    expect(after?.hostSteps.map((s, i) => `${after.lanes?.[i]} ${s.kind === "command" ? s.argv.join(" ") : s.kind}`)).toEqual([
+      "0 virsh",
+      "0 ip link add nfvx10000 type vxlan id 10000 local 172.30.9.1 dstport 4789 nolearning",
+      "0 ip -batch -",
+      "0 bridge -batch -",
+      "1 nft -f -",
+      "1 nft",
     ]);
     // Nine flood lines (every other member), in one batch.
     expect(cmds[2]?.input?.match(/^fdb append /gm)).toHaveLength(9);

@@ -263,7 +263,9 @@ export const overlayHostSteps: HostSteps<OverlayNetSpec> & {
     const limited = overlayFloodLimit(spec) > 0;
     steps.push({
       ...cmd(
-        limited ? "create the VXLAN guard and flood limit tables (one nft transaction)" : "create the VXLAN guard table (one nft transaction)",
+        limited
+          ? "create the VXLAN guard and flood limit tables (one nft transaction)"
+          : "create the VXLAN guard table (one nft transaction)",
         ["nft", "-f", "-"],
         // One transaction takes both away again (they were made together).
         limited
@@ -271,6 +273,8 @@ export const overlayHostSteps: HostSteps<OverlayNetSpec> & {
           : ["nft", "delete", "table", "inet", overlayGuardTable(spec.vni)],
       ),
       input: overlayTablesScript(spec),
+      // The tables match the VXLAN device by name and the VNI in the datagram: made beside libvirt's start.
+      besideStart: true,
     });
     return steps;
   },

@@ -61,6 +61,11 @@ export interface CommandStep {
    * in one process (nft: one transaction). Part of what the step runs: a dry run shows it.
    */
   input?: string;
+  /**
+   * Needs nothing libvirt's start makes (no bridge, no device of it): a create runs it beside libvirt's start, in
+   * the lane of the network's table part (planCreate's `lanes`); elsewhere it runs in order as any step.
+   */
+  besideStart?: boolean;
   live: boolean;
 }
 
@@ -155,6 +160,12 @@ export interface PlanPhase {
    * flag of the persistent definition while libvirt starts the network); the job still reports it as its own step.
    */
   overlapsPrevious?: boolean;
+  /**
+   * The lane of each host step (same index as `hostSteps`): each lane's steps run in order, the lanes at the same
+   * time; each step registers its undo once it succeeded, and the phase fails once every lane settled. Absent: the
+   * steps in order (or all at once with `concurrent`).
+   */
+  lanes?: number[];
 }
 
 export interface JobPlan {
