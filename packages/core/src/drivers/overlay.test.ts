@@ -5,7 +5,8 @@ import { planCreate, planDelete, planStart, planStop } from "../plan/lifecycle";
 import type { HostStep } from "../plan/steps";
 import { parseNetworkXml } from "../render/network-xml";
 import { overlaySpec } from "./__fixtures__/overlay-spec";
-import { type OverlayNetSpec, overlayGuardCommands, overlayModel, overlayMtuIssues } from "./overlay";
+import { batchInput } from "../render/vxlan";
+import { type OverlayNetSpec, overlayGuardCommands, overlayModel, overlayMtuIssues, overlayTablesScript } from "./overlay";
 
 const spec = (self: string): OverlayNetSpec => overlaySpec(self);
 const noFacts = { links: [], pfs: [] };
@@ -92,8 +93,11 @@ describe("the overlay driver's pure half", () => {
       [false, ["nft", "delete", "table", "inet", "netforge-vx10000"]],
     ]);
     // A word a batch could not read back as itself, or a member address that is none, is refused, not rendered.
-    expect(() => planCreate({ ...ten, bridge: "nfov 1" }, { start: true, autostart: true }, noFacts, "hv2")).toThrow(/refusing/);
+    for (const word of ["nfov 1", "a#b", 'x"y', "a\\b", ""]) {
+      expect(() => batchInput([["link", "set", word, "up"]])).toThrow(/refusing to render a batch line/);
+    }
     const odd = { ...ten, members: [...ten.members.slice(0, 9), { id: "hv10", ip: "172.30.9.10 }; flush ruleset; {" }] };
+    expect(() => overlayTablesScript(odd)).toThrow(/member address/);
     expect(() => planCreate(odd, { start: true, autostart: true }, noFacts, "hv1")).toThrow(/refusing/);
   });
 
