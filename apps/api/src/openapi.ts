@@ -56,6 +56,10 @@ const PlanResponseSchema: JsonSchema = {
               xml: { type: "string", description: "the XML the command is given" },
               nft: { type: "string", description: "the nft text of an nft step (this network's chains)" },
               tc: { type: "string", description: "the tc lines of a bandwidth-limits step (conditional lines marked)" },
+              input: {
+                type: "string",
+                description: "what the command reads on stdin: an ip or bridge batch (-batch -), an nft script (-f -)",
+              },
               live: { type: "boolean", description: "takes effect on the running network at once" },
             },
           },

@@ -24,8 +24,8 @@ function recordingPort(opts: { failOn?: string } = {}) {
       fail(`define ${xml}`);
     },
     undefine: async (n) => void ran.push(`undefine ${n}`),
-    command: async (argv, allowFailure) => {
-      ran.push(`${argv.join(" ")}${allowFailure ? " (may fail)" : ""}`);
+    command: async (argv, allowFailure, input) => {
+      ran.push(`${argv.join(" ")}${allowFailure ? " (may fail)" : ""}${input === undefined ? "" : ` < ${JSON.stringify(input)}`}`);
       fail(argv.join(" "));
     },
     firewall: (n) => table.get(n) ?? null,
@@ -175,6 +175,46 @@ describe("runPhase", () => {
     const undo = await revert.run();
     expect(undo.undone.map((u) => u.label)).toEqual(["restore firewall of web"]);
     expect(table.get("web")).toEqual(before);
+  });
+
+  it("a phase in lanes: each lane in order, the lanes at once; a failing lane stops there, the other finishes, the undo takes back what succeeded", async () => {
+    const { port, ran, table } = recordingPort({ failOn: "ip -batch" });
+    const revert = new Revert();
+    const cmd = (name: string, argv: string[], undo: string[] | null, input?: string): HostStep => ({
+      kind: "command",
+      name,
+      argv,
+      undo,
+      live: true,
+      ...(input === undefined ? {} : { input }),
+    });
+    const phase: PlanPhase = {
+      step: "starting network",
+      hostSteps: [
+        virsh(["net-start", "web"], ["net-destroy", "web"]),
+        cmd("device", ["ip", "link", "add", "vx1", "type", "vxlan"], ["ip", "link", "del", "vx1"]),
+        cmd("device setup", ["ip", "-batch", "-"], null, "link set vx1 up\n"),
+        cmd("after the batch", ["bridge", "-batch", "-"], null, "fdb append 00:00:00:00:00:00 dev vx1 dst 192.0.2.2\n"),
+        cmd("tables", ["nft", "-f", "-"], ["nft", "delete", "table", "inet", "t"], "create table inet t\n"),
+        nftStep("apply firewall", "web", webNetwork([])),
+      ],
+      lanes: [0, 0, 0, 0, 1, 1],
+    };
+    await expect(runPhase(port, revert, phase)).rejects.toThrow("injected");
+    // Lane 0 stopped at its failing batch (the step after it never ran); lane 1 ran whole, beside it.
+    expect(ran.filter((r) => !r.startsWith("nft") && !r.startsWith("nft web"))).toEqual([
+      "virsh net-start web",
+      "ip link add vx1 type vxlan",
+      'ip -batch - < "link set vx1 up\\n"',
+    ]);
+    expect(ran.filter((r) => r.startsWith("nft"))).toEqual(['nft -f - < "create table inet t\\n"', "nft web set"]);
+    // Lane 1 began before lane 0 was done (the start had not even finished when the tables ran).
+    expect(ran.indexOf('nft -f - < "create table inet t\\n"')).toBeLessThan(ran.indexOf("ip link add vx1 type vxlan"));
+    const undo = await revert.run();
+    expect(undo.undone.map((u) => u.label).sort()).toEqual(
+      ["restore firewall of web", "undo: net-start web", "undo: device", "undo: tables"].sort(),
+    );
+    expect(table.get("web")).toBeNull();
   });
 
   it("a new definition is undone by undefining it; an undefine by defining the old one with its autostart flag", async () => {

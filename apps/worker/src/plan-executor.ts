@@ -35,8 +35,8 @@ export interface HostPort {
   define(xml: string): Promise<void>;
   /** Take a network this job defined away again: stopped when running, undefined when libvirt has it. */
   undefine(network: string): Promise<void>;
-  /** A host command (argv); a non-zero exit fails unless `allowFailure`. */
-  command(argv: readonly string[], allowFailure: boolean): Promise<void>;
+  /** A host command (argv, `input` on its stdin); a non-zero exit fails unless `allowFailure`. */
+  command(argv: readonly string[], allowFailure: boolean, input?: string): Promise<void>;
   /** The network's part of netforge's table now, and setting it (null: none) in one transaction of the host's table. */
   firewall(network: string): FirewallNetwork | null;
   setFirewall(network: string, part: FirewallNetwork | null): Promise<void>;
@@ -114,7 +114,7 @@ async function runStep(
       break;
     }
     case "command": {
-      await port.command(s.argv, s.allowFailure === true);
+      await port.command(s.argv, s.allowFailure === true, s.input);
       const undo = s.undo;
       if (undo === "restore-nic") {
         const restore = opts.restoreNic;
@@ -201,7 +201,20 @@ async function restoreVfs(port: HostPort, pf: string, original: number): Promise
  */
 export async function runPhase(port: HostPort, revert: Revert, phase: PlanPhase, opts: ExecuteOptions = {}): Promise<StepOutcome> {
   const out: StepOutcome = { applied: [], warnings: [] };
-  if (phase.concurrent) {
+  const lanes = phase.lanes;
+  if (lanes && lanes.length === phase.hostSteps.length) {
+    const byLane = new Map<number, HostStep[]>();
+    for (const [i, s] of phase.hostSteps.entries()) byLane.set(lanes[i] as number, [...(byLane.get(lanes[i] as number) ?? []), s]);
+    const settled = await Promise.allSettled(
+      [...byLane.values()].map(async (steps) => {
+        for (const s of steps) await runStep(port, revert, phase.step, s, opts, out);
+      }),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    const order = new Map(phase.hostSteps.map((s, i) => [s.name, i]));
+    out.applied.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
+  } else if (phase.concurrent) {
     const settled = await Promise.allSettled(phase.hostSteps.map((s) => runStep(port, revert, phase.step, s, opts, out)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -246,7 +259,7 @@ async function countLanOf(ctx: HostContext, xml: string): Promise<void> {
 /** A job's host port (anything with the host and an undo list: a job, or the removal of a part left by one). */
 export function hostPortOf(ctx: HostContext & Pick<JobContext, "revert">, out?: { warnings: string[]; extra: StepView[] }): HostPort {
   const root = ctx.sysfsRoot ?? "/sys";
-  return {
+  return timedPort(ctx, {
     virsh: async (args) => {
       const removed = args[0] === "net-undefine" ? (args[1] ?? null) : null;
       const bridge = removed !== null ? (ctx.catalog.get(removed)?.def.bridge ?? null) : null;
@@ -265,8 +278,8 @@ export function hostPortOf(ctx: HostContext & Pick<JobContext, "revert">, out?: 
       ctx.catalog.forget(network);
       await forgetTraffic(ctx, network, bridge);
     },
-    command: async ([cmd, ...args], allowFailure) => {
-      if (cmd) await ctx.runner.run(cmd, args, { allowFailure });
+    command: async ([cmd, ...args], allowFailure, input) => {
+      if (cmd) await ctx.runner.run(cmd, args, input === undefined ? { allowFailure } : { allowFailure, input });
     },
     firewall: (network) => ctx.firewall.get(network),
     setFirewall: async (network, part) => {
@@ -311,6 +324,32 @@ export function hostPortOf(ctx: HostContext & Pick<JobContext, "revert">, out?: 
         });
       }
     },
+  });
+}
+
+/**
+ * With the debug log level, each host write of a job logged with how long it took ("host write"): where a step's
+ * time goes, command by command (ADR 0051, "Benchmarks"). Otherwise the port as it is.
+ */
+function timedPort(ctx: Pick<HostContext, "logger">, port: HostPort): HostPort {
+  if (!ctx.logger?.isLevelEnabled?.("debug")) return port;
+  const timed =
+    <A extends unknown[], R>(what: (...a: A) => string[], fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      const t0 = performance.now();
+      try {
+        return await fn(...a);
+      } finally {
+        ctx.logger.debug({ command: what(...a), ms: Math.round((performance.now() - t0) * 10) / 10 }, "host write");
+      }
+    };
+  return {
+    ...port,
+    virsh: timed((args) => ["virsh", ...args], port.virsh),
+    define: timed((_xml: string) => ["virsh", "net-define"], port.define),
+    command: timed((argv) => [...argv], port.command),
+    setFirewall: timed((network) => ["nft", "-f", "-", `(netforge table: ${network})`], port.setFirewall),
+    applyQos: timed((ifb: string, _plan: TcPlan) => ["tc", "-batch", "-", `(${ifb})`], port.applyQos),
   };
 }
 

@@ -51,8 +51,10 @@ export interface NetworkDriver<S extends NetSpec = NetSpec> {
   /**
    * The host facts the type's plans read (model.hostSteps: links for a bridge netforge creates, the PF's VF
    * count), read fresh under the network's lock; plan and run share them. Types without host steps read nothing.
+   * `links`: the host's links this job read under the same lock a moment ago (a create's host check), which a
+   * type whose facts are the links alone takes instead of reading them again.
    */
-  hostFacts(ctx: HostContext, spec: S): Promise<HostFacts>;
+  hostFacts(ctx: HostContext, spec: S, links?: readonly HostLink[]): Promise<HostFacts>;
   /** How the executor runs the type's host steps: the undo that gives a NIC back, a check right before a VF write. */
   executeOptions?(ctx: JobContext, spec: S): ExecuteOptions;
   /** VMs connected now, for describe-network's stats, from one read of the host's links. */

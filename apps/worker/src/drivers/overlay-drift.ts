@@ -218,29 +218,34 @@ async function partState(
   sources: readonly { domain: string; source: string; mac: string }[],
 ): Promise<OverlayPartState> {
   const dev = vxlanDeviceName(spec.vni);
-  let floodEntries = 0;
-  let unicastEntries = 0;
-  if (links.some((l) => l.name === dev)) {
-    const fdb = await ctx.runner.run("bridge", ["-j", "fdb", "show", "dev", dev], { allowFailure: true });
-    const rows = JSON.parse(fdb.stdout || "[]") as FdbRow[];
-    floodEntries = rows.filter((f) => f.mac === "00:00:00:00:00:00" && f.dst).length;
-    unicastEntries = unicastEntriesFromFdb(rows).length;
-  }
   const bridge = links.find((l) => l.name === spec.bridge);
   const gateway = spec.self === spec.gatewayHost;
+  // The reads are independent: made at the same time (one after another they were most of a member part's time
+  // after its last step under load: ADR 0051, "Benchmarks", 2026-12-08).
+  const [entries, macs, neighbours, neighbourEntries] = await Promise.all([
+    links.some((l) => l.name === dev)
+      ? ctx.runner.run("bridge", ["-j", "fdb", "show", "dev", dev], { allowFailure: true }).then((fdb) => {
+          const rows = JSON.parse(fdb.stdout || "[]") as FdbRow[];
+          return { flood: rows.filter((f) => f.mac === "00:00:00:00:00:00" && f.dst).length, unicast: unicastEntriesFromFdb(rows).length };
+        })
+      : { flood: 0, unicast: 0 },
+    // What the other members write their unicast entries toward this host from (overlay-unicast.ts).
+    active ? localOverlayMacs(ctx, spec, links, sources) : [],
+    // What every member writes its ARP-suppression entries from (overlay-neighbours.ts): the gateway knows the addresses.
+    gateway && active ? overlayNeighboursOf(ctx, spec, bridge?.mac ?? null) : null,
+    bridge ? bridgeNeighbourEntries(ctx, spec.bridge).then((e) => e.length) : 0,
+  ]);
   return {
     state: active ? "active" : "inactive",
     vxlanDevice: links.some((l) => l.name === dev && l.master === spec.bridge),
-    floodEntries,
+    floodEntries: entries.flood,
     connectedVms: active ? overlayConnectedVms(spec, links) : 0,
     observedAt: at,
     ...vmsOf(spec.name, active, sources),
-    // What the other members write their unicast entries toward this host from (overlay-unicast.ts).
-    macs: active ? await localOverlayMacs(ctx, spec, links, sources) : [],
-    unicastEntries,
-    // What every member writes its ARP-suppression entries from (overlay-neighbours.ts): the gateway knows the addresses.
-    ...(gateway && active ? { neighbours: await overlayNeighboursOf(ctx, spec, bridge?.mac ?? null) } : {}),
-    neighbourEntries: bridge ? (await bridgeNeighbourEntries(ctx, spec.bridge)).length : 0,
+    macs,
+    unicastEntries: entries.unicast,
+    ...(neighbours ? { neighbours } : {}),
+    neighbourEntries,
   };
 }
 
@@ -281,8 +286,18 @@ export async function publishOverlayParts(
  * the event-kept catalog, which may not have seen the job's last change yet); gone: removed from the hash.
  */
 export async function publishOverlayPartNow(ctx: HostContext, name: string): Promise<void> {
-  const info = await ctx.virsh.info(name);
-  const spec = info ? parseNetworkXml(await ctx.virsh.dumpXml(name, { inactive: true })).spec : null;
+  // Its state, definition and the host's links read at once (the definition's read fails when libvirt has no such
+  // network: then info says so too, and the failure is only thrown for a network info found).
+  const [info, xml, links] = await Promise.all([
+    ctx.virsh.info(name),
+    ctx.virsh.dumpXml(name, { inactive: true }).then(
+      (x) => ({ x }),
+      (err: unknown) => ({ err }),
+    ),
+    readLinks(ctx.runner),
+  ]);
+  if (info && "err" in xml) throw xml.err;
+  const spec = info && "x" in xml ? parseNetworkXml(xml.x).spec : null;
   ctx.overlayBoot?.set(name, info?.active && spec && overlayModel.is(spec) && spec.self === ctx.hostId ? spec : null);
   if (!info || !spec || !overlayModel.is(spec) || spec.self !== ctx.hostId) {
     await dropOverlayPart(ctx.redis, ctx.keys, ctx.hostId, name);
@@ -290,7 +305,7 @@ export async function publishOverlayPartNow(ctx: HostContext, name: string): Pro
   }
   const at = new Date().toISOString();
   const sources = info.active ? await domainSources(ctx) : [];
-  const part = await partState(ctx, spec, info.active, await readLinks(ctx.runner), at, sources);
+  const part = await partState(ctx, spec, info.active, links, at, sources);
   await putOverlayParts(ctx.redis, ctx.keys, ctx.hostId, new Map([[name, part]]), false, at);
 }
 

@@ -71,8 +71,8 @@ export const overlayDriver: NetworkDriver<OverlayNetSpec> = {
   async verifyStarted(ctx, s) {
     if (overlayModel.servesDhcp(s)) await waitForDhcp(ctx.runner, s.bridge, 3000, s.name);
   },
-  async hostFacts(ctx) {
-    return { links: (await readLinks(ctx.runner)).map(linkFact), pfs: [] };
+  async hostFacts(ctx, _spec, links) {
+    return { links: (links ?? (await readLinks(ctx.runner))).map(linkFact), pfs: [] };
   },
   connectedVms(_ctx, entry, links) {
     const spec = asOverlay(entry.def.spec);

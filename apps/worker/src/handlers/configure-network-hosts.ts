@@ -88,8 +88,12 @@ export async function configureNetworkHosts(ctx: JobContext, p: Payload): Promis
   }
 
   // This host's own update (the gateway's, or a member's part): entries, guard, definition, each with its undo.
+  // Its flood entries, guard and definition are independent of each other: run at the same time (each registers
+  // its undo once it succeeded; a failure fails the step once all settled).
   const own = planMembersUpdate(spec, p.members, entry.active);
-  await report.step("updating members", () => runPhase(hostPortOf(ctx), revert, { step: "updating members", hostSteps: own.hostSteps }));
+  await report.step("updating members", () =>
+    runPhase(hostPortOf(ctx), revert, { step: "updating members", hostSteps: own.hostSteps, concurrent: true }),
+  );
   for (const w of waits) await w.wait();
 
   const rec = await publishRecord(ctx, { ...entry, def: { ...entry.def, spec: own.spec } }, entry.active);
@@ -124,31 +128,43 @@ async function startParts(
       throw removalRefused(p.name, err);
     });
   }
-  const out: MemberParts[] = [];
+  // The remaining members' updates and the added members' parts queued at once, the added ones' (the longest: a
+  // whole create) not after the others' any more; their undos registered in the order they had (the updates',
+  // then the added members'), for whichever was queued, before a failure to queue is thrown.
   const others = staying.filter((m) => m.id !== ctx.hostId).map((m) => m.id);
-  if (others.length > 0) {
-    const back: Payload = { name: p.name, add: [...p.remove], remove: [...p.add], members: before.map((m) => ({ ...m })) };
-    out.push(
-      await startMemberParts(
-        ctx,
-        "configure-network-hosts",
-        others,
-        () => p,
-        () => back,
-      ),
-    );
+  const back: Payload = { name: p.name, add: [...p.remove], remove: [...p.add], members: before.map((m) => ({ ...m })) };
+  const settled = await Promise.allSettled([
+    others.length > 0
+      ? startMemberParts(
+          ctx,
+          "configure-network-hosts",
+          others,
+          () => p,
+          () => back,
+          undefined,
+          { deferUndo: true },
+        )
+      : null,
+    added.length > 0
+      ? startMembershipParts(
+          ctx,
+          "add",
+          added.map((m) => m.id),
+          p.name,
+          (h) => memberCreatePayload(spec, p.members, h, opts),
+          { deferUndo: true },
+        )
+      : null,
+  ]);
+  const out: MemberParts[] = [];
+  for (const r of settled) {
+    if (r.status === "fulfilled" && r.value) {
+      r.value.registerUndo();
+      out.push(r.value);
+    }
   }
-  if (added.length > 0) {
-    out.push(
-      await startMembershipParts(
-        ctx,
-        "add",
-        added.map((m) => m.id),
-        p.name,
-        (h) => memberCreatePayload(spec, p.members, h, opts),
-      ),
-    );
-  }
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
   return out;
 }
 

@@ -9,7 +9,7 @@ import { type NetworkRecord, putNetwork, putNetworkSpec } from "@netforge/core/s
 import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
 import { driverFor } from "../drivers/registry";
-import { readLinks, readRoutes } from "../host/ip";
+import { type HostLink, readLinks, readRoutes } from "../host/ip";
 import { readRaInterfaces } from "../host/ipv6-checks";
 import type { CatalogEntry } from "../host/network-catalog";
 import { readProtectedEndpoints } from "../host/protected";
@@ -26,6 +26,8 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   // An earlier delivery of this job made the network, and something is plugged into it by now: it is in use,
   // so it is kept as it is (never destroyed to start clean) and this delivery finishes from there.
   let adopted: CatalogEntry | null = null;
+  // The links the check read (after a leftover's removal: read again), for the plan's facts (not read a third time).
+  let checkedLinks: HostLink[] | undefined;
   const spec = await report.step("checking host", async () => {
     const [entries, firstLinks, firstRoutes, endpoints, raInterfaces] = await Promise.all([
       catalog.list(),
@@ -67,6 +69,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
       // CIDR_CONFLICT against its own earlier attempt (seen after a worker was killed mid-create).
       [links, routes] = await Promise.all([readLinks(ctx.runner), readRoutes(ctx.runner)]);
     }
+    checkedLinks = links;
     const snapshot: HostSnapshot = {
       links,
       routes,
@@ -81,7 +84,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
 
   // The plan, from the spec and one read of the host's facts; exactly its host steps run below. Checked against the
   // previewed plan (with every other member's part) before any host changes anything.
-  const plan = planCreate(spec, { start: p.start, autostart: p.autostart }, await driver.hostFacts(ctx, spec), ctx.hostId);
+  const plan = planCreate(spec, { start: p.start, autostart: p.autostart }, await driver.hostFacts(ctx, spec, checkedLinks), ctx.hostId);
   assertPlanAsPreviewed(
     ctx,
     ctx.parentJob ? plan : withMemberParts(plan, spec, "create-network", { active: p.start, autostart: p.autostart }),

@@ -12,6 +12,7 @@
 import { AppError, type CreateNetworkPayload, JOB_STEPS, type JobAction, type JobPayloads, partUndoOf } from "@netforge/core/contract";
 import {
   getJob,
+  getJobs,
   isTerminal,
   type JobRecord,
   type LeftPart,
@@ -28,7 +29,12 @@ export const MEMBER_PART_TIMEOUT_MS = 30_000;
 /** This host's bound on a member's part (NETFORGE_MEMBER_PART_TIMEOUT_MS). */
 export const partTimeoutOf = (ctx: Pick<JobContext, "memberPartTimeoutMs">): number => ctx.memberPartTimeoutMs ?? MEMBER_PART_TIMEOUT_MS;
 
-const POLL_MS = 50;
+/**
+ * How often a job's unfinished parts are read (all of them in one MGET): a part is seen done at most this long
+ * after it ended. Was 50 ms with a GET per part (ten parts of an add: ten round trips a poll, and up to 50 ms lost
+ * after the last part; ADR 0051, "Benchmarks", 2026-12-08).
+ */
+const POLL_MS = 15;
 
 export interface MemberParts {
   /** Wait until every part finished; throws the first failure, naming its host. */
@@ -86,15 +92,72 @@ async function queuePart<A extends JobAction>(ctx: JobContext, action: A, host: 
   return rec.id;
 }
 
-/** The part's record once it finished, or null after `timeoutMs`. */
-async function finished(ctx: JobContext, id: string, timeoutMs: number): Promise<JobRecord | null> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await getJob(ctx.redis, ctx.keys, id);
-    if (r && isTerminal(r.state)) return r;
-    if (Date.now() > deadline) return null;
-    await new Promise((res) => setTimeout(res, POLL_MS));
+interface Watched {
+  deadline: number;
+  resolve: (r: JobRecord | null) => void;
+  reject: (err: unknown) => void;
+}
+
+/** The parts a job waits for, read together: one MGET a poll whatever their number, while any is unfinished. */
+class PartWatcher {
+  private readonly watched = new Map<string, Watched[]>();
+  private running = false;
+
+  constructor(private readonly ctx: JobContext) {}
+
+  wait(id: string, timeoutMs: number): Promise<JobRecord | null> {
+    return new Promise((resolve, reject) => {
+      const list = this.watched.get(id) ?? [];
+      list.push({ deadline: Date.now() + timeoutMs, resolve, reject });
+      this.watched.set(id, list);
+      if (!this.running) {
+        this.running = true;
+        void this.loop();
+      }
+    });
   }
+
+  private async loop(): Promise<void> {
+    while (this.watched.size > 0) {
+      const ids = [...this.watched.keys()];
+      let recs: JobRecord[];
+      try {
+        recs = await getJobs(this.ctx.redis, this.ctx.keys, ids);
+      } catch (err) {
+        // A failed read fails the waits it was for (as each part's own read did).
+        for (const id of ids) for (const w of this.watched.get(id) ?? []) w.reject(err);
+        for (const id of ids) this.watched.delete(id);
+        continue;
+      }
+      const byId = new Map(recs.map((r) => [r.id, r]));
+      const now = Date.now();
+      for (const id of ids) {
+        const r = byId.get(id);
+        const keep = (this.watched.get(id) ?? []).filter((w) => {
+          if (r && isTerminal(r.state)) w.resolve(r);
+          else if (now > w.deadline) w.resolve(null);
+          else return true;
+          return false;
+        });
+        if (keep.length > 0) this.watched.set(id, keep);
+        else this.watched.delete(id);
+      }
+      if (this.watched.size > 0) await new Promise((res) => setTimeout(res, POLL_MS));
+    }
+    this.running = false;
+  }
+}
+
+const watchers = new WeakMap<JobContext, PartWatcher>();
+
+/** The part's record once it finished, or null after `timeoutMs`. */
+function finished(ctx: JobContext, id: string, timeoutMs: number): Promise<JobRecord | null> {
+  let w = watchers.get(ctx);
+  if (!w) {
+    w = new PartWatcher(ctx);
+    watchers.set(ctx, w);
+  }
+  return w.wait(id, timeoutMs);
 }
 
 /**
@@ -173,10 +236,16 @@ export async function startMemberParts<A extends JobAction>(
   const parts: { host: string; id: string; done: Promise<JobRecord | null> }[] = [];
   const deferred: (() => void)[] = [];
   const timeoutMs = partTimeoutOf(ctx);
-  for (const host of hosts) {
+  // Every part queued at once (one record and one queue entry each: each queued in sequence cost the last one
+  // ~6-12 ms of the others' round trips, ADR 0051 "Benchmarks" 2026-12-08); their undos registered in the hosts'
+  // order as before, for each part that was queued, before the first failure to queue one is thrown.
+  const queued = await Promise.allSettled(hosts.map((host) => queuePart(ctx, action, host, payloadFor(host))));
+  for (const [i, host] of hosts.entries()) {
+    const q = queued[i] as PromiseSettledResult<string>;
+    if (q.status === "rejected") continue;
     const step = `host ${host}: ${action}`;
     const payload = payloadFor(host);
-    const id = await queuePart(ctx, action, host, payload);
+    const id = q.value;
     const done = finished(ctx, id, timeoutMs);
     done.catch(() => undefined);
     parts.push({ host, id, done });
@@ -210,6 +279,12 @@ export async function startMemberParts<A extends JobAction>(
       );
     }
   }
+  const failed = queued.find((q): q is PromiseRejectedResult => q.status === "rejected");
+  if (failed) {
+    // The parts that were queued are taken back with the job (a deferred undo too: nobody registers it later).
+    for (const r of deferred.splice(0)) r();
+    throw failed.reason;
+  }
   return {
     ids: parts.map((p) => ({ host: p.host, id: p.id })),
     registerUndo() {
@@ -240,12 +315,13 @@ export function startMembershipParts(
   hosts: readonly string[],
   name: string,
   create: (host: string) => CreateNetworkPayload,
+  opts: { deferUndo?: boolean } = {},
 ): Promise<MemberParts> {
   const ref = () => ({ name });
   // An added member makes its part as a create does (undone by a delete, its definition's partUndoneBy); a removed
   // member takes its part down as a delete does, refused while something is attached there, and is undone by
   // making the part again.
   return change === "add"
-    ? startMemberParts(ctx, "create-network", hosts, create, ref)
-    : startMemberParts(ctx, "delete-network", hosts, ref, create, "create-network");
+    ? startMemberParts(ctx, "create-network", hosts, create, ref, undefined, opts)
+    : startMemberParts(ctx, "delete-network", hosts, ref, create, "create-network", opts);
 }

@@ -17,8 +17,7 @@
  * Pure: rendered from the parts' specs (what each member's libvirt definition holds); every word of the batch
  * files is checked (names, addresses, numbers) by the renderers it comes from and again here.
  */
-import { AppError } from "../errors";
-import { floodEntry, vxlanDeviceSetup } from "../render/vxlan";
+import { batchLine, floodEntry, vxlanDeviceSetup } from "../render/vxlan";
 import type { OverlayNetSpec } from "./overlay";
 import { floodLimitScript, floodTargets, guardScript, overlayBridgeCommands } from "./overlay-drift";
 
@@ -31,15 +30,8 @@ export interface OverlayBootFiles {
   nft: string;
 }
 
-/** A word of a batch line: iproute2's batch reader splits on blanks and reads quotes, so no blank, quote or `#`. */
-const WORD_RE = /^[A-Za-z0-9_.:/-]+$/;
-
-function line(argv: readonly string[]): string {
-  for (const w of argv) {
-    if (!WORD_RE.test(w)) throw new AppError("INTERNAL", `refusing to render a boot line with ${JSON.stringify(w)}`, {});
-  }
-  return argv.join(" ");
-}
+/** A checked batch line (render/vxlan.ts batchLine: the same check as the create's and reconcile's batches). */
+const line = batchLine;
 
 const header = (tool: string) => [
   `# netforge: this host's running overlay parts, made at boot before libvirtd (${tool}; netforge-overlay.service).`,

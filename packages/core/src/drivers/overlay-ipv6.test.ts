@@ -17,7 +17,17 @@ const V6 = { cidr: "fd00:50::/64", gateway: "fd00:50::1", mode: "slaac" as const
 const spec = (self: string, over: Partial<OverlayNetSpec> = {}): OverlayNetSpec => overlaySpec(self, { ipv6: V6, ...over });
 const argvs = (s: OverlayNetSpec) =>
   planCreate(s, { start: true, autostart: true }, { links: [], pfs: [] }, s.self).phases.flatMap((p) =>
-    p.hostSteps.flatMap((st) => (st.kind === "command" ? [st.argv.join(" ")] : [])),
+    p.hostSteps.flatMap((st) =>
+      // A batch step (`ip -batch -`): each of its lines as the command it is.
+      st.kind !== "command"
+        ? []
+        : st.input
+          ? st.input
+              .trim()
+              .split("\n")
+              .map((l) => `${st.argv[0]} ${l}`)
+          : [st.argv.join(" ")],
+    ),
   );
 
 describe("the create body", () => {

@@ -212,11 +212,14 @@ describe("the dry run's plan across hosts", () => {
       "host hv4: create-network",
       "updating members",
     ]);
-    const cmds = (i: number) => plan.phases[i]?.hostSteps.map((s) => (s.kind === "command" ? s.argv.join(" ") : s.kind)) ?? [];
+    // A command and the lines it reads on stdin (a batch), each as its own entry.
+    const cmds = (i: number) =>
+      plan.phases[i]?.hostSteps.flatMap((s) => (s.kind === "command" ? [s.argv.join(" "), ...(s.input?.split("\n") ?? [])] : [s.kind])) ??
+      [];
     expect(cmds(0)).toContain("ip link del nfvx10000");
     expect(cmds(0)).toContain("ip link del nfov10000");
     expect(cmds(2)).toContain("ip link add nfvx10000 type vxlan id 10000 local 172.30.9.4 dstport 4789 nolearning");
-    expect(cmds(2)).toContain("bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.2");
+    expect(cmds(2)).toContain("fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.2");
     expect(cmds(3)).toContain("bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.4");
     expect(cmds(3)).toContain("bridge fdb del 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.3");
   });

@@ -2,16 +2,21 @@ import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors";
 import type { ChangePlan, NetworkChange } from "../planner/changes";
 import { planCreate, planDelete, planStart, planStop } from "../plan/lifecycle";
+import type { HostStep } from "../plan/steps";
 import { parseNetworkXml } from "../render/network-xml";
 import { overlaySpec } from "./__fixtures__/overlay-spec";
-import { type OverlayNetSpec, overlayGuardCommands, overlayModel, overlayMtuIssues } from "./overlay";
+import { batchInput } from "../render/vxlan";
+import { type OverlayNetSpec, overlayGuardCommands, overlayModel, overlayMtuIssues, overlayTablesScript } from "./overlay";
 
 const spec = (self: string): OverlayNetSpec => overlaySpec(self);
 const noFacts = { links: [], pfs: [] };
+/** A step as its command line, and what a command reads on stdin as lines "  < ...". */
+const lines = (s: HostStep): string[] =>
+  s.kind === "command"
+    ? [s.argv.join(" "), ...(s.input?.trimEnd().split("\n") ?? []).map((l) => `  < ${l}`)]
+    : [s.kind === "virsh" ? `virsh ${s.args.join(" ")}` : s.kind];
 const commands = (self: string) =>
-  planCreate(spec(self), { start: true, autostart: true }, noFacts, self).phases.flatMap((p) =>
-    p.hostSteps.map((s) => (s.kind === "command" ? s.argv.join(" ") : s.kind === "virsh" ? `virsh ${s.args.join(" ")}` : s.kind)),
-  );
+  planCreate(spec(self), { start: true, autostart: true }, noFacts, self).phases.flatMap((p) => p.hostSteps.flatMap(lines));
 
 describe("the overlay driver's pure half", () => {
   it("parse(render(spec)) is the spec, on the gateway host and on another member", () => {
@@ -24,28 +29,76 @@ describe("the overlay driver's pure half", () => {
   it("a member's create: its bridge first, the VXLAN device, flood entries and guard after the start, then its table part", () => {
     expect(commands("hv1")).toEqual([
       "ip link add nfov10000 type bridge stp_state 0",
-      "ip link set nfov10000 mtu 1450",
-      "ip link set nfov10000 up",
+      "ip -batch -",
+      "  < link set nfov10000 mtu 1450",
+      "  < link set nfov10000 up",
       "xml",
       "virsh net-start tenant-a",
       "ip link add nfvx10000 type vxlan id 10000 local 172.30.9.1 dstport 4789 nolearning",
-      "ip link set nfvx10000 mtu 1450",
-      "ip link set nfvx10000 master nfov10000",
-      "ip link set dev nfvx10000 type bridge_slave learning off neigh_suppress on",
-      "ip link set nfvx10000 up",
-      "bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.2",
-      "bridge fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.3",
-      "nft create table inet netforge-vx10000",
-      "nft add chain inet netforge-vx10000 guard { type filter hook prerouting priority raw; policy accept; }",
-      overlayGuardCommands(spec("hv1"))[2]?.join(" "),
-      "nft create table bridge netforge-fl10000",
-      "nft add set bridge netforge-fl10000 remote { type ether_addr; }",
-      "nft add set bridge netforge-fl10000 ports { type ifname; size 65535; flags dynamic,timeout; timeout 1m; }",
-      "nft add chain bridge netforge-fl10000 flood { type filter hook forward priority 0; policy accept; }",
-      'nft add rule bridge netforge-fl10000 flood oifname "nfvx10000" ether daddr != @remote update @ports { iifname limit rate over 1000/second burst 2000 packets } counter drop comment "flooded frames over nfvx10000: 1000/s per port"',
+      "ip -batch -",
+      "  < link set nfvx10000 mtu 1450",
+      "  < link set nfvx10000 master nfov10000",
+      "  < link set dev nfvx10000 type bridge_slave learning off neigh_suppress on",
+      "  < link set nfvx10000 up",
+      "bridge -batch -",
+      "  < fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.2",
+      "  < fdb append 00:00:00:00:00:00 dev nfvx10000 dst 172.30.9.3",
+      "nft -f -",
+      "  < create table inet netforge-vx10000",
+      "  < add chain inet netforge-vx10000 guard { type filter hook prerouting priority raw; policy accept; }",
+      `  < ${overlayGuardCommands(spec("hv1"))[2]?.slice(1).join(" ")}`,
+      "  < create table bridge netforge-fl10000",
+      "  < add set bridge netforge-fl10000 remote { type ether_addr; }",
+      "  < add set bridge netforge-fl10000 ports { type ifname; size 65535; flags dynamic,timeout; timeout 1m; }",
+      "  < add chain bridge netforge-fl10000 flood { type filter hook forward priority 0; policy accept; }",
+      '  < add rule bridge netforge-fl10000 flood oifname "nfvx10000" ether daddr != @remote update @ports { iifname limit rate over 1000/second burst 2000 packets } counter drop comment "flooded frames over nfvx10000: 1000/s per port"',
       "nft",
       "virsh net-autostart tenant-a",
     ]);
+  });
+
+  it("four processes make a member's VXLAN part whatever its member count; each batch step's undo is the exact inverse", () => {
+    const ten: OverlayNetSpec = {
+      ...spec("hv1"),
+      members: Array.from({ length: 10 }, (_, i) => ({ id: `hv${i + 1}`, ip: `172.30.9.${i + 1}` })),
+    };
+    const after = planCreate(ten, { start: true, autostart: true }, noFacts, "hv1").phases.find((p) => p.step === "starting network");
+    const cmds = (after?.hostSteps ?? []).filter((s) => s.kind === "command");
+    expect(cmds.map((s) => s.argv.slice(0, 3).join(" "))).toEqual(["ip link add", "ip -batch -", "bridge -batch -", "nft -f -"]);
+    // libvirt's start, then the device on its bridge (lane 0); the tables, which need nothing of it, and then the
+    // network's table part beside it (lane 1).
+    expect(after?.hostSteps.map((s, i) => `${after.lanes?.[i]} ${s.kind === "command" ? s.argv.join(" ") : s.kind}`)).toEqual([
+      "0 virsh",
+      "0 ip link add nfvx10000 type vxlan id 10000 local 172.30.9.1 dstport 4789 nolearning",
+      "0 ip -batch -",
+      "0 bridge -batch -",
+      "1 nft -f -",
+      "1 nft",
+    ]);
+    // Nine flood lines (every other member), in one batch.
+    expect(cmds[2]?.input?.match(/^fdb append /gm)).toHaveLength(9);
+    // The device's undo removes it (its entries with it); the batches after it have none of their own; the tables'
+    // undo takes both away in one transaction.
+    expect(cmds.map((s) => s.undo)).toEqual([
+      ["ip", "link", "del", "nfvx10000"],
+      null,
+      null,
+      ["nft", "delete table inet netforge-vx10000; delete table bridge netforge-fl10000"],
+    ]);
+    // Without a flood limit: the guard table alone, and its undo.
+    const bare = planCreate({ ...ten, floodLimitPps: 0 }, { start: true, autostart: true }, noFacts, "hv1").phases.flatMap((p) =>
+      p.hostSteps.filter((s) => s.kind === "command" && s.argv[0] === "nft"),
+    );
+    expect(bare.map((s) => (s.kind === "command" ? [s.input?.includes("netforge-fl"), s.undo] : null))).toEqual([
+      [false, ["nft", "delete", "table", "inet", "netforge-vx10000"]],
+    ]);
+    // A word a batch could not read back as itself, or a member address that is none, is refused, not rendered.
+    for (const word of ["nfov 1", "a#b", 'x"y', "a\\b", ""]) {
+      expect(() => batchInput([["link", "set", word, "up"]])).toThrow(/refusing to render a batch line/);
+    }
+    const odd = { ...ten, members: [...ten.members.slice(0, 9), { id: "hv10", ip: "172.30.9.10 }; flush ruleset; {" }] };
+    expect(() => overlayTablesScript(odd)).toThrow(/member address/);
+    expect(() => planCreate(odd, { start: true, autostart: true }, noFacts, "hv1")).toThrow(/refusing/);
   });
 
   it("the flood limit follows the spec: another rate, none at 0 (nothing to make or remove)", () => {
@@ -53,7 +106,7 @@ describe("the overlay driver's pure half", () => {
     const steps = (s: OverlayNetSpec) =>
       planCreate(s, { start: true, autostart: true }, noFacts, "hv1")
         .phases.flatMap((p) => p.hostSteps)
-        .flatMap((st) => (st.kind === "command" ? [st.argv.join(" ")] : []));
+        .flatMap((st) => (st.kind === "command" ? [st.argv.join(" "), ...(st.input?.split("\n") ?? [])] : []));
     expect(steps(at(50)).find((c) => c.includes("add rule bridge"))).toContain("limit rate over 50/second burst 100 packets");
     expect(steps(at(0)).some((c) => c.includes("netforge-fl"))).toBe(false);
     const net = { active: true, autostart: true, xml: "<network/>", forwardMode: "bridge", firewall: null };

@@ -18,7 +18,7 @@ import type { ChangeKind, DnsHost, QosSpec } from "../actions/changes";
 import { AppError } from "../errors";
 import type { CreateNetworkPayload } from "../jobs";
 import type { HostFacts } from "../plan/facts";
-import type { HostStep } from "../plan/steps";
+import type { CommandStep, HostStep } from "../plan/steps";
 import type { FirewallNetwork } from "../render/nft";
 import {
   type ChangePlan,
@@ -32,7 +32,9 @@ import { type FirewallSpec, firewallOf, firewallOfBody, type PortForwardSpec } f
 import type { Reservation, Reservation6, RoutedNetSpec, SpecBase } from "../planner/network-spec";
 import { renderOverlayXml } from "../render/network-xml";
 import type { ShapedAt } from "../render/tc-qos";
+import { parseIPv4 } from "../net/ipv4";
 import {
+  batchInput,
   floodEntry,
   floodLimitTableRemoval,
   floodLimitTableCommands,
@@ -199,7 +201,7 @@ export function memberBridgeIpv6Off(spec: OverlayNetSpec): string[] | null {
   return spec.ipv6 ? ["sysctl", "-qw", `net.ipv6.conf.${spec.bridge}.disable_ipv6=1`] : null;
 }
 
-const cmd = (name: string, argv: string[], undo: string[] | null, allowFailure = false): HostStep => ({
+const cmd = (name: string, argv: string[], undo: string[] | null, allowFailure = false): CommandStep => ({
   kind: "command",
   name,
   argv,
@@ -207,6 +209,28 @@ const cmd = (name: string, argv: string[], undo: string[] | null, allowFailure =
   live: true,
   ...(allowFailure ? { allowFailure: true } : {}),
 });
+
+/** `tool -batch -` reading `lines` (argvs without the tool's name, each word checked: render/vxlan.ts batchLine); no undo of its own. */
+const batchCmd = (name: string, tool: "ip" | "bridge", lines: readonly string[][]): CommandStep => ({
+  ...cmd(name, [tool, "-batch", "-"], null),
+  input: batchInput(lines),
+});
+
+/**
+ * The guard table and (with a flood limit) the flood limit table made in one nft transaction (an `nft -f -`
+ * script): `create table` fails on a table of that name already there (not netforge's to take), and then neither
+ * is made. The lines are the commands of overlayGuardCommands and floodLimitTableCommands after `nft` (nft reads an
+ * argv as one such line), the members' addresses checked.
+ */
+export function overlayTablesScript(spec: OverlayNetSpec): string {
+  for (const m of spec.members) {
+    if (parseIPv4(m.ip) === null || m.ip.includes("/")) {
+      throw new AppError("INTERNAL", `refusing to render overlay '${spec.name}''s guard with member address ${JSON.stringify(m.ip)}`, {});
+    }
+  }
+  const lines = [...overlayGuardCommands(spec), ...floodLimitTableCommands(spec.vni, overlayFloodLimit(spec))];
+  return `${lines.map((argv) => argv.slice(1).join(" ")).join("\n")}\n`;
+}
 
 /**
  * A member's host steps. The non-gateway members' bridge is netforge's (made before the definition, removed
@@ -221,6 +245,8 @@ export const overlayHostSteps: HostSteps<OverlayNetSpec> & {
     selfMember(spec, host);
     if (isGateway(spec) || facts.links.some((l) => l.name === spec.bridge)) return [];
     const v6off = memberBridgeIpv6Off(spec);
+    // The commands of overlay-drift.ts's overlayBridgeCommands (boot and reconcile): its MTU and up in one
+    // `ip -batch -` (one process; the bridge's undo takes both back).
     return [
       cmd(
         "create the overlay's bridge",
@@ -228,30 +254,50 @@ export const overlayHostSteps: HostSteps<OverlayNetSpec> & {
         ["ip", "link", "del", spec.bridge],
       ),
       ...(v6off ? [cmd("the host's own IPv6 off on the bridge (no address of the overlay here)", v6off, null)] : []),
-      cmd("set the bridge's MTU", ["ip", "link", "set", spec.bridge, "mtu", String(spec.mtu)], null),
-      cmd("bring the bridge up", ["ip", "link", "set", spec.bridge, "up"], null),
+      batchCmd(`bridge ${spec.bridge}: MTU ${spec.mtu}, up (one ip batch)`, "ip", [
+        ["link", "set", spec.bridge, "mtu", String(spec.mtu)],
+        ["link", "set", spec.bridge, "up"],
+      ]),
     ];
   },
   afterStart(spec, _facts, host) {
     const me = selfMember(spec, host);
     const dev = vxlanDeviceName(spec.vni);
+    // Four processes whatever the member count (ADR 0051, "Benchmarks", 2026-12-08): the device made (its own
+    // step: its undo removes it, and its entries with it), the rest of its setup in one `ip -batch -`, the flood
+    // entries in one `bridge -batch -`, the guard and flood limit tables in one `nft -f -` transaction (both
+    // made or neither: its undo removes both). A batch stops at its first failing line, which fails the step.
     const [add, ...rest] = vxlanDeviceSetup({ vni: spec.vni, local: me.ip, bridge: spec.bridge, mtu: spec.mtu });
     const steps: HostStep[] = [
       cmd(`create VXLAN device ${dev} (VNI ${spec.vni}, local ${me.ip})`, ["ip", ...(add as string[])], ["ip", "link", "del", dev]),
+      batchCmd(`VXLAN device ${dev}: MTU ${spec.mtu}, port of ${spec.bridge} without learning, up (one ip batch)`, "ip", rest),
     ];
-    for (const a of rest) steps.push(cmd(`VXLAN device: ${a.slice(3).join(" ")}`, ["ip", ...a], null));
-    for (const m of spec.members) {
-      if (m.id === spec.self) continue;
-      steps.push(cmd(`flood to member ${m.id} (${m.ip})`, ["bridge", ...floodEntry(spec.vni, m.ip)], null));
+    const others = spec.members.filter((m) => m.id !== spec.self);
+    if (others.length > 0) {
+      steps.push(
+        batchCmd(
+          `flood to ${others.map((m) => `member ${m.id} (${m.ip})`).join(", ")} (one bridge batch)`,
+          "bridge",
+          others.map((m) => floodEntry(spec.vni, m.ip)),
+        ),
+      );
     }
-    const [table, ...guard] = overlayGuardCommands(spec);
-    steps.push(cmd("create the VXLAN guard table", table as string[], ["nft", "delete", "table", "inet", overlayGuardTable(spec.vni)]));
-    for (const g of guard) steps.push(cmd(`VXLAN guard: ${g[2]} ${g[6] ?? ""}`.trim(), g, null));
-    const [limitTable, ...limit] = floodLimitTableCommands(spec.vni, overlayFloodLimit(spec));
-    if (limitTable) {
-      steps.push(cmd("create the flood limit table", limitTable, floodLimitTableRemoval(spec.vni)));
-      for (const l of limit) steps.push(cmd(`flood limit: ${l[2]} ${l[5]}`, l, null));
-    }
+    const limited = overlayFloodLimit(spec) > 0;
+    steps.push({
+      ...cmd(
+        limited
+          ? "create the VXLAN guard and flood limit tables (one nft transaction)"
+          : "create the VXLAN guard table (one nft transaction)",
+        ["nft", "-f", "-"],
+        // One transaction takes both away again (they were made together).
+        limited
+          ? ["nft", `delete table inet ${overlayGuardTable(spec.vni)}; delete table ${floodLimitTableRemoval(spec.vni).slice(3).join(" ")}`]
+          : ["nft", "delete", "table", "inet", overlayGuardTable(spec.vni)],
+      ),
+      input: overlayTablesScript(spec),
+      // The tables match the VXLAN device by name and the VNI in the datagram: made beside libvirt's start.
+      besideStart: true,
+    });
     return steps;
   },
   beforeStop(spec) {

@@ -78,11 +78,17 @@ export function planCreate(spec: NetSpec, opts: { start: boolean; autostart: boo
     const after = afterStartSteps(spec, facts, host);
     // A spec made with a QoS set (an overlay's member added to a shaped overlay) is shaped once its bridge is up.
     const qos = qosStartStep(spec);
+    const hostSteps = [startStep(spec.name), ...after, ...(fw ? [fw] : []), ...(qos ? [qos] : [])];
     phases.push(
       after.length === 0
         ? { step: "starting network", concurrent: true, hostSteps: fw ? [startStep(spec.name), fw] : [startStep(spec.name)] }
-        : // What the type makes on libvirt's bridge waits for the start; the table's part after it.
-          { step: "starting network", hostSteps: [startStep(spec.name), ...after, ...(fw ? [fw] : []), ...(qos ? [qos] : [])] },
+        : // What the type makes on libvirt's bridge waits for the start (lane 0, the shaping too); what needs nothing
+          // of it (an overlay's guard tables) and then the table's part run beside it (lane 1), as nat's table part does.
+          {
+            step: "starting network",
+            hostSteps,
+            lanes: hostSteps.map((s) => (s === fw || (s.kind === "command" && s.besideStart === true) ? 1 : 0)),
+          },
     );
   }
   phases.push({

@@ -56,6 +56,16 @@ export interface CommandStep {
   undoThen?: string[][];
   /** A non-zero exit is success (e.g. conntrack -D with nothing to delete). */
   allowFailure?: boolean;
+  /**
+   * Text the command reads on stdin (`ip -batch -`, `bridge -batch -`, `nft -f -`): several commands of one tool
+   * in one process (nft: one transaction). Part of what the step runs: a dry run shows it.
+   */
+  input?: string;
+  /**
+   * Needs nothing libvirt's start makes (no bridge, no device of it): a create runs it beside libvirt's start, in
+   * the lane of the network's table part (planCreate's `lanes`); elsewhere it runs in order as any step.
+   */
+  besideStart?: boolean;
   live: boolean;
 }
 
@@ -150,6 +160,12 @@ export interface PlanPhase {
    * flag of the persistent definition while libvirt starts the network); the job still reports it as its own step.
    */
   overlapsPrevious?: boolean;
+  /**
+   * The lane of each host step (same index as `hostSteps`): each lane's steps run in order, the lanes at the same
+   * time; each step registers its undo once it succeeded, and the phase fails once every lane settled. Absent: the
+   * steps in order (or all at once with `concurrent`).
+   */
+  lanes?: number[];
 }
 
 export interface JobPlan {
@@ -170,6 +186,8 @@ export interface StepView {
   nft?: string;
   /** A QoS step's tc lines. */
   tc?: string;
+  /** What a command step reads on stdin (an `ip`/`bridge` batch, an nft script). */
+  input?: string;
   live: boolean;
 }
 
@@ -206,6 +224,7 @@ export function stepView(step: string, s: HostStep): StepView {
     // A removal carries no chains of the network (the table is rendered without it).
     ...(s.kind === "nft" && s.part ? { nft: s.text } : {}),
     ...(s.kind === "qos" ? { tc: s.text } : {}),
+    ...(s.kind === "command" && s.input !== undefined ? { input: s.input } : {}),
     live: s.live,
   };
 }

@@ -66,6 +66,23 @@ export function vxlanDeviceSetup(p: VxlanPort): string[][] {
   ];
 }
 
+/** A word of a batch line: iproute2's batch reader splits on blanks and reads quotes, so no blank, quote or `#`. */
+const BATCH_WORD_RE = /^[A-Za-z0-9_.:/-]+$/;
+
+/**
+ * One line of an `ip -batch` / `bridge -batch` input from an argument list (the tool's name left out): every word
+ * checked to be read back as that same word (no blank, quote, `#` or backslash), so a batch runs exactly these argvs.
+ */
+export function batchLine(argv: readonly string[]): string {
+  for (const w of argv) {
+    if (!BATCH_WORD_RE.test(w)) throw new AppError("INTERNAL", `refusing to render a batch line with ${JSON.stringify(w)}`, {});
+  }
+  return argv.join(" ");
+}
+
+/** Lines as a batch input (one command a line, newline-terminated). */
+export const batchInput = (lines: readonly (readonly string[])[]): string => `${lines.map(batchLine).join("\n")}\n`;
+
 /** Remove the device (its forwarding entries go with it). */
 export function vxlanDeviceTeardown(vni: number): string[] {
   return ["link", "del", vxlanDeviceName(vni)];
