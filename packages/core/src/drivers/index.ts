@@ -42,6 +42,7 @@ export {
   unicastChanges,
   unicastEntriesFromFdb,
   wantedUnicastEntries,
+  withGatewayMac,
 } from "./overlay-unicast";
 export {
   gatewayNeighbours,
@@ -68,6 +69,7 @@ export {
   GATEWAY_DOWN_STEP,
   GATEWAY_UP_STEP,
   garpArgv,
+  gatewayMacSteps,
   gatewaySpecFromXml,
   planGatewayMove,
   planRoleChange,

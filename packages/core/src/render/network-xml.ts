@@ -16,6 +16,7 @@ import type { FirewallRule, FirewallSpec, HostService, PortForwardSpec } from ".
 import type { BridgeNetSpec, NetSpec, Reservation, Reservation6, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
 import type { OverlayNetSpec } from "../drivers/overlay";
 import { xmlEscape as e } from "./xml-escape";
+import { overlayGatewayMac } from "./vxlan";
 import { typeOf } from "../drivers/type-of";
 import { readSpec } from "../drivers/spec-readers";
 import { attr, type MetaNode as Node, str, xmlUnescape } from "./xml-metadata";
@@ -174,7 +175,12 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   // (every member's, ADR 0051 "MTU change") has it hand out the new MTU on SIGHUP, without a restart.
   lines[0] = `<network xmlns:dnsmasq='${DNSMASQ_XMLNS}'>`;
   lines.push("  <forward mode='open'/>");
-  lines.push(`  <bridge name='${e(spec.bridge)}' stp='on' delay='0'/>`);
+  // No STP (as the members' bridges): with it on, the kernel raises the forward delay to its 2 s minimum, so each
+  // port (the VXLAN device and every VM's, put back by a gateway move or a start) forwarded only after 4 s of
+  // listening and learning (ADR 0051 "Gateway move": the 3.8 s seen before).
+  lines.push(`  <bridge name='${e(spec.bridge)}' stp='off' delay='0'/>`);
+  // The gateway's MAC is fixed by the VNI (the same on any gateway host: a move keeps it, ADR 0051 "Gateway move").
+  lines.push(`  <mac address='${overlayGatewayMac(spec.vni)}'/>`);
   lines.push(`  <mtu size='${Number(spec.mtu)}'/>`);
   if (dnsHosts.length > 0) {
     lines.push("  <dns>");
