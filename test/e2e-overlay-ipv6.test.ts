@@ -330,7 +330,7 @@ describe("a gateway move of an IPv6 overlay (A to B)", () => {
     const b = host(B);
     // Where the time goes: C's VXLAN entry for the gateway MAC toward B (the unicast sync), and the first echo reply
     // from B's outside (the VM's default route through the new gateway), both polled from the job's end.
-    const mac = `02:6e:66:${vni
+    const mac = `06:4e:46:${vni
       .toString(16)
       .padStart(6, "0")
       .replace(/(..)(..)(..)/, "$1:$2:$3")}`;
@@ -370,7 +370,7 @@ describe("a gateway move of an IPv6 overlay (A to B)", () => {
     // The new gateway's bridge has the overlay's one gateway MAC, so its link-local address is the VMs' router still.
     const addrs = (await host(B).exec(["ip", "-6", "addr", "show", "dev", br])).stdout;
     const link = (await host(B).exec(["ip", "link", "show", "dev", br])).stdout;
-    expect(link, link).toContain("link/ether 02:6e:66:");
+    expect(link, link).toContain("link/ether 06:4e:46:");
     expect(addrs, addrs).toContain(`inet6 ${before}/64 scope link`);
     expect(await ping6(vc, GW6)).toBe(true);
     expect(await ping6(vb, ipC6)).toBe(true);

@@ -1457,9 +1457,11 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
     let v = 0;
     let vm3: Awaited<ReturnType<typeof createNamespaceVm>> | undefined;
     let vm2: Awaited<ReturnType<typeof createNamespaceVm>> | undefined;
+    let vm1: Awaited<ReturnType<typeof createNamespaceVm>> | undefined;
     let blocker: ReturnType<typeof execa> | undefined;
     afterAll(async () => {
       blocker?.kill();
+      await vm1?.destroy();
       await vm3?.destroy();
       await vm2?.destroy();
       await run("delete-network", { name: ov });
@@ -1530,6 +1532,25 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
       // A VM on the gateway host itself, with a dynamic lease from it: its port moves with the bridge's role.
       vm2 = await createNamespaceVm(hb, { name: "gvm2", bridge: `nfov${v}` });
       const before = await vm2.dhcp({ timeoutMs: 20_000 });
+      // The gateway's MAC is fixed by the VNI (ADR 0051 "Gateway move"): host 2's bridge has it now.
+      const gwMac = `06:4e:46:${[v >> 16, (v >> 8) & 255, v & 255].map((x) => x.toString(16).padStart(2, "0")).join(":")}`;
+      const bridgeMac = async (h: SandboxHost) =>
+        (await h.exec(["cat", `/sys/class/net/nfov${v}/address`], { reject: false })).stdout.trim();
+      expect(await bridgeMac(hb)).toBe(gwMac);
+      // A VM on host 1 (the new gateway host) on a static address; each VM has the gateway's MAC in its neighbour table.
+      vm1 = await createNamespaceVm(ha, { name: "gvm1", bridge: `nfov${v}` });
+      await vm1.exec(["ip", "addr", "add", "10.68.0.61/24", "dev", "eth0"]);
+      const vmsByHost = [
+        [A, vm1],
+        [B, vm2],
+        [C, vm3],
+      ] as const;
+      const neighOf = async (vm: NonNullable<typeof vm1>) => (await vm.exec(["ip", "neigh", "show", gw], { reject: false })).stdout;
+      for (const [id, vm] of vmsByHost) {
+        const p = await vm.exec(["busybox", "ping", "-c", "1", "-W", "3", gw], { reject: false });
+        expect(p.exitCode, `${id}: ${p.stdout}${p.stderr}`).toBe(0);
+        expect(await neighOf(vm), id).toContain(gwMac);
+      }
       const setup = Date.now() - t0;
 
       const dry = await c.call("configure-network-hosts", { name: ov, gatewayHost: A, dryRun: true });
@@ -1546,8 +1567,72 @@ describe("an overlay over three hosts on a fabric, its gateway on the second", (
         ]),
       );
       expect(await addrOn(ha)).not.toContain(gw); // a dry run changes nothing
+      // During the move, hosts 1 and 2 sampled every ~20 ms: never both with a link up carrying the gateway's MAC.
+      const upWithGwMac = async (h: SandboxHost): Promise<string[]> =>
+        (JSON.parse((await h.exec(["ip", "-j", "link", "show"], { reject: false })).stdout || "[]") as any[])
+          .filter((l) => l.address === gwMac && (l.flags ?? []).includes("UP"))
+          .map((l) => l.ifname);
+      let sampling = true;
+      let samples = 0;
+      const twice: string[] = [];
+      const sampler = (async () => {
+        while (sampling) {
+          const [a1, b2] = await Promise.all([upWithGwMac(ha), upWithGwMac(hb)]);
+          samples++;
+          if (a1.length > 0 && b2.length > 0) twice.push(`${a1} / ${b2}`);
+          await new Promise((res) => setTimeout(res, 20));
+        }
+      })();
+      // Each VM pings its gateway from before the move until it has a reply after the job's end (one ping bounded at
+      // 300 ms, the next at once, or 100 ms later after a fast failure): the longest time between two replies is the
+      // outage the VM saw, the first reply after the job's end (its record's) how soon it has its gateway back.
+      let jobEnd = Number.POSITIVE_INFINITY;
+      const pinger = async (vm: NonNullable<typeof vm1>): Promise<{ first: number; outage: number }> => {
+        let last = Date.now();
+        let outage = 0;
+        for (;;) {
+          const t = Date.now();
+          const p = await vm.exec(["timeout", "0.3", "busybox", "ping", "-c", "1", "-W", "1", gw], { reject: false });
+          if (p.exitCode === 0) {
+            const now = Date.now();
+            outage = Math.max(outage, now - last);
+            last = now;
+            if (now > jobEnd) return { first: now - jobEnd, outage };
+          } else if (Date.now() - t < 100) await new Promise((res) => setTimeout(res, 100));
+          if (Date.now() - t0 > 240_000) return { first: Number.POSITIVE_INFINITY, outage };
+        }
+      };
+      const pings = Promise.all(vmsByHost.map(([, vm]) => pinger(vm)));
       const r = await run("configure-network-hosts", { name: ov, gatewayHost: A, expectPlan: dry.body.plan.planHash });
+      const returned = Date.now();
+      jobEnd = Number.isNaN(Date.parse(r.job?.finishedAt)) ? returned : Date.parse(r.job.finishedAt);
+      const reached = await pings;
+      sampling = false;
+      await sampler;
       expect(r.job?.state, JSON.stringify(r)).toBe("succeeded");
+      console.info(
+        `gateway move: each VM's first reply from its gateway after the job's end (the API answered ${returned - jobEnd} ms after it) ` +
+          `and longest time without a reply: ${vmsByHost.map(([id], i) => `VM on ${id} ${reached[i]?.first} ms / ${reached[i]?.outage} ms`).join(", ")}; ` +
+          `${samples} samples of both hosts' links during the move`,
+      );
+      expect(twice, "both hosts had the gateway's MAC up at once").toEqual([]);
+      expect(samples).toBeGreaterThan(5);
+      for (const [i, [id]] of vmsByHost.entries()) expect(reached[i]?.first, `VM on ${id}`).toBeLessThan(1_000);
+      // The same MAC on the new gateway's bridge, none on the old host; the VMs' neighbour entries kept it.
+      expect(await bridgeMac(ha)).toBe(gwMac);
+      expect(await bridgeMac(hb)).not.toBe(gwMac);
+      expect(await upWithGwMac(hb)).toEqual([]);
+      for (const [id, vm] of vmsByHost) expect(await neighOf(vm), id).toContain(gwMac);
+      // The members' entries for it point at host 1 (written by the move's job): host 3's and the old gateway's.
+      for (const h of [hb, hc]) {
+        const fdb = JSON.parse((await h.exec(["bridge", "-j", "fdb", "show", "dev", `nfvx${v}`])).stdout) as {
+          mac?: string;
+          dst?: string;
+          master?: string;
+        }[];
+        expect(fdb.filter((e) => e.mac === gwMac && e.dst).map((e) => e.dst)).toEqual(["172.31.5.1"]);
+        expect(fdb.some((e) => e.mac === gwMac && e.master === `nfov${v}`)).toBe(true);
+      }
       const moveMs = Date.parse(r.job.finishedAt) - Date.parse(r.job.startedAt);
       expect(r.job.host).toBe(B);
       expect(stepsOf(r.job)).toEqual(

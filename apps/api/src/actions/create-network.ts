@@ -1,7 +1,15 @@
 /** create-network at the API: placement and the name/subnet claim; its dry run plans the definition. */
 import { randomUUID } from "node:crypto";
 import { AppError, assertAllowedSubnet, IMPLEMENTED_TYPES, resolveCreate, subnetOfBody } from "@netforge/core/contract";
-import { bridgeNameFor, l2SpecFor, overlaySpecFor, planCreate, specFromCreate, withMemberParts } from "@netforge/core/model";
+import {
+  bridgeNameFor,
+  l2SpecFor,
+  overlaySpecFor,
+  planCreate,
+  specFromCreate,
+  overlayGatewayMac,
+  withMemberParts,
+} from "@netforge/core/model";
 import { getHost, listAllNetworks } from "@netforge/core/store";
 import { answer, inventoryFacts } from "../dry-run";
 import { overlayAtDoor, placeAndClaim } from "../job-preparers";
@@ -73,7 +81,12 @@ export const createNetwork = apiHalf("create-network", {
       { active: payload.start, autostart: payload.autostart },
     );
     // uuid and createdAt: the real call draws its own, so the hash leaves them out.
-    // (An overlay's VXLAN id too: a dry run claims none, the real call gets the lowest free.)
-    return answer(host, plan, [payload.uuid, payload.createdAt, ...(payload.overlayDoor ? [String(payload.overlayDoor.vni)] : [])]);
+    // (An overlay's VXLAN id too, and the gateway MAC made of it, first: a dry run claims none, the real call gets
+    // the lowest free.)
+    return answer(host, plan, [
+      payload.uuid,
+      payload.createdAt,
+      ...(payload.overlayDoor ? [overlayGatewayMac(payload.overlayDoor.vni), String(payload.overlayDoor.vni)] : []),
+    ]);
   },
 });

@@ -31,12 +31,14 @@ import {
   neighbourEntriesFromJson,
   type OverlayNetSpec,
   overlayFloodLimit,
+  overlayGatewayMac,
   overlayModel,
   unicastChanges,
   unicastEntriesFromFdb,
   vxlanDeviceName,
   wantedNeighbourEntries,
   wantedUnicastEntries,
+  withGatewayMac,
 } from "@netforge/core/model";
 import { getOverlayParts, publishedMacs, publishedNeighbours } from "@netforge/core/store";
 import type { HostContext } from "../context";
@@ -232,7 +234,12 @@ export class UnicastSync {
         spec.members.map((m) => m.id),
       );
       // A member that published nothing lately (offline, older worker) keeps no entry: its MACs flood.
-      const published = new Map([...seen].map(([h, part]) => [h, publishedMacs(part)]));
+      // The gateway's fixed MAC is the gateway host's (this member's definition's), whoever last published it.
+      const published = withGatewayMac(
+        new Map([...seen].map(([h, part]) => [h, publishedMacs(part)])),
+        spec.gatewayHost,
+        overlayGatewayMac(spec.vni),
+      );
       // ARP suppression: the addresses the gateway published (its leases, reservations, gateway address).
       const neighbours = publishedNeighbours(seen.get(spec.gatewayHost));
       // The published MACs and addresses as a key: an unchanged round (and no full read due) runs no host command.

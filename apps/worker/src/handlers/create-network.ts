@@ -4,7 +4,15 @@
  * host as it was.
  */
 import { AppError, type CreateNetworkPayload } from "@netforge/core/contract";
-import { type NetSpec, type PlanPhase, firewallStep, parseNetworkXml, planCreate, withMemberParts } from "@netforge/core/model";
+import {
+  type NetSpec,
+  type PlanPhase,
+  firewallStep,
+  parseNetworkXml,
+  planCreate,
+  overlayGatewayMac,
+  withMemberParts,
+} from "@netforge/core/model";
 import { type NetworkRecord, putNetwork, putNetworkSpec } from "@netforge/core/store";
 import type { JobContext } from "../context";
 import type { HostSnapshot } from "../drivers/driver";
@@ -88,7 +96,7 @@ export async function createNetwork(ctx: JobContext, p: CreateNetworkPayload): P
   assertPlanAsPreviewed(
     ctx,
     ctx.parentJob ? plan : withMemberParts(plan, spec, "create-network", { active: p.start, autostart: p.autostart }),
-    [p.uuid, p.createdAt, ...(p.overlayDoor ? [String(p.overlayDoor.vni)] : [])],
+    [p.uuid, p.createdAt, ...(p.overlayDoor ? [overlayGatewayMac(p.overlayDoor.vni), String(p.overlayDoor.vni)] : [])],
   );
 
   // A network spanning hosts (an overlay): every other member's part, by its own worker, at the same time.

@@ -4,7 +4,8 @@
  *
  * The order keeps the outage short and never has two gateways answering:
  * 1. the new gateway's part and every other member's part are queued at once (members.ts, borrowing the lock);
- *    the other members only write their definition with the new gateway host;
+ *    the other members wait for "go", then write their definition with the new gateway host and point the
+ *    gateway's fixed MAC (the same on every gateway host) at it;
  * 2. the new gateway checks its host (the subnet free there), takes its member part down (ports off the bridge,
  *    libvirt's stop, its bridge removed) and writes its gateway definition, then says "prepared";
  * 3. the coordinator stops the old gateway (ports off, libvirt's stop: its address, dnsmasq and bridge go), and
@@ -124,8 +125,6 @@ async function coordinate(ctx: JobContext, p: Payload, move: Move, entry: Catalo
     undefined,
     { deferUndo: true },
   );
-  // A job that fails before "go" tells the new gateway's part to give up (it undoes its own steps).
-  revert.add("tell the new gateway to give up", async () => void (await ctx.redis.set(go, "abort", "EX", SIGNAL_TTL_S, "NX")));
   const others = spec.members.map((m) => m.id).filter((h) => h !== ctx.hostId && h !== move.to);
   const rest =
     others.length > 0
@@ -138,6 +137,10 @@ async function coordinate(ctx: JobContext, p: Payload, move: Move, entry: Catalo
         )
       : null;
 
+  // A job that fails before "go" tells the new gateway's part to give up (it undoes its own steps), and the other
+  // members' parts (waiting for "go" to point the gateway's MAC at the new gateway) to go on without it. Registered
+  // after their undo, so it runs before it (the revert runs last in, first out).
+  revert.add("tell the new gateway to give up", async () => void (await ctx.redis.set(go, "abort", "EX", SIGNAL_TTL_S, "NX")));
   const part = gw.ids[0] as { host: string; id: string };
   const ready = await report.step(`host ${move.to}: preparing the gateway`, () =>
     signal(ctx, prepared, async () => {
@@ -165,7 +168,7 @@ async function coordinate(ctx: JobContext, p: Payload, move: Move, entry: Catalo
   gw.registerUndo();
   await ctx.redis.set(go, "down", "EX", SIGNAL_TTL_S);
   await report.step(GATEWAY_UP_STEP, () => runPhase(port, revert, { step: GATEWAY_UP_STEP, hostSteps: [...change.define, ...change.up] }));
-  // (The other members' parts first: only their definitions, done by now; each job step reported.)
+  // (The other members' parts first: their definitions and gateway-MAC entries, written once "go" was set.)
   await rest?.wait();
   await gw.wait();
 
@@ -192,6 +195,24 @@ async function movePart(ctx: JobContext, p: Payload, move: Move, entry: CatalogE
   if (!promote) {
     // Another member (its definition names the new gateway), or the new gateway given back by an undo.
     const change = planRoleChange(spec, next, await portsOn(ctx, spec.bridge), entry.active);
+    // A member that stays one writes its definition and points the gateway's MAC at the new gateway once the old
+    // one is down ("go"): earlier, its VMs' frames to the gateway would go to a host that is not one yet (and the
+    // unicast sync, which follows the definition's gateway host, would move them early too).
+    const stays = (spec.gatewayHost === ctx.hostId) === (next.gatewayHost === ctx.hostId);
+    if (stays && entry.active) {
+      const parent = ctx.parentJob as { jobId: string };
+      const go = await report.step("waiting for the old gateway to stop", () =>
+        signal(ctx, ctx.keys.gatewayMove(parent.jobId, "go"), async () => {
+          const r = await getJob(ctx.redis, ctx.keys, parent.jobId);
+          return r !== null && isTerminal(r.state);
+        }),
+      );
+      // Given up (or no answer): the definition only, as the coordinator's undo takes it back.
+      if (go !== "down") {
+        await report.step(GATEWAY_UP_STEP, () => runPhase(port, revert, { step: GATEWAY_UP_STEP, hostSteps: change.define }));
+        return publishRecord(ctx, { ...entry, def: { ...entry.def, spec: next } }, entry.active);
+      }
+    }
     await report.step(GATEWAY_UP_STEP, () =>
       runPhase(port, revert, { step: GATEWAY_UP_STEP, hostSteps: [...change.down, ...change.define, ...change.up] }),
     );

@@ -43,6 +43,7 @@ export {
   unicastChanges,
   unicastEntriesFromFdb,
   wantedUnicastEntries,
+  withGatewayMac,
 } from "./overlay-unicast";
 export {
   gatewayNeighbours,
@@ -69,6 +70,7 @@ export {
   GATEWAY_DOWN_STEP,
   GATEWAY_UP_STEP,
   garpArgv,
+  gatewayMacSteps,
   gatewaySpecFromXml,
   planGatewayMove,
   planRoleChange,

@@ -116,6 +116,10 @@ describe("a host whose role changes: every step undone by its inverse", () => {
       "ip link set dev nfvx10000 master nfov10000 | ip link set dev nfvx10000 nomaster",
       "ip link set dev nfvx10000 type bridge_slave learning off neigh_suppress on | -",
       "ip link set dev vnet0 master nfov10000 | ip link set dev vnet0 nomaster",
+      // The gateway's fixed MAC (VNI 10000 = 0x002710) now behind the VXLAN port, toward hv1; ARP for it answered.
+      "bridge fdb replace 06:4e:46:00:27:10 dev nfvx10000 dst 172.30.9.1 static | bridge fdb del 06:4e:46:00:27:10 dev nfvx10000",
+      "bridge fdb replace 06:4e:46:00:27:10 dev nfvx10000 master static | -",
+      "ip neigh replace 10.50.0.1 lladdr 06:4e:46:00:27:10 dev nfov10000 nud permanent | -",
       "nft part member | former part",
     ]);
   });
@@ -134,6 +138,7 @@ describe("a host whose role changes: every step undone by its inverse", () => {
       "ip link set dev nfvx10000 master nfov10000 | ip link set dev nfvx10000 nomaster",
       "ip link set dev nfvx10000 type bridge_slave learning off neigh_suppress on | -",
       "ip link set dev vnet7 master nfov10000 | ip link set dev vnet7 nomaster",
+      "bridge fdb del 06:4e:46:00:27:10 dev nfvx10000 | -",
       "nft part gateway | former part",
       "python3 <garp> | -",
     ]);
@@ -171,23 +176,28 @@ describe("a host whose role changes: every step undone by its inverse", () => {
       expect(shaped.apply.batch.join("\n")).toMatch(/class replace dev nfov10000 parent 1: classid 1:1 htb rate 50000kbit/);
   });
 
-  it("a member staying a member, or a stopped overlay: only the definition is written", () => {
+  it("a member staying a member: the definition, then the gateway's MAC toward the new gateway; a stopped overlay: only the definition", () => {
     const c = planRoleChange(member("hv3"), specAfterMove(member("hv3"), "hv1", null), ["vnet1"], true);
-    expect([...c.down, ...c.up]).toEqual([]);
+    expect(c.down).toEqual([]);
     expect(c.define.map(line)).toEqual(["define tenant-a | former definition"]);
+    expect(c.up.map(line)).toEqual([
+      "bridge fdb replace 06:4e:46:00:27:10 dev nfvx10000 dst 172.30.9.1 static | bridge fdb replace 06:4e:46:00:27:10 dev nfvx10000 dst 172.30.9.2 static",
+      "bridge fdb replace 06:4e:46:00:27:10 dev nfvx10000 master static | -",
+      "ip neigh replace 10.50.0.1 lladdr 06:4e:46:00:27:10 dev nfov10000 nud permanent | -",
+    ]);
     const stopped = planRoleChange(gateway, specAfterMove(gateway, "hv1", null), [], false);
     expect([...stopped.down, ...stopped.up]).toEqual([]);
   });
 });
 
 describe("the move's dry run", () => {
-  it("the new gateway's part, each other member's definition, then the old gateway's halves", () => {
+  it("the new gateway's part, each other member's definition and gateway-MAC entries, then the old gateway's halves", () => {
     const plan = planGatewayMove(gateway, "hv1", { active: true });
     expect(plan.phases.map((p) => `${p.step} (${p.hostSteps.length})`)).toEqual([
-      "host hv1: configure-network-hosts (9)",
-      "host hv3: configure-network-hosts (1)",
+      "host hv1: configure-network-hosts (10)",
+      "host hv3: configure-network-hosts (4)",
       "stopping the old gateway (2)",
-      "updating members (7)",
+      "updating members (10)",
     ]);
   });
 });

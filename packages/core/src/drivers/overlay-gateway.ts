@@ -17,7 +17,7 @@ import type { HostStep, JobPlan, PlanPhase } from "../plan/steps";
 import { nftStep } from "../plan/steps";
 import { parseNetworkXml } from "../render/network-xml";
 import { validationError } from "../schemas/network-fields";
-import { vxlanDeviceName } from "../render/vxlan";
+import { bridgePortEntry, neighbourEntry, overlayGatewayMac, unicastEntry, unicastEntryRemoval, vxlanDeviceName } from "../render/vxlan";
 import { type OverlayNetSpec, overlayHostSteps, overlayModel } from "./overlay";
 import { memberBridgeSetup } from "./overlay-drift";
 
@@ -123,7 +123,9 @@ export function planRoleChange(own: OverlayNetSpec, next: OverlayNetSpec, ports:
       live: false,
     },
   ];
-  if (!active || isGateway(own) === isGateway(next)) return { spec: next, down: [], define, up: [] };
+  if (!active) return { spec: next, down: [], define, up: [] };
+  // A member that stays one: its entries for the gateway's MAC follow the gateway (after the old one stopped).
+  if (isGateway(own) === isGateway(next)) return { spec: next, down: [], define, up: isGateway(next) ? [] : gatewayMacSteps(own, next) };
   const br = own.bridge;
   const dev = vxlanDeviceName(own.vni);
   const learningOff = ipLink(dev, "type", "bridge_slave", "learning", "off", "neigh_suppress", "on");
@@ -183,6 +185,7 @@ export function planRoleChange(own: OverlayNetSpec, next: OverlayNetSpec, ports:
     });
     if (p === dev) up.push({ kind: "command", name: `no learning on port ${dev}`, argv: learningOff, undo: null, live: true });
   }
+  up.push(...gatewayMacSteps(own, next));
   const part = overlayModel.firewall(next);
   if (part) up.push(nftStep("apply firewall (one nft transaction)", own.name, part));
   const shape = qosStartStep(next);
@@ -198,6 +201,58 @@ export function planRoleChange(own: OverlayNetSpec, next: OverlayNetSpec, ports:
     });
   }
   return { spec: next, down, define, up };
+}
+
+/**
+ * The entries of the gateway's fixed MAC (`overlayGatewayMac`) on a host once the gateway is `next`'s, written by
+ * the move's job (the unicast sync, ADR 0051 "Unicast forwarding entries", would only follow within its rounds):
+ * - the new gateway: no VXLAN entry of its own bridge's MAC (frames to it are delivered on its bridge);
+ * - any other member (the old gateway among them): the VXLAN device's entry toward the new gateway's underlay
+ *   (undone: toward the old one's, or removed on the old gateway), the bridge's entry on the VXLAN port (known
+ *   unicast, not flooded to the local ports; ARP suppression reads it) and the bridge's neighbour entry of the
+ *   gateway address (ARP for it answered on the member; on the old gateway its bridge is a new one).
+ */
+export function gatewayMacSteps(own: OverlayNetSpec, next: OverlayNetSpec): HostStep[] {
+  const mac = overlayGatewayMac(next.vni);
+  if (isGateway(next)) {
+    return [
+      {
+        kind: "command",
+        name: `no VXLAN entry for the gateway's MAC ${mac} (its own bridge's now)`,
+        argv: ["bridge", ...unicastEntryRemoval(next.vni, mac)],
+        undo: null,
+        allowFailure: true,
+        live: true,
+      },
+    ];
+  }
+  const to = next.members.find((m) => m.id === next.gatewayHost)?.ip;
+  if (!to) return [];
+  const from = own.members.find((m) => m.id === own.gatewayHost)?.ip;
+  const back = isGateway(own) || !from || from === to ? unicastEntryRemoval(next.vni, mac) : unicastEntry(next.vni, mac, from);
+  return [
+    {
+      kind: "command",
+      name: `the gateway's MAC ${mac} toward ${next.gatewayHost} (${to})`,
+      argv: ["bridge", ...unicastEntry(next.vni, mac, to)],
+      undo: ["bridge", ...back],
+      live: true,
+    },
+    {
+      kind: "command",
+      name: `the gateway's MAC ${mac} behind the VXLAN port`,
+      argv: ["bridge", ...bridgePortEntry(next.vni, mac)],
+      undo: null,
+      live: true,
+    },
+    {
+      kind: "command",
+      name: `ARP for ${next.gateway} answered with ${mac}`,
+      argv: ["ip", ...neighbourEntry(next.bridge, next.gateway, mac)],
+      undo: null,
+      live: true,
+    },
+  ];
 }
 
 /**
@@ -235,7 +290,7 @@ export function planGatewayMove(spec: OverlayNetSpec, to: string, net: { active:
     const own = { ...spec, self: m.id };
     phases.push({
       step: `host ${m.id}: configure-network-hosts`,
-      hostSteps: planRoleChange(own, specAfterMove(own, to, null), [], net.active).define,
+      hostSteps: ((c) => [...c.define, ...c.up])(planRoleChange(own, specAfterMove(own, to, null), [], net.active)),
     });
   }
   const a = planRoleChange(spec, specAfterMove(spec, to, null), [], net.active);

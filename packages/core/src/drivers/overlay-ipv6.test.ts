@@ -67,12 +67,13 @@ describe("the definitions", () => {
     for (const x of [gw, member]) expect(x).toContain("<nf:ipv6 cidr='fd00:50::/64' gateway='fd00:50::1' mode='slaac' routed='no'/>");
     expect(gw).toContain("<ip family='ipv6' address='fd00:50::1' prefix='64'/>");
     expect(member).not.toContain("<ip");
-    // The gateway bridge's one MAC (02:6e:66 + the VNI: 10000 = 0x002710), on the gateway's definition only; none without IPv6.
-    expect(gw).toContain("<mac address='02:6e:66:00:27:10'/>");
+    // The gateway bridge's one MAC (06:4e:46 + the VNI: 10000 = 0x002710, every overlay's), on the gateway's definition only.
+    expect(gw).toContain("<mac address='06:4e:46:00:27:10'/>");
+    expect(member).not.toContain("<mac");
     // No STP on the gateway's bridge (every port joining it would wait 4 s: listening and learning).
     expect(gw).toContain("<bridge name='nfov10000' stp='off' delay='0'/>");
-    expect(member).not.toContain("<mac");
-    expect(overlayModel.render(overlaySpec("hv2"))).not.toContain("<mac");
+    // An IPv4-only overlay's gateway has the same MAC (one per overlay, with or without IPv6).
+    expect(overlayModel.render(overlaySpec("hv2"))).toContain("<mac address='06:4e:46:00:27:10'/>");
     for (const self of ["hv1", "hv2"]) expect(parseNetworkXml(overlayModel.render(spec(self))).spec).toEqual(spec(self));
     const d6 = { ...V6, mode: "dhcpv6" as const, dhcp: { start: "fd00:50::100", end: "fd00:50::1ff", leaseTime: 600 } };
     const gw6 = overlayModel.render(spec("hv2", { ipv6: d6 }));

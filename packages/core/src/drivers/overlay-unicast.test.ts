@@ -9,6 +9,7 @@ import {
   unicastChanges,
   unicastEntriesFromFdb,
   wantedUnicastEntries,
+  withGatewayMac,
 } from "./overlay-unicast";
 
 const members = [
@@ -149,5 +150,34 @@ describe("the bridge's own entries toward the VXLAN port", () => {
       { mac: MX, ifname: "vnet3", state: "static", flags: ["self"] },
     ];
     expect(movedPortEntries(rows, "nfov7", "nfvx7")).toEqual([["fdb", "replace", M1, "dev", "vnet3", "master", "dynamic"]]);
+  });
+});
+
+describe("withGatewayMac", () => {
+  const GW = "06:4e:46:00:27:10";
+  it("the gateway's fixed MAC is the definition's gateway host's alone, whoever last published it", () => {
+    // Mid-move: the old gateway (h1) still publishes it, the new one (h2) not yet.
+    const published = new Map([
+      ["h1", [GW, M1]],
+      ["h2", [M2]],
+      ["h3", [M3]],
+    ]);
+    const norm = withGatewayMac(published, "h2", GW);
+    expect(norm.get("h1")).toEqual([M1]);
+    expect(norm.get("h2")).toEqual([M2, GW]);
+    expect(wantedUnicastEntries("h3", members, norm)).toContainEqual({ mac: GW, dst: "172.31.5.2" });
+    // Both publishing it (no conflict kept from it): still toward the definition's gateway host.
+    const both = withGatewayMac(
+      new Map([
+        ["h1", [GW]],
+        ["h2", [GW]],
+        ["h3", []],
+      ]),
+      "h2",
+      GW,
+    );
+    expect(wantedUnicastEntries("h3", members, both, [{ mac: GW, dst: "172.31.5.1" }])).toEqual([{ mac: GW, dst: "172.31.5.2" }]);
+    // The gateway host itself wants no entry for it.
+    expect(wantedUnicastEntries("h2", members, both)).toEqual([]);
   });
 });

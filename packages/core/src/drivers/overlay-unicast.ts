@@ -71,6 +71,25 @@ export function macConflicts(published: ReadonlyMap<string, readonly string[] | 
     .sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
 }
 
+/**
+ * The members' published MACs with the gateway's fixed MAC (`overlayGatewayMac`) as the gateway host's alone (the
+ * one this member's definition names): a member's entries for it follow the definition, which the move's job
+ * changes once the old gateway stopped, not a part published before or during the move (an old gateway's last
+ * part still names it until it publishes again; with two owners the entry would not move).
+ */
+export function withGatewayMac(
+  published: ReadonlyMap<string, readonly string[] | undefined>,
+  gatewayHost: string,
+  mac: string,
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [h, macs] of published) {
+    const rest = (macs ?? []).filter((m) => m !== mac);
+    out.set(h, h === gatewayHost ? [...rest, mac] : rest);
+  }
+  return out;
+}
+
 /** A static unicast entry of the VXLAN device: frames to `mac` go to `dst` (a member's underlay address) only. */
 export interface UnicastEntry {
   mac: string;

@@ -24,6 +24,13 @@ describe("the overlay driver's pure half", () => {
     expect(overlayModel.render(spec("hv2"))).toContain("<ip address='10.50.0.1' prefix='24'>");
     expect(overlayModel.render(spec("hv1"))).not.toContain("<ip");
     expect(overlayModel.render(spec("hv1"))).toContain("<forward mode='bridge'/>");
+    // The gateway's bridge MAC is fixed by the VNI (10000 = 0x002710), the same on any gateway host; a member's
+    // bridge (netforge's) has none.
+    expect(overlayModel.render(spec("hv2"))).toContain("<mac address='06:4e:46:00:27:10'/>");
+    expect(overlayModel.render({ ...spec("hv1"), gatewayHost: "hv1" })).toContain("<mac address='06:4e:46:00:27:10'/>");
+    expect(overlayModel.render(spec("hv1"))).not.toContain("<mac");
+    // No STP on the gateway's bridge (the kernel's 2 s minimum forward delay held every port back 4 s).
+    expect(overlayModel.render(spec("hv2"))).toContain("<bridge name='nfov10000' stp='off' delay='0'/>");
   });
 
   it("a member's create: its bridge first, the VXLAN device, flood entries and guard after the start, then its table part", () => {

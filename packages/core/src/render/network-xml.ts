@@ -16,6 +16,7 @@ import type { FirewallRule, FirewallSpec, HostService, PortForwardSpec } from ".
 import type { BridgeNetSpec, NetSpec, Reservation, Reservation6, RoutedNetSpec, SriovNetSpec } from "../planner/network-spec";
 import type { OverlayNetSpec } from "../drivers/overlay";
 import { xmlEscape as e } from "./xml-escape";
+import { overlayGatewayMac } from "./vxlan";
 import { typeOf } from "../drivers/type-of";
 import { readSpec } from "../drivers/spec-readers";
 import { attr, type MetaNode as Node, str, xmlUnescape } from "./xml-metadata";
@@ -180,12 +181,13 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   lines[0] = `<network xmlns:dnsmasq='${DNSMASQ_XMLNS}'>`;
   lines.push("  <forward mode='open'/>");
   // No STP on the gateway's bridge (the members' have none either): the overlay has no loop to break (head-end
-  // replication, no learning from the underlay), and the kernel's STP holds every port that joins, the VXLAN device
-  // at each start and gateway move included, 4 s in listening and learning (forward delay: at least 2 s with STP on).
+  // replication, no learning from the underlay), and with STP on the kernel raises the forward delay to its 2 s
+  // minimum, so each port (the VXLAN device and every VM's, put back by a start or a gateway move) forwarded only
+  // after 4 s of listening and learning (ADR 0051 "Gateway move": the 3.8 s seen before).
   lines.push(`  <bridge name='${e(spec.bridge)}' stp='off' delay='0'/>`);
-  // An IPv6 overlay's gateway bridge has one MAC on whichever member is the gateway: its link-local address (the
-  // VMs' IPv6 default router, kept for the advertisements' router lifetime) then survives a gateway move.
-  if (spec.ipv6) lines.push(`  <mac address='${overlayGatewayMac(spec.vni)}'/>`);
+  // The gateway's MAC is fixed by the VNI, the same on any gateway host: a move keeps it (ADR 0051 "Gateway move"),
+  // and with it, on an IPv6 overlay, its link-local address (the VMs' IPv6 default router).
+  lines.push(`  <mac address='${overlayGatewayMac(spec.vni)}'/>`);
   lines.push(`  <mtu size='${Number(spec.mtu)}'/>`);
   if (dnsHosts.length > 0) {
     lines.push("  <dns>");
@@ -209,16 +211,6 @@ export function renderOverlayXml(spec: OverlayNetSpec): string {
   lines.push("  </dnsmasq:options>");
   lines.push("</network>");
   return `${lines.join("\n")}\n`;
-}
-
-/**
- * The gateway bridge's MAC of an IPv6 overlay: locally administered (02), "nf" (6e:66), then the VNI's 24 bits, so
- * it is the same on every member that becomes the gateway and different between overlays.
- */
-export function overlayGatewayMac(vni: number): string {
-  if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) throw new Error(`overlayGatewayMac: VNI ${vni}`);
-  const h = vni.toString(16).padStart(6, "0");
-  return `02:6e:66:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
 }
 
 /** A kept firewall as metadata lines (none without one): nat, isolated and overlay keep it the same way. */

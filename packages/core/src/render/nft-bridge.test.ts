@@ -137,3 +137,30 @@ describe("port security table (table bridge netforge)", () => {
     expect(renderPortSecurityDelta([net()], [net({ name: "app", bridge: "nf-app" })])).toBeNull();
   });
 });
+
+describe('an overlay counted on a member (ADR 0044 "Overlay members counted")', () => {
+  const ov = { name: "tenant-a", bridge: "nfov10000", gatewayMac: "06:4e:46:00:27:10", ports: ["vnet3", "vnet1", "vnet1"] };
+  it("its VMs' frames with other VMs, out at the sender's port and in at the receiver's, the gateway's MAC left out", () => {
+    const t = renderPortSecurityTable([], { overlays: [ov], now: 1_000 });
+    expect(t).toContain('\tset tenant-a_ports {\n\t\ttype ifname\n\t\telements = { "vnet1", "vnet3" }\n\t}');
+    expect(t).toContain(
+      '\t\tiifname @tenant-a_ports ether daddr != 06:4e:46:00:27:10 counter name "tenant-a_lan-network-out" update @traffic-lan-network-out { "nfov10000" . ether saddr }',
+    );
+    expect(t).toContain(
+      '\t\toifname @tenant-a_ports ether saddr != 06:4e:46:00:27:10 counter name "tenant-a_lan-network-in" update @traffic-lan-network-in { "nfov10000" . ether daddr }',
+    );
+    // Its two counters are `_lan-network-` names, so the kept values carry them as the bridge networks' (no LAN pair).
+    expect(t).toContain("\tcounter tenant-a_lan-network-in {");
+    expect(t).not.toContain("tenant-a_lan-in");
+    const kept = renderPortSecurityTable([], {
+      overlays: [ov],
+      counters: new Map([["tenant-a_lan-network-out", { packets: 7, bytes: 9000, since: 5 }]]),
+    });
+    expect(kept).toContain('\tcounter tenant-a_lan-network-out {\n\t\tcomment "since 5"\n\t\tpackets 7 bytes 9000\n\t}');
+  });
+  it("refuses a gateway MAC, bridge or port that is not one", () => {
+    expect(() => renderPortSecurityTable([], { overlays: [{ ...ov, gatewayMac: "06:4e:46:00:27:10 accept" }] })).toThrow(/gateway MAC/);
+    expect(() => renderPortSecurityTable([], { overlays: [{ ...ov, bridge: "nfov 1" }] })).toThrow(/bridge/);
+    expect(() => renderPortSecurityTable([], { overlays: [{ ...ov, ports: ["a;b c"] }] })).toThrow(/port/);
+  });
+});

@@ -184,9 +184,24 @@ export const TRAFFIC_LAN_SETS = {
 export const lanPortsSet = (name: string): string => `${name}_ports`;
 const LAN_SET_SIZE = 1048576;
 
+/**
+ * An overlay counted on one member (ADR 0044 "Overlay members counted", not wired yet): its VMs' frames with other
+ * VMs of the overlay, by MAC, at the member whose VM sends (out) and the one whose VM receives (in); frames from or
+ * to the gateway's fixed MAC (`overlayGatewayMac`) are the gateway's edge traffic, counted there, and left out.
+ * Keyed in the `traffic-lan-network-*` sets by the overlay's bridge (the same name on every member).
+ */
+export interface OverlayCounted {
+  name: string;
+  bridge: string;
+  gatewayMac: string;
+  /** This member's VM ports on the bridge (not the VXLAN device, not libvirt's `-nic`). Absent: none known yet. */
+  ports?: readonly string[];
+}
+
 /** Counting options of the bridge table: the bridge networks and their kept values (as the inet table's). */
 export interface LanCounting {
   lan?: readonly LanCounted[];
+  overlays?: readonly OverlayCounted[];
   counters?: ReadonlyMap<string, TrafficCount>;
   vmCounters?: ReadonlyMap<string, ReadonlyMap<string, ElementCount>>;
   now?: number;
@@ -207,14 +222,26 @@ function lanOf(lan: readonly LanCounted[]): LanCounted[] {
   return out;
 }
 
+function overlaysOf(overlays: readonly OverlayCounted[]): OverlayCounted[] {
+  const out = [...overlays].sort((a, b) => a.name.localeCompare(b.name));
+  for (const v of out) {
+    check(NAME.test(v.name), `network name ${JSON.stringify(v.name)}`);
+    check(IFNAME.test(v.bridge), `bridge ${JSON.stringify(v.bridge)}`);
+    check(MAC.test(v.gatewayMac), `gateway MAC ${JSON.stringify(v.gatewayMac)}`);
+    for (const p of v.ports ?? []) check(IFNAME.test(p), `port ${JSON.stringify(p)}`);
+  }
+  return out;
+}
+
 /** The bridge networks' counters (every kept one too: a deleted network's go with forgetTraffic) and per-VM sets. */
-function lanObjectLines(lan: readonly LanCounted[], o: LanCounting): string[] {
+function lanObjectLines(lan: readonly LanCounted[], o: LanCounting, overlays: readonly OverlayCounted[] = []): string[] {
   const L: string[] = [];
   const names = new Set<string>();
   for (const l of lan) {
     names.add(lanCounterNames(l.name).in).add(lanCounterNames(l.name).out);
     names.add(lanNetworkCounterNames(l.name).in).add(lanNetworkCounterNames(l.name).out);
   }
+  for (const v of overlays) names.add(lanNetworkCounterNames(v.name).in).add(lanNetworkCounterNames(v.name).out);
   for (const k of o.counters?.keys() ?? []) if (lanCounterNetwork(k) !== null) names.add(k);
   const now = Math.floor(o.now ?? 0);
   for (const name of [...names].sort()) {
@@ -227,7 +254,7 @@ function lanObjectLines(lan: readonly LanCounted[], o: LanCounting): string[] {
       "\t}",
     );
   }
-  for (const l of lan) {
+  for (const l of [...lan, ...overlays].sort((a, b) => a.name.localeCompare(b.name))) {
     const ports = [...new Set(l.ports ?? [])].sort();
     L.push(`\tset ${lanPortsSet(l.name)} {`, "\t\ttype ifname");
     if (ports.length > 0) L.push(`\t\telements = { ${ports.map((p) => `"${p}"`).join(", ")} }`);
@@ -249,9 +276,19 @@ function lanObjectLines(lan: readonly LanCounted[], o: LanCounting): string[] {
   return L;
 }
 
-/** The forward chain counting each bridge network's VM <-> LAN frames at its NIC. */
-function lanChainLines(lan: readonly LanCounted[]): string[] {
+/** The forward chain counting each bridge network's VM <-> LAN frames at its NIC, and each overlay's VM frames. */
+function lanChainLines(lan: readonly LanCounted[], overlays: readonly OverlayCounted[] = []): string[] {
   const L = ["\tchain forward {", "\t\ttype filter hook forward priority filter; policy accept;"];
+  for (const v of overlays) {
+    // Out: a frame leaving one of this member's VMs for another VM (a local one or over the VXLAN port); in: a frame
+    // reaching one of them from another VM. The gateway's MAC either way is the gateway's (edge) traffic: not here.
+    const n = lanNetworkCounterNames(v.name);
+    const ports = `@${lanPortsSet(v.name)}`;
+    L.push(
+      `\t\tiifname ${ports} ether daddr != ${v.gatewayMac} counter name "${n.out}" update @${TRAFFIC_LAN_SETS.networkOut} { "${v.bridge}" . ether saddr }`,
+      `\t\toifname ${ports} ether saddr != ${v.gatewayMac} counter name "${n.in}" update @${TRAFFIC_LAN_SETS.networkIn} { "${v.bridge}" . ether daddr }`,
+    );
+  }
   for (const l of lan) {
     const c = lanCounterNames(l.name);
     L.push(`\t\toifname "${l.uplink}" counter name "${c.out}" update @${TRAFFIC_LAN_SETS.out} { oifname . ether saddr }`);
@@ -280,11 +317,12 @@ function lanChainLines(lan: readonly LanCounted[]): string[] {
 export function renderPortSecurityTable(networks: readonly FirewallNetwork[], counting: LanCounting = {}): string {
   const nets = secured(networks);
   const lan = lanOf(counting.lan ?? []);
+  const overlays = overlaysOf(counting.overlays ?? []);
   const t = `${NFT_BRIDGE_FAMILY} ${NFT_BRIDGE_TABLE}`;
   const L: string[] = [`table ${t} {}`, `delete table ${t}`, `table ${t} {`];
   const counts = [...(counting.counters?.keys() ?? [])].some((k) => lanCounterNetwork(k) !== null);
-  if (lan.length > 0 || counts) L.push(...lanObjectLines(lan, counting));
-  if (lan.length > 0) L.push(...lanChainLines(lan));
+  if (lan.length > 0 || overlays.length > 0 || counts) L.push(...lanObjectLines(lan, counting, overlays));
+  if (lan.length > 0 || overlays.length > 0) L.push(...lanChainLines(lan, overlays));
   for (const { n, x } of nets) L.push(...setLines(n.name, x));
   L.push("\tchain prerouting {", "\t\ttype filter hook prerouting priority filter; policy accept;");
   for (const { n } of nets) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   floodLimitRemoteScript,
   floodEntry,
+  overlayGatewayMac,
   overlayMtu,
   unicastEntry,
   vxlanDeviceName,
@@ -91,5 +92,15 @@ describe("the flood limit's known MACs", () => {
     );
     expect(floodLimitRemoteScript(7, [])).toBe("flush set bridge netforge-fl7 remote\n");
     expect(() => floodLimitRemoteScript(7, ["52:54:00:00:00:01 }; flush ruleset"])).toThrow(/MAC/);
+  });
+});
+
+describe("overlayGatewayMac", () => {
+  it("a locally administered unicast MAC from the VNI's three bytes, one per VNI", () => {
+    expect(overlayGatewayMac(10000)).toBe("06:4e:46:00:27:10");
+    expect(overlayGatewayMac(1)).toBe("06:4e:46:00:00:01");
+    expect(overlayGatewayMac(16_777_215)).toBe("06:4e:46:ff:ff:ff");
+    expect(overlayGatewayMac(10001)).not.toBe(overlayGatewayMac(10000));
+    expect(() => overlayGatewayMac(0)).toThrow(/VNI/);
   });
 });

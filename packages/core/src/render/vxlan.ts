@@ -30,6 +30,18 @@ export function vxlanDeviceName(vni: number): string {
   return `nfvx${vni}`;
 }
 
+/**
+ * The overlay gateway's bridge MAC (ADR 0051 "Gateway move"): fixed per VNI (unique cluster-wide), the same on
+ * whichever member is the gateway, so a move does not change the MAC the VMs have cached for their gateway.
+ * Locally administered, unicast: 06:4e:46 ("NF" after 06, not the sandbox VMs' 02:4e:46) then the VNI's three
+ * bytes.
+ */
+export function overlayGatewayMac(vni: number): string {
+  vxlanDeviceName(vni); // the VNI checked
+  const b = [(vni >> 16) & 0xff, (vni >> 8) & 0xff, vni & 0xff].map((x) => x.toString(16).padStart(2, "0"));
+  return `06:4e:46:${b.join(":")}`;
+}
+
 /** An overlay's MTU from its members' underlay MTUs (the smallest, less the VXLAN overhead). */
 export function overlayMtu(underlayMtus: readonly number[], ipv6Underlay = false): number {
   check(underlayMtus.length > 0, "no member");
