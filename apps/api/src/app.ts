@@ -9,6 +9,10 @@ import { macConflicts, sizeLimits } from "@netforge/core/model";
 import {
   countNetworks,
   readNetworkTraffic,
+  type NetworkTrafficRow,
+  type OverlayPartState,
+  sumOverlayTraffic,
+  withOverlayNetwork,
   getAllOverlayParts,
   publishedMacs,
   hostStatus,
@@ -120,8 +124,7 @@ export function createApp(deps: AppDeps): NetforgeApi {
       oldestWaiting,
       workerCounters: await readWorkerCounters(redis, deps.keys, ids),
       reapplied: new Map(Object.entries(await redis.hgetall(deps.keys.reappliedCounter)).map(([host, n]) => [host, Number(n)])),
-      traffic: await readNetworkTraffic(redis, deps.keys),
-      overlayMacConflicts: await overlayMacConflictCounts(redis, deps.keys, ids),
+      ...(await overlayTrafficAndConflicts(redis, deps.keys, ids, await readNetworkTraffic(redis, deps.keys))),
     };
   });
   const tokens = TokenTable.of(deps.tokens);
@@ -249,15 +252,30 @@ export function createApp(deps: AppDeps): NetforgeApi {
   };
 }
 
-/** overlay -> MACs two or more members publish at once, from every host's published parts (one read per host). */
-async function overlayMacConflictCounts(redis: Redis, keys: Keys, hosts: readonly string[]): Promise<Map<string, number>> {
+/**
+ * From every host's published overlay parts (one read per host): overlay -> MACs two or more members publish at
+ * once, and the traffic rows with each overlay's members' VM-to-VM counts added to its `network` peer (ADR 0044
+ * "Overlay members counted").
+ */
+async function overlayTrafficAndConflicts(
+  redis: Redis,
+  keys: Keys,
+  hosts: readonly string[],
+  traffic: NetworkTrafficRow[],
+): Promise<{ traffic: NetworkTrafficRow[]; overlayMacConflicts: Map<string, number> }> {
   const byNetwork = new Map<string, Map<string, string[]>>();
+  const partsOf = new Map<string, OverlayPartState[]>();
   for (const [host, parts] of await getAllOverlayParts(redis, keys, hosts)) {
     for (const [name, part] of parts) {
       const m = byNetwork.get(name) ?? new Map<string, string[]>();
       m.set(host, publishedMacs(part));
       byNetwork.set(name, m);
+      partsOf.set(name, [...(partsOf.get(name) ?? []), part]);
     }
   }
-  return new Map([...byNetwork].map(([name, published]) => [name, macConflicts(published).length]));
+  const rows = traffic.map((t) => {
+    const sum = sumOverlayTraffic(partsOf.get(t.network) ?? []);
+    return sum ? withOverlayNetwork(t, sum.network) : t;
+  });
+  return { traffic: rows, overlayMacConflicts: new Map([...byNetwork].map(([name, published]) => [name, macConflicts(published).length])) };
 }

@@ -5,7 +5,7 @@
  * and removes index entries of this host that libvirt no longer has. Entries
  * whose network lock is held (a job is running on them) are left alone.
  */
-import { parseNetworkXml, modelOf } from "@netforge/core/model";
+import { parseNetworkXml, modelOf, overlayGatewayMac, overlayModel, vxlanDeviceName } from "@netforge/core/model";
 import {
   countWorkerEvent,
   getNetworks,
@@ -314,7 +314,13 @@ export async function syncFirewall(ctx: HostContext, catalog: CatalogEntry[], li
     const at = c.def.spec ? modelOf(c.def.spec).view(c.def.spec).shapedAt : undefined;
     return at?.uplink ? [{ name: c.name, uplink: at.uplink, bridge: at.bridge }] : [];
   });
-  const outcome = await ctx.firewall.sync(nets, readMark, lan);
+  // Overlays with a running part here: every member (the gateway too) counts its VMs' frames with other VMs of it.
+  const overlays = catalog.flatMap((c) => {
+    const spec = c.def.spec;
+    if (!c.active || !c.def.managed || !spec || !overlayModel.is(spec) || spec.self !== ctx.hostId) return [];
+    return [{ name: c.name, bridge: spec.bridge, gatewayMac: overlayGatewayMac(spec.vni), vxlan: vxlanDeviceName(spec.vni) }];
+  });
+  const outcome = await ctx.firewall.sync(nets, readMark, lan, overlays);
   if (outcome === "restored") await countRestore(ctx, "reconcile");
   // Networks still on libvirt's NAT rules keep their forwards past libvirt's reject (legacy-nat.ts): a libvirtd
   // restart may have put its jumps above our accept.

@@ -7,6 +7,9 @@ import {
   listSummaryEntriesAfter,
   getNetworkView,
   getOverlayParts,
+  overlayOnlyTraffic,
+  sumOverlayTraffic,
+  withOverlayNetwork,
   hostStatus,
   publishedMacs,
   type SummaryEntry,
@@ -101,6 +104,10 @@ async function overlayMembers(s: Services, network: NetworkView): Promise<void> 
   const conflicts = macConflicts(new Map(ids.map((id) => [id, publishedMacs(parts.get(id))])));
   for (const row of rows) row.macConflicts = conflicts.filter((x) => x.hosts.includes(row.id)).map((x) => x.mac);
   if (network.overlay) network.overlay.macConflicts = conflicts;
+  // Traffic between VMs, counted by each member (the gateway's host one of them): added to the gateway's part of
+  // `network` (ADR 0044 "Overlay members counted").
+  const sum = sumOverlayTraffic(parts.values());
+  if (sum && network.stats.traffic) network.stats.traffic = withOverlayNetwork(network.stats.traffic, sum.network);
 }
 
 /**
@@ -108,8 +115,7 @@ async function overlayMembers(s: Services, network: NetworkView): Promise<void> 
  * only: a row without one gets the name of the domain that has its MAC on another member, as that member's worker
  * last published its part (store/overlay-parts.ts). One read of one field per member.
  */
-async function overlayVmNames(s: Services, name: string, members: readonly { id: string }[], ips: NetworkIp[]): Promise<void> {
-  if (!ips.some((r) => r.vmName === null)) return;
+async function overlayRows(s: Services, name: string, members: readonly { id: string }[], ips: NetworkIp[]): Promise<void> {
   const parts = await getOverlayParts(
     s.redis,
     s.keys,
@@ -119,6 +125,12 @@ async function overlayVmNames(s: Services, name: string, members: readonly { id:
   const owners = new Map<string, string>();
   for (const p of parts.values()) for (const [mac, vm] of Object.entries(p?.vms ?? {})) owners.set(mac, vm);
   for (const r of ips) if (r.vmName === null) r.vmName = owners.get(r.mac) ?? null;
+  // Each VM's traffic with other VMs, as its members counted it by MAC, into the row of that MAC.
+  const sum = sumOverlayTraffic(parts.values());
+  for (const r of ips) {
+    const add = sum?.vms[r.mac.toLowerCase()];
+    if (add) r.traffic = r.traffic ? withOverlayNetwork(r.traffic, add) : overlayOnlyTraffic(add);
+  }
 }
 
 /** A job action: checks, then queue (see job-submission). */
@@ -159,7 +171,7 @@ export function networkRoutes(s: Services): Hono<AppEnv> {
     // Published by the network's worker when its leases change; none yet: no leases seen, reservations come with the first publish.
     const table = await getNetworkIps(s.redis, s.keys, body.name);
     const ips = table?.ips ?? [];
-    if (net.overlay) await overlayVmNames(s, net.name, net.overlay.hosts, ips);
+    if (net.overlay) await overlayRows(s, net.name, net.overlay.hosts, ips);
     return c.json({ ips, observedAt: table?.observedAt ?? null });
   });
 

@@ -13,18 +13,28 @@ import {
   type OverlayNetSpec,
   type OverlayObserved,
   floodLimitTable,
+  lanNetworkCounterNames,
   memberBridgeSetup,
   overlayDrift,
   overlayGuardTable,
   overlayModel,
   parseNetworkXml,
+  TRAFFIC_LAN_SETS,
   unicastEntriesFromFdb,
   vxlanDeviceName,
 } from "@netforge/core/model";
-import { dropOverlayPart, getNetworks, type OverlayPartState, putOverlayParts, tryLock } from "@netforge/core/store";
+import {
+  dropOverlayPart,
+  getNetworks,
+  type OverlayPartState,
+  type OverlayPartTraffic,
+  putOverlayParts,
+  tryLock,
+} from "@netforge/core/store";
 import type { HostContext } from "../context";
 import { type HostLink, readLinks } from "../host/ip";
 import type { CatalogEntry } from "../host/network-catalog";
+import type { TrafficState } from "../firewall/nftables";
 import { repairUnderLock } from "../repair-under-lock";
 import { bridgeNeighbourEntries, localOverlayMacs, overlayNeighboursOf } from "./overlay-unicast";
 
@@ -216,6 +226,7 @@ async function partState(
   links: readonly HostLink[],
   at: string,
   sources: readonly { domain: string; source: string; mac: string }[],
+  traffic: TrafficState | null,
 ): Promise<OverlayPartState> {
   const dev = vxlanDeviceName(spec.vni);
   const bridge = links.find((l) => l.name === spec.bridge);
@@ -246,6 +257,38 @@ async function partState(
     unicastEntries: entries.unicast,
     ...(neighbours ? { neighbours } : {}),
     neighbourEntries,
+    ...(traffic && active ? { traffic: overlayPartTraffic(spec.name, spec.bridge, traffic) } : {}),
+  };
+}
+
+/**
+ * What this member counted of overlay `name` (ADR 0044 "Overlay members counted", pure): its two `_lan-network-*`
+ * counters and its VMs' elements of the `traffic-lan-network-*` sets under the overlay's bridge, by MAC.
+ */
+export function overlayPartTraffic(name: string, bridge: string, state: TrafficState): OverlayPartTraffic {
+  const c = lanNetworkCounterNames(name);
+  const cin = state.counters.get(c.in);
+  const cout = state.counters.get(c.out);
+  const vms: OverlayPartTraffic["vms"] = {};
+  const row = (mac: string) => {
+    vms[mac] ??= { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+    return vms[mac];
+  };
+  for (const [set, dir] of [
+    [TRAFFIC_LAN_SETS.networkIn, "In"],
+    [TRAFFIC_LAN_SETS.networkOut, "Out"],
+  ] as const) {
+    for (const [key, v] of state.vms.get(set) ?? []) {
+      const [br, mac] = key.split("/");
+      if (br !== bridge || !mac) continue;
+      const r = row(mac.toLowerCase());
+      r[`bytes${dir}`] += v.bytes;
+      r[`packets${dir}`] += v.packets;
+    }
+  }
+  return {
+    network: { bytesIn: cin?.bytes ?? 0, bytesOut: cout?.bytes ?? 0, packetsIn: cin?.packets ?? 0, packetsOut: cout?.packets ?? 0 },
+    vms,
   };
 }
 
@@ -273,9 +316,11 @@ export async function publishOverlayParts(
   if (whole) ctx.overlayBoot?.replaceAll(new Map(mine.filter((e) => e.active).map((e) => [e.name, e.def.spec as OverlayNetSpec])));
   // (Read only on a host with a running part: a host without overlays pays nothing.)
   const sources = mine.some((e) => e.active) ? await domainSources(ctx) : [];
+  // The counters as read now (one nft read of both tables; a host without a running part reads nothing).
+  const traffic = mine.some((e) => e.active) ? ((await ctx.firewall?.trafficCounts().catch(() => null)) ?? null) : null;
   for (const e of mine) {
     const spec = e.def.spec as OverlayNetSpec;
-    parts.set(e.name, await partState(ctx, spec, e.active, links, at, sources));
+    parts.set(e.name, await partState(ctx, spec, e.active, links, at, sources, traffic));
   }
   if (!whole && parts.size === 0) return;
   await putOverlayParts(ctx.redis, ctx.keys, ctx.hostId, parts, whole, at);
@@ -305,7 +350,9 @@ export async function publishOverlayPartNow(ctx: HostContext, name: string): Pro
   }
   const at = new Date().toISOString();
   const sources = info.active ? await domainSources(ctx) : [];
-  const part = await partState(ctx, spec, info.active, links, at, sources);
+  // (The counters as last read: a job's publish pays no nft read.)
+  const traffic = info.active ? ((await ctx.firewall?.trafficCounts({ fresh: false }).catch(() => null)) ?? null) : null;
+  const part = await partState(ctx, spec, info.active, links, at, sources, traffic);
   await putOverlayParts(ctx.redis, ctx.keys, ctx.hostId, new Map([[name, part]]), false, at);
 }
 

@@ -4,7 +4,7 @@
  * rules with these networks' rules", "are they still in place", and "what
  * on this host would override them".
  */
-import type { FirewallNetwork, LanCounted } from "@netforge/core/model";
+import type { FirewallNetwork, LanCounted, OverlayCounted } from "@netforge/core/model";
 import type { TrafficState } from "./nftables";
 
 export interface FirewallBackend {
@@ -12,7 +12,10 @@ export interface FirewallBackend {
    * Replace all of netforge's rules on the host with those of `networks`, atomically. Returns the text applied.
    * `whole`: rewrite everything even if the backend believes only part changed (repairing drift).
    */
-  replace(networks: readonly FirewallNetwork[], opts?: { whole?: boolean; lan?: readonly LanCounted[] }): Promise<string>;
+  replace(
+    networks: readonly FirewallNetwork[],
+    opts?: { whole?: boolean; lan?: readonly LanCounted[]; overlays?: readonly OverlayCounted[] },
+  ): Promise<string>;
   /** Whether the rules applied last are still on the host unchanged (false: someone flushed or edited them). */
   inPlace(): Promise<boolean>;
   /**

@@ -7,7 +7,7 @@
  * networks never interleave their transactions, and each transaction carries
  * every network's current rules.
  */
-import type { FirewallNetwork, LanCounted, MacIp } from "@netforge/core/model";
+import type { FirewallNetwork, LanCounted, MacIp, OverlayCounted } from "@netforge/core/model";
 import type { Logger } from "pino";
 import type { FirewallBackend } from "./backend";
 import type { TrafficState } from "./nftables";
@@ -39,6 +39,12 @@ export class HostFirewall {
   private readonly lanTouched = new Map<string, number>();
   /** Each counted bridge network's VM ports (its bridge's ports but its NIC), kept by the port watcher. */
   private readonly lanPorts = new Map<string, string[]>();
+  /**
+   * The overlays with a running part here, counted in the bridge table (ADR 0044 "Overlay members counted"), set by
+   * reconcile from the catalog, with their VXLAN device (not a VM port); their local VM ports kept by the port watcher.
+   */
+  private overlays: (OverlayCounted & { vxlan: string })[] = [];
+  private readonly overlayPorts = new Map<string, string[]>();
 
   constructor(
     readonly backend: FirewallBackend,
@@ -115,8 +121,13 @@ export class HostFirewall {
     nets: FirewallNetwork[],
     readMark = Number.POSITIVE_INFINITY,
     lan?: readonly LanCounted[],
+    overlays?: readonly (OverlayCounted & { vxlan: string })[],
   ): Promise<"unchanged" | "applied" | "restored"> {
     return this.serial(async () => {
+      if (overlays) {
+        this.overlays = overlays.map(({ ports: _p, ...o }) => o).sort((a, b) => a.name.localeCompare(b.name));
+        for (const name of [...this.overlayPorts.keys()]) if (!this.overlays.some((o) => o.name === name)) this.overlayPorts.delete(name);
+      }
       if (lan) {
         // A bridge network a job added or took away after the caller's read keeps what the job made of it.
         const recent = (name: string) => (this.lanTouched.get(name) ?? 0) > readMark;
@@ -161,8 +172,10 @@ export class HostFirewall {
     return this.serial(async () => {
       // A deleted bridge network leaves the counted ones now (not at the next reconcile round): the table without
       // its rules, then no whole table carries its counts.
-      const wasLan = this.lan.some((l) => l.name === name);
+      const wasLan = this.lan.some((l) => l.name === name) || this.overlays.some((o) => o.name === name);
       this.lan = this.lan.filter((l) => l.name !== name);
+      this.overlays = this.overlays.filter((o) => o.name !== name);
+      this.overlayPorts.delete(name);
       this.lanTouched.set(name, ++this.clock);
       this.lanPorts.delete(name);
       await this.backend.forgetTraffic?.(name, bridge, this.desired.has(name));
@@ -194,7 +207,7 @@ export class HostFirewall {
   /** Drop the traffic counters of networks that are neither on the host (`names`) nor in the table (deleted ones). */
   async forgetTrafficExcept(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]> {
     return this.serial(async () => {
-      const all = new Set([...names, ...this.desired.keys(), ...this.lan.map((l) => l.name)]);
+      const all = new Set([...names, ...this.desired.keys(), ...this.lan.map((l) => l.name), ...this.overlays.map((o) => o.name)]);
       const allBridges = new Set([...bridges, ...[...this.desired.values()].map((n) => n.bridge)]);
       return (await this.backend.forgetTrafficExcept?.(all, allBridges)) ?? [];
     });
@@ -203,6 +216,30 @@ export class HostFirewall {
   /** The counted bridge networks whose bridge is known (name, bridge, NIC), for the port watcher. */
   lanCounted(): { name: string; bridge: string; uplink: string }[] {
     return this.lan.flatMap((l) => (l.bridge ? [{ name: l.name, bridge: l.bridge, uplink: l.uplink }] : []));
+  }
+
+  /** The counted overlays (name, bridge, VXLAN device), for the port watcher. */
+  overlaysCounted(): { name: string; bridge: string; vxlan: string }[] {
+    return this.overlays.map((o) => ({ name: o.name, bridge: o.bridge, vxlan: o.vxlan }));
+  }
+
+  /** Set a counted overlay's local VM ports (the port watcher) and apply them when they changed (as setLanPorts). */
+  async setOverlayPorts(name: string, ports: readonly string[]): Promise<boolean> {
+    return this.serial(async () => {
+      const next = [...new Set(ports)].sort();
+      const before = this.overlayPorts.get(name);
+      if (JSON.stringify(next) === JSON.stringify(before ?? [])) return false;
+      this.overlayPorts.set(name, next);
+      if (!this.overlays.some((o) => o.name === name) || this.appliedKey === null) return false;
+      try {
+        await this.applyNow();
+        return true;
+      } catch (err) {
+        if (before) this.overlayPorts.set(name, before);
+        else this.overlayPorts.delete(name);
+        throw err;
+      }
+    });
   }
 
   /**
@@ -278,8 +315,13 @@ export class HostFirewall {
     return this.lan.map((l) => ({ ...l, ports: this.lanPorts.get(l.name) ?? [] }));
   }
 
+  /** The counted overlays as applied: each with its local VM ports. */
+  private overlaysMerged(): OverlayCounted[] {
+    return this.overlays.map(({ vxlan: _v, ...o }) => ({ ...o, ports: this.overlayPorts.get(o.name) ?? [] }));
+  }
+
   private key(): string {
-    return JSON.stringify([this.merged(), this.lanMerged()]);
+    return JSON.stringify([this.merged(), this.lanMerged(), this.overlaysMerged()]);
   }
 
   /** Called when the networks with port security changed (the port watcher then reads their ports). */
@@ -288,10 +330,10 @@ export class HostFirewall {
 
   private async applyNow(opts: { whole?: boolean } = {}): Promise<string> {
     const nets = this.merged();
-    const text = await this.backend.replace(nets, { ...opts, lan: this.lanMerged() });
+    const text = await this.backend.replace(nets, { ...opts, lan: this.lanMerged(), overlays: this.overlaysMerged() });
     this.appliedKey = this.key();
     // (The port watcher reads the ports of the counted bridge networks' bridges too.)
-    const secured = JSON.stringify([this.portSecured(), this.lanCounted()]);
+    const secured = JSON.stringify([this.portSecured(), this.lanCounted(), this.overlaysCounted()]);
     if (secured !== this.securedKey) {
       this.securedKey = secured;
       this.onPortSecuredChange?.();

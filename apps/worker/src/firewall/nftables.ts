@@ -20,6 +20,7 @@ import {
   ALL_TRAFFIC_VM_SETS,
   type TrafficCount,
   type LanCounted,
+  type OverlayCounted,
   lanCounterNetwork,
   TRAFFIC_LAN_SETS,
   trafficCounterNetwork,
@@ -85,11 +86,17 @@ export class NftBackend implements FirewallBackend {
   /** What the last successful apply carried (for deltas). */
   private last: readonly FirewallNetwork[] | null = null;
 
-  async replace(networks: readonly FirewallNetwork[], opts: { whole?: boolean; lan?: readonly LanCounted[] } = {}): Promise<string> {
+  async replace(
+    networks: readonly FirewallNetwork[],
+    opts: { whole?: boolean; lan?: readonly LanCounted[]; overlays?: readonly OverlayCounted[] } = {},
+  ): Promise<string> {
     const lan = [...(opts.lan ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+    const overlays = [...(opts.overlays ?? [])].sort((a, b) => a.name.localeCompare(b.name));
     // (this.lan: what the last successful apply carried; set below only once one did.)
-    const lanSame = JSON.stringify(lan) === JSON.stringify(this.lan);
+    const lanSame = JSON.stringify([lan, overlays]) === JSON.stringify([this.lan, this.overlays]);
     for (const l of lan) this.lanUplinks.set(l.name, l.uplink);
+    // An overlay's per-VM elements of the `traffic-lan-*` sets are keyed by its bridge (forgotten as a NIC's are).
+    for (const o of overlays) this.lanUplinks.set(o.name, o.bridge);
     // Only forwards and rule sets changed since our last apply: change the map's elements and refill the changed
     // rule chains (one small transaction, see renderTableDelta).
     // Port security (table bridge netforge) changes the same way: set elements, or the whole table with the other
@@ -104,31 +111,42 @@ export class NftBackend implements FirewallBackend {
       if (ok) {
         this.last = networks;
         this.lan = lan;
+        this.overlays = overlays;
         this.baseline = null;
-        this.bootCopy?.schedule(() =>
-          renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds(), lan: this.lan }),
-        );
+        this.scheduleBootCopy(networks);
         return delta;
       }
       // The table is not what we left (flushed by hand?): replace it whole below.
     }
     // The whole table replaces the named counters too: read them first and carry them over (they only grow), but
     // not a deleted network's; one rendered again (created anew) starts at 0 and is counted from now on.
-    await this.trafficCounts({ lan: lan.length > 0 });
+    await this.trafficCounts({ lan: lan.length > 0 || overlays.length > 0 });
     this.dropDropped();
     for (const n of networks) this.dropped.delete(n.name);
-    for (const l of lan) this.dropped.delete(l.name);
+    for (const l of [...lan, ...overlays]) this.dropped.delete(l.name);
     const counting = { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds() };
-    const text = renderHostTable(networks, counting) + renderPortSecurityTable(networks, { ...counting, lan });
+    const text = renderHostTable(networks, counting) + renderPortSecurityTable(networks, { ...counting, lan, overlays });
     await this.transact(text);
     this.last = networks;
     this.lan = lan;
+    this.overlays = overlays;
     this.baseline = null;
     this.applied = true;
-    this.bootCopy?.schedule(() =>
-      renderBootCopy(networks, { counters: this.counts, vmCounters: this.vmCounts, now: nowSeconds(), lan: this.lan }),
-    );
+    this.scheduleBootCopy(networks);
     return text;
+  }
+
+  /** The boot copy of this apply (an overlay's port set empty: port names are handed out again after a reboot). */
+  private scheduleBootCopy(networks: readonly FirewallNetwork[]): void {
+    this.bootCopy?.schedule(() =>
+      renderBootCopy(networks, {
+        counters: this.counts,
+        vmCounters: this.vmCounts,
+        now: nowSeconds(),
+        lan: this.lan,
+        overlays: this.overlays.map((o) => ({ ...o, ports: [] })),
+      }),
+    );
   }
 
   /**
@@ -142,6 +160,8 @@ export class NftBackend implements FirewallBackend {
 
   /** The bridge networks counted at their uplink NIC (render/nft-bridge.ts LanCounted), as last applied. */
   private lan: LanCounted[] = [];
+  /** The overlays counted in the bridge table (render/nft-bridge.ts OverlayCounted), as last applied. */
+  private overlays: OverlayCounted[] = [];
   /** Every bridge network's NIC ever counted (its per-VM elements are keyed by it), for forgetting them. */
   private readonly lanUplinks = new Map<string, string>();
 
@@ -187,7 +207,11 @@ export class NftBackend implements FirewallBackend {
    * them back. Returns the counters and elements forgotten.
    */
   async forgetTrafficExcept(names: ReadonlySet<string>, bridges: ReadonlySet<string>): Promise<string[]> {
-    const rendered = new Set([...(this.last ?? []).map((n) => n.name), ...this.lan.map((l) => l.name)]);
+    const rendered = new Set([
+      ...(this.last ?? []).map((n) => n.name),
+      ...this.lan.map((l) => l.name),
+      ...this.overlays.map((o) => o.name),
+    ]);
     const renderedBridges = new Set((this.last ?? []).map((n) => n.bridge));
     // A bridge network's per-VM elements are keyed by its NIC: kept while a network counted there is on the host.
     const uplinks = new Set([...this.lanUplinks].filter(([n]) => names.has(n) || rendered.has(n)).map(([, u]) => u));
@@ -224,7 +248,7 @@ export class NftBackend implements FirewallBackend {
     if (opts.fresh === false) return { counters: this.counts, vms: this.vmCounts };
     const reads = [await this.runner.run("nft", ["-j", "list", "table", NFT_FAMILY, NFT_TABLE], { allowFailure: true, timeoutMs: 10_000 })];
     // The bridge networks' counters are in the bridge table (read only while it has some: one more nft run).
-    if (opts.lan || this.lan.length > 0 || [...this.counts.keys()].some((k) => lanCounterNetwork(k) !== null))
+    if (opts.lan || this.lan.length > 0 || this.overlays.length > 0 || [...this.counts.keys()].some((k) => lanCounterNetwork(k) !== null))
       reads.push(
         await this.runner.run("nft", ["-j", "list", "table", NFT_BRIDGE_FAMILY, NFT_BRIDGE_TABLE], {
           allowFailure: true,

@@ -31,6 +31,10 @@ export function portsByBridge(json: string): Map<string, string[]> {
   return out;
 }
 
+/** An overlay's local VM ports among its bridge's (pure): not its VXLAN device, not a libvirt `-nic` dummy. */
+export const overlayVmPorts = (ports: readonly string[], vxlan: string): string[] =>
+  ports.filter((p) => p !== vxlan && !p.endsWith("-nic"));
+
 export class PortWatcher {
   private proc: InteractiveProcess | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -111,7 +115,8 @@ export class PortWatcher {
       this.again = false;
       const nets = this.firewall.portSecured();
       const lans = this.firewall.lanCounted();
-      if (nets.length === 0 && lans.length === 0 && !this.onPorts) continue;
+      const overlays = this.firewall.overlaysCounted();
+      if (nets.length === 0 && lans.length === 0 && overlays.length === 0 && !this.onPorts) continue;
       const r = await this.runner.run("ip", ["-j", "link", "show"], { allowFailure: true, timeoutMs: 10_000 });
       if (r.exitCode !== 0) continue;
       const ports = portsByBridge(r.stdout);
@@ -128,6 +133,12 @@ export class PortWatcher {
             (ports.get(l.bridge) ?? []).filter((p) => p !== l.uplink),
           )
           .catch((err) => this.logger.warn({ err, network: l.name }, "could not update a bridge network's VM ports"));
+      }
+      // A counted overlay's local VM ports (ADR 0044 "Overlay members counted"): its bridge's but the VXLAN device.
+      for (const o of overlays) {
+        await this.firewall
+          .setOverlayPorts(o.name, overlayVmPorts(ports.get(o.bridge) ?? [], o.vxlan))
+          .catch((err) => this.logger.warn({ err, network: o.name }, "could not update an overlay's VM ports"));
       }
       await this.onPorts?.(ports).catch((err) => this.logger.warn({ err }, "could not feed new ports to the bandwidth limits"));
     } while (this.again && !this.closed);

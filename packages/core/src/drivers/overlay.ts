@@ -437,6 +437,8 @@ function gatewayFirewall(spec: OverlayNetSpec, ownsTypeRules: boolean): Firewall
     portForwards: spec.nat ? (spec.portForwards ?? []) : [],
     ownsTypeRules,
     clampMss: true,
+    // VM to VM counted by every member's bridge table (the gateway one of them): ADR 0044 "Overlay members counted".
+    vmToVmCountedByBridge: true,
     ...(spec.ipv6 ? { ipv6: { cidr: spec.ipv6.cidr, routed: spec.ipv6.routed } } : {}),
   };
 }
@@ -459,6 +461,7 @@ function memberFirewall(spec: OverlayNetSpec, ownsTypeRules: boolean): FirewallN
     portForwards: [],
     ownsTypeRules,
     overlayMember: { gateway: spec.gateway, ...(spec.ipv6 ? { gateway6: spec.ipv6.gateway } : {}) },
+    vmToVmCountedByBridge: true,
     ...(spec.ipv6 ? { ipv6: { cidr: spec.ipv6.cidr, routed: spec.ipv6.routed } } : {}),
   };
 }

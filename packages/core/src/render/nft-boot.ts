@@ -28,7 +28,8 @@ const HEADER = [
 export function renderBootCopy(
   networks: readonly FirewallNetwork[],
   /** The traffic counters as last read (the host's own copy of their base: a reboot starts from these). */
-  traffic: Pick<Parameters<typeof renderHostTable>[1] & object, "counters" | "vmCounters" | "now"> & Pick<LanCounting, "lan"> = {},
+  traffic: Pick<Parameters<typeof renderHostTable>[1] & object, "counters" | "vmCounters" | "now"> &
+    Pick<LanCounting, "lan" | "overlays"> = {},
 ): string {
   // Port security with the pairs of the last apply but no ports: port names (vnetN) are handed out again after
   // a reboot, and a stale name could put another bridge's port under this network's checks. The worker's port

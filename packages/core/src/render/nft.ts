@@ -75,6 +75,13 @@ export interface FirewallNetwork {
    * meet the rules). Absent or null: not one.
    */
   overlayMember?: { gateway: string; gateway6?: string } | null;
+  /**
+   * Its bridged VM-to-VM frames are counted in the bridge table instead (an overlay: each member counts its own VMs'
+   * frames with other VMs by MAC, render/nft-bridge.ts OverlayCounted; ADR 0044 "Overlay members counted"): the
+   * forward hook's `iifname br oifname br` counting rules are left out, so nothing is counted twice. Absent or
+   * false: counted here.
+   */
+  vmToVmCountedByBridge?: boolean;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -596,8 +603,12 @@ export function renderHostTable(
     // one VM and into another, so both of the network's `network` counters; not the edge's totals.
     const pn = peerCounterNames(n.name, "network");
     const vn = peerVmSets("network");
-    L.push(`\t\tiifname ${br} oifname ${br} counter name "${pn.out}" counter name "${pn.in}" update @${vn.out} { iifname . ether saddr }`);
-    L.push(`\t\tiifname ${br} oifname ${br} update @${vn.in} { oifname . ip daddr }`);
+    if (!n.vmToVmCountedByBridge) {
+      L.push(
+        `\t\tiifname ${br} oifname ${br} counter name "${pn.out}" counter name "${pn.in}" update @${vn.out} { iifname . ether saddr }`,
+      );
+      L.push(`\t\tiifname ${br} oifname ${br} update @${vn.in} { oifname . ip daddr }`);
+    }
     L.push(`\t\tiifname "${n.bridge}" jump ${c.out}`);
     L.push(`\t\toifname "${n.bridge}" jump ${c.in}`);
   }
@@ -687,6 +698,7 @@ export function renderTableDelta(before: readonly FirewallNetwork[], after: read
     const sameCaps = o.reachOutside === n.reachOutside && o.masquerade === n.masquerade && o.forwardsPorts === n.forwardsPorts;
     if (!sameCaps || o.bridge !== n.bridge || o.cidr !== n.cidr || o.ownsTypeRules !== n.ownsTypeRules) return null;
     if ((o.clampMss ?? false) !== (n.clampMss ?? false)) return null;
+    if ((o.vmToVmCountedByBridge ?? false) !== (n.vmToVmCountedByBridge ?? false)) return null;
     if (JSON.stringify(o.overlayMember ?? null) !== JSON.stringify(n.overlayMember ?? null)) return null;
     if (JSON.stringify(o.ipv6 ?? null) !== JSON.stringify(n.ipv6 ?? null)) return null;
     if (JSON.stringify(o.firewall) === JSON.stringify(n.firewall)) continue;

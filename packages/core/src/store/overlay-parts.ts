@@ -5,6 +5,7 @@
  * written field by field after a job; describe-network reads one field per member.
  */
 import type { Redis } from "ioredis";
+import type { TrafficCounts } from "../schemas/common";
 import type { NetworkState } from "../schemas/network";
 import type { Keys } from "./keys";
 
@@ -36,7 +37,63 @@ export interface OverlayPartState {
   neighbours?: Record<string, string>;
   /** The bridge's ARP-suppression entries (permanent neighbour entries netforge wrote) on this member. */
   neighbourEntries?: number;
+  /**
+   * What this member counted of the overlay's VM-to-VM traffic (ADR 0044 "Overlay members counted"): its VMs' frames
+   * with other VMs of the overlay (not with the gateway's MAC), out where a VM sends, in where one receives; the
+   * network's totals (`network`) and per VM by MAC (`vms`). They only grow (kept across renders and restarts by the
+   * worker). Absent: not counted here (an older worker, or not counted yet).
+   */
+  traffic?: OverlayPartTraffic;
 }
+
+/** A member's VM-to-VM counts of an overlay (OverlayPartState.traffic). */
+export interface OverlayPartTraffic {
+  network: TrafficCounts;
+  /** MAC (lower case) -> that VM's counts on this member. */
+  vms: Record<string, TrafficCounts>;
+}
+
+const addCounts = (a: TrafficCounts, b: TrafficCounts): TrafficCounts => ({
+  bytesIn: a.bytesIn + b.bytesIn,
+  bytesOut: a.bytesOut + b.bytesOut,
+  packetsIn: a.packetsIn + b.packetsIn,
+  packetsOut: a.packetsOut + b.packetsOut,
+});
+const ZERO: TrafficCounts = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+
+/**
+ * The overlay's VM-to-VM traffic summed over its members' published parts (each frame is counted out at the
+ * sender's member and in at the receiver's, the gateway host being a member like the others): the network's
+ * totals and per MAC. Null: no member published any.
+ */
+export function sumOverlayTraffic(parts: Iterable<OverlayPartState | null | undefined>): OverlayPartTraffic | null {
+  let network: TrafficCounts | null = null;
+  const vms: Record<string, TrafficCounts> = {};
+  for (const p of parts) {
+    const t = p?.traffic;
+    if (!t) continue;
+    network = addCounts(network ?? ZERO, t.network);
+    for (const [mac, c] of Object.entries(t.vms)) {
+      const k = mac.toLowerCase();
+      vms[k] = addCounts(vms[k] ?? ZERO, c);
+    }
+  }
+  return network ? { network, vms } : null;
+}
+
+/**
+ * Traffic counts with an overlay's members' VM-to-VM counts (`add`) added to the `network` peer (describe-network's
+ * `stats.traffic`, a list-network-ips row's `traffic`, a /metrics row): the gateway's counters have only its
+ * input/output part of `network` (its bridged VM-to-VM rules are left out for overlays). The totals and `outside`
+ * stay the edge's. Counts without `peers` (a gateway not counting by peer) are returned as they are.
+ */
+export function withOverlayNetwork<T extends { peers?: { network: TrafficCounts } }>(t: T, add: TrafficCounts): T {
+  if (!t.peers) return t;
+  return { ...t, peers: { ...t.peers, network: addCounts(t.peers.network, add) } };
+}
+
+/** A list-network-ips row's traffic with no edge traffic yet and `network` counted by the members. */
+export const overlayOnlyTraffic = (network: TrafficCounts) => ({ ...ZERO, peers: { outside: { ...ZERO }, network: { ...network } } });
 
 /** The hash lives this long without a refresh (a host gone for good leaves no state forever). */
 export const OVERLAY_PARTS_TTL_S = 300;
