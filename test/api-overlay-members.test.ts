@@ -205,6 +205,78 @@ describe("an overlay's IP table", () => {
   });
 });
 
+describe("an overlay's traffic between VMs, counted by its members (ADR 0044 'Overlay members counted')", () => {
+  it("describe-network's network peer, the IP rows by MAC and /metrics add every member's counts; totals and outside stay the gateway's", async () => {
+    const c = (bytesIn: number, bytesOut: number) => ({ bytesIn, bytesOut, packetsIn: bytesIn / 10, packetsOut: bytesOut / 10 });
+    const since = "2026-12-08T00:00:00.000Z";
+    const lease = (ip: string, mac: string) => ({
+      ip,
+      mac,
+      vmName: null,
+      hostname: null,
+      static: false,
+      leaseExpiresAt: "2099-01-01T00:00:00.000Z",
+    });
+    await putNetworkIpsAndStats(
+      h.redis,
+      h.keys,
+      "ovl",
+      {
+        ips: [
+          {
+            ...lease("10.70.0.10", "52:54:00:00:00:01"),
+            traffic: { ...c(500, 700), peers: { outside: c(400, 600), network: c(100, 100) } },
+          },
+          lease("10.70.0.12", "52:54:00:00:00:03"),
+        ],
+        observedAt: at,
+      },
+      {
+        connectedVms: 1,
+        allocatedIps: 2,
+        observedAt: at,
+        traffic: { ...c(500, 700), since, peers: { since, outside: c(400, 600), network: c(100, 100) } },
+      },
+    );
+    const part = { state: "active" as const, vxlanDevice: true, floodEntries: 4, observedAt: at, connectedVms: 1 };
+    // m1's VM (…:01) sent 8000 bytes to m2's VM (…:03): out on m1, in on m2 (the gateway's host, a member like the others).
+    await putOverlayParts(
+      h.redis,
+      h.keys,
+      "m1",
+      new Map([["ovl", { ...part, traffic: { network: c(0, 8000), vms: { "52:54:00:00:00:01": c(0, 8000) } } }]]),
+      true,
+      at,
+    );
+    await putOverlayParts(
+      h.redis,
+      h.keys,
+      "m2",
+      new Map([["ovl", { ...part, traffic: { network: c(8000, 0), vms: { "52:54:00:00:00:03": c(8000, 0) } } }]]),
+      true,
+      at,
+    );
+    try {
+      const t = (await h.call("describe-network", { name: "ovl" })).body.network.stats.traffic;
+      expect(t).toMatchObject({ ...c(500, 700), peers: { outside: c(400, 600), network: c(8100, 8100) } });
+      const ips = (await h.call("list-network-ips", { name: "ovl" })).body.ips as { mac: string; traffic?: unknown }[];
+      expect(ips.find((r) => r.mac.endsWith(":01"))?.traffic).toEqual({
+        ...c(500, 700),
+        peers: { outside: c(400, 600), network: c(100, 8100) },
+      });
+      // A VM seen only between VMs: zero edge, its network part.
+      expect(ips.find((r) => r.mac.endsWith(":03"))?.traffic).toEqual({ ...c(0, 0), peers: { outside: c(0, 0), network: c(8000, 0) } });
+      const m = (await h.get("/metrics")).body as string;
+      expect(m).toMatch(/netforge_network_peer_bytes_total\{network="ovl",direction="out",peer="network"\} 8100\b/);
+      expect(m).toMatch(/netforge_network_peer_bytes_total\{network="ovl",direction="in",peer="outside"\} 400\b/);
+      expect(m).toMatch(/netforge_network_bytes_total\{network="ovl",direction="out"\} 700\b/);
+    } finally {
+      await putOverlayParts(h.redis, h.keys, "m1", new Map([["ovl", { ...part, connectedVms: 2, neighbourEntries: 3 }]]), true, at);
+      await putOverlayParts(h.redis, h.keys, "m2", new Map([["ovl", { ...part, floodEntries: 3, connectedVms: 0 }]]), true, at);
+    }
+  });
+});
+
 describe("configure-network-hosts at the door", () => {
   const under = (ip: string, mtu = 1500) => ({ underlay: { ip, interface: "eth0", mtu, source: "setting" as const } });
   const spec: OverlayNetSpec = {
