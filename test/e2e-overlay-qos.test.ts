@@ -93,7 +93,8 @@ beforeAll(async () => {
     return { vm, ip };
   };
   ({ vm: vb } = await plug(B, "oqvb", MAC_B));
-  ({ vm: vc, ip: ipC } = await plug(C, "oqvc", MAC_C, "10.91.0.30"));
+  // (C's leased too since its VM-to-VM counts have a row: list-network-ips lists the gateway's leases.)
+  ({ vm: vc, ip: ipC } = await plug(C, "oqvc", MAC_C));
   ({ vm: va, ip: ipA } = await plug(A, "oqva", MAC_A));
   const ha = hosts[A] as SandboxHost;
   await ha.execOutside(["iperf3", "-s", "-D", "-B", ha.outsideAddress, "-p", "5201"]);
@@ -134,8 +135,8 @@ async function run(action: string, body: unknown): Promise<any> {
 }
 const took = (job: { startedAt: string; finishedAt: string }) => Date.parse(job.finishedAt) - Date.parse(job.startedAt);
 
-describe("an overlay's traffic counters (the gateway's)", () => {
-  it("B's VM to the outside: the totals and the outside split; to A's VM: the network split; to C's VM: not at the gateway", async () => {
+describe("an overlay's traffic counters (the gateway's edge, every member's VM to VM)", () => {
+  it("B's VM to the outside: the totals and the outside split; to A's VM: the network split once; to C's VM: counted by B and C, not at the gateway's edge", async () => {
     const N = 8 * 1024 * 1024;
     const ha = host(A);
     const servers = [
@@ -154,12 +155,13 @@ describe("an overlay's traffic counters (the gateway's)", () => {
       const read = async () => {
         const rows = (await c.call("list-network-ips", { name: NAME })).body.ips as { mac: string; traffic?: Split }[];
         const net = (await c.call("describe-network", { name: NAME })).body.network.stats?.traffic as Split | undefined;
-        return { net, b: rows.find((r) => r.mac === MAC_B)?.traffic };
+        return { net, b: rows.find((r) => r.mac === MAC_B)?.traffic, c: rows.find((r) => r.mac === MAC_C)?.traffic };
       };
       const zero = { bytesIn: 0, bytesOut: 0 };
-      const of = ({ net: s, b }: Awaited<ReturnType<typeof read>>) => ({
+      const of = ({ net: s, b, c: rc }: Awaited<ReturnType<typeof read>>) => ({
         rowOutsideOut: b?.peers?.outside.bytesOut ?? 0,
         rowNetworkOut: b?.peers?.network.bytesOut ?? 0,
+        rowCNetworkIn: rc?.peers?.network.bytesIn ?? 0,
         out: s?.bytesOut ?? 0,
         in: s?.bytesIn ?? 0,
         outsideOut: s?.peers?.outside.bytesOut ?? 0,
@@ -203,17 +205,24 @@ describe("an overlay's traffic counters (the gateway's)", () => {
       quiet("network out (B's VM -> outside)", out.d.networkOut);
       // B's VM's own row (list-network-ips), from the gateway's per-VM sets: its MAC's frames routed there.
       counted("B's row outside out", out.d.rowOutsideOut, out.bTx);
-      // B's VM -> A's VM (on the gateway host): bridged there from the VXLAN port to A's port: the network split,
-      // both ways of the connection (B's data, A's ACKs are frames out of a VM and into one); not the edge.
-      const toA = await transfer(ipA, va, (d) => d.networkIn);
+      // B's VM -> A's VM (on the gateway host): counted by the members' bridge tables (ADR 0044 "Overlay members
+      // counted"): B's data out at B and in at A, A's ACKs out at A and in at B; once each way, not twice (the
+      // gateway's inet bridged rules are left out for overlays); not the edge.
+      const toA = await transfer(ipA, va, (d) => Math.min(d.networkIn, d.networkOut));
       counted("network out (B's VM -> A's VM)", toA.d.networkOut, toA.bTx + toA.pTx);
+      counted("network in (B's VM -> A's VM)", toA.d.networkIn, toA.bTx + toA.pTx);
       quiet("edge total out (B's VM -> A's VM)", toA.d.out);
       counted("B's row network out (-> A's VM)", toA.d.rowNetworkOut, toA.bTx);
-      // B's VM -> C's VM: host 2 to host 3 over the fabric, never through the gateway host: not counted there.
-      const toC = await transfer(ipC, vc, () => N);
-      quiet("network out (B's VM -> C's VM)", toC.d.networkOut);
+      // B's VM -> C's VM: host 2 to host 3 over the fabric, never through the gateway host: counted by B (out) and C
+      // (in), C's ACKs by C (out) and B (in), published with their parts and summed by the API; the edge unchanged.
+      const toC = await transfer(ipC, vc, (d) => Math.min(d.networkIn, d.networkOut, d.rowCNetworkIn));
+      counted("network out (B's VM -> C's VM)", toC.d.networkOut, toC.bTx + toC.pTx);
+      counted("network in (B's VM -> C's VM)", toC.d.networkIn, toC.bTx + toC.pTx);
+      counted("B's row network out (-> C's VM)", toC.d.rowNetworkOut, toC.bTx);
+      counted("C's row network in (from B's VM)", toC.d.rowCNetworkIn, toC.bTx);
       quiet("edge total out (B's VM -> C's VM)", toC.d.out);
-      quiet("B's row network out (-> C's VM)", toC.d.rowNetworkOut);
+      quiet("edge total in (B's VM -> C's VM)", toC.d.in);
+      quiet("outside out (B's VM -> C's VM)", toC.d.outsideOut);
       console.info(`overlay counters for ${N} bytes of TCP payload:`, ratios);
     } finally {
       for (const s of servers) await s.run(["kill", s.pid]).catch(() => undefined);

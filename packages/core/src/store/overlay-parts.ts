@@ -87,7 +87,7 @@ export function sumOverlayTraffic(parts: Iterable<OverlayPartState | null | unde
  * input/output part of `network` (its bridged VM-to-VM rules are left out for overlays). The totals and `outside`
  * stay the edge's. Counts without `peers` (a gateway not counting by peer) are returned as they are.
  */
-export function withOverlayNetwork<T extends { peers?: { network: TrafficCounts } }>(t: T, add: TrafficCounts): T {
+export function withOverlayNetwork<T extends TrafficCounts & { peers?: { network: TrafficCounts } }>(t: T, add: TrafficCounts): T {
   if (!t.peers) return t;
   return { ...t, peers: { ...t.peers, network: addCounts(t.peers.network, add) } };
 }
