@@ -1,4 +1,4 @@
-import type { FirewallNetwork, LanCounted } from "@netforge/core/model";
+import type { FirewallNetwork, LanCounted, OverlayCounted } from "@netforge/core/model";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { FirewallBackend } from "./backend";
@@ -12,11 +12,16 @@ class FakeBackend implements FirewallBackend {
   wholes = 0;
   lan: string[][] = [];
   forgotten: string[] = [];
-  async replace(nets: readonly FirewallNetwork[], opts: { whole?: boolean; lan?: readonly LanCounted[] } = {}) {
+  overlays: string[][] = [];
+  async replace(
+    nets: readonly FirewallNetwork[],
+    opts: { whole?: boolean; lan?: readonly LanCounted[]; overlays?: readonly OverlayCounted[] } = {},
+  ) {
     if (opts.whole) this.wholes++;
     await new Promise((r) => setTimeout(r, 5)); // long enough for a second caller to try to interleave
     if (this.fail) throw new Error("nft failed");
     this.lan.push((opts.lan ?? []).map((l) => `${l.name}@${l.uplink}`));
+    this.overlays.push((opts.overlays ?? []).map((o) => `${o.name}@${o.bridge}!${o.gatewayMac}:${(o.ports ?? []).join(",")}`));
     this.table = nets.map((n) => n.name).sort();
     this.applies.push(this.table);
     return "";
@@ -51,6 +56,21 @@ const make = () => {
 };
 
 describe("HostFirewall", () => {
+  it("overlays counted on this member: handed to the backend with their VM ports; a port change applies; a delete takes one out at once", async () => {
+    const { b, fw } = make();
+    const ov = { name: "ov", bridge: "nfov10001", gatewayMac: "06:4e:46:00:27:11", vxlan: "nfvx10001" };
+    await fw.sync([net("ov")], Number.POSITIVE_INFINITY, [], [ov]);
+    expect(b.overlays.at(-1)).toEqual(["ov@nfov10001!06:4e:46:00:27:11:"]);
+    expect(fw.overlaysCounted()).toEqual([{ name: "ov", bridge: "nfov10001", vxlan: "nfvx10001" }]);
+    expect(await fw.setOverlayPorts("ov", ["vnet2", "vnet1"])).toBe(true);
+    expect(b.overlays.at(-1)).toEqual(["ov@nfov10001!06:4e:46:00:27:11:vnet1,vnet2"]);
+    expect(await fw.setOverlayPorts("ov", ["vnet1", "vnet2"])).toBe(false);
+    // The next round keeps the ports (reconcile does not know them).
+    expect(await fw.sync([net("ov")], Number.POSITIVE_INFINITY, [], [ov])).toBe("unchanged");
+    await fw.forgetTraffic("ov", "nfov10001");
+    expect(b.overlays.at(-1)).toEqual([]);
+  });
+
   it("bridge networks counted at their NIC: a changed list applies; a deleted one leaves the table at once, then is forgotten", async () => {
     const { b, fw } = make();
     await fw.sync([net("a")], Number.POSITIVE_INFINITY, [{ name: "lan", uplink: "eth1" }]);
