@@ -26,6 +26,7 @@ import { driverOf } from "./drivers/registry";
 import type { CatalogEntry } from "./host/network-catalog";
 import { ensureLegacyAccept, needsLegacyAccept } from "./firewall/legacy-nat";
 import { assertForwardedPorts } from "./handlers/port-claims";
+import type { TrafficState } from "./firewall/nftables";
 import { publishIpTable, readTraffic } from "./ip-table";
 import { reapplyMtu } from "./mtu-drift";
 import { publishOverlayParts, reapplyOverlays, restartStoppedParts } from "./drivers/overlay-drift";
@@ -354,8 +355,16 @@ export async function refreshStats(
   /** Skip networks whose numbers did not change since a publish this recent (see publishIpTable). */
   unchangedForMs?: number,
 ): Promise<void> {
+  // One read of the host's counters for both the overlay parts and the IP tables below, made when the first needs it
+  // (a host without networks reads nothing). The kept maps it returns are the firewall's own, so the forgetting of
+  // deleted networks' counters below shows in it as in a read after it.
+  let counts: Promise<TrafficState | null> | null = null;
+  const readCounts = () => {
+    counts ??= readTraffic(ctx);
+    return counts;
+  };
   // Each overlay part of this host, for describe-network's members (a member's part is in no index record).
-  await publishOverlayParts(ctx, catalog, links, unchangedForMs !== undefined).catch((err: unknown) =>
+  await publishOverlayParts(ctx, catalog, links, unchangedForMs !== undefined, readCounts).catch((err: unknown) =>
     ctx.logger.warn({ err }, "could not publish this host's overlay parts"),
   );
   const conflicted = new Set((ctx.nameConflicts ?? []).map((c) => c.network));
@@ -373,7 +382,7 @@ export async function refreshStats(
       .catch((err: unknown) => ctx.logger.warn({ err }, "could not drop the traffic counters of deleted networks"));
   }
   // The traffic counters of every network, one read of the host's table.
-  const trafficState = await readTraffic(ctx);
+  const trafficState = await readCounts();
   for (const e of entries) {
     const connectedVms = e.active ? driverOf(e).connectedVms(ctx, e, links) : 0;
     await publishIpTable(ctx, e, { owners, connectedVms, trafficState, ...(unchangedForMs !== undefined ? { unchangedForMs } : {}) });

@@ -308,6 +308,8 @@ export async function publishOverlayParts(
   catalog: readonly CatalogEntry[],
   links: readonly HostLink[],
   whole: boolean,
+  /** The host's counters read now (refreshStats shares its one read with the IP tables'). */
+  readCounts: () => Promise<TrafficState | null> = async () => (await ctx.firewall?.trafficCounts().catch(() => null)) ?? null,
 ): Promise<void> {
   const parts = new Map<string, OverlayPartState>();
   const at = new Date().toISOString();
@@ -317,7 +319,7 @@ export async function publishOverlayParts(
   // (Read only on a host with a running part: a host without overlays pays nothing.)
   const sources = mine.some((e) => e.active) ? await domainSources(ctx) : [];
   // The counters as read now (one nft read of both tables; a host without a running part reads nothing).
-  const traffic = mine.some((e) => e.active) ? ((await ctx.firewall?.trafficCounts().catch(() => null)) ?? null) : null;
+  const traffic = mine.some((e) => e.active) ? await readCounts() : null;
   for (const e of mine) {
     const spec = e.def.spec as OverlayNetSpec;
     parts.set(e.name, await partState(ctx, spec, e.active, links, at, sources, traffic));

@@ -224,41 +224,35 @@ export class HostFirewall {
   }
 
   /** Set a counted overlay's local VM ports (the port watcher) and apply them when they changed (as setLanPorts). */
-  async setOverlayPorts(name: string, ports: readonly string[]): Promise<boolean> {
-    return this.serial(async () => {
-      const next = [...new Set(ports)].sort();
-      const before = this.overlayPorts.get(name);
-      if (JSON.stringify(next) === JSON.stringify(before ?? [])) return false;
-      this.overlayPorts.set(name, next);
-      if (!this.overlays.some((o) => o.name === name) || this.appliedKey === null) return false;
-      try {
-        await this.applyNow();
-        return true;
-      } catch (err) {
-        if (before) this.overlayPorts.set(name, before);
-        else this.overlayPorts.delete(name);
-        throw err;
-      }
-    });
+  setOverlayPorts(name: string, ports: readonly string[]): Promise<boolean> {
+    return this.setCountedPorts(this.overlayPorts, () => this.overlays.some((o) => o.name === name), name, ports);
   }
 
   /**
    * Set a counted bridge network's VM ports (the port watcher) and apply them when they changed: what its frames
    * between two VMs are counted by. On failure the previous ones stay.
    */
-  async setLanPorts(name: string, ports: readonly string[]): Promise<boolean> {
+  setLanPorts(name: string, ports: readonly string[]): Promise<boolean> {
+    return this.setCountedPorts(this.lanPorts, () => this.lan.some((l) => l.name === name), name, ports);
+  }
+
+  /**
+   * One network's port set in `sets` replaced (sorted, unique) and, when it changed, the network is `counted` (asked
+   * in turn, after the calls before it) and a table was applied, applied now; on failure the previous set stays. Whether it was applied.
+   */
+  private setCountedPorts(sets: Map<string, string[]>, counted: () => boolean, name: string, ports: readonly string[]): Promise<boolean> {
     return this.serial(async () => {
       const next = [...new Set(ports)].sort();
-      const before = this.lanPorts.get(name);
+      const before = sets.get(name);
       if (JSON.stringify(next) === JSON.stringify(before ?? [])) return false;
-      this.lanPorts.set(name, next);
-      if (!this.lan.some((l) => l.name === name) || this.appliedKey === null) return false;
+      sets.set(name, next);
+      if (!counted() || this.appliedKey === null) return false;
       try {
         await this.applyNow();
         return true;
       } catch (err) {
-        if (before) this.lanPorts.set(name, before);
-        else this.lanPorts.delete(name);
+        if (before) sets.set(name, before);
+        else sets.delete(name);
         throw err;
       }
     });
